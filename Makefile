@@ -1,0 +1,37 @@
+# Thin wrapper over CMake. `make` builds a release into build/.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+ifeq ($(CI),true)
+CMAKE_FLAGS += -DCNNC_WERROR=ON
+endif
+
+.PHONY: all demo test bench install clean asan
+
+all:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: all
+	./$(BUILD)/cnnc demo
+
+asan:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCNNC_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Everything: dependencies, release C tests, ASan+UBSan C tests, valgrind subset,
+# the PyTorch conformance suite.
+test:
+	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" sh tests/run.sh
+
+bench: all
+	sh tests/deps.sh
+	CNNC_LIBRARY=$(CURDIR)/$(BUILD)/libcnnc.so /usr/bin/python3 bench/bench.py
+
+install: all
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

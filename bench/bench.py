@@ -1,0 +1,342 @@
+"""cnnc against PyTorch, side by side in one run.
+
+    make bench        # = CNNC_LIBRARY=build/libcnnc.so /usr/bin/python3 bench/bench.py
+    bench.py [--quick] [--filter SUBSTR] [--threads 1,2] [--repeats N]
+
+Every row runs the same op on the same inputs in cnnc (through the Python binding,
+python/cnnc) and in PyTorch. Before timing, the row's outputs (and, for fwd+bwd,
+every gradient) are compared with allclose; a row that disagrees is marked. Then,
+after warm-up, each repeat times cnnc and torch back to back (alternating which goes
+first), and the table shows the median per call. speedup = torch ms / cnnc ms, so
+> 1 means cnnc is faster. The last line is the geometric mean of the speedups.
+
+To add an op family, add Cases to CASES (one place): the same function usually
+serves both libraries, since the binding is torch-like (`lib` is `cnnc` or `torch`).
+Benchmarks are not tests: nothing here asserts a time.
+"""
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "python"))
+if "CNNC_LIBRARY" not in os.environ:
+    os.environ["CNNC_LIBRARY"] = os.path.join(ROOT, "build", "libcnnc.so")
+
+try:
+    import torch
+except ImportError:
+    sys.exit("bench: PyTorch is missing; run: sudo apt-get install -y python3-torch "
+             "(and use /usr/bin/python3)")
+import cnnc  # noqa: E402  (needs sys.path above)
+
+
+# ---------------------------------------------------------------------------------
+# The registry
+# ---------------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    """One op on one shape.
+
+    make_inputs(rng) -> list of numpy float32 arrays (the op's tensor inputs).
+    cnnc_fn(*tensors) / torch_fn(*tensors) -> output tensor. With `module`, the
+    functions get the module first: fn(model, *tensors).
+    module(lib) -> a module built from lib.nn (lib is cnnc or torch); torch's
+    initial weights are loaded into the cnnc one, so both compute the same thing.
+    backward: also time forward+backward (a row of its own); the gradient of every
+    input listed in grad_inputs (indices into the inputs) and of every parameter is
+    computed and compared.
+    forward: time the forward alone (a row of its own).
+    """
+    name: str
+    shape: str
+    make_inputs: Callable[[np.random.Generator], List[np.ndarray]]
+    cnnc_fn: Callable
+    torch_fn: Callable
+    backward: bool = True
+    forward: bool = True
+    grad_inputs: Optional[List[int]] = None  # None: all inputs
+    module: Optional[Callable] = None
+    rtol: float = 1e-4
+    atol: float = 1e-4
+
+
+def both(fn):
+    """fn(lib, *args) written once for both libraries -> (cnnc_fn, torch_fn)."""
+    return dict(cnnc_fn=lambda *a: fn(cnnc, *a), torch_fn=lambda *a: fn(torch, *a))
+
+
+def randn(*shapes):
+    return lambda rng: [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+
+
+def fmt_shape(*shapes):
+    return " , ".join("[" + ",".join(str(d) for d in s) + "]" for s in shapes)
+
+
+MLP_IN, MLP_HIDDEN, MLP_OUT, MLP_BATCH = 784, 256, 10, 64
+ACT = (8, 64, 112, 112)
+FEAT = (8, 64, 56, 56)
+
+CASES = [
+    # elementwise and reductions: memory bound
+    Case("relu", fmt_shape(ACT), randn(ACT), **both(lambda lib, x: lib.nn.functional.relu(x))),
+    Case("add (broadcast)", fmt_shape(FEAT, (64, 1, 1)), randn(FEAT, (64, 1, 1)),
+         **both(lambda lib, a, b: lib.add(a, b))),
+    Case("mul", fmt_shape(FEAT, FEAT), randn(FEAT, FEAT),
+         **both(lambda lib, a, b: lib.mul(a, b))),
+    Case("sum (all)", fmt_shape(FEAT), randn(FEAT), **both(lambda lib, x: lib.sum(x)),
+         atol=1e-2),
+    Case("mean dim=(2,3)", fmt_shape(FEAT), randn(FEAT),
+         **both(lambda lib, x: lib.mean(x, (2, 3)))),
+    # GEMM bound
+    Case("linear", fmt_shape((256, 1024), (1024, 1024), (1024,)),
+         randn((256, 1024), (1024, 1024), (1024,)),
+         **both(lambda lib, x, w, b: lib.nn.functional.linear(x, w, b)), atol=1e-3),
+    Case("matmul", fmt_shape((512, 512), (512, 512)), randn((512, 512), (512, 512)),
+         **both(lambda lib, a, b: lib.matmul(a, b)), atol=1e-3),
+    Case("bmm (matmul)", fmt_shape((32, 128, 64), (32, 64, 128)),
+         randn((32, 128, 64), (32, 64, 128)), **both(lambda lib, a, b: lib.matmul(a, b)),
+         atol=1e-3),
+    # a whole (tiny) network
+    Case("mlp 784-256-10", "x " + fmt_shape((MLP_BATCH, MLP_IN)),
+         randn((MLP_BATCH, MLP_IN)), **both(lambda lib, model, x: model(x)),
+         grad_inputs=[],
+         module=lambda lib: lib.nn.Sequential(lib.nn.Linear(MLP_IN, MLP_HIDDEN), lib.nn.ReLU(),
+                                              lib.nn.Linear(MLP_HIDDEN, MLP_OUT))),
+]
+
+
+# ---------------------------------------------------------------------------------
+# The two backends, behind one small interface
+# ---------------------------------------------------------------------------------
+
+class Backend:
+    def __init__(self, name, lib, fn_attr):
+        self.name, self.lib, self.fn_attr = name, lib, fn_attr
+
+    def set_threads(self, n):
+        self.lib.set_num_threads(n)
+
+    def tensor(self, arr, requires_grad):
+        if self.lib is torch:
+            return torch.tensor(arr, requires_grad=requires_grad)
+        return cnnc.tensor(arr, requires_grad=requires_grad)
+
+    @staticmethod
+    def to_numpy(t):
+        return t.detach().numpy() if isinstance(t, torch.Tensor) else t.numpy()
+
+    def no_grad(self):
+        return self.lib.no_grad()
+
+
+TORCH = Backend("torch", torch, "torch_fn")
+CNNC = Backend("cnnc", cnnc, "cnnc_fn")
+
+
+class Prepared:
+    """A case made concrete for one backend and one variant: inputs, module,
+    upstream gradient, and a run() that does the timed work."""
+
+    def __init__(self, case, backend, arrays, state, backward):
+        self.backend, self.backward = backend, backward
+        grad_idx = range(len(arrays)) if case.grad_inputs is None else case.grad_inputs
+        self.inputs = [backend.tensor(a, backward and i in grad_idx)
+                       for i, a in enumerate(arrays)]
+        self.grad_inputs = [self.inputs[i] for i in grad_idx] if backward else []
+        self.model = None
+        if case.module is not None:
+            if backend.lib is torch:
+                torch.manual_seed(0)
+            self.model = case.module(backend.lib)
+            if backend.lib is not torch:
+                self.model.load_state_dict(state)
+        fn = getattr(case, backend.fn_attr)
+        args = ([self.model] if self.model is not None else []) + self.inputs
+        self.call = lambda: fn(*args)
+        self.params = [p for _, p in self.model.named_parameters()] if self.model else []
+        self.upstream = None
+        if backward:
+            with backend.no_grad():
+                out = self.call()
+            shape = tuple(out.shape)
+            if shape and math.prod(shape) > 1:
+                rng = np.random.default_rng(1)
+                self.upstream = backend.tensor(rng.standard_normal(shape, dtype=np.float32),
+                                               False)
+
+    def clear_grads(self):
+        for t in self.grad_inputs + self.params:
+            t.grad = None
+
+    def run(self):
+        """The timed work: forward, or forward + backward. Returns the output."""
+        if not self.backward:
+            with self.backend.no_grad():
+                return self.call()
+        out = self.call()
+        if self.upstream is None:
+            out.backward()
+        else:
+            out.backward(self.upstream)
+        return out
+
+    def results(self):
+        """Output and gradients as numpy arrays, from a fresh run."""
+        self.clear_grads()
+        out = [Backend.to_numpy(self.run())]
+        for t in self.grad_inputs + self.params:
+            g = t.grad
+            out.append(None if g is None else Backend.to_numpy(g))
+        return out
+
+
+def torch_state(case):
+    if case.module is None:
+        return None
+    torch.manual_seed(0)
+    model = case.module(torch)
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def compare(case, ours, ref):
+    """'' when every array agrees, else a short description of the first mismatch."""
+    names = ["output"] + ["grad %d" % i for i in range(len(ref) - 1)]
+    for name, a, b in zip(names, ours, ref):
+        if a is None or b is None:
+            if a is not b:
+                return "%s: %s" % (name, "missing" if a is None else "unexpected")
+            continue
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape:
+            return "%s: shape %s vs torch %s" % (name, a.shape, b.shape)
+        if not np.allclose(a, b, rtol=case.rtol, atol=case.atol):
+            err = np.max(np.abs(a.astype(np.float64) - b))
+            return "%s: max abs diff %.3g" % (name, err)
+    return ""
+
+
+# ---------------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------------
+
+def time_once(prep, inner):
+    """Seconds per call over `inner` calls. With backward, the gradients are set to
+    None before each call, as a training step's zero_grad(set_to_none=True) does."""
+    run, clear = prep.run, prep.clear_grads
+    t0 = time.perf_counter()
+    if prep.backward:
+        for _ in range(inner):
+            clear()
+            run()
+    else:
+        for _ in range(inner):
+            run()
+    return (time.perf_counter() - t0) / inner
+
+
+def bench_pair(cn, th, repeats, warmup, min_sample_s):
+    """Median seconds per call for cnnc and torch, timed alternately."""
+    for _ in range(warmup):
+        time_once(cn, 1)
+        time_once(th, 1)
+    # Calls per sample so that short ops are not dominated by timer noise; both
+    # libraries use the same count.
+    one = max(min(time_once(cn, 1), time_once(th, 1)), 1e-7)
+    inner = max(1, min(1000, int(math.ceil(min_sample_s / one))))
+    tc, tt = [], []
+    for r in range(repeats):
+        if r % 2 == 0:
+            tc.append(time_once(cn, inner))
+            tt.append(time_once(th, inner))
+        else:
+            tt.append(time_once(th, inner))
+            tc.append(time_once(cn, inner))
+    return statistics.median(tc), statistics.median(tt)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats and shorter samples")
+    ap.add_argument("--filter", default="", metavar="SUBSTR",
+                    help="only rows whose op name contains SUBSTR")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats per row")
+    args = ap.parse_args()
+    repeats = args.repeats or (3 if args.quick else 9)
+    warmup = 1 if args.quick else 3
+    min_sample_s = 0.005 if args.quick else 0.02
+    threads = [int(t) for t in args.threads.split(",") if t.strip()]
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print("cnnc %s vs torch %s | %s, %d CPUs | median of %d repeats"
+          % (cnnc.__version__, torch.__version__, cpu, os.cpu_count() or 0, repeats))
+    print("speedup = torch ms / cnnc ms (> 1: cnnc faster)\n")
+
+    rows = []
+    for case in CASES:
+        variants = ([False] if case.forward else []) + ([True] if case.backward else [])
+        for bwd in variants:
+            label = case.name + (" fwd+bwd" if bwd else " fwd")
+            if args.filter and args.filter not in label:
+                continue
+            rows.append((case, bwd, label))
+    if not rows:
+        sys.exit("bench: no row matches --filter %r" % args.filter)
+
+    header = "%-24s %-36s %3s %10s %10s %8s" % ("op", "shape", "thr", "torch ms", "cnnc ms",
+                                                 "speedup")
+    print(header)
+    print("-" * len(header))
+    speedups, mismatches = [], 0
+    for case, bwd, label in rows:
+        arrays = case.make_inputs(np.random.default_rng(0))
+        state = torch_state(case)
+        th = Prepared(case, TORCH, arrays, state, bwd)
+        cn = Prepared(case, CNNC, arrays, state, bwd)
+        try:
+            problem = compare(case, cn.results(), th.results())
+        except cnnc.Error as e:
+            problem = "error: %s" % e
+        if problem.startswith("error"):
+            mismatches += 1
+            print("%-24s %-36s %3s %10s %10s %8s  <- %s" % (label, case.shape, "-", "-", "-", "-",
+                                                             problem))
+            continue
+        for n in threads:
+            torch.set_num_threads(n)
+            cnnc.set_num_threads(n)
+            tc, tt = bench_pair(cn, th, repeats, warmup, min_sample_s)
+            sp = tt / tc
+            speedups.append(sp)
+            mark = "  <- MISMATCH %s" % problem if problem else ""
+            print("%-24s %-36s %3d %10.3f %10.3f %8.2f%s"
+                  % (label, case.shape, n, tt * 1e3, tc * 1e3, sp, mark), flush=True)
+        if problem:
+            mismatches += 1
+    print("-" * len(header))
+    if speedups:
+        geo = math.exp(sum(math.log(s) for s in speedups) / len(speedups))
+        print("geometric mean speedup over %d rows: %.2f" % (len(speedups), geo))
+    if mismatches:
+        print("%d row(s) disagree with torch (marked above)" % mismatches)
+
+
+if __name__ == "__main__":
+    main()

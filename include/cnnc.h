@@ -1,0 +1,410 @@
+/* cnnc — PyTorch's convolutional-network building blocks in C11.
+ *
+ * One public header. Sections follow the library's layers: errors and memory,
+ * runtime settings, tensors, autograd, functional ops, modules.
+ *
+ * A runnable example (y = relu(x W^T + b), then gradients):
+ *
+ *     #include <cnnc.h>
+ *     #include <stdio.h>
+ *     int main(void) {
+ *         cnnc_manual_seed(0);
+ *         cnnc_scope_begin();                       // tensors below belong to the scope
+ *         cnnc_module *net = cnnc_sequential_new(2, (cnnc_module *[]){
+ *             cnnc_linear_new(4, 3, CNNC_LINEAR()), cnnc_relu_new(CNNC_RELU())});
+ *         cnnc_tensor *x = cnnc_randn(CNNC_SHAPE(2, 4));
+ *         cnnc_tensor *y = cnnc_module_forward(net, x);
+ *         if (!y) { fprintf(stderr, "%s\n", cnnc_last_error()); return 1; }
+ *         cnnc_backward(cnnc_sum(y), NULL, false);
+ *         cnnc_tensor *gw = NULL;
+ *         cnnc_module_tensor(net, "0.weight", &gw);  // borrowed; its .grad is set
+ *         cnnc_tensor_print(cnnc_tensor_grad(gw), stdout);
+ *         cnnc_scope_end();                         // releases x, y and the sum
+ *         cnnc_module_release(net);
+ *         return 0;
+ *     }
+ *
+ * Conventions
+ * - Every function returning `cnnc_tensor *` or `cnnc_module *` returns a NEW
+ *   reference unless its comment says "borrowed"; release it with
+ *   cnnc_tensor_release / cnnc_module_release (or let a scope do it, see below).
+ * - Errors: functions return NULL or a cnnc_status other than CNNC_OK and set a
+ *   thread-local message, read with cnnc_last_error(). Messages follow PyTorch's
+ *   wording where PyTorch has one. Nothing a caller passes aborts the process.
+ * - Options are structs passed by value, written with designated initializers
+ *   through a macro that fills PyTorch's defaults first:
+ *   `cnnc_linear_new(4, 3, CNNC_LINEAR(.bias = false))`. Overriding a default in
+ *   a designated initializer makes gcc/clang warn under -Wextra, so the exported
+ *   compile flags (pkg-config, CMake target) carry -Wno-override-init.
+ * - Shapes are (int ndim, const int64_t *shape); CNNC_SHAPE(2, 3) expands to
+ *   both arguments. A 0-d tensor is (0, NULL).
+ */
+#ifndef CNNC_H
+#define CNNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(CNNC_SHARED_BUILD)
+#define CNNC_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define CNNC_API __attribute__((visibility("default")))
+#else
+#define CNNC_API
+#endif
+
+#define CNNC_VERSION_MAJOR 0
+#define CNNC_VERSION_MINOR 1
+#define CNNC_VERSION_PATCH 0
+#define CNNC_VERSION_STRING "0.1.0"
+
+/* Version of the library actually linked (may differ from the header's). */
+CNNC_API const char *cnnc_version(void);
+
+/* ======================================================================== */
+/* Errors and memory                                                        */
+/* ======================================================================== */
+
+typedef enum cnnc_status {
+    CNNC_OK = 0,
+    CNNC_ERR_INVALID_ARGUMENT, /* bad value, shape or dtype (PyTorch: ValueError/RuntimeError) */
+    CNNC_ERR_OUT_OF_MEMORY,    /* an allocation failed or a size overflowed */
+    CNNC_ERR_RUNTIME,          /* a valid call in an invalid state (autograd misuse, ...) */
+    CNNC_ERR_NOT_FOUND,        /* a name (parameter, key, file) that does not exist */
+    CNNC_ERR_IO,               /* reading or writing a file failed */
+    CNNC_STATUS_COUNT
+} cnnc_status;
+
+/* The message of the last error on this thread ("" if none). Valid until the next
+ * cnnc call on this thread. */
+CNNC_API const char *cnnc_last_error(void);
+/* The status of the last error on this thread (CNNC_OK if none). */
+CNNC_API cnnc_status cnnc_last_status(void);
+CNNC_API void cnnc_clear_error(void);
+/* "CNNC_ERR_INVALID_ARGUMENT" etc. */
+CNNC_API const char *cnnc_status_name(cnnc_status status);
+
+/* Every allocation the library makes goes through this allocator (default: malloc
+ * and free). alloc returns NULL on failure, which the library reports as
+ * CNNC_ERR_OUT_OF_MEMORY. Set it before creating any object: memory is freed with
+ * the allocator that is current when it is freed. NULL restores the default. */
+typedef struct cnnc_allocator {
+    void *(*alloc)(void *ctx, size_t size);
+    void (*free)(void *ctx, void *ptr);
+    void *ctx;
+} cnnc_allocator;
+CNNC_API void cnnc_set_allocator(const cnnc_allocator *allocator);
+
+/* Frees memory the library returned to the caller (strings from *_to_string). */
+CNNC_API void cnnc_free(void *ptr);
+
+/* ======================================================================== */
+/* Runtime settings                                                         */
+/* ======================================================================== */
+
+/* Threads used by parallel kernels (default: the number of online CPUs).
+ * Results do not depend on it. n < 1 is an error. */
+CNNC_API cnnc_status cnnc_set_num_threads(int n);
+CNNC_API int cnnc_get_num_threads(void);
+/* Frees the calling thread's cached scratch memory (kernels reuse it between
+ * calls). Optional: call before a thread that used cnnc exits. */
+CNNC_API void cnnc_thread_cleanup(void);
+
+/* Seeds the default random generator (rand, randn, module initialisation). */
+CNNC_API void cnnc_manual_seed(uint64_t seed);
+
+/* Grad mode, per thread (PyTorch's torch.set_grad_enabled / no_grad). Returns the
+ * previous value, so `bool old = cnnc_set_grad_enabled(false); ...;
+ * cnnc_set_grad_enabled(old);` is a no_grad block. */
+CNNC_API bool cnnc_set_grad_enabled(bool enabled);
+CNNC_API bool cnnc_is_grad_enabled(void);
+
+/* Scopes: between cnnc_scope_begin() and cnnc_scope_end(), every tensor a cnnc
+ * function returns as a new reference belongs to the innermost open scope, and
+ * cnnc_scope_end() releases them all. Inside a scope, do not release those
+ * tensors yourself; to keep one past the scope, cnnc_tensor_retain() it and
+ * release that reference later. Tensors created outside the scope (module
+ * parameters, ...) are not affected. Scopes nest, per thread. */
+CNNC_API cnnc_status cnnc_scope_begin(void);
+CNNC_API cnnc_status cnnc_scope_end(void);
+
+/* ======================================================================== */
+/* Tensors                                                                  */
+/* ======================================================================== */
+
+typedef enum cnnc_dtype {
+    CNNC_FLOAT32 = 0,
+    CNNC_INT64,
+    CNNC_DTYPE_COUNT
+} cnnc_dtype;
+
+/* "float32", "int64" */
+CNNC_API const char *cnnc_dtype_name(cnnc_dtype dtype);
+
+/* Tensors have at most CNNC_MAX_DIMS dimensions (PyTorch's CNN layers use up to 5). */
+#define CNNC_MAX_DIMS 8
+
+/* A dense, contiguous, row-major, reference-counted tensor. Views (reshape, view,
+ * flatten, detach) share storage with their base. */
+typedef struct cnnc_tensor cnnc_tensor;
+
+/* CNNC_SHAPE(2, 3) expands to `2, (const int64_t[]){2, 3}`. */
+#define CNNC_SHAPE(...)                                                       \
+    (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),          \
+        (const int64_t[]) { __VA_ARGS__ }
+
+/* Creation. Sizes must be >= 0 (0 gives an empty tensor); ndim in [0, CNNC_MAX_DIMS]. */
+CNNC_API cnnc_tensor *cnnc_empty(int ndim, const int64_t *shape, cnnc_dtype dtype);
+CNNC_API cnnc_tensor *cnnc_zeros(int ndim, const int64_t *shape, cnnc_dtype dtype);
+CNNC_API cnnc_tensor *cnnc_ones(int ndim, const int64_t *shape, cnnc_dtype dtype);
+CNNC_API cnnc_tensor *cnnc_full(int ndim, const int64_t *shape, double value, cnnc_dtype dtype);
+/* Copies numel elements of `dtype` from data (NULL allowed when numel is 0). */
+CNNC_API cnnc_tensor *cnnc_from_data(int ndim, const int64_t *shape, cnnc_dtype dtype,
+                                     const void *data);
+/* float32 uniform on [0, 1) and standard normal, from the default generator. */
+CNNC_API cnnc_tensor *cnnc_rand(int ndim, const int64_t *shape);
+CNNC_API cnnc_tensor *cnnc_randn(int ndim, const int64_t *shape);
+/* 1-d [start, end) with step (PyTorch's arange, including its size rule
+ * ceil((end - start) / step)); step 0 or a sign that never reaches end is an error. */
+CNNC_API cnnc_tensor *cnnc_arange(double start, double end, double step, cnnc_dtype dtype);
+
+CNNC_API cnnc_tensor *cnnc_tensor_retain(cnnc_tensor *t);
+CNNC_API void cnnc_tensor_release(cnnc_tensor *t); /* NULL is a no-op */
+
+CNNC_API int cnnc_tensor_ndim(const cnnc_tensor *t);
+/* Borrowed pointer to ndim sizes (valid while t lives). */
+CNNC_API const int64_t *cnnc_tensor_shape(const cnnc_tensor *t);
+/* Size of dimension dim (negative counts from the end); -1 with an error if out of range. */
+CNNC_API int64_t cnnc_tensor_size(const cnnc_tensor *t, int dim);
+CNNC_API int64_t cnnc_tensor_numel(const cnnc_tensor *t);
+CNNC_API cnnc_dtype cnnc_tensor_dtype(const cnnc_tensor *t);
+
+/* The contiguous data, numel elements. Writing through it is not seen by autograd.
+ * The typed getters return NULL (with an error) on a dtype mismatch. */
+CNNC_API void *cnnc_tensor_data(cnnc_tensor *t);
+CNNC_API float *cnnc_tensor_data_f32(cnnc_tensor *t);
+CNNC_API int64_t *cnnc_tensor_data_i64(cnnc_tensor *t);
+/* The value of a one-element tensor, as a double. */
+CNNC_API cnnc_status cnnc_tensor_item(const cnnc_tensor *t, double *out);
+
+/* In place (bump the version counter; refused on a leaf that requires grad while
+ * grad mode is on, as PyTorch). copy_ needs equal numel and dtype; copies values. */
+CNNC_API cnnc_status cnnc_tensor_fill_(cnnc_tensor *t, double value);
+CNNC_API cnnc_status cnnc_tensor_zero_(cnnc_tensor *t);
+CNNC_API cnnc_status cnnc_tensor_copy_(cnnc_tensor *dst, const cnnc_tensor *src);
+
+/* A new tensor sharing t's storage, outside the graph (requires_grad false). */
+CNNC_API cnnc_tensor *cnnc_tensor_detach(cnnc_tensor *t);
+/* A differentiable copy with its own storage. */
+CNNC_API cnnc_tensor *cnnc_tensor_clone(cnnc_tensor *t);
+
+/* "[1, 3, 14, 14]" — caller frees with cnnc_free. */
+CNNC_API char *cnnc_tensor_shape_string(const cnnc_tensor *t);
+/* PyTorch-style text: `tensor([[0.1000, 2.0000]], requires_grad=True)`; caller
+ * frees with cnnc_free. Large tensors are summarised with "...". */
+CNNC_API char *cnnc_tensor_to_string(const cnnc_tensor *t);
+CNNC_API cnnc_status cnnc_tensor_print(const cnnc_tensor *t, FILE *out);
+
+/* ======================================================================== */
+/* Autograd                                                                 */
+/* ======================================================================== */
+
+CNNC_API bool cnnc_tensor_requires_grad(const cnnc_tensor *t);
+/* Only leaves can be changed, only float tensors can require grad (PyTorch's errors). */
+CNNC_API cnnc_status cnnc_tensor_set_requires_grad(cnnc_tensor *t, bool requires_grad);
+/* A leaf: created by the user, or by an op whose inputs need no grad. */
+CNNC_API bool cnnc_tensor_is_leaf(const cnnc_tensor *t);
+/* Borrowed: the accumulated gradient of a leaf, or NULL. */
+CNNC_API cnnc_tensor *cnnc_tensor_grad(const cnnc_tensor *t);
+/* Replaces the gradient (retains grad; NULL clears it). Shape and dtype must match. */
+CNNC_API cnnc_status cnnc_tensor_set_grad(cnnc_tensor *t, cnnc_tensor *grad);
+/* "AddBackward0", "ReluBackward0", ... or NULL for a leaf. Borrowed static string. */
+CNNC_API const char *cnnc_tensor_grad_fn_name(const cnnc_tensor *t);
+/* Incremented by every in-place change (shared by views of the same storage). */
+CNNC_API uint64_t cnnc_tensor_version(const cnnc_tensor *t);
+
+/* Backpropagates from `output`: gradient must have output's shape, and may be NULL
+ * only when output has one element (then it is 1). Gradients accumulate into the
+ * .grad of the leaves that require grad. The graph's saved tensors are freed
+ * afterwards unless retain_graph; a second backward through a freed graph fails. */
+CNNC_API cnnc_status cnnc_backward(cnnc_tensor *output, cnnc_tensor *gradient, bool retain_graph);
+
+/* ======================================================================== */
+/* Functional ops (differentiable; float32 unless stated)                   */
+/* ======================================================================== */
+
+/* Elementwise with PyTorch's broadcasting. */
+CNNC_API cnnc_tensor *cnnc_add(cnnc_tensor *a, cnnc_tensor *b);
+CNNC_API cnnc_tensor *cnnc_sub(cnnc_tensor *a, cnnc_tensor *b);
+CNNC_API cnnc_tensor *cnnc_mul(cnnc_tensor *a, cnnc_tensor *b);
+CNNC_API cnnc_tensor *cnnc_div(cnnc_tensor *a, cnnc_tensor *b);
+CNNC_API cnnc_tensor *cnnc_neg(cnnc_tensor *a);
+/* a + s, a * s (PyTorch's tensor-scalar forms). */
+CNNC_API cnnc_tensor *cnnc_add_scalar(cnnc_tensor *a, double s);
+CNNC_API cnnc_tensor *cnnc_mul_scalar(cnnc_tensor *a, double s);
+
+/* Reductions. The _dims forms reduce over ndims dims (negative allowed, no
+ * repeats; ndims 0 reduces over everything, as PyTorch's dim=[]). */
+CNNC_API cnnc_tensor *cnnc_sum(cnnc_tensor *a);
+CNNC_API cnnc_tensor *cnnc_sum_dims(cnnc_tensor *a, int ndims, const int *dims, bool keepdim);
+CNNC_API cnnc_tensor *cnnc_mean(cnnc_tensor *a);
+CNNC_API cnnc_tensor *cnnc_mean_dims(cnnc_tensor *a, int ndims, const int *dims, bool keepdim);
+
+/* Shape ops. reshape/view accept one -1; they share storage with a. */
+CNNC_API cnnc_tensor *cnnc_reshape(cnnc_tensor *a, int ndim, const int64_t *shape);
+CNNC_API cnnc_tensor *cnnc_view(cnnc_tensor *a, int ndim, const int64_t *shape);
+CNNC_API cnnc_tensor *cnnc_flatten(cnnc_tensor *a, int start_dim, int end_dim);
+/* transpose and permute return contiguous copies (cnnc tensors are always contiguous). */
+CNNC_API cnnc_tensor *cnnc_transpose(cnnc_tensor *a, int dim0, int dim1);
+CNNC_API cnnc_tensor *cnnc_permute(cnnc_tensor *a, int ndim, const int *dims);
+/* Concatenates n tensors along dim (all of one dtype). */
+CNNC_API cnnc_tensor *cnnc_cat(int n, cnnc_tensor *const *tensors, int dim);
+/* torch.matmul: 1-d/2-d/batched with broadcast batch dims. */
+CNNC_API cnnc_tensor *cnnc_matmul(cnnc_tensor *a, cnnc_tensor *b);
+
+/* F.relu, F.relu_ (in place; returns its argument's status), F.linear:
+ * y = x W^T + b, x [*, in], weight [out, in], bias [out] or NULL. */
+CNNC_API cnnc_tensor *cnnc_relu(cnnc_tensor *x);
+CNNC_API cnnc_status cnnc_relu_(cnnc_tensor *x);
+CNNC_API cnnc_tensor *cnnc_linear(cnnc_tensor *x, cnnc_tensor *weight, cnnc_tensor *bias);
+
+/* ======================================================================== */
+/* Named tensor lists (state_dicts, parameter listings)                     */
+/* ======================================================================== */
+
+/* An ordered list of (name, tensor) pairs. It holds a reference to each tensor. */
+typedef struct cnnc_tensor_list cnnc_tensor_list;
+CNNC_API cnnc_tensor_list *cnnc_tensor_list_new(void);
+CNNC_API void cnnc_tensor_list_free(cnnc_tensor_list *list); /* NULL is a no-op */
+/* Appends (a copy of name, a reference to t). t may be NULL (PyTorch's None). */
+CNNC_API cnnc_status cnnc_tensor_list_append(cnnc_tensor_list *list, const char *name,
+                                             cnnc_tensor *t);
+CNNC_API size_t cnnc_tensor_list_size(const cnnc_tensor_list *list);
+/* Borrowed; i < size. */
+CNNC_API const char *cnnc_tensor_list_name(const cnnc_tensor_list *list, size_t i);
+CNNC_API cnnc_tensor *cnnc_tensor_list_get(const cnnc_tensor_list *list, size_t i);
+/* Borrowed tensor named name, or NULL (with CNNC_ERR_NOT_FOUND) if absent. */
+CNNC_API cnnc_tensor *cnnc_tensor_list_find(const cnnc_tensor_list *list, const char *name);
+
+/* ======================================================================== */
+/* Modules                                                                  */
+/* ======================================================================== */
+
+/* A layer with named parameters, buffers and children, as torch.nn.Module.
+ * Reference counted; a container holds a reference to each child. */
+typedef struct cnnc_module cnnc_module;
+
+CNNC_API cnnc_module *cnnc_module_retain(cnnc_module *m);
+CNNC_API void cnnc_module_release(cnnc_module *m); /* NULL is a no-op */
+
+/* The module's forward on one input (new reference). */
+CNNC_API cnnc_tensor *cnnc_module_forward(cnnc_module *m, cnnc_tensor *input);
+
+/* "Linear", "Sequential", ... (borrowed static string). */
+CNNC_API const char *cnnc_module_type(const cnnc_module *m);
+
+/* train(mode) / eval(), recursing into children, as PyTorch. */
+CNNC_API void cnnc_module_train(cnnc_module *m, bool mode);
+CNNC_API void cnnc_module_eval(cnnc_module *m);
+CNNC_API bool cnnc_module_is_training(const cnnc_module *m);
+
+/* A parameter or buffer by dotted name ("0.weight"): *out is borrowed, and NULL
+ * where PyTorch has None (e.g. bias=False). CNNC_ERR_NOT_FOUND if no such name. */
+CNNC_API cnnc_status cnnc_module_tensor(cnnc_module *m, const char *name, cnnc_tensor **out);
+/* Assigns a parameter or buffer by dotted name (retains t; t may be NULL for a
+ * parameter, as `m.bias = None`). */
+CNNC_API cnnc_status cnnc_module_set_tensor(cnnc_module *m, const char *name, cnnc_tensor *t);
+
+/* Children, in registration order. Borrowed; i < count. */
+CNNC_API size_t cnnc_module_num_children(const cnnc_module *m);
+CNNC_API cnnc_module *cnnc_module_child(const cnnc_module *m, size_t i, const char **name);
+
+/* New lists (free with cnnc_tensor_list_free) holding the module's own tensors,
+ * in PyTorch's order and with its dotted names: parameters() (no None, each
+ * tensor once), buffers(), and state_dict() (parameters and persistent buffers
+ * per module, then children; values are detached aliases of the module's tensors). */
+CNNC_API cnnc_tensor_list *cnnc_module_named_parameters(cnnc_module *m);
+CNNC_API cnnc_tensor_list *cnnc_module_named_buffers(cnnc_module *m);
+CNNC_API cnnc_tensor_list *cnnc_module_state_dict(cnnc_module *m);
+/* Copies every value of sd into the module's tensor of the same name, after
+ * checking every shape (PyTorch's load_state_dict). With strict, missing and
+ * unexpected keys are errors too. Nothing is changed when an error is returned. */
+CNNC_API cnnc_status cnnc_module_load_state_dict(cnnc_module *m, const cnnc_tensor_list *sd,
+                                                 bool strict);
+/* Zeroes the gradients of all parameters (set_to_none: drops them instead);
+ * PyTorch 1.13's default is set_to_none = false. */
+CNNC_API void cnnc_module_zero_grad(cnnc_module *m, bool set_to_none);
+
+/* print(module) and the listing of vars(module): training flag, parameters,
+ * buffers (name, shape) and the module's settings. Caller frees with cnnc_free. */
+CNNC_API char *cnnc_module_repr(const cnnc_module *m);
+CNNC_API char *cnnc_module_vars(const cnnc_module *m);
+
+/* The module's settings (in_features, eps, kernel_size...) read by name. */
+typedef enum cnnc_value_kind {
+    CNNC_VALUE_NONE = 0,
+    CNNC_VALUE_BOOL,
+    CNNC_VALUE_INT,
+    CNNC_VALUE_FLOAT,
+    CNNC_VALUE_INTS,   /* a tuple of ints (kernel_size=(3, 3)) */
+    CNNC_VALUE_STRING,
+    CNNC_VALUE_KIND_COUNT
+} cnnc_value_kind;
+typedef struct cnnc_value {
+    cnnc_value_kind kind;
+    int n;                      /* number of ints for CNNC_VALUE_INTS */
+    int64_t ints[CNNC_MAX_DIMS];/* INT: ints[0]; BOOL: ints[0] is 0 or 1 */
+    double f;                   /* FLOAT */
+    const char *s;              /* STRING, borrowed */
+} cnnc_value;
+CNNC_API size_t cnnc_module_num_attrs(const cnnc_module *m);
+/* i-th setting: *name borrowed. */
+CNNC_API cnnc_status cnnc_module_attr_at(const cnnc_module *m, size_t i, const char **name,
+                                         cnnc_value *value);
+CNNC_API cnnc_status cnnc_module_attr(const cnnc_module *m, const char *name, cnnc_value *value);
+
+/* --- concrete modules ---------------------------------------------------- */
+
+typedef struct cnnc_linear_options {
+    bool bias;
+} cnnc_linear_options;
+#define CNNC_LINEAR(...) ((cnnc_linear_options){.bias = true, __VA_ARGS__})
+/* nn.Linear(in_features, out_features, bias=True): weight [out, in] from
+ * kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)); bias U(same). */
+CNNC_API cnnc_module *cnnc_linear_new(int64_t in_features, int64_t out_features,
+                                      cnnc_linear_options options);
+
+typedef struct cnnc_relu_options {
+    bool inplace;
+} cnnc_relu_options;
+#define CNNC_RELU(...) ((cnnc_relu_options){.inplace = false, __VA_ARGS__})
+/* nn.ReLU(inplace=False); with inplace the forward returns a new reference to
+ * its (modified) input. */
+CNNC_API cnnc_module *cnnc_relu_new(cnnc_relu_options options);
+
+typedef struct cnnc_flatten_options {
+    int start_dim;
+    int end_dim;
+} cnnc_flatten_options;
+#define CNNC_FLATTEN(...) ((cnnc_flatten_options){.start_dim = 1, .end_dim = -1, __VA_ARGS__})
+CNNC_API cnnc_module *cnnc_flatten_new(cnnc_flatten_options options);
+
+CNNC_API cnnc_module *cnnc_identity_new(void);
+
+/* nn.Sequential(*modules): takes ownership of the n references passed (also on
+ * failure, and NULL entries make it fail after releasing the others). Children are
+ * named "0", "1", ... */
+CNNC_API cnnc_module *cnnc_sequential_new(int n, cnnc_module *const *modules);
+/* Appends a child (takes ownership of the reference, also on failure). */
+CNNC_API cnnc_status cnnc_sequential_append(cnnc_module *seq, cnnc_module *child);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNNC_H */

@@ -1,0 +1,158 @@
+"""cnnc: PyTorch's CNN layers in C11, driven torch-style through ctypes.
+
+    import cnnc
+    x = cnnc.tensor(np.ones((2, 3)), requires_grad=True)
+    y = cnnc.nn.Linear(3, 4)(x).relu().sum()
+    y.backward()
+
+The library is found via $CNNC_LIBRARY, else <repo>/build/libcnnc.so.
+"""
+import functools
+import numbers
+
+from . import _lib
+from ._lib import Error
+from .tensor import (Tensor, arange, empty, float32, full, int64, ones, rand, randn, tensor,
+                     zeros)
+
+__version__ = _lib.cnnc_version().decode()
+
+
+# --- runtime settings ------------------------------------------------------------
+
+def manual_seed(seed):
+    _lib.cnnc_manual_seed(int(seed) & 0xFFFFFFFFFFFFFFFF)
+
+
+def set_num_threads(n):
+    _lib.cnnc_set_num_threads(int(n))
+
+
+def get_num_threads():
+    return int(_lib.cnnc_get_num_threads())
+
+
+def thread_cleanup():
+    """Frees the calling thread's cached scratch memory (call before a thread that
+    used cnnc exits; optional)."""
+    _lib.cnnc_thread_cleanup()
+
+
+def is_grad_enabled():
+    return bool(_lib.cnnc_is_grad_enabled())
+
+
+class set_grad_enabled:
+    """torch.set_grad_enabled: applies at once; also a context manager restoring
+    the previous mode (grad mode is per thread)."""
+
+    def __init__(self, mode):
+        self._prev = bool(_lib.cnnc_set_grad_enabled(bool(mode)))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _lib.cnnc_set_grad_enabled(self._prev)
+        return False
+
+
+class _GradMode:
+    _mode = None
+
+    def __enter__(self):
+        self._prev = bool(_lib.cnnc_set_grad_enabled(self._mode))
+        return self
+
+    def __exit__(self, *exc):
+        _lib.cnnc_set_grad_enabled(self._prev)
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """torch.no_grad: a context manager (and decorator) turning grad mode off."""
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    _mode = True
+
+
+# --- functional forms of the tensor ops ---------------------------------------------
+
+def add(input, other):
+    return input + other
+
+
+def sub(input, other):
+    return input - other
+
+
+def mul(input, other):
+    return input * other
+
+
+def div(input, other):
+    return input / other
+
+
+def neg(input):
+    return -input
+
+
+def matmul(input, other):
+    return input.matmul(other)
+
+
+def relu(input):
+    return input.relu()
+
+
+def sum(input, dim=None, keepdim=False):
+    return input.sum(dim, keepdim)
+
+
+def mean(input, dim=None, keepdim=False):
+    return input.mean(dim, keepdim)
+
+
+def reshape(input, shape):
+    return input.reshape(shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    return input.flatten(start_dim, end_dim)
+
+
+def transpose(input, dim0, dim1):
+    return input.transpose(dim0, dim1)
+
+
+def permute(input, dims):
+    return input.permute(dims)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError("cat expects a sequence of cnnc.Tensor")
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError("cat: dim must be an int")
+    n, arr = _lib.pointer_array([t._h for t in tensors])
+    return Tensor(_lib.cnnc_cat(n, arr, int(dim)))
+
+
+from . import nn  # noqa: E402  (nn needs the names above)
+
+__all__ = ["Error", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand", "randn",
+           "arange", "float32", "int64", "manual_seed", "set_num_threads",
+           "get_num_threads", "thread_cleanup", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "add", "sub", "mul", "div", "neg", "matmul", "relu", "sum",
+           "mean", "reshape", "flatten", "transpose", "permute", "cat", "nn"]

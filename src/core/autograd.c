@@ -1,0 +1,385 @@
+/* Reverse-mode autograd over a DAG of nodes, as PyTorch's engine: dependencies
+ * are counted over the part of the graph reachable from the output, nodes run
+ * once all their consumers have contributed, and leaf gradients accumulate. */
+#include "core/autograd.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "ops/ops.h"
+
+static _Thread_local bool grad_disabled = false;
+
+bool cnnc_set_grad_enabled(bool enabled) {
+    bool old = !grad_disabled;
+    grad_disabled = !enabled;
+    return old;
+}
+
+bool cnnc_is_grad_enabled(void) { return !grad_disabled; }
+
+bool cnnc__any_requires_grad(int n, cnnc_tensor *const *inputs) {
+    if (grad_disabled) return false;
+    for (int i = 0; i < n; i++)
+        if (inputs[i] && inputs[i]->requires_grad) return true;
+    return false;
+}
+
+/* ---- nodes --------------------------------------------------------------- */
+
+static void node_free_contents(cnnc__node *n);
+
+/* Iterative release: freeing a node releases its edges, which may free more
+ * nodes; a thread-local list keeps a long chain from recursing deeply. */
+static _Thread_local cnnc__node *release_list = NULL;
+static _Thread_local bool releasing = false;
+
+void cnnc__node_release(cnnc__node *n) {
+    if (!n || atomic_fetch_sub(&n->refcount, 1) != 1) return;
+    n->link = release_list;
+    release_list = n;
+    if (releasing) return;
+    releasing = true;
+    while (release_list) {
+        cnnc__node *m = release_list;
+        release_list = m->link;
+        node_free_contents(m);
+        cnnc__free(m);
+    }
+    releasing = false;
+}
+
+static void free_saved(cnnc__node *n) {
+    for (int i = 0; i < n->n_saved; i++) {
+        cnnc_tensor_release(n->saved[i]);
+        n->saved[i] = NULL;
+    }
+}
+
+static void node_free_contents(cnnc__node *n) {
+    free_saved(n);
+    for (int i = 0; i < n->n_inputs; i++) {
+        cnnc__node_release(n->next[i].fn);
+        cnnc_tensor_release(n->next[i].leaf);
+    }
+    cnnc_tensor_release(n->grad_acc);
+}
+
+static size_t align8(size_t x) { return (x + 7) & ~(size_t)7; }
+
+/* One allocation: node, edges, saved pointers, versions, context. */
+static cnnc__node *node_new(const char *name, cnnc__backward_fn backward, int n_inputs,
+                            int n_saved, size_t ctx_bytes) {
+    size_t off_next = align8(sizeof(cnnc__node));
+    size_t off_saved = off_next + align8((size_t)n_inputs * sizeof(cnnc__edge));
+    size_t off_ver = off_saved + align8((size_t)n_saved * sizeof(cnnc_tensor *));
+    size_t off_ctx = off_ver + align8((size_t)n_saved * sizeof(uint64_t));
+    size_t total = off_ctx + align8(ctx_bytes);
+    char *mem = cnnc__malloc(total);
+    if (!mem) return (cnnc__oom("an autograd node"), NULL);
+    memset(mem, 0, total);
+    cnnc__node *n = (cnnc__node *)mem;
+    atomic_init(&n->refcount, 1);
+    n->name = name;
+    n->backward = backward;
+    n->n_inputs = n_inputs;
+    n->n_saved = n_saved;
+    n->next = (cnnc__edge *)(mem + off_next);
+    n->saved = (cnnc_tensor **)(mem + off_saved);
+    n->saved_version = (uint64_t *)(mem + off_ver);
+    n->ctx = ctx_bytes ? mem + off_ctx : NULL;
+    return n;
+}
+
+static void set_edge(cnnc__node *n, int i, cnnc_tensor *input) {
+    if (!input || !input->requires_grad) return;
+    if (input->grad_fn) {
+        n->next[i].fn = input->grad_fn;
+        atomic_fetch_add(&input->grad_fn->refcount, 1);
+    } else {
+        n->next[i].leaf = cnnc_tensor_retain(input);
+    }
+}
+
+static cnnc_status save_tensors(cnnc__node *n, cnnc_tensor *out, int n_saved,
+                                cnnc_tensor *const *saved) {
+    for (int i = 0; i < n_saved; i++) {
+        cnnc_tensor *s = saved[i];
+        if (!s) continue;
+        if (s == out) {
+            s = cnnc__tensor_alias(out, out->ndim, out->shape);
+            if (!s) return CNNC_ERR_OUT_OF_MEMORY;
+        } else {
+            cnnc_tensor_retain(s);
+        }
+        n->saved[i] = s;
+        n->saved_version[i] = (uint64_t)atomic_load(&s->storage->version);
+    }
+    return CNNC_OK;
+}
+
+static void attach(cnnc_tensor *out, cnnc__node *n) {
+    n->out_ndim = out->ndim;
+    memcpy(n->out_shape, out->shape, sizeof out->shape);
+    cnnc__node *old = out->grad_fn;
+    out->grad_fn = n;
+    out->requires_grad = true;
+    cnnc__node_release(old);
+}
+
+cnnc_status cnnc__record(cnnc_tensor *out, const char *name, cnnc__backward_fn backward,
+                         int n_inputs, cnnc_tensor *const *inputs, int n_saved,
+                         cnnc_tensor *const *saved, size_t ctx_bytes, void **ctx) {
+    if (ctx) *ctx = NULL;
+    if (!cnnc__any_requires_grad(n_inputs, inputs)) return CNNC_OK;
+    cnnc__node *n = node_new(name, backward, n_inputs, n_saved, ctx_bytes);
+    if (!n) return CNNC_ERR_OUT_OF_MEMORY;
+    for (int i = 0; i < n_inputs; i++) set_edge(n, i, inputs[i]);
+    if (save_tensors(n, out, n_saved, saved) != CNNC_OK) {
+        cnnc__node_release(n);
+        return CNNC_ERR_OUT_OF_MEMORY;
+    }
+    attach(out, n);
+    if (ctx) *ctx = n->ctx;
+    return CNNC_OK;
+}
+
+cnnc_status cnnc__record_inplace(cnnc_tensor *t, const char *name, cnnc__backward_fn backward,
+                                 int n_saved, cnnc_tensor *const *saved, size_t ctx_bytes,
+                                 void **ctx) {
+    /* the input edge is t's current history: record as if t were a separate input */
+    return cnnc__record(t, name, backward, 1, &t, n_saved, saved, ctx_bytes, ctx);
+}
+
+/* ---- engine -------------------------------------------------------------- */
+
+static _Atomic uint64_t visit_counter = 0;
+
+/* Adds g into *acc (out of place: a gradient may be shared between consumers). */
+static cnnc_status accumulate(cnnc_tensor **acc, cnnc_tensor *g) {
+    if (!*acc) {
+        *acc = cnnc_tensor_retain(g);
+        return CNNC_OK;
+    }
+    cnnc_tensor *sum = cnnc__op_add(*acc, g);
+    if (!sum) return cnnc_last_status();
+    cnnc_tensor_release(*acc);
+    *acc = sum;
+    return CNNC_OK;
+}
+
+/* Leaf .grad: the first gradient is stored (copied unless exclusively ours); later
+ * ones are added in place, as PyTorch does without create_graph. */
+static cnnc_status accumulate_leaf(cnnc_tensor *leaf, cnnc_tensor *g) {
+    if (!leaf->grad) {
+        bool exclusive = atomic_load(&g->refcount) == 1 && atomic_load(&g->storage->refcount) == 1;
+        cnnc_tensor *own = exclusive ? cnnc_tensor_retain(g) : cnnc__tensor_copy(g);
+        if (!own) return cnnc_last_status();
+        leaf->grad = own;
+        return CNNC_OK;
+    }
+    float *dst = cnnc__f32(leaf->grad);
+    const float *src = cnnc__f32(g);
+    for (int64_t i = 0; i < leaf->grad->numel; i++) dst[i] += src[i];
+    cnnc__bump_version(leaf->grad);
+    return CNNC_OK;
+}
+
+static cnnc_status check_saved(cnnc__node *n) {
+    if (n->saved_freed)
+        return cnnc__error(
+            CNNC_ERR_RUNTIME,
+            "Trying to backward through the graph a second time (or directly access saved "
+            "tensors after they have already been freed). Saved intermediate values of the graph "
+            "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+            "you need to backward through the graph a second time or if you need to access saved "
+            "tensors after calling backward.");
+    for (int i = 0; i < n->n_saved; i++) {
+        cnnc_tensor *s = n->saved[i];
+        if (!s) continue;
+        uint64_t v = (uint64_t)atomic_load(&s->storage->version);
+        if (v != n->saved_version[i]) {
+            char shape[256];
+            cnnc__shape_str(shape, sizeof shape, s->ndim, s->shape);
+            return cnnc__error(CNNC_ERR_RUNTIME,
+                               "one of the variables needed for gradient computation has been "
+                               "modified by an inplace operation: [%s %s], which is saved by %s, "
+                               "is at version %llu; expected version %llu instead.",
+                               cnnc_dtype_name(s->dtype), shape, n->name, (unsigned long long)v,
+                               (unsigned long long)n->saved_version[i]);
+        }
+    }
+    return CNNC_OK;
+}
+
+static cnnc_status check_gradient(cnnc_tensor *output, cnnc_tensor *gradient) {
+    if (gradient->dtype != CNNC_FLOAT32)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "backward(): gradient must be float32, got %s",
+                           cnnc_dtype_name(gradient->dtype));
+    if (!cnnc__same_shape(output, gradient)) {
+        char a[256], b[256];
+        cnnc__shape_str(a, sizeof a, gradient->ndim, gradient->shape);
+        cnnc__shape_str(b, sizeof b, output->ndim, output->shape);
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Mismatch in shape: grad_output[0] has a shape of torch.Size(%s) and "
+                           "output[0] has a shape of torch.Size(%s).",
+                           a, b);
+    }
+    return CNNC_OK;
+}
+
+/* Collects the nodes reachable from root (list through ->link) and counts, for
+ * each, how many reachable edges point at it. */
+static cnnc__node *collect(cnnc__node *root, uint64_t visit) {
+    cnnc__node *stack = root, *all = NULL;
+    root->visit = visit;
+    root->deps = 0;
+    root->link = NULL;
+    while (stack) {
+        cnnc__node *n = stack;
+        stack = n->link;
+        n->link = all;
+        all = n;
+        for (int i = 0; i < n->n_inputs; i++) {
+            cnnc__node *m = n->next[i].fn;
+            if (!m) continue;
+            if (m->visit != visit) {
+                m->visit = visit;
+                m->deps = 0;
+                m->link = stack;
+                stack = m;
+            }
+            m->deps++;
+        }
+    }
+    return all;
+}
+
+cnnc_status cnnc_backward(cnnc_tensor *output, cnnc_tensor *gradient, bool retain_graph) {
+    CNNC__NONNULL_OR_STATUS("backward", output);
+    if (!output->requires_grad)
+        return cnnc__error(CNNC_ERR_RUNTIME,
+                           "element 0 of tensors does not require grad and does not have a "
+                           "grad_fn");
+    cnnc_status st = CNNC_OK;
+    cnnc_tensor *seed = NULL;
+    if (gradient) {
+        if ((st = check_gradient(output, gradient)) != CNNC_OK) return st;
+        seed = cnnc_tensor_retain(gradient);
+    } else {
+        if (output->numel != 1)
+            return cnnc__error(CNNC_ERR_RUNTIME,
+                               "grad can be implicitly created only for scalar outputs");
+        seed = cnnc__tensor_new(CNNC_FLOAT32, output->ndim, output->shape);
+        if (!seed) return cnnc_last_status();
+        cnnc__f32(seed)[0] = 1.0f;
+    }
+    bool old_mode = cnnc_set_grad_enabled(false);
+    if (!output->grad_fn) { /* a leaf */
+        st = accumulate_leaf(output, seed);
+        cnnc_tensor_release(seed);
+        cnnc_set_grad_enabled(old_mode);
+        return st;
+    }
+
+    cnnc__node *root = output->grad_fn;
+    uint64_t visit = atomic_fetch_add(&visit_counter, 1) + 1;
+    cnnc__node *all = collect(root, visit);
+    /* Every reachable node is kept alive by its consumers; hold the root too. */
+    atomic_fetch_add(&root->refcount, 1);
+    root->grad_acc = seed;
+
+    (void)all; /* collect() only had to count dependencies; links are reused below */
+    cnnc__node *ready = root;
+    root->link = NULL;
+    cnnc_tensor *grad_in_small[8];
+    while (ready && st == CNNC_OK) {
+        cnnc__node *n = ready;
+        ready = n->link;
+        cnnc_tensor *g = n->grad_acc;
+        n->grad_acc = NULL;
+        cnnc_tensor **grad_in = grad_in_small;
+        if (n->n_inputs > 8) {
+            grad_in = cnnc__calloc((size_t)n->n_inputs, sizeof *grad_in);
+            if (!grad_in) st = cnnc__oom("backward gradients");
+        } else {
+            memset(grad_in_small, 0, sizeof grad_in_small);
+        }
+        if (st == CNNC_OK && g) {
+            if ((st = check_saved(n)) == CNNC_OK) st = n->backward(n, g, grad_in);
+        }
+        for (int i = 0; i < n->n_inputs; i++) {
+            cnnc__edge *e = &n->next[i];
+            if (st == CNNC_OK && grad_in[i]) {
+                if (e->leaf) st = accumulate_leaf(e->leaf, grad_in[i]);
+                else if (e->fn) st = accumulate(&e->fn->grad_acc, grad_in[i]);
+            }
+            cnnc_tensor_release(grad_in ? grad_in[i] : NULL);
+            if (e->fn && --e->fn->deps == 0) {
+                e->fn->link = ready;
+                ready = e->fn;
+            }
+        }
+        if (grad_in != grad_in_small) cnnc__free(grad_in);
+        cnnc_tensor_release(g);
+        if (st == CNNC_OK && !retain_graph && n->n_saved > 0) {
+            free_saved(n);
+            n->saved_freed = true;
+        }
+    }
+    if (st != CNNC_OK) {
+        /* drop partial sums left in nodes that did not run */
+        uint64_t v2 = atomic_fetch_add(&visit_counter, 1) + 1;
+        for (cnnc__node *n = collect(root, v2); n; n = n->link) {
+            cnnc_tensor_release(n->grad_acc);
+            n->grad_acc = NULL;
+        }
+    }
+    cnnc__node_release(root);
+    cnnc_set_grad_enabled(old_mode);
+    return st;
+}
+
+/* ---- public accessors ----------------------------------------------------- */
+
+bool cnnc_tensor_requires_grad(const cnnc_tensor *t) { return t && t->requires_grad; }
+bool cnnc_tensor_is_leaf(const cnnc_tensor *t) { return t && !t->grad_fn; }
+cnnc_tensor *cnnc_tensor_grad(const cnnc_tensor *t) { return t ? t->grad : NULL; }
+const char *cnnc_tensor_grad_fn_name(const cnnc_tensor *t) {
+    return t && t->grad_fn ? t->grad_fn->name : NULL;
+}
+
+cnnc_status cnnc_tensor_set_requires_grad(cnnc_tensor *t, bool requires_grad) {
+    CNNC__NONNULL_OR_STATUS("requires_grad_", t);
+    if (t->grad_fn) {
+        if (requires_grad) return CNNC_OK;
+        return cnnc__error(CNNC_ERR_RUNTIME,
+                           "you can only change requires_grad flags of leaf variables. If you "
+                           "want to use a computed variable in a subgraph that doesn't require "
+                           "differentiation use var_no_grad = var.detach().");
+    }
+    if (requires_grad && t->dtype != CNNC_FLOAT32)
+        return cnnc__error(CNNC_ERR_RUNTIME,
+                           "only Tensors of floating point dtype can require gradients");
+    t->requires_grad = requires_grad;
+    return CNNC_OK;
+}
+
+cnnc_status cnnc_tensor_set_grad(cnnc_tensor *t, cnnc_tensor *grad) {
+    CNNC__NONNULL_OR_STATUS("set_grad", t);
+    if (grad) {
+        if (grad->dtype != t->dtype)
+            return cnnc__error(CNNC_ERR_RUNTIME,
+                               "assigned grad has data of a different type");
+        if (!cnnc__same_shape(grad, t))
+            return cnnc__error(CNNC_ERR_RUNTIME, "assigned grad has data of a different size");
+        if (grad == t)
+            return cnnc__error(CNNC_ERR_RUNTIME, "can't assign Variable as its own grad");
+    }
+    cnnc_tensor *old = t->grad;
+    t->grad = cnnc_tensor_retain(grad);
+    cnnc_tensor_release(old);
+    return CNNC_OK;
+}

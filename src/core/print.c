@@ -1,0 +1,173 @@
+/* PyTorch-style tensor text: precision 4, integer / fixed / scientific modes
+ * chosen from the values as torch's formatter does, summarised past 1000 items. */
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/autograd.h"
+#include "core/error.h"
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+} strbuf;
+
+static void sb_printf(strbuf *s, const char *fmt, ...) CNNC__PRINTF(2, 3);
+static void sb_printf(strbuf *s, const char *fmt, ...) {
+    if (s->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = s->cap - s->len;
+        int n = vsnprintf(s->buf ? s->buf + s->len : NULL, s->buf ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) { s->failed = true; return; }
+        if ((size_t)n < room) { s->len += (size_t)n; return; }
+        if (!cnnc__grow((void **)&s->buf, &s->cap, s->len + (size_t)n + 1, 1)) {
+            s->failed = true;
+            return;
+        }
+    }
+}
+
+enum { EDGE = 3, THRESHOLD = 1000 };
+
+typedef struct {
+    const cnnc_tensor *t;
+    bool summarize;
+    int mode; /* 0 int-valued floats, 1 fixed, 2 scientific, 3 int64 */
+    int width;
+} fmt;
+
+static void format_value(const fmt *f, int64_t i, char *out, size_t cap) {
+    if (f->mode == 3) {
+        snprintf(out, cap, "%lld", (long long)cnnc__i64(f->t)[i]);
+        return;
+    }
+    double v = cnnc__f32(f->t)[i];
+    if (isnan(v)) snprintf(out, cap, "nan");
+    else if (isinf(v)) snprintf(out, cap, v > 0 ? "inf" : "-inf");
+    else if (f->mode == 0) snprintf(out, cap, "%.0f.", v);
+    else if (f->mode == 1) snprintf(out, cap, "%.4f", v);
+    else snprintf(out, cap, "%.4e", v);
+}
+
+static bool shown(const fmt *f, int64_t size, int64_t i) {
+    return !f->summarize || size <= 2 * EDGE || i < EDGE || i >= size - EDGE;
+}
+
+/* visits the elements that are printed, in order */
+static void choose_mode(fmt *f) {
+    const cnnc_tensor *t = f->t;
+    if (t->dtype == CNNC_INT64) { f->mode = 3; }
+    else {
+        bool all_int = true;
+        double amax = 0, amin = INFINITY;
+        bool any = false;
+        for (int64_t i = 0; i < t->numel; i++) {
+            double v = cnnc__f32(t)[i];
+            if (!isfinite(v)) continue;
+            if (v != floor(v)) all_int = false;
+            double a = fabs(v);
+            if (a == 0) continue;
+            any = true;
+            if (a > amax) amax = a;
+            if (a < amin) amin = a;
+        }
+        if (all_int) f->mode = (any && amax > 1e8) ? 2 : 0;
+        else f->mode = (any && (amax / amin > 1000.0 || amax > 1e8 || amin < 1e-4)) ? 2 : 1;
+    }
+    f->width = 1;
+    char tmp[64];
+    for (int64_t i = 0; i < t->numel; i++) {
+        format_value(f, i, tmp, sizeof tmp);
+        int w = (int)strlen(tmp);
+        if (w > f->width) f->width = w;
+    }
+}
+
+static void print_dim(strbuf *s, const fmt *f, int dim, int64_t offset, int indent) {
+    const cnnc_tensor *t = f->t;
+    int64_t size = t->shape[dim], stride = 1;
+    for (int d = dim + 1; d < t->ndim; d++) stride *= t->shape[d];
+    sb_printf(s, "[");
+    bool first = true;
+    for (int64_t i = 0; i < size; i++) {
+        if (!shown(f, size, i)) {
+            if (i == EDGE) {
+                if (dim == t->ndim - 1) sb_printf(s, ", ...");
+                else sb_printf(s, ",\n%*s...", indent + 1, "");
+            }
+            continue;
+        }
+        if (!first) {
+            if (dim == t->ndim - 1) sb_printf(s, ", ");
+            else {
+                sb_printf(s, ",");
+                for (int k = 0; k < t->ndim - 1 - dim; k++) sb_printf(s, "\n");
+                sb_printf(s, "%*s", indent + 1, "");
+            }
+        }
+        first = false;
+        if (dim == t->ndim - 1) {
+            char tmp[64];
+            format_value(f, offset + i, tmp, sizeof tmp);
+            sb_printf(s, "%*s", f->width, tmp);
+        } else {
+            print_dim(s, f, dim + 1, offset + i * stride, indent + 1);
+        }
+    }
+    sb_printf(s, "]");
+}
+
+char *cnnc_tensor_to_string(const cnnc_tensor *t) {
+    CNNC__NONNULL_OR_NULL("tensor_to_string", t);
+    strbuf s = {0};
+    fmt f = {t, t->numel > THRESHOLD, 0, 1};
+    sb_printf(&s, "tensor(");
+    if (t->numel == 0) {
+        sb_printf(&s, "[]");
+        if (t->ndim != 1) {
+            sb_printf(&s, ", size=(");
+            for (int d = 0; d < t->ndim; d++) sb_printf(&s, d ? ", %lld" : "%lld", (long long)t->shape[d]);
+            sb_printf(&s, t->ndim == 1 ? ",)" : ")");
+        }
+    } else {
+        choose_mode(&f);
+        if (t->ndim == 0) {
+            char tmp[64];
+            format_value(&f, 0, tmp, sizeof tmp);
+            sb_printf(&s, "%s", tmp);
+        } else {
+            print_dim(&s, &f, 0, 0, 7 /* strlen("tensor(") */);
+        }
+    }
+    if (t->grad_fn) sb_printf(&s, ", grad_fn=<%s>", t->grad_fn->name);
+    else if (t->requires_grad) sb_printf(&s, ", requires_grad=True");
+    sb_printf(&s, ")");
+    if (s.failed) {
+        cnnc__free(s.buf);
+        return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY, "out of memory while printing a tensor");
+    }
+    return s.buf;
+}
+
+char *cnnc_tensor_shape_string(const cnnc_tensor *t) {
+    CNNC__NONNULL_OR_NULL("tensor_shape_string", t);
+    char buf[CNNC_MAX_DIMS * 24 + 4];
+    cnnc__shape_str(buf, sizeof buf, t->ndim, t->shape);
+    char *r = cnnc__strdup(buf);
+    if (!r) cnnc__oom("a shape string");
+    return r;
+}
+
+cnnc_status cnnc_tensor_print(const cnnc_tensor *t, FILE *out) {
+    CNNC__NONNULL_OR_STATUS("tensor_print", out);
+    char *s = cnnc_tensor_to_string(t);
+    if (!s) return cnnc_last_status();
+    fprintf(out, "%s\n", s);
+    cnnc__free(s);
+    return CNNC_OK;
+}

@@ -1,0 +1,80 @@
+/* The default generator: xoshiro256** seeded by splitmix64, behind a spinlock so
+ * that one seed gives one sequence whatever thread draws from it. */
+#include "core/rng.h"
+
+#include <math.h>
+#include <stdatomic.h>
+
+#include "cnnc.h"
+
+static uint64_t state[4];
+static atomic_flag lock = ATOMIC_FLAG_INIT;
+static int seeded = 0;
+static const uint64_t DEFAULT_SEED = 67280421310721ULL; /* PyTorch's default seed value */
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void seed_locked(uint64_t seed) {
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) state[i] = splitmix64(&x);
+    seeded = 1;
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t next_locked(void) {
+    if (!seeded) seed_locked(DEFAULT_SEED);
+    uint64_t result = rotl(state[1] * 5, 7) * 9;
+    uint64_t t = state[1] << 17;
+    state[2] ^= state[0];
+    state[3] ^= state[1];
+    state[1] ^= state[2];
+    state[0] ^= state[3];
+    state[2] ^= t;
+    state[3] = rotl(state[3], 45);
+    return result;
+}
+
+static void acquire(void) {
+    while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) {
+    }
+}
+static void release(void) { atomic_flag_clear_explicit(&lock, memory_order_release); }
+
+void cnnc_manual_seed(uint64_t seed) {
+    acquire();
+    seed_locked(seed);
+    release();
+}
+
+/* 53 random bits as a double in [0, 1). */
+static double next_unit_locked(void) { return (double)(next_locked() >> 11) * 0x1.0p-53; }
+
+void cnnc__rng_uniform(float *out, int64_t n, double low, double high) {
+    acquire();
+    for (int64_t i = 0; i < n; i++) {
+        /* float [0,1) from 24 bits, as PyTorch draws floats, then scaled */
+        float u = (float)(next_locked() >> 40) * 0x1.0p-24f;
+        float v = (float)(u * (high - low) + low);
+        out[i] = v < (float)high ? v : (float)low; /* rounding must not reach high */
+    }
+    release();
+}
+
+void cnnc__rng_normal(float *out, int64_t n, double mean, double std) {
+    const double two_pi = 6.283185307179586476925286766559;
+    acquire();
+    for (int64_t i = 0; i < n; i += 2) {
+        double u1 = 1.0 - next_unit_locked(); /* (0, 1]: log is finite */
+        double u2 = next_unit_locked();
+        double r = sqrt(-2.0 * log(u1));
+        out[i] = (float)(mean + std * r * cos(two_pi * u2));
+        if (i + 1 < n) out[i + 1] = (float)(mean + std * r * sin(two_pi * u2));
+    }
+    release();
+}

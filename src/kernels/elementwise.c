@@ -1,0 +1,108 @@
+/* Elementwise and reduction kernels. Loops are written so the compiler can
+ * vectorize the contiguous cases (-O2, no fast-math). */
+#include "kernels/elementwise.h"
+
+/* offsets of row r's first element in the two operands */
+static void row_offsets(const cnnc__bcast *it, int64_t r, int64_t *oa, int64_t *ob) {
+    int64_t a = 0, b = 0;
+    for (int d = it->ndim - 2; d >= 0; d--) {
+        int64_t i = r % it->shape[d];
+        r /= it->shape[d];
+        a += i * it->stride[0][d];
+        b += i * it->stride[1][d];
+    }
+    *oa = a;
+    *ob = b;
+}
+
+#define BINARY_LOOP(EXPR)                                                      \
+    do {                                                                       \
+        if (sa == 1 && sb == 1)                                                \
+            for (int64_t j = 0; j < n; j++) { float x = pa[j], y = pb[j]; o[j] = (EXPR); } \
+        else if (sa == 1 && sb == 0) {                                         \
+            float y = pb[0];                                                   \
+            for (int64_t j = 0; j < n; j++) { float x = pa[j]; o[j] = (EXPR); } \
+        } else if (sa == 0 && sb == 1) {                                       \
+            float x = pa[0];                                                   \
+            for (int64_t j = 0; j < n; j++) { float y = pb[j]; o[j] = (EXPR); } \
+        } else                                                                 \
+            for (int64_t j = 0; j < n; j++) { float x = pa[j * sa], y = pb[j * sb]; o[j] = (EXPR); } \
+    } while (0)
+
+void cnnc__k_binary_rows(cnnc__binop op, float *out, const float *a, const float *b,
+                         const cnnc__bcast *it, int64_t row_begin, int64_t row_end) {
+    int last = it->ndim - 1;
+    int64_t n = it->shape[last], sa = it->stride[0][last], sb = it->stride[1][last];
+    for (int64_t r = row_begin; r < row_end; r++) {
+        int64_t oa, ob;
+        row_offsets(it, r, &oa, &ob);
+        const float *pa = a + oa, *pb = b + ob;
+        float *o = out + r * n;
+        switch (op) {
+        case CNNC__BINOP_ADD: BINARY_LOOP(x + y); break;
+        case CNNC__BINOP_SUB: BINARY_LOOP(x - y); break;
+        case CNNC__BINOP_MUL: BINARY_LOOP(x * y); break;
+        case CNNC__BINOP_DIV: BINARY_LOOP(x / y); break;
+        default: break;
+        }
+    }
+}
+
+void cnnc__k_expand_rows(float *out, const float *a, const cnnc__bcast *it, int64_t row_begin,
+                         int64_t row_end) {
+    int last = it->ndim - 1;
+    int64_t n = it->shape[last], sa = it->stride[0][last];
+    for (int64_t r = row_begin; r < row_end; r++) {
+        int64_t oa, ob;
+        row_offsets(it, r, &oa, &ob);
+        float *o = out + r * n;
+        if (sa == 1)
+            for (int64_t j = 0; j < n; j++) o[j] = a[oa + j];
+        else
+            for (int64_t j = 0; j < n; j++) o[j] = a[oa + j * sa];
+    }
+}
+
+void cnnc__k_affine(float *out, const float *a, int64_t n, float alpha, float beta) {
+    /* the one-operation forms round (and sign zeros) exactly as x * s and x + s */
+    if (beta == 0.0f)
+        for (int64_t i = 0; i < n; i++) out[i] = a[i] * alpha;
+    else if (alpha == 1.0f)
+        for (int64_t i = 0; i < n; i++) out[i] = a[i] + beta;
+    else
+        for (int64_t i = 0; i < n; i++) out[i] = a[i] * alpha + beta;
+}
+
+double cnnc__k_sum(const float *x, int64_t n) {
+    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) p[k] += (double)x[i + k];
+    for (int k = 0; i < n; i++, k++) p[k] += (double)x[i];
+    return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+}
+
+void cnnc__k_reduce_acc(double *acc, const float *in, const cnnc__reduce_blocks *b, int first) {
+    int64_t size = b->size[first];
+    if (first == b->n - 1) {
+        if (b->reduce[first])
+            acc[0] += cnnc__k_sum(in, size);
+        else
+            for (int64_t i = 0; i < size; i++) acc[i] += (double)in[i];
+        return;
+    }
+    for (int64_t i = 0; i < size; i++)
+        cnnc__k_reduce_acc(acc + (b->reduce[first] ? 0 : i * b->out_stride[first]),
+                           in + i * b->in_stride[first], b, first + 1);
+}
+
+void cnnc__k_relu(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = v < 0.0f ? 0.0f : v; /* NaN compares false: stays NaN */
+    }
+}
+
+void cnnc__k_relu_backward(float *gx, const float *g, const float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) gx[i] = y[i] <= 0.0f ? 0.0f : g[i]; /* NaN passes g, as PyTorch */
+}

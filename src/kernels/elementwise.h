@@ -1,0 +1,58 @@
+/* Internal kernels: elementwise arithmetic with broadcasting, reductions, and
+ * relu. Raw pointers and dims; no allocation; each works on a range so the layer
+ * above can split it over threads. */
+#ifndef CNNC_KERNELS_ELEMENTWISE_H
+#define CNNC_KERNELS_ELEMENTWISE_H
+#include <stdint.h>
+
+#define CNNC__K_MAX_DIMS 8
+
+typedef enum cnnc__binop {
+    CNNC__BINOP_ADD,
+    CNNC__BINOP_SUB,
+    CNNC__BINOP_MUL,
+    CNNC__BINOP_DIV,
+    CNNC__BINOP_COUNT
+} cnnc__binop;
+
+/* A broadcast iteration: the output is contiguous with shape[ndim]; operand k is
+ * read with element strides stride[k][d] (0 along broadcast dims). Built with
+ * dims already coalesced; ndim >= 1. rows = prod(shape[0..ndim-1)). */
+typedef struct cnnc__bcast {
+    int ndim;
+    int64_t shape[CNNC__K_MAX_DIMS];
+    int64_t stride[2][CNNC__K_MAX_DIMS];
+} cnnc__bcast;
+
+/* out[r, :] = a op b for rows [row_begin, row_end). */
+void cnnc__k_binary_rows(cnnc__binop op, float *out, const float *a, const float *b,
+                         const cnnc__bcast *it, int64_t row_begin, int64_t row_end);
+/* out[r, :] = a broadcast (operand 0 of it) for rows [row_begin, row_end). */
+void cnnc__k_expand_rows(float *out, const float *a, const cnnc__bcast *it, int64_t row_begin,
+                         int64_t row_end);
+
+/* out[i] = a[i] * alpha + beta over [0, n). */
+void cnnc__k_affine(float *out, const float *a, int64_t n, float alpha, float beta);
+
+/* Sum of x[0..n) accumulated in double over fixed 8-lane partial sums, so the
+ * result does not depend on how a caller splits other work. */
+double cnnc__k_sum(const float *x, int64_t n);
+
+/* A reduction as blocks of consecutive dims (outermost first), each either
+ * reduced or kept: input block sizes size[], strides in_stride[] (elements), and
+ * for kept blocks out_stride[] into the output (accumulated in double). */
+typedef struct cnnc__reduce_blocks {
+    int n;
+    int64_t size[CNNC__K_MAX_DIMS];
+    int64_t in_stride[CNNC__K_MAX_DIMS];
+    int64_t out_stride[CNNC__K_MAX_DIMS];
+    int reduce[CNNC__K_MAX_DIMS];
+} cnnc__reduce_blocks;
+/* acc[...] += sums of in over blocks b.blocks[first..n). */
+void cnnc__k_reduce_acc(double *acc, const float *in, const cnnc__reduce_blocks *b, int first);
+
+/* relu forward out = max(x, 0) (NaN passes through, as PyTorch), and backward
+ * gx = 0 where y <= 0 else g. */
+void cnnc__k_relu(float *out, const float *x, int64_t n);
+void cnnc__k_relu_backward(float *gx, const float *g, const float *y, int64_t n);
+#endif

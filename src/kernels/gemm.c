@@ -1,0 +1,335 @@
+/* Packed, cache-blocked single-precision GEMM (one thread), the portable C
+ * micro-kernel, and the one-time choice of micro-kernel for this CPU.
+ *
+ * Blocking (Goto/BLIS style, row-major C = A B):
+ *   for jc over n by NC:                 C columns [jc, jc+nc)
+ *     for pc over k by KC:               one k block
+ *       for ic over m by MC:             C rows [ic, ic+mc)
+ *         for jr over nc by NR:          one kc x NR panel of packed B (pb) stays in L1
+ *                                        (packed here while ic is the first block)
+ *           for ir over mc by MR:        while the MR x kc panels of packed A (pa, L2)
+ *                                        stream by (packed here while jr == 0)
+ *             micro-kernel: MR x NR tile of C += A panel * B panel
+ * Packing each panel right before its first use keeps the packed copy in L1 for
+ * that use and lets the reads of A and B overlap with the FMAs. The packed B block
+ * (KC x NC) is reused by every ic block, the packed A block (MC x KC) by every jr.
+ * Packed panels are zero-padded to MR rows / NR columns, so edge tiles compute on
+ * zeros and the kernel only reads and writes the part of C inside the matrix.
+ *
+ * The k blocks depend on k alone (never on m, n or how a caller split them), and the
+ * first block applies beta while the others add, so every C element gets the same
+ * sequence of operations wherever it sits: see "Determinism" in gemm.h. */
+#include "kernels/gemm.h"
+
+#include <stdatomic.h>
+
+/* ---- Portable micro-kernel ------------------------------------------------ */
+
+#define SCALAR_MR 4
+#define SCALAR_NR 8
+
+/* A 4 x 8 tile in a local array; the j loops have a constant trip count, so the
+ * compiler vectorizes them with whatever the baseline ISA offers (SSE2, NEON). */
+void cnnc__f32_gemm_4x8__scalar(int64_t mr, int64_t nr, int64_t kc, const float *a,
+                                const float *b, float *c, int64_t ldc, float beta)
+{
+    float acc[SCALAR_MR][SCALAR_NR] = {{0.0f}};
+    for (int64_t p = 0; p < kc; p++) {
+        for (int i = 0; i < SCALAR_MR; i++) {
+            const float ai = a[i];
+            for (int j = 0; j < SCALAR_NR; j++)
+                acc[i][j] += ai * b[j];
+        }
+        a += SCALAR_MR;
+        b += SCALAR_NR;
+    }
+    for (int64_t i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f) {
+            for (int64_t j = 0; j < nr; j++)
+                ci[j] = acc[i][j];
+        } else if (beta == 1.0f) {
+            for (int64_t j = 0; j < nr; j++)
+                ci[j] += acc[i][j];
+        } else {
+            for (int64_t j = 0; j < nr; j++)
+                ci[j] = beta * ci[j] + acc[i][j];
+        }
+    }
+}
+
+/* ---- Packing -------------------------------------------------------------- */
+
+/* Portable packing; see cnnc__sgemm_pack_a / _b in gemm.h for the layouts. The SIMD
+ * kernels have their own (register transposes instead of scattered stores). */
+
+/* A(ic.., pc..) (mc x kc of op(A)) into MR-row panels: panel r holds, for each p,
+ * the MR floats A(r*MR + i, p), rows past mc zero. a points at A(ic, pc). */
+static inline void pack_a(bool trans, int64_t mc, int64_t kc, const float *a, int64_t lda,
+                   int64_t MR, float *restrict dst)
+{
+    for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+        const int64_t rows = mc - ir < MR ? mc - ir : MR;
+        if (!trans) {
+            /* Rows are contiguous in memory: read each once, scatter by MR. */
+            for (int64_t i = 0; i < rows; i++) {
+                const float *src = a + (ir + i) * lda;
+                for (int64_t p = 0; p < kc; p++)
+                    dst[p * MR + i] = src[p];
+            }
+            for (int64_t i = rows; i < MR; i++)
+                for (int64_t p = 0; p < kc; p++)
+                    dst[p * MR + i] = 0.0f;
+        } else {
+            /* A is stored k x m: each p gives `rows` contiguous floats. */
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = a + p * lda + ir;
+                float *d = dst + p * MR;
+                for (int64_t i = 0; i < rows; i++)
+                    d[i] = src[i];
+                for (int64_t i = rows; i < MR; i++)
+                    d[i] = 0.0f;
+            }
+        }
+    }
+}
+
+/* B(pc.., jc..) (kc x nc of op(B)) into NR-column panels: panel s holds, for each p,
+ * the NR floats B(p, s*NR + j), columns past nc zero. b points at B(pc, jc). */
+static inline void pack_b(bool trans, int64_t kc, int64_t nc, const float *b, int64_t ldb,
+                   int64_t NR, float *restrict dst)
+{
+    for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
+        const int64_t cols = nc - jr < NR ? nc - jr : NR;
+        if (!trans) {
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = b + p * ldb + jr;
+                float *d = dst + p * NR;
+                for (int64_t j = 0; j < cols; j++)
+                    d[j] = src[j];
+                for (int64_t j = cols; j < NR; j++)
+                    d[j] = 0.0f;
+            }
+        } else {
+            /* B is stored n x k: column j of op(B) is contiguous. */
+            for (int64_t j = 0; j < cols; j++) {
+                const float *src = b + (jr + j) * ldb;
+                for (int64_t p = 0; p < kc; p++)
+                    dst[p * NR + j] = src[p];
+            }
+            for (int64_t j = cols; j < NR; j++)
+                for (int64_t p = 0; p < kc; p++)
+                    dst[p * NR + j] = 0.0f;
+        }
+    }
+}
+
+static void pack_a4(bool trans, int64_t mc, int64_t kc, const float *a, int64_t lda,
+                    float *dst)
+{
+    pack_a(trans, mc, kc, a, lda, SCALAR_MR, dst);
+}
+
+static void pack_b8(bool trans, int64_t kc, int64_t nc, const float *b, int64_t ldb,
+                    float *dst)
+{
+    pack_b(trans, kc, nc, b, ldb, SCALAR_NR, dst);
+}
+
+/* ---- Kernel table ---------------------------------------------------------- */
+
+typedef struct sgemm_config {
+    const char *name;
+    cnnc__sgemm_ukernel ukernel; /* NULL when this build cannot run it */
+    cnnc__sgemm_pack_a pack_a;
+    cnnc__sgemm_pack_b pack_b;
+    int64_t mr, nr;              /* register tile */
+    int64_t kc;                  /* k block: a kc x NR panel of B stays in L1 */
+    int64_t mc;                  /* m block, multiple of MR: the MC x KC packed A in L2 */
+    int64_t nc;                  /* n block, multiple of NR: the KC x NC packed B */
+} sgemm_config;
+
+/* Block sizes measured on a Xeon with 48 KB L1d and 2 MB L2 per core. */
+static const sgemm_config configs[CNNC__SGEMM_ISA_COUNT] = {
+    [CNNC__SGEMM_ISA_SCALAR] = {"f32_gemm_4x8__scalar", cnnc__f32_gemm_4x8__scalar,
+                                pack_a4, pack_b8, SCALAR_MR, SCALAR_NR, 256, 128, 2048},
+#if CNNC__SGEMM_X86
+    [CNNC__SGEMM_ISA_AVX2] = {"f32_gemm_6x16__avx2", cnnc__f32_gemm_6x16__avx2,
+                              cnnc__f32_gemm_pack_a6__avx2, cnnc__f32_gemm_pack_b16__avx2,
+                              6, 16, 256, 144, 2048},
+    [CNNC__SGEMM_ISA_AVX512] = {"f32_gemm_14x32__avx512", cnnc__f32_gemm_14x32__avx512,
+                                cnnc__f32_gemm_pack_a14__avx512,
+                                cnnc__f32_gemm_pack_b32__avx512, 14, 32, 256, 280, 2048},
+#else
+    [CNNC__SGEMM_ISA_AVX2] = {"f32_gemm_6x16__avx2", NULL, NULL, NULL, 6, 16, 256, 144, 2048},
+    [CNNC__SGEMM_ISA_AVX512] = {"f32_gemm_14x32__avx512", NULL, NULL, NULL,
+                                14, 32, 256, 280, 2048},
+#endif
+};
+
+bool cnnc__sgemm_isa_supported(cnnc__sgemm_isa isa)
+{
+    if ((int)isa < 0 || isa >= CNNC__SGEMM_ISA_COUNT || !configs[isa].ukernel)
+        return false;
+#if CNNC__SGEMM_X86
+    /* libgcc's checks include the OS enabling the AVX / AVX-512 register state. */
+    __builtin_cpu_init();
+    switch (isa) {
+    case CNNC__SGEMM_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case CNNC__SGEMM_ISA_AVX512:
+        return __builtin_cpu_supports("avx512f");
+    default:
+        break;
+    }
+#endif
+    return isa == CNNC__SGEMM_ISA_SCALAR;
+}
+
+/* The one piece of global state: the chosen ISA, -1 until the first call. Racing
+ * first calls all store the same value. */
+static atomic_int selected_isa = -1;
+
+cnnc__sgemm_isa cnnc__sgemm_isa_selected(void)
+{
+    int isa = atomic_load_explicit(&selected_isa, memory_order_relaxed);
+    if (isa < 0) {
+        isa = CNNC__SGEMM_ISA_SCALAR;
+        for (int i = CNNC__SGEMM_ISA_COUNT - 1; i > 0; i--) {
+            if (cnnc__sgemm_isa_supported((cnnc__sgemm_isa)i)) {
+                isa = i;
+                break;
+            }
+        }
+        atomic_store_explicit(&selected_isa, isa, memory_order_relaxed);
+    }
+    return (cnnc__sgemm_isa)isa;
+}
+
+const char *cnnc__sgemm_isa_kernel_name(cnnc__sgemm_isa isa)
+{
+    return (int)isa >= 0 && isa < CNNC__SGEMM_ISA_COUNT ? configs[isa].name : "unknown";
+}
+
+const char *cnnc__sgemm_kernel_name(void)
+{
+    return configs[cnnc__sgemm_isa_selected()].name;
+}
+
+void cnnc__sgemm_tile(int64_t *mr, int64_t *nr)
+{
+    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+    *mr = cfg->mr;
+    *nr = cfg->nr;
+}
+
+static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
+
+/* Packed A block first, then the packed B block (64-byte aligned offset). */
+static size_t pa_floats(const sgemm_config *cfg) { return round16((size_t)(cfg->mc * cfg->kc)); }
+
+size_t cnnc__sgemm_isa_workspace_floats(cnnc__sgemm_isa isa)
+{
+    const sgemm_config *cfg = &configs[isa];
+    return pa_floats(cfg) + round16((size_t)(cfg->kc * cfg->nc));
+}
+
+size_t cnnc__sgemm_workspace_floats(void)
+{
+    return cnnc__sgemm_isa_workspace_floats(cnnc__sgemm_isa_selected());
+}
+
+/* ---- Driver ----------------------------------------------------------------- */
+
+/* Block length for `total` split into equal blocks of at most `max` (a multiple of
+ * `unit`), rounded up to `unit`: 300 with max 256 gives 152 + 148, not 256 + 44. */
+static int64_t even_block(int64_t total, int64_t max, int64_t unit)
+{
+    const int64_t nblocks = (total + max - 1) / max;
+    const int64_t blk = (total + nblocks - 1) / nblocks;
+    return (blk + unit - 1) / unit * unit;
+}
+
+static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f) {
+            for (int64_t j = 0; j < n; j++)
+                ci[j] = 0.0f;
+        } else if (beta != 1.0f) {
+            for (int64_t j = 0; j < n; j++)
+                ci[j] *= beta;
+        }
+    }
+}
+
+static void sgemm_blocked(const sgemm_config *cfg, bool trans_a, bool trans_b,
+                          int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                          float *ws)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        scale_c(m, n, beta, c, ldc);
+        return;
+    }
+    const int64_t MR = cfg->mr, NR = cfg->nr;
+    const int64_t kc_blk = even_block(k, cfg->kc, 1); /* from k alone: determinism */
+    const int64_t mc_blk = even_block(m, cfg->mc, MR);
+    const int64_t nc_blk = even_block(n, cfg->nc, NR);
+    float *pa = ws;                  /* MC x KC */
+    float *pb = ws + pa_floats(cfg); /* KC x NC */
+    const cnnc__sgemm_ukernel ukernel = cfg->ukernel;
+
+    for (int64_t jc = 0; jc < n; jc += nc_blk) {
+        const int64_t nc = n - jc < nc_blk ? n - jc : nc_blk;
+        for (int64_t pc = 0; pc < k; pc += kc_blk) {
+            const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
+            const float beta_blk = pc == 0 ? beta : 1.0f;
+            for (int64_t ic = 0; ic < m; ic += mc_blk) {
+                const int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    const int64_t nr = nc - jr < NR ? nc - jr : NR;
+                    float *pb_r = pb + jr * kc;
+                    /* Each panel is packed just before its first use (B panels during
+                     * the first ic block, A panels during the first jr step), so the
+                     * loads from A and B overlap with the FMAs of the micro-kernel. */
+                    if (ic == 0) {
+                        const int64_t j = jc + jr;
+                        cfg->pack_b(trans_b, kc, nr, trans_b ? b + j * ldb + pc : b + pc * ldb + j,
+                                    ldb, pb_r);
+                    }
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        const int64_t mr = mc - ir < MR ? mc - ir : MR;
+                        float *pa_r = pa + ir * kc;
+                        if (jr == 0) {
+                            const int64_t i = ic + ir;
+                            cfg->pack_a(trans_a, mr, kc,
+                                        trans_a ? a + pc * lda + i : a + i * lda + pc, lda, pa_r);
+                        }
+                        ukernel(mr, nr, kc, pa_r, pb_r, c + (ic + ir) * ldc + jc + jr, ldc,
+                                beta_blk);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void cnnc__sgemm_st_isa(cnnc__sgemm_isa isa, bool trans_a, bool trans_b,
+                        int64_t m, int64_t n, int64_t k,
+                        const float *a, int64_t lda, const float *b, int64_t ldb,
+                        float beta, float *c, int64_t ldc, float *ws)
+{
+    sgemm_blocked(&configs[isa], trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, ws);
+}
+
+void cnnc__sgemm_st(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    const float *a, int64_t lda, const float *b, int64_t ldb,
+                    float beta, float *c, int64_t ldc, float *ws)
+{
+    sgemm_blocked(&configs[cnnc__sgemm_isa_selected()], trans_a, trans_b, m, n, k,
+                  a, lda, b, ldb, beta, c, ldc, ws);
+}

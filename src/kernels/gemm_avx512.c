@@ -1,0 +1,234 @@
+/* AVX-512F GEMM micro-kernel: a 14 x 32 tile of C in 28 zmm accumulators.
+ *
+ * Per k step: two 16-float loads of the packed B row, then for each of the 14 rows a
+ * broadcast of A(i,p) and two FMAs. 28 independent FMA chains cover the FMA latency
+ * (4 cycles) times two FMA ports with room to spare; 30 of the 32 zmm registers hold
+ * accumulators and the B row. Only this file's functions use AVX-512 (function
+ * target attributes), so the library still runs on any x86-64. */
+#include "kernels/gemm.h"
+
+#if CNNC__SGEMM_X86
+#include <immintrin.h>
+
+#define MR 14
+#define NR 32
+#define TARGET __attribute__((target("avx512f")))
+
+/* The tile with `rows` rows and `nv` 16-float vectors per row (both compile-time
+ * constants at each call site, so the loops unroll and acc[][] lives in registers).
+ * The arithmetic for one C element does not depend on rows or nv. `last` masks the
+ * columns of the last vector that are inside C. */
+static inline __attribute__((always_inline)) TARGET void
+tile(const int rows, const int nv, int64_t kc, const float *restrict a,
+     const float *restrict b, float *restrict c, int64_t ldc, float beta, __mmask16 last)
+{
+    __m512 acc[MR][2];
+#pragma GCC unroll 14
+    for (int i = 0; i < rows; i++) {
+        /* The C rows are stored after the k loop: start bringing them in now. */
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16 * nv - 1), _MM_HINT_T0);
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    }
+#pragma GCC unroll 2
+    for (int64_t p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_load_ps(b);
+        const __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
+#pragma GCC unroll 14
+        for (int i = 0; i < rows; i++) {
+            const __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            if (nv > 1)
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += MR;
+        b += NR;
+    }
+    if (beta == 0.0f) {
+#pragma GCC unroll 14
+        for (int i = 0; i < rows; i++) {
+            float *ci = c + i * ldc;
+            if (nv > 1)
+                _mm512_storeu_ps(ci, acc[i][0]);
+            _mm512_mask_storeu_ps(ci + 16 * (nv - 1), last, acc[i][nv - 1]);
+        }
+    } else if (beta == 1.0f) {
+#pragma GCC unroll 14
+        for (int i = 0; i < rows; i++) {
+            float *ci = c + i * ldc;
+            if (nv > 1)
+                _mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]));
+            float *cl = ci + 16 * (nv - 1);
+            _mm512_mask_storeu_ps(cl, last,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(last, cl), acc[i][nv - 1]));
+        }
+    } else {
+        const __m512 vbeta = _mm512_set1_ps(beta);
+#pragma GCC unroll 14
+        for (int i = 0; i < rows; i++) {
+            float *ci = c + i * ldc;
+            if (nv > 1)
+                _mm512_storeu_ps(ci, _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(ci), acc[i][0]));
+            float *cl = ci + 16 * (nv - 1);
+            _mm512_mask_storeu_ps(cl, last,
+                                  _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(last, cl),
+                                                  acc[i][nv - 1]));
+        }
+    }
+}
+
+#define ROWS_CASES(nv)                                                         \
+    switch (mr) {                                                              \
+    case 1: tile(1, nv, kc, a, b, c, ldc, beta, last); break;                  \
+    case 2: tile(2, nv, kc, a, b, c, ldc, beta, last); break;                  \
+    case 3: tile(3, nv, kc, a, b, c, ldc, beta, last); break;                  \
+    case 4: tile(4, nv, kc, a, b, c, ldc, beta, last); break;                  \
+    case 5: tile(5, nv, kc, a, b, c, ldc, beta, last); break;                  \
+    case 6: tile(6, nv, kc, a, b, c, ldc, beta, last); break;                  \
+    case 7: tile(7, nv, kc, a, b, c, ldc, beta, last); break;                  \
+    case 8: tile(8, nv, kc, a, b, c, ldc, beta, last); break;                  \
+    case 9: tile(9, nv, kc, a, b, c, ldc, beta, last); break;                  \
+    case 10: tile(10, nv, kc, a, b, c, ldc, beta, last); break;                \
+    case 11: tile(11, nv, kc, a, b, c, ldc, beta, last); break;                \
+    case 12: tile(12, nv, kc, a, b, c, ldc, beta, last); break;                \
+    case 13: tile(13, nv, kc, a, b, c, ldc, beta, last); break;                \
+    default: tile(14, nv, kc, a, b, c, ldc, beta, last); break;                \
+    }
+
+TARGET void cnnc__f32_gemm_14x32__avx512(int64_t mr, int64_t nr, int64_t kc,
+                                          const float *a, const float *b,
+                                          float *c, int64_t ldc, float beta)
+{
+    /* Columns of the last vector inside C: nr in 1..16 -> one vector, 17..32 -> two. */
+    const int rem = (int)(nr - (nr > 16 ? 16 : 0));
+    const __mmask16 last = (__mmask16)(0xFFFFu >> (16 - rem));
+    if (nr > 16) {
+        ROWS_CASES(2)
+    } else {
+        ROWS_CASES(1)
+    }
+}
+
+
+/* ---- Packing ------------------------------------------------------------- */
+
+/* r[0..15] (16 rows of 16 floats) becomes its transpose: r[c][i] = old r[i][c]. */
+static inline __attribute__((always_inline)) TARGET void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    /* t[2i], t[2i+1]: rows 2i and 2i+1 interleaved (columns 4L..4L+1 and 4L+2..4L+3
+     * of each 128-bit lane L). */
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* r[4i+e], lane L: rows 4i..4i+3 of column 4L+e. */
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    /* Gather lane L of r[e], r[4+e], r[8+e], r[12+e]: column 4L+e, all 16 rows. */
+#pragma GCC unroll 4
+    for (int e = 0; e < 4; e++) {
+        const __m512 u0 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0x88);
+        const __m512 u1 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0xDD);
+        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0x88);
+        const __m512 u3 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0xDD);
+        t[e] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        t[8 + e] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+        t[4 + e] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        t[12 + e] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        r[i] = t[i];
+}
+
+/* Loads `rows` (<= 16) rows of `cnt` (<= 16) floats at src + i*ld, zeros elsewhere,
+ * transposes them and stores column q (q < cnt) to dst + q*dst_ld under `store`. */
+static inline __attribute__((always_inline)) TARGET void
+transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *dst,
+                int64_t dst_ld, __mmask16 store)
+{
+    const __mmask16 load = (__mmask16)(0xFFFFu >> (16 - cnt));
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(load, src + i * ld) : _mm512_setzero_ps();
+    transpose16(r);
+    if (cnt == 16) {
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; q++)
+            _mm512_mask_storeu_ps(dst + q * dst_ld, store, r[q]);
+    } else {
+        for (int q = 0; q < cnt; q++)
+            _mm512_mask_storeu_ps(dst + q * dst_ld, store, r[q]);
+    }
+}
+
+/* Packs like pack_a in gemm.c for MR = 14: panel r holds, for each p, the 14 floats
+ * A(r*14 + i, p), rows past mc zero. a points at A(ic, pc). */
+TARGET void cnnc__f32_gemm_pack_a14__avx512(bool trans, int64_t mc, int64_t kc,
+                                             const float *a, int64_t lda, float *dst)
+{
+    const __mmask16 panel = (__mmask16)((1u << MR) - 1);
+    for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+        const int64_t rows = mc - ir < MR ? mc - ir : MR;
+        if (!trans) {
+            /* Rows of A are contiguous: transpose 14 x 16 blocks. */
+            for (int64_t p = 0; p < kc; p += 16)
+                transpose_block(rows, kc - p < 16 ? kc - p : 16, a + ir * lda + p, lda,
+                                dst + p * MR, MR, panel);
+        } else {
+            /* A is stored k x m: each p gives `rows` contiguous floats. */
+            const __mmask16 load = (__mmask16)((1u << rows) - 1);
+            for (int64_t p = 0; p < kc; p++)
+                _mm512_mask_storeu_ps(dst + p * MR, panel,
+                                      _mm512_maskz_loadu_ps(load, a + p * lda + ir));
+        }
+    }
+}
+
+/* Packs like pack_b in gemm.c for NR = 32: panel s holds, for each p, the 32 floats
+ * B(p, s*32 + j), columns past nc zero. b points at B(pc, jc); dst is 64-byte aligned. */
+TARGET void cnnc__f32_gemm_pack_b32__avx512(bool trans, int64_t kc, int64_t nc,
+                                             const float *b, int64_t ldb, float *dst)
+{
+    for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
+        const int64_t cols = nc - jr < NR ? nc - jr : NR;
+        if (!trans) {
+            const int64_t c1 = cols > 16 ? cols - 16 : 0;
+            const __mmask16 m0 = (__mmask16)(0xFFFFu >> (16 - (cols > 16 ? 16 : cols)));
+            const __mmask16 m1 = (__mmask16)(0xFFFFu >> (16 - c1)); /* 0 if c1 == 0 */
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = b + p * ldb + jr;
+                _mm512_store_ps(dst + p * NR, _mm512_maskz_loadu_ps(m0, src));
+                _mm512_store_ps(dst + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+            }
+        } else {
+            /* B is stored n x k: transpose 16 x 16 blocks into each half of the panel. */
+            for (int64_t h = 0; h < NR; h += 16) {
+                const int64_t hc = cols - h;
+                for (int64_t p = 0; p < kc; p += 16) {
+                    if (hc <= 0) {
+                        for (int64_t q = p; q < kc && q < p + 16; q++)
+                            _mm512_store_ps(dst + q * NR + h, _mm512_setzero_ps());
+                        continue;
+                    }
+                    transpose_block(hc < 16 ? hc : 16, kc - p < 16 ? kc - p : 16,
+                                    b + (jr + h) * ldb + p, ldb, dst + p * NR + h, NR, 0xFFFF);
+                }
+            }
+        }
+    }
+}
+
+#else
+typedef int cnnc__gemm_avx512_unused; /* ISO C wants a declaration in every file */
+#endif

@@ -1,0 +1,319 @@
+/* GEMM: every micro-kernel this CPU supports and the multithreaded entry point,
+ * against the reference loop, on randomized shapes (fixed seed): sizes 1..~300 and a
+ * few larger ones that cross the cache blocks, k = 0, all four transpose
+ * combinations, leading dimensions larger than needed, beta 0 (over NaN garbage,
+ * which must not leak), 1 and others. The error bound is relative to
+ * sum_p |A(i,p)||B(p,j)| + |beta C(i,j)|. The multithreaded result must equal the
+ * single-threaded one bit for bit, whatever the thread count. */
+#include <cnnc.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/gemm_mt.h"
+#include "kernels/gemm.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static uint64_t rng_next(void)
+{
+    /* splitmix64 */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi]. */
+static int64_t rng_int(int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)(rng_next() % (uint64_t)(hi - lo + 1));
+}
+
+/* Uniform in [-1, 1). */
+static float rng_float(void) { return (float)((double)(rng_next() >> 40) / (double)(1 << 23) - 1.0); }
+
+/* Marks the C entries outside the m x n matrix (the ldc padding): must stay intact. */
+static const float SENTINEL = 12345.0f;
+
+typedef struct gemm_case {
+    bool trans_a, trans_b;
+    int64_t m, n, k, lda, ldb, ldc;
+    float beta;
+} gemm_case;
+
+typedef struct buffers {
+    float *a, *b, *c0, *c, *c_ref, *c_st, *bound, *ws;
+    size_t ws_floats;
+} buffers;
+
+static int failures = 0;
+static int checks = 0;
+static double worst_ratio = 0.0; /* max |c - ref| / bound seen */
+
+static void describe(const gemm_case *g, char *out, size_t size)
+{
+    snprintf(out, size, "ta=%d tb=%d m=%lld n=%lld k=%lld lda=%lld ldb=%lld ldc=%lld beta=%g",
+             g->trans_a, g->trans_b, (long long)g->m, (long long)g->n, (long long)g->k,
+             (long long)g->lda, (long long)g->ldb, (long long)g->ldc, (double)g->beta);
+}
+
+/* Elements a matrix stored rows x cols with leading dim ld needs: the last row only
+ * needs cols, so reading past the matrix shows up under AddressSanitizer. */
+static size_t stored(int64_t rows, int64_t cols, int64_t ld)
+{
+    return rows > 0 && cols > 0 ? (size_t)((rows - 1) * ld + cols) : 1;
+}
+
+static void reset_c(const gemm_case *g, const buffers *bf)
+{
+    memcpy(bf->c, bf->c0, (size_t)(g->m * g->ldc) * sizeof(float));
+}
+
+/* Compares bf->c with the reference; `what` names the path under test. */
+static void check_result(const gemm_case *g, const buffers *bf, const char *what)
+{
+    checks++;
+    for (int64_t i = 0; i < g->m; i++) {
+        for (int64_t j = 0; j < g->ldc; j++) {
+            const int64_t at = i * g->ldc + j;
+            const float got = bf->c[at];
+            bool ok;
+            double ratio = 0.0;
+            if (j >= g->n) {
+                ok = memcmp(&got, &SENTINEL, sizeof got) == 0;
+            } else {
+                const double err = fabs((double)got - (double)bf->c_ref[at]);
+                ok = isfinite(got) && err <= bf->bound[at];
+                ratio = bf->bound[at] > 0 ? err / bf->bound[at] : (err > 0 ? INFINITY : 0);
+            }
+            if (ratio > worst_ratio && ok)
+                worst_ratio = ratio;
+            if (!ok) {
+                char desc[256];
+                describe(g, desc, sizeof desc);
+                fprintf(stderr, "FAIL %s: %s: C[%lld][%lld] = %.9g, expected %.9g (bound %.3g)\n",
+                        what, desc, (long long)i, (long long)j, (double)got,
+                        j < g->n ? (double)bf->c_ref[at] : (double)SENTINEL,
+                        j < g->n ? bf->bound[at] : 0.0);
+                failures++;
+                return;
+            }
+        }
+    }
+}
+
+/* Bit-for-bit equality of bf->c with bf->c_st (the single-threaded result). */
+static void check_same_bits(const gemm_case *g, const buffers *bf, const char *what)
+{
+    checks++;
+    if (memcmp(bf->c, bf->c_st, (size_t)(g->m * g->ldc) * sizeof(float)) != 0) {
+        char desc[256];
+        describe(g, desc, sizeof desc);
+        fprintf(stderr, "FAIL %s: %s: differs from the single-threaded result\n", what, desc);
+        failures++;
+    }
+}
+
+static void *xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "test_gemm: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static void run_case(const gemm_case *g, const buffers *shared, bool check_mt)
+{
+    const int64_t a_rows = g->trans_a ? g->k : g->m, a_cols = g->trans_a ? g->m : g->k;
+    const int64_t b_rows = g->trans_b ? g->n : g->k, b_cols = g->trans_b ? g->k : g->n;
+    const size_t na = stored(a_rows, a_cols, g->lda), nb = stored(b_rows, b_cols, g->ldb);
+    const size_t nc = (size_t)(g->m * g->ldc);
+    buffers bf = *shared;
+    bf.a = xmalloc(na * sizeof(float));
+    bf.b = xmalloc(nb * sizeof(float));
+    bf.c0 = xmalloc(nc * sizeof(float));
+    bf.c = xmalloc(nc * sizeof(float));
+    bf.c_ref = xmalloc(nc * sizeof(float));
+    bf.c_st = xmalloc(nc * sizeof(float));
+    bf.bound = xmalloc(nc * sizeof(float));
+    /* Padding between rows gets NaN: it must never be read into the result. */
+    for (size_t i = 0; i < na; i++)
+        bf.a[i] = NAN;
+    for (size_t i = 0; i < nb; i++)
+        bf.b[i] = NAN;
+    for (int64_t r = 0; r < a_rows; r++)
+        for (int64_t s = 0; s < a_cols; s++)
+            bf.a[r * g->lda + s] = rng_float();
+    for (int64_t r = 0; r < b_rows; r++)
+        for (int64_t s = 0; s < b_cols; s++)
+            bf.b[r * g->ldb + s] = rng_float();
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < g->ldc; j++)
+            bf.c0[i * g->ldc + j] = j >= g->n ? SENTINEL : g->beta == 0.0f ? NAN : rng_float();
+
+    /* Reference and error bound: (k + 2) eps (sum |a||b| + |beta c|) bounds the
+     * rounding error of any summation order, fused or not. */
+    memcpy(bf.c_ref, bf.c0, nc * sizeof(float));
+    cnnc__sgemm_ref(g->trans_a, g->trans_b, g->m, g->n, g->k, bf.a, g->lda, bf.b, g->ldb,
+                    g->beta, bf.c_ref, g->ldc);
+    for (int64_t i = 0; i < g->m; i++) {
+        for (int64_t j = 0; j < g->n; j++) {
+            double s = g->beta == 0.0f ? 0.0 : fabs((double)g->beta * bf.c0[i * g->ldc + j]);
+            for (int64_t p = 0; p < g->k; p++) {
+                const float av = g->trans_a ? bf.a[p * g->lda + i] : bf.a[i * g->lda + p];
+                const float bv = g->trans_b ? bf.b[j * g->ldb + p] : bf.b[p * g->ldb + j];
+                s += fabs((double)av * bv);
+            }
+            bf.bound[i * g->ldc + j] = (float)((double)(g->k + 2) * 1.1920929e-7 * s + 1e-30);
+        }
+    }
+
+    /* The reference itself on a sentinel-padded copy (it must respect ldc too). */
+    check_result(g, &(buffers){.c = bf.c_ref, .c_ref = bf.c_ref, .bound = bf.bound}, "ref");
+
+    for (int isa = 0; isa < CNNC__SGEMM_ISA_COUNT; isa++) {
+        if (!cnnc__sgemm_isa_supported((cnnc__sgemm_isa)isa))
+            continue;
+        reset_c(g, &bf);
+        cnnc__sgemm_st_isa((cnnc__sgemm_isa)isa, g->trans_a, g->trans_b, g->m, g->n, g->k,
+                           bf.a, g->lda, bf.b, g->ldb, g->beta, bf.c, g->ldc, bf.ws);
+        check_result(g, &bf, cnnc__sgemm_isa_kernel_name((cnnc__sgemm_isa)isa));
+    }
+
+    reset_c(g, &bf);
+    cnnc__sgemm_st(g->trans_a, g->trans_b, g->m, g->n, g->k, bf.a, g->lda, bf.b, g->ldb,
+                   g->beta, bf.c, g->ldc, bf.ws);
+    check_result(g, &bf, "cnnc__sgemm_st");
+    memcpy(bf.c_st, bf.c, nc * sizeof(float));
+
+    if (check_mt) {
+        static const int thread_counts[] = {1, 2, 3};
+        for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) {
+            char what[64];
+            cnnc_set_num_threads(thread_counts[t]);
+            reset_c(g, &bf);
+            if (cnnc__sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, bf.a, g->lda, bf.b,
+                            g->ldb, g->beta, bf.c, g->ldc) != 0) {
+                fprintf(stderr, "FAIL cnnc__sgemm returned an error: %s\n", cnnc_last_error());
+                failures++;
+            }
+            snprintf(what, sizeof what, "cnnc__sgemm with %d threads", thread_counts[t]);
+            check_result(g, &bf, what);
+            check_same_bits(g, &bf, what);
+            /* Caller-owned workspace: one slice (runs on one thread) and all slices. */
+            reset_c(g, &bf);
+            cnnc__sgemm_ws(g->trans_a, g->trans_b, g->m, g->n, g->k, bf.a, g->lda, bf.b,
+                           g->ldb, g->beta, bf.c, g->ldc, bf.ws, bf.ws_floats);
+            snprintf(what, sizeof what, "cnnc__sgemm_ws with %d threads", thread_counts[t]);
+            check_same_bits(g, &bf, what);
+        }
+        cnnc_set_num_threads(2);
+    }
+    free(bf.a);
+    free(bf.b);
+    free(bf.c0);
+    free(bf.c);
+    free(bf.c_ref);
+    free(bf.c_st);
+    free(bf.bound);
+}
+
+/* A random size: mostly small, sometimes up to max. */
+static int64_t rand_size(int64_t max)
+{
+    const uint64_t r = rng_next() % 8;
+    if (r < 3)
+        return rng_int(1, 20);
+    if (r < 6)
+        return rng_int(1, 128 < max ? 128 : max);
+    return rng_int(1, max);
+}
+
+static gemm_case random_case(int64_t m, int64_t n, int64_t k)
+{
+    static const float betas[] = {0.0f, 1.0f, 0.0f, 1.0f, 0.5f, -2.0f};
+    gemm_case g = {.trans_a = rng_next() & 1, .trans_b = rng_next() & 1, .m = m, .n = n, .k = k};
+    const int64_t a_cols = g.trans_a ? m : k, b_cols = g.trans_b ? k : n;
+    const bool padded = rng_next() % 2;
+    g.lda = (a_cols > 0 ? a_cols : 1) + (padded ? rng_int(1, 9) : 0);
+    g.ldb = (b_cols > 0 ? b_cols : 1) + (rng_next() % 2 ? rng_int(1, 9) : 0);
+    g.ldc = n + (rng_next() % 2 ? rng_int(1, 9) : 0);
+    g.beta = betas[rng_next() % (sizeof betas / sizeof betas[0])];
+    return g;
+}
+
+int main(void)
+{
+    buffers shared = {0};
+    /* One workspace big enough for any ISA's blocking and for 3 threads. */
+    size_t per = 0;
+    for (int isa = 0; isa < CNNC__SGEMM_ISA_COUNT; isa++) {
+        const size_t f = cnnc__sgemm_isa_workspace_floats((cnnc__sgemm_isa)isa);
+        per = f > per ? f : per;
+    }
+    shared.ws_floats = 3 * per;
+    shared.ws = aligned_alloc(64, shared.ws_floats * sizeof(float));
+    if (!shared.ws) {
+        fprintf(stderr, "test_gemm: out of memory\n");
+        return 2;
+    }
+
+    int cases = 0;
+    /* Every transpose combination and beta on small sizes around the register tiles
+     * of all kernels (4x8, 6x16, 14x32), k = 0 included. */
+    static const int64_t sizes[] = {1, 2, 3, 5, 6, 7, 13, 14, 15, 16, 17, 29, 31, 32, 33, 65};
+    static const int64_t ks[] = {0, 1, 2, 7, 33};
+    const size_t nsizes = sizeof sizes / sizeof sizes[0];
+    for (size_t mi = 0; mi < nsizes; mi++) {
+        for (size_t ni = 0; ni < nsizes; ni++) {
+            const int64_t k = ks[(mi + ni) % (sizeof ks / sizeof ks[0])];
+            gemm_case g = random_case(sizes[mi], sizes[ni], k);
+            g.trans_a = (mi + ni / 2) % 2;
+            g.trans_b = (ni + mi / 2) % 2;
+            run_case(&g, &shared, (mi * nsizes + ni) % 7 == 0);
+            cases++;
+        }
+    }
+    /* Random shapes up to ~300, k = 0 now and then. */
+    for (int r = 0; r < 160; r++) {
+        const int64_t m = rand_size(300), n = rand_size(300);
+        const int64_t k = rng_next() % 20 == 0 ? 0 : rand_size(300);
+        gemm_case g = random_case(m, n, k);
+        run_case(&g, &shared, r % 4 == 0);
+        cases++;
+    }
+    /* Shapes that cross the k, m and n cache blocks (several KC, MC and NC blocks,
+     * uneven last blocks), and the benchmark's conv-like shapes scaled down. */
+    static const int64_t big[][3] = {
+        {3, 5, 700},   {37, 45, 1030}, {600, 7, 9},   {6, 2100, 5}, {1, 4200, 3},
+        {290, 70, 290}, {70, 300, 257}, {1, 1, 2000}, {313, 64, 576}, {64, 313, 576},
+        {4300, 2, 2}, {2, 1, 4099},
+    };
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        for (int t = 0; t < 2; t++) {
+            gemm_case g = random_case(big[i][0], big[i][1], big[i][2]);
+            run_case(&g, &shared, true);
+            cases++;
+        }
+    }
+    free(shared.ws);
+
+    char kernels[256] = "";
+    for (int isa = 0; isa < CNNC__SGEMM_ISA_COUNT; isa++) {
+        if (cnnc__sgemm_isa_supported((cnnc__sgemm_isa)isa)) {
+            strcat(kernels, kernels[0] ? ", " : "");
+            strcat(kernels, cnnc__sgemm_isa_kernel_name((cnnc__sgemm_isa)isa));
+        }
+    }
+    printf("test_gemm: %s: %d cases, %d checks, %d failures; kernels tested: %s; selected %s; "
+           "worst error %.3f of bound\n",
+           failures ? "FAIL" : "OK", cases, checks, failures, kernels, cnnc__sgemm_kernel_name(),
+           worst_ratio);
+    return failures ? 1 : 0;
+}

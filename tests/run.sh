@@ -1,0 +1,28 @@
+#!/bin/sh
+# The whole test suite (what `make test` and CI run).
+set -e
+BUILD=${BUILD:-build}; ASAN_BUILD=${ASAN_BUILD:-build-asan}; JOBS=${JOBS:-2}
+sh tests/deps.sh
+
+echo "== build (release) and C tests"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release $CMAKE_FLAGS >/dev/null
+cmake --build "$BUILD" -j "$JOBS"
+ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS"
+
+echo "== C tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DCNNC_SANITIZE=ON $CMAKE_FLAGS >/dev/null
+cmake --build "$ASAN_BUILD" -j "$JOBS"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$ASAN_BUILD" --output-on-failure -j "$JOBS"
+
+echo "== valgrind memcheck (subset)"
+for t in test_tensor test_autograd test_module; do
+  if [ -x "$BUILD/$t" ]; then
+    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+      "$BUILD/$t" >/dev/null
+    echo "valgrind: $t clean"
+  fi
+done
+
+echo "== conformance against PyTorch"
+CNNC_LIBRARY="$(pwd)/$BUILD/libcnnc.so" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/conformance
