@@ -172,7 +172,8 @@ class Tensor:
         return self
 
     def copy_(self, src):
-        _lib.cnnc_tensor_copy_(self._h, _as_tensor(src)._h)
+        src = _as_tensor(src)  # keep the (possibly temporary) wrapper alive over the call
+        _lib.cnnc_tensor_copy_(self._h, src._h)
         return self
 
     def relu_(self):
@@ -205,7 +206,8 @@ class Tensor:
         return Tensor(_lib.cnnc_permute(self._h, *_lib.int_array(_varargs(dims))))
 
     def matmul(self, other):
-        return Tensor(_lib.cnnc_matmul(self._h, _as_tensor(other)._h))
+        other = _as_tensor(other)
+        return Tensor(_lib.cnnc_matmul(self._h, other._h))
 
     # --- operators -------------------------------------------------------------
     def __add__(self, other):
@@ -252,7 +254,8 @@ class Tensor:
 
     def __rtruediv__(self, other):
         if _is_scalar(other):
-            return Tensor(_lib.cnnc_div(full((), float(other))._h, self._h))
+            num = full((), float(other))  # a local: the handle must outlive the call
+            return Tensor(_lib.cnnc_div(num._h, self._h))
         return NotImplemented
 
     def __matmul__(self, other):

@@ -344,11 +344,17 @@ cnnc_status cnnc_backward(cnnc_tensor *output, cnnc_tensor *gradient, bool retai
 
 /* ---- public accessors ----------------------------------------------------- */
 
-bool cnnc_tensor_requires_grad(const cnnc_tensor *t) { return t && t->requires_grad; }
-bool cnnc_tensor_is_leaf(const cnnc_tensor *t) { return t && !t->grad_fn; }
-cnnc_tensor *cnnc_tensor_grad(const cnnc_tensor *t) { return t ? t->grad : NULL; }
+bool cnnc_tensor_requires_grad(const cnnc_tensor *t) {
+    return !cnnc__null_tensor("tensor_requires_grad", t) && t->requires_grad;
+}
+bool cnnc_tensor_is_leaf(const cnnc_tensor *t) {
+    return !cnnc__null_tensor("tensor_is_leaf", t) && !t->grad_fn;
+}
+cnnc_tensor *cnnc_tensor_grad(const cnnc_tensor *t) {
+    return cnnc__null_tensor("tensor_grad", t) ? NULL : t->grad;
+}
 const char *cnnc_tensor_grad_fn_name(const cnnc_tensor *t) {
-    return t && t->grad_fn ? t->grad_fn->name : NULL;
+    return cnnc__null_tensor("tensor_grad_fn_name", t) || !t->grad_fn ? NULL : t->grad_fn->name;
 }
 
 cnnc_status cnnc_tensor_set_requires_grad(cnnc_tensor *t, bool requires_grad) {

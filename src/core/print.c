@@ -79,39 +79,42 @@ static void choose_mode(fmt *f) {
         if (all_int) f->mode = (any && amax > 1e8) ? 2 : 0;
         else f->mode = (any && (amax / amin > 1000.0 || amax > 1e8 || amin < 1e-4)) ? 2 : 1;
     }
+    /* torch sizes the columns from the finite nonzero values only */
     f->width = 1;
     char tmp[64];
     for (int64_t i = 0; i < t->numel; i++) {
+        if (f->mode != 3) {
+            float v = cnnc__f32(t)[i];
+            if (!isfinite(v) || v == 0.0f) continue;
+        }
         format_value(f, i, tmp, sizeof tmp);
         int w = (int)strlen(tmp);
         if (w > f->width) f->width = w;
     }
 }
 
+/* Elements (or rows) joined as torch joins them; a summarised run is one "..."
+ * item (" ..." among numbers). */
 static void print_dim(strbuf *s, const fmt *f, int dim, int64_t offset, int indent) {
     const cnnc_tensor *t = f->t;
     int64_t size = t->shape[dim], stride = 1;
     for (int d = dim + 1; d < t->ndim; d++) stride *= t->shape[d];
+    bool last = dim == t->ndim - 1;
     sb_printf(s, "[");
-    bool first = true;
     for (int64_t i = 0; i < size; i++) {
-        if (!shown(f, size, i)) {
-            if (i == EDGE) {
-                if (dim == t->ndim - 1) sb_printf(s, ", ...");
-                else sb_printf(s, ",\n%*s...", indent + 1, "");
-            }
-            continue;
-        }
-        if (!first) {
-            if (dim == t->ndim - 1) sb_printf(s, ", ");
+        bool skip = !shown(f, size, i);
+        if (skip && i != EDGE) continue;
+        if (i > 0) {
+            if (last) sb_printf(s, ", ");
             else {
                 sb_printf(s, ",");
                 for (int k = 0; k < t->ndim - 1 - dim; k++) sb_printf(s, "\n");
                 sb_printf(s, "%*s", indent + 1, "");
             }
         }
-        first = false;
-        if (dim == t->ndim - 1) {
+        if (skip) {
+            sb_printf(s, last ? " ..." : "...");
+        } else if (last) {
             char tmp[64];
             format_value(f, offset + i, tmp, sizeof tmp);
             sb_printf(s, "%*s", f->width, tmp);
@@ -134,6 +137,7 @@ char *cnnc_tensor_to_string(const cnnc_tensor *t) {
             for (int d = 0; d < t->ndim; d++) sb_printf(&s, d ? ", %lld" : "%lld", (long long)t->shape[d]);
             sb_printf(&s, t->ndim == 1 ? ",)" : ")");
         }
+        if (t->dtype == CNNC_INT64) sb_printf(&s, ", dtype=torch.int64");
     } else {
         choose_mode(&f);
         if (t->ndim == 0) {

@@ -253,10 +253,22 @@ cnnc_tensor *cnnc_arange(double start, double end, double step, cnnc_dtype dtype
 
 /* ---- accessors ----------------------------------------------------------- */
 
-int cnnc_tensor_ndim(const cnnc_tensor *t) { return t ? t->ndim : -1; }
-const int64_t *cnnc_tensor_shape(const cnnc_tensor *t) { return t ? t->shape : NULL; }
-int64_t cnnc_tensor_numel(const cnnc_tensor *t) { return t ? t->numel : -1; }
-cnnc_dtype cnnc_tensor_dtype(const cnnc_tensor *t) { return t ? t->dtype : CNNC_DTYPE_COUNT; }
+/* Getters return a fallback value and set the error when given NULL. */
+static bool null_tensor(const char *fn, const cnnc_tensor *t) {
+    if (t) return false;
+    cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): argument 't' is NULL", fn);
+    return true;
+}
+
+int cnnc_tensor_ndim(const cnnc_tensor *t) { return null_tensor("tensor_ndim", t) ? -1 : t->ndim; }
+const int64_t *cnnc_tensor_shape(const cnnc_tensor *t) {
+    return null_tensor("tensor_shape", t) ? NULL : t->shape;
+}
+int64_t cnnc_tensor_numel(const cnnc_tensor *t) { return null_tensor("tensor_numel", t) ? -1 : t->numel; }
+cnnc_dtype cnnc_tensor_dtype(const cnnc_tensor *t) {
+    return null_tensor("tensor_dtype", t) ? CNNC_DTYPE_COUNT : t->dtype;
+}
+bool cnnc__null_tensor(const char *fn, const cnnc_tensor *t) { return null_tensor(fn, t); }
 
 int64_t cnnc_tensor_size(const cnnc_tensor *t, int dim) {
     if (cnnc__check_tensor("size", "t", t, false) != CNNC_OK) return -1;
@@ -301,7 +313,7 @@ cnnc_status cnnc_tensor_item(const cnnc_tensor *t, double *out) {
 }
 
 uint64_t cnnc_tensor_version(const cnnc_tensor *t) {
-    return t ? (uint64_t)atomic_load(&t->storage->version) : 0;
+    return null_tensor("tensor_version", t) ? 0 : (uint64_t)atomic_load(&t->storage->version);
 }
 
 /* ---- in place ------------------------------------------------------------ */

@@ -59,6 +59,9 @@ void cnnc__shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
  * accepts -1 and 0). Sets PyTorch's "Dimension out of range" error on failure. */
 cnnc_status cnnc__wrap_dim(int dim, int ndim, int *out);
 
+/* For getters: true (and the error set, naming fn) when t is NULL. */
+bool cnnc__null_tensor(const char *fn, const cnnc_tensor *t);
+
 /* Hands a new reference to the caller: registers it in the innermost open scope.
  * Passes NULL through; on failure releases t and returns NULL. */
 cnnc_tensor *cnnc__give(cnnc_tensor *t);

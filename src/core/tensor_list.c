@@ -45,7 +45,10 @@ cnnc_status cnnc_tensor_list_append(cnnc_tensor_list *l, const char *name, cnnc_
     return CNNC_OK;
 }
 
-size_t cnnc_tensor_list_size(const cnnc_tensor_list *l) { return l ? l->n : 0; }
+size_t cnnc_tensor_list_size(const cnnc_tensor_list *l) {
+    if (!l) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "tensor_list_size(): argument 'l' is NULL"), 0;
+    return l->n;
+}
 
 const char *cnnc_tensor_list_name(const cnnc_tensor_list *l, size_t i) {
     if (!l || i >= l->n)

@@ -288,29 +288,18 @@ static void sgemm_blocked(const sgemm_config *cfg, bool trans_a, bool trans_b,
         for (int64_t pc = 0; pc < k; pc += kc_blk) {
             const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
             const float beta_blk = pc == 0 ? beta : 1.0f;
+            cfg->pack_b(trans_b, kc, nc, trans_b ? b + jc * ldb + pc : b + pc * ldb + jc, ldb,
+                        pb);
             for (int64_t ic = 0; ic < m; ic += mc_blk) {
                 const int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
+                cfg->pack_a(trans_a, mc, kc, trans_a ? a + pc * lda + ic : a + ic * lda + pc,
+                            lda, pa);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int64_t nr = nc - jr < NR ? nc - jr : NR;
-                    float *pb_r = pb + jr * kc;
-                    /* Each panel is packed just before its first use (B panels during
-                     * the first ic block, A panels during the first jr step), so the
-                     * loads from A and B overlap with the FMAs of the micro-kernel. */
-                    if (ic == 0) {
-                        const int64_t j = jc + jr;
-                        cfg->pack_b(trans_b, kc, nr, trans_b ? b + j * ldb + pc : b + pc * ldb + j,
-                                    ldb, pb_r);
-                    }
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int64_t mr = mc - ir < MR ? mc - ir : MR;
-                        float *pa_r = pa + ir * kc;
-                        if (jr == 0) {
-                            const int64_t i = ic + ir;
-                            cfg->pack_a(trans_a, mr, kc,
-                                        trans_a ? a + pc * lda + i : a + i * lda + pc, lda, pa_r);
-                        }
-                        ukernel(mr, nr, kc, pa_r, pb_r, c + (ic + ir) * ldc + jc + jr, ldc,
-                                beta_blk);
+                        ukernel(mr, nr, kc, pa + ir * kc, pb + jr * kc,
+                                c + (ic + ir) * ldc + jc + jr, ldc, beta_blk);
                     }
                 }
             }

@@ -179,7 +179,10 @@ cnnc_tensor *cnnc_module_forward(cnnc_module *m, cnnc_tensor *input) {
     return cnnc__give(m->type->forward(m, input));
 }
 
-const char *cnnc_module_type(const cnnc_module *m) { return m ? m->type->name : NULL; }
+const char *cnnc_module_type(const cnnc_module *m) {
+    CNNC__NONNULL_OR_NULL("module_type", m);
+    return m->type->name;
+}
 
 void cnnc_module_train(cnnc_module *m, bool mode) {
     if (!m) return;
@@ -188,9 +191,15 @@ void cnnc_module_train(cnnc_module *m, bool mode) {
 }
 
 void cnnc_module_eval(cnnc_module *m) { cnnc_module_train(m, false); }
-bool cnnc_module_is_training(const cnnc_module *m) { return m && m->training; }
+bool cnnc_module_is_training(const cnnc_module *m) {
+    if (!m) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_is_training(): argument 'm' is NULL"), false;
+    return m->training;
+}
 
-size_t cnnc_module_num_children(const cnnc_module *m) { return m ? m->n_children : 0; }
+size_t cnnc_module_num_children(const cnnc_module *m) {
+    if (!m) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_num_children(): argument 'm' is NULL"), 0;
+    return m->n_children;
+}
 
 cnnc_module *cnnc_module_child(const cnnc_module *m, size_t i, const char **name) {
     if (!m || i >= m->n_children)
@@ -473,7 +482,10 @@ char *cnnc_module_vars(const cnnc_module *m) {
     return finish_text(&s);
 }
 
-size_t cnnc_module_num_attrs(const cnnc_module *m) { return m ? (size_t)m->n_attrs : 0; }
+size_t cnnc_module_num_attrs(const cnnc_module *m) {
+    if (!m) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_num_attrs(): argument 'm' is NULL"), 0;
+    return (size_t)m->n_attrs;
+}
 
 cnnc_status cnnc_module_attr_at(const cnnc_module *m, size_t i, const char **name, cnnc_value *value) {
     CNNC__NONNULL_OR_STATUS("module_attr_at", m);
@@ -487,9 +499,10 @@ cnnc_status cnnc_module_attr_at(const cnnc_module *m, size_t i, const char **nam
 cnnc_status cnnc_module_attr(const cnnc_module *m, const char *name, cnnc_value *value) {
     CNNC__NONNULL_OR_STATUS("module_attr", m);
     CNNC__NONNULL_OR_STATUS("module_attr", name);
+    CNNC__NONNULL_OR_STATUS("module_attr", value);
     const cnnc_value *v = cnnc__module_get_attr(m, name);
     if (!v)
         return cnnc__error(CNNC_ERR_NOT_FOUND, "'%s' object has no attribute '%s'", m->type->name, name);
-    if (value) *value = *v;
+    *value = *v;
     return CNNC_OK;
 }

@@ -25,6 +25,7 @@ cnnc_status cnnc__broadcast_shape(int na, const int64_t *sa, int nb, const int64
 /* Iteration for operands (n of them, 1 or 2) broadcast to out shape, coalesced. */
 static void make_bcast(cnnc__bcast *it, int nout, const int64_t *out, int nops,
                        const cnnc_tensor *const *ops) {
+    memset(it, 0, sizeof *it); /* unused operand strides stay 0 */
     int64_t stride[2][CNNC_MAX_DIMS];
     for (int k = 0; k < nops; k++) {
         int64_t s = 1;
@@ -245,7 +246,10 @@ cnnc_tensor *cnnc__op_affine(cnnc_tensor *a, double alpha, double beta) {
     if (!out) return NULL;
     affine_job j = {cnnc__f32(out), cnnc__f32(a), (float)alpha, (float)beta};
     cnnc__parallel_for(a->numel, 32768, affine_range, &j);
-    const char *name = alpha == 1.0 ? "AddBackward1" : beta == 0.0 ? (alpha == -1.0 ? "NegBackward0" : "MulBackward1") : "AffineBackward0";
+    /* PyTorch 1.13 names a tensor-scalar add/mul like the tensor-tensor one */
+    const char *name = alpha == 1.0 ? "AddBackward0"
+                       : beta != 0.0 ? "AffineBackward0"
+                       : alpha == -1.0 ? "NegBackward0" : "MulBackward0";
     affine_ctx *c;
     if (cnnc__record(out, name, affine_backward, 1, &a, 0, NULL, sizeof *c, (void **)&c) != CNNC_OK) {
         cnnc_tensor_release(out);

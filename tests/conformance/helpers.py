@@ -36,16 +36,16 @@ def rng(seed):
 
 
 def randn(r, *shape):
-    return r.standard_normal(shape).astype(np.float32)
+    return np.asarray(r.standard_normal(shape), np.float32)
 
 
 def rand(r, lo, hi, *shape):
-    return r.uniform(lo, hi, shape).astype(np.float32)
+    return np.asarray(r.uniform(lo, hi, shape), np.float32)
 
 
 def nonzero(r, *shape):
     """Values with |x| in [0.5, 2): safe denominators."""
-    return (r.uniform(0.5, 2.0, shape) * r.choice([-1.0, 1.0], shape)).astype(np.float32)
+    return np.asarray(r.uniform(0.5, 2.0, shape) * r.choice([-1.0, 1.0], shape), np.float32)
 
 
 def random_shape(r, ndim, lo=1, hi=5):

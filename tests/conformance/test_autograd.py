@@ -156,6 +156,7 @@ def test_backward_without_grad_errors():
     check_error(lambda: run(cnnc), lambda: run(torch), "does not require grad")
 
 
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_leaf_and_nonleaf_bookkeeping():
     def run(lib):
         x = leaf(lib, [1.0, -2.0])
@@ -256,17 +257,42 @@ def test_relu_inplace_on_leaf_requiring_grad_errors():
                 lambda: torch.nn.functional.relu(leaf(torch, [1.0]), inplace=True), "leaf")
 
 
+@pytest.mark.parametrize("view", ["reshape", "view", "flatten"])
+def test_inplace_on_view_of_leaf_requiring_grad_errors(view):
+    def run(lib):
+        x = leaf(lib, [[1.0, -2.0]])
+        getattr(x, view)(-1).relu_() if view != "flatten" else x.flatten().relu_()
+    check_error(lambda: run(cnnc), lambda: run(torch), "in-place operation")
+
+
+@pytest.mark.parametrize("view", ["reshape", "view", "flatten"])
+def test_inplace_on_view_of_nonleaf(view):
+    """torch allows relu_ on a view of a non-leaf and backpropagates through it."""
+    a = np.array([[1.0, -2.0], [-0.5, 3.0]], np.float32)
+
+    def fn(x):
+        y = x * 2
+        v = y.flatten() if view == "flatten" else getattr(y, view)(-1)
+        v.relu_()
+        return y * x
+    check_op(fn, fn, [a])
+
+
 def test_relu_inplace_on_nonleaf_backward():
     a = np.array([-1.0, 0.0, 2.0, -3.0, 4.0], np.float32)
     check_op(lambda x: (x * 2).relu_(), lambda x: (x * 2).relu_(), [a])
     check_op(lambda x: (x + 1).relu_() * x, lambda x: (x + 1).relu_() * x, [a])
 
-    def twice(x):
-        y = x - 1
+
+def test_relu_inplace_twice_invalidates_the_first():
+    """The first relu_ saved its output, which the second relu_ modifies: torch
+    refuses at backward, and so must cnnc."""
+    def run(lib):
+        y = leaf(lib, [-1.0, 0.0, 2.0]) - 1
         y.relu_()
         y.relu_()
-        return y * 3
-    check_op(twice, twice, [a])
+        (y * 3).sum().backward()
+    check_error(lambda: run(cnnc), lambda: run(torch), "modified by an inplace operation")
 
 
 def test_relu_inplace_returns_same_tensor_and_bumps_version():

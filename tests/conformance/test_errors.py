@@ -80,13 +80,12 @@ CASES = [
     ("FN.linear(Z(2, 3), Z(4, 3), Z(5))", None),
     ("FN.linear(Z(5, 2, 3), Z(4, 5), Z(4))", "shapes cannot be multiplied"),
     ("NN.Linear(3, 4)(Z(2, 5))", "shapes cannot be multiplied"),
-    ("NN.Linear(-1, 3)", "Trying to create tensor with negative dimension -1"),
+    ("NN.Linear(-1, 3)", "Trying to create tensor with negative dimension"),
     # creation
     ("Z(2, -1)", "Trying to create tensor with negative dimension -1: [2, -1]"),
     ("L.arange(0, 5, 0)", "step must be nonzero"),
     ("L.arange(0, 5, -1)", "upper bound and larger bound inconsistent with step sign"),
-    ("L.tensor([1, 2], requires_grad=True)",
-     "Only Tensors of floating point and complex dtype can require gradients"),
+    ("L.tensor([1, 2], requires_grad=True)", ["floating point", "can require gradients"]),
     ("L.ones(2, requires_grad=True).relu_()",
      "a leaf Variable that requires grad is being used in an in-place operation"),
     # modules

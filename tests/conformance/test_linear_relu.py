@@ -46,9 +46,13 @@ def test_relu_inplace_returns_input():
     np.testing.assert_array_equal(z.numpy(), [0.0, 1.0])
 
 
-def test_relu_int64_matches_torch():
-    x = np.array([-2, 0, 3], np.int64)
-    check_op(F.relu, TF.relu, [x], requires_grad=False)
+def test_relu_int64_is_refused():
+    """torch also accepts int64; cnnc's functional ops are float32 (cnnc.h) and
+    must refuse other dtypes with an error, never compute garbage."""
+    with pytest.raises(cnnc.Error, match="float32"):
+        F.relu(cnnc.tensor([-2, 0, 3]))
+    with pytest.raises(cnnc.Error, match="float32"):
+        F.linear(cnnc.tensor([[1, 2]]), cnnc.ones(3, 2))
 
 
 def test_relu_inplace_leaf_requiring_grad_errors():

@@ -8,8 +8,8 @@ import torch.nn as tnn
 
 import cnnc
 import cnnc.nn as nn
-from helpers import (assert_close, assert_same_state, check_error, check_module, copy_state,
-                     randn, rng, seeds)
+from helpers import (assert_close, assert_same_state, check_error, check_module, check_op,
+                     copy_state, randn, rng, seeds)
 
 
 def nested(lib):
@@ -37,6 +37,7 @@ def test_linear_positional_and_keywords():
         check_module(c, t, randn(rng(0), 2, 3))
 
 
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op")
 @pytest.mark.parametrize("fin,fout", [(0, 3), (3, 0)])
 def test_linear_zero_features(fin, fout):
     check_module(nn.Linear(fin, fout), tnn.Linear(fin, fout), randn(rng(1), 2, fin))
@@ -47,12 +48,23 @@ def test_linear_zero_features(fin, fout):
 def test_relu_module(inplace, shape):
     x = randn(rng(2), *shape)
     if inplace:  # an in-place ReLU needs a non-leaf input
-        check_module(nn.Sequential(nn.Identity(), nn.Flatten(0, -1), nn.ReLU(inplace=True)),
-                     tnn.Sequential(tnn.Identity(), tnn.Flatten(0, -1), tnn.ReLU(inplace=True)), x)
+        c, t = nn.ReLU(inplace=True), tnn.ReLU(inplace=True)
+        res = check_op(lambda a: c(a * 1), lambda a: t(a * 1), [x])
+        assert res.cnnc_out.grad_fn == "ReluBackward0"
         check_module(nn.Sequential(nn.Linear(1, 2), nn.ReLU(True)),
                      tnn.Sequential(tnn.Linear(1, 2), tnn.ReLU(True)), x.reshape(-1, 1))
+        check_error(lambda: c(cnnc.tensor(x, requires_grad=True)),
+                    lambda: t(torch.tensor(x, requires_grad=True)), "leaf")
     else:
         check_module(nn.ReLU(), tnn.ReLU(), x)
+
+
+def test_inplace_relu_after_flatten():
+    """ReLU(inplace=True) on Flatten's output (a view of a non-leaf), as in many CNN heads."""
+    def build(lib):
+        m = lib.nn
+        return m.Sequential(m.Linear(4, 6), m.Flatten(0, -1), m.ReLU(inplace=True), m.Linear(12, 3))
+    check_module(build(cnnc), build(torch), randn(rng(12), 2, 4))
 
 
 @pytest.mark.parametrize("args", [(), (0,), (0, -1), (1, 2), (-3, -2), (2, 3)])
@@ -334,7 +346,8 @@ def test_children_and_indexing():
     assert isinstance(c[0], nn.Linear) and isinstance(c[2], nn.Sequential)
     assert isinstance(c[-1][1], nn.Flatten)
     assert repr(c[2]) == repr(t[2]) and repr(c[-1]) == repr(t[-1])
-    assert repr(c[1:]) == repr(t[1:])
+    assert len(c[1:]) == len(t[1:]) == 2 and isinstance(c[1:], nn.Sequential)
+    assert repr(c[1:][1]) == repr(t[1:][1])
     assert c[2][0].in_features == 5
     with pytest.raises(IndexError):
         c[3]
@@ -361,6 +374,7 @@ def test_sequential_rejects_non_modules():
         nn.Sequential(nn.ReLU(), "relu")
 
 
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op")
 @pytest.mark.parametrize("build", [
     lambda m: m.Linear(3, 4), lambda m: m.Linear(3, 4, bias=False), lambda m: m.Linear(0, 1),
     lambda m: m.ReLU(), lambda m: m.ReLU(inplace=True), lambda m: m.Flatten(),
