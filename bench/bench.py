@@ -18,6 +18,7 @@ import argparse
 import math
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -165,7 +166,11 @@ class Prepared:
         fn = getattr(case, backend.fn_attr)
         args = ([self.model] if self.model is not None else []) + self.inputs
         self.call = lambda: fn(*args)
-        self.params = [p for _, p in self.model.named_parameters()] if self.model else []
+        named = list(self.model.named_parameters()) if self.model else []
+        self.params = [p for _, p in named]
+        # What results() returns, in order: for messages.
+        self.result_names = (["output"] + ["input %d grad" % i for i in grad_idx if backward]
+                             + ["%s grad" % n for n, _ in named])
         self.upstream = None
         if backward:
             with backend.no_grad():
@@ -210,9 +215,10 @@ def torch_state(case):
     return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def compare(case, ours, ref):
+def compare(case, names, ours, ref):
     """'' when every array agrees, else a short description of the first mismatch."""
-    names = ["output"] + ["grad %d" % i for i in range(len(ref) - 1)]
+    if len(ours) != len(ref):
+        return "%d results vs torch's %d" % (len(ours), len(ref))
     for name, a, b in zip(names, ours, ref):
         if a is None or b is None:
             if a is not b:
@@ -266,6 +272,27 @@ def bench_pair(cn, th, repeats, warmup, min_sample_s):
     return statistics.median(tc), statistics.median(tt)
 
 
+def torch_blas():
+    """Which BLAS torch's matmul runs on (Debian's torch uses whatever libblas.so.3
+    points to; the reference netlib BLAS is much slower than OpenBLAS or MKL)."""
+    torch.ones(4, 4) @ torch.ones(4, 4)
+    libs = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                base = os.path.basename(path)
+                if any(k in base for k in ("blas", "mkl_", "blis")) and path not in libs:
+                    libs.append(path)
+    except OSError:
+        pass
+    m = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+    found = ", ".join(os.path.realpath(p) for p in libs) or "none found in /proc/self/maps"
+    if "/blas/libblas.so" in found:
+        found += " (netlib reference BLAS)"
+    return "%s, BLAS_INFO=%s" % (found, m.group(1)) if m else found
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and shorter samples")
@@ -287,6 +314,7 @@ def main():
         pass
     print("cnnc %s vs torch %s | %s, %d CPUs | median of %d repeats"
           % (cnnc.__version__, torch.__version__, cpu, os.cpu_count() or 0, repeats))
+    print("torch's BLAS: %s" % torch_blas())
     print("speedup = torch ms / cnnc ms (> 1: cnnc faster)\n")
 
     rows = []
@@ -309,15 +337,13 @@ def main():
         arrays = case.make_inputs(np.random.default_rng(0))
         state = torch_state(case)
         th = Prepared(case, TORCH, arrays, state, bwd)
-        cn = Prepared(case, CNNC, arrays, state, bwd)
         try:
-            problem = compare(case, cn.results(), th.results())
+            cn = Prepared(case, CNNC, arrays, state, bwd)
+            problem = compare(case, th.result_names, cn.results(), th.results())
         except cnnc.Error as e:
-            problem = "error: %s" % e
-        if problem.startswith("error"):
             mismatches += 1
-            print("%-24s %-36s %3s %10s %10s %8s  <- %s" % (label, case.shape, "-", "-", "-", "-",
-                                                             problem))
+            print("%-24s %-36s %3s %10s %10s %8s  <- ERROR %s"
+                  % (label, case.shape, "-", "-", "-", "-", e), flush=True)
             continue
         for n in threads:
             torch.set_num_threads(n)

@@ -21,8 +21,7 @@ typedef struct shape {
     int64_t m, n, k;
 } shape;
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -30,8 +29,7 @@ static double now(void)
 
 typedef enum path { PATH_REF, PATH_ST, PATH_MT } path;
 
-static void run(path p, const shape *s, const float *a, const float *b, float *c, float *ws)
-{
+static void run(path p, const shape *s, const float *a, const float *b, float *c, float *ws) {
     const int64_t lda = s->trans_a ? s->m : s->k, ldb = s->trans_b ? s->k : s->n;
     switch (p) {
     case PATH_REF:
@@ -53,8 +51,7 @@ static void run(path p, const shape *s, const float *a, const float *b, float *c
 
 /* Best GFLOP/s over repeated runs for about `seconds` (at least one run). */
 static double gflops(path p, const shape *s, const float *a, const float *b, float *c,
-                     float *ws, double seconds)
-{
+                     float *ws, double seconds) {
     double best = 1e30, spent = 0.0;
     run(p, s, a, b, c, ws); /* warm-up: page faults, workspace, thread pool */
     for (int rep = 0; rep < 1000 && (rep < 1 || spent < seconds); rep++) {
@@ -67,8 +64,7 @@ static double gflops(path p, const shape *s, const float *a, const float *b, flo
     return 2.0 * (double)s->m * (double)s->n * (double)s->k / best * 1e-9;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
     const double seconds = quick ? 0.1 : 0.5;
     static const shape shapes[] = {

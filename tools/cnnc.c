@@ -80,7 +80,7 @@ static void print_labeled(const char *label, const char *text)
     printf("  %s = ", label);
     for (const char *p = text; *p; p++) {
         putchar(*p);
-        if (*p == '\n' && p[1])
+        if (*p == '\n' && p[1] && p[1] != '\n')
             printf("%*s", indent, "");
     }
     putchar('\n');
@@ -100,17 +100,33 @@ static void show_shape(const char *label, const cnnc_tensor *t)
     cnnc_free(s);
 }
 
-/* A module's print(module) text, indented by two spaces. */
+/* Text indented by two spaces, ending with one newline. */
+static void print_indented(const char *text)
+{
+    bool line_start = true;
+    for (const char *p = text; *p; p++) {
+        if (line_start && *p != '\n')
+            printf("  ");
+        putchar(*p);
+        line_start = *p == '\n';
+    }
+    if (!line_start)
+        putchar('\n');
+}
+
+/* print(module) */
 static void show_module(const cnnc_module *m)
 {
     char *s = NN(cnnc_module_repr(m));
-    printf("  ");
-    for (const char *p = s; *p; p++) {
-        putchar(*p);
-        if (*p == '\n' && p[1])
-            printf("  ");
-    }
-    putchar('\n');
+    print_indented(s);
+    cnnc_free(s);
+}
+
+/* The module listing (cnnc_module_vars) */
+static void show_vars(const cnnc_module *m)
+{
+    char *s = NN(cnnc_module_vars(m));
+    print_indented(s);
     cnnc_free(s);
 }
 
@@ -211,8 +227,9 @@ static void demo_tensors(void)
                                          CNNC_SHAPE(2, 2, 3)));
     cnnc_tensor *col = NN(cnnc_ones(CNNC_SHAPE(3, 1), CNNC_FLOAT32));
     cnnc_tensor *bm = NN(cnnc_matmul(batch, col));
-    show_shape("batch @ ones(3, 1)", bm);
+    show("batch", batch);
     show("batch @ ones(3, 1)", bm);
+    show_shape("(batch @ ones(3, 1))", bm);
 
     say("\nBad input is an error with PyTorch's message, never a crash:\n");
     say("  a @ a  (shapes [2, 3] and [2, 3])\n");
@@ -268,7 +285,7 @@ static void demo_autograd(void)
     OK(cnnc_tensor_zero_(NN(cnnc_tensor_grad(x))));
     OK(cnnc_tensor_set_grad(w, NULL));
     show("x.grad after x.grad.zero_()", NN(cnnc_tensor_grad(x)));
-    say("  w.grad after w.grad = None: %s\n", cnnc_tensor_grad(w) ? "a tensor" : "None");
+    say("  after w.grad = None, w.grad is %s\n", cnnc_tensor_grad(w) ? "a tensor" : "None");
 
     say("\nWith a gradient argument, backward computes a vector-Jacobian product:\n");
     const float gv[] = {1, 10, 100};
@@ -446,15 +463,11 @@ static void demo_sequential(void)
     print_training_flags(net);
 
     say("\nThe module listing (cnnc_module_vars: flag, parameters, buffers, settings):\n");
-    char *vars = NN(cnnc_module_vars(net));
-    say("%s%s", vars, (*vars && vars[strlen(vars) - 1] == '\n') ? "" : "\n");
-    cnnc_free(vars);
+    show_vars(net);
     const char *first_name = NULL;
     cnnc_module *first = NN(cnnc_module_child(net, 0, &first_name));
-    say("  and of its first child, net[%s]:\n", first_name);
-    vars = NN(cnnc_module_vars(first));
-    say("%s%s", vars, (*vars && vars[strlen(vars) - 1] == '\n') ? "" : "\n");
-    cnnc_free(vars);
+    say("and of its first child, net[%s]:\n", first_name);
+    show_vars(first);
 
     say("\nnet.state_dict() keys (the same keys PyTorch saves):\n");
     cnnc_tensor_list *sd = NN(cnnc_module_state_dict(net));
@@ -479,13 +492,14 @@ static float target_fn(float x0, float x1)
 
 static void demo_training(void)
 {
-    enum { N = 64, STEPS = 200, PRINT_EVERY = 20 };
-    const float lr = 0.1f;
+    enum { N = 64, STEPS = 300, PRINT_EVERY = 30 };
+    const float lr = 0.2f;
     say("Fit y = |x0| - 0.5*x1 + 0.25 on %d points in [-1, 1]^2 with\n"
         "Sequential(Linear(2, 16), ReLU(), Linear(16, 1)), MSE loss and plain SGD\n"
         "(lr %.1f) written by hand: under no_grad, p -= lr * p.grad through\n"
         "cnnc_tensor_data_f32, then zero_grad(). Each step runs in its own scope, so\n"
-        "the step's tensors are released together at its end.\n\n",
+        "the step's tensors are released together at its end. (PyTorch, started from\n"
+        "the same weights and points, prints the same losses.)\n\n",
         N, (double)lr);
     cnnc_tensor *x = NN(cnnc_add_scalar(NN(cnnc_mul_scalar(NN(cnnc_rand(CNNC_SHAPE(N, 2))), 2.0)),
                                         -1.0));

@@ -220,10 +220,7 @@ _CHECKS = {"ptr": _check_ptr, "status": _check_status, None: None}
 
 
 def _declare(name, restype, argtypes, check):
-    try:  # TEMP-MISSING
-        fn = getattr(lib, name)
-    except AttributeError:  # TEMP-MISSING
-        return  # TEMP-MISSING
+    fn = getattr(lib, name)
     fn.restype = restype
     fn.argtypes = argtypes
     if _CHECKS[check]:

@@ -112,8 +112,10 @@ class Tensor:
 
     def item(self):
         v = ctypes.c_double()
-        _lib.cnnc_tensor_item(self._h, ctypes.byref(v))
-        return int(v.value) if self.dtype == "int64" else float(v.value)
+        _lib.cnnc_tensor_item(self._h, ctypes.byref(v))  # checks "one element"
+        if self.dtype == "int64":  # exact beyond 2**53
+            return int(self.numpy().reshape(-1)[0])
+        return float(v.value)
 
     def __repr__(self):
         return _lib.take_string(_lib.cnnc_tensor_to_string(self._h))

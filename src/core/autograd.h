@@ -61,6 +61,9 @@ cnnc_status cnnc__record_inplace(cnnc_tensor *t, const char *name, cnnc__backwar
                                  int n_saved, cnnc_tensor *const *saved, size_t ctx_bytes,
                                  void **ctx);
 
+/* Makes the view t's history a view of its base's current history (ops/shape.c). */
+cnnc_status cnnc__rebase_view(cnnc_tensor *t);
+
 static inline bool cnnc__node_needs_grad(const cnnc__node *n, int i) {
     return n->next[i].fn || n->next[i].leaf;
 }

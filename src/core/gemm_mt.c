@@ -7,9 +7,10 @@
 #include "core/parallel.h"
 #include "kernels/gemm.h"
 
-/* Below this many multiply-adds a product runs on the calling thread: waking the
- * pool would cost more than it saves. */
-#define SGEMM_MIN_MACS_PER_CHUNK ((int64_t)1 << 17)
+/* Fewest multiply-adds (about 10 us of one core) worth a chunk of its own: waking
+ * a pool thread, and the AVX-512 warm-up of a core that was idle, cost several
+ * microseconds, so smaller products run on the calling thread. */
+#define SGEMM_MIN_MACS_PER_CHUNK ((int64_t)1 << 21)
 
 typedef struct sgemm_task {
     bool trans_a, trans_b;
@@ -22,17 +23,16 @@ typedef struct sgemm_task {
     float *c;
     int64_t ldc;
     float *ws;
-    size_t ws_slice;    /* floats per chunk's workspace slice */
-    bool split_m;       /* chunks are row ranges (else column ranges) */
-    int64_t unit;       /* MR (split_m) or NR */
-    int64_t units;      /* tiles along the split dimension */
-    int64_t chunks;
+    size_t ws_slice; /* floats per chunk's workspace slice */
+    bool split_m;    /* chunks are row ranges (else column ranges) */
+    int64_t unit;    /* MR (split_m) or NR */
+    int64_t units;   /* tiles along the split dimension */
+    int64_t chunks;  /* <= the pool's threads; chunk i uses workspace slice i */
 } sgemm_task;
 
 /* Chunks [begin, end) are one contiguous range of tiles; they own workspace slices
  * [begin, end) (chunk indices are disjoint between concurrent calls, whatever tid). */
-static void sgemm_chunks(void *ctx, int64_t begin, int64_t end, int tid)
-{
+static void sgemm_chunks(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
     const sgemm_task *t = ctx;
     const int64_t extent = t->split_m ? t->m : t->n;
@@ -55,8 +55,7 @@ static void sgemm_chunks(void *ctx, int64_t begin, int64_t end, int tid)
 }
 
 /* Fills t's split: along which side, in how many chunks (at most max_chunks). */
-static void sgemm_plan(sgemm_task *t, int64_t max_chunks)
-{
+static void sgemm_plan(sgemm_task *t, int64_t max_chunks) {
     int64_t mr, nr;
     cnnc__sgemm_tile(&mr, &nr);
     const int64_t units_m = (t->m + mr - 1) / mr, units_n = (t->n + nr - 1) / nr;
@@ -81,8 +80,7 @@ static void sgemm_plan(sgemm_task *t, int64_t max_chunks)
     t->chunks = chunks < 1 ? 1 : chunks;
 }
 
-static void sgemm_run(const sgemm_task *t)
-{
+static void sgemm_run(const sgemm_task *t) {
     if (t->chunks == 1)
         cnnc__sgemm_st(t->trans_a, t->trans_b, t->m, t->n, t->k, t->a, t->lda, t->b, t->ldb,
                        t->beta, t->c, t->ldc, t->ws);
@@ -90,18 +88,20 @@ static void sgemm_run(const sgemm_task *t)
         cnnc__parallel_for(t->chunks, 1, sgemm_chunks, (void *)t);
 }
 
-#define SGEMM_TASK(...)                                                            \
-    (sgemm_task){.trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,   \
-                 .a = a, .lda = lda, .b = b, .ldb = ldb, .beta = beta, .c = c,     \
-                 .ldc = ldc, .ws_slice = cnnc__sgemm_workspace_floats(), __VA_ARGS__}
+static sgemm_task make_task(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                            const float *a, int64_t lda, const float *b, int64_t ldb,
+                            float beta, float *c, int64_t ldc) {
+    return (sgemm_task){.trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,
+                        .a = a, .lda = lda, .b = b, .ldb = ldb, .beta = beta, .c = c,
+                        .ldc = ldc, .ws_slice = cnnc__sgemm_workspace_floats()};
+}
 
 int cnnc__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                 const float *a, int64_t lda, const float *b, int64_t ldb,
-                float beta, float *c, int64_t ldc)
-{
+                float beta, float *c, int64_t ldc) {
     if (m <= 0 || n <= 0)
         return 0;
-    sgemm_task t = SGEMM_TASK(.ws = NULL);
+    sgemm_task t = make_task(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
     sgemm_plan(&t, cnnc__parallel_threads());
     t.ws = cnnc__workspace((size_t)t.chunks * t.ws_slice * sizeof(float));
     if (!t.ws)
@@ -112,18 +112,17 @@ int cnnc__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
 
 void cnnc__sgemm_ws(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb,
-                    float beta, float *c, int64_t ldc, float *ws, size_t ws_floats)
-{
+                    float beta, float *c, int64_t ldc, float *ws, size_t ws_floats) {
     if (m <= 0 || n <= 0)
         return;
-    sgemm_task t = SGEMM_TASK(.ws = ws);
+    sgemm_task t = make_task(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    t.ws = ws;
     const int64_t slices = (int64_t)(ws_floats / t.ws_slice);
     const int64_t threads = cnnc__parallel_threads();
     sgemm_plan(&t, slices < threads ? (slices < 1 ? 1 : slices) : threads);
     sgemm_run(&t);
 }
 
-size_t cnnc__sgemm_ws_floats(void)
-{
+size_t cnnc__sgemm_ws_floats(void) {
     return (size_t)cnnc__parallel_threads() * cnnc__sgemm_workspace_floats();
 }

@@ -9,10 +9,12 @@
 
 /* Multithreaded C = beta*C + op(A) op(B). Splits the rows of C (or its columns when
  * C is wide and short) over cnnc__parallel_for, never k, so results do not depend
- * on the thread count. Each chunk of the split uses its slice of one cnnc__workspace()
- * buffer of the calling thread: a cnnc__workspace pointer the caller holds is invalid after
- * this call (use cnnc__sgemm_ws to pass your own buffer instead).
- * Returns 0, or -1 if the workspace could not be allocated (error already set). */
+ * on the thread count; small products (under ~4M multiply-adds) stay on the calling
+ * thread. Called from inside a parallel_for it runs inline. Each chunk uses its
+ * slice of one cnnc__workspace() buffer of the calling thread, so a cnnc__workspace
+ * pointer the caller holds is invalid after this call (pass your own buffer to
+ * cnnc__sgemm_ws instead). Returns 0, or -1 if the workspace could not be allocated
+ * (the error is set). */
 int cnnc__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                 const float *a, int64_t lda, const float *b, int64_t ldb,
                 float beta, float *c, int64_t ldc);

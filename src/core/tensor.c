@@ -157,10 +157,11 @@ void cnnc_tensor_release(cnnc_tensor *t) {
         cnnc__free(s->raw);
         cnnc__free(s);
     }
-    cnnc_tensor *grad = t->grad;
+    cnnc_tensor *grad = t->grad, *base = t->view_base;
     struct cnnc__node *fn = t->grad_fn;
     cnnc__free(t);
     cnnc_tensor_release(grad);
+    cnnc_tensor_release(base);
     cnnc__node_release(fn);
 }
 
@@ -324,10 +325,11 @@ cnnc_status cnnc__check_inplace(const char *fn, cnnc_tensor *t) {
         return cnnc__error(CNNC_ERR_RUNTIME,
                            "a leaf Variable that requires grad is being used in an in-place "
                            "operation.");
-    if (t->is_view && t->requires_grad && cnnc_is_grad_enabled())
+    if (t->is_view && t->view_base->requires_grad && !t->view_base->grad_fn &&
+        cnnc_is_grad_enabled())
         return cnnc__error(CNNC_ERR_RUNTIME,
-                           "%s(): cnnc does not support in-place operations on a view of a tensor "
-                           "that requires grad; use the out-of-place form", fn);
+                           "a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.");
     return CNNC_OK;
 }
 

@@ -26,6 +26,7 @@ struct cnnc_tensor {
     cnnc__storage *storage;
     bool requires_grad;        /* leaf: set by the user; non-leaf: grad_fn != NULL */
     bool is_view;              /* shares storage with a base that is part of a graph */
+    cnnc_tensor *view_base;    /* owned: the root tensor of that storage, when is_view */
     cnnc_tensor *grad;         /* leaf gradient, or NULL */
     struct cnnc__node *grad_fn;/* the node that produced it (owned reference), or NULL */
 };

@@ -2,19 +2,20 @@
  * micro-kernel, and the one-time choice of micro-kernel for this CPU.
  *
  * Blocking (Goto/BLIS style, row-major C = A B):
- *   for jc over n by NC:                 C columns [jc, jc+nc)
- *     for pc over k by KC:               one k block
- *       for ic over m by MC:             C rows [ic, ic+mc)
- *         for jr over nc by NR:          one kc x NR panel of packed B (pb) stays in L1
- *                                        (packed here while ic is the first block)
- *           for ir over mc by MR:        while the MR x kc panels of packed A (pa, L2)
- *                                        stream by (packed here while jr == 0)
- *             micro-kernel: MR x NR tile of C += A panel * B panel
- * Packing each panel right before its first use keeps the packed copy in L1 for
- * that use and lets the reads of A and B overlap with the FMAs. The packed B block
- * (KC x NC) is reused by every ic block, the packed A block (MC x KC) by every jr.
+ *   for jc over n by NC:             C columns [jc, jc+nc)
+ *     for pc over k by KC:           one k block; pack B(pc.., jc..) into NR-column
+ *                                    panels (pb: KC x NC, stays in L2)
+ *       for ic over m by MC:         pack A(ic.., pc..) into MR-row panels
+ *                                    (pa: MC x KC, stays in L2)
+ *         for jr over nc by NR:      one kc x NR panel of pb stays in L1 ...
+ *           for ir over mc by MR:    ... while the panels of pa stream by
+ *             micro-kernel: the MR x NR tile of C (+)= A panel * B panel
  * Packed panels are zero-padded to MR rows / NR columns, so edge tiles compute on
  * zeros and the kernel only reads and writes the part of C inside the matrix.
+ * Strided copies are packed row by row across all the panels of a block: a panel at
+ * a time would visit every source row (often a page of its own) once per panel,
+ * and the TLB misses cost more than the copy (measured: 64x3136x576 went from 140
+ * to 160 GFLOP/s).
  *
  * The k blocks depend on k alone (never on m, n or how a caller split them), and the
  * first block applies beta while the others add, so every C element gets the same
@@ -28,15 +29,19 @@
 #define SCALAR_MR 4
 #define SCALAR_NR 8
 
-/* A 4 x 8 tile in a local array; the j loops have a constant trip count, so the
- * compiler vectorizes them with whatever the baseline ISA offers (SSE2, NEON). */
+/* A 4 x 8 tile in a local array; the loops have constant trip counts, so the
+ * compiler keeps the tile in registers and vectorizes the j loops with whatever the
+ * baseline ISA offers (SSE2, NEON). Plain multiply then add (no FMA contraction
+ * under -std=c11). */
 void cnnc__f32_gemm_4x8__scalar(int64_t mr, int64_t nr, int64_t kc, const float *a,
-                                const float *b, float *c, int64_t ldc, float beta)
-{
+                                const float *b, float *c, int64_t ldc, float beta) {
     float acc[SCALAR_MR][SCALAR_NR] = {{0.0f}};
     for (int64_t p = 0; p < kc; p++) {
+        /* Fully unrolled, so acc stays in registers. */
+#pragma GCC unroll 4
         for (int i = 0; i < SCALAR_MR; i++) {
             const float ai = a[i];
+#pragma GCC unroll 8
             for (int j = 0; j < SCALAR_NR; j++)
                 acc[i][j] += ai * b[j];
         }
@@ -61,78 +66,76 @@ void cnnc__f32_gemm_4x8__scalar(int64_t mr, int64_t nr, int64_t kc, const float 
 /* ---- Packing -------------------------------------------------------------- */
 
 /* Portable packing; see cnnc__sgemm_pack_a / _b in gemm.h for the layouts. The SIMD
- * kernels have their own (register transposes instead of scattered stores). */
+ * kernels have their own (register transposes instead of scattered stores).
+ * Both packs come in two cases, the same for A and B up to the names:
+ *   pack_rows: source row p (ld apart) holds `len` floats, one for each of the panel
+ *              rows/columns: a strided copy (A transposed, B not transposed);
+ *   pack_cols: source row i holds the kc floats of panel row/column i: a transpose
+ *              (A not transposed, B transposed). */
 
-/* A(ic.., pc..) (mc x kc of op(A)) into MR-row panels: panel r holds, for each p,
- * the MR floats A(r*MR + i, p), rows past mc zero. a points at A(ic, pc). */
-static inline void pack_a(bool trans, int64_t mc, int64_t kc, const float *a, int64_t lda,
-                   int64_t MR, float *restrict dst)
-{
-    for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
-        const int64_t rows = mc - ir < MR ? mc - ir : MR;
-        if (!trans) {
-            /* Rows are contiguous in memory: read each once, scatter by MR. */
-            for (int64_t i = 0; i < rows; i++) {
-                const float *src = a + (ir + i) * lda;
-                for (int64_t p = 0; p < kc; p++)
-                    dst[p * MR + i] = src[p];
-            }
-            for (int64_t i = rows; i < MR; i++)
-                for (int64_t p = 0; p < kc; p++)
-                    dst[p * MR + i] = 0.0f;
-        } else {
-            /* A is stored k x m: each p gives `rows` contiguous floats. */
-            for (int64_t p = 0; p < kc; p++) {
-                const float *src = a + p * lda + ir;
-                float *d = dst + p * MR;
-                for (int64_t i = 0; i < rows; i++)
-                    d[i] = src[i];
-                for (int64_t i = rows; i < MR; i++)
-                    d[i] = 0.0f;
-            }
+/* For each p, the len floats at src + p*ld go to dst + (panel)*W*kc + p*W, in
+ * panels of W, the last one zero-padded. Row by row across all the panels, so each
+ * source row (often a page of its own) is visited once, in order. */
+static inline void pack_rows(int64_t kc, int64_t len, const float *src, int64_t ld,
+                             int64_t W, float *restrict dst) {
+    for (int64_t p = 0; p < kc; p++) {
+        const float *s = src + p * ld;
+        float *d = dst + p * W;
+        int64_t j0 = 0;
+        for (; j0 + W <= len; j0 += W, d += W * kc)
+            for (int64_t j = 0; j < W; j++)
+                d[j] = s[j0 + j];
+        if (j0 < len) {
+            for (int64_t j = 0; j < len - j0; j++)
+                d[j] = s[j0 + j];
+            for (int64_t j = len - j0; j < W; j++)
+                d[j] = 0.0f;
         }
     }
 }
 
-/* B(pc.., jc..) (kc x nc of op(B)) into NR-column panels: panel s holds, for each p,
- * the NR floats B(p, s*NR + j), columns past nc zero. b points at B(pc, jc). */
-static inline void pack_b(bool trans, int64_t kc, int64_t nc, const float *b, int64_t ldb,
-                   int64_t NR, float *restrict dst)
-{
-    for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
-        const int64_t cols = nc - jr < NR ? nc - jr : NR;
-        if (!trans) {
-            for (int64_t p = 0; p < kc; p++) {
-                const float *src = b + p * ldb + jr;
-                float *d = dst + p * NR;
-                for (int64_t j = 0; j < cols; j++)
-                    d[j] = src[j];
-                for (int64_t j = cols; j < NR; j++)
-                    d[j] = 0.0f;
-            }
-        } else {
-            /* B is stored n x k: column j of op(B) is contiguous. */
-            for (int64_t j = 0; j < cols; j++) {
-                const float *src = b + (jr + j) * ldb;
-                for (int64_t p = 0; p < kc; p++)
-                    dst[p * NR + j] = src[p];
-            }
-            for (int64_t j = cols; j < NR; j++)
-                for (int64_t p = 0; p < kc; p++)
-                    dst[p * NR + j] = 0.0f;
+/* Source row r (r < len, ld apart, kc contiguous floats) goes to lane r % W of
+ * panel r / W: dst[(r / W)*W*kc + p*W + r % W]; lanes past len are zero. */
+static inline void pack_cols(int64_t kc, int64_t len, const float *src, int64_t ld,
+                             int64_t W, float *restrict dst) {
+    for (int64_t r0 = 0; r0 < len; r0 += W, dst += W * kc) {
+        const int64_t rows = len - r0 < W ? len - r0 : W;
+        for (int64_t i = 0; i < rows; i++) {
+            const float *s = src + (r0 + i) * ld;
+            for (int64_t p = 0; p < kc; p++)
+                dst[p * W + i] = s[p];
         }
+        for (int64_t i = rows; i < W; i++)
+            for (int64_t p = 0; p < kc; p++)
+                dst[p * W + i] = 0.0f;
     }
+}
+
+/* A(ic.., pc..) (mc x kc of op(A)) into MR-row panels. a points at A(ic, pc). */
+static inline void pack_a(bool trans, int64_t mc, int64_t kc, const float *a, int64_t lda,
+                          int64_t MR, float *restrict dst) {
+    if (trans)
+        pack_rows(kc, mc, a, lda, MR, dst); /* A stored k x m */
+    else
+        pack_cols(kc, mc, a, lda, MR, dst);
+}
+
+/* B(pc.., jc..) (kc x nc of op(B)) into NR-column panels. b points at B(pc, jc). */
+static inline void pack_b(bool trans, int64_t kc, int64_t nc, const float *b, int64_t ldb,
+                          int64_t NR, float *restrict dst) {
+    if (trans)
+        pack_cols(kc, nc, b, ldb, NR, dst); /* B stored n x k */
+    else
+        pack_rows(kc, nc, b, ldb, NR, dst);
 }
 
 static void pack_a4(bool trans, int64_t mc, int64_t kc, const float *a, int64_t lda,
-                    float *dst)
-{
+                    float *dst) {
     pack_a(trans, mc, kc, a, lda, SCALAR_MR, dst);
 }
 
 static void pack_b8(bool trans, int64_t kc, int64_t nc, const float *b, int64_t ldb,
-                    float *dst)
-{
+                    float *dst) {
     pack_b(trans, kc, nc, b, ldb, SCALAR_NR, dst);
 }
 
@@ -152,23 +155,22 @@ typedef struct sgemm_config {
 /* Block sizes measured on a Xeon with 48 KB L1d and 2 MB L2 per core. */
 static const sgemm_config configs[CNNC__SGEMM_ISA_COUNT] = {
     [CNNC__SGEMM_ISA_SCALAR] = {"f32_gemm_4x8__scalar", cnnc__f32_gemm_4x8__scalar,
-                                pack_a4, pack_b8, SCALAR_MR, SCALAR_NR, 256, 128, 2048},
+                                pack_a4, pack_b8, SCALAR_MR, SCALAR_NR, 256, 128, 1024},
 #if CNNC__SGEMM_X86
     [CNNC__SGEMM_ISA_AVX2] = {"f32_gemm_6x16__avx2", cnnc__f32_gemm_6x16__avx2,
                               cnnc__f32_gemm_pack_a6__avx2, cnnc__f32_gemm_pack_b16__avx2,
-                              6, 16, 256, 144, 2048},
+                              6, 16, 256, 144, 1024},
     [CNNC__SGEMM_ISA_AVX512] = {"f32_gemm_14x32__avx512", cnnc__f32_gemm_14x32__avx512,
                                 cnnc__f32_gemm_pack_a14__avx512,
-                                cnnc__f32_gemm_pack_b32__avx512, 14, 32, 256, 280, 2048},
+                                cnnc__f32_gemm_pack_b32__avx512, 14, 32, 256, 280, 1024},
 #else
-    [CNNC__SGEMM_ISA_AVX2] = {"f32_gemm_6x16__avx2", NULL, NULL, NULL, 6, 16, 256, 144, 2048},
+    [CNNC__SGEMM_ISA_AVX2] = {"f32_gemm_6x16__avx2", NULL, NULL, NULL, 6, 16, 256, 144, 1024},
     [CNNC__SGEMM_ISA_AVX512] = {"f32_gemm_14x32__avx512", NULL, NULL, NULL,
-                                14, 32, 256, 280, 2048},
+                                14, 32, 256, 280, 1024},
 #endif
 };
 
-bool cnnc__sgemm_isa_supported(cnnc__sgemm_isa isa)
-{
+bool cnnc__sgemm_isa_supported(cnnc__sgemm_isa isa) {
     if ((int)isa < 0 || isa >= CNNC__SGEMM_ISA_COUNT || !configs[isa].ukernel)
         return false;
 #if CNNC__SGEMM_X86
@@ -190,8 +192,7 @@ bool cnnc__sgemm_isa_supported(cnnc__sgemm_isa isa)
  * first calls all store the same value. */
 static atomic_int selected_isa = -1;
 
-cnnc__sgemm_isa cnnc__sgemm_isa_selected(void)
-{
+cnnc__sgemm_isa cnnc__sgemm_isa_selected(void) {
     int isa = atomic_load_explicit(&selected_isa, memory_order_relaxed);
     if (isa < 0) {
         isa = CNNC__SGEMM_ISA_SCALAR;
@@ -206,18 +207,15 @@ cnnc__sgemm_isa cnnc__sgemm_isa_selected(void)
     return (cnnc__sgemm_isa)isa;
 }
 
-const char *cnnc__sgemm_isa_kernel_name(cnnc__sgemm_isa isa)
-{
+const char *cnnc__sgemm_isa_kernel_name(cnnc__sgemm_isa isa) {
     return (int)isa >= 0 && isa < CNNC__SGEMM_ISA_COUNT ? configs[isa].name : "unknown";
 }
 
-const char *cnnc__sgemm_kernel_name(void)
-{
+const char *cnnc__sgemm_kernel_name(void) {
     return configs[cnnc__sgemm_isa_selected()].name;
 }
 
-void cnnc__sgemm_tile(int64_t *mr, int64_t *nr)
-{
+void cnnc__sgemm_tile(int64_t *mr, int64_t *nr) {
     const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
     *mr = cfg->mr;
     *nr = cfg->nr;
@@ -228,14 +226,12 @@ static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 /* Packed A block first, then the packed B block (64-byte aligned offset). */
 static size_t pa_floats(const sgemm_config *cfg) { return round16((size_t)(cfg->mc * cfg->kc)); }
 
-size_t cnnc__sgemm_isa_workspace_floats(cnnc__sgemm_isa isa)
-{
+size_t cnnc__sgemm_isa_workspace_floats(cnnc__sgemm_isa isa) {
     const sgemm_config *cfg = &configs[isa];
     return pa_floats(cfg) + round16((size_t)(cfg->kc * cfg->nc));
 }
 
-size_t cnnc__sgemm_workspace_floats(void)
-{
+size_t cnnc__sgemm_workspace_floats(void) {
     return cnnc__sgemm_isa_workspace_floats(cnnc__sgemm_isa_selected());
 }
 
@@ -243,15 +239,13 @@ size_t cnnc__sgemm_workspace_floats(void)
 
 /* Block length for `total` split into equal blocks of at most `max` (a multiple of
  * `unit`), rounded up to `unit`: 300 with max 256 gives 152 + 148, not 256 + 44. */
-static int64_t even_block(int64_t total, int64_t max, int64_t unit)
-{
+static int64_t even_block(int64_t total, int64_t max, int64_t unit) {
     const int64_t nblocks = (total + max - 1) / max;
     const int64_t blk = (total + nblocks - 1) / nblocks;
     return (blk + unit - 1) / unit * unit;
 }
 
-static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
-{
+static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
     for (int64_t i = 0; i < m; i++) {
         float *ci = c + i * ldc;
         if (beta == 0.0f) {
@@ -267,8 +261,7 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
 static void sgemm_blocked(const sgemm_config *cfg, bool trans_a, bool trans_b,
                           int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                           const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
-                          float *ws)
-{
+                          float *ws) {
     if (m <= 0 || n <= 0)
         return;
     if (k <= 0) {
@@ -310,15 +303,13 @@ static void sgemm_blocked(const sgemm_config *cfg, bool trans_a, bool trans_b,
 void cnnc__sgemm_st_isa(cnnc__sgemm_isa isa, bool trans_a, bool trans_b,
                         int64_t m, int64_t n, int64_t k,
                         const float *a, int64_t lda, const float *b, int64_t ldb,
-                        float beta, float *c, int64_t ldc, float *ws)
-{
+                        float beta, float *c, int64_t ldc, float *ws) {
     sgemm_blocked(&configs[isa], trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, ws);
 }
 
 void cnnc__sgemm_st(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb,
-                    float beta, float *c, int64_t ldc, float *ws)
-{
+                    float beta, float *c, int64_t ldc, float *ws) {
     sgemm_blocked(&configs[cnnc__sgemm_isa_selected()], trans_a, trans_b, m, n, k,
                   a, lda, b, ldb, beta, c, ldc, ws);
 }

@@ -2,8 +2,11 @@
  *
  * Per k step: two 8-float loads of the packed B row, then for each of the 6 rows a
  * broadcast of A(i,p) and two FMAs: 12 accumulators + 2 B vectors + 1 broadcast use
- * 15 of the 16 ymm registers. Only this file's functions use AVX2/FMA (function
- * target attributes), so the library still runs on any x86-64. */
+ * 15 of the 16 ymm registers. Edge tiles use the same arithmetic (fewer rows,
+ * masked columns), so a C element's bits never depend on where its tile falls.
+ * Also the packing routines for this tile (8 x 8 register transposes).
+ * Only this file's functions use AVX2/FMA (function target attributes), so the
+ * library still builds and runs on any x86-64. */
 #include "kernels/gemm.h"
 
 #if CNNC__SGEMM_X86
@@ -13,16 +16,20 @@
 #define NR 16
 #define TARGET __attribute__((target("avx2,fma")))
 
+/* Lanes [0, n) set, for maskload/maskstore. */
+static inline __attribute__((always_inline)) TARGET __m256i lanes(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 /* Loads/stores of the last vector of a row, restricted to the columns inside C. */
 static inline __attribute__((always_inline)) TARGET __m256
-load_last(const float *p, __m256i mask, bool full)
-{
+load_last(const float *p, __m256i mask, bool full) {
     return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
 }
 
 static inline __attribute__((always_inline)) TARGET void
-store_last(float *p, __m256i mask, bool full, __m256 v)
-{
+store_last(float *p, __m256i mask, bool full, __m256 v) {
     if (full)
         _mm256_storeu_ps(p, v);
     else
@@ -31,17 +38,20 @@ store_last(float *p, __m256i mask, bool full, __m256 v)
 
 /* The tile with `rows` rows and `nv` 8-float vectors per row (compile-time constants
  * at each call site, so acc[][] lives in registers). The arithmetic for one C
- * element does not depend on rows, nv or full. */
+ * element does not depend on rows, nv or full. The last vector of each row has
+ * `rem` columns inside C (all 8 when `full`); its mask is made after the k loop,
+ * where it does not take a register from the accumulators. */
 static inline __attribute__((always_inline)) TARGET void
 tile(const int rows, const int nv, int64_t kc, const float *restrict a,
-     const float *restrict b, float *restrict c, int64_t ldc, float beta,
-     __m256i mask, bool full)
-{
+     const float *restrict b, float *restrict c, int64_t ldc, float beta, int rem,
+     bool full) {
     __m256 acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < rows; i++) {
+        /* The C rows are stored after the k loop: start bringing them in now
+         * (their first and last columns). */
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 8 * nv - 1), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 8 * (nv - 1) + rem - 1), _MM_HINT_T0);
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
             acc[i][v] = _mm256_setzero_ps();
@@ -61,6 +71,7 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
         b += NR;
     }
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256i mask = lanes(rem);
 #pragma GCC unroll 6
     for (int i = 0; i < rows; i++) {
         float *ci = c + i * ldc;
@@ -85,22 +96,19 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
 
 #define ROWS_CASES(nv, full)                                                   \
     switch (mr) {                                                              \
-    case 1: tile(1, nv, kc, a, b, c, ldc, beta, mask, full); break;            \
-    case 2: tile(2, nv, kc, a, b, c, ldc, beta, mask, full); break;            \
-    case 3: tile(3, nv, kc, a, b, c, ldc, beta, mask, full); break;            \
-    case 4: tile(4, nv, kc, a, b, c, ldc, beta, mask, full); break;            \
-    case 5: tile(5, nv, kc, a, b, c, ldc, beta, mask, full); break;            \
-    default: tile(6, nv, kc, a, b, c, ldc, beta, mask, full); break;           \
+    case 1: tile(1, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
+    case 2: tile(2, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
+    case 3: tile(3, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
+    case 4: tile(4, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
+    case 5: tile(5, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
+    default: tile(6, nv, kc, a, b, c, ldc, beta, rem, full); break;           \
     }
 
 TARGET void cnnc__f32_gemm_6x16__avx2(int64_t mr, int64_t nr, int64_t kc,
                                        const float *a, const float *b,
-                                       float *c, int64_t ldc, float beta)
-{
+                                       float *c, int64_t ldc, float beta) {
     /* Columns of the last vector inside C: nr in 1..8 -> one vector, 9..16 -> two. */
     const int rem = (int)(nr - (nr > 8 ? 8 : 0));
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     if (nr == 16) {
         ROWS_CASES(2, true)
     } else if (nr > 8) {
@@ -112,18 +120,10 @@ TARGET void cnnc__f32_gemm_6x16__avx2(int64_t mr, int64_t nr, int64_t kc,
     }
 }
 
-
 /* ---- Packing ------------------------------------------------------------- */
 
-/* Lanes [0, n) set, for maskload/maskstore. */
-static inline __attribute__((always_inline)) TARGET __m256i lanes(int64_t n)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* r[0..7] (8 rows of 8 floats) becomes its transpose: r[c][i] = old r[i][c]. */
-static inline __attribute__((always_inline)) TARGET void transpose8(__m256 r[8])
-{
+static inline __attribute__((always_inline)) TARGET void transpose8(__m256 r[8]) {
     __m256 t[8];
     /* t[2i], t[2i+1]: rows 2i and 2i+1 interleaved within each 128-bit lane. */
 #pragma GCC unroll 4
@@ -153,8 +153,7 @@ static inline __attribute__((always_inline)) TARGET void transpose8(__m256 r[8])
  * transposes them and stores column q (q < cnt) to dst + q*dst_ld under `store`. */
 static inline __attribute__((always_inline)) TARGET void
 transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *dst,
-                int64_t dst_ld, __m256i store)
-{
+                int64_t dst_ld, __m256i store) {
     __m256 r[8];
     if (cnt == 8) {
 #pragma GCC unroll 8
@@ -174,59 +173,67 @@ transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *
 /* Packs like pack_a in gemm.c for MR = 6: panel r holds, for each p, the 6 floats
  * A(r*6 + i, p), rows past mc zero. a points at A(ic, pc). */
 TARGET void cnnc__f32_gemm_pack_a6__avx2(bool trans, int64_t mc, int64_t kc,
-                                          const float *a, int64_t lda, float *dst)
-{
+                                          const float *a, int64_t lda, float *dst) {
     const __m256i panel = lanes(MR);
+    if (trans) {
+        /* A is stored k x m: go along each storage row across all the panels. */
+        const int64_t full = mc / MR * MR;
+        const __m256i last = lanes(mc - full);
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = a + p * lda;
+            float *d = dst + p * MR;
+            for (int64_t ir = 0; ir < full; ir += MR, d += MR * kc)
+                _mm256_maskstore_ps(d, panel, _mm256_maskload_ps(src + ir, panel));
+            if (full < mc)
+                _mm256_maskstore_ps(d, panel, _mm256_maskload_ps(src + full, last));
+        }
+        return;
+    }
+    /* Rows of A are contiguous: transpose 6 x 8 blocks. */
     for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
         const int64_t rows = mc - ir < MR ? mc - ir : MR;
-        if (!trans) {
-            for (int64_t p = 0; p < kc; p += 8)
-                transpose_block(rows, kc - p < 8 ? kc - p : 8, a + ir * lda + p, lda,
-                                dst + p * MR, MR, panel);
-        } else {
-            const __m256i load = lanes(rows);
-            for (int64_t p = 0; p < kc; p++)
-                _mm256_maskstore_ps(dst + p * MR, panel, _mm256_maskload_ps(a + p * lda + ir, load));
-        }
+        for (int64_t p = 0; p < kc; p += 8)
+            transpose_block(rows, kc - p < 8 ? kc - p : 8, a + ir * lda + p, lda,
+                            dst + p * MR, MR, panel);
     }
 }
 
 /* Packs like pack_b in gemm.c for NR = 16: panel s holds, for each p, the 16 floats
  * B(p, s*16 + j), columns past nc zero. b points at B(pc, jc); dst is 32-byte aligned. */
 TARGET void cnnc__f32_gemm_pack_b16__avx2(bool trans, int64_t kc, int64_t nc,
-                                           const float *b, int64_t ldb, float *dst)
-{
+                                           const float *b, int64_t ldb, float *dst) {
+    if (!trans) {
+        /* Row by row across all the panels (each row of B read once, in order). */
+        const int64_t full = nc / NR * NR, cols = nc - full;
+        const __m256i m0 = lanes(cols), m1 = lanes(cols - 8);
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = b + p * ldb;
+            float *d = dst + p * NR;
+            for (int64_t jr = 0; jr < full; jr += NR, d += NR * kc) {
+                _mm256_store_ps(d, _mm256_loadu_ps(src + jr));
+                _mm256_store_ps(d + 8, _mm256_loadu_ps(src + jr + 8));
+            }
+            if (cols) {
+                _mm256_store_ps(d, _mm256_maskload_ps(src + full, m0));
+                _mm256_store_ps(d + 8, _mm256_maskload_ps(src + full + 8, m1));
+            }
+        }
+        return;
+    }
+    /* B is stored n x k: transpose 8 x 8 blocks into each half of each panel. */
     const __m256i all = lanes(8);
     for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
         const int64_t cols = nc - jr < NR ? nc - jr : NR;
-        if (!trans) {
-            if (cols == NR) {
-                for (int64_t p = 0; p < kc; p++) {
-                    const float *src = b + p * ldb + jr;
-                    _mm256_store_ps(dst + p * NR, _mm256_loadu_ps(src));
-                    _mm256_store_ps(dst + p * NR + 8, _mm256_loadu_ps(src + 8));
+        for (int64_t h = 0; h < NR; h += 8) {
+            const int64_t hc = cols - h;
+            for (int64_t p = 0; p < kc; p += 8) {
+                if (hc <= 0) {
+                    for (int64_t q = p; q < kc && q < p + 8; q++)
+                        _mm256_store_ps(dst + q * NR + h, _mm256_setzero_ps());
+                    continue;
                 }
-            } else {
-                const __m256i m0 = lanes(cols), m1 = lanes(cols - 8);
-                for (int64_t p = 0; p < kc; p++) {
-                    const float *src = b + p * ldb + jr;
-                    _mm256_store_ps(dst + p * NR, _mm256_maskload_ps(src, m0));
-                    _mm256_store_ps(dst + p * NR + 8, _mm256_maskload_ps(src + 8, m1));
-                }
-            }
-        } else {
-            /* B is stored n x k: transpose 8 x 8 blocks into each half of the panel. */
-            for (int64_t h = 0; h < NR; h += 8) {
-                const int64_t hc = cols - h;
-                for (int64_t p = 0; p < kc; p += 8) {
-                    if (hc <= 0) {
-                        for (int64_t q = p; q < kc && q < p + 8; q++)
-                            _mm256_store_ps(dst + q * NR + h, _mm256_setzero_ps());
-                        continue;
-                    }
-                    transpose_block(hc < 8 ? hc : 8, kc - p < 8 ? kc - p : 8,
-                                    b + (jr + h) * ldb + p, ldb, dst + p * NR + h, NR, all);
-                }
+                transpose_block(hc < 8 ? hc : 8, kc - p < 8 ? kc - p : 8,
+                                b + (jr + h) * ldb + p, ldb, dst + p * NR + h, NR, all);
             }
         }
     }

@@ -3,8 +3,11 @@
  * Per k step: two 16-float loads of the packed B row, then for each of the 14 rows a
  * broadcast of A(i,p) and two FMAs. 28 independent FMA chains cover the FMA latency
  * (4 cycles) times two FMA ports with room to spare; 30 of the 32 zmm registers hold
- * accumulators and the B row. Only this file's functions use AVX-512 (function
- * target attributes), so the library still runs on any x86-64. */
+ * accumulators and the B row. Edge tiles use the same arithmetic (fewer rows,
+ * masked columns), so a C element's bits never depend on where its tile falls.
+ * Also the packing routines for this tile (16 x 16 register transposes).
+ * Only this file's functions use AVX-512 (function target attributes), so the
+ * library still builds and runs on any x86-64. */
 #include "kernels/gemm.h"
 
 #if CNNC__SGEMM_X86
@@ -16,18 +19,18 @@
 
 /* The tile with `rows` rows and `nv` 16-float vectors per row (both compile-time
  * constants at each call site, so the loops unroll and acc[][] lives in registers).
- * The arithmetic for one C element does not depend on rows or nv. `last` masks the
- * columns of the last vector that are inside C. */
+ * The arithmetic for one C element does not depend on rows or nv. The last vector
+ * of each row has `rem` (1..16) columns inside C. */
 static inline __attribute__((always_inline)) TARGET void
 tile(const int rows, const int nv, int64_t kc, const float *restrict a,
-     const float *restrict b, float *restrict c, int64_t ldc, float beta, __mmask16 last)
-{
+     const float *restrict b, float *restrict c, int64_t ldc, float beta, int rem) {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
     for (int i = 0; i < rows; i++) {
-        /* The C rows are stored after the k loop: start bringing them in now. */
+        /* The C rows are stored after the k loop: start bringing them in now
+         * (their first and last columns). */
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 16 * nv - 1), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16 * (nv - 1) + rem - 1), _MM_HINT_T0);
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
             acc[i][v] = _mm512_setzero_ps();
@@ -46,6 +49,7 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
         a += MR;
         b += NR;
     }
+    const __mmask16 last = (__mmask16)(0xFFFFu >> (16 - rem));
     if (beta == 0.0f) {
 #pragma GCC unroll 14
         for (int i = 0; i < rows; i++) {
@@ -81,29 +85,27 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
 
 #define ROWS_CASES(nv)                                                         \
     switch (mr) {                                                              \
-    case 1: tile(1, nv, kc, a, b, c, ldc, beta, last); break;                  \
-    case 2: tile(2, nv, kc, a, b, c, ldc, beta, last); break;                  \
-    case 3: tile(3, nv, kc, a, b, c, ldc, beta, last); break;                  \
-    case 4: tile(4, nv, kc, a, b, c, ldc, beta, last); break;                  \
-    case 5: tile(5, nv, kc, a, b, c, ldc, beta, last); break;                  \
-    case 6: tile(6, nv, kc, a, b, c, ldc, beta, last); break;                  \
-    case 7: tile(7, nv, kc, a, b, c, ldc, beta, last); break;                  \
-    case 8: tile(8, nv, kc, a, b, c, ldc, beta, last); break;                  \
-    case 9: tile(9, nv, kc, a, b, c, ldc, beta, last); break;                  \
-    case 10: tile(10, nv, kc, a, b, c, ldc, beta, last); break;                \
-    case 11: tile(11, nv, kc, a, b, c, ldc, beta, last); break;                \
-    case 12: tile(12, nv, kc, a, b, c, ldc, beta, last); break;                \
-    case 13: tile(13, nv, kc, a, b, c, ldc, beta, last); break;                \
-    default: tile(14, nv, kc, a, b, c, ldc, beta, last); break;                \
+    case 1: tile(1, nv, kc, a, b, c, ldc, beta, rem); break;                   \
+    case 2: tile(2, nv, kc, a, b, c, ldc, beta, rem); break;                   \
+    case 3: tile(3, nv, kc, a, b, c, ldc, beta, rem); break;                   \
+    case 4: tile(4, nv, kc, a, b, c, ldc, beta, rem); break;                   \
+    case 5: tile(5, nv, kc, a, b, c, ldc, beta, rem); break;                   \
+    case 6: tile(6, nv, kc, a, b, c, ldc, beta, rem); break;                   \
+    case 7: tile(7, nv, kc, a, b, c, ldc, beta, rem); break;                   \
+    case 8: tile(8, nv, kc, a, b, c, ldc, beta, rem); break;                   \
+    case 9: tile(9, nv, kc, a, b, c, ldc, beta, rem); break;                   \
+    case 10: tile(10, nv, kc, a, b, c, ldc, beta, rem); break;                 \
+    case 11: tile(11, nv, kc, a, b, c, ldc, beta, rem); break;                 \
+    case 12: tile(12, nv, kc, a, b, c, ldc, beta, rem); break;                 \
+    case 13: tile(13, nv, kc, a, b, c, ldc, beta, rem); break;                 \
+    default: tile(14, nv, kc, a, b, c, ldc, beta, rem); break;                 \
     }
 
 TARGET void cnnc__f32_gemm_14x32__avx512(int64_t mr, int64_t nr, int64_t kc,
                                           const float *a, const float *b,
-                                          float *c, int64_t ldc, float beta)
-{
+                                          float *c, int64_t ldc, float beta) {
     /* Columns of the last vector inside C: nr in 1..16 -> one vector, 17..32 -> two. */
     const int rem = (int)(nr - (nr > 16 ? 16 : 0));
-    const __mmask16 last = (__mmask16)(0xFFFFu >> (16 - rem));
     if (nr > 16) {
         ROWS_CASES(2)
     } else {
@@ -111,12 +113,10 @@ TARGET void cnnc__f32_gemm_14x32__avx512(int64_t mr, int64_t nr, int64_t kc,
     }
 }
 
-
 /* ---- Packing ------------------------------------------------------------- */
 
 /* r[0..15] (16 rows of 16 floats) becomes its transpose: r[c][i] = old r[i][c]. */
-static inline __attribute__((always_inline)) TARGET void transpose16(__m512 r[16])
-{
+static inline __attribute__((always_inline)) TARGET void transpose16(__m512 r[16]) {
     __m512 t[16];
     /* t[2i], t[2i+1]: rows 2i and 2i+1 interleaved (columns 4L..4L+1 and 4L+2..4L+3
      * of each 128-bit lane L). */
@@ -154,8 +154,7 @@ static inline __attribute__((always_inline)) TARGET void transpose16(__m512 r[16
  * transposes them and stores column q (q < cnt) to dst + q*dst_ld under `store`. */
 static inline __attribute__((always_inline)) TARGET void
 transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *dst,
-                int64_t dst_ld, __mmask16 store)
-{
+                int64_t dst_ld, __mmask16 store) {
     const __mmask16 load = (__mmask16)(0xFFFFu >> (16 - cnt));
     __m512 r[16];
 #pragma GCC unroll 16
@@ -175,8 +174,7 @@ transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *
 /* Packs like pack_a in gemm.c for MR = 14: panel r holds, for each p, the 14 floats
  * A(r*14 + i, p), rows past mc zero. a points at A(ic, pc). */
 TARGET void cnnc__f32_gemm_pack_a14__avx512(bool trans, int64_t mc, int64_t kc,
-                                             const float *a, int64_t lda, float *dst)
-{
+                                             const float *a, int64_t lda, float *dst) {
     const __mmask16 panel = (__mmask16)((1u << MR) - 1);
     if (trans) {
         /* A is stored k x m: row p of the storage holds A(., p). Go along it across
@@ -205,8 +203,7 @@ TARGET void cnnc__f32_gemm_pack_a14__avx512(bool trans, int64_t mc, int64_t kc,
 /* Packs like pack_b in gemm.c for NR = 32: panel s holds, for each p, the 32 floats
  * B(p, s*32 + j), columns past nc zero. b points at B(pc, jc); dst is 64-byte aligned. */
 TARGET void cnnc__f32_gemm_pack_b32__avx512(bool trans, int64_t kc, int64_t nc,
-                                             const float *b, int64_t ldb, float *dst)
-{
+                                             const float *b, int64_t ldb, float *dst) {
     if (!trans) {
         /* Row by row across all the panels: each row of B is read once, in order,
          * which the TLB and the hardware prefetchers like far better than going down

@@ -4,8 +4,7 @@
 
 void cnnc__sgemm_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                      const float *a, int64_t lda, const float *b, int64_t ldb,
-                     float beta, float *c, int64_t ldc)
-{
+                     float beta, float *c, int64_t ldc) {
     /* Strides of op(A) (m x k) and op(B) (k x n) along their two dimensions. */
     const int64_t a_si = trans_a ? 1 : lda, a_sp = trans_a ? lda : 1;
     const int64_t b_sp = trans_b ? 1 : ldb, b_sj = trans_b ? ldb : 1;

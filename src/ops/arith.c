@@ -8,7 +8,7 @@
 cnnc_status cnnc__broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb,
                                   int *nout, int64_t *out) {
     int n = na > nb ? na : nb;
-    for (int i = 0; i < n; i++) {
+    for (int i = n - 1; i >= 0; i--) { /* from the right, so the error names PyTorch's dim */
         int ia = na - n + i, ib = nb - n + i;
         int64_t x = ia >= 0 ? sa[ia] : 1, y = ib >= 0 ? sb[ib] : 1;
         if (x != y && x != 1 && y != 1)

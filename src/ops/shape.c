@@ -77,8 +77,21 @@ static cnnc_tensor *view_of(cnnc_tensor *a, int ndim, const int64_t *shape, cons
         c->ndim = a->ndim;
         memcpy(c->shape, a->shape, sizeof a->shape);
         out->is_view = true;
+        out->view_base = cnnc_tensor_retain(a->is_view ? a->view_base : a);
     }
     return out;
+}
+
+cnnc_status cnnc__rebase_view(cnnc_tensor *t) {
+    cnnc_tensor *base = t->view_base;
+    shape_ctx *c;
+    cnnc_status st = cnnc__record(t, "ViewBackward0", view_backward, 1, &base, 0, NULL, sizeof *c,
+                                  (void **)&c);
+    if (st == CNNC_OK && c) {
+        c->ndim = base->ndim;
+        memcpy(c->shape, base->shape, sizeof base->shape);
+    }
+    return st;
 }
 
 cnnc_tensor *cnnc__op_reshape(cnnc_tensor *a, int ndim, const int64_t *shape) {
@@ -218,7 +231,12 @@ static cnnc_status cat_backward(cnnc__node *node, cnnc_tensor *g, cnnc_tensor **
     for (int d = c->dim + 1; d < g->ndim; d++) inner *= g->shape[d];
     int64_t row = g->shape[c->dim] * inner, off = 0;
     for (int i = 0; i < c->n; i++) {
-        if (sizes[i] < 0) continue; /* a skipped legacy empty input */
+        if (sizes[i] < 0) { /* a skipped legacy empty input gets an empty gradient */
+            if (cnnc__node_needs_grad(node, i) &&
+                !(gi[i] = cnnc__tensor_new(CNNC_FLOAT32, 1, (const int64_t[]){0})))
+                return cnnc_last_status();
+            continue;
+        }
         if (cnnc__node_needs_grad(node, i)) {
             int64_t shape[CNNC_MAX_DIMS];
             memcpy(shape, g->shape, sizeof shape);

@@ -14,12 +14,12 @@
 #include <string.h>
 
 #include "core/gemm_mt.h"
+#include "core/parallel.h"
 #include "kernels/gemm.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
-static uint64_t rng_next(void)
-{
+static uint64_t rng_next(void) {
     /* splitmix64 */
     uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
@@ -28,13 +28,14 @@ static uint64_t rng_next(void)
 }
 
 /* Uniform in [lo, hi]. */
-static int64_t rng_int(int64_t lo, int64_t hi)
-{
+static int64_t rng_int(int64_t lo, int64_t hi) {
     return lo + (int64_t)(rng_next() % (uint64_t)(hi - lo + 1));
 }
 
-/* Uniform in [-1, 1). */
-static float rng_float(void) { return (float)((double)(rng_next() >> 40) / (double)(1 << 23) - 1.0); }
+/* Uniform in [-1, 1), on a grid of 2^-23. */
+static float rng_float(void) {
+    return (float)((double)(rng_next() >> 40) / (double)(1 << 23) - 1.0);
+}
 
 /* Marks the C entries outside the m x n matrix (the ldc padding): must stay intact. */
 static const float SENTINEL = 12345.0f;
@@ -54,8 +55,7 @@ static int failures = 0;
 static int checks = 0;
 static double worst_ratio = 0.0; /* max |c - ref| / bound seen */
 
-static void describe(const gemm_case *g, char *out, size_t size)
-{
+static void describe(const gemm_case *g, char *out, size_t size) {
     snprintf(out, size, "ta=%d tb=%d m=%lld n=%lld k=%lld lda=%lld ldb=%lld ldc=%lld beta=%g",
              g->trans_a, g->trans_b, (long long)g->m, (long long)g->n, (long long)g->k,
              (long long)g->lda, (long long)g->ldb, (long long)g->ldc, (double)g->beta);
@@ -63,19 +63,16 @@ static void describe(const gemm_case *g, char *out, size_t size)
 
 /* Elements a matrix stored rows x cols with leading dim ld needs: the last row only
  * needs cols, so reading past the matrix shows up under AddressSanitizer. */
-static size_t stored(int64_t rows, int64_t cols, int64_t ld)
-{
+static size_t stored(int64_t rows, int64_t cols, int64_t ld) {
     return rows > 0 && cols > 0 ? (size_t)((rows - 1) * ld + cols) : 1;
 }
 
-static void reset_c(const gemm_case *g, const buffers *bf)
-{
+static void reset_c(const gemm_case *g, const buffers *bf) {
     memcpy(bf->c, bf->c0, (size_t)(g->m * g->ldc) * sizeof(float));
 }
 
 /* Compares bf->c with the reference; `what` names the path under test. */
-static void check_result(const gemm_case *g, const buffers *bf, const char *what)
-{
+static void check_result(const gemm_case *g, const buffers *bf, const char *what) {
     checks++;
     for (int64_t i = 0; i < g->m; i++) {
         for (int64_t j = 0; j < g->ldc; j++) {
@@ -107,8 +104,7 @@ static void check_result(const gemm_case *g, const buffers *bf, const char *what
 }
 
 /* Bit-for-bit equality of bf->c with bf->c_st (the single-threaded result). */
-static void check_same_bits(const gemm_case *g, const buffers *bf, const char *what)
-{
+static void check_same_bits(const gemm_case *g, const buffers *bf, const char *what) {
     checks++;
     if (memcmp(bf->c, bf->c_st, (size_t)(g->m * g->ldc) * sizeof(float)) != 0) {
         char desc[256];
@@ -118,8 +114,7 @@ static void check_same_bits(const gemm_case *g, const buffers *bf, const char *w
     }
 }
 
-static void *xmalloc(size_t bytes)
-{
+static void *xmalloc(size_t bytes) {
     void *p = malloc(bytes ? bytes : 1);
     if (!p) {
         fprintf(stderr, "test_gemm: out of memory\n");
@@ -128,8 +123,7 @@ static void *xmalloc(size_t bytes)
     return p;
 }
 
-static void run_case(const gemm_case *g, const buffers *shared, bool check_mt)
-{
+static void run_case(const gemm_case *g, const buffers *shared, bool check_mt) {
     const int64_t a_rows = g->trans_a ? g->k : g->m, a_cols = g->trans_a ? g->m : g->k;
     const int64_t b_rows = g->trans_b ? g->n : g->k, b_cols = g->trans_b ? g->k : g->n;
     const size_t na = stored(a_rows, a_cols, g->lda), nb = stored(b_rows, b_cols, g->ldb);
@@ -206,7 +200,7 @@ static void run_case(const gemm_case *g, const buffers *shared, bool check_mt)
             snprintf(what, sizeof what, "cnnc__sgemm with %d threads", thread_counts[t]);
             check_result(g, &bf, what);
             check_same_bits(g, &bf, what);
-            /* Caller-owned workspace: one slice (runs on one thread) and all slices. */
+            /* A caller-owned workspace (room for 3 threads' slices). */
             reset_c(g, &bf);
             cnnc__sgemm_ws(g->trans_a, g->trans_b, g->m, g->n, g->k, bf.a, g->lda, bf.b,
                            g->ldb, g->beta, bf.c, g->ldc, bf.ws, bf.ws_floats);
@@ -224,9 +218,67 @@ static void run_case(const gemm_case *g, const buffers *shared, bool check_mt)
     free(bf.bound);
 }
 
+/* cnnc__sgemm called from inside a parallel_for (it then runs inline on each
+ * worker, with that worker's workspace): same bits as the single-threaded call. */
+typedef struct nested_job {
+    int64_t m, n, k;
+    const float *a, *b;
+    float *c;
+    int status;
+} nested_job;
+
+static void nested_fn(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    nested_job *jobs = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        nested_job *j = &jobs[i];
+        j->status = cnnc__sgemm(false, true, j->m, j->n, j->k, j->a, j->k, j->b, j->k, 0.0f,
+                                j->c, j->n);
+    }
+}
+
+static void check_nested(float *ws) {
+    enum { JOBS = 4 };
+    nested_job jobs[JOBS];
+    float *want[JOBS];
+    for (int i = 0; i < JOBS; i++) {
+        nested_job *j = &jobs[i];
+        j->m = 150 + 31 * i;
+        j->n = 170 - 13 * i;
+        j->k = 200 + 7 * i;
+        float *a = xmalloc((size_t)(j->m * j->k) * sizeof(float));
+        float *b = xmalloc((size_t)(j->n * j->k) * sizeof(float));
+        for (int64_t q = 0; q < j->m * j->k; q++)
+            a[q] = rng_float();
+        for (int64_t q = 0; q < j->n * j->k; q++)
+            b[q] = rng_float();
+        j->a = a;
+        j->b = b;
+        j->c = xmalloc((size_t)(j->m * j->n) * sizeof(float));
+        want[i] = xmalloc((size_t)(j->m * j->n) * sizeof(float));
+        cnnc__sgemm_st(false, true, j->m, j->n, j->k, a, j->k, b, j->k, 0.0f, want[i], j->n, ws);
+    }
+    cnnc_set_num_threads(2);
+    cnnc__parallel_for(JOBS, 1, nested_fn, jobs);
+    for (int i = 0; i < JOBS; i++) {
+        nested_job *j = &jobs[i];
+        checks++;
+        if (j->status != 0 ||
+            memcmp(j->c, want[i], (size_t)(j->m * j->n) * sizeof(float)) != 0) {
+            fprintf(stderr, "FAIL cnnc__sgemm inside parallel_for: job %d (%lldx%lldx%lld) %s\n",
+                    i, (long long)j->m, (long long)j->n, (long long)j->k,
+                    j->status ? "returned an error" : "differs from the single-threaded result");
+            failures++;
+        }
+        free((void *)j->a);
+        free((void *)j->b);
+        free(j->c);
+        free(want[i]);
+    }
+}
+
 /* A random size: mostly small, sometimes up to max. */
-static int64_t rand_size(int64_t max)
-{
+static int64_t rand_size(int64_t max) {
     const uint64_t r = rng_next() % 8;
     if (r < 3)
         return rng_int(1, 20);
@@ -235,8 +287,7 @@ static int64_t rand_size(int64_t max)
     return rng_int(1, max);
 }
 
-static gemm_case random_case(int64_t m, int64_t n, int64_t k)
-{
+static gemm_case random_case(int64_t m, int64_t n, int64_t k) {
     static const float betas[] = {0.0f, 1.0f, 0.0f, 1.0f, 0.5f, -2.0f};
     gemm_case g = {.trans_a = rng_next() & 1, .trans_b = rng_next() & 1, .m = m, .n = n, .k = k};
     const int64_t a_cols = g.trans_a ? m : k, b_cols = g.trans_b ? k : n;
@@ -248,8 +299,7 @@ static gemm_case random_case(int64_t m, int64_t n, int64_t k)
     return g;
 }
 
-int main(void)
-{
+int main(void) {
     buffers shared = {0};
     /* One workspace big enough for any ISA's blocking and for 3 threads. */
     size_t per = 0;
@@ -301,6 +351,15 @@ int main(void)
             run_case(&g, &shared, true);
             cases++;
         }
+    }
+    check_nested(shared.ws);
+    /* m or n == 0: nothing happens (and nothing is touched). */
+    checks++;
+    cnnc__sgemm_st(false, false, 0, 5, 3, NULL, 3, NULL, 5, 0.0f, NULL, 5, shared.ws);
+    cnnc__sgemm_st(true, true, 4, 0, 3, NULL, 4, NULL, 3, 1.0f, NULL, 1, shared.ws);
+    if (cnnc__sgemm(false, false, 0, 0, 0, NULL, 1, NULL, 1, 0.0f, NULL, 1) != 0) {
+        fprintf(stderr, "FAIL cnnc__sgemm with m = n = 0 returned an error\n");
+        failures++;
     }
     free(shared.ws);
 

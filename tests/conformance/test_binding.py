@@ -391,3 +391,34 @@ def test_version_string():
         header = f.read()
     want = header.split('#define CNNC_VERSION_STRING "')[1].split('"')[0]
     assert cnnc.__version__ == want
+
+
+# --- the helpers themselves can fail -----------------------------------------------------------
+
+def test_helpers_detect_mismatches():
+    from helpers import check_error, check_module, check_op
+    x = randn(rng(0), 3)
+    y = randn(rng(1), 3)
+    with pytest.raises(AssertionError):  # forward values
+        check_op(lambda a, b: a + b, lambda a, b: a - b, [x, y])
+    with pytest.raises(AssertionError):  # gradients only
+        check_op(lambda a: a * a, lambda a: a * a.detach(), [x])
+    with pytest.raises(AssertionError):  # shapes
+        check_op(lambda a: a.reshape(3, 1), lambda a: a.reshape(1, 3), [x])
+    with pytest.raises(AssertionError):  # dtype
+        check_op(lambda a: a, lambda a: a.double(), [x], requires_grad=False)
+    with pytest.raises(AssertionError):  # requires_grad of the output
+        check_op(lambda a: a.detach(), lambda a: a * 1, [x])
+    with pytest.raises(BaseException):  # cnnc does not raise
+        check_error(lambda: cnnc.zeros(2), lambda: torch.zeros(2) @ torch.zeros(3))
+    with pytest.raises(BaseException):  # torch does not raise
+        check_error(lambda: cnnc.zeros(2) @ cnnc.zeros(3), lambda: torch.zeros(2))
+    with pytest.raises(AssertionError):  # fragment missing
+        check_error(lambda: cnnc.zeros(2) @ cnnc.zeros(3), lambda: torch.zeros(2) @ torch.zeros(3),
+                    "no such words")
+    with pytest.raises(AssertionError):  # different weights (state not copied)
+        check_module(cnnc.nn.Linear(3, 2), torch.nn.Linear(3, 2), randn(rng(2), 4, 3),
+                     load_state=False)
+    with pytest.raises(AssertionError):  # different state_dict keys
+        check_module(cnnc.nn.Sequential(cnnc.nn.Linear(3, 2)), torch.nn.Linear(3, 2),
+                     randn(rng(2), 4, 3), load_state=False)

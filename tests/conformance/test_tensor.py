@@ -55,6 +55,7 @@ def test_item():
     assert cnnc.tensor(2.5).item() == torch.tensor(2.5).item()
     assert cnnc.tensor([[3.25]]).item() == 3.25
     assert cnnc.tensor(7).item() == 7 and isinstance(cnnc.tensor(7).item(), int)
+    assert cnnc.tensor([[2**62 + 1]]).item() == torch.tensor([[2**62 + 1]]).item() == 2**62 + 1
     check_error(lambda: cnnc.tensor([1.0, 2.0]).item(), lambda: torch.tensor([1.0, 2.0]).item())
     check_error(lambda: cnnc.tensor(np.zeros((0,), np.float32)).item(),
                 lambda: torch.zeros(0).item())
