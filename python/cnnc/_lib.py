@@ -240,7 +240,7 @@ def take_string(ptr):
     try:
         return ctypes.string_at(ptr).decode("utf-8", "replace")
     finally:
-        cnnc_free(ptr)
+        lib.cnnc_free(ptr)
 
 
 def shape_array(shape):

@@ -62,6 +62,9 @@ static struct {
     int64_t n;
     int nchunks;
     int pending; /* workers still running chunks of this generation */
+    /* the generation when the current workers were started: a new worker must not
+     * mistake the last job before it for a new one */
+    uint64_t spawn_generation;
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
           .done = PTHREAD_COND_INITIALIZER};
 
@@ -72,8 +75,8 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void *worker_main(void *arg) {
     int index = (int)(intptr_t)arg;
     in_parallel = true;
-    uint64_t seen = 0;
     pthread_mutex_lock(&pool.mu);
+    uint64_t seen = pool.spawn_generation;
     for (;;) {
         while (!pool.stop && pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.mu);
         if (pool.stop) break;
@@ -106,6 +109,9 @@ static void stop_workers(void) {
 
 /* Starts nworkers threads; on failure keeps however many started. */
 static void start_workers(int nworkers) {
+    pthread_mutex_lock(&pool.mu);
+    pool.spawn_generation = pool.generation;
+    pthread_mutex_unlock(&pool.mu);
     pool.threads = cnnc__calloc((size_t)nworkers, sizeof(pthread_t));
     if (!pool.threads) return;
     for (int i = 0; i < nworkers; i++) {

@@ -234,6 +234,31 @@ def test_fork_after_multithreaded_work():
         cnnc.set_num_threads(os.cpu_count() or 1)
 
 
+def test_fork_many_children():
+    """Every fork restarts the pool in the child: 40 children each check a
+    multithreaded matmul (catches races in the pool's restart)."""
+    cnnc.set_num_threads(4)
+    try:
+        a = cnnc.tensor(randn(rng(5), 300, 300))
+        ref = (a @ a).numpy()
+        bad = []
+        for i in range(40):
+            pid = os.fork()
+            if pid == 0:
+                ok = False
+                try:
+                    ok = np.array_equal((a @ a).numpy(), ref)
+                finally:
+                    os._exit(0 if ok else 3)
+            _, st = os.waitpid(pid, 0)
+            if not (os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0):
+                bad.append((i, st))
+        assert not bad, "children with a wrong result or a crash: %s" % bad
+        np.testing.assert_array_equal((a @ a).numpy(), ref)
+    finally:
+        cnnc.set_num_threads(os.cpu_count() or 1)
+
+
 def test_fork_in_subprocess_with_torch():
     """A fresh interpreter: torch and cnnc both imported, cnnc multithreaded before
     and after fork, in parent and child."""

@@ -135,3 +135,13 @@ def test_module_attribute_errors():
         torch.nn.ReLU().weight
     with pytest.raises(AttributeError):
         cnnc.nn.Linear(2, 2).in_features = 3  # settings are read-only in cnnc
+
+
+@pytest.mark.parametrize("shape", [(2 ** 40, 2 ** 40), (2 ** 62, 4), (2 ** 35,), (3, 2 ** 61, 0, 5)])
+def test_huge_sizes(shape):
+    """Overflowing or unallocatable sizes are errors in both (a zero dim makes any
+    size valid)."""
+    if 0 in shape:
+        assert cnnc.zeros(shape).shape == tuple(torch.zeros(shape).shape)
+    else:
+        check_error(lambda: cnnc.zeros(shape), lambda: torch.zeros(shape))
