@@ -159,6 +159,37 @@ typedef struct cnnc_tensor cnnc_tensor;
     (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),          \
         (const int64_t[]) { __VA_ARGS__ }
 
+/* PyTorch's `int | tuple[int, ...] | None` arguments (kernel_size, stride, padding,
+ * output_size...): n == 0 is "not given" (None, or an empty tuple where PyTorch
+ * treats both alike); n == 1 is the int form, used for every spatial dim; otherwise
+ * one value per dim. CNNC_INTS(3) is the int 3, CNNC_INTS(3, 5) the tuple (3, 5),
+ * and a zero-initialised field (left out of a designated initializer) is None.
+ * These macros are brace initializers, for options macros and declarations:
+ * `CNNC_CONV2D(.stride = CNNC_INTS(2))`, `cnnc_ints k = CNNC_INTS(3, 3);`. */
+typedef struct cnnc_ints {
+    int n;
+    int64_t v[CNNC_MAX_DIMS];
+} cnnc_ints;
+#define CNNC_INTS(...) \
+    {.n = (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), .v = {__VA_ARGS__}}
+#define CNNC_INTS_NONE {.n = 0}
+
+/* PyTorch's `float | None` (momentum=None, ...). */
+typedef struct cnnc_optional_double {
+    bool has_value;
+    double value;
+} cnnc_optional_double;
+#define CNNC_SOME(x) {.has_value = true, .value = (x)}
+#define CNNC_NONE {.has_value = false}
+
+/* PyTorch's `float | tuple[float, ...] | None` (scale_factor): n == 0 is None. */
+typedef struct cnnc_doubles {
+    int n;
+    double v[CNNC_MAX_DIMS];
+} cnnc_doubles;
+#define CNNC_DOUBLES(...) \
+    {.n = (int)(sizeof((const double[]){__VA_ARGS__}) / sizeof(double)), .v = {__VA_ARGS__}}
+
 /* Creation. Sizes must be >= 0 (0 gives an empty tensor); ndim in [0, CNNC_MAX_DIMS]. */
 CNNC_API cnnc_tensor *cnnc_empty(int ndim, const int64_t *shape, cnnc_dtype dtype);
 CNNC_API cnnc_tensor *cnnc_zeros(int ndim, const int64_t *shape, cnnc_dtype dtype);
@@ -407,4 +438,9 @@ CNNC_API cnnc_status cnnc_sequential_append(cnnc_module *seq, cnnc_module *child
 #ifdef __cplusplus
 }
 #endif
+
+/* The op families. */
+#include "cnnc/conv.h" /* convolution */
+#include "cnnc/pool.h" /* pooling, padding, upsampling */
+#include "cnnc/norm.h" /* normalization, activations, dropout */
 #endif /* CNNC_H */

@@ -228,9 +228,14 @@ def _declare(name, restype, argtypes, check):
     globals()[name] = fn
 
 
-for _p in _PROTOTYPES:
-    _declare(*_p)
-del _p
+def declare(prototypes):
+    """Binds (name, restype, argtypes, check) entries as attributes of this module;
+    each op family's file (nn/conv.py, ...) declares its own functions with it."""
+    for p in prototypes:
+        _declare(*p)
+
+
+declare(_PROTOTYPES)
 
 
 # --- small marshalling helpers -------------------------------------------------

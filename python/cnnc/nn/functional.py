@@ -26,3 +26,9 @@ def relu_(input):
 def linear(input, weight, bias=None):
     return Tensor(_lib.cnnc_linear(_handle(input, "input"), _handle(weight, "weight"),
                                    _handle(bias, "bias", optional=True)))
+
+
+# The op families' functions, one file each.
+from .functional_conv import *  # noqa: E402,F401,F403  conv*, conv_transpose*
+from .functional_pool import *  # noqa: E402,F401,F403  pooling, pad, interpolate
+from .functional_norm import *  # noqa: E402,F401,F403  normalization, activations, dropout

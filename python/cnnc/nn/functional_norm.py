@@ -1,0 +1,2 @@
+"""cnnc.nn.functional: the norm family's functions. Filled in by its op family."""
+__all__ = []

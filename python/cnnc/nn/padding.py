@@ -1,0 +1,2 @@
+"""cnnc.nn padding modules (torch.nn's constructor signatures). Filled in by its op family."""
+__all__ = []
