@@ -440,7 +440,9 @@ CNNC_API cnnc_status cnnc_sequential_append(cnnc_module *seq, cnnc_module *child
 #endif
 
 /* The op families. */
-#include "cnnc/conv.h" /* convolution */
-#include "cnnc/pool.h" /* pooling, padding, upsampling */
-#include "cnnc/norm.h" /* normalization, activations, dropout */
+#include "cnnc/conv.h"       /* convolution, transposed convolution */
+#include "cnnc/pool.h"       /* max/avg/adaptive pooling, unpooling */
+#include "cnnc/resample.h"   /* padding, interpolation */
+#include "cnnc/norm.h"       /* batch/layer/instance/group/local-response norm */
+#include "cnnc/activation.h" /* activations, softmax, dropout */
 #endif /* CNNC_H */

@@ -653,8 +653,9 @@ static const command commands[] = {
      "Runs every section of the tour in order, or only the named SECTIONs.\n"
      "--list prints the section names. The output is reproducible (fixed seed).\n",
      cmd_demo},
-    {"version", "", "print the library version", "Prints the linked library's version, the header's, "
-     "and the default thread count.\n", cmd_version},
+    {"version", "", "print the library version",
+     "Prints the linked library's version, the header's, and the thread count.\n",
+     cmd_version},
     {"help", "[COMMAND]", "show this help, or a command's", "", cmd_help},
 };
 
@@ -666,7 +667,8 @@ static void usage(FILE *out)
             cnnc_version());
     for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
         char head[64];
-        snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
+        snprintf(head, sizeof head, "%s%s%s", commands[i].name, *commands[i].args ? " " : "",
+                 commands[i].args);
         fprintf(out, "  %-30s %s\n", head, commands[i].summary);
     }
     fprintf(out, "\n'cnnc help COMMAND' describes one command; 'cnnc demo --list' lists the "
@@ -687,14 +689,19 @@ static int cmd_help(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (argc > 2) {
+        fprintf(stderr, "cnnc help: takes at most one command name\n");
+        return 2;
+    }
     const command *c = find_command(argv[1]);
-    if (!c || argc > 2) {
-        fprintf(stderr, "cnnc help: unknown command '%s'\n", argv[1]);
+    if (!c) {
+        fprintf(stderr, "cnnc help: unknown command '%s'\n\n", argv[1]);
         usage(stderr);
         return 2;
     }
-    printf("usage: cnnc %s %s\n\n%s.\n%s%s", c->name, c->args, c->summary, *c->details ? "\n" : "",
-           c->details);
+    printf("usage: cnnc %s%s%s\n\n%s.\n", c->name, *c->args ? " " : "", c->args, c->summary);
+    if (*c->details)
+        printf("\n%s", c->details);
     return 0;
 }
 

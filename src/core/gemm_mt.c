@@ -7,10 +7,11 @@
 #include "core/parallel.h"
 #include "kernels/gemm.h"
 
-/* Fewest multiply-adds (about 10 us of one core) worth a chunk of its own: waking
- * a pool thread, and the AVX-512 warm-up of a core that was idle, cost several
- * microseconds, so smaller products run on the calling thread. */
-#define SGEMM_MIN_MACS_PER_CHUNK ((int64_t)1 << 21)
+/* Fewest multiply-adds worth a chunk of its own (~40 us of one core). Waking a
+ * sleeping pool thread costs tens of microseconds on a VM (the idle vCPU has to be
+ * woken by the host), and each chunk packs its own copy of the shared operand:
+ * measured on 2 vCPUs, 2 threads start to win at about 12M multiply-adds (230^3). */
+#define SGEMM_MIN_MACS_PER_CHUNK ((int64_t)1 << 22)
 
 typedef struct sgemm_task {
     bool trans_a, trans_b;

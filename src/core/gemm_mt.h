@@ -9,7 +9,7 @@
 
 /* Multithreaded C = beta*C + op(A) op(B). Splits the rows of C (or its columns when
  * C is wide and short) over cnnc__parallel_for, never k, so results do not depend
- * on the thread count; small products (under ~4M multiply-adds) stay on the calling
+ * on the thread count; small products (under ~8M multiply-adds) stay on the calling
  * thread. Called from inside a parallel_for it runs inline. Each chunk uses its
  * slice of one cnnc__workspace() buffer of the calling thread, so a cnnc__workspace
  * pointer the caller holds is invalid after this call (pass your own buffer to

@@ -287,12 +287,12 @@ static int64_t rand_size(int64_t max) {
     return rng_int(1, max);
 }
 
-static gemm_case random_case(int64_t m, int64_t n, int64_t k) {
+/* Leading dimensions are the minimum or up to 9 more, beta one of a few values. */
+static gemm_case random_case(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
     static const float betas[] = {0.0f, 1.0f, 0.0f, 1.0f, 0.5f, -2.0f};
-    gemm_case g = {.trans_a = rng_next() & 1, .trans_b = rng_next() & 1, .m = m, .n = n, .k = k};
-    const int64_t a_cols = g.trans_a ? m : k, b_cols = g.trans_b ? k : n;
-    const bool padded = rng_next() % 2;
-    g.lda = (a_cols > 0 ? a_cols : 1) + (padded ? rng_int(1, 9) : 0);
+    gemm_case g = {.trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k};
+    const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
+    g.lda = (a_cols > 0 ? a_cols : 1) + (rng_next() % 2 ? rng_int(1, 9) : 0);
     g.ldb = (b_cols > 0 ? b_cols : 1) + (rng_next() % 2 ? rng_int(1, 9) : 0);
     g.ldc = n + (rng_next() % 2 ? rng_int(1, 9) : 0);
     g.beta = betas[rng_next() % (sizeof betas / sizeof betas[0])];
@@ -323,9 +323,8 @@ int main(void) {
     for (size_t mi = 0; mi < nsizes; mi++) {
         for (size_t ni = 0; ni < nsizes; ni++) {
             const int64_t k = ks[(mi + ni) % (sizeof ks / sizeof ks[0])];
-            gemm_case g = random_case(sizes[mi], sizes[ni], k);
-            g.trans_a = (mi + ni / 2) % 2;
-            g.trans_b = (ni + mi / 2) % 2;
+            const bool ta = (mi + ni / 2) % 2, tb = (ni + mi / 2) % 2;
+            gemm_case g = random_case(ta, tb, sizes[mi], sizes[ni], k);
             run_case(&g, &shared, (mi * nsizes + ni) % 7 == 0);
             cases++;
         }
@@ -334,20 +333,22 @@ int main(void) {
     for (int r = 0; r < 160; r++) {
         const int64_t m = rand_size(300), n = rand_size(300);
         const int64_t k = rng_next() % 20 == 0 ? 0 : rand_size(300);
-        gemm_case g = random_case(m, n, k);
+        gemm_case g = random_case(rng_next() & 1, rng_next() & 1, m, n, k);
         run_case(&g, &shared, r % 4 == 0);
         cases++;
     }
     /* Shapes that cross the k, m and n cache blocks (several KC, MC and NC blocks,
-     * uneven last blocks), and the benchmark's conv-like shapes scaled down. */
+     * uneven last blocks), and ones big enough for cnnc__sgemm to split over 2 or 3
+     * threads along m and along n; each with all four transpose combinations. */
     static const int64_t big[][3] = {
-        {3, 5, 700},   {37, 45, 1030}, {600, 7, 9},   {6, 2100, 5}, {1, 4200, 3},
-        {290, 70, 290}, {70, 300, 257}, {1, 1, 2000}, {313, 64, 576}, {64, 313, 576},
-        {4300, 2, 2}, {2, 1, 4099},
+        {3, 5, 700},    {37, 45, 1030}, {600, 7, 9},    {6, 2100, 5},
+        {1, 4200, 3},   {290, 70, 290}, {1, 1, 2000},   {4300, 2, 2},
+        {2, 1, 4099},   {313, 64, 576}, {64, 313, 576}, {700, 40, 500},
+        {40, 700, 500}, {400, 90, 300}, {90, 400, 300},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
-        for (int t = 0; t < 2; t++) {
-            gemm_case g = random_case(big[i][0], big[i][1], big[i][2]);
+        for (int t = 0; t < 4; t++) {
+            gemm_case g = random_case(t & 1, t >> 1, big[i][0], big[i][1], big[i][2]);
             run_case(&g, &shared, true);
             cases++;
         }

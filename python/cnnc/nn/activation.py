@@ -1,2 +1,2 @@
-"""cnnc.nn activation modules (torch.nn's constructor signatures). Filled in by its op family."""
+"""cnnc.nn activation modules (torch.nn's constructor signatures)."""
 __all__ = []

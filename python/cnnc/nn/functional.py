@@ -29,6 +29,8 @@ def linear(input, weight, bias=None):
 
 
 # The op families' functions, one file each.
-from .functional_conv import *  # noqa: E402,F401,F403  conv*, conv_transpose*
-from .functional_pool import *  # noqa: E402,F401,F403  pooling, pad, interpolate
-from .functional_norm import *  # noqa: E402,F401,F403  normalization, activations, dropout
+from .functional_conv import *        # noqa: E402,F401,F403  conv*, conv_transpose*
+from .functional_pool import *        # noqa: E402,F401,F403  pooling, unpooling
+from .functional_resample import *    # noqa: E402,F401,F403  pad, interpolate
+from .functional_norm import *        # noqa: E402,F401,F403  normalization
+from .functional_activation import *  # noqa: E402,F401,F403  activations, softmax, dropout

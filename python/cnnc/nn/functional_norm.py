@@ -1,2 +1,2 @@
-"""cnnc.nn.functional: the norm family's functions. Filled in by its op family."""
+"""cnnc.nn.functional: the norm family's functions (torch.nn.functional signatures)."""
 __all__ = []

@@ -1,2 +1,2 @@
-"""cnnc.nn padding modules (torch.nn's constructor signatures). Filled in by its op family."""
+"""cnnc.nn padding modules (torch.nn's constructor signatures)."""
 __all__ = []

@@ -1,2 +1,2 @@
-"""cnnc.nn pooling modules (torch.nn's constructor signatures). Filled in by its op family."""
+"""cnnc.nn pooling modules (torch.nn's constructor signatures)."""
 __all__ = []
