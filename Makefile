@@ -30,8 +30,10 @@ bench: all
 	sh tests/deps.sh
 	CNNC_LIBRARY=$(CURDIR)/$(BUILD)/libcnnc.so /usr/bin/python3 bench/bench.py
 
-install: all
-	cmake --install $(BUILD) --prefix $(PREFIX)
+install:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	cmake --install $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -97,14 +97,15 @@ int main(int argc, char **argv) {
         snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)s->m, (long long)s->n,
                  (long long)s->k);
         /* The reference is slow: time it once, and not at all on the biggest shape. */
-        const double ref = s->m * s->n * s->k > (int64_t)1 << 28
-                               ? 0.0 : gflops(PATH_REF, s, a, b, c, ws, 0.0);
+        char ref[16] = "-";
+        if (s->m * s->n * s->k <= (int64_t)1 << 28)
+            snprintf(ref, sizeof ref, "%.2f", gflops(PATH_REF, s, a, b, c, ws, 0.0));
         const double st = gflops(PATH_ST, s, a, b, c, ws, seconds);
         cnnc_set_num_threads(1);
         const double mt1 = gflops(PATH_MT, s, a, b, c, ws, seconds);
         cnnc_set_num_threads(2);
         const double mt2 = gflops(PATH_MT, s, a, b, c, ws, seconds);
-        printf("%-44s %16s %8.2f %8.1f %8.1f %8.1f\n", s->what, dims, ref, st, mt1, mt2);
+        printf("%-44s %16s %8s %8.1f %8.1f %8.1f\n", s->what, dims, ref, st, mt1, mt2);
         free(a);
         free(b);
         free(c);

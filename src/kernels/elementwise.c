@@ -29,15 +29,32 @@ static void row_offsets(const cnnc__bcast *it, int64_t r, int64_t *oa, int64_t *
             for (int64_t j = 0; j < n; j++) { float x = pa[j * sa], y = pb[j * sb]; o[j] = (EXPR); } \
     } while (0)
 
-void cnnc__k_binary_rows(cnnc__binop op, float *out, const float *a, const float *b,
-                         const cnnc__bcast *it, int64_t row_begin, int64_t row_end) {
+/* Visits the part of each output row that falls in [begin, end): row r, columns
+ * [c0, c1), with the operands' offsets at column c0. */
+#define FOR_ROW_SPANS(it, begin, end, ...)                                     \
+    do {                                                                       \
+        int last_ = (it)->ndim - 1;                                            \
+        int64_t len_ = (it)->shape[last_];                                     \
+        for (int64_t i_ = (begin); i_ < (end);) {                              \
+            int64_t r = i_ / len_, c0 = i_ % len_;                             \
+            int64_t c1 = len_ < c0 + ((end) - i_) ? len_ : c0 + ((end) - i_);  \
+            int64_t oa, ob;                                                    \
+            row_offsets(it, r, &oa, &ob);                                      \
+            oa += c0 * (it)->stride[0][last_];                                 \
+            ob += c0 * (it)->stride[1][last_];                                 \
+            int64_t n = c1 - c0;                                               \
+            __VA_ARGS__;                                                       \
+            i_ += n;                                                           \
+        }                                                                      \
+    } while (0)
+
+void cnnc__k_binary(cnnc__binop op, float *out, const float *a, const float *b,
+                    const cnnc__bcast *it, int64_t begin, int64_t end) {
     int last = it->ndim - 1;
-    int64_t n = it->shape[last], sa = it->stride[0][last], sb = it->stride[1][last];
-    for (int64_t r = row_begin; r < row_end; r++) {
-        int64_t oa, ob;
-        row_offsets(it, r, &oa, &ob);
+    int64_t sa = it->stride[0][last], sb = it->stride[1][last];
+    FOR_ROW_SPANS(it, begin, end, {
         const float *pa = a + oa, *pb = b + ob;
-        float *o = out + r * n;
+        float *o = out + r * it->shape[last] + c0;
         switch (op) {
         case CNNC__BINOP_ADD: BINARY_LOOP(x + y); break;
         case CNNC__BINOP_SUB: BINARY_LOOP(x - y); break;
@@ -45,22 +62,22 @@ void cnnc__k_binary_rows(cnnc__binop op, float *out, const float *a, const float
         case CNNC__BINOP_DIV: BINARY_LOOP(x / y); break;
         default: break;
         }
-    }
+    });
 }
 
-void cnnc__k_expand_rows(float *out, const float *a, const cnnc__bcast *it, int64_t row_begin,
-                         int64_t row_end) {
+void cnnc__k_expand(float *out, const float *a, const cnnc__bcast *it, int64_t begin,
+                    int64_t end) {
     int last = it->ndim - 1;
-    int64_t n = it->shape[last], sa = it->stride[0][last];
-    for (int64_t r = row_begin; r < row_end; r++) {
-        int64_t oa, ob;
-        row_offsets(it, r, &oa, &ob);
-        float *o = out + r * n;
+    int64_t sa = it->stride[0][last];
+    FOR_ROW_SPANS(it, begin, end, {
+        (void)ob;
+        float *o = out + r * it->shape[last] + c0;
+        const float *pa = a + oa;
         if (sa == 1)
-            for (int64_t j = 0; j < n; j++) o[j] = a[oa + j];
+            for (int64_t j = 0; j < n; j++) o[j] = pa[j];
         else
-            for (int64_t j = 0; j < n; j++) o[j] = a[oa + j * sa];
-    }
+            for (int64_t j = 0; j < n; j++) o[j] = pa[j * sa];
+    });
 }
 
 void cnnc__k_affine(float *out, const float *a, int64_t n, float alpha, float beta) {

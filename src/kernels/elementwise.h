@@ -24,12 +24,12 @@ typedef struct cnnc__bcast {
     int64_t stride[2][CNNC__K_MAX_DIMS];
 } cnnc__bcast;
 
-/* out[r, :] = a op b for rows [row_begin, row_end). */
-void cnnc__k_binary_rows(cnnc__binop op, float *out, const float *a, const float *b,
-                         const cnnc__bcast *it, int64_t row_begin, int64_t row_end);
-/* out[r, :] = a broadcast (operand 0 of it) for rows [row_begin, row_end). */
-void cnnc__k_expand_rows(float *out, const float *a, const cnnc__bcast *it, int64_t row_begin,
-                         int64_t row_end);
+/* out[i] = a op b for the flat output elements i in [begin, end). */
+void cnnc__k_binary(cnnc__binop op, float *out, const float *a, const float *b,
+                    const cnnc__bcast *it, int64_t begin, int64_t end);
+/* out[i] = a (operand 0 of it, broadcast or strided) for i in [begin, end). */
+void cnnc__k_expand(float *out, const float *a, const cnnc__bcast *it, int64_t begin,
+                    int64_t end);
 
 /* out[i] = a[i] * alpha + beta over [0, n). */
 void cnnc__k_affine(float *out, const float *a, int64_t n, float alpha, float beta);

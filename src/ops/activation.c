@@ -14,12 +14,24 @@ static void relu_range(void *ctx, int64_t begin, int64_t end, int tid) {
     cnnc__k_relu(j->out + begin, j->x + begin, end - begin);
 }
 
+typedef struct {
+    float *gx;
+    const float *g, *y;
+} relu_grad_job;
+
+static void relu_grad_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    relu_grad_job *j = ctx;
+    cnnc__k_relu_backward(j->gx + begin, j->g + begin, j->y + begin, end - begin);
+}
+
 /* saved[0] is the output: the gradient passes where it is positive */
 static cnnc_status relu_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
     cnnc_tensor *y = n->saved[0];
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, y->ndim, y->shape);
     if (!gi[0]) return cnnc_last_status();
-    cnnc__k_relu_backward(cnnc__f32(gi[0]), cnnc__f32(g), cnnc__f32(y), y->numel);
+    relu_grad_job j = {cnnc__f32(gi[0]), cnnc__f32(g), cnnc__f32(y)};
+    cnnc__parallel_for(y->numel, 65536, relu_grad_range, &j);
     return CNNC_OK;
 }
 

@@ -59,16 +59,7 @@ static void make_bcast(cnnc__bcast *it, int nout, const int64_t *out, int nops,
     }
 }
 
-static int64_t rows_of(const cnnc__bcast *it) {
-    int64_t r = 1;
-    for (int d = 0; d < it->ndim - 1; d++) r *= it->shape[d];
-    return r;
-}
-
-static int64_t grain_for(const cnnc__bcast *it) {
-    int64_t inner = it->shape[it->ndim - 1];
-    return inner >= 32768 ? 1 : 32768 / (inner ? inner : 1);
-}
+enum { ELEMENTWISE_GRAIN = 32768 }; /* elements per chunk: enough to amortise a wake-up */
 
 typedef struct {
     cnnc__binop op;
@@ -80,19 +71,19 @@ typedef struct {
 static void binary_range(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
     binary_job *j = ctx;
-    cnnc__k_binary_rows(j->op, j->out, j->a, j->b, j->it, begin, end);
+    cnnc__k_binary(j->op, j->out, j->a, j->b, j->it, begin, end);
 }
 
 static void expand_range(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
     binary_job *j = ctx;
-    cnnc__k_expand_rows(j->out, j->a, j->it, begin, end);
+    cnnc__k_expand(j->out, j->a, j->it, begin, end);
 }
 
 void cnnc__copy_strided(cnnc_tensor *out, const cnnc_tensor *a, const cnnc__bcast *it) {
     if (out->numel == 0) return;
     binary_job j = {CNNC__BINOP_ADD, cnnc__f32(out), cnnc__f32(a), NULL, it};
-    cnnc__parallel_for(rows_of(it), grain_for(it), expand_range, &j);
+    cnnc__parallel_for(out->numel, ELEMENTWISE_GRAIN, expand_range, &j);
 }
 
 cnnc_tensor *cnnc__expand(cnnc_tensor *a, int ndim, const int64_t *shape) {
@@ -101,7 +92,7 @@ cnnc_tensor *cnnc__expand(cnnc_tensor *a, int ndim, const int64_t *shape) {
     cnnc__bcast it;
     make_bcast(&it, ndim, shape, 1, (const cnnc_tensor *const[]){a});
     binary_job j = {CNNC__BINOP_ADD, cnnc__f32(out), cnnc__f32(a), NULL, &it};
-    cnnc__parallel_for(rows_of(&it), grain_for(&it), expand_range, &j);
+    cnnc__parallel_for(out->numel, ELEMENTWISE_GRAIN, expand_range, &j);
     return out;
 }
 
@@ -115,7 +106,7 @@ static cnnc_tensor *binary_forward(cnnc__binop op, cnnc_tensor *a, cnnc_tensor *
     cnnc__bcast it;
     make_bcast(&it, n, shape, 2, (const cnnc_tensor *const[]){a, b});
     binary_job j = {op, cnnc__f32(out), cnnc__f32(a), cnnc__f32(b), &it};
-    cnnc__parallel_for(rows_of(&it), grain_for(&it), binary_range, &j);
+    cnnc__parallel_for(out->numel, ELEMENTWISE_GRAIN, binary_range, &j);
     return out;
 }
 
@@ -245,7 +236,7 @@ cnnc_tensor *cnnc__op_affine(cnnc_tensor *a, double alpha, double beta) {
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, a->ndim, a->shape);
     if (!out) return NULL;
     affine_job j = {cnnc__f32(out), cnnc__f32(a), (float)alpha, (float)beta};
-    cnnc__parallel_for(a->numel, 32768, affine_range, &j);
+    cnnc__parallel_for(a->numel, ELEMENTWISE_GRAIN, affine_range, &j);
     /* PyTorch 1.13 names a tensor-scalar add/mul like the tensor-tensor one */
     const char *name = alpha == 1.0 ? "AddBackward0"
                        : beta != 0.0 ? "AffineBackward0"
