@@ -10,8 +10,9 @@ after warm-up, each repeat times cnnc and torch back to back (alternating which 
 first), and the table shows the median per call. speedup = torch ms / cnnc ms, so
 > 1 means cnnc is faster. The last line is the geometric mean of the speedups.
 
-To add an op family, add Cases to CASES (one place): the same function usually
-serves both libraries, since the binding is torch-like (`lib` is `cnnc` or `torch`).
+To add an op family, write bench/cases_<family>.py with a list CASES of Case rows
+(see benchlib.py): the same function usually serves both libraries, since the
+binding is torch-like (`lib` is `cnnc` or `torch`).
 Benchmarks are not tests: nothing here asserts a time.
 """
 import argparse
@@ -22,100 +23,24 @@ import re
 import statistics
 import sys
 import time
-from dataclasses import dataclass
-from typing import Callable, List, Optional
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "python"))
-if "CNNC_LIBRARY" not in os.environ:
-    os.environ["CNNC_LIBRARY"] = os.path.join(ROOT, "build", "libcnnc.so")
-
-try:
-    import torch
-except ImportError:
-    sys.exit("bench: PyTorch is missing; run: sudo apt-get install -y python3-torch "
-             "(and use /usr/bin/python3)")
-import cnnc  # noqa: E402  (needs sys.path above)
+sys.path.insert(0, HERE)
+from benchlib import cnnc, torch  # noqa: E402  (benchlib sets up the import paths)
 
 
-# ---------------------------------------------------------------------------------
-# The registry
-# ---------------------------------------------------------------------------------
-
-@dataclass
-class Case:
-    """One op on one shape.
-
-    make_inputs(rng) -> list of numpy float32 arrays (the op's tensor inputs).
-    cnnc_fn(*tensors) / torch_fn(*tensors) -> output tensor. With `module`, the
-    functions get the module first: fn(model, *tensors).
-    module(lib) -> a module built from lib.nn (lib is cnnc or torch); torch's
-    initial weights are loaded into the cnnc one, so both compute the same thing.
-    backward: also time forward+backward (a row of its own); the gradient of every
-    input listed in grad_inputs (indices into the inputs) and of every parameter is
-    computed and compared.
-    forward: time the forward alone (a row of its own).
-    """
-    name: str
-    shape: str
-    make_inputs: Callable[[np.random.Generator], List[np.ndarray]]
-    cnnc_fn: Callable
-    torch_fn: Callable
-    backward: bool = True
-    forward: bool = True
-    grad_inputs: Optional[List[int]] = None  # None: all inputs
-    module: Optional[Callable] = None
-    rtol: float = 1e-4
-    atol: float = 1e-4
-
-
-def both(fn):
-    """fn(lib, *args) written once for both libraries -> (cnnc_fn, torch_fn)."""
-    return dict(cnnc_fn=lambda *a: fn(cnnc, *a), torch_fn=lambda *a: fn(torch, *a))
-
-
-def randn(*shapes):
-    return lambda rng: [rng.standard_normal(s, dtype=np.float32) for s in shapes]
-
-
-def fmt_shape(*shapes):
-    return " , ".join("[" + ",".join(str(d) for d in s) + "]" for s in shapes)
-
-
-MLP_IN, MLP_HIDDEN, MLP_OUT, MLP_BATCH = 784, 256, 10, 64
-ACT = (8, 64, 112, 112)
-FEAT = (8, 64, 56, 56)
-
-CASES = [
-    # elementwise and reductions: memory bound
-    Case("relu", fmt_shape(ACT), randn(ACT), **both(lambda lib, x: lib.nn.functional.relu(x))),
-    Case("add (broadcast)", fmt_shape(FEAT, (64, 1, 1)), randn(FEAT, (64, 1, 1)),
-         **both(lambda lib, a, b: lib.add(a, b))),
-    Case("mul", fmt_shape(FEAT, FEAT), randn(FEAT, FEAT),
-         **both(lambda lib, a, b: lib.mul(a, b))),
-    Case("sum (all)", fmt_shape(FEAT), randn(FEAT), **both(lambda lib, x: lib.sum(x)),
-         atol=1e-2),
-    Case("mean dim=(2,3)", fmt_shape(FEAT), randn(FEAT),
-         **both(lambda lib, x: lib.mean(x, (2, 3)))),
-    # GEMM bound
-    Case("linear", fmt_shape((256, 1024), (1024, 1024), (1024,)),
-         randn((256, 1024), (1024, 1024), (1024,)),
-         **both(lambda lib, x, w, b: lib.nn.functional.linear(x, w, b)), atol=1e-3),
-    Case("matmul", fmt_shape((512, 512), (512, 512)), randn((512, 512), (512, 512)),
-         **both(lambda lib, a, b: lib.matmul(a, b)), atol=1e-3),
-    Case("bmm (matmul)", fmt_shape((32, 128, 64), (32, 64, 128)),
-         randn((32, 128, 64), (32, 64, 128)), **both(lambda lib, a, b: lib.matmul(a, b)),
-         atol=1e-3),
-    # a whole (tiny) network
-    Case("mlp 784-256-10", "x " + fmt_shape((MLP_BATCH, MLP_IN)),
-         randn((MLP_BATCH, MLP_IN)), **both(lambda lib, model, x: model(x)),
-         grad_inputs=[],
-         module=lambda lib: lib.nn.Sequential(lib.nn.Linear(MLP_IN, MLP_HIDDEN), lib.nn.ReLU(),
-                                              lib.nn.Linear(MLP_HIDDEN, MLP_OUT))),
-]
+def load_cases():
+    """Every bench/cases_*.py's CASES, cases_core first, then by file name."""
+    import importlib
+    names = sorted(f[:-3] for f in os.listdir(HERE)
+                   if f.startswith("cases_") and f.endswith(".py"))
+    names.sort(key=lambda n: n != "cases_core")
+    cases = []
+    for name in names:
+        cases.extend(importlib.import_module(name).CASES)
+    return cases
 
 
 # ---------------------------------------------------------------------------------
@@ -318,7 +243,7 @@ def main():
     print("speedup = torch ms / cnnc ms (> 1: cnnc faster)\n")
 
     rows = []
-    for case in CASES:
+    for case in load_cases():
         variants = ([False] if case.forward else []) + ([True] if case.backward else [])
         for bwd in variants:
             label = case.name + (" fwd+bwd" if bwd else " fwd")
