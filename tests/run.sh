@@ -19,6 +19,7 @@ echo "== valgrind memcheck (subset)"
 for t in test_tensor test_autograd test_module; do
   if [ -x "$BUILD/$t" ]; then
     valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+      --show-possibly-lost=no \
       "$BUILD/$t" >/dev/null
     echo "valgrind: $t clean"
   fi

@@ -6,11 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* fn(ctx, begin, end, tid) is called on disjoint chunks covering [0, n).
- * tid is in [0, cnnc__parallel_threads()) and is unique among the chunks running
- * at once, so it may index per-thread scratch. Chunks are at least `grain` long
- * (except the last); n <= grain, one thread, or a call from inside another
- * parallel_for runs everything inline on the caller with tid 0. */
+/* fn(ctx, begin, end, tid) is called on disjoint chunks covering [0, n). tid is
+ * the chunk's index, in [0, cnnc__parallel_threads()): unique among the chunks of
+ * one call, so it may index per-chunk scratch. Chunks are at least `grain` long
+ * (except the last) and their boundaries depend only on n, grain and the thread
+ * count; n <= grain, one thread, or a call from inside another parallel_for runs
+ * the same chunks one after another on the caller. */
 typedef void (*cnnc__range_fn)(void *ctx, int64_t begin, int64_t end, int tid);
 void cnnc__parallel_for(int64_t n, int64_t grain, cnnc__range_fn fn, void *ctx);
 
