@@ -1,36 +1,12 @@
 /* PyTorch-style tensor text: precision 4, integer / fixed / scientific modes
  * chosen from the values as torch's formatter does, summarised past 1000 items. */
 #include <math.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/autograd.h"
 #include "core/error.h"
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} strbuf;
-
-static void sb_printf(strbuf *s, const char *fmt, ...) CNNC__PRINTF(2, 3);
-static void sb_printf(strbuf *s, const char *fmt, ...) {
-    if (s->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = s->cap - s->len;
-        int n = vsnprintf(s->buf ? s->buf + s->len : NULL, s->buf ? room : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) { s->failed = true; return; }
-        if ((size_t)n < room) { s->len += (size_t)n; return; }
-        if (!cnnc__grow((void **)&s->buf, &s->cap, s->len + (size_t)n + 1, 1)) {
-            s->failed = true;
-            return;
-        }
-    }
-}
+#include "core/strbuf.h"
 
 enum { EDGE = 3, THRESHOLD = 1000 };
 
@@ -95,67 +71,63 @@ static void choose_mode(fmt *f) {
 
 /* Elements (or rows) joined as torch joins them; a summarised run is one "..."
  * item (" ..." among numbers). */
-static void print_dim(strbuf *s, const fmt *f, int dim, int64_t offset, int indent) {
+static void print_dim(cnnc__strbuf *s, const fmt *f, int dim, int64_t offset, int indent) {
     const cnnc_tensor *t = f->t;
     int64_t size = t->shape[dim], stride = 1;
     for (int d = dim + 1; d < t->ndim; d++) stride *= t->shape[d];
     bool last = dim == t->ndim - 1;
-    sb_printf(s, "[");
+    cnnc__strbuf_printf(s, "[");
     for (int64_t i = 0; i < size; i++) {
         bool skip = !shown(f, size, i);
         if (skip && i != EDGE) continue;
         if (i > 0) {
-            if (last) sb_printf(s, ", ");
+            if (last) cnnc__strbuf_printf(s, ", ");
             else {
-                sb_printf(s, ",");
-                for (int k = 0; k < t->ndim - 1 - dim; k++) sb_printf(s, "\n");
-                sb_printf(s, "%*s", indent + 1, "");
+                cnnc__strbuf_printf(s, ",");
+                for (int k = 0; k < t->ndim - 1 - dim; k++) cnnc__strbuf_printf(s, "\n");
+                cnnc__strbuf_printf(s, "%*s", indent + 1, "");
             }
         }
         if (skip) {
-            sb_printf(s, last ? " ..." : "...");
+            cnnc__strbuf_printf(s, last ? " ..." : "...");
         } else if (last) {
             char tmp[64];
             format_value(f, offset + i, tmp, sizeof tmp);
-            sb_printf(s, "%*s", f->width, tmp);
+            cnnc__strbuf_printf(s, "%*s", f->width, tmp);
         } else {
             print_dim(s, f, dim + 1, offset + i * stride, indent + 1);
         }
     }
-    sb_printf(s, "]");
+    cnnc__strbuf_printf(s, "]");
 }
 
 char *cnnc_tensor_to_string(const cnnc_tensor *t) {
     CNNC__NONNULL_OR_NULL("tensor_to_string", t);
-    strbuf s = {0};
+    cnnc__strbuf s = {0};
     fmt f = {t, t->numel > THRESHOLD, 0, 1};
-    sb_printf(&s, "tensor(");
+    cnnc__strbuf_printf(&s, "tensor(");
     if (t->numel == 0) {
-        sb_printf(&s, "[]");
+        cnnc__strbuf_printf(&s, "[]");
         if (t->ndim != 1) {
-            sb_printf(&s, ", size=(");
-            for (int d = 0; d < t->ndim; d++) sb_printf(&s, d ? ", %lld" : "%lld", (long long)t->shape[d]);
-            sb_printf(&s, t->ndim == 1 ? ",)" : ")");
+            cnnc__strbuf_printf(&s, ", size=(");
+            for (int d = 0; d < t->ndim; d++) cnnc__strbuf_printf(&s, d ? ", %lld" : "%lld", (long long)t->shape[d]);
+            cnnc__strbuf_printf(&s, t->ndim == 1 ? ",)" : ")");
         }
-        if (t->dtype == CNNC_INT64) sb_printf(&s, ", dtype=torch.int64");
+        if (t->dtype == CNNC_INT64) cnnc__strbuf_printf(&s, ", dtype=torch.int64");
     } else {
         choose_mode(&f);
         if (t->ndim == 0) {
             char tmp[64];
             format_value(&f, 0, tmp, sizeof tmp);
-            sb_printf(&s, "%s", tmp);
+            cnnc__strbuf_printf(&s, "%s", tmp);
         } else {
             print_dim(&s, &f, 0, 0, 7 /* strlen("tensor(") */);
         }
     }
-    if (t->grad_fn) sb_printf(&s, ", grad_fn=<%s>", t->grad_fn->name);
-    else if (t->requires_grad) sb_printf(&s, ", requires_grad=True");
-    sb_printf(&s, ")");
-    if (s.failed) {
-        cnnc__free(s.buf);
-        return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY, "out of memory while printing a tensor");
-    }
-    return s.buf;
+    if (t->grad_fn) cnnc__strbuf_printf(&s, ", grad_fn=<%s>", t->grad_fn->name);
+    else if (t->requires_grad) cnnc__strbuf_printf(&s, ", requires_grad=True");
+    cnnc__strbuf_printf(&s, ")");
+    return cnnc__strbuf_finish(&s, "a tensor's text");
 }
 
 char *cnnc_tensor_shape_string(const cnnc_tensor *t) {

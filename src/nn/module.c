@@ -3,11 +3,11 @@
  * zero_grad, print(module) and the vars(module) listing. */
 #include "nn/module.h"
 
-#include <stdarg.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/rng.h"
 
 cnnc_module *cnnc__module_new(const cnnc__module_type *type) {
@@ -226,35 +226,29 @@ static cnnc_status append_prefixed(cnnc_tensor_list *l, const char *prefix, cons
     return cnnc_tensor_list_append(l, full, t);
 }
 
+/* Appends one array of entries: parameters (no None, each tensor once) or buffers
+ * (each tensor once; state_dict: persistent ones, as detached aliases). */
+static cnnc_status list_entries(const cnnc__entry *e, size_t n, const char *prefix,
+                                list_kind kind, cnnc_tensor_list *l) {
+    for (size_t i = 0; i < n; i++) {
+        cnnc_tensor *t = e[i].t;
+        if (!t || (kind == LIST_STATE && !e[i].persistent)) continue;
+        if (kind != LIST_STATE && listed_already(l, t)) continue;
+        cnnc_tensor *v = kind == LIST_STATE ? cnnc__tensor_alias(t, t->ndim, t->shape)
+                                            : cnnc_tensor_retain(t);
+        if (!v) return cnnc_last_status();
+        cnnc_status st = append_prefixed(l, prefix, e[i].name, v);
+        cnnc_tensor_release(v);
+        if (st != CNNC_OK) return st;
+    }
+    return CNNC_OK;
+}
+
 static cnnc_status list_into(cnnc_module *m, const char *prefix, list_kind kind, cnnc_tensor_list *l) {
     cnnc_status st = CNNC_OK;
-    if (kind != LIST_BUFFERS)
-        for (size_t i = 0; i < m->n_params && st == CNNC_OK; i++) {
-            cnnc__entry *e = &m->params[i];
-            if (!e->t || (kind == LIST_PARAMS && listed_already(l, e->t))) continue;
-            if (kind == LIST_STATE) {
-                cnnc_tensor *d = cnnc__tensor_alias(e->t, e->t->ndim, e->t->shape);
-                if (!d) return cnnc_last_status();
-                st = append_prefixed(l, prefix, e->name, d);
-                cnnc_tensor_release(d);
-            } else {
-                st = append_prefixed(l, prefix, e->name, e->t);
-            }
-        }
-    if (kind != LIST_PARAMS)
-        for (size_t i = 0; i < m->n_buffers && st == CNNC_OK; i++) {
-            cnnc__entry *e = &m->buffers[i];
-            if (!e->t || (kind == LIST_STATE && !e->persistent)) continue;
-            if (kind == LIST_BUFFERS && listed_already(l, e->t)) continue;
-            if (kind == LIST_STATE) {
-                cnnc_tensor *d = cnnc__tensor_alias(e->t, e->t->ndim, e->t->shape);
-                if (!d) return cnnc_last_status();
-                st = append_prefixed(l, prefix, e->name, d);
-                cnnc_tensor_release(d);
-            } else {
-                st = append_prefixed(l, prefix, e->name, e->t);
-            }
-        }
+    if (kind != LIST_BUFFERS) st = list_entries(m->params, m->n_params, prefix, kind, l);
+    if (st == CNNC_OK && kind != LIST_PARAMS)
+        st = list_entries(m->buffers, m->n_buffers, prefix, kind, l);
     for (size_t i = 0; i < m->n_children && st == CNNC_OK; i++) {
         char sub[1024];
         if ((size_t)snprintf(sub, sizeof sub, "%s%s.", prefix, m->children[i].name) >= sizeof sub)
@@ -296,27 +290,6 @@ void cnnc_module_zero_grad(cnnc_module *m, bool set_to_none) {
 
 /* ---- load_state_dict ---------------------------------------------------------------- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} text;
-
-static void text_printf(text *s, const char *fmt, ...) CNNC__PRINTF(2, 3);
-static void text_printf(text *s, const char *fmt, ...) {
-    if (s->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = s->cap - s->len;
-        int n = vsnprintf(s->buf ? s->buf + s->len : NULL, s->buf ? room : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) { s->failed = true; return; }
-        if ((size_t)n < room) { s->len += (size_t)n; return; }
-        if (!cnnc__grow((void **)&s->buf, &s->cap, s->len + (size_t)n + 1, 1)) { s->failed = true; return; }
-    }
-}
-
 static void copy_cast(cnnc_tensor *dst, const cnnc_tensor *src) {
     if (dst->dtype == src->dtype) {
         if (dst->storage->nbytes) memmove(dst->storage->data, src->storage->data, dst->storage->nbytes);
@@ -340,9 +313,9 @@ static cnnc_tensor *lookup(const cnnc_tensor_list *sd, const char *key, bool *fo
 }
 
 /* Appends one message to PyTorch's "\n\t"-joined list of errors. */
-static void add_error(text *errs, const char *fmt, const char *a, const char *b, const char *c) {
-    if (errs->len) text_printf(errs, "\n\t");
-    text_printf(errs, fmt, a, b, c);
+static void add_error(cnnc__strbuf *errs, const char *fmt, const char *a, const char *b, const char *c) {
+    if (errs->len) cnnc__strbuf_printf(errs, "\n\t");
+    cnnc__strbuf_printf(errs, fmt, a, b, c);
 }
 
 cnnc_status cnnc_module_load_state_dict(cnnc_module *m, const cnnc_tensor_list *sd, bool strict) {
@@ -351,18 +324,18 @@ cnnc_status cnnc_module_load_state_dict(cnnc_module *m, const cnnc_tensor_list *
     cnnc_tensor_list *own = cnnc_module_state_dict(m); /* aliases of the module's tensors */
     if (!own) return cnnc_last_status();
     size_t n_own = cnnc_tensor_list_size(own), n_sd = cnnc_tensor_list_size(sd);
-    text missing = {0}, unexpected = {0}, errs = {0};
+    cnnc__strbuf missing = {0}, unexpected = {0}, errs = {0};
     for (size_t i = 0; i < n_own; i++) {
         const char *key = cnnc_tensor_list_name(own, i);
         bool found;
         lookup(sd, key, &found);
-        if (!found) text_printf(&missing, "%s\"%s\"", missing.len ? ", " : "", key);
+        if (!found) cnnc__strbuf_printf(&missing, "%s\"%s\"", missing.len ? ", " : "", key);
     }
     for (size_t j = 0; j < n_sd; j++) {
         const char *key = cnnc_tensor_list_name(sd, j);
         bool found;
         lookup(own, key, &found);
-        if (!found) text_printf(&unexpected, "%s\"%s\"", unexpected.len ? ", " : "", key);
+        if (!found) cnnc__strbuf_printf(&unexpected, "%s\"%s\"", unexpected.len ? ", " : "", key);
     }
     if (strict && missing.len) add_error(&errs, "Missing key(s) in state_dict: %s. %s%s", missing.buf, "", "");
     if (strict && unexpected.len)
@@ -405,58 +378,50 @@ cnnc_status cnnc_module_load_state_dict(cnnc_module *m, const cnnc_tensor_list *
 
 /* ---- print(module) and vars(module) ------------------------------------------------ */
 
-static void repr_into(const cnnc_module *m, text *s, int indent) {
+static void repr_into(const cnnc_module *m, cnnc__strbuf *s, int indent) {
     char extra[512] = "";
     if (m->type->extra_repr) m->type->extra_repr(m, extra, sizeof extra);
-    text_printf(s, "%s(%s", m->type->name, extra);
+    cnnc__strbuf_printf(s, "%s(%s", m->type->name, extra);
     if (m->n_children) {
-        text_printf(s, "\n");
+        cnnc__strbuf_printf(s, "\n");
         for (size_t i = 0; i < m->n_children; i++) {
-            text_printf(s, "%*s(%s): ", indent + 2, "", m->children[i].name);
+            cnnc__strbuf_printf(s, "%*s(%s): ", indent + 2, "", m->children[i].name);
             repr_into(m->children[i].m, s, indent + 2);
-            text_printf(s, "\n");
+            cnnc__strbuf_printf(s, "\n");
         }
-        text_printf(s, "%*s", indent, "");
+        cnnc__strbuf_printf(s, "%*s", indent, "");
     }
-    text_printf(s, ")");
-}
-
-static char *finish_text(text *s) {
-    if (s->failed) {
-        cnnc__free(s->buf);
-        return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY, "out of memory while describing a module");
-    }
-    return s->buf;
+    cnnc__strbuf_printf(s, ")");
 }
 
 char *cnnc_module_repr(const cnnc_module *m) {
     CNNC__NONNULL_OR_NULL("module_repr", m);
-    text s = {0};
+    cnnc__strbuf s = {0};
     repr_into(m, &s, 0);
-    return finish_text(&s);
+    return cnnc__strbuf_finish(&s, "a module description");
 }
 
-static void value_text(text *s, const cnnc_value *v) {
+static void value_text(cnnc__strbuf *s, const cnnc_value *v) {
     switch (v->kind) {
-    case CNNC_VALUE_BOOL: text_printf(s, "%s", v->ints[0] ? "True" : "False"); break;
-    case CNNC_VALUE_INT: text_printf(s, "%lld", (long long)v->ints[0]); break;
-    case CNNC_VALUE_FLOAT: text_printf(s, "%g", v->f); break;
-    case CNNC_VALUE_STRING: text_printf(s, "'%s'", v->s); break;
+    case CNNC_VALUE_BOOL: cnnc__strbuf_printf(s, "%s", v->ints[0] ? "True" : "False"); break;
+    case CNNC_VALUE_INT: cnnc__strbuf_printf(s, "%lld", (long long)v->ints[0]); break;
+    case CNNC_VALUE_FLOAT: cnnc__strbuf_printf(s, "%g", v->f); break;
+    case CNNC_VALUE_STRING: cnnc__strbuf_printf(s, "'%s'", v->s); break;
     case CNNC_VALUE_INTS:
-        text_printf(s, "(");
-        for (int i = 0; i < v->n; i++) text_printf(s, i ? ", %lld" : "%lld", (long long)v->ints[i]);
-        text_printf(s, v->n == 1 ? ",)" : ")");
+        cnnc__strbuf_printf(s, "(");
+        for (int i = 0; i < v->n; i++) cnnc__strbuf_printf(s, i ? ", %lld" : "%lld", (long long)v->ints[i]);
+        cnnc__strbuf_printf(s, v->n == 1 ? ",)" : ")");
         break;
-    default: text_printf(s, "None"); break;
+    default: cnnc__strbuf_printf(s, "None"); break;
     }
 }
 
-static void entries_text(text *s, const char *title, const cnnc__entry *e, size_t n) {
-    text_printf(s, "  %s:%s\n", title, n ? "" : " (none)");
+static void entries_text(cnnc__strbuf *s, const char *title, const cnnc__entry *e, size_t n) {
+    cnnc__strbuf_printf(s, "  %s:%s\n", title, n ? "" : " (none)");
     for (size_t i = 0; i < n; i++) {
         char shape[256] = "None";
         if (e[i].t) cnnc__shape_str(shape, sizeof shape, e[i].t->ndim, e[i].t->shape);
-        text_printf(s, "    %s: %s%s%s\n", e[i].name, shape,
+        cnnc__strbuf_printf(s, "    %s: %s%s%s\n", e[i].name, shape,
                     e[i].t && e[i].t->dtype == CNNC_INT64 ? " int64" : "",
                     e[i].t && e[i].t->requires_grad ? " (requires_grad)" : "");
     }
@@ -464,22 +429,22 @@ static void entries_text(text *s, const char *title, const cnnc__entry *e, size_
 
 char *cnnc_module_vars(const cnnc_module *m) {
     CNNC__NONNULL_OR_NULL("module_vars", m);
-    text s = {0};
-    text_printf(&s, "%s\n  training: %s\n", m->type->name, m->training ? "True" : "False");
+    cnnc__strbuf s = {0};
+    cnnc__strbuf_printf(&s, "%s\n  training: %s\n", m->type->name, m->training ? "True" : "False");
     entries_text(&s, "parameters", m->params, m->n_params);
     entries_text(&s, "buffers", m->buffers, m->n_buffers);
     if (m->n_children) {
-        text_printf(&s, "  modules:");
+        cnnc__strbuf_printf(&s, "  modules:");
         for (size_t i = 0; i < m->n_children; i++)
-            text_printf(&s, " %s (%s)", m->children[i].name, m->children[i].m->type->name);
-        text_printf(&s, "\n");
+            cnnc__strbuf_printf(&s, " %s (%s)", m->children[i].name, m->children[i].m->type->name);
+        cnnc__strbuf_printf(&s, "\n");
     }
     for (int i = 0; i < m->n_attrs; i++) {
-        text_printf(&s, "  %s: ", m->attrs[i].name);
+        cnnc__strbuf_printf(&s, "  %s: ", m->attrs[i].name);
         value_text(&s, &m->attrs[i].value);
-        text_printf(&s, "\n");
+        cnnc__strbuf_printf(&s, "\n");
     }
-    return finish_text(&s);
+    return cnnc__strbuf_finish(&s, "a module description");
 }
 
 size_t cnnc_module_num_attrs(const cnnc_module *m) {
