@@ -439,6 +439,8 @@ static const demo_section demo_sections[] = {
     {"sequential", "Sequential: print(net), named parameters, train/eval, state_dict",
      demo_sequential},
     {"training", "Training: a small regression fitted with SGD", demo_training},
+    {"norm", "Normalization: BatchNorm running stats, the module listing, "
+             "LayerNorm/InstanceNorm means, train vs eval", demo_norm},
 };
 
 static void run_section(size_t index)

@@ -34,7 +34,19 @@ static bool shown(const fmt *f, int64_t size, int64_t i) {
     return !f->summarize || size <= 2 * EDGE || i < EDGE || i >= size - EDGE;
 }
 
-/* visits the elements that are printed, in order */
+/* Is element i printed? (torch formats from the summarised data only) */
+static bool element_shown(const fmt *f, int64_t i) {
+    if (!f->summarize) return true;
+    const cnnc_tensor *t = f->t;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (!shown(f, t->shape[d], i % t->shape[d])) return false;
+        i /= t->shape[d];
+    }
+    return true;
+}
+
+/* Integer, fixed or scientific, and the column width, as torch's _Formatter
+ * decides them from the printed values. */
 static void choose_mode(fmt *f) {
     const cnnc_tensor *t = f->t;
     if (t->dtype == CNNC_INT64) { f->mode = 3; }
@@ -44,7 +56,7 @@ static void choose_mode(fmt *f) {
         bool any = false;
         for (int64_t i = 0; i < t->numel; i++) {
             double v = cnnc__f32(t)[i];
-            if (!isfinite(v)) continue;
+            if (!isfinite(v) || !element_shown(f, i)) continue;
             if (v != floor(v)) all_int = false;
             double a = fabs(v);
             if (a == 0) continue;
@@ -59,6 +71,7 @@ static void choose_mode(fmt *f) {
     f->width = 1;
     char tmp[64];
     for (int64_t i = 0; i < t->numel; i++) {
+        if (!element_shown(f, i)) continue;
         if (f->mode != 3) {
             float v = cnnc__f32(t)[i];
             if (!isfinite(v) || v == 0.0f) continue;
@@ -69,25 +82,33 @@ static void choose_mode(fmt *f) {
     }
 }
 
+enum { LINEWIDTH = 80 }; /* torch's default print option */
+
 /* Elements (or rows) joined as torch joins them; a summarised run is one "..."
- * item (" ..." among numbers). */
+ * item (" ..." among numbers). A row of numbers wraps to lines of
+ * floor((80 - indent) / (width + 2)) items, as torch's _vector_str does. */
 static void print_dim(cnnc__strbuf *s, const fmt *f, int dim, int64_t offset, int indent) {
     const cnnc_tensor *t = f->t;
     int64_t size = t->shape[dim], stride = 1;
     for (int d = dim + 1; d < t->ndim; d++) stride *= t->shape[d];
     bool last = dim == t->ndim - 1;
+    int64_t per_line = (LINEWIDTH - indent) / (f->width + 2);
+    if (per_line < 1) per_line = 1;
+    int64_t item = 0; /* items printed on this row, "..." included */
     cnnc__strbuf_printf(s, "[");
     for (int64_t i = 0; i < size; i++) {
         bool skip = !shown(f, size, i);
         if (skip && i != EDGE) continue;
-        if (i > 0) {
-            if (last) cnnc__strbuf_printf(s, ", ");
+        if (item > 0) {
+            if (last && item % per_line != 0) cnnc__strbuf_printf(s, ", ");
+            else if (last) cnnc__strbuf_printf(s, ",\n%*s", indent + 1, "");
             else {
                 cnnc__strbuf_printf(s, ",");
                 for (int k = 0; k < t->ndim - 1 - dim; k++) cnnc__strbuf_printf(s, "\n");
                 cnnc__strbuf_printf(s, "%*s", indent + 1, "");
             }
         }
+        item++;
         if (skip) {
             cnnc__strbuf_printf(s, last ? " ..." : "...");
         } else if (last) {

@@ -539,3 +539,29 @@ def test_zero_d_ops():
                lambda a, b: (a / b).sum(), lambda a, b: (a * b).mean(),
                lambda a, b: a.reshape(1) * b):
         check_op(op, op, [x, y])
+
+
+# repr: torch's formatter (integer / fixed / scientific mode, column width from the
+# printed values only, summarised above 1000 elements, rows wrapped at 80 columns).
+_REPR_CASES = {
+    "short": lambda r: r.randn(16),
+    "small values": lambda r: r.rand(16) * 0.1,
+    "wrapped rows": lambda r: r.randn(3, 40),
+    "3-d wrapped": lambda r: r.randn(2, 3, 30),
+    "summarised ints": lambda r: np.arange(1001),
+    "summarised 2-d": lambda r: r.randn(5, 300),
+    "summarised square": lambda r: r.randn(40, 50),
+    "summarised 1-d": lambda r: r.randn(2000),
+    "int64": lambda r: np.arange(30, dtype=np.int64),
+    "scientific large": lambda r: r.randn(1, 1, 25) * 1e5,
+    "scientific small": lambda r: r.randn(7, 7) * 1e-6,
+    "nan and inf": lambda r: np.array([np.nan, 1.5, -np.inf] * 10),
+    "summarised tall": lambda r: r.randn(1001, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_REPR_CASES))
+def test_repr_matches_torch(name):
+    a = np.asarray(_REPR_CASES[name](np.random.RandomState(0)))
+    a = a.astype(np.int64 if a.dtype == np.int64 else np.float32)
+    assert repr(cnnc.tensor(a)) == repr(torch.tensor(a))

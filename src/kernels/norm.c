@@ -1,0 +1,282 @@
+/* Norm kernels: plain references, the fast bodies (kernels/norm_body.h) for the
+ * baseline target, and the run-time choice of the AVX2 copies (norm_avx2.c). */
+#include "kernels/norm.h"
+
+#include <math.h>
+#include <stdbool.h>
+
+/* ---- references --------------------------------------------------------------- */
+
+void cnnc__k_norm_stats_ref(double *mean, double *m2, const float *x, int64_t nseg,
+                            int64_t stride, int64_t len) {
+    double s = 0.0;
+    for (int64_t i = 0; i < nseg; i++)
+        for (int64_t j = 0; j < len; j++) s += (double)x[i * stride + j];
+    double mu = s / (double)(nseg * len), q = 0.0;
+    for (int64_t i = 0; i < nseg; i++)
+        for (int64_t j = 0; j < len; j++) {
+            double d = (double)x[i * stride + j] - mu;
+            q += d * d;
+        }
+    *mean = mu;
+    *m2 = q;
+}
+
+void cnnc__k_norm_grad_sums_ref(double *sg, double *sgd, const float *g, const float *x,
+                                int64_t n, float mhi, float mlo, const float *w) {
+    double mean = (double)mhi + (double)mlo, s = 0.0, t = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double gv = (double)g[i] * (w ? (double)w[i] : 1.0);
+        s += gv;
+        t += gv * ((double)x[i] - mean);
+    }
+    *sg += s;
+    *sgd += t;
+}
+
+void cnnc__k_norm_col_sums_ref(double *aw, double *ab, const float *g, const float *x, int64_t n,
+                               float mhi, float mlo, float invstd) {
+    double mean = (double)mhi + (double)mlo;
+    for (int64_t i = 0; i < n; i++) {
+        ab[i] += (double)g[i];
+        aw[i] += (double)g[i] * ((double)x[i] - mean) * (double)invstd;
+    }
+}
+
+void cnnc__k_norm_split(double mean, float *hi, float *lo) {
+    float h = (float)mean;
+    *hi = h;
+    *lo = isfinite(h) ? (float)(mean - (double)h) : 0.0f;
+}
+
+/* ---- fast: baseline copies and the dispatch ----------------------------------------- */
+
+#if defined(__GNUC__)
+#define NORM_SUFFIX _base
+/* the body's helpers are static and inlined: the AVX vector-ABI note (reported
+ * at the end of the file) does not apply */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#include "kernels/norm_body.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+void cnnc__k_norm_stats_avx2(double *mean, double *m2, const float *x, int64_t nseg,
+                             int64_t stride, int64_t len);
+void cnnc__k_norm_apply_avx2(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
+                             float b);
+void cnnc__k_norm_apply_vec_avx2(float *y, const float *x, int64_t n, float mhi, float mlo,
+                                 float invstd, const float *w, const float *b);
+void cnnc__k_norm_grad_sums_avx2(double *sg, double *sgd, const float *g, const float *x,
+                                 int64_t n, float mhi, float mlo, const float *w);
+void cnnc__k_norm_grad_apply_avx2(float *gx, const float *g, const float *x, int64_t n, float mhi,
+                                  float mlo, const float *w, float A, float B, float C);
+
+void cnnc__k_norm_col_sums_avx2(double *aw, double *ab, const float *g, const float *x,
+                                int64_t n, float mhi, float mlo, float invstd);
+
+static bool use_avx2(void) {
+    static int cached = -1; /* benign race: every thread computes the same value */
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return cached != 0;
+}
+#define DISPATCH(name, ...)                       \
+    do {                                          \
+        if (use_avx2()) {                         \
+            cnnc__k_##name##_avx2(__VA_ARGS__);   \
+            return;                               \
+        }                                         \
+        nb_##name##_base(__VA_ARGS__);            \
+    } while (0)
+#else
+#define DISPATCH(name, ...) nb_##name##_base(__VA_ARGS__)
+#endif
+
+/* the kernel names and the body's names differ by their "norm_" prefix */
+#define nb_norm_stats_base nb_stats_base
+#define nb_norm_apply_base nb_apply_base
+#define nb_norm_apply_vec_base nb_apply_vec_base
+#define nb_norm_grad_sums_base nb_grad_sums_base
+#define nb_norm_grad_apply_base nb_grad_apply_base
+#define nb_norm_col_sums_base nb_col_sums_base
+
+void cnnc__k_norm_col_sums(double *aw, double *ab, const float *g, const float *x, int64_t n,
+                           float mhi, float mlo, float invstd) {
+    DISPATCH(norm_col_sums, aw, ab, g, x, n, mhi, mlo, invstd);
+}
+
+void cnnc__k_norm_stats(double *mean, double *m2, const float *x, int64_t nseg, int64_t stride,
+                        int64_t len) {
+    DISPATCH(norm_stats, mean, m2, x, nseg, stride, len);
+}
+void cnnc__k_norm_apply(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
+                        float b) {
+    DISPATCH(norm_apply, y, x, n, mhi, mlo, a, b);
+}
+void cnnc__k_norm_apply_vec(float *y, const float *x, int64_t n, float mhi, float mlo,
+                            float invstd, const float *w, const float *b) {
+    DISPATCH(norm_apply_vec, y, x, n, mhi, mlo, invstd, w, b);
+}
+void cnnc__k_norm_grad_sums(double *sg, double *sgd, const float *g, const float *x, int64_t n,
+                            float mhi, float mlo, const float *w) {
+    DISPATCH(norm_grad_sums, sg, sgd, g, x, n, mhi, mlo, w);
+}
+void cnnc__k_norm_grad_apply(float *gx, const float *g, const float *x, int64_t n, float mhi,
+                             float mlo, const float *w, float A, float B, float C) {
+    DISPATCH(norm_grad_apply, gx, g, x, n, mhi, mlo, w, A, B, C);
+}
+#else /* no vector extensions: the plain loops */
+void cnnc__k_norm_col_sums(double *aw, double *ab, const float *g, const float *x, int64_t n,
+                           float mhi, float mlo, float invstd) {
+    cnnc__k_norm_col_sums_ref(aw, ab, g, x, n, mhi, mlo, invstd);
+}
+void cnnc__k_norm_stats(double *mean, double *m2, const float *x, int64_t nseg, int64_t stride,
+                        int64_t len) {
+    cnnc__k_norm_stats_ref(mean, m2, x, nseg, stride, len);
+}
+void cnnc__k_norm_apply(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
+                        float b) {
+    for (int64_t i = 0; i < n; i++) y[i] = ((x[i] - mhi) - mlo) * a + b;
+}
+void cnnc__k_norm_apply_vec(float *y, const float *x, int64_t n, float mhi, float mlo,
+                            float invstd, const float *w, const float *b) {
+    for (int64_t i = 0; i < n; i++) {
+        float t = ((x[i] - mhi) - mlo) * invstd;
+        if (w) t *= w[i];
+        if (b) t += b[i];
+        y[i] = t;
+    }
+}
+void cnnc__k_norm_grad_sums(double *sg, double *sgd, const float *g, const float *x, int64_t n,
+                            float mhi, float mlo, const float *w) {
+    cnnc__k_norm_grad_sums_ref(sg, sgd, g, x, n, mhi, mlo, w);
+}
+void cnnc__k_norm_grad_apply(float *gx, const float *g, const float *x, int64_t n, float mhi,
+                             float mlo, const float *w, float A, float B, float C) {
+    for (int64_t i = 0; i < n; i++) {
+        float gv = w ? g[i] * w[i] : g[i];
+        gx[i] = gv * A + ((x[i] - mhi) - mlo) * B + C;
+    }
+}
+#endif
+
+/* ---- local response norm ------------------------------------------------------------ */
+
+/* den^-beta and den^(-beta-1) for one value */
+static inline double lrn_pow(double den, double beta) {
+    if (beta == 0.75) return 1.0 / (sqrt(den) * sqrt(sqrt(den)));
+    if (beta == 0.5) return 1.0 / sqrt(den);
+    if (beta == 1.0) return 1.0 / den;
+    return pow(den, -beta);
+}
+
+enum { LRN_BLOCK = 256 };
+
+/* Calls body(c, den[]) for every channel c with den over the spatial block
+ * [s0, s0 + w): a sliding window over channels of double sums of squares. */
+#define LRN_SWEEP(x, p, s0, w, ...)                                                   \
+    do {                                                                                \
+        double acc_[LRN_BLOCK], den_[LRN_BLOCK];                                        \
+        int64_t lo_ = (p)->size / 2, hi_ = ((p)->size - 1) / 2;                         \
+        double scale_ = (p)->alpha / (double)(p)->size;                                 \
+        for (int64_t j_ = 0; j_ < (w); j_++) acc_[j_] = 0.0;                           \
+        for (int64_t c_ = 0; c_ < hi_ && c_ < (p)->C; c_++) {                           \
+            const float *r_ = (x) + c_ * (p)->S + (s0);                                 \
+            for (int64_t j_ = 0; j_ < (w); j_++) acc_[j_] += (double)r_[j_] * r_[j_];   \
+        }                                                                               \
+        for (int64_t c = 0; c < (p)->C; c++) {                                          \
+            int64_t add_ = c + hi_, sub_ = c - lo_ - 1;                                 \
+            if (add_ < (p)->C) {                                                        \
+                const float *r_ = (x) + add_ * (p)->S + (s0);                           \
+                for (int64_t j_ = 0; j_ < (w); j_++) acc_[j_] += (double)r_[j_] * r_[j_]; \
+            }                                                                           \
+            if (sub_ >= 0) {                                                            \
+                const float *r_ = (x) + sub_ * (p)->S + (s0);                           \
+                for (int64_t j_ = 0; j_ < (w); j_++) acc_[j_] -= (double)r_[j_] * r_[j_]; \
+            }                                                                           \
+            for (int64_t j_ = 0; j_ < (w); j_++) {                                      \
+                double a_ = acc_[j_] > 0.0 ? acc_[j_] : 0.0;                            \
+                den_[j_] = (p)->k + scale_ * a_;                                        \
+            }                                                                           \
+            double *den = den_;                                                         \
+            __VA_ARGS__                                                                 \
+        }                                                                               \
+    } while (0)
+
+void cnnc__k_lrn_forward(float *y, const float *x, const cnnc__lrn_params *p, int64_t s0,
+                         int64_t s1) {
+    for (int64_t b = s0; b < s1; b += LRN_BLOCK) {
+        int64_t w = s1 - b < LRN_BLOCK ? s1 - b : LRN_BLOCK;
+        LRN_SWEEP(x, p, b, w, {
+            const float *xr = x + c * p->S + b;
+            float *yr = y + c * p->S + b;
+            for (int64_t j = 0; j < w; j++) yr[j] = (float)((double)xr[j] * lrn_pow(den[j], p->beta));
+        });
+    }
+}
+
+void cnnc__k_lrn_backward_t(float *t, const float *g, const float *x, const cnnc__lrn_params *p,
+                            int64_t s0, int64_t s1) {
+    for (int64_t b = s0; b < s1; b += LRN_BLOCK) {
+        int64_t w = s1 - b < LRN_BLOCK ? s1 - b : LRN_BLOCK;
+        LRN_SWEEP(x, p, b, w, {
+            int64_t o = c * p->S + b;
+            for (int64_t j = 0; j < w; j++)
+                t[o + j] = (float)((double)g[o + j] * x[o + j] * lrn_pow(den[j], p->beta) / den[j]);
+        });
+    }
+}
+
+void cnnc__k_lrn_backward_gx(float *gx, const float *g, const float *x, const float *t,
+                             const cnnc__lrn_params *p, int64_t s0, int64_t s1) {
+    /* c receives from c' with c in [c' - size/2, c' + (size-1)/2], i.e.
+     * c' in [c - (size-1)/2, c + size/2] */
+    int64_t back = (p->size - 1) / 2, ahead = p->size / 2;
+    double coef = 2.0 * p->alpha * p->beta / (double)p->size;
+    for (int64_t b = s0; b < s1; b += LRN_BLOCK) {
+        int64_t w = s1 - b < LRN_BLOCK ? s1 - b : LRN_BLOCK;
+        double tsum[LRN_BLOCK];
+        for (int64_t j = 0; j < w; j++) tsum[j] = 0.0;
+        for (int64_t c = 0; c < ahead && c < p->C; c++)
+            for (int64_t j = 0; j < w; j++) tsum[j] += (double)t[c * p->S + b + j];
+        LRN_SWEEP(x, p, b, w, {
+            int64_t add = c + ahead, sub = c - back - 1;
+            if (add < p->C)
+                for (int64_t j = 0; j < w; j++) tsum[j] += (double)t[add * p->S + b + j];
+            if (sub >= 0)
+                for (int64_t j = 0; j < w; j++) tsum[j] -= (double)t[sub * p->S + b + j];
+            int64_t o = c * p->S + b;
+            for (int64_t j = 0; j < w; j++)
+                gx[o + j] = (float)((double)g[o + j] * lrn_pow(den[j], p->beta) -
+                                    coef * (double)x[o + j] * tsum[j]);
+        });
+    }
+}
+
+static double lrn_den_ref(const float *x, const cnnc__lrn_params *p, int64_t c, int64_t s) {
+    double acc = 0.0;
+    for (int64_t q = c - p->size / 2; q <= c + (p->size - 1) / 2; q++)
+        if (q >= 0 && q < p->C) acc += (double)x[q * p->S + s] * x[q * p->S + s];
+    return p->k + p->alpha / (double)p->size * acc;
+}
+
+void cnnc__k_lrn_forward_ref(float *y, const float *x, const cnnc__lrn_params *p) {
+    for (int64_t c = 0; c < p->C; c++)
+        for (int64_t s = 0; s < p->S; s++)
+            y[c * p->S + s] = (float)(x[c * p->S + s] * pow(lrn_den_ref(x, p, c, s), -p->beta));
+}
+
+void cnnc__k_lrn_backward_ref(float *gx, const float *g, const float *x, const cnnc__lrn_params *p) {
+    for (int64_t c = 0; c < p->C; c++)
+        for (int64_t s = 0; s < p->S; s++) {
+            double v = g[c * p->S + s] * pow(lrn_den_ref(x, p, c, s), -p->beta);
+            for (int64_t q = 0; q < p->C; q++) {
+                if (c < q - p->size / 2 || c > q + (p->size - 1) / 2) continue;
+                double dq = lrn_den_ref(x, p, q, s);
+                v -= 2.0 * p->alpha * p->beta / (double)p->size * x[c * p->S + s] *
+                     g[q * p->S + s] * x[q * p->S + s] * pow(dq, -p->beta - 1.0);
+            }
+            gx[c * p->S + s] = (float)v;
+        }
+}

@@ -1,0 +1,72 @@
+/* Internal kernels for the norm family (batch/instance/layer/group norm, local
+ * response norm). Raw pointers and dims, outputs first, no allocation.
+ *
+ * Statistics are accumulated in double. A mean is carried as a float pair
+ * (mhi, mlo) with mhi + mlo ~= mean to double precision, so that normalizing
+ * computes ((x - mhi) - mlo), which stays exact-ish even when the mean is large
+ * against the spread (mean 1e4, std 1): no x * a + b form that cancels.
+ *
+ * A "segment set" is nseg runs of len floats starting at x + i * stride (a batch
+ * norm channel: N runs of H*W at stride C*H*W; a row: one run). */
+#ifndef CNNC_KERNELS_NORM_H
+#define CNNC_KERNELS_NORM_H
+#include <stdint.h>
+
+/* mean and m2 = sum (x - mean)^2 over a segment set (count = nseg * len > 0).
+ * _ref: the plain two-pass reference over the whole set. The fast version works
+ * on L1-sized chunks (shifted two-pass per chunk, merged with Chan's formula), so
+ * the data is read from memory once. */
+void cnnc__k_norm_stats_ref(double *mean, double *m2, const float *x, int64_t nseg,
+                            int64_t stride, int64_t len);
+void cnnc__k_norm_stats(double *mean, double *m2, const float *x, int64_t nseg, int64_t stride,
+                        int64_t len);
+
+/* Splits a double mean into (hi, lo) floats. */
+void cnnc__k_norm_split(double mean, float *hi, float *lo);
+
+/* y[i] = ((x[i] - mhi) - mlo) * a + b, i < n. */
+void cnnc__k_norm_apply(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
+                        float b);
+/* Layer norm row: y[j] = ((x[j] - mhi) - mlo) * invstd * w[j] + b[j]; w, b may be NULL
+ * (1 and 0). */
+void cnnc__k_norm_apply_vec(float *y, const float *x, int64_t n, float mhi, float mlo,
+                            float invstd, const float *w, const float *b);
+
+/* Backward sums over n elements, added into *sg and *sgd (double):
+ * sg += sum g, sgd += sum g * ((x - mhi) - mlo). With w (layer norm; NULL is 1),
+ * g is taken as g[j] * w[j]. */
+void cnnc__k_norm_grad_sums(double *sg, double *sgd, const float *g, const float *x, int64_t n,
+                            float mhi, float mlo, const float *w);
+void cnnc__k_norm_grad_sums_ref(double *sg, double *sgd, const float *g, const float *x,
+                                int64_t n, float mhi, float mlo, const float *w);
+/* gx[i] = g[i] * (w ? w[i] : 1) * A + ((x[i] - mhi) - mlo) * B + C. */
+void cnnc__k_norm_grad_apply(float *gx, const float *g, const float *x, int64_t n, float mhi,
+                             float mlo, const float *w, float A, float B, float C);
+
+/* Layer norm weight/bias gradient columns for one row: ab[i] += g[i],
+ * aw[i] += g[i] * ((x[i] - mhi) - mlo) * invstd. */
+void cnnc__k_norm_col_sums(double *aw, double *ab, const float *g, const float *x, int64_t n,
+                           float mhi, float mlo, float invstd);
+void cnnc__k_norm_col_sums_ref(double *aw, double *ab, const float *g, const float *x, int64_t n,
+                               float mhi, float mlo, float invstd);
+
+/* Local response norm over channels, for one image [C, S] and the spatial range
+ * [s0, s1): den[c] = k + alpha / size * sum_{c' in [c - size/2, c + (size-1)/2]} x[c']^2.
+ * Forward: y = x * den^-beta. */
+typedef struct cnnc__lrn_params {
+    int64_t C, S, size;
+    double alpha, beta, k;
+} cnnc__lrn_params;
+void cnnc__k_lrn_forward(float *y, const float *x, const cnnc__lrn_params *p, int64_t s0,
+                         int64_t s1);
+/* Backward, in two phases over the same ranges: phase 1 writes
+ * t = g * x * den^(-beta-1) into t; phase 2 writes
+ * gx = g * den^-beta - 2 alpha beta / size * x * sum_{c' : c in window(c')} t[c']. */
+void cnnc__k_lrn_backward_t(float *t, const float *g, const float *x, const cnnc__lrn_params *p,
+                            int64_t s0, int64_t s1);
+void cnnc__k_lrn_backward_gx(float *gx, const float *g, const float *x, const float *t,
+                             const cnnc__lrn_params *p, int64_t s0, int64_t s1);
+/* Plain references (per element window loops). */
+void cnnc__k_lrn_forward_ref(float *y, const float *x, const cnnc__lrn_params *p);
+void cnnc__k_lrn_backward_ref(float *gx, const float *g, const float *x, const cnnc__lrn_params *p);
+#endif
