@@ -182,6 +182,12 @@ typedef struct cnnc_optional_double {
 #define CNNC_SOME(x) {.has_value = true, .value = (x)}
 #define CNNC_NONE {.has_value = false}
 
+/* PyTorch's `int | None` (divisor_override=None); CNNC_SOME(x) / CNNC_NONE fill it too. */
+typedef struct cnnc_optional_int {
+    bool has_value;
+    int64_t value;
+} cnnc_optional_int;
+
 /* PyTorch's `float | tuple[float, ...] | None` (scale_factor): n == 0 is None. */
 typedef struct cnnc_doubles {
     int n;

@@ -439,6 +439,7 @@ static const demo_section demo_sections[] = {
     {"sequential", "Sequential: print(net), named parameters, train/eval, state_dict",
      demo_sequential},
     {"training", "Training: a small regression fitted with SGD", demo_training},
+    {"pooling", "Pooling: max, average, adaptive, indices and unpooling", demo_pool},
     {"norm", "Normalization: BatchNorm running stats, the module listing, "
              "LayerNorm/InstanceNorm means, train vs eval", demo_norm},
 };

@@ -1,0 +1,300 @@
+/* Pooling: each fast kernel against the reference kernel on randomized shapes
+ * (fixed seed), the public functions and modules on small hand-checked cases,
+ * gradients, error paths (NULL, dtype, bad options, bad indices), no leaks. */
+#include "check.h"
+
+#include <cnnc.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/pool.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t next_u32(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+static int64_t rand_in(int64_t lo, int64_t hi) { return lo + (int64_t)(next_u32() % (uint32_t)(hi - lo + 1)); }
+static float rand_f(void) { return (float)(next_u32() % 2000) / 100.0f - 10.0f; }
+
+/* PyTorch's output size rule (checked elsewhere against torch). */
+static int64_t out_size(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, bool ceil) {
+    int64_t num = in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0);
+    int64_t o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
+    if (ceil && (o - 1) * s >= in + p) o--;
+    return o;
+}
+
+/* A random 2-d geometry with a valid output (D = 1). */
+static bool random_geom(cnnc__pool_dims *g, bool dilated) {
+    g->planes = rand_in(1, 5);
+    g->in[0] = g->out[0] = g->k[0] = g->s[0] = g->d[0] = 1;
+    g->p[0] = 0;
+    bool ceil = next_u32() & 1;
+    for (int i = 1; i < 3; i++) {
+        g->in[i] = i == 2 && next_u32() % 8 == 0 ? rand_in(4000, 4200) : rand_in(1, 40); /* > row buffer */
+        g->k[i] = rand_in(1, 5);
+        g->s[i] = rand_in(1, 4);
+        g->p[i] = rand_in(0, g->k[i] / 2);
+        g->d[i] = dilated ? rand_in(1, 3) : 1;
+        g->out[i] = out_size(g->in[i], g->k[i], g->p[i], g->s[i], g->d[i], ceil);
+        if (g->out[i] < 1) return false;
+    }
+    return true;
+}
+
+static void test_max_fast_matches_ref(void) {
+    int tested = 0;
+    for (int it = 0; it < 400; it++) {
+        cnnc__pool_dims g;
+        if (!random_geom(&g, false)) continue;
+        int64_t isz = g.planes * cnnc__pool_in_plane(&g), osz = g.planes * cnnc__pool_out_plane(&g);
+        float *x = malloc((size_t)isz * sizeof(float));
+        float *o1 = malloc((size_t)osz * sizeof(float)), *o2 = malloc((size_t)osz * sizeof(float));
+        int64_t *i1 = malloc((size_t)osz * sizeof(int64_t)), *i2 = malloc((size_t)osz * sizeof(int64_t));
+        REQUIRE(x && o1 && o2 && i1 && i2);
+        for (int64_t i = 0; i < isz; i++) {
+            x[i] = (float)(next_u32() % 5); /* ties */
+            if (next_u32() % 17 == 0) x[i] = NAN;
+            if (next_u32() % 19 == 0) x[i] = -INFINITY;
+        }
+        cnnc__k_max_pool_ref(o1, i1, x, &g, 0, g.planes);
+        CHECK(cnnc__k_max_pool2d_fast(o2, i2, x, &g, 0, g.planes));
+        bool same = true;
+        for (int64_t i = 0; i < osz; i++)
+            same &= (i1[i] == i2[i]) && ((isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i]);
+        CHECK(same);
+        /* the values-only path (no indices) */
+        CHECK(cnnc__k_max_pool2d_fast(o2, NULL, x, &g, 0, g.planes));
+        same = true;
+        for (int64_t i = 0; i < osz; i++) same &= (isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i];
+        CHECK(same);
+        free(x), free(o1), free(o2), free(i1), free(i2);
+        tested++;
+    }
+    CHECK(tested > 100);
+    cnnc__pool_dims g;
+    while (!random_geom(&g, true) || (g.d[1] == 1 && g.d[2] == 1)) {
+    }
+    CHECK(!cnnc__k_max_pool2d_fast(NULL, NULL, NULL, &g, 0, 0)); /* declines dilation */
+}
+
+static void test_avg_fast_matches_ref(void) {
+    int tested = 0;
+    for (int it = 0; it < 400; it++) {
+        cnnc__pool_dims g;
+        if (!random_geom(&g, false)) continue;
+        if (next_u32() % 4 == 0) g.in[2] = 1500 + rand_in(0, 800); /* wider than the row buffer */
+        for (int i = 1; i < 3; i++) g.out[i] = out_size(g.in[i], g.k[i], g.p[i], g.s[i], 1, false);
+        cnnc__avg_opts o = {next_u32() & 1, next_u32() % 3 == 0, rand_in(-3, 9)};
+        if (o.divisor == 0) o.divisor = 5;
+        int64_t isz = g.planes * cnnc__pool_in_plane(&g), osz = g.planes * cnnc__pool_out_plane(&g);
+        float *x = malloc((size_t)isz * sizeof(float));
+        float *o1 = malloc((size_t)osz * sizeof(float)), *o2 = malloc((size_t)osz * sizeof(float));
+        REQUIRE(x && o1 && o2);
+        for (int64_t i = 0; i < isz; i++) x[i] = rand_f();
+        cnnc__k_avg_pool_ref(o1, x, &g, &o, 0, g.planes);
+        CHECK(cnnc__k_avg_pool2d_fast(o2, x, &g, &o, 0, g.planes));
+        CHECK_FLOATS_NEAR(o2, o1, osz, 1e-4);
+        free(x), free(o1), free(o2);
+        tested++;
+    }
+    CHECK(tested > 100);
+}
+
+static void test_global_avg_matches_ref(void) {
+    for (int it = 0; it < 50; it++) {
+        cnnc__pool_dims g = {.planes = rand_in(1, 9), .in = {rand_in(1, 4), rand_in(1, 9), rand_in(1, 30)},
+                             .out = {1, 1, 1}};
+        int64_t isz = g.planes * cnnc__pool_in_plane(&g);
+        float *x = malloc((size_t)isz * sizeof(float)), o1[9], o2[9];
+        REQUIRE(x);
+        for (int64_t i = 0; i < isz; i++) x[i] = rand_f();
+        cnnc__k_adaptive_avg_ref(o1, x, &g, 0, g.planes);
+        CHECK(cnnc__k_adaptive_avg_global(o2, x, &g, 0, g.planes));
+        CHECK_FLOATS_NEAR(o2, o1, g.planes, 1e-4);
+        free(x);
+    }
+    cnnc__pool_dims g = {.planes = 1, .in = {1, 4, 4}, .out = {1, 2, 2}};
+    CHECK(!cnnc__k_adaptive_avg_global(NULL, NULL, &g, 0, 1));
+}
+
+static void test_adaptive_windows(void) {
+    /* [floor(o*I/O), ceil((o+1)*I/O)) */
+    CHECK_EQ_INT(cnnc__adaptive_start(1, 3, 10), 3);
+    CHECK_EQ_INT(cnnc__adaptive_end(1, 3, 10), 7);
+    CHECK_EQ_INT(cnnc__adaptive_start(4, 5, 2), 1);
+    CHECK_EQ_INT(cnnc__adaptive_end(4, 5, 2), 2);
+}
+
+/* ---- public API --------------------------------------------------------------- */
+
+static void test_max_pool2d_values_and_grad(void) {
+    cnnc_scope_begin();
+    float data[16];
+    for (int i = 0; i < 16; i++) data[i] = (float)((i * 7) % 16);
+    cnnc_tensor *x = cnnc_from_data(CNNC_SHAPE(1, 1, 4, 4), CNNC_FLOAT32, data);
+    REQUIRE(x);
+    CHECK_OK(cnnc_tensor_set_requires_grad(x, true));
+    cnnc_tensor *idx = NULL;
+    cnnc_tensor *y = cnnc_max_pool2d_with_indices(x, CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(2)), &idx);
+    REQUIRE(y && idx);
+    const float *yd = cnnc_tensor_data_f32(y);
+    const int64_t *id = cnnc_tensor_data_i64(idx);
+    /* data: 0 7 14 5 / 12 3 10 1 / 8 15 6 13 / 4 11 2 9 */
+    float want[4] = {12, 14, 15, 13};
+    int64_t want_i[4] = {4, 2, 9, 11};
+    CHECK_FLOATS_NEAR(yd, want, 4, 0);
+    for (int i = 0; i < 4; i++) CHECK_EQ_INT(id[i], want_i[i]);
+    CHECK_STR_EQ(cnnc_tensor_grad_fn_name(y), "MaxPool2DWithIndicesBackward0");
+    CHECK_OK(cnnc_backward(cnnc_sum(y), NULL, false));
+    const float *gd = cnnc_tensor_data_f32(cnnc_tensor_grad(x));
+    REQUIRE(gd);
+    float gsum = 0;
+    for (int i = 0; i < 16; i++) gsum += gd[i];
+    CHECK_NEAR(gsum, 4, 0);
+    CHECK_NEAR(gd[4], 1, 0);
+    /* unpool back */
+    cnnc_tensor *u = cnnc_max_unpool2d(y, idx, CNNC_MAX_UNPOOL2D(.kernel_size = CNNC_INTS(2)));
+    REQUIRE(u);
+    CHECK_EQ_INT(cnnc_tensor_numel(u), 16);
+    CHECK_NEAR(cnnc_tensor_data_f32(u)[9], 15, 0);
+    CHECK_OK(cnnc_scope_end());
+}
+
+static void test_avg_and_adaptive(void) {
+    cnnc_scope_begin();
+    cnnc_tensor *x = cnnc_ones(CNNC_SHAPE(2, 3, 5, 5), CNNC_FLOAT32);
+    cnnc_tensor *a = cnnc_avg_pool2d(x, CNNC_AVG_POOL2D(.kernel_size = CNNC_INTS(3), .stride = CNNC_INTS(2),
+                                                        .padding = CNNC_INTS(1), .count_include_pad = false));
+    REQUIRE(a);
+    CHECK_EQ_INT(cnnc_tensor_size(a, 3), 3);
+    CHECK_NEAR(cnnc_tensor_data_f32(a)[0], 1.0, 1e-6);
+    cnnc_tensor *b = cnnc_avg_pool2d(x, CNNC_AVG_POOL2D(.kernel_size = CNNC_INTS(3), .stride = CNNC_INTS(2),
+                                                        .padding = CNNC_INTS(1)));
+    REQUIRE(b);
+    CHECK_NEAR(cnnc_tensor_data_f32(b)[0], 4.0 / 9.0, 1e-6);
+    cnnc_tensor *c = cnnc_avg_pool2d(x, CNNC_AVG_POOL2D(.kernel_size = CNNC_INTS(2), .divisor_override = CNNC_SOME(8)));
+    REQUIRE(c);
+    CHECK_NEAR(cnnc_tensor_data_f32(c)[0], 0.5, 1e-6);
+    cnnc_tensor *g = cnnc_adaptive_avg_pool2d(x, (cnnc_ints)CNNC_INTS(CNNC_POOL_KEEP, 2));
+    REQUIRE(g);
+    CHECK_EQ_INT(cnnc_tensor_size(g, 2), 5);
+    CHECK_EQ_INT(cnnc_tensor_size(g, 3), 2);
+    cnnc_tensor *idx = NULL;
+    cnnc_tensor *m = cnnc_adaptive_max_pool1d_with_indices(cnnc_arange(0, 10, 1, CNNC_FLOAT32) ? cnnc_reshape(cnnc_arange(0, 10, 1, CNNC_FLOAT32), CNNC_SHAPE(1, 10)) : NULL,
+                                                           (cnnc_ints)CNNC_INTS(3), &idx);
+    REQUIRE(m && idx);
+    CHECK_EQ_INT(cnnc_tensor_data_i64(idx)[1], 6);
+    CHECK_OK(cnnc_scope_end());
+}
+
+static void test_errors(void) {
+    cnnc_scope_begin();
+    cnnc_tensor *x = cnnc_zeros(CNNC_SHAPE(2, 3, 10, 10), CNNC_FLOAT32);
+    cnnc_tensor *xi = cnnc_zeros(CNNC_SHAPE(2, 3, 10, 10), CNNC_INT64);
+    cnnc_tensor *idx = x;
+    CHECK_TENSOR_ERR(cnnc_max_pool2d(NULL, CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(2))));
+    CHECK_TENSOR_ERR(cnnc_max_pool2d(xi, CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(2))));
+    CHECK_ERROR_CONTAINS("float32");
+    CHECK_TENSOR_ERR(cnnc_max_pool2d(x, CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(3), .padding = CNNC_INTS(2))));
+    CHECK_ERROR_CONTAINS("pad should be at most half of kernel size, but got pad=2 and kernel_size=3");
+    CHECK_TENSOR_ERR(cnnc_max_pool2d(x, CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(2), .return_indices = true)));
+    CHECK_TENSOR_ERR(cnnc_max_pool2d_with_indices(x, CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(2)), NULL));
+    CHECK_TENSOR_ERR(cnnc_max_pool2d_with_indices(x, CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(11)), &idx));
+    CHECK(idx == NULL);
+    CHECK_ERROR_CONTAINS("Output size is too small");
+    CHECK_TENSOR_ERR(cnnc_max_pool2d(x, CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(1LL << 40))));
+    CHECK_ERROR_CONTAINS("integer out of range");
+    CHECK_TENSOR_ERR(cnnc_max_pool2d(x, CNNC_MAX_POOL2D()));
+    CHECK_TENSOR_ERR(cnnc_avg_pool3d(cnnc_zeros(CNNC_SHAPE(2, 3, 10), CNNC_FLOAT32), CNNC_AVG_POOL3D(.kernel_size = CNNC_INTS(2))));
+    CHECK_ERROR_CONTAINS("non-empty 4D or 5D (batch mode) tensor expected for input");
+    CHECK_TENSOR_ERR(cnnc_avg_pool2d(x, CNNC_AVG_POOL2D(.kernel_size = CNNC_INTS(2), .divisor_override = CNNC_SOME(0))));
+    CHECK_TENSOR_ERR(cnnc_adaptive_avg_pool2d(x, (cnnc_ints)CNNC_INTS(CNNC_POOL_KEEP)));
+    CHECK_TENSOR_ERR(cnnc_adaptive_max_pool2d(x, (cnnc_ints){.n = -3}));
+    cnnc_tensor *bad = cnnc_full(CNNC_SHAPE(2, 3, 5, 5), 100, CNNC_INT64);
+    CHECK_TENSOR_ERR(cnnc_max_unpool2d(cnnc_zeros(CNNC_SHAPE(2, 3, 5, 5), CNNC_FLOAT32), bad,
+                                       CNNC_MAX_UNPOOL2D(.kernel_size = CNNC_INTS(2))));
+    CHECK_ERROR_CONTAINS("Found an invalid max index: 100 (output volumes are of size 10x10");
+    CHECK_TENSOR_ERR(cnnc_max_unpool2d(x, NULL, CNNC_MAX_UNPOOL2D(.kernel_size = CNNC_INTS(2))));
+    CHECK_OK(cnnc_scope_end());
+}
+
+static void test_modules(void) {
+    cnnc_module *m = cnnc_maxpool2d_new(CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(2), .stride = CNNC_INTS(2)));
+    REQUIRE(m);
+    char *r = cnnc_module_repr(m);
+    CHECK_STR_EQ(r, "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
+    cnnc_free(r);
+    cnnc_module *a = cnnc_adaptiveavgpool2d_new((cnnc_ints)CNNC_INTS(CNNC_POOL_KEEP, 7));
+    REQUIRE(a);
+    r = cnnc_module_repr(a);
+    CHECK_STR_EQ(r, "AdaptiveAvgPool2d(output_size=(None, 7))");
+    cnnc_free(r);
+    cnnc_module *ri = cnnc_maxpool1d_new(CNNC_MAX_POOL1D(.kernel_size = CNNC_INTS(2), .return_indices = true));
+    cnnc_module *u = cnnc_maxunpool1d_new(CNNC_MAX_UNPOOL1D(.kernel_size = CNNC_INTS(2)));
+    REQUIRE(ri && u);
+    r = cnnc_module_repr(u);
+    CHECK_STR_EQ(r, "MaxUnpool1d(kernel_size=(2,), stride=(2,), padding=(0,))");
+    cnnc_free(r);
+    cnnc_value v;
+    CHECK_OK(cnnc_module_attr(ri, "return_indices", &v));
+    CHECK_EQ_INT(v.ints[0], 1);
+    cnnc_scope_begin();
+    cnnc_tensor *x = cnnc_randn(CNNC_SHAPE(1, 16, 14, 14));
+    cnnc_tensor *y = cnnc_module_forward(m, x);
+    REQUIRE(y);
+    CHECK_EQ_INT(cnnc_tensor_size(y, 2), 7);
+    cnnc_tensor *x1 = cnnc_randn(CNNC_SHAPE(2, 6));
+    CHECK_TENSOR_ERR(cnnc_module_forward(ri, x1));
+    cnnc_tensor *idx = NULL;
+    cnnc_tensor *y1 = cnnc_pool_module_forward_with_indices(ri, x1, &idx);
+    REQUIRE(y1 && idx);
+    CHECK_TENSOR_ERR(cnnc_module_forward(u, y1));
+    cnnc_tensor *z = cnnc_maxunpool_module_forward(u, y1, idx, (cnnc_ints)CNNC_INTS_NONE);
+    REQUIRE(z);
+    CHECK_EQ_INT(cnnc_tensor_size(z, 1), 6);
+    CHECK_TENSOR_ERR(cnnc_pool_module_forward_with_indices(a, x, &idx));
+    CHECK(idx == NULL);
+    CHECK_NULL_ERR(cnnc_maxpool2d_new(CNNC_MAX_POOL2D()));
+    CHECK_OK(cnnc_scope_end());
+    cnnc_module_release(m);
+    cnnc_module_release(a);
+    cnnc_module_release(ri);
+    cnnc_module_release(u);
+}
+
+static void test_thread_count_independent(void) {
+    cnnc_scope_begin();
+    cnnc_manual_seed(3);
+    cnnc_tensor *x = cnnc_randn(CNNC_SHAPE(4, 16, 33, 29));
+    int old = cnnc_get_num_threads();
+    cnnc_tensor *r[2];
+    for (int t = 0; t < 2; t++) {
+        CHECK_OK(cnnc_set_num_threads(t ? 3 : 1));
+        r[t] = cnnc_avg_pool2d(x, CNNC_AVG_POOL2D(.kernel_size = CNNC_INTS(3), .stride = CNNC_INTS(2),
+                                                  .padding = CNNC_INTS(1), .ceil_mode = true));
+        REQUIRE(r[t]);
+    }
+    CHECK(memcmp(cnnc_tensor_data(r[0]), cnnc_tensor_data(r[1]), (size_t)cnnc_tensor_numel(r[0]) * 4) == 0);
+    CHECK_OK(cnnc_set_num_threads(old));
+    CHECK_OK(cnnc_scope_end());
+}
+
+int main(void) {
+    RUN_TEST(test_max_fast_matches_ref);
+    RUN_TEST(test_avg_fast_matches_ref);
+    RUN_TEST(test_global_avg_matches_ref);
+    RUN_TEST(test_adaptive_windows);
+    RUN_TEST(test_max_pool2d_values_and_grad);
+    RUN_TEST(test_avg_and_adaptive);
+    RUN_TEST(test_errors);
+    RUN_TEST(test_modules);
+    RUN_TEST(test_thread_count_independent);
+    return check_summary();
+}
