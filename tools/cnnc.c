@@ -440,6 +440,7 @@ static const demo_section demo_sections[] = {
      demo_sequential},
     {"training", "Training: a small regression fitted with SGD", demo_training},
     {"pooling", "Pooling: max, average, adaptive, indices and unpooling", demo_pool},
+    {"resample", "Upsampling and padding: F.interpolate in every mode, F.pad", demo_resample},
     {"norm", "Normalization: BatchNorm running stats, the module listing, "
              "LayerNorm/InstanceNorm means, train vs eval", demo_norm},
 };

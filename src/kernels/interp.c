@@ -1,0 +1,266 @@
+/* Separable interpolation kernels (see interp.h). */
+#include "kernels/interp.h"
+
+#include <string.h>
+
+int64_t cnnc__interp_rows(const cnnc__interp_geom *g) {
+    int64_t r = g->planes;
+    for (int i = 0; i + 1 < g->nd; i++) r *= g->d[i].out;
+    return r;
+}
+
+static int64_t in_plane(const cnnc__interp_geom *g) {
+    int64_t n = 1;
+    for (int i = 0; i < g->nd; i++) n *= g->d[i].in;
+    return n;
+}
+
+static int64_t out_plane(const cnnc__interp_geom *g) {
+    int64_t n = 1;
+    for (int i = 0; i < g->nd; i++) n *= g->d[i].out;
+    return n;
+}
+
+/* ---- reference ------------------------------------------------------------------- */
+
+void cnnc__k_interp_ref(float *out, const float *in, const cnnc__interp_geom *g) {
+    int nd = g->nd;
+    int64_t ip = in_plane(g), op = out_plane(g);
+    for (int64_t p = 0; p < g->planes; p++)
+        for (int64_t e = 0; e < op; e++) {
+            int64_t o[3] = {0, 0, 0}, r = e;
+            for (int i = nd - 1; i >= 0; i--) {
+                o[i] = r % g->d[i].out;
+                r /= g->d[i].out;
+            }
+            int t0n = g->d[0].taps, t1n = nd > 1 ? g->d[1].taps : 1, t2n = nd > 2 ? g->d[2].taps : 1;
+            double acc = 0.0;
+            for (int a = 0; a < t0n; a++)
+                for (int b = 0; b < t1n; b++)
+                    for (int c = 0; c < t2n; c++) {
+                        int t[3] = {a, b, c};
+                        double w = 1.0;
+                        int64_t src = 0;
+                        for (int i = 0; i < nd; i++) {
+                            const cnnc__interp_dim *d = &g->d[i];
+                            int64_t k = o[i] * d->taps + t[i];
+                            w *= d->w[k];
+                            src = src * d->in + d->idx[k];
+                        }
+                        acc += w * in[p * ip + src];
+                    }
+            out[p * op + e] = (float)acc;
+        }
+}
+
+void cnnc__k_interp_backward_ref(float *grad_in, const float *grad_out, const cnnc__interp_geom *g) {
+    int nd = g->nd;
+    int64_t ip = in_plane(g), op = out_plane(g);
+    memset(grad_in, 0, (size_t)(g->planes * ip) * sizeof(float));
+    for (int64_t p = 0; p < g->planes; p++)
+        for (int64_t e = 0; e < op; e++) {
+            int64_t o[3] = {0, 0, 0}, r = e;
+            for (int i = nd - 1; i >= 0; i--) {
+                o[i] = r % g->d[i].out;
+                r /= g->d[i].out;
+            }
+            int t0n = g->d[0].taps, t1n = nd > 1 ? g->d[1].taps : 1, t2n = nd > 2 ? g->d[2].taps : 1;
+            float go = grad_out[p * op + e];
+            for (int a = 0; a < t0n; a++)
+                for (int b = 0; b < t1n; b++)
+                    for (int c = 0; c < t2n; c++) {
+                        int t[3] = {a, b, c};
+                        float w = 1.0f;
+                        int64_t src = 0;
+                        for (int i = 0; i < nd; i++) {
+                            const cnnc__interp_dim *d = &g->d[i];
+                            int64_t k = o[i] * d->taps + t[i];
+                            w *= d->w[k];
+                            src = src * d->in + d->idx[k];
+                        }
+                        grad_in[p * ip + src] += w * go;
+                    }
+        }
+}
+
+/* ---- source rows of an output row ----------------------------------------------------- */
+
+/* The rows (offsets within the plane, in units of rows of length in_last) and
+ * weights an output row blends: n = taps of the leading dims multiplied. */
+static int row_sources(const cnnc__interp_geom *g, int64_t orow, int64_t *src, float *w) {
+    if (g->nd == 1) {
+        src[0] = 0;
+        w[0] = 1.0f;
+        return 1;
+    }
+    if (g->nd == 2) {
+        const cnnc__interp_dim *h = &g->d[0];
+        for (int a = 0; a < h->taps; a++) {
+            src[a] = h->idx[orow * h->taps + a];
+            w[a] = h->w[orow * h->taps + a];
+        }
+        return h->taps;
+    }
+    const cnnc__interp_dim *d = &g->d[0], *h = &g->d[1];
+    int64_t od = orow / h->out, oh = orow % h->out;
+    int n = 0;
+    for (int a = 0; a < d->taps; a++)
+        for (int b = 0; b < h->taps; b++) {
+            src[n] = d->idx[od * d->taps + a] * h->in + h->idx[oh * h->taps + b];
+            w[n] = d->w[od * d->taps + a] * h->w[oh * h->taps + b];
+            n++;
+        }
+    return n;
+}
+
+static int max_row_sources(const cnnc__interp_geom *g) {
+    if (g->nd == 1) return 1;
+    if (g->nd == 2) return g->d[0].taps;
+    return g->d[0].taps * g->d[1].taps;
+}
+
+/* out[ow] = sum_t w * row[idx] along the last dim. */
+static void resample_last(float *out, const float *row, const cnnc__interp_dim *d) {
+    int64_t n = d->out;
+    const int64_t *ix = d->idx;
+    const float *w = d->w;
+    switch (d->taps) {
+    case 1:
+        for (int64_t o = 0; o < n; o++) out[o] = row[ix[o]] * w[o];
+        break;
+    case 2:
+        for (int64_t o = 0; o < n; o++) out[o] = row[ix[2 * o]] * w[2 * o] + row[ix[2 * o + 1]] * w[2 * o + 1];
+        break;
+    case 4:
+        for (int64_t o = 0; o < n; o++) {
+            const int64_t *i = ix + 4 * o;
+            const float *ww = w + 4 * o;
+            out[o] = row[i[0]] * ww[0] + row[i[1]] * ww[1] + row[i[2]] * ww[2] + row[i[3]] * ww[3];
+        }
+        break;
+    default:
+        for (int64_t o = 0; o < n; o++) {
+            const int64_t *i = ix + (int64_t)d->taps * o;
+            const float *ww = w + (int64_t)d->taps * o;
+            float acc = row[i[0]] * ww[0];
+            for (int t = 1; t < d->taps; t++) acc += row[i[t]] * ww[t];
+            out[o] = acc;
+        }
+    }
+}
+
+/* ---- forward rows ----------------------------------------------------------------------- */
+
+int64_t cnnc__interp_scratch_floats(const cnnc__interp_geom *g) {
+    int64_t slots = 2 * (int64_t)max_row_sources(g);
+    int64_t ow = g->d[g->nd - 1].out;
+    /* row cache + keys/stamps (as int64 in float units) + the per-row source lists */
+    return slots * ow + slots * 4 + (int64_t)max_row_sources(g) * 4 + 64;
+}
+
+void cnnc__k_interp_rows(float *out, const float *in, const cnnc__interp_geom *g, float *scratch,
+                         int64_t begin, int64_t end) {
+    const cnnc__interp_dim *last = &g->d[g->nd - 1];
+    int64_t ow = last->out, iw = last->in;
+    int64_t orows = 1, irows = 1;
+    for (int i = 0; i + 1 < g->nd; i++) {
+        orows *= g->d[i].out;
+        irows *= g->d[i].in;
+    }
+    int maxs = max_row_sources(g);
+    int slots = 2 * maxs;
+    float *cache = scratch;
+    int64_t *keys = (int64_t *)(void *)(cache + (int64_t)slots * ow + ((int64_t)slots * ow) % 2);
+    int64_t *stamp = keys + slots;
+    int64_t *src = stamp + slots;
+    float *w = (float *)(void *)(src + maxs);
+    int *slot_of = (int *)(void *)(w + maxs);
+    for (int s = 0; s < slots; s++) {
+        keys[s] = -1;
+        stamp[s] = -1;
+    }
+    int victim = 0;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t p = r / orows, orow = r % orows;
+        float *o = out + r * ow;
+        int n = row_sources(g, orow, src, w);
+        const float *plane = in + p * irows * iw;
+        if (g->nearest) { /* one source row, weight 1: a plain gather */
+            const float *row = plane + src[0] * iw;
+            const int64_t *ix = last->idx;
+            for (int64_t j = 0; j < ow; j++) o[j] = row[ix[j]];
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            int64_t key = p * irows + src[i];
+            int s = -1;
+            for (int q = 0; q < slots; q++)
+                if (keys[q] == key) { s = q; break; }
+            if (s < 0) {
+                while (stamp[victim] == r) victim = (victim + 1) % slots;
+                s = victim;
+                victim = (victim + 1) % slots;
+                keys[s] = key;
+                resample_last(cache + (int64_t)s * ow, plane + src[i] * iw, last);
+            }
+            stamp[s] = r;
+            slot_of[i] = s;
+        }
+        const float *h0 = cache + (int64_t)slot_of[0] * ow;
+        float w0 = w[0];
+        for (int64_t j = 0; j < ow; j++) o[j] = h0[j] * w0;
+        for (int i = 1; i < n; i++) {
+            const float *h = cache + (int64_t)slot_of[i] * ow;
+            float wi = w[i];
+            for (int64_t j = 0; j < ow; j++) o[j] += h[j] * wi;
+        }
+    }
+}
+
+/* ---- backward planes ---------------------------------------------------------------------- */
+
+int64_t cnnc__interp_backward_scratch_floats(const cnnc__interp_geom *g) {
+    int64_t irows = 1;
+    for (int i = 0; i + 1 < g->nd; i++) irows *= g->d[i].in;
+    return irows * g->d[g->nd - 1].out + (int64_t)max_row_sources(g) * 3 + 64;
+}
+
+void cnnc__k_interp_backward_planes(float *grad_in, const float *grad_out,
+                                    const cnnc__interp_geom *g, float *scratch, int64_t begin,
+                                    int64_t end) {
+    const cnnc__interp_dim *last = &g->d[g->nd - 1];
+    int64_t ow = last->out, iw = last->in;
+    int64_t orows = 1, irows = 1;
+    for (int i = 0; i + 1 < g->nd; i++) {
+        orows *= g->d[i].out;
+        irows *= g->d[i].in;
+    }
+    int maxs = max_row_sources(g);
+    float *acc = scratch; /* [irows, ow] */
+    int64_t *src = (int64_t *)(void *)(acc + irows * ow + (irows * ow) % 2);
+    float *w = (float *)(void *)(src + maxs);
+    for (int64_t p = begin; p < end; p++) {
+        const float *gp = grad_out + p * orows * ow;
+        float *gi = grad_in + p * irows * iw;
+        memset(acc, 0, (size_t)(irows * ow) * sizeof(float));
+        memset(gi, 0, (size_t)(irows * iw) * sizeof(float));
+        for (int64_t orow = 0; orow < orows; orow++) {
+            const float *gr = gp + orow * ow;
+            int n = row_sources(g, orow, src, w);
+            for (int i = 0; i < n; i++) {
+                float *a = acc + src[i] * ow;
+                float wi = w[i];
+                for (int64_t j = 0; j < ow; j++) a[j] += gr[j] * wi;
+            }
+        }
+        const int64_t *ix = last->idx;
+        const float *lw = last->w;
+        int taps = last->taps;
+        for (int64_t ir = 0; ir < irows; ir++) {
+            const float *a = acc + ir * ow;
+            float *row = gi + ir * iw;
+            for (int64_t j = 0; j < ow; j++)
+                for (int t = 0; t < taps; t++) row[ix[j * taps + t]] += lw[j * taps + t] * a[j];
+        }
+    }
+}

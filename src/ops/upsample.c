@@ -1,0 +1,644 @@
+/* F.interpolate: nearest, nearest-exact, linear/bilinear/trilinear, bicubic (with
+ * or without antialias) and area, with torch/nn/functional.py's argument rules and
+ * aten's (UpSample.h, UpSampleKernel.cpp, UpSampleBicubic2d.cpp, PyTorch 1.13)
+ * index and weight formulas, reproduced in float where aten computes in float. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "kernels/interp.h"
+#include "ops/pool.h"
+#include "ops/resample.h"
+
+/* Python's repr() of a float: the shortest text that reads back exactly, fixed
+ * notation for exponents in [-4, 16), else "1e+16" style; always with a '.' or an
+ * exponent ("2.0", not "2"). */
+void cnnc__float_repr(double v, char *buf, size_t cap) {
+    if (isnan(v)) { snprintf(buf, cap, "nan"); return; }
+    if (isinf(v)) { snprintf(buf, cap, v < 0 ? "-inf" : "inf"); return; }
+    if (v == 0.0) { snprintf(buf, cap, signbit(v) ? "-0.0" : "0.0"); return; }
+    char e[64];
+    for (int p = 0; p < 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p, v);
+        if (strtod(e, NULL) == v) break;
+    }
+    /* e is "-d.ddde+XX" */
+    char digits[32];
+    int nd = 0;
+    const char *s = e;
+    bool neg = *s == '-';
+    if (neg) s++;
+    for (; *s && *s != 'e'; s++)
+        if (*s >= '0' && *s <= '9') digits[nd++] = *s;
+    digits[nd] = 0;
+    int exp10 = atoi(s + 1);
+    while (nd > 1 && digits[nd - 1] == '0') digits[--nd] = 0;
+    char out[64];
+    size_t n = 0;
+    if (neg) out[n++] = '-';
+    if (exp10 >= -4 && exp10 < 16) {
+        if (exp10 < 0) {
+            out[n++] = '0';
+            out[n++] = '.';
+            for (int i = 0; i < -exp10 - 1; i++) out[n++] = '0';
+            for (int i = 0; i < nd; i++) out[n++] = digits[i];
+        } else {
+            for (int i = 0; i <= exp10; i++) out[n++] = i < nd ? digits[i] : '0';
+            out[n++] = '.';
+            if (nd > exp10 + 1)
+                for (int i = exp10 + 1; i < nd; i++) out[n++] = digits[i];
+            else
+                out[n++] = '0';
+        }
+        out[n] = 0;
+    } else {
+        out[n++] = digits[0];
+        if (nd > 1) {
+            out[n++] = '.';
+            for (int i = 1; i < nd; i++) out[n++] = digits[i];
+        }
+        out[n] = 0;
+        snprintf(out + n, sizeof out - n, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+    }
+    snprintf(buf, cap, "%s", out);
+}
+
+/* ---- modes ------------------------------------------------------------------------ */
+
+typedef enum {
+    M_NEAREST,
+    M_LINEAR,
+    M_BILINEAR,
+    M_BICUBIC,
+    M_TRILINEAR,
+    M_AREA,
+    M_NEAREST_EXACT,
+    M_UNKNOWN
+} interp_mode;
+
+static const char *const mode_names[] = {"nearest", "linear",  "bilinear",      "bicubic",
+                                         "trilinear", "area", "nearest-exact"};
+
+static interp_mode parse_mode(const char *s) {
+    for (int i = 0; i < M_UNKNOWN; i++)
+        if (strcmp(s, mode_names[i]) == 0) return (interp_mode)i;
+    return M_UNKNOWN;
+}
+
+const char *cnnc__interp_mode_canonical(const char *mode) {
+    interp_mode m = mode ? parse_mode(mode) : M_UNKNOWN;
+    return m == M_UNKNOWN ? NULL : mode_names[m];
+}
+
+/* What the kernels need: the kind of filter per dim, and per spatial dim the input
+ * and output sizes and the scale PyTorch passes to the kernel (if any). */
+typedef enum { K_NEAREST, K_NEAREST_EXACT, K_LINEAR, K_CUBIC } kernel_kind;
+
+typedef struct {
+    kernel_kind kind;
+    bool align_corners, antialias;
+    bool channels_last; /* aten takes its channels-last kernels (see build_geom) */
+    int nsp;
+    int ndim;
+    int64_t in_shape[5], out_shape[5];
+    bool has_scale[3];
+    double scale[3];
+} interp_plan;
+
+/* ---- aten's scalar formulas (float where aten uses float) ---------------------------- */
+
+static float compute_scales_value(bool has, double scale, int64_t in, int64_t out) {
+    return (has && scale > 0.) ? (float)(1.0 / scale) : (float)in / (float)out;
+}
+
+static float area_pixel_compute_scale(int64_t in, int64_t out, bool align, bool has, double scale) {
+    if (align) return out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
+    return compute_scales_value(has, scale, in, out);
+}
+
+static float area_pixel_compute_source_index(float scale, int64_t dst, bool align, bool cubic) {
+    if (align) return scale * (float)dst;
+    float src = scale * ((float)dst + 0.5f) - 0.5f;
+    return (!cubic && src < 0.0f) ? 0.0f : src;
+}
+
+static int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static float cubic1(float x, float A) { return ((A + 2) * x - (A + 3)) * x * x + 1; }
+static float cubic2(float x, float A) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; }
+
+static float aa_linear(float x) {
+    if (x < 0.0f) x = -x;
+    return x < 1.0f ? 1.0f - x : 0.0f;
+}
+
+static float aa_cubic(float x) {
+    const float a = -0.5f; /* Pillow's (and aten's antialiased) bicubic */
+    if (x < 0.0f) x = -x;
+    if (x < 1.0f) return cubic1(x, a);
+    if (x < 2.0f) return cubic2(x, a);
+    return 0.0f;
+}
+
+/* Taps of one dim's table. */
+static int dim_taps(const interp_plan *p, int i) {
+    if (p->antialias) {
+        int64_t in = p->in_shape[2 + i], out = p->out_shape[2 + i];
+        float scale = area_pixel_compute_scale(in, out, p->align_corners, p->has_scale[i], p->scale[i]);
+        int interp = p->kind == K_CUBIC ? 4 : 2;
+        float support = scale >= 1.0f ? (float)((interp * 0.5) * scale) : (float)(interp * 0.5);
+        return (int)ceilf(support) * 2 + 1;
+    }
+    switch (p->kind) {
+    case K_LINEAR: return 2;
+    case K_CUBIC: return 4;
+    default: return 1;
+    }
+}
+
+/* One dim's table (idx [out * taps], w [out * taps]). backward: aten's backward
+ * kernels compute nearest indices with nearest_idx (which special-cases
+ * out == in and out == 2 * in) where the forward does not. */
+static void build_dim(const interp_plan *p, int i, bool backward, int taps, int64_t *idx, float *w) {
+    backward = backward || p->channels_last; /* the same index functions */
+    int64_t in = p->in_shape[2 + i], out = p->out_shape[2 + i];
+    bool align = p->align_corners, has = p->has_scale[i];
+    double sc = p->scale[i];
+    if (p->antialias) {
+        float scale = area_pixel_compute_scale(in, out, align, has, sc);
+        int interp = p->kind == K_CUBIC ? 4 : 2;
+        float support = scale >= 1.0f ? (float)((interp * 0.5) * scale) : (float)(interp * 0.5);
+        float invscale = scale >= 1.0f ? (float)(1.0 / scale) : 1.0f;
+        for (int64_t o = 0; o < out; o++) {
+            int64_t *ix = idx + o * taps;
+            float *ww = w + o * taps;
+            float center = (float)(scale * (o + 0.5));
+            int64_t xmin = max_i64((int64_t)((double)(center - support) + 0.5), 0);
+            int64_t xsize = min_i64((int64_t)((double)(center + support) + 0.5), in) - xmin;
+            if (xsize > taps) xsize = taps;
+            float total = 0.0f;
+            int64_t j = 0;
+            for (; j < xsize; j++) {
+                float x = (float)(((double)((float)(j + xmin) - center) + 0.5) * invscale);
+                float v = p->kind == K_CUBIC ? aa_cubic(x) : aa_linear(x);
+                ww[j] = v;
+                total += v;
+            }
+            for (j = 0; j < xsize; j++)
+                if (total != 0.0f) ww[j] /= total;
+            for (j = 0; j < taps; j++) {
+                if (j >= xsize) ww[j] = 0.0f;
+                ix[j] = min_i64(max_i64(xmin + (j < xsize ? j : 0), 0), in - 1);
+            }
+        }
+        return;
+    }
+    switch (p->kind) {
+    case K_NEAREST: {
+        float scale = compute_scales_value(has, sc, in, out);
+        for (int64_t o = 0; o < out; o++) {
+            int64_t s;
+            if (backward && out == in) s = o;
+            else if (backward && out == 2 * in) s = o >> 1;
+            else s = min_i64((int64_t)floorf((float)o * scale), in - 1);
+            idx[o] = s;
+            w[o] = 1.0f;
+        }
+        break;
+    }
+    case K_NEAREST_EXACT: {
+        float scale = compute_scales_value(has, sc, in, out);
+        for (int64_t o = 0; o < out; o++) {
+            int64_t s;
+            if (backward) {
+                s = (int64_t)floorf((float)((o + 0.5) * (double)scale));
+            } else {
+                float src = area_pixel_compute_source_index(scale, o, false, false);
+                s = (int64_t)floorf((float)((double)src + 0.5));
+            }
+            idx[o] = min_i64(s, in - 1);
+            w[o] = 1.0f;
+        }
+        break;
+    }
+    case K_LINEAR: {
+        float scale = area_pixel_compute_scale(in, out, align, has, sc);
+        for (int64_t o = 0; o < out; o++) {
+            if (out == in) {
+                idx[2 * o] = idx[2 * o + 1] = o;
+                w[2 * o] = 1.0f;
+                w[2 * o + 1] = 0.0f;
+                continue;
+            }
+            float real = area_pixel_compute_source_index(scale, o, align, false);
+            int64_t i0 = min_i64((int64_t)real, in - 1);
+            int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+            float l1 = real - (float)i0;
+            if (l1 < 0.0f) l1 = 0.0f;
+            if (l1 > 1.0f) l1 = 1.0f;
+            idx[2 * o] = i0;
+            idx[2 * o + 1] = i1;
+            w[2 * o] = 1.0f - l1;
+            w[2 * o + 1] = l1;
+        }
+        break;
+    }
+    case K_CUBIC: {
+        float scale = area_pixel_compute_scale(in, out, align, has, sc);
+        const float A = -0.75f;
+        for (int64_t o = 0; o < out; o++) {
+            float real = area_pixel_compute_source_index(scale, o, align, true);
+            int64_t i0 = (int64_t)floorf(real);
+            float t = real - (float)i0;
+            float x1 = t, x2 = 1.0f - t;
+            w[4 * o + 0] = cubic2((float)(x1 + 1.0), A);
+            w[4 * o + 1] = cubic1(x1, A);
+            w[4 * o + 2] = cubic1(x2, A);
+            w[4 * o + 3] = cubic2((float)(x2 + 1.0), A);
+            for (int j = 0; j < 4; j++) idx[4 * o + j] = max_i64(0, min_i64(i0 - 1 + j, in - 1));
+        }
+        break;
+    }
+    }
+}
+
+/* Builds the geometry; tables are laid out in `mem` (table_bytes(p) bytes). */
+static size_t table_bytes(const interp_plan *p) {
+    size_t b = 0;
+    for (int i = 0; i < p->nsp; i++) {
+        size_t n = (size_t)p->out_shape[2 + i] * (size_t)dim_taps(p, i);
+        b += n * sizeof(int64_t) + ((n * sizeof(float) + 7) & ~(size_t)7);
+    }
+    return b + 64;
+}
+
+static void build_geom(const interp_plan *p, bool backward, void *mem, cnnc__interp_geom *g) {
+    memset(g, 0, sizeof *g);
+    g->nd = p->nsp;
+    g->planes = p->in_shape[0] * p->in_shape[1];
+    g->nearest = (p->kind == K_NEAREST || p->kind == K_NEAREST_EXACT) && !p->antialias;
+    char *m = mem;
+    for (int i = 0; i < p->nsp; i++) {
+        int taps = dim_taps(p, i);
+        size_t n = (size_t)p->out_shape[2 + i] * (size_t)taps;
+        int64_t *idx = (int64_t *)(void *)m;
+        m += n * sizeof(int64_t);
+        float *w = (float *)(void *)m;
+        m += (n * sizeof(float) + 7) & ~(size_t)7;
+        build_dim(p, i, backward, taps, idx, w);
+        g->d[i] = (cnnc__interp_dim){p->in_shape[2 + i], p->out_shape[2 + i], taps, idx, w};
+    }
+}
+
+typedef struct {
+    float *out;
+    const float *in;
+    const cnnc__interp_geom *g;
+    float *scratch;
+    int64_t scratch_floats;
+} interp_job;
+
+static void fwd_range(void *ctx, int64_t b, int64_t e, int tid) {
+    interp_job *j = ctx;
+    cnnc__k_interp_rows(j->out, j->in, j->g, j->scratch + (int64_t)tid * j->scratch_floats, b, e);
+}
+
+static void bwd_range(void *ctx, int64_t b, int64_t e, int tid) {
+    interp_job *j = ctx;
+    cnnc__k_interp_backward_planes(j->out, j->in, j->g, j->scratch + (int64_t)tid * j->scratch_floats,
+                                   b, e);
+}
+
+static cnnc_status interp_run(const interp_plan *p, bool backward, float *dst, const float *src) {
+    size_t tb = table_bytes(p);
+    int nt = cnnc__parallel_threads();
+    /* the geometry needs the tables to size the scratch: compute taps-only bounds */
+    cnnc__interp_geom probe;
+    memset(&probe, 0, sizeof probe);
+    probe.nd = p->nsp;
+    for (int i = 0; i < p->nsp; i++) {
+        probe.d[i].in = p->in_shape[2 + i];
+        probe.d[i].out = p->out_shape[2 + i];
+        probe.d[i].taps = dim_taps(p, i);
+    }
+    int64_t sf = backward ? cnnc__interp_backward_scratch_floats(&probe)
+                          : cnnc__interp_scratch_floats(&probe);
+    sf = (sf + 15) & ~(int64_t)15;
+    size_t total;
+    if (!cnnc__mul_size((size_t)sf * sizeof(float), (size_t)nt, &total) || total > SIZE_MAX - tb)
+        return cnnc__oom("interpolate scratch");
+    char *ws = cnnc__workspace(tb + total);
+    if (!ws) return cnnc_last_status();
+    cnnc__interp_geom g;
+    build_geom(p, backward, ws, &g);
+    /* tb is a multiple of 8: the per-thread scratch (which holds int64 keys) follows */
+    interp_job j = {dst, src, &g, (float *)(void *)(ws + tb), sf};
+    if (!backward) {
+        int64_t rows = cnnc__interp_rows(&g), ow = g.d[g.nd - 1].out;
+        cnnc__parallel_for(rows, 16384 / (ow + 1) + 1, fwd_range, &j);
+    } else {
+        int64_t per = 1;
+        for (int i = 0; i < g.nd; i++) per *= g.d[i].out;
+        cnnc__parallel_for(g.planes, 65536 / (per + 1) + 1, bwd_range, &j);
+    }
+    return CNNC_OK;
+}
+
+/* ---- autograd ------------------------------------------------------------------------------ */
+
+typedef struct {
+    interp_plan plan;
+} interp_ctx;
+
+static cnnc_status interp_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
+    const interp_plan *p = &((interp_ctx *)n->ctx)->plan;
+    gi[0] = cnnc__tensor_new(CNNC_FLOAT32, p->ndim, p->in_shape);
+    if (!gi[0]) return cnnc_last_status();
+    if (gi[0]->numel == 0) return CNNC_OK;
+    return interp_run(p, true, cnnc__f32(gi[0]), cnnc__f32(g));
+}
+
+/* The backward of an empty area result: PyTorch's adaptive_avg_pool2d_backward
+ * (which 1-d and 2-d use) refuses an empty grad_output; the 3-d one gives zeros. */
+static cnnc_status zero_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
+    const interp_plan *p = &((interp_ctx *)n->ctx)->plan;
+    if (p->nsp <= 2) {
+        int64_t gs[4] = {g->shape[0], g->shape[1], p->nsp == 1 ? 1 : g->shape[2], g->shape[g->ndim - 1]};
+        int empty = 1;
+        while (empty < 4 && gs[empty] != 0) empty++;
+        char s[128];
+        cnnc__shape_str(s, sizeof s, 4, gs);
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "adaptive_avg_pool2d_backward(): Expected grad_output to have non-zero size "
+                           "for non-batch dimensions, but grad_output has sizes %s with dimension %d "
+                           "being empty", s, empty);
+    }
+    gi[0] = cnnc__tensor_zeros(CNNC_FLOAT32, p->ndim, p->in_shape);
+    return gi[0] ? CNNC_OK : cnnc_last_status();
+}
+
+static const char *node_name(const interp_plan *p) {
+    static const char *const nearest[3] = {"UpsampleNearest1DBackward1", "UpsampleNearest2DBackward1",
+                                           "UpsampleNearest3DBackward1"};
+    static const char *const exact[3] = {"UpsampleNearestExact1DBackward1",
+                                         "UpsampleNearestExact2DBackward1",
+                                         "UpsampleNearestExact3DBackward1"};
+    static const char *const linear[3] = {"UpsampleLinear1DBackward1", "UpsampleBilinear2DBackward1",
+                                          "UpsampleTrilinear3DBackward1"};
+    int i = p->nsp - 1;
+    switch (p->kind) {
+    case K_NEAREST: return nearest[i];
+    case K_NEAREST_EXACT: return exact[i];
+    case K_LINEAR: return p->antialias ? "UpsampleBilinear2DAaBackward1" : linear[i];
+    default: return p->antialias ? "UpsampleBicubic2DAaBackward1" : "UpsampleBicubic2DBackward1";
+    }
+}
+
+/* ---- argument handling (torch/nn/functional.py's interpolate, in its order) ---------------- */
+
+static void dims_str(char *buf, size_t cap, const cnnc_tensor *x) {
+    int nsp = x->ndim - 2 > 0 ? x->ndim - 2 : 0;
+    cnnc__shape_str(buf, cap, nsp, x->shape + (x->ndim - nsp));
+}
+
+static void ints_tuple_str(char *buf, size_t cap, const cnnc_ints *v) {
+    size_t n = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < v->n && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, i ? ", %lld" : "%lld", (long long)v->v[i]);
+    if (n < cap) snprintf(buf + n, cap - n, v->n == 1 ? ",)" : ")");
+}
+
+static void doubles_tuple_str(char *buf, size_t cap, const cnnc_doubles *v) {
+    size_t n = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < v->n && n < cap; i++) {
+        char f[64];
+        cnnc__float_repr(v->v[i], f, sizeof f);
+        n += (size_t)snprintf(buf + n, cap - n, i ? ", %s" : "%s", f);
+    }
+    if (n < cap) snprintf(buf + n, cap - n, v->n == 1 ? ",)" : ")");
+}
+
+static cnnc_status size_error(const interp_plan *p) {
+    const int64_t *i = p->in_shape + 2, *o = p->out_shape + 2;
+    if (p->nsp == 1)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Input and output sizes should be greater than 0, but got input (W: %lld) "
+                           "and output (W: %lld)", (long long)i[0], (long long)o[0]);
+    if (p->nsp == 2)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Input and output sizes should be greater than 0, but got input (H: %lld, "
+                           "W: %lld) output (H: %lld, W: %lld)", (long long)i[0], (long long)i[1],
+                           (long long)o[0], (long long)o[1]);
+    return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                       "Input and output sizes should be greater than 0, but got input (D: %lld, H: "
+                       "%lld, W: %lld) output (D: %lld, H: %lld, W: %lld)", (long long)i[0],
+                       (long long)i[1], (long long)i[2], (long long)o[0], (long long)o[1],
+                       (long long)o[2]);
+}
+
+/* area: adaptive average pooling to the output size (zero sizes give an empty
+ * result, as adaptive_avg_pool does). */
+static cnnc_tensor *area(cnnc_tensor *x, int nsp, const int64_t *osize) {
+    for (int i = 0; i < nsp; i++)
+        if (osize[i] < 0) {
+            char s[128];
+            size_t n = (size_t)snprintf(s, sizeof s, "{");
+            for (int j = 0; j < nsp && n < sizeof s; j++)
+                n += (size_t)snprintf(s + n, sizeof s - n, j ? ", %lld" : "%lld", (long long)osize[j]);
+            if (n < sizeof s) snprintf(s + n, sizeof s - n, "}");
+            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                    "adaptive_avg_pool%dd: elements of output_size must be greater "
+                                    "than or equal to 0 but received %s", nsp, s);
+        }
+    bool empty = false;
+    for (int i = 0; i < nsp; i++) empty |= osize[i] == 0;
+    if (!empty) {
+        return cnnc__op_adaptive_avg_pool(x, nsp, osize);
+    }
+    interp_plan p;
+    memset(&p, 0, sizeof p);
+    p.ndim = x->ndim;
+    p.nsp = nsp;
+    memcpy(p.in_shape, x->shape, (size_t)x->ndim * sizeof(int64_t));
+    memcpy(p.out_shape, x->shape, (size_t)x->ndim * sizeof(int64_t));
+    for (int i = 0; i < nsp; i++) p.out_shape[2 + i] = osize[i];
+    cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, p.ndim, p.out_shape);
+    if (!out) return NULL;
+    interp_ctx *c = NULL;
+    static const char *const names[3] = {"AdaptiveAvgPool1DBackward0", "AdaptiveAvgPool2DBackward0",
+                                         "AdaptiveAvgPool3DBackward0"};
+    if (cnnc__record(out, names[nsp - 1], zero_backward, 1, &x, 0, NULL, sizeof *c, (void **)&c) !=
+        CNNC_OK) {
+        cnnc_tensor_release(out);
+        return NULL;
+    }
+    if (c) c->plan = p;
+    return out;
+}
+
+cnnc_tensor *cnnc__op_interpolate(cnnc_tensor *x, const cnnc_interpolate_options *o) {
+    if (cnnc__check_tensor("interpolate", "input", x, true) != CNNC_OK) return NULL;
+    const char *mode_s = o->mode ? o->mode : "nearest";
+    interp_mode mode = parse_mode(mode_s);
+    if (o->size.n < 0 || o->size.n > CNNC_MAX_DIMS || o->scale_factor.n < 0 ||
+        o->scale_factor.n > CNNC_MAX_DIMS)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "interpolate(): size and scale_factor hold 0..%d values", CNNC_MAX_DIMS);
+    if (o->align_corners < -1 || o->align_corners > 1 || o->recompute_scale_factor < -1 ||
+        o->recompute_scale_factor > 1)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "interpolate(): align_corners and recompute_scale_factor are -1 (None), "
+                                "0 (False) or 1 (True), got %d and %d", o->align_corners,
+                                o->recompute_scale_factor);
+    bool align = false;
+    if (mode == M_NEAREST || mode == M_AREA || mode == M_NEAREST_EXACT) {
+        if (o->align_corners != -1)
+            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                    "align_corners option can only be set with the interpolating modes: "
+                                    "linear | bilinear | bicubic | trilinear");
+    } else {
+        align = o->align_corners == 1;
+    }
+    int dim = x->ndim - 2;
+    int nsp = dim > 0 ? dim : 0;
+    int64_t osize[CNNC_MAX_DIMS] = {0};
+    double scales[CNNC_MAX_DIMS] = {0};
+    bool have_size = o->size.n > 0, have_scale = o->scale_factor.n > 0;
+    char a[256], b[256];
+    if (have_size && have_scale)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "only one of size or scale_factor should be defined");
+    if (have_size) {
+        if (o->size.n > 1 && o->size.n != dim) {
+            dims_str(a, sizeof a, x);
+            ints_tuple_str(b, sizeof b, &o->size);
+            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                    "Input and output must have the same number of spatial dimensions, "
+                                    "but got input with spatial dimensions of %s and output size of %s. "
+                                    "Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                                    "output size in (o1, o2, ...,oK) format.", a, b);
+        }
+        for (int i = 0; i < nsp; i++) osize[i] = o->size.n == 1 ? o->size.v[0] : o->size.v[i];
+    } else if (have_scale) {
+        if (o->scale_factor.n > 1 && o->scale_factor.n != dim) {
+            dims_str(a, sizeof a, x);
+            doubles_tuple_str(b, sizeof b, &o->scale_factor);
+            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                    "Input and scale_factor must have the same number of spatial "
+                                    "dimensions, but got input with spatial dimensions of %s and "
+                                    "scale_factor of shape %s. Please provide input tensor in (N, C, d1, "
+                                    "d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) format.", a, b);
+        }
+        for (int i = 0; i < nsp; i++)
+            scales[i] = o->scale_factor.n == 1 ? o->scale_factor.v[0] : o->scale_factor.v[i];
+    } else {
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "either size or scale_factor should be defined");
+    }
+    if (o->recompute_scale_factor == 1 && have_size)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "recompute_scale_factor is not meaningful with an explicit size.");
+    bool recompute = o->recompute_scale_factor == 1 || (mode == M_AREA && !have_size);
+    bool use_scales = have_scale && !recompute;
+    if (have_scale && recompute) {
+        for (int i = 0; i < nsp; i++) {
+            double v = floor((double)x->shape[2 + i] * scales[i]);
+            if (!(v > -9.0e15 && v < 9.0e15))
+                return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                        "interpolate(): cannot convert the output size %g to an integer", v);
+            osize[i] = (int64_t)v;
+        }
+    }
+    if (o->antialias && !((mode == M_BILINEAR || mode == M_BICUBIC) && x->ndim == 4))
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "Anti-alias option is only supported for bilinear and bicubic modes");
+    int nd = x->ndim;
+    bool ok = (nd >= 3 && nd <= 5 && (mode == M_NEAREST || mode == M_NEAREST_EXACT || mode == M_AREA)) ||
+              (nd == 3 && mode == M_LINEAR) || (nd == 4 && (mode == M_BILINEAR || mode == M_BICUBIC)) ||
+              (nd == 5 && mode == M_TRILINEAR);
+    if (!ok) {
+        static const int needs[] = {0, 3, 4, 0, 5};
+        if (nd >= 3 && nd <= 5 && (mode == M_LINEAR || mode == M_BILINEAR || mode == M_TRILINEAR))
+            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "Got %dD input, but %s mode needs %dD input",
+                                    nd, mode_s, needs[mode]);
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "Input Error: Only 3D, 4D and 5D input Tensors supported (got %dD) for the "
+                                "modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                "nearest-exact (got %s)", nd, mode_s);
+    }
+    if (use_scales) /* aten: the output size is the scaled size, truncated */
+        for (int i = 0; i < nsp; i++) {
+            double v = (double)x->shape[2 + i] * scales[i];
+            if (!(v > -9.0e15 && v < 9.0e15))
+                return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                        "interpolate(): cannot convert the output size %g to an integer", v);
+            osize[i] = (int64_t)v;
+        }
+    if (mode == M_AREA) return area(x, nsp, osize);
+
+    interp_plan p;
+    memset(&p, 0, sizeof p);
+    p.kind = mode == M_NEAREST ? K_NEAREST
+             : mode == M_NEAREST_EXACT ? K_NEAREST_EXACT
+             : mode == M_BICUBIC ? K_CUBIC : K_LINEAR;
+    p.align_corners = align;
+    p.antialias = o->antialias;
+    /* A contiguous [N, C, *spatial] tensor with C == 1 (or all spatial sizes 1) is
+     * also channels-last contiguous, and aten then runs its channels-last kernels,
+     * whose nearest indices come from nearest_idx / nearest_exact_idx (the
+     * backward's functions) instead of the generic kernel's. */
+    if (nd >= 4) {
+        bool ones = true;
+        for (int i = 2; i < nd; i++) ones = ones && x->shape[i] == 1;
+        p.channels_last = x->shape[1] == 1 || ones;
+    }
+    p.nsp = nsp;
+    p.ndim = nd;
+    memcpy(p.in_shape, x->shape, (size_t)nd * sizeof(int64_t));
+    memcpy(p.out_shape, x->shape, (size_t)nd * sizeof(int64_t));
+    for (int i = 0; i < nsp; i++) {
+        p.out_shape[2 + i] = osize[i];
+        p.has_scale[i] = use_scales;
+        p.scale[i] = scales[i];
+    }
+    for (int i = 0; i < nsp; i++)
+        if (p.in_shape[2 + i] <= 0 || p.out_shape[2 + i] <= 0) return (size_error(&p), NULL);
+    if (x->shape[1] == 0) {
+        char s[256];
+        cnnc__shape_str(s, sizeof s, nd, x->shape);
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "Non-empty %dD data tensor expected but got a tensor with sizes %s", nd, s);
+    }
+    int64_t numel;
+    if (cnnc__check_shape("interpolate", nd, p.out_shape, CNNC_FLOAT32, &numel) != CNNC_OK) return NULL;
+    for (int i = 0; i < nsp && p.antialias; i++) /* the filter support grows with in / out */
+        if (p.in_shape[2 + i] > ((int64_t)1 << 30))
+            return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY,
+                                    "interpolate(): input size %lld is too large for antialias",
+                                    (long long)p.in_shape[2 + i]);
+    for (int i = 0; i < nsp; i++) /* the tables hold out * taps entries per dim */
+        if (p.out_shape[2 + i] > ((int64_t)1 << 40) / dim_taps(&p, i))
+            return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY, "interpolate(): output size %lld is too large",
+                                    (long long)p.out_shape[2 + i]);
+    cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, nd, p.out_shape);
+    if (!out) return NULL;
+    if (numel > 0 && interp_run(&p, false, cnnc__f32(out), cnnc__f32(x)) != CNNC_OK) {
+        cnnc_tensor_release(out);
+        return NULL;
+    }
+    interp_ctx *c = NULL;
+    if (cnnc__record(out, node_name(&p), interp_backward, 1, &x, 0, NULL, sizeof *c, (void **)&c) !=
+        CNNC_OK) {
+        cnnc_tensor_release(out);
+        return NULL;
+    }
+    if (c) c->plan = p;
+    return out;
+}
+
+cnnc_tensor *cnnc_interpolate(cnnc_tensor *input, cnnc_interpolate_options options) {
+    return cnnc__give(cnnc__op_interpolate(input, &options));
+}
