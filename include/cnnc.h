@@ -391,14 +391,16 @@ typedef enum cnnc_value_kind {
     CNNC_VALUE_FLOAT,
     CNNC_VALUE_INTS,   /* a tuple of ints (kernel_size=(3, 3)) */
     CNNC_VALUE_STRING,
+    CNNC_VALUE_FLOATS, /* a tuple of floats (scale_factor=(2.0, 1.5)) */
     CNNC_VALUE_KIND_COUNT
 } cnnc_value_kind;
 typedef struct cnnc_value {
     cnnc_value_kind kind;
-    int n;                      /* number of ints for CNNC_VALUE_INTS */
+    int n;                      /* number of values for CNNC_VALUE_INTS / FLOATS */
     int64_t ints[CNNC_MAX_DIMS];/* INT: ints[0]; BOOL: ints[0] is 0 or 1 */
     double f;                   /* FLOAT */
     const char *s;              /* STRING, borrowed */
+    double fs[CNNC_MAX_DIMS];   /* FLOATS */
 } cnnc_value;
 CNNC_API size_t cnnc_module_num_attrs(const cnnc_module *m);
 /* i-th setting: *name borrowed. */

@@ -439,6 +439,8 @@ static const demo_section demo_sections[] = {
     {"sequential", "Sequential: print(net), named parameters, train/eval, state_dict",
      demo_sequential},
     {"training", "Training: a small regression fitted with SGD", demo_training},
+    {"convolution", "Convolution: Conv2d, F.conv2d, output shapes, groups, transposed",
+     demo_conv},
     {"pooling", "Pooling: max, average, adaptive, indices and unpooling", demo_pool},
     {"resample", "Upsampling and padding: F.interpolate in every mode, F.pad", demo_resample},
     {"norm", "Normalization: BatchNorm running stats, the module listing, "

@@ -101,8 +101,8 @@ CNNC_API cnnc_module *cnnc_replicationpad3d_new(cnnc_ints padding);
 /* nn.Upsample(size=None, scale_factor=None, mode='nearest', align_corners=None,
  * recompute_scale_factor=None): forward is F.interpolate with these settings
  * (antialias False). As in PyTorch, a zero scale_factor is None. Attributes:
- * name, size, scale_factor (a float, or None; a per-dim tuple is read with
- * cnnc_upsample_scale_factor), mode, align_corners, recompute_scale_factor.
+ * name, size, scale_factor (None, a FLOAT, or FLOATS when given per dim), mode,
+ * align_corners, recompute_scale_factor.
  * An unknown mode is refused here (PyTorch refuses it at the first forward). */
 typedef struct cnnc_upsample_options {
     cnnc_ints size;
@@ -121,11 +121,6 @@ CNNC_API cnnc_module *cnnc_upsample_new(cnnc_upsample_options options);
  * align_corners True). */
 CNNC_API cnnc_module *cnnc_upsampling_nearest2d_new(cnnc_ints size, cnnc_doubles scale_factor);
 CNNC_API cnnc_module *cnnc_upsampling_bilinear2d_new(cnnc_ints size, cnnc_doubles scale_factor);
-/* The scale_factor of an Upsample-family module: writes up to CNNC_MAX_DIMS values
- * to out and returns how many there are: 0 for None, 1 for a float, else the
- * tuple's length (*is_tuple tells a 1-tuple from a float; may be NULL). -1 with an
- * error if m is not an Upsample-family module. */
-CNNC_API int cnnc_upsample_scale_factor(const cnnc_module *m, double *out, bool *is_tuple);
 
 #ifdef __cplusplus
 }

@@ -24,7 +24,7 @@ FLOAT32 = 0
 INT64 = 1
 
 # cnnc_value_kind
-VALUE_NONE, VALUE_BOOL, VALUE_INT, VALUE_FLOAT, VALUE_INTS, VALUE_STRING = range(6)
+VALUE_NONE, VALUE_BOOL, VALUE_INT, VALUE_FLOAT, VALUE_INTS, VALUE_STRING, VALUE_FLOATS = range(7)
 
 
 class Error(RuntimeError, ValueError):
@@ -50,7 +50,7 @@ lib = ctypes.CDLL(_library_path())
 
 class Value(Structure):  # cnnc_value
     _fields_ = [("kind", c_int), ("n", c_int), ("ints", c_int64 * MAX_DIMS),
-                ("f", c_double), ("s", c_char_p)]
+                ("f", c_double), ("s", c_char_p), ("fs", c_double * MAX_DIMS)]
 
 
 class LinearOptions(Structure):  # cnnc_linear_options
@@ -276,4 +276,6 @@ def value_to_python(v):
         return tuple(int(v.ints[i]) for i in range(v.n))
     if v.kind == VALUE_STRING:
         return v.s.decode("utf-8", "replace") if v.s is not None else None
+    if v.kind == VALUE_FLOATS:
+        return tuple(float(v.fs[i]) for i in range(v.n))
     raise Error("unknown cnnc_value kind %d" % v.kind)

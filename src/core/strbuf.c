@@ -1,7 +1,10 @@
 #include "core/strbuf.h"
 
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/alloc.h"
 
@@ -43,4 +46,57 @@ char *cnnc__strbuf_finish(cnnc__strbuf *s, const char *what) {
         return empty;
     }
     return s->buf;
+}
+
+/* Python's repr() of a float: the shortest text that reads back exactly, fixed
+ * notation for exponents in [-4, 16), else "1e+16" style; always with a '.' or an
+ * exponent ("2.0", not "2"). */
+void cnnc__float_repr(double v, char *buf, size_t cap) {
+    if (isnan(v)) { snprintf(buf, cap, "nan"); return; }
+    if (isinf(v)) { snprintf(buf, cap, v < 0 ? "-inf" : "inf"); return; }
+    if (v == 0.0) { snprintf(buf, cap, signbit(v) ? "-0.0" : "0.0"); return; }
+    char e[64];
+    for (int p = 0; p < 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p, v);
+        if (strtod(e, NULL) == v) break;
+    }
+    /* e is "-d.ddde+XX" */
+    char digits[32];
+    int nd = 0;
+    const char *s = e;
+    bool neg = *s == '-';
+    if (neg) s++;
+    for (; *s && *s != 'e'; s++)
+        if (*s >= '0' && *s <= '9') digits[nd++] = *s;
+    digits[nd] = 0;
+    int exp10 = atoi(s + 1);
+    while (nd > 1 && digits[nd - 1] == '0') digits[--nd] = 0;
+    char out[64];
+    size_t n = 0;
+    if (neg) out[n++] = '-';
+    if (exp10 >= -4 && exp10 < 16) {
+        if (exp10 < 0) {
+            out[n++] = '0';
+            out[n++] = '.';
+            for (int i = 0; i < -exp10 - 1; i++) out[n++] = '0';
+            for (int i = 0; i < nd; i++) out[n++] = digits[i];
+        } else {
+            for (int i = 0; i <= exp10; i++) out[n++] = i < nd ? digits[i] : '0';
+            out[n++] = '.';
+            if (nd > exp10 + 1)
+                for (int i = exp10 + 1; i < nd; i++) out[n++] = digits[i];
+            else
+                out[n++] = '0';
+        }
+        out[n] = 0;
+    } else {
+        out[n++] = digits[0];
+        if (nd > 1) {
+            out[n++] = '.';
+            for (int i = 1; i < nd; i++) out[n++] = digits[i];
+        }
+        out[n] = 0;
+        snprintf(out + n, sizeof out - n, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+    }
+    snprintf(buf, cap, "%s", out);
 }

@@ -17,4 +17,6 @@ void cnnc__strbuf_printf(cnnc__strbuf *s, const char *fmt, ...) CNNC__PRINTF(2, 
 /* The string (caller frees with cnnc__free), or NULL with an out-of-memory error
  * naming `what` if anything failed (the buffer is freed then). */
 char *cnnc__strbuf_finish(cnnc__strbuf *s, const char *what);
+/* Python's repr() of a float ("2.0", "0.1", "1e-05", "inf") into buf. */
+void cnnc__float_repr(double v, char *buf, size_t cap);
 #endif

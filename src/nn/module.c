@@ -405,7 +405,21 @@ static void value_text(cnnc__strbuf *s, const cnnc_value *v) {
     switch (v->kind) {
     case CNNC_VALUE_BOOL: cnnc__strbuf_printf(s, "%s", v->ints[0] ? "True" : "False"); break;
     case CNNC_VALUE_INT: cnnc__strbuf_printf(s, "%lld", (long long)v->ints[0]); break;
-    case CNNC_VALUE_FLOAT: cnnc__strbuf_printf(s, "%g", v->f); break;
+    case CNNC_VALUE_FLOAT: {
+        char f[64];
+        cnnc__float_repr(v->f, f, sizeof f);
+        cnnc__strbuf_printf(s, "%s", f);
+        break;
+    }
+    case CNNC_VALUE_FLOATS:
+        cnnc__strbuf_printf(s, "(");
+        for (int i = 0; i < v->n; i++) {
+            char f[64];
+            cnnc__float_repr(v->fs[i], f, sizeof f);
+            cnnc__strbuf_printf(s, i ? ", %s" : "%s", f);
+        }
+        cnnc__strbuf_printf(s, v->n == 1 ? ",)" : ")");
+        break;
     case CNNC_VALUE_STRING: cnnc__strbuf_printf(s, "'%s'", v->s); break;
     case CNNC_VALUE_INTS:
         cnnc__strbuf_printf(s, "(");

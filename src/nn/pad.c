@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "nn/module.h"
 #include "ops/resample.h"
 

@@ -4,19 +4,21 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "nn/module.h"
 #include "ops/resample.h"
 
-/* The scale factors live in a hidden attribute as the bit patterns of doubles
- * (cnnc_value has no tuple-of-floats kind): "_scale_factors" (INTS, n values) and
- * "_scale_factor_tuple" (BOOL). "scale_factor" itself is a FLOAT or None when it
- * is not a tuple. */
+/* "scale_factor" is None, a FLOAT, or FLOATS when given as a tuple (as torch keeps
+ * it); returns the number of factors. */
 static int get_scales(const cnnc_module *m, double *out, bool *is_tuple) {
-    const cnnc_value *v = cnnc__module_get_attr(m, "_scale_factors");
-    const cnnc_value *t = cnnc__module_get_attr(m, "_scale_factor_tuple");
-    if (is_tuple) *is_tuple = t && t->ints[0];
-    if (!v) return 0;
-    for (int i = 0; i < v->n; i++) memcpy(&out[i], &v->ints[i], sizeof(double));
+    const cnnc_value *v = cnnc__module_get_attr(m, "scale_factor");
+    *is_tuple = v->kind == CNNC_VALUE_FLOATS;
+    if (v->kind == CNNC_VALUE_FLOAT) {
+        out[0] = v->f;
+        return 1;
+    }
+    if (v->kind != CNNC_VALUE_FLOATS) return 0;
+    memcpy(out, v->fs, (size_t)v->n * sizeof(double));
     return v->n;
 }
 
@@ -25,7 +27,8 @@ static cnnc_tensor *upsample_forward(cnnc_module *m, cnnc_tensor *x) {
     const cnnc_value *size = cnnc__module_get_attr(m, "size");
     o.size.n = size->kind == CNNC_VALUE_NONE ? 0 : size->n;
     memcpy(o.size.v, size->ints, sizeof o.size.v);
-    o.scale_factor.n = get_scales(m, o.scale_factor.v, NULL);
+    bool tuple;
+    o.scale_factor.n = get_scales(m, o.scale_factor.v, &tuple);
     o.mode = cnnc__module_get_attr(m, "mode")->s;
     const cnnc_value *ac = cnnc__module_get_attr(m, "align_corners");
     const cnnc_value *rs = cnnc__module_get_attr(m, "recompute_scale_factor");
@@ -102,17 +105,17 @@ static cnnc_module *make(const cnnc__module_type *type, cnnc_upsample_options o)
     /* torch: float(scale_factor) if scale_factor else None; tuples are kept */
     bool tuple = o.scale_factor.n > 1;
     int nsf = o.scale_factor.n == 1 && o.scale_factor.v[0] == 0.0 ? 0 : o.scale_factor.n;
-    if (!tuple) {
-        cnnc__module_set_attr(m, "scale_factor", nsf ? cnnc__float_value(o.scale_factor.v[0])
-                                                     : (cnnc_value){.kind = CNNC_VALUE_NONE});
+    cnnc_value sf = {.kind = CNNC_VALUE_NONE};
+    if (tuple) {
+        sf = (cnnc_value){.kind = CNNC_VALUE_FLOATS, .n = nsf};
+        memcpy(sf.fs, o.scale_factor.v, (size_t)nsf * sizeof(double));
+    } else if (nsf) {
+        sf = cnnc__float_value(o.scale_factor.v[0]);
     }
+    cnnc__module_set_attr(m, "scale_factor", sf);
     cnnc__module_set_attr(m, "mode", (cnnc_value){.kind = CNNC_VALUE_STRING, .s = mode});
     cnnc__module_set_attr(m, "align_corners", opt_bool(o.align_corners));
     cnnc__module_set_attr(m, "recompute_scale_factor", opt_bool(o.recompute_scale_factor));
-    cnnc_value bits = {.kind = CNNC_VALUE_INTS, .n = nsf};
-    for (int i = 0; i < nsf; i++) memcpy(&bits.ints[i], &o.scale_factor.v[i], sizeof(double));
-    cnnc__module_set_attr(m, "_scale_factors", bits);
-    cnnc__module_set_attr(m, "_scale_factor_tuple", cnnc__bool_value(tuple));
     return m;
 }
 
@@ -126,13 +129,4 @@ cnnc_module *cnnc_upsampling_nearest2d_new(cnnc_ints size, cnnc_doubles scale_fa
 cnnc_module *cnnc_upsampling_bilinear2d_new(cnnc_ints size, cnnc_doubles scale_factor) {
     return make(&bilinear2d_type, CNNC_UPSAMPLE(.size = size, .scale_factor = scale_factor,
                                                 .mode = "bilinear", .align_corners = 1));
-}
-
-int cnnc_upsample_scale_factor(const cnnc_module *m, double *out, bool *is_tuple) {
-    if (!m || !out) return (cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                        "upsample_scale_factor(): argument is NULL"), -1);
-    if (m->type != &upsample_type && m->type != &nearest2d_type && m->type != &bilinear2d_type)
-        return (cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                            "upsample_scale_factor(): '%s' is not an Upsample module", m->type->name), -1);
-    return get_scales(m, out, is_tuple);
 }

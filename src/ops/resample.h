@@ -18,6 +18,4 @@ cnnc_tensor *cnnc__op_interpolate(cnnc_tensor *x, const cnnc_interpolate_options
 /* The static canonical name of an interpolate mode ("bilinear"), or NULL if unknown. */
 const char *cnnc__interp_mode_canonical(const char *mode);
 
-/* Python's repr() of a float ("2.0", "0.1", "1e-05") into buf. */
-void cnnc__float_repr(double v, char *buf, size_t cap);
 #endif

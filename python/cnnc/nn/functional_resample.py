@@ -46,7 +46,6 @@ _lib.declare([
     ("cnnc_upsample_new", M, [UpsampleOptions], "ptr"),
     ("cnnc_upsampling_nearest2d_new", M, [Ints, Doubles], "ptr"),
     ("cnnc_upsampling_bilinear2d_new", M, [Ints, Doubles], "ptr"),
-    ("cnnc_upsample_scale_factor", c_int, [M, POINTER(c_double), POINTER(c_bool)], None),
 ])
 
 

@@ -1,0 +1,113 @@
+/* Internal: convolution kernels on raw float buffers (NCDHW, contiguous).
+ *
+ * Every convolution (1-d, 2-d, 3-d, transposed or not) is described by one
+ * geometry: the convolution from an input x [n, c, in0, in1, in2] to an output
+ * y [n, m, out0, out1, out2] with weight w [m, c / groups, k0, k1, k2]:
+ *
+ *   y[b, o, p] = sum_{i in group(o), q} w[o, i, q] x[b, i, p * stride - pad + q * dil]
+ *
+ * (terms whose input position falls outside [0, in) are zero). Lower-dimensional
+ * convolutions put 1s in the leading spatial slots (a 2-d conv is in0 = out0 = k0 = 1).
+ * The output sizes are given explicitly, so asymmetric padding (the extra element
+ * of padding='same', a transposed conv's output_padding) needs no padded copy: only
+ * pad[] (the leading padding) enters the index arithmetic. A transposed convolution
+ * is the backward-data of the geometry whose input is its output.
+ *
+ * Kernels never allocate; they write their outputs (first arguments) completely
+ * unless their comment says they accumulate.
+ */
+#ifndef CNNC_KERNELS_CONV_H
+#define CNNC_KERNELS_CONV_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cnnc__conv_geom {
+    int64_t n;      /* batch */
+    int64_t c;      /* input channels */
+    int64_t m;      /* output channels */
+    int64_t groups; /* divides c and m */
+    int64_t in[3], out[3], k[3], stride[3], pad[3], dil[3];
+} cnnc__conv_geom;
+
+/* Derived sizes. */
+static inline int64_t cnnc__conv_in_size(const cnnc__conv_geom *g) { return g->in[0] * g->in[1] * g->in[2]; }
+static inline int64_t cnnc__conv_out_size(const cnnc__conv_geom *g) { return g->out[0] * g->out[1] * g->out[2]; }
+static inline int64_t cnnc__conv_k_size(const cnnc__conv_geom *g) { return g->k[0] * g->k[1] * g->k[2]; }
+
+/* ---- reference kernels (plain loops, double accumulation): the oracle ------ */
+
+/* y [n, m, out] = conv(x, w) + bias (bias [m] or NULL). */
+void cnnc__conv_ref_forward(float *y, const float *x, const float *w, const float *bias,
+                            const cnnc__conv_geom *g);
+/* dx [n, c, in] = the gradient of the input for dy [n, m, out]. */
+void cnnc__conv_ref_backward_data(float *dx, const float *dy, const float *w,
+                                  const cnnc__conv_geom *g);
+/* dw [m, c / groups, k] = the gradient of the weight (summed over the batch). */
+void cnnc__conv_ref_backward_weight(float *dw, const float *dy, const float *x,
+                                    const cnnc__conv_geom *g);
+
+/* ---- im2col / col2im ------------------------------------------------------------ */
+
+/* col [(c1 - c0) * ksize, ncol] (leading dim ldc >= ncol) = the columns [o0, o0 + ncol)
+ * of the unfolded input channels [c0, c1) of one image x [cg, in] (cg = channels of
+ * one group; x points at the group's first channel): row (ci - c0) * ksize + q,
+ * column j holds x[ci, (o0 + j) * stride - pad + q * dil], 0 outside. */
+void cnnc__conv_im2col(float *col, int64_t ldc, const float *x, const cnnc__conv_geom *g,
+                       int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
+
+/* The adjoint: x [cg, in] += fold(col) for channels [c0, c1) and columns
+ * [o0, o0 + ncol) (col laid out as cnnc__conv_im2col writes it). Accumulates. */
+void cnnc__conv_col2im(float *x, const float *col, int64_t ldc, const cnnc__conv_geom *g,
+                       int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
+
+/* ---- depthwise (c / groups == 1): direct kernels, one plane at a time ----------- */
+
+/* Is this geometry run by the depthwise kernels (one input channel per group, more
+ * than one group)? */
+static inline bool cnnc__conv_is_depthwise(const cnnc__conv_geom *g) {
+    return g->groups > 1 && g->c == g->groups;
+}
+
+/* y [out] = conv of one input plane x [in] with one filter w [k] (+ bias, a scalar,
+ * added last). */
+void cnnc__dwconv_forward_plane(float *y, const float *x, const float *w, float bias,
+                                const cnnc__conv_geom *g);
+/* dx [in] += the input gradient of one output plane dy [out] through filter w [k].
+ * Accumulates. */
+void cnnc__dwconv_backward_data_plane(float *dx, const float *dy, const float *w,
+                                      const cnnc__conv_geom *g);
+/* dw [k] += sum over one plane pair of dy [out] * x [shifted]. Accumulates. */
+void cnnc__dwconv_backward_weight_plane(float *dw, const float *dy, const float *x,
+                                        const cnnc__conv_geom *g);
+
+/* The plain versions of the three (always compiled; the dispatching ones above use
+ * SIMD rows when the CPU has AVX2 or AVX-512 and the W stride is 1). For tests. */
+void cnnc__dwconv_forward_plane_ref(float *y, const float *x, const float *w, float bias,
+                                    const cnnc__conv_geom *g);
+void cnnc__dwconv_backward_data_plane_ref(float *dx, const float *dy, const float *w,
+                                          const cnnc__conv_geom *g);
+void cnnc__dwconv_backward_weight_plane_ref(float *dw, const float *dy, const float *x,
+                                            const cnnc__conv_geom *g);
+
+/* ---- row primitives (SIMD variants selected once at run time) ------------------- */
+
+/* y[i] += a * x[i], i < n. */
+typedef void (*cnnc__conv_axpy_fn)(float *y, const float *x, float a, int64_t n);
+/* sum_i x[i] * y[i] in float, a fixed order for a given n. */
+typedef float (*cnnc__conv_dot_fn)(const float *x, const float *y, int64_t n);
+/* sum_i x[i] in float, a fixed order for a given n. */
+typedef float (*cnnc__conv_sum_fn)(const float *x, int64_t n);
+/* dst[i] = src[2 i], i < n (reads src[0 .. 2n - 1) only). */
+typedef void (*cnnc__conv_gather2_fn)(float *dst, const float *src, int64_t n);
+cnnc__conv_gather2_fn cnnc__conv_gather2(void);
+/* dst[2 i] += src[i], i < n (touches dst[0 .. 2n - 1) only; odd elements unchanged). */
+typedef void (*cnnc__conv_scatter2_fn)(float *dst, const float *src, int64_t n);
+cnnc__conv_scatter2_fn cnnc__conv_scatter2(void);
+cnnc__conv_axpy_fn cnnc__conv_axpy(void);
+cnnc__conv_dot_fn cnnc__conv_dot(void);
+cnnc__conv_sum_fn cnnc__conv_sum(void);
+/* For tests: which variant was selected ("avx512", "avx2", "scalar"). */
+const char *cnnc__conv_simd_name(void);
+
+#endif

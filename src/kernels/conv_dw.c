@@ -1,0 +1,367 @@
+/* Depthwise convolution (one input channel per group): direct kernels on one
+ * plane at a time. Per output row and kernel tap, the W positions that read inside
+ * the input are computed once; with W stride 1 the tap is then one SIMD axpy (or
+ * dot) over the row, otherwise a strided scalar loop. The _ref versions are the
+ * plain loops the tests compare against. */
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/conv.h"
+#include "kernels/gemm.h"
+
+static inline int64_t first_inside(int64_t off, int64_t s) {
+    return off >= 0 ? 0 : (-off + s - 1) / s;
+}
+
+static inline int64_t end_inside(int64_t off, int64_t s, int64_t in, int64_t out) {
+    int64_t t = in - 1 - off;
+    if (t < 0) return 0;
+    int64_t e = t / s + 1;
+    return e < out ? e : out;
+}
+
+/* For every output row (p0, p1) and every tap (q0, q1) that reads a row inside the
+ * input: BODY with yrow (offset of the output row), xrow (offset of the input row)
+ * and wq (offset of the tap row in the filter). */
+#define DW_ROWS(g, BODY)                                                                     \
+    do {                                                                                     \
+        for (int64_t p0 = 0; p0 < (g)->out[0]; p0++)                                         \
+            for (int64_t p1 = 0; p1 < (g)->out[1]; p1++) {                                   \
+                const int64_t yrow = (p0 * (g)->out[1] + p1) * (g)->out[2];                  \
+                for (int64_t q0 = 0; q0 < (g)->k[0]; q0++) {                                 \
+                    const int64_t i0 = p0 * (g)->stride[0] - (g)->pad[0] + q0 * (g)->dil[0]; \
+                    if (i0 < 0 || i0 >= (g)->in[0]) continue;                                \
+                    for (int64_t q1 = 0; q1 < (g)->k[1]; q1++) {                             \
+                        const int64_t i1 =                                                   \
+                            p1 * (g)->stride[1] - (g)->pad[1] + q1 * (g)->dil[1];            \
+                        if (i1 < 0 || i1 >= (g)->in[1]) continue;                            \
+                        const int64_t xrow = (i0 * (g)->in[1] + i1) * (g)->in[2];            \
+                        const int64_t wq = (q0 * (g)->k[1] + q1) * (g)->k[2];                \
+                        BODY;                                                                \
+                    }                                                                        \
+                }                                                                            \
+            }                                                                                \
+    } while (0)
+
+/* Per W tap q2: off (input index of output position p is p * s2 + off) and the
+ * range [lo, hi) of positions inside. */
+#define DW_TAP(g, q2, off, lo, hi)                                        \
+    const int64_t off = (q2) * (g)->dil[2] - (g)->pad[2];                 \
+    const int64_t lo = first_inside(off, (g)->stride[2]);                 \
+    int64_t hi = end_inside(off, (g)->stride[2], (g)->in[2], (g)->out[2]); \
+    if (hi < lo) hi = lo
+
+static void dw_forward_rows(float *y, const float *x, const float *w, float bias,
+                                const cnnc__conv_geom *g) {
+    const int64_t osz = cnnc__conv_out_size(g), s2 = g->stride[2];
+    cnnc__conv_axpy_fn axpy = cnnc__conv_axpy();
+    memset(y, 0, (size_t)osz * sizeof(float));
+    DW_ROWS(g, {
+        float *yr = y + yrow;
+        const float *xr = x + xrow;
+        for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
+            DW_TAP(g, q2, off, lo, hi);
+            if (hi <= lo) continue;
+            const float wv = w[wq + q2];
+            if (s2 == 1) {
+                axpy(yr + lo, xr + lo + off, wv, hi - lo);
+            } else {
+                for (int64_t p = lo; p < hi; p++) yr[p] += wv * xr[p * s2 + off];
+            }
+        }
+    });
+    if (bias != 0.0f)
+        for (int64_t p = 0; p < osz; p++) y[p] += bias;
+}
+
+static void dw_backward_data_rows(float *dx, const float *dy, const float *w,
+                                      const cnnc__conv_geom *g) {
+    const int64_t s2 = g->stride[2];
+    cnnc__conv_axpy_fn axpy = cnnc__conv_axpy();
+    DW_ROWS(g, {
+        const float *yr = dy + yrow;
+        float *xr = dx + xrow;
+        for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
+            DW_TAP(g, q2, off, lo, hi);
+            if (hi <= lo) continue;
+            const float wv = w[wq + q2];
+            if (s2 == 1) {
+                axpy(xr + lo + off, yr + lo, wv, hi - lo);
+            } else {
+                for (int64_t p = lo; p < hi; p++) xr[p * s2 + off] += wv * yr[p];
+            }
+        }
+    });
+}
+
+static void dw_backward_weight_rows(float *dw, const float *dy, const float *x,
+                                        const cnnc__conv_geom *g) {
+    const int64_t s2 = g->stride[2];
+    cnnc__conv_dot_fn dot = cnnc__conv_dot();
+    DW_ROWS(g, {
+        const float *yr = dy + yrow;
+        const float *xr = x + xrow;
+        for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
+            DW_TAP(g, q2, off, lo, hi);
+            if (hi <= lo) continue;
+            if (s2 == 1) {
+                dw[wq + q2] += dot(yr + lo, xr + lo + off, hi - lo);
+            } else {
+                float s = 0.0f;
+                for (int64_t p = lo; p < hi; p++) s += yr[p] * xr[p * s2 + off];
+                dw[wq + q2] += s;
+            }
+        }
+    });
+}
+
+/* ---- AVX-512, W stride 1: 16 outputs per register, every tap accumulated in it ---- */
+
+#if CNNC__SGEMM_X86
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f")))
+enum { DW_MAX_ROWS = 64, DW_MAX_TAPS = 25 };
+
+/* Lanes [lo, hi) of a 16-float chunk. */
+static inline __mmask16 lanes(int64_t lo, int64_t hi) {
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/* The 16 floats at row[off .. off + 16) under mask m (lanes outside it read as
+ * zeros and are never touched): the address is formed as an integer, since row + off
+ * may lie before the row (a masked load does not fault on lanes it skips). */
+static inline AVX512 __m512 load_masked(const float *row, int64_t off, __mmask16 m) {
+    const float *p = (const float *)((uintptr_t)row + (uintptr_t)(off * (int64_t)sizeof(float)));
+    return _mm512_maskz_loadu_ps(m, p);
+}
+
+/* The input rows (and filter tap rows) an output row reads: up to DW_MAX_ROWS. */
+static int dw_taps_of_row(const cnnc__conv_geom *g, int64_t p0, int64_t p1, int64_t *xrows,
+                          int64_t *wrows) {
+    int n = 0;
+    for (int64_t q0 = 0; q0 < g->k[0]; q0++) {
+        const int64_t i0 = p0 * g->stride[0] - g->pad[0] + q0 * g->dil[0];
+        if (i0 < 0 || i0 >= g->in[0]) continue;
+        for (int64_t q1 = 0; q1 < g->k[1]; q1++) {
+            const int64_t i1 = p1 * g->stride[1] - g->pad[1] + q1 * g->dil[1];
+            if (i1 < 0 || i1 >= g->in[1]) continue;
+            xrows[n] = (i0 * g->in[1] + i1) * g->in[2];
+            wrows[n] = (q0 * g->k[1] + q1) * g->k[2];
+            n++;
+        }
+    }
+    return n;
+}
+
+/* For a group of four 16-lane chunks starting at p (output positions p + j, j < 64,
+ * of which nout - p exist) and each tap offset offs[q]: the source offset p + 16 c +
+ * offs[q] and the mask of lanes that exist and read inside [0, len). */
+static void group_masks(int64_t p, int64_t nout, int64_t len, const int64_t *offs, int64_t k2,
+                        int64_t off[][4], __mmask16 mask[][4]) {
+    for (int64_t q = 0; q < k2; q++)
+        for (int c = 0; c < 4; c++) {
+            const int64_t pc = p + 16 * c;
+            int64_t n = nout - pc;
+            n = n < 0 ? 0 : (n > 16 ? 16 : n);
+            const int64_t o = pc + offs[q];
+            int64_t lo = o < 0 ? -o : 0, hi = len - o < n ? len - o : n;
+            if (lo > 16) lo = 16;
+            if (hi < lo) hi = lo;
+            off[q][c] = o;
+            mask[q][c] = lanes(lo, hi);
+        }
+}
+
+static inline AVX512 void store4(float *row, int64_t p, int64_t nout, const __m512 acc[4]) {
+    for (int c = 0; c < 4; c++) {
+        const int64_t pc = p + 16 * c;
+        const int64_t n = nout - pc < 16 ? nout - pc : 16;
+        if (n <= 0) break;
+        _mm512_mask_storeu_ps(row + pc, lanes(0, n), acc[c]);
+    }
+}
+
+/* y[p] = bias + sum over taps of w * x[p + q2 d2 - pad2] along each row; four
+ * independent 16-lane accumulators keep the FMA pipeline full. */
+static AVX512 void dw_forward_avx512(float *y, const float *x, const float *w, float bias,
+                                     const cnnc__conv_geom *g) {
+    int64_t xrows[DW_MAX_ROWS], wrows[DW_MAX_ROWS], offs[DW_MAX_TAPS], off[DW_MAX_TAPS][4];
+    __mmask16 mask[DW_MAX_TAPS][4];
+    const int64_t in2 = g->in[2], out2 = g->out[2], k2 = g->k[2];
+    for (int64_t q2 = 0; q2 < k2; q2++) offs[q2] = q2 * g->dil[2] - g->pad[2];
+    for (int64_t p = 0; p < out2; p += 64) {
+        group_masks(p, out2, in2, offs, k2, off, mask);
+        for (int64_t p0 = 0; p0 < g->out[0]; p0++)
+            for (int64_t p1 = 0; p1 < g->out[1]; p1++) {
+                const int nr = dw_taps_of_row(g, p0, p1, xrows, wrows);
+                __m512 acc[4];
+                for (int c = 0; c < 4; c++) acc[c] = _mm512_set1_ps(bias);
+                for (int r = 0; r < nr; r++) {
+                    const float *xr = x + xrows[r];
+                    for (int64_t q2 = 0; q2 < k2; q2++) {
+                        const __m512 wv = _mm512_set1_ps(w[wrows[r] + q2]);
+                        for (int c = 0; c < 4; c++)
+                            acc[c] = _mm512_fmadd_ps(wv, load_masked(xr, off[q2][c], mask[q2][c]),
+                                                     acc[c]);
+                    }
+                }
+                store4(y + (p0 * g->out[1] + p1) * out2, p, out2, acc);
+            }
+    }
+}
+
+/* Stride 1 everywhere: dx[i] += sum over taps of w * dy[i - q d + pad] (a gather, so
+ * every input chunk is written once). */
+static AVX512 void dw_backward_data_avx512(float *dx, const float *dy, const float *w,
+                                           const cnnc__conv_geom *g) {
+    int64_t offs[DW_MAX_TAPS], off[DW_MAX_TAPS][4];
+    __mmask16 mask[DW_MAX_TAPS][4];
+    const int64_t in2 = g->in[2], out2 = g->out[2], k2 = g->k[2];
+    for (int64_t q2 = 0; q2 < k2; q2++) offs[q2] = g->pad[2] - q2 * g->dil[2];
+    for (int64_t i = 0; i < in2; i += 64) {
+        group_masks(i, in2, out2, offs, k2, off, mask);
+        for (int64_t i0 = 0; i0 < g->in[0]; i0++)
+            for (int64_t i1 = 0; i1 < g->in[1]; i1++) {
+                float *xr = dx + (i0 * g->in[1] + i1) * in2;
+                __m512 acc[4];
+                for (int c = 0; c < 4; c++) {
+                    const int64_t n = in2 - (i + 16 * c);
+                    acc[c] = n > 0 ? _mm512_maskz_loadu_ps(lanes(0, n < 16 ? n : 16), xr + i + 16 * c)
+                                   : _mm512_setzero_ps();
+                }
+                for (int64_t q0 = 0; q0 < g->k[0]; q0++) {
+                    const int64_t p0 = i0 + g->pad[0] - q0 * g->dil[0];
+                    if (p0 < 0 || p0 >= g->out[0]) continue;
+                    for (int64_t q1 = 0; q1 < g->k[1]; q1++) {
+                        const int64_t p1 = i1 + g->pad[1] - q1 * g->dil[1];
+                        if (p1 < 0 || p1 >= g->out[1]) continue;
+                        const float *yr = dy + (p0 * g->out[1] + p1) * out2;
+                        const float *wr = w + (q0 * g->k[1] + q1) * k2;
+                        for (int64_t q2 = 0; q2 < k2; q2++) {
+                            const __m512 wv = _mm512_set1_ps(wr[q2]);
+                            for (int c = 0; c < 4; c++)
+                                acc[c] = _mm512_fmadd_ps(
+                                    wv, load_masked(yr, off[q2][c], mask[q2][c]), acc[c]);
+                        }
+                    }
+                }
+                store4(xr, i, in2, acc);
+            }
+    }
+}
+
+/* dw[q] += sum_p dy[p] x[p + q2 d2 - pad2]: one vector accumulator per tap over the
+ * whole plane, reduced once at the end. */
+static AVX512 void dw_backward_weight_avx512(float *dw, const float *dy, const float *x,
+                                             const cnnc__conv_geom *g) {
+    int64_t xrows[DW_MAX_ROWS], wrows[DW_MAX_ROWS], offs[DW_MAX_TAPS], off[DW_MAX_TAPS][4];
+    __mmask16 mask[DW_MAX_TAPS][4];
+    __m512 acc[DW_MAX_TAPS];
+    const int64_t ksz = cnnc__conv_k_size(g), in2 = g->in[2], out2 = g->out[2], k2 = g->k[2];
+    for (int64_t q2 = 0; q2 < k2; q2++) offs[q2] = q2 * g->dil[2] - g->pad[2];
+    for (int64_t q = 0; q < ksz; q++) acc[q] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < out2; p += 64) {
+        group_masks(p, out2, in2, offs, k2, off, mask);
+        for (int64_t p0 = 0; p0 < g->out[0]; p0++)
+            for (int64_t p1 = 0; p1 < g->out[1]; p1++) {
+                const int nr = dw_taps_of_row(g, p0, p1, xrows, wrows);
+                const float *yr = dy + (p0 * g->out[1] + p1) * out2;
+                __m512 vy[4];
+                for (int c = 0; c < 4; c++) {
+                    const int64_t n = out2 - (p + 16 * c);
+                    vy[c] = n > 0 ? _mm512_maskz_loadu_ps(lanes(0, n < 16 ? n : 16), yr + p + 16 * c)
+                                  : _mm512_setzero_ps();
+                }
+                for (int r = 0; r < nr; r++) {
+                    const float *xr = x + xrows[r];
+                    __m512 *a = acc + wrows[r];
+                    for (int64_t q2 = 0; q2 < k2; q2++) {
+                        __m512 t = _mm512_mul_ps(vy[0], load_masked(xr, off[q2][0], mask[q2][0]));
+                        t = _mm512_fmadd_ps(vy[1], load_masked(xr, off[q2][1], mask[q2][1]), t);
+                        t = _mm512_fmadd_ps(vy[2], load_masked(xr, off[q2][2], mask[q2][2]), t);
+                        t = _mm512_fmadd_ps(vy[3], load_masked(xr, off[q2][3], mask[q2][3]), t);
+                        a[q2] = _mm512_add_ps(a[q2], t);
+                    }
+                }
+            }
+    }
+    for (int64_t q = 0; q < ksz; q++) dw[q] += _mm512_reduce_add_ps(acc[q]);
+}
+
+static bool dw_avx512(void) { return cnnc__sgemm_isa_selected() == CNNC__SGEMM_ISA_AVX512; }
+#endif
+
+void cnnc__dwconv_forward_plane(float *y, const float *x, const float *w, float bias,
+                                const cnnc__conv_geom *g) {
+#if CNNC__SGEMM_X86
+    if (dw_avx512() && g->stride[2] == 1 && g->k[0] * g->k[1] <= DW_MAX_ROWS &&
+        g->k[2] <= DW_MAX_TAPS) {
+        dw_forward_avx512(y, x, w, bias, g);
+        return;
+    }
+#endif
+    dw_forward_rows(y, x, w, bias, g);
+}
+
+void cnnc__dwconv_backward_data_plane(float *dx, const float *dy, const float *w,
+                                      const cnnc__conv_geom *g) {
+#if CNNC__SGEMM_X86
+    if (dw_avx512() && g->stride[0] == 1 && g->stride[1] == 1 && g->stride[2] == 1 &&
+        g->k[2] <= DW_MAX_TAPS) {
+        dw_backward_data_avx512(dx, dy, w, g);
+        return;
+    }
+#endif
+    dw_backward_data_rows(dx, dy, w, g);
+}
+
+void cnnc__dwconv_backward_weight_plane(float *dw, const float *dy, const float *x,
+                                        const cnnc__conv_geom *g) {
+#if CNNC__SGEMM_X86
+    if (dw_avx512() && g->stride[2] == 1 && cnnc__conv_k_size(g) <= DW_MAX_TAPS &&
+        g->k[0] * g->k[1] <= DW_MAX_ROWS) {
+        dw_backward_weight_avx512(dw, dy, x, g);
+        return;
+    }
+#endif
+    dw_backward_weight_rows(dw, dy, x, g);
+}
+
+/* ---- plain versions --------------------------------------------------------------- */
+
+void cnnc__dwconv_forward_plane_ref(float *y, const float *x, const float *w, float bias,
+                                    const cnnc__conv_geom *g) {
+    const int64_t osz = cnnc__conv_out_size(g);
+    for (int64_t p = 0; p < osz; p++) y[p] = 0.0f;
+    DW_ROWS(g, {
+        for (int64_t p2 = 0; p2 < g->out[2]; p2++)
+            for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
+                int64_t i2 = p2 * g->stride[2] - g->pad[2] + q2 * g->dil[2];
+                if (i2 >= 0 && i2 < g->in[2]) y[yrow + p2] += w[wq + q2] * x[xrow + i2];
+            }
+    });
+    for (int64_t p = 0; p < osz; p++) y[p] += bias;
+}
+
+void cnnc__dwconv_backward_data_plane_ref(float *dx, const float *dy, const float *w,
+                                          const cnnc__conv_geom *g) {
+    DW_ROWS(g, {
+        for (int64_t p2 = 0; p2 < g->out[2]; p2++)
+            for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
+                int64_t i2 = p2 * g->stride[2] - g->pad[2] + q2 * g->dil[2];
+                if (i2 >= 0 && i2 < g->in[2]) dx[xrow + i2] += w[wq + q2] * dy[yrow + p2];
+            }
+    });
+}
+
+void cnnc__dwconv_backward_weight_plane_ref(float *dw, const float *dy, const float *x,
+                                            const cnnc__conv_geom *g) {
+    DW_ROWS(g, {
+        for (int64_t p2 = 0; p2 < g->out[2]; p2++)
+            for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
+                int64_t i2 = p2 * g->stride[2] - g->pad[2] + q2 * g->dil[2];
+                if (i2 >= 0 && i2 < g->in[2]) dw[wq + q2] += dy[yrow + p2] * x[xrow + i2];
+            }
+    });
+}

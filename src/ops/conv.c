@@ -1,0 +1,998 @@
+/* Convolution: F.conv1d/2d/3d and F.conv_transpose1d/2d/3d with PyTorch's argument
+ * rules and messages, their autograd node, and the multithreaded drivers over the
+ * kernels of kernels/conv.h.
+ *
+ * Every op is expressed as one geometry (kernels/conv.h): a convolution from an
+ * input [n, c, in] to an output [n, m, out]. A transposed convolution is the
+ * backward-data of the geometry whose input is the transposed output, so the three
+ * drivers (forward, backward-data, backward-weight) serve both:
+ *
+ *   op                    forward            grad input          grad weight
+ *   conv                  run_forward        run_backward_data   run_backward_weight(dy, x)
+ *   conv_transpose        run_backward_data  run_forward         run_backward_weight(x, dy)
+ */
+#include "ops/conv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/gemm_mt.h"
+#include "core/parallel.h"
+#include "kernels/gemm.h"
+
+/* ==========================================================================
+ * Drivers
+ * ========================================================================== */
+
+enum {
+    COL_TILE_FLOATS = 1 << 18,       /* one im2col tile (1 MB): stays in L2 for the GEMM's packing */
+    PARTIAL_BUDGET_FLOATS = 1 << 22, /* per-image weight-gradient partials held at once (16 MB) */
+};
+/* Fewest multiply-adds a chunk of parallel work should carry (waking a pool thread
+ * costs tens of microseconds; see core/gemm_mt.c). */
+#define MIN_CHUNK_MACS ((int64_t)1 << 20)
+
+static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
+
+typedef struct conv_plan {
+    const cnnc__conv_geom *g;
+    int64_t cg, mg, ksz, kdim, isz, osz; /* per-group channels, kernel taps, K = cg * ksz */
+    bool direct;                         /* 1x1, stride 1, no padding: the input is the column matrix */
+    int64_t tile, ntiles;                /* column tiles of the output positions */
+    size_t col_floats, gemm_floats, slice;
+    int threads;
+} conv_plan;
+
+static void make_plan(conv_plan *p, const cnnc__conv_geom *g) {
+    memset(p, 0, sizeof *p);
+    p->g = g;
+    p->cg = g->c / g->groups;
+    p->mg = g->m / g->groups;
+    p->ksz = cnnc__conv_k_size(g);
+    p->kdim = p->cg * p->ksz;
+    p->isz = cnnc__conv_in_size(g);
+    p->osz = cnnc__conv_out_size(g);
+    p->direct = p->ksz == 1;
+    for (int d = 0; d < 3; d++)
+        if (g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d]) p->direct = false;
+    int64_t mr, nr;
+    cnnc__sgemm_tile(&mr, &nr);
+    int64_t t = COL_TILE_FLOATS / (p->kdim > 0 ? p->kdim : 1);
+    t = t / nr * nr;
+    if (t < 4 * nr) t = 4 * nr;
+    if (t > p->osz) t = p->osz;
+    if (t < 1) t = 1;
+    p->tile = t;
+    p->ntiles = (p->osz + t - 1) / t;
+    p->col_floats = p->direct ? 0 : round16((size_t)(p->kdim * t));
+    p->gemm_floats = cnnc__sgemm_workspace_floats();
+    p->slice = p->col_floats + p->gemm_floats;
+    p->threads = cnnc__parallel_threads();
+}
+
+/* Chunks of at least MIN_CHUNK_MACS: the grain for parallel_for over items. */
+static int64_t grain_for(int64_t macs_per_item) {
+    if (macs_per_item < 1) macs_per_item = 1;
+    int64_t g = MIN_CHUNK_MACS / macs_per_item;
+    return g < 1 ? 1 : g;
+}
+
+/* Whether items run one per thread (each with a single-threaded GEMM), or one after
+ * the other with the threads inside the GEMM. Both compute the same bits. */
+static bool items_in_parallel(const conv_plan *p, int64_t items, int64_t macs_per_item) {
+    return p->threads > 1 && items >= p->threads && items > grain_for(macs_per_item);
+}
+
+/* GEMM on the thread's own slice (single-threaded) or on every thread. */
+typedef struct gemm_ws {
+    float *ws;
+    size_t floats;
+    bool threaded;
+} gemm_ws;
+
+static void gemm(const gemm_ws *w, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                 int64_t ldc) {
+    if (w->threaded)
+        cnnc__sgemm_ws(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, w->ws, w->floats);
+    else
+        cnnc__sgemm_st(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, w->ws);
+}
+
+/* ---- forward ------------------------------------------------------------------------ */
+
+typedef struct fwd_job {
+    conv_plan p;
+    float *y;
+    const float *x, *w, *bias;
+    float *ws;
+} fwd_job;
+
+static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *gw) {
+    const conv_plan *p = &j->p;
+    const cnnc__conv_geom *g = p->g;
+    const int64_t tile = item % p->ntiles, bg = item / p->ntiles;
+    const int64_t grp = bg % g->groups, b = bg / g->groups;
+    const int64_t o0 = tile * p->tile;
+    const int64_t ncol = p->osz - o0 < p->tile ? p->osz - o0 : p->tile;
+    const float *xg = j->x + (b * g->c + grp * p->cg) * p->isz;
+    const float *bm;
+    int64_t ldb;
+    if (p->direct) {
+        bm = xg + o0;
+        ldb = p->osz;
+    } else {
+        cnnc__conv_im2col(col, ncol, xg, g, 0, p->cg, o0, ncol);
+        bm = col;
+        ldb = ncol;
+    }
+    float *yg = j->y + (b * g->m + grp * p->mg) * p->osz + o0;
+    gemm(gw, false, false, p->mg, ncol, p->kdim, j->w + grp * p->mg * p->kdim, p->kdim, bm, ldb,
+         0.0f, yg, p->osz);
+    if (j->bias)
+        for (int64_t r = 0; r < p->mg; r++) {
+            const float bv = j->bias[grp * p->mg + r];
+            float *row = yg + r * p->osz;
+            for (int64_t t = 0; t < ncol; t++) row[t] += bv;
+        }
+}
+
+static void fwd_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    const fwd_job *j = ctx;
+    float *slice = j->ws + (size_t)tid * j->p.slice;
+    gemm_ws gw = {slice + j->p.col_floats, j->p.gemm_floats, false};
+    for (int64_t i = begin; i < end; i++) fwd_item(j, i, slice, &gw);
+}
+
+/* Depthwise: one plane per item. */
+typedef struct dw_job {
+    const cnnc__conv_geom *g;
+    int64_t mg, isz, osz, ksz;
+    float *out;
+    const float *a, *b, *bias;
+} dw_job;
+
+static void dw_fwd_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const dw_job *j = ctx;
+    const cnnc__conv_geom *g = j->g;
+    for (int64_t i = begin; i < end; i++) { /* i = (b, o) */
+        const int64_t o = i % g->m, b = i / g->m;
+        cnnc__dwconv_forward_plane(j->out + i * j->osz, j->a + (b * g->c + o / j->mg) * j->isz,
+                                   j->b + o * j->ksz, j->bias ? j->bias[o] : 0.0f, g);
+    }
+}
+
+static void dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const dw_job *j = ctx;
+    const cnnc__conv_geom *g = j->g;
+    for (int64_t i = begin; i < end; i++) { /* i = (b, input channel ci) */
+        const int64_t ci = i % g->c, b = i / g->c;
+        float *dx = j->out + i * j->isz;
+        memset(dx, 0, (size_t)j->isz * sizeof(float));
+        for (int64_t r = 0; r < j->mg; r++) {
+            const int64_t o = ci * j->mg + r;
+            cnnc__dwconv_backward_data_plane(dx, j->a + (b * g->m + o) * j->osz, j->b + o * j->ksz, g);
+        }
+    }
+}
+
+static void dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const dw_job *j = ctx;
+    const cnnc__conv_geom *g = j->g;
+    for (int64_t o = begin; o < end; o++) { /* one filter, summed over the batch in order */
+        float *dw = j->out + o * j->ksz;
+        memset(dw, 0, (size_t)j->ksz * sizeof(float));
+        for (int64_t b = 0; b < g->n; b++)
+            cnnc__dwconv_backward_weight_plane(dw, j->a + (b * g->m + o) * j->osz,
+                                               j->b + (b * g->c + o / j->mg) * j->isz, g);
+    }
+}
+
+static dw_job make_dw_job(const cnnc__conv_geom *g, float *out, const float *a, const float *b,
+                          const float *bias) {
+    return (dw_job){g, g->m / g->groups, cnnc__conv_in_size(g), cnnc__conv_out_size(g),
+                    cnnc__conv_k_size(g), out, a, b, bias};
+}
+
+static void *plan_workspace(const conv_plan *p, size_t extra_floats) {
+    size_t floats = (size_t)p->threads * p->slice + round16(extra_floats);
+    return cnnc__workspace(floats * sizeof(float));
+}
+
+cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const float *x,
+                                   const float *w, const float *bias) {
+    const int64_t osz = cnnc__conv_out_size(g);
+    if (g->n == 0 || g->m == 0 || osz == 0) return CNNC_OK;
+    if (cnnc__conv_is_depthwise(g)) {
+        dw_job j = make_dw_job(g, y, x, w, bias);
+        cnnc__parallel_for(g->n * g->m, grain_for(osz * j.ksz), dw_fwd_range, &j);
+        return CNNC_OK;
+    }
+    fwd_job j = {.y = y, .x = x, .w = w, .bias = bias};
+    make_plan(&j.p, g);
+    const conv_plan *p = &j.p;
+    j.ws = plan_workspace(p, 0);
+    if (!j.ws) return cnnc_last_status();
+    const int64_t items = g->n * g->groups * p->ntiles;
+    const int64_t macs = p->mg * p->kdim * p->tile;
+    if (items_in_parallel(p, items, macs)) {
+        cnnc__parallel_for(items, grain_for(macs), fwd_range, &j);
+    } else {
+        gemm_ws gw = {j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats, true};
+        for (int64_t i = 0; i < items; i++) fwd_item(&j, i, j.ws, &gw);
+    }
+    return CNNC_OK;
+}
+
+/* ---- backward data -------------------------------------------------------------------- */
+
+typedef struct bwd_data_job {
+    conv_plan p;
+    float *dx;
+    const float *dy, *w;
+    float *ws;
+    /* the sequential path's col2im over channel ranges */
+    float *dxg;
+    const float *col;
+    int64_t o0, ncol;
+} bwd_data_job;
+
+static void col2im_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const bwd_data_job *j = ctx;
+    cnnc__conv_col2im(j->dxg, j->col + begin * j->p.ksz * j->ncol, j->ncol, j->p.g, begin, end,
+                      j->o0, j->ncol);
+}
+
+/* item = (b, grp, tile) when direct (independent column blocks of dx), else
+ * (b, grp) with its tiles in order (col2im accumulates). */
+static void bwd_data_item(bwd_data_job *j, int64_t item, float *col, const gemm_ws *gw) {
+    const conv_plan *p = &j->p;
+    const cnnc__conv_geom *g = p->g;
+    const int64_t per = p->direct ? p->ntiles : 1;
+    const int64_t bg = item / per, grp = bg % g->groups, b = bg / g->groups;
+    const float *wg = j->w + grp * p->mg * p->kdim;
+    const float *dyg = j->dy + (b * g->m + grp * p->mg) * p->osz;
+    float *dxg = j->dx + (b * g->c + grp * p->cg) * p->isz;
+    if (p->direct) { /* dx[:, tile] = W^T dy[:, tile] */
+        const int64_t o0 = (item % per) * p->tile;
+        const int64_t ncol = p->osz - o0 < p->tile ? p->osz - o0 : p->tile;
+        gemm(gw, true, false, p->cg, ncol, p->mg, wg, p->kdim, dyg + o0, p->osz, 0.0f, dxg + o0,
+             p->osz);
+        return;
+    }
+    memset(dxg, 0, (size_t)(p->cg * p->isz) * sizeof(float));
+    for (int64_t t = 0; t < p->ntiles; t++) {
+        const int64_t o0 = t * p->tile;
+        const int64_t ncol = p->osz - o0 < p->tile ? p->osz - o0 : p->tile;
+        gemm(gw, true, false, p->kdim, ncol, p->mg, wg, p->kdim, dyg + o0, p->osz, 0.0f, col, ncol);
+        if (gw->threaded && p->threads > 1 && p->cg > 1) {
+            j->dxg = dxg;
+            j->col = col;
+            j->o0 = o0;
+            j->ncol = ncol;
+            cnnc__parallel_for(p->cg, grain_for(p->ksz * ncol * 4), col2im_range, j);
+        } else {
+            cnnc__conv_col2im(dxg, col, ncol, g, 0, p->cg, o0, ncol);
+        }
+    }
+}
+
+static void bwd_data_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    bwd_data_job *j = ctx;
+    float *slice = j->ws + (size_t)tid * j->p.slice;
+    gemm_ws gw = {slice + j->p.col_floats, j->p.gemm_floats, false};
+    for (int64_t i = begin; i < end; i++) bwd_data_item(j, i, slice, &gw);
+}
+
+cnnc_status cnnc__conv_run_backward_data(const cnnc__conv_geom *g, float *dx, const float *dy,
+                                         const float *w) {
+    const int64_t isz = cnnc__conv_in_size(g), osz = cnnc__conv_out_size(g);
+    if (g->n == 0 || g->c == 0 || isz == 0) return CNNC_OK;
+    if (g->m == 0 || osz == 0) {
+        memset(dx, 0, (size_t)(g->n * g->c * isz) * sizeof(float));
+        return CNNC_OK;
+    }
+    if (cnnc__conv_is_depthwise(g)) {
+        dw_job j = make_dw_job(g, dx, dy, w, NULL);
+        cnnc__parallel_for(g->n * g->c, grain_for(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
+        return CNNC_OK;
+    }
+    bwd_data_job j = {.dx = dx, .dy = dy, .w = w};
+    make_plan(&j.p, g);
+    const conv_plan *p = &j.p;
+    j.ws = plan_workspace(p, 0);
+    if (!j.ws) return cnnc_last_status();
+    const int64_t items = g->n * g->groups * (p->direct ? p->ntiles : 1);
+    const int64_t macs = p->mg * p->kdim * (p->direct ? p->tile : p->osz);
+    if (items_in_parallel(p, items, macs)) {
+        cnnc__parallel_for(items, grain_for(macs), bwd_data_range, &j);
+    } else {
+        gemm_ws gw = {j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats, true};
+        for (int64_t i = 0; i < items; i++) bwd_data_item(&j, i, j.ws, &gw);
+    }
+    return CNNC_OK;
+}
+
+/* ---- backward weight ------------------------------------------------------------------ */
+
+typedef struct bwd_weight_job {
+    conv_plan p;
+    float *dw, *part;
+    const float *dy, *x;
+    float *ws;
+    int64_t b0;      /* first image of the current chunk */
+    int64_t wsize;   /* floats of the whole weight */
+    int64_t nimages; /* images in the current chunk */
+    bool first;      /* the chunk starting the sum (dw = P[b0] instead of +=) */
+} bwd_weight_job;
+
+/* item = (image in the chunk, grp): its partial P = sum over tiles of dy col^T. */
+static void bwd_weight_item(const bwd_weight_job *j, int64_t item, float *col, const gemm_ws *gw) {
+    const conv_plan *p = &j->p;
+    const cnnc__conv_geom *g = p->g;
+    const int64_t grp = item % g->groups, bl = item / g->groups, b = j->b0 + bl;
+    const float *dyg = j->dy + (b * g->m + grp * p->mg) * p->osz;
+    const float *xg = j->x + (b * g->c + grp * p->cg) * p->isz;
+    float *pg = j->part + bl * j->wsize + grp * p->mg * p->kdim;
+    for (int64_t t = 0; t < p->ntiles; t++) {
+        const int64_t o0 = t * p->tile;
+        const int64_t ncol = p->osz - o0 < p->tile ? p->osz - o0 : p->tile;
+        const float *bm;
+        int64_t ldb;
+        if (p->direct) {
+            bm = xg + o0;
+            ldb = p->osz;
+        } else {
+            cnnc__conv_im2col(col, ncol, xg, g, 0, p->cg, o0, ncol);
+            bm = col;
+            ldb = ncol;
+        }
+        gemm(gw, false, true, p->mg, p->kdim, ncol, dyg + o0, p->osz, bm, ldb, t ? 1.0f : 0.0f, pg,
+             p->kdim);
+    }
+}
+
+static void bwd_weight_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    const bwd_weight_job *j = ctx;
+    float *slice = j->ws + (size_t)tid * j->p.slice;
+    gemm_ws gw = {slice + j->p.col_floats, j->p.gemm_floats, false};
+    for (int64_t i = begin; i < end; i++) bwd_weight_item(j, i, slice, &gw);
+}
+
+/* dw (+)= the chunk's partials, image after image: every element sums the images in
+ * batch order whatever the chunking. */
+static void reduce_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const bwd_weight_job *j = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        float s = j->first ? j->part[i] : j->dw[i] + j->part[i];
+        for (int64_t b = 1; b < j->nimages; b++) s += j->part[b * j->wsize + i];
+        j->dw[i] = s;
+    }
+}
+
+cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, const float *dy,
+                                           const float *x) {
+    const int64_t ksz = cnnc__conv_k_size(g), osz = cnnc__conv_out_size(g);
+    const int64_t wsize = g->m * (g->c / g->groups) * ksz;
+    if (wsize == 0) return CNNC_OK;
+    if (g->n == 0 || osz == 0) {
+        memset(dw, 0, (size_t)wsize * sizeof(float));
+        return CNNC_OK;
+    }
+    if (cnnc__conv_is_depthwise(g)) {
+        dw_job j = make_dw_job(g, dw, dy, x, NULL);
+        cnnc__parallel_for(g->m, grain_for(g->n * osz * ksz), dw_bwd_weight_range, &j);
+        return CNNC_OK;
+    }
+    bwd_weight_job j = {.dw = dw, .dy = dy, .x = x, .wsize = wsize};
+    make_plan(&j.p, g);
+    const conv_plan *p = &j.p;
+    /* images per chunk: as many partials as the budget holds (one image: its partial
+     * is dw itself) */
+    int64_t chunk = PARTIAL_BUDGET_FLOATS / wsize;
+    if (chunk < 1) chunk = 1;
+    if (chunk > g->n) chunk = g->n;
+    const bool in_place = g->n == 1;
+    j.ws = plan_workspace(p, in_place ? 0 : (size_t)(chunk * wsize));
+    if (!j.ws) return cnnc_last_status();
+    j.part = in_place ? dw : j.ws + (size_t)p->threads * p->slice;
+    const int64_t macs = p->mg * p->kdim * p->osz;
+    for (int64_t b0 = 0; b0 < g->n; b0 += chunk) {
+        j.b0 = b0;
+        j.nimages = g->n - b0 < chunk ? g->n - b0 : chunk;
+        j.first = b0 == 0;
+        const int64_t items = j.nimages * g->groups;
+        if (items_in_parallel(p, items, macs)) {
+            cnnc__parallel_for(items, grain_for(macs), bwd_weight_range, &j);
+        } else {
+            gemm_ws gw = {j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats, true};
+            for (int64_t i = 0; i < items; i++) bwd_weight_item(&j, i, j.ws, &gw);
+        }
+        if (!in_place)
+            cnnc__parallel_for(wsize, grain_for(j.nimages * 4), reduce_range, &j);
+    }
+    return CNNC_OK;
+}
+
+typedef struct bias_job {
+    float *db;
+    const float *dy;
+    int64_t n, m, osz;
+} bias_job;
+
+static void bias_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const bias_job *j = ctx;
+    cnnc__conv_sum_fn sum = cnnc__conv_sum();
+    for (int64_t o = begin; o < end; o++) {
+        double s = 0.0; /* SIMD float sum per plane, planes added in double */
+        for (int64_t b = 0; b < j->n; b++) s += sum(j->dy + (b * j->m + o) * j->osz, j->osz);
+        j->db[o] = (float)s;
+    }
+}
+
+void cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int64_t m, int64_t osz) {
+    bias_job j = {db, dy, n, m, osz};
+    cnnc__parallel_for(m, grain_for(n * osz), bias_range, &j);
+}
+
+/* ==========================================================================
+ * Argument rules (PyTorch 1.13's ATen checks, in its order, with its messages)
+ * ========================================================================== */
+
+typedef struct conv_call {
+    const char *fn; /* "conv2d", "conv_transpose2d" */
+    int dim;        /* the function's spatial dims */
+    bool transposed;
+    const cnnc_ints *stride, *padding, *dilation, *output_padding; /* output_padding: transposed */
+    const char *padding_str;
+    int64_t groups;
+} conv_call;
+
+/* A parameter list as PyTorch's argument parser builds it: an int becomes `dim`
+ * copies (IntArrayRef[dim]), a tuple stays as given. */
+static cnnc_status param_list(const conv_call *c, const char *name, const cnnc_ints *v,
+                              int64_t *out, int *len) {
+    if (v->n < 0 || v->n > CNNC_MAX_DIMS)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): %s has an invalid length %d", c->fn,
+                           name, v->n);
+    if (v->n == 1) {
+        for (int i = 0; i < c->dim; i++) out[i] = v->v[0];
+        *len = c->dim;
+    } else {
+        for (int i = 0; i < v->n; i++) out[i] = v->v[i];
+        *len = v->n;
+    }
+    return CNNC_OK;
+}
+
+/* ATen's expand_param_if_needed: one value for every dim, or exactly sd values. */
+static cnnc_status expand_param(const int64_t *list, int len, const char *name, int sd,
+                                int64_t *out) {
+    if (len == 1) {
+        for (int i = 0; i < sd; i++) out[i] = list[0];
+        return CNNC_OK;
+    }
+    if (len != sd) {
+        char buf[256];
+        cnnc__shape_str(buf, sizeof buf, len, list);
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "expected %s to be a single integer value or a list of %d values to match "
+                           "the convolution dimensions, but got %s=%s", name, sd, name, buf);
+    }
+    for (int i = 0; i < sd; i++) out[i] = list[i];
+    return CNNC_OK;
+}
+
+static void join_x(char *buf, size_t cap, int n, const int64_t *v) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && at < cap; i++) {
+        int k = snprintf(buf + at, cap - at, "%s%lld", i ? " x " : "", (long long)v[i]);
+        if (k < 0) break;
+        at += (size_t)k;
+    }
+}
+
+static cnnc_status overflow_error(const char *fn) {
+    return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): the convolution sizes overflow int64", fn);
+}
+
+/* Everything validation produces. */
+typedef struct conv_setup {
+    int sd;                     /* spatial dims (weight rank - 2) */
+    bool unbatched, empty;      /* empty: zero batch or zero input channels */
+    int64_t stride[CNNC_MAX_DIMS], pad_l[CNNC_MAX_DIMS], pad_r[CNNC_MAX_DIMS];
+    int64_t dil[CNNC_MAX_DIMS], out_pad[CNNC_MAX_DIMS];
+    int64_t xs[CNNC_MAX_DIMS];  /* batched input shape */
+    int out_ndim;               /* the output's rank (without N when unbatched) */
+    int64_t out_shape[CNNC_MAX_DIMS];
+    cnnc__conv_geom g;
+} conv_setup;
+
+/* 'same' padding (ATen's convolution_same): its own checks, then the padding per dim,
+ * the odd element after the data. */
+static cnnc_status same_padding(const conv_call *c, const cnnc_tensor *w, conv_setup *s) {
+    char ws[256], xs[256];
+    if (w->ndim < 3)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "weight should have at least three dimensions");
+    const int sd = w->ndim - 2;
+    if (w->ndim != c->dim + 2) {
+        cnnc__shape_str(ws, sizeof ws, w->ndim, w->shape);
+        cnnc__shape_str(xs, sizeof xs, c->dim + 2, s->xs);
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Expected %d-dimensional input for %d-dimensional weight%s, but got "
+                           "%d-dimensional input of size %s instead",
+                           w->ndim, w->ndim, ws, c->dim + 2, xs);
+    }
+    int64_t st[CNNC_MAX_DIMS], dl[CNNC_MAX_DIMS];
+    int ns, ndl;
+    if (param_list(c, "stride", c->stride, st, &ns) != CNNC_OK ||
+        param_list(c, "dilation", c->dilation, dl, &ndl) != CNNC_OK)
+        return cnnc_last_status();
+    if (ns != sd && ns != 1)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "stride cannot broadcast to %d dimensions", sd);
+    if (ndl != sd && ndl != 1)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "dilation cannot broadcast to %d dimensions", sd);
+    for (int i = 0; i < ns; i++)
+        if (st[i] != 1)
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "padding='same' is not supported for strided convolutions");
+    for (int i = 0; i < sd; i++) {
+        int64_t d = ndl == 1 ? dl[0] : dl[i], k = w->shape[i + 2], total;
+        /* a non-positive dilation or kernel gets no padding; the checks below refuse it */
+        if (d <= 0 || k <= 0) {
+            total = 0;
+        } else if (!cnnc__mul_i64(d, k - 1, &total)) {
+            return overflow_error(c->fn);
+        }
+        s->pad_l[i] = total / 2;
+        s->pad_r[i] = total - total / 2;
+    }
+    return CNNC_OK;
+}
+
+static cnnc_status validate(const conv_call *c, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
+                            conv_setup *s) {
+    char b1[256], b2[256], b3[256];
+    memset(s, 0, sizeof *s);
+    if (cnnc__check_tensor(c->fn, "input", x, true) != CNNC_OK ||
+        cnnc__check_tensor(c->fn, "weight", w, true) != CNNC_OK ||
+        (b && cnnc__check_tensor(c->fn, "bias", b, true) != CNNC_OK))
+        return cnnc_last_status();
+    /* batchify */
+    if (x->ndim != c->dim + 1 && x->ndim != c->dim + 2) {
+        cnnc__shape_str(b1, sizeof b1, x->ndim, x->shape);
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Expected %dD (unbatched) or %dD (batched) input to %s, but got input of "
+                           "size: %s", c->dim + 1, c->dim + 2, c->fn, b1);
+    }
+    s->unbatched = x->ndim == c->dim + 1;
+    const int xnd = c->dim + 2;
+    s->xs[0] = 1;
+    for (int i = 0; i < x->ndim; i++) s->xs[i + (s->unbatched ? 1 : 0)] = x->shape[i];
+
+    /* padding: a string (conv only) or ints */
+    bool explicit_pad = true;
+    if (c->padding_str) {
+        if (strcmp(c->padding_str, "same") == 0) {
+            if (same_padding(c, w, s) != CNNC_OK) return cnnc_last_status();
+            explicit_pad = false;
+        } else if (strcmp(c->padding_str, "valid") == 0) {
+            explicit_pad = false; /* zeros below */
+        } else {
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "Invalid padding string: '%s'",
+                               c->padding_str);
+        }
+    }
+
+    /* _convolution */
+    if (w->ndim < 3)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "weight should have at least three dimensions");
+    if (c->groups <= 0)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "non-positive groups is not supported");
+    const int sd = s->sd = w->ndim - 2;
+    int64_t list[CNNC_MAX_DIMS];
+    int len;
+    if (param_list(c, "stride", c->stride, list, &len) != CNNC_OK ||
+        expand_param(list, len, "stride", sd, s->stride) != CNNC_OK)
+        return cnnc_last_status();
+    if (explicit_pad) {
+        if (c->padding_str) { /* 'valid' */
+            list[0] = 0;
+            len = 1;
+        } else if (param_list(c, "padding", c->padding, list, &len) != CNNC_OK) {
+            return cnnc_last_status();
+        }
+        if (expand_param(list, len, "padding", sd, s->pad_l) != CNNC_OK) return cnnc_last_status();
+        memcpy(s->pad_r, s->pad_l, sizeof s->pad_r);
+    }
+    if (param_list(c, "dilation", c->dilation, list, &len) != CNNC_OK ||
+        expand_param(list, len, "dilation", sd, s->dil) != CNNC_OK)
+        return cnnc_last_status();
+    if (c->transposed) {
+        if (param_list(c, "output_padding", c->output_padding, list, &len) != CNNC_OK ||
+            expand_param(list, len, "output_padding", sd, s->out_pad) != CNNC_OK)
+            return cnnc_last_status();
+    }
+
+    /* check_shape_forward */
+    for (int i = 0; i < sd; i++)
+        if (s->pad_l[i] < 0 || s->pad_r[i] < 0)
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "negative padding is not supported");
+    for (int i = 0; i < sd; i++)
+        if (s->out_pad[i] < 0)
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "negative output_padding is not supported");
+    for (int i = 0; i < sd; i++)
+        if (s->stride[i] <= 0)
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "non-positive stride is not supported");
+    cnnc__shape_str(b1, sizeof b1, w->ndim, w->shape);
+    cnnc__shape_str(b2, sizeof b2, xnd, s->xs);
+    if (w->ndim != xnd)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Expected %d-dimensional input for %d-dimensional weight %s, but got "
+                           "%d-dimensional input of size %s instead", w->ndim, w->ndim, b1, xnd, b2);
+    const int64_t groups = c->groups, w0 = w->shape[0], w1 = w->shape[1];
+    if (w0 < groups)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Given groups=%lld, expected weight to be at least %lld at dimension 0, "
+                           "but got weight of size %s instead", (long long)groups, (long long)groups, b1);
+    if (w0 % groups != 0) /* PyTorch prints the size in two pairs of brackets here */
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Given groups=%lld, expected weight to be divisible by %lld at dimension 0, "
+                           "but got weight of size [%s] instead", (long long)groups, (long long)groups, b1);
+    const int64_t n = s->xs[0], cin = s->xs[1];
+    int64_t cout;
+    if (b) cnnc__shape_str(b3, sizeof b3, b->ndim, b->shape);
+    if (!c->transposed) {
+        int64_t want;
+        if (!cnnc__mul_i64(w1, groups, &want)) return overflow_error(c->fn);
+        if (cin != want)
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "Given groups=%lld, weight of size %s, expected input%s to have %lld "
+                               "channels, but got %lld channels instead",
+                               (long long)groups, b1, b2, (long long)want, (long long)cin);
+        if (b && (b->ndim != 1 || b->shape[0] != w0))
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "Given weight of size %s, expected bias to be 1-dimensional with %lld "
+                               "elements, but got bias of size %s instead", b1, (long long)w0, b3);
+        int64_t padded[CNNC_MAX_DIMS], kern[CNNC_MAX_DIMS];
+        bool fits = true;
+        for (int i = 0; i < sd; i++) {
+            int64_t t;
+            if (!cnnc__add_i64(s->xs[i + 2], s->pad_l[i], &t) ||
+                !cnnc__add_i64(t, s->pad_r[i], &padded[i]) ||
+                !cnnc__mul_i64(s->dil[i], w->shape[i + 2] - 1, &t) || !cnnc__add_i64(t, 1, &kern[i]))
+                return overflow_error(c->fn);
+            if (padded[i] < kern[i]) fits = false;
+        }
+        if (!fits) {
+            join_x(b1, sizeof b1, sd, padded);
+            join_x(b2, sizeof b2, sd, kern);
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "Calculated padded input size per channel: (%s). Kernel size: (%s). "
+                               "Kernel size can't be greater than actual input size", b1, b2);
+        }
+        cout = cin == 0 ? 0 : w0; /* zero input channels give zero output channels */
+        for (int i = 0; i < sd; i++) /* floor((n + pl + pr - dil (k - 1) - 1) / s) + 1 */
+            s->out_shape[i + 2] = (padded[i] - kern[i]) / s->stride[i] + 1;
+    } else {
+        if (cin != w0)
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "Given transposed=1, weight of size %s, expected input%s to have %lld "
+                               "channels, but got %lld channels instead",
+                               b1, b2, (long long)w0, (long long)cin);
+        if (!cnnc__mul_i64(w1, groups, &cout)) return overflow_error(c->fn);
+        if (b && (b->ndim != 1 || b->shape[0] != cout))
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "Given transposed=1, weight of size %s, expected bias to be "
+                               "1-dimensional with %lld elements, but got bias of size %s instead",
+                               b1, (long long)cout, b3);
+        for (int i = 0; i < sd; i++) { /* (n - 1) s - 2p + dil (k - 1) + op + 1 */
+            int64_t a, p2, d, o;
+            if (!cnnc__mul_i64(s->xs[i + 2] - 1, s->stride[i], &a) ||
+                !cnnc__mul_i64(s->pad_l[i], 2, &p2) ||
+                !cnnc__mul_i64(s->dil[i], w->shape[i + 2] - 1, &d) || !cnnc__add_i64(a, d, &o) ||
+                !cnnc__add_i64(o, s->out_pad[i] + 1, &o) || !cnnc__add_i64(o, -p2, &o))
+                return overflow_error(c->fn);
+            s->out_shape[i + 2] = o;
+        }
+    }
+    s->out_shape[0] = n;
+    s->out_shape[1] = cout;
+
+    /* backend selection: empty inputs skip the backends (and their checks) */
+    int64_t view[CNNC_MAX_DIMS + 1]; /* 1-d runs as 2-d in ATen: its messages show [N, C, 1, L] */
+    s->empty = n == 0 || cin == 0;
+    int64_t numel = 1;
+    for (int i = 0; i < xnd; i++) numel *= s->xs[i];
+    if (!s->empty && numel == 0) {
+        int vn = 0;
+        for (int i = 0; i < xnd; i++) {
+            if (sd == 1 && i == 2) view[vn++] = 1;
+            view[vn++] = s->xs[i];
+        }
+        cnnc__shape_str(b1, sizeof b1, vn, view);
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Only zero batch or zero channel inputs are supported, but got input "
+                           "shape: %s", b1);
+    }
+    /* the 2-d view of per-dim values for 1-d messages */
+    int64_t k2[3], s2[3], d2[3], op2[3];
+    int v2 = sd == 1 ? 2 : sd;
+    for (int i = 0; i < v2; i++) {
+        int j = sd == 1 ? i - 1 : i;
+        k2[i] = j < 0 ? 1 : w->shape[j + 2];
+        s2[i] = j < 0 ? 1 : s->stride[j];
+        d2[i] = j < 0 ? 1 : s->dil[j];
+        op2[i] = j < 0 ? 0 : s->out_pad[j];
+    }
+    if (!s->empty && !c->transposed) {
+        bool dilated = false, kzero = false, dneg = false;
+        for (int i = 0; i < sd; i++) {
+            dilated |= s->dil[i] != 1;
+            kzero |= w->shape[i + 2] <= 0;
+            dneg |= s->dil[i] <= 0;
+        }
+        if (kzero) {
+            if (dilated) {
+                cnnc__shape_str(b1, sizeof b1, v2, k2);
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                   "kernel size should be greater than zero, but got %s", b1);
+            }
+            if (sd == 3)
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                   "kernel size should be greater than zero, but got: %lld x %lld x "
+                                   "%lld (TxHxW)", (long long)k2[0], (long long)k2[1], (long long)k2[2]);
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "kernel size should be greater than zero, but got kernel_height: %lld "
+                               "kernel_width: %lld", (long long)k2[0], (long long)k2[1]);
+        }
+        if (dneg) {
+            if (groups > 1)
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "non-positive dilation is not supported");
+            cnnc__shape_str(b1, sizeof b1, v2, d2);
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "dilation should be greater than zero, but got %s", b1);
+        }
+    } else if (!s->empty) { /* slow_conv_transpose2d / 3d shape checks */
+        bool kzero = false, dneg = false, opbig = false, wempty = w->numel == 0;
+        for (int i = 0; i < sd; i++) {
+            kzero |= w->shape[i + 2] <= 0;
+            dneg |= s->dil[i] <= 0;
+            opbig |= !(s->out_pad[i] < s->stride[i] || s->out_pad[i] < s->dil[i]);
+        }
+        if (sd <= 2) {
+            if (kzero)
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                   "kernel size should be greater than zero, but got kernel_height: "
+                                   "%lld kernel_width: %lld", (long long)k2[0], (long long)k2[1]);
+            if (dneg)
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                   "dilation should be greater than zero, but got dilation_height: "
+                                   "%lld, dilation_width: %lld", (long long)d2[0], (long long)d2[1]);
+            if (opbig)
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                   "output padding must be smaller than either stride or dilation, "
+                                   "but got output_padding_height: %lld output_padding_width: %lld "
+                                   "stride_height: %lld stride_width: %lld dilation_height: %lld "
+                                   "dilation_width: %lld", (long long)op2[0], (long long)op2[1],
+                                   (long long)s2[0], (long long)s2[1], (long long)d2[0],
+                                   (long long)d2[1]);
+            if (wempty) {
+                int vn = 0;
+                for (int i = 0; i < w->ndim; i++) {
+                    if (sd == 1 && i == 2) view[vn++] = 1;
+                    view[vn++] = w->shape[i];
+                }
+                cnnc__shape_str(b1, sizeof b1, vn, view);
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                   "non-empty 2D or 4D weight tensor expected, but got: %s", b1);
+            }
+        } else {
+            if (dneg)
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                   "dilation should be greater than zero, but got dilation_depth: "
+                                   "%lld, dilation_height: %lld, dilation_width: %lld",
+                                   (long long)d2[0], (long long)d2[1], (long long)d2[2]);
+            if (opbig)
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                   "output padding must be smaller than either stride or dilation, "
+                                   "but got output_padding_depth: %lld output_padding_height: %lld "
+                                   "output_padding_width: %lld stride_depth: %lld stride_height: %lld "
+                                   "stride_width: %lld dilation_depth: %lld dilation_height: %lld "
+                                   "dilation_width: %lld", (long long)op2[0], (long long)op2[1],
+                                   (long long)op2[2], (long long)s2[0], (long long)s2[1],
+                                   (long long)s2[2], (long long)d2[0], (long long)d2[1],
+                                   (long long)d2[2]);
+            if (wempty || kzero)
+                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                   "non-empty 5D (n_output_plane x n_input_plane x kernel_depth x "
+                                   "kernel_height x kernel_width) tensor expected for weight, but got: %s",
+                                   b1);
+        }
+    }
+    if (c->transposed) {
+        bool small = false;
+        for (int i = 0; i < sd; i++) small |= s->out_shape[i + 2] < (s->empty ? 0 : 1);
+        if (small) {
+            int64_t ins[3], outs[3];
+            for (int i = 0; i < v2; i++) {
+                int j = sd == 1 ? i - 1 : i;
+                ins[i] = j < 0 ? 1 : s->xs[j + 2];
+                outs[i] = j < 0 ? 1 : s->out_shape[j + 2];
+            }
+            join_x(b1, sizeof b1, v2, ins);
+            join_x(b2, sizeof b2, v2, outs);
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "Given input size per channel: (%s). Calculated output size per "
+                               "channel: (%s). Output size is too small", b1, b2);
+        }
+    }
+
+    /* the output's shape and the geometry (spatial dims right-aligned in 3 slots) */
+    s->out_ndim = 0;
+    for (int i = s->unbatched ? 1 : 0; i < xnd; i++) s->out_shape[s->out_ndim++] = s->out_shape[i];
+    cnnc__conv_geom *g = &s->g;
+    g->n = n;
+    g->groups = groups;
+    for (int d = 0; d < 3; d++) {
+        g->in[d] = g->out[d] = g->k[d] = g->stride[d] = g->dil[d] = 1;
+        g->pad[d] = 0;
+    }
+    const int64_t *outsp = s->out_shape + (s->unbatched ? 1 : 2);
+    for (int i = 0; i < sd && sd <= 3; i++) {
+        int d = 3 - sd + i;
+        g->k[d] = w->shape[i + 2];
+        g->stride[d] = s->stride[i];
+        g->dil[d] = s->dil[i];
+        g->pad[d] = s->pad_l[i];
+        g->in[d] = c->transposed ? outsp[i] : s->xs[i + 2];
+        g->out[d] = c->transposed ? s->xs[i + 2] : outsp[i];
+    }
+    g->c = c->transposed ? cout : cin;
+    g->m = c->transposed ? cin : w0;
+    return CNNC_OK;
+}
+
+/* ==========================================================================
+ * The op and its autograd node
+ * ========================================================================== */
+
+typedef struct conv_ctx {
+    cnnc__conv_geom g;
+    bool transposed, empty;
+} conv_ctx;
+
+static cnnc_tensor *zeros_like(const cnnc_tensor *t) {
+    return cnnc__tensor_zeros(CNNC_FLOAT32, t->ndim, t->shape);
+}
+
+/* Adds bias[ch] to every plane of y [n, ch, osz]. */
+static void add_bias_planes(float *y, const float *bias, int64_t n, int64_t ch, int64_t osz) {
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t o = 0; o < ch; o++) {
+            float *r = y + (b * ch + o) * osz;
+            const float bv = bias[o];
+            for (int64_t t = 0; t < osz; t++) r[t] += bv;
+        }
+}
+
+static cnnc_status conv_backward(cnnc__node *node, cnnc_tensor *gy, cnnc_tensor **gi) {
+    const conv_ctx *c = node->ctx;
+    const cnnc__conv_geom *g = &c->g;
+    cnnc_tensor *x = node->saved[0], *w = node->saved[1];
+    const float *gd = cnnc__f32(gy);
+    if (cnnc__node_needs_grad(node, 0)) {
+        gi[0] = c->empty ? zeros_like(x) : cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
+        if (!gi[0]) return cnnc_last_status();
+        if (!c->empty) {
+            cnnc_status st = c->transposed
+                                 ? cnnc__conv_run_forward(g, cnnc__f32(gi[0]), gd, cnnc__f32(w), NULL)
+                                 : cnnc__conv_run_backward_data(g, cnnc__f32(gi[0]), gd, cnnc__f32(w));
+            if (st != CNNC_OK) return st;
+        }
+    }
+    if (cnnc__node_needs_grad(node, 1)) {
+        gi[1] = c->empty ? zeros_like(w) : cnnc__tensor_new(CNNC_FLOAT32, w->ndim, w->shape);
+        if (!gi[1]) return cnnc_last_status();
+        if (!c->empty) {
+            cnnc_status st =
+                c->transposed ? cnnc__conv_run_backward_weight(g, cnnc__f32(gi[1]), cnnc__f32(x), gd)
+                              : cnnc__conv_run_backward_weight(g, cnnc__f32(gi[1]), gd, cnnc__f32(x));
+            if (st != CNNC_OK) return st;
+        }
+    }
+    if (node->n_inputs > 2 && cnnc__node_needs_grad(node, 2)) {
+        const int64_t ch = c->transposed ? g->c : g->m;
+        gi[2] = cnnc__tensor_zeros(CNNC_FLOAT32, 1, &ch);
+        if (!gi[2]) return cnnc_last_status();
+        if (!c->empty)
+            cnnc__conv_run_bias_grad(cnnc__f32(gi[2]), gd, g->n, ch,
+                                     c->transposed ? cnnc__conv_in_size(g) : cnnc__conv_out_size(g));
+    }
+    return CNNC_OK;
+}
+
+static cnnc_tensor *conv_run(const conv_call *c, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b) {
+    conv_setup s;
+    if (validate(c, x, w, b, &s) != CNNC_OK) return NULL;
+    cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, s.out_ndim, s.out_shape);
+    if (!out) return NULL;
+    const cnnc__conv_geom *g = &s.g;
+    if (!s.empty && out->numel) {
+        cnnc_status st;
+        if (!c->transposed) {
+            st = cnnc__conv_run_forward(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w),
+                                        b ? cnnc__f32(b) : NULL);
+        } else {
+            st = cnnc__conv_run_backward_data(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w));
+            if (st == CNNC_OK && b)
+                add_bias_planes(cnnc__f32(out), cnnc__f32(b), g->n, g->c, cnnc__conv_in_size(g));
+        }
+        if (st != CNNC_OK) {
+            cnnc_tensor_release(out);
+            return NULL;
+        }
+    }
+    conv_ctx *ctx = NULL;
+    cnnc_tensor *inputs[3] = {x, w, b};
+    if (cnnc__record(out, "ConvolutionBackward0", conv_backward, 3, inputs, 2, inputs,
+                     sizeof(conv_ctx), (void **)&ctx) != CNNC_OK) {
+        cnnc_tensor_release(out);
+        return NULL;
+    }
+    if (ctx) *ctx = (conv_ctx){s.g, c->transposed, s.empty};
+    return out;
+}
+
+static const char *const conv_names[4] = {"", "conv1d", "conv2d", "conv3d"};
+static const char *const conv_transpose_names[4] = {"", "conv_transpose1d", "conv_transpose2d",
+                                                    "conv_transpose3d"};
+
+cnnc_tensor *cnnc__op_conv(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
+                           const cnnc_conv_options *o) {
+    if (dim < 1 || dim > 3 || !o)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "conv: invalid dimension %d", dim);
+    conv_call c = {conv_names[dim], dim, false, &o->stride, &o->padding, &o->dilation, NULL,
+                   o->padding_str, o->groups};
+    return conv_run(&c, x, w, b);
+}
+
+cnnc_tensor *cnnc__op_conv_transpose(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
+                                     const cnnc_conv_transpose_options *o) {
+    if (dim < 1 || dim > 3 || !o)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "conv_transpose: invalid dimension %d", dim);
+    conv_call c = {conv_transpose_names[dim], dim, true, &o->stride, &o->padding, &o->dilation,
+                   &o->output_padding, NULL, o->groups};
+    return conv_run(&c, x, w, b);
+}
+
+cnnc_tensor *cnnc_conv1d(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, cnnc_conv_options o) {
+    return cnnc__give(cnnc__op_conv(x, w, b, 1, &o));
+}
+cnnc_tensor *cnnc_conv2d(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, cnnc_conv_options o) {
+    return cnnc__give(cnnc__op_conv(x, w, b, 2, &o));
+}
+cnnc_tensor *cnnc_conv3d(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, cnnc_conv_options o) {
+    return cnnc__give(cnnc__op_conv(x, w, b, 3, &o));
+}
+cnnc_tensor *cnnc_conv_transpose1d(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
+                                   cnnc_conv_transpose_options o) {
+    return cnnc__give(cnnc__op_conv_transpose(x, w, b, 1, &o));
+}
+cnnc_tensor *cnnc_conv_transpose2d(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
+                                   cnnc_conv_transpose_options o) {
+    return cnnc__give(cnnc__op_conv_transpose(x, w, b, 2, &o));
+}
+cnnc_tensor *cnnc_conv_transpose3d(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
+                                   cnnc_conv_transpose_options o) {
+    return cnnc__give(cnnc__op_conv_transpose(x, w, b, 3, &o));
+}

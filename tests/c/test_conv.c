@@ -1,0 +1,397 @@
+/* Convolution: every fast path (im2col + GEMM over column tiles, 1x1 GEMM,
+ * depthwise direct kernels, their backward-data and backward-weight, the bias
+ * gradient) against the plain reference kernels on randomized geometries (fixed
+ * seed), with 1 and several threads (bit-identical); im2col/col2im against their
+ * definition; the public API's shapes, errors, autograd and modules; no leaks
+ * (run under ASan + UBSan too). */
+#include "check.h"
+
+#include <cnnc.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/conv.h"
+#include "ops/conv.h"
+
+static uint64_t rng_state = 0x243F6A8885A308D3u;
+
+static uint64_t rng_next(void) {
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+static int64_t rnd(int64_t lo, int64_t hi) { /* [lo, hi] */
+    return lo + (int64_t)(rng_next() % (uint64_t)(hi - lo + 1));
+}
+
+static float rndf(void) { return (float)((double)(rng_next() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+
+static float *rand_buf(int64_t n) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) p[i] = rndf();
+    return p;
+}
+
+/* max |a - b| / (1 + max |b|): float sums of many terms err relative to the scale of
+ * the whole result, not of each (possibly cancelling) element */
+static double max_rel(const float *a, const float *b, int64_t n) {
+    double m = 0.0, scale = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= m)) m = d; /* NaN propagates as a failure */
+    }
+    return m / (1.0 + scale);
+}
+
+/* A random valid geometry: dims spatial dims (right-aligned), maybe depthwise,
+ * maybe 1x1; output sizes from the PyTorch formula with an asymmetric extra pad. */
+static cnnc__conv_geom random_geom(int dims, int kind) {
+    cnnc__conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.n = rnd(1, 3);
+    if (kind == 1) { /* depthwise */
+        g.groups = rnd(2, 6);
+        g.c = g.groups;
+        g.m = g.groups * rnd(1, 3);
+    } else {
+        g.groups = rnd(1, 3);
+        g.c = g.groups * rnd(1, 5);
+        g.m = g.groups * rnd(1, 5);
+    }
+    for (int d = 0; d < 3; d++) {
+        g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
+        g.pad[d] = 0;
+    }
+    for (int d = 3 - dims; d < 3; d++) {
+        if (kind == 2) { /* 1x1, stride 1, no padding */
+            g.in[d] = g.out[d] = rnd(1, 40);
+            continue;
+        }
+        g.k[d] = rnd(1, 5);
+        g.stride[d] = rnd(1, 3);
+        g.dil[d] = rnd(1, 3);
+        g.pad[d] = rnd(0, 3);
+        int64_t extra = rnd(0, 1), eff = g.dil[d] * (g.k[d] - 1) + 1;
+        int64_t lo = eff - 2 * g.pad[d] - extra;
+        g.in[d] = (lo < 1 ? 1 : lo) + rnd(0, dims == 1 ? 60 : 12);
+        g.out[d] = (g.in[d] + 2 * g.pad[d] + extra - eff) / g.stride[d] + 1;
+    }
+    return g;
+}
+
+static int64_t wsize(const cnnc__conv_geom *g) { return g->m * (g->c / g->groups) * cnnc__conv_k_size(g); }
+
+static void compare_drivers(const cnnc__conv_geom *g, int threads) {
+    const int64_t nx = g->n * g->c * cnnc__conv_in_size(g), ny = g->n * g->m * cnnc__conv_out_size(g);
+    const int64_t nw = wsize(g);
+    float *x = rand_buf(nx), *w = rand_buf(nw), *b = rand_buf(g->m), *dy = rand_buf(ny);
+    float *y = malloc((size_t)ny * 4 + 4), *yr = malloc((size_t)ny * 4 + 4);
+    float *dx = malloc((size_t)nx * 4 + 4), *dxr = malloc((size_t)nx * 4 + 4);
+    float *dw = malloc((size_t)nw * 4 + 4), *dwr = malloc((size_t)nw * 4 + 4);
+    float *db = malloc((size_t)g->m * 4 + 4);
+    CHECK_OK(cnnc_set_num_threads(threads));
+    CHECK_OK(cnnc__conv_run_forward(g, y, x, w, b));
+    cnnc__conv_ref_forward(yr, x, w, b, g);
+    CHECK(max_rel(y, yr, ny) < 1e-5);
+    CHECK_OK(cnnc__conv_run_backward_data(g, dx, dy, w));
+    cnnc__conv_ref_backward_data(dxr, dy, w, g);
+    CHECK(max_rel(dx, dxr, nx) < 1e-5);
+    CHECK_OK(cnnc__conv_run_backward_weight(g, dw, dy, x));
+    cnnc__conv_ref_backward_weight(dwr, dy, x, g);
+    CHECK(max_rel(dw, dwr, nw) < 1e-5);
+    cnnc__conv_run_bias_grad(db, dy, g->n, g->m, cnnc__conv_out_size(g));
+    for (int64_t o = 0; o < g->m; o++) {
+        double s = 0;
+        for (int64_t bi = 0; bi < g->n; bi++)
+            for (int64_t p = 0; p < cnnc__conv_out_size(g); p++)
+                s += dy[(bi * g->m + o) * cnnc__conv_out_size(g) + p];
+        CHECK_NEAR(db[o], s, 1e-4 * (1 + fabs(s)));
+    }
+    /* bit-identical with one thread */
+    if (threads > 1) {
+        float *y1 = malloc((size_t)ny * 4 + 4), *dx1 = malloc((size_t)nx * 4 + 4);
+        float *dw1 = malloc((size_t)nw * 4 + 4);
+        CHECK_OK(cnnc_set_num_threads(1));
+        CHECK_OK(cnnc__conv_run_forward(g, y1, x, w, b));
+        CHECK_OK(cnnc__conv_run_backward_data(g, dx1, dy, w));
+        CHECK_OK(cnnc__conv_run_backward_weight(g, dw1, dy, x));
+        CHECK(memcmp(y1, y, (size_t)ny * 4) == 0);
+        CHECK(memcmp(dx1, dx, (size_t)nx * 4) == 0);
+        CHECK(memcmp(dw1, dw, (size_t)nw * 4) == 0);
+        free(y1);
+        free(dx1);
+        free(dw1);
+    }
+    free(x), free(w), free(b), free(dy), free(y), free(yr), free(dx), free(dxr), free(dw), free(dwr);
+    free(db);
+}
+
+static void test_drivers_random(void) {
+    int failures_before = check_current_failures_;
+    for (int it = 0; it < 120; it++) {
+        int dims = 1 + it % 3, kind = (it / 3) % 3;
+        cnnc__conv_geom g = random_geom(dims, kind);
+        compare_drivers(&g, 1 + it % 3);
+        if (check_current_failures_ != failures_before) {
+            fprintf(stderr, "  geometry %d: n=%lld c=%lld m=%lld groups=%lld in=%lldx%lldx%lld "
+                            "k=%lldx%lldx%lld\n", it, (long long)g.n, (long long)g.c,
+                    (long long)g.m, (long long)g.groups, (long long)g.in[0], (long long)g.in[1],
+                    (long long)g.in[2], (long long)g.k[0], (long long)g.k[1], (long long)g.k[2]);
+            break;
+        }
+    }
+    cnnc_set_num_threads(2);
+}
+
+/* Large enough for several column tiles and for the threaded paths. */
+static void test_drivers_large(void) {
+    cnnc__conv_geom g = {.n = 2, .c = 32, .m = 24, .groups = 1,
+                         .in = {1, 45, 47}, .out = {1, 45, 47}, .k = {1, 3, 3},
+                         .stride = {1, 1, 1}, .pad = {0, 1, 1}, .dil = {1, 1, 1}};
+    compare_drivers(&g, 2);
+    cnnc__conv_geom g1 = {.n = 1, .c = 64, .m = 16, .groups = 2,
+                          .in = {1, 70, 70}, .out = {1, 70, 70}, .k = {1, 1, 1},
+                          .stride = {1, 1, 1}, .pad = {0, 0, 0}, .dil = {1, 1, 1}};
+    compare_drivers(&g1, 3);
+    cnnc__conv_geom g2 = {.n = 3, .c = 16, .m = 32, .groups = 16,
+                          .in = {1, 40, 41}, .out = {1, 20, 21}, .k = {1, 3, 3},
+                          .stride = {1, 2, 2}, .pad = {0, 1, 1}, .dil = {1, 1, 1}};
+    compare_drivers(&g2, 2);
+    cnnc_set_num_threads(2);
+}
+
+static void test_im2col_definition(void) {
+    for (int it = 0; it < 30; it++) {
+        cnnc__conv_geom g = random_geom(1 + it % 3, 0);
+        const int64_t cg = g.c / g.groups, ksz = cnnc__conv_k_size(&g), osz = cnnc__conv_out_size(&g);
+        float *x = rand_buf(cg * cnnc__conv_in_size(&g));
+        const int64_t o0 = rnd(0, osz - 1), ncol = rnd(1, osz - o0);
+        const int64_t c0 = rnd(0, cg - 1), c1 = rnd(c0 + 1, cg);
+        float *col = malloc((size_t)((c1 - c0) * ksz * ncol) * sizeof(float));
+        cnnc__conv_im2col(col, ncol, x, &g, c0, c1, o0, ncol);
+        int bad = 0;
+        for (int64_t ci = c0; ci < c1; ci++)
+            for (int64_t q = 0; q < ksz; q++)
+                for (int64_t j = 0; j < ncol; j++) {
+                    int64_t o = o0 + j, p2 = o % g.out[2], p1 = (o / g.out[2]) % g.out[1],
+                            p0 = o / (g.out[2] * g.out[1]);
+                    int64_t q2 = q % g.k[2], q1 = (q / g.k[2]) % g.k[1], q0 = q / (g.k[2] * g.k[1]);
+                    int64_t i0 = p0 * g.stride[0] - g.pad[0] + q0 * g.dil[0];
+                    int64_t i1 = p1 * g.stride[1] - g.pad[1] + q1 * g.dil[1];
+                    int64_t i2 = p2 * g.stride[2] - g.pad[2] + q2 * g.dil[2];
+                    float want = 0.0f;
+                    if (i0 >= 0 && i0 < g.in[0] && i1 >= 0 && i1 < g.in[1] && i2 >= 0 && i2 < g.in[2])
+                        want = x[ci * cnnc__conv_in_size(&g) + (i0 * g.in[1] + i1) * g.in[2] + i2];
+                    if (col[((ci - c0) * ksz + q) * ncol + j] != want) bad++;
+                }
+        CHECK_EQ_INT(bad, 0);
+        /* col2im is its adjoint: <im2col(x), c> == <x, col2im(c)> */
+        float *c = rand_buf((c1 - c0) * ksz * ncol);
+        float *xa = calloc((size_t)(cg * cnnc__conv_in_size(&g)), sizeof(float));
+        cnnc__conv_col2im(xa, c, ncol, &g, c0, c1, o0, ncol);
+        double lhs = 0, rhs = 0;
+        for (int64_t i = 0; i < (c1 - c0) * ksz * ncol; i++) lhs += (double)col[i] * c[i];
+        for (int64_t i = 0; i < cg * cnnc__conv_in_size(&g); i++) rhs += (double)x[i] * xa[i];
+        CHECK_NEAR(lhs, rhs, 1e-4 * (1 + fabs(lhs)));
+        free(x), free(col), free(c), free(xa);
+    }
+}
+
+static void test_depthwise_planes(void) {
+    for (int it = 0; it < 60; it++) {
+        cnnc__conv_geom g = random_geom(1 + it % 3, 1);
+        const int64_t isz = cnnc__conv_in_size(&g), osz = cnnc__conv_out_size(&g), ksz = cnnc__conv_k_size(&g);
+        float *x = rand_buf(isz), *w = rand_buf(ksz), *dy = rand_buf(osz);
+        float *y = malloc((size_t)osz * 4), *yr = malloc((size_t)osz * 4);
+        float *dx = calloc((size_t)isz, 4), *dxr = calloc((size_t)isz, 4);
+        float *dw = calloc((size_t)ksz, 4), *dwr = calloc((size_t)ksz, 4);
+        cnnc__dwconv_forward_plane(y, x, w, 0.25f, &g);
+        cnnc__dwconv_forward_plane_ref(yr, x, w, 0.25f, &g);
+        CHECK(max_rel(y, yr, osz) < 1e-5);
+        cnnc__dwconv_backward_data_plane(dx, dy, w, &g);
+        cnnc__dwconv_backward_data_plane_ref(dxr, dy, w, &g);
+        CHECK(max_rel(dx, dxr, isz) < 1e-5);
+        cnnc__dwconv_backward_weight_plane(dw, dy, x, &g);
+        cnnc__dwconv_backward_weight_plane_ref(dwr, dy, x, &g);
+        CHECK(max_rel(dw, dwr, ksz) < 1e-5);
+        free(x), free(w), free(dy), free(y), free(yr), free(dx), free(dxr), free(dw), free(dwr);
+    }
+}
+
+static void test_simd_rows(void) {
+    cnnc__conv_axpy_fn axpy = cnnc__conv_axpy();
+    cnnc__conv_dot_fn dot = cnnc__conv_dot();
+    cnnc__conv_sum_fn sum = cnnc__conv_sum();
+    cnnc__conv_gather2_fn gather2 = cnnc__conv_gather2();
+    CHECK(cnnc__conv_simd_name() != NULL);
+    for (int64_t n = 0; n < 70; n++) { /* reads exactly src[0 .. 2n - 1) (ASan checks) */
+        float *src = rand_buf(n > 0 ? 2 * n - 1 : 0), *dst = malloc((size_t)(n + 1) * 4);
+        gather2(dst, src, n);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) bad += dst[i] != src[2 * i];
+        CHECK_EQ_INT(bad, 0);
+        free(src), free(dst);
+        /* scatter2: dst[2i] += src[i] exactly, odd elements untouched */
+        float *d2 = rand_buf(n > 0 ? 2 * n - 1 : 0), *d0 = malloc((size_t)(2 * n + 1) * 4);
+        float *s2 = rand_buf(n);
+        memcpy(d0, d2, (size_t)(n > 0 ? 2 * n - 1 : 0) * 4);
+        cnnc__conv_scatter2()(d2, s2, n);
+        bad = 0;
+        for (int64_t i = 0; i < 2 * n - 1; i++) bad += d2[i] != (i % 2 ? d0[i] : d0[i] + s2[i / 2]);
+        CHECK_EQ_INT(bad, 0);
+        free(d2), free(d0), free(s2);
+    }
+    for (int64_t n = 0; n < 70; n++) {
+        float *x = rand_buf(n), *y = rand_buf(n), *y0 = malloc((size_t)(n + 1) * 4);
+        memcpy(y0, y, (size_t)n * 4);
+        double d = 0, s = 0;
+        for (int64_t i = 0; i < n; i++) d += (double)x[i] * y[i], s += x[i];
+        CHECK_NEAR(dot(x, y, n), d, 1e-5 * (1 + n));
+        CHECK_NEAR(sum(x, n), s, 1e-5 * (1 + n));
+        axpy(y, x, 0.5f, n);
+        for (int64_t i = 0; i < n; i++) CHECK_NEAR(y[i], y0[i] + 0.5 * x[i], 1e-6);
+        free(x), free(y), free(y0);
+    }
+}
+
+/* ---- public API -------------------------------------------------------------------- */
+
+static int shape_is(const cnnc_tensor *t, int ndim, const int64_t *shape) {
+    if (!t || cnnc_tensor_ndim(t) != ndim) return 0;
+    for (int i = 0; i < ndim; i++)
+        if (cnnc_tensor_shape(t)[i] != shape[i]) return 0;
+    return 1;
+}
+
+static void test_api_shapes(void) {
+    cnnc_scope_begin();
+    cnnc_tensor *x = cnnc_randn(CNNC_SHAPE(1, 3, 28, 28));
+    cnnc_tensor *w = cnnc_randn(CNNC_SHAPE(16, 3, 5, 5));
+    cnnc_tensor *y = cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.stride = CNNC_INTS(1), .padding = CNNC_INTS(1)));
+    CHECK(shape_is(y, 4, (int64_t[]){1, 16, 26, 26}));
+    y = cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.stride = CNNC_INTS(2), .padding = CNNC_INTS(2)));
+    CHECK(shape_is(y, 4, (int64_t[]){1, 16, 14, 14}));
+    y = cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.padding_str = "same"));
+    CHECK(shape_is(y, 4, (int64_t[]){1, 16, 28, 28}));
+    cnnc_tensor *xt = cnnc_randn(CNNC_SHAPE(4, 5, 5));
+    cnnc_tensor *wt = cnnc_randn(CNNC_SHAPE(4, 3, 3, 3));
+    y = cnnc_conv_transpose2d(xt, wt, NULL, CNNC_CONV_TRANSPOSE2D(.stride = CNNC_INTS(2),
+                                                                  .output_padding = CNNC_INTS(1)));
+    CHECK(shape_is(y, 3, (int64_t[]){3, 12, 12}));
+    y = cnnc_conv1d(cnnc_randn(CNNC_SHAPE(0, 2, 9)), cnnc_randn(CNNC_SHAPE(4, 2, 3)), NULL, CNNC_CONV1D());
+    CHECK(shape_is(y, 3, (int64_t[]){0, 4, 7}));
+    y = cnnc_conv3d(cnnc_randn(CNNC_SHAPE(1, 2, 4, 5, 6)), cnnc_randn(CNNC_SHAPE(4, 1, 1, 2, 3)), NULL,
+                    CNNC_CONV3D(.groups = 2, .padding = CNNC_INTS(0, 1, 1)));
+    CHECK(shape_is(y, 5, (int64_t[]){1, 4, 4, 6, 6}));
+    cnnc_scope_end();
+}
+
+static void test_api_errors(void) {
+    cnnc_scope_begin();
+    cnnc_tensor *x = cnnc_zeros(CNNC_SHAPE(1, 2, 28, 28), CNNC_FLOAT32);
+    cnnc_tensor *w = cnnc_zeros(CNNC_SHAPE(3, 1, 3, 3), CNNC_FLOAT32);
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, w, NULL, CNNC_CONV2D()));
+    CHECK_ERROR_CONTAINS("Given groups=1, weight of size [3, 1, 3, 3], expected input[1, 2, 28, 28] "
+                         "to have 1 channels, but got 2 channels instead");
+    CHECK_TENSOR_ERR(cnnc_conv2d(NULL, w, NULL, CNNC_CONV2D()));
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, NULL, NULL, CNNC_CONV2D()));
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.groups = 0)));
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.padding_str = "full")));
+    CHECK_ERROR_CONTAINS("Invalid padding string: 'full'");
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.stride = CNNC_INTS_NONE)));
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.stride = {.n = -3})));
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.stride = {.n = 99})));
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.padding = CNNC_INTS(INT64_MAX))));
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.dilation = CNNC_INTS(INT64_MAX))));
+    CHECK_TENSOR_ERR(cnnc_conv_transpose2d(x, cnnc_zeros(CNNC_SHAPE(2, 1, 3, 3), CNNC_FLOAT32), NULL,
+                                           CNNC_CONV_TRANSPOSE2D(.stride = CNNC_INTS(INT64_MAX))));
+    cnnc_tensor *xi = cnnc_zeros(CNNC_SHAPE(1, 1, 4, 4), CNNC_INT64);
+    CHECK_TENSOR_ERR(cnnc_conv2d(xi, w, NULL, CNNC_CONV2D()));
+    CHECK_NULL_ERR(cnnc_conv_transpose_forward(NULL, x, 0, NULL));
+    cnnc_module *m = cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3)));
+    REQUIRE(m);
+    CHECK_NULL_ERR(cnnc_conv_transpose_forward(m, x, 0, NULL)); /* not a transposed module */
+    cnnc_module_release(m);
+    CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE())); /* kernel_size missing */
+    CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3, 3, 3))));
+    CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .groups = 2)));
+    CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3),
+                                                          .padding_mode = "mirror")));
+    CHECK_NULL_ERR(cnnc_conv_transpose2d_new(2, 3, CNNC_CONV_TRANSPOSE_MODULE(
+                                                       .kernel_size = CNNC_INTS(3), .padding_mode = "reflect")));
+    CHECK_NULL_ERR(cnnc_conv2d_new(-2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3))));
+    CHECK_ERROR_CONTAINS("negative dimension -2");
+    cnnc_scope_end();
+}
+
+static void test_api_autograd_and_module(void) {
+    cnnc_manual_seed(1);
+    cnnc_module *m = cnnc_conv2d_new(1, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3),
+                                                            .stride = CNNC_INTS(2),
+                                                            .padding = CNNC_INTS(1)));
+    REQUIRE(m);
+    char *r = cnnc_module_repr(m);
+    CHECK_STR_EQ(r, "Conv2d(1, 3, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1))");
+    cnnc_free(r);
+    cnnc_scope_begin();
+    cnnc_tensor *x = cnnc_randn(CNNC_SHAPE(1, 1, 28, 28));
+    CHECK_OK(cnnc_tensor_set_requires_grad(x, true));
+    cnnc_tensor *y = cnnc_module_forward(m, x);
+    CHECK(shape_is(y, 4, (int64_t[]){1, 3, 14, 14}));
+    CHECK_STR_EQ(cnnc_tensor_grad_fn_name(y), "ConvolutionBackward0");
+    CHECK_OK(cnnc_backward(cnnc_sum(y), NULL, false));
+    cnnc_tensor *w = NULL, *b = NULL;
+    CHECK_OK(cnnc_module_tensor(m, "weight", &w));
+    CHECK_OK(cnnc_module_tensor(m, "bias", &b));
+    CHECK(shape_is(cnnc_tensor_grad(w), 4, (int64_t[]){3, 1, 3, 3}));
+    CHECK(shape_is(cnnc_tensor_grad(x), 4, (int64_t[]){1, 1, 28, 28}));
+    /* d sum / d bias = number of output positions */
+    const float *gb = cnnc_tensor_data_f32(cnnc_tensor_grad(b));
+    for (int i = 0; i < 3; i++) CHECK_NEAR(gb[i], 196.0, 1e-3);
+    cnnc_scope_end();
+    /* padding modes and a transposed module with output_size */
+    cnnc_module *mr = cnnc_conv1d_new(2, 2, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3),
+                                                             .padding_str = "same",
+                                                             .padding_mode = "reflect"));
+    cnnc_module *mt = cnnc_conv_transpose2d_new(3, 2, CNNC_CONV_TRANSPOSE_MODULE(
+                                                          .kernel_size = CNNC_INTS(3), .stride = CNNC_INTS(2)));
+    REQUIRE(mr && mt);
+    cnnc_scope_begin();
+    CHECK(shape_is(cnnc_module_forward(mr, cnnc_randn(CNNC_SHAPE(1, 2, 6))), 3, (int64_t[]){1, 2, 6}));
+    cnnc_tensor *yt = cnnc_conv_transpose_forward(mt, cnnc_randn(CNNC_SHAPE(1, 3, 4, 4)), 2,
+                                                  (int64_t[]){10, 9});
+    CHECK(shape_is(yt, 4, (int64_t[]){1, 2, 10, 9}));
+    CHECK_TENSOR_ERR(cnnc_conv_transpose_forward(mt, cnnc_randn(CNNC_SHAPE(1, 3, 4, 4)), 2,
+                                                 (int64_t[]){11, 9}));
+    cnnc_value v;
+    CHECK_OK(cnnc_module_attr(mr, "padding", &v));
+    CHECK_EQ_INT(v.kind, CNNC_VALUE_STRING);
+    CHECK_STR_EQ(v.s, "same");
+    CHECK_OK(cnnc_module_attr(mt, "output_padding", &v));
+    CHECK_EQ_INT(v.kind, CNNC_VALUE_INTS);
+    CHECK_EQ_INT(v.n, 2);
+    cnnc_scope_end();
+    cnnc_module_release(mr);
+    cnnc_module_release(mt);
+    cnnc_module_release(m);
+}
+
+int main(void) {
+    RUN_TEST(test_simd_rows);
+    RUN_TEST(test_im2col_definition);
+    RUN_TEST(test_depthwise_planes);
+    RUN_TEST(test_drivers_random);
+    RUN_TEST(test_drivers_large);
+    RUN_TEST(test_api_shapes);
+    RUN_TEST(test_api_errors);
+    RUN_TEST(test_api_autograd_and_module);
+    cnnc_thread_cleanup();
+    return check_summary();
+}
