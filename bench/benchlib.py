@@ -53,6 +53,9 @@ class Case:
     module: Optional[Callable] = None
     rtol: float = 1e-4
     atol: float = 1e-4
+    # compare values with torch before timing; False for random ops (dropout's masks
+    # come from each library's own generator), whose shapes are still compared
+    values: bool = True
 
 
 def both(fn):

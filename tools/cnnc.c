@@ -443,6 +443,7 @@ static const demo_section demo_sections[] = {
      demo_conv},
     {"pooling", "Pooling: max, average, adaptive, indices and unpooling", demo_pool},
     {"resample", "Upsampling and padding: F.interpolate in every mode, F.pad", demo_resample},
+    {"activations", "Activations, softmax and dropout", demo_activation},
     {"norm", "Normalization: BatchNorm running stats, the module listing, "
              "LayerNorm/InstanceNorm means, train vs eval", demo_norm},
 };

@@ -126,14 +126,3 @@ void cnnc__k_reduce_acc(double *acc, const float *in, const cnnc__reduce_blocks 
         cnnc__k_reduce_acc(acc + (b->reduce[first] ? 0 : i * b->out_stride[first]),
                            in + i * b->in_stride[first], b, first + 1);
 }
-
-void cnnc__k_relu(float *out, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        out[i] = v < 0.0f ? 0.0f : v; /* NaN compares false: stays NaN */
-    }
-}
-
-void cnnc__k_relu_backward(float *gx, const float *g, const float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) gx[i] = y[i] <= 0.0f ? 0.0f : g[i]; /* NaN passes g, as PyTorch */
-}

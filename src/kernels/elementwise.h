@@ -1,6 +1,6 @@
-/* Internal kernels: elementwise arithmetic with broadcasting, reductions, and
- * relu. Raw pointers and dims; no allocation; each works on a range so the layer
- * above can split it over threads. */
+/* Internal kernels: elementwise arithmetic with broadcasting, and reductions.
+ * Raw pointers and dims; no allocation; each works on a range so the layer above
+ * can split it over threads. (Activations live in kernels/activation.h.) */
 #ifndef CNNC_KERNELS_ELEMENTWISE_H
 #define CNNC_KERNELS_ELEMENTWISE_H
 #include <stdint.h>
@@ -51,8 +51,4 @@ typedef struct cnnc__reduce_blocks {
 /* acc[...] += sums of in over blocks b.blocks[first..n). */
 void cnnc__k_reduce_acc(double *acc, const float *in, const cnnc__reduce_blocks *b, int first);
 
-/* relu forward out = max(x, 0) (NaN passes through, as PyTorch), and backward
- * gx = 0 where y <= 0 else g. */
-void cnnc__k_relu(float *out, const float *x, int64_t n);
-void cnnc__k_relu_backward(float *gx, const float *g, const float *y, int64_t n);
 #endif

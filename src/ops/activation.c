@@ -1,62 +1,526 @@
-/* relu, relu_ (more activations join this file). */
+/* Pointwise activations (relu and the rest of the table-driven family), prelu, and Python's
+ * float formatting for the family's messages and reprs.
+ *
+ * Every table activation goes through two functions: act_out (out of place) and
+ * act_inplace. A descriptor says what the backward reads, as PyTorch's
+ * derivatives do: the input (most), or the result (sigmoid, tanh, and the
+ * in-place forms of leaky_relu and elu/selu/celu); an in-place form whose
+ * gradient needs the input (silu, mish, hardsigmoid, hardswish, hardtanh/relu6)
+ * saves a copy taken before the overwrite. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "kernels/activation.h"
+#include "ops/activation.h"
 #include "ops/ops.h"
 
+#define ACT_GRAIN 32768
+
+
+/* ---- the table-driven activations ------------------------------------------------ */
+
+typedef enum { SAVE_INPUT, SAVE_RESULT } save_kind;
+
+typedef struct act_desc {
+    const char *name;         /* for messages: "leaky_relu" */
+    const char *node;         /* out-of-place grad_fn: "LeakyReluBackward0" */
+    const char *node_inplace; /* in-place grad_fn: "LeakyReluBackward1" */
+    cnnc__act op;
+    save_kind save;           /* what the out-of-place backward reads */
+    save_kind save_inplace;   /* SAVE_INPUT: a copy taken before the overwrite */
+} act_desc;
+
+/* hardtanh_ keeps a copy of its input, as PyTorch (a later in-place change of the
+ * result does not invalidate it) */
+static const act_desc D_HARDTANH = {"hardtanh", "HardtanhBackward0", "HardtanhBackward0",
+                                    CNNC__ACT_HARDTANH, SAVE_INPUT, SAVE_INPUT};
+static const act_desc D_RELU6 = {"relu6", "HardtanhBackward0", "HardtanhBackward0",
+                                 CNNC__ACT_HARDTANH, SAVE_INPUT, SAVE_INPUT};
+static const act_desc D_LEAKY = {"leaky_relu", "LeakyReluBackward0", "LeakyReluBackward1",
+                                 CNNC__ACT_LEAKY_RELU, SAVE_INPUT, SAVE_RESULT};
+static const act_desc D_ELU = {"elu", "EluBackward0", "EluBackward1", CNNC__ACT_ELU, SAVE_INPUT,
+                               SAVE_RESULT};
+static const act_desc D_SELU = {"selu", "EluBackward0", "EluBackward1", CNNC__ACT_ELU,
+                                SAVE_INPUT, SAVE_RESULT};
+static const act_desc D_CELU = {"celu", "CeluBackward0", "CeluBackward1", CNNC__ACT_ELU,
+                                SAVE_INPUT, SAVE_RESULT};
+static const act_desc D_GELU = {"gelu", "GeluBackward0", NULL, CNNC__ACT_GELU, SAVE_INPUT,
+                                SAVE_INPUT};
+static const act_desc D_GELU_TANH = {"gelu", "GeluBackward0", NULL, CNNC__ACT_GELU_TANH,
+                                     SAVE_INPUT, SAVE_INPUT};
+static const act_desc D_SILU = {"silu", "SiluBackward0", "SiluBackward0", CNNC__ACT_SILU,
+                                SAVE_INPUT, SAVE_INPUT};
+static const act_desc D_MISH = {"mish", "MishBackward0", "MishBackward0", CNNC__ACT_MISH,
+                                SAVE_INPUT, SAVE_INPUT};
+static const act_desc D_SIGMOID = {"sigmoid", "SigmoidBackward0", "SigmoidBackward0",
+                                   CNNC__ACT_SIGMOID, SAVE_RESULT, SAVE_RESULT};
+static const act_desc D_TANH = {"tanh", "TanhBackward0", "TanhBackward0", CNNC__ACT_TANH,
+                                SAVE_RESULT, SAVE_RESULT};
+static const act_desc D_HARDSIGMOID = {"hardsigmoid", "HardsigmoidBackward0",
+                                       "HardsigmoidBackward0", CNNC__ACT_HARDSIGMOID,
+                                       SAVE_INPUT, SAVE_INPUT};
+static const act_desc D_HARDSWISH = {"hardswish", "HardswishBackward0", "HardswishBackward0",
+                                     CNNC__ACT_HARDSWISH, SAVE_INPUT, SAVE_INPUT};
+static const act_desc D_SOFTPLUS = {"softplus", "SoftplusBackward0", NULL, CNNC__ACT_SOFTPLUS,
+                                    SAVE_INPUT, SAVE_INPUT};
+
+/* The backward's context: the op, its parameters, whether the saved tensor is the
+ * result, and PyTorch's error for in-place forms it refuses to differentiate. */
+typedef struct act_ctx {
+    cnnc__act op;
+    cnnc__act_params p;
+    bool from_result;
+    const char *refuse; /* NULL, or the message backward fails with */
+} act_ctx;
+
 typedef struct {
+    cnnc__act op;
+    const cnnc__act_params *p;
+    bool from_result;
     float *out;
-    const float *x;
-} unary_job;
+    const float *a, *b;
+} act_job;
 
-static void relu_range(void *ctx, int64_t begin, int64_t end, int tid) {
+static void act_forward_range(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
-    unary_job *j = ctx;
-    cnnc__k_relu(j->out + begin, j->x + begin, end - begin);
+    act_job *j = ctx;
+    cnnc__k_act_forward(j->op, j->p, j->out + begin, j->a + begin, end - begin);
 }
 
-typedef struct {
-    float *gx;
-    const float *g, *y;
-} relu_grad_job;
-
-static void relu_grad_range(void *ctx, int64_t begin, int64_t end, int tid) {
+static void act_backward_range(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
-    relu_grad_job *j = ctx;
-    cnnc__k_relu_backward(j->gx + begin, j->g + begin, j->y + begin, end - begin);
+    act_job *j = ctx;
+    cnnc__k_act_backward(j->op, j->p, j->from_result, j->out + begin, j->a + begin,
+                         j->b + begin, end - begin);
 }
 
-/* saved[0] is the output: the gradient passes where it is positive */
-static cnnc_status relu_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
-    cnnc_tensor *y = n->saved[0];
-    gi[0] = cnnc__tensor_new(CNNC_FLOAT32, y->ndim, y->shape);
+static cnnc_status act_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
+    const act_ctx *c = n->ctx;
+    if (c->refuse) return cnnc__error(CNNC_ERR_RUNTIME, "%s", c->refuse);
+    cnnc_tensor *s = n->saved[0];
+    gi[0] = cnnc__tensor_new(CNNC_FLOAT32, s->ndim, s->shape);
     if (!gi[0]) return cnnc_last_status();
-    relu_grad_job j = {cnnc__f32(gi[0]), cnnc__f32(g), cnnc__f32(y)};
-    cnnc__parallel_for(y->numel, 65536, relu_grad_range, &j);
+    act_job j = {c->op, &c->p, c->from_result, cnnc__f32(gi[0]), cnnc__f32(g), cnnc__f32(s)};
+    cnnc__parallel_for(s->numel, ACT_GRAIN, act_backward_range, &j);
     return CNNC_OK;
 }
 
-cnnc_tensor *cnnc__op_relu(cnnc_tensor *x) {
-    if (cnnc__check_tensor("relu", "input", x, true) != CNNC_OK) return NULL;
+static cnnc_status act_record(cnnc_tensor *out, bool inplace, const act_desc *d,
+                              cnnc_tensor *input, cnnc_tensor *saved, cnnc__act_params p,
+                              bool from_result, const char *refuse) {
+    act_ctx *c = NULL;
+    cnnc_status st =
+        inplace ? cnnc__record_inplace(out, d->node_inplace, act_backward, 1, &saved,
+                                       sizeof(act_ctx), (void **)&c)
+                : cnnc__record(out, d->node, act_backward, 1, &input, 1, &saved,
+                               sizeof(act_ctx), (void **)&c);
+    if (st == CNNC_OK && c) *c = (act_ctx){d->op, p, from_result, refuse};
+    return st;
+}
+
+static cnnc_tensor *act_out(const act_desc *d, cnnc_tensor *x, cnnc__act_params p) {
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
     if (!out) return NULL;
-    unary_job j = {cnnc__f32(out), cnnc__f32(x)};
-    cnnc__parallel_for(x->numel, 65536, relu_range, &j);
-    if (cnnc__record(out, "ReluBackward0", relu_backward, 1, &x, 1, &out, 0, NULL) != CNNC_OK) {
+    act_job j = {d->op, &p, false, cnnc__f32(out), cnnc__f32(x), NULL};
+    cnnc__parallel_for(x->numel, ACT_GRAIN, act_forward_range, &j);
+    bool result = d->save == SAVE_RESULT;
+    if (act_record(out, false, d, x, result ? out : x, p, result, NULL) != CNNC_OK) {
         cnnc_tensor_release(out);
         return NULL;
     }
     return out;
 }
 
-cnnc_status cnnc__op_relu_(cnnc_tensor *x) {
-    cnnc_status st = cnnc__check_tensor("relu_", "input", x, true);
-    if (st == CNNC_OK) st = cnnc__check_inplace("relu_", x);
+/* fn names the in-place function in messages ("leaky_relu_"); refuse: the error
+ * backward raises (in-place forms PyTorch cannot differentiate), or NULL. */
+static cnnc_status act_inplace(const act_desc *d, const char *fn, cnnc_tensor *x,
+                               cnnc__act_params p, const char *refuse) {
+    cnnc_status st = cnnc__check_inplace(fn, x);
     if (st != CNNC_OK) return st;
-    unary_job j = {cnnc__f32(x), cnnc__f32(x)};
-    cnnc__parallel_for(x->numel, 65536, relu_range, &j);
+    cnnc_tensor *keep = NULL; /* the input, for backwards that need it */
+    bool grad = cnnc__any_requires_grad(1, &x);
+    if (grad && d->save_inplace == SAVE_INPUT) {
+        keep = cnnc__tensor_copy(x);
+        if (!keep) return cnnc_last_status();
+    }
+    act_job j = {d->op, &p, false, cnnc__f32(x), cnnc__f32(x), NULL};
+    cnnc__parallel_for(x->numel, ACT_GRAIN, act_forward_range, &j);
     cnnc__bump_version(x);
-    return cnnc__record_inplace(x, "ReluBackward0", relu_backward, 1, &x, 0, NULL);
+    bool result = d->save_inplace == SAVE_RESULT;
+    st = act_record(x, true, d, x, result ? x : keep, p, result, refuse);
+    cnnc_tensor_release(keep);
+    return st;
 }
+
+/* inplace ? act_inplace + a new reference to x : act_out. */
+static cnnc_tensor *act_apply(const act_desc *d, const char *fn, const char *fn_, cnnc_tensor *x,
+                              cnnc__act_params p, bool inplace, const char *refuse) {
+    if (cnnc__check_tensor(inplace ? fn_ : fn, "input", x, true) != CNNC_OK) return NULL;
+    if (!inplace) return act_out(d, x, p);
+    return act_inplace(d, fn_, x, p, refuse) == CNNC_OK ? cnnc_tensor_retain(x) : NULL;
+}
+
+static cnnc_status act_apply_(const act_desc *d, const char *fn_, cnnc_tensor *x,
+                              cnnc__act_params p, const char *refuse) {
+    cnnc_status st = cnnc__check_tensor(fn_, "input", x, true);
+    return st != CNNC_OK ? st : act_inplace(d, fn_, x, p, refuse);
+}
+
+static const char LEAKY_REFUSE[] =
+    "In-place leakyReLu backward calculation is triggered with a negative slope which is not "
+    "supported. This is caused by calling in-place forward function with a negative slope, "
+    "please call out-of-place version instead. File an issue at "
+    "https://github.com/pytorch/pytorch if you do require supporting in-place leakRelu "
+    "backward calculation with negative slope";
+static const char ELU_REFUSE[] =
+    "In-place elu backward calculation is triggered with a negative slope which is not "
+    "supported. This is caused by calling in-place forward function with a negative slope, "
+    "please call out-of-place version instead.";
+
+/* ---- the public activations -------------------------------------------------------- */
+
+static cnnc__act_params hardtanh_params(double lo, double hi) {
+    return (cnnc__act_params){(float)lo, (float)hi, 0.0f};
+}
+
+cnnc_tensor *cnnc__op_relu6(cnnc_tensor *x, cnnc_relu6_options o) {
+    return act_apply(&D_RELU6, "relu6", "relu6_", x, hardtanh_params(0.0, 6.0), o.inplace, NULL);
+}
+
+cnnc_tensor *cnnc__op_hardtanh(cnnc_tensor *x, cnnc_hardtanh_options o) {
+    return act_apply(&D_HARDTANH, "hardtanh", "hardtanh_", x, hardtanh_params(o.min_val, o.max_val),
+                     o.inplace, NULL);
+}
+cnnc_status cnnc__op_hardtanh_(cnnc_tensor *x, cnnc_hardtanh_options o) {
+    return act_apply_(&D_HARDTANH, "hardtanh_", x, hardtanh_params(o.min_val, o.max_val), NULL);
+}
+
+static cnnc__act_params leaky_params(double slope) {
+    return (cnnc__act_params){(float)slope, 0.0f, 0.0f};
+}
+cnnc_tensor *cnnc__op_leaky_relu(cnnc_tensor *x, cnnc_leaky_relu_options o) {
+    return act_apply(&D_LEAKY, "leaky_relu", "leaky_relu_", x, leaky_params(o.negative_slope),
+                     o.inplace, o.negative_slope < 0 ? LEAKY_REFUSE : NULL);
+}
+cnnc_status cnnc__op_leaky_relu_(cnnc_tensor *x, cnnc_leaky_relu_options o) {
+    return act_apply_(&D_LEAKY, "leaky_relu_", x, leaky_params(o.negative_slope),
+                      o.negative_slope < 0 ? LEAKY_REFUSE : NULL);
+}
+
+/* PyTorch's elu(x, alpha, scale, input_scale) parameters, as its kernel converts
+ * them: negcoef = float(alpha) * float(scale). */
+static cnnc__act_params elu_params(double alpha, double scale, double input_scale) {
+    return (cnnc__act_params){(float)alpha * (float)scale, (float)scale, (float)input_scale};
+}
+cnnc_tensor *cnnc__op_elu(cnnc_tensor *x, cnnc_elu_options o) {
+    return act_apply(&D_ELU, "elu", "elu_", x, elu_params(o.alpha, 1.0, 1.0), o.inplace,
+                     o.alpha < 0 ? ELU_REFUSE : NULL);
+}
+cnnc_status cnnc__op_elu_(cnnc_tensor *x, cnnc_elu_options o) {
+    return act_apply_(&D_ELU, "elu_", x, elu_params(o.alpha, 1.0, 1.0),
+                      o.alpha < 0 ? ELU_REFUSE : NULL);
+}
+
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define SELU_SCALE 1.0507009873554804934193349852946
+cnnc_tensor *cnnc__op_selu(cnnc_tensor *x, cnnc_selu_options o) {
+    return act_apply(&D_SELU, "selu", "selu_", x, elu_params(SELU_ALPHA, SELU_SCALE, 1.0),
+                     o.inplace, NULL);
+}
+cnnc_status cnnc__op_selu_(cnnc_tensor *x) {
+    return act_apply_(&D_SELU, "selu_", x, elu_params(SELU_ALPHA, SELU_SCALE, 1.0), NULL);
+}
+
+static cnnc_status celu_check(double alpha) {
+    if (alpha == 0.0)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "ZeroDivisionError: alpha cannot be 0 for CELU");
+    return CNNC_OK;
+}
+cnnc_tensor *cnnc__op_celu(cnnc_tensor *x, cnnc_celu_options o) {
+    if (celu_check(o.alpha) != CNNC_OK) return NULL;
+    return act_apply(&D_CELU, "celu", "celu_", x, elu_params(o.alpha, 1.0, 1.0 / o.alpha),
+                     o.inplace, o.alpha < 0 ? ELU_REFUSE : NULL);
+}
+cnnc_status cnnc__op_celu_(cnnc_tensor *x, cnnc_celu_options o) {
+    cnnc_status st = celu_check(o.alpha);
+    if (st != CNNC_OK) return st;
+    return act_apply_(&D_CELU, "celu_", x, elu_params(o.alpha, 1.0, 1.0 / o.alpha),
+                      o.alpha < 0 ? ELU_REFUSE : NULL);
+}
+
+cnnc_tensor *cnnc__op_gelu(cnnc_tensor *x, cnnc_gelu_options o) {
+    const act_desc *d = NULL;
+    if (o.approximate && strcmp(o.approximate, "none") == 0) d = &D_GELU;
+    if (o.approximate && strcmp(o.approximate, "tanh") == 0) d = &D_GELU_TANH;
+    if (!d)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "approximate argument must be either none or tanh.");
+    return act_apply(d, "gelu", "gelu", x, (cnnc__act_params){0}, false, NULL);
+}
+
+static const cnnc__act_params NO_PARAMS = {0.0f, 0.0f, 0.0f};
+
+cnnc_tensor *cnnc__op_silu(cnnc_tensor *x, cnnc_silu_options o) {
+    return act_apply(&D_SILU, "silu", "silu_", x, NO_PARAMS, o.inplace, NULL);
+}
+cnnc_tensor *cnnc__op_mish(cnnc_tensor *x, cnnc_mish_options o) {
+    return act_apply(&D_MISH, "mish", "mish_", x, NO_PARAMS, o.inplace, NULL);
+}
+cnnc_tensor *cnnc__op_sigmoid(cnnc_tensor *x) {
+    return act_apply(&D_SIGMOID, "sigmoid", "sigmoid_", x, NO_PARAMS, false, NULL);
+}
+cnnc_tensor *cnnc__op_tanh(cnnc_tensor *x) {
+    return act_apply(&D_TANH, "tanh", "tanh_", x, NO_PARAMS, false, NULL);
+}
+cnnc_tensor *cnnc__op_hardsigmoid(cnnc_tensor *x, cnnc_hardsigmoid_options o) {
+    return act_apply(&D_HARDSIGMOID, "hardsigmoid", "hardsigmoid_", x, NO_PARAMS, o.inplace, NULL);
+}
+cnnc_tensor *cnnc__op_hardswish(cnnc_tensor *x, cnnc_hardswish_options o) {
+    return act_apply(&D_HARDSWISH, "hardswish", "hardswish_", x, NO_PARAMS, o.inplace, NULL);
+}
+cnnc_tensor *cnnc__op_softplus(cnnc_tensor *x, cnnc_softplus_options o) {
+    cnnc__act_params p = {(float)o.beta, (float)o.threshold, 0.0f};
+    return act_apply(&D_SOFTPLUS, "softplus", "softplus", x, p, false, NULL);
+}
+
+/* ---- relu (its kernels are the table's RELU) --------------------------------------- */
+
+static const act_desc D_RELU = {"relu", "ReluBackward0", "ReluBackward0", CNNC__ACT_RELU,
+                                SAVE_RESULT, SAVE_RESULT};
+
+cnnc_tensor *cnnc__op_relu(cnnc_tensor *x) {
+    return act_apply(&D_RELU, "relu", "relu_", x, NO_PARAMS, false, NULL);
+}
+
+cnnc_status cnnc__op_relu_(cnnc_tensor *x) { return act_apply_(&D_RELU, "relu_", x, NO_PARAMS, NULL); }
+
+/* ---- prelu ------------------------------------------------------------------------ */
+
+/* A shared weight (one element) applies to the flat tensor, split into element
+ * ranges; per-channel weights view x as [outer, channels, inner] and split rows. */
+typedef struct {
+    float *out;
+    const float *x, *w, *g;
+    double *sums;
+    bool shared;
+    int64_t numel, channels, inner;
+} prelu_job;
+
+#define PRELU_CHUNK 65536
+
+static prelu_job prelu_plan(const cnnc_tensor *x, const cnnc_tensor *w) {
+    prelu_job j = {.x = cnnc__f32(x), .w = cnnc__f32(w), .numel = x->numel};
+    j.shared = w->numel == 1;
+    j.channels = j.shared ? 1 : x->shape[1];
+    j.inner = 1;
+    if (!j.shared)
+        for (int d = 2; d < x->ndim; d++) j.inner *= x->shape[d];
+    return j;
+}
+
+/* the work items of a plan: elements (shared) or rows, and a grain for them */
+static int64_t prelu_items(const prelu_job *j) {
+    return j->shared ? j->numel : (j->inner ? j->numel / j->inner : 0);
+}
+static int64_t prelu_grain(const prelu_job *j) {
+    return j->shared ? ACT_GRAIN : 1 + ACT_GRAIN / (j->inner > 0 ? j->inner : 1);
+}
+
+static void prelu_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    prelu_job *j = ctx;
+    if (j->shared)
+        cnnc__k_prelu(j->out + begin, j->x + begin, j->w, 1, end - begin, 0, 1);
+    else
+        cnnc__k_prelu(j->out, j->x, j->w, j->channels, j->inner, begin, end);
+}
+
+static void prelu_gx_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    prelu_job *j = ctx;
+    if (j->shared)
+        cnnc__k_prelu_backward_input(j->out + begin, j->g + begin, j->x + begin, j->w, 1,
+                                     end - begin, 0, 1);
+    else
+        cnnc__k_prelu_backward_input(j->out, j->g, j->x, j->w, j->channels, j->inner, begin, end);
+}
+
+/* Weight-gradient partial sums, in double: one per fixed-size chunk (shared) or
+ * per row (channel c of batch entry o); added up in a fixed order afterwards, so
+ * the result does not depend on the thread count. */
+static void prelu_gw_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    prelu_job *j = ctx;
+    for (int64_t r = begin; r < end; r++) {
+        if (j->shared) {
+            int64_t lo = r * PRELU_CHUNK;
+            int64_t len = j->numel - lo < PRELU_CHUNK ? j->numel - lo : PRELU_CHUNK;
+            cnnc__k_prelu_backward_weight(&j->sums[r], j->g + lo, j->x + lo, 1, 1, len, 0, 1);
+        } else {
+            size_t off = (size_t)(r * j->inner);
+            cnnc__k_prelu_backward_weight(&j->sums[r], j->g + off, j->x + off, 1, 1, j->inner, 0, 1);
+        }
+    }
+}
+
+static cnnc_status prelu_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
+    cnnc_tensor *x = n->saved[0], *w = n->saved[1];
+    prelu_job j = prelu_plan(x, w);
+    j.g = cnnc__f32(g);
+    if (cnnc__node_needs_grad(n, 0)) {
+        gi[0] = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
+        if (!gi[0]) return cnnc_last_status();
+        j.out = cnnc__f32(gi[0]);
+        cnnc__parallel_for(prelu_items(&j), prelu_grain(&j), prelu_gx_range, &j);
+    }
+    if (cnnc__node_needs_grad(n, 1)) {
+        gi[1] = cnnc__tensor_zeros(CNNC_FLOAT32, w->ndim, w->shape);
+        if (!gi[1]) return cnnc_last_status();
+        int64_t parts = j.shared ? (j.numel + PRELU_CHUNK - 1) / PRELU_CHUNK : prelu_items(&j);
+        if (parts > 0) {
+            j.sums = cnnc__workspace((size_t)parts * sizeof(double));
+            if (!j.sums) return cnnc_last_status();
+            cnnc__parallel_for(parts, j.shared ? 1 : prelu_grain(&j), prelu_gw_range, &j);
+            float *gw = cnnc__f32(gi[1]);
+            for (int64_t c = 0; c < j.channels; c++) {
+                double acc = 0.0;
+                for (int64_t r = c; r < parts; r += j.channels) acc += j.sums[r];
+                gw[c] = (float)acc;
+            }
+        }
+    }
+    return CNNC_OK;
+}
+
+cnnc_tensor *cnnc__op_prelu(cnnc_tensor *x, cnnc_tensor *weight) {
+    if (cnnc__check_tensor("prelu", "input", x, true) != CNNC_OK ||
+        cnnc__check_tensor("prelu", "weight", weight, true) != CNNC_OK)
+        return NULL;
+    if (weight->ndim > 1)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "prelu: Expected `weight` to be a scalar or 1D tensor, but got "
+                                "ndim = %d",
+                                weight->ndim);
+    int64_t channels = x->ndim >= 2 ? x->shape[1] : 1;
+    if (weight->numel != 1 && weight->numel != channels)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "Mismatch of parameter numbers and input channel size. Found "
+                                "parameter numbers = %lld and channel size = %lld.",
+                                (long long)weight->numel, (long long)channels);
+    cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
+    if (!out) return NULL;
+    prelu_job j = prelu_plan(x, weight);
+    j.out = cnnc__f32(out);
+    cnnc__parallel_for(prelu_items(&j), prelu_grain(&j), prelu_range, &j);
+    cnnc_tensor *in[2] = {x, weight};
+    if (cnnc__record(out, "PreluBackward0", prelu_backward, 2, in, 2, in, 0, NULL) != CNNC_OK) {
+        cnnc_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- Python float repr ------------------------------------------------------------- */
+
+void cnnc__py_float(char *buf, size_t cap, double v) {
+    if (cap == 0) return;
+    if (isnan(v)) {
+        snprintf(buf, cap, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, cap, "%sinf", v < 0 ? "-" : "");
+        return;
+    }
+    /* the shortest digits that read back as v (Python's repr) */
+    char e[40];
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, v);
+        if (strtod(e, NULL) == v) break;
+    }
+    /* e = [-]d[.ddd]e[+-]XX: digits and decimal exponent */
+    char digits[20];
+    int nd = 0;
+    const char *q = e;
+    bool neg = *q == '-';
+    if (neg) q++;
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9' && nd < 19) digits[nd++] = *q;
+    digits[nd] = '\0';
+    while (nd > 1 && digits[nd - 1] == '0') digits[--nd] = '\0';
+    int exp10 = *q == 'e' ? atoi(q + 1) : 0;
+    char out[64];
+    size_t k = 0;
+    if (neg) out[k++] = '-';
+    if (exp10 >= -4 && exp10 < 16) {
+        /* fixed notation, at least one digit after the point */
+        if (exp10 < 0) {
+            out[k++] = '0';
+            out[k++] = '.';
+            for (int i = 0; i < -exp10 - 1; i++) out[k++] = '0';
+            for (int i = 0; i < nd; i++) out[k++] = digits[i];
+        } else {
+            for (int i = 0; i <= exp10; i++) out[k++] = i < nd ? digits[i] : '0';
+            out[k++] = '.';
+            if (nd > exp10 + 1)
+                for (int i = exp10 + 1; i < nd; i++) out[k++] = digits[i];
+            else
+                out[k++] = '0';
+        }
+        out[k] = '\0';
+    } else {
+        out[k++] = digits[0];
+        if (nd > 1) {
+            out[k++] = '.';
+            for (int i = 1; i < nd; i++) out[k++] = digits[i];
+        }
+        out[k] = '\0';
+        snprintf(out + k, sizeof out - k, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+    }
+    snprintf(buf, cap, "%s", out);
+}
+
+/* ---- public wrappers ------------------------------------------------------------- */
 
 cnnc_tensor *cnnc_relu(cnnc_tensor *x) { return cnnc__give(cnnc__op_relu(x)); }
 cnnc_status cnnc_relu_(cnnc_tensor *x) { return cnnc__op_relu_(x); }
+cnnc_tensor *cnnc_relu6(cnnc_tensor *x, cnnc_relu6_options o) { return cnnc__give(cnnc__op_relu6(x, o)); }
+cnnc_tensor *cnnc_hardtanh(cnnc_tensor *x, cnnc_hardtanh_options o) {
+    return cnnc__give(cnnc__op_hardtanh(x, o));
+}
+cnnc_status cnnc_hardtanh_(cnnc_tensor *x, cnnc_hardtanh_options o) { return cnnc__op_hardtanh_(x, o); }
+cnnc_tensor *cnnc_leaky_relu(cnnc_tensor *x, cnnc_leaky_relu_options o) {
+    return cnnc__give(cnnc__op_leaky_relu(x, o));
+}
+cnnc_status cnnc_leaky_relu_(cnnc_tensor *x, cnnc_leaky_relu_options o) {
+    return cnnc__op_leaky_relu_(x, o);
+}
+cnnc_tensor *cnnc_elu(cnnc_tensor *x, cnnc_elu_options o) { return cnnc__give(cnnc__op_elu(x, o)); }
+cnnc_status cnnc_elu_(cnnc_tensor *x, cnnc_elu_options o) { return cnnc__op_elu_(x, o); }
+cnnc_tensor *cnnc_selu(cnnc_tensor *x, cnnc_selu_options o) { return cnnc__give(cnnc__op_selu(x, o)); }
+cnnc_status cnnc_selu_(cnnc_tensor *x) { return cnnc__op_selu_(x); }
+cnnc_tensor *cnnc_celu(cnnc_tensor *x, cnnc_celu_options o) { return cnnc__give(cnnc__op_celu(x, o)); }
+cnnc_status cnnc_celu_(cnnc_tensor *x, cnnc_celu_options o) { return cnnc__op_celu_(x, o); }
+cnnc_tensor *cnnc_gelu(cnnc_tensor *x, cnnc_gelu_options o) { return cnnc__give(cnnc__op_gelu(x, o)); }
+cnnc_tensor *cnnc_silu(cnnc_tensor *x, cnnc_silu_options o) { return cnnc__give(cnnc__op_silu(x, o)); }
+cnnc_tensor *cnnc_mish(cnnc_tensor *x, cnnc_mish_options o) { return cnnc__give(cnnc__op_mish(x, o)); }
+cnnc_tensor *cnnc_sigmoid(cnnc_tensor *x) { return cnnc__give(cnnc__op_sigmoid(x)); }
+cnnc_tensor *cnnc_tanh(cnnc_tensor *x) { return cnnc__give(cnnc__op_tanh(x)); }
+cnnc_tensor *cnnc_hardsigmoid(cnnc_tensor *x, cnnc_hardsigmoid_options o) {
+    return cnnc__give(cnnc__op_hardsigmoid(x, o));
+}
+cnnc_tensor *cnnc_hardswish(cnnc_tensor *x, cnnc_hardswish_options o) {
+    return cnnc__give(cnnc__op_hardswish(x, o));
+}
+cnnc_tensor *cnnc_softplus(cnnc_tensor *x, cnnc_softplus_options o) {
+    return cnnc__give(cnnc__op_softplus(x, o));
+}
+cnnc_tensor *cnnc_prelu(cnnc_tensor *x, cnnc_tensor *weight) {
+    return cnnc__give(cnnc__op_prelu(x, weight));
+}

@@ -113,6 +113,8 @@ def _make_inputs(inputs, requires_grad):
     assert len(requires_grad) == len(inputs)
     cn, th = [], []
     for x, rg in zip(inputs, requires_grad):
+        if isinstance(x, np.generic):  # a numpy scalar is a 0-d tensor input
+            x = np.asarray(x)
         if isinstance(x, np.ndarray):
             rg = bool(rg) and x.dtype.kind == "f"
             x = x.astype(np.float32) if x.dtype.kind == "f" else x.astype(np.int64)

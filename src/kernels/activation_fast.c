@@ -1,0 +1,13 @@
+/* The fast activation kernels for the baseline ISA: activation_impl.h with the
+ * vectorizable approximations of activation_math.h. */
+#include "kernels/activation_internal.h"
+#include "kernels/activation_math.h"
+
+#define ACT_EXP(x) cm_exp(x)
+#define ACT_TANH(x) cm_tanh(x)
+#define ACT_ERF(x) cm_erf(x)
+#define ACT_LOG1P_POS(x) cm_log1p_pos(x)
+#define ACT_FN(name) cnnc__k_##name##_fast_impl
+#define ACT_TARGET
+
+#include "kernels/activation_impl.h"

@@ -1,0 +1,124 @@
+/* Internal: branch-free float approximations of exp, log1p, tanh and erf, written
+ * so that loops calling them vectorize (selects, no calls, no float->int
+ * conversions of unbounded values). Accuracy, measured against double precision:
+ * exp and log1p within 2 ulp, tanh within 3 ulp, erf within 3e-7 absolute. NaN
+ * propagates and infinities give the limits libm gives. The polynomial
+ * coefficients were fitted for cnnc (weighted least squares on Chebyshev nodes).
+ * Included by the fast kernel translation units only. */
+#ifndef CNNC_KERNELS_ACTIVATION_MATH_H
+#define CNNC_KERNELS_ACTIVATION_MATH_H
+#include <stdint.h>
+#include <string.h>
+
+static inline float cm_from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+static inline uint32_t cm_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* e^x: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 polynomial, 2^n applied as
+ * two exponent-field factors so results down to the subnormal range are right. */
+static inline float cm_exp(float x) {
+    const float shifter = 0x1.8p23f;
+    float xc = x > -104.0f ? x : -104.0f; /* NaN becomes -104 here; restored below */
+    xc = xc < 89.0f ? xc : 89.0f;
+    float t = xc * 1.44269504088896341f + shifter;
+    float n = t - shifter;                          /* round(x / ln2) */
+    int32_t ni = (int32_t)(cm_bits(t) - cm_bits(shifter)); /* the same, as an integer */
+    float r = xc - n * 0.693145751953125f;          /* ln2 split into hi + lo */
+    r = r - n * 1.428606765330187e-06f;
+    float p = 0.0013941113138571382f;
+    p = p * r + 0.008363175205886364f;
+    p = p * r + 0.04166637361049652f;
+    p = p * r + 0.16666576266288757f;
+    p = p * r + 0.5f;
+    p = 1.0f + r + r * r * p;
+    int32_t n1 = ni >> 1, n2 = ni - n1;             /* each in [-75, 64] */
+    float s1 = cm_from_bits((uint32_t)(n1 + 127) << 23);
+    float s2 = cm_from_bits((uint32_t)(n2 + 127) << 23);
+    float y = p * s1 * s2;
+    return x != x ? x : y;
+}
+
+/* log(u) for u > 0 (finite): u = m 2^e, m in [sqrt(1/2), sqrt(2)). */
+static inline float cm_log_finite_pos(float u) {
+    uint32_t b = cm_bits(u) - 0x3f3504f3u;  /* offset so m lands in [sqrt(1/2), sqrt(2)) */
+    int32_t e = (int32_t)b >> 23;
+    float m = cm_from_bits((b & 0x007fffffu) + 0x3f3504f3u);
+    float f = m - 1.0f;
+    float s = f / (2.0f + f), s2 = s * s;
+    float p = -0.04532201588153839f;
+    p = p * s2 + 0.29782477021217346f;
+    p = p * s2 + 0.39986497163772583f;
+    p = p * s2 + 0.6666668653488159f;
+    float lm = 2.0f * s + s * s2 * p;
+    float ef = (float)e;
+    return ef * 0.693145751953125f + (lm + ef * 1.428606765330187e-06f);
+}
+
+/* log1p(y) for y >= 0 (what softplus and mish need: y = exp(...)), NaN and +inf
+ * propagate. u = 1 + y rounds; the correction ((u - 1) - y) / u restores what
+ * rounding lost. */
+static inline float cm_log1p_pos(float y) {
+    float u = 1.0f + y;
+    float uc = u < 3.0e38f ? u : 3.0e38f; /* NaN and inf handled by the select below */
+    float l = cm_log_finite_pos(uc) - ((uc - 1.0f) - y) / uc;
+    l = y < 1e-30f ? y : l;               /* tiny (and zero) y: log1p(y) = y */
+    return (u < 3.0e38f) ? l : (y != y ? y : __builtin_inff());
+}
+
+/* tanh: an odd polynomial for |x| < 0.625, 1 - 2 / (e^{2|x|} + 1) beyond. */
+static inline float cm_tanh(float x) {
+    float ax = x < 0.0f ? -x : x;
+    float x2 = x * x;
+    float p = -0.00612056627869606f;
+    p = p * x2 + 0.021016528829932213f;
+    p = p * x2 - 0.05385594442486763f;
+    p = p * x2 + 0.1333281397819519f;
+    p = p * x2 - 0.333333283662796f;
+    float small = x + x * x2 * p;
+    float e = cm_exp(2.0f * (ax < 10.0f ? ax : 10.0f));
+    float big = 1.0f - 2.0f / (e + 1.0f);
+    big = x < 0.0f ? -big : big;
+    float y = ax < 0.625f ? small : big;
+    return x != x ? x : y;
+}
+
+/* erf: z P(z^2) for |z| < 0.9; a polynomial in |z| - 2.4 up to 3.92, beyond which
+ * erf is 1 in float. No division and no exp: this is gelu's cost. */
+static inline float cm_erf(float z) {
+    float az = z < 0.0f ? -z : z;
+    float z2 = z * z;
+    float p = 8.538880501873791e-05f;
+    p = p * z2 - 0.0008181938319467008f;
+    p = p * z2 + 0.005204437300562859f;
+    p = p * z2 - 0.026860753074288368f;
+    p = p * z2 + 0.11283719539642334f;
+    p = p * z2 - 0.37612634897232056f;
+    p = p * z2 + 1.128379225730896f;
+    float small = z * p;
+    float u = (az < 3.92f ? az : 3.92f) - 2.4f;
+    float q = -7.61334195e-06f;
+    q = q * u + 3.100786853e-05f;
+    q = q * u + 2.350941759e-05f;
+    q = q * u - 0.0003221592342f;
+    q = q * u + 0.0005825022236f;
+    q = q * u + 0.0002248307719f;
+    q = q * u - 0.003134764498f;
+    q = q * u + 0.007901496254f;
+    q = q * u - 0.01209673472f;
+    q = q * u + 0.0124656111f;
+    q = q * u - 0.008536730893f;
+    q = q * u + 0.003555879928f;
+    q = q * u + 0.9993115664f;
+    float big = az < 3.92f ? q : 1.0f;
+    big = z < 0.0f ? -big : big;
+    float y = az < 0.9f ? small : big;
+    return z != z ? z : y;
+}
+#endif
