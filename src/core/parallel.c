@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cnnc.h"
@@ -61,7 +62,8 @@ static struct {
     void *ctx;
     int64_t n;
     int nchunks;
-    int pending; /* workers still running chunks of this generation */
+    atomic_int pending;          /* workers still running chunks of this generation */
+    atomic_uint_fast64_t posted; /* generation, readable without the lock (spinning) */
     /* the generation when the current workers were started: a new worker must not
      * mistake the last job before it for a new one */
     uint64_t spawn_generation;
@@ -71,6 +73,42 @@ static struct {
 static atomic_flag pool_busy = ATOMIC_FLAG_INIT;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/* Waking a sleeping thread costs tens of microseconds, more than many ops take
+ * per chunk; so a waiting thread first spins this long (short, so an idle pool
+ * leaves the CPU to other work, PyTorch's threads included). */
+enum { SPIN_NS = 50000 };
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Spins until *v != old (returns true) or SPIN_NS pass (false). */
+static bool spin_while_u64(atomic_uint_fast64_t *v, uint64_t old) {
+    int64_t start = now_ns();
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(v, memory_order_acquire) != old) return true;
+        cpu_relax();
+        if ((i & 63) == 0 && now_ns() - start > SPIN_NS) return false;
+    }
+}
+
+static bool spin_while_positive(atomic_int *v) {
+    int64_t start = now_ns();
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(v, memory_order_acquire) <= 0) return true;
+        cpu_relax();
+        if ((i & 63) == 0 && now_ns() - start > SPIN_NS) return false;
+    }
+}
+
 /* arg is the chunk index this worker runs: 1..nworkers */
 static void *worker_main(void *arg) {
     int index = (int)(intptr_t)arg;
@@ -78,6 +116,11 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&pool.mu);
     uint64_t seen = pool.spawn_generation;
     for (;;) {
+        if (!pool.stop && pool.generation == seen) {
+            pthread_mutex_unlock(&pool.mu);
+            spin_while_u64(&pool.posted, seen);
+            pthread_mutex_lock(&pool.mu);
+        }
         while (!pool.stop && pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.mu);
         if (pool.stop) break;
         seen = pool.generation;
@@ -87,8 +130,12 @@ static void *worker_main(void *arg) {
         int nchunks = pool.nchunks;
         pthread_mutex_unlock(&pool.mu);
         if (index < nchunks) run_chunk(fn, ctx, n, nchunks, index);
+        if (atomic_fetch_sub(&pool.pending, 1) == 1) { /* the last one wakes the caller */
+            pthread_mutex_lock(&pool.mu);
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.mu);
+        }
         pthread_mutex_lock(&pool.mu);
-        if (--pool.pending == 0) pthread_cond_signal(&pool.done);
     }
     pthread_mutex_unlock(&pool.mu);
     return NULL;
@@ -132,7 +179,7 @@ static void atfork_child(void) {
     pool.threads = NULL; /* the array belongs to the parent's threads; leave it */
     pool.nworkers = 0;
     pool.stop = false;
-    pool.pending = 0;
+    atomic_store(&pool.pending, 0);
     atomic_flag_clear(&pool_busy);
 }
 static void install_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
@@ -160,8 +207,9 @@ void cnnc__parallel_for(int64_t n, int64_t grain, cnnc__range_fn fn, void *ctx) 
     pool.ctx = ctx;
     pool.n = n;
     pool.nchunks = nchunks;
-    pool.pending = pool.nworkers;
+    atomic_store(&pool.pending, pool.nworkers);
     pool.generation++;
+    atomic_store_explicit(&pool.posted, pool.generation, memory_order_release);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.mu);
 
@@ -171,9 +219,11 @@ void cnnc__parallel_for(int64_t n, int64_t grain, cnnc__range_fn fn, void *ctx) 
     for (int i = helpers + 1; i < nchunks; i++) run_chunk(fn, ctx, n, nchunks, i);
     in_parallel = false;
 
-    pthread_mutex_lock(&pool.mu);
-    while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.mu);
-    pthread_mutex_unlock(&pool.mu);
+    if (!spin_while_positive(&pool.pending)) {
+        pthread_mutex_lock(&pool.mu);
+        while (atomic_load(&pool.pending) > 0) pthread_cond_wait(&pool.done, &pool.mu);
+        pthread_mutex_unlock(&pool.mu);
+    }
     atomic_flag_clear(&pool_busy);
 }
 
