@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "nn/module.h"
 #include "ops/activation.h"
 #include "ops/ops.h"
@@ -28,7 +29,7 @@ static void attr_text(const cnnc_module *m, const char *name, char *buf, size_t 
     if (v && v->kind == CNNC_VALUE_INT)
         snprintf(buf, cap, "%lld", (long long)v->ints[0]);
     else
-        cnnc__py_float(buf, cap, v ? v->f : 0.0);
+        cnnc__float_repr(v ? v->f : 0.0, buf, cap);
 }
 
 static const char *inplace_suffix(const cnnc_module *m) {
@@ -89,8 +90,8 @@ static const cnnc__module_type hardtanh_type = {"Hardtanh", hardtanh_forward, ha
 cnnc_module *cnnc_hardtanh_new(cnnc_hardtanh_options o) {
     if (!(o.max_val > o.min_val)) {
         char lo[40], hi[40];
-        cnnc__py_float(lo, sizeof lo, o.min_val);
-        cnnc__py_float(hi, sizeof hi, o.max_val);
+        cnnc__float_repr(o.min_val, lo, sizeof lo);
+        cnnc__float_repr(o.max_val, hi, sizeof hi);
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "Hardtanh(): max_val (%s) must be greater than min_val (%s)", hi,
                                 lo);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "nn/module.h"
 #include "ops/activation.h"
 
@@ -23,7 +24,7 @@ static cnnc_tensor *dropout3d_forward(cnnc_module *m, cnnc_tensor *x) {
 
 static void dropout_extra_repr(const cnnc_module *m, char *buf, size_t cap) {
     char p[40];
-    cnnc__py_float(p, sizeof p, cnnc__module_get_attr(m, "p")->f);
+    cnnc__float_repr(cnnc__module_get_attr(m, "p")->f, p, sizeof p);
     snprintf(buf, cap, "p=%s, inplace=%s", p,
              cnnc__module_get_attr(m, "inplace")->ints[0] ? "True" : "False");
 }

@@ -7,49 +7,10 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "nn/module.h"
 #include "ops/norm.h"
 
-/* Python's repr(float): the shortest digits that round-trip, "1e-05", "0.1", "1.0". */
-static void py_float(char *buf, size_t cap, double v) {
-    if (isnan(v)) { snprintf(buf, cap, "nan"); return; }
-    if (isinf(v)) { snprintf(buf, cap, v < 0 ? "-inf" : "inf"); return; }
-    char e[64];
-    int prec = 0;
-    for (; prec < 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec, v);
-        if (strtod(e, NULL) == v) break;
-    }
-    /* e is "-d.ddde+XX": digits and exponent */
-    char digits[32];
-    int nd = 0, exp10;
-    const char *p = e;
-    bool neg = *p == '-';
-    if (neg) p++;
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9') digits[nd++] = *p;
-    exp10 = atoi(p + 1);
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
-    digits[nd] = 0;
-    size_t len = 0;
-    if (neg) len += (size_t)snprintf(buf + len, cap - len, "-");
-    if (exp10 >= -5 + 1 && exp10 < 16) { /* fixed notation, as Python's repr */
-        if (exp10 < 0) {
-            len += (size_t)snprintf(buf + len, cap - len, "0.");
-            for (int i = 0; i < -exp10 - 1 && len < cap; i++) len += (size_t)snprintf(buf + len, cap - len, "0");
-            snprintf(buf + len, cap - len, "%s", digits);
-        } else {
-            for (int i = 0; i <= exp10 && len < cap; i++)
-                len += (size_t)snprintf(buf + len, cap - len, "%c", i < nd ? digits[i] : '0');
-            if (nd > exp10 + 1) snprintf(buf + len, cap - len, ".%s", digits + exp10 + 1);
-            else snprintf(buf + len, cap - len, ".0");
-        }
-    } else {
-        len += (size_t)snprintf(buf + len, cap - len, "%c", digits[0]);
-        if (nd > 1 && len < cap) len += (size_t)snprintf(buf + len, cap - len, ".%s", digits + 1);
-        if (len < cap) snprintf(buf + len, cap - len, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
-    }
-}
 
 static bool attr_bool(const cnnc_module *m, const char *name) {
     return cnnc__module_get_attr(m, name)->ints[0] != 0;
@@ -71,9 +32,9 @@ static cnnc_tensor *buffer(const cnnc_module *m, const char *name) {
 
 static void normbase_repr(const cnnc_module *m, char *buf, size_t cap) {
     char eps[40], mom[40] = "None";
-    py_float(eps, sizeof eps, attr_float(m, "eps"));
+    cnnc__float_repr(attr_float(m, "eps"), eps, sizeof eps);
     const cnnc_value *mv = cnnc__module_get_attr(m, "momentum");
-    if (mv->kind == CNNC_VALUE_FLOAT) py_float(mom, sizeof mom, mv->f);
+    if (mv->kind == CNNC_VALUE_FLOAT) cnnc__float_repr(mv->f, mom, sizeof mom);
     snprintf(buf, cap, "%lld, eps=%s, momentum=%s, affine=%s, track_running_stats=%s",
              (long long)attr_int(m, "num_features"), eps, mom,
              attr_bool(m, "affine") ? "True" : "False",
@@ -235,7 +196,7 @@ static void layernorm_repr(const cnnc_module *m, char *buf, size_t cap) {
     for (int i = 0; i < ns->n && len < sizeof shape; i++)
         len += (size_t)snprintf(shape + len, sizeof shape - len, i ? ", %lld" : "%lld", (long long)ns->ints[i]);
     if (len < sizeof shape) snprintf(shape + len, sizeof shape - len, ns->n == 1 ? ",)" : ")");
-    py_float(eps, sizeof eps, attr_float(m, "eps"));
+    cnnc__float_repr(attr_float(m, "eps"), eps, sizeof eps);
     snprintf(buf, cap, "%s, eps=%s, elementwise_affine=%s", shape, eps,
              attr_bool(m, "elementwise_affine") ? "True" : "False");
 }
@@ -297,7 +258,7 @@ static cnnc_tensor *groupnorm_forward(cnnc_module *m, cnnc_tensor *x) {
 
 static void groupnorm_repr(const cnnc_module *m, char *buf, size_t cap) {
     char eps[40];
-    py_float(eps, sizeof eps, attr_float(m, "eps"));
+    cnnc__float_repr(attr_float(m, "eps"), eps, sizeof eps);
     snprintf(buf, cap, "%lld, %lld, eps=%s, affine=%s", (long long)attr_int(m, "num_groups"),
              (long long)attr_int(m, "num_channels"), eps, attr_bool(m, "affine") ? "True" : "False");
 }
@@ -334,9 +295,9 @@ static cnnc_tensor *lrn_forward(cnnc_module *m, cnnc_tensor *x) {
 
 static void lrn_repr(const cnnc_module *m, char *buf, size_t cap) {
     char a[40], b[40], k[40];
-    py_float(a, sizeof a, attr_float(m, "alpha"));
-    py_float(b, sizeof b, attr_float(m, "beta"));
-    py_float(k, sizeof k, attr_float(m, "k"));
+    cnnc__float_repr(attr_float(m, "alpha"), a, sizeof a);
+    cnnc__float_repr(attr_float(m, "beta"), b, sizeof b);
+    cnnc__float_repr(attr_float(m, "k"), k, sizeof k);
     snprintf(buf, cap, "%lld, alpha=%s, beta=%s, k=%s", (long long)attr_int(m, "size"), a, b, k);
 }
 

@@ -425,67 +425,6 @@ cnnc_tensor *cnnc__op_prelu(cnnc_tensor *x, cnnc_tensor *weight) {
     return out;
 }
 
-/* ---- Python float repr ------------------------------------------------------------- */
-
-void cnnc__py_float(char *buf, size_t cap, double v) {
-    if (cap == 0) return;
-    if (isnan(v)) {
-        snprintf(buf, cap, "nan");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(buf, cap, "%sinf", v < 0 ? "-" : "");
-        return;
-    }
-    /* the shortest digits that read back as v (Python's repr) */
-    char e[40];
-    int prec = 1;
-    for (; prec <= 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec - 1, v);
-        if (strtod(e, NULL) == v) break;
-    }
-    /* e = [-]d[.ddd]e[+-]XX: digits and decimal exponent */
-    char digits[20];
-    int nd = 0;
-    const char *q = e;
-    bool neg = *q == '-';
-    if (neg) q++;
-    for (; *q && *q != 'e'; q++)
-        if (*q >= '0' && *q <= '9' && nd < 19) digits[nd++] = *q;
-    digits[nd] = '\0';
-    while (nd > 1 && digits[nd - 1] == '0') digits[--nd] = '\0';
-    int exp10 = *q == 'e' ? atoi(q + 1) : 0;
-    char out[64];
-    size_t k = 0;
-    if (neg) out[k++] = '-';
-    if (exp10 >= -4 && exp10 < 16) {
-        /* fixed notation, at least one digit after the point */
-        if (exp10 < 0) {
-            out[k++] = '0';
-            out[k++] = '.';
-            for (int i = 0; i < -exp10 - 1; i++) out[k++] = '0';
-            for (int i = 0; i < nd; i++) out[k++] = digits[i];
-        } else {
-            for (int i = 0; i <= exp10; i++) out[k++] = i < nd ? digits[i] : '0';
-            out[k++] = '.';
-            if (nd > exp10 + 1)
-                for (int i = exp10 + 1; i < nd; i++) out[k++] = digits[i];
-            else
-                out[k++] = '0';
-        }
-        out[k] = '\0';
-    } else {
-        out[k++] = digits[0];
-        if (nd > 1) {
-            out[k++] = '.';
-            for (int i = 1; i < nd; i++) out[k++] = digits[i];
-        }
-        out[k] = '\0';
-        snprintf(out + k, sizeof out - k, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
-    }
-    snprintf(buf, cap, "%s", out);
-}
-
 /* ---- public wrappers ------------------------------------------------------------- */
 
 cnnc_tensor *cnnc_relu(cnnc_tensor *x) { return cnnc__give(cnnc__op_relu(x)); }

@@ -38,7 +38,4 @@ cnnc_tensor *cnnc__op_dropout3d(cnnc_tensor *x, cnnc_dropout_options o);
 /* PyTorch's "dropout probability has to be between 0 and 1, but got 1.5". */
 cnnc_status cnnc__check_dropout_p(double p);
 
-/* Python's repr of a float ("0.01", "1.0", "1e-05", "inf") into buf: module reprs
- * and messages print settings as PyTorch (which formats Python floats) does. */
-void cnnc__py_float(char *buf, size_t cap, double v);
 #endif

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "kernels/activation.h"
@@ -44,7 +45,7 @@ static cnnc_status dropout_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor *
 cnnc_status cnnc__check_dropout_p(double p) {
     if (p >= 0.0 && p <= 1.0) return CNNC_OK;
     char buf[64];
-    cnnc__py_float(buf, sizeof buf, p);
+    cnnc__float_repr(p, buf, sizeof buf);
     return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                        "dropout probability has to be between 0 and 1, but got %s", buf);
 }
