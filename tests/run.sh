@@ -15,15 +15,15 @@ cmake --build "$ASAN_BUILD" -j "$JOBS"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$ASAN_BUILD" --output-on-failure -j "$JOBS"
 
-echo "== valgrind memcheck (subset)"
-for t in test_tensor test_autograd test_module; do
-  if [ -x "$BUILD/$t" ]; then
-    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-      --show-possibly-lost=no \
-      "$BUILD/$t" >/dev/null
-    echo "valgrind: $t clean"
-  fi
+echo "== valgrind memcheck (every C test but the long GEMM sweep, which ASan covers; and the demo)"
+VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no"
+for t in test_tensor test_autograd test_module test_alloc_fail test_conv test_pool test_resample \
+         test_norm test_activation; do
+  $VG "$BUILD/$t" >/dev/null
+  echo "valgrind: $t clean"
 done
+$VG "$BUILD/cnnc" demo >/dev/null
+echo "valgrind: cnnc demo clean"
 
 echo "== conformance against PyTorch"
 CNNC_LIBRARY="$(pwd)/$BUILD/libcnnc.so" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/conformance
