@@ -25,7 +25,7 @@ void demo_activation(void)
     show("softmax(logits, dim=0)", NN(cnnc_softmax(logits, CNNC_SOFTMAX(.dim = CNNC_INTS(0)))));
 
     say("\nModules print as in PyTorch; PReLU has a learnable weight per channel:\n");
-    cnnc_module *lr = NN(cnnc_leaky_relu_new(CNNC_LEAKY_RELU(.negative_slope = 0.2, .inplace = true)));
+    cnnc_module *lr = NN(cnnc_leakyrelu_new(CNNC_LEAKY_RELU(.negative_slope = 0.2, .inplace = true)));
     cnnc_module *sp = NN(cnnc_softplus_new(CNNC_SOFTPLUS()));
     cnnc_module *pr = NN(cnnc_prelu_new(CNNC_PRELU(.num_parameters = 3)));
     show_module(lr);

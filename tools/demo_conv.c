@@ -54,7 +54,7 @@ void demo_conv(void)
     say("\nA transposed convolution maps sizes the other way: (n - 1) s - 2p + d(k - 1) +\n"
         "output_padding + 1. ConvTranspose2d(3, 1, 3, stride=2, padding=1, output_padding=1)\n"
         "turns the 14x14 output above back into 28x28:\n");
-    cnnc_module *up = NN(cnnc_conv_transpose2d_new(
+    cnnc_module *up = NN(cnnc_convtranspose2d_new(
         3, 1, CNNC_CONV_TRANSPOSE_MODULE(.kernel_size = CNNC_INTS(3), .stride = CNNC_INTS(2),
                                          .padding = CNNC_INTS(1), .output_padding = CNNC_INTS(1))));
     show_module(up);

@@ -70,7 +70,7 @@ typedef struct cnnc_leaky_relu_options {
     ((cnnc_leaky_relu_options){.negative_slope = 0.01, .inplace = false, __VA_ARGS__})
 CNNC_API cnnc_tensor *cnnc_leaky_relu(cnnc_tensor *x, cnnc_leaky_relu_options options);
 CNNC_API cnnc_status cnnc_leaky_relu_(cnnc_tensor *x, cnnc_leaky_relu_options options);
-CNNC_API cnnc_module *cnnc_leaky_relu_new(cnnc_leaky_relu_options options);
+CNNC_API cnnc_module *cnnc_leakyrelu_new(cnnc_leaky_relu_options options);
 
 /* F.elu(input, alpha=1.0, inplace=False): x > 0 ? x : alpha (e^x - 1). F.elu_ in
  * place. nn.ELU. */
@@ -193,7 +193,7 @@ typedef struct cnnc_softmax_options {
 CNNC_API cnnc_tensor *cnnc_softmax(cnnc_tensor *x, cnnc_softmax_options options);
 CNNC_API cnnc_tensor *cnnc_log_softmax(cnnc_tensor *x, cnnc_softmax_options options);
 CNNC_API cnnc_module *cnnc_softmax_new(cnnc_softmax_options options);
-CNNC_API cnnc_module *cnnc_log_softmax_new(cnnc_softmax_options options);
+CNNC_API cnnc_module *cnnc_logsoftmax_new(cnnc_softmax_options options);
 
 /* ---- dropout ------------------------------------------------------------------ */
 

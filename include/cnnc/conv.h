@@ -157,11 +157,11 @@ typedef struct cnnc_conv_transpose_module_options {
         .kernel_size = CNNC_INTS_NONE, .stride = CNNC_INTS(1), .padding = CNNC_INTS(0),   \
         .output_padding = CNNC_INTS(0), .groups = 1, .bias = true,                        \
         .dilation = CNNC_INTS(1), .padding_mode = "zeros", __VA_ARGS__})
-CNNC_API cnnc_module *cnnc_conv_transpose1d_new(int64_t in_channels, int64_t out_channels,
+CNNC_API cnnc_module *cnnc_convtranspose1d_new(int64_t in_channels, int64_t out_channels,
                                                 cnnc_conv_transpose_module_options options);
-CNNC_API cnnc_module *cnnc_conv_transpose2d_new(int64_t in_channels, int64_t out_channels,
+CNNC_API cnnc_module *cnnc_convtranspose2d_new(int64_t in_channels, int64_t out_channels,
                                                 cnnc_conv_transpose_module_options options);
-CNNC_API cnnc_module *cnnc_conv_transpose3d_new(int64_t in_channels, int64_t out_channels,
+CNNC_API cnnc_module *cnnc_convtranspose3d_new(int64_t in_channels, int64_t out_channels,
                                                 cnnc_conv_transpose_module_options options);
 
 /* A transposed-conv module's forward(input, output_size): output_size has n values,

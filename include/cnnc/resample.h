@@ -119,8 +119,8 @@ CNNC_API cnnc_module *cnnc_upsample_new(cnnc_upsample_options options);
 /* nn.UpsamplingNearest2d(size=None, scale_factor=None) (mode 'nearest') and
  * nn.UpsamplingBilinear2d(size=None, scale_factor=None) (mode 'bilinear',
  * align_corners True). */
-CNNC_API cnnc_module *cnnc_upsampling_nearest2d_new(cnnc_ints size, cnnc_doubles scale_factor);
-CNNC_API cnnc_module *cnnc_upsampling_bilinear2d_new(cnnc_ints size, cnnc_doubles scale_factor);
+CNNC_API cnnc_module *cnnc_upsamplingnearest2d_new(cnnc_ints size, cnnc_doubles scale_factor);
+CNNC_API cnnc_module *cnnc_upsamplingbilinear2d_new(cnnc_ints size, cnnc_doubles scale_factor);
 
 #ifdef __cplusplus
 }

@@ -118,7 +118,7 @@ static void leaky_relu_extra_repr(const cnnc_module *m, char *buf, size_t cap) {
 static const cnnc__module_type leaky_relu_type = {"LeakyReLU", leaky_relu_forward,
                                                   leaky_relu_extra_repr};
 
-cnnc_module *cnnc_leaky_relu_new(cnnc_leaky_relu_options o) {
+cnnc_module *cnnc_leakyrelu_new(cnnc_leaky_relu_options o) {
     cnnc_module *m = module_with(&leaky_relu_type);
     if (!m) return NULL;
     cnnc__module_set_attr(m, "negative_slope", cnnc__float_value(o.negative_slope));
@@ -323,6 +323,6 @@ static cnnc_module *softmax_module(const cnnc__module_type *type, cnnc_softmax_o
     return m;
 }
 cnnc_module *cnnc_softmax_new(cnnc_softmax_options o) { return softmax_module(&softmax_type, o); }
-cnnc_module *cnnc_log_softmax_new(cnnc_softmax_options o) {
+cnnc_module *cnnc_logsoftmax_new(cnnc_softmax_options o) {
     return softmax_module(&log_softmax_type, o);
 }

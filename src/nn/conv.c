@@ -277,15 +277,15 @@ cnnc_module *cnnc_conv3d_new(int64_t in, int64_t out, cnnc_conv_module_options o
     conv_settings s = from_conv(&o);
     return conv_new(3, false, in, out, &s);
 }
-cnnc_module *cnnc_conv_transpose1d_new(int64_t in, int64_t out, cnnc_conv_transpose_module_options o) {
+cnnc_module *cnnc_convtranspose1d_new(int64_t in, int64_t out, cnnc_conv_transpose_module_options o) {
     conv_settings s = from_conv_transpose(&o);
     return conv_new(1, true, in, out, &s);
 }
-cnnc_module *cnnc_conv_transpose2d_new(int64_t in, int64_t out, cnnc_conv_transpose_module_options o) {
+cnnc_module *cnnc_convtranspose2d_new(int64_t in, int64_t out, cnnc_conv_transpose_module_options o) {
     conv_settings s = from_conv_transpose(&o);
     return conv_new(2, true, in, out, &s);
 }
-cnnc_module *cnnc_conv_transpose3d_new(int64_t in, int64_t out, cnnc_conv_transpose_module_options o) {
+cnnc_module *cnnc_convtranspose3d_new(int64_t in, int64_t out, cnnc_conv_transpose_module_options o) {
     conv_settings s = from_conv_transpose(&o);
     return conv_new(3, true, in, out, &s);
 }

@@ -121,12 +121,12 @@ static cnnc_module *make(const cnnc__module_type *type, cnnc_upsample_options o)
 
 cnnc_module *cnnc_upsample_new(cnnc_upsample_options o) { return make(&upsample_type, o); }
 
-cnnc_module *cnnc_upsampling_nearest2d_new(cnnc_ints size, cnnc_doubles scale_factor) {
+cnnc_module *cnnc_upsamplingnearest2d_new(cnnc_ints size, cnnc_doubles scale_factor) {
     return make(&nearest2d_type, CNNC_UPSAMPLE(.size = size, .scale_factor = scale_factor,
                                                .mode = "nearest"));
 }
 
-cnnc_module *cnnc_upsampling_bilinear2d_new(cnnc_ints size, cnnc_doubles scale_factor) {
+cnnc_module *cnnc_upsamplingbilinear2d_new(cnnc_ints size, cnnc_doubles scale_factor) {
     return make(&bilinear2d_type, CNNC_UPSAMPLE(.size = size, .scale_factor = scale_factor,
                                                 .mode = "bilinear", .align_corners = 1));
 }

@@ -348,7 +348,7 @@ static void test_module_reprs(void) {
         const char *want;
     } cases[] = {
         {cnnc_relu6_new(CNNC_RELU6()), "ReLU6()"},
-        {cnnc_leaky_relu_new(CNNC_LEAKY_RELU(.negative_slope = 1e-5, .inplace = true)),
+        {cnnc_leakyrelu_new(CNNC_LEAKY_RELU(.negative_slope = 1e-5, .inplace = true)),
          "LeakyReLU(negative_slope=1e-05, inplace=True)"},
         {cnnc_elu_new(CNNC_ELU()), "ELU(alpha=1.0)"},
         {cnnc_celu_new(CNNC_CELU(.alpha = 123456789.0)), "CELU(alpha=123456789.0)"},
@@ -359,7 +359,7 @@ static void test_module_reprs(void) {
          "Softplus(beta=0.5, threshold=1e+20)"},
         {cnnc_prelu_new(CNNC_PRELU(.num_parameters = 3)), "PReLU(num_parameters=3)"},
         {cnnc_softmax_new(CNNC_SOFTMAX()), "Softmax(dim=None)"},
-        {cnnc_log_softmax_new(CNNC_SOFTMAX(.dim = CNNC_INTS(-1))), "LogSoftmax(dim=-1)"},
+        {cnnc_logsoftmax_new(CNNC_SOFTMAX(.dim = CNNC_INTS(-1))), "LogSoftmax(dim=-1)"},
         {cnnc_dropout_new(CNNC_DROPOUT(.p = 0.1)), "Dropout(p=0.1, inplace=False)"},
         {cnnc_dropout3d_new(CNNC_DROPOUT(.inplace = true)), "Dropout3d(p=0.5, inplace=True)"},
         {cnnc_hardswish_new(CNNC_HARDSWISH(.inplace = true)), "Hardswish()"},

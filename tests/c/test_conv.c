@@ -324,7 +324,7 @@ static void test_api_errors(void) {
     CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .groups = 2)));
     CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3),
                                                           .padding_mode = "mirror")));
-    CHECK_NULL_ERR(cnnc_conv_transpose2d_new(2, 3, CNNC_CONV_TRANSPOSE_MODULE(
+    CHECK_NULL_ERR(cnnc_convtranspose2d_new(2, 3, CNNC_CONV_TRANSPOSE_MODULE(
                                                        .kernel_size = CNNC_INTS(3), .padding_mode = "reflect")));
     CHECK_NULL_ERR(cnnc_conv2d_new(-2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3))));
     CHECK_ERROR_CONTAINS("negative dimension -2");
@@ -360,7 +360,7 @@ static void test_api_autograd_and_module(void) {
     cnnc_module *mr = cnnc_conv1d_new(2, 2, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3),
                                                              .padding_str = "same",
                                                              .padding_mode = "reflect"));
-    cnnc_module *mt = cnnc_conv_transpose2d_new(3, 2, CNNC_CONV_TRANSPOSE_MODULE(
+    cnnc_module *mt = cnnc_convtranspose2d_new(3, 2, CNNC_CONV_TRANSPOSE_MODULE(
                                                           .kernel_size = CNNC_INTS(3), .stride = CNNC_INTS(2)));
     REQUIRE(mr && mt);
     cnnc_scope_begin();

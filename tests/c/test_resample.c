@@ -280,7 +280,7 @@ static void test_modules(void) {
     CHECK_EQ_INT(v.n, 2);
     CHECK_NEAR(v.fs[1], 0.1, 0);
     cnnc_module_release(m);
-    m = cnnc_upsampling_bilinear2d_new((cnnc_ints)CNNC_INTS_NONE, (cnnc_doubles)CNNC_DOUBLES(3.0));
+    m = cnnc_upsamplingbilinear2d_new((cnnc_ints)CNNC_INTS_NONE, (cnnc_doubles)CNNC_DOUBLES(3.0));
     CHECK_REPR(m, "UpsamplingBilinear2d(scale_factor=3.0, mode=bilinear)");
     CHECK_OK(cnnc_module_attr(m, "align_corners", &v));
     CHECK_EQ_INT(v.kind, CNNC_VALUE_BOOL);

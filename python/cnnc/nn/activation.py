@@ -32,7 +32,7 @@ class Hardtanh(Module):
 
 class LeakyReLU(Module):
     def __init__(self, negative_slope=1e-2, inplace=False):
-        super().__init__(_lib.cnnc_leaky_relu_new(
+        super().__init__(_lib.cnnc_leakyrelu_new(
             LeakyReluOptions(float(negative_slope), bool(inplace))))
 
 
@@ -107,4 +107,4 @@ class Softmax(Module):
 
 class LogSoftmax(Module):
     def __init__(self, dim=None):
-        super().__init__(_lib.cnnc_log_softmax_new(SoftmaxOptions(_optional_dim(dim))))
+        super().__init__(_lib.cnnc_logsoftmax_new(SoftmaxOptions(_optional_dim(dim))))

@@ -23,9 +23,9 @@ _lib.declare([
     ("cnnc_conv1d_new", M, [c_int64, c_int64, ConvModuleOptions], "ptr"),
     ("cnnc_conv2d_new", M, [c_int64, c_int64, ConvModuleOptions], "ptr"),
     ("cnnc_conv3d_new", M, [c_int64, c_int64, ConvModuleOptions], "ptr"),
-    ("cnnc_conv_transpose1d_new", M, [c_int64, c_int64, ConvTransposeModuleOptions], "ptr"),
-    ("cnnc_conv_transpose2d_new", M, [c_int64, c_int64, ConvTransposeModuleOptions], "ptr"),
-    ("cnnc_conv_transpose3d_new", M, [c_int64, c_int64, ConvTransposeModuleOptions], "ptr"),
+    ("cnnc_convtranspose1d_new", M, [c_int64, c_int64, ConvTransposeModuleOptions], "ptr"),
+    ("cnnc_convtranspose2d_new", M, [c_int64, c_int64, ConvTransposeModuleOptions], "ptr"),
+    ("cnnc_convtranspose3d_new", M, [c_int64, c_int64, ConvTransposeModuleOptions], "ptr"),
     ("cnnc_conv_transpose_forward", T, [M, T, c_int, POINTER(c_int64)], "ptr"),
 ])
 
@@ -92,12 +92,12 @@ class _ConvTransposeNd(Module):
 
 
 class ConvTranspose1d(_ConvTransposeNd):
-    _new = staticmethod(_lib.cnnc_conv_transpose1d_new)
+    _new = staticmethod(_lib.cnnc_convtranspose1d_new)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
-    _new = staticmethod(_lib.cnnc_conv_transpose2d_new)
+    _new = staticmethod(_lib.cnnc_convtranspose2d_new)
 
 
 class ConvTranspose3d(_ConvTransposeNd):
-    _new = staticmethod(_lib.cnnc_conv_transpose3d_new)
+    _new = staticmethod(_lib.cnnc_convtranspose3d_new)

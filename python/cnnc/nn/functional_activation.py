@@ -88,7 +88,7 @@ _lib.declare([
     # modules
     ("cnnc_relu6_new", M, [InplaceOptions], "ptr"),
     ("cnnc_hardtanh_new", M, [HardtanhOptions], "ptr"),
-    ("cnnc_leaky_relu_new", M, [LeakyReluOptions], "ptr"),
+    ("cnnc_leakyrelu_new", M, [LeakyReluOptions], "ptr"),
     ("cnnc_elu_new", M, [AlphaOptions], "ptr"),
     ("cnnc_selu_new", M, [InplaceOptions], "ptr"),
     ("cnnc_celu_new", M, [AlphaOptions], "ptr"),
@@ -102,7 +102,7 @@ _lib.declare([
     ("cnnc_softplus_new", M, [SoftplusOptions], "ptr"),
     ("cnnc_prelu_new", M, [PreluOptions], "ptr"),
     ("cnnc_softmax_new", M, [SoftmaxOptions], "ptr"),
-    ("cnnc_log_softmax_new", M, [SoftmaxOptions], "ptr"),
+    ("cnnc_logsoftmax_new", M, [SoftmaxOptions], "ptr"),
     ("cnnc_dropout_new", M, [DropoutOptions], "ptr"),
     ("cnnc_dropout2d_new", M, [DropoutOptions], "ptr"),
     ("cnnc_dropout3d_new", M, [DropoutOptions], "ptr"),

@@ -44,8 +44,8 @@ _lib.declare([
     ("cnnc_replicationpad2d_new", M, [Ints], "ptr"),
     ("cnnc_replicationpad3d_new", M, [Ints], "ptr"),
     ("cnnc_upsample_new", M, [UpsampleOptions], "ptr"),
-    ("cnnc_upsampling_nearest2d_new", M, [Ints, Doubles], "ptr"),
-    ("cnnc_upsampling_bilinear2d_new", M, [Ints, Doubles], "ptr"),
+    ("cnnc_upsamplingnearest2d_new", M, [Ints, Doubles], "ptr"),
+    ("cnnc_upsamplingbilinear2d_new", M, [Ints, Doubles], "ptr"),
 ])
 
 

@@ -17,11 +17,11 @@ class Upsample(Module):
 
 class UpsamplingNearest2d(Module):
     def __init__(self, size=None, scale_factor=None):
-        super().__init__(_lib.cnnc_upsampling_nearest2d_new(
+        super().__init__(_lib.cnnc_upsamplingnearest2d_new(
             ints(size, "size"), doubles(scale_factor, "scale_factor")))
 
 
 class UpsamplingBilinear2d(Module):
     def __init__(self, size=None, scale_factor=None):
-        super().__init__(_lib.cnnc_upsampling_bilinear2d_new(
+        super().__init__(_lib.cnnc_upsamplingbilinear2d_new(
             ints(size, "size"), doubles(scale_factor, "scale_factor")))
