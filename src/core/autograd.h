@@ -49,7 +49,9 @@ bool cnnc__any_requires_grad(int n, cnnc_tensor *const *inputs);
  * on and an input requires grad, creates a node with a zeroed context of
  * ctx_bytes (returned in *ctx if ctx is not NULL), saves the n_saved tensors
  * (retained, with their versions), and makes it out's grad_fn. Inputs may be
- * NULL (an absent bias). A saved tensor that is `out` itself is saved as an alias.
+ * NULL (an absent bias). A saved tensor that is `out` itself is saved as an alias;
+ * a NULL saved entry holds nothing but still makes the node refuse a second
+ * backward after the graph is freed (for values kept in the context).
  * Returns CNNC_OK (also when nothing is recorded) or an error. */
 cnnc_status cnnc__record(cnnc_tensor *out, const char *name, cnnc__backward_fn backward,
                          int n_inputs, cnnc_tensor *const *inputs, int n_saved,

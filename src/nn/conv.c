@@ -211,11 +211,11 @@ static cnnc_module *conv_new(int dim, bool transposed, int64_t in, int64_t out,
     wshape[0] = transposed ? in : out;
     wshape[1] = (transposed ? out : in) / o->groups;
     int64_t fan_in = wshape[1];
-    bool negative = wshape[0] < 0 || wshape[1] < 0 || out < 0;
+    bool negative = wshape[0] < 0 || wshape[1] < 0 || out < 0, overflow = false;
     for (int i = 0; i < dim; i++) {
         wshape[2 + i] = ks.ints[i];
         negative |= ks.ints[i] < 0;
-        fan_in *= ks.ints[i];
+        overflow |= !cnnc__mul_i64(fan_in, ks.ints[i], &fan_in);
     }
     if (negative) { /* torch.empty's error, naming the first negative size */
         char s[256];
@@ -226,6 +226,13 @@ static cnnc_module *conv_new(int dim, bool transposed, int64_t in, int64_t out,
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "Trying to create tensor with negative dimension %lld: %s",
                                 (long long)bad, s);
+    }
+    int64_t numel;
+    if (overflow || cnnc__check_shape(type->name, dim + 2, wshape, CNNC_FLOAT32, &numel) != CNNC_OK) {
+        char s[256];
+        cnnc__shape_str(s, sizeof s, dim + 2, wshape);
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "Storage size calculation overflowed with sizes=%s", s);
     }
     cnnc_module *m = cnnc__module_new(type);
     if (!m) return NULL;

@@ -70,10 +70,22 @@ cnnc_status cnnc__module_add_buffer(cnnc_module *m, const char *name, cnnc_tenso
     return add_entry(&m->buffers, &m->n_buffers, &m->cap_buffers, name, t, persistent);
 }
 
+/* Is m inside the tree rooted at root (root itself included)? */
+static bool contains(const cnnc_module *root, const cnnc_module *m) {
+    if (root == m) return true;
+    for (size_t i = 0; i < root->n_children; i++)
+        if (contains(root->children[i].m, m)) return true;
+    return false;
+}
+
 cnnc_status cnnc__module_add_child(cnnc_module *m, const char *name, cnnc_module *child) {
     cnnc_status st = check_name(name);
     if (st == CNNC_OK && !child)
         st = cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "add_module(): child \"%s\" is NULL", name);
+    if (st == CNNC_OK && contains(child, m))
+        st = cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                         "add_module(): a %s cannot be its own child or descendant (a cycle)",
+                         m->type->name);
     if (st == CNNC_OK && !cnnc__grow((void **)&m->children, &m->cap_children, m->n_children + 1,
                                      sizeof *m->children))
         st = cnnc__oom("a child module");
@@ -185,7 +197,10 @@ const char *cnnc_module_type(const cnnc_module *m) {
 }
 
 void cnnc_module_train(cnnc_module *m, bool mode) {
-    if (!m) return;
+    if (!m) {
+        cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_train(): argument 'm' is NULL");
+        return;
+    }
     m->training = mode;
     for (size_t i = 0; i < m->n_children; i++) cnnc_module_train(m->children[i].m, mode);
 }
@@ -273,7 +288,10 @@ cnnc_tensor_list *cnnc_module_named_buffers(cnnc_module *m) { return make_list(m
 cnnc_tensor_list *cnnc_module_state_dict(cnnc_module *m) { return make_list(m, LIST_STATE); }
 
 void cnnc_module_zero_grad(cnnc_module *m, bool set_to_none) {
-    if (!m) return;
+    if (!m) {
+        cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_zero_grad(): argument 'm' is NULL");
+        return;
+    }
     for (size_t i = 0; i < m->n_params; i++) {
         cnnc_tensor *t = m->params[i].t;
         if (!t || !t->grad) continue;

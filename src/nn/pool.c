@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "nn/module.h"
 #include "ops/pool.h"
 
@@ -116,8 +117,18 @@ static const cnnc__module_type maxpool_types[3] = {
     {"MaxPool3d", maxpool_forward, maxpool_repr},
 };
 
+/* Every window setting holds 0..CNNC_MAX_DIMS values (they are stored as attrs). */
+static cnnc_status check_window(const char *name, const cnnc_ints *k, const cnnc_ints *s,
+                                const cnnc_ints *p, const cnnc_ints *d) {
+    if (cnnc__check_ints(name, "kernel_size", k) || cnnc__check_ints(name, "stride", s) ||
+        cnnc__check_ints(name, "padding", p) || (d && cnnc__check_ints(name, "dilation", d)))
+        return CNNC_ERR_INVALID_ARGUMENT;
+    return CNNC_OK;
+}
+
 static cnnc_module *maxpool_new(int nsp, cnnc_max_pool_options o) {
     const cnnc__module_type *t = &maxpool_types[nsp - 1];
+    if (check_window(t->name, &o.kernel_size, &o.stride, &o.padding, &o.dilation)) return NULL;
     if (o.kernel_size.n == 0) return missing_kernel(t->name);
     cnnc_module *m = cnnc__module_new(t);
     if (!m) return NULL;
@@ -157,6 +168,7 @@ static const cnnc__module_type avgpool_types[3] = {
 };
 
 cnnc_module *cnnc_avgpool1d_new(cnnc_avg_pool1d_options o) {
+    if (check_window("AvgPool1d", &o.kernel_size, &o.stride, &o.padding, NULL)) return NULL;
     if (o.kernel_size.n == 0) return missing_kernel("AvgPool1d");
     cnnc_module *m = cnnc__module_new(&avgpool_types[0]);
     if (!m) return NULL;
@@ -171,6 +183,7 @@ cnnc_module *cnnc_avgpool1d_new(cnnc_avg_pool1d_options o) {
 
 static cnnc_module *avgpool_new(int nsp, cnnc_avg_pool_options o) {
     const cnnc__module_type *t = &avgpool_types[nsp - 1];
+    if (check_window(t->name, &o.kernel_size, &o.stride, &o.padding, NULL)) return NULL;
     if (o.kernel_size.n == 0) return missing_kernel(t->name);
     cnnc_module *m = cnnc__module_new(t);
     if (!m) return NULL;
@@ -213,9 +226,7 @@ static const cnnc__module_type adaptivemax_types[3] = {
 };
 
 static cnnc_module *adaptive_new(const cnnc__module_type *t, cnnc_ints output_size, int ri) {
-    if (output_size.n < 0 || output_size.n > CNNC_MAX_DIMS)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s(): output_size has %d entries", t->name,
-                                output_size.n);
+    if (cnnc__check_ints(t->name, "output_size", &output_size)) return NULL;
     cnnc_module *m = cnnc__module_new(t);
     if (!m) return NULL;
     cnnc__module_set_attr(m, "output_size", output_size.n == 0 ? (cnnc_value){.kind = CNNC_VALUE_NONE}
@@ -246,6 +257,7 @@ static const cnnc__module_type maxunpool_types[3] = {
 
 static cnnc_module *maxunpool_new(int nsp, cnnc_max_unpool_options o) {
     const cnnc__module_type *t = &maxunpool_types[nsp - 1];
+    if (check_window(t->name, &o.kernel_size, &o.stride, &o.padding, NULL)) return NULL;
     if (o.kernel_size.n == 0) return missing_kernel(t->name);
     if (o.output_size.n != 0)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,

@@ -86,7 +86,7 @@ static cnnc_module *make(const cnnc__module_type *type, cnnc_upsample_options o)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "%s(): align_corners and recompute_scale_factor are -1 (None), 0 or 1",
                                 name);
-    const char *mode = cnnc__interp_mode_canonical(o.mode ? o.mode : "nearest");
+    const char *mode = o.mode ? cnnc__interp_mode_canonical(o.mode) : NULL;
     if (!mode)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "%s(): unknown mode '%s' (nearest | linear | bilinear | bicubic | "

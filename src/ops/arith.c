@@ -241,8 +241,12 @@ cnnc_tensor *cnnc__op_affine(cnnc_tensor *a, double alpha, double beta) {
     const char *name = alpha == 1.0 ? "AddBackward0"
                        : beta != 0.0 ? "AffineBackward0"
                        : alpha == -1.0 ? "NegBackward0" : "MulBackward0";
+    /* PyTorch's MulBackward0 saves the scalar operand, so a second backward through
+     * x * s fails once the graph is freed; an empty saved slot marks that here. */
+    bool saves_scalar = beta == 0.0 && alpha != 1.0 && alpha != -1.0;
     affine_ctx *c;
-    if (cnnc__record(out, name, affine_backward, 1, &a, 0, NULL, sizeof *c, (void **)&c) != CNNC_OK) {
+    if (cnnc__record(out, name, affine_backward, 1, &a, saves_scalar ? 1 : 0,
+                     (cnnc_tensor *[]){NULL}, sizeof *c, (void **)&c) != CNNC_OK) {
         cnnc_tensor_release(out);
         return NULL;
     }

@@ -609,6 +609,11 @@ cnnc_tensor *cnnc__op_group_norm(cnnc_tensor *x, int64_t G, cnnc_tensor *w, cnnc
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "Expected number of channels in input to be divisible by num_groups, "
                                 "but got input of shape %s and num_groups=%lld", xs, (long long)G);
+    int64_t n_stats; /* the [N, G] statistics */
+    if (!cnnc__mul_i64(N, G, &n_stats) || (uint64_t)n_stats > (uint64_t)INT64_MAX / 16)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "Storage size calculation overflowed with sizes=[%lld, %lld]",
+                                (long long)N, (long long)G);
     for (int i = 0; i < 2; i++) {
         cnnc_tensor *t = i ? b : w;
         if (t && (t->ndim != 1 || t->numel != C)) {

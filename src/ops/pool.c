@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "core/parallel.h"
 #include "kernels/pool.h"
 #include "ops/pool.h"
@@ -1013,29 +1014,42 @@ cnnc_tensor *cnnc__op_max_pool(cnnc_tensor *x, int nsp, cnnc_max_pool_options o,
     static const char *const PUB[4] = {"", "max_pool1d", "max_pool2d", "max_pool3d"};
     static const char *const PUBI[4] = {"", "max_pool1d_with_indices", "max_pool2d_with_indices",
                                         "max_pool3d_with_indices"};
-    return max_pool_common(x, nsp, &o, indices != NULL, indices, indices ? PUBI[nsp] : PUB[nsp]);
+    const char *fn = indices ? PUBI[nsp] : PUB[nsp];
+    if (cnnc__check_ints(fn, "kernel_size", &o.kernel_size) || cnnc__check_ints(fn, "stride", &o.stride) ||
+        cnnc__check_ints(fn, "padding", &o.padding) || cnnc__check_ints(fn, "dilation", &o.dilation))
+        return NULL;
+    return max_pool_common(x, nsp, &o, indices != NULL, indices, fn);
 }
 
 cnnc_tensor *cnnc__op_avg_pool(cnnc_tensor *x, int nsp, const cnnc_ints *kernel, const cnnc_ints *stride,
                                const cnnc_ints *padding, bool ceil_mode, bool count_include_pad,
                                cnnc_optional_int divisor) {
     static const char *const PUB[4] = {"", "avg_pool1d", "avg_pool2d", "avg_pool3d"};
-    if (cnnc__check_tensor(PUB[nsp], "input", x, true) != CNNC_OK) return NULL;
+    if (cnnc__check_tensor(PUB[nsp], "input", x, true) != CNNC_OK ||
+        cnnc__check_ints(PUB[nsp], "kernel_size", kernel) || cnnc__check_ints(PUB[nsp], "stride", stride) ||
+        cnnc__check_ints(PUB[nsp], "padding", padding))
+        return NULL;
     return avg_pool_core(x, nsp, PUB[nsp], kernel, stride, padding, ceil_mode, count_include_pad, divisor);
 }
 
 cnnc_tensor *cnnc__op_adaptive_avg(cnnc_tensor *x, int nsp, cnnc_ints output_size) {
     static const char *const PUB[4] = {"", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d"};
+    if (cnnc__check_ints(PUB[nsp], "output_size", &output_size)) return NULL;
     return adaptive_avg_common(x, nsp, &output_size, PUB[nsp]);
 }
 
 cnnc_tensor *cnnc__op_adaptive_max(cnnc_tensor *x, int nsp, cnnc_ints output_size, cnnc_tensor **indices) {
     static const char *const PUB[4] = {"", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"};
+    if (cnnc__check_ints(PUB[nsp], "output_size", &output_size)) return NULL;
     return adaptive_max_common(x, nsp, &output_size, indices != NULL, indices, PUB[nsp]);
 }
 
 cnnc_tensor *cnnc__op_max_unpool(cnnc_tensor *x, cnnc_tensor *indices, int nsp, cnnc_max_unpool_options o) {
     static const char *const PUB[4] = {"", "max_unpool1d", "max_unpool2d", "max_unpool3d"};
+    if (cnnc__check_ints(PUB[nsp], "kernel_size", &o.kernel_size) ||
+        cnnc__check_ints(PUB[nsp], "stride", &o.stride) || cnnc__check_ints(PUB[nsp], "padding", &o.padding) ||
+        cnnc__check_ints(PUB[nsp], "output_size", &o.output_size))
+        return NULL;
     return max_unpool_common(x, indices, nsp, &o, PUB[nsp]);
 }
 

@@ -432,7 +432,7 @@ static cnnc_tensor *area(cnnc_tensor *x, int nsp, const int64_t *osize) {
 
 cnnc_tensor *cnnc__op_interpolate(cnnc_tensor *x, const cnnc_interpolate_options *o) {
     if (cnnc__check_tensor("interpolate", "input", x, true) != CNNC_OK) return NULL;
-    const char *mode_s = o->mode ? o->mode : "nearest";
+    const char *mode_s = o->mode ? o->mode : "None"; /* PyTorch's mode=None: refused below */
     interp_mode mode = parse_mode(mode_s);
     if (o->size.n < 0 || o->size.n > CNNC_MAX_DIMS || o->scale_factor.n < 0 ||
         o->scale_factor.n > CNNC_MAX_DIMS)
