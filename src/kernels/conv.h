@@ -56,6 +56,43 @@ void cnnc__conv_ref_backward_weight(float *dw, const float *dy, const float *x,
 void cnnc__conv_im2col(float *col, int64_t ldc, const float *x, const cnnc__conv_geom *g,
                        int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
 
+/* The same rows/columns straight into a GEMM's packed-B layout (kernels/gemm.h,
+ * cnnc__sgemm_pack_b_fn): rows [k0, k0 + kc) (row = ci * ksize + q over the group's
+ * channels) x columns [o0, o0 + ncol) of one image's column matrix, in nr-column
+ * panels: dst[(j / nr) * nr * kc + r * nr + j % nr] = col[k0 + r, o0 + j], columns
+ * past ncol zero up to the end of the last panel. row: scratch of at least ncol
+ * rounded up to nr floats. Writes straight into the panels with AVX-512 when nr is 32
+ * and the GEMM selected its AVX-512 kernel; cnnc__conv_pack_cols_ref (always
+ * compiled, same result) builds each row in `row` and copies it out. */
+void cnnc__conv_pack_cols_ref(float *dst, int64_t nr, float *row, const float *x,
+                              const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                              int64_t ncol);
+void cnnc__conv_pack_cols(float *dst, int64_t nr, float *row, const float *x,
+                          const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                          int64_t ncol);
+
+/* Phase planes (2-d and 1-d geometries: in[0] = out[0] = k[0] = 1): the padded input
+ * split by stride phase, so that every row of the column matrix is a contiguous slice.
+ * Plane (ci, a, b) (a < stride[1], b < stride[2]) is hph x wph with
+ *   plane[u][v] = x[ci][u * stride[1] + a - pad[1]][v * stride[2] + b - pad[2]] (0 outside),
+ * hph = out[1] + (k[1]-1)*dil[1]/stride[1] + 1, wph = out[2] + (k[2]-1)*dil[2]/stride[2].
+ * Column j = p1 * wph + p2 of the "wide" column matrix is output position (p1, p2) for
+ * p2 < out[2] (columns p2 >= out[2] are padding, to be dropped); it has out[1] * wph
+ * columns. */
+void cnnc__conv_phase_geom(const cnnc__conv_geom *g, int64_t *hph, int64_t *wph);
+/* ph [(c1 - c0) * stride[1] * stride[2] planes of hph * wph] from channels [c0, c1) of
+ * one image's group x [cg, in]. */
+void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__conv_geom *g, int64_t c0,
+                            int64_t c1);
+/* Rows [k0, k0 + kc) x wide columns [j0, j0 + ncol) of the wide column matrix of the
+ * planes ph (from channel 0), in nr-column panels (as cnnc__conv_pack_cols), the last
+ * panel zero-padded. Requires j0 + ncol <= out[1] * wph. */
+void cnnc__conv_pack_phase(float *dst, int64_t nr, const float *ph, const cnnc__conv_geom *g,
+                           int64_t k0, int64_t kc, int64_t j0, int64_t ncol);
+
+/* dst[t] = src[t] + bias, t < n (AVX-512 when the GEMM selected it; same result). */
+void cnnc__conv_copy_add(float *dst, const float *src, float bias, int64_t n);
+
 /* The adjoint: x [cg, in] += fold(col) for channels [c0, c1) and columns
  * [o0, o0 + ncol) (col laid out as cnnc__conv_im2col writes it). Accumulates. */
 void cnnc__conv_col2im(float *x, const float *col, int64_t ldc, const cnnc__conv_geom *g,

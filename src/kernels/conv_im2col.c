@@ -5,6 +5,12 @@
 #include <string.h>
 
 #include "kernels/conv.h"
+#include "kernels/gemm.h"
+
+#if CNNC__SGEMM_X86
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
+#endif
 
 /* First output position p >= 0 with p * s + off >= 0. */
 static inline int64_t first_inside(int64_t off, int64_t s) {
@@ -60,36 +66,70 @@ static inline int64_t end_inside(int64_t off, int64_t s, int64_t in, int64_t out
         }                                                                                    \
     } while (0)
 
+/* One row of the column matrix: tap (q0, q1, q2) of input channel plane xc, output
+ * columns [o0, o0 + ncol), into row[0, ncol). */
+static inline void im2col_row(float *row, const float *xc, const cnnc__conv_geom *g,
+                              int64_t q0, int64_t q1, int64_t q2, int64_t o0, int64_t ncol,
+                              cnnc__conv_gather2_fn gather2) {
+    const int64_t s2 = g->stride[2];
+    WALK_TAP(g, xc, q0, q1, q2, o0, ncol, {
+        float *dst = row + j;
+        if (!xr || a == b) {
+            memset(dst, 0, (size_t)len * sizeof(float));
+        } else {
+            if (a > 0) memset(dst, 0, (size_t)a * sizeof(float));
+            const float *src = xr + (p2 + a) * s2 + off;
+            if (s2 == 1) {
+                memcpy(dst + a, src, (size_t)(b - a) * sizeof(float));
+            } else if (s2 == 2) {
+                gather2(dst + a, src, b - a);
+            } else {
+                for (int64_t t = a; t < b; t++) dst[t] = src[(t - a) * s2];
+            }
+            if (b < len) memset(dst + b, 0, (size_t)(len - b) * sizeof(float));
+        }
+    });
+}
+
 void cnnc__conv_im2col(float *col, int64_t ldc, const float *x, const cnnc__conv_geom *g,
                        int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
     const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
-    const int64_t s2 = g->stride[2];
     cnnc__conv_gather2_fn gather2 = cnnc__conv_gather2();
     for (int64_t ci = c0; ci < c1; ci++) {
         const float *xc = x + ci * isz;
         int64_t q = 0;
         for (int64_t q0 = 0; q0 < g->k[0]; q0++)
             for (int64_t q1 = 0; q1 < g->k[1]; q1++)
-                for (int64_t q2 = 0; q2 < g->k[2]; q2++, q++) {
-                    float *row = col + ((ci - c0) * ksz + q) * ldc;
-                    WALK_TAP(g, xc, q0, q1, q2, o0, ncol, {
-                        float *dst = row + j;
-                        if (!xr || a == b) {
-                            memset(dst, 0, (size_t)len * sizeof(float));
-                        } else {
-                            if (a > 0) memset(dst, 0, (size_t)a * sizeof(float));
-                            const float *src = xr + (p2 + a) * s2 + off;
-                            if (s2 == 1) {
-                                memcpy(dst + a, src, (size_t)(b - a) * sizeof(float));
-                            } else if (s2 == 2) {
-                                gather2(dst + a, src, b - a);
-                            } else {
-                                for (int64_t t = a; t < b; t++) dst[t] = src[(t - a) * s2];
-                            }
-                            if (b < len) memset(dst + b, 0, (size_t)(len - b) * sizeof(float));
-                        }
-                    });
-                }
+                for (int64_t q2 = 0; q2 < g->k[2]; q2++, q++)
+                    im2col_row(col + ((ci - c0) * ksz + q) * ldc, xc, g, q0, q1, q2, o0, ncol,
+                               gather2);
+    }
+}
+
+/* Copies one row of W floats into its slot of each panel (constant W: inlined). */
+#define SPLIT_ROW(W)                                                     \
+    for (int64_t s = 0; s < npan; s++)                                   \
+        memcpy(d + s * pstride, row + s * (W), (W) * sizeof(float))
+
+void cnnc__conv_pack_cols_ref(float *dst, int64_t nr, float *row, const float *x,
+                              const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                              int64_t ncol) {
+    const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
+    const int64_t npan = (ncol + nr - 1) / nr, pstride = nr * kc;
+    cnnc__conv_gather2_fn gather2 = cnnc__conv_gather2();
+    /* the padding columns of the last panel stay zero: im2col_row writes [0, ncol) */
+    memset(row + ncol, 0, (size_t)(npan * nr - ncol) * sizeof(float));
+    for (int64_t r = 0; r < kc; r++) {
+        const int64_t kk = k0 + r, ci = kk / ksz, q = kk % ksz;
+        const int64_t q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1], q0 = q / (g->k[2] * g->k[1]);
+        im2col_row(row, x + ci * isz, g, q0, q1, q2, o0, ncol, gather2);
+        float *d = dst + r * nr;
+        switch (nr) {
+        case 32: SPLIT_ROW(32); break;
+        case 16: SPLIT_ROW(16); break;
+        case 8: SPLIT_ROW(8); break;
+        default: SPLIT_ROW(nr); break;
+        }
     }
 }
 
@@ -121,5 +161,216 @@ void cnnc__conv_col2im(float *x, const float *col, int64_t ldc, const cnnc__conv
                         }
                     });
                 }
+    }
+}
+
+/* ---- AVX-512: straight into 32-wide panels ---------------------------------------- */
+
+#if CNNC__SGEMM_X86
+/* The values src[t * s2], t < cnt (cnt <= 16), in lanes 0 .. cnt-1 (others zero),
+ * reading only those elements. */
+AVX512 static inline __m512 load_strided(const float *src, int64_t s2, int64_t cnt) {
+    if (s2 == 1)
+        return _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1), src);
+    if (s2 == 2) {
+        const int64_t span = 2 * cnt - 1; /* src[0 .. span) holds every needed element */
+        const __mmask16 m0 = (__mmask16)(span >= 16 ? 0xFFFFu : (1u << span) - 1);
+        const __mmask16 m1 = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1 : 0);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, src);
+        const __m512 hi = m1 ? _mm512_maskz_loadu_ps(m1, src + 16) : _mm512_setzero_ps();
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6,
+                                              4, 2, 0);
+        return _mm512_maskz_mov_ps((__mmask16)((1u << cnt) - 1),
+                                   _mm512_permutex2var_ps(lo, even, hi));
+    }
+    float tmp[16] = {0.0f};
+    for (int64_t t = 0; t < cnt; t++) tmp[t] = src[t * s2];
+    return _mm512_loadu_ps(tmp);
+}
+
+/* One segment: tile columns [j, j + len), of which the relative positions [a, b) read
+ * xr[base + t * s2] (xr NULL: all zero), into the 32-wide panels at d (pstride apart). */
+AVX512 static inline void seg_avx512(float *d, int64_t pstride, int64_t j, int64_t len,
+                                     int64_t a, int64_t b, const float *xr, int64_t base,
+                                     int64_t s2) {
+    for (int64_t t0 = 0; t0 < len;) {
+        const int64_t col = j + t0, lane0 = col & 15;
+        const int64_t n = 16 - lane0 < len - t0 ? 16 - lane0 : len - t0;
+        __m512 v = _mm512_setzero_ps();
+        const int64_t va = a > t0 ? a : t0, vb = b < t0 + n ? b : t0 + n;
+        if (xr && va < vb) {
+            const int64_t cnt = vb - va, lane = lane0 + (va - t0);
+            v = _mm512_maskz_expand_ps((__mmask16)(((1u << cnt) - 1) << lane),
+                                       load_strided(xr + base + va * s2, s2, cnt));
+        }
+        _mm512_mask_store_ps(d + (col >> 5) * pstride + (col & 16),
+                             (__mmask16)(((1u << n) - 1) << lane0), v);
+        t0 += n;
+    }
+}
+
+AVX512 static void pack_cols_avx512(float *dst, const float *x, const cnnc__conv_geom *g,
+                                    int64_t k0, int64_t kc, int64_t o0, int64_t ncol) {
+    enum { NR = 32 };
+    const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
+    const int64_t pstride = NR * kc, s2 = g->stride[2];
+    const int64_t npan = (ncol + NR - 1) / NR;
+    for (int64_t r = 0; r < kc; r++) {
+        const int64_t kk = k0 + r, ci = kk / ksz, q = kk % ksz;
+        const int64_t q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1], q0 = q / (g->k[2] * g->k[1]);
+        const float *xc = x + ci * isz;
+        float *d = dst + r * NR;
+        WALK_TAP(g, xc, q0, q1, q2, o0, ncol,
+                 seg_avx512(d, pstride, j, len, a, b, xr, p2 * s2 + off, s2));
+        /* zero columns past ncol in the last panel */
+        for (int64_t col = ncol; col < npan * NR;) {
+            const int64_t lane0 = col & 15, n = 16 - lane0;
+            _mm512_mask_store_ps(d + (col >> 5) * pstride + (col & 16),
+                                 (__mmask16)(((1u << n) - 1) << lane0), _mm512_setzero_ps());
+            col += n;
+        }
+    }
+}
+#endif
+
+void cnnc__conv_pack_cols(float *dst, int64_t nr, float *row, const float *x,
+                          const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                          int64_t ncol) {
+#if CNNC__SGEMM_X86
+    if (nr == 32 && cnnc__sgemm_isa_selected() == CNNC__SGEMM_ISA_AVX512) {
+        pack_cols_avx512(dst, x, g, k0, kc, o0, ncol);
+        return;
+    }
+#endif
+    cnnc__conv_pack_cols_ref(dst, nr, row, x, g, k0, kc, o0, ncol);
+}
+
+/* ---- phase planes: im2col rows as contiguous slices -------------------------------- */
+
+void cnnc__conv_phase_geom(const cnnc__conv_geom *g, int64_t *hph, int64_t *wph) {
+    const int64_t off1 = (g->k[1] - 1) * g->dil[1] / g->stride[1];
+    const int64_t off2 = (g->k[2] - 1) * g->dil[2] / g->stride[2];
+    *hph = g->out[1] + off1 + 1;
+    *wph = g->out[2] + off2;
+}
+
+void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__conv_geom *g, int64_t c0,
+                            int64_t c1) {
+    int64_t hph, wph;
+    cnnc__conv_phase_geom(g, &hph, &wph);
+    const int64_t s1 = g->stride[1], s2 = g->stride[2], plane = hph * wph;
+    const int64_t H = g->in[1], W = g->in[2];
+    for (int64_t ci = c0; ci < c1; ci++) {
+        const float *xc = x + ci * H * W;
+        for (int64_t a = 0; a < s1; a++)
+            for (int64_t b = 0; b < s2; b++) {
+                float *pp = ph + (((ci - c0) * s1 + a) * s2 + b) * plane;
+                const int64_t off2 = b - g->pad[2];
+                /* columns v with 0 <= v * s2 + off2 < W */
+                int64_t lo = first_inside(off2, s2), hi = end_inside(off2, s2, W, wph);
+                if (lo > wph) lo = wph; /* padding wider than the plane */
+                if (hi < lo) hi = lo;
+                for (int64_t u = 0; u < hph; u++) {
+                    float *d = pp + u * wph;
+                    const int64_t i1 = u * s1 + a - g->pad[1];
+                    if (i1 < 0 || i1 >= H || lo == hi) {
+                        memset(d, 0, (size_t)wph * sizeof(float));
+                        continue;
+                    }
+                    const float *src = xc + i1 * W + lo * s2 + off2;
+                    memset(d, 0, (size_t)lo * sizeof(float));
+                    if (s2 == 1)
+                        memcpy(d + lo, src, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int64_t v = 0; v < hi - lo; v++) d[lo + v] = src[v * s2];
+                    memset(d + hi, 0, (size_t)(wph - hi) * sizeof(float));
+                }
+            }
+    }
+}
+
+/* Copies one row of ncol floats (src) into its slot of each W-wide panel of d, the
+ * last panel zero-padded. Constant W: the full-panel copies are inlined. */
+#define PANEL_ROW(W)                                                             \
+    do {                                                                         \
+        int64_t c_ = 0;                                                          \
+        for (; c_ + (W) <= ncol; c_ += (W))                                      \
+            memcpy(d + (c_ / (W)) * pstride, src + c_, (W) * sizeof(float));     \
+        if (c_ < ncol) {                                                         \
+            float *t_ = d + (c_ / (W)) * pstride;                                \
+            memcpy(t_, src + c_, (size_t)(ncol - c_) * sizeof(float));           \
+            memset(t_ + (ncol - c_), 0, (size_t)((W) - (ncol - c_)) * sizeof(float)); \
+        }                                                                        \
+    } while (0)
+
+#if CNNC__SGEMM_X86
+AVX512 static void panel_row32_avx512(float *d, int64_t pstride, const float *src, int64_t ncol) {
+    int64_t c = 0;
+    for (; c + 32 <= ncol; c += 32, d += pstride) {
+        _mm512_store_ps(d, _mm512_loadu_ps(src + c));
+        _mm512_store_ps(d + 16, _mm512_loadu_ps(src + c + 16));
+    }
+    if (c < ncol) {
+        const int64_t rem = ncol - c;
+        const __mmask16 m0 = (__mmask16)(rem >= 16 ? 0xFFFFu : (1u << rem) - 1);
+        const __mmask16 m1 = (__mmask16)(rem > 16 ? (1u << (rem - 16)) - 1 : 0);
+        _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, src + c));
+        _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(m1, src + c + 16));
+    }
+}
+
+AVX512 static void copy_add_avx512(float *dst, const float *src, float bias, int64_t n) {
+    const __m512 vb = _mm512_set1_ps(bias);
+    int64_t t = 0;
+    for (; t + 16 <= n; t += 16)
+        _mm512_storeu_ps(dst + t, _mm512_add_ps(_mm512_loadu_ps(src + t), vb));
+    if (t < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - t)) - 1);
+        _mm512_mask_storeu_ps(dst + t, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + t), vb));
+    }
+}
+#endif
+
+static void copy_add_scalar(float *dst, const float *src, float bias, int64_t n) {
+    for (int64_t t = 0; t < n; t++) dst[t] = src[t] + bias;
+}
+
+void cnnc__conv_copy_add(float *dst, const float *src, float bias, int64_t n) {
+#if CNNC__SGEMM_X86
+    if (cnnc__sgemm_isa_selected() == CNNC__SGEMM_ISA_AVX512) {
+        copy_add_avx512(dst, src, bias, n);
+        return;
+    }
+#endif
+    copy_add_scalar(dst, src, bias, n);
+}
+
+void cnnc__conv_pack_phase(float *dst, int64_t nr, const float *ph, const cnnc__conv_geom *g,
+                           int64_t k0, int64_t kc, int64_t j0, int64_t ncol) {
+#if CNNC__SGEMM_X86
+    const bool avx512 = nr == 32 && cnnc__sgemm_isa_selected() == CNNC__SGEMM_ISA_AVX512;
+#endif
+    int64_t hph, wph;
+    cnnc__conv_phase_geom(g, &hph, &wph);
+    const int64_t s1 = g->stride[1], s2 = g->stride[2], plane = hph * wph;
+    const int64_t ksz = g->k[1] * g->k[2], pstride = nr * kc;
+    for (int64_t r = 0; r < kc; r++) {
+        const int64_t kk = k0 + r, ci = kk / ksz, q = kk % ksz;
+        const int64_t t1 = q / g->k[2] * g->dil[1], t2 = q % g->k[2] * g->dil[2];
+        const float *src = ph + ((ci * s1 + t1 % s1) * s2 + t2 % s2) * plane +
+                           (t1 / s1) * wph + t2 / s2 + j0;
+        float *d = dst + r * nr;
+#if CNNC__SGEMM_X86
+        if (avx512) {
+            panel_row32_avx512(d, pstride, src, ncol);
+            continue;
+        }
+#endif
+        switch (nr) {
+        case 32: PANEL_ROW(32); break;
+        case 16: PANEL_ROW(16); break;
+        case 8: PANEL_ROW(8); break;
+        default: PANEL_ROW(nr); break;
+        }
     }
 }

@@ -300,6 +300,80 @@ static void sgemm_blocked(const sgemm_config *cfg, bool trans_a, bool trans_b,
     }
 }
 
+/* ---- Pre-packed A, caller-packed B ------------------------------------------ */
+
+size_t cnnc__sgemm_pack_scratch_floats(void) {
+    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+    return round16((size_t)(cfg->nc + cfg->nr));
+}
+
+/* Whole-A layout: k block pc (rows [pc, pc+kc)) starts at pc * mpad and holds the
+ * mpad/MR panels of kc groups of MR floats; rows ic.. of it start at pc*mpad + ic*kc. */
+static int64_t mpad_of(const sgemm_config *cfg, int64_t m) {
+    return (m + cfg->mr - 1) / cfg->mr * cfg->mr;
+}
+
+size_t cnnc__sgemm_packed_a_floats(int64_t m, int64_t k) {
+    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+    if (m <= 0 || k <= 0)
+        return 0;
+    return round16((size_t)(mpad_of(cfg, m) * k));
+}
+
+void cnnc__sgemm_pack_a_full(bool trans_a, int64_t m, int64_t k, const float *a, int64_t lda,
+                             float *dst) {
+    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+    if (m <= 0 || k <= 0)
+        return;
+    const int64_t kc_blk = even_block(k, cfg->kc, 1);
+    const int64_t mpad = mpad_of(cfg, m);
+    for (int64_t pc = 0; pc < k; pc += kc_blk) {
+        const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
+        cfg->pack_a(trans_a, m, kc, trans_a ? a + pc * lda : a + pc, lda, dst + pc * mpad);
+    }
+}
+
+void cnnc__sgemm_st_packed(int64_t m, int64_t n, int64_t k, const float *a_packed,
+                           cnnc__sgemm_pack_b_fn pack_b, void *ctx, float beta, float *c,
+                           int64_t ldc, float *ws) {
+    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        scale_c(m, n, beta, c, ldc);
+        return;
+    }
+    const int64_t MR = cfg->mr, NR = cfg->nr;
+    const int64_t kc_blk = even_block(k, cfg->kc, 1);
+    const int64_t mc_blk = even_block(m, cfg->mc, MR);
+    const int64_t nc_blk = even_block(n, cfg->nc, NR);
+    const int64_t mpad = mpad_of(cfg, m);
+    float *pb = ws + pa_floats(cfg);
+    float *scratch = ws; /* the A block area is free: A comes packed */
+    const cnnc__sgemm_ukernel ukernel = cfg->ukernel;
+
+    for (int64_t jc = 0; jc < n; jc += nc_blk) {
+        const int64_t nc = n - jc < nc_blk ? n - jc : nc_blk;
+        for (int64_t pc = 0; pc < k; pc += kc_blk) {
+            const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
+            const float beta_blk = pc == 0 ? beta : 1.0f;
+            pack_b(ctx, pc, kc, jc, nc, NR, pb, scratch);
+            for (int64_t ic = 0; ic < m; ic += mc_blk) {
+                const int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
+                const float *pa = a_packed + pc * mpad + ic * kc;
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    const int64_t nr = nc - jr < NR ? nc - jr : NR;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        const int64_t mr = mc - ir < MR ? mc - ir : MR;
+                        ukernel(mr, nr, kc, pa + ir * kc, pb + jr * kc,
+                                c + (ic + ir) * ldc + jc + jr, ldc, beta_blk);
+                    }
+                }
+            }
+        }
+    }
+}
+
 void cnnc__sgemm_st_isa(cnnc__sgemm_isa isa, bool trans_a, bool trans_b,
                         int64_t m, int64_t n, int64_t k,
                         const float *a, int64_t lda, const float *b, int64_t ldb,

@@ -44,6 +44,36 @@ void cnnc__sgemm_st(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb,
                     float beta, float *c, int64_t ldc, float *ws);
 
+/* ---- Pre-packed A, B packed by the caller (implicit-GEMM convolutions) ----------- */
+
+/* Fills dst with rows [pc, pc + kc) x columns [jc, jc + nc) of the virtual B (k x n),
+ * in the layout of cnnc__sgemm_pack_b: nr-column panels, panel s holding for each p
+ * the nr floats B(pc + p, jc + s*nr + j), columns past nc zero. dst is 64-byte
+ * aligned; scratch holds cnnc__sgemm_pack_scratch_floats() floats of the calling
+ * thread's own (64-byte aligned) for the callback's use. */
+typedef void (*cnnc__sgemm_pack_b_fn)(void *ctx, int64_t pc, int64_t kc, int64_t jc,
+                                      int64_t nc, int64_t nr, float *dst, float *scratch);
+
+/* Floats of scratch a cnnc__sgemm_pack_b_fn may use: the NC block rounded up. */
+size_t cnnc__sgemm_pack_scratch_floats(void);
+
+/* Floats cnnc__sgemm_pack_a_full writes for an m x k A (a multiple of 16). */
+size_t cnnc__sgemm_packed_a_floats(int64_t m, int64_t k);
+
+/* Packs all of op(A) (m x k) once, for any number of cnnc__sgemm_st_packed calls
+ * with the same m and k: the k blocks of the driver one after the other, each in
+ * MR-row panels. dst is 64-byte aligned, cnnc__sgemm_packed_a_floats(m, k) floats. */
+void cnnc__sgemm_pack_a_full(bool trans_a, int64_t m, int64_t k, const float *a, int64_t lda,
+                             float *dst);
+
+/* C (m x n) = beta*C + A B, A pre-packed by cnnc__sgemm_pack_a_full(m, k), B packed
+ * block by block by pack_b(ctx, ...). Same blocking, kernels, determinism and beta
+ * rules as cnnc__sgemm_st (bit-identical results for the same A and B). ws holds
+ * cnnc__sgemm_workspace_floats() floats, 64-byte aligned. */
+void cnnc__sgemm_st_packed(int64_t m, int64_t n, int64_t k, const float *a_packed,
+                           cnnc__sgemm_pack_b_fn pack_b, void *ctx, float beta, float *c,
+                           int64_t ldc, float *ws);
+
 /* Name of the selected micro-kernel, e.g. "f32_gemm_14x32__avx512". */
 const char *cnnc__sgemm_kernel_name(void);
 

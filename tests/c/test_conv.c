@@ -1,8 +1,9 @@
-/* Convolution: every fast path (im2col + GEMM over column tiles, 1x1 GEMM,
- * depthwise direct kernels, their backward-data and backward-weight, the bias
- * gradient) against the plain reference kernels on randomized geometries (fixed
- * seed), with 1 and several threads (bit-identical); im2col/col2im against their
- * definition; the public API's shapes, errors, autograd and modules; no leaks
+/* Convolution: every fast path (the forward's implicit GEMMs: phase planes for
+ * 1-d/2-d, B panels packed from the image otherwise; im2col + GEMM over column tiles,
+ * 1x1 GEMM, depthwise direct kernels, their backward-data and backward-weight, the
+ * bias gradient) against the plain reference kernels on randomized geometries (fixed
+ * seed), with 1 and several threads (bit-identical); im2col/col2im, the B-panel
+ * packing (AVX-512 and portable) and the phase planes against their definition; the public API's shapes, errors, autograd and modules; no leaks
  * (run under ASan + UBSan too). */
 #include "check.h"
 
@@ -168,7 +169,7 @@ static void test_drivers_large(void) {
 }
 
 static void test_im2col_definition(void) {
-    for (int it = 0; it < 30; it++) {
+    for (int it = 0; it < 60; it++) {
         cnnc__conv_geom g = random_geom(1 + it % 3, 0);
         const int64_t cg = g.c / g.groups, ksz = cnnc__conv_k_size(&g), osz = cnnc__conv_out_size(&g);
         float *x = rand_buf(cg * cnnc__conv_in_size(&g));
@@ -192,6 +193,35 @@ static void test_im2col_definition(void) {
                     if (col[((ci - c0) * ksz + q) * ncol + j] != want) bad++;
                 }
         CHECK_EQ_INT(bad, 0);
+        /* The same rows straight into GEMM B panels (implicit im2col), nr-wide, the
+         * columns past ncol zero up to the end of the last panel. */
+        {
+            static const int64_t nrs[] = {32, 16, 32, 8, 32, 5};
+            const int64_t nr = nrs[it % 6], rows = (c1 - c0) * ksz;
+            const int64_t k0 = rnd(0, rows - 1), kc = rnd(1, rows - k0);
+            const int64_t npan = (ncol + nr - 1) / nr;
+            /* 64-byte aligned, as a GEMM's packing buffer is */
+            float *pk = aligned_alloc(64, (size_t)((npan * nr * kc + 15) / 16 * 64));
+            float *scratch = malloc((size_t)(npan * nr) * sizeof(float));
+            for (int64_t i = 0; i < npan * nr * kc; i++) pk[i] = NAN;
+            cnnc__conv_pack_cols(pk, nr, scratch, x + c0 * cnnc__conv_in_size(&g), &g, k0, kc, o0,
+                                 ncol);
+            int pbad = 0;
+            for (int64_t r = 0; r < kc; r++)
+                for (int64_t j = 0; j < npan * nr; j++) {
+                    const float want = j < ncol ? col[(k0 + r) * ncol + j] : 0.0f;
+                    const float got = pk[(j / nr) * nr * kc + r * nr + j % nr];
+                    if (memcmp(&got, &want, sizeof got) != 0) pbad++;
+                }
+            CHECK_EQ_INT(pbad, 0);
+            /* the portable version writes the same bits */
+            float *pr = malloc((size_t)(npan * nr * kc) * sizeof(float));
+            for (int64_t i = 0; i < npan * nr * kc; i++) pr[i] = NAN;
+            cnnc__conv_pack_cols_ref(pr, nr, scratch, x + c0 * cnnc__conv_in_size(&g), &g, k0, kc,
+                                     o0, ncol);
+            CHECK(memcmp(pr, pk, (size_t)(npan * nr * kc) * sizeof(float)) == 0);
+            free(pk), free(scratch), free(pr);
+        }
         /* col2im is its adjoint: <im2col(x), c> == <x, col2im(c)> */
         float *c = rand_buf((c1 - c0) * ksz * ncol);
         float *xa = calloc((size_t)(cg * cnnc__conv_in_size(&g)), sizeof(float));
@@ -201,6 +231,62 @@ static void test_im2col_definition(void) {
         for (int64_t i = 0; i < cg * cnnc__conv_in_size(&g); i++) rhs += (double)x[i] * xa[i];
         CHECK_NEAR(lhs, rhs, 1e-4 * (1 + fabs(lhs)));
         free(x), free(col), free(c), free(xa);
+    }
+}
+
+/* Phase planes: every row of the wide column matrix is a slice of them; the valid
+ * columns (p2 < out[2]) equal im2col's, the padding columns of the last panel are 0. */
+static void test_phase_planes(void) {
+    for (int it = 0; it < 42; it++) {
+        cnnc__conv_geom g = random_geom(1 + it % 2, 0);
+        if (it >= 40) { /* padding much wider than the input (whole zero planes/rows) */
+            g.in[1] = 2, g.in[2] = 1 + it % 2, g.k[1] = 3, g.k[2] = 2;
+            g.stride[1] = 1 + it % 2, g.stride[2] = 2, g.dil[1] = g.dil[2] = 1;
+            g.pad[1] = 5, g.pad[2] = 7;
+            for (int d = 1; d < 3; d++)
+                g.out[d] = (g.in[d] + 2 * g.pad[d] - g.k[d]) / g.stride[d] + 1;
+            compare_drivers(&g, 2);
+            g.stride[2] = 100; /* beyond the phase-plane path's limits: the general one */
+            g.out[2] = (g.in[2] + 2 * g.pad[2] - g.k[2]) / g.stride[2] + 1;
+            compare_drivers(&g, 2);
+            g.stride[2] = 2;
+            g.out[2] = (g.in[2] + 2 * g.pad[2] - g.k[2]) / g.stride[2] + 1;
+        }
+        const int64_t cg = g.c / g.groups, ksz = cnnc__conv_k_size(&g), osz = cnnc__conv_out_size(&g);
+        float *x = rand_buf(cg * cnnc__conv_in_size(&g));
+        float *col = malloc((size_t)(cg * ksz * osz) * sizeof(float));
+        cnnc__conv_im2col(col, osz, x, &g, 0, cg, 0, osz);
+        int64_t hph, wph;
+        cnnc__conv_phase_geom(&g, &hph, &wph);
+        float *ph = malloc((size_t)(cg * g.stride[1] * g.stride[2] * hph * wph) * sizeof(float));
+        cnnc__conv_phase_split(ph, x, &g, 0, cg);
+        static const int64_t nrs[] = {32, 16, 8, 5};
+        const int64_t nr = nrs[it % 4], rows = cg * ksz;
+        const int64_t k0 = rnd(0, rows - 1), kc = rnd(1, rows - k0);
+        const int64_t r0 = rnd(0, g.out[1] - 1), nrow = rnd(1, g.out[1] - r0);
+        const int64_t j0 = r0 * wph, ncol = nrow * wph, npan = (ncol + nr - 1) / nr;
+        float *pk = aligned_alloc(64, (size_t)((npan * nr * kc + 15) / 16 * 64));
+        cnnc__conv_pack_phase(pk, nr, ph, &g, k0, kc, j0, ncol);
+        int bad = 0;
+        for (int64_t r = 0; r < kc; r++)
+            for (int64_t jj = 0; jj < npan * nr; jj++) {
+                const float got = pk[(jj / nr) * nr * kc + r * nr + jj % nr];
+                if (jj >= ncol) {
+                    if (got != 0.0f) bad++;
+                    continue;
+                }
+                const int64_t p1 = (j0 + jj) / wph, p2 = (j0 + jj) % wph;
+                if (p2 >= g.out[2]) continue; /* padding column of the wide matrix */
+                if (got != col[(k0 + r) * osz + p1 * g.out[2] + p2]) bad++;
+            }
+        CHECK_EQ_INT(bad, 0);
+        /* copy_add against the plain sum */
+        const int64_t n = rnd(1, 70);
+        float *dst = malloc((size_t)n * sizeof(float));
+        cnnc__conv_copy_add(dst, x, 0.25f, n < cg * cnnc__conv_in_size(&g) ? n : 1);
+        for (int64_t t = 0; t < (n < cg * cnnc__conv_in_size(&g) ? n : 1); t++)
+            CHECK(dst[t] == x[t] + 0.25f);
+        free(x), free(col), free(ph), free(pk), free(dst);
     }
 }
 
@@ -386,6 +472,7 @@ static void test_api_autograd_and_module(void) {
 int main(void) {
     RUN_TEST(test_simd_rows);
     RUN_TEST(test_im2col_definition);
+    RUN_TEST(test_phase_planes);
     RUN_TEST(test_depthwise_planes);
     RUN_TEST(test_drivers_random);
     RUN_TEST(test_drivers_large);

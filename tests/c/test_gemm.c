@@ -123,6 +123,31 @@ static void *xmalloc(size_t bytes) {
     return p;
 }
 
+/* A B-packing callback for cnnc__sgemm_st_packed: plain loops straight from op(B)
+ * (independent of the kernels' own pack routines). */
+typedef struct plain_b {
+    const float *b;
+    int64_t ldb;
+    bool trans;
+} plain_b;
+
+static void plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t nr,
+                         float *dst, float *scratch) {
+    const plain_b *pb = ctx;
+    /* the scratch is ours to use: touch both ends (out of bounds shows under ASan) */
+    scratch[0] = 1.0f;
+    scratch[cnnc__sgemm_pack_scratch_floats() - 1] = 1.0f;
+    for (int64_t s = 0; s * nr < nc; s++)
+        for (int64_t p = 0; p < kc; p++)
+            for (int64_t j = 0; j < nr; j++) {
+                const int64_t col = jc + s * nr + j, row = pc + p;
+                float v = 0.0f;
+                if (s * nr + j < nc)
+                    v = pb->trans ? pb->b[col * pb->ldb + row] : pb->b[row * pb->ldb + col];
+                dst[s * nr * kc + p * nr + j] = v;
+            }
+}
+
 static void run_case(const gemm_case *g, const buffers *shared, bool check_mt) {
     const int64_t a_rows = g->trans_a ? g->k : g->m, a_cols = g->trans_a ? g->m : g->k;
     const int64_t b_rows = g->trans_b ? g->n : g->k, b_cols = g->trans_b ? g->k : g->n;
@@ -185,6 +210,24 @@ static void run_case(const gemm_case *g, const buffers *shared, bool check_mt) {
                    g->beta, bf.c, g->ldc, bf.ws);
     check_result(g, &bf, "cnnc__sgemm_st");
     memcpy(bf.c_st, bf.c, nc * sizeof(float));
+
+    /* Whole A packed once, B packed by a callback: the same bits as cnnc__sgemm_st. */
+    {
+        const size_t pa_n = cnnc__sgemm_packed_a_floats(g->m, g->k);
+        float *pa = aligned_alloc(64, (pa_n ? pa_n : 16) * sizeof(float));
+        if (!pa) {
+            fprintf(stderr, "test_gemm: out of memory\n");
+            exit(2);
+        }
+        cnnc__sgemm_pack_a_full(g->trans_a, g->m, g->k, bf.a, g->lda, pa);
+        plain_b pb = {bf.b, g->ldb, g->trans_b};
+        reset_c(g, &bf);
+        cnnc__sgemm_st_packed(g->m, g->n, g->k, pa, plain_pack_b, &pb, g->beta, bf.c, g->ldc,
+                              bf.ws);
+        check_result(g, &bf, "cnnc__sgemm_st_packed");
+        check_same_bits(g, &bf, "cnnc__sgemm_st_packed");
+        free(pa);
+    }
 
     if (check_mt) {
         static const int thread_counts[] = {1, 2, 3};
