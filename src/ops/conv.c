@@ -133,9 +133,8 @@ static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *
          0.0f, yg, p->osz);
     if (j->bias)
         for (int64_t r = 0; r < p->mg; r++) {
-            const float bv = j->bias[grp * p->mg + r];
             float *row = yg + r * p->osz;
-            for (int64_t t = 0; t < ncol; t++) row[t] += bv;
+            cnnc__conv_copy_add(row, row, j->bias[grp * p->mg + r], ncol);
         }
 }
 
@@ -204,6 +203,195 @@ static void *plan_workspace(const conv_plan *p, size_t extra_floats) {
     return cnnc__workspace(floats * sizeof(float));
 }
 
+/* Implicit GEMM (every non-1x1 geometry): the weights are packed once for all
+ * groups, and the GEMM's B panels are packed straight from the input image
+ * (cnnc__conv_pack_cols), so no column matrix is ever built. Items are
+ * (image, group, column tile); each runs a single-threaded GEMM on its thread's slice. */
+enum { IMPLICIT_TILE_MAX = 4096 };
+
+typedef struct implicit_job {
+    const cnnc__conv_geom *g;
+    int64_t cg, mg, kdim, isz, osz, tile, ntiles;
+    size_t a_floats, slice;
+    float *y;
+    const float *x, *bias;
+    const float *w;
+    const float *apk; /* packed weights, a_floats per group */
+    float *ws;        /* per-thread GEMM slices */
+} implicit_job;
+
+typedef struct implicit_item {
+    const cnnc__conv_geom *g;
+    const float *xg;
+    int64_t o0;
+} implicit_item;
+
+static void implicit_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                            int64_t nr, float *dst, float *scratch) {
+    const implicit_item *it = ctx;
+    cnnc__conv_pack_cols(dst, nr, scratch, it->xg, it->g, pc, kc, it->o0 + jc, nc);
+}
+
+static void implicit_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    const implicit_job *j = ctx;
+    const cnnc__conv_geom *g = j->g;
+    float *ws = j->ws + (size_t)tid * j->slice;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t tile = item % j->ntiles, bg = item / j->ntiles;
+        const int64_t grp = bg % g->groups, b = bg / g->groups;
+        const int64_t o0 = tile * j->tile;
+        const int64_t ncol = j->osz - o0 < j->tile ? j->osz - o0 : j->tile;
+        implicit_item it = {g, j->x + (b * g->c + grp * j->cg) * j->isz, o0};
+        float *yg = j->y + (b * g->m + grp * j->mg) * j->osz + o0;
+        cnnc__sgemm_st_packed(j->mg, ncol, j->kdim, j->apk + (size_t)grp * j->a_floats,
+                              implicit_pack_b, &it, 0.0f, yg, j->osz, ws);
+        if (j->bias)
+            for (int64_t r = 0; r < j->mg; r++) {
+                float *row = yg + r * j->osz;
+                cnnc__conv_copy_add(row, row, j->bias[grp * j->mg + r], ncol);
+            }
+    }
+}
+
+/* Phase-plane path (1-d / 2-d): per (image, group) item the input is split once into
+ * stride-phase planes (cnnc__conv_phase_split), every GEMM B row is then a contiguous
+ * slice of them, and the GEMM computes the "wide" output (wph columns per output row)
+ * into a scratch tile, whose valid columns (plus bias) are copied to y. */
+enum { PHASE_PLANES_MAX_FLOATS = 1 << 22, PHASE_TILE_FLOATS = 1 << 16, PHASE_DIM_MAX = 1 << 20 };
+
+typedef struct phase_job {
+    const implicit_job *ij;
+    int64_t hph, wph, rows; /* plane size; output rows per GEMM tile */
+    size_t ph_floats, tmp_floats, slice;
+    float *ws;
+} phase_job;
+
+typedef struct phase_item {
+    const cnnc__conv_geom *g;
+    const float *ph;
+    int64_t j0;
+} phase_item;
+
+static void phase_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t nr,
+                         float *dst, float *scratch) {
+    (void)scratch;
+    const phase_item *it = ctx;
+    cnnc__conv_pack_phase(dst, nr, it->ph, it->g, pc, kc, it->j0 + jc, nc);
+}
+
+static void phase_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    const phase_job *pj = ctx;
+    const implicit_job *j = pj->ij;
+    const cnnc__conv_geom *g = j->g;
+    float *gws = pj->ws + (size_t)tid * pj->slice;
+    float *ph = gws + cnnc__sgemm_workspace_floats();
+    float *tmp = ph + pj->ph_floats;
+    const int64_t ho = g->out[1], wo = g->out[2], wph = pj->wph;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t grp = item % g->groups, b = item / g->groups;
+        cnnc__conv_phase_split(ph, j->x + (b * g->c + grp * j->cg) * j->isz, g, 0, j->cg);
+        float *yg = j->y + (b * g->m + grp * j->mg) * j->osz;
+        const float *apk = j->apk + (size_t)grp * j->a_floats;
+        for (int64_t r0 = 0; r0 < ho; r0 += pj->rows) {
+            const int64_t rows = ho - r0 < pj->rows ? ho - r0 : pj->rows;
+            const int64_t ncol = rows * wph;
+            phase_item it = {g, ph, r0 * wph};
+            cnnc__sgemm_st_packed(j->mg, ncol, j->kdim, apk, phase_pack_b, &it, 0.0f, tmp, ncol,
+                                  gws);
+            for (int64_t o = 0; o < j->mg; o++) {
+                const float bv = j->bias ? j->bias[grp * j->mg + o] : 0.0f;
+                for (int64_t r = 0; r < rows; r++) {
+                    float *dst = yg + o * j->osz + (r0 + r) * wo;
+                    const float *src = tmp + o * ncol + r * wph;
+                    if (j->bias)
+                        cnnc__conv_copy_add(dst, src, bv, wo);
+                    else
+                        memcpy(dst, src, (size_t)wo * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+/* Runs the phase-plane path if the geometry and the workspace allow; false to decline. */
+static bool run_forward_phase(const conv_plan *p, implicit_job *j, bool *failed) {
+    const cnnc__conv_geom *g = p->g;
+    *failed = false;
+    if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->pad[0] != 0) return false;
+    /* items are whole (image, group) planes: enough of them for every thread */
+    if (p->threads > 1 && g->n * g->groups < p->threads) return false;
+    /* sane sizes only, so that no plane arithmetic below can overflow (absurd strides,
+     * paddings or dilations take the general path) */
+    for (int d = 1; d < 3; d++)
+        if (g->stride[d] > 64 || g->pad[d] > PHASE_DIM_MAX || g->dil[d] > PHASE_DIM_MAX ||
+            g->k[d] > PHASE_DIM_MAX || g->in[d] > PHASE_DIM_MAX || g->out[d] > PHASE_DIM_MAX)
+            return false;
+    phase_job pj = {.ij = j};
+    cnnc__conv_phase_geom(g, &pj.hph, &pj.wph);
+    const double planes = (double)p->cg * (double)(g->stride[1] * g->stride[2]) *
+                          (double)pj.hph * (double)pj.wph;
+    if (planes > PHASE_PLANES_MAX_FLOATS) return false;
+    pj.ph_floats = round16((size_t)planes);
+    int64_t rows = PHASE_TILE_FLOATS / (p->mg * pj.wph);
+    if (rows < 1) rows = 1;
+    if (rows > g->out[1]) rows = g->out[1];
+    pj.rows = rows;
+    pj.tmp_floats = round16((size_t)(p->mg * rows * pj.wph));
+    pj.slice = cnnc__sgemm_workspace_floats() + pj.ph_floats + pj.tmp_floats;
+    float *ws = cnnc__workspace(((size_t)p->threads * pj.slice + (size_t)g->groups * j->a_floats) *
+                                sizeof(float));
+    if (!ws) {
+        *failed = true;
+        return true;
+    }
+    pj.ws = ws;
+    float *apk = ws + (size_t)p->threads * pj.slice;
+    for (int64_t grp = 0; grp < g->groups; grp++)
+        cnnc__sgemm_pack_a_full(false, p->mg, p->kdim, j->w + grp * p->mg * p->kdim, p->kdim,
+                                apk + (size_t)grp * j->a_floats);
+    j->apk = apk;
+    cnnc__parallel_for(g->n * g->groups, grain_for(p->mg * p->kdim * p->osz), phase_range, &pj);
+    return true;
+}
+
+static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const float *x,
+                                        const float *w, const float *bias) {
+    const cnnc__conv_geom *g = p->g;
+    implicit_job j = {.g = g, .cg = p->cg, .mg = p->mg, .kdim = p->kdim, .isz = p->isz,
+                      .osz = p->osz, .y = y, .x = x, .w = w, .bias = bias};
+    j.a_floats = cnnc__sgemm_packed_a_floats(p->mg, p->kdim);
+    bool failed;
+    if (run_forward_phase(p, &j, &failed)) return failed ? cnnc_last_status() : CNNC_OK;
+    int64_t mr, nr;
+    cnnc__sgemm_tile(&mr, &nr);
+    /* Column tiles: at most IMPLICIT_TILE_MAX wide, and enough items to keep every
+     * thread busy (a few per thread) when the images alone are too few. */
+    const int64_t planes = g->n * g->groups;
+    int64_t per = (p->osz + IMPLICIT_TILE_MAX - 1) / IMPLICIT_TILE_MAX;
+    const int64_t want = (4 * (int64_t)p->threads + planes - 1) / planes;
+    if (p->threads > 1 && per < want) per = want;
+    int64_t tile = (p->osz + per - 1) / per;
+    tile = (tile + nr - 1) / nr * nr;
+    if (tile < 2 * nr) tile = 2 * nr;
+    if (tile > p->osz) tile = p->osz;
+    j.tile = tile;
+    j.ntiles = (p->osz + tile - 1) / tile;
+    j.a_floats = cnnc__sgemm_packed_a_floats(p->mg, p->kdim);
+    j.slice = cnnc__sgemm_workspace_floats();
+    float *ws = cnnc__workspace(((size_t)p->threads * j.slice + (size_t)g->groups * j.a_floats) *
+                                sizeof(float));
+    if (!ws) return cnnc_last_status();
+    j.ws = ws;
+    float *apk = ws + (size_t)p->threads * j.slice;
+    for (int64_t grp = 0; grp < g->groups; grp++)
+        cnnc__sgemm_pack_a_full(false, p->mg, p->kdim, w + grp * p->mg * p->kdim, p->kdim,
+                                apk + (size_t)grp * j.a_floats);
+    j.apk = apk;
+    const int64_t items = planes * j.ntiles;
+    cnnc__parallel_for(items, grain_for(p->mg * p->kdim * tile), implicit_range, &j);
+    return CNNC_OK;
+}
+
 cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const float *x,
                                    const float *w, const float *bias) {
     const int64_t osz = cnnc__conv_out_size(g);
@@ -216,6 +404,7 @@ cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const flo
     fwd_job j = {.y = y, .x = x, .w = w, .bias = bias};
     make_plan(&j.p, g);
     const conv_plan *p = &j.p;
+    if (!p->direct && p->kdim > 0) return run_forward_implicit(p, y, x, w, bias);
     j.ws = plan_workspace(p, 0);
     if (!j.ws) return cnnc_last_status();
     const int64_t items = g->n * g->groups * p->ntiles;
@@ -681,8 +870,14 @@ static cnnc_status validate(const conv_call *c, cnnc_tensor *x, cnnc_tensor *w, 
                                "Kernel size can't be greater than actual input size", b1, b2);
         }
         cout = cin == 0 ? 0 : w0; /* zero input channels give zero output channels */
-        for (int i = 0; i < sd; i++) /* floor((n + pl + pr - dil (k - 1) - 1) / s) + 1 */
-            s->out_shape[i + 2] = (padded[i] - kern[i]) / s->stride[i] + 1;
+        for (int i = 0; i < sd; i++) { /* floor((n + pl + pr - dil (k - 1) - 1) / s) + 1 */
+            int64_t span; /* kern can be hugely negative with a negative dilation */
+            if (!cnnc__add_i64(padded[i], -kern[i], &span))
+                return s->dil[i] <= 0 ? cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                                                    "non-positive dilation is not supported")
+                                      : overflow_error(c->fn);
+            s->out_shape[i + 2] = span / s->stride[i] + 1;
+        }
     } else {
         if (cin != w0)
             return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
@@ -700,7 +895,8 @@ static cnnc_status validate(const conv_call *c, cnnc_tensor *x, cnnc_tensor *w, 
             if (!cnnc__mul_i64(s->xs[i + 2] - 1, s->stride[i], &a) ||
                 !cnnc__mul_i64(s->pad_l[i], 2, &p2) ||
                 !cnnc__mul_i64(s->dil[i], w->shape[i + 2] - 1, &d) || !cnnc__add_i64(a, d, &o) ||
-                !cnnc__add_i64(o, s->out_pad[i] + 1, &o) || !cnnc__add_i64(o, -p2, &o))
+                !cnnc__add_i64(o, s->out_pad[i], &o) || !cnnc__add_i64(o, 1, &o) ||
+                !cnnc__add_i64(o, -p2, &o))
                 return overflow_error(c->fn);
             s->out_shape[i + 2] = o;
         }
