@@ -147,4 +147,36 @@ cnnc__conv_sum_fn cnnc__conv_sum(void);
 /* For tests: which variant was selected ("avx512", "avx2", "scalar"). */
 const char *cnnc__conv_simd_name(void);
 
+/* ---- Winograd F(2x2, 3x3): 2-d, 3x3, stride 1, dilation 1 (any padding, groups) -----
+ *
+ * Output tiles of 2x2 (tile t of an image is tile row t / tw, column t % tw, with
+ * th = ceil(out[1] / 2), tw = ceil(out[2] / 2)); each is computed from the 4x4 input
+ * patch at (2 ti - pad[1], 2 tj - pad[2]) (zeros outside) as
+ *   Y = A^T [ (G g G^T) .* (B^T d B) ] A,
+ * the elementwise product summed over input channels by 16 GEMMs (one per position
+ * of the 4x4 transformed tile). */
+
+/* Does the geometry have the shape Winograd F(2x2, 3x3) serves? */
+bool cnnc__conv_winograd_ok(const cnnc__conv_geom *g);
+/* Output tiles per image (th * tw). */
+int64_t cnnc__conv_winograd_tiles(const cnnc__conv_geom *g);
+/* u [16][m][c / groups] = G w G^T for every filter of w [m, c / groups, 3, 3]. */
+void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__conv_geom *g);
+/* Floats of the packed transformed weights (cnnc__conv_winograd_pack_weights): one
+ * GEMM A operand (kernels/gemm.h, cnnc__sgemm_pack_a_full) per (position, group). */
+size_t cnnc__conv_winograd_packed_floats(const cnnc__conv_geom *g);
+/* up = u (from cnnc__conv_winograd_weights) packed for the GEMM; up 64-byte aligned. */
+void cnnc__conv_winograd_pack_weights(float *up, const float *u, const cnnc__conv_geom *g);
+/* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (a
+ * multiple of 16; the GEMM's workspace not included). */
+size_t cnnc__conv_winograd_scratch_floats(const cnnc__conv_geom *g, int64_t ldt);
+/* Tiles [t0, t0 + nt) (nt <= ldt) of group grp of one image: y [m, out] (the image's
+ * output) for x [c, in] (the image's input), up from cnnc__conv_winograd_pack_weights, bias
+ * [m] or NULL (added last). scratch: cnnc__conv_winograd_scratch_floats(g, ldt)
+ * floats, 64-byte aligned; gemm_ws: cnnc__sgemm_workspace_floats() floats, 64-byte
+ * aligned. Single-threaded; the result does not depend on how tiles are blocked. */
+void cnnc__conv_winograd_block(float *y, const float *x, const float *up, const float *bias,
+                               const cnnc__conv_geom *g, int64_t grp, int64_t t0, int64_t nt,
+                               int64_t ldt, float *scratch, float *gemm_ws);
+
 #endif

@@ -392,6 +392,79 @@ static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const floa
     return CNNC_OK;
 }
 
+/* ---- Winograd F(2x2, 3x3) forward (3x3, stride 1, dilation 1) ----------------------- */
+
+enum { WINO_BLOCK_FLOATS = 1 << 18 }; /* V and M of one tile block (1 MB): stay in L2 */
+
+/* Whether Winograd pays for this geometry (enough channels for the transforms to be
+ * a small part of the work, and enough tiles per image). */
+static bool winograd_pays(const cnnc__conv_geom *g) {
+    if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return false;
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
+    /* measured: small images (under ~100 tiles each) lose to the implicit GEMM, the
+     * GEMM's 32-column panels being part empty and the weight transform amortised
+     * over few tiles */
+    return cg >= 16 && mg >= 16 && g->out[1] >= 8 && g->out[2] >= 8 &&
+           cnnc__conv_winograd_tiles(g) >= 100;
+}
+
+typedef struct wino_job {
+    const cnnc__conv_geom *g;
+    float *y;
+    const float *x, *u, *bias;
+    float *ws;
+    size_t scratch, slice;
+    int64_t tiles, ldt, nblk;
+} wino_job;
+
+static void wino_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    const wino_job *j = ctx;
+    const cnnc__conv_geom *g = j->g;
+    float *s = j->ws + (size_t)tid * j->slice;
+    for (int64_t i = begin; i < end; i++) {
+        const int64_t blk = i % j->nblk, bg = i / j->nblk;
+        const int64_t grp = bg % g->groups, b = bg / g->groups;
+        const int64_t t0 = blk * j->ldt;
+        const int64_t nt = j->tiles - t0 < j->ldt ? j->tiles - t0 : j->ldt;
+        cnnc__conv_winograd_block(j->y + b * g->m * cnnc__conv_out_size(g),
+                                  j->x + b * g->c * cnnc__conv_in_size(g), j->u, j->bias, g, grp,
+                                  t0, nt, j->ldt, s, s + j->scratch);
+    }
+}
+
+static cnnc_status run_forward_winograd(const cnnc__conv_geom *g, float *y, const float *x,
+                                        const float *w, const float *bias) {
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
+    int64_t mr, nr;
+    cnnc__sgemm_tile(&mr, &nr);
+    wino_job j = {.g = g, .y = y, .x = x, .bias = bias};
+    j.tiles = cnnc__conv_winograd_tiles(g);
+    int64_t ldt = WINO_BLOCK_FLOATS / (16 * (cg + mg)) / nr * nr;
+    if (ldt < nr) ldt = nr;
+    if (ldt > 16 * nr) ldt = 16 * nr;
+    const int64_t tiles_r = (j.tiles + nr - 1) / nr * nr;
+    if (ldt > tiles_r) ldt = tiles_r;
+    j.ldt = ldt;
+    j.nblk = (j.tiles + ldt - 1) / ldt;
+    j.scratch = cnnc__conv_winograd_scratch_floats(g, ldt);
+    j.slice = j.scratch + cnnc__sgemm_workspace_floats();
+    /* the plain transformed weights go where the threads' slices will be */
+    const size_t u_floats = round16((size_t)(16 * g->m * cg));
+    const size_t up_floats = round16(cnnc__conv_winograd_packed_floats(g));
+    const int threads = cnnc__parallel_threads();
+    size_t slices = (size_t)threads * j.slice;
+    if (slices < u_floats) slices = u_floats;
+    float *ws = cnnc__workspace((up_floats + slices) * sizeof(float));
+    if (!ws) return cnnc_last_status();
+    cnnc__conv_winograd_weights(ws + up_floats, w, g);
+    cnnc__conv_winograd_pack_weights(ws, ws + up_floats, g);
+    j.u = ws;
+    j.ws = ws + up_floats;
+    const int64_t items = g->n * g->groups * j.nblk;
+    cnnc__parallel_for(items, grain_for(16 * mg * cg * ldt), wino_range, &j);
+    return CNNC_OK;
+}
+
 cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const float *x,
                                    const float *w, const float *bias) {
     const int64_t osz = cnnc__conv_out_size(g);
@@ -401,6 +474,7 @@ cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const flo
         cnnc__parallel_for(g->n * g->m, grain_for(osz * j.ksz), dw_fwd_range, &j);
         return CNNC_OK;
     }
+    if (winograd_pays(g)) return run_forward_winograd(g, y, x, w, bias);
     fwd_job j = {.y = y, .x = x, .w = w, .bias = bias};
     make_plan(&j.p, g);
     const conv_plan *p = &j.p;

@@ -4,7 +4,8 @@
  * bias gradient) against the plain reference kernels on randomized geometries (fixed
  * seed), with 1 and several threads (bit-identical); im2col/col2im, the B-panel
  * packing (AVX-512 and portable) and the phase planes against their definition; the public API's shapes, errors, autograd and modules; no leaks
- * (run under ASan + UBSan too). */
+ * (run under ASan + UBSan too). Winograd F(2x2, 3x3): its kernels on random 3x3
+ * stride-1 geometries and random tile blocks, and the driver path, against the reference. */
 #include "check.h"
 
 #include <cnnc.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "kernels/conv.h"
+#include "kernels/gemm.h"
 #include "ops/conv.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3u;
@@ -469,6 +471,105 @@ static void test_api_autograd_and_module(void) {
     cnnc_module_release(m);
 }
 
+/* Winograd F(2x2, 3x3): the kernels (weight transform, tile blocks) against the
+ * reference on random 3x3 stride-1 geometries, with random tile blocks (results must
+ * not depend on the blocking), then the driver (which takes that path for enough
+ * channels) with 1 and 2 threads, bit-identical. */
+static float *alloc64(size_t floats) {
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+/* out = the Winograd forward of g through the kernels, in tile blocks of ldt */
+static void winograd_by_kernels(float *out, const float *x, const float *w, const float *b,
+                                const cnnc__conv_geom *g, int64_t ldt) {
+    const int64_t cg = g->c / g->groups, isz = cnnc__conv_in_size(g), osz = cnnc__conv_out_size(g);
+    const int64_t tiles = cnnc__conv_winograd_tiles(g);
+    float *u = alloc64((size_t)(16 * g->m * cg));
+    float *up = alloc64(cnnc__conv_winograd_packed_floats(g));
+    float *gws = alloc64(cnnc__sgemm_workspace_floats());
+    float *scratch = alloc64(cnnc__conv_winograd_scratch_floats(g, ldt));
+    cnnc__conv_winograd_weights(u, w, g);
+    cnnc__conv_winograd_pack_weights(up, u, g);
+    memset(out, 0xFF, (size_t)(g->n * g->m * osz) * 4); /* NaN: every output must be written */
+    for (int64_t bi = 0; bi < g->n; bi++)
+        for (int64_t grp = 0; grp < g->groups; grp++)
+            for (int64_t t0 = 0; t0 < tiles; t0 += ldt)
+                cnnc__conv_winograd_block(out + bi * g->m * osz, x + bi * g->c * isz, up, b, g, grp,
+                                          t0, tiles - t0 < ldt ? tiles - t0 : ldt, ldt, scratch,
+                                          gws);
+    free(u), free(up), free(gws), free(scratch);
+}
+
+static void test_winograd_kernels(void) {
+    int failures_before = check_current_failures_;
+    for (int it = 0; it < 80; it++) {
+        cnnc__conv_geom g;
+        memset(&g, 0, sizeof g);
+        g.n = rnd(1, 3);
+        g.groups = it % 4 == 3 ? 2 : 1;
+        g.c = rnd(1, 40 / g.groups) * g.groups;
+        g.m = rnd(1, 40 / g.groups) * g.groups;
+        g.in[0] = g.out[0] = g.k[0] = 1;
+        g.k[1] = g.k[2] = 3;
+        for (int d = 0; d < 3; d++) g.stride[d] = g.dil[d] = 1;
+        for (int d = 1; d < 3; d++) {
+            g.pad[d] = rnd(0, 2);
+            g.in[d] = rnd(g.pad[d] >= 1 ? 1 : 3, 21); /* odd and even sizes */
+            g.out[d] = g.in[d] + 2 * g.pad[d] - 2;
+        }
+        CHECK(cnnc__conv_winograd_ok(&g));
+        const bool has_bias = it % 2 == 0;
+        const int64_t ny = g.n * g.m * cnnc__conv_out_size(&g), nx = g.n * g.c * cnnc__conv_in_size(&g);
+        const int64_t nw = wsize(&g), tiles = cnnc__conv_winograd_tiles(&g);
+        float *x = rand_buf(nx), *w = rand_buf(nw), *b = rand_buf(g.m);
+        float *y = malloc((size_t)ny * 4 + 4), *y1 = malloc((size_t)ny * 4 + 4);
+        float *yr = malloc((size_t)ny * 4 + 4);
+        /* random blocks, then one block per image */
+        winograd_by_kernels(y, x, w, has_bias ? b : NULL, &g, rnd(1, 40));
+        winograd_by_kernels(y1, x, w, has_bias ? b : NULL, &g, tiles);
+        cnnc__conv_ref_forward(yr, x, w, has_bias ? b : NULL, &g);
+        CHECK(max_rel(y, yr, ny) < 1e-5);
+        CHECK(memcmp(y, y1, (size_t)ny * 4) == 0);
+        free(x), free(w), free(b), free(y), free(y1), free(yr);
+        if (check_current_failures_ != failures_before) {
+            fprintf(stderr, "  geometry %d: n=%lld c=%lld m=%lld groups=%lld in=%lldx%lld pad=%lldx%lld\n",
+                    it, (long long)g.n, (long long)g.c, (long long)g.m, (long long)g.groups,
+                    (long long)g.in[1], (long long)g.in[2], (long long)g.pad[1], (long long)g.pad[2]);
+            break;
+        }
+    }
+    /* the driver on shapes its heuristic sends to Winograd (>= 16 channels per group,
+     * >= 100 tiles per image): the same bits as the kernels (so the path was taken),
+     * against the reference, 1 vs 2 threads bit-identical (compare_drivers); odd/even
+     * sizes, padding 0/1/2, groups */
+    const int64_t shapes[][8] = {/* n, c, m, groups, h, w, pad_h, pad_w */
+                                 {3, 24, 40, 1, 21, 22, 1, 1}, {1, 16, 16, 1, 20, 20, 1, 1},
+                                 {2, 32, 32, 2, 23, 22, 0, 0}, {1, 20, 36, 1, 17, 19, 2, 2},
+                                 {2, 64, 48, 1, 30, 29, 1, 0}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t *s = shapes[i];
+        cnnc__conv_geom g = {.n = s[0], .c = s[1], .m = s[2], .groups = s[3],
+                             .in = {1, s[4], s[5]}, .k = {1, 3, 3}, .stride = {1, 1, 1},
+                             .pad = {0, s[6], s[7]}, .dil = {1, 1, 1}};
+        g.out[0] = 1;
+        g.out[1] = s[4] + 2 * s[6] - 2;
+        g.out[2] = s[5] + 2 * s[7] - 2;
+        compare_drivers(&g, 2);
+        const int64_t nx = g.n * g.c * cnnc__conv_in_size(&g), ny = g.n * g.m * cnnc__conv_out_size(&g);
+        float *x = rand_buf(nx), *w = rand_buf(wsize(&g)), *b = rand_buf(g.m);
+        float *y = malloc((size_t)ny * 4), *yk = malloc((size_t)ny * 4);
+        for (int threads = 1; threads <= 2; threads++) {
+            CHECK_OK(cnnc_set_num_threads(threads));
+            CHECK_OK(cnnc__conv_run_forward(&g, y, x, w, b));
+            winograd_by_kernels(yk, x, w, b, &g, 7);
+            CHECK(memcmp(y, yk, (size_t)ny * 4) == 0);
+        }
+        free(x), free(w), free(b), free(y), free(yk);
+    }
+    cnnc_set_num_threads(2);
+}
+
 int main(void) {
     RUN_TEST(test_simd_rows);
     RUN_TEST(test_im2col_definition);
@@ -476,6 +577,7 @@ int main(void) {
     RUN_TEST(test_depthwise_planes);
     RUN_TEST(test_drivers_random);
     RUN_TEST(test_drivers_large);
+    RUN_TEST(test_winograd_kernels);
     RUN_TEST(test_api_shapes);
     RUN_TEST(test_api_errors);
     RUN_TEST(test_api_autograd_and_module);
