@@ -132,31 +132,23 @@ static void alpha_extra_repr(const cnnc_module *m, char *buf, size_t cap) {
     snprintf(buf, cap, "alpha=%s%s", s, inplace_suffix(m));
 }
 
-static cnnc_tensor *elu_forward(cnnc_module *m, cnnc_tensor *x) {
-    return cnnc__op_elu(x, CNNC_ELU(.alpha = attr_double(m, "alpha"), .inplace = attr_bool(m, "inplace")));
-}
-static const cnnc__module_type elu_type = {"ELU", elu_forward, alpha_extra_repr};
-
-cnnc_module *cnnc_elu_new(cnnc_elu_options o) {
-    cnnc_module *m = module_with(&elu_type);
-    if (!m) return NULL;
-    cnnc__module_set_attr(m, "alpha", cnnc__float_value(o.alpha));
-    cnnc__module_set_attr(m, "inplace", cnnc__bool_value(o.inplace));
-    return m;
-}
-
-static cnnc_tensor *celu_forward(cnnc_module *m, cnnc_tensor *x) {
-    return cnnc__op_celu(x, CNNC_CELU(.alpha = attr_double(m, "alpha"), .inplace = attr_bool(m, "inplace")));
-}
-static const cnnc__module_type celu_type = {"CELU", celu_forward, alpha_extra_repr};
-
-cnnc_module *cnnc_celu_new(cnnc_celu_options o) {
-    cnnc_module *m = module_with(&celu_type);
-    if (!m) return NULL;
-    cnnc__module_set_attr(m, "alpha", cnnc__float_value(o.alpha));
-    cnnc__module_set_attr(m, "inplace", cnnc__bool_value(o.inplace));
-    return m;
-}
+/* ELU and CELU: alpha and inplace. */
+#define ALPHA_MODULE(Name, name, NAME)                                                      \
+    static cnnc_tensor *name##_forward(cnnc_module *m, cnnc_tensor *x) {                    \
+        return cnnc__op_##name(x, CNNC_##NAME(.alpha = attr_double(m, "alpha"),              \
+                                              .inplace = attr_bool(m, "inplace")));         \
+    }                                                                                       \
+    static const cnnc__module_type name##_type = {Name, name##_forward, alpha_extra_repr};  \
+    cnnc_module *cnnc_##name##_new(cnnc_##name##_options o) {                               \
+        cnnc_module *m = module_with(&name##_type);                                         \
+        if (!m) return NULL;                                                                \
+        cnnc__module_set_attr(m, "alpha", cnnc__float_value(o.alpha));                      \
+        cnnc__module_set_attr(m, "inplace", cnnc__bool_value(o.inplace));                   \
+        return m;                                                                           \
+    }
+ALPHA_MODULE("ELU", elu, ELU)
+ALPHA_MODULE("CELU", celu, CELU)
+#undef ALPHA_MODULE
 
 /* SiLU, Mish, SELU, Hardsigmoid, Hardswish: only inplace. */
 #define INPLACE_ONLY_MODULE(Name, name, NAME, REPR)                                         \
