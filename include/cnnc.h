@@ -329,6 +329,19 @@ CNNC_API cnnc_tensor *cnnc_tensor_list_get(const cnnc_tensor_list *list, size_t 
 /* Borrowed tensor named name, or NULL (with CNNC_ERR_NOT_FOUND) if absent. */
 CNNC_API cnnc_tensor *cnnc_tensor_list_find(const cnnc_tensor_list *list, const char *name);
 
+/* Metadata: an ordered string -> string map carried beside the tensors (a
+ * safetensors file's __metadata__; optimizer hyperparameters in a state_dict).
+ * set_meta copies both strings and replaces an existing key's value in place. */
+CNNC_API cnnc_status cnnc_tensor_list_set_meta(cnnc_tensor_list *list, const char *key,
+                                               const char *value);
+/* Borrowed value of key (valid until the key is set again or the list is freed), or
+ * NULL with CNNC_ERR_NOT_FOUND. */
+CNNC_API const char *cnnc_tensor_list_meta(const cnnc_tensor_list *list, const char *key);
+CNNC_API size_t cnnc_tensor_list_meta_size(const cnnc_tensor_list *list);
+/* The i-th (key, value) pair in insertion order, both borrowed; i < meta_size. */
+CNNC_API cnnc_status cnnc_tensor_list_meta_at(const cnnc_tensor_list *list, size_t i,
+                                              const char **key, const char **value);
+
 /* ======================================================================== */
 /* Modules                                                                  */
 /* ======================================================================== */

@@ -9,6 +9,8 @@ struct cnnc_tensor_list {
     size_t n, cap;
     char **names;         /* [cap] owned */
     cnnc_tensor **tensors;/* [cap] owned references, NULL allowed */
+    size_t n_meta, cap_meta;
+    char **meta;          /* [2 * cap_meta] owned: key, value, key, value... */
 };
 
 cnnc_tensor_list *cnnc_tensor_list_new(void) {
@@ -23,8 +25,10 @@ void cnnc_tensor_list_free(cnnc_tensor_list *l) {
         cnnc__free(l->names[i]);
         cnnc_tensor_release(l->tensors[i]);
     }
+    for (size_t i = 0; i < 2 * l->n_meta; i++) cnnc__free(l->meta[i]);
     cnnc__free(l->names);
     cnnc__free(l->tensors);
+    cnnc__free(l->meta);
     cnnc__free(l);
 }
 
@@ -68,4 +72,61 @@ cnnc_tensor *cnnc_tensor_list_find(const cnnc_tensor_list *l, const char *name) 
     for (size_t i = 0; i < l->n; i++)
         if (strcmp(l->names[i], name) == 0) return l->tensors[i];
     return cnnc__error_null(CNNC_ERR_NOT_FOUND, "tensor_list_find(): no entry named '%s'", name);
+}
+
+/* ---- metadata: a string -> string map beside the tensors ------------------------ */
+
+static char **meta_slot(const cnnc_tensor_list *l, const char *key) {
+    for (size_t i = 0; i < l->n_meta; i++)
+        if (strcmp(l->meta[2 * i], key) == 0) return &l->meta[2 * i];
+    return NULL;
+}
+
+cnnc_status cnnc_tensor_list_set_meta(cnnc_tensor_list *l, const char *key, const char *value) {
+    CNNC__NONNULL_OR_STATUS("tensor_list_set_meta", l);
+    CNNC__NONNULL_OR_STATUS("tensor_list_set_meta", key);
+    CNNC__NONNULL_OR_STATUS("tensor_list_set_meta", value);
+    char *v = cnnc__strdup(value);
+    if (!v) return cnnc__oom("a metadata value");
+    char **slot = meta_slot(l, key);
+    if (slot) {
+        cnnc__free(slot[1]);
+        slot[1] = v;
+        return CNNC_OK;
+    }
+    char *k = cnnc__strdup(key);
+    size_t cap = l->cap_meta;
+    if (!k || !cnnc__grow((void **)&l->meta, &cap, l->n_meta + 1, 2 * sizeof *l->meta)) {
+        cnnc__free(k);
+        cnnc__free(v);
+        return cnnc__oom("a metadata entry");
+    }
+    l->cap_meta = cap;
+    l->meta[2 * l->n_meta] = k;
+    l->meta[2 * l->n_meta + 1] = v;
+    l->n_meta++;
+    return CNNC_OK;
+}
+
+const char *cnnc_tensor_list_meta(const cnnc_tensor_list *l, const char *key) {
+    CNNC__NONNULL_OR_NULL("tensor_list_meta", l);
+    CNNC__NONNULL_OR_NULL("tensor_list_meta", key);
+    char **slot = meta_slot(l, key);
+    if (!slot)
+        return cnnc__error_null(CNNC_ERR_NOT_FOUND, "tensor_list_meta(): no metadata key '%s'", key);
+    return slot[1];
+}
+
+size_t cnnc_tensor_list_meta_size(const cnnc_tensor_list *l) {
+    if (!l) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "tensor_list_meta_size(): argument 'l' is NULL"), 0;
+    return l->n_meta;
+}
+
+cnnc_status cnnc_tensor_list_meta_at(const cnnc_tensor_list *l, size_t i, const char **key,
+                                     const char **value) {
+    if (!l || i >= l->n_meta)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "tensor_list_meta_at(): index %zu out of range", i);
+    if (key) *key = l->meta[2 * i];
+    if (value) *value = l->meta[2 * i + 1];
+    return CNNC_OK;
 }

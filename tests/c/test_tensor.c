@@ -1079,6 +1079,35 @@ static void test_tensor_list_many(void) {
     cnnc_tensor_list_free(l);
 }
 
+static void test_tensor_list_metadata(void) {
+    cnnc_tensor_list *l = cnnc_tensor_list_new();
+    REQUIRE(l);
+    CHECK_EQ_INT(cnnc_tensor_list_meta_size(l), 0);
+    CHECK_NULL_ERR(cnnc_tensor_list_meta(l, "format"));
+    CHECK_EQ_INT(cnnc_last_status(), CNNC_ERR_NOT_FOUND);
+    CHECK_OK(cnnc_tensor_list_set_meta(l, "format", "pt"));
+    CHECK_OK(cnnc_tensor_list_set_meta(l, "lr", "0.10000000000000001"));
+    CHECK_OK(cnnc_tensor_list_set_meta(l, "format", "cnnc"));  /* replaced in place */
+    CHECK_EQ_INT(cnnc_tensor_list_meta_size(l), 2);
+    CHECK_STR_EQ(cnnc_tensor_list_meta(l, "format"), "cnnc");
+    const char *k = NULL, *v = NULL;
+    CHECK_OK(cnnc_tensor_list_meta_at(l, 1, &k, &v));
+    CHECK_STR_EQ(k, "lr");
+    CHECK_STR_EQ(v, "0.10000000000000001");
+    CHECK_ERR(cnnc_tensor_list_meta_at(l, 2, &k, &v));
+    CHECK_ERR(cnnc_tensor_list_set_meta(l, NULL, "x"));
+    CHECK_ERR(cnnc_tensor_list_set_meta(l, "x", NULL));
+    CHECK_ERR(cnnc_tensor_list_set_meta(NULL, "x", "y"));
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_OK(cnnc_tensor_list_set_meta(l, key, key));
+    }
+    CHECK_EQ_INT(cnnc_tensor_list_meta_size(l), 102);
+    CHECK_STR_EQ(cnnc_tensor_list_meta(l, "k57"), "k57");
+    cnnc_tensor_list_free(l);
+}
+
 int main(void) {
     RUN_TEST(test_empty_zeros_ones_full_f32);
     RUN_TEST(test_empty_zeros_ones_full_i64);
@@ -1126,5 +1155,6 @@ int main(void) {
     RUN_TEST(test_scope_with_failed_calls);
     RUN_TEST(test_tensor_list_basics);
     RUN_TEST(test_tensor_list_many);
+    RUN_TEST(test_tensor_list_metadata);
     return check_summary();
 }
