@@ -347,16 +347,93 @@ CNNC_API cnnc_status cnnc_tensor_list_meta_at(const cnnc_tensor_list *list, size
 /* ======================================================================== */
 
 /* A layer with named parameters, buffers and children, as torch.nn.Module.
- * Reference counted; a container holds a reference to each child. */
+ * Reference counted; a container holds one reference to each distinct child.
+ * Releasing a module more often than it was retained is caught (the process stops
+ * with a message naming the module) while its memory still tells. */
 typedef struct cnnc_module cnnc_module;
 
 CNNC_API cnnc_module *cnnc_module_retain(cnnc_module *m);
 CNNC_API void cnnc_module_release(cnnc_module *m); /* NULL is a no-op */
 
-/* The module's forward on one input (new reference). */
-CNNC_API cnnc_tensor *cnnc_module_forward(cnnc_module *m, cnnc_tensor *input);
+/* Most inputs and results of one forward call. */
+#define CNNC_MAX_INPUTS 16
+#define CNNC_MAX_OUTPUTS 8
 
-/* "Linear", "Sequential", ... (borrowed static string). */
+/* The module's forward on one input, giving one result (new reference). A module
+ * that returns several tensors (MaxPool2d(return_indices=True)) is an error here:
+ * call cnnc_module_forward_n. */
+CNNC_API cnnc_tensor *cnnc_module_forward(cnnc_module *m, cnnc_tensor *input);
+/* The module's forward on n_inputs inputs (0..CNNC_MAX_INPUTS): writes its results
+ * (new references) to outputs, which has room for CNNC_MAX_OUTPUTS, and returns
+ * their number, or -1 on error (nothing written). Losses take (input, target);
+ * MaxPool with return_indices gives (output, indices). */
+CNNC_API int cnnc_module_forward_n(cnnc_module *m, int n_inputs, cnnc_tensor *const *inputs,
+                                   cnnc_tensor **outputs);
+
+/* ---- user-defined modules ---------------------------------------------------------
+ * PyTorch's `class Net(nn.Module)` in C: a module whose forward is a callback, with
+ * children, parameters and buffers registered by name. Dotted names, state_dict,
+ * train/eval, zero_grad, print(module) and parameter listings then work exactly as
+ * for built-in modules:
+ *
+ *     typedef struct { cnnc_module *fc; } net;          // borrowed pointers
+ *     static cnnc_tensor *net_forward(cnnc_module *self, cnnc_tensor *x) {
+ *         net *n = cnnc_module_data(self);
+ *         return cnnc_relu(cnnc_module_forward(n->fc, x)); // no releases needed
+ *     }
+ *     ...
+ *     net *n = calloc(1, sizeof *n);
+ *     cnnc_module *m = cnnc_module_new(&(cnnc_module_def){.type_name = "Net",
+ *                                       .forward = net_forward, .free_data = free}, n);
+ *     n->fc = cnnc_linear_new(4, 2, CNNC_LINEAR());
+ *     cnnc_module_register_module(m, "fc", n->fc);       // state_dict: "fc.weight", ...
+ *
+ * Forward callbacks run inside a scope (cnnc_scope_begin/end): every tensor the
+ * callback creates is released when it returns, except the results, which the
+ * library keeps; so a callback never releases tensors and returns results as cnnc
+ * functions returned them (not retained once more). On error it returns NULL (or
+ * -1) with the error set, like any cnnc function. */
+typedef struct cnnc_module_def {
+    /* The class name print(module) and cnnc_module_type show ("Net"); copied. */
+    const char *type_name;
+    /* forward(self, input) -> result; or forward_n for several inputs or results
+     * (same contract as cnnc_module_forward_n). Give one of them; neither makes a
+     * module that cannot be called (an error, as PyTorch's missing forward). */
+    cnnc_tensor *(*forward)(cnnc_module *self, cnnc_tensor *input);
+    int (*forward_n)(cnnc_module *self, int n_inputs, cnnc_tensor *const *inputs,
+                     cnnc_tensor **outputs);
+    /* Optional: the text inside the parentheses of print(module), into buf. */
+    void (*extra_repr)(const cnnc_module *self, char *buf, size_t cap);
+    /* Optional: frees the data pointer when the module is destroyed. */
+    void (*free_data)(void *data);
+} cnnc_module_def;
+/* A new user-defined module (training mode, nothing registered). def is copied;
+ * data is the caller's, returned by cnnc_module_data and freed by def->free_data. */
+CNNC_API cnnc_module *cnnc_module_new(const cnnc_module_def *def, void *data);
+/* The data pointer of a user-defined module (NULL for built-in modules). */
+CNNC_API void *cnnc_module_data(const cnnc_module *m);
+/* register_parameter(name, param): param must be a float32 leaf (or NULL: None); it
+ * is made to require grad (nn.Parameter). The module retains param: the caller
+ * keeps (and releases) its own reference. Names are non-empty, without '.', and
+ * unique among the module's parameters, buffers and children (PyTorch's errors). */
+CNNC_API cnnc_status cnnc_module_register_parameter(cnnc_module *m, const char *name,
+                                                    cnnc_tensor *param);
+/* register_buffer(name, tensor, persistent): retains buffer (NULL: None);
+ * non-persistent buffers are left out of the state_dict. */
+CNNC_API cnnc_status cnnc_module_register_buffer(cnnc_module *m, const char *name,
+                                                 cnnc_tensor *buffer, bool persistent);
+/* add_module(name, child): takes ownership of the reference passed (also on
+ * failure), unless child already is a child of m: registering it under a second
+ * name shares it (as assigning one module to two attributes in PyTorch) and takes
+ * nothing. A module cannot contain itself. */
+CNNC_API cnnc_status cnnc_module_register_module(cnnc_module *m, const char *name,
+                                                 cnnc_module *child);
+/* get_submodule("layer1.0.conv1"): borrowed, or NULL with CNNC_ERR_NOT_FOUND; ""
+ * is m itself. */
+CNNC_API cnnc_module *cnnc_module_get_submodule(cnnc_module *m, const char *target);
+
+/* "Linear", "Sequential", a user-defined module's type_name... (borrowed, valid
+ * while m lives). */
 CNNC_API const char *cnnc_module_type(const cnnc_module *m);
 
 /* train(mode) / eval(), recursing into children, as PyTorch. */
@@ -449,12 +526,23 @@ CNNC_API cnnc_module *cnnc_flatten_new(cnnc_flatten_options options);
 
 CNNC_API cnnc_module *cnnc_identity_new(void);
 
-/* nn.Sequential(*modules): takes ownership of the n references passed (also on
- * failure, and NULL entries make it fail after releasing the others). Children are
- * named "0", "1", ... */
+/* nn.Sequential(*modules): takes one reference per distinct module passed (also on
+ * failure; a NULL entry makes it fail after releasing the others); a module passed
+ * twice is shared, as nn.Sequential(r, r). Children are named "0", "1", ...;
+ * forward feeds each child's result to the next. */
 CNNC_API cnnc_module *cnnc_sequential_new(int n, cnnc_module *const *modules);
-/* Appends a child (takes ownership of the reference, also on failure). */
+/* Appends a child (takes ownership of the reference, also on failure, unless the
+ * module already is a child: then it is shared and nothing is taken). */
 CNNC_API cnnc_status cnnc_sequential_append(cnnc_module *seq, cnnc_module *child);
+/* nn.ModuleList(modules) and .append: as Sequential, but it has no forward (calling
+ * it is PyTorch's missing-forward error); index it with cnnc_module_child. */
+CNNC_API cnnc_module *cnnc_modulelist_new(int n, cnnc_module *const *modules);
+CNNC_API cnnc_status cnnc_modulelist_append(cnnc_module *list, cnnc_module *child);
+/* nn.ModuleDict(): children by key, in insertion order, no forward. set is
+ * d[key] = child (replacing an existing key in place; ownership as _append). Read
+ * with cnnc_module_get_submodule(d, key). */
+CNNC_API cnnc_module *cnnc_moduledict_new(void);
+CNNC_API cnnc_status cnnc_moduledict_set(cnnc_module *dict, const char *key, cnnc_module *child);
 
 #ifdef __cplusplus
 }

@@ -1,119 +1,76 @@
-/* The generic module: registration, lookup by dotted name, train/eval,
- * parameter and state_dict listings in PyTorch's order, load_state_dict,
- * zero_grad, print(module) and the vars(module) listing. */
+/* The generic module: life cycle, registration of parameters, buffers and
+ * children, lookup by dotted name, forward, train/eval. Listings and
+ * load_state_dict are in module_state.c, print(module) and attributes in
+ * module_repr.c, user-defined modules in user.c. */
 #include "nn/module.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "core/strbuf.h"
 #include "core/rng.h"
 
+/* ---- life cycle ------------------------------------------------------------------ */
+
 cnnc_module *cnnc__module_new(const cnnc__module_type *type) {
-    cnnc_module *m = cnnc__calloc(1, sizeof *m);
+    size_t bytes = sizeof(cnnc_module) + type->state_size;
+    cnnc_module *m = cnnc__calloc(1, bytes);
     if (!m) return (cnnc__oom("a module"), NULL);
+    m->magic = CNNC__MODULE_MAGIC;
     atomic_init(&m->refcount, 1);
     m->type = type;
     m->training = true;
     return m;
 }
 
+/* A release too many is a bug in the caller that would corrupt memory: stop with
+ * a clear message while the freed module's magic still tells (ASan builds catch
+ * every case). */
+static void check_alive(const cnnc_module *m, const char *fn) {
+    if (m->magic == CNNC__MODULE_MAGIC) return;
+    fprintf(stderr, "cnnc: %s(%p): not a live module (released more often than retained?)\n",
+            fn, (const void *)m);
+    abort();
+}
+
 cnnc_module *cnnc_module_retain(cnnc_module *m) {
-    if (m) atomic_fetch_add(&m->refcount, 1);
+    if (!m) return NULL;
+    check_alive(m, "cnnc_module_retain");
+    atomic_fetch_add(&m->refcount, 1);
     return m;
 }
 
 void cnnc_module_release(cnnc_module *m) {
-    if (!m || atomic_fetch_sub(&m->refcount, 1) != 1) return;
-    for (size_t i = 0; i < m->n_params; i++) cnnc_tensor_release(m->params[i].t);
-    for (size_t i = 0; i < m->n_buffers; i++) cnnc_tensor_release(m->buffers[i].t);
-    for (size_t i = 0; i < m->n_children; i++) cnnc_module_release(m->children[i].m);
+    if (!m) return;
+    check_alive(m, "cnnc_module_release");
+    if (atomic_fetch_sub(&m->refcount, 1) != 1) return;
+    if (m->type->destroy) m->type->destroy(m);
+    for (size_t i = 0; i < m->n_params; i++) {
+        cnnc_tensor_release(m->params[i].t);
+        cnnc__free(m->params[i].name);
+    }
+    for (size_t i = 0; i < m->n_buffers; i++) {
+        cnnc_tensor_release(m->buffers[i].t);
+        cnnc__free(m->buffers[i].name);
+    }
+    for (size_t i = 0; i < m->n_children; i++) {
+        if (m->children[i].owns) cnnc_module_release(m->children[i].m);
+        cnnc__free(m->children[i].name);
+    }
     cnnc__free(m->params);
     cnnc__free(m->buffers);
     cnnc__free(m->children);
+    m->magic = 0;
     cnnc__free(m);
 }
 
-static cnnc_status check_name(const char *name) {
-    if (!name || !name[0] || strlen(name) >= CNNC__NAME_CAP || strchr(name, '.'))
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "module attribute name \"%s\" must be non-empty, without '.', and "
-                           "shorter than %d characters",
-                           name ? name : "(null)", CNNC__NAME_CAP);
-    return CNNC_OK;
+const char *cnnc__module_name(const cnnc_module *m) {
+    return m->type->type_name ? m->type->type_name(m) : m->type->name;
 }
 
-static cnnc_status add_entry(cnnc__entry **arr, size_t *n, size_t *cap, const char *name,
-                             cnnc_tensor *t, bool persistent) {
-    cnnc_status st = check_name(name);
-    if (st == CNNC_OK && !cnnc__grow((void **)arr, cap, *n + 1, sizeof **arr))
-        st = cnnc__oom("a module entry");
-    if (st != CNNC_OK) {
-        cnnc_tensor_release(t);
-        return st;
-    }
-    cnnc__entry *e = &(*arr)[(*n)++];
-    memset(e, 0, sizeof *e);
-    strcpy(e->name, name);
-    e->t = t;
-    e->persistent = persistent;
-    return CNNC_OK;
-}
-
-cnnc_status cnnc__module_add_param(cnnc_module *m, const char *name, cnnc_tensor *t) {
-    return add_entry(&m->params, &m->n_params, &m->cap_params, name, t, true);
-}
-
-cnnc_status cnnc__module_add_buffer(cnnc_module *m, const char *name, cnnc_tensor *t,
-                                    bool persistent) {
-    return add_entry(&m->buffers, &m->n_buffers, &m->cap_buffers, name, t, persistent);
-}
-
-/* Is m inside the tree rooted at root (root itself included)? */
-static bool contains(const cnnc_module *root, const cnnc_module *m) {
-    if (root == m) return true;
-    for (size_t i = 0; i < root->n_children; i++)
-        if (contains(root->children[i].m, m)) return true;
-    return false;
-}
-
-cnnc_status cnnc__module_add_child(cnnc_module *m, const char *name, cnnc_module *child) {
-    cnnc_status st = check_name(name);
-    if (st == CNNC_OK && !child)
-        st = cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "add_module(): child \"%s\" is NULL", name);
-    if (st == CNNC_OK && contains(child, m))
-        st = cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                         "add_module(): a %s cannot be its own child or descendant (a cycle)",
-                         m->type->name);
-    if (st == CNNC_OK && !cnnc__grow((void **)&m->children, &m->cap_children, m->n_children + 1,
-                                     sizeof *m->children))
-        st = cnnc__oom("a child module");
-    if (st != CNNC_OK) {
-        cnnc_module_release(child);
-        return st;
-    }
-    cnnc__child *c = &m->children[m->n_children++];
-    memset(c, 0, sizeof *c);
-    strcpy(c->name, name);
-    c->m = child;
-    return CNNC_OK;
-}
-
-void cnnc__module_set_attr(cnnc_module *m, const char *name, cnnc_value value) {
-    for (int i = 0; i < m->n_attrs; i++)
-        if (strcmp(m->attrs[i].name, name) == 0) {
-            m->attrs[i].value = value;
-            return;
-        }
-    if (m->n_attrs < CNNC__MAX_ATTRS) m->attrs[m->n_attrs++] = (cnnc__attr){name, value};
-}
-
-const cnnc_value *cnnc__module_get_attr(const cnnc_module *m, const char *name) {
-    for (int i = 0; i < m->n_attrs; i++)
-        if (strcmp(m->attrs[i].name, name) == 0) return &m->attrs[i].value;
-    return NULL;
-}
+/* ---- registration ------------------------------------------------------------------ */
 
 static cnnc__entry *find_entry(cnnc__entry *arr, size_t n, const char *name) {
     for (size_t i = 0; i < n; i++)
@@ -121,8 +78,147 @@ static cnnc__entry *find_entry(cnnc__entry *arr, size_t n, const char *name) {
     return NULL;
 }
 
+static cnnc__child *find_child(const cnnc_module *m, const char *name, size_t len) {
+    for (size_t i = 0; i < m->n_children; i++)
+        if (strlen(m->children[i].name) == len && strncmp(m->children[i].name, name, len) == 0)
+            return &m->children[i];
+    return NULL;
+}
+
+/* PyTorch's rules for register_parameter / register_buffer / add_module names. */
+static cnnc_status check_name(const cnnc_module *m, const char *name, const char *what) {
+    if (!name)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s name should be a string. Got NULL", what);
+    if (!name[0])
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s name can't be empty string \"\"", what);
+    if (strchr(name, '.'))
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s name can't contain \".\", got: %s", what, name);
+    bool taken = find_entry(m->params, m->n_params, name) ||
+                 find_entry(m->buffers, m->n_buffers, name) ||
+                 find_child(m, name, strlen(name));
+    if (taken)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "attribute '%s' already exists", name);
+    return CNNC_OK;
+}
+
+static cnnc_status add_entry(cnnc_module *m, cnnc__entry **arr, size_t *n, size_t *cap,
+                             const char *name, cnnc_tensor *t, bool persistent, const char *what) {
+    cnnc_status st = check_name(m, name, what);
+    char *copy = st == CNNC_OK ? cnnc__strdup(name) : NULL;
+    if (st == CNNC_OK && (!copy || !cnnc__grow((void **)arr, cap, *n + 1, sizeof **arr)))
+        st = cnnc__oom("a module entry");
+    if (st != CNNC_OK) {
+        cnnc__free(copy);
+        cnnc_tensor_release(t);
+        return st;
+    }
+    (*arr)[(*n)++] = (cnnc__entry){.name = copy, .t = t, .persistent = persistent};
+    return CNNC_OK;
+}
+
+cnnc_status cnnc__module_add_param(cnnc_module *m, const char *name, cnnc_tensor *t) {
+    return add_entry(m, &m->params, &m->n_params, &m->cap_params, name, t, true, "parameter");
+}
+
+cnnc_status cnnc__module_add_buffer(cnnc_module *m, const char *name, cnnc_tensor *t,
+                                    bool persistent) {
+    return add_entry(m, &m->buffers, &m->n_buffers, &m->cap_buffers, name, t, persistent,
+                     "buffer");
+}
+
+/* Height of the tree below c (c alone: 1), or -1 once it passes the depth limit;
+ * *found is set when target lies in it. */
+static int height_and_find(const cnnc_module *c, const cnnc_module *target, int depth,
+                           bool *found) {
+    if (c == target) *found = true;
+    if (depth >= CNNC__MAX_MODULE_DEPTH) return -1;
+    int h = 0;
+    for (size_t i = 0; i < c->n_children && !*found; i++) {
+        int hc = height_and_find(c->children[i].m, target, depth + 1, found);
+        if (hc < 0) return -1;
+        if (hc > h) h = hc;
+    }
+    return h + 1;
+}
+
+/* May child go under m? Not m itself or an ancestor of m, not too deep. */
+static cnnc_status check_child(const cnnc_module *m, const char *name, const cnnc_module *child) {
+    if (!child)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "add_module(): module '%s' is NULL", name);
+    check_alive(child, "add_module");
+    bool cycle = false;
+    int h = height_and_find(child, m, 1, &cycle);
+    if (cycle)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "add_module(): a %s cannot be its own child or descendant (a cycle)",
+                           cnnc__module_name(m));
+    if (h < 0)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "add_module(): module '%s' is nested more than %d levels deep", name,
+                           CNNC__MAX_MODULE_DEPTH - 1);
+    return CNNC_OK;
+}
+
+static bool has_child(const cnnc_module *m, const cnnc_module *child) {
+    for (size_t i = 0; i < m->n_children; i++)
+        if (m->children[i].m == child) return true;
+    return false;
+}
+
+cnnc_status cnnc__module_add_child(cnnc_module *m, const char *name, cnnc_module *child) {
+    bool shared = child && has_child(m, child); /* a reference is already held */
+    cnnc_status st = check_name(m, name, "module");
+    if (st == CNNC_OK) st = check_child(m, name, child);
+    char *copy = st == CNNC_OK ? cnnc__strdup(name) : NULL;
+    if (st == CNNC_OK && (!copy || !cnnc__grow((void **)&m->children, &m->cap_children,
+                                                m->n_children + 1, sizeof *m->children)))
+        st = cnnc__oom("a child module");
+    if (st != CNNC_OK) {
+        cnnc__free(copy);
+        if (!shared) cnnc_module_release(child);
+        return st;
+    }
+    m->children[m->n_children++] = (cnnc__child){.name = copy, .m = child, .owns = !shared};
+    return CNNC_OK;
+}
+
+/* Drops slot i's module, handing its reference to another slot sharing it. */
+static void drop_child_slot(cnnc_module *m, size_t i) {
+    cnnc__child *c = &m->children[i];
+    if (!c->owns) return;
+    for (size_t j = 0; j < m->n_children; j++)
+        if (j != i && m->children[j].m == c->m) {
+            m->children[j].owns = true;
+            return;
+        }
+    cnnc_module_release(c->m);
+}
+
+cnnc_status cnnc__module_set_child(cnnc_module *m, const char *name, cnnc_module *child) {
+    cnnc__child *c = name ? find_child(m, name, strlen(name)) : NULL;
+    if (!c) return cnnc__module_add_child(m, name, child);
+    if (c->m == child) return CNNC_OK; /* the same module again: nothing changes */
+    bool shared = child && has_child(m, child);
+    cnnc_status st = check_child(m, name, child);
+    if (st != CNNC_OK) {
+        if (!shared) cnnc_module_release(child);
+        return st;
+    }
+    drop_child_slot(m, (size_t)(c - m->children));
+    c->m = child;
+    c->owns = !shared;
+    return CNNC_OK;
+}
+
+/* ---- lookup --------------------------------------------------------------------------- */
+
 cnnc_tensor *cnnc__module_param(const cnnc_module *m, const char *name) {
     cnnc__entry *e = find_entry(m->params, m->n_params, name);
+    return e ? e->t : NULL;
+}
+
+cnnc_tensor *cnnc__module_buffer(const cnnc_module *m, const char *name) {
+    cnnc__entry *e = find_entry(m->buffers, m->n_buffers, name);
     return e ? e->t : NULL;
 }
 
@@ -134,30 +230,39 @@ cnnc_tensor *cnnc__uniform_param(int ndim, const int64_t *shape, double bound) {
     return t;
 }
 
-/* ---- lookup by dotted name ------------------------------------------------ */
+cnnc_tensor *cnnc__filled_param(int ndim, const int64_t *shape, float v) {
+    cnnc_tensor *t = cnnc__tensor_new(CNNC_FLOAT32, ndim, shape);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < t->numel; i++) cnnc__f32(t)[i] = v;
+    t->requires_grad = true;
+    return t;
+}
 
-static cnnc_module *find_child(const cnnc_module *m, const char *name, size_t len) {
-    for (size_t i = 0; i < m->n_children; i++)
-        if (strlen(m->children[i].name) == len && strncmp(m->children[i].name, name, len) == 0)
-            return m->children[i].m;
-    return NULL;
+/* Walks the dotted prefix of *name ("layer1.0.conv1.weight") down from m: returns
+ * the module owning the last component and points *name at that component. */
+static cnnc_module *walk_path(cnnc_module *m, const char **name) {
+    const char *dot;
+    while ((dot = strchr(*name, '.'))) {
+        cnnc__child *c = find_child(m, *name, (size_t)(dot - *name));
+        if (!c) return NULL;
+        m = c->m;
+        *name = dot + 1;
+    }
+    return m;
 }
 
 /* The entry a dotted name designates, or NULL with CNNC_ERR_NOT_FOUND. */
-static cnnc__entry *resolve(cnnc_module *m, const char *name, const char *fn) {
-    const char *full = name;
-    const char *dot;
-    while ((dot = strchr(name, '.'))) {
-        cnnc_module *c = find_child(m, name, (size_t)(dot - name));
-        if (!c) break;
-        m = c;
-        name = dot + 1;
+static cnnc__entry *resolve(cnnc_module *m, const char *full, const char *fn) {
+    const char *name = full;
+    cnnc_module *owner = walk_path(m, &name);
+    cnnc__entry *e = NULL;
+    if (owner) {
+        e = find_entry(owner->params, owner->n_params, name);
+        if (!e) e = find_entry(owner->buffers, owner->n_buffers, name);
     }
-    cnnc__entry *e = strchr(name, '.') ? NULL : find_entry(m->params, m->n_params, name);
-    if (!e && !strchr(name, '.')) e = find_entry(m->buffers, m->n_buffers, name);
     if (!e)
         cnnc__error(CNNC_ERR_NOT_FOUND, "%s(): '%s' object has no parameter or buffer '%s'", fn,
-                    m->type->name, full);
+                    cnnc__module_name(owner ? owner : m), full);
     return e;
 }
 
@@ -183,17 +288,104 @@ cnnc_status cnnc_module_set_tensor(cnnc_module *m, const char *name, cnnc_tensor
     return CNNC_OK;
 }
 
-/* ---- basics ------------------------------------------------------------------ */
+cnnc_module *cnnc_module_get_submodule(cnnc_module *m, const char *target) {
+    CNNC__NONNULL_OR_NULL("module_get_submodule", m);
+    CNNC__NONNULL_OR_NULL("module_get_submodule", target);
+    if (!target[0]) return m;
+    const char *name = target;
+    cnnc_module *owner = walk_path(m, &name);
+    cnnc__child *c = owner ? find_child(owner, name, strlen(name)) : NULL;
+    if (!c)
+        return cnnc__error_null(CNNC_ERR_NOT_FOUND, "%s has no attribute `%s`",
+                                cnnc__module_name(owner ? owner : m), target);
+    return c->m;
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+static cnnc_status arg_count_error(const cnnc_module *m, int n_in) {
+    return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                       "%s.forward() takes 2 positional arguments but %d were given",
+                       cnnc__module_name(m), n_in + 1);
+}
+
+static cnnc_status missing_forward(const cnnc_module *m) {
+    return cnnc__error(CNNC_ERR_RUNTIME, "Module [%s] is missing the required \"forward\" function",
+                       cnnc__module_name(m));
+}
+
+int cnnc__module_call_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out) {
+    for (int i = 0; i < n_in; i++)
+        if (!in[i])
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s.forward(): input %d is NULL",
+                               cnnc__module_name(m), i), -1;
+    if (m->type->forward_n) return m->type->forward_n(m, n_in, in, out);
+    if (!m->type->forward) return missing_forward(m), -1;
+    if (n_in != 1) return arg_count_error(m, n_in), -1;
+    out[0] = m->type->forward(m, in[0]);
+    return out[0] ? 1 : -1;
+}
+
+cnnc_tensor *cnnc__module_call(cnnc_module *m, cnnc_tensor *x) {
+    if (!x)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s.forward(): input is NULL",
+                                cnnc__module_name(m));
+    if (m->type->forward) return m->type->forward(m, x);
+    cnnc_tensor *out[CNNC_MAX_OUTPUTS];
+    int n = cnnc__module_call_n(m, 1, &x, out);
+    if (n == 1) return out[0];
+    for (int i = 0; i < n; i++) cnnc_tensor_release(out[i]);
+    if (n >= 0)
+        cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                    "%s returned %d tensors: call cnnc_module_forward_n for all of them",
+                    cnnc__module_name(m), n);
+    return NULL;
+}
 
 cnnc_tensor *cnnc_module_forward(cnnc_module *m, cnnc_tensor *input) {
     CNNC__NONNULL_OR_NULL("module_forward", m);
     CNNC__NONNULL_OR_NULL("module_forward", input);
-    return cnnc__give(m->type->forward(m, input));
+    check_alive(m, "cnnc_module_forward");
+    return cnnc__give(cnnc__module_call(m, input));
+}
+
+int cnnc_module_forward_n(cnnc_module *m, int n_inputs, cnnc_tensor *const *inputs,
+                          cnnc_tensor **outputs) {
+    if (!m || !outputs || n_inputs < 0 || n_inputs > CNNC_MAX_INPUTS || (n_inputs && !inputs))
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "module_forward_n(): needs a module, 0..%d inputs and an output array "
+                           "(got n_inputs=%d)", CNNC_MAX_INPUTS, n_inputs), -1;
+    check_alive(m, "cnnc_module_forward_n");
+    cnnc_tensor *out[CNNC_MAX_OUTPUTS];
+    int n = cnnc__module_call_n(m, n_inputs, inputs, out);
+    for (int i = 0; i < n; i++) outputs[i] = cnnc__give(out[i]);
+    for (int i = 0; i < n; i++)
+        if (!outputs[i]) { /* a scope could not take one: drop them all */
+            for (int j = i + 1; j < n; j++) cnnc_tensor_release(outputs[j]);
+            return -1;
+        }
+    return n;
 }
 
 const char *cnnc_module_type(const cnnc_module *m) {
     CNNC__NONNULL_OR_NULL("module_type", m);
-    return m->type->name;
+    return cnnc__module_name(m);
+}
+
+/* ---- train / eval, children ------------------------------------------------------------- */
+
+cnnc_status cnnc__module_depth_error(const char *fn) {
+    return cnnc__error(CNNC_ERR_RUNTIME, "%s(): modules are nested more than %d levels deep", fn,
+                       CNNC__MAX_MODULE_DEPTH);
+}
+
+static cnnc_status train_rec(cnnc_module *m, bool mode, int depth) {
+    if (depth > CNNC__MAX_MODULE_DEPTH) return cnnc__module_depth_error("train");
+    m->training = mode;
+    cnnc_status st = CNNC_OK;
+    for (size_t i = 0; i < m->n_children && st == CNNC_OK; i++)
+        st = train_rec(m->children[i].m, mode, depth + 1);
+    return st;
 }
 
 void cnnc_module_train(cnnc_module *m, bool mode) {
@@ -201,11 +393,11 @@ void cnnc_module_train(cnnc_module *m, bool mode) {
         cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_train(): argument 'm' is NULL");
         return;
     }
-    m->training = mode;
-    for (size_t i = 0; i < m->n_children; i++) cnnc_module_train(m->children[i].m, mode);
+    train_rec(m, mode, 1);
 }
 
 void cnnc_module_eval(cnnc_module *m) { cnnc_module_train(m, false); }
+
 bool cnnc_module_is_training(const cnnc_module *m) {
     if (!m) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_is_training(): argument 'm' is NULL"), false;
     return m->training;
@@ -221,285 +413,4 @@ cnnc_module *cnnc_module_child(const cnnc_module *m, size_t i, const char **name
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "module_child(): index %zu out of range", i);
     if (name) *name = m->children[i].name;
     return m->children[i].m;
-}
-
-/* ---- listings ------------------------------------------------------------------ */
-
-typedef enum { LIST_PARAMS, LIST_BUFFERS, LIST_STATE } list_kind;
-
-static bool listed_already(const cnnc_tensor_list *l, const cnnc_tensor *t) {
-    for (size_t i = 0; i < cnnc_tensor_list_size(l); i++)
-        if (cnnc_tensor_list_get(l, i) == t) return true;
-    return false;
-}
-
-static cnnc_status append_prefixed(cnnc_tensor_list *l, const char *prefix, const char *name,
-                                   cnnc_tensor *t) {
-    char full[1024];
-    if ((size_t)snprintf(full, sizeof full, "%s%s", prefix, name) >= sizeof full)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module name \"%s%s\" is too long", prefix, name);
-    return cnnc_tensor_list_append(l, full, t);
-}
-
-/* Appends one array of entries: parameters (no None, each tensor once) or buffers
- * (each tensor once; state_dict: persistent ones, as detached aliases). */
-static cnnc_status list_entries(const cnnc__entry *e, size_t n, const char *prefix,
-                                list_kind kind, cnnc_tensor_list *l) {
-    for (size_t i = 0; i < n; i++) {
-        cnnc_tensor *t = e[i].t;
-        if (!t || (kind == LIST_STATE && !e[i].persistent)) continue;
-        if (kind != LIST_STATE && listed_already(l, t)) continue;
-        cnnc_tensor *v = kind == LIST_STATE ? cnnc__tensor_alias(t, t->ndim, t->shape)
-                                            : cnnc_tensor_retain(t);
-        if (!v) return cnnc_last_status();
-        cnnc_status st = append_prefixed(l, prefix, e[i].name, v);
-        cnnc_tensor_release(v);
-        if (st != CNNC_OK) return st;
-    }
-    return CNNC_OK;
-}
-
-static cnnc_status list_into(cnnc_module *m, const char *prefix, list_kind kind, cnnc_tensor_list *l) {
-    cnnc_status st = CNNC_OK;
-    if (kind != LIST_BUFFERS) st = list_entries(m->params, m->n_params, prefix, kind, l);
-    if (st == CNNC_OK && kind != LIST_PARAMS)
-        st = list_entries(m->buffers, m->n_buffers, prefix, kind, l);
-    for (size_t i = 0; i < m->n_children && st == CNNC_OK; i++) {
-        char sub[1024];
-        if ((size_t)snprintf(sub, sizeof sub, "%s%s.", prefix, m->children[i].name) >= sizeof sub)
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module nesting is too deep");
-        st = list_into(m->children[i].m, sub, kind, l);
-    }
-    return st;
-}
-
-static cnnc_tensor_list *make_list(cnnc_module *m, list_kind kind) {
-    CNNC__NONNULL_OR_NULL("module listing", m);
-    cnnc_tensor_list *l = cnnc_tensor_list_new();
-    if (l && list_into(m, "", kind, l) != CNNC_OK) {
-        cnnc_tensor_list_free(l);
-        return NULL;
-    }
-    return l;
-}
-
-cnnc_tensor_list *cnnc_module_named_parameters(cnnc_module *m) { return make_list(m, LIST_PARAMS); }
-cnnc_tensor_list *cnnc_module_named_buffers(cnnc_module *m) { return make_list(m, LIST_BUFFERS); }
-cnnc_tensor_list *cnnc_module_state_dict(cnnc_module *m) { return make_list(m, LIST_STATE); }
-
-void cnnc_module_zero_grad(cnnc_module *m, bool set_to_none) {
-    if (!m) {
-        cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_zero_grad(): argument 'm' is NULL");
-        return;
-    }
-    for (size_t i = 0; i < m->n_params; i++) {
-        cnnc_tensor *t = m->params[i].t;
-        if (!t || !t->grad) continue;
-        if (set_to_none) {
-            cnnc_tensor_release(t->grad);
-            t->grad = NULL;
-        } else {
-            memset(t->grad->storage->data, 0, t->grad->storage->nbytes);
-            cnnc__bump_version(t->grad);
-        }
-    }
-    for (size_t i = 0; i < m->n_children; i++) cnnc_module_zero_grad(m->children[i].m, set_to_none);
-}
-
-/* ---- load_state_dict ---------------------------------------------------------------- */
-
-static void copy_cast(cnnc_tensor *dst, const cnnc_tensor *src) {
-    if (dst->dtype == src->dtype) {
-        if (dst->storage->nbytes) memmove(dst->storage->data, src->storage->data, dst->storage->nbytes);
-    } else if (dst->dtype == CNNC_FLOAT32) {
-        for (int64_t i = 0; i < dst->numel; i++) cnnc__f32(dst)[i] = (float)cnnc__i64(src)[i];
-    } else {
-        for (int64_t i = 0; i < dst->numel; i++) cnnc__i64(dst)[i] = (int64_t)cnnc__f32(src)[i];
-    }
-    cnnc__bump_version(dst);
-}
-
-/* sd's tensor named key, or NULL */
-static cnnc_tensor *lookup(const cnnc_tensor_list *sd, const char *key, bool *found) {
-    for (size_t j = 0; j < cnnc_tensor_list_size(sd); j++)
-        if (strcmp(cnnc_tensor_list_name(sd, j), key) == 0) {
-            *found = true;
-            return cnnc_tensor_list_get(sd, j);
-        }
-    *found = false;
-    return NULL;
-}
-
-/* Appends one message to PyTorch's "\n\t"-joined list of errors. */
-static void add_error(cnnc__strbuf *errs, const char *fmt, const char *a, const char *b, const char *c) {
-    if (errs->len) cnnc__strbuf_printf(errs, "\n\t");
-    cnnc__strbuf_printf(errs, fmt, a, b, c);
-}
-
-cnnc_status cnnc_module_load_state_dict(cnnc_module *m, const cnnc_tensor_list *sd, bool strict) {
-    CNNC__NONNULL_OR_STATUS("load_state_dict", m);
-    CNNC__NONNULL_OR_STATUS("load_state_dict", sd);
-    cnnc_tensor_list *own = cnnc_module_state_dict(m); /* aliases of the module's tensors */
-    if (!own) return cnnc_last_status();
-    size_t n_own = cnnc_tensor_list_size(own), n_sd = cnnc_tensor_list_size(sd);
-    cnnc__strbuf missing = {0}, unexpected = {0}, errs = {0};
-    for (size_t i = 0; i < n_own; i++) {
-        const char *key = cnnc_tensor_list_name(own, i);
-        bool found;
-        lookup(sd, key, &found);
-        if (!found) cnnc__strbuf_printf(&missing, "%s\"%s\"", missing.len ? ", " : "", key);
-    }
-    for (size_t j = 0; j < n_sd; j++) {
-        const char *key = cnnc_tensor_list_name(sd, j);
-        bool found;
-        lookup(own, key, &found);
-        if (!found) cnnc__strbuf_printf(&unexpected, "%s\"%s\"", unexpected.len ? ", " : "", key);
-    }
-    if (strict && missing.len) add_error(&errs, "Missing key(s) in state_dict: %s. %s%s", missing.buf, "", "");
-    if (strict && unexpected.len)
-        add_error(&errs, "Unexpected key(s) in state_dict: %s. %s%s", unexpected.buf, "", "");
-    for (size_t i = 0; i < n_own; i++) {
-        const char *key = cnnc_tensor_list_name(own, i);
-        bool found;
-        cnnc_tensor *src = lookup(sd, key, &found), *dst = cnnc_tensor_list_get(own, i);
-        if (!found) continue;
-        if (!src) {
-            add_error(&errs, "value for %s is None%s%s", key, "", "");
-        } else if (!cnnc__same_shape(src, dst)) {
-            char a[256], b[256];
-            cnnc__shape_str(a, sizeof a, src->ndim, src->shape);
-            cnnc__shape_str(b, sizeof b, dst->ndim, dst->shape);
-            add_error(&errs,
-                      "size mismatch for %s: copying a param with shape torch.Size(%s) from "
-                      "checkpoint, the shape in current model is torch.Size(%s).",
-                      key, a, b);
-        }
-    }
-    cnnc_status st = CNNC_OK;
-    if (missing.failed || unexpected.failed || errs.failed)
-        st = cnnc__oom("a load_state_dict report");
-    else if (errs.len)
-        st = cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "Error(s) in loading state_dict for %s:\n\t%s",
-                         m->type->name, errs.buf);
-    else /* everything checked: now copy, so an error leaves the module unchanged */
-        for (size_t i = 0; i < n_own; i++) {
-            bool found;
-            cnnc_tensor *src = lookup(sd, cnnc_tensor_list_name(own, i), &found);
-            if (src) copy_cast(cnnc_tensor_list_get(own, i), src);
-        }
-    cnnc__free(missing.buf);
-    cnnc__free(unexpected.buf);
-    cnnc__free(errs.buf);
-    cnnc_tensor_list_free(own);
-    return st;
-}
-
-/* ---- print(module) and vars(module) ------------------------------------------------ */
-
-static void repr_into(const cnnc_module *m, cnnc__strbuf *s, int indent) {
-    char extra[512] = "";
-    if (m->type->extra_repr) m->type->extra_repr(m, extra, sizeof extra);
-    cnnc__strbuf_printf(s, "%s(%s", m->type->name, extra);
-    if (m->n_children) {
-        cnnc__strbuf_printf(s, "\n");
-        for (size_t i = 0; i < m->n_children; i++) {
-            cnnc__strbuf_printf(s, "%*s(%s): ", indent + 2, "", m->children[i].name);
-            repr_into(m->children[i].m, s, indent + 2);
-            cnnc__strbuf_printf(s, "\n");
-        }
-        cnnc__strbuf_printf(s, "%*s", indent, "");
-    }
-    cnnc__strbuf_printf(s, ")");
-}
-
-char *cnnc_module_repr(const cnnc_module *m) {
-    CNNC__NONNULL_OR_NULL("module_repr", m);
-    cnnc__strbuf s = {0};
-    repr_into(m, &s, 0);
-    return cnnc__strbuf_finish(&s, "a module description");
-}
-
-static void value_text(cnnc__strbuf *s, const cnnc_value *v) {
-    switch (v->kind) {
-    case CNNC_VALUE_BOOL: cnnc__strbuf_printf(s, "%s", v->ints[0] ? "True" : "False"); break;
-    case CNNC_VALUE_INT: cnnc__strbuf_printf(s, "%lld", (long long)v->ints[0]); break;
-    case CNNC_VALUE_FLOAT: {
-        char f[64];
-        cnnc__float_repr(v->f, f, sizeof f);
-        cnnc__strbuf_printf(s, "%s", f);
-        break;
-    }
-    case CNNC_VALUE_FLOATS:
-        cnnc__strbuf_printf(s, "(");
-        for (int i = 0; i < v->n; i++) {
-            char f[64];
-            cnnc__float_repr(v->fs[i], f, sizeof f);
-            cnnc__strbuf_printf(s, i ? ", %s" : "%s", f);
-        }
-        cnnc__strbuf_printf(s, v->n == 1 ? ",)" : ")");
-        break;
-    case CNNC_VALUE_STRING: cnnc__strbuf_printf(s, "'%s'", v->s); break;
-    case CNNC_VALUE_INTS:
-        cnnc__strbuf_printf(s, "(");
-        for (int i = 0; i < v->n; i++) cnnc__strbuf_printf(s, i ? ", %lld" : "%lld", (long long)v->ints[i]);
-        cnnc__strbuf_printf(s, v->n == 1 ? ",)" : ")");
-        break;
-    default: cnnc__strbuf_printf(s, "None"); break;
-    }
-}
-
-static void entries_text(cnnc__strbuf *s, const char *title, const cnnc__entry *e, size_t n) {
-    cnnc__strbuf_printf(s, "  %s:%s\n", title, n ? "" : " (none)");
-    for (size_t i = 0; i < n; i++) {
-        char shape[256] = "None";
-        if (e[i].t) cnnc__shape_str(shape, sizeof shape, e[i].t->ndim, e[i].t->shape);
-        cnnc__strbuf_printf(s, "    %s: %s%s%s\n", e[i].name, shape,
-                    e[i].t && e[i].t->dtype == CNNC_INT64 ? " int64" : "",
-                    e[i].t && e[i].t->requires_grad ? " (requires_grad)" : "");
-    }
-}
-
-char *cnnc_module_vars(const cnnc_module *m) {
-    CNNC__NONNULL_OR_NULL("module_vars", m);
-    cnnc__strbuf s = {0};
-    cnnc__strbuf_printf(&s, "%s\n  training: %s\n", m->type->name, m->training ? "True" : "False");
-    entries_text(&s, "parameters", m->params, m->n_params);
-    entries_text(&s, "buffers", m->buffers, m->n_buffers);
-    if (m->n_children) {
-        cnnc__strbuf_printf(&s, "  modules:");
-        for (size_t i = 0; i < m->n_children; i++)
-            cnnc__strbuf_printf(&s, " %s (%s)", m->children[i].name, m->children[i].m->type->name);
-        cnnc__strbuf_printf(&s, "\n");
-    }
-    for (int i = 0; i < m->n_attrs; i++) {
-        cnnc__strbuf_printf(&s, "  %s: ", m->attrs[i].name);
-        value_text(&s, &m->attrs[i].value);
-        cnnc__strbuf_printf(&s, "\n");
-    }
-    return cnnc__strbuf_finish(&s, "a module description");
-}
-
-size_t cnnc_module_num_attrs(const cnnc_module *m) {
-    if (!m) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_num_attrs(): argument 'm' is NULL"), 0;
-    return (size_t)m->n_attrs;
-}
-
-cnnc_status cnnc_module_attr_at(const cnnc_module *m, size_t i, const char **name, cnnc_value *value) {
-    CNNC__NONNULL_OR_STATUS("module_attr_at", m);
-    if (i >= (size_t)m->n_attrs)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "module_attr_at(): index %zu out of range", i);
-    if (name) *name = m->attrs[i].name;
-    if (value) *value = m->attrs[i].value;
-    return CNNC_OK;
-}
-
-cnnc_status cnnc_module_attr(const cnnc_module *m, const char *name, cnnc_value *value) {
-    CNNC__NONNULL_OR_STATUS("module_attr", m);
-    CNNC__NONNULL_OR_STATUS("module_attr", name);
-    CNNC__NONNULL_OR_STATUS("module_attr", value);
-    const cnnc_value *v = cnnc__module_get_attr(m, name);
-    if (!v)
-        return cnnc__error(CNNC_ERR_NOT_FOUND, "'%s' object has no attribute '%s'", m->type->name, name);
-    *value = *v;
-    return CNNC_OK;
 }

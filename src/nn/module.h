@@ -1,36 +1,110 @@
-/* Internal: the generic module (named parameters, buffers, children, settings)
- * that every concrete layer fills in. */
+/* Internal: the generic module every layer is built on.
+ *
+ * A module is a cnnc_module (named parameters, buffers and children, train/eval)
+ * plus the typed state of its kind, stored in the same allocation right after it
+ * (CNNC__STATE). A kind is a cnnc__module_type: its name, the size of its state, a
+ * table of the state's settings (the fields PyTorch users see as attributes:
+ * kernel_size, eps, ...), its forward and its repr. Attribute listings
+ * (vars(layer), cnnc_module_attr) are derived from that table, never stored beside
+ * the state. User-defined modules (cnnc_module_new) are one more kind whose
+ * callbacks come from the caller's cnnc_module_def.
+ *
+ * A built-in forward receives and returns references the usual internal way: a new
+ * reference that no scope owns (the public wrappers hand it to the caller's scope).
+ */
 #ifndef CNNC_NN_MODULE_H
 #define CNNC_NN_MODULE_H
+#include <stddef.h>
+
+#include "core/strbuf.h"
 #include "core/tensor.h"
 
-enum { CNNC__NAME_CAP = 32, CNNC__MAX_ATTRS = 16 };
+/* Deepest module nesting the recursive walks (repr, listings, train...) accept:
+ * beyond it they fail with an error instead of exhausting the stack (PyTorch
+ * raises RecursionError at a similar depth). */
+enum { CNNC__MAX_MODULE_DEPTH = 1024 };
+
+/* ---- settings: the typed fields of a kind's state, described once -------------- */
+
+typedef enum cnnc__field_kind {
+    CNNC__F_INT,       /* int64_t */
+    CNNC__F_BOOL,      /* bool */
+    CNNC__F_FLOAT,     /* double */
+    CNNC__F_NUMBER,    /* double, listed as an int when integral (Softplus(beta=1)) */
+    CNNC__F_OPT_FLOAT, /* cnnc_optional_double: None or a float */
+    CNNC__F_OPT_INT,   /* cnnc_optional_int: None or an int */
+    CNNC__F_OPT_BOOL,  /* int: -1 is None, else a bool */
+    CNNC__F_INTS,      /* cnnc_ints as given: None, an int, or a tuple */
+    CNNC__F_TUPLE,     /* cnnc_ints always listed as a tuple, () when empty (kernel_size) */
+    CNNC__F_DOUBLES,   /* cnnc_doubles: None, a float, or a tuple when n > 1 */
+    CNNC__F_STRING,    /* const char *, a static string */
+    CNNC__F_INTS_OR_STRING, /* cnnc__ints_or_string: the string if set, else a tuple */
+    CNNC__F_KIND_COUNT
+} cnnc__field_kind;
+
+/* A setting that is a tuple or a string (Conv2d's padding: (1, 1) or 'same'). */
+typedef struct cnnc__ints_or_string {
+    cnnc_ints ints;
+    const char *str; /* static; NULL: the tuple */
+} cnnc__ints_or_string;
+
+typedef struct cnnc__field {
+    const char *name;      /* PyTorch's attribute name */
+    cnnc__field_kind kind;
+    size_t offset;         /* in the kind's state struct */
+} cnnc__field;
+#define CNNC__FIELD(State, member, KIND) {#member, CNNC__F_##KIND, offsetof(State, member)}
+#define CNNC__NFIELDS(table) ((int)(sizeof(table) / sizeof((table)[0])))
+
+/* The value of field f of a state (see cnnc_value in cnnc.h). */
+cnnc_value cnnc__field_value(const void *state, const cnnc__field *f);
+/* Python's text of a value: 3, (3, 3), (3,), 0.1, True, None, 'zeros'. */
+void cnnc__value_text(cnnc__strbuf *s, const cnnc_value *v);
+/* The field of m's kind named name, or NULL. */
+const cnnc__field *cnnc__module_field(const cnnc_module *m, const char *name);
+/* "name=<text of the field>" for each named field of m, joined by ", " (the usual
+ * shape of an extra_repr). */
+void cnnc__repr_fields(const cnnc_module *m, cnnc__strbuf *s, int n, const char *const *names);
+
+/* ---- kinds ------------------------------------------------------------------------ */
 
 typedef struct cnnc__module_type {
-    const char *name; /* "Linear" */
-    /* forward on one input: a new reference, not given to a scope */
+    const char *name;    /* "Linear" */
+    size_t state_size;   /* bytes of typed state (CNNC__STATE) */
+    const cnnc__field *fields;
+    int n_fields;
+    /* One of the two forwards (or neither: the module cannot be called, as
+     * ModuleList). forward: one input, one result; forward_n: n_in inputs, writes
+     * up to CNNC_MAX_OUTPUTS results into out and returns their count, or -1 with
+     * the error set (nothing written). Results are new references no scope owns. */
     cnnc_tensor *(*forward)(cnnc_module *m, cnnc_tensor *x);
-    /* the text inside the parentheses of print(module), into buf */
-    void (*extra_repr)(const cnnc_module *m, char *buf, size_t cap);
+    int (*forward_n)(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out);
+    /* The text inside the parentheses of print(module); NULL prints nothing. */
+    void (*extra_repr)(const cnnc_module *m, cnnc__strbuf *s);
+    /* The name shown by print(module) and cnnc_module_type when it is not `name`
+     * (user-defined modules); NULL for built-in kinds. */
+    const char *(*type_name)(const cnnc_module *m);
+    /* Frees what the state owns (caches, user data); NULL if nothing. */
+    void (*destroy)(cnnc_module *m);
 } cnnc__module_type;
 
 typedef struct cnnc__entry {
-    char name[CNNC__NAME_CAP];
-    cnnc_tensor *t;  /* owned; NULL is PyTorch's None */
+    char *name;      /* owned */
+    cnnc_tensor *t;  /* owned reference; NULL is PyTorch's None */
     bool persistent; /* buffers only: part of the state_dict */
 } cnnc__entry;
 
 typedef struct cnnc__child {
-    char name[CNNC__NAME_CAP];
-    cnnc_module *m; /* owned */
+    char *name;     /* owned */
+    cnnc_module *m;
+    bool owns;      /* this slot holds the module's reference: the first slot of a
+                       child shared under several names (nn.Sequential(r, r)) */
 } cnnc__child;
 
-typedef struct cnnc__attr {
-    const char *name; /* static */
-    cnnc_value value;
-} cnnc__attr;
+enum { CNNC__MODULE_MAGIC = 0x6d6f646c }; /* "modl" */
 
 struct cnnc_module {
+    uint32_t magic; /* CNNC__MODULE_MAGIC while alive: catches a release too many */
     atomic_int refcount;
     const cnnc__module_type *type;
     bool training;
@@ -38,31 +112,37 @@ struct cnnc_module {
     size_t n_params, cap_params, n_buffers, cap_buffers;
     cnnc__child *children;
     size_t n_children, cap_children;
-    cnnc__attr attrs[CNNC__MAX_ATTRS];
-    int n_attrs;
+    _Alignas(max_align_t) unsigned char state[]; /* type->state_size bytes of typed state */
 };
+#define CNNC__STATE(m, Type) ((Type *)(void *)(m)->state)
 
-/* A new module of `type` in training mode, no entries. */
+/* A new module of `type` in training mode with zeroed state and no entries. */
 cnnc_module *cnnc__module_new(const cnnc__module_type *type);
-/* Registration; each takes ownership of the reference passed (also on failure). */
+/* Registration (names: non-empty, no '.', unique among the module's entries).
+ * add_param/add_buffer take ownership of the reference passed, also on failure;
+ * add_child takes ownership of one reference per distinct child: registering a
+ * module that already is a child of m (a shared child) consumes nothing. */
 cnnc_status cnnc__module_add_param(cnnc_module *m, const char *name, cnnc_tensor *t);
 cnnc_status cnnc__module_add_buffer(cnnc_module *m, const char *name, cnnc_tensor *t,
                                     bool persistent);
 cnnc_status cnnc__module_add_child(cnnc_module *m, const char *name, cnnc_module *child);
-/* Settings read by cnnc_module_attr (name must be a static string). */
-void cnnc__module_set_attr(cnnc_module *m, const char *name, cnnc_value value);
-static inline cnnc_value cnnc__int_value(int64_t v) {
-    return (cnnc_value){.kind = CNNC_VALUE_INT, .n = 1, .ints = {v}};
-}
-static inline cnnc_value cnnc__bool_value(bool v) {
-    return (cnnc_value){.kind = CNNC_VALUE_BOOL, .n = 1, .ints = {v ? 1 : 0}};
-}
-static inline cnnc_value cnnc__float_value(double v) {
-    return (cnnc_value){.kind = CNNC_VALUE_FLOAT, .f = v};
-}
-/* The module's own parameter by name (borrowed; NULL if None or absent). */
+/* Replaces the child named name (ModuleDict's d[key] = module), or adds it. Same
+ * ownership rule as add_child. */
+cnnc_status cnnc__module_set_child(cnnc_module *m, const char *name, cnnc_module *child);
+/* The module's own parameter / buffer by name (borrowed; NULL if None or absent). */
 cnnc_tensor *cnnc__module_param(const cnnc_module *m, const char *name);
-const cnnc_value *cnnc__module_get_attr(const cnnc_module *m, const char *name);
-/* A new leaf parameter of shape, requires_grad, U(-bound, bound). */
+cnnc_tensor *cnnc__module_buffer(const cnnc_module *m, const char *name);
+/* The displayed type name ("Conv2d", or a user-defined module's own). */
+const char *cnnc__module_name(const cnnc_module *m);
+
+/* Calls m's forward the internal way: a new reference no scope owns. */
+cnnc_tensor *cnnc__module_call(cnnc_module *m, cnnc_tensor *x);
+int cnnc__module_call_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out);
+
+/* The error of a recursive walk that went past CNNC__MAX_MODULE_DEPTH. */
+cnnc_status cnnc__module_depth_error(const char *fn);
+
+/* A new leaf parameter of shape, requires_grad: U(-bound, bound) / filled with v. */
 cnnc_tensor *cnnc__uniform_param(int ndim, const int64_t *shape, double bound);
+cnnc_tensor *cnnc__filled_param(int ndim, const int64_t *shape, float v);
 #endif

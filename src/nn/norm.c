@@ -1,47 +1,67 @@
 /* Norm modules: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm,
- * LocalResponseNorm. Settings are module attributes with PyTorch's names; the
- * forwards reproduce torch.nn's module logic over the functional ops. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
+ * LocalResponseNorm. The forwards reproduce torch.nn's module logic over the
+ * functional ops. */
 #include <string.h>
 
 #include "core/error.h"
-#include "core/strbuf.h"
 #include "nn/module.h"
 #include "ops/norm.h"
+#include "ops/ops.h"
 
 
-static bool attr_bool(const cnnc_module *m, const char *name) {
-    return cnnc__module_get_attr(m, name)->ints[0] != 0;
-}
-static double attr_float(const cnnc_module *m, const char *name) {
-    return cnnc__module_get_attr(m, name)->f;
-}
-static int64_t attr_int(const cnnc_module *m, const char *name) {
-    return cnnc__module_get_attr(m, name)->ints[0];
-}
+typedef struct normbase_state {
+    int64_t num_features;
+    double eps;
+    cnnc_optional_double momentum;
+    bool affine, track_running_stats;
+    int spatial; /* 1, 2, 3 for the 1d/2d/3d kinds */
+} normbase_state;
 
-static cnnc_tensor *buffer(const cnnc_module *m, const char *name) {
-    for (size_t i = 0; i < m->n_buffers; i++)
-        if (strcmp(m->buffers[i].name, name) == 0) return m->buffers[i].t;
-    return NULL;
-}
+static const cnnc__field normbase_fields[] = {
+    CNNC__FIELD(normbase_state, num_features, INT),
+    CNNC__FIELD(normbase_state, eps, FLOAT),
+    CNNC__FIELD(normbase_state, momentum, OPT_FLOAT),
+    CNNC__FIELD(normbase_state, affine, BOOL),
+    CNNC__FIELD(normbase_state, track_running_stats, BOOL),
+};
 
 /* ---- BatchNorm / InstanceNorm: the shared _NormBase ----------------------------- */
 
-static void normbase_repr(const cnnc_module *m, char *buf, size_t cap) {
-    char eps[40], mom[40] = "None";
-    cnnc__float_repr(attr_float(m, "eps"), eps, sizeof eps);
-    const cnnc_value *mv = cnnc__module_get_attr(m, "momentum");
-    if (mv->kind == CNNC_VALUE_FLOAT) cnnc__float_repr(mv->f, mom, sizeof mom);
-    snprintf(buf, cap, "%lld, eps=%s, momentum=%s, affine=%s, track_running_stats=%s",
-             (long long)attr_int(m, "num_features"), eps, mom,
-             attr_bool(m, "affine") ? "True" : "False",
-             attr_bool(m, "track_running_stats") ? "True" : "False");
+static void normbase_repr(const cnnc_module *m, cnnc__strbuf *s) {
+    static const char *const names[] = {"eps", "momentum", "affine", "track_running_stats"};
+    cnnc__strbuf_printf(s, "%lld, ", (long long)CNNC__STATE(m, const normbase_state)->num_features);
+    cnnc__repr_fields(m, s, 4, names);
 }
 
-static cnnc_module *normbase_new(const cnnc__module_type *type, int64_t num_features,
+/* weight = ones, bias = zeros (or None twice) */
+static cnnc_status add_affine(cnnc_module *m, bool affine, int ndim, const int64_t *shape) {
+    const char *names[2] = {"weight", "bias"};
+    for (int i = 0; i < 2; i++) {
+        cnnc_tensor *t = affine ? cnnc__filled_param(ndim, shape, i ? 0.0f : 1.0f) : NULL;
+        if (affine && !t) return cnnc_last_status();
+        cnnc_status st = cnnc__module_add_param(m, names[i], t);
+        if (st != CNNC_OK) return st;
+    }
+    return CNNC_OK;
+}
+
+/* running_mean = zeros, running_var = ones, num_batches_tracked = 0 (or None x3) */
+static cnnc_status add_running_stats(cnnc_module *m, bool track, int64_t n) {
+    const char *names[3] = {"running_mean", "running_var", "num_batches_tracked"};
+    for (int i = 0; i < 3; i++) {
+        cnnc_tensor *t = NULL;
+        if (track) {
+            t = i == 2 ? cnnc__tensor_zeros(CNNC_INT64, 0, NULL) : cnnc__tensor_new(CNNC_FLOAT32, 1, &n);
+            if (!t) return cnnc_last_status();
+            for (int64_t c = 0; i < 2 && c < n; c++) cnnc__f32(t)[c] = i ? 1.0f : 0.0f;
+        }
+        cnnc_status st = cnnc__module_add_buffer(m, names[i], t, true);
+        if (st != CNNC_OK) return st;
+    }
+    return CNNC_OK;
+}
+
+static cnnc_module *normbase_new(const cnnc__module_type *type, int spatial, int64_t num_features,
                                  cnnc_batchnorm_options o) {
     if (num_features < 0)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
@@ -49,50 +69,10 @@ static cnnc_module *normbase_new(const cnnc__module_type *type, int64_t num_feat
                                 (long long)num_features, (long long)num_features);
     cnnc_module *m = cnnc__module_new(type);
     if (!m) return NULL;
-    cnnc__module_set_attr(m, "num_features", cnnc__int_value(num_features));
-    cnnc__module_set_attr(m, "eps", cnnc__float_value(o.eps));
-    cnnc__module_set_attr(m, "momentum", o.momentum.has_value ? cnnc__float_value(o.momentum.value)
-                                                              : (cnnc_value){.kind = CNNC_VALUE_NONE});
-    cnnc__module_set_attr(m, "affine", cnnc__bool_value(o.affine));
-    cnnc__module_set_attr(m, "track_running_stats", cnnc__bool_value(o.track_running_stats));
-    cnnc_status st = CNNC_OK;
-    const char *names[2] = {"weight", "bias"};
-    for (int i = 0; i < 2 && st == CNNC_OK; i++) {
-        cnnc_tensor *t = NULL;
-        if (o.affine) {
-            t = cnnc__tensor_new(CNNC_FLOAT32, 1, &num_features);
-            if (!t) { st = cnnc_last_status(); break; }
-            for (int64_t c = 0; c < num_features; c++) cnnc__f32(t)[c] = i ? 0.0f : 1.0f;
-            t->requires_grad = true;
-        }
-        st = cnnc__module_add_param(m, names[i], t);
-    }
-    if (st == CNNC_OK) {
-        cnnc_tensor *rm = NULL, *rv = NULL, *nbt = NULL;
-        if (o.track_running_stats) {
-            rm = cnnc__tensor_zeros(CNNC_FLOAT32, 1, &num_features);
-            rv = cnnc__tensor_new(CNNC_FLOAT32, 1, &num_features);
-            nbt = cnnc__tensor_zeros(CNNC_INT64, 0, NULL);
-            if (rv)
-                for (int64_t c = 0; c < num_features; c++) cnnc__f32(rv)[c] = 1.0f;
-            if (!rm || !rv || !nbt) {
-                cnnc_tensor_release(rm);
-                cnnc_tensor_release(rv);
-                cnnc_tensor_release(nbt);
-                rm = rv = nbt = NULL;
-                st = cnnc_last_status();
-            }
-        }
-        cnnc_tensor *bufs[3] = {rm, rv, nbt};
-        const char *bnames[3] = {"running_mean", "running_var", "num_batches_tracked"};
-        for (int i = 0; i < 3; i++) { /* add_buffer takes each reference, also on failure */
-            if (st == CNNC_OK)
-                st = cnnc__module_add_buffer(m, bnames[i], bufs[i], true);
-            else
-                cnnc_tensor_release(bufs[i]);
-        }
-    }
-    if (st != CNNC_OK) {
+    *CNNC__STATE(m, normbase_state) = (normbase_state){
+        num_features, o.eps, o.momentum, o.affine, o.track_running_stats, spatial};
+    if (add_affine(m, o.affine, 1, &num_features) != CNNC_OK ||
+        add_running_stats(m, o.track_running_stats, num_features) != CNNC_OK) {
         cnnc_module_release(m);
         return NULL;
     }
@@ -106,121 +86,109 @@ static cnnc_status check_input_dim(int ndim, int a, int b) {
     return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "expected %dD or %dD input (got %dD input)", a, b, ndim);
 }
 
-static cnnc_tensor *batchnorm_forward(cnnc_module *m, cnnc_tensor *x, int a, int b) {
+/* _BatchNorm.forward: counts batches, picks the momentum, uses batch statistics in
+ * training (or without running stats) */
+static cnnc_tensor *batchnorm_forward(cnnc_module *m, cnnc_tensor *x) {
+    const normbase_state *s = CNNC__STATE(m, const normbase_state);
+    const int a = s->spatial == 1 ? 2 : s->spatial + 2, b = s->spatial + 2;
     if (cnnc__check_tensor("BatchNorm.forward", "input", x, true) != CNNC_OK ||
         check_input_dim(x->ndim, a, b) != CNNC_OK)
         return NULL;
-    const cnnc_value *mv = cnnc__module_get_attr(m, "momentum");
-    bool has_momentum = mv->kind == CNNC_VALUE_FLOAT;
-    double factor = has_momentum ? mv->f : 0.0;
-    bool track = attr_bool(m, "track_running_stats");
-    cnnc_tensor *rm = buffer(m, "running_mean"), *rv = buffer(m, "running_var");
-    cnnc_tensor *nbt = buffer(m, "num_batches_tracked");
-    if (m->training && track && nbt) {
+    double factor = s->momentum.has_value ? s->momentum.value : 0.0;
+    cnnc_tensor *rm = cnnc__module_buffer(m, "running_mean"), *rv = cnnc__module_buffer(m, "running_var");
+    cnnc_tensor *nbt = cnnc__module_buffer(m, "num_batches_tracked");
+    if (m->training && s->track_running_stats && nbt) {
         if (nbt->dtype != CNNC_INT64 || nbt->numel != 1)
             return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                     "num_batches_tracked must be a one-element int64 tensor");
         cnnc__i64(nbt)[0] += 1;
         cnnc__bump_version(nbt);
-        if (!has_momentum) factor = 1.0 / (double)cnnc__i64(nbt)[0];
+        if (!s->momentum.has_value) factor = 1.0 / (double)cnnc__i64(nbt)[0];
     }
     bool bn_training = m->training ? true : (rm == NULL && rv == NULL);
-    bool pass = !m->training || track;
+    bool pass = !m->training || s->track_running_stats;
     return cnnc__op_batch_norm(x, pass ? rm : NULL, pass ? rv : NULL, cnnc__module_param(m, "weight"),
-                               cnnc__module_param(m, "bias"), bn_training, factor, attr_float(m, "eps"));
+                               cnnc__module_param(m, "bias"), bn_training, factor, s->eps);
 }
 
-static cnnc_tensor *bn1d_forward(cnnc_module *m, cnnc_tensor *x) { return batchnorm_forward(m, x, 2, 3); }
-static cnnc_tensor *bn2d_forward(cnnc_module *m, cnnc_tensor *x) { return batchnorm_forward(m, x, 4, 4); }
-static cnnc_tensor *bn3d_forward(cnnc_module *m, cnnc_tensor *x) { return batchnorm_forward(m, x, 5, 5); }
-
-static const cnnc__module_type bn1d_type = {"BatchNorm1d", bn1d_forward, normbase_repr};
-static const cnnc__module_type bn2d_type = {"BatchNorm2d", bn2d_forward, normbase_repr};
-static const cnnc__module_type bn3d_type = {"BatchNorm3d", bn3d_forward, normbase_repr};
-
-cnnc_module *cnnc_batchnorm1d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn1d_type, n, o); }
-cnnc_module *cnnc_batchnorm2d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn2d_type, n, o); }
-cnnc_module *cnnc_batchnorm3d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn3d_type, n, o); }
-
-/* _InstanceNorm.forward: an unbatched input (no_batch_dim dims) gets a batch of one */
-static cnnc_tensor *instancenorm_forward(cnnc_module *m, cnnc_tensor *x, int no_batch_dim) {
+/* _InstanceNorm.forward: an unbatched input (spatial + 1 dims) gets a batch of one */
+static cnnc_tensor *instancenorm_forward(cnnc_module *m, cnnc_tensor *x) {
+    const normbase_state *s = CNNC__STATE(m, const normbase_state);
+    const int no_batch_dim = s->spatial + 1;
     if (cnnc__check_tensor("InstanceNorm.forward", "input", x, true) != CNNC_OK ||
         check_input_dim(x->ndim, no_batch_dim, no_batch_dim + 1) != CNNC_OK)
         return NULL;
-    const cnnc_value *mv = cnnc__module_get_attr(m, "momentum");
-    if (mv->kind != CNNC_VALUE_FLOAT)
+    if (!s->momentum.has_value)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "instance_norm(): argument 'momentum' (position 7) must be float, not "
                                 "NoneType");
-    bool use_input_stats = m->training || !attr_bool(m, "track_running_stats");
-    cnnc_tensor *rm = buffer(m, "running_mean"), *rv = buffer(m, "running_var");
+    bool use_input_stats = m->training || !s->track_running_stats;
+    cnnc_tensor *rm = cnnc__module_buffer(m, "running_mean"), *rv = cnnc__module_buffer(m, "running_var");
     cnnc_tensor *w = cnnc__module_param(m, "weight"), *b = cnnc__module_param(m, "bias");
-    double eps = attr_float(m, "eps");
+    const double mom = s->momentum.value;
     if (x->ndim != no_batch_dim)
-        return cnnc__op_instance_norm(x, rm, rv, w, b, use_input_stats, mv->f, eps);
+        return cnnc__op_instance_norm(x, rm, rv, w, b, use_input_stats, mom, s->eps);
     int64_t shape[CNNC_MAX_DIMS];
     shape[0] = 1;
     memcpy(shape + 1, x->shape, (size_t)x->ndim * sizeof(int64_t));
     cnnc_tensor *xb = cnnc__op_reshape(x, x->ndim + 1, shape);
-    cnnc_tensor *yb = xb ? cnnc__op_instance_norm(xb, rm, rv, w, b, use_input_stats, mv->f, eps) : NULL;
+    cnnc_tensor *yb = xb ? cnnc__op_instance_norm(xb, rm, rv, w, b, use_input_stats, mom, s->eps) : NULL;
     cnnc_tensor *y = yb ? cnnc__op_reshape(yb, x->ndim, x->shape) : NULL;
     cnnc_tensor_release(xb);
     cnnc_tensor_release(yb);
     return y;
 }
 
-static cnnc_tensor *in1d_forward(cnnc_module *m, cnnc_tensor *x) { return instancenorm_forward(m, x, 2); }
-static cnnc_tensor *in2d_forward(cnnc_module *m, cnnc_tensor *x) { return instancenorm_forward(m, x, 3); }
-static cnnc_tensor *in3d_forward(cnnc_module *m, cnnc_tensor *x) { return instancenorm_forward(m, x, 4); }
+#define NORMBASE_TYPE(Name, fwd)                                                            \
+    {.name = Name, .state_size = sizeof(normbase_state), .fields = normbase_fields,         \
+     .n_fields = CNNC__NFIELDS(normbase_fields), .forward = fwd, .extra_repr = normbase_repr}
+static const cnnc__module_type bn_types[3] = {
+    NORMBASE_TYPE("BatchNorm1d", batchnorm_forward), NORMBASE_TYPE("BatchNorm2d", batchnorm_forward),
+    NORMBASE_TYPE("BatchNorm3d", batchnorm_forward)};
+static const cnnc__module_type in_types[3] = {
+    NORMBASE_TYPE("InstanceNorm1d", instancenorm_forward),
+    NORMBASE_TYPE("InstanceNorm2d", instancenorm_forward),
+    NORMBASE_TYPE("InstanceNorm3d", instancenorm_forward)};
 
-static const cnnc__module_type in1d_type = {"InstanceNorm1d", in1d_forward, normbase_repr};
-static const cnnc__module_type in2d_type = {"InstanceNorm2d", in2d_forward, normbase_repr};
-static const cnnc__module_type in3d_type = {"InstanceNorm3d", in3d_forward, normbase_repr};
+cnnc_module *cnnc_batchnorm1d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn_types[0], 1, n, o); }
+cnnc_module *cnnc_batchnorm2d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn_types[1], 2, n, o); }
+cnnc_module *cnnc_batchnorm3d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn_types[2], 3, n, o); }
+cnnc_module *cnnc_instancenorm1d_new(int64_t n, cnnc_instancenorm_options o) { return normbase_new(&in_types[0], 1, n, o); }
+cnnc_module *cnnc_instancenorm2d_new(int64_t n, cnnc_instancenorm_options o) { return normbase_new(&in_types[1], 2, n, o); }
+cnnc_module *cnnc_instancenorm3d_new(int64_t n, cnnc_instancenorm_options o) { return normbase_new(&in_types[2], 3, n, o); }
 
-cnnc_module *cnnc_instancenorm1d_new(int64_t n, cnnc_instancenorm_options o) { return normbase_new(&in1d_type, n, o); }
-cnnc_module *cnnc_instancenorm2d_new(int64_t n, cnnc_instancenorm_options o) { return normbase_new(&in2d_type, n, o); }
-cnnc_module *cnnc_instancenorm3d_new(int64_t n, cnnc_instancenorm_options o) { return normbase_new(&in3d_type, n, o); }
+/* ---- LayerNorm ------------------------------------------------------------------------ */
 
-/* ---- LayerNorm --------------------------------------------------------------------- */
+typedef struct layernorm_state {
+    cnnc_ints normalized_shape;
+    double eps;
+    bool elementwise_affine;
+} layernorm_state;
+
+static const cnnc__field layernorm_fields[] = {
+    CNNC__FIELD(layernorm_state, normalized_shape, TUPLE),
+    CNNC__FIELD(layernorm_state, eps, FLOAT),
+    CNNC__FIELD(layernorm_state, elementwise_affine, BOOL),
+};
 
 static cnnc_tensor *layernorm_forward(cnnc_module *m, cnnc_tensor *x) {
-    const cnnc_value *ns = cnnc__module_get_attr(m, "normalized_shape");
-    return cnnc__op_layer_norm(x, ns->n, ns->ints, cnnc__module_param(m, "weight"),
-                               cnnc__module_param(m, "bias"), attr_float(m, "eps"));
+    const layernorm_state *s = CNNC__STATE(m, const layernorm_state);
+    return cnnc__op_layer_norm(x, s->normalized_shape.n, s->normalized_shape.v,
+                               cnnc__module_param(m, "weight"), cnnc__module_param(m, "bias"), s->eps);
 }
 
-static void layernorm_repr(const cnnc_module *m, char *buf, size_t cap) {
-    const cnnc_value *ns = cnnc__module_get_attr(m, "normalized_shape");
-    char shape[300] = "(", eps[40];
-    size_t len = 1;
-    for (int i = 0; i < ns->n && len < sizeof shape; i++)
-        len += (size_t)snprintf(shape + len, sizeof shape - len, i ? ", %lld" : "%lld", (long long)ns->ints[i]);
-    if (len < sizeof shape) snprintf(shape + len, sizeof shape - len, ns->n == 1 ? ",)" : ")");
-    cnnc__float_repr(attr_float(m, "eps"), eps, sizeof eps);
-    snprintf(buf, cap, "%s, eps=%s, elementwise_affine=%s", shape, eps,
-             attr_bool(m, "elementwise_affine") ? "True" : "False");
+static void layernorm_repr(const cnnc_module *m, cnnc__strbuf *s) {
+    static const char *const names[] = {"eps", "elementwise_affine"};
+    cnnc_value ns = cnnc__field_value(m->state, &layernorm_fields[0]);
+    cnnc__value_text(s, &ns);
+    cnnc__strbuf_printf(s, ", ");
+    cnnc__repr_fields(m, s, 2, names);
 }
 
-static const cnnc__module_type layernorm_type = {"LayerNorm", layernorm_forward, layernorm_repr};
-
-static cnnc_tensor *filled(int ndim, const int64_t *shape, float v) {
-    cnnc_tensor *t = cnnc__tensor_new(CNNC_FLOAT32, ndim, shape);
-    if (!t) return NULL;
-    for (int64_t i = 0; i < t->numel; i++) cnnc__f32(t)[i] = v;
-    t->requires_grad = true;
-    return t;
-}
-
-/* weight = ones, bias = zeros (or None twice) */
-static cnnc_status add_affine(cnnc_module *m, bool affine, int ndim, const int64_t *shape) {
-    cnnc_tensor *w = affine ? filled(ndim, shape, 1.0f) : NULL;
-    if (affine && !w) return cnnc_last_status();
-    cnnc_status st = cnnc__module_add_param(m, "weight", w);
-    if (st != CNNC_OK) return st;
-    cnnc_tensor *b = affine ? filled(ndim, shape, 0.0f) : NULL;
-    if (affine && !b) return cnnc_last_status();
-    return cnnc__module_add_param(m, "bias", b);
-}
+static const cnnc__module_type layernorm_type = {
+    .name = "LayerNorm", .state_size = sizeof(layernorm_state), .fields = layernorm_fields,
+    .n_fields = CNNC__NFIELDS(layernorm_fields), .forward = layernorm_forward,
+    .extra_repr = layernorm_repr};
 
 cnnc_module *cnnc_layernorm_new(cnnc_ints normalized_shape, cnnc_layernorm_options o) {
     if (normalized_shape.n < 0 || normalized_shape.n > CNNC_MAX_DIMS)
@@ -237,11 +205,7 @@ cnnc_module *cnnc_layernorm_new(cnnc_ints normalized_shape, cnnc_layernorm_optio
         }
     cnnc_module *m = cnnc__module_new(&layernorm_type);
     if (!m) return NULL;
-    cnnc_value ns = {.kind = CNNC_VALUE_INTS, .n = normalized_shape.n};
-    memcpy(ns.ints, normalized_shape.v, sizeof ns.ints);
-    cnnc__module_set_attr(m, "normalized_shape", ns);
-    cnnc__module_set_attr(m, "eps", cnnc__float_value(o.eps));
-    cnnc__module_set_attr(m, "elementwise_affine", cnnc__bool_value(o.elementwise_affine));
+    *CNNC__STATE(m, layernorm_state) = (layernorm_state){normalized_shape, o.eps, o.elementwise_affine};
     if (add_affine(m, o.elementwise_affine, normalized_shape.n, normalized_shape.v) != CNNC_OK) {
         cnnc_module_release(m);
         return NULL;
@@ -249,21 +213,38 @@ cnnc_module *cnnc_layernorm_new(cnnc_ints normalized_shape, cnnc_layernorm_optio
     return m;
 }
 
-/* ---- GroupNorm --------------------------------------------------------------------- */
+/* ---- GroupNorm ------------------------------------------------------------------------ */
+
+typedef struct groupnorm_state {
+    int64_t num_groups, num_channels;
+    double eps;
+    bool affine;
+} groupnorm_state;
+
+static const cnnc__field groupnorm_fields[] = {
+    CNNC__FIELD(groupnorm_state, num_groups, INT),
+    CNNC__FIELD(groupnorm_state, num_channels, INT),
+    CNNC__FIELD(groupnorm_state, eps, FLOAT),
+    CNNC__FIELD(groupnorm_state, affine, BOOL),
+};
 
 static cnnc_tensor *groupnorm_forward(cnnc_module *m, cnnc_tensor *x) {
-    return cnnc__op_group_norm(x, attr_int(m, "num_groups"), cnnc__module_param(m, "weight"),
-                               cnnc__module_param(m, "bias"), attr_float(m, "eps"));
+    const groupnorm_state *s = CNNC__STATE(m, const groupnorm_state);
+    return cnnc__op_group_norm(x, s->num_groups, cnnc__module_param(m, "weight"),
+                               cnnc__module_param(m, "bias"), s->eps);
 }
 
-static void groupnorm_repr(const cnnc_module *m, char *buf, size_t cap) {
-    char eps[40];
-    cnnc__float_repr(attr_float(m, "eps"), eps, sizeof eps);
-    snprintf(buf, cap, "%lld, %lld, eps=%s, affine=%s", (long long)attr_int(m, "num_groups"),
-             (long long)attr_int(m, "num_channels"), eps, attr_bool(m, "affine") ? "True" : "False");
+static void groupnorm_repr(const cnnc_module *m, cnnc__strbuf *s) {
+    static const char *const names[] = {"eps", "affine"};
+    const groupnorm_state *st = CNNC__STATE(m, const groupnorm_state);
+    cnnc__strbuf_printf(s, "%lld, %lld, ", (long long)st->num_groups, (long long)st->num_channels);
+    cnnc__repr_fields(m, s, 2, names);
 }
 
-static const cnnc__module_type groupnorm_type = {"GroupNorm", groupnorm_forward, groupnorm_repr};
+static const cnnc__module_type groupnorm_type = {
+    .name = "GroupNorm", .state_size = sizeof(groupnorm_state), .fields = groupnorm_fields,
+    .n_fields = CNNC__NFIELDS(groupnorm_fields), .forward = groupnorm_forward,
+    .extra_repr = groupnorm_repr};
 
 cnnc_module *cnnc_groupnorm_new(int64_t num_groups, int64_t num_channels, cnnc_groupnorm_options o) {
     if (num_groups == 0) return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "integer modulo by zero");
@@ -275,10 +256,7 @@ cnnc_module *cnnc_groupnorm_new(int64_t num_groups, int64_t num_channels, cnnc_g
                                 (long long)num_channels, (long long)num_channels);
     cnnc_module *m = cnnc__module_new(&groupnorm_type);
     if (!m) return NULL;
-    cnnc__module_set_attr(m, "num_groups", cnnc__int_value(num_groups));
-    cnnc__module_set_attr(m, "num_channels", cnnc__int_value(num_channels));
-    cnnc__module_set_attr(m, "eps", cnnc__float_value(o.eps));
-    cnnc__module_set_attr(m, "affine", cnnc__bool_value(o.affine));
+    *CNNC__STATE(m, groupnorm_state) = (groupnorm_state){num_groups, num_channels, o.eps, o.affine};
     if (add_affine(m, o.affine, 1, &num_channels) != CNNC_OK) {
         cnnc_module_release(m);
         return NULL;
@@ -286,29 +264,37 @@ cnnc_module *cnnc_groupnorm_new(int64_t num_groups, int64_t num_channels, cnnc_g
     return m;
 }
 
-/* ---- LocalResponseNorm ----------------------------------------------------------------- */
+/* ---- LocalResponseNorm ------------------------------------------------------------------ */
+
+typedef struct lrn_state {
+    int64_t size;
+    double alpha, beta, k;
+} lrn_state;
+
+static const cnnc__field lrn_fields[] = {
+    CNNC__FIELD(lrn_state, size, INT),
+    CNNC__FIELD(lrn_state, alpha, FLOAT),
+    CNNC__FIELD(lrn_state, beta, FLOAT),
+    CNNC__FIELD(lrn_state, k, FLOAT),
+};
 
 static cnnc_tensor *lrn_forward(cnnc_module *m, cnnc_tensor *x) {
-    return cnnc__op_local_response_norm(x, attr_int(m, "size"), attr_float(m, "alpha"),
-                                        attr_float(m, "beta"), attr_float(m, "k"));
+    const lrn_state *s = CNNC__STATE(m, const lrn_state);
+    return cnnc__op_local_response_norm(x, s->size, s->alpha, s->beta, s->k);
 }
 
-static void lrn_repr(const cnnc_module *m, char *buf, size_t cap) {
-    char a[40], b[40], k[40];
-    cnnc__float_repr(attr_float(m, "alpha"), a, sizeof a);
-    cnnc__float_repr(attr_float(m, "beta"), b, sizeof b);
-    cnnc__float_repr(attr_float(m, "k"), k, sizeof k);
-    snprintf(buf, cap, "%lld, alpha=%s, beta=%s, k=%s", (long long)attr_int(m, "size"), a, b, k);
+static void lrn_repr(const cnnc_module *m, cnnc__strbuf *s) {
+    static const char *const names[] = {"alpha", "beta", "k"};
+    cnnc__strbuf_printf(s, "%lld, ", (long long)CNNC__STATE(m, const lrn_state)->size);
+    cnnc__repr_fields(m, s, 3, names);
 }
 
-static const cnnc__module_type lrn_type = {"LocalResponseNorm", lrn_forward, lrn_repr};
+static const cnnc__module_type lrn_type = {
+    .name = "LocalResponseNorm", .state_size = sizeof(lrn_state), .fields = lrn_fields,
+    .n_fields = CNNC__NFIELDS(lrn_fields), .forward = lrn_forward, .extra_repr = lrn_repr};
 
 cnnc_module *cnnc_localresponsenorm_new(int64_t size, cnnc_localresponsenorm_options o) {
     cnnc_module *m = cnnc__module_new(&lrn_type);
-    if (!m) return NULL;
-    cnnc__module_set_attr(m, "size", cnnc__int_value(size));
-    cnnc__module_set_attr(m, "alpha", cnnc__float_value(o.alpha));
-    cnnc__module_set_attr(m, "beta", cnnc__float_value(o.beta));
-    cnnc__module_set_attr(m, "k", cnnc__float_value(o.k));
+    if (m) *CNNC__STATE(m, lrn_state) = (lrn_state){size, o.alpha, o.beta, o.k};
     return m;
 }

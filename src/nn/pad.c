@@ -1,93 +1,77 @@
 /* Padding modules: nn.ConstantPad1d/2d/3d, nn.ZeroPad2d, nn.ReflectionPad1d/2d/3d,
  * nn.ReplicationPad1d/2d/3d. Forward is F.pad with the module's mode. */
-#include <stdio.h>
-#include <string.h>
-
 #include "core/error.h"
-#include "core/strbuf.h"
 #include "nn/module.h"
 #include "ops/resample.h"
 
-static cnnc_tensor *pad_forward_mode(cnnc_module *m, cnnc_tensor *x, cnnc_pad_mode mode) {
-    const cnnc_value *p = cnnc__module_get_attr(m, "padding");
-    const cnnc_value *v = cnnc__module_get_attr(m, "value");
-    return cnnc__op_pad(x, p->n, p->ints, mode, v ? v->f : 0.0);
+typedef struct pad_state {
+    cnnc_ints padding; /* always a tuple: 2 * spatial dims, or as given */
+    double value;      /* constant kinds */
+    cnnc_pad_mode mode;
+} pad_state;
+
+static const cnnc__field constant_fields[] = {
+    CNNC__FIELD(pad_state, padding, TUPLE),
+    CNNC__FIELD(pad_state, value, FLOAT),
+};
+static const cnnc__field padding_fields[] = {CNNC__FIELD(pad_state, padding, TUPLE)};
+
+static cnnc_tensor *pad_forward(cnnc_module *m, cnnc_tensor *x) {
+    const pad_state *s = CNNC__STATE(m, const pad_state);
+    return cnnc__op_pad(x, s->padding.n, s->padding.v, s->mode, s->value);
 }
 
-static cnnc_tensor *constant_forward(cnnc_module *m, cnnc_tensor *x) {
-    return pad_forward_mode(m, x, CNNC_PAD_CONSTANT);
-}
-static cnnc_tensor *reflect_forward(cnnc_module *m, cnnc_tensor *x) {
-    return pad_forward_mode(m, x, CNNC_PAD_REFLECT);
-}
-static cnnc_tensor *replicate_forward(cnnc_module *m, cnnc_tensor *x) {
-    return pad_forward_mode(m, x, CNNC_PAD_REPLICATE);
+static void padding_repr(const cnnc_module *m, cnnc__strbuf *s) {
+    cnnc_value p = cnnc__field_value(m->state, &padding_fields[0]);
+    cnnc__value_text(s, &p);
 }
 
-/* "(1, 2, 3, 4)" as Python prints a tuple */
-static size_t tuple_text(char *buf, size_t cap, const cnnc_value *p) {
-    size_t n = (size_t)snprintf(buf, cap, "(");
-    for (int i = 0; i < p->n && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, i ? ", %lld" : "%lld", (long long)p->ints[i]);
-    if (n < cap) n += (size_t)snprintf(buf + n, cap - n, p->n == 1 ? ",)" : ")");
-    return n;
+static void constant_repr(const cnnc_module *m, cnnc__strbuf *s) {
+    static const char *const names[] = {"padding", "value"};
+    cnnc__repr_fields(m, s, 2, names);
 }
 
-static void padding_repr(const cnnc_module *m, char *buf, size_t cap) {
-    tuple_text(buf, cap, cnnc__module_get_attr(m, "padding"));
-}
-
-static void constant_repr(const cnnc_module *m, char *buf, size_t cap) {
-    size_t n = (size_t)snprintf(buf, cap, "padding=");
-    if (n < cap) n += tuple_text(buf + n, cap - n, cnnc__module_get_attr(m, "padding"));
-    char v[64];
-    cnnc__float_repr(cnnc__module_get_attr(m, "value")->f, v, sizeof v);
-    if (n < cap) snprintf(buf + n, cap - n, ", value=%s", v);
-}
-
+#define PAD_TYPE(Name, fields_, repr)                                                       \
+    {.name = Name, .state_size = sizeof(pad_state), .fields = fields_,                      \
+     .n_fields = CNNC__NFIELDS(fields_), .forward = pad_forward, .extra_repr = repr}
 static const cnnc__module_type types[] = {
-    {"ConstantPad1d", constant_forward, constant_repr},
-    {"ConstantPad2d", constant_forward, constant_repr},
-    {"ConstantPad3d", constant_forward, constant_repr},
-    {"ZeroPad2d", constant_forward, padding_repr},
-    {"ReflectionPad1d", reflect_forward, padding_repr},
-    {"ReflectionPad2d", reflect_forward, padding_repr},
-    {"ReflectionPad3d", reflect_forward, padding_repr},
-    {"ReplicationPad1d", replicate_forward, padding_repr},
-    {"ReplicationPad2d", replicate_forward, padding_repr},
-    {"ReplicationPad3d", replicate_forward, padding_repr},
+    PAD_TYPE("ConstantPad1d", constant_fields, constant_repr),
+    PAD_TYPE("ConstantPad2d", constant_fields, constant_repr),
+    PAD_TYPE("ConstantPad3d", constant_fields, constant_repr),
+    PAD_TYPE("ZeroPad2d", constant_fields, padding_repr),
+    PAD_TYPE("ReflectionPad1d", padding_fields, padding_repr),
+    PAD_TYPE("ReflectionPad2d", padding_fields, padding_repr),
+    PAD_TYPE("ReflectionPad3d", padding_fields, padding_repr),
+    PAD_TYPE("ReplicationPad1d", padding_fields, padding_repr),
+    PAD_TYPE("ReplicationPad2d", padding_fields, padding_repr),
+    PAD_TYPE("ReplicationPad3d", padding_fields, padding_repr),
 };
 
 /* padding: an int repeated 2 * nsp times (_pair/_quadruple/_ntuple(6)), or a
  * tuple kept as given. */
-static cnnc_module *make(int type, int nsp, cnnc_ints padding, bool constant, double value) {
+static cnnc_module *make(int type, int nsp, cnnc_ints padding, cnnc_pad_mode mode, double value) {
     const char *name = types[type].name;
     if (padding.n < 1 || padding.n > CNNC_MAX_DIMS)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "%s(): padding must be an int or a tuple of 2..%d ints, got %d values",
                                 name, CNNC_MAX_DIMS, padding.n);
-    cnnc_value p = {.kind = CNNC_VALUE_INTS};
+    pad_state s = {.padding = padding, .value = value, .mode = mode};
     if (padding.n == 1) {
-        p.n = 2 * nsp;
-        for (int i = 0; i < p.n; i++) p.ints[i] = padding.v[0];
-    } else {
-        p.n = padding.n;
-        memcpy(p.ints, padding.v, (size_t)padding.n * sizeof(int64_t));
+        s.padding.n = 2 * nsp;
+        for (int i = 0; i < s.padding.n; i++) s.padding.v[i] = padding.v[0];
     }
     cnnc_module *m = cnnc__module_new(&types[type]);
-    if (!m) return NULL;
-    cnnc__module_set_attr(m, "padding", p);
-    if (constant) cnnc__module_set_attr(m, "value", cnnc__float_value(value));
+    if (m) *CNNC__STATE(m, pad_state) = s;
     return m;
 }
 
-cnnc_module *cnnc_constantpad1d_new(cnnc_ints padding, double value) { return make(0, 1, padding, true, value); }
-cnnc_module *cnnc_constantpad2d_new(cnnc_ints padding, double value) { return make(1, 2, padding, true, value); }
-cnnc_module *cnnc_constantpad3d_new(cnnc_ints padding, double value) { return make(2, 3, padding, true, value); }
-cnnc_module *cnnc_zeropad2d_new(cnnc_ints padding) { return make(3, 2, padding, true, 0.0); }
-cnnc_module *cnnc_reflectionpad1d_new(cnnc_ints padding) { return make(4, 1, padding, false, 0.0); }
-cnnc_module *cnnc_reflectionpad2d_new(cnnc_ints padding) { return make(5, 2, padding, false, 0.0); }
-cnnc_module *cnnc_reflectionpad3d_new(cnnc_ints padding) { return make(6, 3, padding, false, 0.0); }
-cnnc_module *cnnc_replicationpad1d_new(cnnc_ints padding) { return make(7, 1, padding, false, 0.0); }
-cnnc_module *cnnc_replicationpad2d_new(cnnc_ints padding) { return make(8, 2, padding, false, 0.0); }
-cnnc_module *cnnc_replicationpad3d_new(cnnc_ints padding) { return make(9, 3, padding, false, 0.0); }
+cnnc_module *cnnc_constantpad1d_new(cnnc_ints padding, double value) { return make(0, 1, padding, CNNC_PAD_CONSTANT, value); }
+cnnc_module *cnnc_constantpad2d_new(cnnc_ints padding, double value) { return make(1, 2, padding, CNNC_PAD_CONSTANT, value); }
+cnnc_module *cnnc_constantpad3d_new(cnnc_ints padding, double value) { return make(2, 3, padding, CNNC_PAD_CONSTANT, value); }
+cnnc_module *cnnc_zeropad2d_new(cnnc_ints padding) { return make(3, 2, padding, CNNC_PAD_CONSTANT, 0.0); }
+cnnc_module *cnnc_reflectionpad1d_new(cnnc_ints padding) { return make(4, 1, padding, CNNC_PAD_REFLECT, 0.0); }
+cnnc_module *cnnc_reflectionpad2d_new(cnnc_ints padding) { return make(5, 2, padding, CNNC_PAD_REFLECT, 0.0); }
+cnnc_module *cnnc_reflectionpad3d_new(cnnc_ints padding) { return make(6, 3, padding, CNNC_PAD_REFLECT, 0.0); }
+cnnc_module *cnnc_replicationpad1d_new(cnnc_ints padding) { return make(7, 1, padding, CNNC_PAD_REPLICATE, 0.0); }
+cnnc_module *cnnc_replicationpad2d_new(cnnc_ints padding) { return make(8, 2, padding, CNNC_PAD_REPLICATE, 0.0); }
+cnnc_module *cnnc_replicationpad3d_new(cnnc_ints padding) { return make(9, 3, padding, CNNC_PAD_REPLICATE, 0.0); }
