@@ -554,4 +554,5 @@ CNNC_API cnnc_status cnnc_moduledict_set(cnnc_module *dict, const char *key, cnn
 #include "cnnc/resample.h"   /* padding, interpolation */
 #include "cnnc/norm.h"       /* batch/layer/instance/group/local-response norm */
 #include "cnnc/activation.h" /* activations, softmax, dropout */
+#include "cnnc/init.h"       /* torch.nn.init */
 #endif /* CNNC_H */

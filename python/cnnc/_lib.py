@@ -189,6 +189,8 @@ _PROTOTYPES = [
     ("cnnc_module_retain", M, [M], None),
     ("cnnc_module_release", None, [M], None),
     ("cnnc_module_forward", T, [M, T], "ptr"),
+    ("cnnc_module_forward_n", c_int, [M, c_int, POINTER(c_void_p), POINTER(c_void_p)], None),
+    ("cnnc_module_get_submodule", M, [M, c_char_p], "ptr"),
     ("cnnc_module_type", c_char_p, [M], None),
     ("cnnc_module_train", None, [M, c_bool], None),
     ("cnnc_module_eval", None, [M], None),
@@ -214,7 +216,14 @@ _PROTOTYPES = [
     ("cnnc_identity_new", M, [], "ptr"),
     ("cnnc_sequential_new", M, [c_int, POINTER(c_void_p)], "ptr"),
     ("cnnc_sequential_append", S, [M, M], "status"),
+    ("cnnc_modulelist_new", M, [c_int, POINTER(c_void_p)], "ptr"),
+    ("cnnc_modulelist_append", S, [M, M], "status"),
+    ("cnnc_moduledict_new", M, [], "ptr"),
+    ("cnnc_moduledict_set", S, [M, c_char_p, M], "status"),
 ]
+
+MAX_INPUTS = 16   # CNNC_MAX_INPUTS
+MAX_OUTPUTS = 8   # CNNC_MAX_OUTPUTS
 
 _CHECKS = {"ptr": _check_ptr, "status": _check_status, None: None}
 

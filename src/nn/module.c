@@ -154,8 +154,8 @@ static cnnc_status check_child(const cnnc_module *m, const char *name, const cnn
                            cnnc__module_name(m));
     if (h < 0)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "add_module(): module '%s' is nested more than %d levels deep", name,
-                           CNNC__MAX_MODULE_DEPTH - 1);
+                           "add_module(): module '%s' would nest modules more than %d levels deep",
+                           name, CNNC__MAX_MODULE_DEPTH);
     return CNNC_OK;
 }
 

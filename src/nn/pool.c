@@ -73,7 +73,8 @@ static int max_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_
                            m->type->name, n_in + 1), -1;
     cnnc_tensor *idx = NULL;
     const bool want = S(m)->return_indices;
-    return with_indices(run(m, in[0], want ? &idx : NULL), idx, want, out);
+    cnnc_tensor *y = run(m, in[0], want ? &idx : NULL); /* sets idx: call before reading it */
+    return with_indices(y, idx, want, out);
 }
 static int maxpool_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out) {
     return max_forward_n(m, n_in, in, out, maxpool_run);

@@ -3,7 +3,9 @@
 One file per op family, as torch/nn/modules/ has them; each lists its classes in
 __all__."""
 from . import functional
-from .modules import Flatten, Identity, Linear, Module, ReLU, Sequential
+from .modules import (Flatten, Identity, Linear, Module, ModuleDict, ModuleList, ReLU,
+                      Sequential)
+from . import init
 from .conv import *           # noqa: F401,F403  Conv1d/2d/3d, ConvTranspose1d/2d/3d
 from .pooling import *        # noqa: F401,F403  MaxPool, AvgPool, Adaptive*, MaxUnpool
 from .padding import *        # noqa: F401,F403  ZeroPad2d, ConstantPad, ReflectionPad, ...
@@ -13,6 +15,7 @@ from .activation import *     # noqa: F401,F403  ReLU6, LeakyReLU, ELU, GELU, So
 from .dropout import *        # noqa: F401,F403  Dropout, Dropout2d, Dropout3d
 from . import conv, pooling, padding, upsampling, normalization, activation, dropout
 
-__all__ = (["Module", "Linear", "ReLU", "Flatten", "Identity", "Sequential", "functional"]
+__all__ = (["Module", "Linear", "ReLU", "Flatten", "Identity", "Sequential", "ModuleList",
+            "ModuleDict", "functional", "init"]
            + conv.__all__ + pooling.__all__ + padding.__all__ + upsampling.__all__
            + normalization.__all__ + activation.__all__ + dropout.__all__)

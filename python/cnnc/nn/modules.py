@@ -64,11 +64,22 @@ class Module:
             except Exception:  # interpreter shutdown
                 pass
 
-    def __call__(self, input):
-        if not isinstance(input, Tensor):
-            raise TypeError("%s expects a cnnc.Tensor input, got %s"
-                            % (type(self).__name__, type(input).__name__))
-        return Tensor(_lib.cnnc_module_forward(self._h, input._h))
+    def __call__(self, *inputs):
+        """forward(*inputs): one result as a Tensor, several as a tuple."""
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                raise TypeError("%s expects cnnc.Tensor inputs, got %s"
+                                % (type(self).__name__, type(x).__name__))
+        if len(inputs) > _lib.MAX_INPUTS:
+            raise TypeError("%s.forward() takes at most %d inputs, got %d"
+                            % (type(self).__name__, _lib.MAX_INPUTS, len(inputs)))
+        n, arr = _lib.pointer_array([x._h for x in inputs])
+        out = (ctypes.c_void_p * _lib.MAX_OUTPUTS)()
+        k = _lib.cnnc_module_forward_n(self._h, n, arr, out)
+        if k < 0:
+            _lib.raise_last()
+        results = tuple(Tensor(out[i]) for i in range(k))
+        return results[0] if k == 1 else results
 
     forward = __call__
 
@@ -221,18 +232,40 @@ class Identity(Module):
         super().__init__(_lib.cnnc_identity_new())
 
 
+def _check_module(m):
+    if not isinstance(m, Module):
+        raise TypeError("%s is not a cnnc.nn.Module subclass" % type(m).__name__)
+    return m
+
+
+def _new_indexed(new, modules):
+    """new(n, array) over the modules, each distinct one passed with a reference of
+    its own (the C container takes one per distinct module)."""
+    distinct = []
+    for m in modules:
+        if _check_module(m)._h not in distinct:
+            distinct.append(m._h)
+    for h in distinct:
+        _lib.cnnc_module_retain(h)
+    n, arr = _lib.pointer_array([m._h for m in modules])
+    return new(n, arr)
+
+
+def _append_child(append, container, module):
+    """append(container, child): retains the child unless the container holds it."""
+    h = _check_module(module)._h
+    held = any(c._h == h for c in container.children())
+    if not held:
+        _lib.cnnc_module_retain(h)
+    append(container._h, h)
+
+
 class Sequential(Module):
     def __init__(self, *args):
-        for m in args:
-            if not isinstance(m, Module):
-                raise TypeError("%s is not a cnnc.nn.Module subclass" % type(m).__name__)
-        n, arr = _lib.pointer_array([_lib.cnnc_module_retain(m._h) for m in args])
-        super().__init__(_lib.cnnc_sequential_new(n, arr))  # takes the n references
+        super().__init__(_new_indexed(_lib.cnnc_sequential_new, args))
 
     def append(self, module):
-        if not isinstance(module, Module):
-            raise TypeError("%s is not a cnnc.nn.Module subclass" % type(module).__name__)
-        _lib.cnnc_sequential_append(self._h, _lib.cnnc_module_retain(module._h))
+        _append_child(_lib.cnnc_sequential_append, self, module)
         return self
 
     def __len__(self):
@@ -246,3 +279,66 @@ class Sequential(Module):
         if isinstance(idx, slice):
             return Sequential(*children[idx])
         return children[idx]
+
+
+class ModuleList(Module):
+    def __init__(self, modules=None):
+        super().__init__(_new_indexed(_lib.cnnc_modulelist_new, list(modules or [])))
+
+    def append(self, module):
+        _append_child(_lib.cnnc_modulelist_append, self, module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __len__(self):
+        return int(_lib.cnnc_module_num_children(self._h))
+
+    def __iter__(self):
+        return self.children()
+
+    def __getitem__(self, idx):
+        children = [m for _, m in self.named_children()]
+        if isinstance(idx, slice):
+            return ModuleList(children[idx])
+        return children[idx]
+
+
+class ModuleDict(Module):
+    def __init__(self, modules=None):
+        super().__init__(_lib.cnnc_moduledict_new())
+        if modules is not None:
+            self.update(modules)
+
+    def __setitem__(self, key, module):
+        _append_child(lambda h, c: _lib.cnnc_moduledict_set(h, str(key).encode(), c), self, module)
+
+    def __getitem__(self, key):
+        return _wrap_module(_lib.cnnc_module_retain(
+            _lib.cnnc_module_get_submodule(self._h, str(key).encode())))
+
+    def update(self, modules):
+        items = modules.items() if hasattr(modules, "items") else modules
+        for k, m in items:
+            self[k] = m
+
+    def keys(self):
+        return [k for k, _ in self.named_children()]
+
+    def values(self):
+        return [m for _, m in self.named_children()]
+
+    def items(self):
+        return list(self.named_children())
+
+    def __len__(self):
+        return int(_lib.cnnc_module_num_children(self._h))
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __contains__(self, key):
+        return key in self.keys()

@@ -13,20 +13,10 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", 
            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"]
 
 
-class _WithIndices(Module):
-    """forward returns (output, indices) when return_indices is set, as torch."""
+# MaxPool and AdaptiveMaxPool with return_indices=True return (output, indices):
+# their C forward gives two results, which Module.__call__ returns as a tuple.
 
-    def __call__(self, input):
-        if not self.return_indices:
-            return super().__call__(input)
-        idx = ctypes.c_void_p()
-        out = _lib.cnnc_pool_module_forward_with_indices(self._h, _h(input), ctypes.byref(idx))
-        return Tensor(out), Tensor(idx.value)
-
-    forward = __call__
-
-
-class _MaxPoolNd(_WithIndices):
+class _MaxPoolNd(Module):
     _new = None
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
@@ -100,7 +90,7 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     _n = 3
 
 
-class _AdaptiveMaxPoolNd(_WithIndices):
+class _AdaptiveMaxPoolNd(Module):
     _n = 0
     output_size = property(_output_size_attr)
 
