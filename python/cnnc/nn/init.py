@@ -41,7 +41,7 @@ def _t(tensor):
 
 def calculate_gain(nonlinearity, param=None):
     if param is not None and (isinstance(param, bool) or not isinstance(param, (int, float))):
-        raise ValueError("negative_slope {} not a valid number".format(param))
+        raise _lib.Error("negative_slope {} not a valid number".format(param))
     g = c_double()
     opt = _OptionalDouble(param is not None, float(param) if param is not None else 0.0)
     _lib.cnnc_init_calculate_gain(str(nonlinearity).encode(), opt, byref(g))
