@@ -7,6 +7,9 @@
 
 #include "cnnc.h"
 
+/* math.pi */
+#define CNNC__PI 3.141592653589793
+
 /* x ** y for floats: "0.0 cannot be raised to a negative power",
  * "(34, 'Numerical result out of range')", "math domain error" (a negative
  * base with a non-integral exponent, which Python answers with a complex). */

@@ -14,6 +14,7 @@ from .normalization import *  # noqa: F401,F403  BatchNorm, LayerNorm, InstanceN
 from .activation import *     # noqa: F401,F403  ReLU6, LeakyReLU, ELU, GELU, Softmax, ...
 from .dropout import *        # noqa: F401,F403  Dropout, Dropout2d, Dropout3d
 from . import conv, pooling, padding, upsampling, normalization, activation, dropout
+from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_)
 
 __all__ = (["Module", "Linear", "ReLU", "Flatten", "Identity", "Sequential", "ModuleList",
             "ModuleDict", "functional", "init"]

@@ -120,7 +120,7 @@ _lib.declare([
     ("cnnc_optimizer_state_dict", L, [O], "ptr"),
     ("cnnc_optimizer_load_state_dict", ST, [O, L], "status"),
     ("cnnc_optimizer_repr", c_void_p, [O], "ptr"),
-    # tensor-list metadata
+    # tensor-list metadata (core; declared here until the core binding has them)
     ("cnnc_tensor_list_set_meta", ST, [L, c_char_p, c_char_p], "status"),
     ("cnnc_tensor_list_meta_size", c_size_t, [L], None),
     ("cnnc_tensor_list_meta_at", ST, [L, c_size_t, POINTER(c_char_p), POINTER(c_char_p)],
