@@ -33,7 +33,7 @@ static float norm2(const float *x, int64_t n) {
 
 /* torch.norm(x, p) of n floats. */
 static float norm_p(const float *x, int64_t n, double p) {
-    if (n == 0) return p < 0 ? INFINITY : 0.0f;
+    if (n == 0) return 0.0f;
     if (p == 2.0) return norm2(x, n);
     float acc = 0;
     if (p == INFINITY) {
@@ -109,7 +109,17 @@ cnnc_tensor *cnnc_clip_grad_norm_(cnnc_params parameters, double max_norm,
         cnnc__free(grads);
         return cnnc__give(out);
     }
-    for (size_t i = 0; i < n; i++) norms[i] = norm_p(cnnc__f32(grads[i]), grads[i]->numel, p);
+    for (size_t i = 0; i < n; i++) {
+        if (p == INFINITY && grads[i]->numel == 0) { /* g.abs().max() of an empty tensor */
+            cnnc__free(norms);
+            cnnc__free(grads);
+            cnnc_tensor_release(out);
+            return cnnc__error_null(CNNC_ERR_RUNTIME, "max(): Expected reduction dim to be "
+                                    "specified for input.numel() == 0. Specify the reduction dim "
+                                    "with the 'dim' argument.");
+        }
+        norms[i] = norm_p(cnnc__f32(grads[i]), grads[i]->numel, p);
+    }
     float total = norms[0];
     if (p == INFINITY)
         for (size_t i = 1; i < n; i++) total = nanmax(total, norms[i]);

@@ -420,6 +420,13 @@ static cnnc_status invalid(const char *what, double v) {
     return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "Invalid %s: %s", what, num_str(v, b, sizeof b));
 }
 
+/* betas are floats in practice ((0.9, 0.999)): repr(float) always. */
+static cnnc_status invalid_beta(int i, double v) {
+    char b[64];
+    cnnc__float_repr(v, b, sizeof b);
+    return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "Invalid beta parameter at index %d: %s", i, b);
+}
+
 static cnnc_status check_sgd(const cnnc_sgd_options *o, cnnc_value *v) {
     if (o->lr < 0.0) return invalid("learning rate", o->lr);
     if (o->momentum < 0.0) return invalid("momentum value", o->momentum);
@@ -437,8 +444,8 @@ static cnnc_status check_sgd(const cnnc_sgd_options *o, cnnc_value *v) {
 static cnnc_status check_adam(const cnnc_adam_options *o, bool adamw, cnnc_value *v) {
     if (!(0.0 <= o->lr)) return invalid("learning rate", o->lr);
     if (!(0.0 <= o->eps)) return invalid("epsilon value", o->eps);
-    if (!(0.0 <= o->betas[0] && o->betas[0] < 1.0)) return invalid("beta parameter at index 0", o->betas[0]);
-    if (!(0.0 <= o->betas[1] && o->betas[1] < 1.0)) return invalid("beta parameter at index 1", o->betas[1]);
+    if (!(0.0 <= o->betas[0] && o->betas[0] < 1.0)) return invalid_beta(0, o->betas[0]);
+    if (!(0.0 <= o->betas[1] && o->betas[1] < 1.0)) return invalid_beta(1, o->betas[1]);
     if (!(0.0 <= o->weight_decay)) return invalid("weight_decay value", o->weight_decay);
     cnnc_value betas = {.kind = CNNC_VALUE_FLOATS, .n = 2, .fs = {o->betas[0], o->betas[1]}};
     cnnc_value adam[] = {FLOAT_V(o->lr), betas, FLOAT_V(o->eps), FLOAT_V(o->weight_decay),

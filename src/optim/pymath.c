@@ -35,8 +35,7 @@ cnnc_status cnnc__py_floordiv(int64_t x, int64_t y, int64_t *out) {
 }
 
 cnnc_status cnnc__py_mod(int64_t x, int64_t y, int64_t *out) {
-    if (y == 0)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "integer division or modulo by zero");
+    if (y == 0) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "integer modulo by zero");
     if (y == -1) return (*out = 0), CNNC_OK;
     int64_t r = x % y;
     if (r != 0 && ((r < 0) != (y < 0))) r += y;

@@ -16,7 +16,8 @@
 cnnc_status cnnc__py_pow(double x, double y, double *out);
 /* x / y: "float division by zero". */
 cnnc_status cnnc__py_div(double x, double y, double *out);
-/* x // y and x % y for ints (floor semantics): "integer division or modulo by zero". */
+/* x // y and x % y for ints (floor semantics): "integer division or modulo by
+ * zero", "integer modulo by zero" (Python 3.11's words). */
 cnnc_status cnnc__py_floordiv(int64_t x, int64_t y, int64_t *out);
 cnnc_status cnnc__py_mod(int64_t x, int64_t y, int64_t *out);
 /* math.cos: "math domain error" for infinities. */

@@ -229,7 +229,7 @@ def _optional_int(v, name):
     if v is None:
         return _c.OptionalInt(has_value=False, value=0)
     if not isinstance(v, numbers.Integral) or isinstance(v, bool):  # torch: isinstance(v, int)
-        raise ValueError("Expected positive integer {}, but got {}".format(name, v))
+        raise _lib.Error("Expected positive integer {}, but got {}".format(name, v))
     return _c.OptionalInt(has_value=True, value=int(v))
 
 
@@ -240,7 +240,7 @@ class OneCycleLR(_LRScheduler):
                  last_epoch=-1, verbose=False):
         _check_optimizer(optimizer)
         if not isinstance(pct_start, float):  # torch: `not isinstance(pct_start, float)`
-            raise ValueError("Expected float between 0 and 1 pct_start, but got {}"
+            raise _lib.Error("Expected float between 0 and 1 pct_start, but got {}"
                              .format(pct_start))
         opts = _c.OneCycleLROptions(
             total_steps=_optional_int(total_steps, "total_steps"),
@@ -270,7 +270,8 @@ class ReduceLROnPlateau(_LRScheduler):
     def step(self, metrics, epoch=None):
         if epoch is not None:
             self.last_epoch = int(epoch) - 1
-        _lib.cnnc_lr_scheduler_step_metric(self._h, float(metrics))
+        current = metrics.item() if hasattr(metrics, "item") else float(metrics)
+        _lib.cnnc_lr_scheduler_step_metric(self._h, current)
 
 
 class SequentialLR(_LRScheduler):
