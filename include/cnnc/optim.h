@@ -88,8 +88,9 @@ typedef struct cnnc_hparam {
                    .value = {.kind = CNNC_VALUE_FLOATS, .n = 2, .fs = {(beta1), (beta2)}}})
 
 /* A parameter group as PyTorch's dict {'params': ..., 'lr': ..., ...}: keys not
- * given take the optimizer's defaults.
- *     (cnnc_param_group){CNNC_PARAM_LIST(biases), CNNC_HPARAMS(CNNC_HPARAM("weight_decay", 0))} */
+ * given take the optimizer's defaults. Designated initializers keep -Wextra quiet:
+ *     (cnnc_param_group){.params = CNNC_PARAM_LIST(biases),
+ *                        CNNC_HPARAMS(CNNC_HPARAM("weight_decay", 0))} */
 typedef struct cnnc_param_group {
     cnnc_params params;
     size_t n_hparams;
