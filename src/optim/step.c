@@ -6,6 +6,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/tensor.h"
 #include "optim/optim.h"
 #include "optim/pymath.h"
@@ -195,12 +196,43 @@ static cnnc_status check_scalars(const cnnc_optimizer *opt, const cnnc__group *g
 
 static float *data_or_null(cnnc_tensor *t) { return t ? cnnc__f32(t) : NULL; }
 
+/* One kernel call over [begin, end) of a parameter: elementwise, so the chunks
+ * of a parallel_for give the same bits for any thread count. */
+typedef struct update_job {
+    cnnc__opt_kind kind;
+    const void *args;
+    float *p;
+    const float *g;
+    float *s[3]; /* the state arrays the kernel takes, in its order (NULL when unused) */
+} update_job;
+
+static float *off(float *x, int64_t b) { return x ? x + b : NULL; }
+
+static void update_range(void *ctx, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const update_job *j = ctx;
+    float *p = j->p + b, *s0 = off(j->s[0], b), *s1 = off(j->s[1], b), *s2 = off(j->s[2], b);
+    const float *g = j->g + b;
+    switch (j->kind) {
+    case CNNC__OPT_SGD: cnnc__k_sgd(j->args, p, g, s0, e - b); break;
+    case CNNC__OPT_ADAM:
+    case CNNC__OPT_ADAMW: cnnc__k_adam(j->args, p, g, s0, s1, s2, e - b); break;
+    case CNNC__OPT_RMSPROP: cnnc__k_rmsprop(j->args, p, g, s0, s1, s2, e - b); break;
+    default: cnnc__k_adagrad(j->args, p, g, s0, e - b); break;
+    }
+}
+
+#define UPDATE_GRAIN (1 << 15) /* elements per chunk: memory-bound loops */
+
+static void run_update(cnnc__opt_kind kind, const void *args, cnnc_tensor *p, float *s0, float *s1,
+                       float *s2) {
+    update_job j = {kind, args, cnnc__f32(p), cnnc__f32(p->grad), {s0, s1, s2}};
+    cnnc__parallel_for(p->numel, UPDATE_GRAIN, update_range, &j);
+}
+
 static void update_param(cnnc_optimizer *opt, const cnnc__group *g, size_t idx, cnnc_tensor *p,
                          bool buf_created) {
     cnnc__pstate *s = &opt->state[idx];
-    float *pd = cnnc__f32(p);
-    const float *gd = cnnc__f32(p->grad);
-    int64_t n = p->numel;
     switch (opt->kind) {
     case CNNC__OPT_SGD: {
         double lr = cnnc__hp_f(g, SGD_LR), m = cnnc__hp_f(g, SGD_MOMENTUM);
@@ -210,7 +242,7 @@ static void update_param(cnnc_optimizer *opt, const cnnc__group *g, size_t idx, 
                             .init_buf = buf_created, .wd = (float)wd, .momentum = (float)m,
                             .one_minus_dampening = (float)(1 - damp), .neg_lr = (float)-lr};
         s->has[SGD_S_MOMENTUM_BUFFER] = true; /* state['momentum_buffer'] = buf (None w/o momentum) */
-        cnnc__k_sgd(&a, pd, gd, data_or_null(s->t[SGD_S_MOMENTUM_BUFFER]), n);
+        run_update(opt->kind, &a, p, data_or_null(s->t[SGD_S_MOMENTUM_BUFFER]), NULL, NULL);
         if (a.has_momentum) cnnc__bump_version(s->t[SGD_S_MOMENTUM_BUFFER]);
         break;
     }
@@ -221,8 +253,9 @@ static void update_param(cnnc_optimizer *opt, const cnnc__group *g, size_t idx, 
         cnnc__bump_version(st);
         cnnc__adam_args a;
         adam_args(opt, g, step_value(st), &a); /* checked before anything changed */
-        cnnc__k_adam(&a, pd, gd, cnnc__f32(s->t[ADAM_S_EXP_AVG]), cnnc__f32(s->t[ADAM_S_EXP_AVG_SQ]),
-                     a.amsgrad ? cnnc__f32(s->t[ADAM_S_MAX_EXP_AVG_SQ]) : NULL, n);
+        run_update(opt->kind, &a, p, cnnc__f32(s->t[ADAM_S_EXP_AVG]),
+                   cnnc__f32(s->t[ADAM_S_EXP_AVG_SQ]),
+                   a.amsgrad ? cnnc__f32(s->t[ADAM_S_MAX_EXP_AVG_SQ]) : NULL);
         for (int k = ADAM_S_EXP_AVG; k <= (a.amsgrad ? ADAM_S_MAX_EXP_AVG_SQ : ADAM_S_EXP_AVG_SQ); k++)
             cnnc__bump_version(s->t[k]);
         break;
@@ -237,9 +270,9 @@ static void update_param(cnnc_optimizer *opt, const cnnc__group *g, size_t idx, 
                                 .one_minus_alpha = (float)(1 - alpha),
                                 .eps = (float)cnnc__hp_f(g, RMS_EPS), .momentum = (float)m,
                                 .neg_lr = (float)-cnnc__hp_f(g, RMS_LR)};
-        cnnc__k_rmsprop(&a, pd, gd, cnnc__f32(s->t[RMS_S_SQUARE_AVG]),
-                        a.centered ? cnnc__f32(s->t[RMS_S_GRAD_AVG]) : NULL,
-                        a.has_momentum ? cnnc__f32(s->t[RMS_S_MOMENTUM_BUFFER]) : NULL, n);
+        run_update(opt->kind, &a, p, cnnc__f32(s->t[RMS_S_SQUARE_AVG]),
+                   a.centered ? cnnc__f32(s->t[RMS_S_GRAD_AVG]) : NULL,
+                   a.has_momentum ? cnnc__f32(s->t[RMS_S_MOMENTUM_BUFFER]) : NULL);
         for (int k = RMS_S_SQUARE_AVG; k <= RMS_S_GRAD_AVG; k++)
             if (k == RMS_S_SQUARE_AVG || (k == RMS_S_MOMENTUM_BUFFER && a.has_momentum) ||
                 (k == RMS_S_GRAD_AVG && a.centered))
@@ -255,7 +288,7 @@ static void update_param(cnnc_optimizer *opt, const cnnc__group *g, size_t idx, 
         cnnc__adagrad_args a = {.maximize = cnnc__hp_b(g, ADAGRAD_MAXIMIZE), .has_wd = wd != 0,
                                 .wd = (float)wd, .eps = (float)cnnc__hp_f(g, ADAGRAD_EPS),
                                 .neg_clr = (float)-clr};
-        cnnc__k_adagrad(&a, pd, gd, cnnc__f32(s->t[ADAGRAD_S_SUM]), n);
+        run_update(opt->kind, &a, p, cnnc__f32(s->t[ADAGRAD_S_SUM]), NULL, NULL);
         cnnc__bump_version(s->t[ADAGRAD_S_SUM]);
         break;
     }

@@ -1,14 +1,14 @@
 /* The update loops compiled for AVX2 + FMA: fmaf becomes one instruction and
  * the loops vectorize. No contraction beyond the explicit fmaf calls (ISO C
  * mode keeps -ffp-contract=off), and sqrt / division are IEEE in both builds,
- * so the bits equal the baseline's. errno is never read, so sqrtf need not set
- * it (that is what lets the loops vectorize). */
+ * so the bits equal the baseline's. This file is compiled with
+ * -fno-math-errno (CMakeLists.txt): errno is never read, and sqrtf's errno
+ * branch would keep the loops scalar. */
 #include "optim/update.h"
 
 #if CNNC__K_UPDATE_X86
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-#pragma GCC optimize("no-math-errno")
 #define K(name) cnnc__k_##name##_avx2
 #include "optim/update_impl.h"
 #pragma GCC pop_options
