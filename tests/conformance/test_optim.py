@@ -13,7 +13,7 @@ import cnnc.optim as optim
 from helpers import check_error, rng, seeds
 
 KINDS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
-SHAPES = [(3, 4), (17,), (2, 3, 5), (), (1000,), (0,), (33, 7)]
+SHAPES = [(3, 4), (17,), (2, 3, 5), (), (1000,), (0,), (33, 7), (70001,)]  # the last: parallel chunks
 
 
 def random_options(kind, r):
