@@ -265,6 +265,23 @@ def test_state_dict_round_trips(kind, seed):
     assert_state_equal(ot, oc2)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_state_mapping(kind):
+    """optimizer.state[p]: the live state tensors, as torch's."""
+    r = rng(8)
+    tp, cp, ot, oc = run_both(kind, {"lr": 0.1}, r, steps=2, shapes=[(3,), (2, 2)], skip_every=0)
+    assert len(oc.state) == len(ot.state) == 2
+    for t, c in zip(tp, cp):
+        ts, cs = ot.state[t], oc.state[c]
+        assert list(cs) == list(ts)
+        for k, v in ts.items():
+            if isinstance(v, torch.Tensor):
+                np.testing.assert_array_equal(cs[k].numpy(), v.numpy())
+            else:
+                assert (cs[k] is None) == (v is None) and (v is None or cs[k].item() == v)
+    assert oc.state[cnnc.zeros(1)] == {}
+
+
 def test_state_dict_layout():
     """Indices over all groups, None momentum buffers, int steps (RMSprop),
     'params' last, initial_lr from a scheduler kept."""

@@ -10,7 +10,7 @@ arguments, parameter lists and dicts onto it:
     sd = opt.state_dict()                      # torch's layout, numpy arrays
 """
 import ctypes
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 from .. import _lib, enable_grad
 from ..tensor import Tensor
@@ -112,6 +112,38 @@ class ParamGroup(MutableMapping):
         return repr(dict(self))
 
 
+class State(Mapping):
+    """optimizer.state: parameter -> {key: Tensor}, the optimizer's own state
+    tensors (changed by later steps); a parameter not stepped yet maps to {}
+    (torch's defaultdict)."""
+
+    def __init__(self, optimizer):
+        self._opt = optimizer
+
+    def __getitem__(self, param):
+        if not isinstance(param, Tensor):
+            raise KeyError(param)
+        try:
+            lst = _lib.cnnc_optimizer_param_state(self._opt._h, param._h)
+        except _lib.Error as e:
+            if e.status == "CNNC_ERR_NOT_FOUND":  # not optimized: torch's defaultdict gives {}
+                return {}
+            raise
+        try:
+            return dict(_c.list_tensors(lst))
+        finally:
+            _lib.cnnc_tensor_list_free(lst)
+
+    def _params(self):
+        return [p for g in self._opt.param_groups for p in g["params"]]
+
+    def __iter__(self):
+        return iter([p for p in self._params() if self[p]])
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
 class Optimizer:
     """A cnnc_optimizer owned by Python (released in __del__)."""
 
@@ -141,6 +173,10 @@ class Optimizer:
 
     def __repr__(self):
         return _lib.take_string(_lib.cnnc_optimizer_repr(self._h))
+
+    @property
+    def state(self):
+        return State(self)
 
     @property
     def param_groups(self):
