@@ -3,6 +3,7 @@
 #ifndef CNNC_OPTIM_SCHED_H
 #define CNNC_OPTIM_SCHED_H
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "cnnc.h"
 #include "optim/optim.h"
@@ -44,6 +45,15 @@ typedef struct cnnc__meta {
 } cnnc__meta;
 
 struct cnnc__sched_desc;
+
+/* A scalar of the scheduler saved under PyTorch's attribute name. */
+typedef enum cnnc__field_type { CNNC__F_INT, CNNC__F_DOUBLE, CNNC__F_BOOL } cnnc__field_type;
+typedef struct cnnc__sched_field {
+    const char *name; /* NULL ends a list */
+    cnnc__field_type type;
+    size_t offset; /* of an int64_t, double or bool in cnnc_lr_scheduler */
+} cnnc__sched_field;
+#define CNNC__FIELD(key, type, member) {key, type, offsetof(struct cnnc_lr_scheduler, member)}
 
 struct cnnc_lr_scheduler {
     atomic_int refcount;
@@ -109,11 +119,13 @@ typedef struct cnnc__sched_desc {
      * opt->n_groups values and set *n. */
     cnnc_status (*get_lr)(cnnc_lr_scheduler *s, double *lrs, size_t *n);
     cnnc_status (*closed_form)(cnnc_lr_scheduler *s, double *lrs, size_t *n);
-    /* The kind's own state_dict entries (written before the common ones) and
-     * their reading into a copy of the scheduler. */
+    /* The kind's own state_dict entries (written before the common ones): its
+     * scalar fields, then what save writes (NULL: nothing) under the keys
+     * listed (NULL-terminated), read back by load into a copy of the scheduler. */
+    const cnnc__sched_field *fields;
     cnnc_status (*save)(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *prefix);
     cnnc_status (*load)(cnnc_lr_scheduler *s, const cnnc__meta *m);
-    const char *const *keys; /* the kind's own keys, NULL-terminated */
+    const char *const *keys;
     /* Deep copy of the kind's owned arrays (dst is a byte copy of src; on failure
      * dst->u must own nothing), and their release. */
     cnnc_status (*dup)(cnnc_lr_scheduler *dst, const cnnc_lr_scheduler *src);

@@ -51,19 +51,11 @@ static cnnc_status steplr_closed(cnnc_lr_scheduler *s, double *lrs, size_t *n) {
     return st;
 }
 
-static cnnc_status steplr_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *p) {
-    cnnc_status st = cnnc__save_int(l, p, "step_size", s->u.step.step_size);
-    return st == CNNC_OK ? cnnc__save_double(l, p, "gamma", s->u.step.gamma) : st;
-}
-
-static cnnc_status steplr_load(cnnc_lr_scheduler *s, const cnnc__meta *m) {
-    cnnc_status st = cnnc__meta_int(m, "step_size", &s->u.step.step_size);
-    return st == CNNC_OK ? cnnc__meta_double(m, "gamma", &s->u.step.gamma) : st;
-}
-
-static const char *const steplr_keys[] = {"step_size", "gamma", NULL};
+static const cnnc__sched_field steplr_fields[] = {
+    CNNC__FIELD("step_size", CNNC__F_INT, u.step.step_size),
+    CNNC__FIELD("gamma", CNNC__F_DOUBLE, u.step.gamma), {NULL, 0, 0}};
 const cnnc__sched_desc cnnc__steplr_desc = {"StepLR", CNNC__SCHED_STEP, steplr_get_lr,
-                                            steplr_closed, steplr_save, steplr_load, steplr_keys,
+                                            steplr_closed, steplr_fields, NULL, NULL, NULL,
                                             NULL, NULL};
 
 cnnc_lr_scheduler *cnnc_steplr_new(cnnc_optimizer *optimizer, int64_t step_size,
@@ -110,8 +102,7 @@ static cnnc_status multistep_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *
     cnnc__strbuf_printf(&sb, "}");
     char key[256];
     snprintf(key, sizeof key, "%smilestones", p);
-    cnnc_status st = cnnc__lit_set_meta(l, key, &sb);
-    return st == CNNC_OK ? cnnc__save_double(l, p, "gamma", s->u.multistep.gamma) : st;
+    return cnnc__lit_set_meta(l, key, &sb);
 }
 
 static void multistep_free(cnnc_lr_scheduler *s) {
@@ -137,7 +128,7 @@ static cnnc_status multistep_load(cnnc_lr_scheduler *s, const cnnc__meta *m) {
     s->u.multistep.keys = keys;
     s->u.multistep.counts = counts;
     s->u.multistep.n = n;
-    return cnnc__meta_double(m, "gamma", &s->u.multistep.gamma);
+    return CNNC_OK;
 }
 
 static cnnc_status multistep_dup(cnnc_lr_scheduler *d, const cnnc_lr_scheduler *s) {
@@ -155,10 +146,12 @@ static cnnc_status multistep_dup(cnnc_lr_scheduler *d, const cnnc_lr_scheduler *
     return CNNC_OK;
 }
 
-static const char *const multistep_keys[] = {"milestones", "gamma", NULL};
+static const char *const multistep_keys[] = {"milestones", NULL};
+static const cnnc__sched_field multistep_fields[] = {
+    CNNC__FIELD("gamma", CNNC__F_DOUBLE, u.multistep.gamma), {NULL, 0, 0}};
 const cnnc__sched_desc cnnc__multisteplr_desc = {
-    "MultiStepLR", CNNC__SCHED_MULTISTEP, multistep_get_lr, multistep_closed, multistep_save,
-    multistep_load, multistep_keys, multistep_dup, multistep_free};
+    "MultiStepLR", CNNC__SCHED_MULTISTEP, multistep_get_lr, multistep_closed, multistep_fields,
+    multistep_save, multistep_load, multistep_keys, multistep_dup, multistep_free};
 
 cnnc_lr_scheduler *cnnc_multisteplr_new(cnnc_optimizer *optimizer, size_t n_milestones,
                                         const int64_t *milestones, cnnc_multisteplr_options options) {
@@ -199,18 +192,11 @@ static cnnc_status exp_closed(cnnc_lr_scheduler *s, double *lrs, size_t *n) {
     return st;
 }
 
-static cnnc_status exp_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *p) {
-    return cnnc__save_double(l, p, "gamma", s->u.exp.gamma);
-}
-
-static cnnc_status exp_load(cnnc_lr_scheduler *s, const cnnc__meta *m) {
-    return cnnc__meta_double(m, "gamma", &s->u.exp.gamma);
-}
-
-static const char *const exp_keys[] = {"gamma", NULL};
+static const cnnc__sched_field exp_fields[] = {CNNC__FIELD("gamma", CNNC__F_DOUBLE, u.exp.gamma),
+                                               {NULL, 0, 0}};
 const cnnc__sched_desc cnnc__exponentiallr_desc = {"ExponentialLR", CNNC__SCHED_EXPONENTIAL,
-                                                   exp_get_lr, exp_closed, exp_save, exp_load,
-                                                   exp_keys, NULL, NULL};
+                                                   exp_get_lr, exp_closed, exp_fields, NULL, NULL,
+                                                   NULL, NULL, NULL};
 
 cnnc_lr_scheduler *cnnc_exponentiallr_new(cnnc_optimizer *optimizer, double gamma,
                                           cnnc_exponentiallr_options options) {
@@ -265,19 +251,11 @@ static cnnc_status cos_closed(cnnc_lr_scheduler *s, double *lrs, size_t *n) {
     return CNNC_OK;
 }
 
-static cnnc_status cos_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *p) {
-    cnnc_status st = cnnc__save_int(l, p, "T_max", s->u.cos.T_max);
-    return st == CNNC_OK ? cnnc__save_double(l, p, "eta_min", s->u.cos.eta_min) : st;
-}
-
-static cnnc_status cos_load(cnnc_lr_scheduler *s, const cnnc__meta *m) {
-    cnnc_status st = cnnc__meta_int(m, "T_max", &s->u.cos.T_max);
-    return st == CNNC_OK ? cnnc__meta_double(m, "eta_min", &s->u.cos.eta_min) : st;
-}
-
-static const char *const cos_keys[] = {"T_max", "eta_min", NULL};
+static const cnnc__sched_field cos_fields[] = {CNNC__FIELD("T_max", CNNC__F_INT, u.cos.T_max),
+                                               CNNC__FIELD("eta_min", CNNC__F_DOUBLE, u.cos.eta_min),
+                                               {NULL, 0, 0}};
 const cnnc__sched_desc cnnc__cosineannealinglr_desc = {
-    "CosineAnnealingLR", CNNC__SCHED_COSINE, cos_get_lr, cos_closed, cos_save, cos_load, cos_keys,
+    "CosineAnnealingLR", CNNC__SCHED_COSINE, cos_get_lr, cos_closed, cos_fields, NULL, NULL, NULL,
     NULL, NULL};
 
 cnnc_lr_scheduler *cnnc_cosineannealinglr_new(cnnc_optimizer *optimizer, int64_t T_max,
@@ -316,22 +294,13 @@ static cnnc_status linear_closed(cnnc_lr_scheduler *s, double *lrs, size_t *n) {
     return st;
 }
 
-static cnnc_status linear_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *p) {
-    cnnc_status st = cnnc__save_double(l, p, "start_factor", s->u.linear.start_factor);
-    if (st == CNNC_OK) st = cnnc__save_double(l, p, "end_factor", s->u.linear.end_factor);
-    return st == CNNC_OK ? cnnc__save_int(l, p, "total_iters", s->u.linear.total_iters) : st;
-}
-
-static cnnc_status linear_load(cnnc_lr_scheduler *s, const cnnc__meta *m) {
-    cnnc_status st = cnnc__meta_double(m, "start_factor", &s->u.linear.start_factor);
-    if (st == CNNC_OK) st = cnnc__meta_double(m, "end_factor", &s->u.linear.end_factor);
-    return st == CNNC_OK ? cnnc__meta_int(m, "total_iters", &s->u.linear.total_iters) : st;
-}
-
-static const char *const linear_keys[] = {"start_factor", "end_factor", "total_iters", NULL};
+static const cnnc__sched_field linear_fields[] = {
+    CNNC__FIELD("start_factor", CNNC__F_DOUBLE, u.linear.start_factor),
+    CNNC__FIELD("end_factor", CNNC__F_DOUBLE, u.linear.end_factor),
+    CNNC__FIELD("total_iters", CNNC__F_INT, u.linear.total_iters), {NULL, 0, 0}};
 const cnnc__sched_desc cnnc__linearlr_desc = {"LinearLR", CNNC__SCHED_LINEAR, linear_get_lr,
-                                              linear_closed, linear_save, linear_load,
-                                              linear_keys, NULL, NULL};
+                                              linear_closed, linear_fields, NULL, NULL, NULL,
+                                              NULL, NULL};
 
 cnnc_lr_scheduler *cnnc_linearlr_new(cnnc_optimizer *optimizer, cnnc_linearlr_options options) {
     if (options.start_factor > 1.0 || options.start_factor < 0)
@@ -425,8 +394,8 @@ static cnnc_status lambda_dup(cnnc_lr_scheduler *d, const cnnc_lr_scheduler *s) 
 
 static const char *const lambda_keys[] = {"lr_lambdas", NULL};
 const cnnc__sched_desc cnnc__lambdalr_desc = {"LambdaLR", CNNC__SCHED_LAMBDA, lambda_get_lr, NULL,
-                                              lambda_save, lambda_load, lambda_keys, lambda_dup,
-                                              lambda_free};
+                                              NULL, lambda_save, lambda_load, lambda_keys,
+                                              lambda_dup, lambda_free};
 
 cnnc_lr_scheduler *cnnc_lambdalr_new_per_group(cnnc_optimizer *optimizer, size_t n,
                                                const cnnc_lr_lambda *lr_lambdas, void *const *ctxs,

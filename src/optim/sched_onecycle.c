@@ -77,7 +77,7 @@ static const char *const strategies[] = {"cos", "linear"};
 static const char *const phase_fields[] = {"start_lr", "end_lr", "start_momentum", "end_momentum"};
 
 static cnnc_status onecycle_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *p) {
-    cnnc_status st = cnnc__save_int(l, p, "total_steps", s->u.onecycle.total_steps);
+    cnnc_status st = CNNC_OK;
     for (int i = 0; i < s->u.onecycle.n_phases && st == CNNC_OK; i++) {
         const cnnc__phase *ph = &s->u.onecycle.phases[i];
         const cnnc__onecycle_key k[4] = {ph->start_lr, ph->end_lr, ph->start_momentum,
@@ -89,7 +89,6 @@ static cnnc_status onecycle_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l
             st = cnnc__save_str(l, prefix, phase_fields[f], cnnc__onecycle_keys[k[f]]);
     }
     if (st == CNNC_OK) st = cnnc__save_str(l, p, "anneal_strategy", strategies[s->u.onecycle.linear]);
-    if (st == CNNC_OK) st = cnnc__save_bool(l, p, "cycle_momentum", s->u.onecycle.cycle_momentum);
     if (st == CNNC_OK && s->u.onecycle.cycle_momentum)
         st = cnnc__save_bool(l, p, "use_beta1", s->u.onecycle.use_beta1);
     return st;
@@ -142,21 +141,21 @@ static cnnc_status load_phases(cnnc_lr_scheduler *s, const cnnc__meta *m) {
 
 static cnnc_status onecycle_load(cnnc_lr_scheduler *s, const cnnc__meta *m) {
     int strategy;
-    cnnc_status st = cnnc__meta_int(m, "total_steps", &s->u.onecycle.total_steps);
-    if (st == CNNC_OK) st = load_phases(s, m);
+    cnnc_status st = load_phases(s, m); /* after the fields: cycle_momentum is read */
     if (st == CNNC_OK) st = cnnc__meta_choice(m, "anneal_strategy", strategies, 2, &strategy);
-    if (st == CNNC_OK) st = cnnc__meta_bool(m, "cycle_momentum", &s->u.onecycle.cycle_momentum);
     if (st == CNNC_OK && s->u.onecycle.cycle_momentum)
         st = cnnc__meta_bool(m, "use_beta1", &s->u.onecycle.use_beta1);
     if (st == CNNC_OK) s->u.onecycle.linear = strategy == 1;
     return st;
 }
 
-static const char *const onecycle_keys[] = {"total_steps", "anneal_strategy", "cycle_momentum",
-                                            "use_beta1", NULL};
-const cnnc__sched_desc cnnc__onecyclelr_desc = {"OneCycleLR", CNNC__SCHED_ONECYCLE, onecycle_get_lr,
-                                                NULL, onecycle_save, onecycle_load, onecycle_keys,
-                                                NULL, NULL};
+static const char *const onecycle_keys[] = {"anneal_strategy", "use_beta1", NULL};
+static const cnnc__sched_field onecycle_fields[] = {
+    CNNC__FIELD("total_steps", CNNC__F_INT, u.onecycle.total_steps),
+    CNNC__FIELD("cycle_momentum", CNNC__F_BOOL, u.onecycle.cycle_momentum), {NULL, 0, 0}};
+const cnnc__sched_desc cnnc__onecyclelr_desc = {
+    "OneCycleLR", CNNC__SCHED_ONECYCLE, onecycle_get_lr, NULL, onecycle_fields, onecycle_save,
+    onecycle_load, onecycle_keys, NULL, NULL};
 
 /* ---- construction ------------------------------------------------------------------------ */
 

@@ -65,21 +65,10 @@ static const char *const modes[] = {"min", "max"};
 static const char *const threshold_modes[] = {"rel", "abs"};
 
 static cnnc_status plateau_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *p) {
-    cnnc_status st = cnnc__save_double(l, p, "factor", s->u.plateau.factor);
-    if (st == CNNC_OK) st = cnnc__save_doubles(l, p, "min_lrs", s->u.plateau.min_lrs, s->u.plateau.n_min);
-    if (st == CNNC_OK) st = cnnc__save_int(l, p, "patience", s->u.plateau.patience);
-    if (st == CNNC_OK) st = cnnc__save_bool(l, p, "verbose", s->verbose);
-    if (st == CNNC_OK) st = cnnc__save_int(l, p, "cooldown", s->u.plateau.cooldown);
-    if (st == CNNC_OK) st = cnnc__save_int(l, p, "cooldown_counter", s->u.plateau.cooldown_counter);
+    cnnc_status st = cnnc__save_doubles(l, p, "min_lrs", s->u.plateau.min_lrs, s->u.plateau.n_min);
     if (st == CNNC_OK) st = cnnc__save_str(l, p, "mode", modes[s->u.plateau.mode_max]);
-    if (st == CNNC_OK) st = cnnc__save_double(l, p, "threshold", s->u.plateau.threshold);
     if (st == CNNC_OK)
         st = cnnc__save_str(l, p, "threshold_mode", threshold_modes[s->u.plateau.threshold_abs]);
-    if (st == CNNC_OK) st = cnnc__save_double(l, p, "best", s->u.plateau.best);
-    if (st == CNNC_OK) st = cnnc__save_int(l, p, "num_bad_epochs", s->u.plateau.num_bad_epochs);
-    if (st == CNNC_OK) st = cnnc__save_double(l, p, "mode_worse", s->u.plateau.mode_worse);
-    if (st == CNNC_OK) st = cnnc__save_double(l, p, "eps", s->u.plateau.eps);
-    if (st == CNNC_OK) st = cnnc__save_int(l, p, "last_epoch", s->last_epoch);
     if (st == CNNC_OK && s->last_lr) st = cnnc__save_doubles(l, p, "_last_lr", s->last_lr, s->n_last);
     return st;
 }
@@ -87,21 +76,9 @@ static cnnc_status plateau_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l,
 /* PyTorch's load: __dict__.update, then _init_is_better (mode_worse from mode). */
 static cnnc_status plateau_load(cnnc_lr_scheduler *s, const cnnc__meta *m) {
     int mode, tmode;
-    double worse;
-    cnnc_status st = cnnc__meta_double(m, "factor", &s->u.plateau.factor);
-    if (st == CNNC_OK) st = cnnc__meta_doubles(m, "min_lrs", &s->u.plateau.min_lrs, &s->u.plateau.n_min);
-    if (st == CNNC_OK) st = cnnc__meta_int(m, "patience", &s->u.plateau.patience);
-    if (st == CNNC_OK) st = cnnc__meta_bool(m, "verbose", &s->verbose);
-    if (st == CNNC_OK) st = cnnc__meta_int(m, "cooldown", &s->u.plateau.cooldown);
-    if (st == CNNC_OK) st = cnnc__meta_int(m, "cooldown_counter", &s->u.plateau.cooldown_counter);
+    cnnc_status st = cnnc__meta_doubles(m, "min_lrs", &s->u.plateau.min_lrs, &s->u.plateau.n_min);
     if (st == CNNC_OK) st = cnnc__meta_choice(m, "mode", modes, 2, &mode);
-    if (st == CNNC_OK) st = cnnc__meta_double(m, "threshold", &s->u.plateau.threshold);
     if (st == CNNC_OK) st = cnnc__meta_choice(m, "threshold_mode", threshold_modes, 2, &tmode);
-    if (st == CNNC_OK) st = cnnc__meta_double(m, "best", &s->u.plateau.best);
-    if (st == CNNC_OK) st = cnnc__meta_int(m, "num_bad_epochs", &s->u.plateau.num_bad_epochs);
-    if (st == CNNC_OK) st = cnnc__meta_double(m, "mode_worse", &worse);
-    if (st == CNNC_OK) st = cnnc__meta_double(m, "eps", &s->u.plateau.eps);
-    if (st == CNNC_OK) st = cnnc__meta_int(m, "last_epoch", &s->last_epoch);
     if (st == CNNC_OK && cnnc__meta_get(m, "_last_lr"))
         st = cnnc__meta_doubles(m, "_last_lr", &s->last_lr, &s->n_last);
     if (st != CNNC_OK) return st;
@@ -128,13 +105,23 @@ static cnnc_status plateau_dup(cnnc_lr_scheduler *d, const cnnc_lr_scheduler *s)
     return CNNC_OK;
 }
 
-static const char *const plateau_keys[] = {
-    "factor", "min_lrs", "patience", "verbose", "cooldown", "cooldown_counter", "mode",
-    "threshold", "threshold_mode", "best", "num_bad_epochs", "mode_worse", "eps", "last_epoch",
-    "_last_lr", NULL};
+static const char *const plateau_keys[] = {"min_lrs", "mode", "threshold_mode", "_last_lr", NULL};
+static const cnnc__sched_field plateau_fields[] = {
+    CNNC__FIELD("factor", CNNC__F_DOUBLE, u.plateau.factor),
+    CNNC__FIELD("patience", CNNC__F_INT, u.plateau.patience),
+    CNNC__FIELD("verbose", CNNC__F_BOOL, verbose),
+    CNNC__FIELD("cooldown", CNNC__F_INT, u.plateau.cooldown),
+    CNNC__FIELD("cooldown_counter", CNNC__F_INT, u.plateau.cooldown_counter),
+    CNNC__FIELD("threshold", CNNC__F_DOUBLE, u.plateau.threshold),
+    CNNC__FIELD("best", CNNC__F_DOUBLE, u.plateau.best),
+    CNNC__FIELD("num_bad_epochs", CNNC__F_INT, u.plateau.num_bad_epochs),
+    CNNC__FIELD("mode_worse", CNNC__F_DOUBLE, u.plateau.mode_worse),
+    CNNC__FIELD("eps", CNNC__F_DOUBLE, u.plateau.eps),
+    CNNC__FIELD("last_epoch", CNNC__F_INT, last_epoch),
+    {NULL, 0, 0}};
 const cnnc__sched_desc cnnc__reducelronplateau_desc = {
-    "ReduceLROnPlateau", CNNC__SCHED_PLATEAU, NULL, NULL, plateau_save, plateau_load,
-    plateau_keys, plateau_dup, plateau_free};
+    "ReduceLROnPlateau", CNNC__SCHED_PLATEAU, NULL, NULL, plateau_fields, plateau_save,
+    plateau_load, plateau_keys, plateau_dup, plateau_free};
 
 cnnc_lr_scheduler *cnnc_reducelronplateau_new(cnnc_optimizer *optimizer,
                                               cnnc_reducelronplateau_options options) {

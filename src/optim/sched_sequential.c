@@ -47,7 +47,6 @@ cnnc_status cnnc__sequential_step(cnnc_lr_scheduler *s) {
 
 static cnnc_status seq_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *p) {
     cnnc_status st = cnnc__save_ints(l, p, "_milestones", s->u.seq.milestones, s->u.seq.n_milestones);
-    if (st == CNNC_OK) st = cnnc__save_int(l, p, "last_epoch", s->last_epoch);
     if (st == CNNC_OK) st = cnnc__save_doubles(l, p, "_last_lr", s->last_lr, s->n_last);
     for (size_t k = 0; k < s->u.seq.n && st == CNNC_OK; k++) {
         char prefix[256];
@@ -65,8 +64,7 @@ static cnnc_status seq_load(cnnc_lr_scheduler *s, const cnnc__meta *m) {
                          "milestones for %zu schedulers", m->prefix, n_ms, s->u.seq.n);
     if (st != CNNC_OK) return st;
     s->u.seq.n_milestones = n_ms;
-    if (st == CNNC_OK) st = cnnc__meta_int(m, "last_epoch", &s->last_epoch);
-    if (st == CNNC_OK) st = cnnc__meta_doubles(m, "_last_lr", &s->last_lr, &s->n_last);
+    st = cnnc__meta_doubles(m, "_last_lr", &s->last_lr, &s->n_last);
     char pp[256];
     snprintf(pp, sizeof pp, "%s_schedulers.", m->prefix);
     size_t lp = strlen(pp), n_meta = cnnc_tensor_list_meta_size(m->l);
@@ -120,10 +118,12 @@ static cnnc_status seq_dup(cnnc_lr_scheduler *d, const cnnc_lr_scheduler *s) {
     return CNNC_OK;
 }
 
-static const char *const seq_keys[] = {"_milestones", "last_epoch", "_last_lr", NULL};
+static const char *const seq_keys[] = {"_milestones", "_last_lr", NULL};
+static const cnnc__sched_field seq_fields[] = {CNNC__FIELD("last_epoch", CNNC__F_INT, last_epoch),
+                                               {NULL, 0, 0}};
 const cnnc__sched_desc cnnc__sequentiallr_desc = {"SequentialLR", CNNC__SCHED_SEQUENTIAL, NULL,
-                                                  NULL, seq_save, seq_load, seq_keys, seq_dup,
-                                                  seq_free};
+                                                  NULL, seq_fields, seq_save, seq_load, seq_keys,
+                                                  seq_dup, seq_free};
 
 /* ---- construction -------------------------------------------------------------------------- */
 

@@ -405,8 +405,31 @@ static const char *const common_keys[] = {"base_lrs", "last_epoch", "verbose", "
 
 static bool is_lr_scheduler(const cnnc_lr_scheduler *s) { return s->desc->get_lr != NULL; }
 
+static cnnc_status save_fields(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *p) {
+    cnnc_status st = CNNC_OK;
+    for (const cnnc__sched_field *f = s->desc->fields; f && f->name && st == CNNC_OK; f++) {
+        const char *at = (const char *)s + f->offset;
+        if (f->type == CNNC__F_INT) st = cnnc__save_int(l, p, f->name, *(const int64_t *)at);
+        else if (f->type == CNNC__F_DOUBLE) st = cnnc__save_double(l, p, f->name, *(const double *)at);
+        else st = cnnc__save_bool(l, p, f->name, *(const bool *)at);
+    }
+    return st;
+}
+
+static cnnc_status load_fields(cnnc_lr_scheduler *s, const cnnc__meta *m) {
+    cnnc_status st = CNNC_OK;
+    for (const cnnc__sched_field *f = s->desc->fields; f && f->name && st == CNNC_OK; f++) {
+        char *at = (char *)s + f->offset;
+        if (f->type == CNNC__F_INT) st = cnnc__meta_int(m, f->name, (int64_t *)at);
+        else if (f->type == CNNC__F_DOUBLE) st = cnnc__meta_double(m, f->name, (double *)at);
+        else st = cnnc__meta_bool(m, f->name, (bool *)at);
+    }
+    return st;
+}
+
 cnnc_status cnnc__sched_save(const cnnc_lr_scheduler *s, cnnc_tensor_list *l, const char *prefix) {
-    cnnc_status st = s->desc->save(s, l, prefix);
+    cnnc_status st = save_fields(s, l, prefix);
+    if (st == CNNC_OK && s->desc->save) st = s->desc->save(s, l, prefix);
     if (st != CNNC_OK || !is_lr_scheduler(s)) return st;
     st = cnnc__save_doubles(l, prefix, "base_lrs", s->base_lrs, s->n_base);
     if (st == CNNC_OK) st = cnnc__save_int(l, prefix, "last_epoch", s->last_epoch);
@@ -423,6 +446,12 @@ static bool in_list(const char *const *keys, const char *k) {
     return false;
 }
 
+static bool is_field(const cnnc__sched_field *f, const char *k) {
+    for (; f && f->name; f++)
+        if (strcmp(f->name, k) == 0) return true;
+    return false;
+}
+
 /* Every key under the prefix must be the scheduler's (nested lists are checked
  * by their own loads). */
 static cnnc_status check_keys(const cnnc_lr_scheduler *s, const cnnc__meta *m) {
@@ -432,7 +461,8 @@ static cnnc_status check_keys(const cnnc_lr_scheduler *s, const cnnc__meta *m) {
         cnnc_tensor_list_meta_at(m->l, i, &k, &v);
         if (strncmp(k, m->prefix, lp) != 0) continue;
         const char *rest = k + lp;
-        if (in_list(s->desc->keys, rest) || (is_lr_scheduler(s) && in_list(common_keys, rest)))
+        if (is_field(s->desc->fields, rest) || in_list(s->desc->keys, rest) ||
+            (is_lr_scheduler(s) && in_list(common_keys, rest)))
             continue;
         if ((s->kind == CNNC__SCHED_SEQUENTIAL && strncmp(rest, "_schedulers.", 12) == 0) ||
             (s->kind == CNNC__SCHED_ONECYCLE && strncmp(rest, "_schedule_phases.", 17) == 0))
@@ -445,7 +475,8 @@ static cnnc_status check_keys(const cnnc_lr_scheduler *s, const cnnc__meta *m) {
 
 cnnc_status cnnc__sched_load(cnnc_lr_scheduler *s, const cnnc__meta *m) {
     cnnc_status st = check_keys(s, m);
-    if (st == CNNC_OK) st = s->desc->load(s, m);
+    if (st == CNNC_OK) st = load_fields(s, m);
+    if (st == CNNC_OK && s->desc->load) st = s->desc->load(s, m);
     if (st != CNNC_OK || !is_lr_scheduler(s)) return st;
     bool flag;
     st = cnnc__meta_doubles(m, "base_lrs", &s->base_lrs, &s->n_base);
