@@ -112,8 +112,6 @@ cnnc_status cnnc__hp_check(const char *fn, const cnnc__opt_desc *d, int k, const
 /* Sets (replacing or appending) name = v in g, copying; v already checked. */
 cnnc_status cnnc__group_set(cnnc__group *g, const char *name, const cnnc_value *v);
 void cnnc__group_clear(cnnc__group *g);
-/* Deep copy of the entries (not the params) of src into an empty dst. */
-cnnc_status cnnc__group_copy_hp(cnnc__group *dst, const cnnc__group *src);
 
 static inline double cnnc__hp_f(const cnnc__group *g, int k) { return g->hp[k].value.f; }
 static inline bool cnnc__hp_b(const cnnc__group *g, int k) { return g->hp[k].value.ints[0] != 0; }

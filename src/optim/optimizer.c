@@ -158,14 +158,6 @@ void cnnc__group_clear(cnnc__group *g) {
     *g = (cnnc__group){0};
 }
 
-cnnc_status cnnc__group_copy_hp(cnnc__group *dst, const cnnc__group *src) {
-    for (size_t i = 0; i < src->n_hp; i++) {
-        cnnc_status st = cnnc__group_set(dst, src->hp[i].name, &src->hp[i].value);
-        if (st != CNNC_OK) return st;
-    }
-    return CNNC_OK;
-}
-
 void cnnc__pstate_clear(cnnc__pstate *s) {
     for (int k = 0; k < CNNC__MAX_STATE; k++) cnnc_tensor_release(s->t[k]);
     *s = (cnnc__pstate){0};

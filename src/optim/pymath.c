@@ -42,9 +42,3 @@ cnnc_status cnnc__py_mod(int64_t x, int64_t y, int64_t *out) {
     *out = r;
     return CNNC_OK;
 }
-
-cnnc_status cnnc__py_cos(double x, double *out) {
-    if (isinf(x)) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "math domain error");
-    *out = cos(x);
-    return CNNC_OK;
-}

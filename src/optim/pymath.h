@@ -20,6 +20,4 @@ cnnc_status cnnc__py_div(double x, double y, double *out);
  * zero", "integer modulo by zero" (Python 3.11's words). */
 cnnc_status cnnc__py_floordiv(int64_t x, int64_t y, int64_t *out);
 cnnc_status cnnc__py_mod(int64_t x, int64_t y, int64_t *out);
-/* math.cos: "math domain error" for infinities. */
-cnnc_status cnnc__py_cos(double x, double *out);
 #endif

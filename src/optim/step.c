@@ -118,7 +118,7 @@ static cnnc_status plan_param(const cnnc_optimizer *opt, const cnnc__group *g, s
     }
 }
 
-/* The parameter's data and gradient when it takes part in the step (grad set). */
+/* A parameter takes part in a step when it has a gradient (PyTorch skips the others). */
 static bool takes_part(const cnnc_tensor *p) { return p->grad != NULL; }
 
 static cnnc_status check_param(const cnnc_optimizer *opt, size_t idx, const cnnc_tensor *p) {

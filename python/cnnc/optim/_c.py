@@ -131,8 +131,8 @@ _lib.declare([
 # --- values ------------------------------------------------------------------------
 
 def to_value(v):
-    """A Python value of a param group dict as a cnnc_value (strings are kept alive
-    by the returned object's _keep)."""
+    """A Python value of a param group dict as a cnnc_value (ctypes keeps a string's
+    bytes alive in the struct it is assigned to)."""
     out = _lib.Value()
     if v is None:
         out.kind = _lib.VALUE_NONE

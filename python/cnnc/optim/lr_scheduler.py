@@ -57,12 +57,11 @@ def _check_optimizer(optimizer):
 
 
 def _group_values(v):
-    """float | list[float] as a cnnc_group_values (its array kept by the struct)."""
+    """float | list[float] as a cnnc_group_values (ctypes keeps the array alive with
+    the pointer, and with any struct the result is copied into)."""
     if isinstance(v, (list, tuple)):
         arr = (c_double * max(len(v), 1))(*[float(x) for x in v])
-        g = _c.GroupValues(value=0.0, n=len(v), values=ctypes.cast(arr, POINTER(c_double)))
-        g._keep = arr
-        return g
+        return _c.GroupValues(value=0.0, n=len(v), values=ctypes.cast(arr, POINTER(c_double)))
     return _c.GroupValues(value=float(v), n=0, values=None)
 
 
@@ -251,7 +250,6 @@ class OneCycleLR(_LRScheduler):
             max_momentum=_group_values(max_momentum), div_factor=float(div_factor),
             final_div_factor=float(final_div_factor), three_phase=bool(three_phase),
             last_epoch=int(last_epoch), verbose=bool(verbose))
-        keep = (opts.base_momentum, opts.max_momentum)  # noqa: F841 (arrays alive over the call)
         self._attach(optimizer, _lib.cnnc_onecyclelr_new(optimizer._h, _group_values(max_lr),
                                                          opts))
 
