@@ -302,6 +302,17 @@ CNNC_API cnnc_tensor *cnnc_transpose(cnnc_tensor *a, int dim0, int dim1);
 CNNC_API cnnc_tensor *cnnc_permute(cnnc_tensor *a, int ndim, const int *dims);
 /* Concatenates n tensors along dim (all of one dtype). */
 CNNC_API cnnc_tensor *cnnc_cat(int n, cnnc_tensor *const *tensors, int dim);
+/* torch.narrow(x, dim, start, length): elements [start, start + length) along dim
+ * (a copy; negative start counts from the end). */
+CNNC_API cnnc_tensor *cnnc_narrow(cnnc_tensor *x, int dim, int64_t start, int64_t length);
+/* torch.chunk(x, chunks, dim) and torch.split(x, split_size_or_sections, dim):
+ * write the pieces (new references) to out, which has room for max_out (at most 64
+ * are produced), and return their number, or -1 on error (nothing written). split
+ * takes one size (pieces of that size, the last smaller) or n_sizes > 1 sizes that
+ * add up to the dim's size. */
+CNNC_API int cnnc_chunk(cnnc_tensor *x, int chunks, int dim, int max_out, cnnc_tensor **out);
+CNNC_API int cnnc_split(cnnc_tensor *x, int n_sizes, const int64_t *sizes, int dim, int max_out,
+                        cnnc_tensor **out);
 /* torch.matmul: 1-d/2-d/batched with broadcast batch dims. */
 CNNC_API cnnc_tensor *cnnc_matmul(cnnc_tensor *a, cnnc_tensor *b);
 
@@ -497,6 +508,17 @@ CNNC_API size_t cnnc_module_num_attrs(const cnnc_module *m);
 CNNC_API cnnc_status cnnc_module_attr_at(const cnnc_module *m, size_t i, const char **name,
                                          cnnc_value *value);
 CNNC_API cnnc_status cnnc_module_attr(const cnnc_module *m, const char *name, cnnc_value *value);
+
+/* A built-in module by its PyTorch class name and constructor keyword arguments,
+ * as nn.Conv2d(in_channels=3, out_channels=8, kernel_size=3, padding='same') would
+ * be written in Python: names[i] = values[i] for i < n, with PyTorch's defaults for
+ * the arguments left out. Ints where floats are expected are accepted; a tuple
+ * with a None entry (AdaptiveAvgPool2d((None, 7))) holds CNNC_POOL_KEEP there.
+ * Containers (Sequential, ModuleList, ModuleDict) are created empty. Errors: an
+ * unknown type (CNNC_ERR_NOT_FOUND), a missing required argument, an unexpected
+ * one, a value of the wrong kind (PyTorch's wording), and the constructor's own. */
+CNNC_API cnnc_module *cnnc_module_create(const char *type, size_t n, const char *const *names,
+                                         const cnnc_value *values);
 
 /* --- concrete modules ---------------------------------------------------- */
 

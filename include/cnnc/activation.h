@@ -224,6 +224,15 @@ CNNC_API cnnc_module *cnnc_dropout_new(cnnc_dropout_options options);
 CNNC_API cnnc_module *cnnc_dropout2d_new(cnnc_dropout_options options);
 CNNC_API cnnc_module *cnnc_dropout3d_new(cnnc_dropout_options options);
 
+/* torchvision.ops.stochastic_depth(input, p, mode, training): in training, x times
+ * a noise of shape [N, 1, ...] (mode "row") or [1, ...] ("batch") whose entries are
+ * 1 / (1 - p) with probability 1 - p and 0 otherwise; the input itself (a new
+ * reference) when not training or p == 0. p in [0, 1]. Differentiable. */
+CNNC_API cnnc_tensor *cnnc_stochastic_depth(cnnc_tensor *input, double p, const char *mode,
+                                            bool training);
+/* torchvision.ops.StochasticDepth(p, mode): the same, in training mode only. */
+CNNC_API cnnc_module *cnnc_stochasticdepth_new(double p, const char *mode);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,6 +35,7 @@ cnnc_tensor *cnnc__op_log_softmax(cnnc_tensor *x, cnnc_softmax_options o);
 cnnc_tensor *cnnc__op_dropout(cnnc_tensor *x, cnnc_dropout_options o);
 cnnc_tensor *cnnc__op_dropout2d(cnnc_tensor *x, cnnc_dropout_options o);
 cnnc_tensor *cnnc__op_dropout3d(cnnc_tensor *x, cnnc_dropout_options o);
+cnnc_tensor *cnnc__op_stochastic_depth(cnnc_tensor *x, double p, const char *mode, bool training);
 /* PyTorch's "dropout probability has to be between 0 and 1, but got 1.5". */
 cnnc_status cnnc__check_dropout_p(double p);
 

@@ -3,6 +3,7 @@
  * function of a 64-bit key drawn from the default generator, so the backward
  * (g * mask) recomputes it. */
 #include <math.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/strbuf.h"
@@ -10,6 +11,7 @@
 #include "core/rng.h"
 #include "kernels/activation.h"
 #include "ops/activation.h"
+#include "ops/ops.h"
 
 #define DROPOUT_GRAIN 32768
 
@@ -121,4 +123,39 @@ cnnc_tensor *cnnc_dropout2d(cnnc_tensor *x, cnnc_dropout_options o) {
 }
 cnnc_tensor *cnnc_dropout3d(cnnc_tensor *x, cnnc_dropout_options o) {
     return cnnc__give(cnnc__op_dropout3d(x, o));
+}
+
+/* ---- stochastic depth (torchvision.ops.stochastic_depth) ---------------------------------- */
+
+/* x * noise, noise of shape [N, 1, ...] ("row") or [1, ...] ("batch"): each entry
+ * 1 / (1 - p) with probability 1 - p, else 0 (0 everywhere when p == 1). */
+cnnc_tensor *cnnc__op_stochastic_depth(cnnc_tensor *x, double p, const char *mode, bool training) {
+    if (cnnc__check_tensor("stochastic_depth", "input", x, true) != CNNC_OK) return NULL;
+    if (!(p >= 0.0 && p <= 1.0)) {
+        char buf[64];
+        cnnc__float_repr(p, buf, sizeof buf);
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "drop probability has to be between 0 and 1, but got %s", buf);
+    }
+    const bool row = mode && strcmp(mode, "row") == 0;
+    if (!row && !(mode && strcmp(mode, "batch") == 0))
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "mode has to be either 'batch' or 'row', but got %s",
+                                mode ? mode : "None");
+    if (!training || p == 0.0) return cnnc_tensor_retain(x);
+    int64_t shape[CNNC_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) shape[i] = i == 0 && row ? x->shape[0] : 1;
+    cnnc_tensor *noise = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, shape);
+    if (!noise) return NULL;
+    const double survival = 1.0 - p;
+    float *d = cnnc__f32(noise);
+    cnnc__rng_uniform(d, noise->numel, 0.0, 1.0);
+    for (int64_t i = 0; i < noise->numel; i++)
+        d[i] = d[i] < survival ? (float)(1.0 / survival) : 0.0f;
+    cnnc_tensor *y = cnnc__op_binary(CNNC__BINOP_MUL, x, noise);
+    cnnc_tensor_release(noise);
+    return y;
+}
+
+cnnc_tensor *cnnc_stochastic_depth(cnnc_tensor *x, double p, const char *mode, bool training) {
+    return cnnc__give(cnnc__op_stochastic_depth(x, p, mode, training));
 }

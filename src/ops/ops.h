@@ -30,6 +30,13 @@ cnnc_tensor *cnnc__op_permute(cnnc_tensor *a, int ndim, const int *dims);
 cnnc_tensor *cnnc__op_transpose(cnnc_tensor *a, int dim0, int dim1);
 cnnc_tensor *cnnc__op_cat(int n, cnnc_tensor *const *ts, int dim);
 
+/* slice.c: narrow, and chunk / split writing up to max_out results (their count,
+ * or -1) */
+cnnc_tensor *cnnc__op_narrow(cnnc_tensor *x, int dim, int64_t start, int64_t length);
+int cnnc__op_chunk(cnnc_tensor *x, int chunks, int dim, int max_out, cnnc_tensor **out);
+int cnnc__op_split(cnnc_tensor *x, int n_sizes, const int64_t *sizes, int dim, int max_out,
+                   cnnc_tensor **out);
+
 /* linalg.c */
 cnnc_tensor *cnnc__op_matmul(cnnc_tensor *a, cnnc_tensor *b);
 cnnc_tensor *cnnc__op_linear(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b);
