@@ -84,8 +84,10 @@ static void test_graph_runs_like_the_code(void) {
     cnnc_tensor *outs[CNNC_MAX_OUTPUTS];
     CHECK_EQ_INT(cnnc_module_forward_n(g, 2, (cnnc_tensor *[]){x, x}, outs), -1);
     CHECK_ERROR_CONTAINS("Net.forward() takes 1 inputs, got 2");
+    cnnc_scope_begin();
     CHECK_NULL_ERR(cnnc_module_forward(g, cnnc_ones(CNNC_SHAPE(2, 3, 3, 3), CNNC_FLOAT32)));
     CHECK_ERROR_CONTAINS("expected input[2, 3, 3, 3] to have 2 channels");
+    cnnc_scope_end();
     cnnc_tensor_release(x);
     cnnc_module_release(g);
 }
@@ -120,7 +122,9 @@ static void test_graph_checks(void) {
         CHECK_OK(cnnc__graph_set_outputs(g, 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(a, 0)})));
         CHECK_ERR(cnnc__graph_finish(g));
         CHECK_ERROR_CONTAINS(bad[i].msg);
+        cnnc_scope_begin();
         CHECK_NULL_ERR(cnnc_module_forward(g, cnnc_ones(CNNC_SHAPE(1, 2), CNNC_FLOAT32)));
+        cnnc_scope_end();
         cnnc_module_release(g);
     }
     g = cnnc__graph_new("NoOutputs");
