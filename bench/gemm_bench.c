@@ -2,7 +2,8 @@
  * on square and convolution-shaped products. Prints a table; asserts nothing.
  *
  *     ./gemm_bench            all shapes
- *     ./gemm_bench quick      shorter timing runs */
+ *     ./gemm_bench quick      shorter timing runs
+ * The kernels of the active ISA level (CNNC_ISA=avx2 ./gemm_bench for another). */
 #define _POSIX_C_SOURCE 200809L
 #include <cnnc.h>
 
@@ -29,6 +30,8 @@ static double now(void) {
 
 typedef enum path { PATH_REF, PATH_ST, PATH_MT } path;
 
+static cnnc__isa isa; /* the level benchmarked */
+
 static void run(path p, const shape *s, const float *a, const float *b, float *c, float *ws) {
     const int64_t lda = s->trans_a ? s->m : s->k, ldb = s->trans_b ? s->k : s->n;
     switch (p) {
@@ -36,11 +39,11 @@ static void run(path p, const shape *s, const float *a, const float *b, float *c
         cnnc__sgemm_ref(s->trans_a, s->trans_b, s->m, s->n, s->k, a, lda, b, ldb, 0.0f, c, s->n);
         break;
     case PATH_ST:
-        cnnc__sgemm_st(s->trans_a, s->trans_b, s->m, s->n, s->k, a, lda, b, ldb, 0.0f, c, s->n,
-                       ws);
+        cnnc__sgemm_st(isa, s->trans_a, s->trans_b, s->m, s->n, s->k, a, lda, b, ldb, 0.0f, c,
+                       s->n, ws);
         break;
     case PATH_MT:
-        if (cnnc__sgemm(s->trans_a, s->trans_b, s->m, s->n, s->k, a, lda, b, ldb, 0.0f, c,
+        if (cnnc__sgemm(isa, s->trans_a, s->trans_b, s->m, s->n, s->k, a, lda, b, ldb, 0.0f, c,
                         s->n) != 0) {
             fprintf(stderr, "gemm_bench: %s\n", cnnc_last_error());
             exit(1);
@@ -76,10 +79,11 @@ int main(int argc, char **argv) {
         {"conv 3x3 backward-weight (dW = dY cols^T)", false, true, 64, 576, 3136},
         {"square", false, false, 1024, 1024, 1024},
     };
-    float *ws = aligned_alloc(64, cnnc__sgemm_workspace_floats() * sizeof(float));
+    isa = cnnc__isa_active();
+    float *ws = aligned_alloc(64, cnnc__sgemm_workspace_floats(isa) * sizeof(float));
     if (!ws)
         return 1;
-    printf("kernel %s\n", cnnc__sgemm_kernel_name());
+    printf("kernel %s\n", cnnc__sgemm_kernel_name(isa));
     printf("%-44s %16s %8s %8s %8s %8s\n", "shape", "m x n x k", "ref", "st", "1 thr",
            "2 thr");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

@@ -116,6 +116,26 @@ CNNC_API int cnnc_get_num_threads(void);
  * calls). Optional: call before a thread that used cnnc exits. */
 CNNC_API void cnnc_thread_cleanup(void);
 
+/* The instruction set the kernels run with, one of (best first):
+ *   "avx512"  AVX-512F (with AVX2 and FMA),
+ *   "avx2"    AVX2 and FMA,
+ *   "scalar"  the portable C kernels (any CPU).
+ * The default is the best level this CPU (and this build: non-x86 builds have
+ * "scalar" only) supports, capped by the environment variable CNNC_ISA (one of the
+ * names above, read once at the first call that needs it; another value is ignored,
+ * with a warning on stderr). Results of different levels may differ in the last bits
+ * (different kernels), never between runs at one level.
+ *
+ * cnnc_set_isa(name) sets the level from then on, for every thread: a lower level
+ * caps it, the CPU's best lifts any cap (CNNC_ISA's too). Names are case-insensitive.
+ * Errors (CNNC_ERR_INVALID_ARGUMENT, the level unchanged): NULL or an unknown name;
+ * a level this CPU does not support (the message lists the ones it does). Safe while
+ * other threads compute: a call already running finishes at the level it started
+ * with, so no result mixes two instruction sets. */
+CNNC_API cnnc_status cnnc_set_isa(const char *name);
+/* The level kernels run at now ("avx512", "avx2" or "scalar"; a static string). */
+CNNC_API const char *cnnc_get_isa(void);
+
 /* Seeds the default random generator (rand, randn, module initialisation). */
 CNNC_API void cnnc_manual_seed(uint64_t seed);
 

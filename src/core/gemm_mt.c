@@ -14,6 +14,7 @@
 #define SGEMM_MIN_MACS_PER_CHUNK ((int64_t)1 << 22)
 
 typedef struct sgemm_task {
+    cnnc__isa isa; /* one level for the whole product (workspace slices and kernel) */
     bool trans_a, trans_b;
     int64_t m, n, k;
     const float *a;
@@ -46,11 +47,11 @@ static void sgemm_chunks(void *ctx, int64_t begin, int64_t end, int tid) {
     float *ws = t->ws + (size_t)begin * t->ws_slice;
     if (t->split_m) {
         const float *a = t->trans_a ? t->a + lo : t->a + lo * t->lda;
-        cnnc__sgemm_st(t->trans_a, t->trans_b, hi - lo, t->n, t->k, a, t->lda, t->b, t->ldb,
+        cnnc__sgemm_st(t->isa, t->trans_a, t->trans_b, hi - lo, t->n, t->k, a, t->lda, t->b, t->ldb,
                        t->beta, t->c + lo * t->ldc, t->ldc, ws);
     } else {
         const float *b = t->trans_b ? t->b + lo * t->ldb : t->b + lo;
-        cnnc__sgemm_st(t->trans_a, t->trans_b, t->m, hi - lo, t->k, t->a, t->lda, b, t->ldb,
+        cnnc__sgemm_st(t->isa, t->trans_a, t->trans_b, t->m, hi - lo, t->k, t->a, t->lda, b, t->ldb,
                        t->beta, t->c + lo, t->ldc, ws);
     }
 }
@@ -58,7 +59,7 @@ static void sgemm_chunks(void *ctx, int64_t begin, int64_t end, int tid) {
 /* Fills t's split: along which side, in how many chunks (at most max_chunks). */
 static void sgemm_plan(sgemm_task *t, int64_t max_chunks) {
     int64_t mr, nr;
-    cnnc__sgemm_tile(&mr, &nr);
+    cnnc__sgemm_tile(t->isa, &mr, &nr);
     const int64_t units_m = (t->m + mr - 1) / mr, units_n = (t->n + nr - 1) / nr;
     /* Splitting m makes every chunk pack all of B (k x n), splitting n all of A
      * (m x k): cut the longer side, unless it has too few tiles to go round and the
@@ -83,26 +84,26 @@ static void sgemm_plan(sgemm_task *t, int64_t max_chunks) {
 
 static void sgemm_run(const sgemm_task *t) {
     if (t->chunks == 1)
-        cnnc__sgemm_st(t->trans_a, t->trans_b, t->m, t->n, t->k, t->a, t->lda, t->b, t->ldb,
+        cnnc__sgemm_st(t->isa, t->trans_a, t->trans_b, t->m, t->n, t->k, t->a, t->lda, t->b, t->ldb,
                        t->beta, t->c, t->ldc, t->ws);
     else
         cnnc__parallel_for(t->chunks, 1, sgemm_chunks, (void *)t);
 }
 
-static sgemm_task make_task(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                            const float *a, int64_t lda, const float *b, int64_t ldb,
+static sgemm_task make_task(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                            int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
                             float beta, float *c, int64_t ldc) {
-    return (sgemm_task){.trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,
+    return (sgemm_task){.isa = isa, .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,
                         .a = a, .lda = lda, .b = b, .ldb = ldb, .beta = beta, .c = c,
-                        .ldc = ldc, .ws_slice = cnnc__sgemm_workspace_floats()};
+                        .ldc = ldc, .ws_slice = cnnc__sgemm_workspace_floats(isa)};
 }
 
-int cnnc__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+int cnnc__sgemm(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                 const float *a, int64_t lda, const float *b, int64_t ldb,
                 float beta, float *c, int64_t ldc) {
     if (m <= 0 || n <= 0)
         return 0;
-    sgemm_task t = make_task(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    sgemm_task t = make_task(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
     sgemm_plan(&t, cnnc__parallel_threads());
     t.ws = cnnc__workspace((size_t)t.chunks * t.ws_slice * sizeof(float));
     if (!t.ws)
@@ -111,12 +112,12 @@ int cnnc__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
     return 0;
 }
 
-void cnnc__sgemm_ws(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+void cnnc__sgemm_ws(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb,
                     float beta, float *c, int64_t ldc, float *ws, size_t ws_floats) {
     if (m <= 0 || n <= 0)
         return;
-    sgemm_task t = make_task(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    sgemm_task t = make_task(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
     t.ws = ws;
     const int64_t slices = (int64_t)(ws_floats / t.ws_slice);
     const int64_t threads = cnnc__parallel_threads();
@@ -124,6 +125,6 @@ void cnnc__sgemm_ws(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
     sgemm_run(&t);
 }
 
-size_t cnnc__sgemm_ws_floats(void) {
-    return (size_t)cnnc__parallel_threads() * cnnc__sgemm_workspace_floats();
+size_t cnnc__sgemm_ws_floats(cnnc__isa isa) {
+    return (size_t)cnnc__parallel_threads() * cnnc__sgemm_workspace_floats(isa);
 }

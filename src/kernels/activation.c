@@ -1,8 +1,7 @@
-/* Activation kernels: run-time choice between the fast variants, plus the PReLU
- * and dropout loops (memory-bound selects, vectorizable as written). */
+/* Activation kernels: the table of the fast variants (one per ISA level), plus the
+ * PReLU and dropout loops (memory-bound selects, vectorizable as written). */
 #include "kernels/activation.h"
 
-#include <stdatomic.h>
 #include <stddef.h>
 
 #include "kernels/activation_internal.h"
@@ -21,45 +20,47 @@ bool cnnc__act_backward_uses_result(cnnc__act op) {
     return op == CNNC__ACT_RELU || op == CNNC__ACT_SIGMOID || op == CNNC__ACT_TANH;
 }
 
-/* 2: AVX-512, 1: AVX2, 0: baseline; chosen once (threads racing here all store
- * the same value). */
-static int isa_level(void) {
-#if CNNC__ACT_X86
-    static atomic_int cached = -1;
-    int level = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (level < 0) {
-        __builtin_cpu_init();
-        level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
-        atomic_store_explicit(&cached, level, memory_order_relaxed);
-    }
-    return level;
-#else
-    return 0;
-#endif
+/* ---- the variant table ------------------------------------------------------------ */
+
+typedef struct act_variant {
+    cnnc__isa isa;
+    const char *name;
+    void (*forward)(cnnc__act op, const cnnc__act_params *p, float *out, const float *x,
+                    int64_t n);
+    void (*backward)(cnnc__act op, const cnnc__act_params *p, bool from_result, float *gx,
+                     const float *g, const float *s, int64_t n);
+    void (*softmax)(bool log, float *out, const float *x, int64_t dim, int64_t inner,
+                    int64_t o_begin, int64_t o_end, int64_t i_begin, int64_t i_end);
+    void (*softmax_backward)(bool log, float *gx, const float *g, const float *y, int64_t dim,
+                             int64_t inner, int64_t o_begin, int64_t o_end, int64_t i_begin,
+                             int64_t i_end);
+} act_variant;
+
+static const act_variant variants[] = {
+#define CNNC__X(isa, sfx)                                                                 \
+    {CNNC__ISA_##isa, "f32_act__" #sfx, cnnc__k_act_forward_##sfx##_impl,                \
+     cnnc__k_act_backward_##sfx##_impl, cnnc__k_softmax_##sfx##_impl,                    \
+     cnnc__k_softmax_backward_##sfx##_impl},
+    CNNC__ACT_VARIANTS(CNNC__X)
+#undef CNNC__X
+};
+
+static const act_variant *variant(cnnc__isa isa) {
+    const act_variant *v;
+    CNNC__ISA_PICK(v, variants, isa);
+    return v;
 }
 
-#if CNNC__ACT_X86
-#define DISPATCH(name, ...)                                   \
-    do {                                                      \
-        int level_ = isa_level();                             \
-        if (level_ == 2)                                      \
-            cnnc__k_##name##_avx512_impl(__VA_ARGS__);        \
-        else if (level_ == 1)                                 \
-            cnnc__k_##name##_avx2_impl(__VA_ARGS__);          \
-        else                                                  \
-            cnnc__k_##name##_fast_impl(__VA_ARGS__);          \
-    } while (0)
-#else
-#define DISPATCH(name, ...) cnnc__k_##name##_fast_impl(__VA_ARGS__)
-#endif
+const char *cnnc__k_act_variant_name(cnnc__isa isa) { return variant(isa)->name; }
 
-void cnnc__k_act_forward(cnnc__act op, const cnnc__act_params *p, float *out, const float *x,
-                         int64_t n) {
-    DISPATCH(act_forward, op, p, out, x, n);
+void cnnc__k_act_forward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p, float *out,
+                         const float *x, int64_t n) {
+    variant(isa)->forward(op, p, out, x, n);
 }
-void cnnc__k_act_backward(cnnc__act op, const cnnc__act_params *p, bool from_result, float *gx,
-                          const float *g, const float *s, int64_t n) {
-    DISPATCH(act_backward, op, p, from_result, gx, g, s, n);
+void cnnc__k_act_backward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p,
+                          bool from_result, float *gx, const float *g, const float *s,
+                          int64_t n) {
+    variant(isa)->backward(op, p, from_result, gx, g, s, n);
 }
 void cnnc__k_act_forward_ref(cnnc__act op, const cnnc__act_params *p, float *out,
                              const float *x, int64_t n) {
@@ -70,18 +71,19 @@ void cnnc__k_act_backward_ref(cnnc__act op, const cnnc__act_params *p, bool from
     cnnc__k_act_backward_ref_impl(op, p, from_result, gx, g, s, n);
 }
 
-void cnnc__k_softmax(bool log, float *out, const float *x, int64_t dim, int64_t inner,
-                     int64_t o_begin, int64_t o_end, int64_t i_begin, int64_t i_end) {
-    DISPATCH(softmax, log, out, x, dim, inner, o_begin, o_end, i_begin, i_end);
+void cnnc__k_softmax(cnnc__isa isa, bool log, float *out, const float *x, int64_t dim,
+                     int64_t inner, int64_t o_begin, int64_t o_end, int64_t i_begin,
+                     int64_t i_end) {
+    variant(isa)->softmax(log, out, x, dim, inner, o_begin, o_end, i_begin, i_end);
 }
 void cnnc__k_softmax_ref(bool log, float *out, const float *x, int64_t dim, int64_t inner,
                          int64_t o_begin, int64_t o_end, int64_t i_begin, int64_t i_end) {
     cnnc__k_softmax_ref_impl(log, out, x, dim, inner, o_begin, o_end, i_begin, i_end);
 }
-void cnnc__k_softmax_backward(bool log, float *gx, const float *g, const float *y, int64_t dim,
-                              int64_t inner, int64_t o_begin, int64_t o_end, int64_t i_begin,
-                              int64_t i_end) {
-    DISPATCH(softmax_backward, log, gx, g, y, dim, inner, o_begin, o_end, i_begin, i_end);
+void cnnc__k_softmax_backward(cnnc__isa isa, bool log, float *gx, const float *g,
+                              const float *y, int64_t dim, int64_t inner, int64_t o_begin,
+                              int64_t o_end, int64_t i_begin, int64_t i_end) {
+    variant(isa)->softmax_backward(log, gx, g, y, dim, inner, o_begin, o_end, i_begin, i_end);
 }
 void cnnc__k_softmax_backward_ref(bool log, float *gx, const float *g, const float *y,
                                   int64_t dim, int64_t inner, int64_t o_begin, int64_t o_end,

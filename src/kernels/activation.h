@@ -4,8 +4,9 @@
  *
  * Every kernel exists as a plain reference (libm's expf/erff/tanhf/log1pf,
  * compiled for the baseline ISA) and as a fast version (vectorizable
- * approximations of those functions, good to a few ulp, compiled for the baseline
- * ISA, AVX2+FMA and AVX-512, with the choice made once at run time). Both follow PyTorch
+ * approximations of those functions, good to a few ulp, compiled once per ISA level:
+ * AVX-512, AVX2+FMA and the baseline; the fast kernels take the level, see
+ * kernels/isa.h, and activation_internal.h lists the variants). Both follow PyTorch
  * 1.13's CPU formulas operation by operation, with the NaN rules of its
  * vectorized loops (see activation_impl.h). Raw pointers, outputs first, no
  * allocation; each works on a range so the op layer can split it over threads. */
@@ -13,6 +14,8 @@
 #define CNNC_KERNELS_ACTIVATION_H
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "kernels/isa.h"
 
 /* The pointwise activations: X(ENUM, name). Parameters (cnnc__act_params):
  *   HARDTANH    a = min_val, b = max_val        (relu6 is hardtanh(0, 6))
@@ -53,14 +56,18 @@ const char *cnnc__act_name(cnnc__act op);
  * its input? (ELU can do either: see from_result below.) */
 bool cnnc__act_backward_uses_result(cnnc__act op);
 
+/* Name of the fast variant a level runs ("f32_act__avx2"). */
+const char *cnnc__k_act_variant_name(cnnc__isa isa);
+
 /* out[i] = op(x[i]) for i in [0, n); out may equal x. */
-void cnnc__k_act_forward(cnnc__act op, const cnnc__act_params *p, float *out, const float *x,
-                         int64_t n);
+void cnnc__k_act_forward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p, float *out,
+                         const float *x, int64_t n);
 /* gx[i] = g[i] * op'(...) from s = the saved input, or the saved result when
  * from_result (ELU's in-place form; sigmoid and tanh always read the result;
  * hardtanh and leaky_relu give the same from either). gx may equal g. */
-void cnnc__k_act_backward(cnnc__act op, const cnnc__act_params *p, bool from_result, float *gx,
-                          const float *g, const float *s, int64_t n);
+void cnnc__k_act_backward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p,
+                          bool from_result, float *gx, const float *g, const float *s,
+                          int64_t n);
 void cnnc__k_act_forward_ref(cnnc__act op, const cnnc__act_params *p, float *out,
                              const float *x, int64_t n);
 void cnnc__k_act_backward_ref(cnnc__act op, const cnnc__act_params *p, bool from_result,
@@ -69,15 +76,16 @@ void cnnc__k_act_backward_ref(cnnc__act op, const cnnc__act_params *p, bool from
 /* Softmax over the middle dim of x viewed as [outer, dim, inner], for outer rows
  * [o_begin, o_end) and inner columns [i_begin, i_end) (inner == 1 is the contiguous
  * last-dim case). Max subtracted, sums in double. log: log_softmax. */
-void cnnc__k_softmax(bool log, float *out, const float *x, int64_t dim, int64_t inner,
-                     int64_t o_begin, int64_t o_end, int64_t i_begin, int64_t i_end);
+void cnnc__k_softmax(cnnc__isa isa, bool log, float *out, const float *x, int64_t dim,
+                     int64_t inner, int64_t o_begin, int64_t o_end, int64_t i_begin,
+                     int64_t i_end);
 void cnnc__k_softmax_ref(bool log, float *out, const float *x, int64_t dim, int64_t inner,
                          int64_t o_begin, int64_t o_end, int64_t i_begin, int64_t i_end);
 /* The backward from the result y: softmax gx = y * (g - sum_d g*y);
  * log_softmax gx = g - exp(y) * sum_d g. Same ranges. */
-void cnnc__k_softmax_backward(bool log, float *gx, const float *g, const float *y, int64_t dim,
-                              int64_t inner, int64_t o_begin, int64_t o_end, int64_t i_begin,
-                              int64_t i_end);
+void cnnc__k_softmax_backward(cnnc__isa isa, bool log, float *gx, const float *g,
+                              const float *y, int64_t dim, int64_t inner, int64_t o_begin,
+                              int64_t o_end, int64_t i_begin, int64_t i_end);
 void cnnc__k_softmax_backward_ref(bool log, float *gx, const float *g, const float *y,
                                   int64_t dim, int64_t inner, int64_t o_begin, int64_t o_end,
                                   int64_t i_begin, int64_t i_end);

@@ -5,7 +5,7 @@
  * run time. */
 #include "kernels/activation_internal.h"
 
-#if CNNC__ACT_X86
+#if CNNC__ISA_X86
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma,prefer-vector-width=512")
 #pragma GCC optimize("fp-contract=fast")

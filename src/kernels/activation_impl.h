@@ -1,5 +1,5 @@
 /* Internal: the activation kernels, written once and compiled four times
- * (activation_ref.c with libm; activation_fast.c, activation_avx2.c and
+ * (activation_ref.c with libm; activation_scalar.c, activation_avx2.c and
  * activation_avx512.c with activation_math.h for the baseline ISA, AVX2 and
  * AVX-512). NOT include-guarded.
  *

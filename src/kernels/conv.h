@@ -14,13 +14,21 @@
  * is the backward-data of the geometry whose input is its output.
  *
  * Kernels never allocate; they write their outputs (first arguments) completely
- * unless their comment says they accumulate.
+ * unless their comment says they accumulate. The fast ones take the ISA level
+ * (kernels/isa.h) first and run that level's variant of their family: the row
+ * primitives (conv_simd.c), im2col packing (conv_im2col.c), depthwise (conv_dw.c) and
+ * the Winograd transforms (conv_winograd.c) each list theirs in one X-macro table;
+ * a level without a variant of its own runs the next one below it. The GEMMs inside
+ * run at the same level, so the nr and workspace sizes a caller got from kernels/gemm.h
+ * at that level are the ones these expect.
  */
 #ifndef CNNC_KERNELS_CONV_H
 #define CNNC_KERNELS_CONV_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kernels/isa.h"
 
 typedef struct cnnc__conv_geom {
     int64_t n;      /* batch */
@@ -53,7 +61,7 @@ void cnnc__conv_ref_backward_weight(float *dw, const float *dy, const float *x,
  * of the unfolded input channels [c0, c1) of one image x [cg, in] (cg = channels of
  * one group; x points at the group's first channel): row (ci - c0) * ksize + q,
  * column j holds x[ci, (o0 + j) * stride - pad + q * dil], 0 outside. */
-void cnnc__conv_im2col(float *col, int64_t ldc, const float *x, const cnnc__conv_geom *g,
+void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x, const cnnc__conv_geom *g,
                        int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
 
 /* The same rows/columns straight into a GEMM's packed-B layout (kernels/gemm.h,
@@ -61,13 +69,13 @@ void cnnc__conv_im2col(float *col, int64_t ldc, const float *x, const cnnc__conv
  * channels) x columns [o0, o0 + ncol) of one image's column matrix, in nr-column
  * panels: dst[(j / nr) * nr * kc + r * nr + j % nr] = col[k0 + r, o0 + j], columns
  * past ncol zero up to the end of the last panel. row: scratch of at least ncol
- * rounded up to nr floats. Writes straight into the panels with AVX-512 when nr is 32
- * and the GEMM selected its AVX-512 kernel; cnnc__conv_pack_cols_ref (always
- * compiled, same result) builds each row in `row` and copies it out. */
+ * rounded up to nr floats. The AVX-512 variant writes straight into 32-wide panels
+ * (nr 32, the AVX-512 GEMM's); cnnc__conv_pack_cols_ref (the scalar variant, same
+ * result) builds each row in `row` and copies it out. */
 void cnnc__conv_pack_cols_ref(float *dst, int64_t nr, float *row, const float *x,
                               const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
                               int64_t ncol);
-void cnnc__conv_pack_cols(float *dst, int64_t nr, float *row, const float *x,
+void cnnc__conv_pack_cols(cnnc__isa isa, float *dst, int64_t nr, float *row, const float *x,
                           const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
                           int64_t ncol);
 
@@ -87,15 +95,18 @@ void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__conv_geom *g,
 /* Rows [k0, k0 + kc) x wide columns [j0, j0 + ncol) of the wide column matrix of the
  * planes ph (from channel 0), in nr-column panels (as cnnc__conv_pack_cols), the last
  * panel zero-padded. Requires j0 + ncol <= out[1] * wph. */
-void cnnc__conv_pack_phase(float *dst, int64_t nr, const float *ph, const cnnc__conv_geom *g,
+void cnnc__conv_pack_phase(cnnc__isa isa, float *dst, int64_t nr, const float *ph, const cnnc__conv_geom *g,
                            int64_t k0, int64_t kc, int64_t j0, int64_t ncol);
 
-/* dst[t] = src[t] + bias, t < n (AVX-512 when the GEMM selected it; same result). */
-void cnnc__conv_copy_add(float *dst, const float *src, float bias, int64_t n);
+/* Name of the im2col packing variant a level runs for nr-wide panels. */
+const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr);
+
+/* dst[t] = src[t] + bias, t < n (the same result at every level). */
+void cnnc__conv_copy_add(cnnc__isa isa, float *dst, const float *src, float bias, int64_t n);
 
 /* The adjoint: x [cg, in] += fold(col) for channels [c0, c1) and columns
  * [o0, o0 + ncol) (col laid out as cnnc__conv_im2col writes it). Accumulates. */
-void cnnc__conv_col2im(float *x, const float *col, int64_t ldc, const cnnc__conv_geom *g,
+void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc, const cnnc__conv_geom *g,
                        int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
 
 /* ---- depthwise (c / groups == 1): direct kernels, one plane at a time ----------- */
@@ -108,18 +119,22 @@ static inline bool cnnc__conv_is_depthwise(const cnnc__conv_geom *g) {
 
 /* y [out] = conv of one input plane x [in] with one filter w [k] (+ bias, a scalar,
  * added last). */
-void cnnc__dwconv_forward_plane(float *y, const float *x, const float *w, float bias,
+void cnnc__dwconv_forward_plane(cnnc__isa isa, float *y, const float *x, const float *w, float bias,
                                 const cnnc__conv_geom *g);
 /* dx [in] += the input gradient of one output plane dy [out] through filter w [k].
  * Accumulates. */
-void cnnc__dwconv_backward_data_plane(float *dx, const float *dy, const float *w,
+void cnnc__dwconv_backward_data_plane(cnnc__isa isa, float *dx, const float *dy, const float *w,
                                       const cnnc__conv_geom *g);
 /* dw [k] += sum over one plane pair of dy [out] * x [shifted]. Accumulates. */
-void cnnc__dwconv_backward_weight_plane(float *dw, const float *dy, const float *x,
+void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *dy, const float *x,
                                         const cnnc__conv_geom *g);
 
-/* The plain versions of the three (always compiled; the dispatching ones above use
- * SIMD rows when the CPU has AVX2 or AVX-512 and the W stride is 1). For tests. */
+/* Name of the depthwise variant a level runs (where the geometry fits it). */
+const char *cnnc__dwconv_variant(cnnc__isa isa);
+
+/* The plain versions of the three (always compiled), for tests. The dispatching ones
+ * above run the level's depthwise variant (conv_dw.c: 16-lane AVX-512 kernels where
+ * the geometry fits), else row by row with the level's row primitives. */
 void cnnc__dwconv_forward_plane_ref(float *y, const float *x, const float *w, float bias,
                                     const cnnc__conv_geom *g);
 void cnnc__dwconv_backward_data_plane_ref(float *dx, const float *dy, const float *w,
@@ -127,7 +142,7 @@ void cnnc__dwconv_backward_data_plane_ref(float *dx, const float *dy, const floa
 void cnnc__dwconv_backward_weight_plane_ref(float *dw, const float *dy, const float *x,
                                             const cnnc__conv_geom *g);
 
-/* ---- row primitives (SIMD variants selected once at run time) ------------------- */
+/* ---- row primitives (one variant per ISA level) ---------------------------------- */
 
 /* y[i] += a * x[i], i < n. */
 typedef void (*cnnc__conv_axpy_fn)(float *y, const float *x, float a, int64_t n);
@@ -137,15 +152,21 @@ typedef float (*cnnc__conv_dot_fn)(const float *x, const float *y, int64_t n);
 typedef float (*cnnc__conv_sum_fn)(const float *x, int64_t n);
 /* dst[i] = src[2 i], i < n (reads src[0 .. 2n - 1) only). */
 typedef void (*cnnc__conv_gather2_fn)(float *dst, const float *src, int64_t n);
-cnnc__conv_gather2_fn cnnc__conv_gather2(void);
 /* dst[2 i] += src[i], i < n (touches dst[0 .. 2n - 1) only; odd elements unchanged). */
 typedef void (*cnnc__conv_scatter2_fn)(float *dst, const float *src, int64_t n);
-cnnc__conv_scatter2_fn cnnc__conv_scatter2(void);
-cnnc__conv_axpy_fn cnnc__conv_axpy(void);
-cnnc__conv_dot_fn cnnc__conv_dot(void);
-cnnc__conv_sum_fn cnnc__conv_sum(void);
-/* For tests: which variant was selected ("avx512", "avx2", "scalar"). */
-const char *cnnc__conv_simd_name(void);
+
+typedef struct cnnc__conv_rows {
+    cnnc__isa isa;
+    const char *name; /* "f32_conv_rows__avx2" */
+    cnnc__conv_axpy_fn axpy;
+    cnnc__conv_dot_fn dot;
+    cnnc__conv_sum_fn sum;
+    cnnc__conv_gather2_fn gather2;
+    cnnc__conv_scatter2_fn scatter2;
+} cnnc__conv_rows;
+
+/* The row primitives of a level (conv_simd.c lists them). */
+const cnnc__conv_rows *cnnc__conv_rows_of(cnnc__isa isa);
 
 /* ---- Winograd F(2x2, 3x3): 2-d, 3x3, stride 1, dilation 1 (any padding, groups) -----
  *
@@ -156,6 +177,9 @@ const char *cnnc__conv_simd_name(void);
  * the elementwise product summed over input channels by 16 GEMMs (one per position
  * of the 4x4 transformed tile). */
 
+/* Name of the Winograd transform variant a level runs (its GEMMs: kernels/gemm.h). */
+const char *cnnc__conv_winograd_variant(cnnc__isa isa);
+
 /* Does the geometry have the shape Winograd F(2x2, 3x3) serves? */
 bool cnnc__conv_winograd_ok(const cnnc__conv_geom *g);
 /* Output tiles per image (th * tw). */
@@ -164,18 +188,18 @@ int64_t cnnc__conv_winograd_tiles(const cnnc__conv_geom *g);
 void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__conv_geom *g);
 /* Floats of the packed transformed weights (cnnc__conv_winograd_pack_weights): one
  * GEMM A operand (kernels/gemm.h, cnnc__sgemm_pack_a_full) per (position, group). */
-size_t cnnc__conv_winograd_packed_floats(const cnnc__conv_geom *g);
+size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__conv_geom *g);
 /* up = u (from cnnc__conv_winograd_weights) packed for the GEMM; up 64-byte aligned. */
-void cnnc__conv_winograd_pack_weights(float *up, const float *u, const cnnc__conv_geom *g);
+void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *u, const cnnc__conv_geom *g);
 /* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (a
  * multiple of 16; the GEMM's workspace not included). */
 size_t cnnc__conv_winograd_scratch_floats(const cnnc__conv_geom *g, int64_t ldt);
 /* Tiles [t0, t0 + nt) (nt <= ldt) of group grp of one image: y [m, out] (the image's
  * output) for x [c, in] (the image's input), up from cnnc__conv_winograd_pack_weights, bias
  * [m] or NULL (added last). scratch: cnnc__conv_winograd_scratch_floats(g, ldt)
- * floats, 64-byte aligned; gemm_ws: cnnc__sgemm_workspace_floats() floats, 64-byte
+ * floats, 64-byte aligned; gemm_ws: cnnc__sgemm_workspace_floats(isa) floats, 64-byte
  * aligned. Single-threaded; the result does not depend on how tiles are blocked. */
-void cnnc__conv_winograd_block(float *y, const float *x, const float *up, const float *bias,
+void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up, const float *bias,
                                const cnnc__conv_geom *g, int64_t grp, int64_t t0, int64_t nt,
                                int64_t ldt, float *scratch, float *gemm_ws);
 

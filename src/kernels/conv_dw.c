@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "kernels/conv.h"
-#include "kernels/gemm.h"
 
 static inline int64_t first_inside(int64_t off, int64_t s) {
     return off >= 0 ? 0 : (-off + s - 1) / s;
@@ -51,10 +50,11 @@ static inline int64_t end_inside(int64_t off, int64_t s, int64_t in, int64_t out
     int64_t hi = end_inside(off, (g)->stride[2], (g)->in[2], (g)->out[2]); \
     if (hi < lo) hi = lo
 
-static void dw_forward_rows(float *y, const float *x, const float *w, float bias,
-                                const cnnc__conv_geom *g) {
+/* The rows variant: every level, the taps as the level's row primitives. */
+static bool dw_forward_rows(cnnc__isa isa, float *y, const float *x, const float *w, float bias,
+                            const cnnc__conv_geom *g) {
     const int64_t osz = cnnc__conv_out_size(g), s2 = g->stride[2];
-    cnnc__conv_axpy_fn axpy = cnnc__conv_axpy();
+    const cnnc__conv_axpy_fn axpy = cnnc__conv_rows_of(isa)->axpy;
     memset(y, 0, (size_t)osz * sizeof(float));
     DW_ROWS(g, {
         float *yr = y + yrow;
@@ -72,12 +72,13 @@ static void dw_forward_rows(float *y, const float *x, const float *w, float bias
     });
     if (bias != 0.0f)
         for (int64_t p = 0; p < osz; p++) y[p] += bias;
+    return true;
 }
 
-static void dw_backward_data_rows(float *dx, const float *dy, const float *w,
-                                      const cnnc__conv_geom *g) {
+static bool dw_backward_data_rows(cnnc__isa isa, float *dx, const float *dy, const float *w,
+                                  const cnnc__conv_geom *g) {
     const int64_t s2 = g->stride[2];
-    cnnc__conv_axpy_fn axpy = cnnc__conv_axpy();
+    const cnnc__conv_axpy_fn axpy = cnnc__conv_rows_of(isa)->axpy;
     DW_ROWS(g, {
         const float *yr = dy + yrow;
         float *xr = dx + xrow;
@@ -92,12 +93,13 @@ static void dw_backward_data_rows(float *dx, const float *dy, const float *w,
             }
         }
     });
+    return true;
 }
 
-static void dw_backward_weight_rows(float *dw, const float *dy, const float *x,
-                                        const cnnc__conv_geom *g) {
+static bool dw_backward_weight_rows(cnnc__isa isa, float *dw, const float *dy, const float *x,
+                                    const cnnc__conv_geom *g) {
     const int64_t s2 = g->stride[2];
-    cnnc__conv_dot_fn dot = cnnc__conv_dot();
+    const cnnc__conv_dot_fn dot = cnnc__conv_rows_of(isa)->dot;
     DW_ROWS(g, {
         const float *yr = dy + yrow;
         const float *xr = x + xrow;
@@ -113,11 +115,12 @@ static void dw_backward_weight_rows(float *dw, const float *dy, const float *x,
             }
         }
     });
+    return true;
 }
 
 /* ---- AVX-512, W stride 1: 16 outputs per register, every tap accumulated in it ---- */
 
-#if CNNC__SGEMM_X86
+#if CNNC__ISA_X86
 #include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -289,43 +292,91 @@ static AVX512 void dw_backward_weight_avx512(float *dw, const float *dy, const f
     for (int64_t q = 0; q < ksz; q++) dw[q] += _mm512_reduce_add_ps(acc[q]);
 }
 
-static bool dw_avx512(void) { return cnnc__sgemm_isa_selected() == CNNC__SGEMM_ISA_AVX512; }
-#endif
-
-void cnnc__dwconv_forward_plane(float *y, const float *x, const float *w, float bias,
-                                const cnnc__conv_geom *g) {
-#if CNNC__SGEMM_X86
-    if (dw_avx512() && g->stride[2] == 1 && g->k[0] * g->k[1] <= DW_MAX_ROWS &&
-        g->k[2] <= DW_MAX_TAPS) {
-        dw_forward_avx512(y, x, w, bias, g);
-        return;
-    }
-#endif
-    dw_forward_rows(y, x, w, bias, g);
+/* The variant's entry points: decline (false) geometries the kernels do not cover
+ * (W stride other than 1, more taps than they keep in registers). */
+static bool dw_forward_avx512_try(cnnc__isa isa, float *y, const float *x, const float *w,
+                                  float bias, const cnnc__conv_geom *g) {
+    (void)isa;
+    if (g->stride[2] != 1 || g->k[0] * g->k[1] > DW_MAX_ROWS || g->k[2] > DW_MAX_TAPS)
+        return false;
+    dw_forward_avx512(y, x, w, bias, g);
+    return true;
 }
 
-void cnnc__dwconv_backward_data_plane(float *dx, const float *dy, const float *w,
+static bool dw_backward_data_avx512_try(cnnc__isa isa, float *dx, const float *dy,
+                                        const float *w, const cnnc__conv_geom *g) {
+    (void)isa;
+    if (g->stride[0] != 1 || g->stride[1] != 1 || g->stride[2] != 1 || g->k[2] > DW_MAX_TAPS)
+        return false;
+    dw_backward_data_avx512(dx, dy, w, g);
+    return true;
+}
+
+static bool dw_backward_weight_avx512_try(cnnc__isa isa, float *dw, const float *dy,
+                                          const float *x, const cnnc__conv_geom *g) {
+    (void)isa;
+    if (g->stride[2] != 1 || cnnc__conv_k_size(g) > DW_MAX_TAPS ||
+        g->k[0] * g->k[1] > DW_MAX_ROWS)
+        return false;
+    dw_backward_weight_avx512(dw, dy, x, g);
+    return true;
+}
+#endif
+
+/* X-list, fastest first: (level, name, forward, backward data, backward weight). A
+ * variant may decline a geometry (false); the rows variant then runs at the same level
+ * (its axpy and dot are the level's row primitives). */
+#if CNNC__ISA_X86
+#define DW_SIMD_VARIANTS(X)                                                        \
+    X(AVX512, f32_dwconv__avx512, dw_forward_avx512_try, dw_backward_data_avx512_try, \
+      dw_backward_weight_avx512_try)
+#else
+#define DW_SIMD_VARIANTS(X)
+#endif
+#define DW_VARIANTS(X)  \
+    DW_SIMD_VARIANTS(X) \
+    X(SCALAR, f32_dwconv__rows, dw_forward_rows, dw_backward_data_rows, dw_backward_weight_rows)
+
+typedef struct dw_variant {
+    cnnc__isa isa;
+    const char *name;
+    bool (*forward)(cnnc__isa isa, float *y, const float *x, const float *w, float bias,
+                    const cnnc__conv_geom *g);
+    bool (*backward_data)(cnnc__isa isa, float *dx, const float *dy, const float *w,
+                          const cnnc__conv_geom *g);
+    bool (*backward_weight)(cnnc__isa isa, float *dw, const float *dy, const float *x,
+                            const cnnc__conv_geom *g);
+} dw_variant;
+
+static const dw_variant variants[] = {
+#define CNNC__X(isa, name, fwd, bwd_data, bwd_weight) \
+    {CNNC__ISA_##isa, #name, fwd, bwd_data, bwd_weight},
+    DW_VARIANTS(CNNC__X)
+#undef CNNC__X
+};
+
+static const dw_variant *variant(cnnc__isa isa) {
+    const dw_variant *v;
+    CNNC__ISA_PICK(v, variants, isa);
+    return v;
+}
+
+const char *cnnc__dwconv_variant(cnnc__isa isa) { return variant(isa)->name; }
+
+void cnnc__dwconv_forward_plane(cnnc__isa isa, float *y, const float *x, const float *w,
+                                float bias, const cnnc__conv_geom *g) {
+    if (!variant(isa)->forward(isa, y, x, w, bias, g)) dw_forward_rows(isa, y, x, w, bias, g);
+}
+
+void cnnc__dwconv_backward_data_plane(cnnc__isa isa, float *dx, const float *dy, const float *w,
                                       const cnnc__conv_geom *g) {
-#if CNNC__SGEMM_X86
-    if (dw_avx512() && g->stride[0] == 1 && g->stride[1] == 1 && g->stride[2] == 1 &&
-        g->k[2] <= DW_MAX_TAPS) {
-        dw_backward_data_avx512(dx, dy, w, g);
-        return;
-    }
-#endif
-    dw_backward_data_rows(dx, dy, w, g);
+    if (!variant(isa)->backward_data(isa, dx, dy, w, g)) dw_backward_data_rows(isa, dx, dy, w, g);
 }
 
-void cnnc__dwconv_backward_weight_plane(float *dw, const float *dy, const float *x,
-                                        const cnnc__conv_geom *g) {
-#if CNNC__SGEMM_X86
-    if (dw_avx512() && g->stride[2] == 1 && cnnc__conv_k_size(g) <= DW_MAX_TAPS &&
-        g->k[0] * g->k[1] <= DW_MAX_ROWS) {
-        dw_backward_weight_avx512(dw, dy, x, g);
-        return;
-    }
-#endif
-    dw_backward_weight_rows(dw, dy, x, g);
+void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *dy,
+                                        const float *x, const cnnc__conv_geom *g) {
+    if (!variant(isa)->backward_weight(isa, dw, dy, x, g))
+        dw_backward_weight_rows(isa, dw, dy, x, g);
 }
 
 /* ---- plain versions --------------------------------------------------------------- */

@@ -5,9 +5,8 @@
 #include <string.h>
 
 #include "kernels/conv.h"
-#include "kernels/gemm.h"
 
-#if CNNC__SGEMM_X86
+#if CNNC__ISA_X86
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f")))
 #endif
@@ -91,10 +90,11 @@ static inline void im2col_row(float *row, const float *xc, const cnnc__conv_geom
     });
 }
 
-void cnnc__conv_im2col(float *col, int64_t ldc, const float *x, const cnnc__conv_geom *g,
-                       int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
+void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
+                       const cnnc__conv_geom *g, int64_t c0, int64_t c1, int64_t o0,
+                       int64_t ncol) {
     const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
-    cnnc__conv_gather2_fn gather2 = cnnc__conv_gather2();
+    const cnnc__conv_gather2_fn gather2 = cnnc__conv_rows_of(isa)->gather2;
     for (int64_t ci = c0; ci < c1; ci++) {
         const float *xc = x + ci * isz;
         int64_t q = 0;
@@ -116,7 +116,7 @@ void cnnc__conv_pack_cols_ref(float *dst, int64_t nr, float *row, const float *x
                               int64_t ncol) {
     const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
     const int64_t npan = (ncol + nr - 1) / nr, pstride = nr * kc;
-    cnnc__conv_gather2_fn gather2 = cnnc__conv_gather2();
+    const cnnc__conv_gather2_fn gather2 = cnnc__conv_rows_of(CNNC__ISA_SCALAR)->gather2;
     /* the padding columns of the last panel stay zero: im2col_row writes [0, ncol) */
     memset(row + ncol, 0, (size_t)(npan * nr - ncol) * sizeof(float));
     for (int64_t r = 0; r < kc; r++) {
@@ -133,12 +133,14 @@ void cnnc__conv_pack_cols_ref(float *dst, int64_t nr, float *row, const float *x
     }
 }
 
-void cnnc__conv_col2im(float *x, const float *col, int64_t ldc, const cnnc__conv_geom *g,
-                       int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
+void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc,
+                       const cnnc__conv_geom *g, int64_t c0, int64_t c1, int64_t o0,
+                       int64_t ncol) {
     const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
     const int64_t s2 = g->stride[2];
-    cnnc__conv_axpy_fn axpy = cnnc__conv_axpy();
-    cnnc__conv_scatter2_fn scatter2 = cnnc__conv_scatter2();
+    const cnnc__conv_rows *rows = cnnc__conv_rows_of(isa);
+    const cnnc__conv_axpy_fn axpy = rows->axpy;
+    const cnnc__conv_scatter2_fn scatter2 = rows->scatter2;
     for (int64_t ci = c0; ci < c1; ci++) {
         /* WALK_TAP hands out const rows; col2im writes them (x is ours) */
         const float *xc = x + ci * isz;
@@ -166,7 +168,7 @@ void cnnc__conv_col2im(float *x, const float *col, int64_t ldc, const cnnc__conv
 
 /* ---- AVX-512: straight into 32-wide panels ---------------------------------------- */
 
-#if CNNC__SGEMM_X86
+#if CNNC__ISA_X86
 /* The values src[t * s2], t < cnt (cnt <= 16), in lanes 0 .. cnt-1 (others zero),
  * reading only those elements. */
 AVX512 static inline __m512 load_strided(const float *src, int64_t s2, int64_t cnt) {
@@ -209,9 +211,12 @@ AVX512 static inline void seg_avx512(float *d, int64_t pstride, int64_t j, int64
     }
 }
 
-AVX512 static void pack_cols_avx512(float *dst, const float *x, const cnnc__conv_geom *g,
-                                    int64_t k0, int64_t kc, int64_t o0, int64_t ncol) {
-    enum { NR = 32 };
+AVX512 static void pack_cols_avx512(float *dst, int64_t nr, float *row, const float *x,
+                                    const cnnc__conv_geom *g, int64_t k0, int64_t kc,
+                                    int64_t o0, int64_t ncol) {
+    enum { NR = 32 }; /* nr (the variant's panel width, checked by the caller) */
+    (void)nr;
+    (void)row;
     const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
     const int64_t pstride = NR * kc, s2 = g->stride[2];
     const int64_t npan = (ncol + NR - 1) / NR;
@@ -232,18 +237,6 @@ AVX512 static void pack_cols_avx512(float *dst, const float *x, const cnnc__conv
     }
 }
 #endif
-
-void cnnc__conv_pack_cols(float *dst, int64_t nr, float *row, const float *x,
-                          const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
-                          int64_t ncol) {
-#if CNNC__SGEMM_X86
-    if (nr == 32 && cnnc__sgemm_isa_selected() == CNNC__SGEMM_ISA_AVX512) {
-        pack_cols_avx512(dst, x, g, k0, kc, o0, ncol);
-        return;
-    }
-#endif
-    cnnc__conv_pack_cols_ref(dst, nr, row, x, g, k0, kc, o0, ncol);
-}
 
 /* ---- phase planes: im2col rows as contiguous slices -------------------------------- */
 
@@ -303,8 +296,21 @@ void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__conv_geom *g,
         }                                                                        \
     } while (0)
 
-#if CNNC__SGEMM_X86
-AVX512 static void panel_row32_avx512(float *d, int64_t pstride, const float *src, int64_t ncol) {
+/* The scalar variant's panel row: any nr. */
+static void panel_row_scalar(float *d, int64_t nr, int64_t pstride, const float *src,
+                             int64_t ncol) {
+    switch (nr) {
+    case 32: PANEL_ROW(32); break;
+    case 16: PANEL_ROW(16); break;
+    case 8: PANEL_ROW(8); break;
+    default: PANEL_ROW(nr); break;
+    }
+}
+
+#if CNNC__ISA_X86
+AVX512 static void panel_row_avx512(float *d, int64_t nr, int64_t pstride, const float *src,
+                                    int64_t ncol) {
+    (void)nr; /* 32 (the variant's panel width, checked by the caller) */
     int64_t c = 0;
     for (; c + 32 <= ncol; c += 32, d += pstride) {
         _mm512_store_ps(d, _mm512_loadu_ps(src + c));
@@ -335,21 +341,62 @@ static void copy_add_scalar(float *dst, const float *src, float bias, int64_t n)
     for (int64_t t = 0; t < n; t++) dst[t] = src[t] + bias;
 }
 
-void cnnc__conv_copy_add(float *dst, const float *src, float bias, int64_t n) {
-#if CNNC__SGEMM_X86
-    if (cnnc__sgemm_isa_selected() == CNNC__SGEMM_ISA_AVX512) {
-        copy_add_avx512(dst, src, bias, n);
-        return;
-    }
+/* X-list, fastest first: (level, name, panel width nr the SIMD routines fill, pack
+ * columns, panel row, copy-add). A variant asked for another nr than its own leaves
+ * the packing to the scalar routines. */
+#if CNNC__ISA_X86
+#define IM2COL_SIMD_VARIANTS(X) \
+    X(AVX512, f32_im2col__avx512, 32, pack_cols_avx512, panel_row_avx512, copy_add_avx512)
+#else
+#define IM2COL_SIMD_VARIANTS(X)
 #endif
-    copy_add_scalar(dst, src, bias, n);
+#define IM2COL_VARIANTS(X)  \
+    IM2COL_SIMD_VARIANTS(X) \
+    X(SCALAR, f32_im2col__scalar, 0, cnnc__conv_pack_cols_ref, panel_row_scalar, copy_add_scalar)
+
+typedef struct im2col_variant {
+    cnnc__isa isa;
+    const char *name;
+    int64_t nr; /* 0: any */
+    void (*pack_cols)(float *dst, int64_t nr, float *row, const float *x,
+                      const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                      int64_t ncol);
+    void (*panel_row)(float *d, int64_t nr, int64_t pstride, const float *src, int64_t ncol);
+    void (*copy_add)(float *dst, const float *src, float bias, int64_t n);
+} im2col_variant;
+
+static const im2col_variant variants[] = {
+#define CNNC__X(isa, name, nr, pack_cols, panel_row, copy_add) \
+    {CNNC__ISA_##isa, #name, nr, pack_cols, panel_row, copy_add},
+    IM2COL_VARIANTS(CNNC__X)
+#undef CNNC__X
+};
+
+/* The variant of `isa`, for nr-wide panels (nr 0: no packing): the scalar one if the
+ * level's packs another width. */
+static const im2col_variant *variant(cnnc__isa isa, int64_t nr) {
+    const im2col_variant *v;
+    CNNC__ISA_PICK(v, variants, isa);
+    if (nr && v->nr && v->nr != nr) v = &variants[sizeof variants / sizeof variants[0] - 1];
+    return v;
 }
 
-void cnnc__conv_pack_phase(float *dst, int64_t nr, const float *ph, const cnnc__conv_geom *g,
-                           int64_t k0, int64_t kc, int64_t j0, int64_t ncol) {
-#if CNNC__SGEMM_X86
-    const bool avx512 = nr == 32 && cnnc__sgemm_isa_selected() == CNNC__SGEMM_ISA_AVX512;
-#endif
+const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr) { return variant(isa, nr)->name; }
+
+void cnnc__conv_copy_add(cnnc__isa isa, float *dst, const float *src, float bias, int64_t n) {
+    variant(isa, 0)->copy_add(dst, src, bias, n);
+}
+
+void cnnc__conv_pack_cols(cnnc__isa isa, float *dst, int64_t nr, float *row, const float *x,
+                          const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                          int64_t ncol) {
+    variant(isa, nr)->pack_cols(dst, nr, row, x, g, k0, kc, o0, ncol);
+}
+
+void cnnc__conv_pack_phase(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
+                           const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t j0,
+                           int64_t ncol) {
+    const im2col_variant *v = variant(isa, nr);
     int64_t hph, wph;
     cnnc__conv_phase_geom(g, &hph, &wph);
     const int64_t s1 = g->stride[1], s2 = g->stride[2], plane = hph * wph;
@@ -359,18 +406,6 @@ void cnnc__conv_pack_phase(float *dst, int64_t nr, const float *ph, const cnnc__
         const int64_t t1 = q / g->k[2] * g->dil[1], t2 = q % g->k[2] * g->dil[2];
         const float *src = ph + ((ci * s1 + t1 % s1) * s2 + t2 % s2) * plane +
                            (t1 / s1) * wph + t2 / s2 + j0;
-        float *d = dst + r * nr;
-#if CNNC__SGEMM_X86
-        if (avx512) {
-            panel_row32_avx512(d, pstride, src, ncol);
-            continue;
-        }
-#endif
-        switch (nr) {
-        case 32: PANEL_ROW(32); break;
-        case 16: PANEL_ROW(16); break;
-        case 8: PANEL_ROW(8); break;
-        default: PANEL_ROW(nr); break;
-        }
+        v->panel_row(dst + r * nr, nr, pstride, src, ncol);
     }
 }

@@ -1,15 +1,13 @@
 /* Row primitives for the direct (depthwise) convolution kernels and col2im:
  * y += a x, dot(x, y), sum(x) and the stride-2 gather/scatter of im2col and
  * col2im, in scalar C, AVX2+FMA and AVX-512 (function target
- * attributes, so the library still runs on any x86-64). The variant is chosen once,
- * with the same ISA the GEMM selected, so one process always computes the same bits.
+ * attributes, so the library still runs on any x86-64), one variant per ISA level.
  * Within a variant, element i of an axpy is always fma(a, x[i], y[i]) on SIMD lanes
  * (the scalar tail uses the same fused operation through fmaf), so a value never
  * depends on where a row segment starts. */
 #include <math.h>
 
 #include "kernels/conv.h"
-#include "kernels/gemm.h"
 
 static void axpy_scalar(float *y, const float *x, float a, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
@@ -42,7 +40,7 @@ static void scatter2_scalar(float *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[2 * i] += src[i];
 }
 
-#if CNNC__SGEMM_X86
+#if CNNC__ISA_X86
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -174,32 +172,30 @@ AVX512 static float dot_avx512(const float *x, const float *y, int64_t n) {
 }
 #endif
 
-typedef struct {
-    const char *name;
-    cnnc__conv_axpy_fn axpy;
-    cnnc__conv_dot_fn dot;
-    cnnc__conv_sum_fn sum;
-    cnnc__conv_gather2_fn gather2;
-    cnnc__conv_scatter2_fn scatter2;
-} simd_variant;
-
-static simd_variant pick(void) {
-#if CNNC__SGEMM_X86
-    switch (cnnc__sgemm_isa_selected()) {
-    case CNNC__SGEMM_ISA_AVX512:
-        return (simd_variant){"avx512", axpy_avx512, dot_avx512, sum_avx512, gather2_avx512, scatter2_avx512};
-    case CNNC__SGEMM_ISA_AVX2:
-        return (simd_variant){"avx2", axpy_avx2, dot_avx2, sum_avx2, gather2_scalar, scatter2_scalar};
-    default:
-        break;
-    }
+/* X-list, fastest first: (level, name, axpy, dot, sum, gather2, scatter2). The AVX2
+ * level has no gather/scatter of its own: those run as at the scalar level. */
+#if CNNC__ISA_X86
+#define ROWS_SIMD_VARIANTS(X)                                                                    \
+    X(AVX512, f32_conv_rows__avx512, axpy_avx512, dot_avx512, sum_avx512, gather2_avx512,        \
+      scatter2_avx512)                                                                           \
+    X(AVX2, f32_conv_rows__avx2, axpy_avx2, dot_avx2, sum_avx2, gather2_scalar, scatter2_scalar)
+#else
+#define ROWS_SIMD_VARIANTS(X)
 #endif
-    return (simd_variant){"scalar", axpy_scalar, dot_scalar, sum_scalar, gather2_scalar, scatter2_scalar};
-}
+#define ROWS_VARIANTS(X)                                                                         \
+    ROWS_SIMD_VARIANTS(X)                                                                        \
+    X(SCALAR, f32_conv_rows__scalar, axpy_scalar, dot_scalar, sum_scalar, gather2_scalar,        \
+      scatter2_scalar)
 
-cnnc__conv_axpy_fn cnnc__conv_axpy(void) { return pick().axpy; }
-cnnc__conv_dot_fn cnnc__conv_dot(void) { return pick().dot; }
-cnnc__conv_sum_fn cnnc__conv_sum(void) { return pick().sum; }
-cnnc__conv_gather2_fn cnnc__conv_gather2(void) { return pick().gather2; }
-cnnc__conv_scatter2_fn cnnc__conv_scatter2(void) { return pick().scatter2; }
-const char *cnnc__conv_simd_name(void) { return pick().name; }
+static const cnnc__conv_rows variants[] = {
+#define CNNC__X(isa, name, axpy, dot, sum, gather2, scatter2) \
+    {CNNC__ISA_##isa, #name, axpy, dot, sum, gather2, scatter2},
+    ROWS_VARIANTS(CNNC__X)
+#undef CNNC__X
+};
+
+const cnnc__conv_rows *cnnc__conv_rows_of(cnnc__isa isa) {
+    const cnnc__conv_rows *v;
+    CNNC__ISA_PICK(v, variants, isa);
+    return v;
+}

@@ -15,8 +15,8 @@
 
 static size_t r16(size_t x) { return (x + 15) & ~(size_t)15; }
 
-/* ---- row loops: scalar, and AVX-512 when the GEMM selected it (the same operations
- * in the same order on every lane, so the same bits) -------------------------------- */
+/* ---- row loops: scalar and AVX-512 (the same operations in the same order on every
+ * lane, so the same bits) ------------------------------------------------------------ */
 
 /* s_r[c] = (B^T d)[r][c], c < n */
 static void vert_scalar(float *const s[4], const float *const d[4], int64_t n) {
@@ -66,7 +66,7 @@ static void interleave_scalar(float *r, const float *a, const float *b, int64_t 
     }
 }
 
-#if CNNC__SGEMM_X86
+#if CNNC__ISA_X86
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -172,54 +172,53 @@ AVX512 static void interleave_avx512(float *r, const float *a, const float *b, i
 }
 #endif
 
-typedef struct rowfns {
-    bool avx512;
-} rowfns;
-
-static void vert(const rowfns *f, float *const s[4], const float *const d[4], int64_t n) {
-#if CNNC__SGEMM_X86
-    if (f->avx512) {
-        vert_avx512(s, d, n);
-        return;
-    }
-#endif
-    (void)f;
-    vert_scalar(s, d, n);
-}
-
-static void horiz(const rowfns *f, float *const v[4], const float *sr, int64_t nk) {
-#if CNNC__SGEMM_X86
-    if (f->avx512) {
-        horiz_avx512(v, sr, nk);
-        return;
-    }
-#endif
-    (void)f;
+/* The scalar loops over whole rows (the table's signatures). */
+static void horiz_scalar_row(float *const v[4], const float *sr, int64_t nk) {
     horiz_scalar(v, sr, 0, nk);
 }
-
-static void outt(const rowfns *f, float *const o[4], const float *m, int64_t mstride, float bv,
-                 int64_t n) {
-#if CNNC__SGEMM_X86
-    if (f->avx512) {
-        out_avx512(o, m, mstride, bv, n);
-        return;
-    }
-#endif
-    (void)f;
+static void out_scalar_row(float *const o[4], const float *m, int64_t mstride, float bv,
+                           int64_t n) {
     out_scalar(o, m, mstride, bv, 0, n);
 }
-
-static void interleave(const rowfns *f, float *r, const float *a, const float *b, int64_t n) {
-#if CNNC__SGEMM_X86
-    if (f->avx512) {
-        interleave_avx512(r, a, b, n);
-        return;
-    }
-#endif
-    (void)f;
+static void interleave_scalar_row(float *r, const float *a, const float *b, int64_t n) {
     interleave_scalar(r, a, b, 0, n);
 }
+
+/* X-list, fastest first: (level, name, vert, horiz, out, interleave). */
+#if CNNC__ISA_X86
+#define WINO_SIMD_VARIANTS(X) \
+    X(AVX512, f32_winograd__avx512, vert_avx512, horiz_avx512, out_avx512, interleave_avx512)
+#else
+#define WINO_SIMD_VARIANTS(X)
+#endif
+#define WINO_VARIANTS(X)                                                              \
+    WINO_SIMD_VARIANTS(X)                                                             \
+    X(SCALAR, f32_winograd__scalar, vert_scalar, horiz_scalar_row, out_scalar_row, \
+      interleave_scalar_row)
+
+typedef struct wino_variant {
+    cnnc__isa isa;
+    const char *name;
+    void (*vert)(float *const s[4], const float *const d[4], int64_t n);
+    void (*horiz)(float *const v[4], const float *sr, int64_t nk);
+    void (*out)(float *const o[4], const float *m, int64_t mstride, float bv, int64_t n);
+    void (*interleave)(float *r, const float *a, const float *b, int64_t n);
+} wino_variant;
+
+static const wino_variant variants[] = {
+#define CNNC__X(isa, name, vert, horiz, out, interleave) \
+    {CNNC__ISA_##isa, #name, vert, horiz, out, interleave},
+    WINO_VARIANTS(CNNC__X)
+#undef CNNC__X
+};
+
+static const wino_variant *variant(cnnc__isa isa) {
+    const wino_variant *v;
+    CNNC__ISA_PICK(v, variants, isa);
+    return v;
+}
+
+const char *cnnc__conv_winograd_variant(cnnc__isa isa) { return variant(isa)->name; }
 
 bool cnnc__conv_winograd_ok(const cnnc__conv_geom *g) {
     return g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->k[1] == 3 && g->k[2] == 3 &&
@@ -262,46 +261,35 @@ void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__conv_geom
     }
 }
 
-size_t cnnc__conv_winograd_packed_floats(const cnnc__conv_geom *g) {
+size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__conv_geom *g) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    return 16 * (size_t)g->groups * cnnc__sgemm_packed_a_floats(mg, cg);
+    return 16 * (size_t)g->groups * cnnc__sgemm_packed_a_floats(isa, mg, cg);
 }
 
-void cnnc__conv_winograd_pack_weights(float *up, const float *u, const cnnc__conv_geom *g) {
+void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *u,
+                                      const cnnc__conv_geom *g) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    const size_t pa = cnnc__sgemm_packed_a_floats(mg, cg);
+    const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
     for (int64_t e = 0; e < 16; e++)
         for (int64_t grp = 0; grp < g->groups; grp++)
-            cnnc__sgemm_pack_a_full(false, mg, cg, u + (e * g->m + grp * mg) * cg, cg,
+            cnnc__sgemm_pack_a_full(isa, false, mg, cg, u + (e * g->m + grp * mg) * cg, cg,
                                     up + (size_t)(e * g->groups + grp) * pa);
 }
 
-/* The GEMM's B panels from one plane of V (cg x tiles, leading dim ldt). */
+/* The GEMM's B panels from one plane of V (cg x tiles, leading dim ldt): a plain
+ * matrix, packed by the GEMM's own routine of the level. */
 typedef struct vplane {
     const float *v;
     int64_t ldt;
-    bool avx512;
+    cnnc__isa isa;
 } vplane;
 
 static void pack_v(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t nr,
                    float *dst, float *scratch) {
     (void)scratch;
+    (void)nr; /* the level's panel width, which its pack routine fills */
     const vplane *vp = ctx;
-    const float *b = vp->v + pc * vp->ldt + jc;
-#if CNNC__SGEMM_X86
-    if (vp->avx512) {
-        cnnc__f32_gemm_pack_b32__avx512(false, kc, nc, b, vp->ldt, dst);
-        return;
-    }
-#endif
-    for (int64_t j0 = 0; j0 < nc; j0 += nr) {
-        const int64_t cols = nc - j0 < nr ? nc - j0 : nr;
-        for (int64_t p = 0; p < kc; p++) {
-            float *d = dst + j0 * kc + p * nr;
-            memcpy(d, b + p * vp->ldt + j0, (size_t)cols * sizeof(float));
-            for (int64_t j = cols; j < nr; j++) d[j] = 0.0f;
-        }
-    }
+    cnnc__sgemm_pack_b_panels(vp->isa, false, kc, nc, vp->v + pc * vp->ldt + jc, vp->ldt, dst);
 }
 
 /* Scratch: V, M, then rows (5 rows of the widest tile-row segment, or 4 x ldt). */
@@ -321,7 +309,7 @@ size_t cnnc__conv_winograd_scratch_floats(const cnnc__conv_geom *g, int64_t ldt)
 }
 
 /* V[e][ci][k0 + k], k < nk, for the tiles (ti, tj0 + k) of channel plane xc. */
-static void input_segment(const rowfns *f, float *v, int64_t estride, float *rows,
+static void input_segment(const wino_variant *f, float *v, int64_t estride, float *rows,
                           const float *zero, const float *xc, const cnnc__conv_geom *g,
                           int64_t ti, int64_t tj0, int64_t nk) {
     const int64_t h = g->in[1], w = g->in[2];
@@ -343,18 +331,18 @@ static void input_segment(const rowfns *f, float *v, int64_t estride, float *row
             if (a > 0) memset(s[r], 0, (size_t)a * sizeof(float));
             if (b < wn) memset(s[r] + b, 0, (size_t)(wn - b) * sizeof(float));
         }
-        vert(f, sa, d, b - a);
+        f->vert(sa, d, b - a);
     } else {
         for (int r = 0; r < 4; r++) memset(s[r], 0, (size_t)wn * sizeof(float));
     }
     for (int r = 0; r < 4; r++) { /* (B^T d) B */
         float *vr[4] = {v + (r * 4 + 0) * estride, v + (r * 4 + 1) * estride,
                         v + (r * 4 + 2) * estride, v + (r * 4 + 3) * estride};
-        horiz(f, vr, s[r], nk);
+        f->horiz(vr, s[r], nk);
     }
 }
 
-void cnnc__conv_winograd_block(float *y, const float *x, const float *up, const float *bias,
+void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up, const float *bias,
                                const cnnc__conv_geom *g, int64_t grp, int64_t t0, int64_t nt,
                                int64_t ldt, float *scratch, float *gemm_ws) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
@@ -364,12 +352,7 @@ void cnnc__conv_winograd_block(float *y, const float *x, const float *up, const 
     float *v = scratch;
     float *mm = v + 16 * vstride;
     float *rows = mm + 16 * mstride;
-    rowfns f = {false};
-#if CNNC__SGEMM_X86
-    int64_t mr, nr;
-    cnnc__sgemm_tile(&mr, &nr);
-    f.avx512 = nr == 32 && cnnc__sgemm_isa_selected() == CNNC__SGEMM_ISA_AVX512;
-#endif
+    const wino_variant *f = variant(isa);
 
     /* input transform (rows: 4 rows of B^T d, then a zero row) */
     const int64_t wp = 2 * tw + 2;
@@ -381,16 +364,16 @@ void cnnc__conv_winograd_block(float *y, const float *x, const float *up, const 
             const int64_t ti = t / tw, tj0 = t % tw;
             int64_t nk = tw - tj0;
             if (nk > t0 + nt - t) nk = t0 + nt - t;
-            input_segment(&f, v + ci * ldt + (t - t0), vstride, rows, zero, xc, g, ti, tj0, nk);
+            input_segment(f, v + ci * ldt + (t - t0), vstride, rows, zero, xc, g, ti, tj0, nk);
             t += nk;
         }
     }
 
     /* the 16 products over the input channels */
-    const size_t pa = cnnc__sgemm_packed_a_floats(mg, cg);
+    const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
     for (int64_t e = 0; e < 16; e++) {
-        vplane vp = {v + e * vstride, ldt, f.avx512};
-        cnnc__sgemm_st_packed(mg, nt, cg, up + (size_t)(e * g->groups + grp) * pa, pack_v, &vp,
+        vplane vp = {v + e * vstride, ldt, isa};
+        cnnc__sgemm_st_packed(isa, mg, nt, cg, up + (size_t)(e * g->groups + grp) * pa, pack_v, &vp,
                               0.0f, mm + e * mstride, ldt, gemm_ws);
     }
 
@@ -400,7 +383,7 @@ void cnnc__conv_winograd_block(float *y, const float *x, const float *up, const 
         const float *m0 = mm + co * ldt;
         const float bv = bias ? bias[grp * mg + co] : 0.0f;
         float *o[4] = {o00, o01, o10, o11};
-        outt(&f, o, m0, mstride, bv, nt);
+        f->out(o, m0, mstride, bv, nt);
         float *yc = y + (grp * mg + co) * oh * ow;
         for (int64_t t = t0; t < t0 + nt;) {
             const int64_t ti = t / tw, tj0 = t % tw;
@@ -411,11 +394,11 @@ void cnnc__conv_winograd_block(float *y, const float *x, const float *up, const 
             /* full 2-wide tiles, then a last half tile at an odd width */
             int64_t full = nk;
             if (tj0 + nk == tw && (ow & 1)) full--;
-            interleave(&f, r0, o00 + k0, o01 + k0, full);
+            f->interleave(r0, o00 + k0, o01 + k0, full);
             if (full < nk) r0[2 * full] = o00[k0 + full];
             if (2 * ti + 1 < oh) {
                 float *r1 = r0 + ow;
-                interleave(&f, r1, o10 + k0, o11 + k0, full);
+                f->interleave(r1, o10 + k0, o11 + k0, full);
                 if (full < nk) r1[2 * full] = o10[k0 + full];
             }
             t += nk;

@@ -1,5 +1,5 @@
 /* Packed, cache-blocked single-precision GEMM (one thread), the portable C
- * micro-kernel, and the one-time choice of micro-kernel for this CPU.
+ * micro-kernel, and the table of micro-kernels (one per ISA level).
  *
  * Blocking (Goto/BLIS style, row-major C = A B):
  *   for jc over n by NC:             C columns [jc, jc+nc)
@@ -21,8 +21,6 @@
  * first block applies beta while the others add, so every C element gets the same
  * sequence of operations wherever it sits: see "Determinism" in gemm.h. */
 #include "kernels/gemm.h"
-
-#include <stdatomic.h>
 
 /* ---- Portable micro-kernel ------------------------------------------------ */
 
@@ -129,21 +127,22 @@ static inline void pack_b(bool trans, int64_t kc, int64_t nc, const float *b, in
         pack_rows(kc, nc, b, ldb, NR, dst);
 }
 
-static void pack_a4(bool trans, int64_t mc, int64_t kc, const float *a, int64_t lda,
-                    float *dst) {
+void cnnc__f32_gemm_pack_a4__scalar(bool trans, int64_t mc, int64_t kc, const float *a,
+                                    int64_t lda, float *dst) {
     pack_a(trans, mc, kc, a, lda, SCALAR_MR, dst);
 }
 
-static void pack_b8(bool trans, int64_t kc, int64_t nc, const float *b, int64_t ldb,
-                    float *dst) {
+void cnnc__f32_gemm_pack_b8__scalar(bool trans, int64_t kc, int64_t nc, const float *b,
+                                    int64_t ldb, float *dst) {
     pack_b(trans, kc, nc, b, ldb, SCALAR_NR, dst);
 }
 
 /* ---- Kernel table ---------------------------------------------------------- */
 
 typedef struct sgemm_config {
+    cnnc__isa isa;
     const char *name;
-    cnnc__sgemm_ukernel ukernel; /* NULL when this build cannot run it */
+    cnnc__sgemm_ukernel ukernel;
     cnnc__sgemm_pack_a pack_a;
     cnnc__sgemm_pack_b pack_b;
     int64_t mr, nr;              /* register tile */
@@ -152,71 +151,24 @@ typedef struct sgemm_config {
     int64_t nc;                  /* n block, multiple of NR: the KC x NC packed B */
 } sgemm_config;
 
-/* Block sizes measured on a Xeon with 48 KB L1d and 2 MB L2 per core. */
-static const sgemm_config configs[CNNC__SGEMM_ISA_COUNT] = {
-    [CNNC__SGEMM_ISA_SCALAR] = {"f32_gemm_4x8__scalar", cnnc__f32_gemm_4x8__scalar,
-                                pack_a4, pack_b8, SCALAR_MR, SCALAR_NR, 256, 128, 1024},
-#if CNNC__SGEMM_X86
-    [CNNC__SGEMM_ISA_AVX2] = {"f32_gemm_6x16__avx2", cnnc__f32_gemm_6x16__avx2,
-                              cnnc__f32_gemm_pack_a6__avx2, cnnc__f32_gemm_pack_b16__avx2,
-                              6, 16, 256, 144, 1024},
-    [CNNC__SGEMM_ISA_AVX512] = {"f32_gemm_14x32__avx512", cnnc__f32_gemm_14x32__avx512,
-                                cnnc__f32_gemm_pack_a14__avx512,
-                                cnnc__f32_gemm_pack_b32__avx512, 14, 32, 256, 280, 1024},
-#else
-    [CNNC__SGEMM_ISA_AVX2] = {"f32_gemm_6x16__avx2", NULL, NULL, NULL, 6, 16, 256, 144, 1024},
-    [CNNC__SGEMM_ISA_AVX512] = {"f32_gemm_14x32__avx512", NULL, NULL, NULL,
-                                14, 32, 256, 280, 1024},
-#endif
+static const sgemm_config configs[] = {
+#define CNNC__X(isa, kernel, pack_a, pack_b, MR, NR, KC, MC, NC)                        \
+    {CNNC__ISA_##isa, #kernel, cnnc__##kernel, cnnc__##pack_a, cnnc__##pack_b, MR, NR, \
+     KC, MC, NC},
+    CNNC__SGEMM_KERNELS(CNNC__X)
+#undef CNNC__X
 };
 
-bool cnnc__sgemm_isa_supported(cnnc__sgemm_isa isa) {
-    if ((int)isa < 0 || isa >= CNNC__SGEMM_ISA_COUNT || !configs[isa].ukernel)
-        return false;
-#if CNNC__SGEMM_X86
-    /* libgcc's checks include the OS enabling the AVX / AVX-512 register state. */
-    __builtin_cpu_init();
-    switch (isa) {
-    case CNNC__SGEMM_ISA_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case CNNC__SGEMM_ISA_AVX512:
-        return __builtin_cpu_supports("avx512f");
-    default:
-        break;
-    }
-#endif
-    return isa == CNNC__SGEMM_ISA_SCALAR;
+static const sgemm_config *config_of(cnnc__isa isa) {
+    const sgemm_config *cfg;
+    CNNC__ISA_PICK(cfg, configs, isa);
+    return cfg;
 }
 
-/* The one piece of global state: the chosen ISA, -1 until the first call. Racing
- * first calls all store the same value. */
-static atomic_int selected_isa = -1;
+const char *cnnc__sgemm_kernel_name(cnnc__isa isa) { return config_of(isa)->name; }
 
-cnnc__sgemm_isa cnnc__sgemm_isa_selected(void) {
-    int isa = atomic_load_explicit(&selected_isa, memory_order_relaxed);
-    if (isa < 0) {
-        isa = CNNC__SGEMM_ISA_SCALAR;
-        for (int i = CNNC__SGEMM_ISA_COUNT - 1; i > 0; i--) {
-            if (cnnc__sgemm_isa_supported((cnnc__sgemm_isa)i)) {
-                isa = i;
-                break;
-            }
-        }
-        atomic_store_explicit(&selected_isa, isa, memory_order_relaxed);
-    }
-    return (cnnc__sgemm_isa)isa;
-}
-
-const char *cnnc__sgemm_isa_kernel_name(cnnc__sgemm_isa isa) {
-    return (int)isa >= 0 && isa < CNNC__SGEMM_ISA_COUNT ? configs[isa].name : "unknown";
-}
-
-const char *cnnc__sgemm_kernel_name(void) {
-    return configs[cnnc__sgemm_isa_selected()].name;
-}
-
-void cnnc__sgemm_tile(int64_t *mr, int64_t *nr) {
-    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+void cnnc__sgemm_tile(cnnc__isa isa, int64_t *mr, int64_t *nr) {
+    const sgemm_config *cfg = config_of(isa);
     *mr = cfg->mr;
     *nr = cfg->nr;
 }
@@ -226,13 +178,9 @@ static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 /* Packed A block first, then the packed B block (64-byte aligned offset). */
 static size_t pa_floats(const sgemm_config *cfg) { return round16((size_t)(cfg->mc * cfg->kc)); }
 
-size_t cnnc__sgemm_isa_workspace_floats(cnnc__sgemm_isa isa) {
-    const sgemm_config *cfg = &configs[isa];
+size_t cnnc__sgemm_workspace_floats(cnnc__isa isa) {
+    const sgemm_config *cfg = config_of(isa);
     return pa_floats(cfg) + round16((size_t)(cfg->kc * cfg->nc));
-}
-
-size_t cnnc__sgemm_workspace_floats(void) {
-    return cnnc__sgemm_isa_workspace_floats(cnnc__sgemm_isa_selected());
 }
 
 /* ---- Driver ----------------------------------------------------------------- */
@@ -302,8 +250,13 @@ static void sgemm_blocked(const sgemm_config *cfg, bool trans_a, bool trans_b,
 
 /* ---- Pre-packed A, caller-packed B ------------------------------------------ */
 
-size_t cnnc__sgemm_pack_scratch_floats(void) {
-    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+void cnnc__sgemm_pack_b_panels(cnnc__isa isa, bool trans, int64_t kc, int64_t nc, const float *b,
+                               int64_t ldb, float *dst) {
+    config_of(isa)->pack_b(trans, kc, nc, b, ldb, dst);
+}
+
+size_t cnnc__sgemm_pack_scratch_floats(cnnc__isa isa) {
+    const sgemm_config *cfg = config_of(isa);
     return round16((size_t)(cfg->nc + cfg->nr));
 }
 
@@ -313,16 +266,16 @@ static int64_t mpad_of(const sgemm_config *cfg, int64_t m) {
     return (m + cfg->mr - 1) / cfg->mr * cfg->mr;
 }
 
-size_t cnnc__sgemm_packed_a_floats(int64_t m, int64_t k) {
-    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+size_t cnnc__sgemm_packed_a_floats(cnnc__isa isa, int64_t m, int64_t k) {
+    const sgemm_config *cfg = config_of(isa);
     if (m <= 0 || k <= 0)
         return 0;
     return round16((size_t)(mpad_of(cfg, m) * k));
 }
 
-void cnnc__sgemm_pack_a_full(bool trans_a, int64_t m, int64_t k, const float *a, int64_t lda,
-                             float *dst) {
-    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+void cnnc__sgemm_pack_a_full(cnnc__isa isa, bool trans_a, int64_t m, int64_t k, const float *a,
+                             int64_t lda, float *dst) {
+    const sgemm_config *cfg = config_of(isa);
     if (m <= 0 || k <= 0)
         return;
     const int64_t kc_blk = even_block(k, cfg->kc, 1);
@@ -333,10 +286,10 @@ void cnnc__sgemm_pack_a_full(bool trans_a, int64_t m, int64_t k, const float *a,
     }
 }
 
-void cnnc__sgemm_st_packed(int64_t m, int64_t n, int64_t k, const float *a_packed,
-                           cnnc__sgemm_pack_b_fn pack_b, void *ctx, float beta, float *c,
-                           int64_t ldc, float *ws) {
-    const sgemm_config *cfg = &configs[cnnc__sgemm_isa_selected()];
+void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
+                           const float *a_packed, cnnc__sgemm_pack_b_fn pack_b, void *ctx,
+                           float beta, float *c, int64_t ldc, float *ws) {
+    const sgemm_config *cfg = config_of(isa);
     if (m <= 0 || n <= 0)
         return;
     if (k <= 0) {
@@ -374,16 +327,8 @@ void cnnc__sgemm_st_packed(int64_t m, int64_t n, int64_t k, const float *a_packe
     }
 }
 
-void cnnc__sgemm_st_isa(cnnc__sgemm_isa isa, bool trans_a, bool trans_b,
-                        int64_t m, int64_t n, int64_t k,
-                        const float *a, int64_t lda, const float *b, int64_t ldb,
-                        float beta, float *c, int64_t ldc, float *ws) {
-    sgemm_blocked(&configs[isa], trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, ws);
-}
-
-void cnnc__sgemm_st(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+void cnnc__sgemm_st(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb,
                     float beta, float *c, int64_t ldc, float *ws) {
-    sgemm_blocked(&configs[cnnc__sgemm_isa_selected()], trans_a, trans_b, m, n, k,
-                  a, lda, b, ldb, beta, c, ldc, ws);
+    sgemm_blocked(config_of(isa), trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, ws);
 }

@@ -10,7 +10,7 @@
  * library still builds and runs on any x86-64. */
 #include "kernels/gemm.h"
 
-#if CNNC__SGEMM_X86
+#if CNNC__ISA_X86
 #include <immintrin.h>
 
 #define MR 14

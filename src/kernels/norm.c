@@ -1,9 +1,11 @@
-/* Norm kernels: plain references, the fast bodies (kernels/norm_body.h) for the
- * baseline target, and the run-time choice of the AVX2 copies (norm_avx2.c). */
+/* Norm kernels: plain references, the table of the fast variants (norm_scalar.c,
+ * norm_avx2.c) and local response norm. */
 #include "kernels/norm.h"
 
 #include <math.h>
 #include <stdbool.h>
+
+#include "kernels/norm_internal.h"
 
 /* ---- references --------------------------------------------------------------- */
 
@@ -49,117 +51,65 @@ void cnnc__k_norm_split(double mean, float *hi, float *lo) {
     *lo = isfinite(h) ? (float)(mean - (double)h) : 0.0f;
 }
 
-/* ---- fast: baseline copies and the dispatch ----------------------------------------- */
+/* ---- fast: the variant table ------------------------------------------------------- */
 
-#if defined(__GNUC__)
-#define NORM_SUFFIX _base
-/* the body's helpers are static and inlined: the AVX vector-ABI note (reported
- * at the end of the file) does not apply */
-#pragma GCC diagnostic ignored "-Wpsabi"
-#include "kernels/norm_body.h"
+typedef struct norm_variant {
+    cnnc__isa isa;
+    const char *name;
+    void (*stats)(double *mean, double *m2, const float *x, int64_t nseg, int64_t stride,
+                  int64_t len);
+    void (*apply)(float *y, const float *x, int64_t n, float mhi, float mlo, float a, float b);
+    void (*apply_vec)(float *y, const float *x, int64_t n, float mhi, float mlo, float invstd,
+                      const float *w, const float *b);
+    void (*grad_sums)(double *sg, double *sgd, const float *g, const float *x, int64_t n,
+                      float mhi, float mlo, const float *w);
+    void (*grad_apply)(float *gx, const float *g, const float *x, int64_t n, float mhi,
+                       float mlo, const float *w, float A, float B, float C);
+    void (*col_sums)(double *aw, double *ab, const float *g, const float *x, int64_t n,
+                     float mhi, float mlo, float invstd);
+} norm_variant;
 
-#if defined(__x86_64__) || defined(__i386__)
-void cnnc__k_norm_stats_avx2(double *mean, double *m2, const float *x, int64_t nseg,
-                             int64_t stride, int64_t len);
-void cnnc__k_norm_apply_avx2(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
-                             float b);
-void cnnc__k_norm_apply_vec_avx2(float *y, const float *x, int64_t n, float mhi, float mlo,
-                                 float invstd, const float *w, const float *b);
-void cnnc__k_norm_grad_sums_avx2(double *sg, double *sgd, const float *g, const float *x,
-                                 int64_t n, float mhi, float mlo, const float *w);
-void cnnc__k_norm_grad_apply_avx2(float *gx, const float *g, const float *x, int64_t n, float mhi,
-                                  float mlo, const float *w, float A, float B, float C);
+static const norm_variant variants[] = {
+#define CNNC__X(isa, sfx)                                                                   \
+    {CNNC__ISA_##isa, "f32_norm__" #sfx, cnnc__k_norm_stats_##sfx, cnnc__k_norm_apply_##sfx, \
+     cnnc__k_norm_apply_vec_##sfx, cnnc__k_norm_grad_sums_##sfx,                           \
+     cnnc__k_norm_grad_apply_##sfx, cnnc__k_norm_col_sums_##sfx},
+    CNNC__NORM_VARIANTS(CNNC__X)
+#undef CNNC__X
+};
 
-void cnnc__k_norm_col_sums_avx2(double *aw, double *ab, const float *g, const float *x,
-                                int64_t n, float mhi, float mlo, float invstd);
-
-static bool use_avx2(void) {
-    static int cached = -1; /* benign race: every thread computes the same value */
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return cached != 0;
-}
-#define DISPATCH(name, ...)                       \
-    do {                                          \
-        if (use_avx2()) {                         \
-            cnnc__k_##name##_avx2(__VA_ARGS__);   \
-            return;                               \
-        }                                         \
-        nb_##name##_base(__VA_ARGS__);            \
-    } while (0)
-#else
-#define DISPATCH(name, ...) nb_##name##_base(__VA_ARGS__)
-#endif
-
-/* the kernel names and the body's names differ by their "norm_" prefix */
-#define nb_norm_stats_base nb_stats_base
-#define nb_norm_apply_base nb_apply_base
-#define nb_norm_apply_vec_base nb_apply_vec_base
-#define nb_norm_grad_sums_base nb_grad_sums_base
-#define nb_norm_grad_apply_base nb_grad_apply_base
-#define nb_norm_col_sums_base nb_col_sums_base
-
-void cnnc__k_norm_col_sums(double *aw, double *ab, const float *g, const float *x, int64_t n,
-                           float mhi, float mlo, float invstd) {
-    DISPATCH(norm_col_sums, aw, ab, g, x, n, mhi, mlo, invstd);
+static const norm_variant *variant(cnnc__isa isa) {
+    const norm_variant *v;
+    CNNC__ISA_PICK(v, variants, isa);
+    return v;
 }
 
-void cnnc__k_norm_stats(double *mean, double *m2, const float *x, int64_t nseg, int64_t stride,
-                        int64_t len) {
-    DISPATCH(norm_stats, mean, m2, x, nseg, stride, len);
+const char *cnnc__k_norm_variant_name(cnnc__isa isa) { return variant(isa)->name; }
+
+void cnnc__k_norm_stats(cnnc__isa isa, double *mean, double *m2, const float *x, int64_t nseg,
+                        int64_t stride, int64_t len) {
+    variant(isa)->stats(mean, m2, x, nseg, stride, len);
 }
-void cnnc__k_norm_apply(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
-                        float b) {
-    DISPATCH(norm_apply, y, x, n, mhi, mlo, a, b);
+void cnnc__k_norm_apply(cnnc__isa isa, float *y, const float *x, int64_t n, float mhi, float mlo,
+                        float a, float b) {
+    variant(isa)->apply(y, x, n, mhi, mlo, a, b);
 }
-void cnnc__k_norm_apply_vec(float *y, const float *x, int64_t n, float mhi, float mlo,
-                            float invstd, const float *w, const float *b) {
-    DISPATCH(norm_apply_vec, y, x, n, mhi, mlo, invstd, w, b);
+void cnnc__k_norm_apply_vec(cnnc__isa isa, float *y, const float *x, int64_t n, float mhi,
+                            float mlo, float invstd, const float *w, const float *b) {
+    variant(isa)->apply_vec(y, x, n, mhi, mlo, invstd, w, b);
 }
-void cnnc__k_norm_grad_sums(double *sg, double *sgd, const float *g, const float *x, int64_t n,
-                            float mhi, float mlo, const float *w) {
-    DISPATCH(norm_grad_sums, sg, sgd, g, x, n, mhi, mlo, w);
+void cnnc__k_norm_grad_sums(cnnc__isa isa, double *sg, double *sgd, const float *g,
+                            const float *x, int64_t n, float mhi, float mlo, const float *w) {
+    variant(isa)->grad_sums(sg, sgd, g, x, n, mhi, mlo, w);
 }
-void cnnc__k_norm_grad_apply(float *gx, const float *g, const float *x, int64_t n, float mhi,
-                             float mlo, const float *w, float A, float B, float C) {
-    DISPATCH(norm_grad_apply, gx, g, x, n, mhi, mlo, w, A, B, C);
+void cnnc__k_norm_grad_apply(cnnc__isa isa, float *gx, const float *g, const float *x, int64_t n,
+                             float mhi, float mlo, const float *w, float A, float B, float C) {
+    variant(isa)->grad_apply(gx, g, x, n, mhi, mlo, w, A, B, C);
 }
-#else /* no vector extensions: the plain loops */
-void cnnc__k_norm_col_sums(double *aw, double *ab, const float *g, const float *x, int64_t n,
-                           float mhi, float mlo, float invstd) {
-    cnnc__k_norm_col_sums_ref(aw, ab, g, x, n, mhi, mlo, invstd);
+void cnnc__k_norm_col_sums(cnnc__isa isa, double *aw, double *ab, const float *g, const float *x,
+                           int64_t n, float mhi, float mlo, float invstd) {
+    variant(isa)->col_sums(aw, ab, g, x, n, mhi, mlo, invstd);
 }
-void cnnc__k_norm_stats(double *mean, double *m2, const float *x, int64_t nseg, int64_t stride,
-                        int64_t len) {
-    cnnc__k_norm_stats_ref(mean, m2, x, nseg, stride, len);
-}
-void cnnc__k_norm_apply(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
-                        float b) {
-    for (int64_t i = 0; i < n; i++) y[i] = ((x[i] - mhi) - mlo) * a + b;
-}
-void cnnc__k_norm_apply_vec(float *y, const float *x, int64_t n, float mhi, float mlo,
-                            float invstd, const float *w, const float *b) {
-    for (int64_t i = 0; i < n; i++) {
-        float t = ((x[i] - mhi) - mlo) * invstd;
-        if (w) t *= w[i];
-        if (b) t += b[i];
-        y[i] = t;
-    }
-}
-void cnnc__k_norm_grad_sums(double *sg, double *sgd, const float *g, const float *x, int64_t n,
-                            float mhi, float mlo, const float *w) {
-    cnnc__k_norm_grad_sums_ref(sg, sgd, g, x, n, mhi, mlo, w);
-}
-void cnnc__k_norm_grad_apply(float *gx, const float *g, const float *x, int64_t n, float mhi,
-                             float mlo, const float *w, float A, float B, float C) {
-    for (int64_t i = 0; i < n; i++) {
-        float gv = w ? g[i] * w[i] : g[i];
-        gx[i] = gv * A + ((x[i] - mhi) - mlo) * B + C;
-    }
-}
-#endif
 
 /* ---- local response norm ------------------------------------------------------------ */
 

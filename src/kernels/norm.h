@@ -6,11 +6,16 @@
  * computes ((x - mhi) - mlo), which stays exact-ish even when the mean is large
  * against the spread (mean 1e4, std 1): no x * a + b form that cancels.
  *
+ * The fast kernels take the ISA level (kernels/isa.h) and run the variant
+ * norm_internal.h lists for it; the _ref ones are the plain loops tests compare with.
+ *
  * A "segment set" is nseg runs of len floats starting at x + i * stride (a batch
  * norm channel: N runs of H*W at stride C*H*W; a row: one run). */
 #ifndef CNNC_KERNELS_NORM_H
 #define CNNC_KERNELS_NORM_H
 #include <stdint.h>
+
+#include "kernels/isa.h"
 
 /* mean and m2 = sum (x - mean)^2 over a segment set (count = nseg * len > 0).
  * _ref: the plain two-pass reference over the whole set. The fast version works
@@ -18,35 +23,38 @@
  * the data is read from memory once. */
 void cnnc__k_norm_stats_ref(double *mean, double *m2, const float *x, int64_t nseg,
                             int64_t stride, int64_t len);
-void cnnc__k_norm_stats(double *mean, double *m2, const float *x, int64_t nseg, int64_t stride,
-                        int64_t len);
+void cnnc__k_norm_stats(cnnc__isa isa, double *mean, double *m2, const float *x, int64_t nseg,
+                        int64_t stride, int64_t len);
+
+/* Name of the fast variant a level runs ("f32_norm__avx2"). */
+const char *cnnc__k_norm_variant_name(cnnc__isa isa);
 
 /* Splits a double mean into (hi, lo) floats. */
 void cnnc__k_norm_split(double mean, float *hi, float *lo);
 
 /* y[i] = ((x[i] - mhi) - mlo) * a + b, i < n. */
-void cnnc__k_norm_apply(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
-                        float b);
+void cnnc__k_norm_apply(cnnc__isa isa, float *y, const float *x, int64_t n, float mhi, float mlo,
+                        float a, float b);
 /* Layer norm row: y[j] = ((x[j] - mhi) - mlo) * invstd * w[j] + b[j]; w, b may be NULL
  * (1 and 0). */
-void cnnc__k_norm_apply_vec(float *y, const float *x, int64_t n, float mhi, float mlo,
-                            float invstd, const float *w, const float *b);
+void cnnc__k_norm_apply_vec(cnnc__isa isa, float *y, const float *x, int64_t n, float mhi,
+                            float mlo, float invstd, const float *w, const float *b);
 
 /* Backward sums over n elements, added into *sg and *sgd (double):
  * sg += sum g, sgd += sum g * ((x - mhi) - mlo). With w (layer norm; NULL is 1),
  * g is taken as g[j] * w[j]. */
-void cnnc__k_norm_grad_sums(double *sg, double *sgd, const float *g, const float *x, int64_t n,
-                            float mhi, float mlo, const float *w);
+void cnnc__k_norm_grad_sums(cnnc__isa isa, double *sg, double *sgd, const float *g,
+                            const float *x, int64_t n, float mhi, float mlo, const float *w);
 void cnnc__k_norm_grad_sums_ref(double *sg, double *sgd, const float *g, const float *x,
                                 int64_t n, float mhi, float mlo, const float *w);
 /* gx[i] = g[i] * (w ? w[i] : 1) * A + ((x[i] - mhi) - mlo) * B + C. */
-void cnnc__k_norm_grad_apply(float *gx, const float *g, const float *x, int64_t n, float mhi,
-                             float mlo, const float *w, float A, float B, float C);
+void cnnc__k_norm_grad_apply(cnnc__isa isa, float *gx, const float *g, const float *x, int64_t n,
+                             float mhi, float mlo, const float *w, float A, float B, float C);
 
 /* Layer norm weight/bias gradient columns for one row: ab[i] += g[i],
  * aw[i] += g[i] * ((x[i] - mhi) - mlo) * invstd. */
-void cnnc__k_norm_col_sums(double *aw, double *ab, const float *g, const float *x, int64_t n,
-                           float mhi, float mlo, float invstd);
+void cnnc__k_norm_col_sums(cnnc__isa isa, double *aw, double *ab, const float *g, const float *x,
+                           int64_t n, float mhi, float mlo, float invstd);
 void cnnc__k_norm_col_sums_ref(double *aw, double *ab, const float *g, const float *x, int64_t n,
                                float mhi, float mlo, float invstd);
 

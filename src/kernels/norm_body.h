@@ -1,6 +1,8 @@
 /* The fast norm kernels' bodies, written once with GCC/Clang vector extensions and
- * compiled per instruction set: norm.c includes this file for the baseline target,
- * norm_avx2.c for AVX2+FMA (NORM_SUFFIX names the copies). Not a public header. */
+ * compiled per ISA level: norm_scalar.c includes this file for the baseline target,
+ * norm_avx2.c for AVX2+FMA. NORM_SUFFIX (scalar, avx2) names the copies:
+ * cnnc__k_norm_stats_<suffix>, ... (declared by norm_internal.h). Not a public
+ * header. */
 #include <math.h>
 #include <string.h>
 
@@ -31,7 +33,7 @@ static inline double nb_hsum(nb_v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 /* Shifted sums of one contiguous chunk: s1 += sum (x - c), s2 += sum (x - c)^2, in
  * double lanes (the chunk total is then added to the caller's running total: a
  * two-level summation). */
-static void NORM_FN(nb_chunk_sums)(const float *x, int64_t n, double c, double *s1, double *s2) {
+static void NORM_FN(nb_chunk_sums_)(const float *x, int64_t n, double c, double *s1, double *s2) {
     nb_v4d cc = {c, c, c, c};
     nb_v4d s1a = {0, 0, 0, 0}, s1b = s1a, s2a = s1a, s2b = s1a;
     int64_t i = 0;
@@ -61,7 +63,7 @@ enum { NB_CHUNK = 2048, NB_SHIFT = 64 };
  * shift values are part of the data, so they sit at most sqrt(n / 64) standard
  * deviations from the mean, and the loss is ~(that)^2 * 1e-16 relative (2e-9 for
  * n = 1e9). No float cancellation as in a naive E[x^2] - E[x]^2. */
-static void NORM_FN(nb_stats)(double *mean, double *m2, const float *x, int64_t nseg,
+void NORM_FN(cnnc__k_norm_stats_)(double *mean, double *m2, const float *x, int64_t nseg,
                               int64_t stride, int64_t len) {
     int64_t first = len < NB_SHIFT ? len : NB_SHIFT;
     double c = 0.0;
@@ -72,7 +74,7 @@ static void NORM_FN(nb_stats)(double *mean, double *m2, const float *x, int64_t 
     for (int64_t sgi = 0; sgi < nseg; sgi++) {
         const float *p = x + sgi * stride;
         for (int64_t off = 0; off < len; off += NB_CHUNK)
-            NORM_FN(nb_chunk_sums)(p + off, len - off < NB_CHUNK ? len - off : NB_CHUNK, c, &s1, &s2);
+            NORM_FN(nb_chunk_sums_)(p + off, len - off < NB_CHUNK ? len - off : NB_CHUNK, c, &s1, &s2);
     }
     double n = (double)(nseg * len), d = s1 / n;
     *mean = c + d;
@@ -80,7 +82,7 @@ static void NORM_FN(nb_stats)(double *mean, double *m2, const float *x, int64_t 
     *m2 = v > 0.0 ? v : (v == v ? 0.0 : v);
 }
 
-static void NORM_FN(nb_apply)(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
+void NORM_FN(cnnc__k_norm_apply_)(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
                               float b) {
     nb_v8f vh = {mhi, mhi, mhi, mhi, mhi, mhi, mhi, mhi}, vl = {mlo, mlo, mlo, mlo, mlo, mlo, mlo, mlo};
     nb_v8f va = {a, a, a, a, a, a, a, a}, vb = {b, b, b, b, b, b, b, b};
@@ -89,7 +91,7 @@ static void NORM_FN(nb_apply)(float *y, const float *x, int64_t n, float mhi, fl
     for (; i < n; i++) y[i] = ((x[i] - mhi) - mlo) * a + b;
 }
 
-static void NORM_FN(nb_apply_vec)(float *y, const float *x, int64_t n, float mhi, float mlo,
+void NORM_FN(cnnc__k_norm_apply_vec_)(float *y, const float *x, int64_t n, float mhi, float mlo,
                                   float invstd, const float *w, const float *b) {
     nb_v8f vh = {mhi, mhi, mhi, mhi, mhi, mhi, mhi, mhi}, vl = {mlo, mlo, mlo, mlo, mlo, mlo, mlo, mlo};
     nb_v8f vs = {invstd, invstd, invstd, invstd, invstd, invstd, invstd, invstd};
@@ -108,7 +110,7 @@ static void NORM_FN(nb_apply_vec)(float *y, const float *x, int64_t n, float mhi
     }
 }
 
-static void NORM_FN(nb_grad_sums)(double *sg, double *sgd, const float *g, const float *x,
+void NORM_FN(cnnc__k_norm_grad_sums_)(double *sg, double *sgd, const float *g, const float *x,
                                   int64_t n, float mhi, float mlo, const float *w) {
     double h = (double)mhi, l = (double)mlo;
     nb_v4d vh = {h, h, h, h}, vl = {l, l, l, l};
@@ -141,7 +143,7 @@ static void NORM_FN(nb_grad_sums)(double *sg, double *sgd, const float *g, const
     *sgd += t;
 }
 
-static void NORM_FN(nb_grad_apply)(float *gx, const float *g, const float *x, int64_t n,
+void NORM_FN(cnnc__k_norm_grad_apply_)(float *gx, const float *g, const float *x, int64_t n,
                                    float mhi, float mlo, const float *w, float A, float B,
                                    float C) {
     nb_v8f vh = {mhi, mhi, mhi, mhi, mhi, mhi, mhi, mhi}, vl = {mlo, mlo, mlo, mlo, mlo, mlo, mlo, mlo};
@@ -158,7 +160,7 @@ static void NORM_FN(nb_grad_apply)(float *gx, const float *g, const float *x, in
     }
 }
 
-static void NORM_FN(nb_col_sums)(double *aw, double *ab, const float *g, const float *x,
+void NORM_FN(cnnc__k_norm_col_sums_)(double *aw, double *ab, const float *g, const float *x,
                                  int64_t n, float mhi, float mlo, float invstd) {
     nb_v8f vh = {mhi, mhi, mhi, mhi, mhi, mhi, mhi, mhi}, vl = {mlo, mlo, mlo, mlo, mlo, mlo, mlo, mlo};
     nb_v8f vs = {invstd, invstd, invstd, invstd, invstd, invstd, invstd, invstd};

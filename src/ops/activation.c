@@ -79,6 +79,7 @@ typedef struct act_ctx {
 } act_ctx;
 
 typedef struct {
+    cnnc__isa isa; /* the kernels' level for the whole call */
     cnnc__act op;
     const cnnc__act_params *p;
     bool from_result;
@@ -89,13 +90,13 @@ typedef struct {
 static void act_forward_range(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
     act_job *j = ctx;
-    cnnc__k_act_forward(j->op, j->p, j->out + begin, j->a + begin, end - begin);
+    cnnc__k_act_forward(j->isa, j->op, j->p, j->out + begin, j->a + begin, end - begin);
 }
 
 static void act_backward_range(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
     act_job *j = ctx;
-    cnnc__k_act_backward(j->op, j->p, j->from_result, j->out + begin, j->a + begin,
+    cnnc__k_act_backward(j->isa, j->op, j->p, j->from_result, j->out + begin, j->a + begin,
                          j->b + begin, end - begin);
 }
 
@@ -105,7 +106,8 @@ static cnnc_status act_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi)
     cnnc_tensor *s = n->saved[0];
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, s->ndim, s->shape);
     if (!gi[0]) return cnnc_last_status();
-    act_job j = {c->op, &c->p, c->from_result, cnnc__f32(gi[0]), cnnc__f32(g), cnnc__f32(s)};
+    act_job j = {cnnc__isa_active(), c->op,          &c->p,       c->from_result,
+                 cnnc__f32(gi[0]),   cnnc__f32(g),   cnnc__f32(s)};
     cnnc__parallel_for(s->numel, ACT_GRAIN, act_backward_range, &j);
     return CNNC_OK;
 }
@@ -126,7 +128,7 @@ static cnnc_status act_record(cnnc_tensor *out, bool inplace, const act_desc *d,
 static cnnc_tensor *act_out(const act_desc *d, cnnc_tensor *x, cnnc__act_params p) {
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
     if (!out) return NULL;
-    act_job j = {d->op, &p, false, cnnc__f32(out), cnnc__f32(x), NULL};
+    act_job j = {cnnc__isa_active(), d->op, &p, false, cnnc__f32(out), cnnc__f32(x), NULL};
     cnnc__parallel_for(x->numel, ACT_GRAIN, act_forward_range, &j);
     bool result = d->save == SAVE_RESULT;
     if (act_record(out, false, d, x, result ? out : x, p, result, NULL) != CNNC_OK) {
@@ -148,7 +150,7 @@ static cnnc_status act_inplace(const act_desc *d, const char *fn, cnnc_tensor *x
         keep = cnnc__tensor_copy(x);
         if (!keep) return cnnc_last_status();
     }
-    act_job j = {d->op, &p, false, cnnc__f32(x), cnnc__f32(x), NULL};
+    act_job j = {cnnc__isa_active(), d->op, &p, false, cnnc__f32(x), cnnc__f32(x), NULL};
     cnnc__parallel_for(x->numel, ACT_GRAIN, act_forward_range, &j);
     cnnc__bump_version(x);
     bool result = d->save_inplace == SAVE_RESULT;

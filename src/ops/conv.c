@@ -37,6 +37,7 @@ enum {
 static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 typedef struct conv_plan {
+    cnnc__isa isa; /* the kernels' level for the whole call (read once) */
     const cnnc__conv_geom *g;
     int64_t cg, mg, ksz, kdim, isz, osz; /* per-group channels, kernel taps, K = cg * ksz */
     bool direct;                         /* 1x1, stride 1, no padding: the input is the column matrix */
@@ -45,8 +46,9 @@ typedef struct conv_plan {
     int threads;
 } conv_plan;
 
-static void make_plan(conv_plan *p, const cnnc__conv_geom *g) {
+static void make_plan(conv_plan *p, const cnnc__conv_geom *g, cnnc__isa isa) {
     memset(p, 0, sizeof *p);
+    p->isa = isa;
     p->g = g;
     p->cg = g->c / g->groups;
     p->mg = g->m / g->groups;
@@ -58,7 +60,7 @@ static void make_plan(conv_plan *p, const cnnc__conv_geom *g) {
     for (int d = 0; d < 3; d++)
         if (g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d]) p->direct = false;
     int64_t mr, nr;
-    cnnc__sgemm_tile(&mr, &nr);
+    cnnc__sgemm_tile(isa, &mr, &nr);
     int64_t t = COL_TILE_FLOATS / (p->kdim > 0 ? p->kdim : 1);
     t = t / nr * nr;
     if (t < 4 * nr) t = 4 * nr;
@@ -67,7 +69,7 @@ static void make_plan(conv_plan *p, const cnnc__conv_geom *g) {
     p->tile = t;
     p->ntiles = (p->osz + t - 1) / t;
     p->col_floats = p->direct ? 0 : round16((size_t)(p->kdim * t));
-    p->gemm_floats = cnnc__sgemm_workspace_floats();
+    p->gemm_floats = cnnc__sgemm_workspace_floats(isa);
     p->slice = p->col_floats + p->gemm_floats;
     p->threads = cnnc__parallel_threads();
 }
@@ -87,6 +89,7 @@ static bool items_in_parallel(const conv_plan *p, int64_t items, int64_t macs_pe
 
 /* GEMM on the thread's own slice (single-threaded) or on every thread. */
 typedef struct gemm_ws {
+    cnnc__isa isa;
     float *ws;
     size_t floats;
     bool threaded;
@@ -96,9 +99,9 @@ static void gemm(const gemm_ws *w, bool ta, bool tb, int64_t m, int64_t n, int64
                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                  int64_t ldc) {
     if (w->threaded)
-        cnnc__sgemm_ws(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, w->ws, w->floats);
+        cnnc__sgemm_ws(w->isa, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, w->ws, w->floats);
     else
-        cnnc__sgemm_st(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, w->ws);
+        cnnc__sgemm_st(w->isa, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, w->ws);
 }
 
 /* ---- forward ------------------------------------------------------------------------ */
@@ -124,7 +127,7 @@ static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *
         bm = xg + o0;
         ldb = p->osz;
     } else {
-        cnnc__conv_im2col(col, ncol, xg, g, 0, p->cg, o0, ncol);
+        cnnc__conv_im2col(p->isa, col, ncol, xg, g, 0, p->cg, o0, ncol);
         bm = col;
         ldb = ncol;
     }
@@ -134,19 +137,20 @@ static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *
     if (j->bias)
         for (int64_t r = 0; r < p->mg; r++) {
             float *row = yg + r * p->osz;
-            cnnc__conv_copy_add(row, row, j->bias[grp * p->mg + r], ncol);
+            cnnc__conv_copy_add(p->isa, row, row, j->bias[grp * p->mg + r], ncol);
         }
 }
 
 static void fwd_range(void *ctx, int64_t begin, int64_t end, int tid) {
     const fwd_job *j = ctx;
     float *slice = j->ws + (size_t)tid * j->p.slice;
-    gemm_ws gw = {slice + j->p.col_floats, j->p.gemm_floats, false};
+    gemm_ws gw = {j->p.isa, slice + j->p.col_floats, j->p.gemm_floats, false};
     for (int64_t i = begin; i < end; i++) fwd_item(j, i, slice, &gw);
 }
 
 /* Depthwise: one plane per item. */
 typedef struct dw_job {
+    cnnc__isa isa;
     const cnnc__conv_geom *g;
     int64_t mg, isz, osz, ksz;
     float *out;
@@ -159,7 +163,7 @@ static void dw_fwd_range(void *ctx, int64_t begin, int64_t end, int tid) {
     const cnnc__conv_geom *g = j->g;
     for (int64_t i = begin; i < end; i++) { /* i = (b, o) */
         const int64_t o = i % g->m, b = i / g->m;
-        cnnc__dwconv_forward_plane(j->out + i * j->osz, j->a + (b * g->c + o / j->mg) * j->isz,
+        cnnc__dwconv_forward_plane(j->isa, j->out + i * j->osz, j->a + (b * g->c + o / j->mg) * j->isz,
                                    j->b + o * j->ksz, j->bias ? j->bias[o] : 0.0f, g);
     }
 }
@@ -174,7 +178,7 @@ static void dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int tid) {
         memset(dx, 0, (size_t)j->isz * sizeof(float));
         for (int64_t r = 0; r < j->mg; r++) {
             const int64_t o = ci * j->mg + r;
-            cnnc__dwconv_backward_data_plane(dx, j->a + (b * g->m + o) * j->osz, j->b + o * j->ksz, g);
+            cnnc__dwconv_backward_data_plane(j->isa, dx, j->a + (b * g->m + o) * j->osz, j->b + o * j->ksz, g);
         }
     }
 }
@@ -187,14 +191,14 @@ static void dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, int tid) 
         float *dw = j->out + o * j->ksz;
         memset(dw, 0, (size_t)j->ksz * sizeof(float));
         for (int64_t b = 0; b < g->n; b++)
-            cnnc__dwconv_backward_weight_plane(dw, j->a + (b * g->m + o) * j->osz,
+            cnnc__dwconv_backward_weight_plane(j->isa, dw, j->a + (b * g->m + o) * j->osz,
                                                j->b + (b * g->c + o / j->mg) * j->isz, g);
     }
 }
 
-static dw_job make_dw_job(const cnnc__conv_geom *g, float *out, const float *a, const float *b,
-                          const float *bias) {
-    return (dw_job){g, g->m / g->groups, cnnc__conv_in_size(g), cnnc__conv_out_size(g),
+static dw_job make_dw_job(cnnc__isa isa, const cnnc__conv_geom *g, float *out, const float *a,
+                          const float *b, const float *bias) {
+    return (dw_job){isa, g, g->m / g->groups, cnnc__conv_in_size(g), cnnc__conv_out_size(g),
                     cnnc__conv_k_size(g), out, a, b, bias};
 }
 
@@ -210,6 +214,7 @@ static void *plan_workspace(const conv_plan *p, size_t extra_floats) {
 enum { IMPLICIT_TILE_MAX = 4096 };
 
 typedef struct implicit_job {
+    cnnc__isa isa;
     const cnnc__conv_geom *g;
     int64_t cg, mg, kdim, isz, osz, tile, ntiles;
     size_t a_floats, slice;
@@ -221,6 +226,7 @@ typedef struct implicit_job {
 } implicit_job;
 
 typedef struct implicit_item {
+    cnnc__isa isa;
     const cnnc__conv_geom *g;
     const float *xg;
     int64_t o0;
@@ -229,7 +235,7 @@ typedef struct implicit_item {
 static void implicit_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                             int64_t nr, float *dst, float *scratch) {
     const implicit_item *it = ctx;
-    cnnc__conv_pack_cols(dst, nr, scratch, it->xg, it->g, pc, kc, it->o0 + jc, nc);
+    cnnc__conv_pack_cols(it->isa, dst, nr, scratch, it->xg, it->g, pc, kc, it->o0 + jc, nc);
 }
 
 static void implicit_range(void *ctx, int64_t begin, int64_t end, int tid) {
@@ -241,14 +247,14 @@ static void implicit_range(void *ctx, int64_t begin, int64_t end, int tid) {
         const int64_t grp = bg % g->groups, b = bg / g->groups;
         const int64_t o0 = tile * j->tile;
         const int64_t ncol = j->osz - o0 < j->tile ? j->osz - o0 : j->tile;
-        implicit_item it = {g, j->x + (b * g->c + grp * j->cg) * j->isz, o0};
+        implicit_item it = {j->isa, g, j->x + (b * g->c + grp * j->cg) * j->isz, o0};
         float *yg = j->y + (b * g->m + grp * j->mg) * j->osz + o0;
-        cnnc__sgemm_st_packed(j->mg, ncol, j->kdim, j->apk + (size_t)grp * j->a_floats,
+        cnnc__sgemm_st_packed(j->isa, j->mg, ncol, j->kdim, j->apk + (size_t)grp * j->a_floats,
                               implicit_pack_b, &it, 0.0f, yg, j->osz, ws);
         if (j->bias)
             for (int64_t r = 0; r < j->mg; r++) {
                 float *row = yg + r * j->osz;
-                cnnc__conv_copy_add(row, row, j->bias[grp * j->mg + r], ncol);
+                cnnc__conv_copy_add(j->isa, row, row, j->bias[grp * j->mg + r], ncol);
             }
     }
 }
@@ -267,6 +273,7 @@ typedef struct phase_job {
 } phase_job;
 
 typedef struct phase_item {
+    cnnc__isa isa;
     const cnnc__conv_geom *g;
     const float *ph;
     int64_t j0;
@@ -276,7 +283,7 @@ static void phase_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t 
                          float *dst, float *scratch) {
     (void)scratch;
     const phase_item *it = ctx;
-    cnnc__conv_pack_phase(dst, nr, it->ph, it->g, pc, kc, it->j0 + jc, nc);
+    cnnc__conv_pack_phase(it->isa, dst, nr, it->ph, it->g, pc, kc, it->j0 + jc, nc);
 }
 
 static void phase_range(void *ctx, int64_t begin, int64_t end, int tid) {
@@ -284,7 +291,7 @@ static void phase_range(void *ctx, int64_t begin, int64_t end, int tid) {
     const implicit_job *j = pj->ij;
     const cnnc__conv_geom *g = j->g;
     float *gws = pj->ws + (size_t)tid * pj->slice;
-    float *ph = gws + cnnc__sgemm_workspace_floats();
+    float *ph = gws + cnnc__sgemm_workspace_floats(j->isa);
     float *tmp = ph + pj->ph_floats;
     const int64_t ho = g->out[1], wo = g->out[2], wph = pj->wph;
     for (int64_t item = begin; item < end; item++) {
@@ -295,8 +302,8 @@ static void phase_range(void *ctx, int64_t begin, int64_t end, int tid) {
         for (int64_t r0 = 0; r0 < ho; r0 += pj->rows) {
             const int64_t rows = ho - r0 < pj->rows ? ho - r0 : pj->rows;
             const int64_t ncol = rows * wph;
-            phase_item it = {g, ph, r0 * wph};
-            cnnc__sgemm_st_packed(j->mg, ncol, j->kdim, apk, phase_pack_b, &it, 0.0f, tmp, ncol,
+            phase_item it = {j->isa, g, ph, r0 * wph};
+            cnnc__sgemm_st_packed(j->isa, j->mg, ncol, j->kdim, apk, phase_pack_b, &it, 0.0f, tmp, ncol,
                                   gws);
             for (int64_t o = 0; o < j->mg; o++) {
                 const float bv = j->bias ? j->bias[grp * j->mg + o] : 0.0f;
@@ -304,7 +311,7 @@ static void phase_range(void *ctx, int64_t begin, int64_t end, int tid) {
                     float *dst = yg + o * j->osz + (r0 + r) * wo;
                     const float *src = tmp + o * ncol + r * wph;
                     if (j->bias)
-                        cnnc__conv_copy_add(dst, src, bv, wo);
+                        cnnc__conv_copy_add(j->isa, dst, src, bv, wo);
                     else
                         memcpy(dst, src, (size_t)wo * sizeof(float));
                 }
@@ -337,7 +344,7 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, bool *failed)
     if (rows > g->out[1]) rows = g->out[1];
     pj.rows = rows;
     pj.tmp_floats = round16((size_t)(p->mg * rows * pj.wph));
-    pj.slice = cnnc__sgemm_workspace_floats() + pj.ph_floats + pj.tmp_floats;
+    pj.slice = cnnc__sgemm_workspace_floats(p->isa) + pj.ph_floats + pj.tmp_floats;
     float *ws = cnnc__workspace(((size_t)p->threads * pj.slice + (size_t)g->groups * j->a_floats) *
                                 sizeof(float));
     if (!ws) {
@@ -347,7 +354,7 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, bool *failed)
     pj.ws = ws;
     float *apk = ws + (size_t)p->threads * pj.slice;
     for (int64_t grp = 0; grp < g->groups; grp++)
-        cnnc__sgemm_pack_a_full(false, p->mg, p->kdim, j->w + grp * p->mg * p->kdim, p->kdim,
+        cnnc__sgemm_pack_a_full(p->isa, false, p->mg, p->kdim, j->w + grp * p->mg * p->kdim, p->kdim,
                                 apk + (size_t)grp * j->a_floats);
     j->apk = apk;
     cnnc__parallel_for(g->n * g->groups, grain_for(p->mg * p->kdim * p->osz), phase_range, &pj);
@@ -357,13 +364,13 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, bool *failed)
 static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const float *x,
                                         const float *w, const float *bias) {
     const cnnc__conv_geom *g = p->g;
-    implicit_job j = {.g = g, .cg = p->cg, .mg = p->mg, .kdim = p->kdim, .isz = p->isz,
+    implicit_job j = {.isa = p->isa, .g = g, .cg = p->cg, .mg = p->mg, .kdim = p->kdim, .isz = p->isz,
                       .osz = p->osz, .y = y, .x = x, .w = w, .bias = bias};
-    j.a_floats = cnnc__sgemm_packed_a_floats(p->mg, p->kdim);
+    j.a_floats = cnnc__sgemm_packed_a_floats(p->isa, p->mg, p->kdim);
     bool failed;
     if (run_forward_phase(p, &j, &failed)) return failed ? cnnc_last_status() : CNNC_OK;
     int64_t mr, nr;
-    cnnc__sgemm_tile(&mr, &nr);
+    cnnc__sgemm_tile(p->isa, &mr, &nr);
     /* Column tiles: at most IMPLICIT_TILE_MAX wide, and enough items to keep every
      * thread busy (a few per thread) when the images alone are too few. */
     const int64_t planes = g->n * g->groups;
@@ -376,15 +383,14 @@ static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const floa
     if (tile > p->osz) tile = p->osz;
     j.tile = tile;
     j.ntiles = (p->osz + tile - 1) / tile;
-    j.a_floats = cnnc__sgemm_packed_a_floats(p->mg, p->kdim);
-    j.slice = cnnc__sgemm_workspace_floats();
+    j.slice = cnnc__sgemm_workspace_floats(p->isa);
     float *ws = cnnc__workspace(((size_t)p->threads * j.slice + (size_t)g->groups * j.a_floats) *
                                 sizeof(float));
     if (!ws) return cnnc_last_status();
     j.ws = ws;
     float *apk = ws + (size_t)p->threads * j.slice;
     for (int64_t grp = 0; grp < g->groups; grp++)
-        cnnc__sgemm_pack_a_full(false, p->mg, p->kdim, w + grp * p->mg * p->kdim, p->kdim,
+        cnnc__sgemm_pack_a_full(p->isa, false, p->mg, p->kdim, w + grp * p->mg * p->kdim, p->kdim,
                                 apk + (size_t)grp * j.a_floats);
     j.apk = apk;
     const int64_t items = planes * j.ntiles;
@@ -409,6 +415,7 @@ static bool winograd_pays(const cnnc__conv_geom *g) {
 }
 
 typedef struct wino_job {
+    cnnc__isa isa;
     const cnnc__conv_geom *g;
     float *y;
     const float *x, *u, *bias;
@@ -426,18 +433,18 @@ static void wino_range(void *ctx, int64_t begin, int64_t end, int tid) {
         const int64_t grp = bg % g->groups, b = bg / g->groups;
         const int64_t t0 = blk * j->ldt;
         const int64_t nt = j->tiles - t0 < j->ldt ? j->tiles - t0 : j->ldt;
-        cnnc__conv_winograd_block(j->y + b * g->m * cnnc__conv_out_size(g),
+        cnnc__conv_winograd_block(j->isa, j->y + b * g->m * cnnc__conv_out_size(g),
                                   j->x + b * g->c * cnnc__conv_in_size(g), j->u, j->bias, g, grp,
                                   t0, nt, j->ldt, s, s + j->scratch);
     }
 }
 
-static cnnc_status run_forward_winograd(const cnnc__conv_geom *g, float *y, const float *x,
-                                        const float *w, const float *bias) {
+static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__conv_geom *g, float *y,
+                                        const float *x, const float *w, const float *bias) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     int64_t mr, nr;
-    cnnc__sgemm_tile(&mr, &nr);
-    wino_job j = {.g = g, .y = y, .x = x, .bias = bias};
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    wino_job j = {.isa = isa, .g = g, .y = y, .x = x, .bias = bias};
     j.tiles = cnnc__conv_winograd_tiles(g);
     int64_t ldt = WINO_BLOCK_FLOATS / (16 * (cg + mg)) / nr * nr;
     if (ldt < nr) ldt = nr;
@@ -447,17 +454,17 @@ static cnnc_status run_forward_winograd(const cnnc__conv_geom *g, float *y, cons
     j.ldt = ldt;
     j.nblk = (j.tiles + ldt - 1) / ldt;
     j.scratch = cnnc__conv_winograd_scratch_floats(g, ldt);
-    j.slice = j.scratch + cnnc__sgemm_workspace_floats();
+    j.slice = j.scratch + cnnc__sgemm_workspace_floats(isa);
     /* the plain transformed weights go where the threads' slices will be */
     const size_t u_floats = round16((size_t)(16 * g->m * cg));
-    const size_t up_floats = round16(cnnc__conv_winograd_packed_floats(g));
+    const size_t up_floats = round16(cnnc__conv_winograd_packed_floats(isa, g));
     const int threads = cnnc__parallel_threads();
     size_t slices = (size_t)threads * j.slice;
     if (slices < u_floats) slices = u_floats;
     float *ws = cnnc__workspace((up_floats + slices) * sizeof(float));
     if (!ws) return cnnc_last_status();
     cnnc__conv_winograd_weights(ws + up_floats, w, g);
-    cnnc__conv_winograd_pack_weights(ws, ws + up_floats, g);
+    cnnc__conv_winograd_pack_weights(isa, ws, ws + up_floats, g);
     j.u = ws;
     j.ws = ws + up_floats;
     const int64_t items = g->n * g->groups * j.nblk;
@@ -469,14 +476,15 @@ cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const flo
                                    const float *w, const float *bias) {
     const int64_t osz = cnnc__conv_out_size(g);
     if (g->n == 0 || g->m == 0 || osz == 0) return CNNC_OK;
+    const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
-        dw_job j = make_dw_job(g, y, x, w, bias);
+        dw_job j = make_dw_job(isa, g, y, x, w, bias);
         cnnc__parallel_for(g->n * g->m, grain_for(osz * j.ksz), dw_fwd_range, &j);
         return CNNC_OK;
     }
-    if (winograd_pays(g)) return run_forward_winograd(g, y, x, w, bias);
+    if (winograd_pays(g)) return run_forward_winograd(isa, g, y, x, w, bias);
     fwd_job j = {.y = y, .x = x, .w = w, .bias = bias};
-    make_plan(&j.p, g);
+    make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
     if (!p->direct && p->kdim > 0) return run_forward_implicit(p, y, x, w, bias);
     j.ws = plan_workspace(p, 0);
@@ -486,7 +494,8 @@ cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const flo
     if (items_in_parallel(p, items, macs)) {
         cnnc__parallel_for(items, grain_for(macs), fwd_range, &j);
     } else {
-        gemm_ws gw = {j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats, true};
+        gemm_ws gw = {p->isa, j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats,
+                      true};
         for (int64_t i = 0; i < items; i++) fwd_item(&j, i, j.ws, &gw);
     }
     return CNNC_OK;
@@ -508,7 +517,7 @@ typedef struct bwd_data_job {
 static void col2im_range(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
     const bwd_data_job *j = ctx;
-    cnnc__conv_col2im(j->dxg, j->col + begin * j->p.ksz * j->ncol, j->ncol, j->p.g, begin, end,
+    cnnc__conv_col2im(j->p.isa, j->dxg, j->col + begin * j->p.ksz * j->ncol, j->ncol, j->p.g, begin, end,
                       j->o0, j->ncol);
 }
 
@@ -541,7 +550,7 @@ static void bwd_data_item(bwd_data_job *j, int64_t item, float *col, const gemm_
             j->ncol = ncol;
             cnnc__parallel_for(p->cg, grain_for(p->ksz * ncol * 4), col2im_range, j);
         } else {
-            cnnc__conv_col2im(dxg, col, ncol, g, 0, p->cg, o0, ncol);
+            cnnc__conv_col2im(p->isa, dxg, col, ncol, g, 0, p->cg, o0, ncol);
         }
     }
 }
@@ -549,7 +558,7 @@ static void bwd_data_item(bwd_data_job *j, int64_t item, float *col, const gemm_
 static void bwd_data_range(void *ctx, int64_t begin, int64_t end, int tid) {
     bwd_data_job *j = ctx;
     float *slice = j->ws + (size_t)tid * j->p.slice;
-    gemm_ws gw = {slice + j->p.col_floats, j->p.gemm_floats, false};
+    gemm_ws gw = {j->p.isa, slice + j->p.col_floats, j->p.gemm_floats, false};
     for (int64_t i = begin; i < end; i++) bwd_data_item(j, i, slice, &gw);
 }
 
@@ -561,13 +570,14 @@ cnnc_status cnnc__conv_run_backward_data(const cnnc__conv_geom *g, float *dx, co
         memset(dx, 0, (size_t)(g->n * g->c * isz) * sizeof(float));
         return CNNC_OK;
     }
+    const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
-        dw_job j = make_dw_job(g, dx, dy, w, NULL);
+        dw_job j = make_dw_job(isa, g, dx, dy, w, NULL);
         cnnc__parallel_for(g->n * g->c, grain_for(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
         return CNNC_OK;
     }
     bwd_data_job j = {.dx = dx, .dy = dy, .w = w};
-    make_plan(&j.p, g);
+    make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
     j.ws = plan_workspace(p, 0);
     if (!j.ws) return cnnc_last_status();
@@ -576,7 +586,8 @@ cnnc_status cnnc__conv_run_backward_data(const cnnc__conv_geom *g, float *dx, co
     if (items_in_parallel(p, items, macs)) {
         cnnc__parallel_for(items, grain_for(macs), bwd_data_range, &j);
     } else {
-        gemm_ws gw = {j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats, true};
+        gemm_ws gw = {p->isa, j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats,
+                      true};
         for (int64_t i = 0; i < items; i++) bwd_data_item(&j, i, j.ws, &gw);
     }
     return CNNC_OK;
@@ -612,7 +623,7 @@ static void bwd_weight_item(const bwd_weight_job *j, int64_t item, float *col, c
             bm = xg + o0;
             ldb = p->osz;
         } else {
-            cnnc__conv_im2col(col, ncol, xg, g, 0, p->cg, o0, ncol);
+            cnnc__conv_im2col(p->isa, col, ncol, xg, g, 0, p->cg, o0, ncol);
             bm = col;
             ldb = ncol;
         }
@@ -624,7 +635,7 @@ static void bwd_weight_item(const bwd_weight_job *j, int64_t item, float *col, c
 static void bwd_weight_range(void *ctx, int64_t begin, int64_t end, int tid) {
     const bwd_weight_job *j = ctx;
     float *slice = j->ws + (size_t)tid * j->p.slice;
-    gemm_ws gw = {slice + j->p.col_floats, j->p.gemm_floats, false};
+    gemm_ws gw = {j->p.isa, slice + j->p.col_floats, j->p.gemm_floats, false};
     for (int64_t i = begin; i < end; i++) bwd_weight_item(j, i, slice, &gw);
 }
 
@@ -649,13 +660,14 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, 
         memset(dw, 0, (size_t)wsize * sizeof(float));
         return CNNC_OK;
     }
+    const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
-        dw_job j = make_dw_job(g, dw, dy, x, NULL);
+        dw_job j = make_dw_job(isa, g, dw, dy, x, NULL);
         cnnc__parallel_for(g->m, grain_for(g->n * osz * ksz), dw_bwd_weight_range, &j);
         return CNNC_OK;
     }
     bwd_weight_job j = {.dw = dw, .dy = dy, .x = x, .wsize = wsize};
-    make_plan(&j.p, g);
+    make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
     /* images per chunk: as many partials as the budget holds (one image: its partial
      * is dw itself) */
@@ -675,7 +687,8 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, 
         if (items_in_parallel(p, items, macs)) {
             cnnc__parallel_for(items, grain_for(macs), bwd_weight_range, &j);
         } else {
-            gemm_ws gw = {j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats, true};
+            gemm_ws gw = {p->isa, j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats,
+                      true};
             for (int64_t i = 0; i < items; i++) bwd_weight_item(&j, i, j.ws, &gw);
         }
         if (!in_place)
@@ -685,6 +698,7 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, 
 }
 
 typedef struct bias_job {
+    cnnc__conv_sum_fn sum; /* the row sum of the call's level */
     float *db;
     const float *dy;
     int64_t n, m, osz;
@@ -693,16 +707,15 @@ typedef struct bias_job {
 static void bias_range(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
     const bias_job *j = ctx;
-    cnnc__conv_sum_fn sum = cnnc__conv_sum();
     for (int64_t o = begin; o < end; o++) {
         double s = 0.0; /* SIMD float sum per plane, planes added in double */
-        for (int64_t b = 0; b < j->n; b++) s += sum(j->dy + (b * j->m + o) * j->osz, j->osz);
+        for (int64_t b = 0; b < j->n; b++) s += j->sum(j->dy + (b * j->m + o) * j->osz, j->osz);
         j->db[o] = (float)s;
     }
 }
 
 void cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int64_t m, int64_t osz) {
-    bias_job j = {db, dy, n, m, osz};
+    bias_job j = {cnnc__conv_rows_of(cnnc__isa_active())->sum, db, dy, n, m, osz};
     cnnc__parallel_for(m, grain_for(n * osz), bias_range, &j);
 }
 

@@ -106,6 +106,7 @@ typedef struct {
     int64_t x_size, y_size;
     float *out;
     int status;
+    cnnc__isa isa; /* the GEMM's level for the whole call */
 } bmm_job;
 
 static void bmm_one(bmm_job *j, int64_t bi) {
@@ -113,7 +114,7 @@ static void bmm_one(bmm_job *j, int64_t bi) {
     batch_offsets(j->p, bi, &oa, &ob);
     const float *x = j->x + (j->x_full ? bi * j->x_size : (j->x_is_a ? oa : ob));
     const float *y = j->y + (j->y_full ? bi * j->y_size : (j->y_is_a ? oa : ob));
-    if (cnnc__sgemm(j->tx, j->ty, j->r, j->c, j->kk, x, j->ldx, y, j->ldy, 0.0f,
+    if (cnnc__sgemm(j->isa, j->tx, j->ty, j->r, j->c, j->kk, x, j->ldx, y, j->ldy, 0.0f,
                     j->out + bi * j->r * j->c, j->c) != 0)
         j->status = -1;
 }
@@ -144,7 +145,7 @@ static cnnc_tensor *matmul_forward(const cnnc_tensor *a, const cnnc_tensor *b, c
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, nd, shape);
     if (!out) return NULL;
     bmm_job j = {p, false, false, p->m, p->n, p->k, p->k, p->n, cnnc__f32(a), cnnc__f32(b),
-                 true, false, false, false, 0, 0, cnnc__f32(out), 0};
+                 true, false, false, false, 0, 0, cnnc__f32(out), 0, cnnc__isa_active()};
     if (!p->b_batched) { /* fold A's batch into rows: one GEMM */
         mm_plan flat = *p;
         flat.nb = 0;
@@ -181,6 +182,7 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
     mm_plan p;
     if (plan_matmul(a, b, &p) != CNNC_OK) return cnnc_last_status();
     const float *gd = cnnc__f32(g);
+    const cnnc__isa isa = cnnc__isa_active();
     int64_t bs[CNNC_MAX_DIMS + 2];
     int nd = 0;
     for (int i = 0; i < p.nb; i++) bs[nd++] = p.batch[i];
@@ -190,7 +192,7 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
         cnnc_tensor *full = cnnc__tensor_new(CNNC_FLOAT32, nd + 2, bs);
         if (!full) return cnnc_last_status();
         bmm_job j = {&p, false, true, p.m, p.k, p.n, p.n, p.n, gd, cnnc__f32(b),
-                     false, false, true, false, p.m * p.n, 0, cnnc__f32(full), 0};
+                     false, false, true, false, p.m * p.n, 0, cnnc__f32(full), 0, isa};
         mm_plan flat = p;
         if (!p.b_batched) { /* one GEMM over all rows of G */
             flat.nb = 0;
@@ -213,7 +215,7 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
             flat.nb = 0;
             flat.nbatch = 1;
             bmm_job j = {&flat, true, false, p.k, p.n, p.m * p.nbatch, p.k, p.n, cnnc__f32(a), gd,
-                         true, false, false, true, 0, 0, cnnc__f32(full), 0};
+                         true, false, false, true, 0, 0, cnnc__f32(full), 0, isa};
             /* B has no batch dims, so every batch dim is A's own: A' is [batch*m, k] */
             if (run_bmm(&j) != CNNC_OK) {
                 cnnc_tensor_release(full);
@@ -225,7 +227,7 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
             full = cnnc__tensor_new(CNNC_FLOAT32, nd + 2, bs);
             if (!full) return cnnc_last_status();
             bmm_job j = {&p, true, false, p.k, p.n, p.m, p.k, p.n, cnnc__f32(a), gd,
-                         true, false, false, true, 0, p.m * p.n, cnnc__f32(full), 0};
+                         true, false, false, true, 0, p.m * p.n, cnnc__f32(full), 0, isa};
             if (run_bmm(&j) != CNNC_OK) {
                 cnnc_tensor_release(full);
                 return cnnc_last_status();
@@ -266,17 +268,18 @@ static cnnc_status linear_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
     cnnc_tensor *x = n->saved[0], *w = n->saved[1];
     int64_t out_f = w->shape[0], in_f = w->shape[1];
     int64_t rows = out_f ? g->numel / out_f : (in_f ? x->numel / in_f : 0);
+    const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__node_needs_grad(n, 0)) { /* dx [rows, in] = G [rows, out] W [out, in] */
         gi[0] = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
         if (!gi[0]) return cnnc_last_status();
-        if (gi[0]->numel && cnnc__sgemm(false, false, rows, in_f, out_f, cnnc__f32(g), out_f,
+        if (gi[0]->numel && cnnc__sgemm(isa, false, false, rows, in_f, out_f, cnnc__f32(g), out_f,
                                         cnnc__f32(w), in_f, 0.0f, cnnc__f32(gi[0]), in_f) != 0)
             return cnnc_last_status();
     }
     if (cnnc__node_needs_grad(n, 1)) { /* dW [out, in] = G^T [out, rows] X [rows, in] */
         gi[1] = cnnc__tensor_new(CNNC_FLOAT32, 2, w->shape);
         if (!gi[1]) return cnnc_last_status();
-        if (gi[1]->numel && cnnc__sgemm(true, false, out_f, in_f, rows, cnnc__f32(g), out_f,
+        if (gi[1]->numel && cnnc__sgemm(isa, true, false, out_f, in_f, rows, cnnc__f32(g), out_f,
                                         cnnc__f32(x), in_f, 0.0f, cnnc__f32(gi[1]), in_f) != 0)
             return cnnc_last_status();
     }
@@ -341,8 +344,8 @@ cnnc_tensor *cnnc__op_linear(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *bias) 
     if (out->numel) {
         if (in_f == 0) {
             if (!bias) memset(cnnc__f32(out), 0, (size_t)out->numel * sizeof(float));
-        } else if (cnnc__sgemm(false, true, rows, out_f, in_f, cnnc__f32(x), in_f, cnnc__f32(w),
-                               in_f, beta, cnnc__f32(out), out_f) != 0) {
+        } else if (cnnc__sgemm(cnnc__isa_active(), false, true, rows, out_f, in_f, cnnc__f32(x),
+                               in_f, cnnc__f32(w), in_f, beta, cnnc__f32(out), out_f) != 0) {
             cnnc_tensor_release(out);
             return NULL;
         }

@@ -69,6 +69,7 @@ typedef struct {
     double *mean, *m2; /* [K] (statistics passes) */
     int64_t N, C, S, G, K;
     double eps;
+    cnnc__isa isa; /* the kernels' level for the whole call */
 } fwd_job;
 
 static void set_stat(fwd_job *j, int64_t k, double mean, double m2, double count) {
@@ -90,13 +91,13 @@ static void channel_range(void *ctx, int64_t c0, int64_t c1, int tid) {
         const float *x = j->x + c * j->S;
         if (j->mean) {
             double mean, m2;
-            cnnc__k_norm_stats(&mean, &m2, x, j->N, j->C * j->S, j->S);
+            cnnc__k_norm_stats(j->isa, &mean, &m2, x, j->N, j->C * j->S, j->S);
             set_stat(j, c, mean, m2, (double)(j->N * j->S));
         }
         float mhi = j->st[c], mlo = j->st[K + c], inv = j->st[2 * K + c];
         float a = j->w ? inv * j->w[c] : inv, b = j->b ? j->b[c] : 0.0f;
         for (int64_t n = 0; n < j->N; n++)
-            cnnc__k_norm_apply(j->y + (n * j->C + c) * j->S, x + n * j->C * j->S, j->S, mhi, mlo, a, b);
+            cnnc__k_norm_apply(j->isa, j->y + (n * j->C + c) * j->S, x + n * j->C * j->S, j->S, mhi, mlo, a, b);
     }
 }
 
@@ -108,14 +109,14 @@ static void group_range(void *ctx, int64_t r0, int64_t r1, int tid) {
     for (int64_t r = r0; r < r1; r++) {
         const float *x = j->x + r * len;
         double mean, m2;
-        cnnc__k_norm_stats(&mean, &m2, x, 1, len, len);
+        cnnc__k_norm_stats(j->isa, &mean, &m2, x, 1, len, len);
         set_stat(j, r, mean, m2, (double)len);
         float mhi = j->st[r], mlo = j->st[K + r], inv = j->st[2 * K + r];
         int64_t c0 = (r % j->G) * cg;
         for (int64_t q = 0; q < cg; q++) {
             int64_t c = c0 + q;
             float a = j->w ? inv * j->w[c] : inv, b = j->b ? j->b[c] : 0.0f;
-            cnnc__k_norm_apply(j->y + r * len + q * j->S, x + q * j->S, j->S, mhi, mlo, a, b);
+            cnnc__k_norm_apply(j->isa, j->y + r * len + q * j->S, x + q * j->S, j->S, mhi, mlo, a, b);
         }
     }
 }
@@ -127,9 +128,9 @@ static void last_range(void *ctx, int64_t r0, int64_t r1, int tid) {
     for (int64_t r = r0; r < r1; r++) {
         const float *x = j->x + r * j->S;
         double mean, m2;
-        cnnc__k_norm_stats(&mean, &m2, x, 1, j->S, j->S);
+        cnnc__k_norm_stats(j->isa, &mean, &m2, x, 1, j->S, j->S);
         set_stat(j, r, mean, m2, (double)j->S);
-        cnnc__k_norm_apply_vec(j->y + r * j->S, x, j->S, j->st[r], j->st[j->K + r],
+        cnnc__k_norm_apply_vec(j->isa, j->y + r * j->S, x, j->S, j->st[r], j->st[j->K + r],
                                j->st[2 * j->K + r], j->w, j->b);
     }
 }
@@ -142,6 +143,7 @@ typedef struct {
     double *sums; /* GROUP: [2, N, C] */
     int64_t N, C, S, G, K;
     bool fixed;
+    cnnc__isa isa; /* the kernels' level for the whole call */
 } bwd_job;
 
 static void channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int tid) {
@@ -157,7 +159,7 @@ static void channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int tid) {
         if (sums)
             for (int64_t n = 0; n < j->N; n++) {
                 int64_t o = (n * j->C + c) * j->S;
-                cnnc__k_norm_grad_sums(&sg, &sgd, j->g + o, j->x + o, j->S, mhi, mlo, NULL);
+                cnnc__k_norm_grad_sums(j->isa, &sg, &sgd, j->g + o, j->x + o, j->S, mhi, mlo, NULL);
             }
         if (j->gw) j->gw[c] = (float)(sgd * inv);
         if (j->gb) j->gb[c] = (float)sg;
@@ -169,7 +171,7 @@ static void channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int tid) {
         }
         for (int64_t n = 0; n < j->N; n++) {
             int64_t o = (n * j->C + c) * j->S;
-            cnnc__k_norm_grad_apply(j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL, (float)A,
+            cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL, (float)A,
                                     (float)B, (float)C);
         }
     }
@@ -186,7 +188,7 @@ static void group_bwd_range(void *ctx, int64_t r0, int64_t r1, int tid) {
         for (int64_t q = 0; q < cg; q++) {
             int64_t c = c0 + q, o = r * len + q * j->S;
             double sg = 0.0, sgd = 0.0;
-            cnnc__k_norm_grad_sums(&sg, &sgd, j->g + o, j->x + o, j->S, mhi, mlo, NULL);
+            cnnc__k_norm_grad_sums(j->isa, &sg, &sgd, j->g + o, j->x + o, j->S, mhi, mlo, NULL);
             j->sums[n * j->C + c] = sg;
             j->sums[NC + n * j->C + c] = sgd;
             double wc = j->w ? (double)j->w[c] : 1.0;
@@ -198,7 +200,7 @@ static void group_bwd_range(void *ctx, int64_t r0, int64_t r1, int tid) {
         for (int64_t q = 0; q < cg; q++) {
             int64_t c = c0 + q, o = r * len + q * j->S;
             double A = inv * (j->w ? (double)j->w[c] : 1.0);
-            cnnc__k_norm_grad_apply(j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL, (float)A,
+            cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL, (float)A,
                                     (float)B, (float)C);
         }
     }
@@ -211,9 +213,9 @@ static void last_bwd_range(void *ctx, int64_t r0, int64_t r1, int tid) {
     for (int64_t r = r0; r < r1; r++) {
         float mhi = j->st[r], mlo = j->st[K + r];
         double inv = j->st[2 * K + r], m1 = 0.0, m2 = 0.0;
-        cnnc__k_norm_grad_sums(&m1, &m2, j->g + r * D, j->x + r * D, D, mhi, mlo, j->w);
+        cnnc__k_norm_grad_sums(j->isa, &m1, &m2, j->g + r * D, j->x + r * D, D, mhi, mlo, j->w);
         double B = -inv * inv * inv * m2 / (double)D, C = -inv * m1 / (double)D;
-        cnnc__k_norm_grad_apply(j->gx + r * D, j->g + r * D, j->x + r * D, D, mhi, mlo, j->w,
+        cnnc__k_norm_grad_apply(j->isa, j->gx + r * D, j->g + r * D, j->x + r * D, D, mhi, mlo, j->w,
                                 (float)inv, (float)B, (float)C);
     }
 }
@@ -231,7 +233,7 @@ static void last_bwd_cols(void *ctx, int64_t b0, int64_t b1, int tid) {
         for (int64_t q = 0; q < w; q++) aw[q] = ab[q] = 0.0;
         for (int64_t r = 0; r < j->N; r++) {
             const float *g = j->g + r * D + j0, *x = j->x + r * D + j0;
-            cnnc__k_norm_col_sums(aw, ab, g, x, w, j->st[r], j->st[K + r], j->st[2 * K + r]);
+            cnnc__k_norm_col_sums(j->isa, aw, ab, g, x, w, j->st[r], j->st[K + r], j->st[2 * K + r]);
         }
         for (int64_t q = 0; q < w; q++) {
             if (j->gw) j->gw[j0 + q] = (float)aw[q];
@@ -258,7 +260,7 @@ static cnnc_status norm_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi
     bwd_job j = {need_x ? cnnc__f32(gi[0]) : NULL, need_w ? cnnc__f32(gi[1]) : NULL,
                  need_b ? cnnc__f32(gi[2]) : NULL, cnnc__f32(g), cnnc__f32(x), opt_f32(w),
                  cnnc__f32(st), NULL, cx->N, cx->C, cx->S, cx->G, st->shape[1],
-                 cx->kind == L_CHANNEL_FIXED};
+                 cx->kind == L_CHANNEL_FIXED, cnnc__isa_active()};
     switch (cx->kind) {
     case L_CHANNEL:
     case L_CHANNEL_FIXED:
@@ -321,7 +323,7 @@ static cnnc_tensor *norm_forward(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
     cnnc_tensor *st = cnnc__tensor_zeros(CNNC_FLOAT32, 2, (int64_t[]){3, K});
     if (!out || !st) goto fail;
     fwd_job j = {cnnc__f32(out), cnnc__f32(x), opt_f32(w), opt_f32(b), cnnc__f32(st), p->mean,
-                 p->m2, p->N, p->C, p->S, p->G, K, p->eps};
+                 p->m2, p->N, p->C, p->S, p->G, K, p->eps, cnnc__isa_active()};
     if (x->numel > 0) {
         switch (p->kind) {
         case L_CHANNEL:

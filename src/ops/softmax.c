@@ -9,6 +9,7 @@
 #define SM_COLS 256
 
 typedef struct {
+    cnnc__isa isa; /* the kernels' level for the whole call */
     bool log;
     float *out;
     const float *a, *b;
@@ -27,9 +28,9 @@ static void softmax_range(void *ctx, int64_t begin, int64_t end, int tid) {
         int64_t o = t / j->blocks, c0 = (t % j->blocks) * SM_COLS;
         int64_t c1 = c0 + SM_COLS < j->inner ? c0 + SM_COLS : j->inner;
         if (j->b)
-            cnnc__k_softmax_backward(j->log, j->out, j->a, j->b, j->size, j->inner, o, o + 1, c0, c1);
+            cnnc__k_softmax_backward(j->isa, j->log, j->out, j->a, j->b, j->size, j->inner, o, o + 1, c0, c1);
         else
-            cnnc__k_softmax(j->log, j->out, j->a, j->size, j->inner, o, o + 1, c0, c1);
+            cnnc__k_softmax(j->isa, j->log, j->out, j->a, j->size, j->inner, o, o + 1, c0, c1);
     }
 }
 
@@ -46,8 +47,8 @@ static cnnc_status softmax_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor *
     cnnc_tensor *y = n->saved[0];
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, y->ndim, y->shape);
     if (!gi[0]) return cnnc_last_status();
-    softmax_job j = {c->log, cnnc__f32(gi[0]), cnnc__f32(g), cnnc__f32(y), c->outer, c->size,
-                     c->inner, 0};
+    softmax_job j = {cnnc__isa_active(), c->log,   cnnc__f32(gi[0]), cnnc__f32(g), cnnc__f32(y),
+                     c->outer,           c->size,  c->inner,         0};
     softmax_run(&j);
     return CNNC_OK;
 }
@@ -79,7 +80,8 @@ static cnnc_tensor *softmax_op(const char *fn, bool log, cnnc_tensor *x, cnnc_so
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
     if (!out) return NULL;
     if (x->numel > 0) {
-        softmax_job j = {log, cnnc__f32(out), cnnc__f32(x), NULL, c.outer, c.size, c.inner, 0};
+        softmax_job j = {cnnc__isa_active(), log,    cnnc__f32(out), cnnc__f32(x), NULL,
+                         c.outer,            c.size, c.inner,        0};
         softmax_run(&j);
     }
     softmax_ctx *ctx = NULL;

@@ -1,10 +1,12 @@
-/* The activation family: fast kernels (vectorizable approximations, baseline and
- * AVX2 builds) against the libm reference kernels on randomized sizes and values,
- * softmax fast vs reference, PReLU and dropout kernels, the public ops' errors,
- * in-place rules and module reprs. Runs clean under ASan + UBSan. */
+/* The activation family: fast kernels (vectorizable approximations, one build per
+ * ISA level) against the libm reference kernels on randomized sizes and values, at
+ * every level this CPU runs; softmax fast vs reference, PReLU and dropout kernels,
+ * the public ops' errors, in-place rules and module reprs. Runs clean under ASan +
+ * UBSan. */
 #include "check.h"
 
 #include "kernels/activation.h"
+#include "kernels/isa.h"
 
 static uint64_t lcg_state = 12345;
 static double urand(void) { /* [0, 1) */
@@ -49,7 +51,16 @@ static cnnc__act_params random_params(cnnc__act op) {
     return p;
 }
 
-static void test_act_fast_vs_reference(void) {
+/* Every ISA level this CPU runs, best first: for (int l = first_level(); l >= 0; l--). */
+static int first_level(void) { return (int)cnnc__isa_cpu(); }
+
+static void say_variant(cnnc__isa isa) {
+    printf("test_activation: level %s runs %s\n", cnnc__isa_name(isa),
+           cnnc__k_act_variant_name(isa));
+    fflush(stdout);
+}
+
+static void act_fast_vs_reference(cnnc__isa isa) {
     enum { MAXN = 5000 };
     float *x = malloc(MAXN * sizeof *x), *g = malloc(MAXN * sizeof *g);
     float *a = malloc(MAXN * sizeof *a), *b = malloc(MAXN * sizeof *b);
@@ -63,13 +74,14 @@ static void test_act_fast_vs_reference(void) {
             for (int64_t i = 0; i < n; i++)
                 if (isnan(g[i]) || isinf(g[i])) g[i] = 1.0f;
             cnnc__act_params p = random_params((cnnc__act)op);
-            cnnc__k_act_forward((cnnc__act)op, &p, a, x, n);
+            cnnc__k_act_forward(isa, (cnnc__act)op, &p, a, x, n);
             cnnc__k_act_forward_ref((cnnc__act)op, &p, b, x, n);
             for (int64_t i = 0; i < n; i++)
                 if (!close_enough(a[i], b[i])) {
                     CHECK(close_enough(a[i], b[i]));
-                    fprintf(stderr, "  %s forward x=%.9g fast=%.9g ref=%.9g (a=%g b=%g c=%g)\n",
-                            cnnc__act_name((cnnc__act)op), x[i], a[i], b[i], p.a, p.b, p.c);
+                    fprintf(stderr, "  %s %s forward x=%.9g fast=%.9g ref=%.9g (a=%g b=%g c=%g)\n",
+                            cnnc__k_act_variant_name(isa), cnnc__act_name((cnnc__act)op), x[i],
+                            a[i], b[i], p.a, p.b, p.c);
                     break;
                 }
             for (int from_result = 0; from_result < 2; from_result++) {
@@ -77,7 +89,7 @@ static void test_act_fast_vs_reference(void) {
                 const float *s = from_result ? b : x;
                 float *ga = malloc(MAXN * sizeof *ga), *gb = malloc(MAXN * sizeof *gb);
                 REQUIRE(ga && gb);
-                cnnc__k_act_backward((cnnc__act)op, &p, from_result, ga, g, s, n);
+                cnnc__k_act_backward(isa, (cnnc__act)op, &p, from_result, ga, g, s, n);
                 cnnc__k_act_backward_ref((cnnc__act)op, &p, from_result, gb, g, s, n);
                 for (int64_t i = 0; i < n; i++)
                     if (!close_enough(ga[i], gb[i])) {
@@ -85,8 +97,9 @@ static void test_act_fast_vs_reference(void) {
                          * compare absolutely there */
                         if (fabs((double)ga[i] - gb[i]) <= 1e-6 * (fabs(g[i]) + 1)) continue;
                         CHECK(close_enough(ga[i], gb[i]));
-                        fprintf(stderr, "  %s backward x=%.9g g=%.9g fast=%.9g ref=%.9g\n",
-                                cnnc__act_name((cnnc__act)op), s[i], g[i], ga[i], gb[i]);
+                        fprintf(stderr, "  %s %s backward x=%.9g g=%.9g fast=%.9g ref=%.9g\n",
+                                cnnc__k_act_variant_name(isa), cnnc__act_name((cnnc__act)op),
+                                s[i], g[i], ga[i], gb[i]);
                         break;
                     }
                 free(ga);
@@ -100,21 +113,30 @@ static void test_act_fast_vs_reference(void) {
     free(b);
 }
 
+static void test_act_fast_vs_reference(void) {
+    for (int l = first_level(); l >= 0; l--) {
+        say_variant((cnnc__isa)l);
+        lcg_state = 12345; /* the same cases at every level */
+        act_fast_vs_reference((cnnc__isa)l);
+    }
+}
+
 /* in-place (out == x) gives the same bits as out of place */
 static void test_act_in_place_aliasing(void) {
     enum { N = 1000 };
     float x[N], y[N], z[N];
     fill(x, N, 5.0);
-    for (int op = 0; op < CNNC__ACT_COUNT; op++) {
-        cnnc__act_params p = random_params((cnnc__act)op);
-        memcpy(z, x, sizeof x);
-        cnnc__k_act_forward((cnnc__act)op, &p, y, x, N);
-        cnnc__k_act_forward((cnnc__act)op, &p, z, z, N);
-        CHECK(memcmp(y, z, sizeof y) == 0);
-    }
+    for (int l = first_level(); l >= 0; l--)
+        for (int op = 0; op < CNNC__ACT_COUNT; op++) {
+            cnnc__act_params p = random_params((cnnc__act)op);
+            memcpy(z, x, sizeof x);
+            cnnc__k_act_forward((cnnc__isa)l, (cnnc__act)op, &p, y, x, N);
+            cnnc__k_act_forward((cnnc__isa)l, (cnnc__act)op, &p, z, z, N);
+            CHECK(memcmp(y, z, sizeof y) == 0);
+        }
 }
 
-static void test_softmax_fast_vs_reference(void) {
+static void softmax_fast_vs_reference(cnnc__isa isa) {
     for (int trial = 0; trial < 60; trial++) {
         int64_t outer = 1 + (int64_t)(urand() * 4), dim = 1 + (int64_t)(urand() * 300);
         int64_t inner = trial % 3 == 0 ? 1 : 1 + (int64_t)(urand() * 150);
@@ -127,13 +149,13 @@ static void test_softmax_fast_vs_reference(void) {
             g[i] = (float)(urand() * 2 - 1);
         }
         for (int log = 0; log < 2; log++) {
-            cnnc__k_softmax(log, a, x, dim, inner, 0, outer, 0, inner);
+            cnnc__k_softmax(isa, log, a, x, dim, inner, 0, outer, 0, inner);
             cnnc__k_softmax_ref(log, b, x, dim, inner, 0, outer, 0, inner);
             int bad = 0;
             for (int64_t i = 0; i < n && !bad; i++) bad = !close_enough(a[i], b[i]);
             CHECK(!bad);
             /* backward from the reference result */
-            cnnc__k_softmax_backward(log, a, g, b, dim, inner, 0, outer, 0, inner);
+            cnnc__k_softmax_backward(isa, log, a, g, b, dim, inner, 0, outer, 0, inner);
             float *c = malloc((size_t)n * sizeof *c);
             REQUIRE(c);
             cnnc__k_softmax_backward_ref(log, c, g, b, dim, inner, 0, outer, 0, inner);
@@ -147,9 +169,9 @@ static void test_softmax_fast_vs_reference(void) {
                 float *d = malloc((size_t)n * sizeof *d);
                 REQUIRE(d);
                 int64_t mid = inner / 2;
-                cnnc__k_softmax(log, a, x, dim, inner, 0, outer, 0, inner);
-                cnnc__k_softmax(log, d, x, dim, inner, 0, outer, 0, mid);
-                cnnc__k_softmax(log, d, x, dim, inner, 0, outer, mid, inner);
+                cnnc__k_softmax(isa, log, a, x, dim, inner, 0, outer, 0, inner);
+                cnnc__k_softmax(isa, log, d, x, dim, inner, 0, outer, 0, mid);
+                cnnc__k_softmax(isa, log, d, x, dim, inner, 0, outer, mid, inner);
                 CHECK(memcmp(a, d, (size_t)n * sizeof *d) == 0);
                 free(d);
             }
@@ -158,6 +180,14 @@ static void test_softmax_fast_vs_reference(void) {
         free(a);
         free(b);
         free(g);
+    }
+}
+
+static void test_softmax_fast_vs_reference(void) {
+    for (int l = first_level(); l >= 0; l--) {
+        say_variant((cnnc__isa)l);
+        lcg_state = 777; /* the same cases at every level */
+        softmax_fast_vs_reference((cnnc__isa)l);
     }
 }
 

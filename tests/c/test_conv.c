@@ -3,9 +3,12 @@
  * 1x1 GEMM, depthwise direct kernels, their backward-data and backward-weight, the
  * bias gradient) against the plain reference kernels on randomized geometries (fixed
  * seed), with 1 and several threads (bit-identical); im2col/col2im, the B-panel
- * packing (AVX-512 and portable) and the phase planes against their definition; the public API's shapes, errors, autograd and modules; no leaks
- * (run under ASan + UBSan too). Winograd F(2x2, 3x3): its kernels on random 3x3
- * stride-1 geometries and random tile blocks, and the driver path, against the reference. */
+ * packing and the phase planes against their definition; the public API's shapes,
+ * errors, autograd and modules; no leaks (run under ASan + UBSan too). Winograd
+ * F(2x2, 3x3): its kernels on random 3x3 stride-1 geometries and random tile blocks,
+ * and the driver path, against the reference. Every kernel and driver test runs at
+ * every ISA level this CPU supports (the same cases at each), saying which variants
+ * each level runs. */
 #include "check.h"
 
 #include <cnnc.h>
@@ -17,6 +20,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
+#include "kernels/isa.h"
 #include "ops/conv.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3u;
@@ -51,6 +55,28 @@ static double max_rel(const float *a, const float *b, int64_t n) {
         if (!(d <= m)) m = d; /* NaN propagates as a failure */
     }
     return m / (1.0 + scale);
+}
+
+/* Runs body(level) at every ISA level this CPU runs, best first, with the kernels'
+ * level capped to it meanwhile (the drivers read it) and the random generator
+ * restarted at `seed` (the same cases at every level); prints the variants each level
+ * runs. */
+static void each_level(const char *what, void (*body)(cnnc__isa), uint64_t seed) {
+    const cnnc__isa saved = cnnc__isa_active();
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        const cnnc__isa isa = (cnnc__isa)l;
+        REQUIRE(cnnc__isa_set_cap(isa));
+        int64_t mr, nr;
+        cnnc__sgemm_tile(isa, &mr, &nr);
+        printf("test_conv: %s at level %s: %s, %s, %s, %s, %s\n", what, cnnc__isa_name(isa),
+               cnnc__sgemm_kernel_name(isa), cnnc__conv_rows_of(isa)->name,
+               cnnc__conv_im2col_variant(isa, nr), cnnc__dwconv_variant(isa),
+               cnnc__conv_winograd_variant(isa));
+        fflush(stdout);
+        rng_state = seed;
+        body(isa);
+    }
+    CHECK(cnnc__isa_set_cap(saved));
 }
 
 /* A random valid geometry: dims spatial dims (right-aligned), maybe depthwise,
@@ -111,11 +137,15 @@ static void compare_drivers(const cnnc__conv_geom *g, int threads) {
     CHECK(max_rel(dw, dwr, nw) < 1e-5);
     cnnc__conv_run_bias_grad(db, dy, g->n, g->m, cnnc__conv_out_size(g));
     for (int64_t o = 0; o < g->m; o++) {
-        double s = 0;
+        double s = 0, sa = 0;
         for (int64_t bi = 0; bi < g->n; bi++)
-            for (int64_t p = 0; p < cnnc__conv_out_size(g); p++)
+            for (int64_t p = 0; p < cnnc__conv_out_size(g); p++) {
                 s += dy[(bi * g->m + o) * cnnc__conv_out_size(g) + p];
-        CHECK_NEAR(db[o], s, 1e-4 * (1 + fabs(s)));
+                sa += fabs(dy[(bi * g->m + o) * cnnc__conv_out_size(g) + p]);
+            }
+        /* float partial sums of a plane err relative to the sum of magnitudes (the
+         * terms cancel: s itself can be small) */
+        CHECK_NEAR(db[o], s, 1e-4 * (1 + fabs(s)) + 1e-6 * sa);
     }
     /* bit-identical with one thread */
     if (threads > 1) {
@@ -136,7 +166,8 @@ static void compare_drivers(const cnnc__conv_geom *g, int threads) {
     free(db);
 }
 
-static void test_drivers_random(void) {
+static void drivers_random(cnnc__isa isa) {
+    (void)isa; /* the drivers run at the capped level */
     int failures_before = check_current_failures_;
     for (int it = 0; it < 120; it++) {
         int dims = 1 + it % 3, kind = (it / 3) % 3;
@@ -153,8 +184,11 @@ static void test_drivers_random(void) {
     cnnc_set_num_threads(2);
 }
 
+static void test_drivers_random(void) { each_level("drivers", drivers_random, 0x452821E638D01377u); }
+
 /* Large enough for several column tiles and for the threaded paths. */
-static void test_drivers_large(void) {
+static void drivers_large(cnnc__isa isa) {
+    (void)isa; /* the drivers run at the capped level */
     cnnc__conv_geom g = {.n = 2, .c = 32, .m = 24, .groups = 1,
                          .in = {1, 45, 47}, .out = {1, 45, 47}, .k = {1, 3, 3},
                          .stride = {1, 1, 1}, .pad = {0, 1, 1}, .dil = {1, 1, 1}};
@@ -170,7 +204,9 @@ static void test_drivers_large(void) {
     cnnc_set_num_threads(2);
 }
 
-static void test_im2col_definition(void) {
+static void test_drivers_large(void) { each_level("large drivers", drivers_large, 1); }
+
+static void im2col_definition(cnnc__isa isa) {
     for (int it = 0; it < 60; it++) {
         cnnc__conv_geom g = random_geom(1 + it % 3, 0);
         const int64_t cg = g.c / g.groups, ksz = cnnc__conv_k_size(&g), osz = cnnc__conv_out_size(&g);
@@ -178,7 +214,7 @@ static void test_im2col_definition(void) {
         const int64_t o0 = rnd(0, osz - 1), ncol = rnd(1, osz - o0);
         const int64_t c0 = rnd(0, cg - 1), c1 = rnd(c0 + 1, cg);
         float *col = malloc((size_t)((c1 - c0) * ksz * ncol) * sizeof(float));
-        cnnc__conv_im2col(col, ncol, x, &g, c0, c1, o0, ncol);
+        cnnc__conv_im2col(isa, col, ncol, x, &g, c0, c1, o0, ncol);
         int bad = 0;
         for (int64_t ci = c0; ci < c1; ci++)
             for (int64_t q = 0; q < ksz; q++)
@@ -206,7 +242,7 @@ static void test_im2col_definition(void) {
             float *pk = aligned_alloc(64, (size_t)((npan * nr * kc + 15) / 16 * 64));
             float *scratch = malloc((size_t)(npan * nr) * sizeof(float));
             for (int64_t i = 0; i < npan * nr * kc; i++) pk[i] = NAN;
-            cnnc__conv_pack_cols(pk, nr, scratch, x + c0 * cnnc__conv_in_size(&g), &g, k0, kc, o0,
+            cnnc__conv_pack_cols(isa, pk, nr, scratch, x + c0 * cnnc__conv_in_size(&g), &g, k0, kc, o0,
                                  ncol);
             int pbad = 0;
             for (int64_t r = 0; r < kc; r++)
@@ -227,7 +263,7 @@ static void test_im2col_definition(void) {
         /* col2im is its adjoint: <im2col(x), c> == <x, col2im(c)> */
         float *c = rand_buf((c1 - c0) * ksz * ncol);
         float *xa = calloc((size_t)(cg * cnnc__conv_in_size(&g)), sizeof(float));
-        cnnc__conv_col2im(xa, c, ncol, &g, c0, c1, o0, ncol);
+        cnnc__conv_col2im(isa, xa, c, ncol, &g, c0, c1, o0, ncol);
         double lhs = 0, rhs = 0;
         for (int64_t i = 0; i < (c1 - c0) * ksz * ncol; i++) lhs += (double)col[i] * c[i];
         for (int64_t i = 0; i < cg * cnnc__conv_in_size(&g); i++) rhs += (double)x[i] * xa[i];
@@ -236,9 +272,13 @@ static void test_im2col_definition(void) {
     }
 }
 
+static void test_im2col_definition(void) {
+    each_level("im2col", im2col_definition, 0xBE5466CF34E90C6Cu);
+}
+
 /* Phase planes: every row of the wide column matrix is a slice of them; the valid
  * columns (p2 < out[2]) equal im2col's, the padding columns of the last panel are 0. */
-static void test_phase_planes(void) {
+static void phase_planes(cnnc__isa isa) {
     for (int it = 0; it < 42; it++) {
         cnnc__conv_geom g = random_geom(1 + it % 2, 0);
         if (it >= 40) { /* padding much wider than the input (whole zero planes/rows) */
@@ -257,7 +297,7 @@ static void test_phase_planes(void) {
         const int64_t cg = g.c / g.groups, ksz = cnnc__conv_k_size(&g), osz = cnnc__conv_out_size(&g);
         float *x = rand_buf(cg * cnnc__conv_in_size(&g));
         float *col = malloc((size_t)(cg * ksz * osz) * sizeof(float));
-        cnnc__conv_im2col(col, osz, x, &g, 0, cg, 0, osz);
+        cnnc__conv_im2col(isa, col, osz, x, &g, 0, cg, 0, osz);
         int64_t hph, wph;
         cnnc__conv_phase_geom(&g, &hph, &wph);
         float *ph = malloc((size_t)(cg * g.stride[1] * g.stride[2] * hph * wph) * sizeof(float));
@@ -268,7 +308,7 @@ static void test_phase_planes(void) {
         const int64_t r0 = rnd(0, g.out[1] - 1), nrow = rnd(1, g.out[1] - r0);
         const int64_t j0 = r0 * wph, ncol = nrow * wph, npan = (ncol + nr - 1) / nr;
         float *pk = aligned_alloc(64, (size_t)((npan * nr * kc + 15) / 16 * 64));
-        cnnc__conv_pack_phase(pk, nr, ph, &g, k0, kc, j0, ncol);
+        cnnc__conv_pack_phase(isa, pk, nr, ph, &g, k0, kc, j0, ncol);
         int bad = 0;
         for (int64_t r = 0; r < kc; r++)
             for (int64_t jj = 0; jj < npan * nr; jj++) {
@@ -285,14 +325,16 @@ static void test_phase_planes(void) {
         /* copy_add against the plain sum */
         const int64_t n = rnd(1, 70);
         float *dst = malloc((size_t)n * sizeof(float));
-        cnnc__conv_copy_add(dst, x, 0.25f, n < cg * cnnc__conv_in_size(&g) ? n : 1);
+        cnnc__conv_copy_add(isa, dst, x, 0.25f, n < cg * cnnc__conv_in_size(&g) ? n : 1);
         for (int64_t t = 0; t < (n < cg * cnnc__conv_in_size(&g) ? n : 1); t++)
             CHECK(dst[t] == x[t] + 0.25f);
         free(x), free(col), free(ph), free(pk), free(dst);
     }
 }
 
-static void test_depthwise_planes(void) {
+static void test_phase_planes(void) { each_level("phase planes", phase_planes, 0xC0AC29B7C97C50DDu); }
+
+static void depthwise_planes(cnnc__isa isa) {
     for (int it = 0; it < 60; it++) {
         cnnc__conv_geom g = random_geom(1 + it % 3, 1);
         const int64_t isz = cnnc__conv_in_size(&g), osz = cnnc__conv_out_size(&g), ksz = cnnc__conv_k_size(&g);
@@ -300,25 +342,30 @@ static void test_depthwise_planes(void) {
         float *y = malloc((size_t)osz * 4), *yr = malloc((size_t)osz * 4);
         float *dx = calloc((size_t)isz, 4), *dxr = calloc((size_t)isz, 4);
         float *dw = calloc((size_t)ksz, 4), *dwr = calloc((size_t)ksz, 4);
-        cnnc__dwconv_forward_plane(y, x, w, 0.25f, &g);
+        cnnc__dwconv_forward_plane(isa, y, x, w, 0.25f, &g);
         cnnc__dwconv_forward_plane_ref(yr, x, w, 0.25f, &g);
         CHECK(max_rel(y, yr, osz) < 1e-5);
-        cnnc__dwconv_backward_data_plane(dx, dy, w, &g);
+        cnnc__dwconv_backward_data_plane(isa, dx, dy, w, &g);
         cnnc__dwconv_backward_data_plane_ref(dxr, dy, w, &g);
         CHECK(max_rel(dx, dxr, isz) < 1e-5);
-        cnnc__dwconv_backward_weight_plane(dw, dy, x, &g);
+        cnnc__dwconv_backward_weight_plane(isa, dw, dy, x, &g);
         cnnc__dwconv_backward_weight_plane_ref(dwr, dy, x, &g);
         CHECK(max_rel(dw, dwr, ksz) < 1e-5);
         free(x), free(w), free(dy), free(y), free(yr), free(dx), free(dxr), free(dw), free(dwr);
     }
 }
 
-static void test_simd_rows(void) {
-    cnnc__conv_axpy_fn axpy = cnnc__conv_axpy();
-    cnnc__conv_dot_fn dot = cnnc__conv_dot();
-    cnnc__conv_sum_fn sum = cnnc__conv_sum();
-    cnnc__conv_gather2_fn gather2 = cnnc__conv_gather2();
-    CHECK(cnnc__conv_simd_name() != NULL);
+static void test_depthwise_planes(void) {
+    each_level("depthwise", depthwise_planes, 0x3F84D5B5B5470917u);
+}
+
+static void simd_rows(cnnc__isa isa) {
+    const cnnc__conv_rows *rows = cnnc__conv_rows_of(isa);
+    const cnnc__conv_axpy_fn axpy = rows->axpy;
+    const cnnc__conv_dot_fn dot = rows->dot;
+    const cnnc__conv_sum_fn sum = rows->sum;
+    const cnnc__conv_gather2_fn gather2 = rows->gather2;
+    CHECK(rows->isa <= isa);
     for (int64_t n = 0; n < 70; n++) { /* reads exactly src[0 .. 2n - 1) (ASan checks) */
         float *src = rand_buf(n > 0 ? 2 * n - 1 : 0), *dst = malloc((size_t)(n + 1) * 4);
         gather2(dst, src, n);
@@ -330,7 +377,7 @@ static void test_simd_rows(void) {
         float *d2 = rand_buf(n > 0 ? 2 * n - 1 : 0), *d0 = malloc((size_t)(2 * n + 1) * 4);
         float *s2 = rand_buf(n);
         memcpy(d0, d2, (size_t)(n > 0 ? 2 * n - 1 : 0) * 4);
-        cnnc__conv_scatter2()(d2, s2, n);
+        rows->scatter2(d2, s2, n);
         bad = 0;
         for (int64_t i = 0; i < 2 * n - 1; i++) bad += d2[i] != (i % 2 ? d0[i] : d0[i] + s2[i / 2]);
         CHECK_EQ_INT(bad, 0);
@@ -348,6 +395,8 @@ static void test_simd_rows(void) {
         free(x), free(y), free(y0);
     }
 }
+
+static void test_simd_rows(void) { each_level("row primitives", simd_rows, 0x9216D5D98979FB1Bu); }
 
 /* ---- public API -------------------------------------------------------------------- */
 
@@ -481,27 +530,27 @@ static float *alloc64(size_t floats) {
 }
 
 /* out = the Winograd forward of g through the kernels, in tile blocks of ldt */
-static void winograd_by_kernels(float *out, const float *x, const float *w, const float *b,
+static void winograd_by_kernels(cnnc__isa isa, float *out, const float *x, const float *w, const float *b,
                                 const cnnc__conv_geom *g, int64_t ldt) {
     const int64_t cg = g->c / g->groups, isz = cnnc__conv_in_size(g), osz = cnnc__conv_out_size(g);
     const int64_t tiles = cnnc__conv_winograd_tiles(g);
     float *u = alloc64((size_t)(16 * g->m * cg));
-    float *up = alloc64(cnnc__conv_winograd_packed_floats(g));
-    float *gws = alloc64(cnnc__sgemm_workspace_floats());
+    float *up = alloc64(cnnc__conv_winograd_packed_floats(isa, g));
+    float *gws = alloc64(cnnc__sgemm_workspace_floats(isa));
     float *scratch = alloc64(cnnc__conv_winograd_scratch_floats(g, ldt));
     cnnc__conv_winograd_weights(u, w, g);
-    cnnc__conv_winograd_pack_weights(up, u, g);
+    cnnc__conv_winograd_pack_weights(isa, up, u, g);
     memset(out, 0xFF, (size_t)(g->n * g->m * osz) * 4); /* NaN: every output must be written */
     for (int64_t bi = 0; bi < g->n; bi++)
         for (int64_t grp = 0; grp < g->groups; grp++)
             for (int64_t t0 = 0; t0 < tiles; t0 += ldt)
-                cnnc__conv_winograd_block(out + bi * g->m * osz, x + bi * g->c * isz, up, b, g, grp,
+                cnnc__conv_winograd_block(isa, out + bi * g->m * osz, x + bi * g->c * isz, up, b, g, grp,
                                           t0, tiles - t0 < ldt ? tiles - t0 : ldt, ldt, scratch,
                                           gws);
     free(u), free(up), free(gws), free(scratch);
 }
 
-static void test_winograd_kernels(void) {
+static void winograd_kernels(cnnc__isa isa) {
     int failures_before = check_current_failures_;
     for (int it = 0; it < 80; it++) {
         cnnc__conv_geom g;
@@ -526,8 +575,8 @@ static void test_winograd_kernels(void) {
         float *y = malloc((size_t)ny * 4 + 4), *y1 = malloc((size_t)ny * 4 + 4);
         float *yr = malloc((size_t)ny * 4 + 4);
         /* random blocks, then one block per image */
-        winograd_by_kernels(y, x, w, has_bias ? b : NULL, &g, rnd(1, 40));
-        winograd_by_kernels(y1, x, w, has_bias ? b : NULL, &g, tiles);
+        winograd_by_kernels(isa, y, x, w, has_bias ? b : NULL, &g, rnd(1, 40));
+        winograd_by_kernels(isa, y1, x, w, has_bias ? b : NULL, &g, tiles);
         cnnc__conv_ref_forward(yr, x, w, has_bias ? b : NULL, &g);
         CHECK(max_rel(y, yr, ny) < 1e-5);
         CHECK(memcmp(y, y1, (size_t)ny * 4) == 0);
@@ -562,12 +611,16 @@ static void test_winograd_kernels(void) {
         for (int threads = 1; threads <= 2; threads++) {
             CHECK_OK(cnnc_set_num_threads(threads));
             CHECK_OK(cnnc__conv_run_forward(&g, y, x, w, b));
-            winograd_by_kernels(yk, x, w, b, &g, 7);
+            winograd_by_kernels(isa, yk, x, w, b, &g, 7);
             CHECK(memcmp(y, yk, (size_t)ny * 4) == 0);
         }
         free(x), free(w), free(b), free(y), free(yk);
     }
     cnnc_set_num_threads(2);
+}
+
+static void test_winograd_kernels(void) {
+    each_level("winograd", winograd_kernels, 0x0801F2E2858EFC16u);
 }
 
 int main(void) {

@@ -1,10 +1,11 @@
-/* GEMM: every micro-kernel this CPU supports and the multithreaded entry point,
- * against the reference loop, on randomized shapes (fixed seed): sizes 1..~300 and a
- * few larger ones that cross the cache blocks, k = 0, all four transpose
- * combinations, leading dimensions larger than needed, beta 0 (over NaN garbage,
- * which must not leak), 1 and others. The error bound is relative to
- * sum_p |A(i,p)||B(p,j)| + |beta C(i,j)|. The multithreaded result must equal the
- * single-threaded one bit for bit, whatever the thread count. */
+/* GEMM: at every ISA level this CPU supports (each with its own micro-kernel), the
+ * single-threaded, pre-packed and multithreaded entry points against the reference
+ * loop, on randomized shapes (fixed seed): sizes 1..~300 and a few larger ones that
+ * cross the cache blocks, k = 0, all four transpose combinations, leading dimensions
+ * larger than needed, beta 0 (over NaN garbage, which must not leak), 1 and others.
+ * The error bound is relative to sum_p |A(i,p)||B(p,j)| + |beta C(i,j)|. At one
+ * level the pre-packed and multithreaded results must equal the single-threaded one
+ * bit for bit, whatever the thread count. */
 #include <cnnc.h>
 
 #include <math.h>
@@ -126,6 +127,7 @@ static void *xmalloc(size_t bytes) {
 /* A B-packing callback for cnnc__sgemm_st_packed: plain loops straight from op(B)
  * (independent of the kernels' own pack routines). */
 typedef struct plain_b {
+    cnnc__isa isa;
     const float *b;
     int64_t ldb;
     bool trans;
@@ -136,7 +138,7 @@ static void plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t 
     const plain_b *pb = ctx;
     /* the scratch is ours to use: touch both ends (out of bounds shows under ASan) */
     scratch[0] = 1.0f;
-    scratch[cnnc__sgemm_pack_scratch_floats() - 1] = 1.0f;
+    scratch[cnnc__sgemm_pack_scratch_floats(pb->isa) - 1] = 1.0f;
     for (int64_t s = 0; s * nr < nc; s++)
         for (int64_t p = 0; p < kc; p++)
             for (int64_t j = 0; j < nr; j++) {
@@ -146,6 +148,61 @@ static void plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t 
                     v = pb->trans ? pb->b[col * pb->ldb + row] : pb->b[row * pb->ldb + col];
                 dst[s * nr * kc + p * nr + j] = v;
             }
+}
+
+/* The paths of one level against the reference (bf->c_ref, bf->bound): the
+ * single-threaded GEMM, the pre-packed one and (check_mt) the multithreaded ones,
+ * which must give the single-threaded result's bits. */
+static void run_level(cnnc__isa isa, const gemm_case *g, buffers *bf, bool check_mt) {
+    const size_t nc = (size_t)(g->m * g->ldc);
+    const char *kernel = cnnc__sgemm_kernel_name(isa);
+    char what[96];
+    reset_c(g, bf);
+    cnnc__sgemm_st(isa, g->trans_a, g->trans_b, g->m, g->n, g->k, bf->a, g->lda, bf->b, g->ldb,
+                   g->beta, bf->c, g->ldc, bf->ws);
+    check_result(g, bf, kernel);
+    memcpy(bf->c_st, bf->c, nc * sizeof(float));
+
+    /* Whole A packed once, B packed by a callback: the same bits as cnnc__sgemm_st. */
+    const size_t pa_n = cnnc__sgemm_packed_a_floats(isa, g->m, g->k);
+    float *pa = aligned_alloc(64, (pa_n ? pa_n : 16) * sizeof(float));
+    if (!pa) {
+        fprintf(stderr, "test_gemm: out of memory\n");
+        exit(2);
+    }
+    cnnc__sgemm_pack_a_full(isa, g->trans_a, g->m, g->k, bf->a, g->lda, pa);
+    plain_b pb = {isa, bf->b, g->ldb, g->trans_b};
+    reset_c(g, bf);
+    cnnc__sgemm_st_packed(isa, g->m, g->n, g->k, pa, plain_pack_b, &pb, g->beta, bf->c, g->ldc,
+                          bf->ws);
+    snprintf(what, sizeof what, "%s pre-packed", kernel);
+    check_result(g, bf, what);
+    check_same_bits(g, bf, what);
+    free(pa);
+
+    if (!check_mt)
+        return;
+    static const int thread_counts[] = {1, 2, 3};
+    for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) {
+        cnnc_set_num_threads(thread_counts[t]);
+        reset_c(g, bf);
+        if (cnnc__sgemm(isa, g->trans_a, g->trans_b, g->m, g->n, g->k, bf->a, g->lda, bf->b,
+                        g->ldb, g->beta, bf->c, g->ldc) != 0) {
+            fprintf(stderr, "FAIL cnnc__sgemm returned an error: %s\n", cnnc_last_error());
+            failures++;
+        }
+        snprintf(what, sizeof what, "%s, cnnc__sgemm with %d threads", kernel, thread_counts[t]);
+        check_result(g, bf, what);
+        check_same_bits(g, bf, what);
+        /* A caller-owned workspace (room for 3 threads' slices). */
+        reset_c(g, bf);
+        cnnc__sgemm_ws(isa, g->trans_a, g->trans_b, g->m, g->n, g->k, bf->a, g->lda, bf->b,
+                       g->ldb, g->beta, bf->c, g->ldc, bf->ws, bf->ws_floats);
+        snprintf(what, sizeof what, "%s, cnnc__sgemm_ws with %d threads", kernel,
+                 thread_counts[t]);
+        check_same_bits(g, bf, what);
+    }
+    cnnc_set_num_threads(2);
 }
 
 static void run_case(const gemm_case *g, const buffers *shared, bool check_mt) {
@@ -196,62 +253,8 @@ static void run_case(const gemm_case *g, const buffers *shared, bool check_mt) {
     /* The reference itself on a sentinel-padded copy (it must respect ldc too). */
     check_result(g, &(buffers){.c = bf.c_ref, .c_ref = bf.c_ref, .bound = bf.bound}, "ref");
 
-    for (int isa = 0; isa < CNNC__SGEMM_ISA_COUNT; isa++) {
-        if (!cnnc__sgemm_isa_supported((cnnc__sgemm_isa)isa))
-            continue;
-        reset_c(g, &bf);
-        cnnc__sgemm_st_isa((cnnc__sgemm_isa)isa, g->trans_a, g->trans_b, g->m, g->n, g->k,
-                           bf.a, g->lda, bf.b, g->ldb, g->beta, bf.c, g->ldc, bf.ws);
-        check_result(g, &bf, cnnc__sgemm_isa_kernel_name((cnnc__sgemm_isa)isa));
-    }
-
-    reset_c(g, &bf);
-    cnnc__sgemm_st(g->trans_a, g->trans_b, g->m, g->n, g->k, bf.a, g->lda, bf.b, g->ldb,
-                   g->beta, bf.c, g->ldc, bf.ws);
-    check_result(g, &bf, "cnnc__sgemm_st");
-    memcpy(bf.c_st, bf.c, nc * sizeof(float));
-
-    /* Whole A packed once, B packed by a callback: the same bits as cnnc__sgemm_st. */
-    {
-        const size_t pa_n = cnnc__sgemm_packed_a_floats(g->m, g->k);
-        float *pa = aligned_alloc(64, (pa_n ? pa_n : 16) * sizeof(float));
-        if (!pa) {
-            fprintf(stderr, "test_gemm: out of memory\n");
-            exit(2);
-        }
-        cnnc__sgemm_pack_a_full(g->trans_a, g->m, g->k, bf.a, g->lda, pa);
-        plain_b pb = {bf.b, g->ldb, g->trans_b};
-        reset_c(g, &bf);
-        cnnc__sgemm_st_packed(g->m, g->n, g->k, pa, plain_pack_b, &pb, g->beta, bf.c, g->ldc,
-                              bf.ws);
-        check_result(g, &bf, "cnnc__sgemm_st_packed");
-        check_same_bits(g, &bf, "cnnc__sgemm_st_packed");
-        free(pa);
-    }
-
-    if (check_mt) {
-        static const int thread_counts[] = {1, 2, 3};
-        for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) {
-            char what[64];
-            cnnc_set_num_threads(thread_counts[t]);
-            reset_c(g, &bf);
-            if (cnnc__sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, bf.a, g->lda, bf.b,
-                            g->ldb, g->beta, bf.c, g->ldc) != 0) {
-                fprintf(stderr, "FAIL cnnc__sgemm returned an error: %s\n", cnnc_last_error());
-                failures++;
-            }
-            snprintf(what, sizeof what, "cnnc__sgemm with %d threads", thread_counts[t]);
-            check_result(g, &bf, what);
-            check_same_bits(g, &bf, what);
-            /* A caller-owned workspace (room for 3 threads' slices). */
-            reset_c(g, &bf);
-            cnnc__sgemm_ws(g->trans_a, g->trans_b, g->m, g->n, g->k, bf.a, g->lda, bf.b,
-                           g->ldb, g->beta, bf.c, g->ldc, bf.ws, bf.ws_floats);
-            snprintf(what, sizeof what, "cnnc__sgemm_ws with %d threads", thread_counts[t]);
-            check_same_bits(g, &bf, what);
-        }
-        cnnc_set_num_threads(2);
-    }
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--)
+        run_level((cnnc__isa)l, g, &bf, check_mt);
     free(bf.a);
     free(bf.b);
     free(bf.c0);
@@ -264,6 +267,7 @@ static void run_case(const gemm_case *g, const buffers *shared, bool check_mt) {
 /* cnnc__sgemm called from inside a parallel_for (it then runs inline on each
  * worker, with that worker's workspace): same bits as the single-threaded call. */
 typedef struct nested_job {
+    cnnc__isa isa;
     int64_t m, n, k;
     const float *a, *b;
     float *c;
@@ -275,17 +279,18 @@ static void nested_fn(void *ctx, int64_t begin, int64_t end, int tid) {
     nested_job *jobs = ctx;
     for (int64_t i = begin; i < end; i++) {
         nested_job *j = &jobs[i];
-        j->status = cnnc__sgemm(false, true, j->m, j->n, j->k, j->a, j->k, j->b, j->k, 0.0f,
+        j->status = cnnc__sgemm(j->isa, false, true, j->m, j->n, j->k, j->a, j->k, j->b, j->k, 0.0f,
                                 j->c, j->n);
     }
 }
 
-static void check_nested(float *ws) {
+static void check_nested(cnnc__isa isa, float *ws) {
     enum { JOBS = 4 };
     nested_job jobs[JOBS];
     float *want[JOBS];
     for (int i = 0; i < JOBS; i++) {
         nested_job *j = &jobs[i];
+        j->isa = isa;
         j->m = 150 + 31 * i;
         j->n = 170 - 13 * i;
         j->k = 200 + 7 * i;
@@ -299,7 +304,8 @@ static void check_nested(float *ws) {
         j->b = b;
         j->c = xmalloc((size_t)(j->m * j->n) * sizeof(float));
         want[i] = xmalloc((size_t)(j->m * j->n) * sizeof(float));
-        cnnc__sgemm_st(false, true, j->m, j->n, j->k, a, j->k, b, j->k, 0.0f, want[i], j->n, ws);
+        cnnc__sgemm_st(isa, false, true, j->m, j->n, j->k, a, j->k, b, j->k, 0.0f, want[i], j->n,
+                       ws);
     }
     cnnc_set_num_threads(2);
     cnnc__parallel_for(JOBS, 1, nested_fn, jobs);
@@ -308,8 +314,8 @@ static void check_nested(float *ws) {
         checks++;
         if (j->status != 0 ||
             memcmp(j->c, want[i], (size_t)(j->m * j->n) * sizeof(float)) != 0) {
-            fprintf(stderr, "FAIL cnnc__sgemm inside parallel_for: job %d (%lldx%lldx%lld) %s\n",
-                    i, (long long)j->m, (long long)j->n, (long long)j->k,
+            fprintf(stderr, "FAIL %s: cnnc__sgemm inside parallel_for: job %d (%lldx%lldx%lld) %s\n",
+                    cnnc__sgemm_kernel_name(isa), i, (long long)j->m, (long long)j->n, (long long)j->k,
                     j->status ? "returned an error" : "differs from the single-threaded result");
             failures++;
         }
@@ -346,8 +352,8 @@ int main(void) {
     buffers shared = {0};
     /* One workspace big enough for any ISA's blocking and for 3 threads. */
     size_t per = 0;
-    for (int isa = 0; isa < CNNC__SGEMM_ISA_COUNT; isa++) {
-        const size_t f = cnnc__sgemm_isa_workspace_floats((cnnc__sgemm_isa)isa);
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        const size_t f = cnnc__sgemm_workspace_floats((cnnc__isa)l);
         per = f > per ? f : per;
     }
     shared.ws_floats = 3 * per;
@@ -396,27 +402,27 @@ int main(void) {
             cases++;
         }
     }
-    check_nested(shared.ws);
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--)
+        check_nested((cnnc__isa)l, shared.ws);
     /* m or n == 0: nothing happens (and nothing is touched). */
     checks++;
-    cnnc__sgemm_st(false, false, 0, 5, 3, NULL, 3, NULL, 5, 0.0f, NULL, 5, shared.ws);
-    cnnc__sgemm_st(true, true, 4, 0, 3, NULL, 4, NULL, 3, 1.0f, NULL, 1, shared.ws);
-    if (cnnc__sgemm(false, false, 0, 0, 0, NULL, 1, NULL, 1, 0.0f, NULL, 1) != 0) {
+    const cnnc__isa best = cnnc__isa_cpu();
+    cnnc__sgemm_st(best, false, false, 0, 5, 3, NULL, 3, NULL, 5, 0.0f, NULL, 5, shared.ws);
+    cnnc__sgemm_st(best, true, true, 4, 0, 3, NULL, 4, NULL, 3, 1.0f, NULL, 1, shared.ws);
+    if (cnnc__sgemm(best, false, false, 0, 0, 0, NULL, 1, NULL, 1, 0.0f, NULL, 1) != 0) {
         fprintf(stderr, "FAIL cnnc__sgemm with m = n = 0 returned an error\n");
         failures++;
     }
     free(shared.ws);
 
     char kernels[256] = "";
-    for (int isa = 0; isa < CNNC__SGEMM_ISA_COUNT; isa++) {
-        if (cnnc__sgemm_isa_supported((cnnc__sgemm_isa)isa)) {
-            strcat(kernels, kernels[0] ? ", " : "");
-            strcat(kernels, cnnc__sgemm_isa_kernel_name((cnnc__sgemm_isa)isa));
-        }
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        const size_t used = strlen(kernels);
+        snprintf(kernels + used, sizeof kernels - used, "%s%s (%s)", used ? ", " : "",
+                 cnnc__sgemm_kernel_name((cnnc__isa)l), cnnc__isa_name((cnnc__isa)l));
     }
-    printf("test_gemm: %s: %d cases, %d checks, %d failures; kernels tested: %s; selected %s; "
+    printf("test_gemm: %s: %d cases at each level, %d checks, %d failures; kernels tested: %s; "
            "worst error %.3f of bound\n",
-           failures ? "FAIL" : "OK", cases, checks, failures, kernels, cnnc__sgemm_kernel_name(),
-           worst_ratio);
+           failures ? "FAIL" : "OK", cases, checks, failures, kernels, worst_ratio);
     return failures ? 1 : 0;
 }

@@ -1,5 +1,5 @@
-/* Norm family: the fast kernels against the plain references on randomized shapes
- * (fixed seed, including large means), results independent of the thread count,
+/* Norm family: the fast kernels, at every ISA level this CPU runs, against the plain
+ * references on randomized shapes (fixed seed, including large means), results independent of the thread count,
  * error paths of the functional ops and modules, and a module train/eval cycle
  * with gradients, without leaks (run under ASan+UBSan too). */
 #include <cnnc.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernels/isa.h"
 #include "kernels/norm.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3u;
@@ -29,14 +30,26 @@ static float *randv(int64_t n, double mean, double spread) {
     return v;
 }
 
-static void test_stats_kernel(void) {
+/* Runs body(level) at every ISA level this CPU runs, best first, with the same random
+ * cases (the generator restarted at `seed`), saying which variant each level runs. */
+static void each_level(void (*body)(cnnc__isa), uint64_t seed) {
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        printf("test_norm: level %s runs %s\n", cnnc__isa_name((cnnc__isa)l),
+               cnnc__k_norm_variant_name((cnnc__isa)l));
+        fflush(stdout);
+        rng_state = seed;
+        body((cnnc__isa)l);
+    }
+}
+
+static void stats_kernel(cnnc__isa isa) {
     for (int trial = 0; trial < 60; trial++) {
         int64_t nseg = irand(1, 6), len = irand(1, trial < 50 ? 300 : 9000);
         int64_t stride = len + irand(0, 17);
         double mean0 = trial % 3 == 0 ? 1e4 : uniform(-3, 3);
         float *x = randv(nseg * stride, mean0, 1.0);
         double m1, q1, m2, q2;
-        cnnc__k_norm_stats(&m1, &q1, x, nseg, stride, len);
+        cnnc__k_norm_stats(isa, &m1, &q1, x, nseg, stride, len);
         cnnc__k_norm_stats_ref(&m2, &q2, x, nseg, stride, len);
         CHECK_NEAR(m1, m2, 1e-12 * (fabs(m2) + 1.0));
         CHECK_NEAR(q1, q2, 1e-9 * (q2 + 1e-6));
@@ -44,7 +57,9 @@ static void test_stats_kernel(void) {
     }
 }
 
-static void test_grad_kernels(void) {
+static void test_stats_kernel(void) { each_level(stats_kernel, 0x243F6A8885A308D3u); }
+
+static void grad_kernels(cnnc__isa isa) {
     for (int trial = 0; trial < 40; trial++) {
         int64_t n = irand(1, 3000);
         float *g = randv(n, 0, 1), *x = randv(n, trial % 2 ? 1e4 : 0.5, 2), *w = randv(n, 0, 1);
@@ -55,31 +70,33 @@ static void test_grad_kernels(void) {
         CHECK_NEAR((double)hi + lo, mean, 1e-9);
         const float *wp = trial % 4 < 2 ? w : NULL;
         double a1 = 0, b1 = 0, a2 = 0, b2 = 0;
-        cnnc__k_norm_grad_sums(&a1, &b1, g, x, n, hi, lo, wp);
+        cnnc__k_norm_grad_sums(isa, &a1, &b1, g, x, n, hi, lo, wp);
         cnnc__k_norm_grad_sums_ref(&a2, &b2, g, x, n, hi, lo, wp);
         CHECK_NEAR(a1, a2, 1e-6 * (fabs(a2) + 1));
         CHECK_NEAR(b1, b2, 1e-5 * (fabs(b2) + 1));
         /* apply kernels against the formula in double */
-        cnnc__k_norm_apply(out, x, n, hi, lo, 0.7f, -0.2f);
+        cnnc__k_norm_apply(isa, out, x, n, hi, lo, 0.7f, -0.2f);
         for (int64_t i = 0; i < n; i++) CHECK_NEAR(out[i], ((double)x[i] - mean) * 0.7 - 0.2, 1e-5 + 1e-6 * fabs(out[i]));
-        cnnc__k_norm_apply_vec(out, x, n, hi, lo, 1.5f, wp, wp ? g : NULL);
+        cnnc__k_norm_apply_vec(isa, out, x, n, hi, lo, 1.5f, wp, wp ? g : NULL);
         for (int64_t i = 0; i < n; i++) {
             double want = ((double)x[i] - mean) * 1.5 * (wp ? wp[i] : 1.0) + (wp ? g[i] : 0.0);
             CHECK_NEAR(out[i], want, 1e-4 + 1e-6 * fabs(want));
         }
-        cnnc__k_norm_grad_apply(out, g, x, n, hi, lo, wp, 0.5f, 0.25f, -1.0f);
+        cnnc__k_norm_grad_apply(isa, out, g, x, n, hi, lo, wp, 0.5f, 0.25f, -1.0f);
         for (int64_t i = 0; i < n; i++) {
             double want = g[i] * (wp ? wp[i] : 1.0) * 0.5 + ((double)x[i] - mean) * 0.25 - 1.0;
             CHECK_NEAR(out[i], want, 1e-4 + 1e-6 * fabs(want));
         }
         double *c1 = calloc((size_t)(2 * n), sizeof(double)), *c2 = calloc((size_t)(2 * n), sizeof(double));
-        cnnc__k_norm_col_sums(c1, c1 + n, g, x, n, hi, lo, 0.8f);
+        cnnc__k_norm_col_sums(isa, c1, c1 + n, g, x, n, hi, lo, 0.8f);
         cnnc__k_norm_col_sums_ref(c2, c2 + n, g, x, n, hi, lo, 0.8f);
         for (int64_t i = 0; i < 2 * n; i++) CHECK_NEAR(c1[i], c2[i], 1e-5 * (fabs(c2[i]) + 1));
         free(c1), free(c2);
         free(g), free(x), free(w), free(out);
     }
 }
+
+static void test_grad_kernels(void) { each_level(grad_kernels, 0x13198A2E03707344u); }
 
 static void test_lrn_kernels(void) {
     for (int trial = 0; trial < 30; trial++) {

@@ -1,0 +1,82 @@
+/* Internal: the instruction-set levels kernel variants are written for, the CPU's
+ * features (read once), and the cap on the level (environment variable CNNC_ISA,
+ * public cnnc_set_isa).
+ *
+ * Levels, lowest first:
+ *   SCALAR  portable C (compiled for the baseline target: SSE2 on x86-64);
+ *   AVX2    AVX2 and FMA: every AVX2 kernel is compiled with target("avx2,fma");
+ *   AVX512  AVX-512F, plus AVX2 and FMA (the AVX-512 kernels are compiled with
+ *           target("avx512f") or "avx512f,fma"; no kernel is compiled for the BW, DQ or
+ *           VL subsets, so none is required).
+ * The CPU checks include the operating system saving the wider registers (XGETBV),
+ * through the compiler's __builtin_cpu_supports. Builds for other architectures (or
+ * compilers without target attributes) have SCALAR only.
+ *
+ * Dispatch: every kernel family lists its variants in one X-macro list, fastest
+ * first and always ending with the portable one, e.g. kernels/gemm.h:
+ *
+ *     #define CNNC__SGEMM_KERNELS(X)                    \
+ *         X(AVX512, f32_gemm_14x32__avx512, 14, 32)     \
+ *         X(AVX2, f32_gemm_6x16__avx2, 6, 16)           \
+ *         X(SCALAR, f32_gemm_4x8__scalar, 4, 8)
+ *
+ * and runs, at a level, the first variant of its list whose level is at most that
+ * level (CNNC__ISA_PICK). Kernels take the level as an argument; an op reads it once,
+ * cnnc__isa_active(), and passes that value to every kernel it calls for the whole
+ * call, so a cap changed by another thread meanwhile never mixes two ISAs in one
+ * result, nor sizes a workspace for one variant and runs another. */
+#ifndef CNNC_KERNELS_ISA_H
+#define CNNC_KERNELS_ISA_H
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Target attributes (GCC/Clang) on x86: the only place SIMD variants are built. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define CNNC__ISA_X86 1
+#else
+#define CNNC__ISA_X86 0
+#endif
+
+/* X-list: (enum suffix, name as in CNNC_ISA and cnnc_set_isa), lowest level first. */
+#define CNNC__ISA_LIST(X) \
+    X(SCALAR, scalar)     \
+    X(AVX2, avx2)         \
+    X(AVX512, avx512)
+
+typedef enum cnnc__isa {
+#define CNNC__X(e, name) CNNC__ISA_##e,
+    CNNC__ISA_LIST(CNNC__X)
+#undef CNNC__X
+    CNNC__ISA_COUNT
+} cnnc__isa;
+
+/* "scalar", "avx2", "avx512" ("?" outside the enum). */
+const char *cnnc__isa_name(cnnc__isa isa);
+/* The level named `name` (one of the names above, any letter case), or -1. */
+int cnnc__isa_from_name(const char *name);
+
+/* The best level this build can run on this CPU (the CPU is queried once). */
+cnnc__isa cnnc__isa_cpu(void);
+/* Can this build run `isa`'s kernels on this CPU? (isa <= cnnc__isa_cpu()) */
+bool cnnc__isa_supported(cnnc__isa isa);
+
+/* The level kernels run at now: the CPU's best, capped by CNNC_ISA (read on the first
+ * call: an unknown value is ignored with a warning on stderr, a level above the CPU's
+ * caps nothing) or by the last cnnc__isa_set_cap. Thread-safe; read it once per op. */
+cnnc__isa cnnc__isa_active(void);
+/* Sets the level kernels run at from now on (later calls of cnnc__isa_active).
+ * Returns false, and changes nothing, when the CPU cannot run `isa`. Thread-safe:
+ * ops already running keep the level they read. */
+bool cnnc__isa_set_cap(cnnc__isa isa);
+
+/* Variant selection: points `ptr` at the entry of a family's variant table that runs
+ * at `level`: the first whose level (its cnnc__isa field `isa`) is at most `level`.
+ * The table lists the variants this build has, fastest first; its last entry is the
+ * SCALAR one, so the walk always stops. */
+#define CNNC__ISA_PICK(ptr, table, level)            \
+    do {                                             \
+        (ptr) = (table);                             \
+        while ((ptr)->isa > (level)) (ptr)++;        \
+    } while (0)
+
+#endif
