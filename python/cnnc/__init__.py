@@ -32,6 +32,19 @@ def get_num_threads():
     return int(_lib.cnnc_get_num_threads())
 
 
+def set_isa(name):
+    """Sets the instruction set the kernels run with: "avx512", "avx2" or "scalar"
+    (a level this CPU lacks, or an unknown name, raises; see cnnc_set_isa)."""
+    if not isinstance(name, str):
+        raise TypeError(f"set_isa(): name must be a str, not {type(name).__name__}")
+    _lib.cnnc_set_isa(name.encode())
+
+
+def get_isa():
+    """The instruction set the kernels run with now ("avx512", "avx2" or "scalar")."""
+    return _lib.cnnc_get_isa().decode()
+
+
 def thread_cleanup():
     """Frees the calling thread's cached scratch memory (call before a thread that
     used cnnc exits; optional)."""
@@ -154,6 +167,7 @@ from . import optim  # noqa: E402
 
 __all__ = ["Error", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand", "randn",
            "arange", "float32", "int64", "manual_seed", "set_num_threads",
-           "get_num_threads", "thread_cleanup", "no_grad", "enable_grad", "set_grad_enabled",
+           "get_num_threads", "set_isa", "get_isa", "thread_cleanup", "no_grad", "enable_grad",
+           "set_grad_enabled",
            "is_grad_enabled", "add", "sub", "mul", "div", "neg", "matmul", "relu", "sum",
            "mean", "reshape", "flatten", "transpose", "permute", "cat", "nn", "optim"]

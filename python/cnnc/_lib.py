@@ -118,6 +118,8 @@ _PROTOTYPES = [
     ("cnnc_set_num_threads", S, [c_int], "status"),
     ("cnnc_get_num_threads", c_int, [], None),
     ("cnnc_thread_cleanup", None, [], None),
+    ("cnnc_set_isa", S, [c_char_p], "status"),
+    ("cnnc_get_isa", c_char_p, [], None),
     ("cnnc_manual_seed", None, [c_uint64], None),
     ("cnnc_set_grad_enabled", c_bool, [c_bool], None),
     ("cnnc_is_grad_enabled", c_bool, [], None),

@@ -61,8 +61,8 @@ void cnnc__conv_ref_backward_weight(float *dw, const float *dy, const float *x,
  * of the unfolded input channels [c0, c1) of one image x [cg, in] (cg = channels of
  * one group; x points at the group's first channel): row (ci - c0) * ksize + q,
  * column j holds x[ci, (o0 + j) * stride - pad + q * dil], 0 outside. */
-void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x, const cnnc__conv_geom *g,
-                       int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
+void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
+                       const cnnc__conv_geom *g, int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
 
 /* The same rows/columns straight into a GEMM's packed-B layout (kernels/gemm.h,
  * cnnc__sgemm_pack_b_fn): rows [k0, k0 + kc) (row = ci * ksize + q over the group's
@@ -95,8 +95,9 @@ void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__conv_geom *g,
 /* Rows [k0, k0 + kc) x wide columns [j0, j0 + ncol) of the wide column matrix of the
  * planes ph (from channel 0), in nr-column panels (as cnnc__conv_pack_cols), the last
  * panel zero-padded. Requires j0 + ncol <= out[1] * wph. */
-void cnnc__conv_pack_phase(cnnc__isa isa, float *dst, int64_t nr, const float *ph, const cnnc__conv_geom *g,
-                           int64_t k0, int64_t kc, int64_t j0, int64_t ncol);
+void cnnc__conv_pack_phase(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
+                           const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t j0,
+                           int64_t ncol);
 
 /* Name of the im2col packing variant a level runs for nr-wide panels. */
 const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr);
@@ -106,8 +107,8 @@ void cnnc__conv_copy_add(cnnc__isa isa, float *dst, const float *src, float bias
 
 /* The adjoint: x [cg, in] += fold(col) for channels [c0, c1) and columns
  * [o0, o0 + ncol) (col laid out as cnnc__conv_im2col writes it). Accumulates. */
-void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc, const cnnc__conv_geom *g,
-                       int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
+void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc,
+                       const cnnc__conv_geom *g, int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
 
 /* ---- depthwise (c / groups == 1): direct kernels, one plane at a time ----------- */
 
@@ -190,7 +191,8 @@ void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__conv_geom
  * GEMM A operand (kernels/gemm.h, cnnc__sgemm_pack_a_full) per (position, group). */
 size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__conv_geom *g);
 /* up = u (from cnnc__conv_winograd_weights) packed for the GEMM; up 64-byte aligned. */
-void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *u, const cnnc__conv_geom *g);
+void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *u,
+                                      const cnnc__conv_geom *g);
 /* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (a
  * multiple of 16; the GEMM's workspace not included). */
 size_t cnnc__conv_winograd_scratch_floats(const cnnc__conv_geom *g, int64_t ldt);
@@ -199,8 +201,8 @@ size_t cnnc__conv_winograd_scratch_floats(const cnnc__conv_geom *g, int64_t ldt)
  * [m] or NULL (added last). scratch: cnnc__conv_winograd_scratch_floats(g, ldt)
  * floats, 64-byte aligned; gemm_ws: cnnc__sgemm_workspace_floats(isa) floats, 64-byte
  * aligned. Single-threaded; the result does not depend on how tiles are blocked. */
-void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up, const float *bias,
-                               const cnnc__conv_geom *g, int64_t grp, int64_t t0, int64_t nt,
-                               int64_t ldt, float *scratch, float *gemm_ws);
+void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up,
+                               const float *bias, const cnnc__conv_geom *g, int64_t grp, int64_t t0,
+                               int64_t nt, int64_t ldt, float *scratch, float *gemm_ws);
 
 #endif

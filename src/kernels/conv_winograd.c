@@ -342,9 +342,9 @@ static void input_segment(const wino_variant *f, float *v, int64_t estride, floa
     }
 }
 
-void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up, const float *bias,
-                               const cnnc__conv_geom *g, int64_t grp, int64_t t0, int64_t nt,
-                               int64_t ldt, float *scratch, float *gemm_ws) {
+void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up,
+                               const float *bias, const cnnc__conv_geom *g, int64_t grp, int64_t t0,
+                               int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const int64_t isz = g->in[1] * g->in[2], oh = g->out[1], ow = g->out[2];
     const int64_t tw = (ow + 1) / 2;

@@ -74,7 +74,8 @@ void NORM_FN(cnnc__k_norm_stats_)(double *mean, double *m2, const float *x, int6
     for (int64_t sgi = 0; sgi < nseg; sgi++) {
         const float *p = x + sgi * stride;
         for (int64_t off = 0; off < len; off += NB_CHUNK)
-            NORM_FN(nb_chunk_sums_)(p + off, len - off < NB_CHUNK ? len - off : NB_CHUNK, c, &s1, &s2);
+            NORM_FN(nb_chunk_sums_)(p + off, len - off < NB_CHUNK ? len - off : NB_CHUNK, c,
+                                    &s1, &s2);
     }
     double n = (double)(nseg * len), d = s1 / n;
     *mean = c + d;
@@ -82,8 +83,8 @@ void NORM_FN(cnnc__k_norm_stats_)(double *mean, double *m2, const float *x, int6
     *m2 = v > 0.0 ? v : (v == v ? 0.0 : v);
 }
 
-void NORM_FN(cnnc__k_norm_apply_)(float *y, const float *x, int64_t n, float mhi, float mlo, float a,
-                              float b) {
+void NORM_FN(cnnc__k_norm_apply_)(float *y, const float *x, int64_t n, float mhi, float mlo,
+                                  float a, float b) {
     nb_v8f vh = {mhi, mhi, mhi, mhi, mhi, mhi, mhi, mhi}, vl = {mlo, mlo, mlo, mlo, mlo, mlo, mlo, mlo};
     nb_v8f va = {a, a, a, a, a, a, a, a}, vb = {b, b, b, b, b, b, b, b};
     int64_t i = 0;

@@ -163,8 +163,9 @@ static void dw_fwd_range(void *ctx, int64_t begin, int64_t end, int tid) {
     const cnnc__conv_geom *g = j->g;
     for (int64_t i = begin; i < end; i++) { /* i = (b, o) */
         const int64_t o = i % g->m, b = i / g->m;
-        cnnc__dwconv_forward_plane(j->isa, j->out + i * j->osz, j->a + (b * g->c + o / j->mg) * j->isz,
-                                   j->b + o * j->ksz, j->bias ? j->bias[o] : 0.0f, g);
+        cnnc__dwconv_forward_plane(j->isa, j->out + i * j->osz,
+                                   j->a + (b * g->c + o / j->mg) * j->isz, j->b + o * j->ksz,
+                                   j->bias ? j->bias[o] : 0.0f, g);
     }
 }
 
@@ -178,7 +179,8 @@ static void dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int tid) {
         memset(dx, 0, (size_t)j->isz * sizeof(float));
         for (int64_t r = 0; r < j->mg; r++) {
             const int64_t o = ci * j->mg + r;
-            cnnc__dwconv_backward_data_plane(j->isa, dx, j->a + (b * g->m + o) * j->osz, j->b + o * j->ksz, g);
+            cnnc__dwconv_backward_data_plane(j->isa, dx, j->a + (b * g->m + o) * j->osz,
+                                             j->b + o * j->ksz, g);
         }
     }
 }
@@ -303,8 +305,8 @@ static void phase_range(void *ctx, int64_t begin, int64_t end, int tid) {
             const int64_t rows = ho - r0 < pj->rows ? ho - r0 : pj->rows;
             const int64_t ncol = rows * wph;
             phase_item it = {j->isa, g, ph, r0 * wph};
-            cnnc__sgemm_st_packed(j->isa, j->mg, ncol, j->kdim, apk, phase_pack_b, &it, 0.0f, tmp, ncol,
-                                  gws);
+            cnnc__sgemm_st_packed(j->isa, j->mg, ncol, j->kdim, apk, phase_pack_b, &it, 0.0f, tmp,
+                                  ncol, gws);
             for (int64_t o = 0; o < j->mg; o++) {
                 const float bv = j->bias ? j->bias[grp * j->mg + o] : 0.0f;
                 for (int64_t r = 0; r < rows; r++) {
@@ -354,8 +356,8 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, bool *failed)
     pj.ws = ws;
     float *apk = ws + (size_t)p->threads * pj.slice;
     for (int64_t grp = 0; grp < g->groups; grp++)
-        cnnc__sgemm_pack_a_full(p->isa, false, p->mg, p->kdim, j->w + grp * p->mg * p->kdim, p->kdim,
-                                apk + (size_t)grp * j->a_floats);
+        cnnc__sgemm_pack_a_full(p->isa, false, p->mg, p->kdim, j->w + grp * p->mg * p->kdim,
+                                p->kdim, apk + (size_t)grp * j->a_floats);
     j->apk = apk;
     cnnc__parallel_for(g->n * g->groups, grain_for(p->mg * p->kdim * p->osz), phase_range, &pj);
     return true;
@@ -364,8 +366,8 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, bool *failed)
 static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const float *x,
                                         const float *w, const float *bias) {
     const cnnc__conv_geom *g = p->g;
-    implicit_job j = {.isa = p->isa, .g = g, .cg = p->cg, .mg = p->mg, .kdim = p->kdim, .isz = p->isz,
-                      .osz = p->osz, .y = y, .x = x, .w = w, .bias = bias};
+    implicit_job j = {.isa = p->isa, .g = g, .cg = p->cg, .mg = p->mg, .kdim = p->kdim,
+                      .isz = p->isz, .osz = p->osz, .y = y, .x = x, .w = w, .bias = bias};
     j.a_floats = cnnc__sgemm_packed_a_floats(p->isa, p->mg, p->kdim);
     bool failed;
     if (run_forward_phase(p, &j, &failed)) return failed ? cnnc_last_status() : CNNC_OK;
@@ -517,8 +519,8 @@ typedef struct bwd_data_job {
 static void col2im_range(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
     const bwd_data_job *j = ctx;
-    cnnc__conv_col2im(j->p.isa, j->dxg, j->col + begin * j->p.ksz * j->ncol, j->ncol, j->p.g, begin, end,
-                      j->o0, j->ncol);
+    cnnc__conv_col2im(j->p.isa, j->dxg, j->col + begin * j->p.ksz * j->ncol, j->ncol, j->p.g, begin,
+                      end, j->o0, j->ncol);
 }
 
 /* item = (b, grp, tile) when direct (independent column blocks of dx), else
@@ -687,8 +689,8 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, 
         if (items_in_parallel(p, items, macs)) {
             cnnc__parallel_for(items, grain_for(macs), bwd_weight_range, &j);
         } else {
-            gemm_ws gw = {p->isa, j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats,
-                      true};
+            gemm_ws gw = {p->isa, j.ws + p->col_floats,
+                          (size_t)p->threads * p->slice - p->col_floats, true};
             for (int64_t i = 0; i < items; i++) bwd_weight_item(&j, i, j.ws, &gw);
         }
         if (!in_place)

@@ -97,7 +97,8 @@ static void channel_range(void *ctx, int64_t c0, int64_t c1, int tid) {
         float mhi = j->st[c], mlo = j->st[K + c], inv = j->st[2 * K + c];
         float a = j->w ? inv * j->w[c] : inv, b = j->b ? j->b[c] : 0.0f;
         for (int64_t n = 0; n < j->N; n++)
-            cnnc__k_norm_apply(j->isa, j->y + (n * j->C + c) * j->S, x + n * j->C * j->S, j->S, mhi, mlo, a, b);
+            cnnc__k_norm_apply(j->isa, j->y + (n * j->C + c) * j->S, x + n * j->C * j->S, j->S, mhi,
+                               mlo, a, b);
     }
 }
 
@@ -116,7 +117,8 @@ static void group_range(void *ctx, int64_t r0, int64_t r1, int tid) {
         for (int64_t q = 0; q < cg; q++) {
             int64_t c = c0 + q;
             float a = j->w ? inv * j->w[c] : inv, b = j->b ? j->b[c] : 0.0f;
-            cnnc__k_norm_apply(j->isa, j->y + r * len + q * j->S, x + q * j->S, j->S, mhi, mlo, a, b);
+            cnnc__k_norm_apply(j->isa, j->y + r * len + q * j->S, x + q * j->S, j->S, mhi, mlo, a,
+                               b);
         }
     }
 }
@@ -171,8 +173,8 @@ static void channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int tid) {
         }
         for (int64_t n = 0; n < j->N; n++) {
             int64_t o = (n * j->C + c) * j->S;
-            cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL, (float)A,
-                                    (float)B, (float)C);
+            cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
+                                    (float)A, (float)B, (float)C);
         }
     }
 }
@@ -200,8 +202,8 @@ static void group_bwd_range(void *ctx, int64_t r0, int64_t r1, int tid) {
         for (int64_t q = 0; q < cg; q++) {
             int64_t c = c0 + q, o = r * len + q * j->S;
             double A = inv * (j->w ? (double)j->w[c] : 1.0);
-            cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL, (float)A,
-                                    (float)B, (float)C);
+            cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
+                                    (float)A, (float)B, (float)C);
         }
     }
 }
@@ -215,8 +217,8 @@ static void last_bwd_range(void *ctx, int64_t r0, int64_t r1, int tid) {
         double inv = j->st[2 * K + r], m1 = 0.0, m2 = 0.0;
         cnnc__k_norm_grad_sums(j->isa, &m1, &m2, j->g + r * D, j->x + r * D, D, mhi, mlo, j->w);
         double B = -inv * inv * inv * m2 / (double)D, C = -inv * m1 / (double)D;
-        cnnc__k_norm_grad_apply(j->isa, j->gx + r * D, j->g + r * D, j->x + r * D, D, mhi, mlo, j->w,
-                                (float)inv, (float)B, (float)C);
+        cnnc__k_norm_grad_apply(j->isa, j->gx + r * D, j->g + r * D, j->x + r * D, D, mhi, mlo,
+                                j->w, (float)inv, (float)B, (float)C);
     }
 }
 
@@ -233,7 +235,8 @@ static void last_bwd_cols(void *ctx, int64_t b0, int64_t b1, int tid) {
         for (int64_t q = 0; q < w; q++) aw[q] = ab[q] = 0.0;
         for (int64_t r = 0; r < j->N; r++) {
             const float *g = j->g + r * D + j0, *x = j->x + r * D + j0;
-            cnnc__k_norm_col_sums(j->isa, aw, ab, g, x, w, j->st[r], j->st[K + r], j->st[2 * K + r]);
+            cnnc__k_norm_col_sums(j->isa, aw, ab, g, x, w, j->st[r], j->st[K + r],
+                                  j->st[2 * K + r]);
         }
         for (int64_t q = 0; q < w; q++) {
             if (j->gw) j->gw[j0 + q] = (float)aw[q];

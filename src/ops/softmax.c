@@ -28,7 +28,8 @@ static void softmax_range(void *ctx, int64_t begin, int64_t end, int tid) {
         int64_t o = t / j->blocks, c0 = (t % j->blocks) * SM_COLS;
         int64_t c1 = c0 + SM_COLS < j->inner ? c0 + SM_COLS : j->inner;
         if (j->b)
-            cnnc__k_softmax_backward(j->isa, j->log, j->out, j->a, j->b, j->size, j->inner, o, o + 1, c0, c1);
+            cnnc__k_softmax_backward(j->isa, j->log, j->out, j->a, j->b, j->size, j->inner, o,
+                                     o + 1, c0, c1);
         else
             cnnc__k_softmax(j->isa, j->log, j->out, j->a, j->size, j->inner, o, o + 1, c0, c1);
     }

@@ -184,7 +184,9 @@ static void drivers_random(cnnc__isa isa) {
     cnnc_set_num_threads(2);
 }
 
-static void test_drivers_random(void) { each_level("drivers", drivers_random, 0x452821E638D01377u); }
+static void test_drivers_random(void) {
+    each_level("drivers", drivers_random, 0x452821E638D01377u);
+}
 
 /* Large enough for several column tiles and for the threaded paths. */
 static void drivers_large(cnnc__isa isa) {
@@ -242,8 +244,8 @@ static void im2col_definition(cnnc__isa isa) {
             float *pk = aligned_alloc(64, (size_t)((npan * nr * kc + 15) / 16 * 64));
             float *scratch = malloc((size_t)(npan * nr) * sizeof(float));
             for (int64_t i = 0; i < npan * nr * kc; i++) pk[i] = NAN;
-            cnnc__conv_pack_cols(isa, pk, nr, scratch, x + c0 * cnnc__conv_in_size(&g), &g, k0, kc, o0,
-                                 ncol);
+            cnnc__conv_pack_cols(isa, pk, nr, scratch, x + c0 * cnnc__conv_in_size(&g), &g, k0, kc,
+                                 o0, ncol);
             int pbad = 0;
             for (int64_t r = 0; r < kc; r++)
                 for (int64_t j = 0; j < npan * nr; j++) {
@@ -332,7 +334,9 @@ static void phase_planes(cnnc__isa isa) {
     }
 }
 
-static void test_phase_planes(void) { each_level("phase planes", phase_planes, 0xC0AC29B7C97C50DDu); }
+static void test_phase_planes(void) {
+    each_level("phase planes", phase_planes, 0xC0AC29B7C97C50DDu);
+}
 
 static void depthwise_planes(cnnc__isa isa) {
     for (int it = 0; it < 60; it++) {
@@ -530,8 +534,8 @@ static float *alloc64(size_t floats) {
 }
 
 /* out = the Winograd forward of g through the kernels, in tile blocks of ldt */
-static void winograd_by_kernels(cnnc__isa isa, float *out, const float *x, const float *w, const float *b,
-                                const cnnc__conv_geom *g, int64_t ldt) {
+static void winograd_by_kernels(cnnc__isa isa, float *out, const float *x, const float *w,
+                                const float *b, const cnnc__conv_geom *g, int64_t ldt) {
     const int64_t cg = g->c / g->groups, isz = cnnc__conv_in_size(g), osz = cnnc__conv_out_size(g);
     const int64_t tiles = cnnc__conv_winograd_tiles(g);
     float *u = alloc64((size_t)(16 * g->m * cg));
@@ -544,9 +548,9 @@ static void winograd_by_kernels(cnnc__isa isa, float *out, const float *x, const
     for (int64_t bi = 0; bi < g->n; bi++)
         for (int64_t grp = 0; grp < g->groups; grp++)
             for (int64_t t0 = 0; t0 < tiles; t0 += ldt)
-                cnnc__conv_winograd_block(isa, out + bi * g->m * osz, x + bi * g->c * isz, up, b, g, grp,
-                                          t0, tiles - t0 < ldt ? tiles - t0 : ldt, ldt, scratch,
-                                          gws);
+                cnnc__conv_winograd_block(isa, out + bi * g->m * osz, x + bi * g->c * isz, up, b, g,
+                                          grp, t0, tiles - t0 < ldt ? tiles - t0 : ldt, ldt,
+                                          scratch, gws);
     free(u), free(up), free(gws), free(scratch);
 }
 

@@ -314,8 +314,9 @@ static void check_nested(cnnc__isa isa, float *ws) {
         checks++;
         if (j->status != 0 ||
             memcmp(j->c, want[i], (size_t)(j->m * j->n) * sizeof(float)) != 0) {
-            fprintf(stderr, "FAIL %s: cnnc__sgemm inside parallel_for: job %d (%lldx%lldx%lld) %s\n",
-                    cnnc__sgemm_kernel_name(isa), i, (long long)j->m, (long long)j->n, (long long)j->k,
+            fprintf(stderr, "FAIL %s: cnnc__sgemm inside parallel_for: job %d (%lldx%lldx%lld) "
+                            "%s\n", cnnc__sgemm_kernel_name(isa), i, (long long)j->m,
+                    (long long)j->n, (long long)j->k,
                     j->status ? "returned an error" : "differs from the single-threaded result");
             failures++;
         }

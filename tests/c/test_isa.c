@@ -237,9 +237,9 @@ static void test_cap_changed_while_ops_run(void) {
     const int threads = cnnc_get_num_threads();
     CHECK_OK(cnnc_set_num_threads(2));
     cnnc_manual_seed(5);
-    cnnc_tensor *in[5] = {cnnc_randn(CNNC_SHAPE(2, 16, 24, 24)), cnnc_randn(CNNC_SHAPE(24, 16, 3, 3)),
-                          cnnc_randn(CNNC_SHAPE(16, 1, 3, 3)), cnnc_randn(CNNC_SHAPE(1 << 17)),
-                          cnnc_randn(CNNC_SHAPE(4, 8, 30, 30))};
+    cnnc_tensor *in[5] = {cnnc_randn(CNNC_SHAPE(2, 16, 24, 24)),
+                          cnnc_randn(CNNC_SHAPE(24, 16, 3, 3)), cnnc_randn(CNNC_SHAPE(16, 1, 3, 3)),
+                          cnnc_randn(CNNC_SHAPE(1 << 17)), cnnc_randn(CNNC_SHAPE(4, 8, 30, 30))};
     for (int i = 0; i < 5; i++) REQUIRE(in[i]);
     /* every level's results */
     cnnc_tensor *ref[CNNC__ISA_COUNT][OPS] = {{NULL}};

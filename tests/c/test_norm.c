@@ -1,7 +1,8 @@
 /* Norm family: the fast kernels, at every ISA level this CPU runs, against the plain
- * references on randomized shapes (fixed seed, including large means), results independent of the thread count,
- * error paths of the functional ops and modules, and a module train/eval cycle
- * with gradients, without leaks (run under ASan+UBSan too). */
+ * references on randomized shapes (fixed seed, including large means), results
+ * independent of the thread count, error paths of the functional ops and modules,
+ * and a module train/eval cycle with gradients, without leaks (run under ASan+UBSan
+ * too). */
 #include <cnnc.h>
 
 #include <math.h>
