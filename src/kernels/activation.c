@@ -45,11 +45,7 @@ static const act_variant variants[] = {
 #undef CNNC__X
 };
 
-static const act_variant *variant(cnnc__isa isa) {
-    const act_variant *v;
-    CNNC__ISA_PICK(v, variants, isa);
-    return v;
-}
+CNNC__ISA_PICKER(variant, act_variant, variants)
 
 const char *cnnc__k_act_variant_name(cnnc__isa isa) { return variant(isa)->name; }
 

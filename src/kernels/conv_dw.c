@@ -355,11 +355,7 @@ static const dw_variant variants[] = {
 #undef CNNC__X
 };
 
-static const dw_variant *variant(cnnc__isa isa) {
-    const dw_variant *v;
-    CNNC__ISA_PICK(v, variants, isa);
-    return v;
-}
+CNNC__ISA_PICKER(variant, dw_variant, variants)
 
 const char *cnnc__dwconv_variant(cnnc__isa isa) { return variant(isa)->name; }
 

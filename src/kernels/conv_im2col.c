@@ -372,13 +372,13 @@ static const im2col_variant variants[] = {
 #undef CNNC__X
 };
 
+CNNC__ISA_PICKER(level_variant, im2col_variant, variants)
+
 /* The variant of `isa`, for nr-wide panels (nr 0: no packing): the scalar one if the
  * level's packs another width. */
 static const im2col_variant *variant(cnnc__isa isa, int64_t nr) {
-    const im2col_variant *v;
-    CNNC__ISA_PICK(v, variants, isa);
-    if (nr && v->nr && v->nr != nr) v = &variants[sizeof variants / sizeof variants[0] - 1];
-    return v;
+    const im2col_variant *v = level_variant(isa);
+    return nr && v->nr && v->nr != nr ? level_variant(CNNC__ISA_SCALAR) : v;
 }
 
 const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr) { return variant(isa, nr)->name; }

@@ -194,8 +194,6 @@ static const cnnc__conv_rows variants[] = {
 #undef CNNC__X
 };
 
-const cnnc__conv_rows *cnnc__conv_rows_of(cnnc__isa isa) {
-    const cnnc__conv_rows *v;
-    CNNC__ISA_PICK(v, variants, isa);
-    return v;
-}
+CNNC__ISA_PICKER(variant, cnnc__conv_rows, variants)
+
+const cnnc__conv_rows *cnnc__conv_rows_of(cnnc__isa isa) { return variant(isa); }

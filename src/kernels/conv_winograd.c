@@ -212,11 +212,7 @@ static const wino_variant variants[] = {
 #undef CNNC__X
 };
 
-static const wino_variant *variant(cnnc__isa isa) {
-    const wino_variant *v;
-    CNNC__ISA_PICK(v, variants, isa);
-    return v;
-}
+CNNC__ISA_PICKER(variant, wino_variant, variants)
 
 const char *cnnc__conv_winograd_variant(cnnc__isa isa) { return variant(isa)->name; }
 

@@ -159,11 +159,7 @@ static const sgemm_config configs[] = {
 #undef CNNC__X
 };
 
-static const sgemm_config *config_of(cnnc__isa isa) {
-    const sgemm_config *cfg;
-    CNNC__ISA_PICK(cfg, configs, isa);
-    return cfg;
-}
+CNNC__ISA_PICKER(config_of, sgemm_config, configs)
 
 const char *cnnc__sgemm_kernel_name(cnnc__isa isa) { return config_of(isa)->name; }
 

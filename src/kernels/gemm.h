@@ -104,7 +104,7 @@ void cnnc__sgemm_tile(cnnc__isa isa, int64_t *mr, int64_t *nr);
  * B into NR-column panels for it, and its cache blocks (KC: a KC x NR panel of B
  * stays in L1; MC, a multiple of MR: the MC x KC packed A stays in L2; NC, a
  * multiple of NR: the KC x NC packed B). Blocks measured on a Xeon with 48 KB L1d
- * and 2 MB L2 per core. A level runs the first entry at or below it (CNNC__ISA_PICK). */
+ * and 2 MB L2 per core. A level runs the first entry at or below it (CNNC__ISA_PICKER). */
 #if CNNC__ISA_X86
 #define CNNC__SGEMM_SIMD_KERNELS(X)                                                           \
     X(AVX512, f32_gemm_14x32__avx512, f32_gemm_pack_a14__avx512, f32_gemm_pack_b32__avx512, \

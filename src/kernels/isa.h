@@ -21,7 +21,7 @@
  *         X(SCALAR, f32_gemm_4x8__scalar, 4, 8)
  *
  * and runs, at a level, the first variant of its list whose level is at most that
- * level (CNNC__ISA_PICK). Kernels take the level as an argument; an op reads it once,
+ * level (CNNC__ISA_PICKER). Kernels take the level as an argument; an op reads it once,
  * cnnc__isa_active(), and passes that value to every kernel it calls for the whole
  * call, so a cap changed by another thread meanwhile never mixes two ISAs in one
  * result, nor sizes a workspace for one variant and runs another. */
@@ -69,14 +69,16 @@ cnnc__isa cnnc__isa_active(void);
  * ops already running keep the level they read. */
 bool cnnc__isa_set_cap(cnnc__isa isa);
 
-/* Variant selection: points `ptr` at the entry of a family's variant table that runs
- * at `level`: the first whose level (its cnnc__isa field `isa`) is at most `level`.
- * The table lists the variants this build has, fastest first; its last entry is the
- * SCALAR one, so the walk always stops. */
-#define CNNC__ISA_PICK(ptr, table, level)            \
-    do {                                             \
-        (ptr) = (table);                             \
-        while ((ptr)->isa > (level)) (ptr)++;        \
-    } while (0)
+/* Variant selection: defines `static const T *fn(cnnc__isa level)`, returning the entry
+ * of a family's variant table `table` (an array of T, each with a cnnc__isa field
+ * `isa`) that runs at `level`: the first whose level is at most `level`. The table
+ * lists the variants this build has, fastest first; its last entry is the SCALAR one,
+ * so the walk always stops. */
+#define CNNC__ISA_PICKER(fn, T, table)            \
+    static const T *fn(cnnc__isa level) {         \
+        const T *v_ = (table);                    \
+        while (v_->isa > level) v_++;             \
+        return v_;                                \
+    }
 
 #endif

@@ -78,11 +78,7 @@ static const norm_variant variants[] = {
 #undef CNNC__X
 };
 
-static const norm_variant *variant(cnnc__isa isa) {
-    const norm_variant *v;
-    CNNC__ISA_PICK(v, variants, isa);
-    return v;
-}
+CNNC__ISA_PICKER(variant, norm_variant, variants)
 
 const char *cnnc__k_norm_variant_name(cnnc__isa isa) { return variant(isa)->name; }
 
