@@ -129,9 +129,9 @@ CNNC_API void cnnc_thread_cleanup(void);
  * cnnc_set_isa(name) sets the level from then on, for every thread: a lower level
  * caps it, the CPU's best lifts any cap (CNNC_ISA's too). Names are case-insensitive.
  * Errors (CNNC_ERR_INVALID_ARGUMENT, the level unchanged): NULL or an unknown name;
- * a level this CPU does not support (the message lists the ones it does). Safe while
- * other threads compute: a call already running finishes at the level it started
- * with, so no result mixes two instruction sets. */
+ * a level this CPU (or build) cannot run (the message lists the ones it can). Safe
+ * while other threads compute: a call already running finishes at the level it
+ * started with, so no result mixes two instruction sets. */
 CNNC_API cnnc_status cnnc_set_isa(const char *name);
 /* The level kernels run at now ("avx512", "avx2" or "scalar"; a static string). */
 CNNC_API const char *cnnc_get_isa(void);

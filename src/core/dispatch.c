@@ -25,7 +25,7 @@ cnnc_status cnnc_set_isa(const char *name) {
         char list[64];
         supported_list(list, sizeof list);
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "cnnc_set_isa(): this CPU does not support %s (it supports: %s)",
+                           "cnnc_set_isa(): %s is not available on this CPU (available: %s)",
                            cnnc__isa_name((cnnc__isa)isa), list);
     }
     return CNNC_OK;
