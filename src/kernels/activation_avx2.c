@@ -1,14 +1,13 @@
 /* The fast activation kernels compiled for AVX2 (8 lanes), with fused multiply-adds
  * (contraction is allowed in this file only: it is not fast-math, NaN and
  * infinities keep IEEE semantics; the last bits may differ from the baseline
- * build's, and each build is tested against the reference kernels). Selected at
- * run time. */
+ * build's, and each build is tested against the reference kernels). The AVX2 level
+ * of activation_internal.h. */
 #include "kernels/activation_internal.h"
 
 #if CNNC__ISA_X86
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#pragma GCC optimize("fp-contract=fast")
+CNNC__ISA_TARGET_BEGIN("avx2,fma")
+CNNC__ISA_CONTRACT
 #include "kernels/activation_math.h"
 
 #define ACT_EXP(x) cm_exp(x)
@@ -19,7 +18,7 @@
 #define ACT_TARGET
 
 #include "kernels/activation_impl.h"
-#pragma GCC pop_options
+CNNC__ISA_TARGET_END
 #else
 typedef int cnnc__act_avx2_unused; /* ISO C: a translation unit is not empty */
 #endif

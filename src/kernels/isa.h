@@ -69,6 +69,26 @@ cnnc__isa cnnc__isa_active(void);
  * ops already running keep the level they read. */
 bool cnnc__isa_set_cap(cnnc__isa isa);
 
+/* One source compiled per level (activation_avx2.c, norm_avx2.c, ...): the functions
+ * between CNNC__ISA_TARGET_BEGIN("avx2,fma") and CNNC__ISA_TARGET_END are compiled for
+ * that target (a target attribute string); CNNC__ISA_CONTRACT, right after BEGIN,
+ * also lets the compiler fuse a * b + c into fused multiply-adds there (not
+ * fast-math: NaN and infinities keep IEEE semantics). GCC and Clang spell these with
+ * different pragmas (each ignores the other's, which would silently compile the
+ * variant for the baseline target). */
+#define CNNC__ISA_PRAGMA_(x) _Pragma(#x)
+#if defined(__clang__)
+#define CNNC__ISA_TARGET_BEGIN(t_) \
+    CNNC__ISA_PRAGMA_(clang attribute push(__attribute__((target(t_))), apply_to = function))
+#define CNNC__ISA_CONTRACT CNNC__ISA_PRAGMA_(clang fp contract(fast))
+#define CNNC__ISA_TARGET_END CNNC__ISA_PRAGMA_(clang attribute pop)
+#else
+#define CNNC__ISA_TARGET_BEGIN(t_) \
+    CNNC__ISA_PRAGMA_(GCC push_options) CNNC__ISA_PRAGMA_(GCC target(t_))
+#define CNNC__ISA_CONTRACT CNNC__ISA_PRAGMA_(GCC optimize("fp-contract=fast"))
+#define CNNC__ISA_TARGET_END CNNC__ISA_PRAGMA_(GCC pop_options)
+#endif
+
 /* Variant selection: defines `static const T *fn(cnnc__isa level)`, returning the entry
  * of a family's variant table `table` (an array of T, each with a cnnc__isa field
  * `isa`) that runs at `level`: the first whose level is at most `level`. The table

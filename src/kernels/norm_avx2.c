@@ -2,9 +2,10 @@
 #include "kernels/norm_internal.h"
 
 #if CNNC__ISA_X86
-#pragma GCC target("avx2,fma")
+CNNC__ISA_TARGET_BEGIN("avx2,fma")
 #define NORM_SUFFIX avx2
 #include "kernels/norm_body.h"
+CNNC__ISA_TARGET_END
 #else
 typedef int cnnc__norm_avx2_unused; /* ISO C: a translation unit must not be empty */
 #endif

@@ -82,7 +82,7 @@ static bool max_pool2d_values(float *out, const float *x, const cnnc__pool_dims 
                 const float *r = xp + ih * IW;
                 for (int64_t iw = 0; iw < IW; iw++) {
                     float v = r[iw], m = row[iw];
-                    row[iw] = (v > m) | (v != v) ? v : m;
+                    row[iw] = ((v > m) | (v != v)) ? v : m;
                 }
             }
             float *orow = op + oh * OW;
@@ -92,7 +92,7 @@ static bool max_pool2d_values(float *out, const float *x, const cnnc__pool_dims 
                 float m = -INFINITY;
                 for (int64_t iw = ws; iw < we; iw++) {
                     float v = row[iw];
-                    m = (v > m) | (v != v) ? v : m;
+                    m = ((v > m) | (v != v)) ? v : m;
                 }
                 orow[ow] = m;
             }
