@@ -13,18 +13,21 @@
  * compilers without target attributes) have SCALAR only.
  *
  * Dispatch: every kernel family lists its variants in one X-macro list, fastest
- * first and always ending with the portable one, e.g. kernels/gemm.h:
+ * first and always ending with the portable one (the SIMD entries only in x86 builds),
+ * e.g. kernels/activation_internal.h:
  *
- *     #define CNNC__SGEMM_KERNELS(X)                    \
- *         X(AVX512, f32_gemm_14x32__avx512, 14, 32)     \
- *         X(AVX2, f32_gemm_6x16__avx2, 6, 16)           \
- *         X(SCALAR, f32_gemm_4x8__scalar, 4, 8)
+ *     #define CNNC__ACT_VARIANTS(X) \
+ *         X(AVX512, avx512)         \
+ *         X(AVX2, avx2)             \
+ *         X(SCALAR, scalar)
  *
- * and runs, at a level, the first variant of its list whose level is at most that
- * level (CNNC__ISA_PICKER). Kernels take the level as an argument; an op reads it once,
- * cnnc__isa_active(), and passes that value to every kernel it calls for the whole
- * call, so a cap changed by another thread meanwhile never mixes two ISAs in one
- * result, nor sizes a workspace for one variant and runs another. */
+ * (kernels/gemm.h, norm_internal.h, conv_simd.c, conv_im2col.c, conv_dw.c,
+ * conv_winograd.c list theirs), and runs, at a level, the first variant of its list
+ * whose level is at most that level (CNNC__ISA_PICKER): a level without a variant of
+ * its own runs the next one below. Kernels take the level as an argument; an op reads
+ * it once, cnnc__isa_active(), and passes that value to every kernel it calls for the
+ * whole call, so a cap changed by another thread meanwhile never mixes two ISAs in
+ * one result, nor sizes a workspace for one variant and runs another. */
 #ifndef CNNC_KERNELS_ISA_H
 #define CNNC_KERNELS_ISA_H
 #include <stdbool.h>
