@@ -8,27 +8,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cnnc.h"
 #include "kernels/isa.h"
 
 /* Multithreaded C = beta*C + op(A) op(B). Splits the rows of C (or its columns when
- * C is wide and short) over cnnc__parallel_for, never k, so results do not depend
- * on the thread count; small products (under ~8M multiply-adds) stay on the calling
- * thread. Called from inside a parallel_for it runs inline. Each chunk uses its
- * slice of one cnnc__workspace() buffer of the calling thread, so a cnnc__workspace
- * pointer the caller holds is invalid after this call (pass your own buffer to
- * cnnc__sgemm_ws instead). Returns 0, or -1 if the workspace could not be allocated
- * (the error is set). */
-int cnnc__sgemm(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                const float *a, int64_t lda, const float *b, int64_t ldb,
-                float beta, float *c, int64_t ldc);
+ * C is wide and short) into parallel-region chunks (core/parallel.h; each chunk packs
+ * the whole other operand, which the grain rule counts), never k, so results do not
+ * depend on the thread count; small products stay on the calling thread. Called
+ * from inside a parallel region it runs inline. Each chunk uses its slice of one
+ * cnnc__workspace() buffer of the calling thread, so a cnnc__workspace pointer the
+ * caller holds is invalid after this call (pass your own buffer to cnnc__sgemm_ws
+ * instead). Returns CNNC_OK, or CNNC_ERR_OUT_OF_MEMORY if the workspace could not
+ * be allocated (the error is set). */
+cnnc_status cnnc__sgemm(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                        int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                        float beta, float *c, int64_t ldc);
 
-/* Floats of workspace cnnc__sgemm_ws needs to use every thread of the pool now:
- * cnnc__parallel_threads() slices of cnnc__sgemm_workspace_floats(isa) floats. */
-size_t cnnc__sgemm_ws_floats(cnnc__isa isa);
+/* The number of chunks (threads) cnnc__sgemm at level isa would use for an
+ * m x n x k product with `threads` threads: 1 when the product is too small to split
+ * (the level sets the tile, the unit of the split). */
+int cnnc__sgemm_chunks(cnnc__isa isa, int64_t m, int64_t n, int64_t k, int threads);
 
 /* cnnc__sgemm with a caller-owned workspace: ws is 64-byte aligned and holds
- * ws_floats floats, at least cnnc__sgemm_workspace_floats(isa); with fewer than
- * cnnc__sgemm_ws_floats(isa) the product runs on fewer threads (same result). */
+ * ws_floats floats, at least cnnc__sgemm_workspace_floats(isa); it runs on at most
+ * ws_floats / cnnc__sgemm_workspace_floats(isa) threads (same result with any). */
 void cnnc__sgemm_ws(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb,
                     float beta, float *c, int64_t ldc, float *ws, size_t ws_floats);

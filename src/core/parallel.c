@@ -1,4 +1,4 @@
-/* The thread pool behind cnnc__parallel_for.
+/* The threading driver and the thread pool behind it.
  *
  * cnnc runs its own small pthread pool rather than OpenMP: it shares the process
  * with PyTorch's libgomp in the conformance tests, and it must keep working in a
@@ -6,14 +6,15 @@
  * and contiguous, so results never depend on the thread count or on timing. */
 #include "core/parallel.h"
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cnnc.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -35,43 +36,120 @@ int cnnc__parallel_threads(void) {
 
 int cnnc_get_num_threads(void) { return cnnc__parallel_threads(); }
 
-static void run_chunk(cnnc__range_fn fn, void *ctx, int64_t n, int nchunks, int i) {
-    int64_t begin = n * i / nchunks, end = n * (i + 1) / nchunks;
-    if (begin < end) fn(ctx, begin, end, i);
+/* ---- the grain rule --------------------------------------------------------------- */
+
+cnnc__par cnnc__par_plan(int64_t n, cnnc__cost item, int threads) {
+    cnnc__par p = {n > 0 ? n : 0, 1};
+    int64_t most = threads < 1 ? 1 : threads;
+    if (most > p.n) most = p.n;
+    if (most <= 1) return p;
+    /* in double: n * cost may exceed int64_t for huge (valid) sizes */
+    const double item_ns = item.flops / CNNC__FLOPS_PER_NS + item.bytes / CNNC__BYTES_PER_NS;
+    const double chunk_ns = CNNC__MIN_CHUNK_NS + item.chunk_bytes / CNNC__BYTES_PER_NS;
+    const double chunks = (double)p.n * item_ns / chunk_ns;
+    p.chunks = chunks >= (double)most ? (int)most : (chunks >= 1.0 ? (int)chunks : 1);
+    return p;
 }
 
-static int chunks_for(int64_t n, int64_t grain, int threads) {
-    if (grain < 1) grain = 1;
-    int64_t by_grain = (n + grain - 1) / grain;
-    return by_grain < threads ? (int)by_grain : threads;
+/* ---- regions ---------------------------------------------------------------------- */
+
+enum { MESSAGE_CAP = 1024 };
+
+/* One region in flight: the plan, the function, and the first failure. */
+typedef struct region {
+    cnnc__range_fn fn;
+    void *ctx;
+    int64_t n;
+    int chunks;
+    bool shared; /* chunks run on several threads: failures are recorded under a lock */
+    int failed;  /* the lowest failed chunk, or chunks when none failed */
+    cnnc_status status;
+    char message[MESSAGE_CAP];
+} region;
+
+static void region_init(region *r, cnnc__par plan, cnnc__range_fn fn, void *ctx) {
+    r->fn = fn;
+    r->ctx = ctx;
+    r->n = plan.n;
+    r->chunks = plan.chunks;
+    r->shared = false;
+    r->failed = plan.chunks;
+    r->status = CNNC_OK;
+    r->message[0] = '\0';
 }
+
+static void lock_failures(void);
+static void unlock_failures(void);
+
+/* Runs chunk i; a failure is kept if it is the lowest so far (with the message of
+ * the thread that ran it). Returns whether it succeeded. */
+static bool run_chunk(region *r, int i) {
+    /* balanced: the first n % chunks chunks get one item more (no overflow) */
+    const int64_t q = r->n / r->chunks, rem = r->n % r->chunks;
+    const int64_t begin = (int64_t)i * q + (i < rem ? i : rem);
+    const int64_t end = begin + q + (i < rem ? 1 : 0);
+    if (begin >= end) return true;
+    cnnc_status st = r->fn(r->ctx, begin, end, i);
+    if (st == CNNC_OK) return true;
+    if (r->shared) lock_failures();
+    if (i < r->failed) {
+        r->failed = i;
+        r->status = st;
+        snprintf(r->message, sizeof r->message, "%s", cnnc_last_error());
+    }
+    if (r->shared) unlock_failures();
+    return false;
+}
+
+/* The caller's result: its own error set to the lowest failure's. */
+static cnnc_status region_result(const region *r) {
+    if (r->failed == r->chunks) return CNNC_OK;
+    return cnnc__error(r->status, "%s", r->message);
+}
+
+/* All chunks in order on the calling thread (stopping at the first failure: no
+ * lower chunk can fail after it). */
+static cnnc_status run_inline(region *r) {
+    bool was = in_parallel;
+    in_parallel = true;
+    for (int i = 0; i < r->chunks && run_chunk(r, i); i++) {
+    }
+    in_parallel = was;
+    return region_result(r);
+}
+
+cnnc_status cnnc__parallel_for(int64_t n, cnnc__cost item, cnnc__range_fn fn, void *ctx) {
+    return cnnc__par_run(cnnc__par_plan(n, item, cnnc__parallel_threads()), fn, ctx);
+}
+
+void cnnc_thread_cleanup(void);
 
 #if defined(CNNC_USE_PTHREADS)
 #include <pthread.h>
 
-/* One job at a time; a second caller (another user thread) runs inline. */
+/* One region at a time owns the pool (owner); another caller's region runs inline. */
 static struct {
-    pthread_mutex_t mu;
+    pthread_mutex_t owner; /* held by the thread whose region uses the pool */
+    pthread_mutex_t mu;    /* the fields below */
     pthread_cond_t wake, done;
     pthread_t *threads; /* [nworkers] */
     int nworkers;
     bool stop;
-    /* the current job */
+    /* the current region */
     uint64_t generation;
-    cnnc__range_fn fn;
-    void *ctx;
-    int64_t n;
-    int nchunks;
+    region *job;
     atomic_int pending;          /* workers still running chunks of this generation */
     atomic_uint_fast64_t posted; /* generation, readable without the lock (spinning) */
     /* the generation when the current workers were started: a new worker must not
      * mistake the last job before it for a new one */
     uint64_t spawn_generation;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
-          .done = PTHREAD_COND_INITIALIZER};
+} pool = {.owner = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
-static atomic_flag pool_busy = ATOMIC_FLAG_INIT;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void lock_failures(void) { pthread_mutex_lock(&pool.mu); }
+static void unlock_failures(void) { pthread_mutex_unlock(&pool.mu); }
 
 /* Waking a sleeping thread costs tens of microseconds, more than many ops take
  * per chunk; so a waiting thread first spins this long (short, so an idle pool
@@ -109,7 +187,8 @@ static bool spin_while_positive(atomic_int *v) {
     }
 }
 
-/* arg is the chunk index this worker runs: 1..nworkers */
+/* arg is the chunk index this worker runs: 1..nworkers. The worker frees its
+ * thread-local memory when it exits (the pool is resized or stopped). */
 static void *worker_main(void *arg) {
     int index = (int)(intptr_t)arg;
     in_parallel = true;
@@ -124,12 +203,9 @@ static void *worker_main(void *arg) {
         while (!pool.stop && pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.mu);
         if (pool.stop) break;
         seen = pool.generation;
-        cnnc__range_fn fn = pool.fn;
-        void *ctx = pool.ctx;
-        int64_t n = pool.n;
-        int nchunks = pool.nchunks;
+        region *r = pool.job;
         pthread_mutex_unlock(&pool.mu);
-        if (index < nchunks) run_chunk(fn, ctx, n, nchunks, index);
+        if (index < r->chunks) run_chunk(r, index);
         if (atomic_fetch_sub(&pool.pending, 1) == 1) { /* the last one wakes the caller */
             pthread_mutex_lock(&pool.mu);
             pthread_cond_signal(&pool.done);
@@ -138,9 +214,11 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&pool.mu);
     }
     pthread_mutex_unlock(&pool.mu);
+    cnnc_thread_cleanup();
     return NULL;
 }
 
+/* With pool.owner held. */
 static void stop_workers(void) {
     if (pool.nworkers == 0) return;
     pthread_mutex_lock(&pool.mu);
@@ -154,7 +232,8 @@ static void stop_workers(void) {
     pool.stop = false;
 }
 
-/* Starts nworkers threads; on failure keeps however many started. */
+/* With pool.owner held. Starts nworkers threads; on failure keeps however many
+ * started (their chunks then run on the caller). */
 static void start_workers(int nworkers) {
     pthread_mutex_lock(&pool.mu);
     pool.spawn_generation = pool.generation;
@@ -168,11 +247,13 @@ static void start_workers(int nworkers) {
     }
 }
 
-/* fork(): hold the pool lock across it; the child has none of the workers, so
- * it forgets them and starts new ones on its next parallel_for. */
+/* fork(): hold the pool lock across it; the child has none of the workers (nor the
+ * thread that owned the pool, if another did), so it forgets them and starts new
+ * ones on its next region. */
 static void atfork_prepare(void) { pthread_mutex_lock(&pool.mu); }
 static void atfork_parent(void) { pthread_mutex_unlock(&pool.mu); }
 static void atfork_child(void) {
+    pthread_mutex_init(&pool.owner, NULL);
     pthread_mutex_init(&pool.mu, NULL);
     pthread_cond_init(&pool.wake, NULL);
     pthread_cond_init(&pool.done, NULL);
@@ -180,33 +261,20 @@ static void atfork_child(void) {
     pool.nworkers = 0;
     pool.stop = false;
     atomic_store(&pool.pending, 0);
-    atomic_flag_clear(&pool_busy);
 }
 static void install_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
 
-void cnnc__parallel_for(int64_t n, int64_t grain, cnnc__range_fn fn, void *ctx) {
-    if (n <= 0) return;
-    int threads = cnnc__parallel_threads();
-    int nchunks = chunks_for(n, grain, threads);
-    if (nchunks <= 1 || in_parallel || atomic_flag_test_and_set(&pool_busy)) {
-        /* Inline, but still in the same chunks so results match the threaded run. */
-        bool was = in_parallel;
-        in_parallel = true;
-        for (int i = 0; i < nchunks; i++) run_chunk(fn, ctx, n, nchunks, i);
-        in_parallel = was;
-        return;
-    }
-    pthread_once(&atfork_once, install_atfork);
+/* With pool.owner held: posts r to the workers, runs the caller's chunks, waits. */
+static void run_on_pool(region *r) {
+    const int threads = cnnc__parallel_threads();
     if (pool.nworkers != threads - 1) {
         stop_workers();
         start_workers(threads - 1);
     }
-    int helpers = pool.nworkers < nchunks - 1 ? pool.nworkers : nchunks - 1;
+    const int helpers = pool.nworkers < r->chunks - 1 ? pool.nworkers : r->chunks - 1;
+    r->shared = true;
     pthread_mutex_lock(&pool.mu);
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.n = n;
-    pool.nchunks = nchunks;
+    pool.job = r;
     atomic_store(&pool.pending, pool.nworkers);
     pool.generation++;
     atomic_store_explicit(&pool.posted, pool.generation, memory_order_release);
@@ -214,9 +282,10 @@ void cnnc__parallel_for(int64_t n, int64_t grain, cnnc__range_fn fn, void *ctx) 
     pthread_mutex_unlock(&pool.mu);
 
     in_parallel = true;
-    run_chunk(fn, ctx, n, nchunks, 0);
-    /* chunks no worker could take (thread creation failed) run here */
-    for (int i = helpers + 1; i < nchunks; i++) run_chunk(fn, ctx, n, nchunks, i);
+    run_chunk(r, 0);
+    /* chunks no worker takes (fewer threads now than planned, or thread creation
+     * failed) run here */
+    for (int i = helpers + 1; i < r->chunks; i++) run_chunk(r, i);
     in_parallel = false;
 
     if (!spin_while_positive(&pool.pending)) {
@@ -224,29 +293,56 @@ void cnnc__parallel_for(int64_t n, int64_t grain, cnnc__range_fn fn, void *ctx) 
         while (atomic_load(&pool.pending) > 0) pthread_cond_wait(&pool.done, &pool.mu);
         pthread_mutex_unlock(&pool.mu);
     }
-    atomic_flag_clear(&pool_busy);
+}
+
+cnnc_status cnnc__par_run(cnnc__par plan, cnnc__range_fn fn, void *ctx) {
+    if (plan.n <= 0) return CNNC_OK;
+    region r;
+    region_init(&r, plan, fn, ctx);
+    if (plan.chunks <= 1 || in_parallel || pthread_mutex_trylock(&pool.owner) != 0)
+        return run_inline(&r); /* the same chunks, so results match the threaded run */
+    pthread_once(&atfork_once, install_atfork);
+    run_on_pool(&r);
+    pthread_mutex_unlock(&pool.owner);
+    return region_result(&r);
 }
 
 cnnc_status cnnc_set_num_threads(int n) {
     if (n < 1)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "set_num_threads(): number of threads must be positive, got %d", n);
-    while (atomic_flag_test_and_set(&pool_busy)) { /* a parallel_for is running */ }
     atomic_store(&wanted_threads, n);
-    if (pool.nworkers != n - 1) stop_workers();
-    atomic_flag_clear(&pool_busy);
+    /* Stop surplus workers now unless a region is running (its owner, or the next
+     * region, resizes the pool); never wait for a region. */
+    if (!in_parallel && pthread_mutex_trylock(&pool.owner) == 0) {
+        if (pool.nworkers != n - 1) stop_workers();
+        pthread_mutex_unlock(&pool.owner);
+    }
     return CNNC_OK;
+}
+
+/* Workspace of threads that exit without cnnc_thread_cleanup. */
+static pthread_key_t ws_key;
+static bool ws_key_ok = false;
+static pthread_once_t ws_key_once = PTHREAD_ONCE_INIT;
+static void free_at_exit(void *raw) { cnnc__free(raw); }
+static void make_ws_key(void) { ws_key_ok = pthread_key_create(&ws_key, free_at_exit) == 0; }
+
+static void track_workspace(void *raw) {
+    pthread_once(&ws_key_once, make_ws_key);
+    if (ws_key_ok) pthread_setspecific(ws_key, raw);
 }
 
 #else /* no threads: everything inline */
 
-void cnnc__parallel_for(int64_t n, int64_t grain, cnnc__range_fn fn, void *ctx) {
-    if (n <= 0) return;
-    int nchunks = chunks_for(n, grain, cnnc__parallel_threads());
-    bool was = in_parallel;
-    in_parallel = true;
-    for (int i = 0; i < nchunks; i++) run_chunk(fn, ctx, n, nchunks, i);
-    in_parallel = was;
+static void lock_failures(void) {}
+static void unlock_failures(void) {}
+
+cnnc_status cnnc__par_run(cnnc__par plan, cnnc__range_fn fn, void *ctx) {
+    if (plan.n <= 0) return CNNC_OK;
+    region r;
+    region_init(&r, plan, fn, ctx);
+    return run_inline(&r);
 }
 
 cnnc_status cnnc_set_num_threads(int n) {
@@ -256,6 +352,8 @@ cnnc_status cnnc_set_num_threads(int n) {
     atomic_store(&wanted_threads, n);
     return CNNC_OK;
 }
+
+static void track_workspace(void *raw) { (void)raw; }
 #endif
 
 void *cnnc__workspace(size_t bytes) {
@@ -272,6 +370,7 @@ void *cnnc__workspace(size_t bytes) {
     cnnc__free(ws_raw);
     ws_raw = raw;
     ws_bytes = bytes;
+    track_workspace(raw);
     return (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
 }
 
@@ -279,4 +378,5 @@ void cnnc_thread_cleanup(void) {
     cnnc__free(ws_raw);
     ws_raw = NULL;
     ws_bytes = 0;
+    track_workspace(NULL);
 }

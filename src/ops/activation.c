@@ -19,8 +19,11 @@
 #include "ops/activation.h"
 #include "ops/ops.h"
 
-#define ACT_GRAIN 32768
-
+/* The cost of `n` elements for the parallel regions: a few flops, a float read and
+ * one written (the backwards read two). */
+static cnnc__cost act_cost(int64_t n, int reads) {
+    return (cnnc__cost){.flops = 4.0 * (double)n, .bytes = 4.0 * (reads + 1) * (double)n};
+}
 
 /* ---- the table-driven activations ------------------------------------------------ */
 
@@ -87,17 +90,19 @@ typedef struct {
     const float *a, *b;
 } act_job;
 
-static void act_forward_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status act_forward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     act_job *j = ctx;
     cnnc__k_act_forward(j->isa, j->op, j->p, j->out + begin, j->a + begin, end - begin);
+    return CNNC_OK;
 }
 
-static void act_backward_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status act_backward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     act_job *j = ctx;
     cnnc__k_act_backward(j->isa, j->op, j->p, j->from_result, j->out + begin, j->a + begin,
                          j->b + begin, end - begin);
+    return CNNC_OK;
 }
 
 static cnnc_status act_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
@@ -108,8 +113,7 @@ static cnnc_status act_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi)
     if (!gi[0]) return cnnc_last_status();
     act_job j = {cnnc__isa_active(), c->op,          &c->p,       c->from_result,
                  cnnc__f32(gi[0]),   cnnc__f32(g),   cnnc__f32(s)};
-    cnnc__parallel_for(s->numel, ACT_GRAIN, act_backward_range, &j);
-    return CNNC_OK;
+    return cnnc__parallel_for(s->numel, act_cost(1, 2), act_backward_range, &j);
 }
 
 static cnnc_status act_record(cnnc_tensor *out, bool inplace, const act_desc *d,
@@ -129,9 +133,9 @@ static cnnc_tensor *act_out(const act_desc *d, cnnc_tensor *x, cnnc__act_params 
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
     if (!out) return NULL;
     act_job j = {cnnc__isa_active(), d->op, &p, false, cnnc__f32(out), cnnc__f32(x), NULL};
-    cnnc__parallel_for(x->numel, ACT_GRAIN, act_forward_range, &j);
     bool result = d->save == SAVE_RESULT;
-    if (act_record(out, false, d, x, result ? out : x, p, result, NULL) != CNNC_OK) {
+    if (cnnc__parallel_for(x->numel, act_cost(1, 1), act_forward_range, &j) != CNNC_OK ||
+        act_record(out, false, d, x, result ? out : x, p, result, NULL) != CNNC_OK) {
         cnnc_tensor_release(out);
         return NULL;
     }
@@ -151,8 +155,12 @@ static cnnc_status act_inplace(const act_desc *d, const char *fn, cnnc_tensor *x
         if (!keep) return cnnc_last_status();
     }
     act_job j = {cnnc__isa_active(), d->op, &p, false, cnnc__f32(x), cnnc__f32(x), NULL};
-    cnnc__parallel_for(x->numel, ACT_GRAIN, act_forward_range, &j);
+    st = cnnc__parallel_for(x->numel, act_cost(1, 1), act_forward_range, &j);
     cnnc__bump_version(x);
+    if (st != CNNC_OK) {
+        cnnc_tensor_release(keep);
+        return st;
+    }
     bool result = d->save_inplace == SAVE_RESULT;
     st = act_record(x, true, d, x, result ? x : keep, p, result, refuse);
     cnnc_tensor_release(keep);
@@ -325,38 +333,40 @@ static prelu_job prelu_plan(const cnnc_tensor *x, const cnnc_tensor *w) {
     return j;
 }
 
-/* the work items of a plan: elements (shared) or rows, and a grain for them */
+/* the work items of a plan: elements (shared) or rows, and the cost of one */
 static int64_t prelu_items(const prelu_job *j) {
     return j->shared ? j->numel : (j->inner ? j->numel / j->inner : 0);
 }
-static int64_t prelu_grain(const prelu_job *j) {
-    return j->shared ? ACT_GRAIN : 1 + ACT_GRAIN / (j->inner > 0 ? j->inner : 1);
+static cnnc__cost prelu_cost(const prelu_job *j, int reads) {
+    return act_cost(j->shared ? 1 : j->inner, reads);
 }
 
-static void prelu_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status prelu_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     prelu_job *j = ctx;
     if (j->shared)
         cnnc__k_prelu(j->out + begin, j->x + begin, j->w, 1, end - begin, 0, 1);
     else
         cnnc__k_prelu(j->out, j->x, j->w, j->channels, j->inner, begin, end);
+    return CNNC_OK;
 }
 
-static void prelu_gx_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status prelu_gx_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     prelu_job *j = ctx;
     if (j->shared)
         cnnc__k_prelu_backward_input(j->out + begin, j->g + begin, j->x + begin, j->w, 1,
                                      end - begin, 0, 1);
     else
         cnnc__k_prelu_backward_input(j->out, j->g, j->x, j->w, j->channels, j->inner, begin, end);
+    return CNNC_OK;
 }
 
 /* Weight-gradient partial sums, in double: one per fixed-size chunk (shared) or
  * per row (channel c of batch entry o); added up in a fixed order afterwards, so
  * the result does not depend on the thread count. */
-static void prelu_gw_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status prelu_gw_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     prelu_job *j = ctx;
     for (int64_t r = begin; r < end; r++) {
         if (j->shared) {
@@ -368,6 +378,7 @@ static void prelu_gw_range(void *ctx, int64_t begin, int64_t end, int tid) {
             cnnc__k_prelu_backward_weight(&j->sums[r], j->g + off, j->x + off, 1, 1, j->inner, 0, 1);
         }
     }
+    return CNNC_OK;
 }
 
 static cnnc_status prelu_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
@@ -378,7 +389,8 @@ static cnnc_status prelu_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **g
         gi[0] = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
         if (!gi[0]) return cnnc_last_status();
         j.out = cnnc__f32(gi[0]);
-        cnnc__parallel_for(prelu_items(&j), prelu_grain(&j), prelu_gx_range, &j);
+        cnnc_status st = cnnc__parallel_for(prelu_items(&j), prelu_cost(&j, 2), prelu_gx_range, &j);
+        if (st != CNNC_OK) return st;
     }
     if (cnnc__node_needs_grad(n, 1)) {
         gi[1] = cnnc__tensor_zeros(CNNC_FLOAT32, w->ndim, w->shape);
@@ -387,7 +399,9 @@ static cnnc_status prelu_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **g
         if (parts > 0) {
             j.sums = cnnc__workspace((size_t)parts * sizeof(double));
             if (!j.sums) return cnnc_last_status();
-            cnnc__parallel_for(parts, j.shared ? 1 : prelu_grain(&j), prelu_gw_range, &j);
+            cnnc_status st = cnnc__parallel_for(
+                parts, j.shared ? act_cost(PRELU_CHUNK, 2) : prelu_cost(&j, 2), prelu_gw_range, &j);
+            if (st != CNNC_OK) return st;
             float *gw = cnnc__f32(gi[1]);
             for (int64_t c = 0; c < j.channels; c++) {
                 double acc = 0.0;
@@ -418,9 +432,9 @@ cnnc_tensor *cnnc__op_prelu(cnnc_tensor *x, cnnc_tensor *weight) {
     if (!out) return NULL;
     prelu_job j = prelu_plan(x, weight);
     j.out = cnnc__f32(out);
-    cnnc__parallel_for(prelu_items(&j), prelu_grain(&j), prelu_range, &j);
     cnnc_tensor *in[2] = {x, weight};
-    if (cnnc__record(out, "PreluBackward0", prelu_backward, 2, in, 2, in, 0, NULL) != CNNC_OK) {
+    if (cnnc__parallel_for(prelu_items(&j), prelu_cost(&j, 1), prelu_range, &j) != CNNC_OK ||
+        cnnc__record(out, "PreluBackward0", prelu_backward, 2, in, 2, in, 0, NULL) != CNNC_OK) {
         cnnc_tensor_release(out);
         return NULL;
     }

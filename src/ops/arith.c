@@ -59,7 +59,11 @@ static void make_bcast(cnnc__bcast *it, int nout, const int64_t *out, int nops,
     }
 }
 
-enum { ELEMENTWISE_GRAIN = 32768 }; /* elements per chunk: enough to amortise a wake-up */
+/* The cost of an output element for the parallel regions: a flop, `reads` floats
+ * read and one written. */
+static cnnc__cost elem_cost(int reads) {
+    return (cnnc__cost){.flops = 1.0, .bytes = 4.0 * (double)(reads + 1)};
+}
 
 typedef struct {
     cnnc__binop op;
@@ -68,22 +72,24 @@ typedef struct {
     const cnnc__bcast *it;
 } binary_job;
 
-static void binary_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status binary_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     binary_job *j = ctx;
     cnnc__k_binary(j->op, j->out, j->a, j->b, j->it, begin, end);
+    return CNNC_OK;
 }
 
-static void expand_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status expand_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     binary_job *j = ctx;
     cnnc__k_expand(j->out, j->a, j->it, begin, end);
+    return CNNC_OK;
 }
 
-void cnnc__copy_strided(cnnc_tensor *out, const cnnc_tensor *a, const cnnc__bcast *it) {
-    if (out->numel == 0) return;
+cnnc_status cnnc__copy_strided(cnnc_tensor *out, const cnnc_tensor *a, const cnnc__bcast *it) {
+    if (out->numel == 0) return CNNC_OK;
     binary_job j = {CNNC__BINOP_ADD, cnnc__f32(out), cnnc__f32(a), NULL, it};
-    cnnc__parallel_for(out->numel, ELEMENTWISE_GRAIN, expand_range, &j);
+    return cnnc__parallel_for(out->numel, elem_cost(1), expand_range, &j);
 }
 
 cnnc_tensor *cnnc__expand(cnnc_tensor *a, int ndim, const int64_t *shape) {
@@ -92,7 +98,10 @@ cnnc_tensor *cnnc__expand(cnnc_tensor *a, int ndim, const int64_t *shape) {
     cnnc__bcast it;
     make_bcast(&it, ndim, shape, 1, (const cnnc_tensor *const[]){a});
     binary_job j = {CNNC__BINOP_ADD, cnnc__f32(out), cnnc__f32(a), NULL, &it};
-    cnnc__parallel_for(out->numel, ELEMENTWISE_GRAIN, expand_range, &j);
+    if (cnnc__parallel_for(out->numel, elem_cost(1), expand_range, &j) != CNNC_OK) {
+        cnnc_tensor_release(out);
+        return NULL;
+    }
     return out;
 }
 
@@ -106,7 +115,10 @@ static cnnc_tensor *binary_forward(cnnc__binop op, cnnc_tensor *a, cnnc_tensor *
     cnnc__bcast it;
     make_bcast(&it, n, shape, 2, (const cnnc_tensor *const[]){a, b});
     binary_job j = {op, cnnc__f32(out), cnnc__f32(a), cnnc__f32(b), &it};
-    cnnc__parallel_for(out->numel, ELEMENTWISE_GRAIN, binary_range, &j);
+    if (cnnc__parallel_for(out->numel, elem_cost(2), binary_range, &j) != CNNC_OK) {
+        cnnc_tensor_release(out);
+        return NULL;
+    }
     return out;
 }
 
@@ -225,10 +237,11 @@ typedef struct {
     float alpha, beta;
 } affine_job;
 
-static void affine_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status affine_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     affine_job *j = ctx;
     cnnc__k_affine(j->out + begin, j->a + begin, end - begin, j->alpha, j->beta);
+    return CNNC_OK;
 }
 
 cnnc_tensor *cnnc__op_affine(cnnc_tensor *a, double alpha, double beta) {
@@ -236,7 +249,6 @@ cnnc_tensor *cnnc__op_affine(cnnc_tensor *a, double alpha, double beta) {
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, a->ndim, a->shape);
     if (!out) return NULL;
     affine_job j = {cnnc__f32(out), cnnc__f32(a), (float)alpha, (float)beta};
-    cnnc__parallel_for(a->numel, ELEMENTWISE_GRAIN, affine_range, &j);
     /* PyTorch 1.13 names a tensor-scalar add/mul like the tensor-tensor one */
     const char *name = alpha == 1.0 ? "AddBackward0"
                        : beta != 0.0 ? "AffineBackward0"
@@ -245,7 +257,8 @@ cnnc_tensor *cnnc__op_affine(cnnc_tensor *a, double alpha, double beta) {
      * x * s fails once the graph is freed; an empty saved slot marks that here. */
     bool saves_scalar = beta == 0.0 && alpha != 1.0 && alpha != -1.0;
     affine_ctx *c;
-    if (cnnc__record(out, name, affine_backward, 1, &a, saves_scalar ? 1 : 0,
+    if (cnnc__parallel_for(a->numel, elem_cost(1), affine_range, &j) != CNNC_OK ||
+        cnnc__record(out, name, affine_backward, 1, &a, saves_scalar ? 1 : 0,
                      (cnnc_tensor *[]){NULL}, sizeof *c, (void **)&c) != CNNC_OK) {
         cnnc_tensor_release(out);
         return NULL;

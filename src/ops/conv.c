@@ -30,9 +30,6 @@ enum {
     COL_TILE_FLOATS = 1 << 18,       /* one im2col tile (1 MB): stays in L2 for the GEMM's packing */
     PARTIAL_BUDGET_FLOATS = 1 << 22, /* per-image weight-gradient partials held at once (16 MB) */
 };
-/* Fewest multiply-adds a chunk of parallel work should carry (waking a pool thread
- * costs tens of microseconds; see core/gemm_mt.c). */
-#define MIN_CHUNK_MACS ((int64_t)1 << 20)
 
 static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 
@@ -43,7 +40,7 @@ typedef struct conv_plan {
     bool direct;                         /* 1x1, stride 1, no padding: the input is the column matrix */
     int64_t tile, ntiles;                /* column tiles of the output positions */
     size_t col_floats, gemm_floats, slice;
-    int threads;
+    int threads; /* read once: every parallel region of the op is planned for it */
 } conv_plan;
 
 static void make_plan(conv_plan *p, const cnnc__conv_geom *g, cnnc__isa isa) {
@@ -74,17 +71,18 @@ static void make_plan(conv_plan *p, const cnnc__conv_geom *g, cnnc__isa isa) {
     p->threads = cnnc__parallel_threads();
 }
 
-/* Chunks of at least MIN_CHUNK_MACS: the grain for parallel_for over items. */
-static int64_t grain_for(int64_t macs_per_item) {
-    if (macs_per_item < 1) macs_per_item = 1;
-    int64_t g = MIN_CHUNK_MACS / macs_per_item;
-    return g < 1 ? 1 : g;
-}
+/* The cost of an item of `macs` multiply-adds, for the parallel regions. */
+static cnnc__cost macs_cost(int64_t macs) { return (cnnc__cost){.flops = 2.0 * (double)macs}; }
 
-/* Whether items run one per thread (each with a single-threaded GEMM), or one after
- * the other with the threads inside the GEMM. Both compute the same bits. */
-static bool items_in_parallel(const conv_plan *p, int64_t items, int64_t macs_per_item) {
-    return p->threads > 1 && items >= p->threads && items > grain_for(macs_per_item);
+/* How items of `macs` multiply-adds run: in parallel, one chunk per thread, each
+ * with a single-threaded GEMM (when they fill every thread: the returned plan has
+ * p->threads chunks), or else one after the other with the threads inside the
+ * GEMM. Both compute the same bits. */
+static cnnc__par items_plan(const conv_plan *p, int64_t items, int64_t macs) {
+    return cnnc__par_plan(items, macs_cost(macs), p->threads);
+}
+static bool items_in_parallel(const conv_plan *p, cnnc__par plan) {
+    return p->threads > 1 && plan.chunks == p->threads;
 }
 
 /* GEMM on the thread's own slice (single-threaded) or on every thread. */
@@ -141,11 +139,12 @@ static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *
         }
 }
 
-static void fwd_range(void *ctx, int64_t begin, int64_t end, int tid) {
+static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const fwd_job *j = ctx;
-    float *slice = j->ws + (size_t)tid * j->p.slice;
+    float *slice = j->ws + (size_t)chunk * j->p.slice;
     gemm_ws gw = {j->p.isa, slice + j->p.col_floats, j->p.gemm_floats, false};
     for (int64_t i = begin; i < end; i++) fwd_item(j, i, slice, &gw);
+    return CNNC_OK;
 }
 
 /* Depthwise: one plane per item. */
@@ -157,8 +156,8 @@ typedef struct dw_job {
     const float *a, *b, *bias;
 } dw_job;
 
-static void dw_fwd_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     const dw_job *j = ctx;
     const cnnc__conv_geom *g = j->g;
     for (int64_t i = begin; i < end; i++) { /* i = (b, o) */
@@ -167,10 +166,11 @@ static void dw_fwd_range(void *ctx, int64_t begin, int64_t end, int tid) {
                                    j->a + (b * g->c + o / j->mg) * j->isz, j->b + o * j->ksz,
                                    j->bias ? j->bias[o] : 0.0f, g);
     }
+    return CNNC_OK;
 }
 
-static void dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     const dw_job *j = ctx;
     const cnnc__conv_geom *g = j->g;
     for (int64_t i = begin; i < end; i++) { /* i = (b, input channel ci) */
@@ -183,10 +183,11 @@ static void dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int tid) {
                                              j->b + o * j->ksz, g);
         }
     }
+    return CNNC_OK;
 }
 
-static void dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     const dw_job *j = ctx;
     const cnnc__conv_geom *g = j->g;
     for (int64_t o = begin; o < end; o++) { /* one filter, summed over the batch in order */
@@ -196,6 +197,7 @@ static void dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, int tid) 
             cnnc__dwconv_backward_weight_plane(j->isa, dw, j->a + (b * g->m + o) * j->osz,
                                                j->b + (b * g->c + o / j->mg) * j->isz, g);
     }
+    return CNNC_OK;
 }
 
 static dw_job make_dw_job(cnnc__isa isa, const cnnc__conv_geom *g, float *out, const float *a,
@@ -204,8 +206,10 @@ static dw_job make_dw_job(cnnc__isa isa, const cnnc__conv_geom *g, float *out, c
                     cnnc__conv_k_size(g), out, a, b, bias};
 }
 
-static void *plan_workspace(const conv_plan *p, size_t extra_floats) {
-    size_t floats = (size_t)p->threads * p->slice + round16(extra_floats);
+/* `slices` per-thread slices (plan.chunks when items run in parallel, else
+ * p->threads for the GEMM), then extra_floats. */
+static float *plan_workspace(const conv_plan *p, int slices, size_t extra_floats) {
+    size_t floats = (size_t)slices * p->slice + round16(extra_floats);
     return cnnc__workspace(floats * sizeof(float));
 }
 
@@ -240,10 +244,10 @@ static void implicit_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64
     cnnc__conv_pack_cols(it->isa, dst, nr, scratch, it->xg, it->g, pc, kc, it->o0 + jc, nc);
 }
 
-static void implicit_range(void *ctx, int64_t begin, int64_t end, int tid) {
+static cnnc_status implicit_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const implicit_job *j = ctx;
     const cnnc__conv_geom *g = j->g;
-    float *ws = j->ws + (size_t)tid * j->slice;
+    float *ws = j->ws + (size_t)chunk * j->slice;
     for (int64_t item = begin; item < end; item++) {
         const int64_t tile = item % j->ntiles, bg = item / j->ntiles;
         const int64_t grp = bg % g->groups, b = bg / g->groups;
@@ -259,6 +263,7 @@ static void implicit_range(void *ctx, int64_t begin, int64_t end, int tid) {
                 cnnc__conv_copy_add(j->isa, row, row, j->bias[grp * j->mg + r], ncol);
             }
     }
+    return CNNC_OK;
 }
 
 /* Phase-plane path (1-d / 2-d): per (image, group) item the input is split once into
@@ -288,11 +293,11 @@ static void phase_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t 
     cnnc__conv_pack_phase(it->isa, dst, nr, it->ph, it->g, pc, kc, it->j0 + jc, nc);
 }
 
-static void phase_range(void *ctx, int64_t begin, int64_t end, int tid) {
+static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const phase_job *pj = ctx;
     const implicit_job *j = pj->ij;
     const cnnc__conv_geom *g = j->g;
-    float *gws = pj->ws + (size_t)tid * pj->slice;
+    float *gws = pj->ws + (size_t)chunk * pj->slice;
     float *ph = gws + cnnc__sgemm_workspace_floats(j->isa);
     float *tmp = ph + pj->ph_floats;
     const int64_t ho = g->out[1], wo = g->out[2], wph = pj->wph;
@@ -320,12 +325,14 @@ static void phase_range(void *ctx, int64_t begin, int64_t end, int tid) {
             }
         }
     }
+    return CNNC_OK;
 }
 
-/* Runs the phase-plane path if the geometry and the workspace allow; false to decline. */
-static bool run_forward_phase(const conv_plan *p, implicit_job *j, bool *failed) {
+/* Runs the phase-plane path if the geometry allows (its status in *st); false to
+ * decline. */
+static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *st) {
     const cnnc__conv_geom *g = p->g;
-    *failed = false;
+    *st = CNNC_OK;
     if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->pad[0] != 0) return false;
     /* items are whole (image, group) planes: enough of them for every thread */
     if (p->threads > 1 && g->n * g->groups < p->threads) return false;
@@ -347,19 +354,20 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, bool *failed)
     pj.rows = rows;
     pj.tmp_floats = round16((size_t)(p->mg * rows * pj.wph));
     pj.slice = cnnc__sgemm_workspace_floats(p->isa) + pj.ph_floats + pj.tmp_floats;
-    float *ws = cnnc__workspace(((size_t)p->threads * pj.slice + (size_t)g->groups * j->a_floats) *
+    const cnnc__par plan = items_plan(p, g->n * g->groups, p->mg * p->kdim * p->osz);
+    float *ws = cnnc__workspace(((size_t)plan.chunks * pj.slice + (size_t)g->groups * j->a_floats) *
                                 sizeof(float));
     if (!ws) {
-        *failed = true;
+        *st = cnnc_last_status();
         return true;
     }
     pj.ws = ws;
-    float *apk = ws + (size_t)p->threads * pj.slice;
+    float *apk = ws + (size_t)plan.chunks * pj.slice;
     for (int64_t grp = 0; grp < g->groups; grp++)
         cnnc__sgemm_pack_a_full(p->isa, false, p->mg, p->kdim, j->w + grp * p->mg * p->kdim,
                                 p->kdim, apk + (size_t)grp * j->a_floats);
     j->apk = apk;
-    cnnc__parallel_for(g->n * g->groups, grain_for(p->mg * p->kdim * p->osz), phase_range, &pj);
+    *st = cnnc__par_run(plan, phase_range, &pj);
     return true;
 }
 
@@ -369,8 +377,8 @@ static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const floa
     implicit_job j = {.isa = p->isa, .g = g, .cg = p->cg, .mg = p->mg, .kdim = p->kdim,
                       .isz = p->isz, .osz = p->osz, .y = y, .x = x, .w = w, .bias = bias};
     j.a_floats = cnnc__sgemm_packed_a_floats(p->isa, p->mg, p->kdim);
-    bool failed;
-    if (run_forward_phase(p, &j, &failed)) return failed ? cnnc_last_status() : CNNC_OK;
+    cnnc_status st;
+    if (run_forward_phase(p, &j, &st)) return st;
     int64_t mr, nr;
     cnnc__sgemm_tile(p->isa, &mr, &nr);
     /* Column tiles: at most IMPLICIT_TILE_MAX wide, and enough items to keep every
@@ -386,18 +394,17 @@ static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const floa
     j.tile = tile;
     j.ntiles = (p->osz + tile - 1) / tile;
     j.slice = cnnc__sgemm_workspace_floats(p->isa);
-    float *ws = cnnc__workspace(((size_t)p->threads * j.slice + (size_t)g->groups * j.a_floats) *
+    const cnnc__par plan = items_plan(p, planes * j.ntiles, p->mg * p->kdim * tile);
+    float *ws = cnnc__workspace(((size_t)plan.chunks * j.slice + (size_t)g->groups * j.a_floats) *
                                 sizeof(float));
     if (!ws) return cnnc_last_status();
     j.ws = ws;
-    float *apk = ws + (size_t)p->threads * j.slice;
+    float *apk = ws + (size_t)plan.chunks * j.slice;
     for (int64_t grp = 0; grp < g->groups; grp++)
         cnnc__sgemm_pack_a_full(p->isa, false, p->mg, p->kdim, w + grp * p->mg * p->kdim, p->kdim,
                                 apk + (size_t)grp * j.a_floats);
     j.apk = apk;
-    const int64_t items = planes * j.ntiles;
-    cnnc__parallel_for(items, grain_for(p->mg * p->kdim * tile), implicit_range, &j);
-    return CNNC_OK;
+    return cnnc__par_run(plan, implicit_range, &j);
 }
 
 /* ---- Winograd F(2x2, 3x3) forward (3x3, stride 1, dilation 1) ----------------------- */
@@ -426,10 +433,10 @@ typedef struct wino_job {
     int64_t tiles, ldt, nblk;
 } wino_job;
 
-static void wino_range(void *ctx, int64_t begin, int64_t end, int tid) {
+static cnnc_status wino_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const wino_job *j = ctx;
     const cnnc__conv_geom *g = j->g;
-    float *s = j->ws + (size_t)tid * j->slice;
+    float *s = j->ws + (size_t)chunk * j->slice;
     for (int64_t i = begin; i < end; i++) {
         const int64_t blk = i % j->nblk, bg = i / j->nblk;
         const int64_t grp = bg % g->groups, b = bg / g->groups;
@@ -439,6 +446,7 @@ static void wino_range(void *ctx, int64_t begin, int64_t end, int tid) {
                                   j->x + b * g->c * cnnc__conv_in_size(g), j->u, j->bias, g, grp,
                                   t0, nt, j->ldt, s, s + j->scratch);
     }
+    return CNNC_OK;
 }
 
 static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__conv_geom *g, float *y,
@@ -460,8 +468,10 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__conv_geom *g,
     /* the plain transformed weights go where the threads' slices will be */
     const size_t u_floats = round16((size_t)(16 * g->m * cg));
     const size_t up_floats = round16(cnnc__conv_winograd_packed_floats(isa, g));
-    const int threads = cnnc__parallel_threads();
-    size_t slices = (size_t)threads * j.slice;
+    /* a block: 16 GEMMs of [mg x cg] by [cg x ldt] */
+    const cnnc__par plan = cnnc__par_plan(g->n * g->groups * j.nblk, macs_cost(16 * mg * cg * ldt),
+                                          cnnc__parallel_threads());
+    size_t slices = (size_t)plan.chunks * j.slice;
     if (slices < u_floats) slices = u_floats;
     float *ws = cnnc__workspace((up_floats + slices) * sizeof(float));
     if (!ws) return cnnc_last_status();
@@ -469,9 +479,7 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__conv_geom *g,
     cnnc__conv_winograd_pack_weights(isa, ws, ws + up_floats, g);
     j.u = ws;
     j.ws = ws + up_floats;
-    const int64_t items = g->n * g->groups * j.nblk;
-    cnnc__parallel_for(items, grain_for(16 * mg * cg * ldt), wino_range, &j);
-    return CNNC_OK;
+    return cnnc__par_run(plan, wino_range, &j);
 }
 
 cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const float *x,
@@ -481,25 +489,22 @@ cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const flo
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
         dw_job j = make_dw_job(isa, g, y, x, w, bias);
-        cnnc__parallel_for(g->n * g->m, grain_for(osz * j.ksz), dw_fwd_range, &j);
-        return CNNC_OK;
+        return cnnc__parallel_for(g->n * g->m, macs_cost(osz * j.ksz), dw_fwd_range, &j);
     }
     if (winograd_pays(g)) return run_forward_winograd(isa, g, y, x, w, bias);
     fwd_job j = {.y = y, .x = x, .w = w, .bias = bias};
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
     if (!p->direct && p->kdim > 0) return run_forward_implicit(p, y, x, w, bias);
-    j.ws = plan_workspace(p, 0);
-    if (!j.ws) return cnnc_last_status();
     const int64_t items = g->n * g->groups * p->ntiles;
-    const int64_t macs = p->mg * p->kdim * p->tile;
-    if (items_in_parallel(p, items, macs)) {
-        cnnc__parallel_for(items, grain_for(macs), fwd_range, &j);
-    } else {
-        gemm_ws gw = {p->isa, j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats,
-                      true};
-        for (int64_t i = 0; i < items; i++) fwd_item(&j, i, j.ws, &gw);
-    }
+    const cnnc__par plan = items_plan(p, items, p->mg * p->kdim * p->tile);
+    const bool parallel = items_in_parallel(p, plan);
+    j.ws = plan_workspace(p, parallel ? plan.chunks : p->threads, 0);
+    if (!j.ws) return cnnc_last_status();
+    if (parallel) return cnnc__par_run(plan, fwd_range, &j);
+    gemm_ws gw = {p->isa, j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats,
+                  true};
+    for (int64_t i = 0; i < items; i++) fwd_item(&j, i, j.ws, &gw);
     return CNNC_OK;
 }
 
@@ -516,11 +521,12 @@ typedef struct bwd_data_job {
     int64_t o0, ncol;
 } bwd_data_job;
 
-static void col2im_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status col2im_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     const bwd_data_job *j = ctx;
     cnnc__conv_col2im(j->p.isa, j->dxg, j->col + begin * j->p.ksz * j->ncol, j->ncol, j->p.g, begin,
                       end, j->o0, j->ncol);
+    return CNNC_OK;
 }
 
 /* item = (b, grp, tile) when direct (independent column blocks of dx), else
@@ -550,18 +556,21 @@ static void bwd_data_item(bwd_data_job *j, int64_t item, float *col, const gemm_
             j->col = col;
             j->o0 = o0;
             j->ncol = ncol;
-            cnnc__parallel_for(p->cg, grain_for(p->ksz * ncol * 4), col2im_range, j);
+            /* a channel: ksz * ncol column values added into dx (cannot fail) */
+            const cnnc__cost chan = {.bytes = 12.0 * (double)(p->ksz * ncol)};
+            (void)cnnc__par_run(cnnc__par_plan(p->cg, chan, p->threads), col2im_range, j);
         } else {
             cnnc__conv_col2im(p->isa, dxg, col, ncol, g, 0, p->cg, o0, ncol);
         }
     }
 }
 
-static void bwd_data_range(void *ctx, int64_t begin, int64_t end, int tid) {
+static cnnc_status bwd_data_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     bwd_data_job *j = ctx;
-    float *slice = j->ws + (size_t)tid * j->p.slice;
+    float *slice = j->ws + (size_t)chunk * j->p.slice;
     gemm_ws gw = {j->p.isa, slice + j->p.col_floats, j->p.gemm_floats, false};
     for (int64_t i = begin; i < end; i++) bwd_data_item(j, i, slice, &gw);
+    return CNNC_OK;
 }
 
 cnnc_status cnnc__conv_run_backward_data(const cnnc__conv_geom *g, float *dx, const float *dy,
@@ -575,23 +584,20 @@ cnnc_status cnnc__conv_run_backward_data(const cnnc__conv_geom *g, float *dx, co
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
         dw_job j = make_dw_job(isa, g, dx, dy, w, NULL);
-        cnnc__parallel_for(g->n * g->c, grain_for(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
-        return CNNC_OK;
+        return cnnc__parallel_for(g->n * g->c, macs_cost(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
     }
     bwd_data_job j = {.dx = dx, .dy = dy, .w = w};
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
-    j.ws = plan_workspace(p, 0);
-    if (!j.ws) return cnnc_last_status();
     const int64_t items = g->n * g->groups * (p->direct ? p->ntiles : 1);
-    const int64_t macs = p->mg * p->kdim * (p->direct ? p->tile : p->osz);
-    if (items_in_parallel(p, items, macs)) {
-        cnnc__parallel_for(items, grain_for(macs), bwd_data_range, &j);
-    } else {
-        gemm_ws gw = {p->isa, j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats,
-                      true};
-        for (int64_t i = 0; i < items; i++) bwd_data_item(&j, i, j.ws, &gw);
-    }
+    const cnnc__par plan = items_plan(p, items, p->mg * p->kdim * (p->direct ? p->tile : p->osz));
+    const bool parallel = items_in_parallel(p, plan);
+    j.ws = plan_workspace(p, parallel ? plan.chunks : p->threads, 0);
+    if (!j.ws) return cnnc_last_status();
+    if (parallel) return cnnc__par_run(plan, bwd_data_range, &j);
+    gemm_ws gw = {p->isa, j.ws + p->col_floats, (size_t)p->threads * p->slice - p->col_floats,
+                  true};
+    for (int64_t i = 0; i < items; i++) bwd_data_item(&j, i, j.ws, &gw);
     return CNNC_OK;
 }
 
@@ -634,23 +640,25 @@ static void bwd_weight_item(const bwd_weight_job *j, int64_t item, float *col, c
     }
 }
 
-static void bwd_weight_range(void *ctx, int64_t begin, int64_t end, int tid) {
+static cnnc_status bwd_weight_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const bwd_weight_job *j = ctx;
-    float *slice = j->ws + (size_t)tid * j->p.slice;
+    float *slice = j->ws + (size_t)chunk * j->p.slice;
     gemm_ws gw = {j->p.isa, slice + j->p.col_floats, j->p.gemm_floats, false};
     for (int64_t i = begin; i < end; i++) bwd_weight_item(j, i, slice, &gw);
+    return CNNC_OK;
 }
 
 /* dw (+)= the chunk's partials, image after image: every element sums the images in
  * batch order whatever the chunking. */
-static void reduce_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status reduce_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     const bwd_weight_job *j = ctx;
     for (int64_t i = begin; i < end; i++) {
         float s = j->first ? j->part[i] : j->dw[i] + j->part[i];
         for (int64_t b = 1; b < j->nimages; b++) s += j->part[b * j->wsize + i];
         j->dw[i] = s;
     }
+    return CNNC_OK;
 }
 
 cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, const float *dy,
@@ -665,8 +673,7 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, 
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
         dw_job j = make_dw_job(isa, g, dw, dy, x, NULL);
-        cnnc__parallel_for(g->m, grain_for(g->n * osz * ksz), dw_bwd_weight_range, &j);
-        return CNNC_OK;
+        return cnnc__parallel_for(g->m, macs_cost(g->n * osz * ksz), dw_bwd_weight_range, &j);
     }
     bwd_weight_job j = {.dw = dw, .dy = dy, .x = x, .wsize = wsize};
     make_plan(&j.p, g, isa);
@@ -677,26 +684,31 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, 
     if (chunk < 1) chunk = 1;
     if (chunk > g->n) chunk = g->n;
     const bool in_place = g->n == 1;
-    j.ws = plan_workspace(p, in_place ? 0 : (size_t)(chunk * wsize));
+    /* threads slices: enough for the item regions of every image chunk and for the GEMM */
+    j.ws = plan_workspace(p, p->threads, in_place ? 0 : (size_t)(chunk * wsize));
     if (!j.ws) return cnnc_last_status();
     j.part = in_place ? dw : j.ws + (size_t)p->threads * p->slice;
     const int64_t macs = p->mg * p->kdim * p->osz;
-    for (int64_t b0 = 0; b0 < g->n; b0 += chunk) {
+    cnnc_status st = CNNC_OK;
+    for (int64_t b0 = 0; b0 < g->n && st == CNNC_OK; b0 += chunk) {
         j.b0 = b0;
         j.nimages = g->n - b0 < chunk ? g->n - b0 : chunk;
         j.first = b0 == 0;
         const int64_t items = j.nimages * g->groups;
-        if (items_in_parallel(p, items, macs)) {
-            cnnc__parallel_for(items, grain_for(macs), bwd_weight_range, &j);
+        const cnnc__par plan = items_plan(p, items, macs);
+        if (items_in_parallel(p, plan)) {
+            st = cnnc__par_run(plan, bwd_weight_range, &j);
         } else {
             gemm_ws gw = {p->isa, j.ws + p->col_floats,
                           (size_t)p->threads * p->slice - p->col_floats, true};
             for (int64_t i = 0; i < items; i++) bwd_weight_item(&j, i, j.ws, &gw);
         }
-        if (!in_place)
-            cnnc__parallel_for(wsize, grain_for(j.nimages * 4), reduce_range, &j);
+        /* a weight element: the chunk's partials read, dw read and written */
+        const cnnc__cost elem = {.bytes = 4.0 * (double)j.nimages + 8.0};
+        if (!in_place && st == CNNC_OK)
+            st = cnnc__par_run(cnnc__par_plan(wsize, elem, p->threads), reduce_range, &j);
     }
-    return CNNC_OK;
+    return st;
 }
 
 typedef struct bias_job {
@@ -706,19 +718,23 @@ typedef struct bias_job {
     int64_t n, m, osz;
 } bias_job;
 
-static void bias_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status bias_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     const bias_job *j = ctx;
     for (int64_t o = begin; o < end; o++) {
         double s = 0.0; /* SIMD float sum per plane, planes added in double */
         for (int64_t b = 0; b < j->n; b++) s += j->sum(j->dy + (b * j->m + o) * j->osz, j->osz);
         j->db[o] = (float)s;
     }
+    return CNNC_OK;
 }
 
-void cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int64_t m, int64_t osz) {
+cnnc_status cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int64_t m,
+                                     int64_t osz) {
     bias_job j = {cnnc__conv_rows_of(cnnc__isa_active())->sum, db, dy, n, m, osz};
-    cnnc__parallel_for(m, grain_for(n * osz), bias_range, &j);
+    /* a channel: n * osz values read and added */
+    const cnnc__cost chan = {.flops = (double)(n * osz), .bytes = 4.0 * (double)(n * osz)};
+    return cnnc__parallel_for(m, chan, bias_range, &j);
 }
 
 /* ==========================================================================
@@ -1200,8 +1216,9 @@ static cnnc_status conv_backward(cnnc__node *node, cnnc_tensor *gy, cnnc_tensor 
         gi[2] = cnnc__tensor_zeros(CNNC_FLOAT32, 1, &ch);
         if (!gi[2]) return cnnc_last_status();
         if (!c->empty)
-            cnnc__conv_run_bias_grad(cnnc__f32(gi[2]), gd, g->n, ch,
-                                     c->transposed ? cnnc__conv_in_size(g) : cnnc__conv_out_size(g));
+            return cnnc__conv_run_bias_grad(cnnc__f32(gi[2]), gd, g->n, ch,
+                                            c->transposed ? cnnc__conv_in_size(g)
+                                                          : cnnc__conv_out_size(g));
     }
     return CNNC_OK;
 }

@@ -16,8 +16,9 @@ cnnc_tensor *cnnc__op_conv_transpose(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor
  * Each picks the depthwise direct kernels (one input channel per group), plain GEMM
  * (1x1 kernel, stride 1, no padding) or im2col + GEMM over column tiles; threads over
  * (image, group, column tile) items, or inside the GEMM when there are fewer items
- * than threads. Results never depend on the thread count. They use the calling
- * thread's cnnc__workspace. Return CNNC_OK or an error (workspace allocation). */
+ * than threads. Results never depend on the thread count. Each reads the thread count
+ * once and sizes its per-chunk scratch (in the calling thread's cnnc__workspace) from
+ * its parallel plans. Return CNNC_OK or an error (workspace allocation). */
 
 /* y [n, m, out] = conv(x [n, c, in], w) + bias (bias [m] or NULL). */
 cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const float *x,
@@ -29,5 +30,6 @@ cnnc_status cnnc__conv_run_backward_data(const cnnc__conv_geom *g, float *dx, co
 cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, const float *dy,
                                            const float *x);
 /* db [m] = sum of dy [n, m, osz] over the batch and positions (overwrites db). */
-void cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int64_t m, int64_t osz);
+cnnc_status cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int64_t m,
+                                     int64_t osz);
 #endif

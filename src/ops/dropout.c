@@ -13,7 +13,8 @@
 #include "ops/activation.h"
 #include "ops/ops.h"
 
-#define DROPOUT_GRAIN 32768
+/* An element for the parallel regions: a hash and a multiply, a float read and written. */
+static const cnnc__cost DROPOUT_ELEM = {.flops = 8.0, .bytes = 8.0};
 
 typedef struct {
     uint64_t key;
@@ -28,10 +29,11 @@ typedef struct {
     const dropout_ctx *c;
 } dropout_job;
 
-static void dropout_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status dropout_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     dropout_job *j = ctx;
     cnnc__k_dropout(j->out, j->x, j->c->key, j->c->keep_q, j->c->scale, j->c->inner, begin, end);
+    return CNNC_OK;
 }
 
 /* the gradient is g times the same mask (PyTorch's MulBackward0 of x * noise) */
@@ -40,8 +42,7 @@ static cnnc_status dropout_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor *
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, g->ndim, g->shape);
     if (!gi[0]) return cnnc_last_status();
     dropout_job j = {cnnc__f32(gi[0]), cnnc__f32(g), c};
-    cnnc__parallel_for(g->numel, DROPOUT_GRAIN, dropout_range, &j);
-    return CNNC_OK;
+    return cnnc__parallel_for(g->numel, DROPOUT_ELEM, dropout_range, &j);
 }
 
 cnnc_status cnnc__check_dropout_p(double p) {
@@ -86,10 +87,11 @@ static cnnc_tensor *dropout_op(const char *fn, cnnc_tensor *x, cnnc_dropout_opti
                                  : cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
     if (!out) return NULL;
     dropout_job j = {cnnc__f32(out), cnnc__f32(x), &c};
-    cnnc__parallel_for(x->numel, DROPOUT_GRAIN, dropout_range, &j);
+    cnnc_status st = cnnc__parallel_for(x->numel, DROPOUT_ELEM, dropout_range, &j);
     dropout_ctx *ctx = NULL;
-    cnnc_status st;
-    if (o.inplace) {
+    if (st != CNNC_OK) {
+        if (o.inplace) cnnc__bump_version(x);
+    } else if (o.inplace) {
         cnnc__bump_version(x);
         st = cnnc__record_inplace(x, "MulBackward0", dropout_backward, 0, NULL, sizeof c,
                                   (void **)&ctx);

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/gemm_mt.h"
 #include "core/parallel.h"
+#include "kernels/gemm.h"
 #include "ops/ops.h"
 
 /* A' [batch..., m, k] @ B' [batch..., k, n] after promoting 1-d operands. */
@@ -105,25 +106,36 @@ typedef struct {
     bool x_is_a, y_is_a, x_full, y_full; /* full: indexed by batch * size, not by the plan */
     int64_t x_size, y_size;
     float *out;
-    int status;
+    float *ws;     /* products in parallel: one GEMM workspace slice per chunk */
     cnnc__isa isa; /* the GEMM's level for the whole call */
 } bmm_job;
 
-static void bmm_one(bmm_job *j, int64_t bi) {
+/* X_bi and Y_bi. */
+static void bmm_operands(const bmm_job *j, int64_t bi, const float **x, const float **y) {
     int64_t oa, ob;
     batch_offsets(j->p, bi, &oa, &ob);
-    const float *x = j->x + (j->x_full ? bi * j->x_size : (j->x_is_a ? oa : ob));
-    const float *y = j->y + (j->y_full ? bi * j->y_size : (j->y_is_a ? oa : ob));
-    if (cnnc__sgemm(j->isa, j->tx, j->ty, j->r, j->c, j->kk, x, j->ldx, y, j->ldy, 0.0f,
-                    j->out + bi * j->r * j->c, j->c) != 0)
-        j->status = -1;
+    *x = j->x + (j->x_full ? bi * j->x_size : (j->x_is_a ? oa : ob));
+    *y = j->y + (j->y_full ? bi * j->y_size : (j->y_is_a ? oa : ob));
 }
 
-static void bmm_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
-    for (int64_t bi = begin; bi < end; bi++) bmm_one(ctx, bi);
+/* C_bi = op(X_bi) op(Y_bi) on a single thread with workspace ws. */
+static void bmm_one(const bmm_job *j, int64_t bi, float *ws) {
+    const float *x, *y;
+    bmm_operands(j, bi, &x, &y);
+    cnnc__sgemm_st(j->isa, j->tx, j->ty, j->r, j->c, j->kk, x, j->ldx, y, j->ldy, 0.0f,
+                   j->out + bi * j->r * j->c, j->c, ws);
 }
 
+static cnnc_status bmm_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    const bmm_job *j = ctx;
+    float *ws = j->ws + (size_t)chunk * cnnc__sgemm_workspace_floats(j->isa);
+    for (int64_t bi = begin; bi < end; bi++) bmm_one(j, bi, ws);
+    return CNNC_OK;
+}
+
+/* The products run in parallel (each single-threaded, on the calling thread's
+ * workspace sliced by chunk) when that uses at least as many threads as threading
+ * each product's GEMM would; otherwise one after the other on every thread. */
 static cnnc_status run_bmm(bmm_job *j) {
     int64_t nbatch = j->p->nbatch;
     if (j->r * j->c == 0 || nbatch == 0) return CNNC_OK;
@@ -131,12 +143,23 @@ static cnnc_status run_bmm(bmm_job *j) {
         memset(j->out, 0, (size_t)(nbatch * j->r * j->c) * sizeof(float));
         return CNNC_OK;
     }
-    /* many small products: one per thread; otherwise each product uses all threads */
-    if (nbatch > 1 && j->r * j->c * j->kk < 64 * 64 * 64)
-        cnnc__parallel_for(nbatch, 1, bmm_range, j);
-    else
-        for (int64_t bi = 0; bi < nbatch; bi++) bmm_one(j, bi);
-    return j->status == 0 ? CNNC_OK : cnnc_last_status();
+    const int threads = cnnc__parallel_threads();
+    const double macs = (double)j->r * (double)j->c * (double)j->kk;
+    const cnnc__par plan = cnnc__par_plan(nbatch, (cnnc__cost){.flops = 2.0 * macs}, threads);
+    if (plan.chunks > 1 && plan.chunks >= cnnc__sgemm_chunks(j->isa, j->r, j->c, j->kk, threads)) {
+        j->ws = cnnc__workspace((size_t)plan.chunks * cnnc__sgemm_workspace_floats(j->isa) *
+                                sizeof(float));
+        if (!j->ws) return cnnc_last_status();
+        return cnnc__par_run(plan, bmm_range, j);
+    }
+    for (int64_t bi = 0; bi < nbatch; bi++) {
+        const float *x, *y;
+        bmm_operands(j, bi, &x, &y);
+        cnnc_status st = cnnc__sgemm(j->isa, j->tx, j->ty, j->r, j->c, j->kk, x, j->ldx, y,
+                                     j->ldy, 0.0f, j->out + bi * j->r * j->c, j->c);
+        if (st != CNNC_OK) return st;
+    }
+    return CNNC_OK;
 }
 
 static cnnc_tensor *matmul_forward(const cnnc_tensor *a, const cnnc_tensor *b, const mm_plan *p) {
@@ -145,7 +168,7 @@ static cnnc_tensor *matmul_forward(const cnnc_tensor *a, const cnnc_tensor *b, c
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, nd, shape);
     if (!out) return NULL;
     bmm_job j = {p, false, false, p->m, p->n, p->k, p->k, p->n, cnnc__f32(a), cnnc__f32(b),
-                 true, false, false, false, 0, 0, cnnc__f32(out), 0, cnnc__isa_active()};
+                 true, false, false, false, 0, 0, cnnc__f32(out), NULL, cnnc__isa_active()};
     if (!p->b_batched) { /* fold A's batch into rows: one GEMM */
         mm_plan flat = *p;
         flat.nb = 0;
@@ -192,7 +215,7 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
         cnnc_tensor *full = cnnc__tensor_new(CNNC_FLOAT32, nd + 2, bs);
         if (!full) return cnnc_last_status();
         bmm_job j = {&p, false, true, p.m, p.k, p.n, p.n, p.n, gd, cnnc__f32(b),
-                     false, false, true, false, p.m * p.n, 0, cnnc__f32(full), 0, isa};
+                     false, false, true, false, p.m * p.n, 0, cnnc__f32(full), NULL, isa};
         mm_plan flat = p;
         if (!p.b_batched) { /* one GEMM over all rows of G */
             flat.nb = 0;
@@ -215,7 +238,7 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
             flat.nb = 0;
             flat.nbatch = 1;
             bmm_job j = {&flat, true, false, p.k, p.n, p.m * p.nbatch, p.k, p.n, cnnc__f32(a), gd,
-                         true, false, false, true, 0, 0, cnnc__f32(full), 0, isa};
+                         true, false, false, true, 0, 0, cnnc__f32(full), NULL, isa};
             /* B has no batch dims, so every batch dim is A's own: A' is [batch*m, k] */
             if (run_bmm(&j) != CNNC_OK) {
                 cnnc_tensor_release(full);
@@ -227,7 +250,7 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
             full = cnnc__tensor_new(CNNC_FLOAT32, nd + 2, bs);
             if (!full) return cnnc_last_status();
             bmm_job j = {&p, true, false, p.k, p.n, p.m, p.k, p.n, cnnc__f32(a), gd,
-                         true, false, false, true, 0, p.m * p.n, cnnc__f32(full), 0, isa};
+                         true, false, false, true, 0, p.m * p.n, cnnc__f32(full), NULL, isa};
             if (run_bmm(&j) != CNNC_OK) {
                 cnnc_tensor_release(full);
                 return cnnc_last_status();

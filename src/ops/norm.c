@@ -26,9 +26,11 @@ typedef struct {
     int64_t b_shape[CNNC_MAX_DIMS];
 } norm_ctx;
 
-static int64_t grain_for(int64_t per_item) {
-    int64_t g = per_item > 0 ? 65536 / per_item : 65536;
-    return g > 0 ? g : 1;
+/* The cost of an item covering `elems` input elements, for the parallel regions: a
+ * few flops per element and about three floats moved (two passes over x, one
+ * write). */
+static cnnc__cost elems_cost(int64_t elems) {
+    return (cnnc__cost){.flops = 4.0 * (double)elems, .bytes = 12.0 * (double)elems};
 }
 
 static const float *opt_f32(const cnnc_tensor *t) { return t ? cnnc__f32(t) : NULL; }
@@ -83,8 +85,8 @@ static void set_stat(fwd_job *j, int64_t k, double mean, double m2, double count
 }
 
 /* CHANNEL: per channel, statistics over N runs of S, then normalize them (still in cache) */
-static void channel_range(void *ctx, int64_t c0, int64_t c1, int tid) {
-    (void)tid;
+static cnnc_status channel_range(void *ctx, int64_t c0, int64_t c1, int chunk) {
+    (void)chunk;
     fwd_job *j = ctx;
     int64_t K = j->K;
     for (int64_t c = c0; c < c1; c++) {
@@ -100,11 +102,12 @@ static void channel_range(void *ctx, int64_t c0, int64_t c1, int tid) {
             cnnc__k_norm_apply(j->isa, j->y + (n * j->C + c) * j->S, x + n * j->C * j->S, j->S, mhi,
                                mlo, a, b);
     }
+    return CNNC_OK;
 }
 
 /* GROUP: per (n, g) row of Cg channels */
-static void group_range(void *ctx, int64_t r0, int64_t r1, int tid) {
-    (void)tid;
+static cnnc_status group_range(void *ctx, int64_t r0, int64_t r1, int chunk) {
+    (void)chunk;
     fwd_job *j = ctx;
     int64_t cg = j->C / j->G, len = cg * j->S, K = j->K;
     for (int64_t r = r0; r < r1; r++) {
@@ -121,11 +124,12 @@ static void group_range(void *ctx, int64_t r0, int64_t r1, int tid) {
                                b);
         }
     }
+    return CNNC_OK;
 }
 
 /* LAST: rows of S with elementwise affine */
-static void last_range(void *ctx, int64_t r0, int64_t r1, int tid) {
-    (void)tid;
+static cnnc_status last_range(void *ctx, int64_t r0, int64_t r1, int chunk) {
+    (void)chunk;
     fwd_job *j = ctx;
     for (int64_t r = r0; r < r1; r++) {
         const float *x = j->x + r * j->S;
@@ -135,6 +139,7 @@ static void last_range(void *ctx, int64_t r0, int64_t r1, int tid) {
         cnnc__k_norm_apply_vec(j->isa, j->y + r * j->S, x, j->S, j->st[r], j->st[j->K + r],
                                j->st[2 * j->K + r], j->w, j->b);
     }
+    return CNNC_OK;
 }
 
 /* ---- backward ------------------------------------------------------------------------ */
@@ -148,8 +153,8 @@ typedef struct {
     cnnc__isa isa; /* the kernels' level for the whole call */
 } bwd_job;
 
-static void channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int tid) {
-    (void)tid;
+static cnnc_status channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int chunk) {
+    (void)chunk;
     bwd_job *j = ctx;
     int64_t K = j->K;
     double cnt = (double)(j->N * j->S);
@@ -177,10 +182,11 @@ static void channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int tid) {
                                     (float)A, (float)B, (float)C);
         }
     }
+    return CNNC_OK;
 }
 
-static void group_bwd_range(void *ctx, int64_t r0, int64_t r1, int tid) {
-    (void)tid;
+static cnnc_status group_bwd_range(void *ctx, int64_t r0, int64_t r1, int chunk) {
+    (void)chunk;
     bwd_job *j = ctx;
     int64_t cg = j->C / j->G, len = cg * j->S, K = j->K, NC = j->N * j->C;
     for (int64_t r = r0; r < r1; r++) {
@@ -206,10 +212,11 @@ static void group_bwd_range(void *ctx, int64_t r0, int64_t r1, int tid) {
                                     (float)A, (float)B, (float)C);
         }
     }
+    return CNNC_OK;
 }
 
-static void last_bwd_range(void *ctx, int64_t r0, int64_t r1, int tid) {
-    (void)tid;
+static cnnc_status last_bwd_range(void *ctx, int64_t r0, int64_t r1, int chunk) {
+    (void)chunk;
     bwd_job *j = ctx;
     int64_t D = j->S, K = j->K;
     for (int64_t r = r0; r < r1; r++) {
@@ -220,13 +227,14 @@ static void last_bwd_range(void *ctx, int64_t r0, int64_t r1, int tid) {
         cnnc__k_norm_grad_apply(j->isa, j->gx + r * D, j->g + r * D, j->x + r * D, D, mhi, mlo,
                                 j->w, (float)inv, (float)B, (float)C);
     }
+    return CNNC_OK;
 }
 
 enum { COL_BLOCK = 256 };
 
 /* LAST: weight and bias gradients are column sums over the rows */
-static void last_bwd_cols(void *ctx, int64_t b0, int64_t b1, int tid) {
-    (void)tid;
+static cnnc_status last_bwd_cols(void *ctx, int64_t b0, int64_t b1, int chunk) {
+    (void)chunk;
     bwd_job *j = ctx;
     int64_t D = j->S, K = j->K;
     for (int64_t blk = b0; blk < b1; blk++) {
@@ -243,6 +251,7 @@ static void last_bwd_cols(void *ctx, int64_t b0, int64_t b1, int tid) {
             if (j->gb) j->gb[j0 + q] = (float)ab[q];
         }
     }
+    return CNNC_OK;
 }
 
 static cnnc_status norm_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
@@ -267,15 +276,16 @@ static cnnc_status norm_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi
     switch (cx->kind) {
     case L_CHANNEL:
     case L_CHANNEL_FIXED:
-        cnnc__parallel_for(cx->C, grain_for(cx->N * cx->S), channel_bwd_range, &j);
-        break;
+        return cnnc__parallel_for(cx->C, elems_cost(cx->N * cx->S), channel_bwd_range, &j);
     case L_GROUP: {
         size_t bytes;
         if (!cnnc__mul_size((size_t)(2 * cx->N), (size_t)cx->C * sizeof(double), &bytes))
             return cnnc__oom("group norm backward sums");
         j.sums = cnnc__workspace(bytes);
         if (!j.sums) return cnnc_last_status();
-        cnnc__parallel_for(cx->N * cx->G, grain_for(x->numel / (cx->N * cx->G)), group_bwd_range, &j);
+        cnnc_status st = cnnc__parallel_for(cx->N * cx->G, elems_cost(x->numel / (cx->N * cx->G)),
+                                            group_bwd_range, &j);
+        if (st != CNNC_OK) return st;
         int64_t NC = cx->N * cx->C, cg = cx->C / cx->G;
         for (int64_t c = 0; c < cx->C && (j.gw || j.gb); c++) {
             double aw = 0.0, ab = 0.0;
@@ -288,11 +298,14 @@ static cnnc_status norm_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi
         }
         break;
     }
-    case L_LAST:
-        if (j.gx) cnnc__parallel_for(cx->N, grain_for(cx->S), last_bwd_range, &j);
-        if (j.gw || j.gb)
-            cnnc__parallel_for((cx->S + COL_BLOCK - 1) / COL_BLOCK, 1, last_bwd_cols, &j);
-        break;
+    case L_LAST: {
+        cnnc_status st = j.gx ? cnnc__parallel_for(cx->N, elems_cost(cx->S), last_bwd_range, &j)
+                              : CNNC_OK;
+        if (st == CNNC_OK && (j.gw || j.gb))
+            st = cnnc__parallel_for((cx->S + COL_BLOCK - 1) / COL_BLOCK, elems_cost(cx->N * COL_BLOCK),
+                                    last_bwd_cols, &j);
+        return st;
+    }
     }
     return CNNC_OK;
 }
@@ -327,10 +340,11 @@ static cnnc_tensor *norm_forward(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
     if (!out || !st) goto fail;
     fwd_job j = {cnnc__f32(out), cnnc__f32(x), opt_f32(w), opt_f32(b), cnnc__f32(st), p->mean,
                  p->m2, p->N, p->C, p->S, p->G, K, p->eps, cnnc__isa_active()};
+    cnnc_status status = CNNC_OK;
     if (x->numel > 0) {
         switch (p->kind) {
         case L_CHANNEL:
-            cnnc__parallel_for(p->C, grain_for(p->N * p->S), channel_range, &j);
+            status = cnnc__parallel_for(p->C, elems_cost(p->N * p->S), channel_range, &j);
             break;
         case L_CHANNEL_FIXED: {
             const float *rm = cnnc__f32(p->fixed_mean), *rv = cnnc__f32(p->fixed_var);
@@ -340,17 +354,18 @@ static cnnc_tensor *norm_forward(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
                 j.st[2 * K + c] = (float)(1.0 / sqrt((double)rv[c] + p->eps));
             }
             j.mean = NULL;
-            cnnc__parallel_for(p->C, grain_for(p->N * p->S), channel_range, &j);
+            status = cnnc__parallel_for(p->C, elems_cost(p->N * p->S), channel_range, &j);
             break;
         }
         case L_GROUP:
-            cnnc__parallel_for(K, grain_for(x->numel / K), group_range, &j);
+            status = cnnc__parallel_for(K, elems_cost(x->numel / K), group_range, &j);
             break;
         case L_LAST:
-            cnnc__parallel_for(K, grain_for(p->S), last_range, &j);
+            status = cnnc__parallel_for(K, elems_cost(p->S), last_range, &j);
             break;
         }
     }
+    if (status != CNNC_OK) goto fail;
     void *vctx = NULL;
     cnnc_tensor *inputs[3] = {x, w, b};
     cnnc_tensor *saved[3] = {x, w, st};
@@ -648,8 +663,8 @@ typedef struct {
 
 enum { LRN_SPAN = 1024 };
 
-static void lrn_range(void *ctx, int64_t i0, int64_t i1, int tid) {
-    (void)tid;
+static cnnc_status lrn_range(void *ctx, int64_t i0, int64_t i1, int chunk) {
+    (void)chunk;
     lrn_job *j = ctx;
     int64_t img = j->p.C * j->p.S;
     for (int64_t i = i0; i < i1; i++) {
@@ -663,6 +678,7 @@ static void lrn_range(void *ctx, int64_t i0, int64_t i1, int tid) {
         else
             cnnc__k_lrn_backward_gx(j->out + n * img, j->g + n * img, x, j->t + n * img, &j->p, s0, s1);
     }
+    return CNNC_OK;
 }
 
 typedef struct {
@@ -689,11 +705,11 @@ static cnnc_status lrn_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi)
     if (!cnnc__mul_size((size_t)x->numel, sizeof(float), &bytes)) return cnnc__oom("lrn backward");
     j.t = cnnc__workspace(bytes);
     if (!j.t) return cnnc_last_status();
-    int64_t grain = grain_for(j.p.C * LRN_SPAN * 4);
-    cnnc__parallel_for(j.N * j.sblocks, grain, lrn_range, &j);
+    const cnnc__par plan = cnnc__par_plan(j.N * j.sblocks, elems_cost(j.p.C * LRN_SPAN),
+                                          cnnc__parallel_threads());
+    cnnc_status st = cnnc__par_run(plan, lrn_range, &j);
     j.phase = 2;
-    cnnc__parallel_for(j.N * j.sblocks, grain, lrn_range, &j);
-    return CNNC_OK;
+    return st == CNNC_OK ? cnnc__par_run(plan, lrn_range, &j) : st;
 }
 
 cnnc_tensor *cnnc__op_local_response_norm(cnnc_tensor *x, int64_t size, double alpha, double beta,
@@ -718,9 +734,9 @@ cnnc_tensor *cnnc__op_local_response_norm(cnnc_tensor *x, int64_t size, double a
     lrn_ctx c = {size, alpha, beta, k};
     lrn_job j = {cnnc__f32(out), NULL, cnnc__f32(x), NULL, {0}, 0, 0, 0};
     lrn_setup(&j, x, &c);
-    cnnc__parallel_for(j.N * j.sblocks, grain_for(j.p.C * LRN_SPAN * 4), lrn_range, &j);
     void *vctx = NULL;
-    if (cnnc__record(out, "DivBackward0", lrn_backward, 1, &x, 1, &x, sizeof(lrn_ctx), &vctx) != CNNC_OK) {
+    if (cnnc__parallel_for(j.N * j.sblocks, elems_cost(j.p.C * LRN_SPAN), lrn_range, &j) != CNNC_OK ||
+        cnnc__record(out, "DivBackward0", lrn_backward, 1, &x, 1, &x, sizeof(lrn_ctx), &vctx) != CNNC_OK) {
         cnnc_tensor_release(out);
         return NULL;
     }

@@ -46,5 +46,5 @@ cnnc_tensor *cnnc__op_relu(cnnc_tensor *x);
 cnnc_status cnnc__op_relu_(cnnc_tensor *x);
 
 /* arith.c: out (contiguous, shape it->shape) = a read with it->stride[0] */
-void cnnc__copy_strided(cnnc_tensor *out, const cnnc_tensor *a, const cnnc__bcast *it);
+cnnc_status cnnc__copy_strided(cnnc_tensor *out, const cnnc_tensor *a, const cnnc__bcast *it);
 #endif

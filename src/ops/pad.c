@@ -106,16 +106,18 @@ typedef struct {
     float value;
 } pad_job;
 
-static void pad_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status pad_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pad_job *j = ctx;
     cnnc__k_pad_rows(j->out, j->in, j->g, j->value, b, e);
+    return CNNC_OK;
 }
 
-static void pad_bwd_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status pad_bwd_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pad_job *j = ctx;
     cnnc__k_pad_backward_outer(j->out, j->in, j->g, b, e);
+    return CNNC_OK;
 }
 
 static int64_t maps_len(const pad_plan *p) {
@@ -139,9 +141,8 @@ static cnnc_status pad_compute(const pad_plan *p, float *out, const float *in, f
     int64_t rows = cnnc__pad_rows(&g), ow = g.out[g.k - 1];
     if (rows == 0 || ow == 0) return CNNC_OK;
     pad_job j = {out, in, &g, value};
-    int64_t grain = 32768 / ow + 1;
-    cnnc__parallel_for(rows, grain, pad_range, &j);
-    return CNNC_OK;
+    /* an output row: ow floats written, about as many read */
+    return cnnc__parallel_for(rows, (cnnc__cost){.bytes = 8.0 * (double)ow}, pad_range, &j);
 }
 
 /* grad_in = scatter-add of grad_out under plan p (non-constant modes). */
@@ -153,8 +154,8 @@ static cnnc_status pad_backward_compute(const pad_plan *p, float *gin, const flo
     int64_t inner = 1;
     for (int i = 0; i < g.k; i++) inner *= g.in[i];
     pad_job j = {gin, gout, &g, 0.0f};
-    cnnc__parallel_for(g.outer, 65536 / (inner + 1) + 1, pad_bwd_range, &j);
-    return CNNC_OK;
+    /* an input plane: its inner gradient values written, about as many read */
+    return cnnc__parallel_for(g.outer, (cnnc__cost){.bytes = 8.0 * (double)inner}, pad_bwd_range, &j);
 }
 
 /* ---- autograd ----------------------------------------------------------------------- */

@@ -23,11 +23,9 @@
 
 static const char *const TUPLE_WORD[4] = {"", "one", "two", "three"};
 
-/* Planes per task: keep tasks >= ~16k elements so tiny planes are not one task each. */
-static int64_t plane_grain(int64_t plane_elems) {
-    int64_t g = plane_elems > 0 ? 16384 / plane_elems : 1;
-    return g < 1 ? 1 : g;
-}
+/* The cost of a plane of `elems` elements for the parallel regions: memory-bound,
+ * about 8 bytes moved per element (a float read, and its share of the writes). */
+static cnnc__cost plane_cost(int64_t elems) { return (cnnc__cost){.bytes = 8.0 * (double)elems}; }
 
 static int64_t div_rtn(int64_t a, int64_t b) {
     int64_t q = a / b, r = a % b;
@@ -135,17 +133,19 @@ typedef struct {
     _Atomic int64_t bad; /* unpool: last invalid position, or -1 */
 } pool_job;
 
-static void max_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status max_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pool_job *j = ctx;
     if (!cnnc__k_max_pool2d_fast(j->out, j->idx, j->x, j->g, b, e))
         cnnc__k_max_pool_ref(j->out, j->idx, j->x, j->g, b, e);
+    return CNNC_OK;
 }
 
-static void scatter_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status scatter_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pool_job *j = ctx;
     cnnc__k_index_scatter_add(j->out, j->gy, j->idx, j->isize, j->osize, b, e);
+    return CNNC_OK;
 }
 
 /* gradient of max pooling and adaptive max pooling: scatter by the saved argmax */
@@ -156,8 +156,8 @@ static cnnc_status argmax_backward(cnnc__node *n, cnnc_tensor *gy, cnnc_tensor *
     if (!gi[0]) return cnnc_last_status();
     pool_job j = {.out = cnnc__f32(gi[0]), .idx = cnnc__i64(idx), .gy = cnnc__f32(gy),
                   .isize = cnnc__pool_in_plane(&c->g), .osize = cnnc__pool_out_plane(&c->g)};
-    if (gi[0]->numel) cnnc__parallel_for(c->g.planes, plane_grain(j.isize + j.osize), scatter_range, &j);
-    return CNNC_OK;
+    return gi[0]->numel ? cnnc__parallel_for(c->g.planes, plane_cost(j.isize + j.osize), scatter_range, &j)
+                        : CNNC_OK;
 }
 
 /* Runs a max-style forward (kernel chosen by `fn`) and records the node.
@@ -171,7 +171,8 @@ static cnnc_tensor *finish_argmax(cnnc_tensor *x, const cnnc__pool_dims *g, int 
     cnnc_tensor *idx = (want_idx || grad) ? cnnc__tensor_new(CNNC_INT64, out_ndim, out_shape) : NULL;
     if (!out || ((want_idx || grad) && !idx)) goto fail;
     pool_job j = {.out = cnnc__f32(out), .idx = idx ? cnnc__i64(idx) : NULL, .x = cnnc__f32(x), .g = g};
-    if (out->numel) cnnc__parallel_for(g->planes, plane_grain(cnnc__pool_in_plane(g)), fn, &j);
+    if (out->numel && cnnc__parallel_for(g->planes, plane_cost(cnnc__pool_in_plane(g)), fn, &j) != CNNC_OK)
+        goto fail;
     if (grad) {
         void *vctx = NULL;
         if (cnnc__record(out, node_name, argmax_backward, 1, &x, 1, &idx, sizeof(max_ctx), &vctx) !=
@@ -399,17 +400,19 @@ typedef struct {
     int64_t in_shape[CNNC_MAX_DIMS];
 } avg_ctx;
 
-static void avg_range_fn(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status avg_range_fn(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pool_job *j = ctx;
     if (!cnnc__k_avg_pool2d_fast(j->out, j->x, j->g, j->avg, b, e))
         cnnc__k_avg_pool_ref(j->out, j->x, j->g, j->avg, b, e);
+    return CNNC_OK;
 }
 
-static void avg_back_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status avg_back_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pool_job *j = ctx;
     cnnc__k_avg_pool_backward_ref(j->out, j->gy, j->g, j->avg, b, e);
+    return CNNC_OK;
 }
 
 static cnnc_status avg_backward(cnnc__node *n, cnnc_tensor *gy, cnnc_tensor **gi) {
@@ -417,9 +420,8 @@ static cnnc_status avg_backward(cnnc__node *n, cnnc_tensor *gy, cnnc_tensor **gi
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, c->in_ndim, c->in_shape);
     if (!gi[0]) return cnnc_last_status();
     pool_job j = {.out = cnnc__f32(gi[0]), .gy = cnnc__f32(gy), .g = &c->g, .avg = &c->a};
-    if (gi[0]->numel)
-        cnnc__parallel_for(c->g.planes, plane_grain(cnnc__pool_in_plane(&c->g)), avg_back_range, &j);
-    return CNNC_OK;
+    if (!gi[0]->numel) return CNNC_OK;
+    return cnnc__parallel_for(c->g.planes, plane_cost(cnnc__pool_in_plane(&c->g)), avg_back_range, &j);
 }
 
 static cnnc_tensor *avg_pool_core(cnnc_tensor *x, int nsp, const char *fn, const cnnc_ints *kernel,
@@ -541,10 +543,13 @@ static cnnc_tensor *avg_pool_core(cnnc_tensor *x, int nsp, const char *fn, const
     cnnc_tensor *y = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, oshape);
     if (!y) return NULL;
     pool_job j = {.out = cnnc__f32(y), .x = cnnc__f32(x), .g = &g, .avg = &a};
-    if (y->numel) cnnc__parallel_for(g.planes, plane_grain(cnnc__pool_in_plane(&g)), avg_range_fn, &j);
+    cnnc_status st = y->numel ? cnnc__parallel_for(g.planes, plane_cost(cnnc__pool_in_plane(&g)),
+                                                   avg_range_fn, &j)
+                              : CNNC_OK;
     void *vctx = NULL;
     const char *name = nsp == 3 ? "AvgPool3DBackward0" : (nsp == 2 ? "AvgPool2DBackward0" : "SqueezeBackward1");
-    if (cnnc__record(y, name, avg_backward, 1, &x, 0, NULL, sizeof(avg_ctx), &vctx) != CNNC_OK) {
+    if (st != CNNC_OK ||
+        cnnc__record(y, name, avg_backward, 1, &x, 0, NULL, sizeof(avg_ctx), &vctx) != CNNC_OK) {
         cnnc_tensor_release(y);
         return NULL;
     }
@@ -570,21 +575,24 @@ typedef struct {
     bool one_d; /* 1-d: PyTorch's message shows the gradient with a unit dim inserted */
 } adaptive_ctx;
 
-static void aavg_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status aavg_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pool_job *j = ctx;
     if (!cnnc__k_adaptive_avg_global(j->out, j->x, j->g, b, e))
         cnnc__k_adaptive_avg_ref(j->out, j->x, j->g, b, e);
+    return CNNC_OK;
 }
-static void aavg_back_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status aavg_back_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pool_job *j = ctx;
     cnnc__k_adaptive_avg_backward_ref(j->out, j->gy, j->g, b, e);
+    return CNNC_OK;
 }
-static void amax_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status amax_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pool_job *j = ctx;
     cnnc__k_adaptive_max_ref(j->out, j->idx, j->x, j->g, b, e);
+    return CNNC_OK;
 }
 
 static cnnc_status aavg_backward(cnnc__node *n, cnnc_tensor *gy, cnnc_tensor **gi) {
@@ -606,9 +614,8 @@ static cnnc_status aavg_backward(cnnc__node *n, cnnc_tensor *gy, cnnc_tensor **g
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, c->in_ndim, c->in_shape);
     if (!gi[0]) return cnnc_last_status();
     pool_job j = {.out = cnnc__f32(gi[0]), .gy = cnnc__f32(gy), .g = &c->g};
-    if (gi[0]->numel)
-        cnnc__parallel_for(c->g.planes, plane_grain(cnnc__pool_in_plane(&c->g)), aavg_back_range, &j);
-    return CNNC_OK;
+    if (!gi[0]->numel) return CNNC_OK;
+    return cnnc__parallel_for(c->g.planes, plane_cost(cnnc__pool_in_plane(&c->g)), aavg_back_range, &j);
 }
 
 /* The computation once the output size is known: the last nsp dims of x pooled to
@@ -628,7 +635,10 @@ static cnnc_tensor *adaptive_avg_run(cnnc_tensor *x, int nsp, const int64_t *out
         for (int64_t i = 0; i < y->numel; i++) yd[i] = NAN;
     } else if (y->numel) {
         pool_job j = {.out = cnnc__f32(y), .x = cnnc__f32(x), .g = &g};
-        cnnc__parallel_for(g.planes, plane_grain(cnnc__pool_in_plane(&g)), aavg_range, &j);
+        if (cnnc__parallel_for(g.planes, plane_cost(cnnc__pool_in_plane(&g)), aavg_range, &j) != CNNC_OK) {
+            cnnc_tensor_release(y);
+            return NULL;
+        }
     }
     void *vctx = NULL;
     if (cnnc__record(y, name, aavg_backward, 1, &x, 0, NULL, sizeof(adaptive_ctx), &vctx) != CNNC_OK) {
@@ -833,8 +843,8 @@ typedef struct {
     int64_t in_shape[CNNC_MAX_DIMS];
 } unpool_ctx;
 
-static void unpool_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status unpool_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pool_job *j = ctx;
     int64_t bad = cnnc__k_max_unpool(j->out, j->x, j->idx, j->isize, j->osize, b, e);
     if (bad >= 0) { /* keep the last invalid position, whatever the split */
@@ -842,11 +852,13 @@ static void unpool_range(void *ctx, int64_t b, int64_t e, int tid) {
         while (bad > cur && !atomic_compare_exchange_weak(&j->bad, &cur, bad)) {
         }
     }
+    return CNNC_OK;
 }
-static void gather_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status gather_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     pool_job *j = ctx;
     cnnc__k_index_gather(j->out, j->gy, j->idx, j->isize, j->osize, b, e);
+    return CNNC_OK;
 }
 
 static cnnc_status unpool_backward(cnnc__node *n, cnnc_tensor *gy, cnnc_tensor **gi) {
@@ -858,8 +870,8 @@ static cnnc_status unpool_backward(cnnc__node *n, cnnc_tensor *gy, cnnc_tensor *
     if (!gi[0]) return cnnc_last_status();
     pool_job j = {.out = cnnc__f32(gi[0]), .gy = cnnc__f32(gy), .idx = cnnc__i64(n->saved[0]),
                   .isize = c->isize, .osize = c->osize};
-    if (gi[0]->numel) cnnc__parallel_for(c->planes, plane_grain(c->isize + c->osize), gather_range, &j);
-    return CNNC_OK;
+    return gi[0]->numel ? cnnc__parallel_for(c->planes, plane_cost(c->isize + c->osize), gather_range, &j)
+                        : CNNC_OK;
 }
 
 /* Python's repr of the output_size sequence, e.g. "(10, 9)" or "(10,)". */
@@ -974,7 +986,10 @@ static cnnc_tensor *max_unpool_common(cnnc_tensor *x, cnnc_tensor *indices, int 
         pool_job j = {.out = cnnc__f32(y), .x = cnnc__f32(x), .idx = cnnc__i64(indices),
                       .isize = isize, .osize = osize};
         atomic_init(&j.bad, -1);
-        cnnc__parallel_for(planes, plane_grain(isize + osize), unpool_range, &j);
+        if (cnnc__parallel_for(planes, plane_cost(isize + osize), unpool_range, &j) != CNNC_OK) {
+            cnnc_tensor_release(y);
+            return NULL;
+        }
         int64_t bad = atomic_load(&j.bad);
         if (bad >= 0) {
             int64_t v = cnnc__i64(indices)[bad];

@@ -51,8 +51,8 @@ typedef struct {
 } reduce_job;
 
 /* parallel over the outermost (kept) block: each index owns its output slice */
-static void reduce_outer(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status reduce_outer(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     reduce_job *j = ctx;
     const cnnc__reduce_blocks *b = j->b;
     int64_t os = b->out_stride[0];
@@ -63,18 +63,20 @@ static void reduce_outer(void *ctx, int64_t begin, int64_t end, int tid) {
         else acc[0] += (double)j->in[i];
         for (int64_t k = 0; k < os; k++) j->out[i * os + k] = (float)(acc[k] * j->scale);
     }
+    return CNNC_OK;
 }
 
 /* a full reduction: fixed 64K-element pieces, summed in order afterwards */
 enum { PIECE = 65536 };
-static void reduce_pieces(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status reduce_pieces(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     reduce_job *j = ctx;
     int64_t n = j->b->size[0];
     for (int64_t p = begin; p < end; p++) {
         int64_t lo = p * PIECE, hi = lo + PIECE < n ? lo + PIECE : n;
         j->acc[p] = cnnc__k_sum(j->in + lo, hi - lo);
     }
+    return CNNC_OK;
 }
 
 /* out = scale * sum of a over the masked dims, shape `shape` (any keepdim form). */
@@ -115,7 +117,8 @@ static cnnc_tensor *reduce(const cnnc_tensor *a, const bool *mask, int ndim, con
         int64_t pieces = (b.size[0] + PIECE - 1) / PIECE;
         j.acc = cnnc__workspace((size_t)pieces * sizeof(double));
         if (!j.acc) goto fail;
-        cnnc__parallel_for(pieces, 1, reduce_pieces, &j);
+        const cnnc__cost piece = {.flops = PIECE, .bytes = 4.0 * PIECE}; /* an add per float read */
+        if (cnnc__parallel_for(pieces, piece, reduce_pieces, &j) != CNNC_OK) goto fail;
         double s = 0;
         for (int64_t p = 0; p < pieces; p++) s += j.acc[p];
         o[0] = (float)(s * scale);
@@ -128,8 +131,11 @@ static cnnc_tensor *reduce(const cnnc_tensor *a, const bool *mask, int ndim, con
         int64_t slice = 1;
         for (int i = 1; i < b.n; i++) if (!b.reduce[i]) slice *= b.size[i];
         b.out_stride[0] = slice;
-        int64_t grain = (32768 / (b.in_stride[0] ? b.in_stride[0] : 1)) + 1;
-        cnnc__parallel_for(b.size[0], grain, reduce_outer, &j);
+        /* an outer index: in_stride[0] floats read and added */
+        const double in = (double)b.in_stride[0];
+        if (cnnc__parallel_for(b.size[0], (cnnc__cost){.flops = in, .bytes = 4.0 * in}, reduce_outer,
+                               &j) != CNNC_OK)
+            goto fail;
     } else {
         memset(j.acc, 0, (size_t)out->numel * sizeof(double));
         cnnc__k_reduce_acc(j.acc, j.in, &b, 0);

@@ -151,7 +151,10 @@ static cnnc_tensor *permute_copy(cnnc_tensor *a, const int *perm) {
         it.shape[d] = shape[d];
         it.stride[0][d] = in_stride[perm[d]];
     }
-    cnnc__copy_strided(out, a, &it);
+    if (cnnc__copy_strided(out, a, &it) != CNNC_OK) {
+        cnnc_tensor_release(out);
+        return NULL;
+    }
     return out;
 }
 

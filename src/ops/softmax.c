@@ -21,8 +21,8 @@ typedef struct {
     bool log;
 } softmax_ctx;
 
-static void softmax_range(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status softmax_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     softmax_job *j = ctx;
     for (int64_t t = begin; t < end; t++) {
         int64_t o = t / j->blocks, c0 = (t % j->blocks) * SM_COLS;
@@ -33,14 +33,18 @@ static void softmax_range(void *ctx, int64_t begin, int64_t end, int tid) {
         else
             cnnc__k_softmax(j->isa, j->log, j->out, j->a, j->size, j->inner, o, o + 1, c0, c1);
     }
+    return CNNC_OK;
 }
 
-static void softmax_run(softmax_job *j) {
+static cnnc_status softmax_run(softmax_job *j) {
     j->blocks = (j->inner + SM_COLS - 1) / SM_COLS;
     int64_t items = j->outer * j->blocks;
-    int64_t per_item = j->size * (j->inner < SM_COLS ? j->inner : SM_COLS);
-    if (items > 0 && j->size > 0)
-        cnnc__parallel_for(items, 1 + 16384 / (per_item > 0 ? per_item : 1), softmax_range, j);
+    /* an item: size x (up to SM_COLS) values, an exp and a few flops each, read twice
+     * and written once */
+    const double values = (double)(j->size * (j->inner < SM_COLS ? j->inner : SM_COLS));
+    if (items <= 0 || j->size <= 0) return CNNC_OK;
+    return cnnc__parallel_for(items, (cnnc__cost){.flops = 16.0 * values, .bytes = 12.0 * values},
+                              softmax_range, j);
 }
 
 static cnnc_status softmax_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
@@ -50,8 +54,7 @@ static cnnc_status softmax_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor *
     if (!gi[0]) return cnnc_last_status();
     softmax_job j = {cnnc__isa_active(), c->log,   cnnc__f32(gi[0]), cnnc__f32(g), cnnc__f32(y),
                      c->outer,           c->size,  c->inner,         0};
-    softmax_run(&j);
-    return CNNC_OK;
+    return softmax_run(&j);
 }
 
 static cnnc_tensor *softmax_op(const char *fn, bool log, cnnc_tensor *x, cnnc_softmax_options o) {
@@ -83,7 +86,10 @@ static cnnc_tensor *softmax_op(const char *fn, bool log, cnnc_tensor *x, cnnc_so
     if (x->numel > 0) {
         softmax_job j = {cnnc__isa_active(), log,    cnnc__f32(out), cnnc__f32(x), NULL,
                          c.outer,            c.size, c.inner,        0};
-        softmax_run(&j);
+        if (softmax_run(&j) != CNNC_OK) {
+            cnnc_tensor_release(out);
+            return NULL;
+        }
     }
     softmax_ctx *ctx = NULL;
     if (cnnc__record(out, log ? "LogSoftmaxBackward0" : "SoftmaxBackward0", softmax_backward, 1,

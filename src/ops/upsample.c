@@ -252,20 +252,40 @@ typedef struct {
     int64_t scratch_floats;
 } interp_job;
 
-static void fwd_range(void *ctx, int64_t b, int64_t e, int tid) {
+static cnnc_status fwd_range(void *ctx, int64_t b, int64_t e, int chunk) {
     interp_job *j = ctx;
-    cnnc__k_interp_rows(j->out, j->in, j->g, j->scratch + (int64_t)tid * j->scratch_floats, b, e);
+    cnnc__k_interp_rows(j->out, j->in, j->g, j->scratch + (int64_t)chunk * j->scratch_floats, b, e);
+    return CNNC_OK;
 }
 
-static void bwd_range(void *ctx, int64_t b, int64_t e, int tid) {
+static cnnc_status bwd_range(void *ctx, int64_t b, int64_t e, int chunk) {
     interp_job *j = ctx;
-    cnnc__k_interp_backward_planes(j->out, j->in, j->g, j->scratch + (int64_t)tid * j->scratch_floats,
-                                   b, e);
+    cnnc__k_interp_backward_planes(j->out, j->in, j->g,
+                                   j->scratch + (int64_t)chunk * j->scratch_floats, b, e);
+    return CNNC_OK;
+}
+
+/* The parallel region: forward over output rows (planes x every output dim but the
+ * last), backward over planes; an item costs its output values times the taps
+ * (a multiply-add and a load each). */
+static cnnc__par interp_par(const interp_plan *p, bool backward) {
+    int64_t rows = p->in_shape[0] * p->in_shape[1];
+    double taps = 1.0, values = 1.0;
+    for (int i = 0; i < p->nsp; i++) {
+        taps *= dim_taps(p, i);
+        values *= (double)p->out_shape[2 + i];
+        if (!backward && i + 1 < p->nsp) {
+            rows *= p->out_shape[2 + i];
+            values = 1.0;
+        }
+    }
+    const cnnc__cost item = {.flops = 2.0 * taps * values, .bytes = 4.0 * taps * values};
+    return cnnc__par_plan(rows, item, cnnc__parallel_threads());
 }
 
 static cnnc_status interp_run(const interp_plan *p, bool backward, float *dst, const float *src) {
     size_t tb = table_bytes(p);
-    int nt = cnnc__parallel_threads();
+    const cnnc__par plan = interp_par(p, backward);
     /* the geometry needs the tables to size the scratch: compute taps-only bounds */
     cnnc__interp_geom probe;
     memset(&probe, 0, sizeof probe);
@@ -279,23 +299,16 @@ static cnnc_status interp_run(const interp_plan *p, bool backward, float *dst, c
                           : cnnc__interp_scratch_floats(&probe);
     sf = (sf + 15) & ~(int64_t)15;
     size_t total;
-    if (!cnnc__mul_size((size_t)sf * sizeof(float), (size_t)nt, &total) || total > SIZE_MAX - tb)
+    if (!cnnc__mul_size((size_t)sf * sizeof(float), (size_t)plan.chunks, &total) ||
+        total > SIZE_MAX - tb)
         return cnnc__oom("interpolate scratch");
     char *ws = cnnc__workspace(tb + total);
     if (!ws) return cnnc_last_status();
     cnnc__interp_geom g;
     build_geom(p, backward, ws, &g);
-    /* tb is a multiple of 8: the per-thread scratch (which holds int64 keys) follows */
+    /* tb is a multiple of 8: the per-chunk scratch (which holds int64 keys) follows */
     interp_job j = {dst, src, &g, (float *)(void *)(ws + tb), sf};
-    if (!backward) {
-        int64_t rows = cnnc__interp_rows(&g), ow = g.d[g.nd - 1].out;
-        cnnc__parallel_for(rows, 16384 / (ow + 1) + 1, fwd_range, &j);
-    } else {
-        int64_t per = 1;
-        for (int i = 0; i < g.nd; i++) per *= g.d[i].out;
-        cnnc__parallel_for(g.planes, 65536 / (per + 1) + 1, bwd_range, &j);
-    }
-    return CNNC_OK;
+    return cnnc__par_run(plan, backward ? bwd_range : fwd_range, &j);
 }
 
 /* ---- autograd ------------------------------------------------------------------------------ */

@@ -135,7 +135,7 @@ static void compare_drivers(const cnnc__conv_geom *g, int threads) {
     CHECK_OK(cnnc__conv_run_backward_weight(g, dw, dy, x));
     cnnc__conv_ref_backward_weight(dwr, dy, x, g);
     CHECK(max_rel(dw, dwr, nw) < 1e-5);
-    cnnc__conv_run_bias_grad(db, dy, g->n, g->m, cnnc__conv_out_size(g));
+    CHECK_OK(cnnc__conv_run_bias_grad(db, dy, g->n, g->m, cnnc__conv_out_size(g)));
     for (int64_t o = 0; o < g->m; o++) {
         double s = 0, sa = 0;
         for (int64_t bi = 0; bi < g->n; bi++)

@@ -274,14 +274,15 @@ typedef struct nested_job {
     int status;
 } nested_job;
 
-static void nested_fn(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
+static cnnc_status nested_fn(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
     nested_job *jobs = ctx;
     for (int64_t i = begin; i < end; i++) {
         nested_job *j = &jobs[i];
         j->status = cnnc__sgemm(j->isa, false, true, j->m, j->n, j->k, j->a, j->k, j->b, j->k, 0.0f,
                                 j->c, j->n);
     }
+    return CNNC_OK;
 }
 
 static void check_nested(cnnc__isa isa, float *ws) {
@@ -308,7 +309,8 @@ static void check_nested(cnnc__isa isa, float *ws) {
                        ws);
     }
     cnnc_set_num_threads(2);
-    cnnc__parallel_for(JOBS, 1, nested_fn, jobs);
+    /* costly enough items: two chunks, the second on a pool thread */
+    cnnc__parallel_for(JOBS, (cnnc__cost){.flops = 1e9}, nested_fn, jobs);
     for (int i = 0; i < JOBS; i++) {
         nested_job *j = &jobs[i];
         checks++;
