@@ -1,6 +1,7 @@
 # Thin wrapper over CMake. `make` builds a release into build/.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
@@ -8,7 +9,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DCNNC_WERROR=ON
 endif
 
-.PHONY: all demo test bench install clean asan
+.PHONY: all demo test bench install clean asan tsan
 
 all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -21,10 +22,14 @@ asan:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCNNC_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Everything: dependencies, release C tests, ASan+UBSan C tests, valgrind subset,
-# the PyTorch conformance suite.
+tsan:
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCNNC_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+
+# Everything: dependencies, release C tests, ASan+UBSan C tests, the concurrency test
+# under ThreadSanitizer, valgrind subset, the PyTorch conformance suite.
 test:
-	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" sh tests/run.sh
+	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) TSAN_BUILD=$(TSAN_BUILD) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" sh tests/run.sh
 
 bench: all
 	sh tests/deps.sh
@@ -36,4 +41,4 @@ install:
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

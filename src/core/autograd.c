@@ -1,13 +1,17 @@
 /* Reverse-mode autograd over a DAG of nodes, as PyTorch's engine: dependencies
  * are counted over the part of the graph reachable from the output, nodes run
- * once all their consumers have contributed, and leaf gradients accumulate. */
+ * once all their consumers have contributed, and leaf gradients accumulate.
+ *
+ * Threads: a graph is walked by one backward at a time, but leaves (parameters)
+ * may be shared by graphs that several threads run backward through at once; their
+ * .grad is updated under a lock, as PyTorch's AccumulateGrad does. */
 #include "core/autograd.h"
 
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "ops/ops.h"
+#include "core/spinlock.h"
 
 static _Thread_local bool grad_disabled = false;
 
@@ -165,34 +169,91 @@ cnnc_status cnnc__record_inplace(cnnc_tensor *t, const char *name, cnnc__backwar
 
 static _Atomic uint64_t visit_counter = 0;
 
-/* Adds g into *acc (out of place: a gradient may be shared between consumers). */
+/* A gradient must be float32 and have exactly the shape of the input it belongs to:
+ * a backward function that returns anything else has a bug, which is reported
+ * rather than broadcast or read out of bounds. */
+static cnnc_status check_grad(const cnnc__node *n, int i, const cnnc_tensor *g, int ndim,
+                              const int64_t *shape) {
+    bool same = g->dtype == CNNC_FLOAT32 && g->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = g->shape[d] == shape[d];
+    if (same) return CNNC_OK;
+    char got[256], want[256];
+    cnnc__shape_str(got, sizeof got, g->ndim, g->shape);
+    cnnc__shape_str(want, sizeof want, ndim, shape);
+    return cnnc__error(CNNC_ERR_RUNTIME,
+                       "Function %s returned an invalid gradient at index %d - got %s %s but "
+                       "expected float32 of shape %s (an internal error in cnnc)",
+                       n->name, i, cnnc_dtype_name(g->dtype), got, want);
+}
+
+/* dst[i] += src[i] over n floats: the same shape, never broadcast. */
+static void add_into(float *dst, const float *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* Adds g (already checked to have acc's shape) into *acc, out of place: a gradient
+ * may be shared between consumers. */
 static cnnc_status accumulate(cnnc_tensor **acc, cnnc_tensor *g) {
     if (!*acc) {
         *acc = cnnc_tensor_retain(g);
         return CNNC_OK;
     }
-    cnnc_tensor *sum = cnnc__op_add(*acc, g);
+    cnnc_tensor *sum = cnnc__tensor_copy(*acc);
     if (!sum) return cnnc_last_status();
+    add_into(cnnc__f32(sum), cnnc__f32(g), sum->numel);
     cnnc_tensor_release(*acc);
     *acc = sum;
     return CNNC_OK;
 }
 
+/* Leaf accumulation is locked per leaf; the locks are striped by the leaf's
+ * address (a leaf keeps its address for life). */
+enum { GRAD_STRIPES = 64 };
+static cnnc__spinlock grad_locks[GRAD_STRIPES];
+
+static cnnc__spinlock *grad_lock(const cnnc_tensor *leaf) {
+    uintptr_t h = (uintptr_t)leaf;
+    h ^= h >> 17;
+    return &grad_locks[(h >> 6) % GRAD_STRIPES];
+}
+
+#if defined(CNNC_USE_PTHREADS)
+#include <pthread.h>
+/* fork(): every stripe is held across it, so no child inherits one locked by a
+ * thread it does not have. */
+static void lock_all(void) {
+    for (int i = 0; i < GRAD_STRIPES; i++) cnnc__spin_lock(&grad_locks[i]);
+}
+static void unlock_all(void) {
+    for (int i = 0; i < GRAD_STRIPES; i++) cnnc__spin_unlock(&grad_locks[i]);
+}
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void install_atfork(void) { pthread_atfork(lock_all, unlock_all, unlock_all); }
+#endif
+
 /* Leaf .grad: the first gradient is stored (copied unless exclusively ours); later
- * ones are added in place, as PyTorch does without create_graph. */
+ * ones are added in place, as PyTorch does without create_graph. g has the leaf's
+ * shape (checked). */
 static cnnc_status accumulate_leaf(cnnc_tensor *leaf, cnnc_tensor *g) {
+#if defined(CNNC_USE_PTHREADS)
+    pthread_once(&atfork_once, install_atfork);
+#endif
+    cnnc__spinlock *lock = grad_lock(leaf);
+    cnnc__spin_lock(lock);
+    cnnc_status st = CNNC_OK;
     if (!leaf->grad) {
         bool exclusive = atomic_load(&g->refcount) == 1 && atomic_load(&g->storage->refcount) == 1;
         cnnc_tensor *own = exclusive ? cnnc_tensor_retain(g) : cnnc__tensor_copy(g);
-        if (!own) return cnnc_last_status();
-        leaf->grad = own;
-        return CNNC_OK;
+        if (own)
+            leaf->grad = own;
+        else
+            st = cnnc_last_status();
+    } else {
+        add_into(cnnc__f32(leaf->grad), cnnc__f32(g), leaf->grad->numel);
+        cnnc__bump_version(leaf->grad);
     }
-    float *dst = cnnc__f32(leaf->grad);
-    const float *src = cnnc__f32(g);
-    for (int64_t i = 0; i < leaf->grad->numel; i++) dst[i] += src[i];
-    cnnc__bump_version(leaf->grad);
-    return CNNC_OK;
+    cnnc__spin_unlock(lock);
+    return st;
 }
 
 static cnnc_status check_saved(cnnc__node *n) {
@@ -322,8 +383,13 @@ cnnc_status cnnc_backward(cnnc_tensor *output, cnnc_tensor *gradient, bool retai
         for (int i = 0; i < n->n_inputs; i++) {
             cnnc__edge *e = &n->next[i];
             if (st == CNNC_OK && grad_in[i]) {
-                if (e->leaf) st = accumulate_leaf(e->leaf, grad_in[i]);
-                else if (e->fn) st = accumulate(&e->fn->grad_acc, grad_in[i]);
+                if (e->leaf) {
+                    st = check_grad(n, i, grad_in[i], e->leaf->ndim, e->leaf->shape);
+                    if (st == CNNC_OK) st = accumulate_leaf(e->leaf, grad_in[i]);
+                } else if (e->fn) {
+                    st = check_grad(n, i, grad_in[i], e->fn->out_ndim, e->fn->out_shape);
+                    if (st == CNNC_OK) st = accumulate(&e->fn->grad_acc, grad_in[i]);
+                }
             }
             cnnc_tensor_release(grad_in ? grad_in[i] : NULL);
             if (e->fn && --e->fn->deps == 0) {

@@ -1,14 +1,16 @@
-/* The default generator: xoshiro256** seeded by splitmix64, behind a spinlock so
- * that one seed gives one sequence whatever thread draws from it. */
+/* The default generator: xoshiro256** seeded by splitmix64, behind a lock so that
+ * one seed gives one sequence whatever thread draws from it. The lock is held
+ * across fork() (the child must not inherit it locked by a thread it does not
+ * have), so a child draws the parent's next numbers. */
 #include "core/rng.h"
 
 #include <math.h>
-#include <stdatomic.h>
 
 #include "cnnc.h"
+#include "core/spinlock.h"
 
 static uint64_t state[4];
-static atomic_flag lock = ATOMIC_FLAG_INIT;
+static cnnc__spinlock lock;
 static int seeded = 0;
 static const uint64_t DEFAULT_SEED = 67280421310721ULL; /* PyTorch's default seed value */
 
@@ -40,11 +42,21 @@ static uint64_t next_locked(void) {
     return result;
 }
 
+static void release(void) { cnnc__spin_unlock(&lock); }
+
+#if defined(CNNC_USE_PTHREADS)
+#include <pthread.h>
+static void lock_for_fork(void) { cnnc__spin_lock(&lock); }
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void install_atfork(void) { pthread_atfork(lock_for_fork, release, release); }
+#endif
+
 static void acquire(void) {
-    while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) {
-    }
+#if defined(CNNC_USE_PTHREADS)
+    pthread_once(&atfork_once, install_atfork);
+#endif
+    cnnc__spin_lock(&lock);
 }
-static void release(void) { atomic_flag_clear_explicit(&lock, memory_order_release); }
 
 void cnnc_manual_seed(uint64_t seed) {
     acquire();
