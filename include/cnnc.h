@@ -108,12 +108,40 @@ CNNC_API void cnnc_free(void *ptr);
 /* Runtime settings                                                         */
 /* ======================================================================== */
 
+/* Using cnnc from several threads.
+ * - Tensors: any number of threads may read one tensor at once (ops only read their
+ *   inputs), and retain/release it (the counts are atomic). Writing a tensor (in-place
+ *   ops, cnnc_tensor_copy_, set_requires_grad, set_grad, its data pointer) while
+ *   another thread reads or writes it is a race the caller must prevent.
+ * - Modules: forward through one module in eval mode from several threads at once
+ *   is safe (the module is only read; with grad mode on, each thread records its own
+ *   graph). A forward in training mode writes the module's buffers (batch norm's
+ *   running statistics): one thread at a time per module. Changing a module
+ *   (train/eval, load_state_dict, zero_grad, parameter updates) while another
+ *   thread uses it is a race. Separate modules may be trained in separate threads.
+ * - Backward: one backward at a time per graph (the nodes recorded by one forward).
+ *   Backward passes in several threads through graphs that share leaves (the same
+ *   parameters) are safe: accumulation into each leaf's .grad is locked, as in
+ *   PyTorch (the sum's order, and so its last bits, then follows the timing). Reading
+ *   or zeroing .grad, or updating the parameters, must wait until they are done.
+ * - Settings: grad mode, scopes and the last error are per thread.
+ *   cnnc_set_num_threads may be called at any time from any thread: an op already
+ *   running keeps the thread count it started with. The random functions share one
+ *   generator behind a lock (one seed gives one sequence, handed out to threads in
+ *   the order they draw). cnnc_set_allocator must be called before other threads
+ *   use cnnc.
+ * - fork(): the thread pool, the random generator and the gradient locks are held
+ *   across fork, so the child may use cnnc (its first parallel op starts new pool
+ *   threads) and draws the parent's next random numbers.
+ * - Memory: a thread's scratch memory is freed when the thread exits (pool threads;
+ *   any thread when cnnc is built with pthreads) or by cnnc_thread_cleanup. */
+
 /* Threads used by parallel kernels (default: the number of online CPUs).
  * Results do not depend on it. n < 1 is an error. */
 CNNC_API cnnc_status cnnc_set_num_threads(int n);
 CNNC_API int cnnc_get_num_threads(void);
 /* Frees the calling thread's cached scratch memory (kernels reuse it between
- * calls). Optional: call before a thread that used cnnc exits. */
+ * calls) now; otherwise it is freed when the thread exits (see above). */
 CNNC_API void cnnc_thread_cleanup(void);
 
 /* The instruction set the kernels run with, one of (best first):

@@ -1,10 +1,15 @@
 #!/bin/sh
-# Makes sure the conformance suite's dependencies are present: PyTorch 1.13, numpy
-# and pytest for Debian's /usr/bin/python3, and valgrind. Installs them when root;
-# otherwise stops with the exact command to run.
-PKGS="python3-torch python3-numpy python3-pytest valgrind"
+# Makes sure the test suite's dependencies are present: PyTorch 1.13, numpy and
+# pytest for Debian's /usr/bin/python3, valgrind, and gcc's ThreadSanitizer runtime
+# (libtsan2, for the CNNC_TSAN build). Installs them when root; otherwise stops with
+# the exact command to run.
+PKGS="python3-torch python3-numpy python3-pytest valgrind libtsan2"
+have_tsan() {
+  printf 'int main(void) { return 0; }\n' | ${CC:-cc} -x c -fsanitize=thread -o /dev/null - >/dev/null 2>&1
+}
 have() {
-  /usr/bin/python3 -c 'import torch, numpy, pytest' >/dev/null 2>&1 && command -v valgrind >/dev/null 2>&1
+  /usr/bin/python3 -c 'import torch, numpy, pytest' >/dev/null 2>&1 && command -v valgrind >/dev/null 2>&1 &&
+    have_tsan
 }
 have && exit 0
 if [ "$(id -u)" = 0 ]; then

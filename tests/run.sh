@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite (what `make test` and CI run).
 set -e
-BUILD=${BUILD:-build}; ASAN_BUILD=${ASAN_BUILD:-build-asan}; JOBS=${JOBS:-2}
+BUILD=${BUILD:-build}; ASAN_BUILD=${ASAN_BUILD:-build-asan}; TSAN_BUILD=${TSAN_BUILD:-build-tsan}
+JOBS=${JOBS:-2}
 sh tests/deps.sh
 
 echo "== build (release) and C tests"
@@ -15,13 +16,22 @@ cmake --build "$ASAN_BUILD" -j "$JOBS"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$ASAN_BUILD" --output-on-failure -j "$JOBS"
 
+echo "== the concurrency test under ThreadSanitizer"
+cmake -S . -B "$TSAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DCNNC_TSAN=ON $CMAKE_FLAGS >/dev/null
+cmake --build "$TSAN_BUILD" -j "$JOBS" --target test_threads
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$TSAN_BUILD/test_threads"
+
 echo "== valgrind memcheck (every C test but the long GEMM sweep, which ASan covers; and the demo)"
 VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no"
-for t in test_tensor test_autograd test_module test_module_user test_graph test_alloc_fail test_robustness test_conv test_pool test_resample \
+for t in test_tensor test_autograd test_module test_module_user test_graph test_robustness test_conv test_pool test_resample \
          test_norm test_activation test_optim test_isa; do
   $VG "$BUILD/$t" >/dev/null
   echo "valgrind: $t clean"
 done
+# its sweeps over real ops at 2 threads (about 1200 runs) are left to ASan
+$VG "$BUILD/test_alloc_fail" --no-pool-sweeps >/dev/null
+echo "valgrind: test_alloc_fail clean"
+
 $VG "$BUILD/cnnc" demo >/dev/null
 for e in resnet unet; do $VG "$BUILD/examples/$e" >/dev/null; done
 echo "valgrind: cnnc demo and examples clean"

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/autograd.h" /* a node whose backward returns a wrong gradient */
+
 /* ---- helpers ------------------------------------------------------------- */
 
 /* A float tensor from data; a leaf that requires grad if rg. */
@@ -1091,6 +1093,55 @@ static void test_set_grad(void) {
     cnnc_tensor_release(x);
 }
 
+/* A backward that returns a gradient of the wrong shape is an internal error the
+ * engine reports; it never broadcasts the gradient nor reads past it. */
+static int64_t wrong_grad_shape[2];
+static int wrong_grad_ndim;
+
+static cnnc_status wrong_shape_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
+    (void)n;
+    (void)g;
+    gi[0] = cnnc__tensor_zeros(CNNC_FLOAT32, wrong_grad_ndim, wrong_grad_shape);
+    return gi[0] ? CNNC_OK : cnnc_last_status();
+}
+
+/* out = a node over `input` (a leaf or not) with the wrong backward. */
+static cnnc_tensor *wrong_node(cnnc_tensor *input) {
+    cnnc_tensor *out = cnnc__tensor_zeros(CNNC_FLOAT32, 2, (const int64_t[]){2, 3});
+    if (out && cnnc__record(out, "WrongBackward0", wrong_shape_backward, 1, &input, 0, NULL, 0,
+                            NULL) != CNNC_OK) {
+        cnnc_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void test_wrong_gradient_shape_is_an_internal_error(void) {
+    static const struct { int ndim; int64_t shape[2]; const char *got; } cases[] = {
+        {1, {6}, "got float32 [6] but expected float32 of shape [2, 3]"},
+        {2, {1, 3}, "got float32 [1, 3] but expected float32 of shape [2, 3]"}, /* broadcastable */
+        {2, {3, 2}, "got float32 [3, 2] but expected float32 of shape [2, 3]"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        wrong_grad_ndim = cases[c].ndim;
+        memcpy(wrong_grad_shape, cases[c].shape, sizeof wrong_grad_shape);
+        for (int leaf = 0; leaf < 2; leaf++) {
+            cnnc_tensor *x = ramp(CNNC_SHAPE(2, 3), 1.0f, 1.0f);
+            cnnc_tensor *in = leaf ? cnnc_tensor_retain(x) : cnnc_mul_scalar(x, 2.0);
+            cnnc_tensor *out = in ? wrong_node(in) : NULL;
+            cnnc_tensor *seed = cnnc_ones(CNNC_SHAPE(2, 3), CNNC_FLOAT32);
+            REQUIRE(out && seed);
+            CHECK_STATUS(cnnc_backward(out, seed, false), CNNC_ERR_RUNTIME);
+            CHECK_ERROR_CONTAINS("Function WrongBackward0 returned an invalid gradient at index 0");
+            CHECK_ERROR_CONTAINS(cases[c].got);
+            CHECK(cnnc_tensor_grad(x) == NULL);
+            cnnc_tensor_release(seed);
+            cnnc_tensor_release(out);
+            cnnc_tensor_release(in);
+            cnnc_tensor_release(x);
+        }
+    }
+}
+
 int main(void) {
     RUN_TEST(test_requires_grad_rules);
     RUN_TEST(test_leaf_grad_accumulates_over_two_backwards);
@@ -1129,5 +1180,6 @@ int main(void) {
     RUN_TEST(test_long_chain_release_without_backward);
     RUN_TEST(test_long_chain_with_retain_graph);
     RUN_TEST(test_set_grad);
+    RUN_TEST(test_wrong_gradient_shape_is_an_internal_error);
     return check_summary();
 }
