@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/spinlock.h"
 
 static _Thread_local bool grad_disabled = false;
@@ -186,9 +187,21 @@ static cnnc_status check_grad(const cnnc__node *n, int i, const cnnc_tensor *g, 
                        n->name, i, cnnc_dtype_name(g->dtype), got, want);
 }
 
-/* dst[i] += src[i] over n floats: the same shape, never broadcast. */
-static void add_into(float *dst, const float *src, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+/* dst[i] = a[i] + b[i] over n floats: the same shape, never broadcast (dst may be a). */
+static void add_floats(float *dst, const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = a[i] + b[i];
+}
+
+typedef struct sum_job {
+    float *out;
+    const float *a, *b;
+} sum_job;
+
+static cnnc_status sum_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
+    const sum_job *j = ctx;
+    add_floats(j->out + begin, j->a + begin, j->b + begin, end - begin);
+    return CNNC_OK;
 }
 
 /* Adds g (already checked to have acc's shape) into *acc, out of place: a gradient
@@ -198,9 +211,16 @@ static cnnc_status accumulate(cnnc_tensor **acc, cnnc_tensor *g) {
         *acc = cnnc_tensor_retain(g);
         return CNNC_OK;
     }
-    cnnc_tensor *sum = cnnc__tensor_copy(*acc);
+    cnnc_tensor *sum = cnnc__tensor_new(CNNC_FLOAT32, g->ndim, g->shape);
     if (!sum) return cnnc_last_status();
-    add_into(cnnc__f32(sum), cnnc__f32(g), sum->numel);
+    sum_job j = {cnnc__f32(sum), cnnc__f32(*acc), cnnc__f32(g)};
+    /* an element: an add, two floats read and one written */
+    cnnc_status st = cnnc__parallel_for(sum->numel, (cnnc__cost){.flops = 1.0, .bytes = 12.0},
+                                        sum_range, &j);
+    if (st != CNNC_OK) {
+        cnnc_tensor_release(sum);
+        return st;
+    }
     cnnc_tensor_release(*acc);
     *acc = sum;
     return CNNC_OK;
@@ -248,8 +268,9 @@ static cnnc_status accumulate_leaf(cnnc_tensor *leaf, cnnc_tensor *g) {
             leaf->grad = own;
         else
             st = cnnc_last_status();
-    } else {
-        add_into(cnnc__f32(leaf->grad), cnnc__f32(g), leaf->grad->numel);
+    } else { /* no parallel region under the lock: it could deadlock with the fork handlers */
+        float *grad = cnnc__f32(leaf->grad);
+        add_floats(grad, grad, cnnc__f32(g), leaf->grad->numel);
         cnnc__bump_version(leaf->grad);
     }
     cnnc__spin_unlock(lock);

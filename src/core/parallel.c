@@ -6,12 +6,10 @@
  * and contiguous, so results never depend on the thread count or on timing. */
 #include "core/parallel.h"
 
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 

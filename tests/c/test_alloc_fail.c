@@ -568,8 +568,10 @@ typedef struct op_case {
     op_out want;
 } op_case;
 
-static op_case op_cases[] = {{"conv", case_conv, {0}},         {"matmul", case_matmul, {0}},
-                             {"pool", case_pool, {0}},         {"interpolate", case_interpolate, {0}},
+static op_case op_cases[] = {{"conv", case_conv, {0}},
+                             {"matmul", case_matmul, {0}},
+                             {"pool", case_pool, {0}},
+                             {"interpolate", case_interpolate, {0}},
                              {"norms", case_norms, {0}}};
 enum { N_CASES = sizeof op_cases / sizeof op_cases[0] };
 
@@ -620,7 +622,9 @@ static void test_thread_pool_references(void) {
             if (!c->want.v) c->want = new_out();
             op_out o = new_out();
             CHECK_OK(run_case(c, pass ? &o : &c->want));
-            if (pass) CHECK(o.len == c->want.len && memcmp(o.v, c->want.v, o.len * sizeof(float)) == 0);
+            if (pass)
+                CHECK(o.len == c->want.len &&
+                      memcmp(o.v, c->want.v, o.len * sizeof(float)) == 0);
             free(o.v);
         }
     baseline_live = A.n_live;

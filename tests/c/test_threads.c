@@ -104,7 +104,8 @@ typedef struct coverage {
 
 static cnnc_status cover_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     coverage *c = ctx;
-    if (chunk < 0 || chunk >= c->chunks) return cnnc__error(CNNC_ERR_RUNTIME, "chunk %d out of range", chunk);
+    if (chunk < 0 || chunk >= c->chunks)
+        return cnnc__error(CNNC_ERR_RUNTIME, "chunk %d out of range", chunk);
     atomic_fetch_add(&c->calls[chunk], 1);
     c->first[chunk] = begin;
     c->last[chunk] = end;
@@ -466,9 +467,10 @@ static void test_train_separate_modules_in_parallel(void) {
     train_job jobs[TRAINERS];
     cnnc_module *ref[TRAINERS];
     for (int i = 0; i < TRAINERS; i++) {
-        jobs[i] = (train_job){conv_net(10 + (uint64_t)i), randn_seeded(20 + (uint64_t)i, CNNC_SHAPE(2, 3, 12, 12)),
-                              randn_seeded(30 + (uint64_t)i, CNNC_SHAPE(2, 8, 6, 6)), false};
-        ref[i] = conv_net(10 + (uint64_t)i);
+        const uint64_t seed = 10 * (uint64_t)(i + 1);
+        jobs[i] = (train_job){conv_net(seed), randn_seeded(seed + 1, CNNC_SHAPE(2, 3, 12, 12)),
+                              randn_seeded(seed + 2, CNNC_SHAPE(2, 8, 6, 6)), false};
+        ref[i] = conv_net(seed);
         REQUIRE(jobs[i].net && jobs[i].x && jobs[i].target && ref[i]);
         CHECK(train_steps(ref[i], jobs[i].x, jobs[i].target, TRAIN_STEPS)); /* alone */
     }
