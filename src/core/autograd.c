@@ -150,22 +150,6 @@ cnnc_status cnnc__record(cnnc_tensor *out, const char *name, cnnc__backward_fn b
     return CNNC_OK;
 }
 
-cnnc_status cnnc__record_inplace(cnnc_tensor *t, const char *name, cnnc__backward_fn backward,
-                                 int n_saved, cnnc_tensor *const *saved, size_t ctx_bytes,
-                                 void **ctx) {
-    if (!t->is_view || !cnnc__any_requires_grad(1, &t))
-        /* the input edge is t's current history: record as if t were a separate input */
-        return cnnc__record(t, name, backward, 1, &t, n_saved, saved, ctx_bytes, ctx);
-    /* A view covers its base's whole storage, and in-place ops are elementwise: the
-     * op is recorded on the base, and the view is re-derived from the new base (as
-     * PyTorch rebases a view's history), so both see the change. */
-    cnnc_tensor *base = t->view_base, *on_base[4];
-    if (n_saved > 4) return cnnc__error(CNNC_ERR_RUNTIME, "record_inplace(): too many saved tensors");
-    for (int i = 0; i < n_saved; i++) on_base[i] = saved[i] == t ? base : saved[i];
-    cnnc_status st = cnnc__record(base, name, backward, 1, &base, n_saved, on_base, ctx_bytes, ctx);
-    return st == CNNC_OK ? cnnc__rebase_view(t) : st;
-}
-
 /* ---- engine -------------------------------------------------------------- */
 
 static _Atomic uint64_t visit_counter = 0;

@@ -57,15 +57,6 @@ cnnc_status cnnc__record(cnnc_tensor *out, const char *name, cnnc__backward_fn b
                          int n_inputs, cnnc_tensor *const *inputs, int n_saved,
                          cnnc_tensor *const *saved, size_t ctx_bytes, void **ctx);
 
-/* Rebases an in-place op's history onto `t` (t was modified in place): the new
- * node's single input edge is t's previous history. Same saved/ctx rules. */
-cnnc_status cnnc__record_inplace(cnnc_tensor *t, const char *name, cnnc__backward_fn backward,
-                                 int n_saved, cnnc_tensor *const *saved, size_t ctx_bytes,
-                                 void **ctx);
-
-/* Makes the view t's history a view of its base's current history (ops/shape.c). */
-cnnc_status cnnc__rebase_view(cnnc_tensor *t);
-
 static inline bool cnnc__node_needs_grad(const cnnc__node *n, int i) {
     return n->next[i].fn || n->next[i].leaf;
 }

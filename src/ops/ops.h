@@ -29,6 +29,12 @@ cnnc_tensor *cnnc__op_flatten(cnnc_tensor *a, int start_dim, int end_dim);
 cnnc_tensor *cnnc__op_permute(cnnc_tensor *a, int ndim, const int *dims);
 cnnc_tensor *cnnc__op_transpose(cnnc_tensor *a, int dim0, int dim1);
 cnnc_tensor *cnnc__op_cat(int n, cnnc_tensor *const *ts, int dim);
+/* Records an in-place op on `t` (t was modified in place): the new node's single
+ * input edge is t's previous history; on a view, the op is recorded on its base and
+ * the view's history re-derived from it. Same saved/ctx rules as cnnc__record. */
+cnnc_status cnnc__record_inplace(cnnc_tensor *t, const char *name, cnnc__backward_fn backward,
+                                 int n_saved, cnnc_tensor *const *saved, size_t ctx_bytes,
+                                 void **ctx);
 
 /* slice.c: narrow, and chunk / split writing up to max_out results (their count,
  * or -1) */
