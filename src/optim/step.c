@@ -208,8 +208,8 @@ typedef struct update_job {
 
 static float *off(float *x, int64_t b) { return x ? x + b : NULL; }
 
-static void update_range(void *ctx, int64_t b, int64_t e, int tid) {
-    (void)tid;
+static cnnc_status update_range(void *ctx, int64_t b, int64_t e, int chunk) {
+    (void)chunk;
     const update_job *j = ctx;
     float *p = j->p + b, *s0 = off(j->s[0], b), *s1 = off(j->s[1], b), *s2 = off(j->s[2], b);
     const float *g = j->g + b;
@@ -220,14 +220,17 @@ static void update_range(void *ctx, int64_t b, int64_t e, int tid) {
     case CNNC__OPT_RMSPROP: cnnc__k_rmsprop(j->args, p, g, s0, s1, s2, e - b); break;
     default: cnnc__k_adagrad(j->args, p, g, s0, e - b); break;
     }
+    return CNNC_OK;
 }
 
-#define UPDATE_GRAIN (1 << 15) /* elements per chunk: memory-bound loops */
+/* An element for the parallel regions: a dozen flops; the parameter, its gradient
+ * and up to three state values read, and most of them written (memory-bound). */
+static const cnnc__cost UPDATE_ELEM = {.flops = 12.0, .bytes = 40.0};
 
 static void run_update(cnnc__opt_kind kind, const void *args, cnnc_tensor *p, float *s0, float *s1,
                        float *s2) {
     update_job j = {kind, args, cnnc__f32(p), cnnc__f32(p->grad), {s0, s1, s2}};
-    cnnc__parallel_for(p->numel, UPDATE_GRAIN, update_range, &j);
+    (void)cnnc__parallel_for(p->numel, UPDATE_ELEM, update_range, &j); /* cannot fail */
 }
 
 static void update_param(cnnc_optimizer *opt, const cnnc__group *g, size_t idx, cnnc_tensor *p,
