@@ -44,7 +44,7 @@ cnnc_dataset *cnnc__cifar10_decode(int n, const char *const *what, const uint8_t
     for (int f = 0; f < n; f++) {
         for (size_t r = 0; r < sizes[f] / CIFAR_RECORD; r++, i++) {
             const uint8_t *rec = data[f] + r * CIFAR_RECORD;
-            if (cnnc__dataset_set_label(ds, what[f], (int64_t)r, rec[0]) != CNNC_OK) {
+            if (cnnc__dataset_set_label(ds, i, what[f], (int64_t)r, rec[0]) != CNNC_OK) {
                 cnnc_dataset_release(ds);
                 return NULL;
             }

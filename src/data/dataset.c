@@ -102,11 +102,12 @@ void cnnc__bytes_to_unit(float *dst, const uint8_t *src, size_t count) {
     for (size_t i = 0; i < count; i++) dst[i] = (float)src[i] / 255.0f;
 }
 
-cnnc_status cnnc__dataset_set_label(cnnc_dataset *ds, const char *what, int64_t i, int64_t value) {
+cnnc_status cnnc__dataset_set_label(cnnc_dataset *ds, int64_t i, const char *what, int64_t sample,
+                                    int64_t value) {
     if (value < 0 || value >= ds->num_classes)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: label %lld of sample %lld is out of range for %lld classes", what,
-                           (long long)value, (long long)i, (long long)ds->num_classes);
+                           (long long)value, (long long)sample, (long long)ds->num_classes);
     cnnc__i64(ds->labels)[i] = value;
     return CNNC_OK;
 }

@@ -24,7 +24,8 @@ cnnc_dataset *cnnc__dataset_alloc(const char *fn, int64_t n, int64_t c, int64_t 
 /* dst[i] = src[i] / 255 (torchvision's ToTensor), for count bytes. */
 void cnnc__bytes_to_unit(float *dst, const uint8_t *src, size_t count);
 
-/* Stores label byte `value` of sample i into ds, checking it against the class count;
- * `what` names the file in the error. */
-cnnc_status cnnc__dataset_set_label(cnnc_dataset *ds, const char *what, int64_t i, int64_t value);
+/* Stores label `value` as ds's label i, checking it against the class count; the
+ * error names it as sample `sample` of `what` (a file). */
+cnnc_status cnnc__dataset_set_label(cnnc_dataset *ds, int64_t i, const char *what, int64_t sample,
+                                    int64_t value);
 #endif

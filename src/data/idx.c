@@ -99,7 +99,7 @@ static cnnc_dataset *idx_build(const idx_file *im, const idx_file *lb, cnnc_idx_
                                            opt.class_names);
     if (!ds) return NULL;
     for (int64_t i = 0; i < n; i++) {
-        if (cnnc__dataset_set_label(ds, lb->src.what, i, lb->values[i]) != CNNC_OK) {
+        if (cnnc__dataset_set_label(ds, i, lb->src.what, i, lb->values[i]) != CNNC_OK) {
             cnnc_dataset_release(ds);
             return NULL;
         }
