@@ -172,6 +172,8 @@ typedef struct cnnc_dataloader_options {
                                .horizontal_flip_p = 0.0, .mean = {.n = 0}, .std = {.n = 0}, \
                                __VA_ARGS__})
 
+/* A loader is used from one thread at a time (it fills each batch with the library's
+ * threads itself). */
 typedef struct cnnc_dataloader cnnc_dataloader;
 
 /* A loader over ds (which it retains) at the start of epoch 0. Errors: bad options
@@ -193,7 +195,8 @@ CNNC_API void cnnc_dataloader_free(cnnc_dataloader *dl);
 CNNC_API cnnc_status cnnc_dataloader_next(cnnc_dataloader *dl, cnnc_tensor **images,
                                           cnnc_tensor **labels);
 
-/* len(loader): batches per epoch (ceil or floor of num_indices / batch_size). */
+/* len(loader): batches per epoch (ceil, or floor with drop_last, of num_indices /
+ * batch_size). These getters return 0 with an error for NULL. */
 CNNC_API int64_t cnnc_dataloader_len(const cnnc_dataloader *dl);
 /* The epoch the loader is in (or has just finished). */
 CNNC_API int64_t cnnc_dataloader_epoch(const cnnc_dataloader *dl);

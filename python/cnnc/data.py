@@ -11,10 +11,11 @@ load_cifar10_files(paths); from_tensors(images, labels, num_classes) wraps array
 have. Every argument is checked by the library; its errors raise cnnc.Error.
 """
 import ctypes
-from ctypes import (POINTER, Structure, c_bool, c_char_p, c_double, c_int, c_int64,
-                    c_uint64, c_void_p)
+from ctypes import (POINTER, Structure, c_bool, c_char_p, c_double, c_int, c_int64, c_uint64,
+                    c_void_p)
 
 from . import _lib
+from .nn.functional_resample import Doubles, Ints  # cnnc_ints, cnnc_doubles
 from .tensor import Tensor, tensor
 
 __all__ = ["Dataset", "DataLoader", "gzip_supported", "load_idx", "MNIST", "CIFAR10",
@@ -30,14 +31,6 @@ class IdxOptions(Structure):  # cnnc_idx_options
 
 class SyntheticOptions(Structure):  # cnnc_synthetic_options
     _fields_ = [("seed", c_uint64), ("channels", c_int64), ("image_size", c_int64)]
-
-
-class Ints(Structure):  # cnnc_ints
-    _fields_ = [("n", c_int), ("v", c_int64 * _lib.MAX_DIMS)]
-
-
-class Doubles(Structure):  # cnnc_doubles
-    _fields_ = [("n", c_int), ("v", c_double * _lib.MAX_DIMS)]
 
 
 class DataLoaderOptions(Structure):  # cnnc_dataloader_options

@@ -9,35 +9,40 @@
 #include "data/readers.h"
 #include "data/source.h"
 
-enum { CIFAR_SIDE = 32, CIFAR_IMAGE = 3 * 32 * 32, CIFAR_RECORD = 1 + CIFAR_IMAGE, CIFAR_FILES = 5 };
+enum {
+    CIFAR_SIDE = 32,
+    CIFAR_IMAGE = 3 * 32 * 32,
+    CIFAR_RECORD = 1 + CIFAR_IMAGE,
+    CIFAR_FILES = 5
+};
 
 static const char *const cifar10_classes[10] = {"airplane", "automobile", "bird",  "cat",  "deer",
                                                 "dog",      "frog",       "horse", "ship", "truck"};
 
-/* The number of records in one buffer, or -1 with the error set. */
-static int64_t cifar_records(const char *what, const uint8_t *data, size_t size) {
+/* Checks that a buffer is whole uncompressed records (the error set otherwise). */
+static cnnc_status check_records(const char *what, const uint8_t *data, size_t size) {
     if (cnnc__is_gzip(data, size))
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: the file is gzip-compressed; CIFAR-10 batches are read "
-                           "uncompressed (extract the archive first)", what), -1;
+                           "uncompressed (extract the archive first)",
+                           what);
     if (size == 0 || size % CIFAR_RECORD != 0)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: a CIFAR-10 batch holds whole records of %d bytes (a label and a "
-                           "3x32x32 image), but the file has %zu bytes", what, CIFAR_RECORD, size),
-               -1;
-    return (int64_t)(size / CIFAR_RECORD);
+                           "3x32x32 image), but the file has %zu bytes",
+                           what, CIFAR_RECORD, size);
+    return CNNC_OK;
 }
 
 cnnc_dataset *cnnc__cifar10_decode(int n, const char *const *what, const uint8_t *const *data,
                                    const size_t *sizes) {
     int64_t total = 0;
     for (int f = 0; f < n; f++) {
-        int64_t records = cifar_records(what[f], data[f], sizes[f]);
-        if (records < 0) return NULL;
-        total += records; /* each is at most SIZE_MAX / 3073: no overflow */
+        if (check_records(what[f], data[f], sizes[f]) != CNNC_OK) return NULL;
+        total += (int64_t)(sizes[f] / CIFAR_RECORD); /* buffers in memory: no overflow */
     }
-    cnnc_dataset *ds = cnnc__dataset_alloc("load_cifar10", total, 3, CIFAR_SIDE, CIFAR_SIDE, 10,
-                                           cifar10_classes);
+    cnnc_dataset *ds =
+        cnnc__dataset_alloc("load_cifar10", total, 3, CIFAR_SIDE, CIFAR_SIDE, 10, cifar10_classes);
     if (!ds) return NULL;
     float *images = cnnc__f32(ds->images);
     int64_t i = 0;

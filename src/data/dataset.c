@@ -34,8 +34,8 @@ static void dataset_free(cnnc_dataset *ds) {
 static char **copy_names(const char *fn, int64_t n, const char *const *names) {
     size_t bytes;
     if ((uint64_t)n > SIZE_MAX || !cnnc__mul_size((size_t)n, sizeof(char *), &bytes))
-        return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY, "%s(): %lld class names do not fit in memory",
-                                fn, (long long)n);
+        return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY,
+                                "%s(): %lld class names do not fit in memory", fn, (long long)n);
     char **out = cnnc__calloc((size_t)n, sizeof *out);
     if (!out) return (cnnc__oom("class names"), NULL);
     for (int64_t i = 0; i < n; i++) {
@@ -129,7 +129,8 @@ cnnc_dataset *cnnc_dataset_new(cnnc_tensor *images, cnnc_tensor *labels, int64_t
         cnnc__shape_str(lshape, sizeof lshape, labels->ndim, labels->shape);
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "%s(): expected int64 labels of shape [%lld] for images %s, got %s "
-                                "%s", fn, (long long)images->shape[0], shape,
+                                "%s",
+                                fn, (long long)images->shape[0], shape,
                                 cnnc_dtype_name(labels->dtype), lshape);
     }
     const int64_t *l = cnnc__i64(labels);
@@ -137,8 +138,8 @@ cnnc_dataset *cnnc_dataset_new(cnnc_tensor *images, cnnc_tensor *labels, int64_t
         if (l[i] < 0 || l[i] >= num_classes)
             return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                     "%s(): label %lld of sample %lld is out of range for %lld "
-                                    "classes", fn, (long long)l[i], (long long)i,
-                                    (long long)num_classes);
+                                    "classes",
+                                    fn, (long long)l[i], (long long)i, (long long)num_classes);
     cnnc_tensor *im = cnnc__tensor_alias(images, 4, images->shape);
     cnnc_tensor *lb = im ? cnnc__tensor_alias(labels, 1, labels->shape) : NULL;
     if (!lb) {

@@ -12,7 +12,7 @@ struct cnnc_dataset {
     cnnc_tensor *images; /* [N, C, H, W] float32 */
     cnnc_tensor *labels; /* [N] int64 */
     int64_t num_classes;
-    char **class_names;  /* num_classes strings */
+    char **class_names; /* num_classes strings */
 };
 
 /* A data set with uninitialised images [n, c, h, w] and labels [n] for the caller to

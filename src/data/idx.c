@@ -50,8 +50,8 @@ static cnnc_status idx_read(idx_file *f, int ndim, const char *shape) {
     if (m[0] != 0 || m[1] != 0)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: not an IDX file (bad magic %02x %02x %02x %02x; an IDX file "
-                           "starts with 00 00, its type code and its number of dims)", s->what,
-                           m[0], m[1], m[2], m[3]);
+                           "starts with 00 00, its type code and its number of dims)",
+                           s->what, m[0], m[1], m[2], m[3]);
     const char *type = idx_type_name(m[2]);
     if (!type)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s: invalid IDX type code 0x%02x", s->what,
@@ -59,7 +59,8 @@ static cnnc_status idx_read(idx_file *f, int ndim, const char *shape) {
     if (m[2] != IDX_UBYTE)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: IDX type code 0x%02x (%s) is not supported: expected 0x08 "
-                           "(unsigned byte)", s->what, m[2], type);
+                           "(unsigned byte)",
+                           s->what, m[2], type);
     if (m[3] != ndim)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: expected an IDX file of %d dims %s, got %d dims", s->what, ndim,
@@ -93,10 +94,11 @@ static cnnc_dataset *idx_build(const idx_file *im, const idx_file *lb, cnnc_idx_
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s: the image size %lldx%lld is empty",
                                 im->src.what, (long long)h, (long long)w);
     if (lb->dims[0] != n)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s has %lld images but %s has %lld labels",
-                                im->src.what, (long long)n, lb->src.what, (long long)lb->dims[0]);
-    cnnc_dataset *ds = cnnc__dataset_alloc("load_idx", n, 1, h, w, opt.num_classes,
-                                           opt.class_names);
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "%s has %lld images but %s has %lld labels", im->src.what,
+                                (long long)n, lb->src.what, (long long)lb->dims[0]);
+    cnnc_dataset *ds =
+        cnnc__dataset_alloc("load_idx", n, 1, h, w, opt.num_classes, opt.class_names);
     if (!ds) return NULL;
     for (int64_t i = 0; i < n; i++) {
         if (cnnc__dataset_set_label(ds, i, lb->src.what, i, lb->values[i]) != CNNC_OK) {
@@ -113,8 +115,7 @@ cnnc_dataset *cnnc__idx_decode(const char *images_what, const uint8_t *images, s
                                cnnc_idx_options options) {
     idx_file im = {0}, lb = {0};
     cnnc_dataset *ds = NULL;
-    if (idx_open_read(&im, images_what, images, images_size, 3, "[N, H, W] of images") ==
-            CNNC_OK &&
+    if (idx_open_read(&im, images_what, images, images_size, 3, "[N, H, W] of images") == CNNC_OK &&
         idx_open_read(&lb, labels_what, labels, labels_size, 1, "[N] of labels") == CNNC_OK)
         ds = idx_build(&im, &lb, options);
     cnnc__source_close(&im.src);

@@ -20,8 +20,8 @@ struct cnnc_dataloader {
     uint64_t seed;
     int64_t *indices, *order; /* [num_indices]: the list, and this epoch's order of it */
     int64_t num_indices;
-    int64_t epoch, pos;       /* pos: the next entry of order */
-    bool ended;               /* the epoch's last batch was returned; next starts epoch + 1 */
+    int64_t epoch, pos; /* pos: the next entry of order */
+    bool ended;         /* the epoch's last batch was returned; next starts epoch + 1 */
     cnnc_tensor *images[SLOTS], *labels[SLOTS];
 };
 
@@ -31,7 +31,8 @@ static cnnc_status copy_indices(const char *fn, const cnnc_dataset *ds, const in
     int64_t n = ds->labels->shape[0];
     if (!indices && num_indices != 0)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "%s(): num_indices is %lld but indices is NULL", fn, (long long)num_indices);
+                           "%s(): num_indices is %lld but indices is NULL", fn,
+                           (long long)num_indices);
     if (!indices) num_indices = n;
     if (num_indices < 0)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): num_indices must be >= 0, got %lld",
@@ -40,7 +41,8 @@ static cnnc_status copy_indices(const char *fn, const cnnc_dataset *ds, const in
         if (indices[i] < 0 || indices[i] >= n)
             return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                                "%s(): index %lld (indices[%lld]) is out of range for a data set of "
-                               "size %lld", fn, (long long)indices[i], (long long)i, (long long)n);
+                               "size %lld",
+                               fn, (long long)indices[i], (long long)i, (long long)n);
     if ((uint64_t)num_indices > SIZE_MAX / sizeof(int64_t))
         return cnnc__error(CNNC_ERR_OUT_OF_MEMORY, "%s(): %lld indices do not fit in memory", fn,
                            (long long)num_indices);
@@ -61,8 +63,8 @@ static void start_epoch(cnnc_dataloader *dl, int64_t epoch) {
     int64_t n = dl->num_indices;
     memcpy(dl->order, dl->indices, (size_t)n * sizeof(int64_t));
     if (dl->shuffle) {
-        cnnc__drng r = cnnc__drng_key(dl->seed, 0x53687566666c65ULL /* "Shuffle" */,
-                                      (uint64_t)epoch, 0);
+        cnnc__drng r =
+            cnnc__drng_key(dl->seed, 0x53687566666c65ULL /* "Shuffle" */, (uint64_t)epoch, 0);
         for (int64_t i = n - 1; i > 0; i--) {
             int64_t j = (int64_t)cnnc__drng_below(&r, (uint64_t)i + 1);
             int64_t tmp = dl->order[i];
@@ -81,7 +83,8 @@ cnnc_dataloader *cnnc_dataloader_new(cnnc_dataset *ds, cnnc_dataloader_options o
     if (options.batch_size < 1)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "batch_size should be a positive integer value, but got "
-                                "batch_size=%lld", (long long)options.batch_size);
+                                "batch_size=%lld",
+                                (long long)options.batch_size);
     cnnc_dataloader *dl = cnnc__calloc(1, sizeof *dl);
     if (!dl) return (cnnc__oom("a data loader"), NULL);
     if (cnnc__transform_init(&dl->tf, ds->images->shape, &options) != CNNC_OK ||
@@ -115,13 +118,17 @@ void cnnc_dataloader_free(cnnc_dataloader *dl) {
 }
 
 int64_t cnnc_dataloader_len(const cnnc_dataloader *dl) {
-    if (!dl) return (cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "dataloader_len(): argument 'dl' is NULL"), 0);
+    if (!dl)
+        return (cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "dataloader_len(): argument 'dl' is NULL"),
+                0);
     int64_t n = dl->num_indices, b = dl->batch_size;
     return dl->drop_last ? n / b : n / b + (n % b != 0);
 }
 
 int64_t cnnc_dataloader_epoch(const cnnc_dataloader *dl) {
-    if (!dl) return (cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "dataloader_epoch(): argument 'dl' is NULL"), 0);
+    if (!dl)
+        return (cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "dataloader_epoch(): argument 'dl' is NULL"),
+                0);
     return dl->epoch;
 }
 
@@ -129,7 +136,8 @@ cnnc_status cnnc_dataloader_set_epoch(cnnc_dataloader *dl, int64_t epoch) {
     CNNC__NONNULL_OR_STATUS("dataloader_set_epoch", dl);
     if (epoch < 0)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "dataloader_set_epoch(): epoch must be >= 0, got %lld", (long long)epoch);
+                           "dataloader_set_epoch(): epoch must be >= 0, got %lld",
+                           (long long)epoch);
     start_epoch(dl, epoch);
     return CNNC_OK;
 }

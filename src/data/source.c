@@ -16,24 +16,29 @@
 cnnc_status cnnc__read_file(const char *path, uint8_t **data, size_t *size) {
     *data = NULL;
     *size = 0;
+    struct stat st;
+    /* stat first: opening a FIFO or a device could block or never end */
+    if (stat(path, &st) != 0)
+        return cnnc__error(CNNC_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return cnnc__error(CNNC_ERR_IO, "cannot read '%s': not a regular file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return cnnc__error(CNNC_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
         return cnnc__error(CNNC_ERR_IO, "cannot read '%s': not a regular file", path);
     }
     if ((uint64_t)st.st_size > (uint64_t)PTRDIFF_MAX) {
         fclose(f);
-        return cnnc__error(CNNC_ERR_OUT_OF_MEMORY, "'%s' (%lld bytes) does not fit in memory",
-                           path, (long long)st.st_size);
+        return cnnc__error(CNNC_ERR_OUT_OF_MEMORY, "'%s' (%lld bytes) does not fit in memory", path,
+                           (long long)st.st_size);
     }
     size_t n = (size_t)st.st_size;
     uint8_t *buf = cnnc__malloc(n);
     if (!buf) {
         fclose(f);
-        return cnnc__error(CNNC_ERR_OUT_OF_MEMORY, "out of memory reading '%s' (%zu bytes)",
-                           path, n);
+        return cnnc__error(CNNC_ERR_OUT_OF_MEMORY, "out of memory reading '%s' (%zu bytes)", path,
+                           n);
     }
     size_t got = fread(buf, 1, n, f);
     int failed = ferror(f);
@@ -133,9 +138,12 @@ static cnnc_status gz_inflate(cnnc__source *s, uint8_t *out, size_t n, size_t *g
 static cnnc_status gz_open(cnnc__source *s) {
     return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                        "%s: the file is gzip-compressed, but cnnc was built without zlib "
-                       "(decompress it first, or rebuild with zlib installed)", s->what);
+                       "(decompress it first, or rebuild with zlib installed)",
+                       s->what);
 }
-static void gz_close(cnnc__source *s) { (void)s; }
+static void gz_close(cnnc__source *s) {
+    (void)s;
+}
 #endif
 
 /* ---- the source ------------------------------------------------------------------ */
@@ -168,7 +176,8 @@ cnnc_status cnnc__source_take(cnnc__source *s, size_t n, const char *part, const
         if (s->gzip)
             return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                                "%s: truncated: expected %zu bytes of %s, more than the gzip data "
-                               "left can hold", s->what, n, part);
+                               "left can hold",
+                               s->what, n, part);
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: truncated: expected %zu bytes of %s, but only %zu are left",
                            s->what, n, part, (size_t)bound);
@@ -190,7 +199,8 @@ cnnc_status cnnc__source_take(cnnc__source *s, size_t n, const char *part, const
     if (got < n)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: truncated: expected %zu bytes of %s, but the gzip data ends "
-                           "after %zu", s->what, n, part, got);
+                           "after %zu",
+                           s->what, n, part, got);
     *out = s->taken;
 #endif
     return CNNC_OK;
@@ -201,7 +211,8 @@ cnnc_status cnnc__source_end(cnnc__source *s, const char *declared) {
         if (s->pos == s->size) return CNNC_OK;
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: %zu bytes of trailing data after the %s (the file size disagrees "
-                           "with its header)", s->what, s->size - s->pos, declared);
+                           "with its header)",
+                           s->what, s->size - s->pos, declared);
     }
 #ifdef CNNC_HAVE_ZLIB
     /* One more byte must not come: the stream ends (and its CRC is checked) here. */
@@ -213,7 +224,8 @@ cnnc_status cnnc__source_end(cnnc__source *s, const char *declared) {
     if (got)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s: the gzip stream expands past the %s (the decompressed size "
-                           "disagrees with the header)", s->what, declared);
+                           "disagrees with the header)",
+                           s->what, declared);
     if (!ended) return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s: truncated gzip stream", s->what);
 #endif
     return CNNC_OK;

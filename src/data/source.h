@@ -20,12 +20,12 @@ cnnc_status cnnc__read_file(const char *path, uint8_t **data, size_t *size);
 bool cnnc__is_gzip(const uint8_t *data, size_t size);
 
 typedef struct cnnc__source {
-    const char *what;     /* the file's name, for messages */
-    const uint8_t *data;  /* the buffer (borrowed) */
-    size_t size, pos;     /* raw buffers: read position */
+    const char *what;    /* the file's name, for messages */
+    const uint8_t *data; /* the buffer (borrowed) */
+    size_t size, pos;    /* raw buffers: read position */
     bool gzip;
-    void *z;              /* z_stream, when gzip */
-    uint8_t *taken;       /* the last take's buffer, when gzip */
+    void *z;        /* z_stream, when gzip */
+    uint8_t *taken; /* the last take's buffer, when gzip */
 } cnnc__source;
 
 /* Reads from data[0..size); gzip when it starts with the gzip magic. */

@@ -21,20 +21,29 @@ static const char *const shape_names[NUM_SHAPES] = {
     "circle", "ring", "square", "frame", "triangle", "plus", "cross", "hbars", "vbars", "diamond"};
 
 typedef enum shape {
-    CIRCLE, RING, SQUARE, FRAME, TRIANGLE, PLUS, CROSS, HBARS, VBARS, DIAMOND
+    CIRCLE,
+    RING,
+    SQUARE,
+    FRAME,
+    TRIANGLE,
+    PLUS,
+    CROSS,
+    HBARS,
+    VBARS,
+    DIAMOND
 } shape;
 
 /* Everything random about one image. Image coordinates run over [-1, 1] both ways
  * (y down); "local" coordinates are the shape's own, where its radius is 1. */
 typedef struct sample {
     shape kind;
-    double cx, cy;      /* centre, image coordinates */
-    double rx, ry;      /* radius along the shape's own axes, image units */
-    double cs, sn;      /* rotation */
-    double t;           /* stroke half-width, local units */
+    double cx, cy; /* centre, image coordinates */
+    double rx, ry; /* radius along the shape's own axes, image units */
+    double cs, sn; /* rotation */
+    double t;      /* stroke half-width, local units */
     double fg[MAX_CHANNELS], bg[MAX_CHANNELS];
-    double gx, gy;      /* brightness gradient per image unit */
-    double noise;       /* pixel noise standard deviation */
+    double gx, gy; /* brightness gradient per image unit */
+    double noise;  /* pixel noise standard deviation */
 } sample;
 
 /* ---- signed distances in local units (negative inside) ------------------------------ */
@@ -69,7 +78,7 @@ static double sd_triangle(double x, double y) {
 }
 
 static double shape_distance(const sample *s, double x, double y) {
-    const double h = 0.70710678118654752; /* 1/sqrt(2): the 45-degree turn */
+    const double h = 0.70710678118654752;    /* 1/sqrt(2): the 45-degree turn */
     double u = (x + y) * h, v = (x - y) * h; /* for the cross */
     switch (s->kind) {
     case CIRCLE: return sqrt(x * x + y * y) - 1;
@@ -155,8 +164,8 @@ static void synth_range(void *ctx, int64_t begin, int64_t end, int tid) {
     const synth_job *job = ctx;
     int64_t stride = job->channels * job->size * job->size;
     for (int64_t i = begin; i < end; i++) {
-        cnnc__drng r = cnnc__drng_key(job->seed, 0x53796e746865ULL /* "Synthe" */, job->split,
-                                      (uint64_t)i);
+        cnnc__drng r =
+            cnnc__drng_key(job->seed, 0x53796e746865ULL /* "Synthe" */, job->split, (uint64_t)i);
         sample s;
         draw_params(&s, &r, (shape)(i % NUM_SHAPES), job->channels);
         draw_image(job->images + i * stride, &s, &r, job->channels, job->size);
@@ -169,15 +178,16 @@ cnnc_dataset *cnnc_dataset_synthetic(bool train, int64_t size, cnnc_synthetic_op
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s(): size must be >= 0, got %lld", fn,
                                 (long long)size);
     if (options.channels != 1 && options.channels != 3)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s(): channels must be 1 or 3, got %lld",
-                                fn, (long long)options.channels);
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "%s(): channels must be 1 or 3, got %lld", fn,
+                                (long long)options.channels);
     if (options.image_size < 8 || options.image_size > 1024)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "%s(): image_size must be in [8, 1024], got %lld", fn,
                                 (long long)options.image_size);
     int64_t side = options.image_size;
-    cnnc_dataset *ds = cnnc__dataset_alloc(fn, size, options.channels, side, side, NUM_SHAPES,
-                                           shape_names);
+    cnnc_dataset *ds =
+        cnnc__dataset_alloc(fn, size, options.channels, side, side, NUM_SHAPES, shape_names);
     if (!ds) return NULL;
     int64_t *labels = cnnc__i64(ds->labels);
     for (int64_t i = 0; i < size; i++) labels[i] = i % NUM_SHAPES;

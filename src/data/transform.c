@@ -25,7 +25,8 @@ static cnnc_status init_crop(cnnc__transform *t, const cnnc_dataloader_options *
     if (pad->n != 0 && pad->n != 1 && pad->n != 2 && pad->n != 4)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "Padding must be an int or a 1, 2, or 4 element tuple, not a %d element "
-                           "tuple", pad->n);
+                           "tuple",
+                           pad->n);
     /* torchvision's order: an int pads every side; (lr, tb); (left, top, right, bottom) */
     const int64_t *p = pad->v;
     int64_t l = 0, tp = 0, r = 0, b = 0;
@@ -36,13 +37,15 @@ static cnnc_status init_crop(cnnc__transform *t, const cnnc_dataloader_options *
     if (!t->crop) {
         if (l || tp || r || b)
             return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "%s(): crop_padding needs a crop_size (RandomCrop(size, padding))", fn);
+                               "%s(): crop_padding needs a crop_size (RandomCrop(size, padding))",
+                               fn);
         return CNNC_OK;
     }
     int64_t th = size->v[0], tw = size->v[size->n - 1];
     if (th < 1 || tw < 1)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): crop_size must be positive, got (%lld, %lld)",
-                           fn, (long long)th, (long long)tw);
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "%s(): crop_size must be positive, got (%lld, %lld)", fn, (long long)th,
+                           (long long)tw);
     /* pads are at most CNNC's int64 values: add in int64 with overflow checks */
     int64_t ph, pw;
     if (!cnnc__add_i64(t->height, tp, &ph) || !cnnc__add_i64(ph, b, &ph) ||
@@ -52,8 +55,8 @@ static cnnc_status init_crop(cnnc__transform *t, const cnnc_dataloader_options *
     if (ph < th || pw < tw)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "Required crop size (%lld, %lld) is larger than input image size "
-                           "(%lld, %lld)", (long long)th, (long long)tw, (long long)ph,
-                           (long long)pw);
+                           "(%lld, %lld)",
+                           (long long)th, (long long)tw, (long long)ph, (long long)pw);
     t->out_h = th;
     t->out_w = tw;
     t->pad_left = l, t->pad_top = tp, t->pad_right = r, t->pad_bottom = b;
@@ -72,8 +75,8 @@ static cnnc_status init_normalize(cnnc__transform *t, const cnnc_dataloader_opti
     if ((mean->n != 1 && mean->n != c) || (std->n != 1 && std->n != c))
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "Normalize: mean has %d and std %d values, but the images have %lld "
-                           "channels (expected 1 or %lld values each)", mean->n, std->n,
-                           (long long)c, (long long)c);
+                           "channels (expected 1 or %lld values each)",
+                           mean->n, std->n, (long long)c, (long long)c);
     t->mean = cnnc__calloc((size_t)c, sizeof(float));
     t->std = cnnc__calloc((size_t)c, sizeof(float));
     if (!t->mean || !t->std) return cnnc__oom("Normalize's mean and std");
@@ -81,17 +84,20 @@ static cnnc_status init_normalize(cnnc__transform *t, const cnnc_dataloader_opti
         t->mean[i] = (float)mean->v[mean->n == 1 ? 0 : i];
         t->std[i] = (float)std->v[std->n == 1 ? 0 : i];
         if (t->std[i] == 0.0f)
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "std evaluated to zero after conversion to torch.float32, leading to "
-                               "division by zero.");
+            return cnnc__error(
+                CNNC_ERR_INVALID_ARGUMENT,
+                "std evaluated to zero after conversion to torch.float32, leading to "
+                "division by zero.");
     }
     return CNNC_OK;
 }
 
 cnnc_status cnnc__transform_init(cnnc__transform *t, const int64_t *image_shape,
                                  const cnnc_dataloader_options *options) {
-    *t = (cnnc__transform){.channels = image_shape[1], .height = image_shape[2],
-                           .width = image_shape[3], .out_h = image_shape[2],
+    *t = (cnnc__transform){.channels = image_shape[1],
+                           .height = image_shape[2],
+                           .width = image_shape[3],
+                           .out_h = image_shape[2],
                            .out_w = image_shape[3]};
     double p = options->horizontal_flip_p;
     if (!(p >= 0 && p <= 1))
@@ -113,8 +119,8 @@ void cnnc__transform_free(cnnc__transform *t) {
 cnnc__augment cnnc__transform_draw(const cnnc__transform *t, uint64_t seed, int64_t epoch,
                                    int64_t index) {
     cnnc__augment a = {0, 0, false};
-    cnnc__drng r = cnnc__drng_key(seed, 0x4175676d656e74ULL /* "Augment" */, (uint64_t)epoch,
-                                  (uint64_t)index);
+    cnnc__drng r =
+        cnnc__drng_key(seed, 0x4175676d656e74ULL /* "Augment" */, (uint64_t)epoch, (uint64_t)index);
     if (t->crop) { /* as get_params: the row first, then the column */
         int64_t ph = t->height + t->pad_top + t->pad_bottom;
         int64_t pw = t->width + t->pad_left + t->pad_right;

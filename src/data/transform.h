@@ -10,11 +10,11 @@
 typedef struct cnnc__transform {
     int64_t channels, height, width; /* the data set's images */
     bool crop;
-    int64_t out_h, out_w;            /* the crop size, else the image size */
+    int64_t out_h, out_w; /* the crop size, else the image size */
     int64_t pad_left, pad_top, pad_right, pad_bottom;
-    double flip_p;                   /* 0: no flip */
+    double flip_p; /* 0: no flip */
     bool normalize;
-    float *mean, *std;               /* channels values each, when normalize */
+    float *mean, *std; /* channels values each, when normalize */
 } cnnc__transform;
 
 /* Validates the loader options against the images [N, C, H, W] and fills t (its mean

@@ -88,7 +88,8 @@ static void make_pixels(void) {
 }
 
 static bytes good_images(void) {
-    return idx_bytes(0x08, 3, (const uint32_t[]){IMG_N, IMG_H, IMG_W}, img_pixels, sizeof img_pixels);
+    return idx_bytes(0x08, 3, (const uint32_t[]){IMG_N, IMG_H, IMG_W}, img_pixels,
+                     sizeof img_pixels);
 }
 static bytes good_labels(void) {
     return idx_bytes(0x08, 1, (const uint32_t[]){IMG_N}, img_labels, IMG_N);
@@ -152,7 +153,8 @@ static void test_idx_raw(void) {
 
     /* class names and count from the options */
     char a[512], b[512];
-    ds = cnnc_dataset_load_idx(path_of(a, sizeof a, "images.idx"), path_of(b, sizeof b, "labels.idx"),
+    ds = cnnc_dataset_load_idx(path_of(a, sizeof a, "images.idx"),
+                               path_of(b, sizeof b, "labels.idx"),
                                CNNC_IDX(.class_names = cnnc_fashion_mnist_classes));
     REQUIRE(ds);
     CHECK_STR_EQ(cnnc_dataset_class_name(ds, 9), "Ankle boot");
@@ -200,7 +202,8 @@ static void test_idx_malformed(void) {
     /* the number of dims */
     EXPECT_IDX_ERROR(idx_bytes(0x08, 2, dims, img_pixels, IMG_N * IMG_H), good_labels(),
                      "expected an IDX file of 3 dims [N, H, W] of images, got 2 dims");
-    EXPECT_IDX_ERROR(good_images(), idx_bytes(0x08, 2, (const uint32_t[]){IMG_N, 1}, img_labels, IMG_N),
+    EXPECT_IDX_ERROR(good_images(),
+                     idx_bytes(0x08, 2, (const uint32_t[]){IMG_N, 1}, img_labels, IMG_N),
                      "expected an IDX file of 1 dims [N] of labels, got 2 dims");
     /* dims whose product overflows int64 */
     EXPECT_IDX_ERROR(idx_bytes(0x08, 3, (const uint32_t[]){0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu},
@@ -209,10 +212,11 @@ static void test_idx_malformed(void) {
     /* dims that disagree with the file size: more values than there are, or fewer */
     EXPECT_IDX_ERROR(idx_bytes(0x08, 3, (const uint32_t[]){IMG_N + 1, IMG_H, IMG_W}, img_pixels,
                                sizeof img_pixels),
-                     good_labels(), "truncated: expected 72 bytes of IDX values, but only 60 are left");
-    EXPECT_IDX_ERROR(idx_bytes(0x08, 3, (const uint32_t[]){60000, 28, 28}, img_pixels,
-                               sizeof img_pixels),
-                     good_labels(), "truncated");
+                     good_labels(),
+                     "truncated: expected 72 bytes of IDX values, but only 60 are left");
+    EXPECT_IDX_ERROR(
+        idx_bytes(0x08, 3, (const uint32_t[]){60000, 28, 28}, img_pixels, sizeof img_pixels),
+        good_labels(), "truncated");
     EXPECT_IDX_ERROR(idx_bytes(0x08, 3, (const uint32_t[]){IMG_N - 1, IMG_H, IMG_W}, img_pixels,
                                sizeof img_pixels),
                      good_labels(), "12 bytes of trailing data");
@@ -228,15 +232,16 @@ static void test_idx_malformed(void) {
     im.n -= 1;
     EXPECT_IDX_ERROR(im, good_labels(), "truncated");
     /* image and label counts that differ */
-    EXPECT_IDX_ERROR(good_images(), idx_bytes(0x08, 1, (const uint32_t[]){IMG_N - 1}, img_labels, IMG_N - 1),
+    EXPECT_IDX_ERROR(good_images(),
+                     idx_bytes(0x08, 1, (const uint32_t[]){IMG_N - 1}, img_labels, IMG_N - 1),
                      "has 5 images but");
     /* labels out of range */
     uint8_t bad_labels[IMG_N] = {0, 1, 2, 10, 4};
     EXPECT_IDX_ERROR(good_images(), idx_bytes(0x08, 1, dims, bad_labels, IMG_N),
                      "label 10 of sample 3 is out of range for 10 classes");
     /* empty images */
-    EXPECT_IDX_ERROR(idx_bytes(0x08, 3, (const uint32_t[]){IMG_N, 0, IMG_W}, NULL, 0), good_labels(),
-                     "image size 0x4 is empty");
+    EXPECT_IDX_ERROR(idx_bytes(0x08, 3, (const uint32_t[]){IMG_N, 0, IMG_W}, NULL, 0),
+                     good_labels(), "image size 0x4 is empty");
 }
 
 static void test_idx_files(void) {
@@ -301,7 +306,9 @@ static void track_start(void) {
     track.largest = 0;
     cnnc_set_allocator(&tracking);
 }
-static void track_stop(void) { cnnc_set_allocator(NULL); }
+static void track_stop(void) {
+    cnnc_set_allocator(NULL);
+}
 
 #ifdef CNNC_HAVE_ZLIB
 static void test_idx_gzip(void) {
@@ -350,8 +357,8 @@ static void test_idx_gzip(void) {
     EXPECT_IDX_ERROR(gzip_bytes(more.p, more.n), good_labels(), "expands past");
     /* a header declaring far more than the stream can hold: an error before any large
      * allocation (the values are never allocated) */
-    bytes huge = idx_bytes(0x08, 3, (const uint32_t[]){1000000, 1000, 1000}, img_pixels,
-                           sizeof img_pixels);
+    bytes huge =
+        idx_bytes(0x08, 3, (const uint32_t[]){1000000, 1000, 1000}, img_pixels, sizeof img_pixels);
     bytes gh = gzip_bytes(huge.p, huge.n);
     track_start();
     EXPECT_IDX_ERROR(gh, good_labels(), "more than the gzip data left can hold");
@@ -399,7 +406,8 @@ static bytes cifar_bytes(int n, const uint8_t *labels) {
 
 static void test_cifar(void) {
     char a[512], b[512];
-    bytes f1 = cifar_bytes(3, (const uint8_t[]){6, 9, 0}), f2 = cifar_bytes(2, (const uint8_t[]){1, 8});
+    bytes f1 = cifar_bytes(3, (const uint8_t[]){6, 9, 0}),
+          f2 = cifar_bytes(2, (const uint8_t[]){1, 8});
     write_bytes(path_of(a, sizeof a, "c1.bin"), f1.p, f1.n);
     write_bytes(path_of(b, sizeof b, "c2.bin"), f2.p, f2.n);
     cnnc_dataset *ds = cnnc_dataset_load_cifar10_files(2, (const char *const[]){a, b});
@@ -410,7 +418,8 @@ static void test_cifar(void) {
     CHECK_EQ_INT(cnnc_tensor_size(x, 2), 32);
     CHECK_EQ_INT(cnnc_tensor_size(x, 3), 32);
     const int64_t want_labels[5] = {6, 9, 0, 1, 8};
-    for (int i = 0; i < 5; i++) CHECK_EQ_INT(cnnc_tensor_data_i64(cnnc_dataset_labels(ds))[i], want_labels[i]);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(cnnc_tensor_data_i64(cnnc_dataset_labels(ds))[i], want_labels[i]);
     const float *px = cnnc_tensor_data_f32(x);
     int bad = 0;
     for (int i = 0; i < 5; i++) { /* record r of its file; the 2nd file restarts r at 0 */
@@ -565,8 +574,8 @@ static uint64_t fnv1a(const cnnc_dataset *ds) {
 
 static bool same_images(const cnnc_dataset *a, const cnnc_dataset *b, int64_t n) {
     int64_t per = cnnc_tensor_numel(cnnc_dataset_images(a)) / cnnc_dataset_size(a);
-    return memcmp(cnnc_tensor_data(cnnc_dataset_images(a)), cnnc_tensor_data(cnnc_dataset_images(b)),
-                  (size_t)(n * per) * sizeof(float)) == 0;
+    return memcmp(cnnc_tensor_data(cnnc_dataset_images(a)),
+                  cnnc_tensor_data(cnnc_dataset_images(b)), (size_t)(n * per) * sizeof(float)) == 0;
 }
 
 static void test_synthetic(void) {
@@ -590,7 +599,8 @@ static void test_synthetic(void) {
     CHECK(!same_images(a, t, 1));   /* the other split */
     /* the same bytes on every machine: pinned hashes */
     cnnc_dataset *g = cnnc_dataset_synthetic(true, 20, CNNC_SYNTHETIC());
-    cnnc_dataset *g3 = cnnc_dataset_synthetic(false, 20, CNNC_SYNTHETIC(.channels = 3, .image_size = 32));
+    cnnc_dataset *g3 =
+        cnnc_dataset_synthetic(false, 20, CNNC_SYNTHETIC(.channels = 3, .image_size = 32));
     REQUIRE(g && g3);
     CHECK_EQ_INT(cnnc_tensor_size(cnnc_dataset_images(g3), 1), 3);
     CHECK_EQ_INT(cnnc_tensor_size(cnnc_dataset_images(g3), 3), 32);
@@ -748,7 +758,8 @@ static void test_loader_order(void) {
     cnnc_dataloader_free(dl);
 
     /* an index list (a shard), repeats allowed; then replaced */
-    dl = cnnc_dataloader_new(ds, CNNC_DATALOADER(.batch_size = 2, .indices = (const int64_t[]){7, 2, 2, 9, 0},
+    dl = cnnc_dataloader_new(ds, CNNC_DATALOADER(.batch_size = 2,
+                                                 .indices = (const int64_t[]){7, 2, 2, 9, 0},
                                                  .num_indices = 5));
     REQUIRE(dl);
     CHECK_EQ_INT(cnnc_dataloader_len(dl), 3);
@@ -762,7 +773,7 @@ static void test_loader_order(void) {
     CHECK_EQ_INT(order[2], 6);
     CHECK_ERR(cnnc_dataloader_set_indices(dl, (const int64_t[]){4, 10}, 2));
     CHECK_ERROR_CONTAINS("index 10 (indices[1]) is out of range for a data set of size 10");
-    CHECK_EQ_INT(cnnc_dataloader_len(dl), 2); /* unchanged */
+    CHECK_EQ_INT(cnnc_dataloader_len(dl), 2);           /* unchanged */
     CHECK_OK(cnnc_dataloader_set_indices(dl, NULL, 0)); /* every index again */
     CHECK_EQ_INT(cnnc_dataloader_len(dl), 5);
     CHECK_OK(cnnc_dataloader_set_indices(dl, (const int64_t[]){1}, 0)); /* an empty shard */
@@ -773,8 +784,10 @@ static void test_loader_order(void) {
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.batch_size = 0)));
     CHECK_ERROR_CONTAINS("batch_size should be a positive integer value, but got batch_size=0");
     CHECK_NULL_ERR(cnnc_dataloader_new(NULL, CNNC_DATALOADER()));
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.indices = (const int64_t[]){-1}, .num_indices = 1)));
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.indices = (const int64_t[]){1}, .num_indices = -1)));
+    CHECK_NULL_ERR(cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.indices = (const int64_t[]){-1}, .num_indices = 1)));
+    CHECK_NULL_ERR(cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.indices = (const int64_t[]){1}, .num_indices = -1)));
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.num_indices = 3)));
     CHECK_ERR(cnnc_dataloader_next(NULL, &x, &y));
     dl = cnnc_dataloader_new(ds, CNNC_DATALOADER());
@@ -791,7 +804,8 @@ static void test_loader_order(void) {
 }
 
 static void test_loader_normalize(void) {
-    cnnc_dataset *ds = cnnc_dataset_synthetic(true, 6, CNNC_SYNTHETIC(.channels = 3, .image_size = 9));
+    cnnc_dataset *ds =
+        cnnc_dataset_synthetic(true, 6, CNNC_SYNTHETIC(.channels = 3, .image_size = 9));
     REQUIRE(ds);
     const double mean[3] = {0.4914, 0.4822, 0.4465}, std[3] = {0.2470, 0.2435, 0.2616};
     cnnc_dataloader *dl = cnnc_dataloader_new(
@@ -801,7 +815,8 @@ static void test_loader_normalize(void) {
     cnnc_tensor *x, *y;
     CHECK_OK(cnnc_dataloader_next(dl, &x, &y));
     REQUIRE(x);
-    const float *src = cnnc_tensor_data_f32(cnnc_dataset_images(ds)), *out = cnnc_tensor_data_f32(x);
+    const float *src = cnnc_tensor_data_f32(cnnc_dataset_images(ds)),
+                *out = cnnc_tensor_data_f32(x);
     int bad = 0;
     for (int i = 0; i < 6 * 3 * 81; i++) {
         int c = i / 81 % 3;
@@ -812,8 +827,8 @@ static void test_loader_normalize(void) {
     cnnc_tensor_release(y);
     cnnc_dataloader_free(dl);
     /* one value for every channel */
-    dl = cnnc_dataloader_new(ds, CNNC_DATALOADER(.batch_size = 6, .mean = CNNC_DOUBLES(0.5),
-                                                 .std = CNNC_DOUBLES(0.25)));
+    dl = cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.batch_size = 6, .mean = CNNC_DOUBLES(0.5), .std = CNNC_DOUBLES(0.25)));
     CHECK_OK(cnnc_dataloader_next(dl, &x, &y));
     REQUIRE(x);
     out = cnnc_tensor_data_f32(x);
@@ -824,14 +839,19 @@ static void test_loader_normalize(void) {
     cnnc_tensor_release(y);
     cnnc_dataloader_free(dl);
     /* errors */
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.mean = CNNC_DOUBLES(0.5), .std = CNNC_DOUBLES(0.0))));
-    CHECK_ERROR_CONTAINS("std evaluated to zero after conversion to torch.float32, leading to division by zero.");
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.mean = CNNC_DOUBLES(0.5), .std = CNNC_DOUBLES(1e-50))));
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.mean = CNNC_DOUBLES(0.5, 0.5), .std = CNNC_DOUBLES(1, 1))));
+    CHECK_NULL_ERR(cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.mean = CNNC_DOUBLES(0.5), .std = CNNC_DOUBLES(0.0))));
+    CHECK_ERROR_CONTAINS(
+        "std evaluated to zero after conversion to torch.float32, leading to division by zero.");
+    CHECK_NULL_ERR(cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.mean = CNNC_DOUBLES(0.5), .std = CNNC_DOUBLES(1e-50))));
+    CHECK_NULL_ERR(cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.mean = CNNC_DOUBLES(0.5, 0.5), .std = CNNC_DOUBLES(1, 1))));
     CHECK_ERROR_CONTAINS("mean has 2 and std 2 values, but the images have 3 channels");
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.mean = CNNC_DOUBLES(0.5))));
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.std = CNNC_DOUBLES(0.5))));
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.mean = {.n = 9}, .std = CNNC_DOUBLES(0.5))));
+    CHECK_NULL_ERR(
+        cnnc_dataloader_new(ds, CNNC_DATALOADER(.mean = {.n = 9}, .std = CNNC_DOUBLES(0.5))));
     cnnc_dataset_release(ds);
 }
 
@@ -903,14 +923,15 @@ static void test_loader_augment(void) {
     check_crop(CNNC_DATALOADER(.crop_size = CNNC_INTS(4, 5), .crop_padding = CNNC_INTS(1)), 4, 5, 4,
                5, (const int[]){1, 1, 1, 1}, 1);
     /* (h, w) size without padding; the square int form; 2- and 4-value paddings */
-    check_crop(CNNC_DATALOADER(.crop_size = CNNC_INTS(2, 3)), 4, 5, 2, 3, (const int[]){0, 0, 0, 0}, 1);
+    check_crop(CNNC_DATALOADER(.crop_size = CNNC_INTS(2, 3)), 4, 5, 2, 3, (const int[]){0, 0, 0, 0},
+               1);
     check_crop(CNNC_DATALOADER(.crop_size = CNNC_INTS(3), .crop_padding = CNNC_INTS(2, 1)), 3, 3, 3,
                3, (const int[]){2, 1, 2, 1}, 1);
     check_crop(CNNC_DATALOADER(.crop_size = CNNC_INTS(3, 4), .crop_padding = CNNC_INTS(1, 0, 2, 1)),
                3, 4, 3, 4, (const int[]){1, 0, 2, 1}, 1);
     /* negative padding crops the border first, as torchvision's pad */
-    check_crop(CNNC_DATALOADER(.crop_size = CNNC_INTS(2), .crop_padding = CNNC_INTS(-1)), 5, 5, 2, 2,
-               (const int[]){-1, -1, -1, -1}, 1);
+    check_crop(CNNC_DATALOADER(.crop_size = CNNC_INTS(2), .crop_padding = CNNC_INTS(-1)), 5, 5, 2,
+               2, (const int[]){-1, -1, -1, -1}, 1);
     /* RandomHorizontalFlip(p=1) mirrors exactly; p=0.5 gives both; with a crop */
     check_crop(CNNC_DATALOADER(.horizontal_flip_p = 1.0), 3, 4, 3, 4, (const int[]){0, 0, 0, 0}, 2);
     check_crop(CNNC_DATALOADER(.horizontal_flip_p = 0.5), 3, 4, 3, 4, (const int[]){0, 0, 0, 0}, 3);
@@ -919,10 +940,12 @@ static void test_loader_augment(void) {
                3, 3, 3, 3, (const int[]){1, 1, 1, 1}, 3);
 
     /* the choices depend on (seed, epoch, index), not on batch size or threads */
-    cnnc_dataset *ds = cnnc_dataset_synthetic(true, 24, CNNC_SYNTHETIC(.channels = 3, .image_size = 12));
+    cnnc_dataset *ds =
+        cnnc_dataset_synthetic(true, 24, CNNC_SYNTHETIC(.channels = 3, .image_size = 12));
     REQUIRE(ds);
-    cnnc_dataloader_options o = CNNC_DATALOADER(.crop_size = CNNC_INTS(10), .crop_padding = CNNC_INTS(3),
-                                                .horizontal_flip_p = 0.5, .seed = 3, .shuffle = true);
+    cnnc_dataloader_options o =
+        CNNC_DATALOADER(.crop_size = CNNC_INTS(10), .crop_padding = CNNC_INTS(3),
+                        .horizontal_flip_p = 0.5, .seed = 3, .shuffle = true);
     float *ref = malloc(24 * 3 * 100 * sizeof(float));
     int64_t ref_order[24];
     for (int run = 0; run < 3; run++) {
@@ -955,16 +978,21 @@ static void test_loader_augment(void) {
     /* errors, with torchvision's messages where it has one */
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(13))));
     CHECK_ERROR_CONTAINS("Required crop size (13, 13) is larger than input image size (12, 12)");
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(17), .crop_padding = CNNC_INTS(2))));
+    CHECK_NULL_ERR(cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(17), .crop_padding = CNNC_INTS(2))));
     CHECK_ERROR_CONTAINS("Required crop size (17, 17) is larger than input image size (16, 16)");
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(3, 3, 3))));
     CHECK_ERROR_CONTAINS("Please provide only two dimensions (h, w) for size.");
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(3), .crop_padding = CNNC_INTS(1, 2, 3))));
-    CHECK_ERROR_CONTAINS("Padding must be an int or a 1, 2, or 4 element tuple, not a 3 element tuple");
+    CHECK_NULL_ERR(cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(3), .crop_padding = CNNC_INTS(1, 2, 3))));
+    CHECK_ERROR_CONTAINS(
+        "Padding must be an int or a 1, 2, or 4 element tuple, not a 3 element tuple");
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.crop_padding = CNNC_INTS(4))));
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(0))));
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(3), .crop_padding = CNNC_INTS(INT64_MAX))));
-    CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(3), .crop_padding = CNNC_INTS(INT64_MIN))));
+    CHECK_NULL_ERR(cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(3), .crop_padding = CNNC_INTS(INT64_MAX))));
+    CHECK_NULL_ERR(cnnc_dataloader_new(
+        ds, CNNC_DATALOADER(.crop_size = CNNC_INTS(3), .crop_padding = CNNC_INTS(INT64_MIN))));
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.crop_size = {.n = -1})));
     CHECK_NULL_ERR(cnnc_dataloader_new(ds, CNNC_DATALOADER(.horizontal_flip_p = 1.5)));
     CHECK_ERROR_CONTAINS("horizontal_flip_p must be in [0, 1], got 1.5");
@@ -976,7 +1004,8 @@ static void test_loader_augment(void) {
  * caller still holds (or a view of it) is never overwritten. No allocation per step. */
 static void test_loader_reuse(void) {
     cnnc_dataset *ds = ramp_dataset(12, 1, 3, 3);
-    cnnc_dataloader *dl = cnnc_dataloader_new(ds, CNNC_DATALOADER(.batch_size = 4, .shuffle = true));
+    cnnc_dataloader *dl =
+        cnnc_dataloader_new(ds, CNNC_DATALOADER(.batch_size = 4, .shuffle = true));
     REQUIRE(dl);
     cnnc_tensor *x, *y, *x2, *y2;
     CHECK_OK(cnnc_dataloader_next(dl, &x, &y));
@@ -1063,19 +1092,26 @@ static bool scenario(int which, double *sum) {
     switch (which) {
     case 0: ds = cnnc_dataset_load_idx(a, b, CNNC_IDX()); break; /* gzip images, when zlib */
     case 1: ds = cnnc_dataset_load_cifar10_files(2, (const char *const[]){a, a}); break;
-    case 2: ds = cnnc_dataset_synthetic(true, 12, CNNC_SYNTHETIC(.channels = 3, .image_size = 10)); break;
+    case 2:
+        ds = cnnc_dataset_synthetic(true, 12, CNNC_SYNTHETIC(.channels = 3, .image_size = 10));
+        break;
     default: {
         cnnc_dataset *src = cnnc_dataset_synthetic(false, 10, CNNC_SYNTHETIC(.image_size = 8));
-        cnnc_dataloader *dl = src ? cnnc_dataloader_new(src, CNNC_DATALOADER(
-            .batch_size = 4, .shuffle = true, .crop_size = CNNC_INTS(6), .crop_padding = CNNC_INTS(1),
-            .horizontal_flip_p = 0.5, .mean = CNNC_DOUBLES(0.3), .std = CNNC_DOUBLES(0.2))) : NULL;
+        cnnc_dataloader *dl =
+            src ? cnnc_dataloader_new(
+                      src,
+                      CNNC_DATALOADER(.batch_size = 4, .shuffle = true, .crop_size = CNNC_INTS(6),
+                                      .crop_padding = CNNC_INTS(1), .horizontal_flip_p = 0.5,
+                                      .mean = CNNC_DOUBLES(0.3), .std = CNNC_DOUBLES(0.2)))
+                : NULL;
         cnnc_dataset_release(src);
         if (!dl) return false;
         bool ok = true;
         cnnc_tensor *x, *y;
         for (int step = 0; step < 7 && ok; step++) { /* into a second epoch */
             ok = cnnc_dataloader_next(dl, &x, &y) == CNNC_OK;
-            for (int64_t i = 0; x && i < cnnc_tensor_numel(x); i++) *sum += cnnc_tensor_data_f32(x)[i];
+            for (int64_t i = 0; x && i < cnnc_tensor_numel(x); i++)
+                *sum += cnnc_tensor_data_f32(x)[i];
             cnnc_tensor_release(x);
             cnnc_tensor_release(y);
         }
@@ -1120,17 +1156,19 @@ static void test_alloc_failures(void) {
             cnnc_set_allocator(NULL);
             check_checks_run_++;
             if (inj.live != 0)
-                check_fail_(__FILE__, __LINE__, "scenario %d, failing allocation %ld: %ld blocks leaked",
-                            which, n, inj.live);
+                check_fail_(__FILE__, __LINE__,
+                            "scenario %d, failing allocation %ld: %ld blocks leaked", which, n,
+                            inj.live);
             if (ok) {
                 CHECK(got == want);
                 if (inj.injected == 0) break; /* every allocation was tried: done */
                 continue;
             }
             failures++;
-            if (cnnc_last_status() != CNNC_ERR_OUT_OF_MEMORY || !check_contains_(cnnc_last_error(), "out of memory"))
-                check_fail_(__FILE__, __LINE__, "scenario %d, failing allocation %ld: %s \"%s\"", which, n,
-                            cnnc_status_name(cnnc_last_status()), cnnc_last_error());
+            if (cnnc_last_status() != CNNC_ERR_OUT_OF_MEMORY ||
+                !check_contains_(cnnc_last_error(), "out of memory"))
+                check_fail_(__FILE__, __LINE__, "scenario %d, failing allocation %ld: %s \"%s\"",
+                            which, n, cnnc_status_name(cnnc_last_status()), cnnc_last_error());
         }
         printf("allocation failures: scenario %d failed cleanly at %ld points\n", which, failures);
         CHECK(failures > 0);
@@ -1171,7 +1209,8 @@ int main(void) {
     RUN_TEST(test_alloc_failures);
     char p[600];
     const char *names[] = {"images.idx", "labels.idx", "c1.bin", "c2.bin"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) remove(path_of(p, sizeof p, names[i]));
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        remove(path_of(p, sizeof p, names[i]));
     rmdir(tmp_dir);
     return check_summary();
 }

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     data += 4;
     size -= 4;
     size_t n = split % (size + 1);
-    cnnc_dataset *ds = cnnc__idx_decode("images", data, n, "labels", data + n, size - n, CNNC_IDX());
+    cnnc_dataset *ds =
+        cnnc__idx_decode("images", data, n, "labels", data + n, size - n, CNNC_IDX());
     if (!ds) {
         if (cnnc_last_status() == CNNC_OK || !cnnc_last_error()[0]) abort(); /* no message */
         return 0;
