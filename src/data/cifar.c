@@ -39,7 +39,8 @@ cnnc_dataset *cnnc__cifar10_decode(int n, const char *const *what, const uint8_t
     int64_t total = 0;
     for (int f = 0; f < n; f++) {
         if (check_records(what[f], data[f], sizes[f]) != CNNC_OK) return NULL;
-        total += (int64_t)(sizes[f] / CIFAR_RECORD); /* buffers in memory: no overflow */
+        if (!cnnc__add_i64(total, (int64_t)(sizes[f] / CIFAR_RECORD), &total))
+            return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY, "CIFAR-10: too many records");
     }
     cnnc_dataset *ds =
         cnnc__dataset_alloc("load_cifar10", total, 3, CIFAR_SIDE, CIFAR_SIDE, 10, cifar10_classes);
