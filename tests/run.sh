@@ -23,8 +23,11 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$TSAN_BUILD/test_threads"
 
 echo "== valgrind memcheck (every C test but the long GEMM sweep, which ASan covers; and the demo)"
 VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no"
-for t in test_tensor test_autograd test_module test_module_user test_graph test_robustness test_conv test_pool test_resample \
-         test_norm test_activation test_optim test_isa; do
+# every C test but the GEMM sweep (ASan covers it), the concurrency test (TSan runs
+# it) and the allocation-failure sweep (run below without its pool sweeps)
+for f in "$BUILD"/test_*; do
+  t=$(basename "$f")
+  case "$t" in test_gemm|test_threads|test_alloc_fail) continue ;; esac
   $VG "$BUILD/$t" >/dev/null
   echo "valgrind: $t clean"
 done
@@ -35,6 +38,29 @@ echo "valgrind: test_alloc_fail clean"
 $VG "$BUILD/cnnc" demo >/dev/null
 for e in resnet unet; do $VG "$BUILD/examples/$e" >/dev/null; done
 echo "valgrind: cnnc demo and examples clean"
+
+echo "== libFuzzer targets (tests/fuzz), ${FUZZ_SECONDS:-20} s each from their seed corpora"
+if command -v clang >/dev/null 2>&1; then
+  FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
+  cmake -S . -B "$FUZZ_BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCNNC_FUZZ=ON \
+    -DCNNC_BUILD_TESTS=OFF >/dev/null
+  for src in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$src" .c)
+    log=$(mktemp)
+    cmake --build "$FUZZ_BUILD" -j "$JOBS" --target "$name" >"$log" 2>&1 || { cat "$log"; exit 1; }
+    found=$(mktemp -d) # new inputs go here, never into the committed corpus
+    if ! "$FUZZ_BUILD/$name" -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=2048 \
+         -print_final_stats=1 "$found" "tests/fuzz/corpus/${name#fuzz_}" >"$log" 2>&1; then
+      tail -n 60 "$log"
+      echo "fuzz: $name found a failure (the input is saved as crash-* in $(pwd))"
+      exit 1
+    fi
+    echo "fuzz: $name clean, $(grep -o 'number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') runs"
+    rm -rf "$found" "$log"
+  done
+else
+  echo "fuzz: clang not found; skipped (the seed corpora ran as C tests)"
+fi
 
 echo "== conformance against PyTorch"
 CNNC_LIBRARY="$(pwd)/$BUILD/libcnnc.so" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/conformance

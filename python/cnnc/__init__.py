@@ -164,10 +164,11 @@ def cat(tensors, dim=0):
 
 from . import nn  # noqa: E402  (nn needs the names above)
 from . import optim  # noqa: E402
+from . import data  # noqa: E402
 
 __all__ = ["Error", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand", "randn",
            "arange", "float32", "int64", "manual_seed", "set_num_threads",
            "get_num_threads", "set_isa", "get_isa", "thread_cleanup", "no_grad", "enable_grad",
            "set_grad_enabled",
            "is_grad_enabled", "add", "sub", "mul", "div", "neg", "matmul", "relu", "sum",
-           "mean", "reshape", "flatten", "transpose", "permute", "cat", "nn", "optim"]
+           "mean", "reshape", "flatten", "transpose", "permute", "cat", "nn", "optim", "data"]
