@@ -72,10 +72,10 @@ typedef struct cnnc_interpolate_options {
     int recompute_scale_factor; /* -1 None, 0 False, 1 True */
     bool antialias;
 } cnnc_interpolate_options;
-#define CNNC_INTERPOLATE(...)                                                       \
-    ((cnnc_interpolate_options){.size = CNNC_INTS_NONE, .scale_factor = {.n = 0},    \
-                                .mode = "nearest", .align_corners = -1,              \
-                                .recompute_scale_factor = -1, .antialias = false,    \
+#define CNNC_INTERPOLATE(...)                                                          \
+    ((cnnc_interpolate_options){.size = CNNC_INTS_NONE, .scale_factor = CNNC_DOUBLES_NONE, \
+                                .mode = "nearest", .align_corners = -1,                 \
+                                .recompute_scale_factor = -1, .antialias = false,       \
                                 __VA_ARGS__})
 CNNC_API cnnc_tensor *cnnc_interpolate(cnnc_tensor *input, cnnc_interpolate_options options);
 
@@ -111,9 +111,9 @@ typedef struct cnnc_upsample_options {
     int align_corners;          /* -1 None, 0 False, 1 True */
     int recompute_scale_factor; /* -1 None, 0 False, 1 True */
 } cnnc_upsample_options;
-#define CNNC_UPSAMPLE(...)                                                              \
-    ((cnnc_upsample_options){.size = CNNC_INTS_NONE, .scale_factor = {.n = 0},          \
-                             .mode = "nearest", .align_corners = -1,                    \
+#define CNNC_UPSAMPLE(...)                                                          \
+    ((cnnc_upsample_options){.size = CNNC_INTS_NONE, .scale_factor = CNNC_DOUBLES_NONE, \
+                             .mode = "nearest", .align_corners = -1,                \
                              .recompute_scale_factor = -1, __VA_ARGS__})
 CNNC_API cnnc_module *cnnc_upsample_new(cnnc_upsample_options options);
 /* nn.UpsamplingNearest2d(size=None, scale_factor=None) (mode 'nearest') and

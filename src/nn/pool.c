@@ -3,7 +3,7 @@
  * the settings PyTorch gives it, in the forms PyTorch keeps them (an int stays an
  * int, _single/_pair/_triple make tuples). */
 #include "core/error.h"
-#include "core/options.h"
+#include "core/args.h"
 #include "nn/module.h"
 #include "ops/pool.h"
 
