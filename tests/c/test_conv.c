@@ -461,7 +461,13 @@ static void test_api_errors(void) {
     CHECK_NULL_ERR(cnnc_conv_transpose_forward(m, x, 0, NULL)); /* not a transposed module */
     cnnc_module_release(m);
     CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE())); /* kernel_size missing */
-    CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3, 3, 3))));
+    /* a kernel_size tuple of the wrong length makes a module (a 5-d weight), as
+     * PyTorch's; its forward fails with conv2d's message */
+    m = cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3, 3, 3)));
+    REQUIRE(m);
+    CHECK_TENSOR_ERR(cnnc_module_forward(m, x));
+    CHECK_ERROR_CONTAINS("expected stride to be a single integer value or a list of 3 values");
+    cnnc_module_release(m);
     CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .groups = 2)));
     CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3),
                                                           .padding_mode = "mirror")));
