@@ -29,7 +29,7 @@ class GroupNormOptions(_lib.CStruct):
 
 
 class LocalResponseNormOptions(_lib.CStruct):
-    _c_types_ = ("cnnc_local_response_norm_options",)
+    _c_types_ = ("cnnc_local_response_norm_options", "cnnc_localresponsenorm_options")
     _fields_ = [("alpha", c_double), ("beta", c_double), ("k", c_double)]
 
 
