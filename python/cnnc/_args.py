@@ -57,33 +57,36 @@ def _name(v):
 
 
 def _is_int(v, allow_bool=False):
-    """An int as torch's parser takes one: Python and numpy ints (anything with
-    __index__ that is not a float), never a bool unless allowed."""
+    """An int as torch's parser takes one: Python and numpy ints, never a bool unless
+    allowed."""
     if isinstance(v, bool):
         return allow_bool
-    if isinstance(v, numbers.Integral):
-        return True
-    if isinstance(v, (numbers.Real, str, bytes)) or not hasattr(type(v), "__index__"):
-        return False
-    return True
+    return isinstance(v, numbers.Integral)
 
 
-def _overflow(v, lo, hi):
-    if v < INT64_MIN or v > INT64_MAX:
+def _overflow(v, fn, name, lo=INT64_MIN, hi=INT64_MAX, python=False):
+    """v within int64 (and [lo, hi]). Beyond int64 an argument of torch's parser is its
+    RuntimeError; one PyTorch's Python code first puts into a tuple (python) is the
+    TypeError of that tuple's element."""
+    if not INT64_MIN <= v <= INT64_MAX:
+        if python:
+            raise TypeError("%s(): argument '%s' must be tuple of ints, but found element of type "
+                            "int at pos 1" % (fn, name))
         raise _lib.Error("Overflow when unpacking long")
-    if v < lo or v > hi:
+    if not lo <= v <= hi:
         raise _lib.Error("value cannot be converted to type int32_t without overflow")
     return v
 
 
-def int_arg(v, fn, name, c_int_range=False, allow_bool=False):
-    """A scalar int argument (int64, or a C int when c_int_range). allow_bool: a
-    Python-level argument torch computes with (Conv2d(True, 4, 3) is 1 channel)."""
-    if not _is_int(v, allow_bool):
+def int_arg(v, fn, name, c_int_range=False, python=False):
+    """A scalar int argument (int64, or a C int when c_int_range). python: an argument
+    PyTorch's Python code computes with (module constructors: a bool is an int, as in
+    Conv2d(True, 4, 3); too large for int64 is a TypeError, where torch.empty gets it)."""
+    if not _is_int(v, python):
         raise TypeError("%s(): argument '%s' must be int, not %s" % (fn, name, _name(v)))
     v = operator.index(v)
-    return _overflow(v, C_INT_MIN if c_int_range else INT64_MIN,
-                     C_INT_MAX if c_int_range else INT64_MAX)
+    return _overflow(v, fn, name, C_INT_MIN if c_int_range else INT64_MIN,
+                     C_INT_MAX if c_int_range else INT64_MAX, python)
 
 
 def float_arg(v, fn, name):
@@ -142,10 +145,12 @@ def int_list(v, fn, name, keep_none=False):
     return out
 
 
-def ints_arg(v, fn, name, none=False, int_ok=True, keep_none=False):
+def ints_arg(v, fn, name, none=False, int_ok=True, keep_none=False, python=False):
     """`int | tuple[int, ...]` (| None when none) as a cnnc_ints, in its form: the int
     (int_ok; torch's int[n] arguments), the tuple (any sequence), None. keep_none:
-    None entries of a tuple are PyTorch's "keep this size" (adaptive pooling)."""
+    None entries of a tuple are PyTorch's "keep this size" (adaptive pooling). python:
+    PyTorch's Python code turns the int into a tuple first (modules' _pair, interpolate's
+    size), so an int beyond int64 is a tuple element's TypeError."""
     if v is None:
         if none:
             return Ints()
@@ -154,7 +159,7 @@ def ints_arg(v, fn, name, none=False, int_ok=True, keep_none=False):
         if not int_ok:
             raise TypeError("%s(): argument '%s' must be tuple of ints, not int" % (fn, name))
         out = Ints(n=1)
-        out.v[0] = _overflow(operator.index(v), INT64_MIN, INT64_MAX)
+        out.v[0] = _overflow(operator.index(v), fn, name, python=python)
         return out
     vals = int_list(v, fn, name, keep_none)
     if len(vals) > _lib.MAX_DIMS:
@@ -227,7 +232,7 @@ def dim_arg(v, fn, name, ndim, named=False):
         _named_dim(v, ndim)
     if not _is_int(v):
         raise TypeError("%s(): argument '%s' must be int, not %s" % (fn, name, _name(v)))
-    v = _overflow(operator.index(v), INT64_MIN, INT64_MAX)
+    v = _overflow(operator.index(v), fn, name)
     if not C_INT_MIN <= v <= C_INT_MAX:
         _dim_range_error(v, ndim)
     return v

@@ -107,7 +107,7 @@ class PReLU(Module):
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         _factory_kwargs(device, dtype)
         super().__init__(_lib.cnnc_prelu_new(PreluOptions(
-            _args.int_arg(num_parameters, "PReLU", "num_parameters", allow_bool=True),
+            _args.int_arg(num_parameters, "PReLU", "num_parameters", python=True),
             _f(init, PReLU, "init"))))
 
 

@@ -31,8 +31,8 @@ _lib.declare([
 
 def _channels(cls, in_channels, out_channels):
     name = cls.__name__
-    return (_args.int_arg(in_channels, name, "in_channels", allow_bool=True),
-            _args.int_arg(out_channels, name, "out_channels", allow_bool=True))
+    return (_args.int_arg(in_channels, name, "in_channels", python=True),
+            _args.int_arg(out_channels, name, "out_channels", python=True))
 
 
 class _ConvNd(Module):
@@ -42,12 +42,12 @@ class _ConvNd(Module):
                  groups=1, bias=True, padding_mode='zeros', device=None, dtype=None):
         _factory_kwargs(device, dtype)
         name = type(self).__name__
-        pad, pad_str = padding_arg(padding, name)
+        pad, pad_str = padding_arg(padding, name, python=True)
         opts = ConvModuleOptions(
-            kernel_size=_args.ints_arg(kernel_size, name, "kernel_size"),
-            stride=_args.ints_arg(stride, name, "stride"), padding=pad, padding_str=pad_str,
-            dilation=_args.ints_arg(dilation, name, "dilation"),
-            groups=_args.int_arg(groups, name, "groups", allow_bool=True), bias=bool(bias),
+            kernel_size=_args.ints_arg(kernel_size, name, "kernel_size", python=True),
+            stride=_args.ints_arg(stride, name, "stride", python=True), padding=pad, padding_str=pad_str,
+            dilation=_args.ints_arg(dilation, name, "dilation", python=True),
+            groups=_args.int_arg(groups, name, "groups", python=True), bias=bool(bias),
             padding_mode=_args.string_arg(padding_mode, name, "padding_mode"))
         super().__init__(type(self)._new(*_channels(type(self), in_channels, out_channels), opts))
 
@@ -73,12 +73,12 @@ class _ConvTransposeNd(Module):
         _factory_kwargs(device, dtype)
         name = type(self).__name__
         opts = ConvTransposeModuleOptions(
-            kernel_size=_args.ints_arg(kernel_size, name, "kernel_size"),
-            stride=_args.ints_arg(stride, name, "stride"),
-            padding=_args.ints_arg(padding, name, "padding"),
-            output_padding=_args.ints_arg(output_padding, name, "output_padding"),
-            groups=_args.int_arg(groups, name, "groups", allow_bool=True), bias=bool(bias),
-            dilation=_args.ints_arg(dilation, name, "dilation"),
+            kernel_size=_args.ints_arg(kernel_size, name, "kernel_size", python=True),
+            stride=_args.ints_arg(stride, name, "stride", python=True),
+            padding=_args.ints_arg(padding, name, "padding", python=True),
+            output_padding=_args.ints_arg(output_padding, name, "output_padding", python=True),
+            groups=_args.int_arg(groups, name, "groups", python=True), bias=bool(bias),
+            dilation=_args.ints_arg(dilation, name, "dilation", python=True),
             padding_mode=_args.string_arg(padding_mode, name, "padding_mode"))
         super().__init__(type(self)._new(*_channels(type(self), in_channels, out_channels), opts))
 

@@ -54,11 +54,11 @@ _lib.declare([
 ])
 
 
-def padding_arg(padding, fn):
+def padding_arg(padding, fn, python=False):
     """(padding as cnnc_ints, padding_str): an int, a tuple, or 'same' / 'valid'."""
     if isinstance(padding, str):
         return Ints(), padding.encode()
-    return _args.ints_arg(padding, fn, "padding"), None
+    return _args.ints_arg(padding, fn, "padding", python=python), None
 
 
 def _tensors(fn, input, weight, bias):

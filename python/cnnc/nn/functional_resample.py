@@ -46,7 +46,7 @@ _lib.declare([
 
 def size_options(fn, size, scale_factor):
     """size (int | tuple | None) and scale_factor (float | tuple | None) in their forms."""
-    return (_args.ints_arg(size, fn, "size", none=True),
+    return (_args.ints_arg(size, fn, "size", none=True, python=True),  # [size] * dim in Python
             _args.doubles_arg(scale_factor, fn, "scale_factor"))
 
 

@@ -213,8 +213,8 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         _factory_kwargs(device, dtype)
         super().__init__(_lib.cnnc_linear_new(
-            _args.int_arg(in_features, "Linear", "in_features", allow_bool=True),
-            _args.int_arg(out_features, "Linear", "out_features", allow_bool=True),
+            _args.int_arg(in_features, "Linear", "in_features", python=True),
+            _args.int_arg(out_features, "Linear", "out_features", python=True),
             _lib.LinearOptions(bias=bool(bias))))
 
 

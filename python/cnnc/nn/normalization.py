@@ -51,7 +51,7 @@ class _NormBase(Module):
                                    _args.optional_float(momentum, name, "momentum"), bool(affine),
                                    bool(track_running_stats))
         super().__init__(type(self)._new(
-            _args.int_arg(num_features, name, "num_features", allow_bool=True), o))
+            _args.int_arg(num_features, name, "num_features", python=True), o))
 
 
 class BatchNorm1d(_NormBase):
@@ -89,7 +89,7 @@ class LayerNorm(Module):
                  dtype=None):
         _factory_kwargs(device, dtype)
         super().__init__(_lib.cnnc_layernorm_new(
-            _args.ints_arg(normalized_shape, "LayerNorm", "normalized_shape"),
+            _args.ints_arg(normalized_shape, "LayerNorm", "normalized_shape", python=True),
             LayerNormModuleOptions(_args.float_arg(eps, "LayerNorm", "eps"), bool(elementwise_affine))))
 
 
@@ -97,8 +97,8 @@ class GroupNorm(Module):
     def __init__(self, num_groups, num_channels, eps=1e-05, affine=True, device=None, dtype=None):
         _factory_kwargs(device, dtype)
         super().__init__(_lib.cnnc_groupnorm_new(
-            _args.int_arg(num_groups, "GroupNorm", "num_groups", allow_bool=True),
-            _args.int_arg(num_channels, "GroupNorm", "num_channels", allow_bool=True),
+            _args.int_arg(num_groups, "GroupNorm", "num_groups", python=True),
+            _args.int_arg(num_channels, "GroupNorm", "num_channels", python=True),
             GroupNormModuleOptions(_args.float_arg(eps, "GroupNorm", "eps"), bool(affine))))
 
 
@@ -106,6 +106,6 @@ class LocalResponseNorm(Module):
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         fn = "LocalResponseNorm"
         super().__init__(_lib.cnnc_localresponsenorm_new(
-            _args.int_arg(size, fn, "size", allow_bool=True),
+            _args.int_arg(size, fn, "size", python=True),
             LocalResponseNormOptions(*(_args.float_arg(v, fn, n) for v, n in
                                        ((alpha, "alpha"), (beta, "beta"), (k, "k"))))))

@@ -11,7 +11,7 @@ class _PadNd(Module):
     _new = None
 
     def __init__(self, padding):
-        super().__init__(type(self)._new(_args.ints_arg(padding, type(self).__name__, "padding")))
+        super().__init__(type(self)._new(_args.ints_arg(padding, type(self).__name__, "padding", python=True)))
 
 
 class _ConstantPadNd(Module):
@@ -19,7 +19,7 @@ class _ConstantPadNd(Module):
 
     def __init__(self, padding, value):
         name = type(self).__name__
-        super().__init__(type(self)._new(_args.ints_arg(padding, name, "padding"),
+        super().__init__(type(self)._new(_args.ints_arg(padding, name, "padding", python=True),
                                          _args.float_arg(value, name, "value")))
 
 
