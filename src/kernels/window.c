@@ -18,10 +18,10 @@ void cnnc__window_fill(cnnc__window *g, int nsp, int64_t planes, const int64_t *
 static bool add(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
 static bool mul(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
 
-/* a / b rounded toward negative infinity (b > 0) */
+/* a / b rounded toward negative infinity (b != 0) */
 static int64_t div_floor(int64_t a, int64_t b) {
     int64_t q = a / b, r = a % b;
-    return (r != 0 && r < 0) ? q - 1 : q;
+    return (r != 0 && (r < 0) != (b < 0)) ? q - 1 : q;
 }
 
 bool cnnc__window_out_len(int64_t in, int64_t k, int64_t stride, int64_t pad_l, int64_t pad_r,

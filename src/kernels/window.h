@@ -47,7 +47,7 @@ void cnnc__window_fill(cnnc__window *g, int nsp, int64_t planes, const int64_t *
  *   out = floor((in + pad_l + pad_r - dil (k - 1) - 1 [+ stride - 1 if ceil_mode]) / stride) + 1
  * rounding toward negative infinity; with ceil_mode the last window must start inside
  * the input or the left padding ((out - 1) stride < in + pad_l), else out - 1.
- * stride > 0. */
+ * stride != 0 (a negative one gives PyTorch's value; the ops refuse it after). */
 bool cnnc__window_out_len(int64_t in, int64_t k, int64_t stride, int64_t pad_l, int64_t pad_r,
                           int64_t dil, bool ceil_mode, int64_t *out);
 
