@@ -213,6 +213,7 @@ static void check_attr(cnnc_module *m, const char *name, cnnc_value_kind kind, i
 
 /* Modules keep the forms as PyTorch's do, and list 1-tuples as tuples. */
 static void test_modules(void) {
+    cnnc_scope_begin();
     cnnc_module *m = cnnc_maxpool2d_new(CNNC_MAX_POOL2D(.kernel_size = CNNC_TUPLE(3)));
     REQUIRE(m);
     check_attr(m, "kernel_size", CNNC_VALUE_INTS, 1, "kernel_size=(3,), stride=(3,), padding=0");
@@ -248,6 +249,7 @@ static void test_modules(void) {
     CHECK_ERROR_CONTAINS("expected stride to be a single integer value or a list of 1 values");
     cnnc_module_release(m);
     CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(1, 1, 1, 1, 1, 1, 1))));
+    cnnc_scope_end();
 }
 
 int main(void) {
