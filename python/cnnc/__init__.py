@@ -170,7 +170,8 @@ def cat(tensors, dim=0):
 from . import nn  # noqa: E402  (nn needs the names above)
 from . import optim  # noqa: E402
 
-__all__ = ["Error", "IndexRangeError", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand", "randn",
+__all__ = ["Error", "IndexRangeError", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand",
+           "randn",
            "arange", "float32", "int64", "manual_seed", "set_num_threads",
            "get_num_threads", "set_isa", "get_isa", "thread_cleanup", "no_grad", "enable_grad",
            "set_grad_enabled",

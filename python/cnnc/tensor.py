@@ -396,5 +396,6 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
         start, end = 0, start
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     code = dtype_code(dtype, _lib.INT64 if ints else _lib.FLOAT32)
-    vals = [_args.float_arg(v, "arange", k) for v, k in ((start, "start"), (end, "end"), (step, "step"))]
+    vals = [_args.float_arg(v, "arange", k)
+            for v, k in ((start, "start"), (end, "end"), (step, "step"))]
     return _created(_lib.cnnc_arange(*vals, code), requires_grad)

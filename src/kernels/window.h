@@ -27,9 +27,15 @@ typedef struct cnnc__window {
 } cnnc__window;
 
 /* Elements of one input / output plane, taps of one window. */
-static inline int64_t cnnc__window_in_size(const cnnc__window *g) { return g->in[0] * g->in[1] * g->in[2]; }
-static inline int64_t cnnc__window_out_size(const cnnc__window *g) { return g->out[0] * g->out[1] * g->out[2]; }
-static inline int64_t cnnc__window_k_size(const cnnc__window *g) { return g->k[0] * g->k[1] * g->k[2]; }
+static inline int64_t cnnc__window_in_size(const cnnc__window *g) {
+    return g->in[0] * g->in[1] * g->in[2];
+}
+static inline int64_t cnnc__window_out_size(const cnnc__window *g) {
+    return g->out[0] * g->out[1] * g->out[2];
+}
+static inline int64_t cnnc__window_k_size(const cnnc__window *g) {
+    return g->k[0] * g->k[1] * g->k[2];
+}
 
 /* The window of an op over nsp (1..3) spatial dims, right-aligned in the three slots:
  * in/out/k/stride/pad/dil hold nsp values each (k, stride, pad, dil may be NULL for

@@ -110,7 +110,8 @@ static cnnc_status conv_padding(const conv_settings *o, int dim, conv_state *c) 
 
 /* Fills c from the constructor's arguments with PyTorch's checks. */
 static cnnc_status conv_settings_check(const char *name, const conv_settings *o, conv_state *c) {
-    if (cnnc__check_ints(name, "kernel_size", &o->kernel_size) || cnnc__check_ints(name, "stride", &o->stride) ||
+    if (cnnc__check_ints(name, "kernel_size", &o->kernel_size) ||
+        cnnc__check_ints(name, "stride", &o->stride) ||
         (!o->padding_str && cnnc__check_ints(name, "padding", &o->padding)) ||
         cnnc__check_ints(name, "dilation", &o->dilation) ||
         cnnc__check_ints(name, "output_padding", &o->output_padding))

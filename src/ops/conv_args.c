@@ -227,7 +227,8 @@ static cnnc_status empty_input(const cnnc__conv_call *c, cnnc__conv_setup *s) {
 }
 
 /* A convolution's backend: kernel sizes and dilations > 0. */
-static cnnc_status forward_backend(const cnnc__conv_call *c, const cnnc_tensor *w, const cnnc__conv_setup *s) {
+static cnnc_status forward_backend(const cnnc__conv_call *c, const cnnc_tensor *w,
+                                   const cnnc__conv_setup *s) {
     bool dilated = false, kzero = false, dneg = false;
     for (int i = 0; i < s->sd; i++) {
         dilated |= s->dil[i] != 1;

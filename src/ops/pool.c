@@ -93,7 +93,8 @@ cnnc_tensor *cnnc__pool_finish_argmax(cnnc_tensor *x, const cnnc__window *g, int
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, out_ndim, out_shape);
     cnnc_tensor *idx = (want_idx || grad) ? cnnc__tensor_new(CNNC_INT64, out_ndim, out_shape) : NULL;
     if (!out || ((want_idx || grad) && !idx)) goto fail;
-    cnnc__pool_job j = {.out = cnnc__f32(out), .idx = idx ? cnnc__i64(idx) : NULL, .x = cnnc__f32(x), .g = g};
+    cnnc__pool_job j = {.out = cnnc__f32(out), .idx = idx ? cnnc__i64(idx) : NULL,
+                        .x = cnnc__f32(x), .g = g};
     if (out->numel) cnnc__parallel_for(g->n, cnnc__pool_grain(cnnc__window_in_size(g)), fn, &j);
     if (grad) {
         void *vctx = NULL;
@@ -205,9 +206,11 @@ static cnnc_status positive_window(const pool_window *w, bool dilation) {
     const int64_t *k = w->k, *s = w->s, *d = w->d;
     if (w->nsp == 2) {
         if (k[0] <= 0 || k[1] <= 0)
-            return POOL_ERR("kernel size should be greater than zero, but got kH: %lld kW: %lld", LL(k[0]), LL(k[1]));
+            return POOL_ERR("kernel size should be greater than zero, but got kH: %lld kW: %lld",
+                            LL(k[0]), LL(k[1]));
         if (s[0] <= 0 || s[1] <= 0)
-            return POOL_ERR("stride should be greater than zero, but got dH: %lld dW: %lld", LL(s[0]), LL(s[1]));
+            return POOL_ERR("stride should be greater than zero, but got dH: %lld dW: %lld",
+                            LL(s[0]), LL(s[1]));
         if (dilation && (d[0] <= 0 || d[1] <= 0))
             return POOL_ERR("dilation should be greater than zero, but got dilationH: %lld dilationW: %lld",
                             LL(d[0]), LL(d[1]));

@@ -45,7 +45,8 @@ class _ConvNd(Module):
         pad, pad_str = padding_arg(padding, name, python=True)
         opts = ConvModuleOptions(
             kernel_size=_args.ints_arg(kernel_size, name, "kernel_size", python=True),
-            stride=_args.ints_arg(stride, name, "stride", python=True), padding=pad, padding_str=pad_str,
+            stride=_args.ints_arg(stride, name, "stride", python=True), padding=pad,
+            padding_str=pad_str,
             dilation=_args.ints_arg(dilation, name, "dilation", python=True),
             groups=_args.int_arg(groups, name, "groups", python=True), bias=bool(bias),
             padding_mode=_args.string_arg(padding_mode, name, "padding_mode"))

@@ -188,7 +188,8 @@ def _alpha_op(fn, input, alpha, inplace):
 
 
 def _alpha_op_(fn, input, alpha):
-    getattr(_lib, "cnnc_%s_" % fn)(_h(input, fn + "_"), AlphaOptions(_f(alpha, fn + "_", "alpha"), True))
+    o = AlphaOptions(_f(alpha, fn + "_", "alpha"), True)
+    getattr(_lib, "cnnc_%s_" % fn)(_h(input, fn + "_"), o)
     return input
 
 

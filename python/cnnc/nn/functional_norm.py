@@ -60,7 +60,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-05):
-    o = InstanceNormOptions(bool(use_input_stats), _args.float_arg(momentum, "instance_norm", "momentum"),
+    o = InstanceNormOptions(bool(use_input_stats),
+                            _args.float_arg(momentum, "instance_norm", "momentum"),
                             _args.float_arg(eps, "instance_norm", "eps"))
     return Tensor(_lib.cnnc_instance_norm(*_tensors(
         "instance_norm", input, ("running_mean", running_mean), ("running_var", running_var),

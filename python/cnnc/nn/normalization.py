@@ -90,7 +90,8 @@ class LayerNorm(Module):
         _factory_kwargs(device, dtype)
         super().__init__(_lib.cnnc_layernorm_new(
             _args.ints_arg(normalized_shape, "LayerNorm", "normalized_shape", python=True),
-            LayerNormModuleOptions(_args.float_arg(eps, "LayerNorm", "eps"), bool(elementwise_affine))))
+            LayerNormModuleOptions(_args.float_arg(eps, "LayerNorm", "eps"),
+                                   bool(elementwise_affine))))
 
 
 class GroupNorm(Module):

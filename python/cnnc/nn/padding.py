@@ -11,7 +11,8 @@ class _PadNd(Module):
     _new = None
 
     def __init__(self, padding):
-        super().__init__(type(self)._new(_args.ints_arg(padding, type(self).__name__, "padding", python=True)))
+        name = type(self).__name__
+        super().__init__(type(self)._new(_args.ints_arg(padding, name, "padding", python=True)))
 
 
 class _ConstantPadNd(Module):
