@@ -208,18 +208,29 @@ typedef struct cnnc_tensor cnnc_tensor;
         (const int64_t[]) { __VA_ARGS__ }
 
 /* PyTorch's `int | tuple[int, ...] | None` arguments (kernel_size, stride, padding,
- * output_size...): n == 0 is "not given" (None, or an empty tuple where PyTorch
- * treats both alike); n == 1 is the int form, used for every spatial dim; otherwise
- * one value per dim. CNNC_INTS(3) is the int 3, CNNC_INTS(3, 5) the tuple (3, 5),
- * and a zero-initialised field (left out of a designated initializer) is None.
- * These macros are brace initializers, for options macros and declarations:
- * `CNNC_CONV2D(.stride = CNNC_INTS(2))`, `cnnc_ints k = CNNC_INTS(3, 3);`. */
+ * output_size, normalized_shape...). Three forms, as Python has them:
+ *   None         n == 0, tuple false: a zero-initialised field (left out of a
+ *                designated initializer) or CNNC_INTS_NONE;
+ *   the int k    n == 1, tuple false: CNNC_INTS(k); PyTorch uses it for every dim;
+ *   a tuple      tuple true, or n > 1: CNNC_INTS(a, b) is (a, b), CNNC_TUPLE(k) the
+ *                1-tuple (k,), CNNC_EMPTY_TUPLE the empty tuple ().
+ * So CNNC_INTS(3) and CNNC_TUPLE(3) differ where PyTorch tells 3 from (3,)
+ * (F.adaptive_avg_pool2d(x, (4,)) is an error, MaxPool2d((3,)) keeps (3,)), and None
+ * from () where PyTorch does (max_unpool2d's output_size=() is an error). Entries
+ * past n are ignored. These macros are brace initializers, for options macros and
+ * declarations: `CNNC_CONV2D(.stride = CNNC_INTS(2))`, `cnnc_ints k = CNNC_TUPLE(3);`,
+ * `(cnnc_ints)CNNC_INTS(3, 3)` as an argument. */
 typedef struct cnnc_ints {
-    int n;
+    int n;      /* values in v: 0 .. CNNC_MAX_DIMS */
+    bool tuple; /* a tuple even when n <= 1 (implied when n > 1) */
     int64_t v[CNNC_MAX_DIMS];
 } cnnc_ints;
 #define CNNC_INTS(...) \
     {.n = (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), .v = {__VA_ARGS__}}
+#define CNNC_TUPLE(...)                                                            \
+    {.n = (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), .tuple = true, \
+     .v = {__VA_ARGS__}}
+#define CNNC_EMPTY_TUPLE {.n = 0, .tuple = true}
 #define CNNC_INTS_NONE {.n = 0}
 
 /* PyTorch's `float | None` (momentum=None, ...). */
@@ -236,13 +247,21 @@ typedef struct cnnc_optional_int {
     int64_t value;
 } cnnc_optional_int;
 
-/* PyTorch's `float | tuple[float, ...] | None` (scale_factor): n == 0 is None. */
+/* PyTorch's `float | tuple[float, ...] | None` (scale_factor), with the three forms
+ * of cnnc_ints: None (zero-initialised), the float CNNC_DOUBLES(x), a tuple
+ * CNNC_DOUBLES(a, b) / CNNC_FLOAT_TUPLE(x) (the 1-tuple (x,)) / CNNC_EMPTY_FLOAT_TUPLE. */
 typedef struct cnnc_doubles {
-    int n;
+    int n;      /* values in v: 0 .. CNNC_MAX_DIMS */
+    bool tuple; /* a tuple even when n <= 1 (implied when n > 1) */
     double v[CNNC_MAX_DIMS];
 } cnnc_doubles;
 #define CNNC_DOUBLES(...) \
     {.n = (int)(sizeof((const double[]){__VA_ARGS__}) / sizeof(double)), .v = {__VA_ARGS__}}
+#define CNNC_FLOAT_TUPLE(...)                                                      \
+    {.n = (int)(sizeof((const double[]){__VA_ARGS__}) / sizeof(double)), .tuple = true, \
+     .v = {__VA_ARGS__}}
+#define CNNC_EMPTY_FLOAT_TUPLE {.n = 0, .tuple = true}
+#define CNNC_DOUBLES_NONE {.n = 0}
 
 /* Creation. Sizes must be >= 0 (0 gives an empty tensor); ndim in [0, CNNC_MAX_DIMS]. */
 CNNC_API cnnc_tensor *cnnc_empty(int ndim, const int64_t *shape, cnnc_dtype dtype);

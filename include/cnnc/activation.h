@@ -183,7 +183,7 @@ CNNC_API cnnc_module *cnnc_prelu_new(cnnc_prelu_options options);
 /* F.softmax(input, dim=None) / F.log_softmax(input, dim=None) over one dim (any
  * rank, negative dims allowed, 0-d as a 1-element dim). .dim is PyTorch's
  * `int | None`: CNNC_INTS(d), or left out for None, which picks PyTorch's legacy
- * implicit dim (0 for 0-d, 1-d and 3-d inputs, else 1); more than one value is an
+ * implicit dim (0 for 0-d, 1-d and 3-d inputs, else 1); a tuple (CNNC_TUPLE(d) too) is an
  * error. Numerically stable (the max is subtracted, sums in double). nn.Softmax /
  * nn.LogSoftmax(dim=None). */
 typedef struct cnnc_softmax_options {

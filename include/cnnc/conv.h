@@ -21,10 +21,12 @@
  * A zero batch, or zero input channels (convolution), gives an empty output (as
  * PyTorch, zero input channels give zero output channels).
  *
- * The int|tuple arguments are cnnc_ints: CNNC_INTS(2) is the int 2 (used for every
- * spatial dim), CNNC_INTS(2, 1) the tuple (2, 1); the tuple length must be d. An
- * empty cnnc_ints (n == 0) is an error for these arguments, as PyTorch refuses None
- * and () there.
+ * The int|tuple arguments are cnnc_ints (cnnc.h): CNNC_INTS(2) is the int 2 (used for
+ * every spatial dim), CNNC_INTS(2, 1) the tuple (2, 1). The functions take a tuple of
+ * d values or of one value (broadcast, as ATen does); any other length, (), and None
+ * are PyTorch's errors. The modules keep a tuple as given, as torch's _pair does: a
+ * kernel_size of the wrong length makes a weight of that many dims and the forward
+ * fails with the function's error, as PyTorch's does.
  *
  * Errors (NULL returned, message set; PyTorch's wording and values): wrong input or
  * weight rank, channel counts that do not match the weight and groups, a bias of the

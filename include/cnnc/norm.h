@@ -74,8 +74,9 @@ typedef struct cnnc_layer_norm_options {
 #define CNNC_LAYER_NORM(...) ((cnnc_layer_norm_options){.eps = 1e-5, __VA_ARGS__})
 
 /* F.layer_norm(input, normalized_shape, weight, bias, eps): statistics over the
- * trailing dims given by normalized_shape (n >= 1); weight and bias have exactly
- * that shape, or are NULL. */
+ * trailing dims given by normalized_shape (a tuple of at least one size; the int k is
+ * (k,); None is PyTorch's error); weight and bias have exactly that shape, or are
+ * NULL. */
 CNNC_API cnnc_tensor *cnnc_layer_norm(cnnc_tensor *input, cnnc_ints normalized_shape,
                                       cnnc_tensor *weight, cnnc_tensor *bias,
                                       cnnc_layer_norm_options options);
@@ -155,7 +156,8 @@ typedef struct cnnc_layernorm_options {
     ((cnnc_layernorm_options){.eps = 1e-5, .elementwise_affine = true, __VA_ARGS__})
 
 /* nn.LayerNorm(normalized_shape, eps, elementwise_affine): weight (ones) and bias
- * (zeros) of shape normalized_shape. Attributes normalized_shape (a tuple), eps,
+ * (zeros) of shape normalized_shape (the int k is (k,), as torch's; a tuple is kept,
+ * () too; None is an error). Attributes normalized_shape (a tuple), eps,
  * elementwise_affine. */
 CNNC_API cnnc_module *cnnc_layernorm_new(cnnc_ints normalized_shape, cnnc_layernorm_options options);
 

@@ -19,9 +19,13 @@
  * wording and values, including its argument checks (padding at most half the
  * kernel, output size too small, wrong rank...).
  *
- * cnnc_ints arguments follow cnnc.h: n == 0 is None (or an empty tuple), n == 1 the
- * int form (used for every spatial dim), otherwise one value per spatial dim. A
- * one-element tuple therefore behaves as the int. */
+ * cnnc_ints arguments follow cnnc.h's three forms and PyTorch's rules for each:
+ * max and average pooling take the int (for every spatial dim), a tuple of one value
+ * (broadcast, as ATen does) or one per spatial dim, and a stride of None or () means
+ * kernel_size; adaptive pooling (2-d, 3-d) takes the int or exactly one value per
+ * dim, so the 1-tuple (4,) is PyTorch's "output_size must be 2"; max unpooling follows
+ * torch's Python code (_pair, then indexing the tuples per kernel dim: a tuple too
+ * short is "tuple index out of range"); the 1-d ops take one value. */
 #ifndef CNNC_POOL_H
 #define CNNC_POOL_H
 #ifndef CNNC_H
@@ -39,7 +43,7 @@ extern "C" {
 /* ---- max pooling -------------------------------------------------------------
  * F.max_pool{1,2,3}d(input, kernel_size, stride=None, padding=0, dilation=1,
  * ceil_mode=False, return_indices=False) and nn.MaxPool{1,2,3}d.
- * kernel_size is required; stride None (n == 0) means kernel_size; padding must be
+ * kernel_size is required; stride None or () means kernel_size; padding must be
  * >= 0 and at most half the kernel; with ceil_mode the output rounds up, but the
  * last window must start inside the input or the left padding. Padding is -inf: it
  * is never the maximum. NaN propagates (the last NaN of a window is its argmax); of
@@ -145,7 +149,7 @@ CNNC_API cnnc_tensor *cnnc_avg_pool3d(cnnc_tensor *input, cnnc_avg_pool_options 
 /* ---- adaptive pooling --------------------------------------------------------
  * F.adaptive_{avg,max}_pool{1,2,3}d(input, output_size): output o of a dim of size
  * I pools [floor(o*I/O), ceil((o+1)*I/O)), so any O works (smaller, larger, not a
- * divisor); O = 0 gives an empty output. output_size: the int form (n == 1) or one
+ * divisor); O = 0 gives an empty output. output_size: the int, or a tuple of one
  * entry per spatial dim, where CNNC_POOL_KEEP (PyTorch's None) keeps the input's
  * size (2d and 3d only, as PyTorch). As PyTorch, an all-ones output of the average
  * is a mean over the spatial dims (any rank >= the spatial dims). */
@@ -169,8 +173,9 @@ CNNC_API cnnc_tensor *cnnc_adaptive_max_pool3d_with_indices(cnnc_tensor *input,
 
 /* ---- modules -----------------------------------------------------------------
  * Settings are module attributes with PyTorch's names and forms (MaxPool2d keeps
- * kernel_size as given: an int stays an int; AvgPool1d and MaxUnpool store tuples,
- * as torch's _single/_pair/_triple), and print(module) matches PyTorch's repr. The
+ * kernel_size as given: an int stays an int, a 1-tuple a 1-tuple; AvgPool1d and
+ * MaxUnpool store tuples, as torch's _single/_pair/_triple), and print(module)
+ * matches PyTorch's repr. The
  * constructors check only what PyTorch's constructors check (nothing but the
  * presence of kernel_size); bad settings fail at forward with the functional error.
  * Adaptive output_size entries equal to CNNC_POOL_KEEP read back as that value. */

@@ -50,9 +50,9 @@ CNNC_API cnnc_tensor *cnnc_pad(cnnc_tensor *x, int npad, const int64_t *pad, cnn
 
 /* F.interpolate(input, size, scale_factor, mode, align_corners,
  *               recompute_scale_factor, antialias).
- * - size: None (n == 0), an int for every spatial dim (n == 1) or one per spatial
- *   dim; scale_factor: None, a float (n == 1) or one per spatial dim. Exactly one
- *   of them. (A 1-tuple is read as the int/float form.)
+ * - size: None, an int for every spatial dim, or a tuple of one per spatial dim;
+ *   scale_factor: None, a float, or a tuple of one per spatial dim (cnnc.h's forms:
+ *   a 1-tuple is a tuple, for one spatial dim only). Exactly one of them.
  * - mode: "nearest" (default) | "nearest-exact" | "linear" (3-D input) |
  *   "bilinear" (4-D) | "bicubic" (4-D) | "trilinear" (5-D) | "area" (adaptive
  *   average pooling to the output size).
@@ -72,10 +72,10 @@ typedef struct cnnc_interpolate_options {
     int recompute_scale_factor; /* -1 None, 0 False, 1 True */
     bool antialias;
 } cnnc_interpolate_options;
-#define CNNC_INTERPOLATE(...)                                                       \
-    ((cnnc_interpolate_options){.size = CNNC_INTS_NONE, .scale_factor = {.n = 0},    \
-                                .mode = "nearest", .align_corners = -1,              \
-                                .recompute_scale_factor = -1, .antialias = false,    \
+#define CNNC_INTERPOLATE(...)                                                          \
+    ((cnnc_interpolate_options){.size = CNNC_INTS_NONE, .scale_factor = CNNC_DOUBLES_NONE, \
+                                .mode = "nearest", .align_corners = -1,                 \
+                                .recompute_scale_factor = -1, .antialias = false,       \
                                 __VA_ARGS__})
 CNNC_API cnnc_tensor *cnnc_interpolate(cnnc_tensor *input, cnnc_interpolate_options options);
 
@@ -83,8 +83,8 @@ CNNC_API cnnc_tensor *cnnc_interpolate(cnnc_tensor *input, cnnc_interpolate_opti
 
 /* nn.ConstantPad1d/2d/3d(padding, value), nn.ZeroPad2d(padding),
  * nn.ReflectionPad1d/2d/3d(padding), nn.ReplicationPad1d/2d/3d(padding).
- * padding: an int (n == 1: repeated 2, 4 or 6 times, as _pair/_quadruple/_ntuple(6))
- * or a tuple (n >= 2, kept as given and checked by F.pad at forward). Attributes:
+ * padding: an int (repeated 2, 4 or 6 times, as _pair/_quadruple/_ntuple(6)) or a
+ * tuple (kept as given, () and 1-tuples too, and checked by F.pad at forward). Attributes:
  * padding (a tuple) and, for ConstantPad*, value. Forward is F.pad with the
  * module's mode. */
 CNNC_API cnnc_module *cnnc_constantpad1d_new(cnnc_ints padding, double value);
@@ -111,9 +111,9 @@ typedef struct cnnc_upsample_options {
     int align_corners;          /* -1 None, 0 False, 1 True */
     int recompute_scale_factor; /* -1 None, 0 False, 1 True */
 } cnnc_upsample_options;
-#define CNNC_UPSAMPLE(...)                                                              \
-    ((cnnc_upsample_options){.size = CNNC_INTS_NONE, .scale_factor = {.n = 0},          \
-                             .mode = "nearest", .align_corners = -1,                    \
+#define CNNC_UPSAMPLE(...)                                                          \
+    ((cnnc_upsample_options){.size = CNNC_INTS_NONE, .scale_factor = CNNC_DOUBLES_NONE, \
+                             .mode = "nearest", .align_corners = -1,                \
                              .recompute_scale_factor = -1, __VA_ARGS__})
 CNNC_API cnnc_module *cnnc_upsample_new(cnnc_upsample_options options);
 /* nn.UpsamplingNearest2d(size=None, scale_factor=None) (mode 'nearest') and

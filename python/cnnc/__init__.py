@@ -8,10 +8,9 @@
 The library is found via $CNNC_LIBRARY, else <repo>/build/libcnnc.so.
 """
 import functools
-import numbers
 
-from . import _lib
-from ._lib import Error
+from . import _args, _lib
+from ._lib import Error, IndexRangeError
 from .tensor import (Tensor, arange, empty, float32, full, int64, ones, rand, randn, tensor,
                      zeros)
 
@@ -21,11 +20,17 @@ __version__ = _lib.cnnc_version().decode()
 # --- runtime settings ------------------------------------------------------------
 
 def manual_seed(seed):
-    _lib.cnnc_manual_seed(int(seed) & 0xFFFFFFFFFFFFFFFF)
+    """torch.manual_seed: int(seed) in [-2**63, 2**64) (negative ones wrap, as torch's)."""
+    seed = int(seed)
+    if not -2 ** 63 <= seed < 2 ** 64:
+        raise Error("Overflow when unpacking long")
+    _lib.cnnc_manual_seed(seed & 0xFFFFFFFFFFFFFFFF)
 
 
 def set_num_threads(n):
-    _lib.cnnc_set_num_threads(int(n))
+    if not _args._is_int(n):
+        raise _lib.Error("set_num_threads expects an int, but got %s" % type(n).__name__)
+    _lib.cnnc_set_num_threads(_args.int_arg(n, "set_num_threads", "n", c_int_range=True))
 
 
 def get_num_threads():
@@ -156,17 +161,18 @@ def cat(tensors, dim=0):
     tensors = list(tensors)
     if not all(isinstance(t, Tensor) for t in tensors):
         raise TypeError("cat expects a sequence of cnnc.Tensor")
-    if not isinstance(dim, numbers.Integral):
-        raise TypeError("cat: dim must be an int")
+    ndim = tensors[0].ndim if tensors else 1
+    dim = _args.dim_arg(dim, "cat", "dim", ndim, named=True)
     n, arr = _lib.pointer_array([t._h for t in tensors])
-    return Tensor(_lib.cnnc_cat(n, arr, int(dim)))
+    return Tensor(_lib.cnnc_cat(n, arr, dim))
 
 
 from . import nn  # noqa: E402  (nn needs the names above)
 from . import optim  # noqa: E402
 from . import data  # noqa: E402
 
-__all__ = ["Error", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand", "randn",
+__all__ = ["Error", "IndexRangeError", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand",
+           "randn",
            "arange", "float32", "int64", "manual_seed", "set_num_threads",
            "get_num_threads", "set_isa", "get_isa", "thread_cleanup", "no_grad", "enable_grad",
            "set_grad_enabled",

@@ -35,6 +35,28 @@ class Error(RuntimeError, ValueError):
         self.status = status
 
 
+class IndexRangeError(Error, IndexError):
+    """A dim or a tuple index out of range, where PyTorch raises IndexError."""
+
+
+# Messages whose PyTorch exception is an IndexError (c10::IndexError, or Python's own
+# in torch/nn/functional.py); every other library error is an Error.
+_INDEX_ERROR_PREFIXES = ("Dimension out of range", "tuple index out of range")
+
+
+def error_for(message, status=None):
+    """The exception for a library message (an Error, or its IndexError kind)."""
+    cls = IndexRangeError if message.startswith(_INDEX_ERROR_PREFIXES) else Error
+    return cls(message, status)
+
+
+class Handle(int):
+    """A new reference (cnnc_tensor *, cnnc_module *...) returned by a "ptr" prototype:
+    an int address marked as a library handle, so cnnc.Tensor(handle) wraps it while
+    cnnc.Tensor(5) builds a 5-element tensor as torch.Tensor does."""
+    __slots__ = ()
+
+
 def _library_path():
     env = os.environ.get("CNNC_LIBRARY")
     if env:
@@ -48,24 +70,36 @@ lib = ctypes.CDLL(_library_path())
 
 # --- structs (exact C layout) --------------------------------------------------
 
-class Value(Structure):  # cnnc_value
+class CStruct(Structure):
+    """A struct of the C API. _c_types_ names the C types it mirrors field by field
+    (tests/conformance/test_binding.py checks every field's name, type, offset and
+    size against the header, for every CStruct and any other Structure in cnnc)."""
+    _c_types_ = ()
+
+
+class Value(CStruct):
+    _c_types_ = ("cnnc_value",)
     _fields_ = [("kind", c_int), ("n", c_int), ("ints", c_int64 * MAX_DIMS),
                 ("f", c_double), ("s", c_char_p), ("fs", c_double * MAX_DIMS)]
 
 
-class LinearOptions(Structure):  # cnnc_linear_options
+class LinearOptions(CStruct):
+    _c_types_ = ("cnnc_linear_options",)
     _fields_ = [("bias", c_bool)]
 
 
-class ReluOptions(Structure):  # cnnc_relu_options
+class ReluOptions(CStruct):
+    _c_types_ = ("cnnc_relu_options",)
     _fields_ = [("inplace", c_bool)]
 
 
-class FlattenOptions(Structure):  # cnnc_flatten_options
+class FlattenOptions(CStruct):
+    _c_types_ = ("cnnc_flatten_options",)
     _fields_ = [("start_dim", c_int), ("end_dim", c_int)]
 
 
-class Allocator(Structure):  # cnnc_allocator (declared for completeness)
+class Allocator(CStruct):  # declared for completeness
+    _c_types_ = ("cnnc_allocator",)
     _fields_ = [("alloc", c_void_p), ("free", c_void_p), ("ctx", c_void_p)]
 
 
@@ -79,20 +113,20 @@ def last_error():
 def raise_last(fallback="cnnc call failed"):
     status = lib.cnnc_last_status()
     name = lib.cnnc_status_name(status)
-    raise Error(last_error() or fallback, name.decode() if name else status)
+    raise error_for(last_error() or fallback, name.decode() if name else status)
 
 
 def _check_ptr(result, func, args):
     if not result:
         raise_last(func.__name__ + " returned NULL")
-    return result
+    return Handle(result) if type(result) is int else result
 
 
 def _check_status(result, func, args):
     if result != OK:
         msg = last_error() or ("%s failed" % func.__name__)
         name = lib.cnnc_status_name(result)
-        raise Error(msg, name.decode() if name else result)
+        raise error_for(msg, name.decode() if name else result)
     return result
 
 
@@ -257,17 +291,6 @@ def take_string(ptr):
         return ctypes.string_at(ptr).decode("utf-8", "replace")
     finally:
         lib.cnnc_free(ptr)
-
-
-def shape_array(shape):
-    """(ndim, int64_t *) for a sequence of ints; (0, None) for a 0-d shape."""
-    shape = [int(s) for s in shape]
-    return len(shape), ((c_int64 * len(shape))(*shape) if shape else None)
-
-
-def int_array(values):
-    values = [int(v) for v in values]
-    return len(values), ((c_int * len(values))(*values) if values else None)
 
 
 def pointer_array(handles):

@@ -15,7 +15,7 @@ from ctypes import (POINTER, Structure, c_bool, c_char_p, c_double, c_int, c_int
                     c_void_p)
 
 from . import _lib
-from .nn.functional_resample import Doubles, Ints  # cnnc_ints, cnnc_doubles
+from ._args import Doubles, Ints  # cnnc_ints, cnnc_doubles
 from .tensor import Tensor, tensor
 
 __all__ = ["Dataset", "DataLoader", "gzip_supported", "load_idx", "MNIST", "CIFAR10",
@@ -26,14 +26,17 @@ DL = c_void_p  # cnnc_dataloader *
 
 
 class IdxOptions(Structure):  # cnnc_idx_options
+    _c_types_ = ("cnnc_idx_options",)
     _fields_ = [("num_classes", c_int64), ("class_names", POINTER(c_char_p))]
 
 
 class SyntheticOptions(Structure):  # cnnc_synthetic_options
+    _c_types_ = ("cnnc_synthetic_options",)
     _fields_ = [("seed", c_uint64), ("channels", c_int64), ("image_size", c_int64)]
 
 
 class DataLoaderOptions(Structure):  # cnnc_dataloader_options
+    _c_types_ = ("cnnc_dataloader_options",)
     _fields_ = [("batch_size", c_int64), ("shuffle", c_bool), ("drop_last", c_bool),
                 ("seed", c_uint64), ("indices", POINTER(c_int64)), ("num_indices", c_int64),
                 ("crop_size", Ints), ("crop_padding", Ints), ("horizontal_flip_p", c_double),
@@ -89,18 +92,21 @@ def _ints(v):
     """None / int / sequence -> cnnc_ints (n == 0 is None, n == 1 the int form)."""
     if v is None:
         return Ints(0)
-    vals = [int(v)] if isinstance(v, int) else [int(x) for x in v]
-    return Ints(len(vals), (c_int64 * _lib.MAX_DIMS)(*vals[:_lib.MAX_DIMS])) \
-        if len(vals) <= _lib.MAX_DIMS else Ints(len(vals))
+    is_tuple = not isinstance(v, int)
+    vals = [int(v)] if not is_tuple else [int(x) for x in v]
+    if len(vals) > _lib.MAX_DIMS:
+        return Ints(len(vals), is_tuple)  # the library names the error
+    return Ints(len(vals), is_tuple, (c_int64 * _lib.MAX_DIMS)(*vals))
 
 
 def _doubles(v):
     if v is None:
         return Doubles(0)
-    vals = [float(v)] if isinstance(v, (int, float)) else [float(x) for x in v]
+    is_tuple = not isinstance(v, (int, float))
+    vals = [float(v)] if not is_tuple else [float(x) for x in v]
     if len(vals) > _lib.MAX_DIMS:
-        return Doubles(len(vals))  # the library names the error
-    return Doubles(len(vals), (c_double * _lib.MAX_DIMS)(*vals))
+        return Doubles(len(vals), is_tuple)  # the library names the error
+    return Doubles(len(vals), is_tuple, (c_double * _lib.MAX_DIMS)(*vals))
 
 
 class Dataset:
@@ -231,7 +237,7 @@ class DataLoader:
         _lib.cnnc_dataloader_next(self._h, ctypes.byref(x), ctypes.byref(y))
         if not x.value:
             return None
-        return Tensor(x.value), Tensor(y.value)
+        return Tensor._wrap(x.value), Tensor._wrap(y.value)
 
     def __iter__(self):
         while True:

@@ -2,14 +2,16 @@
 
 Each Tensor owns exactly one new reference and releases it in __del__. Borrowed
 pointers from the library (grad, list entries, module tensors) are retained
-before they are wrapped.
+before they are wrapped. cnnc.Tensor(...) called by a user is torch.Tensor(...):
+sizes or data; a library handle (a _lib.Handle, what a "ptr" prototype returns) is
+wrapped as is.
 """
 import ctypes
 import numbers
 
 import numpy as np
 
-from . import _lib
+from . import _args, _lib
 
 _DTYPES = {_lib.FLOAT32: "float32", _lib.INT64: "int64"}
 _CODES = {"float32": _lib.FLOAT32, "int64": _lib.INT64}
@@ -36,19 +38,32 @@ def _is_scalar(x):
 
 
 class Tensor:
-    """Wraps a new reference to a cnnc_tensor (the handle is an int address)."""
+    """A cnnc_tensor reference. Tensor(*sizes) is an uninitialised float32 tensor of
+    those sizes, Tensor(data) a float32 copy of a sequence or array, Tensor(t) shares
+    t's data, Tensor() is empty: torch.Tensor's forms and errors."""
 
     __slots__ = ("_h", "__weakref__")
 
-    def __init__(self, handle):
+    def __init__(self, *args):
+        if len(args) == 1 and type(args[0]) is _lib.Handle:  # a new reference from the library
+            self._h = args[0]
+            return
+        self._h = None
+        self._h = _new_handle(args)
+
+    @classmethod
+    def _wrap(cls, handle):
+        """Takes over a new reference (an int address, not NULL)."""
         if not handle:
             raise _lib.Error("cannot wrap a NULL tensor")
-        self._h = handle
+        t = object.__new__(cls)
+        t._h = handle
+        return t
 
     @classmethod
     def _borrowed(cls, handle):
         """Wraps a borrowed pointer (retaining it), None for NULL."""
-        return cls(_lib.cnnc_tensor_retain(handle)) if handle else None
+        return cls._wrap(_lib.cnnc_tensor_retain(handle)) if handle else None
 
     def __del__(self, _release=_lib.cnnc_tensor_release):
         h = getattr(self, "_h", None)
@@ -69,7 +84,7 @@ class Tensor:
     def size(self, dim=None):
         if dim is None:
             return self.shape
-        n = _lib.cnnc_tensor_size(self._h, int(dim))
+        n = _lib.cnnc_tensor_size(self._h, _args.dim_arg(dim, "size", "dim", self.ndim, named=True))
         if n < 0:
             _lib.raise_last()
         return int(n)
@@ -166,7 +181,7 @@ class Tensor:
 
     # --- in place --------------------------------------------------------------
     def fill_(self, value):
-        _lib.cnnc_tensor_fill_(self._h, float(value))
+        _lib.cnnc_tensor_fill_(self._h, _args.float_arg(value, "fill_", "value"))
         return self
 
     def zero_(self):
@@ -193,19 +208,25 @@ class Tensor:
         return _reduce(_lib.cnnc_mean, _lib.cnnc_mean_dims, self, dim, keepdim)
 
     def reshape(self, *shape):
-        return Tensor(_lib.cnnc_reshape(self._h, *_lib.shape_array(_varargs(shape))))
+        return Tensor(_lib.cnnc_reshape(self._h, *_args.shape_arg(_args.varargs(shape), "reshape",
+                                                                  "shape")))
 
     def view(self, *shape):
-        return Tensor(_lib.cnnc_view(self._h, *_lib.shape_array(_varargs(shape))))
+        return Tensor(_lib.cnnc_view(self._h, *_args.shape_arg(_args.varargs(shape), "view", "size")))
 
     def flatten(self, start_dim=0, end_dim=-1):
-        return Tensor(_lib.cnnc_flatten(self._h, int(start_dim), int(end_dim)))
+        n = self.ndim
+        return Tensor(_lib.cnnc_flatten(self._h, _args.dim_arg(start_dim, "flatten", "start_dim", n),
+                                        _args.dim_arg(end_dim, "flatten", "end_dim", n)))
 
     def transpose(self, dim0, dim1):
-        return Tensor(_lib.cnnc_transpose(self._h, int(dim0), int(dim1)))
+        n = self.ndim
+        return Tensor(_lib.cnnc_transpose(self._h, _args.dim_arg(dim0, "transpose", "dim0", n),
+                                          _args.dim_arg(dim1, "transpose", "dim1", n)))
 
     def permute(self, *dims):
-        return Tensor(_lib.cnnc_permute(self._h, *_lib.int_array(_varargs(dims))))
+        return Tensor(_lib.cnnc_permute(self._h, *_args.dims_arg(_args.varargs(dims), "permute",
+                                                                 "dims", self.ndim)))
 
     def matmul(self, other):
         other = _as_tensor(other)
@@ -269,18 +290,12 @@ class Tensor:
         return Tensor(_lib.cnnc_neg(self._h))
 
 
-def _varargs(args):
-    """reshape(2, 3) and reshape((2, 3)) both give (2, 3)."""
-    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
-        return tuple(args[0])
-    return args
-
-
 def _reduce(all_fn, dims_fn, t, dim, keepdim):
     if dim is None and not keepdim:
         return Tensor(all_fn(t._h))
-    dims = () if dim is None else ((dim,) if isinstance(dim, numbers.Integral) else dim)
-    return Tensor(dims_fn(t._h, *_lib.int_array(dims), bool(keepdim)))
+    fn = "sum" if all_fn is _lib.cnnc_sum else "mean"
+    dims = _args.dims_arg(() if dim is None else dim, fn, "dim", t.ndim, named=True)
+    return Tensor(dims_fn(t._h, *dims, bool(keepdim)))
 
 
 def _as_tensor(x):
@@ -304,13 +319,38 @@ def tensor(data, dtype=None, requires_grad=False):
                             % arr.dtype)
     else:
         code = dtype_code(dtype)
-    arr = np.asarray(arr, dtype=_NUMPY[code], order="C")  # (ascontiguousarray makes 0-d 1-d)
-    ndim, shape = _lib.shape_array(arr.shape)
-    t = Tensor(_lib.cnnc_from_data(ndim, shape, code,
-                                   arr.ctypes.data if arr.size else None))
+    t = Tensor(_from_array(arr, code))
     if requires_grad:
         t.requires_grad = True
     return t
+
+
+def _from_array(arr, code):
+    """A new handle holding a copy of a numpy array as dtype code."""
+    arr = np.asarray(arr, dtype=_NUMPY[code], order="C")  # (ascontiguousarray makes 0-d 1-d)
+    ndim, shape = _args.shape_arg(arr.shape, "tensor")
+    return _lib.cnnc_from_data(ndim, shape, code, arr.ctypes.data if arr.size else None)
+
+
+def _new_handle(args):
+    """torch.Tensor(*args): sizes, data, a tensor, or nothing (an empty tensor)."""
+    if not args:
+        return _lib.cnnc_empty(1, (ctypes.c_int64 * 1)(0), _lib.FLOAT32)
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        return _lib.cnnc_tensor_detach(args[0]._h)
+    if len(args) == 1 and not _args._is_int(args[0]):
+        data = args[0]
+        if isinstance(data, (str, bytes)):
+            raise TypeError("new(): invalid data type '%s'" % type(data).__name__)
+        if not isinstance(data, (list, tuple, np.ndarray)):
+            raise TypeError("new(): data must be a sequence (got %s)" % type(data).__name__)
+        arr = np.asarray(data)
+        if arr.dtype.kind in "US":
+            raise ValueError("too many dimensions 'str'")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError("new(): invalid data type '%s'" % arr.dtype)
+        return _from_array(arr, _lib.FLOAT32)
+    return _lib.cnnc_empty(*_args.shape_arg(args, "new", "size"), _lib.FLOAT32)
 
 
 def _created(handle, requires_grad):
@@ -321,34 +361,34 @@ def _created(handle, requires_grad):
 
 
 def zeros(*size, dtype=None, requires_grad=False):
-    return _created(_lib.cnnc_zeros(*_lib.shape_array(_varargs(size)), dtype_code(dtype)),
+    return _created(_lib.cnnc_zeros(*_args.shape_arg(_args.varargs(size), "zeros"), dtype_code(dtype)),
                     requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False):
-    return _created(_lib.cnnc_ones(*_lib.shape_array(_varargs(size)), dtype_code(dtype)),
+    return _created(_lib.cnnc_ones(*_args.shape_arg(_args.varargs(size), "ones"), dtype_code(dtype)),
                     requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad=False):
-    return _created(_lib.cnnc_empty(*_lib.shape_array(_varargs(size)), dtype_code(dtype)),
+    return _created(_lib.cnnc_empty(*_args.shape_arg(_args.varargs(size), "empty"), dtype_code(dtype)),
                     requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):
     default = _lib.INT64 if isinstance(fill_value, numbers.Integral) \
         and not isinstance(fill_value, (bool, np.bool_)) else _lib.FLOAT32
-    size = (size,) if isinstance(size, numbers.Integral) else size
-    return _created(_lib.cnnc_full(*_lib.shape_array(size), float(fill_value),
+    return _created(_lib.cnnc_full(*_args.shape_arg(size, "full"),
+                                   _args.float_arg(fill_value, "full", "fill_value"),
                                    dtype_code(dtype, default)), requires_grad)
 
 
 def rand(*size, requires_grad=False):
-    return _created(_lib.cnnc_rand(*_lib.shape_array(_varargs(size))), requires_grad)
+    return _created(_lib.cnnc_rand(*_args.shape_arg(_args.varargs(size), "rand")), requires_grad)
 
 
 def randn(*size, requires_grad=False):
-    return _created(_lib.cnnc_randn(*_lib.shape_array(_varargs(size))), requires_grad)
+    return _created(_lib.cnnc_randn(*_args.shape_arg(_args.varargs(size), "randn")), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):
@@ -356,5 +396,6 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
         start, end = 0, start
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     code = dtype_code(dtype, _lib.INT64 if ints else _lib.FLOAT32)
-    return _created(_lib.cnnc_arange(float(start), float(end), float(step), code),
-                    requires_grad)
+    vals = [_args.float_arg(v, "arange", k)
+            for v, k in ((start, "start"), (end, "end"), (step, "step"))]
+    return _created(_lib.cnnc_arange(*vals, code), requires_grad)

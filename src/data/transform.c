@@ -9,7 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "core/options.h"
+#include "core/args.h"
 #include "data/random.h"
 
 static const char fn[] = "dataloader_new";

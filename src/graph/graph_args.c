@@ -105,6 +105,7 @@ cnnc_status cnnc__gctx_ints(cnnc__gctx *c, int i, cnnc_ints *v) {
     if (a->kind == CNNC__GARG_INT) return *v = (cnnc_ints)CNNC_INTS(a->i), CNNC_OK;
     if (a->kind != CNNC__GARG_LIST || a->n > CNNC_MAX_DIMS) return arg_error(c, i, "an int or a list of ints");
     v->n = a->n;
+    v->tuple = true; /* [3] is the 1-tuple, as in PyTorch */
     for (int k = 0; k < a->n; k++) {
         const cnnc__garg *e = &a->items[k];
         if (e->kind != CNNC__GARG_INT && e->kind != CNNC__GARG_NONE) return arg_error(c, i, "a list of ints");
@@ -123,6 +124,7 @@ cnnc_status cnnc__gctx_doubles(cnnc__gctx *c, int i, cnnc_doubles *v) {
     }
     if (a->kind != CNNC__GARG_LIST || a->n > CNNC_MAX_DIMS) return arg_error(c, i, "a number or a list of numbers");
     v->n = a->n;
+    v->tuple = true;
     for (int k = 0; k < a->n; k++) {
         const cnnc__garg *e = &a->items[k];
         if (e->kind != CNNC__GARG_INT && e->kind != CNNC__GARG_FLOAT) return arg_error(c, i, "a list of numbers");

@@ -1,8 +1,9 @@
 /* Internal: convolution kernels on raw float buffers (NCDHW, contiguous).
  *
  * Every convolution (1-d, 2-d, 3-d, transposed or not) is described by one
- * geometry: the convolution from an input x [n, c, in0, in1, in2] to an output
- * y [n, m, out0, out1, out2] with weight w [m, c / groups, k0, k1, k2]:
+ * window (kernels/window.h, shared with pooling): the convolution from an input
+ * x [n, c, in0, in1, in2] to an output y [n, m, out0, out1, out2] with weight
+ * w [m, c / groups, k0, k1, k2]:
  *
  *   y[b, o, p] = sum_{i in group(o), q} w[o, i, q] x[b, i, p * stride - pad + q * dil]
  *
@@ -29,31 +30,19 @@
 #include <stdint.h>
 
 #include "kernels/isa.h"
-
-typedef struct cnnc__conv_geom {
-    int64_t n;      /* batch */
-    int64_t c;      /* input channels */
-    int64_t m;      /* output channels */
-    int64_t groups; /* divides c and m */
-    int64_t in[3], out[3], k[3], stride[3], pad[3], dil[3];
-} cnnc__conv_geom;
-
-/* Derived sizes. */
-static inline int64_t cnnc__conv_in_size(const cnnc__conv_geom *g) { return g->in[0] * g->in[1] * g->in[2]; }
-static inline int64_t cnnc__conv_out_size(const cnnc__conv_geom *g) { return g->out[0] * g->out[1] * g->out[2]; }
-static inline int64_t cnnc__conv_k_size(const cnnc__conv_geom *g) { return g->k[0] * g->k[1] * g->k[2]; }
+#include "kernels/window.h"
 
 /* ---- reference kernels (plain loops, double accumulation): the oracle ------ */
 
 /* y [n, m, out] = conv(x, w) + bias (bias [m] or NULL). */
 void cnnc__conv_ref_forward(float *y, const float *x, const float *w, const float *bias,
-                            const cnnc__conv_geom *g);
+                            const cnnc__window *g);
 /* dx [n, c, in] = the gradient of the input for dy [n, m, out]. */
 void cnnc__conv_ref_backward_data(float *dx, const float *dy, const float *w,
-                                  const cnnc__conv_geom *g);
+                                  const cnnc__window *g);
 /* dw [m, c / groups, k] = the gradient of the weight (summed over the batch). */
 void cnnc__conv_ref_backward_weight(float *dw, const float *dy, const float *x,
-                                    const cnnc__conv_geom *g);
+                                    const cnnc__window *g);
 
 /* ---- im2col / col2im ------------------------------------------------------------ */
 
@@ -62,7 +51,7 @@ void cnnc__conv_ref_backward_weight(float *dw, const float *dy, const float *x,
  * one group; x points at the group's first channel): row (ci - c0) * ksize + q,
  * column j holds x[ci, (o0 + j) * stride - pad + q * dil], 0 outside. */
 void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
-                       const cnnc__conv_geom *g, int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
+                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
 
 /* The same rows/columns straight into a GEMM's packed-B layout (kernels/gemm.h,
  * cnnc__sgemm_pack_b_fn): rows [k0, k0 + kc) (row = ci * ksize + q over the group's
@@ -73,10 +62,10 @@ void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
  * (nr 32, the AVX-512 GEMM's); cnnc__conv_pack_cols_ref (the scalar variant, same
  * result) builds each row in `row` and copies it out. */
 void cnnc__conv_pack_cols_ref(float *dst, int64_t nr, float *row, const float *x,
-                              const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                              const cnnc__window *g, int64_t k0, int64_t kc, int64_t o0,
                               int64_t ncol);
 void cnnc__conv_pack_cols(cnnc__isa isa, float *dst, int64_t nr, float *row, const float *x,
-                          const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                          const cnnc__window *g, int64_t k0, int64_t kc, int64_t o0,
                           int64_t ncol);
 
 /* Phase planes (2-d and 1-d geometries: in[0] = out[0] = k[0] = 1): the padded input
@@ -87,16 +76,16 @@ void cnnc__conv_pack_cols(cnnc__isa isa, float *dst, int64_t nr, float *row, con
  * Column j = p1 * wph + p2 of the "wide" column matrix is output position (p1, p2) for
  * p2 < out[2] (columns p2 >= out[2] are padding, to be dropped); it has out[1] * wph
  * columns. */
-void cnnc__conv_phase_geom(const cnnc__conv_geom *g, int64_t *hph, int64_t *wph);
+void cnnc__conv_phase_geom(const cnnc__window *g, int64_t *hph, int64_t *wph);
 /* ph [(c1 - c0) * stride[1] * stride[2] planes of hph * wph] from channels [c0, c1) of
  * one image's group x [cg, in]. */
-void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__conv_geom *g, int64_t c0,
+void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__window *g, int64_t c0,
                             int64_t c1);
 /* Rows [k0, k0 + kc) x wide columns [j0, j0 + ncol) of the wide column matrix of the
  * planes ph (from channel 0), in nr-column panels (as cnnc__conv_pack_cols), the last
  * panel zero-padded. Requires j0 + ncol <= out[1] * wph. */
 void cnnc__conv_pack_phase(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
-                           const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t j0,
+                           const cnnc__window *g, int64_t k0, int64_t kc, int64_t j0,
                            int64_t ncol);
 
 /* Name of the im2col packing variant a level runs for nr-wide panels. */
@@ -108,27 +97,27 @@ void cnnc__conv_copy_add(cnnc__isa isa, float *dst, const float *src, float bias
 /* The adjoint: x [cg, in] += fold(col) for channels [c0, c1) and columns
  * [o0, o0 + ncol) (col laid out as cnnc__conv_im2col writes it). Accumulates. */
 void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc,
-                       const cnnc__conv_geom *g, int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
+                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
 
 /* ---- depthwise (c / groups == 1): direct kernels, one plane at a time ----------- */
 
 /* Is this geometry run by the depthwise kernels (one input channel per group, more
  * than one group)? */
-static inline bool cnnc__conv_is_depthwise(const cnnc__conv_geom *g) {
+static inline bool cnnc__conv_is_depthwise(const cnnc__window *g) {
     return g->groups > 1 && g->c == g->groups;
 }
 
 /* y [out] = conv of one input plane x [in] with one filter w [k] (+ bias, a scalar,
  * added last). */
 void cnnc__dwconv_forward_plane(cnnc__isa isa, float *y, const float *x, const float *w, float bias,
-                                const cnnc__conv_geom *g);
+                                const cnnc__window *g);
 /* dx [in] += the input gradient of one output plane dy [out] through filter w [k].
  * Accumulates. */
 void cnnc__dwconv_backward_data_plane(cnnc__isa isa, float *dx, const float *dy, const float *w,
-                                      const cnnc__conv_geom *g);
+                                      const cnnc__window *g);
 /* dw [k] += sum over one plane pair of dy [out] * x [shifted]. Accumulates. */
 void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *dy, const float *x,
-                                        const cnnc__conv_geom *g);
+                                        const cnnc__window *g);
 
 /* Name of the depthwise variant a level runs (where the geometry fits it). */
 const char *cnnc__dwconv_variant(cnnc__isa isa);
@@ -137,11 +126,11 @@ const char *cnnc__dwconv_variant(cnnc__isa isa);
  * above run the level's depthwise variant (conv_dw.c: 16-lane AVX-512 kernels where
  * the geometry fits), else row by row with the level's row primitives. */
 void cnnc__dwconv_forward_plane_ref(float *y, const float *x, const float *w, float bias,
-                                    const cnnc__conv_geom *g);
+                                    const cnnc__window *g);
 void cnnc__dwconv_backward_data_plane_ref(float *dx, const float *dy, const float *w,
-                                          const cnnc__conv_geom *g);
+                                          const cnnc__window *g);
 void cnnc__dwconv_backward_weight_plane_ref(float *dw, const float *dy, const float *x,
-                                            const cnnc__conv_geom *g);
+                                            const cnnc__window *g);
 
 /* ---- row primitives (one variant per ISA level) ---------------------------------- */
 
@@ -182,27 +171,27 @@ const cnnc__conv_rows *cnnc__conv_rows_of(cnnc__isa isa);
 const char *cnnc__conv_winograd_variant(cnnc__isa isa);
 
 /* Does the geometry have the shape Winograd F(2x2, 3x3) serves? */
-bool cnnc__conv_winograd_ok(const cnnc__conv_geom *g);
+bool cnnc__conv_winograd_ok(const cnnc__window *g);
 /* Output tiles per image (th * tw). */
-int64_t cnnc__conv_winograd_tiles(const cnnc__conv_geom *g);
+int64_t cnnc__conv_winograd_tiles(const cnnc__window *g);
 /* u [16][m][c / groups] = G w G^T for every filter of w [m, c / groups, 3, 3]. */
-void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__conv_geom *g);
+void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__window *g);
 /* Floats of the packed transformed weights (cnnc__conv_winograd_pack_weights): one
  * GEMM A operand (kernels/gemm.h, cnnc__sgemm_pack_a_full) per (position, group). */
-size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__conv_geom *g);
+size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g);
 /* up = u (from cnnc__conv_winograd_weights) packed for the GEMM; up 64-byte aligned. */
 void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *u,
-                                      const cnnc__conv_geom *g);
+                                      const cnnc__window *g);
 /* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (a
  * multiple of 16; the GEMM's workspace not included). */
-size_t cnnc__conv_winograd_scratch_floats(const cnnc__conv_geom *g, int64_t ldt);
+size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt);
 /* Tiles [t0, t0 + nt) (nt <= ldt) of group grp of one image: y [m, out] (the image's
  * output) for x [c, in] (the image's input), up from cnnc__conv_winograd_pack_weights, bias
  * [m] or NULL (added last). scratch: cnnc__conv_winograd_scratch_floats(g, ldt)
  * floats, 64-byte aligned; gemm_ws: cnnc__sgemm_workspace_floats(isa) floats, 64-byte
  * aligned. Single-threaded; the result does not depend on how tiles are blocked. */
 void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up,
-                               const float *bias, const cnnc__conv_geom *g, int64_t grp, int64_t t0,
+                               const float *bias, const cnnc__window *g, int64_t grp, int64_t t0,
                                int64_t nt, int64_t ldt, float *scratch, float *gemm_ws);
 
 #endif

@@ -52,8 +52,8 @@ static inline int64_t end_inside(int64_t off, int64_t s, int64_t in, int64_t out
 
 /* The rows variant: every level, the taps as the level's row primitives. */
 static bool dw_forward_rows(cnnc__isa isa, float *y, const float *x, const float *w, float bias,
-                            const cnnc__conv_geom *g) {
-    const int64_t osz = cnnc__conv_out_size(g), s2 = g->stride[2];
+                            const cnnc__window *g) {
+    const int64_t osz = cnnc__window_out_size(g), s2 = g->stride[2];
     const cnnc__conv_axpy_fn axpy = cnnc__conv_rows_of(isa)->axpy;
     memset(y, 0, (size_t)osz * sizeof(float));
     DW_ROWS(g, {
@@ -76,7 +76,7 @@ static bool dw_forward_rows(cnnc__isa isa, float *y, const float *x, const float
 }
 
 static bool dw_backward_data_rows(cnnc__isa isa, float *dx, const float *dy, const float *w,
-                                  const cnnc__conv_geom *g) {
+                                  const cnnc__window *g) {
     const int64_t s2 = g->stride[2];
     const cnnc__conv_axpy_fn axpy = cnnc__conv_rows_of(isa)->axpy;
     DW_ROWS(g, {
@@ -97,7 +97,7 @@ static bool dw_backward_data_rows(cnnc__isa isa, float *dx, const float *dy, con
 }
 
 static bool dw_backward_weight_rows(cnnc__isa isa, float *dw, const float *dy, const float *x,
-                                    const cnnc__conv_geom *g) {
+                                    const cnnc__window *g) {
     const int64_t s2 = g->stride[2];
     const cnnc__conv_dot_fn dot = cnnc__conv_rows_of(isa)->dot;
     DW_ROWS(g, {
@@ -140,7 +140,7 @@ static inline AVX512 __m512 load_masked(const float *row, int64_t off, __mmask16
 }
 
 /* The input rows (and filter tap rows) an output row reads: up to DW_MAX_ROWS. */
-static int dw_taps_of_row(const cnnc__conv_geom *g, int64_t p0, int64_t p1, int64_t *xrows,
+static int dw_taps_of_row(const cnnc__window *g, int64_t p0, int64_t p1, int64_t *xrows,
                           int64_t *wrows) {
     int n = 0;
     for (int64_t q0 = 0; q0 < g->k[0]; q0++) {
@@ -188,7 +188,7 @@ static inline AVX512 void store4(float *row, int64_t p, int64_t nout, const __m5
 /* y[p] = bias + sum over taps of w * x[p + q2 d2 - pad2] along each row; four
  * independent 16-lane accumulators keep the FMA pipeline full. */
 static AVX512 void dw_forward_avx512(float *y, const float *x, const float *w, float bias,
-                                     const cnnc__conv_geom *g) {
+                                     const cnnc__window *g) {
     int64_t xrows[DW_MAX_ROWS], wrows[DW_MAX_ROWS], offs[DW_MAX_TAPS], off[DW_MAX_TAPS][4];
     __mmask16 mask[DW_MAX_TAPS][4];
     const int64_t in2 = g->in[2], out2 = g->out[2], k2 = g->k[2];
@@ -217,7 +217,7 @@ static AVX512 void dw_forward_avx512(float *y, const float *x, const float *w, f
 /* Stride 1 everywhere: dx[i] += sum over taps of w * dy[i - q d + pad] (a gather, so
  * every input chunk is written once). */
 static AVX512 void dw_backward_data_avx512(float *dx, const float *dy, const float *w,
-                                           const cnnc__conv_geom *g) {
+                                           const cnnc__window *g) {
     int64_t offs[DW_MAX_TAPS], off[DW_MAX_TAPS][4];
     __mmask16 mask[DW_MAX_TAPS][4];
     const int64_t in2 = g->in[2], out2 = g->out[2], k2 = g->k[2];
@@ -257,11 +257,11 @@ static AVX512 void dw_backward_data_avx512(float *dx, const float *dy, const flo
 /* dw[q] += sum_p dy[p] x[p + q2 d2 - pad2]: one vector accumulator per tap over the
  * whole plane, reduced once at the end. */
 static AVX512 void dw_backward_weight_avx512(float *dw, const float *dy, const float *x,
-                                             const cnnc__conv_geom *g) {
+                                             const cnnc__window *g) {
     int64_t xrows[DW_MAX_ROWS], wrows[DW_MAX_ROWS], offs[DW_MAX_TAPS], off[DW_MAX_TAPS][4];
     __mmask16 mask[DW_MAX_TAPS][4];
     __m512 acc[DW_MAX_TAPS];
-    const int64_t ksz = cnnc__conv_k_size(g), in2 = g->in[2], out2 = g->out[2], k2 = g->k[2];
+    const int64_t ksz = cnnc__window_k_size(g), in2 = g->in[2], out2 = g->out[2], k2 = g->k[2];
     for (int64_t q2 = 0; q2 < k2; q2++) offs[q2] = q2 * g->dil[2] - g->pad[2];
     for (int64_t q = 0; q < ksz; q++) acc[q] = _mm512_setzero_ps();
     for (int64_t p = 0; p < out2; p += 64) {
@@ -295,7 +295,7 @@ static AVX512 void dw_backward_weight_avx512(float *dw, const float *dy, const f
 /* The variant's entry points: decline (false) geometries the kernels do not cover
  * (W stride other than 1, more taps than they keep in registers). */
 static bool dw_forward_avx512_try(cnnc__isa isa, float *y, const float *x, const float *w,
-                                  float bias, const cnnc__conv_geom *g) {
+                                  float bias, const cnnc__window *g) {
     (void)isa;
     if (g->stride[2] != 1 || g->k[0] * g->k[1] > DW_MAX_ROWS || g->k[2] > DW_MAX_TAPS)
         return false;
@@ -304,7 +304,7 @@ static bool dw_forward_avx512_try(cnnc__isa isa, float *y, const float *x, const
 }
 
 static bool dw_backward_data_avx512_try(cnnc__isa isa, float *dx, const float *dy,
-                                        const float *w, const cnnc__conv_geom *g) {
+                                        const float *w, const cnnc__window *g) {
     (void)isa;
     if (g->stride[0] != 1 || g->stride[1] != 1 || g->stride[2] != 1 || g->k[2] > DW_MAX_TAPS)
         return false;
@@ -313,9 +313,9 @@ static bool dw_backward_data_avx512_try(cnnc__isa isa, float *dx, const float *d
 }
 
 static bool dw_backward_weight_avx512_try(cnnc__isa isa, float *dw, const float *dy,
-                                          const float *x, const cnnc__conv_geom *g) {
+                                          const float *x, const cnnc__window *g) {
     (void)isa;
-    if (g->stride[2] != 1 || cnnc__conv_k_size(g) > DW_MAX_TAPS ||
+    if (g->stride[2] != 1 || cnnc__window_k_size(g) > DW_MAX_TAPS ||
         g->k[0] * g->k[1] > DW_MAX_ROWS)
         return false;
     dw_backward_weight_avx512(dw, dy, x, g);
@@ -341,11 +341,11 @@ typedef struct dw_variant {
     cnnc__isa isa;
     const char *name;
     bool (*forward)(cnnc__isa isa, float *y, const float *x, const float *w, float bias,
-                    const cnnc__conv_geom *g);
+                    const cnnc__window *g);
     bool (*backward_data)(cnnc__isa isa, float *dx, const float *dy, const float *w,
-                          const cnnc__conv_geom *g);
+                          const cnnc__window *g);
     bool (*backward_weight)(cnnc__isa isa, float *dw, const float *dy, const float *x,
-                            const cnnc__conv_geom *g);
+                            const cnnc__window *g);
 } dw_variant;
 
 static const dw_variant variants[] = {
@@ -360,17 +360,17 @@ CNNC__ISA_PICKER(variant, dw_variant, variants)
 const char *cnnc__dwconv_variant(cnnc__isa isa) { return variant(isa)->name; }
 
 void cnnc__dwconv_forward_plane(cnnc__isa isa, float *y, const float *x, const float *w,
-                                float bias, const cnnc__conv_geom *g) {
+                                float bias, const cnnc__window *g) {
     if (!variant(isa)->forward(isa, y, x, w, bias, g)) dw_forward_rows(isa, y, x, w, bias, g);
 }
 
 void cnnc__dwconv_backward_data_plane(cnnc__isa isa, float *dx, const float *dy, const float *w,
-                                      const cnnc__conv_geom *g) {
+                                      const cnnc__window *g) {
     if (!variant(isa)->backward_data(isa, dx, dy, w, g)) dw_backward_data_rows(isa, dx, dy, w, g);
 }
 
 void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *dy,
-                                        const float *x, const cnnc__conv_geom *g) {
+                                        const float *x, const cnnc__window *g) {
     if (!variant(isa)->backward_weight(isa, dw, dy, x, g))
         dw_backward_weight_rows(isa, dw, dy, x, g);
 }
@@ -378,8 +378,8 @@ void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *d
 /* ---- plain versions --------------------------------------------------------------- */
 
 void cnnc__dwconv_forward_plane_ref(float *y, const float *x, const float *w, float bias,
-                                    const cnnc__conv_geom *g) {
-    const int64_t osz = cnnc__conv_out_size(g);
+                                    const cnnc__window *g) {
+    const int64_t osz = cnnc__window_out_size(g);
     for (int64_t p = 0; p < osz; p++) y[p] = 0.0f;
     DW_ROWS(g, {
         for (int64_t p2 = 0; p2 < g->out[2]; p2++)
@@ -392,7 +392,7 @@ void cnnc__dwconv_forward_plane_ref(float *y, const float *x, const float *w, fl
 }
 
 void cnnc__dwconv_backward_data_plane_ref(float *dx, const float *dy, const float *w,
-                                          const cnnc__conv_geom *g) {
+                                          const cnnc__window *g) {
     DW_ROWS(g, {
         for (int64_t p2 = 0; p2 < g->out[2]; p2++)
             for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
@@ -403,7 +403,7 @@ void cnnc__dwconv_backward_data_plane_ref(float *dx, const float *dy, const floa
 }
 
 void cnnc__dwconv_backward_weight_plane_ref(float *dw, const float *dy, const float *x,
-                                            const cnnc__conv_geom *g) {
+                                            const cnnc__window *g) {
     DW_ROWS(g, {
         for (int64_t p2 = 0; p2 < g->out[2]; p2++)
             for (int64_t q2 = 0; q2 < g->k[2]; q2++) {

@@ -67,7 +67,7 @@ static inline int64_t end_inside(int64_t off, int64_t s, int64_t in, int64_t out
 
 /* One row of the column matrix: tap (q0, q1, q2) of input channel plane xc, output
  * columns [o0, o0 + ncol), into row[0, ncol). */
-static inline void im2col_row(float *row, const float *xc, const cnnc__conv_geom *g,
+static inline void im2col_row(float *row, const float *xc, const cnnc__window *g,
                               int64_t q0, int64_t q1, int64_t q2, int64_t o0, int64_t ncol,
                               cnnc__conv_gather2_fn gather2) {
     const int64_t s2 = g->stride[2];
@@ -91,9 +91,9 @@ static inline void im2col_row(float *row, const float *xc, const cnnc__conv_geom
 }
 
 void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
-                       const cnnc__conv_geom *g, int64_t c0, int64_t c1, int64_t o0,
+                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
                        int64_t ncol) {
-    const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
+    const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
     const cnnc__conv_gather2_fn gather2 = cnnc__conv_rows_of(isa)->gather2;
     for (int64_t ci = c0; ci < c1; ci++) {
         const float *xc = x + ci * isz;
@@ -112,9 +112,9 @@ void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
         memcpy(d + s * pstride, row + s * (W), (W) * sizeof(float))
 
 void cnnc__conv_pack_cols_ref(float *dst, int64_t nr, float *row, const float *x,
-                              const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                              const cnnc__window *g, int64_t k0, int64_t kc, int64_t o0,
                               int64_t ncol) {
-    const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
+    const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
     const int64_t npan = (ncol + nr - 1) / nr, pstride = nr * kc;
     const cnnc__conv_gather2_fn gather2 = cnnc__conv_rows_of(CNNC__ISA_SCALAR)->gather2;
     /* the padding columns of the last panel stay zero: im2col_row writes [0, ncol) */
@@ -134,9 +134,9 @@ void cnnc__conv_pack_cols_ref(float *dst, int64_t nr, float *row, const float *x
 }
 
 void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc,
-                       const cnnc__conv_geom *g, int64_t c0, int64_t c1, int64_t o0,
+                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
                        int64_t ncol) {
-    const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
+    const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
     const int64_t s2 = g->stride[2];
     const cnnc__conv_rows *rows = cnnc__conv_rows_of(isa);
     const cnnc__conv_axpy_fn axpy = rows->axpy;
@@ -212,12 +212,12 @@ AVX512 static inline void seg_avx512(float *d, int64_t pstride, int64_t j, int64
 }
 
 AVX512 static void pack_cols_avx512(float *dst, int64_t nr, float *row, const float *x,
-                                    const cnnc__conv_geom *g, int64_t k0, int64_t kc,
+                                    const cnnc__window *g, int64_t k0, int64_t kc,
                                     int64_t o0, int64_t ncol) {
     enum { NR = 32 }; /* nr (the variant's panel width, checked by the caller) */
     (void)nr;
     (void)row;
-    const int64_t isz = cnnc__conv_in_size(g), ksz = cnnc__conv_k_size(g);
+    const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
     const int64_t pstride = NR * kc, s2 = g->stride[2];
     const int64_t npan = (ncol + NR - 1) / NR;
     for (int64_t r = 0; r < kc; r++) {
@@ -240,14 +240,14 @@ AVX512 static void pack_cols_avx512(float *dst, int64_t nr, float *row, const fl
 
 /* ---- phase planes: im2col rows as contiguous slices -------------------------------- */
 
-void cnnc__conv_phase_geom(const cnnc__conv_geom *g, int64_t *hph, int64_t *wph) {
+void cnnc__conv_phase_geom(const cnnc__window *g, int64_t *hph, int64_t *wph) {
     const int64_t off1 = (g->k[1] - 1) * g->dil[1] / g->stride[1];
     const int64_t off2 = (g->k[2] - 1) * g->dil[2] / g->stride[2];
     *hph = g->out[1] + off1 + 1;
     *wph = g->out[2] + off2;
 }
 
-void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__conv_geom *g, int64_t c0,
+void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__window *g, int64_t c0,
                             int64_t c1) {
     int64_t hph, wph;
     cnnc__conv_phase_geom(g, &hph, &wph);
@@ -359,7 +359,7 @@ typedef struct im2col_variant {
     const char *name;
     int64_t nr; /* 0: any */
     void (*pack_cols)(float *dst, int64_t nr, float *row, const float *x,
-                      const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                      const cnnc__window *g, int64_t k0, int64_t kc, int64_t o0,
                       int64_t ncol);
     void (*panel_row)(float *d, int64_t nr, int64_t pstride, const float *src, int64_t ncol);
     void (*copy_add)(float *dst, const float *src, float bias, int64_t n);
@@ -388,13 +388,13 @@ void cnnc__conv_copy_add(cnnc__isa isa, float *dst, const float *src, float bias
 }
 
 void cnnc__conv_pack_cols(cnnc__isa isa, float *dst, int64_t nr, float *row, const float *x,
-                          const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t o0,
+                          const cnnc__window *g, int64_t k0, int64_t kc, int64_t o0,
                           int64_t ncol) {
     variant(isa, nr)->pack_cols(dst, nr, row, x, g, k0, kc, o0, ncol);
 }
 
 void cnnc__conv_pack_phase(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
-                           const cnnc__conv_geom *g, int64_t k0, int64_t kc, int64_t j0,
+                           const cnnc__window *g, int64_t k0, int64_t kc, int64_t j0,
                            int64_t ncol) {
     const im2col_variant *v = variant(isa, nr);
     int64_t hph, wph;

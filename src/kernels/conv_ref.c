@@ -18,8 +18,8 @@ static inline int64_t tap(int64_t p, int64_t q, int64_t stride, int64_t pad, int
 #define CONV_REF_LOOP(g, BODY)                                                              \
     do {                                                                                    \
         const int64_t cg = (g)->c / (g)->groups, mg = (g)->m / (g)->groups;                 \
-        const int64_t isz = cnnc__conv_in_size(g), osz = cnnc__conv_out_size(g);            \
-        const int64_t ksz = cnnc__conv_k_size(g);                                           \
+        const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);            \
+        const int64_t ksz = cnnc__window_k_size(g);                                           \
         for (int64_t b = 0; b < (g)->n; b++)                                                \
             for (int64_t o = 0; o < (g)->m; o++) {                                          \
                 const int64_t grp = o / mg;                                                 \
@@ -57,8 +57,8 @@ static inline int64_t tap(int64_t p, int64_t q, int64_t stride, int64_t pad, int
     } while (0)
 
 void cnnc__conv_ref_forward(float *y, const float *x, const float *w, const float *bias,
-                            const cnnc__conv_geom *g) {
-    const int64_t osz = cnnc__conv_out_size(g);
+                            const cnnc__window *g) {
+    const int64_t osz = cnnc__window_out_size(g);
     /* accumulate in a double image of y, one output element at a time */
     for (int64_t b = 0; b < g->n; b++)
         for (int64_t o = 0; o < g->m; o++)
@@ -86,8 +86,8 @@ void cnnc__conv_ref_forward(float *y, const float *x, const float *w, const floa
  * accumulates in float in the output, visiting terms in a fixed order: exact enough
  * for an oracle (an input element receives at most m / groups * k terms). */
 void cnnc__conv_ref_backward_data(float *dx, const float *dy, const float *w,
-                                  const cnnc__conv_geom *g) {
-    const int64_t total = g->n * g->c * cnnc__conv_in_size(g);
+                                  const cnnc__window *g) {
+    const int64_t total = g->n * g->c * cnnc__window_in_size(g);
     for (int64_t i = 0; i < total; i++) dx[i] = 0.0f;
     CONV_REF_LOOP(g, { dx[xoff] += w[woff] * dy[yoff]; });
 }
@@ -95,9 +95,9 @@ void cnnc__conv_ref_backward_data(float *dx, const float *dy, const float *w,
 /* One weight element at a time, summed over the batch and the output positions in
  * double. */
 void cnnc__conv_ref_backward_weight(float *dw, const float *dy, const float *x,
-                                    const cnnc__conv_geom *g) {
+                                    const cnnc__window *g) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    const int64_t isz = cnnc__conv_in_size(g), osz = cnnc__conv_out_size(g);
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
     for (int64_t o = 0; o < g->m; o++)
         for (int64_t ci = 0; ci < cg; ci++)
             for (int64_t q0 = 0; q0 < g->k[0]; q0++)
@@ -123,7 +123,7 @@ void cnnc__conv_ref_backward_weight(float *dw, const float *dy, const float *x,
                                 }
                             }
                         }
-                        dw[(o * cg + ci) * cnnc__conv_k_size(g) + (q0 * g->k[1] + q1) * g->k[2] + q2] =
+                        dw[(o * cg + ci) * cnnc__window_k_size(g) + (q0 * g->k[1] + q1) * g->k[2] + q2] =
                             (float)acc;
                     }
 }

@@ -216,17 +216,17 @@ CNNC__ISA_PICKER(variant, wino_variant, variants)
 
 const char *cnnc__conv_winograd_variant(cnnc__isa isa) { return variant(isa)->name; }
 
-bool cnnc__conv_winograd_ok(const cnnc__conv_geom *g) {
+bool cnnc__conv_winograd_ok(const cnnc__window *g) {
     return g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->k[1] == 3 && g->k[2] == 3 &&
            g->stride[1] == 1 && g->stride[2] == 1 && g->dil[1] == 1 && g->dil[2] == 1 &&
            g->out[1] > 0 && g->out[2] > 0;
 }
 
-int64_t cnnc__conv_winograd_tiles(const cnnc__conv_geom *g) {
+int64_t cnnc__conv_winograd_tiles(const cnnc__window *g) {
     return ((g->out[1] + 1) / 2) * ((g->out[2] + 1) / 2);
 }
 
-void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__conv_geom *g) {
+void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__window *g) {
     enum { CH = 64 }; /* input channels per chunk: 16 rows of CH floats, then 16 bursts */
     const int64_t cg = g->c / g->groups, plane = g->m * cg;
     float tmp[16][CH];
@@ -257,13 +257,13 @@ void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__conv_geom
     }
 }
 
-size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__conv_geom *g) {
+size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     return 16 * (size_t)g->groups * cnnc__sgemm_packed_a_floats(isa, mg, cg);
 }
 
 void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *u,
-                                      const cnnc__conv_geom *g) {
+                                      const cnnc__window *g) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
     for (int64_t e = 0; e < 16; e++)
@@ -289,7 +289,7 @@ static void pack_v(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, in
 }
 
 /* Scratch: V, M, then rows (5 rows of the widest tile-row segment, or 4 x ldt). */
-static size_t rows_floats(const cnnc__conv_geom *g, int64_t ldt) {
+static size_t rows_floats(const cnnc__window *g, int64_t ldt) {
     const int64_t tw = (g->out[2] + 1) / 2, wp = 2 * tw + 2;
     const int64_t a = 5 * wp, b = 4 * ldt;
     return r16((size_t)(a > b ? a : b));
@@ -299,14 +299,14 @@ static size_t rows_floats(const cnnc__conv_geom *g, int64_t ldt) {
  * streams of the transforms do not collide in the L1 sets. */
 static int64_t plane_stride(int64_t ch, int64_t ldt) { return (int64_t)r16((size_t)(ch * ldt)) + 16; }
 
-size_t cnnc__conv_winograd_scratch_floats(const cnnc__conv_geom *g, int64_t ldt) {
+size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     return (size_t)(16 * plane_stride(cg, ldt) + 16 * plane_stride(mg, ldt)) + rows_floats(g, ldt);
 }
 
 /* V[e][ci][k0 + k], k < nk, for the tiles (ti, tj0 + k) of channel plane xc. */
 static void input_segment(const wino_variant *f, float *v, int64_t estride, float *rows,
-                          const float *zero, const float *xc, const cnnc__conv_geom *g,
+                          const float *zero, const float *xc, const cnnc__window *g,
                           int64_t ti, int64_t tj0, int64_t nk) {
     const int64_t h = g->in[1], w = g->in[2];
     const int64_t wn = 2 * nk + 2, x0 = 2 * tj0 - g->pad[2];
@@ -339,7 +339,7 @@ static void input_segment(const wino_variant *f, float *v, int64_t estride, floa
 }
 
 void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up,
-                               const float *bias, const cnnc__conv_geom *g, int64_t grp, int64_t t0,
+                               const float *bias, const cnnc__window *g, int64_t grp, int64_t t0,
                                int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const int64_t isz = g->in[1] * g->in[2], oh = g->out[1], ow = g->out[2];

@@ -13,7 +13,7 @@ static inline int64_t first_tap(int64_t start, int64_t dil) {
 
 /* ---- max pooling ---------------------------------------------------------------- */
 
-void cnnc__k_max_pool_ref(float *out, int64_t *idx, const float *x, const cnnc__pool_dims *g,
+void cnnc__k_max_pool_ref(float *out, int64_t *idx, const float *x, const cnnc__window *g,
                           int64_t p0, int64_t p1) {
     const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
@@ -25,20 +25,20 @@ void cnnc__k_max_pool_ref(float *out, int64_t *idx, const float *x, const cnnc__
         for (int64_t od = 0; od < OD; od++)
             for (int64_t oh = 0; oh < OH; oh++)
                 for (int64_t ow = 0; ow < OW; ow++) {
-                    int64_t d0 = od * g->s[0] - g->p[0], h0 = oh * g->s[1] - g->p[1],
-                            w0 = ow * g->s[2] - g->p[2];
+                    int64_t d0 = od * g->stride[0] - g->pad[0], h0 = oh * g->stride[1] - g->pad[1],
+                            w0 = ow * g->stride[2] - g->pad[2];
                     /* the running max starts at -inf with the first in-bounds tap */
-                    int64_t mi = first_tap(d0, g->d[0]) * IH * IW + first_tap(h0, g->d[1]) * IW +
-                                 first_tap(w0, g->d[2]);
+                    int64_t mi = first_tap(d0, g->dil[0]) * IH * IW + first_tap(h0, g->dil[1]) * IW +
+                                 first_tap(w0, g->dil[2]);
                     float m = -INFINITY;
                     for (int64_t kd = 0; kd < g->k[0]; kd++) {
-                        int64_t id = d0 + kd * g->d[0];
+                        int64_t id = d0 + kd * g->dil[0];
                         if (id < 0 || id >= ID) continue;
                         for (int64_t kh = 0; kh < g->k[1]; kh++) {
-                            int64_t ih = h0 + kh * g->d[1];
+                            int64_t ih = h0 + kh * g->dil[1];
                             if (ih < 0 || ih >= IH) continue;
                             for (int64_t kw = 0; kw < g->k[2]; kw++) {
-                                int64_t iw = w0 + kw * g->d[2];
+                                int64_t iw = w0 + kw * g->dil[2];
                                 if (iw < 0 || iw >= IW) continue;
                                 int64_t pos = (id * IH + ih) * IW + iw;
                                 float v = xp[pos];
@@ -64,11 +64,11 @@ void cnnc__k_max_pool_ref(float *out, int64_t *idx, const float *x, const cnnc__
  * is NaN when the window holds a NaN and its maximum otherwise, whatever the order,
  * so it equals the row-major scan. */
 enum { MAXROW = 4096 };
-static bool max_pool2d_values(float *out, const float *x, const cnnc__pool_dims *g, int64_t p0,
+static bool max_pool2d_values(float *out, const float *x, const cnnc__window *g, int64_t p0,
                               int64_t p1) {
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
-    const int64_t KH = g->k[1], KW = g->k[2], SH = g->s[1], SW = g->s[2], PH = g->p[1],
-                  PW = g->p[2];
+    const int64_t KH = g->k[1], KW = g->k[2], SH = g->stride[1], SW = g->stride[2], PH = g->pad[1],
+                  PW = g->pad[2];
     if (IW > MAXROW) return false;
     float row[MAXROW];
     for (int64_t p = p0; p < p1; p++) {
@@ -101,14 +101,14 @@ static bool max_pool2d_values(float *out, const float *x, const cnnc__pool_dims 
     return true;
 }
 
-bool cnnc__k_max_pool2d_fast(float *out, int64_t *idx, const float *x, const cnnc__pool_dims *g,
+bool cnnc__k_max_pool2d_fast(float *out, int64_t *idx, const float *x, const cnnc__window *g,
                              int64_t p0, int64_t p1) {
-    if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->d[1] != 1 || g->d[2] != 1)
+    if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->dil[1] != 1 || g->dil[2] != 1)
         return false;
     if (!idx && max_pool2d_values(out, x, g, p0, p1)) return true;
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
-    const int64_t KH = g->k[1], KW = g->k[2], SH = g->s[1], SW = g->s[2], PH = g->p[1],
-                  PW = g->p[2];
+    const int64_t KH = g->k[1], KW = g->k[2], SH = g->stride[1], SW = g->stride[2], PH = g->pad[1],
+                  PW = g->pad[2];
     /* output columns [ow_lo, ow_hi) have w0 >= 0 and w0 + KW <= IW */
     int64_t ow_lo = (PW + SW - 1) / SW, ow_hi = OW;
     if (IW + PW - KW < 0) {
@@ -230,7 +230,7 @@ static inline float avg_divide(float sum, int64_t padded, int64_t inside,
     return sum / (float)(o->count_include_pad ? padded : inside);
 }
 
-void cnnc__k_avg_pool_ref(float *out, const float *x, const cnnc__pool_dims *g,
+void cnnc__k_avg_pool_ref(float *out, const float *x, const cnnc__window *g,
                           const cnnc__avg_opts *o, int64_t p0, int64_t p1) {
     const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
@@ -239,13 +239,13 @@ void cnnc__k_avg_pool_ref(float *out, const float *x, const cnnc__pool_dims *g,
         float *op = out + p * OD * OH * OW;
         for (int64_t od = 0; od < OD; od++) {
             int64_t d0, d1, pdn;
-            avg_range(od, g->k[0], g->s[0], g->p[0], ID, &d0, &d1, &pdn);
+            avg_range(od, g->k[0], g->stride[0], g->pad[0], ID, &d0, &d1, &pdn);
             for (int64_t oh = 0; oh < OH; oh++) {
                 int64_t h0, h1, phn;
-                avg_range(oh, g->k[1], g->s[1], g->p[1], IH, &h0, &h1, &phn);
+                avg_range(oh, g->k[1], g->stride[1], g->pad[1], IH, &h0, &h1, &phn);
                 for (int64_t ow = 0; ow < OW; ow++) {
                     int64_t w0, w1, pwn;
-                    avg_range(ow, g->k[2], g->s[2], g->p[2], IW, &w0, &w1, &pwn);
+                    avg_range(ow, g->k[2], g->stride[2], g->pad[2], IW, &w0, &w1, &pwn);
                     float *dst = op + (od * OH + oh) * OW + ow;
                     if (d0 >= d1 || h0 >= h1 || w0 >= w1) {
                         *dst = 0.0f;
@@ -266,11 +266,11 @@ void cnnc__k_avg_pool_ref(float *out, const float *x, const cnnc__pool_dims *g,
  * then each output sums its KW columns of that buffer. The row buffer lives on the
  * stack in chunks of ROWCHUNK columns. */
 enum { ROWCHUNK = 1024 };
-bool cnnc__k_avg_pool2d_fast(float *out, const float *x, const cnnc__pool_dims *g,
+bool cnnc__k_avg_pool2d_fast(float *out, const float *x, const cnnc__window *g,
                              const cnnc__avg_opts *o, int64_t p0, int64_t p1) {
     if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1) return false;
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
-    const int64_t KW = g->k[2], SW = g->s[2], PW = g->p[2];
+    const int64_t KW = g->k[2], SW = g->stride[2], PW = g->pad[2];
     if (KW > ROWCHUNK / 4) return false;
     float rows[ROWCHUNK];
     for (int64_t p = p0; p < p1; p++) {
@@ -278,7 +278,7 @@ bool cnnc__k_avg_pool2d_fast(float *out, const float *x, const cnnc__pool_dims *
         float *op = out + p * OH * OW;
         for (int64_t oh = 0; oh < OH; oh++) {
             int64_t h0, h1, phn;
-            avg_range(oh, g->k[1], g->s[1], g->p[1], IH, &h0, &h1, &phn);
+            avg_range(oh, g->k[1], g->stride[1], g->pad[1], IH, &h0, &h1, &phn);
             float *orow = op + oh * OW;
             /* outputs in chunks whose input column span fits the buffer */
             int64_t ow = 0;
@@ -316,7 +316,7 @@ bool cnnc__k_avg_pool2d_fast(float *out, const float *x, const cnnc__pool_dims *
     return true;
 }
 
-void cnnc__k_avg_pool_backward_ref(float *gx, const float *gy, const cnnc__pool_dims *g,
+void cnnc__k_avg_pool_backward_ref(float *gx, const float *gy, const cnnc__window *g,
                                    const cnnc__avg_opts *o, int64_t p0, int64_t p1) {
     const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
@@ -326,13 +326,13 @@ void cnnc__k_avg_pool_backward_ref(float *gx, const float *gy, const cnnc__pool_
         memset(xp, 0, (size_t)(ID * IH * IW) * sizeof(float));
         for (int64_t od = 0; od < OD; od++) {
             int64_t d0, d1, pdn;
-            avg_range(od, g->k[0], g->s[0], g->p[0], ID, &d0, &d1, &pdn);
+            avg_range(od, g->k[0], g->stride[0], g->pad[0], ID, &d0, &d1, &pdn);
             for (int64_t oh = 0; oh < OH; oh++) {
                 int64_t h0, h1, phn;
-                avg_range(oh, g->k[1], g->s[1], g->p[1], IH, &h0, &h1, &phn);
+                avg_range(oh, g->k[1], g->stride[1], g->pad[1], IH, &h0, &h1, &phn);
                 for (int64_t ow = 0; ow < OW; ow++) {
                     int64_t w0, w1, pwn;
-                    avg_range(ow, g->k[2], g->s[2], g->p[2], IW, &w0, &w1, &pwn);
+                    avg_range(ow, g->k[2], g->stride[2], g->pad[2], IW, &w0, &w1, &pwn);
                     if (d0 >= d1 || h0 >= h1 || w0 >= w1) continue;
                     float v = avg_divide(yp[(od * OH + oh) * OW + ow], pdn * phn * pwn,
                                          (d1 - d0) * (h1 - h0) * (w1 - w0), o);
@@ -349,7 +349,7 @@ void cnnc__k_avg_pool_backward_ref(float *gx, const float *gy, const cnnc__pool_
 
 /* ---- adaptive pooling ---------------------------------------------------------- */
 
-void cnnc__k_adaptive_avg_ref(float *out, const float *x, const cnnc__pool_dims *g, int64_t p0,
+void cnnc__k_adaptive_avg_ref(float *out, const float *x, const cnnc__window *g, int64_t p0,
                               int64_t p1) {
     const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
@@ -376,10 +376,10 @@ void cnnc__k_adaptive_avg_ref(float *out, const float *x, const cnnc__pool_dims 
 
 /* Global average: eight independent partial sums (vectorisable), combined in a
  * fixed order. */
-bool cnnc__k_adaptive_avg_global(float *out, const float *x, const cnnc__pool_dims *g,
+bool cnnc__k_adaptive_avg_global(float *out, const float *x, const cnnc__window *g,
                                  int64_t p0, int64_t p1) {
     if (g->out[0] != 1 || g->out[1] != 1 || g->out[2] != 1) return false;
-    const int64_t n = cnnc__pool_in_plane(g);
+    const int64_t n = cnnc__window_in_size(g);
     for (int64_t p = p0; p < p1; p++) {
         const float *xp = x + p * n;
         float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -393,7 +393,7 @@ bool cnnc__k_adaptive_avg_global(float *out, const float *x, const cnnc__pool_di
     return true;
 }
 
-void cnnc__k_adaptive_avg_backward_ref(float *gx, const float *gy, const cnnc__pool_dims *g,
+void cnnc__k_adaptive_avg_backward_ref(float *gx, const float *gy, const cnnc__window *g,
                                        int64_t p0, int64_t p1) {
     const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
@@ -426,7 +426,7 @@ void cnnc__k_adaptive_avg_backward_ref(float *gx, const float *gy, const cnnc__p
     }
 }
 
-void cnnc__k_adaptive_max_ref(float *out, int64_t *idx, const float *x, const cnnc__pool_dims *g,
+void cnnc__k_adaptive_max_ref(float *out, int64_t *idx, const float *x, const cnnc__window *g,
                               int64_t p0, int64_t p1) {
     const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];

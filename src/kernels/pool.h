@@ -1,7 +1,8 @@
 /* Internal kernels: max / average / adaptive pooling and max unpooling, forward
  * and backward, on contiguous planes.
  *
- * Every layout is [planes, D, H, W] with planes = N*C; 1-d and 2-d pooling use
+ * Every layout is [planes, D, H, W] with planes = N*C, described by a window
+ * (kernels/window.h) with n = planes and c = m = groups = 1; 1-d and 2-d pooling use
  * D = 1 (and H = 1), kernel 1, stride 1, padding 0 and dilation 1 along the
  * missing dims. Each kernel works on the plane range [p0, p1) so the layer above
  * splits planes over threads (planes never share outputs, so results do not depend
@@ -16,19 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct cnnc__pool_dims {
-    int64_t planes;
-    int64_t in[3];  /* D, H, W of an input plane */
-    int64_t out[3]; /* D, H, W of an output plane */
-    int64_t k[3], s[3], p[3], d[3]; /* kernel, stride, padding (left), dilation */
-} cnnc__pool_dims;
-
-static inline int64_t cnnc__pool_in_plane(const cnnc__pool_dims *g) {
-    return g->in[0] * g->in[1] * g->in[2];
-}
-static inline int64_t cnnc__pool_out_plane(const cnnc__pool_dims *g) {
-    return g->out[0] * g->out[1] * g->out[2];
-}
+#include "kernels/window.h"
 
 /* ---- max pooling ----------------------------------------------------------
  * out[p, o] = max over the (dilated) window inside the input (padding is never
@@ -37,10 +26,10 @@ static inline int64_t cnnc__pool_out_plane(const cnnc__pool_dims *g) {
  * of equal maxima wins); the running max starts at -inf with the first in-bounds
  * position, so an all -inf window gives -inf at its first element.
  * idx (nullable) receives the argmax. out: [planes, out plane], x: [planes, in plane]. */
-void cnnc__k_max_pool_ref(float *out, int64_t *idx, const float *x, const cnnc__pool_dims *g,
+void cnnc__k_max_pool_ref(float *out, int64_t *idx, const float *x, const cnnc__window *g,
                           int64_t p0, int64_t p1);
 /* Same results; declines unless D == 1 (2-d / 1-d) with dilation 1. */
-bool cnnc__k_max_pool2d_fast(float *out, int64_t *idx, const float *x, const cnnc__pool_dims *g,
+bool cnnc__k_max_pool2d_fast(float *out, int64_t *idx, const float *x, const cnnc__window *g,
                              int64_t p0, int64_t p1);
 
 /* gx[p, :] = 0, then gx[p, idx[p, o]] += gy[p, o] for every output o, in order.
@@ -58,13 +47,13 @@ typedef struct cnnc__avg_opts {
     bool has_divisor;
     int64_t divisor;
 } cnnc__avg_opts;
-void cnnc__k_avg_pool_ref(float *out, const float *x, const cnnc__pool_dims *g,
+void cnnc__k_avg_pool_ref(float *out, const float *x, const cnnc__window *g,
                           const cnnc__avg_opts *o, int64_t p0, int64_t p1);
 /* Declines unless D == 1. */
-bool cnnc__k_avg_pool2d_fast(float *out, const float *x, const cnnc__pool_dims *g,
+bool cnnc__k_avg_pool2d_fast(float *out, const float *x, const cnnc__window *g,
                              const cnnc__avg_opts *o, int64_t p0, int64_t p1);
 /* gx = 0, then every output's gradient / divisor is added to its in-bounds window. */
-void cnnc__k_avg_pool_backward_ref(float *gx, const float *gy, const cnnc__pool_dims *g,
+void cnnc__k_avg_pool_backward_ref(float *gx, const float *gy, const cnnc__window *g,
                                    const cnnc__avg_opts *o, int64_t p0, int64_t p1);
 
 /* ---- adaptive pooling ---------------------------------------------------------
@@ -76,15 +65,15 @@ static inline int64_t cnnc__adaptive_start(int64_t o, int64_t out, int64_t in) {
 static inline int64_t cnnc__adaptive_end(int64_t o, int64_t out, int64_t in) {
     return 1 + ((o + 1) * in - 1) / out;
 }
-void cnnc__k_adaptive_avg_ref(float *out, const float *x, const cnnc__pool_dims *g, int64_t p0,
+void cnnc__k_adaptive_avg_ref(float *out, const float *x, const cnnc__window *g, int64_t p0,
                               int64_t p1);
 /* Declines unless the output plane is 1x1x1 (global average pooling). */
-bool cnnc__k_adaptive_avg_global(float *out, const float *x, const cnnc__pool_dims *g,
+bool cnnc__k_adaptive_avg_global(float *out, const float *x, const cnnc__window *g,
                                  int64_t p0, int64_t p1);
-void cnnc__k_adaptive_avg_backward_ref(float *gx, const float *gy, const cnnc__pool_dims *g,
+void cnnc__k_adaptive_avg_backward_ref(float *gx, const float *gy, const cnnc__window *g,
                                        int64_t p0, int64_t p1);
 /* Max over each adaptive window with max pooling's scan and NaN rule; idx nullable. */
-void cnnc__k_adaptive_max_ref(float *out, int64_t *idx, const float *x, const cnnc__pool_dims *g,
+void cnnc__k_adaptive_max_ref(float *out, int64_t *idx, const float *x, const cnnc__window *g,
                               int64_t p0, int64_t p1);
 
 /* ---- max unpooling --------------------------------------------------------------

@@ -4,6 +4,7 @@
  * gives it, in PyTorch's order. */
 #include <string.h>
 
+#include "core/args.h"
 #include "core/error.h"
 #include "nn/module.h"
 #include "ops/activation.h"
@@ -239,14 +240,15 @@ static const cnnc__module_type log_softmax_type =
     ACT_TYPE("LogSoftmax", softmax_fields, log_softmax_forward, all_fields_repr);
 
 static cnnc_module *softmax_module(const cnnc__module_type *type, cnnc_softmax_options o) {
-    if (o.dim.n > 1)
+    if (o.dim.n < 0 || o.dim.n > CNNC_MAX_DIMS)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s(): invalid dim count %d",
+                                type->name, o.dim.n);
+    if (cnnc__ints_is_tuple(&o.dim))
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "%s(): argument 'dim' must be an int or None, not a tuple of %d",
                                 type->name, o.dim.n);
-    if (o.dim.n < 0)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s(): invalid dim count %d",
-                                type->name, o.dim.n);
-    return make(type, (act_state){.dim = {o.dim.n == 1, o.dim.n == 1 ? o.dim.v[0] : 0}});
+    const bool given = cnnc__ints_is_int(&o.dim);
+    return make(type, (act_state){.dim = {given, given ? o.dim.v[0] : 0}});
 }
 cnnc_module *cnnc_softmax_new(cnnc_softmax_options o) { return softmax_module(&softmax_type, o); }
 cnnc_module *cnnc_logsoftmax_new(cnnc_softmax_options o) { return softmax_module(&log_softmax_type, o); }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/args.h"
 #include "core/error.h"
 #include "nn/module.h"
 #include "ops/conv.h"
@@ -87,25 +88,12 @@ typedef struct conv_settings {
     bool bias;
 } conv_settings;
 
-/* _single/_pair/_triple: an int repeated dim times, a tuple kept. This library
- * also refuses here a tuple of the wrong length (PyTorch fails later, in forward). */
-static cnnc_status ntuple(const char *type, const char *name, const cnnc_ints *v, int dim,
-                          cnnc_ints *out) {
-    if (v->n == 0)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "%s.__init__() missing 1 required positional argument: '%s'", type, name);
-    if (v->n != 1 && v->n != dim)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "%s(): %s must be an int or a tuple of %d ints, got %d values", type, name,
-                           dim, v->n);
-    *out = (cnnc_ints){.n = dim};
-    for (int i = 0; i < dim; i++) out->v[i] = v->v[v->n == 1 ? 0 : i];
-    return CNNC_OK;
-}
-
 /* The padding setting: a tuple, or "same" / "valid" (not strided for "same"). */
-static cnnc_status conv_padding(const char *name, const conv_settings *o, int dim, conv_state *c) {
-    if (!o->padding_str) return ntuple(name, "padding", &o->padding, dim, &c->padding.ints);
+static cnnc_status conv_padding(const conv_settings *o, int dim, conv_state *c) {
+    if (!o->padding_str) {
+        c->padding.ints = cnnc__ntuple(o->padding, dim);
+        return CNNC_OK;
+    }
     if (strcmp(o->padding_str, "same") == 0)
         c->padding.str = "same";
     else if (strcmp(o->padding_str, "valid") == 0)
@@ -122,6 +110,12 @@ static cnnc_status conv_padding(const char *name, const conv_settings *o, int di
 
 /* Fills c from the constructor's arguments with PyTorch's checks. */
 static cnnc_status conv_settings_check(const char *name, const conv_settings *o, conv_state *c) {
+    if (cnnc__check_ints(name, "kernel_size", &o->kernel_size) ||
+        cnnc__check_ints(name, "stride", &o->stride) ||
+        (!o->padding_str && cnnc__check_ints(name, "padding", &o->padding)) ||
+        cnnc__check_ints(name, "dilation", &o->dilation) ||
+        cnnc__check_ints(name, "output_padding", &o->output_padding))
+        return CNNC_ERR_INVALID_ARGUMENT;
     const char *mode = o->padding_mode ? o->padding_mode : "zeros";
     if (c->transposed && strcmp(mode, "zeros") != 0)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "Only \"zeros\" padding mode is supported for %s", name);
@@ -131,46 +125,54 @@ static cnnc_status conv_settings_check(const char *name, const conv_settings *o,
     if (c->out_channels % o->groups != 0)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "out_channels must be divisible by groups");
     c->groups = o->groups;
-    if (ntuple(name, "kernel_size", &o->kernel_size, c->dim, &c->kernel_size) != CNNC_OK ||
-        ntuple(name, "stride", &o->stride, c->dim, &c->stride) != CNNC_OK ||
-        ntuple(name, "dilation", &o->dilation, c->dim, &c->dilation) != CNNC_OK ||
-        conv_padding(name, o, c->dim, c) != CNNC_OK)
-        return CNNC_ERR_INVALID_ARGUMENT;
+    if (cnnc__ints_is_none(&o->kernel_size))
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "%s.__init__() missing 1 required positional argument: 'kernel_size'", name);
+    /* _single/_pair/_triple: a tuple is kept as given (PyTorch's forward refuses a
+     * wrong length); the weight has one dim per kernel_size entry */
+    c->kernel_size = cnnc__ntuple(o->kernel_size, c->dim);
+    c->stride = cnnc__ntuple(o->stride, c->dim);
+    c->dilation = cnnc__ntuple(o->dilation, c->dim);
+    if (conv_padding(o, c->dim, c) != CNNC_OK) return CNNC_ERR_INVALID_ARGUMENT;
     for (size_t i = 0; i < sizeof padding_modes / sizeof *padding_modes; i++)
         if (strcmp(mode, padding_modes[i]) == 0) c->padding_mode = padding_modes[i];
     if (!c->padding_mode)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "padding_mode must be one of {'zeros', 'reflect', 'replicate', "
                            "'circular'}, but got padding_mode='%s'", mode);
-    c->output_padding = (cnnc_ints){.n = c->dim};
-    if (c->transposed) return ntuple(name, "output_padding", &o->output_padding, c->dim, &c->output_padding);
+    c->output_padding = cnnc__ntuple(c->transposed ? o->output_padding : (cnnc_ints)CNNC_INTS(0), c->dim);
     return CNNC_OK;
 }
 
-/* weight [out, in / groups, k...] or, transposed, [in, out / groups, k...], its
- * fan_in (checked: no negative size, nothing overflows). */
-static cnnc_status weight_shape(const char *name, const conv_state *c, int64_t *wshape, int64_t *fan_in) {
-    const int dim = c->dim;
+/* weight [out, in / groups, k...] or, transposed, [in, out / groups, k...] (one dim
+ * per kernel_size entry), its fan_in (checked: no negative size, nothing overflows). */
+static cnnc_status weight_shape(const char *name, const conv_state *c, int *ndim, int64_t *wshape,
+                                int64_t *fan_in) {
+    const int nk = c->kernel_size.n;
+    if (nk > CNNC_MAX_DIMS - 2)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): kernel_size has %d entries; the weight "
+                           "would have more than %d dims", name, nk, CNNC_MAX_DIMS);
+    *ndim = nk + 2;
     wshape[0] = c->transposed ? c->in_channels : c->out_channels;
     wshape[1] = (c->transposed ? c->out_channels : c->in_channels) / c->groups;
     *fan_in = wshape[1];
     bool negative = wshape[0] < 0 || wshape[1] < 0 || c->out_channels < 0, overflow = false;
-    for (int i = 0; i < dim; i++) {
+    for (int i = 0; i < nk; i++) {
         wshape[2 + i] = c->kernel_size.v[i];
         negative |= c->kernel_size.v[i] < 0;
         overflow |= !cnnc__mul_i64(*fan_in, c->kernel_size.v[i], fan_in);
     }
     char s[256];
-    cnnc__shape_str(s, sizeof s, dim + 2, wshape);
+    cnnc__shape_str(s, sizeof s, nk + 2, wshape);
     if (negative) { /* torch.empty's error, naming the first negative size */
         int64_t bad = 0;
-        for (int i = dim + 1; i >= 0; i--)
+        for (int i = nk + 1; i >= 0; i--)
             if (wshape[i] < 0) bad = wshape[i];
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "Trying to create tensor with negative dimension %lld: %s", (long long)bad, s);
     }
     int64_t numel;
-    if (overflow || cnnc__check_shape(name, dim + 2, wshape, CNNC_FLOAT32, &numel) != CNNC_OK)
+    if (overflow || cnnc__check_shape(name, nk + 2, wshape, CNNC_FLOAT32, &numel) != CNNC_OK)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "Storage size calculation overflowed with sizes=%s", s);
     return CNNC_OK;
 }
@@ -179,9 +181,10 @@ static cnnc_module *conv_new(int dim, bool transposed, int64_t in, int64_t out,
                              const conv_settings *o) {
     const cnnc__module_type *type = transposed ? &conv_transpose_types[dim - 1] : &conv_types[dim - 1];
     conv_state c = {.dim = dim, .transposed = transposed, .in_channels = in, .out_channels = out};
-    int64_t wshape[5], fan_in;
+    int64_t wshape[CNNC_MAX_DIMS], fan_in = 0;
+    int wdim = 0;
     if (conv_settings_check(type->name, o, &c) != CNNC_OK ||
-        weight_shape(type->name, &c, wshape, &fan_in) != CNNC_OK)
+        weight_shape(type->name, &c, &wdim, wshape, &fan_in) != CNNC_OK)
         return NULL;
     cnnc_module *m = cnnc__module_new(type);
     if (!m) return NULL;
@@ -190,7 +193,7 @@ static cnnc_module *conv_new(int dim, bool transposed, int64_t in, int64_t out,
      * = 1 / sqrt(fan_in); the bias uses the same bound (0 when fan_in is 0, where
      * PyTorch leaves it uninitialised) */
     const double bound = fan_in > 0 ? 1.0 / sqrt((double)fan_in) : 0.0;
-    cnnc_tensor *w = cnnc__uniform_param(dim + 2, wshape, bound), *b = NULL;
+    cnnc_tensor *w = cnnc__uniform_param(wdim, wshape, bound), *b = NULL;
     cnnc_status st = w ? cnnc__module_add_param(m, "weight", w) : cnnc_last_status();
     if (st == CNNC_OK && o->bias && !(b = cnnc__uniform_param(1, &out, bound))) st = cnnc_last_status();
     if (st == CNNC_OK) st = cnnc__module_add_param(m, "bias", b);
@@ -238,21 +241,25 @@ cnnc_module *cnnc_convtranspose3d_new(int64_t in, int64_t out, cnnc_conv_transpo
 
 /* ---- forward ------------------------------------------------------------------------ */
 
-/* F.pad's argument for padding_mode != zeros: _reversed_padding_repeated_twice */
-static void reversed_padding(const conv_state *c, int64_t *fpad) {
-    for (int i = 0; i < c->dim; i++) {
+/* F.pad's argument for padding_mode != zeros: _reversed_padding_repeated_twice, over
+ * the padding tuple as given, or for 'same' over the kernel's dims (d (k - 1) in
+ * total, the odd one after); returns its length. */
+static int reversed_padding(const conv_state *c, int64_t *fpad) {
+    const int n = c->padding.str ? c->kernel_size.n : c->padding.ints.n;
+    for (int i = 0; i < n; i++) {
         int64_t l = 0, r = 0;
         if (!c->padding.str) {
             l = r = c->padding.ints.v[i];
-        } else if (c->padding.str[0] == 's') { /* 'same': d (k - 1) in total, the odd one after */
+        } else if (c->padding.str[0] == 's' && i < c->dilation.n) { /* zip(dilation, kernel_size) */
             int64_t total;
             if (!cnnc__mul_i64(c->dilation.v[i], c->kernel_size.v[i] - 1, &total) || total < 0) total = 0;
             l = total / 2;
             r = total - l;
         }
-        fpad[2 * (c->dim - 1 - i)] = l;
-        fpad[2 * (c->dim - 1 - i) + 1] = r;
+        fpad[2 * (n - 1 - i)] = l;
+        fpad[2 * (n - 1 - i) + 1] = r;
     }
+    return 2 * n;
 }
 
 static cnnc_tensor *conv_forward(cnnc_module *m, cnnc_tensor *x) {
@@ -265,12 +272,12 @@ static cnnc_tensor *conv_forward(cnnc_module *m, cnnc_tensor *x) {
         if (!c->padding.str) o.padding = c->padding.ints;
         return cnnc__op_conv(x, w, b, c->dim, &o);
     }
-    int64_t fpad[6];
-    reversed_padding(c, fpad);
+    int64_t fpad[2 * CNNC_MAX_DIMS];
+    const int npad = reversed_padding(c, fpad);
     cnnc_pad_mode pm = strcmp(c->padding_mode, "reflect") == 0     ? CNNC_PAD_REFLECT
                        : strcmp(c->padding_mode, "replicate") == 0 ? CNNC_PAD_REPLICATE
                                                                    : CNNC_PAD_CIRCULAR;
-    cnnc_tensor *xp = cnnc__op_pad(x, 2 * c->dim, fpad, pm, 0.0);
+    cnnc_tensor *xp = cnnc__op_pad(x, npad, fpad, pm, 0.0);
     if (!xp) return NULL;
     o.padding = (cnnc_ints)CNNC_INTS(0);
     cnnc_tensor *y = cnnc__op_conv(xp, w, b, c->dim, &o);
@@ -294,13 +301,13 @@ static cnnc_status output_padding_for(const cnnc_module *m, const cnnc_tensor *x
                            "elements (got %d)", dim, x->ndim, dim, nonspatial + dim, n);
     int64_t mins[3], maxs[3];
     bool ok = true;
-    for (int d = 0; d < dim; d++) {
-        int64_t a, p2, k, t;
-        if (!cnnc__mul_i64(x->shape[d + nonspatial] - 1, c->stride.v[d], &a) ||
-            !cnnc__mul_i64(c->padding.ints.v[d], 2, &p2) ||
-            !cnnc__mul_i64(c->dilation.v[d], c->kernel_size.v[d] - 1, &k) || !cnnc__add_i64(a, k, &t) ||
-            !cnnc__add_i64(t, -p2, &t) || !cnnc__add_i64(t, 1, &mins[d]) ||
-            !cnnc__add_i64(mins[d], c->stride.v[d] - 1, &maxs[d]))
+    for (int d = 0; d < dim; d++) { /* Python indexes the settings per spatial dim */
+        const int64_t *k = c->kernel_size.v, *st = c->stride.v, *p = c->padding.ints.v, *dl = c->dilation.v;
+        if (d >= c->kernel_size.n || d >= c->stride.n || d >= c->padding.ints.n || d >= c->dilation.n)
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "tuple index out of range");
+        if (!cnnc__window_transposed_len(x->shape[d + nonspatial], k[d], st[d], p[d], p[d], dl[d], 0,
+                                         &mins[d]) ||
+            !cnnc__add_i64(mins[d], st[d] - 1, &maxs[d]))
             return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s: the output sizes overflow int64", m->type->name);
         ok &= output_size[d] >= mins[d] && output_size[d] <= maxs[d];
     }
@@ -314,7 +321,7 @@ static cnnc_status output_padding_for(const cnnc_module *m, const cnnc_tensor *x
                            "requested an output size of %s, but valid sizes range from %s to "
                            "%s (for an input of torch.Size(%s))", a, lo, hi, in);
     }
-    *op = (cnnc_ints){.n = dim};
+    *op = (cnnc_ints){.n = dim, .tuple = true};
     for (int d = 0; d < dim; d++) op->v[d] = output_size[d] - mins[d];
     return CNNC_OK;
 }

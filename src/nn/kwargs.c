@@ -91,7 +91,8 @@ cnnc_ints cnnc__kw_ints(cnnc__kwargs *kw, const char *name, cnnc_ints def) {
     const cnnc_value *v = typed(kw, name, "int or tuple of ints",
                                 KINDS(CNNC_VALUE_INT, CNNC_VALUE_INTS, CNNC_VALUE_NONE));
     if (!v) return def;
-    cnnc_ints r = {.n = v->kind == CNNC_VALUE_NONE ? 0 : v->kind == CNNC_VALUE_INT ? 1 : v->n};
+    cnnc_ints r = {.n = v->kind == CNNC_VALUE_NONE ? 0 : v->kind == CNNC_VALUE_INT ? 1 : v->n,
+                   .tuple = v->kind == CNNC_VALUE_INTS}; /* (3,) stays a tuple */
     if (r.n < 0 || r.n > CNNC_MAX_DIMS) {
         fail(kw, cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): argument '%s' has %d values (at most %d)",
                              kw->fn, name, r.n, CNNC_MAX_DIMS));
@@ -105,7 +106,8 @@ cnnc_doubles cnnc__kw_doubles(cnnc__kwargs *kw, const char *name, cnnc_doubles d
     const cnnc_value *v = typed(kw, name, "float or tuple of floats",
                                 KINDS(CNNC_VALUE_FLOAT, CNNC_VALUE_INT, CNNC_VALUE_FLOATS, CNNC_VALUE_NONE));
     if (!v) return def;
-    cnnc_doubles r = {.n = v->kind == CNNC_VALUE_NONE ? 0 : v->kind == CNNC_VALUE_FLOATS ? v->n : 1};
+    cnnc_doubles r = {.n = v->kind == CNNC_VALUE_NONE ? 0 : v->kind == CNNC_VALUE_FLOATS ? v->n : 1,
+                      .tuple = v->kind == CNNC_VALUE_FLOATS};
     if (r.n < 0 || r.n > CNNC_MAX_DIMS) {
         fail(kw, cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): argument '%s' has %d values (at most %d)",
                              kw->fn, name, r.n, CNNC_MAX_DIMS));

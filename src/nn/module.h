@@ -34,9 +34,9 @@ typedef enum cnnc__field_kind {
     CNNC__F_OPT_FLOAT, /* cnnc_optional_double: None or a float */
     CNNC__F_OPT_INT,   /* cnnc_optional_int: None or an int */
     CNNC__F_OPT_BOOL,  /* int: -1 is None, else a bool */
-    CNNC__F_INTS,      /* cnnc_ints as given: None, an int, or a tuple */
-    CNNC__F_TUPLE,     /* cnnc_ints always listed as a tuple, () when empty (kernel_size) */
-    CNNC__F_DOUBLES,   /* cnnc_doubles: None, a float, or a tuple when n > 1 */
+    CNNC__F_INTS,      /* cnnc_ints in its form: None, an int, or a tuple (1-tuples, () too) */
+    CNNC__F_TUPLE,     /* cnnc_ints always listed as a tuple: the int k as (k,), None as () */
+    CNNC__F_DOUBLES,   /* cnnc_doubles in its form: None, a float, or a tuple */
     CNNC__F_STRING,    /* const char *, a static string */
     CNNC__F_INTS_OR_STRING, /* cnnc__ints_or_string: the string if set, else a tuple */
     CNNC__F_KIND_COUNT

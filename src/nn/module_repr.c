@@ -4,24 +4,26 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/args.h"
 #include "core/error.h"
 #include "nn/module.h"
 
 /* ---- field values ----------------------------------------------------------------- */
 
+/* None, the int, or the tuple (always_tuple: the int and None are listed as the
+ * 1-tuple and () as well) */
 static cnnc_value ints_value(const cnnc_ints *v, bool always_tuple) {
-    if (v->n <= 0)
-        return (cnnc_value){.kind = always_tuple ? CNNC_VALUE_INTS : CNNC_VALUE_NONE}; /* () */
-    int n = v->n < CNNC_MAX_DIMS ? v->n : CNNC_MAX_DIMS;
-    cnnc_value r = {.kind = n == 1 && !always_tuple ? CNNC_VALUE_INT : CNNC_VALUE_INTS, .n = n};
+    if (cnnc__ints_is_none(v) && !always_tuple) return (cnnc_value){.kind = CNNC_VALUE_NONE};
+    int n = v->n < 0 ? 0 : v->n < CNNC_MAX_DIMS ? v->n : CNNC_MAX_DIMS;
+    cnnc_value r = {.kind = cnnc__ints_is_int(v) && !always_tuple ? CNNC_VALUE_INT : CNNC_VALUE_INTS, .n = n};
     memcpy(r.ints, v->v, (size_t)n * sizeof(int64_t));
     return r;
 }
 
 static cnnc_value doubles_value(const cnnc_doubles *v) {
-    if (v->n <= 0) return (cnnc_value){.kind = CNNC_VALUE_NONE};
-    if (v->n == 1) return (cnnc_value){.kind = CNNC_VALUE_FLOAT, .f = v->v[0]};
-    int n = v->n < CNNC_MAX_DIMS ? v->n : CNNC_MAX_DIMS;
+    if (cnnc__doubles_is_none(v)) return (cnnc_value){.kind = CNNC_VALUE_NONE};
+    if (!cnnc__doubles_is_tuple(v)) return (cnnc_value){.kind = CNNC_VALUE_FLOAT, .f = v->v[0]};
+    int n = v->n < 0 ? 0 : v->n < CNNC_MAX_DIMS ? v->n : CNNC_MAX_DIMS;
     cnnc_value r = {.kind = CNNC_VALUE_FLOATS, .n = n};
     memcpy(r.fs, v->v, (size_t)n * sizeof(double));
     return r;
@@ -88,20 +90,14 @@ void cnnc__value_text(cnnc__strbuf *s, const cnnc_value *v) {
     case CNNC_VALUE_INT: cnnc__strbuf_printf(s, "%lld", (long long)v->ints[0]); break;
     case CNNC_VALUE_FLOAT: float_text(s, v->f); break;
     case CNNC_VALUE_STRING: cnnc__strbuf_printf(s, "'%s'", v->s); break;
-    case CNNC_VALUE_INTS:
-    case CNNC_VALUE_FLOATS:
-        cnnc__strbuf_printf(s, "(");
-        for (int i = 0; i < v->n; i++) {
-            if (i) cnnc__strbuf_printf(s, ", ");
-            if (v->kind == CNNC_VALUE_FLOATS)
-                float_text(s, v->fs[i]);
-            else if (v->ints[i] == CNNC_POOL_KEEP) /* AdaptiveAvgPool2d((None, 7)) */
-                cnnc__strbuf_printf(s, "None");
-            else
-                cnnc__strbuf_printf(s, "%lld", (long long)v->ints[i]);
-        }
-        cnnc__strbuf_printf(s, v->n == 1 ? ",)" : ")");
+    case CNNC_VALUE_INTS: /* CNNC_POOL_KEEP prints as None: AdaptiveAvgPool2d((None, 7)) */
+    case CNNC_VALUE_FLOATS: {
+        char t[CNNC__ARGS_STR_CAP];
+        if (v->kind == CNNC_VALUE_INTS) cnnc__tuple_str(t, sizeof t, v->n, v->ints);
+        else cnnc__float_tuple_str(t, sizeof t, v->n, v->fs);
+        cnnc__strbuf_printf(s, "%s", t);
         break;
+    }
     default: cnnc__strbuf_printf(s, "None"); break;
     }
 }

@@ -3,6 +3,7 @@
  * functional ops. */
 #include <string.h>
 
+#include "core/args.h"
 #include "core/error.h"
 #include "nn/module.h"
 #include "ops/norm.h"
@@ -191,10 +192,10 @@ static const cnnc__module_type layernorm_type = {
     .extra_repr = layernorm_repr};
 
 cnnc_module *cnnc_layernorm_new(cnnc_ints normalized_shape, cnnc_layernorm_options o) {
-    if (normalized_shape.n < 0 || normalized_shape.n > CNNC_MAX_DIMS)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "LayerNorm(): normalized_shape has %d entries (0..%d allowed)",
-                                normalized_shape.n, CNNC_MAX_DIMS);
+    if (cnnc__check_ints("LayerNorm", "normalized_shape", &normalized_shape) ||
+        cnnc__check_given("LayerNorm", "normalized_shape", &normalized_shape))
+        return NULL;
+    normalized_shape = cnnc__ntuple(normalized_shape, 1); /* torch: (k,) for the int k */
     for (int i = 0; i < normalized_shape.n; i++)
         if (normalized_shape.v[i] < 0) {
             char s[300];

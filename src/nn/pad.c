@@ -1,5 +1,6 @@
 /* Padding modules: nn.ConstantPad1d/2d/3d, nn.ZeroPad2d, nn.ReflectionPad1d/2d/3d,
  * nn.ReplicationPad1d/2d/3d. Forward is F.pad with the module's mode. */
+#include "core/args.h"
 #include "core/error.h"
 #include "nn/module.h"
 #include "ops/resample.h"
@@ -47,19 +48,13 @@ static const cnnc__module_type types[] = {
     PAD_TYPE("ReplicationPad3d", padding_fields, padding_repr),
 };
 
-/* padding: an int repeated 2 * nsp times (_pair/_quadruple/_ntuple(6)), or a
- * tuple kept as given. */
+/* padding: an int repeated 2 * nsp times (_pair/_quadruple/_ntuple(6)), or a tuple
+ * kept as given (F.pad checks it at forward). */
 static cnnc_module *make(int type, int nsp, cnnc_ints padding, cnnc_pad_mode mode, double value) {
     const char *name = types[type].name;
-    if (padding.n < 1 || padding.n > CNNC_MAX_DIMS)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "%s(): padding must be an int or a tuple of 2..%d ints, got %d values",
-                                name, CNNC_MAX_DIMS, padding.n);
-    pad_state s = {.padding = padding, .value = value, .mode = mode};
-    if (padding.n == 1) {
-        s.padding.n = 2 * nsp;
-        for (int i = 0; i < s.padding.n; i++) s.padding.v[i] = padding.v[0];
-    }
+    if (cnnc__check_ints(name, "padding", &padding) || cnnc__check_given(name, "padding", &padding))
+        return NULL;
+    pad_state s = {.padding = cnnc__ntuple(padding, 2 * nsp), .value = value, .mode = mode};
     cnnc_module *m = cnnc__module_new(&types[type]);
     if (m) *CNNC__STATE(m, pad_state) = s;
     return m;

@@ -3,7 +3,7 @@
  * the settings PyTorch gives it, in the forms PyTorch keeps them (an int stays an
  * int, _single/_pair/_triple make tuples). */
 #include "core/error.h"
-#include "core/options.h"
+#include "core/args.h"
 #include "nn/module.h"
 #include "ops/pool.h"
 
@@ -102,10 +102,15 @@ static cnnc_status check_window(const char *name, const cnnc_ints *k, const cnnc
     if (cnnc__check_ints(name, "kernel_size", k) || cnnc__check_ints(name, "stride", s) ||
         cnnc__check_ints(name, "padding", p) || (d && cnnc__check_ints(name, "dilation", d)))
         return CNNC_ERR_INVALID_ARGUMENT;
-    if (k->n == 0)
+    if (cnnc__ints_is_none(k))
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s.__init__() missing 1 required positional argument: 'kernel_size'", name);
     return CNNC_OK;
+}
+
+/* torch: `stride if (stride is not None) else kernel_size` */
+static cnnc_ints stride_or_kernel(cnnc_ints stride, cnnc_ints kernel_size) {
+    return cnnc__ints_is_none(&stride) ? kernel_size : stride;
 }
 
 static cnnc_module *make(const cnnc__module_type *type, pool_state s) {
@@ -118,7 +123,7 @@ static cnnc_module *maxpool_new(int nsp, cnnc_max_pool_options o) {
     const cnnc__module_type *t = &maxpool_types[nsp - 1];
     if (check_window(t->name, &o.kernel_size, &o.stride, &o.padding, &o.dilation)) return NULL;
     return make(t, (pool_state){.nsp = nsp, .kernel_size = o.kernel_size,
-                                .stride = o.stride.n ? o.stride : o.kernel_size,
+                                .stride = stride_or_kernel(o.stride, o.kernel_size),
                                 .padding = o.padding, .dilation = o.dilation,
                                 .return_indices = o.return_indices, .ceil_mode = o.ceil_mode});
 }
@@ -143,17 +148,18 @@ static const cnnc__module_type avgpool_types[2] = {
 cnnc_module *cnnc_avgpool1d_new(cnnc_avg_pool1d_options o) {
     if (check_window("AvgPool1d", &o.kernel_size, &o.stride, &o.padding, NULL)) return NULL;
     /* torch: _single(kernel_size), _single(stride or kernel_size), _single(padding) */
-    return make(&avgpool1d_type, (pool_state){.nsp = 1, .kernel_size = o.kernel_size,
-                                              .stride = o.stride.n ? o.stride : o.kernel_size,
-                                              .padding = o.padding, .ceil_mode = o.ceil_mode,
-                                              .count_include_pad = o.count_include_pad});
+    return make(&avgpool1d_type,
+                (pool_state){.nsp = 1, .kernel_size = cnnc__ntuple(o.kernel_size, 1),
+                             .stride = cnnc__ntuple(stride_or_kernel(o.stride, o.kernel_size), 1),
+                             .padding = cnnc__ntuple(o.padding, 1), .ceil_mode = o.ceil_mode,
+                             .count_include_pad = o.count_include_pad});
 }
 
 static cnnc_module *avgpool_new(int nsp, cnnc_avg_pool_options o) {
     const cnnc__module_type *t = &avgpool_types[nsp - 2];
     if (check_window(t->name, &o.kernel_size, &o.stride, &o.padding, NULL)) return NULL;
     return make(t, (pool_state){.nsp = nsp, .kernel_size = o.kernel_size,
-                                .stride = o.stride.n ? o.stride : o.kernel_size,
+                                .stride = stride_or_kernel(o.stride, o.kernel_size),
                                 .padding = o.padding, .ceil_mode = o.ceil_mode,
                                 .count_include_pad = o.count_include_pad,
                                 .divisor_override = o.divisor_override});
@@ -204,23 +210,15 @@ static int maxunpool_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in,
 static const cnnc__module_type maxunpool_types[3] =
     THREE_TYPES("MaxUnpool", maxunpool_fields, forward_n, maxunpool_forward_n, kernel_stride_padding_repr);
 
-/* _single/_pair/_triple: an int repeated nsp times, a tuple kept */
-static cnnc_ints ntuple(cnnc_ints v, int nsp) {
-    if (v.n != 1) return v;
-    cnnc_ints r = {.n = nsp};
-    for (int i = 0; i < nsp; i++) r.v[i] = v.v[0];
-    return r;
-}
-
 static cnnc_module *maxunpool_new(int nsp, cnnc_max_unpool_options o) {
     const cnnc__module_type *t = &maxunpool_types[nsp - 1];
     if (check_window(t->name, &o.kernel_size, &o.stride, &o.padding, NULL)) return NULL;
-    if (o.output_size.n != 0)
+    if (!cnnc__ints_is_none(&o.output_size))
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "%s(): output_size is an argument of forward, not of the constructor", t->name);
-    return make(t, (pool_state){.nsp = nsp, .kernel_size = ntuple(o.kernel_size, nsp),
-                                .stride = ntuple(o.stride.n ? o.stride : o.kernel_size, nsp),
-                                .padding = ntuple(o.padding, nsp)});
+    return make(t, (pool_state){.nsp = nsp, .kernel_size = cnnc__ntuple(o.kernel_size, nsp),
+                                .stride = cnnc__ntuple(stride_or_kernel(o.stride, o.kernel_size), nsp),
+                                .padding = cnnc__ntuple(o.padding, nsp)});
 }
 cnnc_module *cnnc_maxunpool1d_new(cnnc_max_unpool_options o) { return maxunpool_new(1, o); }
 cnnc_module *cnnc_maxunpool2d_new(cnnc_max_unpool_options o) { return maxunpool_new(2, o); }

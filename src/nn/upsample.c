@@ -1,5 +1,6 @@
 /* nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d: forward is
  * F.interpolate with the module's settings. */
+#include "core/args.h"
 #include "core/error.h"
 #include "nn/module.h"
 #include "ops/resample.h"
@@ -31,7 +32,7 @@ static cnnc_tensor *upsample_forward(cnnc_module *m, cnnc_tensor *x) {
  * then ', mode=' + the mode (unquoted) */
 static void upsample_repr(const cnnc_module *m, cnnc__strbuf *s) {
     const upsample_state *st = CNNC__STATE(m, const upsample_state);
-    const char *name = st->scale_factor.n > 0 ? "scale_factor" : "size";
+    const char *name = cnnc__doubles_is_none(&st->scale_factor) ? "size" : "scale_factor";
     cnnc_value v = cnnc__field_value(st, cnnc__module_field(m, name));
     cnnc__strbuf_printf(s, "%s=", name);
     cnnc__value_text(s, &v);
@@ -48,10 +49,8 @@ static const cnnc__module_type bilinear2d_type = UPSAMPLE_TYPE("UpsamplingBiline
 
 static cnnc_module *make(const cnnc__module_type *type, cnnc_upsample_options o) {
     const char *name = type->name;
-    if (o.size.n < 0 || o.size.n > CNNC_MAX_DIMS || o.scale_factor.n < 0 ||
-        o.scale_factor.n > CNNC_MAX_DIMS)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s(): size and scale_factor hold 0..%d values",
-                                name, CNNC_MAX_DIMS);
+    if (cnnc__check_ints(name, "size", &o.size) || cnnc__check_doubles(name, "scale_factor", &o.scale_factor))
+        return NULL;
     if (o.align_corners < -1 || o.align_corners > 1 || o.recompute_scale_factor < -1 ||
         o.recompute_scale_factor > 1)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
@@ -66,8 +65,10 @@ static cnnc_module *make(const cnnc__module_type *type, cnnc_upsample_options o)
     if (!m) return NULL;
     upsample_state *s = CNNC__STATE(m, upsample_state);
     *s = (upsample_state){name, o.size, o.scale_factor, mode, o.align_corners, o.recompute_scale_factor};
-    /* torch: float(scale_factor) if scale_factor else None (a zero int is None) */
-    if (o.scale_factor.n == 1 && o.scale_factor.v[0] == 0.0) s->scale_factor.n = 0;
+    /* torch: float(scale_factor) if scale_factor else None (a zero number is None; a
+     * tuple is kept) */
+    if (!cnnc__doubles_is_tuple(&o.scale_factor) && o.scale_factor.n == 1 && o.scale_factor.v[0] == 0.0)
+        s->scale_factor.n = 0;
     return m;
 }
 

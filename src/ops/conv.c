@@ -35,7 +35,7 @@ static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 typedef struct conv_plan {
     cnnc__isa isa; /* the kernels' level for the whole call (read once) */
-    const cnnc__conv_geom *g;
+    const cnnc__window *g;
     int64_t cg, mg, ksz, kdim, isz, osz; /* per-group channels, kernel taps, K = cg * ksz */
     bool direct;                         /* 1x1, stride 1, no padding: the input is the column matrix */
     int64_t tile, ntiles;                /* column tiles of the output positions */
@@ -43,16 +43,16 @@ typedef struct conv_plan {
     int threads; /* read once: every parallel region of the op is planned for it */
 } conv_plan;
 
-static void make_plan(conv_plan *p, const cnnc__conv_geom *g, cnnc__isa isa) {
+static void make_plan(conv_plan *p, const cnnc__window *g, cnnc__isa isa) {
     memset(p, 0, sizeof *p);
     p->isa = isa;
     p->g = g;
     p->cg = g->c / g->groups;
     p->mg = g->m / g->groups;
-    p->ksz = cnnc__conv_k_size(g);
+    p->ksz = cnnc__window_k_size(g);
     p->kdim = p->cg * p->ksz;
-    p->isz = cnnc__conv_in_size(g);
-    p->osz = cnnc__conv_out_size(g);
+    p->isz = cnnc__window_in_size(g);
+    p->osz = cnnc__window_out_size(g);
     p->direct = p->ksz == 1;
     for (int d = 0; d < 3; d++)
         if (g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d]) p->direct = false;
@@ -113,7 +113,7 @@ typedef struct fwd_job {
 
 static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *gw) {
     const conv_plan *p = &j->p;
-    const cnnc__conv_geom *g = p->g;
+    const cnnc__window *g = p->g;
     const int64_t tile = item % p->ntiles, bg = item / p->ntiles;
     const int64_t grp = bg % g->groups, b = bg / g->groups;
     const int64_t o0 = tile * p->tile;
@@ -150,7 +150,7 @@ static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
 /* Depthwise: one plane per item. */
 typedef struct dw_job {
     cnnc__isa isa;
-    const cnnc__conv_geom *g;
+    const cnnc__window *g;
     int64_t mg, isz, osz, ksz;
     float *out;
     const float *a, *b, *bias;
@@ -159,7 +159,7 @@ typedef struct dw_job {
 static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const dw_job *j = ctx;
-    const cnnc__conv_geom *g = j->g;
+    const cnnc__window *g = j->g;
     for (int64_t i = begin; i < end; i++) { /* i = (b, o) */
         const int64_t o = i % g->m, b = i / g->m;
         cnnc__dwconv_forward_plane(j->isa, j->out + i * j->osz,
@@ -172,7 +172,7 @@ static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk
 static cnnc_status dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const dw_job *j = ctx;
-    const cnnc__conv_geom *g = j->g;
+    const cnnc__window *g = j->g;
     for (int64_t i = begin; i < end; i++) { /* i = (b, input channel ci) */
         const int64_t ci = i % g->c, b = i / g->c;
         float *dx = j->out + i * j->isz;
@@ -189,7 +189,7 @@ static cnnc_status dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int 
 static cnnc_status dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const dw_job *j = ctx;
-    const cnnc__conv_geom *g = j->g;
+    const cnnc__window *g = j->g;
     for (int64_t o = begin; o < end; o++) { /* one filter, summed over the batch in order */
         float *dw = j->out + o * j->ksz;
         memset(dw, 0, (size_t)j->ksz * sizeof(float));
@@ -200,10 +200,10 @@ static cnnc_status dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, in
     return CNNC_OK;
 }
 
-static dw_job make_dw_job(cnnc__isa isa, const cnnc__conv_geom *g, float *out, const float *a,
+static dw_job make_dw_job(cnnc__isa isa, const cnnc__window *g, float *out, const float *a,
                           const float *b, const float *bias) {
-    return (dw_job){isa, g, g->m / g->groups, cnnc__conv_in_size(g), cnnc__conv_out_size(g),
-                    cnnc__conv_k_size(g), out, a, b, bias};
+    return (dw_job){isa, g, g->m / g->groups, cnnc__window_in_size(g), cnnc__window_out_size(g),
+                    cnnc__window_k_size(g), out, a, b, bias};
 }
 
 /* `slices` per-thread slices (plan.chunks when items run in parallel, else
@@ -221,7 +221,7 @@ enum { IMPLICIT_TILE_MAX = 4096 };
 
 typedef struct implicit_job {
     cnnc__isa isa;
-    const cnnc__conv_geom *g;
+    const cnnc__window *g;
     int64_t cg, mg, kdim, isz, osz, tile, ntiles;
     size_t a_floats, slice;
     float *y;
@@ -233,7 +233,7 @@ typedef struct implicit_job {
 
 typedef struct implicit_item {
     cnnc__isa isa;
-    const cnnc__conv_geom *g;
+    const cnnc__window *g;
     const float *xg;
     int64_t o0;
 } implicit_item;
@@ -246,7 +246,7 @@ static void implicit_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64
 
 static cnnc_status implicit_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const implicit_job *j = ctx;
-    const cnnc__conv_geom *g = j->g;
+    const cnnc__window *g = j->g;
     float *ws = j->ws + (size_t)chunk * j->slice;
     for (int64_t item = begin; item < end; item++) {
         const int64_t tile = item % j->ntiles, bg = item / j->ntiles;
@@ -281,7 +281,7 @@ typedef struct phase_job {
 
 typedef struct phase_item {
     cnnc__isa isa;
-    const cnnc__conv_geom *g;
+    const cnnc__window *g;
     const float *ph;
     int64_t j0;
 } phase_item;
@@ -296,7 +296,7 @@ static void phase_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t 
 static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const phase_job *pj = ctx;
     const implicit_job *j = pj->ij;
-    const cnnc__conv_geom *g = j->g;
+    const cnnc__window *g = j->g;
     float *gws = pj->ws + (size_t)chunk * pj->slice;
     float *ph = gws + cnnc__sgemm_workspace_floats(j->isa);
     float *tmp = ph + pj->ph_floats;
@@ -331,7 +331,7 @@ static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk)
 /* Runs the phase-plane path if the geometry allows (its status in *st); false to
  * decline. */
 static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *st) {
-    const cnnc__conv_geom *g = p->g;
+    const cnnc__window *g = p->g;
     *st = CNNC_OK;
     if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->pad[0] != 0) return false;
     /* items are whole (image, group) planes: enough of them for every thread */
@@ -373,7 +373,7 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
 
 static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const float *x,
                                         const float *w, const float *bias) {
-    const cnnc__conv_geom *g = p->g;
+    const cnnc__window *g = p->g;
     implicit_job j = {.isa = p->isa, .g = g, .cg = p->cg, .mg = p->mg, .kdim = p->kdim,
                       .isz = p->isz, .osz = p->osz, .y = y, .x = x, .w = w, .bias = bias};
     j.a_floats = cnnc__sgemm_packed_a_floats(p->isa, p->mg, p->kdim);
@@ -413,7 +413,7 @@ enum { WINO_BLOCK_FLOATS = 1 << 18 }; /* V and M of one tile block (1 MB): stay 
 
 /* Whether Winograd pays for this geometry (enough channels for the transforms to be
  * a small part of the work, and enough tiles per image). */
-static bool winograd_pays(const cnnc__conv_geom *g) {
+static bool winograd_pays(const cnnc__window *g) {
     if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return false;
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     /* measured: small images (under ~100 tiles each) lose to the implicit GEMM, the
@@ -425,7 +425,7 @@ static bool winograd_pays(const cnnc__conv_geom *g) {
 
 typedef struct wino_job {
     cnnc__isa isa;
-    const cnnc__conv_geom *g;
+    const cnnc__window *g;
     float *y;
     const float *x, *u, *bias;
     float *ws;
@@ -435,21 +435,21 @@ typedef struct wino_job {
 
 static cnnc_status wino_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const wino_job *j = ctx;
-    const cnnc__conv_geom *g = j->g;
+    const cnnc__window *g = j->g;
     float *s = j->ws + (size_t)chunk * j->slice;
     for (int64_t i = begin; i < end; i++) {
         const int64_t blk = i % j->nblk, bg = i / j->nblk;
         const int64_t grp = bg % g->groups, b = bg / g->groups;
         const int64_t t0 = blk * j->ldt;
         const int64_t nt = j->tiles - t0 < j->ldt ? j->tiles - t0 : j->ldt;
-        cnnc__conv_winograd_block(j->isa, j->y + b * g->m * cnnc__conv_out_size(g),
-                                  j->x + b * g->c * cnnc__conv_in_size(g), j->u, j->bias, g, grp,
+        cnnc__conv_winograd_block(j->isa, j->y + b * g->m * cnnc__window_out_size(g),
+                                  j->x + b * g->c * cnnc__window_in_size(g), j->u, j->bias, g, grp,
                                   t0, nt, j->ldt, s, s + j->scratch);
     }
     return CNNC_OK;
 }
 
-static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__conv_geom *g, float *y,
+static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__window *g, float *y,
                                         const float *x, const float *w, const float *bias) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     int64_t mr, nr;
@@ -482,9 +482,9 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__conv_geom *g,
     return cnnc__par_run(plan, wino_range, &j);
 }
 
-cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const float *x,
+cnnc_status cnnc__conv_run_forward(const cnnc__window *g, float *y, const float *x,
                                    const float *w, const float *bias) {
-    const int64_t osz = cnnc__conv_out_size(g);
+    const int64_t osz = cnnc__window_out_size(g);
     if (g->n == 0 || g->m == 0 || osz == 0) return CNNC_OK;
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
@@ -533,7 +533,7 @@ static cnnc_status col2im_range(void *ctx, int64_t begin, int64_t end, int chunk
  * (b, grp) with its tiles in order (col2im accumulates). */
 static void bwd_data_item(bwd_data_job *j, int64_t item, float *col, const gemm_ws *gw) {
     const conv_plan *p = &j->p;
-    const cnnc__conv_geom *g = p->g;
+    const cnnc__window *g = p->g;
     const int64_t per = p->direct ? p->ntiles : 1;
     const int64_t bg = item / per, grp = bg % g->groups, b = bg / g->groups;
     const float *wg = j->w + grp * p->mg * p->kdim;
@@ -573,9 +573,9 @@ static cnnc_status bwd_data_range(void *ctx, int64_t begin, int64_t end, int chu
     return CNNC_OK;
 }
 
-cnnc_status cnnc__conv_run_backward_data(const cnnc__conv_geom *g, float *dx, const float *dy,
+cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const float *dy,
                                          const float *w) {
-    const int64_t isz = cnnc__conv_in_size(g), osz = cnnc__conv_out_size(g);
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
     if (g->n == 0 || g->c == 0 || isz == 0) return CNNC_OK;
     if (g->m == 0 || osz == 0) {
         memset(dx, 0, (size_t)(g->n * g->c * isz) * sizeof(float));
@@ -617,7 +617,7 @@ typedef struct bwd_weight_job {
 /* item = (image in the chunk, grp): its partial P = sum over tiles of dy col^T. */
 static void bwd_weight_item(const bwd_weight_job *j, int64_t item, float *col, const gemm_ws *gw) {
     const conv_plan *p = &j->p;
-    const cnnc__conv_geom *g = p->g;
+    const cnnc__window *g = p->g;
     const int64_t grp = item % g->groups, bl = item / g->groups, b = j->b0 + bl;
     const float *dyg = j->dy + (b * g->m + grp * p->mg) * p->osz;
     const float *xg = j->x + (b * g->c + grp * p->cg) * p->isz;
@@ -661,9 +661,9 @@ static cnnc_status reduce_range(void *ctx, int64_t begin, int64_t end, int chunk
     return CNNC_OK;
 }
 
-cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, const float *dy,
+cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, const float *dy,
                                            const float *x) {
-    const int64_t ksz = cnnc__conv_k_size(g), osz = cnnc__conv_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g), osz = cnnc__window_out_size(g);
     const int64_t wsize = g->m * (g->c / g->groups) * ksz;
     if (wsize == 0) return CNNC_OK;
     if (g->n == 0 || osz == 0) {
@@ -738,437 +738,11 @@ cnnc_status cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int6
 }
 
 /* ==========================================================================
- * Argument rules (PyTorch 1.13's ATen checks, in its order, with its messages)
- * ========================================================================== */
-
-typedef struct conv_call {
-    const char *fn; /* "conv2d", "conv_transpose2d" */
-    int dim;        /* the function's spatial dims */
-    bool transposed;
-    const cnnc_ints *stride, *padding, *dilation, *output_padding; /* output_padding: transposed */
-    const char *padding_str;
-    int64_t groups;
-} conv_call;
-
-/* A parameter list as PyTorch's argument parser builds it: an int becomes `dim`
- * copies (IntArrayRef[dim]), a tuple stays as given. */
-static cnnc_status param_list(const conv_call *c, const char *name, const cnnc_ints *v,
-                              int64_t *out, int *len) {
-    if (v->n < 0 || v->n > CNNC_MAX_DIMS)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): %s has an invalid length %d", c->fn,
-                           name, v->n);
-    if (v->n == 1) {
-        for (int i = 0; i < c->dim; i++) out[i] = v->v[0];
-        *len = c->dim;
-    } else {
-        for (int i = 0; i < v->n; i++) out[i] = v->v[i];
-        *len = v->n;
-    }
-    return CNNC_OK;
-}
-
-/* ATen's expand_param_if_needed: one value for every dim, or exactly sd values. */
-static cnnc_status expand_param(const int64_t *list, int len, const char *name, int sd,
-                                int64_t *out) {
-    if (len == 1) {
-        for (int i = 0; i < sd; i++) out[i] = list[0];
-        return CNNC_OK;
-    }
-    if (len != sd) {
-        char buf[256];
-        cnnc__shape_str(buf, sizeof buf, len, list);
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "expected %s to be a single integer value or a list of %d values to match "
-                           "the convolution dimensions, but got %s=%s", name, sd, name, buf);
-    }
-    for (int i = 0; i < sd; i++) out[i] = list[i];
-    return CNNC_OK;
-}
-
-static void join_x(char *buf, size_t cap, int n, const int64_t *v) {
-    size_t at = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n && at < cap; i++) {
-        int k = snprintf(buf + at, cap - at, "%s%lld", i ? " x " : "", (long long)v[i]);
-        if (k < 0) break;
-        at += (size_t)k;
-    }
-}
-
-static cnnc_status overflow_error(const char *fn) {
-    return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s(): the convolution sizes overflow int64", fn);
-}
-
-/* Everything validation produces. */
-typedef struct conv_setup {
-    int sd;                     /* spatial dims (weight rank - 2) */
-    bool unbatched, empty;      /* empty: zero batch or zero input channels */
-    int64_t stride[CNNC_MAX_DIMS], pad_l[CNNC_MAX_DIMS], pad_r[CNNC_MAX_DIMS];
-    int64_t dil[CNNC_MAX_DIMS], out_pad[CNNC_MAX_DIMS];
-    int64_t xs[CNNC_MAX_DIMS];  /* batched input shape */
-    int out_ndim;               /* the output's rank (without N when unbatched) */
-    int64_t out_shape[CNNC_MAX_DIMS];
-    cnnc__conv_geom g;
-} conv_setup;
-
-/* 'same' padding (ATen's convolution_same): its own checks, then the padding per dim,
- * the odd element after the data. */
-static cnnc_status same_padding(const conv_call *c, const cnnc_tensor *w, conv_setup *s) {
-    char ws[256], xs[256];
-    if (w->ndim < 3)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "weight should have at least three dimensions");
-    const int sd = w->ndim - 2;
-    if (w->ndim != c->dim + 2) {
-        cnnc__shape_str(ws, sizeof ws, w->ndim, w->shape);
-        cnnc__shape_str(xs, sizeof xs, c->dim + 2, s->xs);
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "Expected %d-dimensional input for %d-dimensional weight%s, but got "
-                           "%d-dimensional input of size %s instead",
-                           w->ndim, w->ndim, ws, c->dim + 2, xs);
-    }
-    int64_t st[CNNC_MAX_DIMS], dl[CNNC_MAX_DIMS];
-    int ns, ndl;
-    if (param_list(c, "stride", c->stride, st, &ns) != CNNC_OK ||
-        param_list(c, "dilation", c->dilation, dl, &ndl) != CNNC_OK)
-        return cnnc_last_status();
-    if (ns != sd && ns != 1)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "stride cannot broadcast to %d dimensions", sd);
-    if (ndl != sd && ndl != 1)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "dilation cannot broadcast to %d dimensions", sd);
-    for (int i = 0; i < ns; i++)
-        if (st[i] != 1)
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "padding='same' is not supported for strided convolutions");
-    for (int i = 0; i < sd; i++) {
-        int64_t d = ndl == 1 ? dl[0] : dl[i], k = w->shape[i + 2], total;
-        /* a non-positive dilation or kernel gets no padding; the checks below refuse it */
-        if (d <= 0 || k <= 0) {
-            total = 0;
-        } else if (!cnnc__mul_i64(d, k - 1, &total)) {
-            return overflow_error(c->fn);
-        }
-        s->pad_l[i] = total / 2;
-        s->pad_r[i] = total - total / 2;
-    }
-    return CNNC_OK;
-}
-
-static cnnc_status validate(const conv_call *c, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
-                            conv_setup *s) {
-    char b1[256], b2[256], b3[256];
-    memset(s, 0, sizeof *s);
-    if (cnnc__check_tensor(c->fn, "input", x, true) != CNNC_OK ||
-        cnnc__check_tensor(c->fn, "weight", w, true) != CNNC_OK ||
-        (b && cnnc__check_tensor(c->fn, "bias", b, true) != CNNC_OK))
-        return cnnc_last_status();
-    /* batchify */
-    if (x->ndim != c->dim + 1 && x->ndim != c->dim + 2) {
-        cnnc__shape_str(b1, sizeof b1, x->ndim, x->shape);
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "Expected %dD (unbatched) or %dD (batched) input to %s, but got input of "
-                           "size: %s", c->dim + 1, c->dim + 2, c->fn, b1);
-    }
-    s->unbatched = x->ndim == c->dim + 1;
-    const int xnd = c->dim + 2;
-    s->xs[0] = 1;
-    for (int i = 0; i < x->ndim; i++) s->xs[i + (s->unbatched ? 1 : 0)] = x->shape[i];
-
-    /* padding: a string (conv only) or ints */
-    bool explicit_pad = true;
-    if (c->padding_str) {
-        if (strcmp(c->padding_str, "same") == 0) {
-            if (same_padding(c, w, s) != CNNC_OK) return cnnc_last_status();
-            explicit_pad = false;
-        } else if (strcmp(c->padding_str, "valid") == 0) {
-            explicit_pad = false; /* zeros below */
-        } else {
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "Invalid padding string: '%s'",
-                               c->padding_str);
-        }
-    }
-
-    /* _convolution */
-    if (w->ndim < 3)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "weight should have at least three dimensions");
-    if (c->groups <= 0)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "non-positive groups is not supported");
-    const int sd = s->sd = w->ndim - 2;
-    int64_t list[CNNC_MAX_DIMS];
-    int len;
-    if (param_list(c, "stride", c->stride, list, &len) != CNNC_OK ||
-        expand_param(list, len, "stride", sd, s->stride) != CNNC_OK)
-        return cnnc_last_status();
-    if (explicit_pad) {
-        if (c->padding_str) { /* 'valid' */
-            list[0] = 0;
-            len = 1;
-        } else if (param_list(c, "padding", c->padding, list, &len) != CNNC_OK) {
-            return cnnc_last_status();
-        }
-        if (expand_param(list, len, "padding", sd, s->pad_l) != CNNC_OK) return cnnc_last_status();
-        memcpy(s->pad_r, s->pad_l, sizeof s->pad_r);
-    }
-    if (param_list(c, "dilation", c->dilation, list, &len) != CNNC_OK ||
-        expand_param(list, len, "dilation", sd, s->dil) != CNNC_OK)
-        return cnnc_last_status();
-    if (c->transposed) {
-        if (param_list(c, "output_padding", c->output_padding, list, &len) != CNNC_OK ||
-            expand_param(list, len, "output_padding", sd, s->out_pad) != CNNC_OK)
-            return cnnc_last_status();
-    }
-
-    /* check_shape_forward */
-    for (int i = 0; i < sd; i++)
-        if (s->pad_l[i] < 0 || s->pad_r[i] < 0)
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "negative padding is not supported");
-    for (int i = 0; i < sd; i++)
-        if (s->out_pad[i] < 0)
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "negative output_padding is not supported");
-    for (int i = 0; i < sd; i++)
-        if (s->stride[i] <= 0)
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "non-positive stride is not supported");
-    cnnc__shape_str(b1, sizeof b1, w->ndim, w->shape);
-    cnnc__shape_str(b2, sizeof b2, xnd, s->xs);
-    if (w->ndim != xnd)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "Expected %d-dimensional input for %d-dimensional weight %s, but got "
-                           "%d-dimensional input of size %s instead", w->ndim, w->ndim, b1, xnd, b2);
-    const int64_t groups = c->groups, w0 = w->shape[0], w1 = w->shape[1];
-    if (w0 < groups)
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "Given groups=%lld, expected weight to be at least %lld at dimension 0, "
-                           "but got weight of size %s instead", (long long)groups, (long long)groups, b1);
-    if (w0 % groups != 0) /* PyTorch prints the size in two pairs of brackets here */
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "Given groups=%lld, expected weight to be divisible by %lld at dimension 0, "
-                           "but got weight of size [%s] instead", (long long)groups, (long long)groups, b1);
-    const int64_t n = s->xs[0], cin = s->xs[1];
-    int64_t cout;
-    if (b) cnnc__shape_str(b3, sizeof b3, b->ndim, b->shape);
-    if (!c->transposed) {
-        int64_t want;
-        if (!cnnc__mul_i64(w1, groups, &want)) return overflow_error(c->fn);
-        if (cin != want)
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "Given groups=%lld, weight of size %s, expected input%s to have %lld "
-                               "channels, but got %lld channels instead",
-                               (long long)groups, b1, b2, (long long)want, (long long)cin);
-        if (b && (b->ndim != 1 || b->shape[0] != w0))
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "Given weight of size %s, expected bias to be 1-dimensional with %lld "
-                               "elements, but got bias of size %s instead", b1, (long long)w0, b3);
-        int64_t padded[CNNC_MAX_DIMS], kern[CNNC_MAX_DIMS];
-        bool fits = true;
-        for (int i = 0; i < sd; i++) {
-            int64_t t;
-            if (!cnnc__add_i64(s->xs[i + 2], s->pad_l[i], &t) ||
-                !cnnc__add_i64(t, s->pad_r[i], &padded[i]) ||
-                !cnnc__mul_i64(s->dil[i], w->shape[i + 2] - 1, &t) || !cnnc__add_i64(t, 1, &kern[i]))
-                return overflow_error(c->fn);
-            if (padded[i] < kern[i]) fits = false;
-        }
-        if (!fits) {
-            join_x(b1, sizeof b1, sd, padded);
-            join_x(b2, sizeof b2, sd, kern);
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "Calculated padded input size per channel: (%s). Kernel size: (%s). "
-                               "Kernel size can't be greater than actual input size", b1, b2);
-        }
-        cout = cin == 0 ? 0 : w0; /* zero input channels give zero output channels */
-        for (int i = 0; i < sd; i++) { /* floor((n + pl + pr - dil (k - 1) - 1) / s) + 1 */
-            int64_t span; /* kern can be hugely negative with a negative dilation */
-            if (!cnnc__add_i64(padded[i], -kern[i], &span))
-                return s->dil[i] <= 0 ? cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                                    "non-positive dilation is not supported")
-                                      : overflow_error(c->fn);
-            s->out_shape[i + 2] = span / s->stride[i] + 1;
-        }
-    } else {
-        if (cin != w0)
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "Given transposed=1, weight of size %s, expected input%s to have %lld "
-                               "channels, but got %lld channels instead",
-                               b1, b2, (long long)w0, (long long)cin);
-        if (!cnnc__mul_i64(w1, groups, &cout)) return overflow_error(c->fn);
-        if (b && (b->ndim != 1 || b->shape[0] != cout))
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "Given transposed=1, weight of size %s, expected bias to be "
-                               "1-dimensional with %lld elements, but got bias of size %s instead",
-                               b1, (long long)cout, b3);
-        for (int i = 0; i < sd; i++) { /* (n - 1) s - 2p + dil (k - 1) + op + 1 */
-            int64_t a, p2, d, o;
-            if (!cnnc__mul_i64(s->xs[i + 2] - 1, s->stride[i], &a) ||
-                !cnnc__mul_i64(s->pad_l[i], 2, &p2) ||
-                !cnnc__mul_i64(s->dil[i], w->shape[i + 2] - 1, &d) || !cnnc__add_i64(a, d, &o) ||
-                !cnnc__add_i64(o, s->out_pad[i], &o) || !cnnc__add_i64(o, 1, &o) ||
-                !cnnc__add_i64(o, -p2, &o))
-                return overflow_error(c->fn);
-            s->out_shape[i + 2] = o;
-        }
-    }
-    s->out_shape[0] = n;
-    s->out_shape[1] = cout;
-
-    /* backend selection: empty inputs skip the backends (and their checks) */
-    int64_t view[CNNC_MAX_DIMS + 1]; /* 1-d runs as 2-d in ATen: its messages show [N, C, 1, L] */
-    s->empty = n == 0 || cin == 0;
-    int64_t numel = 1;
-    for (int i = 0; i < xnd; i++) numel *= s->xs[i];
-    if (!s->empty && numel == 0) {
-        int vn = 0;
-        for (int i = 0; i < xnd; i++) {
-            if (sd == 1 && i == 2) view[vn++] = 1;
-            view[vn++] = s->xs[i];
-        }
-        cnnc__shape_str(b1, sizeof b1, vn, view);
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "Only zero batch or zero channel inputs are supported, but got input "
-                           "shape: %s", b1);
-    }
-    /* the 2-d view of per-dim values for 1-d messages */
-    int64_t k2[3], s2[3], d2[3], op2[3];
-    int v2 = sd == 1 ? 2 : sd;
-    for (int i = 0; i < v2; i++) {
-        int j = sd == 1 ? i - 1 : i;
-        k2[i] = j < 0 ? 1 : w->shape[j + 2];
-        s2[i] = j < 0 ? 1 : s->stride[j];
-        d2[i] = j < 0 ? 1 : s->dil[j];
-        op2[i] = j < 0 ? 0 : s->out_pad[j];
-    }
-    if (!s->empty && !c->transposed) {
-        bool dilated = false, kzero = false, dneg = false;
-        for (int i = 0; i < sd; i++) {
-            dilated |= s->dil[i] != 1;
-            kzero |= w->shape[i + 2] <= 0;
-            dneg |= s->dil[i] <= 0;
-        }
-        if (kzero) {
-            if (dilated) {
-                cnnc__shape_str(b1, sizeof b1, v2, k2);
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                   "kernel size should be greater than zero, but got %s", b1);
-            }
-            if (sd == 3)
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                   "kernel size should be greater than zero, but got: %lld x %lld x "
-                                   "%lld (TxHxW)", (long long)k2[0], (long long)k2[1], (long long)k2[2]);
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "kernel size should be greater than zero, but got kernel_height: %lld "
-                               "kernel_width: %lld", (long long)k2[0], (long long)k2[1]);
-        }
-        if (dneg) {
-            if (groups > 1)
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "non-positive dilation is not supported");
-            cnnc__shape_str(b1, sizeof b1, v2, d2);
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "dilation should be greater than zero, but got %s", b1);
-        }
-    } else if (!s->empty) { /* slow_conv_transpose2d / 3d shape checks */
-        bool kzero = false, dneg = false, opbig = false, wempty = w->numel == 0;
-        for (int i = 0; i < sd; i++) {
-            kzero |= w->shape[i + 2] <= 0;
-            dneg |= s->dil[i] <= 0;
-            opbig |= !(s->out_pad[i] < s->stride[i] || s->out_pad[i] < s->dil[i]);
-        }
-        if (sd <= 2) {
-            if (kzero)
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                   "kernel size should be greater than zero, but got kernel_height: "
-                                   "%lld kernel_width: %lld", (long long)k2[0], (long long)k2[1]);
-            if (dneg)
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                   "dilation should be greater than zero, but got dilation_height: "
-                                   "%lld, dilation_width: %lld", (long long)d2[0], (long long)d2[1]);
-            if (opbig)
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                   "output padding must be smaller than either stride or dilation, "
-                                   "but got output_padding_height: %lld output_padding_width: %lld "
-                                   "stride_height: %lld stride_width: %lld dilation_height: %lld "
-                                   "dilation_width: %lld", (long long)op2[0], (long long)op2[1],
-                                   (long long)s2[0], (long long)s2[1], (long long)d2[0],
-                                   (long long)d2[1]);
-            if (wempty) {
-                int vn = 0;
-                for (int i = 0; i < w->ndim; i++) {
-                    if (sd == 1 && i == 2) view[vn++] = 1;
-                    view[vn++] = w->shape[i];
-                }
-                cnnc__shape_str(b1, sizeof b1, vn, view);
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                   "non-empty 2D or 4D weight tensor expected, but got: %s", b1);
-            }
-        } else {
-            if (dneg)
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                   "dilation should be greater than zero, but got dilation_depth: "
-                                   "%lld, dilation_height: %lld, dilation_width: %lld",
-                                   (long long)d2[0], (long long)d2[1], (long long)d2[2]);
-            if (opbig)
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                   "output padding must be smaller than either stride or dilation, "
-                                   "but got output_padding_depth: %lld output_padding_height: %lld "
-                                   "output_padding_width: %lld stride_depth: %lld stride_height: %lld "
-                                   "stride_width: %lld dilation_depth: %lld dilation_height: %lld "
-                                   "dilation_width: %lld", (long long)op2[0], (long long)op2[1],
-                                   (long long)op2[2], (long long)s2[0], (long long)s2[1],
-                                   (long long)s2[2], (long long)d2[0], (long long)d2[1],
-                                   (long long)d2[2]);
-            if (wempty || kzero)
-                return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                                   "non-empty 5D (n_output_plane x n_input_plane x kernel_depth x "
-                                   "kernel_height x kernel_width) tensor expected for weight, but got: %s",
-                                   b1);
-        }
-    }
-    if (c->transposed) {
-        bool small = false;
-        for (int i = 0; i < sd; i++) small |= s->out_shape[i + 2] < (s->empty ? 0 : 1);
-        if (small) {
-            int64_t ins[3], outs[3];
-            for (int i = 0; i < v2; i++) {
-                int j = sd == 1 ? i - 1 : i;
-                ins[i] = j < 0 ? 1 : s->xs[j + 2];
-                outs[i] = j < 0 ? 1 : s->out_shape[j + 2];
-            }
-            join_x(b1, sizeof b1, v2, ins);
-            join_x(b2, sizeof b2, v2, outs);
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                               "Given input size per channel: (%s). Calculated output size per "
-                               "channel: (%s). Output size is too small", b1, b2);
-        }
-    }
-
-    /* the output's shape and the geometry (spatial dims right-aligned in 3 slots) */
-    s->out_ndim = 0;
-    for (int i = s->unbatched ? 1 : 0; i < xnd; i++) s->out_shape[s->out_ndim++] = s->out_shape[i];
-    cnnc__conv_geom *g = &s->g;
-    g->n = n;
-    g->groups = groups;
-    for (int d = 0; d < 3; d++) {
-        g->in[d] = g->out[d] = g->k[d] = g->stride[d] = g->dil[d] = 1;
-        g->pad[d] = 0;
-    }
-    const int64_t *outsp = s->out_shape + (s->unbatched ? 1 : 2);
-    for (int i = 0; i < sd && sd <= 3; i++) {
-        int d = 3 - sd + i;
-        g->k[d] = w->shape[i + 2];
-        g->stride[d] = s->stride[i];
-        g->dil[d] = s->dil[i];
-        g->pad[d] = s->pad_l[i];
-        g->in[d] = c->transposed ? outsp[i] : s->xs[i + 2];
-        g->out[d] = c->transposed ? s->xs[i + 2] : outsp[i];
-    }
-    g->c = c->transposed ? cout : cin;
-    g->m = c->transposed ? cin : w0;
-    return CNNC_OK;
-}
-
-/* ==========================================================================
  * The op and its autograd node
  * ========================================================================== */
 
 typedef struct conv_ctx {
-    cnnc__conv_geom g;
+    cnnc__window g;
     bool transposed, empty;
 } conv_ctx;
 
@@ -1188,7 +762,7 @@ static void add_bias_planes(float *y, const float *bias, int64_t n, int64_t ch, 
 
 static cnnc_status conv_backward(cnnc__node *node, cnnc_tensor *gy, cnnc_tensor **gi) {
     const conv_ctx *c = node->ctx;
-    const cnnc__conv_geom *g = &c->g;
+    const cnnc__window *g = &c->g;
     cnnc_tensor *x = node->saved[0], *w = node->saved[1];
     const float *gd = cnnc__f32(gy);
     if (cnnc__node_needs_grad(node, 0)) {
@@ -1217,18 +791,18 @@ static cnnc_status conv_backward(cnnc__node *node, cnnc_tensor *gy, cnnc_tensor 
         if (!gi[2]) return cnnc_last_status();
         if (!c->empty)
             return cnnc__conv_run_bias_grad(cnnc__f32(gi[2]), gd, g->n, ch,
-                                            c->transposed ? cnnc__conv_in_size(g)
-                                                          : cnnc__conv_out_size(g));
+                                            c->transposed ? cnnc__window_in_size(g)
+                                                          : cnnc__window_out_size(g));
     }
     return CNNC_OK;
 }
 
-static cnnc_tensor *conv_run(const conv_call *c, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b) {
-    conv_setup s;
-    if (validate(c, x, w, b, &s) != CNNC_OK) return NULL;
+static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b) {
+    cnnc__conv_setup s;
+    if (cnnc__conv_validate(c, x, w, b, &s) != CNNC_OK) return NULL;
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, s.out_ndim, s.out_shape);
     if (!out) return NULL;
-    const cnnc__conv_geom *g = &s.g;
+    const cnnc__window *g = &s.g;
     if (!s.empty && out->numel) {
         cnnc_status st;
         if (!c->transposed) {
@@ -1237,7 +811,7 @@ static cnnc_tensor *conv_run(const conv_call *c, cnnc_tensor *x, cnnc_tensor *w,
         } else {
             st = cnnc__conv_run_backward_data(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w));
             if (st == CNNC_OK && b)
-                add_bias_planes(cnnc__f32(out), cnnc__f32(b), g->n, g->c, cnnc__conv_in_size(g));
+                add_bias_planes(cnnc__f32(out), cnnc__f32(b), g->n, g->c, cnnc__window_in_size(g));
         }
         if (st != CNNC_OK) {
             cnnc_tensor_release(out);
@@ -1263,8 +837,8 @@ cnnc_tensor *cnnc__op_conv(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int d
                            const cnnc_conv_options *o) {
     if (dim < 1 || dim > 3 || !o)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "conv: invalid dimension %d", dim);
-    conv_call c = {conv_names[dim], dim, false, &o->stride, &o->padding, &o->dilation, NULL,
-                   o->padding_str, o->groups};
+    cnnc__conv_call c = {conv_names[dim], dim, false, &o->stride, &o->padding, &o->dilation, NULL,
+                         o->padding_str, o->groups};
     return conv_run(&c, x, w, b);
 }
 
@@ -1272,8 +846,8 @@ cnnc_tensor *cnnc__op_conv_transpose(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor
                                      const cnnc_conv_transpose_options *o) {
     if (dim < 1 || dim > 3 || !o)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "conv_transpose: invalid dimension %d", dim);
-    conv_call c = {conv_transpose_names[dim], dim, true, &o->stride, &o->padding, &o->dilation,
-                   &o->output_padding, NULL, o->groups};
+    cnnc__conv_call c = {conv_transpose_names[dim], dim, true, &o->stride, &o->padding,
+                         &o->dilation, &o->output_padding, NULL, o->groups};
     return conv_run(&c, x, w, b);
 }
 

@@ -12,6 +12,36 @@ cnnc_tensor *cnnc__op_conv(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int d
 cnnc_tensor *cnnc__op_conv_transpose(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
                                      const cnnc_conv_transpose_options *o);
 
+/* ---- argument rules (conv_args.c) ----------------------------------------------- */
+
+/* One call of a conv op, as the caller gave it. */
+typedef struct cnnc__conv_call {
+    const char *fn; /* "conv2d", "conv_transpose2d" */
+    int dim;        /* the function's spatial dims (1..3) */
+    bool transposed;
+    const cnnc_ints *stride, *padding, *dilation, *output_padding; /* output_padding: transposed */
+    const char *padding_str; /* NULL, "same", "valid" (convolutions) */
+    int64_t groups;
+} cnnc__conv_call;
+
+/* What validation produces. */
+typedef struct cnnc__conv_setup {
+    int sd;                     /* spatial dims (weight rank - 2) */
+    bool unbatched, empty;      /* empty: zero batch or zero input channels */
+    int64_t stride[CNNC_MAX_DIMS], pad_l[CNNC_MAX_DIMS], pad_r[CNNC_MAX_DIMS];
+    int64_t dil[CNNC_MAX_DIMS], out_pad[CNNC_MAX_DIMS];
+    int64_t xs[CNNC_MAX_DIMS];  /* the input's shape as a batch [N, C, *] */
+    int64_t cout;               /* output channels */
+    int out_ndim;               /* the output's rank (without N when unbatched) */
+    int64_t out_shape[CNNC_MAX_DIMS];
+    cnnc__window g;             /* the window the drivers run */
+} cnnc__conv_setup;
+
+/* Every check of PyTorch's conv ops in its order (its message on failure), then the
+ * output's shape and the window. */
+cnnc_status cnnc__conv_validate(const cnnc__conv_call *c, const cnnc_tensor *x, const cnnc_tensor *w,
+                                const cnnc_tensor *b, cnnc__conv_setup *s);
+
 /* ---- drivers: the fast paths over a whole batch -----------------------------------
  * Each picks the depthwise direct kernels (one input channel per group), plain GEMM
  * (1x1 kernel, stride 1, no padding) or im2col + GEMM over column tiles; threads over
@@ -21,13 +51,13 @@ cnnc_tensor *cnnc__op_conv_transpose(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor
  * its parallel plans. Return CNNC_OK or an error (workspace allocation). */
 
 /* y [n, m, out] = conv(x [n, c, in], w) + bias (bias [m] or NULL). */
-cnnc_status cnnc__conv_run_forward(const cnnc__conv_geom *g, float *y, const float *x,
+cnnc_status cnnc__conv_run_forward(const cnnc__window *g, float *y, const float *x,
                                    const float *w, const float *bias);
 /* dx [n, c, in] = input gradient of dy [n, m, out] (overwrites dx). */
-cnnc_status cnnc__conv_run_backward_data(const cnnc__conv_geom *g, float *dx, const float *dy,
+cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const float *dy,
                                          const float *w);
 /* dw [m, c / groups, k] = weight gradient, summed over the batch (overwrites dw). */
-cnnc_status cnnc__conv_run_backward_weight(const cnnc__conv_geom *g, float *dw, const float *dy,
+cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, const float *dy,
                                            const float *x);
 /* db [m] = sum of dy [n, m, osz] over the batch and positions (overwrites db). */
 cnnc_status cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int64_t m,

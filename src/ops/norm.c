@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/args.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/norm.h"
@@ -761,10 +762,9 @@ cnnc_tensor *cnnc_instance_norm(cnnc_tensor *input, cnnc_tensor *running_mean,
 
 cnnc_tensor *cnnc_layer_norm(cnnc_tensor *input, cnnc_ints normalized_shape, cnnc_tensor *weight,
                              cnnc_tensor *bias, cnnc_layer_norm_options o) {
-    if (normalized_shape.n < 0 || normalized_shape.n > CNNC_MAX_DIMS)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "layer_norm(): normalized_shape has %d entries (0..%d allowed)",
-                                normalized_shape.n, CNNC_MAX_DIMS);
+    if (cnnc__check_ints("layer_norm", "normalized_shape", &normalized_shape) ||
+        cnnc__check_given("layer_norm", "normalized_shape", &normalized_shape))
+        return NULL; /* the int k is (k,) */
     return cnnc__give(cnnc__op_layer_norm(input, normalized_shape.n, normalized_shape.v, weight, bias, o.eps));
 }
 

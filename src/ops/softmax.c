@@ -1,4 +1,5 @@
 /* softmax and log_softmax over one dim, with PyTorch's legacy implicit dim. */
+#include "core/args.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/activation.h"
@@ -60,9 +61,9 @@ static cnnc_status softmax_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor *
 static cnnc_tensor *softmax_op(const char *fn, bool log, cnnc_tensor *x, cnnc_softmax_options o) {
     if (cnnc__check_tensor(fn, "input", x, true) != CNNC_OK) return NULL;
     int n = x->ndim > 0 ? x->ndim : 1, d;
-    if (o.dim.n == 0) {
+    if (cnnc__ints_is_none(&o.dim)) {
         d = (x->ndim == 0 || x->ndim == 1 || x->ndim == 3) ? 0 : 1; /* PyTorch's implicit dim */
-    } else if (o.dim.n == 1) {
+    } else if (cnnc__ints_is_int(&o.dim)) {
         int64_t v = o.dim.v[0];
         if (v < -n || v >= n)
             return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
@@ -73,7 +74,7 @@ static cnnc_tensor *softmax_op(const char *fn, bool log, cnnc_tensor *x, cnnc_so
     } else {
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "%s(): argument 'dim' must be an int or None, not a tuple of %d",
-                                fn, o.dim.n);
+                                fn, o.dim.n < 0 ? 0 : o.dim.n);
     }
     softmax_ctx c = {1, 1, 1, log};
     if (x->ndim > 0) {

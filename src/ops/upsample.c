@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/args.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/interp.h"
@@ -110,109 +111,136 @@ static int dim_taps(const interp_plan *p, int i) {
     }
 }
 
-/* One dim's table (idx [out * taps], w [out * taps]). backward: aten's backward
- * kernels compute nearest indices with nearest_idx (which special-cases
- * out == in and out == 2 * in) where the forward does not. */
-static void build_dim(const interp_plan *p, int i, bool backward, int taps, int64_t *idx, float *w) {
-    backward = backward || p->channels_last; /* the same index functions */
-    int64_t in = p->in_shape[2 + i], out = p->out_shape[2 + i];
-    bool align = p->align_corners, has = p->has_scale[i];
-    double sc = p->scale[i];
-    if (p->antialias) {
-        float scale = area_pixel_compute_scale(in, out, align, has, sc);
-        int interp = p->kind == K_CUBIC ? 4 : 2;
-        float support = scale >= 1.0f ? (float)((interp * 0.5) * scale) : (float)(interp * 0.5);
-        float invscale = scale >= 1.0f ? (float)(1.0 / scale) : 1.0f;
-        for (int64_t o = 0; o < out; o++) {
-            int64_t *ix = idx + o * taps;
-            float *ww = w + o * taps;
-            float center = (float)(scale * (o + 0.5));
-            int64_t xmin = max_i64((int64_t)((double)(center - support) + 0.5), 0);
-            int64_t xsize = min_i64((int64_t)((double)(center + support) + 0.5), in) - xmin;
-            if (xsize > taps) xsize = taps;
-            float total = 0.0f;
-            int64_t j = 0;
-            for (; j < xsize; j++) {
-                float x = (float)(((double)((float)(j + xmin) - center) + 0.5) * invscale);
-                float v = p->kind == K_CUBIC ? aa_cubic(x) : aa_linear(x);
-                ww[j] = v;
-                total += v;
-            }
-            for (j = 0; j < xsize; j++)
-                if (total != 0.0f) ww[j] /= total;
-            for (j = 0; j < taps; j++) {
-                if (j >= xsize) ww[j] = 0.0f;
-                ix[j] = min_i64(max_i64(xmin + (j < xsize ? j : 0), 0), in - 1);
-            }
+/* One dim's table: for each output position o, `taps` input indices idx[o * taps + j]
+ * and their weights w[o * taps + j]. in / out: the dim's sizes. */
+typedef struct dim_table {
+    int64_t in, out;
+    int taps;
+    int64_t *idx;
+    float *w;
+} dim_table;
+
+/* antialias (bilinear / bicubic): a filter of support ceil(scale) taps per side when
+ * downscaling, normalised to sum 1 (Pillow's and aten's _upsample_*_aa). */
+static void table_antialias(const interp_plan *p, int i, const dim_table *t) {
+    const int64_t in = t->in, taps = t->taps;
+    float scale = area_pixel_compute_scale(in, t->out, p->align_corners, p->has_scale[i], p->scale[i]);
+    int interp = p->kind == K_CUBIC ? 4 : 2;
+    float support = scale >= 1.0f ? (float)((interp * 0.5) * scale) : (float)(interp * 0.5);
+    float invscale = scale >= 1.0f ? (float)(1.0 / scale) : 1.0f;
+    for (int64_t o = 0; o < t->out; o++) {
+        int64_t *ix = t->idx + o * taps;
+        float *ww = t->w + o * taps;
+        float center = (float)(scale * (o + 0.5));
+        int64_t xmin = max_i64((int64_t)((double)(center - support) + 0.5), 0);
+        int64_t xsize = min_i64((int64_t)((double)(center + support) + 0.5), in) - xmin;
+        if (xsize > taps) xsize = taps;
+        float total = 0.0f;
+        for (int64_t j = 0; j < xsize; j++) {
+            float x = (float)(((double)((float)(j + xmin) - center) + 0.5) * invscale);
+            float v = p->kind == K_CUBIC ? aa_cubic(x) : aa_linear(x);
+            ww[j] = v;
+            total += v;
         }
+        for (int64_t j = 0; j < xsize; j++)
+            if (total != 0.0f) ww[j] /= total;
+        for (int64_t j = 0; j < taps; j++) {
+            if (j >= xsize) ww[j] = 0.0f;
+            ix[j] = min_i64(max_i64(xmin + (j < xsize ? j : 0), 0), in - 1);
+        }
+    }
+}
+
+/* nearest: floor(o * scale); aten's backward (nearest_idx) special-cases out == in
+ * and out == 2 in. */
+static void table_nearest(const interp_plan *p, int i, bool backward, const dim_table *t) {
+    const int64_t in = t->in, out = t->out;
+    float scale = compute_scales_value(p->has_scale[i], p->scale[i], in, out);
+    for (int64_t o = 0; o < out; o++) {
+        int64_t s;
+        if (backward && out == in) s = o;
+        else if (backward && out == 2 * in) s = o >> 1;
+        else s = min_i64((int64_t)floorf((float)o * scale), in - 1);
+        t->idx[o] = s;
+        t->w[o] = 1.0f;
+    }
+}
+
+/* nearest-exact: round((o + 0.5) * scale - 0.5) in the forward's arithmetic, floor((o
+ * + 0.5) * scale) in the backward's. */
+static void table_nearest_exact(const interp_plan *p, int i, bool backward, const dim_table *t) {
+    float scale = compute_scales_value(p->has_scale[i], p->scale[i], t->in, t->out);
+    for (int64_t o = 0; o < t->out; o++) {
+        int64_t s;
+        if (backward) {
+            s = (int64_t)floorf((float)((o + 0.5) * (double)scale));
+        } else {
+            float src = area_pixel_compute_source_index(scale, o, false, false);
+            s = (int64_t)floorf((float)((double)src + 0.5));
+        }
+        t->idx[o] = min_i64(s, t->in - 1);
+        t->w[o] = 1.0f;
+    }
+}
+
+/* linear: the two neighbours of the source position, clamped to the input. */
+static void table_linear(const interp_plan *p, int i, const dim_table *t) {
+    const int64_t in = t->in;
+    float scale = area_pixel_compute_scale(in, t->out, p->align_corners, p->has_scale[i], p->scale[i]);
+    for (int64_t o = 0; o < t->out; o++) {
+        int64_t *ix = t->idx + 2 * o;
+        float *ww = t->w + 2 * o;
+        if (t->out == in) {
+            ix[0] = ix[1] = o;
+            ww[0] = 1.0f;
+            ww[1] = 0.0f;
+            continue;
+        }
+        float real = area_pixel_compute_source_index(scale, o, p->align_corners, false);
+        int64_t i0 = min_i64((int64_t)real, in - 1);
+        float l1 = real - (float)i0;
+        if (l1 < 0.0f) l1 = 0.0f;
+        if (l1 > 1.0f) l1 = 1.0f;
+        ix[0] = i0;
+        ix[1] = i0 + (i0 < in - 1 ? 1 : 0);
+        ww[0] = 1.0f - l1;
+        ww[1] = l1;
+    }
+}
+
+/* cubic (A = -0.75): four neighbours, clamped to the input. */
+static void table_cubic(const interp_plan *p, int i, const dim_table *t) {
+    const int64_t in = t->in;
+    float scale = area_pixel_compute_scale(in, t->out, p->align_corners, p->has_scale[i], p->scale[i]);
+    const float A = -0.75f;
+    for (int64_t o = 0; o < t->out; o++) {
+        float real = area_pixel_compute_source_index(scale, o, p->align_corners, true);
+        int64_t i0 = (int64_t)floorf(real);
+        float x1 = real - (float)i0, x2 = 1.0f - x1;
+        float *ww = t->w + 4 * o;
+        ww[0] = cubic2((float)(x1 + 1.0), A);
+        ww[1] = cubic1(x1, A);
+        ww[2] = cubic1(x2, A);
+        ww[3] = cubic2((float)(x2 + 1.0), A);
+        for (int j = 0; j < 4; j++) t->idx[4 * o + j] = max_i64(0, min_i64(i0 - 1 + j, in - 1));
+    }
+}
+
+/* One dim's table. backward: aten's backward kernels compute nearest indices with
+ * nearest_idx / nearest_exact_idx where the forward does not (its channels-last
+ * kernels use the backward's functions too). */
+static void build_dim(const interp_plan *p, int i, bool backward, int taps, int64_t *idx, float *w) {
+    backward = backward || p->channels_last;
+    const dim_table t = {p->in_shape[2 + i], p->out_shape[2 + i], taps, idx, w};
+    if (p->antialias) {
+        table_antialias(p, i, &t);
         return;
     }
     switch (p->kind) {
-    case K_NEAREST: {
-        float scale = compute_scales_value(has, sc, in, out);
-        for (int64_t o = 0; o < out; o++) {
-            int64_t s;
-            if (backward && out == in) s = o;
-            else if (backward && out == 2 * in) s = o >> 1;
-            else s = min_i64((int64_t)floorf((float)o * scale), in - 1);
-            idx[o] = s;
-            w[o] = 1.0f;
-        }
-        break;
-    }
-    case K_NEAREST_EXACT: {
-        float scale = compute_scales_value(has, sc, in, out);
-        for (int64_t o = 0; o < out; o++) {
-            int64_t s;
-            if (backward) {
-                s = (int64_t)floorf((float)((o + 0.5) * (double)scale));
-            } else {
-                float src = area_pixel_compute_source_index(scale, o, false, false);
-                s = (int64_t)floorf((float)((double)src + 0.5));
-            }
-            idx[o] = min_i64(s, in - 1);
-            w[o] = 1.0f;
-        }
-        break;
-    }
-    case K_LINEAR: {
-        float scale = area_pixel_compute_scale(in, out, align, has, sc);
-        for (int64_t o = 0; o < out; o++) {
-            if (out == in) {
-                idx[2 * o] = idx[2 * o + 1] = o;
-                w[2 * o] = 1.0f;
-                w[2 * o + 1] = 0.0f;
-                continue;
-            }
-            float real = area_pixel_compute_source_index(scale, o, align, false);
-            int64_t i0 = min_i64((int64_t)real, in - 1);
-            int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
-            float l1 = real - (float)i0;
-            if (l1 < 0.0f) l1 = 0.0f;
-            if (l1 > 1.0f) l1 = 1.0f;
-            idx[2 * o] = i0;
-            idx[2 * o + 1] = i1;
-            w[2 * o] = 1.0f - l1;
-            w[2 * o + 1] = l1;
-        }
-        break;
-    }
-    case K_CUBIC: {
-        float scale = area_pixel_compute_scale(in, out, align, has, sc);
-        const float A = -0.75f;
-        for (int64_t o = 0; o < out; o++) {
-            float real = area_pixel_compute_source_index(scale, o, align, true);
-            int64_t i0 = (int64_t)floorf(real);
-            float t = real - (float)i0;
-            float x1 = t, x2 = 1.0f - t;
-            w[4 * o + 0] = cubic2((float)(x1 + 1.0), A);
-            w[4 * o + 1] = cubic1(x1, A);
-            w[4 * o + 2] = cubic1(x2, A);
-            w[4 * o + 3] = cubic2((float)(x2 + 1.0), A);
-            for (int j = 0; j < 4; j++) idx[4 * o + j] = max_i64(0, min_i64(i0 - 1 + j, in - 1));
-        }
-        break;
-    }
+    case K_NEAREST: table_nearest(p, i, backward, &t); break;
+    case K_NEAREST_EXACT: table_nearest_exact(p, i, backward, &t); break;
+    case K_LINEAR: table_linear(p, i, &t); break;
+    case K_CUBIC: table_cubic(p, i, &t); break;
     }
 }
 
@@ -363,26 +391,128 @@ static const char *node_name(const interp_plan *p) {
 
 /* ---- argument handling (torch/nn/functional.py's interpolate, in its order) ---------------- */
 
-static void dims_str(char *buf, size_t cap, const cnnc_tensor *x) {
-    int nsp = x->ndim - 2 > 0 ? x->ndim - 2 : 0;
-    cnnc__shape_str(buf, cap, nsp, x->shape + (x->ndim - nsp));
-}
+/* What the arguments resolve to. */
+typedef struct interp_args {
+    interp_mode mode;
+    const char *mode_s;
+    bool align;
+    int dim;                      /* input rank - 2 (negative for a rank < 2) */
+    bool have_size, use_scales;   /* an explicit size; the kernels get the scales */
+    int64_t osize[CNNC_MAX_DIMS]; /* per spatial dim */
+    double scales[CNNC_MAX_DIMS];
+} interp_args;
 
-static void ints_tuple_str(char *buf, size_t cap, const cnnc_ints *v) {
-    size_t n = (size_t)snprintf(buf, cap, "(");
-    for (int i = 0; i < v->n && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, i ? ", %lld" : "%lld", (long long)v->v[i]);
-    if (n < cap) snprintf(buf + n, cap - n, v->n == 1 ? ",)" : ")");
-}
-
-static void doubles_tuple_str(char *buf, size_t cap, const cnnc_doubles *v) {
-    size_t n = (size_t)snprintf(buf, cap, "(");
-    for (int i = 0; i < v->n && n < cap; i++) {
-        char f[64];
-        cnnc__float_repr(v->v[i], f, sizeof f);
-        n += (size_t)snprintf(buf + n, cap - n, i ? ", %s" : "%s", f);
+/* mode, align_corners and the Optional[bool] encodings. */
+static cnnc_status mode_args(const cnnc_interpolate_options *o, interp_args *a) {
+    if (cnnc__check_ints("interpolate", "size", &o->size) ||
+        cnnc__check_doubles("interpolate", "scale_factor", &o->scale_factor))
+        return cnnc_last_status();
+    if (o->align_corners < -1 || o->align_corners > 1 || o->recompute_scale_factor < -1 ||
+        o->recompute_scale_factor > 1)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "interpolate(): align_corners and recompute_scale_factor are -1 (None), 0 "
+                           "(False) or 1 (True), got %d and %d", o->align_corners,
+                           o->recompute_scale_factor);
+    a->mode_s = o->mode ? o->mode : "None"; /* PyTorch's mode=None: refused with the rank check */
+    a->mode = parse_mode(a->mode_s);
+    if (a->mode != M_NEAREST && a->mode != M_AREA && a->mode != M_NEAREST_EXACT) {
+        a->align = o->align_corners == 1;
+        return CNNC_OK;
     }
-    if (n < cap) snprintf(buf + n, cap - n, v->n == 1 ? ",)" : ")");
+    if (o->align_corners != -1)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "align_corners option can only be set with the interpolating modes: linear "
+                           "| bilinear | bicubic | trilinear");
+    return CNNC_OK;
+}
+
+/* A tuple of the wrong length for the input's spatial dims (size: the size's message,
+ * else the scale_factor's). */
+static cnnc_status spatial_mismatch(const cnnc_tensor *x, bool size, const char *tuple) {
+    char dims[CNNC__ARGS_STR_CAP];
+    int nsp = x->ndim - 2 > 0 ? x->ndim - 2 : 0;
+    cnnc__shape_str(dims, sizeof dims, nsp, x->shape + (x->ndim - nsp));
+    if (size)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Input and output must have the same number of spatial dimensions, but got "
+                           "input with spatial dimensions of %s and output size of %s. Please provide "
+                           "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, "
+                           "...,oK) format.", dims, tuple);
+    return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                       "Input and scale_factor must have the same number of spatial dimensions, but "
+                       "got input with spatial dimensions of %s and scale_factor of shape %s. Please "
+                       "provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, "
+                       "s2, ...,sK) format.", dims, tuple);
+}
+
+/* floor(in * scale) (recompute) or the truncated product (aten's scaled size). */
+static cnnc_status scaled_size(int64_t in, double scale, bool floor_, int64_t *out) {
+    double v = (double)in * scale;
+    if (floor_) v = floor(v);
+    if (!(v > -9.0e15 && v < 9.0e15))
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "interpolate(): cannot convert the output size %g to an integer", v);
+    *out = (int64_t)v;
+    return CNNC_OK;
+}
+
+/* size or scale_factor: exactly one; a tuple has one value per spatial dim, a value
+ * is used for every dim; recompute_scale_factor (always for area with scales) turns
+ * the scales into sizes. */
+static cnnc_status size_args(const cnnc_tensor *x, const cnnc_interpolate_options *o, interp_args *a) {
+    const cnnc_ints *size = &o->size;
+    const cnnc_doubles *sf = &o->scale_factor;
+    char t[CNNC__ARGS_STR_CAP];
+    a->dim = x->ndim - 2;
+    a->have_size = !cnnc__ints_is_none(size);
+    const bool have_scale = !cnnc__doubles_is_none(sf);
+    const int nsp = a->dim > 0 ? a->dim : 0;
+    if (a->have_size && have_scale)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "only one of size or scale_factor should be defined");
+    if (!a->have_size && !have_scale)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "either size or scale_factor should be defined");
+    if (a->have_size && cnnc__ints_is_tuple(size) && size->n != a->dim) {
+        cnnc__tuple_str(t, sizeof t, size->n, size->v);
+        return spatial_mismatch(x, true, t);
+    }
+    if (have_scale && cnnc__doubles_is_tuple(sf) && sf->n != a->dim) {
+        cnnc__float_tuple_str(t, sizeof t, sf->n, sf->v);
+        return spatial_mismatch(x, false, t);
+    }
+    for (int i = 0; i < nsp; i++) {
+        if (a->have_size) a->osize[i] = size->v[cnnc__ints_is_tuple(size) ? i : 0];
+        else a->scales[i] = sf->v[cnnc__doubles_is_tuple(sf) ? i : 0];
+    }
+    if (o->recompute_scale_factor == 1 && a->have_size)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "recompute_scale_factor is not meaningful with an explicit size.");
+    const bool recompute = o->recompute_scale_factor == 1 || (a->mode == M_AREA && !a->have_size);
+    a->use_scales = have_scale && !recompute;
+    for (int i = 0; i < nsp && have_scale && recompute; i++)
+        if (scaled_size(x->shape[2 + i], a->scales[i], true, &a->osize[i]) != CNNC_OK)
+            return CNNC_ERR_INVALID_ARGUMENT;
+    return CNNC_OK;
+}
+
+/* antialias, then the input's rank for the mode. */
+static cnnc_status rank_for_mode(const cnnc_tensor *x, bool antialias, const interp_args *a) {
+    const interp_mode mode = a->mode;
+    const int nd = x->ndim;
+    if (antialias && !((mode == M_BILINEAR || mode == M_BICUBIC) && nd == 4))
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Anti-alias option is only supported for bilinear and bicubic modes");
+    bool ok = (nd >= 3 && nd <= 5 && (mode == M_NEAREST || mode == M_NEAREST_EXACT || mode == M_AREA)) ||
+              (nd == 3 && mode == M_LINEAR) || (nd == 4 && (mode == M_BILINEAR || mode == M_BICUBIC)) ||
+              (nd == 5 && mode == M_TRILINEAR);
+    if (ok) return CNNC_OK;
+    static const int needs[] = {0, 3, 4, 0, 5};
+    if (nd >= 3 && nd <= 5 && (mode == M_LINEAR || mode == M_BILINEAR || mode == M_TRILINEAR))
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "Got %dD input, but %s mode needs %dD input", nd,
+                           a->mode_s, needs[mode]);
+    return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                       "Input Error: Only 3D, 4D and 5D input Tensors supported (got %dD) for the "
+                       "modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
+                       "(got %s)", nd, a->mode_s);
 }
 
 static cnnc_status size_error(const interp_plan *p) {
@@ -408,11 +538,8 @@ static cnnc_status size_error(const interp_plan *p) {
 static cnnc_tensor *area(cnnc_tensor *x, int nsp, const int64_t *osize) {
     for (int i = 0; i < nsp; i++)
         if (osize[i] < 0) {
-            char s[128];
-            size_t n = (size_t)snprintf(s, sizeof s, "{");
-            for (int j = 0; j < nsp && n < sizeof s; j++)
-                n += (size_t)snprintf(s + n, sizeof s - n, j ? ", %lld" : "%lld", (long long)osize[j]);
-            if (n < sizeof s) snprintf(s + n, sizeof s - n, "}");
+            char s[CNNC__ARGS_STR_CAP];
+            cnnc__list_str(s, sizeof s, nsp, osize, "{", ", ", "}");
             return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                     "adaptive_avg_pool%dd: elements of output_size must be greater "
                                     "than or equal to 0 but received %s", nsp, s);
@@ -443,111 +570,15 @@ static cnnc_tensor *area(cnnc_tensor *x, int nsp, const int64_t *osize) {
     return out;
 }
 
-cnnc_tensor *cnnc__op_interpolate(cnnc_tensor *x, const cnnc_interpolate_options *o) {
-    if (cnnc__check_tensor("interpolate", "input", x, true) != CNNC_OK) return NULL;
-    const char *mode_s = o->mode ? o->mode : "None"; /* PyTorch's mode=None: refused below */
-    interp_mode mode = parse_mode(mode_s);
-    if (o->size.n < 0 || o->size.n > CNNC_MAX_DIMS || o->scale_factor.n < 0 ||
-        o->scale_factor.n > CNNC_MAX_DIMS)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "interpolate(): size and scale_factor hold 0..%d values", CNNC_MAX_DIMS);
-    if (o->align_corners < -1 || o->align_corners > 1 || o->recompute_scale_factor < -1 ||
-        o->recompute_scale_factor > 1)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "interpolate(): align_corners and recompute_scale_factor are -1 (None), "
-                                "0 (False) or 1 (True), got %d and %d", o->align_corners,
-                                o->recompute_scale_factor);
-    bool align = false;
-    if (mode == M_NEAREST || mode == M_AREA || mode == M_NEAREST_EXACT) {
-        if (o->align_corners != -1)
-            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                    "align_corners option can only be set with the interpolating modes: "
-                                    "linear | bilinear | bicubic | trilinear");
-    } else {
-        align = o->align_corners == 1;
-    }
-    int dim = x->ndim - 2;
-    int nsp = dim > 0 ? dim : 0;
-    int64_t osize[CNNC_MAX_DIMS] = {0};
-    double scales[CNNC_MAX_DIMS] = {0};
-    bool have_size = o->size.n > 0, have_scale = o->scale_factor.n > 0;
-    char a[256], b[256];
-    if (have_size && have_scale)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "only one of size or scale_factor should be defined");
-    if (have_size) {
-        if (o->size.n > 1 && o->size.n != dim) {
-            dims_str(a, sizeof a, x);
-            ints_tuple_str(b, sizeof b, &o->size);
-            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                    "Input and output must have the same number of spatial dimensions, "
-                                    "but got input with spatial dimensions of %s and output size of %s. "
-                                    "Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
-                                    "output size in (o1, o2, ...,oK) format.", a, b);
-        }
-        for (int i = 0; i < nsp; i++) osize[i] = o->size.n == 1 ? o->size.v[0] : o->size.v[i];
-    } else if (have_scale) {
-        if (o->scale_factor.n > 1 && o->scale_factor.n != dim) {
-            dims_str(a, sizeof a, x);
-            doubles_tuple_str(b, sizeof b, &o->scale_factor);
-            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                    "Input and scale_factor must have the same number of spatial "
-                                    "dimensions, but got input with spatial dimensions of %s and "
-                                    "scale_factor of shape %s. Please provide input tensor in (N, C, d1, "
-                                    "d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) format.", a, b);
-        }
-        for (int i = 0; i < nsp; i++)
-            scales[i] = o->scale_factor.n == 1 ? o->scale_factor.v[0] : o->scale_factor.v[i];
-    } else {
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "either size or scale_factor should be defined");
-    }
-    if (o->recompute_scale_factor == 1 && have_size)
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "recompute_scale_factor is not meaningful with an explicit size.");
-    bool recompute = o->recompute_scale_factor == 1 || (mode == M_AREA && !have_size);
-    bool use_scales = have_scale && !recompute;
-    if (have_scale && recompute) {
-        for (int i = 0; i < nsp; i++) {
-            double v = floor((double)x->shape[2 + i] * scales[i]);
-            if (!(v > -9.0e15 && v < 9.0e15))
-                return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                        "interpolate(): cannot convert the output size %g to an integer", v);
-            osize[i] = (int64_t)v;
-        }
-    }
-    if (o->antialias && !((mode == M_BILINEAR || mode == M_BICUBIC) && x->ndim == 4))
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "Anti-alias option is only supported for bilinear and bicubic modes");
-    int nd = x->ndim;
-    bool ok = (nd >= 3 && nd <= 5 && (mode == M_NEAREST || mode == M_NEAREST_EXACT || mode == M_AREA)) ||
-              (nd == 3 && mode == M_LINEAR) || (nd == 4 && (mode == M_BILINEAR || mode == M_BICUBIC)) ||
-              (nd == 5 && mode == M_TRILINEAR);
-    if (!ok) {
-        static const int needs[] = {0, 3, 4, 0, 5};
-        if (nd >= 3 && nd <= 5 && (mode == M_LINEAR || mode == M_BILINEAR || mode == M_TRILINEAR))
-            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "Got %dD input, but %s mode needs %dD input",
-                                    nd, mode_s, needs[mode]);
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "Input Error: Only 3D, 4D and 5D input Tensors supported (got %dD) for the "
-                                "modes: nearest | linear | bilinear | bicubic | trilinear | area | "
-                                "nearest-exact (got %s)", nd, mode_s);
-    }
-    if (use_scales) /* aten: the output size is the scaled size, truncated */
-        for (int i = 0; i < nsp; i++) {
-            double v = (double)x->shape[2 + i] * scales[i];
-            if (!(v > -9.0e15 && v < 9.0e15))
-                return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                        "interpolate(): cannot convert the output size %g to an integer", v);
-            osize[i] = (int64_t)v;
-        }
-    if (mode == M_AREA) return area(x, nsp, osize);
-
-    interp_plan p;
-    memset(&p, 0, sizeof p);
-    p.kind = mode == M_NEAREST ? K_NEAREST
-             : mode == M_NEAREST_EXACT ? K_NEAREST_EXACT
-             : mode == M_BICUBIC ? K_CUBIC : K_LINEAR;
-    p.align_corners = align;
-    p.antialias = o->antialias;
+/* The kernels' plan once the arguments are resolved; PyTorch's checks of the sizes. */
+static cnnc_status make_plan(const cnnc_tensor *x, const interp_args *a, bool antialias, interp_plan *p) {
+    const int nd = x->ndim, nsp = a->dim;
+    memset(p, 0, sizeof *p);
+    p->kind = a->mode == M_NEAREST ? K_NEAREST
+              : a->mode == M_NEAREST_EXACT ? K_NEAREST_EXACT
+              : a->mode == M_BICUBIC ? K_CUBIC : K_LINEAR;
+    p->align_corners = a->align;
+    p->antialias = antialias;
     /* A contiguous [N, C, *spatial] tensor with C == 1 (or all spatial sizes 1) is
      * also channels-last contiguous, and aten then runs its channels-last kernels,
      * whose nearest indices come from nearest_idx / nearest_exact_idx (the
@@ -555,39 +586,53 @@ cnnc_tensor *cnnc__op_interpolate(cnnc_tensor *x, const cnnc_interpolate_options
     if (nd >= 4) {
         bool ones = true;
         for (int i = 2; i < nd; i++) ones = ones && x->shape[i] == 1;
-        p.channels_last = x->shape[1] == 1 || ones;
+        p->channels_last = x->shape[1] == 1 || ones;
     }
-    p.nsp = nsp;
-    p.ndim = nd;
-    memcpy(p.in_shape, x->shape, (size_t)nd * sizeof(int64_t));
-    memcpy(p.out_shape, x->shape, (size_t)nd * sizeof(int64_t));
+    p->nsp = nsp;
+    p->ndim = nd;
+    memcpy(p->in_shape, x->shape, (size_t)nd * sizeof(int64_t));
+    memcpy(p->out_shape, x->shape, (size_t)nd * sizeof(int64_t));
     for (int i = 0; i < nsp; i++) {
-        p.out_shape[2 + i] = osize[i];
-        p.has_scale[i] = use_scales;
-        p.scale[i] = scales[i];
+        p->out_shape[2 + i] = a->osize[i];
+        p->has_scale[i] = a->use_scales;
+        p->scale[i] = a->scales[i];
     }
     for (int i = 0; i < nsp; i++)
-        if (p.in_shape[2 + i] <= 0 || p.out_shape[2 + i] <= 0) return (size_error(&p), NULL);
+        if (p->in_shape[2 + i] <= 0 || p->out_shape[2 + i] <= 0) return size_error(p);
     if (x->shape[1] == 0) {
         char s[256];
         cnnc__shape_str(s, sizeof s, nd, x->shape);
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "Non-empty %dD data tensor expected but got a tensor with sizes %s", nd, s);
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "Non-empty %dD data tensor expected but got a tensor with sizes %s", nd, s);
     }
     int64_t numel;
-    if (cnnc__check_shape("interpolate", nd, p.out_shape, CNNC_FLOAT32, &numel) != CNNC_OK) return NULL;
-    for (int i = 0; i < nsp && p.antialias; i++) /* the filter support grows with in / out */
-        if (p.in_shape[2 + i] > ((int64_t)1 << 30))
-            return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY,
-                                    "interpolate(): input size %lld is too large for antialias",
-                                    (long long)p.in_shape[2 + i]);
+    if (cnnc__check_shape("interpolate", nd, p->out_shape, CNNC_FLOAT32, &numel) != CNNC_OK)
+        return cnnc_last_status();
+    for (int i = 0; i < nsp && p->antialias; i++) /* the filter support grows with in / out */
+        if (p->in_shape[2 + i] > ((int64_t)1 << 30))
+            return cnnc__error(CNNC_ERR_OUT_OF_MEMORY,
+                               "interpolate(): input size %lld is too large for antialias",
+                               (long long)p->in_shape[2 + i]);
     for (int i = 0; i < nsp; i++) /* the tables hold out * taps entries per dim */
-        if (p.out_shape[2 + i] > ((int64_t)1 << 40) / dim_taps(&p, i))
-            return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY, "interpolate(): output size %lld is too large",
-                                    (long long)p.out_shape[2 + i]);
-    cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, nd, p.out_shape);
+        if (p->out_shape[2 + i] > ((int64_t)1 << 40) / dim_taps(p, i))
+            return cnnc__error(CNNC_ERR_OUT_OF_MEMORY, "interpolate(): output size %lld is too large",
+                               (long long)p->out_shape[2 + i]);
+    return CNNC_OK;
+}
+
+cnnc_tensor *cnnc__op_interpolate(cnnc_tensor *x, const cnnc_interpolate_options *o) {
+    interp_args a = {0};
+    if (cnnc__check_tensor("interpolate", "input", x, true) != CNNC_OK || mode_args(o, &a) != CNNC_OK ||
+        size_args(x, o, &a) != CNNC_OK || rank_for_mode(x, o->antialias, &a) != CNNC_OK)
+        return NULL;
+    for (int i = 0; i < a.dim && a.use_scales; i++) /* aten: the output size is the scaled size, truncated */
+        if (scaled_size(x->shape[2 + i], a.scales[i], false, &a.osize[i]) != CNNC_OK) return NULL;
+    if (a.mode == M_AREA) return area(x, a.dim, a.osize);
+    interp_plan p;
+    if (make_plan(x, &a, o->antialias, &p) != CNNC_OK) return NULL;
+    cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, p.ndim, p.out_shape);
     if (!out) return NULL;
-    if (numel > 0 && interp_run(&p, false, cnnc__f32(out), cnnc__f32(x)) != CNNC_OK) {
+    if (out->numel > 0 && interp_run(&p, false, cnnc__f32(out), cnnc__f32(x)) != CNNC_OK) {
         cnnc_tensor_release(out);
         return NULL;
     }

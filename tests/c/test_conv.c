@@ -81,8 +81,8 @@ static void each_level(const char *what, void (*body)(cnnc__isa), uint64_t seed)
 
 /* A random valid geometry: dims spatial dims (right-aligned), maybe depthwise,
  * maybe 1x1; output sizes from the PyTorch formula with an asymmetric extra pad. */
-static cnnc__conv_geom random_geom(int dims, int kind) {
-    cnnc__conv_geom g;
+static cnnc__window random_geom(int dims, int kind) {
+    cnnc__window g;
     memset(&g, 0, sizeof g);
     g.n = rnd(1, 3);
     if (kind == 1) { /* depthwise */
@@ -115,10 +115,10 @@ static cnnc__conv_geom random_geom(int dims, int kind) {
     return g;
 }
 
-static int64_t wsize(const cnnc__conv_geom *g) { return g->m * (g->c / g->groups) * cnnc__conv_k_size(g); }
+static int64_t wsize(const cnnc__window *g) { return g->m * (g->c / g->groups) * cnnc__window_k_size(g); }
 
-static void compare_drivers(const cnnc__conv_geom *g, int threads) {
-    const int64_t nx = g->n * g->c * cnnc__conv_in_size(g), ny = g->n * g->m * cnnc__conv_out_size(g);
+static void compare_drivers(const cnnc__window *g, int threads) {
+    const int64_t nx = g->n * g->c * cnnc__window_in_size(g), ny = g->n * g->m * cnnc__window_out_size(g);
     const int64_t nw = wsize(g);
     float *x = rand_buf(nx), *w = rand_buf(nw), *b = rand_buf(g->m), *dy = rand_buf(ny);
     float *y = malloc((size_t)ny * 4 + 4), *yr = malloc((size_t)ny * 4 + 4);
@@ -135,13 +135,13 @@ static void compare_drivers(const cnnc__conv_geom *g, int threads) {
     CHECK_OK(cnnc__conv_run_backward_weight(g, dw, dy, x));
     cnnc__conv_ref_backward_weight(dwr, dy, x, g);
     CHECK(max_rel(dw, dwr, nw) < 1e-5);
-    CHECK_OK(cnnc__conv_run_bias_grad(db, dy, g->n, g->m, cnnc__conv_out_size(g)));
+    CHECK_OK(cnnc__conv_run_bias_grad(db, dy, g->n, g->m, cnnc__window_out_size(g)));
     for (int64_t o = 0; o < g->m; o++) {
         double s = 0, sa = 0;
         for (int64_t bi = 0; bi < g->n; bi++)
-            for (int64_t p = 0; p < cnnc__conv_out_size(g); p++) {
-                s += dy[(bi * g->m + o) * cnnc__conv_out_size(g) + p];
-                sa += fabs(dy[(bi * g->m + o) * cnnc__conv_out_size(g) + p]);
+            for (int64_t p = 0; p < cnnc__window_out_size(g); p++) {
+                s += dy[(bi * g->m + o) * cnnc__window_out_size(g) + p];
+                sa += fabs(dy[(bi * g->m + o) * cnnc__window_out_size(g) + p]);
             }
         /* float partial sums of a plane err relative to the sum of magnitudes (the
          * terms cancel: s itself can be small) */
@@ -171,7 +171,7 @@ static void drivers_random(cnnc__isa isa) {
     int failures_before = check_current_failures_;
     for (int it = 0; it < 120; it++) {
         int dims = 1 + it % 3, kind = (it / 3) % 3;
-        cnnc__conv_geom g = random_geom(dims, kind);
+        cnnc__window g = random_geom(dims, kind);
         compare_drivers(&g, 1 + it % 3);
         if (check_current_failures_ != failures_before) {
             fprintf(stderr, "  geometry %d: n=%lld c=%lld m=%lld groups=%lld in=%lldx%lldx%lld "
@@ -191,15 +191,15 @@ static void test_drivers_random(void) {
 /* Large enough for several column tiles and for the threaded paths. */
 static void drivers_large(cnnc__isa isa) {
     (void)isa; /* the drivers run at the capped level */
-    cnnc__conv_geom g = {.n = 2, .c = 32, .m = 24, .groups = 1,
+    cnnc__window g = {.n = 2, .c = 32, .m = 24, .groups = 1,
                          .in = {1, 45, 47}, .out = {1, 45, 47}, .k = {1, 3, 3},
                          .stride = {1, 1, 1}, .pad = {0, 1, 1}, .dil = {1, 1, 1}};
     compare_drivers(&g, 2);
-    cnnc__conv_geom g1 = {.n = 1, .c = 64, .m = 16, .groups = 2,
+    cnnc__window g1 = {.n = 1, .c = 64, .m = 16, .groups = 2,
                           .in = {1, 70, 70}, .out = {1, 70, 70}, .k = {1, 1, 1},
                           .stride = {1, 1, 1}, .pad = {0, 0, 0}, .dil = {1, 1, 1}};
     compare_drivers(&g1, 3);
-    cnnc__conv_geom g2 = {.n = 3, .c = 16, .m = 32, .groups = 16,
+    cnnc__window g2 = {.n = 3, .c = 16, .m = 32, .groups = 16,
                           .in = {1, 40, 41}, .out = {1, 20, 21}, .k = {1, 3, 3},
                           .stride = {1, 2, 2}, .pad = {0, 1, 1}, .dil = {1, 1, 1}};
     compare_drivers(&g2, 2);
@@ -210,9 +210,9 @@ static void test_drivers_large(void) { each_level("large drivers", drivers_large
 
 static void im2col_definition(cnnc__isa isa) {
     for (int it = 0; it < 60; it++) {
-        cnnc__conv_geom g = random_geom(1 + it % 3, 0);
-        const int64_t cg = g.c / g.groups, ksz = cnnc__conv_k_size(&g), osz = cnnc__conv_out_size(&g);
-        float *x = rand_buf(cg * cnnc__conv_in_size(&g));
+        cnnc__window g = random_geom(1 + it % 3, 0);
+        const int64_t cg = g.c / g.groups, ksz = cnnc__window_k_size(&g), osz = cnnc__window_out_size(&g);
+        float *x = rand_buf(cg * cnnc__window_in_size(&g));
         const int64_t o0 = rnd(0, osz - 1), ncol = rnd(1, osz - o0);
         const int64_t c0 = rnd(0, cg - 1), c1 = rnd(c0 + 1, cg);
         float *col = malloc((size_t)((c1 - c0) * ksz * ncol) * sizeof(float));
@@ -229,7 +229,7 @@ static void im2col_definition(cnnc__isa isa) {
                     int64_t i2 = p2 * g.stride[2] - g.pad[2] + q2 * g.dil[2];
                     float want = 0.0f;
                     if (i0 >= 0 && i0 < g.in[0] && i1 >= 0 && i1 < g.in[1] && i2 >= 0 && i2 < g.in[2])
-                        want = x[ci * cnnc__conv_in_size(&g) + (i0 * g.in[1] + i1) * g.in[2] + i2];
+                        want = x[ci * cnnc__window_in_size(&g) + (i0 * g.in[1] + i1) * g.in[2] + i2];
                     if (col[((ci - c0) * ksz + q) * ncol + j] != want) bad++;
                 }
         CHECK_EQ_INT(bad, 0);
@@ -244,7 +244,7 @@ static void im2col_definition(cnnc__isa isa) {
             float *pk = aligned_alloc(64, (size_t)((npan * nr * kc + 15) / 16 * 64));
             float *scratch = malloc((size_t)(npan * nr) * sizeof(float));
             for (int64_t i = 0; i < npan * nr * kc; i++) pk[i] = NAN;
-            cnnc__conv_pack_cols(isa, pk, nr, scratch, x + c0 * cnnc__conv_in_size(&g), &g, k0, kc,
+            cnnc__conv_pack_cols(isa, pk, nr, scratch, x + c0 * cnnc__window_in_size(&g), &g, k0, kc,
                                  o0, ncol);
             int pbad = 0;
             for (int64_t r = 0; r < kc; r++)
@@ -257,18 +257,18 @@ static void im2col_definition(cnnc__isa isa) {
             /* the portable version writes the same bits */
             float *pr = malloc((size_t)(npan * nr * kc) * sizeof(float));
             for (int64_t i = 0; i < npan * nr * kc; i++) pr[i] = NAN;
-            cnnc__conv_pack_cols_ref(pr, nr, scratch, x + c0 * cnnc__conv_in_size(&g), &g, k0, kc,
+            cnnc__conv_pack_cols_ref(pr, nr, scratch, x + c0 * cnnc__window_in_size(&g), &g, k0, kc,
                                      o0, ncol);
             CHECK(memcmp(pr, pk, (size_t)(npan * nr * kc) * sizeof(float)) == 0);
             free(pk), free(scratch), free(pr);
         }
         /* col2im is its adjoint: <im2col(x), c> == <x, col2im(c)> */
         float *c = rand_buf((c1 - c0) * ksz * ncol);
-        float *xa = calloc((size_t)(cg * cnnc__conv_in_size(&g)), sizeof(float));
+        float *xa = calloc((size_t)(cg * cnnc__window_in_size(&g)), sizeof(float));
         cnnc__conv_col2im(isa, xa, c, ncol, &g, c0, c1, o0, ncol);
         double lhs = 0, rhs = 0;
         for (int64_t i = 0; i < (c1 - c0) * ksz * ncol; i++) lhs += (double)col[i] * c[i];
-        for (int64_t i = 0; i < cg * cnnc__conv_in_size(&g); i++) rhs += (double)x[i] * xa[i];
+        for (int64_t i = 0; i < cg * cnnc__window_in_size(&g); i++) rhs += (double)x[i] * xa[i];
         CHECK_NEAR(lhs, rhs, 1e-4 * (1 + fabs(lhs)));
         free(x), free(col), free(c), free(xa);
     }
@@ -282,7 +282,7 @@ static void test_im2col_definition(void) {
  * columns (p2 < out[2]) equal im2col's, the padding columns of the last panel are 0. */
 static void phase_planes(cnnc__isa isa) {
     for (int it = 0; it < 42; it++) {
-        cnnc__conv_geom g = random_geom(1 + it % 2, 0);
+        cnnc__window g = random_geom(1 + it % 2, 0);
         if (it >= 40) { /* padding much wider than the input (whole zero planes/rows) */
             g.in[1] = 2, g.in[2] = 1 + it % 2, g.k[1] = 3, g.k[2] = 2;
             g.stride[1] = 1 + it % 2, g.stride[2] = 2, g.dil[1] = g.dil[2] = 1;
@@ -296,8 +296,8 @@ static void phase_planes(cnnc__isa isa) {
             g.stride[2] = 2;
             g.out[2] = (g.in[2] + 2 * g.pad[2] - g.k[2]) / g.stride[2] + 1;
         }
-        const int64_t cg = g.c / g.groups, ksz = cnnc__conv_k_size(&g), osz = cnnc__conv_out_size(&g);
-        float *x = rand_buf(cg * cnnc__conv_in_size(&g));
+        const int64_t cg = g.c / g.groups, ksz = cnnc__window_k_size(&g), osz = cnnc__window_out_size(&g);
+        float *x = rand_buf(cg * cnnc__window_in_size(&g));
         float *col = malloc((size_t)(cg * ksz * osz) * sizeof(float));
         cnnc__conv_im2col(isa, col, osz, x, &g, 0, cg, 0, osz);
         int64_t hph, wph;
@@ -327,8 +327,8 @@ static void phase_planes(cnnc__isa isa) {
         /* copy_add against the plain sum */
         const int64_t n = rnd(1, 70);
         float *dst = malloc((size_t)n * sizeof(float));
-        cnnc__conv_copy_add(isa, dst, x, 0.25f, n < cg * cnnc__conv_in_size(&g) ? n : 1);
-        for (int64_t t = 0; t < (n < cg * cnnc__conv_in_size(&g) ? n : 1); t++)
+        cnnc__conv_copy_add(isa, dst, x, 0.25f, n < cg * cnnc__window_in_size(&g) ? n : 1);
+        for (int64_t t = 0; t < (n < cg * cnnc__window_in_size(&g) ? n : 1); t++)
             CHECK(dst[t] == x[t] + 0.25f);
         free(x), free(col), free(ph), free(pk), free(dst);
     }
@@ -340,8 +340,8 @@ static void test_phase_planes(void) {
 
 static void depthwise_planes(cnnc__isa isa) {
     for (int it = 0; it < 60; it++) {
-        cnnc__conv_geom g = random_geom(1 + it % 3, 1);
-        const int64_t isz = cnnc__conv_in_size(&g), osz = cnnc__conv_out_size(&g), ksz = cnnc__conv_k_size(&g);
+        cnnc__window g = random_geom(1 + it % 3, 1);
+        const int64_t isz = cnnc__window_in_size(&g), osz = cnnc__window_out_size(&g), ksz = cnnc__window_k_size(&g);
         float *x = rand_buf(isz), *w = rand_buf(ksz), *dy = rand_buf(osz);
         float *y = malloc((size_t)osz * 4), *yr = malloc((size_t)osz * 4);
         float *dx = calloc((size_t)isz, 4), *dxr = calloc((size_t)isz, 4);
@@ -461,7 +461,13 @@ static void test_api_errors(void) {
     CHECK_NULL_ERR(cnnc_conv_transpose_forward(m, x, 0, NULL)); /* not a transposed module */
     cnnc_module_release(m);
     CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE())); /* kernel_size missing */
-    CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3, 3, 3))));
+    /* a kernel_size tuple of the wrong length makes a module (a 5-d weight), as
+     * PyTorch's; its forward fails with conv2d's message */
+    m = cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3, 3, 3)));
+    REQUIRE(m);
+    CHECK_TENSOR_ERR(cnnc_module_forward(m, x));
+    CHECK_ERROR_CONTAINS("expected stride to be a single integer value or a list of 3 values");
+    cnnc_module_release(m);
     CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .groups = 2)));
     CHECK_NULL_ERR(cnnc_conv2d_new(2, 3, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3),
                                                           .padding_mode = "mirror")));
@@ -535,8 +541,8 @@ static float *alloc64(size_t floats) {
 
 /* out = the Winograd forward of g through the kernels, in tile blocks of ldt */
 static void winograd_by_kernels(cnnc__isa isa, float *out, const float *x, const float *w,
-                                const float *b, const cnnc__conv_geom *g, int64_t ldt) {
-    const int64_t cg = g->c / g->groups, isz = cnnc__conv_in_size(g), osz = cnnc__conv_out_size(g);
+                                const float *b, const cnnc__window *g, int64_t ldt) {
+    const int64_t cg = g->c / g->groups, isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
     const int64_t tiles = cnnc__conv_winograd_tiles(g);
     float *u = alloc64((size_t)(16 * g->m * cg));
     float *up = alloc64(cnnc__conv_winograd_packed_floats(isa, g));
@@ -557,7 +563,7 @@ static void winograd_by_kernels(cnnc__isa isa, float *out, const float *x, const
 static void winograd_kernels(cnnc__isa isa) {
     int failures_before = check_current_failures_;
     for (int it = 0; it < 80; it++) {
-        cnnc__conv_geom g;
+        cnnc__window g;
         memset(&g, 0, sizeof g);
         g.n = rnd(1, 3);
         g.groups = it % 4 == 3 ? 2 : 1;
@@ -573,7 +579,7 @@ static void winograd_kernels(cnnc__isa isa) {
         }
         CHECK(cnnc__conv_winograd_ok(&g));
         const bool has_bias = it % 2 == 0;
-        const int64_t ny = g.n * g.m * cnnc__conv_out_size(&g), nx = g.n * g.c * cnnc__conv_in_size(&g);
+        const int64_t ny = g.n * g.m * cnnc__window_out_size(&g), nx = g.n * g.c * cnnc__window_in_size(&g);
         const int64_t nw = wsize(&g), tiles = cnnc__conv_winograd_tiles(&g);
         float *x = rand_buf(nx), *w = rand_buf(nw), *b = rand_buf(g.m);
         float *y = malloc((size_t)ny * 4 + 4), *y1 = malloc((size_t)ny * 4 + 4);
@@ -602,14 +608,14 @@ static void winograd_kernels(cnnc__isa isa) {
                                  {2, 64, 48, 1, 30, 29, 1, 0}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t *s = shapes[i];
-        cnnc__conv_geom g = {.n = s[0], .c = s[1], .m = s[2], .groups = s[3],
+        cnnc__window g = {.n = s[0], .c = s[1], .m = s[2], .groups = s[3],
                              .in = {1, s[4], s[5]}, .k = {1, 3, 3}, .stride = {1, 1, 1},
                              .pad = {0, s[6], s[7]}, .dil = {1, 1, 1}};
         g.out[0] = 1;
         g.out[1] = s[4] + 2 * s[6] - 2;
         g.out[2] = s[5] + 2 * s[7] - 2;
         compare_drivers(&g, 2);
-        const int64_t nx = g.n * g.c * cnnc__conv_in_size(&g), ny = g.n * g.m * cnnc__conv_out_size(&g);
+        const int64_t nx = g.n * g.c * cnnc__window_in_size(&g), ny = g.n * g.m * cnnc__window_out_size(&g);
         float *x = rand_buf(nx), *w = rand_buf(wsize(&g)), *b = rand_buf(g.m);
         float *y = malloc((size_t)ny * 4), *yk = malloc((size_t)ny * 4);
         for (int threads = 1; threads <= 2; threads++) {

@@ -31,18 +31,18 @@ static int64_t out_size(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, 
 }
 
 /* A random 2-d geometry with a valid output (D = 1). */
-static bool random_geom(cnnc__pool_dims *g, bool dilated) {
-    g->planes = rand_in(1, 5);
-    g->in[0] = g->out[0] = g->k[0] = g->s[0] = g->d[0] = 1;
-    g->p[0] = 0;
+static bool random_geom(cnnc__window *g, bool dilated) {
+    g->n = rand_in(1, 5);
+    g->in[0] = g->out[0] = g->k[0] = g->stride[0] = g->dil[0] = 1;
+    g->pad[0] = 0;
     bool ceil = next_u32() & 1;
     for (int i = 1; i < 3; i++) {
         g->in[i] = i == 2 && next_u32() % 8 == 0 ? rand_in(4000, 4200) : rand_in(1, 40); /* > row buffer */
         g->k[i] = rand_in(1, 5);
-        g->s[i] = rand_in(1, 4);
-        g->p[i] = rand_in(0, g->k[i] / 2);
-        g->d[i] = dilated ? rand_in(1, 3) : 1;
-        g->out[i] = out_size(g->in[i], g->k[i], g->p[i], g->s[i], g->d[i], ceil);
+        g->stride[i] = rand_in(1, 4);
+        g->pad[i] = rand_in(0, g->k[i] / 2);
+        g->dil[i] = dilated ? rand_in(1, 3) : 1;
+        g->out[i] = out_size(g->in[i], g->k[i], g->pad[i], g->stride[i], g->dil[i], ceil);
         if (g->out[i] < 1) return false;
     }
     return true;
@@ -51,9 +51,9 @@ static bool random_geom(cnnc__pool_dims *g, bool dilated) {
 static void test_max_fast_matches_ref(void) {
     int tested = 0;
     for (int it = 0; it < 400; it++) {
-        cnnc__pool_dims g;
+        cnnc__window g;
         if (!random_geom(&g, false)) continue;
-        int64_t isz = g.planes * cnnc__pool_in_plane(&g), osz = g.planes * cnnc__pool_out_plane(&g);
+        int64_t isz = g.n * cnnc__window_in_size(&g), osz = g.n * cnnc__window_out_size(&g);
         float *x = malloc((size_t)isz * sizeof(float));
         float *o1 = malloc((size_t)osz * sizeof(float)), *o2 = malloc((size_t)osz * sizeof(float));
         int64_t *i1 = malloc((size_t)osz * sizeof(int64_t)), *i2 = malloc((size_t)osz * sizeof(int64_t));
@@ -63,14 +63,14 @@ static void test_max_fast_matches_ref(void) {
             if (next_u32() % 17 == 0) x[i] = NAN;
             if (next_u32() % 19 == 0) x[i] = -INFINITY;
         }
-        cnnc__k_max_pool_ref(o1, i1, x, &g, 0, g.planes);
-        CHECK(cnnc__k_max_pool2d_fast(o2, i2, x, &g, 0, g.planes));
+        cnnc__k_max_pool_ref(o1, i1, x, &g, 0, g.n);
+        CHECK(cnnc__k_max_pool2d_fast(o2, i2, x, &g, 0, g.n));
         bool same = true;
         for (int64_t i = 0; i < osz; i++)
             same &= (i1[i] == i2[i]) && ((isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i]);
         CHECK(same);
         /* the values-only path (no indices) */
-        CHECK(cnnc__k_max_pool2d_fast(o2, NULL, x, &g, 0, g.planes));
+        CHECK(cnnc__k_max_pool2d_fast(o2, NULL, x, &g, 0, g.n));
         same = true;
         for (int64_t i = 0; i < osz; i++) same &= (isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i];
         CHECK(same);
@@ -78,8 +78,8 @@ static void test_max_fast_matches_ref(void) {
         tested++;
     }
     CHECK(tested > 100);
-    cnnc__pool_dims g;
-    while (!random_geom(&g, true) || (g.d[1] == 1 && g.d[2] == 1)) {
+    cnnc__window g;
+    while (!random_geom(&g, true) || (g.dil[1] == 1 && g.dil[2] == 1)) {
     }
     CHECK(!cnnc__k_max_pool2d_fast(NULL, NULL, NULL, &g, 0, 0)); /* declines dilation */
 }
@@ -87,19 +87,19 @@ static void test_max_fast_matches_ref(void) {
 static void test_avg_fast_matches_ref(void) {
     int tested = 0;
     for (int it = 0; it < 400; it++) {
-        cnnc__pool_dims g;
+        cnnc__window g;
         if (!random_geom(&g, false)) continue;
         if (next_u32() % 4 == 0) g.in[2] = 1500 + rand_in(0, 800); /* wider than the row buffer */
-        for (int i = 1; i < 3; i++) g.out[i] = out_size(g.in[i], g.k[i], g.p[i], g.s[i], 1, false);
+        for (int i = 1; i < 3; i++) g.out[i] = out_size(g.in[i], g.k[i], g.pad[i], g.stride[i], 1, false);
         cnnc__avg_opts o = {next_u32() & 1, next_u32() % 3 == 0, rand_in(-3, 9)};
         if (o.divisor == 0) o.divisor = 5;
-        int64_t isz = g.planes * cnnc__pool_in_plane(&g), osz = g.planes * cnnc__pool_out_plane(&g);
+        int64_t isz = g.n * cnnc__window_in_size(&g), osz = g.n * cnnc__window_out_size(&g);
         float *x = malloc((size_t)isz * sizeof(float));
         float *o1 = malloc((size_t)osz * sizeof(float)), *o2 = malloc((size_t)osz * sizeof(float));
         REQUIRE(x && o1 && o2);
         for (int64_t i = 0; i < isz; i++) x[i] = rand_f();
-        cnnc__k_avg_pool_ref(o1, x, &g, &o, 0, g.planes);
-        CHECK(cnnc__k_avg_pool2d_fast(o2, x, &g, &o, 0, g.planes));
+        cnnc__k_avg_pool_ref(o1, x, &g, &o, 0, g.n);
+        CHECK(cnnc__k_avg_pool2d_fast(o2, x, &g, &o, 0, g.n));
         CHECK_FLOATS_NEAR(o2, o1, osz, 1e-4);
         free(x), free(o1), free(o2);
         tested++;
@@ -109,18 +109,18 @@ static void test_avg_fast_matches_ref(void) {
 
 static void test_global_avg_matches_ref(void) {
     for (int it = 0; it < 50; it++) {
-        cnnc__pool_dims g = {.planes = rand_in(1, 9), .in = {rand_in(1, 4), rand_in(1, 9), rand_in(1, 30)},
+        cnnc__window g = {.n = rand_in(1, 9), .in = {rand_in(1, 4), rand_in(1, 9), rand_in(1, 30)},
                              .out = {1, 1, 1}};
-        int64_t isz = g.planes * cnnc__pool_in_plane(&g);
+        int64_t isz = g.n * cnnc__window_in_size(&g);
         float *x = malloc((size_t)isz * sizeof(float)), o1[9], o2[9];
         REQUIRE(x);
         for (int64_t i = 0; i < isz; i++) x[i] = rand_f();
-        cnnc__k_adaptive_avg_ref(o1, x, &g, 0, g.planes);
-        CHECK(cnnc__k_adaptive_avg_global(o2, x, &g, 0, g.planes));
-        CHECK_FLOATS_NEAR(o2, o1, g.planes, 1e-4);
+        cnnc__k_adaptive_avg_ref(o1, x, &g, 0, g.n);
+        CHECK(cnnc__k_adaptive_avg_global(o2, x, &g, 0, g.n));
+        CHECK_FLOATS_NEAR(o2, o1, g.n, 1e-4);
         free(x);
     }
-    cnnc__pool_dims g = {.planes = 1, .in = {1, 4, 4}, .out = {1, 2, 2}};
+    cnnc__window g = {.n = 1, .in = {1, 4, 4}, .out = {1, 2, 2}};
     CHECK(!cnnc__k_adaptive_avg_global(NULL, NULL, &g, 0, 1));
 }
 

@@ -2,18 +2,22 @@
 grad mode per thread, coexistence with torch, library discovery."""
 import ctypes
 import gc
+import importlib
 import os
+import pkgutil
+import re
 import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
 import cnnc
-from cnnc import _lib
+from cnnc import _args, _lib
 from helpers import assert_close, randn, rng
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -75,50 +79,189 @@ def test_error_messages_are_per_thread():
     assert seen["a_after"] == seen["a"] and seen["b_after"] == seen["b"]
 
 
-# --- struct layouts match the C header ------------------------------------------------------
+# --- every ctypes struct of the binding matches the C layout ------------------------------
+#
+# The structs are found, not listed: every ctypes Structure/Union defined in the cnnc
+# package (all its modules imported). Each names the C types it mirrors (_c_types_);
+# the header gives each type's fields (names, order, declared types) and a C program
+# generated here gives their offsets, sizes and alignments. A struct without
+# _c_types_, a missing, extra, reordered or mistyped field fails.
 
-C_LAYOUT = r"""
-#include <cnnc.h>
-#include <stdio.h>
-#include <stddef.h>
-#define F(T, f) printf(#T "." #f " %zu %zu\n", offsetof(T, f), sizeof(((T *)0)->f))
-int main(void) {
-    printf("cnnc_value %zu\n", sizeof(cnnc_value));
-    F(cnnc_value, kind); F(cnnc_value, n); F(cnnc_value, ints); F(cnnc_value, f); F(cnnc_value, s);
-    printf("cnnc_linear_options %zu\n", sizeof(cnnc_linear_options));
-    F(cnnc_linear_options, bias);
-    printf("cnnc_relu_options %zu\n", sizeof(cnnc_relu_options));
-    F(cnnc_relu_options, inplace);
-    printf("cnnc_flatten_options %zu\n", sizeof(cnnc_flatten_options));
-    F(cnnc_flatten_options, start_dim); F(cnnc_flatten_options, end_dim);
-    printf("cnnc_allocator %zu\n", sizeof(cnnc_allocator));
-    printf("CNNC_MAX_DIMS %d\n", CNNC_MAX_DIMS);
-    return 0;
-}
-"""
-STRUCTS = {"cnnc_value": _lib.Value, "cnnc_linear_options": _lib.LinearOptions,
-           "cnnc_relu_options": _lib.ReluOptions, "cnnc_flatten_options": _lib.FlattenOptions,
-           "cnnc_allocator": _lib.Allocator}
+HEADERS = [os.path.join(REPO, "include", "cnnc.h")] + sorted(
+    os.path.join(REPO, "include", "cnnc", f) for f in os.listdir(os.path.join(REPO, "include", "cnnc"))
+    if f.endswith(".h"))
 
 
-def test_struct_layouts_match_header(tmp_path):
+def binding_structs():
+    """{qualified name: class} of every ctypes struct/union defined in cnnc. A module
+    that needs a cnnc module not in this tree yet is passed over with a warning; any
+    other import error fails."""
+    for mod in pkgutil.walk_packages(cnnc.__path__, "cnnc."):
+        try:
+            importlib.import_module(mod.name)
+        except ModuleNotFoundError as e:
+            if not (e.name or "").startswith("cnnc."):
+                raise
+            warnings.warn("%s not checked: it imports %s, which is missing" % (mod.name, e.name))
+    found, todo = {}, [ctypes.Structure, ctypes.Union]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.split(".")[0] == "cnnc" and "_fields_" in vars(sub):
+                found[sub.__module__ + "." + sub.__qualname__] = sub
+    return found
+
+
+def _strip_comments(text):
+    return re.sub(r"//[^\n]*", "", re.sub(r"/\*.*?\*/", "", text, flags=re.S))
+
+
+def _declarators(decl):
+    """[(name, ctype text, array length text or None)] of one member declaration."""
+    decl = " ".join(decl.split())
+    fn = re.fullmatch(r"(.+?)\(\s*\*\s*(\w+)\s*\)\s*\(.*\)", decl)
+    if fn:  # a function pointer
+        return [(fn.group(2), "fnptr", None)]
+    m = re.fullmatch(r"((?:const\s+|unsigned\s+|signed\s+|struct\s+)*\w+)\s*(.*)", decl)
+    base, rest = m.group(1), m.group(2)
+    out = []
+    for d in rest.split(","):
+        d = re.fullmatch(r"\s*((?:\*\s*(?:const\s+)?)*)(\w+)\s*(?:\[([^\]]+)\])?\s*", d)
+        assert d, "cannot read the member declaration %r" % decl
+        out.append((d.group(2), (base + " " + "*" * d.group(1).count("*")).strip(), d.group(3)))
+    return out
+
+
+def header_types():
+    """({struct name: [(field, ctype, array)]}, {enum names}) from the public headers;
+    `typedef A B;` makes B an alias of the struct A."""
+    text = _strip_comments("".join(open(h).read() for h in HEADERS))
+    structs, enums = {}, set(re.findall(r"typedef\s+enum\s+\w*\s*\{[^}]*\}\s*(\w+)\s*;", text))
+    for name, body, tail in re.findall(r"typedef\s+struct\s+(\w*)\s*\{([^{}]*)\}\s*(\w+)\s*;", text):
+        structs[tail] = [f for decl in body.split(";") if decl.strip() for f in _declarators(decl)]
+    for a, b in re.findall(r"typedef\s+(\w+)\s+(\w+)\s*;", text):
+        if a in structs:
+            structs[b] = structs[a]
+    return structs, enums
+
+
+SCALARS = {"bool": ctypes.c_bool, "int": ctypes.c_int, "unsigned": ctypes.c_uint,
+           "unsigned int": ctypes.c_uint, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64,
+           "int32_t": ctypes.c_int32, "uint32_t": ctypes.c_uint32, "size_t": ctypes.c_size_t,
+           "double": ctypes.c_double, "float": ctypes.c_float}
+
+
+def type_matches(ctext, py, structs_of, enums):
+    """Does the ctypes type py declare the C type ctext?"""
+    ctext = " ".join(w for w in ctext.split() if w not in ("const", "struct"))
+    if ctext == "fnptr":
+        return py is ctypes.c_void_p or (isinstance(py, type) and issubclass(py, ctypes._CFuncPtr))
+    if ctext.endswith("*"):
+        pointee = ctext[:-1].strip()
+        if pointee == "char":  # a string
+            return py is ctypes.c_char_p
+        if py is ctypes.c_void_p:
+            return True
+        return (isinstance(py, type) and issubclass(py, ctypes._Pointer)
+                and (pointee.endswith("*") and py._type_ in (ctypes.c_void_p, ctypes.c_char_p)
+                     or type_matches(pointee, py._type_, structs_of, enums)))
+    if ctext in enums:
+        return py in (ctypes.c_int, ctypes.c_uint)
+    if ctext in SCALARS:
+        return py is SCALARS[ctext]
+    return ctext in structs_of.get(py, ())
+
+
+def c_layout(tmp_path, ctypes_names, structs):
+    """{(type, field): (offset, size, elements)} and {type: (size, align)} from a C program."""
+    lines = ["#include <cnnc.h>", "#include <stdalign.h>", "#include <stddef.h>",
+             "#include <stdio.h>", "int main(void) {"]
+    for t in sorted(ctypes_names):
+        lines.append('printf("%s %%zu %%zu\\n", sizeof(%s), alignof(%s));' % (t, t, t))
+        for f, _, arr in structs[t]:
+            n = "sizeof(((%s *)0)->%s) / sizeof(((%s *)0)->%s[0])" % (t, f, t, f) if arr else "(size_t)1"
+            lines.append('printf("%s.%s %%zu %%zu %%zu\\n", offsetof(%s, %s), sizeof(((%s *)0)->%s), %s);'
+                         % (t, f, t, f, t, f, n))
+    lines += ["return 0;", "}"]
     src = tmp_path / "layout.c"
-    src.write_text(C_LAYOUT)
+    src.write_text("\n".join(lines) + "\n")
     exe = tmp_path / "layout"
-    cc = os.environ.get("CC", "cc")
-    subprocess.run([cc, "-std=c11", "-I", os.path.join(REPO, "include"), str(src), "-o", str(exe)],
-                   check=True)
-    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
-    for line in out.strip().splitlines():
-        parts = line.split()
-        if parts[0] == "CNNC_MAX_DIMS":
-            assert int(parts[1]) == _lib.MAX_DIMS
-        elif "." in parts[0]:
-            struct, field = parts[0].split(".")
-            desc = getattr(STRUCTS[struct], field)
-            assert (desc.offset, desc.size) == (int(parts[1]), int(parts[2])), line
+    subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-I", os.path.join(REPO, "include"),
+                    str(src), "-o", str(exe)], check=True)
+    fields, sizes = {}, {}
+    for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split("\n"):
+        if not line:
+            continue
+        key, *vals = line.split()
+        if "." in key:
+            fields[tuple(key.split("."))] = tuple(map(int, vals))
         else:
-            assert ctypes.sizeof(STRUCTS[parts[0]]) == int(parts[1]), line
+            sizes[key] = tuple(map(int, vals))
+    return fields, sizes
+
+
+def struct_problems(cls, ctype, structs, enums, structs_of, fields, sizes):
+    """What differs between the ctypes class and the C type (empty when they agree)."""
+    c_fields, py_fields = structs[ctype], list(cls._fields_)
+    names = ([f for f, _, _ in c_fields], [f[0] for f in py_fields])
+    if names[0] != names[1]:
+        return ["fields %s, the header has %s" % (names[1], names[0])]
+    problems = []
+    if (ctypes.sizeof(cls), ctypes.alignment(cls)) != sizes[ctype]:
+        problems.append("size/alignment %s, C %s" % ((ctypes.sizeof(cls), ctypes.alignment(cls)),
+                                                     sizes[ctype]))
+    for (name, ctext, arr), (_, py) in zip(c_fields, py_fields):
+        offset, size, count = fields[(ctype, name)]
+        desc = getattr(cls, name)
+        if (desc.offset, desc.size) != (offset, size):
+            problems.append("%s at %d (%d bytes), C at %d (%d bytes)"
+                            % (name, desc.offset, desc.size, offset, size))
+        if arr and not (issubclass(py, ctypes.Array) and py._length_ == count):
+            problems.append("%s is not an array of %d" % (name, count))
+        elif not type_matches(ctext, py._type_ if arr else py, structs_of, enums):
+            problems.append("%s is %s, C %s" % (name, py.__name__, ctext))
+    return problems
+
+
+def test_every_struct_matches_the_header(tmp_path):
+    classes = binding_structs()
+    assert len(classes) >= 40, sorted(classes)  # the binding has about 40; none were lost
+    unnamed = [n for n, c in classes.items() if not getattr(c, "_c_types_", ())]
+    assert not unnamed, "structs without _c_types_ (the C types they mirror): %s" % unnamed
+    structs, enums = header_types()
+    unknown = sorted({t for c in classes.values() for t in c._c_types_ if t not in structs})
+    assert not unknown, "C types not found in the headers: %s" % unknown
+    structs_of = {c: set(c._c_types_) for c in classes.values()}
+    fields, sizes = c_layout(tmp_path, {t for c in classes.values() for t in c._c_types_}, structs)
+    problems = {"%s as %s" % (n, t): p for n, c in classes.items() for t in c._c_types_
+                for p in [struct_problems(c, t, structs, enums, structs_of, fields, sizes)] if p}
+    assert not problems, problems
+
+
+def test_struct_check_catches_mistakes(tmp_path):
+    """A reordered, mistyped, missing or extra field, or a wrong array length, fails."""
+    structs, enums = header_types()
+    fields, sizes = c_layout(tmp_path, {"cnnc_conv_options", "cnnc_ints"}, structs)
+    good = [("stride", _args.Ints), ("padding", _args.Ints), ("padding_str", ctypes.c_char_p),
+            ("dilation", _args.Ints), ("groups", ctypes.c_int64)]
+    variants = {"reordered": [good[1], good[0]] + good[2:],
+                "mistyped": good[:4] + [("groups", ctypes.c_double)],
+                "narrower": good[:4] + [("groups", ctypes.c_int)],
+                "missing": good[:4], "extra": good + [("x", ctypes.c_int)],
+                "pointer": good[:2] + [("padding_str", ctypes.c_void_p)] + good[3:]}
+    structs_of = {_args.Ints: {"cnnc_ints"}}
+    ok = type("Ok", (ctypes.Structure,), {"_fields_": good})
+    assert not struct_problems(ok, "cnnc_conv_options", structs, enums, structs_of, fields, sizes)
+    for what, fields_ in variants.items():
+        bad = type(what, (ctypes.Structure,), {"_fields_": fields_})
+        problems = struct_problems(bad, "cnnc_conv_options", structs, enums, structs_of, fields, sizes)
+        assert problems, what
+    short = type("Short", (ctypes.Structure,), {"_fields_": [("n", ctypes.c_int), ("tuple", ctypes.c_bool),
+                                                             ("v", ctypes.c_int64 * 7)]})
+    assert struct_problems(short, "cnnc_ints", structs, enums, structs_of, fields, sizes)
+    flipped = type("Flipped", (ctypes.Structure,), {"_fields_": [("n", ctypes.c_int), ("tuple", ctypes.c_int),
+                                                                 ("v", ctypes.c_int64 * 8)]})
+    assert struct_problems(flipped, "cnnc_ints", structs, enums, structs_of, fields, sizes)
 
 
 # --- lifetimes ------------------------------------------------------------------------------------

@@ -9,10 +9,9 @@ ConvTranspose*.forward(input, output_size=None)
 """
 from ctypes import POINTER, c_int, c_int64, c_void_p
 
-from .. import _lib
+from .. import _args, _lib
 from ..tensor import Tensor
-from .functional_conv import (ConvModuleOptions, ConvTransposeModuleOptions, Ints, encode,
-                              ints)
+from .functional_conv import ConvModuleOptions, ConvTransposeModuleOptions, padding_arg
 from .modules import Module, _factory_kwargs
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
@@ -30,13 +29,10 @@ _lib.declare([
 ])
 
 
-def _conv_options(kernel_size, stride, padding, dilation, groups, bias, padding_mode):
-    is_str = isinstance(padding, str)
-    return ConvModuleOptions(
-        kernel_size=ints(kernel_size, "kernel_size"), stride=ints(stride, "stride"),
-        padding=Ints(n=0) if is_str else ints(padding, "padding"),
-        padding_str=encode(padding) if is_str else None, dilation=ints(dilation, "dilation"),
-        groups=int(groups), bias=bool(bias), padding_mode=encode(str(padding_mode)))
+def _channels(cls, in_channels, out_channels):
+    name = cls.__name__
+    return (_args.int_arg(in_channels, name, "in_channels", python=True),
+            _args.int_arg(out_channels, name, "out_channels", python=True))
 
 
 class _ConvNd(Module):
@@ -45,8 +41,16 @@ class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode='zeros', device=None, dtype=None):
         _factory_kwargs(device, dtype)
-        opts = _conv_options(kernel_size, stride, padding, dilation, groups, bias, padding_mode)
-        super().__init__(type(self)._new(int(in_channels), int(out_channels), opts))
+        name = type(self).__name__
+        pad, pad_str = padding_arg(padding, name, python=True)
+        opts = ConvModuleOptions(
+            kernel_size=_args.ints_arg(kernel_size, name, "kernel_size", python=True),
+            stride=_args.ints_arg(stride, name, "stride", python=True), padding=pad,
+            padding_str=pad_str,
+            dilation=_args.ints_arg(dilation, name, "dilation", python=True),
+            groups=_args.int_arg(groups, name, "groups", python=True), bias=bool(bias),
+            padding_mode=_args.string_arg(padding_mode, name, "padding_mode"))
+        super().__init__(type(self)._new(*_channels(type(self), in_channels, out_channels), opts))
 
 
 class Conv1d(_ConvNd):
@@ -68,25 +72,24 @@ class _ConvTransposeNd(Module):
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode='zeros',
                  device=None, dtype=None):
         _factory_kwargs(device, dtype)
-        if isinstance(padding, str):  # torch's _ntuple turns it into a tuple of characters
-            raise TypeError("%s(): padding must be an int or a tuple of ints, not str"
-                            % type(self).__name__)
+        name = type(self).__name__
         opts = ConvTransposeModuleOptions(
-            kernel_size=ints(kernel_size, "kernel_size"), stride=ints(stride, "stride"),
-            padding=ints(padding, "padding"),
-            output_padding=ints(output_padding, "output_padding"), groups=int(groups),
-            bias=bool(bias), dilation=ints(dilation, "dilation"),
-            padding_mode=encode(str(padding_mode)))
-        super().__init__(type(self)._new(int(in_channels), int(out_channels), opts))
+            kernel_size=_args.ints_arg(kernel_size, name, "kernel_size", python=True),
+            stride=_args.ints_arg(stride, name, "stride", python=True),
+            padding=_args.ints_arg(padding, name, "padding", python=True),
+            output_padding=_args.ints_arg(output_padding, name, "output_padding", python=True),
+            groups=_args.int_arg(groups, name, "groups", python=True), bias=bool(bias),
+            dilation=_args.ints_arg(dilation, name, "dilation", python=True),
+            padding_mode=_args.string_arg(padding_mode, name, "padding_mode"))
+        super().__init__(type(self)._new(*_channels(type(self), in_channels, out_channels), opts))
 
     def __call__(self, input, output_size=None):
         if output_size is None:
             return super().__call__(input)
-        if not isinstance(input, Tensor):
-            raise TypeError("%s expects a cnnc.Tensor input, got %s"
-                            % (type(self).__name__, type(input).__name__))
-        n, arr = _lib.shape_array(list(output_size))
-        return Tensor(_lib.cnnc_conv_transpose_forward(self._h, input._h, n, arr))
+        name = type(self).__name__ + ".forward"
+        h = _args.tensor_arg(input, name, "input")
+        return Tensor(_lib.cnnc_conv_transpose_forward(
+            self._h, h, *_args.shape_arg(output_size, name, "output_size")))
 
     forward = __call__
 

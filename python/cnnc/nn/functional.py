@@ -1,31 +1,23 @@
 """cnnc.nn.functional: torch.nn.functional's signatures over the C functional ops."""
-from .. import _lib
+from .. import _args, _lib
 from ..tensor import Tensor
-
-
-def _handle(t, name, optional=False):
-    if t is None and optional:
-        return None
-    if not isinstance(t, Tensor):
-        raise TypeError("%s must be a cnnc.Tensor%s, not %s"
-                        % (name, " or None" if optional else "", type(t).__name__))
-    return t._h
 
 
 def relu(input, inplace=False):
     if inplace:
         return relu_(input)
-    return Tensor(_lib.cnnc_relu(_handle(input, "input")))
+    return Tensor(_lib.cnnc_relu(_args.tensor_arg(input, "relu", "input")))
 
 
 def relu_(input):
-    _lib.cnnc_relu_(_handle(input, "input"))
+    _lib.cnnc_relu_(_args.tensor_arg(input, "relu_", "input"))
     return input
 
 
 def linear(input, weight, bias=None):
-    return Tensor(_lib.cnnc_linear(_handle(input, "input"), _handle(weight, "weight"),
-                                   _handle(bias, "bias", optional=True)))
+    return Tensor(_lib.cnnc_linear(_args.tensor_arg(input, "linear", "input"),
+                                   _args.tensor_arg(weight, "linear", "weight"),
+                                   _args.tensor_arg(bias, "linear", "bias", optional=True)))
 
 
 # The op families' functions, one file each.

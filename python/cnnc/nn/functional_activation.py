@@ -5,9 +5,10 @@ softmax / log_softmax, dropout / dropout2d / dropout3d.
 Argument mapping only: every check and message is the C library's. With
 inplace=True (and the *_ functions) the input is modified and returned, as torch.
 """
-from ctypes import Structure, c_bool, c_char_p, c_double, c_int, c_int64
+from ctypes import c_bool, c_char_p, c_double, c_int64
 
-from .. import _lib
+from .. import _args, _lib
+from .._args import Ints
 from ..tensor import Tensor
 
 __all__ = ["relu6", "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_", "elu", "elu_",
@@ -18,43 +19,49 @@ __all__ = ["relu6", "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_", "elu",
 
 # --- C structs (exact layout of include/cnnc/activation.h) -------------------------
 
-class Ints(Structure):  # cnnc_ints
-    _fields_ = [("n", c_int), ("v", c_int64 * _lib.MAX_DIMS)]
-
-
-class InplaceOptions(Structure):  # cnnc_{relu6,selu,silu,mish,hardsigmoid,hardswish}_options
+class InplaceOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_relu6_options", "cnnc_selu_options", "cnnc_silu_options",
+                 "cnnc_mish_options", "cnnc_hardsigmoid_options", "cnnc_hardswish_options")
     _fields_ = [("inplace", c_bool)]
 
 
-class HardtanhOptions(Structure):  # cnnc_hardtanh_options
+class HardtanhOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_hardtanh_options",)
     _fields_ = [("min_val", c_double), ("max_val", c_double), ("inplace", c_bool)]
 
 
-class LeakyReluOptions(Structure):  # cnnc_leaky_relu_options
+class LeakyReluOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_leaky_relu_options",)
     _fields_ = [("negative_slope", c_double), ("inplace", c_bool)]
 
 
-class AlphaOptions(Structure):  # cnnc_elu_options, cnnc_celu_options
+class AlphaOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_elu_options", "cnnc_celu_options")
     _fields_ = [("alpha", c_double), ("inplace", c_bool)]
 
 
-class GeluOptions(Structure):  # cnnc_gelu_options
+class GeluOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_gelu_options",)
     _fields_ = [("approximate", c_char_p)]
 
 
-class SoftplusOptions(Structure):  # cnnc_softplus_options
+class SoftplusOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_softplus_options",)
     _fields_ = [("beta", c_double), ("threshold", c_double)]
 
 
-class PreluOptions(Structure):  # cnnc_prelu_options
+class PreluOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_prelu_options",)
     _fields_ = [("num_parameters", c_int64), ("init", c_double)]
 
 
-class SoftmaxOptions(Structure):  # cnnc_softmax_options
+class SoftmaxOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_softmax_options",)
     _fields_ = [("dim", Ints)]
 
 
-class DropoutOptions(Structure):  # cnnc_dropout_options
+class DropoutOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_dropout_options",)
     _fields_ = [("p", c_double), ("training", c_bool), ("inplace", c_bool)]
 
 
@@ -109,10 +116,12 @@ _lib.declare([
 ])
 
 
-def _h(t, name="input"):
-    if not isinstance(t, Tensor):
-        raise TypeError("%s must be a cnnc.Tensor, not %s" % (name, type(t).__name__))
-    return t._h
+def _h(t, fn):
+    return _args.tensor_arg(t, fn, "input")
+
+
+def _f(v, fn, name):
+    return _args.float_arg(v, fn, name)
 
 
 def _result(input, handle, inplace):
@@ -122,11 +131,14 @@ def _result(input, handle, inplace):
     return input if inplace else out
 
 
-def _optional_dim(dim):
-    """torch's `dim: Optional[int]` as a cnnc_ints (n == 0 is None)."""
+def optional_dim(dim, fn, ndim=0):
+    """torch's `dim: Optional[int]` as a cnnc_ints: None or the int (its range is the
+    library's check; a str is torch's named-dim lookup)."""
     if dim is None:
-        return Ints(0)
-    return Ints(1, (c_int64 * _lib.MAX_DIMS)(int(dim)))
+        return Ints()
+    if isinstance(dim, str):
+        _args.dim_arg(dim, fn, "dim", ndim, named=True)
+    return _args.ints_arg(_args.int_arg(dim, fn, "dim"), fn, "dim")
 
 
 def _check_dtype(dtype):
@@ -136,124 +148,148 @@ def _check_dtype(dtype):
 
 # --- pointwise activations --------------------------------------------------------------
 
+def _inplace_op(fn, input, inplace):
+    return _result(input, getattr(_lib, "cnnc_" + fn)(_h(input, fn), InplaceOptions(bool(inplace))),
+                   inplace)
+
+
 def relu6(input, inplace=False):
-    return _result(input, _lib.cnnc_relu6(_h(input), InplaceOptions(bool(inplace))), inplace)
+    return _inplace_op("relu6", input, inplace)
+
+
+def _hardtanh_options(fn, min_val, max_val, inplace):
+    return HardtanhOptions(_f(min_val, fn, "min_val"), _f(max_val, fn, "max_val"), bool(inplace))
 
 
 def hardtanh(input, min_val=-1., max_val=1., inplace=False):
-    o = HardtanhOptions(float(min_val), float(max_val), bool(inplace))
-    return _result(input, _lib.cnnc_hardtanh(_h(input), o), inplace)
+    o = _hardtanh_options("hardtanh", min_val, max_val, inplace)
+    return _result(input, _lib.cnnc_hardtanh(_h(input, "hardtanh"), o), inplace)
 
 
 def hardtanh_(input, min_val=-1., max_val=1.):
-    _lib.cnnc_hardtanh_(_h(input), HardtanhOptions(float(min_val), float(max_val), True))
+    _lib.cnnc_hardtanh_(_h(input, "hardtanh_"), _hardtanh_options("hardtanh_", min_val, max_val, True))
     return input
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    o = LeakyReluOptions(float(negative_slope), bool(inplace))
-    return _result(input, _lib.cnnc_leaky_relu(_h(input), o), inplace)
+    o = LeakyReluOptions(_f(negative_slope, "leaky_relu", "negative_slope"), bool(inplace))
+    return _result(input, _lib.cnnc_leaky_relu(_h(input, "leaky_relu"), o), inplace)
 
 
 def leaky_relu_(input, negative_slope=0.01):
-    _lib.cnnc_leaky_relu_(_h(input), LeakyReluOptions(float(negative_slope), True))
+    o = LeakyReluOptions(_f(negative_slope, "leaky_relu_", "negative_slope"), True)
+    _lib.cnnc_leaky_relu_(_h(input, "leaky_relu_"), o)
+    return input
+
+
+def _alpha_op(fn, input, alpha, inplace):
+    o = AlphaOptions(_f(alpha, fn, "alpha"), bool(inplace))
+    return _result(input, getattr(_lib, "cnnc_" + fn)(_h(input, fn), o), inplace)
+
+
+def _alpha_op_(fn, input, alpha):
+    o = AlphaOptions(_f(alpha, fn + "_", "alpha"), True)
+    getattr(_lib, "cnnc_%s_" % fn)(_h(input, fn + "_"), o)
     return input
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _result(input, _lib.cnnc_elu(_h(input), AlphaOptions(float(alpha), bool(inplace))),
-                   inplace)
+    return _alpha_op("elu", input, alpha, inplace)
 
 
 def elu_(input, alpha=1.):
-    _lib.cnnc_elu_(_h(input), AlphaOptions(float(alpha), True))
-    return input
+    return _alpha_op_("elu", input, alpha)
 
 
 def selu(input, inplace=False):
-    return _result(input, _lib.cnnc_selu(_h(input), InplaceOptions(bool(inplace))), inplace)
+    return _inplace_op("selu", input, inplace)
 
 
 def selu_(input):
-    _lib.cnnc_selu_(_h(input))
+    _lib.cnnc_selu_(_h(input, "selu_"))
     return input
 
 
 def celu(input, alpha=1., inplace=False):
-    return _result(input, _lib.cnnc_celu(_h(input), AlphaOptions(float(alpha), bool(inplace))),
-                   inplace)
+    return _alpha_op("celu", input, alpha, inplace)
 
 
 def celu_(input, alpha=1.):
-    _lib.cnnc_celu_(_h(input), AlphaOptions(float(alpha), True))
-    return input
+    return _alpha_op_("celu", input, alpha)
 
 
 def gelu(input, *, approximate='none'):
-    if not isinstance(approximate, str):
-        raise TypeError("gelu(): argument 'approximate' must be str, not %s"
-                        % type(approximate).__name__)
-    return Tensor(_lib.cnnc_gelu(_h(input), GeluOptions(approximate.encode())))
+    o = GeluOptions(_args.string_arg(approximate, "gelu", "approximate"))
+    return Tensor(_lib.cnnc_gelu(_h(input, "gelu"), o))
 
 
 def silu(input, inplace=False):
-    return _result(input, _lib.cnnc_silu(_h(input), InplaceOptions(bool(inplace))), inplace)
+    return _inplace_op("silu", input, inplace)
 
 
 def mish(input, inplace=False):
-    return _result(input, _lib.cnnc_mish(_h(input), InplaceOptions(bool(inplace))), inplace)
+    return _inplace_op("mish", input, inplace)
 
 
 def sigmoid(input):
-    return Tensor(_lib.cnnc_sigmoid(_h(input)))
+    return Tensor(_lib.cnnc_sigmoid(_h(input, "sigmoid")))
 
 
 def tanh(input):
-    return Tensor(_lib.cnnc_tanh(_h(input)))
+    return Tensor(_lib.cnnc_tanh(_h(input, "tanh")))
 
 
 def hardsigmoid(input, inplace=False):
-    return _result(input, _lib.cnnc_hardsigmoid(_h(input), InplaceOptions(bool(inplace))),
-                   inplace)
+    return _inplace_op("hardsigmoid", input, inplace)
 
 
 def hardswish(input, inplace=False):
-    return _result(input, _lib.cnnc_hardswish(_h(input), InplaceOptions(bool(inplace))),
-                   inplace)
+    return _inplace_op("hardswish", input, inplace)
 
 
 def softplus(input, beta=1, threshold=20):
-    return Tensor(_lib.cnnc_softplus(_h(input), SoftplusOptions(float(beta), float(threshold))))
+    o = SoftplusOptions(_f(beta, "softplus", "beta"), _f(threshold, "softplus", "threshold"))
+    return Tensor(_lib.cnnc_softplus(_h(input, "softplus"), o))
 
 
 def prelu(input, weight):
-    return Tensor(_lib.cnnc_prelu(_h(input), _h(weight, "weight")))
+    return Tensor(_lib.cnnc_prelu(_h(input, "prelu"), _args.tensor_arg(weight, "prelu", "weight")))
 
 
 # --- softmax ------------------------------------------------------------------------------
 
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
+def _softmax(fn, input, dim, dtype):
     _check_dtype(dtype)
-    return Tensor(_lib.cnnc_softmax(_h(input), SoftmaxOptions(_optional_dim(dim))))
+    h = _h(input, fn)
+    return Tensor(getattr(_lib, "cnnc_" + fn)(h, SoftmaxOptions(optional_dim(dim, fn, input.ndim))))
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax("softmax", input, dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    _check_dtype(dtype)
-    return Tensor(_lib.cnnc_log_softmax(_h(input), SoftmaxOptions(_optional_dim(dim))))
+    return _softmax("log_softmax", input, dim, dtype)
 
 
 # --- dropout ------------------------------------------------------------------------------
 
+def dropout_options(fn, p, training, inplace):
+    return DropoutOptions(_f(p, fn, "p"), bool(training), bool(inplace))
+
+
+def _dropout(fn, input, p, training, inplace):
+    o = dropout_options(fn, p, training, inplace)
+    return _result(input, getattr(_lib, "cnnc_" + fn)(_h(input, fn), o), inplace)
+
+
 def dropout(input, p=0.5, training=True, inplace=False):
-    o = DropoutOptions(float(p), bool(training), bool(inplace))
-    return _result(input, _lib.cnnc_dropout(_h(input), o), inplace)
+    return _dropout("dropout", input, p, training, inplace)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    o = DropoutOptions(float(p), bool(training), bool(inplace))
-    return _result(input, _lib.cnnc_dropout2d(_h(input), o), inplace)
+    return _dropout("dropout2d", input, p, training, inplace)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    o = DropoutOptions(float(p), bool(training), bool(inplace))
-    return _result(input, _lib.cnnc_dropout3d(_h(input), o), inplace)
+    return _dropout("dropout3d", input, p, training, inplace)

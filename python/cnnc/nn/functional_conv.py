@@ -4,40 +4,40 @@ conv1d/2d/3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
 conv_transpose1d/2d/3d(input, weight, bias=None, stride=1, padding=0,
                        output_padding=0, groups=1, dilation=1)
 
-Argument mapping only: ints and tuples become cnnc_ints, a padding string goes to
-padding_str; every check and message is the C library's.
+Argument mapping only (cnnc._args): ints and tuples become cnnc_ints in their form,
+a padding string goes to padding_str; every check of the values is the C library's.
 """
-import numbers
-from ctypes import Structure, c_bool, c_char_p, c_int, c_int64, c_void_p
+from ctypes import c_bool, c_char_p, c_int64, c_void_p
 
-from .. import _lib
+from .. import _args, _lib
+from .._args import Ints
 from ..tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d",
            "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
 
-class Ints(Structure):  # cnnc_ints
-    _fields_ = [("n", c_int), ("v", c_int64 * _lib.MAX_DIMS)]
-
-
-class ConvOptions(Structure):  # cnnc_conv_options
+class ConvOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_conv_options",)
     _fields_ = [("stride", Ints), ("padding", Ints), ("padding_str", c_char_p),
                 ("dilation", Ints), ("groups", c_int64)]
 
 
-class ConvTransposeOptions(Structure):  # cnnc_conv_transpose_options
+class ConvTransposeOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_conv_transpose_options",)
     _fields_ = [("stride", Ints), ("padding", Ints), ("output_padding", Ints),
                 ("groups", c_int64), ("dilation", Ints)]
 
 
-class ConvModuleOptions(Structure):  # cnnc_conv_module_options
+class ConvModuleOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_conv_module_options",)
     _fields_ = [("kernel_size", Ints), ("stride", Ints), ("padding", Ints),
                 ("padding_str", c_char_p), ("dilation", Ints), ("groups", c_int64),
                 ("bias", c_bool), ("padding_mode", c_char_p)]
 
 
-class ConvTransposeModuleOptions(Structure):  # cnnc_conv_transpose_module_options
+class ConvTransposeModuleOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_conv_transpose_module_options",)
     _fields_ = [("kernel_size", Ints), ("stride", Ints), ("padding", Ints),
                 ("output_padding", Ints), ("groups", c_int64), ("bias", c_bool),
                 ("dilation", Ints), ("padding_mode", c_char_p)]
@@ -54,87 +54,59 @@ _lib.declare([
 ])
 
 
-def ints(value, name):
-    """torch's int | tuple[int, ...] argument as a cnnc_ints (an int is n == 1)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        vals = [int(value)]
-        out = Ints(n=1)
-    else:
-        if isinstance(value, (str, bytes)):
-            raise TypeError("argument '%s' must be an int or a tuple of ints, not str" % name)
-        try:
-            vals = [int(v) for v in value]
-        except TypeError:
-            raise TypeError("argument '%s' must be an int or a tuple of ints, not %s"
-                            % (name, type(value).__name__)) from None
-        if len(vals) > _lib.MAX_DIMS:
-            raise ValueError("argument '%s' has more than %d values" % (name, _lib.MAX_DIMS))
-        out = Ints(n=len(vals))
-    for i, v in enumerate(vals):
-        out.v[i] = v
-    return out
+def padding_arg(padding, fn, python=False):
+    """(padding as cnnc_ints, padding_str): an int, a tuple, or 'same' / 'valid'."""
+    if isinstance(padding, str):
+        return Ints(), padding.encode()
+    return _args.ints_arg(padding, fn, "padding", python=python), None
 
 
-def encode(s):
-    return None if s is None else s.encode()
+def _tensors(fn, input, weight, bias):
+    return (_args.tensor_arg(input, fn, "input"), _args.tensor_arg(weight, fn, "weight"),
+            _args.tensor_arg(bias, fn, "bias", optional=True))
 
 
-def _handle(t, name, optional=False):
-    if t is None and optional:
-        return None
-    if not isinstance(t, Tensor):
-        raise TypeError("%s must be a cnnc.Tensor%s, not %s"
-                        % (name, " or None" if optional else "", type(t).__name__))
-    return t._h
+def _conv(n, input, weight, bias, stride, padding, dilation, groups):
+    fn = "conv%dd" % n
+    pad, pad_str = padding_arg(padding, fn)
+    opts = ConvOptions(stride=_args.ints_arg(stride, fn, "stride"), padding=pad,
+                       padding_str=pad_str, dilation=_args.ints_arg(dilation, fn, "dilation"),
+                       groups=_args.int_arg(groups, fn, "groups"))
+    return Tensor(getattr(_lib, "cnnc_" + fn)(*_tensors(fn, input, weight, bias), opts))
 
 
-def _conv(fn, input, weight, bias, stride, padding, dilation, groups):
-    is_str = isinstance(padding, str)
-    pad_str = padding.encode() if is_str else None  # kept alive for the call
-    opts = ConvOptions(stride=ints(stride, "stride"),
-                       padding=Ints(n=0) if is_str else ints(padding, "padding"),
-                       padding_str=pad_str, dilation=ints(dilation, "dilation"),
-                       groups=int(groups))
-    return Tensor(fn(_handle(input, "input"), _handle(weight, "weight"),
-                     _handle(bias, "bias", optional=True), opts))
-
-
-def _conv_transpose(fn, name, input, weight, bias, stride, padding, output_padding, groups,
-                    dilation):
-    if isinstance(padding, str):  # torch's argument parser refuses it the same way
-        raise TypeError("%s(): argument 'padding' must be tuple of ints, not str" % name)
-    opts = ConvTransposeOptions(stride=ints(stride, "stride"), padding=ints(padding, "padding"),
-                                output_padding=ints(output_padding, "output_padding"),
-                                groups=int(groups), dilation=ints(dilation, "dilation"))
-    return Tensor(fn(_handle(input, "input"), _handle(weight, "weight"),
-                     _handle(bias, "bias", optional=True), opts))
+def _conv_transpose(n, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    fn = "conv_transpose%dd" % n
+    opts = ConvTransposeOptions(stride=_args.ints_arg(stride, fn, "stride"),
+                                padding=_args.ints_arg(padding, fn, "padding"),
+                                output_padding=_args.ints_arg(output_padding, fn, "output_padding"),
+                                groups=_args.int_arg(groups, fn, "groups"),
+                                dilation=_args.ints_arg(dilation, fn, "dilation"))
+    return Tensor(getattr(_lib, "cnnc_" + fn)(*_tensors(fn, input, weight, bias), opts))
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return _conv(_lib.cnnc_conv1d, input, weight, bias, stride, padding, dilation, groups)
+    return _conv(1, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return _conv(_lib.cnnc_conv2d, input, weight, bias, stride, padding, dilation, groups)
+    return _conv(2, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return _conv(_lib.cnnc_conv3d, input, weight, bias, stride, padding, dilation, groups)
+    return _conv(3, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
-    return _conv_transpose(_lib.cnnc_conv_transpose1d, "conv_transpose1d", input, weight, bias,
-                           stride, padding, output_padding, groups, dilation)
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
-    return _conv_transpose(_lib.cnnc_conv_transpose2d, "conv_transpose2d", input, weight, bias,
-                           stride, padding, output_padding, groups, dilation)
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
-    return _conv_transpose(_lib.cnnc_conv_transpose3d, "conv_transpose3d", input, weight, bias,
-                           stride, padding, output_padding, groups, dilation)
+    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups, dilation)

@@ -1,35 +1,36 @@
 """cnnc.nn.functional: the norm family's functions (torch.nn.functional signatures)."""
-import numbers
-from ctypes import Structure, c_bool, c_double, c_int, c_int64, c_void_p
+from ctypes import c_bool, c_double, c_int64, c_void_p
 
-from .. import _lib
+from .. import _args, _lib
+from .._args import Ints
 from ..tensor import Tensor
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "local_response_norm"]
 
 
-class BatchNormOptions(Structure):  # cnnc_batch_norm_options
+class BatchNormOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_batch_norm_options",)
     _fields_ = [("training", c_bool), ("momentum", c_double), ("eps", c_double)]
 
 
-class InstanceNormOptions(Structure):  # cnnc_instance_norm_options
+class InstanceNormOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_instance_norm_options",)
     _fields_ = [("use_input_stats", c_bool), ("momentum", c_double), ("eps", c_double)]
 
 
-class LayerNormOptions(Structure):  # cnnc_layer_norm_options
+class LayerNormOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_layer_norm_options",)
     _fields_ = [("eps", c_double)]
 
 
-class GroupNormOptions(Structure):  # cnnc_group_norm_options
+class GroupNormOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_group_norm_options",)
     _fields_ = [("eps", c_double)]
 
 
-class LocalResponseNormOptions(Structure):  # cnnc_local_response_norm_options
+class LocalResponseNormOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_local_response_norm_options", "cnnc_localresponsenorm_options")
     _fields_ = [("alpha", c_double), ("beta", c_double), ("k", c_double)]
-
-
-class Ints(Structure):  # cnnc_ints
-    _fields_ = [("n", c_int), ("v", c_int64 * _lib.MAX_DIMS)]
 
 
 T = c_void_p
@@ -42,54 +43,48 @@ _lib.declare([
 ])
 
 
-def _h(t, name, optional=True):
-    if t is None and optional:
-        return None
-    if not isinstance(t, Tensor):
-        raise TypeError("%s must be a cnnc.Tensor%s, not %s"
-                        % (name, " or None" if optional else "", type(t).__name__))
-    return t._h
-
-
-def ints(values):
-    """A cnnc_ints from an int or a sequence of ints."""
-    if isinstance(values, numbers.Integral):
-        values = (values,)
-    values = [int(v) for v in values]
-    if len(values) > _lib.MAX_DIMS:
-        raise ValueError("at most %d dims are supported, got %d" % (_lib.MAX_DIMS, len(values)))
-    return Ints(len(values), (c_int64 * _lib.MAX_DIMS)(*values))
+def _tensors(fn, input, *optional):
+    """input's handle, then the optional tensors' (name, tensor) pairs' handles."""
+    return [_args.tensor_arg(input, fn, "input")] + [_args.tensor_arg(t, fn, name, optional=True)
+                                                     for name, t in optional]
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-05):
-    return Tensor(_lib.cnnc_batch_norm(
-        _h(input, "input", False), _h(running_mean, "running_mean"),
-        _h(running_var, "running_var"), _h(weight, "weight"), _h(bias, "bias"),
-        BatchNormOptions(bool(training), float(momentum), float(eps))))
+    o = BatchNormOptions(bool(training), _args.float_arg(momentum, "batch_norm", "momentum"),
+                         _args.float_arg(eps, "batch_norm", "eps"))
+    return Tensor(_lib.cnnc_batch_norm(*_tensors("batch_norm", input, ("running_mean", running_mean),
+                                                 ("running_var", running_var), ("weight", weight),
+                                                 ("bias", bias)), o))
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-05):
-    return Tensor(_lib.cnnc_instance_norm(
-        _h(input, "input", False), _h(running_mean, "running_mean"),
-        _h(running_var, "running_var"), _h(weight, "weight"), _h(bias, "bias"),
-        InstanceNormOptions(bool(use_input_stats), float(momentum), float(eps))))
+    o = InstanceNormOptions(bool(use_input_stats),
+                            _args.float_arg(momentum, "instance_norm", "momentum"),
+                            _args.float_arg(eps, "instance_norm", "eps"))
+    return Tensor(_lib.cnnc_instance_norm(*_tensors(
+        "instance_norm", input, ("running_mean", running_mean), ("running_var", running_var),
+        ("weight", weight), ("bias", bias)), o))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
-    return Tensor(_lib.cnnc_layer_norm(_h(input, "input", False), ints(normalized_shape),
-                                       _h(weight, "weight"), _h(bias, "bias"),
-                                       LayerNormOptions(float(eps))))
+    h = _tensors("layer_norm", input, ("weight", weight), ("bias", bias))
+    shape = _args.ints_arg(normalized_shape, "layer_norm", "normalized_shape", int_ok=False)
+    return Tensor(_lib.cnnc_layer_norm(h[0], shape, h[1], h[2],
+                                       LayerNormOptions(_args.float_arg(eps, "layer_norm", "eps"))))
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
-    return Tensor(_lib.cnnc_group_norm(_h(input, "input", False), int(num_groups),
-                                       _h(weight, "weight"), _h(bias, "bias"),
-                                       GroupNormOptions(float(eps))))
+    h = _tensors("group_norm", input, ("weight", weight), ("bias", bias))
+    return Tensor(_lib.cnnc_group_norm(h[0], _args.int_arg(num_groups, "group_norm", "num_groups"),
+                                       h[1], h[2],
+                                       GroupNormOptions(_args.float_arg(eps, "group_norm", "eps"))))
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    fn = "local_response_norm"
     return Tensor(_lib.cnnc_local_response_norm(
-        _h(input, "input", False), int(size),
-        LocalResponseNormOptions(float(alpha), float(beta), float(k))))
+        _args.tensor_arg(input, fn, "input"), _args.int_arg(size, fn, "size"),
+        LocalResponseNormOptions(*(_args.float_arg(v, fn, n) for v, n in
+                                   ((alpha, "alpha"), (beta, "beta"), (k, "k"))))))

@@ -11,7 +11,7 @@ constructor. A new layer is:
 import ctypes
 from collections import OrderedDict
 
-from .. import _lib
+from .. import _args, _lib
 from ..tensor import Tensor, tensor
 
 _TYPES = {}  # cnnc_module_type name -> Python class, for wrapping children
@@ -78,7 +78,7 @@ class Module:
         k = _lib.cnnc_module_forward_n(self._h, n, arr, out)
         if k < 0:
             _lib.raise_last()
-        results = tuple(Tensor(out[i]) for i in range(k))
+        results = tuple(Tensor._wrap(out[i]) for i in range(k))
         return results[0] if k == 1 else results
 
     forward = __call__
@@ -212,8 +212,10 @@ class Module:
 class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         _factory_kwargs(device, dtype)
-        super().__init__(_lib.cnnc_linear_new(in_features, out_features,
-                                              _lib.LinearOptions(bias=bool(bias))))
+        super().__init__(_lib.cnnc_linear_new(
+            _args.int_arg(in_features, "Linear", "in_features", python=True),
+            _args.int_arg(out_features, "Linear", "out_features", python=True),
+            _lib.LinearOptions(bias=bool(bias))))
 
 
 class ReLU(Module):
@@ -223,8 +225,9 @@ class ReLU(Module):
 
 class Flatten(Module):
     def __init__(self, start_dim=1, end_dim=-1):
-        super().__init__(_lib.cnnc_flatten_new(
-            _lib.FlattenOptions(start_dim=start_dim, end_dim=end_dim)))
+        super().__init__(_lib.cnnc_flatten_new(_lib.FlattenOptions(
+            start_dim=_args.int_arg(start_dim, "Flatten", "start_dim", c_int_range=True),
+            end_dim=_args.int_arg(end_dim, "Flatten", "end_dim", c_int_range=True))))
 
 
 class Identity(Module):

@@ -1,28 +1,28 @@
 """cnnc.nn normalization modules (torch.nn's constructor signatures)."""
-from ctypes import Structure, c_bool, c_double, c_int64, c_void_p
+from ctypes import c_bool, c_double, c_int64, c_void_p
 
-from .. import _lib
-from .functional_norm import Ints, LocalResponseNormOptions, ints
+from .. import _args, _lib
+from .._args import Ints, OptionalDouble
+from .functional_norm import LocalResponseNormOptions
 from .modules import Module, _factory_kwargs
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
            "InstanceNorm3d", "LayerNorm", "GroupNorm", "LocalResponseNorm"]
 
 
-class OptionalDouble(Structure):  # cnnc_optional_double
-    _fields_ = [("has_value", c_bool), ("value", c_double)]
-
-
-class BatchNormModuleOptions(Structure):  # cnnc_batchnorm_options (= cnnc_instancenorm_options)
+class BatchNormModuleOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_batchnorm_options", "cnnc_instancenorm_options")
     _fields_ = [("eps", c_double), ("momentum", OptionalDouble), ("affine", c_bool),
                 ("track_running_stats", c_bool)]
 
 
-class LayerNormModuleOptions(Structure):  # cnnc_layernorm_options
+class LayerNormModuleOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_layernorm_options",)
     _fields_ = [("eps", c_double), ("elementwise_affine", c_bool)]
 
 
-class GroupNormModuleOptions(Structure):  # cnnc_groupnorm_options
+class GroupNormModuleOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_groupnorm_options",)
     _fields_ = [("eps", c_double), ("affine", c_bool)]
 
 
@@ -40,19 +40,18 @@ _lib.declare([
 ])
 
 
-def _options(eps, momentum, affine, track_running_stats):
-    mom = OptionalDouble(False, 0.0) if momentum is None else OptionalDouble(True, float(momentum))
-    return BatchNormModuleOptions(float(eps), mom, bool(affine), bool(track_running_stats))
-
-
 class _NormBase(Module):
     _new = None
 
     def __init__(self, num_features, eps=1e-05, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None):
         _factory_kwargs(device, dtype)
-        super().__init__(type(self)._new(int(num_features),
-                                         _options(eps, momentum, affine, track_running_stats)))
+        name = type(self).__name__
+        o = BatchNormModuleOptions(_args.float_arg(eps, name, "eps"),
+                                   _args.optional_float(momentum, name, "momentum"), bool(affine),
+                                   bool(track_running_stats))
+        super().__init__(type(self)._new(
+            _args.int_arg(num_features, name, "num_features", python=True), o))
 
 
 class BatchNorm1d(_NormBase):
@@ -90,17 +89,24 @@ class LayerNorm(Module):
                  dtype=None):
         _factory_kwargs(device, dtype)
         super().__init__(_lib.cnnc_layernorm_new(
-            ints(normalized_shape), LayerNormModuleOptions(float(eps), bool(elementwise_affine))))
+            _args.ints_arg(normalized_shape, "LayerNorm", "normalized_shape", python=True),
+            LayerNormModuleOptions(_args.float_arg(eps, "LayerNorm", "eps"),
+                                   bool(elementwise_affine))))
 
 
 class GroupNorm(Module):
     def __init__(self, num_groups, num_channels, eps=1e-05, affine=True, device=None, dtype=None):
         _factory_kwargs(device, dtype)
-        super().__init__(_lib.cnnc_groupnorm_new(int(num_groups), int(num_channels),
-                                                 GroupNormModuleOptions(float(eps), bool(affine))))
+        super().__init__(_lib.cnnc_groupnorm_new(
+            _args.int_arg(num_groups, "GroupNorm", "num_groups", python=True),
+            _args.int_arg(num_channels, "GroupNorm", "num_channels", python=True),
+            GroupNormModuleOptions(_args.float_arg(eps, "GroupNorm", "eps"), bool(affine))))
 
 
 class LocalResponseNorm(Module):
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        fn = "LocalResponseNorm"
         super().__init__(_lib.cnnc_localresponsenorm_new(
-            int(size), LocalResponseNormOptions(float(alpha), float(beta), float(k))))
+            _args.int_arg(size, fn, "size", python=True),
+            LocalResponseNormOptions(*(_args.float_arg(v, fn, n) for v, n in
+                                       ((alpha, "alpha"), (beta, "beta"), (k, "k"))))))

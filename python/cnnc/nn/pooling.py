@@ -1,10 +1,10 @@
 """cnnc.nn pooling modules (torch.nn's constructor signatures)."""
 import ctypes
 
-from .. import _lib
+from .. import _args, _lib
 from ..tensor import Tensor
-from .functional_pool import (POOL_KEEP, AvgPool1dOptions, MaxUnpoolOptions, _avg_options, _h,
-                              ints, max_pool_options)
+from .functional_pool import (avg_options, max_pool_options, output_size_arg, unpool_options,
+                              unpool_output_size)
 from .modules import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
@@ -16,47 +16,65 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", 
 # MaxPool and AdaptiveMaxPool with return_indices=True return (output, indices):
 # their C forward gives two results, which Module.__call__ returns as a tuple.
 
-class _MaxPoolNd(Module):
-    _new = None
+class _PoolNd(Module):
+    _n = 0
+    _kind = ""  # "maxpool", "avgpool", ...
+
+    @classmethod
+    def _new(cls, options, *more):
+        return getattr(_lib, "cnnc_%s%dd_new" % (cls._kind, cls._n))(options, *more)
+
+
+class _MaxPoolNd(_PoolNd):
+    _kind = "maxpool"
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
-        super().__init__(type(self)._new(max_pool_options(kernel_size, stride, padding, dilation,
-                                                          ceil_mode, return_indices)))
+        super().__init__(self._new(max_pool_options(type(self).__name__, kernel_size, stride,
+                                                    padding, dilation, ceil_mode, return_indices)))
 
 
 class MaxPool1d(_MaxPoolNd):
-    _new = staticmethod(lambda o: _lib.cnnc_maxpool1d_new(o))
+    _n = 1
 
 
 class MaxPool2d(_MaxPoolNd):
-    _new = staticmethod(lambda o: _lib.cnnc_maxpool2d_new(o))
+    _n = 2
 
 
 class MaxPool3d(_MaxPoolNd):
-    _new = staticmethod(lambda o: _lib.cnnc_maxpool3d_new(o))
+    _n = 3
 
 
-class AvgPool1d(Module):
+class _AvgPoolNd(_PoolNd):
+    _kind = "avgpool"
+
+
+class AvgPool1d(_AvgPoolNd):
+    _n = 1
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
-        super().__init__(_lib.cnnc_avgpool1d_new(AvgPool1dOptions(
-            ints(kernel_size), ints(stride), ints(padding), bool(ceil_mode),
-            bool(count_include_pad))))
+        super().__init__(self._new(avg_options("AvgPool1d", kernel_size, stride, padding,
+                                               ceil_mode, count_include_pad)))
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_AvgPoolNd):
+    _n = 2
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None):
-        super().__init__(_lib.cnnc_avgpool2d_new(_avg_options(
-            kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)))
+        super().__init__(self._new(avg_options("AvgPool2d", kernel_size, stride, padding,
+                                               ceil_mode, count_include_pad, divisor_override)))
 
 
-class AvgPool3d(Module):
+class AvgPool3d(_AvgPoolNd):
+    _n = 3
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None):
-        super().__init__(_lib.cnnc_avgpool3d_new(_avg_options(
-            kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)))
+        super().__init__(self._new(avg_options("AvgPool3d", kernel_size, stride, padding,
+                                               ceil_mode, count_include_pad, divisor_override)))
 
 
 def _output_size_attr(self):
@@ -65,17 +83,16 @@ def _output_size_attr(self):
     _lib.cnnc_module_attr(self._h, b"output_size", ctypes.byref(v))
     value = _lib.value_to_python(v)
     if isinstance(value, tuple):
-        return tuple(None if e == POOL_KEEP else e for e in value)
+        return tuple(None if e == _args.POOL_KEEP else e for e in value)
     return value
 
 
-class _AdaptiveAvgPoolNd(Module):
-    _n = 0
+class _AdaptiveAvgPoolNd(_PoolNd):
+    _kind = "adaptiveavgpool"
     output_size = property(_output_size_attr)
 
     def __init__(self, output_size):
-        super().__init__(getattr(_lib, "cnnc_adaptiveavgpool%dd_new" % self._n)(
-            ints(output_size, self._n > 1)))
+        super().__init__(self._new(output_size_arg(type(self).__name__, self._n, output_size)))
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
@@ -90,13 +107,13 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     _n = 3
 
 
-class _AdaptiveMaxPoolNd(Module):
-    _n = 0
+class _AdaptiveMaxPoolNd(_PoolNd):
+    _kind = "adaptivemaxpool"
     output_size = property(_output_size_attr)
 
     def __init__(self, output_size, return_indices=False):
-        super().__init__(getattr(_lib, "cnnc_adaptivemaxpool%dd_new" % self._n)(
-            ints(output_size, self._n > 1), bool(return_indices)))
+        super().__init__(self._new(output_size_arg(type(self).__name__, self._n, output_size),
+                                   bool(return_indices)))
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
@@ -111,17 +128,18 @@ class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     _n = 3
 
 
-class _MaxUnpoolNd(Module):
-    _n = 0
+class _MaxUnpoolNd(_PoolNd):
+    _kind = "maxunpool"
 
     def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__(getattr(_lib, "cnnc_maxunpool%dd_new" % self._n)(MaxUnpoolOptions(
-            ints(kernel_size), ints(stride), ints(padding), ints(None))))
+        super().__init__(self._new(unpool_options(type(self).__name__, kernel_size, stride,
+                                                  padding)))
 
     def __call__(self, input, indices, output_size=None):
+        fn = type(self).__name__ + ".forward"
         return Tensor(_lib.cnnc_maxunpool_module_forward(
-            self._h, _h(input), _h(indices, "indices"),
-            ints(None if output_size is None else tuple(output_size))))
+            self._h, _args.tensor_arg(input, fn, "input"), _args.tensor_arg(indices, fn, "indices"),
+            unpool_output_size(fn, output_size)))
 
     forward = __call__
 

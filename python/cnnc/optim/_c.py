@@ -3,12 +3,12 @@ prototypes, and the Python-literal text of state_dict metadata."""
 import ast
 import ctypes
 import numbers
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_double, c_int,
+from ctypes import (CFUNCTYPE, POINTER, c_bool, c_char_p, c_double, c_int,
                     c_int64, c_size_t, c_void_p)
 
 import numpy as np
 
-from .. import _lib
+from .. import _args, _lib
 from ..tensor import Tensor, tensor
 
 T = c_void_p  # cnnc_tensor *
@@ -18,65 +18,78 @@ S = c_void_p  # cnnc_lr_scheduler *
 ST = c_int    # cnnc_status
 
 
-class Params(Structure):  # cnnc_params
+class Params(_lib.CStruct):
+    _c_types_ = ("cnnc_params",)
     _fields_ = [("list", c_void_p), ("n", c_size_t), ("tensors", POINTER(c_void_p))]
 
 
-class Hparam(Structure):  # cnnc_hparam
+class Hparam(_lib.CStruct):
+    _c_types_ = ("cnnc_hparam",)
     _fields_ = [("name", c_char_p), ("value", _lib.Value)]
 
 
-class ParamGroup(Structure):  # cnnc_param_group
+class ParamGroup(_lib.CStruct):
+    _c_types_ = ("cnnc_param_group",)
     _fields_ = [("params", Params), ("n_hparams", c_size_t), ("hparams", POINTER(Hparam))]
 
 
-class SGDOptions(Structure):  # cnnc_sgd_options
+class SGDOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_sgd_options",)
     _fields_ = [("lr", c_double), ("momentum", c_double), ("dampening", c_double),
                 ("weight_decay", c_double), ("nesterov", c_bool), ("maximize", c_bool)]
 
 
-class AdamOptions(Structure):  # cnnc_adam_options (= cnnc_adamw_options)
+class AdamOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_adam_options", "cnnc_adamw_options")
     _fields_ = [("lr", c_double), ("betas", c_double * 2), ("eps", c_double),
                 ("weight_decay", c_double), ("amsgrad", c_bool), ("maximize", c_bool)]
 
 
-class RMSpropOptions(Structure):  # cnnc_rmsprop_options
+class RMSpropOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_rmsprop_options",)
     _fields_ = [("lr", c_double), ("alpha", c_double), ("eps", c_double),
                 ("weight_decay", c_double), ("momentum", c_double), ("centered", c_bool),
                 ("maximize", c_bool)]
 
 
-class AdagradOptions(Structure):  # cnnc_adagrad_options
+class AdagradOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_adagrad_options",)
     _fields_ = [("lr", c_double), ("lr_decay", c_double), ("weight_decay", c_double),
                 ("initial_accumulator_value", c_double), ("eps", c_double), ("maximize", c_bool)]
 
 
-class OptionalInt(Structure):  # cnnc_optional_int
-    _fields_ = [("has_value", c_bool), ("value", c_int64)]
+OptionalInt = _args.OptionalInt
 
 
-class GroupValues(Structure):  # cnnc_group_values
+class GroupValues(_lib.CStruct):
+    _c_types_ = ("cnnc_group_values",)
     _fields_ = [("value", c_double), ("n", c_size_t), ("values", POINTER(c_double))]
 
 
-class StepLROptions(Structure):  # cnnc_steplr_options (= cnnc_multisteplr_options)
+class StepLROptions(_lib.CStruct):
+    _c_types_ = ("cnnc_steplr_options", "cnnc_multisteplr_options")
     _fields_ = [("gamma", c_double), ("last_epoch", c_int64), ("verbose", c_bool)]
 
 
-class EpochOptions(Structure):  # cnnc_exponentiallr / lambdalr / sequentiallr options
+class EpochOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_exponentiallr_options", "cnnc_lambdalr_options",
+                 "cnnc_sequentiallr_options")
     _fields_ = [("last_epoch", c_int64), ("verbose", c_bool)]
 
 
-class CosineAnnealingLROptions(Structure):  # cnnc_cosineannealinglr_options
+class CosineAnnealingLROptions(_lib.CStruct):
+    _c_types_ = ("cnnc_cosineannealinglr_options",)
     _fields_ = [("eta_min", c_double), ("last_epoch", c_int64), ("verbose", c_bool)]
 
 
-class LinearLROptions(Structure):  # cnnc_linearlr_options
+class LinearLROptions(_lib.CStruct):
+    _c_types_ = ("cnnc_linearlr_options",)
     _fields_ = [("start_factor", c_double), ("end_factor", c_double), ("total_iters", c_int64),
                 ("last_epoch", c_int64), ("verbose", c_bool)]
 
 
-class OneCycleLROptions(Structure):  # cnnc_onecyclelr_options
+class OneCycleLROptions(_lib.CStruct):
+    _c_types_ = ("cnnc_onecyclelr_options",)
     _fields_ = [("total_steps", OptionalInt), ("epochs", OptionalInt),
                 ("steps_per_epoch", OptionalInt), ("pct_start", c_double),
                 ("anneal_strategy", c_char_p), ("cycle_momentum", c_bool),
@@ -85,13 +98,15 @@ class OneCycleLROptions(Structure):  # cnnc_onecyclelr_options
                 ("three_phase", c_bool), ("last_epoch", c_int64), ("verbose", c_bool)]
 
 
-class ReduceLROnPlateauOptions(Structure):  # cnnc_reducelronplateau_options
+class ReduceLROnPlateauOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_reducelronplateau_options",)
     _fields_ = [("mode", c_char_p), ("factor", c_double), ("patience", c_int64),
                 ("threshold", c_double), ("threshold_mode", c_char_p), ("cooldown", c_int64),
                 ("min_lr", GroupValues), ("eps", c_double), ("verbose", c_bool)]
 
 
-class ClipGradNormOptions(Structure):  # cnnc_clip_grad_norm_options
+class ClipGradNormOptions(_lib.CStruct):
+    _c_types_ = ("cnnc_clip_grad_norm_options",)
     _fields_ = [("norm_type", c_double), ("error_if_nonfinite", c_bool)]
 
 
