@@ -72,15 +72,18 @@ static cnnc_tensor *kl_call(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *t) {
 /* PyTorch's TypeErrors for forward(input, target) called with another count. */
 static int run(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out,
                cnnc_tensor *(*call)(cnnc_module *, cnnc_tensor *, cnnc_tensor *)) {
+    const char *name = m->type->name;
     if (n_in == 0)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "forward() missing 2 required positional arguments: 'input' and 'target'"), -1;
+                           "%s.forward() missing 2 required positional arguments: 'input' and "
+                           "'target'", name), -1;
     if (n_in == 1)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "forward() missing 1 required positional argument: 'target'"), -1;
+                           "%s.forward() missing 1 required positional argument: 'target'", name), -1;
     if (n_in > 2)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "forward() takes 3 positional arguments but %d were given", n_in + 1), -1;
+                           "%s.forward() takes 3 positional arguments but %d were given", name,
+                           n_in + 1), -1;
     out[0] = call(m, in[0], in[1]);
     return out[0] ? 1 : -1;
 }

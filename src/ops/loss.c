@@ -383,8 +383,8 @@ cnnc_tensor *cnnc__op_kl_div(cnnc_tensor *input, cnnc_tensor *target, cnnc_kl_di
     if (input->dtype != CNNC_FLOAT32 || target->dtype != CNNC_FLOAT32)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "kl_div: Integral inputs not supported.");
     int nd;
-    int64_t shape[CNNC_MAX_DIMS];
-    if (cnnc__broadcast_shape(input->ndim, input->shape, target->ndim, target->shape, &nd, shape) !=
+    int64_t shape[CNNC_MAX_DIMS]; /* PyTorch's first broadcast is target * input */
+    if (cnnc__broadcast_shape(target->ndim, target->shape, input->ndim, input->shape, &nd, shape) !=
         CNNC_OK)
         return NULL;
     cnnc_tensor *x = cnnc__loss_expand(input, nd, shape);

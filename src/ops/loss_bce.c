@@ -126,10 +126,10 @@ static void bcel_forward(const cnnc__pw_args *a, float *out, int64_t begin, int6
     }
 }
 
-/* log(sigmoid(x)) = -softplus(-x) */
+/* log(sigmoid(x)) as PyTorch's kernel: min(x, 0) - log1p(e^-|x|) */
 static inline float log_sigmoid(float x) {
-    float m, lg = softplus_parts(x, &m);
-    return -(m + lg);
+    float z = log1pf(expf(-fabsf(x)));
+    return x < 0.0f ? x - z : -z;
 }
 
 /* input: (sigmoid(x) - y) g, or ((pw y + 1 - y) sigmoid(x) - pw y) g; target: -x g,

@@ -540,11 +540,11 @@ static cnnc_tensor *cross_entropy_prob(cnnc_tensor *x, cnnc_tensor *t, cnnc_cros
                                 "classes or no classes but got weight tensor of shape: %s",
                                 (long long)g.c, sw);
     }
-    if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0))
-        return label_smoothing_error(o.label_smoothing), NULL;
+    if (o.label_smoothing > 1.0) return label_smoothing_error(o.label_smoothing), NULL;
     if (w && cnnc__check_tensor("cross_entropy", "weight", w, true) != CNNC_OK) return NULL;
     cnnc_tensor *lp = log_softmax_classes(x);
-    cnnc_tensor *out = lp ? prob_apply(lp, t, w, &g, (float)o.label_smoothing, r) : NULL;
+    float ls = o.label_smoothing > 0.0 ? (float)o.label_smoothing : 0.0f; /* NaN, < 0: none */
+    cnnc_tensor *out = lp ? prob_apply(lp, t, w, &g, ls, r) : NULL;
     cnnc_tensor_release(lp);
     return out;
 }
