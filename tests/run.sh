@@ -18,7 +18,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== valgrind memcheck (every C test but the long GEMM sweep, which ASan covers; and the demo)"
 VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no"
 for t in test_tensor test_autograd test_module test_module_user test_graph test_alloc_fail test_robustness test_conv test_pool test_resample \
-         test_norm test_activation test_optim test_isa; do
+         test_norm test_activation test_loss test_optim test_isa; do
   $VG "$BUILD/$t" >/dev/null
   echo "valgrind: $t clean"
 done

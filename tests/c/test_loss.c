@@ -7,6 +7,8 @@
 
 #include <cnnc.h>
 
+#include "nn/factory.h" /* cnnc__module_ctor_args: the arguments a model file stores */
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -320,6 +322,61 @@ static void test_modules(void) {
     cnnc_module_release(none);
 }
 
+/* ---- cnnc_module_create -------------------------------------------------------------- */
+
+#define KW(...) (const char *const[]){__VA_ARGS__}
+static cnnc_value vint(int64_t v) { return (cnnc_value){.kind = CNNC_VALUE_INT, .n = 1, .ints = {v}}; }
+static cnnc_value vbool(bool v) { return (cnnc_value){.kind = CNNC_VALUE_BOOL, .n = 1, .ints = {v}}; }
+static cnnc_value vstr(const char *s) { return (cnnc_value){.kind = CNNC_VALUE_STRING, .s = s}; }
+static cnnc_value vfloat(double f) { return (cnnc_value){.kind = CNNC_VALUE_FLOAT, .f = f}; }
+static const cnnc_value vnone = {.kind = CNNC_VALUE_NONE};
+
+/* created by name -> its constructor arguments -> created again: the same settings */
+static void check_created(cnnc_module *m, const char *type) {
+    REQUIRE(m);
+    CHECK_STR_EQ(cnnc_module_type(m), type);
+    const char *names[16];
+    cnnc_value values[16];
+    int n = cnnc__module_ctor_args(m, names, values, 16);
+    CHECK(n >= 1);
+    cnnc_module *again = cnnc_module_create(type, (size_t)n, names, values);
+    REQUIRE(again);
+    char *a = cnnc_module_vars(m), *b = cnnc_module_vars(again);
+    CHECK_STR_EQ(b, a);
+    cnnc_free(a);
+    cnnc_free(b);
+    cnnc_module_release(again);
+    cnnc_module_release(m);
+}
+
+static void test_module_create(void) {
+    check_created(cnnc_module_create("CrossEntropyLoss", 4, KW("weight", "ignore_index", "reduction", "label_smoothing"),
+                                     (cnnc_value[]){vnone, vint(3), vstr("sum"), vfloat(0.2)}),
+                  "CrossEntropyLoss");
+    check_created(cnnc_module_create("NLLLoss", 1, KW("ignore_index"), (cnnc_value[]){vint(0)}), "NLLLoss");
+    check_created(cnnc_module_create("MSELoss", 0, NULL, NULL), "MSELoss");
+    check_created(cnnc_module_create("L1Loss", 1, KW("reduction"), (cnnc_value[]){vstr("none")}), "L1Loss");
+    check_created(cnnc_module_create("SmoothL1Loss", 1, KW("beta"), (cnnc_value[]){vint(2)}), "SmoothL1Loss");
+    check_created(cnnc_module_create("HuberLoss", 1, KW("delta"), (cnnc_value[]){vfloat(0.5)}), "HuberLoss");
+    check_created(cnnc_module_create("BCELoss", 1, KW("weight"), (cnnc_value[]){vnone}), "BCELoss");
+    check_created(cnnc_module_create("BCEWithLogitsLoss", 2, KW("weight", "pos_weight"), (cnnc_value[]){vnone, vnone}),
+                  "BCEWithLogitsLoss");
+    check_created(cnnc_module_create("KLDivLoss", 2, KW("reduction", "log_target"),
+                                     (cnnc_value[]){vstr("batchmean"), vbool(true)}),
+                  "KLDivLoss");
+    cnnc_module *m = cnnc_module_create("CrossEntropyLoss", 1, KW("label_smoothing"), (cnnc_value[]){vfloat(0.3)});
+    REQUIRE(m);
+    cnnc_value v;
+    CHECK_OK(cnnc_module_attr(m, "label_smoothing", &v));
+    CHECK(v.f == 0.3);
+    cnnc_module_release(m);
+    CHECK_NULL_ERR(cnnc_module_create("CrossEntropyLoss", 1, KW("weight"), (cnnc_value[]){vint(1)}));
+    CHECK_ERROR_CONTAINS("argument 'weight' is a tensor");
+    CHECK_NULL_ERR(cnnc_module_create("MSELoss", 1, KW("beta"), (cnnc_value[]){vfloat(1.0)}));
+    CHECK_STR_EQ(cnnc_last_error(), "MSELoss.__init__() got an unexpected keyword argument 'beta'");
+    CHECK_NULL_ERR(cnnc_module_create("MSELoss", 1, KW("size_average"), (cnnc_value[]){vbool(true)}));
+}
+
 /* ---- allocation failures -------------------------------------------------------------- */
 
 static struct {
@@ -434,6 +491,7 @@ int main(void) {
     RUN_TEST(test_reduction_errors);
     RUN_TEST(test_shape_and_value_errors);
     RUN_TEST(test_modules);
+    RUN_TEST(test_module_create);
     RUN_TEST(test_allocation_failures);
     RUN_TEST(test_allocation_failure_once);
     return check_summary();
