@@ -49,6 +49,17 @@ static cnnc_status size_mismatch(int nx, const int64_t *xs, int nt, const int64_
                        sx, st);
 }
 
+/* w: NULL or [classes] ("cross_entropy: " prefixes the message for probabilities) */
+static cnnc_status check_class_weight(const char *prefix, const cnnc_tensor *w, int64_t classes) {
+    if (!w || (w->ndim == 1 && w->numel == classes)) return CNNC_OK;
+    char sw[300];
+    cnnc__shape_str(sw, sizeof sw, w->ndim, w->shape);
+    return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                       "%sweight tensor should be defined either for all %lld classes or no "
+                       "classes but got weight tensor of shape: %s",
+                       prefix, (long long)classes, sw);
+}
+
 /* nll_loss (input 1-d or 2-d) */
 static cnnc_status check_1d_2d(const cnnc_tensor *x, const cnnc_tensor *t, const cnnc_tensor *w) {
     if (t->ndim > 1)
@@ -57,16 +68,7 @@ static cnnc_status check_1d_2d(const cnnc_tensor *x, const cnnc_tensor *t, const
     bool no_batch_dim = x->ndim == 1 && t->ndim == 0;
     if (!no_batch_dim && (t->ndim == 0 || x->shape[0] != t->shape[0]))
         return size_mismatch(x->ndim, x->shape, t->ndim, t->shape, false);
-    int64_t classes = x->shape[x->ndim - 1];
-    if (w && (w->ndim != 1 || w->numel != classes)) {
-        char sw[300];
-        cnnc__shape_str(sw, sizeof sw, w->ndim, w->shape);
-        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
-                           "weight tensor should be defined either for all %lld classes or no "
-                           "classes but got weight tensor of shape: %s",
-                           (long long)classes, sw);
-    }
-    return CNNC_OK;
+    return check_class_weight("", w, x->shape[x->ndim - 1]);
 }
 
 /* nll_loss2d on input [n, c, h, w] and target [n, h, w] (given as shapes: the
@@ -532,14 +534,7 @@ static cnnc_tensor *cross_entropy_prob(cnnc_tensor *x, cnnc_tensor *t, cnnc_cros
     nll_geom g;
     geom_set(&g, x);
     cnnc_tensor *w = o.weight;
-    if (w && (w->ndim != 1 || w->numel != g.c)) {
-        char sw[300];
-        cnnc__shape_str(sw, sizeof sw, w->ndim, w->shape);
-        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                "cross_entropy: weight tensor should be defined either for all %lld "
-                                "classes or no classes but got weight tensor of shape: %s",
-                                (long long)g.c, sw);
-    }
+    if (check_class_weight("cross_entropy: ", w, g.c) != CNNC_OK) return NULL;
     if (o.label_smoothing > 1.0) return label_smoothing_error(o.label_smoothing), NULL;
     if (w && cnnc__check_tensor("cross_entropy", "weight", w, true) != CNNC_OK) return NULL;
     cnnc_tensor *lp = log_softmax_classes(x);

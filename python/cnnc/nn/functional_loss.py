@@ -8,6 +8,7 @@ from ctypes import Structure, c_bool, c_char_p, c_double, c_int64, c_void_p
 
 from .. import _lib
 from ..tensor import Tensor
+from .functional import _handle as _h
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
@@ -59,15 +60,6 @@ _lib.declare([
 
 
 # --- argument mapping --------------------------------------------------------------
-
-def _h(t, name, optional=False):
-    if t is None and optional:
-        return None
-    if not isinstance(t, Tensor):
-        raise TypeError("%s must be a cnnc.Tensor%s, not %s"
-                        % (name, " or None" if optional else "", type(t).__name__))
-    return t._h
-
 
 def legacy_reduction(size_average, reduce, reduction):
     """torch's _Reduction.legacy_get_string when either deprecated argument is given."""
