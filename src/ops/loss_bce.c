@@ -12,11 +12,18 @@
 
 static inline float clamp_log(float v) { return v < -100.0f ? -100.0f : v; }
 
+/* log1p(-x) for x in [0, 1] through logf (libm's log1pf is several times slower):
+ * u = 1 - x rounds, and ((u - 1) + x) / u puts back what the rounding lost */
+static inline float log1p_neg(float x) {
+    float u = 1.0f - x;
+    return u == 0.0f ? -INFINITY : logf(u) - ((u - 1.0f) + x) / u;
+}
+
 /* (y - 1) max(log1p(-x), -100) - y max(log x, -100), times the weight */
 static void bce_forward(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) {
         float x = a->x[i], y = a->y[i];
-        float l = (y - 1.0f) * clamp_log(log1pf(-x)) - y * clamp_log(logf(x));
+        float l = (y - 1.0f) * clamp_log(log1p_neg(x)) - y * clamp_log(logf(x));
         out[i - begin] = a->w ? l * a->w[i] : l;
     }
 }
@@ -108,10 +115,13 @@ cnnc_tensor *cnnc__op_binary_cross_entropy(cnnc_tensor *input, cnnc_tensor *targ
 
 /* ---- binary_cross_entropy_with_logits ------------------------------------------------- */
 
-/* log(e^-m + e^(-x-m)) with m = max(-x, 0) (NaN kept): softplus(-x) = m + this */
+/* PyTorch's log(e^-m + e^(-x-m)) with m = max(-x, 0) (NaN kept), so that
+ * softplus(-x) = m + this. One of the two terms is e^0 = 1 and the other e^-|x|,
+ * so the sum is 1 + e^-|x| exactly, with one exp. (At x = -inf PyTorch's sum is
+ * NaN and this is 0, but the loss is NaN either way: (1 - y) x + m is.) */
 static inline float softplus_parts(float x, float *m) {
     *m = -x < 0.0f ? 0.0f : -x;
-    return logf(expf(-*m) + expf(-x - *m));
+    return logf(1.0f + expf(-fabsf(x)));
 }
 
 /* (1 - y) x + m + lg, or (1 - y) x + (1 + (pw - 1) y)(lg + m); times the weight */

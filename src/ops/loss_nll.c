@@ -181,6 +181,17 @@ typedef struct {
     float a0, b0;         /* reductions: the nll and smoothing coefficients */
 } nll_job;
 
+/* sum_c w[c] x[c] (w NULL: all ones) in double over 8 lanes, a fixed order */
+static double weighted_row_sum(const float *x, const float *w, int64_t c) {
+    if (!w) return cnnc__k_sum(x, c);
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= c; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)(x[i + k] * w[i + k]);
+    for (int k = 0; i < c; i++, k++) acc[k] += (double)(x[i] * w[i]);
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 /* One run: per-position losses, then the "none" result or the block's partials. */
 static void nll_seg(void *ctx, int64_t n, int64_t s0, int64_t s1, int64_t p0) {
     nll_job *j = ctx;
@@ -188,7 +199,9 @@ static void nll_seg(void *ctx, int64_t n, int64_t s0, int64_t s1, int64_t p0) {
     const float *lp = j->lp + n * c * inner;
     const int64_t *t = j->t + p0 - s0;
     double smooth[NLL_BLOCK];
-    if (j->ls > 0.0f) { /* sum_c w[c] lp[c] per position */
+    if (j->ls > 0.0f && inner == 1) { /* sum_c w[c] lp[c]: one contiguous row */
+        smooth[0] = weighted_row_sum(lp, j->w, c);
+    } else if (j->ls > 0.0f) {        /* the same for a run of columns */
         for (int64_t k = 0; k < len; k++) smooth[k] = 0.0;
         for (int64_t cl = 0; cl < c; cl++) {
             const float wc = j->w ? j->w[cl] : 1.0f, *row = lp + cl * inner + s0;
