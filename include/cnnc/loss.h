@@ -52,7 +52,7 @@ typedef struct cnnc_cross_entropy_options {
     cnnc_tensor *weight;    /* [C] per-class rescaling, or NULL */
     int64_t ignore_index;   /* class-index targets equal to it are skipped */
     const char *reduction;
-    double label_smoothing; /* in [0, 1] */
+    double label_smoothing; /* at most 1; 0 or less (or NaN): no smoothing, as PyTorch */
 } cnnc_cross_entropy_options;
 #define CNNC_CROSS_ENTROPY(...)                                                           \
     ((cnnc_cross_entropy_options){.weight = NULL, .ignore_index = -100, .reduction = "mean", \

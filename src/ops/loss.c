@@ -389,8 +389,9 @@ cnnc_tensor *cnnc__op_kl_div(cnnc_tensor *input, cnnc_tensor *target, cnnc_kl_di
         return NULL;
     cnnc_tensor *x = cnnc__loss_expand(input, nd, shape);
     cnnc_tensor *y = x ? cnnc__loss_expand(target, nd, shape) : NULL;
+    if (r == CNNC__RED_BATCHMEAN && input->ndim == 0) r = CNNC__RED_SUM; /* nothing to divide by */
     cnnc_tensor *out = NULL;
-    if (y) /* batchmean divides by input.size(0); a 0-d input is not divided */
+    if (y) /* batchmean divides by input.size(0) */
         out = cnnc__pw_loss(o.log_target ? &KL_LOG : &KL,
                             &(cnnc__pw_call){.input = input, .target = target, .x = x, .y = y,
                                              .flag = o.log_target, .reduction = r,

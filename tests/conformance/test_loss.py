@@ -52,7 +52,8 @@ def test_regression_random(name, reduction, seed):
     sx, sy = shapes(r)
     x, y = randn(r, *sx) * 2, randn(r, *sy) * 2
     fc, ft = fn_pair(name, reduction, param, values[r.randint(len(values))])
-    check_loss(name, fc, ft, [x, y], [True, bool(r.randint(2))])
+    res = check_loss(name, fc, ft, [x, y], [True, bool(r.randint(2))])
+    assert res.cnnc_out.grad_fn == res.torch_out.grad_fn.name()
 
 
 @pytest.mark.parametrize("name", sorted(REGRESSION))
@@ -131,7 +132,8 @@ def test_kl_div_random(reduction, log_target, seed):
     x = np.log(rand(r, 0.05, 1.0, *sx))
     y = np.log(rand(r, 0.05, 1.0, *sy)) if log_target else rand(r, 0.0, 1.0, *sy)
     fc, ft = fn_pair("kl_div", reduction, log_target=log_target)
-    check_loss("kl_div", fc, ft, [x, y], [True, bool(r.randint(2))])
+    res = check_loss("kl_div", fc, ft, [x, y], [True, bool(r.randint(2))])
+    assert res.cnnc_out.grad_fn == res.torch_out.grad_fn.name()
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS + ["batchmean"])

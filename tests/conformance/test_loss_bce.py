@@ -55,7 +55,9 @@ def test_bce_random(reduction, seed):
     x = rand(r, 0.001, 0.999, *shape)
     y = rand(r, 0.0, 1.0, *shape) if r.rand() < 0.5 else r.randint(0, 2, size=shape).astype(np.float32)
     w = maybe(r, weight_shape(r, shape), 0.0, 2.0)
-    check_loss("binary_cross_entropy", *bce(reduction), [x, y, w], [True, bool(r.randint(2)), False])
+    res = check_loss("binary_cross_entropy", *bce(reduction), [x, y, w],
+                     [True, bool(r.randint(2)), False])
+    assert res.cnnc_out.grad_fn == res.torch_out.grad_fn.name()
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -108,8 +110,9 @@ def test_bce_with_logits_random(reduction, seed):
     y = rand(r, 0.0, 1.0, *shape) if r.rand() < 0.5 else r.randint(0, 2, size=shape).astype(np.float32)
     w = maybe(r, weight_shape(r, shape), 0.0, 2.0)
     pw = maybe(r, weight_shape(r, shape), 0.1, 4.0)
-    check_loss("binary_cross_entropy_with_logits", *bcel(reduction), [x, y, w, pw],
-               [True, bool(r.randint(2)), False, False])
+    res = check_loss("binary_cross_entropy_with_logits", *bcel(reduction), [x, y, w, pw],
+                     [True, bool(r.randint(2)), False, False])
+    assert res.cnnc_out.grad_fn == res.torch_out.grad_fn.name()
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
