@@ -643,6 +643,7 @@ CNNC_API cnnc_status cnnc_moduledict_set(cnnc_module *dict, const char *key, cnn
 #include "cnnc/resample.h"   /* padding, interpolation */
 #include "cnnc/norm.h"       /* batch/layer/instance/group/local-response norm */
 #include "cnnc/activation.h" /* activations, softmax, dropout */
+#include "cnnc/loss.h"       /* losses: cross entropy, nll, mse, l1, smooth l1, huber, bce, kl */
 #include "cnnc/init.h"       /* torch.nn.init */
 #include "cnnc/optim.h"      /* optimizers, learning-rate schedulers, gradient clipping */
 #include "cnnc/data.h"       /* data sets (IDX, CIFAR-10, synthetic), data loader */

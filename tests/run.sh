@@ -67,7 +67,7 @@ CNNC_LIBRARY="$(pwd)/$BUILD/libcnnc.so" /usr/bin/python3 -m pytest -q -p no:cach
 
 echo "== conformance with the kernels capped at AVX2 and at the portable C reference"
 # The families with per-ISA variants (GEMM, convolution, activation/softmax, norm), the
-# ops and modules built on them and the example networks; pooling, interpolation,
+# ops and modules built on them (cross_entropy on log_softmax) and the example networks; pooling, interpolation,
 # padding and elementwise kernels have no ISA-specific code, so the full run above
 # already covers them at every cap.
 CAPPED="tests/conformance/test_conv_functional.py tests/conformance/test_conv_modules.py
@@ -75,7 +75,8 @@ CAPPED="tests/conformance/test_conv_functional.py tests/conformance/test_conv_mo
   tests/conformance/test_norm_group.py tests/conformance/test_norm_instance.py
   tests/conformance/test_norm_layer.py tests/conformance/test_linear_relu.py
   tests/conformance/test_autograd.py tests/conformance/test_modules.py
-  tests/conformance/test_examples.py tests/conformance/test_isa.py"
+  tests/conformance/test_examples.py tests/conformance/test_isa.py
+  tests/conformance/test_loss_ce.py"
 for isa in avx2 scalar; do
   echo "-- CNNC_ISA=$isa"
   CNNC_ISA=$isa CNNC_LIBRARY="$(pwd)/$BUILD/libcnnc.so" /usr/bin/python3 -m pytest -q \

@@ -1,6 +1,6 @@
 /* cnnc_module_create for the kinds whose constructors take a few flags: the
- * activations, dropout, Flatten, Identity and the containers (created empty; their
- * children are registered afterwards). */
+ * activations, dropout, Flatten, Identity, the losses and the containers (created
+ * empty; their children are registered afterwards). */
 #include "core/error.h"
 #include "nn/factory.h"
 
@@ -118,6 +118,44 @@ static cnnc_module *create_stochastic_depth(cnnc__kwargs *kw, int arg) {
     return cnnc__kw_finish(kw) ? NULL : cnnc_stochasticdepth_new(p, mode);
 }
 
+/* A loss's tensor argument (weight, pos_weight) has no cnnc_value: only None is
+ * taken here; a model's weight comes with its state. */
+static void kw_tensor_none(cnnc__kwargs *kw, const char *name) {
+    const cnnc_value *v = cnnc__kw_get(kw, name);
+    if (v && v->kind != CNNC_VALUE_NONE && kw->st == CNNC_OK)
+        kw->st = cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                             "%s(): argument '%s' is a tensor: only None is accepted here", kw->fn,
+                             name);
+}
+
+/* arg: 0 CrossEntropyLoss, 1 NLLLoss, 2 MSELoss, 3 L1Loss, 4 SmoothL1Loss, 5 HuberLoss,
+ * 6 BCELoss, 7 BCEWithLogitsLoss, 8 KLDivLoss (size_average / reduce are not taken:
+ * give reduction) */
+static cnnc_module *create_loss(cnnc__kwargs *kw, int arg) {
+    const char *reduction = cnnc__kw_string(kw, "reduction", "mean");
+    if (arg <= 1 || arg == 6 || arg == 7) kw_tensor_none(kw, "weight");
+    if (arg == 7) kw_tensor_none(kw, "pos_weight");
+    int64_t ignore = arg <= 1 ? cnnc__kw_int(kw, "ignore_index", -100) : -100;
+    double ls = arg == 0 ? cnnc__kw_float(kw, "label_smoothing", 0.0) : 0.0;
+    double beta = arg == 4 ? cnnc__kw_float(kw, "beta", 1.0) : 1.0;
+    double delta = arg == 5 ? cnnc__kw_float(kw, "delta", 1.0) : 1.0;
+    bool log_target = arg == 8 && cnnc__kw_bool(kw, "log_target", false);
+    if (cnnc__kw_finish(kw)) return NULL;
+    switch (arg) {
+    case 0:
+        return cnnc_crossentropyloss_new(CNNC_CROSS_ENTROPY_LOSS(.ignore_index = ignore, .reduction = reduction,
+                                                                 .label_smoothing = ls));
+    case 1: return cnnc_nllloss_new(CNNC_NLL_LOSS(.ignore_index = ignore, .reduction = reduction));
+    case 2: return cnnc_mseloss_new(CNNC_MSE_LOSS(.reduction = reduction));
+    case 3: return cnnc_l1loss_new(CNNC_L1_LOSS(.reduction = reduction));
+    case 4: return cnnc_smoothl1loss_new(CNNC_SMOOTH_L1_LOSS(.reduction = reduction, .beta = beta));
+    case 5: return cnnc_huberloss_new(CNNC_HUBER_LOSS(.reduction = reduction, .delta = delta));
+    case 6: return cnnc_bceloss_new(CNNC_BCE_LOSS(.reduction = reduction));
+    case 7: return cnnc_bcewithlogitsloss_new(CNNC_BCE_WITH_LOGITS_LOSS(.reduction = reduction));
+    default: return cnnc_kldivloss_new(CNNC_KL_DIV_LOSS(.reduction = reduction, .log_target = log_target));
+    }
+}
+
 const cnnc__kind_entry cnnc__simple_kinds[] = {
     {"ReLU", create_inplace, 0, "", false},
     {"ReLU6", create_inplace, 1, "min_val max_val", false},
@@ -146,5 +184,14 @@ const cnnc__kind_entry cnnc__simple_kinds[] = {
     {"Dropout3d", create_dropout, 3, "", false},
     {"Flatten", create_flatten, 0, "", false},
     {"StochasticDepth", create_stochastic_depth, 0, "", false},
+    {"CrossEntropyLoss", create_loss, 0, "", false},
+    {"NLLLoss", create_loss, 1, "", false},
+    {"MSELoss", create_loss, 2, "", false},
+    {"L1Loss", create_loss, 3, "", false},
+    {"SmoothL1Loss", create_loss, 4, "", false},
+    {"HuberLoss", create_loss, 5, "", false},
+    {"BCELoss", create_loss, 6, "", false},
+    {"BCEWithLogitsLoss", create_loss, 7, "", false},
+    {"KLDivLoss", create_loss, 8, "", false},
     {NULL, NULL, 0, NULL, false},
 };

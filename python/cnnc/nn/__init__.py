@@ -13,10 +13,11 @@ from .upsampling import *     # noqa: F401,F403  Upsample, UpsamplingNearest2d, 
 from .normalization import *  # noqa: F401,F403  BatchNorm, LayerNorm, InstanceNorm, GroupNorm
 from .activation import *     # noqa: F401,F403  ReLU6, LeakyReLU, ELU, GELU, Softmax, ...
 from .dropout import *        # noqa: F401,F403  Dropout, Dropout2d, Dropout3d
-from . import conv, pooling, padding, upsampling, normalization, activation, dropout
+from .loss import *           # noqa: F401,F403  CrossEntropyLoss, NLLLoss, MSELoss, BCELoss, ...
+from . import conv, pooling, padding, upsampling, normalization, activation, dropout, loss
 from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_)
 
 __all__ = (["Module", "Linear", "ReLU", "Flatten", "Identity", "Sequential", "ModuleList",
             "ModuleDict", "functional", "init"]
            + conv.__all__ + pooling.__all__ + padding.__all__ + upsampling.__all__
-           + normalization.__all__ + activation.__all__ + dropout.__all__)
+           + normalization.__all__ + activation.__all__ + dropout.__all__ + loss.__all__)

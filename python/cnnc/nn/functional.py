@@ -26,3 +26,4 @@ from .functional_pool import *        # noqa: E402,F401,F403  pooling, unpooling
 from .functional_resample import *    # noqa: E402,F401,F403  pad, interpolate
 from .functional_norm import *        # noqa: E402,F401,F403  normalization
 from .functional_activation import *  # noqa: E402,F401,F403  activations, softmax, dropout
+from .functional_loss import *        # noqa: E402,F401,F403  losses
