@@ -1,7 +1,8 @@
 #!/bin/sh
 # Makes sure the test suite's dependencies are present: PyTorch 1.13, torchvision,
 # numpy and pytest for Debian's /usr/bin/python3, valgrind, zlib's headers (gzip data
-# files), cJSON's headers (safetensors io) and gcc's ThreadSanitizer runtime (libtsan2, for the CNNC_TSAN build).
+# files), cJSON's headers (safetensors io) and gcc's ThreadSanitizer runtime (libtsan2,
+# for the CNNC_TSAN build).
 # Installs them when root; otherwise stops with the exact command to run.
 PKGS="python3-torch python3-torchvision python3-numpy python3-pytest valgrind zlib1g-dev libcjson-dev libtsan2"
 have_tsan() {
