@@ -163,18 +163,27 @@ static cnnc_status parse_entry(const char *what, const cJSON *item, st_entry *e,
     return st;
 }
 
+static const char *duplicate_name(const char **names, size_t n);
+
 static cnnc_status parse_metadata(const char *what, const cJSON *item, cnnc_tensor_list *list) {
     if (!cJSON_IsObject(item))
         return bad(what, NULL, "__metadata__ must be an object mapping strings to strings");
+    size_t n = 0, i = 0;
     const cJSON *kv;
     cJSON_ArrayForEach(kv, item) {
         if (!cJSON_IsString(kv))
             return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                                "%s: __metadata__ value of \"%s\" is not a string", what, kv->string);
-        if (cnnc_tensor_list_meta(list, kv->string)) /* set_meta would overwrite */
-            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s: duplicate __metadata__ key \"%s\"",
-                               what, kv->string);
-        cnnc_clear_error();
+        n++;
+    }
+    const char **keys = cnnc__calloc(n ? n : 1, sizeof *keys);
+    if (!keys) return cnnc__oom("the safetensors metadata keys");
+    cJSON_ArrayForEach(kv, item) keys[i++] = kv->string;
+    const char *dup = duplicate_name(keys, n);
+    cnnc__free(keys);
+    if (dup)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s: duplicate __metadata__ key \"%s\"", what, dup);
+    cJSON_ArrayForEach(kv, item) {
         cnnc_status st = cnnc_tensor_list_set_meta(list, kv->string, kv->valuestring);
         if (st != CNNC_OK) return st;
     }
