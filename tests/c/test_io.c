@@ -55,16 +55,6 @@ static bytes read_bytes(const char *path) {
     return b;
 }
 
-/* A safetensors file: the 8-byte length of header (as given, no padding), then data. */
-static bytes st_bytes(const char *header, const void *data, size_t n) {
-    size_t h = strlen(header);
-    bytes b = {malloc(8 + h + n + 1), 8 + h + n};
-    for (int i = 0; i < 8; i++) b.p[i] = (uint8_t)((uint64_t)h >> (8 * i));
-    memcpy(b.p + 8, header, h);
-    if (n) memcpy(b.p + 8 + h, data, n);
-    return b;
-}
-
 static cnnc_tensor *tensor_f32(int ndim, const int64_t *shape, const float *v) {
     return cnnc_from_data(ndim, shape, CNNC_FLOAT32, v);
 }
@@ -77,6 +67,17 @@ static void le(uint8_t *p, uint64_t v, int n) {
 #ifdef CNNC_HAS_IO
 
 static void test_has_io(void) { CHECK(cnnc_has_io()); }
+
+/* A safetensors file: the 8-byte length of header (as given, no padding), then data. */
+static bytes st_bytes(const char *header, const void *data, size_t n) {
+    size_t h = strlen(header);
+    bytes b = {malloc(8 + h + n + 1), 8 + h + n};
+    for (int i = 0; i < 8; i++) b.p[i] = (uint8_t)((uint64_t)h >> (8 * i));
+    memcpy(b.p + 8, header, h);
+    if (n) memcpy(b.p + 8 + h, data, n);
+    return b;
+}
+
 
 static void test_st_roundtrip(void) {
     char p[600];

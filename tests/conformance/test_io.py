@@ -23,7 +23,8 @@ from cnnc import safetensors as st
 def rng(seed):
     return np.random.default_rng(seed)
 
-pytestmark = pytest.mark.skipif(not cnnc.io.has_io(), reason="library built without cJSON")
+# the safetensors tests need a library built with cJSON; the .npy ones run everywhere
+needs_io = pytest.mark.skipif(not cnnc.io.has_io(), reason="library built without cJSON")
 
 DTYPES = [np.float32, np.float16, np.float64, np.int64, np.int32, np.uint8, np.bool_,
           np.int8, np.int16, np.uint16, np.uint32]
@@ -57,6 +58,7 @@ def same(x, y):
 
 # --- safetensors: Python writer <-> C reader -------------------------------------------------
 
+@needs_io
 @pytest.mark.parametrize("seed", range(4))
 def test_python_writer_c_reader(tmp_path, seed):
     r = rng(seed)
@@ -74,6 +76,7 @@ def test_python_writer_c_reader(tmp_path, seed):
     assert cnnc.io.load_safetensors_metadata(path) == meta
 
 
+@needs_io
 def test_bf16_and_offset_order(tmp_path):
     """BF16 (which numpy lacks) is widened exactly; entries listed out of offset order come
     back in offset order from both readers."""
@@ -94,6 +97,7 @@ def test_bf16_and_offset_order(tmp_path):
 
 # --- safetensors: C writer <-> Python reader --------------------------------------------------
 
+@needs_io
 def test_c_writer_python_reader(tmp_path):
     r = rng(1)
     tensors = collections.OrderedDict([
@@ -120,6 +124,7 @@ def test_c_writer_python_reader(tmp_path):
     assert st.serialize(tensors, {"k": "v", "ü": "ß"}) == raw
 
 
+@needs_io
 def test_save_conversions_and_errors(tmp_path):
     path = tmp_path / "x.safetensors"
     cnnc.io.save_safetensors({"b": np.array([True, False]), "h": np.ones(2, np.float16),
@@ -178,6 +183,7 @@ MALFORMED = [
 ]
 
 
+@needs_io
 @pytest.mark.parametrize("name,data,pattern", MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_safetensors(tmp_path, name, data, pattern):
     path = tmp_path / (name + ".safetensors")
@@ -191,6 +197,7 @@ def test_malformed_safetensors(tmp_path, name, data, pattern):
         st.load_file(path)
 
 
+@needs_io
 def test_truncated_files(tmp_path):
     data = st.serialize({"w": np.arange(6, dtype=np.float32), "b": np.ones(2, np.int64)}, {"k": "v"})
     for cut in sorted({0, 7, 8, 20, len(data) // 2, len(data) - 17, len(data) - 1}):
@@ -235,6 +242,7 @@ def _trained_torch(make):
     return m
 
 
+@needs_io
 @pytest.mark.parametrize("name,make_torch,make_cnnc", _modules(), ids=[m[0] for m in _modules()])
 def test_state_dict_round_trip(tmp_path, name, make_torch, make_cnnc):
     tm = _trained_torch(make_torch)
@@ -265,6 +273,7 @@ def test_state_dict_round_trip(tmp_path, name, make_torch, make_cnnc):
         assert v["dtype"] == ("I64" if k.endswith("num_batches_tracked") else "F32")
 
 
+@needs_io
 def test_module_load_errors(tmp_path):
     path = tmp_path / "bn.safetensors"
     cnnc.nn.BatchNorm2d(3).save(path)
