@@ -1,0 +1,9 @@
+/* Internal: what the model file's loader and saver share (docs/model-format.md). */
+#ifndef CNNC_IO_MODEL_H
+#define CNNC_IO_MODEL_H
+#include "cnnc.h"
+
+#define CNNC__MODEL_KEY "cnnc.model"    /* the __metadata__ key holding the architecture */
+#define CNNC__MODEL_FORMAT "cnnc.model" /* its "format" */
+enum { CNNC__MODEL_VERSION = 1 };
+#endif
