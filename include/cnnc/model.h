@@ -30,4 +30,9 @@ CNNC_API cnnc_status cnnc_model_save(cnnc_module *m, const char *path);
 /* The state_dict with the architecture under the "cnnc.model" metadata key (what
  * cnnc_model_save writes): a new list, or NULL. */
 CNNC_API cnnc_tensor_list *cnnc_model_to_list(cnnc_module *m);
+
+/* The shape of the example input i that the model's file records (the exporter
+ * writes the input it traced with): writes up to CNNC_MAX_DIMS sizes to shape and
+ * returns their count, or -1 when m is no loaded model or records none for i. */
+CNNC_API int cnnc_model_input_shape(const cnnc_module *m, int i, int64_t *shape);
 #endif

@@ -267,6 +267,20 @@ static cnnc_status load_node(cnnc_module *g, const cJSON *e, int i) {
                                                                                                  : CNNC_OK;
 }
 
+/* An input's recorded "shape": its length (-1 when absent), or -2 with the error set. */
+static int input_shape(const cJSON *shape, const char *name, int64_t *dims) {
+    if (!shape || cJSON_IsNull(shape)) return -1;
+    int n = cJSON_IsArray(shape) ? cJSON_GetArraySize(shape) : -1, i = 0;
+    if (n < 0 || n > CNNC_MAX_DIMS) return BAD("model: input '%s': 'shape' must be a list of at most %d sizes", name, CNNC_MAX_DIMS), -2;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, shape) {
+        if (!cJSON_IsNumber(e) || !json_integral(e) || e->valuedouble < 0)
+            return BAD("model: input '%s': 'shape' must hold sizes (integers >= 0)", name), -2;
+        dims[i++] = (int64_t)e->valuedouble;
+    }
+    return n;
+}
+
 static cnnc_status load_inputs(cnnc_module *g, const cJSON *inputs) {
     const cJSON *e;
     int i = 0;
@@ -274,9 +288,9 @@ static cnnc_status load_inputs(cnnc_module *g, const cJSON *inputs) {
         const char *name = string_field(e, "name");
         const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
         if (!name) return BAD("model: inputs[%d] needs a 'name' string", i);
-        if (shape && !cJSON_IsArray(shape) && !cJSON_IsNull(shape))
-            return BAD("model: input '%s': 'shape' must be a list", name);
-        if (cnnc__graph_add_node(g, name, CNNC__GNODE_INPUT, NULL, 0, NULL) < 0) return cnnc_last_status();
+        int64_t dims[CNNC_MAX_DIMS];
+        int ndim = input_shape(shape, name, dims), k = ndim < -1 ? -1 : cnnc__graph_add_node(g, name, CNNC__GNODE_INPUT, NULL, 0, NULL);
+        if (k < 0 || cnnc__graph_set_input_shape(g, k, ndim, dims)) return cnnc_last_status();
         i++;
     }
     return i ? CNNC_OK : BAD("model: 'inputs' is empty");
@@ -341,6 +355,17 @@ cnnc_module *cnnc_model_from_list(const cnnc_tensor_list *list) {
     }
     cJSON_Delete(root);
     return g;
+}
+
+int cnnc_model_input_shape(const cnnc_module *m, int i, int64_t *shape) {
+    if (!m || !shape || !cnnc__is_graph(m)) return -1;
+    for (int k = 0, seen = 0; k < cnnc__graph_num_nodes(m); k++) {
+        const cnnc__gnode *n = cnnc__graph_node(m, k);
+        if (n->kind != CNNC__GNODE_INPUT || seen++ != i) continue;
+        if (n->ndim > 0) memcpy(shape, n->shape, (size_t)n->ndim * sizeof *shape);
+        return n->ndim;
+    }
+    return -1;
 }
 
 cnnc_module *cnnc_model_load(const char *path) {

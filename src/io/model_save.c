@@ -199,7 +199,13 @@ static cnnc_status graph_nodes(cJSON *root, const cnnc_module *g) {
         bool input = n->kind == CNNC__GNODE_INPUT;
         if (!attach(input ? inputs : nodes, NULL, e) || !cJSON_AddStringToObject(e, "name", n->name))
             return cnnc__oom("the model description");
-        if (input) continue;
+        if (input) {
+            cJSON *shape = n->ndim >= 0 ? cJSON_CreateArray() : NULL;
+            for (int d = 0; shape && d < n->ndim; d++)
+                if (!attach(shape, NULL, cJSON_CreateNumber((double)n->shape[d]))) shape = (cJSON_Delete(shape), NULL);
+            if (n->ndim >= 0 && !attach(e, "shape", shape)) return cnnc__oom("the model description");
+            continue;
+        }
         if (!cJSON_AddStringToObject(e, keys[n->kind], n->target) ||
             (n->n_args && !attach(e, "args", args_json(g, n->n_args, n->args))))
             return cnnc__oom("the model description");

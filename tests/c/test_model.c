@@ -138,6 +138,10 @@ static void test_graph(void) {
     const float *y = cnnc_tensor_data_f32(out[0]), *h = cnnc_tensor_data_f32(out[1]);
     CHECK(y && y[0] == 6 + 0 + 0 + 0 && y[1] == 6 + 14 - 1.5f + 1);
     CHECK(h && h[0] == 1.5f && h[1] == -1);
+    int64_t dims[CNNC_MAX_DIMS];
+    CHECK_EQ_INT(cnnc_model_input_shape(g, 0, dims), 2);
+    CHECK(dims[0] == 3 && dims[1] == 4);
+    CHECK_EQ_INT(cnnc_model_input_shape(g, 1, dims), -1);
     char *repr = cnnc_module_repr(g);
     CHECK_CONTAINS(repr, "(block): Block(\n    width=4");
     CHECK_CONTAINS(repr, "(act2): ReLU()");
@@ -217,6 +221,24 @@ static void test_malformed(void) {
     cnnc_scope_end();
 }
 
+/* conv 2->4 k3 on 6x6: 288 outputs x 18; conv 4->4 k3 on 3x3: 72 x 36; linear 36->5: 10 x 36 */
+static void test_macs(void) {
+    cnnc_scope_begin();
+    cnnc_module *net = small_net();
+    REQUIRE(net);
+    int64_t macs = -1;
+    cnnc_tensor *x = input();
+    CHECK_OK(cnnc_module_macs(net, 1, &x, &macs));
+    CHECK_EQ_INT(macs, 288 * 18 + 72 * 36 + 10 * 36);
+    CHECK(cnnc_module_is_training(net) && cnnc_module_is_training(cnnc_module_get_submodule(net, "4.0")));
+    cnnc_tensor *nb = NULL;
+    CHECK_OK(cnnc_module_tensor(net, "1.num_batches_tracked", &nb));
+    CHECK(nb && cnnc_tensor_data_i64(nb)[0] == 0);
+    CHECK_ERR(cnnc_module_macs(net, -1, &x, &macs));
+    cnnc_module_release(net);
+    cnnc_scope_end();
+}
+
 static void test_errors(void) {
     CHECK(cnnc_model_from_list(NULL) == NULL);
     CHECK_ERROR_CONTAINS("'list' is NULL");
@@ -236,6 +258,7 @@ int main(void) {
     RUN_TEST(test_trains);
     RUN_TEST(test_graph);
     RUN_TEST(test_malformed);
+    RUN_TEST(test_macs);
     RUN_TEST(test_errors);
     return check_summary();
 }

@@ -1,0 +1,231 @@
+"""Whole networks from PyTorch: every torchvision CNN of issue 10's list and three
+hand-written nets (LeNet-5, a U-Net, a DCGAN generator) exported with cnnc.export,
+loaded with cnnc.load, and compared with PyTorch in eval (outputs) and in training
+mode after one forward and backward (output, input gradient, every parameter
+gradient, running statistics).
+
+Deep networks amplify fp32 rounding, so each tensor is judged against a float64
+PyTorch run of the same model: cnnc's largest error must be at most RATIO times
+PyTorch fp32's own largest error on that tensor (with a floor of FLOOR times the
+tensor's scale, for tensors fp32 gets almost exactly right). The worst ratios are
+printed (pytest -s) for the issue's note."""
+import copy
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as tnn
+import torchvision.models as tvm
+
+import cnnc
+import cnnc.export
+
+RATIO = 8.0
+FLOOR = 2e-6
+
+# name -> (factory, input shape); small inputs keep the suite fast.
+TORCHVISION = {
+    "alexnet": (tvm.alexnet, (2, 3, 64, 64)),
+    "vgg11_bn": (tvm.vgg11_bn, (2, 3, 32, 32)),
+    "resnet18": (tvm.resnet18, (2, 3, 64, 64)),
+    "resnet50": (tvm.resnet50, (2, 3, 64, 64)),
+    "resnext50_32x4d": (tvm.resnext50_32x4d, (2, 3, 64, 64)),
+    "wide_resnet50_2": (tvm.wide_resnet50_2, (2, 3, 64, 64)),
+    "squeezenet1_1": (tvm.squeezenet1_1, (2, 3, 64, 64)),
+    "densenet121": (tvm.densenet121, (2, 3, 64, 64)),
+    "googlenet": (lambda: tvm.googlenet(aux_logits=False, init_weights=True), (2, 3, 64, 64)),
+    "inception_v3": (lambda: tvm.inception_v3(aux_logits=False, init_weights=True), (2, 3, 75, 75)),
+    "mobilenet_v2": (tvm.mobilenet_v2, (2, 3, 64, 64)),
+    "mobilenet_v3_small": (tvm.mobilenet_v3_small, (2, 3, 64, 64)),
+    "mobilenet_v3_large": (tvm.mobilenet_v3_large, (2, 3, 64, 64)),
+    "shufflenet_v2_x1_0": (tvm.shufflenet_v2_x1_0, (2, 3, 64, 64)),
+    "mnasnet1_0": (tvm.mnasnet1_0, (2, 3, 64, 64)),
+    "efficientnet_b0": (tvm.efficientnet_b0, (2, 3, 64, 64)),
+    "regnet_y_400mf": (tvm.regnet_y_400mf, (2, 3, 64, 64)),
+    "convnext_tiny": (tvm.convnext_tiny, (2, 3, 64, 64)),
+}
+
+
+class LeNet5(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = tnn.Sequential(
+            tnn.Conv2d(1, 6, 5, padding=2), tnn.Tanh(), tnn.AvgPool2d(2),
+            tnn.Conv2d(6, 16, 5), tnn.Tanh(), tnn.AvgPool2d(2))
+        self.classifier = tnn.Sequential(
+            tnn.Flatten(), tnn.Linear(16 * 5 * 5, 120), tnn.Tanh(), tnn.Linear(120, 84), tnn.Tanh(),
+            tnn.Linear(84, 10))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class DoubleConv(tnn.Sequential):
+    def __init__(self, cin, cout):
+        super().__init__(tnn.Conv2d(cin, cout, 3, padding=1, bias=False), tnn.BatchNorm2d(cout),
+                         tnn.ReLU(inplace=True), tnn.Conv2d(cout, cout, 3, padding=1, bias=False),
+                         tnn.BatchNorm2d(cout), tnn.ReLU(inplace=True))
+
+
+class UNet(tnn.Module):
+    """Two levels down, one transposed-conv up and one interpolate up, cat skips."""
+
+    def __init__(self, cin=3, classes=2, w=8):
+        super().__init__()
+        self.inc = DoubleConv(cin, w)
+        self.down1 = tnn.Sequential(tnn.MaxPool2d(2), DoubleConv(w, 2 * w))
+        self.down2 = tnn.Sequential(tnn.MaxPool2d(2), DoubleConv(2 * w, 4 * w))
+        self.up1 = tnn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2)
+        self.conv1 = DoubleConv(4 * w, 2 * w)
+        self.conv2 = DoubleConv(3 * w, w)
+        self.outc = tnn.Conv2d(w, classes, 1)
+
+    def forward(self, x):
+        x1 = self.inc(x)
+        x2 = self.down1(x1)
+        x3 = self.down2(x2)
+        y = self.conv1(torch.cat([x2, self.up1(x3)], dim=1))
+        y = tnn.functional.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+        return self.outc(self.conv2(torch.cat([x1, y], dim=1)))
+
+
+class DCGANGenerator(tnn.Module):
+    def __init__(self, nz=16, ngf=8, nc=3):
+        super().__init__()
+        self.main = tnn.Sequential(
+            tnn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), tnn.BatchNorm2d(ngf * 4), tnn.ReLU(True),
+            tnn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf * 2), tnn.ReLU(True),
+            tnn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf), tnn.ReLU(True),
+            tnn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), tnn.Tanh())
+
+    def forward(self, x):
+        return self.main(x)
+
+
+HANDWRITTEN = {
+    "lenet5": (LeNet5, (4, 1, 28, 28)),
+    "unet": (UNet, (2, 3, 32, 32)),
+    "dcgan_generator": (DCGANGenerator, (4, 16, 1, 1)),
+}
+MODELS = dict(TORCHVISION, **HANDWRITTEN)
+WORST = {}
+
+
+def _no_dropout(model):
+    """Dropout and stochastic depth off (p = 0) so training mode is deterministic."""
+    for m in model.modules():
+        if isinstance(m, tnn.modules.dropout._DropoutNd) or type(m).__name__ == "StochasticDepth":
+            m.p = 0.0
+    return model
+
+
+def _cnnc(a):
+    return cnnc.tensor(np.ascontiguousarray(a.detach().numpy(), dtype=np.float32))
+
+
+def _np(t):
+    return t.numpy() if isinstance(t, cnnc.Tensor) else t.detach().numpy()
+
+
+def _judge(name, what, got, ref32, ref64):
+    ref64 = ref64.detach().numpy().astype(np.float64)
+    scale = max(float(np.abs(ref64).max()), 1e-30)
+    e_torch = float(np.abs(ref32.detach().numpy().astype(np.float64) - ref64).max())
+    e_cnnc = float(np.abs(np.asarray(_np(got), np.float64) - ref64).max())
+    ratio = e_cnnc / max(e_torch, FLOOR * scale)
+    key = (name, what.split(" ")[0])
+    WORST[key] = max(WORST.get(key, 0.0), ratio)
+    assert np.asarray(_np(got)).shape == tuple(ref64.shape), what
+    assert ratio <= RATIO, "%s %s: cnnc error %.3g, PyTorch fp32 error %.3g (ratio %.1f), scale %.3g" % (
+        name, what, e_cnnc, e_torch, ratio, scale)
+
+
+def _exported(name, tmp_path):
+    factory, shape = MODELS[name]
+    torch.manual_seed(0)
+    model = _no_dropout(factory())
+    x = torch.randn(*shape)
+    path = str(tmp_path / (name + ".safetensors"))
+    cnnc.export.export(model, x, path)
+    return model, x, path
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_eval(name, tmp_path):
+    model, x, path = _exported(name, tmp_path)
+    net = cnnc.load(path)
+    assert repr(net) == repr(model)
+    model.eval()
+    net.eval()
+    m64 = copy.deepcopy(model).double()
+    with torch.no_grad():
+        ref32, ref64 = model(x), m64(x.double())
+    _judge(name, "eval output", net(_cnnc(x)), ref32, ref64)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_train_step(name, tmp_path):
+    model, x, path = _exported(name, tmp_path)
+    net = cnnc.load(path)
+    model.train()
+    m64 = copy.deepcopy(model).double()
+    x32, x64 = x.clone().requires_grad_(True), x.double().requires_grad_(True)
+    y32, y64 = model(x32), m64(x64)
+    g = torch.randn(y32.shape, generator=torch.Generator().manual_seed(1))
+    (y32 * g).sum().backward()
+    (y64 * g.double()).sum().backward()
+
+    xc = _cnnc(x)
+    xc.requires_grad_(True)
+    yc = net(xc)
+    cnnc.sum(yc * _cnnc(g)).backward()
+    _judge(name, "train output", yc, y32, y64)
+    _judge(name, "input grad", xc.grad, x32.grad, x64.grad)
+    params = dict(net.named_parameters())
+    for (k, p32), p64 in zip(model.named_parameters(), m64.parameters()):
+        _judge(name, "grad of " + k, params[k].grad, p32.grad, p64.grad)
+    bufs = dict(net.named_buffers())
+    for (k, b32), b64 in zip(model.named_buffers(), m64.buffers()):
+        if b32.dtype.is_floating_point:
+            _judge(name, "buffer " + k, bufs[k], b32, b64)
+        else:
+            assert np.array_equal(_np(bufs[k]), b32.numpy()), k
+
+
+def test_round_trip_to_torch(tmp_path):
+    """A model saved by cnnc loads into PyTorch (cnnc.export.load_state_dict) and gives
+    cnnc's output; a Sequential built in cnnc saves and loads back."""
+    model, x, path = _exported("resnet18", tmp_path)
+    net = cnnc.load(path)
+    net.eval()
+    out = str(tmp_path / "again.safetensors")
+    cnnc.save(net, out)
+    torch.manual_seed(5)
+    fresh = tvm.resnet18()
+    fresh.load_state_dict(cnnc.export.load_state_dict(out))
+    fresh.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(fresh(x).numpy(), net(_cnnc(x)).numpy(), rtol=1e-4, atol=1e-5)
+    seq = cnnc.nn.Sequential(cnnc.nn.Conv2d(3, 4, 3), cnnc.nn.ReLU(), cnnc.nn.Flatten())
+    cnnc.save(seq, out)
+    back = cnnc.load(out)
+    xs = _cnnc(torch.randn(1, 3, 5, 5))
+    np.testing.assert_array_equal(back(xs).numpy(), seq(xs).numpy())
+    assert repr(back) == repr(seq)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(cnnc.Error, match="nope.safetensors"):
+        cnnc.load(str(tmp_path / "nope.safetensors"))
+    with pytest.raises(TypeError):
+        cnnc.load(3)
+    with pytest.raises(TypeError):
+        cnnc.save("not a module", str(tmp_path / "x.safetensors"))
+
+
+def teardown_module():
+    if WORST:
+        print("\nworst cnnc / PyTorch-fp32 error ratio per model and tensor kind:")
+        for (name, what), r in sorted(WORST.items()):
+            print("  %-22s %-7s %.2f" % (name, what, r))
