@@ -1,7 +1,7 @@
 /* Model files: a whole network (architecture + weights) in one .safetensors file,
  * exchanged with PyTorch (python3 -m cnnc.export writes them from any torch module;
  * docs/model-format.md is the format). Built when cnnc is built with cJSON
- * (cnnc_has_io()); without it these functions return CNNC_ERR_RUNTIME.
+ * (cnnc_has_io()); without cJSON they are not part of the library.
  *
  *     cnnc_module *net = cnnc_model_load("resnet18.safetensors");
  *     cnnc_module_eval(net);

@@ -11,10 +11,8 @@
 #include <stdint.h>
 
 #include "cnnc.h"
+#include "core/file.h"
 
-/* The whole file at path into *data (allocated; free with cnnc__free) and *size. A
- * missing, unreadable or non-regular file is CNNC_ERR_IO naming the path. */
-cnnc_status cnnc__read_file(const char *path, uint8_t **data, size_t *size);
 
 /* Starts with the gzip magic bytes 1f 8b. */
 bool cnnc__is_gzip(const uint8_t *data, size_t size);

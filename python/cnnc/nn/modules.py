@@ -139,6 +139,16 @@ class Module:
         finally:
             _lib.cnnc_tensor_list_free(lst)
 
+    def save(self, path):
+        """Writes state_dict() to a safetensors file (cnnc_module_save)."""
+        from .. import io
+        io.module_save(self, path)
+
+    def load(self, path, strict=True):
+        """load_state_dict() from a safetensors file (cnnc_module_load)."""
+        from .. import io
+        io.module_load(self, path, strict)
+
     def zero_grad(self, set_to_none=False):
         _lib.cnnc_module_zero_grad(self._h, bool(set_to_none))
 
