@@ -324,7 +324,7 @@ static cnnc_status check_header(const cJSON *root) {
     return CNNC_OK;
 }
 
-static cnnc_status build(cnnc_module *g, const cJSON *root, const cnnc_tensor_list *tensors) {
+static cnnc_status build(cnnc_module *g, const cJSON *root, const cnnc_tensor_list *tensors, bool strict) {
     const cJSON *modules = section(root, "modules"), *inputs = modules ? section(root, "inputs") : NULL;
     const cJSON *nodes = inputs ? section(root, "nodes") : NULL, *outputs = nodes ? section(root, "outputs") : NULL;
     if (!outputs) return cnnc_last_status();
@@ -334,13 +334,17 @@ static cnnc_status build(cnnc_module *g, const cJSON *root, const cnnc_tensor_li
     cJSON_ArrayForEach(e, nodes)
         if (load_node(g, e, i++)) return cnnc_last_status();
     if (load_outputs(g, outputs) || cnnc__graph_finish(g)) return cnnc_last_status();
-    if (cnnc_module_load_state_dict(g, tensors, true))
+    if (cnnc_module_load_state_dict(g, tensors, strict))
         return cnnc__error_prefix("model: the file's tensors do not fit the architecture: ");
     return CNNC_OK;
 }
 
 cnnc_module *cnnc_model_from_list(const cnnc_tensor_list *list) {
     CNNC__NONNULL_OR_NULL("model_from_list", list);
+    return cnnc__model_build(list, true);
+}
+
+cnnc_module *cnnc__model_build(const cnnc_tensor_list *list, bool strict) {
     const char *text = cnnc_tensor_list_meta(list, CNNC__MODEL_KEY);
     if (!text) return BAD("model: no '%s' metadata: this holds tensors, not a cnnc model", CNNC__MODEL_KEY), NULL;
     const char *end = NULL;
@@ -349,7 +353,7 @@ cnnc_module *cnnc_model_from_list(const cnnc_tensor_list *list) {
                           (size_t)(end ? end - text : 0)), NULL;
     cnnc_module *g = NULL;
     if (check_header(root) == CNNC_OK) g = cnnc__graph_new(string_field(root, "type"));
-    if (g && build(g, root, list) != CNNC_OK) {
+    if (g && build(g, root, list, strict) != CNNC_OK) {
         cnnc_module_release(g);
         g = NULL;
     }
