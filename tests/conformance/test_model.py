@@ -258,3 +258,50 @@ def teardown_module():
         print("\nworst cnnc / PyTorch-fp32 error ratio per model and tensor kind:")
         for (name, what), r in sorted(WORST.items()):
             print("  %-22s %-7s %.2f" % (name, what, r))
+
+
+def _program():
+    exe = os.path.join(os.path.dirname(os.environ.get("CNNC_LIBRARY", "build/libcnnc.so")), "cnnc")
+    if not os.access(exe, os.X_OK):
+        pytest.skip("the cnnc program is not next to the library")
+    return exe
+
+
+def test_cnnc_run(tmp_path):
+    """`cnnc run` on an exported model: .npy in and out, and an image resized and
+    normalised as torchvision's transforms do, give PyTorch's output."""
+    import subprocess
+    from PIL import Image
+    import torchvision.transforms.functional as TF
+    model, x, path = _exported("squeezenet1_1", tmp_path)
+    model.eval()
+    np.save(str(tmp_path / "x.npy"), x.numpy())
+    subprocess.run([_program(), "run", path, "--input", str(tmp_path / "x.npy"), "--output",
+                    str(tmp_path / "y.npy")], check=True, capture_output=True)
+    with torch.no_grad():
+        np.testing.assert_allclose(np.load(str(tmp_path / "y.npy")), model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+    pixels = (np.random.RandomState(0).rand(50, 70, 3) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(str(tmp_path / "img.png"))
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    r = subprocess.run([_program(), "run", path, "--image", str(tmp_path / "img.png"), "--size", "40,60",
+                        "--mean", ",".join(map(str, mean)), "--std", ",".join(map(str, std)), "--output",
+                        str(tmp_path / "yi.npy"), "--top", "3"], check=True, capture_output=True, text=True)
+    img = TF.to_tensor(Image.open(str(tmp_path / "img.png")))
+    img = TF.normalize(TF.resize(img, [40, 60], antialias=True), mean, std).unsqueeze(0)
+    with torch.no_grad():
+        want = model(img)
+    np.testing.assert_allclose(np.load(str(tmp_path / "yi.npy")), want.numpy(), rtol=1e-4, atol=1e-5)
+    top = torch.softmax(want, 1)[0].topk(3)
+    assert "%6.2f%%  %d" % (100 * top.values[0].item(), top.indices[0].item()) in r.stdout
+
+
+def test_cnnc_info(tmp_path):
+    model, x, path = _exported("lenet5", tmp_path)
+    import subprocess
+    out = subprocess.run([_program(), "info", path], check=True, capture_output=True, text=True).stdout
+    assert "features.0.weight" in out and "float32  [6, 1, 5, 5]" in out
+    assert repr(model) in out
+    assert "parameters: %d" % sum(p.numel() for p in model.parameters()) in out
+    macs = (6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 120 * 400 + 84 * 120 + 10 * 84) * 4
+    assert "%.4g G for this input" % (macs / 1e9) in out
