@@ -542,6 +542,13 @@ CNNC_API cnnc_tensor_list *cnnc_module_state_dict(cnnc_module *m);
  * unexpected keys are errors too. Nothing is changed when an error is returned. */
 CNNC_API cnnc_status cnnc_module_load_state_dict(cnnc_module *m, const cnnc_tensor_list *sd,
                                                  bool strict);
+/* The multiply-accumulates of one forward of m on inputs (what `cnnc info` prints
+ * per input): convolutions, transposed convolutions and linear layers, counted per
+ * call from their weights and output shapes as thop/fvcore count them. The forward
+ * runs in eval mode without gradients (running statistics untouched); every
+ * module's training flag is restored after. */
+CNNC_API cnnc_status cnnc_module_macs(cnnc_module *m, int n_inputs, cnnc_tensor *const *inputs,
+                                      int64_t *macs);
 /* Zeroes the gradients of all parameters (set_to_none: drops them instead);
  * PyTorch 1.13's default is set_to_none = false. */
 CNNC_API void cnnc_module_zero_grad(cnnc_module *m, bool set_to_none);
@@ -648,4 +655,5 @@ CNNC_API cnnc_status cnnc_moduledict_set(cnnc_module *dict, const char *key, cnn
 #include "cnnc/optim.h"      /* optimizers, learning-rate schedulers, gradient clipping */
 #include "cnnc/data.h"       /* data sets (IDX, CIFAR-10, synthetic), data loader */
 #include "cnnc/io.h"         /* tensor files: safetensors, state_dicts, NumPy .npy */
+#include "cnnc/model.h"      /* model files: architecture + weights, from and to PyTorch */
 #endif /* CNNC_H */

@@ -10,6 +10,7 @@
  * the program prints cnnc_last_error() and exits with status 1. Only the public
  * header is used, as any other program would.
  */
+#include "commands.h"
 #include "demo.h"
 
 #include <inttypes.h>
@@ -523,6 +524,24 @@ static const command commands[] = {
      "Runs every section of the tour in order, or only the named SECTIONs.\n"
      "--list prints the section names. The output is reproducible (fixed seed).\n",
      cmd_demo},
+    {"run", "MODEL (--input X.npy | --image FILE) [options]", "run a model file on an array or an image",
+     "Loads MODEL (a cnnc model file, e.g. written by python3 -m cnnc.export) and runs it in eval\n"
+     "mode (--train: training mode) without gradients, on:\n"
+     "  --input X.npy        a float32/float64 NumPy array of the model's input shape, or\n"
+     "  --image FILE         a PNG/JPEG/BMP image as [1, 3, H, W] in [0, 1], then\n"
+     "    --size N | H,W     resized (bilinear; antialiased when shrinking),\n"
+     "    --mean R,G,B       minus mean and\n"
+     "    --std R,G,B        over std (ImageNet: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225).\n"
+     "It prints the output's shape and then the output itself, or with\n"
+     "  --output Y.npy       writes it as .npy;\n"
+     "  --top K [--labels F] prints each row's K most likely classes (softmax), named by\n"
+     "                       line of F (one label per line) when given.\n",
+     cmd_run},
+    {"info", "FILE", "list a safetensors file's tensors and metadata, and describe a model",
+     "Prints each tensor (name, dtype as loaded, shape) and the metadata; for a cnnc model\n"
+     "file also print(model), the parameter count and the multiply-accumulates of one\n"
+     "forward on the input shape the exporter recorded.\n",
+     cmd_info},
     {"version", "", "print the library version",
      "Prints the linked library's version, the header's, and the thread count.\n",
      cmd_version},

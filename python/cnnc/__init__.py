@@ -171,8 +171,9 @@ from . import nn  # noqa: E402  (nn needs the names above)
 from . import optim  # noqa: E402
 from . import data  # noqa: E402
 from . import io  # noqa: E402
+from .model import load, save  # noqa: E402
 
-__all__ = ["Error", "IndexRangeError", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand",
+__all__ = ["load", "save", "Error", "IndexRangeError", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand",
            "randn",
            "arange", "float32", "int64", "manual_seed", "set_num_threads",
            "get_num_threads", "set_isa", "get_isa", "thread_cleanup", "no_grad", "enable_grad",

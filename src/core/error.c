@@ -2,6 +2,8 @@
 #include "core/error.h"
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 
 enum { ERROR_MESSAGE_CAP = 2048 };
 
@@ -38,6 +40,18 @@ void *cnnc__error_null(cnnc_status status, const char *fmt, ...) {
     set_error(status, fmt, ap);
     va_end(ap);
     return NULL;
+}
+
+cnnc_status cnnc__error_prefix(const char *fmt, ...) {
+    char old[ERROR_MESSAGE_CAP];
+    memcpy(old, last_message, sizeof old);
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(last_message, sizeof last_message, fmt, ap);
+    va_end(ap);
+    if (len >= 0 && (size_t)len < sizeof last_message)
+        snprintf(last_message + len, sizeof last_message - (size_t)len, "%s", old);
+    return last_status;
 }
 
 cnnc_status cnnc__oom(const char *what) {

@@ -13,6 +13,9 @@
 cnnc_status cnnc__error(cnnc_status status, const char *fmt, ...) CNNC__PRINTF(2, 3);
 /* The same, returning NULL, for functions that return pointers. */
 void *cnnc__error_null(cnnc_status status, const char *fmt, ...) CNNC__PRINTF(2, 3);
+/* Puts the printf-style text in front of the current message, keeping the status
+ * (context for an error a callee set: "file.safetensors: "); returns the status. */
+cnnc_status cnnc__error_prefix(const char *fmt, ...) CNNC__PRINTF(1, 2);
 /* Out of memory, naming what was being allocated. */
 cnnc_status cnnc__oom(const char *what);
 

@@ -170,9 +170,25 @@ int cnnc__graph_add_node(cnnc_module *g, const char *name, cnnc__gnode_kind kind
         return -1;
     }
     s->cap_nodes = (int)cap;
-    s->nodes[s->n_nodes] = (cnnc__gnode){.name = nm, .kind = kind, .target = tg, .n_args = n_args, .args = args};
+    s->nodes[s->n_nodes] = (cnnc__gnode){.name = nm, .kind = kind, .target = tg, .n_args = n_args, .args = args,
+                                         .ndim = -1};
     s->finished = false;
     return s->n_nodes++;
+}
+
+cnnc_status cnnc__graph_set_input_shape(cnnc_module *g, int node, int ndim, const int64_t *shape) {
+    graph_state *s = G(g);
+    if (node < 0 || node >= s->n_nodes || s->nodes[node].kind != CNNC__GNODE_INPUT || ndim < -1 ||
+        ndim > CNNC_MAX_DIMS)
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "graph: an input shape needs an input node and 0..%d dims",
+                           CNNC_MAX_DIMS);
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0)
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "graph: input '%s' has a negative size %lld in its shape",
+                               s->nodes[node].name, (long long)shape[i]);
+    s->nodes[node].ndim = ndim;
+    if (ndim > 0) memcpy(s->nodes[node].shape, shape, (size_t)ndim * sizeof *shape);
+    return CNNC_OK;
 }
 
 cnnc_status cnnc__graph_set_outputs(cnnc_module *g, int n, cnnc__garg *outputs) {

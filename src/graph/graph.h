@@ -61,6 +61,8 @@ typedef struct cnnc__gnode {
     int n_args;
     cnnc__garg *args;        /* owned, positional */
     int last_use;            /* the last node (or n_nodes for an output) reading it */
+    int ndim;                /* INPUT: the example input's shape a model file records, */
+    int64_t shape[CNNC_MAX_DIMS]; /* or ndim -1 when unknown */
 } cnnc__gnode;
 
 /* ---- values at run time ----------------------------------------------------------- */
@@ -141,6 +143,8 @@ cnnc_status cnnc__graph_add_module(cnnc_module *g, const char *path, cnnc_module
  * or -1. Name must be new. INPUT nodes have no target and no arguments. */
 int cnnc__graph_add_node(cnnc_module *g, const char *name, cnnc__gnode_kind kind,
                          const char *target, int n_args, cnnc__garg *args);
+/* Records an INPUT node's example shape (ndim -1: unknown). */
+cnnc_status cnnc__graph_set_input_shape(cnnc_module *g, int node, int ndim, const int64_t *shape);
 /* The index of the node named name, or -1. */
 int cnnc__graph_find(const cnnc_module *g, const char *name);
 /* The graph's outputs (REF arguments), taking ownership. */

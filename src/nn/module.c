@@ -314,23 +314,37 @@ static cnnc_status missing_forward(const cnnc_module *m) {
                        cnnc__module_name(m));
 }
 
+static _Thread_local cnnc__call_hook call_hook;
+static _Thread_local void *call_hook_ctx;
+
+void cnnc__set_call_hook(cnnc__call_hook hook, void *ctx) {
+    call_hook = hook;
+    call_hook_ctx = ctx;
+}
+
 int cnnc__module_call_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out) {
     for (int i = 0; i < n_in; i++)
         if (!in[i])
             return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s.forward(): input %d is NULL",
                                cnnc__module_name(m), i), -1;
-    if (m->type->forward_n) return m->type->forward_n(m, n_in, in, out);
-    if (!m->type->forward) return missing_forward(m), -1;
-    if (n_in != 1) return arg_count_error(m, n_in), -1;
-    out[0] = m->type->forward(m, in[0]);
-    return out[0] ? 1 : -1;
+    int n = -1;
+    if (m->type->forward_n) n = m->type->forward_n(m, n_in, in, out);
+    else if (!m->type->forward) missing_forward(m);
+    else if (n_in != 1) arg_count_error(m, n_in);
+    else n = (out[0] = m->type->forward(m, in[0])) ? 1 : -1;
+    if (call_hook && n >= 0) call_hook(call_hook_ctx, m, n_in, in, n, out);
+    return n;
 }
 
 cnnc_tensor *cnnc__module_call(cnnc_module *m, cnnc_tensor *x) {
     if (!x)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s.forward(): input is NULL",
                                 cnnc__module_name(m));
-    if (m->type->forward) return m->type->forward(m, x);
+    if (m->type->forward) {
+        cnnc_tensor *y = m->type->forward(m, x);
+        if (call_hook && y) call_hook(call_hook_ctx, m, 1, &x, 1, &y);
+        return y;
+    }
     cnnc_tensor *out[CNNC_MAX_OUTPUTS];
     int n = cnnc__module_call_n(m, 1, &x, out);
     if (n == 1) return out[0];

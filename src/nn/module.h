@@ -139,6 +139,12 @@ const char *cnnc__module_name(const cnnc_module *m);
 cnnc_tensor *cnnc__module_call(cnnc_module *m, cnnc_tensor *x);
 int cnnc__module_call_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out);
 
+/* A function run after every successful module forward on this thread (NULL: none),
+ * with the module, its inputs and its results (all borrowed): cnnc_module_macs. */
+typedef void (*cnnc__call_hook)(void *ctx, const cnnc_module *m, int n_in, cnnc_tensor *const *in, int n_out,
+                                cnnc_tensor *const *out);
+void cnnc__set_call_hook(cnnc__call_hook hook, void *ctx);
+
 /* The error of a recursive walk that went past CNNC__MAX_MODULE_DEPTH. */
 cnnc_status cnnc__module_depth_error(const char *fn);
 

@@ -119,22 +119,30 @@ void cnnc__repr_fields(const cnnc_module *m, cnnc__strbuf *s, int n, const char 
 
 /* ---- print(module) ------------------------------------------------------------------- */
 
+/* PyTorch's Module.__repr__: the extra_repr inline when it is one line and there
+ * are no children, else its lines and then the children, one per line. */
 static void repr_into(const cnnc_module *m, cnnc__strbuf *s, int indent, int depth) {
     if (depth > CNNC__MAX_MODULE_DEPTH) {
         s->failed = true; /* reported by the caller as a depth error */
         return;
     }
     cnnc__strbuf_printf(s, "%s(", cnnc__module_name(m));
-    if (m->type->extra_repr) m->type->extra_repr(m, s);
-    if (m->n_children) {
-        cnnc__strbuf_printf(s, "\n");
+    cnnc__strbuf extra = {0};
+    if (m->type->extra_repr) m->type->extra_repr(m, &extra);
+    if (extra.failed) s->failed = true;
+    const char *text = extra.len && !extra.failed ? extra.buf : NULL;
+    if (text && !m->n_children && !strchr(text, '\n')) {
+        cnnc__strbuf_printf(s, "%s", text);
+    } else if (text || m->n_children) {
+        for (const char *line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+            cnnc__strbuf_printf(s, "\n%*s%.*s", indent + 2, "", (int)strcspn(line, "\n"), line);
         for (size_t i = 0; i < m->n_children; i++) {
-            cnnc__strbuf_printf(s, "%*s(%s): ", indent + 2, "", m->children[i].name);
+            cnnc__strbuf_printf(s, "\n%*s(%s): ", indent + 2, "", m->children[i].name);
             repr_into(m->children[i].m, s, indent + 2, depth + 1);
-            cnnc__strbuf_printf(s, "\n");
         }
-        cnnc__strbuf_printf(s, "%*s", indent, "");
+        cnnc__strbuf_printf(s, "\n%*s", indent, "");
     }
+    cnnc__free(extra.buf);
     cnnc__strbuf_printf(s, ")");
 }
 
