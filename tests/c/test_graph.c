@@ -56,7 +56,7 @@ static void test_graph_runs_like_the_code(void) {
     REQUIRE(g);
     CHECK_STR_EQ(cnnc_module_type(g), "Net");
     char *r = cnnc_module_repr(g);
-    CHECK_CONTAINS(r, "(block): Block(width=4\n    (act): ReLU()\n  )");
+    CHECK_CONTAINS(r, "(block): Block(\n    width=4\n    (act): ReLU()\n  )");
     cnnc_free(r);
     cnnc_tensor_list *sd = cnnc_module_state_dict(g);
     CHECK_STR_EQ(cnnc_tensor_list_name(sd, 0), "scale");

@@ -58,7 +58,7 @@ static void test_user_module_basics(void) {
     REQUIRE(m);
     CHECK_STR_EQ(cnnc_module_type(m), "MLP");
     char *r = cnnc_module_repr(m);
-    CHECK_STR_EQ(r, "MLP(hidden=8\n  (fc1): Linear(in_features=4, out_features=8, bias=True)\n"
+    CHECK_STR_EQ(r, "MLP(\n  hidden=8\n  (fc1): Linear(in_features=4, out_features=8, bias=True)\n"
                     "  (fc2): Linear(in_features=8, out_features=2, bias=False)\n)");
     cnnc_free(r);
     cnnc_tensor_list *sd = cnnc_module_state_dict(m);
