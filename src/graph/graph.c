@@ -286,6 +286,7 @@ cnnc_status cnnc__graph_finish(cnnc_module *m) {
             return s->outputs[i].kind != CNNC__GARG_REF
                        ? cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "graph: output %d is not a node's result", i)
                        : cnnc_last_status();
+    cnnc__graph_plan_folds(s->nodes, s->n_nodes);
     return plan_lifetimes(s);
 }
 
@@ -351,10 +352,16 @@ static int graph_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnn
     if (!values) return cnnc__oom("graph values"), -1;
     cnnc__gctx c = {.graph = m, .values = values};
     cnnc_status st = CNNC_OK;
+    const bool fold = !cnnc_is_grad_enabled(); /* inference: BatchNorms folded into convolutions */
     for (int i = 0, k = 0; i < s->n_nodes && st == CNNC_OK; i++) {
         c.node = &s->nodes[i];
-        st = c.node->kind == CNNC__GNODE_INPUT ? cnnc__gvalue_one(&values[i], cnnc_tensor_retain(in[k++]))
-                                               : run_node(&c, &values[i]);
+        int folded = fold && c.node->fold >= 0 ? cnnc__graph_run_folded(&c, &s->nodes[c.node->fold],
+                                                                           &values[c.node->fold]) : 0;
+        if (folded || values[i].n) /* done, or computed with the convolution before it */
+            st = folded < 0 ? cnnc_last_status() : CNNC_OK;
+        else
+            st = c.node->kind == CNNC__GNODE_INPUT ? cnnc__gvalue_one(&values[i], cnnc_tensor_retain(in[k++]))
+                                                   : run_node(&c, &values[i]);
         for (int d = s->dies_at[i]; d < s->dies_at[i + 1] && st == CNNC_OK; d++)
             value_clear(&values[s->dies[d]]); /* nobody reads these any more */
     }

@@ -61,6 +61,7 @@ typedef struct cnnc__gnode {
     int n_args;
     cnnc__garg *args;        /* owned, positional */
     int last_use;            /* the last node (or n_nodes for an output) reading it */
+    int fold;                /* a convolution whose only reader is an eval BatchNorm: that node (or -1) */
     int ndim;                /* INPUT: the example input's shape a model file records, */
     int64_t shape[CNNC_MAX_DIMS]; /* or ndim -1 when unknown */
 } cnnc__gnode;
@@ -153,6 +154,15 @@ cnnc_status cnnc__graph_set_outputs(cnnc_module *g, int n, cnnc__garg *outputs);
  * resolvable, every op known with a valid argument count, at least one output) and
  * prepares it to run. Errors name the node. */
 cnnc_status cnnc__graph_finish(cnnc_module *g);
+
+/* Inference plan (graph_fold.c): marks each convolution node whose result only a
+ * BatchNorm node reads (node.fold), at finish. */
+void cnnc__graph_plan_folds(cnnc__gnode *nodes, int n_nodes);
+/* Runs conv node c->node and its BatchNorm as one convolution with the BatchNorm
+ * folded into the weight and bias, into *out (the BatchNorm node's value): 1 when
+ * done, 0 when it does not apply now (a module in training mode, no running
+ * statistics, gradients enabled), -1 on error. */
+int cnnc__graph_run_folded(cnnc__gctx *c, const cnnc__gnode *bn, cnnc__gvalue *out);
 
 /* Read access, for saving a graph and for cnnc info. */
 int cnnc__graph_num_nodes(const cnnc_module *g);

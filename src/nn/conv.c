@@ -263,8 +263,15 @@ static int reversed_padding(const conv_state *c, int64_t *fpad) {
 }
 
 static cnnc_tensor *conv_forward(cnnc_module *m, cnnc_tensor *x) {
+    return cnnc__conv_module_apply(m, x, cnnc__module_param(m, "weight"), cnnc__module_param(m, "bias"));
+}
+
+bool cnnc__is_conv_module(const cnnc_module *m) {
+    return m && m->type >= conv_types && m->type < conv_types + 3;
+}
+
+cnnc_tensor *cnnc__conv_module_apply(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b) {
     const conv_state *c = S(m);
-    cnnc_tensor *w = cnnc__module_param(m, "weight"), *b = cnnc__module_param(m, "bias");
     if (!w) return cnnc__error_null(CNNC_ERR_RUNTIME, "%s: weight is None", m->type->name);
     cnnc_conv_options o = CNNC_CONV2D(.stride = c->stride, .dilation = c->dilation, .groups = c->groups);
     if (strcmp(c->padding_mode, "zeros") == 0) {

@@ -322,6 +322,10 @@ void cnnc__set_call_hook(cnnc__call_hook hook, void *ctx) {
     call_hook_ctx = ctx;
 }
 
+void cnnc__module_called(const cnnc_module *m, int n_in, cnnc_tensor *const *in, int n_out, cnnc_tensor *const *out) {
+    if (call_hook) call_hook(call_hook_ctx, m, n_in, in, n_out, out);
+}
+
 int cnnc__module_call_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out) {
     for (int i = 0; i < n_in; i++)
         if (!in[i])

@@ -145,6 +145,18 @@ typedef void (*cnnc__call_hook)(void *ctx, const cnnc_module *m, int n_in, cnnc_
                                 cnnc_tensor *const *out);
 void cnnc__set_call_hook(cnnc__call_hook hook, void *ctx);
 
+/* Is m a (not transposed) Conv1d/2d/3d? Its forward with a weight and bias of
+ * the caller's instead of its own (eval-mode BatchNorm folding in the model runtime). */
+bool cnnc__is_conv_module(const cnnc_module *m);
+cnnc_tensor *cnnc__conv_module_apply(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b);
+/* Is m a BatchNorm1d/2d/3d? When it is in eval mode with running statistics for
+ * `channels` channels, its y = x * scale[c] + shift[c] (in double), and true. */
+bool cnnc__is_batchnorm_module(const cnnc_module *m);
+bool cnnc__batchnorm_eval_affine(const cnnc_module *m, int64_t channels, double *scale, double *shift);
+/* Runs the call hook (cnnc__set_call_hook) for a call made another way (a folded
+ * convolution of the model runtime counts as the module calls it replaces). */
+void cnnc__module_called(const cnnc_module *m, int n_in, cnnc_tensor *const *in, int n_out, cnnc_tensor *const *out);
+
 /* The error of a recursive walk that went past CNNC__MAX_MODULE_DEPTH. */
 cnnc_status cnnc__module_depth_error(const char *fn);
 

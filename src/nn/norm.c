@@ -1,6 +1,7 @@
 /* Norm modules: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm,
  * LocalResponseNorm. The forwards reproduce torch.nn's module logic over the
  * functional ops. */
+#include <math.h>
 #include <string.h>
 
 #include "core/args.h"
@@ -150,6 +151,27 @@ static const cnnc__module_type in_types[3] = {
     NORMBASE_TYPE("InstanceNorm1d", instancenorm_forward),
     NORMBASE_TYPE("InstanceNorm2d", instancenorm_forward),
     NORMBASE_TYPE("InstanceNorm3d", instancenorm_forward)};
+
+bool cnnc__is_batchnorm_module(const cnnc_module *m) {
+    return m && m->type >= bn_types && m->type < bn_types + 3;
+}
+
+bool cnnc__batchnorm_eval_affine(const cnnc_module *m, int64_t channels, double *scale, double *shift) {
+    if (!cnnc__is_batchnorm_module(m) || m->training) return false;
+    const normbase_state *s = CNNC__STATE(m, const normbase_state);
+    cnnc_tensor *rm = cnnc__module_buffer(m, "running_mean"), *rv = cnnc__module_buffer(m, "running_var");
+    cnnc_tensor *w = cnnc__module_param(m, "weight"), *b = cnnc__module_param(m, "bias");
+    if (!s->track_running_stats || !rm || !rv || s->num_features != channels) return false;
+    const cnnc_tensor *ts[4] = {rm, rv, w, b};
+    for (int i = 0; i < 4; i++)
+        if (ts[i] && (ts[i]->dtype != CNNC_FLOAT32 || ts[i]->numel != channels)) return false;
+    for (int64_t c = 0; c < channels; c++) {
+        double inv = 1.0 / sqrt((double)cnnc__f32(rv)[c] + s->eps);
+        scale[c] = (w ? cnnc__f32(w)[c] : 1.0) * inv;
+        shift[c] = (b ? cnnc__f32(b)[c] : 0.0) - cnnc__f32(rm)[c] * scale[c];
+    }
+    return true;
+}
 
 cnnc_module *cnnc_batchnorm1d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn_types[0], 1, n, o); }
 cnnc_module *cnnc_batchnorm2d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn_types[1], 2, n, o); }

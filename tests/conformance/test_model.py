@@ -201,7 +201,9 @@ def test_model(name, tmp_path):
         m.eval()
     with torch.no_grad():
         ref32, ref64 = model(x), m64(x.double())
-    results = [("eval output", net(_cnnc(x)), ref32, ref64.numpy())]
+    with cnnc.no_grad():  # inference: BatchNorms folded into convolutions (src/graph/graph_fold.c)
+        folded = net(_cnnc(x))
+    results = [("eval output", net(_cnnc(x)), ref32, ref64.numpy()), ("eval folded", folded, ref32, ref64.numpy())]
 
     for m in (model, net, m64):
         m.train()
