@@ -353,10 +353,12 @@ cnnc_module *cnnc__model_build(const cnnc_tensor_list *list, bool strict) {
                           (size_t)(end ? end - text : 0)), NULL;
     cnnc_module *g = NULL;
     if (check_header(root) == CNNC_OK) g = cnnc__graph_new(string_field(root, "type"));
+    bool skip = cnnc__set_skip_init(strict); /* strict: every value comes from the file */
     if (g && build(g, root, list, strict) != CNNC_OK) {
         cnnc_module_release(g);
         g = NULL;
     }
+    cnnc__set_skip_init(skip);
     cJSON_Delete(root);
     return g;
 }

@@ -222,10 +222,19 @@ cnnc_tensor *cnnc__module_buffer(const cnnc_module *m, const char *name) {
     return e ? e->t : NULL;
 }
 
+static _Thread_local bool skip_init;
+
+bool cnnc__set_skip_init(bool skip) {
+    bool old = skip_init;
+    skip_init = skip;
+    return old;
+}
+
 cnnc_tensor *cnnc__uniform_param(int ndim, const int64_t *shape, double bound) {
-    cnnc_tensor *t = cnnc__tensor_new(CNNC_FLOAT32, ndim, shape);
+    cnnc_tensor *t = skip_init ? cnnc__tensor_zeros(CNNC_FLOAT32, ndim, shape)
+                               : cnnc__tensor_new(CNNC_FLOAT32, ndim, shape);
     if (!t) return NULL;
-    cnnc__rng_uniform(cnnc__f32(t), t->numel, -bound, bound);
+    if (!skip_init) cnnc__rng_uniform(cnnc__f32(t), t->numel, -bound, bound);
     t->requires_grad = true;
     return t;
 }

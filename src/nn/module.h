@@ -160,7 +160,11 @@ void cnnc__module_called(const cnnc_module *m, int n_in, cnnc_tensor *const *in,
 /* The error of a recursive walk that went past CNNC__MAX_MODULE_DEPTH. */
 cnnc_status cnnc__module_depth_error(const char *fn);
 
-/* A new leaf parameter of shape, requires_grad: U(-bound, bound) / filled with v. */
+/* A new leaf parameter of shape, requires_grad: U(-bound, bound) / filled with v.
+ * While skip-init is set on the thread (the model loader, which overwrites every
+ * value), U(-bound, bound) is zeros and draws nothing from the generator;
+ * set_skip_init returns the previous setting. */
+bool cnnc__set_skip_init(bool skip);
 cnnc_tensor *cnnc__uniform_param(int ndim, const int64_t *shape, double bound);
 cnnc_tensor *cnnc__filled_param(int ndim, const int64_t *shape, float v);
 #endif
