@@ -208,12 +208,31 @@ static void table_linear(const interp_plan *p, int i, const dim_table *t) {
     }
 }
 
-/* cubic (A = -0.75): four neighbours, clamped to the input. */
-static void table_cubic(const interp_plan *p, int i, const dim_table *t) {
+/* Whether every spatial dim keeps its size. */
+static bool same_size(const interp_plan *p) {
+    for (int i = 0; i < p->nsp; i++)
+        if (p->in_shape[2 + i] != p->out_shape[2 + i]) return false;
+    return true;
+}
+
+/* cubic (A = -0.75): four neighbours, clamped to the input. backward: aten's bicubic
+ * backward copies grad_output when the output has the input's size, even where the
+ * forward interpolated (scale_factor=1.1 on 5 rows keeps 5 rows but samples at
+ * 1.1 * (o + 0.5) - 0.5): PyTorch's gradient is then not the adjoint of its forward.
+ * cnnc takes PyTorch's side (same gradients), so the table is the identity there. */
+static void table_cubic(const interp_plan *p, int i, bool backward, const dim_table *t) {
     const int64_t in = t->in;
     float scale = area_pixel_compute_scale(in, t->out, p->align_corners, p->has_scale[i], p->scale[i]);
     const float A = -0.75f;
+    bool copy = backward && same_size(p);
     for (int64_t o = 0; o < t->out; o++) {
+        if (copy) {
+            for (int j = 0; j < 4; j++) {
+                t->idx[4 * o + j] = o;
+                t->w[4 * o + j] = j == 1 ? 1.0f : 0.0f;
+            }
+            continue;
+        }
         float real = area_pixel_compute_source_index(scale, o, p->align_corners, true);
         int64_t i0 = (int64_t)floorf(real);
         float x1 = real - (float)i0, x2 = 1.0f - x1;
@@ -230,6 +249,7 @@ static void table_cubic(const interp_plan *p, int i, const dim_table *t) {
  * nearest_idx / nearest_exact_idx where the forward does not (its channels-last
  * kernels use the backward's functions too). */
 static void build_dim(const interp_plan *p, int i, bool backward, int taps, int64_t *idx, float *w) {
+    const bool grad = backward;
     backward = backward || p->channels_last;
     const dim_table t = {p->in_shape[2 + i], p->out_shape[2 + i], taps, idx, w};
     if (p->antialias) {
@@ -240,7 +260,7 @@ static void build_dim(const interp_plan *p, int i, bool backward, int taps, int6
     case K_NEAREST: table_nearest(p, i, backward, &t); break;
     case K_NEAREST_EXACT: table_nearest_exact(p, i, backward, &t); break;
     case K_LINEAR: table_linear(p, i, &t); break;
-    case K_CUBIC: table_cubic(p, i, &t); break;
+    case K_CUBIC: table_cubic(p, i, grad, &t); break;
     }
 }
 
