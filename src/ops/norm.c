@@ -186,6 +186,13 @@ static cnnc_status channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int chun
     return CNNC_OK;
 }
 
+/* A norm over one value normalizes it to exactly 0, whatever x: its input gradient is
+ * exactly 0 (A g + B d + C leaves rounding dust of ~1e-5 there, as PyTorch's fp32 does),
+ * and stays NaN where the statistics or g are not finite (x - x is NaN for Inf/NaN). */
+static void one_value_grad(float *gx, int64_t n) {
+    for (int64_t i = 0; i < n; i++) gx[i] -= gx[i];
+}
+
 static cnnc_status group_bwd_range(void *ctx, int64_t r0, int64_t r1, int chunk) {
     (void)chunk;
     bwd_job *j = ctx;
@@ -212,6 +219,7 @@ static cnnc_status group_bwd_range(void *ctx, int64_t r0, int64_t r1, int chunk)
             cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
                                     (float)A, (float)B, (float)C);
         }
+        if (len == 1) one_value_grad(j->gx + r * len, len);
     }
     return CNNC_OK;
 }
@@ -227,6 +235,7 @@ static cnnc_status last_bwd_range(void *ctx, int64_t r0, int64_t r1, int chunk) 
         double B = -inv * inv * inv * m2 / (double)D, C = -inv * m1 / (double)D;
         cnnc__k_norm_grad_apply(j->isa, j->gx + r * D, j->g + r * D, j->x + r * D, D, mhi, mlo,
                                 j->w, (float)inv, (float)B, (float)C);
+        if (D == 1) one_value_grad(j->gx + r * D, D);
     }
     return CNNC_OK;
 }
