@@ -179,8 +179,11 @@ static cnnc_status channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int chun
         }
         for (int64_t n = 0; n < j->N; n++) {
             int64_t o = (n * j->C + c) * j->S;
-            cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
-                                    (float)A, (float)B, (float)C);
+            if (j->fixed) /* gx = g w / sqrt(var + eps), independent of x (NaN/Inf x too), as PyTorch */
+                cnnc__k_norm_apply(j->isa, j->gx + o, j->g + o, j->S, 0.0f, 0.0f, (float)A, 0.0f);
+            else
+                cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
+                                        (float)A, (float)B, (float)C);
         }
     }
     return CNNC_OK;
