@@ -326,7 +326,10 @@ CNNC_API cnnc_status cnnc_tensor_set_requires_grad(cnnc_tensor *t, bool requires
 CNNC_API bool cnnc_tensor_is_leaf(const cnnc_tensor *t);
 /* Borrowed: the accumulated gradient of a leaf, or NULL. */
 CNNC_API cnnc_tensor *cnnc_tensor_grad(const cnnc_tensor *t);
-/* Replaces the gradient (retains grad; NULL clears it). Shape and dtype must match. */
+/* Replaces the gradient (retains grad; NULL clears it). Shape and dtype must match.
+ * A grad from which t is reachable (g after cnnc_tensor_set_grad(g, t), or a result
+ * computed from t) is refused with CNNC_ERR_RUNTIME: the reference cycle would never
+ * be freed (PyTorch accepts it and leaks both tensors). */
 CNNC_API cnnc_status cnnc_tensor_set_grad(cnnc_tensor *t, cnnc_tensor *grad);
 /* "AddBackward0", "ReluBackward0", ... or NULL for a leaf. Borrowed static string. */
 CNNC_API const char *cnnc_tensor_grad_fn_name(const cnnc_tensor *t);

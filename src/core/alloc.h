@@ -22,6 +22,24 @@ static inline bool cnnc__mul_i64(int64_t a, int64_t b, int64_t *out) {
 static inline bool cnnc__add_i64(int64_t a, int64_t b, int64_t *out) {
     return !__builtin_add_overflow(a, b, out);
 }
+/* PyTorch's size arithmetic (c10::multiply_integers, sums of sizes) wraps around in
+ * two's complement: flatten of an empty [0, 2^62, 4] from dim 1 is [0, 0], three [0, 2^62]
+ * concatenated along dim 1 are [0, -2^62] (then refused as a negative dimension). These
+ * give the same values without signed overflow (unsigned arithmetic, then the
+ * implementation-defined, modulo, conversion). Only for sizes of empty tensors, whose
+ * loops never run: a non-empty tensor's sizes multiply to at most its numel. */
+static inline int64_t cnnc__wrap_mul(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a * (uint64_t)b);
+}
+static inline int64_t cnnc__wrap_add(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+/* The product of shape[from..to) with that wrap-around (1 for an empty range). */
+static inline int64_t cnnc__wrap_prod(const int64_t *shape, int from, int to) {
+    uint64_t p = 1;
+    for (int i = from; i < to; i++) p *= (uint64_t)shape[i];
+    return (int64_t)p;
+}
 static inline bool cnnc__mul_size(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }

@@ -463,6 +463,16 @@ cnnc_status cnnc_tensor_set_grad(cnnc_tensor *t, cnnc_tensor *grad) {
             return cnnc__error(CNNC_ERR_RUNTIME, "assigned grad has data of a different size");
         if (grad == t)
             return cnnc__error(CNNC_ERR_RUNTIME, "can't assign Variable as its own grad");
+        /* PyTorch accepts t.grad = g; g.grad = t (or a grad computed from t) and leaks
+         * both: the reference cycle is refused here instead */
+        bool cycle;
+        cnnc_status st = cnnc__refers_to(grad, t, &cycle);
+        if (st != CNNC_OK) return st;
+        if (cycle)
+            return cnnc__error(CNNC_ERR_RUNTIME,
+                               "can't assign a grad that refers back to the tensor (through its "
+                               ".grad or its autograd graph): the reference cycle would never be "
+                               "freed");
     }
     cnnc_tensor *old = t->grad;
     t->grad = cnnc_tensor_retain(grad);

@@ -66,4 +66,8 @@ void cnnc__node_release(cnnc__node *n);
 /* Refuses an in-place op on a leaf that requires grad (PyTorch's message) and on a
  * view of a graph tensor. */
 cnnc_status cnnc__check_inplace(const char *fn, cnnc_tensor *t);
+/* Whether target is reachable from `from` through strong references (.grad, grad_fn,
+ * view bases; nodes' inputs, saved tensors and accumulators): *found. A status other
+ * than CNNC_OK on allocation failure (src/core/refgraph.c). */
+cnnc_status cnnc__refers_to(const cnnc_tensor *from, const cnnc_tensor *target, bool *found);
 #endif

@@ -2,6 +2,8 @@
 #include "core/tensor.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -108,6 +110,7 @@ cnnc_tensor *cnnc__tensor_new(cnnc_dtype dtype, int ndim, const int64_t *shape) 
     s->data = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     s->nbytes = nbytes;
     memset(t, 0, sizeof *t);
+    t->magic = CNNC__TENSOR_MAGIC;
     atomic_init(&t->refcount, 1);
     t->dtype = dtype;
     t->ndim = ndim;
@@ -127,6 +130,7 @@ cnnc_tensor *cnnc__tensor_alias(cnnc_tensor *t, int ndim, const int64_t *shape) 
     cnnc_tensor *a = cnnc__malloc(sizeof *a);
     if (!a) return (cnnc__oom("a tensor view"), NULL);
     memset(a, 0, sizeof *a);
+    a->magic = CNNC__TENSOR_MAGIC;
     atomic_init(&a->refcount, 1);
     a->dtype = t->dtype;
     a->ndim = ndim;
@@ -145,13 +149,28 @@ cnnc_tensor *cnnc__tensor_copy(const cnnc_tensor *t) {
 
 void cnnc__bump_version(cnnc_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
 
+/* A release too many (or a retain after the last release) is a bug in the caller that
+ * would corrupt memory: stop with a clear message while the freed tensor's magic still
+ * tells, in every build (as modules do; ASan builds catch every case, including a block
+ * the allocator has handed out again). */
+static void check_alive(const cnnc_tensor *t, const char *fn) {
+    if (t->magic == CNNC__TENSOR_MAGIC) return;
+    fprintf(stderr, "cnnc: %s(%p): not a live tensor (released more often than retained?)\n",
+            fn, (const void *)t);
+    abort();
+}
+
 cnnc_tensor *cnnc_tensor_retain(cnnc_tensor *t) {
-    if (t) atomic_fetch_add(&t->refcount, 1);
+    if (!t) return NULL;
+    check_alive(t, "cnnc_tensor_retain");
+    atomic_fetch_add(&t->refcount, 1);
     return t;
 }
 
 void cnnc_tensor_release(cnnc_tensor *t) {
-    if (!t || atomic_fetch_sub(&t->refcount, 1) != 1) return;
+    if (!t) return;
+    check_alive(t, "cnnc_tensor_release");
+    if (atomic_fetch_sub(&t->refcount, 1) != 1) return;
     cnnc__storage *s = t->storage;
     if (atomic_fetch_sub(&s->refcount, 1) == 1) {
         cnnc__free(s->raw);
@@ -159,6 +178,7 @@ void cnnc_tensor_release(cnnc_tensor *t) {
     }
     cnnc_tensor *grad = t->grad, *base = t->view_base;
     struct cnnc__node *fn = t->grad_fn;
+    t->magic = 0;
     cnnc__free(t);
     cnnc_tensor_release(grad);
     cnnc_tensor_release(base);

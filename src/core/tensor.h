@@ -4,6 +4,7 @@
 #ifndef CNNC_CORE_TENSOR_H
 #define CNNC_CORE_TENSOR_H
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "cnnc.h"
 
@@ -17,7 +18,10 @@ typedef struct cnnc__storage {
     size_t nbytes;
 } cnnc__storage;
 
+enum { CNNC__TENSOR_MAGIC = 0x74656e73 }; /* "tens" */
+
 struct cnnc_tensor {
+    uint32_t magic; /* CNNC__TENSOR_MAGIC while alive: catches a release too many */
     atomic_int refcount;
     cnnc_dtype dtype;
     int ndim;

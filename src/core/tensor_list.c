@@ -1,11 +1,17 @@
 /* Ordered (name, tensor) lists: state_dicts and parameter listings. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
 
+enum { TENSOR_LIST_MAGIC = 0x746c7374 }; /* "tlst" */
+
 struct cnnc_tensor_list {
+    uint32_t magic; /* TENSOR_LIST_MAGIC while alive: catches a second free */
     size_t n, cap;
     char **names;         /* [cap] owned */
     cnnc_tensor **tensors;/* [cap] owned references, NULL allowed */
@@ -16,11 +22,18 @@ struct cnnc_tensor_list {
 cnnc_tensor_list *cnnc_tensor_list_new(void) {
     cnnc_tensor_list *l = cnnc__calloc(1, sizeof *l);
     if (!l) cnnc__oom("a tensor list");
+    else l->magic = TENSOR_LIST_MAGIC;
     return l;
 }
 
 void cnnc_tensor_list_free(cnnc_tensor_list *l) {
     if (!l) return;
+    if (l->magic != TENSOR_LIST_MAGIC) { /* a second free: stop before corrupting memory */
+        fprintf(stderr, "cnnc: cnnc_tensor_list_free(%p): not a live tensor list (freed twice?)\n",
+                (const void *)l);
+        abort();
+    }
+    l->magic = 0;
     for (size_t i = 0; i < l->n; i++) {
         cnnc__free(l->names[i]);
         cnnc_tensor_release(l->tensors[i]);

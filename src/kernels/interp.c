@@ -1,6 +1,7 @@
 /* Separable interpolation kernels (see interp.h). */
 #include "kernels/interp.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 int64_t cnnc__interp_rows(const cnnc__interp_geom *g) {
@@ -41,6 +42,10 @@ void cnnc__k_interp_ref(float *out, const float *in, const cnnc__interp_geom *g)
                         int t[3] = {a, b, c};
                         double w = 1.0;
                         int64_t src = 0;
+                        bool skip = false;
+                        for (int i = 0; i < nd; i++)
+                            skip = skip || t[i] >= cnnc__interp_taps(&g->d[i], o[i]);
+                        if (skip) continue;
                         for (int i = 0; i < nd; i++) {
                             const cnnc__interp_dim *d = &g->d[i];
                             int64_t k = o[i] * d->taps + t[i];
@@ -72,6 +77,10 @@ void cnnc__k_interp_backward_ref(float *grad_in, const float *grad_out, const cn
                         int t[3] = {a, b, c};
                         float w = 1.0f;
                         int64_t src = 0;
+                        bool skip = false;
+                        for (int i = 0; i < nd; i++)
+                            skip = skip || t[i] >= cnnc__interp_taps(&g->d[i], o[i]);
+                        if (skip) continue;
                         for (int i = 0; i < nd; i++) {
                             const cnnc__interp_dim *d = &g->d[i];
                             int64_t k = o[i] * d->taps + t[i];
@@ -95,17 +104,19 @@ static int row_sources(const cnnc__interp_geom *g, int64_t orow, int64_t *src, f
     }
     if (g->nd == 2) {
         const cnnc__interp_dim *h = &g->d[0];
-        for (int a = 0; a < h->taps; a++) {
+        int n = cnnc__interp_taps(h, orow);
+        for (int a = 0; a < n; a++) {
             src[a] = h->idx[orow * h->taps + a];
             w[a] = h->w[orow * h->taps + a];
         }
-        return h->taps;
+        return n;
     }
     const cnnc__interp_dim *d = &g->d[0], *h = &g->d[1];
     int64_t od = orow / h->out, oh = orow % h->out;
     int n = 0;
-    for (int a = 0; a < d->taps; a++)
-        for (int b = 0; b < h->taps; b++) {
+    int na = cnnc__interp_taps(d, od), nb = cnnc__interp_taps(h, oh);
+    for (int a = 0; a < na; a++)
+        for (int b = 0; b < nb; b++) {
             src[n] = d->idx[od * d->taps + a] * h->in + h->idx[oh * h->taps + b];
             w[n] = d->w[od * d->taps + a] * h->w[oh * h->taps + b];
             n++;
@@ -124,7 +135,7 @@ static void resample_last(float *out, const float *row, const cnnc__interp_dim *
     int64_t n = d->out;
     const int64_t *ix = d->idx;
     const float *w = d->w;
-    switch (d->taps) {
+    switch (d->count ? 0 : d->taps) {
     case 1:
         for (int64_t o = 0; o < n; o++) out[o] = row[ix[o]] * w[o];
         break;
@@ -142,8 +153,9 @@ static void resample_last(float *out, const float *row, const cnnc__interp_dim *
         for (int64_t o = 0; o < n; o++) {
             const int64_t *i = ix + (int64_t)d->taps * o;
             const float *ww = w + (int64_t)d->taps * o;
-            float acc = row[i[0]] * ww[0];
-            for (int t = 1; t < d->taps; t++) acc += row[i[t]] * ww[t];
+            int nt = cnnc__interp_taps(d, o);
+            float acc = nt > 0 ? row[i[0]] * ww[0] : 0.0f;
+            for (int t = 1; t < nt; t++) acc += row[i[t]] * ww[t];
             out[o] = acc;
         }
     }
@@ -260,7 +272,8 @@ void cnnc__k_interp_backward_planes(float *grad_in, const float *grad_out,
             const float *a = acc + ir * ow;
             float *row = gi + ir * iw;
             for (int64_t j = 0; j < ow; j++)
-                for (int t = 0; t < taps; t++) row[ix[j * taps + t]] += lw[j * taps + t] * a[j];
+                for (int t = 0, n = cnnc__interp_taps(last, j); t < n; t++)
+                    row[ix[j * taps + t]] += lw[j * taps + t] * a[j];
         }
     }
 }

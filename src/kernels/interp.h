@@ -7,14 +7,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One resampled dim: out[o] = sum over t < taps of w[o * taps + t] * in[idx[o * taps + t]],
- * every idx in [0, in). */
+/* One resampled dim: out[o] = sum over t < n(o) of w[o * taps + t] * in[idx[o * taps + t]],
+ * every idx in [0, in); n(o) = count[o] when count is set (antialias filters cut at the
+ * input's edges: the taps past count[o] are not read at all, so an Inf or NaN under
+ * them does not leak in as Inf * 0), else taps. */
 typedef struct cnnc__interp_dim {
     int64_t in, out;
     int taps;
-    const int64_t *idx; /* [out * taps] */
-    const float *w;     /* [out * taps] */
+    const int64_t *idx;   /* [out * taps] */
+    const float *w;       /* [out * taps] */
+    const int32_t *count; /* [out] or NULL */
 } cnnc__interp_dim;
+
+/* n(o) above. */
+static inline int cnnc__interp_taps(const cnnc__interp_dim *d, int64_t o) {
+    return d->count ? d->count[o] : d->taps;
+}
 
 /* planes = N * C independent [d0, ..., d_{nd-1}] blocks; dim nd-1 is contiguous.
  * nearest: taps 1 everywhere and weights 1 (the forward is a plain gather). */

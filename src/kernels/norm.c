@@ -120,35 +120,35 @@ static inline double lrn_pow(double den, double beta) {
 enum { LRN_BLOCK = 256 };
 
 /* Calls body(c, den[]) for every channel c with den over the spatial block
- * [s0, s0 + w): a sliding window over channels of double sums of squares. */
+ * [s0, s0 + w). Each window's sum of squares is summed afresh (size terms, all
+ * non-negative) rather than slid by adding the new channel and subtracting the old:
+ * the subtraction cancels (1e18 + 1 - 1e18) and turns Inf into NaN (Inf - Inf), and a
+ * NaN must reach exactly the channels whose window holds it, as PyTorch's avg_pool
+ * formulation does. */
 #define LRN_SWEEP(x, p, s0, w, ...)                                                   \
     do {                                                                                \
-        double acc_[LRN_BLOCK], den_[LRN_BLOCK];                                        \
+        double den_[LRN_BLOCK];                                                         \
         int64_t lo_ = (p)->size / 2, hi_ = ((p)->size - 1) / 2;                         \
         double scale_ = (p)->alpha / (double)(p)->size;                                 \
-        for (int64_t j_ = 0; j_ < (w); j_++) acc_[j_] = 0.0;                           \
-        for (int64_t c_ = 0; c_ < hi_ && c_ < (p)->C; c_++) {                           \
-            const float *r_ = (x) + c_ * (p)->S + (s0);                                 \
-            for (int64_t j_ = 0; j_ < (w); j_++) acc_[j_] += (double)r_[j_] * r_[j_];   \
-        }                                                                               \
         for (int64_t c = 0; c < (p)->C; c++) {                                          \
-            int64_t add_ = c + hi_, sub_ = c - lo_ - 1;                                 \
-            if (add_ < (p)->C) {                                                        \
-                const float *r_ = (x) + add_ * (p)->S + (s0);                           \
-                for (int64_t j_ = 0; j_ < (w); j_++) acc_[j_] += (double)r_[j_] * r_[j_]; \
-            }                                                                           \
-            if (sub_ >= 0) {                                                            \
-                const float *r_ = (x) + sub_ * (p)->S + (s0);                           \
-                for (int64_t j_ = 0; j_ < (w); j_++) acc_[j_] -= (double)r_[j_] * r_[j_]; \
-            }                                                                           \
-            for (int64_t j_ = 0; j_ < (w); j_++) {                                      \
-                double a_ = acc_[j_] > 0.0 ? acc_[j_] : 0.0;                            \
-                den_[j_] = (p)->k + scale_ * a_;                                        \
-            }                                                                           \
+            int64_t q0_ = c - lo_ > 0 ? c - lo_ : 0;                                    \
+            int64_t q1_ = c + hi_ < (p)->C - 1 ? c + hi_ : (p)->C - 1;                  \
+            lrn_window_sum(den_, (x) + (s0), (p)->S, q0_, q1_, (w));                    \
+            for (int64_t j_ = 0; j_ < (w); j_++) den_[j_] = (p)->k + scale_ * den_[j_];  \
             double *den = den_;                                                         \
             __VA_ARGS__                                                                 \
         }                                                                               \
     } while (0)
+
+/* acc[j] = sum_{q in [q0, q1]} x[q * S + j]^2 for j < w (0 for an empty range). */
+static void lrn_window_sum(double *acc, const float *x, int64_t S, int64_t q0, int64_t q1,
+                           int64_t w) {
+    for (int64_t j = 0; j < w; j++) acc[j] = 0.0;
+    for (int64_t q = q0; q <= q1; q++) {
+        const float *r = x + q * S;
+        for (int64_t j = 0; j < w; j++) acc[j] += (double)r[j] * r[j];
+    }
+}
 
 void cnnc__k_lrn_forward(float *y, const float *x, const cnnc__lrn_params *p, int64_t s0,
                          int64_t s1) {
@@ -177,21 +177,18 @@ void cnnc__k_lrn_backward_t(float *t, const float *g, const float *x, const cnnc
 void cnnc__k_lrn_backward_gx(float *gx, const float *g, const float *x, const float *t,
                              const cnnc__lrn_params *p, int64_t s0, int64_t s1) {
     /* c receives from c' with c in [c' - size/2, c' + (size-1)/2], i.e.
-     * c' in [c - (size-1)/2, c + size/2] */
+     * c' in [c - (size-1)/2, c + size/2]; summed afresh per channel (t has either sign,
+     * so a sliding sum would cancel). */
     int64_t back = (p->size - 1) / 2, ahead = p->size / 2;
     double coef = 2.0 * p->alpha * p->beta / (double)p->size;
     for (int64_t b = s0; b < s1; b += LRN_BLOCK) {
         int64_t w = s1 - b < LRN_BLOCK ? s1 - b : LRN_BLOCK;
         double tsum[LRN_BLOCK];
-        for (int64_t j = 0; j < w; j++) tsum[j] = 0.0;
-        for (int64_t c = 0; c < ahead && c < p->C; c++)
-            for (int64_t j = 0; j < w; j++) tsum[j] += (double)t[c * p->S + b + j];
         LRN_SWEEP(x, p, b, w, {
-            int64_t add = c + ahead, sub = c - back - 1;
-            if (add < p->C)
-                for (int64_t j = 0; j < w; j++) tsum[j] += (double)t[add * p->S + b + j];
-            if (sub >= 0)
-                for (int64_t j = 0; j < w; j++) tsum[j] -= (double)t[sub * p->S + b + j];
+            int64_t q0 = c - back > 0 ? c - back : 0, q1 = c + ahead < p->C - 1 ? c + ahead : p->C - 1;
+            for (int64_t j = 0; j < w; j++) tsum[j] = 0.0;
+            for (int64_t q = q0; q <= q1; q++)
+                for (int64_t j = 0; j < w; j++) tsum[j] += (double)t[q * p->S + b + j];
             int64_t o = c * p->S + b;
             for (int64_t j = 0; j < w; j++)
                 gx[o + j] = (float)((double)g[o + j] * lrn_pow(den[j], p->beta) -

@@ -26,13 +26,14 @@ typedef struct cnnc__window {
     int64_t in[3], out[3], k[3], stride[3], pad[3], dil[3];
 } cnnc__window;
 
-/* Elements of one input / output plane, taps of one window. */
-static inline int64_t cnnc__window_in_size(const cnnc__window *g) {
-    return g->in[0] * g->in[1] * g->in[2];
+/* Elements of one input / output plane, taps of one window. The plane products wrap
+ * around (unsigned arithmetic): they overflow only for an empty tensor with huge spatial
+ * sizes ([0, 3, 2^40, 2^40]), whose loops never run; a non-empty plane fits in its numel. */
+static inline int64_t cnnc__window_plane_(const int64_t *v) {
+    return (int64_t)((uint64_t)v[0] * (uint64_t)v[1] * (uint64_t)v[2]);
 }
-static inline int64_t cnnc__window_out_size(const cnnc__window *g) {
-    return g->out[0] * g->out[1] * g->out[2];
-}
+static inline int64_t cnnc__window_in_size(const cnnc__window *g) { return cnnc__window_plane_(g->in); }
+static inline int64_t cnnc__window_out_size(const cnnc__window *g) { return cnnc__window_plane_(g->out); }
 static inline int64_t cnnc__window_k_size(const cnnc__window *g) {
     return g->k[0] * g->k[1] * g->k[2];
 }

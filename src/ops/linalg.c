@@ -1,6 +1,7 @@
 /* matmul (torch.matmul's rank rules and batch broadcasting) and linear. */
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/gemm_mt.h"
 #include "core/parallel.h"
@@ -56,21 +57,22 @@ static cnnc_status plan_matmul(const cnnc_tensor *a, const cnnc_tensor *b, mm_pl
     for (int i = 0; i < nba; i++) sh_a[i] = a->shape[i];
     for (int i = 0; i < nbb; i++) sh_b[i] = b->shape[i];
     if (cnnc__broadcast_shape(nba, sh_a, nbb, sh_b, &p->nb, p->batch) != CNNC_OK) return CNNC_ERR_INVALID_ARGUMENT;
-    p->nbatch = 1;
-    for (int i = 0; i < p->nb; i++) p->nbatch *= p->batch[i];
+    /* products and strides wrap around (unsigned): they overflow only when an operand is
+     * empty ([0, 2^62, 3] @ [3, 5]), and then no product is computed from them */
+    p->nbatch = cnnc__wrap_prod(p->batch, 0, p->nb);
     if (ka != kb)
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "Expected size for first two dimensions of batch2 tensor to be: [%lld, "
                            "%lld] but got: [%lld, %lld].",
                            (long long)p->nbatch, (long long)ka, (long long)p->nbatch, (long long)kb);
-    int64_t s_a = p->m * p->k, s_b = p->k * p->n;
+    int64_t s_a = cnnc__wrap_mul(p->m, p->k), s_b = cnnc__wrap_mul(p->k, p->n);
     for (int i = p->nb - 1; i >= 0; i--) {
         int ia = nba - p->nb + i, ib = nbb - p->nb + i;
         int64_t xa = dim_or1(a, ia), xb = dim_or1(b, ib);
         p->sa[i] = xa == 1 ? 0 : s_a;
         p->sb[i] = xb == 1 ? 0 : s_b;
-        s_a *= xa;
-        s_b *= xb;
+        s_a = cnnc__wrap_mul(s_a, xa);
+        s_b = cnnc__wrap_mul(s_b, xb);
     }
     return CNNC_OK;
 }
@@ -138,7 +140,7 @@ static cnnc_status bmm_range(void *ctx, int64_t begin, int64_t end, int chunk) {
  * each product's GEMM would; otherwise one after the other on every thread. */
 static cnnc_status run_bmm(bmm_job *j) {
     int64_t nbatch = j->p->nbatch;
-    if (j->r * j->c == 0 || nbatch == 0) return CNNC_OK;
+    if (nbatch == 0 || j->r == 0 || j->c == 0) return CNNC_OK; /* then r * c fits: the output's numel */
     if (j->kk == 0) {
         memset(j->out, 0, (size_t)(nbatch * j->r * j->c) * sizeof(float));
         return CNNC_OK;
@@ -174,7 +176,7 @@ static cnnc_tensor *matmul_forward(const cnnc_tensor *a, const cnnc_tensor *b, c
         flat.nb = 0;
         flat.nbatch = 1;
         j.p = &flat;
-        j.r = p->m * p->nbatch;
+        j.r = cnnc__wrap_mul(p->m, p->nbatch);
         if (run_bmm(&j) != CNNC_OK) goto fail;
         return out;
     }
@@ -215,13 +217,13 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
         cnnc_tensor *full = cnnc__tensor_new(CNNC_FLOAT32, nd + 2, bs);
         if (!full) return cnnc_last_status();
         bmm_job j = {&p, false, true, p.m, p.k, p.n, p.n, p.n, gd, cnnc__f32(b),
-                     false, false, true, false, p.m * p.n, 0, cnnc__f32(full), NULL, isa};
+                     false, false, true, false, cnnc__wrap_mul(p.m, p.n), 0, cnnc__f32(full), NULL, isa};
         mm_plan flat = p;
         if (!p.b_batched) { /* one GEMM over all rows of G */
             flat.nb = 0;
             flat.nbatch = 1;
             j.p = &flat;
-            j.r = p.m * p.nbatch;
+            j.r = cnnc__wrap_mul(p.m, p.nbatch);
         }
         cnnc_status st = run_bmm(&j);
         gi[0] = st == CNNC_OK ? reduce_grad(full, &p, a, true) : NULL;
@@ -237,7 +239,7 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
             mm_plan flat = p;
             flat.nb = 0;
             flat.nbatch = 1;
-            bmm_job j = {&flat, true, false, p.k, p.n, p.m * p.nbatch, p.k, p.n, cnnc__f32(a), gd,
+            bmm_job j = {&flat, true, false, p.k, p.n, cnnc__wrap_mul(p.m, p.nbatch), p.k, p.n, cnnc__f32(a), gd,
                          true, false, false, true, 0, 0, cnnc__f32(full), NULL, isa};
             /* B has no batch dims, so every batch dim is A's own: A' is [batch*m, k] */
             if (run_bmm(&j) != CNNC_OK) {
@@ -250,7 +252,7 @@ static cnnc_status matmul_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **
             full = cnnc__tensor_new(CNNC_FLOAT32, nd + 2, bs);
             if (!full) return cnnc_last_status();
             bmm_job j = {&p, true, false, p.k, p.n, p.m, p.k, p.n, cnnc__f32(a), gd,
-                         true, false, false, true, 0, p.m * p.n, cnnc__f32(full), NULL, isa};
+                         true, false, false, true, 0, cnnc__wrap_mul(p.m, p.n), cnnc__f32(full), NULL, isa};
             if (run_bmm(&j) != CNNC_OK) {
                 cnnc_tensor_release(full);
                 return cnnc_last_status();

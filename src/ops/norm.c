@@ -179,11 +179,21 @@ static cnnc_status channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int chun
         }
         for (int64_t n = 0; n < j->N; n++) {
             int64_t o = (n * j->C + c) * j->S;
-            cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
-                                    (float)A, (float)B, (float)C);
+            if (j->fixed) /* gx = g w / sqrt(var + eps), independent of x (NaN/Inf x too), as PyTorch */
+                cnnc__k_norm_apply(j->isa, j->gx + o, j->g + o, j->S, 0.0f, 0.0f, (float)A, 0.0f);
+            else
+                cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
+                                        (float)A, (float)B, (float)C);
         }
     }
     return CNNC_OK;
+}
+
+/* A norm over one value normalizes it to exactly 0, whatever x: its input gradient is
+ * exactly 0 (A g + B d + C leaves rounding dust of ~1e-5 there, as PyTorch's fp32 does),
+ * and stays NaN where the statistics or g are not finite (x - x is NaN for Inf/NaN). */
+static void one_value_grad(float *gx, int64_t n) {
+    for (int64_t i = 0; i < n; i++) gx[i] -= gx[i];
 }
 
 static cnnc_status group_bwd_range(void *ctx, int64_t r0, int64_t r1, int chunk) {
@@ -212,6 +222,7 @@ static cnnc_status group_bwd_range(void *ctx, int64_t r0, int64_t r1, int chunk)
             cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
                                     (float)A, (float)B, (float)C);
         }
+        if (len == 1) one_value_grad(j->gx + r * len, len);
     }
     return CNNC_OK;
 }
@@ -227,6 +238,7 @@ static cnnc_status last_bwd_range(void *ctx, int64_t r0, int64_t r1, int chunk) 
         double B = -inv * inv * inv * m2 / (double)D, C = -inv * m1 / (double)D;
         cnnc__k_norm_grad_apply(j->isa, j->gx + r * D, j->g + r * D, j->x + r * D, D, mhi, mlo,
                                 j->w, (float)inv, (float)B, (float)C);
+        if (D == 1) one_value_grad(j->gx + r * D, D);
     }
     return CNNC_OK;
 }
@@ -403,8 +415,7 @@ static cnnc_status check_affine(const char *fn, cnnc_tensor *w, cnnc_tensor *b) 
 static void ncs(const cnnc_tensor *x, int64_t *N, int64_t *C, int64_t *S) {
     *N = x->ndim > 0 ? x->shape[0] : 1;
     *C = x->ndim > 1 ? x->shape[1] : 1;
-    *S = 1;
-    for (int d = 2; d < x->ndim; d++) *S *= x->shape[d];
+    *S = cnnc__wrap_prod(x->shape, 2, x->ndim); /* wraps only for an empty x */
 }
 
 static void update_running(cnnc_tensor *rm, cnnc_tensor *rv, const double *mean, const double *m2,
@@ -436,8 +447,9 @@ cnnc_tensor *cnnc__op_batch_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor *r
     if (training) { /* F.batch_norm's _verify_batch_size */
         if (x->ndim == 0) return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "tuple index out of range");
         int64_t prod = x->shape[0];
-        for (int d = 2; d < x->ndim; d++) prod *= x->shape[d];
-        if (prod == 1) {
+        bool fits = true; /* PyTorch's Python product does not wrap: an overflow is not 1 */
+        for (int d = 2; d < x->ndim; d++) fits = fits && cnnc__mul_i64(prod, x->shape[d], &prod);
+        if (fits && prod == 1) {
             char s[300];
             torch_size_str(s, sizeof s, x);
             return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
@@ -490,8 +502,9 @@ cnnc_tensor *cnnc__op_instance_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor
         return NULL;
     if (use_input_stats) { /* F.instance_norm's _verify_spatial_size */
         int64_t prod = 1;
-        for (int d = 2; d < x->ndim; d++) prod *= x->shape[d];
-        if (prod == 1) {
+        bool fits = true; /* PyTorch's Python product does not wrap: an overflow is not 1 */
+        for (int d = 2; d < x->ndim; d++) fits = fits && cnnc__mul_i64(prod, x->shape[d], &prod);
+        if (fits && prod == 1) {
             char s[300];
             torch_size_str(s, sizeof s, x);
             return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
@@ -519,7 +532,7 @@ cnnc_tensor *cnnc__op_instance_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor
     cnnc_tensor *out;
     if (use_input_stats) {
         norm_plan p = {L_GROUP, N, C, S, C, "NativeBatchNormBackward0", NULL, NULL, eps, NULL, NULL};
-        bool update = (rm || rv) && N * C * S > 0;
+        bool update = (rm || rv) && x->numel > 0;
         if (update) {
             size_t bytes;
             if (!cnnc__mul_size((size_t)(N * C), 2 * sizeof(double), &bytes))
@@ -582,9 +595,8 @@ cnnc_tensor *cnnc__op_layer_norm(cnnc_tensor *x, int nd, const int64_t *ns, cnnc
                                 "Given normalized_shape=%s, expected input with shape %s, but got "
                                 "input of size%s", nstr, star, xs);
     }
-    int64_t D = 1, M = 1;
-    for (int i = 0; i < nd; i++) D *= ns[i];
-    for (int i = 0; i < x->ndim - nd; i++) M *= x->shape[i];
+    /* wrapped products: an empty input's may overflow (its loops do not run) */
+    int64_t D = cnnc__wrap_prod(ns, 0, nd), M = cnnc__wrap_prod(x->shape, 0, x->ndim - nd);
     norm_plan p = {L_LAST, M, 1, D, 1, "NativeLayerNormBackward0", NULL, NULL, eps, NULL, NULL};
     return norm_forward(x, w, b, &p);
 }
@@ -608,8 +620,10 @@ cnnc_tensor *cnnc__op_group_norm(cnnc_tensor *x, int64_t G, cnnc_tensor *w, cnnc
     int64_t N, C, S;
     ncs(x, &N, &C, &S);
     { /* F.group_norm's _verify_batch_size on [N*C//G, G, *spatial] */
-        int64_t first = floordiv(N * C, G), prod = first * S;
-        if (prod == 1) {
+        /* Python's products do not wrap: one that overflows is not 1 */
+        int64_t nc, first = 0, prod = 0;
+        bool fits = cnnc__mul_i64(N, C, &nc) && (first = floordiv(nc, G), cnnc__mul_i64(first, S, &prod));
+        if (fits && prod == 1) {
             char s[300];
             int64_t sz[CNNC_MAX_DIMS];
             sz[0] = first;

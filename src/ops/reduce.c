@@ -181,8 +181,10 @@ static cnnc_tensor *reduce_op(const char *fn, const char *node, cnnc_tensor *a, 
     if (dims_mask(fn, a, ndims, dims, mask) != CNNC_OK) return NULL;
     int64_t shape[CNNC_MAX_DIMS], keep[CNNC_MAX_DIMS];
     int nd = out_shape(a, mask, keepdim, shape), nk = out_shape(a, mask, true, keep);
+    /* wrapped: it overflows only for an empty input, where a zero size makes it 0 (the
+     * mean of nothing is NaN) or the output is empty */
     int64_t count = 1;
-    for (int d = 0; d < a->ndim; d++) if (mask[d]) count *= a->shape[d];
+    for (int d = 0; d < a->ndim; d++) if (mask[d]) count = cnnc__wrap_mul(count, a->shape[d]);
     double scale = mean ? (count ? 1.0 / (double)count : __builtin_nan("")) : 1.0;
     cnnc_tensor *out = reduce(a, mask, nd, shape, scale);
     if (!out) return NULL;

@@ -130,9 +130,11 @@ cnnc_tensor *cnnc__op_flatten(cnnc_tensor *a, int start_dim, int end_dim) {
     int64_t shape[CNNC_MAX_DIMS];
     int n = 0;
     for (int d = 0; d < s; d++) shape[n++] = a->shape[d];
-    int64_t m = 1;
-    for (int d = s; d <= e; d++) m *= a->shape[d];
-    shape[n++] = m;
+    /* an empty tensor's other sizes may multiply past INT64_MAX: PyTorch's product wraps */
+    shape[n++] = cnnc__wrap_prod(a->shape, s, e + 1);
+    if (shape[n - 1] < 0) /* the wrapped product is negative: PyTorch's view refuses it */
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "invalid shape dimension %lld",
+                                (long long)shape[n - 1]);
     for (int d = e + 1; d < a->ndim; d++) shape[n++] = a->shape[d];
     return view_of(a, n, shape, "ViewBackward0");
 }
@@ -146,11 +148,11 @@ typedef struct {
 
 static cnnc_tensor *permute_copy(cnnc_tensor *a, const int *perm) {
     int64_t shape[CNNC_MAX_DIMS], in_stride[CNNC_MAX_DIMS];
-    int64_t s = 1;
-    for (int d = a->ndim - 1; d >= 0; d--) { in_stride[d] = s; s *= a->shape[d]; }
     for (int d = 0; d < a->ndim; d++) shape[d] = a->shape[perm[d]];
     cnnc_tensor *out = cnnc__tensor_new(a->dtype, a->ndim, shape);
-    if (!out || out->numel == 0) return out;
+    if (!out || out->numel == 0) return out; /* (an empty tensor's strides may overflow) */
+    int64_t s = 1;
+    for (int d = a->ndim - 1; d >= 0; d--) { in_stride[d] = s; s *= a->shape[d]; }
     if (a->dtype != CNNC_FLOAT32 || a->ndim == 0) { /* int64: plain odometer copy */
         int64_t idx[CNNC_MAX_DIMS] = {0};
         int64_t *o = cnnc__i64(out);
@@ -246,10 +248,10 @@ typedef struct {
 static cnnc_status cat_backward(cnnc__node *node, cnnc_tensor *g, cnnc_tensor **gi) {
     cat_ctx *c = node->ctx;
     const int64_t *sizes = (const int64_t *)(c + 1);
-    int64_t outer = 1, inner = 1;
-    for (int d = 0; d < c->dim; d++) outer *= g->shape[d];
-    for (int d = c->dim + 1; d < g->ndim; d++) inner *= g->shape[d];
-    int64_t row = g->shape[c->dim] * inner, off = 0;
+    /* wrapped products: only used to copy, which an empty g never does */
+    int64_t outer = cnnc__wrap_prod(g->shape, 0, c->dim);
+    int64_t inner = cnnc__wrap_prod(g->shape, c->dim + 1, g->ndim);
+    int64_t row = cnnc__wrap_mul(g->shape[c->dim], inner), off = 0;
     for (int i = 0; i < c->n; i++) {
         if (sizes[i] < 0) { /* a skipped legacy empty input gets an empty gradient */
             if (cnnc__node_needs_grad(node, i) &&
@@ -267,7 +269,7 @@ static cnnc_status cat_backward(cnnc__node *node, cnnc_tensor *g, cnnc_tensor **
                 copy_rows((char *)cnnc__f32(gi[i]), sizes[i] * inner * 4,
                           (const char *)(cnnc__f32(g) + off), row * 4, outer, sizes[i] * inner * 4);
         }
-        off += sizes[i] * inner;
+        off = cnnc__wrap_add(off, cnnc__wrap_mul(sizes[i], inner));
     }
     return CNNC_OK;
 }
@@ -314,14 +316,12 @@ cnnc_tensor *cnnc__op_cat(int n, cnnc_tensor *const *ts, int dim) {
                                         "Expected size %lld but got size %lld for tensor number "
                                         "%d in the list.",
                                         d, (long long)ref->shape[k], (long long)t->shape[k], i);
-        shape[d] += t->shape[d];
+        shape[d] = cnnc__wrap_add(shape[d], t->shape[d]); /* wraps as PyTorch's sum */
     }
     cnnc_tensor *out = cnnc__tensor_new(ref->dtype, ref->ndim, shape);
     if (!out) return NULL;
     size_t es = cnnc__dtype_size(ref->dtype);
-    int64_t outer = 1, inner = 1;
-    for (int k = 0; k < d; k++) outer *= shape[k];
-    for (int k = d + 1; k < ref->ndim; k++) inner *= shape[k];
+    int64_t outer = cnnc__wrap_prod(shape, 0, d), inner = cnnc__wrap_prod(shape, d + 1, ref->ndim);
     int64_t off = 0;
     for (int i = 0; i < n; i++) {
         const cnnc_tensor *t = ts[i];
@@ -330,7 +330,7 @@ cnnc_tensor *cnnc__op_cat(int n, cnnc_tensor *const *ts, int dim) {
             copy_rows((char *)out->storage->data + off * (int64_t)es, shape[d] * inner * (int64_t)es,
                       t->storage->data, t->shape[d] * inner * (int64_t)es, outer,
                       t->shape[d] * inner * (int64_t)es);
-        off += t->shape[d] * inner;
+        off = cnnc__wrap_add(off, cnnc__wrap_mul(t->shape[d], inner));
     }
     cat_ctx *c;
     if (cnnc__record(out, "CatBackward0", cat_backward, n, ts, 0, NULL,

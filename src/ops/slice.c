@@ -18,9 +18,9 @@ typedef struct {
 
 /* [outer, size along dim, inner] views of x and of the slice */
 static void dims_of(const cnnc_tensor *t, int d, int64_t *outer, int64_t *inner) {
-    *outer = *inner = 1;
-    for (int k = 0; k < d; k++) *outer *= t->shape[k];
-    for (int k = d + 1; k < t->ndim; k++) *inner *= t->shape[k];
+    /* wrapped: they overflow only for an empty tensor, whose copies are skipped */
+    *outer = cnnc__wrap_prod(t->shape, 0, d);
+    *inner = cnnc__wrap_prod(t->shape, d + 1, t->ndim);
 }
 
 static cnnc_status narrow_backward(cnnc__node *node, cnnc_tensor *g, cnnc_tensor **gi) {
@@ -32,7 +32,7 @@ static cnnc_status narrow_backward(cnnc__node *node, cnnc_tensor *g, cnnc_tensor
     if (!gi[0]) return cnnc_last_status();
     dims_of(g, c->dim, &outer, &inner);
     const int64_t len = g->shape[c->dim];
-    for (int64_t r = 0; r < outer && len * inner != 0; r++)
+    for (int64_t r = 0; r < outer && g->numel != 0; r++)
         memcpy(cnnc__f32(gi[0]) + (r * c->in_size + c->start) * inner, cnnc__f32(g) + r * len * inner,
                (size_t)(len * inner) * sizeof(float));
     return CNNC_OK;
@@ -60,7 +60,7 @@ cnnc_tensor *cnnc__op_narrow(cnnc_tensor *x, int dim, int64_t start, int64_t len
     if (!out) return NULL;
     dims_of(x, d, &outer, &inner);
     const size_t es = cnnc__dtype_size(x->dtype);
-    for (int64_t r = 0; r < outer && length * inner != 0; r++)
+    for (int64_t r = 0; r < outer && out->numel != 0; r++)
         memcpy((char *)out->storage->data + (size_t)(r * length * inner) * es,
                (const char *)x->storage->data + (size_t)((r * size + start) * inner) * es,
                (size_t)(length * inner) * es);

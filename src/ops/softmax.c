@@ -1,5 +1,6 @@
 /* softmax and log_softmax over one dim, with PyTorch's legacy implicit dim. */
 #include "core/args.h"
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/activation.h"
@@ -53,6 +54,7 @@ static cnnc_status softmax_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor *
     cnnc_tensor *y = n->saved[0];
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, y->ndim, y->shape);
     if (!gi[0]) return cnnc_last_status();
+    if (y->numel == 0) return CNNC_OK;
     softmax_job j = {cnnc__isa_active(), c->log,   cnnc__f32(gi[0]), cnnc__f32(g), cnnc__f32(y),
                      c->outer,           c->size,  c->inner,         0};
     return softmax_run(&j);
@@ -78,9 +80,10 @@ static cnnc_tensor *softmax_op(const char *fn, bool log, cnnc_tensor *x, cnnc_so
     }
     softmax_ctx c = {1, 1, 1, log};
     if (x->ndim > 0) {
-        for (int i = 0; i < d; i++) c.outer *= x->shape[i];
+        /* wrapped products: they overflow only for an empty x, which never runs them */
+        c.outer = cnnc__wrap_prod(x->shape, 0, d);
         c.size = x->shape[d];
-        for (int i = d + 1; i < x->ndim; i++) c.inner *= x->shape[i];
+        c.inner = cnnc__wrap_prod(x->shape, d + 1, x->ndim);
     }
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
     if (!out) return NULL;

@@ -118,6 +118,7 @@ typedef struct dim_table {
     int taps;
     int64_t *idx;
     float *w;
+    int32_t *count; /* antialias: the taps inside the input, per output position */
 } dim_table;
 
 /* antialias (bilinear / bicubic): a filter of support ceil(scale) taps per side when
@@ -148,6 +149,7 @@ static void table_antialias(const interp_plan *p, int i, const dim_table *t) {
             if (j >= xsize) ww[j] = 0.0f;
             ix[j] = min_i64(max_i64(xmin + (j < xsize ? j : 0), 0), in - 1);
         }
+        t->count[o] = (int32_t)(xsize > 0 ? xsize : 1); /* aten reads xsize taps */
     }
 }
 
@@ -183,6 +185,17 @@ static void table_nearest_exact(const interp_plan *p, int i, bool backward, cons
     }
 }
 
+/* aten's compute_source_index_and_lambda: the float scale, but the source position in
+ * double (acc_type<float> on the CPU). A position that is an integer in float arithmetic
+ * may not be one in double (3/7f * 7 = 3.00000003): the weight of the next input is then
+ * a tiny non-zero, so an Inf there gives Inf (Inf * 1 + Inf * 3e-8) rather than NaN
+ * (Inf * 0), and a NaN there spreads. */
+static double linear_source_index(float scale, int64_t dst, bool align) {
+    if (align) return (double)scale * (double)dst;
+    double src = (double)scale * ((double)dst + 0.5) - 0.5;
+    return src < 0.0 ? 0.0 : src;
+}
+
 /* linear: the two neighbours of the source position, clamped to the input. */
 static void table_linear(const interp_plan *p, int i, const dim_table *t) {
     const int64_t in = t->in;
@@ -196,9 +209,9 @@ static void table_linear(const interp_plan *p, int i, const dim_table *t) {
             ww[1] = 0.0f;
             continue;
         }
-        float real = area_pixel_compute_source_index(scale, o, p->align_corners, false);
+        double real = linear_source_index(scale, o, p->align_corners);
         int64_t i0 = min_i64((int64_t)real, in - 1);
-        float l1 = real - (float)i0;
+        float l1 = (float)(real - (double)i0);
         if (l1 < 0.0f) l1 = 0.0f;
         if (l1 > 1.0f) l1 = 1.0f;
         ix[0] = i0;
@@ -229,9 +242,10 @@ static void table_cubic(const interp_plan *p, int i, const dim_table *t) {
 /* One dim's table. backward: aten's backward kernels compute nearest indices with
  * nearest_idx / nearest_exact_idx where the forward does not (its channels-last
  * kernels use the backward's functions too). */
-static void build_dim(const interp_plan *p, int i, bool backward, int taps, int64_t *idx, float *w) {
+static void build_dim(const interp_plan *p, int i, bool backward, int taps, int64_t *idx, float *w,
+                      int32_t *count) {
     backward = backward || p->channels_last;
-    const dim_table t = {p->in_shape[2 + i], p->out_shape[2 + i], taps, idx, w};
+    const dim_table t = {p->in_shape[2 + i], p->out_shape[2 + i], taps, idx, w, count};
     if (p->antialias) {
         table_antialias(p, i, &t);
         return;
@@ -250,6 +264,7 @@ static size_t table_bytes(const interp_plan *p) {
     for (int i = 0; i < p->nsp; i++) {
         size_t n = (size_t)p->out_shape[2 + i] * (size_t)dim_taps(p, i);
         b += n * sizeof(int64_t) + ((n * sizeof(float) + 7) & ~(size_t)7);
+        if (p->antialias) b += ((size_t)p->out_shape[2 + i] * sizeof(int32_t) + 7) & ~(size_t)7;
     }
     return b + 64;
 }
@@ -267,8 +282,13 @@ static void build_geom(const interp_plan *p, bool backward, void *mem, cnnc__int
         m += n * sizeof(int64_t);
         float *w = (float *)(void *)m;
         m += (n * sizeof(float) + 7) & ~(size_t)7;
-        build_dim(p, i, backward, taps, idx, w);
-        g->d[i] = (cnnc__interp_dim){p->in_shape[2 + i], p->out_shape[2 + i], taps, idx, w};
+        int32_t *count = NULL;
+        if (p->antialias) {
+            count = (int32_t *)(void *)m;
+            m += ((size_t)p->out_shape[2 + i] * sizeof(int32_t) + 7) & ~(size_t)7;
+        }
+        build_dim(p, i, backward, taps, idx, w, count);
+        g->d[i] = (cnnc__interp_dim){p->in_shape[2 + i], p->out_shape[2 + i], taps, idx, w, count};
     }
 }
 
@@ -345,11 +365,27 @@ typedef struct {
     interp_plan plan;
 } interp_ctx;
 
+/* Whether every spatial dim keeps its size. */
+static bool same_size(const interp_plan *p) {
+    for (int i = 0; i < p->nsp; i++)
+        if (p->in_shape[2 + i] != p->out_shape[2 + i]) return false;
+    return true;
+}
+
 static cnnc_status interp_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
     const interp_plan *p = &((interp_ctx *)n->ctx)->plan;
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, p->ndim, p->in_shape);
     if (!gi[0]) return cnnc_last_status();
     if (gi[0]->numel == 0) return CNNC_OK;
+    /* aten's bicubic backward copies grad_output when the output keeps the input's size,
+     * even where the forward interpolated (scale_factor=1.1 on 5 rows keeps 5 rows but
+     * samples at 1.1 * (o + 0.5) - 0.5): PyTorch's gradient is then not the adjoint of
+     * its forward. PyTorch is inconsistent with itself here; cnnc takes the side of its
+     * gradient (same gradients as PyTorch), Inf and NaN included. */
+    if (p->kind == K_CUBIC && !p->antialias && same_size(p)) {
+        memcpy(cnnc__f32(gi[0]), cnnc__f32(g), (size_t)g->numel * sizeof(float));
+        return CNNC_OK;
+    }
     return interp_run(p, true, cnnc__f32(gi[0]), cnnc__f32(g));
 }
 

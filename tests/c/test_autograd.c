@@ -1061,6 +1061,35 @@ static void test_long_chain_with_retain_graph(void) {
 
 /* ---- set_grad ------------------------------------------------------------ */
 
+/* Issue 9 item 11: a .grad cycle (t.grad = g, g.grad = t, or a grad computed from t) is
+ * refused, so both tensors are freed (LSan/valgrind check the releases below). */
+static void test_set_grad_cycle_refused(void) {
+    cnnc_tensor *t = make(CNNC_SHAPE(2), (const float[]){1, 2}, true);
+    cnnc_tensor *g = make(CNNC_SHAPE(2), (const float[]){5, 6}, false);
+    cnnc_tensor *h = make(CNNC_SHAPE(2), (const float[]){7, 8}, false);
+    REQUIRE(t && g && h);
+    CHECK_OK(cnnc_tensor_set_grad(t, g));
+    CHECK_STATUS(cnnc_tensor_set_grad(g, t), CNNC_ERR_RUNTIME);
+    CHECK_ERROR_CONTAINS("reference cycle");
+    CHECK(cnnc_tensor_grad(g) == NULL);
+    CHECK_OK(cnnc_tensor_set_grad(g, h)); /* a chain is fine: t -> g -> h */
+    CHECK_STATUS(cnnc_tensor_set_grad(h, t), CNNC_ERR_RUNTIME); /* t -> g -> h -> t */
+    CHECK_OK(cnnc_tensor_set_grad(h, NULL));
+    /* a grad computed from t holds t through its graph */
+    cnnc_tensor *y = cnnc_mul_scalar(t, 2);
+    REQUIRE(y);
+    CHECK_STATUS(cnnc_tensor_set_grad(t, y), CNNC_ERR_RUNTIME);
+    cnnc_tensor *d = cnnc_tensor_detach(y);
+    REQUIRE(d);
+    CHECK_OK(cnnc_tensor_set_grad(t, d)); /* detached: no reference back */
+    CHECK(cnnc_tensor_grad(t) == d);
+    cnnc_tensor_release(d);
+    cnnc_tensor_release(y);
+    cnnc_tensor_release(h);
+    cnnc_tensor_release(g);
+    cnnc_tensor_release(t);
+}
+
 static void test_set_grad(void) {
     cnnc_tensor *x = make(CNNC_SHAPE(2), (const float[]){1, 2}, true);
     cnnc_tensor *g = make(CNNC_SHAPE(2), (const float[]){5, 6}, false);
@@ -1180,6 +1209,7 @@ int main(void) {
     RUN_TEST(test_long_chain_release_without_backward);
     RUN_TEST(test_long_chain_with_retain_graph);
     RUN_TEST(test_set_grad);
+    RUN_TEST(test_set_grad_cycle_refused);
     RUN_TEST(test_wrong_gradient_shape_is_an_internal_error);
     return check_summary();
 }

@@ -82,6 +82,7 @@ static void test_interp_kernels_match_reference(void) {
         g.nearest = rnd() % 4 == 0;
         int64_t idx[3][64];
         float w[3][64];
+        int32_t count[3][16];
         int64_t in_n = g.planes, out_n = g.planes;
         for (int i = 0; i < g.nd; i++) {
             cnnc__interp_dim *d = &g.d[i];
@@ -94,6 +95,13 @@ static void test_interp_kernels_match_reference(void) {
             }
             d->idx = idx[i];
             d->w = w[i];
+            if (!g.nearest && rnd() % 2) { /* antialias-style: fewer taps at some positions */
+                for (int64_t o = 0; o < d->out; o++) {
+                    count[i][o] = (int32_t)rint_(1, d->taps);
+                    for (int t = count[i][o]; t < d->taps; t++) w[i][o * d->taps + t] = 1e30f;
+                }
+                d->count = count[i];
+            }
             in_n *= d->in;
             out_n *= d->out;
         }

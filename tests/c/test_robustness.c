@@ -243,6 +243,9 @@ typedef struct fixtures {
     cnnc_tensor *i23;  /* int64 [2, 3] */
     cnnc_tensor *i0;   /* int64 0-d */
     cnnc_tensor *w7;   /* [7] */
+    cnnc_tensor *h3;   /* [0, 2^62, 4]: empty, but the other sizes' product overflows */
+    cnnc_tensor *h4;   /* [0, 2^30, 2^30, 2^30] */
+    cnnc_tensor *h5;   /* [2^31, 0, 2^31, 2^31, 2^31] */
 } fixtures;
 static fixtures fx;
 
@@ -265,10 +268,15 @@ static void fx_init(void) {
     fx.i23 = cnnc_zeros(CNNC_SHAPE(2, 3), CNNC_INT64);
     fx.i0 = cnnc_zeros(0, NULL, CNNC_INT64);
     fx.w7 = rnd(CNNC_SHAPE(7));
+    fx.h3 = cnnc_zeros(CNNC_SHAPE(0, (int64_t)1 << 62, 4), CNNC_FLOAT32);
+    fx.h4 = cnnc_zeros(CNNC_SHAPE(0, (int64_t)1 << 30, (int64_t)1 << 30, (int64_t)1 << 30), CNNC_FLOAT32);
+    fx.h5 = cnnc_zeros(CNNC_SHAPE((int64_t)1 << 31, 0, (int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 31),
+                       CNNC_FLOAT32);
 }
 static void fx_free(void) {
     cnnc_tensor **all[] = {&fx.s0, &fx.v3, &fx.r6, &fx.e0, &fx.m23, &fx.x3, &fx.x4, &fx.x5,
-                           &fx.z4, &fx.e4, &fx.i4, &fx.i1, &fx.i23, &fx.i0, &fx.w7};
+                           &fx.z4, &fx.e4, &fx.i4, &fx.i1, &fx.i23, &fx.i0, &fx.w7,
+                           &fx.h3, &fx.h4, &fx.h5};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         cnnc_tensor_release(*all[i]);
         *all[i] = NULL;
@@ -305,6 +313,9 @@ static void fx_free(void) {
         { cnnc_tensor *X = fx.m23; T_ANY(__VA_ARGS__); }                        \
         { cnnc_tensor *X = fx.x3; T_ANY(__VA_ARGS__); }                         \
         { cnnc_tensor *X = fx.x5; T_ANY(__VA_ARGS__); }                         \
+        { cnnc_tensor *X = fx.h3; T_ANY(__VA_ARGS__); }                         \
+        { cnnc_tensor *X = fx.h4; T_ANY(__VA_ARGS__); }                         \
+        { cnnc_tensor *X = fx.h5; T_ANY(__VA_ARGS__); }                         \
     } while (0)
 
 /* cnnc_ints values that are garbage for any int|tuple argument. */
@@ -2395,6 +2406,176 @@ static void test_fuzz_backward(void) {
     }
 }
 
+
+
+/* Forward and backward of the main ops on empty inputs with 3 channels and huge spatial
+ * sizes (their products overflow): a tensor or an error, never UB. */
+static void huge_empty_grad_(const char *file, int line, const char *expr, cnnc_tensor *y) {
+    rob_calls_++;
+    check_checks_run_++;
+    if (!y) {
+        if (!error_is_set_()) check_fail_(file, line, "%s returned NULL without an error message", expr);
+        return;
+    }
+    if (!tensor_sane_(y)) check_fail_(file, line, "%s returned an insane tensor", expr);
+    if (cnnc_tensor_requires_grad(y)) {
+        cnnc_tensor *s = cnnc_sum(y);
+        if (!s) check_fail_(file, line, "%s: sum failed: %s", expr, cnnc_last_error());
+        else if (cnnc_backward(s, NULL, false) != CNNC_OK && !error_is_set_())
+            check_fail_(file, line, "%s: backward failed without a message", expr);
+        cnnc_tensor_release(s);
+    }
+    cnnc_tensor_release(y);
+}
+#define HUGE_GRAD(...) huge_empty_grad_(__FILE__, __LINE__, #__VA_ARGS__, (cnnc_clear_error(), (__VA_ARGS__)))
+
+static void huge_empty_backward(void) {
+    const int64_t B = (int64_t)1 << 40, M = (int64_t)1 << 21;
+    cnnc_tensor *x[3] = {cnnc_zeros(CNNC_SHAPE(0, 3, (int64_t)1 << 62), CNNC_FLOAT32),
+                         cnnc_zeros(CNNC_SHAPE(0, 3, B, B), CNNC_FLOAT32),
+                         cnnc_zeros(CNNC_SHAPE(0, 3, M, M, M), CNNC_FLOAT32)};
+    cnnc_tensor *w[3] = {cnnc_randn(CNNC_SHAPE(4, 3, 3)), cnnc_randn(CNNC_SHAPE(4, 3, 3, 3)),
+                         cnnc_randn(CNNC_SHAPE(4, 3, 3, 3, 3))};
+    cnnc_tensor *wt[3] = {cnnc_randn(CNNC_SHAPE(3, 2, 3)), cnnc_randn(CNNC_SHAPE(3, 2, 3, 3)),
+                          cnnc_randn(CNNC_SHAPE(3, 2, 3, 3, 3))};
+    cnnc_tensor *c3 = cnnc_ones(CNNC_SHAPE(3), CNNC_FLOAT32), *c3b = cnnc_zeros(CNNC_SHAPE(3), CNNC_FLOAT32);
+    cnnc_tensor *lw = cnnc_randn(CNNC_SHAPE(5, 3));
+    conv_fn cv[3] = {cnnc_conv1d, cnnc_conv2d, cnnc_conv3d};
+    convt_fn ct[3] = {cnnc_conv_transpose1d, cnnc_conv_transpose2d, cnnc_conv_transpose3d};
+    maxpool_fn mp[] = {cnnc_max_pool1d, cnnc_max_pool2d, cnnc_max_pool3d};
+    avgpool_fn ap[] = {NULL, cnnc_avg_pool2d, cnnc_avg_pool3d};
+    adaptive_fn aap[] = {cnnc_adaptive_avg_pool1d, cnnc_adaptive_avg_pool2d, cnnc_adaptive_avg_pool3d};
+    adaptive_fn amp[] = {cnnc_adaptive_max_pool1d, cnnc_adaptive_max_pool2d, cnnc_adaptive_max_pool3d};
+    const char *modes[3] = {"linear", "bilinear", "trilinear"};
+    const int64_t p1[] = {1, 1, 1, 1, 1, 1};
+    for (int d = 0; d < 3; d++) {
+        REQUIRE(x[d] && w[d] && wt[d]);
+        CHECK_OK(cnnc_tensor_set_requires_grad(x[d], true));
+        cnnc_tensor *a = x[d];
+        HUGE_GRAD(cv[d](a, w[d], NULL, CNNC_CONV2D(.stride = CNNC_INTS(2), .padding = CNNC_INTS(1))));
+        HUGE_GRAD(ct[d](a, wt[d], NULL, CNNC_CONV_TRANSPOSE2D()));
+        HUGE_GRAD(mp[d](a, CNNC_MAX_POOL2D(.kernel_size = CNNC_INTS(2))));
+        if (ap[d]) HUGE_GRAD(ap[d](a, CNNC_AVG_POOL2D(.kernel_size = CNNC_INTS(3), .padding = CNNC_INTS(1))));
+        else HUGE_GRAD(cnnc_avg_pool1d(a, CNNC_AVG_POOL1D(.kernel_size = CNNC_INTS(3), .padding = CNNC_INTS(1))));
+        HUGE_GRAD(aap[d](a, ints_n(1, 2)));
+        HUGE_GRAD(amp[d](a, ints_n(1, 2)));
+        HUGE_GRAD(cnnc_interpolate(a, CNNC_INTERPOLATE(.size = CNNC_INTS(3), .mode = modes[d])));
+        HUGE_GRAD(cnnc_interpolate(a, CNNC_INTERPOLATE(.scale_factor = CNNC_DOUBLES(0.5), .mode = "nearest")));
+        HUGE_GRAD(cnnc_interpolate(a, CNNC_INTERPOLATE(.size = CNNC_INTS(2), .mode = "area")));
+        for (int m = 0; m < 4; m++) HUGE_GRAD(cnnc_pad(a, 2 * (d + 1), p1, (cnnc_pad_mode)m, 0.0));
+        HUGE_GRAD(cnnc_batch_norm(a, NULL, NULL, c3, c3b, CNNC_BATCH_NORM(.training = true)));
+        HUGE_GRAD(cnnc_instance_norm(a, NULL, NULL, NULL, NULL, CNNC_INSTANCE_NORM()));
+        HUGE_GRAD(cnnc_group_norm(a, 3, c3, c3b, CNNC_GROUP_NORM()));
+        HUGE_GRAD(cnnc_local_response_norm(a, 3, CNNC_LOCAL_RESPONSE_NORM()));
+        HUGE_GRAD(cnnc_softmax(a, CNNC_SOFTMAX(.dim = CNNC_INTS(1))));
+        HUGE_GRAD(cnnc_relu(a));
+        HUGE_GRAD(cnnc_mse_loss(a, a, CNNC_MSE_LOSS()));
+        HUGE_GRAD(cnnc_mean(a));
+        HUGE_GRAD(cnnc_flatten(a, 1, -1));
+        HUGE_GRAD(cnnc_transpose(a, 1, -1));
+    }
+    cnnc_tensor *xt = cnnc_transpose(x[0], 1, 2); /* [0, 2^62, 3] */
+    REQUIRE(xt);
+    HUGE_GRAD(cnnc_linear(xt, lw, NULL));
+    cnnc_tensor *mw = cnnc_randn(CNNC_SHAPE(3, 5));
+    HUGE_GRAD(cnnc_matmul(xt, mw));
+    cnnc_tensor_release(mw);
+    cnnc_tensor_release(xt);
+    cnnc_tensor *leaks[] = {c3, c3b, lw, x[0], x[1], x[2], w[0], w[1], w[2], wt[0], wt[1], wt[2]};
+    for (size_t i = 0; i < sizeof leaks / sizeof *leaks; i++) cnnc_tensor_release(leaks[i]);
+}
+
+/* Issue 9 item 10: empty tensors whose other sizes multiply past INT64_MAX. No signed
+ * overflow anywhere (UBSan), PyTorch's shapes and messages: PyTorch's size products wrap
+ * (flatten of [0, 2^62, 4] from dim 1 is [0, 0]; three [0, 2^62] concatenated along dim
+ * 1 sum to -2^62 and fail to allocate), and cnnc computes the same wrap in unsigned
+ * arithmetic. */
+static void expect_shape_(const char *file, int line, cnnc_tensor *t, int nd, const int64_t *want) {
+    check_checks_run_++;
+    if (!t) {
+        check_fail_(file, line, "failed: %s", cnnc_last_error());
+        return;
+    }
+    int ok = cnnc_tensor_ndim(t) == nd && cnnc_tensor_numel(t) == 0;
+    for (int i = 0; ok && i < nd; i++) ok = cnnc_tensor_shape(t)[i] == want[i];
+    if (!ok) check_fail_(file, line, "unexpected shape");
+    cnnc_tensor_release(t);
+}
+#define EXPECT_SHAPE(t, ...) \
+    expect_shape_(__FILE__, __LINE__, (t), (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), \
+                  (const int64_t[]){__VA_ARGS__})
+
+static void test_huge_empty(void) {
+    fx_init();
+    const int64_t H = (int64_t)1 << 62;
+    cnnc_tensor *x = cnnc_zeros(CNNC_SHAPE(0, H, 4), CNNC_FLOAT32);
+    REQUIRE(x);
+    CHECK_OK(cnnc_tensor_set_requires_grad(x, true));
+    EXPECT_SHAPE(cnnc_flatten(x, 1, -1), 0, 0);
+    EXPECT_SHAPE(cnnc_flatten(x, 0, -1), 0);
+    EXPECT_SHAPE(cnnc_flatten(x, 0, 1), 0, 4);
+    EXPECT_SHAPE(cnnc_transpose(x, 0, 1), H, 0, 4);
+    EXPECT_SHAPE(cnnc_permute(x, 3, (const int[]){2, 0, 1}), 4, 0, H);
+    EXPECT_SHAPE(cnnc_layer_norm(x, (cnnc_ints)CNNC_INTS(H, 4), NULL, NULL, CNNC_LAYER_NORM()), 0, H, 4);
+    EXPECT_SHAPE(cnnc_layer_norm(x, (cnnc_ints)CNNC_INTS(4), NULL, NULL, CNNC_LAYER_NORM()), 0, H, 4);
+    EXPECT_SHAPE(cnnc_sum_dims(x, 1, (const int[]){1}, false), 0, 4);
+    T_ERR(cnnc_sum_dims(x, 1, (const int[]){0}, false)); /* [H, 4]: PyTorch "Storage size calculation overflowed" */
+    cnnc_tensor *t = cnnc_zeros(CNNC_SHAPE(0, H), CNNC_FLOAT32);
+    REQUIRE(t);
+    cnnc_tensor *three[3] = {t, t, t};
+    T_ERR(cnnc_cat(3, three, 1));
+    CHECK_STR_EQ(cnnc_last_error(), "Trying to create tensor with negative dimension "
+                                    "-4611686018427387904: [0, -4611686018427387904]");
+    EXPECT_SHAPE(cnnc_cat(3, three, 0), 0, H);
+    cnnc_tensor *four[4] = {t, t, t, t};
+    EXPECT_SHAPE(cnnc_cat(4, four, 1), 0, 0); /* 2^64 wraps to 0, as in PyTorch */
+    /* backward through each: empty gradients of the input's shape */
+    cnnc_tensor *y[] = {cnnc_flatten(x, 1, -1), cnnc_transpose(x, 0, 2),
+                        cnnc_permute(x, 3, (const int[]){1, 2, 0}),
+                        cnnc_layer_norm(x, (cnnc_ints)CNNC_INTS(H, 4), NULL, NULL, CNNC_LAYER_NORM()),
+                        cnnc_softmax(x, CNNC_SOFTMAX(.dim = CNNC_INTS(1)))};
+    for (size_t i = 0; i < sizeof y / sizeof *y; i++) {
+        REQUIRE(y[i]);
+        cnnc_tensor *sy = cnnc_sum(y[i]);
+        REQUIRE(sy);
+        CHECK_OK(cnnc_backward(sy, NULL, false));
+        cnnc_tensor_release(sy);
+        cnnc_tensor_release(y[i]);
+    }
+    EXPECT_SHAPE(cnnc_tensor_retain(cnnc_tensor_grad(x)), 0, H, 4);
+    cnnc_tensor *hx[] = {fx.h3, fx.h4, fx.h5};
+    for (int i = 0; i < 3; i++) {
+        cnnc_tensor *a = hx[i];
+        int nd = cnnc_tensor_ndim(a);
+        for (int d0 = 0; d0 < nd; d0++) {
+            T_ANY(cnnc_flatten(a, d0, -1));
+            T_ANY(cnnc_transpose(a, d0, nd - 1));
+            T_ANY(cnnc_sum_dims(a, 1, &d0, true));
+            T_ANY(cnnc_mean_dims(a, 1, &d0, false));
+            T_ANY(cnnc_softmax(a, CNNC_SOFTMAX(.dim = CNNC_INTS(d0))));
+            T_ANY(cnnc_log_softmax(a, CNNC_SOFTMAX(.dim = CNNC_INTS(d0))));
+            T_ANY(cnnc_cat(2, (cnnc_tensor *const[]){a, a}, d0));
+            T_ANY(cnnc_narrow(a, d0, 0, 0));
+        }
+        T_ANY(cnnc_sum(a));
+        T_ANY(cnnc_mean(a));
+        T_ANY(cnnc_tensor_clone(a));
+        T_ANY(cnnc_add(a, a));
+        T_ANY(cnnc_relu(a));
+        T_ANY(cnnc_gelu(a, CNNC_GELU()));
+        T_ANY(cnnc_group_norm(a, 1, NULL, NULL, CNNC_GROUP_NORM()));
+        T_ANY(cnnc_instance_norm(a, NULL, NULL, NULL, NULL, CNNC_INSTANCE_NORM()));
+        T_ANY(cnnc_local_response_norm(a, 2, CNNC_LOCAL_RESPONSE_NORM()));
+        T_ANY(cnnc_mse_loss(a, a, CNNC_MSE_LOSS()));
+        T_ANY(cnnc_l1_loss(a, a, CNNC_L1_LOSS(.reduction = "none")));
+        T_ANY(cnnc_dropout(a, CNNC_DROPOUT(.training = true)));
+    }
+    cnnc_tensor_release(t);
+    cnnc_tensor_release(x);
+    huge_empty_backward();
+    fx_free();
+}
+
 int main(void) {
     static const cnnc_allocator capped = {rob_alloc, rob_free, NULL};
     cnnc_set_allocator(&capped);
@@ -2411,6 +2592,7 @@ int main(void) {
     RUN_TEST(test_norm_functional);
     RUN_TEST(test_activation_functional);
     RUN_TEST(test_module_battery);
+    RUN_TEST(test_huge_empty);
     RUN_TEST(test_fuzz);
     RUN_TEST(test_fuzz_backward);
     cnnc_thread_cleanup();

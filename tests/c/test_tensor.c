@@ -6,10 +6,13 @@
 #include <cnnc.h>
 
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -1108,6 +1111,88 @@ static void test_tensor_list_metadata(void) {
     cnnc_tensor_list_free(l);
 }
 
+/* ---- ownership misuse (issue 9 item 13) ------------------------------------------------ */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+/* Runs misuse(kind) in a child with stderr on a pipe: the child must stop abnormally
+ * and (outside ASan, which reports the use after free itself) print `message`. */
+static void expect_death(void (*misuse)(int), int kind, const char *message) {
+    int fd[2];
+    REQUIRE(pipe(fd) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        close(fd[0]);
+        misuse(kind);
+        _exit(0); /* not reached when the misuse is caught */
+    }
+    close(fd[1]);
+    char buf[4096];
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < sizeof buf && (r = read(fd[0], buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)r;
+    buf[got] = 0;
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    if (!UNDER_ASAN) {
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+        CHECK_CONTAINS(buf, message);
+    }
+}
+
+static void misuse(int kind) {
+    /* nothing is allocated between the two calls, so the freed block is not handed out
+     * again (a reused block would look alive: only ASan catches that case) */
+    switch (kind) {
+    case 0: { /* release once too often */
+        cnnc_tensor *t = cnnc_zeros(CNNC_SHAPE(2, 3), CNNC_FLOAT32);
+        cnnc_tensor_release(t);
+        cnnc_tensor_release(t);
+        break;
+    }
+    case 1: { /* retain after the last release */
+        cnnc_tensor *t = cnnc_ones(CNNC_SHAPE(4), CNNC_FLOAT32);
+        cnnc_tensor_release(t);
+        cnnc_tensor_retain(t);
+        break;
+    }
+    case 2: { /* a view released too often */
+        cnnc_tensor *t = cnnc_zeros(CNNC_SHAPE(2, 3), CNNC_FLOAT32);
+        cnnc_tensor *v = cnnc_reshape(t, 1, (const int64_t[]){6});
+        cnnc_tensor_release(v);
+        cnnc_tensor_release(v);
+        break;
+    }
+    default: { /* a tensor list freed twice */
+        cnnc_tensor_list *l = cnnc_tensor_list_new();
+        cnnc_tensor_list_free(l);
+        cnnc_tensor_list_free(l);
+    }
+    }
+}
+
+static void test_double_release_is_caught(void) {
+    expect_death(misuse, 0, "cnnc_tensor_release(");
+    expect_death(misuse, 0, "not a live tensor (released more often than retained?)");
+    expect_death(misuse, 1, "cnnc_tensor_retain(");
+    expect_death(misuse, 2, "not a live tensor");
+    expect_death(misuse, 3, "not a live tensor list (freed twice?)");
+}
+
 int main(void) {
     RUN_TEST(test_empty_zeros_ones_full_f32);
     RUN_TEST(test_empty_zeros_ones_full_i64);
@@ -1156,5 +1241,6 @@ int main(void) {
     RUN_TEST(test_tensor_list_basics);
     RUN_TEST(test_tensor_list_many);
     RUN_TEST(test_tensor_list_metadata);
+    RUN_TEST(test_double_release_is_caught);
     return check_summary();
 }

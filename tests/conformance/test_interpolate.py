@@ -186,6 +186,21 @@ def test_bicubic_sweep(align_corners):
         compare(x, dict(size=size, mode="bicubic", align_corners=align_corners))
 
 
+@pytest.mark.parametrize("shape,kw", [
+    ((1, 1, 5, 3), dict(scale_factor=1.1, align_corners=False, recompute_scale_factor=False)),
+    ((1, 1, 15, 2), dict(scale_factor=1.001)),
+    ((1, 2, 2, 2), dict(scale_factor=(1.25, 1.25))),
+    ((1, 1, 4, 6), dict(scale_factor=(1.2, 1.1), align_corners=True)),
+    ((1, 1, 9, 4), dict(scale_factor=(1.05, 1.2))),   # one dim keeps its size, the other grows
+])
+def test_bicubic_same_size_backward(shape, kw):
+    """Issue 9 item 6: a scale_factor slightly above 1 can keep the size while the forward
+    still interpolates (sources at scale * (o + 0.5) - 0.5); aten's bicubic backward then
+    copies grad_output (it tests the sizes, not the scale), so PyTorch's gradient is not
+    its forward's adjoint. cnnc gives PyTorch's gradient; the forward interpolates."""
+    compare(randn(rng(sum(shape)), *shape), dict(kw, mode="bicubic"))
+
+
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "trilinear"])
 def test_3d_sweep(mode):
     x = randn(rng(8), 1, 2, 3, 4, 5)

@@ -100,3 +100,31 @@ def test_large_mean_precision():
     ec, _ = float64_reference_check(F.group_norm(cnnc.tensor(x), 4).numpy(),
                                     TF.group_norm(torch.tensor(x), 4).numpy(), ref)
     assert ec < 1e-4
+
+
+@pytest.mark.parametrize("shape,groups", [((2, 4), 4), ((3, 6, 1), 6), ((2, 4, 1, 1), 4), ((3, 2), 2)])
+def test_group_norm_one_value_per_group(shape, groups):
+    """Issue 9 item 7: a group of one value normalizes to exactly 0 whatever x, so the
+    input gradient is exactly 0 (PyTorch's fp32 leaves rounding dust up to ~1.5e-5);
+    NaN and Inf inputs keep a NaN gradient, as in PyTorch."""
+    r = rng(len(shape) + groups)
+    C = shape[1]
+    x, w, b = randn(r, *shape) * 3, randn(r, C), randn(r, C)
+    g = randn(r, *shape)
+    # PyTorch's fp32 x - mean leaves ~1e-5 * |x| / sqrt(eps) of dust in both directions
+    check_op(lambda a, ww, bb: F.group_norm(a, groups, ww, bb),
+             lambda a, ww, bb: TF.group_norm(a, groups, ww, bb), [x, w, b], grad_output=g,
+             atol=3e-4)
+    cx = cnnc.tensor(x, requires_grad=True)
+    F.group_norm(cx, groups, cnnc.tensor(w), cnnc.tensor(b)).backward(cnnc.tensor(g))
+    np.testing.assert_array_equal(cx.grad.numpy(), np.zeros(shape, np.float32))
+    cx = cnnc.tensor(x.reshape(shape + (1,)), requires_grad=True)
+    F.layer_norm(cx, (1,)).backward(cnnc.tensor(g.reshape(shape + (1,))))
+    np.testing.assert_array_equal(cx.grad.numpy(), np.zeros(shape + (1,), np.float32))
+    xs = x.copy()
+    xs.flat[0], xs.flat[-1] = np.nan, np.inf
+    res = check_op(lambda a: F.group_norm(a, groups), lambda a: TF.group_norm(a, groups), [xs],
+                   grad_output=g, atol=3e-4)
+    got = res.cnnc_inputs[0].grad.numpy()
+    assert np.isnan(got.flat[0]) and np.isnan(got.flat[-1])
+    np.testing.assert_array_equal(got.ravel()[1:-1], 0.0)

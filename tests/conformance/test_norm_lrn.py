@@ -51,3 +51,23 @@ def test_lrn_empty_and_errors():
         assert cmsg == tmsg
         check_error(lambda: F.local_response_norm(cnnc.zeros(*shape), -2),
                     lambda: TF.local_response_norm(torch.zeros(*shape), -2))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+@pytest.mark.parametrize("values", [
+    [1e9, 1, 1, 1, 1, 1],          # the sliding sum of squares cancelled: 1e18 + 1 - 1e18
+    [-3e8, 2, -1, 1e8, 1, 1],
+    [np.nan, 1, 1, 1, 1, 1],       # NaN reaches every channel whose window holds it
+    [1, 1, np.inf, 1, 1, 1],       # Inf: Inf/Inf is NaN at the channel, x/Inf = 0 beside it
+    [1, -np.inf, 1, np.nan, 1, 2],
+])
+def test_lrn_large_and_special_values(values, size):
+    """Issue 9 item 5: every window's sum of squares is summed afresh (no cancellation,
+    no Inf - Inf), forward and input gradient as PyTorch's."""
+    x = np.array(values, np.float32).reshape(1, 6, 1)
+    g = (np.arange(6, dtype=np.float32) + 1).reshape(1, 6, 1)
+    check_op(lambda a: F.local_response_norm(a, size, 1.0, 0.75, 1.0),
+             lambda a: TF.local_response_norm(a, size, 1.0, 0.75, 1.0), [x], grad_output=g)
+    x4 = np.repeat(x.reshape(1, 6, 1, 1), 3, axis=3)
+    check_op(lambda a: F.local_response_norm(a, size, 0.5, 1.0, 2.0),
+             lambda a: TF.local_response_norm(a, size, 0.5, 1.0, 2.0), [x4])
