@@ -87,6 +87,13 @@ bool train_log_append(const char *path, const train_epoch_row *row, char *err, s
  * accuracy curves. */
 bool train_plot_write(const char *csv_path, const char *svg_path, char *err, size_t cap);
 
+/* ---- files (train_io.c) --------------------------------------------------------- */
+
+/* A tensor list (with its metadata) to a safetensors file, and back (a new list the
+ * caller frees); false / NULL with a message in err. */
+bool train_file_save(const char *path, const cnnc_tensor_list *list, char *err, size_t cap);
+cnnc_tensor_list *train_file_load(const char *path, char *err, size_t cap);
+
 /* ---- the loop (train_loop.c) ---------------------------------------------------- */
 
 /* One epoch of training over the loader: forward, cross-entropy, backward, step
@@ -97,6 +104,7 @@ bool train_plot_write(const char *csv_path, const char *svg_path, char *err, siz
 typedef struct train_epoch_result {
     double loss, acc;
     int64_t images;
+    int64_t batches; /* batches of the epoch done, the skipped ones included */
     double seconds;
     bool stopped; /* max_steps reached */
 } train_epoch_result;
