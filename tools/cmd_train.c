@@ -25,7 +25,7 @@ const char cmd_train_details[] =
     "Optimizer: --optimizer sgd|adam|adamw|rmsprop|adagrad (sgd) --lr X --momentum X\n"
     "           --dampening X --nesterov --weight-decay X --beta1 X --beta2 X --eps X\n"
     "           --amsgrad --alpha X --centered --lr-decay X (PyTorch's defaults, except\n"
-    "           lr: sgd 0.05 with momentum 0.9, adam/adamw 1e-3, rmsprop/adagrad 1e-2)\n"
+    "           lr: sgd 0.01 with momentum 0.9, adam/adamw 1e-3, rmsprop/adagrad 1e-2)\n"
     "Schedule:  --schedule none|step|multistep|exponential|cosine|linear|onecycle\n"
     "           --step-size EPOCHS --milestones E1,E2 --gamma X --min-lr X (cosine)\n"
     "           --start-factor X (linear) --max-lr X --pct-start X (onecycle, per batch;\n"

@@ -448,6 +448,8 @@ static const demo_section demo_sections[] = {
     {"activations", "Activations, softmax and dropout", demo_activation},
     {"norm", "Normalization: BatchNorm running stats, the module listing, "
              "LayerNorm/InstanceNorm means, train vs eval", demo_norm},
+    {"train-cnn", "Training a CNN: synthetic shapes, Adam, cross-entropy, to 95% test accuracy",
+     demo_train_cnn},
 };
 
 static void run_section(size_t index)

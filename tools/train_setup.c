@@ -18,7 +18,7 @@ cnnc_optimizer *train_optimizer_new(const train_args *a, const cnnc_tensor_list 
     cnnc_optimizer *opt = NULL;
     const char *o = a->optimizer;
     if (!strcmp(o, "sgd"))
-        opt = cnnc_sgd_new(p, CNNC_SGD(.lr = OR(a->lr, 0.05), .momentum = OR(a->momentum, 0.9),
+        opt = cnnc_sgd_new(p, CNNC_SGD(.lr = OR(a->lr, 0.01), .momentum = OR(a->momentum, 0.9),
                                        .dampening = OR(a->dampening, 0.0),
                                        .weight_decay = OR(a->weight_decay, 0.0),
                                        .nesterov = a->nesterov));
