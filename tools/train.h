@@ -60,6 +60,7 @@ typedef struct train_progress {
     int64_t epoch, epochs, total; /* total batches in this epoch */
     double start;      /* seconds, monotonic */
     int64_t last_line; /* plain mode: the last batch printed */
+    double last_update;/* seconds, at the last batch: img/s leaves evaluation out */
 } train_progress;
 
 double train_now(void);

@@ -25,6 +25,7 @@ void train_progress_begin(train_progress *p, FILE *out, int64_t epoch, int64_t e
     p->total = total;
     p->start = train_now();
     p->last_line = 0;
+    p->last_update = p->start;
 }
 
 static void format_eta(char *buf, size_t cap, double seconds)
@@ -41,7 +42,8 @@ void train_progress_update(train_progress *p, int64_t done, double loss, double 
 {
     if (!p->out)
         return;
-    double elapsed = train_now() - p->start;
+    p->last_update = train_now();
+    double elapsed = p->last_update - p->start;
     double rate = elapsed > 0 ? (double)images / elapsed : 0;
     double eta = done > 0 ? elapsed * (double)(p->total - done) / (double)done : 0;
     char eta_s[32];
@@ -76,7 +78,7 @@ void train_progress_end(train_progress *p, double loss, double acc, int64_t imag
 {
     if (!p->out)
         return;
-    double elapsed = train_now() - p->start;
+    double elapsed = p->last_update - p->start; /* training only, not the evaluation */
     if (p->tty)
         fprintf(p->out, "\r\033[K");
     fprintf(p->out, "  epoch %lld/%lld  loss %.4f  acc %.2f%%", (long long)p->epoch,
@@ -84,6 +86,6 @@ void train_progress_end(train_progress *p, double loss, double acc, int64_t imag
     if (has_test)
         fprintf(p->out, "  test loss %.4f  test acc %.2f%%", test_loss, 100 * test_acc);
     fprintf(p->out, "  %.0f img/s  %.1f s\n", elapsed > 0 ? (double)images / elapsed : 0,
-            elapsed);
+            train_now() - p->start);
     fflush(p->out);
 }
