@@ -38,7 +38,7 @@ echo "valgrind: test_alloc_fail clean"
 
 # the demo but its last section (a minute of training), then a small `cnnc train`
 $VG "$BUILD/cnnc" demo $("$BUILD/cnnc" demo --list | cut -d' ' -f1 | grep -vx train-cnn) >/dev/null
-$VG "$BUILD/cnnc" train --arch cnn-small --train-size 64 --test-size 32 --epochs 2 \
+$VG "$BUILD/cnnc" train --arch cnn-small --train-size 32 --test-size 16 --epochs 2 \
   --batch-size 16 --schedule onecycle --optimizer adamw --log "$BUILD/vg_train.csv" \
   --plot "$BUILD/vg_train.svg" >/dev/null
 rm -f "$BUILD/vg_train.csv" "$BUILD/vg_train.svg"
