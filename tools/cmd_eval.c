@@ -6,12 +6,13 @@
 
 #include "train_args.h"
 
-const char cmd_eval_args[] = "(--checkpoint FILE | --weights FILE | --model FILE) [OPTIONS]";
+const char cmd_eval_args[] = "--checkpoint FILE [OPTIONS]";
 const char cmd_eval_details[] =
     "Evaluates a model on the test split of --data (as in 'cnnc train'): mean\n"
     "cross-entropy, accuracy, and the accuracy of each class.\n"
-    "Model:   --arch NAME with --checkpoint FILE (a 'cnnc train' checkpoint) or --weights\n"
-    "         FILE (a state_dict file), or --model FILE (a cnnc model file)\n"
+    "Model:   --arch NAME (default lenet) with --checkpoint FILE (a 'cnnc train'\n"
+    "         checkpoint) or --weights FILE (a state_dict file) instead of --checkpoint,\n"
+    "         or --model FILE (a cnnc model file)\n"
     "Data:    --data SPEC --train-size N --test-size N --image-size N --channels N\n"
     "Other:   --batch-size N (default 500) --threads N\n";
 
