@@ -6,7 +6,7 @@
  *                 ReLU, max pool, linear: the demo's network
  *   resnet-small  a CIFAR-style ResNet of BasicBlocks (16, 32, 64 channels, one block
  *                 per stage, global average pooling): examples/resnet.c
- * Model files (--model) come from cnnc_model_load. */
+ * Model files (--model) come from cnnc_model_load (python3 -m cnnc.export writes them). */
 #include <stdio.h>
 #include <string.h>
 
@@ -101,11 +101,18 @@ cnnc_module *train_model_new(const char *arch, int64_t channels, int64_t size,
     return m;
 }
 
-/* cnnc_model_load (the one-file model format) is not in this build yet: --model is
- * refused with a message saying so. Wiring it is one call here. */
+/* A cnnc model file (include/cnnc/model.h; part of the library when it is built with
+ * its I/O part, CNNC_HAS_IO): any architecture exported from PyTorch, trainable. */
 cnnc_module *train_model_load(const char *path, char *err, size_t cap)
 {
-    snprintf(err, cap, "--model %s: this build has no model-file loader yet "
-                       "(cnnc_model_load); use --arch", path);
+#ifdef CNNC_HAS_IO
+    cnnc_module *m = cnnc_model_load(path);
+    if (!m)
+        snprintf(err, cap, "--model %s: %s", path, cnnc_last_error());
+    return m;
+#else
+    snprintf(err, cap, "--model %s: this build has no model-file loader (cnnc_model_load; "
+                       "the library's I/O part needs cJSON); use --arch", path);
     return NULL;
+#endif
 }
