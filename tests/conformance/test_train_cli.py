@@ -113,3 +113,24 @@ def test_resume_in_a_fresh_process_is_bit_for_bit(tmp_path, opt):
     p = run("eval", "--arch", "cnn-small", "--train-size", "96", "--test-size", "40",
             "--checkpoint", a)
     assert "40 test images of synthetic" in p.stdout and "accuracy" in p.stdout
+
+
+def test_model_file_trains_and_evaluates(tmp_path):
+    """--model: a network exported from PyTorch (cnnc.export) trains, and `cnnc eval`
+    of its checkpoint reports the test accuracy the last epoch reported."""
+    import re
+
+    import torch
+    import torch.nn as tnn
+
+    from cnnc.export import export
+    model, ck = str(tmp_path / "net.safetensors"), str(tmp_path / "net.ckpt")
+    net = tnn.Sequential(tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.ReLU(),
+                         tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(4 * 14 * 14, 10))
+    export(net, torch.randn(1, 1, 28, 28), model)
+    data = ["--train-size", "96", "--test-size", "40"]
+    p = run("train", "--model", model, *data, "--epochs", "1", "--checkpoint", ck)
+    assert "(%d parameters)" % sum(t.numel() for t in net.parameters()) in p.stdout
+    trained = re.search(r"test acc (\d+\.\d+)%", p.stdout).group(1)
+    p = run("eval", "--model", model, *data, "--checkpoint", ck)
+    assert "accuracy %s%%" % trained in p.stdout
