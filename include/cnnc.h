@@ -277,6 +277,14 @@ CNNC_API cnnc_tensor *cnnc_randn(int ndim, const int64_t *shape);
 /* 1-d [start, end) with step (PyTorch's arange, including its size rule
  * ceil((end - start) / step)); step 0 or a sign that never reaches end is an error. */
 CNNC_API cnnc_tensor *cnnc_arange(double start, double end, double step, cnnc_dtype dtype);
+/* torch.get_rng_state() / torch.set_rng_state(new_state): the default generator's
+ * whole state as a new int64 tensor [4] (its four 64-bit words, bit for bit), and
+ * setting it back, so that the numbers drawn afterwards (initialisation, dropout)
+ * continue exactly where they were (a checkpoint keeps it). set_rng_state needs an
+ * int64 tensor of shape [4], not all zeros (an error otherwise; the state is then
+ * unchanged). */
+CNNC_API cnnc_tensor *cnnc_get_rng_state(void);
+CNNC_API cnnc_status cnnc_set_rng_state(const cnnc_tensor *new_state);
 
 CNNC_API cnnc_tensor *cnnc_tensor_retain(cnnc_tensor *t);
 CNNC_API void cnnc_tensor_release(cnnc_tensor *t); /* NULL is a no-op */
@@ -659,4 +667,5 @@ CNNC_API cnnc_status cnnc_moduledict_set(cnnc_module *dict, const char *key, cnn
 #include "cnnc/data.h"       /* data sets (IDX, CIFAR-10, synthetic), data loader */
 #include "cnnc/io.h"         /* tensor files: safetensors, state_dicts, NumPy .npy */
 #include "cnnc/model.h"      /* model files: architecture + weights, from and to PyTorch */
+#include "cnnc/checkpoint.h" /* training checkpoints: model, optimizer, scheduler, RNG */
 #endif /* CNNC_H */

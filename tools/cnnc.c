@@ -12,6 +12,7 @@
  */
 #include "commands.h"
 #include "demo.h"
+#include "train.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -447,6 +448,8 @@ static const demo_section demo_sections[] = {
     {"activations", "Activations, softmax and dropout", demo_activation},
     {"norm", "Normalization: BatchNorm running stats, the module listing, "
              "LayerNorm/InstanceNorm means, train vs eval", demo_norm},
+    {"train-cnn", "Training a CNN: synthetic shapes, Adam, cross-entropy, to 95% test accuracy",
+     demo_train_cnn},
 };
 
 static void run_section(size_t index)
@@ -542,6 +545,10 @@ static const command commands[] = {
      "file also print(model), the parameter count and the multiply-accumulates of one\n"
      "forward on the input shape the exporter recorded.\n",
      cmd_info},
+    {"train", cmd_train_args, "train a CNN (lenet, cnn-small, resnet-small) on images",
+     cmd_train_details, cmd_train},
+    {"eval", cmd_eval_args, "evaluate a trained model on a test set", cmd_eval_details,
+     cmd_eval},
     {"version", "", "print the library version",
      "Prints the linked library's version, the header's, and the thread count.\n",
      cmd_version},

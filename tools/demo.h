@@ -51,4 +51,5 @@ void demo_pool(void);       /* tools/demo_pool.c */
 void demo_resample(void);   /* tools/demo_resample.c */
 void demo_norm(void);       /* tools/demo_norm.c */
 void demo_activation(void); /* tools/demo_activation.c */
+void demo_train_cnn(void);  /* tools/demo_train.c */
 #endif

@@ -27,6 +27,17 @@ def manual_seed(seed):
     _lib.cnnc_manual_seed(seed & 0xFFFFFFFFFFFFFFFF)
 
 
+def get_rng_state():
+    """torch.get_rng_state: the default generator's state, an int64 tensor of shape [4]
+    (its four 64-bit words; torch's is a uint8 tensor of its own generator's layout)."""
+    return Tensor._wrap(_lib.cnnc_get_rng_state())
+
+
+def set_rng_state(new_state):
+    """torch.set_rng_state(new_state): restores a state from get_rng_state."""
+    _lib.cnnc_set_rng_state(_args.tensor_arg(new_state, "set_rng_state", "new_state"))
+
+
 def set_num_threads(n):
     if not _args._is_int(n):
         raise _lib.Error("set_num_threads expects an int, but got %s" % type(n).__name__)

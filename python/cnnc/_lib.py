@@ -155,6 +155,8 @@ _PROTOTYPES = [
     ("cnnc_set_isa", S, [c_char_p], "status"),
     ("cnnc_get_isa", c_char_p, [], None),
     ("cnnc_manual_seed", None, [c_uint64], None),
+    ("cnnc_get_rng_state", T, [], "ptr"),
+    ("cnnc_set_rng_state", S, [T], "status"),
     ("cnnc_set_grad_enabled", c_bool, [c_bool], None),
     ("cnnc_is_grad_enabled", c_bool, [], None),
     # tensors

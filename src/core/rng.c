@@ -7,7 +7,9 @@
 #include <math.h>
 
 #include "cnnc.h"
+#include "core/error.h"
 #include "core/spinlock.h"
+#include "core/tensor.h"
 
 static uint64_t state[4];
 static cnnc__spinlock lock;
@@ -89,4 +91,41 @@ void cnnc__rng_normal(float *out, int64_t n, double mean, double std) {
         if (i + 1 < n) out[i + 1] = (float)(mean + std * r * sin(two_pi * u2));
     }
     release();
+}
+
+void cnnc__rng_get_state(uint64_t out[4]) {
+    acquire();
+    if (!seeded) seed_locked(DEFAULT_SEED);
+    for (int i = 0; i < 4; i++) out[i] = state[i];
+    release();
+}
+
+cnnc_tensor *cnnc_get_rng_state(void) {
+    cnnc_tensor *t = cnnc__tensor_new(CNNC_INT64, 1, (const int64_t[]){4});
+    if (!t) return NULL;
+    cnnc__rng_get_state((uint64_t *)cnnc__i64(t)); /* the bits, as is */
+    return cnnc__give(t);
+}
+
+cnnc_status cnnc_set_rng_state(const cnnc_tensor *new_state) {
+    cnnc_status st = cnnc__check_tensor("set_rng_state", "new_state", new_state, false);
+    if (st != CNNC_OK) return st;
+    if (new_state->dtype != CNNC_INT64 || new_state->ndim != 1 || new_state->shape[0] != 4) {
+        char shape[96];
+        cnnc__shape_str(shape, sizeof shape, new_state->ndim, new_state->shape);
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "set_rng_state(): expected an int64 tensor of shape [4] (from "
+                           "get_rng_state), got %s of shape %s",
+                           cnnc_dtype_name(new_state->dtype), shape);
+    }
+    const int64_t *v = cnnc__i64(new_state);
+    if (!(v[0] | v[1] | v[2] | v[3]))
+        return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                           "set_rng_state(): the state is all zeros, which the generator "
+                           "(xoshiro256**) cannot leave");
+    acquire();
+    for (int i = 0; i < 4; i++) state[i] = (uint64_t)v[i];
+    seeded = 1;
+    release();
+    return CNNC_OK;
 }

@@ -803,6 +803,42 @@ static void test_manual_seed_reproducible(void) {
     cnnc_tensor_release(a4);
 }
 
+/* get_rng_state / set_rng_state: the numbers after a restored state are the same
+ * as after the saved one; bad states are errors that change nothing. */
+static void test_rng_state_round_trip(void) {
+    cnnc_manual_seed(5);
+    cnnc_tensor *skip = cnnc_rand(CNNC_SHAPE(3)); /* move off the seed */
+    cnnc_tensor *st = cnnc_get_rng_state();
+    REQUIRE(skip && st);
+    CHECK_EQ_INT(cnnc_tensor_dtype(st), CNNC_INT64);
+    CHECK_EQ_INT(cnnc_tensor_numel(st), 4);
+    cnnc_tensor *a = cnnc_randn(CNNC_SHAPE(33));
+    cnnc_manual_seed(99); /* elsewhere */
+    CHECK_OK(cnnc_set_rng_state(st));
+    cnnc_tensor *b = cnnc_randn(CNNC_SHAPE(33));
+    CHECK(same_f32(a, b));
+    cnnc_tensor *zero = cnnc_zeros(CNNC_SHAPE(4), CNNC_INT64);
+    cnnc_tensor *wrong_shape = cnnc_ones(CNNC_SHAPE(5), CNNC_INT64);
+    cnnc_tensor *wrong_dtype = cnnc_ones(CNNC_SHAPE(4), CNNC_FLOAT32);
+    CHECK_OK(cnnc_set_rng_state(st));
+    CHECK(cnnc_set_rng_state(zero) == CNNC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(cnnc_last_error(), "all zeros") != NULL);
+    CHECK(cnnc_set_rng_state(wrong_shape) == CNNC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(cnnc_last_error(), "shape [5]") != NULL);
+    CHECK(cnnc_set_rng_state(wrong_dtype) == CNNC_ERR_INVALID_ARGUMENT);
+    CHECK(cnnc_set_rng_state(NULL) == CNNC_ERR_INVALID_ARGUMENT);
+    cnnc_tensor *c = cnnc_randn(CNNC_SHAPE(33)); /* the failed calls changed nothing */
+    CHECK(same_f32(a, c));
+    cnnc_tensor_release(skip);
+    cnnc_tensor_release(st);
+    cnnc_tensor_release(a);
+    cnnc_tensor_release(b);
+    cnnc_tensor_release(c);
+    cnnc_tensor_release(zero);
+    cnnc_tensor_release(wrong_shape);
+    cnnc_tensor_release(wrong_dtype);
+}
+
 static void test_random_independent_of_thread_count(void) {
     int old = cnnc_get_num_threads();
     CHECK_OK(cnnc_set_num_threads(1));
@@ -1226,6 +1262,7 @@ int main(void) {
     RUN_TEST(test_rand_in_unit_interval);
     RUN_TEST(test_randn_mean_and_std);
     RUN_TEST(test_manual_seed_reproducible);
+    RUN_TEST(test_rng_state_round_trip);
     RUN_TEST(test_random_independent_of_thread_count);
     RUN_TEST(test_set_num_threads);
     RUN_TEST(test_grad_mode_flag);

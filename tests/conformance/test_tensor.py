@@ -565,3 +565,22 @@ def test_repr_matches_torch(name):
     a = np.asarray(_REPR_CASES[name](np.random.RandomState(0)))
     a = a.astype(np.int64 if a.dtype == np.int64 else np.float32)
     assert repr(cnnc.tensor(a)) == repr(torch.tensor(a))
+
+
+def test_rng_state_round_trip():
+    """As torch.get_rng_state / set_rng_state: the numbers after a restored state are
+    those after the saved one (the state's layout is cnnc's: int64 [4])."""
+    for lib in (cnnc, torch):
+        lib.manual_seed(3)
+        state = lib.get_rng_state()
+        a = lib.randn(7).numpy()
+        lib.manual_seed(99)
+        lib.set_rng_state(state)
+        assert (lib.randn(7).numpy() == a).all()
+    assert cnnc.get_rng_state().shape == (4,)
+    with pytest.raises(cnnc.Error, match="int64 tensor of shape"):
+        cnnc.set_rng_state(cnnc.zeros(4))
+    with pytest.raises(cnnc.Error, match="all zeros"):
+        cnnc.set_rng_state(cnnc.zeros(4, dtype=cnnc.int64))
+    with pytest.raises(TypeError):
+        cnnc.set_rng_state(None)
