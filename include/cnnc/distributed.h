@@ -6,7 +6,7 @@
  * calls them does not link) and libcnnc does not depend on MPI. The distributed
  * sampler needs no MPI and lives in cnnc/data.h.
  *
- * Include it after cnnc.h. A training step on N processes (`mpirun -np N ./train`):
+ * cnnc.h includes it. A training step on N processes (`mpirun -np N ./train`):
  *
  *     cnnc_dist_init();                                  // init_process_group("mpi")
  *     cnnc_module *net = make_net();                     // same seed or not: DDP
@@ -36,7 +36,7 @@
 #ifndef CNNC_DISTRIBUTED_H
 #define CNNC_DISTRIBUTED_H
 #ifndef CNNC_H
-#error "include <cnnc.h> before <cnnc/distributed.h>"
+#error "include <cnnc.h> instead"
 #endif
 #ifdef __cplusplus
 extern "C" {
