@@ -83,6 +83,11 @@ CNNC_API cnnc_status cnnc_dist_broadcast(cnnc_tensor *tensor, int src);
 /* all_gather: a new tensor [world_size, *shape] holding rank r's tensor at index r. */
 CNNC_API cnnc_tensor *cnnc_dist_all_gather(cnnc_tensor *tensor);
 
+/* Seconds this process has spent in the MPI calls cnnc made (the collectives above,
+ * DistributedDataParallel's broadcasts, reductions and waits, SyncBatchNorm's gathers):
+ * time per step minus its growth is the compute. */
+CNNC_API double cnnc_dist_comm_seconds(void);
+
 /* printf on rank 0 only (and on the one process when not initialised): progress bars
  * and logs of a distributed run. Returns printf's count on rank 0, 0 elsewhere. */
 CNNC_API int cnnc_dist_printf(const char *fmt, ...)

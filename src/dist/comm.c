@@ -21,6 +21,12 @@ MPI_Comm cnnc__dist_comm(void) { return MPI_COMM_WORLD; }
 
 double cnnc__dist_now(void) { return MPI_Wtime(); }
 
+static double comm_seconds; /* MPI calls run on the initialising thread only (FUNNELED) */
+
+void cnnc__dist_account(double seconds) { comm_seconds += seconds; }
+
+double cnnc_dist_comm_seconds(void) { return comm_seconds; }
+
 cnnc_status cnnc__mpi_error(const char *what, int code) {
     char msg[MPI_MAX_ERROR_STRING] = "";
     int len = 0;
@@ -122,8 +128,10 @@ cnnc_status cnnc_dist_all_reduce(cnnc_tensor *t, cnnc_reduce_op op) {
                            "%s(): ReduceOp.AVG needs a float32 tensor, got %s", fn,
                            cnnc_dtype_name(t->dtype));
     MPI_Op mop = op == CNNC_REDUCE_MAX ? MPI_MAX : op == CNNC_REDUCE_MIN ? MPI_MIN : MPI_SUM;
+    double t0 = MPI_Wtime();
     int rc = MPI_Allreduce(MPI_IN_PLACE, t->storage->data, (int)t->numel, mpi_type(t), mop,
                            MPI_COMM_WORLD);
+    comm_seconds += MPI_Wtime() - t0;
     if (rc != MPI_SUCCESS) return cnnc__mpi_error("all_reduce (MPI_Allreduce)", rc);
     if (op == CNNC_REDUCE_AVG) {
         float inv = 1.0f / (float)cnnc_dist_world_size();
@@ -142,7 +150,9 @@ cnnc_status cnnc_dist_broadcast(cnnc_tensor *t, int src) {
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
                            "%s(): Invalid rank %d, rank should be in the interval [0, %d]", fn,
                            src, n - 1);
+    double t0 = MPI_Wtime();
     int rc = MPI_Bcast(t->storage->data, (int)t->numel, mpi_type(t), src, MPI_COMM_WORLD);
+    comm_seconds += MPI_Wtime() - t0;
     if (rc != MPI_SUCCESS) return cnnc__mpi_error("broadcast (MPI_Bcast)", rc);
     cnnc__bump_version(t);
     return CNNC_OK;
@@ -165,8 +175,10 @@ cnnc_tensor *cnnc_dist_all_gather(cnnc_tensor *t) {
                                 (long long)t->numel);
     cnnc_tensor *out = cnnc__tensor_new(t->dtype, t->ndim + 1, shape);
     if (!out) return NULL;
+    double t0 = MPI_Wtime();
     int rc = MPI_Allgather(t->storage->data, (int)t->numel, mpi_type(t), out->storage->data,
                            (int)t->numel, mpi_type(t), MPI_COMM_WORLD);
+    comm_seconds += MPI_Wtime() - t0;
     if (rc != MPI_SUCCESS) {
         cnnc_tensor_release(out);
         return (cnnc__mpi_error("all_gather (MPI_Allgather)", rc), NULL);

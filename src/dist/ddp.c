@@ -62,6 +62,7 @@ static cnnc_status launch(ddp_state *s, ddp_bucket *b) {
     int rc = MPI_Iallreduce(MPI_IN_PLACE, b->buf, (int)b->numel, MPI_FLOAT, MPI_SUM,
                             cnnc__dist_comm(), &b->req);
     s->comm_seconds += cnnc__dist_now() - t0;
+    cnnc__dist_account(cnnc__dist_now() - t0);
     if (rc != MPI_SUCCESS) return cnnc__mpi_error("DistributedDataParallel (MPI_Iallreduce)", rc);
     b->launched = true;
     return CNNC_OK;
@@ -79,7 +80,10 @@ static cnnc_status launch_ready(ddp_state *s) {
     /* give the started ones a chance to progress (Open MPI has no progress thread) */
     for (int i = 0; i < s->next_launch; i++) {
         int done = 0;
+        double t0 = cnnc__dist_now();
         if (s->buckets[i].launched) MPI_Test(&s->buckets[i].req, &done, MPI_STATUS_IGNORE);
+        s->comm_seconds += cnnc__dist_now() - t0;
+        cnnc__dist_account(cnnc__dist_now() - t0);
     }
     return CNNC_OK;
 }
@@ -98,6 +102,7 @@ static cnnc_status finish(ddp_state *s) {
         b->n_ready = 0;
     }
     s->comm_seconds += cnnc__dist_now() - t0;
+    cnnc__dist_account(cnnc__dist_now() - t0);
     s->next_launch = 0;
     for (int i = 0; i < s->n_params; i++) {
         ddp_param *p = &s->params[i];
@@ -165,14 +170,15 @@ static cnnc_status build_buckets(ddp_state *s, const cnnc_tensor_list *ps) {
     /* PyTorch's first bucket is 1 MiB (gradients at the end of the network are ready
      * first: start communicating early); never more than bucket_cap_mb */
     double cap = s->bucket_cap_mb * 1024.0 * 1024.0, first_cap = cap < 1048576.0 ? cap : 1048576.0;
+    bool open = false; /* as PyTorch: a bucket closes once it reaches its limit */
     for (size_t k = n; k-- > 0;) {
         cnnc_tensor *t = cnnc_tensor_list_get(ps, k);
         if (!t || !t->requires_grad) continue;
-        ddp_bucket *b = s->n_buckets ? &s->buckets[s->n_buckets - 1] : NULL;
+        if (!open) s->n_buckets++;
+        open = true;
+        ddp_bucket *b = &s->buckets[s->n_buckets - 1];
         double limit = s->n_buckets == 1 ? first_cap : cap;
-        if (!b || (b->numel > 0 && (double)(b->numel + t->numel) * 4.0 > limit)) {
-            b = &s->buckets[s->n_buckets++];
-        }
+        if ((double)(b->numel + t->numel) * 4.0 >= limit) open = false;
         ddp_param *p = &s->params[s->n_params++];
         *p = (ddp_param){.owner = s, .t = cnnc_tensor_retain(t), .bucket = s->n_buckets - 1,
                          .offset = b->numel, .hook = {.fn = grad_ready, .ctx = p}};
@@ -228,6 +234,7 @@ static cnnc_status broadcast_list(ddp_state *s, const cnnc_tensor_list *l) {
     double t0 = cnnc__dist_now();
     int rc = MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, cnnc__dist_comm());
     s->comm_seconds += cnnc__dist_now() - t0;
+    cnnc__dist_account(cnnc__dist_now() - t0);
     off = 0;
     for (size_t i = 0; i < n && rc == MPI_SUCCESS; i++) {
         cnnc_tensor *t = cnnc_tensor_list_get(l, i);

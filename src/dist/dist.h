@@ -14,6 +14,8 @@ MPI_Comm cnnc__dist_comm(void);
 cnnc_status cnnc__mpi_error(const char *what, int code);
 /* Seconds on a monotonic clock (MPI_Wtime). */
 double cnnc__dist_now(void);
+/* Adds seconds spent in MPI calls to the process's total (cnnc_dist_comm_seconds). */
+void cnnc__dist_account(double seconds);
 
 /* Agrees on failure: every rank passes its own status; returns CNNC_OK when all ranks
  * passed CNNC_OK, else an error on every rank: the failing rank keeps its message,

@@ -46,7 +46,9 @@ static cnnc_status gather(const char *what, const double *mine, int64_t P, doubl
     if (!cnnc__mul_size((size_t)*W, (size_t)P * sizeof(double), &bytes) || P > 0x7fffffff ||
         !(buf = cnnc__malloc(bytes)))
         return cnnc__oom("SyncBatchNorm's gather buffer"); /* the same on every rank */
+    double t0 = cnnc__dist_now();
     int rc = MPI_Allgather(mine, (int)P, MPI_DOUBLE, buf, (int)P, MPI_DOUBLE, comm);
+    cnnc__dist_account(cnnc__dist_now() - t0);
     if (rc != MPI_SUCCESS) {
         cnnc__free(buf);
         return cnnc__mpi_error(what, rc);

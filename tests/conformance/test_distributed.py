@@ -47,3 +47,26 @@ def test_not_initialized_errors():
         cnnc.distributed.init_process_group(backend="gloo")
     bn = cnnc.nn.SyncBatchNorm(3)
     assert repr(bn) == "SyncBatchNorm(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+
+
+@pytest.mark.parametrize("n,replicas,drop_last", [(10, 4, False), (10, 4, True), (2, 8, False),
+                                                   (3, 4, True), (12, 4, True), (0, 3, False)])
+def test_sampler_matches_torch_without_shuffle(n, replicas, drop_last):
+    from torch.utils.data import DistributedSampler
+    for r in range(replicas):
+        want = DistributedSampler(range(n), replicas, r, shuffle=False, drop_last=drop_last)
+        got = cnnc.data.DistributedSampler(range(n), replicas, r, shuffle=False,
+                                           drop_last=drop_last)
+        assert len(got) == len(want)
+        assert list(got) == list(want)
+
+
+def test_sampler_shuffles_per_epoch_and_partitions():
+    shards = [cnnc.data.DistributedSampler(range(50), 4, r, seed=3) for r in range(4)]
+    first = [list(s) for s in shards]
+    assert sorted(sum(first, [])) == sorted(list(range(50)) + [first[0][0], first[1][0]])
+    for s in shards:
+        s.set_epoch(1)
+    assert [list(s) for s in shards] != first
+    with pytest.raises(ValueError, match="Invalid rank 4"):
+        cnnc.data.DistributedSampler(range(5), 4, 4)
