@@ -124,7 +124,8 @@ typedef struct cnnc_ddp_options {
  * size into every .grad before returning. Every parameter that requires grad must get
  * a gradient in each synced backward (PyTorch's find_unused_parameters=False); one that
  * got none is reported by the next forward (and by cnnc_ddp_finish). The wrapped module
- * is retained (the caller keeps its reference). Errors: not initialised; a module
+ * is retained (the caller keeps its reference). One backward at a time may run through
+ * a DDP's parameters (the hooks keep per-backward counts). Errors: not initialised; a module
  * without parameters that require grad ("DistributedDataParallel is not needed when a
  * module doesn't have any parameter that requires a gradient."); bad options. */
 CNNC_API cnnc_module *cnnc_ddp_new(cnnc_module *module, cnnc_ddp_options options);

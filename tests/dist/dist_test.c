@@ -295,6 +295,70 @@ static void test_no_sync(void) {
     worst_nosync = run_case("SyncBatchNorm, no_sync + synced micro", SYNC, c, 2);
 }
 
+/* One step of the global batch on `net` (a DDP on this rank's shard, or a plain module
+ * on the whole batch). */
+static void train_step(cnnc_module *net, bool ddp, int step, const int64_t *counts) {
+    cnnc_scope_begin();
+    int64_t B = start_of(counts, W), s = start_of(counts, R);
+    cnnc_tensor *x, *t;
+    batch(step, 0, B, &x, &t);
+    cnnc_tensor *l = ddp ? loss_of(net, cnnc_narrow(x, 0, s, counts[R]),
+                                   cnnc_narrow(t, 0, s, counts[R]), (double)W / (double)B)
+                         : loss_of(net, x, t, 1.0 / (double)B);
+    CHECK(l != NULL);
+    if (l) CHECK_OK(cnnc_backward(l, NULL, false));
+    cnnc_scope_end();
+    sgd_step(net);
+}
+
+/* A checkpoint moves between world sizes: W ranks -> 1 process, and 1 process -> W
+ * ranks (each resumed run matches the run that never stopped). */
+static void test_resume_other_world_size(void) {
+    int64_t c[MAX_RANKS];
+    counts_for(1, c);
+    /* the uninterrupted W-rank run: 3 steps */
+    cnnc_module *net = make_net(1 + (uint64_t)R);
+    cnnc_module_release(cnnc_convert_sync_batchnorm(net));
+    cnnc_module *ddp = cnnc_ddp_new(net, CNNC_DDP());
+    REQUIRE(ddp);
+    for (int step = 0; step < 2; step++) train_step(ddp, true, step, c);
+    /* what rank 0 would save (state_dict values alias the module: load them now) */
+    cnnc_tensor_list *ckpt = cnnc_module_state_dict(net);
+    cnnc_module *one = make_net(99); /* resumed in one process: plain BatchNorm, whole batch */
+    CHECK_OK(cnnc_module_load_state_dict(one, ckpt, true));
+    train_step(ddp, true, 2, c);
+    train_step(one, false, 2, c);
+    double d1 = compare_states(one, net);
+    /* the reverse: a one-process checkpoint after 2 steps, resumed on W ranks */
+    cnnc_module *solo = make_net(1);
+    for (int step = 0; step < 2; step++) train_step(solo, false, step, c);
+    cnnc_tensor_list *ckpt1 = cnnc_module_state_dict(solo);
+    cnnc_module *net2 = make_net(50 + (uint64_t)R);
+    if (R == 0) CHECK_OK(cnnc_module_load_state_dict(net2, ckpt1, true)); /* DDP broadcasts it */
+    train_step(solo, false, 2, c);
+    cnnc_module_release(cnnc_convert_sync_batchnorm(net2));
+    cnnc_module *ddp2 = cnnc_ddp_new(net2, CNNC_DDP());
+    REQUIRE(ddp2);
+    train_step(ddp2, true, 2, c);
+    double d2 = compare_states(net2, solo);
+    cnnc_tensor *mx = cnnc_from_data(CNNC_SHAPE(2), CNNC_FLOAT32, (float[]){(float)d1, (float)d2});
+    CHECK_OK(cnnc_dist_all_reduce(mx, CNNC_REDUCE_MAX));
+    if (R == 0)
+        printf("  resume W=%d -> 1: %.2e, 1 -> W=%d: %.2e\n", W, cnnc_tensor_data_f32(mx)[0], W,
+               cnnc_tensor_data_f32(mx)[1]);
+    CHECK(cnnc_tensor_data_f32(mx)[0] < TOL);
+    CHECK(cnnc_tensor_data_f32(mx)[1] < TOL);
+    cnnc_tensor_release(mx);
+    cnnc_tensor_list_free(ckpt);
+    cnnc_tensor_list_free(ckpt1);
+    cnnc_module_release(ddp);
+    cnnc_module_release(ddp2);
+    cnnc_module_release(net);
+    cnnc_module_release(net2);
+    cnnc_module_release(one);
+    cnnc_module_release(solo);
+}
+
 static void test_collectives(void) {
     cnnc_scope_begin();
     float v[3] = {(float)R, 1.0f, -(float)R};
@@ -410,6 +474,7 @@ int main(void) {
     RUN_TEST(test_syncbn_equivalence);
     RUN_TEST(test_ddp_local_bn_equivalence);
     RUN_TEST(test_no_sync);
+    RUN_TEST(test_resume_other_world_size);
     cnnc_dist_printf("equivalence over %d steps: SyncBatchNorm %.2e, BatchNorm/DDP %.2e, "
                      "no_sync %.2e (tolerance %.0e)\n",
                      K_STEPS, worst_sync, worst_local, worst_nosync, TOL);

@@ -40,9 +40,11 @@ class DistributedDataParallel(Module):
                             % type(module).__name__)
         if device_ids not in (None, []) or output_device is not None:
             raise ValueError("cnnc runs on the CPU: device_ids and output_device must be None")
+        if find_unused_parameters:
+            raise ValueError("find_unused_parameters=True is not supported: call ddp.finish() "
+                             "after a backward that leaves parameters without gradients")
         super().__init__(_lib.cnnc_ddp_new(module._h, DDPOptions(float(bucket_cap_mb),
                                                                  bool(broadcast_buffers))))
-        object.__setattr__(self, "_find_unused", bool(find_unused_parameters))
 
     @property
     def module(self):
