@@ -9,12 +9,13 @@
  * cnnc.h includes it. A training step on N processes (`mpirun -np N ./train`):
  *
  *     cnnc_dist_init();                                  // init_process_group("mpi")
- *     cnnc_module *net = make_net();                     // same seed or not: DDP
- *     cnnc_module *sync = cnnc_convert_sync_batchnorm(net);  //  broadcasts rank 0's
- *     cnnc_module *ddp = cnnc_ddp_new(sync, CNNC_DDP());
- *     int64_t idx[256]; int64_t n = cnnc_distributed_sampler_indices(
- *         60000, epoch, CNNC_DISTRIBUTED_SAMPLER(.num_replicas = cnnc_dist_world_size(),
- *                                                .rank = cnnc_dist_rank()), idx, 256);
+ *     cnnc_module *net = make_net();        // any seed: DDP broadcasts rank 0's weights
+ *     cnnc_module_release(cnnc_convert_sync_batchnorm(net));   // BN -> SyncBN, in place
+ *     cnnc_module *ddp = cnnc_ddp_new(net, CNNC_DDP());
+ *     cnnc_distributed_sampler_options so = CNNC_DISTRIBUTED_SAMPLER(
+ *         .num_replicas = cnnc_dist_world_size(), .rank = cnnc_dist_rank(), .seed = 1);
+ *     int64_t n = cnnc_distributed_sampler_len(60000, so), *idx = malloc(n * sizeof *idx);
+ *     cnnc_distributed_sampler_indices(60000, epoch, so, idx, n);   // per epoch
  *     ... cnnc_dataloader_set_indices(dl, idx, n) ...  // this rank's shard
  *     cnnc_tensor *loss = cnnc_cross_entropy(cnnc_module_forward(ddp, x), y, ...);
  *     cnnc_backward(loss, NULL, false);   // gradients averaged over ranks on return
