@@ -664,8 +664,9 @@ CNNC_API cnnc_status cnnc_moduledict_set(cnnc_module *dict, const char *key, cnn
 #include "cnnc/loss.h"       /* losses: cross entropy, nll, mse, l1, smooth l1, huber, bce, kl */
 #include "cnnc/init.h"       /* torch.nn.init */
 #include "cnnc/optim.h"      /* optimizers, learning-rate schedulers, gradient clipping */
-#include "cnnc/data.h"       /* data sets (IDX, CIFAR-10, synthetic), data loader */
+#include "cnnc/data.h"       /* data sets (IDX, CIFAR-10, synthetic), data loader, sampler */
 #include "cnnc/io.h"         /* tensor files: safetensors, state_dicts, NumPy .npy */
 #include "cnnc/model.h"      /* model files: architecture + weights, from and to PyTorch */
 #include "cnnc/checkpoint.h" /* training checkpoints: model, optimizer, scheduler, RNG */
+#include "cnnc/distributed.h" /* MPI: collectives, DDP, SyncBatchNorm (MPI builds only) */
 #endif /* CNNC_H */

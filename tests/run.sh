@@ -9,6 +9,11 @@ echo "== build (release) and C tests"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release $CMAKE_FLAGS >/dev/null
 cmake --build "$BUILD" -j "$JOBS"
 ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS"
+if ctest --test-dir "$BUILD" -N -R '^dist_np' | grep -q 'dist_np2'; then
+  echo "dist: the MPI tests (dist_np2, dist_np4) ran above under mpirun"
+else
+  echo "dist: skipped: CMake did not find MPI (install libopenmpi-dev and openmpi-bin)"
+fi
 
 echo "== C tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DCNNC_SANITIZE=ON $CMAKE_FLAGS >/dev/null

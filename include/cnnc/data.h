@@ -207,6 +207,42 @@ CNNC_API cnnc_status cnnc_dataloader_set_epoch(cnnc_dataloader *dl, int64_t epoc
 CNNC_API cnnc_status cnnc_dataloader_set_indices(cnnc_dataloader *dl, const int64_t *indices,
                                                  int64_t num_indices);
 
+/* ---- the distributed sampler ---------------------------------------------------------
+ * torch.utils.data.DistributedSampler: rank `rank` of `num_replicas` gets its shard of a
+ * data set of `dataset_len` samples. Per epoch the indices 0..len-1 are shuffled (when
+ * shuffle) by a permutation that depends only on (seed, epoch) — the same on every rank,
+ * so the shards never overlap — then either padded by repeating indices from the start
+ * until the total divides evenly (drop_last false) or cut to the largest multiple of
+ * num_replicas (drop_last true); rank r takes entries r, r + num_replicas, ... Every
+ * rank gets num_samples indices. (The permutation is cnnc's own seeded shuffle, not
+ * torch's randperm; the padding, dropping and striding rules are torch's.) Feed a shard
+ * to a loader with cnnc_dataloader_set_indices (shuffle off: the order is the
+ * sampler's). Needs no MPI: num_replicas and rank come from cnnc_dist_world_size and
+ * cnnc_dist_rank, or from anywhere else. */
+typedef struct cnnc_distributed_sampler_options {
+    int64_t num_replicas; /* >= 1 */
+    int64_t rank;         /* in [0, num_replicas) */
+    bool shuffle;
+    uint64_t seed;        /* the same on every rank */
+    bool drop_last;
+} cnnc_distributed_sampler_options;
+#define CNNC_DISTRIBUTED_SAMPLER(...)                                                      \
+    ((cnnc_distributed_sampler_options){.num_replicas = 1, .rank = 0, .shuffle = true,    \
+                                        .seed = 0, .drop_last = false, __VA_ARGS__})
+
+/* len(sampler): the indices each rank gets per epoch (ceil(len / num_replicas), or with
+ * drop_last and an uneven len, ceil((len - num_replicas) / num_replicas)); -1 with an
+ * error for bad options (torch's "Invalid rank 4, rank should be in the interval [0,
+ * 3]") or dataset_len < 0. */
+CNNC_API int64_t cnnc_distributed_sampler_len(int64_t dataset_len,
+                                              cnnc_distributed_sampler_options options);
+/* Writes this rank's indices for the epoch (>= 0) to out, which has room for cap
+ * entries (at least cnnc_distributed_sampler_len), and returns their number; -1 with an
+ * error otherwise (nothing written). */
+CNNC_API int64_t cnnc_distributed_sampler_indices(int64_t dataset_len, int64_t epoch,
+                                                  cnnc_distributed_sampler_options options,
+                                                  int64_t *out, int64_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -183,6 +183,7 @@ from . import optim  # noqa: E402
 from . import data  # noqa: E402
 from . import io  # noqa: E402
 from .model import load, save  # noqa: E402
+from . import distributed  # noqa: E402
 
 __all__ = ["load", "save", "Error", "IndexRangeError", "Tensor", "tensor", "zeros", "ones", "empty", "full", "rand",
            "randn",
@@ -190,4 +191,4 @@ __all__ = ["load", "save", "Error", "IndexRangeError", "Tensor", "tensor", "zero
            "get_num_threads", "set_isa", "get_isa", "thread_cleanup", "no_grad", "enable_grad",
            "set_grad_enabled",
            "is_grad_enabled", "add", "sub", "mul", "div", "neg", "matmul", "relu", "sum",
-           "mean", "reshape", "flatten", "transpose", "permute", "cat", "nn", "optim", "data", "io"]
+           "mean", "reshape", "flatten", "transpose", "permute", "cat", "nn", "optim", "data", "io", "distributed"]

@@ -19,7 +19,8 @@ from ._args import Doubles, Ints  # cnnc_ints, cnnc_doubles
 from .tensor import Tensor, tensor
 
 __all__ = ["Dataset", "DataLoader", "gzip_supported", "load_idx", "MNIST", "CIFAR10",
-           "load_cifar10_files", "synthetic", "from_tensors", "FASHION_MNIST_CLASSES"]
+           "load_cifar10_files", "synthetic", "from_tensors", "FASHION_MNIST_CLASSES",
+           "DistributedSampler"]
 
 D = c_void_p  # cnnc_dataset *
 DL = c_void_p  # cnnc_dataloader *
@@ -43,7 +44,16 @@ class DataLoaderOptions(Structure):  # cnnc_dataloader_options
                 ("mean", Doubles), ("std", Doubles)]
 
 
+class DistributedSamplerOptions(Structure):  # cnnc_distributed_sampler_options
+    _c_types_ = ("cnnc_distributed_sampler_options",)
+    _fields_ = [("num_replicas", c_int64), ("rank", c_int64), ("shuffle", c_bool),
+                ("seed", c_uint64), ("drop_last", c_bool)]
+
+
 _lib.declare([
+    ("cnnc_distributed_sampler_len", c_int64, [c_int64, DistributedSamplerOptions], None),
+    ("cnnc_distributed_sampler_indices", c_int64,
+     [c_int64, c_int64, DistributedSamplerOptions, POINTER(c_int64), c_int64], None),
     ("cnnc_data_gzip_supported", c_bool, [], None),
     ("cnnc_dataset_new", D, [_lib.T, _lib.T, c_int64, POINTER(c_char_p)], "ptr"),
     ("cnnc_dataset_retain", D, [D], None),
@@ -245,3 +255,44 @@ class DataLoader:
             if batch is None:
                 return
             yield batch
+
+
+class DistributedSampler:
+    """torch.utils.data.DistributedSampler(dataset, num_replicas=None, rank=None,
+    shuffle=True, seed=0, drop_last=False): this rank's indices, reshuffled per epoch
+    (set_epoch) from the shared seed; num_replicas and rank default to the process
+    group's. Feed it to a loader with loader.set_indices(list(sampler))."""
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
+                 drop_last=False):
+        if num_replicas is None or rank is None:
+            from . import distributed
+            if not distributed.is_initialized():
+                raise RuntimeError("Requires distributed package to be available")
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
+        self._len = len(dataset)
+        self._opts = DistributedSamplerOptions(int(num_replicas), int(rank), bool(shuffle),
+                                               int(seed) & 0xFFFFFFFFFFFFFFFF, bool(drop_last))
+        self.num_replicas, self.rank, self.shuffle, self.seed = num_replicas, rank, shuffle, seed
+        self.drop_last, self.epoch = drop_last, 0
+        self.num_samples = self._check(_lib.cnnc_distributed_sampler_len(self._len, self._opts))
+        self.total_size = self.num_samples * self.num_replicas
+
+    @staticmethod
+    def _check(n):
+        if n < 0:
+            _lib.raise_last()
+        return int(n)
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return self.num_samples
+
+    def __iter__(self):
+        out = (c_int64 * max(self.num_samples, 1))()
+        n = self._check(_lib.cnnc_distributed_sampler_indices(self._len, int(self.epoch), self._opts,
+                                                              out, self.num_samples))
+        return iter(out[:n])

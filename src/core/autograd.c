@@ -305,8 +305,31 @@ static cnnc_status check_gradient(cnnc_tensor *output, cnnc_tensor *gradient) {
     return CNNC_OK;
 }
 
+void cnnc__set_grad_hook(cnnc_tensor *leaf, cnnc__grad_hook *hook) {
+    if (hook) hook->visit = 0;
+    leaf->grad_hook = hook;
+}
+
+/* Counts a reachable edge into a hooked leaf for the backward `visit`. */
+static void count_hooked_edge(cnnc_tensor *leaf, uint64_t visit) {
+    cnnc__grad_hook *h = leaf ? leaf->grad_hook : NULL;
+    if (!h) return;
+    if (h->visit != visit) {
+        h->visit = visit;
+        h->pending = 0;
+    }
+    h->pending++;
+}
+
+/* After an edge into a leaf is processed: runs its hook when that was the last one. */
+static cnnc_status edge_done(cnnc_tensor *leaf, uint64_t visit, cnnc_status st) {
+    cnnc__grad_hook *h = leaf ? leaf->grad_hook : NULL;
+    if (!h || h->visit != visit || --h->pending != 0 || st != CNNC_OK) return st;
+    return h->fn(h->ctx, leaf);
+}
+
 /* Collects the nodes reachable from root (list through ->link) and counts, for
- * each, how many reachable edges point at it. */
+ * each, how many reachable edges point at it (and at each hooked leaf). */
 static cnnc__node *collect(cnnc__node *root, uint64_t visit) {
     cnnc__node *stack = root, *all = NULL;
     root->visit = visit;
@@ -319,6 +342,7 @@ static cnnc__node *collect(cnnc__node *root, uint64_t visit) {
         all = n;
         for (int i = 0; i < n->n_inputs; i++) {
             cnnc__node *m = n->next[i].fn;
+            count_hooked_edge(n->next[i].leaf, visit);
             if (!m) continue;
             if (m->visit != visit) {
                 m->visit = visit;
@@ -397,6 +421,7 @@ cnnc_status cnnc_backward(cnnc_tensor *output, cnnc_tensor *gradient, bool retai
                 }
             }
             cnnc_tensor_release(grad_in ? grad_in[i] : NULL);
+            st = edge_done(e->leaf, visit, st);
             if (e->fn && --e->fn->deps == 0) {
                 e->fn->link = ready;
                 ready = e->fn;

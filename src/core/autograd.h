@@ -63,6 +63,21 @@ static inline bool cnnc__node_needs_grad(const cnnc__node *n, int i) {
 
 void cnnc__node_release(cnnc__node *n);
 
+/* A hook on a leaf's gradient (DistributedDataParallel's bucket reduction): within
+ * one backward, fn runs once, right after the last gradient the graph sends to the leaf
+ * has been added to its .grad (when every edge of the graph that reaches the leaf has
+ * been processed; an edge whose node produced no gradient counts as processed). Not
+ * called for a backward started at the leaf itself. A status other than CNNC_OK stops
+ * the backward with that error. The struct belongs to the caller, who must clear the
+ * hook (cnnc__set_grad_hook(t, NULL)) before freeing it; the engine fields are its. */
+typedef struct cnnc__grad_hook {
+    cnnc_status (*fn)(void *ctx, cnnc_tensor *leaf);
+    void *ctx;
+    int pending;    /* engine: edges still to come in the current backward */
+    uint64_t visit; /* engine: the backward the count belongs to */
+} cnnc__grad_hook;
+void cnnc__set_grad_hook(cnnc_tensor *leaf, cnnc__grad_hook *hook);
+
 /* Refuses an in-place op on a leaf that requires grad (PyTorch's message) and on a
  * view of a graph tensor. */
 cnnc_status cnnc__check_inplace(const char *fn, cnnc_tensor *t);

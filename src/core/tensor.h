@@ -9,6 +9,7 @@
 #include "cnnc.h"
 
 struct cnnc__node;
+struct cnnc__grad_hook;
 
 typedef struct cnnc__storage {
     atomic_int refcount;
@@ -33,6 +34,8 @@ struct cnnc_tensor {
     cnnc_tensor *view_base;    /* owned: the root tensor of that storage, when is_view */
     cnnc_tensor *grad;         /* leaf gradient, or NULL */
     struct cnnc__node *grad_fn;/* the node that produced it (owned reference), or NULL */
+    struct cnnc__grad_hook *grad_hook; /* leaf: called when backward is done with its .grad
+                                          (autograd.h); not owned */
 };
 
 size_t cnnc__dtype_size(cnnc_dtype dtype);

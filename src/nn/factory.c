@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "nn/factory.h"
+#include "cnnc/distributed.h"
 #include "nn/module.h"
 
 /* ---- per family ---------------------------------------------------------------------- */
@@ -153,6 +154,21 @@ static cnnc_module *create_normbase(cnnc__kwargs *kw, int arg) {
     return fns[arg < 0 ? arg + 3 : arg + 2](n, o);
 }
 
+#if defined(CNNC_HAVE_MPI)
+/* SyncBatchNorm (the distributed part, src/dist) */
+static cnnc_module *create_syncbn(cnnc__kwargs *kw, int arg) {
+    (void)arg;
+    cnnc__kw_require(kw, "num_features");
+    int64_t n = cnnc__kw_int(kw, "num_features", 0);
+    cnnc_batchnorm_options o = CNNC_BATCHNORM();
+    o.eps = cnnc__kw_float(kw, "eps", o.eps);
+    o.momentum = cnnc__kw_opt_float(kw, "momentum", o.momentum);
+    o.affine = cnnc__kw_bool(kw, "affine", o.affine);
+    o.track_running_stats = cnnc__kw_bool(kw, "track_running_stats", o.track_running_stats);
+    return cnnc__kw_finish(kw) ? NULL : cnnc_syncbatchnorm_new(n, o);
+}
+#endif
+
 static cnnc_module *create_layernorm(cnnc__kwargs *kw, int arg) {
     (void)arg;
     cnnc__kw_require(kw, "normalized_shape");
@@ -224,6 +240,9 @@ static const cnnc__kind_entry kinds[] = {
     {"BatchNorm1d", create_normbase, 1, "", false},
     {"BatchNorm2d", create_normbase, 2, "", false},
     {"BatchNorm3d", create_normbase, 3, "", false},
+#if defined(CNNC_HAVE_MPI)
+    {"SyncBatchNorm", create_syncbn, 0, "", false},
+#endif
     {"InstanceNorm1d", create_normbase, -1, "", false},
     {"InstanceNorm2d", create_normbase, -2, "", false},
     {"InstanceNorm3d", create_normbase, -3, "", false},

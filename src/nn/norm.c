@@ -7,29 +7,25 @@
 #include "core/args.h"
 #include "core/error.h"
 #include "nn/module.h"
+#include "nn/norm.h"
 #include "ops/norm.h"
 #include "ops/ops.h"
 
 
-typedef struct normbase_state {
-    int64_t num_features;
-    double eps;
-    cnnc_optional_double momentum;
-    bool affine, track_running_stats;
-    int spatial; /* 1, 2, 3 for the 1d/2d/3d kinds */
-} normbase_state;
+typedef cnnc__normbase_state normbase_state;
 
-static const cnnc__field normbase_fields[] = {
+const cnnc__field cnnc__normbase_fields[CNNC__NORMBASE_N_FIELDS] = {
     CNNC__FIELD(normbase_state, num_features, INT),
     CNNC__FIELD(normbase_state, eps, FLOAT),
     CNNC__FIELD(normbase_state, momentum, OPT_FLOAT),
     CNNC__FIELD(normbase_state, affine, BOOL),
     CNNC__FIELD(normbase_state, track_running_stats, BOOL),
 };
+#define normbase_fields cnnc__normbase_fields
 
 /* ---- BatchNorm / InstanceNorm: the shared _NormBase ----------------------------- */
 
-static void normbase_repr(const cnnc_module *m, cnnc__strbuf *s) {
+void cnnc__normbase_repr(const cnnc_module *m, cnnc__strbuf *s) {
     static const char *const names[] = {"eps", "momentum", "affine", "track_running_stats"};
     cnnc__strbuf_printf(s, "%lld, ", (long long)CNNC__STATE(m, const normbase_state)->num_features);
     cnnc__repr_fields(m, s, 4, names);
@@ -63,8 +59,8 @@ static cnnc_status add_running_stats(cnnc_module *m, bool track, int64_t n) {
     return CNNC_OK;
 }
 
-static cnnc_module *normbase_new(const cnnc__module_type *type, int spatial, int64_t num_features,
-                                 cnnc_batchnorm_options o) {
+cnnc_module *cnnc__normbase_new(const cnnc__module_type *type, int spatial, int64_t num_features,
+                                cnnc_batchnorm_options o) {
     if (num_features < 0)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "Trying to create tensor with negative dimension %lld: [%lld]",
@@ -88,6 +84,21 @@ static cnnc_status check_input_dim(int ndim, int a, int b) {
     return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "expected %dD or %dD input (got %dD input)", a, b, ndim);
 }
 
+cnnc_status cnnc__batchnorm_count(cnnc_module *m, double *factor) {
+    const normbase_state *s = CNNC__STATE(m, const normbase_state);
+    *factor = s->momentum.has_value ? s->momentum.value : 0.0;
+    cnnc_tensor *nbt = cnnc__module_buffer(m, "num_batches_tracked");
+    if (m->training && s->track_running_stats && nbt) {
+        if (nbt->dtype != CNNC_INT64 || nbt->numel != 1)
+            return cnnc__error(CNNC_ERR_INVALID_ARGUMENT,
+                               "num_batches_tracked must be a one-element int64 tensor");
+        cnnc__i64(nbt)[0] += 1;
+        cnnc__bump_version(nbt);
+        if (!s->momentum.has_value) *factor = 1.0 / (double)cnnc__i64(nbt)[0];
+    }
+    return CNNC_OK;
+}
+
 /* _BatchNorm.forward: counts batches, picks the momentum, uses batch statistics in
  * training (or without running stats) */
 static cnnc_tensor *batchnorm_forward(cnnc_module *m, cnnc_tensor *x) {
@@ -96,17 +107,9 @@ static cnnc_tensor *batchnorm_forward(cnnc_module *m, cnnc_tensor *x) {
     if (cnnc__check_tensor("BatchNorm.forward", "input", x, true) != CNNC_OK ||
         check_input_dim(x->ndim, a, b) != CNNC_OK)
         return NULL;
-    double factor = s->momentum.has_value ? s->momentum.value : 0.0;
+    double factor;
+    if (cnnc__batchnorm_count(m, &factor) != CNNC_OK) return NULL;
     cnnc_tensor *rm = cnnc__module_buffer(m, "running_mean"), *rv = cnnc__module_buffer(m, "running_var");
-    cnnc_tensor *nbt = cnnc__module_buffer(m, "num_batches_tracked");
-    if (m->training && s->track_running_stats && nbt) {
-        if (nbt->dtype != CNNC_INT64 || nbt->numel != 1)
-            return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
-                                    "num_batches_tracked must be a one-element int64 tensor");
-        cnnc__i64(nbt)[0] += 1;
-        cnnc__bump_version(nbt);
-        if (!s->momentum.has_value) factor = 1.0 / (double)cnnc__i64(nbt)[0];
-    }
     bool bn_training = m->training ? true : (rm == NULL && rv == NULL);
     bool pass = !m->training || s->track_running_stats;
     return cnnc__op_batch_norm(x, pass ? rm : NULL, pass ? rv : NULL, cnnc__module_param(m, "weight"),
@@ -143,7 +146,7 @@ static cnnc_tensor *instancenorm_forward(cnnc_module *m, cnnc_tensor *x) {
 
 #define NORMBASE_TYPE(Name, fwd)                                                            \
     {.name = Name, .state_size = sizeof(normbase_state), .fields = normbase_fields,         \
-     .n_fields = CNNC__NFIELDS(normbase_fields), .forward = fwd, .extra_repr = normbase_repr}
+     .n_fields = CNNC__NFIELDS(cnnc__normbase_fields), .forward = fwd, .extra_repr = cnnc__normbase_repr}
 static const cnnc__module_type bn_types[3] = {
     NORMBASE_TYPE("BatchNorm1d", batchnorm_forward), NORMBASE_TYPE("BatchNorm2d", batchnorm_forward),
     NORMBASE_TYPE("BatchNorm3d", batchnorm_forward)};
@@ -173,12 +176,12 @@ bool cnnc__batchnorm_eval_affine(const cnnc_module *m, int64_t channels, double 
     return true;
 }
 
-cnnc_module *cnnc_batchnorm1d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn_types[0], 1, n, o); }
-cnnc_module *cnnc_batchnorm2d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn_types[1], 2, n, o); }
-cnnc_module *cnnc_batchnorm3d_new(int64_t n, cnnc_batchnorm_options o) { return normbase_new(&bn_types[2], 3, n, o); }
-cnnc_module *cnnc_instancenorm1d_new(int64_t n, cnnc_instancenorm_options o) { return normbase_new(&in_types[0], 1, n, o); }
-cnnc_module *cnnc_instancenorm2d_new(int64_t n, cnnc_instancenorm_options o) { return normbase_new(&in_types[1], 2, n, o); }
-cnnc_module *cnnc_instancenorm3d_new(int64_t n, cnnc_instancenorm_options o) { return normbase_new(&in_types[2], 3, n, o); }
+cnnc_module *cnnc_batchnorm1d_new(int64_t n, cnnc_batchnorm_options o) { return cnnc__normbase_new(&bn_types[0], 1, n, o); }
+cnnc_module *cnnc_batchnorm2d_new(int64_t n, cnnc_batchnorm_options o) { return cnnc__normbase_new(&bn_types[1], 2, n, o); }
+cnnc_module *cnnc_batchnorm3d_new(int64_t n, cnnc_batchnorm_options o) { return cnnc__normbase_new(&bn_types[2], 3, n, o); }
+cnnc_module *cnnc_instancenorm1d_new(int64_t n, cnnc_instancenorm_options o) { return cnnc__normbase_new(&in_types[0], 1, n, o); }
+cnnc_module *cnnc_instancenorm2d_new(int64_t n, cnnc_instancenorm_options o) { return cnnc__normbase_new(&in_types[1], 2, n, o); }
+cnnc_module *cnnc_instancenorm3d_new(int64_t n, cnnc_instancenorm_options o) { return cnnc__normbase_new(&in_types[2], 3, n, o); }
 
 /* ---- LayerNorm ------------------------------------------------------------------------ */
 

@@ -16,6 +16,7 @@ from .dropout import *        # noqa: F401,F403  Dropout, Dropout2d, Dropout3d
 from .loss import *           # noqa: F401,F403  CrossEntropyLoss, NLLLoss, MSELoss, BCELoss, ...
 from . import conv, pooling, padding, upsampling, normalization, activation, dropout, loss
 from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_)
+from . import parallel  # noqa: E402  (DistributedDataParallel)
 
 __all__ = (["Module", "Linear", "ReLU", "Flatten", "Identity", "Sequential", "ModuleList",
             "ModuleDict", "functional", "init"]

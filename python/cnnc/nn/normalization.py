@@ -6,7 +6,7 @@ from .._args import Ints, OptionalDouble
 from .functional_norm import LocalResponseNormOptions
 from .modules import Module, _factory_kwargs
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "InstanceNorm1d", "InstanceNorm2d",
            "InstanceNorm3d", "LayerNorm", "GroupNorm", "LocalResponseNorm"]
 
 
@@ -64,6 +64,37 @@ class BatchNorm2d(_NormBase):
 
 class BatchNorm3d(_NormBase):
     _new = _lib.cnnc_batchnorm3d_new
+
+
+_lib.declare([("cnnc_dist_available", c_bool, [], None)])
+if _lib.cnnc_dist_available():
+    _lib.declare([("cnnc_syncbatchnorm_new", M, [c_int64, BatchNormModuleOptions], "ptr"),
+                  ("cnnc_convert_sync_batchnorm", M, [M], "ptr")])
+
+
+class SyncBatchNorm(_NormBase):
+    """nn.SyncBatchNorm: training statistics over every rank's samples (MPI builds)."""
+
+    def __init__(self, num_features, eps=1e-05, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, device=None, dtype=None):
+        if not _lib.cnnc_dist_available():
+            raise RuntimeError("cnnc was built without MPI: SyncBatchNorm is not available")
+        if process_group is not None:
+            raise ValueError("cnnc's SyncBatchNorm synchronises over the whole world "
+                             "(process_group must be None)")
+        type(self)._new = _lib.cnnc_syncbatchnorm_new
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """Every BatchNorm*d in module becomes a SyncBatchNorm (in place: the module
+        objects keep their identity); returns module (re-wrapped in its class)."""
+        if not _lib.cnnc_dist_available():
+            raise RuntimeError("cnnc was built without MPI: SyncBatchNorm is not available")
+        if process_group is not None:
+            raise ValueError("process_group must be None in cnnc")
+        from .modules import _wrap_module
+        return _wrap_module(_lib.cnnc_convert_sync_batchnorm(module._h))
 
 
 class _InstanceNorm(_NormBase):
