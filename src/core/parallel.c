@@ -236,6 +236,7 @@ static void start_workers(int nworkers) {
     pthread_mutex_lock(&pool.mu);
     pool.spawn_generation = pool.generation;
     pthread_mutex_unlock(&pool.mu);
+    if (nworkers < 1) return;
     pool.threads = cnnc__calloc((size_t)nworkers, sizeof(pthread_t));
     if (!pool.threads) return;
     for (int i = 0; i < nworkers; i++) {
@@ -255,7 +256,8 @@ static void atfork_child(void) {
     pthread_mutex_init(&pool.mu, NULL);
     pthread_cond_init(&pool.wake, NULL);
     pthread_cond_init(&pool.done, NULL);
-    pool.threads = NULL; /* the array belongs to the parent's threads; leave it */
+    cnnc__free(pool.threads); /* the child's copy of the parent's array: those threads are not here */
+    pool.threads = NULL;
     pool.nworkers = 0;
     pool.stop = false;
     atomic_store(&pool.pending, 0);
