@@ -176,11 +176,10 @@ static cnnc_status dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int 
     for (int64_t i = begin; i < end; i++) { /* i = (b, input channel ci) */
         const int64_t ci = i % g->c, b = i / g->c;
         float *dx = j->out + i * j->isz;
-        memset(dx, 0, (size_t)j->isz * sizeof(float));
         for (int64_t r = 0; r < j->mg; r++) {
             const int64_t o = ci * j->mg + r;
             cnnc__dwconv_backward_data_plane(j->isa, dx, j->a + (b * g->m + o) * j->osz,
-                                             j->b + o * j->ksz, g);
+                                             j->b + o * j->ksz, g, r > 0);
         }
     }
     return CNNC_OK;
