@@ -48,12 +48,14 @@ DW_INLINE __m512 load_at(const float *row, int64_t e, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, p);
 }
 
-/* Per chunk (16 outputs) and W tap q: the masks of the input floats it reads (m0, and
- * m1 for the second 16 of a stride-2 load) and the store mask of the chunk. */
+/* Per chunk (16 outputs): W stride 1, per tap q the mask m[c][q] of the 16 input
+ * floats it reads; W stride 2, the masks m[c][0..2] of the three 16-float runs from
+ * the chunk's first input (32 c - pad2): the taps are built from them (row_taps). And
+ * the store mask of the chunk. */
 typedef struct in_tabs {
     int64_t nch;
-    __mmask16 m0[DW_MAX_CHUNKS][DW_MAX_K], m1[DW_MAX_CHUNKS][DW_MAX_K], st[DW_MAX_CHUNKS];
-    bool full[DW_MAX_CHUNKS]; /* every mask of the chunk all ones: plain loads */
+    __mmask16 m[DW_MAX_CHUNKS][DW_MAX_K], st[DW_MAX_CHUNKS];
+    bool full[DW_MAX_CHUNKS]; /* 16 outputs, every load but the third run unmasked */
 } in_tabs;
 
 static void make_in_tabs(in_tabs *t, const cnnc__window *g) {
@@ -63,28 +65,48 @@ static void make_in_tabs(in_tabs *t, const cnnc__window *g) {
         const int64_t n = out2 - 16 * c < 16 ? out2 - 16 * c : 16;
         t->st[c] = span(0, n, 16);
         t->full[c] = n == 16;
-        for (int64_t q = 0; q < k; q++) {
-            const int64_t e = 16 * c * s + q - g->pad[2];
-            t->m0[c][q] = span(e, s * n, in2);
-            t->m1[c][q] = s == 2 ? span(e + 16, 2 * n - 16, in2) : 0;
-            if (t->m0[c][q] != 0xFFFF || (s == 2 && t->m1[c][q] != 0xFFFF)) t->full[c] = false;
+        if (s == 1) {
+            for (int64_t q = 0; q < k; q++) {
+                t->m[c][q] = span(16 * c + q - g->pad[2], n, in2);
+                if (t->m[c][q] != 0xFFFF) t->full[c] = false;
+            }
+        } else {
+            const int64_t e = 32 * c - g->pad[2];
+            t->m[c][0] = span(e, 16, in2);
+            t->m[c][1] = span(e + 16, 16, in2);
+            t->m[c][2] = span(e + 32, k - 2, in2);
+            if (t->m[c][0] != 0xFFFF || t->m[c][1] != 0xFFFF) t->full[c] = false;
         }
     }
 }
 
-/* The 16 inputs of chunk c, tap q: x[(16 c + l) S + q - pad2], l < 16 (FULL: the
- * chunk's loads are all inside the row, no masks). */
-DW_INLINE __m512 load_in(const int S, const bool FULL, const float *xr, const in_tabs *t,
-                         int64_t c, int q, int64_t pad2) {
-    const int64_t e = 16 * c * S + q - pad2;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    if (FULL) {
-        if (S == 1) return _mm512_loadu_ps(xr + e);
-        return _mm512_permutex2var_ps(_mm512_loadu_ps(xr + e), even, _mm512_loadu_ps(xr + e + 16));
+/* v[q] = the 16 inputs of chunk c for W tap q, q < K: x[(16 c + l) S + q - pad2],
+ * l < 16 (FULL: no masks but the third run's). Stride 2: the even and odd floats of
+ * the first two runs are taps 0 and 1; tap q + 2 is tap q moved down one lane, with
+ * float q of the third run in lane 15. */
+DW_INLINE void row_taps(const int K, const int S, const bool FULL, const float *xr,
+                        const in_tabs *t, int64_t c, int64_t pad2, __m512 v[]) {
+    if (S == 1) {
+        const int64_t e = 16 * c - pad2;
+#pragma GCC unroll 8
+        for (int q = 0; q < K; q++)
+            v[q] = FULL ? _mm512_loadu_ps(xr + e + q) : load_at(xr, e + q, t->m[c][q]);
+        return;
     }
-    if (S == 1) return load_at(xr, e, t->m0[c][q]);
-    return _mm512_permutex2var_ps(load_at(xr, e, t->m0[c][q]), even,
-                                  load_at(xr, e + 16, t->m1[c][q]));
+    const int64_t e = 32 * c - pad2;
+    const __m512 r0 = FULL ? _mm512_loadu_ps(xr + e) : load_at(xr, e, t->m[c][0]);
+    const __m512 r1 = FULL ? _mm512_loadu_ps(xr + e + 16) : load_at(xr, e + 16, t->m[c][1]);
+    const __m512 r2 = load_at(xr, e + 32, t->m[c][2]);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    v[0] = _mm512_permutex2var_ps(r0, even, r1);
+    v[1] = _mm512_permutex2var_ps(r0, odd, r1);
+#pragma GCC unroll 8
+    for (int q = 2; q < K; q++) {
+        const __m512i up = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                             16 + q - 2);
+        v[q] = _mm512_permutex2var_ps(v[q - 2], up, r2);
+    }
 }
 
 /* The K input rows output row p1 reads (ok[q1]: inside the input). */
@@ -106,9 +128,10 @@ DW_INLINE __m512 fwd_chunk(const int K, const int S, const bool FULL,
 #pragma GCC unroll 8
     for (int q1 = 0; q1 < K; q1++) {
         if (!ok[q1]) continue;
+        __m512 v[DW_MAX_K];
+        row_taps(K, S, FULL, xr[q1], t, c, pad2, v);
 #pragma GCC unroll 8
-        for (int q2 = 0; q2 < K; q2++)
-            acc = _mm512_fmadd_ps(wv[q1][q2], load_in(S, FULL, xr[q1], t, c, q2, pad2), acc);
+        for (int q2 = 0; q2 < K; q2++) acc = _mm512_fmadd_ps(wv[q1][q2], v[q2], acc);
     }
     return acc;
 }
@@ -175,10 +198,10 @@ DW_INLINE void bww_chunk(const int K, const int S, const bool FULL,
 #pragma GCC unroll 8
     for (int q1 = 0; q1 < K; q1++) {
         if (!ok[q1]) continue;
+        __m512 v[DW_MAX_K];
+        row_taps(K, S, FULL, xr[q1], t, c, pad2, v);
 #pragma GCC unroll 8
-        for (int q2 = 0; q2 < K; q2++)
-            acc[q1][q2] =
-                _mm512_fmadd_ps(vy, load_in(S, FULL, xr[q1], t, c, q2, pad2), acc[q1][q2]);
+        for (int q2 = 0; q2 < K; q2++) acc[q1][q2] = _mm512_fmadd_ps(vy, v[q2], acc[q1][q2]);
     }
 }
 
