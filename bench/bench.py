@@ -1,7 +1,8 @@
 """cnnc against PyTorch, side by side in one run.
 
     make bench        # = CNNC_LIBRARY=build/libcnnc.so /usr/bin/python3 bench/bench.py
-    bench.py [--quick] [--filter SUBSTR] [--threads 1,2] [--repeats N]
+    bench.py [--quick] [--filter SUBSTR] [--threads 1,2] [--repeats N] [--cpu-clock]
+             [--system-malloc]
 
 Every row runs the same op on the same inputs in cnnc (through the Python binding,
 python/cnnc) and in PyTorch. Before timing, the row's outputs (and, for fwd+bwd,
@@ -162,11 +163,18 @@ def compare(case, names, ours, ref):
 # Timing
 # ---------------------------------------------------------------------------------
 
+# The clock of a sample: wall time, or with --cpu-clock at 1 thread the calling
+# thread's CPU time (both libraries then compute on the calling thread only), which
+# leaves out the time a loaded machine's scheduler gives to other processes.
+CLOCK = [time.perf_counter]
+
+
 def time_once(prep, inner):
     """Seconds per call over `inner` calls. With backward, the gradients are set to
     None before each call, as a training step's zero_grad(set_to_none=True) does."""
     run, clear = prep.run, prep.clear_grads
-    t0 = time.perf_counter()
+    clock = CLOCK[0]
+    t0 = clock()
     if prep.backward:
         for _ in range(inner):
             clear()
@@ -174,7 +182,7 @@ def time_once(prep, inner):
     else:
         for _ in range(inner):
             run()
-    return (time.perf_counter() - t0) / inner
+    return (clock() - t0) / inner
 
 
 SETTLE_S = 0.01
@@ -230,6 +238,65 @@ def torch_blas():
     return "%s, BLAS_INFO=%s" % (found, m.group(1)) if m else found
 
 
+# glibc's malloc returns freed large blocks to the system and takes fresh zeroed pages
+# for the next one; on a virtual machine whose host reclaims guest memory, the first
+# touch of such a page can cost more than the op that writes it, which then times the
+# VM, not the library (PyTorch's default CPU allocator pays it on every call). Unless
+# --system-malloc, the bench re-runs itself with glibc keeping freed memory, the same
+# setting for both libraries.
+KEEP_FREED = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296"
+
+
+def reexec_keeping_freed_memory(args):
+    if args.system_malloc or os.environ.get("CNNC_BENCH_REEXEC") == "1":
+        return
+    env = dict(os.environ, CNNC_BENCH_REEXEC="1")
+    env["GLIBC_TUNABLES"] = ":".join(t for t in (env.get("GLIBC_TUNABLES"), KEEP_FREED) if t)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def probe(quick):
+    """The machine's limits from build/probe (bench/probe.c): {name: value}, or {}."""
+    import subprocess
+    exe = os.path.join(os.path.dirname(os.environ["CNNC_LIBRARY"]), "probe")
+    try:
+        out = subprocess.run([exe] + (["quick"] if quick else []), capture_output=True,
+                             text=True, timeout=120, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    vals = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                vals[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return vals
+
+
+L2_BYTES = 1 << 20  # a row moving more than this streams from memory
+
+
+def rate(case, bwd, threads, seconds, limits):
+    """'123 GF/s  61%' (of the probed fp32 peak) or '35 GB/s  88%' (of the probed copy
+    bandwidth of the level the row's data lives in), or '' without a figure."""
+    t = min(max(threads, 1), 2)
+    flops = case.flops_bwd if bwd else case.flops
+    if flops:
+        peak = limits.get("peak_gflops_%dt" % t)
+        r = flops / seconds * 1e-9
+        return "%6.0f GF/s %3.0f%%" % (r, 100 * r / peak) if peak else "%6.0f GF/s" % r
+    nb = case.bytes_bwd if bwd else case.bytes
+    if nb:
+        level = "dram" if nb > L2_BYTES else "l2"
+        bw = limits.get("bw_%s_gbs_%dt" % (level, t))
+        r = nb / seconds * 1e-9
+        return "%6.1f GB/s %3.0f%%" % (r, 100 * r / bw) if bw else "%6.1f GB/s" % r
+    return ""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and shorter samples")
@@ -237,7 +304,12 @@ def main():
                     help="only rows whose op name contains SUBSTR")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per row")
+    ap.add_argument("--cpu-clock", action="store_true",
+                    help="time 1-thread rows by the calling thread's CPU time (loaded machines)")
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="keep glibc's default of returning freed memory (see KEEP_FREED)")
     args = ap.parse_args()
+    reexec_keeping_freed_memory(args)
     repeats = args.repeats or (3 if args.quick else 9)
     warmup = 1 if args.quick else 3
     min_sample_s = 0.005 if args.quick else 0.02
@@ -252,7 +324,17 @@ def main():
     print("cnnc %s vs torch %s | %s, %d CPUs | median of %d repeats"
           % (cnnc.__version__, torch.__version__, cpu, os.cpu_count() or 0, repeats))
     print("torch's BLAS: %s" % torch_blas())
-    print("speedup = torch ms / cnnc ms (> 1: cnnc faster)\n")
+    print("allocator: %s" % ("glibc default (freed memory returned)" if args.system_malloc
+                              else "glibc keeping freed memory, for both (--system-malloc: not)"))
+    limits = probe(args.quick)
+    if limits:
+        print("machine (bench/probe.c): fp32 FMA peak %.0f GFLOP/s at 1 thread, %.0f at 2; "
+              "copy bandwidth L2 %.0f / %.0f GB/s, DRAM %.0f / %.0f GB/s (1 / 2 threads)"
+              % tuple(limits.get(k, 0.0) for k in (
+                  "peak_gflops_1t", "peak_gflops_2t", "bw_l2_gbs_1t", "bw_l2_gbs_2t",
+                  "bw_dram_gbs_1t", "bw_dram_gbs_2t")))
+    print("speedup = torch ms / cnnc ms (> 1: cnnc faster); cnnc rate: GFLOP/s and share of "
+          "peak, or GB/s and share of bandwidth\n")
 
     rows = []
     for case in load_cases():
@@ -265,8 +347,8 @@ def main():
     if not rows:
         sys.exit("bench: no row matches --filter %r" % args.filter)
 
-    header = "%-24s %-36s %3s %10s %10s %8s" % ("op", "shape", "thr", "torch ms", "cnnc ms",
-                                                 "speedup")
+    header = "%-24s %-36s %3s %10s %10s %8s  %s" % ("op", "shape", "thr", "torch ms", "cnnc ms",
+                                                     "speedup", "cnnc rate")
     print(header)
     print("-" * len(header))
     speedups, mismatches = [], 0
@@ -285,12 +367,14 @@ def main():
         for n in threads:
             torch.set_num_threads(n)
             cnnc.set_num_threads(n)
+            CLOCK[0] = time.thread_time if args.cpu_clock and n == 1 else time.perf_counter
             tc, tt = bench_pair(cn, th, repeats, warmup, min_sample_s)
             sp = tt / tc
             speedups.append(sp)
             mark = "  <- MISMATCH %s" % problem if problem else ""
-            print("%-24s %-36s %3d %10.3f %10.3f %8.2f%s"
-                  % (label, case.shape, n, tt * 1e3, tc * 1e3, sp, mark), flush=True)
+            print("%-24s %-36s %3d %10.3f %10.3f %8.2f  %s%s"
+                  % (label, case.shape, n, tt * 1e3, tc * 1e3, sp,
+                     rate(case, bwd, n, tc, limits), mark), flush=True)
         if problem:
             mismatches += 1
     print("-" * len(header))
