@@ -276,7 +276,9 @@ def probe(quick):
     return vals
 
 
-L2_BYTES = 1 << 20  # a row moving more than this streams from memory
+# Where a row's data lives, by the bytes it moves: L2 up to 1 MiB, the last-level
+# cache up to 16 MiB (a share of this machine's), memory beyond.
+L2_BYTES, L3_BYTES = 1 << 20, 16 << 20
 
 
 def rate(case, bwd, threads, seconds, limits):
@@ -290,7 +292,7 @@ def rate(case, bwd, threads, seconds, limits):
         return "%6.0f GF/s %3.0f%%" % (r, 100 * r / peak) if peak else "%6.0f GF/s" % r
     nb = case.bytes_bwd if bwd else case.bytes
     if nb:
-        level = "dram" if nb > L2_BYTES else "l2"
+        level = "l2" if nb <= L2_BYTES else ("l3" if nb <= L3_BYTES else "dram")
         bw = limits.get("bw_%s_gbs_%dt" % (level, t))
         r = nb / seconds * 1e-9
         return "%6.1f GB/s %3.0f%%" % (r, 100 * r / bw) if bw else "%6.1f GB/s" % r
@@ -329,10 +331,11 @@ def main():
     limits = probe(args.quick)
     if limits:
         print("machine (bench/probe.c): fp32 FMA peak %.0f GFLOP/s at 1 thread, %.0f at 2; "
-              "copy bandwidth L2 %.0f / %.0f GB/s, DRAM %.0f / %.0f GB/s (1 / 2 threads)"
+              "copy bandwidth L2 %.0f / %.0f GB/s, L3 %.0f / %.0f GB/s, DRAM %.0f / %.0f GB/s "
+              "(1 / 2 threads)"
               % tuple(limits.get(k, 0.0) for k in (
                   "peak_gflops_1t", "peak_gflops_2t", "bw_l2_gbs_1t", "bw_l2_gbs_2t",
-                  "bw_dram_gbs_1t", "bw_dram_gbs_2t")))
+                  "bw_l3_gbs_1t", "bw_l3_gbs_2t", "bw_dram_gbs_1t", "bw_dram_gbs_2t")))
     print("speedup = torch ms / cnnc ms (> 1: cnnc faster); cnnc rate: GFLOP/s and share of "
           "peak, or GB/s and share of bandwidth\n")
 

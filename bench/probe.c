@@ -1,7 +1,7 @@
 /* The machine's limits, which bench.py prints at the top of its tables and divides
  * by: fp32 FMA peak (GFLOP/s, a register-only loop of independent fused multiply-adds
  * at the widest vector width the CPU runs) and copy bandwidth (GB/s counted as bytes
- * read + bytes written, for a buffer that lives in L2 and for one in DRAM), at 1 and 2
+ * read + bytes written, for buffers that live in L2, in L3 and in DRAM), at 1 and 2
  * threads. Asserts nothing.
  *
  *     ./probe          one line per measure: name value
@@ -174,8 +174,9 @@ int main(int argc, char **argv) {
     printf("fma_lanes %d\n", lanes);
     for (int threads = 1; threads <= 2; threads++) {
         printf("peak_gflops_%dt %.1f\n", threads, best_of(tries, measure_fma, threads, lanes, quick));
-        /* 256 KiB per buffer: both in L2; 64 MiB: DRAM */
+        /* 256 KiB per buffer: both in L2; 4 MiB: L3; 64 MiB: DRAM */
         printf("bw_l2_gbs_%dt %.1f\n", threads, best_of(tries, measure_copy, threads, 256, quick));
+        printf("bw_l3_gbs_%dt %.1f\n", threads, best_of(tries, measure_copy, threads, 4096, quick));
         printf("bw_dram_gbs_%dt %.1f\n", threads,
                best_of(tries, measure_copy, threads, 65536, quick));
     }
