@@ -572,6 +572,45 @@ static cnnc_status bwd_data_range(void *ctx, int64_t begin, int64_t end, int chu
     return CNNC_OK;
 }
 
+/* Stride 1 everywhere (not 1x1, whose input gradient is one GEMM already): the input
+ * gradient is the forward convolution of dy with the filters flipped in space and
+ * transposed in channels, padded by dil (k - 1) - pad, so it runs on the forward's
+ * fast paths (Winograd for 3x3, implicit GEMM) instead of a GEMM into a column matrix
+ * and col2im. Needs pad <= dil (k - 1). */
+static bool bwd_data_as_forward(const cnnc__window *g) {
+    if (cnnc__window_k_size(g) == 1) return false;
+    for (int d = 0; d < 3; d++)
+        if (g->stride[d] != 1 || g->pad[d] > g->dil[d] * (g->k[d] - 1)) return false;
+    return true;
+}
+
+static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx, const float *dy,
+                                                const float *w) {
+    cnnc__window t = *g;
+    t.c = g->m;
+    t.m = g->c;
+    for (int d = 0; d < 3; d++) {
+        t.in[d] = g->out[d];
+        t.out[d] = g->in[d];
+        t.pad[d] = g->dil[d] * (g->k[d] - 1) - g->pad[d];
+    }
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups, ksz = cnnc__window_k_size(g);
+    /* wt [c, mg, k] (group-major): wt[grp cg + ci][o][q] = w[grp mg + o][ci][ksz - 1 - q]
+     * (reversing the flat tap index flips every spatial dim) */
+    float *wt = cnnc__malloc((size_t)(g->c * mg * ksz) * sizeof(float));
+    if (!wt) return cnnc__oom("a convolution's flipped weights");
+    for (int64_t grp = 0; grp < g->groups; grp++)
+        for (int64_t ci = 0; ci < cg; ci++)
+            for (int64_t o = 0; o < mg; o++) {
+                float *dst = wt + ((grp * cg + ci) * mg + o) * ksz;
+                const float *src = w + ((grp * mg + o) * cg + ci) * ksz;
+                for (int64_t q = 0; q < ksz; q++) dst[q] = src[ksz - 1 - q];
+            }
+    const cnnc_status st = cnnc__conv_run_forward(&t, dx, dy, wt, NULL);
+    cnnc__free(wt);
+    return st;
+}
+
 cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const float *dy,
                                          const float *w) {
     const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
@@ -585,6 +624,7 @@ cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const
         dw_job j = make_dw_job(isa, g, dx, dy, w, NULL);
         return cnnc__parallel_for(g->n * g->c, macs_cost(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
     }
+    if (bwd_data_as_forward(g)) return run_backward_data_as_forward(g, dx, dy, w);
     bwd_data_job j = {.dx = dx, .dy = dy, .w = w};
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
