@@ -299,6 +299,51 @@ def rate(case, bwd, threads, seconds, limits):
     return ""
 
 
+class ModelSide:
+    """bench_pair's view of one library's model row: run() is the timed work."""
+
+    def __init__(self, fn):
+        self.run, self.backward = fn, False
+
+    def clear_grads(self):
+        pass
+
+
+def model_table(quick, threads, repeats, cpu_clock):
+    """Whole networks (bench/models.py): inference and a training step, both libraries
+    alternating, medians. Returns the speedups."""
+    import models
+    print("\nmodels (%s sizes): inference = eval, no grad; train step = forward, "
+          "cross-entropy, backward, SGD" % ("--models quick" if quick else "full"))
+    header = "%-16s %-18s %-12s %3s %10s %10s %8s" % ("model", "input", "row", "thr",
+                                                      "torch ms", "cnnc ms", "speedup")
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(0)
+    out = []
+    for spec in models.model_specs(quick):
+        name, _, shape, _ = spec
+        try:
+            cn, th, diff = models.build(spec, rng)
+        except (cnnc.Error, TypeError) as e:
+            print("%-16s %-18s ERROR %s" % (name, shape, e), flush=True)
+            continue
+        note = "" if diff < 1e-2 else "  <- eval outputs differ by %.3g" % diff
+        for row, cfn, tfn in (("inference", cn.infer, th.infer),
+                              ("train step", cn.train_step, th.train_step)):
+            for n in threads:
+                torch.set_num_threads(n)
+                cnnc.set_num_threads(n)
+                CLOCK[0] = time.thread_time if cpu_clock and n == 1 else time.perf_counter
+                tc, tt = bench_pair(ModelSide(cfn), ModelSide(tfn), repeats, 1, 0.0)
+                out.append(tt / tc)
+                print("%-16s %-18s %-12s %3d %10.2f %10.2f %8.2f%s"
+                      % (name, "x".join(str(d) for d in shape), row, n, tt * 1e3, tc * 1e3,
+                         tt / tc, note), flush=True)
+    print("-" * len(header))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and shorter samples")
@@ -306,6 +351,11 @@ def main():
                     help="only rows whose op name contains SUBSTR")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per row")
+    ap.add_argument("--models", choices=("quick", "full", "none"), default=None,
+                    help="whole-network rows (bench/models.py): quick sizes (batch 2 at "
+                         "112x112 for ResNet-18 / MobileNetV2; the default), the full ones "
+                         "(batch 8 at 224x224), or none")
+    ap.add_argument("--models-only", action="store_true", help="only the model rows")
     ap.add_argument("--cpu-clock", action="store_true",
                     help="time 1-thread rows by the calling thread's CPU time (loaded machines)")
     ap.add_argument("--system-malloc", action="store_true",
@@ -347,7 +397,9 @@ def main():
             if args.filter and args.filter not in label:
                 continue
             rows.append((case, bwd, label))
-    if not rows:
+    if args.models_only:
+        rows = []
+    elif not rows:
         sys.exit("bench: no row matches --filter %r" % args.filter)
 
     header = "%-24s %-36s %3s %10s %10s %8s  %s" % ("op", "shape", "thr", "torch ms", "cnnc ms",
@@ -381,6 +433,9 @@ def main():
         if problem:
             mismatches += 1
     print("-" * len(header))
+    models = args.models or "quick"
+    if models != "none" and (not args.filter or args.models_only):
+        speedups += model_table(models == "quick", threads, repeats, args.cpu_clock)
     if speedups:
         geo = math.exp(sum(math.log(s) for s in speedups) / len(speedups))
         print("geometric mean speedup over %d rows: %.2f" % (len(speedups), geo))
