@@ -610,13 +610,16 @@ static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx
      * (reversing the flat tap index flips every spatial dim) */
     float *wt = cnnc__malloc((size_t)(g->c * mg * ksz) * sizeof(float));
     if (!wt) return cnnc__oom("a convolution's flipped weights");
+    enum { FLIP_BLOCK = 16 }; /* a block of filters x input channels: a cache-friendly transpose */
     for (int64_t grp = 0; grp < g->groups; grp++)
-        for (int64_t ci = 0; ci < cg; ci++)
-            for (int64_t o = 0; o < mg; o++) {
-                float *dst = wt + ((grp * cg + ci) * mg + o) * ksz;
-                const float *src = w + ((grp * mg + o) * cg + ci) * ksz;
-                for (int64_t q = 0; q < ksz; q++) dst[q] = src[ksz - 1 - q];
-            }
+        for (int64_t o0 = 0; o0 < mg; o0 += FLIP_BLOCK)
+            for (int64_t c0 = 0; c0 < cg; c0 += FLIP_BLOCK)
+                for (int64_t o = o0; o < mg && o < o0 + FLIP_BLOCK; o++)
+                    for (int64_t ci = c0; ci < cg && ci < c0 + FLIP_BLOCK; ci++) {
+                        float *dst = wt + ((grp * cg + ci) * mg + o) * ksz;
+                        const float *src = w + ((grp * mg + o) * cg + ci) * ksz;
+                        for (int64_t q = 0; q < ksz; q++) dst[q] = src[ksz - 1 - q];
+                    }
     const cnnc_status st = run_forward_impl(&t, dx, dy, wt, NULL);
     cnnc__free(wt);
     return st;
