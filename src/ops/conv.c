@@ -586,25 +586,35 @@ static cnnc_status bwd_data_range(void *ctx, int64_t begin, int64_t end, int chu
 /* Stride 1 everywhere (not 1x1, whose input gradient is one GEMM already): the input
  * gradient is the forward convolution of dy with the filters flipped in space and
  * transposed in channels, padded by dil (k - 1) - pad, so it runs on the forward's
- * fast paths (Winograd for 3x3, implicit GEMM) instead of a GEMM into a column matrix
- * and col2im. Needs pad <= dil (k - 1). */
+ * Winograd path instead of a GEMM into a column matrix and col2im. Needs
+ * pad <= dil (k - 1). */
+
+static void transposed_geometry(cnnc__window *t, const cnnc__window *g) {
+    *t = *g;
+    t->c = g->m;
+    t->m = g->c;
+    for (int d = 0; d < 3; d++) {
+        t->in[d] = g->out[d];
+        t->out[d] = g->in[d];
+        t->pad[d] = g->dil[d] * (g->k[d] - 1) - g->pad[d];
+    }
+}
+
+/* Only where the transposed geometry runs on Winograd (measured: there it pays; on
+ * small images with many channels flipping the filters costs more than col2im). */
 static bool bwd_data_as_forward(const cnnc__window *g) {
     if (cnnc__window_k_size(g) == 1) return false;
     for (int d = 0; d < 3; d++)
         if (g->stride[d] != 1 || g->pad[d] > g->dil[d] * (g->k[d] - 1)) return false;
-    return true;
+    cnnc__window t;
+    transposed_geometry(&t, g);
+    return winograd_pays(&t);
 }
 
 static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx, const float *dy,
                                                 const float *w) {
-    cnnc__window t = *g;
-    t.c = g->m;
-    t.m = g->c;
-    for (int d = 0; d < 3; d++) {
-        t.in[d] = g->out[d];
-        t.out[d] = g->in[d];
-        t.pad[d] = g->dil[d] * (g->k[d] - 1) - g->pad[d];
-    }
+    cnnc__window t;
+    transposed_geometry(&t, g);
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, ksz = cnnc__window_k_size(g);
     /* wt [c, mg, k] (group-major): wt[grp cg + ci][o][q] = w[grp mg + o][ci][ksz - 1 - q]
      * (reversing the flat tap index flips every spatial dim) */
@@ -641,8 +651,7 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
     }
     if (bwd_data_as_forward(g)) {
         const cnnc_status st = run_backward_data_as_forward(g, dx, dy, w);
-        conv_path = strcmp(conv_path, "winograd F(2x2,3x3)") == 0 ? "flipped forward: winograd"
-                                                                  : "flipped forward: gemm";
+        conv_path = "flipped forward: winograd F(2x2,3x3)";
         return st;
     }
     conv_path = "gemm + col2im";
