@@ -31,8 +31,11 @@ tsan:
 test:
 	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) TSAN_BUILD=$(TSAN_BUILD) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" sh tests/run.sh
 
+# PyTorch's matmul and convolutions run on the system BLAS: the bench compares against
+# OpenBLAS (libopenblas0-pthread), never the reference BLAS.
 bench: all
 	sh tests/deps.sh
+	sh tests/deps.sh bench
 	CNNC_LIBRARY=$(CURDIR)/$(BUILD)/libcnnc.so /usr/bin/python3 bench/bench.py
 
 install:

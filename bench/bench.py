@@ -1,7 +1,8 @@
 """cnnc against PyTorch, side by side in one run.
 
     make bench        # = CNNC_LIBRARY=build/libcnnc.so /usr/bin/python3 bench/bench.py
-    bench.py [--quick] [--filter SUBSTR] [--threads 1,2] [--repeats N]
+    bench.py [--quick] [--filter SUBSTR] [--threads 1,2] [--repeats N] [--cpu-clock]
+             [--system-malloc]
 
 Every row runs the same op on the same inputs in cnnc (through the Python binding,
 python/cnnc) and in PyTorch. Before timing, the row's outputs (and, for fwd+bwd,
@@ -162,11 +163,18 @@ def compare(case, names, ours, ref):
 # Timing
 # ---------------------------------------------------------------------------------
 
+# The clock of a sample: wall time, or with --cpu-clock at 1 thread the calling
+# thread's CPU time (both libraries then compute on the calling thread only), which
+# leaves out the time a loaded machine's scheduler gives to other processes.
+CLOCK = [time.perf_counter]
+
+
 def time_once(prep, inner):
     """Seconds per call over `inner` calls. With backward, the gradients are set to
     None before each call, as a training step's zero_grad(set_to_none=True) does."""
     run, clear = prep.run, prep.clear_grads
-    t0 = time.perf_counter()
+    clock = CLOCK[0]
+    t0 = clock()
     if prep.backward:
         for _ in range(inner):
             clear()
@@ -174,7 +182,7 @@ def time_once(prep, inner):
     else:
         for _ in range(inner):
             run()
-    return (time.perf_counter() - t0) / inner
+    return (clock() - t0) / inner
 
 
 SETTLE_S = 0.01
@@ -230,6 +238,112 @@ def torch_blas():
     return "%s, BLAS_INFO=%s" % (found, m.group(1)) if m else found
 
 
+# glibc's malloc returns freed large blocks to the system and takes fresh zeroed pages
+# for the next one; on a virtual machine whose host reclaims guest memory, the first
+# touch of such a page can cost more than the op that writes it, which then times the
+# VM, not the library (PyTorch's default CPU allocator pays it on every call). Unless
+# --system-malloc, the bench re-runs itself with glibc keeping freed memory, the same
+# setting for both libraries.
+KEEP_FREED = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296"
+
+
+def reexec_keeping_freed_memory(args):
+    if args.system_malloc or os.environ.get("CNNC_BENCH_REEXEC") == "1":
+        return
+    env = dict(os.environ, CNNC_BENCH_REEXEC="1")
+    env["GLIBC_TUNABLES"] = ":".join(t for t in (env.get("GLIBC_TUNABLES"), KEEP_FREED) if t)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def probe(quick):
+    """The machine's limits from build/probe (bench/probe.c): {name: value}, or {}."""
+    import subprocess
+    exe = os.path.join(os.path.dirname(os.environ["CNNC_LIBRARY"]), "probe")
+    try:
+        out = subprocess.run([exe] + (["quick"] if quick else []), capture_output=True,
+                             text=True, timeout=120, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    vals = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                vals[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return vals
+
+
+# Where a row's data lives, by the bytes it moves: L2 up to 1 MiB, the last-level
+# cache up to 16 MiB (a share of this machine's), memory beyond.
+L2_BYTES, L3_BYTES = 1 << 20, 16 << 20
+
+
+def rate(case, bwd, threads, seconds, limits):
+    """'123 GF/s  61%' (of the probed fp32 peak) or '35 GB/s  88%' (of the probed copy
+    bandwidth of the level the row's data lives in), or '' without a figure."""
+    t = min(max(threads, 1), 2)
+    flops = case.flops_bwd if bwd else case.flops
+    if flops:
+        peak = limits.get("peak_gflops_%dt" % t)
+        r = flops / seconds * 1e-9
+        return "%6.0f GF/s %3.0f%%" % (r, 100 * r / peak) if peak else "%6.0f GF/s" % r
+    nb = case.bytes_bwd if bwd else case.bytes
+    if nb:
+        level = "l2" if nb <= L2_BYTES else ("l3" if nb <= L3_BYTES else "dram")
+        bw = limits.get("bw_%s_gbs_%dt" % (level, t))
+        r = nb / seconds * 1e-9
+        return "%6.1f GB/s %3.0f%%" % (r, 100 * r / bw) if bw else "%6.1f GB/s" % r
+    return ""
+
+
+class ModelSide:
+    """bench_pair's view of one library's model row: run() is the timed work."""
+
+    def __init__(self, fn):
+        self.run, self.backward = fn, False
+
+    def clear_grads(self):
+        pass
+
+
+def model_table(quick, threads, repeats, cpu_clock):
+    """Whole networks (bench/models.py): inference and a training step, both libraries
+    alternating, medians. Returns the speedups."""
+    import models
+    print("\nmodels (%s sizes): inference = eval, no grad; train step = forward, "
+          "cross-entropy, backward, SGD" % ("--models quick" if quick else "full"))
+    header = "%-16s %-18s %-12s %3s %10s %10s %8s" % ("model", "input", "row", "thr",
+                                                      "torch ms", "cnnc ms", "speedup")
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(0)
+    out = []
+    for spec in models.model_specs(quick):
+        name, _, shape, _ = spec
+        try:
+            cn, th, diff = models.build(spec, rng)
+        except (cnnc.Error, TypeError) as e:
+            print("%-16s %-18s ERROR %s" % (name, shape, e), flush=True)
+            continue
+        note = "" if diff < 1e-2 else "  <- eval outputs differ by %.3g" % diff
+        for row, cfn, tfn in (("inference", cn.infer, th.infer),
+                              ("train step", cn.train_step, th.train_step)):
+            for n in threads:
+                torch.set_num_threads(n)
+                cnnc.set_num_threads(n)
+                CLOCK[0] = time.thread_time if cpu_clock and n == 1 else time.perf_counter
+                tc, tt = bench_pair(ModelSide(cfn), ModelSide(tfn), repeats, 1, 0.0)
+                out.append(tt / tc)
+                print("%-16s %-18s %-12s %3d %10.2f %10.2f %8.2f%s"
+                      % (name, "x".join(str(d) for d in shape), row, n, tt * 1e3, tc * 1e3,
+                         tt / tc, note), flush=True)
+    print("-" * len(header))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and shorter samples")
@@ -237,7 +351,17 @@ def main():
                     help="only rows whose op name contains SUBSTR")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per row")
+    ap.add_argument("--models", choices=("quick", "full", "none"), default=None,
+                    help="whole-network rows (bench/models.py): quick sizes (batch 2 at "
+                         "112x112 for ResNet-18 / MobileNetV2; the default), the full ones "
+                         "(batch 8 at 224x224), or none")
+    ap.add_argument("--models-only", action="store_true", help="only the model rows")
+    ap.add_argument("--cpu-clock", action="store_true",
+                    help="time 1-thread rows by the calling thread's CPU time (loaded machines)")
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="keep glibc's default of returning freed memory (see KEEP_FREED)")
     args = ap.parse_args()
+    reexec_keeping_freed_memory(args)
     repeats = args.repeats or (3 if args.quick else 9)
     warmup = 1 if args.quick else 3
     min_sample_s = 0.005 if args.quick else 0.02
@@ -252,7 +376,18 @@ def main():
     print("cnnc %s vs torch %s | %s, %d CPUs | median of %d repeats"
           % (cnnc.__version__, torch.__version__, cpu, os.cpu_count() or 0, repeats))
     print("torch's BLAS: %s" % torch_blas())
-    print("speedup = torch ms / cnnc ms (> 1: cnnc faster)\n")
+    print("allocator: %s" % ("glibc default (freed memory returned)" if args.system_malloc
+                              else "glibc keeping freed memory, for both (--system-malloc: not)"))
+    limits = probe(args.quick)
+    if limits:
+        print("machine (bench/probe.c): fp32 FMA peak %.0f GFLOP/s at 1 thread, %.0f at 2; "
+              "copy bandwidth L2 %.0f / %.0f GB/s, L3 %.0f / %.0f GB/s, DRAM %.0f / %.0f GB/s "
+              "(1 / 2 threads)"
+              % tuple(limits.get(k, 0.0) for k in (
+                  "peak_gflops_1t", "peak_gflops_2t", "bw_l2_gbs_1t", "bw_l2_gbs_2t",
+                  "bw_l3_gbs_1t", "bw_l3_gbs_2t", "bw_dram_gbs_1t", "bw_dram_gbs_2t")))
+    print("speedup = torch ms / cnnc ms (> 1: cnnc faster); cnnc rate: GFLOP/s and share of "
+          "peak, or GB/s and share of bandwidth\n")
 
     rows = []
     for case in load_cases():
@@ -262,11 +397,13 @@ def main():
             if args.filter and args.filter not in label:
                 continue
             rows.append((case, bwd, label))
-    if not rows:
+    if args.models_only:
+        rows = []
+    elif not rows:
         sys.exit("bench: no row matches --filter %r" % args.filter)
 
-    header = "%-24s %-36s %3s %10s %10s %8s" % ("op", "shape", "thr", "torch ms", "cnnc ms",
-                                                 "speedup")
+    header = "%-24s %-36s %3s %10s %10s %8s  %s" % ("op", "shape", "thr", "torch ms", "cnnc ms",
+                                                     "speedup", "cnnc rate")
     print(header)
     print("-" * len(header))
     speedups, mismatches = [], 0
@@ -285,15 +422,20 @@ def main():
         for n in threads:
             torch.set_num_threads(n)
             cnnc.set_num_threads(n)
+            CLOCK[0] = time.thread_time if args.cpu_clock and n == 1 else time.perf_counter
             tc, tt = bench_pair(cn, th, repeats, warmup, min_sample_s)
             sp = tt / tc
             speedups.append(sp)
             mark = "  <- MISMATCH %s" % problem if problem else ""
-            print("%-24s %-36s %3d %10.3f %10.3f %8.2f%s"
-                  % (label, case.shape, n, tt * 1e3, tc * 1e3, sp, mark), flush=True)
+            print("%-24s %-36s %3d %10.3f %10.3f %8.2f  %s%s"
+                  % (label, case.shape, n, tt * 1e3, tc * 1e3, sp,
+                     rate(case, bwd, n, tc, limits), mark), flush=True)
         if problem:
             mismatches += 1
     print("-" * len(header))
+    models = args.models or "quick"
+    if models != "none" and (not args.filter or args.models_only):
+        speedups += model_table(models == "quick", threads, repeats, args.cpu_clock)
     if speedups:
         geo = math.exp(sum(math.log(s) for s in speedups) / len(speedups))
         print("geometric mean speedup over %d rows: %.2f" % (len(speedups), geo))

@@ -56,6 +56,14 @@ class Case:
     # compare values with torch before timing; False for random ops (dropout's masks
     # come from each library's own generator), whose shapes are still compared
     values: bool = True
+    # the work of one call, for the rate columns (0: not printed): floating-point
+    # operations (GEMM-bound rows: GFLOP/s and share of the probed fp32 peak) or bytes
+    # that must move at least (memory-bound rows: GB/s and share of the probed
+    # bandwidth), for the forward row and for the forward+backward row
+    flops: float = 0.0
+    flops_bwd: float = 0.0
+    bytes: float = 0.0
+    bytes_bwd: float = 0.0
 
 
 def both(fn):
@@ -71,3 +79,14 @@ def fmt_shape(*shapes):
     return " , ".join("[" + ",".join(str(d) for d in s) + "]" for s in shapes)
 
 
+
+
+def nbytes(*shapes):
+    """Bytes of float32 tensors of these shapes."""
+    total = 0
+    for s in shapes:
+        n = 1
+        for d in s:
+            n *= d
+        total += 4 * n
+    return float(total)

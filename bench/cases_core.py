@@ -1,6 +1,6 @@
 """The foundation's rows: elementwise ops, reductions, GEMM-bound ops, a tiny MLP."""
 
-from benchlib import Case, both, fmt_shape, randn
+from benchlib import Case, both, fmt_shape, nbytes, randn
 
 MLP_IN, MLP_HIDDEN, MLP_OUT, MLP_BATCH = 784, 256, 10, 64
 ACT = (8, 64, 112, 112)
@@ -8,15 +8,21 @@ FEAT = (8, 64, 56, 56)
 
 CASES = [
     # elementwise and reductions: memory bound
-    Case("relu", fmt_shape(ACT), randn(ACT), **both(lambda lib, x: lib.nn.functional.relu(x))),
+    # bytes: inputs read and outputs written once; backward: the upstream gradient
+    # read, the input gradients written (and what the gradient formula reads)
+    Case("relu", fmt_shape(ACT), randn(ACT), **both(lambda lib, x: lib.nn.functional.relu(x)),
+         bytes=nbytes(ACT, ACT), bytes_bwd=nbytes(ACT, ACT) + nbytes(ACT, ACT, ACT)),
     Case("add (broadcast)", fmt_shape(FEAT, (64, 1, 1)), randn(FEAT, (64, 1, 1)),
-         **both(lambda lib, a, b: lib.add(a, b))),
+         **both(lambda lib, a, b: lib.add(a, b)),
+         bytes=nbytes(FEAT, FEAT), bytes_bwd=nbytes(FEAT, FEAT) + nbytes(FEAT)),
     Case("mul", fmt_shape(FEAT, FEAT), randn(FEAT, FEAT),
-         **both(lambda lib, a, b: lib.mul(a, b))),
+         **both(lambda lib, a, b: lib.mul(a, b)),
+         bytes=nbytes(FEAT, FEAT, FEAT), bytes_bwd=nbytes(FEAT, FEAT, FEAT) * 2 + nbytes(FEAT, FEAT)),
     Case("sum (all)", fmt_shape(FEAT), randn(FEAT), **both(lambda lib, x: lib.sum(x)),
-         atol=1e-2),
+         atol=1e-2, bytes=nbytes(FEAT), bytes_bwd=nbytes(FEAT, FEAT)),
     Case("mean dim=(2,3)", fmt_shape(FEAT), randn(FEAT),
-         **both(lambda lib, x: lib.mean(x, (2, 3)))),
+         **both(lambda lib, x: lib.mean(x, (2, 3))), bytes=nbytes(FEAT),
+         bytes_bwd=nbytes(FEAT, FEAT)),
     # GEMM bound
     Case("linear", fmt_shape((256, 1024), (1024, 1024), (1024,)),
          randn((256, 1024), (1024, 1024), (1024,)),

@@ -2,14 +2,16 @@
 padding on a ResNet-sized feature map, bicubic x2 on a smaller one (all memory
 bound), forward and forward+backward."""
 
-from benchlib import Case, both, fmt_shape, randn
+from benchlib import Case, both, fmt_shape, nbytes, randn
 
 FEAT = (8, 64, 56, 56)
+UP = (8, 64, 112, 112)
 SMALL = (8, 32, 28, 28)
 
 CASES = [
     Case("interpolate nearest x2", fmt_shape(FEAT), randn(FEAT),
-         **both(lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))),
+         **both(lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=2, mode="nearest")),
+         bytes=nbytes(FEAT, UP), bytes_bwd=nbytes(FEAT, UP) + nbytes(UP, FEAT)),
     Case("interpolate bilinear x2", fmt_shape(FEAT), randn(FEAT),
          **both(lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=2, mode="bilinear",
                                                              align_corners=False))),

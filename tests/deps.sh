@@ -15,6 +15,19 @@ have() {
     [ -f /usr/include/cjson/cJSON.h ] && have_tsan &&
     command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1
 }
+# `deps.sh bench`: OpenBLAS for PyTorch's BLAS (make bench compares against it, not
+# against the reference BLAS Debian's torch otherwise loads).
+if [ "$1" = bench ]; then
+  dpkg -s libopenblas0-pthread >/dev/null 2>&1 && exit 0
+  if [ "$(id -u)" = 0 ]; then
+    echo "deps: installing libopenblas0-pthread"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq libopenblas0-pthread >/dev/null || exit 1
+    exit 0
+  fi
+  echo "deps: missing; run: sudo apt-get install -y libopenblas0-pthread" >&2
+  exit 1
+fi
 have && exit 0
 if [ "$(id -u)" = 0 ]; then
   echo "deps: installing $PKGS"

@@ -2,6 +2,7 @@
  * fail the N-th allocation and check every failure path (as SQLite does). */
 #include "core/alloc.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ static void default_free(void *ctx, void *ptr) {
 static cnnc_allocator current = {default_alloc, default_free, NULL};
 
 void cnnc_set_allocator(const cnnc_allocator *allocator) {
+    cnnc__block_cache_clear(); /* its blocks came from the old allocator */
     if (allocator && allocator->alloc && allocator->free)
         current = *allocator;
     else
@@ -66,4 +68,96 @@ char *cnnc__strdup(const char *s) {
     char *p = cnnc__malloc(n);
     if (p) memcpy(p, s, n);
     return p;
+}
+
+/* ---- the block cache ------------------------------------------------------------- */
+
+enum { BLOCK_SLOTS = 64 };
+
+static struct {
+    atomic_flag lock;
+    int n;
+    size_t bytes;
+    void *ptr[BLOCK_SLOTS];
+    size_t cap[BLOCK_SLOTS];
+} blocks = {ATOMIC_FLAG_INIT, 0, 0, {0}, {0}};
+
+static void blocks_lock(void) {
+    while (atomic_flag_test_and_set_explicit(&blocks.lock, memory_order_acquire)) {
+    }
+}
+static void blocks_unlock(void) { atomic_flag_clear_explicit(&blocks.lock, memory_order_release); }
+
+/* Only blocks of the default allocator are cached: a caller's own allocator sees
+ * every allocation and free (the failure-injection tests count them). */
+static bool caching(void) { return current.alloc == default_alloc; }
+
+void *cnnc__block_alloc(size_t bytes, size_t *cap) {
+    if (bytes >= CNNC__BLOCK_MIN && caching()) {
+        /* the smallest cached block that fits without wasting more than a quarter */
+        const size_t most = bytes + bytes / 4;
+        void *p = NULL;
+        blocks_lock();
+        int best = -1;
+        for (int i = 0; i < blocks.n; i++)
+            if (blocks.cap[i] >= bytes && blocks.cap[i] <= most &&
+                (best < 0 || blocks.cap[i] < blocks.cap[best]))
+                best = i;
+        if (best >= 0) {
+            p = blocks.ptr[best];
+            *cap = blocks.cap[best];
+            blocks.bytes -= blocks.cap[best];
+            blocks.n--;
+            blocks.ptr[best] = blocks.ptr[blocks.n];
+            blocks.cap[best] = blocks.cap[blocks.n];
+        }
+        blocks_unlock();
+        if (p) return p;
+    }
+    *cap = bytes;
+    return cnnc__malloc(bytes);
+}
+
+void cnnc__block_free(void *ptr, size_t cap) {
+    if (!ptr) return;
+    if (cap >= CNNC__BLOCK_MIN && cap <= CNNC__BLOCK_CACHE_BYTES && caching()) {
+        void *evict = NULL;
+        blocks_lock();
+        /* full: the oldest block makes room (blocks are swapped in at the end) */
+        if (blocks.n == BLOCK_SLOTS || blocks.bytes + cap > CNNC__BLOCK_CACHE_BYTES) {
+            if (blocks.n > 0) {
+                evict = blocks.ptr[0];
+                blocks.bytes -= blocks.cap[0];
+                blocks.n--;
+                blocks.ptr[0] = blocks.ptr[blocks.n];
+                blocks.cap[0] = blocks.cap[blocks.n];
+            }
+        }
+        const bool keep = blocks.n < BLOCK_SLOTS && blocks.bytes + cap <= CNNC__BLOCK_CACHE_BYTES;
+        if (keep) {
+            blocks.ptr[blocks.n] = ptr;
+            blocks.cap[blocks.n] = cap;
+            blocks.n++;
+            blocks.bytes += cap;
+        }
+        blocks_unlock();
+        cnnc__free(evict);
+        if (keep) return;
+    }
+    cnnc__free(ptr);
+}
+
+void cnnc__block_cache_clear(void) {
+    for (;;) {
+        void *p = NULL;
+        blocks_lock();
+        if (blocks.n > 0) {
+            blocks.n--;
+            p = blocks.ptr[blocks.n];
+            blocks.bytes -= blocks.cap[blocks.n];
+        }
+        blocks_unlock();
+        if (!p) return;
+        cnnc__free(p);
+    }
 }

@@ -10,6 +10,21 @@
 void *cnnc__malloc(size_t size);
 void *cnnc__calloc(size_t count, size_t size); /* overflow-checked, zeroed */
 void cnnc__free(void *ptr);
+/* Large blocks (tensor storage): like cnnc__malloc / cnnc__free, but a block of at
+ * least CNNC__BLOCK_MIN bytes freed here is kept (up to CNNC__BLOCK_CACHE_BYTES in
+ * all, a few dozen blocks) and handed out again to a later request of about its size,
+ * so a steady state (the same shapes every step) allocates nothing and never touches
+ * fresh pages: on some systems (virtual machines returning freed memory to the host)
+ * the first write to a fresh page costs more than the op that writes it.
+ * cnnc__block_alloc returns a block of *cap >= bytes bytes (NULL on failure);
+ * cnnc__block_free takes that block and that capacity. Thread-safe. The cache is
+ * emptied when the allocator changes and by cnnc__block_cache_clear; with an allocator
+ * of the caller's (cnnc_set_allocator) nothing is cached. */
+enum { CNNC__BLOCK_MIN = 1 << 18 };
+#define CNNC__BLOCK_CACHE_BYTES ((size_t)1 << 30)
+void *cnnc__block_alloc(size_t bytes, size_t *cap);
+void cnnc__block_free(void *ptr, size_t cap);
+void cnnc__block_cache_clear(void);
 /* Grows *buf (of *cap elements of elem bytes) to hold at least need elements. */
 bool cnnc__grow(void **buf, size_t *cap, size_t need, size_t elem);
 /* A copy of s through the allocator, or NULL. */

@@ -93,11 +93,12 @@ cnnc_tensor *cnnc__tensor_new(cnnc_dtype dtype, int ndim, const int64_t *shape) 
     size_t nbytes = (size_t)numel * cnnc__dtype_size(dtype);
     cnnc_tensor *t = cnnc__malloc(sizeof *t);
     cnnc__storage *s = cnnc__malloc(sizeof *s);
-    void *raw = cnnc__malloc(nbytes + 64);
+    size_t cap = 0;
+    void *raw = cnnc__block_alloc(nbytes + 64, &cap);
     if (!t || !s || !raw) {
         cnnc__free(t);
         cnnc__free(s);
-        cnnc__free(raw);
+        cnnc__block_free(raw, cap);
         char buf[256];
         cnnc__shape_str(buf, sizeof buf, ndim, shape);
         return cnnc__error_null(CNNC_ERR_OUT_OF_MEMORY,
@@ -107,6 +108,7 @@ cnnc_tensor *cnnc__tensor_new(cnnc_dtype dtype, int ndim, const int64_t *shape) 
     atomic_init(&s->refcount, 1);
     atomic_init(&s->version, 0);
     s->raw = raw;
+    s->cap = cap;
     s->data = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     s->nbytes = nbytes;
     memset(t, 0, sizeof *t);
@@ -173,7 +175,7 @@ void cnnc_tensor_release(cnnc_tensor *t) {
     if (atomic_fetch_sub(&t->refcount, 1) != 1) return;
     cnnc__storage *s = t->storage;
     if (atomic_fetch_sub(&s->refcount, 1) == 1) {
-        cnnc__free(s->raw);
+        cnnc__block_free(s->raw, s->cap);
         cnnc__free(s);
     }
     cnnc_tensor *grad = t->grad, *base = t->view_base;

@@ -14,7 +14,8 @@ struct cnnc__grad_hook;
 typedef struct cnnc__storage {
     atomic_int refcount;
     atomic_uint_fast64_t version; /* bumped by every in-place change */
-    void *raw;                    /* allocation base */
+    void *raw;                    /* allocation base (core/alloc.h: a block) */
+    size_t cap;                   /* bytes of the block */
     void *data;                   /* 64-byte aligned */
     size_t nbytes;
 } cnnc__storage;

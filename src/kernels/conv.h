@@ -111,10 +111,10 @@ static inline bool cnnc__conv_is_depthwise(const cnnc__window *g) {
  * added last). */
 void cnnc__dwconv_forward_plane(cnnc__isa isa, float *y, const float *x, const float *w, float bias,
                                 const cnnc__window *g);
-/* dx [in] += the input gradient of one output plane dy [out] through filter w [k].
- * Accumulates. */
+/* dx [in] (+)= the input gradient of one output plane dy [out] through filter w [k]:
+ * accumulates when `accumulate`, else writes dx completely. */
 void cnnc__dwconv_backward_data_plane(cnnc__isa isa, float *dx, const float *dy, const float *w,
-                                      const cnnc__window *g);
+                                      const cnnc__window *g, bool accumulate);
 /* dw [k] += sum over one plane pair of dy [out] * x [shifted]. Accumulates. */
 void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *dy, const float *x,
                                         const cnnc__window *g);
@@ -123,8 +123,9 @@ void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *d
 const char *cnnc__dwconv_variant(cnnc__isa isa);
 
 /* The plain versions of the three (always compiled), for tests. The dispatching ones
- * above run the level's depthwise variant (conv_dw.c: 16-lane AVX-512 kernels where
- * the geometry fits), else row by row with the level's row primitives. */
+ * above run the level's depthwise variant (AVX-512: conv_dw_avx512.c's register-tiled
+ * kernels for 2-d 3x3 and 5x5 filters with W stride 1 or 2, else conv_dw.c's 16-lane
+ * kernels where the geometry fits), else row by row with the level's row primitives. */
 void cnnc__dwconv_forward_plane_ref(float *y, const float *x, const float *w, float bias,
                                     const cnnc__window *g);
 void cnnc__dwconv_backward_data_plane_ref(float *dx, const float *dy, const float *w,

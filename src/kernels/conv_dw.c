@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/conv.h"
+#include "kernels/conv_dw_internal.h"
 
 static inline int64_t first_inside(int64_t off, int64_t s) {
     return off >= 0 ? 0 : (-off + s - 1) / s;
@@ -76,8 +77,9 @@ static bool dw_forward_rows(cnnc__isa isa, float *y, const float *x, const float
 }
 
 static bool dw_backward_data_rows(cnnc__isa isa, float *dx, const float *dy, const float *w,
-                                  const cnnc__window *g) {
+                                  const cnnc__window *g, bool accumulate) {
     const int64_t s2 = g->stride[2];
+    if (!accumulate) memset(dx, 0, (size_t)cnnc__window_in_size(g) * sizeof(float));
     const cnnc__conv_axpy_fn axpy = cnnc__conv_rows_of(isa)->axpy;
     DW_ROWS(g, {
         const float *yr = dy + yrow;
@@ -163,7 +165,7 @@ static int dw_taps_of_row(const cnnc__window *g, int64_t p0, int64_t p1, int64_t
 static void group_masks(int64_t p, int64_t nout, int64_t len, const int64_t *offs, int64_t k2,
                         int64_t off[][4], __mmask16 mask[][4]) {
     for (int64_t q = 0; q < k2; q++)
-        for (int c = 0; c < 4; c++) {
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
             const int64_t pc = p + 16 * c;
             int64_t n = nout - pc;
             n = n < 0 ? 0 : (n > 16 ? 16 : n);
@@ -177,7 +179,7 @@ static void group_masks(int64_t p, int64_t nout, int64_t len, const int64_t *off
 }
 
 static inline AVX512 void store4(float *row, int64_t p, int64_t nout, const __m512 acc[4]) {
-    for (int c = 0; c < 4; c++) {
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
         const int64_t pc = p + 16 * c;
         const int64_t n = nout - pc < 16 ? nout - pc : 16;
         if (n <= 0) break;
@@ -199,12 +201,12 @@ static AVX512 void dw_forward_avx512(float *y, const float *x, const float *w, f
             for (int64_t p1 = 0; p1 < g->out[1]; p1++) {
                 const int nr = dw_taps_of_row(g, p0, p1, xrows, wrows);
                 __m512 acc[4];
-                for (int c = 0; c < 4; c++) acc[c] = _mm512_set1_ps(bias);
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) acc[c] = _mm512_set1_ps(bias);
                 for (int r = 0; r < nr; r++) {
                     const float *xr = x + xrows[r];
                     for (int64_t q2 = 0; q2 < k2; q2++) {
                         const __m512 wv = _mm512_set1_ps(w[wrows[r] + q2]);
-                        for (int c = 0; c < 4; c++)
+                        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
                             acc[c] = _mm512_fmadd_ps(wv, load_masked(xr, off[q2][c], mask[q2][c]),
                                                      acc[c]);
                     }
@@ -228,7 +230,7 @@ static AVX512 void dw_backward_data_avx512(float *dx, const float *dy, const flo
             for (int64_t i1 = 0; i1 < g->in[1]; i1++) {
                 float *xr = dx + (i0 * g->in[1] + i1) * in2;
                 __m512 acc[4];
-                for (int c = 0; c < 4; c++) {
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
                     const int64_t n = in2 - (i + 16 * c);
                     acc[c] = n > 0 ? _mm512_maskz_loadu_ps(lanes(0, n < 16 ? n : 16), xr + i + 16 * c)
                                    : _mm512_setzero_ps();
@@ -243,7 +245,7 @@ static AVX512 void dw_backward_data_avx512(float *dx, const float *dy, const flo
                         const float *wr = w + (q0 * g->k[1] + q1) * k2;
                         for (int64_t q2 = 0; q2 < k2; q2++) {
                             const __m512 wv = _mm512_set1_ps(wr[q2]);
-                            for (int c = 0; c < 4; c++)
+                            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
                                 acc[c] = _mm512_fmadd_ps(
                                     wv, load_masked(yr, off[q2][c], mask[q2][c]), acc[c]);
                         }
@@ -271,7 +273,7 @@ static AVX512 void dw_backward_weight_avx512(float *dw, const float *dy, const f
                 const int nr = dw_taps_of_row(g, p0, p1, xrows, wrows);
                 const float *yr = dy + (p0 * g->out[1] + p1) * out2;
                 __m512 vy[4];
-                for (int c = 0; c < 4; c++) {
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
                     const int64_t n = out2 - (p + 16 * c);
                     vy[c] = n > 0 ? _mm512_maskz_loadu_ps(lanes(0, n < 16 ? n : 16), yr + p + 16 * c)
                                   : _mm512_setzero_ps();
@@ -297,6 +299,7 @@ static AVX512 void dw_backward_weight_avx512(float *dw, const float *dy, const f
 static bool dw_forward_avx512_try(cnnc__isa isa, float *y, const float *x, const float *w,
                                   float bias, const cnnc__window *g) {
     (void)isa;
+    if (cnnc__dw_sq_forward_avx512(y, x, w, bias, g)) return true;
     if (g->stride[2] != 1 || g->k[0] * g->k[1] > DW_MAX_ROWS || g->k[2] > DW_MAX_TAPS)
         return false;
     dw_forward_avx512(y, x, w, bias, g);
@@ -304,10 +307,12 @@ static bool dw_forward_avx512_try(cnnc__isa isa, float *y, const float *x, const
 }
 
 static bool dw_backward_data_avx512_try(cnnc__isa isa, float *dx, const float *dy,
-                                        const float *w, const cnnc__window *g) {
+                                        const float *w, const cnnc__window *g, bool accumulate) {
     (void)isa;
+    if (cnnc__dw_sq_backward_data_avx512(dx, dy, w, g, accumulate)) return true;
     if (g->stride[0] != 1 || g->stride[1] != 1 || g->stride[2] != 1 || g->k[2] > DW_MAX_TAPS)
         return false;
+    if (!accumulate) memset(dx, 0, (size_t)cnnc__window_in_size(g) * sizeof(float));
     dw_backward_data_avx512(dx, dy, w, g);
     return true;
 }
@@ -315,6 +320,7 @@ static bool dw_backward_data_avx512_try(cnnc__isa isa, float *dx, const float *d
 static bool dw_backward_weight_avx512_try(cnnc__isa isa, float *dw, const float *dy,
                                           const float *x, const cnnc__window *g) {
     (void)isa;
+    if (cnnc__dw_sq_backward_weight_avx512(dw, dy, x, g)) return true;
     if (g->stride[2] != 1 || cnnc__window_k_size(g) > DW_MAX_TAPS ||
         g->k[0] * g->k[1] > DW_MAX_ROWS)
         return false;
@@ -343,7 +349,7 @@ typedef struct dw_variant {
     bool (*forward)(cnnc__isa isa, float *y, const float *x, const float *w, float bias,
                     const cnnc__window *g);
     bool (*backward_data)(cnnc__isa isa, float *dx, const float *dy, const float *w,
-                          const cnnc__window *g);
+                          const cnnc__window *g, bool accumulate);
     bool (*backward_weight)(cnnc__isa isa, float *dw, const float *dy, const float *x,
                             const cnnc__window *g);
 } dw_variant;
@@ -365,8 +371,9 @@ void cnnc__dwconv_forward_plane(cnnc__isa isa, float *y, const float *x, const f
 }
 
 void cnnc__dwconv_backward_data_plane(cnnc__isa isa, float *dx, const float *dy, const float *w,
-                                      const cnnc__window *g) {
-    if (!variant(isa)->backward_data(isa, dx, dy, w, g)) dw_backward_data_rows(isa, dx, dy, w, g);
+                                      const cnnc__window *g, bool accumulate) {
+    if (!variant(isa)->backward_data(isa, dx, dy, w, g, accumulate))
+        dw_backward_data_rows(isa, dx, dy, w, g, accumulate);
 }
 
 void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *dy,

@@ -2,6 +2,8 @@
  * vectorize the contiguous cases (-O2, no fast-math). */
 #include "kernels/elementwise.h"
 
+#include "kernels/isa.h"
+
 /* offsets of row r's first element in the two operands */
 static void row_offsets(const cnnc__bcast *it, int64_t r, int64_t *oa, int64_t *ob) {
     int64_t a = 0, b = 0;
@@ -73,9 +75,12 @@ void cnnc__k_expand(float *out, const float *a, const cnnc__bcast *it, int64_t b
         (void)ob;
         float *o = out + r * it->shape[last] + c0;
         const float *pa = a + oa;
-        if (sa == 1)
+        if (sa == 1) {
             for (int64_t j = 0; j < n; j++) o[j] = pa[j];
-        else
+        } else if (sa == 0) { /* a broadcast value: a fill the compiler vectorizes */
+            const float v = pa[0];
+            for (int64_t j = 0; j < n; j++) o[j] = v;
+        } else
             for (int64_t j = 0; j < n; j++) o[j] = pa[j * sa];
     });
 }
@@ -106,7 +111,55 @@ static double sum_block(const float *x, int64_t n) {
     return (double)p[0];
 }
 
+#if CNNC__ISA_X86
+#include <immintrin.h>
+
+/* The same sums as sum_block, bit for bit (lane k of a vector is p[k]; the pairwise
+ * steps are the same adds), four blocks at a time so four add chains overlap. */
+__attribute__((target("avx512f"))) static inline double hsum_block(__m512 v) {
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xEE)); /* p[k] += p[k + 8] */
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x01)); /* p[k] += p[k + 4] */
+    v = _mm512_add_ps(v, _mm512_shuffle_ps(v, v, 0x0E));    /* p[k] += p[k + 2] */
+    v = _mm512_add_ps(v, _mm512_shuffle_ps(v, v, 0x01));    /* p[k] += p[k + 1] */
+    return (double)_mm512_cvtss_f32(v);
+}
+
+__attribute__((target("avx512f"))) static double sum_avx512(const float *x, int64_t n) {
+    double total = 0.0;
+    int64_t i = 0;
+    for (; i + 4 * SUM_BLOCK <= n; i += 4 * SUM_BLOCK) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t k = 0; k < SUM_BLOCK; k += SUM_LANES) {
+            a0 = _mm512_add_ps(a0, _mm512_loadu_ps(x + i + k));
+            a1 = _mm512_add_ps(a1, _mm512_loadu_ps(x + i + SUM_BLOCK + k));
+            a2 = _mm512_add_ps(a2, _mm512_loadu_ps(x + i + 2 * SUM_BLOCK + k));
+            a3 = _mm512_add_ps(a3, _mm512_loadu_ps(x + i + 3 * SUM_BLOCK + k));
+        }
+        total += hsum_block(a0);
+        total += hsum_block(a1);
+        total += hsum_block(a2);
+        total += hsum_block(a3);
+    }
+    for (; i < n; i += SUM_BLOCK) {
+        const int64_t m = n - i < SUM_BLOCK ? n - i : SUM_BLOCK;
+        __m512 a = _mm512_setzero_ps();
+        int64_t k = 0;
+        for (; k + SUM_LANES <= m; k += SUM_LANES) a = _mm512_add_ps(a, _mm512_loadu_ps(x + i + k));
+        if (k < m) {
+            const __mmask16 t = (__mmask16)((1u << (m - k)) - 1u);
+            a = _mm512_mask_add_ps(a, t, a, _mm512_maskz_loadu_ps(t, x + i + k));
+        }
+        total += hsum_block(a);
+    }
+    return total;
+}
+#endif
+
 double cnnc__k_sum(const float *x, int64_t n) {
+#if CNNC__ISA_X86
+    /* bit-identical to the loop below, so the level may be read here */
+    if (cnnc__isa_active() >= CNNC__ISA_AVX512) return sum_avx512(x, n);
+#endif
     double total = 0.0;
     for (int64_t i = 0; i < n; i += SUM_BLOCK)
         total += sum_block(x + i, n - i < SUM_BLOCK ? n - i : SUM_BLOCK);

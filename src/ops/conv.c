@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/gemm_mt.h"
 #include "core/parallel.h"
+#include "core/trace.h"
 #include "kernels/gemm.h"
 
 /* ==========================================================================
@@ -32,6 +33,9 @@ enum {
 };
 
 static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
+
+/* The path the last driver call on this thread took, for CNNC_TRACE. */
+static _Thread_local const char *conv_path = "";
 
 typedef struct conv_plan {
     cnnc__isa isa; /* the kernels' level for the whole call (read once) */
@@ -176,11 +180,10 @@ static cnnc_status dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int 
     for (int64_t i = begin; i < end; i++) { /* i = (b, input channel ci) */
         const int64_t ci = i % g->c, b = i / g->c;
         float *dx = j->out + i * j->isz;
-        memset(dx, 0, (size_t)j->isz * sizeof(float));
         for (int64_t r = 0; r < j->mg; r++) {
             const int64_t o = ci * j->mg + r;
             cnnc__dwconv_backward_data_plane(j->isa, dx, j->a + (b * g->m + o) * j->osz,
-                                             j->b + o * j->ksz, g);
+                                             j->b + o * j->ksz, g, r > 0);
         }
     }
     return CNNC_OK;
@@ -378,7 +381,9 @@ static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const floa
                       .isz = p->isz, .osz = p->osz, .y = y, .x = x, .w = w, .bias = bias};
     j.a_floats = cnnc__sgemm_packed_a_floats(p->isa, p->mg, p->kdim);
     cnnc_status st;
+    conv_path = "phase planes + gemm";
     if (run_forward_phase(p, &j, &st)) return st;
+    conv_path = "implicit gemm";
     int64_t mr, nr;
     cnnc__sgemm_tile(p->isa, &mr, &nr);
     /* Column tiles: at most IMPLICIT_TILE_MAX wide, and enough items to keep every
@@ -482,20 +487,25 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__window *g, fl
     return cnnc__par_run(plan, wino_range, &j);
 }
 
-cnnc_status cnnc__conv_run_forward(const cnnc__window *g, float *y, const float *x,
+static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
                                    const float *w, const float *bias) {
     const int64_t osz = cnnc__window_out_size(g);
     if (g->n == 0 || g->m == 0 || osz == 0) return CNNC_OK;
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
+        conv_path = "depthwise";
         dw_job j = make_dw_job(isa, g, y, x, w, bias);
         return cnnc__parallel_for(g->n * g->m, macs_cost(osz * j.ksz), dw_fwd_range, &j);
     }
-    if (winograd_pays(g)) return run_forward_winograd(isa, g, y, x, w, bias);
+    if (winograd_pays(g)) {
+        conv_path = "winograd F(2x2,3x3)";
+        return run_forward_winograd(isa, g, y, x, w, bias);
+    }
     fwd_job j = {.y = y, .x = x, .w = w, .bias = bias};
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
     if (!p->direct && p->kdim > 0) return run_forward_implicit(p, y, x, w, bias);
+    conv_path = "gemm (1x1)";
     const int64_t items = g->n * g->groups * p->ntiles;
     const cnnc__par plan = items_plan(p, items, p->mg * p->kdim * p->tile);
     const bool parallel = items_in_parallel(p, plan);
@@ -573,7 +583,59 @@ static cnnc_status bwd_data_range(void *ctx, int64_t begin, int64_t end, int chu
     return CNNC_OK;
 }
 
-cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const float *dy,
+/* Stride 1 everywhere (not 1x1, whose input gradient is one GEMM already): the input
+ * gradient is the forward convolution of dy with the filters flipped in space and
+ * transposed in channels, padded by dil (k - 1) - pad, so it runs on the forward's
+ * Winograd path instead of a GEMM into a column matrix and col2im. Needs
+ * pad <= dil (k - 1). */
+
+static void transposed_geometry(cnnc__window *t, const cnnc__window *g) {
+    *t = *g;
+    t->c = g->m;
+    t->m = g->c;
+    for (int d = 0; d < 3; d++) {
+        t->in[d] = g->out[d];
+        t->out[d] = g->in[d];
+        t->pad[d] = g->dil[d] * (g->k[d] - 1) - g->pad[d];
+    }
+}
+
+/* Only where the transposed geometry runs on Winograd (measured: there it pays; on
+ * small images with many channels flipping the filters costs more than col2im). */
+static bool bwd_data_as_forward(const cnnc__window *g) {
+    if (cnnc__window_k_size(g) == 1) return false;
+    for (int d = 0; d < 3; d++)
+        if (g->stride[d] != 1 || g->pad[d] > g->dil[d] * (g->k[d] - 1)) return false;
+    cnnc__window t;
+    transposed_geometry(&t, g);
+    return winograd_pays(&t);
+}
+
+static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx, const float *dy,
+                                                const float *w) {
+    cnnc__window t;
+    transposed_geometry(&t, g);
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups, ksz = cnnc__window_k_size(g);
+    /* wt [c, mg, k] (group-major): wt[grp cg + ci][o][q] = w[grp mg + o][ci][ksz - 1 - q]
+     * (reversing the flat tap index flips every spatial dim) */
+    float *wt = cnnc__malloc((size_t)(g->c * mg * ksz) * sizeof(float));
+    if (!wt) return cnnc__oom("a convolution's flipped weights");
+    enum { FLIP_BLOCK = 16 }; /* a block of filters x input channels: a cache-friendly transpose */
+    for (int64_t grp = 0; grp < g->groups; grp++)
+        for (int64_t o0 = 0; o0 < mg; o0 += FLIP_BLOCK)
+            for (int64_t c0 = 0; c0 < cg; c0 += FLIP_BLOCK)
+                for (int64_t o = o0; o < mg && o < o0 + FLIP_BLOCK; o++)
+                    for (int64_t ci = c0; ci < cg && ci < c0 + FLIP_BLOCK; ci++) {
+                        float *dst = wt + ((grp * cg + ci) * mg + o) * ksz;
+                        const float *src = w + ((grp * mg + o) * cg + ci) * ksz;
+                        for (int64_t q = 0; q < ksz; q++) dst[q] = src[ksz - 1 - q];
+                    }
+    const cnnc_status st = run_forward_impl(&t, dx, dy, wt, NULL);
+    cnnc__free(wt);
+    return st;
+}
+
+static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, const float *dy,
                                          const float *w) {
     const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
     if (g->n == 0 || g->c == 0 || isz == 0) return CNNC_OK;
@@ -583,9 +645,16 @@ cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const
     }
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
+        conv_path = "depthwise";
         dw_job j = make_dw_job(isa, g, dx, dy, w, NULL);
         return cnnc__parallel_for(g->n * g->c, macs_cost(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
     }
+    if (bwd_data_as_forward(g)) {
+        const cnnc_status st = run_backward_data_as_forward(g, dx, dy, w);
+        conv_path = "flipped forward: winograd F(2x2,3x3)";
+        return st;
+    }
+    conv_path = "gemm + col2im";
     bwd_data_job j = {.dx = dx, .dy = dy, .w = w};
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
@@ -661,7 +730,7 @@ static cnnc_status reduce_range(void *ctx, int64_t begin, int64_t end, int chunk
     return CNNC_OK;
 }
 
-cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, const float *dy,
+static cnnc_status run_backward_weight_impl(const cnnc__window *g, float *dw, const float *dy,
                                            const float *x) {
     const int64_t ksz = cnnc__window_k_size(g), osz = cnnc__window_out_size(g);
     const int64_t wsize = g->m * (g->c / g->groups) * ksz;
@@ -672,9 +741,11 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, con
     }
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
+        conv_path = "depthwise";
         dw_job j = make_dw_job(isa, g, dw, dy, x, NULL);
         return cnnc__parallel_for(g->m, macs_cost(g->n * osz * ksz), dw_bwd_weight_range, &j);
     }
+    conv_path = "im2col + gemm, per-image partials";
     bwd_weight_job j = {.dw = dw, .dy = dy, .x = x, .wsize = wsize};
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
@@ -708,6 +779,52 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, con
         if (!in_place && st == CNNC_OK)
             st = cnnc__par_run(cnnc__par_plan(wsize, elem, p->threads), reduce_range, &j);
     }
+    return st;
+}
+
+/* ---- the traced entry points ------------------------------------------------------- */
+
+static void trace_conv(double t0, const char *op, const cnnc__window *g) {
+    char shapes[256];
+    snprintf(shapes, sizeof shapes,
+             "x[%lld,%lld,%lldx%lldx%lld] w[%lld,%lld,%lldx%lldx%lld] y[..,%lld,%lldx%lldx%lld] "
+             "stride %lldx%lldx%lld pad %lldx%lldx%lld groups %lld",
+             (long long)g->n, (long long)g->c, (long long)g->in[0], (long long)g->in[1],
+             (long long)g->in[2], (long long)g->m, (long long)(g->c / g->groups),
+             (long long)g->k[0], (long long)g->k[1], (long long)g->k[2], (long long)g->m,
+             (long long)g->out[0], (long long)g->out[1], (long long)g->out[2],
+             (long long)g->stride[0], (long long)g->stride[1], (long long)g->stride[2],
+             (long long)g->pad[0], (long long)g->pad[1], (long long)g->pad[2],
+             (long long)g->groups);
+    char kernel[96];
+    snprintf(kernel, sizeof kernel, "%s @%s", conv_path, cnnc__isa_name(cnnc__isa_active()));
+    cnnc__trace_end(t0, op, kernel, shapes);
+}
+
+cnnc_status cnnc__conv_run_forward(const cnnc__window *g, float *y, const float *x,
+                                   const float *w, const float *bias) {
+    const double t0 = cnnc__trace_begin();
+    conv_path = "empty";
+    const cnnc_status st = run_forward_impl(g, y, x, w, bias);
+    if (t0) trace_conv(t0, "conv.forward", g);
+    return st;
+}
+
+cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const float *dy,
+                                         const float *w) {
+    const double t0 = cnnc__trace_begin();
+    conv_path = "empty";
+    const cnnc_status st = run_backward_data_impl(g, dx, dy, w);
+    if (t0) trace_conv(t0, "conv.backward_data", g);
+    return st;
+}
+
+cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, const float *dy,
+                                           const float *x) {
+    const double t0 = cnnc__trace_begin();
+    conv_path = "empty";
+    const cnnc_status st = run_backward_weight_impl(g, dw, dy, x);
+    if (t0) trace_conv(t0, "conv.backward_weight", g);
     return st;
 }
 

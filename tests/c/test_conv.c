@@ -338,18 +338,43 @@ static void test_phase_planes(void) {
     each_level("phase planes", phase_planes, 0xC0AC29B7C97C50DDu);
 }
 
+/* A 2-d depthwise plane with a square k x k filter (the register-tiled AVX-512
+ * kernels' shapes): W stride 1 or 2, W dilation 1, H anything, widths past 16 lanes. */
+static cnnc__window square_dw_geom(int it) {
+    cnnc__window g;
+    memset(&g, 0, sizeof g);
+    g.n = 1, g.c = g.m = g.groups = 2;
+    for (int d = 0; d < 3; d++) g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
+    const int64_t k = it % 2 ? 5 : 3;
+    g.k[1] = g.k[2] = k;
+    g.stride[1] = rnd(1, 2), g.stride[2] = rnd(1, 2);
+    g.dil[1] = rnd(1, 2);
+    g.pad[1] = rnd(0, k), g.pad[2] = rnd(0, k);
+    for (int d = 1; d < 3; d++) {
+        const int64_t eff = g.dil[d] * (k - 1) + 1, lo = eff - 2 * g.pad[d];
+        g.in[d] = (lo < 1 ? 1 : lo) + rnd(0, d == 2 ? 90 : 12);
+        g.out[d] = (g.in[d] + 2 * g.pad[d] - eff) / g.stride[d] + 1;
+    }
+    return g;
+}
+
 static void depthwise_planes(cnnc__isa isa) {
-    for (int it = 0; it < 60; it++) {
-        cnnc__window g = random_geom(1 + it % 3, 1);
+    for (int it = 0; it < 120; it++) {
+        cnnc__window g = it < 60 ? random_geom(1 + it % 3, 1) : square_dw_geom(it);
         const int64_t isz = cnnc__window_in_size(&g), osz = cnnc__window_out_size(&g), ksz = cnnc__window_k_size(&g);
         float *x = rand_buf(isz), *w = rand_buf(ksz), *dy = rand_buf(osz);
         float *y = malloc((size_t)osz * 4), *yr = malloc((size_t)osz * 4);
-        float *dx = calloc((size_t)isz, 4), *dxr = calloc((size_t)isz, 4);
+        float *dx = rand_buf(isz), *dxr = malloc((size_t)isz * 4);
         float *dw = calloc((size_t)ksz, 4), *dwr = calloc((size_t)ksz, 4);
         cnnc__dwconv_forward_plane(isa, y, x, w, 0.25f, &g);
         cnnc__dwconv_forward_plane_ref(yr, x, w, 0.25f, &g);
         CHECK(max_rel(y, yr, osz) < 1e-5);
-        cnnc__dwconv_backward_data_plane(isa, dx, dy, w, &g);
+        /* written over garbage, then accumulated onto that result */
+        cnnc__dwconv_backward_data_plane(isa, dx, dy, w, &g, false);
+        memset(dxr, 0, (size_t)isz * 4);
+        cnnc__dwconv_backward_data_plane_ref(dxr, dy, w, &g);
+        CHECK(max_rel(dx, dxr, isz) < 1e-5);
+        cnnc__dwconv_backward_data_plane(isa, dx, dy, w, &g, true);
         cnnc__dwconv_backward_data_plane_ref(dxr, dy, w, &g);
         CHECK(max_rel(dx, dxr, isz) < 1e-5);
         cnnc__dwconv_backward_weight_plane(isa, dw, dy, x, &g);

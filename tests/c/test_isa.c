@@ -14,6 +14,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/conv.h"
+#include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/isa.h"
 #include "kernels/norm.h"
@@ -287,6 +288,31 @@ static void test_cap_changed_while_ops_run(void) {
     CHECK_OK(cnnc_set_num_threads(threads));
 }
 
+/* cnnc__k_sum promises the same bits at every level (the AVX-512 loop reads the level
+ * itself): sums of every length around the block sizes, with values of mixed signs
+ * and magnitudes, compared bit for bit with the capped-at-scalar result. */
+static void test_sum_same_bits_at_every_level(void) {
+    const cnnc__isa top = cnnc__isa_cpu();
+    enum { N = 5000 };
+    static float x[N];
+    uint64_t st = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < N; i++) {
+        st = st * 6364136223846793005u + 1442695040888963407u;
+        const float u = (float)((st >> 40) & 0xFFFFFF) / 16777216.0f - 0.5f;
+        x[i] = u * (float)(1 << (i % 13));
+    }
+    for (int n = 0; n < N; n += n < 1100 ? 1 : 97) {
+        REQUIRE(cnnc__isa_set_cap(CNNC__ISA_SCALAR));
+        const double want = cnnc__k_sum(x + (n % 3), n - (n % 3));
+        for (int lv = CNNC__ISA_SCALAR; lv <= (int)top; lv++) {
+            REQUIRE(cnnc__isa_set_cap((cnnc__isa)lv));
+            const double got = cnnc__k_sum(x + (n % 3), n - (n % 3));
+            CHECK(memcmp(&got, &want, sizeof got) == 0);
+        }
+    }
+    REQUIRE(cnnc__isa_set_cap(top));
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--print-isa") == 0) {
         printf("%s %s\n", cnnc__isa_name(cnnc__isa_cpu()), cnnc_get_isa());
@@ -298,6 +324,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_variant_names_follow_the_cap);
     RUN_TEST(test_ops_follow_the_cap);
     RUN_TEST(test_cap_changed_while_ops_run);
+    RUN_TEST(test_sum_same_bits_at_every_level);
     cnnc_thread_cleanup();
     return check_summary();
 }
