@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "train_args.h"
+#include "train_dist.h"
 #include "train_setup.h"
 
 const char cmd_train_args[] = "[OPTIONS]";
@@ -34,7 +35,11 @@ const char cmd_train_details[] =
     "           accuracy curves from the log) --checkpoint FILE (written after every\n"
     "           epoch and at --max-steps) --resume FILE (continue a run: give the same\n"
     "           options as the first run)\n"
-    "The progress bar redraws one line on a terminal and prints plain lines otherwise.\n";
+    "The progress bar redraws one line on a terminal and prints plain lines otherwise.\n"
+    "Under `mpirun -np N` (a cnnc built with MPI) the N processes train data-parallel:\n"
+    "each its shard of every epoch, --batch-size the global batch, gradients averaged\n"
+    "(DistributedDataParallel); process 0 alone prints, logs and writes checkpoints,\n"
+    "which resume on any number of processes.\n";
 
 typedef struct run {
     train_args a;
@@ -46,11 +51,13 @@ typedef struct run {
     bool per_batch;
     cnnc_dataloader *loader;
     int64_t epoch, skip, step; /* where the run is: epoch, batches done in it, steps */
+    train_dist dist;           /* under mpirun: this rank, its DDP wrapper and shard */
     char err[1024];
 } run;
 
 static void run_free(run *r)
 {
+    train_dist_end(&r->dist);
     cnnc_dataloader_free(r->loader);
     cnnc_lr_scheduler_release(r->sched);
     cnnc_optimizer_release(r->opt);
@@ -213,6 +220,9 @@ static void print_header(const run *r)
            " steps, %d threads, seed %" PRId64 "\n",
            cnnc_optimizer_type(r->opt), lr, r->a.schedule, r->a.batch_size, r->a.epochs,
            cnnc_dataloader_len(r->loader), cnnc_get_num_threads(), r->a.seed);
+    if (r->dist.world > 1)
+        printf("  data-parallel over %d processes (MPI): %" PRId64 " images per process per step\n",
+               r->dist.world, r->a.batch_size / r->dist.world);
     if (r->a.resume_path)
         printf("  resumed from %s at epoch %" PRId64 ", batch %" PRId64 " (step %" PRId64 ")\n",
                r->a.resume_path, r->epoch + 1, r->skip, r->step);
@@ -231,14 +241,19 @@ static bool setup(run *r)
     if (!build_model(r))
         return false;
     r->opt = train_optimizer_new(&r->a, r->params, r->err, sizeof r->err);
-    r->loader = r->opt ? train_loader_new(&r->a, &r->data, r->err, sizeof r->err) : NULL;
+    train_args la = r->a; /* under mpirun: each rank loads its share of the global batch */
+    if (!train_dist_batch(&r->dist, r->a.batch_size, &la.batch_size, r->err, sizeof r->err))
+        return false;
+    r->loader = r->opt ? train_loader_new(&la, &r->data, r->dist.world > 1, r->err, sizeof r->err) : NULL;
     if (!r->loader)
         return false;
     r->sched = train_schedule_new(&r->a, r->opt, cnnc_dataloader_len(r->loader), &r->per_batch,
                                   r->err, sizeof r->err);
     if (!r->sched && *r->err)
         return false;
-    return !r->a.resume_path || resume(r);
+    if (r->a.resume_path && !resume(r))
+        return false;
+    return train_dist_wrap(&r->dist, r->model, r->err, sizeof r->err);
 }
 
 /* ---- the epochs -------------------------------------------------------------------- */
@@ -254,7 +269,7 @@ static bool end_of_epoch(run *r, const train_epoch_result *res, train_progress *
         return false;
     train_progress_end(p, res->loss, res->acc, res->images, r->data.test != NULL, test_loss,
                        test_acc);
-    if (r->a.log_path) {
+    if (r->a.log_path && train_dist_main(&r->dist)) {
         train_epoch_row row = {r->epoch + 1, r->step, lr, res->loss, res->acc, test_loss,
                                test_acc, res->seconds > 0 ? res->images / res->seconds : 0,
                                res->seconds};
@@ -264,28 +279,55 @@ static bool end_of_epoch(run *r, const train_epoch_result *res, train_progress *
     return true;
 }
 
+/* Checkpoints are rank 0's to write; the others wait for the file. */
+static bool checkpoint(run *r)
+{
+    bool ok = !train_dist_main(&r->dist) || save_checkpoint(r);
+    train_dist_barrier(&r->dist);
+    return ok;
+}
+
+/* The epoch's loss and accuracy over every rank's images. */
+static bool sum_over_ranks(const run *r, train_epoch_result *res)
+{
+    double v[3] = {res->loss * (double)res->images, res->acc * (double)res->images, (double)res->images};
+    if (r->dist.world < 2)
+        return true;
+    if (!train_dist_sum(&r->dist, v, 3))
+        return false;
+    res->images = (int64_t)v[2];
+    res->loss = v[2] > 0 ? v[0] / v[2] : NAN;
+    res->acc = v[2] > 0 ? v[1] / v[2] : NAN;
+    return true;
+}
+
 static bool train_epochs(run *r)
 {
     for (; r->epoch < r->a.epochs; r->epoch++, r->skip = 0) {
+        if (!train_dist_epoch(&r->dist, r->loader, cnnc_dataset_size(r->data.train),
+                              (uint64_t)r->a.seed, r->epoch, r->err, sizeof r->err))
+            return false;
         train_progress p;
-        train_progress_begin(&p, stdout, r->epoch + 1, r->a.epochs,
+        train_progress_begin(&p, train_dist_out(&r->dist), r->epoch + 1, r->a.epochs,
                              cnnc_dataloader_len(r->loader));
         train_epoch_result res;
-        if (!train_one_epoch(r->model, r->loader, r->opt, r->per_batch ? r->sched : NULL, &p,
-                             r->skip, r->a.max_steps, &r->step, &res))
+        if (!train_one_epoch(r->dist.ddp ? r->dist.ddp : r->model, r->loader, r->opt,
+                             r->per_batch ? r->sched : NULL, &p, r->skip, r->a.max_steps, &r->step,
+                             &res) ||
+            !sum_over_ranks(r, &res))
             return false;
         if (res.stopped) { /* --max-steps: keep the place in the epoch */
             r->skip = res.batches;
             if (p.tty)
-                printf("\n");
-            printf("  stopped at step %" PRId64 " (--max-steps)\n", r->step);
-            return !r->a.checkpoint_path || save_checkpoint(r);
+                fprintf(p.out, "\n");
+            fprintf(p.out, "  stopped at step %" PRId64 " (--max-steps)\n", r->step);
+            return !r->a.checkpoint_path || checkpoint(r);
         }
         if (!end_of_epoch(r, &res, &p))
             return false;
         if (r->a.checkpoint_path) {
             r->epoch++, r->skip = 0; /* the checkpoint starts the next epoch */
-            bool ok = save_checkpoint(r);
+            bool ok = checkpoint(r);
             r->epoch--;
             if (!ok)
                 return false;
@@ -308,14 +350,17 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "cnnc train: --plot draws the curves of --log: give --log FILE.csv too\n");
         return 2;
     }
-    if (!setup(&r))
+    if (!train_dist_start(&r.dist, r.err, sizeof r.err) || !setup(&r))
         return fail(&r, NULL);
-    print_header(&r);
+    bool main_rank = train_dist_main(&r.dist);
+    if (main_rank)
+        print_header(&r);
     double start = train_now();
     if (!train_epochs(&r))
         return fail(&r, *r.err ? NULL : cnnc_last_error());
-    printf("  %" PRId64 " steps in %.1f s\n", r.step, train_now() - start);
-    if (r.a.plot_path && !train_plot_write(r.a.log_path, r.a.plot_path, r.err, sizeof r.err))
+    if (main_rank)
+        printf("  %" PRId64 " steps in %.1f s%s\n", r.step, train_now() - start, "");
+    if (main_rank && r.a.plot_path && !train_plot_write(r.a.log_path, r.a.plot_path, r.err, sizeof r.err))
         return fail(&r, NULL);
     run_free(&r);
     return 0;

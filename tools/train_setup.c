@@ -112,9 +112,10 @@ cnnc_lr_scheduler *train_schedule_new(const train_args *a, cnnc_optimizer *opt,
     return sched;
 }
 
-cnnc_dataloader *train_loader_new(const train_args *a, const train_data *d, char *err, size_t cap)
+cnnc_dataloader *train_loader_new(const train_args *a, const train_data *d, bool sharded, char *err,
+                                  size_t cap)
 {
-    cnnc_dataloader_options o = CNNC_DATALOADER(.batch_size = a->batch_size, .shuffle = true,
+    cnnc_dataloader_options o = CNNC_DATALOADER(.batch_size = a->batch_size, .shuffle = !sharded,
                                                 .seed = (uint64_t)a->seed);
     o.mean.n = o.std.n = (int)d->channels;
     for (int c = 0; c < (int)d->channels; c++)

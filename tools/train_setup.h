@@ -13,6 +13,6 @@ cnnc_lr_scheduler *train_schedule_new(const train_args *a, cnnc_optimizer *opt,
                                       size_t cap);
 /* Shuffled batches of the training split, normalised with its statistics; --augment
  * adds a random crop with padding (and a horizontal flip for colour 32x32 images). */
-cnnc_dataloader *train_loader_new(const train_args *a, const train_data *d, char *err,
+cnnc_dataloader *train_loader_new(const train_args *a, const train_data *d, bool sharded, char *err,
                                   size_t cap);
 #endif
