@@ -2,6 +2,10 @@
  * fail the N-th allocation and check every failure path (as SQLite does). */
 #include "core/alloc.h"
 
+#ifdef CNNC_USE_PTHREADS
+#include <pthread.h>
+#endif
+
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,9 +92,21 @@ static void blocks_lock(void) {
 }
 static void blocks_unlock(void) { atomic_flag_clear_explicit(&blocks.lock, memory_order_release); }
 
+/* fork(): the lock is held across it, so the child's copy of the cache is whole and
+ * its lock free (a thread spinning in it at the fork does not exist in the child). */
+#ifdef CNNC_USE_PTHREADS
+static void blocks_atfork_install(void) { pthread_atfork(blocks_lock, blocks_unlock, blocks_unlock); }
+static pthread_once_t blocks_atfork_once = PTHREAD_ONCE_INIT;
+#endif
+
 /* Only blocks of the default allocator are cached: a caller's own allocator sees
  * every allocation and free (the failure-injection tests count them). */
-static bool caching(void) { return current.alloc == default_alloc; }
+static bool caching(void) {
+#ifdef CNNC_USE_PTHREADS
+    pthread_once(&blocks_atfork_once, blocks_atfork_install);
+#endif
+    return current.alloc == default_alloc;
+}
 
 void *cnnc__block_alloc(size_t bytes, size_t *cap) {
     if (bytes >= CNNC__BLOCK_MIN && caching()) {
