@@ -25,7 +25,7 @@ def run(*args, check=True):
     p = subprocess.run([CNNC, *args], capture_output=True, text=True)
     if check and p.returncode != 0:
         if "no safetensors" in p.stderr:
-            pytest.skip("this build has no safetensors I/O yet: " + p.stderr.strip())
+            pytest.skip("this build has no safetensors I/O (built without cJSON): " + p.stderr.strip())
         raise AssertionError("cnnc %s failed (%d): %s" % (" ".join(args), p.returncode,
                                                           p.stderr))
     return p
