@@ -309,26 +309,36 @@ class ModelSide:
         pass
 
 
+# Largest eval-output difference (relative to the largest |torch output|) a model row
+# accepts without a mark: fp32 rounding through a deep net, and cnnc's inference
+# folding BatchNorm into the convolutions, stay well below it.
+MODEL_DIFF = 1e-3
+# Timed repeats per model row (each is one call; --repeats overrides).
+MODEL_REPEATS = {"quick": 3, "full": 5}
+
+
 def model_table(quick, threads, repeats, cpu_clock):
-    """Whole networks (bench/models.py): inference and a training step, both libraries
-    alternating, medians. Returns the speedups."""
+    """Whole networks (bench/models.py): inference through the model runtime and a
+    training step, both libraries alternating, medians. Returns the speedups."""
     import models
-    print("\nmodels (%s sizes): inference = eval, no grad; train step = forward, "
-          "cross-entropy, backward, SGD" % ("--models quick" if quick else "full"))
-    header = "%-16s %-18s %-12s %3s %10s %10s %8s" % ("model", "input", "row", "thr",
-                                                      "torch ms", "cnnc ms", "speedup")
+    print("\nmodels (%s sizes, median of %d): inference = eval, no grad, the exported model "
+          "loaded with cnnc.load; train step = forward, cross-entropy, backward, SGD; "
+          "eval diff = max |cnnc - torch| / max |torch| of the eval outputs"
+          % ("--models quick" if quick else "full", repeats))
+    header = "%-16s %-18s %-12s %3s %10s %10s %8s %10s" % (
+        "model", "input", "row", "thr", "torch ms", "cnnc ms", "speedup", "eval diff")
     print(header)
     print("-" * len(header))
     rng = np.random.default_rng(0)
     out = []
     for spec in models.model_specs(quick):
-        name, _, shape, _ = spec
+        name, shape = spec[0], "x".join(str(d) for d in spec[2])
         try:
             cn, th, diff = models.build(spec, rng)
-        except (cnnc.Error, TypeError) as e:
+        except (cnnc.Error, TypeError, ValueError) as e:
             print("%-16s %-18s ERROR %s" % (name, shape, e), flush=True)
             continue
-        note = "" if diff < 1e-2 else "  <- eval outputs differ by %.3g" % diff
+        note = "  <- eval outputs differ" if not diff <= MODEL_DIFF else ""
         for row, cfn, tfn in (("inference", cn.infer, th.infer),
                               ("train step", cn.train_step, th.train_step)):
             for n in threads:
@@ -337,9 +347,9 @@ def model_table(quick, threads, repeats, cpu_clock):
                 CLOCK[0] = time.thread_time if cpu_clock and n == 1 else time.perf_counter
                 tc, tt = bench_pair(ModelSide(cfn), ModelSide(tfn), repeats, 1, 0.0)
                 out.append(tt / tc)
-                print("%-16s %-18s %-12s %3d %10.2f %10.2f %8.2f%s"
-                      % (name, "x".join(str(d) for d in shape), row, n, tt * 1e3, tc * 1e3,
-                         tt / tc, note), flush=True)
+                print("%-16s %-18s %-12s %3d %10.2f %10.2f %8.2f %10s%s"
+                      % (name, shape, row, n, tt * 1e3, tc * 1e3, tt / tc,
+                         "%.1e" % diff if row == "inference" else "", note), flush=True)
     print("-" * len(header))
     return out
 
@@ -352,9 +362,9 @@ def main():
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per row")
     ap.add_argument("--models", choices=("quick", "full", "none"), default=None,
-                    help="whole-network rows (bench/models.py): quick sizes (batch 2 at "
-                         "112x112 for ResNet-18 / MobileNetV2; the default), the full ones "
-                         "(batch 8 at 224x224), or none")
+                    help="whole-network rows (bench/models.py): the full sizes (batch 8 at "
+                         "224x224 for ResNet-18 / MobileNetV2; the default), quick ones "
+                         "(batch 2 at 112x112; the default with --quick), or none")
     ap.add_argument("--models-only", action="store_true", help="only the model rows")
     ap.add_argument("--cpu-clock", action="store_true",
                     help="time 1-thread rows by the calling thread's CPU time (loaded machines)")
@@ -433,9 +443,10 @@ def main():
         if problem:
             mismatches += 1
     print("-" * len(header))
-    models = args.models or "quick"
+    models = args.models or ("quick" if args.quick else "full")
     if models != "none" and (not args.filter or args.models_only):
-        speedups += model_table(models == "quick", threads, repeats, args.cpu_clock)
+        speedups += model_table(models == "quick", threads, args.repeats or MODEL_REPEATS[models],
+                                args.cpu_clock)
     if speedups:
         geo = math.exp(sum(math.log(s) for s in speedups) / len(speedups))
         print("geometric mean speedup over %d rows: %.2f" % (len(speedups), geo))

@@ -11,6 +11,7 @@ tensor's scale, for tensors fp32 gets almost exactly right). The worst ratios ar
 printed (pytest -s) for the issue's note."""
 import copy
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -20,6 +21,10 @@ import torchvision.models as tvm
 
 import cnnc
 import cnnc.export
+
+# LeNet-5 and the U-Net are the bench's model rows too (bench/nets.py: one definition).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from nets import LeNet5, UNet  # noqa: E402
 
 RATIO = 8.0
 FLOOR = 2e-6
@@ -45,49 +50,6 @@ TORCHVISION = {
     "regnet_y_400mf": (tvm.regnet_y_400mf, (2, 3, 64, 64)),
     "convnext_tiny": (tvm.convnext_tiny, (2, 3, 64, 64)),
 }
-
-
-class LeNet5(tnn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = tnn.Sequential(
-            tnn.Conv2d(1, 6, 5, padding=2), tnn.Tanh(), tnn.AvgPool2d(2),
-            tnn.Conv2d(6, 16, 5), tnn.Tanh(), tnn.AvgPool2d(2))
-        self.classifier = tnn.Sequential(
-            tnn.Flatten(), tnn.Linear(16 * 5 * 5, 120), tnn.Tanh(), tnn.Linear(120, 84), tnn.Tanh(),
-            tnn.Linear(84, 10))
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
-
-
-class DoubleConv(tnn.Sequential):
-    def __init__(self, cin, cout):
-        super().__init__(tnn.Conv2d(cin, cout, 3, padding=1, bias=False), tnn.BatchNorm2d(cout),
-                         tnn.ReLU(inplace=True), tnn.Conv2d(cout, cout, 3, padding=1, bias=False),
-                         tnn.BatchNorm2d(cout), tnn.ReLU(inplace=True))
-
-
-class UNet(tnn.Module):
-    """Two levels down, one transposed-conv up and one interpolate up, cat skips."""
-
-    def __init__(self, cin=3, classes=2, w=8):
-        super().__init__()
-        self.inc = DoubleConv(cin, w)
-        self.down1 = tnn.Sequential(tnn.MaxPool2d(2), DoubleConv(w, 2 * w))
-        self.down2 = tnn.Sequential(tnn.MaxPool2d(2), DoubleConv(2 * w, 4 * w))
-        self.up1 = tnn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2)
-        self.conv1 = DoubleConv(4 * w, 2 * w)
-        self.conv2 = DoubleConv(3 * w, w)
-        self.outc = tnn.Conv2d(w, classes, 1)
-
-    def forward(self, x):
-        x1 = self.inc(x)
-        x2 = self.down1(x1)
-        x3 = self.down2(x2)
-        y = self.conv1(torch.cat([x2, self.up1(x3)], dim=1))
-        y = tnn.functional.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
-        return self.outc(self.conv2(torch.cat([x1, y], dim=1)))
 
 
 class DCGANGenerator(tnn.Module):
