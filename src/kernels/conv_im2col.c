@@ -90,11 +90,11 @@ static inline void im2col_row(float *row, const float *xc, const cnnc__window *g
     });
 }
 
-void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
-                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
-                       int64_t ncol) {
+/* The scalar variant's im2col (cnnc__conv_im2col): a row at a time, library copies. */
+static void im2col_scalar(float *col, int64_t ldc, const float *x, const cnnc__window *g,
+                          int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
     const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
-    const cnnc__conv_gather2_fn gather2 = cnnc__conv_rows_of(isa)->gather2;
+    const cnnc__conv_gather2_fn gather2 = cnnc__conv_rows_of(CNNC__ISA_SCALAR)->gather2;
     for (int64_t ci = c0; ci < c1; ci++) {
         const float *xc = x + ci * isz;
         int64_t q = 0;
@@ -236,6 +236,67 @@ AVX512 static void pack_cols_avx512(float *dst, int64_t nr, float *row, const fl
         }
     }
 }
+
+/* A run of one column-matrix row: columns [j, j + len) of which [j + a, j + b) read
+ * the channel plane from offset src on (stride s2), the rest zero (src < 0: all zero). */
+typedef struct im2col_seg {
+    int64_t j, len, a, b, src;
+} im2col_seg;
+
+enum { IM2COL_SEGS = 256 };
+
+/* The runs of tap (q0, q1, q2) over columns [o0, o0 + ncol) (at most IM2COL_SEGS of
+ * them: callers split ncol), offsets from plane; the same for every channel plane. */
+static int64_t im2col_segments(im2col_seg *segs, const float *plane, const cnnc__window *g,
+                               int64_t q0, int64_t q1, int64_t q2, int64_t o0, int64_t ncol) {
+    int64_t n = 0;
+    WALK_TAP(g, plane, q0, q1, q2, o0, ncol, {
+        im2col_seg *sg = &segs[n++];
+        sg->j = j;
+        sg->len = len;
+        sg->a = a;
+        sg->b = b;
+        sg->src = xr && a < b ? (xr - plane) + (p2 + a) * g->stride[2] + off : -1;
+    });
+    return n;
+}
+
+/* One run from plane xc into row: 16-column pieces, the zeros in the same stores. */
+AVX512 static inline void im2col_run(float *row, const float *xc, const im2col_seg *sg,
+                                     int64_t s2) {
+    for (int64_t t0 = 0; t0 < sg->len; t0 += 16) {
+        const int64_t n = sg->len - t0 < 16 ? sg->len - t0 : 16;
+        const int64_t va = sg->a > t0 ? sg->a : t0, vb = sg->b < t0 + n ? sg->b : t0 + n;
+        __m512 v = _mm512_setzero_ps();
+        if (sg->src >= 0 && va < vb)
+            v = _mm512_maskz_expand_ps((__mmask16)(((1u << (vb - va)) - 1) << (va - t0)),
+                                       load_strided(xc + sg->src + (va - sg->a) * s2, s2, vb - va));
+        _mm512_mask_storeu_ps(row + sg->j + t0, (__mmask16)((1u << n) - 1), v);
+    }
+}
+
+/* im2col with masked loads and stores and no divisions in the inner loops: per tap,
+ * the runs are worked out once and applied to every channel (on small maps a row is a
+ * few floats long, and the walk and library copies would cost more than the data). */
+AVX512 static void im2col_avx512(float *col, int64_t ldc, const float *x, const cnnc__window *g,
+                                 int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
+    const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
+    const int64_t span = (IM2COL_SEGS - 2) * g->out[2]; /* columns with at most IM2COL_SEGS runs */
+    im2col_seg segs[IM2COL_SEGS];
+    for (int64_t j0 = 0; j0 < ncol; j0 += span) {
+        const int64_t cols = ncol - j0 < span ? ncol - j0 : span;
+        for (int64_t q = 0; q < ksz; q++) {
+            const int64_t q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1];
+            const int64_t q0 = q / (g->k[2] * g->k[1]);
+            const int64_t nseg = im2col_segments(segs, x, g, q0, q1, q2, o0 + j0, cols);
+            for (int64_t ci = c0; ci < c1; ci++) {
+                float *row = col + ((ci - c0) * ksz + q) * ldc + j0;
+                for (int64_t s = 0; s < nseg; s++)
+                    im2col_run(row, x + ci * isz, &segs[s], g->stride[2]);
+            }
+        }
+    }
+}
 #endif
 
 /* ---- phase planes: im2col rows as contiguous slices -------------------------------- */
@@ -341,23 +402,27 @@ static void copy_add_scalar(float *dst, const float *src, float bias, int64_t n)
     for (int64_t t = 0; t < n; t++) dst[t] = src[t] + bias;
 }
 
-/* X-list, fastest first: (level, name, panel width nr the SIMD routines fill, pack
- * columns, panel row, copy-add). A variant asked for another nr than its own leaves
+/* X-list, fastest first: (level, name, panel width nr the SIMD routines fill, im2col,
+ * pack columns, panel row, copy-add). A variant asked for another nr than its own leaves
  * the packing to the scalar routines. */
 #if CNNC__ISA_X86
 #define IM2COL_SIMD_VARIANTS(X) \
-    X(AVX512, f32_im2col__avx512, 32, pack_cols_avx512, panel_row_avx512, copy_add_avx512)
+    X(AVX512, f32_im2col__avx512, 32, im2col_avx512, pack_cols_avx512, panel_row_avx512, \
+      copy_add_avx512)
 #else
 #define IM2COL_SIMD_VARIANTS(X)
 #endif
 #define IM2COL_VARIANTS(X)  \
     IM2COL_SIMD_VARIANTS(X) \
-    X(SCALAR, f32_im2col__scalar, 0, cnnc__conv_pack_cols_ref, panel_row_scalar, copy_add_scalar)
+    X(SCALAR, f32_im2col__scalar, 0, im2col_scalar, cnnc__conv_pack_cols_ref, panel_row_scalar, \
+      copy_add_scalar)
 
 typedef struct im2col_variant {
     cnnc__isa isa;
     const char *name;
     int64_t nr; /* 0: any */
+    void (*im2col)(float *col, int64_t ldc, const float *x, const cnnc__window *g, int64_t c0,
+                   int64_t c1, int64_t o0, int64_t ncol);
     void (*pack_cols)(float *dst, int64_t nr, float *row, const float *x,
                       const cnnc__window *g, int64_t k0, int64_t kc, int64_t o0,
                       int64_t ncol);
@@ -366,8 +431,8 @@ typedef struct im2col_variant {
 } im2col_variant;
 
 static const im2col_variant variants[] = {
-#define CNNC__X(isa, name, nr, pack_cols, panel_row, copy_add) \
-    {CNNC__ISA_##isa, #name, nr, pack_cols, panel_row, copy_add},
+#define CNNC__X(isa, name, nr, im2col, pack_cols, panel_row, copy_add) \
+    {CNNC__ISA_##isa, #name, nr, im2col, pack_cols, panel_row, copy_add},
     IM2COL_VARIANTS(CNNC__X)
 #undef CNNC__X
 };
@@ -382,6 +447,12 @@ static const im2col_variant *variant(cnnc__isa isa, int64_t nr) {
 }
 
 const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr) { return variant(isa, nr)->name; }
+
+void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
+                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
+                       int64_t ncol) {
+    variant(isa, 0)->im2col(col, ldc, x, g, c0, c1, o0, ncol);
+}
 
 void cnnc__conv_copy_add(cnnc__isa isa, float *dst, const float *src, float bias, int64_t n) {
     variant(isa, 0)->copy_add(dst, src, bias, n);

@@ -12,6 +12,7 @@
  *   conv_transpose        run_backward_data  run_forward         run_backward_weight(x, dy)
  */
 #include "ops/conv.h"
+#include "ops/conv_cols.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,8 +29,7 @@
  * ========================================================================== */
 
 enum {
-    COL_TILE_FLOATS = 1 << 18,       /* one im2col tile (1 MB): stays in L2 for the GEMM's packing */
-    PARTIAL_BUDGET_FLOATS = 1 << 22, /* per-image weight-gradient partials held at once (16 MB) */
+    COL_TILE_FLOATS = 1 << 18, /* one im2col tile (1 MB): stays in L2 for the GEMM's packing */
 };
 
 static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
@@ -504,6 +504,10 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
     fwd_job j = {.y = y, .x = x, .w = w, .bias = bias};
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
+    if (p->kdim > 0 && cnnc__conv_cols_pays(g)) {
+        conv_path = "column chunks + gemm";
+        return cnnc__conv_cols_forward(isa, g, y, x, w, bias);
+    }
     if (!p->direct && p->kdim > 0) return run_forward_implicit(p, y, x, w, bias);
     conv_path = "gemm (1x1)";
     const int64_t items = g->n * g->groups * p->ntiles;
@@ -654,6 +658,10 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
         conv_path = "flipped forward: winograd F(2x2,3x3)";
         return st;
     }
+    if (cnnc__conv_cols_pays(g)) {
+        conv_path = "column chunks + gemm + col2im";
+        return cnnc__conv_cols_backward_data(isa, g, dx, dy, w);
+    }
     conv_path = "gemm + col2im";
     bwd_data_job j = {.dx = dx, .dy = dy, .w = w};
     make_plan(&j.p, g, isa);
@@ -672,64 +680,6 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
 
 /* ---- backward weight ------------------------------------------------------------------ */
 
-typedef struct bwd_weight_job {
-    conv_plan p;
-    float *dw, *part;
-    const float *dy, *x;
-    float *ws;
-    int64_t b0;      /* first image of the current chunk */
-    int64_t wsize;   /* floats of the whole weight */
-    int64_t nimages; /* images in the current chunk */
-    bool first;      /* the chunk starting the sum (dw = P[b0] instead of +=) */
-} bwd_weight_job;
-
-/* item = (image in the chunk, grp): its partial P = sum over tiles of dy col^T. */
-static void bwd_weight_item(const bwd_weight_job *j, int64_t item, float *col, const gemm_ws *gw) {
-    const conv_plan *p = &j->p;
-    const cnnc__window *g = p->g;
-    const int64_t grp = item % g->groups, bl = item / g->groups, b = j->b0 + bl;
-    const float *dyg = j->dy + (b * g->m + grp * p->mg) * p->osz;
-    const float *xg = j->x + (b * g->c + grp * p->cg) * p->isz;
-    float *pg = j->part + bl * j->wsize + grp * p->mg * p->kdim;
-    for (int64_t t = 0; t < p->ntiles; t++) {
-        const int64_t o0 = t * p->tile;
-        const int64_t ncol = p->osz - o0 < p->tile ? p->osz - o0 : p->tile;
-        const float *bm;
-        int64_t ldb;
-        if (p->direct) {
-            bm = xg + o0;
-            ldb = p->osz;
-        } else {
-            cnnc__conv_im2col(p->isa, col, ncol, xg, g, 0, p->cg, o0, ncol);
-            bm = col;
-            ldb = ncol;
-        }
-        gemm(gw, false, true, p->mg, p->kdim, ncol, dyg + o0, p->osz, bm, ldb, t ? 1.0f : 0.0f, pg,
-             p->kdim);
-    }
-}
-
-static cnnc_status bwd_weight_range(void *ctx, int64_t begin, int64_t end, int chunk) {
-    const bwd_weight_job *j = ctx;
-    float *slice = j->ws + (size_t)chunk * j->p.slice;
-    gemm_ws gw = {j->p.isa, slice + j->p.col_floats, j->p.gemm_floats, false};
-    for (int64_t i = begin; i < end; i++) bwd_weight_item(j, i, slice, &gw);
-    return CNNC_OK;
-}
-
-/* dw (+)= the chunk's partials, image after image: every element sums the images in
- * batch order whatever the chunking. */
-static cnnc_status reduce_range(void *ctx, int64_t begin, int64_t end, int chunk) {
-    (void)chunk;
-    const bwd_weight_job *j = ctx;
-    for (int64_t i = begin; i < end; i++) {
-        float s = j->first ? j->part[i] : j->dw[i] + j->part[i];
-        for (int64_t b = 1; b < j->nimages; b++) s += j->part[b * j->wsize + i];
-        j->dw[i] = s;
-    }
-    return CNNC_OK;
-}
-
 static cnnc_status run_backward_weight_impl(const cnnc__window *g, float *dw, const float *dy,
                                            const float *x) {
     const int64_t ksz = cnnc__window_k_size(g), osz = cnnc__window_out_size(g);
@@ -745,41 +695,8 @@ static cnnc_status run_backward_weight_impl(const cnnc__window *g, float *dw, co
         dw_job j = make_dw_job(isa, g, dw, dy, x, NULL);
         return cnnc__parallel_for(g->m, macs_cost(g->n * osz * ksz), dw_bwd_weight_range, &j);
     }
-    conv_path = "im2col + gemm, per-image partials";
-    bwd_weight_job j = {.dw = dw, .dy = dy, .x = x, .wsize = wsize};
-    make_plan(&j.p, g, isa);
-    const conv_plan *p = &j.p;
-    /* images per chunk: as many partials as the budget holds (one image: its partial
-     * is dw itself) */
-    int64_t chunk = PARTIAL_BUDGET_FLOATS / wsize;
-    if (chunk < 1) chunk = 1;
-    if (chunk > g->n) chunk = g->n;
-    const bool in_place = g->n == 1;
-    /* threads slices: enough for the item regions of every image chunk and for the GEMM */
-    j.ws = plan_workspace(p, p->threads, in_place ? 0 : (size_t)(chunk * wsize));
-    if (!j.ws) return cnnc_last_status();
-    j.part = in_place ? dw : j.ws + (size_t)p->threads * p->slice;
-    const int64_t macs = p->mg * p->kdim * p->osz;
-    cnnc_status st = CNNC_OK;
-    for (int64_t b0 = 0; b0 < g->n && st == CNNC_OK; b0 += chunk) {
-        j.b0 = b0;
-        j.nimages = g->n - b0 < chunk ? g->n - b0 : chunk;
-        j.first = b0 == 0;
-        const int64_t items = j.nimages * g->groups;
-        const cnnc__par plan = items_plan(p, items, macs);
-        if (items_in_parallel(p, plan)) {
-            st = cnnc__par_run(plan, bwd_weight_range, &j);
-        } else {
-            gemm_ws gw = {p->isa, j.ws + p->col_floats,
-                          (size_t)p->threads * p->slice - p->col_floats, true};
-            for (int64_t i = 0; i < items; i++) bwd_weight_item(&j, i, j.ws, &gw);
-        }
-        /* a weight element: the chunk's partials read, dw read and written */
-        const cnnc__cost elem = {.bytes = 4.0 * (double)j.nimages + 8.0};
-        if (!in_place && st == CNNC_OK)
-            st = cnnc__par_run(cnnc__par_plan(wsize, elem, p->threads), reduce_range, &j);
-    }
-    return st;
+    conv_path = "column chunks + gemm";
+    return cnnc__conv_cols_backward_weight(isa, g, dw, dy, x);
 }
 
 /* ---- the traced entry points ------------------------------------------------------- */

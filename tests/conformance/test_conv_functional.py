@@ -227,6 +227,13 @@ def test_zero_batch_and_zero_channels(dim):
     ((1, 12, 9, 10, 11), (12, 1, 3, 3, 3), dict(padding=1, groups=12)),  # depthwise 3-d
     ((2, 3, 64, 64), (16, 3, 7, 7), dict(stride=2, padding=3)),  # stem-like
     ((1, 8, 300), (8, 8, 5), dict(padding=2, dilation=3)),
+    # column chunks across images (maps under 128 positions): several chunks whose
+    # boundaries fall inside images, groups, strides, dilation, 1-d
+    ((10, 64, 9, 9), (48, 64, 3, 3), dict(padding=1)),
+    ((7, 32, 15, 13), (40, 16, 3, 3), dict(stride=2, padding=(1, 2), groups=2)),
+    ((9, 24, 11, 11), (16, 24, 3, 2), dict(dilation=(2, 1), padding=(0, 1))),
+    ((6, 96, 7, 7), (64, 96, 1, 1), {}),
+    ((12, 40, 50), (24, 40, 5), dict(stride=2, padding=2)),
 ])
 def test_fast_paths(case):
     x, w, kwargs = case
@@ -254,6 +261,7 @@ def test_fast_paths_transposed(case):
     (F.conv2d, (1, 32, 64, 64), (16, 32, 3, 3), dict(padding=1)),
     (F.conv2d, (3, 32, 30, 30), (64, 1, 3, 3), dict(padding=1, groups=32)),
     (F.conv2d, (2, 64, 32, 32), (32, 64, 1, 1), {}),
+    (F.conv2d, (10, 64, 9, 9), (48, 64, 3, 3), dict(padding=1)),  # column chunks
     (F.conv_transpose2d, (2, 32, 20, 20), (32, 16, 4, 4), dict(stride=2, padding=1)),
 ])
 def test_thread_count_does_not_change_bits(fn, x, w, kwargs):

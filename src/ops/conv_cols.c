@@ -1,0 +1,194 @@
+/* Convolution drivers over column chunks that cross image boundaries.
+ *
+ * The column matrix of a convolution over a whole batch (one group) is
+ * [kdim, n * osz] (kdim = cg * ksz): column b * osz + o is output position o of image
+ * b. The per-image drivers of conv.c run one GEMM per image (or per tile of one); on
+ * small maps (7x7: 49 columns) those GEMMs are narrow, their 32-column panels part
+ * empty and the weights packed again for every image, and the weight gradient's inner
+ * dimension is the image's 49 positions. Here a chunk is a run of J consecutive
+ * columns of the batch's matrix, whatever images they belong to:
+ *
+ *   forward          Y[:, chunk]  = W col(chunk)             Y scattered to y (+ bias)
+ *   backward-data    dcol(chunk)  = W^T dY[:, chunk]         dcol folded into dx
+ *   backward-weight  dW          (+)= dY[:, chunk] col(chunk)^T   chunks in column order
+ *
+ * col(chunk) [kdim, J] is built by im2col image segment by image segment, dY[:, chunk]
+ * and Y [mg, J] are copies of the segments' rows. The chunk width depends on the
+ * geometry alone, and the GEMM (threaded inside) sums each element in an order fixed
+ * by its k, so results are the same at every thread count. */
+#include "ops/conv_cols.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/gemm_mt.h"
+#include "core/parallel.h"
+#include "kernels/gemm.h"
+
+enum {
+    CHUNK_COL_FLOATS = 1 << 18, /* col(chunk) 1 MB: stays in L2 between im2col and the GEMM */
+    CHUNK_MIN_COLUMNS = 384,    /* unless that leaves fewer columns (the GEMM's k or n) */
+    SMALL_MAP_COLUMNS = 128,    /* forward / backward-data: chunks pay below this osz */
+};
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
+
+typedef struct cols_job {
+    cnnc__isa isa;
+    const cnnc__window *g;
+    int64_t cg, mg, ksz, kdim, isz, osz, total; /* total = n * osz columns */
+    int64_t width;                              /* J: columns per chunk */
+    int64_t grp, c0, ncol;                      /* the current group and chunk */
+    float *col;                                 /* [kdim, width] */
+    float *rows;                                /* [mg, width]: Y or dY of the chunk */
+    float *gemm_ws;
+    size_t gemm_floats;
+} cols_job;
+
+bool cnnc__conv_cols_pays(const cnnc__window *g) {
+    return cnnc__window_out_size(g) < SMALL_MAP_COLUMNS && g->n > 1;
+}
+
+/* Plans the chunks and takes the workspace; false (error set) when it cannot. */
+static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g) {
+    memset(j, 0, sizeof *j);
+    j->isa = isa;
+    j->g = g;
+    j->cg = g->c / g->groups;
+    j->mg = g->m / g->groups;
+    j->ksz = cnnc__window_k_size(g);
+    j->kdim = j->cg * j->ksz;
+    j->isz = cnnc__window_in_size(g);
+    j->osz = cnnc__window_out_size(g);
+    j->total = g->n * j->osz;
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    int64_t w = CHUNK_COL_FLOATS / j->kdim;
+    if (w < CHUNK_MIN_COLUMNS) w = CHUNK_MIN_COLUMNS;
+    /* chunks of even width (no narrow last one), in whole panels */
+    const int64_t chunks = (j->total + w - 1) / w;
+    w = (j->total + chunks - 1) / chunks;
+    j->width = min64((w + nr - 1) / nr * nr, j->total);
+    const int threads = cnnc__parallel_threads();
+    j->gemm_floats = (size_t)threads * cnnc__sgemm_workspace_floats(isa);
+    const size_t col = round16((size_t)(j->kdim * j->width));
+    const size_t rows = round16((size_t)(j->mg * j->width));
+    j->gemm_ws = cnnc__workspace((j->gemm_floats + col + rows) * sizeof(float));
+    if (!j->gemm_ws) return false;
+    j->col = j->gemm_ws + j->gemm_floats;
+    j->rows = j->col + col;
+    return true;
+}
+
+/* One image's part of the chunk: image b, its positions [o, o + len), at column off. */
+typedef void (*segment_fn)(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
+                           void *arg);
+
+static void for_segments(const cols_job *j, segment_fn fn, void *arg) {
+    for (int64_t off = 0; off < j->ncol;) {
+        const int64_t at = j->c0 + off, b = at / j->osz, o = at % j->osz;
+        const int64_t len = min64(j->osz - o, j->ncol - off);
+        fn(j, b, o, len, off, arg);
+        off += len;
+    }
+}
+
+static const float *x_of(const cols_job *j, const float *x, int64_t b) {
+    return x + (b * j->g->c + j->grp * j->cg) * j->isz;
+}
+
+static void seg_im2col(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
+                       void *arg) {
+    cnnc__conv_im2col(j->isa, j->col + off, j->width, x_of(j, arg, b), j->g, 0, j->cg, o, len);
+}
+
+static void seg_col2im(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
+                       void *arg) {
+    cnnc__conv_col2im(j->isa, (float *)x_of(j, arg, b), j->col + off, j->width, j->g, 0, j->cg,
+                      o, len);
+}
+
+/* rows[r, off + t] = dy[b, grp mg + r, o + t] */
+static void seg_gather(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
+                       void *arg) {
+    const float *src = (const float *)arg + (b * j->g->m + j->grp * j->mg) * j->osz + o;
+    for (int64_t r = 0; r < j->mg; r++)
+        memcpy(j->rows + r * j->width + off, src + r * j->osz, (size_t)len * sizeof(float));
+}
+
+typedef struct scatter_arg {
+    float *y;
+    const float *bias;
+} scatter_arg;
+
+/* y[b, grp mg + r, o + t] = rows[r, off + t] (+ bias) */
+static void seg_scatter(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
+                        void *arg) {
+    const scatter_arg *s = arg;
+    float *dst = s->y + (b * j->g->m + j->grp * j->mg) * j->osz + o;
+    for (int64_t r = 0; r < j->mg; r++) {
+        const float *src = j->rows + r * j->width + off;
+        if (s->bias)
+            cnnc__conv_copy_add(j->isa, dst + r * j->osz, src, s->bias[j->grp * j->mg + r], len);
+        else
+            memcpy(dst + r * j->osz, src, (size_t)len * sizeof(float));
+    }
+}
+
+static void gemm(const cols_job *j, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                 int64_t ldc) {
+    cnnc__sgemm_ws(j->isa, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, j->gemm_ws,
+                   j->gemm_floats);
+}
+
+/* Calls body(j) for every (group, chunk), the chunk set in j->grp, c0, ncol. */
+#define FOR_CHUNKS(j, body)                                                                    \
+    for ((j)->grp = 0; (j)->grp < (j)->g->groups; (j)->grp++)                                  \
+        for ((j)->c0 = 0; (j)->c0 < (j)->total; (j)->c0 += (j)->width) {                       \
+            (j)->ncol = min64((j)->width, (j)->total - (j)->c0);                               \
+            body;                                                                              \
+        }
+
+cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float *y,
+                                    const float *x, const float *w, const float *bias) {
+    cols_job j;
+    if (!cols_setup(&j, isa, g)) return cnnc_last_status();
+    scatter_arg s = {y, bias};
+    FOR_CHUNKS(&j, {
+        for_segments(&j, seg_im2col, (void *)x);
+        gemm(&j, false, false, j.mg, j.ncol, j.kdim, w + j.grp * j.mg * j.kdim, j.kdim, j.col,
+             j.width, 0.0f, j.rows, j.width);
+        for_segments(&j, seg_scatter, &s);
+    });
+    return CNNC_OK;
+}
+
+cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
+                                          const float *dy, const float *w) {
+    cols_job j;
+    if (!cols_setup(&j, isa, g)) return cnnc_last_status();
+    memset(dx, 0, (size_t)(g->n * g->c * j.isz) * sizeof(float));
+    FOR_CHUNKS(&j, {
+        for_segments(&j, seg_gather, (void *)dy);
+        gemm(&j, true, false, j.kdim, j.ncol, j.mg, w + j.grp * j.mg * j.kdim, j.kdim, j.rows,
+             j.width, 0.0f, j.col, j.width);
+        for_segments(&j, seg_col2im, dx);
+    });
+    return CNNC_OK;
+}
+
+cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g, float *dw,
+                                            const float *dy, const float *x) {
+    cols_job j;
+    if (!cols_setup(&j, isa, g)) return cnnc_last_status();
+    FOR_CHUNKS(&j, {
+        for_segments(&j, seg_im2col, (void *)x);
+        for_segments(&j, seg_gather, (void *)dy);
+        gemm(&j, false, true, j.mg, j.kdim, j.ncol, j.rows, j.width, j.col, j.width,
+             j.c0 == 0 ? 0.0f : 1.0f, dw + j.grp * j.mg * j.kdim, j.kdim);
+    });
+    return CNNC_OK;
+}

@@ -1,0 +1,25 @@
+/* Internal: convolution drivers over column chunks crossing image boundaries
+ * (conv_cols.c): one GEMM covers several images' output positions. conv.c's drivers
+ * call them for small maps (forward, backward-data) and for every weight gradient
+ * that is not depthwise. Same contracts as the cnnc__conv_run_* drivers of ops/conv.h
+ * at the level isa; results do not depend on the thread count. */
+#ifndef CNNC_OPS_CONV_COLS_H
+#define CNNC_OPS_CONV_COLS_H
+#include <stdbool.h>
+
+#include "cnnc.h"
+#include "kernels/conv.h"
+
+/* Whether the forward and backward-data of g run here: small maps, several images. */
+bool cnnc__conv_cols_pays(const cnnc__window *g);
+
+/* y [n, m, out] = conv(x, w) + bias (bias NULL or [m]). */
+cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float *y,
+                                    const float *x, const float *w, const float *bias);
+/* dx [n, c, in] = the input gradient of dy (overwrites dx). */
+cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
+                                          const float *dy, const float *w);
+/* dw [m, c / groups, k] = the weight gradient summed over the batch (overwrites dw). */
+cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g, float *dw,
+                                            const float *dy, const float *x);
+#endif
