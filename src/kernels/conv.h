@@ -186,9 +186,10 @@ void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *u,
 /* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (a
  * multiple of 16; the GEMM's workspace not included). */
 size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt);
-/* Tiles [t0, t0 + nt) (nt <= ldt) of group grp of one image: y [m, out] (the image's
- * output) for x [c, in] (the image's input), up from cnnc__conv_winograd_pack_weights, bias
- * [m] or NULL (added last). scratch: cnnc__conv_winograd_scratch_floats(g, ldt)
+/* Tiles [t0, t0 + nt) (nt <= ldt) of group grp over the whole batch (tile t is tile
+ * t % tiles of image t / tiles, tiles = cnnc__conv_winograd_tiles(g): a block may cross
+ * images, so small maps still fill the GEMM's panels): y [n, m, out] for x [n, c, in],
+ * up from cnnc__conv_winograd_pack_weights, bias [m] or NULL (added last). scratch: cnnc__conv_winograd_scratch_floats(g, ldt)
  * floats, 64-byte aligned; gemm_ws: cnnc__sgemm_workspace_floats(isa) floats, 64-byte
  * aligned. Single-threaded; the result does not depend on how tiles are blocked. */
 void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up,

@@ -243,10 +243,15 @@ typedef struct im2col_seg {
     int64_t j, len, a, b, src;
 } im2col_seg;
 
-enum { IM2COL_SEGS = 256 };
+enum {
+    IM2COL_ROWS = 8,                       /* output rows per span of columns */
+    IM2COL_TAP_SEGS = IM2COL_ROWS + 2,     /* runs of one tap over a span, at most */
+    IM2COL_SEGS = 64 * IM2COL_TAP_SEGS,    /* runs of a group of taps */
+};
 
-/* The runs of tap (q0, q1, q2) over columns [o0, o0 + ncol) (at most IM2COL_SEGS of
- * them: callers split ncol), offsets from plane; the same for every channel plane. */
+/* The runs of tap (q0, q1, q2) over columns [o0, o0 + ncol) (at most IM2COL_TAP_SEGS:
+ * ncol spans at most IM2COL_ROWS output rows), offsets from plane: the same for every
+ * channel plane. */
 static int64_t im2col_segments(im2col_seg *segs, const float *plane, const cnnc__window *g,
                                int64_t q0, int64_t q1, int64_t q2, int64_t o0, int64_t ncol) {
     int64_t n = 0;
@@ -261,39 +266,56 @@ static int64_t im2col_segments(im2col_seg *segs, const float *plane, const cnnc_
     return n;
 }
 
-/* One run from plane xc into row: 16-column pieces, the zeros in the same stores. */
+/* One run from plane xc into row: 16-column pieces, the zeros in the same stores;
+ * pieces wholly inside the run's data need no lane shift. */
 AVX512 static inline void im2col_run(float *row, const float *xc, const im2col_seg *sg,
                                      int64_t s2) {
+    float *dst = row + sg->j;
     for (int64_t t0 = 0; t0 < sg->len; t0 += 16) {
         const int64_t n = sg->len - t0 < 16 ? sg->len - t0 : 16;
+        const __mmask16 all = (__mmask16)((1u << n) - 1);
+        if (sg->src >= 0 && t0 >= sg->a && t0 + n <= sg->b) {
+            _mm512_mask_storeu_ps(dst + t0, all,
+                                  load_strided(xc + sg->src + (t0 - sg->a) * s2, s2, n));
+            continue;
+        }
         const int64_t va = sg->a > t0 ? sg->a : t0, vb = sg->b < t0 + n ? sg->b : t0 + n;
         __m512 v = _mm512_setzero_ps();
         if (sg->src >= 0 && va < vb)
             v = _mm512_maskz_expand_ps((__mmask16)(((1u << (vb - va)) - 1) << (va - t0)),
                                        load_strided(xc + sg->src + (va - sg->a) * s2, s2, vb - va));
-        _mm512_mask_storeu_ps(row + sg->j + t0, (__mmask16)((1u << n) - 1), v);
+        _mm512_mask_storeu_ps(dst + t0, all, v);
     }
 }
 
-/* im2col with masked loads and stores and no divisions in the inner loops: per tap,
- * the runs are worked out once and applied to every channel (on small maps a row is a
- * few floats long, and the walk and library copies would cost more than the data). */
+/* im2col with masked loads and stores and no divisions in the inner loops: the runs
+ * of a group of taps over a span of columns are worked out once and applied to every
+ * channel, whose plane rows then stay in L1 across the taps (on small maps a row is a
+ * few floats long: the walk and library copies would cost more than the data). */
 AVX512 static void im2col_avx512(float *col, int64_t ldc, const float *x, const cnnc__window *g,
                                  int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
     const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
-    const int64_t span = (IM2COL_SEGS - 2) * g->out[2]; /* columns with at most IM2COL_SEGS runs */
+    const int64_t span = IM2COL_ROWS * g->out[2];
+    const int64_t group = IM2COL_SEGS / IM2COL_TAP_SEGS; /* taps per group */
     im2col_seg segs[IM2COL_SEGS];
+    int64_t first[IM2COL_SEGS / IM2COL_TAP_SEGS + 1]; /* tap t's runs: [first[t], first[t+1]) */
     for (int64_t j0 = 0; j0 < ncol; j0 += span) {
         const int64_t cols = ncol - j0 < span ? ncol - j0 : span;
-        for (int64_t q = 0; q < ksz; q++) {
-            const int64_t q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1];
-            const int64_t q0 = q / (g->k[2] * g->k[1]);
-            const int64_t nseg = im2col_segments(segs, x, g, q0, q1, q2, o0 + j0, cols);
-            for (int64_t ci = c0; ci < c1; ci++) {
-                float *row = col + ((ci - c0) * ksz + q) * ldc + j0;
-                for (int64_t s = 0; s < nseg; s++)
-                    im2col_run(row, x + ci * isz, &segs[s], g->stride[2]);
+        for (int64_t qa = 0; qa < ksz; qa += group) {
+            const int64_t taps = ksz - qa < group ? ksz - qa : group;
+            first[0] = 0;
+            for (int64_t t = 0; t < taps; t++) {
+                const int64_t q = qa + t, q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1];
+                const int64_t q0 = q / (g->k[2] * g->k[1]);
+                first[t + 1] = first[t] + im2col_segments(segs + first[t], x, g, q0, q1, q2,
+                                                          o0 + j0, cols);
             }
+            for (int64_t ci = c0; ci < c1; ci++)
+                for (int64_t t = 0; t < taps; t++) {
+                    float *row = col + ((ci - c0) * ksz + qa + t) * ldc + j0;
+                    for (int64_t s = first[t]; s < first[t + 1]; s++)
+                        im2col_run(row, x + ci * isz, &segs[s], g->stride[2]);
+                }
         }
     }
 }

@@ -343,7 +343,7 @@ void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const fl
                                int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const int64_t isz = g->in[1] * g->in[2], oh = g->out[1], ow = g->out[2];
-    const int64_t tw = (ow + 1) / 2;
+    const int64_t tw = (ow + 1) / 2, tiles = cnnc__conv_winograd_tiles(g);
     const int64_t vstride = plane_stride(cg, ldt), mstride = plane_stride(mg, ldt);
     float *v = scratch;
     float *mm = v + 16 * vstride;
@@ -354,16 +354,15 @@ void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const fl
     const int64_t wp = 2 * tw + 2;
     float *zero = rows + 4 * wp;
     memset(zero, 0, (size_t)wp * sizeof(float));
-    for (int64_t ci = 0; ci < cg; ci++) {
-        const float *xc = x + (grp * cg + ci) * isz;
+    for (int64_t ci = 0; ci < cg; ci++)
         for (int64_t t = t0; t < t0 + nt;) {
-            const int64_t ti = t / tw, tj0 = t % tw;
+            const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
             int64_t nk = tw - tj0;
             if (nk > t0 + nt - t) nk = t0 + nt - t;
+            const float *xc = x + (b * g->c + grp * cg + ci) * isz;
             input_segment(f, v + ci * ldt + (t - t0), vstride, rows, zero, xc, g, ti, tj0, nk);
             t += nk;
         }
-    }
 
     /* the 16 products over the input channels */
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
@@ -380,12 +379,12 @@ void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const fl
         const float bv = bias ? bias[grp * mg + co] : 0.0f;
         float *o[4] = {o00, o01, o10, o11};
         f->out(o, m0, mstride, bv, nt);
-        float *yc = y + (grp * mg + co) * oh * ow;
         for (int64_t t = t0; t < t0 + nt;) {
-            const int64_t ti = t / tw, tj0 = t % tw;
+            const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
             int64_t nk = tw - tj0;
             if (nk > t0 + nt - t) nk = t0 + nt - t;
             const int64_t k0 = t - t0;
+            float *yc = y + (b * g->m + grp * mg + co) * oh * ow;
             float *r0 = yc + 2 * ti * ow + 2 * tj0;
             /* full 2-wide tiles, then a last half tile at an odd width */
             int64_t full = nk;

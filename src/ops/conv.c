@@ -421,11 +421,14 @@ enum { WINO_BLOCK_FLOATS = 1 << 18 }; /* V and M of one tile block (1 MB): stay 
 static bool winograd_pays(const cnnc__window *g) {
     if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return false;
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    /* measured: small images (under ~100 tiles each) lose to the implicit GEMM, the
-     * GEMM's 32-column panels being part empty and the weight transform amortised
-     * over few tiles */
+    /* measured: under ~100 tiles an image the GEMM's 32-column panels are part empty
+     * and the weight transform (16 planes of the weights, written then packed) is
+     * amortised over few tiles. Blocks of tiles cross images, so the whole batch's
+     * tiles count: 14x14 maps (49 tiles an image) pay from 6 images on; 7x7 maps at
+     * batch 8 (128 tiles, 512 channels) lose to the column chunks, the weight
+     * transform taking a third of the time. */
     return cg >= 16 && mg >= 16 && g->out[1] >= 8 && g->out[2] >= 8 &&
-           cnnc__conv_winograd_tiles(g) >= 100;
+           (double)g->n * (double)cnnc__conv_winograd_tiles(g) >= 256.0;
 }
 
 typedef struct wino_job {
@@ -442,14 +445,12 @@ static cnnc_status wino_range(void *ctx, int64_t begin, int64_t end, int chunk) 
     const wino_job *j = ctx;
     const cnnc__window *g = j->g;
     float *s = j->ws + (size_t)chunk * j->slice;
-    for (int64_t i = begin; i < end; i++) {
-        const int64_t blk = i % j->nblk, bg = i / j->nblk;
-        const int64_t grp = bg % g->groups, b = bg / g->groups;
+    for (int64_t i = begin; i < end; i++) { /* i = (group, block of the batch's tiles) */
+        const int64_t blk = i % j->nblk, grp = i / j->nblk;
         const int64_t t0 = blk * j->ldt;
         const int64_t nt = j->tiles - t0 < j->ldt ? j->tiles - t0 : j->ldt;
-        cnnc__conv_winograd_block(j->isa, j->y + b * g->m * cnnc__window_out_size(g),
-                                  j->x + b * g->c * cnnc__window_in_size(g), j->u, j->bias, g, grp,
-                                  t0, nt, j->ldt, s, s + j->scratch);
+        cnnc__conv_winograd_block(j->isa, j->y, j->x, j->u, j->bias, g, grp, t0, nt, j->ldt, s,
+                                  s + j->scratch);
     }
     return CNNC_OK;
 }
@@ -460,9 +461,11 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__window *g, fl
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
     wino_job j = {.isa = isa, .g = g, .y = y, .x = x, .bias = bias};
-    j.tiles = cnnc__conv_winograd_tiles(g);
+    j.tiles = g->n * cnnc__conv_winograd_tiles(g); /* the whole batch's */
     int64_t ldt = WINO_BLOCK_FLOATS / (16 * (cg + mg)) / nr * nr;
-    if (ldt < nr) ldt = nr;
+    /* at least 4 panels: each block streams all 16 packed weight matrices (wide layers:
+     * past L2), which fewer tiles would not amortise */
+    if (ldt < 4 * nr) ldt = 4 * nr;
     if (ldt > 16 * nr) ldt = 16 * nr;
     const int64_t tiles_r = (j.tiles + nr - 1) / nr * nr;
     if (ldt > tiles_r) ldt = tiles_r;
@@ -474,7 +477,7 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__window *g, fl
     const size_t u_floats = round16((size_t)(16 * g->m * cg));
     const size_t up_floats = round16(cnnc__conv_winograd_packed_floats(isa, g));
     /* a block: 16 GEMMs of [mg x cg] by [cg x ldt] */
-    const cnnc__par plan = cnnc__par_plan(g->n * g->groups * j.nblk, macs_cost(16 * mg * cg * ldt),
+    const cnnc__par plan = cnnc__par_plan(g->groups * j.nblk, macs_cost(16 * mg * cg * ldt),
                                           cnnc__parallel_threads());
     size_t slices = (size_t)plan.chunks * j.slice;
     if (slices < u_floats) slices = u_floats;

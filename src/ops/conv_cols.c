@@ -27,8 +27,9 @@
 #include "kernels/gemm.h"
 
 enum {
-    CHUNK_COL_FLOATS = 1 << 18, /* col(chunk) 1 MB: stays in L2 between im2col and the GEMM */
-    CHUNK_MIN_COLUMNS = 384,    /* unless that leaves fewer columns (the GEMM's k or n) */
+    CHUNK_COL_FLOATS = 1 << 17, /* col(chunk) 512 KB: stays in L2 between im2col and the GEMM */
+    CHUNK_MIN_K = 256,          /* unless that leaves fewer columns: the GEMM's k (a KC block) */
+    CHUNK_MIN_N = 384,          /* or its n (12 panels; on small maps the whole batch) */
     SMALL_MAP_COLUMNS = 128,    /* forward / backward-data: chunks pay below this osz */
 };
 
@@ -51,8 +52,9 @@ bool cnnc__conv_cols_pays(const cnnc__window *g) {
     return cnnc__window_out_size(g) < SMALL_MAP_COLUMNS && g->n > 1;
 }
 
-/* Plans the chunks and takes the workspace; false (error set) when it cannot. */
-static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g) {
+/* Plans the chunks (at least min_cols wide) and takes the workspace; false (error set)
+ * when it cannot. */
+static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g, int64_t min_cols) {
     memset(j, 0, sizeof *j);
     j->isa = isa;
     j->g = g;
@@ -66,7 +68,7 @@ static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g) {
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
     int64_t w = CHUNK_COL_FLOATS / j->kdim;
-    if (w < CHUNK_MIN_COLUMNS) w = CHUNK_MIN_COLUMNS;
+    if (w < min_cols) w = min_cols;
     /* chunks of even width (no narrow last one), in whole panels */
     const int64_t chunks = (j->total + w - 1) / w;
     w = (j->total + chunks - 1) / chunks;
@@ -155,7 +157,7 @@ static void gemm(const cols_job *j, bool ta, bool tb, int64_t m, int64_t n, int6
 cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float *y,
                                     const float *x, const float *w, const float *bias) {
     cols_job j;
-    if (!cols_setup(&j, isa, g)) return cnnc_last_status();
+    if (!cols_setup(&j, isa, g, CHUNK_MIN_N)) return cnnc_last_status();
     scatter_arg s = {y, bias};
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_im2col, (void *)x);
@@ -169,7 +171,7 @@ cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float 
 cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
                                           const float *dy, const float *w) {
     cols_job j;
-    if (!cols_setup(&j, isa, g)) return cnnc_last_status();
+    if (!cols_setup(&j, isa, g, CHUNK_MIN_N)) return cnnc_last_status();
     memset(dx, 0, (size_t)(g->n * g->c * j.isz) * sizeof(float));
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_gather, (void *)dy);
@@ -183,7 +185,7 @@ cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, 
 cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g, float *dw,
                                             const float *dy, const float *x) {
     cols_job j;
-    if (!cols_setup(&j, isa, g)) return cnnc_last_status();
+    if (!cols_setup(&j, isa, g, CHUNK_MIN_K)) return cnnc_last_status();
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_im2col, (void *)x);
         for_segments(&j, seg_gather, (void *)dy);

@@ -234,6 +234,8 @@ def test_zero_batch_and_zero_channels(dim):
     ((9, 24, 11, 11), (16, 24, 3, 2), dict(dilation=(2, 1), padding=(0, 1))),
     ((6, 96, 7, 7), (64, 96, 1, 1), {}),
     ((12, 40, 50), (24, 40, 5), dict(stride=2, padding=2)),
+    # Winograd blocks of tiles crossing images (odd width: half tiles at the edges)
+    ((6, 64, 14, 13), (64, 64, 3, 3), dict(padding=1)),
 ])
 def test_fast_paths(case):
     x, w, kwargs = case
@@ -262,6 +264,7 @@ def test_fast_paths_transposed(case):
     (F.conv2d, (3, 32, 30, 30), (64, 1, 3, 3), dict(padding=1, groups=32)),
     (F.conv2d, (2, 64, 32, 32), (32, 64, 1, 1), {}),
     (F.conv2d, (10, 64, 9, 9), (48, 64, 3, 3), dict(padding=1)),  # column chunks
+    (F.conv2d, (6, 64, 14, 13), (64, 64, 3, 3), dict(padding=1)),  # Winograd across images
     (F.conv_transpose2d, (2, 32, 20, 20), (32, 16, 4, 4), dict(stride=2, padding=1)),
 ])
 def test_thread_count_does_not_change_bits(fn, x, w, kwargs):
