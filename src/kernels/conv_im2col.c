@@ -90,11 +90,11 @@ static inline void im2col_row(float *row, const float *xc, const cnnc__window *g
     });
 }
 
-/* The scalar variant's im2col (cnnc__conv_im2col): a row at a time, library copies. */
-static void im2col_scalar(float *col, int64_t ldc, const float *x, const cnnc__window *g,
-                          int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
+/* im2col a row at a time with library copies (stride 2: the level's gather2). */
+static void im2col_by_rows(float *col, int64_t ldc, const float *x, const cnnc__window *g,
+                           int64_t c0, int64_t c1, int64_t o0, int64_t ncol,
+                           cnnc__conv_gather2_fn gather2) {
     const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
-    const cnnc__conv_gather2_fn gather2 = cnnc__conv_rows_of(CNNC__ISA_SCALAR)->gather2;
     for (int64_t ci = c0; ci < c1; ci++) {
         const float *xc = x + ci * isz;
         int64_t q = 0;
@@ -104,6 +104,12 @@ static void im2col_scalar(float *col, int64_t ldc, const float *x, const cnnc__w
                     im2col_row(col + ((ci - c0) * ksz + q) * ldc, xc, g, q0, q1, q2, o0, ncol,
                                gather2);
     }
+}
+
+static void im2col_scalar(float *col, int64_t ldc, const float *x, const cnnc__window *g,
+                          int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
+    im2col_by_rows(col, ldc, x, g, c0, c1, o0, ncol,
+                   cnnc__conv_rows_of(CNNC__ISA_SCALAR)->gather2);
 }
 
 /* Copies one row of W floats into its slot of each panel (constant W: inlined). */
@@ -247,6 +253,7 @@ enum {
     IM2COL_ROWS = 8,                       /* output rows per span of columns */
     IM2COL_TAP_SEGS = IM2COL_ROWS + 2,     /* runs of one tap over a span, at most */
     IM2COL_SEGS = 64 * IM2COL_TAP_SEGS,    /* runs of a group of taps */
+    IM2COL_LONG_ROW = 24,                  /* output rows at least this wide: row copies */
 };
 
 /* The runs of tap (q0, q1, q2) over columns [o0, o0 + ncol) (at most IM2COL_TAP_SEGS:
@@ -294,6 +301,11 @@ AVX512 static inline void im2col_run(float *row, const float *xc, const im2col_s
  * few floats long: the walk and library copies would cost more than the data). */
 AVX512 static void im2col_avx512(float *col, int64_t ldc, const float *x, const cnnc__window *g,
                                  int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
+    if (g->out[2] >= IM2COL_LONG_ROW) { /* long rows: library copies win (measured) */
+        im2col_by_rows(col, ldc, x, g, c0, c1, o0, ncol,
+                       cnnc__conv_rows_of(CNNC__ISA_AVX512)->gather2);
+        return;
+    }
     const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
     const int64_t span = IM2COL_ROWS * g->out[2];
     const int64_t group = IM2COL_SEGS / IM2COL_TAP_SEGS; /* taps per group */
