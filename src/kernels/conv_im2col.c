@@ -139,9 +139,10 @@ void cnnc__conv_pack_cols_ref(float *dst, int64_t nr, float *row, const float *x
     }
 }
 
-void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc,
-                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
-                       int64_t ncol) {
+/* col2im a row at a time through the level's row routines. */
+static void col2im_by_rows(cnnc__isa isa, float *x, const float *col, int64_t ldc,
+                           const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
+                           int64_t ncol) {
     const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
     const int64_t s2 = g->stride[2];
     const cnnc__conv_rows *rows = cnnc__conv_rows_of(isa);
@@ -331,6 +332,49 @@ AVX512 static void im2col_avx512(float *col, int64_t ldc, const float *x, const 
         }
     }
 }
+
+/* col2im of short unit-stride rows with the same runs as im2col_avx512: x[run] +=
+ * row[run], taps in order for each channel (the additions of col2im_by_rows, in its
+ * order). */
+AVX512 static void col2im_avx512_short(float *x, const float *col, int64_t ldc,
+                                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
+                                       int64_t ncol) {
+    const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
+    const int64_t span = IM2COL_ROWS * g->out[2];
+    const int64_t group = IM2COL_SEGS / IM2COL_TAP_SEGS;
+    im2col_seg segs[IM2COL_SEGS];
+    int64_t first[IM2COL_SEGS / IM2COL_TAP_SEGS + 1];
+    for (int64_t j0 = 0; j0 < ncol; j0 += span) {
+        const int64_t cols = ncol - j0 < span ? ncol - j0 : span;
+        for (int64_t qa = 0; qa < ksz; qa += group) {
+            const int64_t taps = ksz - qa < group ? ksz - qa : group;
+            first[0] = 0;
+            for (int64_t t = 0; t < taps; t++) {
+                const int64_t q = qa + t, q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1];
+                const int64_t q0 = q / (g->k[2] * g->k[1]);
+                first[t + 1] = first[t] + im2col_segments(segs + first[t], x, g, q0, q1, q2,
+                                                          o0 + j0, cols);
+            }
+            for (int64_t ci = c0; ci < c1; ci++)
+                for (int64_t t = 0; t < taps; t++) {
+                    const float *row = col + ((ci - c0) * ksz + qa + t) * ldc + j0;
+                    for (int64_t si = first[t]; si < first[t + 1]; si++) {
+                        const im2col_seg *sg = &segs[si];
+                        if (sg->src < 0) continue;
+                        float *d = x + ci * isz + sg->src;
+                        const float *r = row + sg->j + sg->a;
+                        for (int64_t t0 = 0; t0 < sg->b - sg->a; t0 += 16) {
+                            const int64_t n = sg->b - sg->a - t0 < 16 ? sg->b - sg->a - t0 : 16;
+                            const __mmask16 m = (__mmask16)((1u << n) - 1);
+                            _mm512_mask_storeu_ps(d + t0, m,
+                                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + t0),
+                                                                _mm512_maskz_loadu_ps(m, r + t0)));
+                        }
+                    }
+                }
+        }
+    }
+}
 #endif
 
 /* ---- phase planes: im2col rows as contiguous slices -------------------------------- */
@@ -486,6 +530,18 @@ void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
                        const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
                        int64_t ncol) {
     variant(isa, 0)->im2col(col, ldc, x, g, c0, c1, o0, ncol);
+}
+
+void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc,
+                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
+                       int64_t ncol) {
+#if CNNC__ISA_X86
+    if (isa >= CNNC__ISA_AVX512 && g->stride[2] == 1 && g->out[2] < IM2COL_LONG_ROW) {
+        col2im_avx512_short(x, col, ldc, g, c0, c1, o0, ncol);
+        return;
+    }
+#endif
+    col2im_by_rows(isa, x, col, ldc, g, c0, c1, o0, ncol);
 }
 
 void cnnc__conv_copy_add(cnnc__isa isa, float *dst, const float *src, float bias, int64_t n) {

@@ -44,6 +44,7 @@ typedef struct cols_job {
     int64_t grp, c0, ncol;                      /* the current group and chunk */
     float *col;                                 /* [kdim, width] */
     float *rows;                                /* [mg, width]: Y or dY of the chunk */
+    float *acc;                                 /* [kdim, mg]: dW^T of a group (weight gradient) */
     float *gemm_ws;
     size_t gemm_floats;
 } cols_job;
@@ -52,9 +53,10 @@ bool cnnc__conv_cols_pays(const cnnc__window *g) {
     return cnnc__window_out_size(g) < SMALL_MAP_COLUMNS && g->n > 1;
 }
 
-/* Plans the chunks (at least min_cols wide) and takes the workspace; false (error set)
- * when it cannot. */
-static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g, int64_t min_cols) {
+/* Plans the chunks (at least min_cols wide) and takes the workspace (with acc: room for
+ * a group's dW^T); false (error set) when it cannot. */
+static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g, int64_t min_cols,
+                       bool acc) {
     memset(j, 0, sizeof *j);
     j->isa = isa;
     j->g = g;
@@ -77,10 +79,12 @@ static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g, int64_
     j->gemm_floats = (size_t)threads * cnnc__sgemm_workspace_floats(isa);
     const size_t col = round16((size_t)(j->kdim * j->width));
     const size_t rows = round16((size_t)(j->mg * j->width));
-    j->gemm_ws = cnnc__workspace((j->gemm_floats + col + rows) * sizeof(float));
+    const size_t accf = acc ? round16((size_t)(j->kdim * j->mg)) : 0;
+    j->gemm_ws = cnnc__workspace((j->gemm_floats + col + rows + accf) * sizeof(float));
     if (!j->gemm_ws) return false;
     j->col = j->gemm_ws + j->gemm_floats;
     j->rows = j->col + col;
+    j->acc = acc ? j->rows + rows : NULL;
     return true;
 }
 
@@ -157,7 +161,7 @@ static void gemm(const cols_job *j, bool ta, bool tb, int64_t m, int64_t n, int6
 cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float *y,
                                     const float *x, const float *w, const float *bias) {
     cols_job j;
-    if (!cols_setup(&j, isa, g, CHUNK_MIN_N)) return cnnc_last_status();
+    if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false)) return cnnc_last_status();
     scatter_arg s = {y, bias};
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_im2col, (void *)x);
@@ -171,7 +175,7 @@ cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float 
 cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
                                           const float *dy, const float *w) {
     cols_job j;
-    if (!cols_setup(&j, isa, g, CHUNK_MIN_N)) return cnnc_last_status();
+    if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false)) return cnnc_last_status();
     memset(dx, 0, (size_t)(g->n * g->c * j.isz) * sizeof(float));
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_gather, (void *)dy);
@@ -182,15 +186,31 @@ cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, 
     return CNNC_OK;
 }
 
+/* dst [cols, rows] = src [rows, cols]^T, in blocks (both sides stay in few pages). */
+static void transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
+    enum { B = 32 };
+    for (int64_t r0 = 0; r0 < rows; r0 += B)
+        for (int64_t c0 = 0; c0 < cols; c0 += B) {
+            const int64_t r1 = min64(r0 + B, rows), c1 = min64(c0 + B, cols);
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
+        }
+}
+
+/* dW^T [kdim, mg] is the product (col rows, the many, as the GEMM's m; the group's
+ * output channels, often 32 or 64, fill whole 32-wide panels as its n): summed chunk
+ * after chunk in acc, then transposed into dw. */
 cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g, float *dw,
                                             const float *dy, const float *x) {
     cols_job j;
-    if (!cols_setup(&j, isa, g, CHUNK_MIN_K)) return cnnc_last_status();
+    if (!cols_setup(&j, isa, g, CHUNK_MIN_K, true)) return cnnc_last_status();
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_im2col, (void *)x);
         for_segments(&j, seg_gather, (void *)dy);
-        gemm(&j, false, true, j.mg, j.kdim, j.ncol, j.rows, j.width, j.col, j.width,
-             j.c0 == 0 ? 0.0f : 1.0f, dw + j.grp * j.mg * j.kdim, j.kdim);
+        gemm(&j, false, true, j.kdim, j.mg, j.ncol, j.col, j.width, j.rows, j.width,
+             j.c0 == 0 ? 0.0f : 1.0f, j.acc, j.mg);
+        if (j.c0 + j.ncol == j.total) /* the group's last chunk */
+            transpose(dw + j.grp * j.mg * j.kdim, j.acc, j.kdim, j.mg);
     });
     return CNNC_OK;
 }
