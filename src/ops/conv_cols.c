@@ -200,10 +200,37 @@ static void transpose(float *dst, const float *src, int64_t rows, int64_t cols) 
 /* dW^T [kdim, mg] is the product (col rows, the many, as the GEMM's m; the group's
  * output channels, often 32 or 64, fill whole 32-wide panels as its n): summed chunk
  * after chunk in acc, then transposed into dw. */
+static bool is_direct(const cnnc__window *g) {
+    for (int d = 0; d < 3; d++)
+        if (g->k[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d])
+            return false;
+    return true;
+}
+
+/* 1x1, stride 1, no padding, maps of at least a KC block: the input and dY rows are
+ * the GEMM's operands in place, a chunk being an even tile of one image. */
+static void backward_weight_direct(cols_job *j, float *dw, const float *dy, const float *x) {
+    const cnnc__window *g = j->g;
+    const int64_t tiles = (j->osz + j->width - 1) / j->width;
+    const int64_t tile = (j->osz + tiles - 1) / tiles;
+    for (j->grp = 0; j->grp < g->groups; j->grp++) {
+        for (int64_t b = 0; b < g->n; b++)
+            for (int64_t o0 = 0; o0 < j->osz; o0 += tile)
+                gemm(j, false, true, j->kdim, j->mg, min64(tile, j->osz - o0),
+                     x_of(j, x, b) + o0, j->osz, dy + (b * g->m + j->grp * j->mg) * j->osz + o0,
+                     j->osz, b == 0 && o0 == 0 ? 0.0f : 1.0f, j->acc, j->mg);
+        transpose(dw + j->grp * j->mg * j->kdim, j->acc, j->kdim, j->mg);
+    }
+}
+
 cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g, float *dw,
                                             const float *dy, const float *x) {
     cols_job j;
     if (!cols_setup(&j, isa, g, CHUNK_MIN_K, true)) return cnnc_last_status();
+    if (is_direct(g) && j.osz >= CHUNK_MIN_K) {
+        backward_weight_direct(&j, dw, dy, x);
+        return CNNC_OK;
+    }
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_im2col, (void *)x);
         for_segments(&j, seg_gather, (void *)dy);
