@@ -14,7 +14,9 @@
 /* Multithreaded C = beta*C + op(A) op(B). Splits the rows of C (or its columns when
  * C is wide and short) into parallel-region chunks (core/parallel.h; each chunk packs
  * the whole other operand, which the grain rule counts), never k, so results do not
- * depend on the thread count; small products stay on the calling thread. Called
+ * depend on the thread count; small products stay on the calling thread. A product
+ * with few rows or a short k (kernels/gemm_small.h, decided for the whole product, as
+ * cnnc__sgemm_st does) is split along its columns only and packs nothing. Called
  * from inside a parallel region it runs inline. Each chunk uses its slice of one
  * cnnc__workspace() buffer of the calling thread, so a cnnc__workspace pointer the
  * caller holds is invalid after this call (pass your own buffer to cnnc__sgemm_ws

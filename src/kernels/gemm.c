@@ -22,6 +22,8 @@
  * sequence of operations wherever it sits: see "Determinism" in gemm.h. */
 #include "kernels/gemm.h"
 
+#include "kernels/gemm_small.h"
+
 /* ---- Portable micro-kernel ------------------------------------------------ */
 
 #define SCALAR_MR 4
@@ -323,8 +325,21 @@ void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
     }
 }
 
+int64_t cnnc__sgemm_k_block(cnnc__isa isa, int64_t k) {
+    return even_block(k, config_of(isa)->kc, 1);
+}
+
+void cnnc__sgemm_st_blocked(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                            int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                            float beta, float *c, int64_t ldc, float *ws) {
+    sgemm_blocked(config_of(isa), trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, ws);
+}
+
 void cnnc__sgemm_st(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb,
                     float beta, float *c, int64_t ldc, float *ws) {
-    sgemm_blocked(config_of(isa), trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, ws);
+    if (n > 0 && cnnc__sgemm_small_fits(isa, trans_a, trans_b, m, k))
+        cnnc__sgemm_small(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    else
+        sgemm_blocked(config_of(isa), trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, ws);
 }

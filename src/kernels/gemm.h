@@ -28,7 +28,13 @@
  * blocks fixed by k alone, each block accumulated from zero and then added to C),
  * whatever its position in a tile, so splitting the m or n range over threads never
  * changes a result bit. Results differ between levels (different kernels), never
- * between calls at one level.
+ * between calls at one level. One exception, decided by the whole product: with A not
+ * transposed, B transposed and m <= CNNC__SGEMM_SMALL_M (kernels/gemm_small.h) at the
+ * AVX2 and AVX-512 levels, cnnc__sgemm_st sums each element as a dot product (lane-wise
+ * partial sums, k blocks of their own, still fixed by k alone), so such a product's
+ * bits differ from cnnc__sgemm_st_blocked's and cnnc__sgemm_st_packed's, and a row's
+ * bits depend on whether the product has more than CNNC__SGEMM_SMALL_M rows. Every
+ * other small product (gemm_small.h) keeps the packed GEMM's bits.
  */
 #ifndef CNNC_KERNELS_GEMM_H
 #define CNNC_KERNELS_GEMM_H
@@ -46,11 +52,23 @@ void cnnc__sgemm_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
 /* Floats of workspace one thread needs for cnnc__sgemm_st (a multiple of 16). */
 size_t cnnc__sgemm_workspace_floats(cnnc__isa isa);
 
-/* Single-threaded packed, cache-blocked GEMM. Never allocates: ws is 64-byte
- * aligned and holds cnnc__sgemm_workspace_floats(isa) floats (packed panels of A and B). */
+/* Single-threaded GEMM. Never allocates: ws is 64-byte aligned and holds
+ * cnnc__sgemm_workspace_floats(isa) floats (packed panels of A and B). Products with a
+ * few rows or a short k (cnnc__sgemm_small_fits) read their operands in place
+ * (kernels/gemm_small.h); the others run cnnc__sgemm_st_blocked. */
 void cnnc__sgemm_st(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb,
                     float beta, float *c, int64_t ldc, float *ws);
+
+/* The packed, cache-blocked GEMM alone, whatever the shape (the arguments of
+ * cnnc__sgemm_st): for a part of a product (a range of rows or columns) whose path
+ * the caller chose for the whole. */
+void cnnc__sgemm_st_blocked(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                            int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                            float beta, float *c, int64_t ldc, float *ws);
+
+/* The length of the k blocks of the level's packed GEMM for a product of depth k. */
+int64_t cnnc__sgemm_k_block(cnnc__isa isa, int64_t k);
 
 /* ---- Pre-packed A, B packed by the caller (implicit-GEMM convolutions) ----------- */
 
@@ -84,7 +102,7 @@ void cnnc__sgemm_pack_a_full(cnnc__isa isa, bool trans_a, int64_t m, int64_t k, 
 
 /* C (m x n) = beta*C + A B, A pre-packed by cnnc__sgemm_pack_a_full(isa, m, k), B
  * packed block by block by pack_b(ctx, ...). Same blocking, kernels, determinism and
- * beta rules as cnnc__sgemm_st (bit-identical results for the same A and B). ws holds
+ * beta rules as cnnc__sgemm_st_blocked (bit-identical results for the same A and B). ws holds
  * cnnc__sgemm_workspace_floats(isa) floats, 64-byte aligned. */
 void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                            const float *a_packed, cnnc__sgemm_pack_b_fn pack_b, void *ctx,

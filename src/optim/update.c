@@ -8,18 +8,23 @@
 #undef K
 
 #if CNNC__K_UPDATE_X86
-static bool use_avx2(void) {
+/* 2: AVX-512F, 1: AVX2 + FMA, 0: neither. */
+static int simd_level(void) {
     static atomic_int cached = -1;
     int v = atomic_load_explicit(&cached, memory_order_relaxed);
     if (v < 0) {
         __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        v = !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 0
+            : __builtin_cpu_supports("avx512f")                                ? 2
+                                                                              : 1;
         atomic_store_explicit(&cached, v, memory_order_relaxed);
     }
     return v;
 }
-#define DISPATCH(name, ...) \
-    (use_avx2() ? cnnc__k_##name##_avx2(__VA_ARGS__) : cnnc__k_##name##_base(__VA_ARGS__))
+#define DISPATCH(name, ...)                                    \
+    (simd_level() == 2   ? cnnc__k_##name##_avx512(__VA_ARGS__) \
+     : simd_level() == 1 ? cnnc__k_##name##_avx2(__VA_ARGS__)   \
+                         : cnnc__k_##name##_base(__VA_ARGS__))
 #else
 #define DISPATCH(name, ...) cnnc__k_##name##_base(__VA_ARGS__)
 #endif

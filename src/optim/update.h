@@ -5,8 +5,9 @@
  * Python scalar uses the scalar rounded to float. The scalars below are those
  * float roundings (and the flags PyTorch's `if` tests), computed by step.c.
  * Arrays are contiguous float32 of n elements; loops never allocate.
- * Two builds: baseline (fmaf from libm) and AVX2+FMA, chosen at run time; both
- * give identical bits (no contraction but the explicit fmaf). */
+ * Three builds: baseline (fmaf from libm), AVX2+FMA and AVX-512, chosen at run time
+ * (the best the CPU has); all give identical bits (no contraction but the explicit
+ * fmaf). */
 #ifndef CNNC_OPTIM_UPDATE_H
 #define CNNC_OPTIM_UPDATE_H
 #include <stdbool.h>
@@ -61,6 +62,7 @@ CNNC__K_UPDATE_DECLARE(base)
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CNNC__K_UPDATE_X86 1
 CNNC__K_UPDATE_DECLARE(avx2)
+CNNC__K_UPDATE_DECLARE(avx512)
 #else
 #define CNNC__K_UPDATE_X86 0
 #endif

@@ -17,6 +17,7 @@
 #include "core/gemm_mt.h"
 #include "core/parallel.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_small.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
@@ -115,8 +116,10 @@ static void check_same_bits(const gemm_case *g, const buffers *bf, const char *w
     }
 }
 
+/* 64-byte aligned, as the library's tensors are (the non-temporal stores of the
+ * small paths need it). */
 static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
     if (!p) {
         fprintf(stderr, "test_gemm: out of memory\n");
         exit(2);
@@ -158,12 +161,13 @@ static void run_level(cnnc__isa isa, const gemm_case *g, buffers *bf, bool check
     const char *kernel = cnnc__sgemm_kernel_name(isa);
     char what[96];
     reset_c(g, bf);
-    cnnc__sgemm_st(isa, g->trans_a, g->trans_b, g->m, g->n, g->k, bf->a, g->lda, bf->b, g->ldb,
-                   g->beta, bf->c, g->ldc, bf->ws);
-    check_result(g, bf, kernel);
+    cnnc__sgemm_st_blocked(isa, g->trans_a, g->trans_b, g->m, g->n, g->k, bf->a, g->lda, bf->b,
+                           g->ldb, g->beta, bf->c, g->ldc, bf->ws);
+    snprintf(what, sizeof what, "%s blocked", kernel);
+    check_result(g, bf, what);
     memcpy(bf->c_st, bf->c, nc * sizeof(float));
 
-    /* Whole A packed once, B packed by a callback: the same bits as cnnc__sgemm_st. */
+    /* Whole A packed once, B packed by a callback: the same bits as the blocked GEMM. */
     const size_t pa_n = cnnc__sgemm_packed_a_floats(isa, g->m, g->k);
     float *pa = aligned_alloc(64, (pa_n ? pa_n : 16) * sizeof(float));
     if (!pa) {
@@ -179,6 +183,19 @@ static void run_level(cnnc__isa isa, const gemm_case *g, buffers *bf, bool check
     check_result(g, bf, what);
     check_same_bits(g, bf, what);
     free(pa);
+
+    /* The dispatching entry: the small paths (gemm_small.h) keep the blocked bits but
+     * for the dot products; the multithreaded entries must give its bits. */
+    reset_c(g, bf);
+    cnnc__sgemm_st(isa, g->trans_a, g->trans_b, g->m, g->n, g->k, bf->a, g->lda, bf->b, g->ldb,
+                   g->beta, bf->c, g->ldc, bf->ws);
+    const bool small = g->n > 0 && cnnc__sgemm_small_fits(isa, g->trans_a, g->trans_b, g->m, g->k);
+    snprintf(what, sizeof what, "%s%s", kernel,
+             !small ? "" : g->trans_b ? " small (dot)" : " small (bcast)");
+    check_result(g, bf, what);
+    if (!(small && g->trans_b))
+        check_same_bits(g, bf, what);
+    memcpy(bf->c_st, bf->c, nc * sizeof(float));
 
     if (!check_mt)
         return;
@@ -397,6 +414,9 @@ int main(void) {
         {1, 4200, 3},   {290, 70, 290}, {1, 1, 2000},   {4300, 2, 2},
         {2, 1, 4099},   {313, 64, 576}, {64, 313, 576}, {700, 40, 500},
         {40, 700, 500}, {400, 90, 300}, {90, 400, 300},
+        /* the small paths: a few rows over several k blocks of theirs, short k */
+        {8, 301, 4500}, {16, 97, 2100},  {9, 50, 4100}, {17, 60, 700},
+        {500, 700, 16}, {3, 5000, 600},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         for (int t = 0; t < 4; t++) {
@@ -404,6 +424,14 @@ int main(void) {
             run_case(&g, &shared, true);
             cases++;
         }
+    }
+    /* A C big enough for the non-temporal stores of the short-k path (beta 0, aligned
+     * rows), and one just as big with beta 1 (plain stores). */
+    for (int t = 0; t < 2; t++) {
+        gemm_case g = {.trans_a = true, .trans_b = false, .m = 2048, .n = 4096, .k = 8,
+                       .lda = 2048, .ldb = 4096, .ldc = 4096, .beta = (float)t};
+        run_case(&g, &shared, true);
+        cases++;
     }
     for (int l = (int)cnnc__isa_cpu(); l >= 0; l--)
         check_nested((cnnc__isa)l, shared.ws);

@@ -1,0 +1,132 @@
+/* Small-product GEMM (see gemm_small.h): the drivers over the level's tiles.
+ *
+ * bcast, for each k block (the packed GEMM's, so the bits match it):
+ *   for column blocks of JB = 16 tiles:   the kc x JB block of B stays in L2
+ *     for row groups (equal, <= R rows):  A's rows of the group
+ *       for tiles of W columns:           rows x W of C in registers over kc
+ * With many k rows (B rows a page or more apart) each tile prefetches the next
+ * tile's part of its B rows: the hardware prefetchers do not follow kc streams.
+ * dot:
+ *   for blocks of DOT_JB rows of B:
+ *     for k blocks (CNNC__SGEMM_DOT_KC):  the A block (m x kc) stays in L1
+ *       for groups of 3 rows of B:        kc floats of each, their next k block
+ *                                         prefetched meanwhile
+ *         for row groups of A:            the rows x 3 lane sums, reduced into C
+ * so each B row is read in order, a k block at a time. */
+#include "kernels/gemm_small.h"
+
+#include "kernels/gemm.h"
+
+typedef struct small_config {
+    cnnc__isa isa;
+    cnnc__sgemm_bcast_fn bcast;
+    cnnc__sgemm_dot_fn dot;
+    void (*fence)(void);
+    int64_t bcast_rows, bcast_cols, dot_rows;
+    int64_t align; /* bytes a non-temporal store's address must be a multiple of */
+} small_config;
+
+#define DOT_COLS 3
+
+static const small_config configs[] = {
+#if CNNC__ISA_X86
+    {CNNC__ISA_AVX512, cnnc__f32_gemm_bcast_8x48__avx512, cnnc__f32_gemm_dot_8x3__avx512,
+     cnnc__f32_gemm_small_fence__avx512, 8, 48, 8, 64},
+    {CNNC__ISA_AVX2, cnnc__f32_gemm_bcast_4x24__avx2, cnnc__f32_gemm_dot_4x3__avx2,
+     cnnc__f32_gemm_small_fence__avx2, 4, 24, 4, 32},
+#endif
+    {CNNC__ISA_SCALAR, NULL, NULL, NULL, 0, 0, 0, 0},
+};
+
+CNNC__ISA_PICKER(config_of, small_config, configs)
+
+bool cnnc__sgemm_small_fits(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t k) {
+    if (!config_of(isa)->bcast || m <= 0 || k <= 0) return false;
+    if (trans_b) return !trans_a && m <= CNNC__SGEMM_SMALL_M;
+    return m <= CNNC__SGEMM_SMALL_M || k <= CNNC__SGEMM_SMALL_K;
+}
+
+int64_t cnnc__sgemm_small_unit(cnnc__isa isa, bool trans_b) {
+    const small_config *cfg = config_of(isa);
+    return trans_b ? 8 * DOT_COLS : cfg->bcast_cols;
+}
+
+/* Rows per group: m in equal groups of at most `most` rows. */
+static int64_t group_rows(int64_t m, int64_t most) {
+    const int64_t groups = (m + most - 1) / most;
+    return (m + groups - 1) / groups;
+}
+
+static void bcast_driver(const small_config *cfg, cnnc__isa isa, bool trans_a, int64_t m,
+                         int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                         int64_t ldb, float beta, float *c, int64_t ldc) {
+    const int64_t kc_blk = cnnc__sgemm_k_block(isa, k); /* the packed GEMM's k blocks */
+    const int64_t sai = trans_a ? 1 : lda, sap = trans_a ? lda : 1;
+    const int64_t W = cfg->bcast_cols, JB = 16 * W, rg = group_rows(m, cfg->bcast_rows);
+    const int64_t vec = cfg->align / (int64_t)sizeof(float);
+    const bool stream = beta == 0.0f && k <= kc_blk && m * n >= CNNC__SGEMM_STREAM_FLOATS &&
+                        (uintptr_t)c % (uintptr_t)cfg->align == 0 && ldc % vec == 0;
+    const unsigned pf = kc_blk > CNNC__SGEMM_SMALL_K ? CNNC__SMALL_PREFETCH : 0;
+    for (int64_t pc = 0; pc < k; pc += kc_blk) {
+        const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
+        const float beta_blk = pc == 0 ? beta : 1.0f;
+        for (int64_t jb = 0; jb < n; jb += JB) {
+            const int64_t je = n - jb < JB ? n : jb + JB;
+            for (int64_t i = 0; i < m; i += rg) {
+                const int64_t rows = m - i < rg ? m - i : rg;
+                for (int64_t j = jb; j < je; j += W) {
+                    const int64_t cols = je - j < W ? je - j : W;
+                    const unsigned flags = pf | (stream && cols == W ? CNNC__SMALL_STREAM : 0);
+                    cfg->bcast(rows, cols, kc, a + i * sai + pc * sap, sai, sap, b + pc * ldb + j,
+                               ldb, c + i * ldc + j, ldc, beta_blk, flags);
+                }
+            }
+        }
+    }
+    if (stream) cfg->fence(); /* the non-temporal stores before anything that follows */
+}
+
+/* k blocks of at most CNNC__SGEMM_DOT_KC, equal and a multiple of 16, from k alone. */
+static int64_t dot_k_block(int64_t k) {
+    const int64_t nblocks = (k + CNNC__SGEMM_DOT_KC - 1) / CNNC__SGEMM_DOT_KC;
+    const int64_t blk = (k + nblocks - 1) / nblocks;
+    return (blk + 15) / 16 * 16;
+}
+
+/* B rows per block: each read a k block at a time, so each row streams in order. */
+#define DOT_JB (16 * DOT_COLS)
+
+static void dot_driver(const small_config *cfg, int64_t m, int64_t n, int64_t k, const float *a,
+                       int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                       int64_t ldc) {
+    const int64_t kc_blk = dot_k_block(k), rg = group_rows(m, cfg->dot_rows);
+    for (int64_t jb = 0; jb < n; jb += DOT_JB) {
+        const int64_t je = n - jb < DOT_JB ? n : jb + DOT_JB;
+        for (int64_t pc = 0; pc < k; pc += kc_blk) {
+            const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
+            const float beta_blk = pc == 0 ? beta : 1.0f;
+            for (int64_t j = jb; j < je; j += DOT_COLS) {
+                const int64_t cols = je - j < DOT_COLS ? je - j : DOT_COLS;
+                /* the same rows' next k block: read DOT_JB / 3 tiles later, time
+                 * enough to come from DRAM into L2 */
+                const float *next = b + j * ldb + pc + kc;
+                for (int64_t i = 0; i < m; i += rg) {
+                    const int64_t rows = m - i < rg ? m - i : rg;
+                    cfg->dot(rows, cols, kc, a + i * lda + pc, lda, b + j * ldb + pc, next, ldb,
+                             c + i * ldc + j, ldc, beta_blk);
+                }
+            }
+        }
+    }
+}
+
+void cnnc__sgemm_small(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                       float *c, int64_t ldc) {
+    const small_config *cfg = config_of(isa);
+    if (m <= 0 || n <= 0) return;
+    if (trans_b)
+        dot_driver(cfg, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    else
+        bcast_driver(cfg, isa, trans_a, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
