@@ -567,8 +567,8 @@ static float *alloc64(size_t floats) {
 /* out = the Winograd forward of g through the kernels, in tile blocks of ldt */
 static void winograd_by_kernels(cnnc__isa isa, float *out, const float *x, const float *w,
                                 const float *b, const cnnc__window *g, int64_t ldt) {
-    const int64_t cg = g->c / g->groups, isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
-    const int64_t tiles = cnnc__conv_winograd_tiles(g);
+    const int64_t cg = g->c / g->groups, osz = cnnc__window_out_size(g);
+    const int64_t all = g->n * cnnc__conv_winograd_tiles(g);
     float *u = alloc64((size_t)(16 * g->m * cg));
     float *up = alloc64(cnnc__conv_winograd_packed_floats(isa, g));
     float *gws = alloc64(cnnc__sgemm_workspace_floats(isa));
@@ -576,12 +576,11 @@ static void winograd_by_kernels(cnnc__isa isa, float *out, const float *x, const
     cnnc__conv_winograd_weights(u, w, g);
     cnnc__conv_winograd_pack_weights(isa, up, u, g);
     memset(out, 0xFF, (size_t)(g->n * g->m * osz) * 4); /* NaN: every output must be written */
-    for (int64_t bi = 0; bi < g->n; bi++)
-        for (int64_t grp = 0; grp < g->groups; grp++)
-            for (int64_t t0 = 0; t0 < tiles; t0 += ldt)
-                cnnc__conv_winograd_block(isa, out + bi * g->m * osz, x + bi * g->c * isz, up, b, g,
-                                          grp, t0, tiles - t0 < ldt ? tiles - t0 : ldt, ldt,
-                                          scratch, gws);
+    /* blocks over the whole batch's tiles (crossing images) */
+    for (int64_t grp = 0; grp < g->groups; grp++)
+        for (int64_t t0 = 0; t0 < all; t0 += ldt)
+            cnnc__conv_winograd_block(isa, out, x, up, b, g, grp, t0, all - t0 < ldt ? all - t0 : ldt,
+                                      ldt, scratch, gws);
     free(u), free(up), free(gws), free(scratch);
 }
 
@@ -624,12 +623,12 @@ static void winograd_kernels(cnnc__isa isa) {
         }
     }
     /* the driver on shapes its heuristic sends to Winograd (>= 16 channels per group,
-     * >= 100 tiles per image): the same bits as the kernels (so the path was taken),
-     * against the reference, 1 vs 2 threads bit-identical (compare_drivers); odd/even
-     * sizes, padding 0/1/2, groups */
+     * maps of 8 or more, >= 256 tiles over the batch): the same bits as the kernels (so
+     * the path was taken), against the reference, 1 vs 2 threads bit-identical
+     * (compare_drivers); odd/even sizes, padding 0/1/2, groups */
     const int64_t shapes[][8] = {/* n, c, m, groups, h, w, pad_h, pad_w */
-                                 {3, 24, 40, 1, 21, 22, 1, 1}, {1, 16, 16, 1, 20, 20, 1, 1},
-                                 {2, 32, 32, 2, 23, 22, 0, 0}, {1, 20, 36, 1, 17, 19, 2, 2},
+                                 {3, 24, 40, 1, 21, 22, 1, 1}, {3, 16, 16, 1, 20, 20, 1, 1},
+                                 {3, 32, 32, 2, 23, 22, 0, 0}, {3, 20, 36, 1, 17, 19, 2, 2},
                                  {2, 64, 48, 1, 30, 29, 1, 0}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t *s = shapes[i];
