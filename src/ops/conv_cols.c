@@ -29,7 +29,7 @@
 enum {
     CHUNK_COL_FLOATS = 1 << 17, /* col(chunk) 512 KB: stays in L2 between im2col and the GEMM */
     CHUNK_MIN_K = 256,          /* unless that leaves fewer columns: the GEMM's k (a KC block) */
-    CHUNK_MIN_N = 384,          /* or its n (12 panels; on small maps the whole batch) */
+    CHUNK_MIN_N = 512,          /* or its n (16 panels; on small maps the whole batch: one packing of W) */
     SMALL_MAP_COLUMNS = 128,    /* forward / backward-data: chunks pay below this osz */
 };
 
