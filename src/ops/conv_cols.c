@@ -10,7 +10,8 @@
  *
  *   forward          Y[:, chunk]  = W col(chunk)             Y scattered to y (+ bias)
  *   backward-data    dcol(chunk)  = W^T dY[:, chunk]         dcol folded into dx
- *   backward-weight  dW          (+)= dY[:, chunk] col(chunk)^T   chunks in column order
+ *   backward-weight  dW^T        (+)= col(chunk) dY[:, chunk]^T   chunks in column order,
+ *                                                          then transposed into dW
  *
  * col(chunk) [kdim, J] is built by im2col image segment by image segment, dY[:, chunk]
  * and Y [mg, J] are copies of the segments' rows. The chunk width depends on the
@@ -29,7 +30,7 @@
 enum {
     CHUNK_COL_FLOATS = 1 << 17, /* col(chunk) 512 KB: stays in L2 between im2col and the GEMM */
     CHUNK_MIN_K = 256,          /* unless that leaves fewer columns: the GEMM's k (a KC block) */
-    CHUNK_MIN_N = 512,          /* or its n (16 panels; on small maps the whole batch: one packing of W) */
+    CHUNK_MIN_N = 512,          /* or its n (16 panels: batch-8 7x7 maps in one chunk) */
     SMALL_MAP_COLUMNS = 128,    /* forward / backward-data: chunks pay below this osz */
 };
 
