@@ -89,17 +89,37 @@ static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g, int64_
     return true;
 }
 
-/* One image's part of the chunk: image b, its positions [o, o + len), at column off. */
+/* One image's part of the chunk (image b, its positions [o, o + len), at column off)
+ * for the channels or rows [r0, r1) of the pass. */
 typedef void (*segment_fn)(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
-                           void *arg);
+                           int64_t r0, int64_t r1, void *arg);
 
-static void for_segments(const cols_job *j, segment_fn fn, void *arg) {
+typedef struct segments_pass {
+    const cols_job *j;
+    segment_fn fn;
+    void *arg;
+} segments_pass;
+
+static cnnc_status segments_range(void *ctx, int64_t r0, int64_t r1, int chunk) {
+    (void)chunk;
+    const segments_pass *sp = ctx;
+    const cols_job *j = sp->j;
     for (int64_t off = 0; off < j->ncol;) {
         const int64_t at = j->c0 + off, b = at / j->osz, o = at % j->osz;
         const int64_t len = min64(j->osz - o, j->ncol - off);
-        fn(j, b, o, len, off, arg);
+        sp->fn(j, b, o, len, off, r0, r1, sp->arg);
         off += len;
     }
+    return CNNC_OK;
+}
+
+/* fn over every segment of the chunk, its `rows` channels or rows split over the
+ * threads (each a copy of row_floats floats per column: memory-bound). Cannot fail. */
+static void for_segments(const cols_job *j, segment_fn fn, void *arg, int64_t rows,
+                         int64_t row_floats) {
+    segments_pass sp = {j, fn, arg};
+    const cnnc__cost item = {.bytes = 8.0 * (double)(row_floats * j->ncol)};
+    (void)cnnc__parallel_for(rows, item, segments_range, &sp);
 }
 
 static const float *x_of(const cols_job *j, const float *x, int64_t b) {
@@ -107,21 +127,22 @@ static const float *x_of(const cols_job *j, const float *x, int64_t b) {
 }
 
 static void seg_im2col(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
-                       void *arg) {
-    cnnc__conv_im2col(j->isa, j->col + off, j->width, x_of(j, arg, b), j->g, 0, j->cg, o, len);
+                       int64_t r0, int64_t r1, void *arg) {
+    cnnc__conv_im2col(j->isa, j->col + r0 * j->ksz * j->width + off, j->width, x_of(j, arg, b),
+                      j->g, r0, r1, o, len);
 }
 
 static void seg_col2im(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
-                       void *arg) {
-    cnnc__conv_col2im(j->isa, (float *)x_of(j, arg, b), j->col + off, j->width, j->g, 0, j->cg,
-                      o, len);
+                       int64_t r0, int64_t r1, void *arg) {
+    cnnc__conv_col2im(j->isa, (float *)x_of(j, arg, b), j->col + r0 * j->ksz * j->width + off,
+                      j->width, j->g, r0, r1, o, len);
 }
 
 /* rows[r, off + t] = dy[b, grp mg + r, o + t] */
 static void seg_gather(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
-                       void *arg) {
+                       int64_t r0, int64_t r1, void *arg) {
     const float *src = (const float *)arg + (b * j->g->m + j->grp * j->mg) * j->osz + o;
-    for (int64_t r = 0; r < j->mg; r++)
+    for (int64_t r = r0; r < r1; r++)
         memcpy(j->rows + r * j->width + off, src + r * j->osz, (size_t)len * sizeof(float));
 }
 
@@ -132,10 +153,10 @@ typedef struct scatter_arg {
 
 /* y[b, grp mg + r, o + t] = rows[r, off + t] (+ bias) */
 static void seg_scatter(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
-                        void *arg) {
+                        int64_t r0, int64_t r1, void *arg) {
     const scatter_arg *s = arg;
     float *dst = s->y + (b * j->g->m + j->grp * j->mg) * j->osz + o;
-    for (int64_t r = 0; r < j->mg; r++) {
+    for (int64_t r = r0; r < r1; r++) {
         const float *src = j->rows + r * j->width + off;
         if (s->bias)
             cnnc__conv_copy_add(j->isa, dst + r * j->osz, src, s->bias[j->grp * j->mg + r], len);
@@ -165,10 +186,10 @@ cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float 
     if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false)) return cnnc_last_status();
     scatter_arg s = {y, bias};
     FOR_CHUNKS(&j, {
-        for_segments(&j, seg_im2col, (void *)x);
+        for_segments(&j, seg_im2col, (void *)x, j.cg, j.ksz);
         gemm(&j, false, false, j.mg, j.ncol, j.kdim, w + j.grp * j.mg * j.kdim, j.kdim, j.col,
              j.width, 0.0f, j.rows, j.width);
-        for_segments(&j, seg_scatter, &s);
+        for_segments(&j, seg_scatter, &s, j.mg, 1);
     });
     return CNNC_OK;
 }
@@ -179,10 +200,10 @@ cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, 
     if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false)) return cnnc_last_status();
     memset(dx, 0, (size_t)(g->n * g->c * j.isz) * sizeof(float));
     FOR_CHUNKS(&j, {
-        for_segments(&j, seg_gather, (void *)dy);
+        for_segments(&j, seg_gather, (void *)dy, j.mg, 1);
         gemm(&j, true, false, j.kdim, j.ncol, j.mg, w + j.grp * j.mg * j.kdim, j.kdim, j.rows,
              j.width, 0.0f, j.col, j.width);
-        for_segments(&j, seg_col2im, dx);
+        for_segments(&j, seg_col2im, dx, j.cg, j.ksz);
     });
     return CNNC_OK;
 }
@@ -233,8 +254,8 @@ cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g
         return CNNC_OK;
     }
     FOR_CHUNKS(&j, {
-        for_segments(&j, seg_im2col, (void *)x);
-        for_segments(&j, seg_gather, (void *)dy);
+        for_segments(&j, seg_im2col, (void *)x, j.cg, j.ksz);
+        for_segments(&j, seg_gather, (void *)dy, j.mg, 1);
         gemm(&j, false, true, j.kdim, j.mg, j.ncol, j.col, j.width, j.rows, j.width,
              j.c0 == 0 ? 0.0f : 1.0f, j.acc, j.mg);
         if (j.c0 + j.ncol == j.total) /* the group's last chunk */
