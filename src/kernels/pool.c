@@ -4,6 +4,25 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/pool_internal.h"
+
+typedef struct pool_variant {
+    cnnc__isa isa;
+    const char *name;
+    bool (*max_idx)(float *out, int64_t *idx, const float *x, const cnnc__window *g, int64_t p0,
+                    int64_t p1);
+} pool_variant;
+
+static const pool_variant variants[] = {
+#define CNNC__X(isa, sfx) {CNNC__ISA_##isa, "f32_maxpool2d_idx__" #sfx, cnnc__k_max_pool2d_idx_##sfx},
+    CNNC__POOL_VARIANTS(CNNC__X)
+#undef CNNC__X
+};
+
+CNNC__ISA_PICKER(variant, pool_variant, variants)
+
+const char *cnnc__k_max_pool2d_variant_name(cnnc__isa isa) { return variant(isa)->name; }
+
 /* First position >= 0 of start + j*dil (j >= 0), i.e. the first in-bounds tap of a
  * window starting at `start` (may lie past the input when the window has none). */
 static inline int64_t first_tap(int64_t start, int64_t dil) {
@@ -101,10 +120,11 @@ static bool max_pool2d_values(float *out, const float *x, const cnnc__window *g,
     return true;
 }
 
-bool cnnc__k_max_pool2d_fast(float *out, int64_t *idx, const float *x, const cnnc__window *g,
-                             int64_t p0, int64_t p1) {
+bool cnnc__k_max_pool2d_fast(cnnc__isa isa, float *out, int64_t *idx, const float *x,
+                             const cnnc__window *g, int64_t p0, int64_t p1) {
     if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->dil[1] != 1 || g->dil[2] != 1)
         return false;
+    if (variant(isa)->max_idx(out, idx, x, g, p0, p1)) return true;
     if (!idx && max_pool2d_values(out, x, g, p0, p1)) return true;
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
     const int64_t KH = g->k[1], KW = g->k[2], SH = g->stride[1], SW = g->stride[2], PH = g->pad[1],

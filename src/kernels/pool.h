@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernels/isa.h"
 #include "kernels/window.h"
 
 /* ---- max pooling ----------------------------------------------------------
@@ -28,9 +29,12 @@
  * idx (nullable) receives the argmax. out: [planes, out plane], x: [planes, in plane]. */
 void cnnc__k_max_pool_ref(float *out, int64_t *idx, const float *x, const cnnc__window *g,
                           int64_t p0, int64_t p1);
-/* Same results; declines unless D == 1 (2-d / 1-d) with dilation 1. */
-bool cnnc__k_max_pool2d_fast(float *out, int64_t *idx, const float *x, const cnnc__window *g,
-                             int64_t p0, int64_t p1);
+/* Same results; declines unless D == 1 (2-d / 1-d) with dilation 1. The
+ * variant of the ISA level `isa` (kernels/isa.h) runs where its row buffers fit. */
+bool cnnc__k_max_pool2d_fast(cnnc__isa isa, float *out, int64_t *idx, const float *x,
+                             const cnnc__window *g, int64_t p0, int64_t p1);
+/* Name of the variant of the indices path a level runs ("f32_maxpool2d_idx__avx512"). */
+const char *cnnc__k_max_pool2d_variant_name(cnnc__isa isa);
 
 /* gx[p, :] = 0, then gx[p, idx[p, o]] += gy[p, o] for every output o, in order.
  * isize / osize are the plane sizes. Indices must be in [0, isize). */

@@ -94,7 +94,7 @@ cnnc_tensor *cnnc__pool_finish_argmax(cnnc_tensor *x, const cnnc__window *g, int
     cnnc_tensor *idx = (want_idx || grad) ? cnnc__tensor_new(CNNC_INT64, out_ndim, out_shape) : NULL;
     if (!out || ((want_idx || grad) && !idx)) goto fail;
     cnnc__pool_job j = {.out = cnnc__f32(out), .idx = idx ? cnnc__i64(idx) : NULL,
-                        .x = cnnc__f32(x), .g = g};
+                        .x = cnnc__f32(x), .g = g, .isa = cnnc__isa_active()};
     if (out->numel) cnnc__parallel_for(g->n, cnnc__pool_cost(cnnc__window_in_size(g)), fn, &j);
     if (grad) {
         void *vctx = NULL;
@@ -272,7 +272,7 @@ static cnnc_status output_not_empty(int nsp, int ndim, const int64_t *shape, con
 static cnnc_status max_range(void *ctx, int64_t b, int64_t e, int chunk) {
     (void)chunk;
     cnnc__pool_job *j = ctx;
-    if (!cnnc__k_max_pool2d_fast(j->out, j->idx, j->x, j->g, b, e))
+    if (!cnnc__k_max_pool2d_fast(j->isa, j->out, j->idx, j->x, j->g, b, e))
         cnnc__k_max_pool_ref(j->out, j->idx, j->x, j->g, b, e);
     return CNNC_OK;
 }

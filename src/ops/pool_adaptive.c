@@ -28,9 +28,22 @@ static cnnc_status aavg_back_range(void *ctx, int64_t b, int64_t e, int chunk) {
     cnnc__k_adaptive_avg_backward_ref(j->out, j->gy, j->g, b, e);
     return CNNC_OK;
 }
+/* An adaptive 2-d window whose input sizes are multiples of the output's is plain
+ * max pooling with kernel = stride = in / out (same windows, same scan and rule). */
 static cnnc_status amax_range(void *ctx, int64_t b, int64_t e, int chunk) {
     (void)chunk;
     cnnc__pool_job *j = ctx;
+    const cnnc__window *g = j->g;
+    if (g->in[0] == 1 && g->out[0] == 1 && g->out[1] > 0 && g->out[2] > 0 &&
+        g->in[1] % g->out[1] == 0 && g->in[2] % g->out[2] == 0) {
+        cnnc__window w = *g;
+        for (int i = 0; i < 3; i++) {
+            w.k[i] = w.stride[i] = g->in[i] / g->out[i];
+            w.pad[i] = 0;
+            w.dil[i] = 1;
+        }
+        if (cnnc__k_max_pool2d_fast(j->isa, j->out, j->idx, j->x, &w, b, e)) return CNNC_OK;
+    }
     cnnc__k_adaptive_max_ref(j->out, j->idx, j->x, j->g, b, e);
     return CNNC_OK;
 }

@@ -30,6 +30,7 @@ typedef struct cnnc__pool_job {
     const cnnc__window *g;
     const cnnc__avg_opts *avg;
     int64_t isize, osize;
+    cnnc__isa isa; /* the kernels' level for the whole call */
     _Atomic int64_t bad; /* unpool: last invalid position, or -1 */
 } cnnc__pool_job;
 

@@ -64,15 +64,21 @@ static void test_max_fast_matches_ref(void) {
             if (next_u32() % 19 == 0) x[i] = -INFINITY;
         }
         cnnc__k_max_pool_ref(o1, i1, x, &g, 0, g.n);
-        CHECK(cnnc__k_max_pool2d_fast(o2, i2, x, &g, 0, g.n));
         bool same = true;
-        for (int64_t i = 0; i < osz; i++)
-            same &= (i1[i] == i2[i]) && ((isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i]);
+        for (int l = 0; l < CNNC__ISA_COUNT; l++) { /* every variant this CPU runs */
+            if (!cnnc__isa_supported((cnnc__isa)l)) continue;
+            memset(i2, 0xff, (size_t)osz * sizeof(int64_t));
+            CHECK(cnnc__k_max_pool2d_fast((cnnc__isa)l, o2, i2, x, &g, 0, g.n));
+            for (int64_t i = 0; i < osz; i++)
+                same &= (i1[i] == i2[i]) && ((isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i]);
+        }
         CHECK(same);
         /* the values-only path (no indices) */
-        CHECK(cnnc__k_max_pool2d_fast(o2, NULL, x, &g, 0, g.n));
-        same = true;
-        for (int64_t i = 0; i < osz; i++) same &= (isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i];
+        for (int l = 0; l < CNNC__ISA_COUNT; l++) {
+            if (!cnnc__isa_supported((cnnc__isa)l)) continue;
+            CHECK(cnnc__k_max_pool2d_fast((cnnc__isa)l, o2, NULL, x, &g, 0, g.n));
+            for (int64_t i = 0; i < osz; i++) same &= (isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i];
+        }
         CHECK(same);
         free(x), free(o1), free(o2), free(i1), free(i2);
         tested++;
@@ -81,7 +87,7 @@ static void test_max_fast_matches_ref(void) {
     cnnc__window g;
     while (!random_geom(&g, true) || (g.dil[1] == 1 && g.dil[2] == 1)) {
     }
-    CHECK(!cnnc__k_max_pool2d_fast(NULL, NULL, NULL, &g, 0, 0)); /* declines dilation */
+    CHECK(!cnnc__k_max_pool2d_fast(cnnc__isa_cpu(), NULL, NULL, NULL, &g, 0, 0)); /* declines dilation */
 }
 
 static void test_avg_fast_matches_ref(void) {

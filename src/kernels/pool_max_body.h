@@ -1,0 +1,111 @@
+/* The 2-d max pooling kernel with indices, written once as plain loops the compiler
+ * vectorizes, and compiled per ISA level: pool_max_scalar.c (baseline target),
+ * pool_max_avx2.c, pool_max_avx512.c. POOL_SUFFIX names the copy:
+ * cnnc__k_max_pool2d_idx_<suffix> (declared by pool_internal.h); idx may be NULL
+ * (values only). Not a public header.
+ *
+ * Per output row, the running maxima and argmaxes of the whole row live in two row
+ * buffers (m, mi). Each input row of the window is split into SW phases,
+ * ph[s][t] = row[t*SW + s - PW] (-inf outside the input), so tap kw of output ow is
+ * ph[kw % SW][ow + kw / SW]: a contiguous load for every tap. The taps are applied
+ * in the reference's row-major order with its update rule (take when greater or
+ * NaN), so values and indices are identical. A padded tap is -inf, which is never
+ * taken (the running max starts at -inf with the first in-bounds position, as the
+ * reference). Indices are carried in int32 (planes below 2^30 elements). */
+#include <math.h>
+#include <stdint.h>
+
+#ifndef POOL_SUFFIX
+#error "define POOL_SUFFIX before including kernels/pool_max_body.h"
+#endif
+#define PM_CAT2(a, b) a##b
+#define PM_CAT(a, b) PM_CAT2(a, b)
+#define PM_FN(name) PM_CAT(name, POOL_SUFFIX)
+
+/* ph[s][t] for the row r of width IW, t < T */
+static void PM_FN(pm_split_)(float (*ph)[CNNC__PM_PHLEN], const float *r, int64_t IW, int64_t SW,
+                             int64_t PW, int64_t T) {
+    for (int64_t s = 0; s < SW; s++) {
+        float *d = ph[s];
+        /* t in [lo, hi) reads inside the input: 0 <= t*SW + s - PW < IW */
+        int64_t lo = s >= PW ? 0 : (PW - s + SW - 1) / SW;
+        int64_t hi = IW + PW - s <= 0 ? 0 : (IW + PW - s + SW - 1) / SW;
+        if (hi > T) hi = T;
+        if (lo > hi) lo = hi;
+        for (int64_t t = 0; t < lo; t++) d[t] = -INFINITY;
+        const float *src = r + s - PW;
+        if (SW == 1) {
+            for (int64_t t = lo; t < hi; t++) d[t] = src[t];
+        } else if (SW == 2) {
+            for (int64_t t = lo; t < hi; t++) d[t] = src[2 * t];
+        } else {
+            for (int64_t t = lo; t < hi; t++) d[t] = src[t * SW];
+        }
+        for (int64_t t = hi; t < T; t++) d[t] = -INFINITY;
+    }
+}
+
+/* m/mi over OW outputs, from the tap values v[ow] at positions base + ow*SW */
+static inline void PM_FN(pm_tap_)(float *restrict m, int32_t *restrict mi,
+                                  const float *restrict v, int64_t OW, int32_t base, int32_t SW) {
+    for (int64_t ow = 0; ow < OW; ow++) {
+        float a = v[ow], b = m[ow];
+        int take = (a > b) | (a != a);
+        m[ow] = take ? a : b;
+        mi[ow] = take ? base + (int32_t)ow * SW : mi[ow];
+    }
+}
+
+/* values only (no indices) */
+static inline void PM_FN(pm_tap_values_)(float *restrict m, const float *restrict v, int64_t OW) {
+    for (int64_t ow = 0; ow < OW; ow++) {
+        float a = v[ow], b = m[ow];
+        m[ow] = ((a > b) | (a != a)) ? a : b;
+    }
+}
+
+bool PM_FN(cnnc__k_max_pool2d_idx_)(float *out, int64_t *idx, const float *x,
+                                    const cnnc__window *g, int64_t p0, int64_t p1) {
+    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
+    const int64_t KH = g->k[1], KW = g->k[2], SH = g->stride[1], SW = g->stride[2],
+                  PH = g->pad[1], PW = g->pad[2];
+    const int64_t T = OW + (KW - 1) / SW; /* phase length */
+    if (OW < CNNC__PM_MINOW || SW > CNNC__PM_MAXS || OW > CNNC__PM_MAXOW || T > CNNC__PM_PHLEN || IH * IW >= (1 << 30))
+        return false;
+    float m[CNNC__PM_MAXOW];
+    int32_t mi[CNNC__PM_MAXOW];
+    float ph[CNNC__PM_MAXS][CNNC__PM_PHLEN];
+    for (int64_t p = p0; p < p1; p++) {
+        const float *xp = x + p * IH * IW;
+        float *op = out + p * OH * OW;
+        int64_t *ip = idx ? idx + p * OH * OW : NULL;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t h0 = oh * SH - PH;
+            int64_t hs = h0 < 0 ? 0 : h0, he = h0 + KH < IH ? h0 + KH : IH;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t w0 = ow * SW - PW;
+                m[ow] = -INFINITY;
+                mi[ow] = (int32_t)(hs * IW + (w0 < 0 ? 0 : w0));
+            }
+            for (int64_t ih = hs; ih < he; ih++) {
+                PM_FN(pm_split_)(ph, xp + ih * IW, IW, SW, PW, T);
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    if (ip)
+                        PM_FN(pm_tap_)(m, mi, ph[kw % SW] + kw / SW, OW,
+                                       (int32_t)(ih * IW - PW + kw), (int32_t)SW);
+                    else
+                        PM_FN(pm_tap_values_)(m, ph[kw % SW] + kw / SW, OW);
+                }
+            }
+            float *orow = op + oh * OW;
+            for (int64_t ow = 0; ow < OW; ow++) orow[ow] = m[ow];
+            if (ip)
+                for (int64_t ow = 0; ow < OW; ow++) ip[oh * OW + ow] = mi[ow];
+        }
+    }
+    return true;
+}
+
+#undef PM_FN
+#undef PM_CAT
+#undef PM_CAT2
