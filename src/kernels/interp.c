@@ -161,6 +161,29 @@ static void resample_last(float *out, const float *row, const cnnc__interp_dim *
     }
 }
 
+/* s when the dim is nearest with an integer scale s: one tap of weight 1 at
+ * idx[j] = j / s for every output j (then in * s == out); 0 otherwise. */
+static int64_t nearest_int_scale(const cnnc__interp_dim *d) {
+    if (d->taps != 1 || d->count || d->in <= 0 || d->out % d->in != 0) return 0;
+    int64_t s = d->out / d->in;
+    for (int64_t j = 0; j < d->out; j++)
+        if (d->idx[j] != j / s || d->w[j] != 1.0f) return 0;
+    return s;
+}
+
+/* o = row[j / s] for the ow = iw * s outputs of a row (s >= 1). */
+static void nearest_row(float *o, const float *row, int64_t iw, int64_t s) {
+    if (s == 2) {
+        for (int64_t j = 0; j < iw; j++) {
+            o[2 * j] = row[j];
+            o[2 * j + 1] = row[j];
+        }
+        return;
+    }
+    for (int64_t j = 0; j < iw; j++)
+        for (int64_t k = 0; k < s; k++) o[j * s + k] = row[j];
+}
+
 /* ---- forward rows ----------------------------------------------------------------------- */
 
 int64_t cnnc__interp_scratch_floats(const cnnc__interp_geom *g) {
@@ -192,6 +215,7 @@ void cnnc__k_interp_rows(float *out, const float *in, const cnnc__interp_geom *g
         stamp[s] = -1;
     }
     int victim = 0;
+    int64_t scale = g->nearest ? nearest_int_scale(last) : 0, prev = -1;
     for (int64_t r = begin; r < end; r++) {
         int64_t p = r / orows, orow = r % orows;
         float *o = out + r * ow;
@@ -200,7 +224,13 @@ void cnnc__k_interp_rows(float *out, const float *in, const cnnc__interp_geom *g
         if (g->nearest) { /* one source row, weight 1: a plain gather */
             const float *row = plane + src[0] * iw;
             const int64_t *ix = last->idx;
-            for (int64_t j = 0; j < ow; j++) o[j] = row[ix[j]];
+            if (prev == p * irows + src[0]) /* the previous output row is the same */
+                memcpy(o, o - ow, (size_t)ow * sizeof(float));
+            else if (scale)
+                nearest_row(o, row, iw, scale);
+            else
+                for (int64_t j = 0; j < ow; j++) o[j] = row[ix[j]];
+            prev = p * irows + src[0];
             continue;
         }
         for (int i = 0; i < n; i++) {
@@ -237,6 +267,26 @@ int64_t cnnc__interp_backward_scratch_floats(const cnnc__interp_geom *g) {
     return irows * g->d[g->nd - 1].out + (int64_t)max_row_sources(g) * 3 + 64;
 }
 
+/* The last dim's scatter for nearest with integer scale s, as a gather:
+ * gi[i] = ((0 + a[i*s]) + a[i*s + 1]) + ..., the scatter's order of additions (so the
+ * same floats, -0 included) without zeroing gi first. */
+static void nearest_backward_rows(float *gi, const float *acc, int64_t irows, int64_t iw,
+                                  int64_t s) {
+    for (int64_t ir = 0; ir < irows; ir++) {
+        const float *a = acc + ir * iw * s;
+        float *row = gi + ir * iw;
+        if (s == 2) {
+            for (int64_t i = 0; i < iw; i++) row[i] = (0.0f + a[2 * i]) + a[2 * i + 1];
+            continue;
+        }
+        for (int64_t i = 0; i < iw; i++) {
+            float v = 0.0f;
+            for (int64_t k = 0; k < s; k++) v += a[i * s + k];
+            row[i] = v;
+        }
+    }
+}
+
 void cnnc__k_interp_backward_planes(float *grad_in, const float *grad_out,
                                     const cnnc__interp_geom *g, float *scratch, int64_t begin,
                                     int64_t end) {
@@ -251,11 +301,11 @@ void cnnc__k_interp_backward_planes(float *grad_in, const float *grad_out,
     float *acc = scratch; /* [irows, ow] */
     int64_t *src = (int64_t *)(void *)(acc + irows * ow + (irows * ow) % 2);
     float *w = (float *)(void *)(src + maxs);
+    int64_t scale = g->nearest ? nearest_int_scale(last) : 0;
     for (int64_t p = begin; p < end; p++) {
         const float *gp = grad_out + p * orows * ow;
         float *gi = grad_in + p * irows * iw;
         memset(acc, 0, (size_t)(irows * ow) * sizeof(float));
-        memset(gi, 0, (size_t)(irows * iw) * sizeof(float));
         for (int64_t orow = 0; orow < orows; orow++) {
             const float *gr = gp + orow * ow;
             int n = row_sources(g, orow, src, w);
@@ -265,6 +315,11 @@ void cnnc__k_interp_backward_planes(float *grad_in, const float *grad_out,
                 for (int64_t j = 0; j < ow; j++) a[j] += gr[j] * wi;
             }
         }
+        if (scale) {
+            nearest_backward_rows(gi, acc, irows, iw, scale);
+            continue;
+        }
+        memset(gi, 0, (size_t)(irows * iw) * sizeof(float));
         const int64_t *ix = last->idx;
         const float *lw = last->w;
         int taps = last->taps;
