@@ -66,6 +66,18 @@ static cnnc_status reduce_outer(void *ctx, int64_t begin, int64_t end, int chunk
     return CNNC_OK;
 }
 
+/* an outer reduced block then a kept one ([N, C, HW] summed to [C], a broadcast
+ * gradient): split the kept block over threads. Each output still receives the
+ * same additions in the same order as the serial loop. */
+static cnnc_status reduce_inner_kept(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
+    reduce_job *j = ctx;
+    cnnc__reduce_blocks sub = *j->b;
+    sub.size[1] = end - begin;
+    cnnc__k_reduce_acc(j->acc + begin * sub.out_stride[1], j->in + begin * sub.in_stride[1], &sub, 0);
+    return CNNC_OK;
+}
+
 /* a full reduction: fixed 64K-element pieces, summed in order afterwards */
 enum { PIECE = 65536 };
 static cnnc_status reduce_pieces(void *ctx, int64_t begin, int64_t end, int chunk) {
@@ -136,9 +148,13 @@ static cnnc_tensor *reduce(const cnnc_tensor *a, const bool *mask, int ndim, con
         if (cnnc__parallel_for(b.size[0], (cnnc__cost){.flops = in, .bytes = 4.0 * in}, reduce_outer,
                                &j) != CNNC_OK)
             goto fail;
-    } else {
+    } else { /* reduce[0], so b.n >= 2 (a full reduction returned above) and reduce[1] is 0 */
         memset(j.acc, 0, (size_t)out->numel * sizeof(double));
-        cnnc__k_reduce_acc(j.acc, j.in, &b, 0);
+        /* a kept index: size[0] * in_stride[1] floats read and added */
+        const double in = (double)(b.size[0] * b.in_stride[1]);
+        if (cnnc__parallel_for(b.size[1], (cnnc__cost){.flops = in, .bytes = 4.0 * in},
+                               reduce_inner_kept, &j) != CNNC_OK)
+            goto fail;
         for (int64_t k = 0; k < out->numel; k++) o[k] = (float)(j.acc[k] * scale);
     }
     return out;
