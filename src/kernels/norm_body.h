@@ -1,6 +1,7 @@
 /* The fast norm kernels' bodies, written once with GCC/Clang vector extensions and
  * compiled per ISA level: norm_scalar.c includes this file for the baseline target,
- * norm_avx2.c for AVX2+FMA. NORM_SUFFIX (scalar, avx2) names the copies:
+ * norm_avx2.c for AVX2+FMA, norm_avx512.c for AVX-512 (with NB_W 16: 16-float and
+ * 8-double vectors). NORM_SUFFIX (scalar, avx2, avx512) names the copies:
  * cnnc__k_norm_stats_<suffix>, ... (declared by norm_internal.h). Not a public
  * header. */
 #include <math.h>
@@ -13,32 +14,62 @@
 #define NORM_CAT(a, b) NORM_CAT2(a, b)
 #define NORM_FN(name) NORM_CAT(name, NORM_SUFFIX)
 
-typedef float nb_v4f __attribute__((vector_size(16)));
-typedef float nb_v8f __attribute__((vector_size(32)));
-typedef double nb_v4d __attribute__((vector_size(32)));
+/* NB_W floats per vector (8 unless the includer says 16), NB_H = NB_W / 2 doubles. */
+#ifndef NB_W
+#define NB_W 8
+#endif
+#define NB_H (NB_W / 2)
+typedef float nb_vf __attribute__((vector_size(NB_W * 4)));
+typedef float nb_vhf __attribute__((vector_size(NB_H * 4)));
+typedef double nb_vd __attribute__((vector_size(NB_H * 8)));
 
-static inline nb_v4d nb_load4d(const float *p) {
-    nb_v4f v;
+/* NB_H floats widened to doubles */
+static inline nb_vd nb_loadd(const float *p) {
+    nb_vhf v;
     memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(v, nb_v4d);
+    return __builtin_convertvector(v, nb_vd);
 }
-static inline nb_v8f nb_load8f(const float *p) {
-    nb_v8f v;
+static inline nb_vf nb_loadf(const float *p) {
+    nb_vf v;
     memcpy(&v, p, sizeof v);
     return v;
 }
-static inline void nb_store8f(float *p, nb_v8f v) { memcpy(p, &v, sizeof v); }
-static inline double nb_hsum(nb_v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+static inline void nb_storef(float *p, nb_vf v) { memcpy(p, &v, sizeof v); }
+static inline nb_vf nb_splatf(float a) {
+    nb_vf v;
+    for (int k = 0; k < NB_W; k++) v[k] = a;
+    return v;
+}
+static inline nb_vd nb_splatd(double a) {
+    nb_vd v;
+    for (int k = 0; k < NB_H; k++) v[k] = a;
+    return v;
+}
+/* lanes summed pairwise, neighbours first: ((t0 + t1) + (t2 + t3)) + ... */
+static inline double nb_hsum(nb_vd v) {
+    double t[NB_H];
+    memcpy(t, &v, sizeof t);
+    for (int w = NB_H / 2; w > 0; w /= 2)
+        for (int k = 0; k < w; k++) t[k] = t[2 * k] + t[2 * k + 1];
+    return t[0];
+}
+/* the two halves of a float vector, widened */
+static inline void nb_widen(nb_vf v, nb_vd *lo, nb_vd *hi) {
+    float t[NB_W];
+    memcpy(t, &v, sizeof t);
+    *lo = nb_loadd(t);
+    *hi = nb_loadd(t + NB_H);
+}
 
 /* Shifted sums of one contiguous chunk: s1 += sum (x - c), s2 += sum (x - c)^2, in
  * double lanes (the chunk total is then added to the caller's running total: a
  * two-level summation). */
 static void NORM_FN(nb_chunk_sums_)(const float *x, int64_t n, double c, double *s1, double *s2) {
-    nb_v4d cc = {c, c, c, c};
-    nb_v4d s1a = {0, 0, 0, 0}, s1b = s1a, s2a = s1a, s2b = s1a;
+    nb_vd cc = nb_splatd(c);
+    nb_vd s1a = nb_splatd(0.0), s1b = s1a, s2a = s1a, s2b = s1a;
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        nb_v4d d0 = nb_load4d(x + i) - cc, d1 = nb_load4d(x + i + 4) - cc;
+    for (; i + NB_W <= n; i += NB_W) {
+        nb_vd d0 = nb_loadd(x + i) - cc, d1 = nb_loadd(x + i + NB_H) - cc;
         s1a += d0;
         s1b += d1;
         s2a += d0 * d0;
@@ -85,23 +116,23 @@ void NORM_FN(cnnc__k_norm_stats_)(double *mean, double *m2, const float *x, int6
 
 void NORM_FN(cnnc__k_norm_apply_)(float *y, const float *x, int64_t n, float mhi, float mlo,
                                   float a, float b) {
-    nb_v8f vh = {mhi, mhi, mhi, mhi, mhi, mhi, mhi, mhi}, vl = {mlo, mlo, mlo, mlo, mlo, mlo, mlo, mlo};
-    nb_v8f va = {a, a, a, a, a, a, a, a}, vb = {b, b, b, b, b, b, b, b};
+    nb_vf vh = nb_splatf(mhi), vl = nb_splatf(mlo);
+    nb_vf va = nb_splatf(a), vb = nb_splatf(b);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) nb_store8f(y + i, ((nb_load8f(x + i) - vh) - vl) * va + vb);
+    for (; i + NB_W <= n; i += NB_W) nb_storef(y + i, ((nb_loadf(x + i) - vh) - vl) * va + vb);
     for (; i < n; i++) y[i] = ((x[i] - mhi) - mlo) * a + b;
 }
 
 void NORM_FN(cnnc__k_norm_apply_vec_)(float *y, const float *x, int64_t n, float mhi, float mlo,
                                   float invstd, const float *w, const float *b) {
-    nb_v8f vh = {mhi, mhi, mhi, mhi, mhi, mhi, mhi, mhi}, vl = {mlo, mlo, mlo, mlo, mlo, mlo, mlo, mlo};
-    nb_v8f vs = {invstd, invstd, invstd, invstd, invstd, invstd, invstd, invstd};
+    nb_vf vh = nb_splatf(mhi), vl = nb_splatf(mlo);
+    nb_vf vs = nb_splatf(invstd);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        nb_v8f t = ((nb_load8f(x + i) - vh) - vl) * vs;
-        if (w) t *= nb_load8f(w + i);
-        if (b) t += nb_load8f(b + i);
-        nb_store8f(y + i, t);
+    for (; i + NB_W <= n; i += NB_W) {
+        nb_vf t = ((nb_loadf(x + i) - vh) - vl) * vs;
+        if (w) t *= nb_loadf(w + i);
+        if (b) t += nb_loadf(b + i);
+        nb_storef(y + i, t);
     }
     for (; i < n; i++) {
         float t = ((x[i] - mhi) - mlo) * invstd;
@@ -114,21 +145,18 @@ void NORM_FN(cnnc__k_norm_apply_vec_)(float *y, const float *x, int64_t n, float
 void NORM_FN(cnnc__k_norm_grad_sums_)(double *sg, double *sgd, const float *g, const float *x,
                                   int64_t n, float mhi, float mlo, const float *w) {
     double h = (double)mhi, l = (double)mlo;
-    nb_v4d vh = {h, h, h, h}, vl = {l, l, l, l};
-    nb_v4d a0 = {0, 0, 0, 0}, a1 = a0, b0 = a0, b1 = a0;
+    nb_vd vh = nb_splatd(h), vl = nb_splatd(l);
+    nb_vd a0 = nb_splatd(0.0), a1 = a0, b0 = a0, b1 = a0;
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        nb_v4d g0, g1;
+    for (; i + NB_W <= n; i += NB_W) {
+        nb_vd g0, g1;
         if (w) {
-            nb_v8f gw = nb_load8f(g + i) * nb_load8f(w + i);
-            nb_v4f lo = {gw[0], gw[1], gw[2], gw[3]}, hi = {gw[4], gw[5], gw[6], gw[7]};
-            g0 = __builtin_convertvector(lo, nb_v4d);
-            g1 = __builtin_convertvector(hi, nb_v4d);
+            nb_widen(nb_loadf(g + i) * nb_loadf(w + i), &g0, &g1);
         } else {
-            g0 = nb_load4d(g + i);
-            g1 = nb_load4d(g + i + 4);
+            g0 = nb_loadd(g + i);
+            g1 = nb_loadd(g + i + NB_H);
         }
-        nb_v4d d0 = (nb_load4d(x + i) - vh) - vl, d1 = (nb_load4d(x + i + 4) - vh) - vl;
+        nb_vd d0 = (nb_loadd(x + i) - vh) - vl, d1 = (nb_loadd(x + i + NB_H) - vh) - vl;
         a0 += g0;
         a1 += g1;
         b0 += g0 * d0;
@@ -147,13 +175,13 @@ void NORM_FN(cnnc__k_norm_grad_sums_)(double *sg, double *sgd, const float *g, c
 void NORM_FN(cnnc__k_norm_grad_apply_)(float *gx, const float *g, const float *x, int64_t n,
                                    float mhi, float mlo, const float *w, float A, float B,
                                    float C) {
-    nb_v8f vh = {mhi, mhi, mhi, mhi, mhi, mhi, mhi, mhi}, vl = {mlo, mlo, mlo, mlo, mlo, mlo, mlo, mlo};
-    nb_v8f va = {A, A, A, A, A, A, A, A}, vb = {B, B, B, B, B, B, B, B}, vc = {C, C, C, C, C, C, C, C};
+    nb_vf vh = nb_splatf(mhi), vl = nb_splatf(mlo);
+    nb_vf va = nb_splatf(A), vb = nb_splatf(B), vc = nb_splatf(C);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        nb_v8f gv = nb_load8f(g + i);
-        if (w) gv *= nb_load8f(w + i);
-        nb_store8f(gx + i, gv * va + ((nb_load8f(x + i) - vh) - vl) * vb + vc);
+    for (; i + NB_W <= n; i += NB_W) {
+        nb_vf gv = nb_loadf(g + i);
+        if (w) gv *= nb_loadf(w + i);
+        nb_storef(gx + i, gv * va + ((nb_loadf(x + i) - vh) - vl) * vb + vc);
     }
     for (; i < n; i++) {
         float gv = w ? g[i] * w[i] : g[i];
@@ -163,26 +191,26 @@ void NORM_FN(cnnc__k_norm_grad_apply_)(float *gx, const float *g, const float *x
 
 void NORM_FN(cnnc__k_norm_col_sums_)(double *aw, double *ab, const float *g, const float *x,
                                  int64_t n, float mhi, float mlo, float invstd) {
-    nb_v8f vh = {mhi, mhi, mhi, mhi, mhi, mhi, mhi, mhi}, vl = {mlo, mlo, mlo, mlo, mlo, mlo, mlo, mlo};
-    nb_v8f vs = {invstd, invstd, invstd, invstd, invstd, invstd, invstd, invstd};
+    nb_vf vh = nb_splatf(mhi), vl = nb_splatf(mlo);
+    nb_vf vs = nb_splatf(invstd);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        nb_v8f gv = nb_load8f(g + i), gx = gv * (((nb_load8f(x + i) - vh) - vl) * vs);
-        nb_v4f g0 = {gv[0], gv[1], gv[2], gv[3]}, g1 = {gv[4], gv[5], gv[6], gv[7]};
-        nb_v4f p0 = {gx[0], gx[1], gx[2], gx[3]}, p1 = {gx[4], gx[5], gx[6], gx[7]};
-        nb_v4d b0, b1, w0, w1;
+    for (; i + NB_W <= n; i += NB_W) {
+        nb_vf gv = nb_loadf(g + i), gx = gv * (((nb_loadf(x + i) - vh) - vl) * vs);
+        nb_vd g0, g1, p0, p1, b0, b1, w0, w1;
+        nb_widen(gv, &g0, &g1);
+        nb_widen(gx, &p0, &p1);
         memcpy(&b0, ab + i, sizeof b0);
-        memcpy(&b1, ab + i + 4, sizeof b1);
+        memcpy(&b1, ab + i + NB_H, sizeof b1);
         memcpy(&w0, aw + i, sizeof w0);
-        memcpy(&w1, aw + i + 4, sizeof w1);
-        b0 += __builtin_convertvector(g0, nb_v4d);
-        b1 += __builtin_convertvector(g1, nb_v4d);
-        w0 += __builtin_convertvector(p0, nb_v4d);
-        w1 += __builtin_convertvector(p1, nb_v4d);
+        memcpy(&w1, aw + i + NB_H, sizeof w1);
+        b0 += g0;
+        b1 += g1;
+        w0 += p0;
+        w1 += p1;
         memcpy(ab + i, &b0, sizeof b0);
-        memcpy(ab + i + 4, &b1, sizeof b1);
+        memcpy(ab + i + NB_H, &b1, sizeof b1);
         memcpy(aw + i, &w0, sizeof w0);
-        memcpy(aw + i + 4, &w1, sizeof w1);
+        memcpy(aw + i + NB_H, &w1, sizeof w1);
     }
     for (; i < n; i++) {
         ab[i] += (double)g[i];
@@ -193,3 +221,5 @@ void NORM_FN(cnnc__k_norm_col_sums_)(double *aw, double *ab, const float *g, con
 #undef NORM_FN
 #undef NORM_CAT
 #undef NORM_CAT2
+#undef NB_H
+#undef NB_W

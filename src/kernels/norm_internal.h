@@ -1,14 +1,15 @@
 /* Internal to src/kernels/norm*.c: the fast norm kernels compiled per ISA level
- * (norm_body.h in norm_scalar.c and norm_avx2.c). */
+ * (norm_body.h in norm_scalar.c, norm_avx2.c and norm_avx512.c). */
 #ifndef CNNC_KERNELS_NORM_INTERNAL_H
 #define CNNC_KERNELS_NORM_INTERNAL_H
 #include "kernels/norm.h"
 
-/* X-list of the variants, fastest first: (level, suffix of the functions). No
- * AVX-512 copy: the bodies work on 8-float and 4-double vectors, so an AVX-512
- * compile would run the same instructions; AVX-512 CPUs run the AVX2 copy. */
+/* X-list of the variants, fastest first: (level, suffix of the functions). The
+ * AVX-512 copy works on 16-float and 8-double vectors (the others on 8 and 4). */
 #if CNNC__ISA_X86
-#define CNNC__NORM_SIMD_VARIANTS(X) X(AVX2, avx2)
+#define CNNC__NORM_SIMD_VARIANTS(X) \
+    X(AVX512, avx512)               \
+    X(AVX2, avx2)
 #else
 #define CNNC__NORM_SIMD_VARIANTS(X)
 #endif

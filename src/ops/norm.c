@@ -272,7 +272,8 @@ static cnnc_status norm_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi
     cnnc_tensor *x = n->saved[0], *w = n->saved[1], *st = n->saved[2];
     bool need_x = cnnc__node_needs_grad(n, 0), need_w = cnnc__node_needs_grad(n, 1),
          need_b = cnnc__node_needs_grad(n, 2);
-    if (need_x && !(gi[0] = cnnc__tensor_zeros(CNNC_FLOAT32, x->ndim, x->shape))) return cnnc_last_status();
+    /* every layout below writes every element of gx: no zero fill */
+    if (need_x && !(gi[0] = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape))) return cnnc_last_status();
     if (need_w && !(gi[1] = cnnc__tensor_zeros(CNNC_FLOAT32, w->ndim, w->shape))) return cnnc_last_status();
     if (need_b && !(gi[2] = cnnc__tensor_zeros(CNNC_FLOAT32, cx->b_ndim, cx->b_shape)))
         return cnnc_last_status();

@@ -18,6 +18,7 @@
 #include "kernels/gemm.h"
 #include "kernels/isa.h"
 #include "kernels/norm.h"
+#include "kernels/pool.h"
 
 extern char **environ;
 
@@ -142,7 +143,8 @@ static void test_variant_names_follow_the_cap(void) {
         const char *names[] = {cnnc__sgemm_kernel_name(isa), cnnc__k_act_variant_name(isa),
                                cnnc__k_norm_variant_name(isa), cnnc__conv_rows_of(isa)->name,
                                cnnc__conv_im2col_variant(isa, nr), cnnc__dwconv_variant(isa),
-                               cnnc__conv_winograd_variant(isa)};
+                               cnnc__conv_winograd_variant(isa),
+                               cnnc__k_max_pool2d_variant_name(isa)};
         printf("test_isa: level %s:", cnnc_get_isa());
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) printf(" %s", names[i]);
         printf("\n");
@@ -152,6 +154,7 @@ static void test_variant_names_follow_the_cap(void) {
         CHECK_CONTAINS(names[0], want); /* GEMM: one kernel per level */
         CHECK_CONTAINS(names[1], want); /* activation: one build per level */
         CHECK_CONTAINS(names[3], want); /* conv row primitives */
+        CHECK_CONTAINS(names[7], want); /* max pooling: one build per level */
         if (isa == CNNC__ISA_SCALAR) {
             CHECK_STR_EQ(names[2], "f32_norm__scalar");
             CHECK_STR_EQ(names[4], "f32_im2col__scalar");
@@ -160,7 +163,7 @@ static void test_variant_names_follow_the_cap(void) {
         } else if (isa == CNNC__ISA_AVX2) {
             CHECK_STR_EQ(names[2], "f32_norm__avx2");
         } else {
-            CHECK_STR_EQ(names[2], "f32_norm__avx2"); /* no AVX-512 copy of its own */
+            CHECK_STR_EQ(names[2], "f32_norm__avx512");
             CHECK_STR_EQ(names[4], "f32_im2col__avx512");
             CHECK_STR_EQ(names[5], "f32_dwconv__avx512");
             CHECK_STR_EQ(names[6], "f32_winograd__avx512");

@@ -1,0 +1,17 @@
+/* The fast norm kernels compiled for AVX-512 (the AVX512 level of norm_internal.h):
+ * norm_body.h on 16-float and 8-double vectors. */
+#include "kernels/norm_internal.h"
+
+#if CNNC__ISA_X86
+#if defined(__clang__)
+CNNC__ISA_TARGET_BEGIN("avx512f,fma")
+#else
+CNNC__ISA_TARGET_BEGIN("avx512f,fma,prefer-vector-width=512")
+#endif
+#define NORM_SUFFIX avx512
+#define NB_W 16
+#include "kernels/norm_body.h"
+CNNC__ISA_TARGET_END
+#else
+typedef int cnnc__norm_avx512_unused; /* ISO C: a translation unit must not be empty */
+#endif
