@@ -56,6 +56,59 @@ static inline void PM_FN(pm_tap_)(float *restrict m, int32_t *restrict mi,
     }
 }
 
+/* Taps k0 < k1 (< k2) of one input row at once (KW = 2 or 3): the same updates in the
+ * same order as pm_tap_ per tap, with m and mi loaded and stored once. v[t] holds the
+ * values of tap t, base[t] its position at ow = 0. */
+#define PM_TAKE(a, b) (((a) > (b)) | ((a) != (a)))
+static inline void PM_FN(pm_taps3_)(float *restrict m, int32_t *restrict mi,
+                                    const float *restrict v0, const float *restrict v1,
+                                    const float *restrict v2, int64_t OW, int32_t base,
+                                    int32_t SW, bool idx) {
+    if (!idx) {
+        for (int64_t ow = 0; ow < OW; ow++) {
+            float b = m[ow], a;
+            a = v0[ow], b = PM_TAKE(a, b) ? a : b;
+            a = v1[ow], b = PM_TAKE(a, b) ? a : b;
+            a = v2[ow], b = PM_TAKE(a, b) ? a : b;
+            m[ow] = b;
+        }
+        return;
+    }
+    for (int64_t ow = 0; ow < OW; ow++) {
+        float b = m[ow], a;
+        int32_t j = mi[ow], pos = base + (int32_t)ow * SW;
+        int take;
+        a = v0[ow], take = PM_TAKE(a, b), b = take ? a : b, j = take ? pos : j;
+        a = v1[ow], take = PM_TAKE(a, b), b = take ? a : b, j = take ? pos + 1 : j;
+        a = v2[ow], take = PM_TAKE(a, b), b = take ? a : b, j = take ? pos + 2 : j;
+        m[ow] = b;
+        mi[ow] = j;
+    }
+}
+static inline void PM_FN(pm_taps2_)(float *restrict m, int32_t *restrict mi,
+                                    const float *restrict v0, const float *restrict v1,
+                                    int64_t OW, int32_t base, int32_t SW, bool idx) {
+    if (!idx) {
+        for (int64_t ow = 0; ow < OW; ow++) {
+            float b = m[ow], a;
+            a = v0[ow], b = PM_TAKE(a, b) ? a : b;
+            a = v1[ow], b = PM_TAKE(a, b) ? a : b;
+            m[ow] = b;
+        }
+        return;
+    }
+    for (int64_t ow = 0; ow < OW; ow++) {
+        float b = m[ow], a;
+        int32_t j = mi[ow], pos = base + (int32_t)ow * SW;
+        int take;
+        a = v0[ow], take = PM_TAKE(a, b), b = take ? a : b, j = take ? pos : j;
+        a = v1[ow], take = PM_TAKE(a, b), b = take ? a : b, j = take ? pos + 1 : j;
+        m[ow] = b;
+        mi[ow] = j;
+    }
+}
+#undef PM_TAKE
+
 /* values only (no indices) */
 static inline void PM_FN(pm_tap_values_)(float *restrict m, const float *restrict v, int64_t OW) {
     for (int64_t ow = 0; ow < OW; ow++) {
@@ -69,8 +122,12 @@ bool PM_FN(cnnc__k_max_pool2d_idx_)(float *out, int64_t *idx, const float *x,
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
     const int64_t KH = g->k[1], KW = g->k[2], SH = g->stride[1], SW = g->stride[2],
                   PH = g->pad[1], PW = g->pad[2];
-    const int64_t T = OW + (KW - 1) / SW; /* phase length */
-    if (OW < CNNC__PM_MINOW || SW > CNNC__PM_MAXS || OW > CNNC__PM_MAXOW || T > CNNC__PM_PHLEN || IH * IW >= (1 << 30))
+    /* the row loops run over OWr = OW rounded up to 16 lanes, so no vector loop has a
+     * scalar remainder (the lanes past OW compute on -inf padding and are not stored) */
+    const int64_t OWr = (OW + 15) & ~(int64_t)15;
+    const int64_t T = OWr + (KW - 1) / SW; /* phase length */
+    if (OW < CNNC__PM_MINOW || SW > CNNC__PM_MAXS || OWr > CNNC__PM_MAXOW ||
+        T > CNNC__PM_PHLEN || IH * IW >= (1 << 30))
         return false;
     float m[CNNC__PM_MAXOW];
     int32_t mi[CNNC__PM_MAXOW];
@@ -82,19 +139,30 @@ bool PM_FN(cnnc__k_max_pool2d_idx_)(float *out, int64_t *idx, const float *x,
         for (int64_t oh = 0; oh < OH; oh++) {
             int64_t h0 = oh * SH - PH;
             int64_t hs = h0 < 0 ? 0 : h0, he = h0 + KH < IH ? h0 + KH : IH;
-            for (int64_t ow = 0; ow < OW; ow++) {
+            for (int64_t ow = 0; ow < OWr; ow++) {
                 int64_t w0 = ow * SW - PW;
                 m[ow] = -INFINITY;
                 mi[ow] = (int32_t)(hs * IW + (w0 < 0 ? 0 : w0));
             }
             for (int64_t ih = hs; ih < he; ih++) {
                 PM_FN(pm_split_)(ph, xp + ih * IW, IW, SW, PW, T);
+                const int32_t base = (int32_t)(ih * IW - PW);
+#define PM_V(k) (ph[(k) % SW] + (k) / SW)
+                if (KW == 3) {
+                    PM_FN(pm_taps3_)(m, mi, PM_V(0), PM_V(1), PM_V(2), OWr, base, (int32_t)SW, ip);
+                    continue;
+                }
+                if (KW == 2) {
+                    PM_FN(pm_taps2_)(m, mi, PM_V(0), PM_V(1), OWr, base, (int32_t)SW, ip);
+                    continue;
+                }
+#undef PM_V
                 for (int64_t kw = 0; kw < KW; kw++) {
                     if (ip)
-                        PM_FN(pm_tap_)(m, mi, ph[kw % SW] + kw / SW, OW,
+                        PM_FN(pm_tap_)(m, mi, ph[kw % SW] + kw / SW, OWr,
                                        (int32_t)(ih * IW - PW + kw), (int32_t)SW);
                     else
-                        PM_FN(pm_tap_values_)(m, ph[kw % SW] + kw / SW, OW);
+                        PM_FN(pm_tap_values_)(m, ph[kw % SW] + kw / SW, OWr);
                 }
             }
             float *orow = op + oh * OW;
