@@ -88,11 +88,22 @@ typedef struct {
     bool from_result;
     float *out;
     const float *a, *b;
+    bool stream; /* relu into a fresh output far larger than the caches: streaming stores */
 } act_job;
+
+/* Outputs from this size on are written with streaming stores by relu (they would
+ * not stay in the caches anyway, and a plain store first reads each line). */
+enum { STREAM_BYTES = 16 << 20 };
+static bool act_streams(cnnc__act op, int64_t numel) {
+    return op == CNNC__ACT_RELU && numel >= STREAM_BYTES / (int64_t)sizeof(float);
+}
 
 static cnnc_status act_forward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     act_job *j = ctx;
+    if (j->stream &&
+        cnnc__k_relu_stream(j->isa, false, j->out + begin, j->a + begin, NULL, end - begin))
+        return CNNC_OK;
     cnnc__k_act_forward(j->isa, j->op, j->p, j->out + begin, j->a + begin, end - begin);
     return CNNC_OK;
 }
@@ -100,6 +111,9 @@ static cnnc_status act_forward_range(void *ctx, int64_t begin, int64_t end, int 
 static cnnc_status act_backward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     act_job *j = ctx;
+    if (j->stream && cnnc__k_relu_stream(j->isa, true, j->out + begin, j->a + begin,
+                                         j->b + begin, end - begin))
+        return CNNC_OK;
     cnnc__k_act_backward(j->isa, j->op, j->p, j->from_result, j->out + begin, j->a + begin,
                          j->b + begin, end - begin);
     return CNNC_OK;
@@ -111,8 +125,9 @@ static cnnc_status act_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi)
     cnnc_tensor *s = n->saved[0];
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, s->ndim, s->shape);
     if (!gi[0]) return cnnc_last_status();
-    act_job j = {cnnc__isa_active(), c->op,          &c->p,       c->from_result,
-                 cnnc__f32(gi[0]),   cnnc__f32(g),   cnnc__f32(s)};
+    act_job j = {cnnc__isa_active(), c->op,        &c->p,        c->from_result,
+                 cnnc__f32(gi[0]),   cnnc__f32(g), cnnc__f32(s),
+                 c->from_result && act_streams(c->op, s->numel)}; /* relu's s: its result */
     return cnnc__parallel_for(s->numel, act_cost(1, 2), act_backward_range, &j);
 }
 
@@ -132,7 +147,8 @@ static cnnc_status act_record(cnnc_tensor *out, bool inplace, const act_desc *d,
 static cnnc_tensor *act_out(const act_desc *d, cnnc_tensor *x, cnnc__act_params p) {
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
     if (!out) return NULL;
-    act_job j = {cnnc__isa_active(), d->op, &p, false, cnnc__f32(out), cnnc__f32(x), NULL};
+    act_job j = {cnnc__isa_active(), d->op, &p, false, cnnc__f32(out), cnnc__f32(x), NULL,
+                 act_streams(d->op, x->numel)};
     bool result = d->save == SAVE_RESULT;
     if (cnnc__parallel_for(x->numel, act_cost(1, 1), act_forward_range, &j) != CNNC_OK ||
         act_record(out, false, d, x, result ? out : x, p, result, NULL) != CNNC_OK) {
@@ -154,7 +170,7 @@ static cnnc_status act_inplace(const act_desc *d, const char *fn, cnnc_tensor *x
         keep = cnnc__tensor_copy(x);
         if (!keep) return cnnc_last_status();
     }
-    act_job j = {cnnc__isa_active(), d->op, &p, false, cnnc__f32(x), cnnc__f32(x), NULL};
+    act_job j = {cnnc__isa_active(), d->op, &p, false, cnnc__f32(x), cnnc__f32(x), NULL, false};
     st = cnnc__parallel_for(x->numel, act_cost(1, 1), act_forward_range, &j);
     cnnc__bump_version(x);
     if (st != CNNC_OK) {
