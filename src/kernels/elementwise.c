@@ -50,21 +50,48 @@ static void row_offsets(const cnnc__bcast *it, int64_t r, int64_t *oa, int64_t *
         }                                                                      \
     } while (0)
 
+#define BINARY_BODY                                                            \
+    int last = it->ndim - 1;                                                   \
+    int64_t sa = it->stride[0][last], sb = it->stride[1][last];                \
+    FOR_ROW_SPANS(it, begin, end, {                                            \
+        const float *pa = a + oa, *pb = b + ob;                                \
+        float *o = out + r * it->shape[last] + c0;                             \
+        switch (op) {                                                          \
+        case CNNC__BINOP_ADD: BINARY_LOOP(x + y); break;                       \
+        case CNNC__BINOP_SUB: BINARY_LOOP(x - y); break;                       \
+        case CNNC__BINOP_MUL: BINARY_LOOP(x * y); break;                       \
+        case CNNC__BINOP_DIV: BINARY_LOOP(x / y); break;                       \
+        default: break;                                                        \
+        }                                                                      \
+    })
+
+static void binary_base(cnnc__binop op, float *out, const float *a, const float *b,
+                        const cnnc__bcast *it, int64_t begin, int64_t end) {
+    BINARY_BODY;
+}
+
+#if CNNC__ISA_X86
+/* The same loops compiled for AVX-512 (one IEEE operation per element: the same
+ * bits at any vector width). */
+#if defined(__clang__)
+CNNC__ISA_TARGET_BEGIN("avx512f")
+#else
+CNNC__ISA_TARGET_BEGIN("avx512f,prefer-vector-width=512")
+#endif
+static void binary_avx512(cnnc__binop op, float *out, const float *a, const float *b,
+                          const cnnc__bcast *it, int64_t begin, int64_t end) {
+    BINARY_BODY;
+}
+CNNC__ISA_TARGET_END
+#endif
+
 void cnnc__k_binary(cnnc__binop op, float *out, const float *a, const float *b,
                     const cnnc__bcast *it, int64_t begin, int64_t end) {
-    int last = it->ndim - 1;
-    int64_t sa = it->stride[0][last], sb = it->stride[1][last];
-    FOR_ROW_SPANS(it, begin, end, {
-        const float *pa = a + oa, *pb = b + ob;
-        float *o = out + r * it->shape[last] + c0;
-        switch (op) {
-        case CNNC__BINOP_ADD: BINARY_LOOP(x + y); break;
-        case CNNC__BINOP_SUB: BINARY_LOOP(x - y); break;
-        case CNNC__BINOP_MUL: BINARY_LOOP(x * y); break;
-        case CNNC__BINOP_DIV: BINARY_LOOP(x / y); break;
-        default: break;
-        }
-    });
+#if CNNC__ISA_X86
+    /* bit-identical to the baseline loops, so the level may be read here */
+    if (cnnc__isa_active() >= CNNC__ISA_AVX512) return binary_avx512(op, out, a, b, it, begin, end);
+#endif
+    binary_base(op, out, a, b, it, begin, end);
 }
 
 void cnnc__k_expand(float *out, const float *a, const cnnc__bcast *it, int64_t begin,

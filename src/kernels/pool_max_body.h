@@ -33,13 +33,13 @@ static void PM_FN(pm_split_)(float (*ph)[CNNC__PM_PHLEN], const float *r, int64_
         if (hi > T) hi = T;
         if (lo > hi) lo = hi;
         for (int64_t t = 0; t < lo; t++) d[t] = -INFINITY;
-        const float *src = r + s - PW;
+        const int64_t c = s - PW; /* column of t = 0 (may be negative: indices, not pointers) */
         if (SW == 1) {
-            for (int64_t t = lo; t < hi; t++) d[t] = src[t];
+            for (int64_t t = lo; t < hi; t++) d[t] = r[t + c];
         } else if (SW == 2) {
-            for (int64_t t = lo; t < hi; t++) d[t] = src[2 * t];
+            for (int64_t t = lo; t < hi; t++) d[t] = r[2 * t + c];
         } else {
-            for (int64_t t = lo; t < hi; t++) d[t] = src[t * SW];
+            for (int64_t t = lo; t < hi; t++) d[t] = r[t * SW + c];
         }
         for (int64_t t = hi; t < T; t++) d[t] = -INFINITY;
     }
