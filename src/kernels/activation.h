@@ -68,13 +68,14 @@ void cnnc__k_act_forward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p,
 void cnnc__k_act_backward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p,
                           bool from_result, float *gx, const float *g, const float *s,
                           int64_t n);
-/* ReLU with streaming stores (activation_stream.c): backward false: out = relu(a);
- * true: out = b <= 0 ? 0 : a (a the gradient, b the result). Same values as the RELU
- * kernels; out must not overlap a or b. Returns false (doing nothing) at levels
- * without such stores. For outputs far larger than the caches only: the written lines
- * bypass them. */
-bool cnnc__k_relu_stream(cnnc__isa isa, bool backward, float *out, const float *a,
-                         const float *b, int64_t n);
+/* relu and leaky_relu with streaming stores (activation_stream.c): backward false:
+ * out = op(v); true: out = the gradient from v = g and s = the saved tensor (relu's
+ * result, leaky_relu's input). Same values as the table's kernels; out must not
+ * overlap v or s. Returns false (doing nothing) for other ops and at levels without
+ * such stores. For outputs far larger than the caches only: the written lines bypass
+ * them. */
+bool cnnc__k_act_stream(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p, bool backward,
+                        float *out, const float *v, const float *s, int64_t n);
 void cnnc__k_act_forward_ref(cnnc__act op, const cnnc__act_params *p, float *out,
                              const float *x, int64_t n);
 void cnnc__k_act_backward_ref(cnnc__act op, const cnnc__act_params *p, bool from_result,

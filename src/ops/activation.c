@@ -91,20 +91,21 @@ typedef struct {
     bool stream; /* relu into a fresh output far larger than the caches: streaming stores */
 } act_job;
 
-/* Outputs from this size on are written with streaming stores by relu (they would
- * not stay in the caches anyway, and a plain store first reads each line). Measured:
- * the other activations gained nothing from computing a cached block and streaming
- * it out (the extra pass costs what the saved reads save). */
+/* Outputs from this size on are written with streaming stores by relu and leaky_relu
+ * (they would not stay in the caches anyway, and a plain store first reads each
+ * line). Measured: the other activations gained nothing from computing a cached
+ * block and streaming it out (the extra pass costs what the saved reads save). */
 enum { STREAM_BYTES = 16 << 20 };
 static bool act_streams(cnnc__act op, int64_t numel) {
-    return op == CNNC__ACT_RELU && numel >= STREAM_BYTES / (int64_t)sizeof(float);
+    return (op == CNNC__ACT_RELU || op == CNNC__ACT_LEAKY_RELU) &&
+           numel >= STREAM_BYTES / (int64_t)sizeof(float);
 }
 
 static cnnc_status act_forward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     act_job *j = ctx;
-    if (j->stream &&
-        cnnc__k_relu_stream(j->isa, false, j->out + begin, j->a + begin, NULL, end - begin))
+    if (j->stream && cnnc__k_act_stream(j->isa, j->op, j->p, false, j->out + begin, j->a + begin,
+                                        NULL, end - begin))
         return CNNC_OK;
     cnnc__k_act_forward(j->isa, j->op, j->p, j->out + begin, j->a + begin, end - begin);
     return CNNC_OK;
@@ -113,8 +114,8 @@ static cnnc_status act_forward_range(void *ctx, int64_t begin, int64_t end, int 
 static cnnc_status act_backward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     act_job *j = ctx;
-    if (j->stream && cnnc__k_relu_stream(j->isa, true, j->out + begin, j->a + begin,
-                                         j->b + begin, end - begin))
+    if (j->stream && cnnc__k_act_stream(j->isa, j->op, j->p, true, j->out + begin, j->a + begin,
+                                        j->b + begin, end - begin))
         return CNNC_OK;
     cnnc__k_act_backward(j->isa, j->op, j->p, j->from_result, j->out + begin, j->a + begin,
                          j->b + begin, end - begin);
@@ -129,7 +130,7 @@ static cnnc_status act_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi)
     if (!gi[0]) return cnnc_last_status();
     act_job j = {cnnc__isa_active(), c->op,        &c->p,        c->from_result,
                  cnnc__f32(gi[0]),   cnnc__f32(g), cnnc__f32(s),
-                 c->from_result && act_streams(c->op, s->numel)}; /* relu's s: its result */
+                 act_streams(c->op, s->numel)}; /* relu saves its result; leaky_relu either */
     return cnnc__parallel_for(s->numel, act_cost(1, 2), act_backward_range, &j);
 }
 

@@ -183,32 +183,36 @@ static void softmax_fast_vs_reference(cnnc__isa isa) {
     }
 }
 
-/* The streaming relu kernels give the RELU kernels' bits (NaN, -0, infinities), from
- * every output alignment and length, forward and backward. */
-static void test_relu_stream(void) {
+/* The streaming relu / leaky_relu kernels give the table kernels' bits (NaN, -0,
+ * infinities), from every output alignment and length, forward and backward. */
+static void test_act_stream(void) {
     enum { N = 300 };
     float x[N + 16], g[N + 16], want[N + 16], got[N + 16];
-    cnnc__act_params p = {0};
     int ran = 0;
     for (int i = 0; i < N + 16; i++) {
         x[i] = urand() < 0.5 ? special_value() : (float)(urand() * 4.0 - 2.0);
-        g[i] = (float)(urand() * 4.0 - 2.0);
+        g[i] = urand() < 0.1 ? special_value() : (float)(urand() * 4.0 - 2.0);
     }
+    const cnnc__act ops[2] = {CNNC__ACT_RELU, CNNC__ACT_LEAKY_RELU};
+    const cnnc__act_params p = {0.01f, 0.0f, 0.0f};
     for (int l = 0; l < CNNC__ISA_COUNT; l++) {
         if (!cnnc__isa_supported((cnnc__isa)l)) continue;
-        for (int off = 0; off < 16; off += 3)
-            for (int n = 0; n <= N; n += 37) {
-                for (int bwd = 0; bwd < 2; bwd++) {
-                    if (bwd) cnnc__k_act_backward_ref(CNNC__ACT_RELU, &p, true, want, g, x, n);
-                    else cnnc__k_act_forward_ref(CNNC__ACT_RELU, &p, want, x, n);
-                    if (!cnnc__k_relu_stream((cnnc__isa)l, bwd, got + off, bwd ? g : x, x, n)) continue;
-                    ran++;
-                    CHECK(memcmp(got + off, want, (size_t)n * sizeof(float)) == 0);
-                }
-            }
+        for (int q = 0; q < 2; q++)
+            for (int off = 0; off < 16; off += 3)
+                for (int n = 0; n <= N; n += 37)
+                    for (int bwd = 0; bwd < 2; bwd++) {
+                        if (bwd) cnnc__k_act_backward_ref(ops[q], &p, q == 0, want, g, x, n);
+                        else cnnc__k_act_forward_ref(ops[q], &p, want, x, n);
+                        if (!cnnc__k_act_stream((cnnc__isa)l, ops[q], &p, bwd, got + off,
+                                                bwd ? g : x, x, n))
+                            continue;
+                        ran++;
+                        CHECK(memcmp(got + off, want, (size_t)n * sizeof(float)) == 0);
+                    }
     }
     CHECK(ran > 0 || !cnnc__isa_supported(CNNC__ISA_AVX2));
-    CHECK(!cnnc__k_relu_stream(CNNC__ISA_SCALAR, false, got, x, NULL, 4)); /* declines */
+    CHECK(!cnnc__k_act_stream(CNNC__ISA_SCALAR, CNNC__ACT_RELU, &p, false, got, x, NULL, 4));
+    CHECK(!cnnc__k_act_stream(cnnc__isa_cpu(), CNNC__ACT_GELU, &p, false, got, x, NULL, 4));
 }
 
 static void test_softmax_fast_vs_reference(void) {
@@ -435,7 +439,7 @@ static void test_module_reprs(void) {
 int main(void) {
     RUN_TEST(test_act_fast_vs_reference);
     RUN_TEST(test_act_in_place_aliasing);
-    RUN_TEST(test_relu_stream);
+    RUN_TEST(test_act_stream);
     RUN_TEST(test_softmax_fast_vs_reference);
     RUN_TEST(test_prelu_kernels);
     RUN_TEST(test_dropout_kernel);
