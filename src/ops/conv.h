@@ -43,10 +43,13 @@ cnnc_status cnnc__conv_validate(const cnnc__conv_call *c, const cnnc_tensor *x, 
                                 const cnnc_tensor *b, cnnc__conv_setup *s);
 
 /* ---- drivers: the fast paths over a whole batch -----------------------------------
- * Each picks the depthwise direct kernels (one input channel per group), plain GEMM
- * (1x1 kernel, stride 1, no padding) or im2col + GEMM over column tiles; threads over
- * (image, group, column tile) items, or inside the GEMM when there are fewer items
- * than threads. Results never depend on the thread count. Each reads the thread count
+ * Each picks the depthwise direct kernels (one input channel per group), Winograd
+ * F(2x2, 3x3) over the batch's tiles (3x3 stride 1, enough channels and tiles; the
+ * input gradient too, as a forward with flipped filters), column chunks crossing
+ * images (conv_cols.c: small maps, and every weight gradient), plain GEMM (1x1 kernel,
+ * stride 1, no padding) or implicit GEMM over column tiles; threads over items, or
+ * inside the GEMM when there are fewer items than threads. Results never depend on
+ * the thread count. Each reads the thread count
  * once and sizes its per-chunk scratch (in the calling thread's cnnc__workspace) from
  * its parallel plans. Return CNNC_OK or an error (workspace allocation). */
 
