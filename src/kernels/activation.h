@@ -76,6 +76,19 @@ void cnnc__k_act_backward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p
  * them. */
 bool cnnc__k_act_stream(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p, bool backward,
                         float *out, const float *v, const float *s, int64_t n);
+
+/* Hardtanh (a = min, b = max) with its gradient mask (activation_mask.c): out[i] =
+ * hardtanh(x[i]) (out may equal x) and bit i % 32 of bits[i / 32] set where a < x[i] < b
+ * (NaN: clear), the words of [0, n) written whole (bits past n clear). The backward:
+ * gx[i] = the bit ? g[i] : 0 (gx may equal g). Both equal cnnc__k_act_forward /
+ * _backward of CNNC__ACT_HARDTANH from the input. Ranges start at a word (i % 32 == 0). */
+void cnnc__k_hardtanh_mask_forward(cnnc__isa isa, const cnnc__act_params *p, float *out,
+                                   uint32_t *bits, const float *x, int64_t n);
+void cnnc__k_hardtanh_mask_backward(cnnc__isa isa, float *gx, const float *g,
+                                    const uint32_t *bits, int64_t n);
+/* Name of the mask variant a level runs ("f32_hardtanh_mask__avx2"). */
+const char *cnnc__k_hardtanh_mask_variant_name(cnnc__isa isa);
+
 void cnnc__k_act_forward_ref(cnnc__act op, const cnnc__act_params *p, float *out,
                              const float *x, int64_t n);
 void cnnc__k_act_backward_ref(cnnc__act op, const cnnc__act_params *p, bool from_result,

@@ -1,5 +1,7 @@
 /* Depthwise convolution (one input channel per group): direct kernels on one
- * plane at a time. Per output row and kernel tap, the W positions that read inside
+ * plane at a time. The square 3x3 / 5x5 2-d planes go to the register-tiled kernels
+ * of conv_dw_avx512.c and conv_dw_avx2.c; everything else (and what they decline) to
+ * the rows variant: per output row and kernel tap, the W positions that read inside
  * the input are computed once; with W stride 1 the tap is then one SIMD axpy (or
  * dot) over the row, otherwise a strided scalar loop. The _ref versions are the
  * plain loops the tests compare against. */
@@ -295,10 +297,19 @@ static AVX512 void dw_backward_weight_avx512(float *dw, const float *dy, const f
 }
 
 /* The variant's entry points: decline (false) geometries the kernels do not cover
- * (W stride other than 1, more taps than they keep in registers). */
+ * (W stride other than 1, more taps than they keep in registers). With W stride 2 on
+ * wide planes the AVX2 square kernels go first (the AVX-512 level has AVX2 + FMA):
+ * their rows split into even and odd phases once beat the 16-lane kernels' per-tap
+ * permutes and masked stores there (1 thread, 3x3: 1152 planes of 56x56 forward /
+ * backward-data / backward-weight 1.25 / 1.3 / 1.35 ms against 1.75 / 1.55 / 1.95;
+ * 768 planes of 112x112 backward-data 2.65 against 4.0), while on narrow ones their
+ * per-row setup loses (2304 planes of 28x28: 1.2 / 1.1 / 1.25 against 0.45 / 0.8 / 0.5). */
+static bool dw_avx2_first(const cnnc__window *g) { return g->stride[2] == 2 && g->in[2] >= 48; }
+
 static bool dw_forward_avx512_try(cnnc__isa isa, float *y, const float *x, const float *w,
                                   float bias, const cnnc__window *g) {
     (void)isa;
+    if (dw_avx2_first(g) && cnnc__dw_sq_forward_avx2(y, x, w, bias, g)) return true;
     if (cnnc__dw_sq_forward_avx512(y, x, w, bias, g)) return true;
     if (g->stride[2] != 1 || g->k[0] * g->k[1] > DW_MAX_ROWS || g->k[2] > DW_MAX_TAPS)
         return false;
@@ -309,6 +320,8 @@ static bool dw_forward_avx512_try(cnnc__isa isa, float *y, const float *x, const
 static bool dw_backward_data_avx512_try(cnnc__isa isa, float *dx, const float *dy,
                                         const float *w, const cnnc__window *g, bool accumulate) {
     (void)isa;
+    if (dw_avx2_first(g) && cnnc__dw_sq_backward_data_avx2(dx, dy, w, g, accumulate))
+        return true;
     if (cnnc__dw_sq_backward_data_avx512(dx, dy, w, g, accumulate)) return true;
     if (g->stride[0] != 1 || g->stride[1] != 1 || g->stride[2] != 1 || g->k[2] > DW_MAX_TAPS)
         return false;
@@ -320,12 +333,32 @@ static bool dw_backward_data_avx512_try(cnnc__isa isa, float *dx, const float *d
 static bool dw_backward_weight_avx512_try(cnnc__isa isa, float *dw, const float *dy,
                                           const float *x, const cnnc__window *g) {
     (void)isa;
+    if (dw_avx2_first(g) && cnnc__dw_sq_backward_weight_avx2(dw, dy, x, g)) return true;
     if (cnnc__dw_sq_backward_weight_avx512(dw, dy, x, g)) return true;
     if (g->stride[2] != 1 || cnnc__window_k_size(g) > DW_MAX_TAPS ||
         g->k[0] * g->k[1] > DW_MAX_ROWS)
         return false;
     dw_backward_weight_avx512(dw, dy, x, g);
     return true;
+}
+
+/* AVX2: the square kernels, or decline (the rows variant at the AVX2 level runs). */
+static bool dw_forward_avx2_try(cnnc__isa isa, float *y, const float *x, const float *w,
+                                float bias, const cnnc__window *g) {
+    (void)isa;
+    return cnnc__dw_sq_forward_avx2(y, x, w, bias, g);
+}
+
+static bool dw_backward_data_avx2_try(cnnc__isa isa, float *dx, const float *dy, const float *w,
+                                      const cnnc__window *g, bool accumulate) {
+    (void)isa;
+    return cnnc__dw_sq_backward_data_avx2(dx, dy, w, g, accumulate);
+}
+
+static bool dw_backward_weight_avx2_try(cnnc__isa isa, float *dw, const float *dy,
+                                        const float *x, const cnnc__window *g) {
+    (void)isa;
+    return cnnc__dw_sq_backward_weight_avx2(dw, dy, x, g);
 }
 #endif
 
@@ -335,7 +368,9 @@ static bool dw_backward_weight_avx512_try(cnnc__isa isa, float *dw, const float 
 #if CNNC__ISA_X86
 #define DW_SIMD_VARIANTS(X)                                                        \
     X(AVX512, f32_dwconv__avx512, dw_forward_avx512_try, dw_backward_data_avx512_try, \
-      dw_backward_weight_avx512_try)
+      dw_backward_weight_avx512_try)                                              \
+    X(AVX2, f32_dwconv__avx2, dw_forward_avx2_try, dw_backward_data_avx2_try,       \
+      dw_backward_weight_avx2_try)
 #else
 #define DW_SIMD_VARIANTS(X)
 #endif

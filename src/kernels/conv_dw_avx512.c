@@ -367,9 +367,30 @@ static void bwd_5_2(float *dx, const float *dy, const float *w, const cnnc__wind
     bwd_data_body(5, 2, dx, dy, w, g, t, acc);
 }
 
+/* Stride 1 in both dims, written in full: dx is the forward of dy with the filter
+ * turned by 180 degrees and padding dil (K - 1) - pad (the forward kernels' unmasked
+ * inner loop; no scatter). False when that padding would be negative or too wide. */
+static bool bwd_data_as_forward(float *dx, const float *dy, const float *w,
+                                const cnnc__window *g) {
+    const int64_t k = g->k[1];
+    if (g->stride[1] != 1 || g->stride[2] != 1) return false;
+    cnnc__window f = *g;
+    for (int d = 1; d < 3; d++) {
+        f.in[d] = g->out[d];
+        f.out[d] = g->in[d];
+        f.pad[d] = g->dil[d] * (k - 1) - g->pad[d];
+        if (f.pad[d] < 0) return false;
+    }
+    if (!fits(&f)) return false;
+    float wf[DW_MAX_K * DW_MAX_K];
+    for (int64_t q = 0; q < k * k; q++) wf[q] = w[k * k - 1 - q];
+    return cnnc__dw_sq_forward_avx512(dx, dy, wf, 0.0f, &f);
+}
+
 bool cnnc__dw_sq_backward_data_avx512(float *dx, const float *dy, const float *w,
                                       const cnnc__window *g, bool accumulate) {
     if (!fits(g)) return false;
+    if (!accumulate && bwd_data_as_forward(dx, dy, w, g)) return true;
     out_tabs t;
     make_out_tabs(&t, g);
     const bool s2 = g->stride[2] == 2;

@@ -1,6 +1,6 @@
-/* Internal to the depthwise kernels (conv_dw.c): the AVX-512 register-tiled square
- * kernels of conv_dw_avx512.c, for the geometries cnnc__dw_sq_fits accepts, one plane
- * at a time. Each returns false (and touches nothing) when it declines. */
+/* Internal to the depthwise kernels (conv_dw.c): the register-tiled square kernels of
+ * conv_dw_avx512.c and conv_dw_avx2.c, one plane at a time. Each returns false (and
+ * touches nothing) when it declines a geometry. */
 #ifndef CNNC_KERNELS_CONV_DW_INTERNAL_H
 #define CNNC_KERNELS_CONV_DW_INTERNAL_H
 #include <stdbool.h>
@@ -17,6 +17,14 @@ bool cnnc__dw_sq_backward_data_avx512(float *dx, const float *dy, const float *w
 /* dw [k] += sum over the plane of dy * shifted x. */
 bool cnnc__dw_sq_backward_weight_avx512(float *dw, const float *dy, const float *x,
                                         const cnnc__window *g);
+
+/* The same three for AVX2 + FMA (3x3 and 5x5; backward-weight 3x3 only). */
+bool cnnc__dw_sq_forward_avx2(float *y, const float *x, const float *w, float bias,
+                              const cnnc__window *g);
+bool cnnc__dw_sq_backward_data_avx2(float *dx, const float *dy, const float *w,
+                                    const cnnc__window *g, bool accumulate);
+bool cnnc__dw_sq_backward_weight_avx2(float *dw, const float *dy, const float *x,
+                                      const cnnc__window *g);
 #endif
 
 #endif

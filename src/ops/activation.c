@@ -5,8 +5,9 @@
  * act_inplace. A descriptor says what the backward reads, as PyTorch's
  * derivatives do: the input (most), or the result (sigmoid, tanh, and the
  * in-place forms of leaky_relu and elu/selu/celu); an in-place form whose
- * gradient needs the input (silu, mish, hardsigmoid, hardswish, hardtanh/relu6)
- * saves a copy taken before the overwrite. */
+ * gradient needs the input (silu, mish, hardsigmoid, hardswish) saves a copy taken
+ * before the overwrite, except hardtanh/relu6, whose gradient needs only where the
+ * input was inside (min, max): one bit per element, kept in its node. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +79,14 @@ typedef struct act_ctx {
     cnnc__act op;
     cnnc__act_params p;
     bool from_result;
+    bool masked;        /* in-place hardtanh: the gradient mask follows (MASK_OFF) */
     const char *refuse; /* NULL, or the message backward fails with */
 } act_ctx;
+
+/* Where a masked context's bit words start, and how many words n elements take. */
+#define MASK_OFF ((sizeof(act_ctx) + 7) / 8 * 8)
+static int64_t mask_words(int64_t n) { return (n + 31) / 32; }
+static uint32_t *ctx_bits(act_ctx *c) { return (uint32_t *)(void *)((char *)c + MASK_OFF); }
 
 typedef struct {
     cnnc__isa isa; /* the kernels' level for the whole call */
@@ -122,9 +129,46 @@ static cnnc_status act_backward_range(void *ctx, int64_t begin, int64_t end, int
     return CNNC_OK;
 }
 
+/* The masked forms: items are 32-element words of the mask. */
+typedef struct mask_job {
+    cnnc__isa isa;
+    const cnnc__act_params *p;
+    int64_t n;
+    float *out;
+    const float *a;
+    uint32_t *bits;
+} mask_job;
+
+static cnnc_status mask_forward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
+    const mask_job *j = ctx;
+    const int64_t e = end * 32 < j->n ? end * 32 : j->n;
+    cnnc__k_hardtanh_mask_forward(j->isa, j->p, j->out + begin * 32, j->bits + begin,
+                                  j->a + begin * 32, e - begin * 32);
+    return CNNC_OK;
+}
+
+static cnnc_status mask_backward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
+    const mask_job *j = ctx;
+    const int64_t e = end * 32 < j->n ? end * 32 : j->n;
+    cnnc__k_hardtanh_mask_backward(j->isa, j->out + begin * 32, j->a + begin * 32,
+                                   j->bits + begin, e - begin * 32);
+    return CNNC_OK;
+}
+
+static cnnc_status act_backward_masked(act_ctx *c, cnnc_tensor *g, cnnc_tensor **gi) {
+    gi[0] = cnnc__tensor_new(CNNC_FLOAT32, g->ndim, g->shape);
+    if (!gi[0]) return cnnc_last_status();
+    mask_job j = {cnnc__isa_active(), &c->p, g->numel, cnnc__f32(gi[0]), cnnc__f32(g),
+                  ctx_bits(c)};
+    return cnnc__parallel_for(mask_words(g->numel), act_cost(32, 2), mask_backward_range, &j);
+}
+
 static cnnc_status act_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
-    const act_ctx *c = n->ctx;
+    act_ctx *c = n->ctx;
     if (c->refuse) return cnnc__error(CNNC_ERR_RUNTIME, "%s", c->refuse);
+    if (c->masked) return act_backward_masked(c, g, gi);
     cnnc_tensor *s = n->saved[0];
     gi[0] = cnnc__tensor_new(CNNC_FLOAT32, s->ndim, s->shape);
     if (!gi[0]) return cnnc_last_status();
@@ -143,7 +187,30 @@ static cnnc_status act_record(cnnc_tensor *out, bool inplace, const act_desc *d,
                                        sizeof(act_ctx), (void **)&c)
                 : cnnc__record(out, d->node, act_backward, 1, &input, 1, &saved,
                                sizeof(act_ctx), (void **)&c);
-    if (st == CNNC_OK && c) *c = (act_ctx){d->op, p, from_result, refuse};
+    if (st == CNNC_OK && c) *c = (act_ctx){d->op, p, from_result, false, refuse};
+    return st;
+}
+
+/* In-place hardtanh with grad: x clamped in place, and instead of a copy of x the
+ * node keeps one bit per element (where the gradient passes), which is all the
+ * backward reads of it. */
+static cnnc_status hardtanh_inplace_masked(const act_desc *d, cnnc_tensor *x,
+                                           cnnc__act_params p) {
+    const int64_t words = mask_words(x->numel);
+    uint32_t *bits = cnnc__malloc((size_t)words * sizeof(uint32_t));
+    if (!bits) return cnnc__oom("the gradient mask of hardtanh_");
+    mask_job j = {cnnc__isa_active(), &p, x->numel, cnnc__f32(x), cnnc__f32(x), bits};
+    cnnc_status st = cnnc__parallel_for(words, act_cost(32, 1), mask_forward_range, &j);
+    cnnc__bump_version(x);
+    act_ctx *c = NULL;
+    if (st == CNNC_OK)
+        st = cnnc__record_inplace(x, d->node_inplace, act_backward, 0, NULL,
+                                  MASK_OFF + (size_t)words * sizeof(uint32_t), (void **)&c);
+    if (st == CNNC_OK && c) {
+        *c = (act_ctx){d->op, p, false, true, NULL};
+        memcpy(ctx_bits(c), bits, (size_t)words * sizeof(uint32_t));
+    }
+    cnnc__free(bits);
     return st;
 }
 
@@ -169,6 +236,7 @@ static cnnc_status act_inplace(const act_desc *d, const char *fn, cnnc_tensor *x
     if (st != CNNC_OK) return st;
     cnnc_tensor *keep = NULL; /* the input, for backwards that need it */
     bool grad = cnnc__any_requires_grad(1, &x);
+    if (grad && d->op == CNNC__ACT_HARDTANH && !refuse) return hardtanh_inplace_masked(d, x, p);
     if (grad && d->save_inplace == SAVE_INPUT) {
         keep = cnnc__tensor_copy(x);
         if (!keep) return cnnc_last_status();

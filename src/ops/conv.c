@@ -193,13 +193,14 @@ static cnnc_status dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, in
     (void)chunk;
     const dw_job *j = ctx;
     const cnnc__window *g = j->g;
-    for (int64_t o = begin; o < end; o++) { /* one filter, summed over the batch in order */
-        float *dw = j->out + o * j->ksz;
-        memset(dw, 0, (size_t)j->ksz * sizeof(float));
-        for (int64_t b = 0; b < g->n; b++)
-            cnnc__dwconv_backward_weight_plane(j->isa, dw, j->a + (b * g->m + o) * j->osz,
+    /* every filter summed over the batch in order; the image loop outside, so that
+     * consecutive planes are read (one stream per image, not a jump per plane) */
+    memset(j->out + begin * j->ksz, 0, (size_t)((end - begin) * j->ksz) * sizeof(float));
+    for (int64_t b = 0; b < g->n; b++)
+        for (int64_t o = begin; o < end; o++)
+            cnnc__dwconv_backward_weight_plane(j->isa, j->out + o * j->ksz,
+                                               j->a + (b * g->m + o) * j->osz,
                                                j->b + (b * g->c + o / j->mg) * j->isz, g);
-    }
     return CNNC_OK;
 }
 

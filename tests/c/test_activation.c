@@ -136,6 +136,40 @@ static void test_act_in_place_aliasing(void) {
         }
 }
 
+/* hardtanh with its gradient mask: the same values and gradients as the reference
+ * (NaN, +-0, infinities and the bounds themselves included), whole and tail words,
+ * in place and not, and the mask's bits past n clear. */
+static void test_hardtanh_mask_vs_reference(void) {
+    enum { N = 1100 };
+    static const int64_t sizes[] = {1, 5, 31, 32, 33, 64, 95, 257, N};
+    static float x[N], y[N], z[N], g[N], ga[N], gb[N];
+    static uint32_t bits[N / 32 + 1];
+    for (int l = first_level(); l >= 0; l--) {
+        printf("test_activation: level %s runs %s\n", cnnc__isa_name((cnnc__isa)l),
+               cnnc__k_hardtanh_mask_variant_name((cnnc__isa)l));
+        for (int t = 0; t < 3; t++)
+            for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+                const int64_t n = sizes[k], words = (n + 31) / 32;
+                cnnc__act_params p = t == 0 ? (cnnc__act_params){0.0f, 6.0f, 0.0f}
+                                            : (cnnc__act_params){-1.0f, 1.0f, 0.0f};
+                if (t == 2) p = (cnnc__act_params){0.625f, 0.625f, 0.0f}; /* empty range */
+                fill(x, n, 8.0);
+                fill(g, n, 1.0);
+                memset(bits, 0xA5, sizeof bits);
+                cnnc__k_hardtanh_mask_forward((cnnc__isa)l, &p, y, bits, x, n);
+                cnnc__k_act_forward_ref(CNNC__ACT_HARDTANH, &p, z, x, n);
+                CHECK(memcmp(y, z, (size_t)n * sizeof *y) == 0);
+                if (n % 32) CHECK((bits[words - 1] >> (n % 32)) == 0);
+                cnnc__k_hardtanh_mask_backward((cnnc__isa)l, ga, g, bits, n);
+                cnnc__k_act_backward_ref(CNNC__ACT_HARDTANH, &p, false, gb, g, x, n);
+                CHECK(memcmp(ga, gb, (size_t)n * sizeof *ga) == 0);
+                memcpy(z, x, (size_t)n * sizeof *z); /* in place: the same bits */
+                cnnc__k_hardtanh_mask_forward((cnnc__isa)l, &p, z, bits, z, n);
+                CHECK(memcmp(y, z, (size_t)n * sizeof *y) == 0);
+            }
+    }
+}
+
 static void softmax_fast_vs_reference(cnnc__isa isa) {
     for (int trial = 0; trial < 60; trial++) {
         int64_t outer = 1 + (int64_t)(urand() * 4), dim = 1 + (int64_t)(urand() * 300);
@@ -440,6 +474,7 @@ int main(void) {
     RUN_TEST(test_act_fast_vs_reference);
     RUN_TEST(test_act_in_place_aliasing);
     RUN_TEST(test_act_stream);
+    RUN_TEST(test_hardtanh_mask_vs_reference);
     RUN_TEST(test_softmax_fast_vs_reference);
     RUN_TEST(test_prelu_kernels);
     RUN_TEST(test_dropout_kernel);

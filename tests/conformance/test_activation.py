@@ -200,6 +200,28 @@ def test_inplace_chain_and_saved_input():
     check_op(lambda a: net(F, a), lambda a: net(TF, a), [x])
 
 
+@pytest.mark.parametrize("shape", [(3, 37, 11), (2, 16, 9, 9), (45,)])
+def test_hardtanh_inplace_mask_sizes(shape):
+    """relu6_/hardtanh_ keep a gradient mask (one bit per element), not a copy: whole
+    and partial 32-element words, with the bounds, NaN and infinities in the input
+    (in its first 32 elements, which torch runs through its vector loop), and the
+    result overwritten in place afterwards (torch keeps the input, so its backward
+    still works)."""
+    r = rng(7)
+    x = (randn(r, *shape) * 5).astype(np.float32)
+    flat = x.reshape(-1)
+    flat[: min(flat.size, len(SPECIAL))] = SPECIAL[: min(flat.size, len(SPECIAL))]
+
+    def net(mod, a):
+        b = a * 1
+        mod.relu6(b, inplace=True)
+        c = b * 0.5
+        mod.hardtanh_(c, -1.0, 2.0)
+        mod.relu_(c)
+        return c * 3
+    check_op(lambda a: net(F, a), lambda a: net(TF, a), [x])
+
+
 @pytest.mark.parametrize("first,second", [("elu_", "leaky_relu_"), ("leaky_relu_", "hardtanh_"),
                                           ("selu_", "celu_"),
                                           ("celu_", "selu_")])
