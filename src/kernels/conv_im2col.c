@@ -274,6 +274,19 @@ static int64_t im2col_segments(im2col_seg *segs, const float *plane, const cnnc_
     return n;
 }
 
+/* The runs of taps [qa, qa + taps) over columns [o0, o0 + cols): tap t's in
+ * segs[first[t], first[t + 1]). */
+static void tap_group_segments(im2col_seg *segs, int64_t *first, const float *plane,
+                               const cnnc__window *g, int64_t qa, int64_t taps, int64_t o0,
+                               int64_t cols) {
+    first[0] = 0;
+    for (int64_t t = 0; t < taps; t++) {
+        const int64_t q = qa + t, q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1];
+        const int64_t q0 = q / (g->k[2] * g->k[1]);
+        first[t + 1] = first[t] + im2col_segments(segs + first[t], plane, g, q0, q1, q2, o0, cols);
+    }
+}
+
 /* One run from plane xc into row: 16-column pieces, the zeros in the same stores;
  * pieces wholly inside the run's data need no lane shift. */
 AVX512 static inline void im2col_run(float *row, const float *xc, const im2col_seg *sg,
@@ -316,13 +329,7 @@ AVX512 static void im2col_avx512(float *col, int64_t ldc, const float *x, const 
         const int64_t cols = ncol - j0 < span ? ncol - j0 : span;
         for (int64_t qa = 0; qa < ksz; qa += group) {
             const int64_t taps = ksz - qa < group ? ksz - qa : group;
-            first[0] = 0;
-            for (int64_t t = 0; t < taps; t++) {
-                const int64_t q = qa + t, q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1];
-                const int64_t q0 = q / (g->k[2] * g->k[1]);
-                first[t + 1] = first[t] + im2col_segments(segs + first[t], x, g, q0, q1, q2,
-                                                          o0 + j0, cols);
-            }
+            tap_group_segments(segs, first, x, g, qa, taps, o0 + j0, cols);
             for (int64_t ci = c0; ci < c1; ci++)
                 for (int64_t t = 0; t < taps; t++) {
                     float *row = col + ((ci - c0) * ksz + qa + t) * ldc + j0;
@@ -348,13 +355,7 @@ AVX512 static void col2im_avx512_short(float *x, const float *col, int64_t ldc,
         const int64_t cols = ncol - j0 < span ? ncol - j0 : span;
         for (int64_t qa = 0; qa < ksz; qa += group) {
             const int64_t taps = ksz - qa < group ? ksz - qa : group;
-            first[0] = 0;
-            for (int64_t t = 0; t < taps; t++) {
-                const int64_t q = qa + t, q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1];
-                const int64_t q0 = q / (g->k[2] * g->k[1]);
-                first[t + 1] = first[t] + im2col_segments(segs + first[t], x, g, q0, q1, q2,
-                                                          o0 + j0, cols);
-            }
+            tap_group_segments(segs, first, x, g, qa, taps, o0 + j0, cols);
             for (int64_t ci = c0; ci < c1; ci++)
                 for (int64_t t = 0; t < taps; t++) {
                     const float *row = col + ((ci - c0) * ksz + qa + t) * ldc + j0;
