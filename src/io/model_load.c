@@ -40,6 +40,8 @@ static cnnc_status list_value(const cJSON *j, const char *path, const char *key,
     cJSON_ArrayForEach(e, j) {
         if (!cJSON_IsNumber(e) && !cJSON_IsNull(e))
             return BAD("model: module '%s': argument '%s' must be a list of numbers", path, key);
+        if (cJSON_IsNumber(e) && !isfinite(e->valuedouble))
+            return BAD("model: module '%s': argument '%s' has a number out of range", path, key);
         ints = ints && (cJSON_IsNull(e) || json_integral(e));
     }
     *v = (cnnc_value){.kind = ints ? CNNC_VALUE_INTS : CNNC_VALUE_FLOATS, .n = n};
@@ -53,6 +55,9 @@ static cnnc_status list_value(const cJSON *j, const char *path, const char *key,
 }
 
 static cnnc_status json_value(const cJSON *j, const char *path, cnnc_value *v) {
+    /* JSON has no infinities: a literal such as 1e999 overflows, and could not be saved again */
+    if (cJSON_IsNumber(j) && !isfinite(j->valuedouble))
+        return BAD("model: module '%s': argument '%s' is a number out of range", path, j->string);
     if (cJSON_IsNull(j)) *v = (cnnc_value){.kind = CNNC_VALUE_NONE};
     else if (cJSON_IsBool(j)) *v = (cnnc_value){.kind = CNNC_VALUE_BOOL, .ints = {cJSON_IsTrue(j)}};
     else if (cJSON_IsString(j)) *v = (cnnc_value){.kind = CNNC_VALUE_STRING, .s = j->valuestring};
@@ -219,6 +224,8 @@ static cnnc_status node_arg(cnnc_module *g, const cJSON *j, const char *node, in
     *out = (cnnc__garg){.kind = CNNC__GARG_NONE};
     if (depth > MAX_ARG_DEPTH) return BAD("model: node '%s': arguments nested deeper than %d", node, MAX_ARG_DEPTH);
     if (cJSON_IsNull(j)) return CNNC_OK;
+    if (cJSON_IsNumber(j) && !isfinite(j->valuedouble))
+        return BAD("model: node '%s': a number out of range", node);
     if (cJSON_IsBool(j)) *out = cnnc__garg_bool(cJSON_IsTrue(j));
     else if (cJSON_IsNumber(j)) *out = json_integral(j) ? cnnc__garg_int((int64_t)j->valuedouble) : cnnc__garg_float(j->valuedouble);
     else if (cJSON_IsString(j)) {
