@@ -222,12 +222,14 @@ static cnnc_status check_refs(graph_state *s, const cnnc__garg *a, int before, i
         return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "graph: %s refers to result %d of '%s'", where, a->index,
                            s->nodes[a->node].name);
     s->nodes[a->node].last_use = user;
+    s->nodes[a->node].n_reads++;
     return CNNC_OK;
 }
 
 static cnnc_status check_node(cnnc_module *m, graph_state *s, int i) {
     cnnc__gnode *n = &s->nodes[i];
     n->last_use = i;
+    n->n_reads = 0;
     for (int a = 0; a < n->n_args; a++)
         if (check_refs(s, &n->args[a], i, i, n->name)) return cnnc_last_status();
     if (n->kind == CNNC__GNODE_MODULE) {
@@ -287,6 +289,7 @@ cnnc_status cnnc__graph_finish(cnnc_module *m) {
                        ? cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "graph: output %d is not a node's result", i)
                        : cnnc_last_status();
     cnnc__graph_plan_folds(s->nodes, s->n_nodes);
+    cnnc__graph_plan_infer(s->nodes, s->n_nodes);
     return plan_lifetimes(s);
 }
 
@@ -352,13 +355,16 @@ static int graph_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnn
     if (!values) return cnnc__oom("graph values"), -1;
     cnnc__gctx c = {.graph = m, .values = values};
     cnnc_status st = CNNC_OK;
-    const bool fold = !cnnc_is_grad_enabled(); /* inference: BatchNorms folded into convolutions */
+    /* inference: BatchNorms folded into convolutions, activations and adds in place */
+    const bool infer = !cnnc_is_grad_enabled();
     for (int i = 0, k = 0; i < s->n_nodes && st == CNNC_OK; i++) {
         c.node = &s->nodes[i];
-        int folded = fold && c.node->fold >= 0 ? cnnc__graph_run_folded(&c, &s->nodes[c.node->fold],
-                                                                           &values[c.node->fold]) : 0;
-        if (folded || values[i].n) /* done, or computed with the convolution before it */
-            st = folded < 0 ? cnnc_last_status() : CNNC_OK;
+        int done = infer && c.node->fold >= 0 ? cnnc__graph_run_folded(&c, &s->nodes[c.node->fold],
+                                                                         &values[c.node->fold]) : 0;
+        if (!done && infer && c.node->infer != CNNC__GINFER_NONE && !values[i].n)
+            done = cnnc__graph_run_infer(&c, s->nodes, i);
+        if (done || values[i].n) /* done, or computed with a node before it */
+            st = done < 0 ? cnnc_last_status() : CNNC_OK;
         else
             st = c.node->kind == CNNC__GNODE_INPUT ? cnnc__gvalue_one(&values[i], cnnc_tensor_retain(in[k++]))
                                                    : run_node(&c, &values[i]);

@@ -61,7 +61,10 @@ typedef struct cnnc__gnode {
     int n_args;
     cnnc__garg *args;        /* owned, positional */
     int last_use;            /* the last node (or n_nodes for an output) reading it */
+    int n_reads;             /* references to it (by nodes and outputs) */
     int fold;                /* a convolution whose only reader is an eval BatchNorm: that node (or -1) */
+    int infer;               /* inference plan (graph_infer.c): CNNC__GINFER_* */
+    int fuse;                /* an add whose only reader is an activation: that node (or -1) */
     int ndim;                /* INPUT: the example input's shape a model file records, */
     int64_t shape[CNNC_MAX_DIMS]; /* or ndim -1 when unknown */
 } cnnc__gnode;
@@ -163,6 +166,15 @@ void cnnc__graph_plan_folds(cnnc__gnode *nodes, int n_nodes);
  * done, 0 when it does not apply now (a module in training mode, no running
  * statistics, gradients enabled), -1 on error. */
 int cnnc__graph_run_folded(cnnc__gctx *c, const cnnc__gnode *bn, cnnc__gvalue *out);
+
+/* Inference plan (graph_infer.c), at finish: pointwise activations that may run in
+ * place, adds that may write into an operand (and the activation after them, fused). */
+enum { CNNC__GINFER_NONE, CNNC__GINFER_ACT, CNNC__GINFER_ADD };
+void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes);
+/* Runs node c->node (index i of nodes) that way when it applies now: 1 when done
+ * (its value, or the fused activation's, is set), 0 when it does not apply (the
+ * ordinary path runs and reports any error), -1 on error. Without gradients only. */
+int cnnc__graph_run_infer(cnnc__gctx *c, const cnnc__gnode *nodes, int i);
 
 /* Read access, for saving a graph and for cnnc info. */
 int cnnc__graph_num_nodes(const cnnc_module *g);

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "graph/graph.h"
 #include "nn/module.h"
+#include "ops/ops.h"
 
 void cnnc__graph_plan_folds(cnnc__gnode *nodes, int n_nodes) {
     for (int i = 0; i < n_nodes; i++) nodes[i].fold = -1;
@@ -20,7 +21,8 @@ void cnnc__graph_plan_folds(cnnc__gnode *nodes, int n_nodes) {
             bn->args[0].kind != CNNC__GARG_REF || bn->args[0].index > 0)
             continue;
         cnnc__gnode *conv = &nodes[bn->args[0].node];
-        if (conv->kind == CNNC__GNODE_MODULE && cnnc__is_conv_module(conv->module) && conv->last_use == j)
+        if (conv->kind == CNNC__GNODE_MODULE && cnnc__is_conv_module(conv->module) && conv->n_reads == 1 &&
+            conv->last_use == j)
             conv->fold = j;
     }
 }
@@ -28,32 +30,34 @@ void cnnc__graph_plan_folds(cnnc__gnode *nodes, int n_nodes) {
 /* The folded weight and bias of conv's module for bn's scale and shift, or false. */
 static bool folded_params(cnnc_module *conv, const cnnc_module *bn, cnnc_tensor **wf, cnnc_tensor **bf) {
     cnnc_tensor *w = cnnc__module_param(conv, "weight"), *b = cnnc__module_param(conv, "bias");
+    *wf = *bf = NULL;
     if (!w || w->dtype != CNNC_FLOAT32 || w->ndim < 1 || w->shape[0] < 1 ||
         (b && (b->dtype != CNNC_FLOAT32 || b->numel != w->shape[0])))
         return false;
-    const int64_t oc = w->shape[0], per = w->numel / oc;
+    const int64_t oc = w->shape[0];
+    int64_t sshape[CNNC_MAX_DIMS];
+    for (int d = 0; d < w->ndim; d++) sshape[d] = d ? 1 : oc;
     double *scale = cnnc__malloc(2 * (size_t)oc * sizeof *scale), *shift = scale ? scale + oc : NULL;
-    bool ok = scale && cnnc__batchnorm_eval_affine(bn, oc, scale, shift);
-    *wf = ok ? cnnc__tensor_new(CNNC_FLOAT32, w->ndim, w->shape) : NULL;
-    *bf = *wf ? cnnc__tensor_new(CNNC_FLOAT32, 1, &oc) : NULL;
+    cnnc_tensor *sf = scale && cnnc__batchnorm_eval_affine(bn, oc, scale, shift)
+                          ? cnnc__tensor_new(CNNC_FLOAT32, w->ndim, sshape) : NULL;
+    *bf = sf ? cnnc__tensor_new(CNNC_FLOAT32, 1, &oc) : NULL;
     if (*bf) {
-        const float *wd = cnnc__f32(w);
-        float *wo = cnnc__f32(*wf), *bo = cnnc__f32(*bf);
+        float *so = cnnc__f32(sf), *bo = cnnc__f32(*bf);
         for (int64_t o = 0; o < oc; o++) {
-            /* the scale rounded once, then a float product (a loop the compiler
-             * vectorises: this runs over every weight at each call) */
-            const float so = (float)scale[o];
-            const float *wr = wd + o * per;
-            float *dst = wo + o * per;
-            for (int64_t k = 0; k < per; k++) dst[k] = wr[k] * so;
+            so[o] = (float)scale[o]; /* the scale rounded once, then a float product */
             bo[o] = (float)((b ? cnnc__f32(b)[o] : 0.0) * scale[o] + shift[o]);
         }
-    } else if (*wf) {
-        cnnc_tensor_release(*wf);
-        *wf = NULL;
+        /* w * scale[o] per output channel: the vectorised elementwise product (this
+         * runs over every weight at each call); no autograd without gradients */
+        *wf = cnnc__op_binary(CNNC__BINOP_MUL, w, sf);
     }
+    cnnc_tensor_release(sf);
     cnnc__free(scale);
-    return *bf != NULL;
+    if (!*wf) {
+        cnnc_tensor_release(*bf);
+        *bf = NULL;
+    }
+    return *wf != NULL;
 }
 
 int cnnc__graph_run_folded(cnnc__gctx *c, const cnnc__gnode *bn, cnnc__gvalue *out) {

@@ -252,3 +252,29 @@ static cnnc_module *softmax_module(const cnnc__module_type *type, cnnc_softmax_o
 }
 cnnc_module *cnnc_softmax_new(cnnc_softmax_options o) { return softmax_module(&softmax_type, o); }
 cnnc_module *cnnc_logsoftmax_new(cnnc_softmax_options o) { return softmax_module(&log_softmax_type, o); }
+
+/* ---- the model runtime's view (nn/module.h) ------------------------------------------------ */
+
+bool cnnc__activation_module_spec(const cnnc_module *m, struct cnnc__act_spec *s) {
+    static const struct {
+        const cnnc__module_type *type;
+        const char *fn;
+    } kinds[] = {{&relu_type, "relu"},        {&relu6_type, "relu6"},     {&hardtanh_type, "hardtanh"},
+                 {&leaky_relu_type, "leaky_relu"}, {&elu_type, "elu"},     {&celu_type, "celu"},
+                 {&selu_type, "selu"},        {&silu_type, "silu"},       {&mish_type, "mish"},
+                 {&hardsigmoid_type, "hardsigmoid"}, {&hardswish_type, "hardswish"},
+                 {&sigmoid_type, "sigmoid"},  {&tanh_type, "tanh"},       {&softplus_type, "softplus"},
+                 {&gelu_type, "gelu"}};
+    for (size_t i = 0; m && i < sizeof kinds / sizeof *kinds; i++) {
+        if (m->type != kinds[i].type) continue;
+        const act_state *st = S(m);
+        const char *fn = kinds[i].type == &gelu_type && strcmp(st->approximate, "tanh") == 0 ? "gelu_tanh"
+                                                                                             : kinds[i].fn;
+        double a = st->min_val, b = st->max_val; /* hardtanh */
+        if (kinds[i].type == &leaky_relu_type) a = st->negative_slope;
+        if (kinds[i].type == &elu_type || kinds[i].type == &celu_type) a = st->alpha;
+        if (kinds[i].type == &softplus_type) a = st->beta, b = st->threshold;
+        return cnnc__act_spec_of(fn, a, b, s);
+    }
+    return false;
+}

@@ -396,6 +396,35 @@ cnnc_tensor *cnnc__op_relu(cnnc_tensor *x) {
 
 cnnc_status cnnc__op_relu_(cnnc_tensor *x) { return act_apply_(&D_RELU, "relu_", x, NO_PARAMS, NULL); }
 
+/* ---- specs for the inference epilogues (ops/activation.h) ---------------------------- */
+
+bool cnnc__act_spec_of(const char *name, double a, double b, cnnc__act_spec *s) {
+    static const struct {
+        const char *name;
+        const act_desc *d;
+    } plain[] = {{"relu", &D_RELU},       {"gelu", &D_GELU},       {"gelu_tanh", &D_GELU_TANH},
+                 {"silu", &D_SILU},       {"mish", &D_MISH},       {"sigmoid", &D_SIGMOID},
+                 {"tanh", &D_TANH},       {"hardsigmoid", &D_HARDSIGMOID},
+                 {"hardswish", &D_HARDSWISH}};
+    for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+        if (strcmp(name, plain[i].name) == 0) return *s = (cnnc__act_spec){plain[i].d->op, NO_PARAMS}, true;
+    cnnc__act_spec r;
+    if (strcmp(name, "relu6") == 0) r = (cnnc__act_spec){CNNC__ACT_HARDTANH, hardtanh_params(0.0, 6.0)};
+    else if (strcmp(name, "hardtanh") == 0) r = (cnnc__act_spec){CNNC__ACT_HARDTANH, hardtanh_params(a, b)};
+    else if (strcmp(name, "leaky_relu") == 0) r = (cnnc__act_spec){CNNC__ACT_LEAKY_RELU, leaky_params(a)};
+    else if (strcmp(name, "elu") == 0) r = (cnnc__act_spec){CNNC__ACT_ELU, elu_params(a, 1.0, 1.0)};
+    else if (strcmp(name, "selu") == 0)
+        r = (cnnc__act_spec){CNNC__ACT_ELU, elu_params(SELU_ALPHA, SELU_SCALE, 1.0)};
+    else if (strcmp(name, "celu") == 0 && a != 0.0)
+        r = (cnnc__act_spec){CNNC__ACT_ELU, elu_params(a, 1.0, 1.0 / a)};
+    else if (strcmp(name, "softplus") == 0)
+        r = (cnnc__act_spec){CNNC__ACT_SOFTPLUS, {(float)a, (float)b, 0.0f}};
+    else
+        return false;
+    *s = r;
+    return true;
+}
+
 /* ---- prelu ------------------------------------------------------------------------ */
 
 /* A shared weight (one element) applies to the flat tensor, split into element

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels/pool.h"
+#include "kernels/pool_internal.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint32_t next_u32(void) {
@@ -28,6 +29,14 @@ static int64_t out_size(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, 
     int64_t o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
     if (ceil && (o - 1) * s >= in + p) o--;
     return o;
+}
+
+/* A quiet NaN with some payload bits (which one a max pool keeps is part of its result). */
+static float nan_with_payload(uint32_t r) {
+    uint32_t bits = 0x7fc00000u | (r & 0x003fffffu) | (r & 0x80000000u);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
 }
 
 /* A random 2-d geometry with a valid output (D = 1). */
@@ -59,8 +68,9 @@ static void test_max_fast_matches_ref(void) {
         int64_t *i1 = malloc((size_t)osz * sizeof(int64_t)), *i2 = malloc((size_t)osz * sizeof(int64_t));
         REQUIRE(x && o1 && o2 && i1 && i2);
         for (int64_t i = 0; i < isz; i++) {
-            x[i] = (float)(next_u32() % 5); /* ties */
-            if (next_u32() % 17 == 0) x[i] = NAN;
+            x[i] = (float)(next_u32() % 5); /* ties, and zeros of both signs */
+            if (x[i] == 0.0f && next_u32() % 2) x[i] = -0.0f;
+            if (next_u32() % 17 == 0) x[i] = nan_with_payload(next_u32());
             if (next_u32() % 19 == 0) x[i] = -INFINITY;
         }
         cnnc__k_max_pool_ref(o1, i1, x, &g, 0, g.n);
@@ -70,15 +80,23 @@ static void test_max_fast_matches_ref(void) {
             memset(i2, 0xff, (size_t)osz * sizeof(int64_t));
             CHECK(cnnc__k_max_pool2d_fast((cnnc__isa)l, o2, i2, x, &g, 0, g.n));
             for (int64_t i = 0; i < osz; i++)
-                same &= (i1[i] == i2[i]) && ((isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i]);
+                same &= i1[i] == i2[i] && memcmp(&o1[i], &o2[i], sizeof(float)) == 0; /* bits */
         }
         CHECK(same);
-        /* the values-only path (no indices) */
+        /* the values-only path (no indices; where the vector kernel declines, a
+         * column-first loop runs: the same values, maybe another zero's sign or NaN) */
         for (int l = 0; l < CNNC__ISA_COUNT; l++) {
             if (!cnnc__isa_supported((cnnc__isa)l)) continue;
             CHECK(cnnc__k_max_pool2d_fast((cnnc__isa)l, o2, NULL, x, &g, 0, g.n));
             for (int64_t i = 0; i < osz; i++) same &= (isnan(o1[i]) && isnan(o2[i])) || o1[i] == o2[i];
         }
+        CHECK(same);
+        /* the vector kernels' own values-only path, where they take the geometry: bits */
+#define VALUES_BITS(isa, sfx)                                                                  \
+        if (cnnc__isa_supported(CNNC__ISA_##isa) && cnnc__k_max_pool2d_idx_##sfx(o2, NULL, x, &g, 0, g.n)) \
+            same &= memcmp(o1, o2, (size_t)osz * sizeof(float)) == 0;
+        CNNC__POOL_VARIANTS(VALUES_BITS)
+#undef VALUES_BITS
         CHECK(same);
         free(x), free(o1), free(o2), free(i1), free(i2);
         tested++;

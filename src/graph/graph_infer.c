@@ -1,0 +1,134 @@
+/* The model runtime's inference plan beyond BatchNorm folding (graph_fold.c). Without
+ * gradients,
+ *   - a pointwise activation (a module such as ReLU(inplace=False), or an op such as
+ *     relu) runs in place on its input when nothing reads that input after it;
+ *   - an add writes its sum into an operand nothing reads after it, and when the add's
+ *     only reader is an activation (ResNet's relu after the residual add), applies it
+ *     in the same pass, for the activation node.
+ * So the steady state allocates no tensor for them and makes fewer passes over memory,
+ * with the values of the unfused ops (the same kernels, element by element).
+ * The plan is static (made at finish: who reads what, and last); at run time the
+ * tensor must also be the runtime's alone: one reference (the runtime's), its storage
+ * unshared (no view of it or that it is a view of), no autograd history. So a graph
+ * input, a parameter or buffer, a view of a value still read later, or a tensor a
+ * hook kept is never overwritten. With gradients nothing here runs: autograd sees the
+ * modules and ops as they are. */
+#include <string.h>
+
+#include "core/error.h"
+#include "graph/graph.h"
+#include "nn/module.h"
+#include "ops/activation.h"
+
+/* The ops (graph_ops.c) that are pointwise activations: name, and the kind of their
+ * settings after x (0: none or only inplace; 1: one float; 2: hardtanh's two; 3:
+ * gelu's approximate). */
+static const struct {
+    const char *name;
+    int args;
+    double def;
+} ACT_OPS[] = {{"relu", 0, 0},    {"relu6", 0, 0},       {"sigmoid", 0, 0},    {"tanh", 0, 0},
+               {"silu", 0, 0},    {"mish", 0, 0},        {"hardsigmoid", 0, 0}, {"hardswish", 0, 0},
+               {"leaky_relu", 1, 0.01}, {"elu", 1, 1.0}, {"hardtanh", 2, 0},   {"gelu", 3, 0}};
+
+static int act_op_index(const cnnc__gnode *n) {
+    if (n->kind != CNNC__GNODE_OP) return -1;
+    for (int k = 0; k < (int)(sizeof ACT_OPS / sizeof *ACT_OPS); k++)
+        if (strcmp(n->op->name, ACT_OPS[k].name) == 0) return k;
+    return -1;
+}
+
+static bool is_act_node(const cnnc__gnode *n) {
+    cnnc__act_spec s;
+    if (n->n_args < 1 || n->args[0].kind != CNNC__GARG_REF) return false;
+    if (n->kind == CNNC__GNODE_MODULE) return n->n_args == 1 && cnnc__activation_module_spec(n->module, &s);
+    return act_op_index(n) >= 0;
+}
+
+void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes) {
+    for (int i = 0; i < n_nodes; i++) {
+        cnnc__gnode *n = &nodes[i];
+        n->infer = CNNC__GINFER_NONE;
+        n->fuse = -1;
+        if (is_act_node(n)) {
+            n->infer = CNNC__GINFER_ACT;
+        } else if (n->kind == CNNC__GNODE_OP && strcmp(n->op->name, "add") == 0) {
+            n->infer = CNNC__GINFER_ADD;
+            const int j = n->last_use; /* the only reader, when it reads the sum as its input */
+            if (n->n_reads == 1 && j < n_nodes && is_act_node(&nodes[j]) && nodes[j].args[0].node == i &&
+                nodes[j].args[0].index <= 0)
+                n->fuse = j;
+        }
+    }
+}
+
+/* The spec of activation node n (its settings read as its op would), or false. */
+static bool node_spec(const cnnc__gctx *c, const cnnc__gnode *n, cnnc__act_spec *s) {
+    if (n->kind == CNNC__GNODE_MODULE) return cnnc__activation_module_spec(n->module, s);
+    const int k = act_op_index(n);
+    cnnc__gctx a = *c;
+    a.node = n;
+    double v1 = ACT_OPS[k].def, v2 = 1.0;
+    const char *approximate = "none";
+    if ((ACT_OPS[k].args == 1 && cnnc__gctx_float(&a, 1, ACT_OPS[k].def, &v1) != CNNC_OK) ||
+        (ACT_OPS[k].args == 2 && (cnnc__gctx_float(&a, 1, -1.0, &v1) != CNNC_OK ||
+                                  cnnc__gctx_float(&a, 2, 1.0, &v2) != CNNC_OK)) ||
+        (ACT_OPS[k].args == 3 && cnnc__gctx_string(&a, 1, "none", &approximate) != CNNC_OK))
+        return false;
+    const char *fn = ACT_OPS[k].name;
+    if (ACT_OPS[k].args == 3) {
+        if (strcmp(approximate, "none") != 0 && strcmp(approximate, "tanh") != 0) return false;
+        fn = approximate[0] == 't' ? "gelu_tanh" : "gelu";
+    }
+    return cnnc__act_spec_of(fn, v1, v2, s);
+}
+
+/* The tensor argument a of node `self` when the runtime may overwrite it (see the top),
+ * else NULL. */
+static cnnc_tensor *own_arg(const cnnc__gctx *c, const cnnc__gnode *nodes, int self, const cnnc__garg *a) {
+    if (a->kind != CNNC__GARG_REF || a->index > 0) return NULL;
+    const cnnc__gnode *src = &nodes[a->node];
+    const cnnc__gvalue *v = &c->values[a->node];
+    if ((src->kind != CNNC__GNODE_MODULE && src->kind != CNNC__GNODE_OP) || src->last_use != self || v->n != 1)
+        return NULL;
+    cnnc_tensor *t = v->t[0];
+    const bool alone = atomic_load(&t->refcount) == 1 && atomic_load(&t->storage->refcount) == 1;
+    return alone && t->dtype == CNNC_FLOAT32 && !t->is_view && !t->requires_grad && !t->grad_fn ? t : NULL;
+}
+
+/* The value of activation node n is t (in place): recorded as the module call it is. */
+static int act_done(const cnnc__gnode *n, cnnc_tensor *t, cnnc__gvalue *out) {
+    if (n->kind == CNNC__GNODE_MODULE) cnnc__module_called(n->module, 1, &t, 1, &t); /* cnnc_module_macs */
+    return cnnc__gvalue_one(out, cnnc_tensor_retain(t)) == CNNC_OK ? 1 : -1;
+}
+
+static int run_act(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
+    cnnc__act_spec s;
+    cnnc_tensor *x = own_arg(c, nodes, i, &nodes[i].args[0]);
+    if (!x || !node_spec(c, &nodes[i], &s)) return 0;
+    if (cnnc__op_act_infer_(x, &s) != CNNC_OK) return -1;
+    return act_done(&nodes[i], x, &c->values[i]);
+}
+
+static int run_add(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
+    const cnnc__gnode *n = &nodes[i];
+    cnnc_tensor *a, *b, *out;
+    if (n->n_args != 2 || n->args[0].kind != CNNC__GARG_REF || n->args[1].kind != CNNC__GARG_REF ||
+        cnnc__gctx_tensor(c, 0, &a) != CNNC_OK || cnnc__gctx_tensor(c, 1, &b) != CNNC_OK ||
+        a->dtype != CNNC_FLOAT32 || b->dtype != CNNC_FLOAT32 || !cnnc__same_shape(a, b))
+        return 0; /* broadcasting, or an error the ordinary path reports */
+    if (!(out = own_arg(c, nodes, i, &n->args[0])) && !(out = own_arg(c, nodes, i, &n->args[1]))) return 0;
+    cnnc__act_spec s;
+    const bool fused = n->fuse >= 0 && node_spec(c, &nodes[n->fuse], &s);
+    if (cnnc__op_binary_act_infer_(CNNC__BINOP_ADD, out, a, b, fused ? &s : NULL) != CNNC_OK) return -1;
+    if (!fused) return cnnc__gvalue_one(&c->values[i], cnnc_tensor_retain(out)) == CNNC_OK ? 1 : -1;
+    return act_done(&nodes[n->fuse], out, &c->values[n->fuse]);
+}
+
+int cnnc__graph_run_infer(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
+    switch (nodes[i].infer) {
+    case CNNC__GINFER_ACT: return run_act(c, nodes, i);
+    case CNNC__GINFER_ADD: return run_add(c, nodes, i);
+    default: return 0;
+    }
+}
