@@ -159,40 +159,45 @@ typedef struct cnnc__conv_rows {
 /* The row primitives of a level (conv_simd.c lists them). */
 const cnnc__conv_rows *cnnc__conv_rows_of(cnnc__isa isa);
 
-/* ---- Winograd F(2x2, 3x3): 2-d, 3x3, stride 1, dilation 1 (any padding, groups) -----
+/* ---- Winograd F(mt x mt, 3x3), mt = 2 or 4: 2-d, 3x3, stride 1, dilation 1 (any
+ * padding, groups) ------------------------------------------------------------------------
  *
- * Output tiles of 2x2 (tile t of an image is tile row t / tw, column t % tw, with
- * th = ceil(out[1] / 2), tw = ceil(out[2] / 2)); each is computed from the 4x4 input
- * patch at (2 ti - pad[1], 2 tj - pad[2]) (zeros outside) as
+ * Output tiles of mt x mt (tile t of an image is tile row t / tw, column t % tw, with
+ * th = ceil(out[1] / mt), tw = ceil(out[2] / mt)); each is computed from the
+ * alpha x alpha input patch (alpha = mt + 2) at (mt ti - pad[1], mt tj - pad[2]) (zeros
+ * outside) as
  *   Y = A^T [ (G g G^T) .* (B^T d B) ] A,
- * the elementwise product summed over input channels by 16 GEMMs (one per position
- * of the 4x4 transformed tile). */
+ * the elementwise product summed over input channels by alpha^2 GEMMs (one per position
+ * of the transformed tile). F(4x4) does 4x fewer multiplies than the direct
+ * convolution (F(2x2): 2.25x), at ~4x F(2x2)'s rounding error (transform matrices:
+ * conv_winograd_f2.c, conv_winograd_f4.c). */
 
 /* Name of the Winograd transform variant a level runs (its GEMMs: kernels/gemm.h). */
 const char *cnnc__conv_winograd_variant(cnnc__isa isa);
 
-/* Does the geometry have the shape Winograd F(2x2, 3x3) serves? */
+/* Does the geometry have the shape Winograd serves? */
 bool cnnc__conv_winograd_ok(const cnnc__window *g);
-/* Output tiles per image (th * tw). */
-int64_t cnnc__conv_winograd_tiles(const cnnc__window *g);
-/* u [16][m][c / groups] = G w G^T for every filter of w [m, c / groups, 3, 3]. */
-void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__window *g);
+/* Output tiles per image (th * tw) at tile size mt. */
+int64_t cnnc__conv_winograd_tiles(const cnnc__window *g, int mt);
 /* Floats of the packed transformed weights (cnnc__conv_winograd_pack_weights): one
  * GEMM A operand (kernels/gemm.h, cnnc__sgemm_pack_a_full) per (position, group). */
-size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g);
-/* up = u (from cnnc__conv_winograd_weights) packed for the GEMM; up 64-byte aligned. */
-void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *u,
-                                      const cnnc__window *g);
-/* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (a
- * multiple of 16; the GEMM's workspace not included). */
-size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt);
-/* Tiles [t0, t0 + nt) (nt <= ldt) of group grp over the whole batch (tile t is tile
- * t % tiles of image t / tiles, tiles = cnnc__conv_winograd_tiles(g): a block may cross
- * images, so small maps still fill the GEMM's panels): y [n, m, out] for x [n, c, in],
- * up from cnnc__conv_winograd_pack_weights, bias [m] or NULL (added last). scratch: cnnc__conv_winograd_scratch_floats(g, ldt)
- * floats, 64-byte aligned; gemm_ws: cnnc__sgemm_workspace_floats(isa) floats, 64-byte
- * aligned. Single-threaded; the result does not depend on how tiles are blocked. */
-void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up,
+size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g, int mt);
+/* up = G w G^T for every filter of w [m, c / groups, 3, 3], written straight into the
+ * GEMM's packed A layout: position e, group grp is the [m / groups x c / groups]
+ * matrix at up + (e groups + grp) packed_a_floats. up 64-byte aligned. */
+void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
+                                      const cnnc__window *g, int mt);
+/* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (ldt a
+ * multiple of 16; the result a multiple of 16; the GEMM's workspace not included). */
+size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, int mt);
+/* Tiles [t0, t0 + nt) (nt <= ldt, ldt a multiple of 16) of group grp over the whole batch (tile t is tile
+ * t % tiles of image t / tiles, tiles = cnnc__conv_winograd_tiles(g, mt): a block may
+ * cross images, so small maps still fill the GEMM's panels): y [n, m, out] for
+ * x [n, c, in], up from cnnc__conv_winograd_pack_weights, bias [m] or NULL (added
+ * last). scratch: cnnc__conv_winograd_scratch_floats(g, ldt, mt) floats, 64-byte
+ * aligned; gemm_ws: cnnc__sgemm_workspace_floats(isa) floats, 64-byte aligned.
+ * Single-threaded; the result does not depend on how tiles are blocked. */
+void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
                                const float *bias, const cnnc__window *g, int64_t grp, int64_t t0,
                                int64_t nt, int64_t ldt, float *scratch, float *gemm_ws);
 

@@ -1,218 +1,48 @@
-/* Winograd F(2x2, 3x3) forward convolution kernels (see kernels/conv.h).
+/* Winograd F(mt x mt, 3x3) forward convolution kernels, mt = 2 or 4 (see
+ * kernels/conv.h; the transforms of each tile size: conv_winograd_f2.c, _f4.c).
  *
- *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
- *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
- *   A^T = [1 1 1 0; 0 1 -1 -1]
- *
- * A block of tiles is transformed into V [16][cg][ldt] (input channels by tiles),
- * multiplied by U [16][mg][cg] into M [16][mg][ldt] with 16 GEMMs, and M is folded
- * back into 2x2 output tiles. The inner loops run along the tiles of one tile row so
- * they vectorise. */
+ * A block of tiles is transformed into V [cg][npos][ldt] (input channel, position of
+ * the transformed tile, tile; npos = (mt + 2)^2), multiplied by U [npos][mg][cg] into
+ * M [mg][npos][ldt] with npos GEMMs (the planes of V and M strided), and M is folded
+ * back into mt x mt output tiles. Channel-major V and M make the transforms read and
+ * write one contiguous run per channel (the hardware prefetchers follow it; blocks of
+ * wide layers do not fit in L2). The inner loops run along the tiles of one tile row
+ * so they vectorise. */
 #include <string.h>
 
 #include "kernels/conv.h"
+#include "kernels/conv_winograd_internal.h"
 #include "kernels/gemm.h"
 
 static size_t r16(size_t x) { return (x + 15) & ~(size_t)15; }
 
-/* ---- row loops: scalar and AVX-512 (the same operations in the same order on every
- * lane, so the same bits) ------------------------------------------------------------ */
-
-/* s_r[c] = (B^T d)[r][c], c < n */
-static void vert_scalar(float *const s[4], const float *const d[4], int64_t n) {
-    for (int64_t c = 0; c < n; c++) {
-        const float d0 = d[0][c], d1 = d[1][c], d2 = d[2][c], d3 = d[3][c];
-        s[0][c] = d0 - d2;
-        s[1][c] = d1 + d2;
-        s[2][c] = d2 - d1;
-        s[3][c] = d1 - d3;
-    }
-}
-
-/* v_j[k] = (s B)[j] for the 4-wide window of s at 2k, k in [k0, nk) */
-static void horiz_scalar(float *const v[4], const float *sr, int64_t k0, int64_t nk) {
-    for (int64_t k = k0; k < nk; k++) {
-        const float c0 = sr[2 * k], c1 = sr[2 * k + 1], c2 = sr[2 * k + 2], c3 = sr[2 * k + 3];
-        v[0][k] = c0 - c2;
-        v[1][k] = c1 + c2;
-        v[2][k] = c2 - c1;
-        v[3][k] = c1 - c3;
-    }
-}
-
-/* the 2x2 outputs (+ bias) of tiles [k0, n) from m (16 rows mstride apart) */
-static void out_scalar(float *const o[4], const float *m, int64_t mstride, float bv, int64_t k0,
-                       int64_t n) {
-    for (int64_t k = k0; k < n; k++) {
-        float z0[4], z1[4];
-        for (int j = 0; j < 4; j++) { /* A^T m */
-            const float a0 = m[(0 * 4 + j) * mstride + k], a1 = m[(1 * 4 + j) * mstride + k];
-            const float a2 = m[(2 * 4 + j) * mstride + k], a3 = m[(3 * 4 + j) * mstride + k];
-            z0[j] = a0 + a1 + a2;
-            z1[j] = a1 - a2 - a3;
-        }
-        o[0][k] = (z0[0] + z0[1] + z0[2]) + bv;
-        o[1][k] = (z0[1] - z0[2] - z0[3]) + bv;
-        o[2][k] = (z1[0] + z1[1] + z1[2]) + bv;
-        o[3][k] = (z1[1] - z1[2] - z1[3]) + bv;
-    }
-}
-
-/* r[2k] = a[k], r[2k + 1] = b[k], k in [k0, n) */
-static void interleave_scalar(float *r, const float *a, const float *b, int64_t k0, int64_t n) {
-    for (int64_t k = k0; k < n; k++) {
-        r[2 * k] = a[k];
-        r[2 * k + 1] = b[k];
-    }
-}
-
+/* X-list, fastest first: (level, name, F(2x2) rows, F(4x4) rows). */
 #if CNNC__ISA_X86
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f")))
-
-/* the first n (clamped to [0, 16]) lanes */
-static inline __mmask16 mask_n(int64_t n) {
-    return n <= 0 ? (__mmask16)0 : n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-}
-
-AVX512 static void vert_avx512(float *const s[4], const float *const d[4], int64_t n) {
-    int64_t c = 0;
-    for (; c + 16 <= n; c += 16) {
-        const __m512 d0 = _mm512_loadu_ps(d[0] + c), d1 = _mm512_loadu_ps(d[1] + c);
-        const __m512 d2 = _mm512_loadu_ps(d[2] + c), d3 = _mm512_loadu_ps(d[3] + c);
-        _mm512_storeu_ps(s[0] + c, _mm512_sub_ps(d0, d2));
-        _mm512_storeu_ps(s[1] + c, _mm512_add_ps(d1, d2));
-        _mm512_storeu_ps(s[2] + c, _mm512_sub_ps(d2, d1));
-        _mm512_storeu_ps(s[3] + c, _mm512_sub_ps(d1, d3));
-    }
-    if (c < n) {
-        const __mmask16 mk = mask_n(n - c);
-        const __m512 d0 = _mm512_maskz_loadu_ps(mk, d[0] + c), d1 = _mm512_maskz_loadu_ps(mk, d[1] + c);
-        const __m512 d2 = _mm512_maskz_loadu_ps(mk, d[2] + c), d3 = _mm512_maskz_loadu_ps(mk, d[3] + c);
-        _mm512_mask_storeu_ps(s[0] + c, mk, _mm512_sub_ps(d0, d2));
-        _mm512_mask_storeu_ps(s[1] + c, mk, _mm512_add_ps(d1, d2));
-        _mm512_mask_storeu_ps(s[2] + c, mk, _mm512_sub_ps(d2, d1));
-        _mm512_mask_storeu_ps(s[3] + c, mk, _mm512_sub_ps(d1, d3));
-    }
-}
-
-/* reads sr[0 .. 2 nk + 2) only */
-AVX512 static void horiz_avx512(float *const v[4], const float *sr, int64_t nk) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    int64_t k = 0;
-    for (; k + 16 <= nk; k += 16) {
-        const float *p = sr + 2 * k;
-        const __m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
-        const __m512 lo2 = _mm512_loadu_ps(p + 2), hi2 = _mm512_loadu_ps(p + 18);
-        const __m512 c0 = _mm512_permutex2var_ps(lo, ev, hi), c1 = _mm512_permutex2var_ps(lo, od, hi);
-        const __m512 c2 = _mm512_permutex2var_ps(lo2, ev, hi2);
-        const __m512 c3 = _mm512_permutex2var_ps(lo2, od, hi2);
-        _mm512_storeu_ps(v[0] + k, _mm512_sub_ps(c0, c2));
-        _mm512_storeu_ps(v[1] + k, _mm512_add_ps(c1, c2));
-        _mm512_storeu_ps(v[2] + k, _mm512_sub_ps(c2, c1));
-        _mm512_storeu_ps(v[3] + k, _mm512_sub_ps(c1, c3));
-    }
-    if (k < nk) {
-        const int64_t rem = nk - k, avail = 2 * rem + 2; /* floats of sr left from p */
-        const float *p = sr + 2 * k;
-        const __m512 lo = _mm512_maskz_loadu_ps(mask_n(avail), p);
-        const __m512 hi = _mm512_maskz_loadu_ps(mask_n(avail - 16), p + 16);
-        const __m512 lo2 = _mm512_maskz_loadu_ps(mask_n(avail - 2), p + 2);
-        const __m512 hi2 = _mm512_maskz_loadu_ps(mask_n(avail - 18), p + 18);
-        const __m512 c0 = _mm512_permutex2var_ps(lo, ev, hi), c1 = _mm512_permutex2var_ps(lo, od, hi);
-        const __m512 c2 = _mm512_permutex2var_ps(lo2, ev, hi2);
-        const __m512 c3 = _mm512_permutex2var_ps(lo2, od, hi2);
-        const __mmask16 mk = mask_n(rem);
-        _mm512_mask_storeu_ps(v[0] + k, mk, _mm512_sub_ps(c0, c2));
-        _mm512_mask_storeu_ps(v[1] + k, mk, _mm512_add_ps(c1, c2));
-        _mm512_mask_storeu_ps(v[2] + k, mk, _mm512_sub_ps(c2, c1));
-        _mm512_mask_storeu_ps(v[3] + k, mk, _mm512_sub_ps(c1, c3));
-    }
-}
-
-AVX512 static void out_avx512(float *const o[4], const float *m, int64_t mstride, float bv,
-                              int64_t n) {
-    const __m512 vb = _mm512_set1_ps(bv);
-    int64_t k = 0;
-    for (; k + 16 <= n; k += 16) {
-        __m512 z0[4], z1[4];
-        for (int j = 0; j < 4; j++) {
-            const __m512 a0 = _mm512_loadu_ps(m + (0 * 4 + j) * mstride + k);
-            const __m512 a1 = _mm512_loadu_ps(m + (1 * 4 + j) * mstride + k);
-            const __m512 a2 = _mm512_loadu_ps(m + (2 * 4 + j) * mstride + k);
-            const __m512 a3 = _mm512_loadu_ps(m + (3 * 4 + j) * mstride + k);
-            z0[j] = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
-            z1[j] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
-        }
-        _mm512_storeu_ps(o[0] + k, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(z0[0], z0[1]), z0[2]), vb));
-        _mm512_storeu_ps(o[1] + k, _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(z0[1], z0[2]), z0[3]), vb));
-        _mm512_storeu_ps(o[2] + k, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(z1[0], z1[1]), z1[2]), vb));
-        _mm512_storeu_ps(o[3] + k, _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(z1[1], z1[2]), z1[3]), vb));
-    }
-    out_scalar(o, m, mstride, bv, k, n);
-}
-
-AVX512 static void interleave_avx512(float *r, const float *a, const float *b, int64_t n) {
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    int64_t k = 0;
-    for (; k + 16 <= n; k += 16) {
-        const __m512 va = _mm512_loadu_ps(a + k), vb = _mm512_loadu_ps(b + k);
-        _mm512_storeu_ps(r + 2 * k, _mm512_permutex2var_ps(va, lo, vb));
-        _mm512_storeu_ps(r + 2 * k + 16, _mm512_permutex2var_ps(va, hi, vb));
-    }
-    if (k < n) {
-        const int64_t rem = n - k;
-        const __m512 va = _mm512_maskz_loadu_ps(mask_n(rem), a + k);
-        const __m512 vb = _mm512_maskz_loadu_ps(mask_n(rem), b + k);
-        _mm512_mask_storeu_ps(r + 2 * k, mask_n(2 * rem), _mm512_permutex2var_ps(va, lo, vb));
-        _mm512_mask_storeu_ps(r + 2 * k + 16, mask_n(2 * rem - 16), _mm512_permutex2var_ps(va, hi, vb));
-    }
-}
-#endif
-
-/* The scalar loops over whole rows (the table's signatures). */
-static void horiz_scalar_row(float *const v[4], const float *sr, int64_t nk) {
-    horiz_scalar(v, sr, 0, nk);
-}
-static void out_scalar_row(float *const o[4], const float *m, int64_t mstride, float bv,
-                           int64_t n) {
-    out_scalar(o, m, mstride, bv, 0, n);
-}
-static void interleave_scalar_row(float *r, const float *a, const float *b, int64_t n) {
-    interleave_scalar(r, a, b, 0, n);
-}
-
-/* X-list, fastest first: (level, name, vert, horiz, out, interleave). */
-#if CNNC__ISA_X86
-#define WINO_SIMD_VARIANTS(X) \
-    X(AVX512, f32_winograd__avx512, vert_avx512, horiz_avx512, out_avx512, interleave_avx512)
+#define WINO_SIMD_VARIANTS(X) X(AVX512, f32_winograd__avx512, cnnc__wino_f2_avx512, cnnc__wino_f4_avx512)
 #else
 #define WINO_SIMD_VARIANTS(X)
 #endif
-#define WINO_VARIANTS(X)                                                              \
-    WINO_SIMD_VARIANTS(X)                                                             \
-    X(SCALAR, f32_winograd__scalar, vert_scalar, horiz_scalar_row, out_scalar_row, \
-      interleave_scalar_row)
+#define WINO_VARIANTS(X)  \
+    WINO_SIMD_VARIANTS(X) \
+    X(SCALAR, f32_winograd__scalar, cnnc__wino_f2_scalar, cnnc__wino_f4_scalar)
 
 typedef struct wino_variant {
     cnnc__isa isa;
     const char *name;
-    void (*vert)(float *const s[4], const float *const d[4], int64_t n);
-    void (*horiz)(float *const v[4], const float *sr, int64_t nk);
-    void (*out)(float *const o[4], const float *m, int64_t mstride, float bv, int64_t n);
-    void (*interleave)(float *r, const float *a, const float *b, int64_t n);
+    const cnnc__wino_rows *f2, *f4;
 } wino_variant;
 
 static const wino_variant variants[] = {
-#define CNNC__X(isa, name, vert, horiz, out, interleave) \
-    {CNNC__ISA_##isa, #name, vert, horiz, out, interleave},
+#define CNNC__X(isa, name, f2, f4) {CNNC__ISA_##isa, #name, &f2, &f4},
     WINO_VARIANTS(CNNC__X)
 #undef CNNC__X
 };
 
 CNNC__ISA_PICKER(variant, wino_variant, variants)
+
+static const cnnc__wino_rows *rows_of(cnnc__isa isa, int mt) {
+    return mt == 4 ? variant(isa)->f4 : variant(isa)->f2;
+}
 
 const char *cnnc__conv_winograd_variant(cnnc__isa isa) { return variant(isa)->name; }
 
@@ -222,57 +52,40 @@ bool cnnc__conv_winograd_ok(const cnnc__window *g) {
            g->out[1] > 0 && g->out[2] > 0;
 }
 
-int64_t cnnc__conv_winograd_tiles(const cnnc__window *g) {
-    return ((g->out[1] + 1) / 2) * ((g->out[2] + 1) / 2);
+static int64_t npos(int mt) { return (int64_t)(mt + 2) * (mt + 2); }
+
+int64_t cnnc__conv_winograd_tiles(const cnnc__window *g, int mt) {
+    return ((g->out[1] + mt - 1) / mt) * ((g->out[2] + mt - 1) / mt);
 }
 
-void cnnc__conv_winograd_weights(float *u, const float *w, const cnnc__window *g) {
-    enum { CH = 64 }; /* input channels per chunk: 16 rows of CH floats, then 16 bursts */
-    const int64_t cg = g->c / g->groups, plane = g->m * cg;
-    float tmp[16][CH];
-    for (int64_t o = 0; o < g->m; o++) {
-        for (int64_t i0 = 0; i0 < cg; i0 += CH) {
-            const int64_t nc = cg - i0 < CH ? cg - i0 : CH;
-            for (int64_t i = 0; i < nc; i++) {
-                const float *f = w + (o * cg + i0 + i) * 9;
-                float gg[4][3]; /* G f */
-                for (int c = 0; c < 3; c++) {
-                    const float a = f[c], b = f[3 + c], d = f[6 + c];
-                    gg[0][c] = a;
-                    gg[1][c] = 0.5f * (a + b + d);
-                    gg[2][c] = 0.5f * (a - b + d);
-                    gg[3][c] = d;
-                }
-                for (int r = 0; r < 4; r++) { /* (G f) G^T */
-                    const float a = gg[r][0], b = gg[r][1], d = gg[r][2];
-                    tmp[r * 4 + 0][i] = a;
-                    tmp[r * 4 + 1][i] = 0.5f * (a + b + d);
-                    tmp[r * 4 + 2][i] = 0.5f * (a - b + d);
-                    tmp[r * 4 + 3][i] = d;
-                }
-            }
-            for (int e = 0; e < 16; e++)
-                memcpy(u + e * plane + o * cg + i0, tmp[e], (size_t)nc * sizeof(float));
-        }
-    }
-}
-
-size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g) {
+size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g, int mt) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    return 16 * (size_t)g->groups * cnnc__sgemm_packed_a_floats(isa, mg, cg);
+    return (size_t)npos(mt) * (size_t)g->groups * cnnc__sgemm_packed_a_floats(isa, mg, cg);
 }
 
-void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *u,
-                                      const cnnc__window *g) {
+/* Each (position, group) plane is the GEMM's A [mg x cg] packed: the transform of a
+ * panel's MR filters of input channel i lands in its MR-float column at depth i. */
+void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
+                                      const cnnc__window *g, int mt) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
-    for (int64_t e = 0; e < 16; e++)
-        for (int64_t grp = 0; grp < g->groups; grp++)
-            cnnc__sgemm_pack_a_full(isa, false, mg, cg, u + (e * g->m + grp * mg) * cg, cg,
-                                    up + (size_t)(e * g->groups + grp) * pa);
+    const int64_t ldu = g->groups * (int64_t)pa; /* floats between the positions' planes */
+    const cnnc__wino_rows *f = rows_of(isa, mt);
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    /* panel by panel, along its depth: npos sequential streams of writes */
+    for (int64_t grp = 0; grp < g->groups; grp++)
+        for (int64_t r0 = 0; r0 < mg; r0 += mr)
+            for (int64_t i = 0; i < cg; i++) {
+                const int64_t n = mg - r0 < mr ? mg - r0 : mr;
+                float *dst = up + grp * (int64_t)pa + cnnc__sgemm_packed_a_offset(isa, mg, cg, r0, i);
+                f->weights(dst, ldu, w + ((grp * mg + r0) * cg + i) * 9, cg * 9, n);
+                for (int64_t e = 0; n < mr && e < npos(mt); e++) /* the last panel's padding */
+                    memset(dst + e * ldu + n, 0, (size_t)(mr - n) * sizeof(float));
+            }
 }
 
-/* The GEMM's B panels from one plane of V (cg x tiles, leading dim ldt): a plain
+/* The GEMM's B panels from one plane of V (cg x tiles, leading dim np ldt): a plain
  * matrix, packed by the GEMM's own routine of the level. */
 typedef struct vplane {
     const float *v;
@@ -288,114 +101,132 @@ static void pack_v(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, in
     cnnc__sgemm_pack_b_panels(vp->isa, false, kc, nc, vp->v + pc * vp->ldt + jc, vp->ldt, dst);
 }
 
-/* Scratch: V, M, then rows (5 rows of the widest tile-row segment, or 4 x ldt). */
-static size_t rows_floats(const cnnc__window *g, int64_t ldt) {
-    const int64_t tw = (g->out[2] + 1) / 2, wp = 2 * tw + 2;
-    const int64_t a = 5 * wp, b = 4 * ldt;
-    return r16((size_t)(a > b ? a : b));
+/* Scratch: V, M, then rows (alpha + 1 rows of the widest tile-row segment, or mt^2
+ * rows of ldt; then the slack the row loops may read past them). */
+static size_t rows_floats(const cnnc__window *g, int64_t ldt, int mt) {
+    const int64_t tw = (g->out[2] + mt - 1) / mt, wp = mt * tw + 2;
+    const int64_t a = (mt + 3) * wp, b = (int64_t)mt * mt * ldt;
+    return r16((size_t)(a > b ? a : b) + CNNC__WINO_ROW_SLACK);
 }
 
-/* Floats between the 16 planes of V (M): padded off a multiple of 4 KB so the 16
- * streams of the transforms do not collide in the L1 sets. */
-static int64_t plane_stride(int64_t ch, int64_t ldt) { return (int64_t)r16((size_t)(ch * ldt)) + 16; }
-
-size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt) {
+size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, int mt) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    return (size_t)(16 * plane_stride(cg, ldt) + 16 * plane_stride(mg, ldt)) + rows_floats(g, ldt);
+    return r16((size_t)(npos(mt) * (cg + mg) * ldt)) + rows_floats(g, ldt, mt);
 }
 
-/* V[e][ci][k0 + k], k < nk, for the tiles (ti, tj0 + k) of channel plane xc. */
-static void input_segment(const wino_variant *f, float *v, int64_t estride, float *rows,
-                          const float *zero, const float *xc, const cnnc__window *g,
+/* Prefetches rows [r0, r0 + nr) (clipped to [0, h)) of a plane of width w: the
+ * transforms read and write short rows of many planes, which the hardware's stream
+ * prefetchers do not follow from one plane to the next. */
+static void prefetch_rows(const float *plane, int64_t r0, int64_t nr, int64_t h, int64_t w,
+                          bool write) {
+    int64_t r1 = r0 + nr;
+    if (r0 < 0) r0 = 0;
+    if (r1 > h) r1 = h;
+    const char *p = (const char *)(plane + r0 * w), *end = (const char *)(plane + r1 * w);
+    for (; p < end; p += 64) {
+        if (write)
+            __builtin_prefetch(p, 1);
+        else
+            __builtin_prefetch(p, 0);
+    }
+}
+
+/* v[e ldt + k], k < nk, for the tiles (ti, tj0 + k) of channel plane xc (the rows of
+ * one input channel in V). */
+static void input_segment(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt,
+                          float *rows, const float *zero, const float *xc, const cnnc__window *g,
                           int64_t ti, int64_t tj0, int64_t nk) {
+    const int alpha = mt + 2;
     const int64_t h = g->in[1], w = g->in[2];
-    const int64_t wn = 2 * nk + 2, x0 = 2 * tj0 - g->pad[2];
-    float *s[4];
-    for (int r = 0; r < 4; r++) s[r] = rows + r * wn;
+    const int64_t wn = mt * nk + 2, x0 = mt * tj0 - g->pad[2];
+    float *s[6];
+    for (int r = 0; r < alpha; r++) s[r] = rows + r * wn;
     int64_t a = -x0, b = w - x0; /* valid columns [a, b) of the segment */
     if (a < 0) a = 0;
     if (b > wn) b = wn;
     if (a < b) {
         /* B^T d over the columns inside the image, read in place (rows outside are
          * the zero row); the columns outside are zero */
-        const float *d[4];
-        float *sa[4];
-        for (int r = 0; r < 4; r++) {
-            const int64_t iy = 2 * ti - g->pad[1] + r;
+        const float *d[6];
+        float *sa[6];
+        for (int r = 0; r < alpha; r++) {
+            const int64_t iy = mt * ti - g->pad[1] + r;
             d[r] = iy < 0 || iy >= h ? zero : xc + (iy * w + x0 + a);
             sa[r] = s[r] + a;
-            if (a > 0) memset(s[r], 0, (size_t)a * sizeof(float));
-            if (b < wn) memset(s[r] + b, 0, (size_t)(wn - b) * sizeof(float));
+            /* the padding columns: a few floats (no library calls: segments are short) */
+            for (int64_t c = 0; c < a; c++) s[r][c] = 0.0f;
+            for (int64_t c = b; c < wn; c++) s[r][c] = 0.0f;
         }
-        f->vert(sa, d, b - a);
+        f->vert(sa[0], wn, d, b - a);
     } else {
-        for (int r = 0; r < 4; r++) memset(s[r], 0, (size_t)wn * sizeof(float));
+        for (int r = 0; r < alpha; r++) memset(s[r], 0, (size_t)wn * sizeof(float));
     }
-    for (int r = 0; r < 4; r++) { /* (B^T d) B */
-        float *vr[4] = {v + (r * 4 + 0) * estride, v + (r * 4 + 1) * estride,
-                        v + (r * 4 + 2) * estride, v + (r * 4 + 3) * estride};
-        f->horiz(vr, s[r], nk);
+    for (int r = 0; r < alpha; r++) /* (B^T d) B */
+        f->horiz(v + r * alpha * ldt, ldt, s[r], nk);
+}
+
+/* The rows of tiles [k0, k0 + nk) (tile row ti, columns tj0 ..) of output plane yc
+ * from o (mt^2 rows ldt apart: o[(i mt + j) ldt + k] is row i, column j of tile k). */
+static void output_segment(const cnnc__wino_rows *f, int mt, float *yc, const float *o, int64_t ldt,
+                           const cnnc__window *g, int64_t ti, int64_t tj0, int64_t k0, int64_t nk) {
+    const int64_t oh = g->out[1], ow = g->out[2], tw = (ow + mt - 1) / mt;
+    const int64_t last = ow - mt * (tw - 1); /* columns of the last tile of a row */
+    /* full tiles, then a last part tile at a width not a multiple of mt */
+    int64_t full = nk;
+    if (tj0 + nk == tw && last < mt) full--;
+    for (int i = 0; i < mt && mt * ti + i < oh; i++) {
+        float *r = yc + (mt * ti + i) * ow + mt * tj0;
+        const float *a = o + i * mt * ldt + k0; /* row i's mt columns, ldt apart */
+        f->interleave(r, a, ldt, full);
+        if (full < nk)
+            for (int64_t j = 0; j < last; j++) r[mt * full + j] = a[j * ldt + full];
     }
 }
 
-void cnnc__conv_winograd_block(cnnc__isa isa, float *y, const float *x, const float *up,
+void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
                                const float *bias, const cnnc__window *g, int64_t grp, int64_t t0,
                                int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
-    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    const int64_t isz = g->in[1] * g->in[2], oh = g->out[1], ow = g->out[2];
-    const int64_t tw = (ow + 1) / 2, tiles = cnnc__conv_winograd_tiles(g);
-    const int64_t vstride = plane_stride(cg, ldt), mstride = plane_stride(mg, ldt);
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = npos(mt);
+    const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2];
+    const int64_t tw = (g->out[2] + mt - 1) / mt, tiles = cnnc__conv_winograd_tiles(g, mt);
+    const int64_t chs = np * ldt; /* floats of one channel in V and M */
     float *v = scratch;
-    float *mm = v + 16 * vstride;
-    float *rows = mm + 16 * mstride;
-    const wino_variant *f = variant(isa);
+    float *mm = v + cg * chs;
+    float *rows = scratch + r16((size_t)((cg + mg) * chs));
+    const cnnc__wino_rows *f = rows_of(isa, mt);
 
-    /* input transform (rows: 4 rows of B^T d, then a zero row) */
-    const int64_t wp = 2 * tw + 2;
-    float *zero = rows + 4 * wp;
+    /* input transform (rows: alpha rows of B^T d, then a zero row) */
+    const int64_t wp = mt * tw + 2;
+    float *zero = rows + (mt + 2) * wp;
     memset(zero, 0, (size_t)wp * sizeof(float));
     for (int64_t ci = 0; ci < cg; ci++)
         for (int64_t t = t0; t < t0 + nt;) {
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
-            int64_t nk = tw - tj0;
-            if (nk > t0 + nt - t) nk = t0 + nt - t;
+            const int64_t nk = tw - tj0 < t0 + nt - t ? tw - tj0 : t0 + nt - t;
             const float *xc = x + (b * g->c + grp * cg + ci) * isz;
-            input_segment(f, v + ci * ldt + (t - t0), vstride, rows, zero, xc, g, ti, tj0, nk);
+            if (ci + 1 < cg) /* the same rows of the next channel */
+                prefetch_rows(xc + isz, mt * ti - g->pad[1], mt + 2, g->in[1], g->in[2], false);
+            input_segment(f, mt, v + ci * chs + (t - t0), ldt, rows, zero, xc, g, ti, tj0, nk);
             t += nk;
         }
 
-    /* the 16 products over the input channels */
+    /* the npos products over the input channels */
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
-    for (int64_t e = 0; e < 16; e++) {
-        vplane vp = {v + e * vstride, ldt, isa};
+    for (int64_t e = 0; e < np; e++) {
+        vplane vp = {v + e * ldt, chs, isa};
         cnnc__sgemm_st_packed(isa, mg, nt, cg, up + (size_t)(e * g->groups + grp) * pa, pack_v, &vp,
-                              0.0f, mm + e * mstride, ldt, gemm_ws);
+                              0.0f, mm + e * ldt, chs, gemm_ws);
     }
 
     /* output transform */
-    float *o00 = rows, *o01 = rows + ldt, *o10 = rows + 2 * ldt, *o11 = rows + 3 * ldt;
     for (int64_t co = 0; co < mg; co++) {
-        const float *m0 = mm + co * ldt;
-        const float bv = bias ? bias[grp * mg + co] : 0.0f;
-        float *o[4] = {o00, o01, o10, o11};
-        f->out(o, m0, mstride, bv, nt);
+        f->out(rows, ldt, mm + co * chs, ldt, bias ? bias[grp * mg + co] : 0.0f, nt);
         for (int64_t t = t0; t < t0 + nt;) {
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
-            int64_t nk = tw - tj0;
-            if (nk > t0 + nt - t) nk = t0 + nt - t;
-            const int64_t k0 = t - t0;
-            float *yc = y + (b * g->m + grp * mg + co) * oh * ow;
-            float *r0 = yc + 2 * ti * ow + 2 * tj0;
-            /* full 2-wide tiles, then a last half tile at an odd width */
-            int64_t full = nk;
-            if (tj0 + nk == tw && (ow & 1)) full--;
-            f->interleave(r0, o00 + k0, o01 + k0, full);
-            if (full < nk) r0[2 * full] = o00[k0 + full];
-            if (2 * ti + 1 < oh) {
-                float *r1 = r0 + ow;
-                f->interleave(r1, o10 + k0, o11 + k0, full);
-                if (full < nk) r1[2 * full] = o10[k0 + full];
-            }
+            const int64_t nk = tw - tj0 < t0 + nt - t ? tw - tj0 : t0 + nt - t;
+            float *yc = y + (b * g->m + grp * mg + co) * osz;
+            if (co + 1 < mg) prefetch_rows(yc + osz, mt * ti, mt, g->out[1], g->out[2], true);
+            output_segment(f, mt, yc, rows, ldt, g, ti, tj0, t - t0, nk);
             t += nk;
         }
     }

@@ -271,6 +271,14 @@ size_t cnnc__sgemm_packed_a_floats(cnnc__isa isa, int64_t m, int64_t k) {
     return round16((size_t)(mpad_of(cfg, m) * k));
 }
 
+size_t cnnc__sgemm_packed_a_offset(cnnc__isa isa, int64_t m, int64_t k, int64_t r, int64_t p) {
+    const sgemm_config *cfg = config_of(isa);
+    const int64_t kc_blk = even_block(k, cfg->kc, 1);
+    const int64_t pc = p / kc_blk * kc_blk, kc = k - pc < kc_blk ? k - pc : kc_blk;
+    return (size_t)(pc * mpad_of(cfg, m) + r / cfg->mr * cfg->mr * kc + (p - pc) * cfg->mr +
+                    r % cfg->mr);
+}
+
 void cnnc__sgemm_pack_a_full(cnnc__isa isa, bool trans_a, int64_t m, int64_t k, const float *a,
                              int64_t lda, float *dst) {
     const sgemm_config *cfg = config_of(isa);

@@ -93,6 +93,11 @@ size_t cnnc__sgemm_pack_scratch_floats(cnnc__isa isa);
 /* Floats cnnc__sgemm_pack_a_full writes for an m x k A (a multiple of 16). */
 size_t cnnc__sgemm_packed_a_floats(cnnc__isa isa, int64_t m, int64_t k);
 
+/* Offset of element (r, p) of an m x k A in the layout cnnc__sgemm_pack_a_full writes;
+ * the rows of r's MR-row panel at depth p are contiguous there (rows past m: zeros),
+ * so a caller can write a panel's column itself (r a multiple of MR). */
+size_t cnnc__sgemm_packed_a_offset(cnnc__isa isa, int64_t m, int64_t k, int64_t r, int64_t p);
+
 /* Packs all of op(A) (m x k) once, for any number of cnnc__sgemm_st_packed calls
  * with the same level, m and k: the k blocks of the driver one after the other, each
  * in MR-row panels. dst is 64-byte aligned, cnnc__sgemm_packed_a_floats(isa, m, k)

@@ -413,23 +413,27 @@ static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const floa
     return cnnc__par_run(plan, implicit_range, &j);
 }
 
-/* ---- Winograd F(2x2, 3x3) forward (3x3, stride 1, dilation 1) ----------------------- */
+/* ---- Winograd F(2x2, 3x3) and F(4x4, 3x3) forward (3x3, stride 1, dilation 1) ------- */
 
 enum { WINO_BLOCK_FLOATS = 1 << 18 }; /* V and M of one tile block (1 MB): stay in L2 */
 
-/* Whether Winograd pays for this geometry (enough channels for the transforms to be
- * a small part of the work, and enough tiles per image). */
-static bool winograd_pays(const cnnc__window *g) {
-    if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return false;
+int cnnc__conv_winograd_tile(const cnnc__window *g, bool training) {
+    if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return 0;
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     /* measured: under ~100 tiles an image the GEMM's 32-column panels are part empty
-     * and the weight transform (16 planes of the weights, written then packed) is
-     * amortised over few tiles. Blocks of tiles cross images, so the whole batch's
+     * and the weight transform (16 or 36 planes of the weights) is amortised over few
+     * tiles. Blocks of tiles cross images, so the whole batch's
      * tiles count: 14x14 maps (49 tiles an image) pay from 6 images on; 7x7 maps at
      * batch 8 (128 tiles, 512 channels) lose to the column chunks, the weight
      * transform taking a third of the time. */
-    return cg >= 16 && mg >= 16 && g->out[1] >= 8 && g->out[2] >= 8 &&
-           (double)g->n * (double)cnnc__conv_winograd_tiles(g) >= 256.0;
+    if (!(cg >= 16 && mg >= 16 && g->out[1] >= 8 && g->out[2] >= 8 &&
+          (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2) >= 256.0))
+        return 0;
+    /* F(4x4) is faster wherever F(2x2) pays (measured 1.25-1.6x on 16-512 channels,
+     * 14x14 to 224x224 maps) but rounds ~4x coarser: in training that moved whole
+     * networks' gradients past 8x PyTorch's own error (Inception v3 at 75x75: a
+     * BatchNorm over 2 values per channel amplifies it), so gradients keep F(2x2). */
+    return training ? 2 : 4;
 }
 
 typedef struct wino_job {
@@ -440,6 +444,7 @@ typedef struct wino_job {
     float *ws;
     size_t scratch, slice;
     int64_t tiles, ldt, nblk;
+    int mt;
 } wino_job;
 
 static cnnc_status wino_range(void *ctx, int64_t begin, int64_t end, int chunk) {
@@ -450,49 +455,44 @@ static cnnc_status wino_range(void *ctx, int64_t begin, int64_t end, int chunk) 
         const int64_t blk = i % j->nblk, grp = i / j->nblk;
         const int64_t t0 = blk * j->ldt;
         const int64_t nt = j->tiles - t0 < j->ldt ? j->tiles - t0 : j->ldt;
-        cnnc__conv_winograd_block(j->isa, j->y, j->x, j->u, j->bias, g, grp, t0, nt, j->ldt, s,
-                                  s + j->scratch);
+        cnnc__conv_winograd_block(j->isa, j->mt, j->y, j->x, j->u, j->bias, g, grp, t0, nt, j->ldt,
+                                  s, s + j->scratch);
     }
     return CNNC_OK;
 }
 
-static cnnc_status run_forward_winograd(cnnc__isa isa, const cnnc__window *g, float *y,
+static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__window *g, float *y,
                                         const float *x, const float *w, const float *bias) {
-    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = (mt + 2) * (mt + 2);
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
-    wino_job j = {.isa = isa, .g = g, .y = y, .x = x, .bias = bias};
-    j.tiles = g->n * cnnc__conv_winograd_tiles(g); /* the whole batch's */
-    int64_t ldt = WINO_BLOCK_FLOATS / (16 * (cg + mg)) / nr * nr;
-    /* at least 4 panels: each block streams all 16 packed weight matrices (wide layers:
-     * past L2), which fewer tiles would not amortise */
+    wino_job j = {.isa = isa, .g = g, .y = y, .x = x, .bias = bias, .mt = mt};
+    j.tiles = g->n * cnnc__conv_winograd_tiles(g, mt); /* the whole batch's */
+    int64_t ldt = WINO_BLOCK_FLOATS / (np * (cg + mg)) / nr * nr;
+    /* at least 4 panels: each block streams all the packed weight matrices (wide
+     * layers: past L2), which fewer tiles would not amortise */
     if (ldt < 4 * nr) ldt = 4 * nr;
     if (ldt > 16 * nr) ldt = 16 * nr;
     const int64_t tiles_r = (j.tiles + nr - 1) / nr * nr;
     if (ldt > tiles_r) ldt = tiles_r;
     j.ldt = ldt;
     j.nblk = (j.tiles + ldt - 1) / ldt;
-    j.scratch = cnnc__conv_winograd_scratch_floats(g, ldt);
+    j.scratch = cnnc__conv_winograd_scratch_floats(g, ldt, mt);
     j.slice = j.scratch + cnnc__sgemm_workspace_floats(isa);
-    /* the plain transformed weights go where the threads' slices will be */
-    const size_t u_floats = round16((size_t)(16 * g->m * cg));
-    const size_t up_floats = round16(cnnc__conv_winograd_packed_floats(isa, g));
-    /* a block: 16 GEMMs of [mg x cg] by [cg x ldt] */
-    const cnnc__par plan = cnnc__par_plan(g->groups * j.nblk, macs_cost(16 * mg * cg * ldt),
+    const size_t up_floats = round16(cnnc__conv_winograd_packed_floats(isa, g, mt));
+    /* a block: np GEMMs of [mg x cg] by [cg x ldt] */
+    const cnnc__par plan = cnnc__par_plan(g->groups * j.nblk, macs_cost(np * mg * cg * ldt),
                                           cnnc__parallel_threads());
-    size_t slices = (size_t)plan.chunks * j.slice;
-    if (slices < u_floats) slices = u_floats;
-    float *ws = cnnc__workspace((up_floats + slices) * sizeof(float));
+    float *ws = cnnc__workspace((up_floats + (size_t)plan.chunks * j.slice) * sizeof(float));
     if (!ws) return cnnc_last_status();
-    cnnc__conv_winograd_weights(ws + up_floats, w, g);
-    cnnc__conv_winograd_pack_weights(isa, ws, ws + up_floats, g);
+    cnnc__conv_winograd_pack_weights(isa, ws, w, g, mt);
     j.u = ws;
     j.ws = ws + up_floats;
     return cnnc__par_run(plan, wino_range, &j);
 }
 
 static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
-                                   const float *w, const float *bias) {
+                                   const float *w, const float *bias, bool training) {
     const int64_t osz = cnnc__window_out_size(g);
     if (g->n == 0 || g->m == 0 || osz == 0) return CNNC_OK;
     const cnnc__isa isa = cnnc__isa_active();
@@ -501,9 +501,10 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
         dw_job j = make_dw_job(isa, g, y, x, w, bias);
         return cnnc__parallel_for(g->n * g->m, macs_cost(osz * j.ksz), dw_fwd_range, &j);
     }
-    if (winograd_pays(g)) {
-        conv_path = "winograd F(2x2,3x3)";
-        return run_forward_winograd(isa, g, y, x, w, bias);
+    const int mt = cnnc__conv_winograd_tile(g, training);
+    if (mt) {
+        conv_path = mt == 4 ? "winograd F(4x4,3x3)" : "winograd F(2x2,3x3)";
+        return run_forward_winograd(isa, mt, g, y, x, w, bias);
     }
     fwd_job j = {.y = y, .x = x, .w = w, .bias = bias};
     make_plan(&j.p, g, isa);
@@ -608,19 +609,19 @@ static void transposed_geometry(cnnc__window *t, const cnnc__window *g) {
     }
 }
 
-/* Only where the transposed geometry runs on Winograd (measured: there it pays; on
- * small images with many channels flipping the filters costs more than col2im). */
-static bool bwd_data_as_forward(const cnnc__window *g) {
-    if (cnnc__window_k_size(g) == 1) return false;
+/* The Winograd tile of the transposed geometry, or 0: only there (measured: there it
+ * pays; on small images with many channels flipping the filters costs more than col2im). */
+static int bwd_data_as_forward(const cnnc__window *g, bool training) {
+    if (cnnc__window_k_size(g) == 1) return 0;
     for (int d = 0; d < 3; d++)
-        if (g->stride[d] != 1 || g->pad[d] > g->dil[d] * (g->k[d] - 1)) return false;
+        if (g->stride[d] != 1 || g->pad[d] > g->dil[d] * (g->k[d] - 1)) return 0;
     cnnc__window t;
     transposed_geometry(&t, g);
-    return winograd_pays(&t);
+    return cnnc__conv_winograd_tile(&t, training);
 }
 
 static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx, const float *dy,
-                                                const float *w) {
+                                                const float *w, bool training) {
     cnnc__window t;
     transposed_geometry(&t, g);
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, ksz = cnnc__window_k_size(g);
@@ -638,13 +639,13 @@ static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx
                         const float *src = w + ((grp * mg + o) * cg + ci) * ksz;
                         for (int64_t q = 0; q < ksz; q++) dst[q] = src[ksz - 1 - q];
                     }
-    const cnnc_status st = run_forward_impl(&t, dx, dy, wt, NULL);
+    const cnnc_status st = run_forward_impl(&t, dx, dy, wt, NULL, training);
     cnnc__free(wt);
     return st;
 }
 
 static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, const float *dy,
-                                         const float *w) {
+                                         const float *w, bool training) {
     const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
     if (g->n == 0 || g->c == 0 || isz == 0) return CNNC_OK;
     if (g->m == 0 || osz == 0) {
@@ -657,9 +658,11 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
         dw_job j = make_dw_job(isa, g, dx, dy, w, NULL);
         return cnnc__parallel_for(g->n * g->c, macs_cost(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
     }
-    if (bwd_data_as_forward(g)) {
-        const cnnc_status st = run_backward_data_as_forward(g, dx, dy, w);
-        conv_path = "flipped forward: winograd F(2x2,3x3)";
+    const int mt = bwd_data_as_forward(g, training);
+    if (mt) {
+        const cnnc_status st = run_backward_data_as_forward(g, dx, dy, w, training);
+        conv_path = mt == 4 ? "flipped forward: winograd F(4x4,3x3)"
+                            : "flipped forward: winograd F(2x2,3x3)";
         return st;
     }
     if (cnnc__conv_cols_pays(g)) {
@@ -723,19 +726,19 @@ static void trace_conv(double t0, const char *op, const cnnc__window *g) {
 }
 
 cnnc_status cnnc__conv_run_forward(const cnnc__window *g, float *y, const float *x,
-                                   const float *w, const float *bias) {
+                                   const float *w, const float *bias, bool training) {
     const double t0 = cnnc__trace_begin();
     conv_path = "empty";
-    const cnnc_status st = run_forward_impl(g, y, x, w, bias);
+    const cnnc_status st = run_forward_impl(g, y, x, w, bias, training);
     if (t0) trace_conv(t0, "conv.forward", g);
     return st;
 }
 
 cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const float *dy,
-                                         const float *w) {
+                                         const float *w, bool training) {
     const double t0 = cnnc__trace_begin();
     conv_path = "empty";
-    const cnnc_status st = run_backward_data_impl(g, dx, dy, w);
+    const cnnc_status st = run_backward_data_impl(g, dx, dy, w, training);
     if (t0) trace_conv(t0, "conv.backward_data", g);
     return st;
 }
@@ -808,8 +811,8 @@ static cnnc_status conv_backward(cnnc__node *node, cnnc_tensor *gy, cnnc_tensor 
         if (!gi[0]) return cnnc_last_status();
         if (!c->empty) {
             cnnc_status st = c->transposed
-                                 ? cnnc__conv_run_forward(g, cnnc__f32(gi[0]), gd, cnnc__f32(w), NULL)
-                                 : cnnc__conv_run_backward_data(g, cnnc__f32(gi[0]), gd, cnnc__f32(w));
+                                 ? cnnc__conv_run_forward(g, cnnc__f32(gi[0]), gd, cnnc__f32(w), NULL, true)
+                                 : cnnc__conv_run_backward_data(g, cnnc__f32(gi[0]), gd, cnnc__f32(w), true);
             if (st != CNNC_OK) return st;
         }
     }
@@ -841,13 +844,15 @@ static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tens
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, s.out_ndim, s.out_shape);
     if (!out) return NULL;
     const cnnc__window *g = &s.g;
+    cnnc_tensor *inputs[3] = {x, w, b};
+    const bool training = cnnc__any_requires_grad(3, inputs); /* recorded for a backward */
     if (!s.empty && out->numel) {
         cnnc_status st;
         if (!c->transposed) {
             st = cnnc__conv_run_forward(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w),
-                                        b ? cnnc__f32(b) : NULL);
+                                        b ? cnnc__f32(b) : NULL, training);
         } else {
-            st = cnnc__conv_run_backward_data(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w));
+            st = cnnc__conv_run_backward_data(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w), training);
             if (st == CNNC_OK && b)
                 add_bias_planes(cnnc__f32(out), cnnc__f32(b), g->n, g->c, cnnc__window_in_size(g));
         }
@@ -857,7 +862,6 @@ static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tens
         }
     }
     conv_ctx *ctx = NULL;
-    cnnc_tensor *inputs[3] = {x, w, b};
     if (cnnc__record(out, "ConvolutionBackward0", conv_backward, 3, inputs, 2, inputs,
                      sizeof(conv_ctx), (void **)&ctx) != CNNC_OK) {
         cnnc_tensor_release(out);

@@ -44,8 +44,9 @@ cnnc_status cnnc__conv_validate(const cnnc__conv_call *c, const cnnc_tensor *x, 
 
 /* ---- drivers: the fast paths over a whole batch -----------------------------------
  * Each picks the depthwise direct kernels (one input channel per group), Winograd
- * F(2x2, 3x3) over the batch's tiles (3x3 stride 1, enough channels and tiles; the
- * input gradient too, as a forward with flipped filters), column chunks crossing
+ * over the batch's tiles (3x3 stride 1, enough channels and tiles: F(4x4, 3x3) in
+ * inference, F(2x2, 3x3) in training; the input gradient too, as a forward with
+ * flipped filters), column chunks crossing
  * images (conv_cols.c: small maps, and every weight gradient), plain GEMM (1x1 kernel,
  * stride 1, no padding) or implicit GEMM over column tiles; threads over items, or
  * inside the GEMM when there are fewer items than threads. Results never depend on
@@ -53,15 +54,22 @@ cnnc_status cnnc__conv_validate(const cnnc__conv_call *c, const cnnc_tensor *x, 
  * once and sizes its per-chunk scratch (in the calling thread's cnnc__workspace) from
  * its parallel plans. Return CNNC_OK or an error (workspace allocation). */
 
-/* y [n, m, out] = conv(x [n, c, in], w) + bias (bias [m] or NULL). */
+/* y [n, m, out] = conv(x [n, c, in], w) + bias (bias [m] or NULL). training: the
+ * result takes part in a gradient computation (recorded for backward, or is a
+ * gradient), which keeps Winograd at its finer-rounding tile (cnnc__conv_winograd_tile). */
 cnnc_status cnnc__conv_run_forward(const cnnc__window *g, float *y, const float *x,
-                                   const float *w, const float *bias);
-/* dx [n, c, in] = input gradient of dy [n, m, out] (overwrites dx). */
+                                   const float *w, const float *bias, bool training);
+/* dx [n, c, in] = input gradient of dy [n, m, out] (overwrites dx); training as above
+ * (false: a transposed convolution's forward in inference). */
 cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const float *dy,
-                                         const float *w);
+                                         const float *w, bool training);
 /* dw [m, c / groups, k] = weight gradient, summed over the batch (overwrites dw). */
 cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, const float *dy,
                                            const float *x);
+/* The Winograd output tile (kernels/conv.h) the forward driver runs g at: 0 (none),
+ * 2 (F(2x2, 3x3): training) or 4 (F(4x4, 3x3): inference); the input gradient runs it
+ * when its transposed geometry (stride 1) gets a tile. */
+int cnnc__conv_winograd_tile(const cnnc__window *g, bool training);
 /* db [m] = sum of dy [n, m, osz] over the batch and positions (overwrites db). */
 cnnc_status cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int64_t m,
                                      int64_t osz);

@@ -280,12 +280,41 @@ def test_thread_count_does_not_change_bits(fn, x, w, kwargs):
             y = fn(cx, cw, None, **kwargs)
             g = randn(rng(2), *y.shape)
             y.backward(cnnc.tensor(g))
-            results.append((y.numpy(), cx.grad.numpy(), cw.grad.numpy()))
+            with cnnc.no_grad():  # inference takes its own paths (Winograd F(4x4))
+                y_infer = fn(cnnc.tensor(xa), cnnc.tensor(wa), None, **kwargs)
+            results.append((y.numpy(), cx.grad.numpy(), cw.grad.numpy(), y_infer.numpy()))
     finally:
         cnnc.set_num_threads(old)
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("fn,x,w,kwargs", [
+    (F.conv2d, (2, 32, 40, 40), (48, 32, 3, 3), dict(padding=1)),
+    (F.conv2d, (1, 16, 64, 61), (16, 16, 3, 3), {}),               # a part tile column
+    (F.conv2d, (6, 64, 14, 13), (64, 64, 3, 3), dict(padding=1)),  # blocks across images
+    (F.conv2d, (3, 24, 35, 35), (40, 24, 3, 3), dict(padding=2)),  # tiles past the input
+    (F.conv2d, (2, 32, 33, 36), (64, 16, 3, 3), dict(padding=1, groups=2)),
+    (F.conv_transpose2d, (2, 32, 30, 30), (32, 24, 3, 3), dict(padding=1)),
+])
+def test_inference_winograd(fn, x, w, kwargs):
+    """Without gradients, 3x3 stride-1 convolutions with enough tiles run Winograd
+    F(4x4, 3x3) (coarser rounding than the F(2x2) training keeps): against torch within
+    the usual tolerance, with and without bias."""
+    r = rng(11)
+    xa, wa = randn(r, *x), randn(r, *w)
+    transposed = fn is F.conv_transpose2d
+    ch = w[1] * kwargs.get("groups", 1) if transposed else w[0]
+    ba = randn(r, ch)
+    red = (x[1] if transposed else w[1]) * 9
+    rt, at = tol(red)
+    tfn = TF.conv_transpose2d if transposed else TF.conv2d
+    for b in (None, ba):
+        with cnnc.no_grad():
+            got = fn(cnnc.tensor(xa), cnnc.tensor(wa), None if b is None else cnnc.tensor(b), **kwargs)
+        want = tfn(torch.from_numpy(xa), torch.from_numpy(wa), None if b is None else torch.from_numpy(b), **kwargs)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=rt, atol=at)
 
 
 def test_grad_fn_name_and_leaf_flags():

@@ -1,0 +1,207 @@
+/* Winograd F(2x2, 3x3) row loops (conv_winograd_internal.h):
+ *
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1]
+ *
+ * (G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] is applied by conv_winograd.c's
+ * weight transform.) Additions only: the scalar and AVX-512 loops give the same bits. */
+#include "kernels/conv_winograd_internal.h"
+
+/* ---- row loops: scalar and AVX-512 (the same operations in the same order on every
+ * lane, so the same bits) ------------------------------------------------------------ */
+
+/* s_r[c] = (B^T d)[r][c], c < n */
+static void vert_scalar(float *sb, int64_t ss, const float *const *d, int64_t n) {
+    float *const s[4] = {sb, sb + ss, sb + 2 * ss, sb + 3 * ss};
+    for (int64_t c = 0; c < n; c++) {
+        const float d0 = d[0][c], d1 = d[1][c], d2 = d[2][c], d3 = d[3][c];
+        s[0][c] = d0 - d2;
+        s[1][c] = d1 + d2;
+        s[2][c] = d2 - d1;
+        s[3][c] = d1 - d3;
+    }
+}
+
+/* v_j[k] = (s B)[j] for the 4-wide window of s at 2k, k < nk */
+static void horiz_scalar(float *vb, int64_t vs, const float *sr, int64_t nk) {
+    float *const v[4] = {vb, vb + vs, vb + 2 * vs, vb + 3 * vs};
+    for (int64_t k = 0; k < nk; k++) {
+        const float c0 = sr[2 * k], c1 = sr[2 * k + 1], c2 = sr[2 * k + 2], c3 = sr[2 * k + 3];
+        v[0][k] = c0 - c2;
+        v[1][k] = c1 + c2;
+        v[2][k] = c2 - c1;
+        v[3][k] = c1 - c3;
+    }
+}
+
+/* the 2x2 outputs (+ bias) of tiles [k0, n) from m (16 rows mstride apart) */
+static void out_scalar(float *ob, int64_t os, const float *m, int64_t mstride, float bv, int64_t k0,
+                       int64_t n) {
+    float *const o[4] = {ob, ob + os, ob + 2 * os, ob + 3 * os};
+    for (int64_t k = k0; k < n; k++) {
+        float z0[4], z1[4];
+        for (int j = 0; j < 4; j++) { /* A^T m */
+            const float a0 = m[(0 * 4 + j) * mstride + k], a1 = m[(1 * 4 + j) * mstride + k];
+            const float a2 = m[(2 * 4 + j) * mstride + k], a3 = m[(3 * 4 + j) * mstride + k];
+            z0[j] = a0 + a1 + a2;
+            z1[j] = a1 - a2 - a3;
+        }
+        o[0][k] = (z0[0] + z0[1] + z0[2]) + bv;
+        o[1][k] = (z0[1] - z0[2] - z0[3]) + bv;
+        o[2][k] = (z1[0] + z1[1] + z1[2]) + bv;
+        o[3][k] = (z1[1] - z1[2] - z1[3]) + bv;
+    }
+}
+
+/* r[2k] = a[k], r[2k + 1] = a[as + k], k < n */
+static void interleave_scalar(float *r, const float *a, int64_t as, int64_t n) {
+    for (int64_t k = 0; k < n; k++) {
+        r[2 * k] = a[k];
+        r[2 * k + 1] = a[as + k];
+    }
+}
+
+#if CNNC__ISA_X86
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
+
+/* the first n (clamped to [0, 16]) lanes */
+static inline __mmask16 mask_n(int64_t n) {
+    return n <= 0 ? (__mmask16)0 : n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+AVX512 static void vert_avx512(float *sb, int64_t ss, const float *const *d, int64_t n) {
+    float *const s[4] = {sb, sb + ss, sb + 2 * ss, sb + 3 * ss};
+    int64_t c = 0;
+    for (; c + 16 <= n; c += 16) {
+        const __m512 d0 = _mm512_loadu_ps(d[0] + c), d1 = _mm512_loadu_ps(d[1] + c);
+        const __m512 d2 = _mm512_loadu_ps(d[2] + c), d3 = _mm512_loadu_ps(d[3] + c);
+        _mm512_storeu_ps(s[0] + c, _mm512_sub_ps(d0, d2));
+        _mm512_storeu_ps(s[1] + c, _mm512_add_ps(d1, d2));
+        _mm512_storeu_ps(s[2] + c, _mm512_sub_ps(d2, d1));
+        _mm512_storeu_ps(s[3] + c, _mm512_sub_ps(d1, d3));
+    }
+    if (c < n) {
+        const __mmask16 mk = mask_n(n - c);
+        const __m512 d0 = _mm512_maskz_loadu_ps(mk, d[0] + c), d1 = _mm512_maskz_loadu_ps(mk, d[1] + c);
+        const __m512 d2 = _mm512_maskz_loadu_ps(mk, d[2] + c), d3 = _mm512_maskz_loadu_ps(mk, d[3] + c);
+        _mm512_mask_storeu_ps(s[0] + c, mk, _mm512_sub_ps(d0, d2));
+        _mm512_mask_storeu_ps(s[1] + c, mk, _mm512_add_ps(d1, d2));
+        _mm512_mask_storeu_ps(s[2] + c, mk, _mm512_sub_ps(d2, d1));
+        _mm512_mask_storeu_ps(s[3] + c, mk, _mm512_sub_ps(d1, d3));
+    }
+}
+
+/* reads sr[0 .. 2 nk + 2) only */
+AVX512 static void horiz_avx512(float *vb, int64_t vs, const float *sr, int64_t nk) {
+    float *const v[4] = {vb, vb + vs, vb + 2 * vs, vb + 3 * vs};
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    int64_t k = 0;
+    for (; k + 16 <= nk; k += 16) {
+        const float *p = sr + 2 * k;
+        const __m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
+        const __m512 lo2 = _mm512_loadu_ps(p + 2), hi2 = _mm512_loadu_ps(p + 18);
+        const __m512 c0 = _mm512_permutex2var_ps(lo, ev, hi), c1 = _mm512_permutex2var_ps(lo, od, hi);
+        const __m512 c2 = _mm512_permutex2var_ps(lo2, ev, hi2);
+        const __m512 c3 = _mm512_permutex2var_ps(lo2, od, hi2);
+        _mm512_storeu_ps(v[0] + k, _mm512_sub_ps(c0, c2));
+        _mm512_storeu_ps(v[1] + k, _mm512_add_ps(c1, c2));
+        _mm512_storeu_ps(v[2] + k, _mm512_sub_ps(c2, c1));
+        _mm512_storeu_ps(v[3] + k, _mm512_sub_ps(c1, c3));
+    }
+    if (k < nk) {
+        const int64_t rem = nk - k, avail = 2 * rem + 2; /* floats of sr left from p */
+        const float *p = sr + 2 * k;
+        const __m512 lo = _mm512_maskz_loadu_ps(mask_n(avail), p);
+        const __m512 hi = _mm512_maskz_loadu_ps(mask_n(avail - 16), p + 16);
+        const __m512 lo2 = _mm512_maskz_loadu_ps(mask_n(avail - 2), p + 2);
+        const __m512 hi2 = _mm512_maskz_loadu_ps(mask_n(avail - 18), p + 18);
+        const __m512 c0 = _mm512_permutex2var_ps(lo, ev, hi), c1 = _mm512_permutex2var_ps(lo, od, hi);
+        const __m512 c2 = _mm512_permutex2var_ps(lo2, ev, hi2);
+        const __m512 c3 = _mm512_permutex2var_ps(lo2, od, hi2);
+        const __mmask16 mk = mask_n(rem);
+        _mm512_mask_storeu_ps(v[0] + k, mk, _mm512_sub_ps(c0, c2));
+        _mm512_mask_storeu_ps(v[1] + k, mk, _mm512_add_ps(c1, c2));
+        _mm512_mask_storeu_ps(v[2] + k, mk, _mm512_sub_ps(c2, c1));
+        _mm512_mask_storeu_ps(v[3] + k, mk, _mm512_sub_ps(c1, c3));
+    }
+}
+
+AVX512 static void out_avx512(float *ob, int64_t os, const float *m, int64_t mstride, float bv,
+                              int64_t n) {
+    float *const o[4] = {ob, ob + os, ob + 2 * os, ob + 3 * os};
+    const __m512 vb = _mm512_set1_ps(bv);
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m512 z0[4], z1[4];
+        for (int j = 0; j < 4; j++) {
+            const __m512 a0 = _mm512_loadu_ps(m + (0 * 4 + j) * mstride + k);
+            const __m512 a1 = _mm512_loadu_ps(m + (1 * 4 + j) * mstride + k);
+            const __m512 a2 = _mm512_loadu_ps(m + (2 * 4 + j) * mstride + k);
+            const __m512 a3 = _mm512_loadu_ps(m + (3 * 4 + j) * mstride + k);
+            z0[j] = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+            z1[j] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
+        }
+        _mm512_storeu_ps(o[0] + k, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(z0[0], z0[1]), z0[2]), vb));
+        _mm512_storeu_ps(o[1] + k, _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(z0[1], z0[2]), z0[3]), vb));
+        _mm512_storeu_ps(o[2] + k, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(z1[0], z1[1]), z1[2]), vb));
+        _mm512_storeu_ps(o[3] + k, _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(z1[1], z1[2]), z1[3]), vb));
+    }
+    out_scalar(ob, os, m, mstride, bv, k, n);
+}
+
+AVX512 static void interleave_avx512(float *r, const float *a, int64_t as, int64_t n) {
+    const float *b = a + as;
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        const __m512 va = _mm512_loadu_ps(a + k), vb = _mm512_loadu_ps(b + k);
+        _mm512_storeu_ps(r + 2 * k, _mm512_permutex2var_ps(va, lo, vb));
+        _mm512_storeu_ps(r + 2 * k + 16, _mm512_permutex2var_ps(va, hi, vb));
+    }
+    if (k < n) {
+        const int64_t rem = n - k;
+        const __m512 va = _mm512_maskz_loadu_ps(mask_n(rem), a + k);
+        const __m512 vb = _mm512_maskz_loadu_ps(mask_n(rem), b + k);
+        _mm512_mask_storeu_ps(r + 2 * k, mask_n(2 * rem), _mm512_permutex2var_ps(va, lo, vb));
+        _mm512_mask_storeu_ps(r + 2 * k + 16, mask_n(2 * rem - 16), _mm512_permutex2var_ps(va, hi, vb));
+    }
+}
+#endif
+
+/* The scalar output loop over whole rows (the table's signature). */
+static void out_scalar_row(float *o, int64_t os, const float *m, int64_t mstride, float bv,
+                           int64_t n) {
+    out_scalar(o, os, m, mstride, bv, 0, n);
+}
+
+/* G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] (exact but for the final roundings) */
+static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t wstride, int64_t n) {
+    for (int64_t j = 0; j < n; j++) {
+        const float *f = w + j * wstride;
+        float gg[4][3]; /* G f */
+        for (int c = 0; c < 3; c++) {
+            const float a = f[c], b = f[3 + c], d = f[6 + c];
+            gg[0][c] = a;
+            gg[1][c] = 0.5f * (a + b + d);
+            gg[2][c] = 0.5f * (a - b + d);
+            gg[3][c] = d;
+        }
+        for (int r = 0; r < 4; r++) { /* (G f) G^T */
+            const float a = gg[r][0], b = gg[r][1], d = gg[r][2];
+            u[(r * 4 + 0) * ldu + j] = a;
+            u[(r * 4 + 1) * ldu + j] = 0.5f * (a + b + d);
+            u[(r * 4 + 2) * ldu + j] = 0.5f * (a - b + d);
+            u[(r * 4 + 3) * ldu + j] = d;
+        }
+    }
+}
+
+const cnnc__wino_rows cnnc__wino_f2_scalar = {vert_scalar, horiz_scalar, out_scalar_row,
+                                              interleave_scalar, weights_scalar};
+#if CNNC__ISA_X86
+const cnnc__wino_rows cnnc__wino_f2_avx512 = {vert_avx512, horiz_avx512, out_avx512,
+                                              interleave_avx512, weights_scalar};
+#endif

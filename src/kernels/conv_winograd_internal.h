@@ -1,0 +1,41 @@
+/* Internal to the Winograd kernels (conv_winograd.c): the row loops of one output
+ * tile size, F(mt x mt, 3x3) with mt = 2 (conv_winograd_f2.c) or 4
+ * (conv_winograd_f4.c). alpha = mt + 2 is the input tile; a transformed tile has
+ * alpha^2 positions.
+ *
+ * Each variant does the same operations in the same order on every tile, in the
+ * vector body and in its tail, so a tile's bits never depend on where a block of
+ * tiles starts. */
+#ifndef CNNC_KERNELS_CONV_WINOGRAD_INTERNAL_H
+#define CNNC_KERNELS_CONV_WINOGRAD_INTERNAL_H
+#include <stdint.h>
+
+#include "kernels/isa.h"
+
+/* Floats past a row that horiz may read (and that the rows' buffer must hold). */
+enum { CNNC__WINO_ROW_SLACK = 80 };
+
+typedef struct cnnc__wino_rows {
+    /* s[r ss + c] = (B^T d)_r[c] for the alpha rows d_r, c < n */
+    void (*vert)(float *s, int64_t ss, const float *const *d, int64_t n);
+    /* v[j vs + k] = (s B)_j for the alpha-wide window of sr at mt k, k < nk; may read
+     * sr[0 .. mt nk + CNNC__WINO_ROW_SLACK) (whole vectors: plain loads are much faster
+     * than masked ones on some cores), writes v[j vs + k], k < nk, only */
+    void (*horiz)(float *v, int64_t vs, const float *sr, int64_t nk);
+    /* o[(i mt + j) os + k] = the mt x mt outputs (+ bv), k < n, of A^T m A (m's
+     * alpha^2 rows ms floats apart); may read and write up to n rounded up to 16 */
+    void (*out)(float *o, int64_t os, const float *m, int64_t ms, float bv, int64_t n);
+    /* r[mt k + i] = a[i as + k], i < mt, k < n; may read up to n rounded up to 16,
+     * writes r[0 .. mt n) only */
+    void (*interleave)(float *r, const float *a, int64_t as, int64_t n);
+    /* u[e ldu + j] = (G f_j G^T)[e], e < alpha^2, for the n 3x3 filters
+     * f_j = w + j wstride (wstride < 2^31 / 16) */
+    void (*weights)(float *u, int64_t ldu, const float *w, int64_t wstride, int64_t n);
+} cnnc__wino_rows;
+
+extern const cnnc__wino_rows cnnc__wino_f2_scalar, cnnc__wino_f4_scalar;
+#if CNNC__ISA_X86
+extern const cnnc__wino_rows cnnc__wino_f2_avx512, cnnc__wino_f4_avx512;
+#endif
+
+#endif
