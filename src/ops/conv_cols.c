@@ -16,7 +16,11 @@
  * col(chunk) [kdim, J] is built by im2col image segment by image segment, dY[:, chunk]
  * and Y [mg, J] are copies of the segments' rows. The chunk width depends on the
  * geometry alone, and the GEMM (threaded inside) sums each element in an order fixed
- * by its k, so results are the same at every thread count. */
+ * by its k, so results are the same at every thread count.
+ *
+ * Most weight gradients (every kernel larger than 1x1 whose padded input copy stays
+ * small) build A's panels from channels-last copies instead (conv_wgrad.c); this
+ * file keeps 1x1 kernels (in place when stride 1, else im2col) and the rest. */
 #include "ops/conv_cols.h"
 
 #include <string.h>
@@ -25,6 +29,7 @@
 #include "core/error.h"
 #include "core/gemm_mt.h"
 #include "core/parallel.h"
+#include "kernels/conv_cl.h"
 #include "kernels/gemm.h"
 
 enum {
@@ -208,15 +213,9 @@ cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, 
     return CNNC_OK;
 }
 
-/* dst [cols, rows] = src [rows, cols]^T, in blocks (both sides stay in few pages). */
-static void transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
-    enum { B = 32 };
-    for (int64_t r0 = 0; r0 < rows; r0 += B)
-        for (int64_t c0 = 0; c0 < cols; c0 += B) {
-            const int64_t r1 = min64(r0 + B, rows), c1 = min64(c0 + B, cols);
-            for (int64_t c = c0; c < c1; c++)
-                for (int64_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
-        }
+/* dw [mg, kdim] = acc [kdim, mg]^T (the level's register transposes). */
+static void transpose(const cols_job *j, float *dw) {
+    cnnc__conv_cl_transpose(j->isa, dw, j->kdim, j->acc, j->mg, NULL, j->kdim, j->mg);
 }
 
 /* dW^T [kdim, mg] is the product (col rows, the many, as the GEMM's m; the group's
@@ -241,15 +240,17 @@ static void backward_weight_direct(cols_job *j, float *dw, const float *dy, cons
                 gemm(j, false, true, j->kdim, j->mg, min64(tile, j->osz - o0),
                      x_of(j, x, b) + o0, j->osz, dy + (b * g->m + j->grp * j->mg) * j->osz + o0,
                      j->osz, b == 0 && o0 == 0 ? 0.0f : 1.0f, j->acc, j->mg);
-        transpose(dw + j->grp * j->mg * j->kdim, j->acc, j->kdim, j->mg);
+        transpose(j, dw + j->grp * j->mg * j->kdim);
     }
 }
 
 cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g, float *dw,
                                             const float *dy, const float *x) {
+    const bool direct = is_direct(g) && cnnc__window_out_size(g) >= CHUNK_MIN_K;
+    if (!direct && cnnc__conv_wgrad_cl_fits(g)) return cnnc__conv_wgrad_cl(isa, g, dw, dy, x);
     cols_job j;
     if (!cols_setup(&j, isa, g, CHUNK_MIN_K, true)) return cnnc_last_status();
-    if (is_direct(g) && j.osz >= CHUNK_MIN_K) {
+    if (direct) {
         backward_weight_direct(&j, dw, dy, x);
         return CNNC_OK;
     }
@@ -259,7 +260,7 @@ cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g
         gemm(&j, false, true, j.kdim, j.mg, j.ncol, j.col, j.width, j.rows, j.width,
              j.c0 == 0 ? 0.0f : 1.0f, j.acc, j.mg);
         if (j.c0 + j.ncol == j.total) /* the group's last chunk */
-            transpose(dw + j.grp * j.mg * j.kdim, j.acc, j.kdim, j.mg);
+            transpose(&j, dw + j.grp * j.mg * j.kdim);
     });
     return CNNC_OK;
 }

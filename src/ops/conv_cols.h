@@ -22,4 +22,11 @@ cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, 
 /* dw [m, c / groups, k] = the weight gradient summed over the batch (overwrites dw). */
 cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g, float *dw,
                                             const float *dy, const float *x);
+
+/* The weight gradient from channels-last copies of the input and dY (conv_wgrad.c):
+ * whether g suits it (its padded copies stay within a few times the input), and the
+ * same contract as cnnc__conv_cols_backward_weight. */
+bool cnnc__conv_wgrad_cl_fits(const cnnc__window *g);
+cnnc_status cnnc__conv_wgrad_cl(cnnc__isa isa, const cnnc__window *g, float *dw, const float *dy,
+                                const float *x);
 #endif
