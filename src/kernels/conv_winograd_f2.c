@@ -92,7 +92,7 @@ AVX512 static void vert_avx512(float *sb, int64_t ss, const float *const *d, int
     }
 }
 
-/* reads sr[0 .. 2 nk + 2) only */
+/* reads sr[0 .. 2 nk + 34) (the row slack), stores v[j vs + k], k < nk, only */
 AVX512 static void horiz_avx512(float *vb, int64_t vs, const float *sr, int64_t nk) {
     float *const v[4] = {vb, vb + vs, vb + 2 * vs, vb + 3 * vs};
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -110,13 +110,11 @@ AVX512 static void horiz_avx512(float *vb, int64_t vs, const float *sr, int64_t 
         _mm512_storeu_ps(v[2] + k, _mm512_sub_ps(c2, c1));
         _mm512_storeu_ps(v[3] + k, _mm512_sub_ps(c1, c3));
     }
-    if (k < nk) {
-        const int64_t rem = nk - k, avail = 2 * rem + 2; /* floats of sr left from p */
+    if (k < nk) { /* plain loads into the row slack (masked loads are slow on some cores) */
+        const int64_t rem = nk - k;
         const float *p = sr + 2 * k;
-        const __m512 lo = _mm512_maskz_loadu_ps(mask_n(avail), p);
-        const __m512 hi = _mm512_maskz_loadu_ps(mask_n(avail - 16), p + 16);
-        const __m512 lo2 = _mm512_maskz_loadu_ps(mask_n(avail - 2), p + 2);
-        const __m512 hi2 = _mm512_maskz_loadu_ps(mask_n(avail - 18), p + 18);
+        const __m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
+        const __m512 lo2 = _mm512_loadu_ps(p + 2), hi2 = _mm512_loadu_ps(p + 18);
         const __m512 c0 = _mm512_permutex2var_ps(lo, ev, hi), c1 = _mm512_permutex2var_ps(lo, od, hi);
         const __m512 c2 = _mm512_permutex2var_ps(lo2, ev, hi2);
         const __m512 c3 = _mm512_permutex2var_ps(lo2, od, hi2);
@@ -151,6 +149,31 @@ AVX512 static void out_avx512(float *ob, int64_t os, const float *m, int64_t mst
     out_scalar(ob, os, m, mstride, bv, k, n);
 }
 
+/* G v for one column of 3 (the scalar weights' operations, so the same bits) */
+AVX512 static inline void g4_v(__m512 r[4], __m512 a, __m512 b, __m512 c) {
+    const __m512 half = _mm512_set1_ps(0.5f);
+    r[0] = a;
+    r[1] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(a, b), c));
+    r[2] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(a, b), c));
+    r[3] = c;
+}
+
+/* 16 filters at a time, their taps gathered (lane j: filter j) */
+AVX512 static void weights_avx512(float *u, int64_t ldu, const float *w, int64_t wstride,
+                                  int64_t n) {
+    for (int64_t j = 0; j < n; j += 16) {
+        const __mmask16 mk = mask_n(n - j);
+        __m512 t[9], gf[3][4];
+        cnnc__wino_gather_taps(t, w + j * wstride, wstride, n - j);
+        for (int c = 0; c < 3; c++) g4_v(gf[c], t[c], t[3 + c], t[6 + c]);
+        for (int r = 0; r < 4; r++) {
+            __m512 row[4];
+            g4_v(row, gf[0][r], gf[1][r], gf[2][r]);
+            for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(u + (r * 4 + c) * ldu + j, mk, row[c]);
+        }
+    }
+}
+
 AVX512 static void interleave_avx512(float *r, const float *a, int64_t as, int64_t n) {
     const float *b = a + as;
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -161,10 +184,9 @@ AVX512 static void interleave_avx512(float *r, const float *a, int64_t as, int64
         _mm512_storeu_ps(r + 2 * k, _mm512_permutex2var_ps(va, lo, vb));
         _mm512_storeu_ps(r + 2 * k + 16, _mm512_permutex2var_ps(va, hi, vb));
     }
-    if (k < n) {
+    if (k < n) { /* a and b readable up to n rounded up to 16 */
         const int64_t rem = n - k;
-        const __m512 va = _mm512_maskz_loadu_ps(mask_n(rem), a + k);
-        const __m512 vb = _mm512_maskz_loadu_ps(mask_n(rem), b + k);
+        const __m512 va = _mm512_loadu_ps(a + k), vb = _mm512_loadu_ps(b + k);
         _mm512_mask_storeu_ps(r + 2 * k, mask_n(2 * rem), _mm512_permutex2var_ps(va, lo, vb));
         _mm512_mask_storeu_ps(r + 2 * k + 16, mask_n(2 * rem - 16), _mm512_permutex2var_ps(va, hi, vb));
     }
@@ -203,5 +225,5 @@ const cnnc__wino_rows cnnc__wino_f2_scalar = {vert_scalar, horiz_scalar, out_sca
                                               interleave_scalar, weights_scalar};
 #if CNNC__ISA_X86
 const cnnc__wino_rows cnnc__wino_f2_avx512 = {vert_avx512, horiz_avx512, out_avx512,
-                                              interleave_avx512, weights_scalar};
+                                              interleave_avx512, weights_avx512};
 #endif

@@ -228,16 +228,10 @@ AVX512 static inline void g3_v(__m512 r[6], __m512 a, __m512 b, __m512 c) {
 /* 16 filters at a time, their taps gathered (lane j: filter j) */
 AVX512 static void weights_avx512(float *u, int64_t ldu, const float *w, int64_t wstride,
                                   int64_t n) {
-    const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                                              12, 13, 14, 15),
-                                            _mm512_set1_epi32((int)wstride));
     for (int64_t j = 0; j < n; j += 16) {
         const __mmask16 mk = mask_n(n - j);
-        const float *f = w + j * wstride;
         __m512 t[9];
-        for (int q = 0; q < 9; q++)
-            t[q] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk,
-                                            _mm512_add_epi32(lane, _mm512_set1_epi32(q)), f, 4);
+        cnnc__wino_gather_taps(t, w + j * wstride, wstride, n - j);
         __m512 gf[3][6];
         for (int c = 0; c < 3; c++) g3_v(gf[c], t[c], t[3 + c], t[6 + c]);
         for (int r = 0; r < 6; r++) {

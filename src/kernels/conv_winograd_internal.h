@@ -36,6 +36,20 @@ typedef struct cnnc__wino_rows {
 extern const cnnc__wino_rows cnnc__wino_f2_scalar, cnnc__wino_f4_scalar;
 #if CNNC__ISA_X86
 extern const cnnc__wino_rows cnnc__wino_f2_avx512, cnnc__wino_f4_avx512;
+
+#include <immintrin.h>
+/* t[q], q < 9: tap q of the filters w + j wstride in lane j, j < n <= 16 (zeros past
+ * n); the weights loops of both tile sizes gather their 16 filters with it. */
+__attribute__((target("avx512f"))) static inline void cnnc__wino_gather_taps(
+    __m512 t[9], const float *w, int64_t wstride, int64_t n) {
+    const __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+    const __m512i lane = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)wstride));
+    for (int q = 0; q < 9; q++)
+        t[q] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk,
+                                        _mm512_add_epi32(lane, _mm512_set1_epi32(q)), w, 4);
+}
 #endif
 
 #endif
