@@ -134,8 +134,8 @@ static void prefetch_rows(const float *plane, int64_t r0, int64_t nr, int64_t h,
 /* v[e ldt + k], k < nk, for the tiles (ti, tj0 + k) of channel plane xc (the rows of
  * one input channel in V). */
 static void input_segment(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt,
-                          float *rows, const float *zero, const float *xc, const cnnc__window *g,
-                          int64_t ti, int64_t tj0, int64_t nk) {
+                          float *rows, const float *zero, const float *xc, const float *x_end,
+                          const cnnc__window *g, int64_t ti, int64_t tj0, int64_t nk) {
     const int alpha = mt + 2;
     const int64_t h = g->in[1], w = g->in[2];
     const int64_t wn = mt * nk + 2, x0 = mt * tj0 - g->pad[2];
@@ -149,15 +149,18 @@ static void input_segment(const cnnc__wino_rows *f, int mt, float *v, int64_t ld
          * the zero row); the columns outside are zero */
         const float *d[6];
         float *sa[6];
+        const int64_t nread = (b - a + 15) / 16 * 16; /* a whole last vector: inside x? */
+        bool whole = true; /* (the zero row has the rows' slack after it) */
         for (int r = 0; r < alpha; r++) {
             const int64_t iy = mt * ti - g->pad[1] + r;
             d[r] = iy < 0 || iy >= h ? zero : xc + (iy * w + x0 + a);
+            if (d[r] != zero && x_end - d[r] < nread) whole = false;
             sa[r] = s[r] + a;
             /* the padding columns: a few floats (no library calls: segments are short) */
             for (int64_t c = 0; c < a; c++) s[r][c] = 0.0f;
             for (int64_t c = b; c < wn; c++) s[r][c] = 0.0f;
         }
-        f->vert(sa[0], wn, d, b - a);
+        f->vert(sa[0], wn, d, b - a, whole);
     } else {
         for (int r = 0; r < alpha; r++) memset(s[r], 0, (size_t)wn * sizeof(float));
     }
@@ -197,6 +200,7 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
 
     /* input transform (rows: alpha rows of B^T d, then a zero row) */
     const int64_t wp = mt * tw + 2;
+    const float *x_end = x + g->n * g->c * isz;
     float *zero = rows + (mt + 2) * wp;
     memset(zero, 0, (size_t)wp * sizeof(float));
     for (int64_t ci = 0; ci < cg; ci++)
@@ -206,7 +210,7 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
             const float *xc = x + (b * g->c + grp * cg + ci) * isz;
             if (ci + 1 < cg) /* the same rows of the next channel */
                 prefetch_rows(xc + isz, mt * ti - g->pad[1], mt + 2, g->in[1], g->in[2], false);
-            input_segment(f, mt, v + ci * chs + (t - t0), ldt, rows, zero, xc, g, ti, tj0, nk);
+            input_segment(f, mt, v + ci * chs + (t - t0), ldt, rows, zero, xc, x_end, g, ti, tj0, nk);
             t += nk;
         }
 

@@ -11,7 +11,8 @@
  * lane, so the same bits) ------------------------------------------------------------ */
 
 /* s_r[c] = (B^T d)[r][c], c < n */
-static void vert_scalar(float *sb, int64_t ss, const float *const *d, int64_t n) {
+static void vert_scalar(float *sb, int64_t ss, const float *const *d, int64_t n, bool whole) {
+    (void)whole;
     float *const s[4] = {sb, sb + ss, sb + 2 * ss, sb + 3 * ss};
     for (int64_t c = 0; c < n; c++) {
         const float d0 = d[0][c], d1 = d[1][c], d2 = d[2][c], d3 = d[3][c];
@@ -70,7 +71,12 @@ static inline __mmask16 mask_n(int64_t n) {
     return n <= 0 ? (__mmask16)0 : n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
 }
 
-AVX512 static void vert_avx512(float *sb, int64_t ss, const float *const *d, int64_t n) {
+/* the first 16 floats at p (whole) or its first lanes of mk (zeros past them) */
+AVX512 static inline __m512 load_tail(const float *p, __mmask16 mk, bool whole) {
+    return whole ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mk, p);
+}
+
+AVX512 static void vert_avx512(float *sb, int64_t ss, const float *const *d, int64_t n, bool whole) {
     float *const s[4] = {sb, sb + ss, sb + 2 * ss, sb + 3 * ss};
     int64_t c = 0;
     for (; c + 16 <= n; c += 16) {
@@ -83,8 +89,8 @@ AVX512 static void vert_avx512(float *sb, int64_t ss, const float *const *d, int
     }
     if (c < n) {
         const __mmask16 mk = mask_n(n - c);
-        const __m512 d0 = _mm512_maskz_loadu_ps(mk, d[0] + c), d1 = _mm512_maskz_loadu_ps(mk, d[1] + c);
-        const __m512 d2 = _mm512_maskz_loadu_ps(mk, d[2] + c), d3 = _mm512_maskz_loadu_ps(mk, d[3] + c);
+        const __m512 d0 = load_tail(d[0] + c, mk, whole), d1 = load_tail(d[1] + c, mk, whole);
+        const __m512 d2 = load_tail(d[2] + c, mk, whole), d3 = load_tail(d[3] + c, mk, whole);
         _mm512_mask_storeu_ps(s[0] + c, mk, _mm512_sub_ps(d0, d2));
         _mm512_mask_storeu_ps(s[1] + c, mk, _mm512_add_ps(d1, d2));
         _mm512_mask_storeu_ps(s[2] + c, mk, _mm512_sub_ps(d2, d1));

@@ -32,7 +32,8 @@ static inline void at6(float r[4], float m0, float m1, float m2, float m3, float
     r[3] = ((q + 0.125f * m3) - 8.0f * m4) + m5;
 }
 
-static void vert_scalar(float *s, int64_t ss, const float *const *d, int64_t n) {
+static void vert_scalar(float *s, int64_t ss, const float *const *d, int64_t n, bool whole) {
+    (void)whole;
     for (int64_t c = 0; c < n; c++) {
         float r[6];
         bt6(r, d[0][c], d[1][c], d[2][c], d[3][c], d[4][c], d[5][c]);
@@ -132,7 +133,12 @@ AVX512 static inline void at6_v(__m512 r[4], __m512 m0, __m512 m1, __m512 m2, __
     r[3] = ADD(FMA(SET1(-8.0f), m4, FMA(SET1(0.125f), m3, q)), m5);
 }
 
-AVX512 static void vert_avx512(float *s, int64_t ss, const float *const *d, int64_t n) {
+/* the first 16 floats at p (whole) or its first lanes of mk (zeros past them) */
+AVX512 static inline __m512 load_tail(const float *p, __mmask16 mk, bool whole) {
+    return whole ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mk, p);
+}
+
+AVX512 static void vert_avx512(float *s, int64_t ss, const float *const *d, int64_t n, bool whole) {
     int64_t c = 0;
     for (; c + 16 <= n; c += 16) {
         __m512 r[6];
@@ -143,9 +149,9 @@ AVX512 static void vert_avx512(float *s, int64_t ss, const float *const *d, int6
     if (c < n) {
         const __mmask16 mk = mask_n(n - c);
         __m512 r[6];
-        bt6_v(r, _mm512_maskz_loadu_ps(mk, d[0] + c), _mm512_maskz_loadu_ps(mk, d[1] + c),
-              _mm512_maskz_loadu_ps(mk, d[2] + c), _mm512_maskz_loadu_ps(mk, d[3] + c),
-              _mm512_maskz_loadu_ps(mk, d[4] + c), _mm512_maskz_loadu_ps(mk, d[5] + c));
+        bt6_v(r, load_tail(d[0] + c, mk, whole), load_tail(d[1] + c, mk, whole),
+              load_tail(d[2] + c, mk, whole), load_tail(d[3] + c, mk, whole),
+              load_tail(d[4] + c, mk, whole), load_tail(d[5] + c, mk, whole));
         for (int i = 0; i < 6; i++) _mm512_mask_storeu_ps(s + i * ss + c, mk, r[i]);
     }
 }

@@ -8,6 +8,7 @@
  * tiles starts. */
 #ifndef CNNC_KERNELS_CONV_WINOGRAD_INTERNAL_H
 #define CNNC_KERNELS_CONV_WINOGRAD_INTERNAL_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kernels/isa.h"
@@ -16,8 +17,9 @@
 enum { CNNC__WINO_ROW_SLACK = 80 };
 
 typedef struct cnnc__wino_rows {
-    /* s[r ss + c] = (B^T d)_r[c] for the alpha rows d_r, c < n */
-    void (*vert)(float *s, int64_t ss, const float *const *d, int64_t n);
+    /* s[r ss + c] = (B^T d)_r[c] for the alpha rows d_r, c < n; whole: every d_r is
+     * readable up to n rounded up to 16 (the tail read by plain loads, else masked) */
+    void (*vert)(float *s, int64_t ss, const float *const *d, int64_t n, bool whole);
     /* v[j vs + k] = (s B)_j for the alpha-wide window of sr at mt k, k < nk; may read
      * sr[0 .. mt nk + CNNC__WINO_ROW_SLACK) (whole vectors: plain loads are much faster
      * than masked ones on some cores), writes v[j vs + k], k < nk, only */
