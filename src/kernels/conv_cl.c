@@ -5,6 +5,8 @@
 
 #if CNNC__ISA_X86
 #include <immintrin.h>
+
+#include "kernels/transpose16_avx512.h"
 #define AVX512 __attribute__((target("avx512f")))
 #endif
 
@@ -36,35 +38,6 @@ static void panel_scalar(float *dst, int64_t mr, int64_t kc, const float *src,
 }
 
 #if CNNC__ISA_X86
-/* r[i] = column i of the 16 x 16 block whose rows r held (unpack, shuffle within
- * 128-bit lanes, then across them). */
-AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
-    __m512 a[16], b[16];
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) {
-        a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-        b[4 * k] = _mm512_shuffle_ps(a[4 * k], a[4 * k + 2], 0x44);
-        b[4 * k + 1] = _mm512_shuffle_ps(a[4 * k], a[4 * k + 2], 0xEE);
-        b[4 * k + 2] = _mm512_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0x44);
-        b[4 * k + 3] = _mm512_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0xEE);
-    }
-    /* b[4k + j], 128-bit lane L: column 4L + j of rows 4k .. 4k + 3 */
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        const __m512 u0 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0x88);
-        const __m512 u1 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0xDD);
-        const __m512 v0 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0x88);
-        const __m512 v1 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0xDD);
-        r[j] = _mm512_shuffle_f32x4(u0, v0, 0x88);
-        r[4 + j] = _mm512_shuffle_f32x4(u1, v1, 0x88);
-        r[8 + j] = _mm512_shuffle_f32x4(u0, v0, 0xDD);
-        r[12 + j] = _mm512_shuffle_f32x4(u1, v1, 0xDD);
-    }
-}
 
 /* One 16 x 16 tile (ni rows, nj columns of it inside the matrix); full tiles with
  * plain loads and stores (masked ones cost more on some cores). */
@@ -74,7 +47,7 @@ AVX512 static inline void tile16(float *dst, int64_t ldd, const float *const *ro
     if (ni == 16 && nj == 16) {
 #pragma GCC unroll 16
         for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(rows[i] + j0);
-        transpose16(r);
+        cnnc__transpose16_avx512(r);
 #pragma GCC unroll 16
         for (int j = 0; j < 16; j++) _mm512_storeu_ps(dst + j * ldd, r[j]);
         return;
@@ -83,7 +56,7 @@ AVX512 static inline void tile16(float *dst, int64_t ldd, const float *const *ro
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++)
         r[i] = i < ni ? _mm512_maskz_loadu_ps(mj, rows[i] + j0) : _mm512_setzero_ps();
-    transpose16(r);
+    cnnc__transpose16_avx512(r);
     for (int64_t j = 0; j < nj; j++) _mm512_mask_storeu_ps(dst + j * ldd, mi, r[j]);
 }
 

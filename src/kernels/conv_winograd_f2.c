@@ -98,33 +98,20 @@ AVX512 static void vert_avx512(float *sb, int64_t ss, const float *const *d, int
     }
 }
 
-/* reads sr[0 .. 2 nk + 34) (the row slack), stores v[j vs + k], k < nk, only */
+/* reads sr[0 .. 2 nk + 34) (plain loads into the row slack: masked loads are slow on
+ * some cores), stores v[j vs + k], k < nk, only */
 AVX512 static void horiz_avx512(float *vb, int64_t vs, const float *sr, int64_t nk) {
     float *const v[4] = {vb, vb + vs, vb + 2 * vs, vb + 3 * vs};
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    int64_t k = 0;
-    for (; k + 16 <= nk; k += 16) {
+    for (int64_t k = 0; k < nk; k += 16) {
         const float *p = sr + 2 * k;
         const __m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
         const __m512 lo2 = _mm512_loadu_ps(p + 2), hi2 = _mm512_loadu_ps(p + 18);
         const __m512 c0 = _mm512_permutex2var_ps(lo, ev, hi), c1 = _mm512_permutex2var_ps(lo, od, hi);
         const __m512 c2 = _mm512_permutex2var_ps(lo2, ev, hi2);
         const __m512 c3 = _mm512_permutex2var_ps(lo2, od, hi2);
-        _mm512_storeu_ps(v[0] + k, _mm512_sub_ps(c0, c2));
-        _mm512_storeu_ps(v[1] + k, _mm512_add_ps(c1, c2));
-        _mm512_storeu_ps(v[2] + k, _mm512_sub_ps(c2, c1));
-        _mm512_storeu_ps(v[3] + k, _mm512_sub_ps(c1, c3));
-    }
-    if (k < nk) { /* plain loads into the row slack (masked loads are slow on some cores) */
-        const int64_t rem = nk - k;
-        const float *p = sr + 2 * k;
-        const __m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
-        const __m512 lo2 = _mm512_loadu_ps(p + 2), hi2 = _mm512_loadu_ps(p + 18);
-        const __m512 c0 = _mm512_permutex2var_ps(lo, ev, hi), c1 = _mm512_permutex2var_ps(lo, od, hi);
-        const __m512 c2 = _mm512_permutex2var_ps(lo2, ev, hi2);
-        const __m512 c3 = _mm512_permutex2var_ps(lo2, od, hi2);
-        const __mmask16 mk = mask_n(rem);
+        const __mmask16 mk = mask_n(nk - k);
         _mm512_mask_storeu_ps(v[0] + k, mk, _mm512_sub_ps(c0, c2));
         _mm512_mask_storeu_ps(v[1] + k, mk, _mm512_add_ps(c1, c2));
         _mm512_mask_storeu_ps(v[2] + k, mk, _mm512_sub_ps(c2, c1));

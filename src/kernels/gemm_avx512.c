@@ -13,6 +13,8 @@
 #if CNNC__ISA_X86
 #include <immintrin.h>
 
+#include "kernels/transpose16_avx512.h"
+
 #define MR 14
 #define NR 32
 #define TARGET __attribute__((target("avx512f")))
@@ -115,40 +117,6 @@ TARGET void cnnc__f32_gemm_14x32__avx512(int64_t mr, int64_t nr, int64_t kc,
 
 /* ---- Packing ------------------------------------------------------------- */
 
-/* r[0..15] (16 rows of 16 floats) becomes its transpose: r[c][i] = old r[i][c]. */
-static inline __attribute__((always_inline)) TARGET void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    /* t[2i], t[2i+1]: rows 2i and 2i+1 interleaved (columns 4L..4L+1 and 4L+2..4L+3
-     * of each 128-bit lane L). */
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    /* r[4i+e], lane L: rows 4i..4i+3 of column 4L+e. */
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    /* Gather lane L of r[e], r[4+e], r[8+e], r[12+e]: column 4L+e, all 16 rows. */
-#pragma GCC unroll 4
-    for (int e = 0; e < 4; e++) {
-        const __m512 u0 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0x88);
-        const __m512 u1 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0xDD);
-        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0x88);
-        const __m512 u3 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0xDD);
-        t[e] = _mm512_shuffle_f32x4(u0, u2, 0x88);
-        t[8 + e] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
-        t[4 + e] = _mm512_shuffle_f32x4(u1, u3, 0x88);
-        t[12 + e] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; i++)
-        r[i] = t[i];
-}
 
 /* Loads `rows` (<= 16) rows of `cnt` (<= 16) floats at src + i*ld, zeros elsewhere,
  * transposes them and stores column q (q < cnt) to dst + q*dst_ld under `store`. */
@@ -160,7 +128,7 @@ transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++)
         r[i] = i < rows ? _mm512_maskz_loadu_ps(load, src + i * ld) : _mm512_setzero_ps();
-    transpose16(r);
+    cnnc__transpose16_avx512(r);
     if (cnt == 16) {
 #pragma GCC unroll 16
         for (int q = 0; q < 16; q++)
