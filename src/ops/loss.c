@@ -248,44 +248,57 @@ static void l1_backward(const cnnc__pw_args *a, float *gx, float *gy, const floa
     }
 }
 
+/* Both sides of each piecewise formula are computed and one is selected (no branch:
+ * random data mispredicted them, 7x slower than PyTorch's backward). */
 static void smooth_l1_forward(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end) {
     const float beta = a->a;
     for (int64_t i = begin; i < end; i++) {
-        float z = fabsf(a->x[i] - a->y[i]);
-        out[i - begin] = z < beta ? 0.5f * z * z / beta : z - 0.5f * beta;
+        const float z = fabsf(a->x[i] - a->y[i]);
+        const float quad = 0.5f * z * z / beta, lin = z - 0.5f * beta;
+        out[i - begin] = z < beta ? quad : lin;
     }
 }
 static inline float smooth_l1_grad(float d, float beta, float norm, float g) {
-    if (d <= -beta) return -norm * g;
-    if (d >= beta) return norm * g;
-    return norm * d * g / beta;
+    const float sat = norm * g, mid = norm * d * g / beta;
+    return d <= -beta ? -sat : d >= beta ? sat : mid;
 }
+/* name(out, x, y, sign, g, g0, p, norm, begin, end): out[i] = grad(sign (x[i] - y[i]), p,
+ * norm, g[i] or g0) for i in [begin, end); one loop per case of g, so each vectorises
+ * (selects instead of branches: random data mispredicted them, 6x slower than PyTorch) */
+#define PIECEWISE_GRAD_LOOP(name, grad)                                                           \
+    static void name(float *out, const float *x, const float *y, float sign, const float *g,      \
+                     float g0, float p, float norm, int64_t begin, int64_t end) {                \
+        if (g)                                                                                    \
+            for (int64_t i = begin; i < end; i++) out[i] = grad(sign * (x[i] - y[i]), p, norm, g[i]); \
+        else                                                                                      \
+            for (int64_t i = begin; i < end; i++) out[i] = grad(sign * (x[i] - y[i]), p, norm, g0);   \
+    }
+PIECEWISE_GRAD_LOOP(smooth_l1_grad_loop, smooth_l1_grad)
 static void smooth_l1_backward(const cnnc__pw_args *a, float *gx, float *gy, const float *g,
                                float g0, int64_t begin, int64_t end) {
     const float norm = (float)a->scale, beta = a->a;
-    for (int64_t i = begin; gx && i < end; i++)
-        gx[i] = smooth_l1_grad(a->x[i] - a->y[i], beta, norm, G(i));
-    for (int64_t i = begin; gy && i < end; i++)
-        gy[i] = smooth_l1_grad(a->y[i] - a->x[i], beta, norm, G(i));
+    if (gx) smooth_l1_grad_loop(gx, a->x, a->y, 1.0f, g, g0, beta, norm, begin, end);
+    if (gy) smooth_l1_grad_loop(gy, a->x, a->y, -1.0f, g, g0, beta, norm, begin, end);
 }
 
 static void huber_forward(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end) {
     const float delta = a->a;
     for (int64_t i = begin; i < end; i++) {
-        float z = fabsf(a->x[i] - a->y[i]);
-        out[i - begin] = z < delta ? 0.5f * z * z : delta * (z - 0.5f * delta);
+        const float z = fabsf(a->x[i] - a->y[i]);
+        const float quad = 0.5f * z * z, lin = delta * (z - 0.5f * delta);
+        out[i - begin] = z < delta ? quad : lin;
     }
 }
 static inline float huber_grad(float d, float delta, float norm, float g) {
-    if (d <= -delta) return -norm * g * delta;
-    if (d >= delta) return norm * g * delta;
-    return norm * d * g;
+    const float sat = norm * g * delta, mid = norm * d * g;
+    return d <= -delta ? -sat : d >= delta ? sat : mid;
 }
+PIECEWISE_GRAD_LOOP(huber_grad_loop, huber_grad)
 static void huber_backward(const cnnc__pw_args *a, float *gx, float *gy, const float *g, float g0,
                            int64_t begin, int64_t end) {
     const float norm = (float)a->scale, delta = a->a;
-    for (int64_t i = begin; gx && i < end; i++) gx[i] = huber_grad(a->x[i] - a->y[i], delta, norm, G(i));
-    for (int64_t i = begin; gy && i < end; i++) gy[i] = huber_grad(a->y[i] - a->x[i], delta, norm, G(i));
+    if (gx) huber_grad_loop(gx, a->x, a->y, 1.0f, g, g0, delta, norm, begin, end);
+    if (gy) huber_grad_loop(gy, a->x, a->y, -1.0f, g, g0, delta, norm, begin, end);
 }
 
 static const cnnc__pw_kind MSE = {
