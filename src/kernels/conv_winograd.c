@@ -114,23 +114,6 @@ size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, in
     return r16((size_t)(npos(mt) * (cg + mg) * ldt)) + rows_floats(g, ldt, mt);
 }
 
-/* Prefetches rows [r0, r0 + nr) (clipped to [0, h)) of a plane of width w: the
- * transforms read and write short rows of many planes, which the hardware's stream
- * prefetchers do not follow from one plane to the next. */
-static void prefetch_rows(const float *plane, int64_t r0, int64_t nr, int64_t h, int64_t w,
-                          bool write) {
-    int64_t r1 = r0 + nr;
-    if (r0 < 0) r0 = 0;
-    if (r1 > h) r1 = h;
-    const char *p = (const char *)(plane + r0 * w), *end = (const char *)(plane + r1 * w);
-    for (; p < end; p += 64) {
-        if (write)
-            __builtin_prefetch(p, 1);
-        else
-            __builtin_prefetch(p, 0);
-    }
-}
-
 /* v[e ldt + k], k < nk, for the tiles (ti, tj0 + k) of channel plane xc (the rows of
  * one input channel in V). */
 static void input_segment(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt,
@@ -208,8 +191,6 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
             const int64_t nk = tw - tj0 < t0 + nt - t ? tw - tj0 : t0 + nt - t;
             const float *xc = x + (b * g->c + grp * cg + ci) * isz;
-            if (ci + 1 < cg) /* the same rows of the next channel */
-                prefetch_rows(xc + isz, mt * ti - g->pad[1], mt + 2, g->in[1], g->in[2], false);
             input_segment(f, mt, v + ci * chs + (t - t0), ldt, rows, zero, xc, x_end, g, ti, tj0, nk);
             t += nk;
         }
@@ -229,7 +210,6 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
             const int64_t nk = tw - tj0 < t0 + nt - t ? tw - tj0 : t0 + nt - t;
             float *yc = y + (b * g->m + grp * mg + co) * osz;
-            if (co + 1 < mg) prefetch_rows(yc + osz, mt * ti, mt, g->out[1], g->out[2], true);
             output_segment(f, mt, yc, rows, ldt, g, ti, tj0, t - t0, nk);
             t += nk;
         }
