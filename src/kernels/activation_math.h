@@ -4,7 +4,8 @@
  * exp and log1p within 2 ulp, tanh within 3 ulp, erf within 3e-7 absolute. NaN
  * propagates and infinities give the limits libm gives. The polynomial
  * coefficients were fitted for cnnc (weighted least squares on Chebyshev nodes).
- * Included by the fast kernel translation units only. */
+ * Included by the fast kernel translation units and by the element loops of
+ * binary_cross_entropy_with_logits (ops/loss_bce.c). */
 #ifndef CNNC_KERNELS_ACTIVATION_MATH_H
 #define CNNC_KERNELS_ACTIVATION_MATH_H
 #include <stdint.h>

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/activation_math.h"
 #include "ops/loss.h"
 
 /* ---- binary_cross_entropy -------------------------------------------------------------- */
@@ -121,11 +122,19 @@ cnnc_tensor *cnnc__op_binary_cross_entropy(cnnc_tensor *input, cnnc_tensor *targ
  * NaN and this is 0, but the loss is NaN either way: (1 - y) x + m is.) */
 static inline float softplus_parts(float x, float *m) {
     *m = -x < 0.0f ? 0.0f : -x;
-    return logf(1.0f + expf(-fabsf(x)));
+    return cm_log1p_pos(cm_exp(-fabsf(x))); /* branch-free (kernels/activation_math.h) */
 }
 
-/* (1 - y) x + m + lg, or (1 - y) x + (1 + (pw - 1) y)(lg + m); times the weight */
+/* (1 - y) x + m + lg, or (1 - y) x + (1 + (pw - 1) y)(lg + m); times the weight. Without
+ * weights, a loop of its own that vectorises. */
 static void bcel_forward(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end) {
+    if (!a->pw && !a->w) {
+        for (int64_t i = begin; i < end; i++) {
+            float x = a->x[i], y = a->y[i], m, lg = softplus_parts(x, &m);
+            out[i - begin] = (1.0f - y) * x + m + lg;
+        }
+        return;
+    }
     for (int64_t i = begin; i < end; i++) {
         float x = a->x[i], y = a->y[i], m, lg = softplus_parts(x, &m), l;
         if (a->pw)
@@ -138,7 +147,7 @@ static void bcel_forward(const cnnc__pw_args *a, float *out, int64_t begin, int6
 
 /* log(sigmoid(x)) as PyTorch's kernel: min(x, 0) - log1p(e^-|x|) */
 static inline float log_sigmoid(float x) {
-    float z = log1pf(expf(-fabsf(x)));
+    float z = cm_log1p_pos(cm_exp(-fabsf(x)));
     return x < 0.0f ? x - z : -z;
 }
 
@@ -147,10 +156,17 @@ static inline float log_sigmoid(float x) {
 static void bcel_backward(const cnnc__pw_args *a, float *gx, float *gy, const float *g, float g0,
                           int64_t begin, int64_t end) {
     const float norm = (float)a->scale;
+    if (gx && !gy && !a->pw && !a->w && !g) { /* the usual case, a loop that vectorises */
+        for (int64_t i = begin; i < end; i++) {
+            const float sig = 1.0f / (1.0f + cm_exp(-a->x[i]));
+            gx[i] = (sig - a->y[i]) * g0 * norm; /* the general loop's v gi w norm, w = 1 */
+        }
+        return;
+    }
     for (int64_t i = begin; i < end; i++) {
         float x = a->x[i], y = a->y[i], gi = g ? g[i] : g0, w = a->w ? a->w[i] : 1.0f;
         if (gx) {
-            float sig = 1.0f / (1.0f + expf(-x)), v;
+            float sig = 1.0f / (1.0f + cm_exp(-x)), v;
             if (a->pw) {
                 float t = a->pw[i] * y;
                 v = ((t + 1.0f) - y) * sig - t;
