@@ -118,6 +118,17 @@ static void cache_init_in(row_cache *c, const cnnc__window *g) {
     cache_init(c, g->in[2], g->pad[2], len > wr ? len : wr, (int)s);
 }
 
+/* buf[q1], ok[q1]: the padded input rows output row p1 reads (forward and backward-weight). */
+static inline void in_rows(row_cache *c, const float *x, const cnnc__window *g, int64_t p1, int K,
+                           const float **buf, bool *ok) {
+    int64_t rows[DW_MAX_K];
+    for (int q1 = 0; q1 < K; q1++) {
+        rows[q1] = p1 * g->stride[1] - g->pad[1] + q1 * g->dil[1];
+        ok[q1] = rows[q1] >= 0 && rows[q1] < g->in[1];
+    }
+    cached_rows(c, x, rows, ok, K, buf);
+}
+
 /* Stores v to row[0, n) (n <= 8; whole when n == 8). */
 DW_INLINE void store_n(float *row, int64_t n, __m256 v) {
     if (n >= 8) {
@@ -174,13 +185,8 @@ DW_INLINE void fwd_body(const int K, const int S, float *y, const float *x, cons
     cache_init_in(&cache, g);
     for (int64_t p1 = 0; p1 < g->out[1]; p1++) {
         const float *buf[DW_MAX_K];
-        int64_t rows[DW_MAX_K];
         bool ok[DW_MAX_K];
-        for (int q1 = 0; q1 < K; q1++) {
-            rows[q1] = p1 * g->stride[1] - g->pad[1] + q1 * g->dil[1];
-            ok[q1] = rows[q1] >= 0 && rows[q1] < g->in[1];
-        }
-        cached_rows(&cache, x, rows, ok, K, buf);
+        in_rows(&cache, x, g, p1, K, buf, ok);
         fwd_row(K, S, y + p1 * g->out[2], buf, ok, w, bias, g->out[2]);
     }
 }
@@ -358,13 +364,8 @@ DW_INLINE void bww_body(const int S, float *dw, const float *dy, const float *x,
     float dyb[DW_ROW];
     for (int64_t p1 = 0; p1 < g->out[1]; p1++) {
         const float *buf[K];
-        int64_t rows[K];
         bool ok[K];
-        for (int q1 = 0; q1 < K; q1++) {
-            rows[q1] = p1 * g->stride[1] - g->pad[1] + q1 * g->dil[1];
-            ok[q1] = rows[q1] >= 0 && rows[q1] < g->in[1];
-        }
-        cached_rows(&cache, x, rows, ok, K, buf);
+        in_rows(&cache, x, g, p1, K, buf, ok);
         const float *yr = dy + p1 * out2;
         const int64_t full = out2 / 8 * 8;
         if (full < out2) { /* the last partial vector of dy, zero past the row */
