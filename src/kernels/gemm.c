@@ -145,6 +145,7 @@ typedef struct sgemm_config {
     cnnc__isa isa;
     const char *name;
     cnnc__sgemm_ukernel ukernel;
+    cnnc__sgemm_ukernel ukernel_stream; /* the same sums, prefetching A from memory */
     cnnc__sgemm_pack_a pack_a;
     cnnc__sgemm_pack_b pack_b;
     int64_t mr, nr;              /* register tile */
@@ -154,9 +155,9 @@ typedef struct sgemm_config {
 } sgemm_config;
 
 static const sgemm_config configs[] = {
-#define CNNC__X(isa, kernel, pack_a, pack_b, MR, NR, KC, MC, NC)                        \
-    {CNNC__ISA_##isa, #kernel, cnnc__##kernel, cnnc__##pack_a, cnnc__##pack_b, MR, NR, \
-     KC, MC, NC},
+#define CNNC__X(isa, kernel, stream, pack_a, pack_b, MR, NR, KC, MC, NC)              \
+    {CNNC__ISA_##isa, #kernel, cnnc__##kernel, cnnc__##stream, cnnc__##pack_a,          \
+     cnnc__##pack_b, MR, NR, KC, MC, NC},
     CNNC__SGEMM_KERNELS(CNNC__X)
 #undef CNNC__X
 };
@@ -292,6 +293,8 @@ void cnnc__sgemm_pack_a_full(cnnc__isa isa, bool trans_a, int64_t m, int64_t k, 
     }
 }
 
+enum { STREAM_A_BYTES = 1 << 20 }; /* a pre-packed A past this is read from memory */
+
 void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                            const float *a_packed, cnnc__sgemm_pack_b_fn pack_b, void *ctx,
                            float beta, float *c, int64_t ldc, float *ws) {
@@ -309,7 +312,10 @@ void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
     const int64_t mpad = mpad_of(cfg, m);
     float *pb = ws + pa_floats(cfg);
     float *scratch = ws; /* the A block area is free: A comes packed */
-    const cnnc__sgemm_ukernel ukernel = cfg->ukernel;
+    /* the first column panel of a block reads its A panels from memory when all of A
+     * is past L2; the rest find them in L2 */
+    const cnnc__sgemm_ukernel first =
+        (double)mpad * (double)k * sizeof(float) > STREAM_A_BYTES ? cfg->ukernel_stream : cfg->ukernel;
 
     for (int64_t jc = 0; jc < n; jc += nc_blk) {
         const int64_t nc = n - jc < nc_blk ? n - jc : nc_blk;
@@ -322,6 +328,7 @@ void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                 const float *pa = a_packed + pc * mpad + ic * kc;
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int64_t nr = nc - jr < NR ? nc - jr : NR;
+                    const cnnc__sgemm_ukernel ukernel = jr ? cfg->ukernel : first;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int64_t mr = mc - ir < MR ? mc - ir : MR;
                         ukernel(mr, nr, kc, pa + ir * kc, pb + jr * kc,

@@ -122,25 +122,27 @@ void cnnc__sgemm_tile(cnnc__isa isa, int64_t *mr, int64_t *nr);
 
 /* ---- The variants ----------------------------------------------------------- */
 
-/* X-list, fastest first: (level, kernel, pack A, pack B, MR, NR, KC, MC, NC): the
- * micro-kernel computing MR x NR tiles of C, the routines packing A into MR-row and
+/* X-list, fastest first: (level, kernel, stream kernel, pack A, pack B, MR, NR, KC, MC,
+ * NC): the micro-kernel computing MR x NR tiles of C, the same with a software
+ * prefetch of A ahead (for A panels read from memory, not from L2: the first pass
+ * over a pre-packed A larger than L2), the routines packing A into MR-row and
  * B into NR-column panels for it, and its cache blocks (KC: a KC x NR panel of B
  * stays in L1; MC, a multiple of MR: the MC x KC packed A stays in L2; NC, a
  * multiple of NR: the KC x NC packed B). Blocks measured on a Xeon with 48 KB L1d
  * and 2 MB L2 per core. A level runs the first entry at or below it (CNNC__ISA_PICKER). */
 #if CNNC__ISA_X86
 #define CNNC__SGEMM_SIMD_KERNELS(X)                                                           \
-    X(AVX512, f32_gemm_14x32__avx512, f32_gemm_pack_a14__avx512, f32_gemm_pack_b32__avx512, \
-      14, 32, 256, 280, 1024)                                                                \
-    X(AVX2, f32_gemm_6x16__avx2, f32_gemm_pack_a6__avx2, f32_gemm_pack_b16__avx2, 6, 16,    \
-      256, 144, 1024)
+    X(AVX512, f32_gemm_14x32__avx512, f32_gemm_14x32_stream__avx512,                        \
+      f32_gemm_pack_a14__avx512, f32_gemm_pack_b32__avx512, 14, 32, 256, 280, 1024)         \
+    X(AVX2, f32_gemm_6x16__avx2, f32_gemm_6x16_stream__avx2, f32_gemm_pack_a6__avx2,        \
+      f32_gemm_pack_b16__avx2, 6, 16, 256, 144, 1024)
 #else
 #define CNNC__SGEMM_SIMD_KERNELS(X)
 #endif
 #define CNNC__SGEMM_KERNELS(X)                                                              \
     CNNC__SGEMM_SIMD_KERNELS(X)                                                             \
-    X(SCALAR, f32_gemm_4x8__scalar, f32_gemm_pack_a4__scalar, f32_gemm_pack_b8__scalar, 4, \
-      8, 256, 128, 1024)
+    X(SCALAR, f32_gemm_4x8__scalar, f32_gemm_4x8__scalar, f32_gemm_pack_a4__scalar,         \
+      f32_gemm_pack_b8__scalar, 4, 8, 256, 128, 1024)
 
 /* A micro-kernel: C tile (mr x nr, leading dim ldc; 1 <= mr <= MR, 1 <= nr <= NR)
  *     = beta*C + sum_{p<kc} a[p*MR + i] * b[p*NR + j]
@@ -164,8 +166,10 @@ typedef void (*cnnc__sgemm_pack_a)(bool trans, int64_t mc, int64_t kc, const flo
 typedef void (*cnnc__sgemm_pack_b)(bool trans, int64_t kc, int64_t nc, const float *b,
                                    int64_t ldb, float *dst);
 
-#define CNNC__X(isa, kernel, pack_a, pack_b, MR, NR, KC, MC, NC)                            \
+#define CNNC__X(isa, kernel, stream, pack_a, pack_b, MR, NR, KC, MC, NC)                    \
     void cnnc__##kernel(int64_t mr, int64_t nr, int64_t kc, const float *a, const float *b, \
+                        float *c, int64_t ldc, float beta);                                 \
+    void cnnc__##stream(int64_t mr, int64_t nr, int64_t kc, const float *a, const float *b, \
                         float *c, int64_t ldc, float beta);                                 \
     void cnnc__##pack_a(bool trans, int64_t mc, int64_t kc, const float *a, int64_t lda,    \
                         float *dst);                                                        \

@@ -44,7 +44,7 @@ store_last(float *p, __m256i mask, bool full, __m256 v) {
 static inline __attribute__((always_inline)) TARGET void
 tile(const int rows, const int nv, int64_t kc, const float *restrict a,
      const float *restrict b, float *restrict c, int64_t ldc, float beta, int rem,
-     bool full) {
+     bool full, const int pf) {
     __m256 acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < rows; i++) {
@@ -58,6 +58,7 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
     }
 #pragma GCC unroll 2
     for (int64_t p = 0; p < kc; p++) {
+        if (pf) _mm_prefetch((const char *)(a + pf * MR), _MM_HINT_T0);
         const __m256 b0 = _mm256_load_ps(b);
         const __m256 b1 = nv > 1 ? _mm256_load_ps(b + 8) : b0;
 #pragma GCC unroll 6
@@ -94,30 +95,40 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
     }
 }
 
-#define ROWS_CASES(nv, full)                                                   \
+#define ROWS_CASES(nv, full, pf)                                             \
     switch (mr) {                                                              \
-    case 1: tile(1, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
-    case 2: tile(2, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
-    case 3: tile(3, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
-    case 4: tile(4, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
-    case 5: tile(5, nv, kc, a, b, c, ldc, beta, rem, full); break;            \
-    default: tile(6, nv, kc, a, b, c, ldc, beta, rem, full); break;           \
+    case 1: tile(1, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
+    case 2: tile(2, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
+    case 3: tile(3, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
+    case 4: tile(4, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
+    case 5: tile(5, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
+    default: tile(6, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;           \
+    }
+
+/* Columns of the last vector inside C: nr in 1..8 -> one vector, 9..16 -> two. */
+#define NV_CASES(pf)                               \
+    const int rem = (int)(nr - (nr > 8 ? 8 : 0)); \
+    if (nr == 16) {                                \
+        ROWS_CASES(2, true, pf)                    \
+    } else if (nr > 8) {                           \
+        ROWS_CASES(2, false, pf)                   \
+    } else if (nr == 8) {                          \
+        ROWS_CASES(1, true, pf)                    \
+    } else {                                       \
+        ROWS_CASES(1, false, pf)                   \
     }
 
 TARGET void cnnc__f32_gemm_6x16__avx2(int64_t mr, int64_t nr, int64_t kc,
                                        const float *a, const float *b,
                                        float *c, int64_t ldc, float beta) {
-    /* Columns of the last vector inside C: nr in 1..8 -> one vector, 9..16 -> two. */
-    const int rem = (int)(nr - (nr > 8 ? 8 : 0));
-    if (nr == 16) {
-        ROWS_CASES(2, true)
-    } else if (nr > 8) {
-        ROWS_CASES(2, false)
-    } else if (nr == 8) {
-        ROWS_CASES(1, true)
-    } else {
-        ROWS_CASES(1, false)
-    }
+    NV_CASES(0)
+}
+
+/* Prefetching A 128 k steps (3 KB) ahead, as the AVX-512 streaming kernel. */
+TARGET void cnnc__f32_gemm_6x16_stream__avx2(int64_t mr, int64_t nr, int64_t kc,
+                                              const float *a, const float *b,
+                                              float *c, int64_t ldc, float beta) {
+    NV_CASES(128)
 }
 
 /* ---- Packing ------------------------------------------------------------- */

@@ -21,11 +21,13 @@
 
 /* The tile with `rows` rows and `nv` 16-float vectors per row (both compile-time
  * constants at each call site, so the loops unroll and acc[][] lives in registers).
- * The arithmetic for one C element does not depend on rows or nv. The last vector
- * of each row has `rem` (1..16) columns inside C. */
+ * The arithmetic for one C element does not depend on rows, nv or pf. The last vector
+ * of each row has `rem` (1..16) columns inside C. pf > 0 (the streaming kernel):
+ * prefetch A pf k steps ahead, for panels that come from memory. */
 static inline __attribute__((always_inline)) TARGET void
 tile(const int rows, const int nv, int64_t kc, const float *restrict a,
-     const float *restrict b, float *restrict c, int64_t ldc, float beta, int rem) {
+     const float *restrict b, float *restrict c, int64_t ldc, float beta, int rem,
+     const int pf) {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
     for (int i = 0; i < rows; i++) {
@@ -39,6 +41,7 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
     }
 #pragma GCC unroll 2
     for (int64_t p = 0; p < kc; p++) {
+        if (pf) _mm_prefetch((const char *)(a + pf * MR), _MM_HINT_T0);
         const __m512 b0 = _mm512_load_ps(b);
         const __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 14
@@ -85,34 +88,44 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
     }
 }
 
-#define ROWS_CASES(nv)                                                         \
+#define ROWS_CASES(nv, pf)                                                       \
     switch (mr) {                                                              \
-    case 1: tile(1, nv, kc, a, b, c, ldc, beta, rem); break;                   \
-    case 2: tile(2, nv, kc, a, b, c, ldc, beta, rem); break;                   \
-    case 3: tile(3, nv, kc, a, b, c, ldc, beta, rem); break;                   \
-    case 4: tile(4, nv, kc, a, b, c, ldc, beta, rem); break;                   \
-    case 5: tile(5, nv, kc, a, b, c, ldc, beta, rem); break;                   \
-    case 6: tile(6, nv, kc, a, b, c, ldc, beta, rem); break;                   \
-    case 7: tile(7, nv, kc, a, b, c, ldc, beta, rem); break;                   \
-    case 8: tile(8, nv, kc, a, b, c, ldc, beta, rem); break;                   \
-    case 9: tile(9, nv, kc, a, b, c, ldc, beta, rem); break;                   \
-    case 10: tile(10, nv, kc, a, b, c, ldc, beta, rem); break;                 \
-    case 11: tile(11, nv, kc, a, b, c, ldc, beta, rem); break;                 \
-    case 12: tile(12, nv, kc, a, b, c, ldc, beta, rem); break;                 \
-    case 13: tile(13, nv, kc, a, b, c, ldc, beta, rem); break;                 \
-    default: tile(14, nv, kc, a, b, c, ldc, beta, rem); break;                 \
+    case 1: tile(1, nv, kc, a, b, c, ldc, beta, rem, pf); break;                   \
+    case 2: tile(2, nv, kc, a, b, c, ldc, beta, rem, pf); break;                   \
+    case 3: tile(3, nv, kc, a, b, c, ldc, beta, rem, pf); break;                   \
+    case 4: tile(4, nv, kc, a, b, c, ldc, beta, rem, pf); break;                   \
+    case 5: tile(5, nv, kc, a, b, c, ldc, beta, rem, pf); break;                   \
+    case 6: tile(6, nv, kc, a, b, c, ldc, beta, rem, pf); break;                   \
+    case 7: tile(7, nv, kc, a, b, c, ldc, beta, rem, pf); break;                   \
+    case 8: tile(8, nv, kc, a, b, c, ldc, beta, rem, pf); break;                   \
+    case 9: tile(9, nv, kc, a, b, c, ldc, beta, rem, pf); break;                   \
+    case 10: tile(10, nv, kc, a, b, c, ldc, beta, rem, pf); break;                 \
+    case 11: tile(11, nv, kc, a, b, c, ldc, beta, rem, pf); break;                 \
+    case 12: tile(12, nv, kc, a, b, c, ldc, beta, rem, pf); break;                 \
+    case 13: tile(13, nv, kc, a, b, c, ldc, beta, rem, pf); break;                 \
+    default: tile(14, nv, kc, a, b, c, ldc, beta, rem, pf); break;                 \
+    }
+
+/* Columns of the last vector inside C: nr in 1..16 -> one vector, 17..32 -> two. */
+#define NV_CASES(pf)                                 \
+    const int rem = (int)(nr - (nr > 16 ? 16 : 0)); \
+    if (nr > 16) {                                   \
+        ROWS_CASES(2, pf)                            \
+    } else {                                         \
+        ROWS_CASES(1, pf)                            \
     }
 
 TARGET void cnnc__f32_gemm_14x32__avx512(int64_t mr, int64_t nr, int64_t kc,
                                           const float *a, const float *b,
                                           float *c, int64_t ldc, float beta) {
-    /* Columns of the last vector inside C: nr in 1..16 -> one vector, 17..32 -> two. */
-    const int rem = (int)(nr - (nr > 16 ? 16 : 0));
-    if (nr > 16) {
-        ROWS_CASES(2)
-    } else {
-        ROWS_CASES(1)
-    }
+    NV_CASES(0)
+}
+
+/* 64 k steps (3.5 KB of A) ahead: measured on Zen 5 against 16 and 32 */
+TARGET void cnnc__f32_gemm_14x32_stream__avx512(int64_t mr, int64_t nr, int64_t kc,
+                                                 const float *a, const float *b,
+                                                 float *c, int64_t ldc, float beta) {
+    NV_CASES(64)
 }
 
 /* ---- Packing ------------------------------------------------------------- */

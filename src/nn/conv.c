@@ -19,6 +19,7 @@ typedef struct conv_state {
     cnnc_ints kernel_size, stride, dilation, output_padding; /* dim values each */
     cnnc__ints_or_string padding;                            /* dim values, or "same"/"valid" */
     const char *padding_mode;                                /* a static string */
+    cnnc__conv_wcache wcache; /* packed weights of no-grad forwards (ops/conv.h) */
 } conv_state;
 
 #define F(member, KIND) CNNC__FIELD(conv_state, member, KIND)
@@ -62,9 +63,12 @@ static void conv_extra_repr(const cnnc_module *m, cnnc__strbuf *s) {
     if (strcmp(c->padding_mode, "zeros") != 0) cnnc__strbuf_printf(s, ", padding_mode=%s", c->padding_mode);
 }
 
+static void conv_destroy(cnnc_module *m) { cnnc__conv_wcache_clear(&CNNC__STATE(m, conv_state)->wcache); }
+
 #define CONV_TYPE(Name, fwd)                                                                  \
     {.name = Name, .state_size = sizeof(conv_state), .fields = conv_fields,                  \
-     .n_fields = CNNC__NFIELDS(conv_fields), .forward = fwd, .extra_repr = conv_extra_repr}
+     .n_fields = CNNC__NFIELDS(conv_fields), .forward = fwd, .extra_repr = conv_extra_repr,   \
+     .destroy = conv_destroy}
 static const cnnc__module_type conv_types[3] = {
     CONV_TYPE("Conv1d", conv_forward), CONV_TYPE("Conv2d", conv_forward),
     CONV_TYPE("Conv3d", conv_forward)};
@@ -277,7 +281,7 @@ cnnc_tensor *cnnc__conv_module_apply(cnnc_module *m, cnnc_tensor *x, cnnc_tensor
     if (strcmp(c->padding_mode, "zeros") == 0) {
         o.padding_str = c->padding.str;
         if (!c->padding.str) o.padding = c->padding.ints;
-        return cnnc__op_conv(x, w, b, c->dim, &o);
+        return cnnc__op_conv_cached(x, w, b, c->dim, &o, &CNNC__STATE(m, conv_state)->wcache);
     }
     int64_t fpad[2 * CNNC_MAX_DIMS];
     const int npad = reversed_padding(c, fpad);
@@ -287,7 +291,7 @@ cnnc_tensor *cnnc__conv_module_apply(cnnc_module *m, cnnc_tensor *x, cnnc_tensor
     cnnc_tensor *xp = cnnc__op_pad(x, npad, fpad, pm, 0.0);
     if (!xp) return NULL;
     o.padding = (cnnc_ints)CNNC_INTS(0);
-    cnnc_tensor *y = cnnc__op_conv(xp, w, b, c->dim, &o);
+    cnnc_tensor *y = cnnc__op_conv_cached(xp, w, b, c->dim, &o, &CNNC__STATE(m, conv_state)->wcache);
     cnnc_tensor_release(xp);
     return y;
 }

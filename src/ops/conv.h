@@ -66,6 +66,49 @@ cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const
 /* dw [m, c / groups, k] = weight gradient, summed over the batch (overwrites dw). */
 cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, const float *dy,
                                            const float *x);
+/* ---- packed weights kept between inference calls (conv_wcache.c) -------------------
+ * A module's typed state holds a cnnc__conv_wcache (zero-initialised: empty). A forward
+ * that autograd does not record packs its filters into it once (the Winograd transform
+ * of F(4x4, 3x3)) and reuses them while the filters' values, the ISA level and the
+ * geometry stay the same: each call compares the filters with the copy the packing was
+ * made from, so any change, by an op or through cnnc_tensor_data, is seen. Safe to
+ * share between threads; the entry a call uses lives until that call releases it. */
+typedef struct cnnc__conv_wkey {
+    cnnc__isa isa;
+    int tile;                /* the Winograd output tile */
+    int64_t c, m, groups;
+} cnnc__conv_wkey;
+typedef struct cnnc__conv_wentry cnnc__conv_wentry;
+typedef struct cnnc__conv_wcache {
+    cnnc__conv_wentry *entry; /* the current packing, or NULL */
+} cnnc__conv_wcache;
+/* Writes the packed weights for the filters of the call into packed. */
+typedef void (*cnnc__conv_wpack)(const void *ctx, float *packed);
+/* The entry for filters w [w_floats] under key, with *packed its packed_floats floats:
+ * the cached one when it matches, else a new one packed by pack(ctx) that replaces it.
+ * NULL when memory runs out (nothing set: the caller packs on its own). Release the
+ * entry with cnnc__conv_wentry_release once done with *packed. */
+cnnc__conv_wentry *cnnc__conv_wcache_get(cnnc__conv_wcache *c, const cnnc__conv_wkey *key,
+                                         const float *w, size_t w_floats, size_t packed_floats,
+                                         cnnc__conv_wpack pack, const void *ctx,
+                                         const float **packed);
+void cnnc__conv_wentry_release(cnnc__conv_wentry *e); /* NULL: no-op */
+/* False when the environment sets CNNC_WEIGHT_CACHE=0 (read at each call): every
+ * forward then packs its weights per call and keeps nothing. */
+bool cnnc__conv_wcache_enabled(void);
+/* Drops the cache's entry (a module's destroy). */
+void cnnc__conv_wcache_clear(cnnc__conv_wcache *c);
+
+/* cnnc__conv_run_forward for a result autograd does not record (training false),
+ * keeping the packed weights in cache between calls (NULL: as cnnc__conv_run_forward). */
+cnnc_status cnnc__conv_run_forward_cached(const cnnc__window *g, float *y, const float *x,
+                                          const float *w, const float *bias,
+                                          cnnc__conv_wcache *cache);
+/* F.conv{dim}d as cnnc__op_conv, with the packed weights kept in cache (NULL: none)
+ * when autograd does not record the call (a module's forward). */
+cnnc_tensor *cnnc__op_conv_cached(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
+                                  const cnnc_conv_options *o, cnnc__conv_wcache *cache);
+
 /* The Winograd output tile (kernels/conv.h) the forward driver runs g at: 0 (none),
  * 2 (F(2x2, 3x3): training) or 4 (F(4x4, 3x3): inference); the input gradient runs it
  * when its transposed geometry (stride 1) gets a tile. */

@@ -406,6 +406,54 @@ static void test_eval_forward_from_several_threads(void) {
     cnnc_module_release(j.net);
 }
 
+/* Conv2d(16,32,3,p1), ReLU, Conv2d(32,16,3,p1): on 8x8 maps, both in the domain of the
+ * no-grad forward's cached Winograd weights (ops/conv.h) */
+static cnnc_module *cached_conv_net(uint64_t seed) {
+    cnnc_manual_seed(seed);
+    return cnnc_sequential_new(
+        3, (cnnc_module *[]){
+               cnnc_conv2d_new(16, 32, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3),
+                                                        .padding = CNNC_INTS(1))),
+               cnnc_relu_new(CNNC_RELU()),
+               cnnc_conv2d_new(32, 16, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3),
+                                                        .padding = CNNC_INTS(1)))});
+}
+
+static void *no_grad_worker(void *arg) {
+    eval_job *j = arg;
+    const bool old = cnnc_set_grad_enabled(false);
+    for (int i = 0; i < REPS(8, 3); i++) {
+        cnnc_tensor *y = cnnc_module_forward(j->net, j->x);
+        if (!same_bits(y, j->want)) atomic_fetch_add(&j->bad, 1);
+        cnnc_tensor_release(y);
+    }
+    cnnc_set_grad_enabled(old);
+    cnnc_thread_cleanup();
+    return NULL;
+}
+
+/* Threads that find a module's weight cache empty all pack and publish at once; each
+ * result has the bits of a twin module's forward run alone. */
+static void test_cached_weights_from_several_threads(void) {
+    cnnc_module *twin = cached_conv_net(6);
+    eval_job j = {.net = cached_conv_net(6), .x = randn_seeded(7, CNNC_SHAPE(2, 16, 8, 8))};
+    REQUIRE(twin && j.net && j.x);
+    cnnc_module_eval(twin);
+    cnnc_module_eval(j.net);
+    const bool old = cnnc_set_grad_enabled(false);
+    j.want = cnnc_module_forward(twin, j.x);
+    cnnc_set_grad_enabled(old);
+    REQUIRE(j.want);
+    pthread_t t[4];
+    start_threads(t, 4, no_grad_worker, &j);
+    join_threads(t, 4);
+    CHECK_EQ_INT(atomic_load(&j.bad), 0);
+    cnnc_tensor_release(j.want);
+    cnnc_tensor_release(j.x);
+    cnnc_module_release(j.net);
+    cnnc_module_release(twin);
+}
+
 /* A few plain SGD steps on mean((net(x) - target)^2); returns false on an error. */
 static bool train_steps(cnnc_module *net, cnnc_tensor *x, cnnc_tensor *target, int steps) {
     cnnc_tensor_list *params = cnnc_module_named_parameters(net);
@@ -639,6 +687,7 @@ int main(void) {
     RUN_TEST(test_workers_free_their_memory);
     RUN_TEST(test_thread_count_changed_while_computing);
     RUN_TEST(test_eval_forward_from_several_threads);
+    RUN_TEST(test_cached_weights_from_several_threads);
     RUN_TEST(test_train_separate_modules_in_parallel);
     RUN_TEST(test_backward_through_shared_parameters);
     if (UNDER_ASAN) {

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import cnnc
-from helpers import check_error, check_module, randn, rng, seeds
+from helpers import check_error, check_module, copy_state, randn, rng, seeds
 
 CONV = {1: (cnnc.nn.Conv1d, torch.nn.Conv1d), 2: (cnnc.nn.Conv2d, torch.nn.Conv2d),
         3: (cnnc.nn.Conv3d, torch.nn.Conv3d)}
@@ -260,3 +260,38 @@ def test_in_sequential():
                                              padding=1),
                              torch.nn.ConvTranspose2d(8, 4, 2, stride=2), torch.nn.Flatten())
     check_module(cm, tm, randn(r, 2, 3, 10, 10), atol=1e-4, grad_atol=1e-3)
+
+
+@pytest.mark.parametrize("x, cout, kwargs", [
+    ((2, 32, 7, 7), 48, dict(padding=1)),              # 7x7 maps: Winograd only when cached
+    ((1, 64, 14, 14), 64, dict(padding=1)),            # one image
+    ((3, 20, 5, 6), 17, dict(padding=2)),              # part tiles, a partial GEMM panel
+    ((2, 32, 8, 8), 32, dict(padding=1, groups=2)),
+    ((2, 16, 9, 9), 16, dict(padding=1, padding_mode="reflect")),
+])
+def test_no_grad_forward_keeps_packed_weights(x, cout, kwargs):
+    """A module's no-grad forwards keep its Winograd-transformed filters between calls:
+    against torch on the first call, bit-identical on the next, and rebuilt when the
+    weights change (load_state_dict) or when CNNC_WEIGHT_CACHE=0 turns the cache off."""
+    import os
+    r = rng(12)
+    xa = randn(r, *x)
+    cm, tm = cnnc.nn.Conv2d(x[1], cout, 3, **kwargs), torch.nn.Conv2d(x[1], cout, 3, **kwargs)
+    cm.eval()
+    rt, at = 1e-4, 2e-5  # outputs O(1): the filters are U(+-1/sqrt(fan_in))
+    for _ in range(2):
+        copy_state(cm, tm)
+        with cnnc.no_grad():
+            first, again = cm(cnnc.tensor(xa)).numpy(), cm(cnnc.tensor(xa)).numpy()
+            os.environ["CNNC_WEIGHT_CACHE"] = "0"
+            try:
+                off = cm(cnnc.tensor(xa)).numpy()
+            finally:
+                del os.environ["CNNC_WEIGHT_CACHE"]
+        with torch.no_grad():
+            want = tm(torch.from_numpy(xa)).numpy()
+        np.testing.assert_array_equal(first, again)
+        np.testing.assert_allclose(first, want, rtol=rt, atol=at)
+        np.testing.assert_allclose(off, want, rtol=rt, atol=at)
+        with torch.no_grad():
+            tm.weight.mul_(-0.5)

@@ -1,0 +1,110 @@
+/* Packed convolution weights kept between inference calls (ops/conv.h).
+ *
+ * An entry is immutable once published: the source filters it was made from, and
+ * their packed transform. A caller takes a reference under one global spin lock (a
+ * pointer load and an increment), checks the entry against its own filters outside
+ * the lock, and either uses it or builds a new one, which replaces the old in the
+ * cache; the old is freed by its last user. So concurrent callers of one module
+ * never wait on each other's packing, and none sees a half-built entry. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/spinlock.h"
+#include "ops/conv.h"
+
+struct cnnc__conv_wentry {
+    atomic_int refs;
+    cnnc__conv_wkey key;
+    size_t w_floats, packed_floats;
+    float *w_src;  /* [w_floats]: the filters the packing was made from */
+    float *packed; /* [packed_floats], 64-byte aligned */
+    void *raw;     /* the allocation holding both */
+};
+
+/* One lock for every cache: its sections are a few instructions, and fork can hold it
+ * (pthread_atfork) without knowing the modules. */
+static cnnc__spinlock cache_lock;
+
+#if defined(CNNC_USE_PTHREADS)
+#include <pthread.h>
+static void lock_for_fork(void) { cnnc__spin_lock(&cache_lock); }
+static void unlock_after_fork(void) { cnnc__spin_unlock(&cache_lock); }
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void install_atfork(void) { pthread_atfork(lock_for_fork, unlock_after_fork, unlock_after_fork); }
+#endif
+
+bool cnnc__conv_wcache_enabled(void) {
+    const char *v = getenv("CNNC_WEIGHT_CACHE");
+    return !(v && strcmp(v, "0") == 0);
+}
+
+void cnnc__conv_wentry_release(cnnc__conv_wentry *e) {
+    if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+        cnnc__free(e->raw);
+        cnnc__free(e);
+    }
+}
+
+void cnnc__conv_wcache_clear(cnnc__conv_wcache *c) {
+    cnnc__spin_lock(&cache_lock);
+    cnnc__conv_wentry *e = c->entry;
+    c->entry = NULL;
+    cnnc__spin_unlock(&cache_lock);
+    cnnc__conv_wentry_release(e);
+}
+
+static bool same_key(const cnnc__conv_wkey *a, const cnnc__conv_wkey *b) {
+    return a->isa == b->isa && a->tile == b->tile && a->c == b->c && a->m == b->m &&
+           a->groups == b->groups;
+}
+
+/* A new entry (one reference) holding a copy of w [w_floats], or NULL. */
+static cnnc__conv_wentry *entry_new(const cnnc__conv_wkey *key, const float *w, size_t w_floats,
+                                    size_t packed_floats) {
+    cnnc__conv_wentry *e = cnnc__malloc(sizeof *e);
+    size_t bytes;
+    if (!e || __builtin_add_overflow(w_floats, packed_floats, &bytes) ||
+        !cnnc__mul_size(bytes, sizeof(float), &bytes) || __builtin_add_overflow(bytes, 64, &bytes) ||
+        !(e->raw = cnnc__malloc(bytes))) {
+        cnnc__free(e);
+        return NULL;
+    }
+    atomic_init(&e->refs, 1);
+    e->key = *key;
+    e->w_floats = w_floats;
+    e->packed_floats = packed_floats;
+    e->packed = (float *)(((uintptr_t)e->raw + 63) & ~(uintptr_t)63);
+    e->w_src = e->packed + packed_floats;
+    memcpy(e->w_src, w, w_floats * sizeof(float));
+    return e;
+}
+
+cnnc__conv_wentry *cnnc__conv_wcache_get(cnnc__conv_wcache *c, const cnnc__conv_wkey *key,
+                                         const float *w, size_t w_floats, size_t packed_floats,
+                                         cnnc__conv_wpack pack, const void *pack_ctx,
+                                         const float **packed) {
+#if defined(CNNC_USE_PTHREADS)
+    pthread_once(&atfork_once, install_atfork);
+#endif
+    cnnc__spin_lock(&cache_lock);
+    cnnc__conv_wentry *e = c->entry;
+    if (e) atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    cnnc__spin_unlock(&cache_lock);
+    if (e && same_key(&e->key, key) && e->w_floats == w_floats &&
+        memcmp(e->w_src, w, w_floats * sizeof(float)) == 0) {
+        *packed = e->packed;
+        return e;
+    }
+    cnnc__conv_wentry_release(e);
+    if (!(e = entry_new(key, w, w_floats, packed_floats))) return NULL; /* the caller packs */
+    pack(pack_ctx, e->packed);
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed); /* the cache's */
+    cnnc__spin_lock(&cache_lock);
+    cnnc__conv_wentry *old = c->entry;
+    c->entry = e;
+    cnnc__spin_unlock(&cache_lock);
+    cnnc__conv_wentry_release(old);
+    *packed = e->packed;
+    return e;
+}

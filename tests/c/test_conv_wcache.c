@@ -1,0 +1,178 @@
+/* Packed weights kept between inference calls (ops/conv_wcache.c), at every ISA level
+ * this CPU runs: the cached forward against the reference loop on geometries inside
+ * and outside the uncached Winograd domain; bit-identical to the uncached driver where
+ * both run F(4x4), on a second call (a cache hit), at 1, 2 and 3 threads; a rebuild
+ * when the filters change (through the data pointer, seen by no version counter) and
+ * when the ISA level changes; CNNC_WEIGHT_CACHE=0; and a Conv2d module's no-grad
+ * forward, whose cache its release frees (ASan and valgrind see leaks). */
+#define _POSIX_C_SOURCE 200809L /* setenv */
+#include <cnnc.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels/conv.h"
+#include "kernels/isa.h"
+#include "ops/conv.h"
+
+static uint64_t rng_state = 0x9B05688C2B3E6C1Fu;
+
+static uint64_t rng_next(void) {
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+static float *rand_buf(int64_t n) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) p[i] = (float)((double)(rng_next() >> 40) / (double)(1 << 23) - 1.0);
+    return p;
+}
+
+/* max |a - b| / (1 + max |b|) */
+static double max_rel(const float *a, const float *b, int64_t n) {
+    double m = 0.0, scale = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
+    for (int64_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= m)) m = d;
+    }
+    return m / (1.0 + scale);
+}
+
+static cnnc__window geom(int64_t n, int64_t c, int64_t m, int64_t groups, int64_t h, int64_t w, int64_t pad) {
+    return (cnnc__window){.n = n, .c = c, .m = m, .groups = groups, .in = {1, h, w},
+                          .out = {1, h + 2 * pad - 2, w + 2 * pad - 2}, .k = {1, 3, 3},
+                          .stride = {1, 1, 1}, .pad = {0, pad, pad}, .dil = {1, 1, 1}};
+}
+
+typedef struct bufs {
+    int64_t nx, ny, nw;
+    float *x, *w, *b, *y, *y2, *yr;
+} bufs;
+
+static bufs bufs_new(const cnnc__window *g) {
+    bufs s = {.nx = g->n * g->c * cnnc__window_in_size(g), .ny = g->n * g->m * cnnc__window_out_size(g),
+              .nw = g->m * (g->c / g->groups) * 9};
+    s.x = rand_buf(s.nx), s.w = rand_buf(s.nw), s.b = rand_buf(g->m);
+    s.y = malloc((size_t)s.ny * 4), s.y2 = malloc((size_t)s.ny * 4), s.yr = malloc((size_t)s.ny * 4);
+    return s;
+}
+
+static void bufs_free(bufs *s) { free(s->x), free(s->w), free(s->b), free(s->y), free(s->y2), free(s->yr); }
+
+/* One geometry: cached against the reference, a hit bit-identical to the first call
+ * and to other thread counts, a rebuild after the filters change. */
+static void cached_case(const cnnc__window *g) {
+    bufs s = bufs_new(g);
+    cnnc__conv_wcache cache = {0};
+    cnnc__conv_ref_forward(s.yr, s.x, s.w, s.b, g);
+    CHECK_OK(cnnc__conv_run_forward_cached(g, s.y, s.x, s.w, s.b, &cache));
+    CHECK(max_rel(s.y, s.yr, s.ny) < 4e-5);
+    for (int threads = 1; threads <= 3; threads++) {
+        CHECK_OK(cnnc_set_num_threads(threads));
+        CHECK_OK(cnnc__conv_run_forward_cached(g, s.y2, s.x, s.w, s.b, &cache));
+        CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) == 0);
+    }
+    CHECK_OK(cnnc_set_num_threads(1));
+    if (cnnc__conv_winograd_tile(g, false) == 4) { /* the uncached driver runs F(4x4) too */
+        CHECK_OK(cnnc__conv_run_forward(g, s.y2, s.x, s.w, s.b, false));
+        CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) == 0);
+    }
+    s.w[s.nw / 2] += 0.5f; /* one filter tap changed in place: a rebuild */
+    cnnc__conv_ref_forward(s.yr, s.x, s.w, s.b, g);
+    CHECK_OK(cnnc__conv_run_forward_cached(g, s.y2, s.x, s.w, s.b, &cache));
+    CHECK(max_rel(s.y2, s.yr, s.ny) < 4e-5);
+    CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) != 0);
+    cnnc__conv_wcache_clear(&cache);
+    CHECK(cache.entry == NULL);
+    bufs_free(&s);
+}
+
+static void cached_level(void) {
+    const cnnc__window gs[] = {
+        geom(2, 32, 48, 1, 7, 7, 1),   /* 7x7 maps: outside the uncached domain */
+        geom(1, 16, 16, 1, 9, 11, 0),  /* part tiles at the right and bottom */
+        geom(3, 20, 17, 1, 5, 6, 2),   /* padding 2, a partial GEMM panel */
+        geom(2, 32, 32, 2, 8, 8, 1),   /* groups */
+        geom(8, 16, 16, 1, 16, 16, 1), /* inside the uncached domain: the same bits */
+        geom(1, 32, 32, 1, 3, 3, 1),   /* 1 tile: not Winograd, cached or not */
+    };
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) cached_case(&gs[i]);
+}
+
+static void test_cached_forward(void) {
+    const cnnc__isa saved = cnnc__isa_active();
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        REQUIRE(cnnc__isa_set_cap((cnnc__isa)l));
+        printf("test_conv_wcache: level %s\n", cnnc__isa_name((cnnc__isa)l));
+        cached_level();
+    }
+    CHECK(cnnc__isa_set_cap(saved));
+}
+
+/* The ISA level is part of the key (the packed layout follows the GEMM's tile). */
+static void test_rebuilt_for_another_level(void) {
+    if (cnnc__isa_cpu() == CNNC__ISA_SCALAR) return;
+    const cnnc__isa saved = cnnc__isa_active();
+    const cnnc__window g = geom(2, 32, 48, 1, 7, 7, 1);
+    bufs s = bufs_new(&g);
+    cnnc__conv_wcache cache = {0};
+    cnnc__conv_ref_forward(s.yr, s.x, s.w, s.b, &g);
+    CHECK_OK(cnnc__conv_run_forward_cached(&g, s.y, s.x, s.w, s.b, &cache));
+    REQUIRE(cnnc__isa_set_cap(CNNC__ISA_SCALAR));
+    CHECK_OK(cnnc__conv_run_forward_cached(&g, s.y2, s.x, s.w, s.b, &cache));
+    CHECK(max_rel(s.y2, s.yr, s.ny) < 4e-5);
+    CHECK(cnnc__isa_set_cap(saved));
+    CHECK_OK(cnnc__conv_run_forward_cached(&g, s.y2, s.x, s.w, s.b, &cache));
+    CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) == 0);
+    cnnc__conv_wcache_clear(&cache);
+    bufs_free(&s);
+}
+
+/* CNNC_WEIGHT_CACHE=0: the module's forward keeps nothing. A Conv2d module in eval
+ * under no_grad: the cached forward, a write through the data pointer seen. */
+static void test_module_forward(void) {
+    cnnc_manual_seed(7);
+    cnnc_module *conv = cnnc_conv2d_new(
+        32, 48, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .padding = CNNC_INTS(1)));
+    REQUIRE(conv);
+    cnnc_module_eval(conv);
+    cnnc_tensor *x = cnnc_randn(CNNC_SHAPE(2, 32, 7, 7)), *w = NULL, *b = NULL;
+    REQUIRE(x && cnnc_module_tensor(conv, "weight", &w) == CNNC_OK &&
+            cnnc_module_tensor(conv, "bias", &b) == CNNC_OK);
+    const bool grad = cnnc_set_grad_enabled(false);
+    for (int round = 0; round < 2; round++) {
+        cnnc_tensor *y = cnnc_module_forward(conv, x), *y2 = cnnc_module_forward(conv, x);
+        cnnc_tensor *yr = cnnc_conv2d(x, w, b, CNNC_CONV2D(.padding = CNNC_INTS(1)));
+        REQUIRE(y && y2 && yr);
+        const int64_t n = cnnc_tensor_numel(y);
+        CHECK(memcmp(cnnc_tensor_data_f32(y), cnnc_tensor_data_f32(y2), (size_t)n * 4) == 0);
+        CHECK(max_rel(cnnc_tensor_data_f32(y), cnnc_tensor_data_f32(yr), n) < 4e-5);
+        setenv("CNNC_WEIGHT_CACHE", "0", 1);
+        cnnc_tensor *y3 = cnnc_module_forward(conv, x);
+        unsetenv("CNNC_WEIGHT_CACHE");
+        REQUIRE(y3);
+        CHECK(memcmp(cnnc_tensor_data_f32(y3), cnnc_tensor_data_f32(yr), (size_t)n * 4) == 0);
+        cnnc_tensor_data_f32(w)[5] *= -2.0f; /* no version bump: the comparison sees it */
+        cnnc_tensor_release(y), cnnc_tensor_release(y2), cnnc_tensor_release(y3), cnnc_tensor_release(yr);
+    }
+    cnnc_set_grad_enabled(grad);
+    cnnc_tensor_release(x);
+    cnnc_module_release(conv);
+}
+
+int main(void) {
+    (void)check_contains_; /* check.h's, for tests of error messages */
+    RUN_TEST(test_cached_forward);
+    RUN_TEST(test_rebuilt_for_another_level);
+    RUN_TEST(test_module_forward);
+    cnnc_thread_cleanup();
+    return check_summary();
+}
