@@ -387,6 +387,19 @@ void cnnc__conv_phase_geom(const cnnc__window *g, int64_t *hph, int64_t *wph) {
     *wph = g->out[2] + off2;
 }
 
+/* Does a tap of dim d (1 or 2) read phase ph of its stride? Taps q read the phase
+ * (q dil) mod stride: a 1x1 kernel only phase 0. */
+static bool phase_read(const cnnc__window *g, int d, int64_t ph) {
+    for (int64_t q = 0; q < g->k[d]; q++)
+        if (q * g->dil[d] % g->stride[d] == ph) return true;
+    return false;
+}
+
+/* d[v] = src[2 v], v < n: a loop the compiler vectorises (constant stride) */
+static void copy_stride2(float *restrict d, const float *restrict src, int64_t n) {
+    for (int64_t v = 0; v < n; v++) d[v] = src[2 * v];
+}
+
 void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__window *g, int64_t c0,
                             int64_t c1) {
     int64_t hph, wph;
@@ -397,6 +410,7 @@ void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__window *g, in
         const float *xc = x + ci * H * W;
         for (int64_t a = 0; a < s1; a++)
             for (int64_t b = 0; b < s2; b++) {
+                if (!phase_read(g, 1, a) || !phase_read(g, 2, b)) continue; /* no tap reads it */
                 float *pp = ph + (((ci - c0) * s1 + a) * s2 + b) * plane;
                 const int64_t off2 = b - g->pad[2];
                 /* columns v with 0 <= v * s2 + off2 < W */
@@ -414,6 +428,8 @@ void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__window *g, in
                     memset(d, 0, (size_t)lo * sizeof(float));
                     if (s2 == 1)
                         memcpy(d + lo, src, (size_t)(hi - lo) * sizeof(float));
+                    else if (s2 == 2)
+                        copy_stride2(d + lo, src, hi - lo);
                     else
                         for (int64_t v = 0; v < hi - lo; v++) d[lo + v] = src[v * s2];
                     memset(d + hi, 0, (size_t)(wph - hi) * sizeof(float));
