@@ -101,11 +101,16 @@ static void pack_v(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, in
     cnnc__sgemm_pack_b_panels(vp->isa, false, kc, nc, vp->v + pc * vp->ldt + jc, vp->ldt, dst);
 }
 
-/* Scratch: V, M, then rows (alpha + 1 rows of the widest tile-row segment, or mt^2
- * rows of ldt; then the slack the row loops may read past them). */
+/* Tile rows whose horizontal transforms run as one (narrow maps: a row of tw tiles
+ * fills a fraction of a 16-lane vector), or 1. */
+static int64_t rows_together(int64_t tw) { return tw <= 8 ? 16 / tw : 1; }
+
+/* Scratch: V, M, then rows (alpha rows of the widest tile-row segment for each tile
+ * row transformed together, and a zero row; or mt^2 rows of ldt; then the slack the
+ * row loops may read past them). */
 static size_t rows_floats(const cnnc__window *g, int64_t ldt, int mt) {
     const int64_t tw = (g->out[2] + mt - 1) / mt, wp = mt * tw + 2;
-    const int64_t a = (mt + 3) * wp, b = (int64_t)mt * mt * ldt;
+    const int64_t a = (rows_together(tw) * (mt + 2) + 1) * wp, b = (int64_t)mt * mt * ldt;
     return r16((size_t)(a > b ? a : b) + CNNC__WINO_ROW_SLACK);
 }
 
@@ -114,11 +119,11 @@ size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, in
     return r16((size_t)(npos(mt) * (cg + mg) * ldt)) + rows_floats(g, ldt, mt);
 }
 
-/* v[e ldt + k], k < nk, for the tiles (ti, tj0 + k) of channel plane xc (the rows of
- * one input channel in V). */
-static void input_segment(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt,
-                          float *rows, const float *zero, const float *xc, const float *x_end,
-                          const cnnc__window *g, int64_t ti, int64_t tj0, int64_t nk) {
+/* The alpha rows B^T d (rows + r wn, wn = mt nk + 2) under the tiles (ti, tj0 + k),
+ * k < nk, of channel plane xc. */
+static void vert_segment(const cnnc__wino_rows *f, int mt, float *rows, const float *zero,
+                         const float *xc, const float *x_end, const cnnc__window *g, int64_t ti,
+                         int64_t tj0, int64_t nk) {
     const int alpha = mt + 2;
     const int64_t h = g->in[1], w = g->in[2];
     const int64_t wn = mt * nk + 2, x0 = mt * tj0 - g->pad[2];
@@ -147,8 +152,40 @@ static void input_segment(const cnnc__wino_rows *f, int mt, float *v, int64_t ld
     } else {
         for (int r = 0; r < alpha; r++) memset(s[r], 0, (size_t)wn * sizeof(float));
     }
+}
+
+/* v[e ldt + k], k < nk, for the tiles (ti, tj0 + k) of channel plane xc (the rows of
+ * one input channel in V). */
+static void input_segment(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt,
+                          float *rows, const float *zero, const float *xc, const float *x_end,
+                          const cnnc__window *g, int64_t ti, int64_t tj0, int64_t nk) {
+    const int alpha = mt + 2;
+    const int64_t wn = mt * nk + 2;
+    vert_segment(f, mt, rows, zero, xc, x_end, g, ti, tj0, nk);
     for (int r = 0; r < alpha; r++) /* (B^T d) B */
-        f->horiz(v + r * alpha * ldt, ldt, s[r], nk);
+        f->horiz(v + r * alpha * ldt, ldt, rows + r * wn, nk);
+}
+
+/* Whole tile rows of a narrow map from tile t (t % tw == 0) on, at most rmax of
+ * them and none past tile t_end: their B^T d rows side by side (alpha rows of wp
+ * floats each), then one horizontal pass over all their tiles (at: where tile k's
+ * window starts, from rows + r wp). v as in input_segment from tile t; returns the
+ * tiles done. */
+static int64_t input_rows(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt, float *rows,
+                          const float *zero, const float *xc0, int64_t xstride, const float *x_end,
+                          const cnnc__window *g, int64_t t, int64_t t_end, int64_t rmax,
+                          const int32_t *at) {
+    const int alpha = mt + 2;
+    const int64_t tw = (g->out[2] + mt - 1) / mt, wp = mt * tw + 2;
+    const int64_t tiles = cnnc__conv_winograd_tiles(g, mt);
+    int64_t r = 0;
+    for (; r < rmax && t + (r + 1) * tw <= t_end; r++) {
+        const int64_t tr = t + r * tw, b = tr / tiles, ti = tr % tiles / tw;
+        vert_segment(f, mt, rows + r * alpha * wp, zero, xc0 + b * xstride, x_end, g, ti, 0, tw);
+    }
+    for (int i = 0; i < alpha; i++) /* (B^T d) B */
+        f->horiz_at(v + i * alpha * ldt, ldt, rows + i * wp, at, r * tw);
+    return r * tw;
 }
 
 /* The rows of tiles [k0, k0 + nk) (tile row ti, columns tj0 ..) of output plane yc
@@ -182,16 +219,25 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
     const cnnc__wino_rows *f = rows_of(isa, mt);
 
     /* input transform (rows: alpha rows of B^T d, then a zero row) */
-    const int64_t wp = mt * tw + 2;
+    const int64_t wp = mt * tw + 2, rmax = rows_together(tw);
     const float *x_end = x + g->n * g->c * isz;
-    float *zero = rows + (mt + 2) * wp;
+    float *zero = rows + rmax * (mt + 2) * wp;
     memset(zero, 0, (size_t)wp * sizeof(float));
+    int32_t at[16]; /* narrow maps: tile k of the tile rows side by side */
+    for (int64_t k = 0; rmax > 1 && k < rmax * tw; k++)
+        at[k] = (int32_t)(k / tw * (mt + 2) * wp + mt * (k % tw));
     for (int64_t ci = 0; ci < cg; ci++)
         for (int64_t t = t0; t < t0 + nt;) {
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
             const int64_t nk = tw - tj0 < t0 + nt - t ? tw - tj0 : t0 + nt - t;
-            const float *xc = x + (b * g->c + grp * cg + ci) * isz;
-            input_segment(f, mt, v + ci * chs + (t - t0), ldt, rows, zero, xc, x_end, g, ti, tj0, nk);
+            const float *xc0 = x + (grp * cg + ci) * isz;
+            if (rmax > 1 && tj0 == 0 && nk == tw) {
+                t += input_rows(f, mt, v + ci * chs + (t - t0), ldt, rows, zero, xc0, g->c * isz,
+                                x_end, g, t, t0 + nt, rmax, at);
+                continue;
+            }
+            input_segment(f, mt, v + ci * chs + (t - t0), ldt, rows, zero, xc0 + b * g->c * isz,
+                          x_end, g, ti, tj0, nk);
             t += nk;
         }
 

@@ -50,6 +50,10 @@ static void horiz_scalar(float *v, int64_t vs, const float *sr, int64_t nk) {
     }
 }
 
+static void horiz_at_scalar(float *v, int64_t vs, const float *s, const int32_t *at, int64_t n) {
+    for (int64_t k = 0; k < n; k++) horiz_scalar(v + k, vs, s + at[k], 1);
+}
+
 static void out_scalar(float *o, int64_t os, const float *m, int64_t mstride, float bv, int64_t n) {
     for (int64_t k = 0; k < n; k++) {
         float z[4][6]; /* A^T m, column by column */
@@ -96,7 +100,7 @@ static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t wstrid
     }
 }
 
-const cnnc__wino_rows cnnc__wino_f4_scalar = {vert_scalar, horiz_scalar, out_scalar,
+const cnnc__wino_rows cnnc__wino_f4_scalar = {vert_scalar, horiz_scalar, horiz_at_scalar, out_scalar,
                                               interleave_scalar, weights_scalar};
 
 #if CNNC__ISA_X86
@@ -186,6 +190,20 @@ AVX512 static void horiz_avx512(float *v, int64_t vs, const float *sr, int64_t n
     for (int64_t k = 0; k < nk; k += 16) horiz_block(v + k, vs, sr + 4 * k, mask_n(nk - k));
 }
 
+/* 16 tiles a step, their 6 columns gathered */
+AVX512 static void horiz_at_avx512(float *v, int64_t vs, const float *s, const int32_t *at, int64_t n) {
+    for (int64_t k = 0; k < n; k += 16) {
+        const __mmask16 mk = mask_n(n - k);
+        const __m512i ix = _mm512_maskz_loadu_epi32(mk, at + k);
+        __m512 c[6], o[6];
+        for (int j = 0; j < 6; j++)
+            c[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk,
+                                            _mm512_add_epi32(ix, _mm512_set1_epi32(j)), s, 4);
+        bt6_v(o, c[0], c[1], c[2], c[3], c[4], c[5]);
+        for (int j = 0; j < 6; j++) _mm512_mask_storeu_ps(v + j * vs + k, mk, o[j]);
+    }
+}
+
 AVX512 static void out_avx512(float *o, int64_t os, const float *m, int64_t mstride, float bv,
                               int64_t n) {
     const __m512 vb = _mm512_set1_ps(bv);
@@ -248,6 +266,6 @@ AVX512 static void weights_avx512(float *u, int64_t ldu, const float *w, int64_t
     }
 }
 
-const cnnc__wino_rows cnnc__wino_f4_avx512 = {vert_avx512, horiz_avx512, out_avx512,
+const cnnc__wino_rows cnnc__wino_f4_avx512 = {vert_avx512, horiz_avx512, horiz_at_avx512, out_avx512,
                                               interleave_avx512, weights_avx512};
 #endif

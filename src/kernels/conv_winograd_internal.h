@@ -24,6 +24,10 @@ typedef struct cnnc__wino_rows {
      * sr[0 .. mt nk + CNNC__WINO_ROW_SLACK) (whole vectors: plain loads are much faster
      * than masked ones on some cores), writes v[j vs + k], k < nk, only */
     void (*horiz)(float *v, int64_t vs, const float *sr, int64_t nk);
+    /* horiz for tiles anywhere: v[j vs + k] = (s B)_j for the alpha-wide window at
+     * s + at[k], k < n (narrow maps: the tiles of several tile rows in one vector);
+     * the same arithmetic as horiz, so a tile's bits do not depend on which ran */
+    void (*horiz_at)(float *v, int64_t vs, const float *s, const int32_t *at, int64_t n);
     /* o[(i mt + j) os + k] = the mt x mt outputs (+ bv), k < n, of A^T m A (m's
      * alpha^2 rows ms floats apart); may read and write up to n rounded up to 16 */
     void (*out)(float *o, int64_t os, const float *m, int64_t ms, float bv, int64_t n);
