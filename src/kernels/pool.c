@@ -286,9 +286,30 @@ void cnnc__k_avg_pool_ref(float *out, const float *x, const cnnc__window *g,
  * then each output sums its KW columns of that buffer. The row buffer lives on the
  * stack in chunks of ROWCHUNK columns. */
 enum { ROWCHUNK = 1024 };
+/* 2x2 windows at stride 2, all inside (LeNet's, DenseNet's transitions): the sums
+ * of the general loop below, in its order ((0 + column 0) + column 1, each column
+ * top + bottom), in a loop the compiler vectorises. */
+static bool avg_pool_2x2(float *out, const float *x, const cnnc__window *g,
+                         const cnnc__avg_opts *o, int64_t p0, int64_t p1) {
+    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
+    if (g->k[1] != 2 || g->k[2] != 2 || g->stride[1] != 2 || g->stride[2] != 2 || g->pad[1] != 0 ||
+        g->pad[2] != 0 || 2 * OH > IH || 2 * OW > IW)
+        return false;
+    const float div = o->has_divisor ? (float)o->divisor : 4.0f;
+    for (int64_t p = p0; p < p1; p++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *restrict r0 = x + (p * IH + 2 * oh) * IW, *restrict r1 = r0 + IW;
+            float *restrict orow = out + (p * OH + oh) * OW;
+            for (int64_t ow = 0; ow < OW; ow++)
+                orow[ow] = ((0.0f + (r0[2 * ow] + r1[2 * ow])) + (r0[2 * ow + 1] + r1[2 * ow + 1])) / div;
+        }
+    return true;
+}
+
 bool cnnc__k_avg_pool2d_fast(float *out, const float *x, const cnnc__window *g,
                              const cnnc__avg_opts *o, int64_t p0, int64_t p1) {
     if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1) return false;
+    if (avg_pool_2x2(out, x, g, o, p0, p1)) return true;
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
     const int64_t KW = g->k[2], SW = g->stride[2], PW = g->pad[2];
     if (KW > ROWCHUNK / 4) return false;

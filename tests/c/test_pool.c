@@ -131,6 +131,31 @@ static void test_avg_fast_matches_ref(void) {
     CHECK(tested > 100);
 }
 
+/* The 2x2, stride 2 windows (a loop of their own): the general loop's sums, bit for bit, with
+ * -0.0 sums giving +0.0 as its loop starting from 0 does; odd sizes drop the last row
+ * and column; a divisor_override. */
+static void test_avg_2x2(void) {
+    cnnc__window g = {.n = 3, .in = {1, 7, 9}, .out = {1, 3, 4}, .k = {1, 2, 2},
+                      .stride = {1, 2, 2}, .dil = {1, 1, 1}};
+    enum { ISZ = 3 * 7 * 9, OSZ = 3 * 3 * 4 };
+    float x[ISZ], y[OSZ];
+    for (int i = 0; i < ISZ; i++) x[i] = i % 5 == 0 ? -0.0f : rand_f();
+    for (int div = 0; div < 2; div++) {
+        const cnnc__avg_opts o = {false, div == 1, 3};
+        CHECK(cnnc__k_avg_pool2d_fast(y, x, &g, &o, 0, g.n));
+        for (int p = 0; p < 3; p++)
+            for (int oh = 0; oh < 3; oh++)
+                for (int ow = 0; ow < 4; ow++) {
+                    const float *r = x + (p * 7 + 2 * oh) * 9 + 2 * ow;
+                    float sum = 0.0f;
+                    sum += r[0] + r[9];
+                    sum += r[1] + r[10];
+                    const float want = sum / (div ? 3.0f : 4.0f), got = y[(p * 3 + oh) * 4 + ow];
+                    CHECK(memcmp(&got, &want, sizeof got) == 0);
+                }
+    }
+}
+
 static void test_global_avg_matches_ref(void) {
     for (int it = 0; it < 50; it++) {
         cnnc__window g = {.n = rand_in(1, 9), .in = {rand_in(1, 4), rand_in(1, 9), rand_in(1, 30)},
@@ -313,6 +338,7 @@ static void test_thread_count_independent(void) {
 int main(void) {
     RUN_TEST(test_max_fast_matches_ref);
     RUN_TEST(test_avg_fast_matches_ref);
+    RUN_TEST(test_avg_2x2);
     RUN_TEST(test_global_avg_matches_ref);
     RUN_TEST(test_adaptive_windows);
     RUN_TEST(test_max_pool2d_values_and_grad);
