@@ -562,6 +562,26 @@ static cnnc_status case_norms(op_out *o) {
     return CNNC_OK;
 }
 
+/* A Conv2d module's no-grad forwards, which keep its Winograd weights (ops/conv.h):
+ * out of memory for the cache, the forward packs them per call instead (the same
+ * bits); releasing the module frees the cache. */
+static cnnc_status case_conv_cached(op_out *o) {
+    cnnc_tensor *x = cnnc_randn(CNNC_SHAPE(4, 32, 24, 24)); /* several blocks of tiles */
+    cnnc_module *conv = cnnc_conv2d_new(
+        32, 32, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .padding = CNNC_INTS(1)));
+    if (!x || !conv) {
+        cnnc_module_release(conv);
+        return cnnc_last_status();
+    }
+    cnnc_module_eval(conv);
+    const bool grad = cnnc_set_grad_enabled(false);
+    bool ok = true;
+    for (int i = 0; i < 2 && ok; i++) ok = put(o, cnnc_module_forward(conv, x));
+    cnnc_set_grad_enabled(grad);
+    cnnc_module_release(conv);
+    return ok ? CNNC_OK : cnnc_last_status();
+}
+
 typedef struct op_case {
     const char *name;
     cnnc_status (*run)(op_out *o);
@@ -569,6 +589,7 @@ typedef struct op_case {
 } op_case;
 
 static op_case op_cases[] = {{"conv", case_conv, {0}},
+                             {"conv module, cached weights", case_conv_cached, {0}},
                              {"matmul", case_matmul, {0}},
                              {"pool", case_pool, {0}},
                              {"interpolate", case_interpolate, {0}},
