@@ -27,6 +27,8 @@ typedef struct act_variant {
     const char *name;
     void (*forward)(cnnc__act op, const cnnc__act_params *p, float *out, const float *x,
                     int64_t n);
+    void (*forward_bias)(cnnc__act op, const cnnc__act_params *p, float *out, const float *x,
+                         float bias, int64_t n);
     void (*backward)(cnnc__act op, const cnnc__act_params *p, bool from_result, float *gx,
                      const float *g, const float *s, int64_t n);
     void (*softmax)(bool log, float *out, const float *x, int64_t dim, int64_t inner,
@@ -39,6 +41,7 @@ typedef struct act_variant {
 static const act_variant variants[] = {
 #define CNNC__X(isa, sfx)                                                                 \
     {CNNC__ISA_##isa, "f32_act__" #sfx, cnnc__k_act_forward_##sfx##_impl,                \
+     cnnc__k_act_forward_bias_##sfx##_impl,                                               \
      cnnc__k_act_backward_##sfx##_impl, cnnc__k_softmax_##sfx##_impl,                    \
      cnnc__k_softmax_backward_##sfx##_impl},
     CNNC__ACT_VARIANTS(CNNC__X)
@@ -52,6 +55,10 @@ const char *cnnc__k_act_variant_name(cnnc__isa isa) { return variant(isa)->name;
 void cnnc__k_act_forward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p, float *out,
                          const float *x, int64_t n) {
     variant(isa)->forward(op, p, out, x, n);
+}
+void cnnc__k_act_forward_bias(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p, float *out,
+                              const float *x, float bias, int64_t n) {
+    variant(isa)->forward_bias(op, p, out, x, bias, n);
 }
 void cnnc__k_act_backward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p,
                           bool from_result, float *gx, const float *g, const float *s,

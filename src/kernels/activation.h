@@ -62,6 +62,10 @@ const char *cnnc__k_act_variant_name(cnnc__isa isa);
 /* out[i] = op(x[i]) for i in [0, n); out may equal x. */
 void cnnc__k_act_forward(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p, float *out,
                          const float *x, int64_t n);
+/* out[i] = op(x[i] + bias), i < n (out may equal x): the bits of adding the bias in
+ * float and then cnnc__k_act_forward, in one pass (a convolution's epilogue). */
+void cnnc__k_act_forward_bias(cnnc__isa isa, cnnc__act op, const cnnc__act_params *p, float *out,
+                              const float *x, float bias, int64_t n);
 /* gx[i] = g[i] * op'(...) from s = the saved input, or the saved result when
  * from_result (ELU's in-place form; sigmoid and tanh always read the result;
  * hardtanh and leaky_relu give the same from either). gx may equal g. */

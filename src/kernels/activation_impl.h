@@ -177,6 +177,22 @@ ACT_TARGET void ACT_FN(act_forward)(cnnc__act op, const cnnc__act_params *p, flo
     }
 }
 
+/* out[i] = op(x[i] + bias): the bias added in float, then the formula (a convolution's
+ * bias and activation in one pass; the bits of an add followed by act_forward) */
+ACT_TARGET void ACT_FN(act_forward_bias)(cnnc__act op, const cnnc__act_params *p, float *out,
+                                         const float *x, float bias, int64_t n) {
+    const float a = p->a, b = p->b, c = p->c;
+    switch (op) {
+#define ACT_FWD_BIAS_CASE(E, name)                                                 \
+    case CNNC__ACT_##E:                                                            \
+        for (int64_t i = 0; i < n; i++) out[i] = fwd_##name(x[i] + bias, a, b, c); \
+        break;
+        CNNC__ACT_LIST(ACT_FWD_BIAS_CASE)
+#undef ACT_FWD_BIAS_CASE
+    default: break;
+    }
+}
+
 ACT_TARGET void ACT_FN(act_backward)(cnnc__act op, const cnnc__act_params *p, bool from_result,
                                      float *gx, const float *g, const float *s, int64_t n) {
     const float a = p->a, b = p->b, c = p->c;

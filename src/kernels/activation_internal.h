@@ -20,6 +20,9 @@
 #define CNNC__ACT_DECLARE(isa, sfx)                                                         \
     void cnnc__k_act_forward_##sfx##_impl(cnnc__act op, const cnnc__act_params *p,           \
                                           float *out, const float *x, int64_t n);            \
+    void cnnc__k_act_forward_bias_##sfx##_impl(cnnc__act op, const cnnc__act_params *p,      \
+                                               float *out, const float *x, float bias,       \
+                                               int64_t n);                                   \
     void cnnc__k_act_backward_##sfx##_impl(cnnc__act op, const cnnc__act_params *p,          \
                                            bool from_result, float *gx, const float *g,      \
                                            const float *s, int64_t n);                       \

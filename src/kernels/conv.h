@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/activation.h"
 #include "kernels/isa.h"
 #include "kernels/window.h"
 
@@ -94,6 +95,33 @@ const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr);
 
 /* dst[t] = src[t] + bias, t < n (the same result at every level). */
 void cnnc__conv_copy_add(cnnc__isa isa, float *dst, const float *src, float bias, int64_t n);
+
+/* ---- the forward's epilogue ---------------------------------------------------------
+ * What a forward convolution does to its output y [n, m, out] while a tile of it is
+ * still in cache: y[b, o, p] = act(conv + bias[o]). The bits are those of the bias
+ * added as the path adds it and cnnc__k_act_forward over y afterwards (the separate
+ * activation op's kernel), so fusing changes no value. */
+typedef struct cnnc__conv_epilogue {
+    const float *bias; /* [m] or NULL */
+    bool act;          /* then y = op(y) (params p) */
+    cnnc__act op;
+    cnnc__act_params p;
+} cnnc__conv_epilogue;
+
+/* Does e do anything (a bias or an activation)? */
+static inline bool cnnc__conv_epilogue_any(const cnnc__conv_epilogue *e) {
+    return e->bias || e->act;
+}
+/* dst[t] = act(src[t] + bias[o]), t < n, in one pass (dst may equal src; without a
+ * bias or activation that part is left out: a plain copy when both are). */
+void cnnc__conv_epilogue_row(cnnc__isa isa, const cnnc__conv_epilogue *e, int64_t o, float *dst,
+                             const float *src, int64_t n);
+/* y[t] = act(y[t]), t < n, for the paths that add the bias themselves (nothing without
+ * an activation). */
+void cnnc__conv_epilogue_act(cnnc__isa isa, const cnnc__conv_epilogue *e, float *y, int64_t n);
+/* "relu", "hardtanh(0,6)", "silu" ...: what e applies after the bias, for CNNC_TRACE
+ * ("" without an activation). Writes buf (size bytes) and returns it. */
+const char *cnnc__conv_epilogue_name(const cnnc__conv_epilogue *e, char *buf, size_t size);
 
 /* The adjoint: x [cg, in] += fold(col) for channels [c0, c1) and columns
  * [o0, o0 + ncol) (col laid out as cnnc__conv_im2col writes it). Accumulates. */
@@ -194,12 +222,13 @@ size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, in
 /* Tiles [t0, t0 + nt) (nt <= ldt, ldt a multiple of 16) of group grp over the whole batch (tile t is tile
  * t % tiles of image t / tiles, tiles = cnnc__conv_winograd_tiles(g, mt): a block may
  * cross images, so small maps still fill the GEMM's panels): y [n, m, out] for
- * x [n, c, in], up from cnnc__conv_winograd_pack_weights, bias [m] or NULL (added
- * last). scratch: cnnc__conv_winograd_scratch_floats(g, ldt, mt) floats, 64-byte
+ * x [n, c, in], up from cnnc__conv_winograd_pack_weights, ep: the bias (added in the
+ * output transform) and activation (on the transform's rows, before they are spread
+ * into y). scratch: cnnc__conv_winograd_scratch_floats(g, ldt, mt) floats, 64-byte
  * aligned; gemm_ws: cnnc__sgemm_workspace_floats(isa) floats, 64-byte aligned.
  * Single-threaded; the result does not depend on how tiles are blocked. */
 void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
-                               const float *bias, const cnnc__window *g, int64_t grp, int64_t t0,
+                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp, int64_t t0,
                                int64_t nt, int64_t ldt, float *scratch, float *gemm_ws);
 
 #endif

@@ -207,7 +207,7 @@ static void output_segment(const cnnc__wino_rows *f, int mt, float *yc, const fl
 }
 
 void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
-                               const float *bias, const cnnc__window *g, int64_t grp, int64_t t0,
+                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp, int64_t t0,
                                int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = npos(mt);
     const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2];
@@ -249,9 +249,11 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
                               0.0f, mm + e * ldt, chs, gemm_ws);
     }
 
-    /* output transform */
+    /* output transform, then the activation on its mt^2 rows (in L1) */
     for (int64_t co = 0; co < mg; co++) {
-        f->out(rows, ldt, mm + co * chs, ldt, bias ? bias[grp * mg + co] : 0.0f, nt);
+        f->out(rows, ldt, mm + co * chs, ldt, ep->bias ? ep->bias[grp * mg + co] : 0.0f, nt);
+        for (int64_t r = 0; ep->act && r < (int64_t)mt * mt; r++)
+            cnnc__conv_epilogue_act(isa, ep, rows + r * ldt, nt);
         for (int64_t t = t0; t < t0 + nt;) {
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
             const int64_t nk = tw - tj0 < t0 + nt - t ? tw - tj0 : t0 + nt - t;

@@ -111,9 +111,19 @@ static void gemm(const gemm_ws *w, bool ta, bool tb, int64_t m, int64_t n, int64
 typedef struct fwd_job {
     conv_plan p;
     float *y;
-    const float *x, *w, *bias;
+    const float *x, *w;
+    const cnnc__conv_epilogue *ep;
     float *ws;
 } fwd_job;
+
+/* The epilogue over the rows [mg, ncol] (leading dim ld) of group grp's output that a
+ * GEMM has just written (in L2). */
+static void epilogue_rows(cnnc__isa isa, const cnnc__conv_epilogue *ep, float *yg, int64_t ld,
+                          int64_t grp, int64_t mg, int64_t ncol) {
+    if (!cnnc__conv_epilogue_any(ep)) return;
+    for (int64_t r = 0; r < mg; r++)
+        cnnc__conv_epilogue_row(isa, ep, grp * mg + r, yg + r * ld, yg + r * ld, ncol);
+}
 
 static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *gw) {
     const conv_plan *p = &j->p;
@@ -136,11 +146,7 @@ static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *
     float *yg = j->y + (b * g->m + grp * p->mg) * p->osz + o0;
     gemm(gw, false, false, p->mg, ncol, p->kdim, j->w + grp * p->mg * p->kdim, p->kdim, bm, ldb,
          0.0f, yg, p->osz);
-    if (j->bias)
-        for (int64_t r = 0; r < p->mg; r++) {
-            float *row = yg + r * p->osz;
-            cnnc__conv_copy_add(p->isa, row, row, j->bias[grp * p->mg + r], ncol);
-        }
+    epilogue_rows(p->isa, j->ep, yg, p->osz, grp, p->mg, ncol);
 }
 
 static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
@@ -157,7 +163,8 @@ typedef struct dw_job {
     const cnnc__window *g;
     int64_t mg, isz, osz, ksz;
     float *out;
-    const float *a, *b, *bias;
+    const float *a, *b;
+    const cnnc__conv_epilogue *ep; /* the forward's */
 } dw_job;
 
 static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
@@ -166,9 +173,10 @@ static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk
     const cnnc__window *g = j->g;
     for (int64_t i = begin; i < end; i++) { /* i = (b, o) */
         const int64_t o = i % g->m, b = i / g->m;
-        cnnc__dwconv_forward_plane(j->isa, j->out + i * j->osz,
-                                   j->a + (b * g->c + o / j->mg) * j->isz, j->b + o * j->ksz,
-                                   j->bias ? j->bias[o] : 0.0f, g);
+        float *y = j->out + i * j->osz;
+        cnnc__dwconv_forward_plane(j->isa, y, j->a + (b * g->c + o / j->mg) * j->isz,
+                                   j->b + o * j->ksz, j->ep->bias ? j->ep->bias[o] : 0.0f, g);
+        cnnc__conv_epilogue_act(j->isa, j->ep, y, j->osz); /* the plane just written (L1/L2) */
     }
     return CNNC_OK;
 }
@@ -205,9 +213,9 @@ static cnnc_status dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, in
 }
 
 static dw_job make_dw_job(cnnc__isa isa, const cnnc__window *g, float *out, const float *a,
-                          const float *b, const float *bias) {
+                          const float *b, const cnnc__conv_epilogue *ep) {
     return (dw_job){isa, g, g->m / g->groups, cnnc__window_in_size(g), cnnc__window_out_size(g),
-                    cnnc__window_k_size(g), out, a, b, bias};
+                    cnnc__window_k_size(g), out, a, b, ep};
 }
 
 /* `slices` per-thread slices (plan.chunks when items run in parallel, else
@@ -229,7 +237,8 @@ typedef struct implicit_job {
     int64_t cg, mg, kdim, isz, osz, tile, ntiles;
     size_t a_floats, slice;
     float *y;
-    const float *x, *bias;
+    const float *x;
+    const cnnc__conv_epilogue *ep;
     const float *w;
     const float *apk; /* packed weights, a_floats per group */
     float *ws;        /* per-thread GEMM slices */
@@ -261,11 +270,7 @@ static cnnc_status implicit_range(void *ctx, int64_t begin, int64_t end, int chu
         float *yg = j->y + (b * g->m + grp * j->mg) * j->osz + o0;
         cnnc__sgemm_st_packed(j->isa, j->mg, ncol, j->kdim, j->apk + (size_t)grp * j->a_floats,
                               implicit_pack_b, &it, 0.0f, yg, j->osz, ws);
-        if (j->bias)
-            for (int64_t r = 0; r < j->mg; r++) {
-                float *row = yg + r * j->osz;
-                cnnc__conv_copy_add(j->isa, row, row, j->bias[grp * j->mg + r], ncol);
-            }
+        epilogue_rows(j->isa, j->ep, yg, j->osz, grp, j->mg, ncol);
     }
     return CNNC_OK;
 }
@@ -273,7 +278,7 @@ static cnnc_status implicit_range(void *ctx, int64_t begin, int64_t end, int chu
 /* Phase-plane path (1-d / 2-d): per (image, group) item the input is split once into
  * stride-phase planes (cnnc__conv_phase_split), every GEMM B row is then a contiguous
  * slice of them, and the GEMM computes the "wide" output (wph columns per output row)
- * into a scratch tile, whose valid columns (plus bias) are copied to y. */
+ * into a scratch tile, whose valid columns go to y through the epilogue. */
 enum { PHASE_PLANES_MAX_FLOATS = 1 << 22, PHASE_TILE_FLOATS = 1 << 16, PHASE_DIM_MAX = 1 << 20 };
 
 typedef struct phase_job {
@@ -316,17 +321,11 @@ static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk)
             phase_item it = {j->isa, g, ph, r0 * wph};
             cnnc__sgemm_st_packed(j->isa, j->mg, ncol, j->kdim, apk, phase_pack_b, &it, 0.0f, tmp,
                                   ncol, gws);
-            for (int64_t o = 0; o < j->mg; o++) {
-                const float bv = j->bias ? j->bias[grp * j->mg + o] : 0.0f;
-                for (int64_t r = 0; r < rows; r++) {
-                    float *dst = yg + o * j->osz + (r0 + r) * wo;
-                    const float *src = tmp + o * ncol + r * wph;
-                    if (j->bias)
-                        cnnc__conv_copy_add(j->isa, dst, src, bv, wo);
-                    else
-                        memcpy(dst, src, (size_t)wo * sizeof(float));
-                }
-            }
+            for (int64_t o = 0; o < j->mg; o++)
+                for (int64_t r = 0; r < rows; r++)
+                    cnnc__conv_epilogue_row(j->isa, j->ep, grp * j->mg + o,
+                                            yg + o * j->osz + (r0 + r) * wo,
+                                            tmp + o * ncol + r * wph, wo);
         }
     }
     return CNNC_OK;
@@ -376,10 +375,10 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
 }
 
 static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const float *x,
-                                        const float *w, const float *bias) {
+                                        const float *w, const cnnc__conv_epilogue *ep) {
     const cnnc__window *g = p->g;
     implicit_job j = {.isa = p->isa, .g = g, .cg = p->cg, .mg = p->mg, .kdim = p->kdim,
-                      .isz = p->isz, .osz = p->osz, .y = y, .x = x, .w = w, .bias = bias};
+                      .isz = p->isz, .osz = p->osz, .y = y, .x = x, .w = w, .ep = ep};
     j.a_floats = cnnc__sgemm_packed_a_floats(p->isa, p->mg, p->kdim);
     cnnc_status st;
     conv_path = "phase planes + gemm";
@@ -453,7 +452,8 @@ typedef struct wino_job {
     cnnc__isa isa;
     const cnnc__window *g;
     float *y;
-    const float *x, *u, *bias;
+    const float *x, *u;
+    const cnnc__conv_epilogue *ep;
     float *ws;
     size_t scratch, slice;
     int64_t tiles, ldt, nblk;
@@ -468,7 +468,7 @@ static cnnc_status wino_range(void *ctx, int64_t begin, int64_t end, int chunk) 
         const int64_t blk = i % j->nblk, grp = i / j->nblk;
         const int64_t t0 = blk * j->ldt;
         const int64_t nt = j->tiles - t0 < j->ldt ? j->tiles - t0 : j->ldt;
-        cnnc__conv_winograd_block(j->isa, j->mt, j->y, j->x, j->u, j->bias, g, grp, t0, nt, j->ldt,
+        cnnc__conv_winograd_block(j->isa, j->mt, j->y, j->x, j->u, j->ep, g, grp, t0, nt, j->ldt,
                                   s, s + j->scratch);
     }
     return CNNC_OK;
@@ -487,12 +487,12 @@ static void wino_pack_weights(const void *ctx, float *up) {
 }
 
 static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__window *g, float *y,
-                                        const float *x, const float *w, const float *bias,
-                                        cnnc__conv_wcache *cache) {
+                                        const float *x, const float *w,
+                                        const cnnc__conv_epilogue *ep, cnnc__conv_wcache *cache) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = (mt + 2) * (mt + 2);
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
-    wino_job j = {.isa = isa, .g = g, .y = y, .x = x, .bias = bias, .mt = mt};
+    wino_job j = {.isa = isa, .g = g, .y = y, .x = x, .ep = ep, .mt = mt};
     j.tiles = g->n * cnnc__conv_winograd_tiles(g, mt); /* the whole batch's */
     int64_t ldt = WINO_BLOCK_FLOATS / (np * (cg + mg)) / nr * nr;
     /* at least 4 panels: each block streams all the packed weight matrices (wide
@@ -531,14 +531,14 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
 }
 
 static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
-                                   const float *w, const float *bias, bool training,
+                                   const float *w, const cnnc__conv_epilogue *ep, bool training,
                                    cnnc__conv_wcache *cache) {
     const int64_t osz = cnnc__window_out_size(g);
     if (g->n == 0 || g->m == 0 || osz == 0) return CNNC_OK;
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
         conv_path = "depthwise";
-        dw_job j = make_dw_job(isa, g, y, x, w, bias);
+        dw_job j = make_dw_job(isa, g, y, x, w, ep);
         return cnnc__parallel_for(g->n * g->m, macs_cost(osz * j.ksz), dw_fwd_range, &j);
     }
     const int mt = cache ? winograd_tile_cached(g) : cnnc__conv_winograd_tile(g, training);
@@ -546,16 +546,16 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
         conv_path = mt == 2 ? "winograd F(2x2,3x3)"
                     : cache ? "winograd F(4x4,3x3), cached weights"
                             : "winograd F(4x4,3x3)";
-        return run_forward_winograd(isa, mt, g, y, x, w, bias, cache);
+        return run_forward_winograd(isa, mt, g, y, x, w, ep, cache);
     }
-    fwd_job j = {.y = y, .x = x, .w = w, .bias = bias};
+    fwd_job j = {.y = y, .x = x, .w = w, .ep = ep};
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
     if (p->kdim > 0 && cnnc__conv_cols_pays(g)) {
         conv_path = "column chunks + gemm";
-        return cnnc__conv_cols_forward(isa, g, y, x, w, bias);
+        return cnnc__conv_cols_forward(isa, g, y, x, w, ep);
     }
-    if (!p->direct && p->kdim > 0) return run_forward_implicit(p, y, x, w, bias);
+    if (!p->direct && p->kdim > 0) return run_forward_implicit(p, y, x, w, ep);
     conv_path = "gemm (1x1)";
     const int64_t items = g->n * g->groups * p->ntiles;
     const cnnc__par plan = items_plan(p, items, p->mg * p->kdim * p->tile);
@@ -681,7 +681,7 @@ static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx
                         const float *src = w + ((grp * mg + o) * cg + ci) * ksz;
                         for (int64_t q = 0; q < ksz; q++) dst[q] = src[ksz - 1 - q];
                     }
-    const cnnc_status st = run_forward_impl(&t, dx, dy, wt, NULL, training, NULL);
+    const cnnc_status st = run_forward_impl(&t, dx, dy, wt, &(cnnc__conv_epilogue){0}, training, NULL);
     cnnc__free(wt);
     return st;
 }
@@ -697,7 +697,7 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
         conv_path = "depthwise";
-        dw_job j = make_dw_job(isa, g, dx, dy, w, NULL);
+        dw_job j = make_dw_job(isa, g, dx, dy, w, NULL); /* no epilogue: backward */
         return cnnc__parallel_for(g->n * g->c, macs_cost(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
     }
     const int mt = bwd_data_as_forward(g, training);
@@ -741,7 +741,7 @@ static cnnc_status run_backward_weight_impl(const cnnc__window *g, float *dw, co
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
         conv_path = "depthwise";
-        dw_job j = make_dw_job(isa, g, dw, dy, x, NULL);
+        dw_job j = make_dw_job(isa, g, dw, dy, x, NULL); /* no epilogue: backward */
         return cnnc__parallel_for(g->m, macs_cost(g->n * osz * ksz), dw_bwd_weight_range, &j);
     }
     conv_path = "column chunks + gemm";
@@ -750,7 +750,9 @@ static cnnc_status run_backward_weight_impl(const cnnc__window *g, float *dw, co
 
 /* ---- the traced entry points ------------------------------------------------------- */
 
-static void trace_conv(double t0, const char *op, const cnnc__window *g) {
+/* ep: the forward's epilogue, named after the path (NULL: none). */
+static void trace_conv(double t0, const char *op, const cnnc__window *g,
+                       const cnnc__conv_epilogue *ep) {
     char shapes[256];
     snprintf(shapes, sizeof shapes,
              "x[%lld,%lld,%lldx%lldx%lld] w[%lld,%lld,%lldx%lldx%lld] y[..,%lld,%lldx%lldx%lld] "
@@ -762,36 +764,42 @@ static void trace_conv(double t0, const char *op, const cnnc__window *g) {
              (long long)g->stride[0], (long long)g->stride[1], (long long)g->stride[2],
              (long long)g->pad[0], (long long)g->pad[1], (long long)g->pad[2],
              (long long)g->groups);
-    char kernel[96];
-    snprintf(kernel, sizeof kernel, "%s @%s", conv_path, cnnc__isa_name(cnnc__isa_active()));
+    char act[48] = "", kernel[160];
+    if (ep && ep->act) snprintf(act, sizeof act, " + %s epilogue",
+                                cnnc__conv_epilogue_name(ep, kernel, sizeof kernel));
+    snprintf(kernel, sizeof kernel, "%s%s @%s", conv_path, act, cnnc__isa_name(cnnc__isa_active()));
     cnnc__trace_end(t0, op, kernel, shapes);
+}
+
+cnnc_status cnnc__conv_run_forward_ep(const cnnc__window *g, float *y, const float *x,
+                                      const float *w, const cnnc__conv_epilogue *ep, bool training,
+                                      cnnc__conv_wcache *cache) {
+    const double t0 = cnnc__trace_begin();
+    conv_path = "empty";
+    const cnnc_status st = run_forward_impl(g, y, x, w, ep, training, cache);
+    if (t0) trace_conv(t0, "conv.forward", g, ep);
+    return st;
 }
 
 cnnc_status cnnc__conv_run_forward(const cnnc__window *g, float *y, const float *x,
                                    const float *w, const float *bias, bool training) {
-    const double t0 = cnnc__trace_begin();
-    conv_path = "empty";
-    const cnnc_status st = run_forward_impl(g, y, x, w, bias, training, NULL);
-    if (t0) trace_conv(t0, "conv.forward", g);
-    return st;
+    return cnnc__conv_run_forward_ep(g, y, x, w, &(cnnc__conv_epilogue){.bias = bias}, training, NULL);
 }
 
 cnnc_status cnnc__conv_run_forward_cached(const cnnc__window *g, float *y, const float *x,
                                           const float *w, const float *bias,
                                           cnnc__conv_wcache *cache) {
-    const double t0 = cnnc__trace_begin();
-    conv_path = "empty";
-    const cnnc_status st = run_forward_impl(g, y, x, w, bias, false, cache);
-    if (t0) trace_conv(t0, "conv.forward", g);
-    return st;
+    return cnnc__conv_run_forward_ep(g, y, x, w, &(cnnc__conv_epilogue){.bias = bias}, false, cache);
 }
+
+const char *cnnc__conv_forward_path(void) { return conv_path; }
 
 cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const float *dy,
                                          const float *w, bool training) {
     const double t0 = cnnc__trace_begin();
     conv_path = "empty";
     const cnnc_status st = run_backward_data_impl(g, dx, dy, w, training);
-    if (t0) trace_conv(t0, "conv.backward_data", g);
+    if (t0) trace_conv(t0, "conv.backward_data", g, NULL);
     return st;
 }
 
@@ -800,7 +808,7 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, con
     const double t0 = cnnc__trace_begin();
     conv_path = "empty";
     const cnnc_status st = run_backward_weight_impl(g, dw, dy, x);
-    if (t0) trace_conv(t0, "conv.backward_weight", g);
+    if (t0) trace_conv(t0, "conv.backward_weight", g, NULL);
     return st;
 }
 
@@ -890,23 +898,27 @@ static cnnc_status conv_backward(cnnc__node *node, cnnc_tensor *gy, cnnc_tensor 
     return CNNC_OK;
 }
 
+/* cache: packed weights (or NULL); act: the activation of the forward's epilogue
+ * (convolutions, inference only), or NULL. */
 static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
-                             cnnc__conv_wcache *cache) {
+                             cnnc__conv_wcache *cache, const cnnc__act_spec *act) {
     cnnc__conv_setup s;
     if (cnnc__conv_validate(c, x, w, b, &s) != CNNC_OK) return NULL;
+    cnnc_tensor *inputs[3] = {x, w, b};
+    const bool training = cnnc__any_requires_grad(3, inputs); /* recorded for a backward */
+    if (act && training)
+        return cnnc__error_null(CNNC_ERR_RUNTIME, "%s with an activation epilogue: an inference "
+                                "pass got a tensor that takes part in autograd", c->fn);
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, s.out_ndim, s.out_shape);
     if (!out) return NULL;
     const cnnc__window *g = &s.g;
-    cnnc_tensor *inputs[3] = {x, w, b};
-    const bool training = cnnc__any_requires_grad(3, inputs); /* recorded for a backward */
-    if (!s.empty && out->numel) {
+    if (!s.empty && out->numel) { /* (empty: a zero batch, nothing to compute) */
         cnnc_status st;
         if (!c->transposed) {
-            st = cache && !training && cnnc__conv_wcache_enabled()
-                     ? cnnc__conv_run_forward_cached(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w),
-                                                     b ? cnnc__f32(b) : NULL, cache)
-                     : cnnc__conv_run_forward(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w),
-                                              b ? cnnc__f32(b) : NULL, training);
+            cnnc__conv_epilogue ep = {.bias = b ? cnnc__f32(b) : NULL, .act = act != NULL};
+            if (act) ep.op = act->op, ep.p = act->p;
+            st = cnnc__conv_run_forward_ep(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w), &ep, training,
+                                           cache && !training && cnnc__conv_wcache_enabled() ? cache : NULL);
         } else {
             st = cnnc__conv_run_backward_data(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w), training);
             if (st == CNNC_OK && b)
@@ -931,18 +943,24 @@ static const char *const conv_names[4] = {"", "conv1d", "conv2d", "conv3d"};
 static const char *const conv_transpose_names[4] = {"", "conv_transpose1d", "conv_transpose2d",
                                                     "conv_transpose3d"};
 
-cnnc_tensor *cnnc__op_conv_cached(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
-                                  const cnnc_conv_options *o, cnnc__conv_wcache *cache) {
+cnnc_tensor *cnnc__op_conv_act(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
+                               const cnnc_conv_options *o, cnnc__conv_wcache *cache,
+                               const cnnc__act_spec *act) {
     if (dim < 1 || dim > 3 || !o)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "conv: invalid dimension %d", dim);
     cnnc__conv_call c = {conv_names[dim], dim, false, &o->stride, &o->padding, &o->dilation, NULL,
                          o->padding_str, o->groups};
-    return conv_run(&c, x, w, b, cache);
+    return conv_run(&c, x, w, b, cache, act);
 }
 
 cnnc_tensor *cnnc__op_conv(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
                            const cnnc_conv_options *o) {
-    return cnnc__op_conv_cached(x, w, b, dim, o, NULL);
+    return cnnc__op_conv_act(x, w, b, dim, o, NULL, NULL);
+}
+
+cnnc_tensor *cnnc__op_conv_cached(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
+                                  const cnnc_conv_options *o, cnnc__conv_wcache *cache) {
+    return cnnc__op_conv_act(x, w, b, dim, o, cache, NULL);
 }
 
 cnnc_tensor *cnnc__op_conv_transpose(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
@@ -951,7 +969,7 @@ cnnc_tensor *cnnc__op_conv_transpose(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "conv_transpose: invalid dimension %d", dim);
     cnnc__conv_call c = {conv_transpose_names[dim], dim, true, &o->stride, &o->padding,
                          &o->dilation, &o->output_padding, NULL, o->groups};
-    return conv_run(&c, x, w, b, NULL);
+    return conv_run(&c, x, w, b, NULL, NULL);
 }
 
 cnnc_tensor *cnnc_conv1d(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, cnnc_conv_options o) {

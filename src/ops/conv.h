@@ -4,6 +4,7 @@
 #ifndef CNNC_OPS_CONV_H
 #define CNNC_OPS_CONV_H
 #include "kernels/conv.h"
+#include "ops/activation.h"
 #include "ops/ops.h"
 
 /* F.conv{dim}d / F.conv_transpose{dim}d with every PyTorch check. */
@@ -59,6 +60,9 @@ cnnc_status cnnc__conv_validate(const cnnc__conv_call *c, const cnnc_tensor *x, 
  * gradient), which keeps Winograd at its finer-rounding tile (cnnc__conv_winograd_tile). */
 cnnc_status cnnc__conv_run_forward(const cnnc__window *g, float *y, const float *x,
                                    const float *w, const float *bias, bool training);
+/* The path ("winograd F(4x4,3x3)", "depthwise", ...) the last driver call on this
+ * thread took (what CNNC_TRACE shows; for tests). */
+const char *cnnc__conv_forward_path(void);
 /* dx [n, c, in] = input gradient of dy [n, m, out] (overwrites dx); training as above
  * (false: a transposed convolution's forward in inference). */
 cnnc_status cnnc__conv_run_backward_data(const cnnc__window *g, float *dx, const float *dy,
@@ -106,10 +110,24 @@ void cnnc__conv_wcache_clear(cnnc__conv_wcache *c);
 cnnc_status cnnc__conv_run_forward_cached(const cnnc__window *g, float *y, const float *x,
                                           const float *w, const float *bias,
                                           cnnc__conv_wcache *cache);
+/* y [n, m, out] = act(conv(x, w) + bias): the epilogue ep (kernels/conv.h) applied in
+ * every path while the output is in cache, the bits of cnnc__conv_run_forward followed
+ * by the activation's kernel (CNNC_TRACE names it); cache as cnnc__conv_run_forward_cached
+ * (then training false), or NULL. Both drivers above are this one. */
+cnnc_status cnnc__conv_run_forward_ep(const cnnc__window *g, float *y, const float *x,
+                                      const float *w, const cnnc__conv_epilogue *ep, bool training,
+                                      cnnc__conv_wcache *cache);
 /* F.conv{dim}d as cnnc__op_conv, with the packed weights kept in cache (NULL: none)
  * when autograd does not record the call (a module's forward). */
 cnnc_tensor *cnnc__op_conv_cached(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
                                   const cnnc_conv_options *o, cnnc__conv_wcache *cache);
+/* The same with the activation act (NULL: none) applied in the convolution's epilogue,
+ * while each output tile is in cache: inference only (an error when an input takes
+ * part in autograd: requires grad with grad mode on; nothing is recorded). The bits of
+ * the convolution followed by the activation's op. */
+cnnc_tensor *cnnc__op_conv_act(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
+                               const cnnc_conv_options *o, cnnc__conv_wcache *cache,
+                               const cnnc__act_spec *act);
 
 /* The Winograd output tile (kernels/conv.h) the forward driver runs g at: 0 (none),
  * 2 (F(2x2, 3x3): training) or 4 (F(4x4, 3x3): inference); the input gradient runs it

@@ -8,7 +8,7 @@
  * dimension is the image's 49 positions. Here a chunk is a run of J consecutive
  * columns of the batch's matrix, whatever images they belong to:
  *
- *   forward          Y[:, chunk]  = W col(chunk)             Y scattered to y (+ bias)
+ *   forward          Y[:, chunk]  = W col(chunk)             Y scattered to y (+ epilogue)
  *   backward-data    dcol(chunk)  = W^T dY[:, chunk]         dcol folded into dx
  *   backward-weight  dW^T        (+)= col(chunk) dY[:, chunk]^T   chunks in column order,
  *                                                          then transposed into dW
@@ -153,21 +153,17 @@ static void seg_gather(const cols_job *j, int64_t b, int64_t o, int64_t len, int
 
 typedef struct scatter_arg {
     float *y;
-    const float *bias;
+    const cnnc__conv_epilogue *ep;
 } scatter_arg;
 
-/* y[b, grp mg + r, o + t] = rows[r, off + t] (+ bias) */
+/* y[b, grp mg + r, o + t] = act(rows[r, off + t] + bias) (the epilogue's) */
 static void seg_scatter(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
                         int64_t r0, int64_t r1, void *arg) {
     const scatter_arg *s = arg;
     float *dst = s->y + (b * j->g->m + j->grp * j->mg) * j->osz + o;
-    for (int64_t r = r0; r < r1; r++) {
-        const float *src = j->rows + r * j->width + off;
-        if (s->bias)
-            cnnc__conv_copy_add(j->isa, dst + r * j->osz, src, s->bias[j->grp * j->mg + r], len);
-        else
-            memcpy(dst + r * j->osz, src, (size_t)len * sizeof(float));
-    }
+    for (int64_t r = r0; r < r1; r++)
+        cnnc__conv_epilogue_row(j->isa, s->ep, j->grp * j->mg + r, dst + r * j->osz,
+                                j->rows + r * j->width + off, len);
 }
 
 static void gemm(const cols_job *j, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
@@ -186,10 +182,11 @@ static void gemm(const cols_job *j, bool ta, bool tb, int64_t m, int64_t n, int6
         }
 
 cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float *y,
-                                    const float *x, const float *w, const float *bias) {
+                                    const float *x, const float *w,
+                                    const cnnc__conv_epilogue *ep) {
     cols_job j;
     if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false)) return cnnc_last_status();
-    scatter_arg s = {y, bias};
+    scatter_arg s = {y, ep};
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_im2col, (void *)x, j.cg, j.ksz);
         gemm(&j, false, false, j.mg, j.ncol, j.kdim, w + j.grp * j.mg * j.kdim, j.kdim, j.col,

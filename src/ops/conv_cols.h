@@ -13,9 +13,11 @@
 /* Whether the forward and backward-data of g run here: small maps, several images. */
 bool cnnc__conv_cols_pays(const cnnc__window *g);
 
-/* y [n, m, out] = conv(x, w) + bias (bias NULL or [m]). */
+/* y [n, m, out] = act(conv(x, w) + bias): the epilogue ep (kernels/conv.h) applied to
+ * each chunk's rows as they are scattered into y. */
 cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float *y,
-                                    const float *x, const float *w, const float *bias);
+                                    const float *x, const float *w,
+                                    const cnnc__conv_epilogue *ep);
 /* dx [n, c, in] = the input gradient of dy (overwrites dx). */
 cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
                                           const float *dy, const float *w);

@@ -593,7 +593,7 @@ static void winograd_by_kernels(cnnc__isa isa, int mt, float *out, const float *
     /* blocks over the whole batch's tiles (crossing images) */
     for (int64_t grp = 0; grp < g->groups; grp++)
         for (int64_t t0 = 0; t0 < all; t0 += ldt)
-            cnnc__conv_winograd_block(isa, mt, out, x, up, b, g, grp, t0,
+            cnnc__conv_winograd_block(isa, mt, out, x, up, &(cnnc__conv_epilogue){.bias = b}, g, grp, t0,
                                       all - t0 < ldt ? all - t0 : ldt, ldt, scratch, gws);
     free(up), free(gws), free(scratch);
 }
