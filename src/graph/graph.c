@@ -355,14 +355,13 @@ static int graph_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnn
     if (!values) return cnnc__oom("graph values"), -1;
     cnnc__gctx c = {.graph = m, .values = values};
     cnnc_status st = CNNC_OK;
-    /* inference: BatchNorms folded into convolutions, activations and adds in place */
+    /* inference: BatchNorms folded into convolutions, activations fused into them and
+     * into adds, activations and adds in place */
     const bool infer = !cnnc_is_grad_enabled();
     for (int i = 0, k = 0; i < s->n_nodes && st == CNNC_OK; i++) {
         c.node = &s->nodes[i];
-        int done = infer && c.node->fold >= 0 ? cnnc__graph_run_folded(&c, &s->nodes[c.node->fold],
-                                                                         &values[c.node->fold]) : 0;
-        if (!done && infer && c.node->infer != CNNC__GINFER_NONE && !values[i].n)
-            done = cnnc__graph_run_infer(&c, s->nodes, i);
+        const int done = infer && c.node->infer != CNNC__GINFER_NONE && !values[i].n
+                             ? cnnc__graph_run_infer(&c, s->nodes, i) : 0;
         if (done || values[i].n) /* done, or computed with a node before it */
             st = done < 0 ? cnnc_last_status() : CNNC_OK;
         else

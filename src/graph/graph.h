@@ -64,7 +64,8 @@ typedef struct cnnc__gnode {
     int n_reads;             /* references to it (by nodes and outputs) */
     int fold;                /* a convolution whose only reader is an eval BatchNorm: that node (or -1) */
     int infer;               /* inference plan (graph_infer.c): CNNC__GINFER_* */
-    int fuse;                /* an add whose only reader is an activation: that node (or -1) */
+    int fuse;                /* an add or a convolution (its folded BatchNorm, which then has it
+                                too) whose result only an activation reads: that node (or -1) */
     int ndim;                /* INPUT: the example input's shape a model file records, */
     int64_t shape[CNNC_MAX_DIMS]; /* or ndim -1 when unknown */
 } cnnc__gnode;
@@ -161,15 +162,21 @@ cnnc_status cnnc__graph_finish(cnnc_module *g);
 /* Inference plan (graph_fold.c): marks each convolution node whose result only a
  * BatchNorm node reads (node.fold), at finish. */
 void cnnc__graph_plan_folds(cnnc__gnode *nodes, int n_nodes);
-/* Runs conv node c->node and its BatchNorm as one convolution with the BatchNorm
- * folded into the weight and bias, into *out (the BatchNorm node's value): 1 when
- * done, 0 when it does not apply now (a module in training mode, no running
- * statistics, gradients enabled), -1 on error. */
-int cnnc__graph_run_folded(cnnc__gctx *c, const cnnc__gnode *bn, cnnc__gvalue *out);
+/* Runs conv node c->node as one convolution with the BatchNorm node bn (or NULL)
+ * folded into the weight and bias and the activation act (or NULL) in its epilogue:
+ * *y the result (a new reference: bn's value, or act's), and 1; 0 when it does not
+ * apply now (a module in training mode, no running statistics); -1 on error. Without
+ * gradients only. */
+struct cnnc__act_spec;
+int cnnc__graph_run_conv(cnnc__gctx *c, const cnnc__gnode *bn, const struct cnnc__act_spec *act,
+                         cnnc_tensor **y);
 
 /* Inference plan (graph_infer.c), at finish: pointwise activations that may run in
- * place, adds that may write into an operand (and the activation after them, fused). */
-enum { CNNC__GINFER_NONE, CNNC__GINFER_ACT, CNNC__GINFER_ADD };
+ * place, adds that may write into an operand (and the activation after them, fused),
+ * convolutions with a folded BatchNorm or an activation fused (CONV), and the
+ * BatchNorm of a convolution whose activation is fused (FOLDED: nothing to do once
+ * the activation has its value). */
+enum { CNNC__GINFER_NONE, CNNC__GINFER_ACT, CNNC__GINFER_ADD, CNNC__GINFER_CONV, CNNC__GINFER_FOLDED };
 void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes);
 /* Runs node c->node (index i of nodes) that way when it applies now: 1 when done
  * (its value, or the fused activation's, is set), 0 when it does not apply (the

@@ -1,5 +1,6 @@
 /* The model runtime's inference plan: a convolution whose only reader is a
- * BatchNorm in eval mode runs as one convolution with the BatchNorm folded in,
+ * BatchNorm in eval mode runs as one convolution with the BatchNorm folded in (and
+ * with the activation that alone reads the result in its epilogue: graph_infer.c),
  *     w'[o] = w[o] * scale[o],   b'[o] = b[o] * scale[o] + shift[o],
  * scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale,
  * computed in double (the weights multiplied by the scale rounded to float) from the
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "graph/graph.h"
 #include "nn/module.h"
+#include "ops/activation.h"
 #include "ops/ops.h"
 
 void cnnc__graph_plan_folds(cnnc__gnode *nodes, int n_nodes) {
@@ -60,17 +62,17 @@ static bool folded_params(cnnc_module *conv, const cnnc_module *bn, cnnc_tensor 
     return *wf != NULL;
 }
 
-int cnnc__graph_run_folded(cnnc__gctx *c, const cnnc__gnode *bn, cnnc__gvalue *out) {
-    const cnnc__gnode *conv = c->node;
-    cnnc_tensor *x, *wf = NULL, *bf = NULL;
-    if (conv->module->training || cnnc__gctx_tensor(c, 0, &x) != CNNC_OK ||
-        !folded_params(conv->module, bn->module, &wf, &bf))
+int cnnc__graph_run_conv(cnnc__gctx *c, const cnnc__gnode *bn, const cnnc__act_spec *act, cnnc_tensor **y) {
+    cnnc_module *conv = c->node->module;
+    cnnc_tensor *x, *w = cnnc__module_param(conv, "weight"), *b = cnnc__module_param(conv, "bias");
+    cnnc_tensor *wf = NULL, *bf = NULL;
+    if (conv->training || cnnc__gctx_tensor(c, 0, &x) != CNNC_OK || (bn && !folded_params(conv, bn->module, &wf, &bf)))
         return 0; /* the ordinary path runs (and reports any error) */
-    cnnc_tensor *y = cnnc__conv_module_apply(conv->module, x, wf, bf);
+    *y = cnnc__conv_module_apply_act(conv, x, bn ? wf : w, bn ? bf : b, act);
     cnnc_tensor_release(wf);
     cnnc_tensor_release(bf);
-    if (!y) return -1;
-    cnnc__module_called(conv->module, 1, &x, 1, &y); /* for cnnc_module_macs */
-    cnnc__module_called(bn->module, 1, &y, 1, &y);
-    return cnnc__gvalue_one(out, y) == CNNC_OK ? 1 : -1;
+    if (!*y) return -1;
+    cnnc__module_called(conv, 1, &x, 1, y); /* for cnnc_module_macs */
+    if (bn) cnnc__module_called(bn->module, 1, y, 1, y);
+    return 1;
 }

@@ -4,7 +4,11 @@
  *     relu) runs in place on its input when nothing reads that input after it;
  *   - an add writes its sum into an operand nothing reads after it, and when the add's
  *     only reader is an activation (ResNet's relu after the residual add), applies it
- *     in the same pass, for the activation node.
+ *     in the same pass, for the activation node;
+ *   - a convolution (with its BatchNorm folded in, when it has one) whose result only
+ *     an activation reads (Conv-BN-ReLU, MobileNetV2's ReLU6) applies it in its
+ *     epilogue, each output tile while it is in cache (ops/conv.h), for the activation
+ *     node; the BatchNorm node between them then has nothing to do.
  * So the steady state allocates no tensor for them and makes fewer passes over memory,
  * with the values of the unfused ops (the same kernels, element by element).
  * The plan is static (made at finish: who reads what, and last); at run time the
@@ -45,19 +49,31 @@ static bool is_act_node(const cnnc__gnode *n) {
     return act_op_index(n) >= 0;
 }
 
+/* The activation node that is the only reader of node i's result (as its input), or -1. */
+static int act_reader(const cnnc__gnode *nodes, int n_nodes, int i) {
+    const int j = nodes[i].last_use;
+    return nodes[i].n_reads == 1 && j < n_nodes && is_act_node(&nodes[j]) && nodes[j].args[0].node == i &&
+                   nodes[j].args[0].index <= 0
+               ? j : -1;
+}
+
 void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes) {
     for (int i = 0; i < n_nodes; i++) {
+        nodes[i].infer = CNNC__GINFER_NONE;
+        nodes[i].fuse = -1;
+    }
+    for (int i = 0; i < n_nodes; i++) {
         cnnc__gnode *n = &nodes[i];
-        n->infer = CNNC__GINFER_NONE;
-        n->fuse = -1;
         if (is_act_node(n)) {
             n->infer = CNNC__GINFER_ACT;
         } else if (n->kind == CNNC__GNODE_OP && strcmp(n->op->name, "add") == 0) {
             n->infer = CNNC__GINFER_ADD;
-            const int j = n->last_use; /* the only reader, when it reads the sum as its input */
-            if (n->n_reads == 1 && j < n_nodes && is_act_node(&nodes[j]) && nodes[j].args[0].node == i &&
-                nodes[j].args[0].index <= 0)
-                n->fuse = j;
+            n->fuse = act_reader(nodes, n_nodes, i);
+        } else if (n->kind == CNNC__GNODE_MODULE && cnnc__is_conv_module(n->module) && n->n_args == 1) {
+            n->fuse = act_reader(nodes, n_nodes, n->fold >= 0 ? n->fold : i);
+            if (n->fold >= 0 || n->fuse >= 0) n->infer = CNNC__GINFER_CONV;
+            if (n->fold >= 0 && n->fuse >= 0)
+                nodes[n->fold].infer = CNNC__GINFER_FOLDED, nodes[n->fold].fuse = n->fuse;
         }
     }
 }
@@ -125,10 +141,28 @@ static int run_add(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
     return act_done(&nodes[n->fuse], out, &c->values[n->fuse]);
 }
 
+/* The convolution with its folded BatchNorm and fused activation, whichever it has; its
+ * value is the last one's. */
+static int run_conv(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
+    const cnnc__gnode *n = &nodes[i];
+    cnnc__act_spec s;
+    const bool fused = n->fuse >= 0 && node_spec(c, &nodes[n->fuse], &s);
+    if (!fused && n->fold < 0) return 0;
+    cnnc_tensor *y = NULL;
+    const int done = cnnc__graph_run_conv(c, n->fold >= 0 ? &nodes[n->fold] : NULL, fused ? &s : NULL, &y);
+    if (done <= 0) return done;
+    const int r = fused ? act_done(&nodes[n->fuse], y, &c->values[n->fuse])
+                        : cnnc__gvalue_one(&c->values[n->fold], cnnc_tensor_retain(y)) == CNNC_OK ? 1 : -1;
+    cnnc_tensor_release(y);
+    return r;
+}
+
 int cnnc__graph_run_infer(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
     switch (nodes[i].infer) {
     case CNNC__GINFER_ACT: return run_act(c, nodes, i);
     case CNNC__GINFER_ADD: return run_add(c, nodes, i);
+    case CNNC__GINFER_CONV: return run_conv(c, nodes, i);
+    case CNNC__GINFER_FOLDED: return c->values[nodes[i].fuse].n > 0; /* the convolution did it */
     default: return 0;
     }
 }

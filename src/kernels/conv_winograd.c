@@ -249,10 +249,14 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
                               0.0f, mm + e * ldt, chs, gemm_ws);
     }
 
-    /* output transform, then the activation on its mt^2 rows (in L1) */
+    /* output transform, then the activation on its mt^2 rows (in L1): one run of
+     * mt^2 ldt floats when the block is full, else row by row (the rows' columns past
+     * nt are not all written) */
     for (int64_t co = 0; co < mg; co++) {
         f->out(rows, ldt, mm + co * chs, ldt, ep->bias ? ep->bias[grp * mg + co] : 0.0f, nt);
-        for (int64_t r = 0; ep->act && r < (int64_t)mt * mt; r++)
+        if (ep->act && nt == ldt)
+            cnnc__conv_epilogue_act(isa, ep, rows, (int64_t)mt * mt * ldt);
+        for (int64_t r = 0; ep->act && nt < ldt && r < (int64_t)mt * mt; r++)
             cnnc__conv_epilogue_act(isa, ep, rows + r * ldt, nt);
         for (int64_t t = t0; t < t0 + nt;) {
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;

@@ -167,16 +167,24 @@ typedef struct dw_job {
     const cnnc__conv_epilogue *ep; /* the forward's */
 } dw_job;
 
+enum { DW_EPILOGUE_FLOATS = 4096 }; /* planes gathered for one activation run (in L1) */
+
 static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const dw_job *j = ctx;
     const cnnc__window *g = j->g;
+    /* the activation over runs of consecutive planes just written (one call for many
+     * small ones: a 7x7 plane alone would be a short loop and its tail) */
+    int64_t run = begin;
     for (int64_t i = begin; i < end; i++) { /* i = (b, o) */
         const int64_t o = i % g->m, b = i / g->m;
-        float *y = j->out + i * j->osz;
-        cnnc__dwconv_forward_plane(j->isa, y, j->a + (b * g->c + o / j->mg) * j->isz,
-                                   j->b + o * j->ksz, j->ep->bias ? j->ep->bias[o] : 0.0f, g);
-        cnnc__conv_epilogue_act(j->isa, j->ep, y, j->osz); /* the plane just written (L1/L2) */
+        cnnc__dwconv_forward_plane(j->isa, j->out + i * j->osz,
+                                   j->a + (b * g->c + o / j->mg) * j->isz, j->b + o * j->ksz,
+                                   j->ep->bias ? j->ep->bias[o] : 0.0f, g);
+        if ((i + 1 - run) * j->osz >= DW_EPILOGUE_FLOATS || i + 1 == end) {
+            cnnc__conv_epilogue_act(j->isa, j->ep, j->out + run * j->osz, (i + 1 - run) * j->osz);
+            run = i + 1;
+        }
     }
     return CNNC_OK;
 }
@@ -278,7 +286,8 @@ static cnnc_status implicit_range(void *ctx, int64_t begin, int64_t end, int chu
 /* Phase-plane path (1-d / 2-d): per (image, group) item the input is split once into
  * stride-phase planes (cnnc__conv_phase_split), every GEMM B row is then a contiguous
  * slice of them, and the GEMM computes the "wide" output (wph columns per output row)
- * into a scratch tile, whose valid columns go to y through the epilogue. */
+ * into a scratch tile, which goes through the epilogue before its valid columns are
+ * copied to y. */
 enum { PHASE_PLANES_MAX_FLOATS = 1 << 22, PHASE_TILE_FLOATS = 1 << 16, PHASE_DIM_MAX = 1 << 20 };
 
 typedef struct phase_job {
@@ -321,11 +330,13 @@ static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk)
             phase_item it = {j->isa, g, ph, r0 * wph};
             cnnc__sgemm_st_packed(j->isa, j->mg, ncol, j->kdim, apk, phase_pack_b, &it, 0.0f, tmp,
                                   ncol, gws);
+            /* the epilogue over each channel's whole tile (one run, its padding
+             * columns too), then the valid columns copied out */
+            epilogue_rows(j->isa, j->ep, tmp, ncol, grp, j->mg, ncol);
             for (int64_t o = 0; o < j->mg; o++)
                 for (int64_t r = 0; r < rows; r++)
-                    cnnc__conv_epilogue_row(j->isa, j->ep, grp * j->mg + o,
-                                            yg + o * j->osz + (r0 + r) * wo,
-                                            tmp + o * ncol + r * wph, wo);
+                    memcpy(yg + o * j->osz + (r0 + r) * wo, tmp + o * ncol + r * wph,
+                           (size_t)wo * sizeof(float));
         }
     }
     return CNNC_OK;

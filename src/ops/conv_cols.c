@@ -8,7 +8,7 @@
  * dimension is the image's 49 positions. Here a chunk is a run of J consecutive
  * columns of the batch's matrix, whatever images they belong to:
  *
- *   forward          Y[:, chunk]  = W col(chunk)             Y scattered to y (+ epilogue)
+ *   forward          Y[:, chunk]  = W col(chunk)             epilogue on Y, scattered to y
  *   backward-data    dcol(chunk)  = W^T dY[:, chunk]         dcol folded into dx
  *   backward-weight  dW^T        (+)= col(chunk) dY[:, chunk]^T   chunks in column order,
  *                                                          then transposed into dW
@@ -151,19 +151,38 @@ static void seg_gather(const cols_job *j, int64_t b, int64_t o, int64_t len, int
         memcpy(j->rows + r * j->width + off, src + r * j->osz, (size_t)len * sizeof(float));
 }
 
-typedef struct scatter_arg {
-    float *y;
-    const cnnc__conv_epilogue *ep;
-} scatter_arg;
-
-/* y[b, grp mg + r, o + t] = act(rows[r, off + t] + bias) (the epilogue's) */
+/* y[b, grp mg + r, o + t] = rows[r, off + t] */
 static void seg_scatter(const cols_job *j, int64_t b, int64_t o, int64_t len, int64_t off,
                         int64_t r0, int64_t r1, void *arg) {
-    const scatter_arg *s = arg;
-    float *dst = s->y + (b * j->g->m + j->grp * j->mg) * j->osz + o;
+    float *dst = (float *)arg + (b * j->g->m + j->grp * j->mg) * j->osz + o;
     for (int64_t r = r0; r < r1; r++)
-        cnnc__conv_epilogue_row(j->isa, s->ep, j->grp * j->mg + r, dst + r * j->osz,
-                                j->rows + r * j->width + off, len);
+        memcpy(dst + r * j->osz, j->rows + r * j->width + off, (size_t)len * sizeof(float));
+}
+
+typedef struct output_pass {
+    const cols_job *j;
+    float *y;
+    const cnnc__conv_epilogue *ep;
+} output_pass;
+
+/* The forward's rows [r0, r1) of the chunk: the epilogue over each whole row (one run
+ * of ncol in L2, whatever images its segments belong to), then scattered into y. */
+static cnnc_status output_range(void *ctx, int64_t r0, int64_t r1, int chunk) {
+    const output_pass *op = ctx;
+    const cols_job *j = op->j;
+    for (int64_t r = r0; r < r1 && cnnc__conv_epilogue_any(op->ep); r++)
+        cnnc__conv_epilogue_row(j->isa, op->ep, j->grp * j->mg + r, j->rows + r * j->width,
+                                j->rows + r * j->width, j->ncol);
+    segments_pass sp = {j, seg_scatter, op->y};
+    return segments_range(&sp, r0, r1, chunk);
+}
+
+/* The chunk's rows over the threads (a row: ncol values through the epilogue and copied
+ * out, memory-bound). Cannot fail. */
+static void output_chunk(const output_pass *op) {
+    const double n = (double)op->j->ncol;
+    const cnnc__cost row = {.flops = op->ep->act ? 4.0 * n : 0.0, .bytes = 12.0 * n};
+    (void)cnnc__parallel_for(op->j->mg, row, output_range, (void *)op);
 }
 
 static void gemm(const cols_job *j, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
@@ -186,12 +205,12 @@ cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float 
                                     const cnnc__conv_epilogue *ep) {
     cols_job j;
     if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false)) return cnnc_last_status();
-    scatter_arg s = {y, ep};
+    output_pass op = {&j, y, ep};
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_im2col, (void *)x, j.cg, j.ksz);
         gemm(&j, false, false, j.mg, j.ncol, j.kdim, w + j.grp * j.mg * j.kdim, j.kdim, j.col,
              j.width, 0.0f, j.rows, j.width);
-        for_segments(&j, seg_scatter, &s, j.mg, 1);
+        output_chunk(&op);
     });
     return CNNC_OK;
 }

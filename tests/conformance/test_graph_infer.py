@@ -160,3 +160,174 @@ def test_fold_needs_the_batchnorm_to_be_the_only_reader(tmp_path):
             return F.relu(c) + self.bn(c)
 
     _check(M(), (2, 3, 8, 8), tmp_path, exact=False)
+
+
+# ---- activations fused into the convolution's epilogue ---------------------------------
+
+class ConvAct(tnn.Module):
+    """Convolutions (with folded BatchNorms or their own bias) each read only by an
+    activation, which the runtime applies in the convolution's epilogue; with tap, the
+    pre-activation values are outputs too, so nothing is fused (the twin to compare)."""
+
+    def __init__(self, kind, tap=False):
+        super().__init__()
+        self.kind, self.tap = kind, tap
+        c = 16
+        if kind == "conv_bn_relu":  # 3x3 with 16 channels on 24x24: Winograd at inference
+            self.conv, self.bn, self.act = tnn.Conv2d(c, c, 3, padding=1, bias=False), tnn.BatchNorm2d(c), tnn.ReLU()
+        elif kind == "conv_bn_relu6":  # a MobileNetV2 block: expand, depthwise, project
+            self.e, self.be = tnn.Conv2d(c, 4 * c, 1, bias=False), tnn.BatchNorm2d(4 * c)
+            self.d, self.bd = tnn.Conv2d(4 * c, 4 * c, 3, stride=2, padding=1, groups=4 * c, bias=False), \
+                tnn.BatchNorm2d(4 * c)
+            self.p, self.bp = tnn.Conv2d(4 * c, c, 1, bias=False), tnn.BatchNorm2d(c)
+            self.act = tnn.ReLU6(inplace=True)
+        elif kind == "bias_relu":  # the relu as a function (an op node), then torch.relu
+            self.conv, self.conv2 = tnn.Conv2d(c, 8, 5, stride=2, padding=2), tnn.Conv2d(8, 8, 3)
+        elif kind == "depthwise_relu6":  # with its own bias, F.relu6 and hardtanh ops
+            self.conv = tnn.Conv2d(c, c, 3, padding=1, groups=c)
+            self.conv2 = tnn.Conv2d(c, 2 * c, 3, padding=1, groups=c)
+        elif kind == "others":  # more activation modules after conv + BN
+            self.conv, self.bn = tnn.Conv2d(c, 8, 1, bias=False), tnn.BatchNorm2d(8)
+            self.c2, self.c3 = tnn.Conv2d(8, 8, 3, padding=1), tnn.Conv2d(8, 8, 3, padding=1, bias=False)
+            self.lrelu, self.silu, self.hs = tnn.LeakyReLU(0.1), tnn.SiLU(), tnn.Hardswish()
+
+    def _out(self, pre, post, taps):
+        if self.tap:
+            taps.append(pre)
+        return post
+
+    def forward(self, x):
+        taps = []
+        if self.kind == "conv_bn_relu":
+            p = self.bn(self.conv(x))
+            y = self._out(p, self.act(p), taps)
+        elif self.kind == "conv_bn_relu6":
+            p = self.be(self.e(x))
+            y = self._out(p, self.act(p), taps)
+            p = self.bd(self.d(y))
+            y = self._out(p, self.act(p), taps)
+            y = self.bp(self.p(y))
+        elif self.kind == "bias_relu":
+            p = self.conv(x)
+            y = self._out(p, F.relu(p), taps)
+            p = self.conv2(y)
+            y = self._out(p, torch.relu(p), taps)
+        elif self.kind == "depthwise_relu6":
+            p = self.conv(x)
+            y = self._out(p, F.relu6(p), taps)
+            p = self.conv2(y)
+            y = self._out(p, F.hardtanh(p, -1.0, 2.0), taps)
+        else:
+            p = self.bn(self.conv(x))
+            y = self._out(p, self.lrelu(p), taps)
+            p = self.c2(y)
+            y = self._out(p, self.silu(p), taps)
+            p = self.c3(y)
+            y = self._out(p, self.hs(p), taps)
+        return (y, *taps) if taps else y
+
+
+KINDS = ["conv_bn_relu", "conv_bn_relu6", "bias_relu", "depthwise_relu6", "others"]
+
+
+def _twins(kind, shape, tmp_path):
+    """The fused model and its unfused twin (same weights), loaded, with PyTorch's output."""
+    torch.manual_seed(0)
+    fused, twin = ConvAct(kind), ConvAct(kind, tap=True)
+    for m in fused.modules():
+        if isinstance(m, tnn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    twin.load_state_dict(fused.state_dict())
+    fused.eval(), twin.eval()
+    x = torch.randn(*shape) * 2
+    with torch.no_grad():
+        ref = fused(x).numpy()
+    (tmp_path / "f").mkdir()
+    (tmp_path / "t").mkdir()
+    net, net_t = _loaded(fused, x, tmp_path / "f"), _loaded(twin, x, tmp_path / "t")
+    net.eval(), net_t.eval()
+    return net, net_t, x, ref
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("kind", KINDS)
+def test_conv_activation_epilogue(kind, threads, tmp_path):
+    """Fused: PyTorch's values, and the bits of the unfused twin (the activation run as
+    its own op) at every run, also on an input with inf, NaN and -0 in it."""
+    net, net_t, x, ref = _twins(kind, (2, 16, 24, 24), tmp_path)
+    special = x.numpy().copy()
+    special[0, 0, 0, :3] = [np.inf, np.nan, -0.0]
+    old = cnnc.get_num_threads()
+    cnnc.set_num_threads(threads)
+    try:
+        xc = cnnc.tensor(x.numpy())
+        with cnnc.no_grad():
+            for xin in (x.numpy(), special, x.numpy()):
+                got = net(cnnc.tensor(xin)).numpy()
+                unfused = net_t(cnnc.tensor(xin))[0].numpy()
+                if xin is not special:
+                    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+                assert np.array_equal(got, unfused, equal_nan=True)
+                assert np.array_equal(np.signbit(got), np.signbit(unfused))
+        graded = net(xc).numpy()  # with gradients: nothing fused, the modules as they are
+        np.testing.assert_allclose(graded, ref, rtol=1e-4, atol=1e-4)
+    finally:
+        cnnc.set_num_threads(old)
+
+
+def test_conv_with_two_readers_is_not_fused(tmp_path):
+    """The convolution's result is read by the activation and by an add: the add must
+    see the values before the activation."""
+
+    class M(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.conv2 = tnn.Conv2d(3, 6, 3, padding=1), tnn.Conv2d(3, 6, 1, bias=False)
+            self.bn = tnn.BatchNorm2d(6)
+
+        def forward(self, x):
+            c = self.conv(x)  # read by the relu and the add
+            d = self.bn(self.conv2(x))  # folded; read by the relu and the product
+            return F.relu(c) + c, d * 2 + torch.relu(d)
+
+    _check(M(), (2, 3, 9, 8), tmp_path, exact=False)
+
+
+_TRACE_SCRIPT = """
+import sys, numpy as np, cnnc
+net = cnnc.load(sys.argv[1])
+net.eval()
+with cnnc.no_grad():
+    net(cnnc.tensor(np.load(sys.argv[2])))
+"""
+
+
+@pytest.mark.parametrize("kind", ["conv_bn_relu", "conv_bn_relu6"])
+def test_trace_names_the_fused_epilogue(kind, tmp_path):
+    """CNNC_TRACE: the convolutions that took an activation name it as their epilogue;
+    the unfused twin's do not."""
+    import os
+    import subprocess
+    import sys
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 24, 24)
+    np.save(tmp_path / "x.npy", x.numpy())
+    lines = {}
+    for tap in (False, True):
+        path = str(tmp_path / ("m%d.safetensors" % tap))
+        cnnc.export.export(ConvAct(kind, tap).eval(), x, path)
+        env = dict(os.environ, CNNC_TRACE="1", PYTHONPATH=os.path.dirname(os.path.dirname(cnnc.__file__)))
+        r = subprocess.run([sys.executable, "-c", _TRACE_SCRIPT, path, str(tmp_path / "x.npy")],
+                           env=env, capture_output=True, text=True, check=True)
+        lines[tap] = [l for l in r.stderr.splitlines() if l.startswith("cnnc trace: conv.forward")]
+    want = ["relu epilogue"] if kind == "conv_bn_relu" else ["hardtanh(0,6) epilogue"] * 2
+    assert [w for w in want if any(w in l for l in lines[False])] == want, lines[False]
+    assert sum("epilogue" in l for l in lines[False]) == len(want), lines[False]
+    assert not any("epilogue" in l for l in lines[True]), lines[True]
+    if kind == "conv_bn_relu":
+        assert "winograd" in lines[False][0]
+    else:
+        assert any("depthwise + hardtanh(0,6) epilogue" in l for l in lines[False])
