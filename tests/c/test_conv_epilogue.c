@@ -78,27 +78,28 @@ typedef struct path_case {
 
 static int cases(path_case *pc) {
     int n = 0;
-    pc[n++] = (path_case){"depthwise 3x3", geom2(2, 8, 8, 8, 13, 17, 3, 1, 1), "depthwise", "depthwise"};
+    pc[n++] = (path_case){"depthwise 3x3", geom2(2, 8, 8, 8, 13, 17, 3, 1, 1), "depthwise",
+                          "depthwise", NULL};
     pc[n++] = (path_case){"depthwise x2 stride 2", geom2(2, 6, 12, 6, 15, 14, 3, 2, 1), "depthwise",
-                          "depthwise"};
+                          "depthwise", NULL};
     pc[n++] = (path_case){"winograd", geom2(2, 16, 24, 1, 24, 26, 3, 1, 1), "winograd F(4x4",
-                          "winograd F(2x2"};
+                          "winograd F(2x2", NULL};
     pc[n++] = (path_case){"winograd, groups", geom2(1, 32, 32, 2, 34, 32, 3, 1, 1), "winograd F(4x4",
-                          "winograd F(2x2"};
+                          "winograd F(2x2", NULL};
     pc[n++] = (path_case){"column chunks", geom2(3, 8, 12, 2, 7, 9, 3, 1, 1), "column chunks",
-                          "column chunks"};
+                          "column chunks", NULL};
     pc[n++] = (path_case){"small maps", geom2(2, 16, 16, 1, 8, 8, 3, 1, 1), "column chunks",
                           "column chunks", "winograd F(4x4,3x3), cached weights"};
     pc[n++] = (path_case){"phase planes", geom2(2, 6, 10, 1, 31, 29, 5, 2, 2), "phase planes",
-                          "phase planes"};
+                          "phase planes", NULL};
     pc[n++] = (path_case){"1x1 gemm, items", geom2(2, 16, 20, 1, 20, 21, 1, 1, 0), "gemm (1x1)",
-                          "gemm (1x1)"};
+                          "gemm (1x1)", NULL};
     pc[n++] = (path_case){"1x1 gemm, one item", geom2(1, 24, 40, 1, 19, 23, 1, 1, 0), "gemm (1x1)",
-                          "gemm (1x1)"};
+                          "gemm (1x1)", NULL};
     /* 3-d: no phase planes, one image: no column chunks */
     cnnc__window g3 = {.n = 1, .c = 4, .m = 6, .groups = 1, .in = {6, 7, 8}, .out = {4, 5, 6},
                        .k = {3, 3, 3}, .stride = {1, 1, 1}, .pad = {0, 0, 0}, .dil = {1, 1, 1}};
-    pc[n++] = (path_case){"implicit gemm (3-d)", g3, "implicit gemm", "implicit gemm"};
+    pc[n++] = (path_case){"implicit gemm (3-d)", g3, "implicit gemm", "implicit gemm", NULL};
     return n;
 }
 
