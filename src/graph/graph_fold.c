@@ -66,7 +66,8 @@ int cnnc__graph_run_conv(cnnc__gctx *c, const cnnc__gnode *bn, const cnnc__act_s
     cnnc_module *conv = c->node->module;
     cnnc_tensor *x, *w = cnnc__module_param(conv, "weight"), *b = cnnc__module_param(conv, "bias");
     cnnc_tensor *wf = NULL, *bf = NULL;
-    if (conv->training || cnnc__gctx_tensor(c, 0, &x) != CNNC_OK || (bn && !folded_params(conv, bn->module, &wf, &bf)))
+    if (conv->training || cnnc__gctx_tensor(c, 0, &x) != CNNC_OK ||
+        (bn && !folded_params(conv, bn->module, &wf, &bf)))
         return 0; /* the ordinary path runs (and reports any error) */
     *y = cnnc__conv_module_apply_act(conv, x, bn ? wf : w, bn ? bf : b, act);
     cnnc_tensor_release(wf);

@@ -228,7 +228,7 @@ size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, in
  * aligned; gemm_ws: cnnc__sgemm_workspace_floats(isa) floats, 64-byte aligned.
  * Single-threaded; the result does not depend on how tiles are blocked. */
 void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
-                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp, int64_t t0,
-                               int64_t nt, int64_t ldt, float *scratch, float *gemm_ws);
+                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp,
+                               int64_t t0, int64_t nt, int64_t ldt, float *scratch, float *gemm_ws);
 
 #endif

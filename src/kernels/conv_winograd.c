@@ -207,8 +207,8 @@ static void output_segment(const cnnc__wino_rows *f, int mt, float *yc, const fl
 }
 
 void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
-                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp, int64_t t0,
-                               int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
+                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp,
+                               int64_t t0, int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = npos(mt);
     const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2];
     const int64_t tw = (g->out[2] + mt - 1) / mt, tiles = cnnc__conv_winograd_tiles(g, mt);

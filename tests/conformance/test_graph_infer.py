@@ -174,7 +174,8 @@ class ConvAct(tnn.Module):
         self.kind, self.tap = kind, tap
         c = 16
         if kind == "conv_bn_relu":  # 3x3 with 16 channels on 24x24: Winograd at inference
-            self.conv, self.bn, self.act = tnn.Conv2d(c, c, 3, padding=1, bias=False), tnn.BatchNorm2d(c), tnn.ReLU()
+            self.conv, self.bn = tnn.Conv2d(c, c, 3, padding=1, bias=False), tnn.BatchNorm2d(c)
+            self.act = tnn.ReLU()
         elif kind == "conv_bn_relu6":  # a MobileNetV2 block: expand, depthwise, project
             self.e, self.be = tnn.Conv2d(c, 4 * c, 1, bias=False), tnn.BatchNorm2d(4 * c)
             self.d, self.bd = tnn.Conv2d(4 * c, 4 * c, 3, stride=2, padding=1, groups=4 * c, bias=False), \
