@@ -231,4 +231,38 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
                                const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp,
                                int64_t t0, int64_t nt, int64_t ldt, float *scratch, float *gemm_ws);
 
+/* ---- Winograd F(2x2, 3x3) weight gradient (the geometries cnnc__conv_winograd_ok
+ * takes) ------------------------------------------------------------------------------
+ *
+ * The forward's tiles give dg = G^T [ sum over the batch's tiles of (A dy A^T) .* (B^T d B) ] G
+ * per (output channel, input channel) pair. The caller transforms blocks of the
+ * batch's tiles [t0, t0 + nt) (nt <= ldt, ldt a multiple of 16; a block may cross
+ * images) into
+ *   V [cg][16][ldt]: the input's transforms (the forward's), position e of input
+ *                    channel i's tile t at V[i][e][t - t0];
+ *   Q [mg][16][ldt]: the output gradient's, likewise,
+ * sums D_e [mg x cg] += Q_e V_e^T over the blocks (16 GEMMs whose depth is the tiles),
+ * and folds D back into the 3x3 gradients. Q and the fold carry matching signs of
+ * their own (conv_winograd_f2.c), so D means something only through the fold.
+ * F(2x2) alone: its transforms are exact but for a few roundings (F(4x4)'s rounding
+ * error, ~4x, is too coarse for training). Tile t, its rows and columns: as above. */
+
+/* Floats of row scratch cnnc__conv_winograd_wgrad_input needs (a multiple of 16). */
+size_t cnnc__conv_winograd_wgrad_rows_floats(const cnnc__window *g);
+/* v [c1 - c0][16][ldt] = V's rows of input channels [c0, c1) of group grp for tiles
+ * [t0, t0 + nt) of x [n, c, in]; rows: cnnc__conv_winograd_wgrad_rows_floats(g) floats
+ * of scratch, 64-byte aligned. */
+void cnnc__conv_winograd_wgrad_input(cnnc__isa isa, float *v, int64_t ldt, const float *x,
+                                     const cnnc__window *g, int64_t grp, int64_t c0, int64_t c1,
+                                     int64_t t0, int64_t nt, float *rows);
+/* q [o1 - o0][16][ldt] = Q's rows of output channels [o0, o1) of group grp for tiles
+ * [t0, t0 + nt) of dy [n, m, out] (the tiles' positions outside out: zeros). */
+void cnnc__conv_winograd_wgrad_output(cnnc__isa isa, float *q, int64_t ldt, const float *dy,
+                                      const cnnc__window *g, int64_t grp, int64_t o0, int64_t o1,
+                                      int64_t t0, int64_t nt);
+/* dw[9 j + k], k < 9: the 3x3 gradient of pair j < n from the 16 sums d[e ldd + j]
+ * (D_e's element j, e < 16). Writes dw[0 .. 9 n) only. */
+void cnnc__conv_winograd_wgrad_fold(cnnc__isa isa, float *dw, const float *d, int64_t ldd,
+                                    int64_t n);
+
 #endif

@@ -40,7 +40,7 @@ static const wino_variant variants[] = {
 
 CNNC__ISA_PICKER(variant, wino_variant, variants)
 
-static const cnnc__wino_rows *rows_of(cnnc__isa isa, int mt) {
+const cnnc__wino_rows *cnnc__wino_rows_of(cnnc__isa isa, int mt) {
     return mt == 4 ? variant(isa)->f4 : variant(isa)->f2;
 }
 
@@ -70,7 +70,7 @@ void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
     const int64_t ldu = g->groups * (int64_t)pa; /* floats between the positions' planes */
-    const cnnc__wino_rows *f = rows_of(isa, mt);
+    const cnnc__wino_rows *f = cnnc__wino_rows_of(isa, mt);
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
     /* panel by panel, along its depth: npos sequential streams of writes */
@@ -105,12 +105,21 @@ static void pack_v(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, in
  * fills a fraction of a 16-lane vector), or 1. */
 static int64_t rows_together(int64_t tw) { return tw <= 8 ? 16 / tw : 1; }
 
-/* Scratch: V, M, then rows (alpha rows of the widest tile-row segment for each tile
- * row transformed together, and a zero row; or mt^2 rows of ldt; then the slack the
- * row loops may read past them). */
+/* The input transform's rows: alpha rows of the widest tile-row segment for each tile
+ * row transformed together, and a zero row. */
+static int64_t input_rows_floats(const cnnc__window *g, int mt) {
+    const int64_t tw = (g->out[2] + mt - 1) / mt;
+    return (rows_together(tw) * (mt + 2) + 1) * (mt * tw + 2);
+}
+
+size_t cnnc__wino_input_rows_floats(const cnnc__window *g, int mt) {
+    return r16((size_t)input_rows_floats(g, mt) + CNNC__WINO_ROW_SLACK);
+}
+
+/* Scratch: V, M, then rows (the input transform's, or mt^2 rows of ldt for the
+ * output's; then the slack the row loops may read past them). */
 static size_t rows_floats(const cnnc__window *g, int64_t ldt, int mt) {
-    const int64_t tw = (g->out[2] + mt - 1) / mt, wp = mt * tw + 2;
-    const int64_t a = (rows_together(tw) * (mt + 2) + 1) * wp, b = (int64_t)mt * mt * ldt;
+    const int64_t a = input_rows_floats(g, mt), b = (int64_t)mt * mt * ldt;
     return r16((size_t)(a > b ? a : b) + CNNC__WINO_ROW_SLACK);
 }
 
@@ -206,19 +215,12 @@ static void output_segment(const cnnc__wino_rows *f, int mt, float *yc, const fl
     }
 }
 
-void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
-                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp,
-                               int64_t t0, int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
-    const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = npos(mt);
-    const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2];
+void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt, const float *x,
+                            const cnnc__window *g, int64_t grp, int64_t c0, int64_t c1, int64_t t0,
+                            int64_t nt, float *rows) {
+    const int64_t isz = g->in[1] * g->in[2], chs = npos(mt) * ldt, cg = g->c / g->groups;
     const int64_t tw = (g->out[2] + mt - 1) / mt, tiles = cnnc__conv_winograd_tiles(g, mt);
-    const int64_t chs = np * ldt; /* floats of one channel in V and M */
-    float *v = scratch;
-    float *mm = v + cg * chs;
-    float *rows = scratch + r16((size_t)((cg + mg) * chs));
-    const cnnc__wino_rows *f = rows_of(isa, mt);
-
-    /* input transform (rows: alpha rows of B^T d, then a zero row) */
+    /* rows: alpha rows of B^T d per tile row transformed together, then a zero row */
     const int64_t wp = mt * tw + 2, rmax = rows_together(tw);
     const float *x_end = x + g->n * g->c * isz;
     float *zero = rows + rmax * (mt + 2) * wp;
@@ -226,20 +228,35 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
     int32_t at[16]; /* narrow maps: tile k of the tile rows side by side */
     for (int64_t k = 0; rmax > 1 && k < rmax * tw; k++)
         at[k] = (int32_t)(k / tw * (mt + 2) * wp + mt * (k % tw));
-    for (int64_t ci = 0; ci < cg; ci++)
+    for (int64_t ci = c0; ci < c1; ci++)
         for (int64_t t = t0; t < t0 + nt;) {
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
             const int64_t nk = tw - tj0 < t0 + nt - t ? tw - tj0 : t0 + nt - t;
             const float *xc0 = x + (grp * cg + ci) * isz;
+            float *vc = v + (ci - c0) * chs + (t - t0);
             if (rmax > 1 && tj0 == 0 && nk == tw) {
-                t += input_rows(f, mt, v + ci * chs + (t - t0), ldt, rows, zero, xc0, g->c * isz,
-                                x_end, g, t, t0 + nt, rmax, at);
+                t += input_rows(f, mt, vc, ldt, rows, zero, xc0, g->c * isz, x_end, g, t, t0 + nt,
+                                rmax, at);
                 continue;
             }
-            input_segment(f, mt, v + ci * chs + (t - t0), ldt, rows, zero, xc0 + b * g->c * isz,
-                          x_end, g, ti, tj0, nk);
+            input_segment(f, mt, vc, ldt, rows, zero, xc0 + b * g->c * isz, x_end, g, ti, tj0, nk);
             t += nk;
         }
+}
+
+void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
+                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp,
+                               int64_t t0, int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = npos(mt);
+    const int64_t osz = g->out[1] * g->out[2];
+    const int64_t tw = (g->out[2] + mt - 1) / mt, tiles = cnnc__conv_winograd_tiles(g, mt);
+    const int64_t chs = np * ldt; /* floats of one channel in V and M */
+    float *v = scratch;
+    float *mm = v + cg * chs;
+    float *rows = scratch + r16((size_t)((cg + mg) * chs));
+    const cnnc__wino_rows *f = cnnc__wino_rows_of(isa, mt);
+
+    cnnc__wino_input_block(f, mt, v, ldt, x, g, grp, 0, cg, t0, nt, rows);
 
     /* the npos products over the input channels */
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);

@@ -2,9 +2,12 @@
  *
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
  *   A^T = [1 1 1 0; 0 1 -1 -1]
+ *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
  *
- * (G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] is applied by conv_winograd.c's
- * weight transform.) Additions only: the scalar and AVX-512 loops give the same bits. */
+ * and for the weight gradient dg = G^T [sum (A dy A^T) .* (B^T d B)] G, the same with
+ * A' = A and G' = G with their last rows negated (the two signs cancel in the product,
+ * so the gradient's transforms need no negations). Additions and exact halvings only:
+ * the scalar and AVX-512 loops give the same bits. */
 #include "kernels/conv_winograd_internal.h"
 
 /* ---- row loops: scalar and AVX-512 (the same operations in the same order on every
@@ -63,6 +66,50 @@ static void interleave_scalar(float *r, const float *a, int64_t as, int64_t n) {
     for (int64_t k = 0; k < n; k++) {
         r[2 * k] = a[k];
         r[2 * k + 1] = a[as + k];
+    }
+}
+
+/* The weight gradient's tile transform (conv_winograd_internal.h: grad). */
+
+/* r[j] for j < len, else 0 (r NULL: a zero row) */
+static inline float at_or_zero(const float *r, int64_t j, int64_t len) {
+    return r && j < len ? r[j] : 0.0f;
+}
+
+static void grad_scalar(float *qb, int64_t qs, const float *r0, const float *r1, int64_t nk,
+                        int64_t len) {
+    for (int64_t k = 0; k < nk; k++) {
+        const float y00 = at_or_zero(r0, 2 * k, len), y01 = at_or_zero(r0, 2 * k + 1, len);
+        const float y10 = at_or_zero(r1, 2 * k, len), y11 = at_or_zero(r1, 2 * k + 1, len);
+        const float z[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {y10, y11}};
+        for (int r = 0; r < 4; r++) { /* (A' y) A'^T, row by row */
+            const float a = z[r][0], b = z[r][1];
+            qb[(4 * r + 0) * qs + k] = a;
+            qb[(4 * r + 1) * qs + k] = a + b;
+            qb[(4 * r + 2) * qs + k] = a - b;
+            qb[(4 * r + 3) * qs + k] = b;
+        }
+    }
+}
+
+/* dw_j = G'^T D_j G' (16 -> 9): G'^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 -1] */
+static void fold_scalar(float *dw, int64_t wstride, const float *d, int64_t ldd, int64_t n) {
+    for (int64_t j = 0; j < n; j++) {
+        float t[3][4]; /* G'^T D, column by column */
+        for (int c = 0; c < 4; c++) {
+            const float d0 = d[c * ldd + j], d1 = d[(4 + c) * ldd + j];
+            const float d2 = d[(8 + c) * ldd + j], d3 = d[(12 + c) * ldd + j];
+            const float h = 0.5f * (d1 + d2);
+            t[0][c] = d0 + h;
+            t[1][c] = 0.5f * (d1 - d2);
+            t[2][c] = h - d3;
+        }
+        for (int r = 0; r < 3; r++) { /* (G'^T D) G' */
+            const float h = 0.5f * (t[r][1] + t[r][2]);
+            dw[j * wstride + 3 * r + 0] = t[r][0] + h;
+            dw[j * wstride + 3 * r + 1] = 0.5f * (t[r][1] - t[r][2]);
+            dw[j * wstride + 3 * r + 2] = h - t[r][3];
+        }
     }
 }
 
@@ -206,6 +253,89 @@ AVX512 static void interleave_avx512(float *r, const float *a, int64_t as, int64
         _mm512_mask_storeu_ps(r + 2 * k + 16, mask_n(2 * rem - 16), _mm512_permutex2var_ps(va, hi, vb));
     }
 }
+/* the first lanes of mk (a plain store when all 16: masked stores are slower) */
+AVX512 static inline void store_n(float *p, __mmask16 mk, __m512 v) {
+    if (mk == (__mmask16)0xFFFF)
+        _mm512_storeu_ps(p, v);
+    else
+        _mm512_mask_storeu_ps(p, mk, v);
+}
+
+/* the tiles' even and odd columns of r at 2k .. 2k + 32 (zeros past len; r NULL:
+ * zeros): plain loads where the whole 32 are inside */
+AVX512 static inline void split_pairs(__m512 *ev, __m512 *od, const float *r, int64_t j,
+                                      int64_t len) {
+    if (!r) {
+        *ev = *od = _mm512_setzero_ps();
+        return;
+    }
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i o = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512 lo, hi;
+    if (j + 32 <= len) {
+        lo = _mm512_loadu_ps(r + j);
+        hi = _mm512_loadu_ps(r + j + 16);
+    } else {
+        lo = _mm512_maskz_loadu_ps(mask_n(len - j), r + j);
+        hi = _mm512_maskz_loadu_ps(mask_n(len - j - 16), r + j + 16);
+    }
+    *ev = _mm512_permutex2var_ps(lo, e, hi);
+    *od = _mm512_permutex2var_ps(lo, o, hi);
+}
+
+/* (a, a + b, a - b, b): row r of (A' y) A'^T into positions 4r .. 4r + 3 */
+AVX512 static inline void grad_row(float *q, int64_t qs, __mmask16 mk, __m512 a, __m512 b) {
+    store_n(q, mk, a);
+    store_n(q + qs, mk, _mm512_add_ps(a, b));
+    store_n(q + 2 * qs, mk, _mm512_sub_ps(a, b));
+    store_n(q + 3 * qs, mk, b);
+}
+
+AVX512 static void grad_avx512(float *qb, int64_t qs, const float *r0, const float *r1, int64_t nk,
+                               int64_t len) {
+    for (int64_t k = 0; k < nk; k += 16) {
+        __m512 y00, y01, y10, y11;
+        split_pairs(&y00, &y01, r0, 2 * k, len);
+        split_pairs(&y10, &y11, r1, 2 * k, len);
+        const __mmask16 mk = mask_n(nk - k);
+        float *q = qb + k;
+        grad_row(q, qs, mk, y00, y01); /* A' y: rows y0, y0 + y1, y0 - y1, y1 */
+        grad_row(q + 4 * qs, qs, mk, _mm512_add_ps(y00, y10), _mm512_add_ps(y01, y11));
+        grad_row(q + 8 * qs, qs, mk, _mm512_sub_ps(y00, y10), _mm512_sub_ps(y01, y11));
+        grad_row(q + 12 * qs, qs, mk, y10, y11);
+    }
+}
+
+/* 16 pairs at a time (lane j: pair j), the 9 taps scattered (wstride < 2^31 / 16) */
+AVX512 static void fold_avx512(float *dw, int64_t wstride, const float *d, int64_t ldd, int64_t n) {
+    const __m512 half = _mm512_set1_ps(0.5f);
+    const __m512i lane = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)wstride));
+    for (int64_t j = 0; j < n; j += 16) {
+        const __mmask16 mk = mask_n(n - j);
+        __m512 t[3][4];
+        for (int c = 0; c < 4; c++) {
+            const __m512 d0 = _mm512_maskz_loadu_ps(mk, d + c * ldd + j);
+            const __m512 d1 = _mm512_maskz_loadu_ps(mk, d + (4 + c) * ldd + j);
+            const __m512 d2 = _mm512_maskz_loadu_ps(mk, d + (8 + c) * ldd + j);
+            const __m512 d3 = _mm512_maskz_loadu_ps(mk, d + (12 + c) * ldd + j);
+            const __m512 h = _mm512_mul_ps(half, _mm512_add_ps(d1, d2));
+            t[0][c] = _mm512_add_ps(d0, h);
+            t[1][c] = _mm512_mul_ps(half, _mm512_sub_ps(d1, d2));
+            t[2][c] = _mm512_sub_ps(h, d3);
+        }
+        float *o = dw + j * wstride;
+        for (int r = 0; r < 3; r++) {
+            const __m512 h = _mm512_mul_ps(half, _mm512_add_ps(t[r][1], t[r][2]));
+            const __m512 v[3] = {_mm512_add_ps(t[r][0], h),
+                                 _mm512_mul_ps(half, _mm512_sub_ps(t[r][1], t[r][2])),
+                                 _mm512_sub_ps(h, t[r][3])};
+            for (int i = 0; i < 3; i++)
+                _mm512_mask_i32scatter_ps(o + 3 * r + i, mk, lane, v[i], 4);
+        }
+    }
+}
 #endif
 
 /* The scalar output loop over whole rows (the table's signature). */
@@ -236,9 +366,13 @@ static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t wstrid
     }
 }
 
-const cnnc__wino_rows cnnc__wino_f2_scalar = {vert_scalar, horiz_scalar, horiz_at_scalar, out_scalar_row,
-                                              interleave_scalar, weights_scalar};
+const cnnc__wino_rows cnnc__wino_f2_scalar = {
+    .vert = vert_scalar, .horiz = horiz_scalar, .horiz_at = horiz_at_scalar,
+    .out = out_scalar_row, .interleave = interleave_scalar, .weights = weights_scalar,
+    .grad = grad_scalar, .fold = fold_scalar};
 #if CNNC__ISA_X86
-const cnnc__wino_rows cnnc__wino_f2_avx512 = {vert_avx512, horiz_avx512, horiz_at_avx512, out_avx512,
-                                              interleave_avx512, weights_avx512};
+const cnnc__wino_rows cnnc__wino_f2_avx512 = {
+    .vert = vert_avx512, .horiz = horiz_avx512, .horiz_at = horiz_at_avx512,
+    .out = out_avx512, .interleave = interleave_avx512, .weights = weights_avx512,
+    .grad = grad_avx512, .fold = fold_avx512};
 #endif

@@ -100,8 +100,9 @@ static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t wstrid
     }
 }
 
-const cnnc__wino_rows cnnc__wino_f4_scalar = {vert_scalar, horiz_scalar, horiz_at_scalar, out_scalar,
-                                              interleave_scalar, weights_scalar};
+const cnnc__wino_rows cnnc__wino_f4_scalar = {
+    .vert = vert_scalar, .horiz = horiz_scalar, .horiz_at = horiz_at_scalar, .out = out_scalar,
+    .interleave = interleave_scalar, .weights = weights_scalar};
 
 #if CNNC__ISA_X86
 #include <immintrin.h>
@@ -266,6 +267,7 @@ AVX512 static void weights_avx512(float *u, int64_t ldu, const float *w, int64_t
     }
 }
 
-const cnnc__wino_rows cnnc__wino_f4_avx512 = {vert_avx512, horiz_avx512, horiz_at_avx512, out_avx512,
-                                              interleave_avx512, weights_avx512};
+const cnnc__wino_rows cnnc__wino_f4_avx512 = {
+    .vert = vert_avx512, .horiz = horiz_avx512, .horiz_at = horiz_at_avx512, .out = out_avx512,
+    .interleave = interleave_avx512, .weights = weights_avx512};
 #endif

@@ -9,9 +9,11 @@
 #ifndef CNNC_KERNELS_CONV_WINOGRAD_INTERNAL_H
 #define CNNC_KERNELS_CONV_WINOGRAD_INTERNAL_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kernels/isa.h"
+#include "kernels/window.h"
 
 /* Floats past a row that horiz may read (and that the rows' buffer must hold). */
 enum { CNNC__WINO_ROW_SLACK = 80 };
@@ -37,9 +39,33 @@ typedef struct cnnc__wino_rows {
     /* u[e ldu + j] = (G f_j G^T)[e], e < alpha^2, for the n 3x3 filters
      * f_j = w + j wstride (wstride < 2^31 / 16) */
     void (*weights)(float *u, int64_t ldu, const float *w, int64_t wstride, int64_t n);
+    /* The weight gradient's (F(2x2) only: NULL in F(4x4)'s tables).
+     * grad: q[e qs + k] = (A' y_k A'^T)[e], e < 16, for the 2x2 tiles y_k of rows r0, r1
+     * at columns 2k, 2k + 1, k < nk; reads r0[j] and r1[j] for j < len <= 2 nk only
+     * (zeros past len; r1 NULL: a zero row). A' is A (A^T = [1 1 1 0; 0 1 -1 -1]) with
+     * its last row's sign flipped, which fold takes back (no negations here). */
+    void (*grad)(float *q, int64_t qs, const float *r0, const float *r1, int64_t nk, int64_t len);
+    /* fold: dw[j wstride + i] = (G'^T D_j G')[i], i < 9, for the 4x4 D_j[e] =
+     * d[e ldd + j], j < n (G' = G with its last row's sign flipped) */
+    void (*fold)(float *dw, int64_t wstride, const float *d, int64_t ldd, int64_t n);
 } cnnc__wino_rows;
 
 extern const cnnc__wino_rows cnnc__wino_f2_scalar, cnnc__wino_f4_scalar;
+
+/* The row loops a level runs for tile size mt (conv_winograd.c's table). */
+const cnnc__wino_rows *cnnc__wino_rows_of(cnnc__isa isa, int mt);
+
+/* Floats of the rows scratch cnnc__wino_input_block needs (a multiple of 16, the
+ * row loops' slack included). */
+size_t cnnc__wino_input_rows_floats(const cnnc__window *g, int mt);
+
+/* The input transform of input channels [c0, c1) of group grp for the batch's tiles
+ * [t0, t0 + nt): channel ci's (mt + 2)^2 positions at v + (ci - c0) (mt + 2)^2 ldt,
+ * ldt apart, tile t at column t - t0 (V as kernels/conv.h's Winograd block lays it
+ * out). rows: cnnc__wino_input_rows_floats(g, mt) floats of scratch. */
+void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt, const float *x,
+                            const cnnc__window *g, int64_t grp, int64_t c0, int64_t c1, int64_t t0,
+                            int64_t nt, float *rows);
 #if CNNC__ISA_X86
 extern const cnnc__wino_rows cnnc__wino_f2_avx512, cnnc__wino_f4_avx512;
 

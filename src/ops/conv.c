@@ -755,6 +755,10 @@ static cnnc_status run_backward_weight_impl(const cnnc__window *g, float *dw, co
         dw_job j = make_dw_job(isa, g, dw, dy, x, NULL); /* no epilogue: backward */
         return cnnc__parallel_for(g->m, macs_cost(g->n * osz * ksz), dw_bwd_weight_range, &j);
     }
+    if (cnnc__conv_wgrad_winograd_pays(g)) {
+        conv_path = "winograd F(2x2,3x3)";
+        return cnnc__conv_wgrad_winograd(isa, g, dw, dy, x);
+    }
     conv_path = "column chunks + gemm";
     return cnnc__conv_cols_backward_weight(isa, g, dw, dy, x);
 }

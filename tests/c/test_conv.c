@@ -22,6 +22,7 @@
 #include "kernels/gemm.h"
 #include "kernels/isa.h"
 #include "ops/conv.h"
+#include "ops/conv_cols.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3u;
 
@@ -676,6 +677,81 @@ static void test_winograd_kernels(void) {
     each_level("winograd", winograd_kernels, 0x0801F2E2858EFC16u);
 }
 
+/* The Winograd F(2x2, 3x3) weight gradient (ops/conv_wgrad_wino.c) against the
+ * reference: random 3x3 stride-1 geometries whatever the heuristic says (odd and even
+ * sizes: part tiles at the right and bottom; padding 0-2; groups; batches whose tile
+ * blocks cross images), bit-identical at 1, 2 and 3 threads; then the driver on shapes
+ * its heuristic sends there (the same bits: the path was taken). */
+static void winograd_wgrad_case(cnnc__isa isa, const cnnc__window *g) {
+    const int64_t nx = g->n * g->c * cnnc__window_in_size(g), ny = g->n * g->m * cnnc__window_out_size(g);
+    const int64_t nw = wsize(g);
+    float *x = rand_buf(nx), *dy = rand_buf(ny), *dwr = malloc((size_t)nw * 4);
+    float *dw[3];
+    cnnc__conv_ref_backward_weight(dwr, dy, x, g);
+    for (int t = 0; t < 3; t++) {
+        dw[t] = malloc((size_t)nw * 4);
+        memset(dw[t], 0xFF, (size_t)nw * 4); /* NaN: every element must be written */
+        CHECK_OK(cnnc_set_num_threads(t + 1));
+        CHECK_OK(cnnc__conv_wgrad_winograd(isa, g, dw[t], dy, x));
+    }
+    CHECK(max_rel(dw[0], dwr, nw) < 1e-5);
+    CHECK(memcmp(dw[0], dw[1], (size_t)nw * 4) == 0);
+    CHECK(memcmp(dw[0], dw[2], (size_t)nw * 4) == 0);
+    if (cnnc__conv_wgrad_winograd_pays(g)) { /* the driver takes the path */
+        CHECK_OK(cnnc__conv_run_backward_weight(g, dw[1], dy, x));
+        CHECK(memcmp(dw[0], dw[1], (size_t)nw * 4) == 0);
+    }
+    free(x), free(dy), free(dwr), free(dw[0]), free(dw[1]), free(dw[2]);
+}
+
+static void winograd_wgrad(cnnc__isa isa) {
+    int failures_before = check_current_failures_;
+    for (int it = 0; it < 40; it++) {
+        cnnc__window g;
+        memset(&g, 0, sizeof g);
+        g.n = rnd(1, 3);
+        g.groups = it % 4 == 3 ? 2 : 1;
+        const int64_t most = it % 5 == 4 ? 72 : 40; /* wide: blocks of fewer tiles */
+        g.c = rnd(1, most / g.groups) * g.groups;
+        g.m = rnd(1, most / g.groups) * g.groups;
+        g.in[0] = g.out[0] = g.k[0] = 1;
+        g.k[1] = g.k[2] = 3;
+        for (int d = 0; d < 3; d++) g.stride[d] = g.dil[d] = 1;
+        for (int d = 1; d < 3; d++) {
+            g.pad[d] = rnd(0, 2);
+            g.in[d] = rnd(g.pad[d] >= 1 ? 1 : 3, it % 5 == 4 ? 40 : 23);
+            g.out[d] = g.in[d] + 2 * g.pad[d] - 2;
+        }
+        winograd_wgrad_case(isa, &g);
+        if (check_current_failures_ != failures_before) {
+            fprintf(stderr, "  geometry %d: n=%lld c=%lld m=%lld groups=%lld in=%lldx%lld pad=%lldx%lld\n",
+                    it, (long long)g.n, (long long)g.c, (long long)g.m, (long long)g.groups,
+                    (long long)g.in[1], (long long)g.in[2], (long long)g.pad[1], (long long)g.pad[2]);
+            break;
+        }
+    }
+    const int64_t shapes[][8] = {/* n, c, m, groups, h, w, pad_h, pad_w */
+                                 {3, 24, 40, 1, 21, 22, 1, 1}, {2, 16, 16, 1, 25, 27, 1, 1},
+                                 {3, 32, 64, 2, 23, 22, 0, 0}, {3, 20, 36, 1, 17, 19, 2, 2},
+                                 {4, 64, 48, 1, 30, 29, 1, 0}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t *s = shapes[i];
+        cnnc__window g = {.n = s[0], .c = s[1], .m = s[2], .groups = s[3],
+                          .in = {1, s[4], s[5]}, .k = {1, 3, 3}, .stride = {1, 1, 1},
+                          .pad = {0, s[6], s[7]}, .dil = {1, 1, 1}};
+        g.out[0] = 1;
+        g.out[1] = s[4] + 2 * s[6] - 2;
+        g.out[2] = s[5] + 2 * s[7] - 2;
+        CHECK(cnnc__conv_wgrad_winograd_pays(&g));
+        winograd_wgrad_case(isa, &g);
+    }
+    cnnc_set_num_threads(2);
+}
+
+static void test_winograd_wgrad(void) {
+    each_level("winograd weight gradient", winograd_wgrad, 0x13198A2E03707344u);
+}
+
 int main(void) {
     RUN_TEST(test_simd_rows);
     RUN_TEST(test_im2col_definition);
@@ -684,6 +760,7 @@ int main(void) {
     RUN_TEST(test_drivers_random);
     RUN_TEST(test_drivers_large);
     RUN_TEST(test_winograd_kernels);
+    RUN_TEST(test_winograd_wgrad);
     RUN_TEST(test_api_shapes);
     RUN_TEST(test_api_errors);
     RUN_TEST(test_api_autograd_and_module);
