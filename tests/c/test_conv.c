@@ -731,8 +731,8 @@ static void winograd_wgrad(cnnc__isa isa) {
         }
     }
     const int64_t shapes[][8] = {/* n, c, m, groups, h, w, pad_h, pad_w */
-                                 {3, 24, 40, 1, 21, 22, 1, 1}, {2, 16, 16, 1, 25, 27, 1, 1},
-                                 {3, 32, 64, 2, 23, 22, 0, 0}, {3, 20, 36, 1, 17, 19, 2, 2},
+                                 {3, 24, 40, 1, 21, 22, 1, 1}, {2, 24, 32, 1, 25, 27, 1, 1},
+                                 {3, 64, 64, 2, 23, 22, 0, 0}, {3, 28, 36, 1, 17, 19, 2, 2},
                                  {4, 64, 48, 1, 30, 29, 1, 0}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t *s = shapes[i];
