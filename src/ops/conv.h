@@ -47,8 +47,9 @@ cnnc_status cnnc__conv_validate(const cnnc__conv_call *c, const cnnc_tensor *x, 
  * Each picks the depthwise direct kernels (one input channel per group), Winograd
  * over the batch's tiles (3x3 stride 1, enough channels and tiles: F(4x4, 3x3) in
  * inference, F(2x2, 3x3) in training; the input gradient too, as a forward with
- * flipped filters), column chunks crossing images (conv_cols.c: small maps, and every
- * weight gradient, most from channels-last copies: conv_wgrad.c), plain GEMM (1x1 kernel,
+ * flipped filters; and the weight gradient, F(2x2, 3x3) alone: conv_wgrad_wino.c),
+ * column chunks crossing images (conv_cols.c: small maps, and the other weight
+ * gradients, most from channels-last copies: conv_wgrad.c), plain GEMM (1x1 kernel,
  * stride 1, no padding) or implicit GEMM over column tiles; threads over items, or
  * inside the GEMM when there are fewer items than threads. Results never depend on
  * the thread count. Each reads the thread count

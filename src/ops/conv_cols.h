@@ -1,8 +1,9 @@
 /* Internal: convolution drivers over column chunks crossing image boundaries
  * (conv_cols.c): one GEMM covers several images' output positions. conv.c's drivers
  * call them for small maps (forward, backward-data) and for every weight gradient
- * that is not depthwise. Same contracts as the cnnc__conv_run_* drivers of ops/conv.h
- * at the level isa; results do not depend on the thread count. */
+ * that is neither depthwise nor Winograd's (declared here too, with the channels-last
+ * one). Same contracts as the cnnc__conv_run_* drivers of ops/conv.h at the level isa;
+ * results do not depend on the thread count. */
 #ifndef CNNC_OPS_CONV_COLS_H
 #define CNNC_OPS_CONV_COLS_H
 #include <stdbool.h>

@@ -10,8 +10,6 @@
  * tiles in the same order whatever the thread count (blocks fixed by the geometry,
  * the GEMM's k blocks fixed by the block), so results do not depend on it. 2.25x fewer
  * multiply-adds than the 3x3 product (fewer for maps not a multiple of 2: part tiles). */
-#include <string.h>
-
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/gemm.h"

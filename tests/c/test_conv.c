@@ -5,8 +5,9 @@
  * seed), with 1 and several threads (bit-identical); im2col/col2im, the B-panel
  * packing and the phase planes against their definition; the public API's shapes,
  * errors, autograd and modules; no leaks (run under ASan + UBSan too). Winograd
- * F(2x2, 3x3): its kernels on random 3x3 stride-1 geometries and random tile blocks,
- * and the driver path, against the reference. Every kernel and driver test runs at
+ * F(2x2, 3x3) and F(4x4, 3x3): its kernels on random 3x3 stride-1 geometries and random
+ * tile blocks, and the driver path, against the reference; the F(2x2) weight gradient
+ * likewise, bit-identical at 1, 2 and 3 threads. Every kernel and driver test runs at
  * every ISA level this CPU supports (the same cases at each), saying which variants
  * each level runs. */
 #include "check.h"
@@ -599,23 +600,42 @@ static void winograd_by_kernels(cnnc__isa isa, int mt, float *out, const float *
     free(up), free(gws), free(scratch);
 }
 
+/* A 3x3 stride-1 geometry from s = {n, c, m, groups, h, w, pad_h, pad_w}. */
+static cnnc__window wino_geom(const int64_t s[8]) {
+    cnnc__window g = {.n = s[0], .c = s[1], .m = s[2], .groups = s[3],
+                      .in = {1, s[4], s[5]}, .k = {1, 3, 3}, .stride = {1, 1, 1},
+                      .pad = {0, s[6], s[7]}, .dil = {1, 1, 1}};
+    g.out[0] = 1;
+    g.out[1] = s[4] + 2 * s[6] - 2;
+    g.out[2] = s[5] + 2 * s[7] - 2;
+    return g;
+}
+
+/* A random one: batch 1-3, groups (every 4th: 2), up to most_ch channels in and out,
+ * padding 0-2, odd and even sizes up to most_in. */
+static cnnc__window random_wino_geom(int it, int64_t most_ch, int64_t most_in) {
+    int64_t s[8];
+    s[0] = rnd(1, 3);
+    s[3] = it % 4 == 3 ? 2 : 1;
+    s[1] = rnd(1, most_ch / s[3]) * s[3];
+    s[2] = rnd(1, most_ch / s[3]) * s[3];
+    for (int d = 0; d < 2; d++) {
+        s[6 + d] = rnd(0, 2);
+        s[4 + d] = rnd(s[6 + d] >= 1 ? 1 : 3, most_in);
+    }
+    return wino_geom(s);
+}
+
+static void print_wino_geom(int it, const cnnc__window *g) {
+    fprintf(stderr, "  geometry %d: n=%lld c=%lld m=%lld groups=%lld in=%lldx%lld pad=%lldx%lld\n",
+            it, (long long)g->n, (long long)g->c, (long long)g->m, (long long)g->groups,
+            (long long)g->in[1], (long long)g->in[2], (long long)g->pad[1], (long long)g->pad[2]);
+}
+
 static void winograd_kernels(cnnc__isa isa) {
     int failures_before = check_current_failures_;
     for (int it = 0; it < 80; it++) {
-        cnnc__window g;
-        memset(&g, 0, sizeof g);
-        g.n = rnd(1, 3);
-        g.groups = it % 4 == 3 ? 2 : 1;
-        g.c = rnd(1, 40 / g.groups) * g.groups;
-        g.m = rnd(1, 40 / g.groups) * g.groups;
-        g.in[0] = g.out[0] = g.k[0] = 1;
-        g.k[1] = g.k[2] = 3;
-        for (int d = 0; d < 3; d++) g.stride[d] = g.dil[d] = 1;
-        for (int d = 1; d < 3; d++) {
-            g.pad[d] = rnd(0, 2);
-            g.in[d] = rnd(g.pad[d] >= 1 ? 1 : 3, 21); /* odd and even sizes */
-            g.out[d] = g.in[d] + 2 * g.pad[d] - 2;
-        }
+        cnnc__window g = random_wino_geom(it, 40, 21);
         CHECK(cnnc__conv_winograd_ok(&g));
         const bool has_bias = it % 2 == 0;
         const int mt = it / 2 % 2 ? 4 : 2; /* both tile sizes */
@@ -632,9 +652,8 @@ static void winograd_kernels(cnnc__isa isa) {
         CHECK(memcmp(y, y1, (size_t)ny * 4) == 0);
         free(x), free(w), free(b), free(y), free(y1), free(yr);
         if (check_current_failures_ != failures_before) {
-            fprintf(stderr, "  geometry %d (F(%dx%d)): n=%lld c=%lld m=%lld groups=%lld in=%lldx%lld pad=%lldx%lld\n",
-                    it, mt, mt, (long long)g.n, (long long)g.c, (long long)g.m, (long long)g.groups,
-                    (long long)g.in[1], (long long)g.in[2], (long long)g.pad[1], (long long)g.pad[2]);
+            fprintf(stderr, "  F(%dx%d):\n", mt, mt);
+            print_wino_geom(it, &g);
             break;
         }
     }
@@ -647,13 +666,7 @@ static void winograd_kernels(cnnc__isa isa) {
                                  {3, 32, 32, 2, 23, 22, 0, 0}, {3, 20, 36, 1, 17, 19, 2, 2},
                                  {2, 64, 48, 1, 30, 29, 1, 0}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const int64_t *s = shapes[i];
-        cnnc__window g = {.n = s[0], .c = s[1], .m = s[2], .groups = s[3],
-                             .in = {1, s[4], s[5]}, .k = {1, 3, 3}, .stride = {1, 1, 1},
-                             .pad = {0, s[6], s[7]}, .dil = {1, 1, 1}};
-        g.out[0] = 1;
-        g.out[1] = s[4] + 2 * s[6] - 2;
-        g.out[2] = s[5] + 2 * s[7] - 2;
+        cnnc__window g = wino_geom(shapes[i]);
         compare_drivers(&g, 2);
         const int64_t nx = g.n * g.c * cnnc__window_in_size(&g), ny = g.n * g.m * cnnc__window_out_size(&g);
         float *x = rand_buf(nx), *w = rand_buf(wsize(&g)), *b = rand_buf(g.m);
@@ -707,26 +720,11 @@ static void winograd_wgrad_case(cnnc__isa isa, const cnnc__window *g) {
 static void winograd_wgrad(cnnc__isa isa) {
     int failures_before = check_current_failures_;
     for (int it = 0; it < 40; it++) {
-        cnnc__window g;
-        memset(&g, 0, sizeof g);
-        g.n = rnd(1, 3);
-        g.groups = it % 4 == 3 ? 2 : 1;
-        const int64_t most = it % 5 == 4 ? 72 : 40; /* wide: blocks of fewer tiles */
-        g.c = rnd(1, most / g.groups) * g.groups;
-        g.m = rnd(1, most / g.groups) * g.groups;
-        g.in[0] = g.out[0] = g.k[0] = 1;
-        g.k[1] = g.k[2] = 3;
-        for (int d = 0; d < 3; d++) g.stride[d] = g.dil[d] = 1;
-        for (int d = 1; d < 3; d++) {
-            g.pad[d] = rnd(0, 2);
-            g.in[d] = rnd(g.pad[d] >= 1 ? 1 : 3, it % 5 == 4 ? 40 : 23);
-            g.out[d] = g.in[d] + 2 * g.pad[d] - 2;
-        }
+        /* every 5th wide and large: blocks of fewer tiles than the batch's, crossing images */
+        cnnc__window g = random_wino_geom(it, it % 5 == 4 ? 72 : 40, it % 5 == 4 ? 40 : 23);
         winograd_wgrad_case(isa, &g);
         if (check_current_failures_ != failures_before) {
-            fprintf(stderr, "  geometry %d: n=%lld c=%lld m=%lld groups=%lld in=%lldx%lld pad=%lldx%lld\n",
-                    it, (long long)g.n, (long long)g.c, (long long)g.m, (long long)g.groups,
-                    (long long)g.in[1], (long long)g.in[2], (long long)g.pad[1], (long long)g.pad[2]);
+            print_wino_geom(it, &g);
             break;
         }
     }
@@ -735,13 +733,7 @@ static void winograd_wgrad(cnnc__isa isa) {
                                  {3, 64, 64, 2, 23, 22, 0, 0}, {3, 28, 36, 1, 17, 19, 2, 2},
                                  {4, 64, 48, 1, 30, 29, 1, 0}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const int64_t *s = shapes[i];
-        cnnc__window g = {.n = s[0], .c = s[1], .m = s[2], .groups = s[3],
-                          .in = {1, s[4], s[5]}, .k = {1, 3, 3}, .stride = {1, 1, 1},
-                          .pad = {0, s[6], s[7]}, .dil = {1, 1, 1}};
-        g.out[0] = 1;
-        g.out[1] = s[4] + 2 * s[6] - 2;
-        g.out[2] = s[5] + 2 * s[7] - 2;
+        cnnc__window g = wino_geom(shapes[i]);
         CHECK(cnnc__conv_wgrad_winograd_pays(&g));
         winograd_wgrad_case(isa, &g);
     }
