@@ -236,6 +236,9 @@ def test_zero_batch_and_zero_channels(dim):
     ((12, 40, 50), (24, 40, 5), dict(stride=2, padding=2)),
     # Winograd blocks of tiles crossing images (odd width: half tiles at the edges)
     ((6, 64, 14, 13), (64, 64, 3, 3), dict(padding=1)),
+    # the Winograd weight gradient: groups, padding 0 and 2, odd sizes (part tiles)
+    ((3, 48, 17, 19), (64, 24, 3, 3), dict(padding=2, groups=2)),
+    ((2, 32, 21, 20), (40, 32, 3, 3), {}),
 ])
 def test_fast_paths(case):
     x, w, kwargs = case
@@ -249,6 +252,7 @@ def test_fast_paths(case):
     ((1, 40, 20, 20), (40, 24, 1, 1), {}),
     ((2, 16, 11, 12), (16, 1, 3, 3), dict(groups=16, padding=1)),
     ((2, 8, 5, 6, 7), (8, 4, 2, 2, 2), dict(stride=2)),
+    ((2, 32, 20, 19), (32, 24, 3, 3), dict(padding=1)),  # Winograd weight gradient
 ])
 def test_fast_paths_transposed(case):
     x, w, kwargs = case
@@ -265,6 +269,7 @@ def test_fast_paths_transposed(case):
     (F.conv2d, (2, 64, 32, 32), (32, 64, 1, 1), {}),
     (F.conv2d, (10, 64, 9, 9), (48, 64, 3, 3), dict(padding=1)),  # column chunks
     (F.conv2d, (6, 64, 14, 13), (64, 64, 3, 3), dict(padding=1)),  # Winograd across images
+    (F.conv2d, (3, 48, 17, 19), (64, 24, 3, 3), dict(padding=2, groups=2)),  # Winograd dW
     (F.conv_transpose2d, (2, 32, 20, 20), (32, 16, 4, 4), dict(stride=2, padding=1)),
 ])
 def test_thread_count_does_not_change_bits(fn, x, w, kwargs):
