@@ -157,6 +157,11 @@ static void vert_segment(const cnnc__wino_rows *f, int mt, float *rows, const fl
             for (int64_t c = 0; c < a; c++) s[r][c] = 0.0f;
             for (int64_t c = b; c < wn; c++) s[r][c] = 0.0f;
         }
+        /* the next channel's rows under these tiles (the transforms run channel by
+         * channel; its plane is far from this one, past the hardware prefetchers) */
+        for (int r = 0; r < alpha; r++)
+            for (int64_t j = 0; d[r] != zero && j < b - a; j += 16)
+                __builtin_prefetch(d[r] + h * w + j);
         f->vert(sa[0], wn, d, b - a, whole);
     } else {
         for (int r = 0; r < alpha; r++) memset(s[r], 0, (size_t)wn * sizeof(float));

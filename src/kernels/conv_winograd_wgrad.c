@@ -29,6 +29,11 @@ void cnnc__conv_winograd_wgrad_output(cnnc__isa isa, float *q, int64_t ldt, cons
             const float *r0 = dy + (b * g->m + grp * mg + o) * osz + 2 * ti * ow + 2 * tj0;
             const float *r1 = 2 * ti + 1 < oh ? r0 + ow : NULL; /* the last row of an odd height */
             const int64_t len = ow - 2 * tj0 < 2 * nk ? ow - 2 * tj0 : 2 * nk;
+            if (o + 1 < o1) /* the next channel's rows: its planes are far apart */
+                for (int64_t j = 0; j < len; j += 16) {
+                    __builtin_prefetch(r0 + osz + j);
+                    if (r1) __builtin_prefetch(r1 + osz + j);
+                }
             f->grad(q + (o - o0) * NPOS * ldt + (t - t0), ldt, r0, r1, nk, len);
             t += nk;
         }
