@@ -73,14 +73,17 @@ static cnnc_status fold_range(void *ctx, int64_t o0, int64_t o1, int chunk) {
     return CNNC_OK;
 }
 
-/* Measured against the channels-last path (conv_wgrad.c), one thread, AVX-512: 1.3-1.55x
- * on 24-256 channels with maps of 14-56 and 64 tiles or more over the batch; 16
- * channels (1.0x), 7x7 maps (16 tiles for 49 outputs: 1.0x) and fewer tiles (a
- * position's product too short for its packing) do not pay. */
+/* Measured against the channels-last path (conv_wgrad.c), one thread, AVX-512, batch 8
+ * unless said: 1.45-1.6x on 24-256 channels at 20x20 to 96x96 and 128-256 at 10x10 to
+ * 14x14 (1.25x at batch 1-2); not paying: 16 channels (1.1x at 56x56, 0.8x on small
+ * maps), maps of 16 or less with under 64 channels (0.8-0.95x: a tile row there is part
+ * of a vector for the transforms, and the products are small), 7x7 maps (16 tiles for
+ * 49 outputs: 0.96x), and fewer than 64 tiles over the batch. */
 bool cnnc__conv_wgrad_winograd_pays(const cnnc__window *g) {
     if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return false;
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    return cg >= 24 && mg >= 24 && g->out[1] >= 8 && g->out[2] >= 8 &&
+    const int64_t least = g->out[2] <= 16 ? 64 : 24; /* channels per group in and out */
+    return cg >= least && mg >= least && g->out[1] >= 8 && g->out[2] >= 8 &&
            (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2) >= 64.0;
 }
 
