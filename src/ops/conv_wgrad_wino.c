@@ -121,14 +121,15 @@ cnnc_status cnnc__conv_wgrad_winograd(cnnc__isa isa, const cnnc__window *g, floa
     const cnnc__cost pos = {.flops = 2.0 * (double)(j.mg * j.cg * j.ldt),
                             .bytes = 8.0 * (double)((j.mg + j.cg) * j.ldt + j.mg * j.cg)};
     const cnnc__cost filt = {.flops = 40.0 * (double)j.cg, .bytes = 100.0 * (double)j.cg};
-    for (j.grp = 0; j.grp < g->groups; j.grp++) {
-        for (j.t0 = 0; j.t0 < j.tiles; j.t0 += j.ldt) {
+    cnnc_status st = CNNC_OK; /* the regions allocate nothing, but report what they report */
+    for (j.grp = 0; st == CNNC_OK && j.grp < g->groups; j.grp++) {
+        for (j.t0 = 0; st == CNNC_OK && j.t0 < j.tiles; j.t0 += j.ldt) {
             j.nt = j.tiles - j.t0 < j.ldt ? j.tiles - j.t0 : j.ldt;
-            /* (cannot fail: no allocation inside) */
-            (void)cnnc__par_run(cnnc__par_plan(j.cg + j.mg, chan, j.threads), transform_range, &j);
-            (void)cnnc__par_run(cnnc__par_plan(NPOS, pos, j.threads), product_range, &j);
+            st = cnnc__par_run(cnnc__par_plan(j.cg + j.mg, chan, j.threads), transform_range, &j);
+            if (st == CNNC_OK)
+                st = cnnc__par_run(cnnc__par_plan(NPOS, pos, j.threads), product_range, &j);
         }
-        (void)cnnc__par_run(cnnc__par_plan(j.mg, filt, j.threads), fold_range, &j);
+        if (st == CNNC_OK) st = cnnc__par_run(cnnc__par_plan(j.mg, filt, j.threads), fold_range, &j);
     }
-    return CNNC_OK;
+    return st;
 }
