@@ -219,7 +219,9 @@ void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
 /* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (ldt a
  * multiple of 16; the result a multiple of 16; the GEMM's workspace not included). */
 size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, int mt);
-/* Tiles [t0, t0 + nt) (nt <= ldt, ldt a multiple of 16) of group grp over the whole batch (tile t is tile
+/* Output channels [m0, m1) of group grp (m0 a multiple of the GEMM's MR; the bits do not
+ * depend on the range: threads split a block's channels when blocks are too few), for
+ * tiles [t0, t0 + nt) (nt <= ldt, ldt a multiple of 16) over the whole batch (tile t is tile
  * t % tiles of image t / tiles, tiles = cnnc__conv_winograd_tiles(g, mt): a block may
  * cross images, so small maps still fill the GEMM's panels): y [n, m, out] for
  * x [n, c, in], up from cnnc__conv_winograd_pack_weights, ep: the bias (added in the
@@ -229,7 +231,8 @@ size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, in
  * Single-threaded; the result does not depend on how tiles are blocked. */
 void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
                                const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp,
-                               int64_t t0, int64_t nt, int64_t ldt, float *scratch, float *gemm_ws);
+                               int64_t m0, int64_t m1, int64_t t0, int64_t nt, int64_t ldt,
+                               float *scratch, float *gemm_ws);
 
 /* ---- Winograd F(2x2, 3x3) weight gradient (the geometries cnnc__conv_winograd_ok
  * takes) ------------------------------------------------------------------------------

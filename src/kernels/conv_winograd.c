@@ -251,7 +251,8 @@ void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t 
 
 void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
                                const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp,
-                               int64_t t0, int64_t nt, int64_t ldt, float *scratch, float *gemm_ws) {
+                               int64_t m0, int64_t m1, int64_t t0, int64_t nt, int64_t ldt,
+                               float *scratch, float *gemm_ws) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = npos(mt);
     const int64_t osz = g->out[1] * g->out[2];
     const int64_t tw = (g->out[2] + mt - 1) / mt, tiles = cnnc__conv_winograd_tiles(g, mt);
@@ -267,14 +268,14 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
     for (int64_t e = 0; e < np; e++) {
         vplane vp = {v + e * ldt, chs, isa};
-        cnnc__sgemm_st_packed(isa, mg, nt, cg, up + (size_t)(e * g->groups + grp) * pa, pack_v, &vp,
-                              0.0f, mm + e * ldt, chs, gemm_ws);
+        cnnc__sgemm_st_packed_rows(isa, mg, m0, m1 - m0, nt, cg, up + (size_t)(e * g->groups + grp) * pa,
+                                   pack_v, &vp, 0.0f, mm + m0 * chs + e * ldt, chs, gemm_ws);
     }
 
     /* output transform, then the activation on its mt^2 rows (in L1): one run of
      * mt^2 ldt floats when the block is full, else row by row (the rows' columns past
      * nt are not all written) */
-    for (int64_t co = 0; co < mg; co++) {
+    for (int64_t co = m0; co < m1; co++) {
         f->out(rows, ldt, mm + co * chs, ldt, ep->bias ? ep->bias[grp * mg + co] : 0.0f, nt);
         if (ep->act && nt == ldt)
             cnnc__conv_epilogue_act(isa, ep, rows, (int64_t)mt * mt * ldt);

@@ -298,6 +298,12 @@ enum { STREAM_A_BYTES = 1 << 20 }; /* a pre-packed A past this is read from memo
 void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                            const float *a_packed, cnnc__sgemm_pack_b_fn pack_b, void *ctx,
                            float beta, float *c, int64_t ldc, float *ws) {
+    cnnc__sgemm_st_packed_rows(isa, m, 0, m, n, k, a_packed, pack_b, ctx, beta, c, ldc, ws);
+}
+
+void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_t m, int64_t n,
+                                int64_t k, const float *a_packed, cnnc__sgemm_pack_b_fn pack_b,
+                                void *ctx, float beta, float *c, int64_t ldc, float *ws) {
     const sgemm_config *cfg = config_of(isa);
     if (m <= 0 || n <= 0)
         return;
@@ -309,7 +315,7 @@ void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
     const int64_t kc_blk = even_block(k, cfg->kc, 1);
     const int64_t mc_blk = even_block(m, cfg->mc, MR);
     const int64_t nc_blk = even_block(n, cfg->nc, NR);
-    const int64_t mpad = mpad_of(cfg, m);
+    const int64_t mpad = mpad_of(cfg, m_all); /* the packing's k blocks: all its rows */
     float *pb = ws + pa_floats(cfg);
     float *scratch = ws; /* the A block area is free: A comes packed */
     /* the first column panel of a block reads its A panels from memory when all of A
@@ -325,7 +331,7 @@ void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
             pack_b(ctx, pc, kc, jc, nc, NR, pb, scratch);
             for (int64_t ic = 0; ic < m; ic += mc_blk) {
                 const int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
-                const float *pa = a_packed + pc * mpad + ic * kc;
+                const float *pa = a_packed + pc * mpad + (r0 + ic) * kc;
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int64_t nr = nc - jr < NR ? nc - jr : NR;
                     const cnnc__sgemm_ukernel ukernel = jr ? cfg->ukernel : first;

@@ -112,6 +112,12 @@ void cnnc__sgemm_pack_a_full(cnnc__isa isa, bool trans_a, int64_t m, int64_t k, 
 void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                            const float *a_packed, cnnc__sgemm_pack_b_fn pack_b, void *ctx,
                            float beta, float *c, int64_t ldc, float *ws);
+/* The same for rows [r0, r0 + m) of A (r0 a multiple of MR) packed whole, m_all rows:
+ * C's rows r0 .. (c points at the first), each with the bits the whole product gives
+ * it (rows split over threads). */
+void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_t m, int64_t n,
+                                int64_t k, const float *a_packed, cnnc__sgemm_pack_b_fn pack_b,
+                                void *ctx, float beta, float *c, int64_t ldc, float *ws);
 
 /* Name of the level's micro-kernel, e.g. "f32_gemm_14x32__avx512". */
 const char *cnnc__sgemm_kernel_name(cnnc__isa isa);

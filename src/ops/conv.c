@@ -468,6 +468,7 @@ typedef struct wino_job {
     float *ws;
     size_t scratch, slice;
     int64_t tiles, ldt, nblk;
+    int64_t msplit, mrows; /* a block's output channels in msplit items of mrows */
     int mt;
 } wino_job;
 
@@ -475,12 +476,14 @@ static cnnc_status wino_range(void *ctx, int64_t begin, int64_t end, int chunk) 
     const wino_job *j = ctx;
     const cnnc__window *g = j->g;
     float *s = j->ws + (size_t)chunk * j->slice;
-    for (int64_t i = begin; i < end; i++) { /* i = (group, block of the batch's tiles) */
-        const int64_t blk = i % j->nblk, grp = i / j->nblk;
-        const int64_t t0 = blk * j->ldt;
+    const int64_t mg = g->m / g->groups;
+    for (int64_t i = begin; i < end; i++) { /* i = (group, block of the batch's tiles, rows) */
+        const int64_t part = i % j->msplit, blk = i / j->msplit % j->nblk, grp = i / j->msplit / j->nblk;
+        const int64_t t0 = blk * j->ldt, m0 = part * j->mrows;
         const int64_t nt = j->tiles - t0 < j->ldt ? j->tiles - t0 : j->ldt;
-        cnnc__conv_winograd_block(j->isa, j->mt, j->y, j->x, j->u, j->ep, g, grp, t0, nt, j->ldt,
-                                  s, s + j->scratch);
+        const int64_t m1 = mg - m0 < j->mrows ? mg : m0 + j->mrows;
+        cnnc__conv_winograd_block(j->isa, j->mt, j->y, j->x, j->u, j->ep, g, grp, m0, m1, t0, nt,
+                                  j->ldt, s, s + j->scratch);
     }
     return CNNC_OK;
 }
@@ -523,9 +526,17 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
                                                          wino_pack_weights, &pk, &j.u)
                                  : NULL;
     const size_t up_floats = e ? 0 : round16(packed); /* packed here, when not cached */
-    /* a block: np GEMMs of [mg x cg] by [cg x ldt] */
-    const cnnc__par plan = cnnc__par_plan(g->groups * j.nblk, macs_cost(np * mg * cg * ldt),
-                                          cnnc__parallel_threads());
+    /* fewer blocks than threads (deep layers: few tiles, many channels): their output
+     * channels split too, each part transforming the block's input again (a small
+     * share beside its GEMMs) */
+    const int threads = cnnc__parallel_threads();
+    j.msplit = 1;
+    while (g->groups * j.nblk * j.msplit < threads && mg / (2 * j.msplit) >= 2 * mr) j.msplit *= 2;
+    j.mrows = ((mg + j.msplit - 1) / j.msplit + mr - 1) / mr * mr;
+    j.msplit = (mg + j.mrows - 1) / j.mrows;
+    /* an item: np GEMMs of [mrows x cg] by [cg x ldt] */
+    const cnnc__par plan = cnnc__par_plan(g->groups * j.nblk * j.msplit,
+                                          macs_cost(np * j.mrows * cg * ldt), threads);
     float *ws = cnnc__workspace((up_floats + (size_t)plan.chunks * j.slice) * sizeof(float));
     if (!ws) {
         cnnc__conv_wentry_release(e);

@@ -593,10 +593,18 @@ static void winograd_by_kernels(cnnc__isa isa, int mt, float *out, const float *
     cnnc__conv_winograd_pack_weights(isa, up, w, g, mt);
     memset(out, 0xFF, (size_t)(g->n * g->m * osz) * 4); /* NaN: every output must be written */
     /* blocks over the whole batch's tiles (crossing images) */
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    const int64_t mg = g->m / g->groups;
     for (int64_t grp = 0; grp < g->groups; grp++)
-        for (int64_t t0 = 0; t0 < all; t0 += ldt)
-            cnnc__conv_winograd_block(isa, mt, out, x, up, &(cnnc__conv_epilogue){.bias = b}, g, grp, t0,
-                                      all - t0 < ldt ? all - t0 : ldt, ldt, scratch, gws);
+        for (int64_t t0 = 0; t0 < all; t0 += ldt) {
+            /* output channels in two calls at a random panel boundary, as threads split them */
+            const int64_t cut = mg > mr ? rnd(0, (mg - 1) / mr) * mr : 0;
+            for (int part = 0; part < 2; part++)
+                cnnc__conv_winograd_block(isa, mt, out, x, up, &(cnnc__conv_epilogue){.bias = b}, g,
+                                          grp, part ? cut : 0, part ? mg : cut, t0,
+                                          all - t0 < ldt ? all - t0 : ldt, ldt, scratch, gws);
+        }
     free(up), free(gws), free(scratch);
 }
 

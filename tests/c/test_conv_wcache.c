@@ -98,6 +98,7 @@ static void cached_case(const cnnc__window *g) {
 static void cached_level(void) {
     const cnnc__window gs[] = {
         geom(2, 32, 48, 1, 7, 7, 1),   /* 7x7 maps: outside the uncached domain */
+        geom(2, 24, 64, 1, 7, 7, 1),   /* one block: threads split its output channels */
         geom(1, 16, 16, 1, 9, 11, 0),  /* part tiles at the right and bottom */
         geom(3, 20, 17, 1, 5, 6, 2),   /* padding 2, a partial GEMM panel */
         geom(2, 32, 32, 2, 8, 8, 1),   /* groups */
