@@ -24,6 +24,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,19 @@ static int check_summary(void) {
     printf("%d passed, %d failed\n", check_tests_passed_, check_tests_failed_);
     fflush(stdout);
     return check_tests_failed_ ? 1 : 0;
+}
+
+/* max |a - b| / (1 + max |b|): float sums of many terms err relative to the scale of
+ * the whole result, not of each (possibly cancelling) element; NaN fails. */
+static inline double max_rel(const float *a, const float *b, int64_t n) {
+    double m = 0.0, scale = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
+    for (int64_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= m)) m = d; /* NaN propagates as a failure */
+    }
+    return m / (1.0 + scale);
 }
 
 #endif /* CNNC_TEST_CHECK_H */

@@ -46,19 +46,6 @@ static float *rand_buf(int64_t n) {
     return p;
 }
 
-/* max |a - b| / (1 + max |b|): float sums of many terms err relative to the scale of
- * the whole result, not of each (possibly cancelling) element */
-static double max_rel(const float *a, const float *b, int64_t n) {
-    double m = 0.0, scale = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= m)) m = d; /* NaN propagates as a failure */
-    }
-    return m / (1.0 + scale);
-}
-
 /* Runs body(level) at every ISA level this CPU runs, best first, with the kernels'
  * level capped to it meanwhile (the drivers read it) and the random generator
  * restarted at `seed` (the same cases at every level); prints the variants each level

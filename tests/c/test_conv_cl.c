@@ -86,17 +86,6 @@ static void test_kernels(void) {
         }
 }
 
-static double max_rel(const float *a, const float *b, int64_t n) {
-    double m = 0.0, scale = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
-    for (int64_t i = 0; i < n; i++) {
-        const double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= m)) m = d;
-    }
-    return m / (1.0 + scale);
-}
-
 /* The driver against the reference, and the same bits at 1, 2 and 3 threads. */
 static void driver_case(const cnnc__window *g) {
     REQUIRE(cnnc__conv_wgrad_cl_fits(g));

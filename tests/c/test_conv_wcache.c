@@ -34,18 +34,7 @@ static float *rand_buf(int64_t n) {
     return p;
 }
 
-/* max |a - b| / (1 + max |b|) */
-static double max_rel(const float *a, const float *b, int64_t n) {
-    double m = 0.0, scale = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
-    for (int64_t i = 0; i < n; i++) {
-        const double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= m)) m = d;
-    }
-    return m / (1.0 + scale);
-}
-
+/* A 3x3 stride-1 geometry, output size from the padding. */
 static cnnc__window geom(int64_t n, int64_t c, int64_t m, int64_t groups, int64_t h, int64_t w, int64_t pad) {
     return (cnnc__window){.n = n, .c = c, .m = m, .groups = groups, .in = {1, h, w},
                           .out = {1, h + 2 * pad - 2, w + 2 * pad - 2}, .k = {1, 3, 3},
