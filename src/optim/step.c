@@ -141,7 +141,7 @@ static cnnc_status adam_args(const cnnc_optimizer *opt, const cnnc__group *g, do
     bool w = opt->kind == CNNC__OPT_ADAMW;
     double lr = cnnc__hp_f(g, ADAM_LR), wd = cnnc__hp_f(g, ADAM_WEIGHT_DECAY);
     double beta1 = g->hp[ADAM_BETAS].value.fs[0], beta2 = g->hp[ADAM_BETAS].value.fs[1];
-    double p1, p2, step_size, bc2;
+    double p1 = 0.0, p2 = 0.0, step_size = 0.0, bc2;
     cnnc_status st = cnnc__py_pow(beta1, step, &p1);
     if (st == CNNC_OK) st = cnnc__py_pow(beta2, step, &p2);
     if (st == CNNC_OK) st = cnnc__py_div(lr, 1 - p1, &step_size);
