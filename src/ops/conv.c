@@ -427,16 +427,27 @@ static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const floa
 
 enum { WINO_BLOCK_FLOATS = 1 << 18 }; /* V and M of one tile block (1 MB): stay in L2 */
 
-int cnnc__conv_winograd_tile(const cnnc__window *g, bool training) {
+/* The Winograd tile, or 0; cached: the transformed weights are kept between calls
+ * (inference only). */
+static int winograd_tile(const cnnc__window *g, bool training, bool cached) {
     if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return 0;
-    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
+    if (g->c / g->groups < 16 || g->m / g->groups < 16) return 0;
+    /* cached: no weight transform to amortise per call, so F(4x4) pays from a handful
+     * of tiles (measured, 1 thread, 16-512 channels: 1.2-2x faster than the direct
+     * paths from 8 tiles of 4x4 in the batch on; equal at 4 tiles of 512 channels,
+     * slower at 4 tiles of 32) */
+    if (cached)
+        return g->out[1] >= 4 && g->out[2] >= 4 &&
+                       (double)g->n * (double)cnnc__conv_winograd_tiles(g, 4) >= 8.0
+                   ? 4
+                   : 0;
     /* measured: under ~100 tiles an image the GEMM's 32-column panels are part empty
      * and the weight transform (16 or 36 planes of the weights) is amortised over few
      * tiles. Blocks of tiles cross images, so the whole batch's
      * tiles count: 14x14 maps (49 tiles an image) pay from 6 images on; 7x7 maps at
      * batch 8 (128 tiles, 512 channels) lose to the column chunks, the weight
      * transform taking a third of the time. */
-    if (!(cg >= 16 && mg >= 16 && g->out[1] >= 8 && g->out[2] >= 8 &&
+    if (!(g->out[1] >= 8 && g->out[2] >= 8 &&
           (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2) >= 256.0))
         return 0;
     /* F(4x4) is faster wherever F(2x2) pays (measured 1.25-1.6x on 16-512 channels,
@@ -446,17 +457,8 @@ int cnnc__conv_winograd_tile(const cnnc__window *g, bool training) {
     return training ? 2 : 4;
 }
 
-/* The tile with the transformed weights cached: no weight transform to amortise per
- * call, so F(4x4) pays from a handful of tiles (measured, 1 thread, 16-512 channels:
- * 1.2-2x faster than the direct paths from 8 tiles of 4x4 in the batch on; equal at 4
- * tiles of 512 channels, slower at 4 tiles of 32). */
-static int winograd_tile_cached(const cnnc__window *g) {
-    if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return 0;
-    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    return cg >= 16 && mg >= 16 && g->out[1] >= 4 && g->out[2] >= 4 &&
-                   (double)g->n * (double)cnnc__conv_winograd_tiles(g, 4) >= 8.0
-               ? 4
-               : 0;
+int cnnc__conv_winograd_tile(const cnnc__window *g, bool training) {
+    return winograd_tile(g, training, false);
 }
 
 typedef struct wino_job {
@@ -563,7 +565,7 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
         dw_job j = make_dw_job(isa, g, y, x, w, ep);
         return cnnc__parallel_for(g->n * g->m, macs_cost(osz * j.ksz), dw_fwd_range, &j);
     }
-    const int mt = cache ? winograd_tile_cached(g) : cnnc__conv_winograd_tile(g, training);
+    const int mt = winograd_tile(g, training, cache != NULL);
     if (mt) {
         conv_path = mt == 2 ? "winograd F(2x2,3x3)"
                     : cache ? "winograd F(4x4,3x3), cached weights"
