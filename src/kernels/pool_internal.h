@@ -7,8 +7,16 @@
 #include "kernels/pool.h"
 
 /* Row buffer limits of the kernel (it declines larger rows and strides, and rows
- * narrower than a vector, where the scalar kernel's per-output loop is faster). */
-enum { CNNC__PM_MINOW = 8, CNNC__PM_MAXS = 4, CNNC__PM_MAXOW = 1024, CNNC__PM_PHLEN = 1024 + 64 };
+ * narrower than a vector, where the scalar kernel's per-output loop is faster);
+ * without indices, windows of up to CNNC__PM_MAXKH rows take each input row's maxima
+ * once. */
+enum {
+    CNNC__PM_MINOW = 8,
+    CNNC__PM_MAXS = 4,
+    CNNC__PM_MAXOW = 1024,
+    CNNC__PM_PHLEN = 1024 + 64,
+    CNNC__PM_MAXKH = 4
+};
 
 /* X-list of the variants, fastest first: (level, suffix of the functions). */
 #if CNNC__ISA_X86

@@ -117,6 +117,65 @@ static inline void PM_FN(pm_tap_values_)(float *restrict m, const float *restric
     }
 }
 
+/* d[ow] = the take rule folded over v[0..K-1][ow], ow < n (from v[0]: a fold from -inf
+ * takes it whatever it is, and keeps -inf's bits) */
+static inline void PM_FN(pm_fold_)(float *restrict d, const float *const *v, int64_t K, int64_t n) {
+#define PM_T(a, b) ((a) != (a) ? (a) : (a) > (b) ? (a) : (b)) /* maxps, then NaN */
+    if (K == 3) {
+        const float *restrict v0 = v[0], *restrict v1 = v[1], *restrict v2 = v[2];
+        for (int64_t ow = 0; ow < n; ow++) {
+            float b = v0[ow], a = v1[ow];
+            b = PM_T(a, b), a = v2[ow];
+            d[ow] = PM_T(a, b);
+        }
+        return;
+    }
+    if (K == 2) {
+        const float *restrict v0 = v[0], *restrict v1 = v[1];
+        for (int64_t ow = 0; ow < n; ow++) {
+            float b = v0[ow], a = v1[ow];
+            d[ow] = PM_T(a, b);
+        }
+        return;
+    }
+#undef PM_T
+    for (int64_t ow = 0; ow < n; ow++) d[ow] = v[0][ow];
+    for (int64_t k = 1; k < K; k++) PM_FN(pm_tap_values_)(d, v[k], n);
+}
+
+/* Values only, windows up to CNNC__PM_MAXKH rows: each input row's maxima over the
+ * window's width (hm, a ring of the last KH rows, each computed once although SH < KH
+ * output rows read it), then per output row the maxima of its rows' hm. Row by row
+ * with the take rule gives the reference's row-major result bit for bit: the first of
+ * the equal maxima, or the last NaN (see the top). */
+static void PM_FN(pm_values_)(float *op, const float *xp, const cnnc__window *g, int64_t OWr,
+                              int64_t T, float (*ph)[CNNC__PM_PHLEN],
+                              float (*hm)[CNNC__PM_MAXOW]) {
+    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
+    const int64_t KH = g->k[1], KW = g->k[2], SH = g->stride[1], SW = g->stride[2],
+                  PH = g->pad[1], PW = g->pad[2];
+    const float *v[CNNC__PM_MAXKH > CNNC__PM_MAXS ? CNNC__PM_MAXKH : CNNC__PM_MAXS];
+    int64_t next = 0; /* the first input row not yet in hm */
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t h0 = oh * SH - PH;
+        const int64_t hs = h0 < 0 ? 0 : h0, he = h0 + KH < IH ? h0 + KH : IH;
+        for (int64_t ih = next > hs ? next : hs; ih < he; ih++) {
+            PM_FN(pm_split_)(ph, xp + ih * IW, IW, SW, PW, T);
+            if (KW <= CNNC__PM_MAXS) {
+                for (int64_t kw = 0; kw < KW; kw++) v[kw] = ph[kw % SW] + kw / SW;
+                PM_FN(pm_fold_)(hm[ih % KH], v, KW, OWr);
+            } else {
+                float *h = hm[ih % KH];
+                for (int64_t ow = 0; ow < OWr; ow++) h[ow] = ph[0][ow];
+                for (int64_t kw = 1; kw < KW; kw++) PM_FN(pm_tap_values_)(h, ph[kw % SW] + kw / SW, OWr);
+            }
+        }
+        if (he > next) next = he;
+        for (int64_t ih = hs; ih < he; ih++) v[ih - hs] = hm[ih % KH];
+        PM_FN(pm_fold_)(op + oh * OW, v, he - hs, OW);
+    }
+}
+
 bool PM_FN(cnnc__k_max_pool2d_idx_)(float *out, int64_t *idx, const float *x,
                                     const cnnc__window *g, int64_t p0, int64_t p1) {
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
@@ -129,9 +188,15 @@ bool PM_FN(cnnc__k_max_pool2d_idx_)(float *out, int64_t *idx, const float *x,
     if (OW < CNNC__PM_MINOW || SW > CNNC__PM_MAXS || OWr > CNNC__PM_MAXOW ||
         T > CNNC__PM_PHLEN || IH * IW >= (1 << 30))
         return false;
+    float ph[CNNC__PM_MAXS][CNNC__PM_PHLEN];
+    if (!idx && KH <= CNNC__PM_MAXKH) {
+        float hm[CNNC__PM_MAXKH][CNNC__PM_MAXOW];
+        for (int64_t p = p0; p < p1; p++)
+            PM_FN(pm_values_)(out + p * OH * OW, x + p * IH * IW, g, OWr, T, ph, hm);
+        return true;
+    }
     float m[CNNC__PM_MAXOW];
     int32_t mi[CNNC__PM_MAXOW];
-    float ph[CNNC__PM_MAXS][CNNC__PM_PHLEN];
     for (int64_t p = p0; p < p1; p++) {
         const float *xp = x + p * IH * IW;
         float *op = out + p * OH * OW;
