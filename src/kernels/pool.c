@@ -415,6 +415,39 @@ void cnnc__k_adaptive_avg_ref(float *out, const float *x, const cnnc__window *g,
     }
 }
 
+/* cnnc__k_adaptive_avg_ref's loops and sums with each dim's window bounds read from
+ * a table made once per call (the ref divides 6 times per output element). */
+bool cnnc__k_adaptive_avg_tab(float *out, const float *x, const cnnc__window *g, int64_t p0,
+                              int64_t p1) {
+    enum { TAB = 256 };
+    int32_t lo[3][TAB], hi[3][TAB];
+    for (int d = 0; d < 3; d++) {
+        if (g->out[d] > TAB || g->in[d] > INT32_MAX) return false;
+        for (int64_t o = 0; o < g->out[d]; o++) {
+            lo[d][o] = (int32_t)cnnc__adaptive_start(o, g->out[d], g->in[d]);
+            hi[d][o] = (int32_t)cnnc__adaptive_end(o, g->out[d], g->in[d]);
+        }
+    }
+    const int64_t IH = g->in[1], IW = g->in[2], OD = g->out[0], OH = g->out[1], OW = g->out[2];
+    const int64_t isz = g->in[0] * IH * IW;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *xp = x + p * isz;
+        float *op = out + p * OD * OH * OW;
+        for (int64_t od = 0; od < OD; od++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const int64_t d0 = lo[0][od], d1 = hi[0][od], h0 = lo[1][oh], h1 = hi[1][oh];
+                    const int64_t w0 = lo[2][ow], w1 = hi[2][ow];
+                    float sum = 0.0f;
+                    for (int64_t id = d0; id < d1; id++)
+                        for (int64_t ih = h0; ih < h1; ih++)
+                            for (int64_t iw = w0; iw < w1; iw++) sum += xp[(id * IH + ih) * IW + iw];
+                    op[(od * OH + oh) * OW + ow] = sum / (float)((d1 - d0) * (h1 - h0) * (w1 - w0));
+                }
+    }
+    return true;
+}
+
 /* Global average: eight independent partial sums (vectorisable), combined in a
  * fixed order. */
 bool cnnc__k_adaptive_avg_global(float *out, const float *x, const cnnc__window *g,

@@ -71,6 +71,10 @@ static inline int64_t cnnc__adaptive_end(int64_t o, int64_t out, int64_t in) {
 }
 void cnnc__k_adaptive_avg_ref(float *out, const float *x, const cnnc__window *g, int64_t p0,
                               int64_t p1);
+/* The ref's result bit for bit, each dim's window bounds tabulated once per call;
+ * declines outputs of more than 256 along a dim. */
+bool cnnc__k_adaptive_avg_tab(float *out, const float *x, const cnnc__window *g, int64_t p0,
+                              int64_t p1);
 /* Declines unless the output plane is 1x1x1 (global average pooling). */
 bool cnnc__k_adaptive_avg_global(float *out, const float *x, const cnnc__window *g,
                                  int64_t p0, int64_t p1);

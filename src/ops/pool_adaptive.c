@@ -18,7 +18,8 @@ typedef struct {
 static cnnc_status aavg_range(void *ctx, int64_t b, int64_t e, int chunk) {
     (void)chunk;
     cnnc__pool_job *j = ctx;
-    if (!cnnc__k_adaptive_avg_global(j->out, j->x, j->g, b, e))
+    if (!cnnc__k_adaptive_avg_global(j->out, j->x, j->g, b, e) &&
+        !cnnc__k_adaptive_avg_tab(j->out, j->x, j->g, b, e))
         cnnc__k_adaptive_avg_ref(j->out, j->x, j->g, b, e);
     return CNNC_OK;
 }

@@ -173,6 +173,29 @@ static void test_global_avg_matches_ref(void) {
     CHECK(!cnnc__k_adaptive_avg_global(NULL, NULL, &g, 0, 1));
 }
 
+/* The tabulated kernel: the ref's bits, random 1-3 d geometries (windows that overlap,
+ * outputs larger than the input), and declines past its table. */
+static void test_adaptive_avg_tab_matches_ref(void) {
+    for (int it = 0; it < 200; it++) {
+        cnnc__window g = {.n = rand_in(1, 5)};
+        for (int d = 0; d < 3; d++) {
+            g.in[d] = d == 0 && it % 2 ? 1 : rand_in(1, 12);
+            g.out[d] = d == 0 && it % 2 ? 1 : rand_in(1, 12);
+        }
+        int64_t isz = g.n * cnnc__window_in_size(&g), osz = g.n * cnnc__window_out_size(&g);
+        float *x = malloc((size_t)isz * sizeof(float)), *o1 = malloc((size_t)osz * sizeof(float)),
+              *o2 = malloc((size_t)osz * sizeof(float));
+        REQUIRE(x && o1 && o2);
+        for (int64_t i = 0; i < isz; i++) x[i] = rand_f();
+        cnnc__k_adaptive_avg_ref(o1, x, &g, 0, g.n);
+        CHECK(cnnc__k_adaptive_avg_tab(o2, x, &g, 0, g.n));
+        CHECK(memcmp(o1, o2, (size_t)osz * sizeof(float)) == 0);
+        free(x), free(o1), free(o2);
+    }
+    cnnc__window g = {.n = 1, .in = {1, 4, 4}, .out = {1, 2, 257}};
+    CHECK(!cnnc__k_adaptive_avg_tab(NULL, NULL, &g, 0, 1));
+}
+
 static void test_adaptive_windows(void) {
     /* [floor(o*I/O), ceil((o+1)*I/O)) */
     CHECK_EQ_INT(cnnc__adaptive_start(1, 3, 10), 3);
@@ -340,6 +363,7 @@ int main(void) {
     RUN_TEST(test_avg_fast_matches_ref);
     RUN_TEST(test_avg_2x2);
     RUN_TEST(test_global_avg_matches_ref);
+    RUN_TEST(test_adaptive_avg_tab_matches_ref);
     RUN_TEST(test_adaptive_windows);
     RUN_TEST(test_max_pool2d_values_and_grad);
     RUN_TEST(test_avg_and_adaptive);
