@@ -4,9 +4,10 @@
  *     w'[o] = w[o] * scale[o],   b'[o] = b[o] * scale[o] + shift[o],
  * scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale,
  * computed in double (the weights multiplied by the scale rounded to float) from the
- * current weights at each run (no cache to go stale:
- * O(weights), small beside the convolution), which saves the BatchNorm's pass over
- * the activation. Only without gradients (inference): with them, autograd sees the
+ * current weights at each run (no cache to go stale), which saves the BatchNorm's pass
+ * over the activation. The convolution multiplies the filters (ops/conv.h,
+ * cnnc__conv_run_forward_ep): where it keeps packed weights, once, while the filters
+ * and scales stay the same; elsewhere per call, O(weights), small beside it. Only without gradients (inference): with them, autograd sees the
  * modules as they are. */
 #include "core/alloc.h"
 #include "core/error.h"
@@ -29,48 +30,44 @@ void cnnc__graph_plan_folds(cnnc__gnode *nodes, int n_nodes) {
     }
 }
 
-/* The folded weight and bias of conv's module for bn's scale and shift, or false. */
-static bool folded_params(cnnc_module *conv, const cnnc_module *bn, cnnc_tensor **wf, cnnc_tensor **bf) {
+/* The folded filters' scales [out channels] and bias of conv's module for bn's scale
+ * and shift, or false. */
+static bool folded_params(cnnc_module *conv, const cnnc_module *bn, float **wscale, cnnc_tensor **bf) {
     cnnc_tensor *w = cnnc__module_param(conv, "weight"), *b = cnnc__module_param(conv, "bias");
-    *wf = *bf = NULL;
+    *wscale = NULL;
+    *bf = NULL;
     if (!w || w->dtype != CNNC_FLOAT32 || w->ndim < 1 || w->shape[0] < 1 ||
         (b && (b->dtype != CNNC_FLOAT32 || b->numel != w->shape[0])))
         return false;
     const int64_t oc = w->shape[0];
-    int64_t sshape[CNNC_MAX_DIMS];
-    for (int d = 0; d < w->ndim; d++) sshape[d] = d ? 1 : oc;
     double *scale = cnnc__malloc(2 * (size_t)oc * sizeof *scale), *shift = scale ? scale + oc : NULL;
-    cnnc_tensor *sf = scale && cnnc__batchnorm_eval_affine(bn, oc, scale, shift)
-                          ? cnnc__tensor_new(CNNC_FLOAT32, w->ndim, sshape) : NULL;
-    *bf = sf ? cnnc__tensor_new(CNNC_FLOAT32, 1, &oc) : NULL;
+    float *so = scale && cnnc__batchnorm_eval_affine(bn, oc, scale, shift) ? cnnc__malloc((size_t)oc * sizeof *so)
+                                                                           : NULL;
+    *bf = so ? cnnc__tensor_new(CNNC_FLOAT32, 1, &oc) : NULL;
     if (*bf) {
-        float *so = cnnc__f32(sf), *bo = cnnc__f32(*bf);
+        float *bo = cnnc__f32(*bf);
         for (int64_t o = 0; o < oc; o++) {
-            so[o] = (float)scale[o]; /* the scale rounded once, then a float product */
+            so[o] = (float)scale[o]; /* the scale rounded once, then a float product per weight */
             bo[o] = (float)((b ? cnnc__f32(b)[o] : 0.0) * scale[o] + shift[o]);
         }
-        /* w * scale[o] per output channel: the vectorised elementwise product (this
-         * runs over every weight at each call); no autograd without gradients */
-        *wf = cnnc__op_binary(CNNC__BINOP_MUL, w, sf);
+        *wscale = so;
+    } else {
+        cnnc__free(so);
     }
-    cnnc_tensor_release(sf);
     cnnc__free(scale);
-    if (!*wf) {
-        cnnc_tensor_release(*bf);
-        *bf = NULL;
-    }
-    return *wf != NULL;
+    return *bf != NULL;
 }
 
 int cnnc__graph_run_conv(cnnc__gctx *c, const cnnc__gnode *bn, const cnnc__act_spec *act, cnnc_tensor **y) {
     cnnc_module *conv = c->node->module;
     cnnc_tensor *x, *w = cnnc__module_param(conv, "weight"), *b = cnnc__module_param(conv, "bias");
-    cnnc_tensor *wf = NULL, *bf = NULL;
+    cnnc_tensor *bf = NULL;
+    float *wscale = NULL;
     if (conv->training || cnnc__gctx_tensor(c, 0, &x) != CNNC_OK ||
-        (bn && !folded_params(conv, bn->module, &wf, &bf)))
+        (bn && !folded_params(conv, bn->module, &wscale, &bf)))
         return 0; /* the ordinary path runs (and reports any error) */
-    *y = cnnc__conv_module_apply_act(conv, x, bn ? wf : w, bn ? bf : b, act);
-    cnnc_tensor_release(wf);
+    *y = cnnc__conv_module_apply_act(conv, x, w, wscale, bn ? bf : b, act);
+    cnnc__free(wscale);
     cnnc_tensor_release(bf);
     if (!*y) return -1;
     cnnc__module_called(conv, 1, &x, 1, y); /* for cnnc_module_macs */

@@ -275,18 +275,18 @@ bool cnnc__is_conv_module(const cnnc_module *m) {
 }
 
 cnnc_tensor *cnnc__conv_module_apply(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b) {
-    return cnnc__conv_module_apply_act(m, x, w, b, NULL);
+    return cnnc__conv_module_apply_act(m, x, w, NULL, b, NULL);
 }
 
-cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
-                                         const cnnc__act_spec *act) {
+cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, const float *wscale,
+                                         cnnc_tensor *b, const cnnc__act_spec *act) {
     const conv_state *c = S(m);
     if (!w) return cnnc__error_null(CNNC_ERR_RUNTIME, "%s: weight is None", m->type->name);
     cnnc_conv_options o = CNNC_CONV2D(.stride = c->stride, .dilation = c->dilation, .groups = c->groups);
     if (strcmp(c->padding_mode, "zeros") == 0) {
         o.padding_str = c->padding.str;
         if (!c->padding.str) o.padding = c->padding.ints;
-        return cnnc__op_conv_act(x, w, b, c->dim, &o, &CNNC__STATE(m, conv_state)->wcache, act);
+        return cnnc__op_conv_act(x, w, wscale, b, c->dim, &o, &CNNC__STATE(m, conv_state)->wcache, act);
     }
     int64_t fpad[2 * CNNC_MAX_DIMS];
     const int npad = reversed_padding(c, fpad);
@@ -296,7 +296,7 @@ cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_te
     cnnc_tensor *xp = cnnc__op_pad(x, npad, fpad, pm, 0.0);
     if (!xp) return NULL;
     o.padding = (cnnc_ints)CNNC_INTS(0);
-    cnnc_tensor *y = cnnc__op_conv_act(xp, w, b, c->dim, &o, &CNNC__STATE(m, conv_state)->wcache, act);
+    cnnc_tensor *y = cnnc__op_conv_act(xp, w, wscale, b, c->dim, &o, &CNNC__STATE(m, conv_state)->wcache, act);
     cnnc_tensor_release(xp);
     return y;
 }

@@ -147,13 +147,15 @@ void cnnc__set_call_hook(cnnc__call_hook hook, void *ctx);
 
 /* Is m a (not transposed) Conv1d/2d/3d? Its forward with a weight and bias of
  * the caller's instead of its own (eval-mode BatchNorm folding in the model runtime);
- * _act: and the activation act (NULL: none) in the convolution's epilogue, inference
- * only (ops/conv.h, cnnc__op_conv_act). */
+ * _act: inference only (ops/conv.h, cnnc__op_conv_act), with the filters w times
+ * wscale [out channels] (NULL: none; a BatchNorm's scale, folded where the module's
+ * packed weights are kept) and the activation act (NULL: none) in the convolution's
+ * epilogue. */
 struct cnnc__act_spec;
 bool cnnc__is_conv_module(const cnnc_module *m);
 cnnc_tensor *cnnc__conv_module_apply(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b);
-cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
-                                         const struct cnnc__act_spec *act);
+cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, const float *wscale,
+                                         cnnc_tensor *b, const struct cnnc__act_spec *act);
 /* Is m a pointwise activation module (ReLU, ReLU6, Hardtanh, LeakyReLU, ELU, CELU, SELU,
  * SiLU, Mish, Hardsigmoid, Hardswish, Sigmoid, Tanh, Softplus, GELU)? Then *s is the
  * activation its forward applies (ops/activation.h), and true. */

@@ -490,20 +490,41 @@ static cnnc_status wino_range(void *ctx, int64_t begin, int64_t end, int chunk) 
     return CNNC_OK;
 }
 
+/* wf [m, per] = w [m, per] with output channel o's filters times scale[o], each
+ * product rounded to float: the filters of a folded BatchNorm, as the caller's
+ * elementwise product would make them. */
+static void fold_filters(float *wf, const float *w, const float *scale, int64_t m, int64_t per) {
+    for (int64_t o = 0; o < m; o++)
+        for (int64_t i = 0; i < per; i++) wf[o * per + i] = w[o * per + i] * scale[o];
+}
+
 typedef struct wino_pack {
     cnnc__isa isa;
-    const float *w;
+    const float *w, *wscale; /* wscale: [m] or NULL */
     const cnnc__window *g;
     int mt;
 } wino_pack;
 
-static void wino_pack_weights(const void *ctx, float *up) {
+static bool wino_pack_weights(const void *ctx, float *up) {
     const wino_pack *p = ctx;
-    cnnc__conv_winograd_pack_weights(p->isa, up, p->w, p->g, p->mt);
+    if (!p->wscale) {
+        cnnc__conv_winograd_pack_weights(p->isa, up, p->w, p->g, p->mt);
+        return true;
+    }
+    const int64_t per = p->g->c / p->g->groups * 9;
+    float *wf = cnnc__malloc((size_t)(p->g->m * per) * sizeof(float)); /* [m, cg, 3, 3] */
+    if (!wf) {
+        cnnc__oom("a convolution's folded filters");
+        return false;
+    }
+    fold_filters(wf, p->w, p->wscale, p->g->m, per);
+    cnnc__conv_winograd_pack_weights(p->isa, up, wf, p->g, p->mt);
+    cnnc__free(wf);
+    return true;
 }
 
 static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__window *g, float *y,
-                                        const float *x, const float *w,
+                                        const float *x, const float *w, const float *wscale,
                                         const cnnc__conv_epilogue *ep, cnnc__conv_wcache *cache) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = (mt + 2) * (mt + 2);
     int64_t mr, nr;
@@ -521,11 +542,11 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
     j.nblk = (j.tiles + ldt - 1) / ldt;
     j.scratch = cnnc__conv_winograd_scratch_floats(g, ldt, mt);
     j.slice = j.scratch + cnnc__sgemm_workspace_floats(isa);
-    const wino_pack pk = {isa, w, g, mt};
+    const wino_pack pk = {isa, w, wscale, g, mt};
     const cnnc__conv_wkey key = {isa, mt, g->c, g->m, g->groups};
+    const cnnc__conv_wsource src = {w, wscale, (size_t)(g->m * cg * 9), (size_t)g->m};
     const size_t packed = cnnc__conv_winograd_packed_floats(isa, g, mt);
-    cnnc__conv_wentry *e = cache ? cnnc__conv_wcache_get(cache, &key, w, (size_t)(g->m * cg * 9), packed,
-                                                         wino_pack_weights, &pk, &j.u)
+    cnnc__conv_wentry *e = cache ? cnnc__conv_wcache_get(cache, &key, &src, packed, wino_pack_weights, &pk, &j.u)
                                  : NULL;
     const size_t up_floats = e ? 0 : round16(packed); /* packed here, when not cached */
     /* fewer blocks than threads (deep layers: few tiles, many channels): their output
@@ -545,7 +566,7 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
         return cnnc_last_status();
     }
     if (!e) {
-        wino_pack_weights(&pk, ws);
+        if (!wino_pack_weights(&pk, ws)) return cnnc_last_status();
         j.u = ws;
     }
     j.ws = ws + up_floats;
@@ -555,10 +576,35 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
 }
 
 static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
-                                   const float *w, const cnnc__conv_epilogue *ep, bool training,
+                                   const float *w, const float *wscale,
+                                   const cnnc__conv_epilogue *ep, bool training,
+                                   cnnc__conv_wcache *cache);
+
+/* The forward with the filters folded into a buffer of their own (the paths that keep
+ * no packing between calls). */
+static cnnc_status run_forward_folded(const cnnc__window *g, float *y, const float *x,
+                                      const float *w, const float *wscale,
+                                      const cnnc__conv_epilogue *ep, bool training,
+                                      cnnc__conv_wcache *cache) {
+    const int64_t per = g->c / g->groups * cnnc__window_k_size(g);
+    float *wf = cnnc__malloc((size_t)(g->m * per) * sizeof(float)); /* [m, cg, k] */
+    if (!wf) return cnnc__oom("a convolution's folded filters");
+    fold_filters(wf, w, wscale, g->m, per);
+    const cnnc_status st = run_forward_impl(g, y, x, wf, NULL, ep, training, cache);
+    cnnc__free(wf);
+    return st;
+}
+
+static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
+                                   const float *w, const float *wscale,
+                                   const cnnc__conv_epilogue *ep, bool training,
                                    cnnc__conv_wcache *cache) {
     const int64_t osz = cnnc__window_out_size(g);
     if (g->n == 0 || g->m == 0 || osz == 0) return CNNC_OK;
+    /* scaled filters: the cached packing folds them itself (once, while they stay the
+     * same), every other path from a folded copy */
+    if (wscale && !(cache && winograd_tile(g, training, true)))
+        return run_forward_folded(g, y, x, w, wscale, ep, training, cache);
     const cnnc__isa isa = cnnc__isa_active();
     if (cnnc__conv_is_depthwise(g)) {
         conv_path = "depthwise";
@@ -570,7 +616,7 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
         conv_path = mt == 2 ? "winograd F(2x2,3x3)"
                     : cache ? "winograd F(4x4,3x3), cached weights"
                             : "winograd F(4x4,3x3)";
-        return run_forward_winograd(isa, mt, g, y, x, w, ep, cache);
+        return run_forward_winograd(isa, mt, g, y, x, w, wscale, ep, cache);
     }
     fwd_job j = {.y = y, .x = x, .w = w, .ep = ep};
     make_plan(&j.p, g, isa);
@@ -705,7 +751,7 @@ static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx
                         const float *src = w + ((grp * mg + o) * cg + ci) * ksz;
                         for (int64_t q = 0; q < ksz; q++) dst[q] = src[ksz - 1 - q];
                     }
-    const cnnc_status st = run_forward_impl(&t, dx, dy, wt, &(cnnc__conv_epilogue){0}, training, NULL);
+    const cnnc_status st = run_forward_impl(&t, dx, dy, wt, NULL, &(cnnc__conv_epilogue){0}, training, NULL);
     cnnc__free(wt);
     return st;
 }
@@ -800,24 +846,27 @@ static void trace_conv(double t0, const char *op, const cnnc__window *g,
 }
 
 cnnc_status cnnc__conv_run_forward_ep(const cnnc__window *g, float *y, const float *x,
-                                      const float *w, const cnnc__conv_epilogue *ep, bool training,
+                                      const float *w, const float *wscale,
+                                      const cnnc__conv_epilogue *ep, bool training,
                                       cnnc__conv_wcache *cache) {
     const double t0 = cnnc__trace_begin();
     conv_path = "empty";
-    const cnnc_status st = run_forward_impl(g, y, x, w, ep, training, cache);
+    const cnnc_status st = run_forward_impl(g, y, x, w, wscale, ep, training, cache);
     if (t0) trace_conv(t0, "conv.forward", g, ep);
     return st;
 }
 
 cnnc_status cnnc__conv_run_forward(const cnnc__window *g, float *y, const float *x,
                                    const float *w, const float *bias, bool training) {
-    return cnnc__conv_run_forward_ep(g, y, x, w, &(cnnc__conv_epilogue){.bias = bias}, training, NULL);
+    return cnnc__conv_run_forward_ep(g, y, x, w, NULL, &(cnnc__conv_epilogue){.bias = bias}, training,
+                                     NULL);
 }
 
 cnnc_status cnnc__conv_run_forward_cached(const cnnc__window *g, float *y, const float *x,
                                           const float *w, const float *bias,
                                           cnnc__conv_wcache *cache) {
-    return cnnc__conv_run_forward_ep(g, y, x, w, &(cnnc__conv_epilogue){.bias = bias}, false, cache);
+    return cnnc__conv_run_forward_ep(g, y, x, w, NULL, &(cnnc__conv_epilogue){.bias = bias}, false,
+                                     cache);
 }
 
 const char *cnnc__conv_forward_path(void) { return conv_path; }
@@ -928,15 +977,16 @@ static cnnc_status conv_backward(cnnc__node *node, cnnc_tensor *gy, cnnc_tensor 
 
 /* cache: packed weights (or NULL); act: the activation of the forward's epilogue
  * (convolutions, inference only), or NULL. */
-static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
-                             cnnc__conv_wcache *cache, const cnnc__act_spec *act) {
+static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tensor *w, const float *wscale,
+                             cnnc_tensor *b, cnnc__conv_wcache *cache, const cnnc__act_spec *act) {
     cnnc__conv_setup s;
     if (cnnc__conv_validate(c, x, w, b, &s) != CNNC_OK) return NULL;
     cnnc_tensor *inputs[3] = {x, w, b};
     const bool training = cnnc__any_requires_grad(3, inputs); /* recorded for a backward */
-    if (act && training)
-        return cnnc__error_null(CNNC_ERR_RUNTIME, "%s with an activation epilogue: an inference "
-                                "pass got a tensor that takes part in autograd", c->fn);
+    if ((act || wscale) && training)
+        return cnnc__error_null(CNNC_ERR_RUNTIME, "%s with %s: an inference pass got a tensor that "
+                                "takes part in autograd", c->fn,
+                                act ? "an activation epilogue" : "scaled filters");
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, s.out_ndim, s.out_shape);
     if (!out) return NULL;
     const cnnc__window *g = &s.g;
@@ -945,7 +995,7 @@ static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tens
         if (!c->transposed) {
             cnnc__conv_epilogue ep = {.bias = b ? cnnc__f32(b) : NULL, .act = act != NULL};
             if (act) ep.op = act->op, ep.p = act->p;
-            st = cnnc__conv_run_forward_ep(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w), &ep, training,
+            st = cnnc__conv_run_forward_ep(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w), wscale, &ep, training,
                                            cache && !training && cnnc__conv_wcache_enabled() ? cache : NULL);
         } else {
             st = cnnc__conv_run_backward_data(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w), training);
@@ -971,24 +1021,24 @@ static const char *const conv_names[4] = {"", "conv1d", "conv2d", "conv3d"};
 static const char *const conv_transpose_names[4] = {"", "conv_transpose1d", "conv_transpose2d",
                                                     "conv_transpose3d"};
 
-cnnc_tensor *cnnc__op_conv_act(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
-                               const cnnc_conv_options *o, cnnc__conv_wcache *cache,
+cnnc_tensor *cnnc__op_conv_act(cnnc_tensor *x, cnnc_tensor *w, const float *wscale, cnnc_tensor *b,
+                               int dim, const cnnc_conv_options *o, cnnc__conv_wcache *cache,
                                const cnnc__act_spec *act) {
     if (dim < 1 || dim > 3 || !o)
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "conv: invalid dimension %d", dim);
     cnnc__conv_call c = {conv_names[dim], dim, false, &o->stride, &o->padding, &o->dilation, NULL,
                          o->padding_str, o->groups};
-    return conv_run(&c, x, w, b, cache, act);
+    return conv_run(&c, x, w, wscale, b, cache, act);
 }
 
 cnnc_tensor *cnnc__op_conv(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
                            const cnnc_conv_options *o) {
-    return cnnc__op_conv_act(x, w, b, dim, o, NULL, NULL);
+    return cnnc__op_conv_act(x, w, NULL, b, dim, o, NULL, NULL);
 }
 
 cnnc_tensor *cnnc__op_conv_cached(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
                                   const cnnc_conv_options *o, cnnc__conv_wcache *cache) {
-    return cnnc__op_conv_act(x, w, b, dim, o, cache, NULL);
+    return cnnc__op_conv_act(x, w, NULL, b, dim, o, cache, NULL);
 }
 
 cnnc_tensor *cnnc__op_conv_transpose(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
@@ -997,7 +1047,7 @@ cnnc_tensor *cnnc__op_conv_transpose(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "conv_transpose: invalid dimension %d", dim);
     cnnc__conv_call c = {conv_transpose_names[dim], dim, true, &o->stride, &o->padding,
                          &o->dilation, &o->output_padding, NULL, o->groups};
-    return conv_run(&c, x, w, b, NULL, NULL);
+    return conv_run(&c, x, w, NULL, b, NULL, NULL);
 }
 
 cnnc_tensor *cnnc_conv1d(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, cnnc_conv_options o) {

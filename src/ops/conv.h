@@ -87,14 +87,21 @@ typedef struct cnnc__conv_wentry cnnc__conv_wentry;
 typedef struct cnnc__conv_wcache {
     cnnc__conv_wentry *entry; /* the current packing, or NULL */
 } cnnc__conv_wcache;
-/* Writes the packed weights for the filters of the call into packed. */
-typedef void (*cnnc__conv_wpack)(const void *ctx, float *packed);
-/* The entry for filters w [w_floats] under key, with *packed its packed_floats floats:
- * the cached one when it matches, else a new one packed by pack(ctx) that replaces it.
+/* Writes the packed weights for the filters of the call into packed; false when
+ * memory runs out. */
+typedef bool (*cnnc__conv_wpack)(const void *ctx, float *packed);
+/* What a packing is made from: the filters w [w_floats] and, when s is set, their
+ * output channels' scales s [s_floats] (a folded BatchNorm's). */
+typedef struct cnnc__conv_wsource {
+    const float *w, *s;
+    size_t w_floats, s_floats;
+} cnnc__conv_wsource;
+/* The entry for the source src under key, with *packed its packed_floats floats: the
+ * cached one when it matches, else a new one packed by pack(ctx) that replaces it.
  * NULL when memory runs out (nothing set: the caller packs on its own). Release the
  * entry with cnnc__conv_wentry_release once done with *packed. */
 cnnc__conv_wentry *cnnc__conv_wcache_get(cnnc__conv_wcache *c, const cnnc__conv_wkey *key,
-                                         const float *w, size_t w_floats, size_t packed_floats,
+                                         const cnnc__conv_wsource *src, size_t packed_floats,
                                          cnnc__conv_wpack pack, const void *ctx,
                                          const float **packed);
 void cnnc__conv_wentry_release(cnnc__conv_wentry *e); /* NULL: no-op */
@@ -111,23 +118,30 @@ void cnnc__conv_wcache_clear(cnnc__conv_wcache *c);
 cnnc_status cnnc__conv_run_forward_cached(const cnnc__window *g, float *y, const float *x,
                                           const float *w, const float *bias,
                                           cnnc__conv_wcache *cache);
-/* y [n, m, out] = act(conv(x, w) + bias): the epilogue ep (kernels/conv.h) applied in
+/* y [n, m, out] = act(conv(x, w') + bias): the epilogue ep (kernels/conv.h) applied in
  * every path while the output is in cache, the bits of cnnc__conv_run_forward followed
  * by the activation's kernel (CNNC_TRACE names it); cache as cnnc__conv_run_forward_cached
- * (then training false), or NULL. Both drivers above are this one. */
+ * (then training false), or NULL. w' = w, or with wscale [m] set, output channel o's
+ * filters times wscale[o], each product rounded to float (the bits of the caller
+ * multiplying them first): a cached packing is made from w and wscale (and checked
+ * against both), so a BatchNorm folded into unchanged filters costs no pass over them
+ * but the cache's comparison. Both drivers above are this one. */
 cnnc_status cnnc__conv_run_forward_ep(const cnnc__window *g, float *y, const float *x,
-                                      const float *w, const cnnc__conv_epilogue *ep, bool training,
+                                      const float *w, const float *wscale,
+                                      const cnnc__conv_epilogue *ep, bool training,
                                       cnnc__conv_wcache *cache);
 /* F.conv{dim}d as cnnc__op_conv, with the packed weights kept in cache (NULL: none)
  * when autograd does not record the call (a module's forward). */
 cnnc_tensor *cnnc__op_conv_cached(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
                                   const cnnc_conv_options *o, cnnc__conv_wcache *cache);
-/* The same with the activation act (NULL: none) applied in the convolution's epilogue,
- * while each output tile is in cache: inference only (an error when an input takes
- * part in autograd: requires grad with grad mode on; nothing is recorded). The bits of
- * the convolution followed by the activation's op. */
-cnnc_tensor *cnnc__op_conv_act(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,
-                               const cnnc_conv_options *o, cnnc__conv_wcache *cache,
+/* The same with the filters w times wscale [out channels] (NULL: none; as
+ * cnnc__conv_run_forward_ep) and the activation act (NULL: none) applied in the
+ * convolution's epilogue, while each output tile is in cache. With either, inference
+ * only (an error when an input takes part in autograd: requires grad with grad mode
+ * on; nothing is recorded). The bits of the convolution with the multiplied filters
+ * followed by the activation's op. */
+cnnc_tensor *cnnc__op_conv_act(cnnc_tensor *x, cnnc_tensor *w, const float *wscale, cnnc_tensor *b,
+                               int dim, const cnnc_conv_options *o, cnnc__conv_wcache *cache,
                                const cnnc__act_spec *act);
 
 /* The Winograd output tile (kernels/conv.h) the forward driver runs g at: 0 (none),

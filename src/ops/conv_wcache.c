@@ -16,8 +16,9 @@
 struct cnnc__conv_wentry {
     atomic_int refs;
     cnnc__conv_wkey key;
-    size_t w_floats, packed_floats;
+    size_t w_floats, s_floats, packed_floats;
     float *w_src;  /* [w_floats]: the filters the packing was made from */
+    float *s_src;  /* [s_floats]: and their output channels' scales (none: 0 floats) */
     float *packed; /* [packed_floats], 64-byte aligned */
     void *raw;     /* the allocation holding both */
 };
@@ -59,12 +60,23 @@ static bool same_key(const cnnc__conv_wkey *a, const cnnc__conv_wkey *b) {
            a->groups == b->groups;
 }
 
-/* A new entry (one reference) holding a copy of w [w_floats], or NULL. */
-static cnnc__conv_wentry *entry_new(const cnnc__conv_wkey *key, const float *w, size_t w_floats,
+/* Does e hold a packing of the source src? */
+static bool same_source(const cnnc__conv_wentry *e, const cnnc__conv_wkey *key,
+                        const cnnc__conv_wsource *src) {
+    const size_t s_floats = src->s ? src->s_floats : 0;
+    return same_key(&e->key, key) && e->w_floats == src->w_floats && e->s_floats == s_floats &&
+           memcmp(e->w_src, src->w, src->w_floats * sizeof(float)) == 0 &&
+           (!s_floats || memcmp(e->s_src, src->s, s_floats * sizeof(float)) == 0);
+}
+
+/* A new entry (one reference) holding a copy of src, or NULL. */
+static cnnc__conv_wentry *entry_new(const cnnc__conv_wkey *key, const cnnc__conv_wsource *src,
                                     size_t packed_floats) {
     cnnc__conv_wentry *e = cnnc__malloc(sizeof *e);
+    const size_t w_floats = src->w_floats, s_floats = src->s ? src->s_floats : 0;
     size_t bytes;
     if (!e || __builtin_add_overflow(w_floats, packed_floats, &bytes) ||
+        __builtin_add_overflow(bytes, s_floats, &bytes) ||
         !cnnc__mul_size(bytes, sizeof(float), &bytes) || __builtin_add_overflow(bytes, 64, &bytes) ||
         !(e->raw = cnnc__malloc(bytes))) {
         cnnc__free(e);
@@ -73,15 +85,18 @@ static cnnc__conv_wentry *entry_new(const cnnc__conv_wkey *key, const float *w, 
     atomic_init(&e->refs, 1);
     e->key = *key;
     e->w_floats = w_floats;
+    e->s_floats = s_floats;
     e->packed_floats = packed_floats;
     e->packed = (float *)(((uintptr_t)e->raw + 63) & ~(uintptr_t)63);
     e->w_src = e->packed + packed_floats;
-    memcpy(e->w_src, w, w_floats * sizeof(float));
+    e->s_src = e->w_src + w_floats;
+    memcpy(e->w_src, src->w, w_floats * sizeof(float));
+    if (s_floats) memcpy(e->s_src, src->s, s_floats * sizeof(float));
     return e;
 }
 
 cnnc__conv_wentry *cnnc__conv_wcache_get(cnnc__conv_wcache *c, const cnnc__conv_wkey *key,
-                                         const float *w, size_t w_floats, size_t packed_floats,
+                                         const cnnc__conv_wsource *src, size_t packed_floats,
                                          cnnc__conv_wpack pack, const void *pack_ctx,
                                          const float **packed) {
 #if defined(CNNC_USE_PTHREADS)
@@ -91,14 +106,16 @@ cnnc__conv_wentry *cnnc__conv_wcache_get(cnnc__conv_wcache *c, const cnnc__conv_
     cnnc__conv_wentry *e = c->entry;
     if (e) atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     cnnc__spin_unlock(&cache_lock);
-    if (e && same_key(&e->key, key) && e->w_floats == w_floats &&
-        memcmp(e->w_src, w, w_floats * sizeof(float)) == 0) {
+    if (e && same_source(e, key, src)) {
         *packed = e->packed;
         return e;
     }
     cnnc__conv_wentry_release(e);
-    if (!(e = entry_new(key, w, w_floats, packed_floats))) return NULL; /* the caller packs */
-    pack(pack_ctx, e->packed);
+    if (!(e = entry_new(key, src, packed_floats))) return NULL; /* the caller packs */
+    if (!pack(pack_ctx, e->packed)) {
+        cnnc__conv_wentry_release(e);
+        return NULL;
+    }
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed); /* the cache's */
     cnnc__spin_lock(&cache_lock);
     cnnc__conv_wentry *old = c->entry;

@@ -111,6 +111,38 @@ static void report(bool same, const path_case *pc, int k, int with_bias, int thr
             k < 0 ? "no activation" : ACTS[k].name, with_bias, threads, mode, cnnc__isa_name(isa));
 }
 
+/* Filters times per-channel scales (a folded BatchNorm), given as w and the scales:
+ * the bits of the forward with the caller's products, with the cache (twice: built,
+ * then hit; then rebuilt for changed scales) and without. */
+static void compare_scaled(const path_case *pc, int threads, bool training, const float *x,
+                           const float *w, const float *b, cnnc__conv_wcache *cache) {
+    const cnnc__window *g = &pc->g;
+    const int64_t ny = g->n * g->m * cnnc__window_out_size(g);
+    const int64_t per = (g->c / g->groups) * cnnc__window_k_size(g);
+    float *s = rand_buf(g->m, 2.0f, false), *wf = malloc((size_t)(g->m * per) * sizeof(float));
+    float *y = malloc((size_t)ny * sizeof(float)), *yr = malloc((size_t)ny * sizeof(float));
+    REQUIRE(s && wf && y && yr);
+    const cnnc__conv_epilogue ep = {.bias = b};
+    cnnc__conv_wcache ref_cache = {0}; /* the reference's, so that round 1 hits cache */
+    for (int round = 0; round < 3; round++) {
+        if (round == 2) s[g->m - 1] *= 0.5f; /* the cache must see a changed scale */
+        for (int64_t o = 0; o < g->m; o++)
+            for (int64_t i = 0; i < per; i++) wf[o * per + i] = w[o * per + i] * s[o];
+        CHECK_OK(cnnc__conv_run_forward(g, yr, x, wf, b, training));
+        CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, s, &ep, training, NULL));
+        report(memcmp(y, yr, (size_t)ny * sizeof(float)) == 0, pc, -1, 1, threads, "scaled filters",
+               cnnc__isa_active());
+        if (training) continue;
+        CHECK_OK(cnnc__conv_run_forward_cached(g, yr, x, wf, b, &ref_cache));
+        CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, s, &ep, false, cache));
+        report(memcmp(y, yr, (size_t)ny * sizeof(float)) == 0, pc, -1, 1, threads,
+               "scaled filters, cached weights", cnnc__isa_active());
+    }
+    cnnc__conv_wcache_clear(cache);
+    cnnc__conv_wcache_clear(&ref_cache);
+    free(s), free(wf), free(y), free(yr);
+}
+
 /* Every epilogue on one geometry at one thread count and training flag: fused bits ==
  * conv + bias, then the activation kernel (inference: also with cached weights). */
 static void compare_epilogues(cnnc__isa isa, const path_case *pc, int threads, bool training) {
@@ -128,7 +160,7 @@ static void compare_epilogues(cnnc__isa isa, const path_case *pc, int threads, b
             CHECK_OK(cnnc__conv_run_forward(g, yr, x, w, bias, training));
             if (ep.act) cnnc__k_act_forward(isa, ep.op, &ep.p, yr, yr, ny);
             memset(y, 0xA5, (size_t)ny * sizeof(float));
-            CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, &ep, training, NULL));
+            CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, NULL, &ep, training, NULL));
             CHECK_CONTAINS(cnnc__conv_forward_path(), training ? pc->path_train : pc->path_infer);
             report(memcmp(y, yr, (size_t)ny * sizeof(float)) == 0, pc, k, with_bias, threads,
                    training ? "training" : "inference", isa);
@@ -137,12 +169,13 @@ static void compare_epilogues(cnnc__isa isa, const path_case *pc, int threads, b
             CHECK_OK(cnnc__conv_run_forward_cached(g, yr, x, w, bias, &cache));
             if (ep.act) cnnc__k_act_forward(isa, ep.op, &ep.p, yr, yr, ny);
             memset(y, 0xA5, (size_t)ny * sizeof(float));
-            CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, &ep, false, &cache));
+            CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, NULL, &ep, false, &cache));
             if (pc->path_cached) CHECK_CONTAINS(cnnc__conv_forward_path(), pc->path_cached);
             report(memcmp(y, yr, (size_t)ny * sizeof(float)) == 0, pc, k, with_bias, threads,
                    "cached weights", isa);
         }
     cnnc__conv_wcache_clear(&cache);
+    compare_scaled(pc, threads, training, x, w, b, &cache);
     free(x), free(w), free(b), free(y), free(yr);
 }
 
@@ -189,7 +222,7 @@ static void test_op_equals_conv_then_activation(void) {
         cnnc__act_spec s;
         CHECK(cnnc__act_spec_of(ACTS[k].name, ACTS[k].a, ACTS[k].b, &s));
         cnnc_tensor *c = cnnc_conv2d(x, w, b, o), *r = c ? separate_act(k, c) : NULL;
-        cnnc_tensor *f = cnnc__op_conv_act(x, w, b, 2, &o, NULL, &s);
+        cnnc_tensor *f = cnnc__op_conv_act(x, w, NULL, b, 2, &o, NULL, &s);
         REQUIRE(r && f);
         CHECK_EQ_INT(cnnc_tensor_numel(f), cnnc_tensor_numel(r));
         CHECK(memcmp(cnnc_tensor_data(f), cnnc_tensor_data(r), (size_t)cnnc_tensor_numel(r) * 4) == 0);
@@ -199,10 +232,13 @@ static void test_op_equals_conv_then_activation(void) {
     cnnc__act_spec s;
     CHECK(cnnc__act_spec_of("relu", 0, 0, &s));
     CHECK_OK(cnnc_tensor_set_requires_grad(w, true));
-    CHECK_NULL_ERR(cnnc__op_conv_act(x, w, b, 2, &o, NULL, &s));
+    CHECK_NULL_ERR(cnnc__op_conv_act(x, w, NULL, b, 2, &o, NULL, &s));
     CHECK_ERROR_CONTAINS("conv2d with an activation epilogue");
+    const float scale[7] = {1, 2, 3, 4, 5, 6, 7};
+    CHECK_NULL_ERR(cnnc__op_conv_act(x, w, scale, b, 2, &o, NULL, NULL));
+    CHECK_ERROR_CONTAINS("conv2d with scaled filters");
     const bool old = cnnc_set_grad_enabled(false); /* no_grad: allowed */
-    cnnc_tensor *f = cnnc__op_conv_act(x, w, b, 2, &o, NULL, &s);
+    cnnc_tensor *f = cnnc__op_conv_act(x, w, NULL, b, 2, &o, NULL, &s);
     CHECK(f != NULL);
     cnnc_tensor_release(f);
     cnnc_set_grad_enabled(old);
