@@ -13,6 +13,7 @@
  */
 #include "ops/conv.h"
 #include "ops/conv_cols.h"
+#include "ops/conv_direct.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -618,6 +619,10 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
                             : "winograd F(4x4,3x3)";
         return run_forward_winograd(isa, mt, g, y, x, w, wscale, ep, cache);
     }
+    if (cnnc__conv_direct_forward_pays(g, cnnc__parallel_threads())) {
+        conv_path = "direct";
+        return cnnc__conv_direct_run_forward(isa, g, y, x, w, ep);
+    }
     fwd_job j = {.y = y, .x = x, .w = w, .ep = ep};
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
@@ -721,15 +726,17 @@ static void transposed_geometry(cnnc__window *t, const cnnc__window *g) {
     }
 }
 
-/* The Winograd tile of the transposed geometry, or 0: only there (measured: there it
- * pays; on small images with many channels flipping the filters costs more than col2im). */
+/* The Winograd tile of the transposed geometry, 1 when the direct small-channel forward
+ * takes it, or 0: only there (measured: there it pays; on small images with many
+ * channels flipping the filters costs more than col2im). */
 static int bwd_data_as_forward(const cnnc__window *g, bool training) {
     if (cnnc__window_k_size(g) == 1) return 0;
     for (int d = 0; d < 3; d++)
         if (g->stride[d] != 1 || g->pad[d] > g->dil[d] * (g->k[d] - 1)) return 0;
     cnnc__window t;
     transposed_geometry(&t, g);
-    return cnnc__conv_winograd_tile(&t, training);
+    const int mt = cnnc__conv_winograd_tile(&t, training);
+    return mt ? mt : cnnc__conv_direct_forward_pays(&t, cnnc__parallel_threads()) ? 1 : 0;
 }
 
 static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx, const float *dy,
@@ -773,8 +780,9 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
     const int mt = bwd_data_as_forward(g, training);
     if (mt) {
         const cnnc_status st = run_backward_data_as_forward(g, dx, dy, w, training);
-        conv_path = mt == 4 ? "flipped forward: winograd F(4x4,3x3)"
-                            : "flipped forward: winograd F(2x2,3x3)";
+        conv_path = mt == 4   ? "flipped forward: winograd F(4x4,3x3)"
+                    : mt == 2 ? "flipped forward: winograd F(2x2,3x3)"
+                              : "flipped forward: direct";
         return st;
     }
     if (cnnc__conv_cols_pays(g)) {
@@ -817,6 +825,12 @@ static cnnc_status run_backward_weight_impl(const cnnc__window *g, float *dw, co
     if (cnnc__conv_wgrad_winograd_pays(g)) {
         conv_path = "winograd F(2x2,3x3)";
         return cnnc__conv_wgrad_winograd(isa, g, dw, dy, x);
+    }
+    if (cnnc__conv_direct_wgrad_pays(g)) {
+        bool done;
+        const cnnc_status st = cnnc__conv_direct_run_backward_weight(isa, g, dw, dy, x, &done);
+        conv_path = "direct";
+        if (done) return st;
     }
     conv_path = "column chunks + gemm";
     return cnnc__conv_cols_backward_weight(isa, g, dw, dy, x);

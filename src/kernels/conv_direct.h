@@ -1,0 +1,113 @@
+/* Internal: direct convolution kernels for few input channels (first layers: 1-16
+ * input channels), on the stride-phase planes of kernels/conv.h (cnnc__conv_phase_split)
+ * and their "wide" columns: column j = p1 * wph + p2 is output position (p1, p2) for
+ * p2 < out[2] (the other columns are computed and dropped). Tap t = ci * ksz + q of the
+ * group's filter reads the planes at off[t] + j, so every tap is a contiguous run and
+ * no column matrix is built. The kernels are vectorised over the wide columns, with a
+ * register tile of output channels x column vectors (forward) or output channels x
+ * taps (weight gradient); one source (conv_direct_body.h) compiled per ISA level.
+ *
+ * Layouts:
+ *   ph  the planes of one image's group (cnnc__conv_phase_split, channels [0, cg)),
+ *       followed by CNNC__CONV_DIRECT_SLACK readable floats (tiles overrun the planes);
+ *   off [kdim], kdim = cg * ksz: cnnc__conv_direct_offsets;
+ *   wp  [m * kdim]: the weights w [m, kdim] packed by cnnc__conv_direct_pack (blocks of
+ *       the level's channel tile, tap-major inside a block).
+ * Results depend on the level only (never on threads or on how columns are split). */
+#ifndef CNNC_KERNELS_CONV_DIRECT_H
+#define CNNC_KERNELS_CONV_DIRECT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/conv.h"
+
+/* Floats past the planes' end (and past the last image's dy rows) that the tiles read:
+ * the widest tile's columns plus one vector. */
+enum { CNNC__CONV_DIRECT_SLACK = 256, CNNC__CONV_DIRECT_COLS = 16 };
+
+/* off[t] for t < kdim (2-d or 1-d geometries: in[0] = out[0] = k[0] = 1): the offset in
+ * the planes of tap t's input for wide column 0. */
+void cnnc__conv_direct_offsets(int64_t *off, const cnnc__window *g);
+
+/* wp [m * kdim] = w [m, kdim] in the level's channel blocks (see above). */
+void cnnc__conv_direct_pack(cnnc__isa isa, float *wp, const float *w, int64_t m, int64_t kdim);
+
+/* y [m][ldy] columns [0, ncol) = the convolution's wide columns [0, ncol) (x = ph + j0
+ * for columns from j0): y[o][j] = sum_t w[o][t] x[off[t] + j], summed over t in order.
+ * Overwrites; reads x up to max(off) + ncol + CNNC__CONV_DIRECT_SLACK. */
+void cnnc__conv_direct_forward(cnnc__isa isa, float *y, int64_t ldy, const float *x,
+                               const int64_t *off, int64_t kdim, const float *wp, int64_t m,
+                               int64_t ncol);
+
+/* ---- weight gradient --------------------------------------------------------------
+ * dw[o][t] = sum over images and wide columns of dy[o][j] x[off[t] + j], where dy is the
+ * output gradient in wide columns (zero in the dropped ones and up to ncol, a multiple
+ * of CNNC__CONV_DIRECT_COLS). The sums are kept as per-lane vector partials pv
+ * (cnnc__conv_direct_wgrad_floats) split into independent items (blocks of channels x
+ * taps) for the threads; cnnc__conv_direct_wgrad_finish then adds each one's lanes. */
+size_t cnnc__conv_direct_wgrad_floats(cnnc__isa isa, int64_t m, int64_t kdim);
+int64_t cnnc__conv_direct_wgrad_items(cnnc__isa isa, int64_t m, int64_t kdim);
+/* Item `item`'s partials in pv (zeroed by the caller before the first call) += the
+ * sums over nimg images: image i's dy [m][ldd] at dy + i ds, its planes at x + i xs,
+ * columns [0, ncol). */
+void cnnc__conv_direct_wgrad_item(cnnc__isa isa, int64_t item, float *pv, const float *dy,
+                                  int64_t ldd, int64_t ds, const float *x, int64_t xs,
+                                  const int64_t *off, int64_t kdim, int64_t m, int64_t ncol,
+                                  int64_t nimg);
+/* dw [m * kdim] = the lane sums of pv. Overwrites. */
+void cnnc__conv_direct_wgrad_finish(cnnc__isa isa, float *dw, const float *pv, int64_t m,
+                                    int64_t kdim);
+
+/* No inf or NaN among x [n]? (The weight gradient multiplies the dropped columns' input
+ * by a zero gradient: its callers check that no 0 * inf can arise.) */
+bool cnnc__conv_direct_finite(cnnc__isa isa, const float *x, int64_t n);
+
+/* Name of the variant a level runs ("f32_conv_direct__avx512"). */
+const char *cnnc__conv_direct_variant(cnnc__isa isa);
+
+/* ---- shared by the variants (conv_direct_body.h) --------------------------------- */
+
+/* m output channels in `count` blocks of at most max, as even as possible (the first
+ * m % count one larger). */
+typedef struct cnnc__conv_direct_blocks {
+    int64_t count, base, extra;
+} cnnc__conv_direct_blocks;
+
+static inline void cnnc__conv_direct_block_plan(cnnc__conv_direct_blocks *b, int64_t m,
+                                                int64_t max) {
+    b->count = (m + max - 1) / max;
+    b->base = b->count ? m / b->count : 0;
+    b->extra = b->count ? m % b->count : 0;
+}
+static inline int64_t cnnc__conv_direct_block_size(const cnnc__conv_direct_blocks *b,
+                                                   int64_t i) {
+    return b->base + (i < b->extra ? 1 : 0);
+}
+/* First channel of block i. */
+static inline int64_t cnnc__conv_direct_block_start(const cnnc__conv_direct_blocks *b,
+                                                    int64_t i) {
+    return i * b->base + (i < b->extra ? i : b->extra);
+}
+
+/* A level's kernels (conv_direct_body.h compiled for it). */
+typedef struct cnnc__conv_direct_level {
+    int lanes;      /* floats per vector: pv holds this many partials per weight */
+    int mo_max;     /* the forward's channel block (cnnc__conv_direct_pack) */
+    void (*forward)(float *y, int64_t ldy, const float *x, const int64_t *off, int64_t kdim,
+                    const float *wp, int64_t m, int64_t ncol);
+    int64_t (*wgrad_items)(int64_t m, int64_t kdim);
+    void (*wgrad_item)(int64_t item, float *pv, const float *dy, int64_t ldd, int64_t ds,
+                       const float *x, int64_t xs, const int64_t *off, int64_t kdim, int64_t m,
+                       int64_t ncol, int64_t nimg);
+    void (*wgrad_finish)(float *dw, const float *pv, int64_t n);
+    bool (*finite)(const float *x, int64_t n);
+} cnnc__conv_direct_level;
+
+extern const cnnc__conv_direct_level cnnc__conv_direct_scalar;
+#if CNNC__ISA_X86
+extern const cnnc__conv_direct_level cnnc__conv_direct_avx2;
+extern const cnnc__conv_direct_level cnnc__conv_direct_avx512;
+#endif
+
+#endif

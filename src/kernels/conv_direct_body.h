@@ -1,0 +1,228 @@
+/* The direct small-channel convolution kernels (kernels/conv_direct.h), written once
+ * with GCC/Clang vector extensions and compiled per ISA level: conv_direct_scalar.c
+ * (the baseline target, 4-float vectors), conv_direct_avx2.c (8) and
+ * conv_direct_avx512.c (16). The includer defines DC_SUFFIX (the functions are
+ * cnnc__conv_direct_forward_<suffix>, ..._wgrad_<suffix>), DC_W (floats per vector) and
+ * DC_TILES(X): the forward's register tiles, X(channels, column vectors) for 1 to
+ * DC_MO_MAX channels, and DC_WTILES(X) the weight gradient's, X(channels, taps) for 1 to
+ * DC_WMO_MAX, each filling the level's registers (accumulators + the vectors loaded
+ * per step); it gets the level's table, cnnc__conv_direct_<suffix>. Not a public
+ * header. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#if !defined(DC_SUFFIX) || !defined(DC_W) || !defined(DC_TILES) || !defined(DC_WTILES) || \
+    !defined(DC_MO_MAX) || !defined(DC_WMO_MAX)
+#error "define DC_SUFFIX, DC_W, DC_TILES, DC_WTILES, DC_MO_MAX, DC_WMO_MAX first"
+#endif
+#define DC_CAT2(a, b) a##b
+#define DC_CAT(a, b) DC_CAT2(a, b)
+#define DC_FN(name) DC_CAT(name, DC_SUFFIX)
+
+typedef float dc_vf __attribute__((vector_size(DC_W * 4)));
+
+static inline dc_vf dc_load(const float *p) {
+    dc_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void dc_store(float *p, dc_vf v) { memcpy(p, &v, sizeof v); }
+static inline dc_vf dc_splat(float a) { /* a lane loop: one broadcast (0 + a would add) */
+    dc_vf v;
+    for (int k = 0; k < DC_W; k++) v[k] = a;
+    return v;
+}
+static inline float dc_hsum(dc_vf v) { /* lanes pairwise, neighbours first */
+    float t[DC_W];
+    memcpy(t, &v, sizeof t);
+    for (int w = DC_W / 2; w > 0; w /= 2)
+        for (int k = 0; k < w; k++) t[k] = t[2 * k] + t[2 * k + 1];
+    return t[0];
+}
+
+/* ---- forward: y[o][j] = sum_t wp[t mo + o] x[off[t] + j], j < ncol (<= R DC_W) ------- */
+
+/* One tile of MO channels x R vectors of columns; the sum runs over the taps in order
+ * (one rounding per tap: a fused multiply-add where the level has them). A partial
+ * tile (ncol < R DC_W) stores through a local buffer. */
+#define DC_FWD_TILE(MO, R)                                                                   \
+    static void dc_fwd_##MO(float *y, int64_t ldy, const float *x, const int64_t *off,        \
+                            int64_t kdim, const float *wp, int64_t ncol) {                    \
+        dc_vf acc[MO][R];                                                                     \
+        _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                                 \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[o][r] = (dc_vf){0};       \
+        for (int64_t t = 0; t < kdim; t++) {                                                  \
+            const float *xt = x + off[t];                                                     \
+            dc_vf xv[R];                                                                      \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) xv[r] = dc_load(xt + r * DC_W); \
+            const float *wt = wp + t * MO;                                                    \
+            _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++) {                           \
+                const dc_vf wb = dc_splat(wt[o]);                                             \
+                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[o][r] += wb * xv[r]; \
+            }                                                                                 \
+        }                                                                                     \
+        if (ncol == R * DC_W) {                                                               \
+            _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                             \
+                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                          \
+                    dc_store(y + o * ldy + r * DC_W, acc[o][r]);                              \
+            return;                                                                           \
+        }                                                                                     \
+        float buf[R * DC_W];                                                                  \
+        for (int o = 0; o < MO; o++) {                                                        \
+            for (int r = 0; r < R; r++) dc_store(buf + r * DC_W, acc[o][r]);                  \
+            memcpy(y + o * ldy, buf, (size_t)ncol * sizeof(float));                           \
+        }                                                                                     \
+    }
+DC_TILES(DC_FWD_TILE)
+#undef DC_FWD_TILE
+
+/* Columns per tile of mo channels. */
+static int64_t dc_fwd_cols(int64_t mo) {
+    switch (mo) {
+#define DC_COLS(MO, R) \
+    case MO:           \
+        return R * DC_W;
+        DC_TILES(DC_COLS)
+#undef DC_COLS
+    }
+    return 0;
+}
+
+static void dc_fwd_tile(int64_t mo, float *y, int64_t ldy, const float *x, const int64_t *off,
+                        int64_t kdim, const float *wp, int64_t ncol) {
+    switch (mo) {
+#define DC_CALL(MO, R)                                \
+    case MO:                                          \
+        dc_fwd_##MO(y, ldy, x, off, kdim, wp, ncol);  \
+        break;
+        DC_TILES(DC_CALL)
+#undef DC_CALL
+    }
+}
+
+static void DC_FN(cnnc__conv_direct_forward_)(float *y, int64_t ldy, const float *x, const int64_t *off,
+                                       int64_t kdim, const float *wp, int64_t m, int64_t ncol) {
+    cnnc__conv_direct_blocks blk;
+    cnnc__conv_direct_block_plan(&blk, m, DC_MO_MAX);
+    int64_t o0 = 0;
+    for (int64_t b = 0; b < blk.count; b++) {
+        const int64_t mo = cnnc__conv_direct_block_size(&blk, b), cols = dc_fwd_cols(mo);
+        for (int64_t j = 0; j < ncol; j += cols)
+            dc_fwd_tile(mo, y + o0 * ldy + j, ldy, x + j, off, kdim, wp,
+                        ncol - j < cols ? ncol - j : cols);
+        wp += mo * kdim;
+        o0 += mo;
+    }
+}
+
+/* ---- weight gradient: pv[o][t] += sum_j dy[o][j] x[off[t] + j], lane by lane -------- */
+
+/* One item: MO channels x T taps (nt <= T of them real) over nimg images, the
+ * accumulators in registers throughout; ncol a multiple of DC_W. pv [MO][ldp][DC_W]
+ * with ldp = kdim, at the item's first tap. */
+#define DC_WGRAD_TILE(MO, T)                                                                 \
+    static void dc_wg_##MO(float *pv, int64_t ldp, const float *dy, int64_t ldd, int64_t ds,  \
+                           const float *x, int64_t xs, const int64_t *off, int64_t nt,        \
+                           int64_t ncol, int64_t nimg) {                                      \
+        dc_vf acc[MO][T];                                                                     \
+        int64_t ot[T];                                                                        \
+        _Pragma("GCC unroll 16") for (int t = 0; t < T; t++) ot[t] = off[t < nt ? t : 0];     \
+        _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                                 \
+            _Pragma("GCC unroll 16") for (int t = 0; t < T; t++)                              \
+                acc[o][t] = t < nt ? dc_load(pv + (o * ldp + t) * DC_W) : (dc_vf){0};          \
+        for (int64_t i = 0; i < nimg; i++) {                                                  \
+            const float *di = dy + i * ds, *xi = x + i * xs;                                  \
+            for (int64_t j = 0; j < ncol; j += DC_W) {                                        \
+                dc_vf dv[MO];                                                                 \
+                _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                         \
+                    dv[o] = dc_load(di + o * ldd + j);                                        \
+                _Pragma("GCC unroll 16") for (int t = 0; t < T; t++) {                        \
+                    const dc_vf xv = dc_load(xi + ot[t] + j);                                 \
+                    _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                     \
+                        acc[o][t] += dv[o] * xv;                                              \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        for (int o = 0; o < MO; o++)                                                          \
+            for (int t = 0; t < nt; t++) dc_store(pv + (o * ldp + t) * DC_W, acc[o][t]);      \
+    }
+DC_WTILES(DC_WGRAD_TILE)
+#undef DC_WGRAD_TILE
+
+/* Taps per item of mo channels. */
+static int64_t dc_wg_taps(int64_t mo) {
+    switch (mo) {
+#define DC_TAPS(MO, T) \
+    case MO:           \
+        return T;
+        DC_WTILES(DC_TAPS)
+#undef DC_TAPS
+    }
+    return 1;
+}
+
+/* Items: (channel block, tap tile), tap tiles inner. */
+static int64_t DC_FN(dc_wg_items_)(int64_t m, int64_t kdim) {
+    cnnc__conv_direct_blocks blk;
+    cnnc__conv_direct_block_plan(&blk, m, DC_WMO_MAX);
+    int64_t n = 0;
+    for (int64_t b = 0; b < blk.count; b++) {
+        const int64_t tt = dc_wg_taps(cnnc__conv_direct_block_size(&blk, b));
+        n += (kdim + tt - 1) / tt;
+    }
+    return n;
+}
+
+static void DC_FN(dc_wg_item_)(int64_t item, float *pv, const float *dy, int64_t ldd, int64_t ds,
+                               const float *x, int64_t xs, const int64_t *off, int64_t kdim,
+                               int64_t m, int64_t ncol, int64_t nimg) {
+    cnnc__conv_direct_blocks blk;
+    cnnc__conv_direct_block_plan(&blk, m, DC_WMO_MAX);
+    for (int64_t b = 0; b < blk.count; b++) {
+        const int64_t mo = cnnc__conv_direct_block_size(&blk, b), tt = dc_wg_taps(mo);
+        const int64_t tiles = (kdim + tt - 1) / tt;
+        if (item >= tiles) {
+            item -= tiles;
+            continue;
+        }
+        const int64_t o0 = cnnc__conv_direct_block_start(&blk, b), t0 = item * tt;
+        const int64_t nt = kdim - t0 < tt ? kdim - t0 : tt;
+        float *p = pv + (o0 * kdim + t0) * DC_W;
+        const float *d = dy + o0 * ldd;
+        switch (mo) {
+#define DC_CALL(MO, T)                                                        \
+    case MO:                                                                  \
+        dc_wg_##MO(p, kdim, d, ldd, ds, x, xs, off + t0, nt, ncol, nimg);     \
+        break;
+            DC_WTILES(DC_CALL)
+#undef DC_CALL
+        }
+        return;
+    }
+}
+
+static void DC_FN(dc_wg_finish_)(float *dw, const float *pv, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dw[i] = dc_hsum(dc_load(pv + i * DC_W));
+}
+
+/* No inf or NaN among x[0 .. n)? (x * 0 is 0 for finite x, else NaN) */
+static bool DC_FN(dc_finite_)(const float *x, int64_t n) {
+    dc_vf a = {0}, b = {0};
+    int64_t i = 0;
+    for (; i + 2 * DC_W <= n; i += 2 * DC_W) {
+        a += dc_load(x + i) * 0.0f;
+        b += dc_load(x + i + DC_W) * 0.0f;
+    }
+    float s = dc_hsum(a + b);
+    for (; i < n; i++) s += x[i] * 0.0f;
+    return s == 0.0f;
+}
+
+const cnnc__conv_direct_level DC_FN(cnnc__conv_direct_) = {
+    DC_W, DC_MO_MAX, DC_FN(cnnc__conv_direct_forward_), DC_FN(dc_wg_items_), DC_FN(dc_wg_item_),
+    DC_FN(dc_wg_finish_), DC_FN(dc_finite_)};
+
+#undef DC_CAT2
+#undef DC_CAT
+#undef DC_FN

@@ -1,0 +1,287 @@
+/* Drivers of the direct small-channel convolution (ops/conv_direct.h; kernels:
+ * kernels/conv_direct.h). Per image and group the input is split into its stride-phase
+ * planes (cnnc__conv_phase_split), and the kernels run over the planes' wide columns
+ * (output rows padded to the planes' width wph; the extra columns are dropped):
+ *
+ *   forward          items (image, group) over the threads; per block of output rows
+ *                    the kernel writes tmp [mg, rows wph], the epilogue runs over it
+ *                    and its valid columns are copied into y;
+ *   weight gradient  per segment of the batch (several small images, or a column chunk
+ *                    of one large one) the planes and dy in wide columns (zero in the
+ *                    dropped ones) are prepared, then the threads split the kernel's
+ *                    items (blocks of channels x taps): every weight is summed by one
+ *                    item in an order fixed by the geometry, whatever the threads. */
+#include "ops/conv_direct.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "kernels/conv_direct.h"
+
+enum {
+    DIRECT_DIM_MAX = 1 << 16,       /* sane sizes only: the plane arithmetic cannot overflow */
+    DIRECT_STRIDE_MAX = 4,          /* s1 s2 phase planes per channel */
+    DIRECT_PLANES_MAX = 1 << 22,    /* floats of one image's planes */
+    DIRECT_TILE_FLOATS = 1 << 15,   /* the forward's tmp (128 KB): stays in L2 */
+    WGRAD_SEGMENT_FLOATS = 1 << 18, /* planes + dy of a segment of images (1 MB): in L2 */
+    WGRAD_CHUNK_COLS = 2048,        /* columns of a large image's segment */
+};
+
+/* CNNC_CONV_DIRECT=0 turns the direct path off (read per call: A/B timings in one
+ * process). */
+static bool direct_enabled(void) {
+    const char *v = getenv("CNNC_CONV_DIRECT");
+    return !(v && strcmp(v, "0") == 0);
+}
+
+static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
+
+/* Geometry the kernels take: 2-d or 1-d, strides up to DIRECT_STRIDE_MAX, sane sizes,
+ * planes of bounded size; *hph, *wph the planes' size. */
+static bool direct_geometry(const cnnc__window *g, int64_t *hph, int64_t *wph) {
+    if (!direct_enabled()) return false;
+    if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->pad[0] != 0) return false;
+    if (g->k[1] * g->k[2] == 1) return false; /* 1x1: the GEMM paths use x in place */
+    if (cnnc__conv_is_depthwise(g) || cnnc__window_out_size(g) == 0) return false;
+    for (int d = 1; d < 3; d++)
+        if (g->stride[d] > DIRECT_STRIDE_MAX || g->pad[d] > DIRECT_DIM_MAX ||
+            g->dil[d] > DIRECT_DIM_MAX || g->k[d] > DIRECT_DIM_MAX ||
+            g->in[d] > DIRECT_DIM_MAX || g->out[d] > DIRECT_DIM_MAX)
+            return false;
+    cnnc__conv_phase_geom(g, hph, wph);
+    const double planes = (double)(g->c / g->groups) * (double)(g->stride[1] * g->stride[2]) *
+                          (double)*hph * (double)*wph;
+    return planes <= DIRECT_PLANES_MAX;
+}
+
+static size_t planes_floats(const cnnc__window *g, int64_t hph, int64_t wph) {
+    return (size_t)((g->c / g->groups) * g->stride[1] * g->stride[2] * hph * wph);
+}
+
+/* ---- forward ---------------------------------------------------------------------- */
+
+bool cnnc__conv_direct_forward_pays(const cnnc__window *g, int threads) {
+    int64_t hph, wph;
+    if (!direct_geometry(g, &hph, &wph)) return false;
+    const int64_t cg = g->c / g->groups;
+    /* items are whole (image, group) planes: enough of them for every thread */
+    if (threads > 1 && g->n * g->groups < threads) return false;
+    if (2 * g->out[2] < wph) return false;
+    return cg <= 16;
+}
+
+typedef struct fwd_job {
+    cnnc__isa isa;
+    const cnnc__window *g;
+    int64_t cg, mg, kdim, isz, osz, wph, rows;
+    size_t ph_floats, slice;
+    const int64_t *off;
+    const float *wp; /* packed weights, mg * kdim per group */
+    float *ws;       /* per-chunk planes and tmp */
+    float *y;
+    const float *x;
+    const cnnc__conv_epilogue *ep;
+} fwd_job;
+
+/* Output rows [r0, r0 + rows) of image b, group grp, from its planes ph. */
+static void fwd_rows(const fwd_job *j, float *tmp, const float *ph, int64_t b, int64_t grp,
+                     int64_t r0, int64_t rows) {
+    const cnnc__window *g = j->g;
+    const int64_t wo = g->out[2], ld = rows * j->wph, ncol = (rows - 1) * j->wph + wo;
+    cnnc__conv_direct_forward(j->isa, tmp, ld, ph + r0 * j->wph, j->off, j->kdim,
+                              j->wp + grp * j->mg * j->kdim, j->mg, ncol);
+    float *yg = j->y + (b * g->m + grp * j->mg) * j->osz + r0 * wo;
+    for (int64_t o = 0; o < j->mg; o++) {
+        float *t = tmp + o * ld;
+        /* the epilogue over the channel's tile (one run, its dropped columns too) */
+        if (cnnc__conv_epilogue_any(j->ep))
+            cnnc__conv_epilogue_row(j->isa, j->ep, grp * j->mg + o, t, t, ncol);
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(yg + o * j->osz + r * wo, t + r * j->wph, (size_t)wo * sizeof(float));
+    }
+}
+
+static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    const fwd_job *j = ctx;
+    const cnnc__window *g = j->g;
+    float *ph = j->ws + (size_t)chunk * j->slice; /* [planes + slack] */
+    float *tmp = ph + j->ph_floats;               /* [mg, rows wph] */
+    for (int64_t item = begin; item < end; item++) { /* item = (image, group) */
+        const int64_t grp = item % g->groups, b = item / g->groups;
+        cnnc__conv_phase_split(ph, j->x + (b * g->c + grp * j->cg) * j->isz, g, 0, j->cg);
+        for (int64_t r0 = 0; r0 < g->out[1]; r0 += j->rows)
+            fwd_rows(j, tmp, ph, b, grp, r0, g->out[1] - r0 < j->rows ? g->out[1] - r0 : j->rows);
+    }
+    return CNNC_OK;
+}
+
+/* The shared head of the workspace: the tap offsets (kdim int64, 16-float aligned). */
+static size_t offsets_floats(int64_t kdim) { return round16((size_t)kdim * 2); }
+
+cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, float *y,
+                                          const float *x, const float *w,
+                                          const cnnc__conv_epilogue *ep) {
+    fwd_job j = {.isa = isa, .g = g, .y = y, .x = x, .ep = ep};
+    int64_t hph;
+    direct_geometry(g, &hph, &j.wph);
+    j.cg = g->c / g->groups;
+    j.mg = g->m / g->groups;
+    j.kdim = j.cg * cnnc__window_k_size(g);
+    j.isz = cnnc__window_in_size(g);
+    j.osz = cnnc__window_out_size(g);
+    j.rows = DIRECT_TILE_FLOATS / (j.mg * j.wph);
+    if (j.rows < 1) j.rows = 1;
+    if (j.rows > g->out[1]) j.rows = g->out[1];
+    /* planes, then the slack the tiles read past them (zeroed: never garbage in y) */
+    j.ph_floats = round16(planes_floats(g, hph, j.wph) + CNNC__CONV_DIRECT_SLACK);
+    j.slice = j.ph_floats + round16((size_t)(j.mg * j.rows * j.wph));
+    const int threads = cnnc__parallel_threads();
+    /* an item: mg * kdim multiply-adds per wide column */
+    const cnnc__par plan = cnnc__par_plan(
+        g->n * g->groups, (cnnc__cost){.flops = 2.0 * (double)(j.mg * j.kdim * g->out[1] * j.wph)},
+        threads);
+    const size_t head = offsets_floats(j.kdim), wpf = round16((size_t)(g->m * j.kdim));
+    float *ws = cnnc__workspace((head + wpf + (size_t)plan.chunks * j.slice) * sizeof(float));
+    if (!ws) return cnnc_last_status();
+    int64_t *off = (int64_t *)(void *)ws;
+    cnnc__conv_direct_offsets(off, g);
+    j.off = off;
+    float *wp = ws + head;
+    for (int64_t grp = 0; grp < g->groups; grp++)
+        cnnc__conv_direct_pack(isa, wp + grp * j.mg * j.kdim, w + grp * j.mg * j.kdim, j.mg,
+                               j.kdim);
+    j.wp = wp;
+    j.ws = wp + wpf;
+    for (int c = 0; c < plan.chunks; c++) /* the planes' unread phases and the slack */
+        memset(j.ws + (size_t)c * j.slice, 0, j.ph_floats * sizeof(float));
+    return cnnc__par_run(plan, fwd_range, &j);
+}
+
+/* ---- weight gradient ---------------------------------------------------------------- */
+
+bool cnnc__conv_direct_wgrad_pays(const cnnc__window *g) {
+    int64_t hph, wph;
+    if (!direct_geometry(g, &hph, &wph)) return false;
+    if (2 * g->out[2] < wph) return false;
+    return g->c / g->groups <= 16;
+}
+
+typedef struct wg_job {
+    cnnc__isa isa;
+    const cnnc__window *g;
+    int64_t cg, mg, kdim, isz, osz, wph;
+    int64_t ldd;  /* dy's wide columns, a multiple of CNNC__CONV_DIRECT_COLS */
+    int64_t pstr; /* floats from one image's planes to the next's */
+    int64_t dstr; /* and from one image's wide dy to the next's: mg * ldd */
+    int64_t grp, b0;
+    float *ph, *dyw, *pv;
+    const int64_t *off;
+    const float *dy, *x;
+    /* the segment the items run over */
+    int64_t j0, ncol, nimg;
+} wg_job;
+
+/* Image b0 + i's planes and wide dy (zero in the dropped columns and up to ldd). */
+static cnnc_status wg_prep_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
+    const wg_job *j = ctx;
+    const cnnc__window *g = j->g;
+    const int64_t ho = g->out[1], wo = g->out[2];
+    for (int64_t i = begin; i < end; i++) {
+        const int64_t b = j->b0 + i;
+        cnnc__conv_phase_split(j->ph + i * j->pstr, j->x + (b * g->c + j->grp * j->cg) * j->isz,
+                               g, 0, j->cg);
+        for (int64_t o = 0; o < j->mg; o++) {
+            float *d = j->dyw + i * j->dstr + o * j->ldd;
+            const float *s = j->dy + (b * g->m + j->grp * j->mg + o) * j->osz;
+            for (int64_t r = 0; r < ho; r++) {
+                memcpy(d + r * j->wph, s + r * wo, (size_t)wo * sizeof(float));
+                memset(d + r * j->wph + wo, 0, (size_t)(j->wph - wo) * sizeof(float));
+            }
+            memset(d + ho * j->wph, 0, (size_t)(j->ldd - ho * j->wph) * sizeof(float));
+        }
+    }
+    return CNNC_OK;
+}
+
+static cnnc_status wg_item_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
+    const wg_job *j = ctx;
+    for (int64_t it = begin; it < end; it++)
+        cnnc__conv_direct_wgrad_item(j->isa, it, j->pv, j->dyw + j->j0, j->ldd, j->dstr,
+                                     j->ph + j->j0, j->pstr, j->off, j->kdim, j->mg, j->ncol,
+                                     j->nimg);
+    return CNNC_OK;
+}
+
+/* One group's weight gradient, segment by segment, into its partials pv. */
+static cnnc_status wg_group(wg_job *j, int64_t seg_imgs, int64_t items, int threads) {
+    const cnnc__window *g = j->g;
+    /* an image's prep: its planes and wide dy written, its input and dy read */
+    const cnnc__cost prep = {.bytes = 8.0 * (double)(j->pstr + j->dstr)};
+    for (j->b0 = 0; j->b0 < g->n; j->b0 += seg_imgs) {
+        const int64_t nimg = g->n - j->b0 < seg_imgs ? g->n - j->b0 : seg_imgs;
+        cnnc_status st = cnnc__par_run(cnnc__par_plan(nimg, prep, threads), wg_prep_range, j);
+        if (st != CNNC_OK) return st;
+        /* small images: the segment is all nimg images' columns at once; a large
+         * image (one per segment): chunks of its columns, each in L2 */
+        const int64_t chunk = nimg > 1 ? j->ldd : WGRAD_CHUNK_COLS;
+        for (j->j0 = 0; j->j0 < j->ldd; j->j0 += chunk) {
+            j->ncol = j->ldd - j->j0 < chunk ? j->ldd - j->j0 : chunk;
+            j->nimg = nimg;
+            const double macs = (double)(j->kdim * j->mg) * (double)(j->ncol * nimg) / (double)items;
+            st = cnnc__par_run(cnnc__par_plan(items, (cnnc__cost){.flops = 2.0 * macs}, threads),
+                               wg_item_range, j);
+            if (st != CNNC_OK) return st;
+        }
+    }
+    return CNNC_OK;
+}
+
+cnnc_status cnnc__conv_direct_run_backward_weight(cnnc__isa isa, const cnnc__window *g,
+                                                  float *dw, const float *dy, const float *x,
+                                                  bool *done) {
+    *done = false;
+    wg_job j = {.isa = isa, .g = g, .dy = dy, .x = x};
+    int64_t hph;
+    direct_geometry(g, &hph, &j.wph);
+    j.cg = g->c / g->groups;
+    j.mg = g->m / g->groups;
+    j.kdim = j.cg * cnnc__window_k_size(g);
+    j.isz = cnnc__window_in_size(g);
+    j.osz = cnnc__window_out_size(g);
+    if (!cnnc__conv_direct_finite(isa, x, g->n * g->c * j.isz)) return CNNC_OK;
+    *done = true;
+    const int64_t cols = CNNC__CONV_DIRECT_COLS;
+    j.ldd = (g->out[1] * j.wph + cols - 1) / cols * cols;
+    j.pstr = (int64_t)round16(planes_floats(g, hph, j.wph));
+    j.dstr = j.mg * j.ldd;
+    int64_t seg = WGRAD_SEGMENT_FLOATS / (j.pstr + j.dstr);
+    if (seg < 1) seg = 1;
+    if (seg > g->n) seg = g->n;
+    const int threads = cnnc__parallel_threads();
+    const int64_t items = cnnc__conv_direct_wgrad_items(isa, j.mg, j.kdim);
+    const size_t head = offsets_floats(j.kdim);
+    const size_t pvf = round16(cnnc__conv_direct_wgrad_floats(isa, j.mg, j.kdim));
+    const size_t phf = round16((size_t)(seg * j.pstr) + CNNC__CONV_DIRECT_SLACK);
+    const size_t dyf = (size_t)(seg * j.dstr);
+    float *ws = cnnc__workspace((head + pvf + phf + dyf) * sizeof(float));
+    if (!ws) return cnnc_last_status();
+    int64_t *off = (int64_t *)(void *)ws;
+    cnnc__conv_direct_offsets(off, g);
+    j.off = off;
+    j.pv = ws + head;
+    j.ph = j.pv + pvf;
+    j.dyw = j.ph + phf;
+    /* the planes' unread phases and the slack stay zero (0 * garbage could be NaN) */
+    memset(j.ph, 0, phf * sizeof(float));
+    for (j.grp = 0; j.grp < g->groups; j.grp++) {
+        memset(j.pv, 0, pvf * sizeof(float));
+        const cnnc_status st = wg_group(&j, seg, items, threads);
+        if (st != CNNC_OK) return st;
+        cnnc__conv_direct_wgrad_finish(isa, dw + j.grp * j.mg * j.kdim, j.pv, j.mg, j.kdim);
+    }
+    return CNNC_OK;
+}
