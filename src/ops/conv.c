@@ -619,7 +619,7 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
                             : "winograd F(4x4,3x3)";
         return run_forward_winograd(isa, mt, g, y, x, w, wscale, ep, cache);
     }
-    if (cnnc__conv_direct_forward_pays(g, cnnc__parallel_threads())) {
+    if (cnnc__conv_direct_forward_pays(g)) {
         conv_path = "direct";
         return cnnc__conv_direct_run_forward(isa, g, y, x, w, ep);
     }
@@ -736,7 +736,7 @@ static int bwd_data_as_forward(const cnnc__window *g, bool training) {
     cnnc__window t;
     transposed_geometry(&t, g);
     const int mt = cnnc__conv_winograd_tile(&t, training);
-    return mt ? mt : cnnc__conv_direct_forward_pays(&t, cnnc__parallel_threads()) ? 1 : 0;
+    return mt ? mt : cnnc__conv_direct_forward_pays(&t) ? 1 : 0;
 }
 
 static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx, const float *dy,

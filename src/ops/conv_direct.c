@@ -3,7 +3,8 @@
  * planes (cnnc__conv_phase_split), and the kernels run over the planes' wide columns
  * (output rows padded to the planes' width wph; the extra columns are dropped):
  *
- *   forward          items (image, group) over the threads; per block of output rows
+ *   forward          items (image, group) over the threads (with fewer planes than
+ *                    threads, parts of their output rows); per block of output rows
  *                    the kernel writes tmp [mg, rows wph], the epilogue runs over it
  *                    and its valid columns are copied into y;
  *   weight gradient  per segment of the batch (several small images, or a column chunk
@@ -62,12 +63,10 @@ static size_t planes_floats(const cnnc__window *g, int64_t hph, int64_t wph) {
 
 /* ---- forward ---------------------------------------------------------------------- */
 
-bool cnnc__conv_direct_forward_pays(const cnnc__window *g, int threads) {
+bool cnnc__conv_direct_forward_pays(const cnnc__window *g) {
     int64_t hph, wph;
     if (!direct_geometry(g, &hph, &wph)) return false;
     const int64_t cg = g->c / g->groups;
-    /* items are whole (image, group) planes: enough of them for every thread */
-    if (threads > 1 && g->n * g->groups < threads) return false;
     if (2 * g->out[2] < wph) return false;
     return cg <= 16;
 }
@@ -76,6 +75,7 @@ typedef struct fwd_job {
     cnnc__isa isa;
     const cnnc__window *g;
     int64_t cg, mg, kdim, isz, osz, wph, rows;
+    int64_t parts; /* items per (image, group): ranges of row blocks */
     size_t ph_floats, slice;
     const int64_t *off;
     const float *wp; /* packed weights, mg * kdim per group */
@@ -108,10 +108,14 @@ static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const cnnc__window *g = j->g;
     float *ph = j->ws + (size_t)chunk * j->slice; /* [planes + slack] */
     float *tmp = ph + j->ph_floats;               /* [mg, rows wph] */
-    for (int64_t item = begin; item < end; item++) { /* item = (image, group) */
-        const int64_t grp = item % g->groups, b = item / g->groups;
+    const int64_t blocks = (g->out[1] + j->rows - 1) / j->rows;
+    for (int64_t item = begin; item < end; item++) { /* item = (image, group, part) */
+        const int64_t part = item % j->parts, grp = item / j->parts % g->groups;
+        const int64_t b = item / j->parts / g->groups;
+        const int64_t b0 = blocks * part / j->parts, b1 = blocks * (part + 1) / j->parts;
+        if (b0 == b1) continue;
         cnnc__conv_phase_split(ph, j->x + (b * g->c + grp * j->cg) * j->isz, g, 0, j->cg);
-        for (int64_t r0 = 0; r0 < g->out[1]; r0 += j->rows)
+        for (int64_t r0 = b0 * j->rows; r0 < b1 * j->rows && r0 < g->out[1]; r0 += j->rows)
             fwd_rows(j, tmp, ph, b, grp, r0, g->out[1] - r0 < j->rows ? g->out[1] - r0 : j->rows);
     }
     return CNNC_OK;
@@ -138,10 +142,15 @@ cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, 
     j.ph_floats = round16(planes_floats(g, hph, j.wph) + CNNC__CONV_DIRECT_SLACK);
     j.slice = j.ph_floats + round16((size_t)(j.mg * j.rows * j.wph));
     const int threads = cnnc__parallel_threads();
+    /* fewer planes than threads (batch 1): each plane's row blocks in parts, each part
+     * splitting the planes again (the same bits: a column's sum never depends on the
+     * blocking) */
+    const int64_t planes = g->n * g->groups;
+    j.parts = planes < threads ? (threads + planes - 1) / planes : 1;
     /* an item: mg * kdim multiply-adds per wide column */
+    const double cols = (double)(g->out[1] * j.wph) / (double)j.parts;
     const cnnc__par plan = cnnc__par_plan(
-        g->n * g->groups, (cnnc__cost){.flops = 2.0 * (double)(j.mg * j.kdim * g->out[1] * j.wph)},
-        threads);
+        planes * j.parts, (cnnc__cost){.flops = 2.0 * (double)(j.mg * j.kdim) * cols}, threads);
     const size_t head = offsets_floats(j.kdim), wpf = round16((size_t)(g->m * j.kdim));
     float *ws = cnnc__workspace((head + wpf + (size_t)plan.chunks * j.slice) * sizeof(float));
     if (!ws) return cnnc_last_status();

@@ -11,10 +11,10 @@
 #include "cnnc.h"
 #include "kernels/conv.h"
 
-/* Does the direct forward pay for g at `threads` threads (measured rule, conv_direct.c)?
+/* Does the direct forward pay for g (measured rule, conv_direct.c)?
  * Also the input gradient of a stride-1 convolution, run as the forward of its
  * transposed geometry. */
-bool cnnc__conv_direct_forward_pays(const cnnc__window *g, int threads);
+bool cnnc__conv_direct_forward_pays(const cnnc__window *g);
 /* y [n, m, out] = act(conv(x, w) + bias) (the epilogue ep, kernels/conv.h). */
 cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, float *y,
                                           const float *x, const float *w,

@@ -1,7 +1,7 @@
 /* The forward convolution's epilogue (kernels/conv.h: bias and activation applied while
  * the output is in cache): every forward path (depthwise, Winograd F(4x4) and F(2x2),
- * column chunks, phase planes, implicit GEMM, 1x1 GEMM run in parallel items and
- * threaded inside; at inference also with the packed weights cached) with every
+ * column chunks, phase planes, the direct small-channel kernels, implicit GEMM, 1x1
+ * GEMM run in parallel items and threaded inside; at inference also with the packed weights cached) with every
  * epilogue must give the bits of the convolution followed by the separate activation
  * kernel, at every ISA level this CPU runs, with 1 and 2
  * threads; the op (cnnc__op_conv_act) must equal cnnc_conv2d followed by the public
@@ -86,12 +86,16 @@ static int cases(path_case *pc) {
                           "winograd F(2x2", NULL};
     pc[n++] = (path_case){"winograd, groups", geom2(1, 32, 32, 2, 34, 32, 3, 1, 1), "winograd F(4x4",
                           "winograd F(2x2", NULL};
-    pc[n++] = (path_case){"column chunks", geom2(3, 8, 12, 2, 7, 9, 3, 1, 1), "column chunks",
+    pc[n++] = (path_case){"column chunks", geom2(3, 40, 12, 2, 7, 9, 3, 1, 1), "column chunks",
                           "column chunks", NULL};
-    pc[n++] = (path_case){"small maps", geom2(2, 16, 16, 1, 8, 8, 3, 1, 1), "column chunks",
+    pc[n++] = (path_case){"small maps", geom2(2, 24, 16, 1, 8, 8, 3, 1, 1), "column chunks",
                           "column chunks", "winograd F(4x4,3x3), cached weights"};
-    pc[n++] = (path_case){"phase planes", geom2(2, 6, 10, 1, 31, 29, 5, 2, 2), "phase planes",
+    pc[n++] = (path_case){"phase planes", geom2(2, 20, 10, 1, 31, 29, 5, 2, 2), "phase planes",
                           "phase planes", NULL};
+    pc[n++] = (path_case){"direct, stride 2", geom2(2, 6, 10, 1, 31, 29, 5, 2, 2), "direct",
+                          "direct", NULL};
+    pc[n++] = (path_case){"direct, groups", geom2(3, 8, 12, 2, 7, 9, 3, 1, 1), "direct", "direct",
+                          NULL};
     pc[n++] = (path_case){"1x1 gemm, items", geom2(2, 16, 20, 1, 20, 21, 1, 1, 0), "gemm (1x1)",
                           "gemm (1x1)", NULL};
     pc[n++] = (path_case){"1x1 gemm, one item", geom2(1, 24, 40, 1, 19, 23, 1, 1, 0), "gemm (1x1)",

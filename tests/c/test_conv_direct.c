@@ -1,0 +1,260 @@
+/* The direct small-channel convolution (kernels/conv_direct.h, ops/conv_direct.c):
+ * the kernels against their definition over the wide columns of the phase planes
+ * (every channel count up to past two channel blocks, column counts that are not a
+ * multiple of the vector or tile), and the drivers (forward with bias, the stride-1
+ * input gradient run as a flipped forward, the weight gradient) against the reference
+ * kernels on random geometries with few input channels (fixed seed) and edge cases:
+ * 1-wide maps, padding past the kernel's reach, strides 2-4, dilation, groups, batch 1;
+ * bit-identical at 1 and 2 threads, the path taken checked; an inf in the input sends
+ * the weight gradient to another path with the reference's NaN pattern. Every case at
+ * every ISA level this CPU runs. */
+#include "check.h"
+
+#include <cnnc.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/conv.h"
+#include "kernels/conv_direct.h"
+#include "kernels/isa.h"
+#include "ops/conv.h"
+#include "ops/conv_direct.h"
+
+static uint64_t rng_state;
+
+static uint64_t rng_next(void) {
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+static int64_t rnd(int64_t lo, int64_t hi) { return lo + (int64_t)(rng_next() % (uint64_t)(hi - lo + 1)); }
+static float rndf(void) { return (float)((double)(rng_next() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+static float *rand_buf(int64_t n) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) p[i] = rndf();
+    return p;
+}
+
+/* Runs body at every level this CPU runs (kernels capped to it), the generator restarted. */
+static void each_level(const char *what, void (*body)(cnnc__isa), uint64_t seed) {
+    const cnnc__isa saved = cnnc__isa_active();
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        const cnnc__isa isa = (cnnc__isa)l;
+        REQUIRE(cnnc__isa_set_cap(isa));
+        printf("test_conv_direct: %s at level %s: %s\n", what, cnnc__isa_name(isa),
+               cnnc__conv_direct_variant(isa));
+        fflush(stdout);
+        rng_state = seed;
+        body(isa);
+    }
+    CHECK(cnnc__isa_set_cap(saved));
+}
+
+/* A 2-d geometry (1-d when h is 1 and k1 1); output from PyTorch's formula. */
+static cnnc__window geom(int64_t n, int64_t c, int64_t m, int64_t groups, int64_t h, int64_t w,
+                         int64_t k1, int64_t k2, int64_t s1, int64_t s2, int64_t p1, int64_t p2,
+                         int64_t d1, int64_t d2) {
+    cnnc__window g = {.n = n, .c = c, .m = m, .groups = groups, .in = {1, h, w}, .k = {1, k1, k2},
+                      .stride = {1, s1, s2}, .pad = {0, p1, p2}, .dil = {1, d1, d2}};
+    g.out[0] = 1;
+    g.out[1] = (h + 2 * p1 - d1 * (k1 - 1) - 1) / s1 + 1;
+    g.out[2] = (w + 2 * p2 - d2 * (k2 - 1) - 1) / s2 + 1;
+    return g;
+}
+
+static void print_geom(const char *what, const cnnc__window *g) {
+    fprintf(stderr, "  %s: n=%lld c=%lld m=%lld groups=%lld in=%lldx%lld k=%lldx%lld stride=%lldx%lld "
+                    "pad=%lldx%lld dil=%lldx%lld\n", what, (long long)g->n, (long long)g->c,
+            (long long)g->m, (long long)g->groups, (long long)g->in[1], (long long)g->in[2],
+            (long long)g->k[1], (long long)g->k[2], (long long)g->stride[1], (long long)g->stride[2],
+            (long long)g->pad[1], (long long)g->pad[2], (long long)g->dil[1], (long long)g->dil[2]);
+}
+
+/* ---- the kernels against their definition ----------------------------------------- */
+
+/* One image's planes of g (one group), with the slack zeroed; *floats their size. */
+static float *planes_of(const cnnc__window *g, const float *x, int64_t *floats) {
+    int64_t hph, wph;
+    cnnc__conv_phase_geom(g, &hph, &wph);
+    *floats = (g->c / g->groups) * g->stride[1] * g->stride[2] * hph * wph;
+    float *ph = calloc((size_t)(*floats + CNNC__CONV_DIRECT_SLACK), sizeof(float));
+    cnnc__conv_phase_split(ph, x, g, 0, g->c / g->groups);
+    return ph;
+}
+
+static void kernels_case(cnnc__isa isa, const cnnc__window *g) {
+    const int64_t cg = g->c, m = g->m, kdim = cg * cnnc__window_k_size(g);
+    int64_t hph, wph, pf;
+    cnnc__conv_phase_geom(g, &hph, &wph);
+    float *x = rand_buf(cg * cnnc__window_in_size(g)), *w = rand_buf(m * kdim);
+    float *ph = planes_of(g, x, &pf);
+    int64_t *off = malloc((size_t)kdim * sizeof(int64_t));
+    cnnc__conv_direct_offsets(off, g);
+    float *wp = malloc((size_t)(m * kdim) * sizeof(float));
+    cnnc__conv_direct_pack(isa, wp, w, m, kdim);
+    /* forward: every wide column, from an offset column j0 (x = ph + j0) */
+    const int64_t ncol = g->out[1] * wph - rnd(0, 3), j0 = rnd(0, 2) < 2 ? 0 : rnd(1, 5);
+    const int64_t n = ncol - j0 > 0 ? ncol - j0 : 1;
+    float *y = malloc((size_t)(m * n) * sizeof(float));
+    cnnc__conv_direct_forward(isa, y, n, ph + j0, off, kdim, wp, m, n);
+    double err = 0.0;
+    for (int64_t o = 0; o < m; o++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0.0;
+            for (int64_t t = 0; t < kdim; t++) s += (double)w[o * kdim + t] * ph[off[t] + j0 + j];
+            const double d = fabs(y[o * n + j] - s);
+            if (!(d <= err)) err = d;
+        }
+    CHECK(err < 1e-5 * (double)kdim);
+    /* weight gradient: two images (the same planes twice, dy differing), every item */
+    const int64_t cols = CNNC__CONV_DIRECT_COLS, ldd = (g->out[1] * wph + cols - 1) / cols * cols;
+    float *dy = rand_buf(2 * m * ldd), *x2 = calloc((size_t)(2 * pf + CNNC__CONV_DIRECT_SLACK), 4);
+    memcpy(x2, ph, (size_t)pf * 4);
+    memcpy(x2 + pf, ph, (size_t)pf * 4);
+    float *pv = calloc(cnnc__conv_direct_wgrad_floats(isa, m, kdim), sizeof(float));
+    float *dw = malloc((size_t)(m * kdim) * sizeof(float));
+    const int64_t items = cnnc__conv_direct_wgrad_items(isa, m, kdim);
+    for (int64_t it = items - 1; it >= 0; it--) /* any order: items are independent */
+        cnnc__conv_direct_wgrad_item(isa, it, pv, dy, ldd, m * ldd, x2, pf, off, kdim, m, ldd, 2);
+    cnnc__conv_direct_wgrad_finish(isa, dw, pv, m, kdim);
+    err = 0.0;
+    for (int64_t o = 0; o < m; o++)
+        for (int64_t t = 0; t < kdim; t++) {
+            double s = 0.0;
+            for (int64_t i = 0; i < 2; i++)
+                for (int64_t j = 0; j < ldd; j++)
+                    s += (double)dy[(i * m + o) * ldd + j] * x2[i * pf + off[t] + j];
+            const double d = fabs(dw[o * kdim + t] - s);
+            if (!(d <= err)) err = d;
+        }
+    CHECK(err < 1e-5 * (double)ldd);
+    if (check_current_failures_) print_geom("kernels", g);
+    free(x), free(w), free(ph), free(off), free(wp), free(y), free(dy), free(x2), free(pv), free(dw);
+}
+
+static void kernels(cnnc__isa isa) {
+    for (int it = 0; it < 60 && !check_current_failures_; it++) {
+        const int64_t k1 = rnd(1, 5), k2 = rnd(1, 7), s = rnd(1, 3), d1 = rnd(1, 2);
+        cnnc__window g = geom(1, rnd(1, 5), 1 + it % 20, 1, rnd(d1 * (k1 - 1) + 1, 20), rnd(k2, 40),
+                              k1, k2, s, rnd(1, 3), rnd(0, 3), rnd(0, 3), d1, 1);
+        kernels_case(isa, &g);
+    }
+}
+
+static void test_kernels(void) { each_level("kernels", kernels, 0x13198A2E03707344u); }
+
+/* ---- the drivers against the reference ---------------------------------------------- */
+
+/* Forward (bias), backward-data, backward-weight at 1 thread against the reference, then
+ * bit-identical at 2; the forward must run here (fwd_path: the path it must take). */
+static void drivers_case(const cnnc__window *g, const char *fwd_path, const char *wgrad_path) {
+    const int64_t nx = g->n * g->c * cnnc__window_in_size(g), ny = g->n * g->m * cnnc__window_out_size(g);
+    const int64_t nw = g->m * (g->c / g->groups) * cnnc__window_k_size(g);
+    float *x = rand_buf(nx), *w = rand_buf(nw), *b = rand_buf(g->m), *dy = rand_buf(ny);
+    float *y[2], *dx[2], *dw[2];
+    float *yr = malloc((size_t)ny * 4), *dxr = malloc((size_t)nx * 4), *dwr = malloc((size_t)nw * 4);
+    cnnc__conv_ref_forward(yr, x, w, b, g);
+    cnnc__conv_ref_backward_data(dxr, dy, w, g);
+    cnnc__conv_ref_backward_weight(dwr, dy, x, g);
+    for (int t = 0; t < 2; t++) {
+        y[t] = malloc((size_t)ny * 4), dx[t] = malloc((size_t)nx * 4), dw[t] = malloc((size_t)nw * 4);
+        CHECK_OK(cnnc_set_num_threads(t + 1));
+        CHECK_OK(cnnc__conv_run_forward(g, y[t], x, w, b, true));
+        if (fwd_path && t == 0) CHECK_CONTAINS(cnnc__conv_forward_path(), fwd_path);
+        CHECK_OK(cnnc__conv_run_backward_data(g, dx[t], dy, w, true));
+        CHECK_OK(cnnc__conv_run_backward_weight(g, dw[t], dy, x));
+        if (wgrad_path) CHECK_CONTAINS(cnnc__conv_forward_path(), wgrad_path);
+    }
+    CHECK(max_rel(y[0], yr, ny) < 1e-5);
+    CHECK(max_rel(dx[0], dxr, nx) < 1e-5);
+    CHECK(max_rel(dw[0], dwr, nw) < 2e-5);
+    CHECK(memcmp(y[0], y[1], (size_t)ny * 4) == 0);
+    CHECK(memcmp(dx[0], dx[1], (size_t)nx * 4) == 0);
+    CHECK(memcmp(dw[0], dw[1], (size_t)nw * 4) == 0);
+    if (check_current_failures_) print_geom("drivers", g);
+    free(x), free(w), free(b), free(dy), free(yr), free(dxr), free(dwr);
+    for (int t = 0; t < 2; t++) free(y[t]), free(dx[t]), free(dw[t]);
+}
+
+static void drivers_random(cnnc__isa isa) {
+    (void)isa; /* the drivers run at the capped level */
+    for (int it = 0; it < 60 && !check_current_failures_; it++) {
+        const int64_t groups = rnd(1, 3), k1 = rnd(1, 5), k2 = rnd(2, 7);
+        const int64_t s1 = rnd(1, 3), s2 = it % 4 == 3 ? 4 : rnd(1, 3), d1 = rnd(1, 2), d2 = rnd(1, 2);
+        const int64_t w = rnd(d2 * (k2 - 1) + 1, 50);
+        cnnc__window g = geom(2 + it % 3, groups * rnd(1, 6), groups * rnd(1, 20), groups,
+                              rnd(d1 * (k1 - 1) + 1, 16), w, k1, k2, s1, s2, rnd(0, 3), rnd(0, 3),
+                              d1, d2);
+        int64_t hph, wph;
+        cnnc__conv_phase_geom(&g, &hph, &wph);
+        const bool direct = cnnc__conv_direct_forward_pays(&g);
+        drivers_case(&g, direct ? "direct" : NULL, NULL);
+    }
+}
+
+static void test_drivers_random(void) { each_level("drivers", drivers_random, 0xA4093822299F31D0u); }
+
+static void drivers_edges(cnnc__isa isa) {
+    (void)isa;
+    static const int64_t e[][14] = {
+        /* n  c  m grp  h   w  k1 k2 s1 s2 p1 p2 d1 d2 */
+        {64, 6, 16, 1, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1}, /* LeNet-5 conv2 */
+        {64, 1, 6, 1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1},  /* LeNet-5 conv1 */
+        {64, 1, 3, 1, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1},  /* the seed net's */
+        {2, 3, 64, 1, 38, 36, 7, 7, 2, 2, 3, 3, 1, 1},  /* a ResNet stem, small */
+        {2, 3, 32, 1, 33, 35, 3, 3, 2, 2, 1, 1, 1, 1},  /* a MobileNetV2 stem, small */
+        {1, 3, 9, 1, 1, 17, 1, 3, 1, 1, 0, 1, 1, 1},    /* 1 x 17 (conv1d-like), batch 1 */
+        {2, 2, 5, 1, 9, 1, 3, 1, 1, 1, 1, 0, 1, 1},     /* 1 wide */
+        {2, 3, 7, 1, 6, 5, 3, 3, 1, 1, 4, 4, 1, 1},     /* padding past the kernel's reach */
+        {3, 4, 6, 2, 11, 13, 3, 3, 3, 3, 1, 1, 1, 1},   /* stride 3, groups */
+        {2, 2, 4, 1, 12, 31, 3, 3, 4, 4, 1, 1, 1, 1},   /* stride 4 */
+        {2, 3, 4, 1, 12, 12, 3, 3, 1, 1, 2, 2, 2, 2},   /* dilation 2 */
+        {1, 16, 17, 1, 9, 21, 3, 3, 1, 1, 1, 1, 1, 1},  /* 16 channels, batch 1 */
+    };
+    for (size_t i = 0; i < sizeof e / sizeof e[0] && !check_current_failures_; i++) {
+        const int64_t *r = e[i];
+        cnnc__window g = geom(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                              r[11], r[12], r[13]);
+        drivers_case(&g, "direct", "direct");
+    }
+}
+
+static void test_drivers_edges(void) { each_level("edge cases", drivers_edges, 7); }
+
+/* An inf in the input: the weight gradient declines (0 * inf in a dropped column would
+ * be NaN) and the result has the reference's NaN pattern. */
+static void nonfinite(cnnc__isa isa) {
+    (void)isa;
+    cnnc__window g = geom(2, 2, 4, 1, 9, 10, 3, 3, 1, 1, 0, 0, 1, 1);
+    const int64_t nx = g.n * g.c * cnnc__window_in_size(&g), ny = g.n * g.m * cnnc__window_out_size(&g);
+    const int64_t nw = g.m * g.c * 9;
+    float *x = rand_buf(nx), *dy = rand_buf(ny), *dw = malloc((size_t)nw * 4), *dwr = malloc((size_t)nw * 4);
+    x[9] = INFINITY; /* row 0, last column: read only by the last taps of valid outputs */
+    CHECK_OK(cnnc_set_num_threads(1));
+    CHECK_OK(cnnc__conv_run_backward_weight(&g, dw, dy, x));
+    CHECK(strstr(cnnc__conv_forward_path(), "direct") == NULL);
+    cnnc__conv_ref_backward_weight(dwr, dy, x, &g);
+    int finite = 0;
+    for (int64_t i = 0; i < nw; i++) {
+        CHECK(isnan(dw[i]) == isnan(dwr[i]));
+        CHECK(isfinite(dw[i]) == isfinite(dwr[i]));
+        finite += isfinite(dwr[i]);
+    }
+    CHECK(finite > 0); /* the taps that never read it stay finite */
+    free(x), free(dy), free(dw), free(dwr);
+}
+
+static void test_nonfinite_input(void) { each_level("non-finite input", nonfinite, 3); }
+
+int main(void) {
+    RUN_TEST(test_kernels);
+    RUN_TEST(test_drivers_random);
+    RUN_TEST(test_drivers_edges);
+    RUN_TEST(test_nonfinite_input);
+    cnnc_set_num_threads(2);
+    return check_summary();
+}
