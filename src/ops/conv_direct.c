@@ -181,18 +181,21 @@ typedef struct wg_job {
     cnnc__isa isa;
     const cnnc__window *g;
     int64_t cg, mg, kdim, isz, osz, wph;
-    int64_t ldd;  /* dy's wide columns, a multiple of CNNC__CONV_DIRECT_COLS */
+    int64_t ldd;  /* wide dy's columns, a multiple of CNNC__CONV_DIRECT_COLS */
     int64_t pstr; /* floats from one image's planes to the next's */
     int64_t dstr; /* and from one image's wide dy to the next's: mg * ldd */
     int64_t grp, b0;
     float *ph, *dyw, *pv;
     const int64_t *off;
     const float *dy, *x;
-    /* the segment the items run over */
-    int64_t j0, ncol, nimg;
+    /* the items' run: nimg runs of ncol columns, dy (rows ld_dy apart) and the planes
+     * from at (run i at +i ds and +i xs) */
+    const float *at_dy, *at_x;
+    int64_t ld_dy, ds, xs, ncol, nimg;
 } wg_job;
 
-/* Image b0 + i's planes and wide dy (zero in the dropped columns and up to ldd). */
+/* Image b0 + i's planes and wide dy (zero in the dropped columns and up to ldd; wide
+ * mode) for i in [begin, end). */
 static cnnc_status wg_prep_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const wg_job *j = ctx;
@@ -202,6 +205,7 @@ static cnnc_status wg_prep_range(void *ctx, int64_t begin, int64_t end, int chun
         const int64_t b = j->b0 + i;
         cnnc__conv_phase_split(j->ph + i * j->pstr, j->x + (b * g->c + j->grp * j->cg) * j->isz,
                                g, 0, j->cg);
+        if (!j->dyw) continue;
         for (int64_t o = 0; o < j->mg; o++) {
             float *d = j->dyw + i * j->dstr + o * j->ldd;
             const float *s = j->dy + (b * g->m + j->grp * j->mg + o) * j->osz;
@@ -219,30 +223,58 @@ static cnnc_status wg_item_range(void *ctx, int64_t begin, int64_t end, int chun
     (void)chunk;
     const wg_job *j = ctx;
     for (int64_t it = begin; it < end; it++)
-        cnnc__conv_direct_wgrad_item(j->isa, it, j->pv, j->dyw + j->j0, j->ldd, j->dstr,
-                                     j->ph + j->j0, j->pstr, j->off, j->kdim, j->mg, j->ncol,
-                                     j->nimg);
+        cnnc__conv_direct_wgrad_item(j->isa, it, j->pv, j->at_dy, j->ld_dy, j->ds, j->at_x, j->xs,
+                                     j->off, j->kdim, j->mg, j->ncol, j->nimg);
     return CNNC_OK;
 }
 
-/* One group's weight gradient, segment by segment, into its partials pv. */
-static cnnc_status wg_group(wg_job *j, int64_t seg_imgs, int64_t items, int threads) {
+/* The items over the run set in j. */
+static cnnc_status wg_run(const wg_job *j, int64_t items, int threads) {
+    const double macs = (double)(j->kdim * j->mg) * (double)(j->ncol * j->nimg) / (double)items;
+    return cnnc__par_run(cnnc__par_plan(items, (cnnc__cost){.flops = 2.0 * macs}, threads),
+                         wg_item_range, (void *)j);
+}
+
+/* Wide mode: segments of seg images, their planes and wide dy prepared, then the items
+ * over the segment (small images: all their columns at once) or over column chunks
+ * of it (a large image, alone in its segment: each chunk in L2). */
+static cnnc_status wg_group_wide(wg_job *j, int64_t seg, int64_t items, int threads) {
     const cnnc__window *g = j->g;
     /* an image's prep: its planes and wide dy written, its input and dy read */
     const cnnc__cost prep = {.bytes = 8.0 * (double)(j->pstr + j->dstr)};
-    for (j->b0 = 0; j->b0 < g->n; j->b0 += seg_imgs) {
-        const int64_t nimg = g->n - j->b0 < seg_imgs ? g->n - j->b0 : seg_imgs;
+    for (j->b0 = 0; j->b0 < g->n; j->b0 += seg) {
+        const int64_t nimg = g->n - j->b0 < seg ? g->n - j->b0 : seg;
         cnnc_status st = cnnc__par_run(cnnc__par_plan(nimg, prep, threads), wg_prep_range, j);
         if (st != CNNC_OK) return st;
-        /* small images: the segment is all nimg images' columns at once; a large
-         * image (one per segment): chunks of its columns, each in L2 */
         const int64_t chunk = nimg > 1 ? j->ldd : WGRAD_CHUNK_COLS;
-        for (j->j0 = 0; j->j0 < j->ldd; j->j0 += chunk) {
-            j->ncol = j->ldd - j->j0 < chunk ? j->ldd - j->j0 : chunk;
+        for (int64_t j0 = 0; j0 < j->ldd; j0 += chunk) {
+            j->at_dy = j->dyw + j0, j->ld_dy = j->ldd, j->ds = j->dstr;
+            j->at_x = j->ph + j0, j->xs = j->pstr;
+            j->ncol = j->ldd - j0 < chunk ? j->ldd - j0 : chunk;
             j->nimg = nimg;
-            const double macs = (double)(j->kdim * j->mg) * (double)(j->ncol * nimg) / (double)items;
-            st = cnnc__par_run(cnnc__par_plan(items, (cnnc__cost){.flops = 2.0 * macs}, threads),
-                               wg_item_range, j);
+            if ((st = wg_run(j, items, threads)) != CNNC_OK) return st;
+        }
+    }
+    return CNNC_OK;
+}
+
+/* Row mode (out[2] a multiple of CNNC__CONV_DIRECT_COLS): every run is one output row
+ * of dy read in place (no dropped columns: nothing to copy, no 0 * inf), image by image,
+ * in chunks of rows that stay in L2. */
+static cnnc_status wg_group_rows(wg_job *j, int64_t items, int threads) {
+    const cnnc__window *g = j->g;
+    const int64_t ho = g->out[1], wo = g->out[2];
+    int64_t rows = WGRAD_CHUNK_COLS / wo;
+    if (rows < 1) rows = 1;
+    for (j->b0 = 0; j->b0 < g->n; j->b0++) {
+        (void)wg_prep_range(j, 0, 1, 0); /* the planes (a copy: cannot fail) */
+        const float *dyb = j->dy + (j->b0 * g->m + j->grp * j->mg) * j->osz;
+        for (int64_t r0 = 0; r0 < ho; r0 += rows) {
+            j->at_dy = dyb + r0 * wo, j->ld_dy = j->osz, j->ds = wo;
+            j->at_x = j->ph + r0 * j->wph, j->xs = j->wph;
+            j->ncol = wo;
+            j->nimg = ho - r0 < rows ? ho - r0 : rows;
+            const cnnc_status st = wg_run(j, items, threads);
             if (st != CNNC_OK) return st;
         }
     }
@@ -261,13 +293,14 @@ cnnc_status cnnc__conv_direct_run_backward_weight(cnnc__isa isa, const cnnc__win
     j.kdim = j.cg * cnnc__window_k_size(g);
     j.isz = cnnc__window_in_size(g);
     j.osz = cnnc__window_out_size(g);
-    if (!cnnc__conv_direct_finite(isa, x, g->n * g->c * j.isz)) return CNNC_OK;
-    *done = true;
     const int64_t cols = CNNC__CONV_DIRECT_COLS;
-    j.ldd = (g->out[1] * j.wph + cols - 1) / cols * cols;
+    const bool rows = g->out[2] % cols == 0;
+    if (!rows && !cnnc__conv_direct_finite(isa, x, g->n * g->c * j.isz)) return CNNC_OK;
+    *done = true;
+    j.ldd = rows ? 0 : (g->out[1] * j.wph + cols - 1) / cols * cols;
     j.pstr = (int64_t)round16(planes_floats(g, hph, j.wph));
     j.dstr = j.mg * j.ldd;
-    int64_t seg = WGRAD_SEGMENT_FLOATS / (j.pstr + j.dstr);
+    int64_t seg = rows ? 1 : WGRAD_SEGMENT_FLOATS / (j.pstr + j.dstr);
     if (seg < 1) seg = 1;
     if (seg > g->n) seg = g->n;
     const int threads = cnnc__parallel_threads();
@@ -283,12 +316,13 @@ cnnc_status cnnc__conv_direct_run_backward_weight(cnnc__isa isa, const cnnc__win
     j.off = off;
     j.pv = ws + head;
     j.ph = j.pv + pvf;
-    j.dyw = j.ph + phf;
+    j.dyw = rows ? NULL : j.ph + phf;
     /* the planes' unread phases and the slack stay zero (0 * garbage could be NaN) */
     memset(j.ph, 0, phf * sizeof(float));
     for (j.grp = 0; j.grp < g->groups; j.grp++) {
         memset(j.pv, 0, pvf * sizeof(float));
-        const cnnc_status st = wg_group(&j, seg, items, threads);
+        const cnnc_status st = rows ? wg_group_rows(&j, items, threads)
+                                    : wg_group_wide(&j, seg, items, threads);
         if (st != CNNC_OK) return st;
         cnnc__conv_direct_wgrad_finish(isa, dw + j.grp * j.mg * j.kdim, j.pv, j.mg, j.kdim);
     }

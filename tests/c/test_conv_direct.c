@@ -214,6 +214,9 @@ static void drivers_edges(cnnc__isa isa) {
         {2, 2, 4, 1, 12, 31, 3, 3, 4, 4, 1, 1, 1, 1},   /* stride 4 */
         {2, 3, 4, 1, 12, 12, 3, 3, 1, 1, 2, 2, 2, 2},   /* dilation 2 */
         {1, 16, 17, 1, 9, 21, 3, 3, 1, 1, 1, 1, 1, 1},  /* 16 channels, batch 1 */
+        {2, 3, 8, 1, 20, 32, 3, 3, 1, 1, 1, 1, 1, 1},   /* rows of 32: weight gradient by rows */
+        {2, 3, 20, 1, 17, 31, 3, 3, 2, 2, 1, 1, 1, 1},  /* rows of 16, stride 2 */
+        {1, 2, 6, 1, 150, 64, 3, 5, 1, 1, 1, 2, 1, 1},  /* rows of 64, several row chunks */
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0] && !check_current_failures_; i++) {
         const int64_t *r = e[i];
@@ -225,18 +228,18 @@ static void drivers_edges(cnnc__isa isa) {
 
 static void test_drivers_edges(void) { each_level("edge cases", drivers_edges, 7); }
 
-/* An inf in the input: the weight gradient declines (0 * inf in a dropped column would
- * be NaN) and the result has the reference's NaN pattern. */
-static void nonfinite(cnnc__isa isa) {
-    (void)isa;
-    cnnc__window g = geom(2, 2, 4, 1, 9, 10, 3, 3, 1, 1, 0, 0, 1, 1);
+/* An inf in the input: the weight gradient over wide columns declines (0 * inf in a
+ * dropped column would be NaN), the one by rows (no dropped column) does not; both have
+ * the reference's NaN pattern. */
+static void nonfinite_case(const cnnc__window *geom_, bool by_rows) {
+    const cnnc__window g = *geom_;
     const int64_t nx = g.n * g.c * cnnc__window_in_size(&g), ny = g.n * g.m * cnnc__window_out_size(&g);
     const int64_t nw = g.m * g.c * 9;
     float *x = rand_buf(nx), *dy = rand_buf(ny), *dw = malloc((size_t)nw * 4), *dwr = malloc((size_t)nw * 4);
-    x[9] = INFINITY; /* row 0, last column: read only by the last taps of valid outputs */
+    x[g.in[2] - 1] = INFINITY; /* row 0, last column: only the last taps read it */
     CHECK_OK(cnnc_set_num_threads(1));
     CHECK_OK(cnnc__conv_run_backward_weight(&g, dw, dy, x));
-    CHECK(strstr(cnnc__conv_forward_path(), "direct") == NULL);
+    CHECK((strstr(cnnc__conv_forward_path(), "direct") != NULL) == by_rows);
     cnnc__conv_ref_backward_weight(dwr, dy, x, &g);
     int finite = 0;
     for (int64_t i = 0; i < nw; i++) {
@@ -246,6 +249,14 @@ static void nonfinite(cnnc__isa isa) {
     }
     CHECK(finite > 0); /* the taps that never read it stay finite */
     free(x), free(dy), free(dw), free(dwr);
+}
+
+static void nonfinite(cnnc__isa isa) {
+    (void)isa;
+    const cnnc__window wide = geom(2, 2, 4, 1, 9, 10, 3, 3, 1, 1, 0, 0, 1, 1);
+    nonfinite_case(&wide, false);
+    const cnnc__window rows = geom(2, 2, 4, 1, 9, 18, 3, 3, 1, 1, 0, 0, 1, 1); /* 16 wide */
+    nonfinite_case(&rows, true);
 }
 
 static void test_nonfinite_input(void) { each_level("non-finite input", nonfinite, 3); }
