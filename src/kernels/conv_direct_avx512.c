@@ -1,7 +1,7 @@
 /* The direct small-channel convolution kernels compiled for AVX-512 (the AVX512 level
  * of conv_direct.c): conv_direct_body.h on 16-float vectors. 32 registers: forward
  * tiles of up to 8 channels x 3 column vectors (24 accumulators) and wider ones for
- * fewer channels; weight-gradient tiles of up to 4 channels x 5 taps. */
+ * fewer channels; weight-gradient tiles of up to 6 channels x 4 taps (4 x 5, ...). */
 #include "kernels/conv_direct.h"
 
 #if CNNC__ISA_X86
@@ -16,8 +16,8 @@ CNNC__ISA_CONTRACT
 #define DC_W 16
 #define DC_MO_MAX 8
 #define DC_TILES(X) X(8, 3) X(7, 3) X(6, 4) X(5, 4) X(4, 5) X(3, 7) X(2, 8) X(1, 8)
-#define DC_WMO_MAX 4
-#define DC_WTILES(X) X(4, 5) X(3, 7) X(2, 10) X(1, 16)
+#define DC_WMO_MAX 6
+#define DC_WTILES(X) X(6, 4) X(5, 4) X(4, 5) X(3, 7) X(2, 10) X(1, 16)
 #include "kernels/conv_direct_body.h"
 CNNC__ISA_TARGET_END
 #else

@@ -26,7 +26,10 @@ enum {
     DIRECT_STRIDE_MAX = 4,          /* s1 s2 phase planes per channel */
     DIRECT_PLANES_MAX = 1 << 22,    /* floats of one image's planes */
     DIRECT_TILE_FLOATS = 1 << 15,   /* the forward's tmp (128 KB): stays in L2 */
-    WGRAD_SEGMENT_FLOATS = 1 << 18, /* planes + dy of a segment of images (1 MB): in L2 */
+    /* planes + dy of a segment of images (256 KB; measured, AVX-512, 1 thread, LeNet-5
+     * conv1 / conv2 weight gradient kernels: 8 images 128 / 149 GF/s, 16 118 / 138, 64
+     * (1.4 MB) 85 / 135) */
+    WGRAD_SEGMENT_FLOATS = 1 << 16,
     WGRAD_CHUNK_COLS = 2048,        /* columns of a large image's segment */
 };
 
@@ -66,9 +69,13 @@ static size_t planes_floats(const cnnc__window *g, int64_t hph, int64_t wph) {
 bool cnnc__conv_direct_forward_pays(const cnnc__window *g) {
     int64_t hph, wph;
     if (!direct_geometry(g, &hph, &wph)) return false;
-    const int64_t cg = g->c / g->groups;
+    /* measured, 1 thread, AVX-512, against the paths it replaces (column chunks, phase
+     * planes + GEMM): LeNet-5 conv2 (6 -> 16, 5x5, 14x14, batch 64) 0.65 -> 0.31 ms,
+     * conv1 (1 -> 6, 28x28) 0.34 -> 0.18; 8 / 16 -> 32 5x5 at 28x28 (batch 32) 2.7 -> 2.1,
+     * 4.5 -> 3.8, equal from 24 channels on; 16 -> 32 5x5 at 7x7 (wide columns 7 of 11)
+     * 1.3 -> 0.84; the ResNet stem (3 -> 64, 7x7 / 2, 224, batch 8) 13.9 -> 12.8 */
     if (2 * g->out[2] < wph) return false;
-    return cg <= 16;
+    return g->c / g->groups <= 16;
 }
 
 typedef struct fwd_job {
@@ -173,8 +180,13 @@ cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, 
 bool cnnc__conv_direct_wgrad_pays(const cnnc__window *g) {
     int64_t hph, wph;
     if (!direct_geometry(g, &hph, &wph)) return false;
-    if (2 * g->out[2] < wph) return false;
-    return g->c / g->groups <= 16;
+    /* the GEMM path's efficiency grows with the taps (kdim), the kernel's falls with the
+     * dropped columns: measured (1 thread, AVX-512, batch 32-64) 6 -> 16 5x5 at 14x14
+     * (kdim 150, wide 14 / 10) 0.71 -> 0.36 ms, 1 -> 6 at 28x28 0.81 -> 0.22, 8 -> 32 5x5
+     * at 28x28 (200, 32 / 28) 3.4 -> 2.7, 16 -> 16 3x3 at 14x14 (144, 16 / 14) 1.0 -> 0.6,
+     * 16 -> 32 3x3 at 10x10 (144, 12 / 10) equal; slower: 16 -> 32 5x5 at 28x28 (400,
+     * 32 / 28) 4.8 -> 4.9, at 7x7 (400, 11 / 7) 0.74 -> 1.06 */
+    return cnnc__window_k_size(g) * (g->c / g->groups) * wph <= 300 * g->out[2];
 }
 
 typedef struct wg_job {
