@@ -619,7 +619,7 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
                             : "winograd F(4x4,3x3)";
         return run_forward_winograd(isa, mt, g, y, x, w, wscale, ep, cache);
     }
-    if (cnnc__conv_direct_forward_pays(g)) {
+    if (cnnc__conv_direct_forward_pays(isa, g)) {
         conv_path = "direct";
         return cnnc__conv_direct_run_forward(isa, g, y, x, w, ep);
     }
@@ -729,14 +729,14 @@ static void transposed_geometry(cnnc__window *t, const cnnc__window *g) {
 /* The Winograd tile of the transposed geometry, 1 when the direct small-channel forward
  * takes it, or 0: only there (measured: there it pays; on small images with many
  * channels flipping the filters costs more than col2im). */
-static int bwd_data_as_forward(const cnnc__window *g, bool training) {
+static int bwd_data_as_forward(cnnc__isa isa, const cnnc__window *g, bool training) {
     if (cnnc__window_k_size(g) == 1) return 0;
     for (int d = 0; d < 3; d++)
         if (g->stride[d] != 1 || g->pad[d] > g->dil[d] * (g->k[d] - 1)) return 0;
     cnnc__window t;
     transposed_geometry(&t, g);
     const int mt = cnnc__conv_winograd_tile(&t, training);
-    return mt ? mt : cnnc__conv_direct_forward_pays(&t) ? 1 : 0;
+    return mt ? mt : cnnc__conv_direct_flipped_pays(isa, &t) ? 1 : 0;
 }
 
 static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx, const float *dy,
@@ -777,7 +777,7 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
         dw_job j = make_dw_job(isa, g, dx, dy, w, NULL); /* no epilogue: backward */
         return cnnc__parallel_for(g->n * g->c, macs_cost(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
     }
-    const int mt = bwd_data_as_forward(g, training);
+    const int mt = bwd_data_as_forward(isa, g, training);
     if (mt) {
         const cnnc_status st = run_backward_data_as_forward(g, dx, dy, w, training);
         conv_path = mt == 4   ? "flipped forward: winograd F(4x4,3x3)"
@@ -826,7 +826,7 @@ static cnnc_status run_backward_weight_impl(const cnnc__window *g, float *dw, co
         conv_path = "winograd F(2x2,3x3)";
         return cnnc__conv_wgrad_winograd(isa, g, dw, dy, x);
     }
-    if (cnnc__conv_direct_wgrad_pays(g)) {
+    if (cnnc__conv_direct_wgrad_pays(isa, g)) {
         bool done;
         const cnnc_status st = cnnc__conv_direct_run_backward_weight(isa, g, dw, dy, x, &done);
         conv_path = "direct";

@@ -66,7 +66,8 @@ static size_t planes_floats(const cnnc__window *g, int64_t hph, int64_t wph) {
 
 /* ---- forward ---------------------------------------------------------------------- */
 
-bool cnnc__conv_direct_forward_pays(const cnnc__window *g) {
+bool cnnc__conv_direct_forward_pays(cnnc__isa isa, const cnnc__window *g) {
+    (void)isa; /* the same rule at every level (AVX2, scalar: 1.1-1.7x on the shapes below) */
     int64_t hph, wph;
     if (!direct_geometry(g, &hph, &wph)) return false;
     /* measured, 1 thread, AVX-512, against the paths it replaces (column chunks, phase
@@ -76,6 +77,15 @@ bool cnnc__conv_direct_forward_pays(const cnnc__window *g) {
      * 1.3 -> 0.84; the ResNet stem (3 -> 64, 7x7 / 2, 224, batch 8) 13.9 -> 12.8 */
     if (2 * g->out[2] < wph) return false;
     return g->c / g->groups <= 16;
+}
+
+bool cnnc__conv_direct_flipped_pays(cnnc__isa isa, const cnnc__window *t) {
+    /* t's taps read much padding (dil (k - 1) - pad on each side): measured, 1 thread,
+     * against column chunks + col2im, LeNet-5 conv2's input gradient (t: 16 -> 6, 5x5,
+     * pad 4, 400 taps) AVX-512 0.89 -> 0.51 ms, but AVX2 0.80 -> 0.91, scalar 2.0 -> 4.8;
+     * 8 -> 16 3x3 at 14x14 (t: 144 taps) AVX2 0.64 -> 0.41 */
+    if (!cnnc__conv_direct_forward_pays(isa, t)) return false;
+    return isa >= CNNC__ISA_AVX512 || (t->c / t->groups) * cnnc__window_k_size(t) <= 160;
 }
 
 typedef struct fwd_job {
@@ -177,16 +187,21 @@ cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, 
 
 /* ---- weight gradient ---------------------------------------------------------------- */
 
-bool cnnc__conv_direct_wgrad_pays(const cnnc__window *g) {
+bool cnnc__conv_direct_wgrad_pays(cnnc__isa isa, const cnnc__window *g) {
     int64_t hph, wph;
     if (!direct_geometry(g, &hph, &wph)) return false;
+    const int64_t kdim = cnnc__window_k_size(g) * (g->c / g->groups);
+    /* AVX2 (4 x 2 tiles: 16 registers) loses on large maps with many taps: the ResNet
+     * stem at 112 (147 taps) 6.8 -> 8.3 ms; 27 taps: 3 -> 32 at 96 5.7 -> 4.9, 3 -> 64 at
+     * 64 equal; small maps: LeNet-5 conv2 0.93 -> 0.77, conv1 0.94 -> 0.27 */
+    if (isa == CNNC__ISA_AVX2 && kdim > 32 && cnnc__window_out_size(g) > 256) return false;
     /* the GEMM path's efficiency grows with the taps (kdim), the kernel's falls with the
      * dropped columns: measured (1 thread, AVX-512, batch 32-64) 6 -> 16 5x5 at 14x14
      * (kdim 150, wide 14 / 10) 0.71 -> 0.36 ms, 1 -> 6 at 28x28 0.81 -> 0.22, 8 -> 32 5x5
      * at 28x28 (200, 32 / 28) 3.4 -> 2.7, 16 -> 16 3x3 at 14x14 (144, 16 / 14) 1.0 -> 0.6,
      * 16 -> 32 3x3 at 10x10 (144, 12 / 10) equal; slower: 16 -> 32 5x5 at 28x28 (400,
      * 32 / 28) 4.8 -> 4.9, at 7x7 (400, 11 / 7) 0.74 -> 1.06 */
-    return cnnc__window_k_size(g) * (g->c / g->groups) * wph <= 300 * g->out[2];
+    return kdim * wph <= 300 * g->out[2];
 }
 
 typedef struct wg_job {

@@ -11,17 +11,18 @@
 #include "cnnc.h"
 #include "kernels/conv.h"
 
-/* Does the direct forward pay for g (measured rule, conv_direct.c)?
- * Also the input gradient of a stride-1 convolution, run as the forward of its
- * transposed geometry. */
-bool cnnc__conv_direct_forward_pays(const cnnc__window *g);
+/* Does the direct forward pay for g at level isa (measured rules, conv_direct.c)? */
+bool cnnc__conv_direct_forward_pays(cnnc__isa isa, const cnnc__window *g);
+/* Does it pay for t, the transposed geometry of a stride-1 convolution whose input
+ * gradient conv.c runs as the forward of t with the filters flipped? */
+bool cnnc__conv_direct_flipped_pays(cnnc__isa isa, const cnnc__window *t);
 /* y [n, m, out] = act(conv(x, w) + bias) (the epilogue ep, kernels/conv.h). */
 cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, float *y,
                                           const float *x, const float *w,
                                           const cnnc__conv_epilogue *ep);
 
-/* Does the direct weight gradient pay for g (measured rule)? */
-bool cnnc__conv_direct_wgrad_pays(const cnnc__window *g);
+/* Does the direct weight gradient pay for g at level isa (measured rule)? */
+bool cnnc__conv_direct_wgrad_pays(cnnc__isa isa, const cnnc__window *g);
 /* dw [m, c / groups, k] = the weight gradient summed over the batch (overwrites dw), and
  * *done = true; or, when x holds an inf or NaN, *done = false and nothing done (the
  * dropped wide columns would multiply it by a zero gradient, making NaN of a sum that
