@@ -102,6 +102,19 @@ typedef struct fwd_job {
     const cnnc__conv_epilogue *ep;
 } fwd_job;
 
+/* dst[r][c] = src[r][c] (leading dims ldd, lds), r < rows, c < n: short rows (LeNet's
+ * 10-28) inline, not a memcpy call per row. */
+static void copy_rows(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds,
+                      int64_t rows, int64_t n) {
+    if (n >= 64) {
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(dst + r * ldd, src + r * lds, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < n; c++) dst[r * ldd + c] = src[r * lds + c];
+}
+
 /* Output rows [r0, r0 + rows) of image b, group grp, from its planes ph. */
 static void fwd_rows(const fwd_job *j, float *tmp, const float *ph, int64_t b, int64_t grp,
                      int64_t r0, int64_t rows) {
@@ -115,8 +128,7 @@ static void fwd_rows(const fwd_job *j, float *tmp, const float *ph, int64_t b, i
         /* the epilogue over the channel's tile (one run, its dropped columns too) */
         if (cnnc__conv_epilogue_any(j->ep))
             cnnc__conv_epilogue_row(j->isa, j->ep, grp * j->mg + o, t, t, ncol);
-        for (int64_t r = 0; r < rows; r++)
-            memcpy(yg + o * j->osz + r * wo, t + r * j->wph, (size_t)wo * sizeof(float));
+        copy_rows(yg + o * j->osz, wo, t, j->wph, rows, wo);
     }
 }
 
