@@ -60,8 +60,24 @@ static bool direct_geometry(const cnnc__window *g, int64_t *hph, int64_t *wph) {
     return planes <= DIRECT_PLANES_MAX;
 }
 
-static size_t planes_floats(const cnnc__window *g, int64_t hph, int64_t wph) {
-    return (size_t)((g->c / g->groups) * g->stride[1] * g->stride[2] * hph * wph);
+/* The sizes both drivers work with. */
+typedef struct direct_dims {
+    int64_t hph, wph;           /* the phase planes */
+    int64_t cg, mg, kdim;       /* per group: channels in and out, taps cg * ksz */
+    int64_t isz, osz;           /* an input and an output plane */
+    size_t planes;              /* floats of one image's group's planes */
+} direct_dims;
+
+static direct_dims dims_of(const cnnc__window *g) {
+    direct_dims d;
+    cnnc__conv_phase_geom(g, &d.hph, &d.wph);
+    d.cg = g->c / g->groups;
+    d.mg = g->m / g->groups;
+    d.kdim = d.cg * cnnc__window_k_size(g);
+    d.isz = cnnc__window_in_size(g);
+    d.osz = cnnc__window_out_size(g);
+    d.planes = (size_t)(d.cg * g->stride[1] * g->stride[2] * d.hph * d.wph);
+    return d;
 }
 
 /* ---- forward ---------------------------------------------------------------------- */
@@ -91,7 +107,8 @@ bool cnnc__conv_direct_flipped_pays(cnnc__isa isa, const cnnc__window *t) {
 typedef struct fwd_job {
     cnnc__isa isa;
     const cnnc__window *g;
-    int64_t cg, mg, kdim, isz, osz, wph, rows;
+    direct_dims d;
+    int64_t rows;  /* output rows per block (tmp) */
     int64_t parts; /* items per (image, group): ranges of row blocks */
     size_t ph_floats, slice;
     const int64_t *off;
@@ -119,16 +136,16 @@ static void copy_rows(float *restrict dst, int64_t ldd, const float *restrict sr
 static void fwd_rows(const fwd_job *j, float *tmp, const float *ph, int64_t b, int64_t grp,
                      int64_t r0, int64_t rows) {
     const cnnc__window *g = j->g;
-    const int64_t wo = g->out[2], ld = rows * j->wph, ncol = (rows - 1) * j->wph + wo;
-    cnnc__conv_direct_forward(j->isa, tmp, ld, ph + r0 * j->wph, j->off, j->kdim,
-                              j->wp + grp * j->mg * j->kdim, j->mg, ncol);
-    float *yg = j->y + (b * g->m + grp * j->mg) * j->osz + r0 * wo;
-    for (int64_t o = 0; o < j->mg; o++) {
+    const int64_t wo = g->out[2], ld = rows * j->d.wph, ncol = (rows - 1) * j->d.wph + wo;
+    cnnc__conv_direct_forward(j->isa, tmp, ld, ph + r0 * j->d.wph, j->off, j->d.kdim,
+                              j->wp + grp * j->d.mg * j->d.kdim, j->d.mg, ncol);
+    float *yg = j->y + (b * g->m + grp * j->d.mg) * j->d.osz + r0 * wo;
+    for (int64_t o = 0; o < j->d.mg; o++) {
         float *t = tmp + o * ld;
         /* the epilogue over the channel's tile (one run, its dropped columns too) */
         if (cnnc__conv_epilogue_any(j->ep))
-            cnnc__conv_epilogue_row(j->isa, j->ep, grp * j->mg + o, t, t, ncol);
-        copy_rows(yg + o * j->osz, wo, t, j->wph, rows, wo);
+            cnnc__conv_epilogue_row(j->isa, j->ep, grp * j->d.mg + o, t, t, ncol);
+        copy_rows(yg + o * j->d.osz, wo, t, j->d.wph, rows, wo);
     }
 }
 
@@ -143,7 +160,7 @@ static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
         const int64_t b = item / j->parts / g->groups;
         const int64_t b0 = blocks * part / j->parts, b1 = blocks * (part + 1) / j->parts;
         if (b0 == b1) continue;
-        cnnc__conv_phase_split(ph, j->x + (b * g->c + grp * j->cg) * j->isz, g, 0, j->cg);
+        cnnc__conv_phase_split(ph, j->x + (b * g->c + grp * j->d.cg) * j->d.isz, g, 0, j->d.cg);
         for (int64_t r0 = b0 * j->rows; r0 < b1 * j->rows && r0 < g->out[1]; r0 += j->rows)
             fwd_rows(j, tmp, ph, b, grp, r0, g->out[1] - r0 < j->rows ? g->out[1] - r0 : j->rows);
     }
@@ -156,20 +173,13 @@ static size_t offsets_floats(int64_t kdim) { return round16((size_t)kdim * 2); }
 cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, float *y,
                                           const float *x, const float *w,
                                           const cnnc__conv_epilogue *ep) {
-    fwd_job j = {.isa = isa, .g = g, .y = y, .x = x, .ep = ep};
-    int64_t hph;
-    direct_geometry(g, &hph, &j.wph);
-    j.cg = g->c / g->groups;
-    j.mg = g->m / g->groups;
-    j.kdim = j.cg * cnnc__window_k_size(g);
-    j.isz = cnnc__window_in_size(g);
-    j.osz = cnnc__window_out_size(g);
-    j.rows = DIRECT_TILE_FLOATS / (j.mg * j.wph);
+    fwd_job j = {.isa = isa, .g = g, .d = dims_of(g), .y = y, .x = x, .ep = ep};
+    j.rows = DIRECT_TILE_FLOATS / (j.d.mg * j.d.wph);
     if (j.rows < 1) j.rows = 1;
     if (j.rows > g->out[1]) j.rows = g->out[1];
     /* planes, then the slack the tiles read past them (zeroed: never garbage in y) */
-    j.ph_floats = round16(planes_floats(g, hph, j.wph) + CNNC__CONV_DIRECT_SLACK);
-    j.slice = j.ph_floats + round16((size_t)(j.mg * j.rows * j.wph));
+    j.ph_floats = round16(j.d.planes + CNNC__CONV_DIRECT_SLACK);
+    j.slice = j.ph_floats + round16((size_t)(j.d.mg * j.rows * j.d.wph));
     const int threads = cnnc__parallel_threads();
     /* fewer planes than threads (batch 1): each plane's row blocks in parts, each part
      * splitting the planes again (the same bits: a column's sum never depends on the
@@ -177,10 +187,10 @@ cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, 
     const int64_t planes = g->n * g->groups;
     j.parts = planes < threads ? (threads + planes - 1) / planes : 1;
     /* an item: mg * kdim multiply-adds per wide column */
-    const double cols = (double)(g->out[1] * j.wph) / (double)j.parts;
+    const double cols = (double)(g->out[1] * j.d.wph) / (double)j.parts;
     const cnnc__par plan = cnnc__par_plan(
-        planes * j.parts, (cnnc__cost){.flops = 2.0 * (double)(j.mg * j.kdim) * cols}, threads);
-    const size_t head = offsets_floats(j.kdim), wpf = round16((size_t)(g->m * j.kdim));
+        planes * j.parts, (cnnc__cost){.flops = 2.0 * (double)(j.d.mg * j.d.kdim) * cols}, threads);
+    const size_t head = offsets_floats(j.d.kdim), wpf = round16((size_t)(g->m * j.d.kdim));
     float *ws = cnnc__workspace((head + wpf + (size_t)plan.chunks * j.slice) * sizeof(float));
     if (!ws) return cnnc_last_status();
     int64_t *off = (int64_t *)(void *)ws;
@@ -188,8 +198,8 @@ cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, 
     j.off = off;
     float *wp = ws + head;
     for (int64_t grp = 0; grp < g->groups; grp++)
-        cnnc__conv_direct_pack(isa, wp + grp * j.mg * j.kdim, w + grp * j.mg * j.kdim, j.mg,
-                               j.kdim);
+        cnnc__conv_direct_pack(isa, wp + grp * j.d.mg * j.d.kdim, w + grp * j.d.mg * j.d.kdim, j.d.mg,
+                               j.d.kdim);
     j.wp = wp;
     j.ws = wp + wpf;
     for (int c = 0; c < plan.chunks; c++) /* the planes' unread phases and the slack */
@@ -219,7 +229,7 @@ bool cnnc__conv_direct_wgrad_pays(cnnc__isa isa, const cnnc__window *g) {
 typedef struct wg_job {
     cnnc__isa isa;
     const cnnc__window *g;
-    int64_t cg, mg, kdim, isz, osz, wph;
+    direct_dims d;
     int64_t ldd;  /* wide dy's columns, a multiple of CNNC__CONV_DIRECT_COLS */
     int64_t pstr; /* floats from one image's planes to the next's */
     int64_t dstr; /* and from one image's wide dy to the next's: mg * ldd */
@@ -242,17 +252,17 @@ static cnnc_status wg_prep_range(void *ctx, int64_t begin, int64_t end, int chun
     const int64_t ho = g->out[1], wo = g->out[2];
     for (int64_t i = begin; i < end; i++) {
         const int64_t b = j->b0 + i;
-        cnnc__conv_phase_split(j->ph + i * j->pstr, j->x + (b * g->c + j->grp * j->cg) * j->isz,
-                               g, 0, j->cg);
+        cnnc__conv_phase_split(j->ph + i * j->pstr, j->x + (b * g->c + j->grp * j->d.cg) * j->d.isz,
+                               g, 0, j->d.cg);
         if (!j->dyw) continue;
-        for (int64_t o = 0; o < j->mg; o++) {
+        for (int64_t o = 0; o < j->d.mg; o++) {
             float *d = j->dyw + i * j->dstr + o * j->ldd;
-            const float *s = j->dy + (b * g->m + j->grp * j->mg + o) * j->osz;
+            const float *s = j->dy + (b * g->m + j->grp * j->d.mg + o) * j->d.osz;
             for (int64_t r = 0; r < ho; r++) {
-                memcpy(d + r * j->wph, s + r * wo, (size_t)wo * sizeof(float));
-                memset(d + r * j->wph + wo, 0, (size_t)(j->wph - wo) * sizeof(float));
+                memcpy(d + r * j->d.wph, s + r * wo, (size_t)wo * sizeof(float));
+                memset(d + r * j->d.wph + wo, 0, (size_t)(j->d.wph - wo) * sizeof(float));
             }
-            memset(d + ho * j->wph, 0, (size_t)(j->ldd - ho * j->wph) * sizeof(float));
+            memset(d + ho * j->d.wph, 0, (size_t)(j->ldd - ho * j->d.wph) * sizeof(float));
         }
     }
     return CNNC_OK;
@@ -263,13 +273,13 @@ static cnnc_status wg_item_range(void *ctx, int64_t begin, int64_t end, int chun
     const wg_job *j = ctx;
     for (int64_t it = begin; it < end; it++)
         cnnc__conv_direct_wgrad_item(j->isa, it, j->pv, j->at_dy, j->ld_dy, j->ds, j->at_x, j->xs,
-                                     j->off, j->kdim, j->mg, j->ncol, j->nimg);
+                                     j->off, j->d.kdim, j->d.mg, j->ncol, j->nimg);
     return CNNC_OK;
 }
 
 /* The items over the run set in j. */
 static cnnc_status wg_run(const wg_job *j, int64_t items, int threads) {
-    const double macs = (double)(j->kdim * j->mg) * (double)(j->ncol * j->nimg) / (double)items;
+    const double macs = (double)(j->d.kdim * j->d.mg) * (double)(j->ncol * j->nimg) / (double)items;
     return cnnc__par_run(cnnc__par_plan(items, (cnnc__cost){.flops = 2.0 * macs}, threads),
                          wg_item_range, (void *)j);
 }
@@ -307,10 +317,10 @@ static cnnc_status wg_group_rows(wg_job *j, int64_t items, int threads) {
     if (rows < 1) rows = 1;
     for (j->b0 = 0; j->b0 < g->n; j->b0++) {
         (void)wg_prep_range(j, 0, 1, 0); /* the planes (a copy: cannot fail) */
-        const float *dyb = j->dy + (j->b0 * g->m + j->grp * j->mg) * j->osz;
+        const float *dyb = j->dy + (j->b0 * g->m + j->grp * j->d.mg) * j->d.osz;
         for (int64_t r0 = 0; r0 < ho; r0 += rows) {
-            j->at_dy = dyb + r0 * wo, j->ld_dy = j->osz, j->ds = wo;
-            j->at_x = j->ph + r0 * j->wph, j->xs = j->wph;
+            j->at_dy = dyb + r0 * wo, j->ld_dy = j->d.osz, j->ds = wo;
+            j->at_x = j->ph + r0 * j->d.wph, j->xs = j->d.wph;
             j->ncol = wo;
             j->nimg = ho - r0 < rows ? ho - r0 : rows;
             const cnnc_status st = wg_run(j, items, threads);
@@ -324,28 +334,21 @@ cnnc_status cnnc__conv_direct_run_backward_weight(cnnc__isa isa, const cnnc__win
                                                   float *dw, const float *dy, const float *x,
                                                   bool *done) {
     *done = false;
-    wg_job j = {.isa = isa, .g = g, .dy = dy, .x = x};
-    int64_t hph;
-    direct_geometry(g, &hph, &j.wph);
-    j.cg = g->c / g->groups;
-    j.mg = g->m / g->groups;
-    j.kdim = j.cg * cnnc__window_k_size(g);
-    j.isz = cnnc__window_in_size(g);
-    j.osz = cnnc__window_out_size(g);
+    wg_job j = {.isa = isa, .g = g, .d = dims_of(g), .dy = dy, .x = x};
     const int64_t cols = CNNC__CONV_DIRECT_COLS;
     const bool rows = g->out[2] % cols == 0;
-    if (!rows && !cnnc__conv_direct_finite(isa, x, g->n * g->c * j.isz)) return CNNC_OK;
+    if (!rows && !cnnc__conv_direct_finite(isa, x, g->n * g->c * j.d.isz)) return CNNC_OK;
     *done = true;
-    j.ldd = rows ? 0 : (g->out[1] * j.wph + cols - 1) / cols * cols;
-    j.pstr = (int64_t)round16(planes_floats(g, hph, j.wph));
-    j.dstr = j.mg * j.ldd;
+    j.ldd = rows ? 0 : (g->out[1] * j.d.wph + cols - 1) / cols * cols;
+    j.pstr = (int64_t)round16(j.d.planes);
+    j.dstr = j.d.mg * j.ldd;
     int64_t seg = rows ? 1 : WGRAD_SEGMENT_FLOATS / (j.pstr + j.dstr);
     if (seg < 1) seg = 1;
     if (seg > g->n) seg = g->n;
     const int threads = cnnc__parallel_threads();
-    const int64_t items = cnnc__conv_direct_wgrad_items(isa, j.mg, j.kdim);
-    const size_t head = offsets_floats(j.kdim);
-    const size_t pvf = round16(cnnc__conv_direct_wgrad_floats(isa, j.mg, j.kdim));
+    const int64_t items = cnnc__conv_direct_wgrad_items(isa, j.d.mg, j.d.kdim);
+    const size_t head = offsets_floats(j.d.kdim);
+    const size_t pvf = round16(cnnc__conv_direct_wgrad_floats(isa, j.d.mg, j.d.kdim));
     const size_t phf = round16((size_t)(seg * j.pstr) + CNNC__CONV_DIRECT_SLACK);
     const size_t dyf = (size_t)(seg * j.dstr);
     float *ws = cnnc__workspace((head + pvf + phf + dyf) * sizeof(float));
@@ -363,7 +366,7 @@ cnnc_status cnnc__conv_direct_run_backward_weight(cnnc__isa isa, const cnnc__win
         const cnnc_status st = rows ? wg_group_rows(&j, items, threads)
                                     : wg_group_wide(&j, seg, items, threads);
         if (st != CNNC_OK) return st;
-        cnnc__conv_direct_wgrad_finish(isa, dw + j.grp * j.mg * j.kdim, j.pv, j.mg, j.kdim);
+        cnnc__conv_direct_wgrad_finish(isa, dw + j.grp * j.d.mg * j.d.kdim, j.pv, j.d.mg, j.d.kdim);
     }
     return CNNC_OK;
 }

@@ -235,6 +235,25 @@ static int check_summary(void) {
     return check_tests_failed_ ? 1 : 0;
 }
 
+/* A seeded generator for random test cases (splitmix64): the next value of *state. */
+static inline uint64_t check_rng_u64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+/* Uniform in [lo, hi]. */
+static inline int64_t check_rng_int(uint64_t *state, int64_t lo, int64_t hi) {
+    return lo + (int64_t)(check_rng_u64(state) % (uint64_t)(hi - lo + 1));
+}
+/* n floats uniform in [-1, 1) (malloc'ed, at least one). */
+static inline float *check_rng_floats(uint64_t *state, int64_t n) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; p && i < n; i++)
+        p[i] = (float)((double)(check_rng_u64(state) >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+    return p;
+}
+
 /* max |a - b| / (1 + max |b|): float sums of many terms err relative to the scale of
  * the whole result, not of each (possibly cancelling) element; NaN fails. */
 static inline double max_rel(const float *a, const float *b, int64_t n) {

@@ -25,19 +25,8 @@
 
 static uint64_t rng_state;
 
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-static int64_t rnd(int64_t lo, int64_t hi) { return lo + (int64_t)(rng_next() % (uint64_t)(hi - lo + 1)); }
-static float rndf(void) { return (float)((double)(rng_next() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
-static float *rand_buf(int64_t n) {
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    for (int64_t i = 0; i < n; i++) p[i] = rndf();
-    return p;
-}
+static int64_t rnd(int64_t lo, int64_t hi) { return check_rng_int(&rng_state, lo, hi); }
+static float *rand_buf(int64_t n) { return check_rng_floats(&rng_state, n); }
 
 /* Runs body at every level this CPU runs (kernels capped to it), the generator restarted. */
 static void each_level(const char *what, void (*body)(cnnc__isa), uint64_t seed) {
