@@ -47,9 +47,10 @@ void cnnc__conv_direct_offsets(int64_t *off, const cnnc__window *g) {
             }
 }
 
-void cnnc__conv_direct_pack(cnnc__isa isa, float *wp, const float *w, int64_t m, int64_t kdim) {
+/* wp = w in the blocks of at most max channels (cnnc__conv_direct_block_plan). */
+static void pack_blocks(float *wp, const float *w, int64_t m, int64_t kdim, int64_t max) {
     cnnc__conv_direct_blocks blk;
-    cnnc__conv_direct_block_plan(&blk, m, level(isa)->mo_max);
+    cnnc__conv_direct_block_plan(&blk, m, max);
     for (int64_t b = 0; b < blk.count; b++) {
         const int64_t o0 = cnnc__conv_direct_block_start(&blk, b);
         const int64_t mo = cnnc__conv_direct_block_size(&blk, b);
@@ -57,6 +58,24 @@ void cnnc__conv_direct_pack(cnnc__isa isa, float *wp, const float *w, int64_t m,
         for (int64_t t = 0; t < kdim; t++)
             for (int64_t o = 0; o < mo; o++) dst[t * mo + o] = w[(o0 + o) * kdim + t];
     }
+}
+
+void cnnc__conv_direct_pack(cnnc__isa isa, float *wp, const float *w, int64_t m, int64_t kdim) {
+    pack_blocks(wp, w, m, kdim, level(isa)->mo_max);
+}
+
+int64_t cnnc__conv_direct_lanes(cnnc__isa isa) { return level(isa)->lanes; }
+
+void cnnc__conv_direct_pack_lanes(cnnc__isa isa, float *wc, const float *w, int64_t m,
+                                  int64_t kdim) {
+    pack_blocks(wc, w, m, kdim, level(isa)->lanes); /* m a multiple: equal blocks */
+}
+
+void cnnc__conv_direct_forward_lanes(cnnc__isa isa, float *y, int64_t ldc, int64_t ldr,
+                                     const float *x, int64_t xr, const int64_t *off,
+                                     int64_t kdim, const float *wc, int64_t m, int64_t nrows,
+                                     int64_t ncol) {
+    level(isa)->forward_lanes(y, ldc, ldr, x, xr, off, kdim, wc, m, nrows, ncol);
 }
 
 void cnnc__conv_direct_forward(cnnc__isa isa, float *y, int64_t ldy, const float *x,

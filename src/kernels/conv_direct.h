@@ -40,6 +40,22 @@ void cnnc__conv_direct_forward(cnnc__isa isa, float *y, int64_t ldy, const float
                                const int64_t *off, int64_t kdim, const float *wp, int64_t m,
                                int64_t ncol);
 
+/* ---- forward with the output channels in the vector lanes --------------------------
+ * For m a multiple of cnnc__conv_direct_lanes(isa) (16 at AVX-512): tiles of that many
+ * channels x 2 output rows x up to a dozen positions, written straight into y (no
+ * dropped columns); the same bits as cnnc__conv_direct_forward. */
+int64_t cnnc__conv_direct_lanes(cnnc__isa isa);
+/* wc [m * kdim] = w [m, kdim] in blocks of lanes channels, tap-major inside a block. */
+void cnnc__conv_direct_pack_lanes(cnnc__isa isa, float *wc, const float *w, int64_t m,
+                                  int64_t kdim);
+/* y[o][r ldr + p] (channels ldc apart) for r < nrows, p < ncol = the output row r's
+ * positions [0, ncol) from the planes (row r at x + r xr): y = sum_t w[o][t]
+ * x[off[t] + r xr + p]. Reads x up to max(off) + nrows xr + ncol + DC slack. */
+void cnnc__conv_direct_forward_lanes(cnnc__isa isa, float *y, int64_t ldc, int64_t ldr,
+                                     const float *x, int64_t xr, const int64_t *off,
+                                     int64_t kdim, const float *wc, int64_t m, int64_t nrows,
+                                     int64_t ncol);
+
 /* ---- weight gradient --------------------------------------------------------------
  * dw[o][t] = sum over images and wide columns of dy[o][j] x[off[t] + j], where dy is the
  * output gradient in wide columns (zero in the dropped ones and up to ncol, a multiple
@@ -96,6 +112,9 @@ typedef struct cnnc__conv_direct_level {
     int mo_max;     /* the forward's channel block (cnnc__conv_direct_pack) */
     void (*forward)(float *y, int64_t ldy, const float *x, const int64_t *off, int64_t kdim,
                     const float *wp, int64_t m, int64_t ncol);
+    void (*forward_lanes)(float *y, int64_t ldc, int64_t ldr, const float *x, int64_t xr,
+                          const int64_t *off, int64_t kdim, const float *wc, int64_t m,
+                          int64_t nrows, int64_t ncol);
     int64_t (*wgrad_items)(int64_t m, int64_t kdim);
     void (*wgrad_item)(int64_t item, float *pv, const float *dy, int64_t ldd, int64_t ds,
                        const float *x, int64_t xs, const int64_t *off, int64_t kdim, int64_t m,

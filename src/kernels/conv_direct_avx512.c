@@ -18,6 +18,8 @@ CNNC__ISA_CONTRACT
 #define DC_TILES(X) X(8, 3) X(7, 3) X(6, 4) X(5, 4) X(4, 5) X(3, 7) X(2, 8) X(1, 8)
 #define DC_WMO_MAX 6
 #define DC_WTILES(X) X(6, 4) X(5, 4) X(4, 5) X(3, 7) X(2, 10) X(1, 16)
+#define DC_CV_P 12
+#define DC_CV_TILES(X) X(12) X(11) X(10) X(9) X(8) X(7) X(6) X(5) X(4) X(3) X(2) X(1)
 #include "kernels/conv_direct_body.h"
 CNNC__ISA_TARGET_END
 #else

@@ -6,15 +6,16 @@
  * DC_TILES(X): the forward's register tiles, X(channels, column vectors) for 1 to
  * DC_MO_MAX channels, and DC_WTILES(X) the weight gradient's, X(channels, taps) for 1 to
  * DC_WMO_MAX, each filling the level's registers (accumulators + the vectors loaded
- * per step); it gets the level's table, cnnc__conv_direct_<suffix>. Not a public
- * header. */
+ * per step); DC_CV_TILES(X) the channels-in-lanes forward's, X(positions) for 1 to
+ * DC_CV_P (2 rows each). It gets the level's table, cnnc__conv_direct_<suffix>. Not a
+ * public header. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #if !defined(DC_SUFFIX) || !defined(DC_W) || !defined(DC_TILES) || !defined(DC_WTILES) || \
-    !defined(DC_MO_MAX) || !defined(DC_WMO_MAX)
-#error "define DC_SUFFIX, DC_W, DC_TILES, DC_WTILES, DC_MO_MAX, DC_WMO_MAX first"
+    !defined(DC_MO_MAX) || !defined(DC_WMO_MAX) || !defined(DC_CV_TILES) || !defined(DC_CV_P)
+#error "define DC_SUFFIX, DC_W, DC_TILES, DC_WTILES, DC_MO_MAX, DC_WMO_MAX, DC_CV_* first"
 #endif
 #define DC_CAT2(a, b) a##b
 #define DC_CAT(a, b) DC_CAT2(a, b)
@@ -114,6 +115,63 @@ static void DC_FN(cnnc__conv_direct_forward_)(float *y, int64_t ldy, const float
         wp += mo * kdim;
         o0 += mo;
     }
+}
+
+/* ---- forward with output channels in the lanes (m a multiple of DC_W) ------------------
+ * Tiles of DC_W channels x 2 output rows x P positions of a row: per tap one weight
+ * vector and a broadcast input per position, no dropped columns; the sums in tap order
+ * with the same roundings as the wide tiles above (the same bits). */
+#define DC_CV_TILE(P)                                                                         \
+    static void dc_cv_##P(float *y, int64_t ldc, int64_t ldr, const float *x, int64_t xr,       \
+                          const int64_t *off, int64_t kdim, const float *wc, int64_t rows) {  \
+        dc_vf acc[2][P];                                                                      \
+        _Pragma("GCC unroll 16") for (int r = 0; r < 2; r++)                                  \
+            _Pragma("GCC unroll 16") for (int p = 0; p < P; p++) acc[r][p] = (dc_vf){0};       \
+        const float *xb1 = x + xr; /* the second row's planes */                              \
+        for (int64_t t = 0; t < kdim; t++) {                                                  \
+            const dc_vf wv = dc_load(wc + t * DC_W);                                          \
+            const int64_t ot = off[t];                                                        \
+            const float *x0 = x + ot, *x1 = xb1 + ot;                                         \
+            _Pragma("GCC unroll 16") for (int p = 0; p < P; p++) {                            \
+                acc[0][p] += wv * dc_splat(x0[p]);                                            \
+                acc[1][p] += wv * dc_splat(x1[p]);                                            \
+            }                                                                                 \
+        }                                                                                     \
+        float buf[2][P][DC_W]; /* [row][position][channel] -> y [channel][row][position] */   \
+        for (int r = 0; r < rows; r++)                                                        \
+            for (int p = 0; p < P; p++) dc_store(buf[r][p], acc[r][p]);                       \
+        for (int l = 0; l < DC_W; l++)                                                        \
+            for (int r = 0; r < rows; r++)                                                    \
+                for (int p = 0; p < P; p++) y[l * ldc + r * ldr + p] = buf[r][p][l];          \
+    }
+DC_CV_TILES(DC_CV_TILE)
+#undef DC_CV_TILE
+
+/* y [m][ldc] at rows [0, nrows) (ldr apart) x positions [0, ncol) of the output = the
+ * convolution from the planes x (output row r at x + r xr), wc the weights packed in
+ * blocks of DC_W channels (cnnc__conv_direct_pack_lanes). */
+static void DC_FN(dc_cv_forward_)(float *y, int64_t ldc, int64_t ldr, const float *x, int64_t xr,
+                                  const int64_t *off, int64_t kdim, const float *wc, int64_t m,
+                                  int64_t nrows, int64_t ncol) {
+    for (int64_t o0 = 0; o0 < m; o0 += DC_W)
+        for (int64_t r = 0; r < nrows; r += 2) {
+            const int64_t rows = nrows - r < 2 ? nrows - r : 2;
+            /* rows == 1 computes a second row from the planes' next row (inside them or
+             * their slack) and drops it */
+            for (int64_t p0 = 0; p0 < ncol; p0 += DC_CV_P) {
+                float *yt = y + o0 * ldc + r * ldr + p0;
+                const float *xt = x + r * xr + p0;
+                const float *w = wc + o0 * kdim;
+                switch (ncol - p0 < DC_CV_P ? ncol - p0 : DC_CV_P) {
+#define DC_CALL(P)                                                \
+    case P:                                                       \
+        dc_cv_##P(yt, ldc, ldr, xt, xr, off, kdim, w, rows);      \
+        break;
+                    DC_CV_TILES(DC_CALL)
+#undef DC_CALL
+                }
+            }
+        }
 }
 
 /* ---- weight gradient: pv[o][t] += sum_j dy[o][j] x[off[t] + j], lane by lane -------- */
@@ -227,8 +285,14 @@ static bool DC_FN(dc_finite_)(const float *x, int64_t n) {
 }
 
 const cnnc__conv_direct_level DC_FN(cnnc__conv_direct_) = {
-    DC_W, DC_MO_MAX, DC_FN(cnnc__conv_direct_forward_), DC_FN(dc_wg_items_), DC_FN(dc_wg_item_),
-    DC_FN(dc_wg_finish_), DC_FN(dc_finite_)};
+    DC_W,
+    DC_MO_MAX,
+    DC_FN(cnnc__conv_direct_forward_),
+    DC_FN(dc_cv_forward_),
+    DC_FN(dc_wg_items_),
+    DC_FN(dc_wg_item_),
+    DC_FN(dc_wg_finish_),
+    DC_FN(dc_finite_)};
 
 #undef DC_CAT2
 #undef DC_CAT

@@ -10,4 +10,6 @@
 #define DC_TILES(X) X(4, 2) X(3, 3) X(2, 4) X(1, 6)
 #define DC_WMO_MAX 4
 #define DC_WTILES(X) X(4, 2) X(3, 3) X(2, 4) X(1, 6)
+#define DC_CV_P 6
+#define DC_CV_TILES(X) X(6) X(5) X(4) X(3) X(2) X(1)
 #include "kernels/conv_direct_body.h"

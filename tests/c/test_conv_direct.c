@@ -1,7 +1,8 @@
 /* The direct small-channel convolution (kernels/conv_direct.h, ops/conv_direct.c):
  * the kernels against their definition over the wide columns of the phase planes
  * (every channel count up to past two channel blocks, column counts that are not a
- * multiple of the vector or tile), and the drivers (forward with bias, the stride-1
+ * multiple of the vector or tile; the channels-in-lanes forward bit-identical with the
+ * wide one), and the drivers (forward with bias, the stride-1
  * input gradient run as a flipped forward, the weight gradient) against the reference
  * kernels on random geometries with few input channels (fixed seed) and edge cases:
  * 1-wide maps, padding past the kernel's reach, strides 2-4, dilation, groups, batch 1;
@@ -99,6 +100,23 @@ static void kernels_case(cnnc__isa isa, const cnnc__window *g) {
             if (!(d <= err)) err = d;
         }
     CHECK(err < 1e-5 * (double)kdim);
+    /* channels in the lanes: the same bits at the valid columns (j0 = 0) */
+    if (m % cnnc__conv_direct_lanes(isa) == 0) {
+        const int64_t ho = g->out[1], wo = g->out[2];
+        float *yl = malloc((size_t)(m * ho * wo) * sizeof(float));
+        float *wc = malloc((size_t)(m * kdim) * sizeof(float));
+        float *yw = malloc((size_t)(m * ho * wph) * sizeof(float));
+        cnnc__conv_direct_pack_lanes(isa, wc, w, m, kdim);
+        cnnc__conv_direct_forward_lanes(isa, yl, ho * wo, wo, ph, wph, off, kdim, wc, m, ho, wo);
+        cnnc__conv_direct_forward(isa, yw, ho * wph, ph, off, kdim, wp, m, ho * wph);
+        int same = 1;
+        for (int64_t o = 0; o < m; o++)
+            for (int64_t r = 0; r < ho; r++)
+                same &= memcmp(yl + (o * ho + r) * wo, yw + o * ho * wph + r * wph,
+                               (size_t)wo * sizeof(float)) == 0;
+        CHECK(same);
+        free(yl), free(wc), free(yw);
+    }
     /* weight gradient: two images (the same planes twice, dy differing), every item */
     const int64_t cols = CNNC__CONV_DIRECT_COLS, ldd = (g->out[1] * wph + cols - 1) / cols * cols;
     float *dy = rand_buf(2 * m * ldd), *x2 = calloc((size_t)(2 * pf + CNNC__CONV_DIRECT_SLACK), 4);
@@ -206,6 +224,9 @@ static void drivers_edges(cnnc__isa isa) {
         {2, 3, 20, 1, 17, 31, 3, 3, 2, 2, 1, 1, 1, 1},  /* rows of 16, stride 2 */
         {1, 2, 6, 1, 150, 64, 3, 5, 1, 1, 1, 2, 1, 1},  /* rows of 64, several row chunks */
         {2, 3, 6, 1, 150, 63, 3, 3, 1, 1, 1, 1, 1, 1},  /* an image a segment, column chunks */
+        {4, 16, 32, 1, 7, 7, 5, 5, 1, 1, 2, 2, 1, 1},   /* AVX-512: channels in the lanes */
+        {3, 8, 16, 1, 9, 12, 5, 5, 1, 1, 0, 0, 1, 1},   /* ... an odd number of rows */
+        {2, 6, 16, 1, 17, 18, 5, 5, 1, 1, 0, 0, 1, 1},  /* ... rows of 12 + 2 positions */
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0] && !check_current_failures_; i++) {
         const int64_t *r = e[i];
