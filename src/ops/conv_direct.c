@@ -121,11 +121,12 @@ typedef struct fwd_job {
     const cnnc__conv_epilogue *ep;
 } fwd_job;
 
-/* dst[r][c] = src[r][c] (leading dims ldd, lds), r < rows, c < n: short rows (LeNet's
- * 10-28) inline, not a memcpy call per row. */
+/* dst[r][c] = src[r][c] (leading dims ldd, lds), r < rows, c < n: rows under 16 floats
+ * (LeNet-5 conv2's 10) inline, not a memcpy call per row (a third of that layer's
+ * overhead). */
 static void copy_rows(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds,
                       int64_t rows, int64_t n) {
-    if (n >= 64) {
+    if (n >= 16) {
         for (int64_t r = 0; r < rows; r++)
             memcpy(dst + r * ldd, src + r * lds, (size_t)n * sizeof(float));
         return;
