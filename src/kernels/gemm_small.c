@@ -43,7 +43,7 @@ CNNC__ISA_PICKER(config_of, small_config, configs)
 bool cnnc__sgemm_small_fits(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t k) {
     if (!config_of(isa)->bcast || m <= 0 || k <= 0) return false;
     if (trans_b) return !trans_a && m <= CNNC__SGEMM_SMALL_M;
-    return m <= CNNC__SGEMM_SMALL_M || k <= CNNC__SGEMM_SMALL_K;
+    return m <= CNNC__SGEMM_BCAST_M || k <= CNNC__SGEMM_SMALL_K;
 }
 
 int64_t cnnc__sgemm_small_unit(cnnc__isa isa, bool trans_b) {
