@@ -213,9 +213,12 @@ int64_t cnnc__conv_winograd_tiles(const cnnc__window *g, int mt);
 size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g, int mt);
 /* up = G w G^T for every filter of w [m, c / groups, 3, 3], written straight into the
  * GEMM's packed A layout: position e, group grp is the [m / groups x c / groups]
- * matrix at up + (e groups + grp) packed_a_floats. up 64-byte aligned. */
+ * matrix at up + (e groups + grp) packed_a_floats. up 64-byte aligned. flipped: w is
+ * instead [c, m / groups, 3, 3], the weights of the convolution whose input gradient
+ * g is (g's filter [grp m/groups + o][i] is w[grp c/groups + i][o] flipped in space):
+ * the same bits as packing that flipped copy. */
 void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
-                                      const cnnc__window *g, int mt);
+                                      const cnnc__window *g, int mt, bool flipped);
 /* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (ldt a
  * multiple of 16; the result a multiple of 16; the GEMM's workspace not included). */
 size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, int mt);

@@ -64,24 +64,26 @@ size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g, i
 }
 
 /* Each (position, group) plane is the GEMM's A [mg x cg] packed: the transform of a
- * panel's MR filters of input channel i lands in its MR-float column at depth i. */
+ * panel's MR filters at input channel i lands in its MR-float group at depth i; a k
+ * block of a panel is one contiguous run per position, which the row loops fill.
+ * Filter (j, i) of group grp (row j, depth i of its A) is w[grp mg + j][i], or
+ * flipped: w[grp cg + i][j] reversed. */
 void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
-                                      const cnnc__window *g, int mt) {
+                                      const cnnc__window *g, int mt, bool flipped) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
     const int64_t ldu = g->groups * (int64_t)pa; /* floats between the positions' planes */
+    const int64_t kcb = cnnc__sgemm_packed_a_kc(isa, cg);
+    const int64_t fs = flipped ? 9 : cg * 9, ds = flipped ? mg * 9 : 9; /* filter, depth strides */
     const cnnc__wino_rows *f = cnnc__wino_rows_of(isa, mt);
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
-    /* panel by panel, along its depth: npos sequential streams of writes */
     for (int64_t grp = 0; grp < g->groups; grp++)
-        for (int64_t r0 = 0; r0 < mg; r0 += mr)
-            for (int64_t i = 0; i < cg; i++) {
-                const int64_t n = mg - r0 < mr ? mg - r0 : mr;
-                float *dst = up + grp * (int64_t)pa + cnnc__sgemm_packed_a_offset(isa, mg, cg, r0, i);
-                f->weights(dst, ldu, w + ((grp * mg + r0) * cg + i) * 9, cg * 9, n);
-                for (int64_t e = 0; n < mr && e < npos(mt); e++) /* the last panel's padding */
-                    memset(dst + e * ldu + n, 0, (size_t)(mr - n) * sizeof(float));
+        for (int64_t pc = 0; pc < cg; pc += kcb)
+            for (int64_t r0 = 0; r0 < mg; r0 += mr) {
+                const int64_t n = mg - r0 < mr ? mg - r0 : mr, kc = cg - pc < kcb ? cg - pc : kcb;
+                f->weights(up + grp * (int64_t)pa + cnnc__sgemm_packed_a_offset(isa, mg, cg, r0, pc),
+                           ldu, w + grp * mg * cg * 9 + r0 * fs + pc * ds, fs, ds, flipped, n, mr, kc);
             }
 }
 

@@ -211,6 +211,14 @@ AVX512 static void out_avx512(float *ob, int64_t os, const float *m, int64_t mst
     out_scalar(ob, os, m, mstride, bv, k, n);
 }
 
+/* the first lanes of mk (a plain store when all 16: masked stores are slower) */
+AVX512 static inline void store_n(float *p, __mmask16 mk, __m512 v) {
+    if (mk == (__mmask16)0xFFFF)
+        _mm512_storeu_ps(p, v);
+    else
+        _mm512_mask_storeu_ps(p, mk, v);
+}
+
 /* G v for one column of 3 (the scalar weights' operations, so the same bits) */
 AVX512 static inline void g4_v(__m512 r[4], __m512 a, __m512 b, __m512 c) {
     const __m512 half = _mm512_set1_ps(0.5f);
@@ -220,18 +228,22 @@ AVX512 static inline void g4_v(__m512 r[4], __m512 a, __m512 b, __m512 c) {
     r[3] = c;
 }
 
-/* 16 filters at a time, their taps gathered (lane j: filter j) */
-AVX512 static void weights_avx512(float *u, int64_t ldu, const float *w, int64_t wstride,
-                                  int64_t n) {
-    for (int64_t j = 0; j < n; j += 16) {
-        const __mmask16 mk = mask_n(n - j);
-        __m512 t[9], gf[3][4];
-        cnnc__wino_gather_taps(t, w + j * wstride, wstride, n - j);
+/* Depth by depth: the taps of its filters in lanes (filter j in lane j), then its mr
+ * transformed filters stored per position */
+AVX512 static void weights_avx512(float *u, int64_t ldu, const float *w, int64_t fs,
+                                  int64_t ds, bool rev, int64_t n, int64_t mr, int64_t kc) {
+    _Alignas(64) float tmp[144 * 16];
+    const __mmask16 mk = mask_n(mr), real = mask_n(n);
+    for (int64_t d = 0; d < kc; d++) {
+        __m512 t[9];
+        cnnc__wino_taps(t, tmp, w, fs, ds, rev, n, kc, d);
+        __m512 gf[3][4];
         for (int c = 0; c < 3; c++) g4_v(gf[c], t[c], t[3 + c], t[6 + c]);
         for (int r = 0; r < 4; r++) {
             __m512 row[4];
             g4_v(row, gf[0][r], gf[1][r], gf[2][r]);
-            for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(u + (r * 4 + c) * ldu + j, mk, row[c]);
+            for (int c = 0; c < 4; c++) /* +0 in the padding rows */
+                _mm512_mask_storeu_ps(u + (r * 4 + c) * ldu + d * mr, mk, _mm512_maskz_mov_ps(real, row[c]));
         }
     }
 }
@@ -252,13 +264,6 @@ AVX512 static void interleave_avx512(float *r, const float *a, int64_t as, int64
         _mm512_mask_storeu_ps(r + 2 * k, mask_n(2 * rem), _mm512_permutex2var_ps(va, lo, vb));
         _mm512_mask_storeu_ps(r + 2 * k + 16, mask_n(2 * rem - 16), _mm512_permutex2var_ps(va, hi, vb));
     }
-}
-/* the first lanes of mk (a plain store when all 16: masked stores are slower) */
-AVX512 static inline void store_n(float *p, __mmask16 mk, __m512 v) {
-    if (mk == (__mmask16)0xFFFF)
-        _mm512_storeu_ps(p, v);
-    else
-        _mm512_mask_storeu_ps(p, mk, v);
 }
 
 /* the tiles' even and odd columns of r at 2k .. 2k + 32 (zeros past len; r NULL:
@@ -345,25 +350,34 @@ static void out_scalar_row(float *o, int64_t os, const float *m, int64_t mstride
 }
 
 /* G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] (exact but for the final roundings) */
-static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t wstride, int64_t n) {
-    for (int64_t j = 0; j < n; j++) {
-        const float *f = w + j * wstride;
-        float gg[4][3]; /* G f */
-        for (int c = 0; c < 3; c++) {
-            const float a = f[c], b = f[3 + c], d = f[6 + c];
-            gg[0][c] = a;
-            gg[1][c] = 0.5f * (a + b + d);
-            gg[2][c] = 0.5f * (a - b + d);
-            gg[3][c] = d;
+static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds,
+                           bool rev, int64_t n, int64_t mr, int64_t kc) {
+    for (int64_t i = 0; i < kc; i++)
+        for (int64_t j = 0; j < mr; j++) {
+            float *uj = u + i * mr + j;
+            if (j >= n) { /* the panel's padding rows */
+                for (int e = 0; e < 16; e++) uj[e * ldu] = 0.0f;
+                continue;
+            }
+            const float *src = w + j * fs + i * ds;
+            float f[9]; /* the filter, flipped in space when rev */
+            for (int q = 0; q < 9; q++) f[q] = src[rev ? 8 - q : q];
+            float gg[4][3]; /* G f */
+            for (int c = 0; c < 3; c++) {
+                const float a = f[c], b = f[3 + c], d = f[6 + c];
+                gg[0][c] = a;
+                gg[1][c] = 0.5f * (a + b + d);
+                gg[2][c] = 0.5f * (a - b + d);
+                gg[3][c] = d;
+            }
+            for (int r = 0; r < 4; r++) { /* (G f) G^T */
+                const float a = gg[r][0], b = gg[r][1], d = gg[r][2];
+                uj[(r * 4 + 0) * ldu] = a;
+                uj[(r * 4 + 1) * ldu] = 0.5f * (a + b + d);
+                uj[(r * 4 + 2) * ldu] = 0.5f * (a - b + d);
+                uj[(r * 4 + 3) * ldu] = d;
+            }
         }
-        for (int r = 0; r < 4; r++) { /* (G f) G^T */
-            const float a = gg[r][0], b = gg[r][1], d = gg[r][2];
-            u[(r * 4 + 0) * ldu + j] = a;
-            u[(r * 4 + 1) * ldu + j] = 0.5f * (a + b + d);
-            u[(r * 4 + 2) * ldu + j] = 0.5f * (a - b + d);
-            u[(r * 4 + 3) * ldu + j] = d;
-        }
-    }
 }
 
 const cnnc__wino_rows cnnc__wino_f2_scalar = {

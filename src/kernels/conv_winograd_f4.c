@@ -87,17 +87,26 @@ static inline void g3(float r[6], float a, float b, float c) {
     r[5] = c;
 }
 
-static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t wstride, int64_t n) {
-    for (int64_t j = 0; j < n; j++) {
-        const float *f = w + j * wstride;
-        float gf[3][6]; /* (G f)^T: the columns of f transformed */
-        for (int c = 0; c < 3; c++) g3(gf[c], f[c], f[3 + c], f[6 + c]);
-        for (int r = 0; r < 6; r++) {
-            float row[6];
-            g3(row, gf[0][r], gf[1][r], gf[2][r]);
-            for (int c = 0; c < 6; c++) u[(r * 6 + c) * ldu + j] = row[c];
+static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds,
+                           bool rev, int64_t n, int64_t mr, int64_t kc) {
+    for (int64_t i = 0; i < kc; i++)
+        for (int64_t j = 0; j < mr; j++) {
+            float *uj = u + i * mr + j;
+            if (j >= n) { /* the panel's padding rows */
+                for (int e = 0; e < 36; e++) uj[e * ldu] = 0.0f;
+                continue;
+            }
+            const float *src = w + j * fs + i * ds;
+            float f[9]; /* the filter, flipped in space when rev */
+            for (int q = 0; q < 9; q++) f[q] = src[rev ? 8 - q : q];
+            float gf[3][6]; /* (G f)^T: the columns of f transformed */
+            for (int c = 0; c < 3; c++) g3(gf[c], f[c], f[3 + c], f[6 + c]);
+            for (int r = 0; r < 6; r++) {
+                float row[6];
+                g3(row, gf[0][r], gf[1][r], gf[2][r]);
+                for (int c = 0; c < 6; c++) uj[(r * 6 + c) * ldu] = row[c];
+            }
         }
-    }
 }
 
 const cnnc__wino_rows cnnc__wino_f4_scalar = {
@@ -250,19 +259,22 @@ AVX512 static inline void g3_v(__m512 r[6], __m512 a, __m512 b, __m512 c) {
     r[5] = c;
 }
 
-/* 16 filters at a time, their taps gathered (lane j: filter j) */
-AVX512 static void weights_avx512(float *u, int64_t ldu, const float *w, int64_t wstride,
-                                  int64_t n) {
-    for (int64_t j = 0; j < n; j += 16) {
-        const __mmask16 mk = mask_n(n - j);
+/* Depth by depth: the taps of its filters in lanes (filter j in lane j), then its mr
+ * transformed filters stored per position */
+AVX512 static void weights_avx512(float *u, int64_t ldu, const float *w, int64_t fs,
+                                  int64_t ds, bool rev, int64_t n, int64_t mr, int64_t kc) {
+    _Alignas(64) float tmp[144 * 16];
+    const __mmask16 mk = mask_n(mr), real = mask_n(n);
+    for (int64_t d = 0; d < kc; d++) {
         __m512 t[9];
-        cnnc__wino_gather_taps(t, w + j * wstride, wstride, n - j);
+        cnnc__wino_taps(t, tmp, w, fs, ds, rev, n, kc, d);
         __m512 gf[3][6];
         for (int c = 0; c < 3; c++) g3_v(gf[c], t[c], t[3 + c], t[6 + c]);
         for (int r = 0; r < 6; r++) {
             __m512 row[6];
             g3_v(row, gf[0][r], gf[1][r], gf[2][r]);
-            for (int c = 0; c < 6; c++) _mm512_mask_storeu_ps(u + (r * 6 + c) * ldu + j, mk, row[c]);
+            for (int c = 0; c < 6; c++) /* +0 in the padding rows */
+                _mm512_mask_storeu_ps(u + (r * 6 + c) * ldu + d * mr, mk, _mm512_maskz_mov_ps(real, row[c]));
         }
     }
 }

@@ -36,9 +36,13 @@ typedef struct cnnc__wino_rows {
     /* r[mt k + i] = a[i as + k], i < mt, k < n; may read up to n rounded up to 16,
      * writes r[0 .. mt n) only */
     void (*interleave)(float *r, const float *a, int64_t as, int64_t n);
-    /* u[e ldu + j] = (G f_j G^T)[e], e < alpha^2, for the n 3x3 filters
-     * f_j = w + j wstride (wstride < 2^31 / 16) */
-    void (*weights)(float *u, int64_t ldu, const float *w, int64_t wstride, int64_t n);
+    /* One panel of the GEMM's packed A per position: u[e ldu + i mr + j] =
+     * (G f_ij G^T)[e], e < alpha^2, for the 3x3 filters f_ij at w + j fs + i ds (its 9
+     * taps in order, or reversed when rev: the filter flipped in space), j < n,
+     * i < kc, and 0 for n <= j < mr (n <= mr <= 16; ds == 9 or fs == 9;
+     * 16 fs + kc ds < 2^31) */
+    void (*weights)(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds, bool rev,
+                    int64_t n, int64_t mr, int64_t kc);
     /* The weight gradient's (F(2x2) only: NULL in F(4x4)'s tables).
      * grad: q[e qs + k] = (A' y_k A'^T)[e], e < 16, for the 2x2 tiles y_k of rows r0, r1
      * at columns 2k, 2k + 1, k < nk; reads r0[j] and r1[j] for j < len <= 2 nk only
@@ -70,17 +74,47 @@ void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t 
 extern const cnnc__wino_rows cnnc__wino_f2_avx512, cnnc__wino_f4_avx512;
 
 #include <immintrin.h>
-/* t[q], q < 9: tap q of the filters w + j wstride in lane j, j < n <= 16 (zeros past
- * n); the weights loops of both tile sizes gather their 16 filters with it. */
-__attribute__((target("avx512f"))) static inline void cnnc__wino_gather_taps(
-    __m512 t[9], const float *w, int64_t wstride, int64_t n) {
-    const __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-    const __m512i lane = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32((int)wstride));
-    for (int q = 0; q < 9; q++)
-        t[q] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk,
-                                        _mm512_add_epi32(lane, _mm512_set1_epi32(q)), w, 4);
+#include "kernels/transpose16_avx512.h"
+/* tmp[(9 d + q) 16 + j] = tap q of filter w + j fs + 9 d for j < n, 0 for n <= j < 16,
+ * d < nd <= 16: the taps of 16 filters at nd depths, filter j in lane j, by 9 plain
+ * loads per filter and 16 x 16 transposes (the filters are far apart: gathering
+ * across them was ~10x slower). tmp 64-byte aligned, 144 x 16 floats. */
+__attribute__((target("avx512f"))) static inline void cnnc__wino_panel_taps(
+    float *tmp, const float *w, int64_t fs, int64_t n, int64_t nd) {
+    for (int k = 0; k < 9; k++) {
+        const int64_t left = 9 * nd - 16 * k; /* floats of each filter's run in vector k */
+        if (left <= 0) break;
+        const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        __m512 r[16];
+        for (int j = 0; j < 16; j++)
+            r[j] = j < n ? _mm512_maskz_loadu_ps(mk, w + j * fs + 16 * k) : _mm512_setzero_ps();
+        cnnc__transpose16_avx512(r);
+        for (int c = 0; c < 16; c++) _mm512_store_ps(tmp + (16 * k + c) * 16, r[c]);
+    }
+}
+
+/* t[q] = tap q (reversed: 8 - q) of the filters f_ij (the weights loops' arguments)
+ * at depth d, filter j in lane j (zeros past n). Filters far apart (ds == 9): from
+ * tmp, which it refills every 16 depths; adjacent ones (fs == 9, a transposed
+ * convolution's filters): the 16 of depth d transposed from their 144 floats. */
+__attribute__((target("avx512f"))) static inline void cnnc__wino_taps(
+    __m512 t[9], float *tmp, const float *w, int64_t fs, int64_t ds, bool rev, int64_t n,
+    int64_t kc, int64_t d) {
+    if (ds == 9) {
+        if (d % 16 == 0) cnnc__wino_panel_taps(tmp, w + 9 * d, fs, n, kc - d < 16 ? kc - d : 16);
+        for (int q = 0; q < 9; q++) t[q] = _mm512_load_ps(tmp + (9 * (d % 16) + q) * 16);
+    } else {
+        __m512 r[16];
+        for (int j = 0; j < 16; j++)
+            r[j] = j < n ? _mm512_maskz_loadu_ps(0x1FF, w + d * ds + 9 * j) : _mm512_setzero_ps();
+        cnnc__transpose16_avx512(r);
+        for (int q = 0; q < 9; q++) t[q] = r[q];
+    }
+    for (int q = 0; rev && q < 4; q++) {
+        const __m512 a = t[q];
+        t[q] = t[8 - q];
+        t[8 - q] = a;
+    }
 }
 #endif
 

@@ -280,6 +280,10 @@ size_t cnnc__sgemm_packed_a_offset(cnnc__isa isa, int64_t m, int64_t k, int64_t 
                     r % cfg->mr);
 }
 
+int64_t cnnc__sgemm_packed_a_kc(cnnc__isa isa, int64_t k) {
+    return even_block(k, config_of(isa)->kc, 1);
+}
+
 void cnnc__sgemm_pack_a_full(cnnc__isa isa, bool trans_a, int64_t m, int64_t k, const float *a,
                              int64_t lda, float *dst) {
     const sgemm_config *cfg = config_of(isa);

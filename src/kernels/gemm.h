@@ -97,6 +97,10 @@ size_t cnnc__sgemm_packed_a_floats(cnnc__isa isa, int64_t m, int64_t k);
  * the rows of r's MR-row panel at depth p are contiguous there (rows past m: zeros),
  * so a caller can write a panel's column itself (r a multiple of MR). */
 size_t cnnc__sgemm_packed_a_offset(cnnc__isa isa, int64_t m, int64_t k, int64_t r, int64_t p);
+/* The depth of that layout's k blocks: the panel of rows r.. at depths [pc, pc + kc)
+ * of a block (pc a multiple of it, kc = the rest of k when shorter) is kc groups of MR
+ * floats from cnnc__sgemm_packed_a_offset(isa, m, k, r, pc) on. */
+int64_t cnnc__sgemm_packed_a_kc(cnnc__isa isa, int64_t k);
 
 /* Packs all of op(A) (m x k) once, for any number of cnnc__sgemm_st_packed calls
  * with the same level, m and k: the k blocks of the driver one after the other, each

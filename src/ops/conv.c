@@ -504,12 +504,13 @@ typedef struct wino_pack {
     const float *w, *wscale; /* wscale: [m] or NULL */
     const cnnc__window *g;
     int mt;
+    bool flipped;
 } wino_pack;
 
 static bool wino_pack_weights(const void *ctx, float *up) {
     const wino_pack *p = ctx;
     if (!p->wscale) {
-        cnnc__conv_winograd_pack_weights(p->isa, up, p->w, p->g, p->mt);
+        cnnc__conv_winograd_pack_weights(p->isa, up, p->w, p->g, p->mt, p->flipped);
         return true;
     }
     const int64_t per = p->g->c / p->g->groups * 9;
@@ -519,13 +520,16 @@ static bool wino_pack_weights(const void *ctx, float *up) {
         return false;
     }
     fold_filters(wf, p->w, p->wscale, p->g->m, per);
-    cnnc__conv_winograd_pack_weights(p->isa, up, wf, p->g, p->mt);
+    cnnc__conv_winograd_pack_weights(p->isa, up, wf, p->g, p->mt, false);
     cnnc__free(wf);
     return true;
 }
 
+/* flipped: w holds the weights of the convolution whose input gradient this forward
+ * computes (cnnc__conv_winograd_pack_weights; no wscale), never cached. */
 static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__window *g, float *y,
                                         const float *x, const float *w, const float *wscale,
+                                        bool flipped,
                                         const cnnc__conv_epilogue *ep, cnnc__conv_wcache *cache) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = (mt + 2) * (mt + 2);
     int64_t mr, nr;
@@ -543,7 +547,7 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
     j.nblk = (j.tiles + ldt - 1) / ldt;
     j.scratch = cnnc__conv_winograd_scratch_floats(g, ldt, mt);
     j.slice = j.scratch + cnnc__sgemm_workspace_floats(isa);
-    const wino_pack pk = {isa, w, wscale, g, mt};
+    const wino_pack pk = {isa, w, wscale, g, mt, flipped};
     const cnnc__conv_wkey key = {isa, mt, g->c, g->m, g->groups};
     const cnnc__conv_wsource src = {w, wscale, (size_t)(g->m * cg * 9), (size_t)g->m};
     const size_t packed = cnnc__conv_winograd_packed_floats(isa, g, mt);
@@ -617,7 +621,7 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
         conv_path = mt == 2 ? "winograd F(2x2,3x3)"
                     : cache ? "winograd F(4x4,3x3), cached weights"
                             : "winograd F(4x4,3x3)";
-        return run_forward_winograd(isa, mt, g, y, x, w, wscale, ep, cache);
+        return run_forward_winograd(isa, mt, g, y, x, w, wscale, false, ep, cache);
     }
     if (cnnc__conv_direct_forward_pays(isa, g)) {
         conv_path = "direct";
@@ -739,8 +743,19 @@ static int bwd_data_as_forward(cnnc__isa isa, const cnnc__window *g, bool traini
     return mt ? mt : cnnc__conv_direct_flipped_pays(isa, &t) ? 1 : 0;
 }
 
-static cnnc_status run_backward_data_as_forward(const cnnc__window *g, float *dx, const float *dy,
-                                                const float *w, bool training) {
+/* The Winograd forward of the transposed geometry on dy, its weights packed straight
+ * from w, flipped and transposed (no flipped copy). */
+static cnnc_status run_backward_data_winograd(const cnnc__window *g, int mt, float *dx,
+                                              const float *dy, const float *w) {
+    cnnc__window t;
+    transposed_geometry(&t, g);
+    return run_forward_winograd(cnnc__isa_active(), mt, &t, dx, dy, w, NULL, true,
+                                &(cnnc__conv_epilogue){0}, NULL);
+}
+
+/* The direct forward of the transposed geometry on dy, from a flipped copy of w. */
+static cnnc_status run_backward_data_direct(const cnnc__window *g, float *dx, const float *dy,
+                                            const float *w, bool training) {
     cnnc__window t;
     transposed_geometry(&t, g);
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, ksz = cnnc__window_k_size(g);
@@ -779,7 +794,8 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
     }
     const int mt = bwd_data_as_forward(isa, g, training);
     if (mt) {
-        const cnnc_status st = run_backward_data_as_forward(g, dx, dy, w, training);
+        const cnnc_status st = mt == 1 ? run_backward_data_direct(g, dx, dy, w, training)
+                                       : run_backward_data_winograd(g, mt, dx, dy, w);
         conv_path = mt == 4   ? "flipped forward: winograd F(4x4,3x3)"
                     : mt == 2 ? "flipped forward: winograd F(2x2,3x3)"
                               : "flipped forward: direct";

@@ -5,7 +5,8 @@
  * seed), with 1 and several threads (bit-identical); im2col/col2im, the B-panel
  * packing and the phase planes against their definition; the public API's shapes,
  * errors, autograd and modules; no leaks (run under ASan + UBSan too). Winograd
- * F(2x2, 3x3) and F(4x4, 3x3): its kernels on random 3x3 stride-1 geometries and random
+ * F(2x2, 3x3) and F(4x4, 3x3): the weight transform against its definition (plain and
+ * flipped), its kernels on random 3x3 stride-1 geometries and random
  * tile blocks, and the driver path, against the reference; the F(2x2) weight gradient
  * likewise, bit-identical at 1, 2 and 3 threads. Every kernel and driver test runs at
  * every ISA level this CPU supports (the same cases at each), saying which variants
@@ -577,7 +578,7 @@ static void winograd_by_kernels(cnnc__isa isa, int mt, float *out, const float *
     float *up = alloc64(cnnc__conv_winograd_packed_floats(isa, g, mt));
     float *gws = alloc64(cnnc__sgemm_workspace_floats(isa));
     float *scratch = alloc64(cnnc__conv_winograd_scratch_floats(g, ldt, mt));
-    cnnc__conv_winograd_pack_weights(isa, up, w, g, mt);
+    cnnc__conv_winograd_pack_weights(isa, up, w, g, mt, false);
     memset(out, 0xFF, (size_t)(g->n * g->m * osz) * 4); /* NaN: every output must be written */
     /* blocks over the whole batch's tiles (crossing images) */
     int64_t mr, nr;
@@ -681,6 +682,99 @@ static void winograd_kernels(cnnc__isa isa) {
     cnnc_set_num_threads(2);
 }
 
+/* The packed weight transform (cnnc__conv_winograd_pack_weights) against its
+ * definition: element (o, i) of position e's A for group grp read back through the
+ * GEMM's packed layout is (G w[grp mg + o][i] G^T)[e] (in double; the panels' padding
+ * rows 0), for F(2x2) the same bits as the scalar level's, and the flipped form the same bits as
+ * packing a flipped, transposed copy. Channels past a GEMM k block (KC) and not a
+ * multiple of MR, groups. */
+static const double wino_g2[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+static const double wino_g4[6][3] = {{1, 0, 0},
+                                     {1 / 3., 1 / 3., 1 / 3.},
+                                     {-1 / 3., 1 / 3., -1 / 3.},
+                                     {-16 / 15., -8 / 15., -4 / 15.},
+                                     {1 / 15., -2 / 15., 4 / 15.},
+                                     {0, 0, 1}};
+
+/* out[((e groups + grp) mg + o) cg + i]: the packed elements read back (padding rows
+ * checked to be 0 on the way) */
+static void unpack_wino(cnnc__isa isa, float *out, const float *up, const cnnc__window *g, int mt) {
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = (mt + 2) * (mt + 2);
+    const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    const int64_t mpad = (mg + mr - 1) / mr * mr;
+    for (int64_t e = 0; e < np; e++)
+        for (int64_t grp = 0; grp < g->groups; grp++)
+            for (int64_t o = 0; o < mpad; o++)
+                for (int64_t i = 0; i < cg; i++) {
+                    const float v = up[(size_t)(e * g->groups + grp) * pa +
+                                       cnnc__sgemm_packed_a_offset(isa, mg, cg, o, i)];
+                    if (o >= mg)
+                        CHECK(v == 0.0f && !signbit(v));
+                    else
+                        out[((e * g->groups + grp) * mg + o) * cg + i] = v;
+                }
+}
+
+static void winograd_pack(cnnc__isa isa) {
+    int failures_before = check_current_failures_;
+    for (int it = 0; it < 24; it++) {
+        const int mt = it % 2 ? 4 : 2, alpha = mt + 2, np = alpha * alpha;
+        cnnc__window g = random_wino_geom(it, it % 3 == 2 ? 700 : 40, 8);
+        const int64_t cg = g.c / g.groups, mg = g.m / g.groups, nw = wsize(&g);
+        const size_t packed = cnnc__conv_winograd_packed_floats(isa, &g, mt);
+        const size_t packed_s = cnnc__conv_winograd_packed_floats(CNNC__ISA_SCALAR, &g, mt);
+        float *w = rand_buf(nw), *wf = malloc((size_t)nw * 4);
+        float *up = alloc64(packed), *upf = alloc64(packed), *ups = alloc64(packed_s);
+        float *a = malloc((size_t)(np * nw / 9) * 4), *as = malloc((size_t)(np * nw / 9) * 4);
+        memset(up, 0x7F, packed * 4), memset(upf, 0x7F, packed * 4); /* every float written */
+        cnnc__conv_winograd_pack_weights(isa, up, w, &g, mt, false);
+        cnnc__conv_winograd_pack_weights(CNNC__ISA_SCALAR, ups, w, &g, mt, false);
+        unpack_wino(isa, a, up, &g, mt);
+        unpack_wino(CNNC__ISA_SCALAR, as, ups, &g, mt);
+        if (mt == 2) /* F(4x4)'s SIMD loops fuse multiply-adds */
+            CHECK(memcmp(a, as, (size_t)(np * nw / 9) * 4) == 0);
+        double worst = 0.0;
+        for (int64_t f = 0; f < g.m * cg; f++) /* f = (grp mg + o) cg + i */
+            for (int r = 0; r < alpha; r++)
+                for (int c = 0; c < alpha; c++) {
+                    double ref = 0.0, mag = 0.0;
+                    for (int p = 0; p < 3; p++)
+                        for (int q = 0; q < 3; q++) {
+                            const double gg = (mt == 2 ? wino_g2[r][p] * wino_g2[c][q]
+                                                       : wino_g4[r][p] * wino_g4[c][q]);
+                            ref += gg * w[f * 9 + p * 3 + q];
+                            mag += fabs(gg * w[f * 9 + p * 3 + q]);
+                        }
+                    const int64_t grp = f / cg / mg, rest = f - grp * mg * cg;
+                    const double got = a[((int64_t)(r * alpha + c) * g.groups + grp) * mg * cg + rest];
+                    const double err = fabs(got - ref) / (mag > 1e-30 ? mag : 1.0);
+                    if (err > worst) worst = err;
+                }
+        CHECK(worst < 1e-6);
+        /* flipped: w read as [c, mg, 3, 3] for g; wf is that read made explicit */
+        for (int64_t grp = 0; grp < g.groups; grp++)
+            for (int64_t o = 0; o < mg; o++)
+                for (int64_t i = 0; i < cg; i++)
+                    for (int q = 0; q < 9; q++)
+                        wf[((grp * mg + o) * cg + i) * 9 + q] = w[((grp * cg + i) * mg + o) * 9 + 8 - q];
+        cnnc__conv_winograd_pack_weights(isa, up, wf, &g, mt, false);
+        cnnc__conv_winograd_pack_weights(isa, upf, w, &g, mt, true);
+        CHECK(memcmp(up, upf, packed * 4) == 0);
+        free(w), free(wf), free(up), free(upf), free(ups), free(a), free(as);
+        if (check_current_failures_ != failures_before) {
+            fprintf(stderr, "  F(%dx%d):\n", mt, mt);
+            print_wino_geom(it, &g);
+            break;
+        }
+    }
+}
+
+static void test_winograd_pack(void) {
+    each_level("winograd weight transform", winograd_pack, 0x9C30D5392AF26013u);
+}
+
 static void test_winograd_kernels(void) {
     each_level("winograd", winograd_kernels, 0x0801F2E2858EFC16u);
 }
@@ -746,6 +840,7 @@ int main(void) {
     RUN_TEST(test_depthwise_planes);
     RUN_TEST(test_drivers_random);
     RUN_TEST(test_drivers_large);
+    RUN_TEST(test_winograd_pack);
     RUN_TEST(test_winograd_kernels);
     RUN_TEST(test_winograd_wgrad);
     RUN_TEST(test_api_shapes);
