@@ -130,16 +130,16 @@ size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, in
     return r16((size_t)(npos(mt) * (cg + mg) * ldt)) + rows_floats(g, ldt, mt);
 }
 
-/* The alpha rows B^T d (rows + r wn, wn = mt nk + 2) under the tiles (ti, tj0 + k),
- * k < nk, of channel plane xc. */
-static void vert_segment(const cnnc__wino_rows *f, int mt, float *rows, const float *zero,
-                         const float *xc, const float *x_end, const cnnc__window *g, int64_t ti,
-                         int64_t tj0, int64_t nk) {
+/* The alpha rows B^T d (rows + r rs, wn = mt nk + 2 floats each) under the tiles
+ * (ti, tj0 + k), k < nk, of channel plane xc. */
+static void vert_segment(const cnnc__wino_rows *f, int mt, float *rows, int64_t rs,
+                         const float *zero, const float *xc, const float *x_end,
+                         const cnnc__window *g, int64_t ti, int64_t tj0, int64_t nk) {
     const int alpha = mt + 2;
     const int64_t h = g->in[1], w = g->in[2];
     const int64_t wn = mt * nk + 2, x0 = mt * tj0 - g->pad[2];
     float *s[6];
-    for (int r = 0; r < alpha; r++) s[r] = rows + r * wn;
+    for (int r = 0; r < alpha; r++) s[r] = rows + r * rs;
     int64_t a = -x0, b = w - x0; /* valid columns [a, b) of the segment */
     if (a < 0) a = 0;
     if (b > wn) b = wn;
@@ -164,7 +164,7 @@ static void vert_segment(const cnnc__wino_rows *f, int mt, float *rows, const fl
         for (int r = 0; r < alpha; r++)
             for (int64_t j = 0; d[r] != zero && j < b - a; j += 16)
                 __builtin_prefetch(d[r] + h * w + j);
-        f->vert(sa[0], wn, d, b - a, whole);
+        f->vert(sa[0], rs, d, b - a, whole);
     } else {
         for (int r = 0; r < alpha; r++) memset(s[r], 0, (size_t)wn * sizeof(float));
     }
@@ -177,16 +177,16 @@ static void input_segment(const cnnc__wino_rows *f, int mt, float *v, int64_t ld
                           const cnnc__window *g, int64_t ti, int64_t tj0, int64_t nk) {
     const int alpha = mt + 2;
     const int64_t wn = mt * nk + 2;
-    vert_segment(f, mt, rows, zero, xc, x_end, g, ti, tj0, nk);
+    vert_segment(f, mt, rows, wn, zero, xc, x_end, g, ti, tj0, nk);
     for (int r = 0; r < alpha; r++) /* (B^T d) B */
         f->horiz(v + r * alpha * ldt, ldt, rows + r * wn, nk);
 }
 
 /* Whole tile rows of a narrow map from tile t (t % tw == 0) on, at most rmax of
- * them and none past tile t_end: their B^T d rows side by side (alpha rows of wp
- * floats each), then one horizontal pass over all their tiles (at: where tile k's
- * window starts, from rows + r wp). v as in input_segment from tile t; returns the
- * tiles done. */
+ * them and none past tile t_end: their B^T d rows side by side (row i of tile row r
+ * at rows + i rmax wp + r wp: one row i of all of them is a short contiguous run),
+ * then one horizontal pass over all their tiles (at: where tile k's window starts in
+ * such a run). v as in input_segment from tile t; returns the tiles done. */
 static int64_t input_rows(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt, float *rows,
                           const float *zero, const float *xc0, int64_t xstride, const float *x_end,
                           const cnnc__window *g, int64_t t, int64_t t_end, int64_t rmax,
@@ -197,10 +197,11 @@ static int64_t input_rows(const cnnc__wino_rows *f, int mt, float *v, int64_t ld
     int64_t r = 0;
     for (; r < rmax && t + (r + 1) * tw <= t_end; r++) {
         const int64_t tr = t + r * tw, b = tr / tiles, ti = tr % tiles / tw;
-        vert_segment(f, mt, rows + r * alpha * wp, zero, xc0 + b * xstride, x_end, g, ti, 0, tw);
+        vert_segment(f, mt, rows + r * wp, rmax * wp, zero, xc0 + b * xstride, x_end, g, ti, 0,
+                     tw);
     }
     for (int i = 0; i < alpha; i++) /* (B^T d) B */
-        f->horiz_at(v + i * alpha * ldt, ldt, rows + i * wp, at, r * tw);
+        f->horiz_at(v + i * alpha * ldt, ldt, rows + i * rmax * wp, at, r * tw);
     return r * tw;
 }
 
@@ -234,7 +235,7 @@ void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t 
     memset(zero, 0, (size_t)wp * sizeof(float));
     int32_t at[16]; /* narrow maps: tile k of the tile rows side by side */
     for (int64_t k = 0; rmax > 1 && k < rmax * tw; k++)
-        at[k] = (int32_t)(k / tw * (mt + 2) * wp + mt * (k % tw));
+        at[k] = (int32_t)(k / tw * wp + mt * (k % tw));
     for (int64_t ci = c0; ci < c1; ci++)
         for (int64_t t = t0; t < t0 + nt;) {
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;

@@ -170,17 +170,34 @@ AVX512 static void horiz_avx512(float *vb, int64_t vs, const float *sr, int64_t 
     }
 }
 
-/* 16 tiles a step, their 4 columns gathered */
+/* 16 tiles a step, their 4 columns picked from the (at most) 48 floats their windows
+ * span by permutes (narrow maps: a few tile rows' B^T d rows side by side), else
+ * gathered */
 AVX512 static void horiz_at_avx512(float *vb, int64_t vs, const float *s, const int32_t *at,
                                    int64_t n) {
     float *const v[4] = {vb, vb + vs, vb + 2 * vs, vb + 3 * vs};
     for (int64_t k = 0; k < n; k += 16) {
         const __mmask16 mk = mask_n(n - k);
-        const __m512i ix = _mm512_maskz_loadu_epi32(mk, at + k);
+        const int64_t last = n - k < 16 ? n - 1 : k + 15;
         __m512 c[4];
-        for (int j = 0; j < 4; j++)
-            c[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk,
-                                            _mm512_add_epi32(ix, _mm512_set1_epi32(j)), s, 4);
+        if (at[last] + 3 - at[k] < 48) { /* s readable 48 floats from at[k]: the rows' slack */
+            const float *p = s + at[k];
+            const __m512 s0 = _mm512_loadu_ps(p), s1 = _mm512_loadu_ps(p + 16);
+            const __m512 s2 = _mm512_loadu_ps(p + 32);
+            const __m512i ix = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mk, at + k),
+                                                _mm512_set1_epi32(at[k]));
+            for (int j = 0; j < 4; j++) {
+                const __m512i ij = _mm512_add_epi32(ix, _mm512_set1_epi32(j));
+                const __mmask16 hi = _mm512_cmpge_epi32_mask(ij, _mm512_set1_epi32(32));
+                c[j] = _mm512_mask_blend_ps(hi, _mm512_permutex2var_ps(s0, ij, s1),
+                                            _mm512_permutexvar_ps(ij, s2));
+            }
+        } else {
+            const __m512i ix = _mm512_maskz_loadu_epi32(mk, at + k);
+            for (int j = 0; j < 4; j++)
+                c[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk,
+                                                _mm512_add_epi32(ix, _mm512_set1_epi32(j)), s, 4);
+        }
         _mm512_mask_storeu_ps(v[0] + k, mk, _mm512_sub_ps(c[0], c[2]));
         _mm512_mask_storeu_ps(v[1] + k, mk, _mm512_add_ps(c[1], c[2]));
         _mm512_mask_storeu_ps(v[2] + k, mk, _mm512_sub_ps(c[2], c[1]));

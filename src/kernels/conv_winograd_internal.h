@@ -28,7 +28,8 @@ typedef struct cnnc__wino_rows {
     void (*horiz)(float *v, int64_t vs, const float *sr, int64_t nk);
     /* horiz for tiles anywhere: v[j vs + k] = (s B)_j for the alpha-wide window at
      * s + at[k], k < n (narrow maps: the tiles of several tile rows in one vector);
-     * the same arithmetic as horiz, so a tile's bits do not depend on which ran */
+     * the same arithmetic as horiz, so a tile's bits do not depend on which ran. at
+     * increasing; may read 48 floats from s + at[k] for k = 0, 16, .. */
     void (*horiz_at)(float *v, int64_t vs, const float *s, const int32_t *at, int64_t n);
     /* o[(i mt + j) os + k] = the mt x mt outputs (+ bv), k < n, of A^T m A (m's
      * alpha^2 rows ms floats apart); may read and write up to n rounded up to 16 */
