@@ -44,6 +44,23 @@ const cnnc__wino_rows *cnnc__wino_rows_of(cnnc__isa isa, int mt) {
     return mt == 4 ? variant(isa)->f4 : variant(isa)->f2;
 }
 
+void cnnc__wino_weights_walk(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds,
+                             bool rev, int64_t n, int64_t mr, int64_t kc, int np,
+                             void (*one)(float *u, int64_t ldu, const float *f)) {
+    for (int64_t i = 0; i < kc; i++)
+        for (int64_t j = 0; j < mr; j++) {
+            float *uj = u + i * mr + j;
+            if (j >= n) { /* the panel's padding rows */
+                for (int e = 0; e < np; e++) uj[e * ldu] = 0.0f;
+                continue;
+            }
+            const float *src = w + j * fs + i * ds;
+            float f[9];
+            for (int q = 0; q < 9; q++) f[q] = src[rev ? 8 - q : q];
+            one(uj, ldu, f);
+        }
+}
+
 const char *cnnc__conv_winograd_variant(cnnc__isa isa) { return variant(isa)->name; }
 
 bool cnnc__conv_winograd_ok(const cnnc__window *g) {

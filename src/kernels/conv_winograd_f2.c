@@ -367,34 +367,27 @@ static void out_scalar_row(float *o, int64_t os, const float *m, int64_t mstride
 }
 
 /* G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] (exact but for the final roundings) */
+static void weights_one(float *u, int64_t ldu, const float *f) {
+    float gg[4][3]; /* G f */
+    for (int c = 0; c < 3; c++) {
+        const float a = f[c], b = f[3 + c], d = f[6 + c];
+        gg[0][c] = a;
+        gg[1][c] = 0.5f * (a + b + d);
+        gg[2][c] = 0.5f * (a - b + d);
+        gg[3][c] = d;
+    }
+    for (int r = 0; r < 4; r++) { /* (G f) G^T */
+        const float a = gg[r][0], b = gg[r][1], d = gg[r][2];
+        u[(r * 4 + 0) * ldu] = a;
+        u[(r * 4 + 1) * ldu] = 0.5f * (a + b + d);
+        u[(r * 4 + 2) * ldu] = 0.5f * (a - b + d);
+        u[(r * 4 + 3) * ldu] = d;
+    }
+}
+
 static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds,
                            bool rev, int64_t n, int64_t mr, int64_t kc) {
-    for (int64_t i = 0; i < kc; i++)
-        for (int64_t j = 0; j < mr; j++) {
-            float *uj = u + i * mr + j;
-            if (j >= n) { /* the panel's padding rows */
-                for (int e = 0; e < 16; e++) uj[e * ldu] = 0.0f;
-                continue;
-            }
-            const float *src = w + j * fs + i * ds;
-            float f[9]; /* the filter, flipped in space when rev */
-            for (int q = 0; q < 9; q++) f[q] = src[rev ? 8 - q : q];
-            float gg[4][3]; /* G f */
-            for (int c = 0; c < 3; c++) {
-                const float a = f[c], b = f[3 + c], d = f[6 + c];
-                gg[0][c] = a;
-                gg[1][c] = 0.5f * (a + b + d);
-                gg[2][c] = 0.5f * (a - b + d);
-                gg[3][c] = d;
-            }
-            for (int r = 0; r < 4; r++) { /* (G f) G^T */
-                const float a = gg[r][0], b = gg[r][1], d = gg[r][2];
-                uj[(r * 4 + 0) * ldu] = a;
-                uj[(r * 4 + 1) * ldu] = 0.5f * (a + b + d);
-                uj[(r * 4 + 2) * ldu] = 0.5f * (a - b + d);
-                uj[(r * 4 + 3) * ldu] = d;
-            }
-        }
+    cnnc__wino_weights_walk(u, ldu, w, fs, ds, rev, n, mr, kc, 16, weights_one);
 }
 
 const cnnc__wino_rows cnnc__wino_f2_scalar = {

@@ -87,26 +87,19 @@ static inline void g3(float r[6], float a, float b, float c) {
     r[5] = c;
 }
 
+static void weights_one(float *u, int64_t ldu, const float *f) {
+    float gf[3][6]; /* (G f)^T: the columns of f transformed */
+    for (int c = 0; c < 3; c++) g3(gf[c], f[c], f[3 + c], f[6 + c]);
+    for (int r = 0; r < 6; r++) {
+        float row[6];
+        g3(row, gf[0][r], gf[1][r], gf[2][r]);
+        for (int c = 0; c < 6; c++) u[(r * 6 + c) * ldu] = row[c];
+    }
+}
+
 static void weights_scalar(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds,
                            bool rev, int64_t n, int64_t mr, int64_t kc) {
-    for (int64_t i = 0; i < kc; i++)
-        for (int64_t j = 0; j < mr; j++) {
-            float *uj = u + i * mr + j;
-            if (j >= n) { /* the panel's padding rows */
-                for (int e = 0; e < 36; e++) uj[e * ldu] = 0.0f;
-                continue;
-            }
-            const float *src = w + j * fs + i * ds;
-            float f[9]; /* the filter, flipped in space when rev */
-            for (int q = 0; q < 9; q++) f[q] = src[rev ? 8 - q : q];
-            float gf[3][6]; /* (G f)^T: the columns of f transformed */
-            for (int c = 0; c < 3; c++) g3(gf[c], f[c], f[3 + c], f[6 + c]);
-            for (int r = 0; r < 6; r++) {
-                float row[6];
-                g3(row, gf[0][r], gf[1][r], gf[2][r]);
-                for (int c = 0; c < 6; c++) uj[(r * 6 + c) * ldu] = row[c];
-            }
-        }
+    cnnc__wino_weights_walk(u, ldu, w, fs, ds, rev, n, mr, kc, 36, weights_one);
 }
 
 const cnnc__wino_rows cnnc__wino_f4_scalar = {

@@ -57,6 +57,13 @@ typedef struct cnnc__wino_rows {
 
 extern const cnnc__wino_rows cnnc__wino_f2_scalar, cnnc__wino_f4_scalar;
 
+/* The scalar weights loops' walk over a panel (the table's weights arguments):
+ * one(u + i mr + j, ldu, f) for each filter f (flipped when rev), writing its np
+ * transformed values ldu apart; the padding rows' np values set to 0. */
+void cnnc__wino_weights_walk(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds,
+                             bool rev, int64_t n, int64_t mr, int64_t kc, int np,
+                             void (*one)(float *u, int64_t ldu, const float *f));
+
 /* The row loops a level runs for tile size mt (conv_winograd.c's table). */
 const cnnc__wino_rows *cnnc__wino_rows_of(cnnc__isa isa, int mt);
 
