@@ -185,15 +185,19 @@ def time_once(prep, inner):
     return (clock() - t0) / inner
 
 
-SETTLE_S = 0.01
+# Pauses before a sample, 1 thread and more. OpenBLAS's worker threads (torch's BLAS)
+# spin for 2^28 cycles (about 0.1 s) after each call before they sleep; with 0.01 s on
+# 2 cores, a cnnc sample right after a torch one ran with a core taken (MobileNetV2
+# inference at 2 threads: 95-106 ms, against 41-43 ms after 0.2 s).
+SETTLE_S = (0.01, 0.2)
 
 
 def settled(fn, *args):
     """Runs a timed sample after a pause long enough for the other library's idle
-    threads to stop spinning (libgomp and cnnc's pool both spin briefly before
+    threads to stop spinning (OpenBLAS, libgomp and cnnc's pool all spin before
     sleeping); on 2 cores a spinning thread would otherwise steal one from the
     sample. Both libraries get the same pause."""
-    time.sleep(SETTLE_S)
+    time.sleep(SETTLE_S[torch.get_num_threads() > 1])
     return fn(*args)
 
 

@@ -28,6 +28,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -702,12 +703,22 @@ static void test_ops_with_pool_threads_refused(void) {
     free(o.v);
 }
 
-/* A region whose chunks allocate on the pool threads (the driver's path for any
- * chunk that fails): the caller gets the pool thread's out-of-memory error. */
+/* A region whose chunks allocate, one of them on a pool thread (the driver's path for
+ * any chunk that fails): the caller gets the pool thread's out-of-memory error.
+ * Threads claim chunks as they come, so chunk 0 waits until chunk 1 has started: the
+ * two then run on two threads (the caller alone would take both while the worker
+ * wakes). */
+static atomic_int chunk1_started;
+
 static cnnc_status allocating_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)ctx;
     (void)begin;
     (void)end;
+    if (chunk == 1)
+        atomic_store(&chunk1_started, 1);
+    else
+        while (!atomic_load(&chunk1_started)) {
+        }
     return cnnc__workspace(((size_t)chunk + 1) << 20) ? CNNC_OK : cnnc_last_status();
 }
 
@@ -723,6 +734,7 @@ static void test_region_returns_a_pool_threads_failure(void) {
     const cnnc__cost big = {.flops = 1e9};
     start_refusing_run(1);
     cnnc_clear_error();
+    atomic_store(&chunk1_started, 0);
     CHECK_STATUS(cnnc__parallel_for(2, big, allocating_range, NULL), CNNC_ERR_OUT_OF_MEMORY);
     CHECK_EQ_INT(cnnc_last_status(), CNNC_ERR_OUT_OF_MEMORY);
     CHECK_ERROR_CONTAINS("out of memory while allocating a workspace");
@@ -730,6 +742,7 @@ static void test_region_returns_a_pool_threads_failure(void) {
     start_run(0, false);
     check_no_leak(0, "region, pool threads refused");
     /* allowed, the pool thread keeps its workspace until it exits */
+    atomic_store(&chunk1_started, 0);
     CHECK_OK(cnnc__parallel_for(2, big, allocating_range, NULL));
     CHECK_EQ_INT(A.n_live, baseline_live + 1);
     CHECK_OK(cnnc_set_num_threads(1)); /* its thread exits */

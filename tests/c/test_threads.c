@@ -218,18 +218,29 @@ static void test_region_keeps_its_thread_count(void) {
     CHECK_OK(cnnc_set_num_threads(2));
 }
 
-/* A chunk that fails on a pool thread fails the region, with its message. */
+/* A chunk that fails on a pool thread fails the region, with its message. Threads
+ * claim chunks as they come (the caller would take all four while the workers wake),
+ * so with `hold` the caller's chunk waits until the workers have started the other
+ * three: a failing chunk then runs on a pool thread. */
 typedef struct fail_job {
     pthread_t caller;
     atomic_int on_other_thread; /* failing chunks that ran off the caller's thread */
+    bool hold;
+    atomic_int others; /* chunks started off the caller's thread */
 } fail_job;
 
 static cnnc_status failing_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)begin;
     (void)end;
     fail_job *j = ctx;
+    const bool on_caller = pthread_equal(pthread_self(), j->caller);
+    if (!on_caller)
+        atomic_fetch_add(&j->others, 1);
+    else if (j->hold)
+        while (atomic_load(&j->others) < 3) {
+        }
     if (chunk != 1 && chunk != 3) return CNNC_OK;
-    if (!pthread_equal(pthread_self(), j->caller)) atomic_fetch_add(&j->on_other_thread, 1);
+    if (!on_caller) atomic_fetch_add(&j->on_other_thread, 1);
     return cnnc__error(chunk == 1 ? CNNC_ERR_OUT_OF_MEMORY : CNNC_ERR_RUNTIME,
                        "chunk %d failed", chunk);
 }
@@ -237,7 +248,11 @@ static cnnc_status failing_range(void *ctx, int64_t begin, int64_t end, int chun
 static void test_chunk_failure_reaches_the_caller(void) {
     for (int threads = 1; threads <= 4; threads++) {
         CHECK_OK(cnnc_set_num_threads(threads));
-        fail_job j = {pthread_self(), 0};
+#if defined(CNNC_USE_PTHREADS)
+        fail_job j = {pthread_self(), 0, threads == 4, 0};
+#else
+        fail_job j = {pthread_self(), 0, false, 0}; /* every chunk on the caller */
+#endif
         cnnc__par plan = cnnc__par_plan(4, (cnnc__cost){.flops = 1e9}, 4);
         cnnc_clear_error();
         CHECK_STATUS(cnnc__par_run(plan, failing_range, &j), CNNC_ERR_OUT_OF_MEMORY);
