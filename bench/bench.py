@@ -196,8 +196,14 @@ def settled(fn, *args):
     """Runs a timed sample after a pause long enough for the other library's idle
     threads to stop spinning (OpenBLAS, libgomp and cnnc's pool all spin before
     sleeping); on 2 cores a spinning thread would otherwise steal one from the
-    sample. Both libraries get the same pause."""
-    time.sleep(SETTLE_S[torch.get_num_threads() > 1])
+    sample. Both libraries get the same pause. With threads, an untimed sample first
+    wakes the library's own threads (and the virtual CPU: after 0.2 s idle this one
+    ran either library's calls several times slower for some 20 ms), so that the
+    timed one measures calls in a loop, as before the pause."""
+    threaded = torch.get_num_threads() > 1
+    time.sleep(SETTLE_S[threaded])
+    if threaded:
+        fn(*args)
     return fn(*args)
 
 
