@@ -190,20 +190,26 @@ def time_once(prep, inner):
 # 2 cores, a cnnc sample right after a torch one ran with a core taken (MobileNetV2
 # inference at 2 threads: 95-106 ms, against 41-43 ms after 0.2 s).
 SETTLE_S = (0.01, 0.2)
+WARM_S = 0.05
 
 
 def settled(fn, *args):
     """Runs a timed sample after a pause long enough for the other library's idle
     threads to stop spinning (OpenBLAS, libgomp and cnnc's pool all spin before
     sleeping); on 2 cores a spinning thread would otherwise steal one from the
-    sample. Both libraries get the same pause. With threads, an untimed sample first
-    wakes the library's own threads (and the virtual CPU: after 0.2 s idle this one
-    ran either library's calls several times slower for some 20 ms), so that the
-    timed one measures calls in a loop, as before the pause."""
+    sample. Both libraries get the same pause. With threads, untimed samples for
+    WARM_S first wake the library's own threads and the virtual CPU (after 0.2 s idle
+    this one ran either library's calls several times slower for some 20 ms; one
+    LeNet-5 step of 3 ms did not cover it), so that the timed one measures calls in a
+    loop, as before the pause."""
     threaded = torch.get_num_threads() > 1
     time.sleep(SETTLE_S[threaded])
     if threaded:
-        fn(*args)
+        t0 = time.perf_counter()
+        while True:
+            fn(*args)
+            if time.perf_counter() - t0 >= WARM_S:
+                break
     return fn(*args)
 
 
