@@ -7,8 +7,8 @@
  * current weights at each run (no cache to go stale), which saves the BatchNorm's pass
  * over the activation. The convolution multiplies the filters (ops/conv.h,
  * cnnc__conv_run_forward_ep): where it keeps packed weights, once, while the filters
- * and scales stay the same; elsewhere per call, O(weights), small beside it. Only without gradients (inference): with them, autograd sees the
- * modules as they are. */
+ * and scales stay the same; elsewhere per call, O(weights), small beside it. Only
+ * without gradients (inference): with them, autograd sees the modules as they are. */
 #include "core/alloc.h"
 #include "core/error.h"
 #include "graph/graph.h"
@@ -41,8 +41,8 @@ static bool folded_params(cnnc_module *conv, const cnnc_module *bn, float **wsca
         return false;
     const int64_t oc = w->shape[0];
     double *scale = cnnc__malloc(2 * (size_t)oc * sizeof *scale), *shift = scale ? scale + oc : NULL;
-    float *so = scale && cnnc__batchnorm_eval_affine(bn, oc, scale, shift) ? cnnc__malloc((size_t)oc * sizeof *so)
-                                                                           : NULL;
+    const bool affine = scale && cnnc__batchnorm_eval_affine(bn, oc, scale, shift);
+    float *so = affine ? cnnc__malloc((size_t)oc * sizeof *so) : NULL;
     *bf = so ? cnnc__tensor_new(CNNC_FLOAT32, 1, &oc) : NULL;
     if (*bf) {
         float *bo = cnnc__f32(*bf);
