@@ -83,12 +83,13 @@ void cnnc__conv_phase_geom(const cnnc__window *g, int64_t *hph, int64_t *wph);
  * only phase 0) are left as they were. */
 void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__window *g, int64_t c0,
                             int64_t c1);
-/* Rows [k0, k0 + kc) x wide columns [j0, j0 + ncol) of the wide column matrix of the
- * planes ph (from channel 0), in nr-column panels (as cnnc__conv_pack_cols), the last
- * panel zero-padded. Requires j0 + ncol <= out[1] * wph. */
-void cnnc__conv_pack_phase(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
-                           const cnnc__window *g, int64_t k0, int64_t kc, int64_t j0,
-                           int64_t ncol);
+/* Rows [k0, k0 + kc) x columns [j0, j0 + ncol) of the column matrix of a batch of
+ * images (column j: output position j % (out[1] out[2]) of image j / (out[1] out[2]),
+ * no dropped columns), from their planes (cnnc__conv_phase_split's, from channel 0;
+ * image i's at ph + i img_floats), in nr-column panels, the last one zero-padded. */
+void cnnc__conv_pack_phase_batch(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
+                                 int64_t img_floats, const cnnc__window *g, int64_t k0,
+                                 int64_t kc, int64_t j0, int64_t ncol);
 
 /* Name of the im2col packing variant a level runs for nr-wide panels. */
 const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr);

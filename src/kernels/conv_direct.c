@@ -37,7 +37,7 @@ void cnnc__conv_direct_offsets(int64_t *off, const cnnc__window *g) {
     cnnc__conv_phase_geom(g, &hph, &wph);
     const int64_t s1 = g->stride[1], s2 = g->stride[2], plane = hph * wph;
     const int64_t cg = g->c / g->groups, k1 = g->k[1], k2 = g->k[2];
-    /* as cnnc__conv_pack_phase reads row ci * ksz + q */
+    /* as cnnc__conv_pack_phase_batch reads row ci * ksz + q */
     for (int64_t ci = 0; ci < cg; ci++)
         for (int64_t q1 = 0; q1 < k1; q1++)
             for (int64_t q2 = 0; q2 < k2; q2++) {

@@ -438,46 +438,18 @@ void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__window *g, in
     }
 }
 
-/* Copies one row of ncol floats (src) into its slot of each W-wide panel of d, the
- * last panel zero-padded. Constant W: the full-panel copies are inlined. */
-#define PANEL_ROW(W)                                                             \
-    do {                                                                         \
-        int64_t c_ = 0;                                                          \
-        for (; c_ + (W) <= ncol; c_ += (W))                                      \
-            memcpy(d + (c_ / (W)) * pstride, src + c_, (W) * sizeof(float));     \
-        if (c_ < ncol) {                                                         \
-            float *t_ = d + (c_ / (W)) * pstride;                                \
-            memcpy(t_, src + c_, (size_t)(ncol - c_) * sizeof(float));           \
-            memset(t_ + (ncol - c_), 0, (size_t)((W) - (ncol - c_)) * sizeof(float)); \
-        }                                                                        \
-    } while (0)
-
-/* The scalar variant's panel row: any nr. */
-static void panel_row_scalar(float *d, int64_t nr, int64_t pstride, const float *src,
-                             int64_t ncol) {
-    switch (nr) {
-    case 32: PANEL_ROW(32); break;
-    case 16: PANEL_ROW(16); break;
-    case 8: PANEL_ROW(8); break;
-    default: PANEL_ROW(nr); break;
-    }
-}
+/* A run of the batched phase packing's rows: len (1..16) floats from row + src to the
+ * panels at d + dst, in one 16-lane group of a panel; the same for every row of a
+ * block, only the row's start differs. */
+typedef struct phase_piece {
+    int32_t src, dst, len;
+} phase_piece;
 
 #if CNNC__ISA_X86
-AVX512 static void panel_row_avx512(float *d, int64_t nr, int64_t pstride, const float *src,
-                                    int64_t ncol) {
-    (void)nr; /* 32 (the variant's panel width, checked by the caller) */
-    int64_t c = 0;
-    for (; c + 32 <= ncol; c += 32, d += pstride) {
-        _mm512_store_ps(d, _mm512_loadu_ps(src + c));
-        _mm512_store_ps(d + 16, _mm512_loadu_ps(src + c + 16));
-    }
-    if (c < ncol) {
-        const int64_t rem = ncol - c;
-        const __mmask16 m0 = (__mmask16)(rem >= 16 ? 0xFFFFu : (1u << rem) - 1);
-        const __mmask16 m1 = (__mmask16)(rem > 16 ? (1u << (rem - 16)) - 1 : 0);
-        _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, src + c));
-        _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(m1, src + c + 16));
+AVX512 static void pieces_avx512(float *d, const float *row, const phase_piece *pc, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const __mmask16 m = (__mmask16)((1u << pc[i].len) - 1);
+        _mm512_mask_storeu_ps(d + pc[i].dst, m, _mm512_maskz_loadu_ps(m, row + pc[i].src));
     }
 }
 
@@ -493,23 +465,28 @@ AVX512 static void copy_add_avx512(float *dst, const float *src, float bias, int
 }
 #endif
 
+static void pieces_scalar(float *d, const float *row, const phase_piece *pc, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        memcpy(d + pc[i].dst, row + pc[i].src, (size_t)pc[i].len * sizeof(float));
+}
+
 static void copy_add_scalar(float *dst, const float *src, float bias, int64_t n) {
     for (int64_t t = 0; t < n; t++) dst[t] = src[t] + bias;
 }
 
 /* X-list, fastest first: (level, name, panel width nr the SIMD routines fill, im2col,
- * pack columns, panel row, copy-add). A variant asked for another nr than its own leaves
+ * pack columns, the batched phase packing's runs, copy-add). A variant asked for another nr than its own leaves
  * the packing to the scalar routines. */
 #if CNNC__ISA_X86
 #define IM2COL_SIMD_VARIANTS(X) \
-    X(AVX512, f32_im2col__avx512, 32, im2col_avx512, pack_cols_avx512, panel_row_avx512, \
+    X(AVX512, f32_im2col__avx512, 32, im2col_avx512, pack_cols_avx512, pieces_avx512, \
       copy_add_avx512)
 #else
 #define IM2COL_SIMD_VARIANTS(X)
 #endif
 #define IM2COL_VARIANTS(X)  \
     IM2COL_SIMD_VARIANTS(X) \
-    X(SCALAR, f32_im2col__scalar, 0, im2col_scalar, cnnc__conv_pack_cols_ref, panel_row_scalar, \
+    X(SCALAR, f32_im2col__scalar, 0, im2col_scalar, cnnc__conv_pack_cols_ref, pieces_scalar, \
       copy_add_scalar)
 
 typedef struct im2col_variant {
@@ -521,13 +498,13 @@ typedef struct im2col_variant {
     void (*pack_cols)(float *dst, int64_t nr, float *row, const float *x,
                       const cnnc__window *g, int64_t k0, int64_t kc, int64_t o0,
                       int64_t ncol);
-    void (*panel_row)(float *d, int64_t nr, int64_t pstride, const float *src, int64_t ncol);
+    void (*pieces)(float *d, const float *row, const phase_piece *pc, int64_t n);
     void (*copy_add)(float *dst, const float *src, float bias, int64_t n);
 } im2col_variant;
 
 static const im2col_variant variants[] = {
-#define CNNC__X(isa, name, nr, im2col, pack_cols, panel_row, copy_add) \
-    {CNNC__ISA_##isa, #name, nr, im2col, pack_cols, panel_row, copy_add},
+#define CNNC__X(isa, name, nr, im2col, pack_cols, pieces, copy_add) \
+    {CNNC__ISA_##isa, #name, nr, im2col, pack_cols, pieces, copy_add},
     IM2COL_VARIANTS(CNNC__X)
 #undef CNNC__X
 };
@@ -571,19 +548,54 @@ void cnnc__conv_pack_cols(cnnc__isa isa, float *dst, int64_t nr, float *row, con
     variant(isa, nr)->pack_cols(dst, nr, row, x, g, k0, kc, o0, ncol);
 }
 
-void cnnc__conv_pack_phase(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
-                           const cnnc__window *g, int64_t k0, int64_t kc, int64_t j0,
-                           int64_t ncol) {
+enum { PHASE_SEG_COLS = 256 }; /* columns whose runs are listed at once (on the stack) */
+
+/* The runs of the batch's columns [j, j + ncol) (ncol <= PHASE_SEG_COLS), packed from
+ * panel column t0 on: each output row's run cut where a panel or a 16-lane group of one
+ * ends. Returns their number. */
+static int64_t phase_runs(phase_piece *pc, const cnnc__window *g, int64_t wph, int64_t img_floats,
+                          int64_t nr, int64_t pstride, int64_t j, int64_t t0, int64_t ncol) {
+    const int64_t ho = g->out[1], wo = g->out[2], osz = ho * wo;
+    int64_t img = j / osz, oh = j % osz / wo, ow = j % wo, n = 0;
+    for (int64_t t = t0; t < t0 + ncol;) {
+        const int64_t lane = t % nr;
+        int64_t len = wo - ow;
+        if (len > t0 + ncol - t) len = t0 + ncol - t;
+        const int64_t room = nr - lane < 16 - lane % 16 ? nr - lane : 16 - lane % 16;
+        if (len > room) len = room;
+        pc[n++] = (phase_piece){(int32_t)(img * img_floats + oh * wph + ow),
+                                (int32_t)(t / nr * pstride + lane), (int32_t)len};
+        t += len, ow += len;
+        if (ow == wo) {
+            ow = 0;
+            if (++oh == ho) oh = 0, img++;
+        }
+    }
+    return n;
+}
+
+void cnnc__conv_pack_phase_batch(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
+                                 int64_t img_floats, const cnnc__window *g, int64_t k0,
+                                 int64_t kc, int64_t j0, int64_t ncol) {
     const im2col_variant *v = variant(isa, nr);
     int64_t hph, wph;
     cnnc__conv_phase_geom(g, &hph, &wph);
     const int64_t s1 = g->stride[1], s2 = g->stride[2], plane = hph * wph;
     const int64_t ksz = g->k[1] * g->k[2], pstride = nr * kc;
-    for (int64_t r = 0; r < kc; r++) {
-        const int64_t kk = k0 + r, ci = kk / ksz, q = kk % ksz;
-        const int64_t t1 = q / g->k[2] * g->dil[1], t2 = q % g->k[2] * g->dil[2];
-        const float *src = ph + ((ci * s1 + t1 % s1) * s2 + t2 % s2) * plane +
-                           (t1 / s1) * wph + t2 / s2 + j0;
-        v->panel_row(dst + r * nr, nr, pstride, src, ncol);
+    const int64_t npan = (ncol + nr - 1) / nr, tail = ncol % nr;
+    phase_piece pc[PHASE_SEG_COLS + PHASE_SEG_COLS / 16 + 1];
+    for (int64_t t0 = 0; t0 < ncol; t0 += PHASE_SEG_COLS) {
+        const int64_t seg = ncol - t0 < PHASE_SEG_COLS ? ncol - t0 : PHASE_SEG_COLS;
+        const int64_t n = phase_runs(pc, g, wph, img_floats, nr, pstride, j0 + t0, t0, seg);
+        for (int64_t r = 0; r < kc; r++) {
+            const int64_t kk = k0 + r, ci = kk / ksz, q = kk % ksz;
+            const int64_t t1 = q / g->k[2] * g->dil[1], t2 = q % g->k[2] * g->dil[2];
+            v->pieces(dst + r * nr, ph + ((ci * s1 + t1 % s1) * s2 + t2 % s2) * plane +
+                                        (t1 / s1) * wph + t2 / s2,
+                      pc, n);
+        }
     }
+    if (tail) /* the last panel's columns past ncol */
+        for (int64_t r = 0; r < kc; r++)
+            memset(dst + (npan - 1) * pstride + r * nr + tail, 0, (size_t)(nr - tail) * sizeof(float));
 }

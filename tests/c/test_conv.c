@@ -284,8 +284,8 @@ static void test_im2col_definition(void) {
     each_level("im2col", im2col_definition, 0xBE5466CF34E90C6Cu);
 }
 
-/* Phase planes: every row of the wide column matrix is a slice of them; the valid
- * columns (p2 < out[2]) equal im2col's, the padding columns of the last panel are 0. */
+/* Phase planes: the batched packing from them equals im2col's column matrix of the
+ * images side by side, the padding columns of the last panel 0. */
 static void phase_planes(cnnc__isa isa) {
     for (int it = 0; it < 42; it++) {
         cnnc__window g = random_geom(1 + it % 2, 0);
@@ -302,32 +302,30 @@ static void phase_planes(cnnc__isa isa) {
             g.stride[2] = 2;
             g.out[2] = (g.in[2] + 2 * g.pad[2] - g.k[2]) / g.stride[2] + 1;
         }
+        /* a batch of nb images: the batch's column matrix, image after image */
         const int64_t cg = g.c / g.groups, ksz = cnnc__window_k_size(&g), osz = cnnc__window_out_size(&g);
-        float *x = rand_buf(cg * cnnc__window_in_size(&g));
-        float *col = malloc((size_t)(cg * ksz * osz) * sizeof(float));
-        cnnc__conv_im2col(isa, col, osz, x, &g, 0, cg, 0, osz);
+        const int64_t nb = rnd(1, 3), isz = cg * cnnc__window_in_size(&g);
+        float *x = rand_buf(nb * isz);
+        float *col = malloc((size_t)(nb * cg * ksz * osz) * sizeof(float)); /* [cg ksz, nb osz] */
         int64_t hph, wph;
         cnnc__conv_phase_geom(&g, &hph, &wph);
-        float *ph = malloc((size_t)(cg * g.stride[1] * g.stride[2] * hph * wph) * sizeof(float));
-        cnnc__conv_phase_split(ph, x, &g, 0, cg);
+        const int64_t img = cg * g.stride[1] * g.stride[2] * hph * wph;
+        float *ph = malloc((size_t)(nb * img) * sizeof(float));
+        for (int64_t b = 0; b < nb; b++) {
+            cnnc__conv_im2col(isa, col + b * osz, nb * osz, x + b * isz, &g, 0, cg, 0, osz);
+            cnnc__conv_phase_split(ph + b * img, x + b * isz, &g, 0, cg);
+        }
         static const int64_t nrs[] = {32, 16, 8, 5};
         const int64_t nr = nrs[it % 4], rows = cg * ksz;
         const int64_t k0 = rnd(0, rows - 1), kc = rnd(1, rows - k0);
-        const int64_t r0 = rnd(0, g.out[1] - 1), nrow = rnd(1, g.out[1] - r0);
-        const int64_t j0 = r0 * wph, ncol = nrow * wph, npan = (ncol + nr - 1) / nr;
+        const int64_t j0 = rnd(0, nb * osz - 1), ncol = rnd(1, nb * osz - j0), npan = (ncol + nr - 1) / nr;
         float *pk = aligned_alloc(64, (size_t)((npan * nr * kc + 15) / 16 * 64));
-        cnnc__conv_pack_phase(isa, pk, nr, ph, &g, k0, kc, j0, ncol);
+        cnnc__conv_pack_phase_batch(isa, pk, nr, ph, img, &g, k0, kc, j0, ncol);
         int bad = 0;
         for (int64_t r = 0; r < kc; r++)
             for (int64_t jj = 0; jj < npan * nr; jj++) {
                 const float got = pk[(jj / nr) * nr * kc + r * nr + jj % nr];
-                if (jj >= ncol) {
-                    if (got != 0.0f) bad++;
-                    continue;
-                }
-                const int64_t p1 = (j0 + jj) / wph, p2 = (j0 + jj) % wph;
-                if (p2 >= g.out[2]) continue; /* padding column of the wide matrix */
-                if (got != col[(k0 + r) * osz + p1 * g.out[2] + p2]) bad++;
+                if (got != (jj < ncol ? col[(k0 + r) * nb * osz + j0 + jj] : 0.0f)) bad++;
             }
         CHECK_EQ_INT(bad, 0);
         /* copy_add against the plain sum */
