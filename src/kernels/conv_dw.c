@@ -297,19 +297,15 @@ static AVX512 void dw_backward_weight_avx512(float *dw, const float *dy, const f
 }
 
 /* The variant's entry points: decline (false) geometries the kernels do not cover
- * (W stride other than 1, more taps than they keep in registers). With W stride 2 on
- * wide planes the AVX2 square kernels go first (the AVX-512 level has AVX2 + FMA):
- * their rows split into even and odd phases once beat the 16-lane kernels' per-tap
- * permutes and masked stores there (1 thread, 3x3: 1152 planes of 56x56 forward /
- * backward-data / backward-weight 1.25 / 1.3 / 1.35 ms against 1.75 / 1.55 / 1.95;
- * 768 planes of 112x112 backward-data 2.65 against 4.0), while on narrow ones their
- * per-row setup loses (2304 planes of 28x28: 1.2 / 1.1 / 1.25 against 0.45 / 0.8 / 0.5). */
-static bool dw_avx2_first(const cnnc__window *g) { return g->stride[2] == 2 && g->in[2] >= 48; }
-
+ * (W stride other than 1, more taps than they keep in registers). The square kernels
+ * of conv_dw_avx512.c go first at every width: with their row blocks they beat the
+ * AVX2 ones (row buffers split into even and odd phases) also on wide W-stride-2
+ * planes, which those won before (1 thread, 3x3 stride 2, 1024 planes of 56x56,
+ * ns per plane: forward 1050 -> 568, backward-data 1038 -> 790, backward-weight
+ * 1056 -> 579; 256 planes of 112x112: 2563 -> 1593, 3145 -> 2810, 2605 -> 1845). */
 static bool dw_forward_avx512_try(cnnc__isa isa, float *y, const float *x, const float *w,
                                   float bias, const cnnc__window *g) {
     (void)isa;
-    if (dw_avx2_first(g) && cnnc__dw_sq_forward_avx2(y, x, w, bias, g)) return true;
     if (cnnc__dw_sq_forward_avx512(y, x, w, bias, g)) return true;
     if (g->stride[2] != 1 || g->k[0] * g->k[1] > DW_MAX_ROWS || g->k[2] > DW_MAX_TAPS)
         return false;
@@ -320,8 +316,6 @@ static bool dw_forward_avx512_try(cnnc__isa isa, float *y, const float *x, const
 static bool dw_backward_data_avx512_try(cnnc__isa isa, float *dx, const float *dy,
                                         const float *w, const cnnc__window *g, bool accumulate) {
     (void)isa;
-    if (dw_avx2_first(g) && cnnc__dw_sq_backward_data_avx2(dx, dy, w, g, accumulate))
-        return true;
     if (cnnc__dw_sq_backward_data_avx512(dx, dy, w, g, accumulate)) return true;
     if (g->stride[0] != 1 || g->stride[1] != 1 || g->stride[2] != 1 || g->k[2] > DW_MAX_TAPS)
         return false;
@@ -333,7 +327,6 @@ static bool dw_backward_data_avx512_try(cnnc__isa isa, float *dx, const float *d
 static bool dw_backward_weight_avx512_try(cnnc__isa isa, float *dw, const float *dy,
                                           const float *x, const cnnc__window *g) {
     (void)isa;
-    if (dw_avx2_first(g) && cnnc__dw_sq_backward_weight_avx2(dw, dy, x, g)) return true;
     if (cnnc__dw_sq_backward_weight_avx512(dw, dy, x, g)) return true;
     if (g->stride[2] != 1 || cnnc__window_k_size(g) > DW_MAX_TAPS ||
         g->k[0] * g->k[1] > DW_MAX_ROWS)

@@ -1,0 +1,196 @@
+/* Depthwise convolution kernels on the geometries of their fast paths: square 3x3 and
+ * 5x5 filters on 2-d planes with H and W stride 1 or 2, padding 0..2, H dilation 1 or
+ * 2, planes from 1x1 up past the widths of the row blocks (64) and of 16-lane
+ * multiples, odd widths, with and without a bias. At every ISA level this CPU runs:
+ * forward, backward-data (written, then accumulated) and backward-weight against the
+ * plain reference kernels (float sums in another order: relative 1e-5). At the
+ * AVX-512 level the square kernels' forward, blocked (several output rows at once)
+ * or not, must also give the very bits of bias + the taps fused-multiply-added in
+ * (q1, q2) order, the order they promise. The driver at 1 and 2 threads: the same
+ * bits, and the reference's values. A mismatched input: PyTorch's error. */
+#include "check.h"
+
+#include <cnnc.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/conv.h"
+#include "kernels/isa.h"
+#include "ops/conv.h"
+
+static uint64_t rng = 0x6A09E667F3BCC908u;
+
+static int64_t rnd(int64_t lo, int64_t hi) { return check_rng_int(&rng, lo, hi); }
+
+/* One plane's window: k x k filter, strides, H dilation, paddings; sizes from tiny
+ * (the filter's reach) to 130. */
+static cnnc__window dw_geom(void) {
+    cnnc__window g;
+    memset(&g, 0, sizeof g);
+    g.n = 1, g.c = g.m = g.groups = 2;
+    for (int d = 0; d < 3; d++) g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
+    const int64_t k = rnd(0, 3) ? 3 : 5;
+    g.k[1] = g.k[2] = k;
+    g.stride[1] = rnd(1, 2), g.stride[2] = rnd(1, 2);
+    g.dil[1] = rnd(0, 3) ? 1 : 2;
+    for (int d = 1; d < 3; d++) {
+        g.pad[d] = rnd(0, 2);
+        const int64_t eff = g.dil[d] * (k - 1) + 1, lo = eff - 2 * g.pad[d];
+        const int64_t top = rnd(0, 2) ? 8 : 130;
+        g.in[d] = (lo < 1 ? 1 : lo) + rnd(0, top);
+        g.out[d] = (g.in[d] + 2 * g.pad[d] - eff) / g.stride[d] + 1;
+    }
+    return g;
+}
+
+/* y = bias, then w * x fused-multiply-added over the taps in (q1, q2) order; a tap
+ * row outside the input is skipped, a position outside a row inside adds w * 0. */
+static void forward_fma_order(float *y, const float *x, const float *w, float bias,
+                              const cnnc__window *g) {
+    const int64_t k1 = g->k[1], k2 = g->k[2];
+    for (int64_t p1 = 0; p1 < g->out[1]; p1++)
+        for (int64_t p2 = 0; p2 < g->out[2]; p2++) {
+            float acc = bias;
+            for (int64_t q1 = 0; q1 < k1; q1++) {
+                const int64_t i1 = p1 * g->stride[1] - g->pad[1] + q1 * g->dil[1];
+                if (i1 < 0 || i1 >= g->in[1]) continue;
+                for (int64_t q2 = 0; q2 < k2; q2++) {
+                    const int64_t i2 = p2 * g->stride[2] - g->pad[2] + q2;
+                    const float v = i2 >= 0 && i2 < g->in[2] ? x[i1 * g->in[2] + i2] : 0.0f;
+                    acc = fmaf(w[q1 * k2 + q2], v, acc);
+                }
+            }
+            y[p1 * g->out[2] + p2] = acc;
+        }
+}
+
+static void print_geom(int it, const cnnc__window *g) {
+    fprintf(stderr, "  case %d: in %lldx%lld k %lld stride %lldx%lld pad %lldx%lld dil %lld\n", it,
+            (long long)g->in[1], (long long)g->in[2], (long long)g->k[1], (long long)g->stride[1],
+            (long long)g->stride[2], (long long)g->pad[1], (long long)g->pad[2],
+            (long long)g->dil[1]);
+}
+
+static void planes_case(cnnc__isa isa, const cnnc__window *g) {
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g), ksz = cnnc__window_k_size(g);
+    float *x = check_rng_floats(&rng, isz), *w = check_rng_floats(&rng, ksz);
+    float *dy = check_rng_floats(&rng, osz), *dx = check_rng_floats(&rng, isz);
+    float *y = malloc((size_t)osz * 4), *yr = malloc((size_t)osz * 4), *dxr = malloc((size_t)isz * 4);
+    float *dw = calloc((size_t)ksz, 4), *dwr = calloc((size_t)ksz, 4);
+    const float bias = rnd(0, 1) ? 0.0f : 0.375f;
+    cnnc__dwconv_forward_plane(isa, y, x, w, bias, g);
+    cnnc__dwconv_forward_plane_ref(yr, x, w, bias, g);
+    CHECK(max_rel(y, yr, osz) < 1e-5);
+    if (isa == CNNC__ISA_AVX512) { /* the square kernels take every case but dilated W */
+        forward_fma_order(yr, x, w, bias, g);
+        CHECK(memcmp(y, yr, (size_t)osz * 4) == 0);
+    }
+    cnnc__dwconv_backward_data_plane(isa, dx, dy, w, g, false); /* over garbage */
+    memset(dxr, 0, (size_t)isz * 4);
+    cnnc__dwconv_backward_data_plane_ref(dxr, dy, w, g);
+    CHECK(max_rel(dx, dxr, isz) < 1e-5);
+    cnnc__dwconv_backward_data_plane(isa, dx, dy, w, g, true);
+    cnnc__dwconv_backward_data_plane_ref(dxr, dy, w, g);
+    CHECK(max_rel(dx, dxr, isz) < 1e-5);
+    cnnc__dwconv_backward_weight_plane(isa, dw, dy, x, g);
+    cnnc__dwconv_backward_weight_plane_ref(dwr, dy, x, g);
+    CHECK(max_rel(dw, dwr, ksz) < 1e-5);
+    free(x), free(w), free(dy), free(dx), free(y), free(yr), free(dxr), free(dw), free(dwr);
+}
+
+static void planes_at(cnnc__isa isa) {
+    const int before = check_current_failures_;
+    for (int it = 0; it < 400; it++) {
+        const cnnc__window g = dw_geom();
+        planes_case(isa, &g);
+        if (check_current_failures_ != before) {
+            print_geom(it, &g);
+            break;
+        }
+    }
+}
+
+/* Runs body at every level this CPU runs, capped to it meanwhile, from the same seed. */
+static void each_level(const char *what, void (*body)(cnnc__isa)) {
+    const cnnc__isa saved = cnnc__isa_active();
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        const cnnc__isa isa = (cnnc__isa)l;
+        REQUIRE(cnnc__isa_set_cap(isa));
+        printf("test_conv_dw: %s at level %s (%s)\n", what, cnnc__isa_name(isa),
+               cnnc__dwconv_variant(isa));
+        fflush(stdout);
+        rng = 0x6A09E667F3BCC908u;
+        body(isa);
+    }
+    CHECK(cnnc__isa_set_cap(saved));
+}
+
+static void test_planes(void) { each_level("planes", planes_at); }
+
+/* The bench's shapes, scaled down, through the driver: values as the reference's,
+ * the same bits at 1 and 2 threads. */
+static void driver_case(int64_t stride) {
+    cnnc__window g;
+    memset(&g, 0, sizeof g);
+    g.n = 2, g.c = g.m = g.groups = 12;
+    for (int d = 0; d < 3; d++) g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
+    g.in[1] = g.in[2] = 56;
+    g.k[1] = g.k[2] = 3;
+    g.stride[1] = g.stride[2] = stride;
+    g.pad[1] = g.pad[2] = 1;
+    g.out[1] = g.out[2] = (56 + 2 - 3) / stride + 1;
+    const int64_t nx = g.n * g.c * 56 * 56, ny = g.n * g.m * g.out[1] * g.out[2], nw = g.m * 9;
+    float *x = check_rng_floats(&rng, nx), *w = check_rng_floats(&rng, nw);
+    float *b = check_rng_floats(&rng, g.m), *dy = check_rng_floats(&rng, ny);
+    float *out[2][3], *ref[3];
+    ref[0] = malloc((size_t)ny * 4), ref[1] = malloc((size_t)nx * 4), ref[2] = malloc((size_t)nw * 4);
+    cnnc__conv_ref_forward(ref[0], x, w, b, &g);
+    cnnc__conv_ref_backward_data(ref[1], dy, w, &g);
+    cnnc__conv_ref_backward_weight(ref[2], dy, x, &g);
+    for (int t = 0; t < 2; t++) {
+        out[t][0] = malloc((size_t)ny * 4), out[t][1] = malloc((size_t)nx * 4);
+        out[t][2] = malloc((size_t)nw * 4);
+        CHECK_OK(cnnc_set_num_threads(t + 1));
+        CHECK_OK(cnnc__conv_run_forward(&g, out[t][0], x, w, b, true));
+        CHECK_OK(cnnc__conv_run_backward_data(&g, out[t][1], dy, w, true));
+        CHECK_OK(cnnc__conv_run_backward_weight(&g, out[t][2], dy, x));
+    }
+    const int64_t sizes[3] = {ny, nx, nw};
+    for (int i = 0; i < 3; i++) {
+        CHECK(max_rel(out[0][i], ref[i], sizes[i]) < 1e-5);
+        CHECK(memcmp(out[0][i], out[1][i], (size_t)sizes[i] * 4) == 0);
+        free(out[0][i]), free(out[1][i]), free(ref[i]);
+    }
+    free(x), free(w), free(b), free(dy);
+}
+
+static void drivers_at(cnnc__isa isa) {
+    (void)isa; /* the drivers run at the capped level */
+    driver_case(1);
+    driver_case(2);
+    CHECK_OK(cnnc_set_num_threads(2));
+}
+
+static void test_drivers(void) { each_level("drivers", drivers_at); }
+
+/* A depthwise weight against an input with another channel count: PyTorch's message. */
+static void test_errors(void) {
+    cnnc_scope_begin();
+    cnnc_tensor *x = cnnc_zeros(CNNC_SHAPE(1, 3, 8, 8), CNNC_FLOAT32);
+    cnnc_tensor *w = cnnc_zeros(CNNC_SHAPE(4, 1, 3, 3), CNNC_FLOAT32);
+    CHECK_TENSOR_ERR(cnnc_conv2d(x, w, NULL, CNNC_CONV2D(.groups = 4)));
+    CHECK_ERROR_CONTAINS("Given groups=4, weight of size [4, 1, 3, 3], expected input[1, 3, 8, 8] "
+                         "to have 4 channels, but got 3 channels instead");
+    cnnc_scope_end();
+}
+
+int main(void) {
+    RUN_TEST(test_planes);
+    RUN_TEST(test_drivers);
+    RUN_TEST(test_errors);
+    cnnc_thread_cleanup();
+    return check_summary();
+}
