@@ -490,20 +490,28 @@ static int winograd_tile(const cnnc__window *g, bool training, bool cached) {
                        (double)g->n * (double)cnnc__conv_winograd_tiles(g, 4) >= 8.0
                    ? 4
                    : 0;
-    /* measured: under ~100 tiles an image the GEMM's 32-column panels are part empty
-     * and the weight transform (16 or 36 planes of the weights) is amortised over few
-     * tiles. Blocks of tiles cross images, so the whole batch's
-     * tiles count: 14x14 maps (49 tiles an image) pay from 6 images on; 7x7 maps at
-     * batch 8 (128 tiles, 512 channels) lose to the column chunks, the weight
-     * transform taking a third of the time. */
-    if (!(g->out[1] >= 8 && g->out[2] >= 8 &&
-          (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2) >= 256.0))
-        return 0;
-    /* F(4x4) is faster wherever F(2x2) pays (measured 1.25-1.6x on 16-512 channels,
-     * 14x14 to 224x224 maps) but rounds ~4x coarser: in training that moved whole
-     * networks' gradients past 8x PyTorch's own error (Inception v3 at 75x75: a
-     * BatchNorm over 2 values per channel amplifies it), so gradients keep F(2x2). */
-    return training ? 2 : 4;
+    const double tiles = (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2);
+    /* F(2x2) in training (forward and backward-data): faster than the GEMM paths from
+     * 48 tiles over the batch on, or a tile per 2048 filter pairs where the transformed
+     * weights (16 per pair) outgrow L2 (measured, 1 thread, forward / forward+backward:
+     * 256 channels at 14x14, 1 image (49 tiles) 1.47 / 3.11 -> 1.27 / 2.79 ms, 4 images
+     * 4.94 / 9.58 -> 3.24 / 6.68; 512 at 7x7, 8 images (128 tiles) 11.6 / 23.6 -> 9.7 /
+     * 22.7, 3 images (48) 5.3 / 9.9 -> 6.0 / 12.5; 64 at 7x7, 8 images 0.31 / 0.57 ->
+     * 0.23 / 0.48) */
+    if (training) {
+        const double pairs = (double)(g->c / g->groups) * (double)(g->m / g->groups);
+        return g->out[1] >= 7 && g->out[2] >= 7 && tiles >= 48.0 && tiles >= pairs / 2048.0 ? 2 : 0;
+    }
+    /* F(4x4) in inference without cached weights: under ~100 tiles an image the GEMM's
+     * 32-column panels are part empty and the weight transform (36 planes of the
+     * weights) is amortised over few tiles. Blocks of tiles cross images, so the whole
+     * batch's tiles count: 14x14 maps (49 tiles an image) pay from 6 images on; 7x7 maps
+     * at batch 8 (128 tiles, 512 channels) lose to the column chunks. F(4x4) is faster
+     * than F(2x2) wherever F(2x2) pays (measured 1.25-1.6x on 16-512 channels, 14x14 to
+     * 224x224 maps) but rounds ~4x coarser: in training that moved whole networks'
+     * gradients past 8x PyTorch's own error (Inception v3 at 75x75: a BatchNorm over 2
+     * values per channel amplifies it), so gradients keep F(2x2). */
+    return g->out[1] >= 8 && g->out[2] >= 8 && tiles >= 256.0 ? 4 : 0;
 }
 
 int cnnc__conv_winograd_tile(const cnnc__window *g, bool training) {
