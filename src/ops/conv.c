@@ -497,21 +497,24 @@ static int winograd_tile(const cnnc__window *g, bool training, bool cached) {
      * 256 channels at 14x14, 1 image (49 tiles) 1.47 / 3.11 -> 1.27 / 2.79 ms, 4 images
      * 4.94 / 9.58 -> 3.24 / 6.68; 512 at 7x7, 8 images (128 tiles) 11.6 / 23.6 -> 9.7 /
      * 22.7, 3 images (48) 5.3 / 9.9 -> 6.0 / 12.5; 64 at 7x7, 8 images 0.31 / 0.57 ->
-     * 0.23 / 0.48) */
-    if (training) {
+     * 0.23 / 0.48). Not where the small-channel direct kernels (conv_direct.c: at most 16
+     * input channels) take the layer: there the old 256 tiles (16 -> 32 at 32x32, 4
+     * images: direct 0.24 / 0.78 ms, F(2x2) 0.32 / 0.99) */
+    if (training && g->c / g->groups > 16) {
         const double pairs = (double)(g->c / g->groups) * (double)(g->m / g->groups);
         return g->out[1] >= 7 && g->out[2] >= 7 && tiles >= 48.0 && tiles >= pairs / 2048.0 ? 2 : 0;
     }
-    /* F(4x4) in inference without cached weights: under ~100 tiles an image the GEMM's
-     * 32-column panels are part empty and the weight transform (36 planes of the
-     * weights) is amortised over few tiles. Blocks of tiles cross images, so the whole
-     * batch's tiles count: 14x14 maps (49 tiles an image) pay from 6 images on; 7x7 maps
-     * at batch 8 (128 tiles, 512 channels) lose to the column chunks. F(4x4) is faster
-     * than F(2x2) wherever F(2x2) pays (measured 1.25-1.6x on 16-512 channels, 14x14 to
-     * 224x224 maps) but rounds ~4x coarser: in training that moved whole networks'
-     * gradients past 8x PyTorch's own error (Inception v3 at 75x75: a BatchNorm over 2
-     * values per channel amplifies it), so gradients keep F(2x2). */
-    return g->out[1] >= 8 && g->out[2] >= 8 && tiles >= 256.0 ? 4 : 0;
+    /* Otherwise (and F(4x4), inference without cached weights): under ~100 tiles an
+     * image the GEMM's 32-column panels are part empty and the weight transform (16 or
+     * 36 planes of the weights) is amortised over few tiles. Blocks of tiles cross
+     * images, so the whole batch's tiles count: 14x14 maps (49 tiles an image) pay from 6
+     * images on; 7x7 maps at batch 8 (128 tiles, 512 channels) lose to the column
+     * chunks. F(4x4) is faster than F(2x2) wherever F(2x2) pays (measured 1.25-1.6x on
+     * 16-512 channels, 14x14 to 224x224 maps) but rounds ~4x coarser: in training that
+     * moved whole networks' gradients past 8x PyTorch's own error (Inception v3 at 75x75:
+     * a BatchNorm over 2 values per channel amplifies it), so gradients keep F(2x2). */
+    if (!(g->out[1] >= 8 && g->out[2] >= 8 && tiles >= 256.0)) return 0;
+    return training ? 2 : 4;
 }
 
 int cnnc__conv_winograd_tile(const cnnc__window *g, bool training) {
