@@ -1,11 +1,10 @@
 /* Internal: branch-free float approximations of exp, log1p, tanh and erf, written
  * so that loops calling them vectorize (selects, no calls, no float->int
  * conversions of unbounded values). Accuracy, measured against double precision:
- * exp and log1p within 2 ulp, tanh within 3 ulp, erf within 3e-7 absolute. NaN
+ * exp, log and log1p within 2 ulp, tanh within 3 ulp, erf within 3e-7 absolute. NaN
  * propagates and infinities give the limits libm gives. The polynomial
  * coefficients were fitted for cnnc (weighted least squares on Chebyshev nodes).
- * Included by the fast kernel translation units and by the element loops of
- * binary_cross_entropy_with_logits (ops/loss_bce.c). */
+ * Included by the fast kernel translation units (activation_*.c, loss_*.c). */
 #ifndef CNNC_KERNELS_ACTIVATION_MATH_H
 #define CNNC_KERNELS_ACTIVATION_MATH_H
 #include <stdint.h>
@@ -46,10 +45,10 @@ static inline float cm_exp(float x) {
     return x != x ? x : y;
 }
 
-/* log(u) for u > 0 (finite): u = m 2^e, m in [sqrt(1/2), sqrt(2)). */
-static inline float cm_log_finite_pos(float u) {
+/* log(u 2^e0) for normal u > 0 (finite): u = m 2^e, m in [sqrt(1/2), sqrt(2)). */
+static inline float cm_log_scaled(float u, int32_t e0) {
     uint32_t b = cm_bits(u) - 0x3f3504f3u;  /* offset so m lands in [sqrt(1/2), sqrt(2)) */
-    int32_t e = (int32_t)b >> 23;
+    int32_t e = ((int32_t)b >> 23) + e0;
     float m = cm_from_bits((b & 0x007fffffu) + 0x3f3504f3u);
     float f = m - 1.0f;
     float s = f / (2.0f + f), s2 = s * s;
@@ -60,6 +59,22 @@ static inline float cm_log_finite_pos(float u) {
     float lm = 2.0f * s + s * s2 * p;
     float ef = (float)e;
     return ef * 0.693145751953125f + (lm + ef * 1.428606765330187e-06f);
+}
+
+/* log(u) for u > 0 (finite and normal). */
+static inline float cm_log_finite_pos(float u) { return cm_log_scaled(u, 0); }
+
+/* log(x) for every float, as libm: subnormals scaled by 2^23 first, log(0) = -inf,
+ * log(x < 0) = NaN, log(+inf) = +inf, NaN propagates (what binary_cross_entropy
+ * and kl_div need: probabilities down to 0). */
+static inline float cm_log(float x) {
+    const int sub = x < 1.17549435e-38f; /* below FLT_MIN (0 and negatives too: replaced below) */
+    float xs = sub ? x * 8388608.0f : x;
+    xs = xs > 1.17549435e-38f ? xs : 1.0f; /* keep the bit arithmetic on a normal number */
+    xs = xs < 3.4028235e38f ? xs : 1.0f;
+    float l = cm_log_scaled(xs, sub ? -23 : 0);
+    l = x > 0.0f ? l : (x == 0.0f ? -__builtin_inff() : __builtin_nanf(""));
+    return x < __builtin_inff() ? l : x; /* +inf; NaN already (x > 0 and x == 0 false) */
 }
 
 /* log1p(y) for y >= 0 (what softplus and mish need: y = exp(...)), NaN and +inf

@@ -1,10 +1,9 @@
 /* The loss family's shared parts (reduction, argument rules, the pointwise engine)
  * and the pointwise losses on two broadcast operands: mse_loss, l1_loss,
  * smooth_l1_loss, huber_loss and kl_div. Each loss is a forward and a backward
- * formula over element ranges (PyTorch 1.13's CPU formulas, operation by
- * operation); the engine runs them over threads, reduces in fixed blocks and
- * records the autograd node. */
-#include <math.h>
+ * kernel over element ranges (kernels/loss.h: PyTorch 1.13's CPU formulas, operation
+ * by operation, per ISA level); the engine runs them over threads, reduces in fixed
+ * blocks and records the autograd node. */
 #include <string.h>
 
 #include "core/error.h"
@@ -75,13 +74,14 @@ static cnnc_tensor *as_float(cnnc_tensor *t) {
 /* Reductions sum fixed blocks of PW_BLOCK elements into one partial each, added in
  * order afterwards: the result does not depend on the thread count. */
 enum { PW_BLOCK = 2048 };
-/* the cost of one element for the parallel driver (a libm call or two, 12 bytes) */
+/* the cost of one element for the parallel driver (a vector exp or log, 12 bytes) */
 static const cnnc__cost PW_COST = {.flops = 20.0, .bytes = 12.0};
-static const cnnc__cost PW_BLOCK_COST = {.flops = 20.0 * PW_BLOCK, .bytes = 4.0 * PW_BLOCK};
+static const cnnc__cost PW_BLOCK_COST = {.flops = 20.0 * PW_BLOCK, .bytes = 8.0 * PW_BLOCK};
 
 typedef struct {
     const cnnc__pw_kind *k;
-    cnnc__pw_args a;
+    cnnc__isa isa; /* the kernels' level for the whole call */
+    cnnc__pwl_args a;
     int64_t n;
     float *out;   /* forward "none": the result */
     double *part; /* forward reductions: [blocks] */
@@ -93,7 +93,7 @@ typedef struct {
 static cnnc_status pw_none_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const pw_job *j = ctx;
-    j->k->forward(&j->a, j->out + begin, begin, end);
+    cnnc__k_pwl_forward(j->isa, j->k->op, &j->a, j->out + begin, begin, end);
     return CNNC_OK;
 }
 
@@ -103,7 +103,7 @@ static cnnc_status pw_block_range(void *ctx, int64_t begin, int64_t end, int chu
     float buf[PW_BLOCK];
     for (int64_t b = begin; b < end; b++) {
         int64_t lo = b * PW_BLOCK, hi = lo + PW_BLOCK < j->n ? lo + PW_BLOCK : j->n;
-        j->k->forward(&j->a, buf, lo, hi);
+        cnnc__k_pwl_forward(j->isa, j->k->op, &j->a, buf, lo, hi);
         j->part[b] = cnnc__k_sum(buf, hi - lo);
     }
     return CNNC_OK;
@@ -112,7 +112,7 @@ static cnnc_status pw_block_range(void *ctx, int64_t begin, int64_t end, int chu
 static cnnc_status pw_backward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const pw_job *j = ctx;
-    j->k->backward(&j->a, j->gx, j->gy, j->g, j->g0, begin, end);
+    cnnc__k_pwl_backward(j->isa, j->k->op, &j->a, j->gx, j->gy, j->g, j->g0, begin, end);
     return CNNC_OK;
 }
 
@@ -126,8 +126,8 @@ typedef struct {
     int64_t shape[2][CNNC_MAX_DIMS]; /* input's and target's, for the gradients */
 } pw_ctx;
 
-static cnnc__pw_args pw_args(cnnc_tensor *const *s, float a, bool flag, double scale) {
-    return (cnnc__pw_args){cnnc__f32(s[0]), cnnc__f32(s[1]), s[2] ? cnnc__f32(s[2]) : NULL,
+static cnnc__pwl_args pw_args(cnnc_tensor *const *s, float a, bool flag, double scale) {
+    return (cnnc__pwl_args){cnnc__f32(s[0]), cnnc__f32(s[1]), s[2] ? cnnc__f32(s[2]) : NULL,
                            s[3] ? cnnc__f32(s[3]) : NULL, a, flag, scale};
 }
 
@@ -141,7 +141,8 @@ static cnnc_status pw_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) 
             st = cnnc_last_status();
     if (st == CNNC_OK) {
         bool none = c->reduction == CNNC__RED_NONE;
-        pw_job j = {.k = c->k, .a = pw_args(n->saved, c->a, c->flag, c->scale), .n = x->numel,
+        pw_job j = {.k = c->k, .isa = cnnc__isa_active(),
+                    .a = pw_args(n->saved, c->a, c->flag, c->scale), .n = x->numel,
                     .gx = full[0] ? cnnc__f32(full[0]) : NULL,
                     .gy = full[1] ? cnnc__f32(full[1]) : NULL,
                     .g = none ? cnnc__f32(g) : NULL, .g0 = none ? 0.0f : cnnc__f32(g)[0]};
@@ -184,7 +185,8 @@ cnnc_tensor *cnnc__pw_loss(const cnnc__pw_kind *k, const cnnc__pw_call *call) {
                  : call->reduction == CNNC__RED_BATCHMEAN ? (double)call->batch
                                                           : 1.0;
     cnnc_tensor *saved[4] = {call->x, call->y, call->w, call->pw};
-    pw_job j = {.k = k, .a = pw_args(saved, call->a, call->flag, 1.0 / div), .n = x->numel};
+    pw_job j = {.k = k, .isa = cnnc__isa_active(),
+                .a = pw_args(saved, call->a, call->flag, 1.0 / div), .n = x->numel};
     cnnc_tensor *out;
     if (call->reduction == CNNC__RED_NONE) {
         out = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
@@ -215,102 +217,16 @@ cnnc_tensor *cnnc__pw_loss(const cnnc__pw_kind *k, const cnnc__pw_call *call) {
 
 /* ---- the regression losses ----------------------------------------------------------- */
 
-#define G(i) (g ? g[i] : g0)
-
-static void mse_forward(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) {
-        float d = a->x[i] - a->y[i];
-        out[i - begin] = d * d;
-    }
-}
-/* norm (x - y) g, norm = 2 or 2/n (mse_loss_backward); the target's is the same
- * with the operands swapped */
-static void mse_backward(const cnnc__pw_args *a, float *gx, float *gy, const float *g, float g0,
-                         int64_t begin, int64_t end) {
-    const float norm = (float)(2.0 * a->scale);
-    for (int64_t i = begin; gx && i < end; i++) gx[i] = norm * (a->x[i] - a->y[i]) * G(i);
-    for (int64_t i = begin; gy && i < end; i++) gy[i] = norm * (a->y[i] - a->x[i]) * G(i);
-}
-
-static void l1_forward(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) out[i - begin] = fabsf(a->x[i] - a->y[i]);
-}
-/* abs(x - y) then mean/sum in PyTorch: the gradient is (g / n) sgn(x - y), where
- * sgn is 0 at 0 and NaN */
-static void l1_backward(const cnnc__pw_args *a, float *gx, float *gy, const float *g, float g0,
-                        int64_t begin, int64_t end) {
-    const float gs = (float)((double)g0 * a->scale);
-    for (int64_t i = begin; i < end; i++) {
-        float d = a->x[i] - a->y[i];
-        float v = (d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f) * (g ? g[i] : gs);
-        if (gx) gx[i] = v;
-        if (gy) gy[i] = -v;
-    }
-}
-
-/* Both sides of each piecewise formula are computed and one is selected (no branch:
- * random data mispredicted them, 7x slower than PyTorch's backward). */
-static void smooth_l1_forward(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end) {
-    const float beta = a->a;
-    for (int64_t i = begin; i < end; i++) {
-        const float z = fabsf(a->x[i] - a->y[i]);
-        const float quad = 0.5f * z * z / beta, lin = z - 0.5f * beta;
-        out[i - begin] = z < beta ? quad : lin;
-    }
-}
-static inline float smooth_l1_grad(float d, float beta, float norm, float g) {
-    const float sat = norm * g, mid = norm * d * g / beta;
-    return d <= -beta ? -sat : d >= beta ? sat : mid;
-}
-/* name(out, x, y, sign, g, g0, p, norm, begin, end): out[i] = grad(sign (x[i] - y[i]), p,
- * norm, g[i] or g0) for i in [begin, end); one loop per case of g, so each vectorises
- * (selects instead of branches: random data mispredicted them, 6x slower than PyTorch) */
-#define PIECEWISE_GRAD_LOOP(name, grad)                                                           \
-    static void name(float *out, const float *x, const float *y, float sign, const float *g,      \
-                     float g0, float p, float norm, int64_t begin, int64_t end) {                \
-        if (g)                                                                                    \
-            for (int64_t i = begin; i < end; i++) out[i] = grad(sign * (x[i] - y[i]), p, norm, g[i]); \
-        else                                                                                      \
-            for (int64_t i = begin; i < end; i++) out[i] = grad(sign * (x[i] - y[i]), p, norm, g0);   \
-    }
-PIECEWISE_GRAD_LOOP(smooth_l1_grad_loop, smooth_l1_grad)
-static void smooth_l1_backward(const cnnc__pw_args *a, float *gx, float *gy, const float *g,
-                               float g0, int64_t begin, int64_t end) {
-    const float norm = (float)a->scale, beta = a->a;
-    if (gx) smooth_l1_grad_loop(gx, a->x, a->y, 1.0f, g, g0, beta, norm, begin, end);
-    if (gy) smooth_l1_grad_loop(gy, a->x, a->y, -1.0f, g, g0, beta, norm, begin, end);
-}
-
-static void huber_forward(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end) {
-    const float delta = a->a;
-    for (int64_t i = begin; i < end; i++) {
-        const float z = fabsf(a->x[i] - a->y[i]);
-        const float quad = 0.5f * z * z, lin = delta * (z - 0.5f * delta);
-        out[i - begin] = z < delta ? quad : lin;
-    }
-}
-static inline float huber_grad(float d, float delta, float norm, float g) {
-    const float sat = norm * g * delta, mid = norm * d * g;
-    return d <= -delta ? -sat : d >= delta ? sat : mid;
-}
-PIECEWISE_GRAD_LOOP(huber_grad_loop, huber_grad)
-static void huber_backward(const cnnc__pw_args *a, float *gx, float *gy, const float *g, float g0,
-                           int64_t begin, int64_t end) {
-    const float norm = (float)a->scale, delta = a->a;
-    if (gx) huber_grad_loop(gx, a->x, a->y, 1.0f, g, g0, delta, norm, begin, end);
-    if (gy) huber_grad_loop(gy, a->x, a->y, -1.0f, g, g0, delta, norm, begin, end);
-}
-
+/* the formulas: kernels/loss_pw_impl.h */
 static const cnnc__pw_kind MSE = {
-    {"MseLossBackward0", "MseLossBackward0", "MseLossBackward0", NULL}, mse_forward, mse_backward};
+    {"MseLossBackward0", "MseLossBackward0", "MseLossBackward0", NULL}, CNNC__PWL_MSE};
 static const cnnc__pw_kind L1 = {
-    {"AbsBackward0", "MeanBackward0", "SumBackward0", NULL}, l1_forward, l1_backward};
+    {"AbsBackward0", "MeanBackward0", "SumBackward0", NULL}, CNNC__PWL_L1};
 static const cnnc__pw_kind SMOOTH_L1 = {
     {"SmoothL1LossBackward0", "SmoothL1LossBackward0", "SmoothL1LossBackward0", NULL},
-    smooth_l1_forward, smooth_l1_backward};
+    CNNC__PWL_SMOOTH_L1};
 static const cnnc__pw_kind HUBER = {
-    {"HuberLossBackward0", "HuberLossBackward0", "HuberLossBackward0", NULL}, huber_forward,
-    huber_backward};
+    {"HuberLossBackward0", "HuberLossBackward0", "HuberLossBackward0", NULL}, CNNC__PWL_HUBER};
 
 /* input and target broadcast to one shape (F.mse_loss's broadcast_tensors), then
  * the reduction and the loss's own parameter check (bad_param: its message, or
@@ -363,41 +279,10 @@ cnnc_tensor *cnnc__op_huber_loss(cnnc_tensor *input, cnnc_tensor *target,
 
 /* ---- kl_div --------------------------------------------------------------------------- */
 
-/* xlogy(x, y) as PyTorch: NaN if y is NaN, 0 if x is 0, else x log y */
-static inline float xlogy(float x, float y) {
-    if (y != y) return y;
-    return x == 0.0f ? 0.0f : x * logf(y);
-}
-
-/* xlogy(y, y) - y x, or e^y (y - x) with log_target */
-static void kl_forward(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) {
-        float x = a->x[i], y = a->y[i];
-        out[i - begin] = a->flag ? expf(y) * (y - x) : xlogy(y, y) - y * x;
-    }
-}
-/* PyTorch's composite backward: the mean's g/n first, then each term's derivative
- * (xlogy's: xlogy(y != 0, y) + y / y, NaN where y is 0 as PyTorch) */
-static void kl_backward(const cnnc__pw_args *a, float *gx, float *gy, const float *g, float g0,
-                        int64_t begin, int64_t end) {
-    const float gs = (float)((double)g0 * a->scale);
-    for (int64_t i = begin; i < end; i++) {
-        float x = a->x[i], y = a->y[i], gi = g ? g[i] : gs;
-        if (a->flag) {
-            float e = expf(y);
-            if (gx) gx[i] = -(gi * e);
-            if (gy) gy[i] = gi * (y - x) * e + gi * e;
-        } else {
-            if (gx) gx[i] = -gi * y;
-            if (gy) gy[i] = gi * xlogy(y != 0.0f ? 1.0f : 0.0f, y) + gi * y / y - gi * x;
-        }
-    }
-}
-
 static const cnnc__pw_kind KL = {{"SubBackward0", "MeanBackward0", "SumBackward0", "DivBackward0"},
-                                 kl_forward, kl_backward};
+                                 CNNC__PWL_KL_DIV};
 static const cnnc__pw_kind KL_LOG = {
-    {"MulBackward0", "MeanBackward0", "SumBackward0", "DivBackward0"}, kl_forward, kl_backward};
+    {"MulBackward0", "MeanBackward0", "SumBackward0", "DivBackward0"}, CNNC__PWL_KL_DIV};
 
 cnnc_tensor *cnnc__op_kl_div(cnnc_tensor *input, cnnc_tensor *target, cnnc_kl_div_options o) {
     cnnc__reduction r;

@@ -8,6 +8,7 @@
  * cross entropy), loss_nll.c (nll_loss, cross_entropy). */
 #ifndef CNNC_OPS_LOSS_H
 #define CNNC_OPS_LOSS_H
+#include "kernels/loss.h"
 #include "ops/ops.h"
 
 typedef enum cnnc__reduction {
@@ -41,26 +42,11 @@ cnnc_tensor *cnnc__loss_expand(cnnc_tensor *b, int ndim, const int64_t *shape);
 
 /* ---- the pointwise engine ------------------------------------------------------------ */
 
-/* What a pointwise loss reads: n elements of each array (w, pw NULL when absent). */
-typedef struct cnnc__pw_args {
-    const float *x, *y, *w, *pw;
-    float a;     /* smooth_l1's beta, huber's delta */
-    bool flag;   /* kl_div's log_target */
-    double scale; /* the reduction's factor: 1, 1/n (mean) or 1/size(0) (batchmean) */
-} cnnc__pw_args;
-
-/* out[i - begin] = the loss of element i, for i in [begin, end). */
-typedef void (*cnnc__pw_forward_fn)(const cnnc__pw_args *a, float *out, int64_t begin, int64_t end);
-/* gx[i] and gy[i] (each NULL when not wanted) for i in [begin, end), from the
- * result's gradient g[i] ("none"), or the 0-d gradient g0 when g is NULL (the
- * kind applies a->scale, in PyTorch's order of operations). */
-typedef void (*cnnc__pw_backward_fn)(const cnnc__pw_args *a, float *gx, float *gy, const float *g,
-                                     float g0, int64_t begin, int64_t end);
-
+/* A pointwise loss: its kernels (kernels/loss.h) and its grad_fn name per reduction,
+ * as PyTorch shows it. */
 typedef struct cnnc__pw_kind {
-    const char *nodes[CNNC__RED_COUNT]; /* grad_fn name per reduction, as PyTorch shows it */
-    cnnc__pw_forward_fn forward;
-    cnnc__pw_backward_fn backward;
+    const char *nodes[CNNC__RED_COUNT];
+    cnnc__pwl op;
 } cnnc__pw_kind;
 
 /* One pointwise loss call. input and target are the caller's tensors (autograd

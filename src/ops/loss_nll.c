@@ -1,16 +1,20 @@
-/* nll_loss and cross_entropy. cross_entropy is log_softmax over the class dim (the
- * activation family's vectorized, threaded kernel: max-subtracted log-sum-exp)
+/* nll_loss and cross_entropy. cross_entropy is log_softmax over the class dim
  * followed by one of two ops on the log-probabilities, as PyTorch 1.13 composes it:
  *   - class indices: the negative log-likelihood, with label smoothing folded in
- *     (also F.nll_loss itself);
- *   - class probabilities: -sum_c w[c] q[c] log p[c].
- * Both view the log-probabilities as [n, c, inner] (inner: the product of the
- * K spatial dims) and work on blocks of NLL_BLOCK positions, so reductions sum
- * fixed per-block partials in order and never depend on the thread count. */
+ *     (also F.nll_loss itself); cross_entropy runs both steps in the loss kernels
+ *     (kernels/loss.h) without materializing the log-probabilities, and its
+ *     backward is log_softmax's of nll_loss's gradient, in one pass;
+ *   - class probabilities: -sum_c w[c] q[c] log p[c] on log_softmax's result (the
+ *     activation family's kernel).
+ * Both view the input as [n, c, inner] (inner: the product of the K spatial dims)
+ * and work on blocks of positions (of a size that depends on the shape only), so
+ * reductions sum fixed per-block partials in order and never depend on the thread
+ * count. */
 #include <string.h>
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "kernels/loss.h"
 #include "ops/activation.h"
 #include "ops/loss.h"
 
@@ -144,10 +148,12 @@ static cnnc_status check_targets(const int64_t *t, int64_t positions, int64_t cl
 /* ---- position blocks ------------------------------------------------------------------ */
 
 /* Calls fn(ctx, n, s0, s1, p0) for the runs of positions [p, p + s1 - s0) of block b
- * that share a batch index n (s: the offset in the inner dims; p0 = n*inner + s0). */
+ * (of `per` <= NLL_BLOCK positions) that share a batch index n (s: the offset in the
+ * inner dims; p0 = n*inner + s0). */
 typedef void (*seg_fn)(void *ctx, int64_t n, int64_t s0, int64_t s1, int64_t p0);
-static void for_segments(int64_t b, int64_t positions, int64_t inner, seg_fn fn, void *ctx) {
-    int64_t p = b * NLL_BLOCK, end = p + NLL_BLOCK < positions ? p + NLL_BLOCK : positions;
+static void for_segments(int64_t b, int64_t per, int64_t positions, int64_t inner, seg_fn fn,
+                         void *ctx) {
+    int64_t p = b * per, end = p + per < positions ? p + per : positions;
     while (p < end) {
         int64_t n = p / inner, s0 = p % inner;
         int64_t s1 = s0 + (end - p) < inner ? s0 + (end - p) : inner;
@@ -156,11 +162,11 @@ static void for_segments(int64_t b, int64_t positions, int64_t inner, seg_fn fn,
     }
 }
 
-static int64_t block_count(int64_t positions) { return (positions + NLL_BLOCK - 1) / NLL_BLOCK; }
+static int64_t block_count(int64_t positions, int64_t per) { return (positions + per - 1) / per; }
 
-/* the cost of a block of positions touching per_position values each */
-static cnnc__cost block_cost(int64_t per_position) {
-    const double v = (double)NLL_BLOCK * (double)(per_position > 0 ? per_position : 1);
+/* the cost of a block of `per` positions touching per_position values each */
+static cnnc__cost block_cost(int64_t per, int64_t per_position) {
+    const double v = (double)per * (double)(per_position > 0 ? per_position : 1);
     return (cnnc__cost){.flops = 4.0 * v, .bytes = 8.0 * v};
 }
 
@@ -171,13 +177,30 @@ static cnnc__cost values_cost(int64_t values) {
 
 /* ---- the negative log-likelihood (class indices, optional label smoothing) ---------- */
 
+/* nll_loss reads log-probabilities. cross_entropy reads the logits ("fused": the
+ * kernels of kernels/loss.h compute the log-softmax terms of each position and, in
+ * the backward, log_softmax's gradient, without the [n, c, inner] log-probabilities);
+ * blocks of fewer positions when the classes are many, so that [256, 1000] logits
+ * still split over threads (the blocks depend on the shape only). */
+static int64_t positions_per_block(bool fused, int64_t c) {
+    if (!fused) return NLL_BLOCK;
+    int64_t per = 16384 / (c > 0 ? c : 1);
+    return per < 1 ? 1 : per > NLL_BLOCK ? NLL_BLOCK : per;
+}
+
 typedef struct {
     nll_geom g;
-    const float *lp, *w;  /* log-probabilities [n, c, inner]; weight [c] or NULL */
+    const float *lp, *w;  /* log-probabilities [n, c, inner] (NULL when fused); weight [c] or NULL */
     const int64_t *t;     /* [n, inner] */
     int64_t ignore;
     float ls;             /* label smoothing, 0 for the plain loss */
     cnnc__reduction r;
+    int64_t per;          /* positions per block */
+    bool fused;           /* cross_entropy on the logits: ce, stat, wsum below */
+    cnnc__isa isa;        /* fused: the kernels' level for the whole call */
+    cnnc__ce_args ce;     /* fused: the logits and the rest, as the kernels take them */
+    float *stat;          /* fused: [n * inner][2] max and log-sum (NULL: not kept) */
+    float wsum;           /* fused backward: sum_c w[c] */
     float *out;           /* "none": [n, inner] */
     double *part;         /* reductions: [blocks][3] nll, smooth, weight sums */
     int64_t blk;          /* the block being processed */
@@ -198,12 +221,11 @@ static double weighted_row_sum(const float *x, const float *w, int64_t c) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-/* One run: per-position losses, then the "none" result or the block's partials. */
-static void nll_seg(void *ctx, int64_t n, int64_t s0, int64_t s1, int64_t p0) {
-    nll_job *j = ctx;
+/* A run's terms from the log-probabilities (the kernels' nll and smooth outputs). */
+static void lp_terms(const nll_job *j, int64_t n, int64_t s0, int64_t s1, float *nll, float *sm) {
     const int64_t inner = j->g.inner, c = j->g.c, len = s1 - s0;
     const float *lp = j->lp + n * c * inner;
-    const int64_t *t = j->t + p0 - s0;
+    const int64_t *t = j->t + n * inner;
     double smooth[NLL_BLOCK];
     if (j->ls > 0.0f && inner == 1) { /* sum_c w[c] lp[c]: one contiguous row */
         smooth[0] = weighted_row_sum(lp, j->w, c);
@@ -214,20 +236,35 @@ static void nll_seg(void *ctx, int64_t n, int64_t s0, int64_t s1, int64_t p0) {
             for (int64_t k = 0; k < len; k++) smooth[k] += (double)(row[k] * wc);
         }
     }
-    double *part = j->part ? j->part + 3 * j->blk : NULL;
-    const float k_nll = 1.0f - j->ls, k_smooth = (float)((double)j->ls / (double)c);
     for (int64_t k = 0; k < len; k++) {
         int64_t tc = t[s0 + k];
         bool skip = tc == j->ignore;
-        float wt = skip ? 0.0f : (j->w ? j->w[tc] : 1.0f);
-        float nll = skip ? 0.0f : -lp[tc * inner + s0 + k] * wt;
-        float sm = skip || j->ls <= 0.0f ? 0.0f : (float)-smooth[k];
+        nll[k] = skip ? 0.0f : -lp[tc * inner + s0 + k] * (j->w ? j->w[tc] : 1.0f);
+        sm[k] = skip || j->ls <= 0.0f ? 0.0f : (float)-smooth[k];
+    }
+}
+
+/* One run: per-position losses, then the "none" result or the block's partials. */
+static void nll_seg(void *ctx, int64_t n, int64_t s0, int64_t s1, int64_t p0) {
+    nll_job *j = ctx;
+    const int64_t len = s1 - s0;
+    const int64_t *t = j->t + p0 - s0;
+    float nll[NLL_BLOCK], sm[NLL_BLOCK];
+    if (!j->fused)
+        lp_terms(j, n, s0, s1, nll, sm);
+    else
+        cnnc__k_ce_forward(j->isa, &j->ce, j->stat ? j->stat + 2 * p0 : NULL, nll, sm, n, s0, s1);
+    double *part = j->part ? j->part + 3 * j->blk : NULL;
+    const float k_nll = 1.0f - j->ls, k_smooth = (float)((double)j->ls / (double)j->g.c);
+    for (int64_t k = 0; k < len; k++) {
+        int64_t tc = t[s0 + k];
+        float wt = tc == j->ignore ? 0.0f : (j->w ? j->w[tc] : 1.0f);
         if (part) {
-            part[0] += nll;
-            part[1] += sm;
+            part[0] += nll[k];
+            part[1] += sm[k];
             part[2] += wt;
         } else {
-            j->out[p0 + k] = j->ls > 0.0f ? k_nll * nll + sm * k_smooth : nll;
+            j->out[p0 + k] = j->ls > 0.0f ? k_nll * nll[k] + sm[k] * k_smooth : nll[k];
         }
     }
 }
@@ -237,36 +274,41 @@ static cnnc_status nll_forward_range(void *ctx, int64_t begin, int64_t end, int 
     nll_job j = *(const nll_job *)ctx;
     for (j.blk = begin; j.blk < end; j.blk++) {
         if (j.part) memset(j.part + 3 * j.blk, 0, 3 * sizeof(double));
-        for_segments(j.blk, j.g.n * j.g.inner, j.g.inner, nll_seg, &j);
+        for_segments(j.blk, j.per, j.g.n * j.g.inner, j.g.inner, nll_seg, &j);
     }
     return CNNC_OK;
 }
 
 /* One run of the gradient: -(b w[c]) everywhere (label smoothing), then -(a w[t])
  * added at each target, where a and b are the position's nll and smoothing
- * coefficients (0 where ignored). gl starts zeroed when there is no smoothing. */
+ * coefficients (0 where ignored). gl starts zeroed when there is no smoothing.
+ * Fused: the same gradient through log_softmax's backward, by the kernel. */
 static void nll_grad_seg(void *ctx, int64_t n, int64_t s0, int64_t s1, int64_t p0) {
     const nll_job *j = ctx;
     const int64_t inner = j->g.inner, c = j->g.c, len = s1 - s0;
     float *gl = j->gl + n * c * inner;
     const int64_t *t = j->t + p0 - s0;
     const float k_nll = 1.0f - j->ls, k_smooth = (float)((double)j->ls / (double)c);
-    float a[NLL_BLOCK], b[NLL_BLOCK];
+    float ab[2 * NLL_BLOCK]; /* [len][2]: a, b */
     for (int64_t k = 0; k < len; k++) {
         bool skip = t[s0 + k] == j->ignore;
         float go = j->gout ? j->gout[p0 + k] : 0.0f;
-        a[k] = skip ? 0.0f : j->gout ? (j->ls > 0.0f ? k_nll * go : go) : j->a0;
-        b[k] = skip ? 0.0f : j->gout ? go * k_smooth : j->b0;
+        ab[2 * k] = skip ? 0.0f : j->gout ? (j->ls > 0.0f ? k_nll * go : go) : j->a0;
+        ab[2 * k + 1] = skip ? 0.0f : j->gout ? go * k_smooth : j->b0;
+    }
+    if (j->fused) {
+        cnnc__k_ce_backward(j->isa, &j->ce, j->gl, j->stat + 2 * p0, ab, j->wsum, n, s0, s1);
+        return;
     }
     if (j->ls > 0.0f)
         for (int64_t cl = 0; cl < c; cl++) {
             const float wc = j->w ? j->w[cl] : 1.0f;
             float *row = gl + cl * inner + s0;
-            for (int64_t k = 0; k < len; k++) row[k] = -(b[k] * wc);
+            for (int64_t k = 0; k < len; k++) row[k] = -(ab[2 * k + 1] * wc);
         }
     for (int64_t k = 0; k < len; k++) {
         int64_t tc = t[s0 + k];
-        if (tc != j->ignore) gl[tc * inner + s0 + k] += -((j->w ? j->w[tc] : 1.0f) * a[k]);
+        if (tc != j->ignore) gl[tc * inner + s0 + k] += -((j->w ? j->w[tc] : 1.0f) * ab[2 * k]);
     }
 }
 
@@ -274,7 +316,7 @@ static cnnc_status nll_backward_range(void *ctx, int64_t begin, int64_t end, int
     (void)chunk;
     const nll_job *j = ctx;
     for (int64_t b = begin; b < end; b++)
-        for_segments(b, j->g.n * j->g.inner, j->g.inner, nll_grad_seg, (void *)j);
+        for_segments(b, j->per, j->g.n * j->g.inner, j->g.inner, nll_grad_seg, (void *)j);
     return CNNC_OK;
 }
 
@@ -283,17 +325,34 @@ typedef struct {
     int64_t ignore;
     float ls, total_weight;
     cnnc__reduction r;
+    bool fused;
     int in_ndim;
     int64_t in_shape[CNNC_MAX_DIMS];
 } nll_ctx;
 
+/* sum_c w[c] (c without weights), rounded to float */
+static float weight_sum(const float *w, int64_t c) {
+    return w ? (float)cnnc__k_sum(w, c) : (float)c;
+}
+
 static cnnc_status nll_backward(cnnc__node *nd, cnnc_tensor *g, cnnc_tensor **gi) {
     const nll_ctx *c = nd->ctx;
     cnnc_tensor *w = nd->saved[1];
-    gi[0] = cnnc__tensor_zeros(CNNC_FLOAT32, c->in_ndim, c->in_shape);
+    /* fused: the kernel writes every element */
+    gi[0] = c->fused ? cnnc__tensor_new(CNNC_FLOAT32, c->in_ndim, c->in_shape)
+                     : cnnc__tensor_zeros(CNNC_FLOAT32, c->in_ndim, c->in_shape);
     if (!gi[0]) return cnnc_last_status();
     nll_job j = {.g = c->g, .w = w ? cnnc__f32(w) : NULL, .t = cnnc__i64(nd->saved[0]),
-                 .ignore = c->ignore, .ls = c->ls, .r = c->r, .gl = cnnc__f32(gi[0])};
+                 .ignore = c->ignore, .ls = c->ls, .r = c->r,
+                 .per = positions_per_block(c->fused, c->g.c), .fused = c->fused,
+                 .gl = cnnc__f32(gi[0])};
+    if (c->fused) {
+        j.isa = cnnc__isa_active();
+        j.ce = (cnnc__ce_args){cnnc__f32(nd->saved[2]), j.t, j.w, c->g.c, c->g.inner, c->ignore,
+                               c->ls > 0.0f};
+        j.stat = cnnc__f32(nd->saved[3]);
+        j.wsum = weight_sum(j.w, c->g.c);
+    }
     if (c->r == CNNC__RED_NONE) {
         j.gout = cnnc__f32(g);
     } else { /* PyTorch: (1 - s) g / W for the nll, g (s / C) / W for the smoothing */
@@ -302,7 +361,8 @@ static cnnc_status nll_backward(cnnc__node *nd, cnnc_tensor *g, cnnc_tensor **gi
         j.b0 = g0 * (float)((double)c->ls / (double)c->g.c) / div;
     }
     int64_t positions = c->g.n * c->g.inner;
-    return cnnc__parallel_for(block_count(positions), block_cost(c->ls > 0.0f ? c->g.c : 1),
+    int64_t per_position = c->fused ? c->g.c * 3 : c->ls > 0.0f ? c->g.c : 1;
+    return cnnc__parallel_for(block_count(positions, j.per), block_cost(j.per, per_position),
                               nll_backward_range, &j);
 }
 
@@ -322,42 +382,58 @@ static float nll_reduce(const nll_job *j, int64_t blocks, float *total_weight) {
     return (1.0f - j->ls) * nll + smooth * (float)((double)j->ls / (double)j->g.c);
 }
 
-/* The loss on log-probabilities lp (already checked against target and weight). */
-static cnnc_tensor *nll_apply(cnnc_tensor *lp, cnnc_tensor *target, cnnc_tensor *weight,
-                              const nll_geom *g, int64_t ignore, float ls, cnnc__reduction r) {
-    int64_t positions = g->n * g->inner, blocks = block_count(positions);
+/* The loss on log-probabilities in (already checked against target and weight),
+ * or with fused on the logits in (cross_entropy). */
+static cnnc_tensor *nll_apply(cnnc_tensor *in, bool fused, cnnc_tensor *target,
+                              cnnc_tensor *weight, const nll_geom *g, int64_t ignore, float ls,
+                              cnnc__reduction r) {
+    int64_t positions = g->n * g->inner, per = positions_per_block(fused, g->c);
+    int64_t blocks = block_count(positions, per);
     if (check_targets(cnnc__i64(target), positions, g->c, ignore) != CNNC_OK) return NULL;
     bool none = r == CNNC__RED_NONE;
     cnnc_tensor *out = none ? cnnc__tensor_new(CNNC_FLOAT32, g->out_ndim, g->out_shape)
                             : cnnc__tensor_new(CNNC_FLOAT32, 0, NULL);
+    cnnc_tensor *stat = NULL; /* fused and differentiable: [positions][2] */
     if (!out) return NULL;
-    nll_job j = {.g = *g, .lp = cnnc__f32(lp), .w = weight ? cnnc__f32(weight) : NULL,
-                 .t = cnnc__i64(target), .ignore = ignore, .ls = ls, .r = r,
+    nll_job j = {.g = *g, .w = weight ? cnnc__f32(weight) : NULL, .t = cnnc__i64(target),
+                 .ignore = ignore, .ls = ls, .r = r, .per = per, .fused = fused,
                  .out = cnnc__f32(out)};
+    if (fused) {
+        j.isa = cnnc__isa_active();
+        j.ce = (cnnc__ce_args){cnnc__f32(in), j.t, j.w, g->c, g->inner, ignore, ls > 0.0f};
+        int64_t n2 = 2 * positions;
+        if (cnnc__any_requires_grad(1, &in) && !(stat = cnnc__tensor_new(CNNC_FLOAT32, 1, &n2)))
+            goto fail;
+        j.stat = stat ? cnnc__f32(stat) : NULL;
+    } else {
+        j.lp = cnnc__f32(in);
+    }
     float total_weight = 0.0f;
     if (!none) {
         j.part = cnnc__workspace((size_t)(blocks > 0 ? blocks : 1) * 3 * sizeof(double));
         if (!j.part) goto fail;
     }
-    if (cnnc__parallel_for(blocks, block_cost(ls > 0.0f ? g->c : 1), nll_forward_range, &j) != CNNC_OK) {
-        cnnc_tensor_release(out);
-        return NULL;
-    }
+    int64_t per_position = fused ? g->c * (ls > 0.0f ? 3 : 2) : ls > 0.0f ? g->c : 1;
+    if (cnnc__parallel_for(blocks, block_cost(per, per_position), nll_forward_range, &j) != CNNC_OK)
+        goto fail;
     if (!none) cnnc__f32(out)[0] = nll_reduce(&j, blocks, &total_weight);
     /* PyTorch's last node: the smoothing's sum, the K-dim "none" view, or the loss */
     const char *node = ls > 0.0f ? "AddBackward0"
-                       : none && (lp->ndim == 3 || lp->ndim > 4) ? "ViewBackward0"
+                       : none && (in->ndim == 3 || in->ndim > 4) ? "ViewBackward0"
                                                                  : g->node;
     nll_ctx *c = NULL;
-    cnnc_tensor *in[2] = {lp, target}, *saved[2] = {target, weight};
-    if (cnnc__record(out, node, nll_backward, 2, in, 2, saved, sizeof *c, (void **)&c) != CNNC_OK)
+    cnnc_tensor *inputs[2] = {in, target}, *saved[4] = {target, weight, fused ? in : NULL, stat};
+    if (cnnc__record(out, node, nll_backward, 2, inputs, 4, saved, sizeof *c, (void **)&c) !=
+        CNNC_OK)
         goto fail;
     if (c) {
-        *c = (nll_ctx){*g, ignore, ls, total_weight, r, lp->ndim, {0}};
-        memcpy(c->in_shape, lp->shape, sizeof lp->shape);
+        *c = (nll_ctx){*g, ignore, ls, total_weight, r, fused, in->ndim, {0}};
+        memcpy(c->in_shape, in->shape, sizeof in->shape);
     }
+    cnnc_tensor_release(stat);
     return out;
 fail:
+    cnnc_tensor_release(stat);
     cnnc_tensor_release(out);
     return NULL;
 }
@@ -406,7 +482,7 @@ static cnnc_status prob_forward_range(void *ctx, int64_t begin, int64_t end, int
     prob_job j = *(const prob_job *)ctx;
     for (j.blk = begin; j.blk < end; j.blk++) {
         if (j.part) j.part[j.blk] = 0.0;
-        for_segments(j.blk, j.g.n * j.g.inner, j.g.inner, prob_seg, &j);
+        for_segments(j.blk, NLL_BLOCK, j.g.n * j.g.inner, j.g.inner, prob_seg, &j);
     }
     return CNNC_OK;
 }
@@ -486,7 +562,7 @@ static cnnc_status prob_backward(cnnc__node *nd, cnnc_tensor *g, cnnc_tensor **g
 
 static cnnc_tensor *prob_apply(cnnc_tensor *lp, cnnc_tensor *q, cnnc_tensor *weight,
                                const nll_geom *g, float ls, cnnc__reduction r) {
-    int64_t positions = g->n * g->inner, blocks = block_count(positions);
+    int64_t positions = g->n * g->inner, blocks = block_count(positions, NLL_BLOCK);
     bool none = r == CNNC__RED_NONE;
     cnnc_tensor *out = none ? cnnc__tensor_new(CNNC_FLOAT32, g->out_ndim, g->out_shape)
                             : cnnc__tensor_new(CNNC_FLOAT32, 0, NULL);
@@ -497,7 +573,8 @@ static cnnc_tensor *prob_apply(cnnc_tensor *lp, cnnc_tensor *q, cnnc_tensor *wei
         j.part = cnnc__workspace((size_t)(blocks > 0 ? blocks : 1) * sizeof(double));
         if (!j.part) goto fail;
     }
-    if (cnnc__parallel_for(blocks, block_cost(g->c), prob_forward_range, &j) != CNNC_OK) goto fail;
+    if (cnnc__parallel_for(blocks, block_cost(NLL_BLOCK, g->c), prob_forward_range, &j) != CNNC_OK)
+        goto fail;
     int64_t per = g->c > 0 ? lp->numel / g->c : 0;
     if (!none) {
         double total = 0.0;
@@ -534,7 +611,7 @@ cnnc_tensor *cnnc__op_nll_loss(cnnc_tensor *input, cnnc_tensor *target, cnnc_nll
     if (check_input("nll_loss", input, target, o.reduction, &r) != CNNC_OK ||
         nll_check(input, target, o.weight, &g) != CNNC_OK)
         return NULL;
-    return nll_apply(input, target, o.weight, &g, o.ignore_index, 0.0f, r);
+    return nll_apply(input, false, target, o.weight, &g, o.ignore_index, 0.0f, r);
 }
 
 static cnnc_status label_smoothing_error(double ls) {
@@ -579,12 +656,16 @@ cnnc_tensor *cnnc__op_cross_entropy(cnnc_tensor *input, cnnc_tensor *target,
     if (cnnc__same_shape(input, target)) return cross_entropy_prob(input, target, o, r);
     bool smooth = o.label_smoothing > 0.0;
     if (smooth && o.label_smoothing > 1.0) return label_smoothing_error(o.label_smoothing), NULL;
-    cnnc_tensor *lp = log_softmax_classes(input);
+    float ls = smooth ? (float)o.label_smoothing : 0.0f;
     nll_geom g;
+    if (input->ndim > 0) /* log_softmax and nll_loss in one (log_softmax's checks pass) */
+        return nll_check(input, target, o.weight, &g) == CNNC_OK
+                   ? nll_apply(input, true, target, o.weight, &g, o.ignore_index, ls, r)
+                   : NULL;
+    cnnc_tensor *lp = log_softmax_classes(input); /* 0-d: its error */
     cnnc_tensor *out = NULL;
     if (lp && nll_check(lp, target, o.weight, &g) == CNNC_OK)
-        out = nll_apply(lp, target, o.weight, &g, o.ignore_index,
-                        smooth ? (float)o.label_smoothing : 0.0f, r);
+        out = nll_apply(lp, false, target, o.weight, &g, o.ignore_index, ls, r);
     cnnc_tensor_release(lp);
     return out;
 }
