@@ -7,7 +7,7 @@
  * result does not depend on how positions are split over threads): 16 float lanes
  * over at most CE_CHUNK classes, then added in double. */
 
-enum { CE_LANES = 16, CE_CHUNK = 256, CE_COLS = 64, CE_FLUSH = 32 };
+enum { CE_LANES = 16, CE_CHUNK = 256, CE_COLS = 256, CE_FLUSH = 32 };
 
 /* ---- contiguous rows -------------------------------------------------------------- */
 

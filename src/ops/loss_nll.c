@@ -254,19 +254,20 @@ static void nll_seg(void *ctx, int64_t n, int64_t s0, int64_t s1, int64_t p0) {
         lp_terms(j, n, s0, s1, nll, sm);
     else
         cnnc__k_ce_forward(j->isa, &j->ce, j->stat ? j->stat + 2 * p0 : NULL, nll, sm, n, s0, s1);
-    double *part = j->part ? j->part + 3 * j->blk : NULL;
-    const float k_nll = 1.0f - j->ls, k_smooth = (float)((double)j->ls / (double)j->g.c);
-    for (int64_t k = 0; k < len; k++) {
-        int64_t tc = t[s0 + k];
-        float wt = tc == j->ignore ? 0.0f : (j->w ? j->w[tc] : 1.0f);
-        if (part) {
-            part[0] += nll[k];
-            part[1] += sm[k];
-            part[2] += wt;
-        } else {
-            j->out[p0 + k] = j->ls > 0.0f ? k_nll * nll[k] + sm[k] * k_smooth : nll[k];
+    if (j->part) { /* the sums in registers, then into the block's partials */
+        double s[3] = {0.0, 0.0, 0.0};
+        for (int64_t k = 0; k < len; k++) {
+            int64_t tc = t[s0 + k];
+            s[0] += nll[k];
+            s[1] += sm[k];
+            s[2] += tc == j->ignore ? 0.0f : (j->w ? j->w[tc] : 1.0f);
         }
+        for (int i = 0; i < 3; i++) j->part[3 * j->blk + i] += s[i];
+        return;
     }
+    const float k_nll = 1.0f - j->ls, k_smooth = (float)((double)j->ls / (double)j->g.c);
+    for (int64_t k = 0; k < len; k++)
+        j->out[p0 + k] = j->ls > 0.0f ? k_nll * nll[k] + sm[k] * k_smooth : nll[k];
 }
 
 static cnnc_status nll_forward_range(void *ctx, int64_t begin, int64_t end, int chunk) {
