@@ -5,7 +5,8 @@
  * differentiable, new references not given to a scope.
  *
  * Files: loss.c (shared parts, regression losses, kl_div), loss_bce.c (binary
- * cross entropy), loss_nll.c (nll_loss, cross_entropy). */
+ * cross entropy), loss_nll.c (nll_loss, cross_entropy); their element formulas and
+ * cross entropy's kernels are kernels/loss.h's, per ISA level. */
 #ifndef CNNC_OPS_LOSS_H
 #define CNNC_OPS_LOSS_H
 #include "kernels/loss.h"
