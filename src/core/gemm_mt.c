@@ -104,7 +104,7 @@ static sgemm_task make_task(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m
     return (sgemm_task){.isa = isa, .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,
                         .a = a, .lda = lda, .b = b, .ldb = ldb, .beta = beta, .c = c,
                         .ldc = ldc, .ws_slice = cnnc__sgemm_workspace_floats(isa),
-                        .small = n > 0 && cnnc__sgemm_small_fits(isa, trans_a, trans_b, m, k)};
+                        .small = n > 0 && cnnc__sgemm_small_fits(isa, trans_a, trans_b, m, n, k)};
 }
 
 cnnc_status cnnc__sgemm(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n,

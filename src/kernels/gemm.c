@@ -363,7 +363,7 @@ void cnnc__sgemm_st_blocked(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m
 void cnnc__sgemm_st(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb,
                     float beta, float *c, int64_t ldc, float *ws) {
-    if (n > 0 && cnnc__sgemm_small_fits(isa, trans_a, trans_b, m, k))
+    if (n > 0 && cnnc__sgemm_small_fits(isa, trans_a, trans_b, m, n, k))
         cnnc__sgemm_small(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
     else
         sgemm_blocked(config_of(isa), trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, ws);

@@ -40,10 +40,12 @@ static const small_config configs[] = {
 
 CNNC__ISA_PICKER(config_of, small_config, configs)
 
-bool cnnc__sgemm_small_fits(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t k) {
+bool cnnc__sgemm_small_fits(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                            int64_t k) {
     if (!config_of(isa)->bcast || m <= 0 || k <= 0) return false;
     if (trans_b) return !trans_a && m <= CNNC__SGEMM_SMALL_M;
-    return m <= CNNC__SGEMM_BCAST_M || k <= CNNC__SGEMM_SMALL_K;
+    return m <= CNNC__SGEMM_BCAST_M || k <= CNNC__SGEMM_SMALL_K ||
+           (m <= CNNC__SGEMM_BCAST_WIDE_M && n >= CNNC__SGEMM_BCAST_WIDE_N);
 }
 
 int64_t cnnc__sgemm_small_unit(cnnc__isa isa, bool trans_b) {

@@ -14,9 +14,9 @@
  *         lane), reduced in a fixed order at the end of each k block; k blocks depend on
  *         k alone (CNNC__SGEMM_DOT_KC) and are added to C in order, the first applying
  *         beta. Its bits differ from the packed GEMM's (not its accuracy).
- * A product's path depends on (level, trans_a, trans_b, m, k) only; every C element's
- * bits are independent of where its tile falls, so splitting the columns of C over
- * threads never changes a result. AVX2 and AVX-512 only (the scalar level always
+ * The dot path depends on (level, trans_a, trans_b, m) only and bcast gives the packed
+ * GEMM's bits; every C element's bits are independent of where its tile falls, so
+ * splitting the columns of C over threads never changes a result. AVX2 and AVX-512 only (the scalar level always
  * packs). */
 #ifndef CNNC_KERNELS_GEMM_SMALL_H
 #define CNNC_KERNELS_GEMM_SMALL_H
@@ -28,15 +28,19 @@
 #define CNNC__SGEMM_SMALL_M 16
 /* Up to 32 rows the bcast tiles beat packing B (measured, 1 thread, 1x1 convolutions
  * at batch 8, MobileNetV2's projections: 96 -> 24 at 56x56 1.16 -> 0.55 ms, 144 -> 24
- * 1.89 -> 0.97, 192 -> 32 at 28x28 0.62 -> 0.39; at 64 rows it won on large maps and
- * lost on 14x14 ones). */
+ * 1.89 -> 0.97, 192 -> 32 at 28x28 0.62 -> 0.39); up to 64 rows where B is wide (B's
+ * rows streamed once per 64 rows of C rather than packed: 256 -> 64 at 56x56, 3136
+ * columns an image, 144 -> 176 GFLOP/s; on 14x14 maps, 196 columns, it lost). */
 #define CNNC__SGEMM_BCAST_M 32
+#define CNNC__SGEMM_BCAST_WIDE_M 64
+#define CNNC__SGEMM_BCAST_WIDE_N 1024
 #define CNNC__SGEMM_SMALL_K 16
 #define CNNC__SGEMM_DOT_KC 1024
 #define CNNC__SGEMM_STREAM_FLOATS ((int64_t)1 << 23)
 
 /* Does cnnc__sgemm_small take this product (m, n, k > 0)? */
-bool cnnc__sgemm_small_fits(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t k);
+bool cnnc__sgemm_small_fits(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                            int64_t k);
 
 /* Columns of C per unit when splitting a product cnnc__sgemm_small takes over threads
  * (whole register tiles; any split gives the same bits). */

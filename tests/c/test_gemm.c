@@ -189,7 +189,7 @@ static void run_level(cnnc__isa isa, const gemm_case *g, buffers *bf, bool check
     reset_c(g, bf);
     cnnc__sgemm_st(isa, g->trans_a, g->trans_b, g->m, g->n, g->k, bf->a, g->lda, bf->b, g->ldb,
                    g->beta, bf->c, g->ldc, bf->ws);
-    const bool small = g->n > 0 && cnnc__sgemm_small_fits(isa, g->trans_a, g->trans_b, g->m, g->k);
+    const bool small = g->n > 0 && cnnc__sgemm_small_fits(isa, g->trans_a, g->trans_b, g->m, g->n, g->k);
     snprintf(what, sizeof what, "%s%s", kernel,
              !small ? "" : g->trans_b ? " small (dot)" : " small (bcast)");
     check_result(g, bf, what);
