@@ -220,6 +220,13 @@ size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g, i
  * the same bits as packing that flipped copy. */
 void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
                                       const cnnc__window *g, int mt, bool flipped);
+/* The same packing in independent items (group, k block of the GEMM's A, MR-row
+ * panel): cnnc__conv_winograd_pack_items of them, each writing its own part of up, so
+ * threads can split them; items [begin, end) here. */
+int64_t cnnc__conv_winograd_pack_items(cnnc__isa isa, const cnnc__window *g);
+void cnnc__conv_winograd_pack_weights_range(cnnc__isa isa, float *up, const float *w,
+                                            const cnnc__window *g, int mt, bool flipped,
+                                            int64_t begin, int64_t end);
 /* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (ldt a
  * multiple of 16; the result a multiple of 16; the GEMM's workspace not included). */
 size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, int mt);

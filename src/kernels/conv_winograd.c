@@ -85,8 +85,17 @@ size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g, i
  * block of a panel is one contiguous run per position, which the row loops fill.
  * Filter (j, i) of group grp (row j, depth i of its A) is w[grp mg + j][i], or
  * flipped: w[grp cg + i][j] reversed. */
-void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
-                                      const cnnc__window *g, int mt, bool flipped) {
+int64_t cnnc__conv_winograd_pack_items(cnnc__isa isa, const cnnc__window *g) {
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
+    const int64_t kcb = cnnc__sgemm_packed_a_kc(isa, cg);
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    return g->groups * ((cg + kcb - 1) / kcb) * ((mg + mr - 1) / mr);
+}
+
+void cnnc__conv_winograd_pack_weights_range(cnnc__isa isa, float *up, const float *w,
+                                            const cnnc__window *g, int mt, bool flipped,
+                                            int64_t begin, int64_t end) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
     const int64_t ldu = g->groups * (int64_t)pa; /* floats between the positions' planes */
@@ -95,13 +104,20 @@ void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
     const cnnc__wino_rows *f = cnnc__wino_rows_of(isa, mt);
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
-    for (int64_t grp = 0; grp < g->groups; grp++)
-        for (int64_t pc = 0; pc < cg; pc += kcb)
-            for (int64_t r0 = 0; r0 < mg; r0 += mr) {
-                const int64_t n = mg - r0 < mr ? mg - r0 : mr, kc = cg - pc < kcb ? cg - pc : kcb;
-                f->weights(up + grp * (int64_t)pa + cnnc__sgemm_packed_a_offset(isa, mg, cg, r0, pc),
-                           ldu, w + grp * mg * cg * 9 + r0 * fs + pc * ds, fs, ds, flipped, n, mr, kc);
-            }
+    const int64_t panels = (mg + mr - 1) / mr, kblocks = (cg + kcb - 1) / kcb;
+    for (int64_t item = begin; item < end; item++) { /* item = (group, k block, panel) */
+        const int64_t grp = item / (kblocks * panels);
+        const int64_t pc = item / panels % kblocks * kcb, r0 = item % panels * mr;
+        const int64_t n = mg - r0 < mr ? mg - r0 : mr, kc = cg - pc < kcb ? cg - pc : kcb;
+        f->weights(up + grp * (int64_t)pa + cnnc__sgemm_packed_a_offset(isa, mg, cg, r0, pc), ldu,
+                   w + grp * mg * cg * 9 + r0 * fs + pc * ds, fs, ds, flipped, n, mr, kc);
+    }
+}
+
+void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
+                                      const cnnc__window *g, int mt, bool flipped) {
+    cnnc__conv_winograd_pack_weights_range(isa, up, w, g, mt, flipped, 0,
+                                           cnnc__conv_winograd_pack_items(isa, g));
 }
 
 /* The GEMM's B panels from one plane of V (cg x tiles, leading dim np ldt): a plain

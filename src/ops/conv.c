@@ -566,10 +566,39 @@ typedef struct wino_pack {
     bool flipped;
 } wino_pack;
 
+typedef struct wino_pack_run {
+    const wino_pack *p;
+    float *up;
+    const float *w;
+} wino_pack_run;
+
+static cnnc_status wino_pack_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
+    const wino_pack_run *r = ctx;
+    cnnc__conv_winograd_pack_weights_range(r->p->isa, r->up, r->w, r->p->g, r->p->mt,
+                                           r->p->flipped, begin, end);
+    return CNNC_OK;
+}
+
+/* The weights' transform over the threads (an item: an MR-row panel's transforms for a
+ * k block, memory-bound on wide layers: 512 channels write 16 MB). */
+static void wino_pack_all(const wino_pack *p, float *up, const float *w) {
+    const cnnc__window *g = p->g;
+    int64_t mr, nr;
+    cnnc__sgemm_tile(p->isa, &mr, &nr);
+    const double filters = (double)mr * (double)cnnc__sgemm_packed_a_kc(p->isa, g->c / g->groups);
+    const double np = (double)((p->mt + 2) * (p->mt + 2));
+    wino_pack_run r = {p, up, w};
+    (void)cnnc__parallel_for(cnnc__conv_winograd_pack_items(p->isa, g),
+                             (cnnc__cost){.flops = 4.0 * np * filters,
+                                          .bytes = 4.0 * (9.0 + np) * filters},
+                             wino_pack_range, &r);
+}
+
 static bool wino_pack_weights(const void *ctx, float *up) {
     const wino_pack *p = ctx;
     if (!p->wscale) {
-        cnnc__conv_winograd_pack_weights(p->isa, up, p->w, p->g, p->mt, p->flipped);
+        wino_pack_all(p, up, p->w);
         return true;
     }
     const int64_t per = p->g->c / p->g->groups * 9;
@@ -579,13 +608,11 @@ static bool wino_pack_weights(const void *ctx, float *up) {
         return false;
     }
     fold_filters(wf, p->w, p->wscale, p->g->m, per);
-    cnnc__conv_winograd_pack_weights(p->isa, up, wf, p->g, p->mt, false);
+    wino_pack_all(p, up, wf);
     cnnc__free(wf);
     return true;
 }
 
-/* flipped: w holds the weights of the convolution whose input gradient this forward
- * computes (cnnc__conv_winograd_pack_weights; no wscale), never cached. */
 static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__window *g, float *y,
                                         const float *x, const float *w, const float *wscale,
                                         bool flipped,

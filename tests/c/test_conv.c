@@ -729,6 +729,17 @@ static void winograd_pack(cnnc__isa isa) {
         memset(up, 0x7F, packed * 4), memset(upf, 0x7F, packed * 4); /* every float written */
         cnnc__conv_winograd_pack_weights(isa, up, w, &g, mt, false);
         cnnc__conv_winograd_pack_weights(CNNC__ISA_SCALAR, ups, w, &g, mt, false);
+        { /* the items in two ranges, the later first (as threads may): the same floats */
+            const int64_t items = cnnc__conv_winograd_pack_items(isa, &g), cut = rnd(0, items);
+            memset(upf, 0x7F, packed * 4);
+            cnnc__conv_winograd_pack_weights_range(isa, upf, w, &g, mt, it % 4 == 3, cut, items);
+            cnnc__conv_winograd_pack_weights_range(isa, upf, w, &g, mt, it % 4 == 3, 0, cut);
+            if (it % 4 == 3) /* flipped: against the whole flipped packing */
+                cnnc__conv_winograd_pack_weights(isa, up, w, &g, mt, true);
+            CHECK(memcmp(up, upf, packed * 4) == 0);
+            if (it % 4 == 3) cnnc__conv_winograd_pack_weights(isa, up, w, &g, mt, false);
+            memset(upf, 0x7F, packed * 4);
+        }
         unpack_wino(isa, a, up, &g, mt);
         unpack_wino(CNNC__ISA_SCALAR, as, ups, &g, mt);
         if (mt == 2) /* F(4x4)'s SIMD loops fuse multiply-adds */
