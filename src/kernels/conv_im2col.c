@@ -475,8 +475,8 @@ static void copy_add_scalar(float *dst, const float *src, float bias, int64_t n)
 }
 
 /* X-list, fastest first: (level, name, panel width nr the SIMD routines fill, im2col,
- * pack columns, the batched phase packing's runs, copy-add). A variant asked for another nr than its own leaves
- * the packing to the scalar routines. */
+ * pack columns, the batched phase packing's runs, copy-add). A variant asked for
+ * another nr than its own leaves the packing to the scalar routines. */
 #if CNNC__ISA_X86
 #define IM2COL_SIMD_VARIANTS(X) \
     X(AVX512, f32_im2col__avx512, 32, im2col_avx512, pack_cols_avx512, pieces_avx512, \

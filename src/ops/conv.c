@@ -391,10 +391,12 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
      * than that read their planes from L3 rather than L2 (measured, 1 thread, batch 8:
      * 128 -> 256 3x3 s2 at 28x28 (14x14 out) 6.26 -> 6.01 ms at 4 images, 6.14 at 8;
      * 64 -> 128 at 56x56 6.36 -> 6.26 at 2 images, 7.02 at 8) */
+    const int64_t cap = PHASE_PLANES_MAX_FLOATS / pj.img_floats;
     int64_t wave = (PHASE_WAVE_COLS + p->osz - 1) / p->osz;
-    if (wave > PHASE_PLANES_MAX_FLOATS / pj.img_floats) wave = PHASE_PLANES_MAX_FLOATS / pj.img_floats;
+    if (wave > cap) wave = cap;
     if (wave > g->n) wave = g->n;
-    wave = (g->n + (g->n + wave - 1) / wave - 1) / ((g->n + wave - 1) / wave);
+    const int64_t waves = (g->n + wave - 1) / wave;
+    wave = (g->n + waves - 1) / waves; /* even waves */
     /* column tiles: tmp [mg, tile] in L2, whole panels, an even split */
     int64_t mr, nr;
     cnnc__sgemm_tile(p->isa, &mr, &nr);
