@@ -495,13 +495,13 @@ static int winograd_tile(const cnnc__window *g, bool training, bool cached) {
     const double tiles = (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2);
     /* F(2x2) in training (forward and backward-data): faster than the GEMM paths from
      * 48 tiles over the batch on, or a tile per 2048 filter pairs where the transformed
-     * weights (16 per pair) outgrow L2 (measured, 1 thread, forward / forward+backward:
+     * weights (16 per pair) outgrow L2 (measured, 1 thread, forward / backward:
      * 256 channels at 14x14, 1 image (49 tiles) 1.47 / 3.11 -> 1.27 / 2.79 ms, 4 images
      * 4.94 / 9.58 -> 3.24 / 6.68; 512 at 7x7, 8 images (128 tiles) 11.6 / 23.6 -> 9.7 /
      * 22.7, 3 images (48) 5.3 / 9.9 -> 6.0 / 12.5; 64 at 7x7, 8 images 0.31 / 0.57 ->
      * 0.23 / 0.48). Not where the small-channel direct kernels (conv_direct.c: at most 16
      * input channels) take the layer: there the old 256 tiles (16 -> 32 at 32x32, 4
-     * images: direct 0.24 / 0.78 ms, F(2x2) 0.32 / 0.99) */
+     * images: direct 0.24 / 0.54 ms, F(2x2) 0.32 / 0.67) */
     if (training && g->c / g->groups > 16) {
         const double pairs = (double)(g->c / g->groups) * (double)(g->m / g->groups);
         return g->out[1] >= 7 && g->out[2] >= 7 && tiles >= 48.0 && tiles >= pairs / 2048.0 ? 2 : 0;
