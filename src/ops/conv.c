@@ -305,7 +305,7 @@ typedef struct phase_job {
     int64_t img_floats;  /* one image's planes, every channel */
     int64_t b0, nimg;    /* the wave's images */
     int64_t tile, ntiles; /* GEMM columns per item, items per group */
-    size_t tmp_floats, slice;
+    size_t slice; /* per chunk: GEMM workspace, then tmp [mg, tile] */
     float *ph; /* the wave's planes [nimg, img_floats] */
     float *ws; /* per-chunk GEMM workspace and tmp */
 } phase_job;
@@ -406,8 +406,7 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
     int64_t ntiles = (cols + tmax - 1) / tmax;
     if (ntiles < p->threads && cols >= 2 * nr * p->threads) ntiles = p->threads;
     pj.tile = ((cols + ntiles - 1) / ntiles + nr - 1) / nr * nr;
-    pj.tmp_floats = round16((size_t)(p->mg * pj.tile));
-    pj.slice = cnnc__sgemm_workspace_floats(p->isa) + pj.tmp_floats;
+    pj.slice = cnnc__sgemm_workspace_floats(p->isa) + round16((size_t)(p->mg * pj.tile));
     const cnnc__par plan = items_plan(p, g->groups * ((cols + pj.tile - 1) / pj.tile),
                                       p->mg * p->kdim * pj.tile);
     const size_t planes = round16((size_t)(wave * pj.img_floats));
