@@ -212,9 +212,12 @@ int64_t cnnc__conv_winograd_tiles(const cnnc__window *g, int mt);
 /* Floats of the packed transformed weights (cnnc__conv_winograd_pack_weights): one
  * GEMM A operand (kernels/gemm.h, cnnc__sgemm_pack_a_full) per (position, group). */
 size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g, int mt);
+/* Floats from one position's plane of the packed weights to the next: the groups'
+ * packed A operands and a cache line of padding. */
+int64_t cnnc__conv_winograd_plane_floats(cnnc__isa isa, const cnnc__window *g);
 /* up = G w G^T for every filter of w [m, c / groups, 3, 3], written straight into the
  * GEMM's packed A layout: position e, group grp is the [m / groups x c / groups]
- * matrix at up + (e groups + grp) packed_a_floats. up 64-byte aligned. flipped: w is
+ * matrix at up + e plane_floats + grp packed_a_floats. up 64-byte aligned. flipped: w is
  * instead [c, m / groups, 3, 3], the weights of the convolution whose input gradient
  * g is (g's filter [grp m/groups + o][i] is w[grp c/groups + i][o] flipped in space):
  * the same bits as packing that flipped copy. */

@@ -109,9 +109,16 @@ __attribute__((target("avx512f"))) static inline void cnnc__wino_taps(
     __m512 t[9], float *tmp, const float *w, int64_t fs, int64_t ds, bool rev, int64_t n,
     int64_t kc, int64_t d) {
     if (ds == 9) {
-        if (d % 16 == 0) cnnc__wino_panel_taps(tmp, w + 9 * d, fs, n, kc - d < 16 ? kc - d : 16);
+        if (d % 16 == 0) {
+            /* the next 16 depths' runs: each filter is its own page (no hardware prefetch) */
+            for (int64_t j = 0; d + 16 < kc && j < n; j++)
+                for (int q = 0; q < 9; q++) __builtin_prefetch(w + j * fs + 9 * (d + 16) + 16 * q);
+            cnnc__wino_panel_taps(tmp, w + 9 * d, fs, n, kc - d < 16 ? kc - d : 16);
+        }
         for (int q = 0; q < 9; q++) t[q] = _mm512_load_ps(tmp + (9 * (d % 16) + q) * 16);
     } else {
+        /* a depth 8 ahead: depths are ds floats apart, past the hardware prefetchers */
+        for (int64_t q = 0; d + 8 < kc && q < 9 * n; q += 16) __builtin_prefetch(w + (d + 8) * ds + q);
         __m512 r[16];
         for (int j = 0; j < 16; j++)
             r[j] = j < n ? _mm512_maskz_loadu_ps(0x1FF, w + d * ds + 9 * j) : _mm512_setzero_ps();

@@ -706,7 +706,7 @@ static void unpack_wino(cnnc__isa isa, float *out, const float *up, const cnnc__
         for (int64_t grp = 0; grp < g->groups; grp++)
             for (int64_t o = 0; o < mpad; o++)
                 for (int64_t i = 0; i < cg; i++) {
-                    const float v = up[(size_t)(e * g->groups + grp) * pa +
+                    const float v = up[e * cnnc__conv_winograd_plane_floats(isa, g) + grp * (int64_t)pa +
                                        cnnc__sgemm_packed_a_offset(isa, mg, cg, o, i)];
                     if (o >= mg)
                         CHECK(v == 0.0f && !signbit(v));
