@@ -530,7 +530,8 @@ typedef struct wino_job {
     const cnnc__conv_epilogue *ep;
     float *ws;
     size_t scratch, slice;
-    int64_t tiles, ldt, nblk;
+    int64_t tiles, ldt, nblk; /* ldt: the largest block's tiles (a multiple of nr) */
+    int64_t nr, panels;       /* the GEMM's panel width; the batch's tiles in panels */
     int64_t msplit, mrows; /* a block's output channels in msplit items of mrows */
     int mt;
 } wino_job;
@@ -542,13 +543,36 @@ static cnnc_status wino_range(void *ctx, int64_t begin, int64_t end, int chunk) 
     const int64_t mg = g->m / g->groups;
     for (int64_t i = begin; i < end; i++) { /* i = (group, block of the batch's tiles, rows) */
         const int64_t part = i % j->msplit, blk = i / j->msplit % j->nblk, grp = i / j->msplit / j->nblk;
-        const int64_t t0 = blk * j->ldt, m0 = part * j->mrows;
-        const int64_t nt = j->tiles - t0 < j->ldt ? j->tiles - t0 : j->ldt;
+        /* block blk: panels [blk panels / nblk, (blk + 1) panels / nblk) */
+        const int64_t t0 = blk * j->panels / j->nblk * j->nr, m0 = part * j->mrows;
+        const int64_t t1 = (blk + 1) * j->panels / j->nblk * j->nr;
+        const int64_t nt = (t1 < j->tiles ? t1 : j->tiles) - t0;
         const int64_t m1 = mg - m0 < j->mrows ? mg : m0 + j->mrows;
         cnnc__conv_winograd_block(j->isa, j->mt, j->y, j->x, j->u, j->ep, g, grp, m0, m1, t0, nt,
                                   j->ldt, s, s + j->scratch);
     }
     return CNNC_OK;
+}
+
+/* The blocks of tiles (j->nblk, j->ldt, j->panels; j->tiles set): whole panels of the
+ * GEMM, at most ~WINO_BLOCK_FLOATS of V and M a block (chfloats: V's and M's floats per
+ * tile) but at least 4 panels (each block streams all the packed weight matrices:
+ * wide layers past L2, which fewer tiles would not amortise), spread evenly over the
+ * blocks (by whole panels), and as many blocks as threads where the panels allow, or
+ * a multiple of the threads: an odd block count left one thread a block short (128
+ * channels at 28x28, batch 8: 392 tiles in blocks of 128, 128, 128 and 8 took 1.5x
+ * at 2 threads) */
+static void wino_blocks(wino_job *j, const cnnc__window *g, int64_t chfloats, int64_t nr,
+                        int threads) {
+    int64_t pmax = WINO_BLOCK_FLOATS / chfloats / nr;
+    if (pmax < 4) pmax = 4;
+    if (pmax > 16) pmax = 16;
+    j->nr = nr;
+    j->panels = (j->tiles + nr - 1) / nr;
+    int64_t nblk = (j->panels + pmax - 1) / pmax;
+    while ((g->groups * nblk) % threads != 0 && nblk < j->panels) nblk++;
+    j->nblk = nblk;
+    j->ldt = (j->panels + nblk - 1) / nblk * nr;
 }
 
 /* wf [m, per] = w [m, per] with output channel o's filters times scale[o], each
@@ -623,16 +647,9 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
     cnnc__sgemm_tile(isa, &mr, &nr);
     wino_job j = {.isa = isa, .g = g, .y = y, .x = x, .ep = ep, .mt = mt};
     j.tiles = g->n * cnnc__conv_winograd_tiles(g, mt); /* the whole batch's */
-    int64_t ldt = WINO_BLOCK_FLOATS / (np * (cg + mg)) / nr * nr;
-    /* at least 4 panels: each block streams all the packed weight matrices (wide
-     * layers: past L2), which fewer tiles would not amortise */
-    if (ldt < 4 * nr) ldt = 4 * nr;
-    if (ldt > 16 * nr) ldt = 16 * nr;
-    const int64_t tiles_r = (j.tiles + nr - 1) / nr * nr;
-    if (ldt > tiles_r) ldt = tiles_r;
-    j.ldt = ldt;
-    j.nblk = (j.tiles + ldt - 1) / ldt;
-    j.scratch = cnnc__conv_winograd_scratch_floats(g, ldt, mt);
+    const int threads = cnnc__parallel_threads();
+    wino_blocks(&j, g, np * (cg + mg), nr, threads);
+    j.scratch = cnnc__conv_winograd_scratch_floats(g, j.ldt, mt);
     j.slice = j.scratch + cnnc__sgemm_workspace_floats(isa);
     const wino_pack pk = {isa, w, wscale, g, mt, flipped};
     const cnnc__conv_wkey key = {isa, mt, g->c, g->m, g->groups};
@@ -644,14 +661,13 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
     /* fewer blocks than threads (deep layers: few tiles, many channels): their output
      * channels split too, each part transforming the block's input again (a small
      * share beside its GEMMs) */
-    const int threads = cnnc__parallel_threads();
     j.msplit = 1;
     while (g->groups * j.nblk * j.msplit < threads && mg / (2 * j.msplit) >= 2 * mr) j.msplit *= 2;
     j.mrows = ((mg + j.msplit - 1) / j.msplit + mr - 1) / mr * mr;
     j.msplit = (mg + j.mrows - 1) / j.mrows;
     /* an item: np GEMMs of [mrows x cg] by [cg x ldt] */
     const cnnc__par plan = cnnc__par_plan(g->groups * j.nblk * j.msplit,
-                                          macs_cost(np * j.mrows * cg * ldt), threads);
+                                          macs_cost(np * j.mrows * cg * j.ldt), threads);
     float *ws = cnnc__workspace((up_floats + (size_t)plan.chunks * j.slice) * sizeof(float));
     if (!ws) {
         cnnc__conv_wentry_release(e);
