@@ -79,6 +79,14 @@ static void cached_case(const cnnc__window *g) {
     CHECK_OK(cnnc__conv_run_forward_cached(g, s.y2, s.x, s.w, s.b, &cache));
     CHECK(max_rel(s.y2, s.yr, s.ny) < 4e-5);
     CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) != 0);
+    /* the last tap, at 2 threads (wide filters are compared in pieces over the threads) */
+    CHECK_OK(cnnc_set_num_threads(2));
+    s.w[s.nw - 1] -= 0.5f;
+    cnnc__conv_ref_forward(s.yr, s.x, s.w, s.b, g);
+    CHECK_OK(cnnc__conv_run_forward_cached(g, s.y, s.x, s.w, s.b, &cache));
+    CHECK(max_rel(s.y, s.yr, s.ny) < 4e-5);
+    CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) != 0);
+    CHECK_OK(cnnc_set_num_threads(1));
     cnnc__conv_wcache_clear(&cache);
     CHECK(cache.entry == NULL);
     bufs_free(&s);
@@ -93,6 +101,7 @@ static void cached_level(void) {
         geom(2, 32, 32, 2, 8, 8, 1),   /* groups */
         geom(8, 16, 16, 1, 16, 16, 1), /* inside the uncached domain: the same bits */
         geom(1, 32, 32, 1, 3, 3, 1),   /* 1 tile: not Winograd, cached or not */
+        geom(1, 192, 160, 1, 4, 4, 1), /* filters past one compared piece (65536 floats) */
     };
     for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) cached_case(&gs[i]);
 }
