@@ -16,8 +16,9 @@
 #include "ops/conv_cols.h"
 
 enum {
-    NPOS = 16,                 /* positions of a transformed tile */
-    WW_BLOCK_FLOATS = 1 << 18, /* V and Q of a block (1 MB): stay in L2 for the products */
+    NPOS = 16,       /* positions of a transformed tile */
+    WW_BLOCK = 128,  /* tiles a block, at most: the products' depth */
+    D_PAD = 16,      /* floats past each D_e (planes a multiple of 4 KB apart share cache sets) */
 };
 
 static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
@@ -27,6 +28,7 @@ typedef struct ww_job {
     const cnnc__window *g;
     int threads;
     int64_t cg, mg, tiles, ldt, chs; /* chs = 16 ldt: one channel's floats in V and Q */
+    int64_t dplane;                  /* floats from one position's D_e to the next */
     size_t rows_floats, gemm_floats; /* per-chunk scratch */
     const float *x, *dy;
     float *dw;
@@ -60,7 +62,7 @@ static cnnc_status product_range(void *ctx, int64_t e0, int64_t e1, int chunk) {
     for (int64_t e = e0; e < e1; e++)
         cnnc__sgemm_st_blocked(j->isa, false, true, j->mg, j->cg, j->nt, j->q + e * j->ldt, j->chs,
                                j->v + e * j->ldt, j->chs, j->t0 == 0 ? 0.0f : 1.0f,
-                               j->d + e * j->mg * j->cg, j->cg, ws);
+                               j->d + e * j->dplane, j->cg, ws);
     return CNNC_OK;
 }
 
@@ -69,7 +71,7 @@ static cnnc_status fold_range(void *ctx, int64_t o0, int64_t o1, int chunk) {
     (void)chunk;
     const ww_job *j = ctx;
     cnnc__conv_winograd_wgrad_fold(j->isa, j->dw + ((j->grp * j->mg + o0) * j->cg) * 9,
-                                   j->d + o0 * j->cg, j->mg * j->cg, (o1 - o0) * j->cg);
+                                   j->d + o0 * j->cg, j->dplane, (o1 - o0) * j->cg);
     return CNNC_OK;
 }
 
@@ -77,25 +79,19 @@ static cnnc_status fold_range(void *ctx, int64_t o0, int64_t o1, int chunk) {
  * unless said: 1.45-1.6x on 24-256 channels at 20x20 to 96x96 and 128-256 at 10x10 to
  * 14x14 (1.25x at batch 1-2); not paying: 16 channels (1.1x at 56x56, 0.8x on small
  * maps), maps of 16 or less with under 64 channels (0.8-0.95x: a tile row there is part
- * of a vector for the transforms, and the products are small), 7x7 maps (16 tiles for
- * 49 outputs: 0.96x), and fewer than 64 tiles over the batch. */
+ * of a vector for the transforms, and the products are small), and fewer than 64
+ * tiles over the batch. 7x7 maps (16 tiles for 49 outputs) from 128 tiles on (batch 8:
+ * 128 channels 0.80 -> 0.70 ms, 256 3.1 -> 2.8, 512 11.4 -> 9.4; 64 channels even;
+ * 512 channels at batch 4, 64 tiles: 5.8 -> 6.4). */
 bool cnnc__conv_wgrad_winograd_pays(const cnnc__window *g) {
     if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return false;
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const int64_t least = g->out[2] <= 16 ? 64 : 24; /* channels per group in and out */
-    return cg >= least && mg >= least && g->out[1] >= 8 && g->out[2] >= 8 &&
-           (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2) >= 64.0;
+    const bool small = g->out[1] < 8 || g->out[2] < 8; /* 7x7 */
+    return cg >= least && mg >= least && g->out[1] >= 7 && g->out[2] >= 7 &&
+           (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2) >= (small ? 128.0 : 64.0);
 }
 
-/* Blocks of ldt tiles: V and Q about WW_BLOCK_FLOATS, a multiple of 16, 64 to 512 (the
- * products' depth), no more than the batch's tiles need. */
-static int64_t block_tiles(int64_t cg, int64_t mg, int64_t tiles) {
-    int64_t ldt = WW_BLOCK_FLOATS / (NPOS * (cg + mg)) / 16 * 16;
-    if (ldt < 64) ldt = 64;
-    if (ldt > 512) ldt = 512;
-    const int64_t r = (tiles + 15) / 16 * 16;
-    return ldt < r ? ldt : r;
-}
 
 cnnc_status cnnc__conv_wgrad_winograd(cnnc__isa isa, const cnnc__window *g, float *dw,
                                       const float *dy, const float *x) {
@@ -103,11 +99,16 @@ cnnc_status cnnc__conv_wgrad_winograd(cnnc__isa isa, const cnnc__window *g, floa
     j.cg = g->c / g->groups;
     j.mg = g->m / g->groups;
     j.tiles = g->n * cnnc__conv_winograd_tiles(g, 2); /* the whole batch's */
-    j.ldt = block_tiles(j.cg, j.mg, j.tiles);
+    /* blocks of at most WW_BLOCK tiles, as even as they go (1 thread, 128 channels at
+     * 28x28, batch 8: blocks of 64 tiles 8.0 ms, 128 6.1, 256 6.3-7.8: each block reads
+     * and writes D once more, and shallower products run slower) */
+    const int64_t nblk = (j.tiles + WW_BLOCK - 1) / WW_BLOCK;
+    j.ldt = ((j.tiles + nblk - 1) / nblk + 15) / 16 * 16;
     j.chs = NPOS * j.ldt;
     j.rows_floats = cnnc__conv_winograd_wgrad_rows_floats(g);
     j.gemm_floats = cnnc__sgemm_workspace_floats(isa);
-    const size_t d = round16((size_t)(NPOS * j.mg * j.cg)), v = round16((size_t)(j.cg * j.chs));
+    j.dplane = j.mg * j.cg + D_PAD;
+    const size_t d = round16((size_t)(NPOS * j.dplane)), v = round16((size_t)(j.cg * j.chs));
     const size_t q = round16((size_t)(j.mg * j.chs));
     const size_t per = j.rows_floats + j.gemm_floats;
     float *ws = cnnc__workspace((d + v + q + (size_t)j.threads * per) * sizeof(float));
@@ -123,8 +124,9 @@ cnnc_status cnnc__conv_wgrad_winograd(cnnc__isa isa, const cnnc__window *g, floa
     const cnnc__cost filt = {.flops = 40.0 * (double)j.cg, .bytes = 100.0 * (double)j.cg};
     cnnc_status st = CNNC_OK; /* the regions allocate nothing, but report what they report */
     for (j.grp = 0; st == CNNC_OK && j.grp < g->groups; j.grp++) {
-        for (j.t0 = 0; st == CNNC_OK && j.t0 < j.tiles; j.t0 += j.ldt) {
-            j.nt = j.tiles - j.t0 < j.ldt ? j.tiles - j.t0 : j.ldt;
+        for (int64_t b = 0; st == CNNC_OK && b < nblk; b++) {
+            j.t0 = b * j.tiles / nblk;
+            j.nt = (b + 1) * j.tiles / nblk - j.t0;
             st = cnnc__par_run(cnnc__par_plan(j.cg + j.mg, chan, j.threads), transform_range, &j);
             if (st == CNNC_OK)
                 st = cnnc__par_run(cnnc__par_plan(NPOS, pos, j.threads), product_range, &j);
