@@ -7,6 +7,10 @@
  *   ACT_EXP(x), ACT_TANH(x), ACT_ERF(x), ACT_LOG1P_POS(x)  float math
  *   ACT_FN(name)   the extern name of a kernel in this variant
  *   ACT_TARGET     an attribute for the extern kernels (or nothing)
+ *   ACT_ROWS       (the fast variants) softmax over contiguous rows in float
+ *                  lanes (row_reduce.h); then also ACT_LOG(x), float log. Without
+ *                  it (the reference) every layout takes the column loop, whose
+ *                  sums are plain double sums.
  *
  * The formulas follow PyTorch 1.13's CPU kernels operation by operation (same
  * constants, same order of float operations). Where PyTorch's vectorized and
@@ -18,6 +22,10 @@
 #include <stddef.h>
 
 #include "kernels/activation.h"
+#ifdef ACT_ROWS
+#define ROW_EXP(x) ACT_EXP(x)
+#include "kernels/row_reduce.h"
+#endif
 
 /* ---- forward formulas --------------------------------------------------------- */
 
@@ -215,6 +223,37 @@ ACT_TARGET void ACT_FN(act_backward)(cnnc__act op, const cnnc__act_params *p, bo
 
 static inline double log_sum_of(double s) { return log(s); }
 
+#ifdef ACT_ROWS
+/* one contiguous row (inner == 1): out[dim], x[dim]. The max and the sums in the
+ * fixed lane order of row_reduce.h (float lanes, chunks in double); a NaN in the row
+ * makes x - m NaN there, so the sum and every output are NaN, as PyTorch. */
+static void softmax_row(bool logsm, float *out, const float *x, int64_t dim) {
+    const float m = row_max(x, dim);
+    if (logsm) {
+        const float ls = ACT_LOG((float)row_sum_exp(x, dim, m, NULL));
+        for (int64_t d = 0; d < dim; d++) out[d] = (x[d] - m) - ls;
+    } else {
+        const float r = (float)(1.0 / row_sum_exp(x, dim, m, out));
+        for (int64_t d = 0; d < dim; d++) out[d] = out[d] * r;
+    }
+}
+
+/* gx[dim] from g[dim] and the result y[dim] of one contiguous row */
+static void softmax_backward_row(bool logsm, float *gx, const float *g, const float *y,
+                                 int64_t dim) {
+    double sum = 0.0;
+    if (logsm) {
+        ROW_SUM(sum, dim, i, g[i]);
+        const float s = (float)sum;
+        for (int64_t d = 0; d < dim; d++) gx[d] = g[d] - ACT_EXP(y[d]) * s;
+    } else {
+        ROW_SUM(sum, dim, i, g[i] * y[i]);
+        const float s = (float)sum;
+        for (int64_t d = 0; d < dim; d++) gx[d] = y[d] * (g[d] - s);
+    }
+}
+#endif
+
 /* Columns of the [dim, inner] slab are processed in blocks of SM_BLOCK, with the
  * running max and the double sums on the stack. */
 #define SM_BLOCK 64
@@ -225,48 +264,12 @@ ACT_TARGET void ACT_FN(softmax)(bool logsm, float *out, const float *x, int64_t 
     for (int64_t o = o_begin; o < o_end; o++) {
         const float *xs = x + o * dim * inner;
         float *os = out + o * dim * inner;
+#ifdef ACT_ROWS
         if (inner == 1) {
-            /* contiguous row: 8 partial maxima and sums (fixed split: results do
-             * not depend on threads) */
-            float mx[8];
-            for (int k = 0; k < 8; k++) mx[k] = -INFINITY;
-            int64_t d = 0;
-            for (; d + 8 <= dim; d += 8)
-                for (int k = 0; k < 8; k++) mx[k] = xs[d + k] > mx[k] ? xs[d + k] : mx[k];
-            for (int k = 0; d < dim; d++, k++) mx[k] = xs[d] > mx[k] ? xs[d] : mx[k];
-            float m = mx[0];
-            for (int k = 1; k < 8; k++) m = mx[k] > m ? mx[k] : m;
-            /* a NaN in the row makes x - m NaN somewhere, so the sum and every
-             * output are NaN, as PyTorch */
-            double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            d = 0;
-            if (logsm) {
-                for (; d + 8 <= dim; d += 8)
-                    for (int k = 0; k < 8; k++) acc[k] += (double)ACT_EXP(xs[d + k] - m);
-                for (int k = 0; d < dim; d++, k++) acc[k] += (double)ACT_EXP(xs[d] - m);
-            } else {
-                for (; d + 8 <= dim; d += 8)
-                    for (int k = 0; k < 8; k++) {
-                        float e = ACT_EXP(xs[d + k] - m);
-                        os[d + k] = e;
-                        acc[k] += (double)e;
-                    }
-                for (int k = 0; d < dim; d++, k++) {
-                    float e = ACT_EXP(xs[d] - m);
-                    os[d] = e;
-                    acc[k] += (double)e;
-                }
-            }
-            double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-            if (logsm) {
-                float ls = (float)log_sum_of(sum);
-                for (d = 0; d < dim; d++) os[d] = (xs[d] - m) - ls;
-            } else {
-                float r = (float)(1.0 / sum);
-                for (d = 0; d < dim; d++) os[d] = os[d] * r;
-            }
+            softmax_row(logsm, os, xs, dim);
             continue;
         }
+#endif
         for (int64_t j0 = i_begin; j0 < i_end; j0 += SM_BLOCK) {
             int64_t nb = i_end - j0 < SM_BLOCK ? i_end - j0 : SM_BLOCK;
             float m[SM_BLOCK];
@@ -313,26 +316,12 @@ ACT_TARGET void ACT_FN(softmax_backward)(bool logsm, float *gx, const float *g, 
         size_t base = (size_t)(o * dim * inner);
         const float *gs = g + base, *ys = y + base;
         float *xs = gx + base;
+#ifdef ACT_ROWS
         if (inner == 1) {
-            double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            int64_t d = 0;
-            if (logsm) {
-                for (; d + 8 <= dim; d += 8)
-                    for (int k = 0; k < 8; k++) acc[k] += (double)gs[d + k];
-                for (int k = 0; d < dim; d++, k++) acc[k] += (double)gs[d];
-            } else {
-                for (; d + 8 <= dim; d += 8)
-                    for (int k = 0; k < 8; k++) acc[k] += (double)(gs[d + k] * ys[d + k]);
-                for (int k = 0; d < dim; d++, k++) acc[k] += (double)(gs[d] * ys[d]);
-            }
-            float s = (float)(((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                              ((acc[4] + acc[5]) + (acc[6] + acc[7])));
-            if (logsm)
-                for (d = 0; d < dim; d++) xs[d] = gs[d] - ACT_EXP(ys[d]) * s;
-            else
-                for (d = 0; d < dim; d++) xs[d] = ys[d] * (gs[d] - s);
+            softmax_backward_row(logsm, xs, gs, ys, dim);
             continue;
         }
+#endif
         for (int64_t j0 = i_begin; j0 < i_end; j0 += SM_BLOCK) {
             int64_t nb = i_end - j0 < SM_BLOCK ? i_end - j0 : SM_BLOCK;
             double sum[SM_BLOCK];

@@ -4,68 +4,24 @@
  * Two layouts: a position's classes are contiguous (inner == 1, [n, c] logits: one
  * row per position) or strided by inner (K-dim inputs: a run of positions is a run
  * of columns, vectorized across them). Sums follow one fixed order per layout (the
- * result does not depend on how positions are split over threads): 16 float lanes
- * over at most CE_CHUNK classes, then added in double. */
+ * result does not depend on how positions are split over threads): a row's that of
+ * row_reduce.h (16 float lanes over chunks of 256 classes, chunks added in double);
+ * a column's float sums of CE_FLUSH classes, added in double. */
 
-enum { CE_LANES = 16, CE_CHUNK = 256, CE_COLS = 256, CE_FLUSH = 32 };
+#define ROW_EXP(x) LOSS_EXP(x)
+#include "kernels/row_reduce.h"
+
+enum { CE_COLS = 256, CE_FLUSH = 32 };
 
 /* ---- contiguous rows -------------------------------------------------------------- */
-
-static inline float lanes_max(const float *v) {
-    float m = v[0];
-    for (int k = 1; k < CE_LANES; k++) m = v[k] > m ? v[k] : m;
-    return m;
-}
-static inline double lanes_sum(const float *v) {
-    double s = 0.0;
-    for (int k = 0; k < CE_LANES; k++) s += (double)v[k];
-    return s;
-}
-
-/* the max over x[0..c) (NaN skipped: it reaches the sums through x - m) */
-static float row_max(const float *x, int64_t c) {
-    float mx[CE_LANES];
-    for (int k = 0; k < CE_LANES; k++) mx[k] = -INFINITY;
-    int64_t i = 0;
-    for (; i + CE_LANES <= c; i += CE_LANES)
-        for (int k = 0; k < CE_LANES; k++) mx[k] = x[i + k] > mx[k] ? x[i + k] : mx[k];
-    for (int k = 0; i < c; i++, k++) mx[k] = x[i] > mx[k] ? x[i] : mx[k];
-    return lanes_max(mx);
-}
-
-/* sum_i e^(x[i] - m) over [0, c) */
-static double row_sum_exp(const float *x, int64_t c, float m) {
-    double total = 0.0;
-    for (int64_t i0 = 0; i0 < c; i0 += CE_CHUNK) {
-        const int64_t e = i0 + CE_CHUNK < c ? i0 + CE_CHUNK : c;
-        float acc[CE_LANES] = {0};
-        int64_t i = i0;
-        for (; i + CE_LANES <= e; i += CE_LANES)
-            for (int k = 0; k < CE_LANES; k++) acc[k] += LOSS_EXP(x[i + k] - m);
-        for (int k = 0; i < e; i++, k++) acc[k] += LOSS_EXP(x[i] - m);
-        total += lanes_sum(acc);
-    }
-    return total;
-}
 
 /* sum_i w[i] ((x[i] - m) - lse) over [0, c) (w NULL: ones) */
 static double row_sum_lp(const float *x, const float *w, int64_t c, float m, float lse) {
     double total = 0.0;
-    for (int64_t i0 = 0; i0 < c; i0 += CE_CHUNK) {
-        const int64_t e = i0 + CE_CHUNK < c ? i0 + CE_CHUNK : c;
-        float acc[CE_LANES] = {0};
-        int64_t i = i0;
-        if (w) {
-            for (; i + CE_LANES <= e; i += CE_LANES)
-                for (int k = 0; k < CE_LANES; k++) acc[k] += ((x[i + k] - m) - lse) * w[i + k];
-            for (int k = 0; i < e; i++, k++) acc[k] += ((x[i] - m) - lse) * w[i];
-        } else {
-            for (; i + CE_LANES <= e; i += CE_LANES)
-                for (int k = 0; k < CE_LANES; k++) acc[k] += (x[i + k] - m) - lse;
-            for (int k = 0; i < e; i++, k++) acc[k] += (x[i] - m) - lse;
-        }
-        total += lanes_sum(acc);
-    }
+    if (w)
+        ROW_SUM(total, c, i, ((x[i] - m) - lse) * w[i]);
+    else
+        ROW_SUM(total, c, i, (x[i] - m) - lse);
     return total;
 }
 
@@ -84,7 +40,7 @@ static void ce_rows_forward(const cnnc__ce_args *a, float *stat, float *nll, flo
         const float *x = a->x + p * a->c;
         const int64_t t = a->t[p];
         const float m = row_max(x, a->c);
-        const float lse = LOSS_LOG((float)row_sum_exp(x, a->c, m));
+        const float lse = LOSS_LOG((float)row_sum_exp(x, a->c, m, NULL));
         const double wlp = a->smooth ? row_sum_lp(x, a->w, a->c, m, lse) : 0.0;
         const float xt = t == a->ignore ? 0.0f : x[t];
         ce_outputs(a, t, m, lse, xt, wlp, stat ? stat + 2 * k : NULL, nll + k, smooth + k);

@@ -26,6 +26,15 @@ typedef struct {
 static cnnc_status softmax_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     softmax_job *j = ctx;
+    if (j->blocks == 1) { /* whole rows: items are outer rows, one call for the range */
+        if (j->b)
+            cnnc__k_softmax_backward(j->isa, j->log, j->out, j->a, j->b, j->size, j->inner, begin,
+                                     end, 0, j->inner);
+        else
+            cnnc__k_softmax(j->isa, j->log, j->out, j->a, j->size, j->inner, begin, end, 0,
+                            j->inner);
+        return CNNC_OK;
+    }
     for (int64_t t = begin; t < end; t++) {
         int64_t o = t / j->blocks, c0 = (t % j->blocks) * SM_COLS;
         int64_t c1 = c0 + SM_COLS < j->inner ? c0 + SM_COLS : j->inner;
