@@ -1,6 +1,7 @@
 """The activation family's rows: pointwise activations on a large early-layer
-feature map, softmax over the last dim and over channels, and dropout (memory
-bound), forward and forward+backward. ReLU on the same shape is in cases_core."""
+feature map, softmax over the last dim and over channels, log_softmax over the
+last dim, and dropout (memory bound), forward and forward+backward. ReLU on the
+same shape is in cases_core."""
 
 from benchlib import Case, both, cnnc, fmt_shape, randn, torch
 
@@ -19,6 +20,8 @@ CASES = [
          **both(lambda lib, x: lib.nn.functional.leaky_relu(x, 0.1))),
     Case("softmax dim=-1", fmt_shape(LOGITS), randn(LOGITS),
          **both(lambda lib, x: lib.nn.functional.softmax(x, -1))),
+    Case("log_softmax dim=-1", fmt_shape(LOGITS), randn(LOGITS),
+         **both(lambda lib, x: lib.nn.functional.log_softmax(x, -1))),
     Case("softmax dim=1", fmt_shape(FEAT), randn(FEAT),
          **both(lambda lib, x: lib.nn.functional.softmax(x, 1))),
     # The masks differ (each library draws its own bits from its own generator), so

@@ -54,7 +54,7 @@ static void check_fail_(const char *file, int line, const char *fmt, ...) {
 }
 
 /* Case-insensitive substring search (NULL-safe). */
-static int check_contains_(const char *haystack, const char *needle) {
+static inline int check_contains_(const char *haystack, const char *needle) {
     if (!haystack || !needle) return 0;
     size_t n = strlen(needle);
     for (const char *p = haystack; *p; p++) {
