@@ -12,7 +12,7 @@ void *cnnc__calloc(size_t count, size_t size); /* overflow-checked, zeroed */
 void cnnc__free(void *ptr);
 /* Large blocks (tensor storage): like cnnc__malloc / cnnc__free, but a block of at
  * least CNNC__BLOCK_MIN bytes freed here is kept (up to CNNC__BLOCK_CACHE_BYTES in
- * all, a few dozen blocks) and handed out again to a later request of about its size,
+ * all, up to 512 blocks) and handed out again to a later request of about its size,
  * so a steady state (the same shapes every step) allocates nothing and never touches
  * fresh pages: on some systems (virtual machines returning freed memory to the host)
  * the first write to a fresh page costs more than the op that writes it.
