@@ -235,9 +235,10 @@ void cnnc__conv_winograd_pack_weights_range(cnnc__isa isa, float *up, const floa
 size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, int mt);
 /* Output channels [m0, m1) of group grp (m0 a multiple of the GEMM's MR; the bits do not
  * depend on the range: threads split a block's channels when blocks are too few), for
- * tiles [t0, t0 + nt) (nt <= ldt, ldt a multiple of 16) over the whole batch (tile t is tile
- * t % tiles of image t / tiles, tiles = cnnc__conv_winograd_tiles(g, mt): a block may
- * cross images, so small maps still fill the GEMM's panels): y [n, m, out] for
+ * tiles [t0, t0 + nt) (nt <= ldt, ldt a multiple of the GEMM's NR: cnnc__sgemm_tile)
+ * over the whole batch (tile t is tile t % tiles of image t / tiles, tiles =
+ * cnnc__conv_winograd_tiles(g, mt): a block may cross images, so small maps still fill
+ * the GEMM's panels): y [n, m, out] for
  * x [n, c, in], up from cnnc__conv_winograd_pack_weights, ep: the bias (added in the
  * output transform) and activation (on the transform's rows, before they are spread
  * into y). scratch: cnnc__conv_winograd_scratch_floats(g, ldt, mt) floats, 64-byte

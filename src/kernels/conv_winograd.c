@@ -129,20 +129,42 @@ void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
                                            cnnc__conv_winograd_pack_items(isa, g));
 }
 
-/* The GEMM's B panels from one plane of V (cg x tiles, leading dim np ldt): a plain
- * matrix, packed by the GEMM's own routine of the level. */
+/* Where the input transforms go (cnnc__wino_input_block's V, or the forward's packed
+ * planes): position e of channel ci's tile t (counted from the block's first) at
+ * v + base(ci) + e es + (t / nr) ps(ci) + t % nr (vout_channel: base and ps). Plain
+ * rows: ci's positions ldt apart, np ldt floats a channel, nr = ldt (one run).
+ * Packed: position e's plane is the GEMM's B [cg x ldt] in the level's layout: per k
+ * block of kc channels (kcb but the last), nr-tile panels of kc x nr floats, so the
+ * GEMM reads its panels in place. */
+typedef struct wino_vout {
+    float *v;
+    int64_t es, nr, ldt;
+    int64_t cg, kcb; /* packed: the GEMM's k blocks; plain: kcb 0, np ldt a channel */
+    int64_t chs;
+} wino_vout;
+
+/* Channel ci's base in o->v, its panel stride in *ps. */
+static float *vout_channel(const wino_vout *o, int64_t ci, int64_t *ps) {
+    if (!o->kcb) {
+        *ps = 0;
+        return o->v + ci * o->chs;
+    }
+    const int64_t pc = ci / o->kcb * o->kcb, kc = o->cg - pc < o->kcb ? o->cg - pc : o->kcb;
+    *ps = kc * o->nr;
+    return o->v + pc * o->ldt + (ci - pc) * o->nr;
+}
+
+/* The GEMM's B of position e: V's packed plane, read in place. */
 typedef struct vplane {
-    const float *v;
+    const float *v; /* the plane */
     int64_t ldt;
-    cnnc__isa isa;
 } vplane;
 
-static void pack_v(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t nr,
-                   float *dst, float *scratch) {
-    (void)scratch;
-    (void)nr; /* the level's panel width, which its pack routine fills */
+static const float *pack_v(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t nr,
+                           float *dst, float *scratch) {
+    (void)nc, (void)nr, (void)dst, (void)scratch;
     const vplane *vp = ctx;
-    cnnc__sgemm_pack_b_panels(vp->isa, false, kc, nc, vp->v + pc * vp->ldt + jc, vp->ldt, dst);
+    return vp->v + pc * vp->ldt + jc * kc;
 }
 
 /* Tile rows whose horizontal transforms run as one (narrow maps: a row of tw tiles
@@ -167,9 +189,14 @@ static size_t rows_floats(const cnnc__window *g, int64_t ldt, int mt) {
     return r16((size_t)(a > b ? a : b) + CNNC__WINO_ROW_SLACK);
 }
 
+/* Floats between V's planes (the positions' B operands): a cache line past cg ldt,
+ * which is often a multiple of 4 KB (the 16 or 36 planes' stores would share cache
+ * sets) */
+static int64_t vplane_floats(int64_t cg, int64_t ldt) { return cg * ldt + 16; }
+
 size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, int mt) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    return r16((size_t)(npos(mt) * (cg + mg) * ldt)) + rows_floats(g, ldt, mt);
+    return r16((size_t)(npos(mt) * (vplane_floats(cg, ldt) + mg * ldt))) + rows_floats(g, ldt, mt);
 }
 
 /* The alpha rows B^T d (rows + r rs, wn = mt nk + 2 floats each) under the tiles
@@ -212,28 +239,46 @@ static void vert_segment(const cnnc__wino_rows *f, int mt, float *rows, int64_t 
     }
 }
 
-/* v[e ldt + k], k < nk, for the tiles (ti, tj0 + k) of channel plane xc (the rows of
- * one input channel in V). */
-static void input_segment(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt,
-                          float *rows, const float *zero, const float *xc, const float *x_end,
-                          const cnnc__window *g, int64_t ti, int64_t tj0, int64_t nk) {
+/* The horizontal transforms of nk tiles from the block's tile tl on (k: from the
+ * first), in runs that do not cross a panel of the destination (vout, channel base vc,
+ * panel stride ps); at: narrow maps' window starts (horiz_at), else NULL (horiz,
+ * rows of rs floats, tile k at mt k). */
+static void horiz_runs(const cnnc__wino_rows *f, int mt, const wino_vout *o, float *vc, int64_t ps,
+                       int64_t tl, const float *rows, int64_t rs, const int32_t *at, int64_t nk) {
     const int alpha = mt + 2;
+    for (int64_t k = 0; k < nk;) {
+        const int64_t t = tl + k, run = o->nr - t % o->nr < nk - k ? o->nr - t % o->nr : nk - k;
+        float *v = vc + t / o->nr * ps + t % o->nr;
+        for (int r = 0; r < alpha; r++) { /* (B^T d) B */
+            if (at)
+                f->horiz_at(v + r * alpha * o->es, o->es, rows + r * rs, at + k, run);
+            else
+                f->horiz(v + r * alpha * o->es, o->es, rows + r * rs + mt * k, run);
+        }
+        k += run;
+    }
+}
+
+/* The tiles (ti, tj0 + k), k < nk, of channel plane xc, the block's tiles tl .. into
+ * channel vc (panel stride ps) of o. */
+static void input_segment(const cnnc__wino_rows *f, int mt, const wino_vout *o, float *vc,
+                          int64_t ps, int64_t tl, float *rows, const float *zero, const float *xc,
+                          const float *x_end, const cnnc__window *g, int64_t ti, int64_t tj0,
+                          int64_t nk) {
     const int64_t wn = mt * nk + 2;
     vert_segment(f, mt, rows, wn, zero, xc, x_end, g, ti, tj0, nk);
-    for (int r = 0; r < alpha; r++) /* (B^T d) B */
-        f->horiz(v + r * alpha * ldt, ldt, rows + r * wn, nk);
+    horiz_runs(f, mt, o, vc, ps, tl, rows, wn, NULL, nk);
 }
 
 /* Whole tile rows of a narrow map from tile t (t % tw == 0) on, at most rmax of
  * them and none past tile t_end: their B^T d rows side by side (row i of tile row r
  * at rows + i rmax wp + r wp: one row i of all of them is a short contiguous run),
  * then one horizontal pass over all their tiles (at: where tile k's window starts in
- * such a run). v as in input_segment from tile t; returns the tiles done. */
-static int64_t input_rows(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt, float *rows,
-                          const float *zero, const float *xc0, int64_t xstride, const float *x_end,
-                          const cnnc__window *g, int64_t t, int64_t t_end, int64_t rmax,
-                          const int32_t *at) {
-    const int alpha = mt + 2;
+ * such a run). Into channel vc of o from the block's tile tl; returns the tiles done. */
+static int64_t input_rows(const cnnc__wino_rows *f, int mt, const wino_vout *o, float *vc,
+                          int64_t ps, int64_t tl, float *rows, const float *zero, const float *xc0,
+                          int64_t xstride, const float *x_end, const cnnc__window *g, int64_t t,
+                          int64_t t_end, int64_t rmax, const int32_t *at) {
     const int64_t tw = (g->out[2] + mt - 1) / mt, wp = mt * tw + 2;
     const int64_t tiles = cnnc__conv_winograd_tiles(g, mt);
     int64_t r = 0;
@@ -242,8 +287,7 @@ static int64_t input_rows(const cnnc__wino_rows *f, int mt, float *v, int64_t ld
         vert_segment(f, mt, rows + r * wp, rmax * wp, zero, xc0 + b * xstride, x_end, g, ti, 0,
                      tw);
     }
-    for (int i = 0; i < alpha; i++) /* (B^T d) B */
-        f->horiz_at(v + i * alpha * ldt, ldt, rows + i * rmax * wp, at, r * tw);
+    horiz_runs(f, mt, o, vc, ps, tl, rows, rmax * wp, at, r * tw);
     return r * tw;
 }
 
@@ -265,10 +309,12 @@ static void output_segment(const cnnc__wino_rows *f, int mt, float *yc, const fl
     }
 }
 
-void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt, const float *x,
-                            const cnnc__window *g, int64_t grp, int64_t c0, int64_t c1, int64_t t0,
-                            int64_t nt, float *rows) {
-    const int64_t isz = g->in[1] * g->in[2], chs = npos(mt) * ldt, cg = g->c / g->groups;
+/* The input transforms of channels [c0, c1) of group grp, tiles [t0, t0 + nt), into o
+ * (channel ci at o's channel ci - c0). */
+static void input_block_to(const cnnc__wino_rows *f, int mt, const wino_vout *o, const float *x,
+                           const cnnc__window *g, int64_t grp, int64_t c0, int64_t c1, int64_t t0,
+                           int64_t nt, float *rows) {
+    const int64_t isz = g->in[1] * g->in[2], cg = g->c / g->groups;
     const int64_t tw = (g->out[2] + mt - 1) / mt, tiles = cnnc__conv_winograd_tiles(g, mt);
     /* rows: alpha rows of B^T d per tile row transformed together, then a zero row */
     const int64_t wp = mt * tw + 2, rmax = rows_together(tw);
@@ -283,15 +329,24 @@ void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t 
             const int64_t b = t / tiles, tl = t % tiles, ti = tl / tw, tj0 = tl % tw;
             const int64_t nk = tw - tj0 < t0 + nt - t ? tw - tj0 : t0 + nt - t;
             const float *xc0 = x + (grp * cg + ci) * isz;
-            float *vc = v + (ci - c0) * chs + (t - t0);
+            int64_t ps;
+            float *vc = vout_channel(o, ci - c0, &ps);
             if (rmax > 1 && tj0 == 0 && nk == tw) {
-                t += input_rows(f, mt, vc, ldt, rows, zero, xc0, g->c * isz, x_end, g, t, t0 + nt,
-                                rmax, at);
+                t += input_rows(f, mt, o, vc, ps, t - t0, rows, zero, xc0, g->c * isz, x_end, g, t,
+                                t0 + nt, rmax, at);
                 continue;
             }
-            input_segment(f, mt, vc, ldt, rows, zero, xc0 + b * g->c * isz, x_end, g, ti, tj0, nk);
+            input_segment(f, mt, o, vc, ps, t - t0, rows, zero, xc0 + b * g->c * isz, x_end, g, ti,
+                          tj0, nk);
             t += nk;
         }
+}
+
+void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t ldt, const float *x,
+                            const cnnc__window *g, int64_t grp, int64_t c0, int64_t c1, int64_t t0,
+                            int64_t nt, float *rows) {
+    const wino_vout o = {.v = v, .es = ldt, .nr = ldt, .ldt = ldt, .chs = npos(mt) * ldt};
+    input_block_to(f, mt, &o, x, g, grp, c0, c1, t0, nt, rows);
 }
 
 void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
@@ -301,19 +356,27 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = npos(mt);
     const int64_t osz = g->out[1] * g->out[2];
     const int64_t tw = (g->out[2] + mt - 1) / mt, tiles = cnnc__conv_winograd_tiles(g, mt);
-    const int64_t chs = np * ldt; /* floats of one channel in V and M */
-    float *v = scratch;
-    float *mm = v + cg * chs;
-    float *rows = scratch + r16((size_t)((cg + mg) * chs));
+    const int64_t chs = np * ldt; /* floats of one channel in M */
+    float *v = scratch; /* np planes of cg x ldt: the GEMMs' B, packed */
+    float *mm = v + np * vplane_floats(cg, ldt);
+    float *rows = scratch + r16((size_t)(np * vplane_floats(cg, ldt) + mg * chs));
     const cnnc__wino_rows *f = cnnc__wino_rows_of(isa, mt);
-
-    cnnc__wino_input_block(f, mt, v, ldt, x, g, grp, 0, cg, t0, nt, rows);
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    const wino_vout o = {.v = v, .es = vplane_floats(cg, ldt), .nr = nr, .ldt = ldt, .cg = cg,
+                         .kcb = cnnc__sgemm_k_block(isa, cg)};
+    input_block_to(f, mt, &o, x, g, grp, 0, cg, t0, nt, rows);
+    for (int64_t ci = 0; nt % nr && ci < cg; ci++) { /* the last panel's columns past nt */
+        int64_t ps;
+        float *vc = vout_channel(&o, ci, &ps) + nt / nr * ps + nt % nr;
+        for (int64_t e = 0; e < np; e++) memset(vc + e * o.es, 0, (size_t)(nr - nt % nr) * sizeof(float));
+    }
 
     /* the npos products over the input channels */
     const int64_t pa = (int64_t)cnnc__sgemm_packed_a_floats(isa, mg, cg);
     const int64_t ldu = cnnc__conv_winograd_plane_floats(isa, g);
     for (int64_t e = 0; e < np; e++) {
-        vplane vp = {v + e * ldt, chs, isa};
+        vplane vp = {v + e * o.es, ldt};
         cnnc__sgemm_st_packed_rows(isa, mg, m0, m1 - m0, nt, cg, up + e * ldu + grp * pa,
                                    pack_v, &vp, 0.0f, mm + m0 * chs + e * ldt, chs, gemm_ws);
     }

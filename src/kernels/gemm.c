@@ -332,7 +332,7 @@ void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_
         for (int64_t pc = 0; pc < k; pc += kc_blk) {
             const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
             const float beta_blk = pc == 0 ? beta : 1.0f;
-            pack_b(ctx, pc, kc, jc, nc, NR, pb, scratch);
+            const float *bp = pack_b(ctx, pc, kc, jc, nc, NR, pb, scratch);
             for (int64_t ic = 0; ic < m; ic += mc_blk) {
                 const int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
                 const float *pa = a_packed + pc * mpad + (r0 + ic) * kc;
@@ -341,7 +341,7 @@ void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_
                     const cnnc__sgemm_ukernel ukernel = jr ? cfg->ukernel : first;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int64_t mr = mc - ir < MR ? mc - ir : MR;
-                        ukernel(mr, nr, kc, pa + ir * kc, pb + jr * kc,
+                        ukernel(mr, nr, kc, pa + ir * kc, bp + jr * kc,
                                 c + (ic + ir) * ldc + jc + jr, ldc, beta_blk);
                     }
                 }

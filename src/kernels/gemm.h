@@ -72,14 +72,16 @@ int64_t cnnc__sgemm_k_block(cnnc__isa isa, int64_t k);
 
 /* ---- Pre-packed A, B packed by the caller (implicit-GEMM convolutions) ----------- */
 
-/* Fills dst with rows [pc, pc + kc) x columns [jc, jc + nc) of the virtual B (k x n),
- * in the layout of the level's pack B routine: nr-column panels (nr: the level's tile
- * width), panel s holding for each p the nr floats B(pc + p, jc + s*nr + j), columns
- * past nc zero. dst is 64-byte aligned; scratch holds
- * cnnc__sgemm_pack_scratch_floats(isa) floats of the calling thread's own (64-byte
- * aligned) for the callback's use. */
-typedef void (*cnnc__sgemm_pack_b_fn)(void *ctx, int64_t pc, int64_t kc, int64_t jc,
-                                      int64_t nc, int64_t nr, float *dst, float *scratch);
+/* Rows [pc, pc + kc) x columns [jc, jc + nc) of the virtual B (k x n), in the layout
+ * of the level's pack B routine: nr-column panels (nr: the level's tile width), panel s
+ * holding for each p the nr floats B(pc + p, jc + s*nr + j), columns past nc zero (or
+ * any finite value: they reach no stored result). Returns where that block is: dst,
+ * filled (64-byte aligned), or the callback's own copy already in that layout (a B
+ * its producer wrote packed). scratch holds cnnc__sgemm_pack_scratch_floats(isa)
+ * floats of the calling thread's own (64-byte aligned) for the callback's use. */
+typedef const float *(*cnnc__sgemm_pack_b_fn)(void *ctx, int64_t pc, int64_t kc, int64_t jc,
+                                              int64_t nc, int64_t nr, float *dst,
+                                              float *scratch);
 
 /* op(B) rows [0, kc) x columns [0, nc) (b points at B(pc, jc)) into the level's
  * NR-column panels, the layout a cnnc__sgemm_pack_b_fn fills (nr = NR): for a callback

@@ -260,10 +260,11 @@ typedef struct implicit_item {
     int64_t o0;
 } implicit_item;
 
-static void implicit_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
-                            int64_t nr, float *dst, float *scratch) {
+static const float *implicit_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                                   int64_t nr, float *dst, float *scratch) {
     const implicit_item *it = ctx;
     cnnc__conv_pack_cols(it->isa, dst, nr, scratch, it->xg, it->g, pc, kc, it->o0 + jc, nc);
+    return dst;
 }
 
 static cnnc_status implicit_range(void *ctx, int64_t begin, int64_t end, int chunk) {
@@ -317,12 +318,13 @@ typedef struct phase_item {
     int64_t img_floats, j0;
 } phase_item;
 
-static void phase_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t nr,
-                         float *dst, float *scratch) {
+static const float *phase_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                                int64_t nr, float *dst, float *scratch) {
     (void)scratch;
     const phase_item *it = ctx;
     cnnc__conv_pack_phase_batch(it->isa, dst, nr, it->ph, it->img_floats, it->g, pc, kc,
                                 it->j0 + jc, nc);
+    return dst;
 }
 
 static cnnc_status phase_split_range(void *ctx, int64_t begin, int64_t end, int chunk) {

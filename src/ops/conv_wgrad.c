@@ -291,11 +291,12 @@ static void pack_rows(const wg_job *j, int64_t i0, int64_t i1, float *dst) {
 }
 
 /* B(p, jc + n) = dyt row (chunk's first row + pc + p), a plain row copy. */
-static void pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t nr,
-                   float *dst, float *scratch) {
+static const float *pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                           int64_t nr, float *dst, float *scratch) {
     (void)nr, (void)scratch;
     const wg_job *j = ctx;
     cnnc__sgemm_pack_b_panels(j->isa, false, kc, nc, j->dyt + pc * j->mg + jc, j->mg, dst);
+    return dst;
 }
 
 static cnnc_status gemm_range(void *ctx, int64_t u0, int64_t u1, int chunk) {

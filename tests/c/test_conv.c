@@ -568,9 +568,13 @@ static float *alloc64(size_t floats) {
     return aligned_alloc(64, bytes ? bytes : 64);
 }
 
-/* out = the Winograd forward of g through the kernels, in tile blocks of ldt */
+/* out = the Winograd forward of g through the kernels, in tile blocks of ldt (rounded
+ * up to the GEMM's panel width) */
 static void winograd_by_kernels(cnnc__isa isa, int mt, float *out, const float *x, const float *w,
                                 const float *b, const cnnc__window *g, int64_t ldt) {
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    ldt = (ldt + nr - 1) / nr * nr;
     const int64_t osz = cnnc__window_out_size(g);
     const int64_t all = g->n * cnnc__conv_winograd_tiles(g, mt);
     float *up = alloc64(cnnc__conv_winograd_packed_floats(isa, g, mt));
@@ -579,8 +583,6 @@ static void winograd_by_kernels(cnnc__isa isa, int mt, float *out, const float *
     cnnc__conv_winograd_pack_weights(isa, up, w, g, mt, false);
     memset(out, 0xFF, (size_t)(g->n * g->m * osz) * 4); /* NaN: every output must be written */
     /* blocks over the whole batch's tiles (crossing images) */
-    int64_t mr, nr;
-    cnnc__sgemm_tile(isa, &mr, &nr);
     const int64_t mg = g->m / g->groups;
     for (int64_t grp = 0; grp < g->groups; grp++)
         for (int64_t t0 = 0; t0 < all; t0 += ldt) {

@@ -134,11 +134,13 @@ typedef struct plain_b {
     const float *b;
     int64_t ldb;
     bool trans;
+    float *own; /* non-NULL: the block packed here and returned (a producer's packed B) */
 } plain_b;
 
-static void plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t nr,
-                         float *dst, float *scratch) {
+static const float *plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                                 int64_t nr, float *dst, float *scratch) {
     const plain_b *pb = ctx;
+    if (pb->own) dst = pb->own;
     /* the scratch is ours to use: touch both ends (out of bounds shows under ASan) */
     scratch[0] = 1.0f;
     scratch[cnnc__sgemm_pack_scratch_floats(pb->isa) - 1] = 1.0f;
@@ -151,6 +153,7 @@ static void plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t 
                     v = pb->trans ? pb->b[col * pb->ldb + row] : pb->b[row * pb->ldb + col];
                 dst[s * nr * kc + p * nr + j] = v;
             }
+    return dst;
 }
 
 /* The paths of one level against the reference (bf->c_ref, bf->bound): the
@@ -175,14 +178,24 @@ static void run_level(cnnc__isa isa, const gemm_case *g, buffers *bf, bool check
         exit(2);
     }
     cnnc__sgemm_pack_a_full(isa, g->trans_a, g->m, g->k, bf->a, g->lda, pa);
-    plain_b pb = {isa, bf->b, g->ldb, g->trans_b};
-    reset_c(g, bf);
-    cnnc__sgemm_st_packed(isa, g->m, g->n, g->k, pa, plain_pack_b, &pb, g->beta, bf->c, g->ldc,
-                          bf->ws);
-    snprintf(what, sizeof what, "%s pre-packed", kernel);
-    check_result(g, bf, what);
-    check_same_bits(g, bf, what);
-    free(pa);
+    /* the blocks in the GEMM's buffer, then in the callback's own (returned) */
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    float *own = aligned_alloc(64, (size_t)((g->k + 1) * (g->n + nr) + 16) * sizeof(float));
+    if (!own) {
+        fprintf(stderr, "test_gemm: out of memory\n");
+        exit(2);
+    }
+    for (int o = 0; o < 2; o++) {
+        plain_b pb = {isa, bf->b, g->ldb, g->trans_b, o ? own : NULL};
+        reset_c(g, bf);
+        cnnc__sgemm_st_packed(isa, g->m, g->n, g->k, pa, plain_pack_b, &pb, g->beta, bf->c, g->ldc,
+                              bf->ws);
+        snprintf(what, sizeof what, "%s pre-packed%s", kernel, o ? " (callback's copy)" : "");
+        check_result(g, bf, what);
+        check_same_bits(g, bf, what);
+    }
+    free(pa), free(own);
 
     /* The dispatching entry: the small paths (gemm_small.h) keep the blocked bits but
      * for the dot products; the multithreaded entries must give its bits. */
