@@ -130,32 +130,32 @@ static void each_level(const char *what, void (*body)(cnnc__isa)) {
 
 static void test_planes(void) { each_level("planes", planes_at); }
 
-/* The bench's shapes, scaled down, through the driver: values as the reference's,
- * the same bits at 1 and 2 threads. */
-static void driver_case(int64_t stride) {
+/* Through the driver: values as the reference's, the same bits at 1 and 2 threads.
+ * n images of c planes h x w, 3x3, stride and padding in both dims. */
+static void driver_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad) {
     cnnc__window g;
     memset(&g, 0, sizeof g);
-    g.n = 2, g.c = g.m = g.groups = 12;
+    g.n = n, g.c = g.m = g.groups = c;
     for (int d = 0; d < 3; d++) g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
-    g.in[1] = g.in[2] = 56;
+    g.in[1] = h, g.in[2] = w;
     g.k[1] = g.k[2] = 3;
     g.stride[1] = g.stride[2] = stride;
-    g.pad[1] = g.pad[2] = 1;
-    g.out[1] = g.out[2] = (56 + 2 - 3) / stride + 1;
-    const int64_t nx = g.n * g.c * 56 * 56, ny = g.n * g.m * g.out[1] * g.out[2], nw = g.m * 9;
-    float *x = check_rng_floats(&rng, nx), *w = check_rng_floats(&rng, nw);
-    float *b = check_rng_floats(&rng, g.m), *dy = check_rng_floats(&rng, ny);
+    g.pad[1] = g.pad[2] = pad;
+    g.out[1] = (h + 2 * pad - 3) / stride + 1, g.out[2] = (w + 2 * pad - 3) / stride + 1;
+    const int64_t nx = n * c * h * w, ny = n * c * g.out[1] * g.out[2], nw = c * 9;
+    float *x = check_rng_floats(&rng, nx), *wt = check_rng_floats(&rng, nw);
+    float *b = check_rng_floats(&rng, c), *dy = check_rng_floats(&rng, ny);
     float *out[2][3], *ref[3];
     ref[0] = malloc((size_t)ny * 4), ref[1] = malloc((size_t)nx * 4), ref[2] = malloc((size_t)nw * 4);
-    cnnc__conv_ref_forward(ref[0], x, w, b, &g);
-    cnnc__conv_ref_backward_data(ref[1], dy, w, &g);
+    cnnc__conv_ref_forward(ref[0], x, wt, b, &g);
+    cnnc__conv_ref_backward_data(ref[1], dy, wt, &g);
     cnnc__conv_ref_backward_weight(ref[2], dy, x, &g);
     for (int t = 0; t < 2; t++) {
         out[t][0] = malloc((size_t)ny * 4), out[t][1] = malloc((size_t)nx * 4);
         out[t][2] = malloc((size_t)nw * 4);
         CHECK_OK(cnnc_set_num_threads(t + 1));
-        CHECK_OK(cnnc__conv_run_forward(&g, out[t][0], x, w, b, true));
-        CHECK_OK(cnnc__conv_run_backward_data(&g, out[t][1], dy, w, true));
+        CHECK_OK(cnnc__conv_run_forward(&g, out[t][0], x, wt, b, true));
+        CHECK_OK(cnnc__conv_run_backward_data(&g, out[t][1], dy, wt, true));
         CHECK_OK(cnnc__conv_run_backward_weight(&g, out[t][2], dy, x));
     }
     const int64_t sizes[3] = {ny, nx, nw};
@@ -164,13 +164,24 @@ static void driver_case(int64_t stride) {
         CHECK(memcmp(out[0][i], out[1][i], (size_t)sizes[i] * 4) == 0);
         free(out[0][i]), free(out[1][i]), free(ref[i]);
     }
-    free(x), free(w), free(b), free(dy);
+    free(x), free(wt), free(b), free(dy);
 }
 
 static void drivers_at(cnnc__isa isa) {
     (void)isa; /* the drivers run at the capped level */
-    driver_case(1);
-    driver_case(2);
+    driver_case(2, 12, 56, 56, 1, 1); /* the bench's shapes, scaled down */
+    driver_case(2, 12, 56, 56, 2, 1);
+    /* stride 2 (the row blocks prefetch past each plane, into the next or past the
+     * tensor): MobileNetV2's planes scaled down, batch 1, odd sizes, widths off 16,
+     * padding 0 and 1, tiny planes */
+    driver_case(2, 5, 112, 112, 2, 1);
+    driver_case(1, 7, 28, 28, 2, 1);
+    driver_case(3, 9, 14, 14, 2, 1);
+    driver_case(1, 3, 57, 43, 2, 0);
+    driver_case(2, 4, 31, 75, 2, 1);
+    driver_case(1, 6, 5, 3, 2, 0);
+    driver_case(1, 5, 3, 4, 2, 1);
+    driver_case(1, 2, 1, 1, 2, 1);
     CHECK_OK(cnnc_set_num_threads(2));
 }
 
