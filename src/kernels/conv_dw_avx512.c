@@ -129,9 +129,9 @@ DW_INLINE void row_taps(const int K, const int S, const bool FULL, const float *
 DW_INLINE void prefetch_run(const float *p, int64_t n, bool write) {
     for (int64_t i = 0; i < n; i += 16) {
         if (write)
-            _m_prefetchw((void *)(uintptr_t)(p + i));
+            __builtin_prefetch(p + i, 1, 3);
         else
-            _mm_prefetch((const char *)(p + i), _MM_HINT_T0);
+            __builtin_prefetch(p + i, 0, 3);
     }
 }
 
