@@ -369,7 +369,8 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
     for (int64_t ci = 0; nt % nr && ci < cg; ci++) { /* the last panel's columns past nt */
         int64_t ps;
         float *vc = vout_channel(&o, ci, &ps) + nt / nr * ps + nt % nr;
-        for (int64_t e = 0; e < np; e++) memset(vc + e * o.es, 0, (size_t)(nr - nt % nr) * sizeof(float));
+        for (int64_t e = 0; e < np; e++)
+            memset(vc + e * o.es, 0, (size_t)(nr - nt % nr) * sizeof(float));
     }
 
     /* the npos products over the input channels */
