@@ -181,7 +181,7 @@ static void run_level(cnnc__isa isa, const gemm_case *g, buffers *bf, bool check
     /* the blocks in the GEMM's buffer, then in the callback's own (returned) */
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
-    float *own = aligned_alloc(64, (size_t)((g->k + 1) * (g->n + nr) + 16) * sizeof(float));
+    float *own = aligned_alloc(64, (size_t)((g->k + 1) * (g->n + nr) + 16) / 16 * 16 * sizeof(float));
     if (!own) {
         fprintf(stderr, "test_gemm: out of memory\n");
         exit(2);
