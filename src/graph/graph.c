@@ -290,6 +290,7 @@ cnnc_status cnnc__graph_finish(cnnc_module *m) {
                        : cnnc_last_status();
     cnnc__graph_plan_folds(s->nodes, s->n_nodes);
     cnnc__graph_plan_infer(s->nodes, s->n_nodes);
+    cnnc__graph_plan_train(s->nodes, s->n_nodes);
     return plan_lifetimes(s);
 }
 
@@ -356,12 +357,14 @@ static int graph_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnn
     cnnc__gctx c = {.graph = m, .values = values};
     cnnc_status st = CNNC_OK;
     /* inference: BatchNorms folded into convolutions, activations fused into them and
-     * into adds, activations and adds in place */
+     * into adds, activations and adds in place; with gradients: BatchNorms and their
+     * ReLUs as one op in training */
     const bool infer = !cnnc_is_grad_enabled();
     for (int i = 0, k = 0; i < s->n_nodes && st == CNNC_OK; i++) {
         c.node = &s->nodes[i];
-        const int done = infer && c.node->infer != CNNC__GINFER_NONE && !values[i].n
-                             ? cnnc__graph_run_infer(&c, s->nodes, i) : 0;
+        const int done = values[i].n ? 0
+                         : infer     ? (c.node->infer != CNNC__GINFER_NONE ? cnnc__graph_run_infer(&c, s->nodes, i) : 0)
+                                     : (c.node->train_fuse >= 0 ? cnnc__graph_run_train(&c, s->nodes, i) : 0);
         if (done || values[i].n) /* done, or computed with a node before it */
             st = done < 0 ? cnnc_last_status() : CNNC_OK;
         else

@@ -66,6 +66,8 @@ typedef struct cnnc__gnode {
     int infer;               /* inference plan (graph_infer.c): CNNC__GINFER_* */
     int fuse;                /* an add or a convolution (its folded BatchNorm, which then has it
                                 too) whose result only an activation reads: that node (or -1) */
+    int train_fuse;          /* a BatchNorm whose result only a ReLU, ReLU6 or Hardtanh reads: that
+                                node (or -1); one op with gradients in training (graph_train.c) */
     int ndim;                /* INPUT: the example input's shape a model file records, */
     int64_t shape[CNNC_MAX_DIMS]; /* or ndim -1 when unknown */
 } cnnc__gnode;
@@ -182,6 +184,22 @@ void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes);
  * (its value, or the fused activation's, is set), 0 when it does not apply (the
  * ordinary path runs and reports any error), -1 on error. Without gradients only. */
 int cnnc__graph_run_infer(cnnc__gctx *c, const cnnc__gnode *nodes, int i);
+
+/* The activation node that is the only reader of node i's result (as its input), or
+ * -1; the spec of activation node n (its settings read as its op would), or false
+ * (graph_infer.c). */
+int cnnc__graph_act_reader(const cnnc__gnode *nodes, int n_nodes, int i);
+bool cnnc__graph_act_spec(const cnnc__gctx *c, const cnnc__gnode *n, struct cnnc__act_spec *s);
+
+/* Training plan (graph_train.c), at finish: marks each BatchNorm node whose result only
+ * a ReLU / ReLU6 / Hardtanh node reads (node.train_fuse). */
+void cnnc__graph_plan_train(cnnc__gnode *nodes, int n_nodes);
+/* Runs BatchNorm node c->node (index i of nodes) and its activation node as one op
+ * (ops/norm.h, cnnc__op_batch_norm_act) when that applies now (the BatchNorm in training
+ * mode, the activation a ReLU or a Hardtanh with min_val < max_val): 1 when done (the
+ * activation node's value is set), 0 when it does not apply (the ordinary path runs),
+ * -1 on error. With gradients only (the inference plan runs without them). */
+int cnnc__graph_run_train(cnnc__gctx *c, const cnnc__gnode *nodes, int i);
 
 /* Read access, for saving a graph and for cnnc info. */
 int cnnc__graph_num_nodes(const cnnc_module *g);

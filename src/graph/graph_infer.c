@@ -49,8 +49,7 @@ static bool is_act_node(const cnnc__gnode *n) {
     return act_op_index(n) >= 0;
 }
 
-/* The activation node that is the only reader of node i's result (as its input), or -1. */
-static int act_reader(const cnnc__gnode *nodes, int n_nodes, int i) {
+int cnnc__graph_act_reader(const cnnc__gnode *nodes, int n_nodes, int i) {
     const int j = nodes[i].last_use;
     return nodes[i].n_reads == 1 && j < n_nodes && is_act_node(&nodes[j]) && nodes[j].args[0].node == i &&
                    nodes[j].args[0].index <= 0
@@ -68,9 +67,9 @@ void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes) {
             n->infer = CNNC__GINFER_ACT;
         } else if (n->kind == CNNC__GNODE_OP && strcmp(n->op->name, "add") == 0) {
             n->infer = CNNC__GINFER_ADD;
-            n->fuse = act_reader(nodes, n_nodes, i);
+            n->fuse = cnnc__graph_act_reader(nodes, n_nodes, i);
         } else if (n->kind == CNNC__GNODE_MODULE && cnnc__is_conv_module(n->module) && n->n_args == 1) {
-            n->fuse = act_reader(nodes, n_nodes, n->fold >= 0 ? n->fold : i);
+            n->fuse = cnnc__graph_act_reader(nodes, n_nodes, n->fold >= 0 ? n->fold : i);
             if (n->fold >= 0 || n->fuse >= 0) n->infer = CNNC__GINFER_CONV;
             if (n->fold >= 0 && n->fuse >= 0)
                 nodes[n->fold].infer = CNNC__GINFER_FOLDED, nodes[n->fold].fuse = n->fuse;
@@ -78,8 +77,7 @@ void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes) {
     }
 }
 
-/* The spec of activation node n (its settings read as its op would), or false. */
-static bool node_spec(const cnnc__gctx *c, const cnnc__gnode *n, cnnc__act_spec *s) {
+bool cnnc__graph_act_spec(const cnnc__gctx *c, const cnnc__gnode *n, cnnc__act_spec *s) {
     if (n->kind == CNNC__GNODE_MODULE) return cnnc__activation_module_spec(n->module, s);
     const int k = act_op_index(n);
     cnnc__gctx a = *c;
@@ -121,7 +119,7 @@ static int act_done(const cnnc__gnode *n, cnnc_tensor *t, cnnc__gvalue *out) {
 static int run_act(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
     cnnc__act_spec s;
     cnnc_tensor *x = own_arg(c, nodes, i, &nodes[i].args[0]);
-    if (!x || !node_spec(c, &nodes[i], &s)) return 0;
+    if (!x || !cnnc__graph_act_spec(c, &nodes[i], &s)) return 0;
     if (cnnc__op_act_infer_(x, &s) != CNNC_OK) return -1;
     return act_done(&nodes[i], x, &c->values[i]);
 }
@@ -135,7 +133,7 @@ static int run_add(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
         return 0; /* broadcasting, or an error the ordinary path reports */
     if (!(out = own_arg(c, nodes, i, &n->args[0])) && !(out = own_arg(c, nodes, i, &n->args[1]))) return 0;
     cnnc__act_spec s;
-    const bool fused = n->fuse >= 0 && node_spec(c, &nodes[n->fuse], &s);
+    const bool fused = n->fuse >= 0 && cnnc__graph_act_spec(c, &nodes[n->fuse], &s);
     if (cnnc__op_binary_act_infer_(CNNC__BINOP_ADD, out, a, b, fused ? &s : NULL) != CNNC_OK) return -1;
     if (!fused) return cnnc__gvalue_one(&c->values[i], cnnc_tensor_retain(out)) == CNNC_OK ? 1 : -1;
     return act_done(&nodes[n->fuse], out, &c->values[n->fuse]);
@@ -146,7 +144,7 @@ static int run_add(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
 static int run_conv(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
     const cnnc__gnode *n = &nodes[i];
     cnnc__act_spec s;
-    const bool fused = n->fuse >= 0 && node_spec(c, &nodes[n->fuse], &s);
+    const bool fused = n->fuse >= 0 && cnnc__graph_act_spec(c, &nodes[n->fuse], &s);
     if (!fused && n->fold < 0) return 0;
     cnnc_tensor *y = NULL;
     const int done = cnnc__graph_run_conv(c, n->fold >= 0 ? &nodes[n->fold] : NULL, fused ? &s : NULL, &y);

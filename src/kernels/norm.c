@@ -67,13 +67,20 @@ typedef struct norm_variant {
                        float mlo, const float *w, float A, float B, float C);
     void (*col_sums)(double *aw, double *ab, const float *g, const float *x, int64_t n,
                      float mhi, float mlo, float invstd);
+    void (*act_apply)(float *y, uint32_t *bits, const float *x, int64_t n, float mhi, float mlo,
+                      float a, float b, const cnnc__norm_act *act);
+    void (*masked_grad_sums)(double *sg, double *sgd, const float *g, const uint32_t *bits,
+                             const float *x, int64_t n, float mhi, float mlo);
+    void (*masked_grad_apply)(float *gx, const float *g, const uint32_t *bits, const float *x,
+                              int64_t n, float mhi, float mlo, float A, float B, float C);
 } norm_variant;
 
 static const norm_variant variants[] = {
 #define CNNC__X(isa, sfx)                                                                   \
     {CNNC__ISA_##isa, "f32_norm__" #sfx, cnnc__k_norm_stats_##sfx, cnnc__k_norm_apply_##sfx, \
      cnnc__k_norm_apply_vec_##sfx, cnnc__k_norm_grad_sums_##sfx,                           \
-     cnnc__k_norm_grad_apply_##sfx, cnnc__k_norm_col_sums_##sfx},
+     cnnc__k_norm_grad_apply_##sfx, cnnc__k_norm_col_sums_##sfx, cnnc__k_norm_act_apply_##sfx,  \
+     cnnc__k_norm_masked_grad_sums_##sfx, cnnc__k_norm_masked_grad_apply_##sfx},
     CNNC__NORM_VARIANTS(CNNC__X)
 #undef CNNC__X
 };
@@ -105,6 +112,21 @@ void cnnc__k_norm_grad_apply(cnnc__isa isa, float *gx, const float *g, const flo
 void cnnc__k_norm_col_sums(cnnc__isa isa, double *aw, double *ab, const float *g, const float *x,
                            int64_t n, float mhi, float mlo, float invstd) {
     variant(isa)->col_sums(aw, ab, g, x, n, mhi, mlo, invstd);
+}
+
+void cnnc__k_norm_act_apply(cnnc__isa isa, float *y, uint32_t *bits, const float *x, int64_t n,
+                            float mhi, float mlo, float a, float b, const cnnc__norm_act *act) {
+    variant(isa)->act_apply(y, bits, x, n, mhi, mlo, a, b, act);
+}
+void cnnc__k_norm_masked_grad_sums(cnnc__isa isa, double *sg, double *sgd, const float *g,
+                                   const uint32_t *bits, const float *x, int64_t n, float mhi,
+                                   float mlo) {
+    variant(isa)->masked_grad_sums(sg, sgd, g, bits, x, n, mhi, mlo);
+}
+void cnnc__k_norm_masked_grad_apply(cnnc__isa isa, float *gx, const float *g, const uint32_t *bits,
+                                    const float *x, int64_t n, float mhi, float mlo, float A,
+                                    float B, float C) {
+    variant(isa)->masked_grad_apply(gx, g, bits, x, n, mhi, mlo, A, B, C);
 }
 
 /* ---- local response norm ------------------------------------------------------------ */

@@ -13,6 +13,7 @@
  * norm channel: N runs of H*W at stride C*H*W; a row: one run). */
 #ifndef CNNC_KERNELS_NORM_H
 #define CNNC_KERNELS_NORM_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kernels/isa.h"
@@ -50,6 +51,32 @@ void cnnc__k_norm_grad_sums_ref(double *sg, double *sgd, const float *g, const f
 /* gx[i] = g[i] * (w ? w[i] : 1) * A + ((x[i] - mhi) - mlo) * B + C. */
 void cnnc__k_norm_grad_apply(cnnc__isa isa, float *gx, const float *g, const float *x, int64_t n,
                              float mhi, float mlo, const float *w, float A, float B, float C);
+
+/* A BatchNorm fused with the activation that alone reads its output (the model
+ * runtime in training): ReLU (clamp false) or Hardtanh(lo, hi) with lo < hi (clamp
+ * true; ReLU6 is (0, 6)), with the formulas of the activation kernels (NaN stays NaN).
+ * The norm's output z is not kept: the forward records, one bit per element, where the
+ * gradient passes: !(y <= 0) for ReLU (relu's backward from its result: NaN passes),
+ * lo < y < hi for Hardtanh (y is inside exactly when z is; NaN does not pass), as the
+ * activations' backwards decide. A row of n elements has (n + 31) / 32 words of bits,
+ * bit i % 32 of word i / 32 for element i. */
+typedef struct cnnc__norm_act {
+    bool clamp;
+    float lo, hi;
+} cnnc__norm_act;
+/* y[i] = act(((x[i] - mhi) - mlo) * a + b) (cnnc__k_norm_apply, then act), and the row's
+ * bits (bits NULL: none). */
+void cnnc__k_norm_act_apply(cnnc__isa isa, float *y, uint32_t *bits, const float *x, int64_t n,
+                            float mhi, float mlo, float a, float b, const cnnc__norm_act *act);
+/* cnnc__k_norm_grad_sums (w NULL) and cnnc__k_norm_grad_apply (w NULL) with g[i] taken
+ * as +0 where bit i of the row's bits is clear: the same bits as the activation's
+ * backward (a gradient tensor) followed by the unfused kernels. */
+void cnnc__k_norm_masked_grad_sums(cnnc__isa isa, double *sg, double *sgd, const float *g,
+                                   const uint32_t *bits, const float *x, int64_t n, float mhi,
+                                   float mlo);
+void cnnc__k_norm_masked_grad_apply(cnnc__isa isa, float *gx, const float *g, const uint32_t *bits,
+                                    const float *x, int64_t n, float mhi, float mlo, float A,
+                                    float B, float C);
 
 /* Layer norm weight/bias gradient columns for one row: ab[i] += g[i],
  * aw[i] += g[i] * ((x[i] - mhi) - mlo) * invstd. */

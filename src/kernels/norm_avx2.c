@@ -4,6 +4,9 @@
 #if CNNC__ISA_X86
 CNNC__ISA_TARGET_BEGIN("avx2,fma")
 #define NORM_SUFFIX avx2
+#include <immintrin.h>
+/* a lane is set when all its bits are (its sign bit then is) */
+#define NB_MOVEMASK(m) ((uint32_t)_mm256_movemask_ps((__m256)(m)))
 #include "kernels/norm_body.h"
 CNNC__ISA_TARGET_END
 #else

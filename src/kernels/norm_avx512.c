@@ -10,6 +10,9 @@ CNNC__ISA_TARGET_BEGIN("avx512f,fma,prefer-vector-width=512")
 #endif
 #define NORM_SUFFIX avx512
 #define NB_W 16
+#include <immintrin.h>
+/* a lane is set when all its bits are (it is negative then) */
+#define NB_MOVEMASK(m) ((uint32_t)_mm512_cmplt_epi32_mask((__m512i)(m), _mm512_setzero_si512()))
 #include "kernels/norm_body.h"
 CNNC__ISA_TARGET_END
 #else

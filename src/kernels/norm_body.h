@@ -5,6 +5,8 @@
  * cnnc__k_norm_stats_<suffix>, ... (declared by norm_internal.h). Not a public
  * header. */
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #ifndef NORM_SUFFIX
@@ -114,6 +116,78 @@ void NORM_FN(cnnc__k_norm_stats_)(double *mean, double *m2, const float *x, int6
     *m2 = v > 0.0 ? v : (v == v ? 0.0 : v);
 }
 
+/* ---- the activation a BatchNorm may carry (the model runtime's fused pair) ---------- */
+
+/* NB_RELU: y = z < 0 ? 0 : z, the gradient passes where !(y <= 0) (NaN too: relu's
+ * backward from its result); NB_CLAMP: hardtanh(lo, hi), lo < hi, the gradient passes
+ * where lo < y < hi (not on NaN: hardtanh's backward, y inside exactly when z is). The
+ * formulas of activation_impl.h (fwd_relu, fwd_hardtanh, bwd_relu, bwd_hardtanh), lane
+ * by lane. The forward records where the gradient passes as bits (bit i of word i / 32
+ * for element i of the row), which the backward reads instead of y or z. */
+enum { NB_RELU, NB_CLAMP };
+#define NB_INLINE static inline __attribute__((always_inline))
+typedef int32_t nb_vi __attribute__((vector_size(NB_W * 4)));
+
+/* lanes of t where m is set, else of f */
+NB_INLINE nb_vf nb_select(nb_vi m, nb_vf t, nb_vf f) { return (nb_vf)(((nb_vi)t & m) | ((nb_vi)f & ~m)); }
+
+NB_INLINE nb_vf nb_act(nb_vf z, int mode, nb_vf lo, nb_vf hi) {
+    if (mode == NB_RELU) return nb_select(z < nb_splatf(0.0f), nb_splatf(0.0f), z);
+    nb_vf t = nb_select(z < lo, lo, z);
+    return nb_select(t > hi, hi, t);
+}
+NB_INLINE float nb_act1(float z, int mode, float lo, float hi) {
+    if (mode == NB_RELU) return z < 0.0f ? 0.0f : z;
+    float t = z < lo ? lo : z;
+    return t > hi ? hi : t;
+}
+/* all ones in the lanes where the gradient passes the activation whose result is y */
+NB_INLINE nb_vi nb_pass(nb_vf y, int mode, nb_vf lo, nb_vf hi) {
+    if (mode == NB_RELU) return ~(y <= nb_splatf(0.0f));
+    return (y > lo) & (y < hi);
+}
+NB_INLINE bool nb_pass1(float y, int mode, float lo, float hi) {
+    return mode == NB_RELU ? !(y <= 0.0f) : (y > lo && y < hi);
+}
+/* bit k set where lane k of m is set (the includer may give a one-instruction form) */
+#ifndef NB_MOVEMASK
+NB_INLINE uint32_t nb_movemask_(nb_vi m) {
+    uint32_t r = 0;
+    for (int k = 0; k < NB_W; k++) r |= (uint32_t)(m[k] & 1) << k;
+    return r;
+}
+#define NB_MOVEMASK(m) nb_movemask_(m)
+#endif
+/* the lanes of the NB_W bits of word w from bit sh on, all ones where set */
+NB_INLINE nb_vi nb_lanes(uint32_t w, int sh) {
+    nb_vi bit, v;
+    for (int k = 0; k < NB_W; k++) bit[k] = (int32_t)(1u << k), v[k] = (int32_t)(w >> sh);
+    return (v & bit) == bit;
+}
+
+/* y = act(((x - mhi) - mlo) * a + b), and the bits where the gradient passes */
+NB_INLINE void nb_act_apply(float *y, uint32_t *bits, const float *x, int64_t n, float mhi, float mlo,
+                            float a, float b, int mode, float lo, float hi) {
+    nb_vf vh = nb_splatf(mhi), vl = nb_splatf(mlo);
+    nb_vf va = nb_splatf(a), vb = nb_splatf(b), vlo = nb_splatf(lo), vhi = nb_splatf(hi);
+    uint32_t w = 0;
+    int64_t i = 0;
+    for (; i + NB_W <= n; i += NB_W) {
+        nb_vf t = nb_act(((nb_loadf(x + i) - vh) - vl) * va + vb, mode, vlo, vhi);
+        nb_storef(y + i, t);
+        if (!bits) continue;
+        w |= NB_MOVEMASK(nb_pass(t, mode, vlo, vhi)) << (i & 31);
+        if (((i + NB_W) & 31) == 0) bits[i >> 5] = w, w = 0;
+    }
+    for (; i < n; i++) {
+        y[i] = nb_act1(((x[i] - mhi) - mlo) * a + b, mode, lo, hi);
+        if (!bits) continue;
+        w |= (uint32_t)nb_pass1(y[i], mode, lo, hi) << (i & 31);
+        if (((i + 1) & 31) == 0) bits[i >> 5] = w, w = 0;
+    }
+    if (bits && (n & 31)) bits[n >> 5] = w;
+}
+
 void NORM_FN(cnnc__k_norm_apply_)(float *y, const float *x, int64_t n, float mhi, float mlo,
                                   float a, float b) {
     nb_vf vh = nb_splatf(mhi), vl = nb_splatf(mlo);
@@ -121,6 +195,14 @@ void NORM_FN(cnnc__k_norm_apply_)(float *y, const float *x, int64_t n, float mhi
     int64_t i = 0;
     for (; i + NB_W <= n; i += NB_W) nb_storef(y + i, ((nb_loadf(x + i) - vh) - vl) * va + vb);
     for (; i < n; i++) y[i] = ((x[i] - mhi) - mlo) * a + b;
+}
+
+void NORM_FN(cnnc__k_norm_act_apply_)(float *y, uint32_t *bits, const float *x, int64_t n, float mhi,
+                                      float mlo, float a, float b, const cnnc__norm_act *act) {
+    if (act->clamp)
+        nb_act_apply(y, bits, x, n, mhi, mlo, a, b, NB_CLAMP, act->lo, act->hi);
+    else
+        nb_act_apply(y, bits, x, n, mhi, mlo, a, b, NB_RELU, 0.0f, 0.0f);
 }
 
 void NORM_FN(cnnc__k_norm_apply_vec_)(float *y, const float *x, int64_t n, float mhi, float mlo,
@@ -142,8 +224,10 @@ void NORM_FN(cnnc__k_norm_apply_vec_)(float *y, const float *x, int64_t n, float
     }
 }
 
-void NORM_FN(cnnc__k_norm_grad_sums_)(double *sg, double *sgd, const float *g, const float *x,
-                                  int64_t n, float mhi, float mlo, const float *w) {
+/* sg += sum gv, sgd += sum gv * ((x - mhi) - mlo), gv = g * w (w not NULL), g where
+ * its bit is set and +0 elsewhere (bits not NULL), or g */
+NB_INLINE void nb_grad_sums(double *sg, double *sgd, const float *g, const float *x, int64_t n,
+                            float mhi, float mlo, const float *w, const uint32_t *bits) {
     double h = (double)mhi, l = (double)mlo;
     nb_vd vh = nb_splatd(h), vl = nb_splatd(l);
     nb_vd a0 = nb_splatd(0.0), a1 = a0, b0 = a0, b1 = a0;
@@ -152,6 +236,8 @@ void NORM_FN(cnnc__k_norm_grad_sums_)(double *sg, double *sgd, const float *g, c
         nb_vd g0, g1;
         if (w) {
             nb_widen(nb_loadf(g + i) * nb_loadf(w + i), &g0, &g1);
+        } else if (bits) {
+            nb_widen((nb_vf)((nb_vi)nb_loadf(g + i) & nb_lanes(bits[i >> 5], (int)(i & 31))), &g0, &g1);
         } else {
             g0 = nb_loadd(g + i);
             g1 = nb_loadd(g + i + NB_H);
@@ -164,7 +250,9 @@ void NORM_FN(cnnc__k_norm_grad_sums_)(double *sg, double *sgd, const float *g, c
     }
     double s = nb_hsum(a0 + a1), t = nb_hsum(b0 + b1);
     for (; i < n; i++) {
-        double gv = w ? (double)(g[i] * w[i]) : (double)g[i];
+        double gv = w      ? (double)(g[i] * w[i])
+                    : bits ? (double)((bits[i >> 5] >> (i & 31)) & 1u ? g[i] : 0.0f)
+                           : (double)g[i];
         s += gv;
         t += gv * (((double)x[i] - h) - l);
     }
@@ -172,21 +260,46 @@ void NORM_FN(cnnc__k_norm_grad_sums_)(double *sg, double *sgd, const float *g, c
     *sgd += t;
 }
 
-void NORM_FN(cnnc__k_norm_grad_apply_)(float *gx, const float *g, const float *x, int64_t n,
-                                   float mhi, float mlo, const float *w, float A, float B,
-                                   float C) {
+void NORM_FN(cnnc__k_norm_grad_sums_)(double *sg, double *sgd, const float *g, const float *x,
+                                  int64_t n, float mhi, float mlo, const float *w) {
+    nb_grad_sums(sg, sgd, g, x, n, mhi, mlo, w, NULL);
+}
+
+void NORM_FN(cnnc__k_norm_masked_grad_sums_)(double *sg, double *sgd, const float *g,
+                                             const uint32_t *bits, const float *x, int64_t n,
+                                             float mhi, float mlo) {
+    nb_grad_sums(sg, sgd, g, x, n, mhi, mlo, NULL, bits);
+}
+
+/* gx = gv * A + ((x - mhi) - mlo) * B + C, gv as in nb_grad_sums */
+NB_INLINE void nb_grad_apply(float *gx, const float *g, const float *x, int64_t n, float mhi,
+                             float mlo, const float *w, const uint32_t *bits, float A, float B,
+                             float C) {
     nb_vf vh = nb_splatf(mhi), vl = nb_splatf(mlo);
     nb_vf va = nb_splatf(A), vb = nb_splatf(B), vc = nb_splatf(C);
     int64_t i = 0;
     for (; i + NB_W <= n; i += NB_W) {
         nb_vf gv = nb_loadf(g + i);
         if (w) gv *= nb_loadf(w + i);
+        else if (bits) gv = (nb_vf)((nb_vi)gv & nb_lanes(bits[i >> 5], (int)(i & 31)));
         nb_storef(gx + i, gv * va + ((nb_loadf(x + i) - vh) - vl) * vb + vc);
     }
     for (; i < n; i++) {
-        float gv = w ? g[i] * w[i] : g[i];
+        float gv = w ? g[i] * w[i] : bits ? ((bits[i >> 5] >> (i & 31)) & 1u ? g[i] : 0.0f) : g[i];
         gx[i] = gv * A + ((x[i] - mhi) - mlo) * B + C;
     }
+}
+
+void NORM_FN(cnnc__k_norm_grad_apply_)(float *gx, const float *g, const float *x, int64_t n,
+                                   float mhi, float mlo, const float *w, float A, float B,
+                                   float C) {
+    nb_grad_apply(gx, g, x, n, mhi, mlo, w, NULL, A, B, C);
+}
+
+void NORM_FN(cnnc__k_norm_masked_grad_apply_)(float *gx, const float *g, const uint32_t *bits,
+                                              const float *x, int64_t n, float mhi, float mlo,
+                                              float A, float B, float C) {
+    nb_grad_apply(gx, g, x, n, mhi, mlo, NULL, bits, A, B, C);
 }
 
 void NORM_FN(cnnc__k_norm_col_sums_)(double *aw, double *ab, const float *g, const float *x,
@@ -218,6 +331,8 @@ void NORM_FN(cnnc__k_norm_col_sums_)(double *aw, double *ab, const float *g, con
     }
 }
 
+#undef NB_INLINE
+#undef NB_MOVEMASK
 #undef NORM_FN
 #undef NORM_CAT
 #undef NORM_CAT2

@@ -31,6 +31,16 @@
     void cnnc__k_norm_grad_apply_##sfx(float *gx, const float *g, const float *x, int64_t n, \
                                        float mhi, float mlo, const float *w, float A,        \
                                        float B, float C);                                    \
+    void cnnc__k_norm_act_apply_##sfx(float *y, uint32_t *bits, const float *x, int64_t n,  \
+                                      float mhi, float mlo, float a, float b,                \
+                                      const cnnc__norm_act *act);                            \
+    void cnnc__k_norm_masked_grad_sums_##sfx(double *sg, double *sgd, const float *g,        \
+                                             const uint32_t *bits, const float *x,           \
+                                             int64_t n, float mhi, float mlo);               \
+    void cnnc__k_norm_masked_grad_apply_##sfx(float *gx, const float *g,                     \
+                                              const uint32_t *bits, const float *x,          \
+                                              int64_t n, float mhi, float mlo, float A,      \
+                                              float B, float C);                             \
     void cnnc__k_norm_col_sums_##sfx(double *aw, double *ab, const float *g, const float *x, \
                                      int64_t n, float mhi, float mlo, float invstd);
 CNNC__NORM_VARIANTS(CNNC__NORM_DECLARE)

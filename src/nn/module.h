@@ -164,6 +164,12 @@ bool cnnc__activation_module_spec(const cnnc_module *m, struct cnnc__act_spec *s
  * `channels` channels, its y = x * scale[c] + shift[c] (in double), and true. */
 bool cnnc__is_batchnorm_module(const cnnc_module *m);
 bool cnnc__batchnorm_eval_affine(const cnnc_module *m, int64_t channels, double *scale, double *shift);
+/* The forward of BatchNorm module m in training mode followed by the activation act
+ * (ops/norm.h, cnnc__op_batch_norm_act: ReLU or Hardtanh) in one pass: counts the batch
+ * and updates the running statistics as the forward does. NULL with the error set
+ * (also when m is no BatchNorm in training mode). */
+struct cnnc__norm_act;
+cnnc_tensor *cnnc__batchnorm_act_forward(cnnc_module *m, cnnc_tensor *x, const struct cnnc__norm_act *act);
 /* Runs the call hook (cnnc__set_call_hook) for a call made another way (a folded
  * convolution of the model runtime counts as the module calls it replaces). */
 void cnnc__module_called(const cnnc_module *m, int n_in, cnnc_tensor *const *in, int n_out, cnnc_tensor *const *out);

@@ -100,8 +100,9 @@ cnnc_status cnnc__batchnorm_count(cnnc_module *m, double *factor) {
 }
 
 /* _BatchNorm.forward: counts batches, picks the momentum, uses batch statistics in
- * training (or without running stats) */
-static cnnc_tensor *batchnorm_forward(cnnc_module *m, cnnc_tensor *x) {
+ * training (or without running stats); with act (training only), the activation after
+ * it in the same pass */
+static cnnc_tensor *batchnorm_run(cnnc_module *m, cnnc_tensor *x, const cnnc__norm_act *act) {
     const normbase_state *s = CNNC__STATE(m, const normbase_state);
     const int a = s->spatial == 1 ? 2 : s->spatial + 2, b = s->spatial + 2;
     if (cnnc__check_tensor("BatchNorm.forward", "input", x, true) != CNNC_OK ||
@@ -110,10 +111,20 @@ static cnnc_tensor *batchnorm_forward(cnnc_module *m, cnnc_tensor *x) {
     double factor;
     if (cnnc__batchnorm_count(m, &factor) != CNNC_OK) return NULL;
     cnnc_tensor *rm = cnnc__module_buffer(m, "running_mean"), *rv = cnnc__module_buffer(m, "running_var");
+    cnnc_tensor *w = cnnc__module_param(m, "weight"), *bias = cnnc__module_param(m, "bias");
     bool bn_training = m->training ? true : (rm == NULL && rv == NULL);
     bool pass = !m->training || s->track_running_stats;
-    return cnnc__op_batch_norm(x, pass ? rm : NULL, pass ? rv : NULL, cnnc__module_param(m, "weight"),
-                               cnnc__module_param(m, "bias"), bn_training, factor, s->eps);
+    if (act) return cnnc__op_batch_norm_act(x, pass ? rm : NULL, pass ? rv : NULL, w, bias, factor, s->eps, act);
+    return cnnc__op_batch_norm(x, pass ? rm : NULL, pass ? rv : NULL, w, bias, bn_training, factor, s->eps);
+}
+
+static cnnc_tensor *batchnorm_forward(cnnc_module *m, cnnc_tensor *x) { return batchnorm_run(m, x, NULL); }
+
+cnnc_tensor *cnnc__batchnorm_act_forward(cnnc_module *m, cnnc_tensor *x, const cnnc__norm_act *act) {
+    if (!cnnc__is_batchnorm_module(m) || !m->training)
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "BatchNorm with an activation: expected a BatchNorm module in training mode");
+    return batchnorm_run(m, x, act);
 }
 
 /* _InstanceNorm.forward: an unbatched input (spatial + 1 dims) gets a batch of one */

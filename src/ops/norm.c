@@ -25,7 +25,13 @@ typedef struct {
     int64_t N, C, S, G; /* GROUP: rows N*G of C/G channels; LAST: N rows of S */
     int b_ndim;         /* the bias's shape, for its gradient */
     int64_t b_shape[CNNC_MAX_DIMS];
+    bool has_act;       /* CHANNEL with an activation (batch_norm_act): the bits of where the
+                           gradient passes it follow (ACT_BITS_OFF), N * C rows of W words */
+    int64_t W;
 } norm_ctx;
+
+#define ACT_BITS_OFF ((sizeof(norm_ctx) + 7) / 8 * 8)
+static uint32_t *ctx_bits(norm_ctx *c) { return (uint32_t *)(void *)((char *)c + ACT_BITS_OFF); }
 
 /* The cost of an item covering `elems` input elements, for the parallel regions: a
  * few flops per element and about three floats moved (two passes over x, one
@@ -73,6 +79,9 @@ typedef struct {
     int64_t N, C, S, G, K;
     double eps;
     cnnc__isa isa; /* the kernels' level for the whole call */
+    const cnnc__norm_act *act; /* CHANNEL: the activation applied (NULL: none) */
+    uint32_t *bits;            /* with act, when recorded: [N * C, W] where the gradient passes */
+    int64_t W;
 } fwd_job;
 
 static void set_stat(fwd_job *j, int64_t k, double mean, double m2, double count) {
@@ -99,9 +108,14 @@ static cnnc_status channel_range(void *ctx, int64_t c0, int64_t c1, int chunk) {
         }
         float mhi = j->st[c], mlo = j->st[K + c], inv = j->st[2 * K + c];
         float a = j->w ? inv * j->w[c] : inv, b = j->b ? j->b[c] : 0.0f;
-        for (int64_t n = 0; n < j->N; n++)
-            cnnc__k_norm_apply(j->isa, j->y + (n * j->C + c) * j->S, x + n * j->C * j->S, j->S, mhi,
-                               mlo, a, b);
+        for (int64_t n = 0; n < j->N; n++) {
+            float *y = j->y + (n * j->C + c) * j->S;
+            if (j->act)
+                cnnc__k_norm_act_apply(j->isa, y, j->bits ? j->bits + (n * j->C + c) * j->W : NULL,
+                                       x + n * j->C * j->S, j->S, mhi, mlo, a, b, j->act);
+            else
+                cnnc__k_norm_apply(j->isa, y, x + n * j->C * j->S, j->S, mhi, mlo, a, b);
+        }
     }
     return CNNC_OK;
 }
@@ -152,6 +166,8 @@ typedef struct {
     int64_t N, C, S, G, K;
     bool fixed;
     cnnc__isa isa; /* the kernels' level for the whole call */
+    const uint32_t *bits; /* CHANNEL with an activation: [N * C, W] where the gradient passes */
+    int64_t W;
 } bwd_job;
 
 static cnnc_status channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int chunk) {
@@ -167,7 +183,11 @@ static cnnc_status channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int chun
         if (sums)
             for (int64_t n = 0; n < j->N; n++) {
                 int64_t o = (n * j->C + c) * j->S;
-                cnnc__k_norm_grad_sums(j->isa, &sg, &sgd, j->g + o, j->x + o, j->S, mhi, mlo, NULL);
+                if (j->bits)
+                    cnnc__k_norm_masked_grad_sums(j->isa, &sg, &sgd, j->g + o,
+                                                  j->bits + (n * j->C + c) * j->W, j->x + o, j->S, mhi, mlo);
+                else
+                    cnnc__k_norm_grad_sums(j->isa, &sg, &sgd, j->g + o, j->x + o, j->S, mhi, mlo, NULL);
             }
         if (j->gw) j->gw[c] = (float)(sgd * inv);
         if (j->gb) j->gb[c] = (float)sg;
@@ -177,10 +197,15 @@ static cnnc_status channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int chun
             B = -A * inv * inv * sgd / cnt;
             C = -A * sg / cnt;
         }
-        for (int64_t n = 0; n < j->N; n++) {
+        /* the rows the sums read last first: those are still in the caches when the
+         * channel's g, x (and y) exceed them (an LRU cache read cyclically misses always) */
+        for (int64_t n = j->N - 1; n >= 0; n--) {
             int64_t o = (n * j->C + c) * j->S;
             if (j->fixed) /* gx = g w / sqrt(var + eps), independent of x (NaN/Inf x too), as PyTorch */
                 cnnc__k_norm_apply(j->isa, j->gx + o, j->g + o, j->S, 0.0f, 0.0f, (float)A, 0.0f);
+            else if (j->bits)
+                cnnc__k_norm_masked_grad_apply(j->isa, j->gx + o, j->g + o, j->bits + (n * j->C + c) * j->W,
+                                               j->x + o, j->S, mhi, mlo, (float)A, (float)B, (float)C);
             else
                 cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
                                         (float)A, (float)B, (float)C);
@@ -286,7 +311,8 @@ static cnnc_status norm_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi
     bwd_job j = {need_x ? cnnc__f32(gi[0]) : NULL, need_w ? cnnc__f32(gi[1]) : NULL,
                  need_b ? cnnc__f32(gi[2]) : NULL, cnnc__f32(g), cnnc__f32(x), opt_f32(w),
                  cnnc__f32(st), NULL, cx->N, cx->C, cx->S, cx->G, st->shape[1],
-                 cx->kind == L_CHANNEL_FIXED, cnnc__isa_active()};
+                 cx->kind == L_CHANNEL_FIXED, cnnc__isa_active(),
+                 cx->has_act ? ctx_bits(cx) : NULL, cx->W};
     switch (cx->kind) {
     case L_CHANNEL:
     case L_CHANNEL_FIXED:
@@ -335,6 +361,7 @@ typedef struct {
     double eps;
     /* filled when the caller wants the statistics (running-stat updates): [K] */
     double *mean, *m2;
+    const cnnc__norm_act *act; /* CHANNEL: the activation applied to the result (NULL: none) */
 } norm_plan;
 
 static int64_t stat_count(const norm_plan *p) {
@@ -352,8 +379,36 @@ static cnnc_tensor *norm_forward(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
     cnnc_tensor *out = cnnc__tensor_new(CNNC_FLOAT32, x->ndim, x->shape);
     cnnc_tensor *st = cnnc__tensor_zeros(CNNC_FLOAT32, 2, (int64_t[]){3, K});
     if (!out || !st) goto fail;
+    /* recorded first: with an activation, the kernels write the bits into the node */
+    const int64_t W = p->act ? (p->S + 31) / 32 : 0, words = p->N * p->C * W;
+    size_t ctx_bytes = sizeof(norm_ctx);
+    if (p->act && (!cnnc__mul_size((size_t)words, sizeof(uint32_t), &ctx_bytes) ||
+                   ctx_bytes > SIZE_MAX - ACT_BITS_OFF)) {
+        cnnc__oom("the gradient mask of batch_norm_act");
+        goto fail;
+    }
+    if (p->act) ctx_bytes += ACT_BITS_OFF;
+    void *vctx = NULL;
+    cnnc_tensor *inputs[3] = {x, w, b};
+    cnnc_tensor *saved[3] = {x, w, st};
+    if (cnnc__record(out, p->node, norm_backward, 3, inputs, 3, saved, ctx_bytes, &vctx) != CNNC_OK) goto fail;
+    if (vctx) {
+        norm_ctx *cx = vctx;
+        cx->kind = p->kind;
+        cx->N = p->N;
+        cx->C = p->C;
+        cx->S = p->S;
+        cx->G = p->G;
+        cx->has_act = p->act != NULL;
+        cx->W = W;
+        if (b) {
+            cx->b_ndim = b->ndim;
+            memcpy(cx->b_shape, b->shape, sizeof cx->b_shape);
+        }
+    }
     fwd_job j = {cnnc__f32(out), cnnc__f32(x), opt_f32(w), opt_f32(b), cnnc__f32(st), p->mean,
-                 p->m2, p->N, p->C, p->S, p->G, K, p->eps, cnnc__isa_active()};
+                 p->m2, p->N, p->C, p->S, p->G, K, p->eps, cnnc__isa_active(), p->act,
+                 p->act && vctx ? ctx_bits(vctx) : NULL, W};
     cnnc_status status = CNNC_OK;
     if (x->numel > 0) {
         switch (p->kind) {
@@ -380,24 +435,6 @@ static cnnc_tensor *norm_forward(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b,
         }
     }
     if (status != CNNC_OK) goto fail;
-    void *vctx = NULL;
-    cnnc_tensor *inputs[3] = {x, w, b};
-    cnnc_tensor *saved[3] = {x, w, st};
-    if (cnnc__record(out, p->node, norm_backward, 3, inputs, 3, saved, sizeof(norm_ctx), &vctx) !=
-        CNNC_OK)
-        goto fail;
-    if (vctx) {
-        norm_ctx *cx = vctx;
-        cx->kind = p->kind;
-        cx->N = p->N;
-        cx->C = p->C;
-        cx->S = p->S;
-        cx->G = p->G;
-        if (b) {
-            cx->b_ndim = b->ndim;
-            memcpy(cx->b_shape, b->shape, sizeof cx->b_shape);
-        }
-    }
     cnnc_tensor_release(st);
     return out;
 fail:
@@ -438,8 +475,10 @@ static void update_running(cnnc_tensor *rm, cnnc_tensor *rv, const double *mean,
 
 /* ---- batch_norm --------------------------------------------------------------------------- */
 
-cnnc_tensor *cnnc__op_batch_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor *rv, cnnc_tensor *w,
-                                 cnnc_tensor *b, bool training, double momentum, double eps) {
+/* batch_norm, followed by act when it is not NULL (training only). */
+static cnnc_tensor *batch_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor *rv, cnnc_tensor *w, cnnc_tensor *b,
+                               bool training, double momentum, double eps, const cnnc__norm_act *act,
+                               const char *node) {
     const char *fn = "batch_norm";
     if (cnnc__check_tensor(fn, "input", x, true) != CNNC_OK || check_affine(fn, w, b) != CNNC_OK ||
         check_running(fn, "running_mean", rm) != CNNC_OK ||
@@ -474,8 +513,7 @@ cnnc_tensor *cnnc__op_batch_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor *r
                                 "select(): index 0 out of range for tensor of size [0] at dimension 0");
     int64_t N, S;
     ncs(x, &N, &C, &S);
-    norm_plan p = {training ? L_CHANNEL : L_CHANNEL_FIXED, N, C, S, 1, "NativeBatchNormBackward0",
-                   rm, rv, eps, NULL, NULL};
+    norm_plan p = {training ? L_CHANNEL : L_CHANNEL_FIXED, N, C, S, 1, node, rm, rv, eps, NULL, NULL, act};
     bool update = training && (rm || rv) && x->numel > 0;
     if (training) { /* the statistics land in the workspace (also read by the update) */
         size_t bytes;
@@ -489,6 +527,22 @@ cnnc_tensor *cnnc__op_batch_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor *r
     cnnc_tensor *out = norm_forward(x, w, b, &p);
     if (out && update) update_running(rm, rv, p.mean, p.m2, C, 1, (double)(N * S), momentum);
     return out;
+}
+
+cnnc_tensor *cnnc__op_batch_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor *rv, cnnc_tensor *w,
+                                 cnnc_tensor *b, bool training, double momentum, double eps) {
+    return batch_norm(x, rm, rv, w, b, training, momentum, eps, NULL, "NativeBatchNormBackward0");
+}
+
+cnnc_tensor *cnnc__op_batch_norm_act(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor *rv, cnnc_tensor *w,
+                                     cnnc_tensor *b, double momentum, double eps, const cnnc__norm_act *act) {
+    if (!act) return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "batch_norm_act: act is NULL");
+    if (act->clamp && !(act->lo < act->hi))
+        return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
+                                "batch_norm_act: expected ReLU or Hardtanh(min_val < max_val), got "
+                                "Hardtanh(min_val=%g, max_val=%g)", act->lo, act->hi);
+    return batch_norm(x, rm, rv, w, b, true, momentum, eps, act,
+                      act->clamp ? "HardtanhBackward0" : "ReluBackward0");
 }
 
 /* ---- instance_norm ------------------------------------------------------------------------- */
@@ -532,7 +586,7 @@ cnnc_tensor *cnnc__op_instance_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor
                                 "select(): index 0 out of range for tensor of size [0] at dimension 0");
     cnnc_tensor *out;
     if (use_input_stats) {
-        norm_plan p = {L_GROUP, N, C, S, C, "NativeBatchNormBackward0", NULL, NULL, eps, NULL, NULL};
+        norm_plan p = {L_GROUP, N, C, S, C, "NativeBatchNormBackward0", NULL, NULL, eps, NULL, NULL, NULL};
         bool update = (rm || rv) && x->numel > 0;
         if (update) {
             size_t bytes;
@@ -546,7 +600,7 @@ cnnc_tensor *cnnc__op_instance_norm(cnnc_tensor *x, cnnc_tensor *rm, cnnc_tensor
         out = norm_forward(x, w, b, &p);
         if (out && update) update_running(rm, rv, p.mean, p.m2, C, N, (double)S, momentum);
     } else {
-        norm_plan p = {L_CHANNEL_FIXED, N, C, S, 1, "NativeBatchNormBackward0", rm, rv, eps, NULL, NULL};
+        norm_plan p = {L_CHANNEL_FIXED, N, C, S, 1, "NativeBatchNormBackward0", rm, rv, eps, NULL, NULL, NULL};
         out = norm_forward(x, w, b, &p);
     }
     if (out && N == 0) { /* the mean over an empty batch of the repeated statistics */
@@ -598,7 +652,7 @@ cnnc_tensor *cnnc__op_layer_norm(cnnc_tensor *x, int nd, const int64_t *ns, cnnc
     }
     /* wrapped products: an empty input's may overflow (its loops do not run) */
     int64_t D = cnnc__wrap_prod(ns, 0, nd), M = cnnc__wrap_prod(x->shape, 0, x->ndim - nd);
-    norm_plan p = {L_LAST, M, 1, D, 1, "NativeLayerNormBackward0", NULL, NULL, eps, NULL, NULL};
+    norm_plan p = {L_LAST, M, 1, D, 1, "NativeLayerNormBackward0", NULL, NULL, eps, NULL, NULL, NULL};
     return norm_forward(x, w, b, &p);
 }
 
@@ -663,7 +717,7 @@ cnnc_tensor *cnnc__op_group_norm(cnnc_tensor *x, int64_t G, cnnc_tensor *w, cnnc
                                     i ? "bias" : "weight", i ? "bias" : "weight", ts, xs);
         }
     }
-    norm_plan p = {L_GROUP, N, C, S, G, "NativeGroupNormBackward0", NULL, NULL, eps, NULL, NULL};
+    norm_plan p = {L_GROUP, N, C, S, G, "NativeGroupNormBackward0", NULL, NULL, eps, NULL, NULL, NULL};
     return norm_forward(x, w, b, &p);
 }
 
