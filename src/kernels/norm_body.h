@@ -160,9 +160,17 @@ NB_INLINE uint32_t nb_movemask_(nb_vi m) {
 #endif
 /* the lanes of the NB_W bits of word w from bit sh on, all ones where set */
 NB_INLINE nb_vi nb_lanes(uint32_t w, int sh) {
-    nb_vi bit, v;
-    for (int k = 0; k < NB_W; k++) bit[k] = (int32_t)(1u << k), v[k] = (int32_t)(w >> sh);
-    return (v & bit) == bit;
+    nb_vi bit = {0};
+    for (int k = 0; k < NB_W; k++) bit[k] = (int32_t)(1u << k);
+    return ((bit & (int32_t)(w >> sh)) == bit); /* the scalar broadcast to every lane */
+}
+
+/* the same for NB_H double lanes (bits sh .. sh + NB_H - 1) */
+typedef int64_t nb_vl __attribute__((vector_size(NB_H * 8)));
+NB_INLINE nb_vl nb_lanes_d(uint32_t w, int sh) {
+    nb_vl bit = {0};
+    for (int k = 0; k < NB_H; k++) bit[k] = (int64_t)1 << k;
+    return ((bit & (int64_t)(w >> sh)) == bit);
 }
 
 /* y = act(((x - mhi) - mlo) * a + b), and the bits where the gradient passes */
@@ -236,8 +244,10 @@ NB_INLINE void nb_grad_sums(double *sg, double *sgd, const float *g, const float
         nb_vd g0, g1;
         if (w) {
             nb_widen(nb_loadf(g + i) * nb_loadf(w + i), &g0, &g1);
-        } else if (bits) {
-            nb_widen((nb_vf)((nb_vi)nb_loadf(g + i) & nb_lanes(bits[i >> 5], (int)(i & 31))), &g0, &g1);
+        } else if (bits) { /* gated as doubles: +0 either way, no round trip through memory */
+            const uint32_t word = bits[i >> 5];
+            g0 = (nb_vd)((nb_vl)nb_loadd(g + i) & nb_lanes_d(word, (int)(i & 31)));
+            g1 = (nb_vd)((nb_vl)nb_loadd(g + i + NB_H) & nb_lanes_d(word, (int)(i & 31) + NB_H));
         } else {
             g0 = nb_loadd(g + i);
             g1 = nb_loadd(g + i + NB_H);
