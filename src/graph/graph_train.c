@@ -1,10 +1,10 @@
 /* The model runtime's training plan: a BatchNorm whose result only a ReLU, ReLU6 or
  * Hardtanh reads (Conv-BN-ReLU in ResNet, VGG and U-Net, MobileNetV2's BN-ReLU6), with
  * gradients and the BatchNorm in training mode, runs as one op (ops/norm.h,
- * cnnc__op_batch_norm_act): the forward writes only y = act(bn(x)) (2 reads and a
- * write per element instead of 3 and 2), and the backward's reductions and input
- * gradient read the incoming gradient, y and x, passing the gradient where the
- * activation does, instead of a separate masking pass. Outputs, gradients and running
+ * cnnc__op_batch_norm_act): the forward writes y = act(bn(x)) and a bit per element
+ * of where the activation passes the gradient (not the BatchNorm's result), and the
+ * backward's reductions and input gradient read the incoming gradient, x and those
+ * bits, instead of a separate masking pass. Outputs, gradients and running
  * statistics are those of the two ops, bit for bit (the same kernels' arithmetic,
  * element by element). The activation is a module (ReLU, ReLU6, Hardtanh; in place or
  * not: nothing else reads the BatchNorm's result) or an op (relu, relu6, hardtanh);
