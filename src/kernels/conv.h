@@ -223,31 +223,54 @@ int64_t cnnc__conv_winograd_plane_floats(cnnc__isa isa, const cnnc__window *g);
  * the same bits as packing that flipped copy. */
 void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
                                       const cnnc__window *g, int mt, bool flipped);
-/* The same packing in independent items (group, k block of the GEMM's A, MR-row
- * panel): cnnc__conv_winograd_pack_items of them, each writing its own part of up, so
+/* The same packing in independent items (group, MR-row panel, k block of the GEMM's A):
+ * cnnc__conv_winograd_pack_items of them, each writing its own part of up, so
  * threads can split them; items [begin, end) here. */
 int64_t cnnc__conv_winograd_pack_items(cnnc__isa isa, const cnnc__window *g);
 void cnnc__conv_winograd_pack_weights_range(cnnc__isa isa, float *up, const float *w,
                                             const cnnc__window *g, int mt, bool flipped,
                                             int64_t begin, int64_t end);
+/* Floats of rows transformed filters packed as cnnc__conv_winograd_pack_rows does. */
+size_t cnnc__conv_winograd_rows_floats(cnnc__isa isa, const cnnc__window *g, int mt,
+                                       int64_t rows);
+/* Filters [r0, r0 + rows) of group grp (of w, flipped or not, as for
+ * cnnc__conv_winograd_pack_weights) transformed into a: per position, the packed A of a
+ * [rows x c / groups] GEMM (kernels/gemm.h), positions packed_a_floats + 16 floats
+ * apart. a 64-byte aligned, cnnc__conv_winograd_rows_floats(isa, g, mt, rows) floats. */
+void cnnc__conv_winograd_pack_rows(cnnc__isa isa, float *a, const float *w,
+                                   const cnnc__window *g, int mt, bool flipped, int64_t grp,
+                                   int64_t r0, int64_t rows);
+/* The transformed weights a block multiplies by: up, all of them packed
+ * (cnnc__conv_winograd_pack_weights), or, up NULL, w (flipped or not) transformed by
+ * the block itself, chunk filters at a time (a multiple of the GEMM's MR) into its
+ * scratch: no transformed copy of wide layers' weights written out and read back. */
+typedef struct cnnc__wino_weights {
+    const float *up;
+    const float *w;
+    bool flipped;
+    int64_t chunk;
+} cnnc__wino_weights;
 /* Floats of scratch cnnc__conv_winograd_block needs for blocks of ldt tiles (ldt a
- * multiple of 16; the result a multiple of 16; the GEMM's workspace not included). */
-size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, int mt);
+ * multiple of 16; the result a multiple of 16; the GEMM's workspace not included), with
+ * room for chunk transformed filters (cnnc__wino_weights; 0: none). */
+size_t cnnc__conv_winograd_scratch_floats(cnnc__isa isa, const cnnc__window *g, int64_t ldt,
+                                          int mt, int64_t chunk);
 /* Output channels [m0, m1) of group grp (m0 a multiple of the GEMM's MR; the bits do not
  * depend on the range: threads split a block's channels when blocks are too few), for
  * tiles [t0, t0 + nt) (nt <= ldt, ldt a multiple of the GEMM's NR: cnnc__sgemm_tile)
  * over the whole batch (tile t is tile t % tiles of image t / tiles, tiles =
  * cnnc__conv_winograd_tiles(g, mt): a block may cross images, so small maps still fill
  * the GEMM's panels): y [n, m, out] for
- * x [n, c, in], up from cnnc__conv_winograd_pack_weights, ep: the bias (added in the
+ * x [n, c, in], wt: the transformed weights, ep: the bias (added in the
  * output transform) and activation (on the transform's rows, before they are spread
- * into y). scratch: cnnc__conv_winograd_scratch_floats(g, ldt, mt) floats, 64-byte
+ * into y). scratch: cnnc__conv_winograd_scratch_floats(isa, g, ldt, mt, wt->chunk) floats, 64-byte
  * aligned; gemm_ws: cnnc__sgemm_workspace_floats(isa) floats, 64-byte aligned.
  * Single-threaded; the result does not depend on how tiles are blocked. */
-void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
-                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp,
-                               int64_t m0, int64_t m1, int64_t t0, int64_t nt, int64_t ldt,
-                               float *scratch, float *gemm_ws);
+void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x,
+                               const cnnc__wino_weights *wt, const cnnc__conv_epilogue *ep,
+                               const cnnc__window *g, int64_t grp, int64_t m0, int64_t m1,
+                               int64_t t0, int64_t nt, int64_t ldt, float *scratch,
+                               float *gemm_ws);
 
 /* ---- Winograd F(2x2, 3x3) weight gradient (the geometries cnnc__conv_winograd_ok
  * takes) ------------------------------------------------------------------------------

@@ -102,25 +102,64 @@ int64_t cnnc__conv_winograd_pack_items(cnnc__isa isa, const cnnc__window *g) {
     return g->groups * ((cg + kcb - 1) / kcb) * ((mg + mr - 1) / mr);
 }
 
+/* The filters' strides in w: from one filter (row of the A) to the next, and from one
+ * depth to the next. */
+typedef struct wino_wsrc {
+    const cnnc__wino_rows *f;
+    const float *w; /* group grp's filters */
+    int64_t fs, ds, cg, kcb, mr;
+    bool flipped;
+} wino_wsrc;
+
+static wino_wsrc wsrc_of(cnnc__isa isa, const float *w, const cnnc__window *g, int mt,
+                         bool flipped, int64_t grp) {
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    return (wino_wsrc){.f = cnnc__wino_rows_of(isa, mt), .w = w + grp * mg * cg * 9,
+                       .fs = flipped ? 9 : cg * 9, .ds = flipped ? mg * 9 : 9, .cg = cg,
+                       .kcb = cnnc__sgemm_packed_a_kc(isa, cg), .mr = mr, .flipped = flipped};
+}
+
+/* The panel of filters [row, min(row + MR, end)) at depths [pc, pc + kcb) into rows
+ * [ra, ra + MR) of the packed [m x cg] A operands at a (positions ldu apart). */
+static void pack_panel(cnnc__isa isa, const wino_wsrc *s, float *a, int64_t ldu, int64_t m,
+                       int64_t ra, int64_t row, int64_t end, int64_t pc) {
+    const int64_t n = end - row < s->mr ? end - row : s->mr;
+    const int64_t kc = s->cg - pc < s->kcb ? s->cg - pc : s->kcb;
+    s->f->weights(a + cnnc__sgemm_packed_a_offset(isa, m, s->cg, ra, pc), ldu,
+                  s->w + row * s->fs + pc * s->ds, s->fs, s->ds, s->flipped, n, s->mr, kc);
+}
+
 void cnnc__conv_winograd_pack_weights_range(cnnc__isa isa, float *up, const float *w,
                                             const cnnc__window *g, int mt, bool flipped,
                                             int64_t begin, int64_t end) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const size_t pa = cnnc__sgemm_packed_a_floats(isa, mg, cg);
     const int64_t ldu = cnnc__conv_winograd_plane_floats(isa, g);
-    const int64_t kcb = cnnc__sgemm_packed_a_kc(isa, cg);
-    const int64_t fs = flipped ? 9 : cg * 9, ds = flipped ? mg * 9 : 9; /* filter, depth strides */
-    const cnnc__wino_rows *f = cnnc__wino_rows_of(isa, mt);
-    int64_t mr, nr;
-    cnnc__sgemm_tile(isa, &mr, &nr);
-    const int64_t panels = (mg + mr - 1) / mr, kblocks = (cg + kcb - 1) / kcb;
-    for (int64_t item = begin; item < end; item++) { /* item = (group, k block, panel) */
+    const wino_wsrc s0 = wsrc_of(isa, w, g, mt, flipped, 0);
+    const int64_t panels = (mg + s0.mr - 1) / s0.mr, kblocks = (cg + s0.kcb - 1) / s0.kcb;
+    for (int64_t item = begin; item < end; item++) { /* item = (group, panel, k block) */
         const int64_t grp = item / (kblocks * panels);
-        const int64_t pc = item / panels % kblocks * kcb, r0 = item % panels * mr;
-        const int64_t n = mg - r0 < mr ? mg - r0 : mr, kc = cg - pc < kcb ? cg - pc : kcb;
-        f->weights(up + grp * (int64_t)pa + cnnc__sgemm_packed_a_offset(isa, mg, cg, r0, pc), ldu,
-                   w + grp * mg * cg * 9 + r0 * fs + pc * ds, fs, ds, flipped, n, mr, kc);
+        const int64_t r0 = item / kblocks % panels * s0.mr, pc = item % kblocks * s0.kcb;
+        const wino_wsrc s = wsrc_of(isa, w, g, mt, flipped, grp);
+        pack_panel(isa, &s, up + grp * (int64_t)pa, ldu, mg, r0, r0, mg, pc);
     }
+}
+
+size_t cnnc__conv_winograd_rows_floats(cnnc__isa isa, const cnnc__window *g, int mt,
+                                       int64_t rows) {
+    const int64_t ldu = (int64_t)cnnc__sgemm_packed_a_floats(isa, rows, g->c / g->groups) + 16;
+    return (size_t)(npos(mt) * ldu);
+}
+
+void cnnc__conv_winograd_pack_rows(cnnc__isa isa, float *a, const float *w,
+                                   const cnnc__window *g, int mt, bool flipped, int64_t grp,
+                                   int64_t r0, int64_t rows) {
+    const wino_wsrc s = wsrc_of(isa, w, g, mt, flipped, grp);
+    const int64_t ldu = (int64_t)cnnc__sgemm_packed_a_floats(isa, rows, s.cg) + 16;
+    for (int64_t r = 0; r < rows; r += s.mr) /* a panel's filters read start to end */
+        for (int64_t pc = 0; pc < s.cg; pc += s.kcb) pack_panel(isa, &s, a, ldu, rows, r, r0 + r, r0 + rows, pc);
 }
 
 void cnnc__conv_winograd_pack_weights(cnnc__isa isa, float *up, const float *w,
@@ -194,9 +233,11 @@ static size_t rows_floats(const cnnc__window *g, int64_t ldt, int mt) {
  * sets) */
 static int64_t vplane_floats(int64_t cg, int64_t ldt) { return cg * ldt + 16; }
 
-size_t cnnc__conv_winograd_scratch_floats(const cnnc__window *g, int64_t ldt, int mt) {
+size_t cnnc__conv_winograd_scratch_floats(cnnc__isa isa, const cnnc__window *g, int64_t ldt,
+                                          int mt, int64_t chunk) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
-    return r16((size_t)(npos(mt) * (vplane_floats(cg, ldt) + mg * ldt))) + rows_floats(g, ldt, mt);
+    return r16((size_t)(npos(mt) * (vplane_floats(cg, ldt) + mg * ldt))) + rows_floats(g, ldt, mt) +
+           (chunk ? r16(cnnc__conv_winograd_rows_floats(isa, g, mt, chunk)) : 0);
 }
 
 /* The alpha rows B^T d (rows + r rs, wn = mt nk + 2 floats each) under the tiles
@@ -349,10 +390,42 @@ void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t 
     input_block_to(f, mt, &o, x, g, grp, c0, c1, t0, nt, rows);
 }
 
-void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, const float *up,
-                               const cnnc__conv_epilogue *ep, const cnnc__window *g, int64_t grp,
-                               int64_t m0, int64_t m1, int64_t t0, int64_t nt, int64_t ldt,
-                               float *scratch, float *gemm_ws) {
+/* The np GEMMs of output channels [m0, m1) over the block's V: M = U V, with U packed
+ * beforehand or transformed here wt->chunk filters at a time into a (L2-sized: few
+ * tiles and many channels, where writing all of U out and reading it back would cost
+ * as much as its GEMMs) */
+static void block_products(cnnc__isa isa, int mt, const cnnc__wino_weights *wt,
+                           const cnnc__window *g, int64_t grp, int64_t m0, int64_t m1,
+                           const wino_vout *o, float *mm, int64_t nt, float *a, float *gemm_ws) {
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = npos(mt);
+    const int64_t chs = np * o->ldt; /* floats of one channel in M */
+    if (wt->up) {
+        const int64_t pa = (int64_t)cnnc__sgemm_packed_a_floats(isa, mg, cg);
+        const int64_t ldu = cnnc__conv_winograd_plane_floats(isa, g);
+        for (int64_t e = 0; e < np; e++) {
+            vplane vp = {o->v + e * o->es, o->ldt};
+            cnnc__sgemm_st_packed_rows(isa, mg, m0, m1 - m0, nt, cg, wt->up + e * ldu + grp * pa,
+                                       pack_v, &vp, 0.0f, mm + m0 * chs + e * o->ldt, chs, gemm_ws);
+        }
+        return;
+    }
+    for (int64_t r0 = m0; r0 < m1; r0 += wt->chunk) {
+        const int64_t rows = m1 - r0 < wt->chunk ? m1 - r0 : wt->chunk;
+        const int64_t ldu = (int64_t)cnnc__sgemm_packed_a_floats(isa, rows, cg) + 16;
+        cnnc__conv_winograd_pack_rows(isa, a, wt->w, g, mt, wt->flipped, grp, r0, rows);
+        for (int64_t e = 0; e < np; e++) {
+            vplane vp = {o->v + e * o->es, o->ldt};
+            cnnc__sgemm_st_packed_rows(isa, rows, 0, rows, nt, cg, a + e * ldu, pack_v, &vp, 0.0f,
+                                       mm + r0 * chs + e * o->ldt, chs, gemm_ws);
+        }
+    }
+}
+
+void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x,
+                               const cnnc__wino_weights *wt, const cnnc__conv_epilogue *ep,
+                               const cnnc__window *g, int64_t grp, int64_t m0, int64_t m1,
+                               int64_t t0, int64_t nt, int64_t ldt, float *scratch,
+                               float *gemm_ws) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = npos(mt);
     const int64_t osz = g->out[1] * g->out[2];
     const int64_t tw = (g->out[2] + mt - 1) / mt, tiles = cnnc__conv_winograd_tiles(g, mt);
@@ -360,6 +433,7 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
     float *v = scratch; /* np planes of cg x ldt: the GEMMs' B, packed */
     float *mm = v + np * vplane_floats(cg, ldt);
     float *rows = scratch + r16((size_t)(np * vplane_floats(cg, ldt) + mg * chs));
+    float *a = rows + rows_floats(g, ldt, mt); /* wt->chunk rows of U, when not packed */
     const cnnc__wino_rows *f = cnnc__wino_rows_of(isa, mt);
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
@@ -372,15 +446,7 @@ void cnnc__conv_winograd_block(cnnc__isa isa, int mt, float *y, const float *x, 
         for (int64_t e = 0; e < np; e++)
             memset(vc + e * o.es, 0, (size_t)(nr - nt % nr) * sizeof(float));
     }
-
-    /* the npos products over the input channels */
-    const int64_t pa = (int64_t)cnnc__sgemm_packed_a_floats(isa, mg, cg);
-    const int64_t ldu = cnnc__conv_winograd_plane_floats(isa, g);
-    for (int64_t e = 0; e < np; e++) {
-        vplane vp = {v + e * o.es, ldt};
-        cnnc__sgemm_st_packed_rows(isa, mg, m0, m1 - m0, nt, cg, up + e * ldu + grp * pa,
-                                   pack_v, &vp, 0.0f, mm + m0 * chs + e * ldt, chs, gemm_ws);
-    }
+    block_products(isa, mt, wt, g, grp, m0, m1, &o, mm, nt, a, gemm_ws);
 
     /* output transform, then the activation on its mt^2 rows (in L1): one run of
      * mt^2 ldt floats when the block is full, else row by row (the rows' columns past

@@ -110,9 +110,11 @@ __attribute__((target("avx512f"))) static inline void cnnc__wino_taps(
     int64_t kc, int64_t d) {
     if (ds == 9) {
         if (d % 16 == 0) {
-            /* the next 16 depths' runs: each filter is its own page (no hardware prefetch) */
-            for (int64_t j = 0; d + 16 < kc && j < n; j++)
-                for (int q = 0; q < 9; q++) __builtin_prefetch(w + j * fs + 9 * (d + 16) + 16 * q);
+            /* the runs 32 depths on: each filter is its own page (no hardware prefetch);
+             * past this k block they are the next one's (the packing walks a panel's k
+             * blocks in turn), and prefetches do not fault */
+            for (int64_t j = 0; j < n; j++)
+                for (int q = 0; q < 9; q++) __builtin_prefetch(w + j * fs + 9 * (d + 32) + 16 * q);
             cnnc__wino_panel_taps(tmp, w + 9 * d, fs, n, kc - d < 16 ? kc - d : 16);
         }
         for (int q = 0; q < 9; q++) t[q] = _mm512_load_ps(tmp + (9 * (d % 16) + q) * 16);

@@ -569,9 +569,10 @@ static float *alloc64(size_t floats) {
 }
 
 /* out = the Winograd forward of g through the kernels, in tile blocks of ldt (rounded
- * up to the GEMM's panel width) */
+ * up to the GEMM's panel width), the weights packed beforehand (chunks 0) or by the
+ * blocks, chunks MR-row panels at a time */
 static void winograd_by_kernels(cnnc__isa isa, int mt, float *out, const float *x, const float *w,
-                                const float *b, const cnnc__window *g, int64_t ldt) {
+                                const float *b, const cnnc__window *g, int64_t ldt, int chunks) {
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
     ldt = (ldt + nr - 1) / nr * nr;
@@ -579,7 +580,8 @@ static void winograd_by_kernels(cnnc__isa isa, int mt, float *out, const float *
     const int64_t all = g->n * cnnc__conv_winograd_tiles(g, mt);
     float *up = alloc64(cnnc__conv_winograd_packed_floats(isa, g, mt));
     float *gws = alloc64(cnnc__sgemm_workspace_floats(isa));
-    float *scratch = alloc64(cnnc__conv_winograd_scratch_floats(g, ldt, mt));
+    const cnnc__wino_weights wt = {.up = chunks ? NULL : up, .w = w, .chunk = chunks * mr};
+    float *scratch = alloc64(cnnc__conv_winograd_scratch_floats(isa, g, ldt, mt, wt.chunk));
     cnnc__conv_winograd_pack_weights(isa, up, w, g, mt, false);
     memset(out, 0xFF, (size_t)(g->n * g->m * osz) * 4); /* NaN: every output must be written */
     /* blocks over the whole batch's tiles (crossing images) */
@@ -589,8 +591,8 @@ static void winograd_by_kernels(cnnc__isa isa, int mt, float *out, const float *
             /* output channels in two calls at a random panel boundary, as threads split them */
             const int64_t cut = mg > mr ? rnd(0, (mg - 1) / mr) * mr : 0;
             for (int part = 0; part < 2; part++)
-                cnnc__conv_winograd_block(isa, mt, out, x, up, &(cnnc__conv_epilogue){.bias = b}, g,
-                                          grp, part ? cut : 0, part ? mg : cut, t0,
+                cnnc__conv_winograd_block(isa, mt, out, x, &wt, &(cnnc__conv_epilogue){.bias = b},
+                                          g, grp, part ? cut : 0, part ? mg : cut, t0,
                                           all - t0 < ldt ? all - t0 : ldt, ldt, scratch, gws);
         }
     free(up), free(gws), free(scratch);
@@ -628,6 +630,38 @@ static void print_wino_geom(int it, const cnnc__window *g) {
             (long long)g->in[1], (long long)g->in[2], (long long)g->pad[1], (long long)g->pad[2]);
 }
 
+/* Training on few tiles and wide weights (transformed by the blocks, a chunk at a
+ * time: 288 channels, 48 tiles over the batch): forward and input gradient the same
+ * bits as the kernels with all the weights packed beforehand (the input gradient's
+ * through the flipped filters made explicit), at 1 and 2 threads. */
+static void winograd_chunked_driver(cnnc__isa isa) {
+    const int64_t shape[8] = {3, 288, 288, 1, 7, 7, 1, 1};
+    const cnnc__window g = wino_geom(shape);
+    cnnc__window t = g; /* the input gradient's forward: filters [c][m] flipped */
+    t.c = g.m, t.m = g.c;
+    const int64_t nx = g.n * g.c * 49, nw = wsize(&g);
+    float *x = rand_buf(nx), *w = rand_buf(nw), *wf = malloc((size_t)nw * 4);
+    float *y = malloc((size_t)nx * 4), *yk = malloc((size_t)nx * 4);
+    for (int64_t o = 0; o < g.m; o++)
+        for (int64_t i = 0; i < g.c; i++)
+            for (int q = 0; q < 9; q++) wf[(i * g.m + o) * 9 + q] = w[(o * g.c + i) * 9 + 8 - q];
+    CHECK(cnnc__conv_winograd_tile(&g, true) == 2);
+    const bool chunks = isa != CNNC__ISA_SCALAR; /* its 8-column panels: 6, in 2 blocks */
+    for (int threads = 1; threads <= 2; threads++) {
+        CHECK_OK(cnnc_set_num_threads(threads));
+        CHECK_OK(cnnc__conv_run_forward(&g, y, x, w, NULL, true));
+        CHECK(!chunks || strcmp(cnnc__conv_forward_path(), "winograd F(2x2,3x3), weights by chunks") == 0);
+        winograd_by_kernels(isa, 2, yk, x, w, NULL, &g, 64, 0);
+        CHECK(memcmp(y, yk, (size_t)nx * 4) == 0);
+        CHECK_OK(cnnc__conv_run_backward_data(&g, y, x, w, true));
+        CHECK(!chunks ||
+              strcmp(cnnc__conv_forward_path(), "flipped forward: winograd F(2x2,3x3), weights by chunks") == 0);
+        winograd_by_kernels(isa, 2, yk, x, wf, NULL, &t, 64, 0);
+        CHECK(memcmp(y, yk, (size_t)nx * 4) == 0);
+    }
+    free(x), free(w), free(wf), free(y), free(yk);
+}
+
 static void winograd_kernels(cnnc__isa isa) {
     int failures_before = check_current_failures_;
     for (int it = 0; it < 80; it++) {
@@ -640,9 +674,11 @@ static void winograd_kernels(cnnc__isa isa) {
         float *x = rand_buf(nx), *w = rand_buf(nw), *b = rand_buf(g.m);
         float *y = malloc((size_t)ny * 4 + 4), *y1 = malloc((size_t)ny * 4 + 4);
         float *yr = malloc((size_t)ny * 4 + 4);
-        /* blocks of 16-48 tiles, then of an image's tiles (rounded up to 16) */
-        winograd_by_kernels(isa, mt, y, x, w, has_bias ? b : NULL, &g, 16 * rnd(1, 3));
-        winograd_by_kernels(isa, mt, y1, x, w, has_bias ? b : NULL, &g, (tiles + 15) / 16 * 16);
+        /* blocks of 16-48 tiles, then of an image's tiles (rounded up to 16), the second
+         * transforming its weights in chunks of 1-3 panels: the same bits */
+        winograd_by_kernels(isa, mt, y, x, w, has_bias ? b : NULL, &g, 16 * rnd(1, 3), 0);
+        winograd_by_kernels(isa, mt, y1, x, w, has_bias ? b : NULL, &g, (tiles + 15) / 16 * 16,
+                            (int)rnd(0, 3));
         cnnc__conv_ref_forward(yr, x, w, has_bias ? b : NULL, &g);
         CHECK(max_rel(y, yr, ny) < (mt == 4 ? 4e-5 : 1e-5));
         CHECK(memcmp(y, y1, (size_t)ny * 4) == 0);
@@ -673,12 +709,13 @@ static void winograd_kernels(cnnc__isa isa) {
                 CHECK_OK(cnnc__conv_run_forward(&g, y, x, w, b, training));
                 const int mt = cnnc__conv_winograd_tile(&g, training);
                 CHECK(mt == (training ? 2 : 4));
-                winograd_by_kernels(isa, mt, yk, x, w, b, &g, 16);
+                winograd_by_kernels(isa, mt, yk, x, w, b, &g, 16, 0);
                 CHECK(memcmp(y, yk, (size_t)ny * 4) == 0);
             }
         }
         free(x), free(w), free(b), free(y), free(yk);
     }
+    winograd_chunked_driver(isa);
     cnnc_set_num_threads(2);
 }
 
@@ -717,6 +754,30 @@ static void unpack_wino(cnnc__isa isa, float *out, const float *up, const cnnc__
                 }
 }
 
+/* Filters [r0, r0 + rows) of a random group packed by cnnc__conv_winograd_pack_rows:
+ * element by element the bits of the whole packing's planes (in up, overwritten) */
+static bool pack_rows_matches(cnnc__isa isa, const cnnc__window *g, int mt, const float *w,
+                              float *up, bool flipped) {
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = (mt + 2) * (mt + 2);
+    const int64_t grp = rnd(0, g->groups - 1), r0 = rnd(0, mg - 1), rows = rnd(1, mg - r0);
+    const int64_t pa = (int64_t)cnnc__sgemm_packed_a_floats(isa, mg, cg);
+    const int64_t lda = (int64_t)cnnc__sgemm_packed_a_floats(isa, rows, cg) + 16;
+    float *ar = alloc64(cnnc__conv_winograd_rows_floats(isa, g, mt, rows));
+    cnnc__conv_winograd_pack_weights(isa, up, w, g, mt, flipped);
+    cnnc__conv_winograd_pack_rows(isa, ar, w, g, mt, flipped, grp, r0, rows);
+    int64_t bad = 0;
+    for (int64_t e = 0; e < np; e++)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t i = 0; i < cg; i++) {
+                const float got = ar[e * lda + (int64_t)cnnc__sgemm_packed_a_offset(isa, rows, cg, r, i)];
+                const float want = up[e * cnnc__conv_winograd_plane_floats(isa, g) + grp * pa +
+                                      (int64_t)cnnc__sgemm_packed_a_offset(isa, mg, cg, r0 + r, i)];
+                bad += memcmp(&got, &want, 4) != 0;
+            }
+    free(ar);
+    return bad == 0;
+}
+
 static void winograd_pack(cnnc__isa isa) {
     int failures_before = check_current_failures_;
     for (int it = 0; it < 24; it++) {
@@ -742,6 +803,7 @@ static void winograd_pack(cnnc__isa isa) {
             if (it % 4 == 3) cnnc__conv_winograd_pack_weights(isa, up, w, &g, mt, false);
             memset(upf, 0x7F, packed * 4);
         }
+        CHECK(pack_rows_matches(isa, &g, mt, w, upf, it % 2 == 1));
         unpack_wino(isa, a, up, &g, mt);
         unpack_wino(CNNC__ISA_SCALAR, as, ups, &g, mt);
         if (mt == 2) /* F(4x4)'s SIMD loops fuse multiply-adds */
