@@ -186,6 +186,7 @@ AVX512 static void horiz_at_avx512(float *vb, int64_t vs, const float *s, const 
             const __m512 s2 = _mm512_loadu_ps(p + 32);
             const __m512i ix = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mk, at + k),
                                                 _mm512_set1_epi32(at[k]));
+#pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 const __m512i ij = _mm512_add_epi32(ix, _mm512_set1_epi32(j));
                 const __mmask16 hi = _mm512_cmpge_epi32_mask(ij, _mm512_set1_epi32(32));
@@ -194,6 +195,7 @@ AVX512 static void horiz_at_avx512(float *vb, int64_t vs, const float *s, const 
             }
         } else {
             const __m512i ix = _mm512_maskz_loadu_epi32(mk, at + k);
+#pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
                 c[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk,
                                                 _mm512_add_epi32(ix, _mm512_set1_epi32(j)), s, 4);
@@ -212,6 +214,7 @@ AVX512 static void out_avx512(float *ob, int64_t os, const float *m, int64_t mst
     int64_t k = 0;
     for (; k + 16 <= n; k += 16) {
         __m512 z0[4], z1[4];
+#pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             const __m512 a0 = _mm512_loadu_ps(m + (0 * 4 + j) * mstride + k);
             const __m512 a1 = _mm512_loadu_ps(m + (1 * 4 + j) * mstride + k);
@@ -337,6 +340,7 @@ AVX512 static void fold_avx512(float *dw, int64_t wstride, const float *d, int64
     for (int64_t j = 0; j < n; j += 16) {
         const __mmask16 mk = mask_n(n - j);
         __m512 t[3][4];
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             const __m512 d0 = _mm512_maskz_loadu_ps(mk, d + c * ldd + j);
             const __m512 d1 = _mm512_maskz_loadu_ps(mk, d + (4 + c) * ldd + j);
@@ -348,6 +352,7 @@ AVX512 static void fold_avx512(float *dw, int64_t wstride, const float *d, int64
             t[2][c] = _mm512_sub_ps(h, d3);
         }
         __m512 v[16]; /* v[q]: tap q of the 16 filters, then (transposed) filter j's taps */
+#pragma GCC unroll 3
         for (int r = 0; r < 3; r++) {
             const __m512 h = _mm512_mul_ps(half, _mm512_add_ps(t[r][1], t[r][2]));
             v[3 * r] = _mm512_add_ps(t[r][0], h);

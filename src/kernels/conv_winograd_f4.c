@@ -151,6 +151,7 @@ AVX512 static void vert_avx512(float *s, int64_t ss, const float *const *d, int6
         __m512 r[6];
         bt6_v(r, _mm512_loadu_ps(d[0] + c), _mm512_loadu_ps(d[1] + c), _mm512_loadu_ps(d[2] + c),
               _mm512_loadu_ps(d[3] + c), _mm512_loadu_ps(d[4] + c), _mm512_loadu_ps(d[5] + c));
+#pragma GCC unroll 6
         for (int i = 0; i < 6; i++) _mm512_storeu_ps(s + i * ss + c, r[i]);
     }
     if (c < n) {
@@ -159,6 +160,7 @@ AVX512 static void vert_avx512(float *s, int64_t ss, const float *const *d, int6
         bt6_v(r, load_tail(d[0] + c, mk, whole), load_tail(d[1] + c, mk, whole),
               load_tail(d[2] + c, mk, whole), load_tail(d[3] + c, mk, whole),
               load_tail(d[4] + c, mk, whole), load_tail(d[5] + c, mk, whole));
+#pragma GCC unroll 6
         for (int i = 0; i < 6; i++) _mm512_mask_storeu_ps(s + i * ss + c, mk, r[i]);
     }
 }
@@ -169,11 +171,13 @@ AVX512 static void vert_avx512(float *s, int64_t ss, const float *const *d, int6
  * several times slower on some cores); stores the lanes of mk. */
 AVX512 static void horiz_block(float *v, int64_t vs, const float *p, __mmask16 mk) {
     __m512 r[4], s[4];
+#pragma GCC unroll 4
     for (int q = 0; q < 4; q++) {
         r[q] = _mm512_loadu_ps(p + 16 * q);
         s[q] = _mm512_loadu_ps(p + 4 + 16 * q);
     }
     __m512 c[6];
+#pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         const __m512i idx = _mm512_setr_epi32(j, 4 + j, 8 + j, 12 + j, 16 + j, 20 + j, 24 + j,
                                               28 + j, j, 4 + j, 8 + j, 12 + j, 16 + j, 20 + j,
@@ -186,6 +190,7 @@ AVX512 static void horiz_block(float *v, int64_t vs, const float *p, __mmask16 m
     }
     __m512 o[6];
     bt6_v(o, c[0], c[1], c[2], c[3], c[4], c[5]);
+#pragma GCC unroll 6
     for (int j = 0; j < 6; j++) _mm512_mask_storeu_ps(v + j * vs, mk, o[j]);
 }
 
@@ -199,10 +204,12 @@ AVX512 static void horiz_at_avx512(float *v, int64_t vs, const float *s, const i
         const __mmask16 mk = mask_n(n - k);
         const __m512i ix = _mm512_maskz_loadu_epi32(mk, at + k);
         __m512 c[6], o[6];
+#pragma GCC unroll 6
         for (int j = 0; j < 6; j++)
             c[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk,
                                             _mm512_add_epi32(ix, _mm512_set1_epi32(j)), s, 4);
         bt6_v(o, c[0], c[1], c[2], c[3], c[4], c[5]);
+#pragma GCC unroll 6
         for (int j = 0; j < 6; j++) _mm512_mask_storeu_ps(v + j * vs + k, mk, o[j]);
     }
 }
@@ -239,6 +246,7 @@ AVX512 static void interleave_avx512(float *r, const float *a, int64_t as, int64
         const __m512 out[4] = {_mm512_permutex2var_ps(ab_lo, q0, cd_lo), _mm512_permutex2var_ps(ab_lo, q1, cd_lo),
                                _mm512_permutex2var_ps(ab_hi, q0, cd_hi), _mm512_permutex2var_ps(ab_hi, q1, cd_hi)};
         const int64_t left = 4 * (n - k); /* floats of r from 4 k */
+#pragma GCC unroll 4
         for (int q = 0; q < 4; q++) _mm512_mask_storeu_ps(r + 4 * k + 16 * q, mask_n(left - 16 * q), out[q]);
     }
 }
