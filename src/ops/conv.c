@@ -926,12 +926,14 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
         return cnnc__parallel_for(g->n * g->c, macs_cost(osz * j.ksz * j.mg), dw_bwd_data_range, &j);
     }
     const int mt = bwd_data_as_forward(isa, g, training);
-    if (mt) { /* the path named first: the Winograd forward may name its variant */
-        conv_path = mt == 4   ? "flipped forward: winograd F(4x4,3x3)"
-                    : mt == 2 ? "flipped forward: winograd F(2x2,3x3)"
-                              : "flipped forward: direct";
-        return mt == 1 ? run_backward_data_direct(g, dx, dy, w, training)
-                       : run_backward_data_winograd(g, mt, dx, dy, w);
+    if (mt == 1) {
+        const cnnc_status st = run_backward_data_direct(g, dx, dy, w, training);
+        conv_path = "flipped forward: direct";
+        return st;
+    }
+    if (mt) { /* named first: the Winograd forward may name its variant */
+        conv_path = mt == 4 ? "flipped forward: winograd F(4x4,3x3)" : "flipped forward: winograd F(2x2,3x3)";
+        return run_backward_data_winograd(g, mt, dx, dy, w);
     }
     if (cnnc__conv_cols_pays(g)) {
         conv_path = "column chunks + gemm + col2im";
