@@ -482,7 +482,8 @@ enum { WINO_BLOCK_FLOATS = 1 << 18 }; /* V and M of one tile block (1 MB): stay 
  * are transformed by a lone block itself, WINO_CHUNK_PANELS of the GEMM's MR-row
  * panels at a time (the block's V, the chunk's 16 planes (0.9 MB at 512 channels) and
  * M in L2/L3 instead of 16 MB written to memory and read back: 512 channels at 7x7,
- * batch 8, 1 thread: forward 12.3 -> 11.0 ms, backward 25.8 -> 23.9, under load) */
+ * batch 8, forward / backward (input and weight gradients), in-process alternation:
+ * 1 thread 9.04 / 20.41 -> 8.87 / 19.61 ms, 2 threads 6.43 / 14.46 -> 6.33 / 12.77) */
 enum { WINO_CHUNKED_BYTES = 1 << 22, WINO_CHUNK_PANELS = 2 };
 
 /* The Winograd tile, or 0; cached: the transformed weights are kept between calls
@@ -665,7 +666,8 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
                                  : NULL;
     /* one block of tiles (at 1 thread) and transformed weights past L2: the block
      * transforms them itself, a chunk at a time, and threads split its output channels
-     * (each filter transformed once: the parts' rows are disjoint) */
+     * (each filter transformed once: the parts' rows are disjoint); not for folded
+     * filters (scaled first: the cache holds them, unless turned off) */
     wino_blocks(&j, g, np * (cg + mg), nr, 1);
     const bool chunked = !e && j.nblk == 1 && packed * sizeof(float) > WINO_CHUNKED_BYTES && !wscale;
     if (chunked) {
