@@ -91,6 +91,17 @@ void cnnc__conv_pack_phase_batch(cnnc__isa isa, float *dst, int64_t nr, const fl
                                  int64_t img_floats, const cnnc__window *g, int64_t k0,
                                  int64_t kc, int64_t j0, int64_t ncol);
 
+/* The same packing over any grid of plane positions, rows named by tap and channel:
+ * column j is position (u, v) = (j % (gh gw) / gw, j % gw) of image j / (gh gw) (gh x gw
+ * positions an image, no dropped columns), row t nch + ch (ch < nch channels, t a tap)
+ * reads src[img img_floats + ch chan_floats + tap_off[t] + u ld + v]. Rows [k0, k0 + kc)
+ * x columns [j0, j0 + ncol) in nr-column panels, the last one zero-padded. The caller
+ * keeps every read inside its buffer (padded planes); offsets fit in int32. */
+void cnnc__conv_pack_taps_batch(cnnc__isa isa, float *dst, int64_t nr, const float *src,
+                                int64_t img_floats, int64_t chan_floats, int64_t nch,
+                                const int64_t *tap_off, int64_t gh, int64_t gw, int64_t ld,
+                                int64_t k0, int64_t kc, int64_t j0, int64_t ncol);
+
 /* Name of the im2col packing variant a level runs for nr-wide panels. */
 const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr);
 

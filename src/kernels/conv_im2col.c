@@ -550,52 +550,95 @@ void cnnc__conv_pack_cols(cnnc__isa isa, float *dst, int64_t nr, float *row, con
 
 enum { PHASE_SEG_COLS = 256 }; /* columns whose runs are listed at once (on the stack) */
 
-/* The runs of the batch's columns [j, j + ncol) (ncol <= PHASE_SEG_COLS), packed from
- * panel column t0 on: each output row's run cut where a panel or a 16-lane group of one
- * ends. Returns their number. */
-static int64_t phase_runs(phase_piece *pc, const cnnc__window *g, int64_t wph, int64_t img_floats,
-                          int64_t nr, int64_t pstride, int64_t j, int64_t t0, int64_t ncol) {
-    const int64_t ho = g->out[1], wo = g->out[2], osz = ho * wo;
-    int64_t img = j / osz, oh = j % osz / wo, ow = j % wo, n = 0;
+/* The runs of the batch's columns [j, j + ncol) (ncol <= PHASE_SEG_COLS) of a grid of
+ * gh x gw positions an image (row stride ld, img_floats an image), packed from panel
+ * column t0 on: each grid row's run cut where a panel or a 16-lane group of one ends.
+ * Returns their number. */
+static int64_t grid_runs(phase_piece *pc, int64_t gh, int64_t gw, int64_t ld, int64_t img_floats,
+                         int64_t nr, int64_t pstride, int64_t j, int64_t t0, int64_t ncol) {
+    const int64_t osz = gh * gw;
+    int64_t img = j / osz, oh = j % osz / gw, ow = j % gw, n = 0;
     for (int64_t t = t0; t < t0 + ncol;) {
         const int64_t lane = t % nr;
-        int64_t len = wo - ow;
+        int64_t len = gw - ow;
         if (len > t0 + ncol - t) len = t0 + ncol - t;
         const int64_t room = nr - lane < 16 - lane % 16 ? nr - lane : 16 - lane % 16;
         if (len > room) len = room;
-        pc[n++] = (phase_piece){(int32_t)(img * img_floats + oh * wph + ow),
+        pc[n++] = (phase_piece){(int32_t)(img * img_floats + oh * ld + ow),
                                 (int32_t)(t / nr * pstride + lane), (int32_t)len};
         t += len, ow += len;
-        if (ow == wo) {
+        if (ow == gw) {
             ow = 0;
-            if (++oh == ho) oh = 0, img++;
+            if (++oh == gh) oh = 0, img++;
         }
     }
     return n;
 }
 
-void cnnc__conv_pack_phase_batch(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
-                                 int64_t img_floats, const cnnc__window *g, int64_t k0,
-                                 int64_t kc, int64_t j0, int64_t ncol) {
-    const im2col_variant *v = variant(isa, nr);
-    int64_t hph, wph;
-    cnnc__conv_phase_geom(g, &hph, &wph);
-    const int64_t s1 = g->stride[1], s2 = g->stride[2], plane = hph * wph;
-    const int64_t ksz = g->k[1] * g->k[2], pstride = nr * kc;
-    const int64_t npan = (ncol + nr - 1) / nr, tail = ncol % nr;
+/* Where row k0 + r of a batched packing starts (from the first image's base). */
+typedef int64_t (*row_start_fn)(const void *ctx, int64_t row);
+
+/* Rows [k0, k0 + kc) x batch columns [j0, j0 + ncol) over a gh x gw grid an image
+ * (grid_runs), row r reading src + start(ctx, k0 + r) + the run's offset, in nr-column
+ * panels, the last one zero-padded. */
+static void pack_grid_batch(const im2col_variant *v, float *dst, int64_t nr, const float *src,
+                            int64_t img_floats, int64_t gh, int64_t gw, int64_t ld,
+                            row_start_fn start, const void *ctx, int64_t k0, int64_t kc,
+                            int64_t j0, int64_t ncol) {
+    const int64_t pstride = nr * kc, npan = (ncol + nr - 1) / nr, tail = ncol % nr;
     phase_piece pc[PHASE_SEG_COLS + PHASE_SEG_COLS / 16 + 1];
     for (int64_t t0 = 0; t0 < ncol; t0 += PHASE_SEG_COLS) {
         const int64_t seg = ncol - t0 < PHASE_SEG_COLS ? ncol - t0 : PHASE_SEG_COLS;
-        const int64_t n = phase_runs(pc, g, wph, img_floats, nr, pstride, j0 + t0, t0, seg);
-        for (int64_t r = 0; r < kc; r++) {
-            const int64_t kk = k0 + r, ci = kk / ksz, q = kk % ksz;
-            const int64_t t1 = q / g->k[2] * g->dil[1], t2 = q % g->k[2] * g->dil[2];
-            v->pieces(dst + r * nr, ph + ((ci * s1 + t1 % s1) * s2 + t2 % s2) * plane +
-                                        (t1 / s1) * wph + t2 / s2,
-                      pc, n);
-        }
+        const int64_t n = grid_runs(pc, gh, gw, ld, img_floats, nr, pstride, j0 + t0, t0, seg);
+        for (int64_t r = 0; r < kc; r++) v->pieces(dst + r * nr, src + start(ctx, k0 + r), pc, n);
     }
     if (tail) /* the last panel's columns past ncol */
         for (int64_t r = 0; r < kc; r++)
             memset(dst + (npan - 1) * pstride + r * nr + tail, 0, (size_t)(nr - tail) * sizeof(float));
+}
+
+typedef struct phase_rows {
+    const cnnc__window *g;
+    int64_t plane, wph;
+} phase_rows;
+
+/* Row kk = ci ksize + q of the phase planes' column matrix: tap q's plane of channel ci,
+ * shifted by the tap's whole strides. */
+static int64_t phase_row_start(const void *ctx, int64_t kk) {
+    const phase_rows *pr = ctx;
+    const cnnc__window *g = pr->g;
+    const int64_t s1 = g->stride[1], s2 = g->stride[2], ksz = g->k[1] * g->k[2];
+    const int64_t ci = kk / ksz, q = kk % ksz;
+    const int64_t t1 = q / g->k[2] * g->dil[1], t2 = q % g->k[2] * g->dil[2];
+    return ((ci * s1 + t1 % s1) * s2 + t2 % s2) * pr->plane + (t1 / s1) * pr->wph + t2 / s2;
+}
+
+void cnnc__conv_pack_phase_batch(cnnc__isa isa, float *dst, int64_t nr, const float *ph,
+                                 int64_t img_floats, const cnnc__window *g, int64_t k0,
+                                 int64_t kc, int64_t j0, int64_t ncol) {
+    int64_t hph, wph;
+    cnnc__conv_phase_geom(g, &hph, &wph);
+    const phase_rows pr = {g, hph * wph, wph};
+    pack_grid_batch(variant(isa, nr), dst, nr, ph, img_floats, g->out[1], g->out[2], wph,
+                    phase_row_start, &pr, k0, kc, j0, ncol);
+}
+
+typedef struct tap_rows {
+    int64_t chan_floats, nch;
+    const int64_t *tap_off;
+} tap_rows;
+
+/* Row kk = t nch + ch: channel ch's plane at tap t's offset. */
+static int64_t tap_row_start(const void *ctx, int64_t kk) {
+    const tap_rows *tr = ctx;
+    return kk % tr->nch * tr->chan_floats + tr->tap_off[kk / tr->nch];
+}
+
+void cnnc__conv_pack_taps_batch(cnnc__isa isa, float *dst, int64_t nr, const float *src,
+                                int64_t img_floats, int64_t chan_floats, int64_t nch,
+                                const int64_t *tap_off, int64_t gh, int64_t gw, int64_t ld,
+                                int64_t k0, int64_t kc, int64_t j0, int64_t ncol) {
+    const tap_rows tr = {chan_floats, nch, tap_off};
+    pack_grid_batch(variant(isa, nr), dst, nr, src, img_floats, gh, gw, ld, tap_row_start, &tr,
+                    k0, kc, j0, ncol);
 }

@@ -305,6 +305,34 @@ void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
     cnnc__sgemm_st_packed_rows(isa, m, 0, m, n, k, a_packed, pack_b, ctx, beta, c, ldc, ws);
 }
 
+/* The k block [pc, pc + kc) of C's rows [ic0, ic0 + m) (r0: their first row in the
+ * packed A of m_all rows) x columns [jc, jc + nc): B's panels at bp, pstride floats
+ * apart, each kc groups of NR floats. */
+static void packed_block(const sgemm_config *cfg, int64_t m_all, int64_t r0, int64_t m,
+                         int64_t mc_blk, int64_t k, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                         const float *a_packed, const float *bp, int64_t pstride, float beta,
+                         float *c, int64_t ldc) {
+    const int64_t MR = cfg->mr, NR = cfg->nr, mpad = mpad_of(cfg, m_all);
+    const float beta_blk = pc == 0 ? beta : 1.0f;
+    /* the first column panel of a block reads its A panels from memory when all of A
+     * is past L2; the rest find them in L2 */
+    const cnnc__sgemm_ukernel first =
+        (double)mpad * (double)k * sizeof(float) > STREAM_A_BYTES ? cfg->ukernel_stream : cfg->ukernel;
+    for (int64_t ic = 0; ic < m; ic += mc_blk) {
+        const int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
+        const float *pa = a_packed + pc * mpad + (r0 + ic) * kc;
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+            const int64_t nr = nc - jr < NR ? nc - jr : NR;
+            const cnnc__sgemm_ukernel ukernel = jr ? cfg->ukernel : first;
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+                const int64_t mr = mc - ir < MR ? mc - ir : MR;
+                ukernel(mr, nr, kc, pa + ir * kc, bp + jr / NR * pstride,
+                        c + (ic + ir) * ldc + jc + jr, ldc, beta_blk);
+            }
+        }
+    }
+}
+
 void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_t m, int64_t n,
                                 int64_t k, const float *a_packed, cnnc__sgemm_pack_b_fn pack_b,
                                 void *ctx, float beta, float *c, int64_t ldc, float *ws) {
@@ -315,38 +343,39 @@ void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_
         scale_c(m, n, beta, c, ldc);
         return;
     }
-    const int64_t MR = cfg->mr, NR = cfg->nr;
+    const int64_t NR = cfg->nr;
     const int64_t kc_blk = even_block(k, cfg->kc, 1);
-    const int64_t mc_blk = even_block(m, cfg->mc, MR);
+    const int64_t mc_blk = even_block(m, cfg->mc, cfg->mr);
     const int64_t nc_blk = even_block(n, cfg->nc, NR);
-    const int64_t mpad = mpad_of(cfg, m_all); /* the packing's k blocks: all its rows */
     float *pb = ws + pa_floats(cfg);
     float *scratch = ws; /* the A block area is free: A comes packed */
-    /* the first column panel of a block reads its A panels from memory when all of A
-     * is past L2; the rest find them in L2 */
-    const cnnc__sgemm_ukernel first =
-        (double)mpad * (double)k * sizeof(float) > STREAM_A_BYTES ? cfg->ukernel_stream : cfg->ukernel;
-
     for (int64_t jc = 0; jc < n; jc += nc_blk) {
         const int64_t nc = n - jc < nc_blk ? n - jc : nc_blk;
         for (int64_t pc = 0; pc < k; pc += kc_blk) {
             const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
-            const float beta_blk = pc == 0 ? beta : 1.0f;
             const float *bp = pack_b(ctx, pc, kc, jc, nc, NR, pb, scratch);
-            for (int64_t ic = 0; ic < m; ic += mc_blk) {
-                const int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
-                const float *pa = a_packed + pc * mpad + (r0 + ic) * kc;
-                for (int64_t jr = 0; jr < nc; jr += NR) {
-                    const int64_t nr = nc - jr < NR ? nc - jr : NR;
-                    const cnnc__sgemm_ukernel ukernel = jr ? cfg->ukernel : first;
-                    for (int64_t ir = 0; ir < mc; ir += MR) {
-                        const int64_t mr = mc - ir < MR ? mc - ir : MR;
-                        ukernel(mr, nr, kc, pa + ir * kc, bp + jr * kc,
-                                c + (ic + ir) * ldc + jc + jr, ldc, beta_blk);
-                    }
-                }
-            }
+            packed_block(cfg, m_all, r0, m, mc_blk, k, pc, kc, jc, nc, a_packed, bp, kc * NR, beta,
+                         c, ldc);
         }
+    }
+}
+
+void cnnc__sgemm_st_prepacked(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
+                              const float *a_packed, const float *b, int64_t b_pstride, float beta,
+                              float *c, int64_t ldc) {
+    const sgemm_config *cfg = config_of(isa);
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        scale_c(m, n, beta, c, ldc);
+        return;
+    }
+    const int64_t kc_blk = even_block(k, cfg->kc, 1);
+    const int64_t mc_blk = even_block(m, cfg->mc, cfg->mr);
+    for (int64_t pc = 0; pc < k; pc += kc_blk) {
+        const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
+        packed_block(cfg, m, 0, m, mc_blk, k, pc, kc, 0, n, a_packed, b + pc * cfg->nr, b_pstride,
+                     beta, c, ldc);
     }
 }
 

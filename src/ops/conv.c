@@ -14,6 +14,7 @@
 #include "ops/conv.h"
 #include "ops/conv_cols.h"
 #include "ops/conv_direct.h"
+#include "ops/conv_phase.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -936,6 +937,10 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
     if (mt) { /* named first: the Winograd forward may name its variant */
         conv_path = mt == 4 ? "flipped forward: winograd F(4x4,3x3)" : "flipped forward: winograd F(2x2,3x3)";
         return run_backward_data_winograd(g, mt, dx, dy, w);
+    }
+    if (cnnc__conv_phase_data_fits(g)) {
+        conv_path = "input phases + gemm";
+        return cnnc__conv_phase_backward_data(isa, g, dx, dy, w);
     }
     if (cnnc__conv_cols_pays(g)) {
         conv_path = "column chunks + gemm + col2im";

@@ -1,0 +1,22 @@
+/* Internal: the input gradient of strided 1-d / 2-d convolutions by input phases
+ * (conv_phase_data.c). conv.c's backward-data driver (and so the transposed
+ * convolution's forward) calls it where it fits. Same contract as
+ * cnnc__conv_run_backward_data (ops/conv.h) at the level isa; results do not depend on
+ * the thread count. */
+#ifndef CNNC_OPS_CONV_PHASE_H
+#define CNNC_OPS_CONV_PHASE_H
+#include <stdbool.h>
+
+#include "cnnc.h"
+#include "kernels/conv.h"
+
+/* Whether g's input gradient runs here: 1-d / 2-d (in[0] = out[0] = k[0] = 1, no
+ * padding there), a stride above 1, not depthwise, at most 8 phases and 16 taps a dim,
+ * sizes within bounds (no plane arithmetic can overflow), at least one output. */
+bool cnnc__conv_phase_data_fits(const cnnc__window *g);
+
+/* dx [n, c, in] = the input gradient of dy [n, m, out] for w [m, c / groups, k]
+ * (overwrites dx); g must fit (cnnc__conv_phase_data_fits). */
+cnnc_status cnnc__conv_phase_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
+                                           const float *dy, const float *w);
+#endif
