@@ -11,8 +11,12 @@
 #include "kernels/conv.h"
 
 /* Whether g's input gradient runs here: 1-d / 2-d (in[0] = out[0] = k[0] = 1, no
- * padding there), a stride above 1, not depthwise, at most 8 phases and 16 taps a dim,
- * sizes within bounds (no plane arithmetic can overflow), at least one output. */
+ * padding there), a stride above 1, more than one tap (1x1 kernels: three phases in
+ * four read nothing, and the GEMM + strided scatter is faster), at least 8 input
+ * channels a group and at most twice as many output channels (the GEMMs' rows, and
+ * the B rows a column packs for them: measured), not depthwise, at most
+ * 8 phases and 16 taps a dim, sizes within bounds (no plane arithmetic can overflow),
+ * at least one output. */
 bool cnnc__conv_phase_data_fits(const cnnc__window *g);
 
 /* dx [n, c, in] = the input gradient of dy [n, m, out] for w [m, c / groups, k]

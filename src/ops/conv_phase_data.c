@@ -108,6 +108,18 @@ typedef struct pd_job {
 bool cnnc__conv_phase_data_fits(const cnnc__window *g) {
     if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->pad[0] != 0) return false;
     if (g->stride[1] == 1 && g->stride[2] == 1) return false;
+    /* 1x1 (measured, 1 thread, batch 8, ResNet's shortcuts 64 -> 128 at 56x56, 128 ->
+     * 256 at 28x28, 256 -> 512 at 14x14: 1.11 / 0.92 / 0.75 ms by GEMM + col2im or
+     * column chunks, 1.44 / 1.23 / 1.07 here) */
+    if (g->k[1] * g->k[2] == 1) return false;
+    /* few input channels a group: the GEMMs' rows (cg) fill few register tiles, and the
+     * more output channels, the more rows of B each column packs for them (measured, 1
+     * thread, batch 8, 3x3 stride 2 ms, GEMM + col2im -> here: 8 -> 16 at 32x32 0.091 ->
+     * 0.068, 16 -> 32 0.233 -> 0.189, 4 -> 16 0.047 -> 0.054, 8 -> 64 0.170 -> 0.221;
+     * 4x4 stride 2 (transposed convolutions' 32x32 -> 64x64 geometry) 16 <- 64 2.23 ->
+     * 2.69, 64 <- 128 at 16x16 -> 32x32 3.90 -> 3.63) */
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
+    if (cg < 8 || mg > 2 * cg) return false;
     if (cnnc__conv_is_depthwise(g) || g->out[1] < 1 || g->out[2] < 1) return false;
     for (int d = 1; d < 3; d++)
         if (g->stride[d] < 1 || g->stride[d] > PD_STRIDE_MAX || g->k[d] < 1 ||

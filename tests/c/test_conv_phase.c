@@ -1,10 +1,10 @@
 /* The input gradient of strided convolutions by input phases (ops/conv_phase_data.c):
  * its B packing (cnnc__conv_pack_taps_batch) against its definition; the path against
  * the reference kernel on randomized geometries that take it (1-d and 2-d, strides 2-4
- * or mixed with 1, kernels 1-5, dilation 1-3, padding 0-3, an extra trailing pad,
- * groups, batch 1-4, odd and even sizes; fixed seed), and on larger ones (several
+ * or mixed with 1, kernels 1-5 (not 1x1), dilation 1-3, padding 0-3, an extra trailing
+ * pad, groups, batch 1-4, odd and even sizes; fixed seed), and on larger ones (several
  * column tiles, several waves of images, ResNet's downsampling convolutions in small,
- * a 1x1 stride 2, a 4x4 stride 2), through the driver (which must take this path) at
+ * a 4x4 stride 2), through the driver (which must take this path) at
  * 1, 2 and 3 threads with the same bits; at every ISA level this CPU runs. */
 #include "check.h"
 
@@ -113,15 +113,14 @@ static cnnc__window random_geom(int dims) {
     memset(&g, 0, sizeof g);
     g.n = rnd(1, 4);
     g.groups = rnd(1, 3);
-    g.c = g.groups * rnd(1, 6);
-    g.m = g.groups * rnd(1, 6);
-    if (g.c == g.groups && g.groups > 1) g.c *= 2; /* not depthwise */
+    g.c = g.groups * rnd(8, 10); /* the path's least */
+    g.m = g.groups * rnd(1, 2 * g.c / g.groups);
     for (int d = 0; d < 3; d++) {
         g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
         g.pad[d] = 0;
     }
     for (int d = 3 - dims; d < 3; d++) {
-        g.k[d] = rnd(1, 5);
+        g.k[d] = rnd(d == 2 && g.k[1] == 1 ? 2 : 1, 5); /* not 1x1 */
         g.stride[d] = rnd(dims == 2 && d == 1 ? 1 : 2, 4);
         g.dil[d] = rnd(1, 3);
         g.pad[d] = rnd(0, 3);
@@ -186,7 +185,7 @@ static void phases_large(cnnc__isa isa) {
         geom(2, 32, 64, 1, 14, 14, 3, 2, 1),  /* 7x7 outputs */
         geom(9, 8, 12, 1, 30, 30, 3, 2, 1),   /* several waves of images */
         geom(2, 32, 48, 2, 17, 16, 3, 2, 1),  /* groups */
-        geom(4, 24, 48, 1, 28, 28, 1, 2, 0),  /* 1x1 stride 2: three phases read no tap */
+        geom(3, 8, 12, 1, 20, 21, 3, 2, 0),   /* no padding: the last row, column read nothing */
         geom(2, 16, 20, 1, 15, 16, 4, 2, 1),  /* 4x4 stride 2 (a transposed conv's) */
         geom(1, 20, 36, 1, 33, 31, 5, 3, 2),  /* stride 3 */
     };
@@ -196,15 +195,24 @@ static void phases_large(cnnc__isa isa) {
 
 static void test_phases_large(void) { each_level("larger geometries", phases_large, 7); }
 
-/* Geometries the path declines: stride 1, 3-d, depthwise, taps past its limit. */
+/* Geometries the path declines: stride 1, 1x1, few input channels, many more output
+ * channels, 3-d, depthwise, taps past its limit; the bounds taken. */
 static void test_declines(void) {
-    cnnc__window g = geom(2, 4, 4, 1, 9, 9, 3, 1, 1);
+    cnnc__window g = geom(2, 8, 8, 1, 9, 9, 3, 1, 1);
     CHECK(!cnnc__conv_phase_data_fits(&g));
-    g = geom(2, 4, 4, 4, 9, 9, 3, 2, 1);
+    g = geom(2, 8, 8, 1, 9, 9, 1, 2, 0);
     CHECK(!cnnc__conv_phase_data_fits(&g));
-    g = geom(1, 2, 2, 1, 40, 40, 17, 2, 8);
+    g = geom(2, 7, 8, 1, 9, 9, 3, 2, 1);
     CHECK(!cnnc__conv_phase_data_fits(&g));
-    g = geom(2, 4, 4, 1, 9, 9, 3, 2, 1);
+    g = geom(2, 8, 17, 1, 9, 9, 3, 2, 1);
+    CHECK(!cnnc__conv_phase_data_fits(&g));
+    g = geom(2, 8, 16, 1, 9, 9, 3, 2, 1);
+    CHECK(cnnc__conv_phase_data_fits(&g));
+    g = geom(2, 16, 16, 16, 9, 9, 3, 2, 1);
+    CHECK(!cnnc__conv_phase_data_fits(&g));
+    g = geom(1, 8, 8, 1, 40, 40, 17, 2, 8);
+    CHECK(!cnnc__conv_phase_data_fits(&g));
+    g = geom(2, 8, 8, 1, 9, 9, 3, 2, 1);
     g.in[0] = 3, g.out[0] = 2, g.k[0] = 2;
     CHECK(!cnnc__conv_phase_data_fits(&g));
 }
