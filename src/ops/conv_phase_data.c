@@ -43,6 +43,7 @@ enum {
     PD_PLANES_MAX_FLOATS = 1 << 22, /* dy planes of a wave (offsets fit in int32) */
     PD_WAVE_COLS = 800,             /* grid positions a wave (the forward's phase path's) */
     PD_TILE_FLOATS = 1 << 16,       /* a tile's [cg, tile] results, every column phase: in L2 */
+    PD_B_FLOATS = 1 << 20,          /* a tile's B at most (4 MB; ResNet's are 1 MB) */
 };
 
 static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
@@ -276,7 +277,9 @@ static void plan_phases(pd_job *j) {
 }
 
 /* Images a wave (an even split, enough grid positions to fill panels across images,
- * no more planes than the cap) and the column tiles. */
+ * no more planes than the cap) and the column tiles: whole panels, an item's results
+ * (PD_TILE_FLOATS) and B (PD_B_FLOATS) bounded, a tile per thread at least when the
+ * columns allow, an even split. */
 static int64_t plan_tiles(pd_job *j, int threads) {
     const int64_t per = j->t1.grid * j->t2.grid;
     const int64_t cap = PD_PLANES_MAX_FLOATS / j->img_floats;
@@ -285,7 +288,9 @@ static int64_t plan_tiles(pd_job *j, int threads) {
     if (wave > j->g->n) wave = j->g->n;
     const int64_t waves = (j->g->n + wave - 1) / wave;
     wave = (j->g->n + waves - 1) / waves;
-    int64_t tmax = PD_TILE_FLOATS / (j->t2.s * j->cg) / j->nr * j->nr;
+    int64_t tmax = PD_TILE_FLOATS / (j->t2.s * j->cg);
+    if (tmax > PD_B_FLOATS / (j->nseq * j->mg)) tmax = PD_B_FLOATS / (j->nseq * j->mg);
+    tmax = tmax / j->nr * j->nr;
     if (tmax < j->nr) tmax = j->nr;
     const int64_t cols = wave * per;
     int64_t ntiles = (cols + tmax - 1) / tmax;
