@@ -214,6 +214,34 @@ static void drivers_large(cnnc__isa isa) {
 
 static void test_drivers_large(void) { each_level("large drivers", drivers_large, 1); }
 
+/* 1x1 weight gradients on maps of 1024 positions or more (conv_cols.c's dot path at the
+ * SIMD levels): more than 16 rows on the dot's side (row blocks and a remainder), A
+ * being dY or the input, position tiles with a remainder, groups, 3-d maps; 1 and 2
+ * threads (compare_drivers: 2 threads bit-identical with 1). */
+static void dot_wgrad(cnnc__isa isa) {
+    (void)isa; /* the drivers run at the capped level */
+    static const int64_t GEOMS[][7] = {
+        /* n, c, m, groups, in0, in1, in2 */
+        {2, 37, 20, 1, 1, 33, 35}, /* A = dY: 16 + 4 rows; 1155 positions: 3 tiles of 385 */
+        {1, 19, 50, 1, 1, 40, 41}, /* A = input: 16 + 3 rows */
+        {2, 54, 51, 3, 1, 32, 32}, /* groups of 18 -> 17: exactly 1024 positions */
+        {1, 24, 24, 1, 4, 16, 17}, /* 3-d, equal sides */
+        {3, 16, 40, 1, 1, 36, 36}, /* one row block of 16 */
+        {1, 33, 5, 1, 1, 50, 21},  /* 5 rows of A, 33 of B (two column units) */
+    };
+    for (size_t i = 0; i < sizeof GEOMS / sizeof GEOMS[0]; i++) {
+        const int64_t *e = GEOMS[i];
+        cnnc__window g = {.n = e[0], .c = e[1], .m = e[2], .groups = e[3],
+                          .in = {e[4], e[5], e[6]}, .out = {e[4], e[5], e[6]}, .k = {1, 1, 1},
+                          .stride = {1, 1, 1}, .pad = {0, 0, 0}, .dil = {1, 1, 1}};
+        compare_drivers(&g, 1);
+        compare_drivers(&g, 2);
+    }
+    cnnc_set_num_threads(2);
+}
+
+static void test_dot_wgrad(void) { each_level("1x1 weight gradient", dot_wgrad, 0xA4093822299F31D0u); }
+
 static void im2col_definition(cnnc__isa isa) {
     for (int it = 0; it < 60; it++) {
         cnnc__window g = random_geom(1 + it % 3, 0);
@@ -913,6 +941,7 @@ int main(void) {
     RUN_TEST(test_depthwise_planes);
     RUN_TEST(test_drivers_random);
     RUN_TEST(test_drivers_large);
+    RUN_TEST(test_dot_wgrad);
     RUN_TEST(test_winograd_pack);
     RUN_TEST(test_winograd_kernels);
     RUN_TEST(test_winograd_wgrad);
