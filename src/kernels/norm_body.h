@@ -25,12 +25,16 @@ typedef float nb_vf __attribute__((vector_size(NB_W * 4)));
 typedef float nb_vhf __attribute__((vector_size(NB_H * 4)));
 typedef double nb_vd __attribute__((vector_size(NB_H * 8)));
 
-/* NB_H floats widened to doubles */
+/* NB_H floats widened to doubles (the includer may give a one-instruction form) */
+#ifdef NB_LOADD
+static inline nb_vd nb_loadd(const float *p) { return NB_LOADD(p); }
+#else
 static inline nb_vd nb_loadd(const float *p) {
     nb_vhf v;
     memcpy(&v, p, sizeof v);
     return __builtin_convertvector(v, nb_vd);
 }
+#endif
 static inline nb_vf nb_loadf(const float *p) {
     nb_vf v;
     memcpy(&v, p, sizeof v);
@@ -246,8 +250,13 @@ NB_INLINE void nb_grad_sums(double *sg, double *sgd, const float *g, const float
             nb_widen(nb_loadf(g + i) * nb_loadf(w + i), &g0, &g1);
         } else if (bits) { /* gated as doubles: +0 either way, no round trip through memory */
             const uint32_t word = bits[i >> 5];
+#ifdef NB_LOADD_GATED
+            g0 = NB_LOADD_GATED(g + i, word >> (i & 31));
+            g1 = NB_LOADD_GATED(g + i + NB_H, word >> ((i & 31) + NB_H));
+#else
             g0 = (nb_vd)((nb_vl)nb_loadd(g + i) & nb_lanes_d(word, (int)(i & 31)));
             g1 = (nb_vd)((nb_vl)nb_loadd(g + i + NB_H) & nb_lanes_d(word, (int)(i & 31) + NB_H));
+#endif
         } else {
             g0 = nb_loadd(g + i);
             g1 = nb_loadd(g + i + NB_H);
@@ -343,6 +352,8 @@ void NORM_FN(cnnc__k_norm_col_sums_)(double *aw, double *ab, const float *g, con
 
 #undef NB_INLINE
 #undef NB_MOVEMASK
+#undef NB_LOADD
+#undef NB_LOADD_GATED
 #undef NORM_FN
 #undef NORM_CAT
 #undef NORM_CAT2

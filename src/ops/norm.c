@@ -170,47 +170,70 @@ typedef struct {
     int64_t W;
 } bwd_job;
 
+/* CHANNEL backward over blocks of channels whose g and x (N runs of S each) fit in L2
+ * together: the sums read them image by image, each image's block one contiguous run
+ * (per channel, N runs of S floats a C S stride apart are short streams the hardware
+ * prefetchers barely follow on small maps), then the input gradient reads them again
+ * from the caches. Each channel's sums still run over its images in order: the same
+ * bits as one channel at a time. 1 thread, batch 8, the fused kernels' sums and input
+ * gradient, min of 7, ms, one channel -> blocks: 576 x 14x14 1.17 -> 0.83, 960 x 7x7
+ * 0.76 -> 0.47. */
+enum { BWD_BLOCK_FLOATS = 32768, BWD_BLOCK_MAX = 128 };
+
+static void channel_block_bwd(const bwd_job *j, int64_t c0, int64_t c1) {
+    const int64_t K = j->K;
+    const double cnt = (double)(j->N * j->S);
+    const bool sums = j->gw || j->gb || (j->gx && !j->fixed);
+    double sg[BWD_BLOCK_MAX] = {0}, sgd[BWD_BLOCK_MAX] = {0};
+    float A[BWD_BLOCK_MAX], B[BWD_BLOCK_MAX], C[BWD_BLOCK_MAX];
+    for (int64_t n = 0; n < j->N && sums; n++)
+        for (int64_t c = c0; c < c1; c++) {
+            const int64_t o = (n * j->C + c) * j->S;
+            if (j->bits)
+                cnnc__k_norm_masked_grad_sums(j->isa, &sg[c - c0], &sgd[c - c0], j->g + o,
+                                              j->bits + (n * j->C + c) * j->W, j->x + o, j->S,
+                                              j->st[c], j->st[K + c]);
+            else
+                cnnc__k_norm_grad_sums(j->isa, &sg[c - c0], &sgd[c - c0], j->g + o, j->x + o,
+                                       j->S, j->st[c], j->st[K + c], NULL);
+        }
+    for (int64_t c = c0; c < c1; c++) {
+        const double inv = j->st[2 * K + c], wc = j->w ? (double)j->w[c] : 1.0;
+        if (j->gw) j->gw[c] = (float)(sgd[c - c0] * inv);
+        if (j->gb) j->gb[c] = (float)sg[c - c0];
+        double a = wc * inv, b = 0.0, cc = 0.0;
+        if (!j->fixed && cnt > 0) {
+            b = -a * inv * inv * sgd[c - c0] / cnt;
+            cc = -a * sg[c - c0] / cnt;
+        }
+        A[c - c0] = (float)a, B[c - c0] = (float)b, C[c - c0] = (float)cc;
+    }
+    if (!j->gx) return;
+    /* the rows the sums read last first: those are still in the caches when the
+     * block's g, x (and y) exceed them (an LRU cache read cyclically misses always) */
+    for (int64_t n = j->N - 1; n >= 0; n--)
+        for (int64_t c = c1 - 1; c >= c0; c--) {
+            const int64_t o = (n * j->C + c) * j->S, i = c - c0;
+            const float mhi = j->st[c], mlo = j->st[K + c];
+            if (j->fixed) /* gx = g w / sqrt(var + eps), independent of x (NaN/Inf x too), as PyTorch */
+                cnnc__k_norm_apply(j->isa, j->gx + o, j->g + o, j->S, 0.0f, 0.0f, A[i], 0.0f);
+            else if (j->bits)
+                cnnc__k_norm_masked_grad_apply(j->isa, j->gx + o, j->g + o,
+                                               j->bits + (n * j->C + c) * j->W, j->x + o, j->S,
+                                               mhi, mlo, A[i], B[i], C[i]);
+            else
+                cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo,
+                                        NULL, A[i], B[i], C[i]);
+        }
+}
+
 static cnnc_status channel_bwd_range(void *ctx, int64_t c0, int64_t c1, int chunk) {
     (void)chunk;
-    bwd_job *j = ctx;
-    int64_t K = j->K;
-    double cnt = (double)(j->N * j->S);
-    for (int64_t c = c0; c < c1; c++) {
-        float mhi = j->st[c], mlo = j->st[K + c];
-        double inv = j->st[2 * K + c], wc = j->w ? (double)j->w[c] : 1.0;
-        double sg = 0.0, sgd = 0.0;
-        bool sums = j->gw || j->gb || (j->gx && !j->fixed);
-        if (sums)
-            for (int64_t n = 0; n < j->N; n++) {
-                int64_t o = (n * j->C + c) * j->S;
-                if (j->bits)
-                    cnnc__k_norm_masked_grad_sums(j->isa, &sg, &sgd, j->g + o,
-                                                  j->bits + (n * j->C + c) * j->W, j->x + o, j->S, mhi, mlo);
-                else
-                    cnnc__k_norm_grad_sums(j->isa, &sg, &sgd, j->g + o, j->x + o, j->S, mhi, mlo, NULL);
-            }
-        if (j->gw) j->gw[c] = (float)(sgd * inv);
-        if (j->gb) j->gb[c] = (float)sg;
-        if (!j->gx) continue;
-        double A = wc * inv, B = 0.0, C = 0.0;
-        if (!j->fixed && cnt > 0) {
-            B = -A * inv * inv * sgd / cnt;
-            C = -A * sg / cnt;
-        }
-        /* the rows the sums read last first: those are still in the caches when the
-         * channel's g, x (and y) exceed them (an LRU cache read cyclically misses always) */
-        for (int64_t n = j->N - 1; n >= 0; n--) {
-            int64_t o = (n * j->C + c) * j->S;
-            if (j->fixed) /* gx = g w / sqrt(var + eps), independent of x (NaN/Inf x too), as PyTorch */
-                cnnc__k_norm_apply(j->isa, j->gx + o, j->g + o, j->S, 0.0f, 0.0f, (float)A, 0.0f);
-            else if (j->bits)
-                cnnc__k_norm_masked_grad_apply(j->isa, j->gx + o, j->g + o, j->bits + (n * j->C + c) * j->W,
-                                               j->x + o, j->S, mhi, mlo, (float)A, (float)B, (float)C);
-            else
-                cnnc__k_norm_grad_apply(j->isa, j->gx + o, j->g + o, j->x + o, j->S, mhi, mlo, NULL,
-                                        (float)A, (float)B, (float)C);
-        }
-    }
+    const bwd_job *j = ctx;
+    const int64_t per = j->N * j->S; /* floats of g (and of x) per channel */
+    int64_t blk = per > 0 ? BWD_BLOCK_FLOATS / per : BWD_BLOCK_MAX;
+    blk = blk < 1 ? 1 : blk > BWD_BLOCK_MAX ? BWD_BLOCK_MAX : blk;
+    for (int64_t c = c0; c < c1; c += blk) channel_block_bwd(j, c, c1 - c < blk ? c1 : c + blk);
     return CNNC_OK;
 }
 

@@ -159,6 +159,75 @@ static void test_thread_independence(void) {
     cnnc_scope_end();
 }
 
+/* Training batch norm's gradients (input, weight, bias) against float64 formulas, on
+ * shapes whose channels the backward takes in blocks of several (small maps: the last
+ * block short) or one at a time (large maps), at every level and 1 and 2 threads. */
+static void bn_backward_case(int64_t N, int64_t C, int64_t H, int64_t W) {
+    const int64_t S = H * W, M = N * S, n = N * C * S;
+    float *xv = randv(n, 0.5, 2.0), *gv = randv(n, 0.0, 1.0), *wv = randv(C, 1.0, 0.5);
+    cnnc_scope_begin();
+    cnnc_tensor *x = cnnc_from_data(4, (int64_t[]){N, C, H, W}, CNNC_FLOAT32, xv);
+    cnnc_tensor *w = cnnc_from_data(1, (int64_t[]){C}, CNNC_FLOAT32, wv);
+    cnnc_tensor *b = cnnc_zeros(1, (int64_t[]){C}, CNNC_FLOAT32);
+    cnnc_tensor *g = cnnc_from_data(4, (int64_t[]){N, C, H, W}, CNNC_FLOAT32, gv);
+    REQUIRE(x && w && b && g);
+    REQUIRE(cnnc_tensor_set_requires_grad(x, true) == CNNC_OK);
+    REQUIRE(cnnc_tensor_set_requires_grad(w, true) == CNNC_OK);
+    REQUIRE(cnnc_tensor_set_requires_grad(b, true) == CNNC_OK);
+    cnnc_tensor *y = cnnc_batch_norm(x, NULL, NULL, w, b, CNNC_BATCH_NORM(.training = true));
+    REQUIRE(y);
+    CHECK_OK(cnnc_backward(y, g, false));
+    const float *gx = cnnc_tensor_data_f32(cnnc_tensor_grad(x));
+    const float *gw = cnnc_tensor_data_f32(cnnc_tensor_grad(w));
+    const float *gb = cnnc_tensor_data_f32(cnnc_tensor_grad(b));
+    double worst = 0.0;
+    for (int64_t c = 0; c < C; c++) {
+        double m = 0.0, v = 0.0, sg = 0.0, sgh = 0.0;
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t p = 0; p < S; p++) m += xv[(i * C + c) * S + p];
+        m /= (double)M;
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t p = 0; p < S; p++) v += pow(xv[(i * C + c) * S + p] - m, 2);
+        const double inv = 1.0 / sqrt(v / (double)M + 1e-5);
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t p = 0; p < S; p++) {
+                const int64_t o = (i * C + c) * S + p;
+                sg += gv[o];
+                sgh += gv[o] * (xv[o] - m) * inv;
+            }
+        CHECK_NEAR(gb[c], sg, 1e-4 * (1.0 + fabs(sg)));
+        CHECK_NEAR(gw[c], sgh, 1e-4 * (1.0 + fabs(sgh)));
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t p = 0; p < S; p++) {
+                const int64_t o = (i * C + c) * S + p;
+                const double want = wv[c] * inv * (gv[o] - sg / M - (xv[o] - m) * inv * sgh / M);
+                const double err = fabs(gx[o] - want) / (1.0 + fabs(want));
+                worst = err > worst ? err : worst;
+            }
+    }
+    CHECK(worst < 1e-4);
+    cnnc_scope_end();
+    free(xv), free(gv), free(wv);
+}
+
+static void test_batch_norm_backward_blocks(void) {
+    static const int64_t SHAPES[][4] = {{3, 37, 5, 7}, {2, 300, 1, 1}, {2, 9, 50, 50},
+                                        {1, 5, 200, 200}, {4, 130, 2, 3}};
+    const cnnc__isa saved = cnnc__isa_active();
+    const int old = cnnc_get_num_threads();
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        REQUIRE(cnnc__isa_set_cap((cnnc__isa)l));
+        for (int threads = 1; threads <= 2; threads++) {
+            CHECK_OK(cnnc_set_num_threads(threads));
+            rng_state = 0x3F84D5B5B5470917u;
+            for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
+                bn_backward_case(SHAPES[i][0], SHAPES[i][1], SHAPES[i][2], SHAPES[i][3]);
+        }
+    }
+    CHECK(cnnc__isa_set_cap(saved));
+    cnnc_set_num_threads(old);
+}
+
 static void test_functional_errors(void) {
     cnnc_scope_begin();
     cnnc_tensor *x = cnnc_zeros(CNNC_SHAPE(2, 3, 4), CNNC_FLOAT32);
@@ -244,6 +313,7 @@ int main(void) {
     RUN_TEST(test_grad_kernels);
     RUN_TEST(test_lrn_kernels);
     RUN_TEST(test_thread_independence);
+    RUN_TEST(test_batch_norm_backward_blocks);
     RUN_TEST(test_functional_errors);
     RUN_TEST(test_module_cycle);
     return check_summary();
