@@ -520,15 +520,38 @@ static const im2col_variant *variant(cnnc__isa isa, int64_t nr) {
 
 const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr) { return variant(isa, nr)->name; }
 
+/* 1x1, stride 1, no padding: column o of a channel is its input position o, so a run of
+ * columns is a run of the plane (one copy per channel; the general walks cut it into
+ * the output rows, 7 or 14 floats each on MobileNet's small maps). */
+static bool unfolds_to_itself(const cnnc__window *g) {
+    for (int d = 0; d < 3; d++)
+        if (g->k[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d])
+            return false;
+    return true;
+}
+
 void cnnc__conv_im2col(cnnc__isa isa, float *col, int64_t ldc, const float *x,
                        const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
                        int64_t ncol) {
+    if (unfolds_to_itself(g)) {
+        const int64_t isz = cnnc__window_in_size(g);
+        for (int64_t ci = c0; ci < c1; ci++)
+            memcpy(col + (ci - c0) * ldc, x + ci * isz + o0, (size_t)ncol * sizeof(float));
+        return;
+    }
     variant(isa, 0)->im2col(col, ldc, x, g, c0, c1, o0, ncol);
 }
 
 void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc,
                        const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
                        int64_t ncol) {
+    if (unfolds_to_itself(g)) { /* x += col row by row (1 * col + x: the sum's bits) */
+        const int64_t isz = cnnc__window_in_size(g);
+        const cnnc__conv_axpy_fn axpy = cnnc__conv_rows_of(isa)->axpy;
+        for (int64_t ci = c0; ci < c1; ci++)
+            axpy(x + ci * isz + o0, col + (ci - c0) * ldc, 1.0f, ncol);
+        return;
+    }
 #if CNNC__ISA_X86
     if (isa >= CNNC__ISA_AVX512 && g->stride[2] == 1 && g->out[2] < IM2COL_LONG_ROW) {
         col2im_avx512_short(x, col, ldc, g, c0, c1, o0, ncol);

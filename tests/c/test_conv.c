@@ -243,8 +243,8 @@ static void dot_wgrad(cnnc__isa isa) {
 static void test_dot_wgrad(void) { each_level("1x1 weight gradient", dot_wgrad, 0xA4093822299F31D0u); }
 
 static void im2col_definition(cnnc__isa isa) {
-    for (int it = 0; it < 60; it++) {
-        cnnc__window g = random_geom(1 + it % 3, 0);
+    for (int it = 0; it < 90; it++) { /* the last 30: 1x1, stride 1, no padding */
+        cnnc__window g = random_geom(1 + it % 3, it < 60 ? 0 : 2);
         const int64_t cg = g.c / g.groups, ksz = cnnc__window_k_size(&g), osz = cnnc__window_out_size(&g);
         float *x = rand_buf(cg * cnnc__window_in_size(&g));
         const int64_t o0 = rnd(0, osz - 1), ncol = rnd(1, osz - o0);
@@ -304,6 +304,22 @@ static void im2col_definition(cnnc__isa isa) {
         for (int64_t i = 0; i < (c1 - c0) * ksz * ncol; i++) lhs += (double)col[i] * c[i];
         for (int64_t i = 0; i < cg * cnnc__window_in_size(&g); i++) rhs += (double)x[i] * xa[i];
         CHECK_NEAR(lhs, rhs, 1e-4 * (1 + fabs(lhs)));
+        if (it >= 60) { /* a 1x1 col2im adds each column to its one input (accumulates) */
+            const int64_t isz = cnnc__window_in_size(&g);
+            float *xb = rand_buf(cg * isz), *xc = malloc((size_t)(cg * isz) * sizeof(float));
+            memcpy(xc, xb, (size_t)(cg * isz) * sizeof(float));
+            cnnc__conv_col2im(isa, xc, c, ncol, &g, c0, c1, o0, ncol);
+            int abad = 0;
+            for (int64_t ci = 0; ci < cg; ci++)
+                for (int64_t i = 0; i < isz; i++) {
+                    const bool in = ci >= c0 && ci < c1 && i >= o0 && i < o0 + ncol;
+                    const float want = in ? xb[ci * isz + i] + c[(ci - c0) * ncol + i - o0]
+                                          : xb[ci * isz + i];
+                    if (memcmp(&want, &xc[ci * isz + i], sizeof want) != 0) abad++;
+                }
+            CHECK_EQ_INT(abad, 0);
+            free(xb), free(xc);
+        }
         free(x), free(col), free(c), free(xa);
     }
 }
