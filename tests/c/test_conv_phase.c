@@ -21,26 +21,7 @@
 #include "ops/conv.h"
 #include "ops/conv_phase.h"
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
-static int64_t rnd(int64_t lo, int64_t hi) { /* [lo, hi] */
-    return lo + (int64_t)(rng_next() % (uint64_t)(hi - lo + 1));
-}
-
-static float rndf(void) { return (float)((double)(rng_next() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
-
-static float *rand_buf(int64_t n) {
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    for (int64_t i = 0; i < n; i++) p[i] = rndf();
-    return p;
-}
+#include "rng.h"
 
 /* body(level) at every ISA level this CPU runs, with the level capped to it meanwhile
  * and the random generator restarted at `seed` (the same cases at every level). */
