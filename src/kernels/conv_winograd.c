@@ -102,8 +102,8 @@ int64_t cnnc__conv_winograd_pack_items(cnnc__isa isa, const cnnc__window *g) {
     return g->groups * ((cg + kcb - 1) / kcb) * ((mg + mr - 1) / mr);
 }
 
-/* The filters' strides in w: from one filter (row of the A) to the next, and from one
- * depth to the next. */
+/* Group grp's filters in w (wsrc_of): fs floats from one filter (a row of the GEMM's
+ * A) to the next, ds from one depth to the next; the level's row loops and blocks. */
 typedef struct wino_wsrc {
     const cnnc__wino_rows *f;
     const float *w; /* group grp's filters */
@@ -147,17 +147,22 @@ void cnnc__conv_winograd_pack_weights_range(cnnc__isa isa, float *up, const floa
     }
 }
 
+/* Floats from one position's packed A of `rows` filters to the next (a cache line
+ * apart, as the whole planes are). */
+static int64_t rows_plane_floats(cnnc__isa isa, int64_t rows, int64_t cg) {
+    return (int64_t)cnnc__sgemm_packed_a_floats(isa, rows, cg) + 16;
+}
+
 size_t cnnc__conv_winograd_rows_floats(cnnc__isa isa, const cnnc__window *g, int mt,
                                        int64_t rows) {
-    const int64_t ldu = (int64_t)cnnc__sgemm_packed_a_floats(isa, rows, g->c / g->groups) + 16;
-    return (size_t)(npos(mt) * ldu);
+    return (size_t)(npos(mt) * rows_plane_floats(isa, rows, g->c / g->groups));
 }
 
 void cnnc__conv_winograd_pack_rows(cnnc__isa isa, float *a, const float *w,
                                    const cnnc__window *g, int mt, bool flipped, int64_t grp,
                                    int64_t r0, int64_t rows) {
     const wino_wsrc s = wsrc_of(isa, w, g, mt, flipped, grp);
-    const int64_t ldu = (int64_t)cnnc__sgemm_packed_a_floats(isa, rows, s.cg) + 16;
+    const int64_t ldu = rows_plane_floats(isa, rows, s.cg);
     for (int64_t r = 0; r < rows; r += s.mr) /* a panel's filters read start to end */
         for (int64_t pc = 0; pc < s.cg; pc += s.kcb) pack_panel(isa, &s, a, ldu, rows, r, r0 + r, r0 + rows, pc);
 }
@@ -411,7 +416,7 @@ static void block_products(cnnc__isa isa, int mt, const cnnc__wino_weights *wt,
     }
     for (int64_t r0 = m0; r0 < m1; r0 += wt->chunk) {
         const int64_t rows = m1 - r0 < wt->chunk ? m1 - r0 : wt->chunk;
-        const int64_t ldu = (int64_t)cnnc__sgemm_packed_a_floats(isa, rows, cg) + 16;
+        const int64_t ldu = rows_plane_floats(isa, rows, cg);
         cnnc__conv_winograd_pack_rows(isa, a, wt->w, g, mt, wt->flipped, grp, r0, rows);
         for (int64_t e = 0; e < np; e++) {
             vplane vp = {o->v + e * o->es, o->ldt};
