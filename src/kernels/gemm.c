@@ -205,16 +205,22 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
     }
 }
 
+/* Nothing to multiply (m or n empty, or k empty: C = beta C, done here)? */
+static bool empty_product(int64_t m, int64_t n, int64_t k, float beta, float *c, int64_t ldc) {
+    if (m <= 0 || n <= 0)
+        return true;
+    if (k > 0)
+        return false;
+    scale_c(m, n, beta, c, ldc);
+    return true;
+}
+
 static void sgemm_blocked(const sgemm_config *cfg, bool trans_a, bool trans_b,
                           int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                           const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
                           float *ws) {
-    if (m <= 0 || n <= 0)
+    if (empty_product(m, n, k, beta, c, ldc))
         return;
-    if (k <= 0) {
-        scale_c(m, n, beta, c, ldc);
-        return;
-    }
     const int64_t MR = cfg->mr, NR = cfg->nr;
     const int64_t kc_blk = even_block(k, cfg->kc, 1); /* from k alone: determinism */
     const int64_t mc_blk = even_block(m, cfg->mc, MR);
@@ -337,12 +343,8 @@ void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_
                                 int64_t k, const float *a_packed, cnnc__sgemm_pack_b_fn pack_b,
                                 void *ctx, float beta, float *c, int64_t ldc, float *ws) {
     const sgemm_config *cfg = config_of(isa);
-    if (m <= 0 || n <= 0)
+    if (empty_product(m, n, k, beta, c, ldc))
         return;
-    if (k <= 0) {
-        scale_c(m, n, beta, c, ldc);
-        return;
-    }
     const int64_t NR = cfg->nr;
     const int64_t kc_blk = even_block(k, cfg->kc, 1);
     const int64_t mc_blk = even_block(m, cfg->mc, cfg->mr);
@@ -364,12 +366,8 @@ void cnnc__sgemm_st_prepacked(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                               const float *a_packed, const float *b, int64_t b_pstride, float beta,
                               float *c, int64_t ldc) {
     const sgemm_config *cfg = config_of(isa);
-    if (m <= 0 || n <= 0)
+    if (empty_product(m, n, k, beta, c, ldc))
         return;
-    if (k <= 0) {
-        scale_c(m, n, beta, c, ldc);
-        return;
-    }
     const int64_t kc_blk = even_block(k, cfg->kc, 1);
     const int64_t mc_blk = even_block(m, cfg->mc, cfg->mr);
     for (int64_t pc = 0; pc < k; pc += kc_blk) {
