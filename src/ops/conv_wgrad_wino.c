@@ -1,15 +1,22 @@
 /* Weight gradient of 3x3 stride-1 convolutions by Winograd F(2x2, 3x3)
- * (kernels/conv.h): per group, block after block of the batch's tiles,
+ * (kernels/conv.h): per group, D_e [mg x cg] = sum over the batch's tiles of
+ * Q_e V_e^T for the 16 positions e, block after block of tiles, with
  *
- *   transforms  V [cg][16][ldt] (input), Q [mg][16][ldt] (output gradient), a channel
- *               per item, in parallel;
- *   products    D_e [mg x cg] (+)= Q_e V_e^T for the 16 positions e, a position per
- *               item, in parallel (each D_e summed over the blocks in order);
+ *   V [cg][16][ldt]  the input's transformed tiles,
+ *   Q [mg][16][ldt]  the output gradient's,
  *
- * then dw = fold(D), a filter per item. Every element of D is summed over the same
- * tiles in the same order whatever the thread count (blocks fixed by the geometry,
- * the GEMM's k blocks fixed by the block), so results do not depend on it. 2.25x fewer
+ * then dw = fold(D), a filter per item. Threads split D's columns (input channels, in
+ * whole GEMM panels): each part transforms its own channels of the input and the whole
+ * output gradient (the cheaper transform: 2x2 tiles of dy) into its own scratch, and
+ * runs every block on them, so no transformed tile crosses between cores (one region
+ * per block for the transforms and another for the products, sharing V and Q: 64
+ * channels at 56x56 took 8.0 ms at 1 thread and 7.7 at 2). Every element of D is
+ * summed over the same tiles in the same order whatever the thread count (blocks fixed
+ * by the geometry, the GEMM's k blocks by the block, and a GEMM's columns computed
+ * alike whichever columns it has), so results do not depend on it. 2.25x fewer
  * multiply-adds than the 3x3 product (fewer for maps not a multiple of 2: part tiles). */
+#include <stdbool.h>
+
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/gemm.h"
@@ -27,42 +34,98 @@ typedef struct ww_job {
     cnnc__isa isa;
     const cnnc__window *g;
     int threads;
-    int64_t cg, mg, tiles, ldt, chs; /* chs = 16 ldt: one channel's floats in V and Q */
-    int64_t dplane;                  /* floats from one position's D_e to the next */
-    size_t rows_floats, gemm_floats; /* per-chunk scratch */
+    bool shared; /* one part: the threads share its transforms and products */
+    int64_t cg, mg, tiles, nblk, ldt, chs; /* chs = 16 ldt: one channel's floats in V and Q */
+    int64_t cpart;                         /* input channels a part, whole NR panels */
+    int64_t dplane;                        /* floats from one position's D_e to the next */
+    size_t tmp_floats, v_floats, vq_floats;
+    size_t rows_floats;
     const float *x, *dy;
     float *dw;
-    float *v, *q, *d; /* V [cg][16][ldt], Q [mg][16][ldt], D [16][mg][cg] */
-    float *scratch;   /* threads x (rows, GEMM workspace) */
-    int64_t grp, t0, nt;
+    float *d;   /* D [16][mg][cg] */
+    float *tmp; /* per chunk: rows, GEMM workspace */
+    float *vq;  /* per part chunk: V [cpart][16][ldt], Q [mg][16][ldt] */
+    int64_t grp;
 } ww_job;
 
-static float *chunk_scratch(const ww_job *j, int chunk) {
-    return j->scratch + (size_t)chunk * (j->rows_floats + j->gemm_floats);
+/* One block of tiles [t0, t0 + nt) for the part of D's columns (input channels)
+ * [c0, c0 + nc), with its V and Q. */
+typedef struct ww_block {
+    const ww_job *j;
+    float *v, *q;
+    int64_t c0, nc, t0, nt;
+} ww_block;
+
+static float *chunk_tmp(const ww_job *j, int chunk) { return j->tmp + (size_t)chunk * j->tmp_floats; }
+
+/* the part's transforms: its input channels [i0, i1) of nc, then output channels
+ * [i0, i1) - nc of mg */
+static void block_transforms(const ww_block *b, int64_t i0, int64_t i1, float *rows) {
+    const ww_job *j = b->j;
+    const int64_t a1 = i1 < b->nc ? i1 : b->nc;
+    if (i0 < a1)
+        cnnc__conv_winograd_wgrad_input(j->isa, b->v + i0 * j->chs, j->ldt, j->x, j->g, j->grp,
+                                        b->c0 + i0, b->c0 + a1, b->t0, b->nt, rows);
+    const int64_t o0 = (i0 > b->nc ? i0 : b->nc) - b->nc, o1 = i1 - b->nc;
+    if (o0 < o1)
+        cnnc__conv_winograd_wgrad_output(j->isa, b->q + o0 * j->chs, j->ldt, j->dy, j->g, j->grp,
+                                         o0, o1, b->t0, b->nt);
 }
 
-/* items: the group's input channels, then its output channels */
+/* D_e[:, c0 ..] (+)= Q_e V_e^T for the positions [e0, e1) */
+static void block_products(const ww_block *b, int64_t e0, int64_t e1, float *gws) {
+    const ww_job *j = b->j;
+    for (int64_t e = e0; e < e1; e++)
+        cnnc__sgemm_st_blocked(j->isa, false, true, j->mg, b->nc, b->nt, b->q + e * j->ldt, j->chs,
+                               b->v + e * j->ldt, j->chs, b->t0 == 0 ? 0.0f : 1.0f,
+                               j->d + e * j->dplane + b->c0, j->cg, gws);
+}
+
 static cnnc_status transform_range(void *ctx, int64_t i0, int64_t i1, int chunk) {
-    const ww_job *j = ctx;
-    const int64_t a1 = i1 < j->cg ? i1 : j->cg; /* input channels [i0, a1) */
-    if (i0 < a1)
-        cnnc__conv_winograd_wgrad_input(j->isa, j->v + i0 * j->chs, j->ldt, j->x, j->g, j->grp, i0,
-                                        a1, j->t0, j->nt, chunk_scratch(j, chunk));
-    const int64_t b0 = (i0 > j->cg ? i0 : j->cg) - j->cg, b1 = i1 - j->cg; /* output channels */
-    if (b0 < b1)
-        cnnc__conv_winograd_wgrad_output(j->isa, j->q + b0 * j->chs, j->ldt, j->dy, j->g, j->grp,
-                                         b0, b1, j->t0, j->nt);
+    const ww_block *b = ctx;
+    block_transforms(b, i0, i1, chunk_tmp(b->j, chunk));
     return CNNC_OK;
 }
 
-/* items: the positions e; D_e = Q_e V_e^T (+ D_e after the first block) */
 static cnnc_status product_range(void *ctx, int64_t e0, int64_t e1, int chunk) {
+    const ww_block *b = ctx;
+    block_products(b, e0, e1, chunk_tmp(b->j, chunk) + b->j->rows_floats);
+    return CNNC_OK;
+}
+
+/* One block of a part: on the calling thread, or shared by the threads (a region for
+ * the transforms, a channel per item, and one for the products, a position per item) */
+static void run_block(const ww_block *b, int chunk) {
+    const ww_job *j = b->j;
+    if (!j->shared) {
+        float *rows = chunk_tmp(j, chunk);
+        block_transforms(b, 0, b->nc + j->mg, rows);
+        block_products(b, 0, NPOS, rows + j->rows_floats);
+        return;
+    }
+    /* a channel's transform: ~4 reads and 16 writes per tile; a position's product.
+     * (These regions allocate nothing and cannot fail.) */
+    const cnnc__cost chan = {.flops = 24.0 * (double)j->ldt, .bytes = 80.0 * (double)j->ldt};
+    const cnnc__cost pos = {.flops = 2.0 * (double)(j->mg * b->nc * j->ldt),
+                            .bytes = 8.0 * (double)((j->mg + b->nc) * j->ldt + j->mg * b->nc)};
+    (void)cnnc__par_run(cnnc__par_plan(b->nc + j->mg, chan, j->threads), transform_range, (void *)b);
+    (void)cnnc__par_run(cnnc__par_plan(NPOS, pos, j->threads), product_range, (void *)b);
+}
+
+/* items: parts of D's columns, each over every block of tiles in order */
+static cnnc_status part_range(void *ctx, int64_t p0, int64_t p1, int chunk) {
     const ww_job *j = ctx;
-    float *ws = chunk_scratch(j, chunk) + j->rows_floats;
-    for (int64_t e = e0; e < e1; e++)
-        cnnc__sgemm_st_blocked(j->isa, false, true, j->mg, j->cg, j->nt, j->q + e * j->ldt, j->chs,
-                               j->v + e * j->ldt, j->chs, j->t0 == 0 ? 0.0f : 1.0f,
-                               j->d + e * j->dplane, j->cg, ws);
+    ww_block b = {.j = j, .v = j->vq + (size_t)chunk * j->vq_floats};
+    b.q = b.v + j->v_floats;
+    for (int64_t p = p0; p < p1; p++) {
+        b.c0 = p * j->cpart;
+        b.nc = j->cg - b.c0 < j->cpart ? j->cg - b.c0 : j->cpart;
+        for (int64_t k = 0; k < j->nblk; k++) {
+            b.t0 = k * j->tiles / j->nblk;
+            b.nt = (k + 1) * j->tiles / j->nblk - b.t0;
+            run_block(&b, chunk);
+        }
+    }
     return CNNC_OK;
 }
 
@@ -102,35 +165,43 @@ cnnc_status cnnc__conv_wgrad_winograd(cnnc__isa isa, const cnnc__window *g, floa
     /* blocks of at most WW_BLOCK tiles, as even as they go (1 thread, 128 channels at
      * 28x28, batch 8: blocks of 64 tiles 8.0 ms, 128 6.1, 256 6.3-7.8: each block reads
      * and writes D once more, and shallower products run slower) */
-    const int64_t nblk = (j.tiles + WW_BLOCK - 1) / WW_BLOCK;
-    j.ldt = ((j.tiles + nblk - 1) / nblk + 15) / 16 * 16;
+    j.nblk = (j.tiles + WW_BLOCK - 1) / WW_BLOCK;
+    j.ldt = ((j.tiles + j.nblk - 1) / j.nblk + 15) / 16 * 16;
     j.chs = NPOS * j.ldt;
+    /* as many parts as threads, in whole panels; but one, shared, for a single block
+     * (512 channels at 7x7, batch 8, 2 threads: 5.1 ms so, 6.0 by parts: each part
+     * transforms all 512 output channels, and there is only one pair of regions) */
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    const int64_t panels = (j.cg + nr - 1) / nr;
+    int64_t parts = j.threads < panels ? j.threads : panels;
+    if (j.nblk == 1) parts = 1;
+    j.shared = parts == 1 && j.threads > 1;
+    j.cpart = (panels + parts - 1) / parts * nr;
+    parts = (j.cg + j.cpart - 1) / j.cpart;
     j.rows_floats = cnnc__conv_winograd_wgrad_rows_floats(g);
-    j.gemm_floats = cnnc__sgemm_workspace_floats(isa);
+    j.tmp_floats = j.rows_floats + cnnc__sgemm_workspace_floats(isa);
+    j.v_floats = round16((size_t)(j.cpart * j.chs));
+    j.vq_floats = j.v_floats + round16((size_t)(j.mg * j.chs));
     j.dplane = j.mg * j.cg + D_PAD;
-    const size_t d = round16((size_t)(NPOS * j.dplane)), v = round16((size_t)(j.cg * j.chs));
-    const size_t q = round16((size_t)(j.mg * j.chs));
-    const size_t per = j.rows_floats + j.gemm_floats;
-    float *ws = cnnc__workspace((d + v + q + (size_t)j.threads * per) * sizeof(float));
+    /* a part: its share of the products and input transforms, and the whole output
+     * gradient's transform (~4 reads and 16 writes per tile and channel) */
+    const double tiles = (double)j.tiles, cp = (double)j.cpart;
+    const cnnc__cost part = {.flops = 2.0 * NPOS * (double)j.mg * cp * tiles,
+                             .bytes = 80.0 * ((double)j.mg + cp) * tiles};
+    const cnnc__par plan = cnnc__par_plan(parts, part, j.threads);
+    const size_t d = round16((size_t)(NPOS * j.dplane));
+    const size_t tmp = (size_t)(j.shared ? j.threads : plan.chunks) * j.tmp_floats;
+    float *ws = cnnc__workspace((d + tmp + (size_t)plan.chunks * j.vq_floats) * sizeof(float));
     if (!ws) return cnnc_last_status();
     j.d = ws;
-    j.v = ws + d;
-    j.q = j.v + v;
-    j.scratch = j.q + q;
-    /* a channel's transform: ~4 reads and 16 writes per tile; a position's product */
-    const cnnc__cost chan = {.flops = 24.0 * (double)j.ldt, .bytes = 80.0 * (double)j.ldt};
-    const cnnc__cost pos = {.flops = 2.0 * (double)(j.mg * j.cg * j.ldt),
-                            .bytes = 8.0 * (double)((j.mg + j.cg) * j.ldt + j.mg * j.cg)};
+    j.tmp = ws + d;
+    j.vq = j.tmp + tmp;
     const cnnc__cost filt = {.flops = 40.0 * (double)j.cg, .bytes = 100.0 * (double)j.cg};
     cnnc_status st = CNNC_OK; /* the regions allocate nothing, but report what they report */
     for (j.grp = 0; st == CNNC_OK && j.grp < g->groups; j.grp++) {
-        for (int64_t b = 0; st == CNNC_OK && b < nblk; b++) {
-            j.t0 = b * j.tiles / nblk;
-            j.nt = (b + 1) * j.tiles / nblk - j.t0;
-            st = cnnc__par_run(cnnc__par_plan(j.cg + j.mg, chan, j.threads), transform_range, &j);
-            if (st == CNNC_OK)
-                st = cnnc__par_run(cnnc__par_plan(NPOS, pos, j.threads), product_range, &j);
-        }
+        /* (a shared part runs on the caller: its regions would run inline in another) */
+        st = j.shared ? part_range(&j, 0, 1, 0) : cnnc__par_run(plan, part_range, &j);
         if (st == CNNC_OK) st = cnnc__par_run(cnnc__par_plan(j.mg, filt, j.threads), fold_range, &j);
     }
     return st;
