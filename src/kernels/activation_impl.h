@@ -256,7 +256,7 @@ static void softmax_backward_row(bool logsm, float *gx, const float *g, const fl
 
 /* Columns of the [dim, inner] slab are processed in blocks of SM_BLOCK, with the
  * running max and the double sums on the stack. */
-#define SM_BLOCK 64
+#define SM_BLOCK 512
 
 ACT_TARGET void ACT_FN(softmax)(bool logsm, float *out, const float *x, int64_t dim, int64_t inner,
                                 int64_t o_begin, int64_t o_end, int64_t i_begin, int64_t i_end) {

@@ -8,7 +8,7 @@
 
 /* x viewed as [outer, size, inner] around the softmax dim. Work items: outer rows
  * (inner == 1) or (outer row, block of SM_COLS inner columns) pairs. */
-#define SM_COLS 256
+#define SM_COLS 512
 
 typedef struct {
     cnnc__isa isa; /* the kernels' level for the whole call */

@@ -5,8 +5,9 @@
  * (-inf entries, all -inf, NaN, +inf, huge magnitudes, a large offset, results down
  * to the subnormal range). Tolerances follow the error of float lane sums and a
  * 2-ulp exp and log: for rows up to 300 long, a hundred times and more below what
- * losing one element of a row does. Then the ops at 1 and 2 threads: the same bits,
- * and close to the reference. */
+ * losing one element of a row does. The column path (inner > 1) cut into column
+ * ranges of several sizes: the bits of one whole call, close to the reference.
+ * Then the ops at 1 and 2 threads: the same bits, and close to the reference. */
 #include "check.h"
 
 #include "kernels/activation.h"
@@ -154,6 +155,72 @@ static void test_rows_fast_vs_reference(void) {
     for (size_t k = 0; k < 6; k++) free(*all[k]);
 }
 
+/* column j of the [dim, inner] slab o into col[dim] */
+static void gather_column(float *col, const float *v, int64_t dim, int64_t inner, int64_t o,
+                          int64_t j) {
+    for (int64_t d = 0; d < dim; d++) col[d] = v[(o * dim + d) * inner + j];
+}
+
+/* The column path (inner > 1: a softmax over dim 1 of [N, C, H, W]) at every level:
+ * column ranges cut anywhere (as the op's work items and the kernels' column blocks
+ * cut them) give the bits of one call over all columns, and each column is close to
+ * the reference. */
+static void test_columns_split(void) {
+    static const int64_t shapes[][3] = {{2, 3, 70}, {2, 64, 600}, {1, 21, 1100}, {1, 64, 3136}};
+    static const int64_t steps[] = {1, 37, 64, 513};
+    enum { MAXV = 64 * 3136 };
+    float *buf[6];
+    bool ok = true;
+    for (int k = 0; k < 6; k++) ok &= (buf[k] = malloc(MAXV * sizeof(float))) != NULL;
+    REQUIRE(ok);
+    float *x = buf[0], *g = buf[1], *a = buf[2], *b = buf[3], *ga = buf[4], *gb = buf[5];
+    float ca[64], cb[64], cg[64], cy[64];
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t outer = shapes[s][0], dim = shapes[s][1], inner = shapes[s][2];
+        const int64_t n = outer * dim * inner;
+        for (int64_t i = 0; i < n; i++) {
+            x[i] = (float)((urand() * 2 - 1) * 6);
+            g[i] = (float)(urand() * 2 - 1);
+        }
+        for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+            const cnnc__isa isa = (cnnc__isa)l;
+            for (int log = 0; log < 2; log++) {
+                cnnc__k_softmax(isa, log, a, x, dim, inner, 0, outer, 0, inner);
+                cnnc__k_softmax_backward(isa, log, ga, g, a, dim, inner, 0, outer, 0, inner);
+                int64_t differ = 0;
+                for (size_t t = 0; t < sizeof steps / sizeof steps[0]; t++) {
+                    for (int64_t c0 = 0; c0 < inner; c0 += steps[t]) {
+                        const int64_t c1 = c0 + steps[t] < inner ? c0 + steps[t] : inner;
+                        cnnc__k_softmax(isa, log, b, x, dim, inner, 0, outer, c0, c1);
+                        cnnc__k_softmax_backward(isa, log, gb, g, a, dim, inner, 0, outer, c0, c1);
+                    }
+                    differ += memcmp(a, b, (size_t)n * sizeof(float)) != 0;
+                    differ += memcmp(ga, gb, (size_t)n * sizeof(float)) != 0;
+                }
+                CHECK_EQ_INT(differ, 0);
+                cnnc__k_softmax_ref(log, b, x, dim, inner, 0, outer, 0, inner);
+                cnnc__k_softmax_backward_ref(log, gb, g, a, dim, inner, 0, outer, 0, inner);
+                int64_t bad = 0;
+                for (int64_t o = 0; o < outer; o++)
+                    for (int64_t j = 0; j < inner; j++) {
+                        gather_column(ca, a, dim, inner, o, j);
+                        gather_column(cb, b, dim, inner, o, j);
+                        bad += !forward_close(log, ca, cb, dim);
+                        gather_column(ca, ga, dim, inner, o, j);
+                        gather_column(cb, gb, dim, inner, o, j);
+                        gather_column(cg, g, dim, inner, o, j);
+                        gather_column(cy, a, dim, inner, o, j);
+                        bad += !backward_close(log, ca, cb, cg, cy, dim);
+                    }
+                if (bad) fprintf(stderr, "  level %s, shape %lld: %lld columns off\n",
+                                 cnnc__isa_name(isa), (long long)s, (long long)bad);
+                CHECK_EQ_INT(bad, 0);
+            }
+        }
+    }
+    for (int k = 0; k < 6; k++) free(buf[k]);
+}
+
 /* the ops on [rows, dim] (last dim) at 1 and 2 threads: the same bits, forward and
  * the input's gradient, and close to the reference kernels */
 static void op_at_threads(int64_t rows, int64_t dim, const float *xv, const float *gv,
@@ -221,6 +288,7 @@ static void test_ops_threads(void) {
 
 int main(void) {
     RUN_TEST(test_rows_fast_vs_reference);
+    RUN_TEST(test_columns_split);
     RUN_TEST(test_ops_threads);
     return check_summary();
 }
