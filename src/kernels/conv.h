@@ -81,8 +81,8 @@ void cnnc__conv_phase_geom(const cnnc__window *g, int64_t *hph, int64_t *wph);
 /* ph [(c1 - c0) * stride[1] * stride[2] planes of hph * wph] from channels [c0, c1) of
  * one image's group x [cg, in]; the planes of phases no tap reads (a 1x1 kernel reads
  * only phase 0) are left as they were. */
-void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__window *g, int64_t c0,
-                            int64_t c1);
+void cnnc__conv_phase_split(cnnc__isa isa, float *ph, const float *x, const cnnc__window *g,
+                            int64_t c0, int64_t c1);
 /* Rows [k0, k0 + kc) x columns [j0, j0 + ncol) of the column matrix of a batch of
  * images (column j: output position j % (out[1] out[2]) of image j / (out[1] out[2]),
  * no dropped columns), from their planes (cnnc__conv_phase_split's, from channel 0;

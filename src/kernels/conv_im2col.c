@@ -395,49 +395,6 @@ static bool phase_read(const cnnc__window *g, int d, int64_t ph) {
     return false;
 }
 
-/* d[v] = src[2 v], v < n: a loop the compiler vectorises (constant stride) */
-static void copy_stride2(float *restrict d, const float *restrict src, int64_t n) {
-    for (int64_t v = 0; v < n; v++) d[v] = src[2 * v];
-}
-
-void cnnc__conv_phase_split(float *ph, const float *x, const cnnc__window *g, int64_t c0,
-                            int64_t c1) {
-    int64_t hph, wph;
-    cnnc__conv_phase_geom(g, &hph, &wph);
-    const int64_t s1 = g->stride[1], s2 = g->stride[2], plane = hph * wph;
-    const int64_t H = g->in[1], W = g->in[2];
-    for (int64_t ci = c0; ci < c1; ci++) {
-        const float *xc = x + ci * H * W;
-        for (int64_t a = 0; a < s1; a++)
-            for (int64_t b = 0; b < s2; b++) {
-                if (!phase_read(g, 1, a) || !phase_read(g, 2, b)) continue; /* no tap reads it */
-                float *pp = ph + (((ci - c0) * s1 + a) * s2 + b) * plane;
-                const int64_t off2 = b - g->pad[2];
-                /* columns v with 0 <= v * s2 + off2 < W */
-                int64_t lo = first_inside(off2, s2), hi = end_inside(off2, s2, W, wph);
-                if (lo > wph) lo = wph; /* padding wider than the plane */
-                if (hi < lo) hi = lo;
-                for (int64_t u = 0; u < hph; u++) {
-                    float *d = pp + u * wph;
-                    const int64_t i1 = u * s1 + a - g->pad[1];
-                    if (i1 < 0 || i1 >= H || lo == hi) {
-                        memset(d, 0, (size_t)wph * sizeof(float));
-                        continue;
-                    }
-                    const float *src = xc + i1 * W + lo * s2 + off2;
-                    memset(d, 0, (size_t)lo * sizeof(float));
-                    if (s2 == 1)
-                        memcpy(d + lo, src, (size_t)(hi - lo) * sizeof(float));
-                    else if (s2 == 2)
-                        copy_stride2(d + lo, src, hi - lo);
-                    else
-                        for (int64_t v = 0; v < hi - lo; v++) d[lo + v] = src[v * s2];
-                    memset(d + hi, 0, (size_t)(wph - hi) * sizeof(float));
-                }
-            }
-    }
-}
-
 /* A run of the batched phase packing's rows: len (1..16) floats from row + src to the
  * panels at d + dst, in one 16-lane group of a panel; the same for every row of a
  * block, only the row's start differs. */
@@ -463,6 +420,26 @@ AVX512 static void copy_add_avx512(float *dst, const float *src, float bias, int
         _mm512_mask_storeu_ps(dst + t, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + t), vb));
     }
 }
+
+/* d[v] = row[2 v + off] where 0 <= 2 v + off < w, else 0, for v < n: a stride-2 row of
+ * a phase plane, 16 plane columns from two masked loads (lanes outside the row load
+ * zeros, and no fault) and one permute of their even lanes */
+AVX512 static void split_row2_avx512(float *d, const float *row, int64_t w, int64_t off,
+                                     int64_t n) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int64_t v = 0; v < n; v += 16) {
+        const int64_t at = 2 * v + off; /* the first input column read */
+        __m512 half[2];
+        for (int h = 0; h < 2; h++) {
+            const int64_t a = at + 16 * h;
+            const int64_t lo = a < 0 ? -a : 0, hi = w - a < 16 ? w - a : 16;
+            const __mmask16 m = lo < hi ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
+            half[h] = _mm512_maskz_loadu_ps(m, row + a);
+        }
+        const __mmask16 out = n - v < 16 ? (__mmask16)((1u << (n - v)) - 1) : (__mmask16)0xFFFF;
+        _mm512_mask_storeu_ps(d + v, out, _mm512_permutex2var_ps(half[0], even, half[1]));
+    }
+}
 #endif
 
 static void pieces_scalar(float *d, const float *row, const phase_piece *pc, int64_t n) {
@@ -474,20 +451,27 @@ static void copy_add_scalar(float *dst, const float *src, float bias, int64_t n)
     for (int64_t t = 0; t < n; t++) dst[t] = src[t] + bias;
 }
 
+static void split_row2_scalar(float *d, const float *row, int64_t w, int64_t off, int64_t n) {
+    for (int64_t v = 0; v < n; v++) {
+        const int64_t c = 2 * v + off;
+        d[v] = c >= 0 && c < w ? row[c] : 0.0f;
+    }
+}
+
 /* X-list, fastest first: (level, name, panel width nr the SIMD routines fill, im2col,
- * pack columns, the batched phase packing's runs, copy-add). A variant asked for
+ * pack columns, the batched phase packing's runs, copy-add, a stride-2 phase row). A variant asked for
  * another nr than its own leaves the packing to the scalar routines. */
 #if CNNC__ISA_X86
 #define IM2COL_SIMD_VARIANTS(X) \
     X(AVX512, f32_im2col__avx512, 32, im2col_avx512, pack_cols_avx512, pieces_avx512, \
-      copy_add_avx512)
+      copy_add_avx512, split_row2_avx512)
 #else
 #define IM2COL_SIMD_VARIANTS(X)
 #endif
 #define IM2COL_VARIANTS(X)  \
     IM2COL_SIMD_VARIANTS(X) \
     X(SCALAR, f32_im2col__scalar, 0, im2col_scalar, cnnc__conv_pack_cols_ref, pieces_scalar, \
-      copy_add_scalar)
+      copy_add_scalar, split_row2_scalar)
 
 typedef struct im2col_variant {
     cnnc__isa isa;
@@ -500,11 +484,12 @@ typedef struct im2col_variant {
                       int64_t ncol);
     void (*pieces)(float *d, const float *row, const phase_piece *pc, int64_t n);
     void (*copy_add)(float *dst, const float *src, float bias, int64_t n);
+    void (*split_row2)(float *d, const float *row, int64_t w, int64_t off, int64_t n);
 } im2col_variant;
 
 static const im2col_variant variants[] = {
-#define CNNC__X(isa, name, nr, im2col, pack_cols, pieces, copy_add) \
-    {CNNC__ISA_##isa, #name, nr, im2col, pack_cols, pieces, copy_add},
+#define CNNC__X(isa, name, nr, im2col, pack_cols, pieces, copy_add, split_row2) \
+    {CNNC__ISA_##isa, #name, nr, im2col, pack_cols, pieces, copy_add, split_row2},
     IM2COL_VARIANTS(CNNC__X)
 #undef CNNC__X
 };
@@ -519,6 +504,55 @@ static const im2col_variant *variant(cnnc__isa isa, int64_t nr) {
 }
 
 const char *cnnc__conv_im2col_variant(cnnc__isa isa, int64_t nr) { return variant(isa, nr)->name; }
+
+/* One phase plane's row u from input row x_row (NULL: the row is padding): columns
+ * v < wph are input columns v s2 + off2 (zero outside [0, W)). Stride 2: the level's
+ * row splitter (one call a row: the 28x28 maps of a strided 3x3 layer make rows of 15,
+ * which two memsets and a copy each had cost 8.5% of the layer's forward). */
+static void split_row(const im2col_variant *v, float *d, const float *x_row, const cnnc__window *g,
+                      int64_t off2, int64_t lo, int64_t hi, int64_t wph) {
+    const int64_t s2 = g->stride[2], W = g->in[2];
+    if (!x_row || lo == hi) {
+        memset(d, 0, (size_t)wph * sizeof(float));
+    } else if (s2 == 2) {
+        v->split_row2(d, x_row, W, off2, wph);
+    } else {
+        const float *src = x_row + lo * s2 + off2;
+        memset(d, 0, (size_t)lo * sizeof(float));
+        if (s2 == 1)
+            memcpy(d + lo, src, (size_t)(hi - lo) * sizeof(float));
+        else
+            for (int64_t t = 0; t < hi - lo; t++) d[lo + t] = src[t * s2];
+        memset(d + hi, 0, (size_t)(wph - hi) * sizeof(float));
+    }
+}
+
+void cnnc__conv_phase_split(cnnc__isa isa, float *ph, const float *x, const cnnc__window *g,
+                            int64_t c0, int64_t c1) {
+    const im2col_variant *v = variant(isa, 0);
+    int64_t hph, wph;
+    cnnc__conv_phase_geom(g, &hph, &wph);
+    const int64_t s1 = g->stride[1], s2 = g->stride[2], plane = hph * wph;
+    const int64_t H = g->in[1], W = g->in[2];
+    for (int64_t ci = c0; ci < c1; ci++) {
+        const float *xc = x + ci * H * W;
+        for (int64_t a = 0; a < s1; a++)
+            for (int64_t b = 0; b < s2; b++) {
+                if (!phase_read(g, 1, a) || !phase_read(g, 2, b)) continue; /* no tap reads it */
+                float *pp = ph + (((ci - c0) * s1 + a) * s2 + b) * plane;
+                const int64_t off2 = b - g->pad[2];
+                /* columns v with 0 <= v * s2 + off2 < W */
+                int64_t lo = first_inside(off2, s2), hi = end_inside(off2, s2, W, wph);
+                if (lo > wph) lo = wph; /* padding wider than the plane */
+                if (hi < lo) hi = lo;
+                for (int64_t u = 0; u < hph; u++) {
+                    const int64_t i1 = u * s1 + a - g->pad[1];
+                    split_row(v, pp + u * wph, i1 >= 0 && i1 < H ? xc + i1 * W : NULL, g, off2,
+                              lo, hi, wph);
+                }
+            }
+    }
+}
 
 /* 1x1, stride 1, no padding: column o of a channel is its input position o, so a run of
  * columns is a run of the plane (one copy per channel; the general walks cut it into

@@ -333,7 +333,7 @@ static cnnc_status phase_split_range(void *ctx, int64_t begin, int64_t end, int 
     const phase_job *pj = ctx;
     const implicit_job *j = pj->ij;
     for (int64_t i = begin; i < end; i++)
-        cnnc__conv_phase_split(pj->ph + i * pj->img_floats,
+        cnnc__conv_phase_split(j->isa, pj->ph + i * pj->img_floats,
                                j->x + (pj->b0 + i) * j->g->c * j->isz, j->g, 0, j->g->c);
     return CNNC_OK;
 }

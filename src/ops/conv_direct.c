@@ -175,7 +175,8 @@ static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
         const int64_t b = item / j->parts / g->groups;
         const int64_t b0 = blocks * part / j->parts, b1 = blocks * (part + 1) / j->parts;
         if (b0 == b1) continue;
-        cnnc__conv_phase_split(ph, j->x + (b * g->c + grp * j->d.cg) * j->d.isz, g, 0, j->d.cg);
+        cnnc__conv_phase_split(j->isa, ph, j->x + (b * g->c + grp * j->d.cg) * j->d.isz, g, 0,
+                               j->d.cg);
         for (int64_t r0 = b0 * j->rows; r0 < b1 * j->rows && r0 < g->out[1]; r0 += j->rows)
             fwd_rows(j, tmp, ph, b, grp, r0, g->out[1] - r0 < j->rows ? g->out[1] - r0 : j->rows);
     }
@@ -285,8 +286,8 @@ static cnnc_status wg_prep_range(void *ctx, int64_t begin, int64_t end, int chun
     const int64_t ho = g->out[1], wo = g->out[2];
     for (int64_t i = begin; i < end; i++) {
         const int64_t b = j->b0 + i;
-        cnnc__conv_phase_split(j->ph + i * j->pstr, j->x + (b * g->c + j->grp * j->d.cg) * j->d.isz,
-                               g, 0, j->d.cg);
+        cnnc__conv_phase_split(j->isa, j->ph + i * j->pstr,
+                               j->x + (b * g->c + j->grp * j->d.cg) * j->d.isz, g, 0, j->d.cg);
         if (!j->dyw) continue;
         for (int64_t o = 0; o < j->d.mg; o++) {
             float *d = j->dyw + i * j->dstr + o * j->ldd;

@@ -384,7 +384,7 @@ static cnnc_status split_range(void *ctx, int64_t begin, int64_t end, int chunk)
     (void)chunk;
     const pd_job *j = ctx;
     for (int64_t i = begin; i < end; i++)
-        cnnc__conv_phase_split(j->ph + i * j->img_floats,
+        cnnc__conv_phase_split(j->isa, j->ph + i * j->img_floats,
                                j->dy + (j->b0 + i) * j->g->m * cnnc__window_out_size(j->g), &j->tw,
                                0, j->g->m);
     return CNNC_OK;

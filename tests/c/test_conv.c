@@ -337,10 +337,16 @@ static void phase_planes(cnnc__isa isa) {
         cnnc__conv_phase_geom(&g, &hph, &wph);
         const int64_t img = cg * g.stride[1] * g.stride[2] * hph * wph;
         float *ph = malloc((size_t)(nb * img) * sizeof(float));
+        float *phs = malloc((size_t)(nb * img) * sizeof(float)); /* the scalar level's */
+        memset(ph, 0, (size_t)(nb * img) * sizeof(float));           /* (phases no tap reads) */
+        memset(phs, 0, (size_t)(nb * img) * sizeof(float));
         for (int64_t b = 0; b < nb; b++) {
             cnnc__conv_im2col(isa, col + b * osz, nb * osz, x + b * isz, &g, 0, cg, 0, osz);
-            cnnc__conv_phase_split(ph + b * img, x + b * isz, &g, 0, cg);
+            cnnc__conv_phase_split(isa, ph + b * img, x + b * isz, &g, 0, cg);
+            cnnc__conv_phase_split(CNNC__ISA_SCALAR, phs + b * img, x + b * isz, &g, 0, cg);
         }
+        CHECK(memcmp(ph, phs, (size_t)(nb * img) * sizeof(float)) == 0); /* every column */
+        free(phs);
         static const int64_t nrs[] = {32, 16, 8, 5};
         const int64_t nr = nrs[it % 4], rows = cg * ksz;
         const int64_t k0 = rnd(0, rows - 1), kc = rnd(1, rows - k0);

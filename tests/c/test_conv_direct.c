@@ -67,12 +67,12 @@ static void print_geom(const char *what, const cnnc__window *g) {
 /* ---- the kernels against their definition ----------------------------------------- */
 
 /* One image's planes of g (one group), with the slack zeroed; *floats their size. */
-static float *planes_of(const cnnc__window *g, const float *x, int64_t *floats) {
+static float *planes_of(cnnc__isa isa, const cnnc__window *g, const float *x, int64_t *floats) {
     int64_t hph, wph;
     cnnc__conv_phase_geom(g, &hph, &wph);
     *floats = (g->c / g->groups) * g->stride[1] * g->stride[2] * hph * wph;
     float *ph = calloc((size_t)(*floats + CNNC__CONV_DIRECT_SLACK), sizeof(float));
-    cnnc__conv_phase_split(ph, x, g, 0, g->c / g->groups);
+    cnnc__conv_phase_split(isa, ph, x, g, 0, g->c / g->groups);
     return ph;
 }
 
@@ -81,7 +81,7 @@ static void kernels_case(cnnc__isa isa, const cnnc__window *g) {
     int64_t hph, wph, pf;
     cnnc__conv_phase_geom(g, &hph, &wph);
     float *x = rand_buf(cg * cnnc__window_in_size(g)), *w = rand_buf(m * kdim);
-    float *ph = planes_of(g, x, &pf);
+    float *ph = planes_of(isa, g, x, &pf);
     int64_t *off = malloc((size_t)kdim * sizeof(int64_t));
     cnnc__conv_direct_offsets(off, g);
     float *wp = malloc((size_t)(m * kdim) * sizeof(float));
