@@ -160,6 +160,18 @@ void cnnc__dwconv_backward_data_plane(cnnc__isa isa, float *dx, const float *dy,
 void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *dy, const float *x,
                                         const cnnc__window *g);
 
+/* The three on a run of n consecutive planes, each with its own filter (w [n, k]):
+ * y [n, out] from x [n, in] (+ bias [n], NULL: none); dx [n, in] written completely
+ * from dy [n, out]; dw [n, k] += the per-plane sums. The same values as plane by plane
+ * (the level's run kernels, where the geometry fits one, build their tables once per
+ * run). */
+void cnnc__dwconv_forward_planes(cnnc__isa isa, float *y, const float *x, const float *w,
+                                 const float *bias, int64_t n, const cnnc__window *g);
+void cnnc__dwconv_backward_data_planes(cnnc__isa isa, float *dx, const float *dy, const float *w,
+                                       int64_t n, const cnnc__window *g);
+void cnnc__dwconv_backward_weight_planes(cnnc__isa isa, float *dw, const float *dy,
+                                         const float *x, int64_t n, const cnnc__window *g);
+
 /* Name of the depthwise variant a level runs (where the geometry fits it). */
 const char *cnnc__dwconv_variant(cnnc__isa isa);
 

@@ -335,6 +335,22 @@ static bool dw_backward_weight_avx512_try(cnnc__isa isa, float *dw, const float 
     return true;
 }
 
+/* Runs of planes: the flat kernels, or decline (plane by plane then). */
+static bool dw_forward_planes_avx512(float *y, const float *x, const float *w, const float *bias,
+                                     int64_t n, const cnnc__window *g) {
+    return cnnc__dw_flat_forward_avx512(y, x, w, bias, n, g);
+}
+
+static bool dw_backward_data_planes_avx512(float *dx, const float *dy, const float *w, int64_t n,
+                                           const cnnc__window *g) {
+    return cnnc__dw_flat_backward_data_avx512(dx, dy, w, n, g);
+}
+
+static bool dw_backward_weight_planes_avx512(float *dw, const float *dy, const float *x,
+                                             int64_t n, const cnnc__window *g) {
+    return cnnc__dw_flat_backward_weight_avx512(dw, dy, x, n, g);
+}
+
 /* AVX2: the square kernels, or decline (the rows variant at the AVX2 level runs). */
 static bool dw_forward_avx2_try(cnnc__isa isa, float *y, const float *x, const float *w,
                                 float bias, const cnnc__window *g) {
@@ -355,21 +371,24 @@ static bool dw_backward_weight_avx2_try(cnnc__isa isa, float *dw, const float *d
 }
 #endif
 
-/* X-list, fastest first: (level, name, forward, backward data, backward weight). A
- * variant may decline a geometry (false); the rows variant then runs at the same level
- * (its axpy and dot are the level's row primitives). */
+/* X-list, fastest first: (level, name, forward, backward data, backward weight, and
+ * the three on runs of planes, NULL: none). A variant may decline a geometry (false):
+ * a run of planes then goes plane by plane, and a plane to the rows variant at the
+ * same level (its axpy and dot are the level's row primitives). */
 #if CNNC__ISA_X86
-#define DW_SIMD_VARIANTS(X)                                                        \
-    X(AVX512, f32_dwconv__avx512, dw_forward_avx512_try, dw_backward_data_avx512_try, \
-      dw_backward_weight_avx512_try)                                              \
-    X(AVX2, f32_dwconv__avx2, dw_forward_avx2_try, dw_backward_data_avx2_try,       \
-      dw_backward_weight_avx2_try)
+#define DW_SIMD_VARIANTS(X)                                                                  \
+    X(AVX512, f32_dwconv__avx512, dw_forward_avx512_try, dw_backward_data_avx512_try,        \
+      dw_backward_weight_avx512_try, dw_forward_planes_avx512, dw_backward_data_planes_avx512, \
+      dw_backward_weight_planes_avx512)                                                     \
+    X(AVX2, f32_dwconv__avx2, dw_forward_avx2_try, dw_backward_data_avx2_try,                 \
+      dw_backward_weight_avx2_try, NULL, NULL, NULL)
 #else
 #define DW_SIMD_VARIANTS(X)
 #endif
-#define DW_VARIANTS(X)  \
-    DW_SIMD_VARIANTS(X) \
-    X(SCALAR, f32_dwconv__rows, dw_forward_rows, dw_backward_data_rows, dw_backward_weight_rows)
+#define DW_VARIANTS(X)                                                                         \
+    DW_SIMD_VARIANTS(X)                                                                        \
+    X(SCALAR, f32_dwconv__rows, dw_forward_rows, dw_backward_data_rows, dw_backward_weight_rows, \
+      NULL, NULL, NULL)
 
 typedef struct dw_variant {
     cnnc__isa isa;
@@ -380,11 +399,17 @@ typedef struct dw_variant {
                           const cnnc__window *g, bool accumulate);
     bool (*backward_weight)(cnnc__isa isa, float *dw, const float *dy, const float *x,
                             const cnnc__window *g);
+    bool (*forward_planes)(float *y, const float *x, const float *w, const float *bias, int64_t n,
+                           const cnnc__window *g);
+    bool (*backward_data_planes)(float *dx, const float *dy, const float *w, int64_t n,
+                                 const cnnc__window *g);
+    bool (*backward_weight_planes)(float *dw, const float *dy, const float *x, int64_t n,
+                                   const cnnc__window *g);
 } dw_variant;
 
 static const dw_variant variants[] = {
-#define CNNC__X(isa, name, fwd, bwd_data, bwd_weight) \
-    {CNNC__ISA_##isa, #name, fwd, bwd_data, bwd_weight},
+#define CNNC__X(isa, name, fwd, bwd_data, bwd_weight, fwd_n, bwd_data_n, bwd_weight_n) \
+    {CNNC__ISA_##isa, #name, fwd, bwd_data, bwd_weight, fwd_n, bwd_data_n, bwd_weight_n},
     DW_VARIANTS(CNNC__X)
 #undef CNNC__X
 };
@@ -408,6 +433,37 @@ void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *d
                                         const float *x, const cnnc__window *g) {
     if (!variant(isa)->backward_weight(isa, dw, dy, x, g))
         dw_backward_weight_rows(isa, dw, dy, x, g);
+}
+
+void cnnc__dwconv_forward_planes(cnnc__isa isa, float *y, const float *x, const float *w,
+                                 const float *bias, int64_t n, const cnnc__window *g) {
+    const dw_variant *v = variant(isa);
+    if (v->forward_planes && v->forward_planes(y, x, w, bias, n, g)) return;
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g);
+    for (int64_t i = 0; i < n; i++)
+        cnnc__dwconv_forward_plane(isa, y + i * osz, x + i * isz, w + i * ksz,
+                                   bias ? bias[i] : 0.0f, g);
+}
+
+void cnnc__dwconv_backward_data_planes(cnnc__isa isa, float *dx, const float *dy, const float *w,
+                                       int64_t n, const cnnc__window *g) {
+    const dw_variant *v = variant(isa);
+    if (v->backward_data_planes && v->backward_data_planes(dx, dy, w, n, g)) return;
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g);
+    for (int64_t i = 0; i < n; i++)
+        cnnc__dwconv_backward_data_plane(isa, dx + i * isz, dy + i * osz, w + i * ksz, g, false);
+}
+
+void cnnc__dwconv_backward_weight_planes(cnnc__isa isa, float *dw, const float *dy,
+                                         const float *x, int64_t n, const cnnc__window *g) {
+    const dw_variant *v = variant(isa);
+    if (v->backward_weight_planes && v->backward_weight_planes(dw, dy, x, n, g)) return;
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g);
+    for (int64_t i = 0; i < n; i++)
+        cnnc__dwconv_backward_weight_plane(isa, dw + i * ksz, dy + i * osz, x + i * isz, g);
 }
 
 /* ---- plain versions --------------------------------------------------------------- */

@@ -4,10 +4,27 @@
 #ifndef CNNC_KERNELS_CONV_DW_INTERNAL_H
 #define CNNC_KERNELS_CONV_DW_INTERNAL_H
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kernels/conv.h"
 
+/* Floats a plane may hold for the flat kernels (conv_dw_flat_avx512.c). */
+#define CNNC__DW_FLAT_MAX 256
+
 #if CNNC__ISA_X86
+/* The flat kernels of conv_dw_flat_avx512.c, on n consecutive planes with their own
+ * filters (w [n, k]): small planes, stride 1, "same" padding (cnnc__dw_flat_fits). */
+bool cnnc__dw_flat_fits(const cnnc__window *g);
+/* y [n, out] = conv(x [n, in], w) + bias [n] (NULL: none), written completely. */
+bool cnnc__dw_flat_forward_avx512(float *y, const float *x, const float *w, const float *bias,
+                                  int64_t n, const cnnc__window *g);
+/* dx [n, in] = the input gradient of dy [n, out], written completely. */
+bool cnnc__dw_flat_backward_data_avx512(float *dx, const float *dy, const float *w, int64_t n,
+                                        const cnnc__window *g);
+/* dw [n, k] += per plane the sum of dy * shifted x. */
+bool cnnc__dw_flat_backward_weight_avx512(float *dw, const float *dy, const float *x, int64_t n,
+                                          const cnnc__window *g);
+
 /* y [out] = conv(x, w) + bias (written completely). */
 bool cnnc__dw_sq_forward_avx512(float *y, const float *x, const float *w, float bias,
                                 const cnnc__window *g);

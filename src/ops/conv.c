@@ -171,22 +171,31 @@ typedef struct dw_job {
 
 enum { DW_EPILOGUE_FLOATS = 4096 }; /* planes gathered for one activation run (in L1) */
 
+/* Planes from i = (b, o) on that run together through one kernel call: the rest of
+ * image b's filters up to end (one filter per input channel: mg 1), at most cap. */
+static int64_t dw_run(const dw_job *j, int64_t i, int64_t end, int64_t per_image, int64_t cap) {
+    if (j->mg != 1) return 1;
+    int64_t n = per_image - i % per_image;
+    if (n > end - i) n = end - i;
+    return n < cap ? n : cap;
+}
+
 static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const dw_job *j = ctx;
     const cnnc__window *g = j->g;
-    /* the activation over runs of consecutive planes just written (one call for many
-     * small ones: a 7x7 plane alone would be a short loop and its tail) */
-    int64_t run = begin;
-    for (int64_t i = begin; i < end; i++) { /* i = (b, o) */
+    /* runs of planes, each then through the activation (one call for many small
+     * ones: a 7x7 plane alone would be a short loop and its tail) */
+    const int64_t cap = !j->ep->act                     ? end
+                        : j->osz < DW_EPILOGUE_FLOATS ? DW_EPILOGUE_FLOATS / j->osz
+                                                      : 1;
+    for (int64_t i = begin, n; i < end; i += n) { /* i = (b, o) */
         const int64_t o = i % g->m, b = i / g->m;
-        cnnc__dwconv_forward_plane(j->isa, j->out + i * j->osz,
-                                   j->a + (b * g->c + o / j->mg) * j->isz, j->b + o * j->ksz,
-                                   j->ep->bias ? j->ep->bias[o] : 0.0f, g);
-        if ((i + 1 - run) * j->osz >= DW_EPILOGUE_FLOATS || i + 1 == end) {
-            cnnc__conv_epilogue_act(j->isa, j->ep, j->out + run * j->osz, (i + 1 - run) * j->osz);
-            run = i + 1;
-        }
+        n = dw_run(j, i, end, g->m, cap);
+        cnnc__dwconv_forward_planes(j->isa, j->out + i * j->osz,
+                                    j->a + (b * g->c + o / j->mg) * j->isz, j->b + o * j->ksz,
+                                    j->ep->bias ? j->ep->bias + o : NULL, n, g);
+        cnnc__conv_epilogue_act(j->isa, j->ep, j->out + i * j->osz, n * j->osz);
     }
     return CNNC_OK;
 }
@@ -195,9 +204,15 @@ static cnnc_status dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int 
     (void)chunk;
     const dw_job *j = ctx;
     const cnnc__window *g = j->g;
-    for (int64_t i = begin; i < end; i++) { /* i = (b, input channel ci) */
+    for (int64_t i = begin, n; i < end; i += n) { /* i = (b, input channel ci) */
         const int64_t ci = i % g->c, b = i / g->c;
+        n = dw_run(j, i, end, g->c, end);
         float *dx = j->out + i * j->isz;
+        if (n > 1 || j->mg == 1) { /* o = ci */
+            cnnc__dwconv_backward_data_planes(j->isa, dx, j->a + (b * g->m + ci) * j->osz,
+                                              j->b + ci * j->ksz, n, g);
+            continue;
+        }
         for (int64_t r = 0; r < j->mg; r++) {
             const int64_t o = ci * j->mg + r;
             cnnc__dwconv_backward_data_plane(j->isa, dx, j->a + (b * g->m + o) * j->osz,
@@ -214,11 +229,18 @@ static cnnc_status dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, in
     /* every filter summed over the batch in order; the image loop outside, so that
      * consecutive planes are read (one stream per image, not a jump per plane) */
     memset(j->out + begin * j->ksz, 0, (size_t)((end - begin) * j->ksz) * sizeof(float));
-    for (int64_t b = 0; b < g->n; b++)
+    for (int64_t b = 0; b < g->n; b++) {
+        if (j->mg == 1) { /* filter o reads input channel o */
+            cnnc__dwconv_backward_weight_planes(j->isa, j->out + begin * j->ksz,
+                                                j->a + (b * g->m + begin) * j->osz,
+                                                j->b + (b * g->c + begin) * j->isz, end - begin, g);
+            continue;
+        }
         for (int64_t o = begin; o < end; o++)
             cnnc__dwconv_backward_weight_plane(j->isa, j->out + o * j->ksz,
                                                j->a + (b * g->m + o) * j->osz,
                                                j->b + (b * g->c + o / j->mg) * j->isz, g);
+    }
     return CNNC_OK;
 }
 

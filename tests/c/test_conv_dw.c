@@ -130,6 +130,65 @@ static void each_level(const char *what, void (*body)(cnnc__isa)) {
 
 static void test_planes(void) { each_level("planes", planes_at); }
 
+/* Runs of n planes (cnnc__dwconv_*_planes: AVX-512's flat kernels on small "same"
+ * planes, stride 1, padding (k - 1) / 2, up to 256 floats; any other geometry plane by
+ * plane) against the reference plane by plane: forward (at AVX-512 the bits of bias
+ * and the taps fused-multiply-added in (q1, q2) order), backward-data written over
+ * garbage, backward-weight accumulated. */
+static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g), ksz = cnnc__window_k_size(g);
+    float *x = check_rng_floats(&rng, n * isz), *w = check_rng_floats(&rng, n * ksz);
+    float *dy = check_rng_floats(&rng, n * osz), *dx = check_rng_floats(&rng, n * isz);
+    float *bias = check_rng_floats(&rng, n), *dw = check_rng_floats(&rng, n * ksz);
+    float *y = malloc((size_t)(n * osz) * 4), *yr = malloc((size_t)osz * 4);
+    float *dxr = malloc((size_t)isz * 4), *dwr = malloc((size_t)(n * ksz) * 4);
+    memcpy(dwr, dw, (size_t)(n * ksz) * 4);
+    const bool with_bias = rnd(0, 1);
+    cnnc__dwconv_forward_planes(isa, y, x, w, with_bias ? bias : NULL, n, g);
+    cnnc__dwconv_backward_data_planes(isa, dx, dy, w, n, g);
+    cnnc__dwconv_backward_weight_planes(isa, dw, dy, x, n, g);
+    for (int64_t i = 0; i < n; i++) {
+        const float b = with_bias ? bias[i] : 0.0f;
+        cnnc__dwconv_forward_plane_ref(yr, x + i * isz, w + i * ksz, b, g);
+        CHECK(max_rel(y + i * osz, yr, osz) < 1e-5);
+        if (isa == CNNC__ISA_AVX512) {
+            forward_fma_order(yr, x + i * isz, w + i * ksz, b, g);
+            CHECK(memcmp(y + i * osz, yr, (size_t)osz * 4) == 0);
+        }
+        memset(dxr, 0, (size_t)isz * 4);
+        cnnc__dwconv_backward_data_plane_ref(dxr, dy + i * osz, w + i * ksz, g);
+        CHECK(max_rel(dx + i * isz, dxr, isz) < 1e-5);
+        cnnc__dwconv_backward_weight_plane_ref(dwr + i * ksz, dy + i * osz, x + i * isz, g);
+    }
+    CHECK(max_rel(dw, dwr, n * ksz) < 1e-5);
+    free(x), free(w), free(dy), free(dx), free(bias), free(dw), free(y), free(yr), free(dxr), free(dwr);
+}
+
+static void runs_at(cnnc__isa isa) {
+    const int before = check_current_failures_;
+    for (int it = 0; it < 300; it++) {
+        cnnc__window g;
+        memset(&g, 0, sizeof g);
+        g.n = 1, g.c = g.m = g.groups = 2;
+        for (int d = 0; d < 3; d++) g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
+        const int64_t k = rnd(0, 2) ? 3 : 5, pad = rnd(0, 5) ? (k - 1) / 2 : rnd(0, 2);
+        g.k[1] = g.k[2] = k;
+        for (int d = 1; d < 3; d++) { /* mostly the flat kernels' planes, some past them */
+            g.pad[d] = pad;
+            g.in[d] = rnd(1, rnd(0, 3) ? 16 : 20);
+            g.out[d] = g.in[d] + 2 * pad - k + 1;
+            if (g.out[d] < 1) g.in[d] += 1 - g.out[d], g.out[d] = 1;
+        }
+        runs_case(isa, &g, rnd(1, 9));
+        if (check_current_failures_ != before) {
+            print_geom(it, &g);
+            break;
+        }
+    }
+}
+
+static void test_runs(void) { each_level("runs of planes", runs_at); }
+
 /* Through the driver: values as the reference's, the same bits at 1 and 2 threads.
  * n images of c planes h x w, 3x3, stride and padding in both dims. */
 static void driver_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad) {
@@ -200,6 +259,7 @@ static void test_errors(void) {
 
 int main(void) {
     RUN_TEST(test_planes);
+    RUN_TEST(test_runs);
     RUN_TEST(test_drivers);
     RUN_TEST(test_errors);
     cnnc_thread_cleanup();
