@@ -335,20 +335,23 @@ static bool dw_backward_weight_avx512_try(cnnc__isa isa, float *dw, const float 
     return true;
 }
 
-/* Runs of planes: the flat kernels, or decline (plane by plane then). */
+/* Runs of planes: the flat kernels, the square ones, or decline (plane by plane then). */
 static bool dw_forward_planes_avx512(float *y, const float *x, const float *w, const float *bias,
                                      int64_t n, const cnnc__window *g) {
-    return cnnc__dw_flat_forward_avx512(y, x, w, bias, n, g);
+    return cnnc__dw_flat_forward_avx512(y, x, w, bias, n, g) ||
+           cnnc__dw_sq_forward_planes_avx512(y, x, w, bias, n, g);
 }
 
 static bool dw_backward_data_planes_avx512(float *dx, const float *dy, const float *w, int64_t n,
                                            const cnnc__window *g) {
-    return cnnc__dw_flat_backward_data_avx512(dx, dy, w, n, g);
+    return cnnc__dw_flat_backward_data_avx512(dx, dy, w, n, g) ||
+           cnnc__dw_sq_backward_data_planes_avx512(dx, dy, w, n, g);
 }
 
 static bool dw_backward_weight_planes_avx512(float *dw, const float *dy, const float *x,
                                              int64_t n, const cnnc__window *g) {
-    return cnnc__dw_flat_backward_weight_avx512(dw, dy, x, n, g);
+    return cnnc__dw_flat_backward_weight_avx512(dw, dy, x, n, g) ||
+           cnnc__dw_sq_backward_weight_planes_avx512(dw, dy, x, n, g);
 }
 
 /* AVX2: the square kernels, or decline (the rows variant at the AVX2 level runs). */

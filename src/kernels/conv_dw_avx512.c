@@ -281,13 +281,21 @@ static int h_kind(const cnnc__window *g) {
     return g->stride[1] == 1 ? 0 : g->stride[1] == 2 ? 1 : 2;
 }
 
-bool cnnc__dw_sq_forward_avx512(float *y, const float *x, const float *w, float bias,
-                                const cnnc__window *g) {
+bool cnnc__dw_sq_forward_planes_avx512(float *y, const float *x, const float *w,
+                                       const float *bias, int64_t n, const cnnc__window *g) {
     if (!fits(g)) return false;
     in_tabs t;
     make_in_tabs(&t, g);
-    fwd_fns[g->k[1] == 5][g->stride[2] == 2][h_kind(g)](y, x, w, bias, g, &t);
+    const fwd_fn fn = fwd_fns[g->k[1] == 5][g->stride[2] == 2][h_kind(g)];
+    const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2], ksz = g->k[1] * g->k[2];
+    for (int64_t i = 0; i < n; i++)
+        fn(y + i * osz, x + i * isz, w + i * ksz, bias ? bias[i] : 0.0f, g, &t);
     return true;
+}
+
+bool cnnc__dw_sq_forward_avx512(float *y, const float *x, const float *w, float bias,
+                                const cnnc__window *g) {
+    return cnnc__dw_sq_forward_planes_avx512(y, x, w, &bias, 1, g);
 }
 
 /* ---- backward weight ------------------------------------------------------------------ */
@@ -400,13 +408,20 @@ static const bww_fn bww_fns[2][2][3] = {
     {{bww_5_1_hx, bww_5_1_hx, bww_5_1_hx}, {bww_5_2_hx, bww_5_2_hx, bww_5_2_hx}},
 };
 
-bool cnnc__dw_sq_backward_weight_avx512(float *dw, const float *dy, const float *x,
-                                        const cnnc__window *g) {
+bool cnnc__dw_sq_backward_weight_planes_avx512(float *dw, const float *dy, const float *x,
+                                               int64_t n, const cnnc__window *g) {
     if (!fits(g)) return false;
     in_tabs t;
     make_in_tabs(&t, g);
-    bww_fns[g->k[1] == 5][g->stride[2] == 2][h_kind(g)](dw, dy, x, g, &t);
+    const bww_fn fn = bww_fns[g->k[1] == 5][g->stride[2] == 2][h_kind(g)];
+    const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2], ksz = g->k[1] * g->k[2];
+    for (int64_t i = 0; i < n; i++) fn(dw + i * ksz, dy + i * osz, x + i * isz, g, &t);
     return true;
+}
+
+bool cnnc__dw_sq_backward_weight_avx512(float *dw, const float *dy, const float *x,
+                                        const cnnc__window *g) {
+    return cnnc__dw_sq_backward_weight_planes_avx512(dw, dy, x, 1, g);
 }
 
 /* ---- backward data -------------------------------------------------------------------- */
@@ -546,7 +561,7 @@ static const bwd_fn bwd_fns[2][3] = {{bwd_3_1, bwd_3_2_p0, bwd_3_2_p1},
 /* Stride 1 in both dims, written in full: dx is the forward of dy with the filter
  * turned by 180 degrees and padding dil (K - 1) - pad (the forward kernels' unmasked
  * inner loop; no scatter). False when that padding would be negative or too wide. */
-static bool bwd_data_as_forward(float *dx, const float *dy, const float *w,
+static bool bwd_data_as_forward(float *dx, const float *dy, const float *w, int64_t n,
                                 const cnnc__window *g) {
     const int64_t k = g->k[1];
     if (g->stride[1] != 1 || g->stride[2] != 1) return false;
@@ -558,20 +573,41 @@ static bool bwd_data_as_forward(float *dx, const float *dy, const float *w,
         if (f.pad[d] < 0) return false;
     }
     if (!fits(&f)) return false;
-    float wf[DW_MAX_K * DW_MAX_K];
-    for (int64_t q = 0; q < k * k; q++) wf[q] = w[k * k - 1 - q];
-    return cnnc__dw_sq_forward_avx512(dx, dy, wf, 0.0f, &f);
+    in_tabs t;
+    make_in_tabs(&t, &f);
+    const fwd_fn fn = fwd_fns[k == 5][0][h_kind(&f)];
+    const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2];
+    for (int64_t i = 0; i < n; i++) {
+        float wf[DW_MAX_K * DW_MAX_K];
+        for (int64_t q = 0; q < k * k; q++) wf[q] = w[i * k * k + k * k - 1 - q];
+        fn(dx + i * isz, dy + i * osz, wf, 0.0f, &f, &t);
+    }
+    return true;
+}
+
+/* Stride 2 (or padding the flipped forward cannot take): the scatter-free phases. */
+static bool bwd_data_phases(float *dx, const float *dy, const float *w, int64_t n,
+                            const cnnc__window *g, bool accumulate) {
+    out_tabs t;
+    make_out_tabs(&t, g);
+    const int kind = g->stride[2] == 1 ? 0 : 1 + (int)(g->pad[2] % 2);
+    const bwd_fn fn = bwd_fns[g->k[1] == 5][kind];
+    const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2], ksz = g->k[1] * g->k[2];
+    for (int64_t i = 0; i < n; i++) fn(dx + i * isz, dy + i * osz, w + i * ksz, g, &t, accumulate);
+    return true;
+}
+
+bool cnnc__dw_sq_backward_data_planes_avx512(float *dx, const float *dy, const float *w,
+                                             int64_t n, const cnnc__window *g) {
+    if (!fits(g)) return false;
+    return bwd_data_as_forward(dx, dy, w, n, g) || bwd_data_phases(dx, dy, w, n, g, false);
 }
 
 bool cnnc__dw_sq_backward_data_avx512(float *dx, const float *dy, const float *w,
                                       const cnnc__window *g, bool accumulate) {
     if (!fits(g)) return false;
-    if (!accumulate && bwd_data_as_forward(dx, dy, w, g)) return true;
-    out_tabs t;
-    make_out_tabs(&t, g);
-    const int kind = g->stride[2] == 1 ? 0 : 1 + (int)(g->pad[2] % 2);
-    bwd_fns[g->k[1] == 5][kind](dx, dy, w, g, &t, accumulate);
-    return true;
+    if (!accumulate && bwd_data_as_forward(dx, dy, w, 1, g)) return true;
+    return bwd_data_phases(dx, dy, w, 1, g, accumulate);
 }
 
 CNNC__ISA_TARGET_END

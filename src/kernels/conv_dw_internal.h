@@ -35,6 +35,15 @@ bool cnnc__dw_sq_backward_data_avx512(float *dx, const float *dy, const float *w
 bool cnnc__dw_sq_backward_weight_avx512(float *dw, const float *dy, const float *x,
                                         const cnnc__window *g);
 
+/* The three on n consecutive planes with their own filters (w [n, k], bias [n] or
+ * NULL), the tables built once; backward-data writes dx completely. */
+bool cnnc__dw_sq_forward_planes_avx512(float *y, const float *x, const float *w,
+                                       const float *bias, int64_t n, const cnnc__window *g);
+bool cnnc__dw_sq_backward_data_planes_avx512(float *dx, const float *dy, const float *w,
+                                             int64_t n, const cnnc__window *g);
+bool cnnc__dw_sq_backward_weight_planes_avx512(float *dw, const float *dy, const float *x,
+                                               int64_t n, const cnnc__window *g);
+
 /* The same three for AVX2 + FMA (3x3 and 5x5; backward-weight 3x3 only). */
 bool cnnc__dw_sq_forward_avx2(float *y, const float *x, const float *w, float bias,
                               const cnnc__window *g);

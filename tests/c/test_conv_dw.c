@@ -131,8 +131,8 @@ static void each_level(const char *what, void (*body)(cnnc__isa)) {
 static void test_planes(void) { each_level("planes", planes_at); }
 
 /* Runs of n planes (cnnc__dwconv_*_planes: AVX-512's flat kernels on small "same"
- * planes, stride 1, padding (k - 1) / 2, up to 256 floats; any other geometry plane by
- * plane) against the reference plane by plane: forward (at AVX-512 the bits of bias
+ * planes, stride 1, padding (k - 1) / 2, up to 256 floats; its square kernels on the
+ * others, tables built once per run; other levels plane by plane) against the reference plane by plane: forward (at AVX-512 the bits of bias
  * and the taps fused-multiply-added in (q1, q2) order), backward-data written over
  * garbage, backward-weight accumulated. */
 static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
@@ -171,13 +171,16 @@ static void runs_at(cnnc__isa isa) {
         memset(&g, 0, sizeof g);
         g.n = 1, g.c = g.m = g.groups = 2;
         for (int d = 0; d < 3; d++) g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
-        const int64_t k = rnd(0, 2) ? 3 : 5, pad = rnd(0, 5) ? (k - 1) / 2 : rnd(0, 2);
+        const bool same = rnd(0, 2) > 0;
+        const int64_t k = rnd(0, 2) ? 3 : 5, pad = same ? (k - 1) / 2 : rnd(0, 2);
         g.k[1] = g.k[2] = k;
-        for (int d = 1; d < 3; d++) { /* mostly the flat kernels' planes, some past them */
+        for (int d = 1; d < 3; d++) { /* mostly the flat kernels' planes, then the square
+                                       * kernels' (stride 1 or 2) on runs too */
             g.pad[d] = pad;
-            g.in[d] = rnd(1, rnd(0, 3) ? 16 : 20);
-            g.out[d] = g.in[d] + 2 * pad - k + 1;
-            if (g.out[d] < 1) g.in[d] += 1 - g.out[d], g.out[d] = 1;
+            g.stride[d] = same ? 1 : rnd(1, 2);
+            g.in[d] = rnd(1, rnd(0, 3) ? 16 : 40);
+            if (g.in[d] + 2 * pad < k) g.in[d] = k - 2 * pad;
+            g.out[d] = (g.in[d] + 2 * pad - k) / g.stride[d] + 1;
         }
         runs_case(isa, &g, rnd(1, 9));
         if (check_current_failures_ != before) {
