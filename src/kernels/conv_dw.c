@@ -345,6 +345,7 @@ static bool dw_forward_planes_avx512(float *y, const float *x, const float *w, c
 static bool dw_backward_data_planes_avx512(float *dx, const float *dy, const float *w, int64_t n,
                                            const cnnc__window *g) {
     return cnnc__dw_flat_backward_data_avx512(dx, dy, w, n, g) ||
+           cnnc__dw_phase_backward_data_avx512(dx, dy, w, n, g) ||
            cnnc__dw_sq_backward_data_planes_avx512(dx, dy, w, n, g);
 }
 

@@ -223,6 +223,100 @@ bool cnnc__dw_flat_backward_weight_avx512(float *dw, const float *dy, const floa
     return true;
 }
 
+/* ---- stride 2, backward-data: the four phases of dx ------------------------------------ */
+
+/* dx [2 Ho, 2 Wo] from dy [Ho, Wo] (stride 2, padding (K - 1) / 2, Wo <= 16): dx's
+ * phase (a, b), the positions (2 u + a, 2 v + b), is a stride-1 sum over dy of the
+ * taps q with a + pad - q1 and b + pad - q2 even, tap q reading dy[u + du][v + dv]
+ * (du = (a + pad - q1) / 2, in -1 .. 1). Per dy row u and row phase a, the two column
+ * phases are one 16-lane vector each (a tap: one masked load of a dy row, the mask
+ * gating the FMA: taps outside skipped, as the reference does), then interleaved into
+ * dx row 2 u + a (one permute per 16 floats): no scatter, no lanes spent on the zeros
+ * of the stride. */
+bool cnnc__dw_phase_fits(const cnnc__window *g) {
+    const int64_t k = g->k[1], pad = (k - 1) / 2;
+    if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->pad[0] != 0) return false;
+    if (k != g->k[2] || (k != 3 && k != 5)) return false;
+    for (int d = 1; d < 3; d++)
+        if (g->stride[d] != 2 || g->dil[d] != 1 || g->pad[d] != pad || g->out[d] < 1 ||
+            g->in[d] != 2 * g->out[d])
+            return false;
+    return g->out[2] <= 16;
+}
+
+/* Column phase B of row phase A, dy row u's contribution: the taps with A + pad - q1
+ * and B + pad - q2 even whose dy row is inside (all fixed at compile time but the row
+ * test). m[dv + 1]: the lanes v < wo with v + dv inside the row. */
+FL_INLINE __m512 phase_row(const int K, const int A, const int B, const float *dy, int64_t u,
+                           int64_t ho, int64_t wo, const __m512 wv[], const __mmask16 m[3]) {
+    const int pad = (K - 1) / 2;
+    __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int q1 = 0; q1 < K; q1++) {
+        if ((A + pad - q1) % 2 != 0) continue;
+        const int64_t r = u + (A + pad - q1) / 2;
+        if (r < 0 || r >= ho) continue;
+#pragma GCC unroll 8
+        for (int q2 = 0; q2 < K; q2++) {
+            if ((B + pad - q2) % 2 != 0) continue;
+            const int dv = (B + pad - q2) / 2;
+            acc = _mm512_mask3_fmadd_ps(wv[q1 * K + q2], load_at(dy + r * wo, dv, m[dv + 1]), acc,
+                                        m[dv + 1]);
+        }
+    }
+    return acc;
+}
+
+/* n planes: dx [n, 2 ho, 2 wo] written from dy [n, ho, wo] and w [n, K K]. */
+FL_INLINE void phase_planes(const int K, float *dx, const float *dy, const float *w, int64_t n,
+                            int64_t ho, int64_t wo) {
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __mmask16 m[3];
+    for (int d = 0; d < 3; d++)
+        m[d] = inside(iota, wo) & inside(_mm512_add_epi32(iota, _mm512_set1_epi32(d - 1)), wo);
+    const int64_t W = 2 * wo, osz = ho * wo;
+    const __mmask16 st0 = (__mmask16)((1u << (W < 16 ? W : 16)) - 1u);
+    const __mmask16 st1 = W > 16 ? (__mmask16)((1u << (W - 16)) - 1u) : 0;
+    for (int64_t i = 0; i < n; i++) {
+        __m512 wv[FL_MAX_TAPS];
+#pragma GCC unroll 32
+        for (int q = 0; q < K * K; q++) wv[q] = _mm512_set1_ps(w[i * K * K + q]);
+        const float *dyi = dy + i * osz;
+        float *dxi = dx + i * 4 * osz;
+        for (int64_t u = 0; u < ho; u++) {
+#pragma GCC unroll 2
+            for (int a = 0; a < 2; a++) {
+                const __m512 even = a ? phase_row(K, 1, 0, dyi, u, ho, wo, wv, m)
+                                      : phase_row(K, 0, 0, dyi, u, ho, wo, wv, m);
+                const __m512 odd = a ? phase_row(K, 1, 1, dyi, u, ho, wo, wv, m)
+                                     : phase_row(K, 0, 1, dyi, u, ho, wo, wv, m);
+                float *dxr = dxi + (2 * u + a) * W;
+                _mm512_mask_storeu_ps(dxr, st0, _mm512_permutex2var_ps(even, first, odd));
+                if (st1) _mm512_mask_storeu_ps(dxr + 16, st1, _mm512_permutex2var_ps(even, second, odd));
+            }
+        }
+    }
+}
+
+static void phase_planes_3(float *dx, const float *dy, const float *w, int64_t n, int64_t ho,
+                           int64_t wo) {
+    phase_planes(3, dx, dy, w, n, ho, wo);
+}
+
+static void phase_planes_5(float *dx, const float *dy, const float *w, int64_t n, int64_t ho,
+                           int64_t wo) {
+    phase_planes(5, dx, dy, w, n, ho, wo);
+}
+
+bool cnnc__dw_phase_backward_data_avx512(float *dx, const float *dy, const float *w, int64_t n,
+                                         const cnnc__window *g) {
+    if (!cnnc__dw_phase_fits(g)) return false;
+    (g->k[1] == 5 ? phase_planes_5 : phase_planes_3)(dx, dy, w, n, g->out[1], g->out[2]);
+    return true;
+}
+
 CNNC__ISA_TARGET_END
 #else
 typedef int cnnc__dw_flat_avx512_unused; /* ISO C: a translation unit is not empty */

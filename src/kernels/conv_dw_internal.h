@@ -25,6 +25,13 @@ bool cnnc__dw_flat_backward_data_avx512(float *dx, const float *dy, const float 
 bool cnnc__dw_flat_backward_weight_avx512(float *dw, const float *dy, const float *x, int64_t n,
                                           const cnnc__window *g);
 
+/* Stride 2 backward-data by dx's four phases (conv_dw_flat_avx512.c): square 3x3 / 5x5,
+ * padding (k - 1) / 2, input twice the output, output rows up to 16 floats. dx [n, in]
+ * written completely. */
+bool cnnc__dw_phase_fits(const cnnc__window *g);
+bool cnnc__dw_phase_backward_data_avx512(float *dx, const float *dy, const float *w, int64_t n,
+                                         const cnnc__window *g);
+
 /* y [out] = conv(x, w) + bias (written completely). */
 bool cnnc__dw_sq_forward_avx512(float *y, const float *x, const float *w, float bias,
                                 const cnnc__window *g);
