@@ -162,15 +162,22 @@ void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *d
 
 /* The three on a run of n consecutive planes, each with its own filter (w [n, k]):
  * y [n, out] from x [n, in] (+ bias [n], NULL: none); dx [n, in] written completely
- * from dy [n, out]; dw [n, k] += the per-plane sums. The same values as plane by plane
- * (the level's run kernels, where the geometry fits one, build their tables once per
- * run). */
+ * from dy [n, out]. The values of plane by plane, up to the order of the weight
+ * gradient's sums (the level's run kernels, where the geometry fits one, build their
+ * tables once per run). */
 void cnnc__dwconv_forward_planes(cnnc__isa isa, float *y, const float *x, const float *w,
                                  const float *bias, int64_t n, const cnnc__window *g);
 void cnnc__dwconv_backward_data_planes(cnnc__isa isa, float *dx, const float *dy, const float *w,
                                        int64_t n, const cnnc__window *g);
+/* The images of a backward-weight run: n of them, image b's planes at dy + b dy_step
+ * and x + b x_step. */
+typedef struct cnnc__dw_images {
+    int64_t n, dy_step, x_step;
+} cnnc__dw_images;
+/* dw [n, k] += the per-plane sums over the run's planes in every image. */
 void cnnc__dwconv_backward_weight_planes(cnnc__isa isa, float *dw, const float *dy,
-                                         const float *x, int64_t n, const cnnc__window *g);
+                                         const float *x, int64_t n, cnnc__dw_images im,
+                                         const cnnc__window *g);
 
 /* Name of the depthwise variant a level runs (where the geometry fits it). */
 const char *cnnc__dwconv_variant(cnnc__isa isa);

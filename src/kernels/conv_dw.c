@@ -350,9 +350,13 @@ static bool dw_backward_data_planes_avx512(float *dx, const float *dy, const flo
 }
 
 static bool dw_backward_weight_planes_avx512(float *dw, const float *dy, const float *x,
-                                             int64_t n, const cnnc__window *g) {
-    return cnnc__dw_flat_backward_weight_avx512(dw, dy, x, n, g) ||
-           cnnc__dw_sq_backward_weight_planes_avx512(dw, dy, x, n, g);
+                                             int64_t n, cnnc__dw_images im,
+                                             const cnnc__window *g) {
+    if (cnnc__dw_flat_backward_weight_avx512(dw, dy, x, n, im, g)) return true;
+    if (!cnnc__dw_sq_backward_weight_planes_avx512(dw, dy, x, n, g)) return false;
+    for (int64_t b = 1; b < im.n; b++)
+        cnnc__dw_sq_backward_weight_planes_avx512(dw, dy + b * im.dy_step, x + b * im.x_step, n, g);
+    return true;
 }
 
 /* AVX2: the square kernels, or decline (the rows variant at the AVX2 level runs). */
@@ -408,7 +412,7 @@ typedef struct dw_variant {
     bool (*backward_data_planes)(float *dx, const float *dy, const float *w, int64_t n,
                                  const cnnc__window *g);
     bool (*backward_weight_planes)(float *dw, const float *dy, const float *x, int64_t n,
-                                   const cnnc__window *g);
+                                   cnnc__dw_images im, const cnnc__window *g);
 } dw_variant;
 
 static const dw_variant variants[] = {
@@ -461,13 +465,16 @@ void cnnc__dwconv_backward_data_planes(cnnc__isa isa, float *dx, const float *dy
 }
 
 void cnnc__dwconv_backward_weight_planes(cnnc__isa isa, float *dw, const float *dy,
-                                         const float *x, int64_t n, const cnnc__window *g) {
+                                         const float *x, int64_t n, cnnc__dw_images im,
+                                         const cnnc__window *g) {
     const dw_variant *v = variant(isa);
-    if (v->backward_weight_planes && v->backward_weight_planes(dw, dy, x, n, g)) return;
+    if (v->backward_weight_planes && v->backward_weight_planes(dw, dy, x, n, im, g)) return;
     const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
     const int64_t ksz = cnnc__window_k_size(g);
-    for (int64_t i = 0; i < n; i++)
-        cnnc__dwconv_backward_weight_plane(isa, dw + i * ksz, dy + i * osz, x + i * isz, g);
+    for (int64_t b = 0; b < im.n; b++)
+        for (int64_t i = 0; i < n; i++)
+            cnnc__dwconv_backward_weight_plane(isa, dw + i * ksz, dy + b * im.dy_step + i * osz,
+                                               x + b * im.x_step + i * isz, g);
 }
 
 /* ---- plain versions --------------------------------------------------------------- */

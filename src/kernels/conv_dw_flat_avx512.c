@@ -139,12 +139,13 @@ FL_INLINE void fwd_planes(const int K, const int W, const bool FLIP, float *y, c
 
 /* dw [n, K K] += per plane the sums over p of dy[p] x[p + off[q]]. */
 FL_INLINE void bww_planes(const int K, const int W, float *dw, const float *dy, const float *x,
-                          int64_t n, int64_t size, const flat_tabs *t) {
+                          int64_t n, cnnc__dw_images im, int64_t size, const flat_tabs *t) {
     for (int64_t i = 0; i < n; i++) {
         __m512 acc[FL_MAX_TAPS];
 #pragma GCC unroll 32
         for (int q = 0; q < K * K; q++) acc[q] = _mm512_setzero_ps();
-        const float *xi = x + i * size, *yi = dy + i * size;
+        for (int64_t b = 0; b < im.n; b++) {
+        const float *xi = x + b * im.x_step + i * size, *yi = dy + b * im.dy_step + i * size;
         for (int64_t c = 0; c < t->nch; c++) {
             const __m512 vy = _mm512_maskz_loadu_ps(t->st[c], yi + 16 * c);
 #pragma GCC unroll 32
@@ -155,6 +156,7 @@ FL_INLINE void bww_planes(const int K, const int W, float *dw, const float *dy, 
                 acc[q] = _mm512_mask3_fmadd_ps(vy, v, acc[q], m);
             }
         }
+        }
 #pragma GCC unroll 32
         for (int q = 0; q < K * K; q++) dw[i * K * K + q] += _mm512_reduce_add_ps(acc[q]);
     }
@@ -163,8 +165,8 @@ FL_INLINE void bww_planes(const int K, const int W, float *dw, const float *dy, 
 /* The instantiations: K 3 on MobileNet's 7- and 14-wide planes, K 3 and 5 on any. */
 typedef void (*fwd_fn)(float *y, const float *x, const float *w, const float *b, int64_t n,
                        int64_t size, const flat_tabs *t);
-typedef void (*bww_fn)(float *dw, const float *dy, const float *x, int64_t n, int64_t size,
-                       const flat_tabs *t);
+typedef void (*bww_fn)(float *dw, const float *dy, const float *x, int64_t n,
+                       cnnc__dw_images im, int64_t size, const flat_tabs *t);
 #define FL_FNS(K, W)                                                                          \
     static void fwd_##K##_##W(float *y, const float *x, const float *w, const float *b,      \
                               int64_t n, int64_t size, const flat_tabs *t) {                 \
@@ -175,8 +177,8 @@ typedef void (*bww_fn)(float *dw, const float *dy, const float *x, int64_t n, in
         fwd_planes(K, W, true, y, x, w, b, n, size, t);                                      \
     }                                                                                         \
     static void bww_##K##_##W(float *dw, const float *dy, const float *x, int64_t n,         \
-                              int64_t size, const flat_tabs *t) {                            \
-        bww_planes(K, W, dw, dy, x, n, size, t);                                             \
+                              cnnc__dw_images im, int64_t size, const flat_tabs *t) {        \
+        bww_planes(K, W, dw, dy, x, n, im, size, t);                                         \
     }
 FL_FNS(3, 7)
 FL_FNS(3, 14)
@@ -215,11 +217,11 @@ bool cnnc__dw_flat_backward_data_avx512(float *dx, const float *dy, const float 
 }
 
 bool cnnc__dw_flat_backward_weight_avx512(float *dw, const float *dy, const float *x, int64_t n,
-                                          const cnnc__window *g) {
+                                          cnnc__dw_images im, const cnnc__window *g) {
     if (!cnnc__dw_flat_fits(g)) return false;
     flat_tabs t;
     make_flat_tabs(&t, g);
-    fns_of(g).bww(dw, dy, x, n, g->in[1] * g->in[2], &t);
+    fns_of(g).bww(dw, dy, x, n, im, g->in[1] * g->in[2], &t);
     return true;
 }
 

@@ -21,9 +21,10 @@ bool cnnc__dw_flat_forward_avx512(float *y, const float *x, const float *w, cons
 /* dx [n, in] = the input gradient of dy [n, out], written completely. */
 bool cnnc__dw_flat_backward_data_avx512(float *dx, const float *dy, const float *w, int64_t n,
                                         const cnnc__window *g);
-/* dw [n, k] += per plane the sum of dy * shifted x. */
+/* dw [n, k] += per plane the sum of dy * shifted x over the images im (one vector
+ * accumulator per tap over all of them, reduced once). */
 bool cnnc__dw_flat_backward_weight_avx512(float *dw, const float *dy, const float *x, int64_t n,
-                                          const cnnc__window *g);
+                                          cnnc__dw_images im, const cnnc__window *g);
 
 /* Stride 2 backward-data by dx's four phases (conv_dw_flat_avx512.c): square 3x3 / 5x5,
  * padding (k - 1) / 2, input twice the output, output rows up to 16 floats. dx [n, in]

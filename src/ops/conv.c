@@ -229,13 +229,13 @@ static cnnc_status dw_bwd_weight_range(void *ctx, int64_t begin, int64_t end, in
     /* every filter summed over the batch in order; the image loop outside, so that
      * consecutive planes are read (one stream per image, not a jump per plane) */
     memset(j->out + begin * j->ksz, 0, (size_t)((end - begin) * j->ksz) * sizeof(float));
+    if (j->mg == 1) { /* filter o reads input channel o */
+        const cnnc__dw_images im = {g->n, g->m * j->osz, g->c * j->isz};
+        cnnc__dwconv_backward_weight_planes(j->isa, j->out + begin * j->ksz, j->a + begin * j->osz,
+                                            j->b + begin * j->isz, end - begin, im, g);
+        return CNNC_OK;
+    }
     for (int64_t b = 0; b < g->n; b++) {
-        if (j->mg == 1) { /* filter o reads input channel o */
-            cnnc__dwconv_backward_weight_planes(j->isa, j->out + begin * j->ksz,
-                                                j->a + (b * g->m + begin) * j->osz,
-                                                j->b + (b * g->c + begin) * j->isz, end - begin, g);
-            continue;
-        }
         for (int64_t o = begin; o < end; o++)
             cnnc__dwconv_backward_weight_plane(j->isa, j->out + o * j->ksz,
                                                j->a + (b * g->m + o) * j->osz,

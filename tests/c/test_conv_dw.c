@@ -135,11 +135,12 @@ static void test_planes(void) { each_level("planes", planes_at); }
  * sizes the backward-data by phases; its square kernels on the others, tables built
  * once per run; other levels plane by plane) against the reference plane by plane: forward (at AVX-512 the bits of bias
  * and the taps fused-multiply-added in (q1, q2) order), backward-data written over
- * garbage, backward-weight accumulated. */
+ * garbage, backward-weight accumulated over two images. */
 static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
     const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g), ksz = cnnc__window_k_size(g);
-    float *x = check_rng_floats(&rng, n * isz), *w = check_rng_floats(&rng, n * ksz);
-    float *dy = check_rng_floats(&rng, n * osz), *dx = check_rng_floats(&rng, n * isz);
+    /* two images of n planes: the weight gradient sums over both */
+    float *x = check_rng_floats(&rng, 2 * n * isz), *w = check_rng_floats(&rng, n * ksz);
+    float *dy = check_rng_floats(&rng, 2 * n * osz), *dx = check_rng_floats(&rng, n * isz);
     float *bias = check_rng_floats(&rng, n), *dw = check_rng_floats(&rng, n * ksz);
     float *y = malloc((size_t)(n * osz) * 4), *yr = malloc((size_t)osz * 4);
     float *dxr = malloc((size_t)isz * 4), *dwr = malloc((size_t)(n * ksz) * 4);
@@ -147,7 +148,7 @@ static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
     const bool with_bias = rnd(0, 1);
     cnnc__dwconv_forward_planes(isa, y, x, w, with_bias ? bias : NULL, n, g);
     cnnc__dwconv_backward_data_planes(isa, dx, dy, w, n, g);
-    cnnc__dwconv_backward_weight_planes(isa, dw, dy, x, n, g);
+    cnnc__dwconv_backward_weight_planes(isa, dw, dy, x, n, (cnnc__dw_images){2, n * osz, n * isz}, g);
     for (int64_t i = 0; i < n; i++) {
         const float b = with_bias ? bias[i] : 0.0f;
         cnnc__dwconv_forward_plane_ref(yr, x + i * isz, w + i * ksz, b, g);
@@ -159,7 +160,9 @@ static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
         memset(dxr, 0, (size_t)isz * 4);
         cnnc__dwconv_backward_data_plane_ref(dxr, dy + i * osz, w + i * ksz, g);
         CHECK(max_rel(dx + i * isz, dxr, isz) < 1e-5);
-        cnnc__dwconv_backward_weight_plane_ref(dwr + i * ksz, dy + i * osz, x + i * isz, g);
+        for (int64_t b = 0; b < 2; b++)
+            cnnc__dwconv_backward_weight_plane_ref(dwr + i * ksz, dy + (b * n + i) * osz,
+                                                   x + (b * n + i) * isz, g);
     }
     CHECK(max_rel(dw, dwr, n * ksz) < 1e-5);
     free(x), free(w), free(dy), free(dx), free(bias), free(dw), free(y), free(yr), free(dxr), free(dwr);
@@ -245,6 +248,13 @@ static void drivers_at(cnnc__isa isa) {
     driver_case(1, 6, 5, 3, 2, 0);
     driver_case(1, 5, 3, 4, 2, 1);
     driver_case(1, 2, 1, 1, 2, 1);
+    /* stride 1 small planes (the flat kernels up to 16x16, the weight gradient over
+     * the images at once), 28x28 past them */
+    driver_case(3, 9, 7, 7, 1, 1);
+    driver_case(2, 5, 14, 14, 1, 1);
+    driver_case(3, 4, 16, 16, 1, 1);
+    driver_case(2, 3, 28, 28, 1, 1);
+    driver_case(2, 3, 5, 9, 1, 1);
     CHECK_OK(cnnc_set_num_threads(2));
 }
 
