@@ -225,6 +225,13 @@ def test_zero_batch_and_zero_channels(dim):
     ((2, 24, 31, 30), (24, 1, 5, 3), dict(stride=(2, 1), padding=(2, 1), groups=24,
                                           dilation=(1, 2))),   # depthwise strided
     ((1, 12, 9, 10, 11), (12, 1, 3, 3, 3), dict(padding=1, groups=12)),  # depthwise 3-d
+    # depthwise on small planes: flat kernels (same padding, up to 16x16), the weight
+    # gradient over the images at once, stride 2 backward-data by phases (even sizes)
+    ((3, 40, 7, 7), (40, 1, 3, 3), dict(padding=1, groups=40)),
+    ((2, 24, 14, 13), (24, 1, 3, 3), dict(padding=1, groups=24)),
+    ((2, 16, 9, 11), (16, 1, 5, 5), dict(padding=2, groups=16)),
+    ((3, 24, 14, 14), (24, 1, 3, 3), dict(stride=2, padding=1, groups=24)),
+    ((2, 16, 28, 20), (16, 1, 5, 5), dict(stride=2, padding=2, groups=16)),
     ((2, 3, 64, 64), (16, 3, 7, 7), dict(stride=2, padding=3)),  # stem-like
     ((1, 8, 300), (8, 8, 5), dict(padding=2, dilation=3)),
     # column chunks across images (maps under 128 positions): several chunks whose
@@ -266,6 +273,8 @@ def test_fast_paths_transposed(case):
     (F.conv2d, (4, 32, 40, 40), (32, 32, 3, 3), dict(padding=1)),
     (F.conv2d, (1, 32, 64, 64), (16, 32, 3, 3), dict(padding=1)),
     (F.conv2d, (3, 32, 30, 30), (64, 1, 3, 3), dict(padding=1, groups=32)),
+    (F.conv2d, (4, 48, 7, 7), (48, 1, 3, 3), dict(padding=1, groups=48)),  # flat kernels
+    (F.conv2d, (3, 40, 14, 14), (40, 1, 3, 3), dict(stride=2, padding=1, groups=40)),
     (F.conv2d, (2, 64, 32, 32), (32, 64, 1, 1), {}),
     (F.conv2d, (10, 64, 9, 9), (48, 64, 3, 3), dict(padding=1)),  # column chunks
     (F.conv2d, (6, 64, 14, 13), (64, 64, 3, 3), dict(padding=1)),  # Winograd across images
