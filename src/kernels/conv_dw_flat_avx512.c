@@ -1,17 +1,19 @@
-/* Depthwise convolution, AVX-512, small "same" planes as flat vectors: square 3x3 or
- * 5x5 filters, stride 1 and dilation 1 in H and W, padding (K - 1) / 2 in both (so
- * the output plane has the input's H x W), at most FL_MAX_CHUNKS * 16 floats a plane
- * (MobileNet's 7x7 and 14x14 maps). Output position p of the plane (row-major) reads
- * input position p + off[q] for tap q, off[q] = (q1 - pad) W + (q2 - pad): the plane is
- * a run of 16-lane chunks, each tap one masked load per chunk, with no per-row work and
- * no lanes wasted at the row ends (a 7-wide row kept 7 of 16 lanes busy). The masks,
- * which depend only on the geometry, are built once per run of planes (flat_tabs),
- * not per plane.
- * Forward: bias, then the taps fused-multiply-added in (q1, q2) order, a tap row
- * outside the input skipped (the FMA masked off), a column outside adding w * 0: the
- * bits of the square kernels. Backward-data: the forward of dy with the filter turned
- * by 180 degrees (same padding). Backward-weight: per tap one vector accumulator over
- * the plane, reduced at its end. */
+/* Depthwise convolution, AVX-512, small planes as flat vectors, on runs of planes.
+ * Stride 1 ("same": square 3x3 or 5x5 filters, dilation 1, padding (K - 1) / 2, so
+ * the output plane has the input's H x W; at most CNNC__DW_FLAT_MAX floats a plane,
+ * MobileNet's 7x7 and 14x14 maps): output position p (row-major) reads input position
+ * p + off[q] for tap q, off[q] = (q1 - pad) W + (q2 - pad), so the plane is a run of
+ * 16-lane chunks and each tap one load per chunk, with no per-row work and no lanes
+ * wasted at the row ends (a 7-wide row kept 7 of 16 lanes busy). The mask of the lanes
+ * whose tap reads inside the plane gates the FMA: taps outside are skipped, as the
+ * reference kernels do (the same value as adding w * 0 but for signed zeros and
+ * infinite weights); chunks whose loads stay inside the plane load all 16 floats. The
+ * masks, which depend only on the geometry, are built once per run (flat_tabs).
+ * Forward: bias, then the taps in (q1, q2) order, fused-multiply-added. Backward-data:
+ * the forward of dy with the filter turned by 180 degrees (same padding).
+ * Backward-weight: per tap one vector accumulator over the plane in every image of
+ * the run, reduced once per filter.
+ * Stride 2 backward-data (below): dx's four phases, per dy row. */
 #include "kernels/conv_dw_internal.h"
 
 #if CNNC__ISA_X86
@@ -97,16 +99,17 @@ FL_INLINE void prefetch_ahead(const float *p, int64_t n, int64_t ahead, bool wri
     }
 }
 
-/* The offset of tap q: from the tables, or a constant when W (the plane's width) is
- * one of the instantiation (0: not). */
+/* The offset of tap q: a constant when the instantiation fixes W, the plane's width
+ * (0: it does not), else from the tables. */
 FL_INLINE int64_t tap_off(const int K, const int W, const flat_tabs *t, int q) {
     return W ? (q / K - (K - 1) / 2) * W + q % K - (K - 1) / 2 : t->off[q];
 }
 
-/* G chunks from c0 of one output plane: independent accumulators in flight (each
- * mask one load into a mask register). */
-FL_INLINE void fwd_group(const int K, const int W, const int G, const bool EDGE, float *y, const float *x,
-                         const __m512 wv[], __m512 vb, const flat_tabs *t, int64_t c0) {
+/* G chunks from c0 of one output plane: independent accumulators in flight; EDGE:
+ * some load leaves the plane (masked loads). */
+FL_INLINE void fwd_group(const int K, const int W, const int G, const bool EDGE, float *y,
+                         const float *x, const __m512 wv[], __m512 vb, const flat_tabs *t,
+                         int64_t c0) {
     __m512 acc[4];
     const float *xc = x + 16 * c0;
 #pragma GCC unroll 4
@@ -162,19 +165,19 @@ FL_INLINE void bww_planes(const int K, const int W, float *dw, const float *dy, 
 #pragma GCC unroll 32
         for (int q = 0; q < K * K; q++) acc[q] = _mm512_setzero_ps();
         for (int64_t b = 0; b < im.n; b++) {
-        const float *xi = x + b * im.x_step + i * size, *yi = dy + b * im.dy_step + i * size;
-        prefetch_ahead(xi, size, size * (int64_t)sizeof(float), false); /* the next filter's */
-        prefetch_ahead(yi, size, size * (int64_t)sizeof(float), false);
-        for (int64_t c = 0; c < t->nch; c++) {
-            const __m512 vy = _mm512_maskz_loadu_ps(t->st[c], yi + 16 * c);
+            const float *xi = x + b * im.x_step + i * size, *yi = dy + b * im.dy_step + i * size;
+            prefetch_ahead(xi, size, size * (int64_t)sizeof(float), false); /* the next filter's */
+            prefetch_ahead(yi, size, size * (int64_t)sizeof(float), false);
+            for (int64_t c = 0; c < t->nch; c++) {
+                const __m512 vy = _mm512_maskz_loadu_ps(t->st[c], yi + 16 * c);
 #pragma GCC unroll 32
-            for (int q = 0; q < K * K; q++) {
-                const __mmask16 m = t->ld[c][q];
-                const int64_t e = 16 * c + tap_off(K, W, t, q);
-                const __m512 v = t->edge[c] ? load_at(xi, e, m) : _mm512_loadu_ps(xi + e);
-                acc[q] = _mm512_mask3_fmadd_ps(vy, v, acc[q], m);
+                for (int q = 0; q < K * K; q++) {
+                    const __mmask16 m = t->ld[c][q];
+                    const int64_t e = 16 * c + tap_off(K, W, t, q);
+                    const __m512 v = t->edge[c] ? load_at(xi, e, m) : _mm512_loadu_ps(xi + e);
+                    acc[q] = _mm512_mask3_fmadd_ps(vy, v, acc[q], m);
+                }
             }
-        }
         }
 #pragma GCC unroll 32
         for (int q = 0; q < K * K; q++) dw[i * K * K + q] += _mm512_reduce_add_ps(acc[q]);
@@ -291,8 +294,10 @@ FL_INLINE __m512 phase_row(const int K, const int A, const int B, const float *d
 /* n planes: dx [n, 2 ho, 2 wo] written from dy [n, ho, wo] and w [n, K K]. */
 FL_INLINE void phase_planes(const int K, float *dx, const float *dy, const float *w, int64_t n,
                             int64_t ho, int64_t wo) {
-    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i first =
+        _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second =
+        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __mmask16 m[3];
     for (int d = 0; d < 3; d++)
@@ -317,7 +322,8 @@ FL_INLINE void phase_planes(const int K, float *dx, const float *dy, const float
                                      : phase_row(K, 0, 1, dyi, u, ho, wo, wv, m);
                 float *dxr = dxi + (2 * u + a) * W;
                 _mm512_mask_storeu_ps(dxr, st0, _mm512_permutex2var_ps(even, first, odd));
-                if (st1) _mm512_mask_storeu_ps(dxr + 16, st1, _mm512_permutex2var_ps(even, second, odd));
+                if (st1)
+                    _mm512_mask_storeu_ps(dxr + 16, st1, _mm512_permutex2var_ps(even, second, odd));
             }
         }
     }

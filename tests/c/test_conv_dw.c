@@ -133,11 +133,13 @@ static void test_planes(void) { each_level("planes", planes_at); }
 /* Runs of n planes (cnnc__dwconv_*_planes: AVX-512's flat kernels on small "same"
  * planes, stride 1, padding (k - 1) / 2, up to 256 floats; with stride 2 and even
  * sizes the backward-data by phases; its square kernels on the others, tables built
- * once per run; other levels plane by plane) against the reference plane by plane: forward (at AVX-512 the bits of bias
- * and the taps fused-multiply-added in (q1, q2) order), backward-data written over
- * garbage, backward-weight accumulated over two images. */
+ * once per run; other levels plane by plane) against the reference plane by plane:
+ * forward (at AVX-512 the bits of bias and the taps fused-multiply-added in (q1, q2)
+ * order), backward-data written over garbage, backward-weight accumulated over two
+ * images. */
 static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
-    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g), ksz = cnnc__window_k_size(g);
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g);
     /* two images of n planes: the weight gradient sums over both */
     float *x = check_rng_floats(&rng, 2 * n * isz), *w = check_rng_floats(&rng, n * ksz);
     float *dy = check_rng_floats(&rng, 2 * n * osz), *dx = check_rng_floats(&rng, n * isz);
@@ -148,7 +150,8 @@ static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
     const bool with_bias = rnd(0, 1);
     cnnc__dwconv_forward_planes(isa, y, x, w, with_bias ? bias : NULL, n, g);
     cnnc__dwconv_backward_data_planes(isa, dx, dy, w, n, g);
-    cnnc__dwconv_backward_weight_planes(isa, dw, dy, x, n, (cnnc__dw_images){2, n * osz, n * isz}, g);
+    const cnnc__dw_images two = {2, n * osz, n * isz};
+    cnnc__dwconv_backward_weight_planes(isa, dw, dy, x, n, two, g);
     for (int64_t i = 0; i < n; i++) {
         const float b = with_bias ? bias[i] : 0.0f;
         cnnc__dwconv_forward_plane_ref(yr, x + i * isz, w + i * ksz, b, g);
@@ -165,7 +168,8 @@ static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
                                                    x + (b * n + i) * isz, g);
     }
     CHECK(max_rel(dw, dwr, n * ksz) < 1e-5);
-    free(x), free(w), free(dy), free(dx), free(bias), free(dw), free(y), free(yr), free(dxr), free(dwr);
+    free(x), free(w), free(dy), free(dx), free(bias), free(dw);
+    free(y), free(yr), free(dxr), free(dwr);
 }
 
 static void runs_at(cnnc__isa isa) {
