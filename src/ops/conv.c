@@ -208,7 +208,7 @@ static cnnc_status dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int 
         const int64_t ci = i % g->c, b = i / g->c;
         n = dw_run(j, i, end, g->c, end);
         float *dx = j->out + i * j->isz;
-        if (n > 1 || j->mg == 1) { /* o = ci */
+        if (j->mg == 1) { /* o = ci */
             cnnc__dwconv_backward_data_planes(j->isa, dx, j->a + (b * g->m + ci) * j->osz,
                                               j->b + ci * j->ksz, n, g);
             continue;
