@@ -4,15 +4,19 @@
 #include "optim/update.h"
 
 #if CNNC__K_UPDATE_X86
-#pragma GCC push_options
-#if defined(__clang__)
-#pragma GCC target("avx512f,avx2,fma")
+#if defined(__clang__) /* (clang ignores GCC's target pragma) */
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
 #else
+#pragma GCC push_options
 #pragma GCC target("avx512f,avx2,fma,prefer-vector-width=512")
 #endif
 #define K(name) cnnc__k_##name##_avx512
 #include "optim/update_impl.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #else
 typedef int cnnc__update_avx512_unused; /* ISO C: a translation unit is not empty */
 #endif
