@@ -7,19 +7,11 @@
 #include "optim/update.h"
 
 #if CNNC__K_UPDATE_X86
-#if defined(__clang__) /* (clang ignores GCC's target pragma) */
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+#include "kernels/isa.h"
+CNNC__ISA_TARGET_BEGIN("avx2,fma")
 #define K(name) cnnc__k_##name##_avx2
 #include "optim/update_impl.h"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CNNC__ISA_TARGET_END
 #else
 typedef int cnnc__update_avx2_unused; /* ISO C: a translation unit is not empty */
 #endif

@@ -4,19 +4,15 @@
 #include "optim/update.h"
 
 #if CNNC__K_UPDATE_X86
-#if defined(__clang__) /* (clang ignores GCC's target pragma) */
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#include "kernels/isa.h"
+#if defined(__clang__) /* (prefer-vector-width is GCC's) */
+CNNC__ISA_TARGET_BEGIN("avx512f,avx2,fma")
 #else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma,prefer-vector-width=512")
+CNNC__ISA_TARGET_BEGIN("avx512f,avx2,fma,prefer-vector-width=512")
 #endif
 #define K(name) cnnc__k_##name##_avx512
 #include "optim/update_impl.h"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CNNC__ISA_TARGET_END
 #else
 typedef int cnnc__update_avx512_unused; /* ISO C: a translation unit is not empty */
 #endif
