@@ -12,6 +12,8 @@
 #if CNNC__ISA_X86
 #include <immintrin.h>
 
+#include "kernels/transpose8_avx2.h"
+
 #define MR 6
 #define NR 16
 #define TARGET __attribute__((target("avx2,fma")))
@@ -133,33 +135,6 @@ TARGET void cnnc__f32_gemm_6x16_stream__avx2(int64_t mr, int64_t nr, int64_t kc,
 
 /* ---- Packing ------------------------------------------------------------- */
 
-/* r[0..7] (8 rows of 8 floats) becomes its transpose: r[c][i] = old r[i][c]. */
-static inline __attribute__((always_inline)) TARGET void transpose8(__m256 r[8]) {
-    __m256 t[8];
-    /* t[2i], t[2i+1]: rows 2i and 2i+1 interleaved within each 128-bit lane. */
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    /* r[4i+e], lane L: rows 4i..4i+3 of column 4L+e. */
-#pragma GCC unroll 2
-    for (int i = 0; i < 2; i++) {
-        r[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-#pragma GCC unroll 4
-    for (int e = 0; e < 4; e++) {
-        t[e] = _mm256_permute2f128_ps(r[e], r[4 + e], 0x20);
-        t[4 + e] = _mm256_permute2f128_ps(r[e], r[4 + e], 0x31);
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        r[i] = t[i];
-}
-
 /* Loads `rows` (<= 8) rows of `cnt` (<= 8) floats at src + i*ld, zeros elsewhere,
  * transposes them and stores column q (q < cnt) to dst + q*dst_ld under `store`. */
 static inline __attribute__((always_inline)) TARGET void
@@ -176,7 +151,7 @@ transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *
         for (int i = 0; i < 8; i++)
             r[i] = i < rows ? _mm256_maskload_ps(src + i * ld, load) : _mm256_setzero_ps();
     }
-    transpose8(r);
+    cnnc__transpose8_avx2(r);
     for (int q = 0; q < cnt; q++)
         _mm256_maskstore_ps(dst + q * dst_ld, store, r[q]);
 }
