@@ -1,13 +1,15 @@
 /* Channels-last copies and panels (kernels/conv_cl.h): the portable loops and the
- * AVX-512 variants (16 x 16 register transposes; one masked load per run and
- * position). */
+ * AVX-512 and AVX2 variants (16 x 16 or 8 x 8 register transposes; one masked load per
+ * run and position). */
 #include "kernels/conv_cl.h"
 
 #if CNNC__ISA_X86
 #include <immintrin.h>
 
 #include "kernels/transpose16_avx512.h"
+#include "kernels/transpose8_avx2.h"
 #define AVX512 __attribute__((target("avx512f")))
+#define AVX2 __attribute__((target("avx2")))
 #endif
 
 static void transpose_scalar(float *dst, int64_t ldd, const float *src, int64_t lds,
@@ -118,11 +120,88 @@ AVX512 static void panel_avx512(float *dst, int64_t mr, int64_t kc, const float 
     }
     _mm512_mask_storeu_ps(dst + p * mr, last, v);
 }
+
+/* ---- AVX2: 8 x 8 tiles and 8-lane panels ------------------------------------------ */
+
+/* Lanes [0, n) set. */
+AVX2 static inline __m256i lanes8(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* One 8 x 8 tile (ni rows, nj columns of it inside the matrix), as tile16. */
+AVX2 static inline void tile8(float *dst, int64_t ldd, const float *const *rows, int64_t j0,
+                              int64_t ni, int64_t nj) {
+    __m256 r[8];
+    if (ni == 8 && nj == 8) {
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(rows[i] + j0);
+        cnnc__transpose8_avx2(r);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) _mm256_storeu_ps(dst + j * ldd, r[j]);
+        return;
+    }
+    const __m256i mi = lanes8(ni), mj = lanes8(nj);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        r[i] = i < ni ? _mm256_maskload_ps(rows[i] + j0, mj) : _mm256_setzero_ps();
+    cnnc__transpose8_avx2(r);
+    for (int64_t j = 0; j < nj; j++) _mm256_maskstore_ps(dst + j * ldd, mi, r[j]);
+}
+
+/* As transpose_avx512, in 8 x 8 tiles. */
+AVX2 static void transpose_avx2(float *dst, int64_t ldd, const float *src, int64_t lds,
+                                const int64_t *src_rows, int64_t rows, int64_t cols) {
+    enum { TR_BAND = 64 };
+    for (int64_t jb = 0; jb < cols; jb += TR_BAND) {
+        const int64_t je = cols - jb < TR_BAND ? cols : jb + TR_BAND;
+        for (int64_t i0 = 0; i0 < rows; i0 += 8) {
+            const int64_t ni = rows - i0 < 8 ? rows - i0 : 8;
+            const float *row[8];
+            for (int64_t i = 0; i < 8; i++)
+                row[i] = src + (i < ni ? (src_rows ? src_rows[i0 + i] : i0 + i) : 0) * lds;
+            for (int64_t j0 = jb; j0 < je; j0 += 8)
+                tile8(dst + j0 * ldd + i0, ldd, row, j0, ni, je - j0 < 8 ? je - j0 : 8);
+        }
+    }
+}
+
+/* As panel_avx512 with one 8-lane vector a position (mr <= 8: the AVX2 GEMM's 6-row
+ * panels; wider ones take the portable loop). */
+AVX2 static void panel_avx2(float *dst, int64_t mr, int64_t kc, const float *src,
+                            const int64_t *base, const int64_t *lane, const int64_t *off,
+                            int64_t nruns) {
+    if (mr > 8) {
+        panel_scalar(dst, mr, kc, src, base, lane, off, nruns);
+        return;
+    }
+    if (kc <= 0) return;
+    __m256i m[8];
+    const float *s[8];
+    for (int64_t r = 0; r < nruns; r++) {
+        m[r] = _mm256_andnot_si256(lanes8(lane[r]), lanes8(lane[r + 1]));
+        s[r] = src + off[r] - lane[r];
+    }
+    __m256 v;
+    int64_t p = 0;
+    if (nruns == 1 && lane[1] == mr) {
+        for (; p < kc - 1; p++) _mm256_storeu_ps(dst + p * mr, _mm256_loadu_ps(s[0] + base[p]));
+        v = _mm256_maskload_ps(s[0] + base[p], m[0]);
+    } else {
+        for (;; p++) {
+            v = _mm256_maskload_ps(s[0] + base[p], m[0]);
+            for (int64_t r = 1; r < nruns; r++)
+                v = _mm256_or_ps(v, _mm256_maskload_ps(s[r] + base[p], m[r]));
+            if (p == kc - 1) break;
+            _mm256_storeu_ps(dst + p * mr, v);
+        }
+    }
+    _mm256_maskstore_ps(dst + p * mr, lanes8(mr), v);
+}
 #endif
 
 /* X-list, fastest first: (level, transpose, panel). */
 #if CNNC__ISA_X86
-#define CL_SIMD_VARIANTS(X) X(AVX512, transpose_avx512, panel_avx512)
+#define CL_SIMD_VARIANTS(X) X(AVX512, transpose_avx512, panel_avx512) X(AVX2, transpose_avx2, panel_avx2)
 #else
 #define CL_SIMD_VARIANTS(X)
 #endif
