@@ -107,6 +107,45 @@ AVX512 static float sum_avx512(const float *x, int64_t n) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+/* The even elements of a (8 floats) then of b (7 floats used): a[0], a[2], .., b[6]. */
+AVX2 static inline __m256 even8_avx2(__m256 a, __m256 b) {
+    /* [a0 a2 b0 b2 | a4 a6 b4 b6], then its 64-bit pairs in the order 0, 2, 1, 3 */
+    const __m256 e = _mm256_shuffle_ps(a, b, 0x88);
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+}
+
+/* As gather2_avx512, 8 at a time. */
+AVX2 static void gather2_avx2(float *dst, const float *src, int64_t n) {
+    const __m256i head = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        /* the last pair's odd element, src[2i + 15], may lie past the end */
+        const __m256 a = _mm256_loadu_ps(src + 2 * i);
+        const __m256 b = _mm256_maskload_ps(src + 2 * i + 8, head);
+        _mm256_storeu_ps(dst + i, even8_avx2(a, b));
+    }
+    for (; i < n; i++) dst[i] = src[2 * i];
+}
+
+/* As scatter2_avx512, 8 at a time: the odd elements keep their bits (a blend, not an
+ * addition of zeros, which would turn -0 into +0). */
+AVX2 static void scatter2_avx2(float *dst, const float *src, int64_t n) {
+    const __m256i head = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    const __m256 zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 s = _mm256_loadu_ps(src + i);
+        const __m256 ul = _mm256_unpacklo_ps(s, zero), uh = _mm256_unpackhi_ps(s, zero);
+        const __m256 lo = _mm256_permute2f128_ps(ul, uh, 0x20); /* s0 0 s1 0 s2 0 s3 0 */
+        const __m256 hi = _mm256_permute2f128_ps(ul, uh, 0x31); /* s4 0 .. s7 0 */
+        const __m256 d0 = _mm256_loadu_ps(dst + 2 * i);
+        const __m256 d1 = _mm256_maskload_ps(dst + 2 * i + 8, head);
+        _mm256_storeu_ps(dst + 2 * i, _mm256_blend_ps(d0, _mm256_add_ps(d0, lo), 0x55));
+        _mm256_maskstore_ps(dst + 2 * i + 8, head, _mm256_blend_ps(d1, _mm256_add_ps(d1, hi), 0x55));
+    }
+    for (; i < n; i++) dst[2 * i] += src[i];
+}
+
 AVX512 static void gather2_avx512(float *dst, const float *src, int64_t n) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     int64_t i = 0;
@@ -172,13 +211,12 @@ AVX512 static float dot_avx512(const float *x, const float *y, int64_t n) {
 }
 #endif
 
-/* X-list, fastest first: (level, name, axpy, dot, sum, gather2, scatter2). The AVX2
- * level has no gather/scatter of its own: those run as at the scalar level. */
+/* X-list, fastest first: (level, name, axpy, dot, sum, gather2, scatter2). */
 #if CNNC__ISA_X86
 #define ROWS_SIMD_VARIANTS(X)                                                                    \
     X(AVX512, f32_conv_rows__avx512, axpy_avx512, dot_avx512, sum_avx512, gather2_avx512,        \
       scatter2_avx512)                                                                           \
-    X(AVX2, f32_conv_rows__avx2, axpy_avx2, dot_avx2, sum_avx2, gather2_scalar, scatter2_scalar)
+    X(AVX2, f32_conv_rows__avx2, axpy_avx2, dot_avx2, sum_avx2, gather2_avx2, scatter2_avx2)
 #else
 #define ROWS_SIMD_VARIANTS(X)
 #endif
