@@ -18,7 +18,9 @@ static size_t r16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 /* X-list, fastest first: (level, name, F(2x2) rows, F(4x4) rows). */
 #if CNNC__ISA_X86
-#define WINO_SIMD_VARIANTS(X) X(AVX512, f32_winograd__avx512, cnnc__wino_f2_avx512, cnnc__wino_f4_avx512)
+#define WINO_SIMD_VARIANTS(X)                                                            \
+    X(AVX512, f32_winograd__avx512, cnnc__wino_f2_avx512, cnnc__wino_f4_avx512) \
+    X(AVX2, f32_winograd__avx2, cnnc__wino_f2_avx2, cnnc__wino_f4_avx2)
 #else
 #define WINO_SIMD_VARIANTS(X)
 #endif

@@ -29,7 +29,8 @@ typedef struct cnnc__wino_rows {
     /* horiz for tiles anywhere: v[j vs + k] = (s B)_j for the alpha-wide window at
      * s + at[k], k < n (narrow maps: the tiles of several tile rows in one vector);
      * the same arithmetic as horiz, so a tile's bits do not depend on which ran. at
-     * increasing; may read 48 floats from s + at[k] for k = 0, 16, .. */
+     * increasing; may read 48 floats from s + at[k] for k = 0, 16, .., and 8 from
+     * s + at[k] for every k */
     void (*horiz_at)(float *v, int64_t vs, const float *s, const int32_t *at, int64_t n);
     /* o[(i mt + j) os + k] = the mt x mt outputs (+ bv), k < n, of A^T m A (m's
      * alpha^2 rows ms floats apart); may read and write up to n rounded up to 16 */
@@ -80,6 +81,8 @@ void cnnc__wino_input_block(const cnnc__wino_rows *f, int mt, float *v, int64_t 
                             int64_t nt, float *rows);
 #if CNNC__ISA_X86
 extern const cnnc__wino_rows cnnc__wino_f2_avx512, cnnc__wino_f4_avx512;
+/* 8 lanes (conv_winograd_avx2.c): weights takes mr <= 8 */
+extern const cnnc__wino_rows cnnc__wino_f2_avx2, cnnc__wino_f4_avx2;
 
 #include <immintrin.h>
 #include "kernels/transpose16_avx512.h"

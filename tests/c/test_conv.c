@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "kernels/conv.h"
+#include "kernels/conv_winograd_internal.h"
 #include "kernels/gemm.h"
 #include "kernels/isa.h"
 #include "ops/conv.h"
@@ -751,6 +752,119 @@ static void winograd_kernels(cnnc__isa isa) {
     cnnc_set_num_threads(2);
 }
 
+/* Every row loop of a level's Winograd tables (kernels/conv_winograd_internal.h)
+ * against the scalar ones on random lengths (vector bodies and every tail), the
+ * destinations filled beforehand so that a float written outside the contract shows:
+ * F(2x2) the same bits (additions and exact halvings), F(4x4) within rounding (fused
+ * multiply-adds). horiz_at on random increasing window starts (up to 16), the weights
+ * on both filter layouts (far apart: ds == 9; adjacent: fs == 9, the transposed
+ * convolution's), flipped or not, with padding rows; the weight gradient's grad
+ * (odd lengths, a missing second row) and fold. */
+typedef struct rows_case {
+    const cnnc__wino_rows *f, *ref;
+    double tol; /* 0: the same bits */
+} rows_case;
+
+/* a (the level's) and b (scalar's) of count floats: equal, or within tol */
+static bool rows_match(const rows_case *c, const float *a, const float *b, int64_t count) {
+    for (int64_t i = 0; i < count; i++)
+        if (memcmp(a + i, b + i, 4) != 0 && !(c->tol > 0 && fabs((double)a[i] - b[i]) <= c->tol))
+            return false;
+    return true;
+}
+
+/* two copies of count floats of 0x7F bytes (finite) for the level's and scalar's */
+static float *sentinel2(int64_t count) {
+    float *p = malloc((size_t)(2 * count) * 4);
+    memset(p, 0x7F, (size_t)(2 * count) * 4);
+    return p;
+}
+
+static void rows_transforms(const rows_case *c, int mt, int64_t n) {
+    const int alpha = mt + 2;
+    const int64_t pad = (n + 15) / 16 * 16 + 16, ss = n + 8;
+    float *d = rand_buf(alpha * pad), *s = sentinel2(alpha * ss);
+    const float *dr[6];
+    for (int r = 0; r < alpha; r++) dr[r] = d + r * pad;
+    const bool whole = rnd(0, 1);
+    c->f->vert(s, ss, dr, n, whole);
+    c->ref->vert(s + alpha * ss, ss, dr, n, whole);
+    CHECK(rows_match(c, s, s + alpha * ss, alpha * ss));
+    /* horiz over a row of mt n + 2 (and the slack), horiz_at over random windows */
+    float *sr = rand_buf(mt * n + 2 + CNNC__WINO_ROW_SLACK), *v = sentinel2(alpha * ss);
+    c->f->horiz(v, ss, sr, n);
+    c->ref->horiz(v + alpha * ss, ss, sr, n);
+    CHECK(rows_match(c, v, v + alpha * ss, alpha * ss));
+    const int64_t na = n < 16 ? n : 16;
+    int32_t at[16];
+    at[0] = (int32_t)rnd(0, 5);
+    for (int64_t k = 1; k < na; k++) at[k] = at[k - 1] + (int32_t)rnd(1, 2 * mt + 2);
+    float *sa = rand_buf(at[na - 1] + 64), *va = sentinel2(alpha * ss);
+    c->f->horiz_at(va, ss, sa, at, na);
+    c->ref->horiz_at(va + alpha * ss, ss, sa, at, na);
+    CHECK(rows_match(c, va, va + alpha * ss, alpha * ss));
+    /* out: the m x m outputs of k < n (both may write up to n rounded up to 16) */
+    float *m = rand_buf(alpha * alpha * pad), *o = sentinel2(mt * mt * pad);
+    const float bv = rndf();
+    c->f->out(o, pad, m, pad, bv, n);
+    c->ref->out(o + mt * mt * pad, pad, m, pad, bv, n);
+    for (int i = 0; i < mt * mt; i++) CHECK(rows_match(c, o + i * pad, o + (mt * mt + i) * pad, n));
+    float *r = sentinel2(mt * n + 16); /* interleave: writes r[0 .. mt n) only */
+    c->f->interleave(r, m, pad, n);
+    c->ref->interleave(r + mt * n + 16, m, pad, n);
+    CHECK(rows_match(c, r, r + mt * n + 16, mt * n + 16));
+    free(d), free(s), free(sr), free(v), free(sa), free(va), free(m), free(o), free(r);
+}
+
+static void rows_weights(const rows_case *c, cnnc__isa isa, int mt, bool adjacent) {
+    const int np = (mt + 2) * (mt + 2);
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    const int64_t n = rnd(1, mr), kc = rnd(1, 40), ldu = kc * mr + 8;
+    const int64_t fs = adjacent ? 9 : 9 * kc + 9 * rnd(0, 2), ds = adjacent ? 9 * n + 9 * rnd(0, 2) : 9;
+    const bool rev = rnd(0, 1);
+    float *w = rand_buf((n - 1) * fs + (kc - 1) * ds + 9), *u = sentinel2(np * ldu);
+    c->f->weights(u, ldu, w, fs, ds, rev, n, mr, kc);
+    c->ref->weights(u + np * ldu, ldu, w, fs, ds, rev, n, mr, kc);
+    CHECK(rows_match(c, u, u + np * ldu, np * ldu));
+    free(w), free(u);
+}
+
+static void rows_wgrad(const rows_case *c, int64_t n) {
+    const int64_t len = 2 * n - rnd(0, 1), qs = n + 8; /* grad: a last tile half outside */
+    float *r0 = rand_buf(len), *r1 = rnd(0, 3) ? rand_buf(len) : NULL, *q = sentinel2(16 * qs);
+    c->f->grad(q, qs, r0, r1, n, len);
+    c->ref->grad(q + 16 * qs, qs, r0, r1, n, len);
+    CHECK(rows_match(c, q, q + 16 * qs, 16 * qs));
+    const int64_t ldd = n + rnd(0, 20), ws = 9 + 9 * rnd(0, 1);
+    float *d = rand_buf(16 * ldd), *dw = sentinel2(n * ws);
+    c->f->fold(dw, ws, d, ldd, n);
+    c->ref->fold(dw + n * ws, ws, d, ldd, n);
+    CHECK(rows_match(c, dw, dw + n * ws, n * ws));
+    free(r0), free(r1), free(q), free(d), free(dw);
+}
+
+static void winograd_rows(cnnc__isa isa) {
+    int failures_before = check_current_failures_;
+    for (int it = 0; it < 120; it++) {
+        const int mt = it % 2 ? 4 : 2;
+        const rows_case c = {cnnc__wino_rows_of(isa, mt), cnnc__wino_rows_of(CNNC__ISA_SCALAR, mt),
+                             mt == 4 ? 1e-4 : 0.0};
+        const int64_t n = it < 64 ? it / 2 + 1 : rnd(1, 70); /* 1 .. 32, then random */
+        rows_transforms(&c, mt, n);
+        rows_weights(&c, isa, mt, it % 4 >= 2);
+        if (mt == 2) rows_wgrad(&c, n);
+        if (check_current_failures_ != failures_before) {
+            fprintf(stderr, "  F(%dx%d), n = %lld\n", mt, mt, (long long)n);
+            break;
+        }
+    }
+}
+
+static void test_winograd_rows(void) {
+    each_level("winograd row loops", winograd_rows, 0x452821E638D01377u);
+}
+
 /* The packed weight transform (cnnc__conv_winograd_pack_weights) against its
  * definition: element (o, i) of position e's A for group grp read back through the
  * GEMM's packed layout is (G w[grp mg + o][i] G^T)[e] (in double; the panels' padding
@@ -946,6 +1060,7 @@ int main(void) {
     RUN_TEST(test_drivers_random);
     RUN_TEST(test_drivers_large);
     RUN_TEST(test_dot_wgrad);
+    RUN_TEST(test_winograd_rows);
     RUN_TEST(test_winograd_pack);
     RUN_TEST(test_winograd_kernels);
     RUN_TEST(test_winograd_wgrad);
