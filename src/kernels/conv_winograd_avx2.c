@@ -142,6 +142,22 @@ INLINE void taps8(__m256 t[9], float *tmp, const float *w, int64_t fs, int64_t d
     }
 }
 
+/* The weights loops (the table's arguments, mr <= 8), depth by depth: the taps of its
+ * filters in lanes (filter j in lane j), their np transformed values by filter(o, t),
+ * stored per position (+0 in the padding rows) */
+INLINE void weights8(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds, bool rev,
+                     int64_t n, int64_t mr, int64_t kc, int np,
+                     void (*filter)(__m256 *o, const __m256 t[9])) {
+    _Alignas(32) float tmp[72 * 8];
+    const __m256 real = _mm256_castsi256_ps(lanes(n));
+    for (int64_t d = 0; d < kc; d++) {
+        __m256 t[9], o[36];
+        taps8(t, tmp, w, fs, ds, rev, n, kc, d);
+        filter(o, t);
+        for (int e = 0; e < np; e++) store_n(u + e * ldu + d * mr, _mm256_and_ps(real, o[e]), mr);
+    }
+}
+
 /* ---- F(2x2, 3x3) -------------------------------------------------------------------- */
 
 static void f2_vert(float *sb, int64_t ss, const float *const *d, int64_t n, bool whole) {
@@ -229,23 +245,16 @@ INLINE void g4_v(__m256 r[4], __m256 a, __m256 b, __m256 c) {
     r[3] = c;
 }
 
-/* Depth by depth: the taps of its filters in lanes, then its mr (<= 8) transformed
- * filters stored per position (+0 in the padding rows) */
+/* o[4 r + c] = (G f G^T)[r][c] of the filters' taps t */
+INLINE void f2_filter(__m256 *o, const __m256 t[9]) {
+    __m256 gf[3][4];
+    for (int c = 0; c < 3; c++) g4_v(gf[c], t[c], t[3 + c], t[6 + c]);
+    for (int r = 0; r < 4; r++) g4_v(o + 4 * r, gf[0][r], gf[1][r], gf[2][r]);
+}
+
 static void f2_weights(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds, bool rev,
                        int64_t n, int64_t mr, int64_t kc) {
-    _Alignas(32) float tmp[72 * 8];
-    const __m256 real = _mm256_castsi256_ps(lanes(n));
-    for (int64_t d = 0; d < kc; d++) {
-        __m256 t[9];
-        taps8(t, tmp, w, fs, ds, rev, n, kc, d);
-        __m256 gf[3][4];
-        for (int c = 0; c < 3; c++) g4_v(gf[c], t[c], t[3 + c], t[6 + c]);
-        for (int r = 0; r < 4; r++) {
-            __m256 row[4];
-            g4_v(row, gf[0][r], gf[1][r], gf[2][r]);
-            for (int c = 0; c < 4; c++) store_n(u + (r * 4 + c) * ldu + d * mr, _mm256_and_ps(real, row[c]), mr);
-        }
-    }
+    weights8(u, ldu, w, fs, ds, rev, n, mr, kc, 16, f2_filter);
 }
 
 /* the tiles' even and odd columns of r at j .. j + 16 (zeros past len; r NULL: zeros) */
@@ -438,23 +447,16 @@ static void f4_interleave(float *r, const float *a, int64_t as, int64_t n) {
     }
 }
 
-/* Depth by depth: the taps of its filters in lanes, then its mr (<= 8) transformed
- * filters stored per position (+0 in the padding rows) */
+/* o[6 r + c] = (G f G^T)[r][c] of the filters' taps t */
+INLINE void f4_filter(__m256 *o, const __m256 t[9]) {
+    __m256 gf[3][6];
+    for (int c = 0; c < 3; c++) g3_v(gf[c], t[c], t[3 + c], t[6 + c]);
+    for (int r = 0; r < 6; r++) g3_v(o + 6 * r, gf[0][r], gf[1][r], gf[2][r]);
+}
+
 static void f4_weights(float *u, int64_t ldu, const float *w, int64_t fs, int64_t ds, bool rev,
                        int64_t n, int64_t mr, int64_t kc) {
-    _Alignas(32) float tmp[72 * 8];
-    const __m256 real = _mm256_castsi256_ps(lanes(n));
-    for (int64_t d = 0; d < kc; d++) {
-        __m256 t[9];
-        taps8(t, tmp, w, fs, ds, rev, n, kc, d);
-        __m256 gf[3][6];
-        for (int c = 0; c < 3; c++) g3_v(gf[c], t[c], t[3 + c], t[6 + c]);
-        for (int r = 0; r < 6; r++) {
-            __m256 row[6];
-            g3_v(row, gf[0][r], gf[1][r], gf[2][r]);
-            for (int c = 0; c < 6; c++) store_n(u + (r * 6 + c) * ldu + d * mr, _mm256_and_ps(real, row[c]), mr);
-        }
-    }
+    weights8(u, ldu, w, fs, ds, rev, n, mr, kc, 36, f4_filter);
 }
 
 const cnnc__wino_rows cnnc__wino_f4_avx2 = {
