@@ -4,7 +4,7 @@
  * loops of conv_winograd_f4.c's fused multiply-adds in the same order (their bits).
  *
  * AVX2 has masked loads but its masked stores are slow on AMD cores, so the last
- * part vector of a row is stored by pieces (store_n); tails load what the contracts
+ * part vector of a row is stored by pieces (cnnc__store_n_avx2); tails load what the contracts
  * let them read, and run the body's operations. Windows of tiles (4 or 6 floats from
  * where each tile starts) become a vector per column by 128-bit loads and 4 x 4
  * transposes (windows4): no gathers. */
@@ -13,6 +13,7 @@
 #if CNNC__ISA_X86
 #include <immintrin.h>
 
+#include "kernels/lanes_avx2.h"
 #include "kernels/transpose8_avx2.h"
 
 CNNC__ISA_TARGET_BEGIN("avx2,fma")
@@ -21,35 +22,9 @@ CNNC__ISA_TARGET_BEGIN("avx2,fma")
 
 /* ---- shared ----------------------------------------------------------------------- */
 
-/* lanes [0, n) set (n clamped to [0, 8]), for maskload */
-INLINE __m256i lanes(int64_t n) {
-    const int c = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* the first 8 floats at p (whole) or its first lanes of mk (zeros past them) */
 INLINE __m256 load_part(const float *p, __m256i mk, bool whole) {
     return whole ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk);
-}
-
-/* v's first n lanes (all 8 when n >= 8, none when n <= 0) to p */
-INLINE void store_n(float *p, __m256 v, int64_t n) {
-    if (n >= 8) {
-        _mm256_storeu_ps(p, v);
-        return;
-    }
-    __m128 h = _mm256_castps256_ps128(v);
-    if (n >= 4) {
-        _mm_storeu_ps(p, h);
-        h = _mm256_extractf128_ps(v, 1);
-        p += 4, n -= 4;
-    }
-    if (n >= 2) {
-        _mm_storel_pi((__m64 *)p, h);
-        h = _mm_movehl_ps(h, h);
-        p += 2, n -= 2;
-    }
-    if (n >= 1) _mm_store_ss(p, h);
 }
 
 /* c[j] lane i = p[i][j], j < 4: the 4 floats at each of 8 places, a column a vector */
@@ -95,7 +70,7 @@ INLINE void panel_taps8(float *tmp, const float *w, int64_t fs, int64_t n, int64
     for (int k = 0; k < 9; k++) {
         const int64_t left = 9 * nd - 8 * k; /* floats of each filter's run in vector k */
         if (left <= 0) break;
-        const __m256i mk = lanes(left);
+        const __m256i mk = cnnc__lanes_avx2(left);
         __m256 r[8];
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++)
@@ -133,7 +108,7 @@ INLINE void taps8(__m256 t[9], float *tmp, const float *w, int64_t fs, int64_t d
 #pragma GCC unroll 8
         for (int q = 0; q < 8; q++) t[q] = r[q];
         const __m256i at = _mm256_setr_epi32(8, 17, 26, 35, 44, 53, 62, 71);
-        t[8] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), f, at, _mm256_castsi256_ps(lanes(n)), 4);
+        t[8] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), f, at, _mm256_castsi256_ps(cnnc__lanes_avx2(n)), 4);
     }
     for (int q = 0; rev && q < 4; q++) {
         const __m256 a = t[q];
@@ -149,12 +124,12 @@ INLINE void weights8(float *u, int64_t ldu, const float *w, int64_t fs, int64_t 
                      int64_t n, int64_t mr, int64_t kc, int np,
                      void (*filter)(__m256 *o, const __m256 t[9])) {
     _Alignas(32) float tmp[72 * 8];
-    const __m256 real = _mm256_castsi256_ps(lanes(n));
+    const __m256 real = _mm256_castsi256_ps(cnnc__lanes_avx2(n));
     for (int64_t d = 0; d < kc; d++) {
         __m256 t[9], o[36];
         taps8(t, tmp, w, fs, ds, rev, n, kc, d);
         filter(o, t);
-        for (int e = 0; e < np; e++) store_n(u + e * ldu + d * mr, _mm256_and_ps(real, o[e]), mr);
+        for (int e = 0; e < np; e++) cnnc__store_n_avx2(u + e * ldu + d * mr, _mm256_and_ps(real, o[e]), mr);
     }
 }
 
@@ -163,23 +138,23 @@ INLINE void weights8(float *u, int64_t ldu, const float *w, int64_t fs, int64_t 
 static void f2_vert(float *sb, int64_t ss, const float *const *d, int64_t n, bool whole) {
     float *const s[4] = {sb, sb + ss, sb + 2 * ss, sb + 3 * ss};
     for (int64_t c = 0; c < n; c += 8) {
-        const __m256i mk = lanes(n - c);
+        const __m256i mk = cnnc__lanes_avx2(n - c);
         const bool all = whole || c + 8 <= n;
         const __m256 d0 = load_part(d[0] + c, mk, all), d1 = load_part(d[1] + c, mk, all);
         const __m256 d2 = load_part(d[2] + c, mk, all), d3 = load_part(d[3] + c, mk, all);
-        store_n(s[0] + c, _mm256_sub_ps(d0, d2), n - c);
-        store_n(s[1] + c, _mm256_add_ps(d1, d2), n - c);
-        store_n(s[2] + c, _mm256_sub_ps(d2, d1), n - c);
-        store_n(s[3] + c, _mm256_sub_ps(d1, d3), n - c);
+        cnnc__store_n_avx2(s[0] + c, _mm256_sub_ps(d0, d2), n - c);
+        cnnc__store_n_avx2(s[1] + c, _mm256_add_ps(d1, d2), n - c);
+        cnnc__store_n_avx2(s[2] + c, _mm256_sub_ps(d2, d1), n - c);
+        cnnc__store_n_avx2(s[3] + c, _mm256_sub_ps(d1, d3), n - c);
     }
 }
 
 /* (c B)_j of 8 tiles' columns c[0..4) to v + j vs, lanes < n */
 INLINE void f2_b_store(float *v, int64_t vs, const __m256 c[4], int64_t n) {
-    store_n(v, _mm256_sub_ps(c[0], c[2]), n);
-    store_n(v + vs, _mm256_add_ps(c[1], c[2]), n);
-    store_n(v + 2 * vs, _mm256_sub_ps(c[2], c[1]), n);
-    store_n(v + 3 * vs, _mm256_sub_ps(c[1], c[3]), n);
+    cnnc__store_n_avx2(v, _mm256_sub_ps(c[0], c[2]), n);
+    cnnc__store_n_avx2(v + vs, _mm256_add_ps(c[1], c[2]), n);
+    cnnc__store_n_avx2(v + 2 * vs, _mm256_sub_ps(c[2], c[1]), n);
+    cnnc__store_n_avx2(v + 3 * vs, _mm256_sub_ps(c[1], c[3]), n);
 }
 
 /* reads sr[0 .. 2 nk + 18) */
@@ -231,8 +206,8 @@ static void f2_interleave(float *r, const float *a, int64_t as, int64_t n) {
         const __m256 va = _mm256_loadu_ps(a + k), vb = _mm256_loadu_ps(a + as + k);
         const __m256 lo = _mm256_unpacklo_ps(va, vb), hi = _mm256_unpackhi_ps(va, vb);
         const int64_t left = 2 * (n - k); /* floats of r from 2 k */
-        store_n(r + 2 * k, _mm256_permute2f128_ps(lo, hi, 0x20), left);
-        store_n(r + 2 * k + 8, _mm256_permute2f128_ps(lo, hi, 0x31), left - 8);
+        cnnc__store_n_avx2(r + 2 * k, _mm256_permute2f128_ps(lo, hi, 0x20), left);
+        cnnc__store_n_avx2(r + 2 * k + 8, _mm256_permute2f128_ps(lo, hi, 0x31), left - 8);
     }
 }
 
@@ -264,16 +239,16 @@ INLINE void split_pairs(__m256 *ev, __m256 *od, const float *r, int64_t j, int64
         return;
     }
     const bool all = j + 16 <= len;
-    deinterleave2(ev, od, load_part(r + j, lanes(len - j), all),
-                  load_part(r + j + 8, lanes(len - j - 8), all));
+    deinterleave2(ev, od, load_part(r + j, cnnc__lanes_avx2(len - j), all),
+                  load_part(r + j + 8, cnnc__lanes_avx2(len - j - 8), all));
 }
 
 /* (a, a + b, a - b, b): row r of (A' y) A'^T into positions 4r .. 4r + 3 */
 INLINE void grad_row(float *q, int64_t qs, int64_t n, __m256 a, __m256 b) {
-    store_n(q, a, n);
-    store_n(q + qs, _mm256_add_ps(a, b), n);
-    store_n(q + 2 * qs, _mm256_sub_ps(a, b), n);
-    store_n(q + 3 * qs, b, n);
+    cnnc__store_n_avx2(q, a, n);
+    cnnc__store_n_avx2(q + qs, _mm256_add_ps(a, b), n);
+    cnnc__store_n_avx2(q + 2 * qs, _mm256_sub_ps(a, b), n);
+    cnnc__store_n_avx2(q + 3 * qs, b, n);
 }
 
 static void f2_grad(float *qb, int64_t qs, const float *r0, const float *r1, int64_t nk,
@@ -296,7 +271,7 @@ static void f2_grad(float *qb, int64_t qs, const float *r0, const float *r1, int
 static void f2_fold(float *dw, int64_t wstride, const float *d, int64_t ldd, int64_t n) {
     const __m256 half = _mm256_set1_ps(0.5f);
     for (int64_t j = 0; j < n; j += 8) {
-        const __m256i mk = lanes(n - j);
+        const __m256i mk = cnnc__lanes_avx2(n - j);
         const bool all = j + 8 <= n;
         __m256 t[3][4];
 #pragma GCC unroll 4
@@ -368,14 +343,14 @@ INLINE void g3_v(__m256 r[6], __m256 a, __m256 b, __m256 c) {
 
 static void f4_vert(float *s, int64_t ss, const float *const *d, int64_t n, bool whole) {
     for (int64_t c = 0; c < n; c += 8) {
-        const __m256i mk = lanes(n - c);
+        const __m256i mk = cnnc__lanes_avx2(n - c);
         const bool all = whole || c + 8 <= n;
         __m256 r[6];
         bt6_v(r, load_part(d[0] + c, mk, all), load_part(d[1] + c, mk, all),
               load_part(d[2] + c, mk, all), load_part(d[3] + c, mk, all),
               load_part(d[4] + c, mk, all), load_part(d[5] + c, mk, all));
 #pragma GCC unroll 6
-        for (int i = 0; i < 6; i++) store_n(s + i * ss + c, r[i], n - c);
+        for (int i = 0; i < 6; i++) cnnc__store_n_avx2(s + i * ss + c, r[i], n - c);
     }
 }
 
@@ -390,7 +365,7 @@ INLINE void f4_windows_b(float *v, int64_t vs, const float *const p[8], int64_t 
     windows4(e, q); /* columns 4 and 5 (the rest unused) */
     bt6_v(o, c[0], c[1], c[2], c[3], e[0], e[1]);
 #pragma GCC unroll 6
-    for (int j = 0; j < 6; j++) store_n(v + j * vs, o[j], n);
+    for (int j = 0; j < 6; j++) cnnc__store_n_avx2(v + j * vs, o[j], n);
 }
 
 /* reads sr[0 .. 4 nk + 32) */
@@ -443,7 +418,7 @@ static void f4_interleave(float *r, const float *a, int64_t as, int64_t n) {
                                _mm256_permute2f128_ps(x0, x1, 0x31), _mm256_permute2f128_ps(x2, x3, 0x31)};
         const int64_t left = 4 * (n - k); /* floats of r from 4 k */
 #pragma GCC unroll 4
-        for (int q = 0; q < 4; q++) store_n(r + 4 * k + 8 * q, out[q], left - 8 * q);
+        for (int q = 0; q < 4; q++) cnnc__store_n_avx2(r + 4 * k + 8 * q, out[q], left - 8 * q);
     }
 }
 

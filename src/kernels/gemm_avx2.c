@@ -12,30 +12,18 @@
 #if CNNC__ISA_X86
 #include <immintrin.h>
 
+#include "kernels/lanes_avx2.h"
 #include "kernels/transpose8_avx2.h"
 
 #define MR 6
 #define NR 16
 #define TARGET __attribute__((target("avx2,fma")))
 
-/* Lanes [0, n) set, for maskload/maskstore. */
-static inline __attribute__((always_inline)) TARGET __m256i lanes(int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-/* Loads/stores of the last vector of a row, restricted to the columns inside C. */
+/* Loads of the last vector of a row, restricted to the columns inside C (its stores:
+ * cnnc__store_n_avx2). */
 static inline __attribute__((always_inline)) TARGET __m256
 load_last(const float *p, __m256i mask, bool full) {
     return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
-}
-
-static inline __attribute__((always_inline)) TARGET void
-store_last(float *p, __m256i mask, bool full, __m256 v) {
-    if (full)
-        _mm256_storeu_ps(p, v);
-    else
-        _mm256_maskstore_ps(p, mask, v);
 }
 
 /* The tile with `rows` rows and `nv` 8-float vectors per row (compile-time constants
@@ -74,7 +62,7 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
         b += NR;
     }
     const __m256 vbeta = _mm256_set1_ps(beta);
-    const __m256i mask = lanes(rem);
+    const __m256i mask = cnnc__lanes_avx2(rem);
 #pragma GCC unroll 6
     for (int i = 0; i < rows; i++) {
         float *ci = c + i * ldc;
@@ -93,7 +81,7 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
         }
         if (nv > 1)
             _mm256_storeu_ps(ci, r0);
-        store_last(cl, mask, full, rl);
+        cnnc__store_n_avx2(cl, rl, full ? 8 : rem);
     }
 }
 
@@ -136,42 +124,43 @@ TARGET void cnnc__f32_gemm_6x16_stream__avx2(int64_t mr, int64_t nr, int64_t kc,
 /* ---- Packing ------------------------------------------------------------- */
 
 /* Loads `rows` (<= 8) rows of `cnt` (<= 8) floats at src + i*ld, zeros elsewhere,
- * transposes them and stores column q (q < cnt) to dst + q*dst_ld under `store`. */
+ * transposes them and stores the first `width` floats of column q (q < cnt) to
+ * dst + q*dst_ld. */
 static inline __attribute__((always_inline)) TARGET void
 transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *dst,
-                int64_t dst_ld, __m256i store) {
+                int64_t dst_ld, int64_t width) {
     __m256 r[8];
     if (cnt == 8) {
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
             r[i] = i < rows ? _mm256_loadu_ps(src + i * ld) : _mm256_setzero_ps();
     } else {
-        const __m256i load = lanes(cnt);
+        const __m256i load = cnnc__lanes_avx2(cnt);
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
             r[i] = i < rows ? _mm256_maskload_ps(src + i * ld, load) : _mm256_setzero_ps();
     }
     cnnc__transpose8_avx2(r);
     for (int q = 0; q < cnt; q++)
-        _mm256_maskstore_ps(dst + q * dst_ld, store, r[q]);
+        cnnc__store_n_avx2(dst + q * dst_ld, r[q], width);
 }
 
 /* Packs like pack_a in gemm.c for MR = 6: panel r holds, for each p, the 6 floats
  * A(r*6 + i, p), rows past mc zero. a points at A(ic, pc). */
 TARGET void cnnc__f32_gemm_pack_a6__avx2(bool trans, int64_t mc, int64_t kc,
                                           const float *a, int64_t lda, float *dst) {
-    const __m256i panel = lanes(MR);
     if (trans) {
         /* A is stored k x m: go along each storage row across all the panels. */
         const int64_t full = mc / MR * MR;
-        const __m256i last = lanes(mc - full);
+        const __m256i panel = cnnc__lanes_avx2(MR);
+        const __m256i last = cnnc__lanes_avx2(mc - full);
         for (int64_t p = 0; p < kc; p++) {
             const float *src = a + p * lda;
             float *d = dst + p * MR;
             for (int64_t ir = 0; ir < full; ir += MR, d += MR * kc)
-                _mm256_maskstore_ps(d, panel, _mm256_maskload_ps(src + ir, panel));
+                cnnc__store_n_avx2(d, _mm256_maskload_ps(src + ir, panel), MR);
             if (full < mc)
-                _mm256_maskstore_ps(d, panel, _mm256_maskload_ps(src + full, last));
+                cnnc__store_n_avx2(d, _mm256_maskload_ps(src + full, last), MR);
         }
         return;
     }
@@ -180,7 +169,7 @@ TARGET void cnnc__f32_gemm_pack_a6__avx2(bool trans, int64_t mc, int64_t kc,
         const int64_t rows = mc - ir < MR ? mc - ir : MR;
         for (int64_t p = 0; p < kc; p += 8)
             transpose_block(rows, kc - p < 8 ? kc - p : 8, a + ir * lda + p, lda,
-                            dst + p * MR, MR, panel);
+                            dst + p * MR, MR, MR);
     }
 }
 
@@ -191,7 +180,7 @@ TARGET void cnnc__f32_gemm_pack_b16__avx2(bool trans, int64_t kc, int64_t nc,
     if (!trans) {
         /* Row by row across all the panels (each row of B read once, in order). */
         const int64_t full = nc / NR * NR, cols = nc - full;
-        const __m256i m0 = lanes(cols), m1 = lanes(cols - 8);
+        const __m256i m0 = cnnc__lanes_avx2(cols), m1 = cnnc__lanes_avx2(cols - 8);
         for (int64_t p = 0; p < kc; p++) {
             const float *src = b + p * ldb;
             float *d = dst + p * NR;
@@ -207,7 +196,6 @@ TARGET void cnnc__f32_gemm_pack_b16__avx2(bool trans, int64_t kc, int64_t nc,
         return;
     }
     /* B is stored n x k: transpose 8 x 8 blocks into each half of each panel. */
-    const __m256i all = lanes(8);
     for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
         const int64_t cols = nc - jr < NR ? nc - jr : NR;
         for (int64_t h = 0; h < NR; h += 8) {
@@ -219,7 +207,7 @@ TARGET void cnnc__f32_gemm_pack_b16__avx2(bool trans, int64_t kc, int64_t nc,
                     continue;
                 }
                 transpose_block(hc < 8 ? hc : 8, kc - p < 8 ? kc - p : 8,
-                                b + (jr + h) * ldb + p, ldb, dst + p * NR + h, NR, all);
+                                b + (jr + h) * ldb + p, ldb, dst + p * NR + h, NR, 8);
             }
         }
     }
