@@ -32,7 +32,8 @@ INLINE void windows4(__m256 c[4], const float *const p[8]) {
     __m256 r[4]; /* r[i]: the windows i (low half) and 4 + i (high) */
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++)
-        r[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p[i])), _mm_loadu_ps(p[4 + i]), 1);
+        r[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p[i])),
+                                    _mm_loadu_ps(p[4 + i]), 1);
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
     c[0] = _mm256_shuffle_ps(t0, t2, 0x44);
@@ -58,8 +59,10 @@ INLINE void run_windows(const float *p[8], const float *sr, int step) {
 INLINE void deinterleave2(__m256 *ev, __m256 *od, __m256 lo, __m256 hi) {
     /* in-lane picks give (lo 0 2, hi 0 2, lo 4 6, hi 4 6) in 64-bit quarters: 0xD8
      * puts them in order */
-    *ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
-    *od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+    const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88));
+    const __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD));
+    *ev = _mm256_castpd_ps(_mm256_permute4x64_pd(e, 0xD8));
+    *od = _mm256_castpd_ps(_mm256_permute4x64_pd(o, 0xD8));
 }
 
 /* tmp[(9 d + q) 8 + j] = tap q of filter w + j fs + 9 d for j < n, 0 for n <= j < 8,
@@ -99,7 +102,8 @@ INLINE void taps8(__m256 t[9], float *tmp, const float *w, int64_t fs, int64_t d
         for (int q = 0; q < 9; q++) t[q] = _mm256_load_ps(tmp + (9 * (d % 8) + q) * 8);
     } else {
         /* a depth 8 ahead: depths are ds floats apart, past the hardware prefetchers */
-        for (int64_t q = 0; d + 8 < kc && q < 9 * n; q += 16) __builtin_prefetch(w + (d + 8) * ds + q);
+        for (int64_t q = 0; d + 8 < kc && q < 9 * n; q += 16)
+            __builtin_prefetch(w + (d + 8) * ds + q);
         const float *f = w + d * ds;
         __m256 r[8];
 #pragma GCC unroll 8
@@ -108,7 +112,8 @@ INLINE void taps8(__m256 t[9], float *tmp, const float *w, int64_t fs, int64_t d
 #pragma GCC unroll 8
         for (int q = 0; q < 8; q++) t[q] = r[q];
         const __m256i at = _mm256_setr_epi32(8, 17, 26, 35, 44, 53, 62, 71);
-        t[8] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), f, at, _mm256_castsi256_ps(cnnc__lanes_avx2(n)), 4);
+        const __m256 real = _mm256_castsi256_ps(cnnc__lanes_avx2(n));
+        t[8] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), f, at, real, 4);
     }
     for (int q = 0; rev && q < 4; q++) {
         const __m256 a = t[q];
@@ -129,7 +134,8 @@ INLINE void weights8(float *u, int64_t ldu, const float *w, int64_t fs, int64_t 
         __m256 t[9], o[36];
         taps8(t, tmp, w, fs, ds, rev, n, kc, d);
         filter(o, t);
-        for (int e = 0; e < np; e++) cnnc__store_n_avx2(u + e * ldu + d * mr, _mm256_and_ps(real, o[e]), mr);
+        for (int e = 0; e < np; e++)
+            cnnc__store_n_avx2(u + e * ldu + d * mr, _mm256_and_ps(real, o[e]), mr);
     }
 }
 
@@ -193,10 +199,12 @@ static void f2_out(float *ob, int64_t os, const float *m, int64_t ms, float bv, 
             z0[j] = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
             z1[j] = _mm256_sub_ps(_mm256_sub_ps(a1, a2), a3);
         }
-        _mm256_storeu_ps(o[0] + k, _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(z0[0], z0[1]), z0[2]), vb));
-        _mm256_storeu_ps(o[1] + k, _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(z0[1], z0[2]), z0[3]), vb));
-        _mm256_storeu_ps(o[2] + k, _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(z1[0], z1[1]), z1[2]), vb));
-        _mm256_storeu_ps(o[3] + k, _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(z1[1], z1[2]), z1[3]), vb));
+        const __m256 r[4] = {_mm256_add_ps(_mm256_add_ps(z0[0], z0[1]), z0[2]),
+                             _mm256_sub_ps(_mm256_sub_ps(z0[1], z0[2]), z0[3]),
+                             _mm256_add_ps(_mm256_add_ps(z1[0], z1[1]), z1[2]),
+                             _mm256_sub_ps(_mm256_sub_ps(z1[1], z1[2]), z1[3])};
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) _mm256_storeu_ps(o[i] + k, _mm256_add_ps(r[i], vb));
     }
 }
 
@@ -414,8 +422,9 @@ static void f4_interleave(float *r, const float *a, int64_t as, int64_t n) {
         const __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
         const __m256 x0 = _mm256_shuffle_ps(t0, t2, 0x44), x1 = _mm256_shuffle_ps(t0, t2, 0xEE);
         const __m256 x2 = _mm256_shuffle_ps(t1, t3, 0x44), x3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-        const __m256 out[4] = {_mm256_permute2f128_ps(x0, x1, 0x20), _mm256_permute2f128_ps(x2, x3, 0x20),
-                               _mm256_permute2f128_ps(x0, x1, 0x31), _mm256_permute2f128_ps(x2, x3, 0x31)};
+        const __m256 out[4] = {
+            _mm256_permute2f128_ps(x0, x1, 0x20), _mm256_permute2f128_ps(x2, x3, 0x20),
+            _mm256_permute2f128_ps(x0, x1, 0x31), _mm256_permute2f128_ps(x2, x3, 0x31)};
         const int64_t left = 4 * (n - k); /* floats of r from 4 k */
 #pragma GCC unroll 4
         for (int q = 0; q < 4; q++) cnnc__store_n_avx2(r + 4 * k + 8 * q, out[q], left - 8 * q);

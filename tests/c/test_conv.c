@@ -821,7 +821,8 @@ static void rows_weights(const rows_case *c, cnnc__isa isa, int mt, bool adjacen
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
     const int64_t n = rnd(1, mr), kc = rnd(1, 40), ldu = kc * mr + 8;
-    const int64_t fs = adjacent ? 9 : 9 * kc + 9 * rnd(0, 2), ds = adjacent ? 9 * n + 9 * rnd(0, 2) : 9;
+    const int64_t fs = adjacent ? 9 : 9 * kc + 9 * rnd(0, 2);
+    const int64_t ds = adjacent ? 9 * n + 9 * rnd(0, 2) : 9;
     const bool rev = rnd(0, 1);
     float *w = rand_buf((n - 1) * fs + (kc - 1) * ds + 9), *u = sentinel2(np * ldu);
     c->f->weights(u, ldu, w, fs, ds, rev, n, mr, kc);
