@@ -533,10 +533,10 @@ static int winograd_tile(const cnnc__window *g, bool training, bool cached) {
      * 0.23 / 0.48). Not where the small-channel direct kernels (conv_direct.c: at most 16
      * input channels) take the layer: there the old 256 tiles (16 -> 32 at 32x32, 4
      * images: direct 0.24 / 0.54 ms, F(2x2) 0.32 / 0.67) */
-    if (training && g->c / g->groups > 16) {
-        const double pairs = (double)(g->c / g->groups) * (double)(g->m / g->groups);
-        return g->out[1] >= 7 && g->out[2] >= 7 && tiles >= 48.0 && tiles >= pairs / 2048.0 ? 2 : 0;
-    }
+    const double pairs = (double)(g->c / g->groups) * (double)(g->m / g->groups);
+    const bool f2_pays = g->c / g->groups > 16 && g->out[1] >= 7 && g->out[2] >= 7 &&
+                         tiles >= 48.0 && tiles >= pairs / 2048.0;
+    if (training && g->c / g->groups > 16) return f2_pays ? 2 : 0;
     /* Otherwise (and F(4x4), inference without cached weights): under ~100 tiles an
      * image the GEMM's 32-column panels are part empty and the weight transform (16 or
      * 36 planes of the weights) is amortised over few tiles. Blocks of tiles cross
@@ -545,8 +545,13 @@ static int winograd_tile(const cnnc__window *g, bool training, bool cached) {
      * chunks. F(4x4) is faster than F(2x2) wherever F(2x2) pays (measured 1.25-1.6x on
      * 16-512 channels, 14x14 to 224x224 maps) but rounds ~4x coarser: in training that
      * moved whole networks' gradients past 8x PyTorch's own error (Inception v3 at 75x75:
-     * a BatchNorm over 2 values per channel amplifies it), so gradients keep F(2x2). */
-    if (!(g->out[1] >= 8 && g->out[2] >= 8 && tiles >= 256.0)) return 0;
+     * a BatchNorm over 2 values per channel amplifies it), so gradients keep F(2x2).
+     * Inference where F(4x4) does not pay: F(2x2) where it pays in training (1 thread,
+     * AVX2, im2col / phase planes -> F(2x2) forward: 512 channels at 7x7, 8 images 23.8
+     * -> 15.4 ms; 256 at 14x14, 1 image 2.85 -> 1.97, 4 images 10.7 -> 5.8; 128 at
+     * 28x28, 1 image 2.75 -> 1.54; 64 at 7x7, 8 images 0.65 -> 0.39; AVX-512 figures
+     * above) */
+    if (!(g->out[1] >= 8 && g->out[2] >= 8 && tiles >= 256.0)) return !training && f2_pays ? 2 : 0;
     return training ? 2 : 4;
 }
 

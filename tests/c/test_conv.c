@@ -748,6 +748,18 @@ static void winograd_kernels(cnnc__isa isa) {
         }
         free(x), free(w), free(b), free(y), free(yk);
     }
+    { /* inference where F(4x4) does not pay (7x7 maps, 128 tiles of 2x2): F(2x2) */
+        const int64_t shape[8] = {8, 64, 48, 1, 7, 7, 1, 1};
+        const cnnc__window g = wino_geom(shape);
+        CHECK(cnnc__conv_winograd_tile(&g, false) == 2);
+        const int64_t nx = g.n * g.c * 49, ny = g.n * g.m * 49;
+        float *x = rand_buf(nx), *w = rand_buf(wsize(&g)), *y = malloc((size_t)ny * 4);
+        float *yk = malloc((size_t)ny * 4);
+        CHECK_OK(cnnc__conv_run_forward(&g, y, x, w, NULL, false));
+        winograd_by_kernels(isa, 2, yk, x, w, NULL, &g, 16, 0);
+        CHECK(memcmp(y, yk, (size_t)ny * 4) == 0);
+        free(x), free(w), free(y), free(yk);
+    }
     winograd_chunked_driver(isa);
     cnnc_set_num_threads(2);
 }
