@@ -11,17 +11,14 @@
 #if CNNC__ISA_X86
 #include <immintrin.h>
 
+#include "kernels/lanes_avx2.h"
+
 #define TARGET __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline)) TARGET
 #define BR 4 /* bcast rows */
 #define BV 3 /* bcast vectors: 24 columns */
 #define DR 4 /* dot rows of A */
 #define DC 3 /* dot rows of B (columns of C) */
-
-/* Lanes [0, n) set, for maskload/maskstore. */
-INLINE __m256i lanes(int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 INLINE __m256 load_v(const float *p, bool full, __m256i mask) {
     return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
@@ -45,7 +42,7 @@ INLINE void bcast_tile(const int rows, const int nv, const bool full, int64_t kc
             _mm_prefetch((const char *)(bp + 8 * BV), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + 16 * BV - 1), _MM_HINT_T0);
         }
-        const __m256i mask = lanes(rem);
+        const __m256i mask = cnnc__lanes_avx2(rem);
         __m256 bv[BV];
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
@@ -59,7 +56,7 @@ INLINE void bcast_tile(const int rows, const int nv, const bool full, int64_t kc
         }
     }
     const __m256 vbeta = _mm256_set1_ps(beta);
-    const __m256i mask = lanes(rem);
+    const __m256i mask = cnnc__lanes_avx2(rem);
 #pragma GCC unroll 4
     for (int i = 0; i < rows; i++) {
         float *ci = c + i * ldc;
@@ -76,7 +73,7 @@ INLINE void bcast_tile(const int rows, const int nv, const bool full, int64_t kc
             else if (whole)
                 _mm256_storeu_ps(ci + 8 * v, r);
             else
-                _mm256_maskstore_ps(ci + 8 * v, mask, r);
+                cnnc__store_n_avx2(ci + 8 * v, r, rem);
         }
     }
 }
@@ -146,7 +143,8 @@ INLINE void dot_tile(const int rows, const int cols, int64_t kc, const float *re
     const __m256i none = _mm256_setzero_si256();
     int64_t p = 0;
     for (; p + 8 <= kc; p += 8) dot_step(rows, cols, true, a, lda, b, next, ldb, p, none, acc);
-    if (p < kc) dot_step(rows, cols, false, a, lda, b, next, ldb, p, lanes(kc - p), acc);
+    if (p < kc)
+        dot_step(rows, cols, false, a, lda, b, next, ldb, p, cnnc__lanes_avx2(kc - p), acc);
 #pragma GCC unroll 4
     for (int i = 0; i < rows; i++)
 #pragma GCC unroll 3

@@ -1,6 +1,6 @@
 /* Internal: an AVX2 vector's first lanes, as load masks and as stores, shared by the
- * GEMM (gemm_avx2.c) and the Winograd row loops (conv_winograd_avx2.c). Include only
- * from code built for x86 (CNNC__ISA_X86). */
+ * GEMMs (gemm_avx2.c, gemm_small_avx2.c) and the Winograd row loops
+ * (conv_winograd_avx2.c). Include only from code built for x86 (CNNC__ISA_X86). */
 #ifndef CNNC_KERNELS_LANES_AVX2_H
 #define CNNC_KERNELS_LANES_AVX2_H
 #include <immintrin.h>
