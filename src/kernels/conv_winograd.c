@@ -1,5 +1,6 @@
 /* Winograd F(mt x mt, 3x3) forward convolution kernels, mt = 2 or 4 (see
- * kernels/conv.h; the transforms of each tile size: conv_winograd_f2.c, _f4.c).
+ * kernels/conv.h; the transforms of each tile size: conv_winograd_f2.c, _f4.c, and
+ * both at AVX2: conv_winograd_avx2.c).
  *
  * A block of tiles is transformed into V [cg][npos][ldt] (input channel, position of
  * the transformed tile, tile; npos = (mt + 2)^2), multiplied by U [npos][mg][cg] into

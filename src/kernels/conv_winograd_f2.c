@@ -7,7 +7,7 @@
  * and for the weight gradient dg = G^T [sum (A dy A^T) .* (B^T d B)] G, the same with
  * A' = A and G' = G with their last rows negated (the two signs cancel in the product,
  * so the gradient's transforms need no negations). Additions and exact halvings only:
- * the scalar and AVX-512 loops give the same bits. */
+ * the scalar, AVX2 (conv_winograd_avx2.c) and AVX-512 loops give the same bits. */
 #include "kernels/conv_winograd_internal.h"
 
 /* ---- row loops: scalar and AVX-512 (the same operations in the same order on every
