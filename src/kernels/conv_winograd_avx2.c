@@ -3,11 +3,11 @@
  * exact halvings (the scalar and AVX-512 loops' bits), F(4x4, 3x3) with the AVX-512
  * loops of conv_winograd_f4.c's fused multiply-adds in the same order (their bits).
  *
- * AVX2 has masked loads but its masked stores are slow on AMD cores, so the last
- * part vector of a row is stored by pieces (cnnc__store_n_avx2); tails load what the contracts
- * let them read, and run the body's operations. Windows of tiles (4 or 6 floats from
- * where each tile starts) become a vector per column by 128-bit loads and 4 x 4
- * transposes (windows4): no gathers. */
+ * AVX2 has masked loads but its masked stores are slow on AMD cores, so the last part
+ * vector of a row is stored by pieces (cnnc__store_n_avx2); tails load what the
+ * contracts let them read, and run the body's operations. Windows of tiles (4 or 6
+ * floats from where each tile starts) become a vector per column by 128-bit loads and
+ * 4 x 4 transposes (windows4): no gathers. */
 #include "kernels/conv_winograd_internal.h"
 
 #if CNNC__ISA_X86
