@@ -315,39 +315,20 @@ const cnnc__wino_rows cnnc__wino_f2_avx2 = {
     .vert = f2_vert, .horiz = f2_horiz, .horiz_at = f2_horiz_at, .out = f2_out,
     .interleave = f2_interleave, .weights = f2_weights, .grad = f2_grad, .fold = f2_fold};
 
-/* ---- F(4x4, 3x3): conv_winograd_f4.c's AVX-512 operations ---------------------------- */
+/* ---- F(4x4, 3x3): the AVX-512 loops' arithmetic (conv_winograd_f4_ops.h) ------------- */
 
+#define F4_V __m256
+#define F4_LANES 8
+#define F4_ATTR
+#define F4_OUT f4_out
 #define SET1 _mm256_set1_ps
-#define FMA _mm256_fmadd_ps
 #define ADD _mm256_add_ps
 #define SUB _mm256_sub_ps
-
-INLINE void bt6_v(__m256 r[6], __m256 d0, __m256 d1, __m256 d2, __m256 d3, __m256 d4, __m256 d5) {
-    const __m256 d42 = SUB(d4, d2);
-    r[0] = FMA(SET1(1.5f), SUB(d3, d1), FMA(SET1(-2.0f), d2, ADD(d0, d4)));
-    r[1] = FMA(SET1(2.5f), d3, FMA(SET1(0.5f), d2, SUB(d4, d1)));
-    r[2] = FMA(SET1(0.5f), d3, FMA(SET1(-2.5f), d2, ADD(d4, d1)));
-    r[3] = FMA(SET1(2.0f), SUB(d3, d1), d42);
-    r[4] = FMA(SET1(0.5f), SUB(d1, d3), d42);
-    r[5] = FMA(SET1(1.5f), d42, FMA(SET1(-2.0f), d3, ADD(d1, d5)));
-}
-
-INLINE void at6_v(__m256 r[4], __m256 m0, __m256 m1, __m256 m2, __m256 m3, __m256 m4, __m256 m5) {
-    const __m256 p = ADD(m1, m2), q = SUB(m1, m2);
-    r[0] = ADD(ADD(m0, p), ADD(m3, m4));
-    r[1] = FMA(SET1(-2.0f), m4, FMA(SET1(0.5f), m3, q));
-    r[2] = FMA(SET1(4.0f), m4, FMA(SET1(0.25f), m3, p));
-    r[3] = ADD(FMA(SET1(-8.0f), m4, FMA(SET1(0.125f), m3, q)), m5);
-}
-
-INLINE void g3_v(__m256 r[6], __m256 a, __m256 b, __m256 c) {
-    r[0] = a;
-    r[1] = _mm256_mul_ps(ADD(ADD(a, b), c), SET1(1.0f / 3.0f));
-    r[2] = _mm256_mul_ps(SUB(b, ADD(a, c)), SET1(1.0f / 3.0f));
-    r[3] = _mm256_mul_ps(FMA(SET1(4.0f), a, FMA(SET1(2.0f), b, c)), SET1(-4.0f / 15.0f));
-    r[4] = _mm256_mul_ps(FMA(SET1(4.0f), c, FMA(SET1(-2.0f), b, a)), SET1(1.0f / 15.0f));
-    r[5] = c;
-}
+#define MUL _mm256_mul_ps
+#define FMA _mm256_fmadd_ps
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#include "kernels/conv_winograd_f4_ops.h"
 
 static void f4_vert(float *s, int64_t ss, const float *const *d, int64_t n, bool whole) {
     for (int64_t c = 0; c < n; c += 8) {
@@ -390,25 +371,6 @@ static void f4_horiz_at(float *v, int64_t vs, const float *s, const int32_t *at,
         const float *p[8];
         at_windows(p, s, at + k, n - k);
         f4_windows_b(v + k, vs, p, n - k);
-    }
-}
-
-/* reads and writes up to n rounded up to 8 */
-static void f4_out(float *o, int64_t os, const float *m, int64_t ms, float bv, int64_t n) {
-    const __m256 vb = SET1(bv);
-    for (int64_t k = 0; k < n; k += 8) {
-        __m256 z[4][6];
-        for (int j = 0; j < 6; j++) {
-            __m256 a[6], r[4];
-            for (int i = 0; i < 6; i++) a[i] = _mm256_loadu_ps(m + (i * 6 + j) * ms + k);
-            at6_v(r, a[0], a[1], a[2], a[3], a[4], a[5]);
-            for (int i = 0; i < 4; i++) z[i][j] = r[i];
-        }
-        for (int i = 0; i < 4; i++) {
-            __m256 r[4];
-            at6_v(r, z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5]);
-            for (int c = 0; c < 4; c++) _mm256_storeu_ps(o + (i * 4 + c) * os + k, ADD(r[c], vb));
-        }
     }
 }
 

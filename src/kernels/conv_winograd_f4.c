@@ -8,7 +8,8 @@
  *   G   = [1 0 0;  1/3 1/3 1/3;  -1/3 1/3 -1/3;  -16/15 -8/15 -4/15;  1/15 -2/15 4/15;  0 0 1]
  *
  * (G is applied by conv_winograd.c's weight transform.) The AVX-512 loops use fused
- * multiply-adds, in the vector body and in the masked tails alike. */
+ * multiply-adds, in the vector body and in the masked tails alike; their arithmetic
+ * is conv_winograd_f4_ops.h's, shared with the AVX2 loops (conv_winograd_avx2.c). */
 #include "kernels/conv_winograd_internal.h"
 
 /* ---- scalar --------------------------------------------------------------------------- */
@@ -115,30 +116,18 @@ static inline __mmask16 mask_n(int64_t n) {
     return n <= 0 ? (__mmask16)0 : n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
 }
 
+#define F4_V __m512
+#define F4_LANES 16
+#define F4_ATTR AVX512
+#define F4_OUT out_avx512
 #define SET1 _mm512_set1_ps
-#define FMA _mm512_fmadd_ps
 #define ADD _mm512_add_ps
 #define SUB _mm512_sub_ps
-
-AVX512 static inline void bt6_v(__m512 r[6], __m512 d0, __m512 d1, __m512 d2, __m512 d3,
-                                __m512 d4, __m512 d5) {
-    const __m512 d42 = SUB(d4, d2);
-    r[0] = FMA(SET1(1.5f), SUB(d3, d1), FMA(SET1(-2.0f), d2, ADD(d0, d4)));
-    r[1] = FMA(SET1(2.5f), d3, FMA(SET1(0.5f), d2, SUB(d4, d1)));
-    r[2] = FMA(SET1(0.5f), d3, FMA(SET1(-2.5f), d2, ADD(d4, d1)));
-    r[3] = FMA(SET1(2.0f), SUB(d3, d1), d42);
-    r[4] = FMA(SET1(0.5f), SUB(d1, d3), d42);
-    r[5] = FMA(SET1(1.5f), d42, FMA(SET1(-2.0f), d3, ADD(d1, d5)));
-}
-
-AVX512 static inline void at6_v(__m512 r[4], __m512 m0, __m512 m1, __m512 m2, __m512 m3,
-                                __m512 m4, __m512 m5) {
-    const __m512 p = ADD(m1, m2), q = SUB(m1, m2);
-    r[0] = ADD(ADD(m0, p), ADD(m3, m4));
-    r[1] = FMA(SET1(-2.0f), m4, FMA(SET1(0.5f), m3, q));
-    r[2] = FMA(SET1(4.0f), m4, FMA(SET1(0.25f), m3, p));
-    r[3] = ADD(FMA(SET1(-8.0f), m4, FMA(SET1(0.125f), m3, q)), m5);
-}
+#define MUL _mm512_mul_ps
+#define FMA _mm512_fmadd_ps
+#define LOADU _mm512_loadu_ps
+#define STOREU _mm512_storeu_ps
+#include "kernels/conv_winograd_f4_ops.h"
 
 /* the first 16 floats at p (whole) or its first lanes of mk (zeros past them) */
 AVX512 static inline __m512 load_tail(const float *p, __mmask16 mk, bool whole) {
@@ -214,25 +203,6 @@ AVX512 static void horiz_at_avx512(float *v, int64_t vs, const float *s, const i
     }
 }
 
-AVX512 static void out_avx512(float *o, int64_t os, const float *m, int64_t mstride, float bv,
-                              int64_t n) {
-    const __m512 vb = _mm512_set1_ps(bv);
-    for (int64_t k = 0; k < n; k += 16) {
-        __m512 z[4][6];
-        for (int j = 0; j < 6; j++) {
-            __m512 a[6], r[4];
-            for (int i = 0; i < 6; i++) a[i] = _mm512_loadu_ps(m + (i * 6 + j) * mstride + k);
-            at6_v(r, a[0], a[1], a[2], a[3], a[4], a[5]);
-            for (int i = 0; i < 4; i++) z[i][j] = r[i];
-        }
-        for (int i = 0; i < 4; i++) {
-            __m512 r[4];
-            at6_v(r, z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5]);
-            for (int c = 0; c < 4; c++) _mm512_storeu_ps(o + (i * 4 + c) * os + k, ADD(r[c], vb));
-        }
-    }
-}
-
 AVX512 static void interleave_avx512(float *r, const float *a, int64_t as, int64_t n) {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -249,15 +219,6 @@ AVX512 static void interleave_avx512(float *r, const float *a, int64_t as, int64
 #pragma GCC unroll 4
         for (int q = 0; q < 4; q++) _mm512_mask_storeu_ps(r + 4 * k + 16 * q, mask_n(left - 16 * q), out[q]);
     }
-}
-
-AVX512 static inline void g3_v(__m512 r[6], __m512 a, __m512 b, __m512 c) {
-    r[0] = a;
-    r[1] = _mm512_mul_ps(ADD(ADD(a, b), c), SET1(1.0f / 3.0f));
-    r[2] = _mm512_mul_ps(SUB(b, ADD(a, c)), SET1(1.0f / 3.0f));
-    r[3] = _mm512_mul_ps(FMA(SET1(4.0f), a, FMA(SET1(2.0f), b, c)), SET1(-4.0f / 15.0f));
-    r[4] = _mm512_mul_ps(FMA(SET1(4.0f), c, FMA(SET1(-2.0f), b, a)), SET1(1.0f / 15.0f));
-    r[5] = c;
 }
 
 /* Depth by depth: the taps of its filters in lanes (filter j in lane j), then its mr
