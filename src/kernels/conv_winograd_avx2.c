@@ -184,28 +184,18 @@ static void f2_horiz_at(float *v, int64_t vs, const float *s, const int32_t *at,
     }
 }
 
+#define F2_V __m256
+#define F2_ATTR
+#define ADD _mm256_add_ps
+#define SUB _mm256_sub_ps
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#include "kernels/conv_winograd_f2_ops.h"
+
 /* reads and writes up to n rounded up to 8 */
 static void f2_out(float *ob, int64_t os, const float *m, int64_t ms, float bv, int64_t n) {
     float *const o[4] = {ob, ob + os, ob + 2 * os, ob + 3 * os};
-    const __m256 vb = _mm256_set1_ps(bv);
-    for (int64_t k = 0; k < n; k += 8) {
-        __m256 z0[4], z1[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            const __m256 a0 = _mm256_loadu_ps(m + (0 * 4 + j) * ms + k);
-            const __m256 a1 = _mm256_loadu_ps(m + (1 * 4 + j) * ms + k);
-            const __m256 a2 = _mm256_loadu_ps(m + (2 * 4 + j) * ms + k);
-            const __m256 a3 = _mm256_loadu_ps(m + (3 * 4 + j) * ms + k);
-            z0[j] = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
-            z1[j] = _mm256_sub_ps(_mm256_sub_ps(a1, a2), a3);
-        }
-        const __m256 r[4] = {_mm256_add_ps(_mm256_add_ps(z0[0], z0[1]), z0[2]),
-                             _mm256_sub_ps(_mm256_sub_ps(z0[1], z0[2]), z0[3]),
-                             _mm256_add_ps(_mm256_add_ps(z1[0], z1[1]), z1[2]),
-                             _mm256_sub_ps(_mm256_sub_ps(z1[1], z1[2]), z1[3])};
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) _mm256_storeu_ps(o[i] + k, _mm256_add_ps(r[i], vb));
-    }
+    for (int64_t k = 0; k < n; k += 8) out_step(o, m, ms, _mm256_set1_ps(bv), k);
 }
 
 /* reads a and a + as up to n rounded up to 8 */
@@ -317,6 +307,10 @@ const cnnc__wino_rows cnnc__wino_f2_avx2 = {
 
 /* ---- F(4x4, 3x3): the AVX-512 loops' arithmetic (conv_winograd_f4_ops.h) ------------- */
 
+#undef ADD
+#undef SUB
+#undef LOADU
+#undef STOREU
 #define F4_V __m256
 #define F4_LANES 8
 #define F4_ATTR

@@ -207,27 +207,20 @@ AVX512 static void horiz_at_avx512(float *vb, int64_t vs, const float *s, const 
     }
 }
 
+#define F2_V __m512
+#define F2_ATTR AVX512
+#define ADD _mm512_add_ps
+#define SUB _mm512_sub_ps
+#define LOADU _mm512_loadu_ps
+#define STOREU _mm512_storeu_ps
+#include "kernels/conv_winograd_f2_ops.h"
+
 AVX512 static void out_avx512(float *ob, int64_t os, const float *m, int64_t mstride, float bv,
                               int64_t n) {
     float *const o[4] = {ob, ob + os, ob + 2 * os, ob + 3 * os};
     const __m512 vb = _mm512_set1_ps(bv);
     int64_t k = 0;
-    for (; k + 16 <= n; k += 16) {
-        __m512 z0[4], z1[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            const __m512 a0 = _mm512_loadu_ps(m + (0 * 4 + j) * mstride + k);
-            const __m512 a1 = _mm512_loadu_ps(m + (1 * 4 + j) * mstride + k);
-            const __m512 a2 = _mm512_loadu_ps(m + (2 * 4 + j) * mstride + k);
-            const __m512 a3 = _mm512_loadu_ps(m + (3 * 4 + j) * mstride + k);
-            z0[j] = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
-            z1[j] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
-        }
-        _mm512_storeu_ps(o[0] + k, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(z0[0], z0[1]), z0[2]), vb));
-        _mm512_storeu_ps(o[1] + k, _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(z0[1], z0[2]), z0[3]), vb));
-        _mm512_storeu_ps(o[2] + k, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(z1[0], z1[1]), z1[2]), vb));
-        _mm512_storeu_ps(o[3] + k, _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(z1[1], z1[2]), z1[3]), vb));
-    }
+    for (; k + 16 <= n; k += 16) out_step(o, m, mstride, vb, k);
     out_scalar(ob, os, m, mstride, bv, k, n);
 }
 
