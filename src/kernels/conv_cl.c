@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include "kernels/transpose16_avx512.h"
+#include "kernels/lanes_avx2.h"
 #include "kernels/transpose8_avx2.h"
 #define AVX512 __attribute__((target("avx512f")))
 #define AVX2 __attribute__((target("avx2")))
@@ -123,11 +124,6 @@ AVX512 static void panel_avx512(float *dst, int64_t mr, int64_t kc, const float 
 
 /* ---- AVX2: 8 x 8 tiles and 8-lane panels ------------------------------------------ */
 
-/* Lanes [0, n) set. */
-AVX2 static inline __m256i lanes8(int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* One 8 x 8 tile (ni rows, nj columns of it inside the matrix), as tile16. */
 AVX2 static inline void tile8(float *dst, int64_t ldd, const float *const *rows, int64_t j0,
                               int64_t ni, int64_t nj) {
@@ -140,12 +136,12 @@ AVX2 static inline void tile8(float *dst, int64_t ldd, const float *const *rows,
         for (int j = 0; j < 8; j++) _mm256_storeu_ps(dst + j * ldd, r[j]);
         return;
     }
-    const __m256i mi = lanes8(ni), mj = lanes8(nj);
+    const __m256i mj = cnnc__lanes_avx2(nj);
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
         r[i] = i < ni ? _mm256_maskload_ps(rows[i] + j0, mj) : _mm256_setzero_ps();
     cnnc__transpose8_avx2(r);
-    for (int64_t j = 0; j < nj; j++) _mm256_maskstore_ps(dst + j * ldd, mi, r[j]);
+    for (int64_t j = 0; j < nj; j++) cnnc__store_n_avx2(dst + j * ldd, r[j], ni);
 }
 
 /* As transpose_avx512, in 8 x 8 tiles. */
@@ -178,7 +174,7 @@ AVX2 static void panel_avx2(float *dst, int64_t mr, int64_t kc, const float *src
     __m256i m[8];
     const float *s[8];
     for (int64_t r = 0; r < nruns; r++) {
-        m[r] = _mm256_andnot_si256(lanes8(lane[r]), lanes8(lane[r + 1]));
+        m[r] = _mm256_andnot_si256(cnnc__lanes_avx2(lane[r]), cnnc__lanes_avx2(lane[r + 1]));
         s[r] = src + off[r] - lane[r];
     }
     __m256 v;
@@ -195,7 +191,7 @@ AVX2 static void panel_avx2(float *dst, int64_t mr, int64_t kc, const float *src
             _mm256_storeu_ps(dst + p * mr, v);
         }
     }
-    _mm256_maskstore_ps(dst + p * mr, lanes8(mr), v);
+    cnnc__store_n_avx2(dst + p * mr, v, mr);
 }
 #endif
 

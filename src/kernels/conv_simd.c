@@ -43,6 +43,8 @@ static void scatter2_scalar(float *dst, const float *src, int64_t n) {
 #if CNNC__ISA_X86
 #include <immintrin.h>
 
+#include "kernels/lanes_avx2.h"
+
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -141,7 +143,7 @@ AVX2 static void scatter2_avx2(float *dst, const float *src, int64_t n) {
         const __m256 d0 = _mm256_loadu_ps(dst + 2 * i);
         const __m256 d1 = _mm256_maskload_ps(dst + 2 * i + 8, head);
         _mm256_storeu_ps(dst + 2 * i, _mm256_blend_ps(d0, _mm256_add_ps(d0, lo), 0x55));
-        _mm256_maskstore_ps(dst + 2 * i + 8, head, _mm256_blend_ps(d1, _mm256_add_ps(d1, hi), 0x55));
+        cnnc__store_n_avx2(dst + 2 * i + 8, _mm256_blend_ps(d1, _mm256_add_ps(d1, hi), 0x55), 7);
     }
     for (; i < n; i++) dst[2 * i] += src[i];
 }
