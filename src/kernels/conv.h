@@ -187,7 +187,9 @@ const char *cnnc__dwconv_variant(cnnc__isa isa);
  * conv_dw_flat_avx512.c's flat kernels for small "same" planes and its stride-2
  * backward-data by phases; conv_dw_avx512.c's register-tiled kernels for 2-d 3x3 and
  * 5x5 filters with W stride 1 or 2, else conv_dw.c's 16-lane kernels where the
- * geometry fits), else row by row with the level's row primitives. */
+ * geometry fits; AVX2: on runs of planes, conv_dw_band_avx2.c's padded bands for 3x3 and
+ * 5x5 filters with the same stride 1 or 2 in H and W, else conv_dw_avx2.c's row cache
+ * plane by plane), else row by row with the level's row primitives. */
 void cnnc__dwconv_forward_plane_ref(float *y, const float *x, const float *w, float bias,
                                     const cnnc__window *g);
 void cnnc__dwconv_backward_data_plane_ref(float *dx, const float *dy, const float *w,

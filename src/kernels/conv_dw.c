@@ -389,7 +389,8 @@ static bool dw_backward_weight_avx2_try(cnnc__isa isa, float *dw, const float *d
       dw_backward_weight_avx512_try, dw_forward_planes_avx512, dw_backward_data_planes_avx512, \
       dw_backward_weight_planes_avx512)                                                     \
     X(AVX2, f32_dwconv__avx2, dw_forward_avx2_try, dw_backward_data_avx2_try,                 \
-      dw_backward_weight_avx2_try, NULL, NULL, NULL)
+      dw_backward_weight_avx2_try, cnnc__dw_band_forward_avx2, cnnc__dw_band_backward_data_avx2, \
+      cnnc__dw_band_backward_weight_avx2)
 #else
 #define DW_SIMD_VARIANTS(X)
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "kernels/conv.h"
+#include "kernels/conv_dw_internal.h"
 #include "kernels/isa.h"
 #include "ops/conv.h"
 
@@ -200,6 +201,97 @@ static void runs_at(cnnc__isa isa) {
 
 static void test_runs(void) { each_level("runs of planes", runs_at); }
 
+/* The AVX2 band kernels (conv_dw_band_avx2.c) called directly, where the CPU runs
+ * AVX2: runs of n planes, K 3 or 5, the same stride 1 or 2 in H and W, padding 0 .. K - 1
+ * per dim, planes from 1x1 to 150 wide and 120 tall (several bands of the buffer), widths
+ * around the 8-lane groups. The forward must give the bits of bias + the taps
+ * fused-multiply-added in (q1, q2) order; backward-data (written over garbage) and
+ * backward-weight (summed over two images) the reference's values; nothing may be
+ * written past the run (the rows' last vectors may write into the next row). */
+enum { BAND_GUARD = 16 };
+
+static bool guard_intact(const float *p, int64_t n) {
+    for (int64_t i = 0; i < BAND_GUARD; i++)
+        if (p[n + i] != 1234.5f) return false;
+    return true;
+}
+
+static void band_case(const cnnc__window *g, int64_t n) {
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g);
+    float *x = check_rng_floats(&rng, 2 * n * isz), *w = check_rng_floats(&rng, n * ksz);
+    float *dy = check_rng_floats(&rng, 2 * n * osz), *bias = check_rng_floats(&rng, n);
+    float *y = malloc((size_t)(n * osz + BAND_GUARD) * 4);
+    float *dx = check_rng_floats(&rng, n * isz + BAND_GUARD);
+    float *dw = check_rng_floats(&rng, n * ksz), *dwr = malloc((size_t)(n * ksz) * 4);
+    float *yr = malloc((size_t)osz * 4), *dxr = malloc((size_t)isz * 4);
+    for (int64_t i = 0; i < BAND_GUARD; i++) y[n * osz + i] = dx[n * isz + i] = 1234.5f;
+    memcpy(dwr, dw, (size_t)(n * ksz) * 4);
+    const bool with_bias = rnd(0, 1);
+    CHECK(cnnc__dw_band_forward_avx2(y, x, w, with_bias ? bias : NULL, n, g));
+    CHECK(cnnc__dw_band_backward_data_avx2(dx, dy, w, n, g));
+    const cnnc__dw_images two = {2, n * osz, n * isz};
+    CHECK(cnnc__dw_band_backward_weight_avx2(dw, dy, x, n, two, g) == (g->k[1] == 3));
+    CHECK(guard_intact(y, n * osz) && guard_intact(dx, n * isz));
+    for (int64_t i = 0; i < n; i++) {
+        forward_fma_order(yr, x + i * isz, w + i * ksz, with_bias ? bias[i] : 0.0f, g);
+        CHECK(memcmp(y + i * osz, yr, (size_t)osz * 4) == 0);
+        memset(dxr, 0, (size_t)isz * 4);
+        cnnc__dwconv_backward_data_plane_ref(dxr, dy + i * osz, w + i * ksz, g);
+        CHECK(max_rel(dx + i * isz, dxr, isz) < 1e-5);
+        for (int64_t b = 0; b < 2 && g->k[1] == 3; b++)
+            cnnc__dwconv_backward_weight_plane_ref(dwr + i * ksz, dy + (b * n + i) * osz,
+                                                   x + (b * n + i) * isz, g);
+    }
+    CHECK(max_rel(dw, dwr, n * ksz) < 1e-5);
+    free(x), free(w), free(dy), free(bias), free(y), free(dx), free(dw), free(dwr), free(yr);
+    free(dxr);
+}
+
+/* A square K x K window, the same stride s in H and W, paddings p1, p2, input h x w. */
+static cnnc__window band_geom(int64_t k, int64_t s, int64_t p1, int64_t p2, int64_t h,
+                              int64_t w) {
+    cnnc__window g;
+    memset(&g, 0, sizeof g);
+    g.n = 1, g.c = g.m = g.groups = 2;
+    for (int d = 0; d < 3; d++) g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
+    const int64_t pad[3] = {0, p1, p2}, in[3] = {1, h, w};
+    for (int d = 1; d < 3; d++) {
+        g.k[d] = k, g.stride[d] = s, g.pad[d] = pad[d];
+        g.in[d] = in[d] + 2 * pad[d] < k ? k - 2 * pad[d] : in[d];
+        g.out[d] = (g.in[d] + 2 * pad[d] - k) / s + 1;
+    }
+    return g;
+}
+
+static void test_band_avx2(void) {
+#if CNNC__ISA_X86
+    if (cnnc__isa_cpu() < CNNC__ISA_AVX2) return;
+    const int before = check_current_failures_;
+    static const int64_t edges[][6] = {
+        /* k, s, p1, p2, h, w: MobileNet's planes, 1x1, widths 7 .. 17, the paddings' ends,
+         * tall and wide planes (bands), odd sizes at stride 2 */
+        {3, 1, 1, 1, 7, 7},    {3, 1, 1, 1, 14, 14},  {3, 2, 1, 1, 14, 14},  {3, 2, 1, 1, 56, 56},
+        {3, 1, 1, 1, 112, 112}, {3, 2, 1, 1, 112, 112}, {3, 1, 0, 0, 1, 1},  {5, 1, 4, 4, 1, 1},
+        {3, 1, 1, 1, 8, 8},    {3, 1, 1, 1, 9, 9},    {3, 2, 1, 1, 15, 17},  {3, 2, 0, 2, 16, 16},
+        {5, 2, 2, 2, 33, 150}, {5, 1, 0, 4, 120, 9}, {3, 1, 2, 0, 120, 150}, {3, 2, 2, 1, 119, 149}};
+    const int64_t nedge = (int64_t)(sizeof edges / sizeof edges[0]);
+    for (int64_t it = 0; it < nedge + 300; it++) {
+        const int64_t *e = edges[it < nedge ? it : 0];
+        const int64_t k = rnd(0, 2) ? 3 : 5, big = rnd(0, 7) == 0;
+        const cnnc__window g =
+            it < nedge ? band_geom(e[0], e[1], e[2], e[3], e[4], e[5])
+                       : band_geom(k, rnd(1, 2), rnd(0, k - 1), rnd(0, k - 1),
+                                   rnd(1, big ? 120 : 20), rnd(1, big ? 150 : 30));
+        band_case(&g, rnd(1, big || it < nedge ? 3 : 6));
+        if (check_current_failures_ != before) {
+            print_geom((int)it, &g);
+            break;
+        }
+    }
+#endif
+}
+
 /* Through the driver: values as the reference's, the same bits at 1 and 2 threads.
  * n images of c planes h x w, 3x3, stride and padding in both dims. */
 static void driver_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad) {
@@ -278,6 +370,7 @@ static void test_errors(void) {
 int main(void) {
     RUN_TEST(test_planes);
     RUN_TEST(test_runs);
+    RUN_TEST(test_band_avx2);
     RUN_TEST(test_drivers);
     RUN_TEST(test_errors);
     cnnc_thread_cleanup();

@@ -1,0 +1,557 @@
+/* Depthwise convolution, AVX2 + FMA, on runs of planes by padded bands: square 3x3 /
+ * 5x5 filters, the same stride (1 or 2) in H and W, dilation 1, padding up to K - 1
+ * (backward-weight: 3x3). A band of input rows (dy rows for backward-data) is copied
+ * into a zero-bordered buffer (stride 2 in W: split into its even and odd columns;
+ * the borders zeroed once per run, padding rows once per run where they stay put), so
+ * that every tap is an unmasked 8-lane load: no masks, no per-row bookkeeping. Blocks
+ * of output rows (8 rows of one vector, 4 of two, 2 of three) keep 6 to 8 FMA chains
+ * in flight, each input vector loaded once for every row whose taps read it. A row of
+ * several vectors ends with one moved back to end at the row's end; a row of one
+ * vector group writes up to 7 floats past itself, into the next row (or plane) of the
+ * run, which is written afterwards; only a store past the run's end goes through a
+ * scratch vector.
+ * Forward: bias, then the taps in (q1, q2) order fused-multiply-added (a tap reading
+ * padding adds w * 0: the bits of the taps skipped but for signed zeros and infinite
+ * weights). Backward-data: stride 1 the forward of dy with the filter turned by 180
+ * degrees; stride 2 dx's two column phases per dx row (the taps of each fixed by the
+ * parities), interleaved. Backward-weight: one vector accumulator per tap over the
+ * filter's planes in every image, reduced once.
+ * They replace conv_dw_avx2.c's per-plane row cache on these geometries: its tags,
+ * zeroing and partial stores cost more than the FMAs on small planes (1 thread, batch
+ * 8, ms forward / input grad / weight grad: 576x14x14 1.96 / 2.06 / 2.11 -> 0.72 /
+ * 0.64 / 0.71; 960x7x7 1.56 / 1.63 / 1.59 -> 0.40 / 0.36 / 0.45). */
+#include "kernels/conv_dw_internal.h"
+
+#if CNNC__ISA_X86
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+CNNC__ISA_TARGET_BEGIN("avx2,fma")
+
+enum { BD_FLOATS = 4096, BD_MAX_K = 5, BD_MARGIN = 8, BD_PF_BYTES = 4096, BD_PF_MAX = 256 };
+
+#define BD_INLINE static inline __attribute__((always_inline))
+/* A block size c for a case that happens only when c < n; else 1 (the case is dead,
+ * and the instance stays within the accumulators). */
+#define BD_LT(c, n) ((c) < (n) ? (c) : 1)
+
+/* One plane pass: a source plane [ih, iw] read through the buffer, a destination
+ * plane [oh, ow] written (or, backward-weight, dy read). Buffer rows of ld floats
+ * (stride 2: the even padded columns at 0, the odd ones at half); nv vectors of 8 per
+ * destination row; band destination rows per fill. */
+typedef struct bd_geom {
+    int64_t ih, iw, oh, ow;
+    int64_t ph, pw; /* leading padding: destination 0 reads source -ph, -pw first */
+    int64_t ld, half, nv, band;
+    int64_t rows; /* buffer rows a band fills at most */
+    int64_t lead; /* fill: source column 0 at (stride 1) buffer column / (2) padded column lead */
+} bd_geom;
+
+static int64_t round8(int64_t v) { return (v + 7) / 8 * 8; }
+
+/* v / 2 rounded toward negative infinity. */
+static int64_t floor_half(int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
+
+static const int32_t tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* p[0 .. min(n, 8)) and zeros (n <= 0: all zeros; lanes past n are never read). */
+BD_INLINE __m256 load_n(const float *p, int64_t n) {
+    if (n >= 8) return _mm256_loadu_ps(p);
+    if (n <= 0) return _mm256_setzero_ps();
+    return _mm256_maskload_ps(p, _mm256_loadu_si256((const __m256i *)(tail_mask + 8 - n)));
+}
+
+/* v to dst, up to end: whole when 8 floats fit before end (the lanes past the row are
+ * written again later), else through a scratch vector. */
+BD_INLINE void store_until(float *dst, const float *end, __m256 v) {
+    const int64_t n = end - dst;
+    if (n >= 8) {
+        _mm256_storeu_ps(dst, v);
+    } else if (n > 0) {
+        float t[8];
+        _mm256_storeu_ps(t, v);
+        memcpy(dst, t, (size_t)n * sizeof(float));
+    }
+}
+
+/* Touches the cache lines of n floats `ahead` bytes past p (the next planes, or past
+ * the buffer: a prefetch never faults) when n is at most BD_PF_MAX: small planes that
+ * come from L3 or memory otherwise wait on it row by row (1 thread, batch 8, ms:
+ * 960x7x7 forward 0.54 -> 0.45); larger ones ride the hardware prefetcher (56x56: 0.1 -
+ * 0.3 ms slower with it; 28x28: no gain). */
+BD_INLINE void prefetch_ahead(const float *p, int64_t n, int64_t ahead, bool write) {
+    if (n > BD_PF_MAX) return;
+    const char *a = (const char *)p + ahead;
+    for (int64_t i = 0; i < n * (int64_t)sizeof(float); i += 64) {
+        if (write)
+            __builtin_prefetch(a + i, 1, 3);
+        else
+            __builtin_prefetch(a + i, 0, 3);
+    }
+}
+
+/* Source row src [n] into a buffer row, column c at padded column c + lead: stride 1
+ * buf[c + lead]; stride 2 the even padded columns at buf[m], the odd at buf[half + m]
+ * (padded column 2 m + phase). Writes zeros past the data up to the next 8 (16). */
+BD_INLINE void fill_row(const int S, float *buf, const float *src, int64_t n, int64_t lead,
+                        int64_t half) {
+    if (S == 1) {
+        int64_t c = 0;
+        for (; c + 8 <= n; c += 8) _mm256_storeu_ps(buf + lead + c, _mm256_loadu_ps(src + c));
+        if (c < n) _mm256_storeu_ps(buf + lead + c, load_n(src + c, n - c));
+        return;
+    }
+    /* x columns c + 2 t (even) and c + 2 t + 1 (odd), c a multiple of 16: with lead
+     * even they sit in phases 0 and 1 at (c + lead) / 2 + t; with lead odd in phases 1
+     * and 0, at (c + lead - 1) / 2 + t and (c + lead + 1) / 2 + t */
+    float *ev_dst = lead % 2 ? buf + half + (lead - 1) / 2 : buf + lead / 2;
+    float *od_dst = lead % 2 ? buf + (lead + 1) / 2 : buf + half + lead / 2;
+    for (int64_t c = 0; c < n; c += 16) {
+        const __m256 a = load_n(src + c, n - c), b = load_n(src + c + 8, n - c - 8);
+        const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        _mm256_storeu_ps(ev_dst + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                             _mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+        _mm256_storeu_ps(od_dst + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                             _mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+}
+
+/* Buffer rows t < rows from source rows r0 + t (outside the plane: zeros). zero[t]:
+ * row t holds zeros already (a small plane's padding rows stay put from plane to
+ * plane: zeroed once per run). */
+BD_INLINE void fill_band(const int S, float *buf, bool *zero, const float *src, int64_t r0,
+                         int64_t rows, const bd_geom *b) {
+    for (int64_t t = 0; t < rows; t++) {
+        const int64_t r = r0 + t;
+        if (r >= 0 && r < b->ih) {
+            fill_row(S, buf + t * b->ld, src + r * b->iw, b->iw, b->lead, b->half);
+            zero[t] = false;
+        } else if (!zero[t]) {
+            memset(buf + t * b->ld, 0, (size_t)b->ld * sizeof(float));
+            zero[t] = true;
+        }
+    }
+}
+
+/* Zeros [lo, hi) of row: a few floats, inline (memset calls per row cost as much as
+ * a small plane's convolution when a run is one plane, as with the forward's
+ * activation on 56x56 planes). */
+BD_INLINE void zero_cols(float *row, int64_t lo, int64_t hi) {
+    for (; lo + 8 <= hi; lo += 8) _mm256_storeu_ps(row + lo, _mm256_setzero_ps());
+    for (; lo < hi; lo++) row[lo] = 0.0f;
+}
+
+/* Once per run: the columns of every buffer row that fills never write (the padding
+ * and past the data) set to zero. */
+static void clear_margins(int S, float *buf, bool *zero, const bd_geom *b) {
+    for (int64_t t = 0; t < b->rows; t++) {
+        zero[t] = false;
+        float *row = buf + t * b->ld;
+        if (S == 1) {
+            zero_cols(row, 0, b->lead);
+            zero_cols(row, b->lead + round8(b->iw), b->ld);
+            continue;
+        }
+        const int64_t len = (b->iw + 15) / 16 * 8; /* each phase's written floats */
+        for (int ph = 0; ph < 2; ph++) { /* phase 0's data from (lead + 1) / 2, 1's lead / 2 */
+            float *p = row + ph * b->half;
+            const int64_t start = ph ? b->lead / 2 : (b->lead + 1) / 2;
+            zero_cols(p, 0, start);
+            zero_cols(p, start + len, b->half);
+        }
+    }
+}
+
+/* ---- forward (and stride-1 backward-data) ----------------------------------------- */
+
+/* Geometry of a forward pass: source [ih, iw] with leading padding ph, pw to a
+ * destination [oh, ow]; false when K rows of the buffer do not fit. */
+static bool fwd_geom(bd_geom *b, int K, int S, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
+                     int64_t ph, int64_t pw) {
+    *b = (bd_geom){ih, iw, oh, ow, ph, pw, 0, 0, (ow + 7) / 8, 0, 0, S == 1 ? BD_MARGIN : pw};
+    /* reads up to padded column 8 nv + K - 2 (stride 2: per phase 8 nv + (K - 1) / 2 - 1);
+     * fills write up to lead + the 8-rounded iw (per phase (pw + 1) / 2 + iw / 2 + 8).
+     * Stride 1 keeps the copies aligned: padded column c at buffer column c + lead - pw */
+    if (S == 1) {
+        const int64_t rd = BD_MARGIN - pw + 8 * b->nv + K - 1, wr = BD_MARGIN + round8(iw);
+        b->ld = round8(rd > wr ? rd : wr);
+    } else {
+        const int64_t rd = 8 * b->nv + (K - 1) / 2, wr = (pw + 1) / 2 + (iw + 15) / 16 * 8;
+        b->half = round8(rd > wr ? rd : wr);
+        b->ld = 2 * b->half;
+    }
+    const int64_t cap = BD_FLOATS / b->ld;
+    if (cap < K) return false;
+    b->band = (cap - K) / S + 1;
+    if (b->band > oh) b->band = oh;
+    b->rows = (b->band - 1) * S + K;
+    return true;
+}
+
+/* NR destination rows from yr (buffer rows from t0: the first one's first tap row),
+ * NV vectors each from column p0, by input rows: each 8 floats of a buffer row loaded
+ * once and fused-multiply-added into every destination row whose taps read them (for
+ * each accumulator still in (q1, q2) order); every load one row pointer plus a
+ * constant (perf showed per-tap address arithmetic around most FMAs otherwise). */
+BD_INLINE void fwd_block(const int K, const int S, const int NR, const int NV, float *yr,
+                         const float *end, const float *buf, int64_t t0, const bd_geom *b,
+                         const __m256 *wv, __m256 bias, int64_t p0) {
+    __m256 acc[8]; /* [NR][NV], NR NV <= 8: flat and small, so kept in registers */
+#pragma GCC unroll 32
+    for (int a = 0; a < NR * NV; a++) acc[a] = bias;
+    const float *base = buf + t0 * b->ld + (S == 1 ? b->lead - b->pw : 0) + p0;
+#pragma GCC unroll 16
+    for (int t = 0; t < (NR - 1) * S + K; t++) {
+        const float *row = base + t * b->ld, *odd = row + b->half;
+#pragma GCC unroll 8
+        for (int q2 = 0; q2 < K; q2++) {
+            const float *src = S == 1 ? row + q2 : (q2 % 2 ? odd : row) + q2 / 2;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                const __m256 xv = _mm256_loadu_ps(src + 8 * v);
+#pragma GCC unroll 8
+                for (int r = 0; r < NR; r++) {
+                    const int q1 = t - r * S;
+                    if (q1 >= 0 && q1 < K)
+                        acc[r * NV + v] = _mm256_fmadd_ps(wv[q1 * K + q2], xv, acc[r * NV + v]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            store_until(yr + r * b->ow + p0 + 8 * v, end, acc[r * NV + v]);
+}
+
+/* The first column of a group of nv vectors from vector j in a row: 8 j, moved back
+ * so that the group ends at the row's end (recomputing a few outputs), or 0 when the
+ * group is the row's only one (its lanes past the row then land in the next row,
+ * which the caller writes afterwards). Rows thus store nothing past themselves but
+ * when they fit in one group. */
+BD_INLINE int64_t group_at(int64_t j, int nv, int64_t ow) {
+    const int64_t p = ow - 8 * nv < 8 * j ? ow - 8 * nv : 8 * j;
+    return p > 0 ? p : 0;
+}
+
+/* NR rows: their vectors NV at a time, then the rest. */
+BD_INLINE void fwd_rows(const int K, const int S, const int NR, const int NV, float *yr,
+                        const float *end, const float *buf, int64_t t0, const bd_geom *b,
+                        const __m256 *wv, __m256 bias) {
+    int64_t j = 0;
+    for (; j + NV <= b->nv; j += NV)
+        fwd_block(K, S, NR, NV, yr, end, buf, t0, b, wv, bias, group_at(j, NV, b->ow));
+    if (NV < 3) return; /* the callers' NV 1 and 2 cover their rows */
+    const int64_t p = group_at(j, (int)(b->nv - j), b->ow);
+    const int R = BD_LT(NR, 3); /* (wide rows come 1 or 2 at a time) */
+    switch (b->nv - j) {
+    case 2: fwd_block(K, S, R, 2, yr, end, buf, t0, b, wv, bias, p); break;
+    case 1: fwd_block(K, S, R, 1, yr, end, buf, t0, b, wv, bias, p); break;
+    default: break;
+    }
+}
+
+/* A band's nb rows from yr: blocks of NR rows, then the rest (a 7-row plane as 4 + 3). */
+BD_INLINE void fwd_band(const int K, const int S, const int NR, const int NV, float *yr,
+                        int64_t nb, const float *end, const float *buf, const bd_geom *b,
+                        const __m256 *wv, __m256 bias) {
+    int64_t r = 0;
+    for (; r + NR <= nb; r += NR)
+        fwd_rows(K, S, NR, NV, yr + r * b->ow, end, buf, r * S, b, wv, bias);
+    if (NR > 4 && r + 4 <= nb) {
+        fwd_rows(K, S, BD_LT(4, NR), NV, yr + r * b->ow, end, buf, r * S, b, wv, bias);
+        r += 4;
+    }
+    switch (nb - r) {
+    case 3: fwd_rows(K, S, BD_LT(3, NR), NV, yr + r * b->ow, end, buf, r * S, b, wv, bias); break;
+    case 2: fwd_rows(K, S, BD_LT(2, NR), NV, yr + r * b->ow, end, buf, r * S, b, wv, bias); break;
+    case 1: fwd_rows(K, S, 1, NV, yr + r * b->ow, end, buf, r * S, b, wv, bias); break;
+    default: break;
+    }
+}
+
+/* n planes: y [n, oh, ow] from x [n, ih, iw], filters w [n, K K] (turned by 180
+ * degrees when FLIP), bias [n] (NULL: zeros). */
+BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, float *y, const float *x,
+                          const float *w, const float *bias, int64_t n, const bd_geom *b,
+                          float *buf) {
+    const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow;
+    const float *end = y + n * osz;
+    bool zero[BD_FLOATS / 8]; /* per buffer row (rows of at least 8 floats) */
+    clear_margins(S, buf, zero, b);
+    for (int64_t i = 0; i < n; i++) {
+        __m256 wv[BD_MAX_K * BD_MAX_K];
+#pragma GCC unroll 32
+        for (int q = 0; q < K * K; q++) wv[q] = _mm256_set1_ps(w[i * K * K + (FLIP ? K * K - 1 - q : q)]);
+        const __m256 vb = _mm256_set1_ps(bias ? bias[i] : 0.0f);
+        prefetch_ahead(x + i * isz, isz, BD_PF_BYTES, false);
+        prefetch_ahead(y + i * osz, osz, BD_PF_BYTES, true);
+        for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
+            const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
+            fill_band(S, buf, zero, x + i * isz, r0 * S - b->ph, (nb - 1) * S + K, b);
+            float *yr = y + i * osz + r0 * b->ow;
+            if (b->nv == 1) /* 6 to 8 chains: 8 rows of one vector, 4 of two, 2 of three */
+                fwd_band(K, S, 8, 1, yr, nb, end, buf, b, wv, vb);
+            else if (b->nv == 2)
+                fwd_band(K, S, 4, 2, yr, nb, end, buf, b, wv, vb);
+            else /* (2 x 4 accumulators and 9 weights spilled: 16 registers) */
+                fwd_band(K, S, 2, 3, yr, nb, end, buf, b, wv, vb);
+        }
+    }
+}
+
+/* ---- backward-data, stride 2: dx's column phases ---------------------------------- */
+
+/* Geometry: dy (the window's output: the source [ih, iw], rows copied at column
+ * BD_MARGIN) to dx (the destination [oh, ow], nv vectors per column phase); band dx
+ * rows per fill. */
+static bool phase_geom(bd_geom *b, int K, const cnnc__window *g) {
+    *b = (bd_geom){g->out[1], g->out[2], g->in[1], g->in[2], g->pad[1], g->pad[2], 0, 0,
+                   (g->in[2] + 15) / 16, 0, 0, BD_MARGIN};
+    /* reads up to BD_MARGIN + pw / 2 + 8 nv; fills write up to BD_MARGIN + 8-rounded ow */
+    const int64_t rd = BD_MARGIN + b->pw / 2 + 8 * b->nv + 1, wr = BD_MARGIN + round8(b->iw);
+    b->ld = round8(rd > wr ? rd : wr);
+    /* dx rows [i0, i0 + B) read dy rows floor((i0 + ph - K + 1) / 2) .. (i0 + B - 1 + ph) / 2,
+     * at most (B + K - 1) / 2 + 1 */
+    const int64_t cap = BD_FLOATS / b->ld;
+    if (cap < K + 1) return false;
+    b->band = 2 * (cap - 1) - K;
+    if (b->band > b->oh) b->band = b->oh;
+    b->rows = (b->band + K - 1) / 2 + 1;
+    return true;
+}
+
+/* Column phase accumulators of dx row i1 (row phase A = (i1 + ph) % 2, padding
+ * parity PB = pw % 2) for NV vectors from j: tap (q1, q2) reaches the row when q1 has
+ * A's parity, reading dy row (i1 + ph - q1) / 2 (buffer row minus pbase), and column
+ * phase c = (q2 + PB) % 2 at dy column v + (c + pw - q2) / 2. */
+BD_INLINE void phase_group(const int K, const int A, const int PB, const int NV, float *xr,
+                           const float *end, const float *buf, int64_t i1, int64_t pbase,
+                           const bd_geom *b, const __m256 *wv, int64_t j) {
+    __m256 acc[2][2];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) acc[0][v] = acc[1][v] = _mm256_setzero_ps();
+    const int64_t col = BD_MARGIN + (b->pw - PB) / 2 + 8 * j;
+#pragma GCC unroll 8
+    for (int q1 = A; q1 < K; q1 += 2) {
+        const float *row = buf + ((i1 + b->ph - q1) / 2 - pbase) * b->ld + col;
+#pragma GCC unroll 8
+        for (int q2 = 0; q2 < K; q2++) {
+            const int c = (q2 + PB) % 2, d = (c + PB - q2) / 2;
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++)
+                acc[c][v] = _mm256_fmadd_ps(wv[q1 * K + q2], _mm256_loadu_ps(row + d + 8 * v),
+                                            acc[c][v]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) { /* positions 2 m and 2 m + 1 of the 8 pairs */
+        const __m256 lo = _mm256_unpacklo_ps(acc[0][v], acc[1][v]);
+        const __m256 hi = _mm256_unpackhi_ps(acc[0][v], acc[1][v]);
+        float *dst = xr + 16 * (j + v);
+        store_until(dst, end, _mm256_permute2f128_ps(lo, hi, 0x20));
+        store_until(dst + 8, end, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+}
+
+BD_INLINE void phase_row(const int K, const int A, const int PB, float *xr, const float *end,
+                         const float *buf, int64_t i1, int64_t pbase, const bd_geom *b,
+                         const __m256 *wv) {
+    int64_t j = 0;
+    for (; j + 2 <= b->nv; j += 2) phase_group(K, A, PB, 2, xr, end, buf, i1, pbase, b, wv, j);
+    if (j < b->nv) phase_group(K, A, PB, 1, xr, end, buf, i1, pbase, b, wv, j);
+}
+
+/* n planes: dx [n, oh, ow] written from dy [n, ih, iw] (the source) and w [n, K K]. */
+BD_INLINE void phase_planes(const int K, const int PB, float *dx, const float *dy,
+                            const float *w, int64_t n, const bd_geom *b, float *buf) {
+    const int64_t dsz = b->oh * b->ow, ssz = b->ih * b->iw; /* dx's, dy's */
+    const float *end = dx + n * dsz;
+    bool zero[BD_FLOATS / 8]; /* per buffer row (rows of at least 8 floats) */
+    clear_margins(1, buf, zero, b);
+    for (int64_t i = 0; i < n; i++) {
+        __m256 wv[BD_MAX_K * BD_MAX_K];
+#pragma GCC unroll 32
+        for (int q = 0; q < K * K; q++) wv[q] = _mm256_set1_ps(w[i * K * K + q]);
+        prefetch_ahead(dy + i * ssz, ssz, BD_PF_BYTES, false);
+        prefetch_ahead(dx + i * dsz, dsz, BD_PF_BYTES, true);
+        for (int64_t i0 = 0; i0 < b->oh; i0 += b->band) {
+            const int64_t nb = b->oh - i0 < b->band ? b->oh - i0 : b->band;
+            const int64_t pbase = floor_half(i0 + b->ph - K + 1);
+            const int64_t rows = floor_half(i0 + nb - 1 + b->ph) - pbase + 1;
+            fill_band(1, buf, zero, dy + i * ssz, pbase, rows, b);
+            for (int64_t i1 = i0; i1 < i0 + nb; i1++) {
+                float *xr = dx + i * dsz + i1 * b->ow;
+                if ((i1 + b->ph) % 2)
+                    phase_row(K, 1, PB, xr, end, buf, i1, pbase, b, wv);
+                else
+                    phase_row(K, 0, PB, xr, end, buf, i1, pbase, b, wv);
+            }
+        }
+    }
+}
+
+/* ---- backward-weight (3x3) --------------------------------------------------------- */
+
+/* acc[q] += dy row yr times the buffer row of tap q (the output row's taps from t0). */
+BD_INLINE void bww_row(const int S, __m256 acc[9], const float *yr, const float *buf, int64_t t0,
+                       const bd_geom *b) {
+    __m256 a[9]; /* in registers across the row (through acc the compiler stored them each step) */
+#pragma GCC unroll 9
+    for (int q = 0; q < 9; q++) a[q] = acc[q];
+    const float *base = buf + t0 * b->ld + (S == 1 ? b->lead - b->pw : 0);
+    for (int64_t j = 0; j < b->nv; j++) {
+        const __m256 vy = load_n(yr + 8 * j, b->ow - 8 * j);
+#pragma GCC unroll 3
+        for (int q1 = 0; q1 < 3; q1++) {
+            const float *row = base + q1 * b->ld + 8 * j;
+#pragma GCC unroll 3
+            for (int q2 = 0; q2 < 3; q2++) {
+                const float *src = S == 1 ? row + q2 : row + (q2 % 2) * b->half + q2 / 2;
+                a[q1 * 3 + q2] = _mm256_fmadd_ps(vy, _mm256_loadu_ps(src), a[q1 * 3 + q2]);
+            }
+        }
+    }
+#pragma GCC unroll 9
+    for (int q = 0; q < 9; q++) acc[q] = a[q];
+}
+
+static float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* dw [n, 9] += per filter the sums over its planes in every image of im. */
+BD_INLINE void bww_planes(const int S, float *dw, const float *dy, const float *x, int64_t n,
+                          cnnc__dw_images im, const bd_geom *b, float *buf) {
+    const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow;
+    bool zero[BD_FLOATS / 8]; /* per buffer row (rows of at least 8 floats) */
+    clear_margins(S, buf, zero, b);
+    for (int64_t i = 0; i < n; i++) {
+        __m256 acc[9];
+        for (int q = 0; q < 9; q++) acc[q] = _mm256_setzero_ps();
+        for (int64_t m = 0; m < im.n; m++) {
+            const float *xi = x + m * im.x_step + i * isz, *yi = dy + m * im.dy_step + i * osz;
+            prefetch_ahead(xi, isz, isz * (int64_t)sizeof(float), false); /* the next filter's */
+            prefetch_ahead(yi, osz, osz * (int64_t)sizeof(float), false);
+            for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
+                const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
+                fill_band(S, buf, zero, xi, r0 * S - b->ph, (nb - 1) * S + 3, b);
+                for (int64_t r = 0; r < nb; r++) bww_row(S, acc, yi + (r0 + r) * b->ow, buf, r * S, b);
+            }
+        }
+        for (int q = 0; q < 9; q++) dw[i * 9 + q] += hsum(acc[q]);
+    }
+}
+
+/* ---- the instantiations and entry points ------------------------------------------ */
+
+/* Square K x K (3 or 5; weight: 3), the same stride 1 or 2 in H and W, dilation 1,
+ * padding up to K - 1 (the stride-1 input gradient's flipped padding is K - 1 - pad). */
+static bool bd_fits(const cnnc__window *g, bool weight) {
+    const int64_t k = g->k[1];
+    if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->pad[0] != 0) return false;
+    if (k != g->k[2] || (k != 3 && (k != 5 || weight))) return false;
+    if (g->stride[1] != g->stride[2] || (g->stride[1] != 1 && g->stride[1] != 2)) return false;
+    for (int d = 1; d < 3; d++)
+        if (g->dil[d] != 1 || g->pad[d] < 0 || g->pad[d] > k - 1 || g->in[d] < 1 || g->out[d] < 1)
+            return false;
+    return true;
+}
+
+typedef void (*fwd_fn)(float *y, const float *x, const float *w, const float *bias, int64_t n,
+                       const bd_geom *b, float *buf);
+typedef void (*phase_fn)(float *dx, const float *dy, const float *w, int64_t n, const bd_geom *b,
+                         float *buf);
+typedef void (*bww_fn)(float *dw, const float *dy, const float *x, int64_t n, cnnc__dw_images im,
+                       const bd_geom *b, float *buf);
+#define BD_FWD(K, S)                                                                        \
+    static void fwd_##K##_##S(float *y, const float *x, const float *w, const float *bias,  \
+                              int64_t n, const bd_geom *b, float *buf) {                   \
+        fwd_planes(K, S, false, y, x, w, bias, n, b, buf);                                  \
+    }
+BD_FWD(3, 1)
+BD_FWD(3, 2)
+BD_FWD(5, 1)
+BD_FWD(5, 2)
+#undef BD_FWD
+#define BD_FLIP(K)                                                                          \
+    static void flip_##K(float *y, const float *x, const float *w, const float *bias,       \
+                         int64_t n, const bd_geom *b, float *buf) {                        \
+        fwd_planes(K, 1, true, y, x, w, bias, n, b, buf);                                   \
+    }
+BD_FLIP(3)
+BD_FLIP(5)
+#undef BD_FLIP
+#define BD_PHASE(K, PB)                                                                     \
+    static void phase_##K##_##PB(float *dx, const float *dy, const float *w, int64_t n,     \
+                                 const bd_geom *b, float *buf) {                           \
+        phase_planes(K, PB, dx, dy, w, n, b, buf);                                          \
+    }
+BD_PHASE(3, 0)
+BD_PHASE(3, 1)
+BD_PHASE(5, 0)
+BD_PHASE(5, 1)
+#undef BD_PHASE
+static void bww_1(float *dw, const float *dy, const float *x, int64_t n, cnnc__dw_images im,
+                  const bd_geom *b, float *buf) {
+    bww_planes(1, dw, dy, x, n, im, b, buf);
+}
+static void bww_2(float *dw, const float *dy, const float *x, int64_t n, cnnc__dw_images im,
+                  const bd_geom *b, float *buf) {
+    bww_planes(2, dw, dy, x, n, im, b, buf);
+}
+
+static bool geom_of(bd_geom *b, const cnnc__window *g) {
+    return fwd_geom(b, (int)g->k[1], (int)g->stride[1], g->in[1], g->in[2], g->out[1], g->out[2],
+                    g->pad[1], g->pad[2]);
+}
+
+bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const float *bias,
+                                int64_t n, const cnnc__window *g) {
+    bd_geom b;
+    if (!bd_fits(g, false) || !geom_of(&b, g)) return false;
+    _Alignas(32) float buf[BD_FLOATS];
+    const bool five = g->k[1] == 5;
+    const fwd_fn f = g->stride[1] == 1 ? (five ? fwd_5_1 : fwd_3_1) : (five ? fwd_5_2 : fwd_3_2);
+    f(y, x, w, bias, n, &b, buf);
+    return true;
+}
+
+bool cnnc__dw_band_backward_data_avx2(float *dx, const float *dy, const float *w, int64_t n,
+                                      const cnnc__window *g) {
+    if (!bd_fits(g, false)) return false;
+    const int64_t k = g->k[1];
+    bd_geom b;
+    _Alignas(32) float buf[BD_FLOATS];
+    if (g->stride[1] == 1) { /* dx[i] = sum over q of w[K - 1 - q] dy[i - (K - 1 - pad) + q] */
+        if (!fwd_geom(&b, (int)k, 1, g->out[1], g->out[2], g->in[1], g->in[2], k - 1 - g->pad[1],
+                      k - 1 - g->pad[2]))
+            return false;
+        (k == 5 ? flip_5 : flip_3)(dx, dy, w, NULL, n, &b, buf);
+        return true;
+    }
+    if (!phase_geom(&b, (int)k, g)) return false;
+    static const phase_fn fns[2][2] = {{phase_3_0, phase_3_1}, {phase_5_0, phase_5_1}};
+    fns[k == 5][g->pad[2] % 2](dx, dy, w, n, &b, buf);
+    return true;
+}
+
+bool cnnc__dw_band_backward_weight_avx2(float *dw, const float *dy, const float *x, int64_t n,
+                                        cnnc__dw_images im, const cnnc__window *g) {
+    bd_geom b;
+    if (!bd_fits(g, true) || !geom_of(&b, g)) return false;
+    _Alignas(32) float buf[BD_FLOATS];
+    (g->stride[1] == 1 ? bww_1 : bww_2)(dw, dy, x, n, im, &b, buf);
+    return true;
+}
+
+CNNC__ISA_TARGET_END
+#else
+typedef int cnnc__dw_band_avx2_unused; /* ISO C: a translation unit is not empty */
+#endif
