@@ -75,20 +75,10 @@ BD_INLINE void store_until(float *dst, const float *end, __m256 v) {
     }
 }
 
-/* Touches the cache lines of n floats `ahead` bytes past p (the next planes, or past
- * the buffer: a prefetch never faults) when n is at most BD_PF_MAX: small planes that
- * come from L3 or memory otherwise wait on it row by row (1 thread, batch 8, ms:
- * 960x7x7 forward 0.54 -> 0.45); larger ones ride the hardware prefetcher (56x56: 0.1 -
- * 0.3 ms slower with it; 28x28: no gain). */
+/* cnnc__dw_prefetch_ahead on planes of at most BD_PF_MAX floats: larger ones ride the
+ * hardware prefetcher (56x56: 0.1 - 0.3 ms slower with it; 28x28: no gain). */
 BD_INLINE void prefetch_ahead(const float *p, int64_t n, int64_t ahead, bool write) {
-    if (n > BD_PF_MAX) return;
-    const char *a = (const char *)p + ahead;
-    for (int64_t i = 0; i < n * (int64_t)sizeof(float); i += 64) {
-        if (write)
-            __builtin_prefetch(a + i, 1, 3);
-        else
-            __builtin_prefetch(a + i, 0, 3);
-    }
+    if (n <= BD_PF_MAX) cnnc__dw_prefetch_ahead(p, n, ahead, write);
 }
 
 /* Source row src [n] into a buffer row, column c at padded column c + lead: stride 1
@@ -285,7 +275,8 @@ BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, float *y, c
     for (int64_t i = 0; i < n; i++) {
         __m256 wv[BD_MAX_K * BD_MAX_K];
 #pragma GCC unroll 32
-        for (int q = 0; q < K * K; q++) wv[q] = _mm256_set1_ps(w[i * K * K + (FLIP ? K * K - 1 - q : q)]);
+        for (int q = 0; q < K * K; q++)
+            wv[q] = _mm256_set1_ps(w[i * K * K + (FLIP ? K * K - 1 - q : q)]);
         const __m256 vb = _mm256_set1_ps(bias ? bias[i] : 0.0f);
         prefetch_ahead(x + i * isz, isz, BD_PF_BYTES, false);
         prefetch_ahead(y + i * osz, osz, BD_PF_BYTES, true);
@@ -442,7 +433,8 @@ BD_INLINE void bww_planes(const int S, float *dw, const float *dy, const float *
             for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
                 const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
                 fill_band(S, buf, zero, xi, r0 * S - b->ph, (nb - 1) * S + 3, b);
-                for (int64_t r = 0; r < nb; r++) bww_row(S, acc, yi + (r0 + r) * b->ow, buf, r * S, b);
+                for (int64_t r = 0; r < nb; r++)
+                    bww_row(S, acc, yi + (r0 + r) * b->ow, buf, r * S, b);
             }
         }
         for (int q = 0; q < 9; q++) dw[i * 9 + q] += hsum(acc[q]);

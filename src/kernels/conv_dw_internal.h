@@ -11,6 +11,22 @@
 /* Floats a plane may hold for the flat kernels (conv_dw_flat_avx512.c). */
 #define CNNC__DW_FLAT_MAX 256
 
+/* Touches the cache lines of n floats `ahead` bytes past p (the next planes, or past
+ * the buffer: a prefetch never faults). Small planes that come from memory or L3 (a
+ * run follows other work that evicted them) wait on it without: AVX-512, 1 thread,
+ * batch 8, each call after a PyTorch one, ms: 576x14x14 forward 1.0 -> 0.48, 384x14x14
+ * 0.88 -> 0.49; AVX2 960x7x7 forward 0.54 -> 0.45. */
+static inline void cnnc__dw_prefetch_ahead(const float *p, int64_t n, int64_t ahead,
+                                           bool write) {
+    const char *a = (const char *)p + ahead;
+    for (int64_t i = 0; i < n * (int64_t)sizeof(float); i += 64) {
+        if (write)
+            __builtin_prefetch(a + i, 1, 3);
+        else
+            __builtin_prefetch(a + i, 0, 3);
+    }
+}
+
 #if CNNC__ISA_X86
 /* The flat kernels of conv_dw_flat_avx512.c, on n consecutive planes with their own
  * filters (w [n, k]): small planes, stride 1, "same" padding (cnnc__dw_flat_fits). */
