@@ -1,8 +1,9 @@
 /* Depthwise convolution, AVX2 + FMA, on runs of planes by padded bands: square 3x3 /
  * 5x5 filters, the same stride (1 or 2) in H and W, dilation 1, padding up to K - 1
- * (backward-weight: 3x3). A band of input rows (dy rows for backward-data) is copied
- * into a zero-bordered buffer (stride 2 in W: split into its even and odd columns;
- * the borders zeroed once per run, padding rows once per run where they stay put), so
+ * (backward-weight: 3x3; the widths each direction takes: narrow() below). A band of
+ * input rows (dy rows for backward-data) is copied into a zero-bordered buffer (stride
+ * 2 in W: split into its even and odd columns; the borders zeroed once per run,
+ * padding rows once per run where they stay put), so
  * that every tap is an unmasked 8-lane load: no masks, no per-row bookkeeping. Blocks
  * of output rows (8 rows of one vector, 4 of two, 2 of three) keep 6 to 8 FMA chains
  * in flight, each input vector loaded once for every row whose taps read it. A row of
@@ -29,7 +30,8 @@
 
 CNNC__ISA_TARGET_BEGIN("avx2,fma")
 
-enum { BD_FLOATS = 4096, BD_MAX_K = 5, BD_MARGIN = 8, BD_PF_BYTES = 4096, BD_PF_MAX = 256 };
+enum { BD_FLOATS = 4096, BD_MAX_K = 5, BD_MARGIN = 8, BD_PF_BYTES = 4096, BD_PF_MAX = 256,
+       BD_WIDE = 32 };
 
 #define BD_INLINE static inline __attribute__((always_inline))
 /* A block size c for a case that happens only when c < n; else 1 (the case is dead,
@@ -504,10 +506,19 @@ static bool geom_of(bd_geom *b, const cnnc__window *g) {
                     g->pad[1], g->pad[2]);
 }
 
+/* The forward and backward-weight decline output rows wider than BD_WIDE, the stride-1
+ * input gradient (the flipped forward) input rows wider than 2 BD_WIDE: there, bound by
+ * memory, conv_dw_avx2.c's row cache is as fast or faster (1 thread, batch 8, ms row
+ * cache / bands: 144x56x56 forward 3.07 / 3.46, weight grad 2.65 / 2.76; 32x112x112
+ * 2.27 / 2.61, 1.82 / 2.20, input grad 2.10 / 2.40; 96x112x112 stride 2 4.31 / 4.75,
+ * 4.17 / 4.31), while the other input gradients still gain (144x56x56 2.94 -> 2.73,
+ * 96x112x112 stride 2 4.49 -> 3.71). */
+static bool narrow(const cnnc__window *g) { return g->out[2] <= BD_WIDE; }
+
 bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                 int64_t n, const cnnc__window *g) {
     bd_geom b;
-    if (!bd_fits(g, false) || !geom_of(&b, g)) return false;
+    if (!narrow(g) || !bd_fits(g, false) || !geom_of(&b, g)) return false;
     _Alignas(32) float buf[BD_FLOATS];
     const bool five = g->k[1] == 5;
     const fwd_fn f = g->stride[1] == 1 ? (five ? fwd_5_1 : fwd_3_1) : (five ? fwd_5_2 : fwd_3_2);
@@ -522,7 +533,8 @@ bool cnnc__dw_band_backward_data_avx2(float *dx, const float *dy, const float *w
     bd_geom b;
     _Alignas(32) float buf[BD_FLOATS];
     if (g->stride[1] == 1) { /* dx[i] = sum over q of w[K - 1 - q] dy[i - (K - 1 - pad) + q] */
-        if (!fwd_geom(&b, (int)k, 1, g->out[1], g->out[2], g->in[1], g->in[2], k - 1 - g->pad[1],
+        if (g->in[2] > 2 * BD_WIDE ||
+            !fwd_geom(&b, (int)k, 1, g->out[1], g->out[2], g->in[1], g->in[2], k - 1 - g->pad[1],
                       k - 1 - g->pad[2]))
             return false;
         (k == 5 ? flip_5 : flip_3)(dx, dy, w, NULL, n, &b, buf);
@@ -537,7 +549,7 @@ bool cnnc__dw_band_backward_data_avx2(float *dx, const float *dy, const float *w
 bool cnnc__dw_band_backward_weight_avx2(float *dw, const float *dy, const float *x, int64_t n,
                                         cnnc__dw_images im, const cnnc__window *g) {
     bd_geom b;
-    if (!bd_fits(g, true) || !geom_of(&b, g)) return false;
+    if (!narrow(g) || !bd_fits(g, true) || !geom_of(&b, g)) return false;
     _Alignas(32) float buf[BD_FLOATS];
     (g->stride[1] == 1 ? bww_1 : bww_2)(dw, dy, x, n, im, &b, buf);
     return true;
