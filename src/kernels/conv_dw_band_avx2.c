@@ -389,25 +389,29 @@ BD_INLINE void phase_planes(const int K, const int PB, float *dx, const float *d
 
 /* ---- backward-weight (3x3) --------------------------------------------------------- */
 
-/* acc[q] += dy row yr times the buffer row of tap q (the output row's taps from t0). */
-BD_INLINE void bww_row(const int S, __m256 acc[9], const float *yr, const float *buf, int64_t t0,
-                       const bd_geom *b) {
-    __m256 a[9]; /* in registers across the row (through acc the compiler stored them each step) */
+/* acc[q] += over the band's nb dy rows from yr, each times the buffer rows of its tap
+ * q (output row r's taps from buffer row r S). The accumulators stay in registers
+ * over the band (kept in acc per row, their stores and loads matched the FMAs on
+ * 7-wide rows). */
+BD_INLINE void bww_band(const int S, __m256 acc[9], const float *yr, int64_t nb,
+                        const float *buf, const bd_geom *b) {
+    __m256 a[9];
 #pragma GCC unroll 9
     for (int q = 0; q < 9; q++) a[q] = acc[q];
-    const float *base = buf + t0 * b->ld + (S == 1 ? b->lead - b->pw : 0);
-    for (int64_t j = 0; j < b->nv; j++) {
-        const __m256 vy = load_n(yr + 8 * j, b->ow - 8 * j);
+    const float *base = buf + (S == 1 ? b->lead - b->pw : 0);
+    for (int64_t r = 0; r < nb; r++, yr += b->ow, base += S * b->ld)
+        for (int64_t j = 0; j < b->nv; j++) {
+            const __m256 vy = load_n(yr + 8 * j, b->ow - 8 * j);
 #pragma GCC unroll 3
-        for (int q1 = 0; q1 < 3; q1++) {
-            const float *row = base + q1 * b->ld + 8 * j;
+            for (int q1 = 0; q1 < 3; q1++) {
+                const float *row = base + q1 * b->ld + 8 * j;
 #pragma GCC unroll 3
-            for (int q2 = 0; q2 < 3; q2++) {
-                const float *src = S == 1 ? row + q2 : row + (q2 % 2) * b->half + q2 / 2;
-                a[q1 * 3 + q2] = _mm256_fmadd_ps(vy, _mm256_loadu_ps(src), a[q1 * 3 + q2]);
+                for (int q2 = 0; q2 < 3; q2++) {
+                    const float *src = S == 1 ? row + q2 : row + (q2 % 2) * b->half + q2 / 2;
+                    a[q1 * 3 + q2] = _mm256_fmadd_ps(vy, _mm256_loadu_ps(src), a[q1 * 3 + q2]);
+                }
             }
         }
-    }
 #pragma GCC unroll 9
     for (int q = 0; q < 9; q++) acc[q] = a[q];
 }
@@ -435,8 +439,7 @@ BD_INLINE void bww_planes(const int S, float *dw, const float *dy, const float *
             for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
                 const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
                 fill_band(S, buf, zero, xi, r0 * S - b->ph, (nb - 1) * S + 3, b);
-                for (int64_t r = 0; r < nb; r++)
-                    bww_row(S, acc, yi + (r0 + r) * b->ow, buf, r * S, b);
+                bww_band(S, acc, yi + r0 * b->ow, nb, buf, b);
             }
         }
         for (int q = 0; q < 9; q++) dw[i * 9 + q] += hsum(acc[q]);
