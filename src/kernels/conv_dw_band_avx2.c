@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/lanes_avx2.h"
+
 CNNC__ISA_TARGET_BEGIN("avx2,fma")
 
 enum { BD_FLOATS = 4096, BD_MAX_K = 5, BD_MARGIN = 8, BD_PF_BYTES = 4096, BD_PF_MAX = 256,
@@ -55,26 +57,17 @@ static int64_t round8(int64_t v) { return (v + 7) / 8 * 8; }
 /* v / 2 rounded toward negative infinity. */
 static int64_t floor_half(int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
 
-static const int32_t tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
 /* p[0 .. min(n, 8)) and zeros (n <= 0: all zeros; lanes past n are never read). */
 BD_INLINE __m256 load_n(const float *p, int64_t n) {
     if (n >= 8) return _mm256_loadu_ps(p);
     if (n <= 0) return _mm256_setzero_ps();
-    return _mm256_maskload_ps(p, _mm256_loadu_si256((const __m256i *)(tail_mask + 8 - n)));
+    return _mm256_maskload_ps(p, cnnc__lanes_avx2(n));
 }
 
 /* v to dst, up to end: whole when 8 floats fit before end (the lanes past the row are
- * written again later), else through a scratch vector. */
+ * written again later), else its lanes before end. */
 BD_INLINE void store_until(float *dst, const float *end, __m256 v) {
-    const int64_t n = end - dst;
-    if (n >= 8) {
-        _mm256_storeu_ps(dst, v);
-    } else if (n > 0) {
-        float t[8];
-        _mm256_storeu_ps(t, v);
-        memcpy(dst, t, (size_t)n * sizeof(float));
-    }
+    cnnc__store_n_avx2(dst, v, end - dst);
 }
 
 /* cnnc__dw_prefetch_ahead on planes of at most BD_PF_MAX floats: larger ones ride the
