@@ -23,6 +23,8 @@ typedef struct small_config {
     cnnc__sgemm_dot_fn dot;
     void (*fence)(void);
     int64_t bcast_rows, bcast_cols, dot_rows;
+    int64_t wide_m; /* rows up to which the bcast tiles take a wide B (gemm_small.h:
+                       at AVX2 no more than for any B) */
     int64_t align; /* bytes a non-temporal store's address must be a multiple of */
 } small_config;
 
@@ -31,21 +33,22 @@ typedef struct small_config {
 static const small_config configs[] = {
 #if CNNC__ISA_X86
     {CNNC__ISA_AVX512, cnnc__f32_gemm_bcast_8x48__avx512, cnnc__f32_gemm_dot_8x3__avx512,
-     cnnc__f32_gemm_small_fence__avx512, 8, 48, 8, 64},
+     cnnc__f32_gemm_small_fence__avx512, 8, 48, 8, CNNC__SGEMM_BCAST_WIDE_M, 64},
     {CNNC__ISA_AVX2, cnnc__f32_gemm_bcast_4x24__avx2, cnnc__f32_gemm_dot_4x3__avx2,
-     cnnc__f32_gemm_small_fence__avx2, 4, 24, 4, 32},
+     cnnc__f32_gemm_small_fence__avx2, 4, 24, 4, CNNC__SGEMM_BCAST_M, 32},
 #endif
-    {CNNC__ISA_SCALAR, NULL, NULL, NULL, 0, 0, 0, 0},
+    {CNNC__ISA_SCALAR, NULL, NULL, NULL, 0, 0, 0, 0, 0},
 };
 
 CNNC__ISA_PICKER(config_of, small_config, configs)
 
 bool cnnc__sgemm_small_fits(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n,
                             int64_t k) {
-    if (!config_of(isa)->bcast || m <= 0 || k <= 0) return false;
+    const small_config *cfg = config_of(isa);
+    if (!cfg->bcast || m <= 0 || k <= 0) return false;
     if (trans_b) return !trans_a && m <= CNNC__SGEMM_SMALL_M;
     return m <= CNNC__SGEMM_BCAST_M || k <= CNNC__SGEMM_SMALL_K ||
-           (m <= CNNC__SGEMM_BCAST_WIDE_M && n >= CNNC__SGEMM_BCAST_WIDE_N);
+           (m <= cfg->wide_m && n >= CNNC__SGEMM_BCAST_WIDE_N);
 }
 
 int64_t cnnc__sgemm_small_unit(cnnc__isa isa, bool trans_b) {

@@ -30,7 +30,12 @@
  * at batch 8, MobileNetV2's projections: 96 -> 24 at 56x56 1.16 -> 0.55 ms, 144 -> 24
  * 1.89 -> 0.97, 192 -> 32 at 28x28 0.62 -> 0.39); up to 64 rows where B is wide (B's
  * rows streamed once per 64 rows of C rather than packed: 256 -> 64 at 56x56, 3136
- * columns an image, 144 -> 176 GFLOP/s; on 14x14 maps, 196 columns, it lost). */
+ * columns an image, 144 -> 176 GFLOP/s; on 14x14 maps, 196 columns, it lost). The wide
+ * rule is AVX-512's: at AVX2 (Zen 3) the 4 x 24 tiles lost to the packed 6 x 16 GEMM
+ * there (m 64, 3136 columns: k 256 68 vs 86 GFLOP/s, k 576 67 vs 84; 12544 columns, k 64:
+ * 60-67 vs 77-84), so AVX2 keeps them to 32 rows (1 thread, batch 8, 1x1 convolutions:
+ * 256 -> 64 at 56x56 14.2-20.8 -> 10.6-14.6 ms; 64 -> 64 at 112x112, batch 2, 3.4-4.4
+ * -> 2.6-3.7; 64 -> 64 and 96 -> 64 at 56x56 unchanged within the noise). */
 #define CNNC__SGEMM_BCAST_M 32
 #define CNNC__SGEMM_BCAST_WIDE_M 64
 #define CNNC__SGEMM_BCAST_WIDE_N 1024
