@@ -4,6 +4,8 @@
  *   for column blocks of JB = 16 tiles:   the kc x JB block of B stays in L2
  *     for row groups (equal, <= R rows):  A's rows of the group
  *       for tiles of W columns:           rows x W of C in registers over kc
+ * or, with at most tile_groups row groups, the tiles of W columns outside the row
+ * groups: each kc x W tile of B read from DRAM once, again from L1.
  * With many k rows (B rows a page or more apart) each tile prefetches the next
  * tile's part of its B rows: the hardware prefetchers do not follow kc streams.
  * dot:
@@ -26,6 +28,12 @@ typedef struct small_config {
     int64_t wide_m; /* rows up to which the bcast tiles take a wide B (gemm_small.h:
                        at AVX2 no more than for any B) */
     int64_t align; /* bytes a non-temporal store's address must be a multiple of */
+    /* bcast row groups up to which the row groups run inside the column tiles (a
+     * kc x W tile of B in L1 for all of them). AVX2, m 8 (2 groups), n 25088, k 4096
+     * (VGG's Linear 25088 -> 4096, input gradient at batch 8), 1 thread: row groups
+     * outside (B's block from L2 for the second) 55-60 ms, inside 34-37 ms, same bits.
+     * AVX-512 takes 8 rows a group: 1, unmeasured there. */
+    int64_t tile_groups;
 } small_config;
 
 #define DOT_COLS 3
@@ -33,11 +41,11 @@ typedef struct small_config {
 static const small_config configs[] = {
 #if CNNC__ISA_X86
     {CNNC__ISA_AVX512, cnnc__f32_gemm_bcast_8x48__avx512, cnnc__f32_gemm_dot_8x3__avx512,
-     cnnc__f32_gemm_small_fence__avx512, 8, 48, 8, CNNC__SGEMM_BCAST_WIDE_M, 64},
+     cnnc__f32_gemm_small_fence__avx512, 8, 48, 8, CNNC__SGEMM_BCAST_WIDE_M, 64, 1},
     {CNNC__ISA_AVX2, cnnc__f32_gemm_bcast_4x24__avx2, cnnc__f32_gemm_dot_4x3__avx2,
-     cnnc__f32_gemm_small_fence__avx2, 4, 24, 4, CNNC__SGEMM_BCAST_M, 32},
+     cnnc__f32_gemm_small_fence__avx2, 4, 24, 4, CNNC__SGEMM_BCAST_M, 32, 2},
 #endif
-    {CNNC__ISA_SCALAR, NULL, NULL, NULL, 0, 0, 0, 0, 0},
+    {CNNC__ISA_SCALAR, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0},
 };
 
 CNNC__ISA_PICKER(config_of, small_config, configs)
@@ -62,6 +70,26 @@ static int64_t group_rows(int64_t m, int64_t most) {
     return (m + groups - 1) / groups;
 }
 
+/* One k block of a bcast product: a, b and c at its start (A(0, pc), B(pc, 0), C). */
+typedef struct bcast_block {
+    const small_config *cfg;
+    int64_t m, rg, kc, sai, sap, ldb, ldc;
+    const float *a, *b;
+    float *c;
+    float beta;
+    unsigned pf;
+    bool stream;
+} bcast_block;
+
+/* The tile of rows i.. (up to rg of them) and columns j..je (up to W). */
+static inline void bcast_tile_at(const bcast_block *k, int64_t i, int64_t j, int64_t je) {
+    const int64_t W = k->cfg->bcast_cols;
+    const int64_t rows = k->m - i < k->rg ? k->m - i : k->rg, cols = je - j < W ? je - j : W;
+    const unsigned flags = k->pf | (k->stream && cols == W ? CNNC__SMALL_STREAM : 0);
+    k->cfg->bcast(rows, cols, k->kc, k->a + i * k->sai, k->sai, k->sap, k->b + j, k->ldb,
+                  k->c + i * k->ldc + j, k->ldc, k->beta, flags);
+}
+
 static void bcast_driver(const small_config *cfg, cnnc__isa isa, bool trans_a, int64_t m,
                          int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                          int64_t ldb, float beta, float *c, int64_t ldc) {
@@ -72,19 +100,19 @@ static void bcast_driver(const small_config *cfg, cnnc__isa isa, bool trans_a, i
     const bool stream = beta == 0.0f && k <= kc_blk && m * n >= CNNC__SGEMM_STREAM_FLOATS &&
                         (uintptr_t)c % (uintptr_t)cfg->align == 0 && ldc % vec == 0;
     const unsigned pf = kc_blk > CNNC__SGEMM_SMALL_K ? CNNC__SMALL_PREFETCH : 0;
+    const bool groups_inside = (m + rg - 1) / rg <= cfg->tile_groups;
     for (int64_t pc = 0; pc < k; pc += kc_blk) {
-        const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
-        const float beta_blk = pc == 0 ? beta : 1.0f;
+        const bcast_block blk = {cfg, m, rg, k - pc < kc_blk ? k - pc : kc_blk, sai, sap, ldb, ldc,
+                                 a + pc * sap, b + pc * ldb, c, pc == 0 ? beta : 1.0f, pf,
+                                 stream};
         for (int64_t jb = 0; jb < n; jb += JB) {
             const int64_t je = n - jb < JB ? n : jb + JB;
-            for (int64_t i = 0; i < m; i += rg) {
-                const int64_t rows = m - i < rg ? m - i : rg;
-                for (int64_t j = jb; j < je; j += W) {
-                    const int64_t cols = je - j < W ? je - j : W;
-                    const unsigned flags = pf | (stream && cols == W ? CNNC__SMALL_STREAM : 0);
-                    cfg->bcast(rows, cols, kc, a + i * sai + pc * sap, sai, sap, b + pc * ldb + j,
-                               ldb, c + i * ldc + j, ldc, beta_blk, flags);
-                }
+            if (groups_inside) {
+                for (int64_t j = jb; j < je; j += W)
+                    for (int64_t i = 0; i < m; i += rg) bcast_tile_at(&blk, i, j, je);
+            } else {
+                for (int64_t i = 0; i < m; i += rg)
+                    for (int64_t j = jb; j < je; j += W) bcast_tile_at(&blk, i, j, je);
             }
         }
     }

@@ -451,9 +451,10 @@ int main(void) {
         {1, 4200, 3},   {290, 70, 290}, {1, 1, 2000},   {4300, 2, 2},
         {2, 1, 4099},   {313, 64, 576}, {64, 313, 576}, {700, 40, 500},
         {40, 700, 500}, {400, 90, 300}, {90, 400, 300},
-        /* the small paths: a few rows over several k blocks of theirs, short k */
+        /* the small paths: a few rows over several k blocks of theirs, short k; 7 rows:
+         * AVX2's two row groups inside the column tiles, over several column blocks */
         {8, 301, 4500}, {16, 97, 2100},  {9, 50, 4100}, {17, 60, 700},
-        {500, 700, 16}, {3, 5000, 600},
+        {500, 700, 16}, {3, 5000, 600}, {7, 900, 520},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         for (int t = 0; t < 4; t++) {
