@@ -192,6 +192,12 @@ static void drivers_large(cnnc__isa isa) {
                           .in = {1, 40, 41}, .out = {1, 20, 21}, .k = {1, 3, 3},
                           .stride = {1, 2, 2}, .pad = {0, 1, 1}, .dil = {1, 1, 1}};
     compare_drivers(&g2, 2);
+    /* 1x1 with the weights packed once (SIMD levels: more than 32 rows and 16 k per
+     * group, past the small paths): groups, 2 column tiles of 6544 + 180 positions */
+    cnnc__window g3 = {.n = 2, .c = 80, .m = 72, .groups = 2,
+                          .in = {1, 82, 82}, .out = {1, 82, 82}, .k = {1, 1, 1},
+                          .stride = {1, 1, 1}, .pad = {0, 0, 0}, .dil = {1, 1, 1}};
+    compare_drivers(&g3, 2);
     cnnc_set_num_threads(2);
 }
 
