@@ -260,6 +260,14 @@ void cnnc__sgemm_pack_b_panels(cnnc__isa isa, bool trans, int64_t kc, int64_t nc
     config_of(isa)->pack_b(trans, kc, nc, b, ldb, dst);
 }
 
+const float *cnnc__sgemm_plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                                      int64_t nr, float *dst, float *scratch) {
+    (void)nr, (void)scratch;
+    const cnnc__sgemm_plain_b *pb = ctx;
+    cnnc__sgemm_pack_b_panels(pb->isa, false, kc, nc, pb->b + pc * pb->ldb + jc, pb->ldb, dst);
+    return dst;
+}
+
 size_t cnnc__sgemm_pack_scratch_floats(cnnc__isa isa) {
     const sgemm_config *cfg = config_of(isa);
     return round16((size_t)(cfg->nc + cfg->nr));

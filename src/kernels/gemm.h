@@ -89,6 +89,16 @@ typedef const float *(*cnnc__sgemm_pack_b_fn)(void *ctx, int64_t pc, int64_t kc,
 void cnnc__sgemm_pack_b_panels(cnnc__isa isa, bool trans, int64_t kc, int64_t nc, const float *b,
                                int64_t ldb, float *dst);
 
+/* A plain B (not transposed, leading dim ldb) as a cnnc__sgemm_pack_b_fn:
+ * cnnc__sgemm_plain_pack_b with a cnnc__sgemm_plain_b as its ctx. */
+typedef struct cnnc__sgemm_plain_b {
+    cnnc__isa isa;
+    const float *b;
+    int64_t ldb;
+} cnnc__sgemm_plain_b;
+const float *cnnc__sgemm_plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                                      int64_t nr, float *dst, float *scratch);
+
 /* Floats of scratch a cnnc__sgemm_pack_b_fn may use: the NC block rounded up. */
 size_t cnnc__sgemm_pack_scratch_floats(cnnc__isa isa);
 

@@ -121,22 +121,6 @@ typedef struct fwd_job {
     size_t a_floats;
 } fwd_job;
 
-/* The packed GEMM's B block read in place from a plain matrix (a 1x1 convolution's
- * input columns). */
-typedef struct plain_b {
-    cnnc__isa isa;
-    const float *b;
-    int64_t ldb;
-} plain_b;
-
-static const float *plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
-                                 int64_t nr, float *dst, float *scratch) {
-    (void)nr, (void)scratch;
-    const plain_b *pb = ctx;
-    cnnc__sgemm_pack_b_panels(pb->isa, false, kc, nc, pb->b + pc * pb->ldb + jc, pb->ldb, dst);
-    return dst;
-}
-
 static bool packed_gemm(const conv_plan *p, int64_t ncol) {
     return !cnnc__sgemm_small_fits(p->isa, false, false, p->mg, ncol, p->kdim);
 }
@@ -187,9 +171,9 @@ static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *
     }
     float *yg = j->y + (b * g->m + grp * p->mg) * p->osz + o0;
     if (fwd_item_prepacked(j, gw, ncol)) {
-        plain_b pb = {p->isa, bm, ldb};
+        cnnc__sgemm_plain_b pb = {p->isa, bm, ldb}; /* the input columns in place */
         cnnc__sgemm_st_packed(p->isa, p->mg, ncol, p->kdim, j->apk + (size_t)grp * j->a_floats,
-                              plain_pack_b, &pb, 0.0f, yg, p->osz, gw->ws);
+                              cnnc__sgemm_plain_pack_b, &pb, 0.0f, yg, p->osz, gw->ws);
     } else {
         gemm(gw, false, false, p->mg, ncol, p->kdim, j->w + grp * p->mg * p->kdim, p->kdim, bm,
              ldb, 0.0f, yg, p->osz);

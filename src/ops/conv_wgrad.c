@@ -290,22 +290,15 @@ static void pack_rows(const wg_job *j, int64_t i0, int64_t i1, float *dst) {
     }
 }
 
-/* B(p, jc + n) = dyt row (chunk's first row + pc + p), a plain row copy. */
-static const float *pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
-                           int64_t nr, float *dst, float *scratch) {
-    (void)nr, (void)scratch;
-    const wg_job *j = ctx;
-    cnnc__sgemm_pack_b_panels(j->isa, false, kc, nc, j->dyt + pc * j->mg + jc, j->mg, dst);
-    return dst;
-}
-
 static cnnc_status gemm_range(void *ctx, int64_t u0, int64_t u1, int chunk) {
     const wg_job *j = ctx;
     const int64_t i0 = u0 * j->mr, i1 = min64(u1 * j->mr, j->kdim);
     float *a = j->apack + i0 * j->width;
     pack_rows(j, i0, i1, a);
     float *ws = j->gemm_ws + (size_t)chunk * cnnc__sgemm_workspace_floats(j->isa);
-    cnnc__sgemm_st_packed(j->isa, i1 - i0, j->mg, j->ncol, a, pack_b, (void *)j,
+    /* B(p, n) = dyt row (chunk's first row + p), a plain row copy */
+    cnnc__sgemm_plain_b pb = {j->isa, j->dyt, j->mg};
+    cnnc__sgemm_st_packed(j->isa, i1 - i0, j->mg, j->ncol, a, cnnc__sgemm_plain_pack_b, &pb,
                           j->c0 == 0 ? 0.0f : 1.0f, j->acc + i0 * j->mg, j->mg, ws);
     return CNNC_OK;
 }
