@@ -68,6 +68,14 @@ bool cnnc__dw_sq_backward_data_planes_avx512(float *dx, const float *dy, const f
 bool cnnc__dw_sq_backward_weight_planes_avx512(float *dw, const float *dy, const float *x,
                                                int64_t n, const cnnc__window *g);
 
+/* The same three for AVX2 + FMA (3x3 and 5x5; backward-weight 3x3 only). */
+bool cnnc__dw_sq_forward_avx2(float *y, const float *x, const float *w, float bias,
+                              const cnnc__window *g);
+bool cnnc__dw_sq_backward_data_avx2(float *dx, const float *dy, const float *w,
+                                    const cnnc__window *g, bool accumulate);
+bool cnnc__dw_sq_backward_weight_avx2(float *dw, const float *dy, const float *x,
+                                      const cnnc__window *g);
+
 /* AVX2 + FMA on n consecutive planes by padded bands (conv_dw_band_avx2.c): square
  * 3x3 / 5x5, the same stride 1 or 2 in H and W, dilation 1, padding up to K - 1
  * (backward-weight 3x3; forward and backward-weight: output rows up to 32 floats).
@@ -78,14 +86,6 @@ bool cnnc__dw_band_backward_data_avx2(float *dx, const float *dy, const float *w
                                       const cnnc__window *g);
 bool cnnc__dw_band_backward_weight_avx2(float *dw, const float *dy, const float *x, int64_t n,
                                         cnnc__dw_images im, const cnnc__window *g);
-
-/* The same three for AVX2 + FMA (3x3 and 5x5; backward-weight 3x3 only). */
-bool cnnc__dw_sq_forward_avx2(float *y, const float *x, const float *w, float bias,
-                              const cnnc__window *g);
-bool cnnc__dw_sq_backward_data_avx2(float *dx, const float *dy, const float *w,
-                                    const cnnc__window *g, bool accumulate);
-bool cnnc__dw_sq_backward_weight_avx2(float *dw, const float *dy, const float *x,
-                                      const cnnc__window *g);
 #endif
 
 #endif
