@@ -8,7 +8,10 @@
 
 #if CNNC__ISA_X86
 #include <immintrin.h>
+
+#include "kernels/lanes_avx2.h"
 #define AVX512 __attribute__((target("avx512f")))
+#define AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 /* First output position p >= 0 with p * s + off >= 0. */
@@ -180,9 +183,85 @@ static void col2im_by_rows(cnnc__isa isa, float *x, const float *col, int64_t ld
     }
 }
 
-/* ---- AVX-512: straight into 32-wide panels ---------------------------------------- */
+/* ---- short rows (the x86 levels) ------------------------------------------------- */
 
 #if CNNC__ISA_X86
+/* A run of one column-matrix row: columns [j, j + len) of which [j + a, j + b) read
+ * the channel plane from offset src on (stride s2), the rest zero (src < 0: all zero). */
+typedef struct im2col_seg {
+    int64_t j, len, a, b, src;
+} im2col_seg;
+
+enum {
+    IM2COL_ROWS = 8,                       /* output rows per span of columns */
+    IM2COL_TAP_SEGS = IM2COL_ROWS + 2,     /* runs of one tap over a span, at most */
+    IM2COL_SEGS = 64 * IM2COL_TAP_SEGS,    /* runs of a group of taps */
+    IM2COL_LONG_ROW = 24,                  /* output rows at least this wide: row copies */
+};
+
+/* The runs of tap (q0, q1, q2) over columns [o0, o0 + ncol) (at most IM2COL_TAP_SEGS:
+ * ncol spans at most IM2COL_ROWS output rows), offsets from plane: the same for every
+ * channel plane. */
+static int64_t im2col_segments(im2col_seg *segs, const float *plane, const cnnc__window *g,
+                               int64_t q0, int64_t q1, int64_t q2, int64_t o0, int64_t ncol) {
+    int64_t n = 0;
+    WALK_TAP(g, plane, q0, q1, q2, o0, ncol, {
+        im2col_seg *sg = &segs[n++];
+        sg->j = j;
+        sg->len = len;
+        sg->a = a;
+        sg->b = b;
+        sg->src = xr && a < b ? (xr - plane) + (p2 + a) * g->stride[2] + off : -1;
+    });
+    return n;
+}
+
+/* The runs of taps [qa, qa + taps) over columns [o0, o0 + cols): tap t's in
+ * segs[first[t], first[t + 1]). */
+static void tap_group_segments(im2col_seg *segs, int64_t *first, const float *plane,
+                               const cnnc__window *g, int64_t qa, int64_t taps, int64_t o0,
+                               int64_t cols) {
+    first[0] = 0;
+    for (int64_t t = 0; t < taps; t++) {
+        const int64_t q = qa + t, q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1];
+        const int64_t q0 = q / (g->k[2] * g->k[1]);
+        first[t + 1] = first[t] + im2col_segments(segs + first[t], plane, g, q0, q1, q2, o0, cols);
+    }
+}
+
+/* One row of the column matrix (tap t of a channel plane, a span's columns from row)
+ * from its runs segs[0, n) (im2col), or the plane's elements added from it (col2im). */
+typedef void (*short_row_fn)(float *row, float *plane, const im2col_seg *segs, int64_t n,
+                             int64_t s2);
+
+/* im2col / col2im of maps with short rows (out[2] < IM2COL_LONG_ROW): the runs of a
+ * group of taps over a span of columns are worked out once and applied to every
+ * channel, whose plane rows then stay in L1 across the taps (on small maps a row is a
+ * few floats long: the walk and library copies would cost more than the data). col2im
+ * adds a channel's taps in order over each span (the order of col2im_by_rows where an
+ * input element's output rows share a span). x is written only by col2im. */
+static void short_rows(short_row_fn row_fn, float *col, int64_t ldc, float *x,
+                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
+    const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
+    const int64_t span = IM2COL_ROWS * g->out[2];
+    const int64_t group = IM2COL_SEGS / IM2COL_TAP_SEGS; /* taps per group */
+    im2col_seg segs[IM2COL_SEGS];
+    int64_t first[IM2COL_SEGS / IM2COL_TAP_SEGS + 1]; /* tap t's runs: [first[t], first[t+1]) */
+    for (int64_t j0 = 0; j0 < ncol; j0 += span) {
+        const int64_t cols = ncol - j0 < span ? ncol - j0 : span;
+        for (int64_t qa = 0; qa < ksz; qa += group) {
+            const int64_t taps = ksz - qa < group ? ksz - qa : group;
+            tap_group_segments(segs, first, x, g, qa, taps, o0 + j0, cols);
+            for (int64_t ci = c0; ci < c1; ci++)
+                for (int64_t t = 0; t < taps; t++)
+                    row_fn(col + ((ci - c0) * ksz + qa + t) * ldc + j0, x + ci * isz,
+                           &segs[first[t]], first[t + 1] - first[t], g->stride[2]);
+        }
+    }
+}
+
+/* ---- AVX-512: straight into 32-wide panels ---------------------------------------- */
+
 /* The values src[t * s2], t < cnt (cnt <= 16), in lanes 0 .. cnt-1 (others zero),
  * reading only those elements. */
 AVX512 static inline __m512 load_strided(const float *src, int64_t s2, int64_t cnt) {
@@ -251,49 +330,6 @@ AVX512 static void pack_cols_avx512(float *dst, int64_t nr, float *row, const fl
     }
 }
 
-/* A run of one column-matrix row: columns [j, j + len) of which [j + a, j + b) read
- * the channel plane from offset src on (stride s2), the rest zero (src < 0: all zero). */
-typedef struct im2col_seg {
-    int64_t j, len, a, b, src;
-} im2col_seg;
-
-enum {
-    IM2COL_ROWS = 8,                       /* output rows per span of columns */
-    IM2COL_TAP_SEGS = IM2COL_ROWS + 2,     /* runs of one tap over a span, at most */
-    IM2COL_SEGS = 64 * IM2COL_TAP_SEGS,    /* runs of a group of taps */
-    IM2COL_LONG_ROW = 24,                  /* output rows at least this wide: row copies */
-};
-
-/* The runs of tap (q0, q1, q2) over columns [o0, o0 + ncol) (at most IM2COL_TAP_SEGS:
- * ncol spans at most IM2COL_ROWS output rows), offsets from plane: the same for every
- * channel plane. */
-static int64_t im2col_segments(im2col_seg *segs, const float *plane, const cnnc__window *g,
-                               int64_t q0, int64_t q1, int64_t q2, int64_t o0, int64_t ncol) {
-    int64_t n = 0;
-    WALK_TAP(g, plane, q0, q1, q2, o0, ncol, {
-        im2col_seg *sg = &segs[n++];
-        sg->j = j;
-        sg->len = len;
-        sg->a = a;
-        sg->b = b;
-        sg->src = xr && a < b ? (xr - plane) + (p2 + a) * g->stride[2] + off : -1;
-    });
-    return n;
-}
-
-/* The runs of taps [qa, qa + taps) over columns [o0, o0 + cols): tap t's in
- * segs[first[t], first[t + 1]). */
-static void tap_group_segments(im2col_seg *segs, int64_t *first, const float *plane,
-                               const cnnc__window *g, int64_t qa, int64_t taps, int64_t o0,
-                               int64_t cols) {
-    first[0] = 0;
-    for (int64_t t = 0; t < taps; t++) {
-        const int64_t q = qa + t, q2 = q % g->k[2], q1 = (q / g->k[2]) % g->k[1];
-        const int64_t q0 = q / (g->k[2] * g->k[1]);
-        first[t + 1] = first[t] + im2col_segments(segs + first[t], plane, g, q0, q1, q2, o0, cols);
-    }
-}
-
 /* One run from plane xc into row: 16-column pieces, the zeros in the same stores;
  * pieces wholly inside the run's data need no lane shift. */
 AVX512 static inline void im2col_run(float *row, const float *xc, const im2col_seg *sg,
@@ -316,10 +352,12 @@ AVX512 static inline void im2col_run(float *row, const float *xc, const im2col_s
     }
 }
 
-/* im2col with masked loads and stores and no divisions in the inner loops: the runs
- * of a group of taps over a span of columns are worked out once and applied to every
- * channel, whose plane rows then stay in L1 across the taps (on small maps a row is a
- * few floats long: the walk and library copies would cost more than the data). */
+/* short_rows' im2col row for AVX-512: masked loads and stores. */
+AVX512 static void im2col_row_avx512(float *row, float *plane, const im2col_seg *segs, int64_t n,
+                                     int64_t s2) {
+    for (int64_t s = 0; s < n; s++) im2col_run(row, plane, &segs[s], s2);
+}
+
 AVX512 static void im2col_avx512(float *col, int64_t ldc, const float *x, const cnnc__window *g,
                                  int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
     if (g->out[2] >= IM2COL_LONG_ROW) { /* long rows: library copies win (measured) */
@@ -327,59 +365,24 @@ AVX512 static void im2col_avx512(float *col, int64_t ldc, const float *x, const 
                        cnnc__conv_rows_of(CNNC__ISA_AVX512)->gather2);
         return;
     }
-    const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
-    const int64_t span = IM2COL_ROWS * g->out[2];
-    const int64_t group = IM2COL_SEGS / IM2COL_TAP_SEGS; /* taps per group */
-    im2col_seg segs[IM2COL_SEGS];
-    int64_t first[IM2COL_SEGS / IM2COL_TAP_SEGS + 1]; /* tap t's runs: [first[t], first[t+1]) */
-    for (int64_t j0 = 0; j0 < ncol; j0 += span) {
-        const int64_t cols = ncol - j0 < span ? ncol - j0 : span;
-        for (int64_t qa = 0; qa < ksz; qa += group) {
-            const int64_t taps = ksz - qa < group ? ksz - qa : group;
-            tap_group_segments(segs, first, x, g, qa, taps, o0 + j0, cols);
-            for (int64_t ci = c0; ci < c1; ci++)
-                for (int64_t t = 0; t < taps; t++) {
-                    float *row = col + ((ci - c0) * ksz + qa + t) * ldc + j0;
-                    for (int64_t s = first[t]; s < first[t + 1]; s++)
-                        im2col_run(row, x + ci * isz, &segs[s], g->stride[2]);
-                }
-        }
-    }
+    short_rows(im2col_row_avx512, col, ldc, (float *)x, g, c0, c1, o0, ncol);
 }
 
-/* col2im of short unit-stride rows with the same runs as im2col_avx512: x[run] +=
- * row[run], taps in order for each channel (the additions of col2im_by_rows, in its
- * order). */
-AVX512 static void col2im_avx512_short(float *x, const float *col, int64_t ldc,
-                                       const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0,
-                                       int64_t ncol) {
-    const int64_t isz = cnnc__window_in_size(g), ksz = cnnc__window_k_size(g);
-    const int64_t span = IM2COL_ROWS * g->out[2];
-    const int64_t group = IM2COL_SEGS / IM2COL_TAP_SEGS;
-    im2col_seg segs[IM2COL_SEGS];
-    int64_t first[IM2COL_SEGS / IM2COL_TAP_SEGS + 1];
-    for (int64_t j0 = 0; j0 < ncol; j0 += span) {
-        const int64_t cols = ncol - j0 < span ? ncol - j0 : span;
-        for (int64_t qa = 0; qa < ksz; qa += group) {
-            const int64_t taps = ksz - qa < group ? ksz - qa : group;
-            tap_group_segments(segs, first, x, g, qa, taps, o0 + j0, cols);
-            for (int64_t ci = c0; ci < c1; ci++)
-                for (int64_t t = 0; t < taps; t++) {
-                    const float *row = col + ((ci - c0) * ksz + qa + t) * ldc + j0;
-                    for (int64_t si = first[t]; si < first[t + 1]; si++) {
-                        const im2col_seg *sg = &segs[si];
-                        if (sg->src < 0) continue;
-                        float *d = x + ci * isz + sg->src;
-                        const float *r = row + sg->j + sg->a;
-                        for (int64_t t0 = 0; t0 < sg->b - sg->a; t0 += 16) {
-                            const int64_t n = sg->b - sg->a - t0 < 16 ? sg->b - sg->a - t0 : 16;
-                            const __mmask16 m = (__mmask16)((1u << n) - 1);
-                            _mm512_mask_storeu_ps(d + t0, m,
-                                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + t0),
-                                                                _mm512_maskz_loadu_ps(m, r + t0)));
-                        }
-                    }
-                }
+/* short_rows' col2im row for AVX-512 (unit stride): x[run] += row[run] by masked pieces. */
+AVX512 static void col2im_row_avx512(float *row, float *plane, const im2col_seg *segs, int64_t n,
+                                     int64_t s2) {
+    (void)s2;
+    for (int64_t si = 0; si < n; si++) {
+        const im2col_seg *sg = &segs[si];
+        if (sg->src < 0) continue;
+        float *d = plane + sg->src;
+        const float *r = row + sg->j + sg->a;
+        for (int64_t t0 = 0; t0 < sg->b - sg->a; t0 += 16) {
+            const int64_t cnt = sg->b - sg->a - t0 < 16 ? sg->b - sg->a - t0 : 16;
+            const __mmask16 m = (__mmask16)((1u << cnt) - 1);
+            _mm512_mask_storeu_ps(d + t0, m,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + t0),
+                                                _mm512_maskz_loadu_ps(m, r + t0)));
         }
     }
 }
@@ -452,9 +455,73 @@ AVX512 static void split_row2_avx512(float *d, const float *row, int64_t w, int6
 /* The phase routines stay the portable ones at AVX2. On Zen 3, masked-store pieces made
  * 3x3 s2 128 -> 256 at 28x28 forward 11.1-11.4 -> 13.0-13.9 ms, and an 8-lane stride-2
  * row splitter and copy-add measured level (11.1-11.3 ms). */
+
+/* Lanes [lo, hi) (0 <= lo < hi <= 8) of src[(l - lo) * s2], the others zero: unit stride
+ * by one masked load (loads are not microcoded; the lanes shifted up by a permute, so no
+ * address before src is formed), other strides through a buffer. */
+AVX2 static inline __m256 load_run_avx2(const float *src, int64_t s2, int64_t lo, int64_t hi) {
+    if (s2 != 1) {
+        float tmp[8] = {0.0f};
+        for (int64_t l = lo; l < hi; l++) tmp[l] = src[(l - lo) * s2];
+        return _mm256_loadu_ps(tmp);
+    }
+    const __m256 v = _mm256_maskload_ps(src, cnnc__lanes_avx2(hi - lo));
+    if (lo == 0) return v;
+    const __m256i idx = _mm256_sub_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                         _mm256_set1_epi32((int)lo));
+    return _mm256_andnot_ps(_mm256_castsi256_ps(cnnc__lanes_avx2(lo)),
+                            _mm256_permutevar8x32_ps(v, idx));
+}
+
+/* short_rows' im2col row for AVX2: 8-column pieces, the zeros in the same stores. */
+AVX2 static void im2col_row_avx2(float *row, float *plane, const im2col_seg *segs, int64_t n,
+                                 int64_t s2) {
+    for (int64_t s = 0; s < n; s++) {
+        const im2col_seg *sg = &segs[s];
+        for (int64_t t0 = 0; t0 < sg->len; t0 += 8) {
+            const int64_t cnt = sg->len - t0 < 8 ? sg->len - t0 : 8;
+            const int64_t va = sg->a > t0 ? sg->a : t0, vb = sg->b < t0 + cnt ? sg->b : t0 + cnt;
+            __m256 v = _mm256_setzero_ps();
+            if (sg->src >= 0 && va < vb)
+                v = load_run_avx2(plane + sg->src + (va - sg->a) * s2, s2, va - t0, vb - t0);
+            cnnc__store_n_avx2(row + sg->j + t0, v, cnt);
+        }
+    }
+}
+
+/* short_rows' col2im row for AVX2: x[run] += row[run], 8 at a time at unit stride. */
+AVX2 static void col2im_row_avx2(float *row, float *plane, const im2col_seg *segs, int64_t n,
+                                 int64_t s2) {
+    for (int64_t si = 0; si < n; si++) {
+        const im2col_seg *sg = &segs[si];
+        if (sg->src < 0) continue;
+        float *d = plane + sg->src;
+        const float *r = row + sg->j + sg->a;
+        const int64_t len = sg->b - sg->a;
+        if (s2 != 1) {
+            for (int64_t t = 0; t < len; t++) d[t * s2] += r[t];
+            continue;
+        }
+        for (int64_t t0 = 0; t0 < len; t0 += 8) {
+            const __m256i m = cnnc__lanes_avx2(len - t0);
+            cnnc__store_n_avx2(d + t0,
+                               _mm256_add_ps(_mm256_maskload_ps(d + t0, m), _mm256_maskload_ps(r + t0, m)),
+                               len - t0);
+        }
+    }
+}
+
+/* Long rows: row copies with the level's stride-2 gather; short rows as at AVX-512
+ * (1 thread, 512 -> 512 3x3 at 4x4, batch 8: the forward's im2col was 18% of the layer
+ * by rows). */
 static void im2col_avx2(float *col, int64_t ldc, const float *x, const cnnc__window *g,
                         int64_t c0, int64_t c1, int64_t o0, int64_t ncol) {
-    im2col_by_rows(col, ldc, x, g, c0, c1, o0, ncol, cnnc__conv_rows_of(CNNC__ISA_AVX2)->gather2);
+    if (g->out[2] >= IM2COL_LONG_ROW) {
+        im2col_by_rows(col, ldc, x, g, c0, c1, o0, ncol,
+                       cnnc__conv_rows_of(CNNC__ISA_AVX2)->gather2);
+        return;
+    }
+    short_rows(im2col_row_avx2, col, ldc, (float *)x, g, c0, c1, o0, ncol);
 }
 
 static void pack_cols_avx2(float *dst, int64_t nr, float *row, const float *x,
@@ -614,7 +681,11 @@ void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc,
     }
 #if CNNC__ISA_X86
     if (isa >= CNNC__ISA_AVX512 && g->stride[2] == 1 && g->out[2] < IM2COL_LONG_ROW) {
-        col2im_avx512_short(x, col, ldc, g, c0, c1, o0, ncol);
+        short_rows(col2im_row_avx512, (float *)col, ldc, x, g, c0, c1, o0, ncol);
+        return;
+    }
+    if (isa == CNNC__ISA_AVX2 && g->out[2] < IM2COL_LONG_ROW) {
+        short_rows(col2im_row_avx2, (float *)col, ldc, x, g, c0, c1, o0, ncol);
         return;
     }
 #endif
