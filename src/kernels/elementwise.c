@@ -141,6 +141,8 @@ static double sum_block(const float *x, int64_t n) {
 #if CNNC__ISA_X86
 #include <immintrin.h>
 
+#include "kernels/lanes_avx2.h"
+
 /* The same sums as sum_block, bit for bit (lane k of a vector is p[k]; the pairwise
  * steps are the same adds), four blocks at a time so four add chains overlap. */
 __attribute__((target("avx512f"))) static inline double hsum_block(__m512 v) {
@@ -180,12 +182,60 @@ __attribute__((target("avx512f"))) static double sum_avx512(const float *x, int6
     }
     return total;
 }
+
+/* AVX2: lanes 0-7 of sum_block's p in lo, 8-15 in hi, then its pairwise steps. */
+__attribute__((target("avx2"))) static inline double hsum_block_avx2(__m256 lo, __m256 hi) {
+    const __m256 v = _mm256_add_ps(lo, hi);                                  /* k + 8 */
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); /* k + 4 */
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));                                  /* k + 2 */
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 0x01));                           /* k + 1 */
+    return (double)_mm_cvtss_f32(h);
+}
+
+/* sum_block's sums bit for bit, two blocks at a time (four add chains overlap). 1
+ * thread, Zen 3, sum of [8, 64, 56, 56] (L3-resident), min of 7 x 300 calls: the
+ * baseline loop 0.45 ms, this 0.10-0.13 (PyTorch 0.09-0.12); four blocks at a time
+ * 0.16-0.18. */
+__attribute__((target("avx2"))) static double sum_avx2(const float *x, int64_t n) {
+    enum { B = 2 }; /* blocks at a time */
+    double total = 0.0;
+    int64_t i = 0;
+    for (; i + B * SUM_BLOCK <= n; i += B * SUM_BLOCK) {
+        __m256 lo[B], hi[B];
+        for (int b = 0; b < B; b++) lo[b] = hi[b] = _mm256_setzero_ps();
+        for (int64_t k = 0; k < SUM_BLOCK; k += SUM_LANES)
+            for (int b = 0; b < B; b++) {
+                lo[b] = _mm256_add_ps(lo[b], _mm256_loadu_ps(x + i + b * SUM_BLOCK + k));
+                hi[b] = _mm256_add_ps(hi[b], _mm256_loadu_ps(x + i + b * SUM_BLOCK + k + 8));
+            }
+        for (int b = 0; b < B; b++) total += hsum_block_avx2(lo[b], hi[b]);
+    }
+    for (; i < n; i += SUM_BLOCK) {
+        const int64_t m = n - i < SUM_BLOCK ? n - i : SUM_BLOCK;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        int64_t k = 0;
+        for (; k + SUM_LANES <= m; k += SUM_LANES) {
+            a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i + k));
+            a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + k + 8));
+        }
+        if (k < m) { /* the lanes past the end keep their sums (a -0 stays -0) */
+            const __m256i t0 = cnnc__lanes_avx2(m - k), t1 = cnnc__lanes_avx2(m - k - 8);
+            a0 = _mm256_blendv_ps(a0, _mm256_add_ps(a0, _mm256_maskload_ps(x + i + k, t0)),
+                                  _mm256_castsi256_ps(t0));
+            a1 = _mm256_blendv_ps(a1, _mm256_add_ps(a1, _mm256_maskload_ps(x + i + k + 8, t1)),
+                                  _mm256_castsi256_ps(t1));
+        }
+        total += hsum_block_avx2(a0, a1);
+    }
+    return total;
+}
 #endif
 
 double cnnc__k_sum(const float *x, int64_t n) {
 #if CNNC__ISA_X86
     /* bit-identical to the loop below, so the level may be read here */
     if (cnnc__isa_active() >= CNNC__ISA_AVX512) return sum_avx512(x, n);
+    if (cnnc__isa_active() >= CNNC__ISA_AVX2) return sum_avx2(x, n);
 #endif
     double total = 0.0;
     for (int64_t i = 0; i < n; i += SUM_BLOCK)

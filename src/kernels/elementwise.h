@@ -36,7 +36,8 @@ void cnnc__k_affine(float *out, const float *a, int64_t n, float alpha, float be
 
 /* Sum of x[0..n) accumulated in double over fixed 16-lane float partial sums of
  * 256-element blocks, so the result does not depend on how a caller splits other
- * work. The AVX-512 loop (taken when the active level has it) gives the same bits. */
+ * work. The AVX2 and AVX-512 loops (taken when the active level has them) give the
+ * same bits. */
 double cnnc__k_sum(const float *x, int64_t n);
 
 /* A reduction as blocks of consecutive dims (outermost first), each either

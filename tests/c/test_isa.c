@@ -291,7 +291,7 @@ static void test_cap_changed_while_ops_run(void) {
     CHECK_OK(cnnc_set_num_threads(threads));
 }
 
-/* cnnc__k_sum promises the same bits at every level (the AVX-512 loop reads the level
+/* cnnc__k_sum promises the same bits at every level (the AVX2 and AVX-512 loops read the level
  * itself): sums of every length around the block sizes, with values of mixed signs
  * and magnitudes, compared bit for bit with the capped-at-scalar result. */
 static void test_sum_same_bits_at_every_level(void) {
