@@ -452,9 +452,10 @@ AVX512 static void split_row2_avx512(float *d, const float *row, int64_t w, int6
     }
 }
 /* ---- AVX2: the rows with the level's stride-2 gather ------------------------------ */
-/* The phase routines stay the portable ones at AVX2. On Zen 3, masked-store pieces made
+/* The phase routines stay the portable ones at AVX2 (on Zen 3, masked-store pieces made
  * 3x3 s2 128 -> 256 at 28x28 forward 11.1-11.4 -> 13.0-13.9 ms, and an 8-lane stride-2
- * row splitter and copy-add measured level (11.1-11.3 ms). */
+ * row splitter and copy-add measured level, 11.1-11.3 ms), but for the two phases of a
+ * stride-2 row split in one pass (below). */
 
 /* Lanes [lo, hi) (0 <= lo < hi <= 8) of src[(l - lo) * s2], the others zero: unit stride
  * by one masked load (loads are not microcoded; the lanes shifted up by a permute, so no
@@ -530,6 +531,32 @@ static void pack_cols_avx2(float *dst, int64_t nr, float *row, const float *x,
                    cnnc__conv_rows_of(CNNC__ISA_AVX2)->gather2);
 }
 
+/* d0[v] = row[2 v + off], d1[v] = row[2 v + 1 + off] (0 outside [0, w)), v < n: a row's
+ * two stride-2 phases, the row read once, 16 floats at a time (at its ends through a
+ * buffer: no address outside the row is formed) split into their even and odd lanes (a
+ * first layer's 224-wide rows: MobileNetV2's 3 -> 32 3x3 s2, batch 8, 1 thread: its
+ * split, from two passes, was 18% of the forward). */
+AVX2 static void split_rows2_avx2(float *d0, float *d1, const float *row, int64_t w,
+                                  int64_t off, int64_t n) {
+    for (int64_t v = 0; v < n; v += 8) {
+        const int64_t c = 2 * v + off; /* inputs c .. c + 15 */
+        __m256 a, b;
+        if (c >= 0 && c + 16 <= w) {
+            a = _mm256_loadu_ps(row + c);
+            b = _mm256_loadu_ps(row + c + 8);
+        } else {
+            float t[16] = {0.0f};
+            for (int64_t i = c < 0 ? -c : 0; i < 16 && c + i < w; i++) t[i] = row[c + i];
+            a = _mm256_loadu_ps(t);
+            b = _mm256_loadu_ps(t + 8);
+        }
+        /* [a0 a2 b0 b2 | a4 a6 b4 b6] (odd: a1 a3 ..), then its 64-bit pairs as 0, 2, 1, 3 */
+        const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88));
+        const __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD));
+        cnnc__store_n_avx2(d0 + v, _mm256_castpd_ps(_mm256_permute4x64_pd(e, 0xD8)), n - v);
+        cnnc__store_n_avx2(d1 + v, _mm256_castpd_ps(_mm256_permute4x64_pd(o, 0xD8)), n - v);
+    }
+}
 #endif
 
 static void pieces_scalar(float *d, const float *row, const phase_piece *pc, int64_t n) {
@@ -549,21 +576,22 @@ static void split_row2_scalar(float *d, const float *row, int64_t w, int64_t off
 }
 
 /* X-list, fastest first: (level, name, panel width nr the SIMD routines fill, im2col,
- * pack columns, the batched phase packing's runs, copy-add, a stride-2 phase row). A
- * variant asked for another nr than its own leaves the packing to the scalar routines. */
+ * pack columns, the batched phase packing's runs, copy-add, a stride-2 phase row, both
+ * stride-2 phases of a row or NULL). A variant asked for another nr than its own leaves
+ * the packing to the scalar routines. */
 #if CNNC__ISA_X86
 #define IM2COL_SIMD_VARIANTS(X)                                                          \
     X(AVX512, f32_im2col__avx512, 32, im2col_avx512, pack_cols_avx512, pieces_avx512,        \
-      copy_add_avx512, split_row2_avx512)                                                      \
+      copy_add_avx512, split_row2_avx512, NULL)                                                \
     X(AVX2, f32_im2col__avx2, 0, im2col_avx2, pack_cols_avx2, pieces_scalar, copy_add_scalar, \
-      split_row2_scalar)
+      split_row2_scalar, split_rows2_avx2)
 #else
 #define IM2COL_SIMD_VARIANTS(X)
 #endif
 #define IM2COL_VARIANTS(X)  \
     IM2COL_SIMD_VARIANTS(X) \
     X(SCALAR, f32_im2col__scalar, 0, im2col_scalar, cnnc__conv_pack_cols_ref, pieces_scalar, \
-      copy_add_scalar, split_row2_scalar)
+      copy_add_scalar, split_row2_scalar, NULL)
 
 typedef struct im2col_variant {
     cnnc__isa isa;
@@ -577,11 +605,13 @@ typedef struct im2col_variant {
     void (*pieces)(float *d, const float *row, const phase_piece *pc, int64_t n);
     void (*copy_add)(float *dst, const float *src, float bias, int64_t n);
     void (*split_row2)(float *d, const float *row, int64_t w, int64_t off, int64_t n);
+    void (*split_rows2)(float *d0, float *d1, const float *row, int64_t w, int64_t off,
+                        int64_t n);
 } im2col_variant;
 
 static const im2col_variant variants[] = {
-#define CNNC__X(isa, name, nr, im2col, pack_cols, pieces, copy_add, split_row2) \
-    {CNNC__ISA_##isa, #name, nr, im2col, pack_cols, pieces, copy_add, split_row2},
+#define CNNC__X(isa, name, nr, im2col, pack_cols, pieces, copy_add, split_row2, split_rows2) \
+    {CNNC__ISA_##isa, #name, nr, im2col, pack_cols, pieces, copy_add, split_row2, split_rows2},
     IM2COL_VARIANTS(CNNC__X)
 #undef CNNC__X
 };
@@ -620,6 +650,25 @@ static void split_row(const im2col_variant *v, float *d, const float *x_row,
     }
 }
 
+/* The planes of channel xc (H x W) for s2 = 2 with both column phases read, by the
+ * level's two-phase row splitter: every input row read once, in order. */
+static void phase_split_pairs(const im2col_variant *v, float *pc, const float *xc,
+                              const cnnc__window *g, int64_t hph, int64_t wph) {
+    const int64_t s1 = g->stride[1], plane = hph * wph, H = g->in[1], W = g->in[2];
+    for (int64_t u = 0; u < hph; u++)
+        for (int64_t a = 0; a < s1; a++) {
+            if (!phase_read(g, 1, a)) continue;
+            float *d0 = pc + a * 2 * plane + u * wph, *d1 = d0 + plane; /* phases (a, 0), (a, 1) */
+            const int64_t i1 = u * s1 + a - g->pad[1];
+            if (i1 >= 0 && i1 < H) {
+                v->split_rows2(d0, d1, xc + i1 * W, W, -g->pad[2], wph);
+            } else {
+                memset(d0, 0, (size_t)wph * sizeof(float));
+                memset(d1, 0, (size_t)wph * sizeof(float));
+            }
+        }
+}
+
 void cnnc__conv_phase_split(cnnc__isa isa, float *ph, const float *x, const cnnc__window *g,
                             int64_t c0, int64_t c1) {
     const im2col_variant *v = variant(isa, 0);
@@ -627,8 +676,13 @@ void cnnc__conv_phase_split(cnnc__isa isa, float *ph, const float *x, const cnnc
     cnnc__conv_phase_geom(g, &hph, &wph);
     const int64_t s1 = g->stride[1], s2 = g->stride[2], plane = hph * wph;
     const int64_t H = g->in[1], W = g->in[2];
+    const bool pairs = v->split_rows2 && s2 == 2 && phase_read(g, 2, 0) && phase_read(g, 2, 1);
     for (int64_t ci = c0; ci < c1; ci++) {
         const float *xc = x + ci * H * W;
+        if (pairs) {
+            phase_split_pairs(v, ph + (ci - c0) * s1 * s2 * plane, xc, g, hph, wph);
+            continue;
+        }
         for (int64_t a = 0; a < s1; a++)
             for (int64_t b = 0; b < s2; b++) {
                 if (!phase_read(g, 1, a) || !phase_read(g, 2, b)) continue; /* no tap reads it */

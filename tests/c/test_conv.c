@@ -381,6 +381,38 @@ static void test_phase_planes(void) {
     each_level("phase planes", phase_planes, 0xC0AC29B7C97C50DDu);
 }
 
+/* Stride-2 splits of wide rows (AVX2 splits both column phases of a row in one pass, 16
+ * floats at a time with masked loads at the ends): the scalar level's planes, for widths
+ * around multiples of 16 and first layers' 224, paddings 0-4, odd and even kernels. */
+static void phase_split_wide(cnnc__isa isa) {
+    static const int64_t widths[] = {1, 7, 15, 16, 17, 31, 32, 33, 47, 224, 225}, ks[] = {2, 3, 7};
+    for (size_t i = 0; i < sizeof widths / sizeof *widths; i++)
+        for (int64_t pad = 0; pad <= 4; pad++)
+            for (size_t kk = 0; kk < sizeof ks / sizeof *ks; kk++) {
+                const int64_t k = ks[kk];
+                cnnc__window g = {.n = 1, .c = 2, .m = 1, .groups = 1, .in = {1, 3, widths[i]},
+                                  .k = {1, 3, k}, .stride = {1, 2, 2}, .pad = {0, 1, pad},
+                                  .dil = {1, 1, 1}};
+                g.out[0] = 1;
+                g.out[1] = (3 + 2 - 3) / 2 + 1;
+                g.out[2] = (widths[i] + 2 * pad - k) / 2 + 1;
+                if (g.out[2] < 1) continue;
+                int64_t hph, wph;
+                cnnc__conv_phase_geom(&g, &hph, &wph);
+                const int64_t n = 2 * 4 * hph * wph;
+                float *x = rand_buf(2 * 3 * widths[i]);
+                float *ph = calloc((size_t)n, sizeof(float)), *phs = calloc((size_t)n, sizeof(float));
+                cnnc__conv_phase_split(isa, ph, x, &g, 0, 2);
+                cnnc__conv_phase_split(CNNC__ISA_SCALAR, phs, x, &g, 0, 2);
+                CHECK(memcmp(ph, phs, (size_t)n * sizeof(float)) == 0);
+                free(x), free(ph), free(phs);
+            }
+}
+
+static void test_phase_split_wide(void) {
+    each_level("stride-2 splits", phase_split_wide, 0x452821E638D01377u);
+}
+
 /* A 2-d depthwise plane with a square k x k filter (the register-tiled AVX-512
  * kernels' shapes): W stride 1 or 2, W dilation 1, H anything, widths past 16 lanes. */
 static cnnc__window square_dw_geom(int it) {
@@ -1075,6 +1107,7 @@ int main(void) {
     RUN_TEST(test_simd_rows);
     RUN_TEST(test_im2col_definition);
     RUN_TEST(test_phase_planes);
+    RUN_TEST(test_phase_split_wide);
     RUN_TEST(test_depthwise_planes);
     RUN_TEST(test_drivers_random);
     RUN_TEST(test_drivers_large);
