@@ -78,6 +78,15 @@ void cnnc__conv_direct_forward_lanes(cnnc__isa isa, float *y, int64_t ldc, int64
     level(isa)->forward_lanes(y, ldc, ldr, x, xr, off, kdim, wc, m, nrows, ncol);
 }
 
+bool cnnc__conv_direct_has_rows(cnnc__isa isa) { return level(isa)->forward_rows != NULL; }
+
+void cnnc__conv_direct_forward_rows(cnnc__isa isa, float *y, int64_t ldc, int64_t ldr,
+                                    const float *x, int64_t xr, const int64_t *off,
+                                    int64_t kdim, const float *wp, int64_t m, int64_t nrows,
+                                    int64_t ncol, const cnnc__conv_direct_ep *ep) {
+    level(isa)->forward_rows(y, ldc, ldr, x, xr, off, kdim, wp, m, nrows, ncol, ep);
+}
+
 void cnnc__conv_direct_forward(cnnc__isa isa, float *y, int64_t ldy, const float *x,
                                const int64_t *off, int64_t kdim, const float *wp, int64_t m,
                                int64_t ncol) {

@@ -5,7 +5,9 @@
  * group's filter reads the planes at off[t] + j, so every tap is a contiguous run and
  * no column matrix is built. The kernels are vectorised over the wide columns, with a
  * register tile of output channels x column vectors (forward) or output channels x
- * taps (weight gradient); one source (conv_direct_body.h) compiled per ISA level.
+ * taps (weight gradient); one source (conv_direct_body.h) compiled per ISA level. The
+ * AVX2 level also runs the forward by output rows: the same sums over the rows' own
+ * positions only, written into y with the epilogue applied in registers.
  *
  * Layouts:
  *   ph  the planes of one image's group (cnnc__conv_phase_split, channels [0, cg)),
@@ -55,6 +57,26 @@ void cnnc__conv_direct_forward_lanes(cnnc__isa isa, float *y, int64_t ldc, int64
                                      const float *x, int64_t xr, const int64_t *off,
                                      int64_t kdim, const float *wc, int64_t m, int64_t nrows,
                                      int64_t ncol);
+
+/* ---- forward by output rows ---------------------------------------------------------
+ * Does the level have it (AVX2)? Then y[o][r ldr + p] (channels ldc apart) for r < nrows,
+ * p < ncol = ep(the convolution): the wide tiles' sums (the same bits) over each output
+ * row's own positions, from the planes (row r at x + r xr), wp packed by
+ * cnnc__conv_direct_pack, the epilogue applied in registers and y written in place.
+ * Reads x up to max(off) + nrows xr + ncol + CNNC__CONV_DIRECT_SLACK. */
+bool cnnc__conv_direct_has_rows(cnnc__isa isa);
+/* The row kernels' epilogue: y = clamp(sum + bias[o]), where clamp is hardtanh(lo, hi)'s
+ * formula (v < lo ? lo : v, then > hi ? hi :; NaN stays NaN; ReLU is (0, inf)), with
+ * bias [m] or NULL (none) and clamp false for none. */
+typedef struct cnnc__conv_direct_ep {
+    const float *bias;
+    bool clamp;
+    float lo, hi;
+} cnnc__conv_direct_ep;
+void cnnc__conv_direct_forward_rows(cnnc__isa isa, float *y, int64_t ldc, int64_t ldr,
+                                    const float *x, int64_t xr, const int64_t *off,
+                                    int64_t kdim, const float *wp, int64_t m, int64_t nrows,
+                                    int64_t ncol, const cnnc__conv_direct_ep *ep);
 
 /* ---- weight gradient --------------------------------------------------------------
  * dw[o][t] = sum over images and wide columns of dy[o][j] x[off[t] + j], where dy is the
@@ -115,6 +137,10 @@ typedef struct cnnc__conv_direct_level {
     void (*forward_lanes)(float *y, int64_t ldc, int64_t ldr, const float *x, int64_t xr,
                           const int64_t *off, int64_t kdim, const float *wc, int64_t m,
                           int64_t nrows, int64_t ncol);
+    /* by output rows, wp packed for forward; NULL where the level has none */
+    void (*forward_rows)(float *y, int64_t ldc, int64_t ldr, const float *x, int64_t xr,
+                         const int64_t *off, int64_t kdim, const float *wp, int64_t m,
+                         int64_t nrows, int64_t ncol, const cnnc__conv_direct_ep *ep);
     int64_t (*wgrad_items)(int64_t m, int64_t kdim);
     void (*wgrad_item)(int64_t item, float *pv, const float *dy, int64_t ldd, int64_t ds,
                        const float *x, int64_t xs, const int64_t *off, int64_t kdim, int64_t m,

@@ -7,8 +7,9 @@
  * DC_MO_MAX channels, and DC_WTILES(X) the weight gradient's, X(channels, taps) for 1 to
  * DC_WMO_MAX, each filling the level's registers (accumulators + the vectors loaded
  * per step); DC_CV_TILES(X) the channels-in-lanes forward's, X(positions) for 1 to
- * DC_CV_P (2 rows each). It gets the level's table, cnnc__conv_direct_<suffix>. Not a
- * public header. */
+ * DC_CV_P (2 rows each); optionally DC_ROW_R, DC_ROW_TILES(X) and DC_CLAMP for the
+ * forward by output rows (below). It gets the level's table, cnnc__conv_direct_<suffix>.
+ * Not a public header. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,25 +45,30 @@ static inline float dc_hsum(dc_vf v) { /* lanes pairwise, neighbours first */
 
 /* ---- forward: y[o][j] = sum_t wp[t mo + o] x[off[t] + j], j < ncol (<= R DC_W) ------- */
 
-/* One tile of MO channels x R vectors of columns; the sum runs over the taps in order
- * (one rounding per tap: a fused multiply-add where the level has them). A partial
- * tile (ncol < R DC_W) stores through a local buffer. */
+/* The sums of a tile of MO channels x R vectors of columns, vector r's input at XP(r)
+ * (+ the tap's offset): acc[o][r] over the taps in order (one rounding per tap: a fused
+ * multiply-add where the level has them). */
+#define DC_TILE_SUMS(MO, R, XP)                                                                 \
+    dc_vf acc[MO][R];                                                                         \
+    _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                                     \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[o][r] = (dc_vf){0};           \
+    for (int64_t t = 0; t < kdim; t++) {                                                      \
+        const int64_t ot = off[t];                                                            \
+        dc_vf xv[R];                                                                          \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) xv[r] = dc_load(XP(r) + ot);     \
+        const float *wt = wp + t * MO;                                                        \
+        _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++) {                               \
+            const dc_vf wb = dc_splat(wt[o]);                                                 \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[o][r] += wb * xv[r];     \
+        }                                                                                     \
+    }
+
+/* One tile of MO channels x R vectors of columns. A partial tile (ncol < R DC_W) stores
+ * through a local buffer. */
 #define DC_FWD_TILE(MO, R)                                                                   \
     static void dc_fwd_##MO(float *y, int64_t ldy, const float *x, const int64_t *off,        \
                             int64_t kdim, const float *wp, int64_t ncol) {                    \
-        dc_vf acc[MO][R];                                                                     \
-        _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                                 \
-            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[o][r] = (dc_vf){0};       \
-        for (int64_t t = 0; t < kdim; t++) {                                                  \
-            const float *xt = x + off[t];                                                     \
-            dc_vf xv[R];                                                                      \
-            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) xv[r] = dc_load(xt + r * DC_W); \
-            const float *wt = wp + t * MO;                                                    \
-            _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++) {                           \
-                const dc_vf wb = dc_splat(wt[o]);                                             \
-                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[o][r] += wb * xv[r]; \
-            }                                                                                 \
-        }                                                                                     \
+        DC_TILE_SUMS(MO, R, DC_WIDE_XP)                                                       \
         if (ncol == R * DC_W) {                                                               \
             _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                             \
                 _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                          \
@@ -75,8 +81,10 @@ static inline float dc_hsum(dc_vf v) { /* lanes pairwise, neighbours first */
             memcpy(y + o * ldy, buf, (size_t)ncol * sizeof(float));                           \
         }                                                                                     \
     }
+#define DC_WIDE_XP(r) (x + (r) * DC_W)
 DC_TILES(DC_FWD_TILE)
 #undef DC_FWD_TILE
+#undef DC_WIDE_XP
 
 /* Columns per tile of mo channels. */
 static int64_t dc_fwd_cols(int64_t mo) {
@@ -116,6 +124,107 @@ static void DC_FN(cnnc__conv_direct_forward_)(float *y, int64_t ldy, const float
         o0 += mo;
     }
 }
+
+#ifdef DC_ROW_TILES
+/* ---- forward by output rows (levels defining DC_ROW_R, DC_ROW_TILES(X): X(channels) for
+ * every channel count of the blocks, and DC_CLAMP(v, lo, hi): hardtanh's v < lo ? lo : v,
+ * then > hi ? hi :, NaN staying) ---------------------------------------------------------
+ * The wide tiles' sums (the same bits) over the output rows' own positions, the epilogue
+ * applied in registers and each tile stored straight into y: the rows' vectors (each
+ * row's last one partial when ncol is not a multiple of DC_W) in tiles of DC_ROW_R, a tile
+ * crossing from one row into the next, so that no column is computed to be dropped and
+ * nothing is copied. */
+
+/* A vector of a tile: its input at x + xo (+ the tap's offset), its output at y + yo, the
+ * first n of its DC_W positions real (0: a repeat filling the last tile, not stored). */
+typedef struct dc_vec {
+    int64_t xo, yo, n;
+} dc_vec;
+
+static inline void dc_store_n(float *p, dc_vf a, int64_t n) {
+    if (n == DC_W) {
+        dc_store(p, a);
+    } else if (n > 0) {
+        float buf[DC_W];
+        dc_store(buf, a);
+        memcpy(p, buf, (size_t)n * sizeof(float));
+    }
+}
+
+/* One tile of MO channels (from channel o0 of ep's) x the DC_ROW_R vectors v. */
+#define DC_ROW_TILE(MO)                                                                       \
+    static void dc_row_##MO(float *y, int64_t ldy, const float *x, const int64_t *off,         \
+                            int64_t kdim, const float *wp, const dc_vec *v,                    \
+                            const cnnc__conv_direct_ep *ep, int64_t o0) {                      \
+        enum { R = DC_ROW_R };                                                                \
+        const float *xb[R];                                                                   \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) xb[r] = x + v[r].xo;             \
+        DC_TILE_SUMS(MO, R, DC_ROW_XP)                                                        \
+        if (ep->bias)                                                                         \
+            _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++) {                           \
+                const dc_vf b = dc_splat(ep->bias[o0 + o]);                                   \
+                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[o][r] += b;          \
+            }                                                                                 \
+        if (ep->clamp) {                                                                      \
+            const dc_vf lo = dc_splat(ep->lo), hi = dc_splat(ep->hi);                         \
+            _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                             \
+                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                          \
+                    acc[o][r] = DC_CLAMP(acc[o][r], lo, hi);                                  \
+        }                                                                                     \
+        _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                                 \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                              \
+                dc_store_n(y + o * ldy + v[r].yo, acc[o][r], v[r].n);                         \
+    }
+#define DC_ROW_XP(r) xb[r]
+DC_ROW_TILES(DC_ROW_TILE)
+#undef DC_ROW_TILE
+#undef DC_ROW_XP
+
+static void dc_row_tile(int64_t mo, float *y, int64_t ldy, const float *x, const int64_t *off,
+                        int64_t kdim, const float *wp, const dc_vec *v,
+                        const cnnc__conv_direct_ep *ep, int64_t o0) {
+    switch (mo) {
+#define DC_CALL(MO)                                               \
+    case MO:                                                      \
+        dc_row_##MO(y, ldy, x, off, kdim, wp, v, ep, o0);         \
+        break;
+        DC_ROW_TILES(DC_CALL)
+#undef DC_CALL
+    }
+}
+
+/* y [m][ldc] at rows [0, nrows) (ldr apart) x positions [0, ncol) of the output = the
+ * convolution from the planes x (output row r at x + r xr) with the epilogue ep, wp
+ * packed as for the wide tiles (cnnc__conv_direct_pack). Per tile of vectors, every
+ * channel block: the tile's inputs stay in L1 while the blocks re-read them. */
+static void DC_FN(dc_row_forward_)(float *y, int64_t ldc, int64_t ldr, const float *x,
+                                   int64_t xr, const int64_t *off, int64_t kdim,
+                                   const float *wp, int64_t m, int64_t nrows, int64_t ncol,
+                                   const cnnc__conv_direct_ep *ep) {
+    cnnc__conv_direct_blocks blk;
+    cnnc__conv_direct_block_plan(&blk, m, DC_MO_MAX);
+    int64_t r = 0, c = 0; /* the next vector: row r, positions from c */
+    while (r < nrows) {
+        dc_vec v[DC_ROW_R];
+        for (int i = 0; i < DC_ROW_R; i++) {
+            if (r == nrows) { /* past the last row: repeat the last vector, unstored */
+                v[i] = v[i - 1];
+                v[i].n = 0;
+                continue;
+            }
+            v[i] = (dc_vec){r * xr + c, r * ldr + c, ncol - c < DC_W ? ncol - c : DC_W};
+            if ((c += DC_W) >= ncol) r++, c = 0;
+        }
+        const float *wb = wp;
+        for (int64_t b = 0; b < blk.count; b++) {
+            const int64_t mo = cnnc__conv_direct_block_size(&blk, b);
+            const int64_t o0 = cnnc__conv_direct_block_start(&blk, b);
+            dc_row_tile(mo, y + o0 * ldc, ldc, x, off, kdim, wb, v, ep, o0);
+            wb += mo * kdim;
+        }
+    }
+}
+#endif
 
 /* ---- forward with output channels in the lanes (m a multiple of DC_W) ------------------
  * Tiles of DC_W channels x 2 output rows x P positions of a row: per tap one weight
@@ -289,6 +398,11 @@ const cnnc__conv_direct_level DC_FN(cnnc__conv_direct_) = {
     DC_MO_MAX,
     DC_FN(cnnc__conv_direct_forward_),
     DC_FN(dc_cv_forward_),
+#ifdef DC_ROW_TILES
+    DC_FN(dc_row_forward_),
+#else
+    NULL,
+#endif
     DC_FN(dc_wg_items_),
     DC_FN(dc_wg_item_),
     DC_FN(dc_wg_finish_),

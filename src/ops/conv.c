@@ -810,7 +810,7 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
         return run_forward_winograd(isa, mt, g, y, x, w, wscale, false, ep, cache);
     }
     if (cnnc__conv_direct_forward_pays(isa, g)) {
-        conv_path = "direct";
+        conv_path = cnnc__conv_direct_forward_path(isa, g);
         return cnnc__conv_direct_run_forward(isa, g, y, x, w, ep);
     }
     fwd_job j = {.y = y, .x = x, .w = w, .ep = ep};

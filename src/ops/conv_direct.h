@@ -13,6 +13,9 @@
 
 /* Does the direct forward pay for g at level isa (measured rules, conv_direct.c)? */
 bool cnnc__conv_direct_forward_pays(cnnc__isa isa, const cnnc__window *g);
+/* The forward's path name for conv.c's trace: "direct", or "direct by rows" where it
+ * tiles the output rows (kernels/conv_direct.h). */
+const char *cnnc__conv_direct_forward_path(cnnc__isa isa, const cnnc__window *g);
 /* Does it pay for t, the transposed geometry of a stride-1 convolution whose input
  * gradient conv.c runs as the forward of t with the filters flipped? */
 bool cnnc__conv_direct_flipped_pays(cnnc__isa isa, const cnnc__window *t);

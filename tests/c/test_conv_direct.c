@@ -7,8 +7,10 @@
  * kernels on random geometries with few input channels (fixed seed) and edge cases:
  * 1-wide maps, padding past the kernel's reach, strides 2-4, dilation, groups, batch 1;
  * bit-identical at 1 and 2 threads, the path taken checked; an inf in the input sends
- * the weight gradient to another path with the reference's NaN pattern. Every case at
- * every ISA level this CPU runs. */
+ * the weight gradient to another path with the reference's NaN pattern. The forward by
+ * output rows (AVX2) bit-identical with the wide one, also with its in-register
+ * epilogue, and its drivers on edge cases of its own. Every case at every ISA level
+ * this CPU runs. */
 #include "check.h"
 
 #include <cnnc.h>
@@ -76,6 +78,50 @@ static float *planes_of(cnnc__isa isa, const cnnc__window *g, const float *x, in
     return ph;
 }
 
+/* v < lo ? lo : v, then > hi ? hi : (hardtanh's formula) */
+static float clamp_ref(float v, float lo, float hi) {
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
+/* The forward by output rows (levels that have it) against the wide one's sums yw
+ * [m][ho wph] of the planes ph [pf]: from a random row on (the rows before untouched),
+ * with no epilogue, a bias, a bias and a clamp: the bits of the wide sums followed by
+ * them, a NaN among the inputs staying NaN. */
+static void rows_case(cnnc__isa isa, const cnnc__window *g, const float *ph, int64_t pf,
+                      const int64_t *off, const float *wp, int64_t kdim) {
+    const int64_t m = g->m, ho = g->out[1], wo = g->out[2], r0 = rnd(0, ho - 1);
+    int64_t hph, wph;
+    cnnc__conv_phase_geom(g, &hph, &wph);
+    float *x = malloc((size_t)(pf + CNNC__CONV_DIRECT_SLACK) * sizeof(float));
+    memcpy(x, ph, (size_t)(pf + CNNC__CONV_DIRECT_SLACK) * sizeof(float));
+    if (rnd(0, 1)) x[rnd(0, pf - 1)] = NAN;
+    float *yw = malloc((size_t)(m * ho * wph) * sizeof(float)), *b = rand_buf(m);
+    float *y = malloc((size_t)(m * ho * wo) * sizeof(float));
+    cnnc__conv_direct_forward(isa, yw, ho * wph, x, off, kdim, wp, m, ho * wph);
+    for (int e = 0; e < 3; e++) {
+        const cnnc__conv_direct_ep ep = {.bias = e ? b : NULL, .clamp = e == 2, .lo = -0.25f, .hi = 0.5f};
+        memset(y, 0xA5, (size_t)(m * ho * wo) * sizeof(float));
+        cnnc__conv_direct_forward_rows(isa, y + r0 * wo, ho * wo, wo, x + r0 * wph, wph, off, kdim,
+                                       wp, m, ho - r0, wo, &ep);
+        int same = 1;
+        for (int64_t o = 0; o < m; o++)
+            for (int64_t r = 0; r < ho; r++)
+                for (int64_t p = 0; p < wo; p++) {
+                    const float got = y[(o * ho + r) * wo + p];
+                    float want = yw[o * ho * wph + r * wph + p];
+                    if (e) want += b[o];
+                    if (e == 2) want = clamp_ref(want, ep.lo, ep.hi);
+                    if (r < r0) /* untouched */
+                        same &= memcmp(&got, &(uint32_t){0xA5A5A5A5u}, sizeof got) == 0;
+                    else
+                        same &= isnan(want) ? isnan(got) : memcmp(&got, &want, sizeof got) == 0;
+                }
+        CHECK(same);
+    }
+    free(x), free(yw), free(b), free(y);
+}
+
 static void kernels_case(cnnc__isa isa, const cnnc__window *g) {
     const int64_t cg = g->c, m = g->m, kdim = cg * cnnc__window_k_size(g);
     int64_t hph, wph, pf;
@@ -117,6 +163,7 @@ static void kernels_case(cnnc__isa isa, const cnnc__window *g) {
         CHECK(same);
         free(yl), free(wc), free(yw);
     }
+    if (cnnc__conv_direct_has_rows(isa)) rows_case(isa, g, ph, pf, off, wp, kdim);
     /* weight gradient: two images (the same planes twice, dy differing), every item */
     const int64_t cols = CNNC__CONV_DIRECT_COLS, ldd = (g->out[1] * wph + cols - 1) / cols * cols;
     float *dy = rand_buf(2 * m * ldd), *x2 = calloc((size_t)(2 * pf + CNNC__CONV_DIRECT_SLACK), 4);
@@ -172,8 +219,10 @@ static void drivers_case(cnnc__isa isa, const cnnc__window *g, const char *bwd_p
         y[t] = malloc((size_t)ny * 4), dx[t] = malloc((size_t)nx * 4), dw[t] = malloc((size_t)nw * 4);
         CHECK_OK(cnnc_set_num_threads(t + 1));
         CHECK_OK(cnnc__conv_run_forward(g, y[t], x, w, b, true));
-        CHECK((strcmp(cnnc__conv_forward_path(), "direct") == 0) ==
-              cnnc__conv_direct_forward_pays(isa, g));
+        const bool direct = strncmp(cnnc__conv_forward_path(), "direct", 6) == 0;
+        CHECK(direct == cnnc__conv_direct_forward_pays(isa, g));
+        if (direct)
+            CHECK(strcmp(cnnc__conv_forward_path(), cnnc__conv_direct_forward_path(isa, g)) == 0);
         CHECK_OK(cnnc__conv_run_backward_data(g, dx[t], dy, w, true));
         if (bwd_path) CHECK_CONTAINS(cnnc__conv_forward_path(), bwd_path);
         CHECK_OK(cnnc__conv_run_backward_weight(g, dw[t], dy, x));
@@ -240,6 +289,39 @@ static void drivers_edges(cnnc__isa isa) {
 
 static void test_drivers_edges(void) { each_level("edge cases", drivers_edges, 7); }
 
+/* Edge cases of the forward by output rows (AVX2): widths that are not a multiple of the
+ * vector or the tile (3 vectors), under one vector, few input channels and channel
+ * blocks of 4 + 3 and 3 + 2, padding past the kernel's reach, dilation, groups, stride 3,
+ * batch 1 (a plane's rows in parts at 2 threads). */
+static void drivers_rows(cnnc__isa isa) {
+    static const int64_t e[][14] = {
+        /* n  c  m grp  h   w  k1 k2 s1 s2 p1 p2 d1 d2 */
+        {2, 3, 64, 1, 30, 26, 7, 7, 2, 2, 3, 3, 1, 1},  /* a ResNet stem: 13 wide */
+        {2, 3, 32, 1, 29, 30, 3, 3, 2, 2, 1, 1, 1, 1},  /* a MobileNetV2 stem: 15 wide */
+        {3, 1, 6, 1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1},   /* 1 channel in, 28 wide */
+        {2, 2, 5, 1, 20, 23, 3, 3, 1, 1, 1, 1, 1, 1},   /* blocks 3 + 2, 23 wide */
+        {2, 4, 7, 1, 9, 7, 3, 3, 1, 1, 1, 1, 1, 1},     /* blocks 4 + 3, 7 wide */
+        {2, 3, 6, 1, 10, 12, 5, 5, 1, 1, 4, 4, 1, 1},   /* padding 4 of a 5x5 */
+        {2, 3, 8, 1, 14, 14, 3, 3, 1, 1, 2, 2, 2, 2},   /* dilation 2 */
+        {2, 4, 10, 2, 12, 15, 3, 3, 1, 1, 1, 1, 1, 1},  /* groups */
+        {1, 3, 9, 1, 1, 40, 1, 5, 1, 1, 0, 2, 1, 1},    /* 1 x 40, batch 1 */
+        {1, 3, 16, 1, 33, 30, 3, 3, 2, 2, 1, 1, 1, 1},  /* batch 1, 17 rows */
+        {2, 3, 8, 1, 20, 47, 3, 3, 3, 3, 1, 1, 1, 1},   /* stride 3 */
+        {2, 3, 12, 1, 10, 24, 3, 3, 1, 1, 1, 1, 1, 1},  /* 24 wide: a tile a row */
+    };
+    for (size_t i = 0; i < sizeof e / sizeof e[0] && !check_current_failures_; i++) {
+        const int64_t *r = e[i];
+        cnnc__window g = geom(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                              r[11], r[12], r[13]);
+        CHECK(cnnc__conv_direct_forward_pays(isa, &g));
+        if (cnnc__conv_direct_has_rows(isa))
+            CHECK(strcmp(cnnc__conv_direct_forward_path(isa, &g), "direct by rows") == 0);
+        drivers_case(isa, &g, NULL);
+    }
+}
+
+static void test_drivers_rows(void) { each_level("forward by rows", drivers_rows, 11); }
+
 /* An inf in the input: the weight gradient over wide columns declines (0 * inf in a
  * dropped column would be NaN), the one by rows (no dropped column) does not; both have
  * the reference's NaN pattern. */
@@ -277,6 +359,7 @@ int main(void) {
     RUN_TEST(test_kernels);
     RUN_TEST(test_drivers_random);
     RUN_TEST(test_drivers_edges);
+    RUN_TEST(test_drivers_rows);
     RUN_TEST(test_nonfinite_input);
     cnnc_set_num_threads(2);
     return check_summary();

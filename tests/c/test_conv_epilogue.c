@@ -96,6 +96,11 @@ static int cases(path_case *pc) {
                           "direct", NULL};
     pc[n++] = (path_case){"direct, groups", geom2(3, 8, 12, 2, 7, 9, 3, 1, 1), "direct", "direct",
                           NULL};
+    /* AVX2: by output rows, the epilogue in registers (ReLU, Hardtanh) or after */
+    pc[n++] = (path_case){"direct, a 7x7 / 2 stem", geom2(2, 3, 16, 1, 26, 26, 7, 2, 3), "direct",
+                          "direct", NULL};
+    pc[n++] = (path_case){"direct, a 3x3 / 2 stem", geom2(1, 3, 10, 1, 29, 30, 3, 2, 1), "direct",
+                          "direct", NULL};
     pc[n++] = (path_case){"1x1 gemm, items", geom2(2, 16, 20, 1, 20, 21, 1, 1, 0), "gemm (1x1)",
                           "gemm (1x1)", NULL};
     pc[n++] = (path_case){"1x1 gemm, one item", geom2(1, 24, 40, 1, 19, 23, 1, 1, 0), "gemm (1x1)",
