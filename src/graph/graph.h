@@ -66,6 +66,12 @@ typedef struct cnnc__gnode {
     int infer;               /* inference plan (graph_infer.c): CNNC__GINFER_* */
     int fuse;                /* an add or a convolution (its folded BatchNorm, which then has it
                                 too) whose result only an activation reads: that node (or -1) */
+    int dw;                  /* a convolution whose final value (its folded BatchNorm's or fused
+                                activation's, or its own) only a grouped convolution reads: that
+                                node (or -1); inference may run the two as one (graph_infer.c) */
+    int dw_done;             /* the nodes of such a pair but the first (the first's BatchNorm and
+                                activation, the second and its own): the second's final node,
+                                whose value set before their turn means they are done (or -1) */
     int train_fuse;          /* a BatchNorm whose result only a ReLU, ReLU6 or Hardtanh reads: that
                                 node (or -1); one op with gradients in training (graph_train.c) */
     int ndim;                /* INPUT: the example input's shape a model file records, */
@@ -173,11 +179,21 @@ struct cnnc__act_spec;
 int cnnc__graph_run_conv(cnnc__gctx *c, const cnnc__gnode *bn, const struct cnnc__act_spec *act,
                          cnnc_tensor **y);
 
+/* Runs conv node c->node (BatchNorm bn_a, activation act_a, each or NULL) and the
+ * grouped conv node b reading its final value (bn_b, act_b) as one op
+ * (ops/conv.h, cnnc__op_conv_dw_act): *y the pair's result (b's final value, a new
+ * reference) and 1; 0 when that does not apply now (the nodes run one by one); -1 on
+ * error. Without gradients only. */
+int cnnc__graph_run_conv_dw(cnnc__gctx *c, const cnnc__gnode *bn_a, const struct cnnc__act_spec *act_a,
+                            const cnnc__gnode *b, const cnnc__gnode *bn_b, const struct cnnc__act_spec *act_b,
+                            cnnc_tensor **y);
+
 /* Inference plan (graph_infer.c), at finish: pointwise activations that may run in
  * place, adds that may write into an operand (and the activation after them, fused),
- * convolutions with a folded BatchNorm or an activation fused (CONV), and the
- * BatchNorm of a convolution whose activation is fused (FOLDED: nothing to do once
- * the activation has its value). */
+ * convolutions with a folded BatchNorm or an activation fused, or a depthwise
+ * convolution after them (CONV), and the BatchNorm of a convolution whose activation is
+ * fused or that has a depthwise convolution after it (FOLDED: nothing to do once the
+ * activation, or the pair, has its value). */
 enum { CNNC__GINFER_NONE, CNNC__GINFER_ACT, CNNC__GINFER_ADD, CNNC__GINFER_CONV, CNNC__GINFER_FOLDED };
 void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes);
 /* Runs node c->node (index i of nodes) that way when it applies now: 1 when done

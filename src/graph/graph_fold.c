@@ -14,6 +14,7 @@
 #include "graph/graph.h"
 #include "nn/module.h"
 #include "ops/activation.h"
+#include "ops/conv.h"
 #include "ops/ops.h"
 
 void cnnc__graph_plan_folds(cnnc__gnode *nodes, int n_nodes) {
@@ -58,6 +59,28 @@ static bool folded_params(cnnc_module *conv, const cnnc_module *bn, float **wsca
     return *bf != NULL;
 }
 
+/* Conv module conv with the activation act (or NULL) as an arm of the fused op, its
+ * filters and bias as they are; false when it does not apply now (a module in training
+ * mode, padding not zeros). */
+static bool conv_arm(cnnc_module *conv, const cnnc__act_spec *act, cnnc__conv_arm *a) {
+    *a = (cnnc__conv_arm){.w = cnnc__module_param(conv, "weight"), .b = cnnc__module_param(conv, "bias"),
+                          .act = act};
+    return !conv->training && a->w && cnnc__conv_module_options(conv, &a->dim, &a->o);
+}
+
+/* Arm a with the BatchNorm bn (or NULL) folded in: *wscale and *bf (the scales and bias,
+ * or NULL) are the caller's to free. False when there are no running statistics. */
+static bool fold_arm(cnnc_module *conv, const cnnc__gnode *bn, cnnc__conv_arm *a, float **wscale,
+                     cnnc_tensor **bf) {
+    *wscale = NULL;
+    *bf = NULL;
+    if (!bn) return true;
+    if (!folded_params(conv, bn->module, wscale, bf)) return false;
+    a->wscale = *wscale;
+    a->b = *bf;
+    return true;
+}
+
 int cnnc__graph_run_conv(cnnc__gctx *c, const cnnc__gnode *bn, const cnnc__act_spec *act, cnnc_tensor **y) {
     cnnc_module *conv = c->node->module;
     cnnc_tensor *x, *w = cnnc__module_param(conv, "weight"), *b = cnnc__module_param(conv, "bias");
@@ -73,4 +96,24 @@ int cnnc__graph_run_conv(cnnc__gctx *c, const cnnc__gnode *bn, const cnnc__act_s
     cnnc__module_called(conv, 1, &x, 1, y); /* for cnnc_module_macs */
     if (bn) cnnc__module_called(bn->module, 1, y, 1, y);
     return 1;
+}
+
+int cnnc__graph_run_conv_dw(cnnc__gctx *c, const cnnc__gnode *bn_a, const cnnc__act_spec *act_a,
+                            const cnnc__gnode *b, const cnnc__gnode *bn_b, const cnnc__act_spec *act_b,
+                            cnnc_tensor **y) {
+    cnnc_tensor *x, *bf[2] = {NULL, NULL};
+    float *wscale[2] = {NULL, NULL};
+    cnnc__conv_arm arm[2];
+    /* cnnc_module_macs counts each module's own result, which the pair never makes */
+    if (cnnc__call_hook_set() || cnnc__gctx_tensor(c, 0, &x) != CNNC_OK || !conv_arm(c->node->module, act_a, &arm[0]) ||
+        !conv_arm(b->module, act_b, &arm[1]) || !cnnc__op_conv_dw_pays(x, &arm[0], &arm[1]))
+        return 0;
+    int done = fold_arm(c->node->module, bn_a, &arm[0], &wscale[0], &bf[0]) &&
+               fold_arm(b->module, bn_b, &arm[1], &wscale[1], &bf[1]);
+    if (done) done = cnnc__op_conv_dw_act(x, &arm[0], &arm[1], y);
+    for (int k = 0; k < 2; k++) {
+        cnnc__free(wscale[k]);
+        cnnc_tensor_release(bf[k]);
+    }
+    return done;
 }

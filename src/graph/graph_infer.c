@@ -9,6 +9,11 @@
  *     an activation reads (Conv-BN-ReLU, MobileNetV2's ReLU6) applies it in its
  *     epilogue, each output tile while it is in cache (ops/conv.h), for the activation
  *     node; the BatchNorm node between them then has nothing to do.
+ *   - a convolution (with the above) whose final value only a grouped convolution reads
+ *     (MobileNetV2's expansion and its depthwise convolution, each with its BatchNorm
+ *     and ReLU6) runs with it as one op where ops/conv.h takes the pair: the first's
+ *     result goes to the second a tile (channels x rows) at a time while in cache,
+ *     never whole through memory.
  * So the steady state allocates no tensor for them and makes fewer passes over memory,
  * with the values of the unfused ops (the same kernels, element by element).
  * The plan is static (made at finish: who reads what, and last); at run time the
@@ -23,6 +28,7 @@
 #include "graph/graph.h"
 #include "nn/module.h"
 #include "ops/activation.h"
+#include "ops/conv.h"
 
 /* The ops (graph_ops.c) that are pointwise activations: name, and the kind of their
  * settings after x (0: none or only inplace; 1: one float; 2: hardtanh's two; 3:
@@ -56,6 +62,38 @@ int cnnc__graph_act_reader(const cnnc__gnode *nodes, int n_nodes, int i) {
                ? j : -1;
 }
 
+static bool is_conv_node(const cnnc__gnode *n) {
+    return n->kind == CNNC__GNODE_MODULE && cnnc__is_conv_module(n->module) && n->n_args == 1 &&
+           n->args[0].kind == CNNC__GARG_REF && n->args[0].index <= 0;
+}
+
+/* The node holding conv node i's final value: its fused activation, folded BatchNorm or
+ * itself. */
+static int conv_final(const cnnc__gnode *nodes, int i) {
+    return nodes[i].fuse >= 0 ? nodes[i].fuse : nodes[i].fold >= 0 ? nodes[i].fold : i;
+}
+
+/* Pairs of a convolution and the grouped convolution that alone reads its final value
+ * (after the plan of each convolution is made). */
+static void plan_dw_pairs(cnnc__gnode *nodes, int n_nodes) {
+    for (int i = 0; i < n_nodes; i++) nodes[i].dw = nodes[i].dw_done = -1;
+    for (int i = 0; i < n_nodes; i++) {
+        int dim;
+        cnnc_conv_options o;
+        const int f = is_conv_node(&nodes[i]) ? conv_final(nodes, i) : -1, j = f >= 0 ? nodes[f].last_use : 0;
+        if (f < 0 || nodes[f].n_reads != 1 || j >= n_nodes || !is_conv_node(&nodes[j]) ||
+            nodes[j].args[0].node != f || !cnnc__conv_module_options(nodes[j].module, &dim, &o) || o.groups < 2)
+            continue;
+        cnnc__gnode *a = &nodes[i];
+        a->dw = j;
+        a->infer = CNNC__GINFER_CONV;
+        if (a->fold >= 0) nodes[a->fold].infer = CNNC__GINFER_FOLDED, nodes[a->fold].fuse = a->fuse;
+        const int parts[4] = {a->fold, a->fuse, j, nodes[j].fold}; /* j's activation: set with it */
+        for (int k = 0; k < 4; k++)
+            if (parts[k] >= 0) nodes[parts[k]].dw_done = conv_final(nodes, j);
+    }
+}
+
 void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes) {
     for (int i = 0; i < n_nodes; i++) {
         nodes[i].infer = CNNC__GINFER_NONE;
@@ -75,6 +113,7 @@ void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes) {
                 nodes[n->fold].infer = CNNC__GINFER_FOLDED, nodes[n->fold].fuse = n->fuse;
         }
     }
+    plan_dw_pairs(nodes, n_nodes);
 }
 
 bool cnnc__graph_act_spec(const cnnc__gctx *c, const cnnc__gnode *n, cnnc__act_spec *s) {
@@ -155,12 +194,31 @@ static int run_conv(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
     return r;
 }
 
+/* Conv node i and the grouped convolution after it (nodes[i].dw) as one op: B's final
+ * value set, and 1; 0 when that does not apply now; -1 on error. */
+static int run_conv_dw(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
+    const cnnc__gnode *a = &nodes[i], *b = &nodes[a->dw];
+    cnnc__act_spec sa, sb;
+    if ((a->fuse >= 0 && !cnnc__graph_act_spec(c, &nodes[a->fuse], &sa)) ||
+        (b->fuse >= 0 && !cnnc__graph_act_spec(c, &nodes[b->fuse], &sb)))
+        return 0;
+    cnnc_tensor *y = NULL;
+    const int done = cnnc__graph_run_conv_dw(c, a->fold >= 0 ? &nodes[a->fold] : NULL, a->fuse >= 0 ? &sa : NULL,
+                                             b, b->fold >= 0 ? &nodes[b->fold] : NULL, b->fuse >= 0 ? &sb : NULL, &y);
+    if (done <= 0) return done;
+    return cnnc__gvalue_one(&c->values[conv_final(nodes, a->dw)], y) == CNNC_OK ? 1 : -1;
+}
+
 int cnnc__graph_run_infer(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
+    if (nodes[i].dw_done >= 0 && c->values[nodes[i].dw_done].n > 0) return 1; /* the pair ran */
+    const int pair = nodes[i].dw >= 0 ? run_conv_dw(c, nodes, i) : 0;
+    if (pair) return pair;
     switch (nodes[i].infer) {
     case CNNC__GINFER_ACT: return run_act(c, nodes, i);
     case CNNC__GINFER_ADD: return run_add(c, nodes, i);
     case CNNC__GINFER_CONV: return run_conv(c, nodes, i);
-    case CNNC__GINFER_FOLDED: return c->values[nodes[i].fuse].n > 0; /* the convolution did it */
+    case CNNC__GINFER_FOLDED: /* the convolution did it */
+        return nodes[i].fuse >= 0 && c->values[nodes[i].fuse].n > 0;
     default: return 0;
     }
 }

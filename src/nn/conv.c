@@ -282,12 +282,10 @@ cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_te
                                          cnnc_tensor *b, const cnnc__act_spec *act) {
     const conv_state *c = S(m);
     if (!w) return cnnc__error_null(CNNC_ERR_RUNTIME, "%s: weight is None", m->type->name);
-    cnnc_conv_options o = CNNC_CONV2D(.stride = c->stride, .dilation = c->dilation, .groups = c->groups);
-    if (strcmp(c->padding_mode, "zeros") == 0) {
-        o.padding_str = c->padding.str;
-        if (!c->padding.str) o.padding = c->padding.ints;
-        return cnnc__op_conv_act(x, w, wscale, b, c->dim, &o, &CNNC__STATE(m, conv_state)->wcache, act);
-    }
+    int dim;
+    cnnc_conv_options o;
+    if (cnnc__conv_module_options(m, &dim, &o))
+        return cnnc__op_conv_act(x, w, wscale, b, dim, &o, &CNNC__STATE(m, conv_state)->wcache, act);
     int64_t fpad[2 * CNNC_MAX_DIMS];
     const int npad = reversed_padding(c, fpad);
     cnnc_pad_mode pm = strcmp(c->padding_mode, "reflect") == 0     ? CNNC_PAD_REFLECT
@@ -296,9 +294,19 @@ cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_te
     cnnc_tensor *xp = cnnc__op_pad(x, npad, fpad, pm, 0.0);
     if (!xp) return NULL;
     o.padding = (cnnc_ints)CNNC_INTS(0);
+    o.padding_str = NULL;
     cnnc_tensor *y = cnnc__op_conv_act(xp, w, wscale, b, c->dim, &o, &CNNC__STATE(m, conv_state)->wcache, act);
     cnnc_tensor_release(xp);
     return y;
+}
+
+bool cnnc__conv_module_options(const cnnc_module *m, int *dim, cnnc_conv_options *o) {
+    const conv_state *c = S(m);
+    *dim = c->dim;
+    *o = CNNC_CONV2D(.stride = c->stride, .dilation = c->dilation, .groups = c->groups,
+                     .padding_str = c->padding.str);
+    if (!c->padding.str) o->padding = c->padding.ints;
+    return strcmp(c->padding_mode, "zeros") == 0;
 }
 
 /* PyTorch's _ConvTransposeNd._output_padding: the output_padding giving the

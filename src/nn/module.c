@@ -331,6 +331,8 @@ void cnnc__set_call_hook(cnnc__call_hook hook, void *ctx) {
     call_hook_ctx = ctx;
 }
 
+bool cnnc__call_hook_set(void) { return call_hook != NULL; }
+
 void cnnc__module_called(const cnnc_module *m, int n_in, cnnc_tensor *const *in, int n_out, cnnc_tensor *const *out) {
     if (call_hook) call_hook(call_hook_ctx, m, n_in, in, n_out, out);
 }

@@ -144,6 +144,8 @@ int cnnc__module_call_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_t
 typedef void (*cnnc__call_hook)(void *ctx, const cnnc_module *m, int n_in, cnnc_tensor *const *in, int n_out,
                                 cnnc_tensor *const *out);
 void cnnc__set_call_hook(cnnc__call_hook hook, void *ctx);
+/* Is a hook set on this thread (then every module call should produce its own result)? */
+bool cnnc__call_hook_set(void);
 
 /* Is m a (not transposed) Conv1d/2d/3d? Its forward with a weight and bias of
  * the caller's instead of its own (eval-mode BatchNorm folding in the model runtime);
@@ -156,6 +158,10 @@ bool cnnc__is_conv_module(const cnnc_module *m);
 cnnc_tensor *cnnc__conv_module_apply(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b);
 cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_tensor *w, const float *wscale,
                                          cnnc_tensor *b, const struct cnnc__act_spec *act);
+/* Conv module m's dim and options for the functional op, and true; false when its
+ * padding_mode is not zeros (its forward pads first, then convolves with these options
+ * but no padding). */
+bool cnnc__conv_module_options(const cnnc_module *m, int *dim, cnnc_conv_options *o);
 /* Is m a pointwise activation module (ReLU, ReLU6, Hardtanh, LeakyReLU, ELU, CELU, SELU,
  * SiLU, Mish, Hardsigmoid, Hardswish, Sigmoid, Tanh, Softplus, GELU)? Then *s is the
  * activation its forward applies (ops/activation.h), and true. */

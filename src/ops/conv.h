@@ -144,6 +144,42 @@ cnnc_tensor *cnnc__op_conv_act(cnnc_tensor *x, cnnc_tensor *w, const float *wsca
                                int dim, const cnnc_conv_options *o, cnnc__conv_wcache *cache,
                                const cnnc__act_spec *act);
 
+/* ---- a convolution fused with the depthwise convolution that alone reads it ------------
+ * A convolution's filters w [m, c / groups, k] (times wscale [m] when set, as
+ * cnnc__conv_run_forward_ep) and its epilogue. */
+typedef struct cnnc__conv_filters {
+    const float *w, *wscale;
+    cnnc__conv_epilogue ep;
+} cnnc__conv_filters;
+/* Can the fused run below take the pair: B (gb) depthwise with one filter per channel
+ * on A's (ga) output (2-d or 1-d), A 1x1 with stride 1, no padding and groups 1? And
+ * does it pay (A's GEMM memory-bound, its output of an image past the caches)? */
+bool cnnc__conv_dw_fusable(const cnnc__window *ga, const cnnc__window *gb);
+bool cnnc__conv_dw_fuse_pays(const cnnc__window *ga, const cnnc__window *gb);
+/* y [n, m_B, out_B] = B(A(x)) for a pair cnnc__conv_dw_fusable takes, A's output
+ * never written to memory whole: the bits of A's forward (cnnc__conv_run_forward_ep,
+ * inference) followed by B's. CNNC_TRACE shows one conv.forward line for the pair. */
+cnnc_status cnnc__conv_run_forward_dw(const cnnc__window *ga, const cnnc__window *gb, float *y,
+                                      const float *x, const cnnc__conv_filters *fa,
+                                      const cnnc__conv_filters *fb);
+
+/* One convolution of a fused pair: as cnnc__op_conv_act's arguments. */
+typedef struct cnnc__conv_arm {
+    cnnc_tensor *w, *b; /* b may be NULL */
+    const float *wscale;
+    int dim;
+    cnnc_conv_options o;
+    const cnnc__act_spec *act;
+} cnnc__conv_arm;
+/* B(A(x)) (each as cnnc__op_conv_act would compute it) through cnnc__conv_run_forward_dw
+ * when the pair is one it takes: 1 and *y (a new reference); 0 when it does not apply
+ * (nothing set: the two ops run, and report any error); -1 on error. Inference only
+ * (0 when an input takes part in autograd). */
+int cnnc__op_conv_dw_act(cnnc_tensor *x, const cnnc__conv_arm *a, const cnnc__conv_arm *b,
+                         cnnc_tensor **y);
+/* Would cnnc__op_conv_dw_act take the pair (the arms' shapes alone are read)? */
+bool cnnc__op_conv_dw_pays(cnnc_tensor *x, const cnnc__conv_arm *a, const cnnc__conv_arm *b);
+
 /* The Winograd output tile (kernels/conv.h) the forward driver runs g at: 0 (none),
  * 2 (F(2x2, 3x3): training) or 4 (F(4x4, 3x3): inference); the input gradient runs it
  * when its transposed geometry (stride 1) gets a tile. */

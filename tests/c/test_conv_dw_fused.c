@@ -1,0 +1,215 @@
+/* A 1x1 convolution fused with the depthwise convolution that alone reads its result
+ * (ops/conv.h, cnnc__conv_run_forward_dw; the model runtime's inference plan,
+ * graph_infer.c): on random geometries (odd sizes, stride 1 and 2, padding, 3x3 and 5x5,
+ * channel counts off the block size, with and without bias, scaled filters and
+ * activations) its bits must be those of the two forwards one after the other, at every
+ * ISA level this CPU runs, with 1 and 2 threads; and a graph of conv -> BatchNorm ->
+ * ReLU6 -> depthwise conv -> BatchNorm -> ReLU6 must run the pair fused, with the bits
+ * of the unfused plan, which it keeps where the expansion's result has a second reader
+ * or the first convolution is no 1x1. */
+#include "check.h"
+
+#include <cnnc.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "kernels/isa.h"
+#include "ops/activation.h"
+#include "ops/conv.h"
+
+static uint64_t rng_state = 0x243F6A8885A308D3u;
+
+static int64_t rnd_int(int64_t lo, int64_t hi) { /* [lo, hi] */
+    rng_state = rng_state * 6364136223846793005u + 1442695040888963407u;
+    return lo + (int64_t)((rng_state >> 33) % (uint64_t)(hi - lo + 1));
+}
+
+static float *rand_buf(int64_t n, float lo, float hi) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * (float)rnd_int(0, 1 << 20) / (float)(1 << 20);
+    return p;
+}
+
+/* The pair: A 1x1 (c -> m) on h x w, B depthwise k x k with stride s, padding p,
+ * dilation d on A's output. */
+static void pair_geoms(cnnc__window *ga, cnnc__window *gb, int64_t n, int64_t c, int64_t m, int64_t h,
+                       int64_t w, int64_t k, int64_t s, int64_t p, int64_t d) {
+    *ga = (cnnc__window){.n = n, .c = c, .m = m, .groups = 1, .in = {1, h, w}, .out = {1, h, w},
+                         .k = {1, 1, 1}, .stride = {1, 1, 1}, .dil = {1, 1, 1}};
+    *gb = (cnnc__window){.n = n, .c = m, .m = m, .groups = m, .in = {1, h, w}, .k = {1, k, k},
+                         .stride = {1, s, s}, .pad = {0, p, p}, .dil = {1, d, d}};
+    gb->out[0] = 1;
+    gb->out[1] = (h + 2 * p - d * (k - 1) - 1) / s + 1;
+    gb->out[2] = (w + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+static cnnc__conv_epilogue epilogue(const char *act, const float *bias) {
+    cnnc__conv_epilogue ep = {.bias = bias};
+    cnnc__act_spec s;
+    if (act && cnnc__act_spec_of(act, 0, 0, &s)) ep.act = true, ep.op = s.op, ep.p = s.p;
+    return ep;
+}
+
+/* One pair at the current level and thread count: fused == A then B, bit for bit;
+ * round picks the epilogues. */
+static void compare_pair(int round, int64_t n, int64_t c, int64_t m, int64_t h, int64_t w, int64_t k,
+                         int64_t s, int64_t p, int64_t d) {
+    static const char *const acts[] = {"relu6", "silu", NULL};
+    cnnc__window ga, gb;
+    pair_geoms(&ga, &gb, n, c, m, h, w, k, s, p, d);
+    REQUIRE(cnnc__conv_dw_fusable(&ga, &gb));
+    const int64_t ne = n * m * h * w, ny = n * m * cnnc__window_out_size(&gb);
+    float *x = rand_buf(n * c * h * w, -2, 2), *wa = rand_buf(m * c, -1, 1), *wb = rand_buf(m * k * k, -1, 1);
+    float *ba = rand_buf(m, -1, 1), *bb = rand_buf(m, -1, 1), *sa = rand_buf(m, 0.5f, 2), *sb = rand_buf(m, 0.5f, 2);
+    float *e = malloc((size_t)ne * sizeof(float)), *y = malloc((size_t)ny * sizeof(float));
+    float *yr = malloc((size_t)ny * sizeof(float));
+    REQUIRE(e && y && yr);
+    const bool bias = round % 3 != 0, scaled = round % 2 == 0;
+    const cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(acts[round % 3], bias ? ba : NULL)};
+    const cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(acts[(round + 1) % 3], bias ? bb : NULL)};
+    CHECK_OK(cnnc__conv_run_forward_ep(&ga, e, x, fa.w, fa.wscale, &fa.ep, false, NULL));
+    CHECK_OK(cnnc__conv_run_forward_ep(&gb, yr, e, fb.w, fb.wscale, &fb.ep, false, NULL));
+    memset(y, 0xA5, (size_t)ny * sizeof(float));
+    CHECK_OK(cnnc__conv_run_forward_dw(&ga, &gb, y, x, &fa, &fb));
+    CHECK_CONTAINS(cnnc__conv_forward_path(), "then depthwise");
+    if (memcmp(y, yr, (size_t)ny * sizeof(float)) != 0) {
+        CHECK(!"fused != A then B");
+        fprintf(stderr, "  n %lld, %lld -> %lld at %lldx%lld, %lldx%lld stride %lld pad %lld dil %lld, round %d at %s\n",
+                (long long)n, (long long)c, (long long)m, (long long)h, (long long)w, (long long)k,
+                (long long)k, (long long)s, (long long)p, (long long)d, round, cnnc__isa_name(cnnc__isa_active()));
+    }
+    free(x), free(wa), free(wb), free(ba), free(bb), free(sa), free(sb), free(e), free(y), free(yr);
+}
+
+static void test_fused_equals_unfused(void) {
+    const cnnc__isa saved = cnnc__isa_active();
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        REQUIRE(cnnc__isa_set_cap((cnnc__isa)l));
+        for (int threads = 1; threads <= 2; threads++) {
+            CHECK_OK(cnnc_set_num_threads(threads));
+            for (int round = 0; round < 24; round++) { /* random geometries */
+                const int64_t k = rnd_int(0, 3) ? 3 : 5, s = rnd_int(1, 2), d = round % 7 == 3 ? 2 : 1;
+                const int64_t p = rnd_int(0, k - 1), least = d * (k - 1) + 1 - 2 * p > 1 ? d * (k - 1) + 1 - 2 * p : 1;
+                compare_pair(round, rnd_int(1, 3), rnd_int(1, 40), rnd_int(2, 75), rnd_int(least, 70),
+                             rnd_int(least, 90), k, s, p, d);
+            }
+            /* rows so wide that a tile holds fewer channels than a block (8; 2 of 3: a block of 1) */
+            compare_pair(0, 1, 5, 37, 6, 1500, 5, 2, 2, 1);
+            compare_pair(1, 1, 2, 3, 4, 8000, 3, 1, 1, 1);
+        }
+    }
+    CHECK(cnnc__isa_set_cap(saved));
+    /* what the fused run does not take: a 3x3 first convolution, a depthwise multiplier */
+    cnnc__window ga, gb;
+    pair_geoms(&ga, &gb, 2, 16, 32, 200, 200, 3, 2, 1, 1);
+    CHECK(cnnc__conv_dw_fusable(&ga, &gb));
+    ga.k[1] = ga.k[2] = 3, ga.pad[1] = ga.pad[2] = 1;
+    CHECK(!cnnc__conv_dw_fusable(&ga, &gb));
+    pair_geoms(&ga, &gb, 2, 16, 32, 200, 200, 3, 2, 1, 1);
+    gb.m = 64;
+    CHECK(!cnnc__conv_dw_fusable(&ga, &gb));
+    cnnc_set_num_threads(2);
+}
+
+/* x -> a -> bn_a -> relu6 -> b (depthwise 3x3, stride 2) -> bn_b -> relu6, and with
+ * `second` also relu6's result as a second output (then nothing fuses); ka: a's kernel. */
+static cnnc_module *build_pair(int64_t c, int64_t m, int64_t ka, bool second) {
+    cnnc_module *g = cnnc__graph_new("Pair");
+    if (!g) return NULL;
+    cnnc_status st = cnnc__graph_add_module(
+        g, "a", cnnc_conv2d_new(c, m, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(ka), .padding = CNNC_INTS(ka / 2), .bias = false)));
+    if (!st) st = cnnc__graph_add_module(g, "bn_a", cnnc_batchnorm2d_new(m, CNNC_BATCHNORM()));
+    if (!st) st = cnnc__graph_add_module(g, "act", cnnc_relu6_new(CNNC_RELU6()));
+    if (!st) st = cnnc__graph_add_module(
+                 g, "b", cnnc_conv2d_new(m, m, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .stride = CNNC_INTS(2),
+                                                                 .padding = CNNC_INTS(1), .groups = m)));
+    if (!st) st = cnnc__graph_add_module(g, "bn_b", cnnc_batchnorm2d_new(m, CNNC_BATCHNORM()));
+    CHECK_OK(st);
+    int x = cnnc__graph_add_node(g, "x", CNNC__GNODE_INPUT, NULL, 0, NULL);
+    int a = cnnc__graph_add_node(g, "a", CNNC__GNODE_MODULE, "a", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(x, 0)}));
+    int na = cnnc__graph_add_node(g, "bn_a", CNNC__GNODE_MODULE, "bn_a", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(a, 0)}));
+    int ra = cnnc__graph_add_node(g, "act_a", CNNC__GNODE_MODULE, "act", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(na, 0)}));
+    int b = cnnc__graph_add_node(g, "b", CNNC__GNODE_MODULE, "b", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(ra, 0)}));
+    int nb = cnnc__graph_add_node(g, "bn_b", CNNC__GNODE_MODULE, "bn_b", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(b, 0)}));
+    int rb = cnnc__graph_add_node(g, "act_b", CNNC__GNODE_OP, "relu6", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(nb, 0)}));
+    CHECK(rb >= 0);
+    cnnc__garg outs[2] = {cnnc__garg_ref(rb, 0), cnnc__garg_ref(ra, 0)};
+    CHECK_OK(cnnc__graph_set_outputs(g, second ? 2 : 1, cnnc__gargs(second ? 2 : 1, outs)));
+    CHECK_OK(cnnc__graph_finish(g));
+    /* running statistics of a trained network's scale */
+    cnnc_tensor_list *sd = cnnc_module_state_dict(g);
+    for (size_t i = 0; i < cnnc_tensor_list_size(sd); i++) {
+        const char *name = cnnc_tensor_list_name(sd, i);
+        cnnc_tensor *t = cnnc_tensor_list_get(sd, i);
+        if (!strstr(name, "running_") && !strstr(name, "bn_")) continue;
+        if (cnnc_tensor_dtype(t) != CNNC_FLOAT32) continue;
+        float *v = cnnc_tensor_data_f32(t);
+        for (int64_t j = 0; j < cnnc_tensor_numel(t); j++)
+            v[j] = strstr(name, "var") ? 0.5f + (float)rnd_int(0, 100) / 100.0f : (float)rnd_int(-50, 50) / 100.0f;
+    }
+    cnnc_tensor_list_free(sd);
+    cnnc_module_train(g, false);
+    return g;
+}
+
+/* The pair's output of graph g on x without gradients (a new reference), and the path
+ * of the last convolution forward. */
+static cnnc_tensor *run_infer(cnnc_module *g, cnnc_tensor *x, const char **path) {
+    const bool old = cnnc_set_grad_enabled(false);
+    cnnc_tensor *outs[CNNC_MAX_OUTPUTS];
+    const int k = cnnc_module_forward_n(g, 1, &x, outs);
+    cnnc_set_grad_enabled(old);
+    *path = cnnc__conv_forward_path();
+    for (int i = 1; i < k; i++) cnnc_tensor_release(outs[i]);
+    return k > 0 ? outs[0] : NULL;
+}
+
+static void test_graph_fuses_the_pair(void) {
+    /* big enough to pay: 24 planes of 211 x 213 (4.3 MB an image) */
+    const int64_t c = 8, m = 24, xs[4] = {2, c, 211, 213};
+    cnnc_manual_seed(11);
+    cnnc_module *fused = build_pair(c, m, 1, false), *ref = build_pair(c, m, 1, true);
+    cnnc_module *wide = build_pair(c, m, 3, false); /* a 3x3 first convolution: not fused */
+    REQUIRE(fused && ref && wide);
+    cnnc_tensor_list *sd = cnnc_module_state_dict(fused);
+    CHECK_OK(cnnc_module_load_state_dict(ref, sd, true));
+    cnnc_tensor_list_free(sd);
+    float *xd = rand_buf(xs[0] * xs[1] * xs[2] * xs[3], -2, 2);
+    cnnc_tensor *x = cnnc_from_data(4, xs, CNNC_FLOAT32, xd);
+    REQUIRE(x);
+    for (int threads = 1; threads <= 2; threads++) {
+        CHECK_OK(cnnc_set_num_threads(threads));
+        const char *pf, *pr, *pw;
+        cnnc_tensor *yf = run_infer(fused, x, &pf), *yr = run_infer(ref, x, &pr);
+        REQUIRE(yf && yr);
+        CHECK_CONTAINS(pf, "gemm (1x1) + hardtanh(0,6), then depthwise + hardtanh(0,6), fused");
+        CHECK_CONTAINS(pr, "depthwise");
+        CHECK(strstr(pr, "fused") == NULL);
+        CHECK_EQ_INT(cnnc_tensor_numel(yf), xs[0] * m * 106 * 107);
+        CHECK_EQ_INT(cnnc_tensor_numel(yr), cnnc_tensor_numel(yf));
+        CHECK(memcmp(cnnc_tensor_data(yf), cnnc_tensor_data(yr), (size_t)cnnc_tensor_numel(yf) * 4) == 0);
+        cnnc_tensor *yw = run_infer(wide, x, &pw);
+        REQUIRE(yw);
+        CHECK(strstr(pw, "fused") == NULL);
+        cnnc_tensor_release(yf), cnnc_tensor_release(yr), cnnc_tensor_release(yw);
+    }
+    /* with gradients the modules run as they are, and agree with the plan */
+    cnnc_tensor *yg = cnnc_module_forward(fused, x);
+    const char *pf;
+    cnnc_tensor *yf = run_infer(fused, x, &pf);
+    REQUIRE(yg && yf);
+    CHECK_FLOATS_NEAR(cnnc_tensor_data_f32(yg), cnnc_tensor_data_f32(yf), cnnc_tensor_numel(yf), 1e-4);
+    cnnc_tensor_release(yg), cnnc_tensor_release(yf), cnnc_tensor_release(x);
+    free(xd);
+    cnnc_module_release(fused), cnnc_module_release(ref), cnnc_module_release(wide);
+    cnnc_set_num_threads(2);
+}
+
+int main(void) {
+    RUN_TEST(test_fused_equals_unfused);
+    RUN_TEST(test_graph_fuses_the_pair);
+    return check_summary();
+}
