@@ -544,11 +544,14 @@ AVX2 static void split_rows2_avx2(float *d0, float *d1, const float *row, int64_
         if (c >= 0 && c + 16 <= w) {
             a = _mm256_loadu_ps(row + c);
             b = _mm256_loadu_ps(row + c + 8);
-        } else {
-            float t[16] = {0.0f};
-            for (int64_t i = c < 0 ? -c : 0; i < 16 && c + i < w; i++) t[i] = row[c + i];
-            a = _mm256_loadu_ps(t);
-            b = _mm256_loadu_ps(t + 8);
+        } else { /* lanes [lo, hi) inside the row: masked loads, not a buffer filled by
+                  * scalar stores (its vector reloads stalled on store forwarding: 40% of
+                  * the seed net's inference, rows of 28) */
+            const int64_t lo = c < 0 ? -c : 0, hi = w - c < 16 ? w - c : 16;
+            const int64_t la = lo < 8 ? lo : 8, ha = hi < 8 ? hi : 8;
+            const int64_t lb = lo > 8 ? lo - 8 : 0, hb = hi > 8 ? hi - 8 : 0;
+            a = la < ha ? load_run_avx2(row + c + la, 1, la, ha) : _mm256_setzero_ps();
+            b = lb < hb ? load_run_avx2(row + c + 8 + lb, 1, lb, hb) : _mm256_setzero_ps();
         }
         /* [a0 a2 b0 b2 | a4 a6 b4 b6] (odd: a1 a3 ..), then its 64-bit pairs as 0, 2, 1, 3 */
         const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88));
