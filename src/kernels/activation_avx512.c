@@ -19,6 +19,7 @@ CNNC__ISA_CONTRACT
 #define ACT_EXP(x) cm_exp(x)
 #define ACT_LOG(x) cm_log(x)
 #define ACT_TANH(x) cm_tanh(x)
+#define ACT_TANH_ALONE(x) cm_tanh_rational(x)
 #define ACT_ERF(x) cm_erf(x)
 #define ACT_LOG1P_POS(x) cm_log1p_pos(x)
 #define ACT_FN(name) cnnc__k_##name##_avx512_impl

@@ -5,6 +5,9 @@
  *
  * The includer defines:
  *   ACT_EXP(x), ACT_TANH(x), ACT_ERF(x), ACT_LOG1P_POS(x)  float math
+ *   ACT_TANH_ALONE(x)  tanh for the Tanh activation itself: relative accuracy
+ *                  suffices there (ACT_TANH is also inside gelu and mish, where
+ *                  1 -+ tanh cancels in the tails)
  *   ACT_FN(name)   the extern name of a kernel in this variant
  *   ACT_TARGET     an attribute for the extern kernels (or nothing)
  *   ACT_ROWS       (the fast variants) softmax over contiguous rows in float
@@ -71,7 +74,7 @@ static inline float fwd_sigmoid(float x, float a, float b, float c) {
 }
 static inline float fwd_tanh(float x, float a, float b, float c) {
     (void)a, (void)b, (void)c;
-    return ACT_TANH(x);
+    return ACT_TANH_ALONE(x);
 }
 static inline float clamp_0_6(float t) {
     t = t < 0.0f ? 0.0f : t; /* NaN propagates, as PyTorch's vector minimum/maximum */

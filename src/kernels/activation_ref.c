@@ -7,6 +7,7 @@
 
 #define ACT_EXP(x) expf(x)
 #define ACT_TANH(x) tanhf(x)
+#define ACT_TANH_ALONE(x) tanhf(x)
 #define ACT_ERF(x) erff(x)
 #define ACT_LOG1P_POS(x) log1pf(x)
 #define ACT_FN(name) cnnc__k_##name##_ref_impl

@@ -6,6 +6,7 @@
 #include "check.h"
 
 #include "kernels/activation.h"
+#include "kernels/activation_math.h"
 #include "kernels/isa.h"
 
 static uint64_t lcg_state = 12345;
@@ -119,6 +120,30 @@ static void test_act_fast_vs_reference(void) {
         lcg_state = 12345; /* the same cases at every level */
         act_fast_vs_reference((cnnc__isa)l);
     }
+}
+
+/* The Tanh activation's rational against double tanh on a stride through every float
+ * (the full sweep measured 6.3 ulp at most with FMA, 5.2 without): within 7 ulp of
+ * the rounded result, odd, exactly +-1 from 9 on, NaN and the infinities as libm. */
+static void test_tanh_rational_ulp(void) {
+    double worst = 0.0;
+    for (uint32_t u = 0; u < 0x7f800000u; u += 1021) {
+        float x;
+        memcpy(&x, &u, sizeof x);
+        const float y = cm_tanh_rational(x), yn = cm_tanh_rational(-x);
+        CHECK(memcmp(&(float){-y}, &yn, sizeof yn) == 0);
+        const double r = tanh((double)x);
+        const float rf = (float)r;
+        const double ulp = rf == 0.0f   ? 0x1p-149
+                           : rf == 1.0f ? 0x1p-24
+                                        : (double)nextafterf(rf, 2.0f) - (double)rf;
+        const double e = fabs((double)y - r) / ulp;
+        worst = e > worst ? e : worst;
+    }
+    CHECK(worst <= 7.0);
+    CHECK(cm_tanh_rational(9.0f) == 1.0f && cm_tanh_rational(-1e30f) == -1.0f);
+    CHECK(cm_tanh_rational(INFINITY) == 1.0f && cm_tanh_rational(-INFINITY) == -1.0f);
+    CHECK(isnan(cm_tanh_rational(NAN)));
 }
 
 /* in-place (out == x) gives the same bits as out of place */
@@ -472,6 +497,7 @@ static void test_module_reprs(void) {
 
 int main(void) {
     RUN_TEST(test_act_fast_vs_reference);
+    RUN_TEST(test_tanh_rational_ulp);
     RUN_TEST(test_act_in_place_aliasing);
     RUN_TEST(test_act_stream);
     RUN_TEST(test_hardtanh_mask_vs_reference);
