@@ -109,10 +109,10 @@ static inline float cm_tanh(float x) {
 /* tanh by x P(x^2) / Q(x^2) (degree 4 over 4) inside +-9, +-1 from there on (tanh
  * rounds to 1 from 9.011 on; exactly 1, as libm). The rational was fitted for cnnc
  * (weighted least squares iterated to minimax on [0, 9.02]: relative error 2.2e-8
- * in exact arithmetic); in float, checked on every float, 6.3 ulp at most with fused
- * multiply-adds, 5.2 without. One division and no exp: 1 thread, AVX2, 301 k floats
- * (LeNet-5's first activation at batch 64) 0.41 -> 0.22 ms against cm_tanh. Within
- * 7 ulp of itself but not within 1 ulp of 1: the Tanh activation takes it; gelu's and
+ * in exact arithmetic); in float, checked on every float, 6.4 ulp at most with fused
+ * multiply-adds, 5.1 without. One division and no exp: 1 thread, AVX2, 301 k floats
+ * (LeNet-5's first activation at batch 64) 0.41 -> 0.22 ms against cm_tanh. Near +-1 it
+ * is a few ulp off, not within 1 ulp: the Tanh activation takes it; gelu's and
  * mish's 1 -+ tanh, which cancel in the tails, keep cm_tanh. */
 static inline float cm_tanh_rational(float x) {
     const float lim = 9.0f;
@@ -128,7 +128,8 @@ static inline float cm_tanh_rational(float x) {
     q = q * t + 0.0258843657f;
     q = q * t + 0.467160096f;
     q = q * t + 1.0f;
-    float y = xc * p / q;
+    float y = xc * (p / q); /* not (xc * p) / q: clang fuses that differently in the
+                             * in-place and out-of-place loops */
     y = y > 1.0f ? 1.0f : y; /* the rational slightly exceeds 1 near 8.5 (NaN stays) */
     y = y < -1.0f ? -1.0f : y;
     y = xc == lim ? 1.0f : y;
