@@ -8,6 +8,7 @@
  *   ACT_TANH_ALONE(x)  tanh for the Tanh activation itself: relative accuracy
  *                  suffices there (ACT_TANH is also inside gelu and mish, where
  *                  1 -+ tanh cancels in the tails)
+ *   ACT_EXP_NONPOS(x)  float e^x for x <= 0 (may flush results below FLT_MIN to 0)
  *   ACT_FN(name)   the extern name of a kernel in this variant
  *   ACT_TARGET     an attribute for the extern kernels (or nothing)
  *   ACT_ROWS       (the fast variants) softmax over contiguous rows in float
@@ -119,7 +120,7 @@ static inline float bwd_gelu(float g, float s, float a, float b, float c) {
     (void)a, (void)b, (void)c;
     const float k_beta = 0.3989422804014327f; /* M_2_SQRTPI * M_SQRT1_2 * 0.5 */
     float cdf = 0.5f * (1.0f + ACT_ERF(s * 0.70710678118654752f));
-    float pdf = k_beta * ACT_EXP(s * s * -0.5f);
+    float pdf = k_beta * ACT_EXP_NONPOS(s * s * -0.5f);
     return g * (cdf + s * pdf);
 }
 static inline float bwd_gelu_tanh(float g, float s, float a, float b, float c) {

@@ -6,6 +6,7 @@
 #include "kernels/activation_internal.h"
 
 #define ACT_EXP(x) expf(x)
+#define ACT_EXP_NONPOS(x) expf(x)
 #define ACT_TANH(x) tanhf(x)
 #define ACT_TANH_ALONE(x) tanhf(x)
 #define ACT_ERF(x) erff(x)

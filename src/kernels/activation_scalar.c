@@ -5,6 +5,7 @@
 #include "kernels/activation_math.h"
 
 #define ACT_EXP(x) cm_exp(x)
+#define ACT_EXP_NONPOS(x) cm_exp_nonpos(x)
 #define ACT_LOG(x) cm_log(x)
 #define ACT_TANH(x) cm_tanh(x)
 #define ACT_TANH_ALONE(x) cm_tanh_rational(x)
