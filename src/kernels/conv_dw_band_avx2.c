@@ -3,10 +3,10 @@
  * (backward-weight: 3x3; the widths each direction takes: narrow() below). A band of
  * input rows (dy rows for backward-data) is copied into a zero-bordered buffer (stride
  * 2 in W: split into its even and odd columns; the borders zeroed once per run,
- * padding rows once per run where they stay put), so
- * that every tap is an unmasked 8-lane load: no masks, no per-row bookkeeping. Blocks
- * of output rows (8 rows of one vector, 4 of two, 2 of three) keep 6 to 8 FMA chains
- * in flight, each input vector loaded once for every row whose taps read it. A row of
+ * padding rows once per run where they stay put), so that every tap is an unmasked
+ * 8-lane load: no masks, no per-row bookkeeping. Blocks of output rows (8 rows of one
+ * vector, 4 of two, 2 of three, 3 of two on rows of 4 or more vectors) keep 6 to 8 FMA
+ * chains in flight, each input vector loaded once for every row whose taps read it. A row of
  * several vectors ends with one moved back to end at the row's end; a row of one
  * vector group writes up to 7 floats past itself, into the next row (or plane) of the
  * run, which is written afterwards; only a store past the run's end goes through a
@@ -20,7 +20,8 @@
  * They replace conv_dw_avx2.c's per-plane row cache on these geometries: its tags,
  * zeroing and partial stores cost more than the FMAs on small planes (1 thread, batch
  * 8, ms forward / input grad / weight grad: 576x14x14 1.96 / 2.06 / 2.11 -> 0.72 /
- * 0.64 / 0.71; 960x7x7 1.56 / 1.63 / 1.59 -> 0.40 / 0.36 / 0.45). */
+ * 0.64 / 0.71; 960x7x7 1.56 / 1.63 / 1.59 -> 0.40 / 0.36 / 0.45), and, with 3x3
+ * filters, on the forward's wide rows (narrow() below). */
 #include "kernels/conv_dw_internal.h"
 
 #if CNNC__ISA_X86
@@ -33,7 +34,12 @@
 CNNC__ISA_TARGET_BEGIN("avx2,fma")
 
 enum { BD_FLOATS = 4096, BD_MAX_K = 5, BD_MARGIN = 8, BD_PF_BYTES = 4096, BD_PF_MAX = 256,
-       BD_WIDE = 32 };
+       BD_WIDE = 32, BD_WIDE_BAND = 6 };
+/* BD_WIDE_BAND: the forward's bands on rows wider than BD_WIDE, in output rows. Fills
+ * and FMAs then alternate every few KB, so reading x from memory or L3 overlaps the
+ * FMAs (a band as large as the buffer holds waits on its fill: 1 thread, batch 8, ms
+ * bands of 30 / 12 / 6 / 3 rows: 32x112x112 2.1-2.2 / 1.8-2.2 / 1.6-1.8 / 1.6-1.9,
+ * 144x56x56 2.1-2.2 / 1.8-2.0 / 1.8 / 1.9). */
 
 #define BD_INLINE static inline __attribute__((always_inline))
 /* A block size c for a case that happens only when c < n; else 1 (the case is dead,
@@ -93,7 +99,9 @@ BD_INLINE void fill_row(const int S, float *buf, const float *src, int64_t n, in
     float *ev_dst = lead % 2 ? buf + half + (lead - 1) / 2 : buf + lead / 2;
     float *od_dst = lead % 2 ? buf + (lead + 1) / 2 : buf + half + lead / 2;
     for (int64_t c = 0; c < n; c += 16) {
-        const __m256 a = load_n(src + c, n - c), b = load_n(src + c + 8, n - c - 8);
+        const bool whole = c + 16 <= n; /* (plain loads: the masked ones cost a fill 2x) */
+        const __m256 a = whole ? _mm256_loadu_ps(src + c) : load_n(src + c, n - c);
+        const __m256 b = whole ? _mm256_loadu_ps(src + c + 8) : load_n(src + c + 8, n - c - 8);
         const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
         const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
         _mm256_storeu_ps(ev_dst + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
@@ -229,14 +237,12 @@ BD_INLINE void fwd_rows(const int K, const int S, const int NR, const int NV, fl
     int64_t j = 0;
     for (; j + NV <= b->nv; j += NV)
         fwd_block(K, S, NR, NV, yr, end, buf, t0, b, wv, bias, group_at(j, NV, b->ow));
-    if (NV < 3) return; /* the callers' NV 1 and 2 cover their rows */
+    if (j == b->nv) return; /* (NV 1 covers its rows; NV 2 leaves 1, NV 3 1 or 2) */
     const int64_t p = group_at(j, (int)(b->nv - j), b->ow);
-    const int R = BD_LT(NR, 3); /* (wide rows come 1 or 2 at a time) */
-    switch (b->nv - j) {
-    case 2: fwd_block(K, S, R, 2, yr, end, buf, t0, b, wv, bias, p); break;
-    case 1: fwd_block(K, S, R, 1, yr, end, buf, t0, b, wv, bias, p); break;
-    default: break;
-    }
+    if (b->nv - j == 2)
+        fwd_block(K, S, NR, BD_LT(2, NV), yr, end, buf, t0, b, wv, bias, p);
+    else
+        fwd_block(K, S, NR, 1, yr, end, buf, t0, b, wv, bias, p);
 }
 
 /* A band's nb rows from yr: blocks of NR rows, then the rest (a 7-row plane as 4 + 3). */
@@ -279,12 +285,17 @@ BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, float *y, c
             const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
             fill_band(S, buf, zero, x + i * isz, r0 * S - b->ph, (nb - 1) * S + K, b);
             float *yr = y + i * osz + r0 * b->ow;
-            if (b->nv == 1) /* 6 to 8 chains: 8 rows of one vector, 4 of two, 2 of three */
+            /* 6 to 8 chains: 8 rows of one vector, 4 of two, 2 of three, then 3 rows of
+             * two (9 weights, 6 accumulators and a row's x vector in the 16 registers;
+             * each x vector read for up to 3 rows; the rest of a row as 3 rows of one) */
+            if (b->nv == 1)
                 fwd_band(K, S, 8, 1, yr, nb, end, buf, b, wv, vb);
             else if (b->nv == 2)
                 fwd_band(K, S, 4, 2, yr, nb, end, buf, b, wv, vb);
-            else /* (2 x 4 accumulators and 9 weights spilled: 16 registers) */
+            else if (b->nv == 3)
                 fwd_band(K, S, 2, 3, yr, nb, end, buf, b, wv, vb);
+            else
+                fwd_band(K, S, 3, 2, yr, nb, end, buf, b, wv, vb);
         }
     }
 }
@@ -502,19 +513,28 @@ static bool geom_of(bd_geom *b, const cnnc__window *g) {
                     g->pad[1], g->pad[2]);
 }
 
-/* The forward and backward-weight decline output rows wider than BD_WIDE, the stride-1
- * input gradient (the flipped forward) input rows wider than 2 BD_WIDE: there, bound by
- * memory, conv_dw_avx2.c's row cache is as fast or faster (1 thread, batch 8, ms row
- * cache / bands: 144x56x56 forward 3.07 / 3.46, weight grad 2.65 / 2.76; 32x112x112
- * 2.27 / 2.61, 1.82 / 2.20, input grad 2.10 / 2.40; 96x112x112 stride 2 4.31 / 4.75,
- * 4.17 / 4.31), while the other input gradients still gain (144x56x56 2.94 -> 2.73,
- * 96x112x112 stride 2 4.49 -> 3.71). */
+/* The backward-weight and the 5x5 forward decline output rows wider than BD_WIDE, the
+ * stride-1 input gradient (the flipped forward) input rows wider than 2 BD_WIDE: there,
+ * bound by memory, conv_dw_avx2.c's row cache is as fast or faster (1 thread, batch 8,
+ * ms row cache / bands: 144x56x56 weight grad 2.65 / 2.76; 32x112x112 1.82 / 2.20,
+ * input grad 2.10 / 2.40; 96x112x112 stride 2 4.17 / 4.31), while the other input
+ * gradients still gain (144x56x56 2.94 -> 2.73, 96x112x112 stride 2 4.49 -> 3.71).
+ * The 3x3 forward gains on wide rows with blocks of 3 rows of two vectors and bands of
+ * BD_WIDE_BAND rows (1 thread, batch 8, bias, min of 15, three alternations, ms row
+ * cache -> bands: 144x56x56 2.47-2.51 -> 1.73-1.77, 128x56x56 2.18-2.31 -> 1.52-1.55,
+ * 32x112x112 1.85-1.91 -> 1.51-1.60, 96x112x112 stride 2 3.29-3.39 -> 2.81-2.91; from
+ * L2, GFLOP/s: 16x56x56 28 -> 42-55, 4x112x112 33 -> 46, 8x112x112 stride 2 18 ->
+ * 22-27). */
 static bool narrow(const cnnc__window *g) { return g->out[2] <= BD_WIDE; }
 
 bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                 int64_t n, const cnnc__window *g) {
     bd_geom b;
-    if (!narrow(g) || !bd_fits(g, false) || !geom_of(&b, g)) return false;
+    if ((!narrow(g) && g->k[1] != 3) || !bd_fits(g, false) || !geom_of(&b, g)) return false;
+    if (!narrow(g) && b.band > BD_WIDE_BAND) { /* (the buffer's rows stay put) */
+        b.band = BD_WIDE_BAND;
+        b.rows = (b.band - 1) * g->stride[1] + g->k[1];
+    }
     _Alignas(32) float buf[BD_FLOATS];
     const bool five = g->k[1] == 5;
     const fwd_fn f = g->stride[1] == 1 ? (five ? fwd_5_1 : fwd_3_1) : (five ? fwd_5_2 : fwd_3_2);

@@ -78,7 +78,8 @@ bool cnnc__dw_sq_backward_weight_avx2(float *dw, const float *dy, const float *x
 
 /* AVX2 + FMA on n consecutive planes by padded bands (conv_dw_band_avx2.c): square
  * 3x3 / 5x5, the same stride 1 or 2 in H and W, dilation 1, padding up to K - 1
- * (backward-weight 3x3; forward and backward-weight: output rows up to 32 floats).
+ * (backward-weight 3x3; the 5x5 forward and backward-weight: output rows up to 32
+ * floats).
  * Contracts as the flat kernels'. */
 bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                 int64_t n, const cnnc__window *g);

@@ -925,8 +925,10 @@ bool cnnc__conv_dw_fusable(const cnnc__window *ga, const cnnc__window *gb) {
  * rounds): 16 -> 96 at 112x112, stride 2 (MobileNetV2) 11.3-11.6 -> 10.1-10.4, stride 1
  * 13.9 -> 13.4; 8 -> 48 at 112, stride 2 4.6 -> 4.1; but 24 -> 144 at 56x56 5.6-5.7 ->
  * 6.1 (stride 1), 4.4-4.6 -> 5.0 (stride 2), 16 -> 96 at 56 even, 32 -> 192 at 112 33.5
- * -> 36.9. The depthwise kernels on these wide planes run no faster from L2 than from
- * memory (their row copies and FMAs: 11-22 GFLOP/s), so what fusing saves is A's: where
+ * -> 36.9. The depthwise kernels that then ran these wide planes (the row cache) ran no
+ * faster from L2 than from memory (their row copies and FMAs: 11-22 GFLOP/s; the bands
+ * that replaced them: 22-55 from L2, fusion not remeasured), so what fusing saves is
+ * A's: where
  * A's GEMM is memory-bound (k <= 16: the bcast path, 2k flops per float written) and an
  * image's output (1 << 20 floats) leaves L2 and lingers in L3 no more. */
 bool cnnc__conv_dw_fuse_pays(const cnnc__window *ga, const cnnc__window *gb) {
