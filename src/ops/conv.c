@@ -927,10 +927,11 @@ bool cnnc__conv_dw_fusable(const cnnc__window *ga, const cnnc__window *gb) {
  * 6.1 (stride 1), 4.4-4.6 -> 5.0 (stride 2), 16 -> 96 at 56 even, 32 -> 192 at 112 33.5
  * -> 36.9. The depthwise kernels that then ran these wide planes (the row cache) ran no
  * faster from L2 than from memory (their row copies and FMAs: 11-22 GFLOP/s; the bands
- * that replaced them: 22-55 from L2, fusion not remeasured), so what fusing saves is
- * A's: where
- * A's GEMM is memory-bound (k <= 16: the bcast path, 2k flops per float written) and an
- * image's output (1 << 20 floats) leaves L2 and lingers in L3 no more. */
+ * that replaced them: 22-55 from L2), so what fusing saves is A's: where A's GEMM is
+ * memory-bound (k <= 16: the bcast path, 2k flops per float written) and an image's
+ * output (1 << 20 floats) leaves L2 and lingers in L3 no more. With the bands, fusing
+ * also k <= 24 from 1 << 18 floats on (24 -> 144 at 56x56) made MobileNetV2's
+ * inference 76-80 -> 80-82 ms (1 thread, min of 15, three alternations): not taken. */
 bool cnnc__conv_dw_fuse_pays(const cnnc__window *ga, const cnnc__window *gb) {
     return cnnc__conv_dw_fusable(ga, gb) && ga->c <= CNNC__SGEMM_SMALL_K &&
            (double)ga->m * (double)cnnc__window_out_size(ga) >= DW_FUSED_MIN_FLOATS;
