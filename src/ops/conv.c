@@ -773,6 +773,16 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
 static void trace_conv(double t0, const char *op, const cnnc__window *g,
                        const cnnc__conv_epilogue *ep);
 
+/* w [m, per] times wscale, or w itself (wscale NULL); *owned the copy to free. */
+static const float *folded_or_own(const float *w, const float *wscale, int64_t m, int64_t per,
+                                  float **owned) {
+    *owned = NULL;
+    if (!wscale) return w;
+    if (!(*owned = cnnc__malloc((size_t)(m * per) * sizeof(float)))) return NULL;
+    fold_filters(*owned, w, wscale, m, per);
+    return *owned;
+}
+
 /* The forward with the filters folded into a buffer of their own (the paths that keep
  * no packing between calls). */
 static cnnc_status run_forward_folded(const cnnc__window *g, float *y, const float *x,
@@ -780,11 +790,11 @@ static cnnc_status run_forward_folded(const cnnc__window *g, float *y, const flo
                                       const cnnc__conv_epilogue *ep, bool training,
                                       cnnc__conv_wcache *cache) {
     const int64_t per = g->c / g->groups * cnnc__window_k_size(g);
-    float *wf = cnnc__malloc((size_t)(g->m * per) * sizeof(float)); /* [m, cg, k] */
+    float *own;
+    const float *wf = folded_or_own(w, wscale, g->m, per, &own); /* [m, cg, k] */
     if (!wf) return cnnc__oom("a convolution's folded filters");
-    fold_filters(wf, w, wscale, g->m, per);
     const cnnc_status st = run_forward_impl(g, y, x, wf, NULL, ep, training, cache);
-    cnnc__free(wf);
+    cnnc__free(own);
     return st;
 }
 
@@ -935,16 +945,6 @@ bool cnnc__conv_dw_fusable(const cnnc__window *ga, const cnnc__window *gb) {
 bool cnnc__conv_dw_fuse_pays(const cnnc__window *ga, const cnnc__window *gb) {
     return cnnc__conv_dw_fusable(ga, gb) && ga->c <= CNNC__SGEMM_SMALL_K &&
            (double)ga->m * (double)cnnc__window_out_size(ga) >= DW_FUSED_MIN_FLOATS;
-}
-
-/* w [m, per] times wscale, or w itself (wscale NULL); *owned the copy to free. */
-static const float *folded_or_own(const float *w, const float *wscale, int64_t m, int64_t per,
-                                  float **owned) {
-    *owned = NULL;
-    if (!wscale) return w;
-    if (!(*owned = cnnc__malloc((size_t)(m * per) * sizeof(float)))) return NULL;
-    fold_filters(*owned, w, wscale, m, per);
-    return *owned;
 }
 
 /* The tiles (j->nblk, j->nband): blocks of at most DW_FUSED_BLOCK_MAX channels, fewer
