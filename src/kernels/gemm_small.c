@@ -7,7 +7,11 @@
  * or, with at most tile_groups row groups, the tiles of W columns outside the row
  * groups: each kc x W tile of B read from DRAM once, again from L1.
  * With many k rows (B rows a page or more apart) each tile prefetches the next
- * tile's part of its B rows: the hardware prefetchers do not follow kc streams.
+ * tile's part of its B rows: the hardware prefetchers do not follow kc streams. With
+ * up to deep_groups row groups inside, the G groups over a column tile share that:
+ * group g prefetches the rows p = g, g + G, ... (every group prefetching all the rows,
+ * G times the prefetches, lost most of the gain: 1x1 convolutions at batch 8, 1 thread,
+ * 144 -> 24 at 56x56 2.43 ms against 2.10 spread, 192 -> 32 at 28x28 1.10 against 0.82).
  * dot:
  *   for blocks of DOT_JB rows of B:
  *     for k blocks (CNNC__SGEMM_DOT_KC):  the A block (m x kc) stays in L1
@@ -34,18 +38,28 @@ typedef struct small_config {
      * outside (B's block from L2 for the second) 55-60 ms, inside 34-37 ms, same bits.
      * AVX-512 takes 8 rows a group: 1, unmeasured there. */
     int64_t tile_groups;
+    /* More row groups, up to deep_groups, inside the column tiles when the k blocks are
+     * longer than DEEP_KC, sharing the prefetches of B (CNNC__SMALL_SPREAD). AVX2 (8
+     * groups: 32 rows), 1 thread, 1x1 convolutions at batch 8 (MobileNetV2's
+     * projections; B rows 3 to 50 KB apart), ms, outside -> inside: 144 -> 24 at 56x56
+     * 2.49 -> 2.07, 96 -> 24 at 56x56 1.32 -> 1.28, 192 -> 32 at 28x28 1.11 -> 0.82,
+     * 144 -> 32 at 28x28 0.73 -> 0.61; 64 -> 16 and 48 -> 24 at 56x56 even; 32 -> 16 at
+     * 112x112 (k 32) 1.41 inside 1.52, so not there. */
+    int64_t deep_groups;
 } small_config;
+
+#define DEEP_KC 32
 
 #define DOT_COLS 3
 
 static const small_config configs[] = {
 #if CNNC__ISA_X86
     {CNNC__ISA_AVX512, cnnc__f32_gemm_bcast_8x48__avx512, cnnc__f32_gemm_dot_8x3__avx512,
-     cnnc__f32_gemm_small_fence__avx512, 8, 48, 8, CNNC__SGEMM_BCAST_WIDE_M, 64, 1},
+     cnnc__f32_gemm_small_fence__avx512, 8, 48, 8, CNNC__SGEMM_BCAST_WIDE_M, 64, 1, 1},
     {CNNC__ISA_AVX2, cnnc__f32_gemm_bcast_4x24__avx2, cnnc__f32_gemm_dot_4x3__avx2,
-     cnnc__f32_gemm_small_fence__avx2, 4, 24, 4, CNNC__SGEMM_BCAST_M, 32, 2},
+     cnnc__f32_gemm_small_fence__avx2, 4, 24, 4, CNNC__SGEMM_BCAST_M, 32, 2, 8},
 #endif
-    {CNNC__ISA_SCALAR, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0},
+    {CNNC__ISA_SCALAR, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0},
 };
 
 CNNC__ISA_PICKER(config_of, small_config, configs)
@@ -78,6 +92,7 @@ typedef struct bcast_block {
     float *c;
     float beta;
     unsigned pf;
+    int64_t spread; /* row groups sharing the prefetches of a column tile (or 0) */
     bool stream;
 } bcast_block;
 
@@ -85,7 +100,8 @@ typedef struct bcast_block {
 static inline void bcast_tile_at(const bcast_block *k, int64_t i, int64_t j, int64_t je) {
     const int64_t W = k->cfg->bcast_cols;
     const int64_t rows = k->m - i < k->rg ? k->m - i : k->rg, cols = je - j < W ? je - j : W;
-    const unsigned flags = k->pf | (k->stream && cols == W ? CNNC__SMALL_STREAM : 0);
+    unsigned flags = k->pf | (k->stream && cols == W ? CNNC__SMALL_STREAM : 0);
+    if (k->pf && k->spread > 1) flags |= CNNC__SMALL_SPREAD(k->spread, i / k->rg);
     k->cfg->bcast(rows, cols, k->kc, k->a + i * k->sai, k->sai, k->sap, k->b + j, k->ldb,
                   k->c + i * k->ldc + j, k->ldc, k->beta, flags);
 }
@@ -100,11 +116,14 @@ static void bcast_driver(const small_config *cfg, cnnc__isa isa, bool trans_a, i
     const bool stream = beta == 0.0f && k <= kc_blk && m * n >= CNNC__SGEMM_STREAM_FLOATS &&
                         (uintptr_t)c % (uintptr_t)cfg->align == 0 && ldc % vec == 0;
     const unsigned pf = kc_blk > CNNC__SGEMM_SMALL_K ? CNNC__SMALL_PREFETCH : 0;
-    const bool groups_inside = (m + rg - 1) / rg <= cfg->tile_groups;
+    const int64_t groups = (m + rg - 1) / rg;
+    const bool deep = groups > cfg->tile_groups && groups <= cfg->deep_groups && kc_blk > DEEP_KC;
+    const bool groups_inside = groups <= cfg->tile_groups || deep;
+    const int64_t spread = deep ? groups : 0;
     for (int64_t pc = 0; pc < k; pc += kc_blk) {
         const bcast_block blk = {cfg, m, rg, k - pc < kc_blk ? k - pc : kc_blk, sai, sap, ldb, ldc,
                                  a + pc * sap, b + pc * ldb, c, pc == 0 ? beta : 1.0f, pf,
-                                 stream};
+                                 spread, stream};
         for (int64_t jb = 0; jb < n; jb += JB) {
             const int64_t je = n - jb < JB ? n : jb + JB;
             if (groups_inside) {

@@ -59,14 +59,21 @@ void cnnc__sgemm_small(cnnc__isa isa, bool trans_a, bool trans_b, int64_t m, int
 
 /* ---- The tiles (one pair per SIMD level) ---------------------------------------- */
 
-enum { CNNC__SMALL_PREFETCH = 1, CNNC__SMALL_STREAM = 2 };
+enum { CNNC__SMALL_PREFETCH = 1, CNNC__SMALL_STREAM = 2, CNNC__SMALL_SPREAD_SHIFT = 8 };
+/* The flags of a prefetch spread over `period` tiles (at most 255 each), this one `phase`. */
+#define CNNC__SMALL_SPREAD(period, phase)             \
+    ((unsigned)(period) << CNNC__SMALL_SPREAD_SHIFT | \
+     (unsigned)(phase) << (CNNC__SMALL_SPREAD_SHIFT + 8))
 
 /* bcast: C tile (rows x cols, rows <= R, cols <= W of the kernel's name RxW)
  *     = beta*C + sum_{p<kc} A(i,p) B(p,j),  A(i,p) = a[i*sai + p*sap], B(p,j) = b[p*ldb + j]
  * summed from zero with one FMA per p in increasing order, then beta == 0 stores,
  * beta == 1 adds C, else beta*C + sum. flags: CNNC__SMALL_PREFETCH fetches the next W
- * columns of each B row ahead; CNNC__SMALL_STREAM (cols == W, beta == 0, the C rows
- * vector-aligned) stores with non-temporal stores (the caller then fences). */
+ * columns of each B row ahead, or with CNNC__SMALL_SPREAD(period, phase) (AVX2 tiles
+ * only; period > 1) of the rows p = phase, phase + period, ... only (the tiles of the
+ * row groups over one column tile share the prefetches of the next); CNNC__SMALL_STREAM
+ * (cols == W, beta == 0, the C rows vector-aligned) stores with non-temporal stores (the
+ * caller then fences). */
 typedef void (*cnnc__sgemm_bcast_fn)(int64_t rows, int64_t cols, int64_t kc, const float *a,
                                      int64_t sai, int64_t sap, const float *b, int64_t ldb,
                                      float *c, int64_t ldc, float beta, unsigned flags);

@@ -25,20 +25,23 @@ INLINE __m256 load_v(const float *p, bool full, __m256i mask) {
 }
 
 /* The tile with `rows` rows and `nv` vectors (compile-time constants at each call
- * site); the last vector has `rem` columns (all 8 when `full`). pf and stream as in
+ * site); the last vector has `rem` columns (all 8 when `full`). The next tile's columns
+ * of rows pf0, pf0 + pf_step, ... prefetched (pf_step 0: none); stream as in
  * gemm_small.h. */
 INLINE void bcast_tile(const int rows, const int nv, const bool full, int64_t kc,
                        const float *restrict a, int64_t sai, int64_t sap, const float *restrict b,
                        int64_t ldb, float *restrict c, int64_t ldc, float beta, int64_t rem,
-                       bool pf, bool stream) {
+                       int64_t pf0, int64_t pf_step, bool stream) {
     __m256 acc[BR][BV];
 #pragma GCC unroll 4
     for (int i = 0; i < rows; i++)
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++) acc[i][v] = _mm256_setzero_ps();
+    int64_t pf_next = pf_step ? pf0 : kc;
     for (int64_t p = 0; p < kc; p++) {
         const float *bp = b + p * ldb;
-        if (pf) {
+        if (p == pf_next) {
+            pf_next += pf_step;
             _mm_prefetch((const char *)(bp + 8 * BV), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + 16 * BV - 1), _MM_HINT_T0);
         }
@@ -78,12 +81,14 @@ INLINE void bcast_tile(const int rows, const int nv, const bool full, int64_t kc
     }
 }
 
-#define BCAST_ROWS(nv, full)                                                                \
-    switch (rows) {                                                                         \
-    case 1: bcast_tile(1, nv, full, kc, a, sai, sap, b, ldb, c, ldc, beta, rem, pf, st); break; \
-    case 2: bcast_tile(2, nv, full, kc, a, sai, sap, b, ldb, c, ldc, beta, rem, pf, st); break; \
-    case 3: bcast_tile(3, nv, full, kc, a, sai, sap, b, ldb, c, ldc, beta, rem, pf, st); break; \
-    default: bcast_tile(4, nv, full, kc, a, sai, sap, b, ldb, c, ldc, beta, rem, pf, st); break; \
+#define BCAST_TILE(r, nv, full) \
+    bcast_tile(r, nv, full, kc, a, sai, sap, b, ldb, c, ldc, beta, rem, pf0, pfs, st)
+#define BCAST_ROWS(nv, full)                          \
+    switch (rows) {                                   \
+    case 1: BCAST_TILE(1, nv, full); break;           \
+    case 2: BCAST_TILE(2, nv, full); break;           \
+    case 3: BCAST_TILE(3, nv, full); break;           \
+    default: BCAST_TILE(4, nv, full); break;          \
     }
 
 TARGET void cnnc__f32_gemm_bcast_4x24__avx2(int64_t rows, int64_t cols, int64_t kc,
@@ -92,7 +97,10 @@ TARGET void cnnc__f32_gemm_bcast_4x24__avx2(int64_t rows, int64_t cols, int64_t 
                                             float beta, unsigned flags) {
     const int nv = (int)((cols + 7) / 8);
     const int64_t rem = cols - 8 * (nv - 1);
-    const bool pf = flags & CNNC__SMALL_PREFETCH, st = flags & CNNC__SMALL_STREAM;
+    const unsigned period = flags >> CNNC__SMALL_SPREAD_SHIFT & 255;
+    const int64_t pfs = !(flags & CNNC__SMALL_PREFETCH) ? 0 : period ? period : 1;
+    const int64_t pf0 = flags >> (CNNC__SMALL_SPREAD_SHIFT + 8) & 255;
+    const bool st = flags & CNNC__SMALL_STREAM;
     if (cols == 24) {
         BCAST_ROWS(3, true)
     } else if (nv == 3) {

@@ -463,6 +463,18 @@ int main(void) {
             cases++;
         }
     }
+    /* AVX2's deep row groups (gemm_small.c: 9 to 32 rows in up to 8 groups inside the
+     * column tiles, k blocks over 32, prefetches spread over the groups) and the shapes
+     * around them: every row count from 1 to 33, columns off the 24-column tiles, k from
+     * 1 to 600 (one k block and several); the packed GEMM's bits. */
+    static const int64_t deep_k[] = {1, 17, 32, 33, 96, 257, 600};
+    for (int64_t m = 1; m <= 33; m++)
+        for (size_t i = 0; i < sizeof deep_k / sizeof deep_k[0]; i++) {
+            const int64_t n = 24 * rng_int(1, 20) + rng_int(-7, 7);
+            gemm_case g = random_case((m + (int64_t)i) % 3 == 0, false, m, n, deep_k[i]);
+            run_case(&g, &shared, (m + (int64_t)i) % 5 == 0);
+            cases++;
+        }
     /* A C big enough for the non-temporal stores of the short-k path (beta 0, aligned
      * rows), and one just as big with beta 1 (plain stores). */
     for (int t = 0; t < 2; t++) {
