@@ -131,6 +131,13 @@ void cnnc__conv_epilogue_row(cnnc__isa isa, const cnnc__conv_epilogue *e, int64_
 /* y[t] = act(y[t]), t < n, for the paths that add the bias themselves (nothing without
  * an activation). */
 void cnnc__conv_epilogue_act(cnnc__isa isa, const cnnc__conv_epilogue *e, float *y, int64_t n);
+/* An activation that is a clamp, applied in registers: v < lo ? lo : v, then > hi ? hi :
+ * (hardtanh's formula: NaN stays NaN; ReLU is (0, inf)), the bits of cnnc__k_act_forward. */
+typedef struct cnnc__conv_clamp {
+    float lo, hi;
+} cnnc__conv_clamp;
+/* e's activation as a clamp (ReLU, Hardtanh) into *c: false for none or another one. */
+bool cnnc__conv_epilogue_clamp(const cnnc__conv_epilogue *e, cnnc__conv_clamp *c);
 /* "relu", "hardtanh(0,6)", "silu" ...: what e applies after the bias, for CNNC_TRACE
  * ("" without an activation). Writes buf (size bytes) and returns it. */
 const char *cnnc__conv_epilogue_name(const cnnc__conv_epilogue *e, char *buf, size_t size);
@@ -167,6 +174,30 @@ void cnnc__dwconv_backward_weight_plane(cnnc__isa isa, float *dw, const float *d
  * tables once per run). */
 void cnnc__dwconv_forward_planes(cnnc__isa isa, float *y, const float *x, const float *w,
                                  const float *bias, int64_t n, const cnnc__window *g);
+/* The forward of the run then act's activation (NULL or none: nothing; its bias unused):
+ * the bits of cnnc__dwconv_forward_planes and cnnc__conv_epilogue_act over y. A clamp
+ * (ReLU, Hardtanh) goes in registers where the level's band kernels take the geometry
+ * (AVX2), any other activation over planes gathered up to L1's size. */
+void cnnc__dwconv_forward_planes_act(cnnc__isa isa, float *y, const float *x, const float *w,
+                                     const float *bias, int64_t n, const cnnc__window *g,
+                                     const cnnc__conv_epilogue *act);
+/* What a depthwise forward on a run of planes does around its sums (the band kernels,
+ * cnnc__dwconv_forward_band): output plane i at y + i ystep; the output clamped (clamp
+ * NULL: not); and the input's own epilogue as it is read, x + xbias[i] (NULL: none) then
+ * clamped (xclamp NULL: not), the bits of cnnc__conv_epilogue_row over x first (a
+ * padding stays zero). */
+typedef struct cnnc__dw_fwd_ep {
+    int64_t ystep;
+    const cnnc__conv_clamp *clamp;
+    const float *xbias;
+    const cnnc__conv_clamp *xclamp;
+} cnnc__dw_fwd_ep;
+/* y [n planes, ep->ystep apart] from x [n, in] with ep (see above), where the level has
+ * such a kernel for g (AVX2: conv_dw_band_avx2.c's square 3x3 and 5x5 bands); false
+ * (nothing written) otherwise. */
+bool cnnc__dwconv_forward_band(cnnc__isa isa, float *y, const float *x, const float *w,
+                               const float *bias, int64_t n, const cnnc__window *g,
+                               const cnnc__dw_fwd_ep *ep);
 void cnnc__dwconv_backward_data_planes(cnnc__isa isa, float *dx, const float *dy, const float *w,
                                        int64_t n, const cnnc__window *g);
 /* The images of a backward-weight run: n of them, image b's planes at dy + b dy_step

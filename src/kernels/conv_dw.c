@@ -377,27 +377,34 @@ static bool dw_backward_weight_avx2_try(cnnc__isa isa, float *dw, const float *d
     (void)isa;
     return cnnc__dw_sq_backward_weight_avx2(dw, dy, x, g);
 }
+
+static bool dw_band_forward_planes_avx2(float *y, const float *x, const float *w,
+                                        const float *bias, int64_t n, const cnnc__window *g) {
+    return cnnc__dw_band_forward_avx2(y, x, w, bias, n, g, NULL);
+}
 #endif
 
-/* X-list, fastest first: (level, name, forward, backward data, backward weight, and
- * the three on runs of planes, NULL: none). A variant may decline a geometry (false):
+/* X-list, fastest first: (level, name, forward, backward data, backward weight, the
+ * three on runs of planes, and the forward on runs with an epilogue
+ * (cnnc__dwconv_forward_band); NULL: none). A variant may decline a geometry (false):
  * a run of planes then goes plane by plane, and a plane to the rows variant at the
  * same level (its axpy and dot are the level's row primitives). */
 #if CNNC__ISA_X86
 #define DW_SIMD_VARIANTS(X)                                                                  \
     X(AVX512, f32_dwconv__avx512, dw_forward_avx512_try, dw_backward_data_avx512_try,        \
       dw_backward_weight_avx512_try, dw_forward_planes_avx512, dw_backward_data_planes_avx512, \
-      dw_backward_weight_planes_avx512)                                                     \
+      dw_backward_weight_planes_avx512, NULL)                                               \
     X(AVX2, f32_dwconv__avx2, dw_forward_avx2_try, dw_backward_data_avx2_try,                 \
-      dw_backward_weight_avx2_try, cnnc__dw_band_forward_avx2, cnnc__dw_band_backward_data_avx2, \
-      cnnc__dw_band_backward_weight_avx2)
+      dw_backward_weight_avx2_try, dw_band_forward_planes_avx2,                               \
+      cnnc__dw_band_backward_data_avx2, cnnc__dw_band_backward_weight_avx2,                   \
+      cnnc__dw_band_forward_avx2)
 #else
 #define DW_SIMD_VARIANTS(X)
 #endif
 #define DW_VARIANTS(X)                                                                         \
     DW_SIMD_VARIANTS(X)                                                                        \
     X(SCALAR, f32_dwconv__rows, dw_forward_rows, dw_backward_data_rows, dw_backward_weight_rows, \
-      NULL, NULL, NULL)
+      NULL, NULL, NULL, NULL)
 
 typedef struct dw_variant {
     cnnc__isa isa;
@@ -414,11 +421,13 @@ typedef struct dw_variant {
                                  const cnnc__window *g);
     bool (*backward_weight_planes)(float *dw, const float *dy, const float *x, int64_t n,
                                    cnnc__dw_images im, const cnnc__window *g);
+    bool (*forward_band)(float *y, const float *x, const float *w, const float *bias, int64_t n,
+                         const cnnc__window *g, const cnnc__dw_fwd_ep *ep);
 } dw_variant;
 
 static const dw_variant variants[] = {
-#define CNNC__X(isa, name, fwd, bwd_data, bwd_weight, fwd_n, bwd_data_n, bwd_weight_n) \
-    {CNNC__ISA_##isa, #name, fwd, bwd_data, bwd_weight, fwd_n, bwd_data_n, bwd_weight_n},
+#define CNNC__X(isa, name, fwd, bwd_data, bwd_weight, fwd_n, bwd_data_n, bwd_weight_n, fwd_ep) \
+    {CNNC__ISA_##isa, #name, fwd, bwd_data, bwd_weight, fwd_n, bwd_data_n, bwd_weight_n, fwd_ep},
     DW_VARIANTS(CNNC__X)
 #undef CNNC__X
 };
@@ -453,6 +462,39 @@ void cnnc__dwconv_forward_planes(cnnc__isa isa, float *y, const float *x, const 
     for (int64_t i = 0; i < n; i++)
         cnnc__dwconv_forward_plane(isa, y + i * osz, x + i * isz, w + i * ksz,
                                    bias ? bias[i] : 0.0f, g);
+}
+
+bool cnnc__dwconv_forward_band(cnnc__isa isa, float *y, const float *x, const float *w,
+                               const float *bias, int64_t n, const cnnc__window *g,
+                               const cnnc__dw_fwd_ep *ep) {
+    const dw_variant *v = variant(isa);
+    return v->forward_band && v->forward_band(y, x, w, bias, n, g, ep);
+}
+
+/* Planes gathered for one pass of an activation the kernels do not apply (in L1: a 7x7
+ * plane alone would be a short loop and its tail). */
+enum { DW_ACT_FLOATS = 4096 };
+
+void cnnc__dwconv_forward_planes_act(cnnc__isa isa, float *y, const float *x, const float *w,
+                                     const float *bias, int64_t n, const cnnc__window *g,
+                                     const cnnc__conv_epilogue *act) {
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g);
+    cnnc__conv_clamp c;
+    const bool clamp = act && cnnc__conv_epilogue_clamp(act, &c);
+    const cnnc__dw_fwd_ep ep = {.ystep = osz, .clamp = &c};
+    if (clamp && cnnc__dwconv_forward_band(isa, y, x, w, bias, n, g, &ep)) return;
+    if (!act || !act->act) {
+        cnnc__dwconv_forward_planes(isa, y, x, w, bias, n, g);
+        return;
+    }
+    const int64_t run = osz < DW_ACT_FLOATS ? DW_ACT_FLOATS / osz : 1;
+    for (int64_t i = 0, k; i < n; i += k) {
+        k = n - i < run ? n - i : run;
+        cnnc__dwconv_forward_planes(isa, y + i * osz, x + i * isz, w + i * ksz,
+                                    bias ? bias + i : NULL, k, g);
+        cnnc__conv_epilogue_act(isa, act, y + i * osz, k * osz);
+    }
 }
 
 void cnnc__dwconv_backward_data_planes(cnnc__isa isa, float *dx, const float *dy, const float *w,

@@ -26,6 +26,7 @@
 
 #if CNNC__ISA_X86
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -82,15 +83,33 @@ BD_INLINE void prefetch_ahead(const float *p, int64_t n, int64_t ahead, bool wri
     if (n <= BD_PF_MAX) cnnc__dw_prefetch_ahead(p, n, ahead, write);
 }
 
+/* The source's own epilogue on a plane's rows as they are read (cnnc__dw_fwd_ep's
+ * xbias, xclamp): v + bias when add (not without a bias: -0 + 0 is +0), then clamped
+ * (lo -inf, hi inf: not; the same bits). */
+typedef struct bd_pre {
+    __m256 bias, lo, hi;
+    bool add;
+} bd_pre;
+
+/* v + bias clamped (pre NULL: v), then lanes from n on zero (they hold padding). */
+BD_INLINE __m256 pre_apply(__m256 v, const bd_pre *pre, int64_t n) {
+    if (!pre) return v;
+    if (pre->add) v = _mm256_add_ps(v, pre->bias);
+    v = _mm256_min_ps(pre->hi, _mm256_max_ps(pre->lo, v));
+    return n >= 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(cnnc__lanes_avx2(n)));
+}
+
 /* Source row src [n] into a buffer row, column c at padded column c + lead: stride 1
  * buf[c + lead]; stride 2 the even padded columns at buf[m], the odd at buf[half + m]
- * (padded column 2 m + phase). Writes zeros past the data up to the next 8 (16). */
+ * (padded column 2 m + phase), through pre (NULL: none). Writes zeros past the data up
+ * to the next 8 (16). */
 BD_INLINE void fill_row(const int S, float *buf, const float *src, int64_t n, int64_t lead,
-                        int64_t half) {
+                        int64_t half, const bd_pre *pre) {
     if (S == 1) {
         int64_t c = 0;
-        for (; c + 8 <= n; c += 8) _mm256_storeu_ps(buf + lead + c, _mm256_loadu_ps(src + c));
-        if (c < n) _mm256_storeu_ps(buf + lead + c, load_n(src + c, n - c));
+        for (; c + 8 <= n; c += 8)
+            _mm256_storeu_ps(buf + lead + c, pre_apply(_mm256_loadu_ps(src + c), pre, 8));
+        if (c < n) _mm256_storeu_ps(buf + lead + c, pre_apply(load_n(src + c, n - c), pre, n - c));
         return;
     }
     /* x columns c + 2 t (even) and c + 2 t + 1 (odd), c a multiple of 16: with lead
@@ -100,8 +119,10 @@ BD_INLINE void fill_row(const int S, float *buf, const float *src, int64_t n, in
     float *od_dst = lead % 2 ? buf + (lead + 1) / 2 : buf + half + lead / 2;
     for (int64_t c = 0; c < n; c += 16) {
         const bool whole = c + 16 <= n; /* (plain loads: the masked ones cost a fill 2x) */
-        const __m256 a = whole ? _mm256_loadu_ps(src + c) : load_n(src + c, n - c);
-        const __m256 b = whole ? _mm256_loadu_ps(src + c + 8) : load_n(src + c + 8, n - c - 8);
+        const __m256 a = pre_apply(whole ? _mm256_loadu_ps(src + c) : load_n(src + c, n - c),
+                                   pre, n - c);
+        const __m256 b = pre_apply(
+            whole ? _mm256_loadu_ps(src + c + 8) : load_n(src + c + 8, n - c - 8), pre, n - c - 8);
         const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
         const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
         _mm256_storeu_ps(ev_dst + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
@@ -111,15 +132,15 @@ BD_INLINE void fill_row(const int S, float *buf, const float *src, int64_t n, in
     }
 }
 
-/* Buffer rows t < rows from source rows r0 + t (outside the plane: zeros). zero[t]:
- * row t holds zeros already (a small plane's padding rows stay put from plane to
- * plane: zeroed once per run). */
+/* Buffer rows t < rows from source rows r0 + t (outside the plane: zeros) through pre
+ * (NULL: none). zero[t]: row t holds zeros already (a small plane's padding rows stay
+ * put from plane to plane: zeroed once per run). */
 BD_INLINE void fill_band(const int S, float *buf, bool *zero, const float *src, int64_t r0,
-                         int64_t rows, const bd_geom *b) {
+                         int64_t rows, const bd_geom *b, const bd_pre *pre) {
     for (int64_t t = 0; t < rows; t++) {
         const int64_t r = r0 + t;
         if (r >= 0 && r < b->ih) {
-            fill_row(S, buf + t * b->ld, src + r * b->iw, b->iw, b->lead, b->half);
+            fill_row(S, buf + t * b->ld, src + r * b->iw, b->iw, b->lead, b->half, pre);
             zero[t] = false;
         } else if (!zero[t]) {
             memset(buf + t * b->ld, 0, (size_t)b->ld * sizeof(float));
@@ -183,17 +204,26 @@ static bool fwd_geom(bd_geom *b, int K, int S, int64_t ih, int64_t iw, int64_t o
     return true;
 }
 
+/* A plane's filter taps, bias and (CL) output clamp, each in all 8 lanes. */
+typedef struct bd_taps {
+    __m256 wv[BD_MAX_K * BD_MAX_K];
+    __m256 bias, lo, hi;
+} bd_taps;
+
 /* NR destination rows from yr (buffer rows from t0: the first one's first tap row),
  * NV vectors each from column p0, by input rows: each 8 floats of a buffer row loaded
  * once and fused-multiply-added into every destination row whose taps read them (for
  * each accumulator still in (q1, q2) order); every load one row pointer plus a
- * constant (perf showed per-tap address arithmetic around most FMAs otherwise). */
-BD_INLINE void fwd_block(const int K, const int S, const int NR, const int NV, float *yr,
-                         const float *end, const float *buf, int64_t t0, const bd_geom *b,
-                         const __m256 *wv, __m256 bias, int64_t p0) {
+ * constant (perf showed per-tap address arithmetic around most FMAs otherwise). CL:
+ * the sums clamped before they are stored (hardtanh's formula, as cnnc__k_act_forward:
+ * the activation's separate pass over the plane took 5-8% of a 56x56 layer's time). */
+BD_INLINE void fwd_block(const int K, const int S, const bool CL, const int NR, const int NV,
+                         float *yr, const float *end, const float *buf, int64_t t0,
+                         const bd_geom *b, const bd_taps *tp, int64_t p0) {
+    const __m256 *wv = tp->wv;
     __m256 acc[8]; /* [NR][NV], NR NV <= 8: flat and small, so kept in registers */
 #pragma GCC unroll 32
-    for (int a = 0; a < NR * NV; a++) acc[a] = bias;
+    for (int a = 0; a < NR * NV; a++) acc[a] = tp->bias;
     const float *base = buf + t0 * b->ld + (S == 1 ? b->lead - b->pw : 0) + p0;
 #pragma GCC unroll 16
     for (int t = 0; t < (NR - 1) * S + K; t++) {
@@ -216,8 +246,11 @@ BD_INLINE void fwd_block(const int K, const int S, const int NR, const int NV, f
 #pragma GCC unroll 8
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            store_until(yr + r * b->ow + p0 + 8 * v, end, acc[r * NV + v]);
+        for (int v = 0; v < NV; v++) {
+            __m256 o = acc[r * NV + v];
+            if (CL) o = _mm256_min_ps(tp->hi, _mm256_max_ps(tp->lo, o));
+            store_until(yr + r * b->ow + p0 + 8 * v, end, o);
+        }
 }
 
 /* The first column of a group of nv vectors from vector j in a row: 8 j, moved back
@@ -231,71 +264,90 @@ BD_INLINE int64_t group_at(int64_t j, int nv, int64_t ow) {
 }
 
 /* NR rows: their vectors NV at a time, then the rest. */
-BD_INLINE void fwd_rows(const int K, const int S, const int NR, const int NV, float *yr,
-                        const float *end, const float *buf, int64_t t0, const bd_geom *b,
-                        const __m256 *wv, __m256 bias) {
+BD_INLINE void fwd_rows(const int K, const int S, const bool CL, const int NR, const int NV,
+                        float *yr, const float *end, const float *buf, int64_t t0,
+                        const bd_geom *b, const bd_taps *tp) {
     int64_t j = 0;
     for (; j + NV <= b->nv; j += NV)
-        fwd_block(K, S, NR, NV, yr, end, buf, t0, b, wv, bias, group_at(j, NV, b->ow));
+        fwd_block(K, S, CL, NR, NV, yr, end, buf, t0, b, tp, group_at(j, NV, b->ow));
     if (j == b->nv) return; /* (NV 1 covers its rows; NV 2 leaves 1, NV 3 1 or 2) */
     const int64_t p = group_at(j, (int)(b->nv - j), b->ow);
     if (b->nv - j == 2)
-        fwd_block(K, S, NR, BD_LT(2, NV), yr, end, buf, t0, b, wv, bias, p);
+        fwd_block(K, S, CL, NR, BD_LT(2, NV), yr, end, buf, t0, b, tp, p);
     else
-        fwd_block(K, S, NR, 1, yr, end, buf, t0, b, wv, bias, p);
+        fwd_block(K, S, CL, NR, 1, yr, end, buf, t0, b, tp, p);
 }
 
 /* A band's nb rows from yr: blocks of NR rows, then the rest (a 7-row plane as 4 + 3). */
-BD_INLINE void fwd_band(const int K, const int S, const int NR, const int NV, float *yr,
-                        int64_t nb, const float *end, const float *buf, const bd_geom *b,
-                        const __m256 *wv, __m256 bias) {
+BD_INLINE void fwd_band(const int K, const int S, const bool CL, const int NR, const int NV,
+                        float *yr, int64_t nb, const float *end, const float *buf,
+                        const bd_geom *b, const bd_taps *tp) {
     int64_t r = 0;
     for (; r + NR <= nb; r += NR)
-        fwd_rows(K, S, NR, NV, yr + r * b->ow, end, buf, r * S, b, wv, bias);
+        fwd_rows(K, S, CL, NR, NV, yr + r * b->ow, end, buf, r * S, b, tp);
     if (NR > 4 && r + 4 <= nb) {
-        fwd_rows(K, S, BD_LT(4, NR), NV, yr + r * b->ow, end, buf, r * S, b, wv, bias);
+        fwd_rows(K, S, CL, BD_LT(4, NR), NV, yr + r * b->ow, end, buf, r * S, b, tp);
         r += 4;
     }
     switch (nb - r) {
-    case 3: fwd_rows(K, S, BD_LT(3, NR), NV, yr + r * b->ow, end, buf, r * S, b, wv, bias); break;
-    case 2: fwd_rows(K, S, BD_LT(2, NR), NV, yr + r * b->ow, end, buf, r * S, b, wv, bias); break;
-    case 1: fwd_rows(K, S, 1, NV, yr + r * b->ow, end, buf, r * S, b, wv, bias); break;
+    case 3: fwd_rows(K, S, CL, BD_LT(3, NR), NV, yr + r * b->ow, end, buf, r * S, b, tp); break;
+    case 2: fwd_rows(K, S, CL, BD_LT(2, NR), NV, yr + r * b->ow, end, buf, r * S, b, tp); break;
+    case 1: fwd_rows(K, S, CL, 1, NV, yr + r * b->ow, end, buf, r * S, b, tp); break;
     default: break;
     }
 }
 
-/* n planes: y [n, oh, ow] from x [n, ih, iw], filters w [n, K K] (turned by 180
- * degrees when FLIP), bias [n] (NULL: zeros). */
-BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, float *y, const float *x,
-                          const float *w, const float *bias, int64_t n, const bd_geom *b,
-                          float *buf) {
-    const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow;
-    const float *end = y + n * osz;
+/* Plane i's input epilogue from ep (NULL: none). */
+BD_INLINE const bd_pre *pre_of(bd_pre *pre, const cnnc__dw_fwd_ep *ep, int64_t i) {
+    if (!ep || (!ep->xbias && !ep->xclamp)) return NULL;
+    pre->add = ep->xbias != NULL;
+    pre->bias = _mm256_set1_ps(ep->xbias ? ep->xbias[i] : 0.0f);
+    pre->lo = _mm256_set1_ps(ep->xclamp ? ep->xclamp->lo : -INFINITY);
+    pre->hi = _mm256_set1_ps(ep->xclamp ? ep->xclamp->hi : INFINITY);
+    return pre;
+}
+
+/* n planes: y [n planes, ystep apart, of oh x ow] from x [n, ih, iw], filters w [n, K K]
+ * (turned by 180 degrees when FLIP), bias [n] (NULL: zeros), clamped when CL, with ep's
+ * input epilogue (ep NULL: none, planes consecutive). A row's overhang past its plane
+ * lands in the next one only when the planes are consecutive. */
+BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, const bool CL, float *y,
+                          const float *x, const float *w, const float *bias, int64_t n,
+                          const bd_geom *b, float *buf, const cnnc__dw_fwd_ep *ep) {
+    const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow, ystep = ep ? ep->ystep : osz;
     bool zero[BD_FLOATS / 8]; /* per buffer row (rows of at least 8 floats) */
     clear_margins(S, buf, zero, b);
+    bd_taps tp;
+    if (CL) {
+        tp.lo = _mm256_set1_ps(ep->clamp->lo);
+        tp.hi = _mm256_set1_ps(ep->clamp->hi);
+    }
     for (int64_t i = 0; i < n; i++) {
-        __m256 wv[BD_MAX_K * BD_MAX_K];
 #pragma GCC unroll 32
         for (int q = 0; q < K * K; q++)
-            wv[q] = _mm256_set1_ps(w[i * K * K + (FLIP ? K * K - 1 - q : q)]);
-        const __m256 vb = _mm256_set1_ps(bias ? bias[i] : 0.0f);
+            tp.wv[q] = _mm256_set1_ps(w[i * K * K + (FLIP ? K * K - 1 - q : q)]);
+        tp.bias = _mm256_set1_ps(bias ? bias[i] : 0.0f);
+        bd_pre pre_v;
+        const bd_pre *pre = pre_of(&pre_v, ep, i);
+        float *yi = y + i * ystep;
+        const float *end = ystep == osz ? y + n * osz : yi + osz;
         prefetch_ahead(x + i * isz, isz, BD_PF_BYTES, false);
-        prefetch_ahead(y + i * osz, osz, BD_PF_BYTES, true);
+        prefetch_ahead(yi, osz, BD_PF_BYTES, true);
         for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
             const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
-            fill_band(S, buf, zero, x + i * isz, r0 * S - b->ph, (nb - 1) * S + K, b);
-            float *yr = y + i * osz + r0 * b->ow;
+            fill_band(S, buf, zero, x + i * isz, r0 * S - b->ph, (nb - 1) * S + K, b, pre);
+            float *yr = yi + r0 * b->ow;
             /* 6 to 8 chains: 8 rows of one vector, 4 of two, 2 of three, then 3 rows of
              * two (9 weights, 6 accumulators and a row's x vector in the 16 registers;
              * each x vector read for up to 3 rows; the rest of a row as 3 rows of one) */
             if (b->nv == 1)
-                fwd_band(K, S, 8, 1, yr, nb, end, buf, b, wv, vb);
+                fwd_band(K, S, CL, 8, 1, yr, nb, end, buf, b, &tp);
             else if (b->nv == 2)
-                fwd_band(K, S, 4, 2, yr, nb, end, buf, b, wv, vb);
+                fwd_band(K, S, CL, 4, 2, yr, nb, end, buf, b, &tp);
             else if (b->nv == 3)
-                fwd_band(K, S, 2, 3, yr, nb, end, buf, b, wv, vb);
+                fwd_band(K, S, CL, 2, 3, yr, nb, end, buf, b, &tp);
             else
-                fwd_band(K, S, 3, 2, yr, nb, end, buf, b, wv, vb);
+                fwd_band(K, S, CL, 3, 2, yr, nb, end, buf, b, &tp);
         }
     }
 }
@@ -379,7 +431,7 @@ BD_INLINE void phase_planes(const int K, const int PB, float *dx, const float *d
             const int64_t nb = b->oh - i0 < b->band ? b->oh - i0 : b->band;
             const int64_t pbase = floor_half(i0 + b->ph - K + 1);
             const int64_t rows = floor_half(i0 + nb - 1 + b->ph) - pbase + 1;
-            fill_band(1, buf, zero, dy + i * ssz, pbase, rows, b);
+            fill_band(1, buf, zero, dy + i * ssz, pbase, rows, b, NULL);
             for (int64_t i1 = i0; i1 < i0 + nb; i1++) {
                 float *xr = dx + i * dsz + i1 * b->ow;
                 if ((i1 + b->ph) % 2)
@@ -442,7 +494,7 @@ BD_INLINE void bww_planes(const int S, float *dw, const float *dy, const float *
             prefetch_ahead(yi, osz, osz * (int64_t)sizeof(float), false);
             for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
                 const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
-                fill_band(S, buf, zero, xi, r0 * S - b->ph, (nb - 1) * S + 3, b);
+                fill_band(S, buf, zero, xi, r0 * S - b->ph, (nb - 1) * S + 3, b, NULL);
                 bww_band(S, acc, yi + r0 * b->ow, nb, buf, b);
             }
         }
@@ -466,25 +518,29 @@ static bool bd_fits(const cnnc__window *g, bool weight) {
 }
 
 typedef void (*fwd_fn)(float *y, const float *x, const float *w, const float *bias, int64_t n,
-                       const bd_geom *b, float *buf);
+                       const bd_geom *b, float *buf, const cnnc__dw_fwd_ep *ep);
 typedef void (*phase_fn)(float *dx, const float *dy, const float *w, int64_t n, const bd_geom *b,
                          float *buf);
 typedef void (*bww_fn)(float *dw, const float *dy, const float *x, int64_t n, cnnc__dw_images im,
                        const bd_geom *b, float *buf);
-#define BD_FWD(K, S)                                                                        \
-    static void fwd_##K##_##S(float *y, const float *x, const float *w, const float *bias,  \
-                              int64_t n, const bd_geom *b, float *buf) {                   \
-        fwd_planes(K, S, false, y, x, w, bias, n, b, buf);                                  \
+#define BD_FWD(K, S, CL, name)                                                              \
+    static void name(float *y, const float *x, const float *w, const float *bias, int64_t n,  \
+                     const bd_geom *b, float *buf, const cnnc__dw_fwd_ep *ep) {              \
+        fwd_planes(K, S, false, CL, y, x, w, bias, n, b, buf, ep);                          \
     }
-BD_FWD(3, 1)
-BD_FWD(3, 2)
-BD_FWD(5, 1)
-BD_FWD(5, 2)
+BD_FWD(3, 1, false, fwd_3_1)
+BD_FWD(3, 2, false, fwd_3_2)
+BD_FWD(5, 1, false, fwd_5_1)
+BD_FWD(5, 2, false, fwd_5_2)
+BD_FWD(3, 1, true, fwd_3_1_cl)
+BD_FWD(3, 2, true, fwd_3_2_cl)
+BD_FWD(5, 1, true, fwd_5_1_cl)
+BD_FWD(5, 2, true, fwd_5_2_cl)
 #undef BD_FWD
 #define BD_FLIP(K)                                                                          \
-    static void flip_##K(float *y, const float *x, const float *w, const float *bias,       \
-                         int64_t n, const bd_geom *b, float *buf) {                        \
-        fwd_planes(K, 1, true, y, x, w, bias, n, b, buf);                                   \
+    static void flip_##K(float *y, const float *x, const float *w, int64_t n,               \
+                         const bd_geom *b, float *buf) {                                   \
+        fwd_planes(K, 1, true, false, y, x, w, NULL, n, b, buf, NULL);                      \
     }
 BD_FLIP(3)
 BD_FLIP(5)
@@ -528,7 +584,7 @@ static bool geom_of(bd_geom *b, const cnnc__window *g) {
 static bool narrow(const cnnc__window *g) { return g->out[2] <= BD_WIDE; }
 
 bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const float *bias,
-                                int64_t n, const cnnc__window *g) {
+                                int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep) {
     bd_geom b;
     if ((!narrow(g) && g->k[1] != 3) || !bd_fits(g, false) || !geom_of(&b, g)) return false;
     if (!narrow(g) && b.band > BD_WIDE_BAND) { /* (the buffer's rows stay put) */
@@ -536,9 +592,9 @@ bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const 
         b.rows = (b.band - 1) * g->stride[1] + g->k[1];
     }
     _Alignas(32) float buf[BD_FLOATS];
-    const bool five = g->k[1] == 5;
-    const fwd_fn f = g->stride[1] == 1 ? (five ? fwd_5_1 : fwd_3_1) : (five ? fwd_5_2 : fwd_3_2);
-    f(y, x, w, bias, n, &b, buf);
+    static const fwd_fn fns[2][2][2] = {{{fwd_3_1, fwd_3_2}, {fwd_5_1, fwd_5_2}},
+                                        {{fwd_3_1_cl, fwd_3_2_cl}, {fwd_5_1_cl, fwd_5_2_cl}}};
+    fns[ep && ep->clamp][g->k[1] == 5][g->stride[1] == 2](y, x, w, bias, n, &b, buf, ep);
     return true;
 }
 
@@ -553,7 +609,7 @@ bool cnnc__dw_band_backward_data_avx2(float *dx, const float *dy, const float *w
             !fwd_geom(&b, (int)k, 1, g->out[1], g->out[2], g->in[1], g->in[2], k - 1 - g->pad[1],
                       k - 1 - g->pad[2]))
             return false;
-        (k == 5 ? flip_5 : flip_3)(dx, dy, w, NULL, n, &b, buf);
+        (k == 5 ? flip_5 : flip_3)(dx, dy, w, n, &b, buf);
         return true;
     }
     if (!phase_geom(&b, (int)k, g)) return false;

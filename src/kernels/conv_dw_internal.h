@@ -80,9 +80,10 @@ bool cnnc__dw_sq_backward_weight_avx2(float *dw, const float *dy, const float *x
  * 3x3 / 5x5, the same stride 1 or 2 in H and W, dilation 1, padding up to K - 1
  * (backward-weight 3x3; the 5x5 forward and backward-weight: output rows up to 32
  * floats).
- * Contracts as the flat kernels'. */
+ * Contracts as the flat kernels'; the forward's ep as cnnc__dwconv_forward_band's (NULL:
+ * none, planes consecutive). */
 bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const float *bias,
-                                int64_t n, const cnnc__window *g);
+                                int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep);
 bool cnnc__dw_band_backward_data_avx2(float *dx, const float *dy, const float *w, int64_t n,
                                       const cnnc__window *g);
 bool cnnc__dw_band_backward_weight_avx2(float *dw, const float *dy, const float *x, int64_t n,

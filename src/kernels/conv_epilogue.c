@@ -2,6 +2,7 @@
  * to an output row or tile that the path has just written, while it is in cache. The
  * arithmetic is the activation kernels' (kernels/activation.h) and conv_im2col.c's
  * bias add, so the values are those of the separate ops. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,17 @@ void cnnc__conv_epilogue_row(cnnc__isa isa, const cnnc__conv_epilogue *e, int64_
 
 void cnnc__conv_epilogue_act(cnnc__isa isa, const cnnc__conv_epilogue *e, float *y, int64_t n) {
     if (e->act) cnnc__k_act_forward(isa, e->op, &e->p, y, y, n);
+}
+
+bool cnnc__conv_epilogue_clamp(const cnnc__conv_epilogue *e, cnnc__conv_clamp *c) {
+    if (!e->act) return false;
+    if (e->op == CNNC__ACT_RELU)
+        *c = (cnnc__conv_clamp){0.0f, INFINITY};
+    else if (e->op == CNNC__ACT_HARDTANH)
+        *c = (cnnc__conv_clamp){e->p.a, e->p.b};
+    else
+        return false;
+    return true;
 }
 
 const char *cnnc__conv_epilogue_name(const cnnc__conv_epilogue *e, char *buf, size_t size) {

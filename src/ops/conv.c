@@ -199,8 +199,6 @@ typedef struct dw_job {
     const cnnc__conv_epilogue *ep; /* the forward's */
 } dw_job;
 
-enum { DW_EPILOGUE_FLOATS = 4096 }; /* planes gathered for one activation run (in L1) */
-
 /* Planes from i = (b, o) on that run together through one kernel call: the rest of
  * image b's filters up to end (one filter per input channel: mg 1), at most cap. */
 static int64_t dw_run(const dw_job *j, int64_t i, int64_t end, int64_t per_image, int64_t cap) {
@@ -214,18 +212,13 @@ static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk
     (void)chunk;
     const dw_job *j = ctx;
     const cnnc__window *g = j->g;
-    /* runs of planes, each then through the activation (one call for many small
-     * ones: a 7x7 plane alone would be a short loop and its tail) */
-    const int64_t cap = !j->ep->act                     ? end
-                        : j->osz < DW_EPILOGUE_FLOATS ? DW_EPILOGUE_FLOATS / j->osz
-                                                      : 1;
-    for (int64_t i = begin, n; i < end; i += n) { /* i = (b, o) */
+    for (int64_t i = begin, n; i < end; i += n) { /* i = (b, o): runs of planes */
         const int64_t o = i % g->m, b = i / g->m;
-        n = dw_run(j, i, end, g->m, cap);
-        cnnc__dwconv_forward_planes(j->isa, j->out + i * j->osz,
-                                    j->a + (b * g->c + o / j->mg) * j->isz, j->b + o * j->ksz,
-                                    j->ep->bias ? j->ep->bias + o : NULL, n, g);
-        cnnc__conv_epilogue_act(j->isa, j->ep, j->out + i * j->osz, n * j->osz);
+        n = dw_run(j, i, end, g->m, end);
+        cnnc__dwconv_forward_planes_act(j->isa, j->out + i * j->osz,
+                                        j->a + (b * g->c + o / j->mg) * j->isz,
+                                        j->b + o * j->ksz, j->ep->bias ? j->ep->bias + o : NULL,
+                                        n, g, j->ep);
     }
     return CNNC_OK;
 }

@@ -17,7 +17,6 @@
  *                    item in an order fixed by the geometry, whatever the threads. */
 #include "ops/conv_direct.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,14 +144,10 @@ static void copy_rows(float *restrict dst, int64_t ldd, const float *restrict sr
  * cnnc__conv_epilogue_act applies afterwards. */
 static cnnc__conv_direct_ep row_epilogue(const cnnc__conv_epilogue *e, int64_t o0, bool *rest) {
     cnnc__conv_direct_ep r = {.bias = e->bias ? e->bias + o0 : NULL};
-    *rest = false;
-    if (!e->act) return r;
-    if (e->op == CNNC__ACT_RELU)
-        r.clamp = true, r.lo = 0.0f, r.hi = INFINITY;
-    else if (e->op == CNNC__ACT_HARDTANH)
-        r.clamp = true, r.lo = e->p.a, r.hi = e->p.b;
-    else
-        *rest = true;
+    cnnc__conv_clamp c = {0.0f, 0.0f};
+    r.clamp = cnnc__conv_epilogue_clamp(e, &c);
+    r.lo = c.lo, r.hi = c.hi;
+    *rest = e->act && !r.clamp;
     return r;
 }
 

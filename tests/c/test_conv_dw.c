@@ -138,6 +138,27 @@ static void test_planes(void) { each_level("planes", planes_at); }
  * forward (at AVX-512 the bits of bias and the taps fused-multiply-added in (q1, q2)
  * order), backward-data written over garbage, backward-weight accumulated over two
  * images. */
+/* The forward with an activation (cnnc__dwconv_forward_planes_act: ReLU and Hardtanh
+ * in the band kernels' registers, others as a pass) against y, the run's forward, then
+ * the activation's pass: the same bits. */
+static void forward_act_case(cnnc__isa isa, const cnnc__window *g, int64_t n, const float *x,
+                             const float *w, const float *bias, const float *y) {
+    static const cnnc__conv_epilogue acts[] = {
+        {.act = true, .op = CNNC__ACT_RELU},
+        {.act = true, .op = CNNC__ACT_HARDTANH, .p = {0.0f, 6.0f}},
+        {.act = true, .op = CNNC__ACT_HARDTANH, .p = {-0.5f, 0.25f}},
+        {.act = true, .op = CNNC__ACT_SILU},
+        {.act = false}};
+    const cnnc__conv_epilogue *act = &acts[rnd(0, 4)];
+    const int64_t osz = cnnc__window_out_size(g);
+    float *ya = malloc((size_t)(n * osz) * 4), *yr = malloc((size_t)(n * osz) * 4);
+    memcpy(yr, y, (size_t)(n * osz) * 4);
+    cnnc__conv_epilogue_act(isa, act, yr, n * osz);
+    cnnc__dwconv_forward_planes_act(isa, ya, x, w, bias, n, g, act);
+    CHECK(memcmp(ya, yr, (size_t)(n * osz) * 4) == 0);
+    free(ya), free(yr);
+}
+
 static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
     const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
     const int64_t ksz = cnnc__window_k_size(g);
@@ -150,6 +171,7 @@ static void runs_case(cnnc__isa isa, const cnnc__window *g, int64_t n) {
     memcpy(dwr, dw, (size_t)(n * ksz) * 4);
     const bool with_bias = rnd(0, 1);
     cnnc__dwconv_forward_planes(isa, y, x, w, with_bias ? bias : NULL, n, g);
+    forward_act_case(isa, g, n, x, w, with_bias ? bias : NULL, y);
     cnnc__dwconv_backward_data_planes(isa, dx, dy, w, n, g);
     const cnnc__dw_images two = {2, n * osz, n * isz};
     cnnc__dwconv_backward_weight_planes(isa, dw, dy, x, n, two, g);
@@ -219,6 +241,44 @@ static bool guard_intact(const float *p, int64_t n) {
     return true;
 }
 
+static float clamp_ref(float v, const cnnc__conv_clamp *c) { /* hardtanh's formula */
+    v = v < c->lo ? c->lo : v;
+    return v > c->hi ? c->hi : v;
+}
+
+/* The band forward with an epilogue (cnnc__dw_fwd_ep): output planes ystep apart (the
+ * gaps untouched), the input's bias and clamp as it is read and the output's clamp
+ * (ReLU's (0, inf) or a narrow one, each or both left out) must give the bits of the
+ * input's epilogue, the FMA order and the clamp one after the other. */
+static void band_ep_case(const cnnc__window *g, int64_t n, const float *x, const float *w,
+                         const float *bias, bool y_done) {
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g), ystep = osz + rnd(0, 1) * rnd(1, 9);
+    static const cnnc__conv_clamp relu = {0.0f, INFINITY}, narrow = {-0.3f, 0.4f};
+    const int pick = (int)rnd(0, 3);
+    const cnnc__conv_clamp *clamp = pick == 0 ? NULL : pick == 1 ? &relu : &narrow;
+    const cnnc__conv_clamp *xclamp = rnd(0, 2) == 0 ? NULL : rnd(0, 1) ? &relu : &narrow;
+    const float *xbias = rnd(0, 2) ? bias : NULL;
+    const cnnc__dw_fwd_ep ep = {ystep, clamp, xbias, xclamp};
+    float *y = malloc((size_t)(n * ystep + BAND_GUARD) * 4), *yr = malloc((size_t)osz * 4);
+    float *xe = malloc((size_t)isz * 4);
+    for (int64_t i = 0; i < n * ystep + BAND_GUARD; i++) y[i] = 1234.5f;
+    CHECK(cnnc__dw_band_forward_avx2(y, x, w, bias, n, g, &ep) == y_done);
+    for (int64_t i = 0; i < n && y_done; i++) {
+        for (int64_t t = 0; t < isz; t++) {
+            const float v = xbias ? x[i * isz + t] + xbias[i] : x[i * isz + t];
+            xe[t] = xclamp ? clamp_ref(v, xclamp) : v;
+        }
+        forward_fma_order(yr, xe, w + i * ksz, bias[i], g);
+        for (int64_t t = 0; t < osz && clamp; t++) yr[t] = clamp_ref(yr[t], clamp);
+        CHECK(memcmp(y + i * ystep, yr, (size_t)osz * 4) == 0);
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t t = osz; t < ystep; t++) CHECK(y[i * ystep + t] == 1234.5f);
+    CHECK(guard_intact(y, n * ystep));
+    free(y), free(yr), free(xe);
+}
+
 static void band_case(const cnnc__window *g, int64_t n) {
     const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
     const int64_t ksz = cnnc__window_k_size(g);
@@ -232,7 +292,7 @@ static void band_case(const cnnc__window *g, int64_t n) {
     memcpy(dwr, dw, (size_t)(n * ksz) * 4);
     const bool with_bias = rnd(0, 1), narrow = g->out[2] <= 32, weight = narrow && g->k[1] == 3;
     const bool y_done = narrow || g->k[1] == 3;
-    CHECK(cnnc__dw_band_forward_avx2(y, x, w, with_bias ? bias : NULL, n, g) == y_done);
+    CHECK(cnnc__dw_band_forward_avx2(y, x, w, with_bias ? bias : NULL, n, g, NULL) == y_done);
     const bool dx_done = g->stride[1] == 2 || g->in[2] <= 64;
     CHECK(cnnc__dw_band_backward_data_avx2(dx, dy, w, n, g) == dx_done);
     const cnnc__dw_images two = {2, n * osz, n * isz};
@@ -249,6 +309,7 @@ static void band_case(const cnnc__window *g, int64_t n) {
                                                    x + (b * n + i) * isz, g);
     }
     CHECK(max_rel(dw, dwr, n * ksz) < 1e-5);
+    band_ep_case(g, n, x, w, bias, y_done);
     free(x), free(w), free(dy), free(bias), free(y), free(dx), free(dw), free(dwr), free(yr);
     free(dxr);
 }
