@@ -91,9 +91,9 @@ typedef struct bd_pre {
     bool add;
 } bd_pre;
 
-/* v + bias clamped (pre NULL: v), then lanes from n on zero (they hold padding). */
-BD_INLINE __m256 pre_apply(__m256 v, const bd_pre *pre, int64_t n) {
-    if (!pre) return v;
+/* v + bias clamped (on false: v), then lanes from n on zero (they hold padding). */
+BD_INLINE __m256 pre_apply(__m256 v, bool on, const bd_pre *pre, int64_t n) {
+    if (!on) return v;
     if (pre->add) v = _mm256_add_ps(v, pre->bias);
     v = _mm256_min_ps(pre->hi, _mm256_max_ps(pre->lo, v));
     return n >= 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(cnnc__lanes_avx2(n)));
@@ -104,12 +104,17 @@ BD_INLINE __m256 pre_apply(__m256 v, const bd_pre *pre, int64_t n) {
  * (padded column 2 m + phase), through pre (NULL: none). Writes zeros past the data up
  * to the next 8 (16). */
 BD_INLINE void fill_row(const int S, float *buf, const float *src, int64_t n, int64_t lead,
-                        int64_t half, const bd_pre *pre) {
+                        int64_t half, const bd_pre *pre_in) {
+    /* (a copy: the buffer's stores may alias *pre_in, a vector type, which the loops
+     * then reloaded at every store) */
+    const bool on = pre_in != NULL;
+    const bd_pre pre_v = on ? *pre_in : (bd_pre){0}, *pre = &pre_v;
     if (S == 1) {
         int64_t c = 0;
         for (; c + 8 <= n; c += 8)
-            _mm256_storeu_ps(buf + lead + c, pre_apply(_mm256_loadu_ps(src + c), pre, 8));
-        if (c < n) _mm256_storeu_ps(buf + lead + c, pre_apply(load_n(src + c, n - c), pre, n - c));
+            _mm256_storeu_ps(buf + lead + c, pre_apply(_mm256_loadu_ps(src + c), on, pre, 8));
+        if (c < n)
+            _mm256_storeu_ps(buf + lead + c, pre_apply(load_n(src + c, n - c), on, pre, n - c));
         return;
     }
     /* x columns c + 2 t (even) and c + 2 t + 1 (odd), c a multiple of 16: with lead
@@ -120,9 +125,10 @@ BD_INLINE void fill_row(const int S, float *buf, const float *src, int64_t n, in
     for (int64_t c = 0; c < n; c += 16) {
         const bool whole = c + 16 <= n; /* (plain loads: the masked ones cost a fill 2x) */
         const __m256 a = pre_apply(whole ? _mm256_loadu_ps(src + c) : load_n(src + c, n - c),
-                                   pre, n - c);
-        const __m256 b = pre_apply(
-            whole ? _mm256_loadu_ps(src + c + 8) : load_n(src + c + 8, n - c - 8), pre, n - c - 8);
+                                   on, pre, n - c);
+        const __m256 b =
+            pre_apply(whole ? _mm256_loadu_ps(src + c + 8) : load_n(src + c + 8, n - c - 8), on,
+                      pre, n - c - 8);
         const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
         const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
         _mm256_storeu_ps(ev_dst + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
