@@ -145,8 +145,8 @@ static void forward_act_case(cnnc__isa isa, const cnnc__window *g, int64_t n, co
                              const float *w, const float *bias, const float *y) {
     static const cnnc__conv_epilogue acts[] = {
         {.act = true, .op = CNNC__ACT_RELU},
-        {.act = true, .op = CNNC__ACT_HARDTANH, .p = {0.0f, 6.0f}},
-        {.act = true, .op = CNNC__ACT_HARDTANH, .p = {-0.5f, 0.25f}},
+        {.act = true, .op = CNNC__ACT_HARDTANH, .p = {0.0f, 6.0f, 0.0f}},
+        {.act = true, .op = CNNC__ACT_HARDTANH, .p = {-0.5f, 0.25f, 0.0f}},
         {.act = true, .op = CNNC__ACT_SILU},
         {.act = false}};
     const cnnc__conv_epilogue *act = &acts[rnd(0, 4)];
