@@ -200,12 +200,11 @@ typedef struct dw_job {
 } dw_job;
 
 /* Planes from i = (b, o) on that run together through one kernel call: the rest of
- * image b's filters up to end (one filter per input channel: mg 1), at most cap. */
-static int64_t dw_run(const dw_job *j, int64_t i, int64_t end, int64_t per_image, int64_t cap) {
+ * image b's filters up to end (one filter per input channel: mg 1). */
+static int64_t dw_run(const dw_job *j, int64_t i, int64_t end, int64_t per_image) {
     if (j->mg != 1) return 1;
-    int64_t n = per_image - i % per_image;
-    if (n > end - i) n = end - i;
-    return n < cap ? n : cap;
+    const int64_t n = per_image - i % per_image;
+    return n < end - i ? n : end - i;
 }
 
 static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
@@ -214,7 +213,7 @@ static cnnc_status dw_fwd_range(void *ctx, int64_t begin, int64_t end, int chunk
     const cnnc__window *g = j->g;
     for (int64_t i = begin, n; i < end; i += n) { /* i = (b, o): runs of planes */
         const int64_t o = i % g->m, b = i / g->m;
-        n = dw_run(j, i, end, g->m, end);
+        n = dw_run(j, i, end, g->m);
         cnnc__dwconv_forward_planes_act(j->isa, j->out + i * j->osz,
                                         j->a + (b * g->c + o / j->mg) * j->isz,
                                         j->b + o * j->ksz, j->ep->bias ? j->ep->bias + o : NULL,
@@ -229,7 +228,7 @@ static cnnc_status dw_bwd_data_range(void *ctx, int64_t begin, int64_t end, int 
     const cnnc__window *g = j->g;
     for (int64_t i = begin, n; i < end; i += n) { /* i = (b, input channel ci) */
         const int64_t ci = i % g->c, b = i / g->c;
-        n = dw_run(j, i, end, g->c, end);
+        n = dw_run(j, i, end, g->c);
         float *dx = j->out + i * j->isz;
         if (j->mg == 1) { /* o = ci */
             cnnc__dwconv_backward_data_planes(j->isa, dx, j->a + (b * g->m + ci) * j->osz,
