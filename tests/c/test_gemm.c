@@ -383,6 +383,41 @@ static void check_nested(cnnc__isa isa, float *ws) {
     }
 }
 
+/* The level's B packing (cnnc__sgemm_pack_b_panels) against plain_pack_b's layout, bit
+ * for bit, columns past nc zero: depths around AVX2's groups of 8 rows, widths around
+ * the panels, both storage orders, a leading dim past the block. */
+static void check_pack_b(cnnc__isa isa) {
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    static const int64_t kcs[] = {1, 2, 7, 8, 9, 15, 16, 17, 23, 64, 257};
+    enum { MAX_NC = 70, MAX_KC = 257, LD = MAX_KC + MAX_NC + 3 };
+    const size_t panels = (MAX_NC + 31) / 16 * 16;
+    float *b = xmalloc((size_t)(LD * LD) * sizeof(float));
+    float *got = xmalloc(panels * MAX_KC * 32 * sizeof(float));
+    float *want = xmalloc(panels * MAX_KC * 32 * sizeof(float));
+    float *scratch = xmalloc(cnnc__sgemm_pack_scratch_floats(isa) * sizeof(float));
+    for (int64_t q = 0; q < LD * LD; q++)
+        b[q] = rng_float();
+    for (int trans = 0; trans < 2; trans++)
+        for (size_t i = 0; i < sizeof kcs / sizeof kcs[0]; i++)
+            for (int64_t nc = 1; nc <= MAX_NC; nc++) {
+                const int64_t kc = kcs[i], floats = (nc + nr - 1) / nr * nr * kc;
+                plain_b pb = {isa, b, LD, trans, NULL};
+                plain_pack_b(&pb, 0, kc, 0, nc, nr, want, scratch);
+                for (int64_t q = 0; q < floats; q++)
+                    got[q] = NAN;
+                cnnc__sgemm_pack_b_panels(isa, trans, kc, nc, b, LD, got);
+                checks++;
+                if (memcmp(got, want, (size_t)floats * sizeof(float)) != 0) {
+                    fprintf(stderr, "FAIL %s: pack B (%s) of %lld x %lld differs from the "
+                                    "plain layout\n", cnnc__sgemm_kernel_name(isa),
+                            trans ? "transposed" : "plain", (long long)kc, (long long)nc);
+                    failures++;
+                }
+            }
+    free(b), free(got), free(want), free(scratch);
+}
+
 /* A random size: mostly small, sometimes up to max. */
 static int64_t rand_size(int64_t max) {
     const uint64_t r = rng_next() % 8;
@@ -485,6 +520,8 @@ int main(void) {
     }
     for (int l = (int)cnnc__isa_cpu(); l >= 0; l--)
         check_nested((cnnc__isa)l, shared.ws);
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--)
+        check_pack_b((cnnc__isa)l);
     /* m or n == 0: nothing happens (and nothing is touched). */
     checks++;
     const cnnc__isa best = cnnc__isa_cpu();
