@@ -15,7 +15,13 @@
  * Strided copies are packed row by row across all the panels of a block: a panel at
  * a time would visit every source row (often a page of its own) once per panel,
  * and the TLB misses cost more than the copy (measured: 64x3136x576 went from 140
- * to 160 GFLOP/s).
+ * to 160 GFLOP/s). AVX2 packs a plain B in groups of 8 such rows (gemm_avx2.c).
+ *
+ * NC and MC stay as tuned on the Xeon (2 MB L2) on smaller L2s too: on a Zen 3 with
+ * 512 KB per core (1 thread, the 6x16 kernel) NC 256..768 instead of 1024 and MC
+ * 72..288 instead of 144 gained nothing on the convolution shapes (square 1024 slower
+ * with NC <= 512): the KC x NC block of B is read one kc x NR panel at a time, each
+ * panel then held in L1 over the MC rows, so it need not fit L2.
  *
  * The k blocks depend on k alone (never on m, n or how a caller split them), and the
  * first block applies beta while the others add, so every C element gets the same
