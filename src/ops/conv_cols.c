@@ -261,7 +261,12 @@ static void backward_weight_direct(cols_job *j, float *dw, const float *dy, cons
     }
 }
 
-enum { DOT_ROWS = CNNC__SGEMM_SMALL_M, DOT_TILE = 512, DOT_MIN_POSITIONS = 1024 };
+enum {
+    DOT_ROWS = CNNC__SGEMM_SMALL_M,
+    DOT_TILE = 512,
+    DOT_MIN_POSITIONS = 1024,
+    DOT_MAX_ROWS = 2 * DOT_ROWS /* the dot's A, the side with fewer rows */
+};
 
 /* 1x1, stride 1, no padding, at a level with the dot tiles (kernels/gemm_small.h): each
  * weight-gradient element is a dot product of a dY row and an input row, both read in
@@ -273,7 +278,11 @@ enum { DOT_ROWS = CNNC__SGEMM_SMALL_M, DOT_TILE = 512, DOT_MIN_POSITIONS = 1024 
  * batch 8, ms, packed GEMM -> dot (min over alternating runs): 32 -> 16 at 112x112
  * 3.80 -> 1.36, 24 -> 144 at 56x56 3.39 -> 1.60, 144 -> 24 3.93 -> 1.80, 96 -> 24
  * 2.66 -> 0.95; on 28x28 maps it lost (192 -> 32 0.61 -> 0.76, 144 -> 32 0.42 -> 0.51),
- * hence DOT_MIN_POSITIONS. Each element is summed over the images
+ * hence DOT_MIN_POSITIONS (measured on AVX-512). With more than DOT_MAX_ROWS rows on both
+ * sides the packed GEMM's panels are full and it wins (AVX2, same conditions: 256 -> 64 at
+ * 56x56 13.7 -> 11.4 ms, 64 -> 256 13.8 -> 11.4; PyTorch 11.3; there 144 -> 24 and 32 -> 16
+ * at 112x112 stay faster on the dot, 3.45 against 3.70 and 2.17 against 3.06).
+ * Each element is summed over the images
  * and tiles in order, whatever the thread count (threads take C's columns, per image). */
 typedef struct dot_job {
     const cols_job *j;
@@ -327,7 +336,9 @@ cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g
     cols_job j;
     if (!cols_setup(&j, isa, g, CHUNK_MIN_K, true)) return cnnc_last_status();
     if (direct) {
-        if (j.osz >= DOT_MIN_POSITIONS && cnnc__sgemm_small_fits(isa, false, true, 1, 1, 1))
+        const int64_t few = j.mg < j.kdim ? j.mg : j.kdim;
+        if (j.osz >= DOT_MIN_POSITIONS && few <= DOT_MAX_ROWS &&
+            cnnc__sgemm_small_fits(isa, false, true, 1, 1, 1))
             backward_weight_dot(&j, dw, dy, x);
         else
             backward_weight_direct(&j, dw, dy, x);
