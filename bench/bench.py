@@ -52,9 +52,6 @@ class Backend:
     def __init__(self, name, lib, fn_attr):
         self.name, self.lib, self.fn_attr = name, lib, fn_attr
 
-    def set_threads(self, n):
-        self.lib.set_num_threads(n)
-
     def tensor(self, arr, requires_grad):
         if self.lib is torch:
             return torch.tensor(arr, requires_grad=requires_grad)
@@ -233,9 +230,8 @@ def bench_pair(cn, th, repeats, warmup, min_sample_s):
     return statistics.median(tc), statistics.median(tt)
 
 
-def torch_blas():
-    """Which BLAS torch's matmul runs on (Debian's torch uses whatever libblas.so.3
-    points to; the reference netlib BLAS is much slower than OpenBLAS or MKL)."""
+def blas_paths():
+    """The BLAS libraries loaded in this process, after one torch matmul loads its own."""
     torch.ones(4, 4) @ torch.ones(4, 4)
     libs = []
     try:
@@ -247,11 +243,40 @@ def torch_blas():
                     libs.append(path)
     except OSError:
         pass
+    return libs
+
+
+def torch_blas():
+    """Which BLAS torch's matmul runs on (Debian's torch uses whatever libblas.so.3
+    points to; the reference netlib BLAS is much slower than OpenBLAS or MKL)."""
     m = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
-    found = ", ".join(os.path.realpath(p) for p in libs) or "none found in /proc/self/maps"
+    found = ", ".join(os.path.realpath(p) for p in blas_paths()) or "none found in /proc/self/maps"
     if "/blas/libblas.so" in found:
         found += " (netlib reference BLAS)"
     return "%s, BLAS_INFO=%s" % (found, m.group(1)) if m else found
+
+
+_OPENBLAS_THREADS = []
+
+
+def set_threads(n):
+    """n threads for both libraries. torch.set_num_threads does not reach OpenBLAS's own
+    thread pool, which takes every CPU the process may use: at "1 thread" torch's
+    matmuls and convolutions ran on 2 cores of 2 (wall clock 1024^3 sgemm 12 ms, thread
+    CPU time half of the process's), so its own openblas_set_num_threads sets it too."""
+    if not _OPENBLAS_THREADS:
+        import ctypes
+        fns = []
+        for path in blas_paths():
+            try:
+                fns.append(ctypes.CDLL(path).openblas_set_num_threads)
+            except (OSError, AttributeError):
+                pass
+        _OPENBLAS_THREADS.append(fns)
+    torch.set_num_threads(n)
+    cnnc.set_num_threads(n)
+    for fn in _OPENBLAS_THREADS[0]:
+        fn(n)
 
 
 # glibc's malloc returns freed large blocks to the system and takes fresh zeroed pages
@@ -358,8 +383,7 @@ def model_table(quick, threads, repeats, cpu_clock):
         for row, cfn, tfn in (("inference", cn.infer, th.infer),
                               ("train step", cn.train_step, th.train_step)):
             for n in threads:
-                torch.set_num_threads(n)
-                cnnc.set_num_threads(n)
+                set_threads(n)
                 CLOCK[0] = time.thread_time if cpu_clock and n == 1 else time.perf_counter
                 tc, tt = bench_pair(ModelSide(cfn), ModelSide(tfn), repeats, 1, 0.0)
                 out.append(tt / tc)
@@ -402,6 +426,8 @@ def main():
     print("cnnc %s vs torch %s | %s, %d CPUs | median of %d repeats"
           % (cnnc.__version__, torch.__version__, cpu, os.cpu_count() or 0, repeats))
     print("torch's BLAS: %s" % torch_blas())
+    print("threads: a row's count for cnnc, torch and torch's OpenBLAS (openblas_set_num_threads; "
+          "torch.set_num_threads alone left OpenBLAS on every CPU)")
     print("allocator: %s" % ("glibc default (freed memory returned)" if args.system_malloc
                               else "glibc keeping freed memory, for both (--system-malloc: not)"))
     limits = probe(args.quick)
@@ -446,8 +472,7 @@ def main():
                   % (label, case.shape, "-", "-", "-", "-", e), flush=True)
             continue
         for n in threads:
-            torch.set_num_threads(n)
-            cnnc.set_num_threads(n)
+            set_threads(n)
             CLOCK[0] = time.thread_time if args.cpu_clock and n == 1 else time.perf_counter
             tc, tt = bench_pair(cn, th, repeats, warmup, min_sample_s)
             sp = tt / tc
