@@ -861,8 +861,9 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
  * same padding, as in the whole plane) are the unfused paths', so are the bits. */
 enum {
     DW_FUSED_TILE_FLOATS = 1 << 16, /* E (256 KB): half of Zen 3's L2 */
-    DW_FUSED_BLOCK_MAX = 32,        /* A's rows per GEMM */
-    DW_FUSED_MIN_FLOATS = 1 << 20   /* A's output per image worth fusing (4 MB) */
+    DW_FUSED_BLOCK_MAX = 16,        /* A's rows per GEMM */
+    DW_FUSED_K_MAX = 24,            /* A's input channels worth fusing */
+    DW_FUSED_MIN_FLOATS = 1 << 18   /* A's output per image worth fusing (1 MB) */
 };
 
 typedef struct dw_fused_job {
@@ -951,12 +952,20 @@ bool cnnc__conv_dw_fusable(const cnnc__window *ga, const cnnc__window *gb) {
  * -> 36.9. The depthwise kernels that then ran these wide planes (the row cache) ran no
  * faster from L2 than from memory (their row copies and FMAs: 11-22 GFLOP/s; the bands
  * that replaced them: 22-55 from L2), so what fusing saves is A's: where A's GEMM is
- * memory-bound (k <= 16: the bcast path, 2k flops per float written) and an image's
- * output (1 << 20 floats) leaves L2 and lingers in L3 no more. With the bands, fusing
- * also k <= 24 from 1 << 18 floats on (24 -> 144 at 56x56) made MobileNetV2's
- * inference 76-80 -> 80-82 ms (1 thread, min of 15, three alternations): not taken. */
+ * memory-bound (a short k: 2k flops per float written) and an image's output leaves L2.
+ * Remeasured with the band kernels reading E through A's epilogue (one call per tile,
+ * ReLU6 in registers) on MobileNetV2's pairs (folded BN, ReLU6 both; the pair alone,
+ * exported from PyTorch, thread CPU time, min of 21-31, 3-5 alternations), ms unfused ->
+ * fused with blocks of 32 / 16 channels: 24 -> 144 at 56x56 stride 1 4.4-4.8 -> 4.3-5.0
+ * / 4.1-4.2, stride 2 3.5-4.0 -> 3.5-3.9 / 3.4-3.5 (16 channels: a plane's rows in one
+ * band, no rows recomputed; 8 channels as 16, 4 slower); 16 -> 96 at 112x112 stride 2
+ * 7.5-7.9 -> 7.5-7.9 (32) / 7.5-7.6 (16) / 7.5-8.2 (8); 32 -> 192 at 28x28 stride 1 even
+ * (1.63-1.73 -> 1.62-1.77), stride 2 even (1.38-1.46 -> 1.41-1.42), 64 -> 384 at 14x14
+ * 1.36-1.39 -> 1.42-1.46, 96 -> 576 at 14x14 2.7-3.1 -> 2.8-2.9: not taken. MobileNetV2
+ * inference (min of 21, six alternations) with the 24 -> 144 pairs fused too and blocks
+ * of 16: 73.1-77.0 -> 72.7-76.1 ms, faster or even in every round (by 0-2.5, median 0.7). */
 bool cnnc__conv_dw_fuse_pays(const cnnc__window *ga, const cnnc__window *gb) {
-    return cnnc__conv_dw_fusable(ga, gb) && ga->c <= CNNC__SGEMM_SMALL_K &&
+    return cnnc__conv_dw_fusable(ga, gb) && ga->c <= DW_FUSED_K_MAX &&
            (double)ga->m * (double)cnnc__window_out_size(ga) >= DW_FUSED_MIN_FLOATS;
 }
 

@@ -99,6 +99,12 @@ static void test_fused_equals_unfused(void) {
             /* rows so wide that a tile holds fewer channels than a block (8; 2 of 3: a block of 1) */
             compare_pair(0, 1, 5, 37, 6, 1500, 5, 2, 2, 1);
             compare_pair(1, 1, 2, 3, 4, 8000, 3, 1, 1, 1);
+            /* MobileNetV2's expansions the rule fuses, and the nearest it does not take */
+            compare_pair(2, 1, 16, 96, 112, 112, 3, 2, 1, 1);
+            for (int64_t s = 1; s <= 2; s++) {
+                compare_pair((int)s, 1, 24, 144, 56, 56, 3, s, 1, 1);
+                compare_pair((int)s + 1, 2, 32, 192, 28, 28, 3, s, 1, 1);
+            }
         }
     }
     CHECK(cnnc__isa_set_cap(saved));
@@ -111,6 +117,13 @@ static void test_fused_equals_unfused(void) {
     pair_geoms(&ga, &gb, 2, 16, 32, 200, 200, 3, 2, 1, 1);
     gb.m = 64;
     CHECK(!cnnc__conv_dw_fusable(&ga, &gb));
+    /* the rule: 24 -> 144 at 56x56 pays, 32 -> 192 at 28x28 and 16 -> 96 at 28x28 not */
+    pair_geoms(&ga, &gb, 8, 24, 144, 56, 56, 3, 1, 1, 1);
+    CHECK(cnnc__conv_dw_fuse_pays(&ga, &gb));
+    pair_geoms(&ga, &gb, 8, 32, 192, 28, 28, 3, 2, 1, 1);
+    CHECK(!cnnc__conv_dw_fuse_pays(&ga, &gb));
+    pair_geoms(&ga, &gb, 8, 16, 96, 28, 28, 3, 1, 1, 1);
+    CHECK(!cnnc__conv_dw_fuse_pays(&ga, &gb));
     cnnc_set_num_threads(2);
 }
 
