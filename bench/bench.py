@@ -17,6 +17,7 @@ binding is torch-like (`lib` is `cnnc` or `torch`).
 Benchmarks are not tests: nothing here asserts a time.
 """
 import argparse
+import functools
 import math
 import os
 import platform
@@ -256,7 +257,17 @@ def torch_blas():
     return "%s, BLAS_INFO=%s" % (found, m.group(1)) if m else found
 
 
-_OPENBLAS_THREADS = []
+@functools.lru_cache(maxsize=None)
+def openblas_thread_setters():
+    """openblas_set_num_threads of each loaded BLAS that has one."""
+    import ctypes
+    fns = []
+    for path in blas_paths():
+        try:
+            fns.append(ctypes.CDLL(path).openblas_set_num_threads)
+        except (OSError, AttributeError):
+            pass
+    return tuple(fns)
 
 
 def set_threads(n):
@@ -264,18 +275,9 @@ def set_threads(n):
     thread pool, which takes every CPU the process may use: at "1 thread" torch's
     matmuls and convolutions ran on 2 cores of 2 (wall clock 1024^3 sgemm 12 ms, thread
     CPU time half of the process's), so its own openblas_set_num_threads sets it too."""
-    if not _OPENBLAS_THREADS:
-        import ctypes
-        fns = []
-        for path in blas_paths():
-            try:
-                fns.append(ctypes.CDLL(path).openblas_set_num_threads)
-            except (OSError, AttributeError):
-                pass
-        _OPENBLAS_THREADS.append(fns)
     torch.set_num_threads(n)
     cnnc.set_num_threads(n)
-    for fn in _OPENBLAS_THREADS[0]:
+    for fn in openblas_thread_setters():
         fn(n)
 
 

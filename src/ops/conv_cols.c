@@ -281,9 +281,9 @@ enum {
  * hence DOT_MIN_POSITIONS (measured on AVX-512). With more than DOT_MAX_ROWS rows on both
  * sides the packed GEMM's panels are full and it wins (AVX2, same conditions: 256 -> 64 at
  * 56x56 13.7 -> 11.4 ms, 64 -> 256 13.8 -> 11.4; PyTorch 11.3; there 144 -> 24 and 32 -> 16
- * at 112x112 stay faster on the dot, 3.45 against 3.70 and 2.17 against 3.06).
- * Each element is summed over the images
- * and tiles in order, whatever the thread count (threads take C's columns, per image). */
+ * at 112x112 stay faster on the dot, 3.45 against 3.70 and 2.17 against 3.06). Each
+ * element is summed over the images and tiles in order, whatever the thread count
+ * (threads take C's columns, per image). */
 typedef struct dot_job {
     const cols_job *j;
     const float *a, *bt; /* the image's A [m, osz] and B [n, osz] rows */
@@ -336,8 +336,7 @@ cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g
     cols_job j;
     if (!cols_setup(&j, isa, g, CHUNK_MIN_K, true)) return cnnc_last_status();
     if (direct) {
-        const int64_t few = j.mg < j.kdim ? j.mg : j.kdim;
-        if (j.osz >= DOT_MIN_POSITIONS && few <= DOT_MAX_ROWS &&
+        if (j.osz >= DOT_MIN_POSITIONS && min64(j.mg, j.kdim) <= DOT_MAX_ROWS &&
             cnnc__sgemm_small_fits(isa, false, true, 1, 1, 1))
             backward_weight_dot(&j, dw, dy, x);
         else
