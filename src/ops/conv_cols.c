@@ -13,8 +13,10 @@
  *   backward-weight  dW^T        (+)= col(chunk) dY[:, chunk]^T   chunks in column order,
  *                                                          then transposed into dW
  *
- * col(chunk) [kdim, J] is built by im2col image segment by image segment, dY[:, chunk]
- * and Y [mg, J] are copies of the segments' rows. The chunk width depends on the
+ * col(chunk) [kdim, J] is built by im2col image segment by image segment (the forward
+ * of a 1x1 stride-1 kernel packs the GEMM's B from the input's segments instead, and
+ * runs on filters packed once, or kept in a module's weight cache), dY[:, chunk] and
+ * Y [mg, J] are copies of the segments' rows. The chunk width depends on the
  * geometry alone, and the GEMM (threaded inside) sums each element in an order fixed
  * by its k, so results are the same at every thread count.
  *
@@ -51,9 +53,13 @@ typedef struct cols_job {
     int64_t grp, c0, ncol;                      /* the current group and chunk */
     float *col;                                 /* [kdim, width] */
     float *rows;                                /* [mg, width]: Y or dY of the chunk */
-    float *acc;                                 /* [kdim, mg]: dW^T of a group (weight gradient) */
-    float *gemm_ws;
+    float *acc;     /* [kdim, mg]: dW^T of a group (weight gradient), or the extra floats */
+    float *gemm_ws; /* [threads, the level's GEMM workspace] */
     size_t gemm_floats;
+    int threads;      /* read once, at the set-up */
+    const float *apk; /* forward: the packed filters, a_floats per group */
+    size_t a_floats;
+    const float *x; /* a 1x1 stride-1 forward's input (its B), or NULL: B is col */
 } cols_job;
 
 bool cnnc__conv_cols_pays(const cnnc__window *g) {
@@ -61,9 +67,10 @@ bool cnnc__conv_cols_pays(const cnnc__window *g) {
 }
 
 /* Plans the chunks (at least min_cols wide) and takes the workspace (with acc: room for
- * a group's dW^T); false (error set) when it cannot. */
+ * a group's dW^T; and extra floats more, at j->acc's place without acc); false (error
+ * set) when it cannot. */
 static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g, int64_t min_cols,
-                       bool acc) {
+                       bool acc, size_t extra) {
     memset(j, 0, sizeof *j);
     j->isa = isa;
     j->g = g;
@@ -82,16 +89,16 @@ static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g, int64_
     const int64_t chunks = (j->total + w - 1) / w;
     w = (j->total + chunks - 1) / chunks;
     j->width = min64((w + nr - 1) / nr * nr, j->total);
-    const int threads = cnnc__parallel_threads();
-    j->gemm_floats = (size_t)threads * cnnc__sgemm_workspace_floats(isa);
+    j->threads = cnnc__parallel_threads();
+    j->gemm_floats = (size_t)j->threads * cnnc__sgemm_workspace_floats(isa);
     const size_t col = round16((size_t)(j->kdim * j->width));
     const size_t rows = round16((size_t)(j->mg * j->width));
-    const size_t accf = acc ? round16((size_t)(j->kdim * j->mg)) : 0;
+    const size_t accf = acc ? round16((size_t)(j->kdim * j->mg)) : extra;
     j->gemm_ws = cnnc__workspace((j->gemm_floats + col + rows + accf) * sizeof(float));
     if (!j->gemm_ws) return false;
     j->col = j->gemm_ws + j->gemm_floats;
     j->rows = j->col + col;
-    j->acc = acc ? j->rows + rows : NULL;
+    j->acc = j->rows + rows;
     return true;
 }
 
@@ -126,6 +133,14 @@ static void for_segments(const cols_job *j, segment_fn fn, void *arg, int64_t ro
     segments_pass sp = {j, fn, arg};
     const cnnc__cost item = {.bytes = 8.0 * (double)(row_floats * j->ncol)};
     (void)cnnc__parallel_for(rows, item, segments_range, &sp);
+}
+
+/* 1x1, stride 1, no padding: the column matrix's rows are the input's channels. */
+static bool is_direct(const cnnc__window *g) {
+    for (int d = 0; d < 3; d++)
+        if (g->k[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d])
+            return false;
+    return true;
 }
 
 static const float *x_of(const cols_job *j, const float *x, int64_t b) {
@@ -201,16 +216,85 @@ static void gemm(const cols_job *j, bool ta, bool tb, int64_t m, int64_t n, int6
             body;                                                                              \
         }
 
+/* A row's nr columns into its panel (a constant size for the levels' panels: inlined). */
+static void panel_row(float *dst, const float *src, int64_t nr) {
+    switch (nr) {
+    case 8: memcpy(dst, src, 8 * sizeof(float)); break;
+    case 16: memcpy(dst, src, 16 * sizeof(float)); break;
+    case 32: memcpy(dst, src, 32 * sizeof(float)); break;
+    default: memcpy(dst, src, (size_t)nr * sizeof(float)); break;
+    }
+}
+
+/* Rows [pc, pc + kc) x columns [jc, jc + nc) of a 1x1 stride-1 forward's B
+ * (cnnc__sgemm_pack_b_fn; ctx: the cols_job) read from the input j->x, no column matrix:
+ * each row's image segments gathered into scratch, then copied out panel by panel.
+ * 960 -> 160 at 7x7, batch 8, AVX2, 1 thread: copying the input into col(chunk) (1.5 MB,
+ * out of L2) and packing it from there took 14% of the layer, this 12%; 1.37-1.42 ->
+ * 1.35 ms (960 -> 320 2.67 -> 2.62-2.64, 576 -> 160 even). */
+static const float *direct_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                                  int64_t nr, float *dst, float *scratch) {
+    const cols_job *j = ctx;
+    const int64_t npan = (nc + nr - 1) / nr, img = j->g->c * j->isz;
+    memset(scratch + nc, 0, (size_t)(npan * nr - nc) * sizeof(float));
+    for (int64_t p = 0; p < kc; p++) {
+        const float *xc = x_of(j, j->x, 0) + (pc + p) * j->isz; /* image 0's channel */
+        for (int64_t t = 0; t < nc;) {
+            const int64_t at = j->c0 + jc + t, o = at % j->osz, len = min64(j->osz - o, nc - t);
+            memcpy(scratch + t, xc + at / j->osz * img + o, (size_t)len * sizeof(float));
+            t += len;
+        }
+        for (int64_t s = 0; s < npan; s++) panel_row(dst + (s * kc + p) * nr, scratch + s * nr, nr);
+    }
+    return dst;
+}
+
+/* Y [mg, ncol] = the group's packed filters times col(chunk) (or the input's columns),
+ * rows [u0 MR, u1 MR) on this thread (the same bits whatever the split:
+ * cnnc__sgemm_st_packed_rows). */
+static cnnc_status packed_rows(void *ctx, int64_t u0, int64_t u1, int chunk) {
+    const cols_job *j = ctx;
+    int64_t mr, nr;
+    cnnc__sgemm_tile(j->isa, &mr, &nr);
+    const int64_t r0 = u0 * mr, r1 = min64(u1 * mr, j->mg);
+    const size_t slice = cnnc__sgemm_workspace_floats(j->isa);
+    cnnc__sgemm_plain_b pb = {j->isa, j->col, j->width};
+    cnnc__sgemm_st_packed_rows(j->isa, j->mg, r0, r1 - r0, j->ncol, j->kdim,
+                               j->apk + (size_t)j->grp * j->a_floats,
+                               j->x ? direct_pack_b : cnnc__sgemm_plain_pack_b,
+                               j->x ? (void *)j : (void *)&pb, 0.0f, j->rows + r0 * j->width,
+                               j->width, j->gemm_ws + (size_t)chunk * slice);
+    return CNNC_OK;
+}
+
+/* The chunk's Y, its row panels over the threads (a chunk of them packs all of col(chunk)
+ * once). Cannot fail. */
+static void packed_gemm(cols_job *j) {
+    int64_t mr, nr;
+    cnnc__sgemm_tile(j->isa, &mr, &nr);
+    const double cols = (double)(j->kdim * j->ncol);
+    const cnnc__cost panel = {.flops = 2.0 * (double)mr * cols, .chunk_bytes = 8.0 * cols};
+    (void)cnnc__par_run(cnnc__par_plan((j->mg + mr - 1) / mr, panel, j->threads), packed_rows, j);
+}
+
 cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float *y,
-                                    const float *x, const float *w,
+                                    const float *x, const float *w, const float *apk,
                                     const cnnc__conv_epilogue *ep) {
     cols_job j;
-    if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false)) return cnnc_last_status();
+    const int64_t mg = g->m / g->groups, kdim = g->c / g->groups * cnnc__window_k_size(g);
+    const size_t a_floats = cnnc__sgemm_packed_a_floats(isa, mg, kdim);
+    if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false, apk ? 0 : (size_t)g->groups * a_floats))
+        return cnnc_last_status();
+    j.a_floats = a_floats;
+    j.apk = apk ? apk : j.acc;
+    for (int64_t grp = 0; !apk && grp < g->groups; grp++)
+        cnnc__sgemm_pack_a_full(isa, false, mg, kdim, w + grp * mg * kdim, kdim,
+                                j.acc + (size_t)grp * a_floats);
+    j.x = is_direct(g) ? x : NULL;
     output_pass op = {&j, y, ep};
     FOR_CHUNKS(&j, {
-        for_segments(&j, seg_im2col, (void *)x, j.cg, j.ksz);
-        gemm(&j, false, false, j.mg, j.ncol, j.kdim, w + j.grp * j.mg * j.kdim, j.kdim, j.col,
-             j.width, 0.0f, j.rows, j.width);
+        if (!j.x) for_segments(&j, seg_im2col, (void *)x, j.cg, j.ksz);
+        packed_gemm(&j);
         output_chunk(&op);
     });
     return CNNC_OK;
@@ -219,7 +303,7 @@ cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float 
 cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
                                           const float *dy, const float *w) {
     cols_job j;
-    if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false)) return cnnc_last_status();
+    if (!cols_setup(&j, isa, g, CHUNK_MIN_N, false, 0)) return cnnc_last_status();
     memset(dx, 0, (size_t)(g->n * g->c * j.isz) * sizeof(float));
     FOR_CHUNKS(&j, {
         for_segments(&j, seg_gather, (void *)dy, j.mg, 1);
@@ -238,13 +322,6 @@ static void transpose(const cols_job *j, float *dw) {
 /* dW^T [kdim, mg] is the product (col rows, the many, as the GEMM's m; the group's
  * output channels, often 32 or 64, fill whole 32-wide panels as its n): summed chunk
  * after chunk in acc, then transposed into dw. */
-static bool is_direct(const cnnc__window *g) {
-    for (int d = 0; d < 3; d++)
-        if (g->k[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d])
-            return false;
-    return true;
-}
-
 /* 1x1, stride 1, no padding, maps of at least a KC block: the input and dY rows are
  * the GEMM's operands in place, a chunk being an even tile of one image. */
 static void backward_weight_direct(cols_job *j, float *dw, const float *dy, const float *x) {
@@ -334,7 +411,7 @@ cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g
     const bool direct = is_direct(g) && cnnc__window_out_size(g) >= CHUNK_MIN_K;
     if (!direct && cnnc__conv_wgrad_cl_fits(g)) return cnnc__conv_wgrad_cl(isa, g, dw, dy, x);
     cols_job j;
-    if (!cols_setup(&j, isa, g, CHUNK_MIN_K, true)) return cnnc_last_status();
+    if (!cols_setup(&j, isa, g, CHUNK_MIN_K, true, 0)) return cnnc_last_status();
     if (direct) {
         if (j.osz >= DOT_MIN_POSITIONS && min64(j.mg, j.kdim) <= DOT_MAX_ROWS &&
             cnnc__sgemm_small_fits(isa, false, true, 1, 1, 1))

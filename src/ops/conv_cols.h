@@ -15,9 +15,12 @@
 bool cnnc__conv_cols_pays(const cnnc__window *g);
 
 /* y [n, m, out] = act(conv(x, w) + bias): the epilogue ep (kernels/conv.h) applied to
- * each chunk's rows as they are scattered into y. */
+ * each chunk's rows as they are scattered into y. apk: the filters as
+ * cnnc__sgemm_pack_a_full packs each group's [m / groups, c / groups * k] at the level
+ * isa, one group after the other cnnc__sgemm_packed_a_floats apart (a cached packing),
+ * or NULL: packed here from w. */
 cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float *y,
-                                    const float *x, const float *w,
+                                    const float *x, const float *w, const float *apk,
                                     const cnnc__conv_epilogue *ep);
 /* dx [n, c, in] = the input gradient of dy (overwrites dx). */
 cnnc_status cnnc__conv_cols_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
