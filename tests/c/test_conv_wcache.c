@@ -1,6 +1,7 @@
 /* Packed weights kept between inference calls (ops/conv_wcache.c), at every ISA level
  * this CPU runs: the cached forward against the reference loop on geometries inside
- * and outside the uncached Winograd domain; bit-identical to the uncached driver where
+ * and outside the uncached Winograd domain, and on 1x1 ones (the GEMM's packed filters,
+ * with folded scales, against the uncached driver's bits); bit-identical to the uncached driver where
  * both run F(4x4), on a second call (a cache hit), at 1, 2 and 3 threads; a rebuild
  * when the filters change (through the data pointer, seen by no version counter) and
  * when the ISA level changes; CNNC_WEIGHT_CACHE=0; and a Conv2d module's no-grad
@@ -167,9 +168,86 @@ static void test_module_forward(void) {
     cnnc_module_release(conv);
 }
 
+/* A 1x1 stride-1 geometry (the GEMM paths that keep their packed filters). */
+static cnnc__window pointwise(int64_t n, int64_t c, int64_t m, int64_t groups, int64_t h, int64_t w) {
+    return (cnnc__window){.n = n, .c = c, .m = m, .groups = groups, .in = {1, h, w}, .out = {1, h, w},
+                          .k = {1, 1, 1}, .stride = {1, 1, 1}, .pad = {0, 0, 0}, .dil = {1, 1, 1}};
+}
+
+/* yr = relu6(conv(x, w times s) + b), the reference loop on the folded filters. */
+static void folded_ref(const cnnc__window *g, float *yr, const bufs *b, const float *s) {
+    const int64_t per = b->nw / g->m;
+    float *wf = malloc((size_t)b->nw * sizeof(float));
+    for (int64_t i = 0; i < b->nw; i++) wf[i] = b->w[i] * s[i / per];
+    cnnc__conv_ref_forward(yr, b->x, wf, b->b, g);
+    for (int64_t i = 0; i < b->ny; i++) yr[i] = yr[i] < 0.0f ? 0.0f : yr[i] > 6.0f ? 6.0f : yr[i];
+    free(wf);
+}
+
+/* The cached packing of scaled filters (a folded BatchNorm) with a bias and ReLU6: the
+ * reference's values; the bits of the uncached driver (which folds a copy first) on a
+ * hit, at 1 to 3 threads; a rebuild when a filter or a scale changes. */
+static void pointwise_case(const cnnc__window *g, bool kept) {
+    bufs s = bufs_new(g);
+    s.nw = g->m * (g->c / g->groups); /* 1x1 filters (bufs_new drew 3x3 ones: more than enough) */
+    float *sc = rand_buf(g->m); /* scales in [0.5, 1.5), a BatchNorm's */
+    for (int64_t o = 0; o < g->m; o++) sc[o] = 1.0f + 0.5f * sc[o];
+    const cnnc__conv_epilogue ep = {.bias = s.b, .act = true, .op = CNNC__ACT_HARDTANH, .p = {0.0f, 6.0f, 0.0f}};
+    cnnc__conv_wcache cache = {0};
+    folded_ref(g, s.yr, &s, sc);
+    CHECK_OK(cnnc__conv_run_forward_ep(g, s.y, s.x, s.w, sc, &ep, false, &cache));
+    CHECK(max_rel(s.y, s.yr, s.ny) < 4e-5);
+    CHECK(cache.entry || !kept);
+    for (int threads = 1; threads <= 3; threads++) {
+        CHECK_OK(cnnc_set_num_threads(threads));
+        CHECK_OK(cnnc__conv_run_forward_ep(g, s.y2, s.x, s.w, sc, &ep, false, &cache));
+        CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) == 0);
+        CHECK_OK(cnnc__conv_run_forward_ep(g, s.y2, s.x, s.w, sc, &ep, false, NULL));
+        CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) == 0);
+    }
+    CHECK_OK(cnnc_set_num_threads(1));
+    for (int round = 0; round < 2; round++) {
+        if (round == 0)
+            s.w[s.nw - 1] += 0.5f; /* the last filter's last tap */
+        else
+            sc[0] *= -2.0f; /* the first channel's scale */
+        folded_ref(g, s.yr, &s, sc);
+        CHECK_OK(cnnc__conv_run_forward_ep(g, s.y2, s.x, s.w, sc, &ep, false, &cache));
+        CHECK(max_rel(s.y2, s.yr, s.ny) < 4e-5);
+        CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) != 0);
+        memcpy(s.y, s.y2, (size_t)s.ny * 4);
+    }
+    cnnc__conv_wcache_clear(&cache);
+    free(sc);
+    bufs_free(&s);
+}
+
+static void test_cached_pointwise(void) {
+    const struct {
+        cnnc__window g;
+        bool kept; /* the cache keeps a packing (at every level) */
+    } cs[] = {
+        {pointwise(8, 40, 96, 1, 7, 7), true},   /* column chunks across the images */
+        {pointwise(3, 24, 18, 2, 5, 6), true},   /* column chunks, groups */
+        {pointwise(2, 96, 80, 1, 14, 14), true}, /* a GEMM per image, part panels */
+        {pointwise(2, 64, 96, 2, 12, 12), true}, /* groups */
+        {pointwise(2, 64, 30, 2, 12, 12), false}, /* groups of 15 rows: small at SIMD levels */
+        {pointwise(1, 300, 40, 1, 9, 9), true},  /* two k blocks, one image */
+        {pointwise(2, 16, 4, 1, 20, 20), false},  /* few rows: the same, a folded copy */
+    };
+    const cnnc__isa saved = cnnc__isa_active();
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        REQUIRE(cnnc__isa_set_cap((cnnc__isa)l));
+        printf("test_conv_wcache: 1x1, level %s\n", cnnc__isa_name((cnnc__isa)l));
+        for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) pointwise_case(&cs[i].g, cs[i].kept);
+    }
+    CHECK(cnnc__isa_set_cap(saved));
+}
+
 int main(void) {
     (void)check_contains_; /* check.h's, for tests of error messages */
     RUN_TEST(test_cached_forward);
+    RUN_TEST(test_cached_pointwise);
     RUN_TEST(test_rebuilt_for_another_level);
     RUN_TEST(test_module_forward);
     cnnc_thread_cleanup();
