@@ -72,6 +72,11 @@ typedef struct cnnc__gnode {
     int dw_done;             /* the nodes of such a pair but the first (the first's BatchNorm and
                                 activation, the second and its own): the second's final node,
                                 whose value set before their turn means they are done (or -1) */
+    int proj;                /* a grouped convolution whose final value only a convolution reads:
+                                that node (or -1); inference may run the two as one, with the
+                                pair before them too (graph_infer.c) */
+    int proj_done;           /* the nodes of such a run but its first (as dw_done): the last
+                                convolution's final node (or -1) */
     int train_fuse;          /* a BatchNorm whose result only a ReLU, ReLU6 or Hardtanh reads: that
                                 node (or -1); one op with gradients in training (graph_train.c) */
     int ndim;                /* INPUT: the example input's shape a model file records, */
@@ -179,14 +184,18 @@ struct cnnc__act_spec;
 int cnnc__graph_run_conv(cnnc__gctx *c, const cnnc__gnode *bn, const struct cnnc__act_spec *act,
                          cnnc_tensor **y);
 
-/* Runs conv node c->node (BatchNorm bn_a, activation act_a, each or NULL) and the
- * grouped conv node b reading its final value (bn_b, act_b) as one op
- * (ops/conv.h, cnnc__op_conv_dw_act): *y the pair's result (b's final value, a new
- * reference) and 1; 0 when that does not apply now (the nodes run one by one); -1 on
- * error. Without gradients only. */
-int cnnc__graph_run_conv_dw(cnnc__gctx *c, const cnnc__gnode *bn_a, const struct cnnc__act_spec *act_a,
-                            const cnnc__gnode *b, const cnnc__gnode *bn_b, const struct cnnc__act_spec *act_b,
-                            cnnc_tensor **y);
+/* A convolution of a fused run: its node (NULL: no such arm), its BatchNorm node and
+ * activation (each or NULL). */
+typedef struct cnnc__garm {
+    const cnnc__gnode *conv, *bn;
+    const struct cnnc__act_spec *act;
+} cnnc__garm;
+/* Runs the arms present as one op (ops/conv.h, cnnc__op_conv_fused: arm[0] a 1x1
+ * convolution, arm[1] the grouped one reading its final value, arm[2] the 1x1 reading
+ * arm[1]'s; the first present one is c->node, reading x): *y the last arm's final value
+ * (a new reference) and 1; 0 when that does not apply now (the nodes run one by one);
+ * -1 on error. Without gradients only. */
+int cnnc__graph_run_fused(cnnc__gctx *c, const cnnc__garm arm[3], cnnc_tensor **y);
 
 /* Inference plan (graph_infer.c), at finish: pointwise activations that may run in
  * place, adds that may write into an operand (and the activation after them, fused),

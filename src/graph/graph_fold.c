@@ -98,20 +98,24 @@ int cnnc__graph_run_conv(cnnc__gctx *c, const cnnc__gnode *bn, const cnnc__act_s
     return 1;
 }
 
-int cnnc__graph_run_conv_dw(cnnc__gctx *c, const cnnc__gnode *bn_a, const cnnc__act_spec *act_a,
-                            const cnnc__gnode *b, const cnnc__gnode *bn_b, const cnnc__act_spec *act_b,
-                            cnnc_tensor **y) {
-    cnnc_tensor *x, *bf[2] = {NULL, NULL};
-    float *wscale[2] = {NULL, NULL};
-    cnnc__conv_arm arm[2];
-    /* cnnc_module_macs counts each module's own result, which the pair never makes */
-    if (cnnc__call_hook_set() || cnnc__gctx_tensor(c, 0, &x) != CNNC_OK || !conv_arm(c->node->module, act_a, &arm[0]) ||
-        !conv_arm(b->module, act_b, &arm[1]) || !cnnc__op_conv_dw_pays(x, &arm[0], &arm[1]))
-        return 0;
-    int done = fold_arm(c->node->module, bn_a, &arm[0], &wscale[0], &bf[0]) &&
-               fold_arm(b->module, bn_b, &arm[1], &wscale[1], &bf[1]);
-    if (done) done = cnnc__op_conv_dw_act(x, &arm[0], &arm[1], y);
-    for (int k = 0; k < 2; k++) {
+int cnnc__graph_run_fused(cnnc__gctx *c, const cnnc__garm arm[3], cnnc_tensor **y) {
+    cnnc_tensor *x, *bf[3] = {NULL, NULL, NULL};
+    float *wscale[3] = {NULL, NULL, NULL};
+    cnnc__conv_arm ca[3];
+    const cnnc__conv_arm *use[3] = {NULL, NULL, NULL};
+    /* cnnc_module_macs counts each module's own result, which the run never makes */
+    if (cnnc__call_hook_set() || cnnc__gctx_tensor(c, 0, &x) != CNNC_OK) return 0;
+    for (int k = 0; k < 3; k++) {
+        if (!arm[k].conv) continue;
+        if (!conv_arm(arm[k].conv->module, arm[k].act, &ca[k])) return 0;
+        use[k] = &ca[k];
+    }
+    if (!cnnc__op_conv_fused_pays(x, use)) return 0;
+    int done = 1;
+    for (int k = 0; k < 3 && done; k++)
+        if (use[k]) done = fold_arm(arm[k].conv->module, arm[k].bn, &ca[k], &wscale[k], &bf[k]);
+    if (done) done = cnnc__op_conv_fused(x, use, y);
+    for (int k = 0; k < 3; k++) {
         cnnc__free(wscale[k]);
         cnnc_tensor_release(bf[k]);
     }

@@ -73,17 +73,26 @@ static int conv_final(const cnnc__gnode *nodes, int i) {
     return nodes[i].fuse >= 0 ? nodes[i].fuse : nodes[i].fold >= 0 ? nodes[i].fold : i;
 }
 
+/* The convolution that alone reads conv node i's final value, when its groups are
+ * (grouped) at least 2 or (not) 1: that node, else -1. */
+static int conv_reader(const cnnc__gnode *nodes, int n_nodes, int i, bool grouped) {
+    int dim;
+    cnnc_conv_options o;
+    const int f = is_conv_node(&nodes[i]) ? conv_final(nodes, i) : -1, j = f >= 0 ? nodes[f].last_use : 0;
+    if (f < 0 || nodes[f].n_reads != 1 || j >= n_nodes || !is_conv_node(&nodes[j]) ||
+        nodes[j].args[0].node != f || !cnnc__conv_module_options(nodes[j].module, &dim, &o) ||
+        (grouped ? o.groups < 2 : o.groups != 1))
+        return -1;
+    return j;
+}
+
 /* Pairs of a convolution and the grouped convolution that alone reads its final value
  * (after the plan of each convolution is made). */
 static void plan_dw_pairs(cnnc__gnode *nodes, int n_nodes) {
     for (int i = 0; i < n_nodes; i++) nodes[i].dw = nodes[i].dw_done = -1;
     for (int i = 0; i < n_nodes; i++) {
-        int dim;
-        cnnc_conv_options o;
-        const int f = is_conv_node(&nodes[i]) ? conv_final(nodes, i) : -1, j = f >= 0 ? nodes[f].last_use : 0;
-        if (f < 0 || nodes[f].n_reads != 1 || j >= n_nodes || !is_conv_node(&nodes[j]) ||
-            nodes[j].args[0].node != f || !cnnc__conv_module_options(nodes[j].module, &dim, &o) || o.groups < 2)
-            continue;
+        const int j = conv_reader(nodes, n_nodes, i, true);
+        if (j < 0) continue;
         cnnc__gnode *a = &nodes[i];
         a->dw = j;
         a->infer = CNNC__GINFER_CONV;
@@ -91,6 +100,32 @@ static void plan_dw_pairs(cnnc__gnode *nodes, int n_nodes) {
         const int parts[4] = {a->fold, a->fuse, j, nodes[j].fold}; /* j's activation: set with it */
         for (int k = 0; k < 4; k++)
             if (parts[k] >= 0) nodes[parts[k]].dw_done = conv_final(nodes, j);
+    }
+}
+
+/* A grouped convolution and the convolution that alone reads its final value, with the
+ * pair before them when there is one (after the pairs are planned): every node of such
+ * a run but its first is done once the last convolution's final value is set. */
+static void plan_projections(cnnc__gnode *nodes, int n_nodes) {
+    for (int i = 0; i < n_nodes; i++) nodes[i].proj = nodes[i].proj_done = -1;
+    for (int j = 0; j < n_nodes; j++) {
+        int dim;
+        cnnc_conv_options o;
+        const int k = is_conv_node(&nodes[j]) && cnnc__conv_module_options(nodes[j].module, &dim, &o) &&
+                              o.groups >= 2
+                          ? conv_reader(nodes, n_nodes, j, false)
+                          : -1;
+        if (k < 0) continue;
+        nodes[j].proj = k;
+        const int parts[6] = {j, nodes[j].fold, nodes[j].fuse, k, nodes[k].fold, nodes[k].fuse};
+        for (int p = 0; p < 6; p++)
+            if (parts[p] >= 0) nodes[parts[p]].proj_done = conv_final(nodes, k);
+    }
+    for (int i = 0; i < n_nodes; i++) { /* a pair's first node's BatchNorm and activation */
+        const int j = nodes[i].dw;
+        if (j < 0 || nodes[j].proj < 0) continue;
+        if (nodes[i].fold >= 0) nodes[nodes[i].fold].proj_done = nodes[j].proj_done;
+        if (nodes[i].fuse >= 0) nodes[nodes[i].fuse].proj_done = nodes[j].proj_done;
     }
 }
 
@@ -114,6 +149,7 @@ void cnnc__graph_plan_infer(cnnc__gnode *nodes, int n_nodes) {
         }
     }
     plan_dw_pairs(nodes, n_nodes);
+    plan_projections(nodes, n_nodes);
 }
 
 bool cnnc__graph_act_spec(const cnnc__gctx *c, const cnnc__gnode *n, cnnc__act_spec *s) {
@@ -194,25 +230,40 @@ static int run_conv(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
     return r;
 }
 
-/* Conv node i and the grouped convolution after it (nodes[i].dw) as one op: B's final
- * value set, and 1; 0 when that does not apply now; -1 on error. */
-static int run_conv_dw(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
-    const cnnc__gnode *a = &nodes[i], *b = &nodes[a->dw];
-    cnnc__act_spec sa, sb;
-    if ((a->fuse >= 0 && !cnnc__graph_act_spec(c, &nodes[a->fuse], &sa)) ||
-        (b->fuse >= 0 && !cnnc__graph_act_spec(c, &nodes[b->fuse], &sb)))
-        return 0;
-    cnnc_tensor *y = NULL;
-    const int done = cnnc__graph_run_conv_dw(c, a->fold >= 0 ? &nodes[a->fold] : NULL, a->fuse >= 0 ? &sa : NULL,
-                                             b, b->fold >= 0 ? &nodes[b->fold] : NULL, b->fuse >= 0 ? &sb : NULL, &y);
-    if (done <= 0) return done;
-    return cnnc__gvalue_one(&c->values[conv_final(nodes, a->dw)], y) == CNNC_OK ? 1 : -1;
+/* The arm of conv node i (its folded BatchNorm and fused activation, *s its settings);
+ * false when those cannot be read. */
+static bool garm_of(const cnnc__gctx *c, const cnnc__gnode *nodes, int i, cnnc__garm *a,
+                    cnnc__act_spec *s) {
+    const cnnc__gnode *n = &nodes[i];
+    *a = (cnnc__garm){.conv = n, .bn = n->fold >= 0 ? &nodes[n->fold] : NULL,
+                      .act = n->fuse >= 0 ? s : NULL};
+    return n->fuse < 0 || cnnc__graph_act_spec(c, &nodes[n->fuse], s);
 }
 
+/* Conv nodes ia (or -1), ib and ic (or -1) as one op (cnnc__graph_run_fused): the last
+ * one's final value set, and 1; 0 when that does not apply now; -1 on error. */
+static int run_fused(cnnc__gctx *c, const cnnc__gnode *nodes, int ia, int ib, int ic) {
+    const int idx[3] = {ia, ib, ic};
+    cnnc__garm arm[3] = {{0}};
+    cnnc__act_spec s[3];
+    for (int k = 0; k < 3; k++)
+        if (idx[k] >= 0 && !garm_of(c, nodes, idx[k], &arm[k], &s[k])) return 0;
+    cnnc_tensor *y = NULL;
+    const int done = cnnc__graph_run_fused(c, arm, &y);
+    if (done <= 0) return done;
+    return cnnc__gvalue_one(&c->values[conv_final(nodes, ic >= 0 ? ic : ib)], y) == CNNC_OK ? 1 : -1;
+}
+
+static bool value_set(const cnnc__gctx *c, int node) { return node >= 0 && c->values[node].n > 0; }
+
 int cnnc__graph_run_infer(cnnc__gctx *c, const cnnc__gnode *nodes, int i) {
-    if (nodes[i].dw_done >= 0 && c->values[nodes[i].dw_done].n > 0) return 1; /* the pair ran */
-    const int pair = nodes[i].dw >= 0 ? run_conv_dw(c, nodes, i) : 0;
-    if (pair) return pair;
+    const cnnc__gnode *n = &nodes[i];
+    if (value_set(c, n->dw_done) || value_set(c, n->proj_done)) return 1; /* a fused run did it */
+    int done = 0; /* the longest fused run first: expansion, depthwise and projection */
+    if (n->dw >= 0 && nodes[n->dw].proj >= 0) done = run_fused(c, nodes, i, n->dw, nodes[n->dw].proj);
+    if (!done && n->dw >= 0) done = run_fused(c, nodes, i, n->dw, -1);
+    if (!done && n->proj >= 0) done = run_fused(c, nodes, -1, i, n->proj);
+    if (done) return done;
     switch (nodes[i].infer) {
     case CNNC__GINFER_ACT: return run_act(c, nodes, i);
     case CNNC__GINFER_ADD: return run_add(c, nodes, i);

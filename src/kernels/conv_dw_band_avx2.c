@@ -313,7 +313,8 @@ BD_INLINE const bd_pre *pre_of(bd_pre *pre, const cnnc__dw_fwd_ep *ep, int64_t i
     return pre;
 }
 
-/* n planes: y [n planes, ystep apart, of oh x ow] from x [n, ih, iw], filters w [n, K K]
+/* n planes: y [n planes, ystep apart, of oh x ow] from x [n planes, xstep apart, of ih x
+ * iw], filters w [n, K K]
  * (turned by 180 degrees when FLIP), bias [n] (NULL: zeros), clamped when CL, with ep's
  * input epilogue (ep NULL: none, planes consecutive). A row's overhang past its plane
  * lands in the next one only when the planes are consecutive. */
@@ -321,6 +322,7 @@ BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, const bool 
                           const float *x, const float *w, const float *bias, int64_t n,
                           const bd_geom *b, float *buf, const cnnc__dw_fwd_ep *ep) {
     const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow, ystep = ep ? ep->ystep : osz;
+    const int64_t xstep = ep && ep->xstep ? ep->xstep : isz;
     bool zero[BD_FLOATS / 8]; /* per buffer row (rows of at least 8 floats) */
     clear_margins(S, buf, zero, b);
     bd_taps tp;
@@ -337,15 +339,15 @@ BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, const bool 
         const bd_pre *pre = pre_of(&pre_v, ep, i);
         float *yi = y + i * ystep;
         const float *end = ystep == osz ? y + n * osz : yi + osz;
-        prefetch_ahead(x + i * isz, isz, BD_PF_BYTES, false);
+        prefetch_ahead(x + i * xstep, isz, BD_PF_BYTES, false);
         prefetch_ahead(yi, osz, BD_PF_BYTES, true);
         for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
             const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
             const int64_t rows = (nb - 1) * S + K;
             if (pre)
-                fill_band(S, true, buf, zero, x + i * isz, r0 * S - b->ph, rows, b, pre);
+                fill_band(S, true, buf, zero, x + i * xstep, r0 * S - b->ph, rows, b, pre);
             else
-                fill_band(S, false, buf, zero, x + i * isz, r0 * S - b->ph, rows, b, NULL);
+                fill_band(S, false, buf, zero, x + i * xstep, r0 * S - b->ph, rows, b, NULL);
             float *yr = yi + r0 * b->ow;
             /* 6 to 8 chains: 8 rows of one vector, 4 of two, 2 of three, then 3 rows of
              * two (9 weights, 6 accumulators and a row's x vector in the 16 registers;

@@ -17,6 +17,7 @@
 #include "ops/conv_phase.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -975,23 +976,33 @@ static bool dw_fused_band(const dw_fused_job *j, float *yb, const float *e, int6
                                      j->epb->bias ? j->epb->bias + c0 : NULL, cn, g, &ep);
 }
 
+/* The window of depthwise gb's output rows [o0, o1) of one plane: its input rows
+ * [*r0, *r1) and the padding that falls inside them. */
+static cnnc__window dw_band(const cnnc__window *gb, int64_t o0, int64_t o1, int64_t *r0,
+                            int64_t *r1) {
+    const int64_t top = o0 * gb->stride[1] - gb->pad[1]; /* the band's first tap row */
+    const int64_t bot = (o1 - 1) * gb->stride[1] - gb->pad[1] + (gb->k[1] - 1) * gb->dil[1] + 1;
+    *r0 = top > 0 ? top : 0;
+    *r1 = bot < gb->in[1] ? bot : gb->in[1];
+    cnnc__window g = *gb;
+    g.n = g.c = g.m = g.groups = 1;
+    g.in[1] = *r1 - *r0;
+    g.out[1] = o1 - o0;
+    g.pad[1] = *r0 - top;
+    return g;
+}
+
 /* Item i = (image, channel block, row band). */
 static void dw_fused_item(const dw_fused_job *j, int64_t i, float *e, float *gws) {
     const cnnc__window *ga = j->ga, *gb = j->gb;
     const int64_t band = i % j->nband, blk = i / j->nband % j->nblk, b = i / j->nband / j->nblk;
     const int64_t c0 = blk * ga->m / j->nblk, cn = (blk + 1) * ga->m / j->nblk - c0;
     const int64_t o0 = band * gb->out[1] / j->nband, o1 = (band + 1) * gb->out[1] / j->nband;
-    const int64_t top = o0 * gb->stride[1] - gb->pad[1]; /* the band's first tap row */
-    const int64_t bot = (o1 - 1) * gb->stride[1] - gb->pad[1] + (gb->k[1] - 1) * gb->dil[1] + 1;
-    const int64_t r0 = top > 0 ? top : 0, r1 = bot < gb->in[1] ? bot : gb->in[1];
+    int64_t r0, r1;
+    const cnnc__window g = dw_band(gb, o0, o1, &r0, &r1); /* the band of one plane */
     const int64_t w2 = gb->in[2], ncol = (r1 - r0) * w2, asz = cnnc__window_in_size(ga);
     cnnc__sgemm_st(j->isa, false, false, cn, ncol, ga->c, j->wa + c0 * ga->c, ga->c,
                    j->x + b * ga->c * asz + r0 * w2, asz, 0.0f, e, ncol, gws);
-    cnnc__window g = *gb; /* the band of one plane */
-    g.n = g.c = g.m = g.groups = 1;
-    g.in[1] = r1 - r0;
-    g.out[1] = o1 - o0;
-    g.pad[1] = r0 - top;
     const int64_t osz = cnnc__window_out_size(gb), ksz = cnnc__window_k_size(gb);
     float *yb = j->y + (b * gb->m + c0) * osz + o0 * gb->out[2]; /* [cn planes osz apart] */
     const float *bias = j->epb->bias ? j->epb->bias + c0 : NULL;
@@ -1047,6 +1058,24 @@ bool cnnc__conv_dw_fuse_pays(const cnnc__window *ga, const cnnc__window *gb) {
            (double)ga->m * (double)cnnc__window_out_size(ga) >= DW_FUSED_MIN_FLOATS;
 }
 
+/* conv_path for a fused run of the arms f (f[0] A, the 1x1 before B, or NULL; f[1] B,
+ * the depthwise; f[2] C, the 1x1 after it, or NULL). */
+static void set_fused_path(const cnnc__conv_filters *const f[3]) {
+    static const char *const names[3] = {"gemm (1x1)", "depthwise", "gemm (1x1)"};
+    static _Thread_local char path[240];
+    size_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        if (!f[k]) continue;
+        char act[48];
+        const char *a = cnnc__conv_epilogue_name(&f[k]->ep, act, sizeof act);
+        const int w = snprintf(path + at, sizeof path - at, "%s%s%s%s, ", at ? "then " : "",
+                               names[k], f[k]->ep.act ? " + " : "", a);
+        if (w > 0 && (size_t)w < sizeof path - at) at += (size_t)w;
+    }
+    snprintf(path + at, sizeof path - at, "fused");
+    conv_path = path;
+}
+
 /* The tiles (j->nblk, j->nband): blocks of at most DW_FUSED_BLOCK_MAX channels, fewer
  * where E would not hold the rows of one output row of them, then bands of as many rows
  * as E holds for the largest block, split evenly. */
@@ -1083,13 +1112,187 @@ cnnc_status cnnc__conv_run_forward_dw(const cnnc__window *ga, const cnnc__window
                                           : cnnc__par_run(plan, dw_fused_range, &j);
     cnnc__free(wa_own);
     cnnc__free(wb_own);
-    static _Thread_local char path[160];
-    char acta[48], actb[48];
-    snprintf(path, sizeof path, "gemm (1x1)%s%s, then depthwise%s%s, fused", fa->ep.act ? " + " : "",
-             cnnc__conv_epilogue_name(&fa->ep, acta, sizeof acta), fb->ep.act ? " + " : "",
-             cnnc__conv_epilogue_name(&fb->ep, actb, sizeof actb));
-    conv_path = path;
+    set_fused_path((const cnnc__conv_filters *[3]){fa, fb, NULL});
     if (t0) trace_conv(t0, "conv.forward", ga, NULL);
+    return st;
+}
+
+/* ---- a depthwise convolution and the 1x1 convolution that alone reads it -------------
+ * C (1x1) after B (depthwise), with A (the 1x1 expansion B alone reads, as in the pair
+ * above) before them or without: MobileNetV2's inverted residual block and its first,
+ * expansion-less one. An item is an image, run in bands of B's output rows [o0, o1):
+ *   A's rows of the band that E does not hold yet: A's GEMM into E [mb, erows, wi],
+ *     the rows the previous band read too kept (moved to E's top when the new ones
+ *     would not fit): no row computed twice;
+ *   B's kernels over the band (as the pair's, on E or on x's planes) into D [mb, rows, wo];
+ *   C's GEMM over D: rows [o0, o1) of C's output planes, then C's epilogue on them.
+ * So neither A's nor B's output goes through memory whole. The GEMMs (B not transposed:
+ * bits fixed by k alone) and the band kernels are the unfused paths', so are the bits. */
+enum {
+    CHAIN_TILE_FLOATS = 80 << 10, /* E and D (320 KB): in Zen 3's 512 KB L2 with C's input */
+};
+
+typedef struct chain_job {
+    cnnc__isa isa;
+    const cnnc__window *ga, *gb, *gc; /* ga NULL: B reads x */
+    float *y;
+    const float *x, *wa, *wb, *wc;    /* the filters (folded) */
+    const cnnc__conv_epilogue *epa, *epb, *epc;
+    int64_t rows, erows;              /* B's output rows per band; E's rows (0 without A) */
+    size_t slice;                     /* per chunk: E, D, then the GEMMs' workspace */
+    float *ws;
+} chain_job;
+
+/* E over an image's bands: A's rows [e0, e1) of the image at E's rows from 0, the
+ * current band's from `band` on; raw: as A's GEMM wrote them (B's band kernel applies
+ * A's epilogue as it reads them), else with A's epilogue applied. */
+typedef struct chain_e {
+    float *e, *band;
+    int64_t e0, e1;
+    bool raw;
+} chain_e;
+
+/* Floats of E and D for bands of `rows` output rows. */
+static int64_t chain_floats(const cnnc__window *ga, const cnnc__window *gb, int64_t rows) {
+    const int64_t span = (gb->k[1] - 1) * gb->dil[1] + 1;
+    const int64_t erows = ga ? (rows - 1) * gb->stride[1] + span : 0;
+    return gb->m * (erows * gb->in[2] + rows * gb->out[2]);
+}
+
+bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
+                              const cnnc__window *gc) {
+    if (ga ? !cnnc__conv_dw_fusable(ga, gb)
+           : !cnnc__conv_is_depthwise(gb) || gb->m != gb->c || gb->in[0] != 1 || gb->k[0] != 1)
+        return false;
+    if (gc->groups != 1 || gc->c != gb->m || gc->n != gb->n || cnnc__window_k_size(gc) != 1)
+        return false;
+    for (int d = 0; d < 3; d++)
+        if (gc->in[d] != gb->out[d] || gc->out[d] != gb->out[d] || gc->stride[d] != 1 || gc->pad[d] != 0)
+            return false;
+    return chain_floats(ga, gb, 1) <= CHAIN_TILE_FLOATS;
+}
+
+bool cnnc__conv_chain_pays(const cnnc__window *ga, const cnnc__window *gb, const cnnc__window *gc) {
+    const char *v = getenv("CNNC_CHAIN");
+    const int mode = v ? atoi(v) : 1;
+    if (!cnnc__conv_chain_fusable(ga, gb, gc) || mode == 0) return false;
+    const double out = (double)gb->m * (double)cnnc__window_out_size(gb);
+    if (!ga) return out >= (double)(1 << 18);
+    return mode == 2 && ga->c <= 16 && out >= (double)(1 << 18);
+}
+
+/* A's rows [r0, r1) of image b in E (the ones it holds kept). */
+static void chain_a_rows(const chain_job *j, chain_e *s, int64_t b, int64_t r0, int64_t r1,
+                         float *gws) {
+    const cnnc__window *ga = j->ga;
+    const int64_t wi = ga->in[2], es = j->erows * wi, asz = cnnc__window_in_size(ga);
+    if (s->e1 <= r0) {
+        s->e0 = s->e1 = r0;
+    } else if (r1 - s->e0 > j->erows) { /* the kept rows [r0, e1) to E's top */
+        for (int64_t c = 0; c < ga->m; c++)
+            memmove(s->e + c * es, s->e + c * es + (r0 - s->e0) * wi,
+                    (size_t)((s->e1 - r0) * wi) * sizeof(float));
+        s->e0 = r0;
+    }
+    if (s->e1 >= r1) return;
+    float *dst = s->e + (s->e1 - s->e0) * wi; /* [ma, es apart] */
+    const int64_t ncol = (r1 - s->e1) * wi;
+    cnnc__sgemm_st(j->isa, false, false, ga->m, ncol, ga->c, j->wa, ga->c,
+                   j->x + b * ga->c * asz + s->e1 * wi, asz, 0.0f, dst, es, gws);
+    if (!s->raw) epilogue_rows(j->isa, j->epa, dst, es, 0, ga->m, ncol);
+    s->e1 = r1;
+}
+
+/* B over the band g of every channel, from xin (channel c's first row at xin + c xstep:
+ * E's band, or x's planes without A) into D (channel c at d + c dstep); A's epilogue
+ * applied on the way when E is raw. */
+static void chain_b_band(const chain_job *j, chain_e *s, float *d, int64_t dstep,
+                         const float *xin, int64_t xstep, const cnnc__window *g) {
+    const int64_t mb = j->gb->m, ksz = cnnc__window_k_size(j->gb);
+    const float *bias = j->epb->bias;
+    cnnc__conv_clamp ca, cb;
+    const bool clamp_a = s->raw && cnnc__conv_epilogue_clamp(j->epa, &ca);
+    const bool clamp_b = cnnc__conv_epilogue_clamp(j->epb, &cb);
+    const cnnc__dw_fwd_ep ep = {.xstep = xstep, .ystep = dstep, .clamp = clamp_b ? &cb : NULL,
+                                .xbias = s->raw ? j->epa->bias : NULL,
+                                .xclamp = clamp_a ? &ca : NULL};
+    if (!(j->epb->act && !clamp_b) &&
+        cnnc__dwconv_forward_band(j->isa, d, xin, j->wb, bias, mb, g, &ep))
+        return;
+    if (s->raw) {
+        epilogue_rows(j->isa, j->epa, s->band, xstep, 0, mb, g->in[1] * g->in[2]);
+        s->raw = false;
+    }
+    for (int64_t c = 0; c < mb; c++)
+        cnnc__dwconv_forward_planes_act(j->isa, d + c * dstep, xin + c * xstep, j->wb + c * ksz,
+                                        bias ? bias + c : NULL, 1, g, j->epb);
+}
+
+/* Image b, band by band (ws: E, D and the GEMMs' workspace). */
+static void chain_image(const chain_job *j, int64_t b, float *ws) {
+    const cnnc__window *gb = j->gb, *gc = j->gc;
+    const int64_t wi = gb->in[2], wo = gb->out[2], mb = gb->m, dstep = j->rows * wo;
+    const int64_t isz = cnnc__window_in_size(gb), osz = cnnc__window_out_size(gc);
+    cnnc__conv_clamp ca;
+    /* raw where B's band kernel may apply A's epilogue: a bias and a clamp at most */
+    chain_e s = {.e = ws, .raw = j->ga && !(j->epa->act && !cnnc__conv_epilogue_clamp(j->epa, &ca))};
+    float *d = ws + round16((size_t)(mb * j->erows * wi)); /* [mb, rows, wo] */
+    float *gws = d + round16((size_t)(mb * dstep));
+    for (int64_t o0 = 0; o0 < gb->out[1]; o0 += j->rows) {
+        const int64_t o1 = o0 + j->rows < gb->out[1] ? o0 + j->rows : gb->out[1];
+        int64_t r0, r1;
+        const cnnc__window g = dw_band(gb, o0, o1, &r0, &r1);
+        if (j->ga) {
+            chain_a_rows(j, &s, b, r0, r1, gws);
+            s.band = s.e + (r0 - s.e0) * wi;
+            chain_b_band(j, &s, d, dstep, s.band, j->erows * wi, &g);
+        } else {
+            chain_b_band(j, &s, d, dstep, j->x + b * mb * isz + r0 * wi, isz, &g);
+        }
+        float *yb = j->y + b * gc->m * osz + o0 * wo; /* [mc planes, osz apart] */
+        const int64_t ncol = (o1 - o0) * wo;
+        cnnc__sgemm_st(j->isa, false, false, gc->m, ncol, mb, j->wc, mb, d, dstep, 0.0f, yb, osz,
+                       gws);
+        epilogue_rows(j->isa, j->epc, yb, osz, 0, gc->m, ncol);
+    }
+}
+
+static cnnc_status chain_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    const chain_job *j = ctx;
+    for (int64_t b = begin; b < end; b++) chain_image(j, b, j->ws + (size_t)chunk * j->slice);
+    return CNNC_OK;
+}
+
+cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__window *gb,
+                                         const cnnc__window *gc, float *y, const float *x,
+                                         const cnnc__conv_filters *fa, const cnnc__conv_filters *fb,
+                                         const cnnc__conv_filters *fc) {
+    const double t0 = cnnc__trace_begin();
+    static const cnnc__conv_epilogue none = {0};
+    chain_job j = {.isa = cnnc__isa_active(), .ga = ga, .gb = gb, .gc = gc, .y = y, .x = x,
+                   .epa = ga ? &fa->ep : &none, .epb = &fb->ep, .epc = &fc->ep};
+    j.rows = 1;
+    while (j.rows < gb->out[1] && chain_floats(ga, gb, j.rows + 1) <= CHAIN_TILE_FLOATS) j.rows++;
+    j.erows = ga ? (j.rows - 1) * gb->stride[1] + (gb->k[1] - 1) * gb->dil[1] + 1 : 0;
+    j.slice = round16((size_t)(gb->m * j.erows * gb->in[2])) +
+              round16((size_t)(gb->m * j.rows * gb->out[2])) + cnnc__sgemm_workspace_floats(j.isa);
+    const double osz = (double)cnnc__window_out_size(gb);
+    const double macs = (double)gb->m * osz * (double)(cnnc__window_k_size(gb) + gc->m) +
+                        (ga ? (double)ga->m * (double)ga->c * (double)cnnc__window_in_size(ga) : 0.0);
+    const cnnc__par plan = cnnc__par_plan(gb->n, (cnnc__cost){.flops = 2.0 * macs},
+                                          cnnc__parallel_threads());
+    float *own[3] = {NULL, NULL, NULL};
+    j.wa = ga ? folded_or_own(fa->w, fa->wscale, ga->m, ga->c, &own[0]) : NULL;
+    j.wb = folded_or_own(fb->w, fb->wscale, gb->m, cnnc__window_k_size(gb), &own[1]);
+    j.wc = folded_or_own(fc->w, fc->wscale, gc->m, gc->c, &own[2]);
+    const bool filters = (j.wa || !ga) && j.wb && j.wc;
+    j.ws = filters ? cnnc__workspace((size_t)plan.chunks * j.slice * sizeof(float)) : NULL;
+    const cnnc_status st = !filters ? cnnc__oom("a fused convolution's filters")
+                           : !j.ws  ? cnnc_last_status()
+                                    : cnnc__par_run(plan, chain_range, &j);
+    for (int k = 0; k < 3; k++) cnnc__free(own[k]);
+    set_fused_path((const cnnc__conv_filters *[3]){ga ? fa : NULL, fb, fc});
+    if (t0) trace_conv(t0, "conv.forward", ga ? ga : gb, NULL);
     return st;
 }
 
@@ -1534,29 +1737,42 @@ static bool arm_setup(const cnnc__conv_arm *a, const cnnc_tensor *x, cnnc__conv_
     return true;
 }
 
-/* The two arms' setups on x, when they are a pair cnnc__conv_dw_fuse_pays takes. */
-static bool dw_pair_setup(cnnc_tensor *x, const cnnc__conv_arm *a, const cnnc__conv_arm *b,
-                          cnnc__conv_setup s[2], cnnc__conv_filters f[2]) {
-    if (!arm_setup(a, x, &s[0], &f[0])) return false;
-    cnnc_tensor e = {.dtype = CNNC_FLOAT32, .ndim = s[0].out_ndim}; /* A's output: its shape */
-    memcpy(e.shape, s[0].out_shape, sizeof e.shape);
-    return arm_setup(b, &e, &s[1], &f[1]) && cnnc__conv_dw_fuse_pays(&s[0].g, &s[1].g);
+/* The setups of the arms present (arm[0] or arm[2] NULL: absent), each on the output of
+ * the one before (the first on x), when they are a pair (A, B) cnnc__conv_dw_fuse_pays
+ * takes or a chain (B, C or A, B, C) cnnc__conv_chain_pays takes. */
+static bool fused_setup(cnnc_tensor *x, const cnnc__conv_arm *const arm[3], cnnc__conv_setup s[3],
+                        cnnc__conv_filters f[3]) {
+    cnnc_tensor e[3];
+    const cnnc_tensor *in = x;
+    for (int k = 0; k < 3; k++) {
+        if (!arm[k]) continue;
+        if (!arm_setup(arm[k], in, &s[k], &f[k])) return false;
+        e[k] = (cnnc_tensor){.dtype = CNNC_FLOAT32, .ndim = s[k].out_ndim}; /* its output: the shape */
+        memcpy(e[k].shape, s[k].out_shape, sizeof e[k].shape);
+        in = &e[k];
+    }
+    const cnnc__window *ga = arm[0] ? &s[0].g : NULL;
+    if (arm[2]) return cnnc__conv_chain_pays(ga, &s[1].g, &s[2].g);
+    return ga && cnnc__conv_dw_fuse_pays(ga, &s[1].g);
 }
 
-bool cnnc__op_conv_dw_pays(cnnc_tensor *x, const cnnc__conv_arm *a, const cnnc__conv_arm *b) {
-    cnnc__conv_setup s[2];
-    cnnc__conv_filters f[2];
-    return dw_pair_setup(x, a, b, s, f);
+bool cnnc__op_conv_fused_pays(cnnc_tensor *x, const cnnc__conv_arm *const arm[3]) {
+    cnnc__conv_setup s[3];
+    cnnc__conv_filters f[3];
+    return fused_setup(x, arm, s, f);
 }
 
-int cnnc__op_conv_dw_act(cnnc_tensor *x, const cnnc__conv_arm *a, const cnnc__conv_arm *b,
-                         cnnc_tensor **y) {
-    cnnc__conv_setup s[2];
-    cnnc__conv_filters f[2];
-    if (!dw_pair_setup(x, a, b, s, f)) return 0;
-    if (!(*y = cnnc__tensor_new(CNNC_FLOAT32, s[1].out_ndim, s[1].out_shape))) return -1;
-    if (cnnc__conv_run_forward_dw(&s[0].g, &s[1].g, cnnc__f32(*y), cnnc__f32(x), &f[0], &f[1]) == CNNC_OK)
-        return 1;
+int cnnc__op_conv_fused(cnnc_tensor *x, const cnnc__conv_arm *const arm[3], cnnc_tensor **y) {
+    cnnc__conv_setup s[3];
+    cnnc__conv_filters f[3];
+    if (!fused_setup(x, arm, s, f)) return 0;
+    const int last = arm[2] ? 2 : 1;
+    if (!(*y = cnnc__tensor_new(CNNC_FLOAT32, s[last].out_ndim, s[last].out_shape))) return -1;
+    const cnnc_status st =
+        arm[2] ? cnnc__conv_run_forward_chain(arm[0] ? &s[0].g : NULL, &s[1].g, &s[2].g, cnnc__f32(*y),
+                                              cnnc__f32(x), &f[0], &f[1], &f[2])
+               : cnnc__conv_run_forward_dw(&s[0].g, &s[1].g, cnnc__f32(*y), cnnc__f32(x), &f[0], &f[1]);
+    if (st == CNNC_OK) return 1;
     cnnc_tensor_release(*y);
     *y = NULL;
     return -1;

@@ -163,7 +163,23 @@ cnnc_status cnnc__conv_run_forward_dw(const cnnc__window *ga, const cnnc__window
                                       const float *x, const cnnc__conv_filters *fa,
                                       const cnnc__conv_filters *fb);
 
-/* One convolution of a fused pair: as cnnc__op_conv_act's arguments. */
+/* Can the chained run below take C (gc) after B (gb), with A (ga) before B or without
+ * (ga NULL): B depthwise with one filter per channel (2-d or 1-d; with A, a pair
+ * cnnc__conv_dw_fusable takes), C 1x1 on B's output with stride 1, no padding and
+ * groups 1? And does it pay? */
+bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
+                              const cnnc__window *gc);
+bool cnnc__conv_chain_pays(const cnnc__window *ga, const cnnc__window *gb, const cnnc__window *gc);
+/* y [n, m_C, out_C] = C(B(A(x))) (without A: C(B(x))) for a chain
+ * cnnc__conv_chain_fusable takes, neither A's nor B's output written to memory whole:
+ * the bits of the forwards one after the other (cnnc__conv_run_forward_ep, inference).
+ * CNNC_TRACE shows one conv.forward line for the chain. */
+cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__window *gb,
+                                         const cnnc__window *gc, float *y, const float *x,
+                                         const cnnc__conv_filters *fa, const cnnc__conv_filters *fb,
+                                         const cnnc__conv_filters *fc);
+
+/* One convolution of a fused run: as cnnc__op_conv_act's arguments. */
 typedef struct cnnc__conv_arm {
     cnnc_tensor *w, *b; /* b may be NULL */
     const float *wscale;
@@ -171,14 +187,16 @@ typedef struct cnnc__conv_arm {
     cnnc_conv_options o;
     const cnnc__act_spec *act;
 } cnnc__conv_arm;
-/* B(A(x)) (each as cnnc__op_conv_act would compute it) through cnnc__conv_run_forward_dw
- * when the pair is one it takes: 1 and *y (a new reference); 0 when it does not apply
- * (nothing set: the two ops run, and report any error); -1 on error. Inference only
- * (0 when an input takes part in autograd). */
-int cnnc__op_conv_dw_act(cnnc_tensor *x, const cnnc__conv_arm *a, const cnnc__conv_arm *b,
-                         cnnc_tensor **y);
-/* Would cnnc__op_conv_dw_act take the pair (the arms' shapes alone are read)? */
-bool cnnc__op_conv_dw_pays(cnnc_tensor *x, const cnnc__conv_arm *a, const cnnc__conv_arm *b);
+/* The arms' result, each as cnnc__op_conv_act would compute it on the one before's
+ * (arm[0] A, a 1x1 convolution, or NULL; arm[1] B, a depthwise one; arm[2] C, a 1x1
+ * one, or NULL; not both NULL): B(A(x)) through cnnc__conv_run_forward_dw, C(B(A(x)))
+ * or C(B(x)) through cnnc__conv_run_forward_chain, when the run is one they take: 1
+ * and *y (a new reference); 0 when it does not apply (nothing set: the ops run one by
+ * one, and report any error); -1 on error. Inference only (0 when an input takes part
+ * in autograd). */
+int cnnc__op_conv_fused(cnnc_tensor *x, const cnnc__conv_arm *const arm[3], cnnc_tensor **y);
+/* Would cnnc__op_conv_fused take the run (the arms' shapes alone are read)? */
+bool cnnc__op_conv_fused_pays(cnnc_tensor *x, const cnnc__conv_arm *const arm[3]);
 
 /* The Winograd output tile (kernels/conv.h) the forward driver runs g at: 0 (none),
  * 2 (F(2x2, 3x3): training) or 4 (F(4x4, 3x3): inference); the input gradient runs it

@@ -246,8 +246,9 @@ static float clamp_ref(float v, const cnnc__conv_clamp *c) { /* hardtanh's formu
     return v > c->hi ? c->hi : v;
 }
 
-/* The band forward with an epilogue (cnnc__dw_fwd_ep): output planes ystep apart (the
- * gaps untouched), the input's bias and clamp as it is read and the output's clamp
+/* The band forward with an epilogue (cnnc__dw_fwd_ep): input planes xstep apart (NaN in
+ * the gaps: never read) or consecutive (0), output planes ystep apart (the gaps
+ * untouched), the input's bias and clamp as it is read and the output's clamp
  * (ReLU's (0, inf) or a narrow one, each or both left out) must give the bits of the
  * input's epilogue, the FMA order and the clamp one after the other. */
 static void band_ep_case(const cnnc__window *g, int64_t n, const float *x, const float *w,
@@ -259,11 +260,14 @@ static void band_ep_case(const cnnc__window *g, int64_t n, const float *x, const
     const cnnc__conv_clamp *clamp = pick == 0 ? NULL : pick == 1 ? &relu : &narrow;
     const cnnc__conv_clamp *xclamp = rnd(0, 2) == 0 ? NULL : rnd(0, 1) ? &relu : &narrow;
     const float *xbias = rnd(0, 2) ? bias : NULL;
-    const cnnc__dw_fwd_ep ep = {ystep, clamp, xbias, xclamp};
+    const int64_t xstep = rnd(0, 1) ? isz + rnd(1, 9) : 0, xs = xstep ? xstep : isz;
+    const cnnc__dw_fwd_ep ep = {ystep, clamp, xbias, xclamp, xstep};
     float *y = malloc((size_t)(n * ystep + BAND_GUARD) * 4), *yr = malloc((size_t)osz * 4);
-    float *xe = malloc((size_t)isz * 4);
+    float *xe = malloc((size_t)isz * 4), *xp = malloc((size_t)(n * xs) * 4); /* [n, xs] */
     for (int64_t i = 0; i < n * ystep + BAND_GUARD; i++) y[i] = 1234.5f;
-    CHECK(cnnc__dw_band_forward_avx2(y, x, w, bias, n, g, &ep) == y_done);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t t = 0; t < xs; t++) xp[i * xs + t] = t < isz ? x[i * isz + t] : NAN;
+    CHECK(cnnc__dw_band_forward_avx2(y, xp, w, bias, n, g, &ep) == y_done);
     for (int64_t i = 0; i < n && y_done; i++) {
         for (int64_t t = 0; t < isz; t++) {
             const float v = xbias ? x[i * isz + t] + xbias[i] : x[i * isz + t];
@@ -276,7 +280,7 @@ static void band_ep_case(const cnnc__window *g, int64_t n, const float *x, const
     for (int64_t i = 0; i < n; i++)
         for (int64_t t = osz; t < ystep; t++) CHECK(y[i * ystep + t] == 1234.5f);
     CHECK(guard_intact(y, n * ystep));
-    free(y), free(yr), free(xe);
+    free(y), free(yr), free(xe), free(xp);
 }
 
 static void band_case(const cnnc__window *g, int64_t n) {

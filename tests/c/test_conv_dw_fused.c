@@ -84,6 +84,81 @@ static void compare_pair(int round, int64_t n, int64_t c, int64_t m, int64_t h, 
     free(x), free(wa), free(wb), free(ba), free(bb), free(sa), free(sb), free(e), free(y), free(yr);
 }
 
+/* C (1x1, m -> mc) after the pair's B, with A before it or without (c 0): the chain
+ * (cnnc__conv_run_forward_chain) == A, B and C one after the other, bit for bit. */
+static void compare_chain(int round, int64_t n, int64_t c, int64_t m, int64_t mc, int64_t h,
+                          int64_t w, int64_t k, int64_t s, int64_t p, int64_t d) {
+    static const char *const acts[] = {"relu6", "silu", NULL};
+    cnnc__window ga, gb, gc;
+    pair_geoms(&ga, &gb, n, c ? c : m, m, h, w, k, s, p, d);
+    const int64_t osz = cnnc__window_out_size(&gb);
+    gc = (cnnc__window){.n = n, .c = m, .m = mc, .groups = 1, .in = {1, gb.out[1], gb.out[2]},
+                        .out = {1, gb.out[1], gb.out[2]}, .k = {1, 1, 1}, .stride = {1, 1, 1}, .dil = {1, 1, 1}};
+    const cnnc__window *pa = c ? &ga : NULL;
+    REQUIRE(cnnc__conv_chain_fusable(pa, &gb, &gc));
+    const int64_t nx = n * (c ? c : m) * h * w, ne = n * m * h * w, nd = n * m * osz, ny = n * mc * osz;
+    float *x = rand_buf(nx, -2, 2), *wa = rand_buf(m * (c ? c : 1), -1, 1), *wb = rand_buf(m * k * k, -1, 1);
+    float *wc = rand_buf(mc * m, -1, 1), *ba = rand_buf(m, -1, 1), *bb = rand_buf(m, -1, 1), *bc = rand_buf(mc, -1, 1);
+    float *sa = rand_buf(m, 0.5f, 2), *sb = rand_buf(m, 0.5f, 2), *sc = rand_buf(mc, 0.5f, 2);
+    float *e = malloc((size_t)ne * sizeof(float)), *dd = malloc((size_t)nd * sizeof(float));
+    float *y = malloc((size_t)ny * sizeof(float)), *yr = malloc((size_t)ny * sizeof(float));
+    REQUIRE(e && dd && y && yr);
+    const bool bias = round % 3 != 0, scaled = round % 2 == 0;
+    const cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(acts[round % 3], bias ? ba : NULL)};
+    const cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(acts[(round + 1) % 3], bias ? bb : NULL)};
+    const cnnc__conv_filters fc = {wc, scaled ? sc : NULL, epilogue(round % 4 == 1 ? "relu" : NULL, bias ? bc : NULL)};
+    if (c) CHECK_OK(cnnc__conv_run_forward_ep(&ga, e, x, fa.w, fa.wscale, &fa.ep, false, NULL));
+    CHECK_OK(cnnc__conv_run_forward_ep(&gb, dd, c ? e : x, fb.w, fb.wscale, &fb.ep, false, NULL));
+    CHECK_OK(cnnc__conv_run_forward_ep(&gc, yr, dd, fc.w, fc.wscale, &fc.ep, false, NULL));
+    memset(y, 0xA5, (size_t)ny * sizeof(float));
+    CHECK_OK(cnnc__conv_run_forward_chain(pa, &gb, &gc, y, x, &fa, &fb, &fc));
+    CHECK_CONTAINS(cnnc__conv_forward_path(), "then gemm (1x1)");
+    if (memcmp(y, yr, (size_t)ny * sizeof(float)) != 0) {
+        CHECK(!"chain != one after the other");
+        fprintf(stderr, "  n %lld, %lld -> %lld -> %lld at %lldx%lld, %lldx%lld stride %lld pad %lld dil %lld, round %d at %s\n",
+                (long long)n, (long long)c, (long long)m, (long long)mc, (long long)h, (long long)w, (long long)k,
+                (long long)k, (long long)s, (long long)p, (long long)d, round, cnnc__isa_name(cnnc__isa_active()));
+    }
+    free(x), free(wa), free(wb), free(wc), free(ba), free(bb), free(bc), free(sa), free(sb), free(sc);
+    free(e), free(dd), free(y), free(yr);
+}
+
+static void test_chain_equals_unfused(void) {
+    const cnnc__isa saved = cnnc__isa_active();
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        REQUIRE(cnnc__isa_set_cap((cnnc__isa)l));
+        for (int threads = 1; threads <= 2; threads++) {
+            CHECK_OK(cnnc_set_num_threads(threads));
+            for (int round = 0; round < 24; round++) { /* random geometries, with A or without */
+                const int64_t k = rnd_int(0, 3) ? 3 : 5, s = rnd_int(1, 2), d = round % 7 == 3 ? 2 : 1;
+                const int64_t p = rnd_int(0, k - 1), least = d * (k - 1) + 1 - 2 * p > 1 ? d * (k - 1) + 1 - 2 * p : 1;
+                compare_chain(round, rnd_int(1, 3), round % 2 ? rnd_int(1, 40) : 0, rnd_int(2, 75),
+                              rnd_int(1, 40), rnd_int(least, 70), rnd_int(least, 90), k, s, p, d);
+            }
+            /* bands of one row (E holds three: the kept rows move up every band) */
+            compare_chain(0, 1, 5, 300, 7, 9, 60, 3, 1, 1, 1);
+            compare_chain(1, 2, 3, 250, 5, 11, 70, 3, 2, 1, 1);
+            /* MobileNetV2's first block (no expansion) and an expansion at 112x112 */
+            compare_chain(2, 1, 0, 32, 16, 112, 112, 3, 1, 1, 1);
+            compare_chain(3, 1, 16, 96, 24, 112, 112, 3, 2, 1, 1);
+        }
+    }
+    CHECK(cnnc__isa_set_cap(saved));
+    /* not a chain: C 3x3, C grouped, B with a depthwise multiplier */
+    cnnc__window ga, gb, gc;
+    pair_geoms(&ga, &gb, 2, 16, 32, 20, 20, 3, 1, 1, 1);
+    gc = (cnnc__window){.n = 2, .c = 32, .m = 8, .groups = 1, .in = {1, 20, 20}, .out = {1, 20, 20},
+                        .k = {1, 1, 1}, .stride = {1, 1, 1}, .dil = {1, 1, 1}};
+    CHECK(cnnc__conv_chain_fusable(&ga, &gb, &gc) && cnnc__conv_chain_fusable(NULL, &gb, &gc));
+    gc.k[1] = gc.k[2] = 3, gc.pad[1] = gc.pad[2] = 1;
+    CHECK(!cnnc__conv_chain_fusable(NULL, &gb, &gc));
+    gc.k[1] = gc.k[2] = 1, gc.pad[1] = gc.pad[2] = 0, gc.groups = 2;
+    CHECK(!cnnc__conv_chain_fusable(NULL, &gb, &gc));
+    gc.groups = 1, gb.m = 64, gc.c = 64;
+    CHECK(!cnnc__conv_chain_fusable(NULL, &gb, &gc));
+    cnnc_set_num_threads(2);
+}
+
 static void test_fused_equals_unfused(void) {
     const cnnc__isa saved = cnnc__isa_active();
     for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
@@ -127,6 +202,21 @@ static void test_fused_equals_unfused(void) {
     cnnc_set_num_threads(2);
 }
 
+/* BatchNorm statistics and affine settings of a trained network's scale in g. */
+static void set_running_stats(cnnc_module *g) {
+    cnnc_tensor_list *sd = cnnc_module_state_dict(g);
+    for (size_t i = 0; i < cnnc_tensor_list_size(sd); i++) {
+        const char *name = cnnc_tensor_list_name(sd, i);
+        cnnc_tensor *t = cnnc_tensor_list_get(sd, i);
+        if (!strstr(name, "running_") && !strstr(name, "bn_")) continue;
+        if (cnnc_tensor_dtype(t) != CNNC_FLOAT32) continue;
+        float *v = cnnc_tensor_data_f32(t);
+        for (int64_t j = 0; j < cnnc_tensor_numel(t); j++)
+            v[j] = strstr(name, "var") ? 0.5f + (float)rnd_int(0, 100) / 100.0f : (float)rnd_int(-50, 50) / 100.0f;
+    }
+    cnnc_tensor_list_free(sd);
+}
+
 /* x -> a -> bn_a -> relu6 -> b (depthwise 3x3, stride 2) -> bn_b -> relu6, and with
  * `second` also relu6's result as a second output (then nothing fuses); ka: a's kernel. */
 static cnnc_module *build_pair(int64_t c, int64_t m, int64_t ka, bool second) {
@@ -152,18 +242,7 @@ static cnnc_module *build_pair(int64_t c, int64_t m, int64_t ka, bool second) {
     cnnc__garg outs[2] = {cnnc__garg_ref(rb, 0), cnnc__garg_ref(ra, 0)};
     CHECK_OK(cnnc__graph_set_outputs(g, second ? 2 : 1, cnnc__gargs(second ? 2 : 1, outs)));
     CHECK_OK(cnnc__graph_finish(g));
-    /* running statistics of a trained network's scale */
-    cnnc_tensor_list *sd = cnnc_module_state_dict(g);
-    for (size_t i = 0; i < cnnc_tensor_list_size(sd); i++) {
-        const char *name = cnnc_tensor_list_name(sd, i);
-        cnnc_tensor *t = cnnc_tensor_list_get(sd, i);
-        if (!strstr(name, "running_") && !strstr(name, "bn_")) continue;
-        if (cnnc_tensor_dtype(t) != CNNC_FLOAT32) continue;
-        float *v = cnnc_tensor_data_f32(t);
-        for (int64_t j = 0; j < cnnc_tensor_numel(t); j++)
-            v[j] = strstr(name, "var") ? 0.5f + (float)rnd_int(0, 100) / 100.0f : (float)rnd_int(-50, 50) / 100.0f;
-    }
-    cnnc_tensor_list_free(sd);
+    set_running_stats(g);
     cnnc_module_train(g, false);
     return g;
 }
@@ -221,8 +300,74 @@ static void test_graph_fuses_the_pair(void) {
     cnnc_set_num_threads(2);
 }
 
+/* x -> b (depthwise 3x3) -> bn_b -> relu6 -> c (1x1, m -> mc) -> bn_c, and with `second`
+ * also relu6's result as a second output (then nothing fuses). */
+static cnnc_module *build_chain(int64_t m, int64_t mc, bool second) {
+    cnnc_module *g = cnnc__graph_new("Chain");
+    if (!g) return NULL;
+    cnnc_status st = cnnc__graph_add_module(
+        g, "b", cnnc_conv2d_new(m, m, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .padding = CNNC_INTS(1), .groups = m,
+                                                       .bias = false)));
+    if (!st) st = cnnc__graph_add_module(g, "bn_b", cnnc_batchnorm2d_new(m, CNNC_BATCHNORM()));
+    if (!st) st = cnnc__graph_add_module(g, "act", cnnc_relu6_new(CNNC_RELU6()));
+    if (!st) st = cnnc__graph_add_module(g, "c", cnnc_conv2d_new(m, mc, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(1), .bias = false)));
+    if (!st) st = cnnc__graph_add_module(g, "bn_c", cnnc_batchnorm2d_new(mc, CNNC_BATCHNORM()));
+    CHECK_OK(st);
+    int x = cnnc__graph_add_node(g, "x", CNNC__GNODE_INPUT, NULL, 0, NULL);
+    int b = cnnc__graph_add_node(g, "b", CNNC__GNODE_MODULE, "b", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(x, 0)}));
+    int nb = cnnc__graph_add_node(g, "bn_b", CNNC__GNODE_MODULE, "bn_b", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(b, 0)}));
+    int rb = cnnc__graph_add_node(g, "act_b", CNNC__GNODE_MODULE, "act", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(nb, 0)}));
+    int c = cnnc__graph_add_node(g, "c", CNNC__GNODE_MODULE, "c", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(rb, 0)}));
+    int nc = cnnc__graph_add_node(g, "bn_c", CNNC__GNODE_MODULE, "bn_c", 1, cnnc__gargs(1, (cnnc__garg[]){cnnc__garg_ref(c, 0)}));
+    CHECK(nc >= 0);
+    cnnc__garg outs[2] = {cnnc__garg_ref(nc, 0), cnnc__garg_ref(rb, 0)};
+    CHECK_OK(cnnc__graph_set_outputs(g, second ? 2 : 1, cnnc__gargs(second ? 2 : 1, outs)));
+    CHECK_OK(cnnc__graph_finish(g));
+    cnnc_module_train(g, false);
+    return g;
+}
+
+/* MobileNetV2's first block (no expansion) at 112x112: the depthwise convolution and
+ * the projection as one run, with the bits of the unfused plan. */
+static void test_graph_fuses_the_chain(void) {
+    const int64_t m = 32, mc = 16, xs[4] = {2, m, 112, 112};
+    cnnc_manual_seed(12);
+    cnnc_module *fused = build_chain(m, mc, false), *ref = build_chain(m, mc, true);
+    REQUIRE(fused && ref);
+    set_running_stats(fused);
+    cnnc_tensor_list *sd = cnnc_module_state_dict(fused);
+    CHECK_OK(cnnc_module_load_state_dict(ref, sd, true));
+    cnnc_tensor_list_free(sd);
+    float *xd = rand_buf(xs[0] * xs[1] * xs[2] * xs[3], -2, 2);
+    cnnc_tensor *x = cnnc_from_data(4, xs, CNNC_FLOAT32, xd);
+    REQUIRE(x);
+    for (int threads = 1; threads <= 2; threads++) {
+        CHECK_OK(cnnc_set_num_threads(threads));
+        const char *pf, *pr;
+        cnnc_tensor *yf = run_infer(fused, x, &pf), *yr = run_infer(ref, x, &pr);
+        REQUIRE(yf && yr);
+        CHECK_CONTAINS(pf, "depthwise + hardtanh(0,6), then gemm (1x1), fused");
+        CHECK(strstr(pr, "fused") == NULL);
+        CHECK_EQ_INT(cnnc_tensor_numel(yf), xs[0] * mc * 112 * 112);
+        CHECK_EQ_INT(cnnc_tensor_numel(yr), cnnc_tensor_numel(yf));
+        CHECK(memcmp(cnnc_tensor_data(yf), cnnc_tensor_data(yr), (size_t)cnnc_tensor_numel(yf) * 4) == 0);
+        cnnc_tensor_release(yf), cnnc_tensor_release(yr);
+    }
+    cnnc_tensor *yg = cnnc_module_forward(fused, x); /* with gradients: the modules as they are */
+    const char *pf;
+    cnnc_tensor *yf = run_infer(fused, x, &pf);
+    REQUIRE(yg && yf);
+    CHECK_FLOATS_NEAR(cnnc_tensor_data_f32(yg), cnnc_tensor_data_f32(yf), cnnc_tensor_numel(yf), 1e-4);
+    cnnc_tensor_release(yg), cnnc_tensor_release(yf), cnnc_tensor_release(x);
+    free(xd);
+    cnnc_module_release(fused), cnnc_module_release(ref);
+    cnnc_set_num_threads(2);
+}
+
 int main(void) {
     RUN_TEST(test_fused_equals_unfused);
+    RUN_TEST(test_chain_equals_unfused);
     RUN_TEST(test_graph_fuses_the_pair);
+    RUN_TEST(test_graph_fuses_the_chain);
     return check_summary();
 }
