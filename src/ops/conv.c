@@ -1130,6 +1130,7 @@ cnnc_status cnnc__conv_run_forward_dw(const cnnc__window *ga, const cnnc__window
  * bits fixed by k alone) and the band kernels are the unfused paths', so are the bits. */
 enum {
     CHAIN_TILE_FLOATS = 80 << 10, /* E and D (320 KB): in Zen 3's 512 KB L2 with C's input */
+    CHAIN_MIN_FLOATS = 1 << 18,   /* B's output per image worth fusing (1 MB) */
 };
 
 typedef struct chain_job {
@@ -1137,6 +1138,7 @@ typedef struct chain_job {
     const cnnc__window *ga, *gb, *gc; /* ga NULL: B reads x */
     float *y;
     const float *x, *wa, *wb, *wc;    /* the filters (folded) */
+    const float *apk, *cpk;           /* A's and C's filters packed for the GEMM (or NULL) */
     const cnnc__conv_epilogue *epa, *epb, *epc;
     int64_t rows, erows;              /* B's output rows per band; E's rows (0 without A) */
     size_t slice;                     /* per chunk: E, D, then the GEMMs' workspace */
@@ -1172,13 +1174,34 @@ bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
     return chain_floats(ga, gb, 1) <= CHAIN_TILE_FLOATS;
 }
 
+/* Measured, 1 thread, batch 8, MobileNetV2's blocks (3x3 depthwise, ReLU6 after A and
+ * B, biases), thread CPU time, min of 11, ms unfused (the pair where it pays, then C) ->
+ * chained: 32 -> 16 at 112x112 without A 4.17 -> 3.46, 16 -> 96 -> 24 at 112x112 stride
+ * 2 9.76 -> 9.18, 24 -> 144 -> 24 at 56x56 6.63 -> 6.28; where B's output of an image
+ * stays in L2 the bands are too short: stride 2 (144 -> 32 at 28x28 out) 4.33 -> 4.51,
+ * 32 -> 192 -> 32 at 28x28 even, 64 -> 384 -> 64 at 14x14 2.23 -> 2.44, 96 -> 576 -> 96
+ * 4.71 -> 4.99, 160 -> 960 -> 160 at 7x7 3.23 -> 3.75. At AVX2 only: the other levels
+ * have no band kernels (their depthwise planes, one call each, unmeasured in bands of a
+ * few rows). */
 bool cnnc__conv_chain_pays(const cnnc__window *ga, const cnnc__window *gb, const cnnc__window *gc) {
-    const char *v = getenv("CNNC_CHAIN");
-    const int mode = v ? atoi(v) : 1;
-    if (!cnnc__conv_chain_fusable(ga, gb, gc) || mode == 0) return false;
-    const double out = (double)gb->m * (double)cnnc__window_out_size(gb);
-    if (!ga) return out >= (double)(1 << 18);
-    return mode == 2 && ga->c <= 16 && out >= (double)(1 << 18);
+    const char *v = getenv("CNNC_CONV_CHAIN"); /* "0": off (read per call: A/B timings) */
+    if ((v && strcmp(v, "0") == 0) || cnnc__isa_active() != CNNC__ISA_AVX2) return false;
+    return cnnc__conv_chain_fusable(ga, gb, gc) &&
+           (double)gb->m * (double)cnnc__window_out_size(gb) >= (double)CHAIN_MIN_FLOATS;
+}
+
+/* c [m, n] (leading dim ldc) = w [m, k] b [k, n] (ldb): on w packed once (wpk) where the
+ * packed GEMM runs the product, else as cnnc__sgemm_st (the same bits either way;
+ * cnnc__sgemm_st packed w again for every band: pack_a6 took 9% of MobileNetV2). */
+static void chain_gemm(cnnc__isa isa, int64_t m, int64_t n, int64_t k, const float *w,
+                       const float *wpk, const float *b, int64_t ldb, float *c, int64_t ldc,
+                       float *gws) {
+    if (cnnc__sgemm_small_fits(isa, false, false, m, n, k)) {
+        cnnc__sgemm_st(isa, false, false, m, n, k, w, k, b, ldb, 0.0f, c, ldc, gws);
+        return;
+    }
+    cnnc__sgemm_plain_b pb = {isa, b, ldb};
+    cnnc__sgemm_st_packed(isa, m, n, k, wpk, cnnc__sgemm_plain_pack_b, &pb, 0.0f, c, ldc, gws);
 }
 
 /* A's rows [r0, r1) of image b in E (the ones it holds kept). */
@@ -1197,8 +1220,8 @@ static void chain_a_rows(const chain_job *j, chain_e *s, int64_t b, int64_t r0, 
     if (s->e1 >= r1) return;
     float *dst = s->e + (s->e1 - s->e0) * wi; /* [ma, es apart] */
     const int64_t ncol = (r1 - s->e1) * wi;
-    cnnc__sgemm_st(j->isa, false, false, ga->m, ncol, ga->c, j->wa, ga->c,
-                   j->x + b * ga->c * asz + s->e1 * wi, asz, 0.0f, dst, es, gws);
+    chain_gemm(j->isa, ga->m, ncol, ga->c, j->wa, j->apk, j->x + b * ga->c * asz + s->e1 * wi, asz,
+               dst, es, gws);
     if (!s->raw) epilogue_rows(j->isa, j->epa, dst, es, 0, ga->m, ncol);
     s->e1 = r1;
 }
@@ -1251,8 +1274,7 @@ static void chain_image(const chain_job *j, int64_t b, float *ws) {
         }
         float *yb = j->y + b * gc->m * osz + o0 * wo; /* [mc planes, osz apart] */
         const int64_t ncol = (o1 - o0) * wo;
-        cnnc__sgemm_st(j->isa, false, false, gc->m, ncol, mb, j->wc, mb, d, dstep, 0.0f, yb, osz,
-                       gws);
+        chain_gemm(j->isa, gc->m, ncol, mb, j->wc, j->cpk, d, dstep, yb, osz, gws);
         epilogue_rows(j->isa, j->epc, yb, osz, 0, gc->m, ncol);
     }
 }
@@ -1286,7 +1308,15 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
     j.wb = folded_or_own(fb->w, fb->wscale, gb->m, cnnc__window_k_size(gb), &own[1]);
     j.wc = folded_or_own(fc->w, fc->wscale, gc->m, gc->c, &own[2]);
     const bool filters = (j.wa || !ga) && j.wb && j.wc;
-    j.ws = filters ? cnnc__workspace((size_t)plan.chunks * j.slice * sizeof(float)) : NULL;
+    const size_t af = ga ? cnnc__sgemm_packed_a_floats(j.isa, ga->m, ga->c) : 0;
+    const size_t cf = cnnc__sgemm_packed_a_floats(j.isa, gc->m, gc->c);
+    j.ws = filters ? cnnc__workspace((af + cf + (size_t)plan.chunks * j.slice) * sizeof(float)) : NULL;
+    if (j.ws) { /* [af | cf | chunks x slice] */
+        if (ga) cnnc__sgemm_pack_a_full(j.isa, false, ga->m, ga->c, j.wa, ga->c, j.ws);
+        cnnc__sgemm_pack_a_full(j.isa, false, gc->m, gc->c, j.wc, gc->c, j.ws + af);
+        j.apk = j.ws, j.cpk = j.ws + af;
+        j.ws += af + cf;
+    }
     const cnnc_status st = !filters ? cnnc__oom("a fused convolution's filters")
                            : !j.ws  ? cnnc_last_status()
                                     : cnnc__par_run(plan, chain_range, &j);
