@@ -14,6 +14,10 @@
  *     and ReLU6) runs with it as one op where ops/conv.h takes the pair: the first's
  *     result goes to the second a tile (channels x rows) at a time while in cache,
  *     never whole through memory.
+ *   - a grouped convolution (with the above) whose final value only an ungrouped one
+ *     reads (MobileNetV2's depthwise convolution and its 1x1 projection), with the pair
+ *     before it when there is one, runs with it as one op where ops/conv.h takes the
+ *     chain: neither the expansion's nor the depthwise's result goes through memory.
  * So the steady state allocates no tensor for them and makes fewer passes over memory,
  * with the values of the unfused ops (the same kernels, element by element).
  * The plan is static (made at finish: who reads what, and last); at run time the

@@ -183,10 +183,9 @@ void cnnc__dwconv_forward_planes_act(cnnc__isa isa, float *y, const float *x, co
                                      const cnnc__conv_epilogue *act);
 /* What a depthwise forward on a run of planes does around its sums (the band kernels,
  * cnnc__dwconv_forward_band): input plane i at x + i xstep (0: the window's input size
- * apart), output plane i at y + i ystep; the output clamped (clamp
- * NULL: not); and the input's own epilogue as it is read, x + xbias[i] (NULL: none) then
- * clamped (xclamp NULL: not), the bits of cnnc__conv_epilogue_row over x first (a
- * padding stays zero). */
+ * apart), output plane i at y + i ystep; the output clamped (clamp NULL: not); and the
+ * input's own epilogue as it is read, x + xbias[i] (NULL: none) then clamped (xclamp
+ * NULL: not), the bits of cnnc__conv_epilogue_row over x first (a padding stays zero). */
 typedef struct cnnc__dw_fwd_ep {
     int64_t ystep;
     const cnnc__conv_clamp *clamp;
@@ -194,9 +193,9 @@ typedef struct cnnc__dw_fwd_ep {
     const cnnc__conv_clamp *xclamp;
     int64_t xstep;
 } cnnc__dw_fwd_ep;
-/* y [n planes, ep->ystep apart] from x [n planes, ep->xstep apart] with ep (see above), where the level has
- * such a kernel for g (AVX2: conv_dw_band_avx2.c's square 3x3 and 5x5 bands); false
- * (nothing written) otherwise. */
+/* y [n planes, ep->ystep apart] from x [n planes, ep->xstep apart] with ep (see above),
+ * where the level has such a kernel for g (AVX2: conv_dw_band_avx2.c's square 3x3 and
+ * 5x5 bands); false (nothing written) otherwise. */
 bool cnnc__dwconv_forward_band(cnnc__isa isa, float *y, const float *x, const float *w,
                                const float *bias, int64_t n, const cnnc__window *g,
                                const cnnc__dw_fwd_ep *ep);

@@ -313,11 +313,10 @@ BD_INLINE const bd_pre *pre_of(bd_pre *pre, const cnnc__dw_fwd_ep *ep, int64_t i
     return pre;
 }
 
-/* n planes: y [n planes, ystep apart, of oh x ow] from x [n planes, xstep apart, of ih x
- * iw], filters w [n, K K]
- * (turned by 180 degrees when FLIP), bias [n] (NULL: zeros), clamped when CL, with ep's
- * input epilogue (ep NULL: none, planes consecutive). A row's overhang past its plane
- * lands in the next one only when the planes are consecutive. */
+/* n planes: y [n planes, ystep apart, of oh x ow] from x [n planes, xstep apart, of
+ * ih x iw], filters w [n, K K] (turned by 180 degrees when FLIP), bias [n] (NULL: zeros),
+ * clamped when CL, with ep's input epilogue (ep NULL: none, planes consecutive). A row's
+ * overhang past its plane lands in the next one only when the planes are consecutive. */
 BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, const bool CL, float *y,
                           const float *x, const float *w, const float *bias, int64_t n,
                           const bd_geom *b, float *buf, const cnnc__dw_fwd_ep *ep) {
