@@ -17,7 +17,6 @@ binding is torch-like (`lib` is `cnnc` or `torch`).
 Benchmarks are not tests: nothing here asserts a time.
 """
 import argparse
-import functools
 import math
 import os
 import platform
@@ -31,6 +30,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from benchlib import cnnc, torch  # noqa: E402  (benchlib sets up the import paths)
+from torch_threads import blas_paths, set_torch_threads  # noqa: E402
 
 
 def load_cases():
@@ -231,22 +231,6 @@ def bench_pair(cn, th, repeats, warmup, min_sample_s):
     return statistics.median(tc), statistics.median(tt)
 
 
-def blas_paths():
-    """The BLAS libraries loaded in this process, after one torch matmul loads its own."""
-    torch.ones(4, 4) @ torch.ones(4, 4)
-    libs = []
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.split()[-1]
-                base = os.path.basename(path)
-                if any(k in base for k in ("blas", "mkl_", "blis")) and path not in libs:
-                    libs.append(path)
-    except OSError:
-        pass
-    return libs
-
-
 def torch_blas():
     """Which BLAS torch's matmul runs on (Debian's torch uses whatever libblas.so.3
     points to; the reference netlib BLAS is much slower than OpenBLAS or MKL)."""
@@ -257,28 +241,10 @@ def torch_blas():
     return "%s, BLAS_INFO=%s" % (found, m.group(1)) if m else found
 
 
-@functools.lru_cache(maxsize=None)
-def openblas_thread_setters():
-    """openblas_set_num_threads of each loaded BLAS that has one."""
-    import ctypes
-    fns = []
-    for path in blas_paths():
-        try:
-            fns.append(ctypes.CDLL(path).openblas_set_num_threads)
-        except (OSError, AttributeError):
-            pass
-    return tuple(fns)
-
-
 def set_threads(n):
-    """n threads for both libraries. torch.set_num_threads does not reach OpenBLAS's own
-    thread pool, which takes every CPU the process may use: at "1 thread" torch's
-    matmuls and convolutions ran on 2 cores of 2 (wall clock 1024^3 sgemm 12 ms, thread
-    CPU time half of the process's), so its own openblas_set_num_threads sets it too."""
-    torch.set_num_threads(n)
+    """n threads for both libraries (torch's BLAS included: torch_threads.py)."""
+    set_torch_threads(n)
     cnnc.set_num_threads(n)
-    for fn in openblas_thread_setters():
-        fn(n)
 
 
 # glibc's malloc returns freed large blocks to the system and takes fresh zeroed pages

@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_threads import set_torch_threads
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -121,7 +123,7 @@ def main():
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--arch", default="lenet,cnn-small,resnet-small")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     print("training throughput, batch %d, %d threads, %d images per epoch, last of %d epochs"
           % (args.batch, args.threads, args.images, args.epochs))
     print("%-14s %12s %12s %7s" % ("arch", "cnnc img/s", "torch img/s", "ratio"))
