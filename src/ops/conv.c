@@ -1182,11 +1182,13 @@ bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
  * 32 -> 192 -> 32 at 28x28 even, 64 -> 384 -> 64 at 14x14 2.23 -> 2.44, 96 -> 576 -> 96
  * 4.71 -> 4.99, 160 -> 960 -> 160 at 7x7 3.23 -> 3.75. At AVX2 only: the other levels
  * have no band kernels (their depthwise planes, one call each, unmeasured in bands of a
- * few rows). */
+ * few rows). The threads split the images: only where they share them out evenly, or
+ * nearly (batch 1 at 2 threads would run on one). */
 bool cnnc__conv_chain_pays(const cnnc__window *ga, const cnnc__window *gb, const cnnc__window *gc) {
     const char *v = getenv("CNNC_CONV_CHAIN"); /* "0": off (read per call: A/B timings) */
     if ((v && strcmp(v, "0") == 0) || cnnc__isa_active() != CNNC__ISA_AVX2) return false;
-    return cnnc__conv_chain_fusable(ga, gb, gc) &&
+    const int64_t threads = cnnc__parallel_threads();
+    return cnnc__conv_chain_fusable(ga, gb, gc) && (gb->n % threads == 0 || gb->n >= 4 * threads) &&
            (double)gb->m * (double)cnnc__window_out_size(gb) >= (double)CHAIN_MIN_FLOATS;
 }
 

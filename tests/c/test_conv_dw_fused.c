@@ -169,6 +169,15 @@ static void test_chain_equals_unfused(void) {
                             .out = {1, ho, ho}, .k = {1, 1, 1}, .stride = {1, 1, 1}, .dil = {1, 1, 1}};
         CHECK(cnnc__conv_chain_pays(rule[i].c ? &ga : NULL, &gb, &gc) == rule[i].pays);
     }
+    /* and threads that share the images out evenly: batch 1 on 1 thread, not on 2 */
+    pair_geoms(&ga, &gb, 1, 32, 32, 112, 112, 3, 1, 1, 1);
+    gc = (cnnc__window){.n = 1, .c = 32, .m = 16, .groups = 1, .in = {1, 112, 112}, .out = {1, 112, 112},
+                        .k = {1, 1, 1}, .stride = {1, 1, 1}, .dil = {1, 1, 1}};
+    const bool avx2 = cnnc__isa_active() == CNNC__ISA_AVX2;
+    CHECK_OK(cnnc_set_num_threads(2));
+    CHECK(!cnnc__conv_chain_pays(NULL, &gb, &gc));
+    CHECK_OK(cnnc_set_num_threads(1));
+    CHECK(cnnc__conv_chain_pays(NULL, &gb, &gc) == avx2);
     cnnc_set_num_threads(2);
 }
 
