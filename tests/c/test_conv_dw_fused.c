@@ -281,6 +281,37 @@ static cnnc_tensor *run_infer(cnnc_module *g, cnnc_tensor *x, const char **path)
     return k > 0 ? outs[0] : NULL;
 }
 
+/* Graph fused on x without gradients, then ref (graph's state loaded into it, which
+ * keeps its convolutions apart), at 1 and 2 threads: fused's last convolution forward
+ * takes path, ref's fuses nothing, and their numel outputs hold the same bits; fused
+ * with gradients (its modules as they are) agrees. */
+static void compare_graphs(cnnc_module *fused, cnnc_module *ref, cnnc_tensor *x, const char *path,
+                           int64_t numel) {
+    cnnc_tensor_list *sd = cnnc_module_state_dict(fused);
+    CHECK_OK(cnnc_module_load_state_dict(ref, sd, true));
+    cnnc_tensor_list_free(sd);
+    for (int threads = 1; threads <= 2; threads++) {
+        CHECK_OK(cnnc_set_num_threads(threads));
+        const char *pf, *pr;
+        cnnc_tensor *yf = run_infer(fused, x, &pf);
+        CHECK_CONTAINS(pf, path); /* (before ref's run: a fused run's path is rewritten) */
+        cnnc_tensor *yr = run_infer(ref, x, &pr);
+        REQUIRE(yf && yr);
+        CHECK(strstr(pr, "fused") == NULL);
+        CHECK_EQ_INT(cnnc_tensor_numel(yf), numel);
+        CHECK_EQ_INT(cnnc_tensor_numel(yr), numel);
+        CHECK(memcmp(cnnc_tensor_data(yf), cnnc_tensor_data(yr), (size_t)numel * 4) == 0);
+        cnnc_tensor_release(yf), cnnc_tensor_release(yr);
+    }
+    cnnc_tensor *yg = cnnc_module_forward(fused, x);
+    const char *pf;
+    cnnc_tensor *yf = run_infer(fused, x, &pf);
+    REQUIRE(yg && yf);
+    CHECK_FLOATS_NEAR(cnnc_tensor_data_f32(yg), cnnc_tensor_data_f32(yf), cnnc_tensor_numel(yf), 1e-4);
+    cnnc_tensor_release(yg), cnnc_tensor_release(yf);
+    cnnc_set_num_threads(2);
+}
+
 static void test_graph_fuses_the_pair(void) {
     /* big enough to pay: 24 planes of 211 x 213 (4.3 MB an image) */
     const int64_t c = 8, m = 24, xs[4] = {2, c, 211, 213};
@@ -288,38 +319,18 @@ static void test_graph_fuses_the_pair(void) {
     cnnc_module *fused = build_pair(c, m, 1, false), *ref = build_pair(c, m, 1, true);
     cnnc_module *wide = build_pair(c, m, 3, false); /* a 3x3 first convolution: not fused */
     REQUIRE(fused && ref && wide);
-    cnnc_tensor_list *sd = cnnc_module_state_dict(fused);
-    CHECK_OK(cnnc_module_load_state_dict(ref, sd, true));
-    cnnc_tensor_list_free(sd);
     float *xd = rand_buf(xs[0] * xs[1] * xs[2] * xs[3], -2, 2);
     cnnc_tensor *x = cnnc_from_data(4, xs, CNNC_FLOAT32, xd);
     REQUIRE(x);
-    for (int threads = 1; threads <= 2; threads++) {
-        CHECK_OK(cnnc_set_num_threads(threads));
-        const char *pf, *pr, *pw;
-        cnnc_tensor *yf = run_infer(fused, x, &pf), *yr = run_infer(ref, x, &pr);
-        REQUIRE(yf && yr);
-        CHECK_CONTAINS(pf, "gemm (1x1) + hardtanh(0,6), then depthwise + hardtanh(0,6), fused");
-        CHECK_CONTAINS(pr, "depthwise");
-        CHECK(strstr(pr, "fused") == NULL);
-        CHECK_EQ_INT(cnnc_tensor_numel(yf), xs[0] * m * 106 * 107);
-        CHECK_EQ_INT(cnnc_tensor_numel(yr), cnnc_tensor_numel(yf));
-        CHECK(memcmp(cnnc_tensor_data(yf), cnnc_tensor_data(yr), (size_t)cnnc_tensor_numel(yf) * 4) == 0);
-        cnnc_tensor *yw = run_infer(wide, x, &pw);
-        REQUIRE(yw);
-        CHECK(strstr(pw, "fused") == NULL);
-        cnnc_tensor_release(yf), cnnc_tensor_release(yr), cnnc_tensor_release(yw);
-    }
-    /* with gradients the modules run as they are, and agree with the plan */
-    cnnc_tensor *yg = cnnc_module_forward(fused, x);
-    const char *pf;
-    cnnc_tensor *yf = run_infer(fused, x, &pf);
-    REQUIRE(yg && yf);
-    CHECK_FLOATS_NEAR(cnnc_tensor_data_f32(yg), cnnc_tensor_data_f32(yf), cnnc_tensor_numel(yf), 1e-4);
-    cnnc_tensor_release(yg), cnnc_tensor_release(yf), cnnc_tensor_release(x);
+    compare_graphs(fused, ref, x, "gemm (1x1) + hardtanh(0,6), then depthwise + hardtanh(0,6), fused",
+                   xs[0] * m * 106 * 107);
+    const char *pw;
+    cnnc_tensor *yw = run_infer(wide, x, &pw);
+    REQUIRE(yw);
+    CHECK(strstr(pw, "fused") == NULL);
+    cnnc_tensor_release(yw), cnnc_tensor_release(x);
     free(xd);
     cnnc_module_release(fused), cnnc_module_release(ref), cnnc_module_release(wide);
-    cnnc_set_num_threads(2);
 }
 
 /* x [-> a (1x1, cin -> m) -> bn_a -> relu6] -> b (depthwise 3x3) -> bn_b -> relu6 -> c
@@ -355,6 +366,7 @@ static cnnc_module *build_chain(int64_t cin, int64_t m, int64_t mc, bool second)
     cnnc__garg outs[2] = {cnnc__garg_ref(nc, 0), cnnc__garg_ref(rb, 0)};
     CHECK_OK(cnnc__graph_set_outputs(g, second ? 2 : 1, cnnc__gargs(second ? 2 : 1, outs)));
     CHECK_OK(cnnc__graph_finish(g));
+    set_running_stats(g);
     cnnc_module_train(g, false);
     return g;
 }
@@ -365,32 +377,11 @@ static void graph_chain_case(int64_t c, int64_t m, int64_t mc, int64_t hw, const
     const int64_t xs[4] = {2, c ? c : m, hw, hw};
     cnnc_module *fused = build_chain(c, m, mc, false), *ref = build_chain(c, m, mc, true);
     REQUIRE(fused && ref);
-    set_running_stats(fused);
-    cnnc_tensor_list *sd = cnnc_module_state_dict(fused);
-    CHECK_OK(cnnc_module_load_state_dict(ref, sd, true));
-    cnnc_tensor_list_free(sd);
     float *xd = rand_buf(xs[0] * xs[1] * xs[2] * xs[3], -2, 2);
     cnnc_tensor *x = cnnc_from_data(4, xs, CNNC_FLOAT32, xd);
     REQUIRE(x);
-    for (int threads = 1; threads <= 2; threads++) {
-        CHECK_OK(cnnc_set_num_threads(threads));
-        const char *pf, *pr;
-        cnnc_tensor *yf = run_infer(fused, x, &pf);
-        CHECK_CONTAINS(pf, path); /* (before ref's run: a fused run's path is rewritten) */
-        cnnc_tensor *yr = run_infer(ref, x, &pr);
-        REQUIRE(yf && yr);
-        CHECK(strstr(pr, "then gemm") == NULL);
-        CHECK_EQ_INT(cnnc_tensor_numel(yf), xs[0] * mc * hw * hw);
-        CHECK_EQ_INT(cnnc_tensor_numel(yr), cnnc_tensor_numel(yf));
-        CHECK(memcmp(cnnc_tensor_data(yf), cnnc_tensor_data(yr), (size_t)cnnc_tensor_numel(yf) * 4) == 0);
-        cnnc_tensor_release(yf), cnnc_tensor_release(yr);
-    }
-    cnnc_tensor *yg = cnnc_module_forward(fused, x); /* with gradients: the modules as they are */
-    const char *pf;
-    cnnc_tensor *yf = run_infer(fused, x, &pf);
-    REQUIRE(yg && yf);
-    CHECK_FLOATS_NEAR(cnnc_tensor_data_f32(yg), cnnc_tensor_data_f32(yf), cnnc_tensor_numel(yf), 1e-4);
-    cnnc_tensor_release(yg), cnnc_tensor_release(yf), cnnc_tensor_release(x);
+    compare_graphs(fused, ref, x, path, xs[0] * mc * hw * hw);
+    cnnc_tensor_release(x);
     free(xd);
     cnnc_module_release(fused), cnnc_module_release(ref);
 }
@@ -400,7 +391,6 @@ static void test_graph_fuses_the_chain(void) {
     cnnc_manual_seed(12);
     graph_chain_case(0, 32, 16, 112, "depthwise + hardtanh(0,6), then gemm (1x1), fused");
     graph_chain_case(24, 144, 24, 56, "gemm (1x1) + hardtanh(0,6), then depthwise + hardtanh(0,6), then gemm (1x1), fused");
-    cnnc_set_num_threads(2);
 }
 
 int main(void) {
