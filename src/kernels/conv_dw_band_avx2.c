@@ -17,6 +17,8 @@
  * degrees; stride 2 dx's two column phases per dx row (the taps of each fixed by the
  * parities), interleaved. Backward-weight: one vector accumulator per tap over the
  * filter's planes in every image, reduced once.
+ * The stride-1 forward on rows up to 8 outputs reads the planes in place instead (masked
+ * loads, see direct() below).
  * They replace conv_dw_avx2.c's per-plane row cache on these geometries: its tags,
  * zeroing and partial stores cost more than the FMAs on small planes (1 thread, batch
  * 8, ms forward / input grad / weight grad: 576x14x14 1.96 / 2.06 / 2.11 -> 0.72 /
@@ -35,7 +37,7 @@
 CNNC__ISA_TARGET_BEGIN("avx2,fma")
 
 enum { BD_FLOATS = 4096, BD_MAX_K = 5, BD_MARGIN = 8, BD_PF_BYTES = 4096, BD_PF_MAX = 256,
-       BD_WIDE = 32, BD_WIDE_BAND = 6 };
+       BD_WIDE = 32, BD_WIDE_BAND = 6, BD_DIRECT = 8 };
 /* BD_WIDE_BAND: the forward's bands on rows wider than BD_WIDE, in output rows. Fills
  * and FMAs then alternate every few KB, so reading x from memory or L3 overlaps the
  * FMAs (a band as large as the buffer holds waits on its fill: 1 thread, batch 8, ms
@@ -69,6 +71,14 @@ BD_INLINE __m256 load_n(const float *p, int64_t n) {
     if (n >= 8) return _mm256_loadu_ps(p);
     if (n <= 0) return _mm256_setzero_ps();
     return _mm256_maskload_ps(p, cnnc__lanes_avx2(n));
+}
+
+/* The lanes l of a load from column c of a source row of n floats that fall inside
+ * it (0 <= c + l < n); the others read as zero. */
+BD_INLINE __m256i row_lanes(int64_t c, int64_t n) {
+    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i below = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(c < 0 ? -c : 0)), l);
+    return _mm256_andnot_si256(below, cnnc__lanes_avx2(n - c));
 }
 
 /* v to dst, up to end: whole when 8 floats fit before end (the lanes past the row are
@@ -222,24 +232,36 @@ typedef struct bd_taps {
  * each accumulator still in (q1, q2) order); every load one row pointer plus a
  * constant (perf showed per-tap address arithmetic around most FMAs otherwise). CL:
  * the sums clamped before they are stored (hardtanh's formula, as cnnc__k_act_forward:
- * the activation's separate pass over the plane took 5-8% of a 56x56 layer's time). */
-BD_INLINE void fwd_block(const int K, const int S, const bool CL, const int NR, const int NV,
-                         float *yr, const float *end, const float *buf, int64_t t0,
-                         const bd_geom *b, const bd_taps *tp, int64_t p0) {
+ * the activation's separate pass over the plane took 5-8% of a 56x56 layer's time). D
+ * (stride 1): buf is the source plane itself, t0 counted from its first padded row;
+ * each load masked to the lanes inside its row (the others add w * 0), the rows outside
+ * the plane skipped (the (q1, q2) order of the rows inside kept). */
+BD_INLINE void fwd_block(const int K, const int S, const bool D, const bool CL, const int NR,
+                         const int NV, float *yr, const float *end, const float *buf,
+                         int64_t t0, const bd_geom *b, const bd_taps *tp, int64_t p0) {
     const __m256 *wv = tp->wv;
     __m256 acc[8]; /* [NR][NV], NR NV <= 8: flat and small, so kept in registers */
 #pragma GCC unroll 32
     for (int a = 0; a < NR * NV; a++) acc[a] = tp->bias;
     const float *base = buf + t0 * b->ld + (S == 1 ? b->lead - b->pw : 0) + p0;
+    __m256i mk[4][BD_MAX_K]; /* D: [NV][K], the lanes of each load inside its row */
+#pragma GCC unroll 4
+    for (int v = 0; v < NV && D; v++)
+#pragma GCC unroll 8
+        for (int q2 = 0; q2 < K; q2++) mk[v][q2] = row_lanes(p0 + 8 * v - b->pw + q2, b->iw);
 #pragma GCC unroll 16
     for (int t = 0; t < (NR - 1) * S + K; t++) {
-        const float *row = base + t * b->ld, *odd = row + b->half;
+        const int64_t ir = t0 + t - b->ph; /* D: the source row */
+        if (D && (ir < 0 || ir >= b->ih)) continue;
+        const float *row = D ? buf + ir * b->iw + p0 - b->pw : base + t * b->ld;
+        const float *odd = row + b->half;
 #pragma GCC unroll 8
         for (int q2 = 0; q2 < K; q2++) {
             const float *src = S == 1 ? row + q2 : (q2 % 2 ? odd : row) + q2 / 2;
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++) {
-                const __m256 xv = _mm256_loadu_ps(src + 8 * v);
+                const __m256 xv = D ? _mm256_maskload_ps(src + 8 * v, mk[v][q2])
+                                    : _mm256_loadu_ps(src + 8 * v);
 #pragma GCC unroll 8
                 for (int r = 0; r < NR; r++) {
                     const int q1 = t - r * S;
@@ -270,35 +292,35 @@ BD_INLINE int64_t group_at(int64_t j, int nv, int64_t ow) {
 }
 
 /* NR rows: their vectors NV at a time, then the rest. */
-BD_INLINE void fwd_rows(const int K, const int S, const bool CL, const int NR, const int NV,
-                        float *yr, const float *end, const float *buf, int64_t t0,
-                        const bd_geom *b, const bd_taps *tp) {
+BD_INLINE void fwd_rows(const int K, const int S, const bool D, const bool CL, const int NR,
+                        const int NV, float *yr, const float *end, const float *buf,
+                        int64_t t0, const bd_geom *b, const bd_taps *tp) {
     int64_t j = 0;
     for (; j + NV <= b->nv; j += NV)
-        fwd_block(K, S, CL, NR, NV, yr, end, buf, t0, b, tp, group_at(j, NV, b->ow));
+        fwd_block(K, S, D, CL, NR, NV, yr, end, buf, t0, b, tp, group_at(j, NV, b->ow));
     if (j == b->nv) return; /* (NV 1 covers its rows; NV 2 leaves 1, NV 3 1 or 2) */
     const int64_t p = group_at(j, (int)(b->nv - j), b->ow);
     if (b->nv - j == 2)
-        fwd_block(K, S, CL, NR, BD_LT(2, NV), yr, end, buf, t0, b, tp, p);
+        fwd_block(K, S, D, CL, NR, BD_LT(2, NV), yr, end, buf, t0, b, tp, p);
     else
-        fwd_block(K, S, CL, NR, 1, yr, end, buf, t0, b, tp, p);
+        fwd_block(K, S, D, CL, NR, 1, yr, end, buf, t0, b, tp, p);
 }
 
 /* A band's nb rows from yr: blocks of NR rows, then the rest (a 7-row plane as 4 + 3). */
-BD_INLINE void fwd_band(const int K, const int S, const bool CL, const int NR, const int NV,
-                        float *yr, int64_t nb, const float *end, const float *buf,
-                        const bd_geom *b, const bd_taps *tp) {
+BD_INLINE void fwd_band(const int K, const int S, const bool D, const bool CL, const int NR,
+                        const int NV, float *yr, int64_t nb, const float *end,
+                        const float *buf, const bd_geom *b, const bd_taps *tp) {
     int64_t r = 0;
     for (; r + NR <= nb; r += NR)
-        fwd_rows(K, S, CL, NR, NV, yr + r * b->ow, end, buf, r * S, b, tp);
+        fwd_rows(K, S, D, CL, NR, NV, yr + r * b->ow, end, buf, r * S, b, tp);
     if (NR > 4 && r + 4 <= nb) {
-        fwd_rows(K, S, CL, BD_LT(4, NR), NV, yr + r * b->ow, end, buf, r * S, b, tp);
+        fwd_rows(K, S, D, CL, BD_LT(4, NR), NV, yr + r * b->ow, end, buf, r * S, b, tp);
         r += 4;
     }
     switch (nb - r) {
-    case 3: fwd_rows(K, S, CL, BD_LT(3, NR), NV, yr + r * b->ow, end, buf, r * S, b, tp); break;
-    case 2: fwd_rows(K, S, CL, BD_LT(2, NR), NV, yr + r * b->ow, end, buf, r * S, b, tp); break;
-    case 1: fwd_rows(K, S, CL, 1, NV, yr + r * b->ow, end, buf, r * S, b, tp); break;
+    case 3: fwd_rows(K, S, D, CL, BD_LT(3, NR), NV, yr + r * b->ow, end, buf, r * S, b, tp); break;
+    case 2: fwd_rows(K, S, D, CL, BD_LT(2, NR), NV, yr + r * b->ow, end, buf, r * S, b, tp); break;
+    case 1: fwd_rows(K, S, D, CL, 1, NV, yr + r * b->ow, end, buf, r * S, b, tp); break;
     default: break;
     }
 }
@@ -317,13 +339,13 @@ BD_INLINE const bd_pre *pre_of(bd_pre *pre, const cnnc__dw_fwd_ep *ep, int64_t i
  * ih x iw], filters w [n, K K] (turned by 180 degrees when FLIP), bias [n] (NULL: zeros),
  * clamped when CL, with ep's input epilogue (ep NULL: none, planes consecutive). A row's
  * overhang past its plane lands in the next one only when the planes are consecutive. */
-BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, const bool CL, float *y,
-                          const float *x, const float *w, const float *bias, int64_t n,
+BD_INLINE void fwd_planes(const int K, const int S, const bool D, const bool FLIP, const bool CL,
+                          float *y, const float *x, const float *w, const float *bias, int64_t n,
                           const bd_geom *b, float *buf, const cnnc__dw_fwd_ep *ep) {
     const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow, ystep = ep ? ep->ystep : osz;
     const int64_t xstep = ep && ep->xstep ? ep->xstep : isz;
     bool zero[BD_FLOATS / 8]; /* per buffer row (rows of at least 8 floats) */
-    clear_margins(S, buf, zero, b);
+    if (!D) clear_margins(S, buf, zero, b);
     bd_taps tp;
     if (CL) {
         tp.lo = _mm256_set1_ps(ep->clamp->lo);
@@ -343,22 +365,25 @@ BD_INLINE void fwd_planes(const int K, const int S, const bool FLIP, const bool 
         for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
             const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
             const int64_t rows = (nb - 1) * S + K;
-            if (pre)
+            const float *src = D ? x + i * xstep : buf; /* D: one band, the plane itself */
+            if (!D && pre)
                 fill_band(S, true, buf, zero, x + i * xstep, r0 * S - b->ph, rows, b, pre);
-            else
+            else if (!D)
                 fill_band(S, false, buf, zero, x + i * xstep, r0 * S - b->ph, rows, b, NULL);
             float *yr = yi + r0 * b->ow;
             /* 6 to 8 chains: 8 rows of one vector, 4 of two, 2 of three, then 3 rows of
              * two (9 weights, 6 accumulators and a row's x vector in the 16 registers;
              * each x vector read for up to 3 rows; the rest of a row as 3 rows of one) */
-            if (b->nv == 1)
-                fwd_band(K, S, CL, 8, 1, yr, nb, end, buf, b, &tp);
+            if (D) /* (7 chains, a 7x7 plane in one block: direct() below) */
+                fwd_band(K, S, D, CL, 7, 1, yr, nb, end, src, b, &tp);
+            else if (b->nv == 1)
+                fwd_band(K, S, D, CL, 8, 1, yr, nb, end, src, b, &tp);
             else if (b->nv == 2)
-                fwd_band(K, S, CL, 4, 2, yr, nb, end, buf, b, &tp);
+                fwd_band(K, S, D, CL, 4, 2, yr, nb, end, src, b, &tp);
             else if (b->nv == 3)
-                fwd_band(K, S, CL, 2, 3, yr, nb, end, buf, b, &tp);
+                fwd_band(K, S, D, CL, 2, 3, yr, nb, end, src, b, &tp);
             else
-                fwd_band(K, S, CL, 3, 2, yr, nb, end, buf, b, &tp);
+                fwd_band(K, S, D, CL, 3, 2, yr, nb, end, src, b, &tp);
         }
     }
 }
@@ -534,24 +559,28 @@ typedef void (*phase_fn)(float *dx, const float *dy, const float *w, int64_t n, 
                          float *buf);
 typedef void (*bww_fn)(float *dw, const float *dy, const float *x, int64_t n, cnnc__dw_images im,
                        const bd_geom *b, float *buf);
-#define BD_FWD(K, S, CL, name)                                                              \
+#define BD_FWD(K, S, D, CL, name)                                                           \
     static void name(float *y, const float *x, const float *w, const float *bias, int64_t n,  \
                      const bd_geom *b, float *buf, const cnnc__dw_fwd_ep *ep) {              \
-        fwd_planes(K, S, false, CL, y, x, w, bias, n, b, buf, ep);                          \
+        fwd_planes(K, S, D, false, CL, y, x, w, bias, n, b, buf, ep);                       \
     }
-BD_FWD(3, 1, false, fwd_3_1)
-BD_FWD(3, 2, false, fwd_3_2)
-BD_FWD(5, 1, false, fwd_5_1)
-BD_FWD(5, 2, false, fwd_5_2)
-BD_FWD(3, 1, true, fwd_3_1_cl)
-BD_FWD(3, 2, true, fwd_3_2_cl)
-BD_FWD(5, 1, true, fwd_5_1_cl)
-BD_FWD(5, 2, true, fwd_5_2_cl)
+BD_FWD(3, 1, false, false, fwd_3_1)
+BD_FWD(3, 2, false, false, fwd_3_2)
+BD_FWD(5, 1, false, false, fwd_5_1)
+BD_FWD(5, 2, false, false, fwd_5_2)
+BD_FWD(3, 1, false, true, fwd_3_1_cl)
+BD_FWD(3, 2, false, true, fwd_3_2_cl)
+BD_FWD(5, 1, false, true, fwd_5_1_cl)
+BD_FWD(5, 2, false, true, fwd_5_2_cl)
+BD_FWD(3, 1, true, false, direct_3)
+BD_FWD(5, 1, true, false, direct_5)
+BD_FWD(3, 1, true, true, direct_3_cl)
+BD_FWD(5, 1, true, true, direct_5_cl)
 #undef BD_FWD
 #define BD_FLIP(K)                                                                          \
     static void flip_##K(float *y, const float *x, const float *w, int64_t n,               \
                          const bd_geom *b, float *buf) {                                   \
-        fwd_planes(K, 1, true, false, y, x, w, NULL, n, b, buf, NULL);                      \
+        fwd_planes(K, 1, false, true, false, y, x, w, NULL, n, b, buf, NULL);               \
     }
 BD_FLIP(3)
 BD_FLIP(5)
@@ -594,9 +623,33 @@ static bool geom_of(bd_geom *b, const cnnc__window *g) {
  * 22-27). */
 static bool narrow(const cnnc__window *g) { return g->out[2] <= BD_WIDE; }
 
+/* Stride 1 on rows up to BD_DIRECT outputs, without an input epilogue: the taps read
+ * the planes themselves by masked loads (fwd_block's D), no buffer, whole planes in
+ * blocks of 7 rows. On 7x7 planes the copy into the buffer and its 4 + 3 row blocks
+ * were most of the time (1 thread, batch 8, bias + ReLU6, thread CPU time, min of 51,
+ * planes from L3, ms: 960x7x7 0.36 -> 0.27-0.29, from L2 96x7x7 0.037 -> 0.029).
+ * Wider rows lose: two to four masked loads per 8 outputs cost more than the copy
+ * (576x14x14 0.63 -> 0.69, 192x28x28 0.65 -> 0.98; with 7-row blocks in the
+ * buffer's path 7x7 gained nothing). */
+static bool direct(const cnnc__window *g, const cnnc__dw_fwd_ep *ep) {
+    return g->stride[1] == 1 && g->out[2] <= BD_DIRECT && (!ep || (!ep->xbias && !ep->xclamp));
+}
+
+/* The whole plane as one band read in place (rows of iw floats). */
+static bd_geom direct_geom(const cnnc__window *g) {
+    return (bd_geom){g->in[1], g->in[2], g->out[1], g->out[2], g->pad[1], g->pad[2], g->in[2], 0,
+                     (g->out[2] + 7) / 8, g->out[1], 0, 0};
+}
+
 bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                 int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep) {
     bd_geom b;
+    if (bd_fits(g, false) && direct(g, ep)) {
+        b = direct_geom(g);
+        static const fwd_fn dfns[2][2] = {{direct_3, direct_5}, {direct_3_cl, direct_5_cl}};
+        dfns[ep && ep->clamp][g->k[1] == 5](y, x, w, bias, n, &b, NULL, ep);
+        return true;
+    }
     if ((!narrow(g) && g->k[1] != 3) || !bd_fits(g, false) || !geom_of(&b, g)) return false;
     if (!narrow(g) && b.band > BD_WIDE_BAND) { /* (the buffer's rows stay put) */
         b.band = BD_WIDE_BAND;

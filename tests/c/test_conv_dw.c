@@ -368,6 +368,29 @@ static void test_band_avx2(void) {
 #endif
 }
 
+/* The band forward's small planes (outputs up to 8 wide at stride 1 read in place by
+ * masked loads, no buffer): every square plane 1x1 .. 16x16, 3x3 and 5x5, stride 1 and
+ * 2, padding 0 and 1, runs of 1 .. 4 planes, each three times (band_ep_case's
+ * epilogues drawn anew). */
+static void test_band_small_avx2(void) {
+#if CNNC__ISA_X86
+    if (cnnc__isa_cpu() < CNNC__ISA_AVX2) return;
+    const int before = check_current_failures_;
+    for (int64_t h = 1; h <= 16; h++)
+        for (int64_t k = 3; k <= 5; k += 2)
+            for (int64_t s = 1; s <= 2; s++)
+                for (int64_t p = 0; p <= 1; p++)
+                    for (int rep = 0; rep < 3; rep++) {
+                        const cnnc__window g = band_geom(k, s, p, p, h, h);
+                        band_case(&g, rnd(1, 4));
+                        if (check_current_failures_ != before) {
+                            print_geom((int)h, &g);
+                            return;
+                        }
+                    }
+#endif
+}
+
 /* Through the driver: values as the reference's, the same bits at 1 and 2 threads.
  * n images of c planes h x w, 3x3, stride and padding in both dims. */
 static void driver_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad) {
@@ -447,6 +470,7 @@ int main(void) {
     RUN_TEST(test_planes);
     RUN_TEST(test_runs);
     RUN_TEST(test_band_avx2);
+    RUN_TEST(test_band_small_avx2);
     RUN_TEST(test_drivers);
     RUN_TEST(test_errors);
     cnnc_thread_cleanup();
