@@ -147,6 +147,14 @@ const char *cnnc__conv_epilogue_name(const cnnc__conv_epilogue *e, char *buf, si
 void cnnc__conv_col2im(cnnc__isa isa, float *x, const float *col, int64_t ldc,
                        const cnnc__window *g, int64_t c0, int64_t c1, int64_t o0, int64_t ncol);
 
+/* Is g a 1x1 convolution with stride 1 and no padding (its input the column matrix)? */
+static inline bool cnnc__conv_is_pointwise(const cnnc__window *g) {
+    for (int d = 0; d < 3; d++)
+        if (g->k[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d])
+            return false;
+    return true;
+}
+
 /* ---- depthwise (c / groups == 1): direct kernels, one plane at a time ----------- */
 
 /* Is this geometry run by the depthwise kernels (one input channel per group, more

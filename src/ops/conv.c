@@ -51,14 +51,6 @@ typedef struct conv_plan {
     int threads; /* read once: every parallel region of the op is planned for it */
 } conv_plan;
 
-/* 1x1, stride 1, no padding: the input is the column matrix. */
-static bool is_pointwise(const cnnc__window *g) {
-    if (cnnc__window_k_size(g) != 1) return false;
-    for (int d = 0; d < 3; d++)
-        if (g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d]) return false;
-    return true;
-}
-
 static void make_plan(conv_plan *p, const cnnc__window *g, cnnc__isa isa) {
     memset(p, 0, sizeof *p);
     p->isa = isa;
@@ -69,7 +61,7 @@ static void make_plan(conv_plan *p, const cnnc__window *g, cnnc__isa isa) {
     p->kdim = p->cg * p->ksz;
     p->isz = cnnc__window_in_size(g);
     p->osz = cnnc__window_out_size(g);
-    p->direct = is_pointwise(g);
+    p->direct = cnnc__conv_is_pointwise(g);
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
     int64_t t = COL_TILE_FLOATS / (p->kdim > 0 ? p->kdim : 1);
@@ -855,7 +847,7 @@ static bool packs_cached(cnnc__isa isa, const cnnc__window *g, bool training) {
     if (cnnc__conv_is_depthwise(g)) return false;
     if (winograd_tile(g, training, true)) return true;
     if (cnnc__conv_direct_forward_pays(isa, g)) return false;
-    return cnnc__conv_cols_pays(g) || is_pointwise(g);
+    return cnnc__conv_cols_pays(g) || cnnc__conv_is_pointwise(g);
 }
 
 static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
@@ -1024,11 +1016,10 @@ static cnnc_status dw_fused_range(void *ctx, int64_t begin, int64_t end, int chu
 
 bool cnnc__conv_dw_fusable(const cnnc__window *ga, const cnnc__window *gb) {
     if (!cnnc__conv_is_depthwise(gb) || gb->m != gb->c || gb->c != ga->m || ga->groups != 1 ||
-        gb->n != ga->n || cnnc__window_k_size(ga) != 1 || gb->in[0] != 1 || gb->k[0] != 1)
+        gb->n != ga->n || !cnnc__conv_is_pointwise(ga) || gb->in[0] != 1 || gb->k[0] != 1)
         return false;
     for (int d = 0; d < 3; d++)
-        if (gb->in[d] != ga->out[d] || ga->in[d] != ga->out[d] || ga->stride[d] != 1 || ga->pad[d] != 0)
-            return false;
+        if (gb->in[d] != ga->out[d]) return false;
     /* the rows of one output row of a channel fit E */
     const double rows = (double)((gb->k[1] - 1) * gb->dil[1] + 1);
     return rows * (double)gb->in[2] <= DW_FUSED_TILE_FLOATS;
@@ -1166,11 +1157,10 @@ bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
     if (ga ? !cnnc__conv_dw_fusable(ga, gb)
            : !cnnc__conv_is_depthwise(gb) || gb->m != gb->c || gb->in[0] != 1 || gb->k[0] != 1)
         return false;
-    if (gc->groups != 1 || gc->c != gb->m || gc->n != gb->n || cnnc__window_k_size(gc) != 1)
+    if (gc->groups != 1 || gc->c != gb->m || gc->n != gb->n || !cnnc__conv_is_pointwise(gc))
         return false;
     for (int d = 0; d < 3; d++)
-        if (gc->in[d] != gb->out[d] || gc->out[d] != gb->out[d] || gc->stride[d] != 1 || gc->pad[d] != 0)
-            return false;
+        if (gc->in[d] != gb->out[d]) return false;
     return chain_floats(ga, gb, 1) <= CHAIN_TILE_FLOATS;
 }
 

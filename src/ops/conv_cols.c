@@ -135,14 +135,6 @@ static void for_segments(const cols_job *j, segment_fn fn, void *arg, int64_t ro
     (void)cnnc__parallel_for(rows, item, segments_range, &sp);
 }
 
-/* 1x1, stride 1, no padding: the column matrix's rows are the input's channels. */
-static bool is_direct(const cnnc__window *g) {
-    for (int d = 0; d < 3; d++)
-        if (g->k[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d])
-            return false;
-    return true;
-}
-
 static const float *x_of(const cols_job *j, const float *x, int64_t b) {
     return x + (b * j->g->c + j->grp * j->cg) * j->isz;
 }
@@ -290,7 +282,7 @@ cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float 
     for (int64_t grp = 0; !apk && grp < g->groups; grp++)
         cnnc__sgemm_pack_a_full(isa, false, mg, kdim, w + grp * mg * kdim, kdim,
                                 j.acc + (size_t)grp * a_floats);
-    j.x = is_direct(g) ? x : NULL;
+    j.x = cnnc__conv_is_pointwise(g) ? x : NULL;
     output_pass op = {&j, y, ep};
     FOR_CHUNKS(&j, {
         if (!j.x) for_segments(&j, seg_im2col, (void *)x, j.cg, j.ksz);
@@ -408,7 +400,7 @@ static void backward_weight_dot(cols_job *j, float *dw, const float *dy, const f
 
 cnnc_status cnnc__conv_cols_backward_weight(cnnc__isa isa, const cnnc__window *g, float *dw,
                                             const float *dy, const float *x) {
-    const bool direct = is_direct(g) && cnnc__window_out_size(g) >= CHUNK_MIN_K;
+    const bool direct = cnnc__conv_is_pointwise(g) && cnnc__window_out_size(g) >= CHUNK_MIN_K;
     if (!direct && cnnc__conv_wgrad_cl_fits(g)) return cnnc__conv_wgrad_cl(isa, g, dw, dy, x);
     cols_job j;
     if (!cols_setup(&j, isa, g, CHUNK_MIN_K, true, 0)) return cnnc_last_status();
