@@ -37,7 +37,7 @@
 CNNC__ISA_TARGET_BEGIN("avx2,fma")
 
 enum { BD_FLOATS = 4096, BD_MAX_K = 5, BD_MARGIN = 8, BD_PF_BYTES = 4096, BD_PF_MAX = 256,
-       BD_WIDE = 32, BD_WIDE_BAND = 6, BD_DIRECT = 8 };
+       BD_WIDE = 32, BD_WIDE_BAND = 6, BD_DIRECT = 8, BWW_BLOCK = 32 };
 /* BD_WIDE_BAND: the forward's bands on rows wider than BD_WIDE, in output rows. Fills
  * and FMAs then alternate every few KB, so reading x from memory or L3 overlaps the
  * FMAs (a band as large as the buffer holds waits on its fill: 1 thread, batch 8, ms
@@ -545,26 +545,36 @@ static float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* dw [n, 9] += per filter the sums over its planes in every image of im. */
+/* dw [n, 9] += per filter the sums over its planes in every image of im. Filters in
+ * blocks of BWW_BLOCK, whose accumulators wait in acc while the images go by: per image
+ * the block's planes are one stream of consecutive planes (a filter's planes in every
+ * image, one after the other, were a jump of an image per plane that the hardware
+ * prefetcher followed late). Each filter's FMAs stay in the same order (images, then
+ * bands), so the sums have the same bits whatever the block. */
 BD_INLINE void bww_planes(const int S, float *dw, const float *dy, const float *x, int64_t n,
                           cnnc__dw_images im, const bd_geom *b, float *buf) {
     const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow;
     bool zero[BD_FLOATS / 8]; /* per buffer row (rows of at least 8 floats) */
     clear_margins(S, buf, zero, b);
-    for (int64_t i = 0; i < n; i++) {
-        __m256 acc[9];
-        for (int q = 0; q < 9; q++) acc[q] = _mm256_setzero_ps();
-        for (int64_t m = 0; m < im.n; m++) {
-            const float *xi = x + m * im.x_step + i * isz, *yi = dy + m * im.dy_step + i * osz;
-            prefetch_ahead(xi, isz, isz * (int64_t)sizeof(float), false); /* the next filter's */
-            prefetch_ahead(yi, osz, osz * (int64_t)sizeof(float), false);
-            for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
-                const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
-                fill_band(S, false, buf, zero, xi, r0 * S - b->ph, (nb - 1) * S + 3, b, NULL);
-                bww_band(S, acc, yi + r0 * b->ow, nb, buf, b);
+    __m256 acc[BWW_BLOCK][9]; /* [filters of the block][taps] */
+    for (int64_t i0 = 0; i0 < n; i0 += BWW_BLOCK) {
+        const int64_t nf = n - i0 < BWW_BLOCK ? n - i0 : BWW_BLOCK;
+        for (int64_t f = 0; f < nf; f++)
+            for (int q = 0; q < 9; q++) acc[f][q] = _mm256_setzero_ps();
+        for (int64_t m = 0; m < im.n; m++)
+            for (int64_t f = 0; f < nf; f++) {
+                const float *xi = x + m * im.x_step + (i0 + f) * isz;
+                const float *yi = dy + m * im.dy_step + (i0 + f) * osz;
+                prefetch_ahead(xi, isz, isz * (int64_t)sizeof(float), false); /* the next plane */
+                prefetch_ahead(yi, osz, osz * (int64_t)sizeof(float), false);
+                for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
+                    const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
+                    fill_band(S, false, buf, zero, xi, r0 * S - b->ph, (nb - 1) * S + 3, b, NULL);
+                    bww_band(S, acc[f], yi + r0 * b->ow, nb, buf, b);
+                }
             }
-        }
-        for (int q = 0; q < 9; q++) dw[i * 9 + q] += hsum(acc[q]);
+        for (int64_t f = 0; f < nf; f++)
+            for (int q = 0; q < 9; q++) dw[(i0 + f) * 9 + q] += hsum(acc[f][q]);
     }
 }
 

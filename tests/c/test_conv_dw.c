@@ -368,6 +368,31 @@ static void test_band_avx2(void) {
 #endif
 }
 
+/* The band weight gradient's blocks of filters: in a run of planes crossing them (70:
+ * blocks of 32, 32 and 6), every filter gets the bits of its plane run alone (the same
+ * FMAs in the same order), over two images. */
+static void test_band_weight_blocks_avx2(void) {
+#if CNNC__ISA_X86
+    if (cnnc__isa_cpu() < CNNC__ISA_AVX2) return;
+    static const int64_t geoms[][2] = {{1, 14}, {2, 14}, {1, 7}, {2, 28}, {2, 9}}; /* s, size */
+    enum { N = 70 };
+    for (size_t t = 0; t < sizeof geoms / sizeof geoms[0]; t++) {
+        const cnnc__window g = band_geom(3, geoms[t][0], 1, 1, geoms[t][1], geoms[t][1]);
+        const int64_t isz = cnnc__window_in_size(&g), osz = cnnc__window_out_size(&g);
+        float *x = check_rng_floats(&rng, 2 * N * isz), *dy = check_rng_floats(&rng, 2 * N * osz);
+        float *dw = calloc(N * 9, 4), one[9];
+        const cnnc__dw_images two = {2, N * osz, N * isz};
+        CHECK(cnnc__dw_band_backward_weight_avx2(dw, dy, x, N, two, &g));
+        for (int64_t i = 0; i < N; i++) {
+            memset(one, 0, sizeof one);
+            CHECK(cnnc__dw_band_backward_weight_avx2(one, dy + i * osz, x + i * isz, 1, two, &g));
+            CHECK(memcmp(one, dw + i * 9, sizeof one) == 0);
+        }
+        free(x), free(dy), free(dw);
+    }
+#endif
+}
+
 /* The band forward's small planes (outputs up to 8 wide at stride 1 read in place by
  * masked loads, no buffer): every square plane 1x1 .. 16x16, 3x3 and 5x5, stride 1 and
  * 2, padding 0 and 1, runs of 1 .. 4 planes, each three times (band_ep_case's
@@ -471,6 +496,7 @@ int main(void) {
     RUN_TEST(test_runs);
     RUN_TEST(test_band_avx2);
     RUN_TEST(test_band_small_avx2);
+    RUN_TEST(test_band_weight_blocks_avx2);
     RUN_TEST(test_drivers);
     RUN_TEST(test_errors);
     cnnc_thread_cleanup();
