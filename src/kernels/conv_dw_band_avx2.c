@@ -650,12 +650,15 @@ static bool geom_of(bd_geom *b, const cnnc__window *g) {
                     g->pad[1], g->pad[2]);
 }
 
-/* The backward-weight and the 5x5 forward decline output rows wider than BD_WIDE, the
- * stride-1 input gradient (the flipped forward) input rows wider than 2 BD_WIDE: there,
- * bound by memory, conv_dw_avx2.c's row cache is as fast or faster (1 thread, batch 8,
- * ms row cache / bands: 144x56x56 weight grad 2.65 / 2.76; 32x112x112 1.82 / 2.20,
- * input grad 2.10 / 2.40; 96x112x112 stride 2 4.17 / 4.31), while the other input
- * gradients still gain (144x56x56 2.94 -> 2.73, 96x112x112 stride 2 4.49 -> 3.71).
+/* The 5x5 forward declines output rows wider than BD_WIDE, the backward-weight wider
+ * output rows on input rows wider than 2 BD_WIDE, the stride-1 input gradient (the
+ * flipped forward) input rows wider than 2 BD_WIDE: there, bound by memory,
+ * conv_dw_avx2.c's row cache is as fast or faster (1 thread, batch 8, ms row cache /
+ * bands: 32x112x112 weight grad 1.82-1.89 / 2.08-2.58, stride 2 96x112x112 3.65-3.88 /
+ * 3.83-4.19; input grad 32x112x112 2.10 / 2.40), while the other input gradients still
+ * gain (144x56x56 2.94 -> 2.73, 96x112x112 stride 2 4.49 -> 3.71) and so do the 56-wide
+ * weight gradients, since the bands read a block of filters' planes an image at a time
+ * (128x56x56 2.37-2.40 -> 2.17-2.25, 144x56x56 2.66-2.73 -> 2.39-2.59).
  * The 3x3 forward gains on wide rows with blocks of 3 rows of two vectors and bands of
  * BD_WIDE_BAND rows (1 thread, batch 8, bias, min of 15, three alternations, ms row
  * cache -> bands: 144x56x56 2.47-2.51 -> 1.73-1.77, 128x56x56 2.18-2.31 -> 1.52-1.55,
@@ -726,7 +729,8 @@ bool cnnc__dw_band_backward_data_avx2(float *dx, const float *dy, const float *w
 bool cnnc__dw_band_backward_weight_avx2(float *dw, const float *dy, const float *x, int64_t n,
                                         cnnc__dw_images im, const cnnc__window *g) {
     bd_geom b;
-    if (!narrow(g) || !bd_fits(g, true) || !geom_of(&b, g)) return false;
+    if ((!narrow(g) && g->in[2] > 2 * BD_WIDE) || !bd_fits(g, true) || !geom_of(&b, g))
+        return false;
     _Alignas(32) float buf[BD_FLOATS];
     (g->stride[1] == 1 ? bww_1 : bww_2)(dw, dy, x, n, im, &b, buf);
     return true;

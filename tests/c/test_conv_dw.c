@@ -294,7 +294,8 @@ static void band_case(const cnnc__window *g, int64_t n) {
     float *yr = malloc((size_t)osz * 4), *dxr = malloc((size_t)isz * 4);
     for (int64_t i = 0; i < BAND_GUARD; i++) y[n * osz + i] = dx[n * isz + i] = 1234.5f;
     memcpy(dwr, dw, (size_t)(n * ksz) * 4);
-    const bool with_bias = rnd(0, 1), narrow = g->out[2] <= 32, weight = narrow && g->k[1] == 3;
+    const bool with_bias = rnd(0, 1), narrow = g->out[2] <= 32;
+    const bool weight = (narrow || g->in[2] <= 64) && g->k[1] == 3;
     const bool y_done = narrow || g->k[1] == 3;
     CHECK(cnnc__dw_band_forward_avx2(y, x, w, with_bias ? bias : NULL, n, g, NULL) == y_done);
     const bool dx_done = g->stride[1] == 2 || g->in[2] <= 64;
@@ -341,8 +342,9 @@ static void test_band_avx2(void) {
     static const int64_t edges[][6] = {
         /* k, s, p1, p2, h, w: MobileNet's planes, 1x1, widths 7 .. 17, the paddings' ends,
          * tall and wide planes (bands), odd sizes at stride 2, tall planes with rows up to
-         * 32 outputs (the forward's and weight gradient's bands), 3x3 outputs 33 .. 130
-         * wide (the forward's wide rows: 3-row blocks of two vectors and the rest) */
+         * 32 outputs (the forward's bands), 3x3 outputs 33 .. 130 wide (the forward's
+         * wide rows: 3-row blocks of two vectors and the rest; the weight gradient's
+         * bands on input rows up to 64) */
         {3, 1, 1, 1, 7, 7},    {3, 1, 1, 1, 14, 14},  {3, 2, 1, 1, 14, 14},  {3, 2, 1, 1, 56, 56},
         {3, 1, 1, 1, 112, 112}, {3, 2, 1, 1, 112, 112}, {3, 1, 0, 0, 1, 1},  {5, 1, 4, 4, 1, 1},
         {3, 1, 1, 1, 8, 8},    {3, 1, 1, 1, 9, 9},    {3, 2, 1, 1, 15, 17},  {3, 2, 0, 2, 16, 16},
