@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "kernels/activation.h"
+#include "kernels/gemm.h"
 #include "kernels/isa.h"
 #include "kernels/window.h"
 
@@ -138,6 +139,12 @@ typedef struct cnnc__conv_clamp {
 } cnnc__conv_clamp;
 /* e's activation as a clamp (ReLU, Hardtanh) into *c: false for none or another one. */
 bool cnnc__conv_epilogue_clamp(const cnnc__conv_epilogue *e, cnnc__conv_clamp *c);
+/* e on output channels [o0, ...) as the packed GEMM's fused store (kernels/gemm.h) into
+ * *f (bias from e->bias + o0, or NULL): false (nothing to fuse, the caller's separate
+ * pass) where the level has no fused store, e does nothing, or its activation is no
+ * clamp. */
+bool cnnc__conv_epilogue_gemm(cnnc__isa isa, const cnnc__conv_epilogue *e, int64_t o0,
+                              cnnc__sgemm_epilogue *f);
 /* "relu", "hardtanh(0,6)", "silu" ...: what e applies after the bias, for CNNC_TRACE
  * ("" without an activation). Writes buf (size bytes) and returns it. */
 const char *cnnc__conv_epilogue_name(const cnnc__conv_epilogue *e, char *buf, size_t size);

@@ -35,6 +35,16 @@ bool cnnc__conv_epilogue_clamp(const cnnc__conv_epilogue *e, cnnc__conv_clamp *c
     return true;
 }
 
+bool cnnc__conv_epilogue_gemm(cnnc__isa isa, const cnnc__conv_epilogue *e, int64_t o0,
+                              cnnc__sgemm_epilogue *f) {
+    cnnc__conv_clamp c = {-INFINITY, INFINITY}; /* no clamp: the same bits */
+    if (!cnnc__sgemm_fuses_epilogue(isa) || !cnnc__conv_epilogue_any(e) ||
+        (e->act && !cnnc__conv_epilogue_clamp(e, &c)))
+        return false;
+    *f = (cnnc__sgemm_epilogue){e->bias ? e->bias + o0 : NULL, c.lo, c.hi};
+    return true;
+}
+
 const char *cnnc__conv_epilogue_name(const cnnc__conv_epilogue *e, char *buf, size_t size) {
     if (!e->act)
         snprintf(buf, size, "%s", "");

@@ -413,7 +413,8 @@ static void block_products(cnnc__isa isa, int mt, const cnnc__wino_weights *wt,
         for (int64_t e = 0; e < np; e++) {
             vplane vp = {o->v + e * o->es, o->ldt};
             cnnc__sgemm_st_packed_rows(isa, mg, m0, m1 - m0, nt, cg, wt->up + e * ldu + grp * pa,
-                                       pack_v, &vp, 0.0f, mm + m0 * chs + e * o->ldt, chs, gemm_ws);
+                                       pack_v, &vp, 0.0f, mm + m0 * chs + e * o->ldt, chs, gemm_ws,
+                                       NULL);
         }
         return;
     }
@@ -424,7 +425,7 @@ static void block_products(cnnc__isa isa, int mt, const cnnc__wino_weights *wt,
         for (int64_t e = 0; e < np; e++) {
             vplane vp = {o->v + e * o->es, o->ldt};
             cnnc__sgemm_st_packed_rows(isa, rows, 0, rows, nt, cg, a + e * ldu, pack_v, &vp, 0.0f,
-                                       mm + r0 * chs + e * o->ldt, chs, gemm_ws);
+                                       mm + r0 * chs + e * o->ldt, chs, gemm_ws, NULL);
         }
     }
 }

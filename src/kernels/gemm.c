@@ -28,6 +28,8 @@
  * sequence of operations wherever it sits: see "Determinism" in gemm.h. */
 #include "kernels/gemm.h"
 
+#include <assert.h>
+
 #include "kernels/gemm_small.h"
 
 /* ---- Portable micro-kernel ------------------------------------------------ */
@@ -65,6 +67,24 @@ void cnnc__f32_gemm_4x8__scalar(int64_t mr, int64_t nr, int64_t kc, const float 
         } else {
             for (int64_t j = 0; j < nr; j++)
                 ci[j] = beta * ci[j] + acc[i][j];
+        }
+    }
+}
+
+/* The kernel, then the epilogue over the tile it has just stored (in L1; the scalar
+ * level keeps the k loop above as it is): the arithmetic of cnnc__sgemm_epilogue, in
+ * the order of the activation kernels' formulas. */
+void cnnc__f32_gemm_4x8_ep__scalar(int64_t mr, int64_t nr, int64_t kc, const float *a,
+                                   const float *b, float *c, int64_t ldc, float beta,
+                                   const float *bias, float lo, float hi) {
+    cnnc__f32_gemm_4x8__scalar(mr, nr, kc, a, b, c, ldc, beta);
+    for (int64_t i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        const float bi = bias ? bias[i] : -0.0f; /* x + -0 is x, bit for bit */
+        for (int64_t j = 0; j < nr; j++) {
+            const float v = ci[j] + bi;
+            const float y = v < lo ? lo : v; /* NaN stays NaN */
+            ci[j] = y > hi ? hi : y;
         }
     }
 }
@@ -169,6 +189,28 @@ static const sgemm_config configs[] = {
 };
 
 CNNC__ISA_PICKER(config_of, sgemm_config, configs)
+
+/* The fused stores (CNNC__SGEMM_EP_KERNELS) of a level's kernel. */
+typedef struct sgemm_ep_config {
+    cnnc__isa isa;
+    cnnc__sgemm_ukernel_ep ukernel, ukernel_stream;
+} sgemm_ep_config;
+
+static const sgemm_ep_config ep_configs[] = {
+#define CNNC__X(isa, kernel, stream) {CNNC__ISA_##isa, cnnc__##kernel, cnnc__##stream},
+    CNNC__SGEMM_EP_KERNELS(CNNC__X)
+#undef CNNC__X
+};
+
+/* The fused stores of cfg's kernel (the same level exactly: another level's tile
+ * differs), or NULL. */
+static const sgemm_ep_config *ep_config_of(const sgemm_config *cfg) {
+    for (size_t i = 0; i < sizeof ep_configs / sizeof ep_configs[0]; i++)
+        if (ep_configs[i].isa == cfg->isa) return &ep_configs[i];
+    return NULL;
+}
+
+bool cnnc__sgemm_fuses_epilogue(cnnc__isa isa) { return ep_config_of(config_of(isa)) != NULL; }
 
 const char *cnnc__sgemm_kernel_name(cnnc__isa isa) { return config_of(isa)->name; }
 
@@ -321,33 +363,58 @@ enum { STREAM_A_BYTES = 1 << 20 }; /* a pre-packed A past this is read from memo
 
 void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                            const float *a_packed, cnnc__sgemm_pack_b_fn pack_b, void *ctx,
-                           float beta, float *c, int64_t ldc, float *ws) {
-    cnnc__sgemm_st_packed_rows(isa, m, 0, m, n, k, a_packed, pack_b, ctx, beta, c, ldc, ws);
+                           float beta, float *c, int64_t ldc, float *ws,
+                           const cnnc__sgemm_epilogue *ep) {
+    cnnc__sgemm_st_packed_rows(isa, m, 0, m, n, k, a_packed, pack_b, ctx, beta, c, ldc, ws, ep);
+}
+
+/* The micro-kernels of a k block: the plain stores, or (ep set) the fused ones, each
+ * with its streaming twin. */
+typedef struct block_kernels {
+    cnnc__sgemm_ukernel plain, plain_stream;
+    cnnc__sgemm_ukernel_ep ep, ep_stream;
+} block_kernels;
+
+/* One tile: rows [row, row + mr) of the whole product (ep's bias index), the stream
+ * kernel when `stream`. */
+static inline void run_tile(const block_kernels *kn, const cnnc__sgemm_epilogue *ep, bool stream,
+                            int64_t row, int64_t mr, int64_t nr, int64_t kc, const float *a,
+                            const float *b, float *c, int64_t ldc, float beta) {
+    if (!ep) {
+        (stream ? kn->plain_stream : kn->plain)(mr, nr, kc, a, b, c, ldc, beta);
+        return;
+    }
+    (stream ? kn->ep_stream : kn->ep)(mr, nr, kc, a, b, c, ldc, beta,
+                                      ep->bias ? ep->bias + row : NULL, ep->lo, ep->hi);
 }
 
 /* The k block [pc, pc + kc) of C's rows [ic0, ic0 + m) (r0: their first row in the
  * packed A of m_all rows) x columns [jc, jc + nc): B's panels at bp, pstride floats
- * apart, each kc groups of NR floats. */
+ * apart, each kc groups of NR floats. ep: fused into the last k block's stores (or
+ * NULL). */
 static void packed_block(const sgemm_config *cfg, int64_t m_all, int64_t r0, int64_t m,
                          int64_t mc_blk, int64_t k, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                          const float *a_packed, const float *bp, int64_t pstride, float beta,
-                         float *c, int64_t ldc) {
+                         float *c, int64_t ldc, const cnnc__sgemm_epilogue *ep) {
     const int64_t MR = cfg->mr, NR = cfg->nr, mpad = mpad_of(cfg, m_all);
     const float beta_blk = pc == 0 ? beta : 1.0f;
+    if (pc + kc < k) ep = NULL;
+    const sgemm_ep_config *ek = ep ? ep_config_of(cfg) : NULL;
+    assert(!ep || ek); /* callers ask cnnc__sgemm_fuses_epilogue first */
+    const block_kernels kn = {cfg->ukernel, cfg->ukernel_stream, ek ? ek->ukernel : NULL,
+                              ek ? ek->ukernel_stream : NULL};
     /* the first column panel of a block reads its A panels from memory when all of A
      * is past L2; the rest find them in L2 */
-    const cnnc__sgemm_ukernel first =
-        (double)mpad * (double)k * sizeof(float) > STREAM_A_BYTES ? cfg->ukernel_stream : cfg->ukernel;
+    const bool stream_a = (double)mpad * (double)k * sizeof(float) > STREAM_A_BYTES;
     for (int64_t ic = 0; ic < m; ic += mc_blk) {
         const int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
         const float *pa = a_packed + pc * mpad + (r0 + ic) * kc;
         for (int64_t jr = 0; jr < nc; jr += NR) {
             const int64_t nr = nc - jr < NR ? nc - jr : NR;
-            const cnnc__sgemm_ukernel ukernel = jr ? cfg->ukernel : first;
             for (int64_t ir = 0; ir < mc; ir += MR) {
                 const int64_t mr = mc - ir < MR ? mc - ir : MR;
-                ukernel(mr, nr, kc, pa + ir * kc, bp + jr / NR * pstride,
-                        c + (ic + ir) * ldc + jc + jr, ldc, beta_blk);
+                run_tile(&kn, ep, stream_a && !jr, r0 + ic + ir, mr, nr, kc, pa + ir * kc,
+                         bp + jr / NR * pstride, c + (ic + ir) * ldc + jc + jr, ldc, beta_blk);
             }
         }
     }
@@ -355,8 +422,10 @@ static void packed_block(const sgemm_config *cfg, int64_t m_all, int64_t r0, int
 
 void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_t m, int64_t n,
                                 int64_t k, const float *a_packed, cnnc__sgemm_pack_b_fn pack_b,
-                                void *ctx, float beta, float *c, int64_t ldc, float *ws) {
+                                void *ctx, float beta, float *c, int64_t ldc, float *ws,
+                                const cnnc__sgemm_epilogue *ep) {
     const sgemm_config *cfg = config_of(isa);
+    assert(k > 0 || !ep); /* no k block to fuse it into */
     if (empty_product(m, n, k, beta, c, ldc))
         return;
     const int64_t NR = cfg->nr;
@@ -371,7 +440,7 @@ void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_
             const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
             const float *bp = pack_b(ctx, pc, kc, jc, nc, NR, pb, scratch);
             packed_block(cfg, m_all, r0, m, mc_blk, k, pc, kc, jc, nc, a_packed, bp, kc * NR, beta,
-                         c, ldc);
+                         c, ldc, ep);
         }
     }
 }
@@ -387,7 +456,7 @@ void cnnc__sgemm_st_prepacked(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
     for (int64_t pc = 0; pc < k; pc += kc_blk) {
         const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
         packed_block(cfg, m, 0, m, mc_blk, k, pc, kc, 0, n, a_packed, b + pc * cfg->nr, b_pstride,
-                     beta, c, ldc);
+                     beta, c, ldc, NULL);
     }
 }
 

@@ -121,19 +121,42 @@ int64_t cnnc__sgemm_packed_a_kc(cnnc__isa isa, int64_t k);
 void cnnc__sgemm_pack_a_full(cnnc__isa isa, bool trans_a, int64_t m, int64_t k, const float *a,
                              int64_t lda, float *dst);
 
+/* An epilogue fused into the micro-kernel's store of the last k block (a convolution's
+ * bias and clamp activation, while the tile is in registers): each final C value v
+ * (beta C plus every k block's sum, as without it) of row i becomes
+ *     v = v + bias[i]                  (bias NULL: nothing added; -0 stays -0)
+ *     v = v < lo ? lo : v, then v > hi ? hi : v    (hardtanh's formula: NaN stays NaN;
+ *                                                   lo -inf, hi inf: no clamp)
+ * the bits of the same arithmetic as a separate pass over C (cnnc__k_act_forward_bias
+ * with ReLU or Hardtanh, kernels/activation.h). Only the levels whose kernel table
+ * (CNNC__SGEMM_EP_KERNELS) lists a fused store take one: see cnnc__sgemm_fuses_epilogue. */
+typedef struct cnnc__sgemm_epilogue {
+    const float *bias; /* [m] of the whole product (m_all rows) or NULL */
+    float lo, hi;
+} cnnc__sgemm_epilogue;
+
+/* Does the level's packed GEMM fuse a cnnc__sgemm_epilogue into its store? Where it
+ * does not, callers pass none and run the epilogue as a pass of their own. */
+bool cnnc__sgemm_fuses_epilogue(cnnc__isa isa);
+
 /* C (m x n) = beta*C + A B, A pre-packed by cnnc__sgemm_pack_a_full(isa, m, k), B
  * packed block by block by pack_b(ctx, ...). Same blocking, kernels, determinism and
  * beta rules as cnnc__sgemm_st_blocked (bit-identical results for the same A and B). ws holds
- * cnnc__sgemm_workspace_floats(isa) floats, 64-byte aligned. */
+ * cnnc__sgemm_workspace_floats(isa) floats, 64-byte aligned. ep: the epilogue fused into
+ * the store (NULL: none; else only with k > 0, at a level where
+ * cnnc__sgemm_fuses_epilogue). */
 void cnnc__sgemm_st_packed(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                            const float *a_packed, cnnc__sgemm_pack_b_fn pack_b, void *ctx,
-                           float beta, float *c, int64_t ldc, float *ws);
+                           float beta, float *c, int64_t ldc, float *ws,
+                           const cnnc__sgemm_epilogue *ep);
 /* The same for rows [r0, r0 + m) of A (r0 a multiple of MR) packed whole, m_all rows:
  * C's rows r0 .. (c points at the first), each with the bits the whole product gives
- * it (rows split over threads). */
+ * it (rows split over threads); ep's bias indexed by the row of the whole product
+ * (row r0 + i of it for c's row i). */
 void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_t m, int64_t n,
                                 int64_t k, const float *a_packed, cnnc__sgemm_pack_b_fn pack_b,
-                                void *ctx, float beta, float *c, int64_t ldc, float *ws);
+                                void *ctx, float beta, float *c, int64_t ldc, float *ws,
+                                const cnnc__sgemm_epilogue *ep);
 
 /* C (m x n) = beta*C + A B, A pre-packed by cnnc__sgemm_pack_a_full(isa, m, k), B
  * already packed whole by the caller in NR-column panels of all k rows: panel s
@@ -177,6 +200,21 @@ void cnnc__sgemm_tile(cnnc__isa isa, int64_t *mr, int64_t *nr);
     X(SCALAR, f32_gemm_4x8__scalar, f32_gemm_4x8__scalar, f32_gemm_pack_a4__scalar,         \
       f32_gemm_pack_b8__scalar, 4, 8, 256, 128, 1024)
 
+/* X-list of the fused stores: (level, kernel, stream kernel), the level's micro-kernel
+ * and its streaming twin (CNNC__SGEMM_KERNELS) with the store through a
+ * cnnc__sgemm_epilogue (a cnnc__sgemm_ukernel_ep), the k loop the same code. A level
+ * without an entry (AVX-512: not measurable on the AVX2 machine it was written on)
+ * keeps the epilogue as its callers' separate pass. */
+#if CNNC__ISA_X86
+#define CNNC__SGEMM_SIMD_EP_KERNELS(X) \
+    X(AVX2, f32_gemm_6x16_ep__avx2, f32_gemm_6x16_ep_stream__avx2)
+#else
+#define CNNC__SGEMM_SIMD_EP_KERNELS(X)
+#endif
+#define CNNC__SGEMM_EP_KERNELS(X) \
+    CNNC__SGEMM_SIMD_EP_KERNELS(X) \
+    X(SCALAR, f32_gemm_4x8_ep__scalar, f32_gemm_4x8_ep__scalar)
+
 /* A micro-kernel: C tile (mr x nr, leading dim ldc; 1 <= mr <= MR, 1 <= nr <= NR)
  *     = beta*C + sum_{p<kc} a[p*MR + i] * b[p*NR + j]
  * a: packed A panel, kc groups of MR floats (rows >= mr zero-padded);
@@ -187,6 +225,12 @@ void cnnc__sgemm_tile(cnnc__isa isa, int64_t *mr, int64_t *nr);
 typedef void (*cnnc__sgemm_ukernel)(int64_t mr, int64_t nr, int64_t kc,
                                     const float *a, const float *b,
                                     float *c, int64_t ldc, float beta);
+/* The same with an epilogue in the store (cnnc__sgemm_epilogue): after the beta rule,
+ * row i of the tile gets + bias[i] (bias: the tile's mr rows, or NULL: nothing added),
+ * then the clamp to [lo, hi]. */
+typedef void (*cnnc__sgemm_ukernel_ep)(int64_t mr, int64_t nr, int64_t kc, const float *a,
+                                       const float *b, float *c, int64_t ldc, float beta,
+                                       const float *bias, float lo, float hi);
 
 /* Packing into a kernel's panels (MR / NR fixed by the routine's name):
  * pack_a: op(A) rows [0, mc) x k [0, kc) (a points at A(ic, pc)) into MR-row panels,
@@ -209,6 +253,15 @@ typedef void (*cnnc__sgemm_pack_b)(bool trans, int64_t kc, int64_t nc, const flo
     void cnnc__##pack_b(bool trans, int64_t kc, int64_t nc, const float *b, int64_t ldb,    \
                         float *dst);
 CNNC__SGEMM_KERNELS(CNNC__X)
+#undef CNNC__X
+#define CNNC__X(isa, kernel, stream)                                                          \
+    void cnnc__##kernel(int64_t mr, int64_t nr, int64_t kc, const float *a, const float *b,   \
+                        float *c, int64_t ldc, float beta, const float *bias, float lo,       \
+                        float hi);                                                            \
+    void cnnc__##stream(int64_t mr, int64_t nr, int64_t kc, const float *a, const float *b,   \
+                        float *c, int64_t ldc, float beta, const float *bias, float lo,       \
+                        float hi);
+CNNC__SGEMM_EP_KERNELS(CNNC__X)
 #undef CNNC__X
 
 #endif

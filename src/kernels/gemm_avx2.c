@@ -26,15 +26,31 @@ load_last(const float *p, __m256i mask, bool full) {
     return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
 }
 
+/* The store's epilogue (EP, a compile-time constant: the plain kernel's store has
+ * none): v + bias (-0 without one: x + -0 is x, bit for bit, -0 and NaN included),
+ * then clamped as hardtanh: max(lo, v) is v < lo ? lo : v and min(hi, v) is
+ * v > hi ? hi : v, NaN staying NaN (maxps/minps return their second operand when
+ * either is NaN). */
+typedef struct tile_ep {
+    const float *bias; /* the tile's rows, or NULL */
+    float lo, hi;
+} tile_ep;
+
+static inline __attribute__((always_inline)) TARGET __m256
+ep_apply(__m256 v, __m256 bias, __m256 lo, __m256 hi) {
+    return _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(v, bias)));
+}
+
 /* The tile with `rows` rows and `nv` 8-float vectors per row (compile-time constants
  * at each call site, so acc[][] lives in registers). The arithmetic for one C
  * element does not depend on rows, nv or full. The last vector of each row has
  * `rem` columns inside C (all 8 when `full`); its mask is made after the k loop,
- * where it does not take a register from the accumulators. */
+ * where it does not take a register from the accumulators. EP: the values go through
+ * ep_apply before they are stored. */
 static inline __attribute__((always_inline)) TARGET void
 tile(const int rows, const int nv, int64_t kc, const float *restrict a,
      const float *restrict b, float *restrict c, int64_t ldc, float beta, int rem,
-     bool full, const int pf) {
+     bool full, const int pf, const bool EP, const tile_ep ep) {
     __m256 acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < rows; i++) {
@@ -63,6 +79,7 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
     }
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256i mask = cnnc__lanes_avx2(rem);
+    const __m256 lo = _mm256_set1_ps(ep.lo), hi = _mm256_set1_ps(ep.hi);
 #pragma GCC unroll 6
     for (int i = 0; i < rows; i++) {
         float *ci = c + i * ldc;
@@ -79,46 +96,69 @@ tile(const int rows, const int nv, int64_t kc, const float *restrict a,
                 r0 = _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(ci), r0);
             rl = _mm256_fmadd_ps(vbeta, load_last(cl, mask, full), rl);
         }
+        if (EP) {
+            const __m256 bias = _mm256_set1_ps(ep.bias ? ep.bias[i] : -0.0f);
+            r0 = ep_apply(r0, bias, lo, hi);
+            rl = ep_apply(rl, bias, lo, hi);
+        }
         if (nv > 1)
             _mm256_storeu_ps(ci, r0);
         cnnc__store_n_avx2(cl, rl, full ? 8 : rem);
     }
 }
 
-#define ROWS_CASES(nv, full, pf)                                             \
-    switch (mr) {                                                              \
-    case 1: tile(1, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
-    case 2: tile(2, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
-    case 3: tile(3, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
-    case 4: tile(4, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
-    case 5: tile(5, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;            \
-    default: tile(6, nv, kc, a, b, c, ldc, beta, rem, full, pf); break;           \
+#define ROWS_CASES(nv, full, pf, EP)                                                     \
+    switch (mr) {                                                                          \
+    case 1: tile(1, nv, kc, a, b, c, ldc, beta, rem, full, pf, EP, ep); break;             \
+    case 2: tile(2, nv, kc, a, b, c, ldc, beta, rem, full, pf, EP, ep); break;             \
+    case 3: tile(3, nv, kc, a, b, c, ldc, beta, rem, full, pf, EP, ep); break;             \
+    case 4: tile(4, nv, kc, a, b, c, ldc, beta, rem, full, pf, EP, ep); break;             \
+    case 5: tile(5, nv, kc, a, b, c, ldc, beta, rem, full, pf, EP, ep); break;             \
+    default: tile(6, nv, kc, a, b, c, ldc, beta, rem, full, pf, EP, ep); break;            \
     }
 
 /* Columns of the last vector inside C: nr in 1..8 -> one vector, 9..16 -> two. */
-#define NV_CASES(pf)                               \
+#define NV_CASES(pf, EP)                           \
     const int rem = (int)(nr - (nr > 8 ? 8 : 0)); \
     if (nr == 16) {                                \
-        ROWS_CASES(2, true, pf)                    \
+        ROWS_CASES(2, true, pf, EP)                \
     } else if (nr > 8) {                           \
-        ROWS_CASES(2, false, pf)                   \
+        ROWS_CASES(2, false, pf, EP)               \
     } else if (nr == 8) {                          \
-        ROWS_CASES(1, true, pf)                    \
+        ROWS_CASES(1, true, pf, EP)                \
     } else {                                       \
-        ROWS_CASES(1, false, pf)                   \
+        ROWS_CASES(1, false, pf, EP)               \
     }
 
 TARGET void cnnc__f32_gemm_6x16__avx2(int64_t mr, int64_t nr, int64_t kc,
                                        const float *a, const float *b,
                                        float *c, int64_t ldc, float beta) {
-    NV_CASES(0)
+    const tile_ep ep = {NULL, 0.0f, 0.0f};
+    NV_CASES(0, false)
 }
 
 /* Prefetching A 128 k steps (3 KB) ahead, as the AVX-512 streaming kernel. */
 TARGET void cnnc__f32_gemm_6x16_stream__avx2(int64_t mr, int64_t nr, int64_t kc,
                                               const float *a, const float *b,
                                               float *c, int64_t ldc, float beta) {
-    NV_CASES(128)
+    const tile_ep ep = {NULL, 0.0f, 0.0f};
+    NV_CASES(128, false)
+}
+
+/* The two with the epilogue in the store (cnnc__sgemm_ukernel_ep). */
+TARGET void cnnc__f32_gemm_6x16_ep__avx2(int64_t mr, int64_t nr, int64_t kc, const float *a,
+                                          const float *b, float *c, int64_t ldc, float beta,
+                                          const float *bias, float lo, float hi) {
+    const tile_ep ep = {bias, lo, hi};
+    NV_CASES(0, true)
+}
+
+TARGET void cnnc__f32_gemm_6x16_ep_stream__avx2(int64_t mr, int64_t nr, int64_t kc,
+                                                 const float *a, const float *b, float *c,
+                                                 int64_t ldc, float beta, const float *bias,
+                                                 float lo, float hi) {
+    const tile_ep ep = {bias, lo, hi};
+    NV_CASES(128, true)
 }
 
 /* ---- Packing ------------------------------------------------------------- */

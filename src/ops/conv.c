@@ -147,6 +147,8 @@ static bool fwd_item_prepacked(const fwd_job *j, const gemm_ws *gw, int64_t ncol
     return j->apk && !(gw->threaded && p->threads > 1) && packed_gemm(p, ncol);
 }
 
+static const cnnc__conv_epilogue no_epilogue = {0};
+
 /* The epilogue over the rows [mg, ncol] (leading dim ld) of group grp's output that a
  * GEMM has just written (in L2). */
 static void epilogue_rows(cnnc__isa isa, const cnnc__conv_epilogue *ep, float *yg, int64_t ld,
@@ -175,15 +177,19 @@ static void fwd_item(const fwd_job *j, int64_t item, float *col, const gemm_ws *
         ldb = ncol;
     }
     float *yg = j->y + (b * g->m + grp * p->mg) * p->osz + o0;
+    cnnc__sgemm_epilogue f;
+    bool fused = false;
     if (fwd_item_prepacked(j, gw, ncol)) {
         cnnc__sgemm_plain_b pb = {p->isa, bm, ldb}; /* the input columns in place */
+        fused = cnnc__conv_epilogue_gemm(p->isa, j->ep, grp * p->mg, &f);
         cnnc__sgemm_st_packed(p->isa, p->mg, ncol, p->kdim, j->apk + (size_t)grp * j->a_floats,
-                              cnnc__sgemm_plain_pack_b, &pb, 0.0f, yg, p->osz, gw->ws);
+                              cnnc__sgemm_plain_pack_b, &pb, 0.0f, yg, p->osz, gw->ws,
+                              fused ? &f : NULL);
     } else {
         gemm(gw, false, false, p->mg, ncol, p->kdim, j->w + grp * p->mg * p->kdim, p->kdim, bm,
              ldb, 0.0f, yg, p->osz);
     }
-    epilogue_rows(p->isa, j->ep, yg, p->osz, grp, p->mg, ncol);
+    if (!fused) epilogue_rows(p->isa, j->ep, yg, p->osz, grp, p->mg, ncol);
 }
 
 static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
@@ -328,9 +334,11 @@ static cnnc_status implicit_range(void *ctx, int64_t begin, int64_t end, int chu
         const int64_t ncol = j->osz - o0 < j->tile ? j->osz - o0 : j->tile;
         implicit_item it = {j->isa, g, j->x + (b * g->c + grp * j->cg) * j->isz, o0};
         float *yg = j->y + (b * g->m + grp * j->mg) * j->osz + o0;
+        cnnc__sgemm_epilogue f;
+        const bool fused = cnnc__conv_epilogue_gemm(j->isa, j->ep, grp * j->mg, &f);
         cnnc__sgemm_st_packed(j->isa, j->mg, ncol, j->kdim, j->apk + (size_t)grp * j->a_floats,
-                              implicit_pack_b, &it, 0.0f, yg, j->osz, ws);
-        epilogue_rows(j->isa, j->ep, yg, j->osz, grp, j->mg, ncol);
+                              implicit_pack_b, &it, 0.0f, yg, j->osz, ws, fused ? &f : NULL);
+        if (!fused) epilogue_rows(j->isa, j->ep, yg, j->osz, grp, j->mg, ncol);
     }
     return CNNC_OK;
 }
@@ -412,9 +420,11 @@ static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk)
         const int64_t ncol = total - j0 < pj->tile ? total - j0 : pj->tile;
         phase_item it = {j->isa, g, pj->ph + grp * (pj->img_floats / g->groups), pj->img_floats,
                          j0};
+        cnnc__sgemm_epilogue f;
+        const bool fused = cnnc__conv_epilogue_gemm(j->isa, j->ep, grp * j->mg, &f);
         cnnc__sgemm_st_packed(j->isa, j->mg, ncol, j->kdim, j->apk + (size_t)grp * j->a_floats,
-                              phase_pack_b, &it, 0.0f, tmp, ncol, gws);
-        epilogue_rows(j->isa, j->ep, tmp, ncol, grp, j->mg, ncol);
+                              phase_pack_b, &it, 0.0f, tmp, ncol, gws, fused ? &f : NULL);
+        if (!fused) epilogue_rows(j->isa, j->ep, tmp, ncol, grp, j->mg, ncol);
         phase_scatter(j, tmp, pj->b0, grp, j0, ncol);
     }
     return CNNC_OK;
@@ -1184,16 +1194,22 @@ bool cnnc__conv_chain_pays(const cnnc__window *ga, const cnnc__window *gb, const
 
 /* c [m, n] (leading dim ldc) = w [m, k] b [k, n] (ldb): on w packed once (wpk) where the
  * packed GEMM runs the product, else as cnnc__sgemm_st (the same bits either way;
- * cnnc__sgemm_st packed w again for every band: pack_a6 took 9% of MobileNetV2). */
+ * cnnc__sgemm_st packed w again for every band: pack_a6 took 9% of MobileNetV2); then
+ * ep, fused into the packed GEMM's store where it can be, else as a pass over c. */
 static void chain_gemm(cnnc__isa isa, int64_t m, int64_t n, int64_t k, const float *w,
                        const float *wpk, const float *b, int64_t ldb, float *c, int64_t ldc,
-                       float *gws) {
+                       float *gws, const cnnc__conv_epilogue *ep) {
     if (cnnc__sgemm_small_fits(isa, false, false, m, n, k)) {
         cnnc__sgemm_st(isa, false, false, m, n, k, w, k, b, ldb, 0.0f, c, ldc, gws);
+        epilogue_rows(isa, ep, c, ldc, 0, m, n);
         return;
     }
     cnnc__sgemm_plain_b pb = {isa, b, ldb};
-    cnnc__sgemm_st_packed(isa, m, n, k, wpk, cnnc__sgemm_plain_pack_b, &pb, 0.0f, c, ldc, gws);
+    cnnc__sgemm_epilogue f;
+    const bool fused = cnnc__conv_epilogue_gemm(isa, ep, 0, &f);
+    cnnc__sgemm_st_packed(isa, m, n, k, wpk, cnnc__sgemm_plain_pack_b, &pb, 0.0f, c, ldc, gws,
+                          fused ? &f : NULL);
+    if (!fused) epilogue_rows(isa, ep, c, ldc, 0, m, n);
 }
 
 /* A's rows [r0, r1) of image b in E (the ones it holds kept). */
@@ -1213,8 +1229,7 @@ static void chain_a_rows(const chain_job *j, chain_e *s, int64_t b, int64_t r0, 
     float *dst = s->e + (s->e1 - s->e0) * wi; /* [ma, es apart] */
     const int64_t ncol = (r1 - s->e1) * wi;
     chain_gemm(j->isa, ga->m, ncol, ga->c, j->wa, j->apk, j->x + b * ga->c * asz + s->e1 * wi, asz,
-               dst, es, gws);
-    if (!s->raw) epilogue_rows(j->isa, j->epa, dst, es, 0, ga->m, ncol);
+               dst, es, gws, s->raw ? &no_epilogue : j->epa);
     s->e1 = r1;
 }
 
@@ -1266,8 +1281,7 @@ static void chain_image(const chain_job *j, int64_t b, float *ws) {
         }
         float *yb = j->y + b * gc->m * osz + o0 * wo; /* [mc planes, osz apart] */
         const int64_t ncol = (o1 - o0) * wo;
-        chain_gemm(j->isa, gc->m, ncol, mb, j->wc, j->cpk, d, dstep, yb, osz, gws);
-        epilogue_rows(j->isa, j->epc, yb, osz, 0, gc->m, ncol);
+        chain_gemm(j->isa, gc->m, ncol, mb, j->wc, j->cpk, d, dstep, yb, osz, gws, j->epc);
     }
 }
 
@@ -1282,9 +1296,8 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
                                          const cnnc__conv_filters *fa, const cnnc__conv_filters *fb,
                                          const cnnc__conv_filters *fc) {
     const double t0 = cnnc__trace_begin();
-    static const cnnc__conv_epilogue none = {0};
     chain_job j = {.isa = cnnc__isa_active(), .ga = ga, .gb = gb, .gc = gc, .y = y, .x = x,
-                   .epa = ga ? &fa->ep : &none, .epb = &fb->ep, .epc = &fc->ep};
+                   .epa = ga ? &fa->ep : &no_epilogue, .epb = &fb->ep, .epc = &fc->ep};
     j.rows = 1;
     while (j.rows < gb->out[1] && chain_floats(ga, gb, j.rows + 1) <= CHAIN_TILE_FLOATS) j.rows++;
     j.erows = ga ? (j.rows - 1) * gb->stride[1] + (gb->k[1] - 1) * gb->dil[1] + 1 : 0;

@@ -60,6 +60,8 @@ typedef struct cols_job {
     const float *apk; /* forward: the packed filters, a_floats per group */
     size_t a_floats;
     const float *x; /* a 1x1 stride-1 forward's input (its B), or NULL: B is col */
+    cnnc__sgemm_epilogue fep; /* forward: the current group's epilogue in the GEMM's store */
+    bool fused;               /* (when set; else the output pass applies it) */
 } cols_job;
 
 bool cnnc__conv_cols_pays(const cnnc__window *g) {
@@ -174,11 +176,12 @@ typedef struct output_pass {
 } output_pass;
 
 /* The forward's rows [r0, r1) of the chunk: the epilogue over each whole row (one run
- * of ncol in L2, whatever images its segments belong to), then scattered into y. */
+ * of ncol in L2, whatever images its segments belong to) unless the GEMM's store applied
+ * it, then scattered into y. */
 static cnnc_status output_range(void *ctx, int64_t r0, int64_t r1, int chunk) {
     const output_pass *op = ctx;
     const cols_job *j = op->j;
-    for (int64_t r = r0; r < r1 && cnnc__conv_epilogue_any(op->ep); r++)
+    for (int64_t r = r0; r < r1 && !j->fused && cnnc__conv_epilogue_any(op->ep); r++)
         cnnc__conv_epilogue_row(j->isa, op->ep, j->grp * j->mg + r, j->rows + r * j->width,
                                 j->rows + r * j->width, j->ncol);
     segments_pass sp = {j, seg_scatter, op->y};
@@ -255,7 +258,8 @@ static cnnc_status packed_rows(void *ctx, int64_t u0, int64_t u1, int chunk) {
                                j->apk + (size_t)j->grp * j->a_floats,
                                j->x ? direct_pack_b : cnnc__sgemm_plain_pack_b,
                                j->x ? (void *)j : (void *)&pb, 0.0f, j->rows + r0 * j->width,
-                               j->width, j->gemm_ws + (size_t)chunk * slice);
+                               j->width, j->gemm_ws + (size_t)chunk * slice,
+                               j->fused ? &j->fep : NULL);
     return CNNC_OK;
 }
 
@@ -286,6 +290,7 @@ cnnc_status cnnc__conv_cols_forward(cnnc__isa isa, const cnnc__window *g, float 
     output_pass op = {&j, y, ep};
     FOR_CHUNKS(&j, {
         if (!j.x) for_segments(&j, seg_im2col, (void *)x, j.cg, j.ksz);
+        j.fused = cnnc__conv_epilogue_gemm(isa, ep, j.grp * mg, &j.fep);
         packed_gemm(&j);
         output_chunk(&op);
     });

@@ -299,7 +299,7 @@ static cnnc_status gemm_range(void *ctx, int64_t u0, int64_t u1, int chunk) {
     /* B(p, n) = dyt row (chunk's first row + p), a plain row copy */
     cnnc__sgemm_plain_b pb = {j->isa, j->dyt, j->mg};
     cnnc__sgemm_st_packed(j->isa, i1 - i0, j->mg, j->ncol, a, cnnc__sgemm_plain_pack_b, &pb,
-                          j->c0 == 0 ? 0.0f : 1.0f, j->acc + i0 * j->mg, j->mg, ws);
+                          j->c0 == 0 ? 0.0f : 1.0f, j->acc + i0 * j->mg, j->mg, ws, NULL);
     return CNNC_OK;
 }
 

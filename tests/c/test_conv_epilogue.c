@@ -1,7 +1,8 @@
 /* The forward convolution's epilogue (kernels/conv.h: bias and activation applied while
  * the output is in cache): every forward path (depthwise, Winograd F(4x4) and F(2x2),
  * column chunks, phase planes, the direct small-channel kernels, implicit GEMM, 1x1
- * GEMM run in parallel items and threaded inside; at inference also with the packed weights cached) with every
+ * GEMM run in parallel items and threaded inside, with the epilogue fused into the packed
+ * GEMM's store where the level has one; at inference also with the packed weights cached) with every
  * epilogue must give the bits of the convolution followed by the separate activation
  * kernel, at every ISA level this CPU runs, with 1 and 2
  * threads; the op (cnnc__op_conv_act) must equal cnnc_conv2d followed by the public
@@ -105,6 +106,17 @@ static int cases(path_case *pc) {
                           "gemm (1x1)", NULL};
     pc[n++] = (path_case){"1x1 gemm, one item", geom2(1, 24, 40, 1, 19, 23, 1, 1, 0), "gemm (1x1)",
                           "gemm (1x1)", NULL};
+    /* the packed GEMM's fused store (AVX2, scalar): edge tiles (41 and 38 rows: 6 x 6 + 5,
+     * 6 x 6 + 2), masked columns (156 = 9 x 16 + 12, 132 = 8 x 16 + 4), two k blocks (300, 280 > 256),
+     * groups (the bias from the group's first channel), rows split over 2 threads */
+    pc[n++] = (path_case){"1x1 gemm, k blocks", geom2(2, 300, 41, 1, 12, 13, 1, 1, 0), "gemm (1x1)",
+                          "gemm (1x1)", "gemm (1x1)"};
+    pc[n++] = (path_case){"1x1 gemm, groups", geom2(2, 64, 76, 2, 12, 11, 1, 1, 0), "gemm (1x1)",
+                          "gemm (1x1)", "gemm (1x1)"};
+    pc[n++] = (path_case){"1x1 column chunks", geom2(3, 280, 38, 1, 7, 7, 1, 1, 0), "column chunks",
+                          "column chunks", "column chunks"};
+    pc[n++] = (path_case){"1x1 column chunks, groups", geom2(3, 80, 76, 2, 7, 7, 1, 1, 0),
+                          "column chunks", "column chunks", "column chunks"};
     /* 3-d: no phase planes, one image: no column chunks */
     cnnc__window g3 = {.n = 1, .c = 4, .m = 6, .groups = 1, .in = {6, 7, 8}, .out = {4, 5, 6},
                        .k = {3, 3, 3}, .stride = {1, 1, 1}, .pad = {0, 0, 0}, .dil = {1, 1, 1}};
@@ -189,7 +201,7 @@ static void compare_epilogues(cnnc__isa isa, const path_case *pc, int threads, b
 }
 
 static void test_every_path_and_epilogue(void) {
-    path_case pc[16];
+    path_case pc[24];
     const int n = cases(pc);
     const cnnc__isa saved = cnnc__isa_active();
     for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {

@@ -5,7 +5,8 @@
  * larger than needed, beta 0 (over NaN garbage, which must not leak), 1 and others.
  * The error bound is relative to sum_p |A(i,p)||B(p,j)| + |beta C(i,j)|. At one
  * level the pre-packed and multithreaded results must equal the single-threaded one
- * bit for bit, whatever the thread count. */
+ * bit for bit, whatever the thread count, and the pre-packed GEMM with a convolution's
+ * epilogue fused into its store the bits of the GEMM and the separate pass. */
 #include <cnnc.h>
 
 #include <math.h>
@@ -16,6 +17,7 @@
 
 #include "core/gemm_mt.h"
 #include "core/parallel.h"
+#include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_small.h"
 
@@ -156,6 +158,82 @@ static const float *plain_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, 
     return dst;
 }
 
+/* The convolution epilogues a fused store (cnnc__sgemm_epilogue) is checked with, each
+ * with and without a bias: Hardtanh with both bounds inside the values, ReLU, Hardtanh
+ * with min > max (every value max), the bias alone. */
+static const cnnc__conv_epilogue FUSED_EPS[] = {
+    {.act = true, .op = CNNC__ACT_HARDTANH, .p = {-0.5f, 0.5f, 0.0f}},
+    {.act = true, .op = CNNC__ACT_RELU},
+    {.act = true, .op = CNNC__ACT_HARDTANH, .p = {0.25f, -0.25f, 0.0f}},
+    {.act = false},
+};
+
+/* At a level with a fused store: the pre-packed GEMM with each FUSED_EPS epilogue in its
+ * store, whole and with its rows split in two at a multiple of MR
+ * (cnnc__sgemm_st_packed_rows), must give the bits of the same GEMM followed by the
+ * convolution's separate pass (cnnc__conv_epilogue_row), sentinels included. With
+ * beta != 0, C starts with NaN, infinities and -0 among its values (they go through the
+ * bias and the clamp). Elsewhere cnnc__conv_epilogue_gemm must decline. */
+static void check_fused(cnnc__isa isa, const gemm_case *g, const buffers *bf, const float *pa) {
+    static const float specials[] = {NAN, INFINITY, -INFINITY, -0.0f};
+    const size_t nc = (size_t)(g->m * g->ldc);
+    if (g->m == 0 || g->n == 0 || g->k == 0) return;
+    float *start = xmalloc(nc * sizeof(float)), *want = xmalloc(nc * sizeof(float));
+    float *bias = xmalloc((size_t)g->m * sizeof(float));
+    memcpy(start, bf->c0, nc * sizeof(float));
+    for (size_t i = 0; g->beta != 0.0f && i < nc; i += 5)
+        if ((int64_t)i % g->ldc < g->n) start[i] = specials[i / 5 % 4];
+    /* not from the generator: the shapes drawn after this stay the same */
+    for (int64_t i = 0; i < g->m; i++) bias[i] = (float)(i * 37 % 101) / 50.0f - 1.0f;
+    int64_t mr, nr;
+    cnnc__sgemm_tile(isa, &mr, &nr);
+    const int64_t split = g->m / 2 / mr * mr;
+    const plain_b pb = {isa, bf->b, g->ldb, g->trans_b, NULL};
+    for (size_t e = 0; e < sizeof FUSED_EPS / sizeof FUSED_EPS[0]; e++)
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            cnnc__conv_epilogue ep = FUSED_EPS[e];
+            ep.bias = with_bias ? bias : NULL;
+            cnnc__sgemm_epilogue f;
+            const bool fused = cnnc__conv_epilogue_gemm(isa, &ep, 0, &f);
+            checks++;
+            if (fused != (cnnc__sgemm_fuses_epilogue(isa) && cnnc__conv_epilogue_any(&ep))) {
+                fprintf(stderr, "FAIL %s: cnnc__conv_epilogue_gemm %s epilogue %zu\n",
+                        cnnc__sgemm_kernel_name(isa), fused ? "took" : "declined", e);
+                failures++;
+            }
+            if (!fused) continue;
+            memcpy(want, start, nc * sizeof(float));
+            cnnc__sgemm_st_packed(isa, g->m, g->n, g->k, pa, plain_pack_b, (void *)&pb, g->beta,
+                                  want, g->ldc, bf->ws, NULL);
+            for (int64_t i = 0; i < g->m; i++)
+                cnnc__conv_epilogue_row(isa, &ep, i, want + i * g->ldc, want + i * g->ldc, g->n);
+            for (int parts = 1; parts <= 2; parts++) {
+                memcpy(bf->c, start, nc * sizeof(float));
+                if (parts == 1) {
+                    cnnc__sgemm_st_packed(isa, g->m, g->n, g->k, pa, plain_pack_b, (void *)&pb,
+                                          g->beta, bf->c, g->ldc, bf->ws, &f);
+                } else {
+                    cnnc__sgemm_st_packed_rows(isa, g->m, 0, split, g->n, g->k, pa, plain_pack_b,
+                                               (void *)&pb, g->beta, bf->c, g->ldc, bf->ws, &f);
+                    cnnc__sgemm_st_packed_rows(isa, g->m, split, g->m - split, g->n, g->k, pa,
+                                               plain_pack_b, (void *)&pb, g->beta,
+                                               bf->c + split * g->ldc, g->ldc, bf->ws, &f);
+                }
+                checks++;
+                if (memcmp(bf->c, want, nc * sizeof(float)) != 0) {
+                    char desc[256];
+                    describe(g, desc, sizeof desc);
+                    fprintf(stderr, "FAIL %s fused epilogue %zu (bias %d, %s): %s: differs from "
+                                    "the GEMM and the separate pass\n",
+                            cnnc__sgemm_kernel_name(isa), e, with_bias,
+                            parts == 1 ? "whole" : "rows split", desc);
+                    failures++;
+                }
+            }
+        }
+    free(start), free(want), free(bias);
+}
+
 /* The paths of one level against the reference (bf->c_ref, bf->bound): the
  * single-threaded GEMM, the pre-packed one and (check_mt) the multithreaded ones,
  * which must give the single-threaded result's bits. */
@@ -190,11 +268,12 @@ static void run_level(cnnc__isa isa, const gemm_case *g, buffers *bf, bool check
         plain_b pb = {isa, bf->b, g->ldb, g->trans_b, o ? own : NULL};
         reset_c(g, bf);
         cnnc__sgemm_st_packed(isa, g->m, g->n, g->k, pa, plain_pack_b, &pb, g->beta, bf->c, g->ldc,
-                              bf->ws);
+                              bf->ws, NULL);
         snprintf(what, sizeof what, "%s pre-packed%s", kernel, o ? " (callback's copy)" : "");
         check_result(g, bf, what);
         check_same_bits(g, bf, what);
     }
+    check_fused(isa, g, bf, pa);
     /* B packed whole by the caller in full-height panels, the product reading a row range
      * of a taller B (rows outside it NaN: never read): the same bits again. */
     const int64_t off = 3, kall = g->k + off + 2, npan = (g->n + nr - 1) / nr;
@@ -455,6 +534,14 @@ int main(void) {
         return 2;
     }
 
+#if CNNC__ISA_X86
+    /* AVX-512 keeps the epilogue a separate pass (its fused store is unwritten) */
+    checks++;
+    if (cnnc__sgemm_fuses_epilogue(CNNC__ISA_AVX512)) {
+        fprintf(stderr, "FAIL: AVX-512 claims a fused store\n");
+        failures++;
+    }
+#endif
     int cases = 0;
     /* Every transpose combination and beta on small sizes around the register tiles
      * of all kernels (4x8, 6x16, 14x32), k = 0 included. */
