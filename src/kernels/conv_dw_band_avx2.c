@@ -77,6 +77,16 @@ BD_INLINE __m256 load_n(const float *p, int64_t n) {
     return _mm256_maskload_ps(p, cnnc__lanes_avx2(n));
 }
 
+/* load_n(p, n) where avail floats from p may be read: with avail >= 8 a plain load, its
+ * lanes from n on cleared (the stride-2 fill's row tails, where the plane goes on:
+ * 1 thread, batch 8, bias + ReLU6, min of 5 x 31, ms 576x14x14 0.483 -> 0.462,
+ * 192x28x28 0.419 -> 0.417; the stride-1 fill's, 384x14x14 and 192x28x28, gained
+ * nothing and keep the masked load). */
+BD_INLINE __m256 load_in(const float *p, int64_t n, int64_t avail) {
+    if (n >= 8 || n <= 0 || avail < 8) return load_n(p, n);
+    return _mm256_and_ps(_mm256_loadu_ps(p), _mm256_castsi256_ps(cnnc__lanes_avx2(n)));
+}
+
 /* The lanes l of a load from column c of a source row of n floats that fall inside
  * it (0 <= c + l < n); the others read as zero. */
 BD_INLINE __m256i row_lanes(int64_t c, int64_t n) {
@@ -92,7 +102,10 @@ BD_INLINE void store_until(float *dst, const float *end, __m256 v) {
 }
 
 /* cnnc__dw_prefetch_ahead on planes of at most BD_PF_MAX floats: larger ones ride the
- * hardware prefetcher (56x56: 0.1 - 0.3 ms slower with it; 28x28: no gain). */
+ * hardware prefetcher (56x56: 0.1 - 0.3 ms slower with it; 28x28: no gain; nor with
+ * the next band's source lines touched a part after each block of the current band:
+ * 1 thread, batch 8, bias + ReLU6, 192x28x28 0.65-0.69 -> 0.68-0.73 ms, from L2 as
+ * fast as from L3). */
 BD_INLINE void prefetch_ahead(const float *p, int64_t n, int64_t ahead, bool write) {
     if (n <= BD_PF_MAX) cnnc__dw_prefetch_ahead(p, n, ahead, write);
 }
@@ -113,13 +126,13 @@ BD_INLINE __m256 pre_apply(__m256 v, const bool PRE, const bd_pre *pre, int64_t 
     return n >= 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(cnnc__lanes_avx2(n)));
 }
 
-/* Source row src [n] into a buffer row, column c at padded column c + lead: stride 1
- * buf[c + lead]; stride 2 the even padded columns at buf[m], the odd at buf[half + m]
- * (padded column 2 m + phase), through pre when PRE (a compile-time constant: with the
- * test inside the loops, stride-2 runs of small planes lost 5-20%). Writes zeros past
- * the data up to the next 8 (16). */
+/* Source row src [n] (avail >= n floats readable from src) into a buffer row, column c
+ * at padded column c + lead: stride 1 buf[c + lead]; stride 2 the even padded columns
+ * at buf[m], the odd at buf[half + m] (padded column 2 m + phase), through pre when PRE
+ * (a compile-time constant: with the test inside the loops, stride-2 runs of small
+ * planes lost 5-20%). Writes zeros past the data up to the next 8 (16). */
 BD_INLINE void fill_row(const int S, const bool PRE, float *buf, const float *src, int64_t n,
-                        int64_t lead, int64_t half, const bd_pre *pre_in) {
+                        int64_t avail, int64_t lead, int64_t half, const bd_pre *pre_in) {
     /* (a copy: the buffer's stores may alias *pre_in, a vector type, which the loops
      * then reloaded at every store) */
     const bd_pre pre_v = PRE ? *pre_in : (bd_pre){0}, *pre = &pre_v;
@@ -138,11 +151,12 @@ BD_INLINE void fill_row(const int S, const bool PRE, float *buf, const float *sr
     float *od_dst = lead % 2 ? buf + (lead + 1) / 2 : buf + half + lead / 2;
     for (int64_t c = 0; c < n; c += 16) {
         const bool whole = c + 16 <= n; /* (plain loads: the masked ones cost a fill 2x) */
-        const __m256 a = pre_apply(whole ? _mm256_loadu_ps(src + c) : load_n(src + c, n - c),
-                                   PRE, pre, n - c);
-        const __m256 b =
-            pre_apply(whole ? _mm256_loadu_ps(src + c + 8) : load_n(src + c + 8, n - c - 8), PRE,
-                      pre, n - c - 8);
+        const __m256 a =
+            pre_apply(whole ? _mm256_loadu_ps(src + c) : load_in(src + c, n - c, avail - c), PRE,
+                      pre, n - c);
+        const __m256 b = pre_apply(whole ? _mm256_loadu_ps(src + c + 8)
+                                         : load_in(src + c + 8, n - c - 8, avail - c - 8),
+                                   PRE, pre, n - c - 8);
         const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
         const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
         _mm256_storeu_ps(ev_dst + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
@@ -160,7 +174,8 @@ BD_INLINE void fill_band(const int S, const bool PRE, float *buf, bool *zero, co
     for (int64_t t = 0; t < rows; t++) {
         const int64_t r = r0 + t;
         if (r >= 0 && r < b->ih) {
-            fill_row(S, PRE, buf + t * b->ld, src + r * b->iw, b->iw, b->lead, b->half, pre);
+            fill_row(S, PRE, buf + t * b->ld, src + r * b->iw, b->iw, (b->ih - r) * b->iw,
+                     b->lead, b->half, pre);
             zero[t] = false;
         } else if (!zero[t]) {
             memset(buf + t * b->ld, 0, (size_t)b->ld * sizeof(float));
@@ -373,6 +388,10 @@ BD_INLINE void fwd_planes(const int K, const int S, const bool D, const bool FLI
                           const bd_geom *b, float *buf, const cnnc__dw_fwd_ep *ep) {
     const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow, ystep = ep ? ep->ystep : osz;
     const int64_t xstep = ep && ep->xstep ? ep->xstep : isz;
+    /* (two buffers, the next band filled before the current one computes so that the
+     * taps never read lines still in the store queue, gained nothing: 1 thread, batch
+     * 8, bias + ReLU6, min of 6 x 31, ms 384x14x14 0.416 -> 0.436, 192x28x28 0.688 ->
+     * 0.685, 576x14x14 stride 2 0.483 -> 0.471) */
     bool zero[BD_FLOATS / 8]; /* per buffer row (rows of at least 8 floats) */
     if (!D) clear_margins(S, buf, zero, b);
     bd_taps tp;
@@ -389,8 +408,11 @@ BD_INLINE void fwd_planes(const int K, const int S, const bool D, const bool FLI
         const bd_pre *pre = pre_of(&pre_v, ep, i);
         float *yi = y + i * ystep;
         const float *end = ystep == osz ? y + n * osz : yi + osz;
+        /* (not y: touching the next planes' destination lines for writing cost 3-8%,
+         * 1 thread, batch 8, bias + ReLU6, min of 5 x 31, ms 384x14x14 0.415 -> 0.404,
+         * 576x14x14 stride 2 0.462 -> 0.447, 960x7x7 0.269 -> 0.257; with x and y
+         * evicted to memory first 0.435 -> 0.426, 0.496 -> 0.448, 0.276 -> 0.265) */
         prefetch_ahead(x + i * xstep, isz, BD_PF_BYTES, false);
-        prefetch_ahead(yi, osz, BD_PF_BYTES, true);
         for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
             const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
             const int64_t rows = (nb - 1) * S + K;

@@ -8,6 +8,7 @@
  * or not, must also give the very bits of bias + the taps fused-multiply-added in
  * (q1, q2) order, the order they promise. The driver at 1 and 2 threads: the same
  * bits, and the reference's values. A mismatched input: PyTorch's error. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, sysconf */
 #include "check.h"
 
 #include <cnnc.h>
@@ -16,6 +17,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kernels/conv.h"
 #include "kernels/conv_dw_internal.h"
@@ -418,6 +421,59 @@ static void test_band_small_avx2(void) {
 #endif
 }
 
+/* The band forward on a run of n planes that ends where an inaccessible page begins
+ * (the fills' loads may run into a plane's next row, never past its last one), with
+ * no epilogue or (pre) the input's bias and ReLU as it is read: the bits of
+ * forward_fma_order. */
+static void band_end_case(const cnnc__window *g, int64_t n, bool pre) {
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g);
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = (size_t)(n * isz) * 4;
+    const size_t len = (bytes + page - 1) / page * page;
+    char *map = mmap(NULL, len + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED);
+    if (map == MAP_FAILED) return;
+    CHECK(mprotect(map + len, page, PROT_NONE) == 0);
+    float *x = (float *)(map + len - bytes); /* [n, isz], ending at the guard page */
+    float *xr = check_rng_floats(&rng, n * isz), *w = check_rng_floats(&rng, n * ksz);
+    float *bias = check_rng_floats(&rng, n), *y = malloc((size_t)(n * osz + BAND_GUARD) * 4);
+    float *yr = malloc((size_t)osz * 4);
+    memcpy(x, xr, bytes);
+    for (int64_t i = 0; i < n * osz + BAND_GUARD; i++) y[i] = 1234.5f;
+    static const cnnc__conv_clamp relu = {0.0f, INFINITY};
+    const cnnc__dw_fwd_ep ep = {osz, NULL, bias, &relu, 0};
+    CHECK(cnnc__dw_band_forward_avx2(y, x, w, bias, n, g, pre ? &ep : NULL));
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t t = 0; t < isz && pre; t++)
+            xr[i * isz + t] = clamp_ref(xr[i * isz + t] + bias[i], &relu);
+        forward_fma_order(yr, xr + i * isz, w + i * ksz, bias[i], g);
+        CHECK(memcmp(y + i * osz, yr, (size_t)osz * 4) == 0);
+    }
+    CHECK(guard_intact(y, n * osz));
+    munmap(map, len + page);
+    free(xr), free(w), free(bias), free(y), free(yr);
+}
+
+/* band_end_case on 3x3 planes 1 .. 12 tall and 1 .. 40 wide (row tails of every
+ * length in both fills), stride 1 and 2, padding 0 and 1, runs of 1 .. 3 planes. */
+static void test_band_end_avx2(void) {
+#if CNNC__ISA_X86
+    if (cnnc__isa_cpu() < CNNC__ISA_AVX2) return;
+    const int before = check_current_failures_;
+    for (int64_t h = 1; h <= 12; h++)
+        for (int64_t w = 1; w <= 40; w++)
+            for (int64_t s = 1; s <= 2; s++)
+                for (int64_t p = 0; p <= 1; p++) {
+                    const cnnc__window g = band_geom(3, s, p, p, h, w);
+                    band_end_case(&g, rnd(1, 3), rnd(0, 1));
+                    if (check_current_failures_ != before) {
+                        print_geom((int)w, &g);
+                        return;
+                    }
+                }
+#endif
+}
+
 /* Through the driver: values as the reference's, the same bits at 1 and 2 threads.
  * n images of c planes h x w, 3x3, stride and padding in both dims. */
 static void driver_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad) {
@@ -499,6 +555,7 @@ int main(void) {
     RUN_TEST(test_band_avx2);
     RUN_TEST(test_band_small_avx2);
     RUN_TEST(test_band_weight_blocks_avx2);
+    RUN_TEST(test_band_end_avx2);
     RUN_TEST(test_drivers);
     RUN_TEST(test_errors);
     cnnc_thread_cleanup();
