@@ -39,6 +39,9 @@ void cnnc__k_affine(float *out, const float *a, int64_t n, float alpha, float be
  * work. The AVX2 and AVX-512 loops (taken when the active level has them) give the
  * same bits. */
 double cnnc__k_sum(const float *x, int64_t n);
+/* out[r] = cnnc__k_sum(x + r * stride, n) for r in [0, rows), bit for bit (AVX2: two rows
+ * side by side). */
+void cnnc__k_sum_rows(const float *x, int64_t stride, int64_t rows, int64_t n, double *out);
 
 /* A reduction as blocks of consecutive dims (outermost first), each either
  * reduced or kept: input block sizes size[], strides in_stride[] (elements), and

@@ -54,15 +54,13 @@ typedef struct {
 static cnnc_status reduce_outer(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     reduce_job *j = ctx;
-    const cnnc__reduce_blocks *b = j->b;
-    int64_t os = b->out_stride[0];
-    for (int64_t i = begin; i < end; i++) {
-        double *acc = j->acc + i * os;
-        memset(acc, 0, (size_t)os * sizeof(double));
-        if (b->n > 1) cnnc__k_reduce_acc(acc, j->in + i * b->in_stride[0], b, 1);
-        else acc[0] += (double)j->in[i];
-        for (int64_t k = 0; k < os; k++) j->out[i * os + k] = (float)(acc[k] * j->scale);
-    }
+    cnnc__reduce_blocks sub = *j->b;
+    sub.size[0] = end - begin;
+    const int64_t os = sub.out_stride[0], nout = (end - begin) * os;
+    double *acc = j->acc + begin * os;
+    memset(acc, 0, (size_t)nout * sizeof(double));
+    cnnc__k_reduce_acc(acc, j->in + begin * sub.in_stride[0], &sub, 0);
+    for (int64_t k = 0; k < nout; k++) j->out[begin * os + k] = (float)(acc[k] * j->scale);
     return CNNC_OK;
 }
 

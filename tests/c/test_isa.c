@@ -316,6 +316,74 @@ static void test_sum_same_bits_at_every_level(void) {
     REQUIRE(cnnc__isa_set_cap(top));
 }
 
+/* cnnc__k_sum_rows gives cnnc__k_sum's bits per row at every level (AVX2 sums two rows
+ * side by side): 1..5 rows of lengths around the block sizes, rows apart by more than
+ * their length. */
+static void test_sum_rows_same_bits_at_every_level(void) {
+    const cnnc__isa top = cnnc__isa_cpu();
+    enum { ROWS = 5, STRIDE = 3200 };
+    static float x[ROWS * STRIDE];
+    uint64_t st = 0x2545F4914F6CDD1Du;
+    for (int i = 0; i < ROWS * STRIDE; i++) {
+        st = st * 6364136223846793005u + 1442695040888963407u;
+        x[i] = ((float)((st >> 40) & 0xFFFFFF) / 16777216.0f - 0.5f) * (float)(1 << (i % 11));
+    }
+    const int64_t lens[] = {0, 1, 7, 8, 15, 16, 17, 63, 64, 255, 256, 257, 511, 512, 513, 3136, 3197};
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+        for (int64_t rows = 1; rows <= ROWS; rows++) {
+            const int64_t n = lens[l], off = rows % 3; /* unaligned starts too */
+            double want[ROWS], got[ROWS];
+            REQUIRE(cnnc__isa_set_cap(CNNC__ISA_SCALAR));
+            for (int64_t r = 0; r < rows; r++) want[r] = cnnc__k_sum(x + off + r * (STRIDE - 3), n);
+            for (int lv = CNNC__ISA_SCALAR; lv <= (int)top; lv++) {
+                REQUIRE(cnnc__isa_set_cap((cnnc__isa)lv));
+                cnnc__k_sum_rows(x + off, STRIDE - 3, rows, n, got);
+                CHECK(memcmp(got, want, (size_t)rows * sizeof(double)) == 0);
+            }
+        }
+    REQUIRE(cnnc__isa_set_cap(top));
+}
+
+/* cnnc__k_binary gives the scalar level's bits at every level: each op on contiguous,
+ * broadcast (either side) and strided rows of lengths 1..40, with NaN, infinities,
+ * signed zeros and subnormals among the values. */
+static void test_binary_same_bits_at_every_level(void) {
+    const cnnc__isa top = cnnc__isa_cpu();
+    enum { N = 2 * 2 * 3 * 40 }; /* the strided case reads twice the output's span */
+    static float a[N], b[N], want[N], got[N];
+    const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-40f, 3.0f};
+    uint64_t st = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < N; i++) {
+        st = st * 6364136223846793005u + 1442695040888963407u;
+        a[i] = i % 7 == 0 ? special[(i / 7) % 8] : (float)((st >> 40) & 0xFFFF) / 4096.0f - 8.0f;
+        b[i] = i % 5 == 0 ? special[(i / 5) % 8] : (float)((st >> 20) & 0xFFFF) / 8192.0f - 4.0f;
+    }
+    /* operand strides along [2, 3, len]: a plain, b per-row (broadcast columns), b a scalar
+     * per plane, a broadcast, both strided by 2 in the last dim */
+    const int64_t strides[][2][3] = {{{120, 40, 1}, {120, 40, 1}}, {{120, 40, 1}, {3, 1, 0}},
+                                     {{120, 40, 1}, {1, 0, 0}},    {{0, 0, 0}, {120, 40, 1}},
+                                     {{240, 80, 2}, {240, 80, 2}}};
+    for (int64_t len = 1; len <= 40; len++)
+        for (size_t k = 0; k < sizeof strides / sizeof strides[0]; k++)
+            for (int op = 0; op < CNNC__BINOP_COUNT; op++) {
+                cnnc__bcast it = {.ndim = 3, .shape = {2, 3, len}};
+                for (int s = 0; s < 2; s++)
+                    for (int d = 0; d < 3; d++) it.stride[s][d] = strides[k][s][d];
+                const int64_t n = 6 * len;
+                const int64_t mid = n / 2 + 1 < n ? n / 2 + 1 : n; /* two ranges, as threads */
+                REQUIRE(cnnc__isa_set_cap(CNNC__ISA_SCALAR));
+                cnnc__k_binary((cnnc__binop)op, want, a, b, &it, 0, n);
+                for (int lv = CNNC__ISA_SCALAR; lv <= (int)top; lv++) {
+                    REQUIRE(cnnc__isa_set_cap((cnnc__isa)lv));
+                    memset(got, 0xA5, sizeof got);
+                    cnnc__k_binary((cnnc__binop)op, got, a, b, &it, 0, mid);
+                    cnnc__k_binary((cnnc__binop)op, got, a, b, &it, mid, n);
+                    CHECK(memcmp(got, want, (size_t)n * sizeof(float)) == 0);
+                }
+            }
+    REQUIRE(cnnc__isa_set_cap(top));
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--print-isa") == 0) {
         printf("%s %s\n", cnnc__isa_name(cnnc__isa_cpu()), cnnc_get_isa());
@@ -328,6 +396,8 @@ int main(int argc, char **argv) {
     RUN_TEST(test_ops_follow_the_cap);
     RUN_TEST(test_cap_changed_while_ops_run);
     RUN_TEST(test_sum_same_bits_at_every_level);
+    RUN_TEST(test_sum_rows_same_bits_at_every_level);
+    RUN_TEST(test_binary_same_bits_at_every_level);
     cnnc_thread_cleanup();
     return check_summary();
 }
