@@ -17,16 +17,33 @@ static void row_offsets(const cnnc__bcast *it, int64_t r, int64_t *oa, int64_t *
     *ob = b;
 }
 
+/* The contiguous loops in blocks of 16 outputs, each block's output line 2 KB ahead
+ * prefetched: stores that miss wait for their lines, which the hardware prefetchers
+ * (following the loads) bring late. Zen 3, 1 thread, + a per-plane scalar over
+ * [8, 64, 56, 56] (L3-resident), min of 150 x 10 calls: 202-209 -> 180-187 us (the
+ * inputs' lines prefetched too: 188-202); a product of two [16 M] (in memory) 7.3 ->
+ * 6.7 ms. */
+#define BINARY_AHEAD 512
+#define BINARY_SPAN(...) /* the body, with t its index */                    \
+    do {                                                                       \
+        int64_t j = 0;                                                         \
+        for (; j + 16 <= n; j += 16) {                                         \
+            __builtin_prefetch(o + j + BINARY_AHEAD);                          \
+            for (int64_t t = j; t < j + 16; t++) __VA_ARGS__;                  \
+        }                                                                      \
+        for (int64_t t = j; t < n; t++) __VA_ARGS__;                           \
+    } while (0)
+
 #define BINARY_LOOP(EXPR)                                                      \
     do {                                                                       \
         if (sa == 1 && sb == 1)                                                \
-            for (int64_t j = 0; j < n; j++) { float x = pa[j], y = pb[j]; o[j] = (EXPR); } \
+            BINARY_SPAN({ float x = pa[t], y = pb[t]; o[t] = (EXPR); });       \
         else if (sa == 1 && sb == 0) {                                         \
             float y = pb[0];                                                   \
-            for (int64_t j = 0; j < n; j++) { float x = pa[j]; o[j] = (EXPR); } \
+            BINARY_SPAN({ float x = pa[t]; o[t] = (EXPR); });                  \
         } else if (sa == 0 && sb == 1) {                                       \
             float x = pa[0];                                                   \
-            for (int64_t j = 0; j < n; j++) { float y = pb[j]; o[j] = (EXPR); } \
+            BINARY_SPAN({ float y = pb[t]; o[t] = (EXPR); });                  \
         } else                                                                 \
             for (int64_t j = 0; j < n; j++) { float x = pa[j * sa], y = pb[j * sb]; o[j] = (EXPR); } \
     } while (0)
