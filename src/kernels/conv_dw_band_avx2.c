@@ -709,6 +709,12 @@ static bd_geom direct_geom(const cnnc__window *g) {
 
 bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                 int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep) {
+    /* groups of 8 planes channels-last first (on geometries the bands below always take:
+     * consecutive planes, 3x3, narrow rows), the rest here */
+    const int64_t done = cnnc__dw_cl_forward_avx2(y, x, w, bias, n, g, ep);
+    if (done == n) return true;
+    y += done * cnnc__window_out_size(g), x += done * cnnc__window_in_size(g), w += done * 9;
+    bias = bias ? bias + done : NULL, n -= done;
     bd_geom b;
     if (bd_fits(g, false) && direct(g, ep)) {
         b = direct_geom(g);

@@ -474,6 +474,74 @@ static void test_band_end_avx2(void) {
 #endif
 }
 
+/* The band forward's groups of 8 planes channels-last (conv_dw_cl_avx2.c, then the
+ * bands on the rest of the run): runs of 1 .. 40 planes of 1x1 .. 30x30 (3x3, stride 1
+ * or 2, padding 0 .. 2 per dim; the groups take outputs up to 16 wide at stride 1, 28
+ * at stride 2), with and without a bias and the output's clamp, inputs with NaN,
+ * infinities and -0 sprinkled in or not: the bits of forward_fma_order then the clamp
+ * (the filters and bias finite and the bias never -0, where every way of treating a
+ * tap on padding gives the same bits), nothing written past the run. Then the
+ * epilogues of band_ep_case (the input's ones declined by the groups) and runs ending
+ * where an inaccessible page begins. */
+static void cl_case(const cnnc__window *g, int64_t n) {
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    float *x = check_rng_floats(&rng, n * isz), *w = check_rng_floats(&rng, n * 9);
+    float *bias = check_rng_floats(&rng, n), *yr = malloc((size_t)osz * 4);
+    float *y = malloc((size_t)(n * osz + BAND_GUARD) * 4);
+    static const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f};
+    for (int64_t i = 0; i < n * isz && rnd(0, 1); i++)
+        if (rnd(0, 9) == 0) x[i] = special[rnd(0, 4)];
+    for (int64_t i = 0; i < n * osz + BAND_GUARD; i++) y[i] = 1234.5f;
+    static const cnnc__conv_clamp relu6 = {0.0f, 6.0f}, narrow = {-0.3f, 0.4f};
+    const int pick = (int)rnd(0, 3);
+    const cnnc__conv_clamp *clamp = pick == 1 ? &relu6 : pick == 2 ? &narrow : NULL;
+    const cnnc__dw_fwd_ep ep = {.ystep = osz, .clamp = clamp};
+    const bool with_bias = rnd(0, 1);
+    CHECK(cnnc__dw_band_forward_avx2(y, x, w, with_bias ? bias : NULL, n, g, pick ? &ep : NULL));
+    for (int64_t i = 0; i < n; i++) {
+        forward_fma_order(yr, x + i * isz, w + i * 9, with_bias ? bias[i] : 0.0f, g);
+        for (int64_t t = 0; t < osz && clamp; t++) yr[t] = clamp_ref(yr[t], clamp);
+        CHECK(memcmp(y + i * osz, yr, (size_t)osz * 4) == 0);
+    }
+    CHECK(guard_intact(y, n * osz));
+    band_ep_case(g, n, x, w, bias, true);
+    free(x), free(w), free(bias), free(yr), free(y);
+}
+
+static void test_cl_avx2(void) {
+#if CNNC__ISA_X86
+    if (cnnc__isa_cpu() < CNNC__ISA_AVX2) return;
+    const int before = check_current_failures_;
+    static const int64_t edges[][5] = {/* s, p1, p2, h, w: MobileNetV2's, 1x1, ends */
+                                       {1, 1, 1, 14, 14}, {1, 1, 1, 7, 7},  {2, 1, 1, 14, 14},
+                                       {2, 1, 1, 28, 28}, {2, 1, 1, 56, 56}, {1, 0, 0, 1, 1},
+                                       {1, 2, 2, 1, 1},   {2, 2, 2, 1, 1},  {1, 1, 1, 16, 16},
+                                       {2, 0, 0, 58, 57}, {1, 2, 0, 30, 12}};
+    const int64_t nedge = (int64_t)(sizeof edges / sizeof edges[0]);
+    for (int64_t it = 0; it < nedge + 400; it++) {
+        const int64_t *e = edges[it < nedge ? it : 0];
+        const cnnc__window g =
+            it < nedge ? band_geom(3, e[0], e[1], e[2], e[3], e[4])
+                       : band_geom(3, rnd(1, 2), rnd(0, 2), rnd(0, 2), rnd(1, 30), rnd(1, 30));
+        cl_case(&g, it < nedge ? 40 : rnd(1, 40));
+        if (check_current_failures_ != before) {
+            print_geom((int)it, &g);
+            return;
+        }
+    }
+    for (int64_t h = 1; h <= 16; h += 3)
+        for (int64_t s = 1; s <= 2; s++)
+            for (int64_t p = 0; p <= 2; p++) {
+                const cnnc__window g = band_geom(3, s, p, p, h, h + rnd(0, 2));
+                band_end_case(&g, rnd(8, 20), rnd(0, 1));
+                if (check_current_failures_ != before) {
+                    print_geom((int)h, &g);
+                    return;
+                }
+            }
+#endif
+}
+
 /* Through the driver: values as the reference's, the same bits at 1 and 2 threads.
  * n images of c planes h x w, 3x3, stride and padding in both dims. */
 static void driver_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t pad) {
@@ -533,6 +601,12 @@ static void drivers_at(cnnc__isa isa) {
     driver_case(3, 4, 16, 16, 1, 1);
     driver_case(2, 3, 28, 28, 1, 1);
     driver_case(2, 3, 5, 9, 1, 1);
+    /* runs of 8-plane groups and their rest (the threads split them anywhere) */
+    driver_case(2, 40, 14, 14, 1, 1);
+    driver_case(3, 27, 7, 7, 1, 1);
+    driver_case(2, 19, 28, 28, 2, 1);
+    driver_case(2, 33, 14, 14, 2, 1);
+    driver_case(1, 17, 9, 13, 1, 2);
     CHECK_OK(cnnc_set_num_threads(2));
 }
 
@@ -556,6 +630,7 @@ int main(void) {
     RUN_TEST(test_band_small_avx2);
     RUN_TEST(test_band_weight_blocks_avx2);
     RUN_TEST(test_band_end_avx2);
+    RUN_TEST(test_cl_avx2);
     RUN_TEST(test_drivers);
     RUN_TEST(test_errors);
     cnnc_thread_cleanup();

@@ -1,0 +1,285 @@
+/* Depthwise 3x3 forward, AVX2 + FMA, on runs of planes 8 channels at a time: each
+ * group of 8 consecutive planes is transposed into a zero-bordered channels-last
+ * buffer [padded rows][ld][8] (a band of rows at a time), so that one vector holds
+ * a pixel's 8 channels and every tap is one FMA with the 8 channels' weights (no
+ * broadcasts, no lanes lost to a plane's short rows, no per-plane set-up); blocks of
+ * CL_BLOCK outputs along a row load each input vector once for all the outputs that
+ * read it; the sums, clamped, go to a channels-last band of outputs that is
+ * transposed back into the 8 planes. The same stride 1 or 2 in H and W, padding 0..2,
+ * dilation 1.
+ * Each output is bias, then the taps in (q1, q2) order fused-multiply-added, a tap
+ * reading padding adding w * 0 (the bits of conv_dw_band_avx2.c's buffered path),
+ * then the clamp. */
+#include "kernels/conv_dw_internal.h"
+
+#if CNNC__ISA_X86
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/lanes_avx2.h"
+#include "kernels/transpose8_avx2.h"
+
+CNNC__ISA_TARGET_BEGIN("avx2,fma")
+
+/* CL_IN: the input band's floats; CL_OUT: the output band's; CL_BLOCK: outputs per
+ * register block along a row. */
+enum { CL_IN = 4096, CL_OUT = 4096, CL_BLOCK = 7 };
+
+#define CL_INLINE static inline __attribute__((always_inline))
+
+/* A pass: source planes [ih, iw], destination [oh, ow]; the buffer's padded rows of ld
+ * pixels, source pixel (r, c) at padded (r + ph, c + pw); rows x cols of the source
+ * are read (the rest never reaches an output); band output rows per fill. */
+typedef struct cl_geom {
+    int64_t ih, iw, oh, ow, ph, pw;
+    int64_t rows, cols, ld, band;
+} cl_geom;
+
+/* A group's taps [9] and bias, each the 8 channels' values; the output clamp. */
+typedef struct cl_taps {
+    __m256 wv[9], bias, lo, hi;
+} cl_taps;
+
+/* Group's weights w [8, 9] as 9 vectors of the 8 channels' tap q. */
+CL_INLINE void taps_of(cl_taps *tp, const float *w, const float *bias) {
+    __m256 r[8];
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; c++) r[c] = _mm256_loadu_ps(w + 9 * c); /* taps 0..7 */
+    cnnc__transpose8_avx2(r);
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; q++) tp->wv[q] = r[q];
+    tp->wv[8] = _mm256_i32gather_ps(w + 8, _mm256_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63), 4);
+    tp->bias = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+}
+
+/* Source row r of the group's 8 planes (x, isz apart) into buffer row dst [ld][8] from
+ * padded column pw: 8 columns at a time through the transpose. The lanes past the row
+ * load as zeros (plain loads running into the next row, masked ones on a plane's last
+ * row), so every chunk stores 8 pixels: those past the row land on the right padding
+ * (zeros) or past what the taps read. */
+CL_INLINE void fill_row(float *dst, const float *x, int64_t isz, int64_t r, const cl_geom *b) {
+    const float *src = x + r * b->iw;
+    const int64_t left = (b->ih - r) * b->iw; /* floats readable from src in each plane */
+    for (int64_t c = 0; c < b->cols; c += 8) {
+        const int64_t n = b->cols - c;
+        __m256 v[8];
+        if (n >= 8) {
+#pragma GCC unroll 8
+            for (int ch = 0; ch < 8; ch++) v[ch] = _mm256_loadu_ps(src + ch * isz + c);
+        } else if (left - c >= 8) {
+            const __m256 m = _mm256_castsi256_ps(cnnc__lanes_avx2(n));
+#pragma GCC unroll 8
+            for (int ch = 0; ch < 8; ch++)
+                v[ch] = _mm256_and_ps(_mm256_loadu_ps(src + ch * isz + c), m);
+        } else {
+            const __m256i m = cnnc__lanes_avx2(n);
+#pragma GCC unroll 8
+            for (int ch = 0; ch < 8; ch++) v[ch] = _mm256_maskload_ps(src + ch * isz + c, m);
+        }
+        cnnc__transpose8_avx2(v);
+        float *d = dst + (b->pw + c) * 8;
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) _mm256_store_ps(d + 8 * k, v[k]);
+    }
+}
+
+/* Buffer rows t < nrows from padded rows p0 + t: source rows filled, padding rows
+ * zeroed unless zero[t] says they hold zeros already (they stay put from group to
+ * group). The padding columns are zeroed once per call (cl_forward). */
+CL_INLINE void fill_band(float *buf, bool *zero, const float *x, int64_t isz, int64_t p0,
+                         int64_t nrows, const cl_geom *b) {
+    for (int64_t t = 0; t < nrows; t++) {
+        const int64_t r = p0 + t - b->ph;
+        float *row = buf + t * b->ld * 8;
+        if (r >= 0 && r < b->rows) {
+            fill_row(row, x, isz, r, b);
+            zero[t] = false;
+        } else if (!zero[t]) {
+            for (int64_t c = 0; c < b->ld; c++) _mm256_store_ps(row + 8 * c, _mm256_setzero_ps());
+            zero[t] = true;
+        }
+    }
+}
+
+/* NB outputs of a row at dst [NB][8] from the buffer at src (the first tap's pixel):
+ * bias, then per tap row every input vector loaded once and fused-multiply-added into
+ * each output whose taps read it (t ascending: each output's q2 ascending). */
+CL_INLINE void block(const int S, const bool CL, const int NB, float *dst, const float *src,
+                     int64_t ld, const cl_taps *tp) {
+    __m256 acc[CL_BLOCK];
+    /* (the taps loaded in the block, as FMA operands: hoisted out of the row loop,
+     * nine registers of them spilled the accumulators) */
+    const __m256 *wv = tp->wv;
+    __asm__("" : "+r"(wv));
+#pragma GCC unroll 8
+    for (int a = 0; a < NB; a++) acc[a] = tp->bias;
+#pragma GCC unroll 3
+    for (int q1 = 0; q1 < 3; q1++) {
+        const float *row = src + q1 * ld * 8;
+        /* (opaque: else GCC keeps every tap's address as its own induction variable,
+         * spilled, and reloads them around the FMAs) */
+        __asm__("" : "+r"(row));
+#pragma GCC unroll 16
+        for (int t = 0; t < (NB - 1) * S + 3; t++) {
+            const __m256 xv = _mm256_load_ps(row + 8 * t);
+#pragma GCC unroll 8
+            for (int a = 0; a < NB; a++) {
+                const int q2 = t - a * S;
+                if (q2 >= 0 && q2 < 3) acc[a] = _mm256_fmadd_ps(wv[q1 * 3 + q2], xv, acc[a]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int a = 0; a < NB; a++) {
+        __m256 o = acc[a];
+        if (CL) o = _mm256_min_ps(tp->hi, _mm256_max_ps(tp->lo, o)); /* as the band kernels */
+        _mm256_store_ps(dst + 8 * a, o);
+    }
+}
+
+/* An output row of ow >= NB pixels: blocks of NB, the last moved back to end at the
+ * row's end (recomputing a few outputs). */
+CL_INLINE void out_row(const int S, const bool CL, const int NB, float *dst, const float *src,
+                       const cl_geom *b, const cl_taps *tp) {
+    int64_t j = 0;
+    for (; j + NB <= b->ow; j += NB) block(S, CL, NB, dst + 8 * j, src + 8 * S * j, b->ld, tp);
+    if (j < b->ow) {
+        j = b->ow - NB;
+        block(S, CL, NB, dst + 8 * j, src + 8 * S * j, b->ld, tp);
+    }
+}
+
+/* The band's np output pixels out [np][8] into the group's 8 planes at y (osz apart),
+ * 8 pixels at a time through the transpose; out holds 8-rounded np pixels. */
+CL_INLINE void store_band(float *y, int64_t osz, const float *out, int64_t np) {
+    for (int64_t p = 0; p < np; p += 8) {
+        __m256 v[8];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) v[k] = _mm256_load_ps(out + 8 * (p + k));
+        cnnc__transpose8_avx2(v);
+        if (np - p >= 8) {
+#pragma GCC unroll 8
+            for (int ch = 0; ch < 8; ch++) _mm256_storeu_ps(y + ch * osz + p, v[ch]);
+        } else {
+#pragma GCC unroll 8
+            for (int ch = 0; ch < 8; ch++) cnnc__store_n_avx2(y + ch * osz + p, v[ch], np - p);
+        }
+    }
+}
+
+/* n (a multiple of 8) planes: y [n, oh, ow] from x [n, ih, iw], w [n, 9], bias [n]
+ * (NULL: zeros), clamped by clamp when CL. */
+CL_INLINE void cl_planes(const int S, const bool CL, const int NB, float *y, const float *x,
+                         const float *w, const float *bias, int64_t n, const cl_geom *b,
+                         const cnnc__conv_clamp *clamp) {
+    _Alignas(32) float in[CL_IN];   /* [band rows][ld][8] */
+    _Alignas(32) float out[CL_OUT]; /* [8-rounded band pixels][8] */
+    bool zero[CL_IN / 8];           /* per buffer row */
+    const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow, nrows_max = (b->band - 1) * S + 3;
+    for (int64_t i = 0; i < nrows_max * b->ld * 8; i += 8) _mm256_store_ps(in + i, _mm256_setzero_ps());
+    for (int64_t t = 0; t < nrows_max; t++) zero[t] = true;
+    cl_taps tp;
+    if (CL) {
+        tp.lo = _mm256_set1_ps(clamp->lo);
+        tp.hi = _mm256_set1_ps(clamp->hi);
+    }
+    for (int64_t c0 = 0; c0 < n; c0 += 8) {
+        taps_of(&tp, w + 9 * c0, bias ? bias + c0 : NULL);
+        const float *xg = x + c0 * isz;
+        float *yg = y + c0 * osz;
+        cnnc__dw_prefetch_ahead(xg, 8 * isz, 8 * isz * (int64_t)sizeof(float), false);
+        for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
+            const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
+            fill_band(in, zero, xg, isz, r0 * S, (nb - 1) * S + 3, b);
+            for (int64_t o = 0; o < nb; o++)
+                out_row(S, CL, NB, out + o * b->ow * 8, in + o * S * b->ld * 8, b, &tp);
+            store_band(yg + r0 * b->ow, osz, out, nb * b->ow);
+        }
+    }
+}
+
+typedef void (*cl_fn)(float *y, const float *x, const float *w, const float *bias, int64_t n,
+                      const cl_geom *b, const cnnc__conv_clamp *clamp);
+#define CL_FWD(S, CL, NB)                                                                    \
+    static void cl_##S##_##CL##_##NB(float *y, const float *x, const float *w,               \
+                                     const float *bias, int64_t n, const cl_geom *b,        \
+                                     const cnnc__conv_clamp *clamp) {                       \
+        cl_planes(S, CL, NB, y, x, w, bias, n, b, clamp);                                   \
+    }
+#define CL_FWD_NB(S, CL) \
+    CL_FWD(S, CL, 1)     \
+    CL_FWD(S, CL, 2)     \
+    CL_FWD(S, CL, 3)     \
+    CL_FWD(S, CL, 4)     \
+    CL_FWD(S, CL, 5)     \
+    CL_FWD(S, CL, 6)     \
+    CL_FWD(S, CL, 7)
+CL_FWD_NB(1, 0)
+CL_FWD_NB(1, 1)
+CL_FWD_NB(2, 0)
+CL_FWD_NB(2, 1)
+#undef CL_FWD_NB
+#undef CL_FWD
+#define CL_ROW(S, CL) \
+    {cl_##S##_##CL##_1, cl_##S##_##CL##_2, cl_##S##_##CL##_3, cl_##S##_##CL##_4, \
+     cl_##S##_##CL##_5, cl_##S##_##CL##_6, cl_##S##_##CL##_7}
+static const cl_fn cl_fns[2][2][CL_BLOCK] = {{CL_ROW(1, 0), CL_ROW(1, 1)},
+                                             {CL_ROW(2, 0), CL_ROW(2, 1)}};
+#undef CL_ROW
+
+/* Square 3x3, the same stride 1 or 2 in H and W, dilation 1, padding 0..2, bands of at
+ * least one output row in both buffers; false otherwise. */
+static bool cl_geom_of(cl_geom *b, const cnnc__window *g) {
+    if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->pad[0] != 0) return false;
+    if (g->k[1] != 3 || g->k[2] != 3 || g->stride[1] != g->stride[2]) return false;
+    const int64_t s = g->stride[1];
+    if (s != 1 && s != 2) return false;
+    for (int d = 1; d < 3; d++)
+        if (g->dil[d] != 1 || g->pad[d] < 0 || g->pad[d] > 2 || g->in[d] < 1 || g->out[d] < 1)
+            return false;
+    *b = (cl_geom){.ih = g->in[1], .iw = g->in[2], .oh = g->out[1], .ow = g->out[2],
+                   .ph = g->pad[1], .pw = g->pad[2]};
+    const int64_t hp = (b->oh - 1) * s + 3, wp = (b->ow - 1) * s + 3; /* padded extent read */
+    b->rows = b->ih < hp - b->ph ? b->ih : hp - b->ph;
+    b->cols = b->iw < wp - b->pw ? b->iw : wp - b->pw;
+    const int64_t wr = b->pw + (b->cols + 7) / 8 * 8; /* the fills' stores */
+    b->ld = wp > wr ? wp : wr;
+    const int64_t by_in = (CL_IN / (8 * b->ld) - 3) / s + 1;
+    const int64_t by_out = (CL_OUT / 8 - 7) / b->ow; /* (the last chunk's 8-rounding) */
+    if (CL_IN / (8 * b->ld) < 3 || by_out < 1) return false;
+    b->band = by_in < by_out ? by_in : by_out;
+    if (b->band > b->oh) b->band = b->oh;
+    return true;
+}
+
+/* Where the channels-last groups beat the bands (1 thread, batch 8, bias + ReLU6,
+ * min of 21, the two alternating in one process, ms bands -> groups; 3x3, padding 1):
+ * stride 1 on outputs up to CL_S1_MAX wide (384x14x14 0.40 -> 0.28-0.30, 576x14x14
+ * 0.61 -> 0.54, 960x7x7 0.25 -> 0.20, 576x10x10 0.71 -> 0.39, 960x5x5 0.24 -> 0.11;
+ * wider ones lose, the transposes costing more than the bands' lost lanes: 384x20x20
+ * 1.42 -> 1.57, 192x28x28 0.78 -> 0.90, 144x56x56 3.06 -> 3.42), stride 2 on outputs up
+ * to CL_S2_MAX (576x14x14 0.47 -> 0.23, 192x28x28 0.42 -> 0.29, 144x56x56 2.33 ->
+ * 2.02; 96x112x112 5.57 -> 5.35, bound by memory, is left to the bands). In L2 the
+ * groups' sums alone ran at 70-75 GFLOP/s (256x14x14), the two transposes about half
+ * of the time. */
+enum { CL_S1_MAX = 16, CL_S2_MAX = 28 };
+
+int64_t cnnc__dw_cl_forward_avx2(float *y, const float *x, const float *w, const float *bias,
+                                 int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep) {
+    cl_geom b;
+    const int64_t n8 = n / 8 * 8;
+    if (n8 == 0 || !cl_geom_of(&b, g) || b.ow > (g->stride[1] == 1 ? CL_S1_MAX : CL_S2_MAX))
+        return 0;
+    if (ep && ((ep->xstep && ep->xstep != b.ih * b.iw) || ep->ystep != b.oh * b.ow || ep->xbias ||
+               ep->xclamp))
+        return 0;
+    const bool cl = ep && ep->clamp;
+    const int64_t nb = b.ow < CL_BLOCK ? b.ow : CL_BLOCK;
+    cl_fns[g->stride[1] - 1][cl][nb - 1](y, x, w, bias, n8, &b, cl ? ep->clamp : NULL);
+    return n8;
+}
+
+CNNC__ISA_TARGET_END
+#else
+typedef int cnnc__dw_cl_avx2_unused; /* ISO C: a translation unit is not empty */
+#endif
