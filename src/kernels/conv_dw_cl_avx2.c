@@ -252,23 +252,27 @@ static bool cl_geom_of(cl_geom *b, const cnnc__window *g) {
     return true;
 }
 
-/* Where the channels-last groups beat the bands (1 thread, batch 8, bias + ReLU6,
- * min of 21, the two alternating in one process, ms bands -> groups; 3x3, padding 1):
- * stride 1 on outputs up to CL_S1_MAX wide (384x14x14 0.40 -> 0.28-0.30, 576x14x14
- * 0.61 -> 0.54, 960x7x7 0.25 -> 0.20, 576x10x10 0.71 -> 0.39, 960x5x5 0.24 -> 0.11;
- * wider ones lose, the transposes costing more than the bands' lost lanes: 384x20x20
- * 1.42 -> 1.57, 192x28x28 0.78 -> 0.90, 144x56x56 3.06 -> 3.42), stride 2 on outputs up
- * to CL_S2_MAX (576x14x14 0.47 -> 0.23, 192x28x28 0.42 -> 0.29, 144x56x56 2.33 ->
- * 2.02; 96x112x112 5.57 -> 5.35, bound by memory, is left to the bands). In L2 the
- * groups' sums alone ran at 70-75 GFLOP/s (256x14x14), the two transposes about half
- * of the time. */
-enum { CL_S1_MAX = 16, CL_S2_MAX = 28 };
+/* Where the channels-last groups beat the bands: outputs up to CL_MAX_W wide. Alone
+ * (1 thread, batch 8, bias + ReLU6, min of 21, the two alternating in one process, the
+ * planes in L2/L3 from the previous call; 3x3, padding 1; ms bands -> groups) they won
+ * wider planes too: 384x14x14 0.40 -> 0.28-0.30, 576x14x14 0.61 -> 0.54, 576x10x10
+ * 0.71 -> 0.39, stride 2 576x14x14 0.47 -> 0.23, 192x28x28 0.42 -> 0.29, 144x56x56
+ * 2.33 -> 2.02 (and lost from 20x20 on at stride 1: 384x20x20 1.42 -> 1.57, 192x28x28
+ * 0.78 -> 0.90, 144x56x56 3.06 -> 3.42). In MobileNetV2 (batch 8, 1 thread, CNNC_TRACE
+ * medians, two alternations, ms over the layers) only the narrow ones kept a gain:
+ * 960x7x7 x3 0.86-0.91 -> 0.70-0.71, stride 2 576x14x14 0.49-0.52 -> 0.45-0.46, while
+ * 384x14x14 x4 went 1.81-1.83 -> 1.98-2.20, 576x14x14 x2 1.40-1.46 -> 1.98-2.02,
+ * stride 2 192x28x28 0.47-0.51 -> 0.50-0.54 (there the planes come from the previous
+ * layer's writes, and the groups read and write 8 planes at once). In L2 the groups'
+ * sums alone ran at 70-75 GFLOP/s (256x14x14), the two transposes about half of the
+ * time. */
+enum { CL_MAX_W = 8 };
 
 int64_t cnnc__dw_cl_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                  int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep) {
     cl_geom b;
     const int64_t n8 = n / 8 * 8;
-    if (n8 == 0 || !cl_geom_of(&b, g) || b.ow > (g->stride[1] == 1 ? CL_S1_MAX : CL_S2_MAX))
+    if (n8 == 0 || !cl_geom_of(&b, g) || b.ow > CL_MAX_W)
         return 0;
     if (ep && ((ep->xstep && ep->xstep != b.ih * b.iw) || ep->ystep != b.oh * b.ow || ep->xbias ||
                ep->xclamp))
