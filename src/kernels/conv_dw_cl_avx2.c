@@ -150,13 +150,22 @@ CL_INLINE void out_row(const int S, const bool CL, const int NB, float *dst, con
 }
 
 /* The band's np output pixels out [np][8] into the group's 8 planes at y (osz apart),
- * 8 pixels at a time through the transpose; out holds 8-rounded np pixels. */
+ * 8 pixels at a time through the transpose; out holds 8-rounded np pixels. Every
+ * other chunk touches the lines the next group (8 planes on) writes there, for
+ * writing: eight streams of a few lines each, the hardware prefetcher leaves them
+ * cold, and in MobileNetV2 the outputs come from memory (1 thread, batch 8, CNNC_TRACE
+ * medians, two alternations, ms without -> with: 960x7x7 x3 0.73-0.74 -> 0.67-0.68,
+ * stride 2 576x14x14 0.39-0.41 -> 0.33-0.37, 192x28x28 0.51-0.58 -> 0.43-0.45). */
 CL_INLINE void store_band(float *y, int64_t osz, const float *out, int64_t np) {
     for (int64_t p = 0; p < np; p += 8) {
         __m256 v[8];
 #pragma GCC unroll 8
         for (int k = 0; k < 8; k++) v[k] = _mm256_load_ps(out + 8 * (p + k));
         cnnc__transpose8_avx2(v);
+        if ((p & 8) == 0) {
+#pragma GCC unroll 8
+            for (int ch = 0; ch < 8; ch++) __builtin_prefetch(y + (8 + ch) * osz + p, 1, 3);
+        }
         if (np - p >= 8) {
 #pragma GCC unroll 8
             for (int ch = 0; ch < 8; ch++) _mm256_storeu_ps(y + ch * osz + p, v[ch]);
@@ -252,27 +261,26 @@ static bool cl_geom_of(cl_geom *b, const cnnc__window *g) {
     return true;
 }
 
-/* Where the channels-last groups beat the bands: outputs up to CL_MAX_W wide. Alone
- * (1 thread, batch 8, bias + ReLU6, min of 21, the two alternating in one process, the
- * planes in L2/L3 from the previous call; 3x3, padding 1; ms bands -> groups) they won
- * wider planes too: 384x14x14 0.40 -> 0.28-0.30, 576x14x14 0.61 -> 0.54, 576x10x10
- * 0.71 -> 0.39, stride 2 576x14x14 0.47 -> 0.23, 192x28x28 0.42 -> 0.29, 144x56x56
- * 2.33 -> 2.02 (and lost from 20x20 on at stride 1: 384x20x20 1.42 -> 1.57, 192x28x28
- * 0.78 -> 0.90, 144x56x56 3.06 -> 3.42). In MobileNetV2 (batch 8, 1 thread, CNNC_TRACE
- * medians, two alternations, ms over the layers) only the narrow ones kept a gain:
- * 960x7x7 x3 0.86-0.91 -> 0.70-0.71, stride 2 576x14x14 0.49-0.52 -> 0.45-0.46, while
- * 384x14x14 x4 went 1.81-1.83 -> 1.98-2.20, 576x14x14 x2 1.40-1.46 -> 1.98-2.02,
- * stride 2 192x28x28 0.47-0.51 -> 0.50-0.54 (there the planes come from the previous
- * layer's writes, and the groups read and write 8 planes at once). In L2 the groups'
- * sums alone ran at 70-75 GFLOP/s (256x14x14), the two transposes about half of the
- * time. */
-enum { CL_MAX_W = 8 };
+/* Where the channels-last groups beat the bands: outputs up to CL_MAX_W[stride - 1]
+ * wide. Alone (1 thread, batch 8, bias + ReLU6, min of 21, the two alternating in one
+ * process, the planes in L2/L3 from the previous call; 3x3, padding 1; ms bands ->
+ * groups) they won wider planes too: 384x14x14 0.40 -> 0.28-0.30, 576x14x14 0.61 ->
+ * 0.54, 576x10x10 0.71 -> 0.39, stride 2 576x14x14 0.47 -> 0.23, 192x28x28 0.42 ->
+ * 0.29, 144x56x56 2.33 -> 2.02 (and lost from 20x20 on at stride 1: 384x20x20 1.42 ->
+ * 1.57, 192x28x28 0.78 -> 0.90, 144x56x56 3.06 -> 3.42). In MobileNetV2, where the
+ * outputs come from memory (batch 8, 1 thread, CNNC_TRACE medians, ms over the
+ * layers), stride 1 gained only on 7x7 (960x7x7 x3 0.73-0.74 -> 0.67-0.68) and lost
+ * on 14x14 but for 384 planes (384x14x14 x4 1.73-1.75 -> 1.56-1.70, 576x14x14 x2
+ * 1.35-1.44 -> 1.71-1.73); stride 2 gained (576x14x14 0.39-0.41 -> 0.33-0.37,
+ * 192x28x28 0.48-0.50 -> 0.43-0.45). In L2 the groups' sums alone ran at 70-75
+ * GFLOP/s (256x14x14), the two transposes about half of the time. */
+static const int64_t CL_MAX_W[2] = {8, 16};
 
 int64_t cnnc__dw_cl_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                  int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep) {
     cl_geom b;
     const int64_t n8 = n / 8 * 8;
-    if (n8 == 0 || !cl_geom_of(&b, g) || b.ow > CL_MAX_W)
+    if (n8 == 0 || !cl_geom_of(&b, g) || b.ow > CL_MAX_W[g->stride[1] - 1])
         return 0;
     if (ep && ((ep->xstep && ep->xstep != b.ih * b.iw) || ep->ystep != b.oh * b.ow || ep->xbias ||
                ep->xclamp))

@@ -476,9 +476,9 @@ static void test_band_end_avx2(void) {
 
 /* The band forward's groups of 8 planes channels-last (conv_dw_cl_avx2.c, then the
  * bands on the rest of the run): runs of 1 .. 40 planes of 1x1 .. 30x30 (3x3, stride 1
- * or 2, padding 0 .. 2 per dim; the groups take outputs up to 8 wide), with and
- * without a bias and the output's clamp, inputs with NaN, infinities and -0 sprinkled
- * in or not: the bits of forward_fma_order then the clamp
+ * or 2, padding 0 .. 2 per dim; the groups take outputs up to 8 wide at stride 1, 16 at
+ * stride 2), with and without a bias and the output's clamp, inputs with NaN,
+ * infinities and -0 sprinkled in or not: the bits of forward_fma_order then the clamp
  * (the filters and bias finite and the bias never -0, where every way of treating a
  * tap on padding gives the same bits), nothing written past the run. Then the
  * epilogues of band_ep_case (the input's ones declined by the groups) and runs ending
