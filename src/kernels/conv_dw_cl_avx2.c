@@ -185,7 +185,8 @@ CL_INLINE void cl_planes(const int S, const bool CL, const int NB, float *y, con
     _Alignas(32) float out[CL_OUT]; /* [8-rounded band pixels][8] */
     bool zero[CL_IN / 8];           /* per buffer row */
     const int64_t isz = b->ih * b->iw, osz = b->oh * b->ow, nrows_max = (b->band - 1) * S + 3;
-    for (int64_t i = 0; i < nrows_max * b->ld * 8; i += 8) _mm256_store_ps(in + i, _mm256_setzero_ps());
+    for (int64_t i = 0; i < nrows_max * b->ld * 8; i += 8)
+        _mm256_store_ps(in + i, _mm256_setzero_ps());
     for (int64_t t = 0; t < nrows_max; t++) zero[t] = true;
     cl_taps tp;
     if (CL) {
@@ -268,20 +269,19 @@ static bool cl_geom_of(cl_geom *b, const cnnc__window *g) {
  * 0.54, 576x10x10 0.71 -> 0.39, stride 2 576x14x14 0.47 -> 0.23, 192x28x28 0.42 ->
  * 0.29, 144x56x56 2.33 -> 2.02 (and lost from 20x20 on at stride 1: 384x20x20 1.42 ->
  * 1.57, 192x28x28 0.78 -> 0.90, 144x56x56 3.06 -> 3.42). In MobileNetV2, where the
- * outputs come from memory (batch 8, 1 thread, CNNC_TRACE medians, ms over the
- * layers), stride 1 gained only on 7x7 (960x7x7 x3 0.73-0.74 -> 0.67-0.68) and lost
- * on 14x14 but for 384 planes (384x14x14 x4 1.73-1.75 -> 1.56-1.70, 576x14x14 x2
- * 1.35-1.44 -> 1.71-1.73); stride 2 gained (576x14x14 0.39-0.41 -> 0.33-0.37,
- * 192x28x28 0.48-0.50 -> 0.43-0.45). In L2 the groups' sums alone ran at 70-75
- * GFLOP/s (256x14x14), the two transposes about half of the time. */
+ * outputs come from memory (batch 8, 1 thread, CNNC_TRACE medians, alternating runs,
+ * ms over the layers, with store_band's touch of the next group's lines), 7x7 and
+ * stride 2 gained: 960x7x7 x3 0.83-0.93 -> 0.65-0.68, stride 2 576x14x14 0.50-0.84 ->
+ * 0.33-0.46, 192x28x28 0.48-0.51 -> 0.43-0.54; 14x14 at stride 1 did not: 576x14x14 x2
+ * 1.35-1.44 -> 1.71-1.73, 384x14x14 x4 1.73-1.75 -> 1.56-1.70. In L2 the groups' sums
+ * alone ran at 70-75 GFLOP/s (256x14x14), the two transposes about half of the time. */
 static const int64_t CL_MAX_W[2] = {8, 16};
 
 int64_t cnnc__dw_cl_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                  int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep) {
     cl_geom b;
     const int64_t n8 = n / 8 * 8;
-    if (n8 == 0 || !cl_geom_of(&b, g) || b.ow > CL_MAX_W[g->stride[1] - 1])
-        return 0;
+    if (n8 == 0 || !cl_geom_of(&b, g) || b.ow > CL_MAX_W[g->stride[1] - 1]) return 0;
     if (ep && ((ep->xstep && ep->xstep != b.ih * b.iw) || ep->ystep != b.oh * b.ow || ep->xbias ||
                ep->xclamp))
         return 0;
