@@ -207,7 +207,27 @@ typedef struct cnnc__dw_fwd_ep {
     const float *xbias;
     const cnnc__conv_clamp *xclamp;
     int64_t xstep;
+    bool xsplit; /* x's rows split (cnnc__dwconv_split_rows; no xbias, xclamp) */
 } cnnc__dw_fwd_ep;
+/* A stride-2 source split ahead (a 1x1 convolution's output written in this order,
+ * its input split first: MobileNetV2's expansions), for the band kernels to read in
+ * place: each row of the window g's input as the padded row's columns [0, 2 ow + K - 2)
+ * (those the taps read), the even ones (ow + (K - 1) / 2 of them) then the odd ones,
+ * the padding's columns zero; the window's padding rows are not stored. Rows of
+ * cnnc__dwconv_split_ld(g) floats. */
+static inline int64_t cnnc__dwconv_split_ld(const cnnc__window *g) {
+    return 2 * g->out[2] + g->k[2] - 2;
+}
+static inline int64_t cnnc__dwconv_split_half(const cnnc__window *g) {
+    return g->out[2] + (g->k[2] - 1) / 2;
+}
+/* Does the level's cnnc__dwconv_forward_band take split sources (ep->xsplit) for g
+ * (AVX2: the stride-2 3x3 and 5x5 bands, output rows of 8 floats or more)? */
+bool cnnc__dwconv_split_fits(cnnc__isa isa, const cnnc__window *g);
+/* dst [rows, split_ld(g)] = the split of src [rows, g->in[2]] (the padding's columns
+ * zero), where cnnc__dwconv_split_fits(isa, g). */
+void cnnc__dwconv_split_rows(cnnc__isa isa, float *dst, const float *src, int64_t rows,
+                             const cnnc__window *g);
 /* y [n planes, ep->ystep apart] from x [n planes, ep->xstep apart] with ep (see above),
  * where the level has such a kernel for g (AVX2: conv_dw_band_avx2.c's square 3x3 and
  * 5x5 bands); false (nothing written) otherwise. */

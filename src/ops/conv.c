@@ -1142,7 +1142,10 @@ typedef struct chain_job {
     const float *apk, *cpk;           /* A's and C's filters packed for the GEMM (or NULL) */
     const cnnc__conv_epilogue *epa, *epb, *epc;
     int64_t rows, erows;              /* B's output rows per band; E's rows (0 without A) */
-    size_t slice;                     /* per chunk: E, D, then the GEMMs' workspace */
+    bool split;                       /* E's rows split for B (chain_splits) */
+    int64_t eld;                      /* floats per row of E */
+    size_t slice;                     /* per chunk: E, D, [split: A's input rows split,] then
+                                         the GEMMs' workspace */
     float *ws;
 } chain_job;
 
@@ -1160,6 +1163,19 @@ static int64_t chain_floats(const cnnc__window *ga, const cnnc__window *gb, int6
     const int64_t span = (gb->k[1] - 1) * gb->dil[1] + 1;
     const int64_t erows = ga ? (rows - 1) * gb->stride[1] + span : 0;
     return gb->m * (erows * gb->in[2] + rows * gb->out[2]);
+}
+
+/* Does A write E split for B (stride 2: each row as the padded row's even columns, then
+ * its odd ones, cnnc__dwconv_split_rows), so that B's band kernel reads E in place
+ * rather than splitting every row into its buffer? A then multiplies its input rows
+ * split the same way (1/6 of E's floats at 16 -> 96), its epilogue in the packed GEMM's
+ * store, E's padding columns zeroed after it. Where B's kernel takes such rows and B's
+ * epilogue is a clamp at most (its kernel's). */
+static bool chain_splits(cnnc__isa isa, const cnnc__window *ga, const cnnc__window *gb,
+                         const cnnc__conv_epilogue *epb) {
+    cnnc__conv_clamp c;
+    return ga && cnnc__dwconv_split_fits(isa, gb) &&
+           !(epb->act && !cnnc__conv_epilogue_clamp(epb, &c));
 }
 
 bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
@@ -1193,13 +1209,14 @@ bool cnnc__conv_chain_pays(const cnnc__window *ga, const cnnc__window *gb, const
 }
 
 /* c [m, n] (leading dim ldc) = w [m, k] b [k, n] (ldb): on w packed once (wpk) where the
- * packed GEMM runs the product, else as cnnc__sgemm_st (the same bits either way;
- * cnnc__sgemm_st packed w again for every band: pack_a6 took 9% of MobileNetV2); then
- * ep, fused into the packed GEMM's store where it can be, else as a pass over c. */
-static void chain_gemm(cnnc__isa isa, int64_t m, int64_t n, int64_t k, const float *w,
-                       const float *wpk, const float *b, int64_t ldb, float *c, int64_t ldc,
-                       float *gws, const cnnc__conv_epilogue *ep) {
-    if (cnnc__sgemm_small_fits(isa, false, false, m, n, k)) {
+ * packed GEMM runs the product (or `packed`), else as cnnc__sgemm_st (the same bits
+ * either way; cnnc__sgemm_st packed w again for every band: pack_a6 took 9% of
+ * MobileNetV2); then ep, fused into the packed GEMM's store where it can be, else as a
+ * pass over c. */
+static void chain_gemm(cnnc__isa isa, bool packed, int64_t m, int64_t n, int64_t k,
+                       const float *w, const float *wpk, const float *b, int64_t ldb, float *c,
+                       int64_t ldc, float *gws, const cnnc__conv_epilogue *ep) {
+    if (!packed && cnnc__sgemm_small_fits(isa, false, false, m, n, k)) {
         cnnc__sgemm_st(isa, false, false, m, n, k, w, k, b, ldb, 0.0f, c, ldc, gws);
         epilogue_rows(isa, ep, c, ldc, 0, m, n);
         return;
@@ -1212,11 +1229,30 @@ static void chain_gemm(cnnc__isa isa, int64_t m, int64_t n, int64_t k, const flo
     if (!fused) epilogue_rows(isa, ep, c, ldc, 0, m, n);
 }
 
-/* A's rows [r0, r1) of image b in E (the ones it holds kept). */
+/* The padding's columns of E's rows [0, rows) from e (channels es apart), split, set
+ * to zero: A's epilogue wrote its bias there. */
+static void chain_zero_pads(const chain_job *j, float *e, int64_t es, int64_t rows) {
+    const cnnc__window *gb = j->gb;
+    const int64_t pw = gb->pad[2], iw = gb->in[2], half = cnnc__dwconv_split_half(gb);
+    for (int ph = 0; ph < 2; ph++) { /* position q: padded column 2 q + ph, x's 2 q + ph - pw */
+        const int64_t n = ph ? j->eld - half : half;
+        const int64_t lo = (pw - ph + 1) / 2, end = (iw + pw - ph + 1) / 2; /* x's [0, iw) */
+        const int64_t hi = end < n ? end : n;
+        for (int64_t c = 0; c < gb->m; c++)
+            for (int64_t r = 0; r < rows; r++) {
+                float *row = e + c * es + r * j->eld + ph * half;
+                for (int64_t q = 0; q < lo; q++) row[q] = 0.0f;
+                for (int64_t q = hi; q < n; q++) row[q] = 0.0f;
+            }
+    }
+}
+
+/* A's rows [r0, r1) of image b in E (the ones it holds kept); xs: the split input rows'
+ * scratch. */
 static void chain_a_rows(const chain_job *j, chain_e *s, int64_t b, int64_t r0, int64_t r1,
-                         float *gws) {
+                         float *xs, float *gws) {
     const cnnc__window *ga = j->ga;
-    const int64_t wi = ga->in[2], es = j->erows * wi, asz = cnnc__window_in_size(ga);
+    const int64_t wi = j->eld, es = j->erows * wi, asz = cnnc__window_in_size(ga);
     if (s->e1 <= r0) {
         s->e0 = s->e1 = r0;
     } else if (r1 - s->e0 > j->erows) { /* the kept rows [r0, e1) to E's top */
@@ -1228,8 +1264,16 @@ static void chain_a_rows(const chain_job *j, chain_e *s, int64_t b, int64_t r0, 
     if (s->e1 >= r1) return;
     float *dst = s->e + (s->e1 - s->e0) * wi; /* [ma, es apart] */
     const int64_t ncol = (r1 - s->e1) * wi;
-    chain_gemm(j->isa, ga->m, ncol, ga->c, j->wa, j->apk, j->x + b * ga->c * asz + s->e1 * wi, asz,
-               dst, es, gws, s->raw ? &no_epilogue : j->epa);
+    const float *xb = j->x + b * ga->c * asz + s->e1 * ga->in[2]; /* [ca, asz apart] */
+    if (j->split) {
+        for (int64_t c = 0; c < ga->c; c++) /* xs [ca, ncol] */
+            cnnc__dwconv_split_rows(j->isa, xs + c * ncol, xb + c * asz, r1 - s->e1, j->gb);
+        chain_gemm(j->isa, true, ga->m, ncol, ga->c, j->wa, j->apk, xs, ncol, dst, es, gws, j->epa);
+        chain_zero_pads(j, dst, es, r1 - s->e1);
+    } else {
+        chain_gemm(j->isa, false, ga->m, ncol, ga->c, j->wa, j->apk, xb, asz, dst, es, gws,
+                   s->raw ? &no_epilogue : j->epa);
+    }
     s->e1 = r1;
 }
 
@@ -1245,7 +1289,7 @@ static void chain_b_band(const chain_job *j, chain_e *s, float *d, int64_t dstep
     const bool clamp_b = cnnc__conv_epilogue_clamp(j->epb, &cb);
     const cnnc__dw_fwd_ep ep = {.xstep = xstep, .ystep = dstep, .clamp = clamp_b ? &cb : NULL,
                                 .xbias = s->raw ? j->epa->bias : NULL,
-                                .xclamp = clamp_a ? &ca : NULL};
+                                .xclamp = clamp_a ? &ca : NULL, .xsplit = j->split};
     if (!(j->epb->act && !clamp_b) &&
         cnnc__dwconv_forward_band(j->isa, d, xin, j->wb, bias, mb, g, &ep))
         return;
@@ -1265,23 +1309,25 @@ static void chain_image(const chain_job *j, int64_t b, float *ws) {
     const int64_t isz = cnnc__window_in_size(gb), osz = cnnc__window_out_size(gc);
     cnnc__conv_clamp ca;
     /* raw where B's band kernel may apply A's epilogue: a bias and a clamp at most */
-    chain_e s = {.e = ws, .raw = j->ga && !(j->epa->act && !cnnc__conv_epilogue_clamp(j->epa, &ca))};
-    float *d = ws + round16((size_t)(mb * j->erows * wi)); /* [mb, rows, wo] */
-    float *gws = d + round16((size_t)(mb * dstep));
+    chain_e s = {.e = ws, .raw = j->ga && !j->split &&
+                                 !(j->epa->act && !cnnc__conv_epilogue_clamp(j->epa, &ca))};
+    float *d = ws + round16((size_t)(mb * j->erows * j->eld)); /* [mb, rows, wo] */
+    float *xs = d + round16((size_t)(mb * dstep));              /* split: [ca, erows, eld] */
+    float *gws = xs + (j->split ? round16((size_t)(j->ga->c * j->erows * j->eld)) : 0);
     for (int64_t o0 = 0; o0 < gb->out[1]; o0 += j->rows) {
         const int64_t o1 = o0 + j->rows < gb->out[1] ? o0 + j->rows : gb->out[1];
         int64_t r0, r1;
         const cnnc__window g = dw_band(gb, o0, o1, &r0, &r1);
         if (j->ga) {
-            chain_a_rows(j, &s, b, r0, r1, gws);
-            s.band = s.e + (r0 - s.e0) * wi;
-            chain_b_band(j, &s, d, dstep, s.band, j->erows * wi, &g);
+            chain_a_rows(j, &s, b, r0, r1, xs, gws);
+            s.band = s.e + (r0 - s.e0) * j->eld;
+            chain_b_band(j, &s, d, dstep, s.band, j->erows * j->eld, &g);
         } else {
             chain_b_band(j, &s, d, dstep, j->x + b * mb * isz + r0 * wi, isz, &g);
         }
         float *yb = j->y + b * gc->m * osz + o0 * wo; /* [mc planes, osz apart] */
         const int64_t ncol = (o1 - o0) * wo;
-        chain_gemm(j->isa, gc->m, ncol, mb, j->wc, j->cpk, d, dstep, yb, osz, gws, j->epc);
+        chain_gemm(j->isa, false, gc->m, ncol, mb, j->wc, j->cpk, d, dstep, yb, osz, gws, j->epc);
     }
 }
 
@@ -1301,8 +1347,12 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
     j.rows = 1;
     while (j.rows < gb->out[1] && chain_floats(ga, gb, j.rows + 1) <= CHAIN_TILE_FLOATS) j.rows++;
     j.erows = ga ? (j.rows - 1) * gb->stride[1] + (gb->k[1] - 1) * gb->dil[1] + 1 : 0;
-    j.slice = round16((size_t)(gb->m * j.erows * gb->in[2])) +
-              round16((size_t)(gb->m * j.rows * gb->out[2])) + cnnc__sgemm_workspace_floats(j.isa);
+    j.split = chain_splits(j.isa, ga, gb, j.epb);
+    j.eld = j.split ? cnnc__dwconv_split_ld(gb) : gb->in[2];
+    j.slice = round16((size_t)(gb->m * j.erows * j.eld)) +
+              round16((size_t)(gb->m * j.rows * gb->out[2])) +
+              (j.split ? round16((size_t)(ga->c * j.erows * j.eld)) : 0) +
+              cnnc__sgemm_workspace_floats(j.isa);
     const double osz = (double)cnnc__window_out_size(gb);
     const double macs = (double)gb->m * osz * (double)(cnnc__window_k_size(gb) + gc->m) +
                         (ga ? (double)ga->m * (double)ga->c * (double)cnnc__window_in_size(ga) : 0.0);

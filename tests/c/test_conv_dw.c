@@ -264,7 +264,8 @@ static void band_ep_case(const cnnc__window *g, int64_t n, const float *x, const
     const cnnc__conv_clamp *xclamp = rnd(0, 2) == 0 ? NULL : rnd(0, 1) ? &relu : &narrow;
     const float *xbias = rnd(0, 2) ? bias : NULL;
     const int64_t xstep = rnd(0, 1) ? isz + rnd(1, 9) : 0, xs = xstep ? xstep : isz;
-    const cnnc__dw_fwd_ep ep = {ystep, clamp, xbias, xclamp, xstep};
+    const cnnc__dw_fwd_ep ep = {.ystep = ystep, .clamp = clamp, .xbias = xbias, .xclamp = xclamp,
+                                .xstep = xstep};
     float *y = malloc((size_t)(n * ystep + BAND_GUARD) * 4), *yr = malloc((size_t)osz * 4);
     float *xe = malloc((size_t)isz * 4), *xp = malloc((size_t)(n * xs) * 4); /* [n, xs] */
     for (int64_t i = 0; i < n * ystep + BAND_GUARD; i++) y[i] = 1234.5f;
@@ -284,6 +285,40 @@ static void band_ep_case(const cnnc__window *g, int64_t n, const float *x, const
         for (int64_t t = osz; t < ystep; t++) CHECK(y[i * ystep + t] == 1234.5f);
     CHECK(guard_intact(y, n * ystep));
     free(y), free(yr), free(xe), free(xp);
+}
+
+/* The band forward from planes split ahead (cnnc__dwconv_split_rows; taken at stride 2
+ * on outputs of 8 or more, 3x3 or narrow 5x5), xstep apart (NaN in the gaps) or
+ * consecutive, with or without the output's clamp: the bits of the unsplit forward;
+ * declined with an input epilogue. */
+static void band_split_case(const cnnc__window *g, int64_t n, const float *x, const float *w,
+                            const float *bias, bool y_done) {
+    const bool fits = cnnc__dwconv_split_fits(CNNC__ISA_AVX2, g);
+    CHECK(fits == (y_done && g->stride[1] == 2 && g->out[2] >= 8));
+    if (!fits) return;
+    const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
+    const int64_t ksz = cnnc__window_k_size(g), ld = cnnc__dwconv_split_ld(g);
+    const int64_t ssz = g->in[1] * ld, xstep = rnd(0, 1) ? ssz + rnd(1, 9) : 0;
+    const int64_t xs = xstep ? xstep : ssz;
+    static const cnnc__conv_clamp narrow = {-0.3f, 0.4f};
+    const cnnc__conv_clamp *clamp = rnd(0, 1) ? &narrow : NULL;
+    cnnc__dw_fwd_ep ep = {.ystep = osz, .clamp = clamp, .xstep = xstep, .xsplit = true};
+    float *xp = malloc((size_t)(n * xs) * 4), *y = malloc((size_t)(n * osz + BAND_GUARD) * 4);
+    float *yr = malloc((size_t)osz * 4);
+    for (int64_t i = 0; i < n * xs; i++) xp[i] = NAN;
+    for (int64_t i = 0; i < n; i++)
+        cnnc__dwconv_split_rows(CNNC__ISA_AVX2, xp + i * xs, x + i * isz, g->in[1], g);
+    for (int64_t i = 0; i < n * osz + BAND_GUARD; i++) y[i] = 1234.5f;
+    CHECK(cnnc__dw_band_forward_avx2(y, xp, w, bias, n, g, &ep));
+    for (int64_t i = 0; i < n; i++) {
+        forward_fma_order(yr, x + i * isz, w + i * ksz, bias[i], g);
+        for (int64_t t = 0; t < osz && clamp; t++) yr[t] = clamp_ref(yr[t], clamp);
+        CHECK(memcmp(y + i * osz, yr, (size_t)osz * 4) == 0);
+    }
+    CHECK(guard_intact(y, n * osz));
+    ep.xbias = bias;
+    CHECK(!cnnc__dw_band_forward_avx2(y, xp, w, bias, n, g, &ep));
+    free(xp), free(y), free(yr);
 }
 
 static void band_case(const cnnc__window *g, int64_t n) {
@@ -318,6 +353,7 @@ static void band_case(const cnnc__window *g, int64_t n) {
     }
     CHECK(max_rel(dw, dwr, n * ksz) < 1e-5);
     band_ep_case(g, n, x, w, bias, y_done);
+    band_split_case(g, n, x, w, bias, y_done);
     free(x), free(w), free(dy), free(bias), free(y), free(dx), free(dw), free(dwr), free(yr);
     free(dxr);
 }
@@ -441,7 +477,7 @@ static void band_end_case(const cnnc__window *g, int64_t n, bool pre) {
     memcpy(x, xr, bytes);
     for (int64_t i = 0; i < n * osz + BAND_GUARD; i++) y[i] = 1234.5f;
     static const cnnc__conv_clamp relu = {0.0f, INFINITY};
-    const cnnc__dw_fwd_ep ep = {osz, NULL, bias, &relu, 0};
+    const cnnc__dw_fwd_ep ep = {.ystep = osz, .xbias = bias, .xclamp = &relu};
     CHECK(cnnc__dw_band_forward_avx2(y, x, w, bias, n, g, pre ? &ep : NULL));
     for (int64_t i = 0; i < n; i++) {
         for (int64_t t = 0; t < isz && pre; t++)

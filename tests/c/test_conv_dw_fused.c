@@ -84,11 +84,12 @@ static void compare_pair(int round, int64_t n, int64_t c, int64_t m, int64_t h, 
     free(x), free(wa), free(wb), free(ba), free(bb), free(sa), free(sb), free(e), free(y), free(yr);
 }
 
-/* C (1x1, m -> mc) after the pair's B, with A before it or without (c 0): the chain
- * (cnnc__conv_run_forward_chain) == A, B and C one after the other, bit for bit. */
-static void compare_chain(int round, int64_t n, int64_t c, int64_t m, int64_t mc, int64_t h,
-                          int64_t w, int64_t k, int64_t s, int64_t p, int64_t d) {
-    static const char *const acts[] = {"relu6", "silu", NULL};
+/* C (1x1, m -> mc) after the pair's B, with A before it or without (c 0), A's and B's
+ * activations act_a, act_b: the chain (cnnc__conv_run_forward_chain) == A, B and C one
+ * after the other, bit for bit. */
+static void compare_chain_acts(int round, const char *act_a, const char *act_b, int64_t n,
+                               int64_t c, int64_t m, int64_t mc, int64_t h, int64_t w, int64_t k,
+                               int64_t s, int64_t p, int64_t d) {
     cnnc__window ga, gb, gc;
     pair_geoms(&ga, &gb, n, c ? c : m, m, h, w, k, s, p, d);
     const int64_t osz = cnnc__window_out_size(&gb);
@@ -104,8 +105,8 @@ static void compare_chain(int round, int64_t n, int64_t c, int64_t m, int64_t mc
     float *y = malloc((size_t)ny * sizeof(float)), *yr = malloc((size_t)ny * sizeof(float));
     REQUIRE(e && dd && y && yr);
     const bool bias = round % 3 != 0, scaled = round % 2 == 0;
-    const cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(acts[round % 3], bias ? ba : NULL)};
-    const cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(acts[(round + 1) % 3], bias ? bb : NULL)};
+    const cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(act_a, bias ? ba : NULL)};
+    const cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(act_b, bias ? bb : NULL)};
     const cnnc__conv_filters fc = {wc, scaled ? sc : NULL, epilogue(round % 4 == 1 ? "relu" : NULL, bias ? bc : NULL)};
     if (c) CHECK_OK(cnnc__conv_run_forward_ep(&ga, e, x, fa.w, fa.wscale, &fa.ep, false, NULL));
     CHECK_OK(cnnc__conv_run_forward_ep(&gb, dd, c ? e : x, fb.w, fb.wscale, &fb.ep, false, NULL));
@@ -121,6 +122,44 @@ static void compare_chain(int round, int64_t n, int64_t c, int64_t m, int64_t mc
     }
     free(x), free(wa), free(wb), free(wc), free(ba), free(bb), free(bc), free(sa), free(sb), free(sc);
     free(e), free(dd), free(y), free(yr);
+}
+
+/* The same, round picking the activations too. */
+static void compare_chain(int round, int64_t n, int64_t c, int64_t m, int64_t mc, int64_t h,
+                          int64_t w, int64_t k, int64_t s, int64_t p, int64_t d) {
+    static const char *const acts[] = {"relu6", "silu", NULL};
+    compare_chain_acts(round, acts[round % 3], acts[(round + 1) % 3], n, c, m, mc, h, w, k, s, p,
+                       d);
+}
+
+/* Stride 2 with A and B's activation a clamp or none, at AVX2 on outputs of 8 or more:
+ * A writes E split for B (ops/conv.c, chain_splits), A's epilogue fused into its GEMM
+ * (ReLU6) or a pass (SiLU), the padding's columns zeroed after it. Widths odd and even,
+ * padding 0 .. K - 1 (the padded row's lead column even or odd), 3x3 and 5x5, bands of
+ * one output row (E's kept rows moved up every band), images split over 2 threads, and
+ * outputs of 7 (not split). */
+static void test_chain_split(void) {
+    static const char *const acts[][2] = {{"relu6", "relu6"}, {NULL, "relu6"}, {"silu", NULL},
+                                          {"relu6", NULL}};
+    static const int64_t cases[][8] = { /* n, c, m, mc, h, w, k, pad */
+        {2, 16, 96, 24, 20, 112, 3, 1}, {1, 5, 40, 7, 17, 33, 3, 1},  {2, 3, 24, 5, 15, 40, 3, 0},
+        {3, 4, 20, 6, 13, 37, 5, 2},    {3, 8, 33, 9, 21, 19, 5, 1},  {2, 5, 30, 6, 11, 26, 3, 2},
+        {1, 6, 300, 7, 9, 60, 3, 1},    {2, 7, 18, 4, 16, 17, 5, 0}, {2, 4, 16, 5, 9, 13, 3, 1}};
+    const cnnc__isa saved = cnnc__isa_active();
+    for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
+        REQUIRE(cnnc__isa_set_cap((cnnc__isa)l));
+        for (int threads = 1; threads <= 2; threads++) {
+            CHECK_OK(cnnc_set_num_threads(threads));
+            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+                for (int a = 0; a < 4; a++) {
+                    const int64_t *q = cases[i];
+                    compare_chain_acts((int)i + a, acts[a][0], acts[a][1], q[0], q[1], q[2], q[3],
+                                       q[4], q[5], q[6], 2, q[7], 1);
+                }
+        }
+    }
+    CHECK(cnnc__isa_set_cap(saved));
+    CHECK_OK(cnnc_set_num_threads(1));
 }
 
 static void test_chain_equals_unfused(void) {
@@ -396,6 +435,7 @@ static void test_graph_fuses_the_chain(void) {
 int main(void) {
     RUN_TEST(test_fused_equals_unfused);
     RUN_TEST(test_chain_equals_unfused);
+    RUN_TEST(test_chain_split);
     RUN_TEST(test_graph_fuses_the_pair);
     RUN_TEST(test_graph_fuses_the_chain);
     return check_summary();
