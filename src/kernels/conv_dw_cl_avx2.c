@@ -283,7 +283,7 @@ int64_t cnnc__dw_cl_forward_avx2(float *y, const float *x, const float *w, const
     const int64_t n8 = n / 8 * 8;
     if (n8 == 0 || !cl_geom_of(&b, g) || b.ow > CL_MAX_W[g->stride[1] - 1]) return 0;
     if (ep && ((ep->xstep && ep->xstep != b.ih * b.iw) || ep->ystep != b.oh * b.ow || ep->xbias ||
-               ep->xclamp))
+               ep->xclamp || ep->xsplit))
         return 0;
     const bool cl = ep && ep->clamp;
     const int64_t nb = b.ow < CL_BLOCK ? b.ow : CL_BLOCK;

@@ -87,8 +87,9 @@ bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const 
 /* AVX2 + FMA on the first n - n % 8 of n consecutive planes, 8 channels a vector
  * (conv_dw_cl_avx2.c): square 3x3, the same stride 1 or 2 in H and W, dilation 1,
  * padding up to 2, planes small enough to gain (see there), ep NULL or with no input
- * epilogue and planes consecutive. Returns the planes written (0: declined, nothing
- * written), with the bits of cnnc__dw_band_forward_avx2's buffered path. */
+ * epilogue, planes consecutive and x's rows not split (xsplit). Returns the planes
+ * written (0: declined, nothing written), with the bits of cnnc__dw_band_forward_avx2's
+ * buffered path. */
 int64_t cnnc__dw_cl_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                  int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep);
 bool cnnc__dw_band_backward_data_avx2(float *dx, const float *dy, const float *w, int64_t n,

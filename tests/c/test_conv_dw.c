@@ -406,6 +406,19 @@ static void test_band_avx2(void) {
             break;
         }
     }
+    /* split runs of 8 or more planes on outputs 8 .. 16 wide at stride 2: geometries the
+     * channels-last groups (conv_dw_cl_avx2.c) take unsplit, and must leave to the bands
+     * split (taking them read the split rows as planes: 10 failed checks) */
+    static const int64_t cl[][6] = {{3, 2, 1, 1, 16, 16}, {3, 2, 1, 1, 31, 31}, {3, 2, 0, 2, 20, 24}};
+    for (int64_t it = 0; it < 6; it++) {
+        const int64_t *e = cl[it % 3], n = 8 + it;
+        const cnnc__window g = band_geom(e[0], e[1], e[2], e[3], e[4], e[5]);
+        const int64_t isz = cnnc__window_in_size(&g);
+        float *x = check_rng_floats(&rng, n * isz), *w = check_rng_floats(&rng, n * 9);
+        float *bias = check_rng_floats(&rng, n);
+        band_split_case(&g, n, x, w, bias, true);
+        free(x), free(w), free(bias);
+    }
 #endif
 }
 
