@@ -222,7 +222,8 @@ static inline int64_t cnnc__dwconv_split_half(const cnnc__window *g) {
     return g->out[2] + (g->k[2] - 1) / 2;
 }
 /* Does the level's cnnc__dwconv_forward_band take split sources (ep->xsplit) for g
- * (AVX2: the stride-2 3x3 and 5x5 bands, output rows of 8 floats or more)? */
+ * (AVX2: the stride-2 3x3 and 5x5 bands, output rows of 24 floats or more or a multiple
+ * of 8)? */
 bool cnnc__dwconv_split_fits(cnnc__isa isa, const cnnc__window *g);
 /* dst [rows, split_ld(g)] = the split of src [rows, g->in[2]] (the padding's columns
  * zero), where cnnc__dwconv_split_fits(isa, g). */

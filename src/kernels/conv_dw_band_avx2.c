@@ -736,8 +736,14 @@ static bd_geom direct_geom(const cnnc__window *g) {
 
 /* ---- stride-2 sources split ahead (cnnc__dwconv_split_rows) ------------------------ */
 
+/* Outputs 24 or more wide, or a multiple of 8: the rows' vector groups then end inside
+ * the row (the last moved back), so the in-place reads never pass the plane's last row
+ * (a row of 9 .. 15 or 17 .. 23 outputs is one group from column 0, read up to 7 floats
+ * past it). */
 bool cnnc__dwconv_split_fits(cnnc__isa isa, const cnnc__window *g) {
-    return isa == CNNC__ISA_AVX2 && bd_fits(g, false) && g->stride[1] == 2 && g->out[2] >= 8 &&
+    const int64_t ow = g->out[2];
+    return isa == CNNC__ISA_AVX2 && bd_fits(g, false) && g->stride[1] == 2 && ow >= 8 &&
+           (ow >= 24 || ow % 8 == 0) &&
            (narrow(g) || g->k[1] == 3) && cnnc__dwconv_split_ld(g) * g->k[1] <= BD_FLOATS;
 }
 

@@ -288,13 +288,14 @@ static void band_ep_case(const cnnc__window *g, int64_t n, const float *x, const
 }
 
 /* The band forward from planes split ahead (cnnc__dwconv_split_rows; taken at stride 2
- * on outputs of 8 or more, 3x3 or narrow 5x5), xstep apart (NaN in the gaps) or
- * consecutive, with or without the output's clamp: the bits of the unsplit forward;
- * declined with an input epilogue. */
+ * on outputs 24 wide or more or a multiple of 8, 3x3 or narrow 5x5), xstep apart (NaN
+ * in the gaps) or consecutive, with or without the output's clamp: the bits of the
+ * unsplit forward; declined with an input epilogue. */
 static void band_split_case(const cnnc__window *g, int64_t n, const float *x, const float *w,
                             const float *bias, bool y_done) {
     const bool fits = cnnc__dwconv_split_fits(CNNC__ISA_AVX2, g);
-    CHECK(fits == (y_done && g->stride[1] == 2 && g->out[2] >= 8));
+    const int64_t ow = g->out[2];
+    CHECK(fits == (y_done && g->stride[1] == 2 && ow >= 8 && (ow >= 24 || ow % 8 == 0)));
     if (!fits) return;
     const int64_t isz = cnnc__window_in_size(g), osz = cnnc__window_out_size(g);
     const int64_t ksz = cnnc__window_k_size(g), ld = cnnc__dwconv_split_ld(g);
@@ -406,10 +407,10 @@ static void test_band_avx2(void) {
             break;
         }
     }
-    /* split runs of 8 or more planes on outputs 8 .. 16 wide at stride 2: geometries the
+    /* split runs of 8 or more planes on outputs 8 and 16 wide at stride 2: geometries the
      * channels-last groups (conv_dw_cl_avx2.c) take unsplit, and must leave to the bands
      * split (taking them read the split rows as planes: 10 failed checks) */
-    static const int64_t cl[][6] = {{3, 2, 1, 1, 16, 16}, {3, 2, 1, 1, 31, 31}, {3, 2, 0, 2, 20, 24}};
+    static const int64_t cl[][6] = {{3, 2, 1, 1, 16, 16}, {3, 2, 1, 1, 31, 31}, {3, 2, 0, 2, 20, 32}};
     for (int64_t it = 0; it < 6; it++) {
         const int64_t *e = cl[it % 3], n = 8 + it;
         const cnnc__window g = band_geom(e[0], e[1], e[2], e[3], e[4], e[5]);
