@@ -311,6 +311,9 @@ const char *cnnc__conv_winograd_variant(cnnc__isa isa);
 bool cnnc__conv_winograd_ok(const cnnc__window *g);
 /* Output tiles per image (th * tw) at tile size mt. */
 int64_t cnnc__conv_winograd_tiles(const cnnc__window *g, int mt);
+/* Do F(2x2)'s tiles fit the output: both sides at least 4, and at least 3/4 of the
+ * outputs the tiles compute inside it (not a side of 5: 25 of 36)? */
+bool cnnc__conv_winograd_f2_fills(const cnnc__window *g);
 /* Floats of the packed transformed weights (cnnc__conv_winograd_pack_weights): one
  * GEMM A operand (kernels/gemm.h, cnnc__sgemm_pack_a_full) per (position, group). */
 size_t cnnc__conv_winograd_packed_floats(cnnc__isa isa, const cnnc__window *g, int mt);

@@ -78,6 +78,12 @@ int64_t cnnc__conv_winograd_tiles(const cnnc__window *g, int mt) {
     return ((g->out[1] + mt - 1) / mt) * ((g->out[2] + mt - 1) / mt);
 }
 
+bool cnnc__conv_winograd_f2_fills(const cnnc__window *g) {
+    const double covered = 4.0 * (double)cnnc__conv_winograd_tiles(g, 2);
+    return g->out[1] >= 4 && g->out[2] >= 4 &&
+           (double)g->out[1] * (double)g->out[2] >= 0.75 * covered;
+}
+
 /* The groups' packed A operands, then a cache line, so that planes do not start a
  * multiple of 4 KB apart (512 channels pack exactly 1036 KB per plane: the
  * transform's 16 or 36 store streams, one per plane, then all fall in the same cache

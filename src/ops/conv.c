@@ -546,9 +546,39 @@ enum { WINO_BLOCK_FLOATS = 1 << 18 }; /* V and M of one tile block (1 MB): stay 
  * 1 thread 9.04 / 20.41 -> 8.87 / 19.61 ms, 2 threads 6.43 / 14.46 -> 6.33 / 12.77) */
 enum { WINO_CHUNKED_BYTES = 1 << 22, WINO_CHUNK_PANELS = 2 };
 
+/* Does F(2x2) beat the GEMM paths on g's forward (and, on its transposed geometry, on
+ * the input gradient), tiles the 2x2 tiles over the batch? Not where the small-channel
+ * direct kernels (conv_direct.c: at most 16 input channels) take the layer: there the
+ * old 256 tiles (16 -> 32 at 32x32, 4 images: direct 0.24 / 0.54 ms, F(2x2) 0.32 /
+ * 0.67, forward / backward).
+ * AVX-512 (1 thread, forward / backward): from 48 tiles on, or a tile per 2048 filter
+ * pairs where the transformed weights (16 per pair) outgrow L2 (256 channels at 14x14,
+ * 1 image (49 tiles) 1.47 / 3.11 -> 1.27 / 2.79 ms, 4 images 4.94 / 9.58 -> 3.24 /
+ * 6.68; 512 at 7x7, 8 images (128 tiles) 11.6 / 23.6 -> 9.7 / 22.7, 3 images (48) 5.3
+ * / 9.9 -> 6.0 / 12.5; 64 at 7x7, 8 images 0.31 / 0.57 -> 0.23 / 0.48).
+ * AVX2 (Zen 3, 1 thread, thread CPU time, min of 7-15, 2-3 alternations, ms forward /
+ * input gradient, im2col -> F(2x2)): from 32 tiles on, and 16 at 256 channels or more,
+ * on maps down to 4x4 where the tiles fill them (cnnc__conv_winograd_f2_fills): 512
+ * channels at 4x4, batch 8 (32 tiles) 8.6-11.0 / 8.6-9.4 -> 5.4-6.7 / 5.6-6.5, at 14x14,
+ * 1 image (49) 11.5-11.7 / 16.5-16.7 -> 8.1-8.3 / 8.2, 7x7, 1 image (16) 4.5-5.4 /
+ * 4.8-5.7 -> 3.4-3.6 / 3.6-3.8; 256 at 8x8, 1 image (16) 1.02-1.06 / 1.10 -> 0.88-0.91 /
+ * 0.91-0.92; 64 at 4x4, batch 8 (32) 0.23 / 0.18 -> 0.16-0.17 / 0.15; 32 at 7x7, 2
+ * images (32) 0.067 / 0.042 -> 0.058 / 0.046. Not paying: 128 channels at 16-25 tiles
+ * (7x7 to 9x9, 1 image: input gradient 0.24-0.35 -> 0.25-0.38), 5x5 maps (64 channels,
+ * batch 8: 0.26 -> 0.28), 512 at 4x4 with 2 images (8 tiles: 2.6-3.0 -> 3.0-3.2). */
+static bool f2_forward_pays(cnnc__isa isa, const cnnc__window *g, double tiles) {
+    const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
+    if (cg <= 16) return false;
+    if (isa >= CNNC__ISA_AVX512)
+        return g->out[1] >= 7 && g->out[2] >= 7 && tiles >= 48.0 &&
+               tiles >= (double)cg * (double)mg / 2048.0;
+    return cnnc__conv_winograd_f2_fills(g) &&
+           (tiles >= 32.0 || (tiles >= 16.0 && cg >= 256 && mg >= 256));
+}
+
 /* The Winograd tile, or 0; cached: the transformed weights are kept between calls
  * (inference only). */
-static int winograd_tile(const cnnc__window *g, bool training, bool cached) {
+static int winograd_tile(cnnc__isa isa, const cnnc__window *g, bool training, bool cached) {
     if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return 0;
     if (g->c / g->groups < 16 || g->m / g->groups < 16) return 0;
     /* cached: no weight transform to amortise per call, so F(4x4) pays from a handful
@@ -561,18 +591,7 @@ static int winograd_tile(const cnnc__window *g, bool training, bool cached) {
                    ? 4
                    : 0;
     const double tiles = (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2);
-    /* F(2x2) in training (forward and backward-data): faster than the GEMM paths from
-     * 48 tiles over the batch on, or a tile per 2048 filter pairs where the transformed
-     * weights (16 per pair) outgrow L2 (measured, 1 thread, forward / backward:
-     * 256 channels at 14x14, 1 image (49 tiles) 1.47 / 3.11 -> 1.27 / 2.79 ms, 4 images
-     * 4.94 / 9.58 -> 3.24 / 6.68; 512 at 7x7, 8 images (128 tiles) 11.6 / 23.6 -> 9.7 /
-     * 22.7, 3 images (48) 5.3 / 9.9 -> 6.0 / 12.5; 64 at 7x7, 8 images 0.31 / 0.57 ->
-     * 0.23 / 0.48). Not where the small-channel direct kernels (conv_direct.c: at most 16
-     * input channels) take the layer: there the old 256 tiles (16 -> 32 at 32x32, 4
-     * images: direct 0.24 / 0.54 ms, F(2x2) 0.32 / 0.67) */
-    const double pairs = (double)(g->c / g->groups) * (double)(g->m / g->groups);
-    const bool f2_pays = g->c / g->groups > 16 && g->out[1] >= 7 && g->out[2] >= 7 &&
-                         tiles >= 48.0 && tiles >= pairs / 2048.0;
+    const bool f2_pays = f2_forward_pays(isa, g, tiles);
     if (training && g->c / g->groups > 16) return f2_pays ? 2 : 0;
     /* Otherwise (and F(4x4), inference without cached weights): under ~100 tiles an
      * image the GEMM's 32-column panels are part empty and the weight transform (16 or
@@ -592,8 +611,8 @@ static int winograd_tile(const cnnc__window *g, bool training, bool cached) {
     return training ? 2 : 4;
 }
 
-int cnnc__conv_winograd_tile(const cnnc__window *g, bool training) {
-    return winograd_tile(g, training, false);
+int cnnc__conv_winograd_tile(cnnc__isa isa, const cnnc__window *g, bool training) {
+    return winograd_tile(isa, g, training, false);
 }
 
 typedef struct wino_job {
@@ -855,7 +874,7 @@ static cnnc_status run_forward_folded(const cnnc__window *g, float *y, const flo
  * paths of run_forward_impl, in its order. */
 static bool packs_cached(cnnc__isa isa, const cnnc__window *g, bool training) {
     if (cnnc__conv_is_depthwise(g)) return false;
-    if (winograd_tile(g, training, true)) return true;
+    if (winograd_tile(isa, g, training, true)) return true;
     if (cnnc__conv_direct_forward_pays(isa, g)) return false;
     return cnnc__conv_cols_pays(g) || cnnc__conv_is_pointwise(g);
 }
@@ -876,7 +895,7 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
         dw_job j = make_dw_job(isa, g, y, x, w, ep);
         return cnnc__parallel_for(g->n * g->m, macs_cost(osz * j.ksz), dw_fwd_range, &j);
     }
-    const int mt = winograd_tile(g, training, cache != NULL);
+    const int mt = winograd_tile(isa, g, training, cache != NULL);
     if (mt) {
         conv_path = mt == 2 ? "winograd F(2x2,3x3)"
                     : cache ? "winograd F(4x4,3x3), cached weights"
@@ -1472,7 +1491,7 @@ static int bwd_data_as_forward(cnnc__isa isa, const cnnc__window *g, bool traini
         if (g->stride[d] != 1 || g->pad[d] > g->dil[d] * (g->k[d] - 1)) return 0;
     cnnc__window t;
     transposed_geometry(&t, g);
-    int mt = cnnc__conv_winograd_tile(&t, training);
+    int mt = cnnc__conv_winograd_tile(isa, &t, training);
     /* F(4x4) where the batch has the tiles to amortise its 36-plane weight transform
      * (1 thread, forward F(2x2) -> F(4x4) ms: 64 channels at 56x56, 1 image 0.79 ->
      * 0.64, 8 images 7.9 -> 5.8; 128 at 28x28, 8 images (392 tiles of 4x4) 6.0 -> 5.0,
@@ -1583,7 +1602,7 @@ static cnnc_status run_backward_weight_impl(const cnnc__window *g, float *dw, co
         dw_job j = make_dw_job(isa, g, dw, dy, x, NULL); /* no epilogue: backward */
         return cnnc__parallel_for(g->m, macs_cost(g->n * osz * ksz), dw_bwd_weight_range, &j);
     }
-    if (cnnc__conv_wgrad_winograd_pays(g)) {
+    if (cnnc__conv_wgrad_winograd_pays(isa, g)) {
         conv_path = "winograd F(2x2,3x3)";
         return cnnc__conv_wgrad_winograd(isa, g, dw, dy, x);
     }

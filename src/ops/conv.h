@@ -201,7 +201,7 @@ bool cnnc__op_conv_fused_pays(cnnc_tensor *x, const cnnc__conv_arm *const arm[3]
 /* The Winograd output tile (kernels/conv.h) the forward driver runs g at: 0 (none),
  * 2 (F(2x2, 3x3): training) or 4 (F(4x4, 3x3): inference); the input gradient runs it
  * when its transposed geometry (stride 1) gets a tile. */
-int cnnc__conv_winograd_tile(const cnnc__window *g, bool training);
+int cnnc__conv_winograd_tile(cnnc__isa isa, const cnnc__window *g, bool training);
 /* db [m] = sum of dy [n, m, osz] over the batch and positions (overwrites db). */
 cnnc_status cnnc__conv_run_bias_grad(float *db, const float *dy, int64_t n, int64_t m,
                                      int64_t osz);

@@ -39,7 +39,7 @@ cnnc_status cnnc__conv_wgrad_cl(cnnc__isa isa, const cnnc__window *g, float *dw,
 /* The weight gradient by Winograd F(2x2, 3x3) (conv_wgrad_wino.c): whether it pays for
  * g (3x3, stride 1, dilation 1, enough channels and tiles; measured), and the same
  * contract as cnnc__conv_cols_backward_weight. */
-bool cnnc__conv_wgrad_winograd_pays(const cnnc__window *g);
+bool cnnc__conv_wgrad_winograd_pays(cnnc__isa isa, const cnnc__window *g);
 cnnc_status cnnc__conv_wgrad_winograd(cnnc__isa isa, const cnnc__window *g, float *dw,
                                       const float *dy, const float *x);
 #endif

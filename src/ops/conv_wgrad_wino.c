@@ -145,14 +145,24 @@ static cnnc_status fold_range(void *ctx, int64_t o0, int64_t o1, int chunk) {
  * of a vector for the transforms, and the products are small), and fewer than 64
  * tiles over the batch. 7x7 maps (16 tiles for 49 outputs) from 128 tiles on (batch 8:
  * 128 channels 0.80 -> 0.70 ms, 256 3.1 -> 2.8, 512 11.4 -> 9.4; 64 channels even;
- * 512 channels at batch 4, 64 tiles: 5.8 -> 6.4). */
-bool cnnc__conv_wgrad_winograd_pays(const cnnc__window *g) {
+ * 512 channels at batch 4, 64 tiles: 5.8 -> 6.4).
+ * AVX2 (Zen 3, 1 thread, thread CPU time, min of 7-15, 2-3 alternations, against the
+ * column chunks): from 8 tiles on, on maps down to 4x4 where the tiles fill them
+ * (cnnc__conv_winograd_f2_fills), ms: 512 channels at 4x4, batch 8 8.5-11.2 -> 5.2-6.5,
+ * batch 2 (8 tiles) 4.5-4.6 -> 3.5-3.9; at 14x14, 1 image 13.0-13.3 -> 7.5-7.7; 256 at
+ * 6x6, 1 image (9 tiles) 0.80-0.82 -> 0.65-0.72; 128 at 7x7, 1 image 0.24-0.26 -> 0.23-0.24;
+ * 64 at 4x4, batch 4 0.10-0.11 -> 0.09; 5x5 maps not (64 channels, batch 8: 0.26-0.27 ->
+ * 0.29). */
+bool cnnc__conv_wgrad_winograd_pays(cnnc__isa isa, const cnnc__window *g) {
     if (!cnnc__conv_winograd_ok(g) || cnnc__conv_is_depthwise(g)) return false;
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups;
     const int64_t least = g->out[2] <= 16 ? 64 : 24; /* channels per group in and out */
-    const bool small = g->out[1] < 8 || g->out[2] < 8; /* 7x7 */
-    return cg >= least && mg >= least && g->out[1] >= 7 && g->out[2] >= 7 &&
-           (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2) >= (small ? 128.0 : 64.0);
+    const int64_t tiles = g->n * cnnc__conv_winograd_tiles(g, 2);
+    if (cg < least || mg < least) return false;
+    if (isa >= CNNC__ISA_AVX512)
+        return g->out[1] >= 7 && g->out[2] >= 7 &&
+               tiles >= (g->out[1] < 8 || g->out[2] < 8 ? 128 : 64); /* 7x7 */
+    return cnnc__conv_winograd_f2_fills(g) && tiles >= 8;
 }
 
 

@@ -716,7 +716,7 @@ static void winograd_chunked_driver(cnnc__isa isa) {
     for (int64_t o = 0; o < g.m; o++)
         for (int64_t i = 0; i < g.c; i++)
             for (int q = 0; q < 9; q++) wf[(i * g.m + o) * 9 + q] = w[(o * g.c + i) * 9 + 8 - q];
-    CHECK(cnnc__conv_winograd_tile(&g, true) == 2);
+    CHECK(cnnc__conv_winograd_tile(cnnc__isa_active(), &g, true) == 2);
     const bool chunks = isa != CNNC__ISA_SCALAR; /* its 8-column panels: 6, in 2 blocks */
     for (int threads = 1; threads <= 2; threads++) {
         CHECK_OK(cnnc_set_num_threads(threads));
@@ -778,7 +778,7 @@ static void winograd_kernels(cnnc__isa isa) {
             CHECK_OK(cnnc_set_num_threads(threads));
             for (int training = 0; training <= 1; training++) { /* F(4x4), then F(2x2) */
                 CHECK_OK(cnnc__conv_run_forward(&g, y, x, w, b, training));
-                const int mt = cnnc__conv_winograd_tile(&g, training);
+                const int mt = cnnc__conv_winograd_tile(cnnc__isa_active(), &g, training);
                 CHECK(mt == (training ? 2 : 4));
                 winograd_by_kernels(isa, mt, yk, x, w, b, &g, 16, 0);
                 CHECK(memcmp(y, yk, (size_t)ny * 4) == 0);
@@ -789,7 +789,7 @@ static void winograd_kernels(cnnc__isa isa) {
     { /* inference where F(4x4) does not pay (7x7 maps, 128 tiles of 2x2): F(2x2) */
         const int64_t shape[8] = {8, 64, 48, 1, 7, 7, 1, 1};
         const cnnc__window g = wino_geom(shape);
-        CHECK(cnnc__conv_winograd_tile(&g, false) == 2);
+        CHECK(cnnc__conv_winograd_tile(cnnc__isa_active(), &g, false) == 2);
         const int64_t nx = g.n * g.c * 49, ny = g.n * g.m * 49;
         float *x = rand_buf(nx), *w = rand_buf(wsize(&g)), *y = malloc((size_t)ny * 4);
         float *yk = malloc((size_t)ny * 4);
@@ -1069,7 +1069,7 @@ static void winograd_wgrad_case(cnnc__isa isa, const cnnc__window *g) {
     CHECK(max_rel(dw[0], dwr, nw) < 1e-5);
     CHECK(memcmp(dw[0], dw[1], (size_t)nw * 4) == 0);
     CHECK(memcmp(dw[0], dw[2], (size_t)nw * 4) == 0);
-    if (cnnc__conv_wgrad_winograd_pays(g)) { /* the driver takes the path */
+    if (cnnc__conv_wgrad_winograd_pays(cnnc__isa_active(), g)) { /* the driver takes the path */
         CHECK_OK(cnnc__conv_run_backward_weight(g, dw[1], dy, x));
         CHECK(memcmp(dw[0], dw[1], (size_t)nw * 4) == 0);
     }
@@ -1093,7 +1093,7 @@ static void winograd_wgrad(cnnc__isa isa) {
                                  {4, 64, 48, 1, 30, 29, 1, 0}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         cnnc__window g = wino_geom(shapes[i]);
-        CHECK(cnnc__conv_wgrad_winograd_pays(&g));
+        CHECK(cnnc__conv_wgrad_winograd_pays(cnnc__isa_active(), &g));
         winograd_wgrad_case(isa, &g);
     }
     cnnc_set_num_threads(2);

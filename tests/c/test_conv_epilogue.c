@@ -89,8 +89,11 @@ static int cases(path_case *pc) {
                           "winograd F(2x2", NULL};
     pc[n++] = (path_case){"column chunks", geom2(3, 40, 12, 2, 7, 9, 3, 1, 1), "column chunks",
                           "column chunks", NULL};
-    pc[n++] = (path_case){"small maps", geom2(2, 24, 16, 1, 8, 8, 3, 1, 1), "column chunks",
+    /* 5x5 outputs: F(2x2)'s tiles would compute 36 */
+    pc[n++] = (path_case){"small maps", geom2(2, 24, 16, 1, 5, 5, 3, 1, 1), "column chunks",
                           "column chunks", "winograd F(4x4,3x3), cached weights"};
+    pc[n++] = (path_case){"winograd, small maps", geom2(2, 24, 16, 1, 8, 8, 3, 1, 1),
+                          "winograd F(2x2", "winograd F(2x2", "winograd F(4x4,3x3), cached weights"};
     pc[n++] = (path_case){"phase planes", geom2(2, 20, 10, 1, 31, 29, 5, 2, 2), "phase planes",
                           "phase planes", NULL};
     pc[n++] = (path_case){"direct, stride 2", geom2(2, 6, 10, 1, 31, 29, 5, 2, 2), "direct",

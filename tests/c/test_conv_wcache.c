@@ -71,7 +71,7 @@ static void cached_case(const cnnc__window *g) {
         CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) == 0);
     }
     CHECK_OK(cnnc_set_num_threads(1));
-    if (cnnc__conv_winograd_tile(g, false) == 4) { /* the uncached driver runs F(4x4) too */
+    if (cnnc__conv_winograd_tile(cnnc__isa_active(), g, false) == 4) { /* the uncached driver runs F(4x4) too */
         CHECK_OK(cnnc__conv_run_forward(g, s.y2, s.x, s.w, s.b, false));
         CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) == 0);
     }
