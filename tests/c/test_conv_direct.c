@@ -9,7 +9,8 @@
  * bit-identical at 1 and 2 threads, the path taken checked; an inf in the input sends
  * the weight gradient to another path with the reference's NaN pattern. The forward by
  * output rows (AVX2) bit-identical with the wide one, also with its in-register
- * epilogue, and its drivers on edge cases of its own. Every case at every ISA level
+ * epilogue and over maps of several groups of tiles, and its drivers on edge cases of
+ * its own. Every case at every ISA level
  * this CPU runs. */
 #include "check.h"
 
@@ -201,6 +202,21 @@ static void kernels(cnnc__isa isa) {
 
 static void test_kernels(void) { each_level("kernels", kernels, 0x13198A2E03707344u); }
 
+/* The forward by output rows over maps of several groups of tiles (the last one partial,
+ * rows not a multiple of the vector), channel counts of one to five blocks, 1-4 input
+ * channels, the stems' 3x3 and 7x7 at stride 2: the kernels' checks (rows_case among
+ * them). */
+static void kernels_groups(cnnc__isa isa) {
+    for (int it = 0; it < 16 && !check_current_failures_; it++) {
+        const int64_t k = it % 2 ? 7 : 3, s = rnd(1, 2);
+        cnnc__window g = geom(1, rnd(1, 4), rnd(1, 20), 1, rnd(k + 8, 60), rnd(k + 8, 140), k, k,
+                              s, s, k / 2, k / 2, 1, 1);
+        kernels_case(isa, &g);
+    }
+}
+
+static void test_kernels_groups(void) { each_level("row groups", kernels_groups, 0x452821E638D01377u); }
+
 /* ---- the drivers against the reference ---------------------------------------------- */
 
 /* Forward (bias), backward-data, backward-weight at 1 thread against the reference, then
@@ -308,6 +324,8 @@ static void drivers_rows(cnnc__isa isa) {
         {1, 3, 16, 1, 33, 30, 3, 3, 2, 2, 1, 1, 1, 1},  /* batch 1, 17 rows */
         {2, 3, 8, 1, 20, 47, 3, 3, 3, 3, 1, 1, 1, 1},   /* stride 3 */
         {2, 3, 12, 1, 10, 24, 3, 3, 1, 1, 1, 1, 1, 1},  /* 24 wide: a tile a row */
+        {2, 3, 13, 1, 45, 77, 3, 3, 2, 2, 1, 1, 1, 1},  /* 39 wide: groups of tiles, 4 blocks */
+        {1, 1, 33, 1, 40, 61, 7, 7, 2, 2, 3, 3, 1, 1},  /* 1 channel in, 9 blocks, batch 1 */
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0] && !check_current_failures_; i++) {
         const int64_t *r = e[i];
@@ -357,6 +375,7 @@ static void test_nonfinite_input(void) { each_level("non-finite input", nonfinit
 
 int main(void) {
     RUN_TEST(test_kernels);
+    RUN_TEST(test_kernels_groups);
     RUN_TEST(test_drivers_random);
     RUN_TEST(test_drivers_edges);
     RUN_TEST(test_drivers_rows);
