@@ -16,6 +16,7 @@
 #include "ops/conv_direct.h"
 #include "ops/conv_phase.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -948,6 +949,55 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
     return st;
 }
 
+/* ---- a 1x1 convolution's output split for the stride-2 depthwise that reads it ---------
+ * In the fused runs below (the pair and the chain), B, a stride-2 depthwise, reads E,
+ * A's (a 1x1 convolution's) output rows: where B's band kernel takes rows split ahead
+ * (each as the padded row's even columns, then its odd ones: cnnc__dwconv_split_rows),
+ * A writes E so and B's kernel reads it in place rather than splitting every row into
+ * its buffer. A then multiplies its input rows split the same way (1/6 of E's floats
+ * at 16 -> 96 or 24 -> 144), its epilogue applied in its GEMM's store or after it (not
+ * by B's kernel), E's padding columns zeroed after that. */
+
+/* Does A write E split for B? Where B's kernel takes split rows and B's epilogue is a
+ * clamp at most (its kernel's). */
+static bool dw_splits(cnnc__isa isa, const cnnc__window *ga, const cnnc__window *gb,
+                      const cnnc__conv_epilogue *epb) {
+    cnnc__conv_clamp c;
+    return ga && cnnc__dwconv_split_fits(isa, gb) &&
+           !(epb->act && !cnnc__conv_epilogue_clamp(epb, &c));
+}
+
+/* xs [ga->c channels, xld apart][rows, split_ld(gb)] = A's input rows xb [ga->c planes,
+ * in_size(ga) apart][rows, gb->in[2]] split for B. */
+static void split_a_input(cnnc__isa isa, float *xs, int64_t xld, const float *xb, int64_t rows,
+                          const cnnc__window *ga, const cnnc__window *gb) {
+    const int64_t asz = cnnc__window_in_size(ga);
+    for (int64_t c = 0; c < ga->c; c++)
+        cnnc__dwconv_split_rows(isa, xs + c * xld, xb + c * asz, rows, gb);
+}
+
+/* e[r ld] = 0 for the rows [0, rows) of m planes es apart. */
+static void zero_column(float *e, int64_t m, int64_t es, int64_t rows, int64_t ld) {
+    for (int64_t c = 0; c < m; c++)
+        for (int64_t r = 0; r < rows; r++) e[c * es + r * ld] = 0.0f;
+}
+
+/* The padding's columns of E's rows [0, rows) of m channels from e (es apart), split,
+ * set to zero: A's epilogue wrote its bias there. (Column by column: row by row, the
+ * few floats of each row were a memset call; with them 7% of the split pair's time,
+ * perf, 1 thread, now 1.5%.) */
+static void split_zero_pads(const cnnc__window *gb, int64_t m, float *e, int64_t es, int64_t rows) {
+    const int64_t pw = gb->pad[2], iw = gb->in[2], half = cnnc__dwconv_split_half(gb);
+    const int64_t ld = cnnc__dwconv_split_ld(gb);
+    for (int ph = 0; ph < 2; ph++) { /* position q: padded column 2 q + ph, x's 2 q + ph - pw */
+        const int64_t n = ph ? ld - half : half;
+        const int64_t lo = (pw - ph + 1) / 2, end = (iw + pw - ph + 1) / 2; /* x's [0, iw) */
+        const int64_t hi = end < n ? end : n;
+        for (int64_t q = 0; q < lo; q++) zero_column(e + ph * half + q, m, es, rows, ld);
+        for (int64_t q = hi; q < n; q++) zero_column(e + ph * half + q, m, es, rows, ld);
+    }
+}
+
 /* ---- a 1x1 convolution and the depthwise convolution that alone reads it --------------
  * The pair runs over tiles of one image: a block of A's output channels [c0, c0 + cn)
  * times a band of B's output rows [o0, o1). A's rows [r0, r1) of the block that the band
@@ -955,10 +1005,13 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
  * from A's GEMM (and epilogue: at AVX2, for a bias and ReLU / Hardtanh, applied by B's
  * band kernel as it reads them) into E [cn, r1 - r0, W] (at most DW_FUSED_TILE_FLOATS: in
  * L2 with the GEMM's input rows) and from there through B's kernels into B's output: A's
- * output never goes through memory whole. The GEMM (B not transposed: its bits depend
- * on k alone, whatever the tile) and B's kernels on a band (a window of rows [r0, r1)
- * with the padding that falls inside it: every output row reads the same rows, and the
- * same padding, as in the whole plane) are the unfused paths', so are the bits. */
+ * output never goes through memory whole. Where E is split for B (dw_splits: W is then
+ * split_ld(gb); dw_fused_split_e), A's input rows of a band are split once for all the
+ * blocks (the tiles then go by bands, the blocks within). The GEMM (B not transposed: its
+ * bits depend on k alone, whatever the tile) and B's kernels on a band (a window of
+ * rows [r0, r1) with the padding that falls inside it: every output row reads the same
+ * rows, and the same padding, as in the whole plane) are the unfused paths', so are the
+ * bits. */
 enum {
     DW_FUSED_TILE_FLOATS = 1 << 16, /* E (256 KB): half of Zen 3's L2 */
     DW_FUSED_BLOCK_MAX = 16,        /* A's rows per GEMM */
@@ -972,27 +1025,32 @@ typedef struct dw_fused_job {
     float *y;
     const float *x, *wa, *wb; /* the filters (folded) */
     const cnnc__conv_epilogue *epa, *epb;
+    bool split;            /* E's rows split for B (dw_splits) */
+    int64_t eld;           /* floats per row of E */
     int64_t nblk, nband;   /* channel blocks and row bands per image */
-    size_t slice;          /* per chunk: E, then the GEMM's workspace */
+    int64_t xrows;         /* A's input rows of a band, at most */
+    size_t slice;          /* per chunk: E, [split: A's input rows split,] then the GEMM's
+                              workspace */
     float *ws;
 } dw_fused_job;
 
-/* The depthwise of a tile's cn channels (g: the band of one plane) from E, A's sums, to
- * yb [cn planes of B's output], with A's epilogue applied as the kernel reads E and B's
- * in its registers, where the level has such a kernel and both epilogues are a bias
- * and a clamp at most: false (nothing done) otherwise. A's epilogue as a pass over E,
- * the planes one call each and B's activation as another pass took 12% and 8% of the
- * pair's time (perf, 1 thread). */
-static bool dw_fused_band(const dw_fused_job *j, float *yb, const float *e, int64_t c0,
-                          int64_t cn, const cnnc__window *g) {
+/* The depthwise of a tile's cn channels (g: the band of one plane) from E, A's sums
+ * (split: its outputs), to yb [cn planes of B's output], with A's epilogue applied as
+ * the kernel reads E and B's in its registers, where the level has such a kernel and
+ * both epilogues are a bias and a clamp at most (split: B's): false (nothing done)
+ * otherwise. A's epilogue as a pass over E, the planes one call each and B's activation
+ * as another pass took 12% and 8% of the pair's time (perf, 1 thread). */
+static bool dw_fused_band(const dw_fused_job *j, float *yb, const float *e, int64_t es,
+                          int64_t c0, int64_t cn, const cnnc__window *g) {
     cnnc__conv_clamp ca, cb;
-    const bool clamp_a = cnnc__conv_epilogue_clamp(j->epa, &ca);
+    const bool clamp_a = !j->split && cnnc__conv_epilogue_clamp(j->epa, &ca);
     const bool clamp_b = cnnc__conv_epilogue_clamp(j->epb, &cb);
-    if ((j->epa->act && !clamp_a) || (j->epb->act && !clamp_b)) return false;
+    if ((!j->split && j->epa->act && !clamp_a) || (j->epb->act && !clamp_b)) return false;
     const cnnc__dw_fwd_ep ep = {.ystep = cnnc__window_out_size(j->gb),
                                 .clamp = clamp_b ? &cb : NULL,
-                                .xbias = j->epa->bias ? j->epa->bias + c0 : NULL,
-                                .xclamp = clamp_a ? &ca : NULL};
+                                .xbias = !j->split && j->epa->bias ? j->epa->bias + c0 : NULL,
+                                .xclamp = clamp_a ? &ca : NULL,
+                                .xstep = es, .xsplit = j->split};
     return cnnc__dwconv_forward_band(j->isa, yb, e, j->wb + c0 * cnnc__window_k_size(j->gb),
                                      j->epb->bias ? j->epb->bias + c0 : NULL, cn, g, &ep);
 }
@@ -1013,23 +1071,78 @@ static cnnc__window dw_band(const cnnc__window *gb, int64_t o0, int64_t o1, int6
     return g;
 }
 
-/* Item i = (image, channel block, row band). */
-static void dw_fused_item(const dw_fused_job *j, int64_t i, float *e, float *gws) {
+/* Floats between the channels of A's input rows split (a multiple of 16: the GEMM's
+ * workspace after them stays aligned). */
+static int64_t dw_fused_xld(const dw_fused_job *j) {
+    return (int64_t)round16((size_t)(j->xrows * j->eld));
+}
+
+/* A split tile's E [cn, rows, eld] (rows: the band *g's, padding included; returns
+ * rows eld, the floats between its planes): A's rows (n of them, the band *g's) of the cn channels from c0, from xs (A's input
+ * rows split), with the window's padding rows as zero rows of their own, so that B's
+ * kernel reads every band in place (it copies a band that reaches the padding: with a
+ * plane in one band, as at 24 -> 144 at 56x56, every one); *g becomes the window of
+ * E's planes, no padding in H. A's GEMM is the in-place one the unsplit pair runs, ep
+ * a pass over E after it: the packed GEMM, which fuses ep into its store, packed the
+ * input rows again for every block (the pair 3.6 -> 4.2 ms); the GEMM and ep by 16 KB
+ * of E, for ep to run in L1, made the GEMM's calls short (3.6 ms; whole, 3.1-3.2). */
+static int64_t dw_fused_split_e(const dw_fused_job *j, cnnc__window *g, int64_t n, int64_t c0,
+                                int64_t cn, const float *xs, float *e, float *gws,
+                                const cnnc__conv_epilogue *ep) {
     const cnnc__window *ga = j->ga, *gb = j->gb;
-    const int64_t band = i % j->nband, blk = i / j->nband % j->nblk, b = i / j->nband / j->nblk;
+    const int64_t ld = j->eld, above = g->pad[1];
+    const int64_t rows = (g->out[1] - 1) * gb->stride[1] + (gb->k[1] - 1) * gb->dil[1] + 1;
+    const int64_t es = rows * ld;
+    for (int64_t c = 0; c < cn; c++) {
+        memset(e + c * es, 0, (size_t)(above * ld) * sizeof(float));
+        memset(e + c * es + (above + n) * ld, 0, (size_t)((rows - above - n) * ld) * sizeof(float));
+    }
+    float *dst = e + above * ld; /* A's rows */
+    cnnc__sgemm_st(j->isa, false, false, cn, n * ld, ga->c, j->wa + c0 * ga->c, ga->c, xs,
+                   dw_fused_xld(j), 0.0f, dst, es, gws);
+    epilogue_rows(j->isa, ep, dst, es, 0, cn, n * ld);
+    split_zero_pads(gb, cn, dst, es, n);
+    g->in[1] = rows, g->pad[1] = 0;
+    return es;
+}
+
+/* Item i = (image, channel block, row band), or split (image, row band, channel block):
+ * a band's input rows split once for its blocks. */
+static void dw_fused_tile(const dw_fused_job *j, int64_t i, int64_t *b, int64_t *blk,
+                          int64_t *band) {
+    const int64_t inner = j->split ? j->nblk : j->nband, outer = j->split ? j->nband : j->nblk;
+    *b = i / inner / outer;
+    *(j->split ? blk : band) = i % inner;
+    *(j->split ? band : blk) = i / inner % outer;
+}
+
+/* Item i; xs: split, A's input rows of the band split (by this item when `fresh`). */
+static void dw_fused_item(const dw_fused_job *j, int64_t i, bool fresh, float *e, float *xs,
+                          float *gws) {
+    const cnnc__window *ga = j->ga, *gb = j->gb;
+    int64_t b, blk, band;
+    dw_fused_tile(j, i, &b, &blk, &band);
     const int64_t c0 = blk * ga->m / j->nblk, cn = (blk + 1) * ga->m / j->nblk - c0;
     const int64_t o0 = band * gb->out[1] / j->nband, o1 = (band + 1) * gb->out[1] / j->nband;
     int64_t r0, r1;
-    const cnnc__window g = dw_band(gb, o0, o1, &r0, &r1); /* the band of one plane */
-    const int64_t w2 = gb->in[2], ncol = (r1 - r0) * w2, asz = cnnc__window_in_size(ga);
-    cnnc__sgemm_st(j->isa, false, false, cn, ncol, ga->c, j->wa + c0 * ga->c, ga->c,
-                   j->x + b * ga->c * asz + r0 * w2, asz, 0.0f, e, ncol, gws);
+    cnnc__window g = dw_band(gb, o0, o1, &r0, &r1); /* the band of one plane */
+    const int64_t ncol = (r1 - r0) * j->eld, asz = cnnc__window_in_size(ga);
+    const float *xb = j->x + b * ga->c * asz + r0 * gb->in[2]; /* [ca planes asz apart] */
+    cnnc__conv_epilogue epa = *j->epa; /* of E [cn, r1 - r0, eld] */
+    if (epa.bias) epa.bias += c0;
+    int64_t es = ncol; /* E's planes apart */
+    if (j->split) {
+        if (fresh) split_a_input(j->isa, xs, dw_fused_xld(j), xb, r1 - r0, ga, gb);
+        es = dw_fused_split_e(j, &g, r1 - r0, c0, cn, xs, e, gws, &epa);
+    } else {
+        cnnc__sgemm_st(j->isa, false, false, cn, ncol, ga->c, j->wa + c0 * ga->c, ga->c, xb, asz,
+                       0.0f, e, ncol, gws);
+    }
     const int64_t osz = cnnc__window_out_size(gb), ksz = cnnc__window_k_size(gb);
     float *yb = j->y + (b * gb->m + c0) * osz + o0 * gb->out[2]; /* [cn planes osz apart] */
     const float *bias = j->epb->bias ? j->epb->bias + c0 : NULL;
-    if (dw_fused_band(j, yb, e, c0, cn, &g)) return;
-    cnnc__conv_epilogue epa = *j->epa; /* E [cn, r1 - r0, w2] */
-    if (epa.bias) epa.bias += c0;
+    if (dw_fused_band(j, yb, e, es, c0, cn, &g)) return;
+    assert(!j->split); /* (dw_splits: B's band kernel takes it) */
     epilogue_rows(j->isa, &epa, e, ncol, 0, cn, ncol);
     for (int64_t c = 0; c < cn; c++)
         cnnc__dwconv_forward_planes_act(j->isa, yb + c * osz, e + c * ncol, j->wb + (c0 + c) * ksz,
@@ -1039,7 +1152,10 @@ static void dw_fused_item(const dw_fused_job *j, int64_t i, float *e, float *gws
 static cnnc_status dw_fused_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const dw_fused_job *j = ctx;
     float *e = j->ws + (size_t)chunk * j->slice;
-    for (int64_t i = begin; i < end; i++) dw_fused_item(j, i, e, e + round16(DW_FUSED_TILE_FLOATS));
+    float *xs = e + round16(DW_FUSED_TILE_FLOATS); /* split: [ca, xld] */
+    float *gws = xs + (j->split ? (size_t)(j->ga->c * dw_fused_xld(j)) : 0);
+    for (int64_t i = begin; i < end; i++) /* (a band's first block splits its rows) */
+        dw_fused_item(j, i, i == begin || i % j->nblk == 0, e, xs, gws);
     return CNNC_OK;
 }
 
@@ -1098,17 +1214,19 @@ static void set_fused_path(const cnnc__conv_filters *const f[3]) {
 
 /* The tiles (j->nblk, j->nband): blocks of at most DW_FUSED_BLOCK_MAX channels, fewer
  * where E would not hold the rows of one output row of them, then bands of as many rows
- * as E holds for the largest block, split evenly. */
+ * as E holds for the largest block, split evenly (rows of j->eld floats); j->xrows. */
 static void dw_fused_tiles(dw_fused_job *j) {
     const cnnc__window *gb = j->gb;
     const int64_t span = (gb->k[1] - 1) * gb->dil[1] + 1; /* E rows of one output row */
-    int64_t cb = DW_FUSED_TILE_FLOATS / (span * gb->in[2]);
+    int64_t cb = DW_FUSED_TILE_FLOATS / (span * j->eld);
     if (cb > DW_FUSED_BLOCK_MAX) cb = DW_FUSED_BLOCK_MAX;
     j->nblk = (j->ga->m + cb - 1) / cb;
     cb = (j->ga->m + j->nblk - 1) / j->nblk;
-    const int64_t rows = DW_FUSED_TILE_FLOATS / (cb * gb->in[2]);
+    const int64_t rows = DW_FUSED_TILE_FLOATS / (cb * j->eld);
     const int64_t out_rows = (rows - span) / gb->stride[1] + 1;
     j->nband = (gb->out[1] + out_rows - 1) / out_rows;
+    const int64_t xrows = ((gb->out[1] + j->nband - 1) / j->nband - 1) * gb->stride[1] + span;
+    j->xrows = xrows < gb->in[1] ? xrows : gb->in[1];
 }
 
 cnnc_status cnnc__conv_run_forward_dw(const cnnc__window *ga, const cnnc__window *gb, float *y,
@@ -1117,8 +1235,11 @@ cnnc_status cnnc__conv_run_forward_dw(const cnnc__window *ga, const cnnc__window
     const double t0 = cnnc__trace_begin();
     dw_fused_job j = {.isa = cnnc__isa_active(), .ga = ga, .gb = gb, .y = y, .x = x, .epa = &fa->ep,
                       .epb = &fb->ep};
+    j.split = dw_splits(j.isa, ga, gb, j.epb);
+    j.eld = j.split ? cnnc__dwconv_split_ld(gb) : gb->in[2];
     dw_fused_tiles(&j);
-    j.slice = round16(DW_FUSED_TILE_FLOATS) + cnnc__sgemm_workspace_floats(j.isa);
+    j.slice = round16(DW_FUSED_TILE_FLOATS) + (j.split ? (size_t)(ga->c * dw_fused_xld(&j)) : 0) +
+              cnnc__sgemm_workspace_floats(j.isa);
     const int64_t items = ga->n * j.nblk * j.nband;
     const double tile = (double)DW_FUSED_TILE_FLOATS;
     const cnnc__par plan = cnnc__par_plan(items, (cnnc__cost){.flops = 2.0 * tile * (double)(ga->c + 9)},
@@ -1161,7 +1282,7 @@ typedef struct chain_job {
     const float *apk, *cpk;           /* A's and C's filters packed for the GEMM (or NULL) */
     const cnnc__conv_epilogue *epa, *epb, *epc;
     int64_t rows, erows;              /* B's output rows per band; E's rows (0 without A) */
-    bool split;                       /* E's rows split for B (chain_splits) */
+    bool split;                       /* E's rows split for B (dw_splits) */
     int64_t eld;                      /* floats per row of E */
     size_t slice;                     /* per chunk: E, D, [split: A's input rows split,] then
                                          the GEMMs' workspace */
@@ -1182,19 +1303,6 @@ static int64_t chain_floats(const cnnc__window *ga, const cnnc__window *gb, int6
     const int64_t span = (gb->k[1] - 1) * gb->dil[1] + 1;
     const int64_t erows = ga ? (rows - 1) * gb->stride[1] + span : 0;
     return gb->m * (erows * gb->in[2] + rows * gb->out[2]);
-}
-
-/* Does A write E split for B (stride 2: each row as the padded row's even columns, then
- * its odd ones, cnnc__dwconv_split_rows), so that B's band kernel reads E in place
- * rather than splitting every row into its buffer? A then multiplies its input rows
- * split the same way (1/6 of E's floats at 16 -> 96), its epilogue in the packed GEMM's
- * store, E's padding columns zeroed after it. Where B's kernel takes such rows and B's
- * epilogue is a clamp at most (its kernel's). */
-static bool chain_splits(cnnc__isa isa, const cnnc__window *ga, const cnnc__window *gb,
-                         const cnnc__conv_epilogue *epb) {
-    cnnc__conv_clamp c;
-    return ga && cnnc__dwconv_split_fits(isa, gb) &&
-           !(epb->act && !cnnc__conv_epilogue_clamp(epb, &c));
 }
 
 bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
@@ -1248,24 +1356,6 @@ static void chain_gemm(cnnc__isa isa, bool packed, int64_t m, int64_t n, int64_t
     if (!fused) epilogue_rows(isa, ep, c, ldc, 0, m, n);
 }
 
-/* The padding's columns of E's rows [0, rows) from e (channels es apart), split, set
- * to zero: A's epilogue wrote its bias there. */
-static void chain_zero_pads(const chain_job *j, float *e, int64_t es, int64_t rows) {
-    const cnnc__window *gb = j->gb;
-    const int64_t pw = gb->pad[2], iw = gb->in[2], half = cnnc__dwconv_split_half(gb);
-    for (int ph = 0; ph < 2; ph++) { /* position q: padded column 2 q + ph, x's 2 q + ph - pw */
-        const int64_t n = ph ? j->eld - half : half;
-        const int64_t lo = (pw - ph + 1) / 2, end = (iw + pw - ph + 1) / 2; /* x's [0, iw) */
-        const int64_t hi = end < n ? end : n;
-        for (int64_t c = 0; c < gb->m; c++)
-            for (int64_t r = 0; r < rows; r++) {
-                float *row = e + c * es + r * j->eld + ph * half;
-                for (int64_t q = 0; q < lo; q++) row[q] = 0.0f;
-                for (int64_t q = hi; q < n; q++) row[q] = 0.0f;
-            }
-    }
-}
-
 /* A's rows [r0, r1) of image b in E (the ones it holds kept); xs: the split input rows'
  * scratch. */
 static void chain_a_rows(const chain_job *j, chain_e *s, int64_t b, int64_t r0, int64_t r1,
@@ -1285,10 +1375,9 @@ static void chain_a_rows(const chain_job *j, chain_e *s, int64_t b, int64_t r0, 
     const int64_t ncol = (r1 - s->e1) * wi;
     const float *xb = j->x + b * ga->c * asz + s->e1 * ga->in[2]; /* [ca, asz apart] */
     if (j->split) {
-        for (int64_t c = 0; c < ga->c; c++) /* xs [ca, ncol] */
-            cnnc__dwconv_split_rows(j->isa, xs + c * ncol, xb + c * asz, r1 - s->e1, j->gb);
+        split_a_input(j->isa, xs, ncol, xb, r1 - s->e1, ga, j->gb);
         chain_gemm(j->isa, true, ga->m, ncol, ga->c, j->wa, j->apk, xs, ncol, dst, es, gws, j->epa);
-        chain_zero_pads(j, dst, es, r1 - s->e1);
+        split_zero_pads(j->gb, ga->m, dst, es, r1 - s->e1);
     } else {
         chain_gemm(j->isa, false, ga->m, ncol, ga->c, j->wa, j->apk, xb, asz, dst, es, gws,
                    s->raw ? &no_epilogue : j->epa);
@@ -1366,7 +1455,7 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
     j.rows = 1;
     while (j.rows < gb->out[1] && chain_floats(ga, gb, j.rows + 1) <= CHAIN_TILE_FLOATS) j.rows++;
     j.erows = ga ? (j.rows - 1) * gb->stride[1] + (gb->k[1] - 1) * gb->dil[1] + 1 : 0;
-    j.split = chain_splits(j.isa, ga, gb, j.epb);
+    j.split = dw_splits(j.isa, ga, gb, j.epb);
     j.eld = j.split ? cnnc__dwconv_split_ld(gb) : gb->in[2];
     j.slice = round16((size_t)(gb->m * j.erows * j.eld)) +
               round16((size_t)(gb->m * j.rows * gb->out[2])) +

@@ -53,11 +53,11 @@ static cnnc__conv_epilogue epilogue(const char *act, const float *bias) {
     return ep;
 }
 
-/* One pair at the current level and thread count: fused == A then B, bit for bit;
- * round picks the epilogues. */
-static void compare_pair(int round, int64_t n, int64_t c, int64_t m, int64_t h, int64_t w, int64_t k,
-                         int64_t s, int64_t p, int64_t d) {
-    static const char *const acts[] = {"relu6", "silu", NULL};
+/* One pair at the current level and thread count, A's and B's activations act_a,
+ * act_b: fused == A then B, bit for bit. */
+static void compare_pair_acts(int round, const char *act_a, const char *act_b, int64_t n, int64_t c,
+                              int64_t m, int64_t h, int64_t w, int64_t k, int64_t s, int64_t p,
+                              int64_t d) {
     cnnc__window ga, gb;
     pair_geoms(&ga, &gb, n, c, m, h, w, k, s, p, d);
     REQUIRE(cnnc__conv_dw_fusable(&ga, &gb));
@@ -68,8 +68,8 @@ static void compare_pair(int round, int64_t n, int64_t c, int64_t m, int64_t h, 
     float *yr = malloc((size_t)ny * sizeof(float));
     REQUIRE(e && y && yr);
     const bool bias = round % 3 != 0, scaled = round % 2 == 0;
-    const cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(acts[round % 3], bias ? ba : NULL)};
-    const cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(acts[(round + 1) % 3], bias ? bb : NULL)};
+    const cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(act_a, bias ? ba : NULL)};
+    const cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(act_b, bias ? bb : NULL)};
     CHECK_OK(cnnc__conv_run_forward_ep(&ga, e, x, fa.w, fa.wscale, &fa.ep, false, NULL));
     CHECK_OK(cnnc__conv_run_forward_ep(&gb, yr, e, fb.w, fb.wscale, &fb.ep, false, NULL));
     memset(y, 0xA5, (size_t)ny * sizeof(float));
@@ -82,6 +82,13 @@ static void compare_pair(int round, int64_t n, int64_t c, int64_t m, int64_t h, 
                 (long long)k, (long long)s, (long long)p, (long long)d, round, cnnc__isa_name(cnnc__isa_active()));
     }
     free(x), free(wa), free(wb), free(ba), free(bb), free(sa), free(sb), free(e), free(y), free(yr);
+}
+
+/* The same, round picking the activations too. */
+static void compare_pair(int round, int64_t n, int64_t c, int64_t m, int64_t h, int64_t w, int64_t k,
+                         int64_t s, int64_t p, int64_t d) {
+    static const char *const acts[] = {"relu6", "silu", NULL};
+    compare_pair_acts(round, acts[round % 3], acts[(round + 1) % 3], n, c, m, h, w, k, s, p, d);
 }
 
 /* C (1x1, m -> mc) after the pair's B, with A before it or without (c 0), A's and B's
@@ -132,35 +139,70 @@ static void compare_chain(int round, int64_t n, int64_t c, int64_t m, int64_t mc
                        d);
 }
 
-/* Stride 2 with A and B's activation a clamp or none, at AVX2 on outputs 24 or more wide
- * or a multiple of 8 (cnnc__dwconv_split_fits):
- * A writes E split for B (ops/conv.c, chain_splits), A's epilogue fused into its GEMM
- * (ReLU6) or a pass (SiLU), the padding's columns zeroed after it. Widths odd and even,
- * padding 0 .. K - 1 (the padded row's lead column even or odd), 3x3 and 5x5, bands of
- * one output row (E's kept rows moved up every band), images split over 2 threads, and
- * outputs of 7 (not split). */
-static void test_chain_split(void) {
-    static const char *const acts[][2] = {{"relu6", "relu6"}, {NULL, "relu6"}, {"silu", NULL},
-                                          {"relu6", NULL}};
-    static const int64_t cases[][8] = { /* n, c, m, mc, h, w, k, pad */
-        {2, 16, 96, 24, 20, 112, 3, 1}, {1, 5, 40, 7, 17, 47, 3, 1},  {2, 3, 24, 5, 15, 50, 3, 0},
-        {3, 4, 20, 6, 13, 49, 5, 2},    {3, 8, 33, 9, 21, 19, 5, 1},  {2, 5, 30, 6, 11, 46, 3, 2},
-        {1, 6, 300, 7, 9, 60, 3, 1},    {2, 7, 18, 4, 16, 17, 5, 0}, {2, 4, 16, 5, 9, 13, 3, 1}};
+/* The activations of A and B the split runs below take turns with: B's a clamp or none. */
+static const char *const split_acts[][2] = {{"relu6", "relu6"}, {NULL, "relu6"}, {"silu", NULL},
+                                            {"relu6", NULL}};
+
+/* f(round, i, a) for the cases i < ncases and the activations a of split_acts, at every
+ * level and 1 and 2 threads. */
+static void split_runs(size_t ncases, void (*f)(int round, size_t i, const char *const act[2])) {
     const cnnc__isa saved = cnnc__isa_active();
     for (int l = (int)cnnc__isa_cpu(); l >= 0; l--) {
         REQUIRE(cnnc__isa_set_cap((cnnc__isa)l));
         for (int threads = 1; threads <= 2; threads++) {
             CHECK_OK(cnnc_set_num_threads(threads));
-            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-                for (int a = 0; a < 4; a++) {
-                    const int64_t *q = cases[i];
-                    compare_chain_acts((int)i + a, acts[a][0], acts[a][1], q[0], q[1], q[2], q[3],
-                                       q[4], q[5], q[6], 2, q[7], 1);
-                }
+            for (size_t i = 0; i < ncases; i++)
+                for (int a = 0; a < 4; a++) f((int)i + a, i, split_acts[a]);
         }
     }
     CHECK(cnnc__isa_set_cap(saved));
     CHECK_OK(cnnc_set_num_threads(1));
+}
+
+static const int64_t chain_split_cases[][8] = { /* n, c, m, mc, h, w, k, pad */
+    {2, 16, 96, 24, 20, 112, 3, 1}, {1, 5, 40, 7, 17, 47, 3, 1},  {2, 3, 24, 5, 15, 50, 3, 0},
+    {3, 4, 20, 6, 13, 49, 5, 2},    {3, 8, 33, 9, 21, 19, 5, 1},  {2, 5, 30, 6, 11, 46, 3, 2},
+    {1, 6, 300, 7, 9, 60, 3, 1},    {2, 7, 18, 4, 16, 17, 5, 0}, {2, 4, 16, 5, 9, 13, 3, 1}};
+
+static void chain_split_case(int round, size_t i, const char *const act[2]) {
+    const int64_t *q = chain_split_cases[i];
+    compare_chain_acts(round, act[0], act[1], q[0], q[1], q[2], q[3], q[4], q[5], q[6], 2, q[7], 1);
+}
+
+/* Stride 2 with A and B's activation a clamp or none, at AVX2 on outputs 24 or more wide
+ * or a multiple of 8 (cnnc__dwconv_split_fits):
+ * A writes E split for B (ops/conv.c, dw_splits), A's epilogue fused into its GEMM
+ * (ReLU6) or a pass (SiLU), the padding's columns zeroed after it. Widths odd and even,
+ * padding 0 .. K - 1 (the padded row's lead column even or odd), 3x3 and 5x5, bands of
+ * one output row (E's kept rows moved up every band), images split over 2 threads, and
+ * outputs of 7 (not split). */
+static void test_chain_split(void) {
+    split_runs(sizeof chain_split_cases / sizeof chain_split_cases[0], chain_split_case);
+}
+
+static const int64_t pair_split_cases[][7] = { /* n, c, m, h, w, k, pad */
+    {2, 24, 144, 56, 56, 3, 1}, {1, 5, 40, 17, 47, 3, 1},  {3, 3, 24, 15, 50, 3, 0},
+    {3, 4, 20, 13, 49, 5, 2},   {2, 8, 33, 21, 51, 5, 1},  {2, 5, 30, 11, 46, 3, 2},
+    {1, 6, 16, 301, 60, 3, 1},  {2, 7, 18, 16, 17, 5, 0},  {3, 4, 27, 150, 47, 3, 1},
+    {2, 4, 16, 9, 13, 3, 1}};
+
+static void pair_split_case(int round, size_t i, const char *const act[2]) {
+    const int64_t *q = pair_split_cases[i];
+    compare_pair_acts(round, act[0], act[1], q[0], q[1], q[2], q[3], q[4], q[5], 2, q[6], 1);
+}
+
+/* The pair at stride 2 with B's activation a clamp or none, at AVX2 on outputs 24 or
+ * more wide or a multiple of 8 (cnnc__dwconv_split_fits): A writes E split for B
+ * (ops/conv.c, dw_splits) from its input rows split once per band for all the channel
+ * blocks, with the band's padding rows zero rows of E, A's epilogue (ReLU6, SiLU) a
+ * pass over E after its GEMM, the padding's columns zeroed after it. MobileNetV2's
+ * 24 -> 144 at 56x56 (a plane in one band); widths odd and even, padding 0 .. K - 1,
+ * 3x3 and 5x5, channels off the block size (blocks of 13 and 14), several bands a
+ * plane (rows so tall that E holds a part of them; the last band's padding rows
+ * below), the tiles split over 2 threads (a chunk starting inside an image's band
+ * splits its rows itself), and outputs of 7 (not split). */
+static void test_pair_split(void) {
+    split_runs(sizeof pair_split_cases / sizeof pair_split_cases[0], pair_split_case);
 }
 
 static void test_chain_equals_unfused(void) {
@@ -437,6 +479,7 @@ int main(void) {
     RUN_TEST(test_fused_equals_unfused);
     RUN_TEST(test_chain_equals_unfused);
     RUN_TEST(test_chain_split);
+    RUN_TEST(test_pair_split);
     RUN_TEST(test_graph_fuses_the_pair);
     RUN_TEST(test_graph_fuses_the_chain);
     return check_summary();
