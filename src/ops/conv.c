@@ -1078,14 +1078,15 @@ static int64_t dw_fused_xld(const dw_fused_job *j) {
 }
 
 /* A split tile's E [cn, rows, eld] (rows: the band *g's, padding included; returns
- * rows eld, the floats between its planes): A's rows (n of them, the band *g's) of the cn channels from c0, from xs (A's input
- * rows split), with the window's padding rows as zero rows of their own, so that B's
- * kernel reads every band in place (it copies a band that reaches the padding: with a
- * plane in one band, as at 24 -> 144 at 56x56, every one); *g becomes the window of
- * E's planes, no padding in H. A's GEMM is the in-place one the unsplit pair runs, ep
- * a pass over E after it: the packed GEMM, which fuses ep into its store, packed the
- * input rows again for every block (the pair 3.6 -> 4.2 ms); the GEMM and ep by 16 KB
- * of E, for ep to run in L1, made the GEMM's calls short (3.6 ms; whole, 3.1-3.2). */
+ * rows eld, the floats between its planes): A's n rows (the band *g's) of the cn
+ * channels from c0, from xs (A's input rows split), with the window's padding rows as
+ * zero rows of their own, so that B's kernel reads every band in place (it copies a
+ * band that reaches the padding: with a plane in one band, as at 24 -> 144 at 56x56,
+ * every one); *g becomes the window of E's planes, no padding in H. A's GEMM is the
+ * in-place one the unsplit pair runs, ep a pass over E after it: the packed GEMM, which
+ * fuses ep into its store, packed the input rows again for every block (the pair 3.6
+ * -> 4.2 ms); the GEMM and ep by 16 KB of E, for ep to run in L1, made the GEMM's calls
+ * short (3.6 ms; whole, 3.1-3.2). */
 static int64_t dw_fused_split_e(const dw_fused_job *j, cnnc__window *g, int64_t n, int64_t c0,
                                 int64_t cn, const float *xs, float *e, float *gws,
                                 const cnnc__conv_epilogue *ep) {
