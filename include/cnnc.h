@@ -298,8 +298,13 @@ CNNC_API int64_t cnnc_tensor_numel(const cnnc_tensor *t);
 CNNC_API cnnc_dtype cnnc_tensor_dtype(const cnnc_tensor *t);
 
 /* The contiguous data, numel elements. Writing through it is not seen by autograd.
- * The typed getters return NULL (with an error) on a dtype mismatch. */
+ * The typed getters return NULL (with an error) on a dtype mismatch. Once one of them
+ * has handed out a tensor's data, the library compares what it derived from that data
+ * (a module's packed filters) against it on every use, since writes may come at any
+ * time; cnnc_tensor_data_const is for reading only (writing through it is undefined)
+ * and leaves such caches trusting the tensor's version counter. */
 CNNC_API void *cnnc_tensor_data(cnnc_tensor *t);
+CNNC_API const void *cnnc_tensor_data_const(const cnnc_tensor *t);
 CNNC_API float *cnnc_tensor_data_f32(cnnc_tensor *t);
 CNNC_API int64_t *cnnc_tensor_data_i64(cnnc_tensor *t);
 /* The value of a one-element tensor, as a double. */

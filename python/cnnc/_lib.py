@@ -177,6 +177,7 @@ _PROTOTYPES = [
     ("cnnc_tensor_numel", c_int64, [T], None),
     ("cnnc_tensor_dtype", c_int, [T], None),
     ("cnnc_tensor_data", c_void_p, [T], None),
+    ("cnnc_tensor_data_const", c_void_p, [T], None),
     ("cnnc_tensor_item", S, [T, POINTER(c_double)], "status"),
     ("cnnc_tensor_fill_", S, [T, c_double], "status"),
     ("cnnc_tensor_zero_", S, [T], "status"),

@@ -112,7 +112,7 @@ class Tensor:
         """A copy of the data as a numpy array of the same shape and dtype."""
         out = np.empty(self.shape, dtype=_NUMPY[_lib.cnnc_tensor_dtype(self._h)])
         if out.size:
-            src = _lib.cnnc_tensor_data(self._h)
+            src = _lib.cnnc_tensor_data_const(self._h)
             if not src:
                 _lib.raise_last()
             ctypes.memmove(out.ctypes.data, src, out.nbytes)

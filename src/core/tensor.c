@@ -107,6 +107,9 @@ cnnc_tensor *cnnc__tensor_new(cnnc_dtype dtype, int ndim, const int64_t *shape) 
     }
     atomic_init(&s->refcount, 1);
     atomic_init(&s->version, 0);
+    static atomic_uint_fast64_t last_id = 0;
+    s->id = atomic_fetch_add_explicit(&last_id, 1, memory_order_relaxed) + 1;
+    atomic_init(&s->exposed, false);
     s->raw = raw;
     s->cap = cap;
     s->data = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
@@ -305,14 +308,25 @@ int64_t cnnc_tensor_size(const cnnc_tensor *t, int dim) {
     return t->shape[d];
 }
 
+/* Writable data handed out: the storage's version no longer vouches for it. */
+static void *exposed_data(cnnc_tensor *t) {
+    atomic_store_explicit(&t->storage->exposed, true, memory_order_relaxed);
+    return t->storage->data;
+}
+
 void *cnnc_tensor_data(cnnc_tensor *t) {
     CNNC__NONNULL_OR_NULL("tensor_data", t);
+    return exposed_data(t);
+}
+
+const void *cnnc_tensor_data_const(const cnnc_tensor *t) {
+    CNNC__NONNULL_OR_NULL("tensor_data_const", t);
     return t->storage->data;
 }
 
 float *cnnc_tensor_data_f32(cnnc_tensor *t) {
     if (cnnc__check_tensor("tensor_data_f32", "t", t, true) != CNNC_OK) return NULL;
-    return cnnc__f32(t);
+    return exposed_data(t);
 }
 
 int64_t *cnnc_tensor_data_i64(cnnc_tensor *t) {
@@ -321,7 +335,7 @@ int64_t *cnnc_tensor_data_i64(cnnc_tensor *t) {
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT,
                                 "tensor_data_i64(): the tensor has dtype %s, not int64",
                                 cnnc_dtype_name(t->dtype));
-    return cnnc__i64(t);
+    return exposed_data(t);
 }
 
 cnnc_status cnnc_tensor_item(const cnnc_tensor *t, double *out) {

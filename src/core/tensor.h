@@ -14,6 +14,10 @@ struct cnnc__grad_hook;
 typedef struct cnnc__storage {
     atomic_int refcount;
     atomic_uint_fast64_t version; /* bumped by every in-place change */
+    uint64_t id;                  /* unique over the process's storages (from 1) */
+    atomic_bool exposed;          /* a writable pointer to data was handed out (sticky):
+                                     writes through it bump nothing, so the version no
+                                     longer vouches for the data */
     void *raw;                    /* allocation base (core/alloc.h: a block) */
     size_t cap;                   /* bytes of the block */
     void *data;                   /* 64-byte aligned */

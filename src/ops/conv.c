@@ -736,7 +736,7 @@ static bool wino_pack_weights(const void *ctx, float *up) {
 static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__window *g, float *y,
                                         const float *x, const float *w, const float *wscale,
                                         bool flipped,
-                                        const cnnc__conv_epilogue *ep, cnnc__conv_wcache *cache) {
+                                        const cnnc__conv_epilogue *ep, const cnnc__conv_wuse *cache) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, np = (mt + 2) * (mt + 2);
     int64_t mr, nr;
     cnnc__sgemm_tile(isa, &mr, &nr);
@@ -745,10 +745,13 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
     const int threads = cnnc__parallel_threads();
     const wino_pack pk = {isa, w, wscale, g, mt, flipped};
     const cnnc__conv_wkey key = {isa, mt, g->c, g->m, g->groups};
-    const cnnc__conv_wsource src = {w, wscale, (size_t)(g->m * cg * 9), (size_t)g->m};
     const size_t packed = cnnc__conv_winograd_packed_floats(isa, g, mt);
-    cnnc__conv_wentry *e = cache ? cnnc__conv_wcache_get(cache, &key, &src, packed, wino_pack_weights, &pk, &j.wt.up)
-                                 : NULL;
+    cnnc__conv_wentry *e = NULL;
+    if (cache) {
+        const cnnc__conv_wsource src = {w, wscale, (size_t)(g->m * cg * 9), (size_t)g->m,
+                                        cache->wid, cache->wver};
+        e = cnnc__conv_wcache_get(cache->cache, &key, &src, packed, wino_pack_weights, &pk, &j.wt.up);
+    }
     /* one block of tiles (at 1 thread) and transformed weights past L2: the block
      * transforms them itself, a chunk at a time, and threads split its output channels
      * (each filter transformed once: the parts' rows are disjoint); not for folded
@@ -796,7 +799,7 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
 static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
                                    const float *w, const float *wscale,
                                    const cnnc__conv_epilogue *ep, bool training,
-                                   cnnc__conv_wcache *cache);
+                                   const cnnc__conv_wuse *cache);
 static void trace_conv(double t0, const char *op, const cnnc__window *g,
                        const cnnc__conv_epilogue *ep);
 
@@ -841,16 +844,17 @@ static bool gemm_pack_weights(const void *ctx, float *packed) {
 /* The cache's packing of w (times wscale) for the GEMM paths, *e the entry to release;
  * NULL (e NULL) without a cache or memory for it: the caller packs them itself. */
 static const float *cached_filters(cnnc__isa isa, const cnnc__window *g, const float *w,
-                                   const float *wscale, cnnc__conv_wcache *cache,
+                                   const float *wscale, const cnnc__conv_wuse *cache,
                                    cnnc__conv_wentry **e) {
     *e = NULL;
     if (!cache) return NULL;
     const int64_t mg = g->m / g->groups, kdim = g->c / g->groups * cnnc__window_k_size(g);
     const gemm_pack pk = {isa, g, w, wscale, cnnc__sgemm_packed_a_floats(isa, mg, kdim)};
     const cnnc__conv_wkey key = {isa, 0, g->c, g->m, g->groups}; /* tile 0: no transform */
-    const cnnc__conv_wsource src = {w, wscale, (size_t)(g->m * kdim), (size_t)g->m};
+    const cnnc__conv_wsource src = {w, wscale, (size_t)(g->m * kdim), (size_t)g->m, cache->wid,
+                                    cache->wver};
     const float *packed = NULL;
-    *e = cnnc__conv_wcache_get(cache, &key, &src, (size_t)g->groups * pk.a_floats,
+    *e = cnnc__conv_wcache_get(cache->cache, &key, &src, (size_t)g->groups * pk.a_floats,
                                gemm_pack_weights, &pk, &packed);
     return *e ? packed : NULL;
 }
@@ -860,7 +864,7 @@ static const float *cached_filters(cnnc__isa isa, const cnnc__window *g, const f
 static cnnc_status run_forward_folded(const cnnc__window *g, float *y, const float *x,
                                       const float *w, const float *wscale,
                                       const cnnc__conv_epilogue *ep, bool training,
-                                      cnnc__conv_wcache *cache) {
+                                      const cnnc__conv_wuse *cache) {
     const int64_t per = g->c / g->groups * cnnc__window_k_size(g);
     float *own;
     const float *wf = folded_or_own(w, wscale, g->m, per, &own); /* [m, cg, k] */
@@ -883,7 +887,7 @@ static bool packs_cached(cnnc__isa isa, const cnnc__window *g, bool training) {
 static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
                                    const float *w, const float *wscale,
                                    const cnnc__conv_epilogue *ep, bool training,
-                                   cnnc__conv_wcache *cache) {
+                                   const cnnc__conv_wuse *cache) {
     const int64_t osz = cnnc__window_out_size(g);
     if (g->n == 0 || g->m == 0 || osz == 0) return CNNC_OK;
     const cnnc__isa isa = cnnc__isa_active();
@@ -1732,7 +1736,7 @@ static void trace_conv(double t0, const char *op, const cnnc__window *g,
 cnnc_status cnnc__conv_run_forward_ep(const cnnc__window *g, float *y, const float *x,
                                       const float *w, const float *wscale,
                                       const cnnc__conv_epilogue *ep, bool training,
-                                      cnnc__conv_wcache *cache) {
+                                      const cnnc__conv_wuse *cache) {
     const double t0 = cnnc__trace_begin();
     conv_path = "empty";
     const cnnc_status st = run_forward_impl(g, y, x, w, wscale, ep, training, cache);
@@ -1750,7 +1754,7 @@ cnnc_status cnnc__conv_run_forward_cached(const cnnc__window *g, float *y, const
                                           const float *w, const float *bias,
                                           cnnc__conv_wcache *cache) {
     return cnnc__conv_run_forward_ep(g, y, x, w, NULL, &(cnnc__conv_epilogue){.bias = bias}, false,
-                                     cache);
+                                     cache ? &(cnnc__conv_wuse){cache, 0, 0} : NULL);
 }
 
 const char *cnnc__conv_forward_path(void) { return conv_path; }
@@ -1859,6 +1863,12 @@ static cnnc_status conv_backward(cnnc__node *node, cnnc_tensor *gy, cnnc_tensor 
     return CNNC_OK;
 }
 
+/* The id of w's storage where its version vouches for its data, else 0
+ * (cnnc__conv_wsource). */
+static uint64_t weight_tag(const cnnc_tensor *w) {
+    return atomic_load_explicit(&w->storage->exposed, memory_order_relaxed) ? 0 : w->storage->id;
+}
+
 /* cache: packed weights (or NULL); act: the activation of the forward's epilogue
  * (convolutions, inference only), or NULL. */
 static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tensor *w, const float *wscale,
@@ -1879,8 +1889,9 @@ static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tens
         if (!c->transposed) {
             cnnc__conv_epilogue ep = {.bias = b ? cnnc__f32(b) : NULL, .act = act != NULL};
             if (act) ep.op = act->op, ep.p = act->p;
+            const cnnc__conv_wuse use = {cache, weight_tag(w), atomic_load(&w->storage->version)};
             st = cnnc__conv_run_forward_ep(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w), wscale, &ep, training,
-                                           cache && !training && cnnc__conv_wcache_enabled() ? cache : NULL);
+                                           cache && !training && cnnc__conv_wcache_enabled() ? &use : NULL);
         } else {
             st = cnnc__conv_run_backward_data(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w), training);
             if (st == CNNC_OK && b)

@@ -91,11 +91,21 @@ typedef struct cnnc__conv_wcache {
  * memory runs out. */
 typedef bool (*cnnc__conv_wpack)(const void *ctx, float *packed);
 /* What a packing is made from: the filters w [w_floats] and, when s is set, their
- * output channels' scales s [s_floats] (a folded BatchNorm's). */
+ * output channels' scales s [s_floats] (a folded BatchNorm's). wid, wver: the id and
+ * version of the storage holding w when that storage vouches for its data (no writable
+ * pointer to it handed out: core/tensor.h), else wid 0. An entry made from the same
+ * wid and wver holds these filters: only s is compared then (the filters of a deep
+ * network are tens of megabytes, compared on every inference: 1-2% of ResNet-18's). */
 typedef struct cnnc__conv_wsource {
     const float *w, *s;
     size_t w_floats, s_floats;
+    uint64_t wid, wver;
 } cnnc__conv_wsource;
+/* A call's weight cache, and its filters' wid and wver (cnnc__conv_wsource). */
+typedef struct cnnc__conv_wuse {
+    cnnc__conv_wcache *cache;
+    uint64_t wid, wver;
+} cnnc__conv_wuse;
 /* The entry for the source src under key, with *packed its packed_floats floats: the
  * cached one when it matches, else a new one packed by pack(ctx) that replaces it.
  * NULL when memory runs out (nothing set: the caller packs on its own). Release the
@@ -121,7 +131,7 @@ cnnc_status cnnc__conv_run_forward_cached(const cnnc__window *g, float *y, const
 /* y [n, m, out] = act(conv(x, w') + bias): the epilogue ep (kernels/conv.h) applied in
  * every path while the output is in cache, the bits of cnnc__conv_run_forward followed
  * by the activation's kernel (CNNC_TRACE names it); cache as cnnc__conv_run_forward_cached
- * (then training false), or NULL. w' = w, or with wscale [m] set, output channel o's
+ * (then training false), with the filters' storage tag, or NULL. w' = w, or with wscale [m] set, output channel o's
  * filters times wscale[o], each product rounded to float (the bits of the caller
  * multiplying them first): a cached packing is made from w and wscale (and checked
  * against both), so a BatchNorm folded into unchanged filters costs no pass over them
@@ -129,7 +139,7 @@ cnnc_status cnnc__conv_run_forward_cached(const cnnc__window *g, float *y, const
 cnnc_status cnnc__conv_run_forward_ep(const cnnc__window *g, float *y, const float *x,
                                       const float *w, const float *wscale,
                                       const cnnc__conv_epilogue *ep, bool training,
-                                      cnnc__conv_wcache *cache);
+                                      const cnnc__conv_wuse *cache);
 /* F.conv{dim}d as cnnc__op_conv, with the packed weights kept in cache (NULL: none)
  * when autograd does not record the call (a module's forward). */
 cnnc_tensor *cnnc__op_conv_cached(cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b, int dim,

@@ -158,7 +158,7 @@ static void compare_scaled(const path_case *pc, int threads, bool training, cons
                cnnc__isa_active());
         if (training) continue;
         CHECK_OK(cnnc__conv_run_forward_cached(g, yr, x, wf, b, &ref_cache));
-        CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, s, &ep, false, cache));
+        CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, s, &ep, false, &(cnnc__conv_wuse){cache, 0, 0}));
         report(memcmp(y, yr, (size_t)ny * sizeof(float)) == 0, pc, -1, 1, threads,
                "scaled filters, cached weights", cnnc__isa_active());
     }
@@ -193,7 +193,7 @@ static void compare_epilogues(cnnc__isa isa, const path_case *pc, int threads, b
             CHECK_OK(cnnc__conv_run_forward_cached(g, yr, x, w, bias, &cache));
             if (ep.act) cnnc__k_act_forward(isa, ep.op, &ep.p, yr, yr, ny);
             memset(y, 0xA5, (size_t)ny * sizeof(float));
-            CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, NULL, &ep, false, &cache));
+            CHECK_OK(cnnc__conv_run_forward_ep(g, y, x, w, NULL, &ep, false, &(cnnc__conv_wuse){&cache, 0, 0}));
             if (pc->path_cached) CHECK_CONTAINS(cnnc__conv_forward_path(), pc->path_cached);
             report(memcmp(y, yr, (size_t)ny * sizeof(float)) == 0, pc, k, with_bias, threads,
                    "cached weights", isa);

@@ -4,8 +4,9 @@
  * with folded scales, against the uncached driver's bits); bit-identical to the uncached driver where
  * both run F(4x4), on a second call (a cache hit), at 1, 2 and 3 threads; a rebuild
  * when the filters change (through the data pointer, seen by no version counter) and
- * when the ISA level changes; CNNC_WEIGHT_CACHE=0; and a Conv2d module's no-grad
- * forward, whose cache its release frees (ASan and valgrind see leaks). */
+ * when the ISA level changes; CNNC_WEIGHT_CACHE=0; a Conv2d module's no-grad
+ * forward, whose cache its release frees (ASan and valgrind see leaks); and the
+ * filters' storage version standing in for the comparison. */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include <cnnc.h>
 
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/tensor.h"
 #include "kernels/conv.h"
 #include "kernels/isa.h"
 #include "ops/conv.h"
@@ -168,6 +170,71 @@ static void test_module_forward(void) {
     cnnc_module_release(conv);
 }
 
+/* y == the functional convolution of x with w, b (padding 1) */
+static bool matches_functional(cnnc_tensor *y, cnnc_tensor *x, cnnc_tensor *w, cnnc_tensor *b) {
+    cnnc_tensor *yr = cnnc_conv2d(x, w, b, CNNC_CONV2D(.padding = CNNC_INTS(1)));
+    if (!yr) return false;
+    const bool ok = max_rel(cnnc__f32(y), cnnc__f32(yr), cnnc_tensor_numel(y)) < 4e-5;
+    cnnc_tensor_release(yr);
+    return ok;
+}
+
+/* The filters' storage vouches for them while no writable pointer was handed out: an
+ * unchanged version skips the comparison (a write that bumps nothing is then not
+ * seen: the proof that it was skipped), a bump (copy_) or another storage (a tensor
+ * of its own, even at a freed one's address) rebuilds; reading through
+ * cnnc_tensor_data_const exposes nothing, cnnc_tensor_data_f32 does. */
+static void test_version_vouches(void) {
+    cnnc_manual_seed(11);
+    cnnc_module *conv = cnnc_conv2d_new(
+        16, 24, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .padding = CNNC_INTS(1)));
+    REQUIRE(conv);
+    cnnc_module_eval(conv);
+    cnnc_tensor *x = cnnc_randn(CNNC_SHAPE(2, 16, 9, 9)), *w = NULL, *b = NULL;
+    REQUIRE(x && cnnc_module_tensor(conv, "weight", &w) == CNNC_OK &&
+            cnnc_module_tensor(conv, "bias", &b) == CNNC_OK);
+    const bool grad = cnnc_set_grad_enabled(false);
+    cnnc_tensor *y1 = cnnc_module_forward(conv, x);
+    REQUIRE(y1);
+    CHECK(matches_functional(y1, x, w, b));
+    CHECK(cnnc_tensor_data_const(w) == cnnc__f32(w) && !atomic_load(&w->storage->exposed));
+    const float saved = cnnc__f32(w)[5];
+    cnnc__f32(w)[5] = saved * -2.0f + 1.0f; /* bumps nothing, exposes nothing */
+    cnnc_tensor *y2 = cnnc_module_forward(conv, x);
+    REQUIRE(y2);
+    CHECK(memcmp(cnnc__f32(y2), cnnc__f32(y1), (size_t)cnnc_tensor_numel(y1) * 4) == 0);
+    cnnc_tensor *w2 = cnnc__tensor_copy(w); /* the changed filters, then copied in: a bump */
+    REQUIRE(w2);
+    cnnc__f32(w)[5] = saved;
+    CHECK_OK(cnnc_tensor_copy_(w, w2));
+    cnnc_tensor *y3 = cnnc_module_forward(conv, x);
+    REQUIRE(y3);
+    CHECK(memcmp(cnnc__f32(y3), cnnc__f32(y1), (size_t)cnnc_tensor_numel(y1) * 4) != 0);
+    CHECK(matches_functional(y3, x, w, b));
+    /* another storage, same version 0, through the op with this module's cache */
+    cnnc__conv_wcache cache = {0};
+    const cnnc_conv_options o = CNNC_CONV2D(.padding = CNNC_INTS(1));
+    for (int k = 0; k < 3; k++) {
+        cnnc_tensor *wk = cnnc_randn(CNNC_SHAPE(24, 16, 3, 3));
+        REQUIRE(wk);
+        cnnc_tensor *yk = cnnc__op_conv_cached(x, wk, b, 2, &o, &cache);
+        REQUIRE(yk);
+        CHECK(matches_functional(yk, x, wk, b));
+        cnnc_tensor_release(yk), cnnc_tensor_release(wk);
+    }
+    cnnc__conv_wcache_clear(&cache);
+    float *p = cnnc_tensor_data_f32(w); /* exposed from now on: compared at every call */
+    CHECK(atomic_load(&w->storage->exposed));
+    p[7] += 0.25f;
+    cnnc_tensor *y4 = cnnc_module_forward(conv, x);
+    REQUIRE(y4);
+    CHECK(matches_functional(y4, x, w, b));
+    cnnc_set_grad_enabled(grad);
+    cnnc_tensor_release(y1), cnnc_tensor_release(y2), cnnc_tensor_release(y3), cnnc_tensor_release(y4);
+    cnnc_tensor_release(w2), cnnc_tensor_release(x);
+    cnnc_module_release(conv);
+}
+
 /* A 1x1 stride-1 geometry (the GEMM paths that keep their packed filters). */
 static cnnc__window pointwise(int64_t n, int64_t c, int64_t m, int64_t groups, int64_t h, int64_t w) {
     return (cnnc__window){.n = n, .c = c, .m = m, .groups = groups, .in = {1, h, w}, .out = {1, h, w},
@@ -195,12 +262,12 @@ static void pointwise_case(const cnnc__window *g, bool kept) {
     const cnnc__conv_epilogue ep = {.bias = s.b, .act = true, .op = CNNC__ACT_HARDTANH, .p = {0.0f, 6.0f, 0.0f}};
     cnnc__conv_wcache cache = {0};
     folded_ref(g, s.yr, &s, sc);
-    CHECK_OK(cnnc__conv_run_forward_ep(g, s.y, s.x, s.w, sc, &ep, false, &cache));
+    CHECK_OK(cnnc__conv_run_forward_ep(g, s.y, s.x, s.w, sc, &ep, false, &(cnnc__conv_wuse){&cache, 0, 0}));
     CHECK(max_rel(s.y, s.yr, s.ny) < 4e-5);
     CHECK(cache.entry || !kept);
     for (int threads = 1; threads <= 3; threads++) {
         CHECK_OK(cnnc_set_num_threads(threads));
-        CHECK_OK(cnnc__conv_run_forward_ep(g, s.y2, s.x, s.w, sc, &ep, false, &cache));
+        CHECK_OK(cnnc__conv_run_forward_ep(g, s.y2, s.x, s.w, sc, &ep, false, &(cnnc__conv_wuse){&cache, 0, 0}));
         CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) == 0);
         CHECK_OK(cnnc__conv_run_forward_ep(g, s.y2, s.x, s.w, sc, &ep, false, NULL));
         CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) == 0);
@@ -212,7 +279,7 @@ static void pointwise_case(const cnnc__window *g, bool kept) {
         else
             sc[0] *= -2.0f; /* the first channel's scale */
         folded_ref(g, s.yr, &s, sc);
-        CHECK_OK(cnnc__conv_run_forward_ep(g, s.y2, s.x, s.w, sc, &ep, false, &cache));
+        CHECK_OK(cnnc__conv_run_forward_ep(g, s.y2, s.x, s.w, sc, &ep, false, &(cnnc__conv_wuse){&cache, 0, 0}));
         CHECK(max_rel(s.y2, s.yr, s.ny) < 4e-5);
         CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) != 0);
         memcpy(s.y, s.y2, (size_t)s.ny * 4);
@@ -250,6 +317,7 @@ int main(void) {
     RUN_TEST(test_cached_pointwise);
     RUN_TEST(test_rebuilt_for_another_level);
     RUN_TEST(test_module_forward);
+    RUN_TEST(test_version_vouches);
     cnnc_thread_cleanup();
     return check_summary();
 }
