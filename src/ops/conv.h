@@ -131,11 +131,11 @@ cnnc_status cnnc__conv_run_forward_cached(const cnnc__window *g, float *y, const
 /* y [n, m, out] = act(conv(x, w') + bias): the epilogue ep (kernels/conv.h) applied in
  * every path while the output is in cache, the bits of cnnc__conv_run_forward followed
  * by the activation's kernel (CNNC_TRACE names it); cache as cnnc__conv_run_forward_cached
- * (then training false), with the filters' storage tag, or NULL. w' = w, or with wscale [m] set, output channel o's
- * filters times wscale[o], each product rounded to float (the bits of the caller
- * multiplying them first): a cached packing is made from w and wscale (and checked
- * against both), so a BatchNorm folded into unchanged filters costs no pass over them
- * but the cache's comparison. Both drivers above are this one. */
+ * (then training false) with the filters' storage tag, or NULL. w' = w, or with wscale
+ * [m] set, output channel o's filters times wscale[o], each product rounded to float
+ * (the bits of the caller multiplying them first): a cached packing is made from w and
+ * wscale (and checked against both), so a BatchNorm folded into unchanged filters costs
+ * no pass over them but the cache's check. Both drivers above are this one. */
 cnnc_status cnnc__conv_run_forward_ep(const cnnc__window *g, float *y, const float *x,
                                       const float *w, const float *wscale,
                                       const cnnc__conv_epilogue *ep, bool training,

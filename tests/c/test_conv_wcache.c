@@ -211,7 +211,7 @@ static void test_version_vouches(void) {
     REQUIRE(y3);
     CHECK(memcmp(cnnc__f32(y3), cnnc__f32(y1), (size_t)cnnc_tensor_numel(y1) * 4) != 0);
     CHECK(matches_functional(y3, x, w, b));
-    /* another storage, same version 0, through the op with this module's cache */
+    /* new storages, each at version 0 (and maybe at the last one's address), one cache */
     cnnc__conv_wcache cache = {0};
     const cnnc_conv_options o = CNNC_CONV2D(.padding = CNNC_INTS(1));
     for (int k = 0; k < 3; k++) {
