@@ -58,4 +58,7 @@ static inline int64_t cnnc__wrap_prod(const int64_t *shape, int from, int to) {
 static inline bool cnnc__mul_size(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
+/* x rounded up to a multiple of 16: float counts that keep the slices of one workspace
+ * 64-byte aligned. */
+static inline size_t cnnc__round16(size_t x) { return (x + 15) & ~(size_t)15; }
 #endif

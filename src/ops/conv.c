@@ -38,7 +38,6 @@ enum {
     COL_TILE_FLOATS = 1 << 18, /* one im2col tile (1 MB): stays in L2 for the GEMM's packing */
 };
 
-static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 /* The path the last driver call on this thread took, for CNNC_TRACE. */
 static _Thread_local const char *conv_path = "";
@@ -75,7 +74,7 @@ static void make_plan(conv_plan *p, const cnnc__window *g, cnnc__isa isa) {
     if (t < 1) t = 1;
     p->tile = t;
     p->ntiles = (p->osz + t - 1) / t;
-    p->col_floats = p->direct ? 0 : round16((size_t)(p->kdim * t));
+    p->col_floats = p->direct ? 0 : cnnc__round16((size_t)(p->kdim * t));
     p->gemm_floats = cnnc__sgemm_workspace_floats(isa);
     p->slice = p->col_floats + p->gemm_floats;
     p->threads = cnnc__parallel_threads();
@@ -287,7 +286,7 @@ static dw_job make_dw_job(cnnc__isa isa, const cnnc__window *g, float *out, cons
 /* `slices` per-thread slices (plan.chunks when items run in parallel, else
  * p->threads for the GEMM), then extra_floats. */
 static float *plan_workspace(const conv_plan *p, int slices, size_t extra_floats) {
-    size_t floats = (size_t)slices * p->slice + round16(extra_floats);
+    size_t floats = (size_t)slices * p->slice + cnnc__round16(extra_floats);
     return cnnc__workspace(floats * sizeof(float));
 }
 
@@ -469,10 +468,10 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
     int64_t ntiles = (cols + tmax - 1) / tmax;
     if (ntiles < p->threads && cols >= 2 * nr * p->threads) ntiles = p->threads;
     pj.tile = ((cols + ntiles - 1) / ntiles + nr - 1) / nr * nr;
-    pj.slice = cnnc__sgemm_workspace_floats(p->isa) + round16((size_t)(p->mg * pj.tile));
+    pj.slice = cnnc__sgemm_workspace_floats(p->isa) + cnnc__round16((size_t)(p->mg * pj.tile));
     const cnnc__par plan = items_plan(p, g->groups * ((cols + pj.tile - 1) / pj.tile),
                                       p->mg * p->kdim * pj.tile);
-    const size_t planes = round16((size_t)(wave * pj.img_floats));
+    const size_t planes = cnnc__round16((size_t)(wave * pj.img_floats));
     float *ws = cnnc__workspace(((size_t)plan.chunks * pj.slice + planes +
                                  (size_t)g->groups * j->a_floats) * sizeof(float));
     if (!ws) {
@@ -777,7 +776,7 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
     j.msplit = (mg + j.mrows - 1) / j.mrows;
     j.scratch = cnnc__conv_winograd_scratch_floats(isa, g, j.ldt, mt, j.wt.chunk);
     j.slice = j.scratch + cnnc__sgemm_workspace_floats(isa);
-    const size_t up_floats = e || chunked ? 0 : round16(packed); /* packed here, when not cached */
+    const size_t up_floats = e || chunked ? 0 : cnnc__round16(packed); /* packed here, when not cached */
     /* an item: np GEMMs of [mrows x cg] by [cg x ldt] */
     const cnnc__par plan = cnnc__par_plan(g->groups * j.nblk * j.msplit,
                                           macs_cost(np * j.mrows * cg * j.ldt), threads);
@@ -1319,10 +1318,12 @@ static cnnc_status conv_backward(cnnc__node *node, cnnc_tensor *gy, cnnc_tensor 
     return CNNC_OK;
 }
 
-/* The id of w's storage where its version vouches for its data, else 0
- * (cnnc__conv_wsource). */
-static uint64_t weight_tag(const cnnc_tensor *w) {
-    return atomic_load_explicit(&w->storage->exposed, memory_order_relaxed) ? 0 : w->storage->id;
+/* cache with the filters w's storage tag: its id where its version vouches for its data,
+ * else 0, and that version (cnnc__conv_wsource). */
+static cnnc__conv_wuse weight_use(cnnc__conv_wcache *cache, const cnnc_tensor *w) {
+    const cnnc__storage *s = w->storage;
+    const bool exposed = atomic_load_explicit(&s->exposed, memory_order_relaxed);
+    return (cnnc__conv_wuse){cache, exposed ? 0 : s->id, atomic_load(&s->version)};
 }
 
 /* cache: packed weights (or NULL); act: the activation of the forward's epilogue
@@ -1345,7 +1346,7 @@ static cnnc_tensor *conv_run(const cnnc__conv_call *c, cnnc_tensor *x, cnnc_tens
         if (!c->transposed) {
             cnnc__conv_epilogue ep = {.bias = b ? cnnc__f32(b) : NULL, .act = act != NULL};
             if (act) ep.op = act->op, ep.p = act->p;
-            const cnnc__conv_wuse use = {cache, weight_tag(w), atomic_load(&w->storage->version)};
+            const cnnc__conv_wuse use = weight_use(cache, w);
             st = cnnc__conv_run_forward_ep(g, cnnc__f32(out), cnnc__f32(x), cnnc__f32(w), wscale, &ep, training,
                                            cache && !training && cnnc__conv_wcache_enabled() ? &use : NULL);
         } else {

@@ -43,7 +43,6 @@ enum {
 };
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 typedef struct cols_job {
     cnnc__isa isa;
@@ -93,9 +92,9 @@ static bool cols_setup(cols_job *j, cnnc__isa isa, const cnnc__window *g, int64_
     j->width = min64((w + nr - 1) / nr * nr, j->total);
     j->threads = cnnc__parallel_threads();
     j->gemm_floats = (size_t)j->threads * cnnc__sgemm_workspace_floats(isa);
-    const size_t col = round16((size_t)(j->kdim * j->width));
-    const size_t rows = round16((size_t)(j->mg * j->width));
-    const size_t accf = acc ? round16((size_t)(j->kdim * j->mg)) : extra;
+    const size_t col = cnnc__round16((size_t)(j->kdim * j->width));
+    const size_t rows = cnnc__round16((size_t)(j->mg * j->width));
+    const size_t accf = acc ? cnnc__round16((size_t)(j->kdim * j->mg)) : extra;
     j->gemm_ws = cnnc__workspace((j->gemm_floats + col + rows + accf) * sizeof(float));
     if (!j->gemm_ws) return false;
     j->col = j->gemm_ws + j->gemm_floats;

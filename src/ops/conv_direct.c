@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/conv_direct.h"
@@ -43,7 +44,6 @@ static bool direct_enabled(void) {
     return !(v && strcmp(v, "0") == 0);
 }
 
-static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 /* Geometry the kernels take: 2-d or 1-d, strides up to DIRECT_STRIDE_MAX, sane sizes,
  * planes of bounded size; *hph, *wph the planes' size. */
@@ -250,7 +250,7 @@ const char *cnnc__conv_direct_forward_path(cnnc__isa isa, const cnnc__window *g)
 }
 
 /* The shared head of the workspace: the tap offsets (kdim int64, 16-float aligned). */
-static size_t offsets_floats(int64_t kdim) { return round16((size_t)kdim * 2); }
+static size_t offsets_floats(int64_t kdim) { return cnnc__round16((size_t)kdim * 2); }
 
 cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, float *y,
                                           const float *x, const float *w,
@@ -266,9 +266,9 @@ cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, 
     if (j.rows < 1) j.rows = 1;
     if (j.rows > g->out[1]) j.rows = g->out[1];
     /* planes, then the slack the tiles read past them (zeroed: never garbage in y) */
-    j.ph_floats = round16(j.d.planes + CNNC__CONV_DIRECT_SLACK);
+    j.ph_floats = cnnc__round16(j.d.planes + CNNC__CONV_DIRECT_SLACK);
     const bool tmp = !j.lanes && !j.by_rows;
-    j.slice = j.ph_floats + (tmp ? round16((size_t)(j.d.mg * j.rows * j.d.wph)) : 0);
+    j.slice = j.ph_floats + (tmp ? cnnc__round16((size_t)(j.d.mg * j.rows * j.d.wph)) : 0);
     const int threads = cnnc__parallel_threads();
     /* fewer planes than threads (batch 1): each plane's row blocks in parts, each part
      * splitting the planes again (the same bits: a column's sum never depends on the
@@ -279,7 +279,7 @@ cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, 
     const double cols = (double)(g->out[1] * j.d.wph) / (double)j.parts;
     const cnnc__par plan = cnnc__par_plan(
         planes * j.parts, (cnnc__cost){.flops = 2.0 * (double)(j.d.mg * j.d.kdim) * cols}, threads);
-    const size_t head = offsets_floats(j.d.kdim), wpf = round16((size_t)(g->m * j.d.kdim));
+    const size_t head = offsets_floats(j.d.kdim), wpf = cnnc__round16((size_t)(g->m * j.d.kdim));
     float *ws = cnnc__workspace((head + wpf + (size_t)plan.chunks * j.slice) * sizeof(float));
     if (!ws) return cnnc_last_status();
     int64_t *off = (int64_t *)(void *)ws;
@@ -434,7 +434,7 @@ cnnc_status cnnc__conv_direct_run_backward_weight(cnnc__isa isa, const cnnc__win
     if (!rows && !cnnc__conv_direct_finite(isa, x, g->n * g->c * j.d.isz)) return CNNC_OK;
     *done = true;
     j.ldd = rows ? 0 : (g->out[1] * j.d.wph + cols - 1) / cols * cols;
-    j.pstr = (int64_t)round16(j.d.planes);
+    j.pstr = (int64_t)cnnc__round16(j.d.planes);
     j.dstr = j.d.mg * j.ldd;
     int64_t seg = rows ? 1 : WGRAD_SEGMENT_FLOATS / (j.pstr + j.dstr);
     if (seg < 1) seg = 1;
@@ -442,8 +442,8 @@ cnnc_status cnnc__conv_direct_run_backward_weight(cnnc__isa isa, const cnnc__win
     const int threads = cnnc__parallel_threads();
     const int64_t items = cnnc__conv_direct_wgrad_items(isa, j.d.mg, j.d.kdim);
     const size_t head = offsets_floats(j.d.kdim);
-    const size_t pvf = round16(cnnc__conv_direct_wgrad_floats(isa, j.d.mg, j.d.kdim));
-    const size_t phf = round16((size_t)(seg * j.pstr) + CNNC__CONV_DIRECT_SLACK);
+    const size_t pvf = cnnc__round16(cnnc__conv_direct_wgrad_floats(isa, j.d.mg, j.d.kdim));
+    const size_t phf = cnnc__round16((size_t)(seg * j.pstr) + CNNC__CONV_DIRECT_SLACK);
     const size_t dyf = (size_t)(seg * j.dstr);
     float *ws = cnnc__workspace((head + pvf + phf + dyf) * sizeof(float));
     if (!ws) return cnnc_last_status();

@@ -17,8 +17,6 @@
 #include "ops/conv.h"
 #include "ops/conv_internal.h"
 
-static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
-
 static const cnnc__conv_epilogue no_epilogue = {0};
 
 /* ---- a 1x1 convolution's output split for the stride-2 depthwise that reads it ---------
@@ -146,7 +144,7 @@ static cnnc__window dw_band(const cnnc__window *gb, int64_t o0, int64_t o1, int6
 /* Floats between the channels of A's input rows split (a multiple of 16: the GEMM's
  * workspace after them stays aligned). */
 static int64_t dw_fused_xld(const dw_fused_job *j) {
-    return (int64_t)round16((size_t)(j->xrows * j->eld));
+    return (int64_t)cnnc__round16((size_t)(j->xrows * j->eld));
 }
 
 /* A split tile's E [cn, rows, eld] (rows: the band *g's, padding included; returns
@@ -225,7 +223,7 @@ static void dw_fused_item(const dw_fused_job *j, int64_t i, bool fresh, float *e
 static cnnc_status dw_fused_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const dw_fused_job *j = ctx;
     float *e = j->ws + (size_t)chunk * j->slice;
-    float *xs = e + round16(DW_FUSED_TILE_FLOATS); /* split: [ca, xld] */
+    float *xs = e + cnnc__round16(DW_FUSED_TILE_FLOATS); /* split: [ca, xld] */
     float *gws = xs + (j->split ? (size_t)(j->ga->c * dw_fused_xld(j)) : 0);
     for (int64_t i = begin; i < end; i++) /* (a band's first block splits its rows) */
         dw_fused_item(j, i, i == begin || i % j->nblk == 0, e, xs, gws);
@@ -311,7 +309,7 @@ cnnc_status cnnc__conv_run_forward_dw(const cnnc__window *ga, const cnnc__window
     j.split = dw_splits(j.isa, ga, gb, j.epb);
     j.eld = j.split ? cnnc__dwconv_split_ld(gb) : gb->in[2];
     dw_fused_tiles(&j);
-    j.slice = round16(DW_FUSED_TILE_FLOATS) + (j.split ? (size_t)(ga->c * dw_fused_xld(&j)) : 0) +
+    j.slice = cnnc__round16(DW_FUSED_TILE_FLOATS) + (j.split ? (size_t)(ga->c * dw_fused_xld(&j)) : 0) +
               cnnc__sgemm_workspace_floats(j.isa);
     const int64_t items = ga->n * j.nblk * j.nband;
     const double tile = (double)DW_FUSED_TILE_FLOATS;
@@ -492,9 +490,9 @@ static void chain_image(const chain_job *j, int64_t b, float *ws) {
     /* raw where B's band kernel may apply A's epilogue: a bias and a clamp at most */
     chain_e s = {.e = ws, .raw = j->ga && !j->split &&
                                  !(j->epa->act && !cnnc__conv_epilogue_clamp(j->epa, &ca))};
-    float *d = ws + round16((size_t)(mb * j->erows * j->eld)); /* [mb, rows, wo] */
-    float *xs = d + round16((size_t)(mb * dstep));              /* split: [ca, erows, eld] */
-    float *gws = xs + (j->split ? round16((size_t)(j->ga->c * j->erows * j->eld)) : 0);
+    float *d = ws + cnnc__round16((size_t)(mb * j->erows * j->eld)); /* [mb, rows, wo] */
+    float *xs = d + cnnc__round16((size_t)(mb * dstep));              /* split: [ca, erows, eld] */
+    float *gws = xs + (j->split ? cnnc__round16((size_t)(j->ga->c * j->erows * j->eld)) : 0);
     for (int64_t o0 = 0; o0 < gb->out[1]; o0 += j->rows) {
         const int64_t o1 = o0 + j->rows < gb->out[1] ? o0 + j->rows : gb->out[1];
         int64_t r0, r1;
@@ -530,9 +528,9 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
     j.erows = ga ? (j.rows - 1) * gb->stride[1] + (gb->k[1] - 1) * gb->dil[1] + 1 : 0;
     j.split = dw_splits(j.isa, ga, gb, j.epb);
     j.eld = j.split ? cnnc__dwconv_split_ld(gb) : gb->in[2];
-    j.slice = round16((size_t)(gb->m * j.erows * j.eld)) +
-              round16((size_t)(gb->m * j.rows * gb->out[2])) +
-              (j.split ? round16((size_t)(ga->c * j.erows * j.eld)) : 0) +
+    j.slice = cnnc__round16((size_t)(gb->m * j.erows * j.eld)) +
+              cnnc__round16((size_t)(gb->m * j.rows * gb->out[2])) +
+              (j.split ? cnnc__round16((size_t)(ga->c * j.erows * j.eld)) : 0) +
               cnnc__sgemm_workspace_floats(j.isa);
     const double osz = (double)cnnc__window_out_size(gb);
     const double macs = (double)gb->m * osz * (double)(cnnc__window_k_size(gb) + gc->m) +

@@ -46,7 +46,6 @@ enum {
     PD_B_FLOATS = 1 << 20,          /* a tile's B at most (4 MB; ResNet's are 1 MB) */
 };
 
-static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 /* The taps of one spatial dim, sorted by the input phase they feed. */
 typedef struct dim_taps {
@@ -296,8 +295,8 @@ static int64_t plan_tiles(pd_job *j, int threads) {
     int64_t ntiles = (cols + tmax - 1) / tmax;
     if (ntiles < threads && cols >= 2 * j->nr * threads) ntiles = threads;
     j->tile = ((cols + ntiles - 1) / ntiles + j->nr - 1) / j->nr * j->nr;
-    j->tmp_floats = round16((size_t)(j->cg * j->tile));
-    j->slice = (size_t)j->t2.s * j->tmp_floats + round16((size_t)(j->nseq * j->mg * j->tile));
+    j->tmp_floats = cnnc__round16((size_t)(j->cg * j->tile));
+    j->slice = (size_t)j->t2.s * j->tmp_floats + cnnc__round16((size_t)(j->nseq * j->mg * j->tile));
     return wave;
 }
 
@@ -402,7 +401,7 @@ cnnc_status cnnc__conv_phase_backward_data(cnnc__isa isa, const cnnc__window *g,
     const cnnc__cost item_cost = {.flops = 2.0 * (double)(j.cg * j.mg * ksz * j.tile)};
     const int64_t max_tiles = (wave * j.t1.grid * j.t2.grid + j.tile - 1) / j.tile;
     const cnnc__par plan = cnnc__par_plan(g->groups * max_tiles, item_cost, threads);
-    const size_t planes = round16((size_t)(wave * j.img_floats));
+    const size_t planes = cnnc__round16((size_t)(wave * j.img_floats));
     float *ws = cnnc__workspace(((size_t)plan.chunks * j.slice + planes +
                                  (size_t)g->groups * j.a_group) * sizeof(float));
     if (!ws) return cnnc_last_status();

@@ -35,7 +35,6 @@ enum {
 };
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 /* The part of a chunk in one image: its positions [o0, o0 + len) (the chunk's
  * [p0, p0 + len)) read the padded rows [lo, lo + rows) of image b (a row: P2 * cg
@@ -169,10 +168,10 @@ static bool wg_setup(wg_job *j, cnnc__isa isa, const cnnc__window *g, const floa
     cnnc__free(segs);
     const int64_t mpad = (j->kdim + j->mr - 1) / j->mr * j->mr;
     const size_t gemm = (size_t)j->threads * cnnc__sgemm_workspace_floats(isa);
-    const size_t xs = round16((size_t)xs_floats), dyt = round16((size_t)(j->width * j->mg));
-    const size_t ap = round16((size_t)(mpad * j->width)), acc = round16((size_t)(j->kdim * j->mg));
-    const size_t ints = round16((size_t)(j->width + j->ksz + j->kdim)); /* int64 each */
-    const size_t segf = round16((size_t)j->max_segs * sizeof(wg_seg) / sizeof(float));
+    const size_t xs = cnnc__round16((size_t)xs_floats), dyt = cnnc__round16((size_t)(j->width * j->mg));
+    const size_t ap = cnnc__round16((size_t)(mpad * j->width)), acc = cnnc__round16((size_t)(j->kdim * j->mg));
+    const size_t ints = cnnc__round16((size_t)(j->width + j->ksz + j->kdim)); /* int64 each */
+    const size_t segf = cnnc__round16((size_t)j->max_segs * sizeof(wg_seg) / sizeof(float));
     float *ws = cnnc__workspace((gemm + xs + dyt + ap + acc + segf) * sizeof(float) + ints * 8);
     if (!ws) return false;
     j->gemm_ws = ws;

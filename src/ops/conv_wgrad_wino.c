@@ -17,6 +17,7 @@
  * multiply-adds than the 3x3 product (fewer for maps not a multiple of 2: part tiles). */
 #include <stdbool.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/gemm.h"
@@ -28,7 +29,6 @@ enum {
     D_PAD = 16,      /* floats past each D_e (planes a multiple of 4 KB apart share cache sets) */
 };
 
-static size_t round16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 typedef struct ww_job {
     cnnc__isa isa;
@@ -191,8 +191,8 @@ cnnc_status cnnc__conv_wgrad_winograd(cnnc__isa isa, const cnnc__window *g, floa
     parts = (j.cg + j.cpart - 1) / j.cpart;
     j.rows_floats = cnnc__conv_winograd_wgrad_rows_floats(g);
     j.tmp_floats = j.rows_floats + cnnc__sgemm_workspace_floats(isa);
-    j.v_floats = round16((size_t)(j.cpart * j.chs));
-    j.vq_floats = j.v_floats + round16((size_t)(j.mg * j.chs));
+    j.v_floats = cnnc__round16((size_t)(j.cpart * j.chs));
+    j.vq_floats = j.v_floats + cnnc__round16((size_t)(j.mg * j.chs));
     j.dplane = j.mg * j.cg + D_PAD;
     /* a part: its share of the products and input transforms, and the whole output
      * gradient's transform (~4 reads and 16 writes per tile and channel) */
@@ -200,7 +200,7 @@ cnnc_status cnnc__conv_wgrad_winograd(cnnc__isa isa, const cnnc__window *g, floa
     const cnnc__cost part = {.flops = 2.0 * NPOS * (double)j.mg * cp * tiles,
                              .bytes = 80.0 * ((double)j.mg + cp) * tiles};
     const cnnc__par plan = cnnc__par_plan(parts, part, j.threads);
-    const size_t d = round16((size_t)(NPOS * j.dplane));
+    const size_t d = cnnc__round16((size_t)(NPOS * j.dplane));
     const size_t tmp = (size_t)(j.shared ? j.threads : plan.chunks) * j.tmp_floats;
     float *ws = cnnc__workspace((d + tmp + (size_t)plan.chunks * j.vq_floats) * sizeof(float));
     if (!ws) return cnnc_last_status();
