@@ -235,6 +235,22 @@ void cnnc__dwconv_split_rows(cnnc__isa isa, float *dst, const float *src, int64_
 bool cnnc__dwconv_forward_band(cnnc__isa isa, float *y, const float *x, const float *w,
                                const float *bias, int64_t n, const cnnc__window *g,
                                const cnnc__dw_fwd_ep *ep);
+/* Channels-last planes: y = the depthwise 3x3 of x for channels [0, n) (n a multiple of
+ * 8), filters w [n, 9], bias [n] (NULL: none), clamp (NULL: none). x in blocks of 16
+ * channels xblk floats apart, a block's pixels xld floats apart (channel c of pixel p
+ * at x + c / 16 xblk + p xld + c % 16), read through its own epilogue: + xbias [n]
+ * (NULL: none), then xclamp (NULL: none). y written as a GEMM's B packed whole
+ * (cnnc__sgemm_st_prepacked): row c the channel, column p the output pixel, panels of
+ * 16 pixels pstride floats apart (element at y + p / 16 pstride + 16 c + p % 16; the
+ * last panel's columns past the plane zero). The bits of cnnc__dwconv_forward_band on
+ * the planes, x's epilogue applied first. Where cnnc__dwconv_cl_fits (AVX2:
+ * conv_dw_cl_avx2.c, stride 1 or 2, padding up to 2, dilation 1, outputs 7 to about 60
+ * wide); false (nothing written) otherwise. */
+bool cnnc__dwconv_cl_fits(cnnc__isa isa, const cnnc__window *g);
+bool cnnc__dwconv_forward_cl(cnnc__isa isa, float *y, int64_t pstride, const float *x,
+                             int64_t xld, int64_t xblk, const float *xbias,
+                             const cnnc__conv_clamp *xclamp, const float *w, const float *bias,
+                             int64_t n, const cnnc__window *g, const cnnc__conv_clamp *clamp);
 void cnnc__dwconv_backward_data_planes(cnnc__isa isa, float *dx, const float *dy, const float *w,
                                        int64_t n, const cnnc__window *g);
 /* The images of a backward-weight run: n of them, image b's planes at dy + b dy_step

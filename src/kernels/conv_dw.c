@@ -471,6 +471,28 @@ bool cnnc__dwconv_forward_band(cnnc__isa isa, float *y, const float *x, const fl
     return v->forward_band && v->forward_band(y, x, w, bias, n, g, ep);
 }
 
+bool cnnc__dwconv_cl_fits(cnnc__isa isa, const cnnc__window *g) {
+#if CNNC__ISA_X86
+    if (isa == CNNC__ISA_AVX2) return cnnc__dw_cl_nhwc_fits(g);
+#endif
+    (void)isa, (void)g;
+    return false;
+}
+
+bool cnnc__dwconv_forward_cl(cnnc__isa isa, float *y, int64_t pstride, const float *x,
+                             int64_t xld, int64_t xblk, const float *xbias,
+                             const cnnc__conv_clamp *xclamp, const float *w, const float *bias,
+                             int64_t n, const cnnc__window *g, const cnnc__conv_clamp *clamp) {
+#if CNNC__ISA_X86
+    if (isa == CNNC__ISA_AVX2)
+        return cnnc__dw_cl_nhwc_forward_avx2(y, pstride, x, xld, xblk, xbias, xclamp, w, bias, n,
+                                             g, clamp);
+#endif
+    (void)isa, (void)y, (void)pstride, (void)x, (void)xld, (void)xblk, (void)xbias, (void)xclamp;
+    (void)w, (void)bias, (void)n, (void)g, (void)clamp;
+    return false;
+}
+
 /* Planes gathered for one pass of an activation the kernels do not apply (in L1: a 7x7
  * plane alone would be a short loop and its tail). */
 enum { DW_ACT_FLOATS = 4096 };

@@ -83,16 +83,62 @@ CL_INLINE void fill_row(float *dst, const float *x, int64_t isz, int64_t r, cons
     }
 }
 
-/* Buffer rows t < nrows from padded rows p0 + t: source rows filled, padding rows
- * zeroed unless zero[t] says they hold zeros already (they stay put from group to
- * group). The padding columns are zeroed once per call (cl_forward). */
+/* A channels-last source and destination (cnnc__dw_cl_nhwc_forward_avx2): the source
+ * in blocks of 16 channels blk floats apart, its pixels ld floats apart in a block, read
+ * through its own epilogue: + bias [channels] (NULL: none), then clamp (NULL: none);
+ * the destination as a GEMM's packed B (kernels/gemm.h), channels its rows, pixels its
+ * columns: panels of 16 pixels pstride floats apart, a channel's 16 floats in a row. */
+typedef struct cl_src {
+    int64_t ld, blk;
+    const float *bias;
+    const cnnc__conv_clamp *clamp;
+    int64_t pstride;
+} cl_src;
+
+/* A group's 8 channels of a channels-last source as fill_row_cl reads them. */
+typedef struct cl_pre {
+    int64_t ld;
+    __m256 bias, lo, hi;
+    bool add, clamp;
+} cl_pre;
+
+CL_INLINE cl_pre pre_of(const cl_src *src, int64_t c0) {
+    cl_pre p = {.ld = src->ld, .add = src->bias != NULL, .clamp = src->clamp != NULL};
+    p.bias = p.add ? _mm256_loadu_ps(src->bias + c0) : _mm256_setzero_ps();
+    p.lo = _mm256_set1_ps(p.clamp ? src->clamp->lo : 0.0f);
+    p.hi = _mm256_set1_ps(p.clamp ? src->clamp->hi : 0.0f);
+    return p;
+}
+
+/* Source row r of a channels-last source into buffer row dst [ld][8] from padded column
+ * pw: a load per pixel, v + bias when add, then clamped when clamp (the bits of the
+ * GEMM's fused epilogue, cnnc__conv_epilogue_row); the padding columns stay zero. */
+CL_INLINE void fill_row_cl(float *dst, const float *x, int64_t r, const cl_geom *b,
+                           const cl_pre *src) {
+    const float *p = x + r * b->iw * src->ld;
+    float *d = dst + b->pw * 8;
+    for (int64_t c = 0; c < b->cols; c++) {
+        __m256 v = _mm256_loadu_ps(p + c * src->ld);
+        if (src->add) v = _mm256_add_ps(v, src->bias);
+        if (src->clamp) v = _mm256_min_ps(src->hi, _mm256_max_ps(src->lo, v));
+        _mm256_store_ps(d + 8 * c, v);
+    }
+}
+
+/* Buffer rows t < nrows from padded rows p0 + t: source rows filled (src: from a
+ * channels-last source, else from the planes), padding rows zeroed unless zero[t]
+ * says they hold zeros already (they stay put from group to group). The padding
+ * columns are zeroed once per call (cl_forward). */
 CL_INLINE void fill_band(float *buf, bool *zero, const float *x, int64_t isz, int64_t p0,
-                         int64_t nrows, const cl_geom *b) {
+                         int64_t nrows, const cl_geom *b, const cl_pre *src) {
     for (int64_t t = 0; t < nrows; t++) {
         const int64_t r = p0 + t - b->ph;
         float *row = buf + t * b->ld * 8;
         if (r >= 0 && r < b->rows) {
-            fill_row(row, x, isz, r, b);
+            if (src)
+                fill_row_cl(row, x, r, b, src);
+            else
+                fill_row(row, x, isz, r, b);
             zero[t] = false;
         } else if (!zero[t]) {
             for (int64_t c = 0; c < b->ld; c++) _mm256_store_ps(row + 8 * c, _mm256_setzero_ps());
@@ -176,11 +222,32 @@ CL_INLINE void store_band(float *y, int64_t osz, const float *out, int64_t np) {
     }
 }
 
+/* The band's np output pixels out [np][8] from pixel q0 (a multiple of 8) into the
+ * packed panels at y (the group's first channel row), 8 pixels at a time through the
+ * transpose: rows of 8 channels. The lanes past np are set to zero first (the last
+ * panel's columns past the plane must be finite; elsewhere the next band writes them
+ * after). */
+CL_INLINE void store_band_panels(float *y, int64_t pstride, const float *out_in, int64_t q0,
+                                 int64_t np) {
+    float *out = (float *)out_in;
+    for (int64_t p = np; p % 8; p++) _mm256_store_ps(out + 8 * p, _mm256_setzero_ps());
+    for (int64_t p = 0; p < np; p += 8) {
+        __m256 v[8];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) v[k] = _mm256_load_ps(out + 8 * (p + k));
+        cnnc__transpose8_avx2(v);
+        const int64_t at = q0 + p;
+        float *d = y + at / 16 * pstride + at % 16;
+#pragma GCC unroll 8
+        for (int ch = 0; ch < 8; ch++) _mm256_storeu_ps(d + 16 * ch, v[ch]);
+    }
+}
+
 /* n (a multiple of 8) planes: y [n, oh, ow] from x [n, ih, iw], w [n, 9], bias [n]
- * (NULL: zeros), clamped by clamp when CL. */
-CL_INLINE void cl_planes(const int S, const bool CL, const int NB, float *y, const float *x,
-                         const float *w, const float *bias, int64_t n, const cl_geom *b,
-                         const cnnc__conv_clamp *clamp) {
+ * (NULL: zeros), clamped by clamp when CL. T: x and y channels-last instead (src). */
+CL_INLINE void cl_planes(const int S, const bool CL, const int NB, const bool T, float *y,
+                         const float *x, const float *w, const float *bias, int64_t n,
+                         const cl_geom *b, const cnnc__conv_clamp *clamp, const cl_src *src) {
     _Alignas(32) float in[CL_IN];   /* [band rows][ld][8] */
     _Alignas(32) float out[CL_OUT]; /* [8-rounded band pixels][8] */
     bool zero[CL_IN / 8];           /* per buffer row */
@@ -195,47 +262,58 @@ CL_INLINE void cl_planes(const int S, const bool CL, const int NB, float *y, con
     }
     for (int64_t c0 = 0; c0 < n; c0 += 8) {
         taps_of(&tp, w + 9 * c0, bias ? bias + c0 : NULL);
-        const float *xg = x + c0 * isz;
-        float *yg = y + c0 * osz;
-        cnnc__dw_prefetch_ahead(xg, 8 * isz, 8 * isz * (int64_t)sizeof(float), false);
+        const float *xg = T ? x + c0 / 16 * src->blk + c0 % 16 : x + c0 * isz;
+        float *yg = T ? y + 16 * c0 : y + c0 * osz;
+        const cl_pre pre = T ? pre_of(src, c0) : (cl_pre){0};
+        if (!T) cnnc__dw_prefetch_ahead(xg, 8 * isz, 8 * isz * (int64_t)sizeof(float), false);
         for (int64_t r0 = 0; r0 < b->oh; r0 += b->band) {
             const int64_t nb = b->oh - r0 < b->band ? b->oh - r0 : b->band;
-            fill_band(in, zero, xg, isz, r0 * S, (nb - 1) * S + 3, b);
+            fill_band(in, zero, xg, isz, r0 * S, (nb - 1) * S + 3, b, T ? &pre : NULL);
             for (int64_t o = 0; o < nb; o++)
                 out_row(S, CL, NB, out + o * b->ow * 8, in + o * S * b->ld * 8, b, &tp);
-            store_band(yg + r0 * b->ow, osz, out, nb * b->ow);
+            if (T)
+                store_band_panels(yg, src->pstride, out, r0 * b->ow, nb * b->ow);
+            else
+                store_band(yg + r0 * b->ow, osz, out, nb * b->ow);
         }
     }
 }
 
 typedef void (*cl_fn)(float *y, const float *x, const float *w, const float *bias, int64_t n,
-                      const cl_geom *b, const cnnc__conv_clamp *clamp);
-#define CL_FWD(S, CL, NB)                                                                    \
-    static void cl_##S##_##CL##_##NB(float *y, const float *x, const float *w,               \
-                                     const float *bias, int64_t n, const cl_geom *b,        \
-                                     const cnnc__conv_clamp *clamp) {                       \
-        cl_planes(S, CL, NB, y, x, w, bias, n, b, clamp);                                   \
+                      const cl_geom *b, const cnnc__conv_clamp *clamp, const cl_src *src);
+#define CL_FWD(S, CL, NB, T)                                                                 \
+    static void cl_##S##_##CL##_##NB##_##T(float *y, const float *x, const float *w,         \
+                                           const float *bias, int64_t n, const cl_geom *b,  \
+                                           const cnnc__conv_clamp *clamp,                   \
+                                           const cl_src *src) {                              \
+        cl_planes(S, CL, NB, T, y, x, w, bias, n, b, clamp, src);                           \
     }
-#define CL_FWD_NB(S, CL) \
-    CL_FWD(S, CL, 1)     \
-    CL_FWD(S, CL, 2)     \
-    CL_FWD(S, CL, 3)     \
-    CL_FWD(S, CL, 4)     \
-    CL_FWD(S, CL, 5)     \
-    CL_FWD(S, CL, 6)     \
-    CL_FWD(S, CL, 7)
-CL_FWD_NB(1, 0)
-CL_FWD_NB(1, 1)
-CL_FWD_NB(2, 0)
-CL_FWD_NB(2, 1)
+#define CL_FWD_NB(S, CL, T) \
+    CL_FWD(S, CL, 1, T)     \
+    CL_FWD(S, CL, 2, T)     \
+    CL_FWD(S, CL, 3, T)     \
+    CL_FWD(S, CL, 4, T)     \
+    CL_FWD(S, CL, 5, T)     \
+    CL_FWD(S, CL, 6, T)     \
+    CL_FWD(S, CL, 7, T)
+CL_FWD_NB(1, 0, 0)
+CL_FWD_NB(1, 1, 0)
+CL_FWD_NB(2, 0, 0)
+CL_FWD_NB(2, 1, 0)
+CL_FWD(1, 0, 7, 1)
+CL_FWD(1, 1, 7, 1)
+CL_FWD(2, 0, 7, 1)
+CL_FWD(2, 1, 7, 1)
 #undef CL_FWD_NB
 #undef CL_FWD
 #define CL_ROW(S, CL) \
-    {cl_##S##_##CL##_1, cl_##S##_##CL##_2, cl_##S##_##CL##_3, cl_##S##_##CL##_4, \
-     cl_##S##_##CL##_5, cl_##S##_##CL##_6, cl_##S##_##CL##_7}
+    {cl_##S##_##CL##_1_0, cl_##S##_##CL##_2_0, cl_##S##_##CL##_3_0, cl_##S##_##CL##_4_0, \
+     cl_##S##_##CL##_5_0, cl_##S##_##CL##_6_0, cl_##S##_##CL##_7_0}
 static const cl_fn cl_fns[2][2][CL_BLOCK] = {{CL_ROW(1, 0), CL_ROW(1, 1)},
                                              {CL_ROW(2, 0), CL_ROW(2, 1)}};
 #undef CL_ROW
+/* channels-last, rows of CL_BLOCK outputs or more: [stride - 1][clamp] */
+static const cl_fn cl_nhwc_fns[2][2] = {{cl_1_0_7_1, cl_1_1_7_1}, {cl_2_0_7_1, cl_2_1_7_1}};
 
 /* Square 3x3, the same stride 1 or 2 in H and W, dilation 1, padding 0..2, bands of at
  * least one output row in both buffers; false otherwise. */
@@ -287,8 +365,34 @@ int64_t cnnc__dw_cl_forward_avx2(float *y, const float *x, const float *w, const
         return 0;
     const bool cl = ep && ep->clamp;
     const int64_t nb = b.ow < CL_BLOCK ? b.ow : CL_BLOCK;
-    cl_fns[g->stride[1] - 1][cl][nb - 1](y, x, w, bias, n8, &b, cl ? ep->clamp : NULL);
+    cl_fns[g->stride[1] - 1][cl][nb - 1](y, x, w, bias, n8, &b, cl ? ep->clamp : NULL, NULL);
     return n8;
+}
+
+/* The channels-last planes' geometry: cl_geom_of's, rows of CL_BLOCK outputs or more,
+ * bands of whole 8-pixel chunks (a multiple of 8 / gcd(ow, 8) rows, or all of them). */
+static bool nhwc_geom(cl_geom *b, const cnnc__window *g) {
+    if (!cl_geom_of(b, g) || b->ow < CL_BLOCK) return false;
+    const int64_t unit = b->ow % 8 == 0 ? 1 : b->ow % 4 == 0 ? 2 : b->ow % 2 == 0 ? 4 : 8;
+    if (b->band < b->oh) b->band = b->band / unit * unit;
+    return b->band >= 1;
+}
+
+bool cnnc__dw_cl_nhwc_fits(const cnnc__window *g) {
+    cl_geom b;
+    return nhwc_geom(&b, g);
+}
+
+bool cnnc__dw_cl_nhwc_forward_avx2(float *y, int64_t pstride, const float *x, int64_t xld,
+                                   int64_t xblk, const float *xbias,
+                                   const cnnc__conv_clamp *xclamp, const float *w,
+                                   const float *bias, int64_t n, const cnnc__window *g,
+                                   const cnnc__conv_clamp *clamp) {
+    cl_geom b;
+    if (n % 8 || !nhwc_geom(&b, g)) return false;
+    const cl_src src = {xld, xblk, xbias, xclamp, pstride};
+    cl_nhwc_fns[g->stride[1] - 1][clamp != NULL](y, x, w, bias, n, &b, clamp, &src);
+    return true;
 }
 
 CNNC__ISA_TARGET_END

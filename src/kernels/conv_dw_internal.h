@@ -92,6 +92,14 @@ bool cnnc__dw_band_forward_avx2(float *y, const float *x, const float *w, const 
  * buffered path. */
 int64_t cnnc__dw_cl_forward_avx2(float *y, const float *x, const float *w, const float *bias,
                                  int64_t n, const cnnc__window *g, const cnnc__dw_fwd_ep *ep);
+/* The channels-last groups on channels-last planes (cnnc__dwconv_forward_cl), where
+ * cnnc__dw_cl_nhwc_fits(g). */
+bool cnnc__dw_cl_nhwc_fits(const cnnc__window *g);
+bool cnnc__dw_cl_nhwc_forward_avx2(float *y, int64_t pstride, const float *x, int64_t xld,
+                                   int64_t xblk, const float *xbias,
+                                   const cnnc__conv_clamp *xclamp, const float *w,
+                                   const float *bias, int64_t n, const cnnc__window *g,
+                                   const cnnc__conv_clamp *clamp);
 bool cnnc__dw_band_backward_data_avx2(float *dx, const float *dy, const float *w, int64_t n,
                                       const cnnc__window *g);
 bool cnnc__dw_band_backward_weight_avx2(float *dw, const float *dy, const float *x, int64_t n,

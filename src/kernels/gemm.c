@@ -447,8 +447,9 @@ void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_
 
 void cnnc__sgemm_st_prepacked(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                               const float *a_packed, const float *b, int64_t b_pstride, float beta,
-                              float *c, int64_t ldc) {
+                              float *c, int64_t ldc, const cnnc__sgemm_epilogue *ep) {
     const sgemm_config *cfg = config_of(isa);
+    assert(k > 0 || !ep); /* no k block to fuse it into */
     if (empty_product(m, n, k, beta, c, ldc))
         return;
     const int64_t kc_blk = even_block(k, cfg->kc, 1);
@@ -456,7 +457,7 @@ void cnnc__sgemm_st_prepacked(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
     for (int64_t pc = 0; pc < k; pc += kc_blk) {
         const int64_t kc = k - pc < kc_blk ? k - pc : kc_blk;
         packed_block(cfg, m, 0, m, mc_blk, k, pc, kc, 0, n, a_packed, b + pc * cfg->nr, b_pstride,
-                     beta, c, ldc, NULL);
+                     beta, c, ldc, ep);
     }
 }
 

@@ -164,10 +164,10 @@ void cnnc__sgemm_st_packed_rows(cnnc__isa isa, int64_t m_all, int64_t r0, int64_
  * n: any finite value; b and b_pstride 64-byte aligned at the SIMD levels). For a B
  * that several products read in row ranges (b pointing at a range's first row). Same
  * blocking, kernels, determinism and beta rules as cnnc__sgemm_st_packed (the same
- * bits for the same A and B); no workspace. */
+ * bits for the same A and B); no workspace. ep: as cnnc__sgemm_st_packed's. */
 void cnnc__sgemm_st_prepacked(cnnc__isa isa, int64_t m, int64_t n, int64_t k,
                               const float *a_packed, const float *b, int64_t b_pstride, float beta,
-                              float *c, int64_t ldc);
+                              float *c, int64_t ldc, const cnnc__sgemm_epilogue *ep);
 
 /* Name of the level's micro-kernel, e.g. "f32_gemm_14x32__avx512". */
 const char *cnnc__sgemm_kernel_name(cnnc__isa isa);

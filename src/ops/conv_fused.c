@@ -266,8 +266,8 @@ bool cnnc__conv_dw_fuse_pays(const cnnc__window *ga, const cnnc__window *gb) {
 }
 
 /* The traced path for a fused run of the arms f (f[0] A, the 1x1 before B, or NULL; f[1] B,
- * the depthwise; f[2] C, the 1x1 after it, or NULL). */
-static void set_fused_path(const cnnc__conv_filters *const f[3]) {
+ * the depthwise; f[2] C, the 1x1 after it, or NULL); cl: channels-last inside. */
+static void set_fused_path(const cnnc__conv_filters *const f[3], bool cl) {
     static const char *const names[3] = {"gemm (1x1)", "depthwise", "gemm (1x1)"};
     static _Thread_local char path[240];
     size_t at = 0;
@@ -279,7 +279,7 @@ static void set_fused_path(const cnnc__conv_filters *const f[3]) {
                                names[k], f[k]->ep.act ? " + " : "", a);
         if (w > 0 && (size_t)w < sizeof path - at) at += (size_t)w;
     }
-    snprintf(path + at, sizeof path - at, "fused");
+    snprintf(path + at, sizeof path - at, cl ? "fused, channels-last" : "fused");
     cnnc__conv_set_path(path);
 }
 
@@ -324,7 +324,7 @@ cnnc_status cnnc__conv_run_forward_dw(const cnnc__window *ga, const cnnc__window
                                           : cnnc__par_run(plan, dw_fused_range, &j);
     cnnc__free(wa_own);
     cnnc__free(wb_own);
-    set_fused_path((const cnnc__conv_filters *[3]){fa, fb, NULL});
+    set_fused_path((const cnnc__conv_filters *[3]){fa, fb, NULL}, false);
     if (t0) cnnc__conv_trace(t0, "conv.forward", ga, NULL);
     return st;
 }
@@ -394,16 +394,19 @@ bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
  * 2 9.76 -> 9.18, 24 -> 144 -> 24 at 56x56 6.63 -> 6.28; where B's output of an image
  * stays in L2 the bands are too short: stride 2 (144 -> 32 at 28x28 out) 4.33 -> 4.51,
  * 32 -> 192 -> 32 at 28x28 even, 64 -> 384 -> 64 at 14x14 2.23 -> 2.44, 96 -> 576 -> 96
- * 4.71 -> 4.99, 160 -> 960 -> 160 at 7x7 3.23 -> 3.75. At AVX2 only: the other levels
- * have no band kernels (their depthwise planes, one call each, unmeasured in bands of a
- * few rows). The threads split the images: only where they share them out evenly, or
- * nearly (batch 1 at 2 threads would run on one). */
+ * 4.71 -> 4.99, 160 -> 960 -> 160 at 7x7 3.23 -> 3.75; those of 28x28 and 14x14 gain
+ * channels-last inside instead (conv_fused_cl.c: where it takes the geometry, and at run
+ * time A's and B's epilogues). At AVX2 only: the other levels have no band kernels
+ * (their depthwise planes, one call each, unmeasured in bands of a few rows). The
+ * threads split the images: only where they share them out evenly, or nearly (batch 1
+ * at 2 threads would run on one). */
 bool cnnc__conv_chain_pays(const cnnc__window *ga, const cnnc__window *gb, const cnnc__window *gc) {
     const char *v = getenv("CNNC_CONV_CHAIN"); /* "0": off (read per call: A/B timings) */
     if ((v && strcmp(v, "0") == 0) || cnnc__isa_active() != CNNC__ISA_AVX2) return false;
     const int64_t threads = cnnc__parallel_threads();
     return cnnc__conv_chain_fusable(ga, gb, gc) && (gb->n % threads == 0 || gb->n >= 4 * threads) &&
-           (double)gb->m * (double)cnnc__window_out_size(gb) >= (double)CHAIN_MIN_FLOATS;
+           ((double)gb->m * (double)cnnc__window_out_size(gb) >= (double)CHAIN_MIN_FLOATS ||
+            cnnc__conv_chain_cl_fits(CNNC__ISA_AVX2, ga, gb, gc, NULL, NULL));
 }
 
 /* c [m, n] (leading dim ldc) = w [m, k] b [k, n] (ldb): on w packed once (wpk) where the
@@ -542,6 +545,14 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
     j.wb = cnnc__conv_folded_or_own(fb->w, fb->wscale, gb->m, cnnc__window_k_size(gb), &own[1]);
     j.wc = cnnc__conv_folded_or_own(fc->w, fc->wscale, gc->m, gc->c, &own[2]);
     const bool filters = (j.wa || !ga) && j.wb && j.wc;
+    if (filters && cnnc__conv_chain_cl_fits(j.isa, ga, gb, gc, j.epa, j.epb)) {
+        const cnnc_status st =
+            cnnc__conv_run_chain_cl(ga, gb, gc, y, x, j.wa, j.wb, j.wc, j.epa, j.epb, j.epc);
+        for (int k = 0; k < 3; k++) cnnc__free(own[k]);
+        set_fused_path((const cnnc__conv_filters *[3]){fa, fb, fc}, true);
+        if (t0) cnnc__conv_trace(t0, "conv.forward", ga, NULL);
+        return st;
+    }
     const size_t af = ga ? cnnc__sgemm_packed_a_floats(j.isa, ga->m, ga->c) : 0;
     const size_t cf = cnnc__sgemm_packed_a_floats(j.isa, gc->m, gc->c);
     j.ws = filters ? cnnc__workspace((af + cf + (size_t)plan.chunks * j.slice) * sizeof(float)) : NULL;
@@ -555,7 +566,7 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
                            : !j.ws  ? cnnc_last_status()
                                     : cnnc__par_run(plan, chain_range, &j);
     for (int k = 0; k < 3; k++) cnnc__free(own[k]);
-    set_fused_path((const cnnc__conv_filters *[3]){ga ? fa : NULL, fb, fc});
+    set_fused_path((const cnnc__conv_filters *[3]){ga ? fa : NULL, fb, fc}, false);
     if (t0) cnnc__conv_trace(t0, "conv.forward", ga ? ga : gb, NULL);
     return st;
 }

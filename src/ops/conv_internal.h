@@ -5,6 +5,8 @@
 #define CNNC_OPS_CONV_INTERNAL_H
 #include <stdint.h>
 
+#include "cnnc.h"
+
 #include "kernels/conv.h"
 #include "kernels/isa.h"
 
@@ -23,4 +25,18 @@ void cnnc__conv_epilogue_rows(cnnc__isa isa, const cnnc__conv_epilogue *ep, floa
  * (NULL when none was made). NULL when memory runs out. */
 const float *cnnc__conv_folded_or_own(const float *w, const float *wscale, int64_t m, int64_t per,
                                       float **owned);
+/* Does conv_fused_cl.c take the chain A (ga, not NULL), B, C at isa with A's and B's
+ * epilogues epa, epb (each a bias and a clamp at most; NULL: not asked)? AVX2, B 3x3
+ * on small planes (see there). */
+bool cnnc__conv_chain_cl_fits(cnnc__isa isa, const cnnc__window *ga, const cnnc__window *gb,
+                              const cnnc__window *gc, const cnnc__conv_epilogue *epa,
+                              const cnnc__conv_epilogue *epb);
+/* y = C(B(A(x))) there, channels-last inside, with the filters folded already (wa [ma,
+ * ca], wb [mb, 9], wc [mc, cc]): the bits of the three one after the other. */
+cnnc_status cnnc__conv_run_chain_cl(const cnnc__window *ga, const cnnc__window *gb,
+                                    const cnnc__window *gc, float *y, const float *x,
+                                    const float *wa, const float *wb, const float *wc,
+                                    const cnnc__conv_epilogue *epa,
+                                    const cnnc__conv_epilogue *epb,
+                                    const cnnc__conv_epilogue *epc);
 #endif

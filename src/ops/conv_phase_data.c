@@ -371,7 +371,7 @@ static cnnc_status pd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
                 cnnc__sgemm_st_prepacked(j->isa, j->cg, ncol, j->mg * j->ntaps[p],
                                          j->apk + (size_t)grp * j->a_group + j->a_off[p],
                                          b + j->start[p] * j->mg * j->nr, kall * j->nr, 0.0f, c,
-                                         ncol);
+                                         ncol, NULL);
             }
             write_rows(j, tmp, grp, a, j0, ncol);
         }

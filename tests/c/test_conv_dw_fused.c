@@ -19,6 +19,7 @@
 #include "kernels/isa.h"
 #include "ops/activation.h"
 #include "ops/conv.h"
+#include "ops/conv_internal.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3u;
 
@@ -121,6 +122,8 @@ static void compare_chain_acts(int round, const char *act_a, const char *act_b, 
     memset(y, 0xA5, (size_t)ny * sizeof(float));
     CHECK_OK(cnnc__conv_run_forward_chain(pa, &gb, &gc, y, x, &fa, &fb, &fc));
     CHECK_CONTAINS(cnnc__conv_forward_path(), "then gemm (1x1)");
+    const bool cl = cnnc__conv_chain_cl_fits(cnnc__isa_active(), pa, &gb, &gc, &fa.ep, &fb.ep);
+    CHECK(cl == (strstr(cnnc__conv_forward_path(), "channels-last") != NULL));
     if (memcmp(y, yr, (size_t)ny * sizeof(float)) != 0) {
         CHECK(!"chain != one after the other");
         fprintf(stderr, "  n %lld, %lld -> %lld -> %lld at %lldx%lld, %lldx%lld stride %lld pad %lld dil %lld, round %d at %s\n",
@@ -223,6 +226,17 @@ static void test_chain_equals_unfused(void) {
             /* MobileNetV2's first block (no expansion) and an expansion at 112x112 */
             compare_chain(2, 1, 0, 32, 16, 112, 112, 3, 1, 1, 1);
             compare_chain(3, 1, 16, 96, 24, 112, 112, 3, 2, 1, 1);
+            /* its blocks at 28x28 and 14x14 (AVX2: channels-last inside) */
+            compare_chain(4, 2, 32, 192, 32, 28, 28, 3, 1, 1, 1);
+            compare_chain(5, 2, 32, 192, 64, 28, 28, 3, 2, 1, 1);
+            compare_chain(6, 3, 96, 576, 96, 14, 14, 3, 1, 1, 1);
+            compare_chain(7, 1, 64, 384, 64, 14, 14, 3, 1, 1, 1);
+            for (int round = 0; round < 20; round++) { /* channels-last: 8 m, 3x3, rows 14 on */
+                const int64_t s = rnd_int(1, 2), p = rnd_int(0, 2), h = rnd_int(14 * s, 28 * s);
+                compare_chain(round, rnd_int(1, 3), rnd_int(1, 40), 8 * rnd_int(1, 12),
+                              rnd_int(1, 40), h, rnd_int(14 * s + 2 - 2 * p, 784 / (h / s) * s), 3,
+                              s, p, 1);
+            }
         }
     }
     CHECK(cnnc__isa_set_cap(saved));
@@ -238,12 +252,14 @@ static void test_chain_equals_unfused(void) {
     CHECK(!cnnc__conv_chain_fusable(NULL, &gb, &gc));
     gc.groups = 1, gb.m = 64, gc.c = 64;
     CHECK(!cnnc__conv_chain_fusable(NULL, &gb, &gc));
-    /* the rule (AVX2): B's output of an image past 1 MB (MobileNetV2's first blocks) */
+    /* the rule (AVX2): B's output of an image past 1 MB (MobileNetV2's first blocks), or
+     * small planes channels-last (its blocks at 28x28 and 14x14, not 7x7) */
     static const struct {
         int64_t c, m, mc, h, s;
         bool pays;
     } rule[] = {{0, 32, 16, 112, 1, true},  {16, 96, 24, 112, 2, true}, {24, 144, 24, 56, 1, true},
-                {24, 144, 32, 56, 2, false}, {32, 192, 32, 28, 1, false}, {96, 576, 96, 14, 1, false}};
+                {24, 144, 32, 56, 2, false}, {32, 192, 32, 28, 1, true}, {32, 192, 64, 28, 2, true},
+                {96, 576, 96, 14, 1, true},   {96, 576, 160, 14, 2, false}, {160, 960, 160, 7, 1, false}};
     for (size_t i = 0; i < sizeof rule / sizeof *rule && cnnc__isa_active() == CNNC__ISA_AVX2; i++) {
         const int64_t h = rule[i].h, ho = (h - 1) / rule[i].s + 1;
         pair_geoms(&ga, &gb, 8, rule[i].c ? rule[i].c : rule[i].m, rule[i].m, h, h, 3, rule[i].s, 1, 1);
@@ -453,8 +469,8 @@ static cnnc_module *build_chain(int64_t cin, int64_t m, int64_t mc, bool second)
     return g;
 }
 
-/* MobileNetV2's first block (c 0: no expansion) and its 24 -> 144 -> 24 block at 56x56:
- * the convolutions as one run, with the bits of the unfused plan. */
+/* A block of MobileNetV2 (c 0: no expansion) at hw x hw: the convolutions as one run
+ * (path), with the bits of the unfused plan. */
 static void graph_chain_case(int64_t c, int64_t m, int64_t mc, int64_t hw, const char *path) {
     const int64_t xs[4] = {2, c ? c : m, hw, hw};
     cnnc_module *fused = build_chain(c, m, mc, false), *ref = build_chain(c, m, mc, true);
@@ -473,6 +489,8 @@ static void test_graph_fuses_the_chain(void) {
     cnnc_manual_seed(12);
     graph_chain_case(0, 32, 16, 112, "depthwise + hardtanh(0,6), then gemm (1x1), fused");
     graph_chain_case(24, 144, 24, 56, "gemm (1x1) + hardtanh(0,6), then depthwise + hardtanh(0,6), then gemm (1x1), fused");
+    /* and its 96 -> 576 -> 96 block at 14x14, channels-last inside */
+    graph_chain_case(96, 576, 96, 14, "gemm (1x1) + hardtanh(0,6), then depthwise + hardtanh(0,6), then gemm (1x1), fused, channels-last");
 }
 
 int main(void) {

@@ -294,7 +294,7 @@ static void run_level(cnnc__isa isa, const gemm_case *g, buffers *bf, bool check
             }
     reset_c(g, bf);
     cnnc__sgemm_st_prepacked(isa, g->m, g->n, g->k, pa, bw + off * nr, kall * nr, g->beta, bf->c,
-                             g->ldc);
+                             g->ldc, NULL);
     snprintf(what, sizeof what, "%s B packed by the caller", kernel);
     check_result(g, bf, what);
     check_same_bits(g, bf, what);
