@@ -113,16 +113,29 @@ CL_INLINE cl_pre pre_of(const cl_src *src, int64_t c0) {
 /* Source row r of a channels-last source into buffer row dst [ld][8] from padded column
  * pw: a load per pixel, v + bias when add, then clamped when clamp (the bits of the
  * GEMM's fused epilogue, cnnc__conv_epilogue_row); the padding columns stay zero. */
+CL_INLINE void fill_pixels(const bool ADD, const bool CLAMP, float *d, const float *p,
+                           int64_t n, const cl_pre *src) {
+    const __m256 bias = src->bias, lo = src->lo, hi = src->hi;
+    for (int64_t c = 0; c < n; c++) {
+        __m256 v = _mm256_loadu_ps(p + c * src->ld);
+        if (ADD) v = _mm256_add_ps(v, bias);
+        if (CLAMP) v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+        _mm256_store_ps(d + 8 * c, v);
+    }
+}
+
 CL_INLINE void fill_row_cl(float *dst, const float *x, int64_t r, const cl_geom *b,
                            const cl_pre *src) {
     const float *p = x + r * b->iw * src->ld;
     float *d = dst + b->pw * 8;
-    for (int64_t c = 0; c < b->cols; c++) {
-        __m256 v = _mm256_loadu_ps(p + c * src->ld);
-        if (src->add) v = _mm256_add_ps(v, src->bias);
-        if (src->clamp) v = _mm256_min_ps(src->hi, _mm256_max_ps(src->lo, v));
-        _mm256_store_ps(d + 8 * c, v);
-    }
+    if (src->add && src->clamp)
+        fill_pixels(true, true, d, p, b->cols, src);
+    else if (src->add)
+        fill_pixels(true, false, d, p, b->cols, src);
+    else if (src->clamp)
+        fill_pixels(false, true, d, p, b->cols, src);
+    else
+        fill_pixels(false, false, d, p, b->cols, src);
 }
 
 /* Buffer rows t < nrows from padded rows p0 + t: source rows filled (src: from a
