@@ -9,7 +9,11 @@
  * dilation 1.
  * Each output is bias, then the taps in (q1, q2) order fused-multiply-added, a tap
  * reading padding adding w * 0 (the bits of conv_dw_band_avx2.c's buffered path),
- * then the clamp. */
+ * then the clamp.
+ * Channels-last planes (cnnc__dw_cl_nhwc_forward_avx2, ops/conv_fused_cl.c's chain) go
+ * the same way without the transposes: a pixel's 8 channels are one load into the
+ * buffer (through the source's own epilogue), and the outputs go out, transposed, as
+ * rows of the GEMM's packed B that reads them. */
 #include "kernels/conv_dw_internal.h"
 
 #if CNNC__ISA_X86
@@ -83,17 +87,17 @@ CL_INLINE void fill_row(float *dst, const float *x, int64_t isz, int64_t r, cons
     }
 }
 
-/* A channels-last source and destination (cnnc__dw_cl_nhwc_forward_avx2): the source
- * in blocks of 16 channels blk floats apart, its pixels ld floats apart in a block, read
- * through its own epilogue: + bias [channels] (NULL: none), then clamp (NULL: none);
- * the destination as a GEMM's packed B (kernels/gemm.h), channels its rows, pixels its
+/* Channels-last planes (cnnc__dw_cl_nhwc_forward_avx2): the source in blocks of 16
+ * channels blk floats apart, its pixels ld floats apart in a block, read through its
+ * own epilogue: + bias [channels] (NULL: none), then clamp (NULL: none); the
+ * destination as a GEMM's packed B (kernels/gemm.h), channels its rows, pixels its
  * columns: panels of 16 pixels pstride floats apart, a channel's 16 floats in a row. */
-typedef struct cl_src {
+typedef struct cl_nhwc {
     int64_t ld, blk;
     const float *bias;
     const cnnc__conv_clamp *clamp;
     int64_t pstride;
-} cl_src;
+} cl_nhwc;
 
 /* A group's 8 channels of a channels-last source as fill_row_cl reads them. */
 typedef struct cl_pre {
@@ -102,7 +106,7 @@ typedef struct cl_pre {
     bool add, clamp;
 } cl_pre;
 
-CL_INLINE cl_pre pre_of(const cl_src *src, int64_t c0) {
+CL_INLINE cl_pre pre_of(const cl_nhwc *src, int64_t c0) {
     cl_pre p = {.ld = src->ld, .add = src->bias != NULL, .clamp = src->clamp != NULL};
     p.bias = p.add ? _mm256_loadu_ps(src->bias + c0) : _mm256_setzero_ps();
     p.lo = _mm256_set1_ps(p.clamp ? src->clamp->lo : 0.0f);
@@ -240,9 +244,8 @@ CL_INLINE void store_band(float *y, int64_t osz, const float *out, int64_t np) {
  * transpose: rows of 8 channels. The lanes past np are set to zero first (the last
  * panel's columns past the plane must be finite; elsewhere the next band writes them
  * after). */
-CL_INLINE void store_band_panels(float *y, int64_t pstride, const float *out_in, int64_t q0,
+CL_INLINE void store_band_panels(float *y, int64_t pstride, float *out, int64_t q0,
                                  int64_t np) {
-    float *out = (float *)out_in;
     for (int64_t p = np; p % 8; p++) _mm256_store_ps(out + 8 * p, _mm256_setzero_ps());
     for (int64_t p = 0; p < np; p += 8) {
         __m256 v[8];
@@ -257,10 +260,10 @@ CL_INLINE void store_band_panels(float *y, int64_t pstride, const float *out_in,
 }
 
 /* n (a multiple of 8) planes: y [n, oh, ow] from x [n, ih, iw], w [n, 9], bias [n]
- * (NULL: zeros), clamped by clamp when CL. T: x and y channels-last instead (src). */
+ * (NULL: zeros), clamped by clamp when CL. T: x and y channels-last instead (src's). */
 CL_INLINE void cl_planes(const int S, const bool CL, const int NB, const bool T, float *y,
                          const float *x, const float *w, const float *bias, int64_t n,
-                         const cl_geom *b, const cnnc__conv_clamp *clamp, const cl_src *src) {
+                         const cl_geom *b, const cnnc__conv_clamp *clamp, const cl_nhwc *src) {
     _Alignas(32) float in[CL_IN];   /* [band rows][ld][8] */
     _Alignas(32) float out[CL_OUT]; /* [8-rounded band pixels][8] */
     bool zero[CL_IN / 8];           /* per buffer row */
@@ -293,12 +296,12 @@ CL_INLINE void cl_planes(const int S, const bool CL, const int NB, const bool T,
 }
 
 typedef void (*cl_fn)(float *y, const float *x, const float *w, const float *bias, int64_t n,
-                      const cl_geom *b, const cnnc__conv_clamp *clamp, const cl_src *src);
+                      const cl_geom *b, const cnnc__conv_clamp *clamp, const cl_nhwc *src);
 #define CL_FWD(S, CL, NB, T)                                                                 \
     static void cl_##S##_##CL##_##NB##_##T(float *y, const float *x, const float *w,         \
                                            const float *bias, int64_t n, const cl_geom *b,  \
                                            const cnnc__conv_clamp *clamp,                   \
-                                           const cl_src *src) {                              \
+                                           const cl_nhwc *src) {                              \
         cl_planes(S, CL, NB, T, y, x, w, bias, n, b, clamp, src);                           \
     }
 #define CL_FWD_NB(S, CL, T) \
@@ -403,7 +406,7 @@ bool cnnc__dw_cl_nhwc_forward_avx2(float *y, int64_t pstride, const float *x, in
                                    const cnnc__conv_clamp *clamp) {
     cl_geom b;
     if (n % 8 || !nhwc_geom(&b, g)) return false;
-    const cl_src src = {xld, xblk, xbias, xclamp, pstride};
+    const cl_nhwc src = {xld, xblk, xbias, xclamp, pstride};
     cl_nhwc_fns[g->stride[1] - 1][clamp != NULL](y, x, w, bias, n, &b, clamp, &src);
     return true;
 }
