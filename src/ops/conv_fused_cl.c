@@ -1,19 +1,19 @@
 /* The chain (ops/conv_fused.c: a 1x1 convolution A, the depthwise B that alone reads it,
- * the 1x1 C that alone reads B) on small planes, channels-last inside: per image
- *   E [pixels of B's input][m] = A's product as X^T A^T (x's pixels as the GEMM's rows,
- *     A's filters packed once per call as its B), raw (A's epilogue not applied);
- *   D [pixels of B's output][m] = B over E, 8 channels a vector, A's epilogue applied as
- *     each pixel is read (cnnc__dwconv_forward_cl);
- *   C's output planes = C's filters times D read transposed (packed in the GEMM's B
- *     panels), C's epilogue fused into the store.
- * The depthwise then needs no transposes and loses no lanes to short rows (the band
+ * the 1x1 C that alone reads B) on small planes, channels-last inside. Per image, 16
+ * channels at a time:
+ *   E [pixels of B's input][16] = those channels of A's product, as X^T A^T (x's pixels
+ *     the GEMM's rows, A's filters packed once per call as its B), raw;
+ *   B over E right away, 8 channels a vector, A's epilogue applied as each pixel is read
+ *     (cnnc__dwconv_forward_cl), into D, which is C's B packed: rows B's channels,
+ *     columns its output pixels;
+ * then C's output planes = C's filters times D, C's epilogue fused into the store.
+ * The depthwise then needs no transposes in and loses no lanes to short rows (the band
  * kernels run 14-wide rows 16 lanes at a time, a third of their time filling buffers),
- * and neither E nor D goes through memory whole. Each GEMM sums over k in the order
- * of the unfused ops' (the same k blocks, the same micro-kernel: a x b is b x a), and
- * the depthwise has the channels-last groups' bits, which are the band kernels': the
- * bits of A, B and C one after the other. */
+ * C packs nothing, and neither A's nor B's output goes through memory whole. Each GEMM
+ * sums over k in the order of the unfused ops' (the same k blocks, the same
+ * micro-kernel: a x b is b x a), and the depthwise has the channels-last groups' bits,
+ * which are the band kernels': the bits of A, B and C one after the other. */
 #include <assert.h>
-#include <string.h>
 
 #include "core/alloc.h"
 #include "core/parallel.h"
@@ -42,7 +42,9 @@ typedef struct cl_job {
  * 2 (to 64 at 14x14) 1.70 -> 1.54, 64 -> 384 -> 64 at 14x14 2.20 -> 1.96, 96 -> 576 ->
  * 96 4.53 -> 4.15; 24 -> 144 at 56x56 stride 2 (28x28 out) even (4.05 / 4.15, noisy):
  * E's block of 16 channels, 200 KB, no longer in L1. 7x7 outputs not: C's product on
- * an image's 49 columns would lose a quarter of its 16-wide panels. */
+ * an image's 49 columns loses a quarter of its 16-wide panels (160 -> 960 -> 160 at 7x7
+ * 3.08 -> 3.24, 160 -> 960 -> 320 4.29 -> 5.03; 96 -> 576 stride 2 to 7x7 3.01 -> 2.96,
+ * three alternations of separate libraries). */
 enum { CL_MAX_PIXELS = 28 * 28, CL_MIN_W = 14 };
 
 bool cnnc__conv_chain_cl_fits(cnnc__isa isa, const cnnc__window *ga, const cnnc__window *gb,
