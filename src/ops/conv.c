@@ -432,6 +432,14 @@ static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk)
 
 /* Runs the phase-plane path if the geometry allows (its status in *st); false to
  * decline. */
+/* j->apk = every group's filters packed into apk [groups, a_floats]. */
+static void pack_filters(const conv_plan *p, implicit_job *j, float *apk) {
+    for (int64_t grp = 0; grp < p->g->groups; grp++)
+        cnnc__sgemm_pack_a_full(p->isa, false, p->mg, p->kdim, j->w + grp * p->mg * p->kdim,
+                                p->kdim, apk + (size_t)grp * j->a_floats);
+    j->apk = apk;
+}
+
 static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *st) {
     const cnnc__window *g = p->g;
     *st = CNNC_OK;
@@ -472,19 +480,15 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
     const cnnc__par plan = items_plan(p, g->groups * ((cols + pj.tile - 1) / pj.tile),
                                       p->mg * p->kdim * pj.tile);
     const size_t planes = cnnc__round16((size_t)(wave * pj.img_floats));
-    float *ws = cnnc__workspace(((size_t)plan.chunks * pj.slice + planes +
-                                 (size_t)g->groups * j->a_floats) * sizeof(float));
+    const size_t own_a = j->apk ? 0 : (size_t)g->groups * j->a_floats; /* not the cache's */
+    float *ws = cnnc__workspace(((size_t)plan.chunks * pj.slice + planes + own_a) * sizeof(float));
     if (!ws) {
         *st = cnnc_last_status();
         return true;
     }
     pj.ws = ws;
     pj.ph = ws + (size_t)plan.chunks * pj.slice;
-    float *apk = pj.ph + planes;
-    for (int64_t grp = 0; grp < g->groups; grp++)
-        cnnc__sgemm_pack_a_full(p->isa, false, p->mg, p->kdim, j->w + grp * p->mg * p->kdim,
-                                p->kdim, apk + (size_t)grp * j->a_floats);
-    j->apk = apk;
+    if (own_a) pack_filters(p, j, pj.ph + planes);
     for (pj.b0 = 0; pj.b0 < g->n && *st == CNNC_OK; pj.b0 += wave) {
         pj.nimg = g->n - pj.b0 < wave ? g->n - pj.b0 : wave;
         pj.ntiles = (pj.nimg * p->osz + pj.tile - 1) / pj.tile;
@@ -497,11 +501,13 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
     return true;
 }
 
+/* apk: the filters packed (the cache's), or NULL: packed here. */
 static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const float *x,
-                                        const float *w, const cnnc__conv_epilogue *ep) {
+                                        const float *w, const float *apk,
+                                        const cnnc__conv_epilogue *ep) {
     const cnnc__window *g = p->g;
     implicit_job j = {.isa = p->isa, .g = g, .cg = p->cg, .mg = p->mg, .kdim = p->kdim,
-                      .isz = p->isz, .osz = p->osz, .y = y, .x = x, .w = w, .ep = ep};
+                      .isz = p->isz, .osz = p->osz, .y = y, .x = x, .w = w, .ep = ep, .apk = apk};
     j.a_floats = cnnc__sgemm_packed_a_floats(p->isa, p->mg, p->kdim);
     cnnc_status st;
     conv_path = "phase planes + gemm";
@@ -523,15 +529,11 @@ static cnnc_status run_forward_implicit(const conv_plan *p, float *y, const floa
     j.ntiles = (p->osz + tile - 1) / tile;
     j.slice = cnnc__sgemm_workspace_floats(p->isa);
     const cnnc__par plan = items_plan(p, planes * j.ntiles, p->mg * p->kdim * tile);
-    float *ws = cnnc__workspace(((size_t)plan.chunks * j.slice + (size_t)g->groups * j.a_floats) *
-                                sizeof(float));
+    const size_t own_a = j.apk ? 0 : (size_t)g->groups * j.a_floats; /* not the cache's */
+    float *ws = cnnc__workspace(((size_t)plan.chunks * j.slice + own_a) * sizeof(float));
     if (!ws) return cnnc_last_status();
     j.ws = ws;
-    float *apk = ws + (size_t)plan.chunks * j.slice;
-    for (int64_t grp = 0; grp < g->groups; grp++)
-        cnnc__sgemm_pack_a_full(p->isa, false, p->mg, p->kdim, w + grp * p->mg * p->kdim, p->kdim,
-                                apk + (size_t)grp * j.a_floats);
-    j.apk = apk;
+    if (own_a) pack_filters(p, &j, ws + (size_t)plan.chunks * j.slice);
     return cnnc__par_run(plan, implicit_range, &j);
 }
 
@@ -576,6 +578,19 @@ static bool f2_forward_pays(cnnc__isa isa, const cnnc__window *g, double tiles) 
            (tiles >= 32.0 || (tiles >= 16.0 && cg >= 256 && mg >= 256));
 }
 
+/* With the transformed weights cached, where F(4x4) has too few tiles (under 8 in
+ * the batch: 7x7 and smaller maps at batch 1): F(2x2) wherever its tiles fill the map,
+ * on 8 tiles or more or on 4 of 128 channels or more. Measured (AVX2, Zen 3, 1 thread,
+ * a module in eval mode, min of 30-100 calls, ms, the GEMM paths -> cached F(2x2)),
+ * batch 1: 512 channels at 7x7 4.30 -> 2.00 (ResNet-18's last stage), 256 at 7x7 1.37
+ * -> 0.43, 128 at 7x7 0.27 -> 0.13, 64 0.084 -> 0.050, 32 0.051 -> 0.022, 128 at 8x8
+ * 0.27 -> 0.13, 512 at 4x4 1.86 -> 1.13, 256 at 4x4 0.37 -> 0.32; not paying at 4x4
+ * under 128 channels (64: 0.037 -> 0.039, 32: 0.016 -> 0.018). */
+static bool f2_cached_pays(const cnnc__window *g, double tiles) {
+    return cnnc__conv_winograd_f2_fills(g) &&
+           (tiles >= 8.0 || (g->c / g->groups >= 128 && g->m / g->groups >= 128));
+}
+
 /* The Winograd tile, or 0; cached: the transformed weights are kept between calls
  * (inference only). */
 static int winograd_tile(cnnc__isa isa, const cnnc__window *g, bool training, bool cached) {
@@ -584,13 +599,13 @@ static int winograd_tile(cnnc__isa isa, const cnnc__window *g, bool training, bo
     /* cached: no weight transform to amortise per call, so F(4x4) pays from a handful
      * of tiles (measured, 1 thread, 16-512 channels: 1.2-2x faster than the direct
      * paths from 8 tiles of 4x4 in the batch on; equal at 4 tiles of 512 channels,
-     * slower at 4 tiles of 32) */
+     * slower at 4 tiles of 32), F(2x2) under that (f2_cached_pays) */
+    const double tiles = (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2);
     if (cached)
         return g->out[1] >= 4 && g->out[2] >= 4 &&
                        (double)g->n * (double)cnnc__conv_winograd_tiles(g, 4) >= 8.0
                    ? 4
-                   : 0;
-    const double tiles = (double)g->n * (double)cnnc__conv_winograd_tiles(g, 2);
+                   : f2_cached_pays(g, tiles) ? 2 : 0;
     const bool f2_pays = f2_forward_pays(isa, g, tiles);
     if (training && g->c / g->groups > 16) return f2_pays ? 2 : 0;
     /* Otherwise (and F(4x4), inference without cached weights): under ~100 tiles an
@@ -871,13 +886,12 @@ static cnnc_status run_forward_folded(const cnnc__window *g, float *y, const flo
 }
 
 /* Does g's forward (inference, given a weight cache) run on a packing the cache keeps:
- * Winograd's transformed filters, or the GEMM's packed ones (column chunks, 1x1)? The
- * paths of run_forward_impl, in its order. */
+ * Winograd's transformed filters, or the GEMM's packed ones (column chunks, phase
+ * planes and implicit GEMM, 1x1)? The paths of run_forward_impl, in its order. */
 static bool packs_cached(cnnc__isa isa, const cnnc__window *g, bool training) {
     if (cnnc__conv_is_depthwise(g)) return false;
     if (winograd_tile(isa, g, training, true)) return true;
-    if (cnnc__conv_direct_forward_pays(isa, g)) return false;
-    return cnnc__conv_cols_pays(g) || cnnc__conv_is_pointwise(g);
+    return !cnnc__conv_direct_forward_pays(isa, g);
 }
 
 static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
@@ -898,9 +912,10 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
     }
     const int mt = winograd_tile(isa, g, training, cache != NULL);
     if (mt) {
-        conv_path = mt == 2 ? "winograd F(2x2,3x3)"
-                    : cache ? "winograd F(4x4,3x3), cached weights"
-                            : "winograd F(4x4,3x3)";
+        static const char *named[2][2] = {{"winograd F(2x2,3x3)", "winograd F(4x4,3x3)"},
+                                          {"winograd F(2x2,3x3), cached weights",
+                                           "winograd F(4x4,3x3), cached weights"}};
+        conv_path = named[cache != NULL][mt == 4];
         return run_forward_winograd(isa, mt, g, y, x, w, wscale, false, ep, cache);
     }
     if (cnnc__conv_direct_forward_pays(isa, g)) {
@@ -919,7 +934,13 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
         cnnc__conv_wentry_release(e);
         return st;
     }
-    if (!p->direct && p->kdim > 0) return run_forward_implicit(p, y, x, w, ep);
+    if (!p->direct && p->kdim > 0) {
+        const float *apk = cached_filters(isa, g, w, wscale, cache, &e);
+        if (wscale && !apk) return run_forward_folded(g, y, x, w, wscale, ep, training, NULL);
+        const cnnc_status st = run_forward_implicit(p, y, x, w, apk, ep);
+        cnnc__conv_wentry_release(e);
+        return st;
+    }
     conv_path = "gemm (1x1)";
     const int64_t items = g->n * g->groups * p->ntiles;
     const cnnc__par plan = items_plan(p, items, p->mg * p->kdim * p->tile);

@@ -95,7 +95,12 @@ static int cases(path_case *pc) {
     pc[n++] = (path_case){"winograd, small maps", geom2(2, 24, 16, 1, 8, 8, 3, 1, 1),
                           "winograd F(2x2", "winograd F(2x2", "winograd F(4x4,3x3), cached weights"};
     pc[n++] = (path_case){"phase planes", geom2(2, 20, 10, 1, 31, 29, 5, 2, 2), "phase planes",
-                          "phase planes", NULL};
+                          "phase planes", "phase planes"};
+    /* one image: no column chunks; F(4x4) has 4 tiles, F(2x2) 16 with its weights cached */
+    pc[n++] = (path_case){"phase planes, one image", geom2(1, 20, 10, 1, 13, 12, 3, 2, 1),
+                          "phase planes", "phase planes", "phase planes"};
+    pc[n++] = (path_case){"winograd F(2x2) cached, one image", geom2(1, 24, 20, 1, 7, 7, 3, 1, 1),
+                          "phase planes", "phase planes", "winograd F(2x2,3x3), cached weights"};
     pc[n++] = (path_case){"direct, stride 2", geom2(2, 6, 10, 1, 31, 29, 5, 2, 2), "direct",
                           "direct", NULL};
     pc[n++] = (path_case){"direct, groups", geom2(3, 8, 12, 2, 7, 9, 3, 1, 1), "direct", "direct",
@@ -123,7 +128,8 @@ static int cases(path_case *pc) {
     /* 3-d: no phase planes, one image: no column chunks */
     cnnc__window g3 = {.n = 1, .c = 4, .m = 6, .groups = 1, .in = {6, 7, 8}, .out = {4, 5, 6},
                        .k = {3, 3, 3}, .stride = {1, 1, 1}, .pad = {0, 0, 0}, .dil = {1, 1, 1}};
-    pc[n++] = (path_case){"implicit gemm (3-d)", g3, "implicit gemm", "implicit gemm", NULL};
+    pc[n++] = (path_case){"implicit gemm (3-d)", g3, "implicit gemm", "implicit gemm",
+                          "implicit gemm"};
     return n;
 }
 
@@ -203,6 +209,31 @@ static void compare_epilogues(cnnc__isa isa, const path_case *pc, int threads, b
     free(x), free(w), free(b), free(y), free(yr);
 }
 
+/* The cached paths (other algorithms on the same geometry: Winograd from fewer tiles)
+ * against the uncached forward: equal up to fp32 rounding, |diff| <= 1e-4 (|y| + 1). */
+static void test_cached_close_to_uncached(void) {
+    path_case pc[24];
+    const int n = cases(pc);
+    for (int i = 0; i < n; i++) {
+        const cnnc__window *g = &pc[i].g;
+        const int64_t nx = g->n * g->c * cnnc__window_in_size(g);
+        const int64_t ny = g->n * g->m * cnnc__window_out_size(g);
+        const int64_t nw = g->m * (g->c / g->groups) * cnnc__window_k_size(g);
+        float *x = rand_buf(nx, 3.0f, false), *w = rand_buf(nw, 1.0f, false);
+        float *b = rand_buf(g->m, 1.0f, false), *y = malloc((size_t)ny * sizeof(float));
+        float *yc = malloc((size_t)ny * sizeof(float));
+        cnnc__conv_wcache cache = {0};
+        CHECK_OK(cnnc__conv_run_forward(g, y, x, w, b, false));
+        CHECK_OK(cnnc__conv_run_forward_cached(g, yc, x, w, b, &cache));
+        int64_t bad = 0;
+        for (int64_t t = 0; t < ny; t++) bad += !(fabsf(yc[t] - y[t]) <= 1e-4f * (fabsf(y[t]) + 1.0f));
+        if (bad) fprintf(stderr, "  %s: %lld outputs differ\n", pc[i].what, (long long)bad);
+        CHECK(bad == 0);
+        cnnc__conv_wcache_clear(&cache);
+        free(x), free(w), free(b), free(y), free(yc);
+    }
+}
+
 static void test_every_path_and_epilogue(void) {
     path_case pc[24];
     const int n = cases(pc);
@@ -272,6 +303,7 @@ static void test_op_equals_conv_then_activation(void) {
 
 int main(void) {
     RUN_TEST(test_every_path_and_epilogue);
+    RUN_TEST(test_cached_close_to_uncached);
     RUN_TEST(test_op_equals_conv_then_activation);
     return check_summary();
 }
