@@ -350,6 +350,8 @@ def model_table(quick, threads, repeats, cpu_clock):
         note = "  <- eval outputs differ" if not diff <= MODEL_DIFF else ""
         for row, cfn, tfn in (("inference", cn.infer, th.infer),
                               ("train step", cn.train_step, th.train_step)):
+            if row not in spec[5]:
+                continue
             for n in threads:
                 set_threads(n)
                 CLOCK[0] = time.thread_time if cpu_clock and n == 1 else time.perf_counter

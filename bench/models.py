@@ -24,19 +24,25 @@ import cnnc.export  # noqa: E402  (torch-only; benchlib put python/ on sys.path)
 
 
 def model_specs(quick):
-    """(name, constructor, input shape, classes, target shape) rows; quick shrinks the
-    big ones. The U-Net's target is a class per pixel."""
+    """(name, constructor, input shape, classes, target shape, rows) rows; quick shrinks
+    the big ones. The U-Net's target is a class per pixel. rows: the rows timed
+    ("inference", "train step"); the batch-1 networks are inference only (an embedded
+    program's latency per image)."""
     import torchvision.models as tvm
     big = (2, 3, 112, 112) if quick else (8, 3, 224, 224)
+    one = (1,) + big[1:]
     unet = (2, 3, 48, 48) if quick else (8, 3, 96, 96)
+    both, infer = ("inference", "train step"), ("inference",)
     return [
-        ("resnet18", lambda: tvm.resnet18(num_classes=1000), big, 1000, big[:1]),
-        ("mobilenet_v2", lambda: tvm.mobilenet_v2(num_classes=1000), big, 1000, big[:1]),
+        ("resnet18", lambda: tvm.resnet18(num_classes=1000), big, 1000, big[:1], both),
+        ("mobilenet_v2", lambda: tvm.mobilenet_v2(num_classes=1000), big, 1000, big[:1], both),
         ("vgg11_bn", lambda: tvm.vgg11_bn(num_classes=10), (2 if quick else 8, 3, 64, 64), 10,
-         (2 if quick else 8,)),
-        ("unet w32", lambda: nets.UNet(3, 2, w=32), unet, 2, unet[:1] + unet[2:]),
-        ("lenet5", nets.LeNet5, (64, 1, 28, 28), 10, (64,)),
-        ("seed conv 1->3", nets.seed_net, (64, 1, 28, 28), 10, (64,)),
+         (2 if quick else 8,), both),
+        ("unet w32", lambda: nets.UNet(3, 2, w=32), unet, 2, unet[:1] + unet[2:], both),
+        ("lenet5", nets.LeNet5, (64, 1, 28, 28), 10, (64,), both),
+        ("seed conv 1->3", nets.seed_net, (64, 1, 28, 28), 10, (64,), both),
+        ("resnet18", lambda: tvm.resnet18(num_classes=1000), one, 1000, (1,), infer),
+        ("mobilenet_v2", lambda: tvm.mobilenet_v2(num_classes=1000), one, 1000, (1,), infer),
     ]
 
 
@@ -96,7 +102,7 @@ def calibrate(tmodel, x):
 def build(spec, rng):
     """(cnnc Runner, torch Runner, largest |difference| of the eval outputs over the
     largest |torch output|)."""
-    name, ctor, shape, classes, target = spec
+    name, ctor, shape, classes, target = spec[:5]
     torch.manual_seed(0)
     tm = ctor()
     x = rng.standard_normal(shape, dtype=np.float32)

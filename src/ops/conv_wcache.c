@@ -51,11 +51,13 @@ void cnnc__conv_wentry_release(cnnc__conv_wentry *e) {
 }
 
 void cnnc__conv_wcache_clear(cnnc__conv_wcache *c) {
-    cnnc__spin_lock(&cache_lock);
-    cnnc__conv_wentry *e = c->entry;
-    c->entry = NULL;
-    cnnc__spin_unlock(&cache_lock);
-    cnnc__conv_wentry_release(e);
+    for (int k = 0; k < CNNC__CONV_WCACHE_KINDS; k++) {
+        cnnc__spin_lock(&cache_lock);
+        cnnc__conv_wentry *e = c->entry[k];
+        c->entry[k] = NULL;
+        cnnc__spin_unlock(&cache_lock);
+        cnnc__conv_wentry_release(e);
+    }
 }
 
 static bool same_key(const cnnc__conv_wkey *a, const cnnc__conv_wkey *b) {
@@ -140,8 +142,9 @@ cnnc__conv_wentry *cnnc__conv_wcache_get(cnnc__conv_wcache *c, const cnnc__conv_
 #if defined(CNNC_USE_PTHREADS)
     pthread_once(&atfork_once, install_atfork);
 #endif
+    cnnc__conv_wentry **slot = &c->entry[key->tile / 2 % CNNC__CONV_WCACHE_KINDS];
     cnnc__spin_lock(&cache_lock);
-    cnnc__conv_wentry *e = c->entry;
+    cnnc__conv_wentry *e = *slot;
     if (e) atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     cnnc__spin_unlock(&cache_lock);
     if (e && same_source(e, key, src)) {
@@ -156,8 +159,8 @@ cnnc__conv_wentry *cnnc__conv_wcache_get(cnnc__conv_wcache *c, const cnnc__conv_
     }
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed); /* the cache's */
     cnnc__spin_lock(&cache_lock);
-    cnnc__conv_wentry *old = c->entry;
-    c->entry = e;
+    cnnc__conv_wentry *old = *slot;
+    *slot = e;
     cnnc__spin_unlock(&cache_lock);
     cnnc__conv_wentry_release(old);
     *packed = e->packed;

@@ -59,6 +59,13 @@ static bufs bufs_new(const cnnc__window *g) {
 
 static void bufs_free(bufs *s) { free(s->x), free(s->w), free(s->b), free(s->y), free(s->y2), free(s->yr); }
 
+/* Does the cache hold any packing? */
+static bool cached_any(const cnnc__conv_wcache *c) {
+    for (int k = 0; k < CNNC__CONV_WCACHE_KINDS; k++)
+        if (c->entry[k]) return true;
+    return false;
+}
+
 /* One geometry: cached against the reference, a hit bit-identical to the first call
  * and to other thread counts, a rebuild after the filters change. */
 static void cached_case(const cnnc__window *g) {
@@ -91,7 +98,7 @@ static void cached_case(const cnnc__window *g) {
     CHECK(memcmp(s.y2, s.y, (size_t)s.ny * 4) != 0);
     CHECK_OK(cnnc_set_num_threads(1));
     cnnc__conv_wcache_clear(&cache);
-    CHECK(cache.entry == NULL);
+    CHECK(!cached_any(&cache));
     bufs_free(&s);
 }
 
@@ -105,6 +112,7 @@ static void cached_level(void) {
         geom(8, 16, 16, 1, 16, 16, 1), /* inside the uncached domain: the same bits */
         geom(1, 32, 32, 1, 3, 3, 1),   /* 1 tile: not Winograd, cached or not */
         geom(1, 192, 160, 1, 4, 4, 1), /* filters past one compared piece (65536 floats) */
+        geom(1, 64, 64, 1, 7, 7, 1),   /* one 7x7 image: F(2x2), its transform cached */
     };
     for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) cached_case(&gs[i]);
 }
@@ -117,6 +125,32 @@ static void test_cached_forward(void) {
         cached_level();
     }
     CHECK(cnnc__isa_set_cap(saved));
+}
+
+/* A module called at batch 1 (7x7 maps: F(2x2)) and at batch 2 (F(4x4)) in turn keeps
+ * both transforms: neither call rebuilds the other's (the same entries throughout),
+ * and each result is the reference's. */
+static void test_batch_sizes_keep_both(void) {
+    const cnnc__window g1 = geom(1, 32, 48, 1, 7, 7, 1), g2 = geom(2, 32, 48, 1, 7, 7, 1);
+    bufs s = bufs_new(&g2); /* image 0 of x is g1's input */
+    cnnc__conv_wcache cache = {0};
+    cnnc__conv_ref_forward(s.yr, s.x, s.w, s.b, &g2);
+    const int64_t ny1 = s.ny / 2;
+    const cnnc__conv_wentry *kept[CNNC__CONV_WCACHE_KINDS] = {0};
+    for (int round = 0; round < 4; round++) {
+        const cnnc__window *g = round % 2 ? &g2 : &g1;
+        CHECK_OK(cnnc__conv_run_forward_cached(g, s.y, s.x, s.w, s.b, &cache));
+        CHECK(max_rel(s.y, s.yr, round % 2 ? s.ny : ny1) < 4e-5);
+        CHECK_CONTAINS(cnnc__conv_forward_path(), round % 2 ? "F(4x4" : "F(2x2");
+        for (int k = 0; k < CNNC__CONV_WCACHE_KINDS; k++) {
+            if (round >= 2) CHECK(cache.entry[k] == kept[k]); /* built once */
+            kept[k] = cache.entry[k];
+        }
+    }
+    CHECK(kept[1] && kept[2]);
+    cnnc__conv_wcache_clear(&cache);
+    CHECK(!cached_any(&cache));
+    bufs_free(&s);
 }
 
 /* The ISA level is part of the key (the packed layout follows the GEMM's tile). */
@@ -264,7 +298,7 @@ static void pointwise_case(const cnnc__window *g, bool kept) {
     folded_ref(g, s.yr, &s, sc);
     CHECK_OK(cnnc__conv_run_forward_ep(g, s.y, s.x, s.w, sc, &ep, false, &(cnnc__conv_wuse){&cache, 0, 0}));
     CHECK(max_rel(s.y, s.yr, s.ny) < 4e-5);
-    CHECK(cache.entry || !kept);
+    CHECK(cached_any(&cache) || !kept);
     for (int threads = 1; threads <= 3; threads++) {
         CHECK_OK(cnnc_set_num_threads(threads));
         CHECK_OK(cnnc__conv_run_forward_ep(g, s.y2, s.x, s.w, sc, &ep, false, &(cnnc__conv_wuse){&cache, 0, 0}));
@@ -316,6 +350,7 @@ int main(void) {
     RUN_TEST(test_cached_forward);
     RUN_TEST(test_cached_pointwise);
     RUN_TEST(test_rebuilt_for_another_level);
+    RUN_TEST(test_batch_sizes_keep_both);
     RUN_TEST(test_module_forward);
     RUN_TEST(test_version_vouches);
     cnnc_thread_cleanup();
