@@ -64,7 +64,7 @@ static bool folded_params(cnnc_module *conv, const cnnc_module *bn, float **wsca
  * mode, padding not zeros). */
 static bool conv_arm(cnnc_module *conv, const cnnc__act_spec *act, cnnc__conv_arm *a) {
     *a = (cnnc__conv_arm){.w = cnnc__module_param(conv, "weight"), .b = cnnc__module_param(conv, "bias"),
-                          .act = act};
+                          .cache = cnnc__conv_module_wcache(conv), .act = act};
     return !conv->training && a->w && cnnc__conv_module_options(conv, &a->dim, &a->o);
 }
 

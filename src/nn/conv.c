@@ -300,6 +300,10 @@ cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_te
     return y;
 }
 
+struct cnnc__conv_wcache *cnnc__conv_module_wcache(cnnc_module *m) {
+    return &CNNC__STATE(m, conv_state)->wcache;
+}
+
 bool cnnc__conv_module_options(const cnnc_module *m, int *dim, cnnc_conv_options *o) {
     const conv_state *c = S(m);
     *dim = c->dim;

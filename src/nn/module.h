@@ -162,6 +162,8 @@ cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_te
  * padding_mode is not zeros (its forward pads first, then convolves with these options
  * but no padding). */
 bool cnnc__conv_module_options(const cnnc_module *m, int *dim, cnnc_conv_options *o);
+/* Conv module m's cache of packed filters (ops/conv.h), kept in its typed state. */
+struct cnnc__conv_wcache *cnnc__conv_module_wcache(cnnc_module *m);
 /* Is m a pointwise activation module (ReLU, ReLU6, Hardtanh, LeakyReLU, ELU, CELU, SELU,
  * SiLU, Mish, Hardsigmoid, Hardswish, Sigmoid, Tanh, Softplus, GELU)? Then *s is the
  * activation its forward applies (ops/activation.h), and true. */

@@ -80,14 +80,16 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, con
  * share between threads; the entry a call uses lives until that call releases it. */
 typedef struct cnnc__conv_wkey {
     cnnc__isa isa;
-    int tile;                /* the Winograd output tile: 2 or 4, 0 for none */
+    int tile;                /* the Winograd output tile: 2 or 4, 0 for none (or
+                                CNNC__CONV_WKIND_FOLDED) */
     int64_t c, m, groups;
 } cnnc__conv_wkey;
 typedef struct cnnc__conv_wentry cnnc__conv_wentry;
-/* One packing per kind (key tile / 2: the GEMM paths' 0, F(2x2)'s 2, F(4x4)'s 4), so
- * that a module called at batch sizes that take different paths (ResNet's 7x7 layers:
- * F(2x2) at batch 1, F(4x4) at 8) keeps both. */
-enum { CNNC__CONV_WCACHE_KINDS = 3 };
+/* One packing per kind (key tile / 2: the GEMM paths' 0, F(2x2)'s 2, F(4x4)'s 4, the
+ * fused runs' folded filters CNNC__CONV_WKIND_FOLDED), so that a module called at batch
+ * sizes that take different paths (ResNet's 7x7 layers: F(2x2) at batch 1, F(4x4) at
+ * 8) keeps both. */
+enum { CNNC__CONV_WKIND_FOLDED = 6, CNNC__CONV_WCACHE_KINDS = 4 };
 typedef struct cnnc__conv_wcache {
     cnnc__conv_wentry *entry[CNNC__CONV_WCACHE_KINDS]; /* the current packings, or NULL */
 } cnnc__conv_wcache;
@@ -164,7 +166,13 @@ cnnc_tensor *cnnc__op_conv_act(cnnc_tensor *x, cnnc_tensor *w, const float *wsca
 typedef struct cnnc__conv_filters {
     const float *w, *wscale;
     cnnc__conv_epilogue ep;
+    cnnc__conv_wuse use; /* the module's cache for its folded filters (cache NULL: none) */
 } cnnc__conv_filters;
+/* f's filters [m, per] folded (w times wscale; w itself without wscale): from f's
+ * cache, kept there (*e the entry to release), or else folded into *own (to free).
+ * NULL when memory runs out. */
+const float *cnnc__conv_filters_folded(const cnnc__conv_filters *f, int64_t m, int64_t per,
+                                       cnnc__conv_wentry **e, float **own);
 /* Can the fused run below take the pair: B (gb) depthwise with one filter per channel
  * on A's (ga) output (2-d or 1-d), A 1x1 with stride 1, no padding and groups 1? And
  * does it pay (A's GEMM memory-bound, its output of an image past the caches)? */
@@ -196,6 +204,7 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
 /* One convolution of a fused run: as cnnc__op_conv_act's arguments. */
 typedef struct cnnc__conv_arm {
     cnnc_tensor *w, *b; /* b may be NULL */
+    cnnc__conv_wcache *cache; /* the module's (NULL: none): its folded filters kept */
     const float *wscale;
     int dim;
     cnnc_conv_options o;

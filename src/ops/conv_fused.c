@@ -316,14 +316,17 @@ cnnc_status cnnc__conv_run_forward_dw(const cnnc__window *ga, const cnnc__window
     const cnnc__par plan = cnnc__par_plan(items, (cnnc__cost){.flops = 2.0 * tile * (double)(ga->c + 9)},
                                           cnnc__parallel_threads());
     float *wa_own, *wb_own;
-    j.wa = cnnc__conv_folded_or_own(fa->w, fa->wscale, ga->m, ga->c, &wa_own);
-    j.wb = cnnc__conv_folded_or_own(fb->w, fb->wscale, gb->m, cnnc__window_k_size(gb), &wb_own);
+    cnnc__conv_wentry *ea, *eb;
+    j.wa = cnnc__conv_filters_folded(fa, ga->m, ga->c, &ea, &wa_own);
+    j.wb = cnnc__conv_filters_folded(fb, gb->m, cnnc__window_k_size(gb), &eb, &wb_own);
     j.ws = j.wa && j.wb ? cnnc__workspace((size_t)plan.chunks * j.slice * sizeof(float)) : NULL;
     const cnnc_status st = !j.wa || !j.wb ? cnnc__oom("a fused convolution's filters")
                            : !j.ws        ? cnnc_last_status()
                                           : cnnc__par_run(plan, dw_fused_range, &j);
     cnnc__free(wa_own);
     cnnc__free(wb_own);
+    cnnc__conv_wentry_release(ea);
+    cnnc__conv_wentry_release(eb);
     set_fused_path((const cnnc__conv_filters *[3]){fa, fb, NULL}, false);
     if (t0) cnnc__conv_trace(t0, "conv.forward", ga, NULL);
     return st;
@@ -541,14 +544,15 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
     const cnnc__par plan = cnnc__par_plan(gb->n, (cnnc__cost){.flops = 2.0 * macs},
                                           cnnc__parallel_threads());
     float *own[3] = {NULL, NULL, NULL};
-    j.wa = ga ? cnnc__conv_folded_or_own(fa->w, fa->wscale, ga->m, ga->c, &own[0]) : NULL;
-    j.wb = cnnc__conv_folded_or_own(fb->w, fb->wscale, gb->m, cnnc__window_k_size(gb), &own[1]);
-    j.wc = cnnc__conv_folded_or_own(fc->w, fc->wscale, gc->m, gc->c, &own[2]);
+    cnnc__conv_wentry *e[3] = {NULL, NULL, NULL};
+    j.wa = ga ? cnnc__conv_filters_folded(fa, ga->m, ga->c, &e[0], &own[0]) : NULL;
+    j.wb = cnnc__conv_filters_folded(fb, gb->m, cnnc__window_k_size(gb), &e[1], &own[1]);
+    j.wc = cnnc__conv_filters_folded(fc, gc->m, gc->c, &e[2], &own[2]);
     const bool filters = (j.wa || !ga) && j.wb && j.wc;
     if (filters && cnnc__conv_chain_cl_fits(j.isa, ga, gb, gc, j.epa, j.epb)) {
         const cnnc_status st =
             cnnc__conv_run_chain_cl(ga, gb, gc, y, x, j.wa, j.wb, j.wc, j.epa, j.epb, j.epc);
-        for (int k = 0; k < 3; k++) cnnc__free(own[k]);
+        for (int k = 0; k < 3; k++) cnnc__free(own[k]), cnnc__conv_wentry_release(e[k]);
         set_fused_path((const cnnc__conv_filters *[3]){fa, fb, fc}, true);
         if (t0) cnnc__conv_trace(t0, "conv.forward", ga, NULL);
         return st;
@@ -565,7 +569,7 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
     const cnnc_status st = !filters ? cnnc__oom("a fused convolution's filters")
                            : !j.ws  ? cnnc_last_status()
                                     : cnnc__par_run(plan, chain_range, &j);
-    for (int k = 0; k < 3; k++) cnnc__free(own[k]);
+    for (int k = 0; k < 3; k++) cnnc__free(own[k]), cnnc__conv_wentry_release(e[k]);
     set_fused_path((const cnnc__conv_filters *[3]){ga ? fa : NULL, fb, fc}, false);
     if (t0) cnnc__conv_trace(t0, "conv.forward", ga ? ga : gb, NULL);
     return st;

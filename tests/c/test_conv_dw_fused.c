@@ -69,8 +69,8 @@ static void compare_pair_acts(int round, const char *act_a, const char *act_b, i
     float *yr = malloc((size_t)ny * sizeof(float));
     REQUIRE(e && y && yr);
     const bool bias = round % 3 != 0, scaled = round % 2 == 0;
-    const cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(act_a, bias ? ba : NULL)};
-    const cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(act_b, bias ? bb : NULL)};
+    const cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(act_a, bias ? ba : NULL), {0}};
+    const cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(act_b, bias ? bb : NULL), {0}};
     CHECK_OK(cnnc__conv_run_forward_ep(&ga, e, x, fa.w, fa.wscale, &fa.ep, false, NULL));
     CHECK_OK(cnnc__conv_run_forward_ep(&gb, yr, e, fb.w, fb.wscale, &fb.ep, false, NULL));
     memset(y, 0xA5, (size_t)ny * sizeof(float));
@@ -113,9 +113,9 @@ static void compare_chain_acts(int round, const char *act_a, const char *act_b, 
     float *y = malloc((size_t)ny * sizeof(float)), *yr = malloc((size_t)ny * sizeof(float));
     REQUIRE(e && dd && y && yr);
     const bool bias = round % 3 != 0, scaled = round % 2 == 0;
-    const cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(act_a, bias ? ba : NULL)};
-    const cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(act_b, bias ? bb : NULL)};
-    const cnnc__conv_filters fc = {wc, scaled ? sc : NULL, epilogue(round % 4 == 1 ? "relu" : NULL, bias ? bc : NULL)};
+    cnnc__conv_filters fa = {wa, scaled ? sa : NULL, epilogue(act_a, bias ? ba : NULL), {0}};
+    cnnc__conv_filters fb = {wb, scaled ? sb : NULL, epilogue(act_b, bias ? bb : NULL), {0}};
+    cnnc__conv_filters fc = {wc, scaled ? sc : NULL, epilogue(round % 4 == 1 ? "relu" : NULL, bias ? bc : NULL), {0}};
     if (c) CHECK_OK(cnnc__conv_run_forward_ep(&ga, e, x, fa.w, fa.wscale, &fa.ep, false, NULL));
     CHECK_OK(cnnc__conv_run_forward_ep(&gb, dd, c ? e : x, fb.w, fb.wscale, &fb.ep, false, NULL));
     CHECK_OK(cnnc__conv_run_forward_ep(&gc, yr, dd, fc.w, fc.wscale, &fc.ep, false, NULL));
@@ -130,6 +130,20 @@ static void compare_chain_acts(int round, const char *act_a, const char *act_b, 
                 (long long)n, (long long)c, (long long)m, (long long)mc, (long long)h, (long long)w, (long long)k,
                 (long long)k, (long long)s, (long long)p, (long long)d, round, cnnc__isa_name(cnnc__isa_active()));
     }
+    /* with the modules' caches: built, then hit, then rebuilt for a changed scale of C's
+     * (B's output dd stays) */
+    cnnc__conv_wcache cache[3] = {{{0}}, {{0}}, {{0}}};
+    fa.use.cache = &cache[0], fb.use.cache = &cache[1], fc.use.cache = &cache[2];
+    for (int call = 0; call < 3; call++) {
+        if (call == 2 && scaled) {
+            sc[mc - 1] *= 0.5f;
+            CHECK_OK(cnnc__conv_run_forward_ep(&gc, yr, dd, fc.w, fc.wscale, &fc.ep, false, NULL));
+        }
+        memset(y, 0xA5, (size_t)ny * sizeof(float));
+        CHECK_OK(cnnc__conv_run_forward_chain(pa, &gb, &gc, y, x, &fa, &fb, &fc));
+        CHECK(memcmp(y, yr, (size_t)ny * sizeof(float)) == 0);
+    }
+    for (int k = 0; k < 3; k++) cnnc__conv_wcache_clear(&cache[k]);
     free(x), free(wa), free(wb), free(wc), free(ba), free(bb), free(bc), free(sa), free(sb), free(sc);
     free(e), free(dd), free(y), free(yr);
 }
