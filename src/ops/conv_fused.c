@@ -356,6 +356,7 @@ typedef struct chain_job {
     const float *apk, *cpk;           /* A's and C's filters packed for the GEMM (or NULL) */
     const cnnc__conv_epilogue *epa, *epb, *epc;
     int64_t rows, erows;              /* B's output rows per band; E's rows (0 without A) */
+    int64_t parts;                    /* items per image: ranges of its bands */
     bool split;                       /* E's rows split for B (dw_splits) */
     int64_t eld;                      /* floats per row of E */
     size_t slice;                     /* per chunk: E, D, [split: A's input rows split,] then
@@ -391,6 +392,12 @@ bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
     return chain_floats(ga, gb, 1) <= CHAIN_TILE_FLOATS;
 }
 
+/* Items per image: 1 where the threads share the images out evenly, or nearly; else
+ * (batch 1 at 2 threads) as many as threads, each a range of the image's bands. */
+static int64_t chain_parts(const cnnc__window *gb, int threads) {
+    return gb->n % threads == 0 || gb->n >= 4 * (int64_t)threads ? 1 : threads;
+}
+
 /* Measured, 1 thread, batch 8, MobileNetV2's blocks (3x3 depthwise, ReLU6 after A and
  * B, biases), thread CPU time, min of 11, ms unfused (the pair where it pays, then C) ->
  * chained: 32 -> 16 at 112x112 without A 4.17 -> 3.46, 16 -> 96 -> 24 at 112x112 stride
@@ -401,14 +408,17 @@ bool cnnc__conv_chain_fusable(const cnnc__window *ga, const cnnc__window *gb,
  * channels-last inside instead (conv_fused_cl.c: where it takes the geometry, and at run
  * time A's and B's epilogues). At AVX2 only: the other levels have no band kernels
  * (their depthwise planes, one call each, unmeasured in bands of a few rows). The
- * threads split the images: only where they share them out evenly, or nearly (batch 1
- * at 2 threads would run on one). */
+ * threads split the images, or their bands (chain_parts); the channels-last runs only
+ * where they share out the images (batch 1 at 2 threads would run on one). Bands split
+ * at batch 1, 2 threads, against the unfused ops there (wall time, min of 30, in-process
+ * alternation): MobileNetV2's blocks at 112x112 0.217 -> 0.209 ms and (stride 2) 0.614
+ * -> 0.531, at 56x56 0.454 -> 0.412; the same bits. */
 bool cnnc__conv_chain_pays(const cnnc__window *ga, const cnnc__window *gb, const cnnc__window *gc) {
     const char *v = getenv("CNNC_CONV_CHAIN"); /* "0": off (read per call: A/B timings) */
     if ((v && strcmp(v, "0") == 0) || cnnc__isa_active() != CNNC__ISA_AVX2) return false;
-    const int64_t threads = cnnc__parallel_threads();
-    return cnnc__conv_chain_fusable(ga, gb, gc) && (gb->n % threads == 0 || gb->n >= 4 * threads) &&
-           ((double)gb->m * (double)cnnc__window_out_size(gb) >= (double)CHAIN_MIN_FLOATS ||
+    if (!cnnc__conv_chain_fusable(ga, gb, gc)) return false;
+    return (double)gb->m * (double)cnnc__window_out_size(gb) >= (double)CHAIN_MIN_FLOATS ||
+           (chain_parts(gb, cnnc__parallel_threads()) == 1 &&
             cnnc__conv_chain_cl_fits(CNNC__ISA_AVX2, ga, gb, gc, NULL, NULL));
 }
 
@@ -487,8 +497,10 @@ static void chain_b_band(const chain_job *j, chain_e *s, float *d, int64_t dstep
                                         bias ? bias + c : NULL, 1, g, j->epb);
 }
 
-/* Image b, band by band (ws: E, D and the GEMMs' workspace). */
-static void chain_image(const chain_job *j, int64_t b, float *ws) {
+/* Image b's bands of part `part` (of j->parts), one by one (ws: E, D and the GEMMs'
+ * workspace). A part after the first computes the rows of A it shares with the one
+ * before again (the same bits). */
+static void chain_image(const chain_job *j, int64_t b, int64_t part, float *ws) {
     const cnnc__window *gb = j->gb, *gc = j->gc;
     const int64_t wi = gb->in[2], wo = gb->out[2], mb = gb->m, dstep = j->rows * wo;
     const int64_t isz = cnnc__window_in_size(gb), osz = cnnc__window_out_size(gc);
@@ -499,7 +511,9 @@ static void chain_image(const chain_job *j, int64_t b, float *ws) {
     float *d = ws + cnnc__round16((size_t)(mb * j->erows * j->eld)); /* [mb, rows, wo] */
     float *xs = d + cnnc__round16((size_t)(mb * dstep));              /* split: [ca, erows, eld] */
     float *gws = xs + (j->split ? cnnc__round16((size_t)(j->ga->c * j->erows * j->eld)) : 0);
-    for (int64_t o0 = 0; o0 < gb->out[1]; o0 += j->rows) {
+    const int64_t bands = (gb->out[1] + j->rows - 1) / j->rows;
+    const int64_t end = bands * (part + 1) / j->parts * j->rows;
+    for (int64_t o0 = bands * part / j->parts * j->rows; o0 < end && o0 < gb->out[1]; o0 += j->rows) {
         const int64_t o1 = o0 + j->rows < gb->out[1] ? o0 + j->rows : gb->out[1];
         int64_t r0, r1;
         const cnnc__window g = dw_band(gb, o0, o1, &r0, &r1);
@@ -518,7 +532,8 @@ static void chain_image(const chain_job *j, int64_t b, float *ws) {
 
 static cnnc_status chain_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const chain_job *j = ctx;
-    for (int64_t b = begin; b < end; b++) chain_image(j, b, j->ws + (size_t)chunk * j->slice);
+    for (int64_t it = begin; it < end; it++)
+        chain_image(j, it / j->parts, it % j->parts, j->ws + (size_t)chunk * j->slice);
     return CNNC_OK;
 }
 
@@ -541,15 +556,17 @@ cnnc_status cnnc__conv_run_forward_chain(const cnnc__window *ga, const cnnc__win
     const double osz = (double)cnnc__window_out_size(gb);
     const double macs = (double)gb->m * osz * (double)(cnnc__window_k_size(gb) + gc->m) +
                         (ga ? (double)ga->m * (double)ga->c * (double)cnnc__window_in_size(ga) : 0.0);
-    const cnnc__par plan = cnnc__par_plan(gb->n, (cnnc__cost){.flops = 2.0 * macs},
-                                          cnnc__parallel_threads());
+    const int threads = cnnc__parallel_threads();
+    j.parts = chain_parts(gb, threads);
+    const cnnc__par plan = cnnc__par_plan(gb->n * j.parts,
+                                          (cnnc__cost){.flops = 2.0 * macs / (double)j.parts}, threads);
     float *own[3] = {NULL, NULL, NULL};
     cnnc__conv_wentry *e[3] = {NULL, NULL, NULL};
     j.wa = ga ? cnnc__conv_filters_folded(fa, ga->m, ga->c, &e[0], &own[0]) : NULL;
     j.wb = cnnc__conv_filters_folded(fb, gb->m, cnnc__window_k_size(gb), &e[1], &own[1]);
     j.wc = cnnc__conv_filters_folded(fc, gc->m, gc->c, &e[2], &own[2]);
     const bool filters = (j.wa || !ga) && j.wb && j.wc;
-    if (filters && cnnc__conv_chain_cl_fits(j.isa, ga, gb, gc, j.epa, j.epb)) {
+    if (filters && j.parts == 1 && cnnc__conv_chain_cl_fits(j.isa, ga, gb, gc, j.epa, j.epb)) {
         const cnnc_status st =
             cnnc__conv_run_chain_cl(ga, gb, gc, y, x, j.wa, j.wb, j.wc, j.epa, j.epb, j.epc);
         for (int k = 0; k < 3; k++) cnnc__free(own[k]), cnnc__conv_wentry_release(e[k]);
