@@ -430,8 +430,6 @@ static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk)
     return CNNC_OK;
 }
 
-/* Runs the phase-plane path if the geometry allows (its status in *st); false to
- * decline. */
 /* j->apk = every group's filters packed into apk [groups, a_floats]. */
 static void pack_filters(const conv_plan *p, implicit_job *j, float *apk) {
     for (int64_t grp = 0; grp < p->g->groups; grp++)
@@ -440,6 +438,8 @@ static void pack_filters(const conv_plan *p, implicit_job *j, float *apk) {
     j->apk = apk;
 }
 
+/* Runs the phase-plane path if the geometry allows (its status in *st); false to
+ * decline. j->apk: the filters packed already (the cache's), or NULL. */
 static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *st) {
     const cnnc__window *g = p->g;
     *st = CNNC_OK;
