@@ -285,7 +285,7 @@ cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_te
     int dim;
     cnnc_conv_options o;
     if (cnnc__conv_module_options(m, &dim, &o))
-        return cnnc__op_conv_act(x, w, wscale, b, dim, &o, &CNNC__STATE(m, conv_state)->wcache, act);
+        return cnnc__op_conv_act(x, w, wscale, b, dim, &o, cnnc__conv_module_wcache(m), act);
     int64_t fpad[2 * CNNC_MAX_DIMS];
     const int npad = reversed_padding(c, fpad);
     cnnc_pad_mode pm = strcmp(c->padding_mode, "reflect") == 0     ? CNNC_PAD_REFLECT
@@ -295,7 +295,7 @@ cnnc_tensor *cnnc__conv_module_apply_act(cnnc_module *m, cnnc_tensor *x, cnnc_te
     if (!xp) return NULL;
     o.padding = (cnnc_ints)CNNC_INTS(0);
     o.padding_str = NULL;
-    cnnc_tensor *y = cnnc__op_conv_act(xp, w, wscale, b, c->dim, &o, &CNNC__STATE(m, conv_state)->wcache, act);
+    cnnc_tensor *y = cnnc__op_conv_act(xp, w, wscale, b, c->dim, &o, cnnc__conv_module_wcache(m), act);
     cnnc_tensor_release(xp);
     return y;
 }
