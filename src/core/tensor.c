@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/rng.h"
 
 static const char *const dtype_names[] = {[CNNC_FLOAT32] = "float32", [CNNC_INT64] = "int64"};
@@ -146,9 +147,31 @@ cnnc_tensor *cnnc__tensor_alias(cnnc_tensor *t, int ndim, const int64_t *shape) 
     return a;
 }
 
+typedef struct copy_job {
+    unsigned char *dst;
+    const unsigned char *src;
+} copy_job;
+
+/* bytes [begin, end) of the copy */
+static cnnc_status copy_range(void *ctx, int64_t begin, int64_t end, int chunk) {
+    (void)chunk;
+    const copy_job *j = ctx;
+    memcpy(j->dst + begin, j->src + begin, (size_t)(end - begin));
+    return CNNC_OK;
+}
+
 cnnc_tensor *cnnc__tensor_copy(const cnnc_tensor *t) {
     cnnc_tensor *c = cnnc__tensor_new(t->dtype, t->ndim, t->shape);
-    if (c && c->storage->nbytes) memcpy(c->storage->data, t->storage->data, c->storage->nbytes);
+    if (!c || !c->storage->nbytes) return c;
+    /* over the threads (a byte: one read, one write): a leaf's first gradient is a
+     * copy of a tensor the caller still holds (the upstream gradient of a broadcast
+     * add), as large as the activations */
+    const copy_job j = {c->storage->data, t->storage->data};
+    if (cnnc__parallel_for((int64_t)c->storage->nbytes, (cnnc__cost){.bytes = 2.0}, copy_range,
+                           (void *)&j) != CNNC_OK) {
+        cnnc_tensor_release(c);
+        return NULL;
+    }
     return c;
 }
 

@@ -187,6 +187,39 @@ static void test_leaf_grad_accumulates_over_two_backwards(void) {
     cnnc_tensor_release(x);
 }
 
+/* A leaf's first gradient that the caller still holds (x + b's gradient for x is the
+ * upstream one) is stored as a copy, made over the threads for a large one: the same
+ * values, and writing the caller's tensor afterwards leaves .grad as it was. */
+static void test_first_grad_is_a_copy_of_a_held_gradient(void) {
+    const int64_t n = 3 * 200000; /* enough bytes for the copy to split over threads */
+    const int threads = cnnc_get_num_threads();
+    REQUIRE(cnnc_set_num_threads(2) == CNNC_OK);
+    cnnc_tensor *x = ramp(CNNC_SHAPE(3, n / 3), 0, 1e-3f), *b = ramp(CNNC_SHAPE(1), 5, 0);
+    cnnc_tensor *u = cnnc_empty(CNNC_SHAPE(3, n / 3), CNNC_FLOAT32);
+    REQUIRE(x && b && u);
+    float *ud = cnnc_tensor_data_f32(u);
+    for (int64_t i = 0; i < n; i++) ud[i] = (float)(i % 1000) - 499.5f;
+    cnnc_tensor *y = cnnc_add(x, b);
+    REQUIRE(y);
+    CHECK_OK(cnnc_backward(y, u, false));
+    cnnc_tensor *gx = cnnc_tensor_grad(x);
+    REQUIRE(gx && shape_is(gx, CNNC_SHAPE(3, n / 3)));
+    const float *g = cnnc_tensor_data_f32(gx);
+    CHECK(g != ud);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) bad += g[i] != ud[i];
+    CHECK_EQ_INT(bad, 0);
+    ud[0] = 1e6f, ud[n - 1] = -1e6f;
+    CHECK_NEAR(g[0], -499.5, 0);
+    CHECK_NEAR(g[n - 1], (double)((n - 1) % 1000) - 499.5, 0);
+    CHECK_NEAR(grad_data(b)[0], 0, 0); /* 600 rounds of -499.5 .. 499.5 */
+    cnnc_tensor_release(y);
+    cnnc_tensor_release(u);
+    cnnc_tensor_release(x);
+    cnnc_tensor_release(b);
+    CHECK(cnnc_set_num_threads(threads) == CNNC_OK);
+}
+
 static void test_fan_out_grad(void) {
     /* y = x*x + x: dy/dx = 2x + 1 */
     cnnc_tensor *x = make(CNNC_SHAPE(4), (const float[]){-1, 0, 0.5f, 3}, true);
@@ -1174,6 +1207,7 @@ static void test_wrong_gradient_shape_is_an_internal_error(void) {
 int main(void) {
     RUN_TEST(test_requires_grad_rules);
     RUN_TEST(test_leaf_grad_accumulates_over_two_backwards);
+    RUN_TEST(test_first_grad_is_a_copy_of_a_held_gradient);
     RUN_TEST(test_fan_out_grad);
     RUN_TEST(test_broadcast_add_grad_reduces);
     RUN_TEST(test_broadcast_mul_grad_reduces);
