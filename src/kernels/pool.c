@@ -388,6 +388,56 @@ void cnnc__k_avg_pool_backward_ref(float *gx, const float *gy, const cnnc__windo
     }
 }
 
+/* Input row r [IW] of an output row's windows (h0 <= r < h1, phn of them padded): each
+ * window's columns 0 + gy[ow] / divisor (the reference's bits: its sum of one term),
+ * the columns of no window 0. */
+static void avg_back_row(float *restrict r, const float *restrict gyr, const cnnc__window *g,
+                         const cnnc__avg_opts *o, int64_t h0, int64_t h1, int64_t phn) {
+    const int64_t IW = g->in[2], OW = g->out[2], KW = g->k[2], SW = g->stride[2];
+    if (KW == 2 && SW == 2 && g->pad[2] == 0 && 2 * OW <= IW) { /* 2x2 windows, all inside */
+        const float div = o->has_divisor ? (float)o->divisor
+                                         : (float)(o->count_include_pad ? phn * 2 : (h1 - h0) * 2);
+        for (int64_t ow = 0; ow < OW; ow++) {
+            const float v = 0.0f + gyr[ow] / div;
+            r[2 * ow] = v;
+            r[2 * ow + 1] = v;
+        }
+        for (int64_t iw = 2 * OW; iw < IW; iw++) r[iw] = 0.0f;
+        return;
+    }
+    memset(r, 0, (size_t)IW * sizeof(float));
+    for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t w0, w1, pwn;
+        avg_range(ow, KW, SW, g->pad[2], IW, &w0, &w1, &pwn);
+        if (w0 >= w1) continue;
+        const float v = 0.0f + avg_divide(gyr[ow], phn * pwn, (h1 - h0) * (w1 - w0), o);
+        for (int64_t iw = w0; iw < w1; iw++) r[iw] = v;
+    }
+}
+
+bool cnnc__k_avg_pool2d_backward_fast(float *gx, const float *gy, const cnnc__window *g,
+                                      const cnnc__avg_opts *o, int64_t p0, int64_t p1) {
+    if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1) return false;
+    if (g->stride[1] < g->k[1] || g->stride[2] < g->k[2]) return false;
+    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
+    for (int64_t p = p0; p < p1; p++) {
+        float *xp = gx + p * IH * IW;
+        int64_t done = 0; /* rows of xp written */
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t h0, h1, phn;
+            avg_range(oh, g->k[1], g->stride[1], g->pad[1], IH, &h0, &h1, &phn);
+            if (h0 >= h1) continue;
+            memset(xp + done * IW, 0, (size_t)((h0 - done) * IW) * sizeof(float));
+            avg_back_row(xp + h0 * IW, gy + (p * OH + oh) * OW, g, o, h0, h1, phn);
+            for (int64_t ih = h0 + 1; ih < h1; ih++)
+                memcpy(xp + ih * IW, xp + h0 * IW, (size_t)IW * sizeof(float));
+            done = h1;
+        }
+        memset(xp + done * IW, 0, (size_t)((IH - done) * IW) * sizeof(float));
+    }
+    return true;
+}
+
 /* ---- adaptive pooling ---------------------------------------------------------- */
 
 void cnnc__k_adaptive_avg_ref(float *out, const float *x, const cnnc__window *g, int64_t p0,

@@ -59,6 +59,10 @@ bool cnnc__k_avg_pool2d_fast(float *out, const float *x, const cnnc__window *g,
 /* gx = 0, then every output's gradient / divisor is added to its in-bounds window. */
 void cnnc__k_avg_pool_backward_ref(float *gx, const float *gy, const cnnc__window *g,
                                    const cnnc__avg_opts *o, int64_t p0, int64_t p1);
+/* The same bits, row by row, where the windows do not overlap (stride >= kernel in H
+ * and W); declines (false) otherwise or unless D == 1. */
+bool cnnc__k_avg_pool2d_backward_fast(float *gx, const float *gy, const cnnc__window *g,
+                                      const cnnc__avg_opts *o, int64_t p0, int64_t p1);
 
 /* ---- adaptive pooling ---------------------------------------------------------
  * Output o along a dim of input size I and output size O pools the input range

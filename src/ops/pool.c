@@ -421,7 +421,8 @@ static cnnc_status avg_range_fn(void *ctx, int64_t b, int64_t e, int chunk) {
 static cnnc_status avg_back_range(void *ctx, int64_t b, int64_t e, int chunk) {
     (void)chunk;
     cnnc__pool_job *j = ctx;
-    cnnc__k_avg_pool_backward_ref(j->out, j->gy, j->g, j->avg, b, e);
+    if (!cnnc__k_avg_pool2d_backward_fast(j->out, j->gy, j->g, j->avg, b, e))
+        cnnc__k_avg_pool_backward_ref(j->out, j->gy, j->g, j->avg, b, e);
     return CNNC_OK;
 }
 

@@ -156,6 +156,49 @@ static void test_avg_2x2(void) {
     }
 }
 
+/* The backward row by row where windows do not overlap: the reference's bits (each
+ * input 0 + its window's share, -0.0 shares giving +0.0), over random geometries
+ * (padding, ceil mode, strides past the kernel, 2x2 / 2 with odd sizes), all the
+ * divisor options; overlapping windows and 3-d ones are declined. */
+static void test_avg_backward_fast_matches_ref(void) {
+    int tested = 0, declined = 0;
+    for (int it = 0; it < 600; it++) {
+        cnnc__window g;
+        if (!random_geom(&g, false)) continue;
+        if (it % 3 == 0) { /* 2x2 windows at stride 2, sizes odd or even */
+            bool ceil = next_u32() & 1;
+            for (int i = 1; i < 3; i++) {
+                g.k[i] = g.stride[i] = 2;
+                g.pad[i] = next_u32() % 4 == 0;
+                g.out[i] = out_size(g.in[i], 2, g.pad[i], 2, 1, ceil);
+            }
+            if (g.out[1] < 1 || g.out[2] < 1) continue;
+        }
+        const cnnc__avg_opts o = {next_u32() & 1, next_u32() % 3 == 0, rand_in(1, 9)};
+        const int64_t isz = g.n * cnnc__window_in_size(&g), osz = g.n * cnnc__window_out_size(&g);
+        float *gy = malloc((size_t)osz * sizeof(float));
+        float *g1 = malloc((size_t)isz * sizeof(float)), *g2 = malloc((size_t)isz * sizeof(float));
+        REQUIRE(gy && g1 && g2);
+        for (int64_t i = 0; i < osz; i++) gy[i] = i % 7 == 0 ? -0.0f : rand_f();
+        for (int64_t i = 0; i < isz; i++) g2[i] = nan_with_payload(next_u32()); /* all written */
+        cnnc__k_avg_pool_backward_ref(g1, gy, &g, &o, 0, g.n);
+        const bool overlap = g.stride[1] < g.k[1] || g.stride[2] < g.k[2];
+        const bool ran = cnnc__k_avg_pool2d_backward_fast(g2, gy, &g, &o, 0, g.n);
+        CHECK(ran == !overlap);
+        if (ran) {
+            CHECK(memcmp(g1, g2, (size_t)isz * sizeof(float)) == 0);
+            tested++;
+        } else
+            declined++;
+        free(gy), free(g1), free(g2);
+    }
+    CHECK(tested > 150 && declined > 50);
+    cnnc__window g3 = {.n = 1, .in = {2, 4, 4}, .out = {1, 2, 2}, .k = {2, 2, 2},
+                       .stride = {2, 2, 2}, .dil = {1, 1, 1}};
+    const cnnc__avg_opts o = {true, false, 0};
+    CHECK(!cnnc__k_avg_pool2d_backward_fast(NULL, NULL, &g3, &o, 0, 0)); /* 3-d */
+}
+
 static void test_global_avg_matches_ref(void) {
     for (int it = 0; it < 50; it++) {
         cnnc__window g = {.n = rand_in(1, 9), .in = {rand_in(1, 4), rand_in(1, 9), rand_in(1, 30)},
@@ -362,6 +405,7 @@ int main(void) {
     RUN_TEST(test_max_fast_matches_ref);
     RUN_TEST(test_avg_fast_matches_ref);
     RUN_TEST(test_avg_2x2);
+    RUN_TEST(test_avg_backward_fast_matches_ref);
     RUN_TEST(test_global_avg_matches_ref);
     RUN_TEST(test_adaptive_avg_tab_matches_ref);
     RUN_TEST(test_adaptive_windows);
