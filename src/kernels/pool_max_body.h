@@ -185,8 +185,8 @@ bool PM_FN(cnnc__k_max_pool2d_idx_)(float *out, int64_t *idx, const float *x,
      * scalar remainder (the lanes past OW compute on -inf padding and are not stored) */
     const int64_t OWr = (OW + 15) & ~(int64_t)15;
     const int64_t T = OWr + (KW - 1) / SW; /* phase length */
-    if (OW < CNNC__PM_MINOW || SW > CNNC__PM_MAXS || OWr > CNNC__PM_MAXOW ||
-        T > CNNC__PM_PHLEN || IH * IW >= (1 << 30))
+    if ((idx ? OW < CNNC__PM_MINOW_IDX : OW < CNNC__PM_MINOW) || SW > CNNC__PM_MAXS ||
+        OWr > CNNC__PM_MAXOW || T > CNNC__PM_PHLEN || IH * IW >= (1 << 30))
         return false;
     float ph[CNNC__PM_MAXS][CNNC__PM_PHLEN];
     if (!idx && KH <= CNNC__PM_MAXKH) {
