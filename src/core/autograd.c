@@ -243,30 +243,30 @@ static cnnc_status accumulate_leaf(cnnc_tensor *leaf, cnnc_tensor *g) {
     pthread_once(&atfork_once, install_atfork);
 #endif
     cnnc__spinlock *lock = grad_lock(leaf);
-    cnnc__spin_lock(lock);
-    const bool first = !leaf->grad;
-    cnnc__spin_unlock(lock);
-    /* the first gradient's copy is made outside the lock (no parallel region under it:
-     * it could deadlock with the fork handlers), on the threads */
-    cnnc_tensor *own = NULL;
-    if (first) {
+    cnnc_tensor *own = NULL; /* the first gradient, made outside the lock */
+    for (;;) {
+        cnnc__spin_lock(lock);
+        if (leaf->grad) { /* no parallel region under the lock: it could deadlock with
+                           * the fork handlers */
+            float *grad = cnnc__f32(leaf->grad);
+            add_floats(grad, grad, cnnc__f32(g), leaf->grad->numel);
+            cnnc__bump_version(leaf->grad);
+            cnnc__spin_unlock(lock);
+            cnnc_tensor_release(own); /* (another thread stored a first one meanwhile) */
+            return CNNC_OK;
+        }
+        if (own) {
+            leaf->grad = own;
+            cnnc__spin_unlock(lock);
+            return CNNC_OK;
+        }
+        cnnc__spin_unlock(lock);
+        /* g itself when exclusively ours, else a copy (over the threads) */
         const bool exclusive =
             atomic_load(&g->refcount) == 1 && atomic_load(&g->storage->refcount) == 1;
         own = exclusive ? cnnc_tensor_retain(g) : cnnc__tensor_copy(g);
         if (!own) return cnnc_last_status();
     }
-    cnnc__spin_lock(lock);
-    if (own && !leaf->grad) {
-        leaf->grad = own;
-        own = NULL;
-    } else { /* (another thread stored a first gradient meanwhile) */
-        float *grad = cnnc__f32(leaf->grad);
-        add_floats(grad, grad, cnnc__f32(g), leaf->grad->numel);
-        cnnc__bump_version(leaf->grad);
-    }
-    cnnc__spin_unlock(lock);
-    cnnc_tensor_release(own);
-    return CNNC_OK;
 }
 
 static cnnc_status check_saved(cnnc__node *n) {
