@@ -415,9 +415,54 @@ static void avg_back_row(float *restrict r, const float *restrict gyr, const cnn
     }
 }
 
+/* Stride 1 (windows overlap): each input row gathers the shares of the windows over it,
+ * in the reference's order (windows by output row, then column: for a column, the
+ * taps q ascending read share row column iw + PW + q - (K - 1)), from K share rows
+ * kept in a ring, each padded with K - 1 zeros either side (adding +0.0 changes no sum
+ * that starts from +0.0, so the padding's terms keep the reference's bits). */
+enum { AVG_BACK_MAXK = 8, AVG_BACK_ROW = 1024 + 2 * (AVG_BACK_MAXK - 1) };
+static bool avg_back_stride1(float *gx, const float *gy, const cnnc__window *g,
+                             const cnnc__avg_opts *o, int64_t p0, int64_t p1) {
+    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
+    const int64_t KH = g->k[1], KW = g->k[2], PH = g->pad[1], PW = g->pad[2];
+    const int64_t wide = OW + 2 * (KW - 1); /* a share row with its padding */
+    if (KH > AVG_BACK_MAXK || KW > AVG_BACK_MAXK || wide > AVG_BACK_ROW) return false;
+    float ring[AVG_BACK_MAXK][AVG_BACK_ROW];
+    for (int64_t p = p0; p < p1; p++) {
+        float *xp = gx + p * IH * IW;
+        int64_t next = 0; /* the next share row to compute */
+        for (int64_t ih = 0; ih < IH; ih++) {
+            float *r = xp + ih * IW;
+            memset(r, 0, (size_t)IW * sizeof(float));
+            const int64_t lo = ih + PH - KH + 1 > 0 ? ih + PH - KH + 1 : 0;
+            const int64_t hi = ih + PH + 1 < OH ? ih + PH + 1 : OH; /* rows over ih */
+            for (; next < hi; next++) { /* share row `next` */
+                float *sr = ring[next % KH];
+                int64_t h0, h1, phn;
+                avg_range(next, KH, 1, PH, IH, &h0, &h1, &phn);
+                memset(sr, 0, (size_t)wide * sizeof(float));
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    int64_t w0, w1, pwn;
+                    avg_range(ow, KW, 1, PW, IW, &w0, &w1, &pwn);
+                    if (h0 < h1 && w0 < w1)
+                        sr[KW - 1 + ow] = avg_divide(gy[(p * OH + next) * OW + ow], phn * pwn,
+                                                     (h1 - h0) * (w1 - w0), o);
+                }
+            }
+            for (int64_t oh = lo; oh < hi; oh++) {
+                const float *sr = ring[oh % KH] + PW;
+                for (int64_t q = 0; q < KW; q++)
+                    for (int64_t iw = 0; iw < IW; iw++) r[iw] += sr[iw + q];
+            }
+        }
+    }
+    return true;
+}
+
 bool cnnc__k_avg_pool2d_backward_fast(float *gx, const float *gy, const cnnc__window *g,
                                       const cnnc__avg_opts *o, int64_t p0, int64_t p1) {
     if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1) return false;
+    if (g->stride[1] == 1 && g->stride[2] == 1) return avg_back_stride1(gx, gy, g, o, p0, p1);
     if (g->stride[1] < g->k[1] || g->stride[2] < g->k[2]) return false;
     const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
     for (int64_t p = p0; p < p1; p++) {

@@ -156,10 +156,11 @@ static void test_avg_2x2(void) {
     }
 }
 
-/* The backward row by row where windows do not overlap: the reference's bits (each
- * input 0 + its window's share, -0.0 shares giving +0.0), over random geometries
- * (padding, ceil mode, strides past the kernel, 2x2 / 2 with odd sizes), all the
- * divisor options; overlapping windows and 3-d ones are declined. */
+/* The backward row by row where windows do not overlap or at stride 1: the
+ * reference's bits (each input 0 + its windows' shares in the reference's order, -0.0
+ * shares giving +0.0), over random geometries (padding, ceil mode, strides past the
+ * kernel, 2x2 / 2 with odd sizes, stride 1), all the divisor options; other
+ * overlapping windows and 3-d ones are declined. */
 static void test_avg_backward_fast_matches_ref(void) {
     int tested = 0, declined = 0;
     for (int it = 0; it < 600; it++) {
@@ -173,6 +174,11 @@ static void test_avg_backward_fast_matches_ref(void) {
                 g.out[i] = out_size(g.in[i], 2, g.pad[i], 2, 1, ceil);
             }
             if (g.out[1] < 1 || g.out[2] < 1) continue;
+        } else if (it % 3 == 1) { /* stride 1: overlapping windows */
+            for (int i = 1; i < 3; i++) {
+                g.stride[i] = 1;
+                g.out[i] = out_size(g.in[i], g.k[i], g.pad[i], 1, 1, false);
+            }
         }
         const cnnc__avg_opts o = {next_u32() & 1, next_u32() % 3 == 0, rand_in(1, 9)};
         const int64_t isz = g.n * cnnc__window_in_size(&g), osz = g.n * cnnc__window_out_size(&g);
@@ -183,8 +189,10 @@ static void test_avg_backward_fast_matches_ref(void) {
         for (int64_t i = 0; i < isz; i++) g2[i] = nan_with_payload(next_u32()); /* all written */
         cnnc__k_avg_pool_backward_ref(g1, gy, &g, &o, 0, g.n);
         const bool overlap = g.stride[1] < g.k[1] || g.stride[2] < g.k[2];
+        const bool s1 = g.stride[1] == 1 && g.stride[2] == 1;
         const bool ran = cnnc__k_avg_pool2d_backward_fast(g2, gy, &g, &o, 0, g.n);
-        CHECK(ran == !overlap);
+        if (!overlap || (s1 && g.in[2] <= 1000)) CHECK(ran); /* wider rows may decline */
+        if (overlap && !s1) CHECK(!ran);
         if (ran) {
             CHECK(memcmp(g1, g2, (size_t)isz * sizeof(float)) == 0);
             tested++;
@@ -192,7 +200,7 @@ static void test_avg_backward_fast_matches_ref(void) {
             declined++;
         free(gy), free(g1), free(g2);
     }
-    CHECK(tested > 150 && declined > 50);
+    CHECK(tested > 250 && declined > 30);
     cnnc__window g3 = {.n = 1, .in = {2, 4, 4}, .out = {1, 2, 2}, .k = {2, 2, 2},
                        .stride = {2, 2, 2}, .dil = {1, 1, 1}};
     const cnnc__avg_opts o = {true, false, 0};
