@@ -166,9 +166,9 @@ cnnc_tensor *cnnc__tensor_copy(const cnnc_tensor *t) {
     /* over the threads (a byte: one read, one write): a leaf's first gradient is a
      * copy of a tensor the caller still holds (the upstream gradient of a broadcast
      * add), as large as the activations */
-    const copy_job j = {c->storage->data, t->storage->data};
-    if (cnnc__parallel_for((int64_t)c->storage->nbytes, (cnnc__cost){.bytes = 2.0}, copy_range,
-                           (void *)&j) != CNNC_OK) {
+    copy_job j = {c->storage->data, t->storage->data};
+    if (cnnc__parallel_for((int64_t)c->storage->nbytes, (cnnc__cost){.bytes = 2.0}, copy_range, &j) !=
+        CNNC_OK) {
         cnnc_tensor_release(c);
         return NULL;
     }
