@@ -244,10 +244,13 @@ static inline void avg_range(int64_t o, int64_t k, int64_t s, int64_t pad, int64
     *hi = end < in ? end : in;
 }
 
+static inline float avg_divisor(int64_t padded, int64_t inside, const cnnc__avg_opts *o) {
+    return (float)(o->has_divisor ? o->divisor : o->count_include_pad ? padded : inside);
+}
+
 static inline float avg_divide(float sum, int64_t padded, int64_t inside,
                                const cnnc__avg_opts *o) {
-    if (o->has_divisor) return sum / (float)o->divisor;
-    return sum / (float)(o->count_include_pad ? padded : inside);
+    return sum / avg_divisor(padded, inside, o);
 }
 
 void cnnc__k_avg_pool_ref(float *out, const float *x, const cnnc__window *g,
@@ -295,7 +298,7 @@ static bool avg_pool_2x2(float *out, const float *x, const cnnc__window *g,
     if (g->k[1] != 2 || g->k[2] != 2 || g->stride[1] != 2 || g->stride[2] != 2 || g->pad[1] != 0 ||
         g->pad[2] != 0 || 2 * OH > IH || 2 * OW > IW)
         return false;
-    const float div = o->has_divisor ? (float)o->divisor : 4.0f;
+    const float div = avg_divisor(4, 4, o);
     for (int64_t p = p0; p < p1; p++)
         for (int64_t oh = 0; oh < OH; oh++) {
             const float *restrict r0 = x + (p * IH + 2 * oh) * IW, *restrict r1 = r0 + IW;
@@ -395,8 +398,7 @@ static void avg_back_row(float *restrict r, const float *restrict gyr, const cnn
                          const cnnc__avg_opts *o, int64_t h0, int64_t h1, int64_t phn) {
     const int64_t IW = g->in[2], OW = g->out[2], KW = g->k[2], SW = g->stride[2];
     if (KW == 2 && SW == 2 && g->pad[2] == 0 && 2 * OW <= IW) { /* 2x2 windows, all inside */
-        const float div = o->has_divisor ? (float)o->divisor
-                                         : (float)(o->count_include_pad ? phn * 2 : (h1 - h0) * 2);
+        const float div = avg_divisor(phn * 2, (h1 - h0) * 2, o);
         for (int64_t ow = 0; ow < OW; ow++) {
             const float v = 0.0f + gyr[ow] / div;
             r[2 * ow] = v;
