@@ -7,12 +7,14 @@
  * .grad is updated under a lock, as PyTorch's AccumulateGrad does. */
 #include "core/autograd.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/spinlock.h"
+#include "core/trace.h"
 
 static _Thread_local bool grad_disabled = false;
 
@@ -364,6 +366,19 @@ static cnnc__node *collect(cnnc__node *root, uint64_t visit) {
     return all;
 }
 
+/* n's backward on its output's gradient g (CNNC_TRACE: a line per node, the shapes of g
+ * and of the input gradients it made). */
+static cnnc_status run_node(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **grad_in) {
+    const double t0 = cnnc__trace_begin();
+    const cnnc_status st = n->backward(n, g, grad_in);
+    if (t0) {
+        char shapes[512];
+        cnnc__trace_shapes(shapes, sizeof shapes, 1, &g, n->n_inputs, grad_in);
+        cnnc__trace_end(t0, "autograd.node", n->name, st == CNNC_OK ? shapes : "failed");
+    }
+    return st;
+}
+
 cnnc_status cnnc_backward(cnnc_tensor *output, cnnc_tensor *gradient, bool retain_graph) {
     CNNC__NONNULL_OR_STATUS("backward", output);
     if (!output->requires_grad)
@@ -391,6 +406,7 @@ cnnc_status cnnc_backward(cnnc_tensor *output, cnnc_tensor *gradient, bool retai
         return st;
     }
 
+    const double t0 = cnnc__trace_begin();
     cnnc__node *root = output->grad_fn;
     uint64_t visit = atomic_fetch_add(&visit_counter, 1) + 1;
     cnnc__node *all = collect(root, visit);
@@ -415,7 +431,7 @@ cnnc_status cnnc_backward(cnnc_tensor *output, cnnc_tensor *gradient, bool retai
             memset(grad_in_small, 0, sizeof grad_in_small);
         }
         if (st == CNNC_OK && g) {
-            if ((st = check_saved(n)) == CNNC_OK) st = n->backward(n, g, grad_in);
+            if ((st = check_saved(n)) == CNNC_OK) st = run_node(n, g, grad_in);
         }
         for (int i = 0; i < n->n_inputs; i++) {
             cnnc__edge *e = &n->next[i];
@@ -449,6 +465,12 @@ cnnc_status cnnc_backward(cnnc_tensor *output, cnnc_tensor *gradient, bool retai
             cnnc_tensor_release(n->grad_acc);
             n->grad_acc = NULL;
         }
+    }
+    if (t0) {
+        char kernel[64], shapes[160];
+        snprintf(kernel, sizeof kernel, "from %s", root->name);
+        cnnc__trace_shapes(shapes, sizeof shapes, 1, &output, 0, NULL);
+        cnnc__trace_end(t0, "autograd.backward", kernel, shapes);
     }
     cnnc__node_release(root);
     cnnc_set_grad_enabled(old_mode);

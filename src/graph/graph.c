@@ -2,10 +2,12 @@
  * and running a graph (see graph.h). The ops are in graph_ops.c. */
 #include "graph/graph.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/trace.h"
 #include "nn/module.h"
 
 typedef struct graph_state {
@@ -344,6 +346,26 @@ static int collect_outputs(const graph_state *s, cnnc__gvalue *values, cnnc_tens
     return s->n_outputs;
 }
 
+/* CNNC_TRACE: a line per node that ran an op or a fused plan (a module node run alone
+ * has its module's line); done: computed already, by a fused run of an earlier node. */
+static bool traced(const cnnc__gnode *n, bool done, bool infer) {
+    if (done || !cnnc__trace_on()) return false;
+    const bool plan = infer ? n->infer != CNNC__GINFER_NONE : n->train_fuse >= 0;
+    return n->kind == CNNC__GNODE_OP || (n->kind == CNNC__GNODE_MODULE && plan);
+}
+
+static void trace_node(double t0, const cnnc__gnode *n, const cnnc__gvalue *v, bool fused,
+                       cnnc_status st) {
+    char kernel[64], shapes[512];
+    snprintf(kernel, sizeof kernel, "%s%s", n->kind == CNNC__GNODE_OP ? n->op->name : cnnc__module_name(n->module),
+             fused ? " (fused plan)" : "");
+    const size_t len = (size_t)snprintf(shapes, sizeof shapes, "%s%s", n->name,
+                                        st != CNNC_OK ? " failed" : v->n ? " -> " : "");
+    if (st == CNNC_OK && v->n && len < sizeof shapes)
+        cnnc__trace_shapes(shapes + len, sizeof shapes - len, v->n, v->t, 0, NULL);
+    cnnc__trace_end(t0, "graph.node", kernel, shapes);
+}
+
 static int graph_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out) {
     graph_state *s = G(m);
     if (!s->finished && cnnc__graph_finish(m) != CNNC_OK) return -1;
@@ -362,6 +384,7 @@ static int graph_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnn
     const bool infer = !cnnc_is_grad_enabled();
     for (int i = 0, k = 0; i < s->n_nodes && st == CNNC_OK; i++) {
         c.node = &s->nodes[i];
+        const double t0 = traced(c.node, values[i].n > 0, infer) ? cnnc__trace_begin() : 0.0;
         const int done = values[i].n ? 0
                          : infer     ? (c.node->infer != CNNC__GINFER_NONE ? cnnc__graph_run_infer(&c, s->nodes, i) : 0)
                                      : (c.node->train_fuse >= 0 ? cnnc__graph_run_train(&c, s->nodes, i) : 0);
@@ -370,6 +393,7 @@ static int graph_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnn
         else
             st = c.node->kind == CNNC__GNODE_INPUT ? cnnc__gvalue_one(&values[i], cnnc_tensor_retain(in[k++]))
                                                    : run_node(&c, &values[i]);
+        if (t0) trace_node(t0, c.node, &values[i], done > 0, st);
         for (int d = s->dies_at[i]; d < s->dies_at[i + 1] && st == CNNC_OK; d++)
             value_clear(&values[s->dies[d]]); /* nobody reads these any more */
     }

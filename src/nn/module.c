@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/trace.h"
 
 /* ---- life cycle ------------------------------------------------------------------ */
 
@@ -337,16 +338,28 @@ void cnnc__module_called(const cnnc_module *m, int n_in, cnnc_tensor *const *in,
     if (call_hook) call_hook(call_hook_ctx, m, n_in, in, n_out, out);
 }
 
+/* CNNC_TRACE's line for a call of m that started at t0: the module's type and mode, the
+ * shapes in and out (n_out < 0: the call failed). */
+static void trace_call(double t0, const cnnc_module *m, int n_in, cnnc_tensor *const *in,
+                       int n_out, cnnc_tensor *const *out) {
+    char kernel[64], shapes[512];
+    snprintf(kernel, sizeof kernel, "%s (%s)", cnnc__module_name(m), m->training ? "train" : "eval");
+    cnnc__trace_shapes(shapes, sizeof shapes, n_in, in, n_out > 0 ? n_out : 0, out);
+    cnnc__trace_end(t0, "module.forward", kernel, n_out < 0 ? "failed" : shapes);
+}
+
 int cnnc__module_call_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnnc_tensor **out) {
     for (int i = 0; i < n_in; i++)
         if (!in[i])
             return cnnc__error(CNNC_ERR_INVALID_ARGUMENT, "%s.forward(): input %d is NULL",
                                cnnc__module_name(m), i), -1;
+    const double t0 = cnnc__trace_begin();
     int n = -1;
     if (m->type->forward_n) n = m->type->forward_n(m, n_in, in, out);
     else if (!m->type->forward) missing_forward(m);
     else if (n_in != 1) arg_count_error(m, n_in);
     else n = (out[0] = m->type->forward(m, in[0])) ? 1 : -1;
+    if (t0) trace_call(t0, m, n_in, in, n, out);
     if (call_hook && n >= 0) call_hook(call_hook_ctx, m, n_in, in, n, out);
     return n;
 }
@@ -356,7 +369,9 @@ cnnc_tensor *cnnc__module_call(cnnc_module *m, cnnc_tensor *x) {
         return cnnc__error_null(CNNC_ERR_INVALID_ARGUMENT, "%s.forward(): input is NULL",
                                 cnnc__module_name(m));
     if (m->type->forward) {
+        const double t0 = cnnc__trace_begin();
         cnnc_tensor *y = m->type->forward(m, x);
+        if (t0) trace_call(t0, m, 1, &x, y ? 1 : -1, &y);
         if (call_hook && y) call_hook(call_hook_ctx, m, 1, &x, 1, &y);
         return y;
     }

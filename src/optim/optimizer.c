@@ -1,12 +1,14 @@
 /* Optimizers: the kinds' tables, construction and parameter groups (PyTorch's
  * Optimizer.__init__ / add_param_group), group entries, zero_grad, repr. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "core/trace.h"
 #include "optim/optim.h"
 
 #define F CNNC__KEY_FLOAT
@@ -505,7 +507,16 @@ OPT_CONSTRUCTORS(adagrad, CNNC__OPT_ADAGRAD, CHECK_ADAGRAD, cnnc_adagrad_options
 
 cnnc_status cnnc_optimizer_step(cnnc_optimizer *opt) {
     CNNC__NONNULL_OR_STATUS("optimizer_step", opt);
-    return cnnc__opt_step(opt);
+    const double t0 = cnnc__trace_begin();
+    const cnnc_status st = cnnc__opt_step(opt);
+    if (t0) {
+        size_t params = 0;
+        for (size_t g = 0; g < opt->n_groups; g++) params += opt->groups[g].n_params;
+        char shapes[64];
+        snprintf(shapes, sizeof shapes, "%zu parameters", params);
+        cnnc__trace_end(t0, "optim.step", opt->desc->name, st == CNNC_OK ? shapes : "failed");
+    }
+    return st;
 }
 
 cnnc_status cnnc_optimizer_zero_grad(cnnc_optimizer *opt, bool set_to_none) {

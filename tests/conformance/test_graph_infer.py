@@ -323,7 +323,8 @@ def test_trace_names_the_fused_epilogue(kind, tmp_path):
         env = dict(os.environ, CNNC_TRACE="1", PYTHONPATH=os.path.dirname(os.path.dirname(cnnc.__file__)))
         r = subprocess.run([sys.executable, "-c", _TRACE_SCRIPT, path, str(tmp_path / "x.npy")],
                            env=env, capture_output=True, text=True, check=True)
-        lines[tap] = [l for l in r.stderr.splitlines() if l.startswith("cnnc trace: conv.forward")]
+        lines[tap] = [l for l in r.stderr.splitlines()
+                      if l.startswith("cnnc trace:") and l[11:].lstrip().startswith("conv.forward")]
     want = ["relu epilogue"] if kind == "conv_bn_relu" else ["hardtanh(0,6) epilogue"] * 2
     assert [w for w in want if any(w in l for l in lines[False])] == want, lines[False]
     assert sum("epilogue" in l for l in lines[False]) == len(want), lines[False]
