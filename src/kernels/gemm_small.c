@@ -1,7 +1,8 @@
 /* Small-product GEMM (see gemm_small.h): the drivers over the level's tiles.
  *
  * bcast, for each k block (the packed GEMM's, so the bits match it):
- *   for column blocks of JB = 16 tiles:   the kc x JB block of B stays in L2
+ *   for column blocks of JB columns:      the kc x JB block of B stays in L2
+ *                                         (BCAST_B_BYTES, and at least 16 tiles)
  *     for row groups (equal, <= R rows):  A's rows of the group
  *       for tiles of W columns:           rows x W of C in registers over kc
  * or, with at most tile_groups row groups, the tiles of W columns outside the row
@@ -27,7 +28,7 @@ typedef struct small_config {
     cnnc__isa isa;
     cnnc__sgemm_bcast_fn bcast;
     cnnc__sgemm_dot_fn dot;
-    void (*fence)(void);
+    void (*fence)(void); /* NULL: the level's tiles store C plainly, never streaming */
     int64_t bcast_rows, bcast_cols, dot_rows;
     int64_t wide_m; /* rows up to which the bcast tiles take a wide B (gemm_small.h:
                        at AVX2 no more than for any B) */
@@ -50,6 +51,17 @@ typedef struct small_config {
 
 #define DEEP_KC 32
 
+/* A bcast column block's B (kc x JB floats) at most this many bytes: in L2, and, where
+ * the row groups run outside the column tiles, C's rows written in runs of JB columns
+ * rather than 16 tiles (1.5 KB at AVX2: a page walk and a DRAM row per run). VGG's
+ * Linear 25088 -> 4096 weight gradient at batch 8 (k 8, C 411 MB), AVX2 (Zen 3), 1
+ * thread, min of 20, ms: 16 tiles 80-84, 341 tiles (8184 columns) 75-88 with
+ * non-temporal stores; with plain stores 63-74 and 36-38, so the AVX2 tiles store
+ * plainly (PyTorch: 82-88). The Linear's backward 123-125 -> 88-104 ms, VGG-11-BN's
+ * training step (batch 8, 64x64) 460-462 -> 399-441. AVX-512 keeps its non-temporal
+ * stores (unmeasured on this change). */
+#define BCAST_B_BYTES (256 * 1024)
+
 #define DOT_COLS 3
 
 static const small_config configs[] = {
@@ -57,7 +69,7 @@ static const small_config configs[] = {
     {CNNC__ISA_AVX512, cnnc__f32_gemm_bcast_8x48__avx512, cnnc__f32_gemm_dot_8x3__avx512,
      cnnc__f32_gemm_small_fence__avx512, 8, 48, 8, CNNC__SGEMM_BCAST_WIDE_M, 64, 1, 1},
     {CNNC__ISA_AVX2, cnnc__f32_gemm_bcast_4x24__avx2, cnnc__f32_gemm_dot_4x3__avx2,
-     cnnc__f32_gemm_small_fence__avx2, 4, 24, 4, CNNC__SGEMM_BCAST_M, 32, 2, 8},
+     NULL, 4, 24, 4, CNNC__SGEMM_BCAST_M, 32, 2, 8},
 #endif
     {CNNC__ISA_SCALAR, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0},
 };
@@ -111,9 +123,11 @@ static void bcast_driver(const small_config *cfg, cnnc__isa isa, bool trans_a, i
                          int64_t ldb, float beta, float *c, int64_t ldc) {
     const int64_t kc_blk = cnnc__sgemm_k_block(isa, k); /* the packed GEMM's k blocks */
     const int64_t sai = trans_a ? 1 : lda, sap = trans_a ? lda : 1;
-    const int64_t W = cfg->bcast_cols, JB = 16 * W, rg = group_rows(m, cfg->bcast_rows);
+    const int64_t W = cfg->bcast_cols, rg = group_rows(m, cfg->bcast_rows);
+    const int64_t fit = BCAST_B_BYTES / (int64_t)sizeof(float) / (k < kc_blk ? k : kc_blk) / W * W;
+    const int64_t JB = fit > 16 * W ? fit : 16 * W;
     const int64_t vec = cfg->align / (int64_t)sizeof(float);
-    const bool stream = beta == 0.0f && k <= kc_blk && m * n >= CNNC__SGEMM_STREAM_FLOATS &&
+    const bool stream = cfg->fence && beta == 0.0f && k <= kc_blk && m * n >= CNNC__SGEMM_STREAM_FLOATS &&
                         (uintptr_t)c % (uintptr_t)cfg->align == 0 && ldc % vec == 0;
     const unsigned pf = kc_blk > CNNC__SGEMM_SMALL_K ? CNNC__SMALL_PREFETCH : 0;
     const int64_t groups = (m + rg - 1) / rg;

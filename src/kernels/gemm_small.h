@@ -8,7 +8,8 @@
  *         register tiles of C fed by broadcasts of A and rows of B read in place, with
  *         the packed kernel's arithmetic and k blocks: the same bits as the packed GEMM.
  *         With beta == 0, one k block and a C over CNNC__SGEMM_STREAM_FLOATS floats, C
- *         is written with non-temporal stores (no read of C's lines before the write).
+ *         is written with non-temporal stores (no read of C's lines before the write)
+ *         at AVX-512; AVX2 stores plainly (gemm_small.c).
  *   dot   (A not transposed, B transposed, m <= CNNC__SGEMM_SMALL_M): C(i,j) = row i of
  *         A . row j of B, as lane-wise partial sums along k (p in increasing order per
  *         lane), reduced in a fixed order at the end of each k block; k blocks depend on
@@ -72,8 +73,8 @@ enum { CNNC__SMALL_PREFETCH = 1, CNNC__SMALL_STREAM = 2, CNNC__SMALL_SPREAD_SHIF
  * columns of each B row ahead, or with CNNC__SMALL_SPREAD(period, phase) (AVX2 tiles
  * only; period > 1) of the rows p = phase, phase + period, ... only (the tiles of the
  * row groups over one column tile share the prefetches of the next); CNNC__SMALL_STREAM
- * (cols == W, beta == 0, the C rows vector-aligned) stores with non-temporal stores (the
- * caller then fences). */
+ * (AVX-512 tiles only; cols == W, beta == 0, the C rows vector-aligned) stores with
+ * non-temporal stores (the caller then fences). */
 typedef void (*cnnc__sgemm_bcast_fn)(int64_t rows, int64_t cols, int64_t kc, const float *a,
                                      int64_t sai, int64_t sap, const float *b, int64_t ldb,
                                      float *c, int64_t ldc, float beta, unsigned flags);
@@ -98,7 +99,6 @@ void cnnc__f32_gemm_bcast_4x24__avx2(int64_t rows, int64_t cols, int64_t kc, con
 void cnnc__f32_gemm_dot_4x3__avx2(int64_t rows, int64_t cols, int64_t kc, const float *a,
                                   int64_t lda, const float *b, const float *next, int64_t ldb,
                                   float *c, int64_t ldc, float beta);
-void cnnc__f32_gemm_small_fence__avx2(void);
 #endif
 
 #endif

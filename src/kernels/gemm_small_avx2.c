@@ -26,12 +26,12 @@ INLINE __m256 load_v(const float *p, bool full, __m256i mask) {
 
 /* The tile with `rows` rows and `nv` vectors (compile-time constants at each call
  * site); the last vector has `rem` columns (all 8 when `full`). The next tile's columns
- * of rows pf0, pf0 + pf_step, ... prefetched (pf_step 0: none); stream as in
- * gemm_small.h. */
+ * of rows pf0, pf0 + pf_step, ... prefetched (pf_step 0: none). Plain stores only: on
+ * Zen 3 non-temporal ones were slower (gemm_small.c). */
 INLINE void bcast_tile(const int rows, const int nv, const bool full, int64_t kc,
                        const float *restrict a, int64_t sai, int64_t sap, const float *restrict b,
                        int64_t ldb, float *restrict c, int64_t ldc, float beta, int64_t rem,
-                       int64_t pf0, int64_t pf_step, bool stream) {
+                       int64_t pf0, int64_t pf_step) {
     __m256 acc[BR][BV];
 #pragma GCC unroll 4
     for (int i = 0; i < rows; i++)
@@ -71,9 +71,7 @@ INLINE void bcast_tile(const int rows, const int nv, const bool full, int64_t kc
                 r = _mm256_add_ps(load_v(ci + 8 * v, whole, mask), r);
             else if (beta != 0.0f)
                 r = _mm256_fmadd_ps(vbeta, load_v(ci + 8 * v, whole, mask), r);
-            if (stream)
-                _mm256_stream_ps(ci + 8 * v, r);
-            else if (whole)
+            if (whole)
                 _mm256_storeu_ps(ci + 8 * v, r);
             else
                 cnnc__store_n_avx2(ci + 8 * v, r, rem);
@@ -82,7 +80,7 @@ INLINE void bcast_tile(const int rows, const int nv, const bool full, int64_t kc
 }
 
 #define BCAST_TILE(r, nv, full) \
-    bcast_tile(r, nv, full, kc, a, sai, sap, b, ldb, c, ldc, beta, rem, pf0, pfs, st)
+    bcast_tile(r, nv, full, kc, a, sai, sap, b, ldb, c, ldc, beta, rem, pf0, pfs)
 #define BCAST_ROWS(nv, full)                          \
     switch (rows) {                                   \
     case 1: BCAST_TILE(1, nv, full); break;           \
@@ -100,7 +98,6 @@ TARGET void cnnc__f32_gemm_bcast_4x24__avx2(int64_t rows, int64_t cols, int64_t 
     const unsigned period = flags >> CNNC__SMALL_SPREAD_SHIFT & 255;
     const int64_t pfs = !(flags & CNNC__SMALL_PREFETCH) ? 0 : period ? period : 1;
     const int64_t pf0 = flags >> (CNNC__SMALL_SPREAD_SHIFT + 8) & 255;
-    const bool st = flags & CNNC__SMALL_STREAM;
     if (cols == 24) {
         BCAST_ROWS(3, true)
     } else if (nv == 3) {
@@ -182,8 +179,6 @@ TARGET void cnnc__f32_gemm_dot_4x3__avx2(int64_t rows, int64_t cols, int64_t kc,
         DOT_ROWS(1)
     }
 }
-
-TARGET void cnnc__f32_gemm_small_fence__avx2(void) { _mm_sfence(); }
 
 #else
 typedef int cnnc__gemm_small_avx2_unused; /* ISO C wants a declaration in every file */
