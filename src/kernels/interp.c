@@ -1,6 +1,7 @@
 /* Separable interpolation kernels (see interp.h). */
 #include "kernels/interp.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -184,6 +185,73 @@ static void nearest_row(float *o, const float *row, int64_t iw, int64_t s) {
         for (int64_t k = 0; k < s; k++) o[j * s + k] = row[j];
 }
 
+/* ---- linear x2 along the last dim ---------------------------------------------------------
+ * The table of a linear dim scaled by exactly 2 (align_corners False: U-Net's and FPN's
+ * upsampling) is, away from its two end outputs, the same two weight pairs in turn:
+ * output 2m + 1 = row[m] we[0] + row[m + 1] we[1] and output 2m + 2 the same two
+ * inputs with wo (m < in - 1). Those outputs are computed here from two contiguous
+ * runs of the row, no index table (a gather the compiler cannot vectorise), with the
+ * table's own operations in the table's order, so the bits are the generic loop's.
+ * Bilinear x2 on [8, 64, 56, 56], 1 thread, ms: forward 5.4-5.5 -> 3.3-3.5, backward
+ * 11.2-12.5 -> 4.2-4.4 (PyTorch 14.2 / 31-32). */
+typedef struct linear_x2 {
+    float wodd[2], weven[2]; /* the weights of outputs 2m + 1 and 2m + 2 */
+} linear_x2;
+
+/* Whether d has that pattern (its weights in *x). */
+static bool linear_x2_of(const cnnc__interp_dim *d, linear_x2 *x) {
+    if (d->taps != 2 || d->count || d->in < 4 || d->out != 2 * d->in) return false;
+    x->wodd[0] = d->w[2], x->wodd[1] = d->w[3];  /* output 1 */
+    x->weven[0] = d->w[4], x->weven[1] = d->w[5]; /* output 2 */
+    for (int64_t o = 1; o + 1 < d->out; o++) {
+        const int64_t m = (o - 1) / 2;
+        const float *w = (o % 2 ? x->wodd : x->weven), *dw = d->w + 2 * o;
+        if (d->idx[2 * o] != m || d->idx[2 * o + 1] != m + 1 || dw[0] != w[0] || dw[1] != w[1] ||
+            signbit(dw[0]) != signbit(w[0]) || signbit(dw[1]) != signbit(w[1]))
+            return false;
+    }
+    return true;
+}
+
+/* out = the resampled row: its end outputs from d's table, the rest as above. */
+static void resample_last_x2(float *restrict out, const float *restrict row,
+                             const cnnc__interp_dim *d, const linear_x2 *x) {
+    const int64_t in = d->in, last = d->out - 1;
+    out[0] = row[d->idx[0]] * d->w[0] + row[d->idx[1]] * d->w[1];
+    out[last] = row[d->idx[2 * last]] * d->w[2 * last] + row[d->idx[2 * last + 1]] * d->w[2 * last + 1];
+    const float o0 = x->wodd[0], o1 = x->wodd[1], e0 = x->weven[0], e1 = x->weven[1];
+    for (int64_t m = 0; m + 1 < in; m++) {
+        out[2 * m + 1] = row[m] * o0 + row[m + 1] * o1;
+        out[2 * m + 2] = row[m] * e0 + row[m + 1] * e1;
+    }
+}
+
+/* The backward's scatter of acc (one row of ow outputs) into row (zeroed first) for
+ * outputs [o0, o1) in the generic order: output by output, tap by tap. */
+static void scatter_last(float *row, const float *acc, const cnnc__interp_dim *d, int64_t o0,
+                         int64_t o1) {
+    for (int64_t j = o0; j < o1; j++)
+        for (int t = 0, n = cnnc__interp_taps(d, j); t < n; t++)
+            row[d->idx[j * d->taps + t]] += d->w[j * d->taps + t] * acc[j];
+}
+
+/* The same scatter for a linear x2 dim as a gather: input m in [2, in - 2) takes, in
+ * the scatter's order, the odd output before it (its second tap), the even one, then the
+ * next odd and even outputs (their first taps), added to 0 as the scatter's zeroed
+ * row; inputs 0, 1 and in - 1 (they also take the end outputs' taps) by the scatter
+ * over the outputs that reach them. */
+static void scatter_last_x2(float *restrict row, const float *restrict acc,
+                            const cnnc__interp_dim *d, const linear_x2 *x) {
+    const int64_t in = d->in;
+    memset(row, 0, (size_t)in * sizeof(float));
+    scatter_last(row, acc, d, 0, 5);
+    scatter_last(row, acc, d, d->out - 3, d->out);
+    const float o0 = x->wodd[0], o1 = x->wodd[1], e0 = x->weven[0], e1 = x->weven[1];
+    for (int64_t m = 2; m + 1 < in; m++)
+        row[m] = (((0.0f + o1 * acc[2 * m - 1]) + e1 * acc[2 * m]) + o0 * acc[2 * m + 1]) +
+                 e0 * acc[2 * m + 2];
+}
+
 /* ---- forward rows ----------------------------------------------------------------------- */
 
 int64_t cnnc__interp_scratch_floats(const cnnc__interp_geom *g) {
@@ -216,6 +284,8 @@ void cnnc__k_interp_rows(float *out, const float *in, const cnnc__interp_geom *g
     }
     int victim = 0;
     int64_t scale = g->nearest ? nearest_int_scale(last) : 0, prev = -1;
+    linear_x2 x2w;
+    const bool x2 = !g->nearest && linear_x2_of(last, &x2w);
     for (int64_t r = begin; r < end; r++) {
         int64_t p = r / orows, orow = r % orows;
         float *o = out + r * ow;
@@ -243,7 +313,10 @@ void cnnc__k_interp_rows(float *out, const float *in, const cnnc__interp_geom *g
                 s = victim;
                 victim = (victim + 1) % slots;
                 keys[s] = key;
-                resample_last(cache + (int64_t)s * ow, plane + src[i] * iw, last);
+                if (x2)
+                    resample_last_x2(cache + (int64_t)s * ow, plane + src[i] * iw, last, &x2w);
+                else
+                    resample_last(cache + (int64_t)s * ow, plane + src[i] * iw, last);
             }
             stamp[s] = r;
             slot_of[i] = s;
@@ -302,6 +375,8 @@ void cnnc__k_interp_backward_planes(float *grad_in, const float *grad_out,
     int64_t *src = (int64_t *)(void *)(acc + irows * ow + (irows * ow) % 2);
     float *w = (float *)(void *)(src + maxs);
     int64_t scale = g->nearest ? nearest_int_scale(last) : 0;
+    linear_x2 x2w;
+    const bool x2 = !g->nearest && linear_x2_of(last, &x2w);
     for (int64_t p = begin; p < end; p++) {
         const float *gp = grad_out + p * orows * ow;
         float *gi = grad_in + p * irows * iw;
@@ -319,16 +394,13 @@ void cnnc__k_interp_backward_planes(float *grad_in, const float *grad_out,
             nearest_backward_rows(gi, acc, irows, iw, scale);
             continue;
         }
-        memset(gi, 0, (size_t)(irows * iw) * sizeof(float));
-        const int64_t *ix = last->idx;
-        const float *lw = last->w;
-        int taps = last->taps;
         for (int64_t ir = 0; ir < irows; ir++) {
-            const float *a = acc + ir * ow;
-            float *row = gi + ir * iw;
-            for (int64_t j = 0; j < ow; j++)
-                for (int t = 0, n = cnnc__interp_taps(last, j); t < n; t++)
-                    row[ix[j * taps + t]] += lw[j * taps + t] * a[j];
+            if (x2) {
+                scatter_last_x2(gi + ir * iw, acc + ir * ow, last, &x2w);
+                continue;
+            }
+            memset(gi + ir * iw, 0, (size_t)iw * sizeof(float));
+            scatter_last(gi + ir * iw, acc + ir * ow, last, 0, ow);
         }
     }
 }

@@ -127,6 +127,77 @@ static void test_interp_kernels_match_reference(void) {
     }
 }
 
+/* A linear dim's table as upsample.c builds it for align_corners=False and scale
+ * in / out (aten's source index in double, weights in float). */
+static void linear_table(int64_t in, int64_t out, int64_t *idx, float *w) {
+    const float scale = (float)in / (float)out;
+    for (int64_t o = 0; o < out; o++) {
+        double real = (double)scale * ((double)o + 0.5) - 0.5;
+        if (real < 0.0) real = 0.0;
+        int64_t i0 = (int64_t)real < in - 1 ? (int64_t)real : in - 1;
+        float l1 = (float)(real - (double)i0);
+        l1 = l1 < 0.0f ? 0.0f : l1 > 1.0f ? 1.0f : l1;
+        idx[2 * o] = i0;
+        idx[2 * o + 1] = i0 + (i0 < in - 1 ? 1 : 0);
+        w[2 * o] = 1.0f - l1;
+        w[2 * o + 1] = l1;
+    }
+}
+
+/* a and b bit for bit, but that a NaN may be either NaN (which of two NaNs an addition
+ * returns is the compiler's choice of operand order, in either path) */
+static bool same_bits(const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0 && !(isnan(a[i]) && isnan(b[i]))) return false;
+    return true;
+}
+
+/* Linear x2 along the last dim takes a path of its own (interp.c); with `count` set to
+ * 2 everywhere the same table goes the generic way, whose bits it must give, forward and
+ * backward, Inf, -0 and where the NaNs are included. */
+static void test_interp_linear_x2_matches_generic(void) {
+    for (int iter = 0; iter < 60; iter++) {
+        cnnc__interp_geom g;
+        memset(&g, 0, sizeof g);
+        g.nd = (int)rint_(1, 2);
+        g.planes = rint_(1, 5);
+        static int64_t idx[2][2 * 96];
+        static float w[2][2 * 96];
+        static int32_t two[96];
+        for (int k = 0; k < 96; k++) two[k] = 2;
+        int64_t in_n = g.planes, out_n = g.planes;
+        for (int i = 0; i < g.nd; i++) {
+            cnnc__interp_dim *d = &g.d[i];
+            d->in = rint_(1, 48);
+            d->out = i == g.nd - 1 || rnd() % 2 ? 2 * d->in : rint_(1, 96); /* last dim x2 */
+            d->taps = 2;
+            linear_table(d->in, d->out, idx[i], w[i]);
+            d->idx = idx[i];
+            d->w = w[i];
+            in_n *= d->in;
+            out_n *= d->out;
+        }
+        float *x = malloc((size_t)in_n * sizeof(float)), *a = malloc((size_t)out_n * sizeof(float)),
+              *b = malloc((size_t)out_n * sizeof(float)), *gy = malloc((size_t)out_n * sizeof(float));
+        float *ga = malloc((size_t)in_n * sizeof(float)), *gb = malloc((size_t)in_n * sizeof(float));
+        float *scratch = malloc((size_t)(cnnc__interp_scratch_floats(&g) +
+                                         cnnc__interp_backward_scratch_floats(&g)) * sizeof(float));
+        REQUIRE(x && a && b && gy && ga && gb && scratch);
+        static const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f};
+        for (int64_t i = 0; i < in_n; i++) x[i] = rnd() % 16 ? rfloat() : special[rnd() % 5];
+        for (int64_t i = 0; i < out_n; i++) gy[i] = rnd() % 16 ? rfloat() : special[rnd() % 5];
+        const int64_t rows = cnnc__interp_rows(&g);
+        cnnc__k_interp_rows(a, x, &g, scratch, 0, rows); /* x2 path (when in >= 4) */
+        cnnc__k_interp_backward_planes(ga, gy, &g, scratch, 0, g.planes);
+        g.d[g.nd - 1].count = two; /* the generic path */
+        cnnc__k_interp_rows(b, x, &g, scratch, 0, rows);
+        cnnc__k_interp_backward_planes(gb, gy, &g, scratch, 0, g.planes);
+        CHECK(same_bits(a, b, out_n));
+        CHECK(same_bits(ga, gb, in_n));
+        free(x), free(a), free(b), free(gy), free(ga), free(gb), free(scratch);
+    }
+}
+
 /* ---- ops ----------------------------------------------------------------------------- */
 
 static void test_pad_values_and_grad(void) {
@@ -299,6 +370,7 @@ static void test_modules(void) {
 int main(void) {
     RUN_TEST(test_pad_kernels_match_reference);
     RUN_TEST(test_interp_kernels_match_reference);
+    RUN_TEST(test_interp_linear_x2_matches_generic);
     RUN_TEST(test_pad_values_and_grad);
     RUN_TEST(test_pad_errors);
     RUN_TEST(test_interpolate_values_and_grad);
