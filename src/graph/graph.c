@@ -357,8 +357,8 @@ static bool traced(const cnnc__gnode *n, bool done, bool infer) {
 static void trace_node(double t0, const cnnc__gnode *n, const cnnc__gvalue *v, bool fused,
                        cnnc_status st) {
     char kernel[64], shapes[512];
-    snprintf(kernel, sizeof kernel, "%s%s", n->kind == CNNC__GNODE_OP ? n->op->name : cnnc__module_name(n->module),
-             fused ? " (fused plan)" : "");
+    const char *what = n->kind == CNNC__GNODE_OP ? n->op->name : cnnc__module_name(n->module);
+    snprintf(kernel, sizeof kernel, "%s%s", what, fused ? " (fused plan)" : "");
     const size_t len = (size_t)snprintf(shapes, sizeof shapes, "%s%s", n->name,
                                         st != CNNC_OK ? " failed" : v->n ? " -> " : "");
     if (st == CNNC_OK && v->n && len < sizeof shapes)

@@ -124,10 +124,12 @@ static void bcast_driver(const small_config *cfg, cnnc__isa isa, bool trans_a, i
     const int64_t kc_blk = cnnc__sgemm_k_block(isa, k); /* the packed GEMM's k blocks */
     const int64_t sai = trans_a ? 1 : lda, sap = trans_a ? lda : 1;
     const int64_t W = cfg->bcast_cols, rg = group_rows(m, cfg->bcast_rows);
-    const int64_t fit = BCAST_B_BYTES / (int64_t)sizeof(float) / (k < kc_blk ? k : kc_blk) / W * W;
+    const int64_t kc_top = k < kc_blk ? k : kc_blk;
+    const int64_t fit = BCAST_B_BYTES / (int64_t)sizeof(float) / kc_top / W * W;
     const int64_t JB = fit > 16 * W ? fit : 16 * W;
     const int64_t vec = cfg->align / (int64_t)sizeof(float);
-    const bool stream = cfg->fence && beta == 0.0f && k <= kc_blk && m * n >= CNNC__SGEMM_STREAM_FLOATS &&
+    const bool stream = cfg->fence && beta == 0.0f && k <= kc_blk &&
+                        m * n >= CNNC__SGEMM_STREAM_FLOATS &&
                         (uintptr_t)c % (uintptr_t)cfg->align == 0 && ldc % vec == 0;
     const unsigned pf = kc_blk > CNNC__SGEMM_SMALL_K ? CNNC__SMALL_PREFETCH : 0;
     const int64_t groups = (m + rg - 1) / rg;

@@ -343,7 +343,8 @@ void cnnc__module_called(const cnnc_module *m, int n_in, cnnc_tensor *const *in,
 static void trace_call(double t0, const cnnc_module *m, int n_in, cnnc_tensor *const *in,
                        int n_out, cnnc_tensor *const *out) {
     char kernel[64], shapes[512];
-    snprintf(kernel, sizeof kernel, "%s (%s)", cnnc__module_name(m), m->training ? "train" : "eval");
+    const char *mode = m->training ? "train" : "eval";
+    snprintf(kernel, sizeof kernel, "%s (%s)", cnnc__module_name(m), mode);
     cnnc__trace_shapes(shapes, sizeof shapes, n_in, in, n_out > 0 ? n_out : 0, out);
     cnnc__trace_end(t0, "module.forward", kernel, n_out < 0 ? "failed" : shapes);
 }

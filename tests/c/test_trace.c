@@ -27,11 +27,13 @@ static void child_step(const char *path) {
     setenv("CNNC_TRACE", "1", 1);
     cnnc_manual_seed(0);
     cnnc_module *net = cnnc_sequential_new(5, (cnnc_module *[]){
-        cnnc_conv2d_new(3, 8, CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .padding = CNNC_INTS(1))),
+        cnnc_conv2d_new(3, 8,
+                        CNNC_CONV_MODULE(.kernel_size = CNNC_INTS(3), .padding = CNNC_INTS(1))),
         cnnc_batchnorm2d_new(8, CNNC_BATCHNORM()), cnnc_relu_new(CNNC_RELU()),
         cnnc_flatten_new(CNNC_FLATTEN()), cnnc_linear_new(8 * 6 * 6, 4, CNNC_LINEAR())});
     cnnc_tensor_list *params = net ? cnnc_module_named_parameters(net) : NULL;
-    cnnc_optimizer *opt = params ? cnnc_sgd_new(CNNC_PARAM_LIST(params), CNNC_SGD(.lr = 0.1)) : NULL;
+    cnnc_optimizer *opt =
+        params ? cnnc_sgd_new(CNNC_PARAM_LIST(params), CNNC_SGD(.lr = 0.1)) : NULL;
     cnnc_tensor *x = cnnc_randn(CNNC_SHAPE(2, 3, 6, 6));
     cnnc_tensor *y = opt && x ? cnnc_module_forward(net, x) : NULL;
     cnnc_tensor *loss = y ? cnnc_mean(y) : NULL;
