@@ -72,6 +72,28 @@ static void test_pad_kernels_match_reference(void) {
     }
 }
 
+/* An interpolation's buffers: input and its gradients (x, ga, gb: in_n floats), outputs
+ * (a, b, gy: out_n), both paths' scratch. */
+typedef struct interp_bufs {
+    float *x, *a, *b, *gy, *ga, *gb, *scratch;
+} interp_bufs;
+
+static void bufs_free(interp_bufs *u) {
+    free(u->x), free(u->a), free(u->b), free(u->gy), free(u->ga), free(u->gb), free(u->scratch);
+}
+
+/* false (nothing kept) when out of memory */
+static bool bufs_new(interp_bufs *u, const cnnc__interp_geom *g, int64_t in_n, int64_t out_n) {
+    const int64_t sc = cnnc__interp_scratch_floats(g) + cnnc__interp_backward_scratch_floats(g);
+    float **in[] = {&u->x, &u->ga, &u->gb}, **out[] = {&u->a, &u->b, &u->gy};
+    for (int i = 0; i < 3; i++) *in[i] = malloc((size_t)in_n * sizeof(float));
+    for (int i = 0; i < 3; i++) *out[i] = malloc((size_t)out_n * sizeof(float));
+    u->scratch = malloc((size_t)sc * sizeof(float));
+    if (u->x && u->a && u->b && u->gy && u->ga && u->gb && u->scratch) return true;
+    bufs_free(u);
+    return false;
+}
+
 static void test_interp_kernels_match_reference(void) {
     static const int taps_choice[] = {1, 2, 4, 5};
     for (int iter = 0; iter < 200; iter++) {
@@ -105,12 +127,9 @@ static void test_interp_kernels_match_reference(void) {
             in_n *= d->in;
             out_n *= d->out;
         }
-        float *x = malloc((size_t)in_n * sizeof(float)), *a = malloc((size_t)out_n * sizeof(float)),
-              *b = malloc((size_t)out_n * sizeof(float));
-        float *ga = malloc((size_t)in_n * sizeof(float)), *gb = malloc((size_t)in_n * sizeof(float));
-        float *scratch = malloc((size_t)(cnnc__interp_scratch_floats(&g) +
-                                         cnnc__interp_backward_scratch_floats(&g)) * sizeof(float));
-        REQUIRE(x && a && b && ga && gb && scratch);
+        interp_bufs u;
+        REQUIRE(bufs_new(&u, &g, in_n, out_n));
+        float *x = u.x, *a = u.a, *b = u.b, *ga = u.ga, *gb = u.gb, *scratch = u.scratch;
         for (int64_t i = 0; i < in_n; i++) x[i] = rfloat();
         cnnc__k_interp_ref(a, x, &g);
         int64_t rows = cnnc__interp_rows(&g), split = rint_(0, rows);
@@ -123,7 +142,7 @@ static void test_interp_kernels_match_reference(void) {
         cnnc__k_interp_backward_planes(gb, a, &g, scratch, 0, s2);
         cnnc__k_interp_backward_planes(gb, a, &g, scratch, s2, g.planes);
         CHECK_FLOATS_NEAR(gb, ga, in_n, 2e-3); /* sums of up to ~100 terms of size ~1 */
-        free(x), free(a), free(b), free(ga), free(gb), free(scratch);
+        bufs_free(&u);
     }
 }
 
@@ -177,24 +196,20 @@ static void test_interp_linear_x2_matches_generic(void) {
             in_n *= d->in;
             out_n *= d->out;
         }
-        float *x = malloc((size_t)in_n * sizeof(float)), *a = malloc((size_t)out_n * sizeof(float)),
-              *b = malloc((size_t)out_n * sizeof(float)), *gy = malloc((size_t)out_n * sizeof(float));
-        float *ga = malloc((size_t)in_n * sizeof(float)), *gb = malloc((size_t)in_n * sizeof(float));
-        float *scratch = malloc((size_t)(cnnc__interp_scratch_floats(&g) +
-                                         cnnc__interp_backward_scratch_floats(&g)) * sizeof(float));
-        REQUIRE(x && a && b && gy && ga && gb && scratch);
+        interp_bufs u;
+        REQUIRE(bufs_new(&u, &g, in_n, out_n));
         static const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f};
-        for (int64_t i = 0; i < in_n; i++) x[i] = rnd() % 16 ? rfloat() : special[rnd() % 5];
-        for (int64_t i = 0; i < out_n; i++) gy[i] = rnd() % 16 ? rfloat() : special[rnd() % 5];
+        for (int64_t i = 0; i < in_n; i++) u.x[i] = rnd() % 16 ? rfloat() : special[rnd() % 5];
+        for (int64_t i = 0; i < out_n; i++) u.gy[i] = rnd() % 16 ? rfloat() : special[rnd() % 5];
         const int64_t rows = cnnc__interp_rows(&g);
-        cnnc__k_interp_rows(a, x, &g, scratch, 0, rows); /* x2 path (when in >= 4) */
-        cnnc__k_interp_backward_planes(ga, gy, &g, scratch, 0, g.planes);
+        cnnc__k_interp_rows(u.a, u.x, &g, u.scratch, 0, rows); /* x2 path (when in >= 4) */
+        cnnc__k_interp_backward_planes(u.ga, u.gy, &g, u.scratch, 0, g.planes);
         g.d[g.nd - 1].count = two; /* the generic path */
-        cnnc__k_interp_rows(b, x, &g, scratch, 0, rows);
-        cnnc__k_interp_backward_planes(gb, gy, &g, scratch, 0, g.planes);
-        CHECK(same_bits(a, b, out_n));
-        CHECK(same_bits(ga, gb, in_n));
-        free(x), free(a), free(b), free(gy), free(ga), free(gb), free(scratch);
+        cnnc__k_interp_rows(u.b, u.x, &g, u.scratch, 0, rows);
+        cnnc__k_interp_backward_planes(u.gb, u.gy, &g, u.scratch, 0, g.planes);
+        CHECK(same_bits(u.a, u.b, out_n));
+        CHECK(same_bits(u.ga, u.gb, in_n));
+        bufs_free(&u);
     }
 }
 
