@@ -346,12 +346,10 @@ static int collect_outputs(const graph_state *s, cnnc__gvalue *values, cnnc_tens
     return s->n_outputs;
 }
 
-/* CNNC_TRACE: a line per node that ran an op or a fused plan (a module node run alone
- * has its module's line); done: computed already, by a fused run of an earlier node. */
-static bool traced(const cnnc__gnode *n, bool done, bool infer) {
-    if (done || !cnnc__trace_on()) return false;
-    const bool plan = infer ? n->infer != CNNC__GINFER_NONE : n->train_fuse >= 0;
-    return n->kind == CNNC__GNODE_OP || (n->kind == CNNC__GNODE_MODULE && plan);
+/* CNNC_TRACE: a line per node that runs an op or has a fused plan (a module node run
+ * alone has its module's line). */
+static bool traced(const cnnc__gnode *n, bool plan) {
+    return cnnc__trace_on() && (n->kind == CNNC__GNODE_OP || (n->kind == CNNC__GNODE_MODULE && plan));
 }
 
 static void trace_node(double t0, const cnnc__gnode *n, const cnnc__gvalue *v, bool fused,
@@ -384,10 +382,13 @@ static int graph_forward_n(cnnc_module *m, int n_in, cnnc_tensor *const *in, cnn
     const bool infer = !cnnc_is_grad_enabled();
     for (int i = 0, k = 0; i < s->n_nodes && st == CNNC_OK; i++) {
         c.node = &s->nodes[i];
-        const double t0 = traced(c.node, values[i].n > 0, infer) ? cnnc__trace_begin() : 0.0;
-        const int done = values[i].n ? 0
-                         : infer     ? (c.node->infer != CNNC__GINFER_NONE ? cnnc__graph_run_infer(&c, s->nodes, i) : 0)
-                                     : (c.node->train_fuse >= 0 ? cnnc__graph_run_train(&c, s->nodes, i) : 0);
+        /* computed already (by a fused run of an earlier node): nothing to run or trace */
+        const bool computed = values[i].n > 0;
+        const bool plan = infer ? c.node->infer != CNNC__GINFER_NONE : c.node->train_fuse >= 0;
+        const double t0 = !computed && traced(c.node, plan) ? cnnc__trace_begin() : 0.0;
+        const int done = computed || !plan ? 0
+                         : infer           ? cnnc__graph_run_infer(&c, s->nodes, i)
+                                           : cnnc__graph_run_train(&c, s->nodes, i);
         if (done || values[i].n) /* done, or computed with a node before it */
             st = done < 0 ? cnnc_last_status() : CNNC_OK;
         else
