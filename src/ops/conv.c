@@ -1163,6 +1163,11 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
         conv_path = mt == 4 ? "flipped forward: winograd F(4x4,3x3)" : "flipped forward: winograd F(2x2,3x3)";
         return run_backward_data_winograd(g, mt, dx, dy, w);
     }
+    cnnc_status st;
+    if (cnnc__conv_scatter_data_fits(g) && cnnc__conv_scatter_backward_data(isa, g, dx, dy, w, &st)) {
+        conv_path = "input phases by scatter";
+        return st;
+    }
     if (cnnc__conv_phase_data_fits(g)) {
         conv_path = "input phases + gemm";
         return cnnc__conv_phase_backward_data(isa, g, dx, dy, w);

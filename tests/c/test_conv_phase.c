@@ -21,6 +21,7 @@
 #include "ops/conv.h"
 #include "ops/conv_phase.h"
 
+#include "conv_geom.h"
 #include "rng.h"
 
 /* body(level) at every ISA level this CPU runs, with the level capped to it meanwhile
@@ -78,16 +79,6 @@ static void test_pack_taps(void) { each_level("tap packing", pack_taps, 0x3F84D5
 
 /* ---- the path ---------------------------------------------------------------------- */
 
-static cnnc__window geom(int64_t n, int64_t c, int64_t m, int64_t groups, int64_t h, int64_t w,
-                         int64_t k, int64_t s, int64_t p) {
-    cnnc__window g = {.n = n, .c = c, .m = m, .groups = groups, .in = {1, h, w},
-                      .k = {1, k, k}, .stride = {1, s, s}, .pad = {0, p, p}, .dil = {1, 1, 1}};
-    g.out[0] = 1;
-    g.out[1] = (h + 2 * p - k) / s + 1;
-    g.out[2] = (w + 2 * p - k) / s + 1;
-    return g;
-}
-
 /* A random geometry the path takes: dims spatial dims (right-aligned), a stride above 1. */
 static cnnc__window random_geom(int dims) {
     cnnc__window g;
@@ -96,20 +87,7 @@ static cnnc__window random_geom(int dims) {
     g.groups = rnd(1, 3);
     g.c = g.groups * rnd(8, 10); /* the path's least */
     g.m = g.groups * rnd(1, 2 * g.c / g.groups);
-    for (int d = 0; d < 3; d++) {
-        g.in[d] = g.out[d] = g.k[d] = g.stride[d] = g.dil[d] = 1;
-        g.pad[d] = 0;
-    }
-    for (int d = 3 - dims; d < 3; d++) {
-        g.k[d] = rnd(d == 2 && g.k[1] == 1 ? 2 : 1, 5); /* not 1x1 */
-        g.stride[d] = rnd(dims == 2 && d == 1 ? 1 : 2, 4);
-        g.dil[d] = rnd(1, 3);
-        g.pad[d] = rnd(0, 3);
-        const int64_t extra = rnd(0, 1), eff = g.dil[d] * (g.k[d] - 1) + 1;
-        const int64_t lo = eff - 2 * g.pad[d] - extra;
-        g.in[d] = (lo < 1 ? 1 : lo) + rnd(0, dims == 1 ? 40 : 14);
-        g.out[d] = (g.in[d] + 2 * g.pad[d] + extra - eff) / g.stride[d] + 1;
-    }
+    random_spatial(&g, dims, true, 1);
     return g;
 }
 
@@ -136,14 +114,7 @@ static void check_geom(const cnnc__window *g) {
         if (threads > 1) CHECK(memcmp(dx, dx1, (size_t)nx * sizeof(float)) == 0);
     }
     CHECK(max_rel(dx1, dxr, nx) < 1e-5);
-    if (check_current_failures_)
-        fprintf(stderr, "  n=%lld c=%lld m=%lld groups=%lld in=%lldx%lld k=%lldx%lld stride "
-                        "%lldx%lld pad %lldx%lld dil %lldx%lld out %lldx%lld: error %g\n",
-                (long long)g->n, (long long)g->c, (long long)g->m, (long long)g->groups,
-                (long long)g->in[1], (long long)g->in[2], (long long)g->k[1], (long long)g->k[2],
-                (long long)g->stride[1], (long long)g->stride[2], (long long)g->pad[1],
-                (long long)g->pad[2], (long long)g->dil[1], (long long)g->dil[2],
-                (long long)g->out[1], (long long)g->out[2], err);
+    if (check_current_failures_) print_geom(g, err);
     free(w), free(dy), free(dxr), free(dx), free(dx1);
 }
 
