@@ -544,26 +544,43 @@ static void pack_cols_avx2(float *dst, int64_t nr, float *row, const float *x,
 }
 
 /* d0[v] = row[2 v + off], d1[v] = row[2 v + 1 + off] (0 outside [0, w)), v < n: a row's
- * two stride-2 phases, the row read once, 16 floats at a time (at its ends through a
- * buffer: no address outside the row is formed) split into their even and odd lanes (a
- * first layer's 224-wide rows: MobileNetV2's 3 -> 32 3x3 s2, batch 8, 1 thread: its
- * split, from two passes, was 18% of the forward). */
+ * two stride-2 phases, the row read once, 16 floats at a time split into their even and
+ * odd lanes (a first layer's 224-wide rows: MobileNetV2's 3 -> 32 3x3 s2, batch 8, 1
+ * thread: its split, from two passes, was 18% of the forward). At the row's ends the
+ * lanes outside it are zeroed: read plainly where the 16 floats lie inside [lo, hi)
+ * (the channel's plane: the previous and next rows), else by masked loads (no address
+ * outside [lo, hi) is formed). Not a buffer filled by scalar stores: its vector reloads
+ * stalled on store forwarding (40% of the seed net's inference, rows of 28); and the
+ * masked loads took 42% of the split of 28-wide rows on Zen 3 (the 128 -> 256 3x3 s2
+ * layer's split 8.6% of it). */
 AVX2 static void split_rows2_avx2(float *d0, float *d1, const float *row, int64_t w,
-                                  int64_t off, int64_t n) {
+                                  int64_t off, int64_t n, const float *lo_ok,
+                                  const float *hi_ok) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const int64_t before = row - lo_ok, after = hi_ok - row; /* readable around the row */
     for (int64_t v = 0; v < n; v += 8) {
         const int64_t c = 2 * v + off; /* inputs c .. c + 15 */
         __m256 a, b;
         if (c >= 0 && c + 16 <= w) {
             a = _mm256_loadu_ps(row + c);
             b = _mm256_loadu_ps(row + c + 8);
-        } else { /* lanes [lo, hi) inside the row: masked loads, not a buffer filled by
-                  * scalar stores (its vector reloads stalled on store forwarding: 40% of
-                  * the seed net's inference, rows of 28) */
-            const int64_t lo = c < 0 ? -c : 0, hi = w - c < 16 ? w - c : 16;
-            const int64_t la = lo < 8 ? lo : 8, ha = hi < 8 ? hi : 8;
-            const int64_t lb = lo > 8 ? lo - 8 : 0, hb = hi > 8 ? hi - 8 : 0;
-            a = la < ha ? load_run_avx2(row + c + la, 1, la, ha) : _mm256_setzero_ps();
-            b = lb < hb ? load_run_avx2(row + c + 8 + lb, 1, lb, hb) : _mm256_setzero_ps();
+        } else {
+            /* lanes [lo, hi) inside the row */
+            const int64_t lo = c < 0 ? -c : 0, hi = w - c < 16 ? (w - c > 0 ? w - c : 0) : 16;
+            if (before + c >= 0 && c + 16 <= after) {
+                const __m256i l0 = _mm256_set1_epi32((int)lo), h0 = _mm256_set1_epi32((int)hi);
+                const __m256i la = lane, lb = _mm256_add_epi32(lane, _mm256_set1_epi32(8));
+                /* lane l kept when lo <= l < hi */
+                const __m256i ka = _mm256_andnot_si256(_mm256_cmpgt_epi32(l0, la), _mm256_cmpgt_epi32(h0, la));
+                const __m256i kb = _mm256_andnot_si256(_mm256_cmpgt_epi32(l0, lb), _mm256_cmpgt_epi32(h0, lb));
+                a = _mm256_and_ps(_mm256_loadu_ps(row + c), _mm256_castsi256_ps(ka));
+                b = _mm256_and_ps(_mm256_loadu_ps(row + c + 8), _mm256_castsi256_ps(kb));
+            } else { /* masked loads, not a buffer filled by scalar stores (above) */
+                const int64_t la = lo < 8 ? lo : 8, ha = hi < 8 ? hi : 8;
+                const int64_t lb = lo > 8 ? lo - 8 : 0, hb = hi > 8 ? hi - 8 : 0;
+                a = la < ha ? load_run_avx2(row + c + la, 1, la, ha) : _mm256_setzero_ps();
+                b = lb < hb ? load_run_avx2(row + c + 8 + lb, 1, lb, hb) : _mm256_setzero_ps();
+            }
         }
         /* [a0 a2 b0 b2 | a4 a6 b4 b6] (odd: a1 a3 ..), then its 64-bit pairs as 0, 2, 1, 3 */
         const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88));
@@ -621,7 +638,7 @@ typedef struct im2col_variant {
     void (*copy_add)(float *dst, const float *src, float bias, int64_t n);
     void (*split_row2)(float *d, const float *row, int64_t w, int64_t off, int64_t n);
     void (*split_rows2)(float *d0, float *d1, const float *row, int64_t w, int64_t off,
-                        int64_t n);
+                        int64_t n, const float *lo_ok, const float *hi_ok);
 } im2col_variant;
 
 static const im2col_variant variants[] = {
@@ -676,7 +693,7 @@ static void phase_split_pairs(const im2col_variant *v, float *pc, const float *x
             float *d0 = pc + a * 2 * plane + u * wph, *d1 = d0 + plane; /* phases (a, 0), (a, 1) */
             const int64_t i1 = u * s1 + a - g->pad[1];
             if (i1 >= 0 && i1 < H) {
-                v->split_rows2(d0, d1, xc + i1 * W, W, -g->pad[2], wph);
+                v->split_rows2(d0, d1, xc + i1 * W, W, -g->pad[2], wph, xc, xc + H * W);
             } else {
                 memset(d0, 0, (size_t)wph * sizeof(float));
                 memset(d1, 0, (size_t)wph * sizeof(float));
