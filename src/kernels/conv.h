@@ -84,11 +84,11 @@ void cnnc__conv_phase_geom(const cnnc__window *g, int64_t *hph, int64_t *wph);
  * only phase 0) are left as they were. */
 void cnnc__conv_phase_split(cnnc__isa isa, float *ph, const float *x, const cnnc__window *g,
                             int64_t c0, int64_t c1);
-/* The input gradient of one image's group by scatter into its stride phases
- * (conv_scatter.c; 1-d / 2-d geometries: in[0] = out[0] = k[0] = 1, pad[0] = 0). Over
+/* The input gradient of one image's group by shifted sums in its stride phases
+ * (conv_phase_sum.c; 1-d / 2-d geometries: in[0] = out[0] = k[0] = 1, pad[0] = 0). Over
  * the taps, a dim's shift (q dil - pad) / stride (rounded down) spans [lo, hi]; a phase
  * plane has len[0] x len[1] positions (out + hi - lo a dim). */
-typedef struct cnnc__conv_scatter_dims {
+typedef struct cnnc__conv_phase_sum_dims {
     int64_t lo[2], hi[2], len[2];
     int64_t plane;  /* floats a phase plane */
     int64_t planes; /* floats of a group's planes: cg stride[1] stride[2] planes */
@@ -97,14 +97,14 @@ typedef struct cnnc__conv_scatter_dims {
     int64_t dyw;    /* floats of a group's: mg chan */
     int64_t taps;   /* floats of the tap tables: a phase's taps (mg k[1] k[2], 16 bytes
                      * each) and every tap's phase and offset (2 k[1] k[2] int64) */
-} cnnc__conv_scatter_dims;
-void cnnc__conv_scatter_geom(const cnnc__window *g, cnnc__conv_scatter_dims *s);
+} cnnc__conv_phase_sum_dims;
+void cnnc__conv_phase_sum_geom(const cnnc__window *g, cnnc__conv_phase_sum_dims *s);
 /* dx [cg, in] (overwritten) from dy [mg, out] and w [mg, cg, k] (the group's; every
- * weight finite: see conv_scatter.c); ph [s->planes] and dyw [round16(s->dyw) +
+ * weight finite: see conv_phase_sum.c); ph [s->planes] and dyw [round16(s->dyw) +
  * s->taps] (64-byte aligned): scratch. The same bits at every level. */
-void cnnc__conv_scatter_data(cnnc__isa isa, float *dx, float *ph, float *dyw, const float *dy,
-                             const float *w, const cnnc__window *g,
-                             const cnnc__conv_scatter_dims *s);
+void cnnc__conv_phase_sum_data(cnnc__isa isa, float *dx, float *ph, float *dyw,
+                               const float *dy, const float *w, const cnnc__window *g,
+                               const cnnc__conv_phase_sum_dims *s);
 
 /* Rows [k0, k0 + kc) x columns [j0, j0 + ncol) of the column matrix of a batch of
  * images (column j: output position j % (out[1] out[2]) of image j / (out[1] out[2]),

@@ -543,6 +543,15 @@ static void pack_cols_avx2(float *dst, int64_t nr, float *row, const float *x,
                    cnnc__conv_rows_of(CNNC__ISA_AVX2)->gather2);
 }
 
+/* All bits set in lane l when lo <= first + l < hi, else 0. */
+AVX2 static inline __m256 lanes_between(int64_t lo, int64_t hi, int first) {
+    const __m256i l = _mm256_setr_epi32(first, first + 1, first + 2, first + 3, first + 4,
+                                        first + 5, first + 6, first + 7);
+    return _mm256_castsi256_ps(_mm256_andnot_si256(
+        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lo), l),
+        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), l)));
+}
+
 /* d0[v] = row[2 v + off], d1[v] = row[2 v + 1 + off] (0 outside [0, w)), v < n: a row's
  * two stride-2 phases, the row read once, 16 floats at a time split into their even and
  * odd lanes (a first layer's 224-wide rows: MobileNetV2's 3 -> 32 3x3 s2, batch 8, 1
@@ -556,7 +565,6 @@ static void pack_cols_avx2(float *dst, int64_t nr, float *row, const float *x,
 AVX2 static void split_rows2_avx2(float *d0, float *d1, const float *row, int64_t w,
                                   int64_t off, int64_t n, const float *lo_ok,
                                   const float *hi_ok) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const int64_t before = row - lo_ok, after = hi_ok - row; /* readable around the row */
     for (int64_t v = 0; v < n; v += 8) {
         const int64_t c = 2 * v + off; /* inputs c .. c + 15 */
@@ -568,13 +576,8 @@ AVX2 static void split_rows2_avx2(float *d0, float *d1, const float *row, int64_
             /* lanes [lo, hi) inside the row */
             const int64_t lo = c < 0 ? -c : 0, hi = w - c < 16 ? (w - c > 0 ? w - c : 0) : 16;
             if (before + c >= 0 && c + 16 <= after) {
-                const __m256i l0 = _mm256_set1_epi32((int)lo), h0 = _mm256_set1_epi32((int)hi);
-                const __m256i la = lane, lb = _mm256_add_epi32(lane, _mm256_set1_epi32(8));
-                /* lane l kept when lo <= l < hi */
-                const __m256i ka = _mm256_andnot_si256(_mm256_cmpgt_epi32(l0, la), _mm256_cmpgt_epi32(h0, la));
-                const __m256i kb = _mm256_andnot_si256(_mm256_cmpgt_epi32(l0, lb), _mm256_cmpgt_epi32(h0, lb));
-                a = _mm256_and_ps(_mm256_loadu_ps(row + c), _mm256_castsi256_ps(ka));
-                b = _mm256_and_ps(_mm256_loadu_ps(row + c + 8), _mm256_castsi256_ps(kb));
+                a = _mm256_and_ps(_mm256_loadu_ps(row + c), lanes_between(lo, hi, 0));
+                b = _mm256_and_ps(_mm256_loadu_ps(row + c + 8), lanes_between(lo, hi, 8));
             } else { /* masked loads, not a buffer filled by scalar stores (above) */
                 const int64_t la = lo < 8 ? lo : 8, ha = hi < 8 ? hi : 8;
                 const int64_t lb = lo > 8 ? lo - 8 : 0, hb = hi > 8 ? hi - 8 : 0;

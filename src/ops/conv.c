@@ -1164,8 +1164,9 @@ static cnnc_status run_backward_data_impl(const cnnc__window *g, float *dx, cons
         return run_backward_data_winograd(g, mt, dx, dy, w);
     }
     cnnc_status st;
-    if (cnnc__conv_scatter_data_fits(g) && cnnc__conv_scatter_backward_data(isa, g, dx, dy, w, &st)) {
-        conv_path = "input phases by scatter";
+    if (cnnc__conv_phase_sum_fits(g) &&
+        cnnc__conv_phase_sum_backward_data(isa, g, dx, dy, w, &st)) {
+        conv_path = "input phases by shifted sums";
         return st;
     }
     if (cnnc__conv_phase_data_fits(g)) {

@@ -1,6 +1,7 @@
-/* Internal: the input gradient of strided 1-d / 2-d convolutions by input phases
- * (conv_phase_data.c). conv.c's backward-data driver (and so the transposed
- * convolution's forward) calls it where it fits. Same contract as
+/* Internal: the input gradient of strided 1-d / 2-d convolutions by input phases, by
+ * GEMMs (conv_phase_data.c) or, with few channels, by shifted sums (conv_phase_sum.c).
+ * conv.c's backward-data driver (and so the transposed convolution's forward) calls
+ * them where they fit. Same contract as
  * cnnc__conv_run_backward_data (ops/conv.h) at the level isa; results do not depend on
  * the thread count. */
 #ifndef CNNC_OPS_CONV_PHASE_H
@@ -24,16 +25,16 @@ bool cnnc__conv_phase_data_fits(const cnnc__window *g);
 cnnc_status cnnc__conv_phase_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
                                            const float *dy, const float *w);
 
-/* Whether g's input gradient may run by scatter (conv_scatter.c): 1-d / 2-d, not
+/* Whether g's input gradient may run by shifted sums (conv_phase_sum.c): 1-d / 2-d, not
  * depthwise, at most 6 output channels a group (the GEMM's depth: so shallow a product
  * leaves its tiles nearly empty) and 7 input channels (from 8 the phase path above is
  * faster: measured), sizes within bounds. */
-bool cnnc__conv_scatter_data_fits(const cnnc__window *g);
+bool cnnc__conv_phase_sum_fits(const cnnc__window *g);
 
 /* dx [n, c, in] = the input gradient of dy [n, m, out] for w [m, c / groups, k]
- * (overwrites dx) when every weight is finite (the scatter adds w * 0 past dy's rows):
+ * (overwrites dx) when every weight is finite (the sums add w * 0 past dy's rows):
  * true with the status in *st, or false (nothing done). g must fit
- * (cnnc__conv_scatter_data_fits). The same bits at every level and thread count. */
-bool cnnc__conv_scatter_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
-                                      const float *dy, const float *w, cnnc_status *st);
+ * (cnnc__conv_phase_sum_fits). The same bits at every level and thread count. */
+bool cnnc__conv_phase_sum_backward_data(cnnc__isa isa, const cnnc__window *g, float *dx,
+                                        const float *dy, const float *w, cnnc_status *st);
 #endif

@@ -246,7 +246,7 @@ def test_zero_batch_and_zero_channels(dim):
     # the Winograd weight gradient: groups, padding 0 and 2, odd sizes (part tiles)
     ((3, 48, 17, 19), (64, 24, 3, 3), dict(padding=2, groups=2)),
     ((2, 32, 21, 20), (40, 32, 3, 3), {}),
-    # few channels a group, strided: the input gradient by scatter into the phases
+    # few channels a group, strided: the input gradient by shifted sums in the phases
     ((64, 1, 28, 28), (3, 1, 3, 3), dict(stride=2, padding=1)),  # the seed net's
     ((3, 6, 17, 15), (9, 2, 4, 4), dict(stride=(2, 3), padding=(1, 2), groups=3)),
     ((4, 3, 50), (5, 3, 5), dict(stride=3, padding=2, dilation=2)),
@@ -284,7 +284,7 @@ def test_fast_paths_transposed(case):
     (F.conv2d, (6, 64, 14, 13), (64, 64, 3, 3), dict(padding=1)),  # Winograd across images
     (F.conv2d, (3, 48, 17, 19), (64, 24, 3, 3), dict(padding=2, groups=2)),  # Winograd dW
     (F.conv_transpose2d, (2, 32, 20, 20), (32, 16, 4, 4), dict(stride=2, padding=1)),
-    (F.conv2d, (64, 1, 28, 28), (3, 1, 3, 3), dict(stride=2, padding=1)),  # dx by scatter
+    (F.conv2d, (64, 1, 28, 28), (3, 1, 3, 3), dict(stride=2, padding=1)),  # dx by shifted sums
 ])
 def test_thread_count_does_not_change_bits(fn, x, w, kwargs):
     """Results (output and every gradient) are bit-identical with 1, 2 and 3 threads."""

@@ -1,19 +1,20 @@
-/* The input gradient of one image's group by scattering dy into the input's stride
- * phases (kernels/conv.h, cnnc__conv_scatter_data): for a convolution with few
- * channels a group a GEMM's tiles stay nearly empty (K = the output channels: 3 in the
- * seed net's first layer) and col2im walks every column again; here each (input
- * channel, output channel, tap) adds w * dy into the phase plane the tap lands in, as
- * one long run.
+/* The input gradient of one image's group through the input's stride phases
+ * (kernels/conv.h, cnnc__conv_phase_sum_data): for a convolution with few channels a
+ * group a GEMM's tiles stay nearly empty (K = the output channels: 3 in the seed net's
+ * first layer) and col2im walks every column again; here each phase plane of dx is
+ * summed in registers from shifted runs of dy, one run per (output channel, tap) that
+ * lands in that phase, and then copied into dx.
  *
  * Tap q of a dim reaches input position p * stride - pad + q * dil from output p: with
  * q * dil - pad = sh * stride + ph (0 <= ph < stride), position (p + sh) * stride + ph,
  * row p + sh of phase ph. Over the taps sh spans [lo, hi]; a phase plane holds rows
  * lo .. out - 1 + hi of its phase (out + hi - lo of them; row R is phase row R + lo), so
  * every tap's rows land inside it. Columns alike, and dy is copied into rows of the
- * plane's width (zero past its own): a tap's whole contribution is then one run of
- * out[1] * width, its zero columns landing in columns no real one reaches or adding
- * 0 to real ones (w * 0: the weights must be finite, which the caller checks). The
- * planes' positions outside the input (padding) are dropped when copied into dx.
+ * plane's width, zero past its own and around it: a tap's whole contribution to a
+ * plane is then dy's padded rows read from one offset, its zeros landing in positions
+ * no real term reaches or adding 0 to real ones (w * 0: the weights must be finite,
+ * which the caller checks). The planes' positions outside the input (padding) are
+ * dropped when copied into dx.
  *
  * Every dx element sums its terms in one order (output channel, then tap) whatever
  * the level or the thread count; the levels differ only in vector width (a multiply
@@ -27,7 +28,7 @@ enum { SC_T = 32 }; /* positions a pass over the taps (4 AVX2 vectors) */
 /* floor(a / b), b > 0 */
 static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
-void cnnc__conv_scatter_geom(const cnnc__window *g, cnnc__conv_scatter_dims *s) {
+void cnnc__conv_phase_sum_geom(const cnnc__window *g, cnnc__conv_phase_sum_dims *s) {
     for (int d = 0; d < 2; d++) {
         const int64_t gd = d + 1;
         s->lo[d] = floor_div(-g->pad[gd], g->stride[gd]);
@@ -44,15 +45,15 @@ void cnnc__conv_scatter_geom(const cnnc__window *g, cnnc__conv_scatter_dims *s) 
 }
 
 /* A tap of a phase: its weight and where its dy run starts relative to the plane's. */
-typedef struct scatter_tap {
+typedef struct phase_sum_tap {
     float w;
     int64_t src; /* offset into a channel's padded dy rows */
-} scatter_tap;
+} phase_sum_tap;
 
 /* p[t] = sum over the taps k of tap[k].w * dyp[tap[k].src + t], t < n, in tap order
  * (a multiply then an add, from 0); reads up to SC_T - 1 floats past each run (the
  * padding keeps them inside dyp), writes only p[0 .. n). */
-static void plane_base(float *p, const float *dyp, const scatter_tap *tap, int64_t nt,
+static void plane_base(float *p, const float *dyp, const phase_sum_tap *tap, int64_t nt,
                        int64_t n) {
     for (int64_t t0 = 0; t0 < n; t0 += SC_T) {
         float acc[SC_T] = {0};
@@ -69,7 +70,7 @@ static void plane_base(float *p, const float *dyp, const scatter_tap *tap, int64
 
 /* The same sums, SC_T positions in four vectors (an add of the product: no FMA). */
 __attribute__((target("avx2"))) static void plane_avx2(float *p, const float *dyp,
-                                                       const scatter_tap *tap, int64_t nt,
+                                                       const phase_sum_tap *tap, int64_t nt,
                                                        int64_t n) {
     for (int64_t t0 = 0; t0 < n; t0 += SC_T) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -101,7 +102,7 @@ __attribute__((target("avx2"))) static void plane_avx2(float *p, const float *dy
 /* dx [cg, in] from the planes: input row i = (R + lo) s1 + a is plane (a) row R; rows
  * and columns no plane holds (past the last output's reach) are 0 */
 static void gather_phases(float *dx, const float *ph, const cnnc__window *g,
-                          const cnnc__conv_scatter_dims *sd) {
+                          const cnnc__conv_phase_sum_dims *sd) {
     const int64_t s1 = g->stride[1], s2 = g->stride[2], h = g->in[1], wd = g->in[2];
     const int64_t cg = g->c / g->groups, pw = sd->len[1];
     memset(dx, 0, (size_t)(cg * h * wd) * sizeof(float));
@@ -121,9 +122,9 @@ static void gather_phases(float *dx, const float *ph, const cnnc__window *g,
             }
 }
 
-void cnnc__conv_scatter_data(cnnc__isa isa, float *dx, float *ph, float *dyw, const float *dy,
-                             const float *w, const cnnc__window *g,
-                             const cnnc__conv_scatter_dims *sd) {
+void cnnc__conv_phase_sum_data(cnnc__isa isa, float *dx, float *ph, float *dyw,
+                               const float *dy, const float *w, const cnnc__window *g,
+                               const cnnc__conv_phase_sum_dims *sd) {
     const int64_t cg = g->c / g->groups, mg = g->m / g->groups, ksz = g->k[1] * g->k[2];
     const int64_t ho = g->out[1], wo = g->out[2], pw = sd->len[1], s1 = g->stride[1],
                   s2 = g->stride[2];
@@ -134,7 +135,7 @@ void cnnc__conv_scatter_data(cnnc__isa isa, float *dx, float *ph, float *dyw, co
             memcpy(d + sd->pad + r * pw, dy + (o * ho + r) * wo, (size_t)wo * sizeof(float));
     }
     /* each tap's phase s2 a + b and run start (taps of one phase in the order q) */
-    scatter_tap *tap = (scatter_tap *)(void *)(dyw + (sd->dyw + 15) / 16 * 16);
+    phase_sum_tap *tap = (phase_sum_tap *)(void *)(dyw + (sd->dyw + 15) / 16 * 16);
     int64_t *phase = (int64_t *)(void *)(tap + mg * ksz), *at = phase + ksz;
     for (int64_t q = 0; q < ksz; q++) {
         const int64_t off1 = q / g->k[2] * g->dil[1] - g->pad[1];
@@ -150,7 +151,7 @@ void cnnc__conv_scatter_data(cnnc__isa isa, float *dx, float *ph, float *dyw, co
             for (int64_t o = 0; o < mg; o++)
                 for (int64_t q = 0; q < ksz; q++)
                     if (phase[q] == f)
-                        tap[nt++] = (scatter_tap){w[(o * cg + ci) * ksz + q],
+                        tap[nt++] = (phase_sum_tap){w[(o * cg + ci) * ksz + q],
                                                   o * sd->chan + sd->pad - at[q]};
             float *p = ph + (ci * s1 * s2 + f) * sd->plane;
 #if CNNC__ISA_X86

@@ -1,5 +1,5 @@
-/* The input gradient of convolutions with few channels a group by scatter into the
- * input's stride phases (ops/conv_scatter.c, kernels/conv_scatter.c): against the
+/* The input gradient of convolutions with few channels a group by shifted sums in the
+ * input's stride phases (ops/conv_phase_sum.c, kernels/conv_phase_sum.c): against the
  * reference kernel on randomized geometries it takes (1-d and 2-d, 1-7 input and 1-6
  * output channels a group, groups 1-3, strides 1-4, kernels 1-5, dilation 1-3, padding
  * 0-3, an extra trailing pad (rows no output reaches), batch 1-4; fixed seed) and on the
@@ -39,7 +39,7 @@ static cnnc__window random_geom(int dims) {
 /* The path at every level (the same bits) and through the driver at 1, 2 and 3 threads
  * (the same bits again, and this path where a stride is above 1) against the reference. */
 static void check_geom(const cnnc__window *g) {
-    REQUIRE(cnnc__conv_scatter_data_fits(g));
+    REQUIRE(cnnc__conv_phase_sum_fits(g));
     const int64_t nx = g->n * g->c * cnnc__window_in_size(g);
     const int64_t ny = g->n * g->m * cnnc__window_out_size(g);
     float *w = rand_buf(g->m * (g->c / g->groups) * cnnc__window_k_size(g)), *dy = rand_buf(ny);
@@ -51,7 +51,7 @@ static void check_geom(const cnnc__window *g) {
         float *out = l == (int)cnnc__isa_cpu() ? dx0 : dx;
         for (int64_t i = 0; i < nx; i++) out[i] = NAN; /* every element written */
         cnnc_status st = CNNC_ERR_RUNTIME;
-        CHECK(cnnc__conv_scatter_backward_data((cnnc__isa)l, g, out, dy, w, &st));
+        CHECK(cnnc__conv_phase_sum_backward_data((cnnc__isa)l, g, out, dy, w, &st));
         CHECK_OK(st);
         const double e = max_rel(out, dxr, nx);
         if (e > err) err = e;
@@ -64,7 +64,7 @@ static void check_geom(const cnnc__window *g) {
         for (int64_t i = 0; i < nx; i++) dx[i] = NAN;
         CHECK_OK(cnnc__conv_run_backward_data(g, dx, dy, w, true));
         if (strided) {
-            CHECK(strcmp(cnnc__conv_forward_path(), "input phases by scatter") == 0);
+            CHECK(strcmp(cnnc__conv_forward_path(), "input phases by shifted sums") == 0);
             CHECK(memcmp(dx, dx0, (size_t)nx * sizeof(float)) == 0);
         } else {
             CHECK(max_rel(dx, dxr, nx) < 1e-5);
@@ -96,7 +96,7 @@ static void test_shapes(void) {
         check_geom(&gs[i]);
 }
 
-/* An infinite or NaN weight: the scatter declines (its zero padding would meet it), and
+/* An infinite or NaN weight: the path declines (dy's zero padding would meet it), and
  * the driver's GEMM path gives the reference's special values. */
 static void test_non_finite_weights(void) {
     rng_state = 12;
@@ -108,10 +108,10 @@ static void test_non_finite_weights(void) {
     for (int k = 0; k < 2; k++) {
         w[k ? 4 : 0] = k ? NAN : INFINITY;
         cnnc_status st = CNNC_OK;
-        CHECK(!cnnc__conv_scatter_backward_data(cnnc__isa_active(), &g, dx, dy, w, &st));
+        CHECK(!cnnc__conv_phase_sum_backward_data(cnnc__isa_active(), &g, dx, dy, w, &st));
         cnnc__conv_ref_backward_data(dxr, dy, w, &g);
         CHECK_OK(cnnc__conv_run_backward_data(&g, dx, dy, w, true));
-        CHECK(strcmp(cnnc__conv_forward_path(), "input phases by scatter") != 0);
+        CHECK(strcmp(cnnc__conv_forward_path(), "input phases by shifted sums") != 0);
         int bad = 0;
         for (int64_t i = 0; i < nx; i++)
             if (isnan(dx[i]) != isnan(dxr[i]) || (isinf(dxr[i]) && dx[i] != dxr[i])) bad++;
@@ -124,22 +124,22 @@ static void test_non_finite_weights(void) {
  * past its bounds; the bounds taken. */
 static void test_declines(void) {
     cnnc__window g = geom(2, 7, 6, 1, 9, 9, 3, 2, 1);
-    CHECK(cnnc__conv_scatter_data_fits(&g));
+    CHECK(cnnc__conv_phase_sum_fits(&g));
     g = geom(2, 8, 6, 1, 9, 9, 3, 2, 1);
-    CHECK(!cnnc__conv_scatter_data_fits(&g));
+    CHECK(!cnnc__conv_phase_sum_fits(&g));
     g = geom(2, 7, 7, 1, 9, 9, 3, 2, 1);
-    CHECK(!cnnc__conv_scatter_data_fits(&g));
+    CHECK(!cnnc__conv_phase_sum_fits(&g));
     g = geom(2, 14, 12, 2, 9, 9, 3, 2, 1);
-    CHECK(cnnc__conv_scatter_data_fits(&g));
+    CHECK(cnnc__conv_phase_sum_fits(&g));
     g = geom(2, 4, 4, 4, 9, 9, 3, 2, 1);
-    CHECK(!cnnc__conv_scatter_data_fits(&g));
+    CHECK(!cnnc__conv_phase_sum_fits(&g));
     g = geom(1, 1, 1, 1, 70000, 9, 3, 2, 1);
-    CHECK(!cnnc__conv_scatter_data_fits(&g));
+    CHECK(!cnnc__conv_phase_sum_fits(&g));
     g = geom(1, 1, 1, 1, 9000, 9000, 3, 1, 1); /* planes past the scratch bound */
-    CHECK(!cnnc__conv_scatter_data_fits(&g));
+    CHECK(!cnnc__conv_phase_sum_fits(&g));
     g = geom(2, 2, 2, 1, 9, 9, 3, 2, 1);
     g.in[0] = 3, g.out[0] = 2, g.k[0] = 2;
-    CHECK(!cnnc__conv_scatter_data_fits(&g));
+    CHECK(!cnnc__conv_phase_sum_fits(&g));
 }
 
 int main(void) {
