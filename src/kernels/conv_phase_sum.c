@@ -25,14 +25,12 @@
 
 enum { SC_T = 32 }; /* positions a pass over the taps (4 AVX2 vectors) */
 
-/* floor(a / b), b > 0 */
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 void cnnc__conv_phase_sum_geom(const cnnc__window *g, cnnc__conv_phase_sum_dims *s) {
     for (int d = 0; d < 2; d++) {
         const int64_t gd = d + 1;
-        s->lo[d] = floor_div(-g->pad[gd], g->stride[gd]);
-        s->hi[d] = floor_div((g->k[gd] - 1) * g->dil[gd] - g->pad[gd], g->stride[gd]);
+        s->lo[d] = cnnc__div_floor(-g->pad[gd], g->stride[gd]);
+        const int64_t reach = (g->k[gd] - 1) * g->dil[gd] - g->pad[gd];
+        s->hi[d] = cnnc__div_floor(reach, g->stride[gd]);
         s->len[d] = g->out[gd] + s->hi[d] - s->lo[d];
     }
     s->plane = s->len[0] * s->len[1];
@@ -140,7 +138,7 @@ void cnnc__conv_phase_sum_data(cnnc__isa isa, float *dx, float *ph, float *dyw,
     for (int64_t q = 0; q < ksz; q++) {
         const int64_t off1 = q / g->k[2] * g->dil[1] - g->pad[1];
         const int64_t off2 = q % g->k[2] * g->dil[2] - g->pad[2];
-        const int64_t sh1 = floor_div(off1, s1), sh2 = floor_div(off2, s2);
+        const int64_t sh1 = cnnc__div_floor(off1, s1), sh2 = cnnc__div_floor(off2, s2);
         phase[q] = (off1 - sh1 * s1) * s2 + (off2 - sh2 * s2);
         at[q] = (sh1 - sd->lo[0]) * pw + (sh2 - sd->lo[1]);
     }

@@ -19,12 +19,6 @@ static bool add(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overfl
 static bool sub(int64_t a, int64_t b, int64_t *r) { return !__builtin_sub_overflow(a, b, r); }
 static bool mul(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
 
-/* a / b rounded toward negative infinity (b != 0) */
-static int64_t div_floor(int64_t a, int64_t b) {
-    int64_t q = a / b, r = a % b;
-    return (r != 0 && (r < 0) != (b < 0)) ? q - 1 : q;
-}
-
 bool cnnc__window_out_len(int64_t in, int64_t k, int64_t stride, int64_t pad_l, int64_t pad_r,
                           int64_t dil, bool ceil_mode, int64_t *out) {
     int64_t left, span, reach, k1, s1;
@@ -33,7 +27,7 @@ bool cnnc__window_out_len(int64_t in, int64_t k, int64_t stride, int64_t pad_l, 
         (ceil_mode && (!sub(stride, 1, &s1) || !add(span, s1, &span))))
         return false;
     if (stride == -1 && span == INT64_MIN) return false;
-    int64_t last = div_floor(span, stride), start; /* the last window's index: out - 1 */
+    int64_t last = cnnc__div_floor(span, stride), start; /* the last window's index: out - 1 */
     /* ceil_mode: the last window starts at last * stride, which must be < in + pad_l
      * (a product that overflows upwards starts past it) */
     if (ceil_mode && (mul(last, stride, &start) ? start >= left : last > 0)) last--;

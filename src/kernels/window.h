@@ -34,6 +34,12 @@ static inline int64_t cnnc__window_plane_(const int64_t *v) {
 }
 static inline int64_t cnnc__window_in_size(const cnnc__window *g) { return cnnc__window_plane_(g->in); }
 static inline int64_t cnnc__window_out_size(const cnnc__window *g) { return cnnc__window_plane_(g->out); }
+/* a / b rounded toward negative infinity (b != 0) */
+static inline int64_t cnnc__div_floor(int64_t a, int64_t b) {
+    const int64_t q = a / b, r = a % b;
+    return (r != 0 && (r < 0) != (b < 0)) ? q - 1 : q;
+}
+
 static inline int64_t cnnc__window_k_size(const cnnc__window *g) {
     return g->k[0] * g->k[1] * g->k[2];
 }

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/norm.h"
+#include "kernels/window.h"
 
 typedef enum { L_CHANNEL, L_CHANNEL_FIXED, L_GROUP, L_LAST } layout_kind;
 
@@ -681,11 +682,6 @@ cnnc_tensor *cnnc__op_layer_norm(cnnc_tensor *x, int nd, const int64_t *ns, cnnc
 
 /* ---- group_norm ---------------------------------------------------------------------------- */
 
-static int64_t floordiv(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
 cnnc_tensor *cnnc__op_group_norm(cnnc_tensor *x, int64_t G, cnnc_tensor *w, cnnc_tensor *b,
                                  double eps) {
     const char *fn = "group_norm";
@@ -700,7 +696,8 @@ cnnc_tensor *cnnc__op_group_norm(cnnc_tensor *x, int64_t G, cnnc_tensor *w, cnnc
     { /* F.group_norm's _verify_batch_size on [N*C//G, G, *spatial] */
         /* Python's products do not wrap: one that overflows is not 1 */
         int64_t nc, first = 0, prod = 0;
-        bool fits = cnnc__mul_i64(N, C, &nc) && (first = floordiv(nc, G), cnnc__mul_i64(first, S, &prod));
+        bool fits = cnnc__mul_i64(N, C, &nc) &&
+                    (first = cnnc__div_floor(nc, G), cnnc__mul_i64(first, S, &prod));
         if (fits && prod == 1) {
             char s[300];
             int64_t sz[CNNC_MAX_DIMS];
