@@ -28,7 +28,8 @@ cnnc_status cnnc__conv_phase_backward_data(cnnc__isa isa, const cnnc__window *g,
 /* Whether g's input gradient may run by shifted sums (conv_phase_sum.c): 1-d / 2-d, not
  * depthwise, at most 6 output channels a group (the GEMM's depth: so shallow a product
  * leaves its tiles nearly empty) and 7 input channels (from 8 the phase path above is
- * faster: measured), sizes within bounds. */
+ * faster: measured), more kernel taps than stride phases (with one tap a phase at most,
+ * 1x1 kernels among them, the GEMM is faster: measured), sizes within bounds. */
 bool cnnc__conv_phase_sum_fits(const cnnc__window *g);
 
 /* dx [n, c, in] = the input gradient of dy [n, m, out] for w [m, c / groups, k]

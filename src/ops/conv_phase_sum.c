@@ -34,6 +34,13 @@ bool cnnc__conv_phase_sum_fits(const cnnc__window *g) {
             g->k[d] > PHASE_SUM_DIM_MAX || g->in[d] > PHASE_SUM_DIM_MAX ||
             g->out[d] > PHASE_SUM_DIM_MAX)
             return false;
+    /* more taps than phases: some phase sums several shifted runs. Where each phase
+     * takes one tap at most, the GEMM (+ col2im) path wins (1 thread, AVX2, batch 8, dx
+     * ms GEMM -> here: 1x1 3 -> 6 at 56x56 0.025 -> 0.083, 4 -> 4 at 112x112 0.078 ->
+     * 0.327, stride 2 0.025 -> 0.060; 2x2 / 2 3 -> 6 at 96x96 0.143 -> 0.187, 1 -> 6
+     * 0.052 -> 0.075), where one has several it loses nowhere measured (4x4 / 3 3 -> 6
+     * at 96x96 0.385 -> 0.221; 3x3 / 3, one tap a phase, 0.237 -> 0.176, is given up) */
+    if (g->k[1] * g->k[2] <= g->stride[1] * g->stride[2]) return false;
     cnnc__conv_phase_sum_dims sd;
     cnnc__conv_phase_sum_geom(g, &sd);
     return (double)sd.planes + (double)sd.dyw + (double)sd.taps <= PHASE_SUM_SCRATCH_MAX;

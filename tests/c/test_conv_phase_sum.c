@@ -32,7 +32,9 @@ static cnnc__window random_geom(int dims) {
     g.groups = rnd(1, 3);
     g.c = g.groups * rnd(g.groups > 1 ? 2 : 1, 7); /* not depthwise (its own path) */
     g.m = g.groups * rnd(1, 6);
-    random_spatial(&g, dims, false, 2);
+    do /* the path wants more taps than stride phases */
+        random_spatial(&g, dims, false, 2);
+    while (g.k[1] * g.k[2] <= g.stride[1] * g.stride[2]);
     return g;
 }
 
@@ -121,9 +123,18 @@ static void test_non_finite_weights(void) {
 }
 
 /* Geometries it declines: 8 input or 7 output channels a group, depthwise, 3-d, sizes
- * past its bounds; the bounds taken. */
+ * past its bounds, no more taps than stride phases (1x1 kernels, 2x2 / 2); the bounds
+ * taken. */
 static void test_declines(void) {
     cnnc__window g = geom(2, 7, 6, 1, 9, 9, 3, 2, 1);
+    CHECK(cnnc__conv_phase_sum_fits(&g));
+    g = geom(2, 3, 6, 1, 9, 9, 1, 1, 0);
+    CHECK(!cnnc__conv_phase_sum_fits(&g));
+    g = geom(2, 3, 6, 1, 9, 9, 1, 2, 0);
+    CHECK(!cnnc__conv_phase_sum_fits(&g));
+    g = geom(2, 3, 6, 1, 9, 9, 2, 2, 0);
+    CHECK(!cnnc__conv_phase_sum_fits(&g));
+    g = geom(2, 3, 6, 1, 9, 9, 3, 1, 1);
     CHECK(cnnc__conv_phase_sum_fits(&g));
     g = geom(2, 8, 6, 1, 9, 9, 3, 2, 1);
     CHECK(!cnnc__conv_phase_sum_fits(&g));
