@@ -166,18 +166,29 @@ typedef struct {
     int64_t in_shape[CNNC_MAX_DIMS];
     int keep_ndim; /* the keepdim=True shape, to broadcast the gradient back */
     int64_t keep_shape[CNNC_MAX_DIMS];
-    double scale;
+    bool mean;
+    float count; /* mean: the gradient is divided by the elements reduced */
 } reduce_ctx;
+
+/* g in the keepdim shape: an alias of it (sum), or g / count (mean, PyTorch's
+ * mean_backward: the gradient divided by the count, not multiplied by its inverse),
+ * divided while it is small, before the broadcast writes every input element once. */
+static cnnc_tensor *keep_grad(const reduce_ctx *c, cnnc_tensor *g) {
+    if (!c->mean) return cnnc__tensor_alias(g, c->keep_ndim, c->keep_shape);
+    cnnc_tensor *gk = cnnc__tensor_new(CNNC_FLOAT32, c->keep_ndim, c->keep_shape);
+    if (!gk) return NULL;
+    const float *src = cnnc__f32(g);
+    float *dst = cnnc__f32(gk);
+    for (int64_t i = 0; i < gk->numel; i++) dst[i] = src[i] / c->count;
+    return gk;
+}
 
 static cnnc_status reduce_backward(cnnc__node *n, cnnc_tensor *g, cnnc_tensor **gi) {
     reduce_ctx *c = n->ctx;
-    cnnc_tensor *gk = cnnc__tensor_alias(g, c->keep_ndim, c->keep_shape);
+    cnnc_tensor *gk = keep_grad(c, g);
     if (!gk) return cnnc_last_status();
     cnnc_tensor *e = cnnc__expand(gk, c->in_ndim, c->in_shape);
     cnnc_tensor_release(gk);
-    if (e && c->scale != 1.0) {
-        cnnc__k_affine(cnnc__f32(e), cnnc__f32(e), e->numel, (float)c->scale, 0.0f);
-    }
     gi[0] = e;
     return e ? CNNC_OK : cnnc_last_status();
 }
@@ -214,7 +225,8 @@ static cnnc_tensor *reduce_op(const char *fn, const char *node, cnnc_tensor *a, 
         memcpy(c->in_shape, a->shape, sizeof a->shape);
         c->keep_ndim = nk;
         memcpy(c->keep_shape, keep, sizeof keep);
-        c->scale = scale;
+        c->mean = mean;
+        c->count = (float)count;
     }
     return out;
 }

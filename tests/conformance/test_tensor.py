@@ -334,6 +334,17 @@ def test_reduce_edges(red, shape, dim):
                      lambda a: getattr(a, red)(dim, keepdim), [x])
 
 
+@pytest.mark.parametrize("shape,dim", [((8, 64, 56, 56), (2, 3)), ((3, 7, 5), 1), ((6, 9), None),
+                                       ((2, 3, 4, 5), (0, 2))])
+def test_mean_grad_bits(shape, dim):
+    """mean's gradient is PyTorch's to the bit: the upstream gradient divided by the
+    count (3136, 7, 54, 24: not powers of two), not multiplied by its inverse."""
+    x = randn(rng(7), *shape)
+    fn = (lambda a: a.mean()) if dim is None else (lambda a: a.mean(dim))
+    res = check_op(fn, fn, [x], seed=3)
+    assert np.array_equal(res.cnnc_inputs[0].grad.numpy(), res.torch_inputs[0].grad.numpy())
+
+
 @pytest.mark.parametrize("red", ["sum", "mean"])
 def test_reduce_errors(red):
     check_error(lambda: getattr(cnnc.zeros(2, 3), red)(2),
