@@ -3,6 +3,7 @@
 
 #if CNNC__ISA_X86
 CNNC__ISA_TARGET_BEGIN("avx2,fma")
+#define PM_SPLIT2_AVX2 /* the stride-2 row split by shuffles */
 #define POOL_SUFFIX avx2
 #include "kernels/pool_max_body.h"
 CNNC__ISA_TARGET_END

@@ -8,6 +8,7 @@ CNNC__ISA_TARGET_BEGIN("avx512f")
 #else
 CNNC__ISA_TARGET_BEGIN("avx512f,prefer-vector-width=512")
 #endif
+#define PM_SPLIT2_AVX2 /* the stride-2 row split by shuffles */
 #define POOL_SUFFIX avx512
 #include "kernels/pool_max_body.h"
 CNNC__ISA_TARGET_END
