@@ -126,29 +126,25 @@ static void test_non_finite_weights(void) {
  * past its bounds, no more taps than stride phases (1x1 kernels, 2x2 / 2); the bounds
  * taken. */
 static void test_declines(void) {
-    cnnc__window g = geom(2, 7, 6, 1, 9, 9, 3, 2, 1);
-    CHECK(cnnc__conv_phase_sum_fits(&g));
-    g = geom(2, 3, 6, 1, 9, 9, 1, 1, 0);
-    CHECK(!cnnc__conv_phase_sum_fits(&g));
-    g = geom(2, 3, 6, 1, 9, 9, 1, 2, 0);
-    CHECK(!cnnc__conv_phase_sum_fits(&g));
-    g = geom(2, 3, 6, 1, 9, 9, 2, 2, 0);
-    CHECK(!cnnc__conv_phase_sum_fits(&g));
-    g = geom(2, 3, 6, 1, 9, 9, 3, 1, 1);
-    CHECK(cnnc__conv_phase_sum_fits(&g));
-    g = geom(2, 8, 6, 1, 9, 9, 3, 2, 1);
-    CHECK(!cnnc__conv_phase_sum_fits(&g));
-    g = geom(2, 7, 7, 1, 9, 9, 3, 2, 1);
-    CHECK(!cnnc__conv_phase_sum_fits(&g));
-    g = geom(2, 14, 12, 2, 9, 9, 3, 2, 1);
-    CHECK(cnnc__conv_phase_sum_fits(&g));
-    g = geom(2, 4, 4, 4, 9, 9, 3, 2, 1);
-    CHECK(!cnnc__conv_phase_sum_fits(&g));
-    g = geom(1, 1, 1, 1, 70000, 9, 3, 2, 1);
-    CHECK(!cnnc__conv_phase_sum_fits(&g));
-    g = geom(1, 1, 1, 1, 9000, 9000, 3, 1, 1); /* planes past the scratch bound */
-    CHECK(!cnnc__conv_phase_sum_fits(&g));
-    g = geom(2, 2, 2, 1, 9, 9, 3, 2, 1);
+    const struct {
+        cnnc__window g;
+        bool fits;
+    } cases[] = {
+        {geom(2, 7, 6, 1, 9, 9, 3, 2, 1), true},
+        {geom(2, 3, 6, 1, 9, 9, 1, 1, 0), false}, /* 1x1: one tap, one phase */
+        {geom(2, 3, 6, 1, 9, 9, 1, 2, 0), false},
+        {geom(2, 3, 6, 1, 9, 9, 2, 2, 0), false}, /* 2x2 / 2: one tap a phase */
+        {geom(2, 3, 6, 1, 9, 9, 3, 1, 1), true},
+        {geom(2, 8, 6, 1, 9, 9, 3, 2, 1), false},
+        {geom(2, 7, 7, 1, 9, 9, 3, 2, 1), false},
+        {geom(2, 14, 12, 2, 9, 9, 3, 2, 1), true},
+        {geom(2, 4, 4, 4, 9, 9, 3, 2, 1), false},       /* depthwise */
+        {geom(1, 1, 1, 1, 70000, 9, 3, 2, 1), false},   /* past the size bound */
+        {geom(1, 1, 1, 1, 9000, 9000, 3, 1, 1), false}, /* planes past the scratch bound */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(cnnc__conv_phase_sum_fits(&cases[i].g) == cases[i].fits);
+    cnnc__window g = geom(2, 2, 2, 1, 9, 9, 3, 2, 1); /* 3-d */
     g.in[0] = 3, g.out[0] = 2, g.k[0] = 2;
     CHECK(!cnnc__conv_phase_sum_fits(&g));
 }
