@@ -543,15 +543,6 @@ static void pack_cols_avx2(float *dst, int64_t nr, float *row, const float *x,
                    cnnc__conv_rows_of(CNNC__ISA_AVX2)->gather2);
 }
 
-/* All bits set in lane l when lo <= first + l < hi, else 0. */
-AVX2 static inline __m256 lanes_between(int64_t lo, int64_t hi, int first) {
-    const __m256i l = _mm256_setr_epi32(first, first + 1, first + 2, first + 3, first + 4,
-                                        first + 5, first + 6, first + 7);
-    return _mm256_castsi256_ps(_mm256_andnot_si256(
-        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lo), l),
-        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), l)));
-}
-
 /* d0[v] = row[2 v + off], d1[v] = row[2 v + 1 + off] (0 outside [0, w)), v < n: a row's
  * two stride-2 phases, the row read once, 16 floats at a time split into their even and
  * odd lanes (a first layer's 224-wide rows: MobileNetV2's 3 -> 32 3x3 s2, batch 8, 1
@@ -576,8 +567,10 @@ AVX2 static void split_rows2_avx2(float *d0, float *d1, const float *row, int64_
             /* lanes [lo, hi) inside the row */
             const int64_t lo = c < 0 ? -c : 0, hi = w - c < 16 ? (w - c > 0 ? w - c : 0) : 16;
             if (before + c >= 0 && c + 16 <= after) {
-                a = _mm256_and_ps(_mm256_loadu_ps(row + c), lanes_between(lo, hi, 0));
-                b = _mm256_and_ps(_mm256_loadu_ps(row + c + 8), lanes_between(lo, hi, 8));
+                a = _mm256_and_ps(_mm256_loadu_ps(row + c),
+                                  cnnc__lanes_between_avx2(lo, hi, 0));
+                b = _mm256_and_ps(_mm256_loadu_ps(row + c + 8),
+                                  cnnc__lanes_between_avx2(lo, hi, 8));
             } else { /* masked loads, not a buffer filled by scalar stores (above) */
                 const int64_t la = lo < 8 ? lo : 8, ha = hi < 8 ? hi : 8;
                 const int64_t lb = lo > 8 ? lo - 8 : 0, hb = hi > 8 ? hi - 8 : 0;
@@ -585,11 +578,10 @@ AVX2 static void split_rows2_avx2(float *d0, float *d1, const float *row, int64_
                 b = lb < hb ? load_run_avx2(row + c + 8 + lb, 1, lb, hb) : _mm256_setzero_ps();
             }
         }
-        /* [a0 a2 b0 b2 | a4 a6 b4 b6] (odd: a1 a3 ..), then its 64-bit pairs as 0, 2, 1, 3 */
-        const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88));
-        const __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD));
-        cnnc__store_n_avx2(d0 + v, _mm256_castpd_ps(_mm256_permute4x64_pd(e, 0xD8)), n - v);
-        cnnc__store_n_avx2(d1 + v, _mm256_castpd_ps(_mm256_permute4x64_pd(o, 0xD8)), n - v);
+        __m256 e, o;
+        cnnc__deinterleave2_avx2(&e, &o, a, b);
+        cnnc__store_n_avx2(d0 + v, e, n - v);
+        cnnc__store_n_avx2(d1 + v, o, n - v);
     }
 }
 #endif

@@ -111,9 +111,9 @@ AVX512 static float sum_avx512(const float *x, int64_t n) {
 
 /* The even elements of a (8 floats) then of b (7 floats used): a[0], a[2], .., b[6]. */
 AVX2 static inline __m256 even8_avx2(__m256 a, __m256 b) {
-    /* [a0 a2 b0 b2 | a4 a6 b4 b6], then its 64-bit pairs in the order 0, 2, 1, 3 */
-    const __m256 e = _mm256_shuffle_ps(a, b, 0x88);
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+    __m256 e, o;
+    cnnc__deinterleave2_avx2(&e, &o, a, b);
+    return e;
 }
 
 /* As gather2_avx512, 8 at a time. */

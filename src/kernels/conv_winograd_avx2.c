@@ -55,16 +55,6 @@ INLINE void run_windows(const float *p[8], const float *sr, int step) {
     for (int i = 0; i < 8; i++) p[i] = sr + step * i;
 }
 
-/* ev, od = the even and odd floats of lo, hi (16 floats in order) */
-INLINE void deinterleave2(__m256 *ev, __m256 *od, __m256 lo, __m256 hi) {
-    /* in-lane picks give (lo 0 2, hi 0 2, lo 4 6, hi 4 6) in 64-bit quarters: 0xD8
-     * puts them in order */
-    const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88));
-    const __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD));
-    *ev = _mm256_castpd_ps(_mm256_permute4x64_pd(e, 0xD8));
-    *od = _mm256_castpd_ps(_mm256_permute4x64_pd(o, 0xD8));
-}
-
 /* tmp[(9 d + q) 8 + j] = tap q of filter w + j fs + 9 d for j < n, 0 for n <= j < 8,
  * d < nd <= 8: the taps of 8 filters at nd depths, filter j in lane j, by plain loads
  * per filter and 8 x 8 transposes (cnnc__wino_panel_taps at 8 lanes). tmp 32-byte
@@ -168,8 +158,8 @@ static void f2_horiz(float *v, int64_t vs, const float *sr, int64_t nk) {
     for (int64_t k = 0; k < nk; k += 8) {
         const float *p = sr + 2 * k;
         __m256 c[4];
-        deinterleave2(&c[0], &c[1], _mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
-        deinterleave2(&c[2], &c[3], _mm256_loadu_ps(p + 2), _mm256_loadu_ps(p + 10));
+        cnnc__deinterleave2_avx2(&c[0], &c[1], _mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
+        cnnc__deinterleave2_avx2(&c[2], &c[3], _mm256_loadu_ps(p + 2), _mm256_loadu_ps(p + 10));
         f2_b_store(v + k, vs, c, nk - k);
     }
 }
@@ -237,7 +227,7 @@ INLINE void split_pairs(__m256 *ev, __m256 *od, const float *r, int64_t j, int64
         return;
     }
     const bool all = j + 16 <= len;
-    deinterleave2(ev, od, load_part(r + j, cnnc__lanes_avx2(len - j), all),
+    cnnc__deinterleave2_avx2(ev, od, load_part(r + j, cnnc__lanes_avx2(len - j), all),
                   load_part(r + j + 8, cnnc__lanes_avx2(len - j - 8), all));
 }
 

@@ -34,14 +34,14 @@ static inline __m256 PM_FN(pm_lanes_)(const float *r, int64_t IW, int64_t c) {
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
     if (c >= 0 && c + 8 <= IW) return _mm256_loadu_ps(r + c);
     if (c >= IW || c + 8 <= 0) return ninf;
-    const __m256i col = _mm256_add_epi32(_mm256_set1_epi32((int)c),
-                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    const __m256 in = _mm256_castsi256_ps(
-        _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), col),
-                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)IW), col)));
-    if (IW < 8) return _mm256_mask_i32gather_ps(ninf, r, col, in, 4);
+    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 in = cnnc__lanes_between_avx2(0, IW, (int)c);
+    if (IW < 8) {
+        const __m256i col = _mm256_add_epi32(l, _mm256_set1_epi32((int)c));
+        return _mm256_mask_i32gather_ps(ninf, r, col, in, 4);
+    }
     const int64_t base = c < 0 ? 0 : IW - 8; /* lane l: r[base + (c - base + l)] */
-    const __m256i at = _mm256_sub_epi32(col, _mm256_set1_epi32((int)base));
+    const __m256i at = _mm256_add_epi32(l, _mm256_set1_epi32((int)(c - base)));
     return _mm256_blendv_ps(ninf, _mm256_permutevar8x32_ps(_mm256_loadu_ps(r + base), at), in);
 }
 
@@ -60,11 +60,10 @@ static void PM_FN(pm_split2_)(float (*ph)[CNNC__PM_PHLEN], const float *r, int64
             a = PM_FN(pm_lanes_)(r, IW, c);
             b = PM_FN(pm_lanes_)(r, IW, c + 8);
         }
-        /* [a0 a2 b0 b2 | a4 a6 b4 b6] (odd: a1 a3 ..), then its 64-bit pairs as 0, 2, 1, 3 */
-        const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88));
-        const __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD));
-        cnnc__store_n_avx2(ph[0] + v, _mm256_castpd_ps(_mm256_permute4x64_pd(e, 0xD8)), T - v);
-        cnnc__store_n_avx2(ph[1] + v, _mm256_castpd_ps(_mm256_permute4x64_pd(o, 0xD8)), T - v);
+        __m256 e, o;
+        cnnc__deinterleave2_avx2(&e, &o, a, b);
+        cnnc__store_n_avx2(ph[0] + v, e, T - v);
+        cnnc__store_n_avx2(ph[1] + v, o, T - v);
     }
 }
 #endif
