@@ -431,24 +431,49 @@ AVX512 static void copy_add_avx512(float *dst, const float *src, float bias, int
     }
 }
 
+/* half[0], half[1] = row[at .. at + 32) (0 outside [0, w)): two masked loads (lanes
+ * outside the row load zeros, and no fault) */
+AVX512 static inline void load32_avx512(__m512 half[2], const float *row, int64_t w,
+                                        int64_t at) {
+    for (int h = 0; h < 2; h++) {
+        const int64_t a = at + 16 * h;
+        const int64_t lo = a < 0 ? -a : 0, hi = w - a < 16 ? w - a : 16;
+        const __mmask16 m = lo < hi ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
+        half[h] = _mm512_maskz_loadu_ps(m, row + a);
+    }
+}
+
 /* d[v] = row[2 v + off] where 0 <= 2 v + off < w, else 0, for v < n: a stride-2 row of
- * a phase plane, 16 plane columns from two masked loads (lanes outside the row load
- * zeros, and no fault) and one permute of their even lanes */
+ * a phase plane, 16 plane columns from two masked loads and one permute of their even
+ * lanes */
 AVX512 static void split_row2_avx512(float *d, const float *row, int64_t w, int64_t off,
                                      int64_t n) {
     const __m512i even =
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (int64_t v = 0; v < n; v += 16) {
-        const int64_t at = 2 * v + off; /* the first input column read */
         __m512 half[2];
-        for (int h = 0; h < 2; h++) {
-            const int64_t a = at + 16 * h;
-            const int64_t lo = a < 0 ? -a : 0, hi = w - a < 16 ? w - a : 16;
-            const __mmask16 m = lo < hi ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
-            half[h] = _mm512_maskz_loadu_ps(m, row + a);
-        }
+        load32_avx512(half, row, w, 2 * v + off);
         const __mmask16 out = n - v < 16 ? (__mmask16)((1u << (n - v)) - 1) : (__mmask16)0xFFFF;
         _mm512_mask_storeu_ps(d + v, out, _mm512_permutex2var_ps(half[0], even, half[1]));
+    }
+}
+
+/* As split_row2_avx512 for both phases of the row (d0: off, d1: off + 1), the row read
+ * once: 32 input columns, then one permute each for their even and odd lanes. lo_ok,
+ * hi_ok (the AVX2 routine's readable bounds) unused: masked loads do not fault. */
+AVX512 static void split_rows2_avx512(float *d0, float *d1, const float *row, int64_t w,
+                                      int64_t off, int64_t n, const float *lo_ok,
+                                      const float *hi_ok) {
+    (void)lo_ok, (void)hi_ok;
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t v = 0; v < n; v += 16) {
+        __m512 half[2];
+        load32_avx512(half, row, w, 2 * v + off);
+        const __mmask16 out = n - v < 16 ? (__mmask16)((1u << (n - v)) - 1) : (__mmask16)0xFFFF;
+        _mm512_mask_storeu_ps(d0 + v, out, _mm512_permutex2var_ps(half[0], even, half[1]));
+        _mm512_mask_storeu_ps(d1 + v, out, _mm512_permutex2var_ps(half[0], odd, half[1]));
     }
 }
 /* ---- AVX2: the rows with the level's stride-2 gather ------------------------------ */
@@ -609,7 +634,7 @@ static void split_row2_scalar(float *d, const float *row, int64_t w, int64_t off
 #if CNNC__ISA_X86
 #define IM2COL_SIMD_VARIANTS(X)                                                          \
     X(AVX512, f32_im2col__avx512, 32, im2col_avx512, pack_cols_avx512, pieces_avx512,        \
-      copy_add_avx512, split_row2_avx512, NULL)                                                \
+      copy_add_avx512, split_row2_avx512, split_rows2_avx512)                                  \
     X(AVX2, f32_im2col__avx2, 0, im2col_avx2, pack_cols_avx2, pieces_scalar, copy_add_avx2,   \
       split_row2_scalar, split_rows2_avx2)
 #else
@@ -725,6 +750,17 @@ void cnnc__conv_phase_split(cnnc__isa isa, float *ph, const float *x, const cnnc
                               lo, hi, wph);
                 }
             }
+    }
+}
+
+void cnnc__conv_phase_split_items(cnnc__isa isa, float *ph, int64_t img_floats, const float *x,
+                                  const cnnc__window *g, int64_t begin, int64_t end) {
+    const int64_t C = g->c, cfloats = img_floats / C, xsz = C * cnnc__window_in_size(g);
+    for (int64_t item = begin; item < end;) {
+        const int64_t i = item / C, c0 = item % C;
+        const int64_t c1 = C < c0 + end - item ? C : c0 + end - item;
+        cnnc__conv_phase_split(isa, ph + i * img_floats + c0 * cfloats, x + i * xsz, g, c0, c1);
+        item += c1 - c0;
     }
 }
 

@@ -363,7 +363,8 @@ typedef struct phase_job {
     const implicit_job *ij;
     int64_t img_floats;  /* one image's planes, every channel */
     int64_t b0, nimg;    /* the wave's images */
-    int64_t tile, ntiles; /* GEMM columns per item, items per group */
+    int64_t tile, ntiles; /* GEMM columns per item (at most), items per group */
+    int64_t nr;           /* the GEMM's panel width: tiles start on whole panels */
     size_t slice; /* per chunk: GEMM workspace, then tmp [mg, tile] */
     float *ph; /* the wave's planes [nimg, img_floats] */
     float *ws; /* per-chunk GEMM workspace and tmp */
@@ -385,13 +386,13 @@ static const float *phase_pack_b(void *ctx, int64_t pc, int64_t kc, int64_t jc, 
     return dst;
 }
 
+/* Items are (image, channel): a wave of one image splits over the threads too. */
 static cnnc_status phase_split_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const phase_job *pj = ctx;
     const implicit_job *j = pj->ij;
-    for (int64_t i = begin; i < end; i++)
-        cnnc__conv_phase_split(j->isa, pj->ph + i * pj->img_floats,
-                               j->x + (pj->b0 + i) * j->g->c * j->isz, j->g, 0, j->g->c);
+    cnnc__conv_phase_split_items(j->isa, pj->ph, pj->img_floats, j->x + pj->b0 * j->g->c * j->isz,
+                                 j->g, begin, end);
     return CNNC_OK;
 }
 
@@ -408,6 +409,15 @@ static void phase_scatter(const implicit_job *j, const float *tmp, int64_t b0, i
     }
 }
 
+/* The first column of tile t of a wave's total columns: t total / ntiles to the nearest
+ * whole panel (nr), so that the tiles are even to a panel (196 columns in two tiles: 96
+ * and 100, not 128 and 68). */
+static int64_t phase_tile_start(const phase_job *pj, int64_t total, int64_t t) {
+    if (t >= pj->ntiles) return total;
+    const int64_t j = (t * total / pj->ntiles + pj->nr / 2) / pj->nr * pj->nr;
+    return j < total ? j : total;
+}
+
 static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const phase_job *pj = ctx;
     const implicit_job *j = pj->ij;
@@ -416,8 +426,10 @@ static cnnc_status phase_range(void *ctx, int64_t begin, int64_t end, int chunk)
     float *tmp = gws + cnnc__sgemm_workspace_floats(j->isa); /* [mg, tile] */
     const int64_t total = pj->nimg * j->osz;
     for (int64_t item = begin; item < end; item++) { /* item = (group, tile) */
-        const int64_t grp = item / pj->ntiles, j0 = item % pj->ntiles * pj->tile;
-        const int64_t ncol = total - j0 < pj->tile ? total - j0 : pj->tile;
+        const int64_t grp = item / pj->ntiles, t = item % pj->ntiles;
+        const int64_t j0 = phase_tile_start(pj, total, t);
+        const int64_t ncol = phase_tile_start(pj, total, t + 1) - j0;
+        if (ncol <= 0) continue;
         phase_item it = {j->isa, g, pj->ph + grp * (pj->img_floats / g->groups), pj->img_floats,
                          j0};
         cnnc__sgemm_epilogue f;
@@ -475,10 +487,13 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
     const int64_t cols = wave * p->osz;
     int64_t ntiles = (cols + tmax - 1) / tmax;
     if (ntiles < p->threads && cols >= 2 * nr * p->threads) ntiles = p->threads;
-    pj.tile = ((cols + ntiles - 1) / ntiles + nr - 1) / nr * nr;
+    pj.nr = nr;
+    /* a wave's tiles: as many as the first (largest) wave's; a tile to the nearest
+     * panel of its even share is at most half a panel over that share */
+    const int64_t share = ((cols + ntiles - 1) / ntiles + nr - 1) / nr * nr;
+    pj.tile = share + nr;
     pj.slice = cnnc__sgemm_workspace_floats(p->isa) + cnnc__round16((size_t)(p->mg * pj.tile));
-    const cnnc__par plan = items_plan(p, g->groups * ((cols + pj.tile - 1) / pj.tile),
-                                      p->mg * p->kdim * pj.tile);
+    const cnnc__par plan = items_plan(p, g->groups * ntiles, p->mg * p->kdim * share);
     const size_t planes = cnnc__round16((size_t)(wave * pj.img_floats));
     const size_t own_a = j->apk ? 0 : (size_t)g->groups * j->a_floats; /* not the cache's */
     float *ws = cnnc__workspace(((size_t)plan.chunks * pj.slice + planes + own_a) * sizeof(float));
@@ -491,11 +506,12 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
     if (own_a) pack_filters(p, j, pj.ph + planes);
     for (pj.b0 = 0; pj.b0 < g->n && *st == CNNC_OK; pj.b0 += wave) {
         pj.nimg = g->n - pj.b0 < wave ? g->n - pj.b0 : wave;
-        pj.ntiles = (pj.nimg * p->osz + pj.tile - 1) / pj.tile;
-        (void)cnnc__parallel_for(pj.nimg, (cnnc__cost){.bytes = 8.0 * (double)pj.img_floats},
+        pj.ntiles = (pj.nimg * p->osz + share - 1) / share;
+        (void)cnnc__parallel_for(pj.nimg * g->c,
+                                 (cnnc__cost){.bytes = 8.0 * (double)(pj.img_floats / g->c)},
                                  phase_split_range, &pj);
         /* the first wave is the largest: no more chunks than the workspace has */
-        *st = cnnc__par_run(items_plan(p, g->groups * pj.ntiles, p->mg * p->kdim * pj.tile),
+        *st = cnnc__par_run(items_plan(p, g->groups * pj.ntiles, p->mg * p->kdim * share),
                             phase_range, &pj);
     }
     return true;

@@ -379,13 +379,13 @@ static cnnc_status pd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     return CNNC_OK;
 }
 
+/* Items are (image, dy channel), as the forward's phase split. */
 static cnnc_status split_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     (void)chunk;
     const pd_job *j = ctx;
-    for (int64_t i = begin; i < end; i++)
-        cnnc__conv_phase_split(j->isa, j->ph + i * j->img_floats,
-                               j->dy + (j->b0 + i) * j->g->m * cnnc__window_out_size(j->g), &j->tw,
-                               0, j->g->m);
+    cnnc__conv_phase_split_items(j->isa, j->ph, j->img_floats,
+                                 j->dy + j->b0 * j->g->m * cnnc__window_out_size(j->g), &j->tw,
+                                 begin, end);
     return CNNC_OK;
 }
 
@@ -415,8 +415,8 @@ cnnc_status cnnc__conv_phase_backward_data(cnnc__isa isa, const cnnc__window *g,
     for (j.b0 = 0; j.b0 < g->n && st == CNNC_OK; j.b0 += wave) {
         j.nimg = g->n - j.b0 < wave ? g->n - j.b0 : wave;
         j.ntiles = (j.nimg * j.t1.grid * j.t2.grid + j.tile - 1) / j.tile;
-        (void)cnnc__parallel_for(j.nimg, (cnnc__cost){.bytes = 8.0 * (double)j.img_floats},
-                                 split_range, &j);
+        (void)cnnc__parallel_for(j.nimg * g->m,
+                                 (cnnc__cost){.bytes = 8.0 * (double)j.plane}, split_range, &j);
         /* the first wave is the largest: no more chunks than the workspace has */
         st = cnnc__par_run(cnnc__par_plan(g->groups * j.ntiles, item_cost, threads), pd_range, &j);
     }

@@ -405,6 +405,10 @@ static void phase_split_wide(cnnc__isa isa) {
                 cnnc__conv_phase_split(isa, ph, x, &g, 0, 2);
                 cnnc__conv_phase_split(CNNC__ISA_SCALAR, phs, x, &g, 0, 2);
                 CHECK(memcmp(ph, phs, (size_t)n * sizeof(float)) == 0);
+                /* channel 1 alone, into its own planes (a thread's share of channels) */
+                memset(ph + n / 2, 0, (size_t)(n / 2) * sizeof(float));
+                cnnc__conv_phase_split(isa, ph + n / 2, x, &g, 1, 2);
+                CHECK(memcmp(ph, phs, (size_t)n * sizeof(float)) == 0);
                 free(x), free(ph), free(phs);
             }
 }
