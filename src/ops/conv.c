@@ -488,8 +488,8 @@ static bool run_forward_phase(const conv_plan *p, implicit_job *j, cnnc_status *
     int64_t ntiles = (cols + tmax - 1) / tmax;
     if (ntiles < p->threads && cols >= 2 * nr * p->threads) ntiles = p->threads;
     pj.nr = nr;
-    /* a wave's tiles: as many as the first (largest) wave's; a tile to the nearest
-     * panel of its even share is at most half a panel over that share */
+    /* a wave's columns in tiles of about `share` (whole panels), each starting at the
+     * panel nearest to an even split (phase_tile_start): at most a panel wider */
     const int64_t share = ((cols + ntiles - 1) / ntiles + nr - 1) / nr * nr;
     pj.tile = share + nr;
     pj.slice = cnnc__sgemm_workspace_floats(p->isa) + cnnc__round16((size_t)(p->mg * pj.tile));
