@@ -84,9 +84,10 @@ void cnnc__conv_phase_geom(const cnnc__window *g, int64_t *hph, int64_t *wph);
  * only phase 0) are left as they were. */
 void cnnc__conv_phase_split(cnnc__isa isa, float *ph, const float *x, const cnnc__window *g,
                             int64_t c0, int64_t c1);
-/* cnnc__conv_phase_split over items [begin, end) of (image i, channel c), item
- * i * c + c, of images x [.., c, in]: image i's planes at ph + i img_floats (img_floats
- * = c * the planes of a channel), so that threads share a batch's or an image's split. */
+/* cnnc__conv_phase_split over items [begin, end) of (image i, channel ch), item
+ * i g->c + ch, of images x [.., g->c, in]: image i's planes at ph + i img_floats
+ * (img_floats = g->c times a channel's planes), so that threads share a batch's or an
+ * image's split. */
 void cnnc__conv_phase_split_items(cnnc__isa isa, float *ph, int64_t img_floats, const float *x,
                                   const cnnc__window *g, int64_t begin, int64_t end);
 /* The input gradient of one image's group by shifted sums in its stride phases

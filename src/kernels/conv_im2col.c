@@ -443,24 +443,10 @@ AVX512 static inline void load32_avx512(__m512 half[2], const float *row, int64_
     }
 }
 
-/* d[v] = row[2 v + off] where 0 <= 2 v + off < w, else 0, for v < n: a stride-2 row of
- * a phase plane, 16 plane columns from two masked loads and one permute of their even
- * lanes */
-AVX512 static void split_row2_avx512(float *d, const float *row, int64_t w, int64_t off,
-                                     int64_t n) {
-    const __m512i even =
-        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    for (int64_t v = 0; v < n; v += 16) {
-        __m512 half[2];
-        load32_avx512(half, row, w, 2 * v + off);
-        const __mmask16 out = n - v < 16 ? (__mmask16)((1u << (n - v)) - 1) : (__mmask16)0xFFFF;
-        _mm512_mask_storeu_ps(d + v, out, _mm512_permutex2var_ps(half[0], even, half[1]));
-    }
-}
-
-/* As split_row2_avx512 for both phases of the row (d0: off, d1: off + 1), the row read
- * once: 32 input columns, then one permute each for their even and odd lanes. lo_ok,
- * hi_ok (the AVX2 routine's readable bounds) unused: masked loads do not fault. */
+/* d0[v] = row[2 v + off], d1[v] = row[2 v + 1 + off] (0 outside [0, w)) for v < n: a
+ * row's two stride-2 phases (d1 NULL: the even one alone), the row read once, 32 input
+ * columns from two masked loads, then one permute each for their even and odd lanes.
+ * lo_ok, hi_ok (the AVX2 routine's readable bounds) unused: masked loads do not fault. */
 AVX512 static void split_rows2_avx512(float *d0, float *d1, const float *row, int64_t w,
                                       int64_t off, int64_t n, const float *lo_ok,
                                       const float *hi_ok) {
@@ -473,9 +459,17 @@ AVX512 static void split_rows2_avx512(float *d0, float *d1, const float *row, in
         load32_avx512(half, row, w, 2 * v + off);
         const __mmask16 out = n - v < 16 ? (__mmask16)((1u << (n - v)) - 1) : (__mmask16)0xFFFF;
         _mm512_mask_storeu_ps(d0 + v, out, _mm512_permutex2var_ps(half[0], even, half[1]));
-        _mm512_mask_storeu_ps(d1 + v, out, _mm512_permutex2var_ps(half[0], odd, half[1]));
+        if (d1) _mm512_mask_storeu_ps(d1 + v, out, _mm512_permutex2var_ps(half[0], odd, half[1]));
     }
 }
+
+/* d[v] = row[2 v + off] where 0 <= 2 v + off < w, else 0, for v < n: one stride-2
+ * phase of a row */
+AVX512 static void split_row2_avx512(float *d, const float *row, int64_t w, int64_t off,
+                                     int64_t n) {
+    split_rows2_avx512(d, NULL, row, w, off, n, NULL, NULL);
+}
+
 /* ---- AVX2: the rows with the level's stride-2 gather ------------------------------ */
 /* The phase routines stay the portable ones at AVX2 (on Zen 3, masked-store pieces made
  * 3x3 s2 128 -> 256 at 28x28 forward 11.1-11.4 -> 13.0-13.9 ms, and an 8-lane stride-2
