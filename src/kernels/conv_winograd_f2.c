@@ -356,10 +356,10 @@ AVX512 static void fold_avx512(float *dw, int64_t wstride, const float *d, int64
         cnnc__transpose16_avx512(v);
         /* filter f's 9 taps; where the filters are adjacent, whole vectors, whose last 7
          * floats the next filter's store overwrites (masked: the call's last filter's,
-         * and every one where filters are apart). Masked stores across cache lines
-         * were most of the fold's time: Zen 5, 1 thread, the weight gradient of 512
-         * channels at batch 8, min of 40, ms: at 7x7 9.28-9.38 -> 8.56-8.58, at 4x4
-         * 3.25-3.45 -> 2.61-2.77 */
+         * and every one where filters are apart). On Zen 5 a masked store whose line is
+         * not in cache ran 2-4x slower than a plain one, and a large layer's dw is not
+         * (1 thread, the weight gradient of 512 channels at batch 8, min of 40, ms: at
+         * 7x7 9.28-9.38 -> 8.56-8.58, at 4x4 3.25-3.45 -> 2.61-2.77) */
 #pragma GCC unroll 16
         for (int f = 0; f < 16; f++) {
             if (j + f >= n) break;
