@@ -87,10 +87,11 @@ void cnnc__conv_direct_forward_rows(cnnc__isa isa, float *y, int64_t ldc, int64_
     level(isa)->forward_rows(y, ldc, ldr, x, xr, off, kdim, wp, m, nrows, ncol, ep);
 }
 
-void cnnc__conv_direct_forward(cnnc__isa isa, float *y, int64_t ldy, const float *x,
-                               const int64_t *off, int64_t kdim, const float *wp, int64_t m,
-                               int64_t ncol) {
-    level(isa)->forward(y, ldy, x, off, kdim, wp, m, ncol);
+void cnnc__conv_direct_forward(cnnc__isa isa, float *y, int64_t ldc, int64_t ldr, const float *x,
+                               int64_t xr, const int64_t *off, int64_t kdim, const float *wp,
+                               int64_t m, int64_t nrows, int64_t ncol,
+                               const cnnc__conv_direct_ep *ep) {
+    level(isa)->forward(y, ldc, ldr, x, xr, off, kdim, wp, m, nrows, ncol, ep);
 }
 
 size_t cnnc__conv_direct_wgrad_floats(cnnc__isa isa, int64_t m, int64_t kdim) {

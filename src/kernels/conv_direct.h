@@ -6,8 +6,9 @@
  * no column matrix is built. The kernels are vectorised over the wide columns, with a
  * register tile of output channels x column vectors (forward) or output channels x
  * taps (weight gradient); one source (conv_direct_body.h) compiled per ISA level. The
- * AVX2 level also runs the forward by output rows: the same sums over the rows' own
- * positions only, written into y with the epilogue applied in registers.
+ * forward's tiles store their kept columns straight into y's rows, the epilogue
+ * applied in registers. The AVX2 level also runs the forward by output rows: the same
+ * sums over the rows' own positions only.
  *
  * Layouts:
  *   ph  the planes of one image's group (cnnc__conv_phase_split, channels [0, cg)),
@@ -35,12 +36,25 @@ void cnnc__conv_direct_offsets(int64_t *off, const cnnc__window *g);
 /* wp [m * kdim] = w [m, kdim] in the level's channel blocks (see above). */
 void cnnc__conv_direct_pack(cnnc__isa isa, float *wp, const float *w, int64_t m, int64_t kdim);
 
-/* y [m][ldy] columns [0, ncol) = the convolution's wide columns [0, ncol) (x = ph + j0
- * for columns from j0): y[o][j] = sum_t w[o][t] x[off[t] + j], summed over t in order.
- * Overwrites; reads x up to max(off) + ncol + CNNC__CONV_DIRECT_SLACK. */
-void cnnc__conv_direct_forward(cnnc__isa isa, float *y, int64_t ldy, const float *x,
-                               const int64_t *off, int64_t kdim, const float *wp, int64_t m,
-                               int64_t ncol);
+/* The forward's epilogue: y = clamp(sum + bias[o]), where clamp is hardtanh(lo, hi)'s
+ * formula (v < lo ? lo : v, then > hi ? hi :; NaN stays NaN; ReLU is (0, inf)), with
+ * bias [m] or NULL (none) and clamp false for none. */
+typedef struct cnnc__conv_direct_ep {
+    const float *bias;
+    bool clamp;
+    float lo, hi;
+} cnnc__conv_direct_ep;
+
+/* y[o][r ldr + p] (channels ldc apart) for r < nrows, p < ncol = ep(the convolution's
+ * wide column r xr + p), from the planes (row r at x + r xr): sum_t w[o][t] x[off[t] +
+ * r xr + p], summed over t in order, then the epilogue in registers. The wide tiles run
+ * over all the rows' columns (the dropped ones too, never stored); ncol <= xr. With
+ * nrows 1 and ldr = xr = ncol: the plain wide sums of ncol columns. Reads x up to
+ * max(off) + nrows xr + CNNC__CONV_DIRECT_SLACK. */
+void cnnc__conv_direct_forward(cnnc__isa isa, float *y, int64_t ldc, int64_t ldr, const float *x,
+                               int64_t xr, const int64_t *off, int64_t kdim, const float *wp,
+                               int64_t m, int64_t nrows, int64_t ncol,
+                               const cnnc__conv_direct_ep *ep);
 
 /* ---- forward with the output channels in the vector lanes --------------------------
  * For m a multiple of cnnc__conv_direct_lanes(isa) (16 at AVX-512): tiles of that many
@@ -65,14 +79,6 @@ void cnnc__conv_direct_forward_lanes(cnnc__isa isa, float *y, int64_t ldc, int64
  * cnnc__conv_direct_pack, the epilogue applied in registers and y written in place.
  * Reads x up to max(off) + nrows xr + ncol + CNNC__CONV_DIRECT_SLACK. */
 bool cnnc__conv_direct_has_rows(cnnc__isa isa);
-/* The row kernels' epilogue: y = clamp(sum + bias[o]), where clamp is hardtanh(lo, hi)'s
- * formula (v < lo ? lo : v, then > hi ? hi :; NaN stays NaN; ReLU is (0, inf)), with
- * bias [m] or NULL (none) and clamp false for none. */
-typedef struct cnnc__conv_direct_ep {
-    const float *bias;
-    bool clamp;
-    float lo, hi;
-} cnnc__conv_direct_ep;
 void cnnc__conv_direct_forward_rows(cnnc__isa isa, float *y, int64_t ldc, int64_t ldr,
                                     const float *x, int64_t xr, const int64_t *off,
                                     int64_t kdim, const float *wp, int64_t m, int64_t nrows,
@@ -132,8 +138,9 @@ static inline int64_t cnnc__conv_direct_block_start(const cnnc__conv_direct_bloc
 typedef struct cnnc__conv_direct_level {
     int lanes;      /* floats per vector: pv holds this many partials per weight */
     int mo_max;     /* the forward's channel block (cnnc__conv_direct_pack) */
-    void (*forward)(float *y, int64_t ldy, const float *x, const int64_t *off, int64_t kdim,
-                    const float *wp, int64_t m, int64_t ncol);
+    void (*forward)(float *y, int64_t ldc, int64_t ldr, const float *x, int64_t xr,
+                    const int64_t *off, int64_t kdim, const float *wp, int64_t m, int64_t nrows,
+                    int64_t ncol, const cnnc__conv_direct_ep *ep);
     void (*forward_lanes)(float *y, int64_t ldc, int64_t ldr, const float *x, int64_t xr,
                           const int64_t *off, int64_t kdim, const float *wc, int64_t m,
                           int64_t nrows, int64_t ncol);

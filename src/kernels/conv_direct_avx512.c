@@ -5,6 +5,8 @@
 #include "kernels/conv_direct.h"
 
 #if CNNC__ISA_X86
+#include <immintrin.h>
+
 /* GCC's generic tuning prefers 256-bit vectors even with AVX-512 (see activation_avx512.c) */
 #if defined(__clang__)
 CNNC__ISA_TARGET_BEGIN("avx512f,fma")
@@ -20,6 +22,9 @@ CNNC__ISA_CONTRACT
 #define DC_WTILES(X) X(6, 4) X(5, 4) X(4, 5) X(3, 7) X(2, 10) X(1, 16)
 #define DC_CV_P 12
 #define DC_CV_TILES(X) X(12) X(11) X(10) X(9) X(8) X(7) X(6) X(5) X(4) X(3) X(2) X(1)
+/* as AVX2's (conv_direct_avx2.c): max(lo, v) keeps a NaN v */
+#define DC_CLAMP(v, lo, hi) _mm512_min_ps(hi, _mm512_max_ps(lo, v))
+#define DC_STORE_N(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1u), v)
 #include "kernels/conv_direct_body.h"
 CNNC__ISA_TARGET_END
 #else

@@ -7,8 +7,10 @@
  * DC_MO_MAX channels, and DC_WTILES(X) the weight gradient's, X(channels, taps) for 1 to
  * DC_WMO_MAX, each filling the level's registers (accumulators + the vectors loaded
  * per step); DC_CV_TILES(X) the channels-in-lanes forward's, X(positions) for 1 to
- * DC_CV_P (2 rows each); optionally DC_ROW_R, DC_ROW_TILES(X) and DC_CLAMP for the
- * forward by output rows (below). It gets the level's table, cnnc__conv_direct_<suffix>.
+ * DC_CV_P (2 rows each); optionally DC_ROW_R and DC_ROW_TILES(X) for the forward by output
+ * rows (below), DC_CLAMP(v, lo, hi) (hardtanh's v < lo ? lo : v, then > hi ? hi :, NaN
+ * staying) and DC_STORE_N(p, v, n) (v's first n lanes stored at p) in the level's
+ * instructions. It gets the level's table, cnnc__conv_direct_<suffix>.
  * Not a public header. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,7 +45,7 @@ static inline float dc_hsum(dc_vf v) { /* lanes pairwise, neighbours first */
     return t[0];
 }
 
-/* ---- forward: y[o][j] = sum_t wp[t mo + o] x[off[t] + j], j < ncol (<= R DC_W) ------- */
+/* ---- forward: y[o][j] = sum_t wp[t mo + o] x[off[t] + j] over the wide columns j ----- */
 
 /* The sums of a tile of MO channels x R vectors of columns, vector r's input at XP(r)
  * (+ the tap's offset): acc[o][r] over the taps in order (one rounding per tap: a fused
@@ -63,23 +65,88 @@ static inline float dc_hsum(dc_vf v) { /* lanes pairwise, neighbours first */
         }                                                                                     \
     }
 
-/* One tile of MO channels x R vectors of columns. A partial tile (ncol < R DC_W) stores
- * through a local buffer. */
+#ifndef DC_CLAMP
+/* hardtanh's v < lo ? lo : v, then > hi ? hi : (a NaN stays), by whole-vector selects:
+ * subscripted lanes would keep a tile's accumulators in memory */
+typedef int32_t dc_vi __attribute__((vector_size(DC_W * 4)));
+static inline dc_vf dc_select(dc_vi m, dc_vf a, dc_vf b) { /* m ? a : b, lane by lane */
+    return (dc_vf)((m & (dc_vi)a) | (~m & (dc_vi)b));
+}
+static inline dc_vf dc_clamp(dc_vf v, dc_vf lo, dc_vf hi) {
+    v = dc_select(v < lo, lo, v);
+    return dc_select(v > hi, hi, v);
+}
+#define DC_CLAMP(v, lo, hi) dc_clamp(v, lo, hi)
+#endif
+
+/* The epilogue ep (from channel o0 of its bias) on a tile's sums acc[MO][R]. */
+#define DC_TILE_EPILOGUE(MO, R)                                                               \
+    if (ep->bias)                                                                             \
+        _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++) {                               \
+            const dc_vf b = dc_splat(ep->bias[o0 + o]);                                       \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[o][r] += b;              \
+        }                                                                                     \
+    if (ep->clamp) {                                                                          \
+        const dc_vf lo = dc_splat(ep->lo), hi = dc_splat(ep->hi);                             \
+        _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                                 \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                              \
+                acc[o][r] = DC_CLAMP(acc[o][r], lo, hi);                                      \
+    }
+
+/* Where a wide tile's stores go: output rows [0, nrows) of y, ldr apart, their positions
+ * [0, ncol); wide column j = r xr + p is row r's position p. */
+typedef struct dc_rows {
+    int64_t ldr, xr, nrows, ncol;
+} dc_rows;
+
+/* The first n lanes of a at p (a level's masked store where it defines DC_STORE_N). */
+static inline void dc_store_n(float *p, dc_vf a, int64_t n) {
+    if (n == DC_W) {
+        dc_store(p, a);
+    } else if (n > 0) {
+#ifdef DC_STORE_N
+        DC_STORE_N(p, a, n);
+#else
+        float buf[DC_W];
+        dc_store(buf, a);
+        memcpy(p, buf, (size_t)n * sizeof(float));
+#endif
+    }
+}
+
+/* n wide columns of one channel from row r, position p (p < xr), src (DC_W floats
+ * readable past them), stored into their rows' kept positions. */
+static void dc_store_cols(float *y, const float *src, int64_t n, int64_t r, int64_t p,
+                          const dc_rows *s) {
+    for (int64_t l = 0; l < n && r < s->nrows; r++, p = 0) {
+        const int64_t run = s->xr - p < n - l ? s->xr - p : n - l; /* columns in row r */
+        const int64_t keep = p >= s->ncol ? 0 : s->ncol - p < run ? s->ncol - p : run;
+        for (int64_t k = 0; k < keep; k += DC_W)
+            dc_store_n(y + r * s->ldr + p + k, dc_load(src + l + k),
+                       keep - k < DC_W ? keep - k : DC_W);
+        l += run;
+    }
+}
+
+/* One tile of MO channels x R vectors of columns, from wide column r0 xr + p0 (x at its
+ * input, p0 < xr), the epilogue applied, stored into the rows: straight from the
+ * registers when the tile lies inside a row's kept positions, else through a buffer
+ * (one store sequence for both: two kept a scalar build's accumulators in memory). */
 #define DC_FWD_TILE(MO, R)                                                                   \
-    static void dc_fwd_##MO(float *y, int64_t ldy, const float *x, const int64_t *off,        \
-                            int64_t kdim, const float *wp, int64_t ncol) {                    \
+    static void dc_fwd_##MO(float *y, int64_t ldc, const float *x, const int64_t *off,        \
+                            int64_t kdim, const float *wp, int64_t r0, int64_t p0,            \
+                            const dc_rows *s, const cnnc__conv_direct_ep *ep, int64_t o0) {   \
         DC_TILE_SUMS(MO, R, DC_WIDE_XP)                                                       \
-        if (ncol == R * DC_W) {                                                               \
-            _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                             \
-                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                          \
-                    dc_store(y + o * ldy + r * DC_W, acc[o][r]);                              \
-            return;                                                                           \
-        }                                                                                     \
-        float buf[R * DC_W];                                                                  \
-        for (int o = 0; o < MO; o++) {                                                        \
-            for (int r = 0; r < R; r++) dc_store(buf + r * DC_W, acc[o][r]);                  \
-            memcpy(y + o * ldy, buf, (size_t)ncol * sizeof(float));                           \
-        }                                                                                     \
+        DC_TILE_EPILOGUE(MO, R)                                                               \
+        float buf[MO][(R + 1) * DC_W];                                                        \
+        const bool inside = p0 + R * DC_W <= s->ncol;                                         \
+        float *yt = inside ? y + r0 * s->ldr + p0 : buf[0];                                   \
+        const int64_t ld = inside ? ldc : (R + 1) * DC_W;                                     \
+        _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                                 \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                              \
+                dc_store(yt + o * ld + r * DC_W, acc[o][r]);                                  \
+        for (int o = 0; !inside && o < MO; o++)                                               \
+            dc_store_cols(y + o * ldc, buf[o], R * DC_W, r0, p0, s);                          \
     }
 #define DC_WIDE_XP(r) (x + (r) * DC_W)
 DC_TILES(DC_FWD_TILE)
@@ -98,37 +165,44 @@ static int64_t dc_fwd_cols(int64_t mo) {
     return 0;
 }
 
-static void dc_fwd_tile(int64_t mo, float *y, int64_t ldy, const float *x, const int64_t *off,
-                        int64_t kdim, const float *wp, int64_t ncol) {
+static void dc_fwd_tile(int64_t mo, float *y, int64_t ldc, const float *x, const int64_t *off,
+                        int64_t kdim, const float *wp, int64_t r0, int64_t p0,
+                        const dc_rows *s, const cnnc__conv_direct_ep *ep, int64_t o0) {
     switch (mo) {
-#define DC_CALL(MO, R)                                \
-    case MO:                                          \
-        dc_fwd_##MO(y, ldy, x, off, kdim, wp, ncol);  \
+#define DC_CALL(MO, R)                                             \
+    case MO:                                                       \
+        dc_fwd_##MO(y, ldc, x, off, kdim, wp, r0, p0, s, ep, o0);  \
         break;
         DC_TILES(DC_CALL)
 #undef DC_CALL
     }
 }
 
-static void DC_FN(cnnc__conv_direct_forward_)(float *y, int64_t ldy, const float *x, const int64_t *off,
-                                       int64_t kdim, const float *wp, int64_t m, int64_t ncol) {
+/* The wide tiles over the columns of nrows rows (xr apart in x), each channel block's in
+ * turn, stored into y's rows (ldr apart, ncol positions kept of each; channels ldc
+ * apart) with the epilogue ep: no column leaves the registers to be dropped. */
+static void DC_FN(cnnc__conv_direct_forward_)(float *y, int64_t ldc, int64_t ldr, const float *x,
+                                              int64_t xr, const int64_t *off, int64_t kdim,
+                                              const float *wp, int64_t m, int64_t nrows,
+                                              int64_t ncol, const cnnc__conv_direct_ep *ep) {
+    const dc_rows s = {ldr, xr, nrows, ncol};
+    const int64_t cend = (nrows - 1) * xr + ncol; /* past the last kept column */
     cnnc__conv_direct_blocks blk;
     cnnc__conv_direct_block_plan(&blk, m, DC_MO_MAX);
-    int64_t o0 = 0;
     for (int64_t b = 0; b < blk.count; b++) {
         const int64_t mo = cnnc__conv_direct_block_size(&blk, b), cols = dc_fwd_cols(mo);
-        for (int64_t j = 0; j < ncol; j += cols)
-            dc_fwd_tile(mo, y + o0 * ldy + j, ldy, x + j, off, kdim, wp,
-                        ncol - j < cols ? ncol - j : cols);
+        const int64_t o0 = cnnc__conv_direct_block_start(&blk, b);
+        for (int64_t j = 0, r = 0, p = 0; j < cend; j += cols) { /* j = r xr + p */
+            dc_fwd_tile(mo, y + o0 * ldc, ldc, x + j, off, kdim, wp, r, p, &s, ep, o0);
+            for (p += cols; p >= xr; p -= xr) r++;
+        }
         wp += mo * kdim;
-        o0 += mo;
     }
 }
 
 #ifdef DC_ROW_TILES
 /* ---- forward by output rows (levels defining DC_ROW_R, DC_ROW_TILES(X): X(channels) for
- * every channel count of the blocks, and DC_CLAMP(v, lo, hi): hardtanh's v < lo ? lo : v,
- * then > hi ? hi :, NaN staying) ---------------------------------------------------------
+ * every channel count of the blocks) ---------------------------------------------------
  * The wide tiles' sums (the same bits) over the output rows' own positions, the epilogue
  * applied in registers and each tile stored straight into y: the rows' vectors (each
  * row's last one partial when ncol is not a multiple of DC_W) in tiles of DC_ROW_R, a tile
@@ -141,16 +215,6 @@ typedef struct dc_vec {
     int64_t xo, yo, n;
 } dc_vec;
 
-static inline void dc_store_n(float *p, dc_vf a, int64_t n) {
-    if (n == DC_W) {
-        dc_store(p, a);
-    } else if (n > 0) {
-        float buf[DC_W];
-        dc_store(buf, a);
-        memcpy(p, buf, (size_t)n * sizeof(float));
-    }
-}
-
 /* One tile of MO channels (from channel o0 of ep's) x the DC_ROW_R vectors v. */
 #define DC_ROW_TILE(MO)                                                                       \
     static void dc_row_##MO(float *y, int64_t ldy, const float *x, const int64_t *off,         \
@@ -160,17 +224,7 @@ static inline void dc_store_n(float *p, dc_vf a, int64_t n) {
         const float *xb[R];                                                                   \
         _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) xb[r] = x + v[r].xo;             \
         DC_TILE_SUMS(MO, R, DC_ROW_XP)                                                        \
-        if (ep->bias)                                                                         \
-            _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++) {                           \
-                const dc_vf b = dc_splat(ep->bias[o0 + o]);                                   \
-                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[o][r] += b;          \
-            }                                                                                 \
-        if (ep->clamp) {                                                                      \
-            const dc_vf lo = dc_splat(ep->lo), hi = dc_splat(ep->hi);                         \
-            _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                             \
-                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                          \
-                    acc[o][r] = DC_CLAMP(acc[o][r], lo, hi);                                  \
-        }                                                                                     \
+        DC_TILE_EPILOGUE(MO, R)                                                               \
         _Pragma("GCC unroll 16") for (int o = 0; o < MO; o++)                                 \
             _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                              \
                 dc_store_n(y + o * ldy + v[r].yo, acc[o][r], v[r].n);                         \

@@ -4,12 +4,11 @@
  * (output rows padded to the planes' width wph; the extra columns are dropped):
  *
  *   forward          items (image, group) over the threads (with fewer planes than
- *                    threads, parts of their output rows); per block of output rows
- *                    the kernel writes tmp [mg, rows wph], the epilogue runs over it
- *                    and its valid columns are copied into y (or the kernel writes
- *                    y itself: with the output channels in the vector lanes, or by
- *                    output rows, the epilogue then in registers and a part's rows
- *                    in one call);
+ *                    threads, parts of their output rows); the kernels write y
+ *                    itself (wide tiles storing their kept columns, tiles over the
+ *                    output rows, or the output channels in the vector lanes), the
+ *                    epilogue in registers where it is a clamp (a part's rows then in
+ *                    one call), else over each block of rows after the kernel;
  *   weight gradient  per segment of the batch (several small images, or a column chunk
  *                    of one large one) the planes and dy in wide columns (zero in the
  *                    dropped ones) are prepared, then the threads split the kernel's
@@ -29,7 +28,7 @@ enum {
     DIRECT_DIM_MAX = 1 << 16,       /* sane sizes only: the plane arithmetic cannot overflow */
     DIRECT_STRIDE_MAX = 4,          /* s1 s2 phase planes per channel */
     DIRECT_PLANES_MAX = 1 << 22,    /* floats of one image's planes */
-    DIRECT_TILE_FLOATS = 1 << 15,   /* the forward's tmp (128 KB): stays in L2 */
+    DIRECT_TILE_FLOATS = 1 << 15,   /* outputs of a forward's block of rows (128 KB): in L2 */
     /* planes + dy of a segment of images (256 KB; measured, AVX-512, 1 thread, LeNet-5
      * conv1 / conv2 weight gradient kernels: 8 images 128 / 149 GF/s, 16 118 / 138, 64
      * (1.4 MB) 85 / 135) */
@@ -111,33 +110,19 @@ typedef struct fwd_job {
     cnnc__isa isa;
     const cnnc__window *g;
     direct_dims d;
-    int64_t rows;  /* output rows per block (tmp) */
+    int64_t rows;  /* output rows per block */
     int64_t parts; /* items per (image, group): ranges of row blocks */
     bool lanes;    /* the output channels in the vector lanes, y written in place */
-    bool by_rows;  /* or tiles over the output rows, y written in place */
-    bool one_call; /* by rows, the epilogue in registers: a part's rows in one call */
+    bool by_rows;  /* or tiles over the output rows (else wide tiles); y written in place */
+    bool one_call; /* the epilogue in registers: a part's rows in one call */
     size_t ph_floats, slice;
     const int64_t *off;
     const float *wp; /* packed weights, mg * kdim per group */
-    float *ws;       /* per-chunk planes and tmp */
+    float *ws;       /* per-chunk planes */
     float *y;
     const float *x;
     const cnnc__conv_epilogue *ep;
 } fwd_job;
-
-/* dst[r][c] = src[r][c] (leading dims ldd, lds), r < rows, c < n: rows under 16 floats
- * (LeNet-5 conv2's 10) inline, not a memcpy call per row (a third of that layer's
- * overhead). */
-static void copy_rows(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds,
-                      int64_t rows, int64_t n) {
-    if (n >= 16) {
-        for (int64_t r = 0; r < rows; r++)
-            memcpy(dst + r * ldd, src + r * lds, (size_t)n * sizeof(float));
-        return;
-    }
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < n; c++) dst[r * ldd + c] = src[r * lds + c];
-}
 
 /* The row kernels' in-register epilogue for e from channel o0 (a group's first):
  * the bias, and ReLU or Hardtanh as their clamp; *rest: another activation, which
@@ -151,58 +136,41 @@ static cnnc__conv_direct_ep row_epilogue(const cnnc__conv_epilogue *e, int64_t o
     return r;
 }
 
-/* Output rows [r0, r0 + rows) of image b, group grp, from its planes ph, with the
- * channels in the lanes or by output rows: y written in place. */
-static void fwd_rows_in_place(const fwd_job *j, const float *ph, int64_t b, int64_t grp,
-                              int64_t r0, int64_t rows) {
+/* Output rows [r0, r0 + rows) of image b, group grp, from its planes ph, written in
+ * place: with the channels in the lanes, by output rows, or by wide tiles (the last two
+ * with the epilogue in registers where it is a clamp). */
+static void fwd_rows(const fwd_job *j, const float *ph, int64_t b, int64_t grp, int64_t r0,
+                     int64_t rows) {
     const cnnc__window *g = j->g;
     const int64_t wo = g->out[2], kdim = j->d.kdim, mg = j->d.mg, o0 = grp * mg;
     float *yg = j->y + (b * g->m + o0) * j->d.osz + r0 * wo; /* [mg][osz] from row r0 */
     const float *x = ph + r0 * j->d.wph, *wp = j->wp + o0 * kdim;
-    if (j->by_rows) {
-        bool rest;
-        const cnnc__conv_direct_ep ep = row_epilogue(j->ep, o0, &rest);
+    if (j->lanes) {
+        cnnc__conv_direct_forward_lanes(j->isa, yg, j->d.osz, wo, x, j->d.wph, j->off, kdim, wp,
+                                        mg, rows, wo);
+        if (cnnc__conv_epilogue_any(j->ep))
+            for (int64_t o = 0; o < mg; o++)
+                cnnc__conv_epilogue_row(j->isa, j->ep, o0 + o, yg + o * j->d.osz,
+                                        yg + o * j->d.osz, rows * wo);
+        return;
+    }
+    bool rest;
+    const cnnc__conv_direct_ep ep = row_epilogue(j->ep, o0, &rest);
+    if (j->by_rows)
         cnnc__conv_direct_forward_rows(j->isa, yg, j->d.osz, wo, x, j->d.wph, j->off, kdim, wp,
                                        mg, rows, wo, &ep);
-        if (rest)
-            for (int64_t o = 0; o < mg; o++)
-                cnnc__conv_epilogue_act(j->isa, j->ep, yg + o * j->d.osz, rows * wo);
-        return;
-    }
-    cnnc__conv_direct_forward_lanes(j->isa, yg, j->d.osz, wo, x, j->d.wph, j->off, kdim, wp, mg,
-                                    rows, wo);
-    if (cnnc__conv_epilogue_any(j->ep))
+    else
+        cnnc__conv_direct_forward(j->isa, yg, j->d.osz, wo, x, j->d.wph, j->off, kdim, wp, mg,
+                                  rows, wo, &ep);
+    if (rest)
         for (int64_t o = 0; o < mg; o++)
-            cnnc__conv_epilogue_row(j->isa, j->ep, o0 + o, yg + o * j->d.osz, yg + o * j->d.osz,
-                                    rows * wo);
-}
-
-/* Output rows [r0, r0 + rows) of image b, group grp, from its planes ph. */
-static void fwd_rows(const fwd_job *j, float *tmp, const float *ph, int64_t b, int64_t grp,
-                     int64_t r0, int64_t rows) {
-    if (j->lanes || j->by_rows) {
-        fwd_rows_in_place(j, ph, b, grp, r0, rows);
-        return;
-    }
-    const cnnc__window *g = j->g;
-    const int64_t wo = g->out[2], ld = rows * j->d.wph, ncol = (rows - 1) * j->d.wph + wo;
-    cnnc__conv_direct_forward(j->isa, tmp, ld, ph + r0 * j->d.wph, j->off, j->d.kdim,
-                              j->wp + grp * j->d.mg * j->d.kdim, j->d.mg, ncol);
-    float *yg = j->y + (b * g->m + grp * j->d.mg) * j->d.osz + r0 * wo;
-    for (int64_t o = 0; o < j->d.mg; o++) {
-        float *t = tmp + o * ld;
-        /* the epilogue over the channel's tile (one run, its dropped columns too) */
-        if (cnnc__conv_epilogue_any(j->ep))
-            cnnc__conv_epilogue_row(j->isa, j->ep, grp * j->d.mg + o, t, t, ncol);
-        copy_rows(yg + o * j->d.osz, wo, t, j->d.wph, rows, wo);
-    }
+            cnnc__conv_epilogue_act(j->isa, j->ep, yg + o * j->d.osz, rows * wo);
 }
 
 static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
     const fwd_job *j = ctx;
     const cnnc__window *g = j->g;
     float *ph = j->ws + (size_t)chunk * j->slice; /* [planes + slack] */
-    float *tmp = ph + j->ph_floats;               /* [mg, rows wph] */
     const int64_t blocks = (g->out[1] + j->rows - 1) / j->rows;
     for (int64_t item = begin; item < end; item++) { /* item = (image, group, part) */
         const int64_t part = item % j->parts, grp = item / j->parts % g->groups;
@@ -214,7 +182,7 @@ static cnnc_status fwd_range(void *ctx, int64_t begin, int64_t end, int chunk) {
         const int64_t r1 = b1 * j->rows < g->out[1] ? b1 * j->rows : g->out[1];
         const int64_t step = j->one_call ? r1 - b0 * j->rows : j->rows;
         for (int64_t r0 = b0 * j->rows; r0 < r1; r0 += step)
-            fwd_rows(j, tmp, ph, b, grp, r0, r1 - r0 < step ? r1 - r0 : step);
+            fwd_rows(j, ph, b, grp, r0, r1 - r0 < step ? r1 - r0 : step);
     }
     return CNNC_OK;
 }
@@ -261,14 +229,14 @@ cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, 
     bool rest;
     (void)row_epilogue(ep, 0, &rest);
     j.one_call = j.by_rows && !rest;
-    /* one call: no tmp and no epilogue pass, the rows only split the parts */
+    /* one call: no epilogue pass, the rows only split the parts; otherwise blocks of rows
+     * whose outputs stay in L2 for it */
     j.rows = j.one_call ? 1 : DIRECT_TILE_FLOATS / (j.d.mg * j.d.wph);
     if (j.rows < 1) j.rows = 1;
     if (j.rows > g->out[1]) j.rows = g->out[1];
     /* planes, then the slack the tiles read past them (zeroed: never garbage in y) */
     j.ph_floats = cnnc__round16(j.d.planes + CNNC__CONV_DIRECT_SLACK);
-    const bool tmp = !j.lanes && !j.by_rows;
-    j.slice = j.ph_floats + (tmp ? cnnc__round16((size_t)(j.d.mg * j.rows * j.d.wph)) : 0);
+    j.slice = j.ph_floats;
     const int threads = cnnc__parallel_threads();
     /* fewer planes than threads (batch 1): each plane's row blocks in parts, each part
      * splitting the planes again (the same bits: a column's sum never depends on the

@@ -85,12 +85,24 @@ static float clamp_ref(float v, float lo, float hi) {
     return v > hi ? hi : v;
 }
 
-/* The forward by output rows (levels that have it) against the wide one's sums yw
- * [m][ho wph] of the planes ph [pf]: from a random row on (the rows before untouched),
- * with no epilogue, a bias, a bias and a clamp: the bits of the wide sums followed by
- * them, a NaN among the inputs staying NaN. */
-static void rows_case(cnnc__isa isa, const cnnc__window *g, const float *ph, int64_t pf,
-                      const int64_t *off, const float *wp, int64_t kdim) {
+static const cnnc__conv_direct_ep no_ep = {0};
+
+/* The wide sums of the planes x: y [m][n] = columns [0, n) (no epilogue) */
+static void wide_sums(cnnc__isa isa, float *y, int64_t n, const float *x, const int64_t *off,
+                      int64_t kdim, const float *wp, int64_t m) {
+    cnnc__conv_direct_forward(isa, y, n, n, x, n, off, kdim, wp, m, 1, n, &no_ep);
+}
+
+typedef void (*rows_fn)(cnnc__isa isa, float *y, int64_t ldc, int64_t ldr, const float *x,
+                        int64_t xr, const int64_t *off, int64_t kdim, const float *wp, int64_t m,
+                        int64_t nrows, int64_t ncol, const cnnc__conv_direct_ep *ep);
+
+/* A forward into output rows (the wide tiles', or by output rows where the level has
+ * it) against the wide sums yw [m][ho wph] of the planes ph [pf]: from a random row on
+ * (the rows before untouched), with no epilogue, a bias, a bias and a clamp: the bits
+ * of the wide sums followed by them, a NaN among the inputs staying NaN. */
+static void rows_case(cnnc__isa isa, rows_fn fwd, const cnnc__window *g, const float *ph,
+                      int64_t pf, const int64_t *off, const float *wp, int64_t kdim) {
     const int64_t m = g->m, ho = g->out[1], wo = g->out[2], r0 = rnd(0, ho - 1);
     int64_t hph, wph;
     cnnc__conv_phase_geom(g, &hph, &wph);
@@ -99,12 +111,11 @@ static void rows_case(cnnc__isa isa, const cnnc__window *g, const float *ph, int
     if (rnd(0, 1)) x[rnd(0, pf - 1)] = NAN;
     float *yw = malloc((size_t)(m * ho * wph) * sizeof(float)), *b = rand_buf(m);
     float *y = malloc((size_t)(m * ho * wo) * sizeof(float));
-    cnnc__conv_direct_forward(isa, yw, ho * wph, x, off, kdim, wp, m, ho * wph);
+    wide_sums(isa, yw, ho * wph, x, off, kdim, wp, m);
     for (int e = 0; e < 3; e++) {
         const cnnc__conv_direct_ep ep = {.bias = e ? b : NULL, .clamp = e == 2, .lo = -0.25f, .hi = 0.5f};
         memset(y, 0xA5, (size_t)(m * ho * wo) * sizeof(float));
-        cnnc__conv_direct_forward_rows(isa, y + r0 * wo, ho * wo, wo, x + r0 * wph, wph, off, kdim,
-                                       wp, m, ho - r0, wo, &ep);
+        fwd(isa, y + r0 * wo, ho * wo, wo, x + r0 * wph, wph, off, kdim, wp, m, ho - r0, wo, &ep);
         int same = 1;
         for (int64_t o = 0; o < m; o++)
             for (int64_t r = 0; r < ho; r++)
@@ -137,7 +148,7 @@ static void kernels_case(cnnc__isa isa, const cnnc__window *g) {
     const int64_t ncol = g->out[1] * wph - rnd(0, 3), j0 = rnd(0, 2) < 2 ? 0 : rnd(1, 5);
     const int64_t n = ncol - j0 > 0 ? ncol - j0 : 1;
     float *y = malloc((size_t)(m * n) * sizeof(float));
-    cnnc__conv_direct_forward(isa, y, n, ph + j0, off, kdim, wp, m, n);
+    wide_sums(isa, y, n, ph + j0, off, kdim, wp, m);
     double err = 0.0;
     for (int64_t o = 0; o < m; o++)
         for (int64_t j = 0; j < n; j++) {
@@ -155,7 +166,7 @@ static void kernels_case(cnnc__isa isa, const cnnc__window *g) {
         float *yw = malloc((size_t)(m * ho * wph) * sizeof(float));
         cnnc__conv_direct_pack_lanes(isa, wc, w, m, kdim);
         cnnc__conv_direct_forward_lanes(isa, yl, ho * wo, wo, ph, wph, off, kdim, wc, m, ho, wo);
-        cnnc__conv_direct_forward(isa, yw, ho * wph, ph, off, kdim, wp, m, ho * wph);
+        wide_sums(isa, yw, ho * wph, ph, off, kdim, wp, m);
         int same = 1;
         for (int64_t o = 0; o < m; o++)
             for (int64_t r = 0; r < ho; r++)
@@ -164,7 +175,9 @@ static void kernels_case(cnnc__isa isa, const cnnc__window *g) {
         CHECK(same);
         free(yl), free(wc), free(yw);
     }
-    if (cnnc__conv_direct_has_rows(isa)) rows_case(isa, g, ph, pf, off, wp, kdim);
+    rows_case(isa, cnnc__conv_direct_forward, g, ph, pf, off, wp, kdim);
+    if (cnnc__conv_direct_has_rows(isa))
+        rows_case(isa, cnnc__conv_direct_forward_rows, g, ph, pf, off, wp, kdim);
     /* weight gradient: two images (the same planes twice, dy differing), every item */
     const int64_t cols = CNNC__CONV_DIRECT_COLS, ldd = (g->out[1] * wph + cols - 1) / cols * cols;
     float *dy = rand_buf(2 * m * ldd), *x2 = calloc((size_t)(2 * pf + CNNC__CONV_DIRECT_SLACK), 4);
