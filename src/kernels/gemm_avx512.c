@@ -132,7 +132,12 @@ TARGET void cnnc__f32_gemm_14x32_stream__avx512(int64_t mr, int64_t nr, int64_t 
 
 
 /* Loads `rows` (<= 16) rows of `cnt` (<= 16) floats at src + i*ld, zeros elsewhere,
- * transposes them and stores column q (q < cnt) to dst + q*dst_ld under `store`. */
+ * transposes them and stores column q (q < cnt) to dst + q*dst_ld under `store`: the
+ * low dst_ld lanes (MR: the A panels) or all 16. Whole rows load plain and columns
+ * store whole where they can (on Zen 5 a masked load or store of a line in no cache
+ * ran at half speed, the prefetchers passing it over): with MR lanes, column q's
+ * 16-float store spills into column q + 1's floats, which its own store then
+ * overwrites, so only the last column's is masked. */
 static inline __attribute__((always_inline)) TARGET void
 transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *dst,
                 int64_t dst_ld, __mmask16 store) {
@@ -140,15 +145,24 @@ transpose_block(int64_t rows, int64_t cnt, const float *src, int64_t ld, float *
     __m512 r[16];
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++)
-        r[i] = i < rows ? _mm512_maskz_loadu_ps(load, src + i * ld) : _mm512_setzero_ps();
+        r[i] = i >= rows   ? _mm512_setzero_ps()
+               : cnt == 16 ? _mm512_loadu_ps(src + i * ld)
+                           : _mm512_maskz_loadu_ps(load, src + i * ld);
     cnnc__transpose16_avx512(r);
+    const int64_t whole = store == 0xFFFF ? cnt : cnt - 1; /* columns stored whole */
     if (cnt == 16) {
 #pragma GCC unroll 16
         for (int q = 0; q < 16; q++)
-            _mm512_mask_storeu_ps(dst + q * dst_ld, store, r[q]);
+            if (q < whole)
+                _mm512_storeu_ps(dst + q * dst_ld, r[q]);
+            else
+                _mm512_mask_storeu_ps(dst + q * dst_ld, store, r[q]);
     } else {
         for (int q = 0; q < cnt; q++)
-            _mm512_mask_storeu_ps(dst + q * dst_ld, store, r[q]);
+            if (q < whole)
+                _mm512_storeu_ps(dst + q * dst_ld, r[q]);
+            else
+                _mm512_mask_storeu_ps(dst + q * dst_ld, store, r[q]);
     }
 }
 
