@@ -332,13 +332,14 @@ AVX512 static void fold_avx512(float *dw, int64_t wstride, const float *d, int64
     const __m512 half = _mm512_set1_ps(0.5f);
     for (int64_t j = 0; j < n; j += 16) {
         const __mmask16 mk = mask_n(n - j);
+        const bool whole = j + 16 <= n; /* plain loads: D streams from memory on wide layers */
         __m512 t[3][4];
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
-            const __m512 d0 = _mm512_maskz_loadu_ps(mk, d + c * ldd + j);
-            const __m512 d1 = _mm512_maskz_loadu_ps(mk, d + (4 + c) * ldd + j);
-            const __m512 d2 = _mm512_maskz_loadu_ps(mk, d + (8 + c) * ldd + j);
-            const __m512 d3 = _mm512_maskz_loadu_ps(mk, d + (12 + c) * ldd + j);
+            const __m512 d0 = load_tail(d + c * ldd + j, mk, whole);
+            const __m512 d1 = load_tail(d + (4 + c) * ldd + j, mk, whole);
+            const __m512 d2 = load_tail(d + (8 + c) * ldd + j, mk, whole);
+            const __m512 d3 = load_tail(d + (12 + c) * ldd + j, mk, whole);
             const __m512 h = _mm512_mul_ps(half, _mm512_add_ps(d1, d2));
             t[0][c] = _mm512_add_ps(d0, h);
             t[1][c] = _mm512_mul_ps(half, _mm512_sub_ps(d1, d2));
