@@ -6,10 +6,9 @@
  *   forward          items (image, group) over the threads (with fewer planes than
  *                    threads, parts of their output rows); the kernels write y
  *                    itself (wide tiles storing their kept columns, tiles over the
- *                    output rows, or the output channels in the vector lanes), block
- *                    of rows by block, the epilogue in registers where it is a clamp
- *                    (by output rows a part's rows in one call), else over the block
- *                    after the kernel;
+ *                    output rows, or the output channels in the vector lanes), the
+ *                    epilogue in registers where it is a clamp (a part's rows then in
+ *                    one call), else over each block of rows after the kernel;
  *   weight gradient  per segment of the batch (several small images, or a column chunk
  *                    of one large one) the planes and dy in wide columns (zero in the
  *                    dropped ones) are prepared, then the threads split the kernel's
@@ -115,7 +114,7 @@ typedef struct fwd_job {
     int64_t parts; /* items per (image, group): ranges of row blocks */
     bool lanes;    /* the output channels in the vector lanes, y written in place */
     bool by_rows;  /* or tiles over the output rows (else wide tiles); y written in place */
-    bool one_call; /* by rows, the epilogue in registers: a part's rows in one call */
+    bool one_call; /* the epilogue in registers: a part's rows in one call */
     size_t ph_floats, slice;
     const int64_t *off;
     const float *wp; /* packed weights, mg * kdim per group */
@@ -229,11 +228,10 @@ cnnc_status cnnc__conv_direct_run_forward(cnnc__isa isa, const cnnc__window *g, 
     j.by_rows = !j.lanes && rows_pay(isa, g, &j.d);
     bool rest;
     (void)row_epilogue(ep, 0, &rest);
-    j.one_call = j.by_rows && !rest;
-    /* one call: no epilogue pass, the rows only split the parts (the row kernels group
-     * their tiles themselves). Otherwise blocks of rows: their outputs stay in L2 for an
-     * epilogue pass, and each channel block of the wide tiles re-reads only the block's
-     * planes (a whole image's rows per call took the ResNet stem 1.7x as long) */
+    j.one_call = !j.lanes && !rest;
+    /* one call: no epilogue pass, the rows only split the parts (the ResNet stem, 1
+     * thread, batch 8: 11.3-11.5 ms by blocks of rows, 11.0 in one call); otherwise
+     * blocks of rows whose outputs stay in L2 for the epilogue pass */
     j.rows = j.one_call ? 1 : DIRECT_TILE_FLOATS / (j.d.mg * j.d.wph);
     if (j.rows < 1) j.rows = 1;
     if (j.rows > g->out[1]) j.rows = g->out[1];
