@@ -1056,8 +1056,9 @@ static void test_winograd_kernels(void) {
 /* The Winograd F(2x2, 3x3) weight gradient (ops/conv_wgrad_wino.c) against the
  * reference: random 3x3 stride-1 geometries whatever the heuristic says (odd and even
  * sizes: part tiles at the right and bottom; padding 0-2; groups; batches whose tile
- * blocks cross images), bit-identical at 1, 2 and 3 threads; then the driver on shapes
- * its heuristic sends there (the same bits: the path was taken). */
+ * blocks cross images; enough blocks for two tile groups), bit-identical at 1, 2 and 3
+ * threads; then the driver on shapes its heuristic sends there (the same bits: the
+ * path was taken). */
 static void winograd_wgrad_case(cnnc__isa isa, const cnnc__window *g) {
     const int64_t nx = g->n * g->c * cnnc__window_in_size(g), ny = g->n * g->m * cnnc__window_out_size(g);
     const int64_t nw = wsize(g);
@@ -1094,7 +1095,9 @@ static void winograd_wgrad(cnnc__isa isa) {
     const int64_t shapes[][8] = {/* n, c, m, groups, h, w, pad_h, pad_w */
                                  {3, 24, 40, 1, 21, 22, 1, 1}, {2, 24, 32, 1, 25, 27, 1, 1},
                                  {3, 64, 64, 2, 23, 22, 0, 0}, {3, 28, 36, 1, 17, 19, 2, 2},
-                                 {4, 64, 48, 1, 30, 29, 1, 0}};
+                                 {4, 64, 48, 1, 30, 29, 1, 0},
+                                 /* 1200 tiles: 10 blocks, two tile groups, 2 parts */
+                                 {2, 64, 40, 1, 48, 50, 1, 1}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         cnnc__window g = wino_geom(shapes[i]);
         CHECK(cnnc__conv_wgrad_winograd_pays(cnnc__isa_active(), &g));
