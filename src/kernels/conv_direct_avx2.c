@@ -9,6 +9,8 @@
 #if CNNC__ISA_X86
 #include <immintrin.h>
 
+#include "kernels/lanes_avx2.h"
+
 CNNC__ISA_TARGET_BEGIN("avx2,fma")
 CNNC__ISA_CONTRACT
 #define DC_SUFFIX avx2
@@ -24,11 +26,8 @@ CNNC__ISA_CONTRACT
 /* x86's max(a, b) is a > b ? a : b: max(lo, v) keeps a NaN v, as hardtanh does (the
  * compare-and-blend form of the select took 4 instructions a vector) */
 #define DC_CLAMP(v, lo, hi) _mm256_min_ps(hi, _mm256_max_ps(lo, v))
-/* the first n lanes: lanes k < n of the mask set */
-#define DC_STORE_N(p, v, n)                                                                 \
-    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)),                 \
-                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),   \
-                        v)
+/* by whole 128-, 64- and 32-bit stores (vmaskmovps to memory is microcoded on AMD) */
+#define DC_STORE_N(p, v, n) cnnc__store_n_avx2(p, v, n)
 #include "kernels/conv_direct_body.h"
 CNNC__ISA_TARGET_END
 #else
