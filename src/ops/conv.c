@@ -16,6 +16,7 @@
 #include "ops/conv_direct.h"
 #include "ops/conv_internal.h"
 #include "ops/conv_phase.h"
+#include "ops/conv_pospanel.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "core/gemm_mt.h"
 #include "core/parallel.h"
 #include "core/trace.h"
+#include "kernels/conv_pospanel.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_small.h"
 
@@ -826,6 +828,20 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
     return st;
 }
 
+/* Strided convolutions whose position panels the level packs, but for 1x1 kernels on
+ * maps small enough for column chunks (a panel row per tap, none shared: ResNet's
+ * shortcut 256 -> 512 at 14x14, batch 8, 1 thread, cached weights, 0.57 ms by chunks,
+ * 0.62 by panels). Zen 5, eval Conv2d with bias, cached weights, batch 8, ms, phase
+ * planes or column chunks -> position panels, 3x3 s2: 128 -> 256 at 28x28, 1 thread
+ * 5.29-5.32 -> 4.71, 2 threads 2.99-3.19 -> 2.92-3.01; 256 -> 512 at 14x14 5.18-5.32
+ * -> 4.65-4.71, 3.38-3.43 -> 2.73-2.76; 64 -> 128 at 56x56 5.91-6.14 -> 5.21-5.27,
+ * 3.45-3.63 -> 3.24-3.39; one image, 256 -> 512, 2 threads 0.76-0.84 -> 0.39. */
+static bool pospanel_pays(cnnc__isa isa, const cnnc__window *g) {
+    if (!(g->stride[1] > 1 || g->stride[2] > 1) || !cnnc__conv_pospanel_fits(isa, g))
+        return false;
+    return !(cnnc__window_k_size(g) == 1 && cnnc__conv_cols_pays(g));
+}
+
 static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,
                                    const float *w, const float *wscale,
                                    const cnnc__conv_epilogue *ep, bool training,
@@ -849,6 +865,7 @@ typedef struct gemm_pack {
     const cnnc__window *g;
     const float *w, *wscale; /* wscale: [m] or NULL */
     size_t a_floats;         /* per group */
+    bool b_panels;           /* packed as the B of the position-panel GEMM instead */
 } gemm_pack;
 
 static bool gemm_pack_weights(const void *ctx, float *packed) {
@@ -861,29 +878,43 @@ static bool gemm_pack_weights(const void *ctx, float *packed) {
         cnnc__oom("a convolution's folded filters");
         return false;
     }
-    for (int64_t grp = 0; grp < g->groups; grp++)
-        cnnc__sgemm_pack_a_full(pk->isa, false, mg, kdim, w + grp * mg * kdim, kdim,
-                                packed + (size_t)grp * pk->a_floats);
+    if (pk->b_panels)
+        cnnc__conv_pospanel_pack_filters(pk->isa, g, w, packed);
+    else
+        for (int64_t grp = 0; grp < g->groups; grp++)
+            cnnc__sgemm_pack_a_full(pk->isa, false, mg, kdim, w + grp * mg * kdim, kdim,
+                                    packed + (size_t)grp * pk->a_floats);
     cnnc__free(own);
     return true;
 }
 
-/* The cache's packing of w (times wscale) for the GEMM paths, *e the entry to release;
- * NULL (e NULL) without a cache or memory for it: the caller packs them itself. */
-static const float *cached_filters(cnnc__isa isa, const cnnc__window *g, const float *w,
+/* The cache's packing of w (times wscale) for the GEMM paths (b_panels: the
+ * position-panel GEMM's B, else the A of the others), *e the entry to release; NULL
+ * (e NULL) without a cache or memory for it: the caller packs them itself. */
+static const float *cached_packing(cnnc__isa isa, const cnnc__window *g, const float *w,
                                    const float *wscale, const cnnc__conv_wuse *cache,
-                                   cnnc__conv_wentry **e) {
+                                   bool b_panels, cnnc__conv_wentry **e) {
     *e = NULL;
     if (!cache) return NULL;
     const int64_t mg = g->m / g->groups, kdim = g->c / g->groups * cnnc__window_k_size(g);
-    const gemm_pack pk = {isa, g, w, wscale, cnnc__sgemm_packed_a_floats(isa, mg, kdim)};
-    const cnnc__conv_wkey key = {isa, 0, g->c, g->m, g->groups}; /* tile 0: no transform */
+    const size_t per = b_panels ? cnnc__conv_pospanel_b_floats(isa, g)
+                                : cnnc__sgemm_packed_a_floats(isa, mg, kdim);
+    const gemm_pack pk = {isa, g, w, wscale, per, b_panels};
+    /* tile 0: no transform */
+    const cnnc__conv_wkey key = {isa, b_panels ? CNNC__CONV_WKIND_POSITIONS : 0, g->c, g->m,
+                                 g->groups};
     const cnnc__conv_wsource src = {w, wscale, (size_t)(g->m * kdim), (size_t)g->m, cache->wid,
                                     cache->wver};
     const float *packed = NULL;
-    *e = cnnc__conv_wcache_get(cache->cache, &key, &src, (size_t)g->groups * pk.a_floats,
+    *e = cnnc__conv_wcache_get(cache->cache, &key, &src, (size_t)g->groups * per,
                                gemm_pack_weights, &pk, &packed);
     return *e ? packed : NULL;
+}
+
+static const float *cached_filters(cnnc__isa isa, const cnnc__window *g, const float *w,
+                                   const float *wscale, const cnnc__conv_wuse *cache,
+                                   cnnc__conv_wentry **e) {
+    return cached_packing(isa, g, w, wscale, cache, false, e);
 }
 
 /* ---- the folded filters of the fused runs, kept in the cache --------------------------
@@ -974,6 +1005,14 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
     make_plan(&j.p, g, isa);
     const conv_plan *p = &j.p;
     cnnc__conv_wentry *e = NULL;
+    if (!p->direct && p->kdim > 0 && pospanel_pays(isa, g)) {
+        conv_path = "position panels + gemm";
+        const float *bpk = cached_packing(isa, g, w, wscale, cache, true, &e);
+        if (wscale && !bpk) return run_forward_folded(g, y, x, w, wscale, ep, training, NULL);
+        const cnnc_status st = cnnc__conv_pospanel_forward(isa, g, y, x, w, bpk, ep);
+        cnnc__conv_wentry_release(e);
+        return st;
+    }
     if (p->kdim > 0 && cnnc__conv_cols_pays(g)) {
         conv_path = "column chunks + gemm";
         const float *apk = cached_filters(isa, g, w, wscale, cache, &e);
@@ -1002,7 +1041,7 @@ static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float
     j.ws = plan_workspace(p, slices, j.apk ? 0 : (size_t)g->groups * j.a_floats);
     cnnc_status st = j.ws ? CNNC_OK : cnnc_last_status();
     if (j.ws && pack && !j.apk) {
-        const gemm_pack pk = {isa, g, w, NULL, j.a_floats};
+        const gemm_pack pk = {isa, g, w, NULL, j.a_floats, false};
         float *apk = j.ws + (size_t)slices * p->slice; /* [groups, a_floats] */
         (void)gemm_pack_weights(&pk, apk); /* cannot fail: no scales to fold */
         j.apk = apk;

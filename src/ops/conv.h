@@ -89,7 +89,7 @@ typedef struct cnnc__conv_wentry cnnc__conv_wentry;
  * fused runs' folded filters CNNC__CONV_WKIND_FOLDED), so that a module called at batch
  * sizes that take different paths (ResNet's 7x7 layers: F(2x2) at batch 1, F(4x4) at
  * 8) keeps both. */
-enum { CNNC__CONV_WKIND_FOLDED = 6, CNNC__CONV_WCACHE_KINDS = 4 };
+enum { CNNC__CONV_WKIND_FOLDED = 6, CNNC__CONV_WKIND_POSITIONS = 8, CNNC__CONV_WCACHE_KINDS = 5 };
 typedef struct cnnc__conv_wcache {
     cnnc__conv_wentry *entry[CNNC__CONV_WCACHE_KINDS]; /* the current packings, or NULL */
 } cnnc__conv_wcache;
