@@ -17,21 +17,15 @@ static void row_offsets(const cnnc__bcast *it, int64_t r, int64_t *oa, int64_t *
     *ob = b;
 }
 
-/* The contiguous loops in blocks of 16 outputs, each block's output line 2 KB ahead
- * prefetched: stores that miss wait for their lines, which the hardware prefetchers
- * (following the loads) bring late. Zen 3, 1 thread, + a per-plane scalar over
- * [8, 64, 56, 56] (L3-resident), min of 150 x 10 calls: 202-209 -> 180-187 us (the
- * inputs' lines prefetched too: 188-202); a product of two [16 M] (in memory) 7.3 ->
- * 6.7 ms. */
-#define BINARY_AHEAD 512
+/* The contiguous loops as plain loops the compiler vectorizes. No software prefetch of
+ * the output lines ahead (a Zen 3 measured it faster): on Zen 5 it made every case
+ * slower, 1 thread, min of 20-300 calls, ms: a product of two [8, 64, 56, 56]
+ * (L3-resident) 0.33-0.34 -> 0.25-0.31, + a per-plane [64, 1, 1] 0.19-0.20 -> 0.14-0.18,
+ * the same over [8, 64, 112, 112] (in memory) 1.73-1.89 -> 1.00-1.13, a product of two
+ * [16 M] 6.0-6.8 -> 5.7-5.9. */
 #define BINARY_SPAN(...) /* the body, with t its index */                    \
     do {                                                                       \
-        int64_t j = 0;                                                         \
-        for (; j + 16 <= n; j += 16) {                                         \
-            __builtin_prefetch(o + j + BINARY_AHEAD);                          \
-            for (int64_t t = j; t < j + 16; t++) __VA_ARGS__;                  \
-        }                                                                      \
-        for (int64_t t = j; t < n; t++) __VA_ARGS__;                           \
+        for (int64_t t = 0; t < n; t++) __VA_ARGS__;                           \
     } while (0)
 
 #define BINARY_LOOP(EXPR)                                                      \
