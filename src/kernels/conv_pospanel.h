@@ -33,7 +33,7 @@ int64_t cnnc__conv_pospanel_mr(cnnc__isa isa);
  * depths [k0, k0 + kc) (depth = (channel - c0) k[1] k[2] + kh k[2] + kw, channels of
  * the group starting at c0) into MR-row panels: panel t (positions q0 + t MR ..) at
  * dst + t kc MR, its depth p the MR floats at + p MR; positions past npos zero. dst
- * holds ceil(npos / MR) kc MR + 16 floats (the last store spills past the panels).
+ * holds ceil(npos / MR) kc MR floats.
  * x: the batch's input [n, c, in]. g must fit (cnnc__conv_pospanel_fits). */
 void cnnc__conv_pack_positions(cnnc__isa isa, float *dst, const float *x, const cnnc__window *g,
                                int64_t c0, int64_t q0, int64_t npos, int64_t k0, int64_t kc);

@@ -828,18 +828,22 @@ static cnnc_status run_forward_winograd(cnnc__isa isa, int mt, const cnnc__windo
     return st;
 }
 
-/* Strided convolutions whose position panels the level packs, but for 1x1 kernels on
- * maps small enough for column chunks (a panel row per tap, none shared: ResNet's
- * shortcut 256 -> 512 at 14x14, batch 8, 1 thread, cached weights, 0.57 ms by chunks,
- * 0.62 by panels). Zen 5, eval Conv2d with bias, cached weights, batch 8, ms, phase
- * planes or column chunks -> position panels, 3x3 s2: 128 -> 256 at 28x28, 1 thread
- * 5.29-5.32 -> 4.71, 2 threads 2.99-3.19 -> 2.92-3.01; 256 -> 512 at 14x14 5.18-5.32
- * -> 4.65-4.71, 3.38-3.43 -> 2.73-2.76; 64 -> 128 at 56x56 5.91-6.14 -> 5.21-5.27,
- * 3.45-3.63 -> 3.24-3.39; one image, 256 -> 512, 2 threads 0.76-0.84 -> 0.39. */
+/* Strided convolutions whose position panels the level packs. Not 1x1 kernels (a window
+ * load per panel row, no tap sharing it) with fewer than 256 output channels (the
+ * product's flops per packed float: ResNet's shortcut 64 -> 128 1x1 s2 at 56x56, batch
+ * 8, 1 thread, cached weights, 0.90-0.96 ms by phase planes, 1.00-1.03 by panels; 128
+ * -> 256 at 28x28 0.71-0.74 -> 0.69-0.70), nor on maps small enough for column chunks
+ * (256 -> 512 at 14x14, 0.57 ms by chunks, 0.62 by panels). Zen 5, eval Conv2d with
+ * bias, cached weights, batch 8, ms, phase planes or column chunks -> position panels,
+ * 3x3 s2: 128 -> 256 at 28x28, 1 thread 5.29-5.32 -> 4.71, 2 threads 2.99-3.19 ->
+ * 2.92-3.01; 256 -> 512 at 14x14 5.18-5.32 -> 4.65-4.71, 3.38-3.43 -> 2.73-2.76; 64 ->
+ * 128 at 56x56 5.91-6.14 -> 5.21-5.27, 3.45-3.63 -> 3.24-3.39; one image, 256 -> 512,
+ * 2 threads 0.76-0.84 -> 0.39. */
 static bool pospanel_pays(cnnc__isa isa, const cnnc__window *g) {
     if (!(g->stride[1] > 1 || g->stride[2] > 1) || !cnnc__conv_pospanel_fits(isa, g))
         return false;
-    return !(cnnc__window_k_size(g) == 1 && cnnc__conv_cols_pays(g));
+    if (cnnc__window_k_size(g) > 1) return true;
+    return g->m / g->groups >= 256 && !cnnc__conv_cols_pays(g);
 }
 
 static cnnc_status run_forward_impl(const cnnc__window *g, float *y, const float *x,

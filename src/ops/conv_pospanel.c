@@ -108,7 +108,7 @@ cnnc_status cnnc__conv_pospanel_forward(cnnc__isa isa, const cnnc__window *g, fl
     if (per > panels) per = panels;
     j.span = ((panels + per - 1) / per) * mr;
     j.per = (j.total + j.span - 1) / j.span;
-    j.a_floats = cnnc__round16((size_t)(j.span * j.kblk + 16));
+    j.a_floats = cnnc__round16((size_t)(j.span * j.kblk));
     j.slice = j.a_floats + cnnc__round16((size_t)(j.span * j.mg));
     const cnnc__par plan = cnnc__par_plan(
         g->groups * j.per, (cnnc__cost){.flops = 2.0 * (double)(j.span * j.mg * j.kdim)}, threads);

@@ -145,7 +145,7 @@ static void test_path_large(void) {
         geom(2, 32, 64, 1, 28, 28, 3, 2, 1),   /* 14-wide outputs: one run a panel */
         geom(3, 48, 40, 1, 29, 30, 3, 2, 1),   /* odd/even, 15-wide outputs */
         geom(5, 64, 96, 1, 14, 14, 3, 2, 1),   /* 7x7 outputs: panels across images */
-        geom(2, 40, 72, 1, 56, 56, 1, 2, 0),   /* 1x1 stride 2 (ResNet's shortcut) */
+        geom(2, 40, 256, 1, 56, 56, 1, 2, 0),  /* 1x1 stride 2 (ResNet-50's shortcut) */
         geom(1, 300, 36, 1, 12, 12, 3, 2, 1),  /* k blocks (2700 deep) */
         geom(2, 64, 96, 2, 18, 17, 3, 2, 1),   /* groups */
         geom(1, 64, 48, 1, 28, 29, 3, 3, 1),   /* stride 3: 10-wide outputs */
