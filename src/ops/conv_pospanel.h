@@ -18,9 +18,9 @@ size_t cnnc__conv_pospanel_b_floats(cnnc__isa isa, const cnnc__window *g);
 void cnnc__conv_pospanel_pack_filters(cnnc__isa isa, const cnnc__window *g, const float *w,
                                       float *dst);
 
-/* y [n, m, out] = act(conv(x, w) + bias), ep (kernels/conv.h) applied to y's rows. bpk:
- * the filters as cnnc__conv_pospanel_pack_filters packs them (a cached packing), or
- * NULL: packed here from w. g must fit (cnnc__conv_pospanel_fits). */
+/* y [n, m, out] = act(conv(x, w) + bias), ep (kernels/conv.h; not NULL) applied to y's
+ * rows. bpk: the filters as cnnc__conv_pospanel_pack_filters packs them (a cached
+ * packing), or NULL: packed here from w. g must fit (cnnc__conv_pospanel_fits). */
 cnnc_status cnnc__conv_pospanel_forward(cnnc__isa isa, const cnnc__window *g, float *y,
                                         const float *x, const float *w, const float *bpk,
                                         const cnnc__conv_epilogue *ep);
