@@ -76,9 +76,31 @@ static void row_offsets(const cnnc__bcast *it, int64_t r, int64_t *oa, int64_t *
         }                                                                      \
     })
 
+/* out = operand 0 broadcast or strided (a copy: the same bits at any level) */
+#define EXPAND_BODY                                                            \
+    int last = it->ndim - 1;                                                   \
+    int64_t sa = it->stride[0][last];                                          \
+    FOR_ROW_SPANS(it, begin, end, {                                            \
+        (void)ob;                                                              \
+        float *o = out + r * it->shape[last] + c0;                             \
+        const float *pa = a + oa;                                              \
+        if (sa == 1) {                                                         \
+            for (int64_t j = 0; j < n; j++) o[j] = pa[j];                      \
+        } else if (sa == 0) { /* a broadcast value: a fill */                  \
+            const float v = pa[0];                                             \
+            for (int64_t j = 0; j < n; j++) o[j] = v;                          \
+        } else                                                                 \
+            for (int64_t j = 0; j < n; j++) o[j] = pa[j * sa];                 \
+    })
+
 static void binary_base(cnnc__binop op, float *out, const float *a, const float *b,
                         const cnnc__bcast *it, int64_t begin, int64_t end) {
     BINARY_BODY;
+}
+
+static void expand_base(float *out, const float *a, const cnnc__bcast *it, int64_t begin,
+                        int64_t end) {
+    EXPAND_BODY;
 }
 
 #if CNNC__ISA_X86
@@ -91,6 +113,10 @@ static void binary_avx2(cnnc__binop op, float *out, const float *a, const float 
                         const cnnc__bcast *it, int64_t begin, int64_t end) {
     BINARY_BODY;
 }
+static void expand_avx2(float *out, const float *a, const cnnc__bcast *it, int64_t begin,
+                        int64_t end) {
+    EXPAND_BODY;
+}
 CNNC__ISA_TARGET_END
 
 #if defined(__clang__)
@@ -101,6 +127,13 @@ CNNC__ISA_TARGET_BEGIN("avx512f,prefer-vector-width=512")
 static void binary_avx512(cnnc__binop op, float *out, const float *a, const float *b,
                           const cnnc__bcast *it, int64_t begin, int64_t end) {
     BINARY_BODY;
+}
+/* The broadcasts too, which ran 16-byte stores at the baseline level: a gradient's
+ * expansion over a whole input (Zen 5, 1 thread, [8, 64, 56, 56], bench rows, ms: sum
+ * (all) forward + backward 0.259 -> 0.206, mean over (2, 3) 0.282 -> 0.172). */
+static void expand_avx512(float *out, const float *a, const cnnc__bcast *it, int64_t begin,
+                          int64_t end) {
+    EXPAND_BODY;
 }
 CNNC__ISA_TARGET_END
 #endif
@@ -117,20 +150,11 @@ void cnnc__k_binary(cnnc__binop op, float *out, const float *a, const float *b,
 
 void cnnc__k_expand(float *out, const float *a, const cnnc__bcast *it, int64_t begin,
                     int64_t end) {
-    int last = it->ndim - 1;
-    int64_t sa = it->stride[0][last];
-    FOR_ROW_SPANS(it, begin, end, {
-        (void)ob;
-        float *o = out + r * it->shape[last] + c0;
-        const float *pa = a + oa;
-        if (sa == 1) {
-            for (int64_t j = 0; j < n; j++) o[j] = pa[j];
-        } else if (sa == 0) { /* a broadcast value: a fill the compiler vectorizes */
-            const float v = pa[0];
-            for (int64_t j = 0; j < n; j++) o[j] = v;
-        } else
-            for (int64_t j = 0; j < n; j++) o[j] = pa[j * sa];
-    });
+#if CNNC__ISA_X86
+    if (cnnc__isa_active() >= CNNC__ISA_AVX512) return expand_avx512(out, a, it, begin, end);
+    if (cnnc__isa_active() >= CNNC__ISA_AVX2) return expand_avx2(out, a, it, begin, end);
+#endif
+    expand_base(out, a, it, begin, end);
 }
 
 void cnnc__k_affine(float *out, const float *a, int64_t n, float alpha, float beta) {
