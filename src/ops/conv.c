@@ -904,7 +904,7 @@ static const float *cached_packing(cnnc__isa isa, const cnnc__window *g, const f
     const size_t per = b_panels ? cnnc__conv_pospanel_b_floats(isa, g)
                                 : cnnc__sgemm_packed_a_floats(isa, mg, kdim);
     const gemm_pack pk = {isa, g, w, wscale, per, b_panels};
-    /* tile 0: no transform */
+    /* tile 0: no transform (the position panels' B: a kind of its own) */
     const cnnc__conv_wkey key = {isa, b_panels ? CNNC__CONV_WKIND_POSITIONS : 0, g->c, g->m,
                                  g->groups};
     const cnnc__conv_wsource src = {w, wscale, (size_t)(g->m * kdim), (size_t)g->m, cache->wid,

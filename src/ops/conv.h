@@ -81,14 +81,14 @@ cnnc_status cnnc__conv_run_backward_weight(const cnnc__window *g, float *dw, con
 typedef struct cnnc__conv_wkey {
     cnnc__isa isa;
     int tile;                /* the Winograd output tile: 2 or 4, 0 for none (or
-                                CNNC__CONV_WKIND_FOLDED) */
+                                CNNC__CONV_WKIND_FOLDED, CNNC__CONV_WKIND_POSITIONS) */
     int64_t c, m, groups;
 } cnnc__conv_wkey;
 typedef struct cnnc__conv_wentry cnnc__conv_wentry;
 /* One packing per kind (key tile / 2: the GEMM paths' 0, F(2x2)'s 2, F(4x4)'s 4, the
- * fused runs' folded filters CNNC__CONV_WKIND_FOLDED), so that a module called at batch
- * sizes that take different paths (ResNet's 7x7 layers: F(2x2) at batch 1, F(4x4) at
- * 8) keeps both. */
+ * fused runs' folded filters CNNC__CONV_WKIND_FOLDED, the position-panel GEMM's B
+ * CNNC__CONV_WKIND_POSITIONS), so that a module called at batch sizes that take
+ * different paths (ResNet's 7x7 layers: F(2x2) at batch 1, F(4x4) at 8) keeps both. */
 enum { CNNC__CONV_WKIND_FOLDED = 6, CNNC__CONV_WKIND_POSITIONS = 8, CNNC__CONV_WCACHE_KINDS = 5 };
 typedef struct cnnc__conv_wcache {
     cnnc__conv_wentry *entry[CNNC__CONV_WCACHE_KINDS]; /* the current packings, or NULL */
