@@ -176,10 +176,13 @@ static void compare_scaled(const path_case *pc, int threads, bool training, cons
 }
 
 /* The path the driver takes at isa where a case names the phase planes: for a strided
- * geometry the position panels where the level packs them (AVX-512), else the planes. */
+ * geometry with more than one tap the position panels where the level packs them
+ * (AVX-512), else the planes. */
 static const char *expected(cnnc__isa isa, const cnnc__window *g, const char *path) {
     const bool strided = g->stride[1] > 1 || g->stride[2] > 1;
-    if (path && strstr(path, "phase planes") && strided && cnnc__conv_pospanel_fits(isa, g))
+    const bool taps = cnnc__window_k_size(g) > 1;
+    if (path && strstr(path, "phase planes") && strided && taps &&
+        cnnc__conv_pospanel_fits(isa, g))
         return "position panels";
     return path;
 }
