@@ -29,17 +29,22 @@
 #define CNNC__SGEMM_SMALL_M 16
 /* Up to 32 rows the bcast tiles beat packing B (measured, 1 thread, 1x1 convolutions
  * at batch 8, MobileNetV2's projections: 96 -> 24 at 56x56 1.16 -> 0.55 ms, 144 -> 24
- * 1.89 -> 0.97, 192 -> 32 at 28x28 0.62 -> 0.39); up to 64 rows where B is wide (B's
- * rows streamed once per 64 rows of C rather than packed: 256 -> 64 at 56x56, 3136
- * columns an image, 144 -> 176 GFLOP/s; on 14x14 maps, 196 columns, it lost). The wide
- * rule is AVX-512's: at AVX2 (Zen 3) the 4 x 24 tiles lost to the packed 6 x 16 GEMM
+ * 1.89 -> 0.97, 192 -> 32 at 28x28 0.62 -> 0.39); up to 256 rows where B has 128
+ * columns or more at AVX-512, the row groups then inside the column tiles (each 48-column
+ * tile of B read from memory once for all the rows, its successor's prefetches spread
+ * over the groups: gemm_small.c). Zen 5, 1 thread, batch 8, F.conv2d 1x1, ms, packed ->
+ * bcast: 512 -> 64 at 28x28 2.93 -> 2.39, 1024 -> 48 at 14x14 1.0 -> 0.84, 512 -> 128 at
+ * 28x28 4.85 -> 4.2, 256 -> 128 at 56x56 9.6 -> 7.8-8.1, 96 -> 192 at 56x56 5.2 -> 4.6,
+ * 512 -> 256 at 28x28 8.6-8.8 -> 8.1; at 512 rows even or worse (512 -> 512 at 14x14
+ * 4.3 -> 4.5), at 7x7 maps (49 columns) even. The wide rule is AVX-512's: at AVX2 (Zen 3)
+ * the 4 x 24 tiles lost to the packed 6 x 16 GEMM
  * there (m 64, 3136 columns: k 256 68 vs 86 GFLOP/s, k 576 67 vs 84; 12544 columns, k 64:
  * 60-67 vs 77-84), so AVX2 keeps them to 32 rows (1 thread, batch 8, 1x1 convolutions:
  * 256 -> 64 at 56x56 14.2-20.8 -> 10.6-14.6 ms; 64 -> 64 at 112x112, batch 2, 3.4-4.4
  * -> 2.6-3.7; 64 -> 64 and 96 -> 64 at 56x56 unchanged within the noise). */
 #define CNNC__SGEMM_BCAST_M 32
-#define CNNC__SGEMM_BCAST_WIDE_M 64
-#define CNNC__SGEMM_BCAST_WIDE_N 1024
+#define CNNC__SGEMM_BCAST_WIDE_M 256
+#define CNNC__SGEMM_BCAST_WIDE_N 128
 #define CNNC__SGEMM_SMALL_K 16
 #define CNNC__SGEMM_DOT_KC 1024
 #define CNNC__SGEMM_STREAM_FLOATS ((int64_t)1 << 23)
@@ -70,9 +75,9 @@ enum { CNNC__SMALL_PREFETCH = 1, CNNC__SMALL_STREAM = 2, CNNC__SMALL_SPREAD_SHIF
  *     = beta*C + sum_{p<kc} A(i,p) B(p,j),  A(i,p) = a[i*sai + p*sap], B(p,j) = b[p*ldb + j]
  * summed from zero with one FMA per p in increasing order, then beta == 0 stores,
  * beta == 1 adds C, else beta*C + sum. flags: CNNC__SMALL_PREFETCH fetches the next W
- * columns of each B row ahead, or with CNNC__SMALL_SPREAD(period, phase) (AVX2 tiles
- * only; period > 1) of the rows p = phase, phase + period, ... only (the tiles of the
- * row groups over one column tile share the prefetches of the next); CNNC__SMALL_STREAM
+ * columns of each B row ahead, or with CNNC__SMALL_SPREAD(period, phase) (period > 1)
+ * of the rows p = phase, phase + period, ... only (the tiles of the row groups over
+ * one column tile share the prefetches of the next); CNNC__SMALL_STREAM
  * (AVX-512 tiles only; cols == W, beta == 0, the C rows vector-aligned) stores with
  * non-temporal stores (the caller then fences). */
 typedef void (*cnnc__sgemm_bcast_fn)(int64_t rows, int64_t cols, int64_t kc, const float *a,

@@ -22,19 +22,22 @@
 
 /* The tile with `rows` rows and `nv` vectors (compile-time constants at each call
  * site); the last vector has the columns in `last`. Prefetches the next tile's
- * part of each B row (pf), for B rows too far apart for the hardware prefetchers. */
+ * part of B rows pf0, pf0 + pf_step, ... (pf_step 0: none), for B rows too far apart
+ * for the hardware prefetchers. */
 INLINE void bcast_tile(const int rows, const int nv, int64_t kc, const float *restrict a,
                        int64_t sai, int64_t sap, const float *restrict b, int64_t ldb,
-                       float *restrict c, int64_t ldc, float beta, __mmask16 last, bool pf,
-                       bool stream) {
+                       float *restrict c, int64_t ldc, float beta, __mmask16 last,
+                       int64_t pf0, int64_t pf_step, bool stream) {
     __m512 acc[BR][BV];
 #pragma GCC unroll 8
     for (int i = 0; i < rows; i++)
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
+    int64_t pf_next = pf_step ? pf0 : kc;
     for (int64_t p = 0; p < kc; p++) {
         const float *bp = b + p * ldb;
-        if (pf) {
+        if (p == pf_next) {
+            pf_next += pf_step;
             _mm_prefetch((const char *)(bp + 16 * BV), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + 16 * BV + 16), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + 16 * BV + 32), _MM_HINT_T0);
@@ -75,14 +78,14 @@ INLINE void bcast_tile(const int rows, const int nv, int64_t kc, const float *re
 
 #define BCAST_ROWS(nv)                                                                   \
     switch (rows) {                                                                      \
-    case 1: bcast_tile(1, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf, st); break; \
-    case 2: bcast_tile(2, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf, st); break; \
-    case 3: bcast_tile(3, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf, st); break; \
-    case 4: bcast_tile(4, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf, st); break; \
-    case 5: bcast_tile(5, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf, st); break; \
-    case 6: bcast_tile(6, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf, st); break; \
-    case 7: bcast_tile(7, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf, st); break; \
-    default: bcast_tile(8, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf, st); break; \
+    case 1: bcast_tile(1, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf0, pfs, st); break; \
+    case 2: bcast_tile(2, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf0, pfs, st); break; \
+    case 3: bcast_tile(3, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf0, pfs, st); break; \
+    case 4: bcast_tile(4, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf0, pfs, st); break; \
+    case 5: bcast_tile(5, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf0, pfs, st); break; \
+    case 6: bcast_tile(6, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf0, pfs, st); break; \
+    case 7: bcast_tile(7, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf0, pfs, st); break; \
+    default: bcast_tile(8, nv, kc, a, sai, sap, b, ldb, c, ldc, beta, last, pf0, pfs, st); break; \
     }
 
 TARGET void cnnc__f32_gemm_bcast_8x48__avx512(int64_t rows, int64_t cols, int64_t kc,
@@ -91,7 +94,10 @@ TARGET void cnnc__f32_gemm_bcast_8x48__avx512(int64_t rows, int64_t cols, int64_
                                               int64_t ldc, float beta, unsigned flags) {
     const int nv = (int)((cols + 15) / 16);
     const __mmask16 last = (__mmask16)(0xFFFFu >> (16 * nv - cols));
-    const bool pf = flags & CNNC__SMALL_PREFETCH, st = flags & CNNC__SMALL_STREAM;
+    const bool st = flags & CNNC__SMALL_STREAM;
+    const unsigned period = flags >> CNNC__SMALL_SPREAD_SHIFT & 255;
+    const int64_t pfs = !(flags & CNNC__SMALL_PREFETCH) ? 0 : period ? period : 1;
+    const int64_t pf0 = flags >> (CNNC__SMALL_SPREAD_SHIFT + 8) & 255;
     if (nv == 3) {
         BCAST_ROWS(3)
     } else if (nv == 2) {

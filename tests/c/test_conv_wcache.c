@@ -330,9 +330,10 @@ static void test_cached_pointwise(void) {
     } cs[] = {
         {pointwise(8, 40, 96, 1, 7, 7), true},   /* column chunks across the images */
         {pointwise(3, 24, 18, 2, 5, 6), true},   /* column chunks, groups */
-        {pointwise(2, 96, 80, 1, 14, 14), true}, /* a GEMM per image, part panels */
-        {pointwise(2, 64, 96, 2, 12, 12), true}, /* groups */
+        {pointwise(2, 96, 276, 1, 14, 14), true}, /* a GEMM per image, part panels */
+        {pointwise(2, 64, 96, 2, 10, 10), true},  /* groups */
         {pointwise(2, 64, 30, 2, 12, 12), false}, /* groups of 15 rows: small at SIMD levels */
+        {pointwise(2, 64, 96, 1, 12, 12), false}, /* 96 rows of 144 columns: small at AVX-512 */
         {pointwise(1, 300, 40, 1, 9, 9), true},  /* two k blocks, one image */
         {pointwise(2, 16, 4, 1, 20, 20), false},  /* few rows: the same, a folded copy */
     };

@@ -597,6 +597,20 @@ int main(void) {
             run_case(&g, &shared, (m + (int64_t)i) % 5 == 0);
             cases++;
         }
+    /* AVX-512's wide products (up to 256 rows, 128 columns or more: 8-row groups, up to
+     * 32 of them, inside the column tiles with the prefetches spread over them) and
+     * the shapes at their edges: 64, 256 and 257 rows, 127 and 128 columns, columns off
+     * the 48-column tiles; the packed GEMM's bits. */
+    static const int64_t wide_m[] = {33, 64, 65, 100, 129, 200, 255, 256, 257};
+    static const int64_t wide_k[] = {33, 257, 600};
+    for (size_t mi = 0; mi < sizeof wide_m / sizeof wide_m[0]; mi++)
+        for (size_t i = 0; i < sizeof wide_k / sizeof wide_k[0]; i++) {
+            const int64_t n = (mi + i) % 4 == 0 ? 127 + (int64_t)(i % 2)
+                                                : 48 * rng_int(3, 12) + rng_int(-7, 7);
+            gemm_case g = random_case((mi + i) % 3 == 0, false, wide_m[mi], n, wide_k[i]);
+            run_case(&g, &shared, (mi + i) % 4 == 1);
+            cases++;
+        }
     /* A C big enough for the non-temporal stores of the short-k path (beta 0, aligned
      * rows), and one just as big with beta 1 (plain stores). */
     for (int t = 0; t < 2; t++) {
