@@ -4,7 +4,8 @@
  * In such products one operand is large and each of its elements is used a few
  * times only (Linear at batch 8: W [4096, 25088] against 8 rows), so packing it
  * costs as much as the product: these paths stream it once instead.
- *   bcast (B not transposed; m <= CNNC__SGEMM_BCAST_M or k <= CNNC__SGEMM_SMALL_K):
+ *   bcast (B not transposed; m <= CNNC__SGEMM_BCAST_M or k <= CNNC__SGEMM_SMALL_K, or at
+ *         AVX-512 m <= CNNC__SGEMM_BCAST_WIDE_M with n >= CNNC__SGEMM_BCAST_WIDE_N):
  *         register tiles of C fed by broadcasts of A and rows of B read in place, with
  *         the packed kernel's arithmetic and k blocks: the same bits as the packed GEMM.
  *         With beta == 0, one k block and a C over CNNC__SGEMM_STREAM_FLOATS floats, C
@@ -36,10 +37,10 @@
  * bcast: 512 -> 64 at 28x28 2.93 -> 2.39, 1024 -> 48 at 14x14 1.0 -> 0.84, 512 -> 128 at
  * 28x28 4.85 -> 4.2, 256 -> 128 at 56x56 9.6 -> 7.8-8.1, 96 -> 192 at 56x56 5.2 -> 4.6,
  * 512 -> 256 at 28x28 8.6-8.8 -> 8.1; at 512 rows even or worse (512 -> 512 at 14x14
- * 4.3 -> 4.5), at 7x7 maps (49 columns) even. The wide rule is AVX-512's: at AVX2 (Zen 3)
- * the 4 x 24 tiles lost to the packed 6 x 16 GEMM
- * there (m 64, 3136 columns: k 256 68 vs 86 GFLOP/s, k 576 67 vs 84; 12544 columns, k 64:
- * 60-67 vs 77-84), so AVX2 keeps them to 32 rows (1 thread, batch 8, 1x1 convolutions:
+ * 4.3 -> 4.5), at 7x7 maps (49 columns) even. The wide rule is AVX-512's: at AVX2 (Zen
+ * 3) the 4 x 24 tiles lost to the packed 6 x 16 GEMM there (m 64, 3136 columns: k 256 68
+ * vs 86 GFLOP/s, k 576 67 vs 84; 12544 columns, k 64: 60-67 vs 77-84), so AVX2 keeps
+ * them to 32 rows (1 thread, batch 8, 1x1 convolutions:
  * 256 -> 64 at 56x56 14.2-20.8 -> 10.6-14.6 ms; 64 -> 64 at 112x112, batch 2, 3.4-4.4
  * -> 2.6-3.7; 64 -> 64 and 96 -> 64 at 56x56 unchanged within the noise). */
 #define CNNC__SGEMM_BCAST_M 32
@@ -70,6 +71,14 @@ enum { CNNC__SMALL_PREFETCH = 1, CNNC__SMALL_STREAM = 2, CNNC__SMALL_SPREAD_SHIF
 #define CNNC__SMALL_SPREAD(period, phase)             \
     ((unsigned)(period) << CNNC__SMALL_SPREAD_SHIFT | \
      (unsigned)(phase) << (CNNC__SMALL_SPREAD_SHIFT + 8))
+
+/* The B rows a bcast tile prefetches the next tile's columns of, from its flags: p =
+ * *pf0, *pf0 + step, ... (step 0: none). */
+static inline int64_t cnnc__small_prefetch_rows(unsigned flags, int64_t *pf0) {
+    const unsigned period = flags >> CNNC__SMALL_SPREAD_SHIFT & 255;
+    *pf0 = flags >> (CNNC__SMALL_SPREAD_SHIFT + 8) & 255;
+    return !(flags & CNNC__SMALL_PREFETCH) ? 0 : period ? period : 1;
+}
 
 /* bcast: C tile (rows x cols, rows <= R, cols <= W of the kernel's name RxW)
  *     = beta*C + sum_{p<kc} A(i,p) B(p,j),  A(i,p) = a[i*sai + p*sap], B(p,j) = b[p*ldb + j]

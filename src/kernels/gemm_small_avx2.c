@@ -95,9 +95,8 @@ TARGET void cnnc__f32_gemm_bcast_4x24__avx2(int64_t rows, int64_t cols, int64_t 
                                             float beta, unsigned flags) {
     const int nv = (int)((cols + 7) / 8);
     const int64_t rem = cols - 8 * (nv - 1);
-    const unsigned period = flags >> CNNC__SMALL_SPREAD_SHIFT & 255;
-    const int64_t pfs = !(flags & CNNC__SMALL_PREFETCH) ? 0 : period ? period : 1;
-    const int64_t pf0 = flags >> (CNNC__SMALL_SPREAD_SHIFT + 8) & 255;
+    int64_t pf0;
+    const int64_t pfs = cnnc__small_prefetch_rows(flags, &pf0);
     if (cols == 24) {
         BCAST_ROWS(3, true)
     } else if (nv == 3) {

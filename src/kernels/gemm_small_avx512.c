@@ -95,9 +95,8 @@ TARGET void cnnc__f32_gemm_bcast_8x48__avx512(int64_t rows, int64_t cols, int64_
     const int nv = (int)((cols + 15) / 16);
     const __mmask16 last = (__mmask16)(0xFFFFu >> (16 * nv - cols));
     const bool st = flags & CNNC__SMALL_STREAM;
-    const unsigned period = flags >> CNNC__SMALL_SPREAD_SHIFT & 255;
-    const int64_t pfs = !(flags & CNNC__SMALL_PREFETCH) ? 0 : period ? period : 1;
-    const int64_t pf0 = flags >> (CNNC__SMALL_SPREAD_SHIFT + 8) & 255;
+    int64_t pf0;
+    const int64_t pfs = cnnc__small_prefetch_rows(flags, &pf0);
     if (nv == 3) {
         BCAST_ROWS(3)
     } else if (nv == 2) {
