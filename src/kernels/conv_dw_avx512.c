@@ -170,7 +170,7 @@ DW_INLINE __m512 fwd_chunk(const int K, const int S, const bool FULL,
  * accumulators (each sums K K taps in a chain: with 4 chains a block, the FMAs waited on
  * each other, two chunks running at 0.6-0.7 of one's time a chunk). Each output still
  * sums bias, then its taps in (q1, q2) order: the same bits as fwd_chunk one row at a
- * time. FULL: every chunk of the block full. */
+ * time. FULL: every chunk of the block full (NC 2: always). */
 DW_INLINE void fwd_rows(const int K, const int S, const int SH, const int R, const int NC,
                         const bool FULL, const __m512 wv[DW_MAX_K][DW_MAX_K], __m512 vb,
                         const float *x0, int64_t in2, const in_tabs *t, int64_t c, int64_t pad2,
@@ -234,18 +234,19 @@ DW_INLINE void fwd_body(const int K, const int S, const int SH, const int R, flo
             /* the next rows (or plane) while these compute */
             prefetch_run((const float *)((uintptr_t)x0 + DW_PF_BYTES), R * SH * in2, false);
             prefetch_run((const float *)((uintptr_t)yr + DW_PF_BYTES / (S * SH)), R * out2, true);
-            int64_t c = 0;
-            for (; c + 1 < t->nch; c += 2) {
-                if (t->full[c] && t->full[c + 1])
+            /* two full chunks at once where they follow each other, the others (a
+             * row's ends, masked) one by one */
+            for (int64_t c = 0; c < t->nch;) {
+                if (t->full[c] && c + 1 < t->nch && t->full[c + 1]) {
                     fwd_rows(K, S, SH, R, 2, true, wv, vb, x0, in2, t, c, pad2, yr, out2);
-                else
-                    fwd_rows(K, S, SH, R, 2, false, wv, vb, x0, in2, t, c, pad2, yr, out2);
-            }
-            if (c < t->nch) {
-                if (t->full[c])
-                    fwd_rows(K, S, SH, R, 1, true, wv, vb, x0, in2, t, c, pad2, yr, out2);
-                else
-                    fwd_rows(K, S, SH, R, 1, false, wv, vb, x0, in2, t, c, pad2, yr, out2);
+                    c += 2;
+                } else {
+                    if (t->full[c])
+                        fwd_rows(K, S, SH, R, 1, true, wv, vb, x0, in2, t, c, pad2, yr, out2);
+                    else
+                        fwd_rows(K, S, SH, R, 1, false, wv, vb, x0, in2, t, c, pad2, yr, out2);
+                    c++;
+                }
             }
             p1 += R;
             continue;
